@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* bbolt.c — not yet built. */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * config.h — the configuration file (libconfig syntax, SPEC.md) turned into
+ * a plain validated struct: durations in usec, sizes in bytes, enums, owned
+ * strings. Loading never stops at the first problem: every error and warning
+ * is collected with its file and line so `--check-config` can print them all.
+ * Unknown groups and keys are errors, so a typo never silently disables a
+ * setting.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calendar.h"
+#include "codec.h"
+#include "retention.h"
+#include "util/macro.h"
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR_DEFAULT "/etcd-backupd/etcd-backupd.conf"
+#define SYSCONFDIR_DEFAULT "/etc"
+
+typedef enum RestoreMode {
+        RESTORE_MODE_AUTO,
+        RESTORE_MODE_SYSTEMD,
+        RESTORE_MODE_STATIC_POD,
+} RestoreMode;
+
+typedef struct ConfigEtcd {
+        char **endpoints;               /* "https://host:port", at least one */
+        char *cacert, *cert, *key;      /* resolved paths; NULL = unset */
+        uint64_t connect_timeout_usec;
+        uint64_t timeout_usec;
+} ConfigEtcd;
+
+typedef struct ConfigSchedule {
+        char *calendar;
+        CalendarSpec *calendar_spec;
+        uint64_t randomized_delay_usec;
+        bool persistent;
+        unsigned retry_attempts;
+        uint64_t retry_backoff_usec;
+} ConfigSchedule;
+
+typedef struct ConfigStorage {
+        char *directory;
+        CodecKind compression;
+        unsigned level;
+        unsigned threads;               /* 0 = one per core */
+        uint64_t min_free_bytes;
+} ConfigStorage;
+
+typedef struct ConfigEncryption {
+        bool enabled;                   /* the group is present */
+        char **recipients;              /* age1… public keys */
+        char *identity_file;            /* resolved path; NULL = unset */
+} ConfigEncryption;
+
+typedef struct ConfigUpload {
+        bool enabled;                   /* the group is present */
+        char *url;                      /* ends with '/' */
+        char *region;
+        char *access_key_id;
+        char *secret_access_key_file;   /* resolved path */
+        uint64_t part_size_bytes;
+        bool retention;
+} ConfigUpload;
+
+typedef struct ConfigRestore {
+        RestoreMode mode;
+        char *data_dir;
+        char *manifests_dir;
+        char *etcd_unit, *apiserver_unit;
+        char *etcdutl;                  /* "" = etcdutl, else the named etcdctl/etcdutl */
+        char *name;
+        char *initial_cluster;
+        char *initial_cluster_token;
+        char *initial_advertise_peer_urls;
+        uint64_t health_timeout_usec;
+} ConfigRestore;
+
+typedef struct ConfigControl {
+        char *socket;
+        char *group;                    /* "" = root only */
+} ConfigControl;
+
+typedef struct ConfigMetrics {
+        char *textfile;                 /* NULL = off */
+} ConfigMetrics;
+
+typedef struct Config {
+        char *path;
+        ConfigEtcd etcd;
+        ConfigSchedule schedule;
+        ConfigStorage storage;
+        RetentionPolicy retention;
+        ConfigEncryption encryption;
+        ConfigUpload upload;
+        ConfigRestore restore;
+        ConfigControl control;
+        ConfigMetrics metrics;
+} Config;
+
+typedef enum ConfigSeverity {
+        CONFIG_WARNING,
+        CONFIG_ERROR,
+} ConfigSeverity;
+
+typedef struct ConfigDiag {
+        ConfigSeverity severity;
+        char *file;
+        int line;                       /* 0 = no line (e.g. the file cannot be read) */
+        char *message;
+} ConfigDiag;
+
+typedef struct ConfigDiags {
+        ConfigDiag *items;
+        size_t n;
+        size_t n_errors;
+} ConfigDiags;
+
+/* A Config with every default of SPEC.md filled in. NULL on ENOMEM. */
+Config *config_new_default(void);
+
+Config *config_free(Config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
+
+/* Load and validate path. Every problem is appended to diags (which the
+ * caller initialises to {} and releases with config_diags_done()). Returns
+ * 0 and a new Config when there was no error (warnings allowed), -EINVAL
+ * when there were errors, -ENOMEM. Relative key and secret file names are
+ * resolved in $CREDENTIALS_DIRECTORY when it is set, else beside the config
+ * file. Files that do not exist are warnings here. */
+int config_load(const char *path, Config **ret, ConfigDiags *diags);
+
+/* Like config_load, on a buffer; `name` is used as the file name in
+ * diagnostics. Used by the fuzzer and tests. */
+int config_load_string(const char *text, const char *name, Config **ret, ConfigDiags *diags);
+
+/* Print every diagnostic as "FILE:LINE: message" (warnings as
+ * "FILE:LINE: warning: message") to f. */
+void config_diags_print(const ConfigDiags *diags, FILE *f);
+void config_diags_done(ConfigDiags *diags);
+
+const char *restore_mode_to_string(RestoreMode m);

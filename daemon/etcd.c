@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* etcd.c — not yet built. */

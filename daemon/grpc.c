@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* grpc.c — not yet built. */

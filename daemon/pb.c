@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* pb.c — not yet built. */

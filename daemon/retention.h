@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * retention.h — which backups to keep: restic/borg semantics for keep_last,
+ * keep_hourly, keep_daily, keep_weekly and keep_monthly (pure planning).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct RetentionPolicy {
+        unsigned keep_last;
+        unsigned keep_hourly;
+        unsigned keep_daily;
+        unsigned keep_weekly;
+        unsigned keep_monthly;
+} RetentionPolicy;
+
+/* Why an item is kept; RetentionItem.reasons is an OR of these. */
+enum {
+        RETENTION_KEEP_LAST = 1u << 0,            /* one of the keep_last newest */
+        RETENTION_KEEP_HOURLY = 1u << 1,          /* newest of one of keep_hourly hours */
+        RETENTION_KEEP_DAILY = 1u << 2,           /* newest of one of keep_daily days */
+        RETENTION_KEEP_WEEKLY = 1u << 3,          /* newest of one of keep_weekly ISO weeks */
+        RETENTION_KEEP_MONTHLY = 1u << 4,         /* newest of one of keep_monthly months */
+        RETENTION_KEEP_NEWEST_VERIFIED = 1u << 5, /* the newest verified backup, always */
+        RETENTION_KEEP_ALL = 1u << 6,             /* the policy is disabled (all zero) */
+};
+
+/* One backup as the planner sees it. name and created_usec (CLOCK_REALTIME)
+ * are input; the planner does not copy or free name. keep and reasons are
+ * output: keep is true exactly when reasons is not 0. */
+typedef struct RetentionItem {
+        const char *name;
+        uint64_t created_usec;
+        bool verified;
+        bool keep;
+        unsigned reasons;
+} RetentionItem;
+
+/* "last,hourly,daily,weekly,monthly,newest-verified,all" fits in this. */
+#define RETENTION_REASONS_MAX 64
+
+/* True if every keep_* is 0 (or p is NULL): retention is disabled and every
+ * backup is kept. */
+bool retention_policy_is_disabled(const RetentionPolicy *p);
+
+/* Plan which of n items to keep. Sorts items in place, newest first: by
+ * created_usec descending, equal times by name descending (strcmp), then
+ * verified before unverified. Then fills keep and reasons of every item:
+ *
+ * - keep_last N keeps the N newest items.
+ * - keep_hourly/daily/weekly/monthly N walk newest to oldest and keep an item
+ *   when its bucket differs from the bucket of the item that rule kept last,
+ *   until the rule has kept N items. Buckets are the LOCAL calendar hour,
+ *   day, ISO 8601 week (week-based year + week number, Monday first, as
+ *   strftime's "%G-%V") and month, so the process's time zone (TZ, as last
+ *   loaded by tzset()) decides where a day or a week begins; across a DST
+ *   fall-back the repeated local hour is one hourly bucket.
+ * - Every rule looks at every item, verified or not, and counts on its own:
+ *   an item kept by one rule still uses up a bucket of the others.
+ * - The newest item with verified set is always kept.
+ * - A disabled policy (retention_policy_is_disabled()) keeps every item.
+ *
+ * Pure: no clock, no files, no allocation. Returns 0; -EINVAL if p is NULL,
+ * items is NULL with n > 0 or an item has no name; -EOVERFLOW if a time does
+ * not fit time_t or localtime_r() (checked only when the policy is not
+ * disabled). On error items is left untouched. */
+int retention_plan(const RetentionPolicy *p, RetentionItem *items, size_t n);
+
+/* Writes the names of the bits in reasons, comma-separated in the order
+ * last,hourly,daily,weekly,monthly,newest-verified,all (unknown bits are
+ * ignored, 0 gives ""), into buf of size n; RETENTION_REASONS_MAX always
+ * suffices, a smaller buf gets a truncated, NUL-terminated string. Returns
+ * buf. */
+char *retention_reasons_to_string(unsigned reasons, char *buf, size_t n);

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* store.c — not yet built. */

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * io.h — file-descriptor helpers that retry on EINTR and short transfers,
+ * bounded whole-file reads, and directory fsync.
+ */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write all n bytes or fail with -errno. */
+int loop_write(int fd, const void *buf, size_t n);
+
+/* Read up to n bytes, stopping early only at EOF. Returns bytes read or -errno. */
+ssize_t loop_read(int fd, void *buf, size_t n);
+
+/* Read a whole file of at most max bytes; the buffer is NUL-terminated (not
+ * counted in *ret_size). -EFBIG if larger than max. */
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* fsync() the directory at path. */
+int fsync_directory(const char *path);
+
+/* mkdir -p with mode for the directories it creates. */
+int mkdir_p(const char *path, mode_t mode);

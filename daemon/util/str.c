@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * str.c — string vectors and small string helpers (see str.h).
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/str.h"
+
+char **strv_free(char **l) {
+        if (!l)
+                return NULL;
+        for (char **i = l; *i; i++)
+                free(*i);
+        free(l);
+        return NULL;
+}
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+        if (!l)
+                return 0;
+        while (l[n])
+                n++;
+        return n;
+}
+
+int strv_consume(char ***l, char *s) {
+        size_t n = strv_length(*l);
+        char **nl;
+
+        if (!s)
+                return -ENOMEM;
+        nl = realloc(*l, sizeof(char *) * (n + 2));
+        if (!nl) {
+                free(s);
+                return -ENOMEM;
+        }
+        nl[n] = s;
+        nl[n + 1] = NULL;
+        *l = nl;
+        return 0;
+}
+
+int strv_extend(char ***l, const char *s) {
+        return strv_consume(l, strdup(s));
+}
+
+bool strv_contains(char *const *l, const char *s) {
+        if (!l)
+                return false;
+        for (char *const *i = l; *i; i++)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+const char *startswith(const char *s, const char *prefix) {
+        size_t l = strlen(prefix);
+        if (strncmp(s, prefix, l) != 0)
+                return NULL;
+        return s + l;
+}
+
+bool endswith(const char *s, const char *suffix) {
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+char *hexencode(const void *data, size_t n, char *out) {
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = data;
+
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = hex[p[i] >> 4];
+                out[2 * i + 1] = hex[p[i] & 15];
+        }
+        out[2 * n] = '\0';
+        return out;
+}
+
+char *path_join(const char *a, const char *b) {
+        size_t la = strlen(a), lb;
+        char *r;
+
+        while (la > 1 && a[la - 1] == '/')
+                la--;
+        while (*b == '/')
+                b++;
+        lb = strlen(b);
+        r = malloc(la + 1 + lb + 1);
+        if (!r)
+                return NULL;
+        memcpy(r, a, la);
+        r[la] = '/';
+        memcpy(r + la + 1, b, lb + 1);
+        return r;
+}
+
+char *strdup_or_null(const char *s) {
+        return s ? strdup(s) : NULL;
+}
+
+int free_and_strdup(char **dst, const char *src) {
+        char *c = NULL;
+        if (src) {
+                c = strdup(src);
+                if (!c)
+                        return -ENOMEM;
+        }
+        free(*dst);
+        *dst = c;
+        return 0;
+}

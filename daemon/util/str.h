@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * str.h — string helpers: NULL-terminated string vectors (strv), prefix and
+ * suffix tests, hex encoding, path joining. Allocating helpers return NULL
+ * on out-of-memory; none of them logs.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/macro.h"
+
+char **strv_free(char **l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+
+size_t strv_length(char *const *l);
+/* Appends a copy of s; returns 0 or -ENOMEM. */
+int strv_extend(char ***l, const char *s);
+/* Appends s itself, taking ownership (freed on failure too). */
+int strv_consume(char ***l, char *s);
+bool strv_contains(char *const *l, const char *s);
+
+/* Returns a pointer past the prefix, or NULL. */
+const char *startswith(const char *s, const char *prefix);
+bool endswith(const char *s, const char *suffix);
+
+/* Lower-case hex of n bytes; out must hold 2*n+1 bytes. Returns out. */
+char *hexencode(const void *data, size_t n, char *out);
+
+/* "a" + "/" + "b" (one slash between); NULL on ENOMEM. */
+char *path_join(const char *a, const char *b);
+
+/* strdup() that accepts NULL and returns NULL for it. */
+char *strdup_or_null(const char *s);
+
+/* Replace *dst with a copy of src (src may be NULL). 0 or -ENOMEM. */
+int free_and_strdup(char **dst, const char *src);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Golden tests for `etcd-backupd --check-config`: the shipped example passes;
+# each tests/configs/bad-*.conf exits 78 and names the line and the problem
+# written in its first line ("# expect: LINE: text"); warn-*.conf exit 0 with
+# the warning ("# expect-warning: LINE: text").
+set -uo pipefail
+: "${ETCD_BACKUPD:?}" "${TOP_SRCDIR:?}"
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+out=$("$ETCD_BACKUPD" --check-config -c "$TOP_SRCDIR/conf/etcd-backupd.conf" 2>&1); rc=$?
+# The shipped example names kubeadm's certificate paths; on a host without
+# them they are warnings, never errors.
+if [[ $rc -eq 0 ]] && ! grep -v ': warning: ' <<<"$out" | grep -q ':[0-9]*: '; then
+  ok "shipped example passes"
+else
+  bad "shipped example: rc=$rc: $out"
+fi
+
+for f in "$TOP_SRCDIR"/tests/configs/*.conf; do
+  name=$(basename "$f")
+  head=$(head -1 "$f")
+  out=$("$ETCD_BACKUPD" --check-config -c "$f" 2>&1); rc=$?
+  case $head in
+    "# expect: "*)
+      want=${head#\# expect: }
+      line=${want%%: *}; text=${want#*: }
+      if [[ $rc -eq 78 ]] && grep -qF -- "$f:$line: $text" <<<"$out"; then
+        ok "$name"
+      else
+        bad "$name: rc=$rc, wanted 78 and '$f:$line: $text', got: $out"
+      fi ;;
+    "# expect-warning: "*)
+      want=${head#\# expect-warning: }
+      line=${want%%: *}; text=${want#*: }
+      if [[ $rc -eq 0 ]] && grep -qF -- "$f:$line: warning: $text" <<<"$out"; then
+        ok "$name"
+      else
+        bad "$name: rc=$rc, wanted 0 and '$f:$line: warning: $text', got: $out"
+      fi ;;
+    *) bad "$name: no '# expect' line" ;;
+  esac
+done
+
+# A file that does not exist, and one that is not text.
+out=$("$ETCD_BACKUPD" --check-config -c /nonexistent/etcd-backupd.conf 2>&1); rc=$?
+[[ $rc -eq 78 ]] && grep -qF "/nonexistent/etcd-backupd.conf: cannot read: No such file or directory" <<<"$out" \
+  && ok "missing config file" || bad "missing config file: rc=$rc $out"
+tmp=$(mktemp); printf 'etcd: {\0};\n' > "$tmp"
+out=$("$ETCD_BACKUPD" --check-config -c "$tmp" 2>&1); rc=$?
+[[ $rc -eq 78 ]] && grep -qF "NUL byte" <<<"$out" && ok "binary config" || bad "binary config: rc=$rc $out"
+rm -f "$tmp"
+
+# Relative key names resolve in $CREDENTIALS_DIRECTORY (systemd LoadCredential=).
+creds=$(mktemp -d); touch "$creds/etcd-client.crt" "$creds/etcd-client.key"
+cfg=$(mktemp); printf 'etcd: { cert = "etcd-client.crt"; key = "etcd-client.key"; cacert = ""; };\n' > "$cfg"
+out=$(CREDENTIALS_DIRECTORY=$creds "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
+[[ $rc -eq 0 ]] && ! grep -q warning <<<"$out" && ok "credentials directory" || bad "credentials directory: rc=$rc $out"
+out=$(env -u CREDENTIALS_DIRECTORY "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
+[[ $rc -eq 0 ]] && grep -qF "$(dirname "$cfg")/etcd-client.crt: No such file" <<<"$out" \
+  && ok "relative name beside the config" || bad "relative name beside the config: rc=$rc $out"
+rm -rf "$creds" "$cfg"
+
+# Usage errors exit 2; --version and --help exit 0.
+"$ETCD_BACKUPD" --bogus >/dev/null 2>&1; rc=$?
+[[ $rc -eq 2 ]] && ok "usage error exit $rc" || bad "usage error exit $rc"
+"$ETCD_BACKUPD" --version | grep -q '^etcd-backupd ' && ok "--version" || bad "--version"
+
+echo "config-golden: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]
