@@ -1,21 +1,483 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * backup.c — one backup job (interim: not built yet).
+ * backup.c — one backup job (see backup.h).
+ *
+ * The stream from etcd is written raw to an anonymous spool file in the
+ * backup directory while a compressor thread follows it, reading what has
+ * arrived and feeding the parallel codec. etcd's read transaction therefore
+ * stays open only as long as the network needs, and compression overlaps
+ * the transfer instead of slowing it down. When the stream ends, the
+ * SHA-256 trailer is checked and the spooled db is read with the bbolt
+ * reader (meta pages, full structure, revision) while the compressor
+ * finishes. Only then is the compressed file linked under its name, the
+ * sidecar beside it, and the directory fsynced. Every intermediate file is
+ * O_TMPFILE, so a failure or a kill at any point leaves nothing behind.
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backup.h"
+#include "bbolt.h"
+#include "codec.h"
+#include "etcd.h"
+#include "mvcc.h"
+#include "retention.h"
+#include "trailer.h"
+#include "util/io.h"
+#include "util/parse.h"
+#include "util/str.h"
+#include "util/time.h"
+
+#define SPOOL_READ_BYTES (1024u * 1024)
+
+const char *backup_phase_to_string(BackupPhase p) {
+        static const char *const names[_BACKUP_PHASE_MAX] = {
+                [BACKUP_PHASE_CONNECT] = "connect",
+                [BACKUP_PHASE_STREAM] = "stream",
+                [BACKUP_PHASE_VERIFY] = "verify",
+                [BACKUP_PHASE_COMPRESS] = "compress",
+                [BACKUP_PHASE_PUBLISH] = "publish",
+                [BACKUP_PHASE_RETENTION] = "retention",
+        };
+        return p < _BACKUP_PHASE_MAX ? names[p] : "unknown";
+}
 
 void backup_result_done(BackupResult *r) {
         free(r->path);
         free(r->error);
+        sidecar_done(&r->sidecar);
+        strv_free(r->pruned);
+        free(r->retention_error);
         *r = (BackupResult) {};
 }
 
-int backup_run_once(const Config *c, BackupResult *result) {
-        result->error = strdup("taking backups is not built yet");
-        return -EOPNOTSUPP;
+static int fail(BackupResult *result, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(BackupResult *result, int r, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(result->error);
+        result->error = s;
+        return r;
+}
+
+/* The output chain: codec → SHA-256 of the file → the output file. */
+typedef struct Output {
+        int fd;
+        EVP_MD_CTX *md;
+        uint64_t size;
+} Output;
+
+static int on_output(const void *data, size_t n, void *userdata) {
+        Output *o = userdata;
+        int r;
+
+        if (EVP_DigestUpdate(o->md, data, n) != 1)
+                return -EIO;
+        r = loop_write(o->fd, data, n);
+        if (r < 0)
+                return r;
+        o->size += n;
+        return 0;
+}
+
+/* The spool: written by the stream, read behind it by the compressor. */
+typedef struct Spool {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        int fd;
+        uint64_t written;       /* bytes in the file */
+        bool done;              /* the stream has ended: written is final */
+        bool cancel;            /* stop now */
+        CodecWriter *codec;
+        int error;              /* compressor's result */
+} Spool;
+
+static void *compress_thread(void *userdata) {
+        Spool *s = userdata;
+        _cleanup_free_ uint8_t *buf = malloc(SPOOL_READ_BYTES);
+        uint64_t offset = 0;
+        int r = 0;
+
+        if (!buf) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (;;) {
+                uint64_t avail;
+                bool done;
+                ssize_t k;
+                size_t n;
+
+                pthread_mutex_lock(&s->lock);
+                while (s->written == offset && !s->done && !s->cancel)
+                        pthread_cond_wait(&s->cond, &s->lock);
+                avail = s->written - offset;
+                done = s->done;
+                if (s->cancel)
+                        r = -ECANCELED;
+                pthread_mutex_unlock(&s->lock);
+                if (r < 0)
+                        break;
+                if (avail == 0 && done)
+                        break;
+                n = (size_t) MIN(avail, (uint64_t) SPOOL_READ_BYTES);
+                k = pread(s->fd, buf, n, (off_t) offset);
+                if (k < 0) {
+                        r = -errno;
+                        break;
+                }
+                if ((size_t) k != n) {
+                        r = -EIO;
+                        break;
+                }
+                r = codec_writer_write(s->codec, buf, n);
+                if (r < 0)
+                        break;
+                offset += n;
+        }
+        if (r >= 0)
+                r = codec_writer_finish(s->codec);
+finish:
+        s->error = r;
+        return NULL;
+}
+
+typedef struct Stream {
+        Spool *spool;
+        Trailer *trailer;
+        BackupProgressFn progress;
+        void *userdata;
+        uint64_t total;
+        uint64_t next_report;
+} Stream;
+
+static int on_stream_data(const void *data, size_t n, void *userdata) {
+        Stream *st = userdata;
+        uint64_t written;
+        int r;
+
+        r = trailer_feed(st->trailer, data, n);
+        if (r < 0)
+                return r;
+        r = loop_write(st->spool->fd, data, n);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&st->spool->lock);
+        st->spool->written += n;
+        written = st->spool->written;
+        pthread_cond_signal(&st->spool->cond);
+        pthread_mutex_unlock(&st->spool->lock);
+        if (st->progress && written >= st->next_report) {
+                st->progress(BACKUP_PHASE_STREAM, written, st->total, st->userdata);
+                st->next_report = written + 4 * 1024 * 1024;
+        }
+        return 0;
+}
+
+static void spool_finish(Spool *s, bool cancel) {
+        pthread_mutex_lock(&s->lock);
+        s->done = true;
+        s->cancel = cancel;
+        pthread_cond_signal(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+}
+
+static void report(BackupProgressFn progress, void *userdata, BackupPhase phase, uint64_t bytes, uint64_t total) {
+        if (progress)
+                progress(phase, bytes, total, userdata);
+}
+
+/* Read the spooled db with the bbolt reader: structure and revision. */
+static int check_db(BackupResult *result, int spool_fd, int64_t *ret_revision) {
+        _cleanup_(bbolt_freep) Bbolt *db = NULL;
+        char reason[256] = "";
+        int64_t revision = 0;
+        int r;
+
+        r = bbolt_open_fd_reason(spool_fd, &db, reason, sizeof reason);
+        if (r < 0)
+                return fail(result, r == -EBADMSG ? -EBADMSG : r, "the snapshot is not a valid bbolt database: %s",
+                            *reason ? reason : strerror(-r));
+        r = bbolt_check(db, NULL);
+        if (r < 0)
+                return fail(result, r, "the snapshot's database structure is damaged: %s",
+                            r == -EBADMSG ? bbolt_last_error(db) : strerror(-r));
+        r = mvcc_revision(db, &revision);
+        if (r == -ENOENT)
+                revision = 0; /* no key was ever written */
+        else if (r < 0)
+                return fail(result, r, "cannot read the snapshot's revision: %s",
+                            r == -EBADMSG ? bbolt_last_error(db) : strerror(-r));
+        *ret_revision = revision;
+        return 0;
+}
+
+int backup_run(const Config *c, BackupProgressFn progress, void *userdata, BackupResult *result) {
+        _cleanup_(store_freep) Store *store = NULL;
+        _cleanup_(etcd_status_done) EtcdStatus status = {};
+        _cleanup_(trailer_freep) Trailer *trailer = NULL;
+        _cleanup_close_ int spool_fd = -EBADF, out_fd = -EBADF;
+        _cleanup_free_ char *error = NULL, *name = NULL;
+        EtcdTls tls = etcd_tls_from_config(&c->etcd);
+        uint8_t db_sha[TRAILER_BYTES], file_sha[EVP_MAX_MD_SIZE];
+        uint64_t start = now_usec(CLOCK_MONOTONIC), created = now_usec(CLOCK_REALTIME);
+        uint64_t avail = 0, stream_start, stream_usec, db_size = 0;
+        char buf1[FORMAT_BYTES_MAX], buf2[FORMAT_BYTES_MAX];
+        Output out = {};
+        Spool spool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        Stream stream = { .spool = &spool, .progress = progress, .userdata = userdata };
+        pthread_t thread;
+        bool thread_started = false;
+        int64_t revision = 0;
+        unsigned md_len = 0;
+        int r, rs;
+
+        *result = (BackupResult) {};
+
+        r = store_open(c->storage.directory, true, &store, &error);
+        if (r < 0)
+                return fail(result, r, "%s", error ? error : strerror(-r));
+        r = store_available(store, &avail);
+        if (r < 0)
+                return fail(result, r, "cannot read free space of %s: %s", c->storage.directory, strerror(-r));
+        if (avail < c->storage.min_free_bytes)
+                return fail(result, -ENOSPC, "not enough free space in %s: %s available, storage.min_free is %s",
+                            c->storage.directory, format_bytes(buf1, sizeof buf1, avail),
+                            format_bytes(buf2, sizeof buf2, c->storage.min_free_bytes));
+
+        report(progress, userdata, BACKUP_PHASE_CONNECT, 0, 0);
+        r = etcd_find_endpoint(&tls, c->etcd.endpoints, c->etcd.connect_timeout_usec, &status, &error);
+        if (r < 0)
+                return fail(result, r, "%s", error ? error : strerror(-r));
+        if (status.db_size > 0 && (uint64_t) status.db_size > avail)
+                return fail(result, -ENOSPC, "not enough free space in %s for a %s database: %s available",
+                            c->storage.directory, format_bytes(buf1, sizeof buf1, (uint64_t) status.db_size),
+                            format_bytes(buf2, sizeof buf2, avail));
+
+        r = store_tmpfile(store, &spool_fd);
+        if (r >= 0)
+                r = store_tmpfile(store, &out_fd);
+        if (r < 0)
+                return fail(result, r, "cannot create a temporary file in %s: %s", c->storage.directory,
+                            strerror(-r));
+        r = trailer_new(&trailer);
+        if (r < 0)
+                return fail(result, r, "out of memory");
+        out.fd = out_fd;
+        out.md = EVP_MD_CTX_new();
+        if (!out.md || EVP_DigestInit_ex(out.md, EVP_sha256(), NULL) != 1) {
+                EVP_MD_CTX_free(out.md);
+                return fail(result, -ENOMEM, "out of memory");
+        }
+        spool.fd = spool_fd;
+        r = codec_writer_new(c->storage.compression, (int) c->storage.level, c->storage.threads, on_output, &out,
+                             &spool.codec);
+        if (r < 0) {
+                r = fail(result, r, "cannot set up %s compression: %s", codec_to_string(c->storage.compression),
+                         strerror(-r));
+                goto finish;
+        }
+        r = -pthread_create(&thread, NULL, compress_thread, &spool);
+        if (r < 0) {
+                r = fail(result, r, "cannot start the compressor thread: %s", strerror(-r));
+                goto finish;
+        }
+        thread_started = true;
+
+        stream.trailer = trailer;
+        stream.total = status.db_size > 0 ? (uint64_t) status.db_size : 0;
+        stream_start = now_usec(CLOCK_MONOTONIC);
+        r = etcd_snapshot(&tls, status.endpoint, c->etcd.connect_timeout_usec, c->etcd.timeout_usec,
+                          on_stream_data, &stream, &error);
+        stream_usec = now_usec(CLOCK_MONOTONIC) - stream_start;
+        if (r < 0) {
+                if (r == -ENOSPC || r == -EDQUOT)
+                        r = fail(result, r, "no space left in %s while receiving the snapshot", c->storage.directory);
+                else if (!error)
+                        r = fail(result, r, "%s: snapshot failed: %s", status.endpoint, strerror(-r));
+                else
+                        r = fail(result, r, "%s", error);
+                goto finish;
+        }
+        r = trailer_finish(trailer, db_sha, &db_size);
+        if (r == -EPIPE) {
+                r = fail(result, r, "%s: the snapshot stream was too short (%" PRIu64 " bytes)", status.endpoint,
+                         spool.written);
+                goto finish;
+        }
+        if (r == -EBADMSG) {
+                r = fail(result, r, "%s: the snapshot's SHA-256 does not match its content (damaged in transit?)",
+                         status.endpoint);
+                goto finish;
+        }
+        if (r < 0) {
+                r = fail(result, r, "cannot hash the snapshot: %s", strerror(-r));
+                goto finish;
+        }
+        /* The compressor may still be working; check the db meanwhile. */
+        spool_finish(&spool, false);
+        report(progress, userdata, BACKUP_PHASE_VERIFY, spool.written, spool.written);
+        r = check_db(result, spool_fd, &revision);
+        if (r < 0)
+                goto finish;
+
+        report(progress, userdata, BACKUP_PHASE_COMPRESS, spool.written, spool.written);
+        pthread_join(thread, NULL);
+        thread_started = false;
+        if (spool.error < 0) {
+                r = spool.error == -ENOSPC || spool.error == -EDQUOT
+                        ? fail(result, spool.error, "no space left in %s while writing the backup", c->storage.directory)
+                        : fail(result, spool.error, "compression failed: %s", strerror(-spool.error));
+                goto finish;
+        }
+        if (EVP_DigestFinal_ex(out.md, file_sha, &md_len) != 1) {
+                r = fail(result, -EIO, "cannot hash the backup file");
+                goto finish;
+        }
+
+        report(progress, userdata, BACKUP_PHASE_PUBLISH, spool.written, spool.written);
+        r = store_name_format(&(StoreName) { .cluster_id = status.cluster_id, .created_usec = created,
+                                             .revision = revision, .compression = c->storage.compression,
+                                             .encrypted = false }, &name);
+        if (r < 0) {
+                r = fail(result, r, "out of memory");
+                goto finish;
+        }
+        result->sidecar = (Sidecar) {
+                .name = strdup(name),
+                .created_usec = created,
+                .cluster_id = status.cluster_id,
+                .member_id = status.member_id,
+                .endpoint = strdup(status.endpoint),
+                .etcd_version = strdup(status.version),
+                .revision = revision,
+                .db_size = db_size,
+                .file_size = out.size,
+                .compression = c->storage.compression,
+                .level = c->storage.compression == CODEC_NONE ? 0 : (int) c->storage.level,
+                .encrypted = false,
+                .stream_duration_usec = stream_usec,
+        };
+        hexencode(db_sha, TRAILER_BYTES, result->sidecar.db_sha256);
+        hexencode(file_sha, TRAILER_BYTES, result->sidecar.file_sha256);
+        if (!result->sidecar.name || !result->sidecar.endpoint || !result->sidecar.etcd_version) {
+                r = fail(result, -ENOMEM, "out of memory");
+                goto finish;
+        }
+
+        r = store_publish_fd(store, out_fd, name);
+        if (r == -EEXIST) {
+                r = fail(result, r, "%s/%s exists already; not replacing it", c->storage.directory, name);
+                goto finish;
+        }
+        if (r < 0) {
+                r = fail(result, r, "cannot publish %s/%s: %s", c->storage.directory, name, strerror(-r));
+                goto finish;
+        }
+        result->sidecar.duration_usec = now_usec(CLOCK_MONOTONIC) - start;
+        r = store_publish_sidecar(store, &result->sidecar);
+        rs = store_sync(store);
+        if (r < 0 || rs < 0) {
+                /* Never leave a backup we could not describe or make durable. */
+                int e = r < 0 ? r : rs;
+                (void) store_remove(store, name);
+                r = fail(result, e, "cannot write the sidecar of %s/%s: %s", c->storage.directory, name,
+                         strerror(-e));
+                goto finish;
+        }
+        result->path = path_join(c->storage.directory, name);
+        if (!result->path) {
+                r = fail(result, -ENOMEM, "out of memory");
+                goto finish;
+        }
+
+        /* Retention runs only after a complete, verified backup. */
+        report(progress, userdata, BACKUP_PHASE_RETENTION, spool.written, spool.written);
+        {
+                _cleanup_strv_free_ char **kept = NULL;
+                if (backup_prune(c, false, &kept, &result->pruned, &result->retention_error) < 0 &&
+                    !result->retention_error)
+                        result->retention_error = strdup("retention failed");
+        }
+        r = 0;
+
+finish:
+        if (thread_started) {
+                spool_finish(&spool, true);
+                pthread_join(thread, NULL);
+        }
+        codec_writer_free(spool.codec);
+        EVP_MD_CTX_free(out.md);
+        if (r < 0 && !result->error)
+                (void) fail(result, r, "%s", strerror(-r));
+        return r;
+}
+
+int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error) {
+        _cleanup_(store_freep) Store *store = NULL;
+        _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
+        _cleanup_free_ RetentionItem *items = NULL;
+        StoreEntry *entries = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_open(c->storage.directory, false, &store, ret_error);
+        if (r < 0)
+                return r;
+        r = store_list(store, &entries, &n);
+        if (r < 0) {
+                if (asprintf(ret_error, "cannot list %s: %s", c->storage.directory, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        items = calloc(n ? n : 1, sizeof *items);
+        if (!items) {
+                store_entries_free(entries, n);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+                items[i] = (RetentionItem) {
+                        .name = entries[i].name,
+                        .created_usec = entries[i].parsed.created_usec,
+                        /* Only verified backups are ever published with a sidecar. */
+                        .verified = entries[i].has_sidecar,
+                };
+        r = retention_plan(&c->retention, items, n);
+        if (r < 0)
+                goto finish;
+        for (size_t i = 0; i < n; i++) {
+                r = strv_extend(items[i].keep ? &kept : &deleted, items[i].name);
+                if (r < 0)
+                        goto finish;
+        }
+        if (!dry_run)
+                for (char **d = deleted; d && *d; d++) {
+                        r = store_remove(store, *d);
+                        if (r < 0) {
+                                if (asprintf(ret_error, "cannot remove %s/%s: %s", c->storage.directory, *d,
+                                             strerror(-r)) < 0)
+                                        *ret_error = NULL;
+                                goto finish;
+                        }
+                }
+        *ret_kept = TAKE_PTR(kept);
+        *ret_deleted = TAKE_PTR(deleted);
+        r = 0;
+finish:
+        store_entries_free(entries, n);
+        return r;
 }

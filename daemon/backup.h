@@ -2,22 +2,51 @@
 #pragma once
 
 /*
- * backup.h — one backup job: stream etcd's snapshot, verify it, compress it,
- * publish it atomically in the backup directory.
+ * backup.h — one backup job: find a healthy endpoint, stream etcd's
+ * snapshot, verify it (SHA-256 trailer, bbolt structure, revision),
+ * compress it, publish it atomically with its sidecar, then apply the
+ * retention policy. Blocking: it runs in the worker process or in
+ * `etcd-backupd --once`, never in the daemon's event loop.
  */
 
 #include <stdint.h>
 
 #include "config.h"
+#include "store.h"
+
+typedef enum BackupPhase {
+        BACKUP_PHASE_CONNECT,
+        BACKUP_PHASE_STREAM,
+        BACKUP_PHASE_VERIFY,
+        BACKUP_PHASE_COMPRESS,
+        BACKUP_PHASE_PUBLISH,
+        BACKUP_PHASE_RETENTION,
+        _BACKUP_PHASE_MAX,
+} BackupPhase;
+
+const char *backup_phase_to_string(BackupPhase p);
+
+/* Progress of a running job: bytes of the snapshot received so far, and
+ * etcd's reported db size as the expected total (0 if unknown). */
+typedef void (*BackupProgressFn)(BackupPhase phase, uint64_t bytes, uint64_t total, void *userdata);
 
 typedef struct BackupResult {
-        char *path;     /* the published backup, on success */
-        char *error;    /* what went wrong, on failure (may be NULL) */
+        char *path;             /* the published backup, on success */
+        char *error;            /* what went wrong, on failure */
+        Sidecar sidecar;        /* on success */
+        char **pruned;          /* names retention removed (may be NULL) */
+        char *retention_error;  /* retention failed after a good backup */
 } BackupResult;
 
 void backup_result_done(BackupResult *r);
 
-/* Take one backup now, in this process. Returns 0 and fills result->path,
- * or a negative errno with result->error describing the cause
- * (-EHOSTUNREACH: no endpoint answered). */
-int backup_run_once(const Config *c, BackupResult *result);
+/* Take one backup now, in this thread. Returns 0 with result->path and
+ * result->sidecar filled, or a negative errno with result->error naming the
+ * cause: -EHOSTUNREACH when no endpoint answered, -ENOSPC when the
+ * directory has too little room. Whatever happens, no partial file is left
+ * in the backup directory and earlier backups are untouched. */
+int backup_run(const Config *c, BackupProgressFn progress, void *userdata, BackupResult *result);
+
+/* Apply c's retention policy to the backup directory. Fills pruned with the
+ * names removed (and not removed, with dry_run) and kept. */
+int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error);

@@ -2,11 +2,118 @@
 #pragma once
 
 /*
- * codec.h — compression kinds (interim: names only, writers not built yet).
+ * codec.h — compression of backups (gzip, zstd or none) and the matching
+ * decoders. The writer is a push API in constant memory: the input is cut into
+ * fixed chunks that a pool of threads compresses independently, and the
+ * results reach the caller's sink in order as independent gzip members or zstd
+ * frames, so the output is one ordinary .gz/.zst file that stock gzip and zstd
+ * read. The reader is the push-style streaming decoder used by verify and
+ * restore; codec_decode_fd() runs it over a file descriptor.
  */
 
-typedef enum CodecKind { CODEC_NONE, CODEC_GZIP, CODEC_ZSTD } CodecKind;
+#include <stddef.h>
+#include <stdint.h>
 
+typedef enum CodecKind {
+        CODEC_NONE,
+        CODEC_GZIP,
+        CODEC_ZSTD,
+        _CODEC_KIND_MAX,
+} CodecKind;
+
+/* Input is compressed in independent chunks of this size: one gzip member or
+ * zstd frame each. Chosen by measurement (see codec.c). */
+#define CODEC_CHUNK_BYTES ((size_t) 4 * 1024 * 1024)
+
+/* Upper bound for the threads argument of codec_writer_new(). */
+#define CODEC_THREADS_MAX 256U
+
+/* Receives output bytes. Return 0 to go on; a negative errno aborts the
+ * operation and is returned by the codec call that invoked the sink. */
+typedef int (*CodecSinkFn)(const void *data, size_t n, void *userdata);
+
+typedef struct CodecWriter CodecWriter;
+typedef struct CodecReader CodecReader;
+
+/* "none", "gzip", "zstd" → kind. -EINVAL for anything else (also NULL). */
 int codec_from_string(const char *s, CodecKind *ret);
+
+/* The name as accepted by codec_from_string(), or NULL for an invalid kind. */
 const char *codec_to_string(CodecKind kind);
+
+/* File-name suffix: "", ".gz", ".zst"; NULL for an invalid kind. */
+const char *codec_suffix(CodecKind kind);
+
+/* Valid compression levels of kind, inclusive. gzip: 1–12 (libdeflate's range;
+ * 10–12 exist only in libdeflate, zlib and gzip(1) stop at 9); zstd: 1–19;
+ * none: 0–0 (the level is ignored). -EINVAL for an invalid kind. */
 int codec_level_range(CodecKind kind, int *ret_min, int *ret_max);
+
+/* Create a writer that compresses with kind at level and passes the output to
+ * sink(…, userdata). threads is the number of compression threads, 0 meaning
+ * one per online CPU (capped at CODEC_THREADS_MAX); with 1 the writer
+ * compresses inline in the caller's thread. The sink is only ever called from
+ * the caller's thread, inside codec_writer_write() and codec_writer_finish().
+ * Memory stays bounded at about 2 × threads chunks (input plus output) however
+ * much is written. Returns 0 and the writer in *ret, -EINVAL for a bad kind,
+ * level (ignored for none), thread count or NULL sink, -ENOMEM, or the -errno
+ * of a failed thread creation. */
+int codec_writer_new(CodecKind kind, int level, unsigned threads, CodecSinkFn sink,
+                     void *userdata, CodecWriter **ret);
+
+/* Feed n bytes. May call the sink with earlier output and blocks while all
+ * chunk slots are busy. Returns 0, the sink's negative return, -EIO when the
+ * compressor fails, -ENOMEM, or -EINVAL after codec_writer_finish(). After an
+ * error the writer is dead: every later call returns the same error. */
+int codec_writer_write(CodecWriter *w, const void *data, size_t n);
+
+/* Compress what is buffered, hand all remaining output to the sink in order
+ * and stop the threads. An empty input still yields one valid (empty) member
+ * or frame. Returns 0 or the error as for codec_writer_write(); calling it
+ * again returns the same result. */
+int codec_writer_finish(CodecWriter *w);
+
+/* Stop and join the threads (also of an unfinished or failed writer, without
+ * calling the sink) and free everything. Accepts NULL; returns NULL. */
+CodecWriter *codec_writer_free(CodecWriter *w);
+
+/* Bytes accepted by codec_writer_write() / bytes handed to the sink so far. */
+uint64_t codec_writer_bytes_in(const CodecWriter *w);
+uint64_t codec_writer_bytes_out(const CodecWriter *w);
+
+/* Create a streaming decoder for kind that passes decompressed bytes to
+ * sink(…, userdata). It accepts any number of concatenated gzip members or zstd
+ * frames (at least one) and uses constant memory. Returns 0, -EINVAL, -ENOMEM. */
+int codec_reader_new(CodecKind kind, CodecSinkFn sink, void *userdata, CodecReader **ret);
+
+/* Feed n compressed bytes. Returns 0, -EBADMSG for corrupt data (bad header,
+ * checksum mismatch, trailing garbage after a gzip member), the sink's
+ * negative return, or -ENOMEM. After an error every later call fails the same. */
+int codec_reader_write(CodecReader *r, const void *data, size_t n);
+
+/* Declare the end of the input. -EBADMSG when it ended inside a member or
+ * frame or when there was no member or frame at all; 0 otherwise. */
+int codec_reader_finish(CodecReader *r);
+
+/* Free the reader. Accepts NULL; returns NULL. */
+CodecReader *codec_reader_free(CodecReader *r);
+
+/* Read in_fd to EOF, decode it as kind and pass the result to sink. Returns 0,
+ * -EBADMSG (corrupt or truncated input), a read error as -errno, the sink's
+ * negative return, -EINVAL or -ENOMEM. */
+int codec_decode_fd(CodecKind kind, int in_fd, CodecSinkFn sink, void *userdata);
+
+/* Guess the kind from the first n bytes of a file by magic number: 1f 8b is
+ * gzip, 28 b5 2f fd is zstd, anything else (including too short) is none.
+ * Returns 0, or -EINVAL for head == NULL with n > 0. */
+int codec_detect(const void *head, size_t n, CodecKind *ret);
+
+static inline void codec_writer_freep(CodecWriter **w) {
+        if (*w)
+                codec_writer_free(*w);
+}
+
+static inline void codec_reader_freep(CodecReader **r) {
+        if (*r)
+                codec_reader_free(*r);
+}

@@ -6,12 +6,18 @@
  */
 
 #include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "build-config.h"
 #include "config.h"
+#include "ctl-calendar.h"
+#include "store.h"
+#include "util/parse.h"
+#include "util/time.h"
 #include "log.h"
 #include "util/str.h"
 
@@ -30,11 +36,14 @@ typedef struct Command {
         int (*run)(Ctl *ctl, int argc, char **argv);
 } Command;
 
+static int run_list(Ctl *ctl, int argc, char **argv);
+static int run_calendar(Ctl *ctl, int argc, char **argv);
+
 static const Command commands[] = {
         { "status", "status", "show the daemon's state, last result and next run",
           "Through the daemon's control socket.\n", NULL },
         { "list", "list", "list the backups in the backup directory",
-          "Through the daemon's control socket.\n", NULL },
+          "Reads the backup directory named by the config (storage.directory).\n", run_list },
         { "backup", "backup", "take a backup now and wait for it",
           "Through the daemon's control socket; shows progress.\n", NULL },
         { "prune", "prune [--dry-run]", "apply the retention policy now",
@@ -55,8 +64,105 @@ static const Command commands[] = {
           "Counts Secrets per encryption provider and key name, and plaintext ones.\n", NULL },
         { "calendar", "calendar [--iterations N] [--base-time TIME] EXPR...",
           "print the next elapses of a calendar expression",
-          "The layout and results of `systemd-analyze calendar`.\n", NULL },
+          "The layout and results of `systemd-analyze calendar`.\n", run_calendar },
 };
+
+static int load_config(Ctl *ctl, Config **ret) {
+        ConfigDiags diags = {};
+        int r;
+
+        r = config_load(ctl->config, ret, &diags);
+        if (r < 0) {
+                config_diags_print(&diags, stderr);
+                config_diags_done(&diags);
+                return -EINVAL;
+        }
+        config_diags_done(&diags);
+        return 0;
+}
+
+static struct json_object *sidecar_json(const StoreEntry *e) {
+        _cleanup_free_ char *text = NULL;
+
+        if (e->has_sidecar && sidecar_to_json(&e->sidecar, &text) >= 0)
+                return json_tokener_parse(text);
+        /* A backup without a (valid) sidecar: what its name says. */
+        {
+                struct json_object *o = json_object_new_object();
+                char created[FORMAT_RFC3339_MAX], cluster[17];
+                snprintf(cluster, sizeof cluster, "%016" PRIx64, e->parsed.cluster_id);
+                json_object_object_add(o, "name", json_object_new_string(e->name));
+                json_object_object_add(o, "created", json_object_new_string(
+                        format_rfc3339(created, sizeof created, e->parsed.created_usec)));
+                json_object_object_add(o, "cluster_id", json_object_new_string(cluster));
+                json_object_object_add(o, "revision", json_object_new_int64(e->parsed.revision));
+                json_object_object_add(o, "file_size", json_object_new_int64((int64_t) e->file_size));
+                json_object_object_add(o, "compression", json_object_new_string(codec_to_string(e->parsed.compression)));
+                json_object_object_add(o, "encrypted", json_object_new_boolean(e->parsed.encrypted));
+                json_object_object_add(o, "sidecar", json_object_new_boolean(false));
+                return o;
+        }
+}
+
+static int run_list(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(store_freep) Store *store = NULL;
+        _cleanup_free_ char *error = NULL;
+        StoreEntry *e = NULL;
+        size_t n = 0;
+        int r;
+
+        if (argc > 1) {
+                fprintf(stderr, "etcd-backupctl: list takes no arguments.\n");
+                return EXIT_USAGE;
+        }
+        if (load_config(ctl, &c) < 0)
+                return EXIT_CONFIG;
+        r = store_open(c->storage.directory, false, &store, &error);
+        if (r == -ENOENT && !ctl->json) {
+                printf("No backups: %s does not exist yet.\n", c->storage.directory);
+                return EXIT_SUCCESS;
+        }
+        if (r < 0) {
+                fprintf(stderr, "etcd-backupctl: %s\n", error ? error : strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = store_list(store, &e, &n);
+        if (r < 0) {
+                fprintf(stderr, "etcd-backupctl: cannot list %s: %s\n", c->storage.directory, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if (ctl->json) {
+                struct json_object *a = json_object_new_array();
+                for (size_t i = 0; i < n; i++)
+                        json_object_array_add(a, sidecar_json(&e[i]));
+                printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(a);
+        } else if (n == 0)
+                printf("No backups in %s.\n", c->storage.directory);
+        else {
+                size_t w = 4;
+                for (size_t i = 0; i < n; i++)
+                        w = MAX(w, strlen(e[i].name));
+                printf("%-*s  %-20s  %10s  %10s  %-5s  %s\n", (int) w, "NAME", "CREATED", "REVISION", "SIZE",
+                       "CODEC", "ENCRYPTED");
+                for (size_t i = 0; i < n; i++) {
+                        char created[FORMAT_RFC3339_MAX], size[FORMAT_BYTES_MAX];
+                        printf("%-*s  %-20s  %10" PRId64 "  %10s  %-5s  %s%s\n", (int) w, e[i].name,
+                               format_rfc3339(created, sizeof created, e[i].parsed.created_usec),
+                               e[i].parsed.revision, format_bytes(size, sizeof size, e[i].file_size),
+                               codec_to_string(e[i].parsed.compression), e[i].parsed.encrypted ? "yes" : "no",
+                               e[i].has_sidecar ? "" : "  (no sidecar)");
+                }
+        }
+        store_entries_free(e, n);
+        return EXIT_SUCCESS;
+}
+
+static int run_calendar(Ctl *ctl, int argc, char **argv) {
+        return ctl_calendar_main(argc, argv);
+}
 
 static void help(void) {
         printf("Usage: etcd-backupctl [-s SOCKET] [-c CONFIG] [--json] COMMAND [ARGS...]\n"

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "log.h"
+#include "util/parse.h"
 
 static const char *arg_config = CONFIG_DEFAULT_PATH;
 static bool arg_check_config = false;
@@ -116,18 +118,45 @@ static int load_config(Config **ret) {
         return r;
 }
 
+static void on_progress(BackupPhase phase, uint64_t bytes, uint64_t total, void *userdata) {
+        char b[FORMAT_BYTES_MAX];
+        log_debug("%s: %s", backup_phase_to_string(phase), format_bytes(b, sizeof b, bytes));
+}
+
 static int run_once(void) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(backup_result_done) BackupResult result = {};
+        char size[FORMAT_BYTES_MAX], rev[32], dur[32], bytes[32], cluster[17];
         int r;
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
-        r = backup_run_once(c, &result);
+        r = backup_run(c, on_progress, NULL, &result);
         if (r < 0) {
-                log_error("backup failed: %s", result.error ? result.error : strerror(-r));
+                log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, result.error,
+                           "ETCD_BACKUP_ERROR", result.error, NULL);
                 return r == -EHOSTUNREACH ? EXIT_UNAVAILABLE : EXIT_FAILURE;
         }
+        snprintf(rev, sizeof rev, "%" PRId64, result.sidecar.revision);
+        snprintf(dur, sizeof dur, "%" PRIu64, result.sidecar.duration_usec);
+        snprintf(bytes, sizeof bytes, "%" PRIu64, result.sidecar.file_size);
+        snprintf(cluster, sizeof cluster, "%016" PRIx64, result.sidecar.cluster_id);
+        {
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "Backup %s ok, rev %s, %s", result.path, rev,
+                             format_bytes(size, sizeof size, result.sidecar.file_size)) < 0)
+                        return log_error("out of memory"), EXIT_FAILURE;
+                log_struct(LOG_INFO, MESSAGE_ID_BACKUP_OK, msg, "ETCD_BACKUP_FILE", result.path,
+                           "ETCD_REVISION", rev, "ETCD_CLUSTER_ID", cluster, "SIZE", bytes,
+                           "DURATION_USEC", dur, NULL);
+        }
+        for (char **p = result.pruned; p && *p; p++) {
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "Pruned %s", *p) >= 0)
+                        log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, NULL);
+        }
+        if (result.retention_error)
+                log_error("retention failed: %s", result.retention_error);
         printf("%s\n", result.path);
         return EXIT_SUCCESS;
 }

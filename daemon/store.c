@@ -1,2 +1,480 @@
 /* SPDX-License-Identifier: MIT */
-/* store.c — not yet built. */
+/*
+ * store.c — the backup directory (see store.h).
+ *
+ * Publishing is O_TMPFILE + fsync + linkat: the name appears only once the
+ * content is complete and durable, so there is never a partial file that
+ * looks like a backup. linkat() with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH
+ * on older kernels; the unprivileged daemon links through /proc/self/fd.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "util/io.h"
+#include "util/parse.h"
+#include "util/str.h"
+#include "util/time.h"
+
+#define SIDECAR_MAX_BYTES (64 * 1024)
+#define STORE_MAX_ENTRIES 100000
+
+void sidecar_done(Sidecar *s) {
+        free(s->name);
+        free(s->endpoint);
+        free(s->etcd_version);
+        *s = (Sidecar) {};
+}
+
+static int add_str(struct json_object *o, const char *key, const char *v) {
+        struct json_object *j = json_object_new_string(v ? v : "");
+        if (!j)
+                return -ENOMEM;
+        json_object_object_add(o, key, j);
+        return 0;
+}
+
+static int add_i64(struct json_object *o, const char *key, int64_t v) {
+        struct json_object *j = json_object_new_int64(v);
+        if (!j)
+                return -ENOMEM;
+        json_object_object_add(o, key, j);
+        return 0;
+}
+
+int sidecar_to_json(const Sidecar *s, char **ret) {
+        struct json_object *o = json_object_new_object();
+        char created[FORMAT_RFC3339_MAX], cluster[17], member[17];
+        const char *text;
+        int r = 0;
+
+        if (!o)
+                return -ENOMEM;
+        snprintf(cluster, sizeof cluster, "%016" PRIx64, s->cluster_id);
+        snprintf(member, sizeof member, "%016" PRIx64, s->member_id);
+        r |= add_str(o, "name", s->name);
+        r |= add_str(o, "created", format_rfc3339(created, sizeof created, s->created_usec));
+        r |= add_str(o, "cluster_id", cluster);
+        r |= add_str(o, "member_id", member);
+        r |= add_str(o, "endpoint", s->endpoint);
+        r |= add_str(o, "etcd_version", s->etcd_version);
+        r |= add_i64(o, "revision", s->revision);
+        r |= add_i64(o, "db_size", (int64_t) s->db_size);
+        r |= add_str(o, "db_sha256", s->db_sha256);
+        r |= add_i64(o, "file_size", (int64_t) s->file_size);
+        r |= add_str(o, "file_sha256", s->file_sha256);
+        r |= add_str(o, "compression", codec_to_string(s->compression));
+        r |= add_i64(o, "level", s->level);
+        json_object_object_add(o, "encrypted", json_object_new_boolean(s->encrypted));
+        r |= add_i64(o, "duration_ms", (int64_t) (s->duration_usec / USEC_PER_MSEC));
+        r |= add_i64(o, "stream_duration_ms", (int64_t) (s->stream_duration_usec / USEC_PER_MSEC));
+        if (r < 0) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
+        *ret = text ? strdup(text) : NULL;
+        json_object_put(o);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static const char *get_string_field(struct json_object *o, const char *key, size_t max) {
+        struct json_object *j;
+        const char *v;
+
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string))
+                return NULL;
+        v = json_object_get_string(j);
+        if (!v || (size_t) json_object_get_string_len(j) > max || strlen(v) != (size_t) json_object_get_string_len(j))
+                return NULL;
+        return v;
+}
+
+static int get_int_field(struct json_object *o, const char *key, int64_t min, int64_t *ret) {
+        struct json_object *j;
+        int64_t v;
+
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_int))
+                return -EBADMSG;
+        errno = 0;
+        v = json_object_get_int64(j);
+        if (errno != 0 || v < min)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+static bool is_hex(const char *s, size_t len) {
+        return strlen(s) == len && strspn(s, "0123456789abcdef") == len;
+}
+
+int sidecar_from_json(const char *text, size_t size, Sidecar *ret, const char **ret_error) {
+        _cleanup_(sidecar_done) Sidecar s = {};
+        struct json_tokener *tok;
+        struct json_object *o;
+        const char *v;
+        int64_t i;
+        uint64_t u;
+        int r = -EBADMSG;
+
+#define FAIL(msg) do { *ret_error = msg; goto finish; } while (0)
+        *ret_error = NULL;
+        if (size > SIDECAR_MAX_BYTES)
+                return *ret_error = "sidecar larger than 64 KiB", -EBADMSG;
+        tok = json_tokener_new_ex(16);
+        if (!tok)
+                return -ENOMEM;
+        o = json_tokener_parse_ex(tok, text, (int) size);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+            (size_t) json_tokener_get_parse_end(tok) < size) {
+                json_tokener_free(tok);
+                json_object_put(o);
+                return *ret_error = "not valid JSON", -EBADMSG;
+        }
+        json_tokener_free(tok);
+        if (!json_object_is_type(o, json_type_object))
+                FAIL("not a JSON object");
+
+        if (!(v = get_string_field(o, "name", 255)) || !(s.name = strdup(v)))
+                FAIL("name missing or invalid");
+        if (!(v = get_string_field(o, "created", 64)) || parse_rfc3339(v, &s.created_usec) < 0)
+                FAIL("created missing or not RFC 3339");
+        if (!(v = get_string_field(o, "cluster_id", 16)) || !is_hex(v, 16))
+                FAIL("cluster_id missing or not 16 hex digits");
+        s.cluster_id = strtoull(v, NULL, 16);
+        if (!(v = get_string_field(o, "member_id", 16)) || !is_hex(v, 16))
+                FAIL("member_id missing or not 16 hex digits");
+        s.member_id = strtoull(v, NULL, 16);
+        if (!(v = get_string_field(o, "endpoint", 1024)) || !(s.endpoint = strdup(v)))
+                FAIL("endpoint missing or invalid");
+        if (!(v = get_string_field(o, "etcd_version", 64)) || !(s.etcd_version = strdup(v)))
+                FAIL("etcd_version missing or invalid");
+        if (get_int_field(o, "revision", 0, &s.revision) < 0)
+                FAIL("revision missing or negative");
+        if (get_int_field(o, "db_size", 0, &i) < 0)
+                FAIL("db_size missing or invalid");
+        s.db_size = (uint64_t) i;
+        if (!(v = get_string_field(o, "db_sha256", 64)) || !is_hex(v, 64))
+                FAIL("db_sha256 missing or not 64 hex digits");
+        memcpy(s.db_sha256, v, 65);
+        if (get_int_field(o, "file_size", 0, &i) < 0)
+                FAIL("file_size missing or invalid");
+        s.file_size = (uint64_t) i;
+        if (!(v = get_string_field(o, "file_sha256", 64)) || !is_hex(v, 64))
+                FAIL("file_sha256 missing or not 64 hex digits");
+        memcpy(s.file_sha256, v, 65);
+        if (!(v = get_string_field(o, "compression", 16)) || codec_from_string(v, &s.compression) < 0)
+                FAIL("compression missing or unknown");
+        if (get_int_field(o, "level", 0, &i) < 0 || i > 100)
+                FAIL("level missing or invalid");
+        s.level = (int) i;
+        {
+                struct json_object *j;
+                if (!json_object_object_get_ex(o, "encrypted", &j) || !json_object_is_type(j, json_type_boolean))
+                        FAIL("encrypted missing or not a boolean");
+                s.encrypted = json_object_get_boolean(j);
+        }
+        if (get_int_field(o, "duration_ms", 0, &i) < 0)
+                FAIL("duration_ms missing or invalid");
+        u = (uint64_t) i;
+        if (u > UINT64_MAX / USEC_PER_MSEC)
+                FAIL("duration_ms out of range");
+        s.duration_usec = u * USEC_PER_MSEC;
+        /* Optional. */
+        if (get_int_field(o, "stream_duration_ms", 0, &i) >= 0 && (uint64_t) i <= UINT64_MAX / USEC_PER_MSEC)
+                s.stream_duration_usec = (uint64_t) i * USEC_PER_MSEC;
+
+        *ret = s;
+        s = (Sidecar) {};
+        r = 0;
+finish:
+        json_object_put(o);
+        return r;
+#undef FAIL
+}
+
+int store_name_format(const StoreName *n, char **ret) {
+        char ts[FORMAT_COMPACT_MAX];
+
+        if (asprintf(ret, "etcd-%016" PRIx64 "-%s-r%" PRId64 ".db%s%s", n->cluster_id,
+                     format_compact_utc(ts, sizeof ts, n->created_usec), n->revision,
+                     codec_suffix(n->compression), n->encrypted ? ".age" : "") < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int store_name_parse(const char *name, StoreName *ret) {
+        StoreName n = {};
+        char cluster[17], ts[17];
+        const char *p, *rev, *dot;
+        uint64_t u;
+        _cleanup_free_ char *revstr = NULL;
+
+        p = startswith(name, "etcd-");
+        if (!p || strlen(p) < 16 + 1 + 16 + 2 || p[16] != '-' || p[33] != '-' || p[34] != 'r')
+                return -EINVAL;
+        memcpy(cluster, p, 16);
+        cluster[16] = '\0';
+        if (!is_hex(cluster, 16))
+                return -EINVAL;
+        n.cluster_id = strtoull(cluster, NULL, 16);
+        memcpy(ts, p + 17, 16);
+        ts[16] = '\0';
+        if (parse_compact_utc(ts, &n.created_usec) < 0)
+                return -EINVAL;
+        rev = p + 35;
+        dot = strchr(rev, '.');
+        if (!dot)
+                return -EINVAL;
+        revstr = strndup(rev, (size_t) (dot - rev));
+        if (!revstr)
+                return -ENOMEM;
+        if (safe_atou64(revstr, &u) < 0 || u > INT64_MAX)
+                return -EINVAL;
+        n.revision = (int64_t) u;
+        if (streq(dot, ".db"))
+                n.compression = CODEC_NONE;
+        else if (streq(dot, ".db.gz"))
+                n.compression = CODEC_GZIP;
+        else if (streq(dot, ".db.zst"))
+                n.compression = CODEC_ZSTD;
+        else if (streq(dot, ".db.age"))
+                n = (StoreName) { n.cluster_id, n.created_usec, n.revision, CODEC_NONE, true };
+        else if (streq(dot, ".db.gz.age"))
+                n = (StoreName) { n.cluster_id, n.created_usec, n.revision, CODEC_GZIP, true };
+        else if (streq(dot, ".db.zst.age"))
+                n = (StoreName) { n.cluster_id, n.created_usec, n.revision, CODEC_ZSTD, true };
+        else
+                return -EINVAL;
+        *ret = n;
+        return 0;
+}
+
+int store_open(const char *path, bool create, Store **ret, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        Store *s;
+        int r;
+
+        if (create) {
+                _cleanup_free_ char *parent = strdup(path);
+                char *slash;
+                if (!parent)
+                        return -ENOMEM;
+                slash = strrchr(parent, '/');
+                if (slash && slash != parent) {
+                        *slash = '\0';
+                        r = mkdir_p(parent, 0755);
+                        if (r < 0)
+                                return asprintf(ret_error, "cannot create %s: %s", parent, strerror(-r)), r;
+                }
+                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                        return r = -errno, asprintf(ret_error, "cannot create backup directory %s: %s", path,
+                                                    strerror(errno)), r;
+        }
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return r = -errno, asprintf(ret_error, "cannot open backup directory %s: %s", path, strerror(errno)), r;
+        if (fstat(fd, &st) < 0)
+                return r = -errno, asprintf(ret_error, "cannot stat %s: %s", path, strerror(errno)), r;
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return asprintf(ret_error, "backup directory %s is group- or world-writable (mode %04o); refusing it",
+                                path, (unsigned) (st.st_mode & 07777)), -EPERM;
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->path = strdup(path);
+        if (!s->path) {
+                free(s);
+                return -ENOMEM;
+        }
+        s->dir_fd = TAKE_FD(fd);
+        *ret = s;
+        return 0;
+}
+
+Store *store_free(Store *s) {
+        if (!s)
+                return NULL;
+        safe_close(s->dir_fd);
+        free(s->path);
+        free(s);
+        return NULL;
+}
+
+int store_available(Store *s, uint64_t *ret_bytes) {
+        struct statvfs sv;
+        if (fstatvfs(s->dir_fd, &sv) < 0)
+                return -errno;
+        *ret_bytes = (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
+        return 0;
+}
+
+int store_tmpfile(Store *s, int *ret_fd) {
+        int fd = openat(s->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+int store_publish_fd(Store *s, int fd, const char *name) {
+        char proc[64];
+
+        if (fsync(fd) < 0)
+                return -errno;
+        if (linkat(fd, "", s->dir_fd, name, AT_EMPTY_PATH) >= 0)
+                return 0;
+        if (errno == EEXIST)
+                return -EEXIST;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, s->dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
+int store_publish_sidecar(Store *s, const Sidecar *sc) {
+        _cleanup_free_ char *json = NULL, *name = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = sidecar_to_json(sc, &json);
+        if (r < 0)
+                return r;
+        if (asprintf(&name, "%s" SIDECAR_SUFFIX, sc->name) < 0)
+                return -ENOMEM;
+        r = store_tmpfile(s, &fd);
+        if (r < 0)
+                return r;
+        r = loop_write(fd, json, strlen(json));
+        if (r < 0)
+                return r;
+        r = loop_write(fd, "\n", 1);
+        if (r < 0)
+                return r;
+        return store_publish_fd(s, fd, name);
+}
+
+int store_sync(Store *s) {
+        return fsync(s->dir_fd) < 0 ? -errno : 0;
+}
+
+static int read_sidecar(Store *s, const char *name, Sidecar *ret) {
+        _cleanup_free_ char *sidecar = NULL, *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *why;
+        ssize_t n;
+
+        if (asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0)
+                return -ENOMEM;
+        fd = openat(s->dir_fd, sidecar, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        text = malloc(SIDECAR_MAX_BYTES + 1);
+        if (!text)
+                return -ENOMEM;
+        n = loop_read(fd, text, SIDECAR_MAX_BYTES + 1);
+        if (n < 0)
+                return (int) n;
+        if (n > SIDECAR_MAX_BYTES)
+                return -EFBIG;
+        text[n] = '\0';
+        return sidecar_from_json(text, (size_t) n, ret, &why);
+}
+
+static int entry_compare(const void *a, const void *b) {
+        const StoreEntry *x = a, *y = b;
+        if (x->parsed.created_usec != y->parsed.created_usec)
+                return x->parsed.created_usec < y->parsed.created_usec ? 1 : -1;
+        return -strcmp(x->name, y->name);
+}
+
+void store_entries_free(StoreEntry *e, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(e[i].name);
+                sidecar_done(&e[i].sidecar);
+        }
+        free(e);
+}
+
+int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
+        StoreEntry *entries = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd;
+
+        fd = openat(s->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                StoreEntry e = {};
+                struct stat st;
+                StoreEntry *ne;
+
+                if (store_name_parse(de->d_name, &e.parsed) < 0)
+                        continue;
+                if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (n >= STORE_MAX_ENTRIES)
+                        break;
+                e.name = strdup(de->d_name);
+                if (!e.name)
+                        goto oom;
+                e.file_size = (uint64_t) st.st_size;
+                if (read_sidecar(s, e.name, &e.sidecar) >= 0) {
+                        if (streq(e.sidecar.name, e.name))
+                                e.has_sidecar = true;
+                        else
+                                sidecar_done(&e.sidecar);
+                }
+                ne = reallocarray(entries, n + 1, sizeof *entries);
+                if (!ne) {
+                        free(e.name);
+                        sidecar_done(&e.sidecar);
+                        goto oom;
+                }
+                entries = ne;
+                entries[n++] = e;
+        }
+        closedir(d);
+        if (n > 0)
+                qsort(entries, n, sizeof *entries, entry_compare);
+        *ret = entries;
+        *ret_n = n;
+        return 0;
+oom:
+        closedir(d);
+        store_entries_free(entries, n);
+        return -ENOMEM;
+}
+
+int store_remove(Store *s, const char *name) {
+        _cleanup_free_ char *sidecar = NULL;
+
+        if (strchr(name, '/') || store_name_parse(name, &(StoreName) {}) < 0)
+                return -EINVAL;
+        if (asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0)
+                return -ENOMEM;
+        if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        if (unlinkat(s->dir_fd, sidecar, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return store_sync(s);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * etcd.h — a small etcd v3 client: Maintenance.Status and the
+ * Maintenance.Snapshot server stream, as gRPC over libcurl HTTP/2 with
+ * mutual TLS. Blocking (libcurl easy API): call it from the backup worker
+ * or a restore service, never from the daemon's event loop.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define ETCD_VERSION_MAX 64
+
+typedef struct EtcdTls {
+        const char *cacert;     /* NULL = system trust store */
+        const char *cert;       /* NULL = no client certificate */
+        const char *key;
+} EtcdTls;
+
+typedef struct EtcdStatus {
+        char *endpoint;                 /* the endpoint that answered (owned) */
+        uint64_t cluster_id;
+        uint64_t member_id;
+        uint64_t leader;
+        int64_t revision;               /* header revision at the time of Status */
+        uint64_t raft_index;
+        int64_t db_size;
+        bool is_learner;
+        char version[ETCD_VERSION_MAX + 1];
+} EtcdStatus;
+
+void etcd_status_done(EtcdStatus *s);
+
+/* Called with stream data in order; a negative return aborts the call. */
+typedef int (*EtcdDataFn)(const void *data, size_t n, void *userdata);
+
+/* Maintenance.Status on one endpoint. Returns 0, or a negative errno with
+ * *ret_error (caller frees) naming the endpoint and the cause:
+ * -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT (unreachable), -EACCES (TLS or
+ * authentication refused), -EPROTO (not a gRPC answer), -EBADMSG. */
+int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
+                uint64_t timeout_usec, EtcdStatus *ret, char **ret_error);
+
+/* Status on each endpoint in order until one answers. On failure
+ * *ret_error lists every endpoint's cause; returns -EHOSTUNREACH when none
+ * answered. */
+int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,
+                       EtcdStatus *ret, char **ret_error);
+
+/* Stream Maintenance.Snapshot from endpoint: every byte of every blob is
+ * passed to on_data in order (the db followed by etcd's 32-byte SHA-256
+ * trailer; checking the trailer is the caller's business, see trailer.h).
+ * Fails on a gRPC error status, a stream that ends mid-message or without a
+ * grpc-status, a stall (no data for stall_usec), or timeout_usec overall. */
+int etcd_snapshot(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
+                  uint64_t timeout_usec, EtcdDataFn on_data, void *userdata, char **ret_error);
+
+/* TLS settings from the configuration. */
+EtcdTls etcd_tls_from_config(const ConfigEtcd *c);

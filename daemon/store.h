@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * store.h — the backup directory: backup names, sidecar JSON, anonymous
+ * temporary files that become backups only when complete (O_TMPFILE +
+ * linkat), listing and removal. A crash at any moment leaves either a
+ * complete backup or nothing; files are 0600 and the directory 0700.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "util/macro.h"
+
+#define SIDECAR_SUFFIX ".json"
+#define SHA256_HEX_MAX 65
+
+typedef struct Store {
+        int dir_fd;
+        char *path;
+} Store;
+
+/* What a sidecar records about one backup. Strings are owned. */
+typedef struct Sidecar {
+        char *name;
+        uint64_t created_usec;
+        uint64_t cluster_id;
+        uint64_t member_id;
+        char *endpoint;
+        char *etcd_version;
+        int64_t revision;
+        uint64_t db_size;
+        char db_sha256[SHA256_HEX_MAX];
+        uint64_t file_size;
+        char file_sha256[SHA256_HEX_MAX];
+        CodecKind compression;
+        int level;
+        bool encrypted;
+        uint64_t duration_usec;
+        uint64_t stream_duration_usec;
+} Sidecar;
+
+void sidecar_done(Sidecar *s);
+
+/* JSON text of s (caller frees). */
+int sidecar_to_json(const Sidecar *s, char **ret);
+
+/* Parse sidecar JSON (untrusted: bounded, every field type-checked).
+ * Returns 0, -EBADMSG with a reason in *ret_error (static string), -ENOMEM. */
+int sidecar_from_json(const char *text, size_t size, Sidecar *ret, const char **ret_error);
+
+/* What a backup's name says: etcd-<cluster hex>-<YYYYmmddTHHMMSSZ>-r<rev>.db[.gz|.zst][.age] */
+typedef struct StoreName {
+        uint64_t cluster_id;
+        uint64_t created_usec;
+        int64_t revision;
+        CodecKind compression;
+        bool encrypted;
+} StoreName;
+
+/* Build a backup name (caller frees). */
+int store_name_format(const StoreName *n, char **ret);
+/* Parse a backup name; -EINVAL if it is not one (sidecars and other files). */
+int store_name_parse(const char *name, StoreName *ret);
+
+/* Open the backup directory, creating it (0700, parents 0755) if create is
+ * set. Refuses a directory that is group- or world-writable, or not a
+ * directory. On failure *ret_error says why. */
+int store_open(const char *path, bool create, Store **ret, char **ret_error);
+Store *store_free(Store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
+
+/* Bytes available to us on the directory's file system. */
+int store_available(Store *s, uint64_t *ret_bytes);
+
+/* An anonymous 0600 file in the directory (O_TMPFILE): it vanishes if we
+ * die before it is published. */
+int store_tmpfile(Store *s, int *ret_fd);
+
+/* fsync fd and give it name in the directory; never replaces an existing
+ * file (-EEXIST). Does not fsync the directory (store_sync does). */
+int store_publish_fd(Store *s, int fd, const char *name);
+
+/* Write sidecar JSON through a temporary file and publish it as
+ * <name>.json. */
+int store_publish_sidecar(Store *s, const Sidecar *sc);
+
+/* fsync the directory, making published names durable. */
+int store_sync(Store *s);
+
+typedef struct StoreEntry {
+        char *name;
+        StoreName parsed;
+        uint64_t file_size;
+        bool has_sidecar;       /* a sidecar that parsed and matches the name */
+        Sidecar sidecar;
+} StoreEntry;
+
+/* Every backup in the directory, newest first (by created, then name).
+ * Files that are not backups are ignored. */
+int store_list(Store *s, StoreEntry **ret, size_t *ret_n);
+void store_entries_free(StoreEntry *e, size_t n);
+
+/* Remove a backup and its sidecar (the backup first), then fsync the
+ * directory. A missing sidecar is not an error. */
+int store_remove(Store *s, const char *name);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Faults during a backup of a ~100 MB db: etcd killed mid-stream, etcd
+# stopped mid-stream until the timeout, SIGKILL and SIGTERM of the backup
+# process mid-stream, and a backup directory too small for the backup. Each
+# time the backup directory must be exactly as before (the earlier backup
+# byte-identical, no new file of any kind) and the next run must succeed.
+. "$(dirname "$0")/lib.sh"
+
+start_etcd
+load_random 100 1024    # 100 values of 1 MiB, incompressible
+
+{ etcd_group '' "$ETCD_CACERT" "$ETCD_CERT" "$ETCD_KEY" 'timeout = "4s";'; storage_group "$T/b" zstd 1; } > "$T/c.conf"
+"$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>"$T/first.err"
+check "setup: a first backup" test "$(ls "$T/b" | wc -l)" = 2
+before=$(dir_state "$T/b")
+
+# Waits until PID has an anonymous temporary file larger than 1 MiB open
+# (the spool: the stream is under way). Bounded to 20 s.
+wait_streaming() {
+  local pid=$1 f
+  for _ in $(seq 1 2000); do
+    for f in /proc/"$pid"/fd/*; do
+      [[ $(readlink "$f" 2>/dev/null) == *"(deleted)"* ]] || continue
+      [[ $(stat -L -c %s "$f" 2>/dev/null || echo 0) -gt 1048576 ]] && return 0
+    done
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+
+# SIGKILL / SIGTERM of the backup process in the middle of the stream.
+for sig in KILL TERM; do
+  "$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>&1 &
+  pid=$!
+  if wait_streaming $pid; then
+    kill -s $sig $pid; wait $pid 2>/dev/null
+    check "SIG$sig mid-stream: directory unchanged" test "$(dir_state "$T/b")" = "$before"
+  else
+    wait $pid 2>/dev/null; not_ok "SIG$sig: never saw the stream (too fast?)"
+  fi
+done
+
+# etcd stopped mid-stream: the whole-snapshot timeout (4 s) ends it.
+"$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>"$T/stop.err" &
+pid=$!
+etcd_pid=${ETCD_PIDS%% *}
+if wait_streaming $pid; then
+  kill -STOP "$etcd_pid"; wait $pid; rc=$?; kill -CONT "$etcd_pid"
+  check "etcd stopped mid-stream: exit 1" test $rc -eq 1
+  check "etcd stopped mid-stream: says it timed out" grep -q "timed out" "$T/stop.err"
+  check "etcd stopped mid-stream: directory unchanged" test "$(dir_state "$T/b")" = "$before"
+else
+  wait $pid; not_ok "stop: never saw the stream"
+fi
+sleep 1
+
+# A backup directory on a file system too small for the backup.
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=40m,mode=0700 tmpfs "$T/small" 2>/dev/null; then
+  CLEANUP+=("umount '$T/small'")
+  { etcd_group; storage_group "$T/small" zstd 1 0; } > "$T/small.conf"
+  echo precious > "$T/small/etcd-0000000000000001-20200101T000000Z-r1.db"
+  small_before=$(dir_state "$T/small")
+  err=$("$ETCD_BACKUPD" --once -c "$T/small.conf" 2>&1 >/dev/null); rc=$?
+  check "full disk: exit 1" test $rc -eq 1
+  if grep -qiE "space" <<<"$err"; then ok "full disk: error names the lack of space"; else not_ok "full disk: '$err'"; fi
+  check "full disk: directory unchanged" test "$(dir_state "$T/small")" = "$small_before"
+else
+  not_ok "full disk: cannot mount a tmpfs (not root?)"
+fi
+
+# etcd killed mid-stream (last: it does not come back).
+"$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>"$T/kill.err" &
+pid=$!
+if wait_streaming $pid; then
+  kill -KILL "$etcd_pid"; wait $pid; rc=$?
+  check "etcd killed mid-stream: exit non-zero" test $rc -ne 0
+  if grep -qE "stream|connect|closed|broke" "$T/kill.err"; then ok "etcd killed: error names the cause"; else not_ok "etcd killed: '$(cat "$T/kill.err")'"; fi
+  check "etcd killed mid-stream: directory unchanged" test "$(dir_state "$T/b")" = "$before"
+else
+  wait $pid; not_ok "etcd kill: never saw the stream"
+fi
+
+finish

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `etcd-backupd --once` against a real etcd 3.4 with mutual TLS, judged by
+# the stock tools: gzip -t / zstd -t, `etcdctl snapshot status` and
+# `etcdctl snapshot restore`, and byte equality with `etcdctl snapshot save`.
+. "$(dirname "$0")/lib.sh"
+
+start_etcd
+# Small keys, a few values over a bbolt page (overflow pages), deletions
+# (tombstones) and overwrites.
+for i in $(seq 1 40); do ctl put "/registry/configmaps/default/cm-$i" "{\"data\":{\"k\":\"value-$i\"}}" >/dev/null; done
+head -c 20000 /dev/urandom | base64 -w0 > "$T/big"
+for i in 1 2 3; do ctl put "/registry/secrets/default/big-$i" < "$T/big" >/dev/null; done
+ctl del /registry/configmaps/default/cm-7 >/dev/null
+ctl put /registry/configmaps/default/cm-8 changed >/dev/null
+
+for codec in gzip zstd none; do
+  dir=$T/b-$codec
+  { etcd_group; storage_group "$dir" "$codec" 3; } > "$T/$codec.conf"
+  out=$("$ETCD_BACKUPD" --once -c "$T/$codec.conf" 2>"$T/$codec.err"); rc=$?
+  check "$codec: --once exits 0" test $rc -eq 0
+  check "$codec: prints the path of a file that exists" test -f "$out"
+  name=$(basename "$out")
+  rev=$(etcd_revision)
+  case $codec in
+    gzip) check "gzip: name ends in .db.gz" test "${name%.db.gz}" != "$name"
+          check "gzip: gzip -t accepts it" gzip -t "$out"
+          gzip -dc "$out" > "$T/$codec.db" ;;
+    zstd) check "zstd: name ends in .db.zst" test "${name%.db.zst}" != "$name"
+          check "zstd: zstd -t accepts it" zstd -q -t "$out"
+          zstd -q -dc "$out" > "$T/$codec.db" ;;
+    none) check "none: name ends in .db" test "${name%.db}" != "$name"
+          cp "$out" "$T/$codec.db" ;;
+  esac
+  check "$codec: name matches etcd-<cluster>-<UTC time>-r<revision>" \
+    grep -qE "^etcd-[0-9a-f]{16}-[0-9]{8}T[0-9]{6}Z-r$rev\.db" <<<"$name"
+  ctl snapshot save "$T/$codec.ref" >/dev/null 2>&1
+  check "$codec: decompressed backup is byte-identical to etcdctl snapshot save" cmp -s "$T/$codec.db" "$T/$codec.ref"
+  status=$(etcdctl snapshot status "$T/$codec.db" -w json 2>/dev/null)
+  check "$codec: etcdctl snapshot status accepts it" test -n "$status"
+  side="$out.json"
+  check "$codec: sidecar revision = snapshot status revision = etcd's revision" \
+    test "$(jq -r .revision "$side")" = "$(jq -r .revision <<<"$status")" -a "$(jq -r .revision "$side")" = "$rev"
+  check "$codec: sidecar db_size = snapshot totalSize" test "$(jq -r .db_size "$side")" = "$(jq -r .totalSize <<<"$status")"
+  check "$codec: sidecar has every field" jq -e 'has("name") and has("created") and has("cluster_id") and
+      has("member_id") and has("endpoint") and has("etcd_version") and has("revision") and has("db_size") and
+      has("db_sha256") and has("file_size") and has("file_sha256") and has("compression") and
+      has("encrypted") and has("duration_ms")' "$side" >/dev/null
+  check "$codec: file_sha256 and file_size describe the file" \
+    test "$(jq -r .file_sha256 "$side")" = "$(sha256sum < "$out" | cut -d' ' -f1)" -a \
+         "$(jq -r .file_size "$side")" = "$(stat -c %s "$out")"
+  check "$codec: db_sha256 is etcd's trailer" \
+    test "$(jq -r .db_sha256 "$side")" = "$(tail -c 32 "$T/$codec.db" | od -An -tx1 | tr -d ' \n')"
+  # jq reads numbers as doubles: take etcd's uint64 cluster id from the raw JSON.
+  cid=$(ctl endpoint status -w json | grep -o '"cluster_id":[0-9]*' | head -1 | cut -d: -f2)
+  check "$codec: cluster_id matches etcd" test "$(jq -r .cluster_id "$side")" = "$(printf '%016x' "$cid")"
+  rm -rf "$T/restored"
+  check "$codec: etcdctl snapshot restore accepts it" etcdctl snapshot restore "$T/$codec.db" --data-dir "$T/restored" >/dev/null 2>&1
+  check "$codec: backup file is 0600" test "$(stat -c %a "$out")" = 600
+  check "$codec: sidecar is 0600" test "$(stat -c %a "$side")" = 600
+  check "$codec: directory is 0700" test "$(stat -c %a "$dir")" = 700
+  check "$codec: nothing else in the directory" test "$(ls -A "$dir" | wc -l)" = 2
+done
+
+# Retention runs after the backup: keep_last = 2 keeps the two newest.
+{ etcd_group; storage_group "$T/b-ret" zstd 1; echo 'retention: { keep_last = 2; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/ret.conf"
+for i in 1 2 3; do ctl put "/ret/$i" x >/dev/null; "$ETCD_BACKUPD" --once -c "$T/ret.conf" >/dev/null 2>&1; sleep 1.1; done
+check "retention keep_last=2 leaves two backups and their sidecars" test "$(ls "$T/b-ret" | wc -l)" = 4
+newest=$(ls "$T/b-ret" | grep -v json | sort -t r -k3 | tail -1)
+check "retention keeps the newest" grep -q "r$(etcd_revision).db.zst" <<<"$(ls "$T/b-ret")"
+
+# A group-writable backup directory is refused and left alone.
+mkdir -m 0770 "$T/b-open"; chmod 0770 "$T/b-open"
+{ etcd_group; storage_group "$T/b-open"; } > "$T/open.conf"
+err=$("$ETCD_BACKUPD" --once -c "$T/open.conf" 2>&1); rc=$?
+check "group-writable directory: exit 1" test $rc -eq 1
+check "group-writable directory: says why" grep -q "group- or world-writable" <<<"$err"
+check "group-writable directory: nothing written" test -z "$(ls -A "$T/b-open")"
+
+# storage.min_free above what the file system has: refused before starting.
+{ etcd_group; storage_group "$T/b-full" gzip 6 "1000000G"; } > "$T/minfree.conf"
+err=$("$ETCD_BACKUPD" --once -c "$T/minfree.conf" 2>&1); rc=$?
+check "min_free: exit 1 with a clear reason" test $rc -eq 1
+check "min_free: names storage.min_free" grep -q "storage.min_free" <<<"$err"
+check "min_free: nothing written" test -z "$(ls -A "$T/b-full" 2>/dev/null)"
+
+finish

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Connection and TLS failures of `etcd-backupd --once` against a real etcd:
+# wrong CA, a client certificate from another CA, no client certificate, an
+# unreachable endpoint, and failover from a dead first endpoint. Each
+# failure exits non-zero with a clear cause and leaves the backup directory
+# exactly as it was.
+. "$(dirname "$0")/lib.sh"
+
+start_etcd
+ctl put /k v >/dev/null
+OTHER=$ETCD_DIR/pki/other
+dead="https://127.0.0.1:$(( $(echo "$ETCD_ENDPOINT" | sed 's/.*://') + 7 ))"
+
+# A backup directory with one earlier backup in it, which must survive.
+{ etcd_group; storage_group "$T/b"; } > "$T/good.conf"
+"$ETCD_BACKUPD" --once -c "$T/good.conf" >/dev/null 2>&1
+before=$(dir_state "$T/b")
+check "setup: one earlier backup" test "$(ls "$T/b" | wc -l)" = 2
+
+expect_failure() { # name rc-wanted pattern config-text
+  local name=$1 want=$2 pattern=$3 err rc
+  printf '%s\n' "$4" > "$T/$name.conf"
+  err=$("$ETCD_BACKUPD" --once -c "$T/$name.conf" 2>&1 >/dev/null); rc=$?
+  check "$name: exit $want (got $rc)" test "$rc" = "$want"
+  if grep -qE "$pattern" <<<"$err"; then ok "$name: error names the cause"; else not_ok "$name: error '$err' lacks /$pattern/"; fi
+  check "$name: backup directory unchanged" test "$(dir_state "$T/b")" = "$before"
+}
+
+expect_failure wrong-ca 69 "certificate was not accepted with CA $OTHER/ca.crt" \
+  "$(etcd_group "\"$ETCD_ENDPOINT\"" "$OTHER/ca.crt"; storage_group "$T/b")"
+expect_failure foreign-client-cert 69 "TLS|certificate" \
+  "$(etcd_group "\"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "$OTHER/client.crt" "$OTHER/client.key"; storage_group "$T/b")"
+expect_failure no-client-cert 69 "TLS|certificate" \
+  "$(etcd_group "\"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "" ""; storage_group "$T/b")"
+expect_failure unreachable 69 "no etcd endpoint answered: $dead: cannot connect" \
+  "$(etcd_group "\"$dead\""; storage_group "$T/b")"
+expect_failure missing-key-file 69 "cannot use client certificate" \
+  "$(etcd_group "\"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "$ETCD_CERT" "$T/nonexistent.key"; storage_group "$T/b")"
+
+# Failover: the first endpoint is dead, the second answers.
+{ etcd_group "\"$dead\", \"$ETCD_ENDPOINT\""; storage_group "$T/fo"; } > "$T/failover.conf"
+out=$("$ETCD_BACKUPD" --once -c "$T/failover.conf" 2>/dev/null); rc=$?
+check "failover: exit 0" test $rc -eq 0
+check "failover: sidecar names the second endpoint" test "$(jq -r .endpoint "$out.json" 2>/dev/null)" = "$ETCD_ENDPOINT"
+
+finish

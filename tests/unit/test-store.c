@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-store.c — backup names and sidecar JSON: round trips, rejects of
+ * everything that is not a backup name, and hostile sidecars; publishing
+ * through O_TMPFILE + linkat, listing order and removal.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "store.h"
+#include "test.h"
+#include "util/io.h"
+
+static void test_names(void) {
+        StoreName n = { .cluster_id = 0xcdf818194e3a8c32, .created_usec = UINT64_C(1795237154) * 1000000,
+                        .revision = 81233, .compression = CODEC_ZSTD, .encrypted = true }, m;
+        _cleanup_free_ char *s = NULL;
+        static const char *const bad[] = {
+                "", "etcd-", "etcd-cdf818194e3a8c32-20261121T045914Z-r81233.db.json",
+                "etcd-cdf818194e3a8c32-20261121T045914Z-r81233.db.xz",
+                "etcd-CDF818194E3A8C32-20261121T045914Z-r81233.db",
+                "etcd-cdf818194e3a8c3-20261121T045914Z-r81233.db",
+                "etcd-cdf818194e3a8c32-20261321T045914Z-r81233.db",
+                "etcd-cdf818194e3a8c32-20261121T045914Z-r-1.db",
+                "etcd-cdf818194e3a8c32-20261121T045914Z-r99999999999999999999.db",
+                "etcd-cdf818194e3a8c32-20261121T045914Z-r.db",
+                "etcd-cdf818194e3a8c32-20261121T045914Z-r12.db.gz.age.age",
+                "xetcd-cdf818194e3a8c32-20261121T045914Z-r12.db",
+        };
+
+        check(store_name_format(&n, &s) == 0);
+        check_str_eq(s, "etcd-cdf818194e3a8c32-20261121T045914Z-r81233.db.zst.age");
+        check(store_name_parse(s, &m) == 0);
+        check_u64_eq(m.cluster_id, n.cluster_id);
+        check_u64_eq(m.created_usec, n.created_usec);
+        check_int_eq(m.revision, n.revision);
+        check_int_eq(m.compression, CODEC_ZSTD);
+        check(m.encrypted);
+        check(store_name_parse("etcd-0000000000000001-20200101T000000Z-r0.db", &m) == 0);
+        check(m.compression == CODEC_NONE && !m.encrypted && m.revision == 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                check(store_name_parse(bad[i], &m) < 0);
+}
+
+static void fill(Sidecar *s) {
+        *s = (Sidecar) { .name = strdup("etcd-0000000000000001-20200101T000000Z-r5.db.gz"),
+                         .created_usec = UINT64_C(1577836800) * 1000000, .cluster_id = 1, .member_id = UINT64_MAX,
+                         .endpoint = strdup("https://127.0.0.1:2379"), .etcd_version = strdup("3.4.23"),
+                         .revision = 5, .db_size = 24576, .file_size = 1000, .compression = CODEC_GZIP,
+                         .level = 6, .duration_usec = 152000, .stream_duration_usec = 90000 };
+        memset(s->db_sha256, 'a', 64);
+        memset(s->file_sha256, 'b', 64);
+}
+
+static void test_sidecar_roundtrip(void) {
+        _cleanup_(sidecar_done) Sidecar a = {}, b = {};
+        _cleanup_free_ char *json = NULL;
+        const char *why;
+
+        fill(&a);
+        check(sidecar_to_json(&a, &json) == 0);
+        check(sidecar_from_json(json, strlen(json), &b, &why) == 0);
+        check_str_eq(b.name, a.name);
+        check_u64_eq(b.created_usec, a.created_usec);
+        check_u64_eq(b.member_id, UINT64_MAX);
+        check_str_eq(b.endpoint, a.endpoint);
+        check_int_eq(b.revision, 5);
+        check_u64_eq(b.db_size, 24576);
+        check_str_eq(b.db_sha256, a.db_sha256);
+        check_int_eq(b.compression, CODEC_GZIP);
+        check_u64_eq(b.duration_usec, 152000);
+}
+
+static void test_sidecar_rejects(void) {
+        static const char *const bad[] = {
+                "", "null", "[]", "{", "{\"name\":1}", "{} trailing",
+                "{\"name\":\"x\",\"created\":\"yesterday\"}",
+                "{\"name\":\"x\",\"created\":\"2020-01-01T00:00:00Z\",\"cluster_id\":\"zz\"}",
+        };
+        _cleanup_(sidecar_done) Sidecar a = {};
+        _cleanup_free_ char *json = NULL;
+        const char *why;
+        Sidecar b = {};
+        char *p;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                check(sidecar_from_json(bad[i], strlen(bad[i]), &b, &why) == -EBADMSG);
+                check(why && *why);
+        }
+        /* A negative size and a wrong type in an otherwise good sidecar. */
+        fill(&a);
+        check(sidecar_to_json(&a, &json) == 0);
+        p = strstr(json, "\"db_size\": 24576");
+        check(p);
+        memcpy(p, "\"db_size\":-24576", 16);
+        check(sidecar_from_json(json, strlen(json), &b, &why) == -EBADMSG);
+        check_str_eq(why, "db_size missing or invalid");
+}
+
+static void test_publish_list_remove(void) {
+        char tmpl[] = "/tmp/test-store.XXXXXX", *dir = mkdtemp(tmpl);
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_free_ char *error = NULL, *sub = NULL;
+        StoreEntry *e = NULL;
+        size_t n = 0;
+        int fd;
+
+        check(dir);
+        check(asprintf(&sub, "%s/backups", dir) > 0);
+        check(store_open(sub, true, &s, &error) == 0);
+        for (int i = 0; i < 3; i++) {
+                _cleanup_(sidecar_done) Sidecar sc = {};
+                _cleanup_free_ char *name = NULL;
+                StoreName nm = { .cluster_id = 1, .created_usec = (UINT64_C(1577836800) + (uint64_t) i * 3600) * 1000000,
+                                 .revision = 10 + i, .compression = CODEC_GZIP };
+                check(store_name_format(&nm, &name) == 0);
+                check(store_tmpfile(s, &fd) == 0);
+                check(loop_write(fd, "data", 4) == 0);
+                check(store_publish_fd(s, fd, name) == 0);
+                /* Never replaces an existing backup. */
+                check_int_eq(store_publish_fd(s, fd, name), -EEXIST);
+                close(fd);
+                fill(&sc);
+                free(sc.name);
+                sc.name = strdup(name);
+                check(store_publish_sidecar(s, &sc) == 0);
+        }
+        check(store_sync(s) == 0);
+        check(store_list(s, &e, &n) == 0);
+        check_int_eq(n, 3);
+        check(e[0].parsed.revision == 12 && e[2].parsed.revision == 10); /* newest first */
+        check(e[0].has_sidecar && e[0].file_size == 4);
+        check(store_remove(s, e[1].name) == 0);
+        check_int_eq(store_remove(s, "../etc/passwd"), -EINVAL);
+        store_entries_free(e, n);
+        check(store_list(s, &e, &n) == 0);
+        check_int_eq(n, 2);
+        store_entries_free(e, n);
+        {
+                struct stat st;
+                check(stat(sub, &st) == 0);
+                check_int_eq(st.st_mode & 0777, 0700);
+        }
+        store_free(TAKE_PTR(s));
+        /* A group-writable directory is refused. */
+        check(chmod(sub, 0770) == 0);
+        free(error);
+        error = NULL;
+        check_int_eq(store_open(sub, false, &s, &error), -EPERM);
+        check(error && strstr(error, "group- or world-writable"));
+        {
+                _cleanup_free_ char *cmd = NULL;
+                check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+                check(system(cmd) == 0);
+        }
+}
+
+int main(void) {
+        TEST_RUN(test_names);
+        TEST_RUN(test_sidecar_roundtrip);
+        TEST_RUN(test_sidecar_rejects);
+        TEST_RUN(test_publish_list_remove);
+        return 0;
+}
