@@ -16,6 +16,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "log.h"
+#include "manager.h"
 #include "util/parse.h"
 
 static const char *arg_config = CONFIG_DEFAULT_PATH;
@@ -161,6 +162,24 @@ static int run_once(void) {
         return EXIT_SUCCESS;
 }
 
+static int run_daemon(void) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        Config *c = NULL;
+        int r;
+
+        if (load_config(&c) < 0)
+                return EXIT_CONFIG;
+        r = manager_new(arg_config, c, &m);
+        if (r < 0) {
+                config_free(c);
+                return log_error_errno(r, "cannot set up: %m"), EXIT_FAILURE;
+        }
+        r = manager_start(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        return manager_run(m);
+}
+
 int main(int argc, char **argv) {
         sigset_t mask;
         int r;
@@ -190,10 +209,8 @@ int main(int argc, char **argv) {
 
         if (arg_once)
                 r = run_once();
-        else {
-                log_error("the scheduling daemon is not built yet; use --once for a backup now");
-                r = EXIT_FAILURE;
-        }
+        else
+                r = run_daemon();
         curl_global_cleanup();
         return r;
 }

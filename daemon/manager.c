@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * manager.c — the daemon's event loop (see manager.h).
+ *
+ * The calendar timer is CLOCK_REALTIME and absolute, armed for the next
+ * elapse after the previous *planned* elapse (not after the job finished),
+ * so the schedule never drifts; a wall-clock jump is followed by the kernel
+ * for absolute timers. Retries after a failure use a CLOCK_MONOTONIC timer
+ * with doubling backoff. A job is a forked worker (worker.h); the loop reads
+ * its progress lines and reaps it, so it never blocks and keeps answering
+ * the watchdog. SIGTERM stops the worker (its files are O_TMPFILE, so
+ * nothing partial stays) and then the loop.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "notify.h"
+#include "store.h"
+#include "util/io.h"
+#include "util/parse.h"
+#include "util/str.h"
+#include "util/time.h"
+#include "worker.h"
+
+#define TIMER_ACCURACY_USEC (100 * USEC_PER_MSEC)
+#define WORKER_KILL_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define RETRY_BACKOFF_MAX_USEC (6 * USEC_PER_HOUR)
+
+struct Manager {
+        sd_event *event;
+        char *config_path;
+        Config *config;
+        ManagerState state;
+
+        sd_event_source *timer;         /* calendar, CLOCK_REALTIME */
+        sd_event_source *retry_timer;   /* CLOCK_MONOTONIC */
+        sd_event_source *kill_timer;    /* worker did not stop on SIGTERM */
+        uint64_t planned_usec;          /* elapse the timer is armed for (0 = none) */
+        uint64_t armed_usec;            /* planned_usec + randomized delay */
+        unsigned attempt;               /* retries used for the current run */
+
+        /* The running worker. */
+        pid_t worker_pid;
+        int worker_fd;
+        sd_event_source *worker_io, *worker_child;
+        char *line;
+        size_t line_len;
+        bool line_overflow;
+        WorkerMessage result;
+        bool have_result;
+        BackupPhase phase;
+        uint64_t bytes, total;
+        uint64_t job_start_usec;
+        uint64_t status_sent_usec;
+
+        /* The last outcome. */
+        bool have_last;
+        bool last_ok;
+        uint64_t last_attempt_usec;     /* realtime */
+        uint64_t last_success_usec;     /* realtime */
+        int64_t last_revision;
+        uint64_t last_size;
+        uint64_t last_duration_usec;
+        char *last_error;
+        unsigned kept;
+        uint64_t failures_total;
+};
+
+static void schedule_next(Manager *m, uint64_t after);
+static int start_job(Manager *m, const char *reason);
+
+ManagerState manager_get_state(const Manager *m) {
+        return m->state;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        sd_event_source_disable_unref(m->timer);
+        sd_event_source_disable_unref(m->retry_timer);
+        sd_event_source_disable_unref(m->kill_timer);
+        sd_event_source_disable_unref(m->worker_io);
+        sd_event_source_disable_unref(m->worker_child);
+        safe_close(m->worker_fd);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        free(m->config_path);
+        free(m->line);
+        worker_message_done(&m->result);
+        free(m->last_error);
+        free(m);
+        return NULL;
+}
+
+/* ---- reporting ---- */
+
+/* Local time, "HH:MM:SS" or with the date in front. */
+static char *format_local(char *buf, size_t n, uint64_t usec, bool with_date) {
+        time_t t = (time_t) (usec / USEC_PER_SEC);
+        struct tm tm;
+        size_t k = 0;
+
+        if (localtime_r(&t, &tm))
+                k = with_date ? strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) : strftime(buf, n, "%H:%M:%S", &tm);
+        if (k == 0)
+                snprintf(buf, n, "?");
+        return buf;
+}
+
+static void update_status(Manager *m) {
+        char last[256] = "No backup yet.", next[64] = "none", t[32], size[FORMAT_BYTES_MAX];
+        char total[FORMAT_BYTES_MAX];
+
+        if (m->planned_usec > 0)
+                format_local(next, sizeof next, m->armed_usec, true);
+        if (m->have_last && m->last_ok)
+                snprintf(last, sizeof last, "Last backup %s ok, rev %" PRId64 ", %s.",
+                         format_local(t, sizeof t, m->last_success_usec, false), m->last_revision,
+                         format_bytes(size, sizeof size, m->last_size));
+        else if (m->have_last)
+                snprintf(last, sizeof last, "Last backup failed: %s.", m->last_error ? m->last_error : "unknown error");
+
+        switch (m->state) {
+        case MANAGER_RUNNING:
+                if (m->phase == BACKUP_PHASE_STREAM && m->total > 0)
+                        notify_status("Backing up: %u%% (%s of %s). %s", (unsigned) MIN(100, m->bytes * 100 / m->total),
+                                      format_bytes(size, sizeof size, m->bytes),
+                                      format_bytes(total, sizeof total, m->total), last);
+                else
+                        notify_status("Backing up: %s. %s", backup_phase_to_string(m->phase), last);
+                break;
+        case MANAGER_STOPPING:
+                notify_status("Stopping. %s", last);
+                break;
+        case MANAGER_IDLE:
+                if (m->retry_timer && m->have_last && !m->last_ok) {
+                        uint64_t when = 0;
+                        (void) sd_event_source_get_time(m->retry_timer, &when);
+                        notify_status("%s Retry %u/%u in %" PRIu64 "s. Next %s", last, m->attempt,
+                                      m->config->schedule.retry_attempts,
+                                      (when > now_usec(CLOCK_MONOTONIC) ? when - now_usec(CLOCK_MONOTONIC) : 0) / USEC_PER_SEC,
+                                      next);
+                } else
+                        notify_status("Idle. %s Next %s", last, next);
+                break;
+        }
+}
+
+static void write_metrics(Manager *m) {
+        _cleanup_free_ char *tmp = NULL, *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *path = m->config->metrics.textfile;
+        int r;
+
+        if (!path)
+                return;
+        if (asprintf(&text,
+                     "# HELP etcd_backup_last_success_timestamp_seconds When the last backup succeeded.\n"
+                     "# TYPE etcd_backup_last_success_timestamp_seconds gauge\n"
+                     "etcd_backup_last_success_timestamp_seconds %" PRIu64 "\n"
+                     "# HELP etcd_backup_last_attempt_timestamp_seconds When the last backup was attempted.\n"
+                     "# TYPE etcd_backup_last_attempt_timestamp_seconds gauge\n"
+                     "etcd_backup_last_attempt_timestamp_seconds %" PRIu64 "\n"
+                     "# HELP etcd_backup_last_attempt_success 1 if the last attempt succeeded.\n"
+                     "# TYPE etcd_backup_last_attempt_success gauge\n"
+                     "etcd_backup_last_attempt_success %d\n"
+                     "# HELP etcd_backup_last_duration_seconds Duration of the last successful backup.\n"
+                     "# TYPE etcd_backup_last_duration_seconds gauge\n"
+                     "etcd_backup_last_duration_seconds %.3f\n"
+                     "# HELP etcd_backup_last_size_bytes Size of the last backup file.\n"
+                     "# TYPE etcd_backup_last_size_bytes gauge\n"
+                     "etcd_backup_last_size_bytes %" PRIu64 "\n"
+                     "# HELP etcd_backup_last_revision etcd revision of the last backup.\n"
+                     "# TYPE etcd_backup_last_revision gauge\n"
+                     "etcd_backup_last_revision %" PRId64 "\n"
+                     "# HELP etcd_backup_backups_kept Backups in the backup directory.\n"
+                     "# TYPE etcd_backup_backups_kept gauge\n"
+                     "etcd_backup_backups_kept %u\n"
+                     "# HELP etcd_backup_failures_total Failed backup attempts since start.\n"
+                     "# TYPE etcd_backup_failures_total counter\n"
+                     "etcd_backup_failures_total %" PRIu64 "\n",
+                     m->last_success_usec / USEC_PER_SEC, m->last_attempt_usec / USEC_PER_SEC,
+                     m->have_last && m->last_ok, (double) m->last_duration_usec / USEC_PER_SEC, m->last_size,
+                     m->last_revision, m->kept, m->failures_total) < 0)
+                return;
+        if (asprintf(&tmp, "%s.tmp", path) < 0)
+                return;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) {
+                log_warning_errno(errno, "cannot write metrics file %s: %m", tmp);
+                return;
+        }
+        r = loop_write(fd, text, strlen(text));
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                log_warning_errno(r, "cannot write metrics file %s: %m", path);
+                (void) unlink(tmp);
+        }
+}
+
+/* ---- the job ---- */
+
+static void worker_cleanup(Manager *m) {
+        m->worker_io = sd_event_source_disable_unref(m->worker_io);
+        m->worker_child = sd_event_source_disable_unref(m->worker_child);
+        m->kill_timer = sd_event_source_disable_unref(m->kill_timer);
+        m->worker_fd = safe_close(m->worker_fd);
+        m->worker_pid = 0;
+        m->line_len = 0;
+        m->line_overflow = false;
+}
+
+static void handle_line(Manager *m, const char *line, size_t n) {
+        WorkerMessage msg;
+        uint64_t now;
+
+        if (worker_message_parse(line, n, &msg) < 0) {
+                log_warning("ignoring a malformed message from the backup worker");
+                return;
+        }
+        if (msg.type == WORKER_MESSAGE_PROGRESS) {
+                m->phase = msg.phase;
+                m->bytes = msg.bytes;
+                m->total = msg.total;
+                now = now_usec(CLOCK_MONOTONIC);
+                if (now - m->status_sent_usec >= USEC_PER_SEC || msg.phase != BACKUP_PHASE_STREAM) {
+                        update_status(m);
+                        m->status_sent_usec = now;
+                }
+                worker_message_done(&msg);
+                return;
+        }
+        worker_message_done(&m->result);
+        m->result = msg;
+        m->have_result = true;
+}
+
+static int drain_worker(Manager *m) {
+        char buf[16384];
+
+        for (;;) {
+                ssize_t k = read(m->worker_fd, buf, sizeof buf);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == EAGAIN ? 0 : -errno;
+                }
+                if (k == 0)
+                        return 0;
+                for (ssize_t i = 0; i < k; i++) {
+                        if (buf[i] == '\n') {
+                                if (!m->line_overflow) {
+                                        m->line[m->line_len] = '\0';
+                                        handle_line(m, m->line, m->line_len);
+                                }
+                                m->line_len = 0;
+                                m->line_overflow = false;
+                        } else if (m->line_len < WORKER_LINE_MAX)
+                                m->line[m->line_len++] = buf[i];
+                        else
+                                m->line_overflow = true;
+                }
+        }
+}
+
+static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        (void) drain_worker(m);
+        if (revents & (EPOLLHUP | EPOLLERR))
+                /* EOF: the child event finishes the job. */
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
+static void job_succeeded(Manager *m) {
+        WorkerMessage *r = &m->result;
+        char rev[32], size[32], dur[32], cluster[17], human[FORMAT_BYTES_MAX];
+        _cleanup_free_ char *msg = NULL;
+
+        m->have_last = true;
+        m->last_ok = true;
+        m->last_success_usec = m->last_attempt_usec;
+        m->last_revision = r->sidecar.revision;
+        m->last_size = r->sidecar.file_size;
+        m->last_duration_usec = r->sidecar.duration_usec;
+        m->kept = r->kept;
+        m->last_error = mfree(m->last_error);
+        m->attempt = 0;
+        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+
+        snprintf(rev, sizeof rev, "%" PRId64, r->sidecar.revision);
+        snprintf(size, sizeof size, "%" PRIu64, r->sidecar.file_size);
+        snprintf(dur, sizeof dur, "%" PRIu64, r->sidecar.duration_usec);
+        snprintf(cluster, sizeof cluster, "%016" PRIx64, r->sidecar.cluster_id);
+        if (asprintf(&msg, "Backup %s ok, rev %s, %s", r->path, rev,
+                     format_bytes(human, sizeof human, r->sidecar.file_size)) >= 0)
+                log_struct(LOG_INFO, MESSAGE_ID_BACKUP_OK, msg, "ETCD_BACKUP_FILE", r->path, "ETCD_REVISION", rev,
+                           "ETCD_CLUSTER_ID", cluster, "SIZE", size, "DURATION_USEC", dur, NULL);
+        for (char **p = r->pruned; p && *p; p++) {
+                _cleanup_free_ char *pm = NULL;
+                if (asprintf(&pm, "Pruned %s", *p) >= 0)
+                        log_struct(LOG_INFO, MESSAGE_ID_PRUNED, pm, "ETCD_BACKUP_FILE", *p, NULL);
+        }
+        if (r->retention_error)
+                log_error("retention failed after backup %s: %s", r->path, r->retention_error);
+}
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+        if (m->state == MANAGER_IDLE)
+                (void) start_job(m, "retry");
+        return 0;
+}
+
+static void job_failed(Manager *m, const char *error) {
+        const ConfigSchedule *s = &m->config->schedule;
+
+        m->have_last = true;
+        m->last_ok = false;
+        m->failures_total++;
+        (void) free_and_strdup(&m->last_error, error);
+        log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, error, "ETCD_BACKUP_ERROR", error, NULL);
+
+        if (m->state == MANAGER_STOPPING || m->attempt >= s->retry_attempts) {
+                m->attempt = 0;
+                return;
+        }
+        {
+                uint64_t backoff = s->retry_backoff_usec;
+                for (unsigned i = 0; i < m->attempt && backoff < RETRY_BACKOFF_MAX_USEC; i++)
+                        backoff *= 2;
+                backoff = MIN(backoff, RETRY_BACKOFF_MAX_USEC);
+                m->attempt++;
+                m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+                if (sd_event_add_time_relative(m->event, &m->retry_timer, CLOCK_MONOTONIC, backoff,
+                                               TIMER_ACCURACY_USEC, on_retry_timer, m) < 0)
+                        log_error("cannot arm the retry timer; waiting for the next scheduled run");
+                else
+                        log_info("retrying in %" PRIu64 "s (attempt %u of %u)", backoff / USEC_PER_SEC, m->attempt,
+                                 s->retry_attempts);
+        }
+}
+
+static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Manager *m = userdata;
+        char error[256];
+
+        (void) drain_worker(m);
+        m->last_attempt_usec = now_usec(CLOCK_REALTIME);
+        if (m->have_result && m->result.ok && si->si_code == CLD_EXITED && si->si_status == 0)
+                job_succeeded(m);
+        else {
+                if (m->have_result && !m->result.ok)
+                        snprintf(error, sizeof error, "%s", m->result.error);
+                else if (si->si_code == CLD_EXITED)
+                        snprintf(error, sizeof error, "the backup worker exited with status %d without a result",
+                                 si->si_status);
+                else
+                        snprintf(error, sizeof error, "the backup worker was killed by signal %s",
+                                 sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?");
+                job_failed(m, error);
+        }
+        worker_message_done(&m->result);
+        m->have_result = false;
+        worker_cleanup(m);
+        write_metrics(m);
+
+        if (m->state == MANAGER_STOPPING)
+                return sd_event_exit(m->event, 0);
+        m->state = MANAGER_IDLE;
+        update_status(m);
+        return 0;
+}
+
+static int start_job(Manager *m, const char *reason) {
+        int r;
+
+        if (m->state != MANAGER_IDLE)
+                return -EBUSY;
+        r = worker_start(m->config, &m->worker_pid, &m->worker_fd);
+        if (r < 0) {
+                job_failed(m, "cannot start the backup worker");
+                return log_error_errno(r, "cannot start the backup worker: %m");
+        }
+        r = sd_event_add_io(m->event, &m->worker_io, m->worker_fd, EPOLLIN, on_worker_io, m);
+        if (r >= 0)
+                r = sd_event_add_child(m->event, &m->worker_child, m->worker_pid, WEXITED, on_worker_exit, m);
+        if (r < 0) {
+                kill(m->worker_pid, SIGKILL);
+                (void) waitpid(m->worker_pid, NULL, 0);
+                worker_cleanup(m);
+                return log_error_errno(r, "cannot watch the backup worker: %m");
+        }
+        m->state = MANAGER_RUNNING;
+        m->phase = BACKUP_PHASE_CONNECT;
+        m->bytes = m->total = 0;
+        m->job_start_usec = now_usec(CLOCK_MONOTONIC);
+        log_info("backup started (%s), worker pid %d", reason, (int) m->worker_pid);
+        update_status(m);
+        return 0;
+}
+
+int manager_backup_now(Manager *m, const char *reason) {
+        return start_job(m, reason);
+}
+
+/* ---- the schedule ---- */
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        uint64_t planned = m->planned_usec;
+
+        /* Re-arm from the planned elapse first, so a long job never shifts the schedule. */
+        schedule_next(m, planned);
+        if (m->state == MANAGER_RUNNING) {
+                log_warning("scheduled backup skipped: the previous one is still running");
+                return 0;
+        }
+        m->attempt = 0;
+        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+        (void) start_job(m, "scheduled");
+        return 0;
+}
+
+static uint64_t random_below(uint64_t limit) {
+        uint64_t v = 0;
+        if (limit == 0)
+                return 0;
+        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
+                v = now_usec(CLOCK_MONOTONIC) * 6364136223846793005ULL;
+        return v % limit;
+}
+
+static void schedule_next(Manager *m, uint64_t after) {
+        uint64_t next, now = now_usec(CLOCK_REALTIME);
+        int r;
+
+        r = calendar_spec_next_usec(m->config->schedule.calendar_spec, after, &next);
+        if (r >= 0 && next <= now)
+                /* Missed while a job ran or the clock jumped forward: one run, not a burst. */
+                r = calendar_spec_next_usec(m->config->schedule.calendar_spec, now, &next);
+        if (r < 0) {
+                log_warning("schedule.calendar \"%s\" has no future elapse; no more scheduled backups",
+                            m->config->schedule.calendar);
+                m->planned_usec = m->armed_usec = 0;
+                (void) sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+                return;
+        }
+        m->planned_usec = next;
+        m->armed_usec = next + random_below(m->config->schedule.randomized_delay_usec);
+        if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
+            sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
+                log_error("cannot arm the schedule timer");
+}
+
+/* With schedule.persistent: was an elapse missed since the newest backup? */
+static bool missed_run(Manager *m) {
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_free_ char *error = NULL;
+        StoreEntry *e = NULL;
+        size_t n = 0;
+        uint64_t newest = 0, next;
+
+        if (store_open(m->config->storage.directory, false, &s, &error) >= 0 && store_list(s, &e, &n) >= 0) {
+                if (n > 0)
+                        newest = e[0].parsed.created_usec;
+                store_entries_free(e, n);
+        }
+        if (newest == 0)
+                return true;
+        return calendar_spec_next_usec(m->config->schedule.calendar_spec, newest, &next) >= 0 &&
+               next <= now_usec(CLOCK_REALTIME);
+}
+
+/* ---- signals ---- */
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        if (m->worker_pid > 0) {
+                log_warning("backup worker %d did not stop; killing it", (int) m->worker_pid);
+                kill(m->worker_pid, SIGKILL);
+        }
+        return 0;
+}
+
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->state == MANAGER_STOPPING)
+                return 0;
+        log_info("received SIG%s, stopping", sigabbrev_np((int) si->ssi_signo));
+        notify_stopping();
+        if (m->state == MANAGER_RUNNING && m->worker_pid > 0) {
+                m->state = MANAGER_STOPPING;
+                update_status(m);
+                kill(m->worker_pid, SIGTERM);
+                (void) sd_event_add_time_relative(m->event, &m->kill_timer, CLOCK_MONOTONIC,
+                                                  WORKER_KILL_TIMEOUT_USEC, 0, on_kill_timer, m);
+                return 0;
+        }
+        m->state = MANAGER_STOPPING;
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(config_freep) Config *c = NULL;
+        ConfigDiags diags = {};
+        int r;
+
+        notify_reloading();
+        r = config_load(m->config_path, &c, &diags);
+        for (size_t i = 0; i < diags.n; i++)
+                log_full_errno(diags.items[i].severity == CONFIG_ERROR ? LOG_ERR : LOG_WARNING, 0, "%s:%d: %s",
+                               diags.items[i].file, diags.items[i].line, diags.items[i].message);
+        config_diags_done(&diags);
+        if (r < 0) {
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "Reloading %s failed; keeping the previous configuration", m->config_path) >= 0)
+                        log_struct(LOG_ERR, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
+                                   "ETCD_BACKUP_RELOAD_RESULT", "rejected", NULL);
+        } else {
+                _cleanup_free_ char *msg = NULL;
+                config_free(m->config);
+                m->config = TAKE_PTR(c);
+                schedule_next(m, now_usec(CLOCK_REALTIME));
+                if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)
+                        log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
+                                   "ETCD_BACKUP_RELOAD_RESULT", "ok", NULL);
+        }
+        notify_ready();
+        update_status(m);
+        return 0;
+}
+
+/* ---- setup ---- */
+
+int manager_new(const char *config_path, Config *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof *m);
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->worker_fd = -EBADF;
+        m->config_path = strdup(config_path);
+        m->line = malloc(WORKER_LINE_MAX + 1);
+        if (!m->config_path || !m->line)
+                return -ENOMEM;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        m->config = config;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch signals: %m");
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "cannot arm the watchdog: %m");
+        r = sd_event_add_time(m->event, &m->timer, CLOCK_REALTIME, UINT64_MAX, TIMER_ACCURACY_USEC, on_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the schedule timer: %m");
+        schedule_next(m, now_usec(CLOCK_REALTIME));
+
+        notify_ready();
+        update_status(m);
+        if (m->config->schedule.persistent && missed_run(m))
+                (void) start_job(m, "missed run (schedule.persistent)");
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "event loop failed: %m"), EXIT_FAILURE;
+        return r;
+}

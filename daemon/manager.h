@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * manager.h — the daemon: one sd_event loop that owns the configuration,
+ * the calendar timer, the retry timer, the running backup worker and the
+ * signals, and reports through sd_notify, the journal and the metrics file.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backup.h"
+#include "config.h"
+#include "util/macro.h"
+
+typedef struct Manager Manager;
+
+typedef enum ManagerState {
+        MANAGER_IDLE,
+        MANAGER_RUNNING,
+        MANAGER_STOPPING,
+} ManagerState;
+
+/* Create a manager for config (ownership moves to the manager); path is
+ * re-read on SIGHUP. */
+int manager_new(const char *config_path, Config *config, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Arm signals, the watchdog and the timer; catch up a missed run when
+ * schedule.persistent is set; send READY=1. */
+int manager_start(Manager *m);
+
+/* Run the loop until SIGTERM/SIGINT. Returns the exit code. */
+int manager_run(Manager *m);
+
+/* Start a backup now unless one is running (then -EBUSY: the caller joins
+ * the running one). */
+int manager_backup_now(Manager *m, const char *reason);
+
+ManagerState manager_get_state(const Manager *m);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * notify.c — sd_notify wrappers (see notify.h). The environment is kept
+ * (unset_environment = 0) so every later message still reaches systemd.
+ */
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <systemd/sd-daemon.h>
+
+#include "notify.h"
+#include "util/time.h"
+
+int notify_ready(void) {
+        return sd_notify(0, "READY=1");
+}
+
+int notify_reloading(void) {
+        return sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC));
+}
+
+int notify_stopping(void) {
+        return sd_notify(0, "STOPPING=1");
+}
+
+int notify_status(const char *format, ...) {
+        char text[512];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(text, sizeof text, format, ap);
+        va_end(ap);
+        /* The status is one line: a newline would start a new assignment. */
+        for (char *p = text; *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        return sd_notifyf(0, "STATUS=%s", text);
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.c — the backup job's child process and its line protocol (see
+ * worker.h).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "util/io.h"
+#include "util/str.h"
+#include "worker.h"
+
+void worker_message_done(WorkerMessage *m) {
+        free(m->error);
+        free(m->path);
+        sidecar_done(&m->sidecar);
+        strv_free(m->pruned);
+        free(m->retention_error);
+        *m = (WorkerMessage) {};
+}
+
+int worker_message_format(const WorkerMessage *m, char **ret) {
+        struct json_object *o = json_object_new_object();
+        const char *text;
+
+        if (!o)
+                return -ENOMEM;
+        if (m->type == WORKER_MESSAGE_PROGRESS) {
+                json_object_object_add(o, "type", json_object_new_string("progress"));
+                json_object_object_add(o, "phase", json_object_new_string(backup_phase_to_string(m->phase)));
+                json_object_object_add(o, "bytes", json_object_new_int64((int64_t) m->bytes));
+                json_object_object_add(o, "total", json_object_new_int64((int64_t) m->total));
+        } else {
+                json_object_object_add(o, "type", json_object_new_string("result"));
+                json_object_object_add(o, "ok", json_object_new_boolean(m->ok));
+                if (m->error)
+                        json_object_object_add(o, "error", json_object_new_string(m->error));
+                if (m->path)
+                        json_object_object_add(o, "path", json_object_new_string(m->path));
+                if (m->ok) {
+                        _cleanup_free_ char *sc = NULL;
+                        struct json_object *a = json_object_new_array();
+                        if (sidecar_to_json(&m->sidecar, &sc) < 0) {
+                                json_object_put(a);
+                                json_object_put(o);
+                                return -ENOMEM;
+                        }
+                        json_object_object_add(o, "sidecar", json_object_new_string(sc));
+                        for (char **p = m->pruned; p && *p; p++)
+                                json_object_array_add(a, json_object_new_string(*p));
+                        json_object_object_add(o, "pruned", a);
+                        json_object_object_add(o, "kept", json_object_new_int64(m->kept));
+                }
+                if (m->retention_error)
+                        json_object_object_add(o, "retention_error", json_object_new_string(m->retention_error));
+        }
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text || asprintf(ret, "%s\n", text) < 0) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        json_object_put(o);
+        return 0;
+}
+
+static const char *get_str(struct json_object *o, const char *key) {
+        struct json_object *j;
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string))
+                return NULL;
+        return json_object_get_string(j);
+}
+
+static int get_u64(struct json_object *o, const char *key, uint64_t *ret) {
+        struct json_object *j;
+        int64_t v;
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_int))
+                return -EBADMSG;
+        v = json_object_get_int64(j);
+        if (v < 0)
+                return -EBADMSG;
+        *ret = (uint64_t) v;
+        return 0;
+}
+
+int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
+        WorkerMessage m = {};
+        struct json_object *o, *j;
+        const char *type, *s;
+        int r = -EBADMSG;
+
+        if (n > WORKER_LINE_MAX)
+                return -EBADMSG;
+        o = json_tokener_parse(line);
+        if (!o)
+                return -EBADMSG;
+        if (!json_object_is_type(o, json_type_object) || !(type = get_str(o, "type")))
+                goto finish;
+        if (streq(type, "progress")) {
+                m.type = WORKER_MESSAGE_PROGRESS;
+                s = get_str(o, "phase");
+                m.phase = _BACKUP_PHASE_MAX;
+                for (BackupPhase p = 0; s && p < _BACKUP_PHASE_MAX; p++)
+                        if (streq(s, backup_phase_to_string(p)))
+                                m.phase = p;
+                if (m.phase == _BACKUP_PHASE_MAX || get_u64(o, "bytes", &m.bytes) < 0 ||
+                    get_u64(o, "total", &m.total) < 0)
+                        goto finish;
+        } else if (streq(type, "result")) {
+                m.type = WORKER_MESSAGE_RESULT;
+                if (!json_object_object_get_ex(o, "ok", &j) || !json_object_is_type(j, json_type_boolean))
+                        goto finish;
+                m.ok = json_object_get_boolean(j);
+                if ((s = get_str(o, "error")) && !(m.error = strdup(s)))
+                        goto oom;
+                if ((s = get_str(o, "retention_error")) && !(m.retention_error = strdup(s)))
+                        goto oom;
+                if (m.ok) {
+                        const char *why;
+                        uint64_t kept = 0;
+                        if (!(s = get_str(o, "path")) || !(m.path = strdup(s)))
+                                goto finish;
+                        if (!(s = get_str(o, "sidecar")) || sidecar_from_json(s, strlen(s), &m.sidecar, &why) < 0)
+                                goto finish;
+                        if (json_object_object_get_ex(o, "pruned", &j) && json_object_is_type(j, json_type_array))
+                                for (size_t i = 0; i < json_object_array_length(j); i++) {
+                                        struct json_object *e = json_object_array_get_idx(j, i);
+                                        if (json_object_is_type(e, json_type_string) &&
+                                            strv_extend(&m.pruned, json_object_get_string(e)) < 0)
+                                                goto oom;
+                                }
+                        if (get_u64(o, "kept", &kept) >= 0)
+                                m.kept = (unsigned) MIN(kept, (uint64_t) UINT32_MAX);
+                } else if (!m.error)
+                        goto finish;
+        } else
+                goto finish;
+        *ret = m;
+        m = (WorkerMessage) {};
+        r = 0;
+        goto finish;
+oom:
+        r = -ENOMEM;
+finish:
+        worker_message_done(&m);
+        json_object_put(o);
+        return r;
+}
+
+typedef struct Child {
+        int fd;
+        uint64_t last_report_usec;
+} Child;
+
+static void send_message(int fd, const WorkerMessage *m) {
+        _cleanup_free_ char *line = NULL;
+        if (worker_message_format(m, &line) >= 0)
+                (void) loop_write(fd, line, strlen(line));
+}
+
+static void on_child_progress(BackupPhase phase, uint64_t bytes, uint64_t total, void *userdata) {
+        Child *c = userdata;
+        send_message(c->fd, &(WorkerMessage) { .type = WORKER_MESSAGE_PROGRESS, .phase = phase,
+                                               .bytes = bytes, .total = total });
+}
+
+static _noreturn_ void child_main(const Config *c, int fd) {
+        _cleanup_(backup_result_done) BackupResult result = {};
+        Child child = { .fd = fd };
+        WorkerMessage m = { .type = WORKER_MESSAGE_RESULT };
+        sigset_t all;
+        int r;
+
+        /* The daemon blocks these for its event loop; the job must die on them. */
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGPIPE, SIG_IGN);
+        /* A job must not outlive the daemon that would report it. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1)
+                _exit(EXIT_FAILURE);
+
+        r = backup_run(c, on_child_progress, &child, &result);
+        m.ok = r >= 0;
+        m.error = result.error;
+        m.path = result.path;
+        m.sidecar = result.sidecar;
+        m.pruned = result.pruned;
+        m.retention_error = result.retention_error;
+        if (m.ok) {
+                /* Count what stayed; a failure to count only loses a metric. */
+                _cleanup_(store_freep) Store *s = NULL;
+                _cleanup_free_ char *error = NULL;
+                StoreEntry *e = NULL;
+                size_t n = 0;
+                if (store_open(c->storage.directory, false, &s, &error) >= 0 && store_list(s, &e, &n) >= 0) {
+                        m.kept = (unsigned) n;
+                        store_entries_free(e, n);
+                }
+        }
+        send_message(fd, &m);
+        _exit(m.ok ? EXIT_SUCCESS : EXIT_FAILURE);
+}
+
+int worker_start(const Config *c, pid_t *ret_pid, int *ret_fd) {
+        int pipefd[2];
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                safe_close(pipefd[0]);
+                safe_close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                safe_close(pipefd[0]);
+                child_main(c, pipefd[1]);
+        }
+        safe_close(pipefd[1]);
+        if (fcntl(pipefd[0], F_SETFL, O_NONBLOCK) < 0) {
+                int r = -errno;
+                safe_close(pipefd[0]);
+                return r;
+        }
+        *ret_pid = pid;
+        *ret_fd = pipefd[0];
+        return 0;
+}

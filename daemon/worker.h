@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * worker.h — one backup job in a forked child process. The child runs
+ * backup_run() and reports over a pipe, one JSON object per line: progress
+ * objects while it works, then exactly one result object. The daemon's
+ * event loop only reads those lines and reaps the child, so it never
+ * blocks; killing the child leaves nothing behind (every file it writes is
+ * O_TMPFILE until it is complete).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backup.h"
+#include "config.h"
+
+#define WORKER_LINE_MAX (64 * 1024)
+
+typedef enum WorkerMessageType {
+        WORKER_MESSAGE_PROGRESS,
+        WORKER_MESSAGE_RESULT,
+} WorkerMessageType;
+
+typedef struct WorkerMessage {
+        WorkerMessageType type;
+        /* progress */
+        BackupPhase phase;
+        uint64_t bytes, total;
+        /* result */
+        bool ok;
+        char *error;            /* !ok */
+        char *path;             /* ok */
+        Sidecar sidecar;        /* ok */
+        char **pruned;          /* ok, may be NULL */
+        unsigned kept;          /* backups in the directory after retention */
+        char *retention_error;
+} WorkerMessage;
+
+void worker_message_done(WorkerMessage *m);
+
+/* Fork a child that takes one backup with config c. Returns 0 with the
+ * child's pid and the read end of its pipe (non-blocking, close-on-exec). */
+int worker_start(const Config *c, pid_t *ret_pid, int *ret_fd);
+
+/* Parse one line of the child's output. -EBADMSG for anything else. */
+int worker_message_parse(const char *line, size_t n, WorkerMessage *ret);
+
+/* Encode a message as one JSON line with a trailing newline (caller frees). */
+int worker_message_format(const WorkerMessage *m, char **ret);
