@@ -518,7 +518,7 @@ static int foreach_page(Walk *w, const Page *p, unsigned depth, BboltForeachFn f
                                 return r;
                         r = fn(key, klen, val, vlen, flags & LEAF_BUCKET, userdata);
                 } else {
-                        uint64_t child;
+                        uint64_t child = 0;
                         Page c;
 
                         r = branch_element(w->db, p, i, &key, &klen, &child);
@@ -563,7 +563,7 @@ static int last_page(Walk *w, const Page *p, unsigned depth, const uint8_t **ret
 
         /* Rightmost first; an empty leaf falls back to its left siblings. */
         for (unsigned i = p->count; i-- > 0;) {
-                uint64_t child;
+                uint64_t child = 0;
                 Page c;
 
                 r = branch_element(w->db, p, i, &key, &klen, &child);
@@ -765,9 +765,9 @@ static int check_leaf(Checker *c, const Page *p, unsigned depth, const KeyRange 
         int r;
 
         for (unsigned i = 0; i < p->count; i++) {
-                const uint8_t *key, *val;
-                size_t klen, vlen;
-                uint32_t flags;
+                const uint8_t *key = NULL, *val = NULL;
+                size_t klen = 0, vlen = 0;
+                uint32_t flags = 0;
 
                 r = leaf_element(c->db, p, i, &flags, &key, &klen, &val, &vlen);
                 if (r < 0)
@@ -777,7 +777,7 @@ static int check_leaf(Checker *c, const Page *p, unsigned depth, const KeyRange 
                         return r;
                 c->stats.keys++;
                 if (flags & LEAF_BUCKET) {
-                        BboltBucket sub;
+                        BboltBucket sub = {};
 
                         r = bucket_from_value(c->db, val, vlen, &sub);
                         if (r < 0)
@@ -865,7 +865,7 @@ static int check_tree(Checker *c, uint64_t id, unsigned depth, unsigned level,
 
 static int check_bucket(Checker *c, const BboltBucket *b, unsigned depth) {
         LastKey last = {};
-        Page p;
+        Page p = {};
         int r;
 
         c->stats.buckets++;

@@ -104,8 +104,8 @@ const char *bbolt_last_error(const Bbolt *db);
  * problem found by a layer on top of the reader. Returns -EBADMSG. */
 _printf_(2, 3) int bbolt_set_error(Bbolt *db, const char *fmt, ...);
 
-/* Open the sub-bucket name of parent (NULL: the root bucket; a name of length
- * 0 with parent NULL is not special). 0 and *ret on success; -ENOENT if there
+/* Open the sub-bucket name of parent (NULL: the root bucket). 0 and *ret
+ * (pointing into the db) on success; -ENOENT if there
  * is no such key, -ENOTDIR if the key holds a value rather than a bucket,
  * -EBADMSG on corrupt structure. */
 int bbolt_bucket_open(Bbolt *db, const BboltBucket *parent, const void *name, size_t name_len,

@@ -53,6 +53,11 @@ static uint32_t crc32c_sw(uint32_t c, const uint8_t *p, size_t n) {
         return c;
 }
 
+uint32_t mvcc_crc32c_portable(uint32_t crc, const void *data, size_t size) {
+        pthread_once(&crc32c_once, crc32c_init);
+        return ~crc32c_sw(~crc, data, size);
+}
+
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
@@ -92,8 +97,7 @@ uint32_t mvcc_crc32c(uint32_t crc, const void *data, size_t size) {
         if (crc32c_have_hw())
                 return ~crc32c_hw(c, p, size);
 #endif
-        pthread_once(&crc32c_once, crc32c_init);
-        return ~crc32c_sw(c, p, size);
+        return mvcc_crc32c_portable(crc, data, size);
 }
 
 static uint64_t be64(const uint8_t *p) {

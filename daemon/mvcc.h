@@ -60,3 +60,7 @@ int mvcc_status(Bbolt *db, MvccStatus *ret);
  * convention of Go's crc32.Update: mvcc_crc32c(0, "123456789", 9) is
  * 0xE3069283. */
 uint32_t mvcc_crc32c(uint32_t crc, const void *data, size_t size);
+
+/* The same, always by table (mvcc_crc32c() uses this without SSE4.2); for
+ * tests. */
+uint32_t mvcc_crc32c_portable(uint32_t crc, const void *data, size_t size);

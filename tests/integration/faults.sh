@@ -14,21 +14,6 @@ load_random 100 1024    # 100 values of 1 MiB, incompressible
 check "setup: a first backup" test "$(ls "$T/b" | wc -l)" = 2
 before=$(dir_state "$T/b")
 
-# Waits until PID has an anonymous temporary file larger than 1 MiB open
-# (the spool: the stream is under way). Bounded to 20 s.
-wait_streaming() {
-  local pid=$1 f
-  for _ in $(seq 1 2000); do
-    for f in /proc/"$pid"/fd/*; do
-      [[ $(readlink "$f" 2>/dev/null) == *"(deleted)"* ]] || continue
-      [[ $(stat -L -c %s "$f" 2>/dev/null || echo 0) -gt 1048576 ]] && return 0
-    done
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
-
 # SIGKILL / SIGTERM of the backup process in the middle of the stream.
 for sig in KILL TERM; do
   "$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>&1 &

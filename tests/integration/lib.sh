@@ -62,5 +62,20 @@ storage_group() {
     "$1" "${2:-gzip}" "${3:-6}" "${4:-1M}"
 }
 
+# Waits until PID has an anonymous temporary file larger than 1 MiB open
+# (the spool: the stream is under way). Bounded to 20 s.
+wait_streaming() {
+  local pid=$1 f
+  for _ in $(seq 1 2000); do
+    for f in /proc/"$pid"/fd/*; do
+      [[ $(readlink "$f" 2>/dev/null) == *"(deleted)"* ]] || continue
+      [[ $(stat -L -c %s "$f" 2>/dev/null || echo 0) -gt 1048576 ]] && return 0
+    done
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+
 # A listing of the backup directory: names, sizes and checksums.
 dir_state() { (cd "$1" 2>/dev/null && find . -type f -printf '%p %s\n' | sort && sha256sum ./* 2>/dev/null | sort); }

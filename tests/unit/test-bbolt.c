@@ -253,6 +253,7 @@ static void test_crc32c(void) {
         uint32_t x = 12345;
 
         check_u64_eq(mvcc_crc32c(0, "123456789", 9), 0xE3069283u);
+        check_u64_eq(mvcc_crc32c_portable(0, "123456789", 9), 0xE3069283u);
         check_u64_eq(mvcc_crc32c(0, "", 0), 0);
         check_u64_eq(mvcc_crc32c(0x1234, "", 0), 0x1234);
         for (size_t i = 0; i < sizeof buf; i++) {
@@ -264,6 +265,9 @@ static void test_crc32c(void) {
                         uint32_t whole = mvcc_crc32c(0, buf + off, len);
                         size_t half = len / 3;
                         check_u64_eq(whole, crc32c_bitwise(buf + off, len));
+                        check_u64_eq(mvcc_crc32c_portable(0, buf + off, len), whole);
+                        check_u64_eq(mvcc_crc32c_portable(mvcc_crc32c_portable(0, buf + off, half),
+                                                          buf + off + half, len - half), whole);
                         check_u64_eq(mvcc_crc32c(mvcc_crc32c(0, buf + off, half), buf + off + half,
                                                  len - half), whole);
                 }
@@ -380,6 +384,49 @@ static void test_status_tiny(void) {
         check_int_eq(bbolt_bucket_get(db, &inner, "deep", 4, &v, &vlen, NULL), 0);
         check(vlen == 2 && memcmp(v, "er", 2) == 0);
         check_int_eq(bbolt_bucket_open(db, &nest, "x", 1, &inner), -ENOTDIR);
+        db = bbolt_free(db);
+
+        /* Where etcdctl fails (or crashes), mvcc_status() says -EBADMSG. */
+        {
+                uint8_t *p = copy_of(&f, f.size);
+                uint64_t key_root, leaf;
+                MvccStatus st;
+                uint8_t *e;
+
+                check_int_eq(bbolt_open_mem(p, f.size, &db), 0);
+                key_root = key_bucket_root(db);
+                leaf = get_le64(p + key_root * 512 + PAGE_HEADER_SIZE + 8);
+
+                /* A revision key of 5 bytes (still in order: a prefix). */
+                e = p + leaf * 512 + PAGE_HEADER_SIZE;
+                put_le32(e + 8, 5);
+                check_int_eq(bbolt_check(db, NULL), 0);
+                check_int_eq(mvcc_status(db, &st), -EBADMSG);
+                check(strstr(bbolt_last_error(db), "not a revision"));
+
+                /* A top-level key that is not a bucket. */
+                memcpy(p, f.data, f.size);
+                e = p + info.root * 512 + PAGE_HEADER_SIZE;
+                check_int_eq(get_le32(e), 1);
+                put_le32(e, 0);
+                check_int_eq(bbolt_check(db, NULL), 0);
+                check_int_eq(mvcc_status(db, &st), -EBADMSG);
+                check(strstr(bbolt_last_error(db), "not a bucket"));
+
+                /* "key" itself not a bucket; its last key not a revision. */
+                memcpy(p, f.data, f.size);
+                put_le32(e + 16, 0);
+                check_int_eq(mvcc_revision(db, &rev), -EBADMSG);
+                memcpy(p, f.data, f.size);
+                e = p + (leaf + 1) * 512 + PAGE_HEADER_SIZE + 16;   /* the tombstone */
+                put_le32(e + 8, 18 - 1);
+                check_int_eq(mvcc_revision(db, &rev), 0);          /* 17 bytes: 5_0 */
+                check_int_eq(rev, 5);
+                e[get_le32(e + 4) + 8] = '-';
+                check_int_eq(mvcc_revision(db, &rev), -EBADMSG);
+                check(strstr(bbolt_last_error(db), "not a revision"));
+                free(p);
+        }
         fixture_done(&f);
 }
 

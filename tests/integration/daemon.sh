@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The daemon under a test NOTIFY_SOCKET against a real TLS etcd: READY=1 and
+# STATUS=, persistent catch-up at start (and none when the last backup is
+# recent), a calendar a few seconds apart producing backups and pruning,
+# reload with a good and a bad config, retries with backoff when etcd is
+# unreachable, metrics, and SIGTERM during a backup leaving the backup
+# directory unchanged.
+. "$(dirname "$0")/lib.sh"
+: "${NOTIFY_RECV:?}"
+
+start_etcd
+ctl put /a 1 >/dev/null
+
+# start_daemon CONF SECONDS: runs the daemon with a notify listener.
+start_daemon() {
+  "$NOTIFY_RECV" "$T/notify.sock" "$2" > "$T/notify.log" &
+  NPID=$!; CLEANUP+=("kill $NPID")
+  for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
+  NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1 &
+  DPID=$!; CLEANUP+=("kill -9 $DPID")
+}
+stop_daemon() { kill -TERM "$DPID"; wait "$DPID"; DRC=$?; kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; rm -f "$T/notify.sock"; }
+wait_for() { # file pattern seconds
+  for _ in $(seq 1 $(($3 * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
+}
+wait_count() { # file pattern count seconds
+  for _ in $(seq 1 $(($4 * 10))); do [[ $(grep -cE "$2" "$1" 2>/dev/null) -ge $3 ]] && return 0; sleep 0.1; done; return 1
+}
+backups() { ls "$1" 2>/dev/null | grep -vc json; }
+
+# 1. Schedule every 2 s, keep_last 3, persistent catch-up into an empty directory.
+{ etcd_group; storage_group "$T/b" zstd 1
+  echo 'schedule: { calendar = "*:*:0/2"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo 'retention: { keep_last = 3; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
+  echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/d.conf"
+start_daemon "$T/d.conf" 60
+check "READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 5
+check "first STATUS is Idle with the next elapse" wait_for "$T/notify.log" '^STATUS=Idle\. No backup yet\. Next [0-9-]+ [0-9:]+$' 5
+check "persistent: a backup at start" wait_for "$T/daemon.log" 'backup started \(missed run' 5
+check "STATUS shows a running backup" wait_for "$T/notify.log" '^STATUS=Backing up' 5
+check "timer: backups keep coming (5 within 12 s)" wait_count "$T/daemon.log" ' ok, rev ' 5 12
+n=$(grep -c ' ok, rev ' "$T/daemon.log")
+check "timer: at least 5 backups ($n)" test "$n" -ge 5
+check "retention: backups pruned to keep_last = 3" test "$(backups "$T/b")" -le 4
+check "retention: prune entries logged" grep -q '^etcd-backupd: Pruned etcd-' "$T/daemon.log"
+check "STATUS after a backup: Idle. Last backup HH:MM:SS ok, rev N, size. Next …" \
+  grep -qE '^STATUS=Idle\. Last backup [0-9]{2}:[0-9]{2}:[0-9]{2} ok, rev [0-9]+, [0-9.]+ [KMG]?i?B\. Next ' "$T/notify.log"
+check "metrics: last success and backups kept" \
+  grep -qE '^etcd_backup_last_attempt_success 1$' "$T/metrics.prom"
+
+# 2. Reload with a good config (calendar far away), then with a bad one.
+sed 's|"\*:\*:0/2"|"*-*-* 02:00:00"|' "$T/d.conf" > "$T/d2.conf"
+cp "$T/d.conf" "$T/d.conf.orig"; cp "$T/d2.conf" "$T/d.conf"
+kill -HUP "$DPID"
+check "reload: RELOADING=1 with MONOTONIC_USEC" wait_for "$T/notify.log" '^RELOADING=1\|MONOTONIC_USEC=[0-9]+$' 5
+check "reload: logged" wait_for "$T/daemon.log" 'Reloaded ' 5
+check "reload: READY=1 again" test "$(grep -c '^READY=1$' "$T/notify.log")" -ge 2
+check "reload: the new calendar is in force" wait_for "$T/notify.log" 'Next [0-9-]+ 02:00:00$' 5
+sed -i 's/compression = "zstd"/compression = "lzma"/' "$T/d.conf"
+kill -HUP "$DPID"
+check "bad reload: rejected, previous config kept" wait_for "$T/daemon.log" 'failed; keeping the previous configuration' 5
+check "bad reload: names the line" grep -q 'd.conf:[0-9]*: storage.compression' "$T/daemon.log"
+check "bad reload: daemon still running" kill -0 "$DPID"
+stop_daemon
+check "SIGTERM: STOPPING=1 and exit 0" test "$DRC" = 0 -a -n "$(grep '^STOPPING=1$' "$T/notify.log")"
+
+# 3. persistent with a recent backup and a daily calendar: no catch-up.
+before=$(backups "$T/b")
+start_daemon "$T/d2.conf" 10
+wait_for "$T/notify.log" '^READY=1$' 5
+sleep 2
+check "persistent: no catch-up when the last backup is recent" test "$(backups "$T/b")" = "$before"
+stop_daemon
+
+# 4. etcd unreachable: 1 try + 2 retries with backoff, reported honestly.
+dead="https://127.0.0.1:$(( ${ETCD_ENDPOINT##*:} + 7 ))"
+{ etcd_group "\"$dead\""; storage_group "$T/b3" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; retry = { attempts = 2; backoff = "1s"; }; };'
+  echo "metrics: { textfile = \"$T/metrics3.prom\"; };"; } > "$T/d3.conf"
+start_daemon "$T/d3.conf" 20
+check "unreachable: three attempts fail" wait_count "$T/daemon.log" 'no etcd endpoint answered' 3 10
+check "unreachable: retries announced" grep -q 'retrying in 2s (attempt 2 of 2)' "$T/daemon.log"
+check "unreachable: STATUS says the last backup failed and why" \
+  grep -qE "^STATUS=(Idle\. )?Last backup failed: no etcd endpoint answered: $dead" "$T/notify.log"
+check "unreachable: failures_total = 3" wait_for "$T/metrics3.prom" '^etcd_backup_failures_total 3$' 3
+check "unreachable: nothing in the backup directory" test "$(backups "$T/b3")" = 0
+stop_daemon
+
+# 5. SIGTERM while a backup streams: the directory is as before, exit 0.
+load_random 60 1024
+{ etcd_group; storage_group "$T/b4" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'; } > "$T/d4.conf"
+mkdir -m 0700 "$T/b4"
+echo keep > "$T/b4/etcd-0000000000000001-20200101T000000Z-r1.db"
+before=$(dir_state "$T/b4")
+start_daemon "$T/d4.conf" 30
+worker=""
+for _ in $(seq 1 100); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.05; done
+if [[ -n $worker ]] && wait_streaming "$worker"; then
+  stop_daemon
+  check "SIGTERM mid-backup: exit 0" test "$DRC" = 0
+  check "SIGTERM mid-backup: directory unchanged" test "$(dir_state "$T/b4")" = "$before"
+  check "SIGTERM mid-backup: worker gone" test ! -e "/proc/$worker"
+else
+  not_ok "SIGTERM mid-backup: never saw the worker stream"; stop_daemon
+fi
+
+finish
