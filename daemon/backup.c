@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backup.h"
@@ -350,12 +351,21 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
         }
 
         report(progress, userdata, BACKUP_PHASE_PUBLISH, spool.written, spool.written);
-        r = store_name_format(&(StoreName) { .cluster_id = status.cluster_id, .created_usec = created,
-                                             .revision = revision, .compression = c->storage.compression,
-                                             .encrypted = false }, &name);
-        if (r < 0) {
-                r = fail(result, r, "out of memory");
-                goto finish;
+        /* Names have one-second resolution: a second backup of the same revision
+         * within the same second takes the next free second instead. */
+        for (unsigned tries = 0;; tries++) {
+                struct stat st;
+                name = mfree(name);
+                r = store_name_format(&(StoreName) { .cluster_id = status.cluster_id, .created_usec = created,
+                                                     .revision = revision, .compression = c->storage.compression,
+                                                     .encrypted = false }, &name);
+                if (r < 0) {
+                        r = fail(result, r, "out of memory");
+                        goto finish;
+                }
+                if (tries >= 5 || fstatat(store->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        break;
+                created = (created / USEC_PER_SEC + 1) * USEC_PER_SEC;
         }
         result->sidecar = (Sidecar) {
                 .name = strdup(name),

@@ -783,12 +783,23 @@ static void format_weekdays(FILE *f, int bits) {
         }
 }
 
+/* "*" when the field is empty, or when one item of the seconds field is
+ * "every second" (which covers whatever else is listed). */
+static bool field_is_star(const CalendarField *fl, bool usec) {
+        if (fl->n == 0)
+                return true;
+        if (usec)
+                for (size_t i = 0; i < fl->n; i++)
+                        if (fl->items[i].start == 0 && fl->items[i].stop < 0 &&
+                            fl->items[i].repeat == SECOND_USEC)
+                                return true;
+        return false;
+}
+
 static void format_field(FILE *f, int width, const CalendarField *fl, bool usec) {
         int d = usec ? SECOND_USEC : 1;
 
-        if (fl->n == 0 ||
-            (usec && fl->n == 1 && fl->items[0].start == 0 && fl->items[0].stop < 0 &&
-             fl->items[0].repeat == SECOND_USEC)) {
+        if (field_is_star(fl, usec)) {
                 fputc('*', f);
                 return;
         }

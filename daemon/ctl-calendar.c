@@ -419,9 +419,15 @@ static void table_print(const Table *t) {
         for (size_t i = 0; i < t->n; i++)
                 width = MAX(width, (int) strlen(t->rows[i].label) + 1);
         for (size_t i = 0; i < t->n; i++) {
+                const char *v = t->rows[i].value;
+                size_t len = strlen(v);
                 char label[64];
+
+                /* Like systemd's tables: no trailing blanks in the last column. */
+                while (len > 0 && strchr(" \t\n\r", v[len - 1]))
+                        len--;
                 snprintf(label, sizeof label, "%s:", t->rows[i].label);
-                printf("%*s %s\n", width, label, t->rows[i].value);
+                printf("%*s %.*s\n", width, label, (int) len, v);
         }
 }
 
@@ -435,6 +441,7 @@ static int show_one(const char *expr, uint64_t base, unsigned iterations, uint64
 
         r = calendar_spec_from_string(expr, &spec);
         if (r < 0) {
+                fflush(stdout); /* keep stdout and stderr in order on a terminal */
                 fprintf(stderr, "Failed to parse calendar specification '%s': %s\n", expr, strerror(-r));
                 return r;
         }
@@ -460,6 +467,7 @@ static int show_one(const char *expr, uint64_t base, unsigned iterations, uint64
                         break;
                 }
                 if (r < 0) {
+                        fflush(stdout);
                         fprintf(stderr, "Failed to determine next elapse for '%s': %s\n", expr, strerror(-r));
                         return r;
                 }

@@ -5,7 +5,11 @@
  * (0 ok, 1 failed, 2 usage, 69 unreachable, 78 configuration).
  */
 
+#include <errno.h>
 #include <getopt.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include "config.h"
 #include "ctl-calendar.h"
 #include "store.h"
+#include "util/io.h"
 #include "util/parse.h"
 #include "util/time.h"
 #include "log.h"
@@ -37,17 +42,22 @@ typedef struct Command {
 } Command;
 
 static int run_list(Ctl *ctl, int argc, char **argv);
+static int run_status(Ctl *ctl, int argc, char **argv);
+static int run_backup(Ctl *ctl, int argc, char **argv);
+static int run_prune(Ctl *ctl, int argc, char **argv);
 static int run_calendar(Ctl *ctl, int argc, char **argv);
 
 static const Command commands[] = {
         { "status", "status", "show the daemon's state, last result and next run",
-          "Through the daemon's control socket.\n", NULL },
+          "Through the daemon's control socket.\n", run_status },
         { "list", "list", "list the backups in the backup directory",
-          "Reads the backup directory named by the config (storage.directory).\n", run_list },
+          "Through the daemon's control socket; when the daemon cannot be reached,\n"
+          "reads the backup directory named by the config (storage.directory).\n", run_list },
         { "backup", "backup", "take a backup now and wait for it",
-          "Through the daemon's control socket; shows progress.\n", NULL },
+          "Through the daemon's control socket; shows progress. A backup already\n"
+          "running is joined instead of starting another.\n", run_backup },
         { "prune", "prune [--dry-run]", "apply the retention policy now",
-          "  --dry-run   print what would be kept and deleted; delete nothing\n", NULL },
+          "  --dry-run   print what would be kept and deleted; delete nothing\n", run_prune },
         { "restore", "restore NAME|latest|FILE [--dry-run] [--yes]",
           "restore etcd from a backup (stops kube-apiserver and etcd)",
           "Walks the whole runbook through the root-only restore socket.\n"
@@ -81,27 +91,384 @@ static int load_config(Ctl *ctl, Config **ret) {
         return 0;
 }
 
-static struct json_object *sidecar_json(const StoreEntry *e) {
-        _cleanup_free_ char *text = NULL;
 
-        if (e->has_sidecar && sidecar_to_json(&e->sidecar, &text) >= 0)
-                return json_tokener_parse(text);
-        /* A backup without a (valid) sidecar: what its name says. */
-        {
-                struct json_object *o = json_object_new_object();
-                char created[FORMAT_RFC3339_MAX], cluster[17];
-                snprintf(cluster, sizeof cluster, "%016" PRIx64, e->parsed.cluster_id);
-                json_object_object_add(o, "name", json_object_new_string(e->name));
-                json_object_object_add(o, "created", json_object_new_string(
-                        format_rfc3339(created, sizeof created, e->parsed.created_usec)));
-                json_object_object_add(o, "cluster_id", json_object_new_string(cluster));
-                json_object_object_add(o, "revision", json_object_new_int64(e->parsed.revision));
-                json_object_object_add(o, "file_size", json_object_new_int64((int64_t) e->file_size));
-                json_object_object_add(o, "compression", json_object_new_string(codec_to_string(e->parsed.compression)));
-                json_object_object_add(o, "encrypted", json_object_new_boolean(e->parsed.encrypted));
-                json_object_object_add(o, "sidecar", json_object_new_boolean(false));
-                return o;
+/* ---- the control socket client ---- */
+
+#define REPLY_MAX_BYTES (16u * 1024 * 1024)
+
+typedef struct Client {
+        int fd;
+        char *buf;
+        size_t len, alloc;
+        const char *path;
+} Client;
+
+static void client_done(Client *c) {
+        safe_close(c->fd);
+        free(c->buf);
+}
+
+/* The socket: -s, else control.socket from the config (a missing default
+ * config falls back to the default path; a broken one is an error). */
+static int socket_path(Ctl *ctl, char **ret) {
+        _cleanup_(config_freep) Config *c = NULL;
+        ConfigDiags diags = {};
+        int r;
+
+        if (ctl->socket)
+                return (*ret = strdup(ctl->socket)) ? 0 : -ENOMEM;
+        if (!ctl->config_given && access(ctl->config, F_OK) < 0)
+                return (*ret = strdup("/run/etcd-backupd/control.sock")) ? 0 : -ENOMEM;
+        r = config_load(ctl->config, &c, &diags);
+        if (r < 0) {
+                config_diags_print(&diags, stderr);
+                config_diags_done(&diags);
+                return -EINVAL;
         }
+        config_diags_done(&diags);
+        return (*ret = strdup(c->control.socket)) ? 0 : -ENOMEM;
+}
+
+static int client_connect(Client *cl, const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        cl->path = path;
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (cl->fd < 0)
+                return -errno;
+        if (connect(cl->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        return 0;
+}
+
+static int client_send(Client *cl, struct json_object *o) {
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        _cleanup_free_ char *line = NULL;
+        int r;
+
+        if (!text || asprintf(&line, "%s\n", text) < 0)
+                return -ENOMEM;
+        r = loop_write(cl->fd, line, strlen(line));
+        json_object_put(o);
+        return r;
+}
+
+/* Next reply object; -EPIPE when the daemon closed the connection. */
+static int client_recv(Client *cl, struct json_object **ret) {
+        for (;;) {
+                char *nl = cl->buf ? memchr(cl->buf, '\n', cl->len) : NULL;
+                ssize_t k;
+
+                if (nl) {
+                        struct json_object *o;
+                        *nl = '\0';
+                        o = json_tokener_parse(cl->buf);
+                        memmove(cl->buf, nl + 1, cl->len - (size_t) (nl - cl->buf) - 1);
+                        cl->len -= (size_t) (nl - cl->buf) + 1;
+                        if (!o || !json_object_is_type(o, json_type_object)) {
+                                json_object_put(o);
+                                return -EBADMSG;
+                        }
+                        *ret = o;
+                        return 0;
+                }
+                if (cl->alloc - cl->len < 65536) {
+                        size_t na = cl->alloc ? cl->alloc * 2 : 65536;
+                        char *nb;
+                        if (na > REPLY_MAX_BYTES)
+                                return -EFBIG;
+                        nb = realloc(cl->buf, na);
+                        if (!nb)
+                                return -ENOMEM;
+                        cl->buf = nb;
+                        cl->alloc = na;
+                }
+                k = read(cl->fd, cl->buf + cl->len, cl->alloc - cl->len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EPIPE;
+                cl->len += (size_t) k;
+        }
+}
+
+static const char *jstr(struct json_object *o, const char *key) {
+        struct json_object *j;
+        if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string))
+                return NULL;
+        return json_object_get_string(j);
+}
+
+static int64_t jint(struct json_object *o, const char *key) {
+        struct json_object *j;
+        if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_int))
+                return 0;
+        return json_object_get_int64(j);
+}
+
+/* An error object from the daemon: print it and return the exit code. */
+static int reply_error(struct json_object *o) {
+        const char *code = jstr(o, "error");
+        if (!code)
+                return 0;
+        fprintf(stderr, "etcd-backupctl: %s: %s\n", code, jstr(o, "message") ? jstr(o, "message") : "");
+        return EXIT_FAILURE;
+}
+
+/* Connect and send {"method": method, …extra}. Exit code on failure, else 0. */
+static int call(Ctl *ctl, Client *cl, const char *method, struct json_object *extra, bool quiet_unreachable) {
+        _cleanup_free_ char *path = NULL;
+        struct json_object *req;
+        int r;
+
+        r = socket_path(ctl, &path);
+        if (r < 0) {
+                json_object_put(extra);
+                return r == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE;
+        }
+        r = client_connect(cl, path);
+        if (r < 0) {
+                json_object_put(extra);
+                if (!quiet_unreachable)
+                        fprintf(stderr, "etcd-backupctl: cannot reach etcd-backupd at %s: %s "
+                                "(is etcd-backupd.socket or etcd-backupd running?)\n", path, strerror(-r));
+                return EXIT_UNAVAILABLE;
+        }
+        cl->path = NULL;
+        req = extra ? extra : json_object_new_object();
+        json_object_object_add(req, "method", json_object_new_string(method));
+        r = client_send(cl, req);
+        if (r < 0) {
+                fprintf(stderr, "etcd-backupctl: cannot send to etcd-backupd: %s\n", strerror(-r));
+                return EXIT_UNAVAILABLE;
+        }
+        return 0;
+}
+
+static int recv_or_fail(Client *cl, struct json_object **ret) {
+        int r = client_recv(cl, ret);
+        if (r < 0) {
+                fprintf(stderr, "etcd-backupctl: %s\n", r == -EPIPE ? "etcd-backupd closed the connection"
+                                                                     : strerror(-r));
+                return EXIT_UNAVAILABLE;
+        }
+        return 0;
+}
+
+static void print_json(struct json_object *o) {
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int no_args(int argc, char **argv) {
+        if (argc > 1) {
+                fprintf(stderr, "etcd-backupctl: %s takes no arguments.\n", argv[0]);
+                return EXIT_USAGE;
+        }
+        return 0;
+}
+
+static int run_status(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(client_done) Client cl = { .fd = -EBADF };
+        struct json_object *o = NULL, *last, *progress;
+        int r;
+
+        if ((r = no_args(argc, argv)) || (r = call(ctl, &cl, "Status", NULL, false)) || (r = recv_or_fail(&cl, &o)))
+                return r;
+        if ((r = reply_error(o))) {
+                json_object_put(o);
+                return r;
+        }
+        if (ctl->json)
+                print_json(o);
+        else {
+                char size[FORMAT_BYTES_MAX];
+                printf("State:       %s\n", jstr(o, "state") ? jstr(o, "state") : "?");
+                if (json_object_object_get_ex(o, "progress", &progress) && progress)
+                        printf("Progress:    %s, %" PRId64 "%%\n", jstr(progress, "phase"), jint(progress, "percent"));
+                if (!json_object_object_get_ex(o, "last", &last) || !last)
+                        printf("Last backup: none\n");
+                else if (jstr(last, "error"))
+                        printf("Last backup: FAILED: %s\n", jstr(last, "error"));
+                else
+                        printf("Last backup: %s\n             created %s, revision %" PRId64 ", %s, ok\n",
+                               jstr(last, "name"), jstr(last, "created"), jint(last, "revision"),
+                               format_bytes(size, sizeof size, (uint64_t) jint(last, "file_size")));
+                printf("Next run:    %s\n", jstr(o, "next") ? jstr(o, "next") : "none scheduled");
+                if (jint(o, "failures_total") > 0)
+                        printf("Failures:    %" PRId64 " since the daemon started\n", jint(o, "failures_total"));
+        }
+        json_object_put(o);
+        return EXIT_SUCCESS;
+}
+
+static void show_progress(Ctl *ctl, struct json_object *p, bool tty) {
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        int64_t pct = jint(p, "percent");
+        const char *phase = jstr(p, "phase");
+
+        if (ctl->json || !phase)
+                return;
+        format_bytes(a, sizeof a, (uint64_t) jint(p, "bytes"));
+        format_bytes(b, sizeof b, (uint64_t) jint(p, "total"));
+        if (tty) {
+                char bar[31];
+                int fill = (int) (MIN(MAX(pct, 0), 100) * 30 / 100);
+                memset(bar, '#', (size_t) fill);
+                memset(bar + fill, '-', (size_t) (30 - fill));
+                bar[30] = '\0';
+                fprintf(stderr, "\r[%s] %3" PRId64 "%%  %-9s %s of %s   ", bar, pct, phase, a, b);
+        } else
+                printf("%s %" PRId64 "%% %s of %s\n", phase, pct, a, b);
+        fflush(stdout);
+}
+
+static int run_backup(Ctl *ctl, int argc, char **argv) {
+        _cleanup_(client_done) Client cl = { .fd = -EBADF };
+        bool tty = isatty(STDERR_FILENO);
+        int r;
+
+        if ((r = no_args(argc, argv)) || (r = call(ctl, &cl, "Backup", NULL, false)))
+                return r;
+        for (;;) {
+                struct json_object *o = NULL, *p, *result;
+                char size[FORMAT_BYTES_MAX];
+
+                if ((r = recv_or_fail(&cl, &o)))
+                        return r;
+                if (json_object_object_get_ex(o, "progress", &p)) {
+                        show_progress(ctl, p, tty);
+                        json_object_put(o);
+                        continue;
+                }
+                if (tty && !ctl->json)
+                        fprintf(stderr, "\n");
+                if ((r = reply_error(o))) {
+                        json_object_put(o);
+                        return r;
+                }
+                if (!json_object_object_get_ex(o, "result", &result) || !result) {
+                        json_object_put(o);
+                        fprintf(stderr, "etcd-backupctl: unexpected answer from etcd-backupd\n");
+                        return EXIT_FAILURE;
+                }
+                if (ctl->json)
+                        print_json(result);
+                else
+                        printf("Backup %s ok, rev %" PRId64 ", %s\n", jstr(o, "path") ? jstr(o, "path") : jstr(result, "name"),
+                               jint(result, "revision"), format_bytes(size, sizeof size, (uint64_t) jint(result, "file_size")));
+                json_object_put(o);
+                return EXIT_SUCCESS;
+        }
+}
+
+static int run_prune(Ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = { { "dry-run", no_argument, NULL, 'n' }, {} };
+        _cleanup_(client_done) Client cl = { .fd = -EBADF };
+        struct json_object *o = NULL, *req, *keep, *del;
+        bool dry_run = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "n", options, NULL)) >= 0)
+                switch (c) {
+                case 'n':
+                        dry_run = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "etcd-backupctl: prune: unexpected argument '%s'\n", argv[optind]);
+                return EXIT_USAGE;
+        }
+        req = json_object_new_object();
+        json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
+        if ((r = call(ctl, &cl, "Prune", req, false)) || (r = recv_or_fail(&cl, &o)))
+                return r;
+        if ((r = reply_error(o))) {
+                json_object_put(o);
+                return r;
+        }
+        if (ctl->json) {
+                /* {"keep": [...], "delete": [...]} */
+                json_object_object_del(o, "dry_run");
+                print_json(o);
+        } else if (json_object_object_get_ex(o, "keep", &keep) && json_object_object_get_ex(o, "delete", &del)) {
+                for (size_t i = 0; i < json_object_array_length(keep); i++)
+                        printf("keep    %s\n", json_object_get_string(json_object_array_get_idx(keep, i)));
+                for (size_t i = 0; i < json_object_array_length(del); i++)
+                        printf("%s  %s\n", dry_run ? "delete" : "deleted", json_object_get_string(json_object_array_get_idx(del, i)));
+                if (dry_run)
+                        printf("(dry run: nothing was deleted)\n");
+        }
+        json_object_put(o);
+        return EXIT_SUCCESS;
+}
+
+static void print_table(StoreEntry *e, size_t n) {
+        size_t w = 4;
+        for (size_t i = 0; i < n; i++)
+                w = MAX(w, strlen(e[i].name));
+        printf("%-*s  %-20s  %10s  %10s  %-5s  %s\n", (int) w, "NAME", "CREATED", "REVISION", "SIZE",
+               "CODEC", "ENCRYPTED");
+        for (size_t i = 0; i < n; i++) {
+                char created[FORMAT_RFC3339_MAX], size[FORMAT_BYTES_MAX];
+                printf("%-*s  %-20s  %10" PRId64 "  %10s  %-5s  %s%s\n", (int) w, e[i].name,
+                       format_rfc3339(created, sizeof created, e[i].parsed.created_usec),
+                       e[i].parsed.revision, format_bytes(size, sizeof size, e[i].file_size),
+                       codec_to_string(e[i].parsed.compression), e[i].parsed.encrypted ? "yes" : "no",
+                       e[i].has_sidecar ? "" : "  (no sidecar)");
+        }
+}
+
+/* List through the daemon: 0 done, -1 the daemon could not be reached. */
+static int list_through_daemon(Ctl *ctl, int *ret_exit) {
+        _cleanup_(client_done) Client cl = { .fd = -EBADF };
+        struct json_object *o = NULL, *a;
+        StoreEntry *e = NULL;
+        size_t n = 0;
+        int r;
+
+        r = call(ctl, &cl, "List", NULL, true);
+        if (r == EXIT_UNAVAILABLE)
+                return -1;
+        if (r || (r = recv_or_fail(&cl, &o)) || (r = reply_error(o))) {
+                json_object_put(o);
+                *ret_exit = r;
+                return 0;
+        }
+        if (!json_object_object_get_ex(o, "backups", &a) || !json_object_is_type(a, json_type_array)) {
+                json_object_put(o);
+                fprintf(stderr, "etcd-backupctl: unexpected answer from etcd-backupd\n");
+                *ret_exit = EXIT_FAILURE;
+                return 0;
+        }
+        if (ctl->json)
+                print_json(a);
+        else {
+                n = json_object_array_length(a);
+                e = calloc(n ? n : 1, sizeof *e);
+                for (size_t i = 0; e && i < n; i++) {
+                        struct json_object *b = json_object_array_get_idx(a, i), *j;
+                        e[i].name = strdup(jstr(b, "name") ? jstr(b, "name") : "?");
+                        (void) store_name_parse(e[i].name, &e[i].parsed);
+                        e[i].file_size = (uint64_t) jint(b, "file_size");
+                        e[i].has_sidecar = !json_object_object_get_ex(b, "sidecar", &j);
+                }
+                if (n == 0)
+                        printf("No backups.\n");
+                else if (e)
+                        print_table(e, n);
+                store_entries_free(e, n);
+        }
+        json_object_put(o);
+        *ret_exit = EXIT_SUCCESS;
+        return 0;
 }
 
 static int run_list(Ctl *ctl, int argc, char **argv) {
@@ -116,6 +483,11 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
                 fprintf(stderr, "etcd-backupctl: list takes no arguments.\n");
                 return EXIT_USAGE;
         }
+        if (list_through_daemon(ctl, &r) == 0)
+                return r;
+        /* The daemon is down: the directory itself is the truth. */
+        if (!ctl->json)
+                fprintf(stderr, "etcd-backupctl: etcd-backupd is not reachable; reading the backup directory\n");
         if (load_config(ctl, &c) < 0)
                 return EXIT_CONFIG;
         r = store_open(c->storage.directory, false, &store, &error);
@@ -135,27 +507,14 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
         if (ctl->json) {
                 struct json_object *a = json_object_new_array();
                 for (size_t i = 0; i < n; i++)
-                        json_object_array_add(a, sidecar_json(&e[i]));
+                        json_object_array_add(a, store_entry_to_json(&e[i]));
                 printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(a);
         } else if (n == 0)
                 printf("No backups in %s.\n", c->storage.directory);
-        else {
-                size_t w = 4;
-                for (size_t i = 0; i < n; i++)
-                        w = MAX(w, strlen(e[i].name));
-                printf("%-*s  %-20s  %10s  %10s  %-5s  %s\n", (int) w, "NAME", "CREATED", "REVISION", "SIZE",
-                       "CODEC", "ENCRYPTED");
-                for (size_t i = 0; i < n; i++) {
-                        char created[FORMAT_RFC3339_MAX], size[FORMAT_BYTES_MAX];
-                        printf("%-*s  %-20s  %10" PRId64 "  %10s  %-5s  %s%s\n", (int) w, e[i].name,
-                               format_rfc3339(created, sizeof created, e[i].parsed.created_usec),
-                               e[i].parsed.revision, format_bytes(size, sizeof size, e[i].file_size),
-                               codec_to_string(e[i].parsed.compression), e[i].parsed.encrypted ? "yes" : "no",
-                               e[i].has_sidecar ? "" : "  (no sidecar)");
-                }
-        }
+        else
+                print_table(e, n);
         store_entries_free(e, n);
         return EXIT_SUCCESS;
 }

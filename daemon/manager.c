@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
@@ -76,8 +77,15 @@ struct Manager {
         uint64_t last_size;
         uint64_t last_duration_usec;
         char *last_error;
+        Sidecar last_sidecar;           /* of the last good backup */
+        bool have_last_sidecar;
         unsigned kept;
         uint64_t failures_total;
+
+        /* The control socket, and the connections waiting for the running backup. */
+        ControlServer *control;
+        ControlConnection **subscribers;
+        size_t n_subscribers;
 };
 
 static void schedule_next(Manager *m, uint64_t after);
@@ -102,6 +110,11 @@ Manager *manager_free(Manager *m) {
         free(m->line);
         worker_message_done(&m->result);
         free(m->last_error);
+        sidecar_done(&m->last_sidecar);
+        for (size_t i = 0; i < m->n_subscribers; i++)
+                control_connection_unref(m->subscribers[i]);
+        free(m->subscribers);
+        control_server_free(m->control);
         free(m);
         return NULL;
 }
@@ -225,6 +238,42 @@ static void worker_cleanup(Manager *m) {
         m->line_overflow = false;
 }
 
+/* ---- control: progress and results for waiting clients ---- */
+
+static struct json_object *progress_json(Manager *m) {
+        struct json_object *p = json_object_new_object();
+        if (!p)
+                return NULL;
+        json_object_object_add(p, "phase", json_object_new_string(backup_phase_to_string(m->phase)));
+        json_object_object_add(p, "bytes", json_object_new_int64((int64_t) m->bytes));
+        json_object_object_add(p, "total", json_object_new_int64((int64_t) m->total));
+        json_object_object_add(p, "percent", json_object_new_int(
+                m->total > 0 ? (int) MIN(100, m->bytes * 100 / m->total) : 0));
+        return p;
+}
+
+static void broadcast(Manager *m, struct json_object *o) {
+        for (size_t i = 0; i < m->n_subscribers; i++)
+                (void) control_send(m->subscribers[i], json_object_get(o));
+        json_object_put(o);
+}
+
+static void broadcast_progress(Manager *m) {
+        struct json_object *o;
+        if (m->n_subscribers == 0 || !(o = json_object_new_object()))
+                return;
+        json_object_object_add(o, "progress", progress_json(m));
+        broadcast(m, o);
+}
+
+static void finish_subscribers(Manager *m, struct json_object *final) {
+        broadcast(m, final);
+        for (size_t i = 0; i < m->n_subscribers; i++)
+                control_connection_unref(m->subscribers[i]);
+        m->subscribers = mfree(m->subscribers);
+        m->n_subscribers = 0;
+}
+
 static void handle_line(Manager *m, const char *line, size_t n) {
         WorkerMessage msg;
         uint64_t now;
@@ -237,6 +286,7 @@ static void handle_line(Manager *m, const char *line, size_t n) {
                 m->phase = msg.phase;
                 m->bytes = msg.bytes;
                 m->total = msg.total;
+                broadcast_progress(m);
                 now = now_usec(CLOCK_MONOTONIC);
                 if (now - m->status_sent_usec >= USEC_PER_SEC || msg.phase != BACKUP_PHASE_STREAM) {
                         update_status(m);
@@ -318,6 +368,19 @@ static void job_succeeded(Manager *m) {
         }
         if (r->retention_error)
                 log_error("retention failed after backup %s: %s", r->path, r->retention_error);
+
+        sidecar_done(&m->last_sidecar);
+        m->last_sidecar = r->sidecar;
+        r->sidecar = (Sidecar) {};
+        m->have_last_sidecar = true;
+        if (m->n_subscribers > 0) {
+                struct json_object *o = json_object_new_object();
+                if (o) {
+                        json_object_object_add(o, "result", sidecar_to_json_object(&m->last_sidecar));
+                        json_object_object_add(o, "path", json_object_new_string(r->path));
+                }
+                finish_subscribers(m, o);
+        }
 }
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -336,6 +399,14 @@ static void job_failed(Manager *m, const char *error) {
         m->failures_total++;
         (void) free_and_strdup(&m->last_error, error);
         log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, error, "ETCD_BACKUP_ERROR", error, NULL);
+        if (m->n_subscribers > 0) {
+                struct json_object *o = json_object_new_object();
+                if (o) {
+                        json_object_object_add(o, "error", json_object_new_string("backup_failed"));
+                        json_object_object_add(o, "message", json_object_new_string(error));
+                }
+                finish_subscribers(m, o);
+        }
 
         if (m->state == MANAGER_STOPPING || m->attempt >= s->retry_attempts) {
                 m->attempt = 0;
@@ -539,6 +610,10 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 _cleanup_free_ char *msg = NULL;
                 config_free(m->config);
                 m->config = TAKE_PTR(c);
+                if (m->control && control_server_set_group(m->control, m->config->control.group) < 0 &&
+                    *m->config->control.group)
+                        log_warning("control.group \"%s\" does not exist; only root may use the control socket",
+                                    m->config->control.group);
                 schedule_next(m, now_usec(CLOCK_REALTIME));
                 if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
@@ -547,6 +622,197 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         notify_ready();
         update_status(m);
         return 0;
+}
+
+/* ---- control: requests ---- */
+
+static const char *state_to_string(ManagerState s) {
+        return s == MANAGER_RUNNING ? "running" : s == MANAGER_STOPPING ? "stopping" : "idle";
+}
+
+static void reply_status(Manager *m, ControlConnection *c) {
+        struct json_object *o = json_object_new_object(), *last = NULL;
+        char next[FORMAT_RFC3339_MAX];
+
+        if (!o)
+                return;
+        json_object_object_add(o, "state", json_object_new_string(state_to_string(m->state)));
+        if (m->have_last && !m->last_ok) {
+                last = json_object_new_object();
+                json_object_object_add(last, "error", json_object_new_string(m->last_error ? m->last_error : "unknown"));
+        } else if (m->have_last_sidecar)
+                last = sidecar_to_json_object(&m->last_sidecar);
+        json_object_object_add(o, "last", last);
+        json_object_object_add(o, "next", m->planned_usec > 0
+                               ? json_object_new_string(format_rfc3339(next, sizeof next, m->armed_usec)) : NULL);
+        if (m->state == MANAGER_RUNNING)
+                json_object_object_add(o, "progress", progress_json(m));
+        json_object_object_add(o, "failures_total", json_object_new_int64((int64_t) m->failures_total));
+        if (m->retry_timer)
+                json_object_object_add(o, "retry_attempt", json_object_new_int((int) m->attempt));
+        control_send(c, o);
+}
+
+static void reply_list(Manager *m, ControlConnection *c) {
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_free_ char *error = NULL;
+        struct json_object *o, *a;
+        StoreEntry *e = NULL;
+        size_t n = 0;
+        int r;
+
+        /* A directory listing and small sidecar reads: quick enough for the loop. */
+        r = store_open(m->config->storage.directory, false, &s, &error);
+        if (r >= 0)
+                r = store_list(s, &e, &n);
+        if (r < 0 && r != -ENOENT) {
+                control_send_error(c, "failed", error ? error : strerror(-r));
+                return;
+        }
+        o = json_object_new_object();
+        a = json_object_new_array();
+        if (!o || !a) {
+                json_object_put(o);
+                json_object_put(a);
+                store_entries_free(e, n);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(a, store_entry_to_json(&e[i]));
+        store_entries_free(e, n);
+        json_object_object_add(o, "backups", a);
+        control_send(c, o);
+}
+
+static struct json_object *strv_to_json(char **l) {
+        struct json_object *a = json_object_new_array();
+        for (char **p = l; a && p && *p; p++)
+                json_object_array_add(a, json_object_new_string(*p));
+        return a;
+}
+
+static void reply_prune(Manager *m, ControlConnection *c, struct json_object *request) {
+        _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
+        _cleanup_free_ char *error = NULL;
+        struct json_object *j, *o;
+        bool dry_run = false;
+        int r;
+
+        if (json_object_object_get_ex(request, "dry_run", &j)) {
+                if (!json_object_is_type(j, json_type_boolean)) {
+                        control_send_error(c, "invalid_request", "dry_run must be true or false");
+                        return;
+                }
+                dry_run = json_object_get_boolean(j);
+        }
+        if (!dry_run && m->state != MANAGER_IDLE) {
+                control_send_error(c, "busy", "a backup is running; prune after it");
+                return;
+        }
+        r = backup_prune(m->config, dry_run, &kept, &deleted, &error);
+        if (r < 0) {
+                control_send_error(c, "failed", error ? error : strerror(-r));
+                return;
+        }
+        if (!dry_run)
+                for (char **p = deleted; p && *p; p++) {
+                        _cleanup_free_ char *msg = NULL;
+                        if (asprintf(&msg, "Pruned %s", *p) >= 0)
+                                log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, NULL);
+                }
+        o = json_object_new_object();
+        if (!o)
+                return;
+        json_object_object_add(o, "keep", strv_to_json(kept));
+        json_object_object_add(o, "delete", strv_to_json(deleted));
+        json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
+        control_send(c, o);
+}
+
+static void reply_backup(Manager *m, ControlConnection *c) {
+        ControlConnection **n;
+        char reason[64];
+
+        if (m->state == MANAGER_STOPPING) {
+                control_send_error(c, "busy", "the daemon is stopping");
+                return;
+        }
+        n = reallocarray(m->subscribers, m->n_subscribers + 1, sizeof *n);
+        if (!n) {
+                control_send_error(c, "internal", "out of memory");
+                return;
+        }
+        m->subscribers = n;
+        m->subscribers[m->n_subscribers++] = control_connection_ref(c);
+        if (m->state == MANAGER_IDLE) {
+                snprintf(reason, sizeof reason, "requested by uid %u", (unsigned) control_connection_uid(c));
+                if (start_job(m, reason) < 0)
+                        /* job_failed() has answered the subscribers. */
+                        return;
+        }
+        /* A backup already running is joined: the client gets its progress and result. */
+        broadcast_progress(m);
+}
+
+static void on_control_request(ControlConnection *c, const char *method, struct json_object *request, void *userdata) {
+        Manager *m = userdata;
+
+        if (streq(method, "Status"))
+                reply_status(m, c);
+        else if (streq(method, "List"))
+                reply_list(m, c);
+        else if (streq(method, "Backup"))
+                reply_backup(m, c);
+        else if (streq(method, "Prune"))
+                reply_prune(m, c, request);
+        else
+                control_send_error(c, "unknown_method", "methods are Status, List, Backup and Prune");
+}
+
+static void on_control_close(ControlConnection *c, void *userdata) {
+        Manager *m = userdata;
+        for (size_t i = 0; i < m->n_subscribers; i++)
+                if (m->subscribers[i] == c) {
+                        control_connection_unref(c);
+                        m->subscribers[i] = m->subscribers[--m->n_subscribers];
+                        break;
+                }
+}
+
+static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
+        char u[32], p[32];
+        _cleanup_free_ char *msg = NULL;
+
+        snprintf(u, sizeof u, "%u", (unsigned) uid);
+        snprintf(p, sizeof p, "%d", (int) pid);
+        if (asprintf(&msg, "Control socket access denied to uid %u (pid %d): not root and not in the control group",
+                     (unsigned) uid, (int) pid) >= 0)
+                log_struct(LOG_WARNING, MESSAGE_ID_ACCESS_DENIED, msg, "ETCD_BACKUP_PEER_UID", u,
+                           "ETCD_BACKUP_PEER_PID", p, NULL);
+}
+
+/* The newest backup in the directory, as the last result before this run. */
+static void load_last(Manager *m) {
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_free_ char *error = NULL;
+        StoreEntry *e = NULL;
+        size_t n = 0;
+
+        if (store_open(m->config->storage.directory, false, &s, &error) < 0 || store_list(s, &e, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (e[i].has_sidecar) {
+                        m->last_sidecar = e[i].sidecar;
+                        e[i].sidecar = (Sidecar) {};
+                        m->have_last_sidecar = m->have_last = m->last_ok = true;
+                        m->last_success_usec = m->last_attempt_usec = m->last_sidecar.created_usec;
+                        m->last_revision = m->last_sidecar.revision;
+                        m->last_size = m->last_sidecar.file_size;
+                        m->last_duration_usec = m->last_sidecar.duration_usec;
+                        break;
+                }
+        m->kept = (unsigned) n;
+        store_entries_free(e, n);
 }
 
 /* ---- setup ---- */
@@ -587,6 +853,21 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "cannot create the schedule timer: %m");
         schedule_next(m, now_usec(CLOCK_REALTIME));
+        load_last(m);
+
+        {
+                _cleanup_free_ char *error = NULL;
+                ControlCallbacks cb = { .on_request = on_control_request, .on_close = on_control_close,
+                                        .on_denied = on_control_denied, .userdata = m };
+                r = control_server_new(m->event, m->config->control.socket, m->config->control.group, &cb,
+                                       &m->control, &error);
+                if (r < 0)
+                        return log_error_errno(r, "cannot set up the control socket: %s",
+                                               error ? error : strerror(-r));
+                if (*m->config->control.group && !control_server_has_group(m->control))
+                        log_warning("control.group \"%s\" does not exist; only root may use the control socket",
+                                    m->config->control.group);
+        }
 
         notify_ready();
         update_status(m);

@@ -465,6 +465,13 @@ oom:
         return -ENOMEM;
 }
 
+struct json_object *sidecar_to_json_object(const Sidecar *s) {
+        _cleanup_free_ char *text = NULL;
+        if (sidecar_to_json(s, &text) < 0)
+                return NULL;
+        return json_tokener_parse(text);
+}
+
 int store_remove(Store *s, const char *name) {
         _cleanup_free_ char *sidecar = NULL;
 
@@ -477,4 +484,25 @@ int store_remove(Store *s, const char *name) {
         if (unlinkat(s->dir_fd, sidecar, 0) < 0 && errno != ENOENT)
                 return -errno;
         return store_sync(s);
+}
+
+struct json_object *store_entry_to_json(const StoreEntry *e) {
+        if (e->has_sidecar)
+                return sidecar_to_json_object(&e->sidecar);
+        /* A backup without a (valid) sidecar: what its name says. */
+        {
+                struct json_object *o = json_object_new_object();
+                char created[FORMAT_RFC3339_MAX], cluster[17];
+                snprintf(cluster, sizeof cluster, "%016" PRIx64, e->parsed.cluster_id);
+                json_object_object_add(o, "name", json_object_new_string(e->name));
+                json_object_object_add(o, "created", json_object_new_string(
+                        format_rfc3339(created, sizeof created, e->parsed.created_usec)));
+                json_object_object_add(o, "cluster_id", json_object_new_string(cluster));
+                json_object_object_add(o, "revision", json_object_new_int64(e->parsed.revision));
+                json_object_object_add(o, "file_size", json_object_new_int64((int64_t) e->file_size));
+                json_object_object_add(o, "compression", json_object_new_string(codec_to_string(e->parsed.compression)));
+                json_object_object_add(o, "encrypted", json_object_new_boolean(e->parsed.encrypted));
+                json_object_object_add(o, "sidecar", json_object_new_boolean(false));
+                return o;
+        }
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "codec.h"
 #include "util/macro.h"
 
@@ -103,6 +105,13 @@ typedef struct StoreEntry {
  * Files that are not backups are ignored. */
 int store_list(Store *s, StoreEntry **ret, size_t *ret_n);
 void store_entries_free(StoreEntry *e, size_t n);
+
+/* The sidecar as a JSON object (NULL on ENOMEM). */
+struct json_object *sidecar_to_json_object(const Sidecar *s);
+
+/* An entry as a JSON object: its sidecar, or what its name says with
+ * "sidecar": false when it has none. NULL on ENOMEM. */
+struct json_object *store_entry_to_json(const StoreEntry *e);
 
 /* Remove a backup and its sidecar (the backup first), then fsync the
  * directory. A missing sidecar is not an error. */

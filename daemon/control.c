@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * control.c — the control socket server (see control.h).
+ *
+ * Each connection has an input buffer bounded by the request limit and an
+ * output buffer bounded by CONTROL_OUTPUT_MAX_BYTES; nothing ever blocks:
+ * a client that sends a line too long is told so and disconnected, one
+ * that stops reading is disconnected when its output would exceed the
+ * bound. Connections are reference-counted so the owner may keep one
+ * (e.g. to stream progress) beyond the request that named it.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "util/io.h"
+#include "util/str.h"
+
+#define JSON_DEPTH_MAX 16
+
+struct ControlConnection {
+        unsigned n_ref;
+        ControlServer *server;
+        ControlConnection *prev, *next;
+        int fd;
+        sd_event_source *io;
+        struct ucred cred;
+        char *in;
+        size_t in_len;
+        char *out;
+        size_t out_len, out_alloc;
+        bool closed;
+        bool close_after_flush;
+        bool read_eof;          /* the client shut down its side; answer what it asked */
+};
+
+struct ControlServer {
+        sd_event *event;
+        int fd;
+        bool activated;
+        sd_event_source *listen_io;
+        bool has_group;
+        gid_t gid;
+        ControlCallbacks cb;
+        ControlConnection *connections;
+        unsigned n_connections;
+};
+
+static void connection_close(ControlConnection *c);
+static int flush(ControlConnection *c);
+static int update_events(ControlConnection *c);
+
+ControlConnection *control_connection_ref(ControlConnection *c) {
+        if (c)
+                c->n_ref++;
+        return c;
+}
+
+ControlConnection *control_connection_unref(ControlConnection *c) {
+        if (!c)
+                return NULL;
+        if (--c->n_ref == 1 && c->read_eof && !c->closed) {
+                /* Only the server holds it now: nothing more will be sent. */
+                c->close_after_flush = true;
+                if (flush(c) < 0)
+                        connection_close(c);
+                return NULL;
+        }
+        if (c->n_ref > 0)
+                return NULL;
+        sd_event_source_disable_unref(c->io);
+        safe_close(c->fd);
+        free(c->in);
+        free(c->out);
+        free(c);
+        return NULL;
+}
+
+bool control_connection_is_open(const ControlConnection *c) {
+        return c && !c->closed;
+}
+
+uid_t control_connection_uid(const ControlConnection *c) {
+        return c->cred.uid;
+}
+
+/* ---- output ---- */
+
+static int update_events(ControlConnection *c) {
+        uint32_t events = c->close_after_flush || c->read_eof ? 0 : EPOLLIN;
+        if (c->out_len > 0)
+                events |= EPOLLOUT;
+        return sd_event_source_set_io_events(c->io, events);
+}
+
+static int flush(ControlConnection *c) {
+        while (c->out_len > 0) {
+                ssize_t k = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        return -errno;
+                }
+                memmove(c->out, c->out + k, c->out_len - (size_t) k);
+                c->out_len -= (size_t) k;
+        }
+        if (c->out_len == 0 && c->close_after_flush)
+                return -ECONNRESET;
+        return update_events(c);
+}
+
+static int queue(ControlConnection *c, const char *data, size_t n) {
+        if (c->closed)
+                return -EPIPE;
+        if (c->out_len + n > CONTROL_OUTPUT_MAX_BYTES) {
+                /* The client does not read what it asked for. */
+                connection_close(c);
+                return -EPIPE;
+        }
+        if (c->out_len + n > c->out_alloc) {
+                size_t na = MAX(c->out_alloc * 2, c->out_len + n);
+                char *nb = realloc(c->out, na);
+                if (!nb) {
+                        connection_close(c);
+                        return -ENOMEM;
+                }
+                c->out = nb;
+                c->out_alloc = na;
+        }
+        memcpy(c->out + c->out_len, data, n);
+        c->out_len += n;
+        if (flush(c) < 0) {
+                connection_close(c);
+                return -EPIPE;
+        }
+        return 0;
+}
+
+int control_send(ControlConnection *c, struct json_object *o) {
+        const char *text;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        r = queue(c, text, strlen(text));
+        if (r >= 0)
+                r = queue(c, "\n", 1);
+        json_object_put(o);
+        return r;
+}
+
+int control_send_error(ControlConnection *c, const char *code, const char *message) {
+        struct json_object *o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "error", json_object_new_string(code));
+        json_object_object_add(o, "message", json_object_new_string(message));
+        return control_send(c, o);
+}
+
+/* ---- input ---- */
+
+static void connection_close(ControlConnection *c) {
+        ControlServer *s = c->server;
+
+        if (c->closed)
+                return;
+        c->closed = true;
+        c->io = sd_event_source_disable_unref(c->io);
+        c->fd = safe_close(c->fd);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        s->n_connections--;
+        if (s->cb.on_close)
+                s->cb.on_close(c, s->cb.userdata);
+        control_connection_unref(c);
+}
+
+static void handle_line(ControlConnection *c, char *line, size_t n) {
+        ControlServer *s = c->server;
+        struct json_tokener *tok;
+        struct json_object *o, *m;
+
+        if (n > 0 && line[n - 1] == '\r')
+                line[--n] = '\0';
+        if (n == 0)
+                return;
+        if (strlen(line) != n) {
+                control_send_error(c, "invalid_json", "the request contains a NUL byte");
+                return;
+        }
+        tok = json_tokener_new_ex(JSON_DEPTH_MAX);
+        if (!tok) {
+                control_send_error(c, "internal", "out of memory");
+                return;
+        }
+        o = json_tokener_parse_ex(tok, line, (int) n);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+            (size_t) json_tokener_get_parse_end(tok) != n) {
+                json_tokener_free(tok);
+                json_object_put(o);
+                control_send_error(c, "invalid_json", "the request is not one JSON object on one line");
+                return;
+        }
+        json_tokener_free(tok);
+        if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "method", &m) ||
+            !json_object_is_type(m, json_type_string)) {
+                json_object_put(o);
+                control_send_error(c, "invalid_request", "expected {\"method\": \"…\", …}");
+                return;
+        }
+        s->cb.on_request(c, json_object_get_string(m), o, s->cb.userdata);
+        json_object_put(o);
+}
+
+static int on_connection_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        ControlConnection *c = control_connection_ref(userdata);
+
+        if (revents & EPOLLOUT && flush(c) < 0)
+                connection_close(c);
+        while (!c->closed && !c->close_after_flush && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+                ssize_t k = recv(c->fd, c->in + c->in_len, CONTROL_REQUEST_MAX_BYTES + 1 - c->in_len, MSG_DONTWAIT);
+                char *nl;
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                connection_close(c);
+                        break;
+                }
+                if (k == 0) {
+                        /* EOF. Half a request is dropped; what was asked is still answered
+                         * unless nobody (but the server) holds the connection. */
+                        c->read_eof = true;
+                        if (c->n_ref <= 2) {
+                                c->close_after_flush = true;
+                                if (flush(c) < 0)
+                                        connection_close(c);
+                        } else
+                                (void) update_events(c);
+                        break;
+                }
+                c->in_len += (size_t) k;
+                while (!c->closed && (nl = memchr(c->in, '\n', c->in_len))) {
+                        size_t n = (size_t) (nl - c->in);
+                        *nl = '\0';
+                        handle_line(c, c->in, n);
+                        if (c->closed)
+                                break;
+                        memmove(c->in, nl + 1, c->in_len - n - 1);
+                        c->in_len -= n + 1;
+                }
+                if (!c->closed && c->in_len > CONTROL_REQUEST_MAX_BYTES) {
+                        control_send_error(c, "too_large", "requests are at most 64 KiB; closing the connection");
+                        c->close_after_flush = true;
+                        if (!c->closed && flush(c) < 0)
+                                connection_close(c);
+                }
+        }
+        control_connection_unref(c);
+        return 0;
+}
+
+/* ---- access ---- */
+
+static bool peer_in_group(int fd, gid_t gid) {
+        _cleanup_free_ gid_t *groups = NULL;
+        socklen_t len = 64 * sizeof(gid_t);
+
+        for (int tries = 0; tries < 3; tries++) {
+                gid_t *n = realloc(groups, len);
+                if (!n)
+                        return false;
+                groups = n;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) >= 0) {
+                        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                                if (groups[i] == gid)
+                                        return true;
+                        return false;
+                }
+                if (errno != ERANGE)
+                        return false;
+        }
+        return false;
+}
+
+static bool allowed(ControlServer *s, int fd, const struct ucred *cred) {
+        if (cred->uid == 0)
+                return true;
+        if (!s->has_group)
+                return false;
+        return cred->gid == s->gid || peer_in_group(fd, s->gid);
+}
+
+static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        ControlServer *s = userdata;
+
+        for (;;) {
+                static const char denied[] =
+                        "{\"error\":\"access_denied\",\"message\":\"only root and members of the control group may use this socket\"}\n";
+                struct ucred cred;
+                socklen_t len = sizeof cred;
+                ControlConnection *c;
+                int cfd, r;
+
+                cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        return 0; /* EAGAIN, or EMFILE etc.: try again on the next event */
+                }
+                if (s->n_connections >= CONTROL_CONNECTIONS_MAX ||
+                    getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                        safe_close(cfd);
+                        continue;
+                }
+                if (!allowed(s, cfd, &cred)) {
+                        (void) send(cfd, denied, sizeof denied - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        safe_close(cfd);
+                        if (s->cb.on_denied)
+                                s->cb.on_denied(cred.uid, cred.pid, s->cb.userdata);
+                        continue;
+                }
+                c = calloc(1, sizeof *c);
+                if (c)
+                        c->in = malloc(CONTROL_REQUEST_MAX_BYTES + 2);
+                if (!c || !c->in) {
+                        if (c)
+                                free(c);
+                        safe_close(cfd);
+                        continue;
+                }
+                c->n_ref = 1;
+                c->server = s;
+                c->fd = cfd;
+                c->cred = cred;
+                r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c);
+                if (r < 0) {
+                        c->fd = safe_close(c->fd);
+                        free(c->in);
+                        free(c);
+                        continue;
+                }
+                c->next = s->connections;
+                if (s->connections)
+                        s->connections->prev = c;
+                s->connections = c;
+                s->n_connections++;
+        }
+}
+
+/* ---- setup ---- */
+
+int control_server_set_group(ControlServer *s, const char *group) {
+        struct group *g;
+
+        s->has_group = false;
+        if (!group || !*group)
+                return 0;
+        errno = 0;
+        g = getgrnam(group);
+        if (!g)
+                return errno > 0 ? -errno : -ENOENT;
+        s->gid = g->gr_gid;
+        s->has_group = true;
+        return 0;
+}
+
+static int take_activated(void) {
+        char **names = NULL;
+        int n, fd = -EBADF;
+
+        n = sd_listen_fds_with_names(0, &names);
+        for (int i = 0; i < n; i++) {
+                int candidate = SD_LISTEN_FDS_START + i;
+                if (fd < 0 && names && streq(names[i], "control") &&
+                    sd_is_socket_unix(candidate, SOCK_STREAM, 1, NULL, 0) > 0)
+                        fd = candidate;
+        }
+        strv_free(names);
+        return fd;
+}
+
+static int bind_socket(const char *path, const ControlServer *s, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *parent = strdup(path);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct stat st;
+        char *slash;
+        int r;
+
+        if (!parent)
+                return -ENOMEM;
+        if (strlen(path) >= sizeof sa.sun_path)
+                return asprintf(ret_error, "socket path %s is too long", path), -ENAMETOOLONG;
+        slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+                *slash = '\0';
+                r = mkdir_p(parent, 0755);
+                if (r < 0)
+                        return asprintf(ret_error, "cannot create %s: %s", parent, strerror(-r)), r;
+        }
+        if (lstat(path, &st) >= 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return asprintf(ret_error, "%s exists and is not a socket; not replacing it", path), -EEXIST;
+                /* A socket left by an earlier run. */
+                if (unlink(path) < 0)
+                        return r = -errno, asprintf(ret_error, "cannot remove stale socket %s: %m", path), r;
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return r = -errno, asprintf(ret_error, "cannot create socket: %m"), r;
+        strcpy(sa.sun_path, path);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return r = -errno, asprintf(ret_error, "cannot bind %s: %m", path), r;
+        if (chmod(path, s->has_group ? 0660 : 0600) < 0)
+                return r = -errno, asprintf(ret_error, "cannot chmod %s: %m", path), r;
+        if (s->has_group && geteuid() == 0 && chown(path, (uid_t) -1, s->gid) < 0)
+                return r = -errno, asprintf(ret_error, "cannot chown %s: %m", path), r;
+        if (listen(fd, SOMAXCONN) < 0)
+                return r = -errno, asprintf(ret_error, "cannot listen on %s: %m", path), r;
+        return TAKE_FD(fd);
+}
+
+int control_server_new(sd_event *event, const char *path, const char *group, const ControlCallbacks *cb,
+                       ControlServer **ret, char **ret_error) {
+        _cleanup_(control_server_freep) ControlServer *s = calloc(1, sizeof *s);
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        s->fd = -EBADF;
+        s->event = sd_event_ref(event);
+        s->cb = *cb;
+        /* Without the group only root gets in; the owner checks
+         * control_server_has_group() and says so. */
+        (void) control_server_set_group(s, group);
+        s->fd = take_activated();
+        if (s->fd >= 0) {
+                s->activated = true;
+                (void) fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+        } else {
+                s->fd = bind_socket(path, s, ret_error);
+                if (s->fd < 0)
+                        return s->fd;
+        }
+        r = sd_event_add_io(event, &s->listen_io, s->fd, EPOLLIN, on_accept, s);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+bool control_server_has_group(const ControlServer *s) {
+        return s->has_group;
+}
+
+bool control_server_is_activated(const ControlServer *s) {
+        return s->activated;
+}
+
+ControlServer *control_server_free(ControlServer *s) {
+        if (!s)
+                return NULL;
+        while (s->connections)
+                connection_close(s->connections);
+        sd_event_source_disable_unref(s->listen_io);
+        /* An inherited listener belongs to systemd: close our copy, never shut it down. */
+        safe_close(s->fd);
+        sd_event_unref(s->event);
+        free(s);
+        return NULL;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * control.h — the control socket: a Unix stream socket serving one JSON
+ * object per line each way. This module owns the listener (inherited from
+ * systemd as "control", or bound here), accepting, access control by peer
+ * credentials (root and members of control.group), line framing with a
+ * 64 KiB request limit, JSON parsing, and non-blocking buffered replies. It
+ * trusts nothing it reads: malformed input gets an error object and the
+ * connection stays usable; an oversized line or a client that stops reading
+ * is disconnected. What a request means is decided by the owner's handler.
+ */
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "util/macro.h"
+
+#define CONTROL_REQUEST_MAX_BYTES (64 * 1024)
+#define CONTROL_OUTPUT_MAX_BYTES (4 * 1024 * 1024)
+#define CONTROL_CONNECTIONS_MAX 1024
+
+typedef struct ControlServer ControlServer;
+typedef struct ControlConnection ControlConnection;
+
+/* A request: method is the "method" member; request the whole object
+ * (borrowed for the call). The handler replies with control_send() now or
+ * later (keeping a reference with control_connection_ref()). */
+typedef void (*ControlRequestFn)(ControlConnection *c, const char *method, struct json_object *request,
+                                 void *userdata);
+/* The connection is going away; drop any reference the owner keeps. */
+typedef void (*ControlCloseFn)(ControlConnection *c, void *userdata);
+
+typedef struct ControlCallbacks {
+        ControlRequestFn on_request;
+        ControlCloseFn on_close;
+        void *userdata;
+        /* Denied access attempts are reported here (uid of the peer). */
+        void (*on_denied)(uid_t uid, pid_t pid, void *userdata);
+} ControlCallbacks;
+
+/* Set up the server on event: take the listener systemd passed with
+ * FileDescriptorName=control, or bind path (stale socket removed, mode 0660,
+ * parent directory 0755, group `group` if it exists). group "" = root only. */
+int control_server_new(sd_event *event, const char *path, const char *group, const ControlCallbacks *cb,
+                       ControlServer **ret, char **ret_error);
+ControlServer *control_server_free(ControlServer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ControlServer *, control_server_free);
+
+/* Change the group allowed in (after a reload). */
+int control_server_set_group(ControlServer *s, const char *group);
+
+/* False when control.group is empty or names no group (root only). */
+bool control_server_has_group(const ControlServer *s);
+
+/* True when the listener came from systemd. */
+bool control_server_is_activated(const ControlServer *s);
+
+/* Queue one JSON object as a line (takes ownership of o). Returns 0, or
+ * -EPIPE if the connection is closed or was dropped for not reading. */
+int control_send(ControlConnection *c, struct json_object *o);
+
+/* {"error": code, "message": message}. */
+int control_send_error(ControlConnection *c, const char *code, const char *message);
+
+ControlConnection *control_connection_ref(ControlConnection *c);
+ControlConnection *control_connection_unref(ControlConnection *c);
+bool control_connection_is_open(const ControlConnection *c);
+uid_t control_connection_uid(const ControlConnection *c);
