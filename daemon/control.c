@@ -42,6 +42,7 @@ struct ControlConnection {
         bool closed;
         bool close_after_flush;
         bool read_eof;          /* the client shut down its side; answer what it asked */
+        bool discarding;        /* dropping the rest of an oversized line */
 };
 
 struct ControlServer {
@@ -197,40 +198,51 @@ static void connection_close(ControlConnection *c) {
         control_connection_unref(c);
 }
 
-static void handle_line(ControlConnection *c, char *line, size_t n) {
-        ControlServer *s = c->server;
+int control_parse_request(const char *line, size_t n, struct json_object **ret, const char **ret_method,
+                          const char **ret_code, const char **ret_message) {
         struct json_tokener *tok;
         struct json_object *o, *m;
 
-        if (n > 0 && line[n - 1] == '\r')
-                line[--n] = '\0';
-        if (n == 0)
-                return;
-        if (strlen(line) != n) {
-                control_send_error(c, "invalid_json", "the request contains a NUL byte");
-                return;
-        }
+        if (n > CONTROL_REQUEST_MAX_BYTES)
+                return *ret_code = "too_large", *ret_message = "requests are at most 64 KiB", -E2BIG;
+        if (memchr(line, '\0', n))
+                return *ret_code = "invalid_json", *ret_message = "the request contains a NUL byte", -EBADMSG;
         tok = json_tokener_new_ex(JSON_DEPTH_MAX);
-        if (!tok) {
-                control_send_error(c, "internal", "out of memory");
-                return;
-        }
+        if (!tok)
+                return *ret_code = "internal", *ret_message = "out of memory", -ENOMEM;
         o = json_tokener_parse_ex(tok, line, (int) n);
         if (!o || json_tokener_get_error(tok) != json_tokener_success ||
             (size_t) json_tokener_get_parse_end(tok) != n) {
                 json_tokener_free(tok);
                 json_object_put(o);
-                control_send_error(c, "invalid_json", "the request is not one JSON object on one line");
-                return;
+                return *ret_code = "invalid_json",
+                       *ret_message = "the request is not one JSON object on one line", -EBADMSG;
         }
         json_tokener_free(tok);
         if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "method", &m) ||
             !json_object_is_type(m, json_type_string)) {
                 json_object_put(o);
-                control_send_error(c, "invalid_request", "expected {\"method\": \"…\", …}");
+                return *ret_code = "invalid_request", *ret_message = "expected {\"method\": \"…\", …}", -EBADMSG;
+        }
+        *ret = o;
+        *ret_method = json_object_get_string(m);
+        return 0;
+}
+
+static void handle_line(ControlConnection *c, char *line, size_t n) {
+        ControlServer *s = c->server;
+        const char *method, *code, *message;
+        struct json_object *o;
+
+        if (n > 0 && line[n - 1] == '\r')
+                line[--n] = '\0';
+        if (n == 0)
+                return;
+        if (control_parse_request(line, n, &o, &method, &code, &message) < 0) {
+                control_send_error(c, code, message);
                 return;
         }
-        s->cb.on_request(c, json_object_get_string(m), o, s->cb.userdata);
+        s->cb.on_request(c, method, o, s->cb.userdata);
         json_object_put(o);
 }
 
@@ -262,6 +274,15 @@ static int on_connection_io(sd_event_source *source, int fd, uint32_t revents, v
                                 (void) update_events(c);
                         break;
                 }
+                if (c->discarding) {
+                        /* The rest of an oversized line: drop it up to its newline. */
+                        char *end = memchr(c->in, '\n', (size_t) k);
+                        if (!end)
+                                continue;
+                        c->discarding = false;
+                        memmove(c->in, end + 1, (size_t) k - (size_t) (end - c->in) - 1);
+                        k -= end - c->in + 1;
+                }
                 c->in_len += (size_t) k;
                 while (!c->closed && (nl = memchr(c->in, '\n', c->in_len))) {
                         size_t n = (size_t) (nl - c->in);
@@ -273,10 +294,9 @@ static int on_connection_io(sd_event_source *source, int fd, uint32_t revents, v
                         c->in_len -= n + 1;
                 }
                 if (!c->closed && c->in_len > CONTROL_REQUEST_MAX_BYTES) {
-                        control_send_error(c, "too_large", "requests are at most 64 KiB; closing the connection");
-                        c->close_after_flush = true;
-                        if (!c->closed && flush(c) < 0)
-                                connection_close(c);
+                        control_send_error(c, "too_large", "requests are at most 64 KiB; the line was dropped");
+                        c->in_len = 0;
+                        c->discarding = true;
                 }
         }
         control_connection_unref(c);
@@ -467,6 +487,8 @@ int control_server_new(sd_event *event, const char *path, const char *group, con
                         return s->fd;
         }
         r = sd_event_add_io(event, &s->listen_io, s->fd, EPOLLIN, on_accept, s);
+        if (r >= 0)
+                (void) sd_event_source_set_priority(s->listen_io, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -245,6 +246,13 @@ static int call(Ctl *ctl, Client *cl, const char *method, struct json_object *ex
         json_object_object_add(req, "method", json_object_new_string(method));
         r = client_send(cl, req);
         if (r < 0) {
+                /* The daemon may have refused us and said why before closing. */
+                struct json_object *o = NULL;
+                if (client_recv(cl, &o) >= 0 && (r = reply_error(o))) {
+                        json_object_put(o);
+                        return r;
+                }
+                json_object_put(o);
                 fprintf(stderr, "etcd-backupctl: cannot send to etcd-backupd: %s\n", strerror(-r));
                 return EXIT_UNAVAILABLE;
         }
@@ -570,6 +578,8 @@ int main(int argc, char **argv) {
         int c;
 
         log_setup("etcd-backupctl", LOG_TARGET_STDERR);
+        /* A daemon that closes on us is an error to report, not a reason to die. */
+        signal(SIGPIPE, SIG_IGN);
 
         /* '+': stop at the command name; the command parses its own options. */
         while ((c = getopt_long(argc, argv, "+s:c:h", options, NULL)) >= 0)

@@ -864,6 +864,10 @@ int manager_start(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "cannot set up the control socket: %s",
                                                error ? error : strerror(-r));
+                if (control_server_is_activated(m->control))
+                        log_info("control socket passed by systemd");
+                else
+                        log_info("control socket %s", m->config->control.socket);
                 if (*m->config->control.group && !control_server_has_group(m->control))
                         log_warning("control.group \"%s\" does not exist; only root may use the control socket",
                                     m->config->control.group);

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The control socket under socket activation (systemd-socket-activate
+# passes the listener as "control"): the first connection starts the
+# daemon; status, list, backup and prune work end to end against a real TLS
+# etcd; abuse (invalid JSON, wrong shapes, binary junk, a 1 MiB line, half a
+# request, 200 concurrent clients, a client that never reads) gets errors or
+# a disconnect while the daemon keeps answering and leaks no descriptor; a
+# user who is neither root nor in control.group is refused.
+. "$(dirname "$0")/lib.sh"
+command -v systemd-socket-activate >/dev/null || { echo "systemd-socket-activate missing"; exit 1; }
+
+start_etcd
+ctl put /registry/pods/default/p1 x >/dev/null
+# The socket lives in a directory others may enter, so that the peer
+# credential check (not only file permissions) is what refuses strangers.
+sockdir=$(mktemp -d /tmp/etcd-backupd-sock.XXXXXX); chmod 0755 "$sockdir"; CLEANUP+=("rm -rf '$sockdir'")
+sock=$sockdir/control.sock
+{ etcd_group; storage_group "$T/b" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "control: { socket = \"$sock\"; group = \"\"; };"; } > "$T/c.conf"
+BCTL=("$ETCD_BACKUPCTL" -c "$T/c.conf")
+
+systemd-socket-activate -l "$sock" --fdname=control "$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 &
+SA=$!; CLEANUP+=("kill $SA")
+for _ in $(seq 1 50); do [[ -S $sock ]] && break; sleep 0.1; done
+check "socket exists before the daemon runs" test -S "$sock"
+check "no daemon yet" test -z "$(grep 'control socket' "$T/daemon.log")"
+
+out=$("${BCTL[@]}" status 2>&1); rc=$?
+check "first connection starts the daemon; status answers" test $rc -eq 0
+check "the daemon uses the passed socket" grep -q "passed by systemd" "$T/daemon.log"
+check "status: idle, no backup yet" grep -q "^State: *idle" <<<"$out"
+json=$("${BCTL[@]}" --json status)
+check "status --json has state, last, next" jq -e 'has("state") and has("last") and has("next")' <<<"$json" >/dev/null
+
+out=$("${BCTL[@]}" backup 2>&1); rc=$?
+check "backup: exit 0" test $rc -eq 0
+check "backup: plain progress lines when piped" grep -qE '^stream [0-9]+% ' <<<"$out"
+path=$(grep -o '/[^ ]*\.db\.zst' <<<"$out" | head -1)
+check "backup: the file exists and zstd -t accepts it" zstd -q -t "$path"
+json=$("${BCTL[@]}" --json backup 2>/dev/null)
+check "backup --json: the new backup's sidecar" jq -e '.revision > 0 and (.name | startswith("etcd-"))' <<<"$json" >/dev/null
+json=$("${BCTL[@]}" --json list)
+check "list --json: array of two sidecars" test "$(jq 'length' <<<"$json")" = 2
+check "list: table with the backups" test "$("${BCTL[@]}" list | grep -c '^etcd-')" = 2
+json=$("${BCTL[@]}" --json prune --dry-run)
+check "prune --dry-run --json: {keep, delete}" jq -e 'has("keep") and has("delete")' <<<"$json" >/dev/null
+check "status: last backup reported" grep -q "revision" <<<"$("${BCTL[@]}" status)"
+
+# Joining: two clients asking at once get the same backup.
+"${BCTL[@]}" --json backup > "$T/j1" 2>/dev/null & j1=$!
+"${BCTL[@]}" --json backup > "$T/j2" 2>/dev/null & j2=$!
+wait $j1; wait $j2
+check "two concurrent backup requests: both succeed" test -s "$T/j1" -a -s "$T/j2"
+
+dpid=$(pgrep -P "$SA" -f etcd-backupd | head -1)
+[[ -n $dpid ]] || dpid=$SA
+fds_before=$(ls /proc/"$dpid"/fd | wc -l)
+
+send() { timeout 5 socat -t2 - UNIX-CONNECT:"$sock" 2>/dev/null; }
+check "invalid JSON: error object" grep -q '"error":"invalid_json"' <<<"$(echo '{"method":' | send)"
+check "wrong shape: error object" grep -q '"error":"invalid_request"' <<<"$(echo '[1,2,3]' | send)"
+check "unknown method: error object" grep -q '"error":"unknown_method"' <<<"$(echo '{"method":"Drop"}' | send)"
+check "bad parameter: error object" grep -q '"error":"invalid_request"' <<<"$(echo '{"method":"Prune","dry_run":5}' | send)"
+out=$(printf '%s\n%s\n%s\n' 'junk' '{"method":"Status"}' '"x"' | send)
+check "connection stays usable after an error" test "$(grep -c '"error"' <<<"$out")" = 2 -a "$(grep -c '"state"' <<<"$out")" = 1
+out=$(head -c 20000 /dev/urandom | send)
+check "binary junk: answered with errors, not a crash" kill -0 "$dpid"
+out=$( { head -c $((1024 * 1024)) /dev/zero | tr '\0' a; echo; echo '{"method":"Status"}'; } | send)
+check "1 MiB line: too_large, then the connection still answers" \
+  test "$(grep -c '"error":"too_large"' <<<"$out")" = 1 -a "$(grep -c '"state"' <<<"$out")" = 1
+printf '{"method":"Sta' | timeout 5 socat -u - UNIX-CONNECT:"$sock"
+check "half a request then close: daemon alive" kill -0 "$dpid"
+# A client that asks and never reads: dropped once its replies pass the bound.
+( yes '{"method":"List"}' | head -n 200000 | timeout 20 socat -u - UNIX-CONNECT:"$sock" ) >/dev/null 2>&1 &
+nr=$!
+pids=()
+for i in $(seq 1 200); do
+  ( echo '{"method":"Status"}' | timeout 20 socat -t5 - UNIX-CONNECT:"$sock" > "$T/c$i.out" 2>/dev/null ) &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+answered=$(grep -l '"state"' "$T"/c*.out | wc -l)
+check "200 concurrent clients all answered ($answered)" test "$answered" = 200
+wait $nr 2>/dev/null
+check "after the abuse: status still answers" "${BCTL[@]}" status >/dev/null
+sleep 0.5
+fds_after=$(ls /proc/"$dpid"/fd | wc -l)
+check "no descriptor leaked ($fds_before before, $fds_after after)" test "$fds_after" -le "$fds_before"
+
+# Neither root nor in control.group: refused, and the attempt is logged.
+# The socket is made connectable by anyone, as a wrong SocketMode= would.
+chmod 0666 "$sock"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$ETCD_BACKUPCTL" -s "$sock" status 2>&1); rc=$?
+check "nobody: refused with exit 1" test $rc -eq 1
+check "nobody: says access denied" grep -q "access_denied" <<<"$out"
+check "nobody: the attempt is logged" grep -q "access denied to uid 65534" "$T/daemon.log"
+
+kill -TERM "$dpid"; wait "$SA" 2>/dev/null
+check "daemon exits on SIGTERM" test ! -e "/proc/$dpid"
+out=$("${BCTL[@]}" -s "$T/nothing.sock" status 2>&1); rc=$?
+check "daemon unreachable: exit 69" test $rc -eq 69
+finish
