@@ -23,8 +23,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -882,6 +880,7 @@ struct AgeDecryptor {
         AgeStanza stanzas[AGE_STANZAS_MAX];
         size_t n_stanzas;
 
+        uint8_t file_key[AGE_FILE_KEY_BYTES]; /* from the header until the nonce is in */
         uint8_t nonce[AGE_NONCE_BYTES];
         size_t nonce_have;
         uint8_t payload_key[32];
@@ -924,6 +923,8 @@ static void decryptor_drop_header(AgeDecryptor *d) {
 static int decryptor_fail(AgeDecryptor *d, int error) {
         d->error = error;
         decryptor_drop_header(d);
+        OPENSSL_cleanse(d->file_key, sizeof d->file_key);
+        OPENSSL_cleanse(d->payload_key, sizeof d->payload_key);
         return error;
 }
 
@@ -1014,8 +1015,9 @@ static int decryptor_unwrap_x25519(AgeDecryptor *d, const AgeStanza *s, int narg
         return r;
 }
 
-/* The header is complete (mac_mark is where "---" ends): find the file key,
- * check the MAC, derive nothing yet (the nonce follows). */
+/* The header is complete (mac_mark is where "---" ends): find the file key
+ * in a stanza one of our identities opens, then check the MAC with it. The
+ * file key is written to file_key also on failure; the caller wipes it. */
 static int decryptor_header_done(AgeDecryptor *d, size_t mac_mark,
                                  const uint8_t mac[static AGE_MAC_BYTES],
                                  uint8_t file_key[static AGE_FILE_KEY_BYTES]) {
@@ -1050,14 +1052,28 @@ static int decryptor_header_done(AgeDecryptor *d, size_t mac_mark,
         return 0;
 }
 
+/* Whether the first line (its first bytes at least) opens an armored file. */
 static bool is_armor_line(const char *line, size_t len) {
         while (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
                 line++;
                 len--;
         }
-        while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
-                len--;
-        return arg_is(line, len, AGE_ARMOR_BEGIN);
+        return len >= strlen(AGE_ARMOR_BEGIN) &&
+               memcmp(line, AGE_ARMOR_BEGIN, strlen(AGE_ARMOR_BEGIN)) == 0;
+}
+
+/* The same for a first line that is too long, whose start is split between
+ * the header buffer and the input at hand. */
+static bool is_armor_start(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+        char line[AGE_FIRST_LINE_MAX_BYTES];
+        size_t n = MIN(an, sizeof line), m;
+
+        if (n > 0)
+                memcpy(line, a, n);
+        m = MIN(bn, sizeof line - n);
+        if (m > 0)
+                memcpy(line + n, b, m);
+        return is_armor_line(line, n + m);
 }
 
 /* One complete header line (its LF is the last byte of hdr). */
@@ -1091,23 +1107,18 @@ static int decryptor_header_line(AgeDecryptor *d) {
                         s->body = s->body_end = d->hdr_size;
                         d->state = AGE_DEC_BODY;
                 } else if (len >= 3 && memcmp(line, "---", 3) == 0) {
-                        uint8_t mac[AGE_MAC_BYTES], file_key[AGE_FILE_KEY_BYTES];
+                        uint8_t mac[AGE_MAC_BYTES];
                         size_t n = 0;
 
                         if (d->n_stanzas == 0 || len != 4 + AGE_B64_KEY_CHARS || line[3] != ' ')
                                 return -EBADMSG;
-                        if (b64_decode(line + 4, AGE_B64_KEY_CHARS, false, mac, sizeof mac, &n) < 0 ||
-                            n != sizeof mac)
+                        if (b64_decode(line + 4, AGE_B64_KEY_CHARS, false, mac, sizeof mac,
+                                       &n) < 0 || n != sizeof mac)
                                 return -EBADMSG;
-                        r = decryptor_header_done(d, d->line_start + 3, mac, file_key);
-                        if (r >= 0) {
-                                /* Kept until the nonce arrives; wiped right after. */
-                                memcpy(d->payload_key, file_key, sizeof file_key);
-                                d->state = AGE_DEC_NONCE;
-                        }
-                        OPENSSL_cleanse(file_key, sizeof file_key);
+                        r = decryptor_header_done(d, d->line_start + 3, mac, d->file_key);
                         if (r < 0)
                                 return r;
+                        d->state = AGE_DEC_NONCE;
                         decryptor_drop_header(d);
                         return 0;
                 } else
@@ -1153,9 +1164,8 @@ static int decryptor_feed_header(AgeDecryptor *d, const uint8_t **p, size_t *n) 
                 int r;
 
                 if (line_len > decryptor_line_max(d)) {
-                        /* An armored file's first line may carry trailing blanks. */
-                        if (d->state == AGE_DEC_VERSION && d->hdr_size >= sizeof AGE_ARMOR_BEGIN - 1 &&
-                            is_armor_line((const char *) d->hdr, sizeof AGE_ARMOR_BEGIN - 1))
+                        if (d->state == AGE_DEC_VERSION &&
+                            is_armor_start(d->hdr, d->hdr_size, *p, take))
                                 return -EPROTONOSUPPORT;
                         return -EBADMSG;
                 }
@@ -1218,7 +1228,6 @@ static int decryptor_feed_payload(AgeDecryptor *d, const uint8_t *p, size_t n) {
 
         if (d->state == AGE_DEC_NONCE && n > 0) {
                 size_t take = MIN(AGE_NONCE_BYTES - d->nonce_have, n);
-                uint8_t file_key[AGE_FILE_KEY_BYTES];
 
                 memcpy(d->nonce + d->nonce_have, p, take);
                 d->nonce_have += take;
@@ -1226,10 +1235,9 @@ static int decryptor_feed_payload(AgeDecryptor *d, const uint8_t *p, size_t n) {
                 n -= take;
                 if (d->nonce_have < AGE_NONCE_BYTES)
                         return 0;
-                memcpy(file_key, d->payload_key, sizeof file_key);
-                r = hkdf_sha256(file_key, sizeof file_key, d->nonce, sizeof d->nonce, "payload",
-                                d->payload_key);
-                OPENSSL_cleanse(file_key, sizeof file_key);
+                r = hkdf_sha256(d->file_key, sizeof d->file_key, d->nonce, sizeof d->nonce,
+                                "payload", d->payload_key);
+                OPENSSL_cleanse(d->file_key, sizeof d->file_key);
                 if (r < 0)
                         return r;
                 d->chunk = malloc(AGE_CHUNK_CT_BYTES);

@@ -23,13 +23,14 @@ typedef enum CodecKind {
 
 /* Input is compressed in independent chunks of this size: one gzip member or
  * zstd frame each. Chosen by measurement (see codec.c). */
-#define CODEC_CHUNK_BYTES ((size_t) 4 * 1024 * 1024)
+#define CODEC_CHUNK_BYTES ((size_t) 2 * 1024 * 1024)
 
 /* Upper bound for the threads argument of codec_writer_new(). */
 #define CODEC_THREADS_MAX 256U
 
-/* Receives output bytes. Return 0 to go on; a negative errno aborts the
- * operation and is returned by the codec call that invoked the sink. */
+/* Receives output bytes (n > 0; data is only valid during the call). Return 0
+ * to go on; a negative errno aborts the operation and is returned by the codec
+ * call that invoked the sink. */
 typedef int (*CodecSinkFn)(const void *data, size_t n, void *userdata);
 
 typedef struct CodecWriter CodecWriter;
@@ -54,8 +55,9 @@ int codec_level_range(CodecKind kind, int *ret_min, int *ret_max);
  * one per online CPU (capped at CODEC_THREADS_MAX); with 1 the writer
  * compresses inline in the caller's thread. The sink is only ever called from
  * the caller's thread, inside codec_writer_write() and codec_writer_finish().
- * Memory stays bounded at about 2 × threads chunks (input plus output) however
- * much is written. Returns 0 and the writer in *ret, -EINVAL for a bad kind,
+ * Memory stays bounded however much is written: 2 × threads chunk slots of
+ * about 2 × CODEC_CHUNK_BYTES each (input plus output), plus one compressor
+ * context per thread. Returns 0 and the writer in *ret, -EINVAL for a bad kind,
  * level (ignored for none), thread count or NULL sink, -ENOMEM, or the -errno
  * of a failed thread creation. */
 int codec_writer_new(CodecKind kind, int level, unsigned threads, CodecSinkFn sink,
@@ -100,7 +102,7 @@ CodecReader *codec_reader_free(CodecReader *r);
 
 /* Read in_fd to EOF, decode it as kind and pass the result to sink. Returns 0,
  * -EBADMSG (corrupt or truncated input), a read error as -errno, the sink's
- * negative return, -EINVAL or -ENOMEM. */
+ * negative return, -EBADF for in_fd < 0, -EINVAL or -ENOMEM. */
 int codec_decode_fd(CodecKind kind, int in_fd, CodecSinkFn sink, void *userdata);
 
 /* Guess the kind from the first n bytes of a file by magic number: 1f 8b is

@@ -82,9 +82,16 @@ static int set_error(char **ret_error, const char *fmt, ...) {
 
 /* Map a libcurl failure to an errno and a sentence an operator can act on. */
 static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint, const EtcdTls *tls,
-                        bool tls_done_no_answer, char **ret_error) {
+                        bool tls_done_no_answer, bool answer_started, char **ret_error) {
         const char *detail = errbuf && *errbuf ? errbuf : curl_easy_strerror(code);
         int r;
+
+        if (answer_started && code != CURLE_OPERATION_TIMEDOUT) {
+                /* etcd answered, then the connection died: killed, restarted or cut off. */
+                set_error(ret_error, "%s: the connection to etcd broke off in the middle of the answer: %s",
+                          endpoint, detail);
+                return -EPIPE;
+        }
 
         /* With TLS 1.3 the server checks our certificate after our side of
          * the handshake is done: a refusal shows up as a reset or a closed
@@ -237,7 +244,7 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
                         return set_error(ret_error, "%s: etcd stopped sending the snapshot (nothing for %" PRIu64 "s)",
                                          endpoint, ETCD_STALL_USEC / USEC_PER_SEC), -ETIMEDOUT;
                 return curl_failure(code, errbuf, endpoint, tls, appconnect_usec > 0 && response_code == 0,
-                                    ret_error);
+                                    response_code != 0, ret_error);
         }
         if (http_version != CURL_HTTP_VERSION_2_0)
                 return set_error(ret_error, "%s: the server did not speak HTTP/2 (not an etcd gRPC endpoint?)",

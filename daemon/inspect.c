@@ -641,8 +641,9 @@ int inspect_verify(const char *path, InspectReport *ret) {
                 return r;
 
         /* The structure is worth a look even after a trailer mismatch: it
-         * tells a damaged page from damage elsewhere. */
-        if (d->decompressed && d->has_magic) {
+         * tells a damaged page from damage elsewhere. A good trailer on
+         * something that is no db must not pass either. */
+        if (d->decompressed && (d->has_magic || trailer_ok)) {
                 BboltCheckStats stats = {};
 
                 d->failed = STAGE_DONE;
@@ -665,7 +666,7 @@ int inspect_verify(const char *path, InspectReport *ret) {
                 }
                 if (have_revision)
                         r = report_add(&rep, "db structure", true,
-                                       "%" PRIu64 " pages, %" PRIu64 " keys, revision %" PRId64,
+                                       "%" PRIu64 " pages, %" PRIu64 " entries, revision %" PRId64,
                                        stats.pages, stats.keys, revision);
                 else
                         r = report_add(&rep, "db structure", false, "%s", d->reason);

@@ -20,6 +20,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "ctl-calendar.h"
+#include "ctl-offline.h"
 #include "store.h"
 #include "util/io.h"
 #include "util/parse.h"
@@ -44,6 +45,10 @@ typedef struct Command {
 
 static int run_list(Ctl *ctl, int argc, char **argv);
 static int run_status(Ctl *ctl, int argc, char **argv);
+static int run_verify(Ctl *ctl, int argc, char **argv);
+static int run_inspect(Ctl *ctl, int argc, char **argv);
+static int run_get(Ctl *ctl, int argc, char **argv);
+static int run_audit(Ctl *ctl, int argc, char **argv);
 static int run_backup(Ctl *ctl, int argc, char **argv);
 static int run_prune(Ctl *ctl, int argc, char **argv);
 static int run_calendar(Ctl *ctl, int argc, char **argv);
@@ -66,13 +71,13 @@ static const Command commands[] = {
           "  --yes       do not ask for confirmation\n", NULL },
         { "verify", "verify NAME|FILE", "check a backup end to end (offline)",
           "Decrypts, decompresses, checks the SHA-256 trailer, the db structure and\n"
-          "the sidecar checksums. No daemon needed.\n", NULL },
+          "the sidecar checksums. No daemon needed.\n", run_verify },
         { "inspect", "inspect NAME|FILE", "print hash, revision, totalKey, totalSize (offline)",
-          "The same four figures as `etcdctl snapshot status`.\n", NULL },
+          "The same four figures as `etcdctl snapshot status`.\n", run_inspect },
         { "get", "get NAME|FILE KEY [--prefix]", "read keys out of a backup (offline)",
-          "  --prefix    every key that starts with KEY\n", NULL },
+          "  --prefix    every key that starts with KEY\n", run_get },
         { "audit", "audit NAME|FILE", "report how Kubernetes Secrets are stored in a backup (offline)",
-          "Counts Secrets per encryption provider and key name, and plaintext ones.\n", NULL },
+          "Counts Secrets per encryption provider and key name, and plaintext ones.\n", run_audit },
         { "calendar", "calendar [--iterations N] [--base-time TIME] EXPR...",
           "print the next elapses of a calendar expression",
           "The layout and results of `systemd-analyze calendar`.\n", run_calendar },
@@ -525,6 +530,22 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
                 print_table(e, n);
         store_entries_free(e, n);
         return EXIT_SUCCESS;
+}
+
+static int run_verify(Ctl *ctl, int argc, char **argv) {
+        return ctl_verify_main(argc, argv, ctl->json, ctl->config);
+}
+
+static int run_inspect(Ctl *ctl, int argc, char **argv) {
+        return ctl_inspect_main(argc, argv, ctl->json, ctl->config);
+}
+
+static int run_get(Ctl *ctl, int argc, char **argv) {
+        return ctl_get_main(argc, argv, ctl->json, ctl->config);
+}
+
+static int run_audit(Ctl *ctl, int argc, char **argv) {
+        return ctl_audit_main(argc, argv, ctl->json, ctl->config);
 }
 
 static int run_calendar(Ctl *ctl, int argc, char **argv) {

@@ -365,7 +365,8 @@ static void roundtrip_level(CodecKind kind, int level, const size_t *sizes, size
         }
 }
 
-static const size_t sizes_all[] = { 0, 1, C - 1, C, C + 1, 3 * C + 12345 };
+/* 9 chunks + a tail: more chunks than the ring has slots at 4 threads. */
+static const size_t sizes_all[] = { 0, 1, C - 1, C, C + 1, 9 * C + 12345 };
 static const size_t sizes_slow[] = { 0, 1, 100000, C + 1 };
 
 static void test_roundtrip_none(void) {
@@ -440,13 +441,16 @@ static int on_fail_sink(const void *data, size_t n, void *userdata) {
 
 static void test_sink_failure(void) {
         static const CodecKind kinds[] = { CODEC_NONE, CODEC_GZIP, CODEC_ZSTD };
-        size_t n = 6 * C + 999;
+        /* 11 chunks: the last sink call happens in codec_writer_finish(). */
+        static const unsigned fail_ats[] = { 1, 4, 9, 11 };
+        size_t n = 10 * C + 999;
         _cleanup_free_ uint8_t *in = make_input(n, 31);
 
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
                 for (unsigned threads = 1; threads <= 4; threads++)
-                        for (unsigned fail_at = 1; fail_at <= 7; fail_at += 3) {
+                        for (size_t j = 0; j < ELEMENTSOF(fail_ats); j++) {
                                 _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+                                unsigned fail_at = fail_ats[j];
                                 FailSink f = { .fail_at = fail_at };
                                 int r = 0;
 
@@ -468,7 +472,7 @@ static void test_sink_failure(void) {
 /* Freeing a writer in the middle of work joins its threads without calling
  * the sink again (leaks and stray threads show up under ASan/TSan). */
 static void test_free_unfinished(void) {
-        size_t n = 5 * C + 17;
+        size_t n = 11 * C + 17;
         _cleanup_free_ uint8_t *in = make_input(n, 32);
 
         for (unsigned threads = 1; threads <= 4; threads++) {

@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl-offline.c — `etcd-backupctl verify|inspect|get|audit NAME|FILE`: the
+ * commands that read a backup file directly, with no daemon and no etcd.
+ * An argument that contains a '/' or names a file in the current directory
+ * is a file; anything else that looks like a backup name is looked up in
+ * the configured storage directory (the only case in which the
+ * configuration is loaded). Human output follows etcdctl where there is an
+ * etcdctl equivalent (`snapshot status -w table`, `get`); --json output uses
+ * etcdctl's key names. CLI output: this file prints; inspect.c does the work.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl-offline.h"
+#include "inspect.h"
+#include "mvcc.h"
+#include "store.h"
+#include "util/macro.h"
+#include "util/str.h"
+
+/* Bytes base64-encoded per call: a multiple of 3, so chunks join cleanly. */
+#define BASE64_CHUNK_BYTES ((size_t) 3 * 1024)
+
+typedef struct Options {
+        bool json;
+        bool prefix;
+        bool help;
+} Options;
+
+/* ---- JSON out ------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+        size_t len;
+        uint32_t cp;
+
+        if (p[0] < 0x80)
+                return 1;
+        if ((p[0] & 0xe0) == 0xc0)
+                len = 2, cp = p[0] & 0x1f;
+        else if ((p[0] & 0xf0) == 0xe0)
+                len = 3, cp = p[0] & 0x0f;
+        else if ((p[0] & 0xf8) == 0xf0)
+                len = 4, cp = p[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return len;
+}
+
+/* s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+static void json_string(FILE *f, const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t n = strlen(s);
+
+        fputc('"', f);
+        while (n > 0) {
+                size_t len;
+
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p == '\n')
+                        fputs("\\n", f);
+                else if (*p == '\t')
+                        fputs("\\t", f);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\u%04x", *p);
+                else if ((len = utf8_len(p, n)) > 0) {
+                        fwrite(p, 1, len, f);
+                        p += len;
+                        n -= len;
+                        continue;
+                } else
+                        fputs("\\ufffd", f);
+                p++;
+                n--;
+        }
+        fputc('"', f);
+}
+
+/* data as a JSON string holding its base64 (as etcdctl prints bytes). */
+static void json_base64(FILE *f, const uint8_t *data, size_t n) {
+        unsigned char out[BASE64_CHUNK_BYTES / 3 * 4 + 1];
+
+        fputc('"', f);
+        for (size_t off = 0; off < n; off += BASE64_CHUNK_BYTES) {
+                size_t len = MIN(BASE64_CHUNK_BYTES, n - off);
+                int k = EVP_EncodeBlock(out, data + off, (int) len);
+                if (k > 0)
+                        fwrite(out, 1, (size_t) k, f);
+        }
+        fputc('"', f);
+}
+
+/* ---- shared plumbing ---------------------------------------------------------- */
+
+static void usage_hint(const char *cmd) {
+        fprintf(stderr, "Try 'etcd-backupctl %s --help'.\n", cmd);
+}
+
+static int parse_options(int argc, char **argv, bool allow_prefix, Options *o) {
+        enum { ARG_JSON = 0x100, ARG_PREFIX };
+        static const struct option options[] = {
+                { "json", no_argument, NULL, ARG_JSON },
+                { "prefix", no_argument, NULL, ARG_PREFIX },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        optind = 0; /* the caller may have run getopt already */
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_JSON:
+                        o->json = true;
+                        break;
+                case ARG_PREFIX:
+                        if (!allow_prefix) {
+                                fprintf(stderr, "etcd-backupctl %s: unrecognized option '--prefix'\n",
+                                        argv[0]);
+                                usage_hint(argv[0]);
+                                return -EINVAL;
+                        }
+                        o->prefix = true;
+                        break;
+                case 'h':
+                        o->help = true;
+                        break;
+                default:
+                        usage_hint(argv[0]);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static void help(const char *synopsis, const char *what, const char *extra) {
+        printf("Usage: etcd-backupctl [-c CONFIG] [--json] %s\n"
+               "\n"
+               "%s\n"
+               "\n"
+               "NAME is a backup in the storage directory of the configuration; FILE is any\n"
+               "path (an argument with a '/' or a file in the current directory). No daemon\n"
+               "is needed. A compressed backup is decompressed into an unnamed temporary\n"
+               "file in $TMPDIR (default /var/tmp), which needs room for the whole db.\n"
+               "\n"
+               "Options:\n"
+               "%s"
+               "      --json     machine-readable output\n"
+               "  -h, --help     show this help\n",
+               synopsis, what, extra);
+}
+
+/* Turn a NAME|FILE argument into a path. Returns 0, or the exit code. */
+static int resolve_backup(const char *cmd, const char *arg, const char *config_path, char **ret) {
+        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_(config_diags_done) ConfigDiags diags = {};
+        StoreName name;
+        char *path;
+        int r;
+
+        if (strchr(arg, '/') || access(arg, F_OK) >= 0 || store_name_parse(arg, &name) < 0) {
+                path = strdup(arg);
+        } else {
+                if (!config_path)
+                        config_path = CONFIG_DEFAULT_PATH;
+                r = config_load(config_path, &config, &diags);
+                if (r < 0) {
+                        if (r == -ENOMEM) {
+                                fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
+                                return EXIT_FAILURE;
+                        }
+                        config_diags_print(&diags, stderr);
+                        fprintf(stderr, "etcd-backupctl %s: cannot look up backup %s: "
+                                "configuration %s is not valid\n", cmd, arg, config_path);
+                        return EXIT_CONFIG;
+                }
+                if (!config->storage.directory) {
+                        fprintf(stderr, "etcd-backupctl %s: %s: no storage directory configured\n",
+                                cmd, config_path);
+                        return EXIT_CONFIG;
+                }
+                path = path_join(config->storage.directory, arg);
+        }
+        if (!path) {
+                fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
+                return EXIT_FAILURE;
+        }
+        *ret = path;
+        return 0;
+}
+
+/* Parse options, check the positional count, resolve the backup. Returns
+ * -1 to go on, or the exit code. */
+static int command_start(int argc, char **argv, bool json, const char *config_path, size_t n_args,
+                         bool allow_prefix, const char *synopsis, const char *what,
+                         const char *extra, Options *o, char **ret_path) {
+        const char *cmd = argc > 0 ? argv[0] : "?";
+
+        *o = (Options) { .json = json };
+        if (argc < 1 || parse_options(argc, argv, allow_prefix, o) < 0)
+                return EXIT_USAGE;
+        if (o->help) {
+                help(synopsis, what, extra);
+                return EXIT_SUCCESS;
+        }
+        if ((size_t) (argc - optind) != n_args) {
+                fprintf(stderr, "etcd-backupctl %s: %s\n", cmd,
+                        argc - optind < (int) n_args ? "missing argument" : "too many arguments");
+                fprintf(stderr, "Usage: etcd-backupctl [-c CONFIG] [--json] %s\n", synopsis);
+                return EXIT_USAGE;
+        }
+        return resolve_backup(cmd, argv[optind], config_path, ret_path) ?: -1;
+}
+
+static int open_backup(const char *cmd, const char *path, InspectBackup **ret) {
+        char reason[INSPECT_REASON_MAX] = "";
+        int r;
+
+        r = inspect_backup_open(path, ret, reason, sizeof reason);
+        if (r < 0) {
+                fprintf(stderr, "etcd-backupctl %s: %s\n", cmd, reason[0] ? reason : strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return 0;
+}
+
+static int damaged(const char *cmd, InspectBackup *b, int r) {
+        if (r == -EBADMSG)
+                fprintf(stderr, "etcd-backupctl %s: database structure damaged: %s\n", cmd,
+                        bbolt_last_error(b->db));
+        else
+                fprintf(stderr, "etcd-backupctl %s: cannot read %s: %s\n", cmd, b->path, strerror(-r));
+        return EXIT_FAILURE;
+}
+
+static int flush_stdout(const char *cmd) {
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "etcd-backupctl %s: cannot write output: %s\n", cmd, strerror(errno));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+/* ---- verify ---------------------------------------------------------------------- */
+
+int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
+        _cleanup_(inspect_report_done) InspectReport rep = {};
+        _cleanup_free_ char *path = NULL;
+        size_t failed = 0;
+        Options o;
+        int r;
+
+        r = command_start(argc, argv, json, config_path, 1, false, "verify NAME|FILE",
+                          "Check a backup end to end: decompression, the SHA-256 trailer etcd wrote,\n"
+                          "the database structure, and the sidecar (FILE.json) when there is one:\n"
+                          "file_size, file_sha256, db_size, db_sha256 and revision. One line per\n"
+                          "check; exit status 1 if any failed.",
+                          "", &o, &path);
+        if (r >= 0)
+                return r;
+
+        r = inspect_verify(path, &rep);
+        if (r < 0) {
+                fprintf(stderr, "etcd-backupctl verify: %s: %s\n", path, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        for (size_t i = 0; i < rep.n_checks; i++)
+                failed += !rep.checks[i].ok;
+
+        if (o.json) {
+                printf("{\"file\":");
+                json_string(stdout, rep.path);
+                printf(",\"ok\":%s,\"checks\":[", rep.ok ? "true" : "false");
+                for (size_t i = 0; i < rep.n_checks; i++) {
+                        printf("%s{\"name\":", i > 0 ? "," : "");
+                        json_string(stdout, rep.checks[i].name);
+                        printf(",\"ok\":%s,\"detail\":", rep.checks[i].ok ? "true" : "false");
+                        json_string(stdout, rep.checks[i].detail);
+                        printf("}");
+                }
+                printf("]}\n");
+        } else
+                for (size_t i = 0; i < rep.n_checks; i++)
+                        printf("%-4s %s%s%s\n", rep.checks[i].ok ? "ok" : "FAIL", rep.checks[i].name,
+                               rep.checks[i].detail[0] ? ": " : "", rep.checks[i].detail);
+
+        r = flush_stdout("verify");
+        if (!rep.ok) {
+                fprintf(stderr, "etcd-backupctl verify: %s: %zu of %zu checks failed\n", rep.path,
+                        failed, rep.n_checks);
+                return EXIT_FAILURE;
+        }
+        return r;
+}
+
+/* ---- inspect --------------------------------------------------------------------- */
+
+/* go-humanize's Bytes(), which etcdctl's table uses: "475 kB", "2.1 MB". */
+static char *humanize_bytes(char *buf, size_t n, uint64_t s) {
+        static const char *const sizes[] = { "B", "kB", "MB", "GB", "TB", "PB", "EB" };
+        unsigned e = 0;
+        double div = 1, val;
+
+        if (s < 10) {
+                snprintf(buf, n, "%" PRIu64 " B", s);
+                return buf;
+        }
+        for (uint64_t v = s; v >= 1000 && e + 1 < ELEMENTSOF(sizes); v /= 1000) {
+                e++;
+                div *= 1000;
+        }
+        val = (double) (uint64_t) ((double) s / div * 10 + 0.5) / 10;
+        snprintf(buf, n, val < 10 ? "%.1f %s" : "%.0f %s", val, sizes[e]);
+        return buf;
+}
+
+/* One row of cells under a header, framed like etcdctl's `-w table`:
+ * headers centred, cells right-aligned. */
+static void print_table(const char *const *header, const char *const *cells, size_t n) {
+        size_t width[8];
+
+        n = MIN(n, ELEMENTSOF(width));
+        for (size_t i = 0; i < n; i++)
+                width[i] = MAX(strlen(header[i]), strlen(cells[i]));
+        for (int line = 0; line < 5; line++) {
+                for (size_t i = 0; i < n; i++) {
+                        size_t len, left;
+
+                        switch (line) {
+                        case 0:
+                        case 2:
+                        case 4:
+                                putchar('+');
+                                for (size_t k = 0; k < width[i] + 2; k++)
+                                        putchar('-');
+                                break;
+                        case 1:
+                                len = strlen(header[i]);
+                                left = (width[i] - len) / 2;
+                                printf("| %*s%s%*s ", (int) left, "", header[i],
+                                       (int) (width[i] - len - left), "");
+                                break;
+                        default:
+                                printf("| %*s ", (int) width[i], cells[i]);
+                                break;
+                        }
+                }
+                puts(line % 2 == 0 ? "+" : "|");
+        }
+}
+
+int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) {
+        _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
+        _cleanup_free_ char *path = NULL;
+        MvccStatus st;
+        Options o;
+        int r;
+
+        r = command_start(argc, argv, json, config_path, 1, false, "inspect NAME|FILE",
+                          "Print the four figures of `etcdctl snapshot status` for a backup: hash,\n"
+                          "revision, total keys and total size. --json prints the object\n"
+                          "`etcdctl snapshot status -w json` prints.",
+                          "", &o, &path);
+        if (r >= 0)
+                return r;
+        r = open_backup("inspect", path, &b);
+        if (r > 0)
+                return r;
+        r = mvcc_status(b->db, &st);
+        if (r < 0)
+                return damaged("inspect", b, r);
+
+        if (o.json)
+                printf("{\"hash\":%" PRIu32 ",\"revision\":%" PRId64 ",\"totalKey\":%" PRIu64
+                       ",\"totalSize\":%" PRIu64 "}\n", st.hash, st.revision, st.total_key, st.total_size);
+        else {
+                static const char *const header[] = { "HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE" };
+                char hash[16], rev[24], keys[24], size[32];
+                const char *const cells[] = { hash, rev, keys, size };
+
+                snprintf(hash, sizeof hash, "%" PRIx32, st.hash);
+                snprintf(rev, sizeof rev, "%" PRId64, st.revision);
+                snprintf(keys, sizeof keys, "%" PRIu64, st.total_key);
+                humanize_bytes(size, sizeof size, st.total_size);
+                print_table(header, cells, ELEMENTSOF(header));
+        }
+        return flush_stdout("inspect");
+}
+
+/* ---- get ------------------------------------------------------------------------- */
+
+int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
+        _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
+        _cleanup_free_ InspectKv *kvs = NULL;
+        _cleanup_free_ char *path = NULL;
+        int64_t revision = 0;
+        const char *key;
+        size_t n = 0;
+        Options o;
+        int r;
+
+        r = command_start(argc, argv, json, config_path, 2, true, "get NAME|FILE KEY [--prefix]",
+                          "Print keys as etcd stored them at the backup's revision, like `etcdctl get`:\n"
+                          "each key on a line, then its value as stored (binary-safe). Nothing is\n"
+                          "printed for a key that does not exist or was deleted. --json prints\n"
+                          "etcdctl's shape: kvs with base64 key and value, and count.",
+                          "      --prefix   every key that starts with KEY\n", &o, &path);
+        if (r >= 0)
+                return r;
+        key = argv[optind + 1];
+        r = open_backup("get", path, &b);
+        if (r > 0)
+                return r;
+        r = inspect_get(b, key, strlen(key), o.prefix, &kvs, &n);
+        if (r >= 0)
+                r = inspect_revision(b, &revision);
+        if (r < 0)
+                return damaged("get", b, r);
+
+        if (o.json) {
+                printf("{\"header\":{\"revision\":%" PRId64 "},\"kvs\":[", revision);
+                for (size_t i = 0; i < n; i++) {
+                        printf("%s{\"key\":", i > 0 ? "," : "");
+                        json_base64(stdout, kvs[i].key, kvs[i].key_size);
+                        printf(",\"create_revision\":%" PRId64 ",\"mod_revision\":%" PRId64
+                               ",\"version\":%" PRId64 ",\"value\":",
+                               kvs[i].create_revision, kvs[i].mod_revision, kvs[i].version);
+                        json_base64(stdout, kvs[i].value, kvs[i].value_size);
+                        if (kvs[i].lease != 0)
+                                printf(",\"lease\":%" PRId64, kvs[i].lease);
+                        printf("}");
+                }
+                printf("],\"count\":%zu}\n", n);
+        } else
+                for (size_t i = 0; i < n; i++) {
+                        fwrite(kvs[i].key, 1, kvs[i].key_size, stdout);
+                        putchar('\n');
+                        fwrite(kvs[i].value, 1, kvs[i].value_size, stdout);
+                        putchar('\n');
+                }
+        return flush_stdout("get");
+}
+
+/* ---- audit ----------------------------------------------------------------------- */
+
+int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
+        _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
+        _cleanup_(inspect_audit_done) InspectAudit a = {};
+        _cleanup_free_ char *path = NULL;
+        size_t width = strlen("TOTAL");
+        Options o;
+        int r;
+
+        r = command_start(argc, argv, json, config_path, 1, false, "audit NAME|FILE",
+                          "Report how the Kubernetes Secrets in a backup (" INSPECT_SECRETS_PREFIX "…,\n"
+                          "latest revision, not deleted) are stored: a count per encryption provider\n"
+                          "and key name (\"aescbc:key1\") and of those in plaintext, with a warning\n"
+                          "when there are any. Exit status 0 either way: it is a report.",
+                          "", &o, &path);
+        if (r >= 0)
+                return r;
+        r = open_backup("audit", path, &b);
+        if (r > 0)
+                return r;
+        r = inspect_audit(b, &a);
+        if (r < 0)
+                return damaged("audit", b, r);
+
+        if (o.json) {
+                printf("{\"secrets\":%" PRIu64 ",\"by_provider\":{", a.secrets);
+                for (size_t i = 0; i < a.n_entries; i++) {
+                        printf("%s", i > 0 ? "," : "");
+                        json_string(stdout, a.entries[i].label);
+                        printf(":%" PRIu64, a.entries[i].count);
+                }
+                printf("},\"plaintext\":%" PRIu64 ",\"unknown\":%" PRIu64 "}\n", a.plaintext, a.unknown);
+                return flush_stdout("audit");
+        }
+
+        if (a.secrets == 0) {
+                printf("No Secrets in this backup (nothing under " INSPECT_SECRETS_PREFIX ").\n");
+                return flush_stdout("audit");
+        }
+        for (size_t i = 0; i < a.n_entries; i++)
+                width = MAX(width, strlen(a.entries[i].label));
+        width = MAX(width, strlen("STORED AS"));
+        printf("%-*s  %10s\n", (int) width, "STORED AS", "SECRETS");
+        for (size_t i = 0; i < a.n_entries; i++)
+                printf("%-*s  %10" PRIu64 "\n", (int) width, a.entries[i].label, a.entries[i].count);
+        printf("%-*s  %10" PRIu64 "\n", (int) width, "TOTAL", a.secrets);
+        if (a.plaintext > 0)
+                printf("WARNING: %" PRIu64 " Secret%s %s stored in plaintext: anyone with this backup "
+                       "can read %s\n", a.plaintext, a.plaintext == 1 ? "" : "s",
+                       a.plaintext == 1 ? "is" : "are", a.plaintext == 1 ? "it" : "them");
+        if (a.unknown > 0)
+                printf("NOTE: %" PRIu64 " Secret%s %s stored in a form not recognised (neither "
+                       "k8s:enc:… nor protobuf or JSON)\n", a.unknown, a.unknown == 1 ? "" : "s",
+                       a.unknown == 1 ? "is" : "are");
+        return flush_stdout("audit");
+}

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# The offline commands of etcd-backupctl (verify, inspect, get, audit) on
+# real backups taken by `etcd-backupd --once` from a real etcd 3.4 with
+# mutual TLS, in gzip, zstd and uncompressed form, judged by etcdctl itself:
+# `inspect` against `etcdctl snapshot status`, `get` against `etcdctl get`
+# taken at the same revision, `audit` against the fake Secrets written here.
+# Then damaged copies (a flipped byte, truncation, junk appended, another
+# backup's sidecar, a broken bbolt page behind a valid or an invalid
+# trailer) must fail `verify` with exit 1 naming the check, and a few hundred
+# randomly damaged copies must never crash any command.
+. "$(dirname "$0")/lib.sh"
+
+C=$ETCD_BACKUPCTL
+command -v python3 >/dev/null || { echo "offline.sh needs python3"; exit 1; }
+
+start_etcd
+
+# ---- data -------------------------------------------------------------------
+for i in $(seq 1 20); do ctl put "/app/k$i" "value $i" >/dev/null; done
+ctl put /app/k3 "overwritten once" >/dev/null
+ctl put /app/k3 "overwritten twice" >/dev/null
+ctl del /app/k5 >/dev/null
+ctl del /app/k7 >/dev/null
+ctl put /app/k7 "back again" >/dev/null                # deleted, then created anew
+head -c 3000 /dev/urandom > "$T/bin"
+printf 'nul\0and\nnewline\r\n' >> "$T/bin"
+ctl put /app/binary < "$T/bin" >/dev/null
+ctl put "/app/with space" "a value with spaces" >/dev/null
+head -c 30000 /dev/urandom | base64 -w0 | ctl put /app/big >/dev/null   # overflow pages
+
+secret() { # NAME PREFIX-PRINTF-FORMAT
+  { printf "$2"; head -c 64 /dev/urandom; } | ctl put "/registry/secrets/default/$1" >/dev/null
+}
+for i in 1 2 3 4 5 6; do secret "aes-$i" 'k8s:enc:aescbc:v1:key1:'; done
+for i in 1 2 3; do secret "gcm-$i" 'k8s:enc:aesgcm:v1:key2:'; done
+secret kms-1 'k8s:enc:kms:v2:vault:'
+secret plain-1 'k8s\0\n\x0cv1\x12\x06Secret'
+secret plain-2 'k8s\0\n\x0cv1\x12\x06Secret'
+ctl put /registry/secrets/kube-system/plain-json '{"kind":"Secret","apiVersion":"v1","data":{"a":"Yg=="}}' >/dev/null
+secret gone 'k8s:enc:aescbc:v1:key1:'                  # deleted: not counted
+ctl del /registry/secrets/default/gone >/dev/null
+secret upgraded 'k8s\0\n\x0cv1\x12\x06Secret'          # re-encrypted: counted as aescbc
+secret upgraded 'k8s:enc:aescbc:v1:key1:'
+ctl put /registry/configmaps/default/not-a-secret 'k8s:enc:aescbc:v1:key9:x' >/dev/null
+
+# What etcd serves now; no key under /app/ or /registry/ changes from here on.
+ctl get /app/k3 > "$T/ref-k3"
+ctl get /app/binary > "$T/ref-binary"
+ctl get "/app/with space" > "$T/ref-space"
+ctl get /app/k7 > "$T/ref-k7"
+ctl get /app/ --prefix > "$T/ref-prefix"
+ctl get /app/ --prefix -w json > "$T/ref-prefix.json"
+ctl get /app/k5 > "$T/ref-deleted"
+check "reference: etcdctl prints nothing for a deleted key" test ! -s "$T/ref-deleted"
+
+# ---- backups ------------------------------------------------------------------
+declare -A FILE DB
+for codec in gzip zstd none; do
+  ctl put "/between/$codec" x >/dev/null               # a new revision per backup
+  { etcd_group; storage_group "$T/b-$codec" "$codec" 3; } > "$T/$codec.conf"
+  out=$("$ETCD_BACKUPD" --once -c "$T/$codec.conf" 2>"$T/$codec.err"); rc=$?
+  check "$codec: --once made a backup" test $rc -eq 0 -a -f "$out" -a -f "$out.json"
+  FILE[$codec]=$out
+  case $codec in
+    gzip) gzip -dc "$out" > "$T/$codec.db" ;;
+    zstd) zstd -q -dc "$out" > "$T/$codec.db" ;;
+    none) cp "$out" "$T/$codec.db" ;;
+  esac
+  DB[$codec]=$T/$codec.db
+done
+
+for codec in gzip zstd none; do
+  f=${FILE[$codec]}
+  # inspect
+  got=$("$C" --json inspect "$f"); rc=$?
+  want=$(etcdctl snapshot status "${DB[$codec]}" -w json 2>/dev/null)
+  check "$codec: inspect --json exits 0" test $rc -eq 0
+  check "$codec: inspect --json = etcdctl snapshot status -w json ($want)" test "$got" = "$want"
+  got=$("$C" inspect "$f")
+  want=$(etcdctl snapshot status "${DB[$codec]}" -w table 2>/dev/null)
+  check "$codec: inspect table = etcdctl snapshot status -w table" test "$got" = "$want"
+
+  # get
+  "$C" get "$f" /app/k3 > "$T/got-k3"
+  check "$codec: get of an overwritten key = etcdctl get" cmp -s "$T/got-k3" "$T/ref-k3"
+  "$C" get "$f" /app/binary > "$T/got-binary"
+  check "$codec: get of a binary value = etcdctl get (byte for byte)" cmp -s "$T/got-binary" "$T/ref-binary"
+  "$C" get "$f" "/app/with space" > "$T/got-space"
+  check "$codec: get of a key with a space = etcdctl get" cmp -s "$T/got-space" "$T/ref-space"
+  "$C" get "$f" /app/k7 > "$T/got-k7"
+  check "$codec: get of a deleted and re-created key = etcdctl get" cmp -s "$T/got-k7" "$T/ref-k7"
+  "$C" get "$f" /app/k5 > "$T/got-deleted"; rc=$?
+  check "$codec: get of a deleted key prints nothing and exits 0" test $rc -eq 0 -a ! -s "$T/got-deleted"
+  "$C" get "$f" /app/nonexistent > "$T/got-none"; rc=$?
+  check "$codec: get of a key never written prints nothing and exits 0" test $rc -eq 0 -a ! -s "$T/got-none"
+  "$C" get "$f" /app/ --prefix > "$T/got-prefix"
+  check "$codec: get --prefix = etcdctl get --prefix" cmp -s "$T/got-prefix" "$T/ref-prefix"
+  "$C" --json get "$f" /app/ --prefix > "$T/got-prefix.json"
+  norm='[.kvs[] | {key, value: (.value // ""), create_revision, mod_revision, version}]'
+  check "$codec: get --prefix --json kvs = etcdctl get -w json kvs" \
+    test "$(jq -c "$norm" "$T/got-prefix.json")" = "$(jq -c "$norm" "$T/ref-prefix.json")"
+  check "$codec: get --json count = etcdctl's" \
+    test "$(jq .count "$T/got-prefix.json")" = "$(jq .count "$T/ref-prefix.json")"
+
+  # audit
+  a=$("$C" --json audit "$f"); rc=$?
+  check "$codec: audit exits 0 even with plaintext Secrets" test $rc -eq 0
+  check "$codec: audit counts 14 live Secrets" test "$(jq .secrets <<<"$a")" = 14
+  check "$codec: audit by_provider is exact" test "$(jq -c -S .by_provider <<<"$a")" = \
+    '{"aescbc:key1":7,"aesgcm:key2":3,"kmsv2:vault":1,"plaintext":3}'
+  check "$codec: audit plaintext = 3" test "$(jq .plaintext <<<"$a")" = 3
+  check "$codec: audit warns about plaintext" \
+    grep -q '^WARNING: 3 Secrets are stored in plaintext: anyone with this backup can read them' <<<"$("$C" audit "$f")"
+
+  # verify
+  out=$("$C" verify "$f"); rc=$?
+  check "$codec: verify exits 0" test $rc -eq 0
+  check "$codec: verify prints only ok lines" test -z "$(grep -v '^ok ' <<<"$out")"
+  for c in "sha256 trailer" "db structure" "sidecar file_sha256" "sidecar file_size" \
+           "sidecar db_sha256" "sidecar db_size" "sidecar revision"; do
+    check "$codec: verify checks $c" grep -q "^ok   $c" <<<"$out"
+  done
+  check "$codec: verify --json says ok" \
+    test "$("$C" --json verify "$f" | jq -c '[.ok, (.checks | length), ([.checks[].ok] | all), .file]')" = \
+         "[true,$(wc -l <<<"$out"),true,\"$f\"]"
+done
+
+# ---- names, help, usage ------------------------------------------------------------
+name=$(basename "${FILE[zstd]}")
+out=$(cd / && "$C" -c "$T/zstd.conf" verify "$name"); rc=$?
+check "a backup NAME is found in the configured storage directory" test $rc -eq 0
+check "... and verified there" grep -q '^ok   sidecar revision' <<<"$out"
+out=$(cd / && "$C" -c "$T/zstd.conf" --json inspect "$name")
+check "inspect by NAME = by FILE" test "$out" = "$("$C" --json inspect "${FILE[zstd]}")"
+echo 'storage: { directory = "relative/dir"; };' > "$T/bad.conf"
+(cd / && "$C" -c "$T/bad.conf" inspect "$name" >/dev/null 2>&1); rc=$?
+check "a NAME with a bad config exits 78" test $rc -eq 78
+(cd / && "$C" -c "$T/bad.conf" inspect "${FILE[zstd]}" >/dev/null 2>&1); rc=$?
+check "a FILE never loads the config" test $rc -eq 0
+(cd "$T/b-gzip" && "$C" -c "$T/bad.conf" inspect "$(basename "${FILE[gzip]}")" >/dev/null 2>&1); rc=$?
+check "a file in the current directory is a FILE" test $rc -eq 0
+for cmd in verify inspect get audit; do
+  "$C" "$cmd" --help > "$T/help" 2>&1; rc=$?
+  check "$cmd --help exits 0 and shows usage" test $rc -eq 0 -a -n "$(grep "Usage: .*$cmd" "$T/help")"
+  "$C" "$cmd" > /dev/null 2>&1; rc=$?
+  check "$cmd without arguments is a usage error (2)" test $rc -eq 2
+  "$C" "$cmd" --bogus x y > /dev/null 2>&1; rc=$?
+  check "$cmd with an unknown option is a usage error (2)" test $rc -eq 2
+done
+"$C" inspect "${FILE[none]}" extra > /dev/null 2>&1; rc=$?
+check "inspect with too many arguments is a usage error (2)" test $rc -eq 2
+"$C" verify "$T/does-not-exist.db" > "$T/out" 2>&1; rc=$?
+check "verify of a missing file exits 1 and says so" test $rc -eq 1 -a -n "$(grep 'FAIL read: cannot open' "$T/out")"
+"$C" inspect "$T/does-not-exist.db" > "$T/out" 2>&1; rc=$?
+check "inspect of a missing file exits 1" test $rc -eq 1
+{ echo 'age-encryption.org/v1'; head -c 200 /dev/urandom; } > "$T/enc.db.age"
+"$C" inspect "$T/enc.db.age" > "$T/out" 2>&1; rc=$?
+check "an encrypted backup is refused with exit 1 and a clear reason" \
+  test $rc -eq 1 -a -n "$(grep 'encrypted backups need the age module' "$T/out")"
+
+# ---- damage ------------------------------------------------------------------------
+# damaged NAME SOURCE: a copy of SOURCE (and its sidecar) under NAME.
+damaged() { cp "$2" "$T/d/$1"; cp "$2.json" "$T/d/$1.json"; }
+# verify_fails DESCRIPTION FILE PATTERN...: exit 1, and each pattern in the output.
+verify_fails() {
+  local d=$1 f=$2 out rc p good=1; shift 2
+  out=$("$C" verify "$f" 2>&1); rc=$?
+  [[ $rc -eq 1 ]] || good=0
+  for p in "$@"; do grep -q -- "$p" <<<"$out" || good=0; done
+  if [[ $good -eq 1 ]]; then ok "$d"; else not_ok "$d (rc $rc)"; sed 's/^/    /' <<<"$out"; fi
+}
+flip() { # FILE OFFSET
+  local b; b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  printf "$(printf '\\%03o' $(( (b ^ 0x55) & 255 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+mkdir -p "$T/d"
+for codec in gzip zstd none; do
+  f=${FILE[$codec]}; size=$(stat -c %s "$f")
+  damaged "flip.$codec" "$f"; flip "$T/d/flip.$codec" $((size / 2))
+  verify_fails "$codec: a byte flipped in the middle fails verify" "$T/d/flip.$codec" \
+    '^FAIL sidecar file_sha256: sidecar says'
+  damaged "cut.$codec" "$f"; truncate -s $((size / 2)) "$T/d/cut.$codec"
+  verify_fails "$codec: a truncated copy fails verify" "$T/d/cut.$codec" '^FAIL sidecar file_size'
+  damaged "junk.$codec" "$f"; head -c 1000 /dev/urandom >> "$T/d/junk.$codec"
+  verify_fails "$codec: junk appended fails verify" "$T/d/junk.$codec" '^FAIL ' '^FAIL sidecar file_size'
+done
+verify_fails "gzip: truncation is named" "$T/d/cut.gzip" '^FAIL decompress: truncated gzip stream'
+verify_fails "zstd: truncation is named" "$T/d/cut.zstd" '^FAIL decompress: truncated zstd stream'
+verify_fails "none: truncation is a trailer mismatch" "$T/d/cut.none" '^FAIL sha256 trailer: '
+verify_fails "gzip: junk appended is named" "$T/d/junk.gzip" '^FAIL decompress: corrupt gzip stream'
+verify_fails "none: junk appended is a trailer mismatch" "$T/d/junk.none" \
+  '^FAIL sha256 trailer: SHA-256 trailer mismatch: the file is damaged'
+verify_fails "none: a flipped byte is a trailer mismatch" "$T/d/flip.none" \
+  '^FAIL sha256 trailer: SHA-256 trailer mismatch'
+"$C" inspect "$T/d/flip.none" > "$T/out" 2>&1; rc=$?
+check "inspect refuses a damaged file with exit 1 and the reason" \
+  test $rc -eq 1 -a -n "$(grep 'SHA-256 trailer mismatch: the file is damaged' "$T/out")"
+
+# Another backup's sidecar: every checksum and the revision disagree.
+cp "${FILE[gzip]}" "$T/d/swapped.db.gz"; cp "${FILE[none]}.json" "$T/d/swapped.db.gz.json"
+verify_fails "another backup's sidecar fails verify" "$T/d/swapped.db.gz" \
+  '^FAIL sidecar file_sha256' '^FAIL sidecar file_size' '^FAIL sidecar db_sha256' \
+  '^FAIL sidecar revision: sidecar says' '^ok   sha256 trailer' '^ok   db structure'
+
+# A broken bbolt page: the root bucket's page gets an invalid page type, then
+# the db is compressed again; once with the old trailer, once with a new one.
+break_page() { # DB FIX_TRAILER
+  python3 - "$1" "$2" <<'PY'
+import hashlib, struct, sys
+path, fix = sys.argv[1], sys.argv[2] == "1"
+d = bytearray(open(path, "rb").read())
+ps = struct.unpack_from("<I", d, 16 + 8)[0]
+for m in (0, 1):
+    root = struct.unpack_from("<Q", d, m * ps + 32)[0]
+    d[root * ps + 8:root * ps + 10] = b"\xee\xee"
+if fix:
+    d[-32:] = hashlib.sha256(d[:-32]).digest()
+open(path, "wb").write(d)
+PY
+}
+cp "${DB[gzip]}" "$T/d/page.db"; break_page "$T/d/page.db" 0
+gzip -c "$T/d/page.db" > "$T/d/page.db.gz"
+verify_fails "a broken page behind the old trailer fails two checks" "$T/d/page.db.gz" \
+  '^ok   decompress' '^FAIL sha256 trailer' '^FAIL db structure: database structure damaged'
+cp "${DB[gzip]}" "$T/d/page2.db"; break_page "$T/d/page2.db" 1
+zstd -q -c "$T/d/page2.db" > "$T/d/page2.db.zst"
+verify_fails "a broken page behind a valid trailer fails the structure check" "$T/d/page2.db.zst" \
+  '^ok   sha256 trailer' '^FAIL db structure: database structure damaged'
+"$C" inspect "$T/d/page2.db.zst" > "$T/out" 2>&1; rc=$?
+check "inspect of a broken page exits 1 naming the damage" \
+  test $rc -eq 1 -a -n "$(grep 'database structure damaged' "$T/out")"
+"$C" get "$T/d/page2.db.zst" /app/k1 > "$T/out" 2>&1; rc=$?
+check "get of a broken page exits 1 naming the damage" \
+  test $rc -eq 1 -a -n "$(grep 'database structure damaged' "$T/out")"
+"$C" --json verify "$T/d/page2.db.zst" > "$T/out" 2>/dev/null; rc=$?
+check "verify --json of a broken page: ok false, the failed check named" \
+  test $rc -eq 1 -a "$(jq -c '[.ok, ([.checks[] | select(.ok | not) | .name])]' "$T/out")" = '[false,["db structure"]]'
+
+# ---- random damage -----------------------------------------------------------------
+# A few hundred copies of small backups with random bytes changed, cut or
+# grown; every command must exit 0 or 1, never die of a signal.
+# RANDOM_ROUNDS (default 200) and RANDOM_SEED (default: the PID) repeat a run.
+seed=${RANDOM_SEED:-$$}; RANDOM=$seed
+{ etcd_group; storage_group "$T/b-small" gzip 1; } > "$T/small.conf"
+small=$("$ETCD_BACKUPD" --once -c "$T/small.conf" 2>/dev/null)
+small_db=$T/small.db; gzip -dc "$small" > "$small_db"
+crashes=0 fails=0 runs=0
+start=$SECONDS
+for i in $(seq 1 ${RANDOM_ROUNDS:-200}); do
+  if (( i % 2 )); then src=$small; else src=$small_db; fi
+  cp "$src" "$T/r"; size=$(stat -c %s "$T/r")
+  case $(( i % 5 )) in
+    0) truncate -s $(( RANDOM * 32768 % size + RANDOM % size )) "$T/r" 2>/dev/null || truncate -s $((size / 3)) "$T/r" ;;
+    1) head -c $(( RANDOM % 5000 )) /dev/urandom >> "$T/r" ;;
+    *) for _ in $(seq 1 $(( 1 + RANDOM % 8 ))); do flip "$T/r" $(( (RANDOM * 32768 + RANDOM) % size )); done ;;
+  esac
+  for cmd in "verify" "inspect" "--json verify" "audit"; do
+    # shellcheck disable=SC2086
+    "$C" $cmd "$T/r" >/dev/null 2>&1; rc=$?
+    runs=$((runs + 1))
+    if (( rc > 1 )); then crashes=$((crashes + 1)); echo "    exit $rc from $cmd on copy $i"; cp "$T/r" "$T/crash-$i"; fi
+    (( rc == 1 )) && fails=$((fails + 1))
+  done
+  "$C" get "$T/r" /app/ --prefix >/dev/null 2>&1; rc=$?
+  runs=$((runs + 1))
+  if (( rc > 1 )); then crashes=$((crashes + 1)); echo "    exit $rc from get on copy $i"; fi
+  (( rc == 1 )) && fails=$((fails + 1))
+done
+echo "    random damage (RANDOM_SEED=$seed): $runs runs, $fails failed cleanly, $((SECONDS - start)) s"
+check "random damage: $runs runs, every exit status 0 or 1" test $crashes -eq 0
+check "random damage: most damaged copies are caught" test $fails -gt $((runs / 2))
+
+finish

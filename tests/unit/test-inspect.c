@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-inspect.c — the offline backup reader: the mvccpb.KeyValue decoder on
+ * hand-built protobufs (well-formed, tombstone-shaped, unknown fields, wrong
+ * wire types, truncation, negative int64), the Secrets storage classifier on
+ * every kube-apiserver prefix, and opening, verifying and reading keys of
+ * the etcd snapshot fixture as is, gzip- and zstd-compressed, damaged in
+ * each way verify must name, and next to right and wrong sidecars.
+ * Fixtures are found under $TOP_SRCDIR, or relative to this source file.
+ */
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include "test.h"
+#include "codec.h"
+#include "inspect.h"
+#include "store.h"
+#include "util/io.h"
+#include "util/str.h"
+
+static char *fixture_path(const char *name) {
+        const char *top = getenv("TOP_SRCDIR");
+        char *path = NULL;
+
+        if (top && *top)
+                check(asprintf(&path, "%s/tests/fixtures/%s", top, name) >= 0);
+        else {
+                char *src = strdup(__FILE__);
+                check(src);
+                check(asprintf(&path, "%s/../fixtures/%s", dirname(src), name) >= 0);
+                free(src);
+        }
+        return path;
+}
+
+static char *tmpdir;
+
+static char *tmp_path(const char *name) {
+        char *p = path_join(tmpdir, name);
+        check(p);
+        return p;
+}
+
+static void write_file(const char *path, const void *data, size_t n) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        check(fd >= 0);
+        check(loop_write(fd, data, n) == 0);
+        check(close(fd) == 0);
+}
+
+static uint8_t *fixture(size_t *ret_size) {
+        _cleanup_free_ char *path = fixture_path("etcd-small.db");
+        char *text = NULL;
+
+        check(read_full_file(path, 16 * 1024 * 1024, &text, ret_size) == 0);
+        return (uint8_t *) text;
+}
+
+static int on_sink(const void *data, size_t n, void *userdata) {
+        return loop_write(*(int *) userdata, data, n);
+}
+
+static void write_compressed(const char *path, CodecKind kind, const void *data, size_t n) {
+        CodecWriter *w = NULL;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        check(fd >= 0);
+        check(codec_writer_new(kind, 3, 1, on_sink, &fd, &w) == 0);
+        check(codec_writer_write(w, data, n) == 0);
+        check(codec_writer_finish(w) == 0);
+        codec_writer_free(w);
+        check(close(fd) == 0);
+}
+
+static const InspectCheck *find_check(const InspectReport *r, const char *name) {
+        for (size_t i = 0; i < r->n_checks; i++)
+                if (streq(r->checks[i].name, name))
+                        return &r->checks[i];
+        return NULL;
+}
+
+/* Open path, expect failure r with a reason containing what. */
+static void check_open_fails(const char *path, int r, const char *what) {
+        InspectBackup *b = NULL;
+        char reason[INSPECT_REASON_MAX] = "";
+        int k = inspect_backup_open(path, &b, reason, sizeof reason);
+
+        if (k != r || !strstr(reason, what))
+                fprintf(stderr, "%s: got %d \"%s\", want %d \"%s\"\n", path, k, reason, r, what);
+        check_int_eq(k, r);
+        check(strstr(reason, what));
+        check(!b);
+}
+
+/* ---- KeyValue ------------------------------------------------------------------ */
+
+static void test_kv_decode(void) {
+        /* key "/a", create 5, mod 7, version 2, value "xy", lease 300 */
+        static const uint8_t full[] = { 0x0a, 2, '/', 'a', 0x10, 5, 0x18, 7, 0x20, 2,
+                                        0x2a, 2, 'x', 'y', 0x30, 0xac, 0x02 };
+        static const uint8_t tomb[] = { 0x0a, 3, '/', 'b', 0 };
+        /* An unknown varint field 9 and an unknown length field 10 are skipped. */
+        static const uint8_t unknown[] = { 0x48, 1, 0x0a, 1, 'k', 0x52, 2, 'z', 'z', 0x2a, 0 };
+        /* lease -1: ten bytes of two's complement */
+        static const uint8_t negative[] = { 0x0a, 1, 'k', 0x30, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                            0xff, 0xff, 0xff, 0xff, 0x01 };
+        static const uint8_t wrong_key_type[] = { 0x08, 1 };
+        static const uint8_t wrong_rev_type[] = { 0x0a, 1, 'k', 0x12, 1, 'x' };
+        static const uint8_t truncated[] = { 0x0a, 5, 'a', 'b' };
+        static const uint8_t no_key[] = { 0x10, 5, 0x2a, 1, 'v' };
+        static const uint8_t empty_key[] = { 0x0a, 0, 0x10, 5 };
+        static const uint8_t group[] = { 0x0a, 1, 'k', 0x0b };
+        InspectKv kv;
+
+        check(inspect_kv_decode(full, sizeof full, &kv) == 0);
+        check_int_eq(kv.key_size, 2);
+        check(memcmp(kv.key, "/a", 2) == 0);
+        check_int_eq(kv.create_revision, 5);
+        check_int_eq(kv.mod_revision, 7);
+        check_int_eq(kv.version, 2);
+        check_int_eq(kv.value_size, 2);
+        check(memcmp(kv.value, "xy", 2) == 0);
+        check_int_eq(kv.lease, 300);
+
+        check(inspect_kv_decode(tomb, sizeof tomb, &kv) == 0);
+        check_int_eq(kv.key_size, 3);
+        check(memcmp(kv.key, "/b\0", 3) == 0);
+        check_int_eq(kv.value_size, 0);
+        check_int_eq(kv.version, 0);
+
+        check(inspect_kv_decode(unknown, sizeof unknown, &kv) == 0);
+        check_int_eq(kv.key_size, 1);
+        check_int_eq(kv.value_size, 0);
+
+        check(inspect_kv_decode(negative, sizeof negative, &kv) == 0);
+        check_int_eq(kv.lease, -1);
+
+        kv = (InspectKv) { .version = 42 };
+        check_int_eq(inspect_kv_decode(wrong_key_type, sizeof wrong_key_type, &kv), -EBADMSG);
+        check_int_eq(kv.version, 42); /* untouched on failure */
+        check_int_eq(inspect_kv_decode(wrong_rev_type, sizeof wrong_rev_type, &kv), -EBADMSG);
+        check_int_eq(inspect_kv_decode(truncated, sizeof truncated, &kv), -EBADMSG);
+        check_int_eq(inspect_kv_decode(no_key, sizeof no_key, &kv), -EBADMSG);
+        check_int_eq(inspect_kv_decode(empty_key, sizeof empty_key, &kv), -EBADMSG);
+        check_int_eq(inspect_kv_decode(group, sizeof group, &kv), -EBADMSG);
+        check_int_eq(inspect_kv_decode(NULL, 0, &kv), -EBADMSG);
+        for (size_t n = 0; n < sizeof full; n++) /* every prefix: no crash */
+                (void) inspect_kv_decode(full, n, &kv);
+}
+
+/* ---- classifier ---------------------------------------------------------------- */
+
+static void check_class(const char *value, size_t n, InspectStorage want, const char *label) {
+        char buf[INSPECT_LABEL_MAX];
+        InspectStorage s = inspect_audit_classify(value, n, buf, sizeof buf);
+
+        if (s != want || !streq(buf, label))
+                fprintf(stderr, "classify \"%.*s\": got %d \"%s\", want %d \"%s\"\n", (int) n, value,
+                        (int) s, buf, (int) want, label);
+        check(s == want);
+        check_str_eq(buf, label);
+}
+
+#define CLASS(lit, want, label) check_class(lit, sizeof(lit) - 1, want, label)
+
+static void test_classify(void) {
+        char small[8];
+
+        CLASS("k8s:enc:aescbc:v1:key1:\x01\x02\x03", INSPECT_STORAGE_ENCRYPTED, "aescbc:key1");
+        CLASS("k8s:enc:aesgcm:v1:key2:\xff", INSPECT_STORAGE_ENCRYPTED, "aesgcm:key2");
+        CLASS("k8s:enc:secretbox:v1:sb:", INSPECT_STORAGE_ENCRYPTED, "secretbox:sb");
+        CLASS("k8s:enc:kms:v1:vault:\x00\x01", INSPECT_STORAGE_ENCRYPTED, "kms:vault");
+        CLASS("k8s:enc:kms:v2:vault:\x0a", INSPECT_STORAGE_ENCRYPTED, "kmsv2:vault");
+        CLASS("k8s:enc:future:v1:k:", INSPECT_STORAGE_ENCRYPTED, "future:k");
+        /* Names from the value are made safe to print. */
+        CLASS("k8s:enc:aescbc:v1:bad\x1b[2Jname:", INSPECT_STORAGE_ENCRYPTED, "aescbc:bad??2Jname");
+        CLASS("k8s\x00\x0a\x0cv1\x12\x06Secret", INSPECT_STORAGE_PLAINTEXT, "plaintext");
+        CLASS("{\"kind\":\"Secret\"}", INSPECT_STORAGE_PLAINTEXT, "plaintext");
+        /* Malformed encryption prefixes and anything else. */
+        CLASS("k8s:enc:aescbc:v1:key1", INSPECT_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s:enc:aescbc", INSPECT_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s:enc::v1:k:", INSPECT_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s:enc:aescbc:v1::", INSPECT_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s:enc:", INSPECT_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s", INSPECT_STORAGE_UNKNOWN, "unknown");
+        CLASS("hello", INSPECT_STORAGE_UNKNOWN, "unknown");
+        CLASS("", INSPECT_STORAGE_UNKNOWN, "unknown");
+        check(inspect_audit_classify(NULL, 0, small, sizeof small) == INSPECT_STORAGE_UNKNOWN);
+        /* A label that does not fit is cut, never overflows. */
+        check(inspect_audit_classify("k8s:enc:aescbc:v1:averyveryverylongname:", 41, small,
+                                     sizeof small) == INSPECT_STORAGE_ENCRYPTED);
+        check_str_eq(small, "aescbc:");
+        check(inspect_audit_classify("k8s:enc:aescbc:v1:k:", 20, small, 0) == INSPECT_STORAGE_UNKNOWN);
+}
+
+/* ---- the fixture ----------------------------------------------------------------- */
+
+static void check_get(InspectBackup *b, const char *key, bool prefix, size_t want) {
+        InspectKv *kvs = NULL;
+        size_t n = 99;
+
+        check(inspect_get(b, key, strlen(key), prefix, &kvs, &n) == 0);
+        if (n != want)
+                fprintf(stderr, "get %s%s: %zu keys, want %zu\n", key, prefix ? " --prefix" : "", n, want);
+        check_int_eq(n, want);
+        for (size_t i = 1; i < n; i++) /* sorted, distinct */
+                check(memcmp(kvs[i - 1].key, kvs[i].key, MIN(kvs[i - 1].key_size, kvs[i].key_size)) < 0 ||
+                      (memcmp(kvs[i - 1].key, kvs[i].key, MIN(kvs[i - 1].key_size, kvs[i].key_size)) == 0 &&
+                       kvs[i - 1].key_size < kvs[i].key_size));
+        free(kvs);
+}
+
+static void test_fixture(void) {
+        _cleanup_free_ char *path = fixture_path("etcd-small.db");
+        InspectBackup *b = NULL;
+        InspectKv *kvs = NULL;
+        char reason[INSPECT_REASON_MAX] = "";
+        InspectAudit a = {};
+        int64_t rev = 0;
+        size_t n = 0;
+
+        check(inspect_backup_open(path, &b, reason, sizeof reason) == 0);
+        check(b->compression == CODEC_NONE);
+        check_u64_eq(b->db_size, 475136);
+        check_u64_eq(b->file_size, 475136 + 32);
+        check(inspect_revision(b, &rev) == 0);
+        check_int_eq(rev, 357);
+
+        /* Overwritten three times: the last value, version 4. */
+        check(inspect_get(b, "/fixture/single/0001", 20, false, &kvs, &n) == 0);
+        check_int_eq(n, 1);
+        check_int_eq(kvs[0].value_size, strlen("overwrite 2 of 1"));
+        check(memcmp(kvs[0].value, "overwrite 2 of 1", kvs[0].value_size) == 0);
+        check_int_eq(kvs[0].version, 4);
+        check(kvs[0].mod_revision > kvs[0].create_revision);
+        kvs = mfree(kvs);
+
+        check_get(b, "/fixture/single/0120", false, 0);         /* deleted */
+        check_get(b, "/fixture/single/012", false, 0);          /* no such key */
+        check_get(b, "/fixture/single/", true, 150);            /* 200 put, 50 deleted */
+        check_get(b, "/fixture/txn/", true, 990);               /* 1000 put, 10 deleted */
+        check_get(b, "/fixture/txn/0005", true, 0);
+        check_get(b, "/fixture/big/", true, 4);
+        check_get(b, "", true, 150 + 990 + 4 + 1);
+        check_get(b, "", false, 0);
+
+        check(inspect_get(b, "/fixture/leased", 15, false, &kvs, &n) == 0);
+        check_int_eq(n, 1);
+        check(kvs[0].lease != 0);
+        kvs = mfree(kvs);
+        check(inspect_get(b, "/fixture/big/c", 14, false, &kvs, &n) == 0);
+        check_int_eq(n, 1);
+        check(kvs[0].value_size >= 102400);
+        kvs = mfree(kvs);
+
+        check(inspect_audit(b, &a) == 0);
+        check_int_eq(a.secrets, 0);
+        check_int_eq(a.n_entries, 0);
+        inspect_audit_done(&a);
+        inspect_backup_free(b);
+
+        /* The empty etcd: no keys, revision 0. */
+        free(path);
+        path = fixture_path("etcd-empty.db");
+        check(inspect_backup_open(path, &b, reason, sizeof reason) == 0);
+        check(inspect_revision(b, &rev) == 0);
+        check_int_eq(rev, 0);
+        check_get(b, "", true, 0);
+        inspect_backup_free(b);
+}
+
+static void test_compressed(void) {
+        _cleanup_free_ char *gz = tmp_path("s.db.gz"), *zst = tmp_path("s.db.zst"),
+                            *cut = tmp_path("cut.db.gz"), *junk = tmp_path("junk.db.gz");
+        _cleanup_free_ uint8_t *db = NULL, *comp = NULL;
+        static const CodecKind kinds[] = { CODEC_GZIP, CODEC_ZSTD };
+        const char *paths[] = { gz, zst };
+        size_t size, csize;
+
+        db = fixture(&size);
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                InspectBackup *b = NULL;
+                InspectReport r = {};
+                InspectKv *kvs = NULL;
+                size_t n = 0;
+
+                write_compressed(paths[i], kinds[i], db, size);
+                check(inspect_backup_open(paths[i], &b, NULL, 0) == 0);
+                check(b->compression == kinds[i]);
+                check_u64_eq(b->db_size, 475136);
+                check(inspect_get(b, "/fixture/single/", 16, true, &kvs, &n) == 0);
+                check_int_eq(n, 150);
+                free(kvs);
+                inspect_backup_free(b);
+
+                check(inspect_verify(paths[i], &r) == 0);
+                check(r.ok);
+                check(find_check(&r, "decompress")->ok);
+                check(find_check(&r, "sha256 trailer")->ok);
+                check(find_check(&r, "db structure")->ok);
+                check(!find_check(&r, "sidecar"));
+                inspect_report_done(&r);
+        }
+
+        /* A gzip file cut short. */
+        {
+                char *text = NULL;
+                check(read_full_file(gz, 16 * 1024 * 1024, &text, &csize) == 0);
+                comp = (uint8_t *) text;
+        }
+        write_file(cut, comp, csize / 2);
+        check_open_fails(cut, -EBADMSG, "truncated gzip stream");
+        /* Junk after the last member. */
+        {
+                _cleanup_free_ uint8_t *more = malloc(csize + 100);
+                check(more);
+                memcpy(more, comp, csize);
+                memset(more + csize, 'J', 100);
+                write_file(junk, more, csize + 100);
+                check_open_fails(junk, -EBADMSG, "corrupt gzip stream");
+        }
+}
+
+static void test_damage(void) {
+        _cleanup_free_ char *flip = tmp_path("flip.db"), *page = tmp_path("page.db"),
+                            *age = tmp_path("x.db"), *agename = tmp_path("y.db.age"),
+                            *empty = tmp_path("empty.db"), *text = tmp_path("notes.txt"),
+                            *tiny = tmp_path("tiny.db"), *dir = tmp_path("dir");
+        _cleanup_free_ uint8_t *db = NULL;
+        InspectReport r = {};
+        size_t size;
+
+        db = fixture(&size);
+
+        /* One byte flipped in the middle: the trailer tells. */
+        db[size / 2] ^= 0x40;
+        write_file(flip, db, size);
+        db[size / 2] ^= 0x40;
+        check_open_fails(flip, -EBADMSG, "SHA-256 trailer mismatch: the file is damaged");
+        check(inspect_verify(flip, &r) == 0);
+        check(!r.ok);
+        check(!find_check(&r, "sha256 trailer")->ok);
+        check(find_check(&r, "decompress")->ok);
+        inspect_report_done(&r);
+
+        /* A page header damaged and the trailer recomputed: the structure tells. */
+        {
+                _cleanup_free_ uint8_t *copy = malloc(size);
+                unsigned len = 0;
+                check(copy);
+                memcpy(copy, db, size);
+                /* The root bucket's page named by either meta page (root
+                 * page id at offset 32 of a 4096-byte meta page): its type. */
+                for (size_t m = 0; m < 2; m++) {
+                        uint64_t root;
+                        memcpy(&root, copy + m * 4096 + 32, sizeof root);
+                        check(root > 1 && (root + 1) * 4096 <= size);
+                        copy[root * 4096 + 8] = 0xee;
+                        copy[root * 4096 + 9] = 0xee;
+                }
+                check(EVP_Digest(copy, size - 32, copy + size - 32, &len, EVP_sha256(), NULL) == 1);
+                write_file(page, copy, size);
+                check(inspect_verify(page, &r) == 0);
+                check(!r.ok);
+                check(find_check(&r, "sha256 trailer")->ok);
+                check(!find_check(&r, "db structure")->ok);
+                check(strstr(find_check(&r, "db structure")->detail, "database structure damaged"));
+                inspect_report_done(&r);
+        }
+
+        /* Encrypted: by magic, and by name. */
+        write_file(age, "age-encryption.org/v1\n-> X25519 abc\n", 36);
+        check_open_fails(age, -EPROTONOSUPPORT, "encrypted backups need the age module");
+        write_file(agename, db, size);
+        check_open_fails(agename, -EPROTONOSUPPORT, "encrypted backups need the age module");
+        check(inspect_verify(age, &r) == 0);
+        check(!r.ok);
+        check(!find_check(&r, "decrypt")->ok);
+        inspect_report_done(&r);
+
+        write_file(empty, "", 0);
+        check_open_fails(empty, -EBADMSG, "not a backup");
+        write_file(text, "just some notes, not a backup at all\n", 37);
+        check_open_fails(text, -EBADMSG, "not a backup");
+        write_file(tiny, "ab", 2);
+        check_open_fails(tiny, -EBADMSG, "not a backup");
+        /* 32 bytes that are the SHA-256 of nothing: a valid trailer on no db. */
+        {
+                uint8_t sha[32];
+                unsigned len = 0;
+                check(EVP_Digest("", 0, sha, &len, EVP_sha256(), NULL) == 1);
+                write_file(tiny, sha, sizeof sha);
+                check_open_fails(tiny, -EBADMSG, "database structure damaged");
+                check(inspect_verify(tiny, &r) == 0);
+                check(!r.ok);
+                check(find_check(&r, "sha256 trailer")->ok);
+                check(!find_check(&r, "db structure")->ok);
+                inspect_report_done(&r);
+        }
+        check(mkdir(dir, 0700) == 0);
+        check_open_fails(dir, -EBADMSG, "not a regular file");
+        check(rmdir(dir) == 0);
+
+        check_open_fails("/nonexistent/etcd.db", -ENOENT, "cannot open /nonexistent/etcd.db");
+        check(inspect_verify("/nonexistent/etcd.db", &r) == 0);
+        check(!r.ok);
+        check_int_eq(r.n_checks, 1);
+        check_str_eq(r.checks[0].name, "read");
+        inspect_report_done(&r);
+}
+
+static void test_sidecar(void) {
+        _cleanup_free_ char *gz = tmp_path("etcd-side.db.gz"), *side = tmp_path("etcd-side.db.gz.json");
+        _cleanup_free_ uint8_t *db = NULL, *comp = NULL;
+        _cleanup_free_ char *json = NULL;
+        uint8_t sha[32];
+        unsigned len = 0;
+        InspectReport r = {};
+        Sidecar sc = {
+                .name = (char *) "etcd-side.db.gz", .created_usec = 1700000000000000,
+                .cluster_id = 1, .member_id = 2, .endpoint = (char *) "https://127.0.0.1:2379",
+                .etcd_version = (char *) "3.4.23", .revision = 357, .db_size = 475136,
+                .compression = CODEC_GZIP, .level = 3,
+        };
+        static const char *const names[] = { "sidecar", "sidecar file_size", "sidecar file_sha256",
+                                             "sidecar db_size", "sidecar db_sha256", "sidecar revision" };
+        size_t size, csize;
+
+        db = fixture(&size);
+        write_compressed(gz, CODEC_GZIP, db, size);
+        {
+                char *text = NULL;
+                check(read_full_file(gz, 16 * 1024 * 1024, &text, &csize) == 0);
+                comp = (uint8_t *) text;
+        }
+        check(EVP_Digest(comp, csize, sha, &len, EVP_sha256(), NULL) == 1);
+        hexencode(sha, 32, sc.file_sha256);
+        hexencode(db + size - 32, 32, sc.db_sha256);
+        sc.file_size = csize;
+
+        check(sidecar_to_json(&sc, &json) == 0);
+        write_file(side, json, strlen(json));
+        check(inspect_verify(gz, &r) == 0);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                const InspectCheck *c = find_check(&r, names[i]);
+                if (!c || !c->ok)
+                        fprintf(stderr, "%s: %s\n", names[i], c ? c->detail : "missing");
+                check(c && c->ok);
+        }
+        check(r.ok);
+        inspect_report_done(&r);
+
+        /* Every field wrong at once: each mismatch is reported. */
+        sc.revision = 356;
+        sc.db_size = 1;
+        sc.file_size = 2;
+        sc.file_sha256[0] = sc.file_sha256[0] == '0' ? '1' : '0';
+        sc.db_sha256[0] = sc.db_sha256[0] == '0' ? '1' : '0';
+        json = mfree(json);
+        check(sidecar_to_json(&sc, &json) == 0);
+        write_file(side, json, strlen(json));
+        check(inspect_verify(gz, &r) == 0);
+        check(!r.ok);
+        check(find_check(&r, "sidecar")->ok);
+        for (size_t i = 1; i < ELEMENTSOF(names); i++)
+                check(!find_check(&r, names[i])->ok);
+        check(strstr(find_check(&r, "sidecar revision")->detail, "356"));
+        check(strstr(find_check(&r, "sidecar revision")->detail, "357"));
+        check(find_check(&r, "sha256 trailer")->ok);
+        inspect_report_done(&r);
+
+        /* A sidecar that is not JSON. */
+        write_file(side, "{nope", 5);
+        check(inspect_verify(gz, &r) == 0);
+        check(!r.ok);
+        check(!find_check(&r, "sidecar")->ok);
+        check(!find_check(&r, "sidecar file_sha256"));
+        inspect_report_done(&r);
+        check(unlink(side) == 0);
+}
+
+/* Random damage to a small compressed backup: never a crash, never a leak. */
+static void test_random_damage(void) {
+        _cleanup_free_ char *path = tmp_path("rand.db.gz"), *src = tmp_path("src.db.gz");
+        _cleanup_free_ uint8_t *db = NULL, *comp = NULL;
+        size_t size, csize;
+
+        db = fixture(&size);
+        write_compressed(src, CODEC_GZIP, db, size);
+        {
+                char *text = NULL;
+                check(read_full_file(src, 16 * 1024 * 1024, &text, &csize) == 0);
+                comp = (uint8_t *) text;
+        }
+        srand(12345);
+        for (int round = 0; round < 60; round++) {
+                _cleanup_free_ uint8_t *copy = malloc(csize);
+                InspectBackup *b = NULL;
+                InspectReport r = {};
+                size_t n = csize;
+
+                check(copy);
+                memcpy(copy, comp, csize);
+                for (int k = 0; k < 1 + round % 4; k++)
+                        copy[(size_t) rand() % csize] ^= (uint8_t) (1 + rand() % 255);
+                if (round % 5 == 0)
+                        n = (size_t) rand() % csize;
+                write_file(path, copy, n);
+                if (inspect_backup_open(path, &b, NULL, 0) == 0) {
+                        InspectAudit a = {};
+                        InspectKv *kvs = NULL;
+                        size_t m;
+                        if (inspect_get(b, "", 0, true, &kvs, &m) == 0)
+                                free(kvs);
+                        if (inspect_audit(b, &a) == 0)
+                                inspect_audit_done(&a);
+                        inspect_backup_free(b);
+                }
+                check(inspect_verify(path, &r) == 0);
+                inspect_report_done(&r);
+        }
+}
+
+int main(void) {
+        char template[] = "/tmp/test-inspect.XXXXXX";
+        _cleanup_free_ char *cmd = NULL;
+
+        tmpdir = mkdtemp(template);
+        check(tmpdir);
+        TEST_RUN(test_kv_decode);
+        TEST_RUN(test_classify);
+        TEST_RUN(test_fixture);
+        TEST_RUN(test_compressed);
+        TEST_RUN(test_damage);
+        TEST_RUN(test_sidecar);
+        TEST_RUN(test_random_damage);
+        check(asprintf(&cmd, "rm -rf '%s'", tmpdir) >= 0);
+        check(system(cmd) == 0);
+        return 0;
+}
