@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "backup.h"
 #include "bbolt.h"
 #include "codec.h"
@@ -93,6 +94,11 @@ static int on_output(const void *data, size_t n, void *userdata) {
                 return r;
         o->size += n;
         return 0;
+}
+
+/* codec → age (when encrypting) → on_output. */
+static int on_encrypt(const void *data, size_t n, void *userdata) {
+        return age_encryptor_write(userdata, data, n);
 }
 
 /* The spool: written by the stream, read behind it by the compressor. */
@@ -240,6 +246,9 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
         char buf1[FORMAT_BYTES_MAX], buf2[FORMAT_BYTES_MAX];
         Output out = {};
         Spool spool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        _cleanup_(age_encryptor_freep) AgeEncryptor *enc = NULL;
+        _cleanup_free_ AgeRecipient *recipients = NULL;
+        bool encrypted = c->encryption.enabled;
         Stream stream = { .spool = &spool, .progress = progress, .userdata = userdata };
         pthread_t thread;
         bool thread_started = false;
@@ -285,7 +294,29 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 return fail(result, -ENOMEM, "out of memory");
         }
         spool.fd = spool_fd;
-        r = codec_writer_new(c->storage.compression, (int) c->storage.level, c->storage.threads, on_output, &out,
+        if (encrypted) {
+                size_t n = strv_length(c->encryption.recipients);
+                recipients = calloc(n ? n : 1, sizeof *recipients);
+                if (!recipients) {
+                        r = fail(result, -ENOMEM, "out of memory");
+                        goto finish;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        r = age_recipient_parse(c->encryption.recipients[i], &recipients[i]);
+                        if (r < 0) {
+                                r = fail(result, r, "encryption.recipients: \"%s\" is not a valid age public key",
+                                         c->encryption.recipients[i]);
+                                goto finish;
+                        }
+                }
+                r = age_encryptor_new(recipients, n, on_output, &out, &enc);
+                if (r < 0) {
+                        r = fail(result, r, "cannot set up age encryption: %s", strerror(-r));
+                        goto finish;
+                }
+        }
+        r = codec_writer_new(c->storage.compression, (int) c->storage.level, c->storage.threads,
+                             encrypted ? on_encrypt : on_output, encrypted ? (void *) enc : (void *) &out,
                              &spool.codec);
         if (r < 0) {
                 r = fail(result, r, "cannot set up %s compression: %s", codec_to_string(c->storage.compression),
@@ -345,6 +376,15 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                         : fail(result, spool.error, "compression failed: %s", strerror(-spool.error));
                 goto finish;
         }
+        if (enc) {
+                r = age_encryptor_finish(enc);
+                if (r < 0) {
+                        r = r == -ENOSPC || r == -EDQUOT
+                                ? fail(result, r, "no space left in %s while writing the backup", c->storage.directory)
+                                : fail(result, r, "encryption failed: %s", strerror(-r));
+                        goto finish;
+                }
+        }
         if (EVP_DigestFinal_ex(out.md, file_sha, &md_len) != 1) {
                 r = fail(result, -EIO, "cannot hash the backup file");
                 goto finish;
@@ -358,7 +398,7 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 name = mfree(name);
                 r = store_name_format(&(StoreName) { .cluster_id = status.cluster_id, .created_usec = created,
                                                      .revision = revision, .compression = c->storage.compression,
-                                                     .encrypted = false }, &name);
+                                                     .encrypted = encrypted }, &name);
                 if (r < 0) {
                         r = fail(result, r, "out of memory");
                         goto finish;
@@ -379,7 +419,7 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 .file_size = out.size,
                 .compression = c->storage.compression,
                 .level = c->storage.compression == CODEC_NONE ? 0 : (int) c->storage.level,
-                .encrypted = false,
+                .encrypted = encrypted,
                 .stream_duration_usec = stream_usec,
         };
         hexencode(db_sha, TRAILER_BYTES, result->sidecar.db_sha256);
