@@ -329,6 +329,15 @@ static void show_progress(Ctl *ctl, struct json_object *p, bool tty) {
                 return;
         format_bytes(a, sizeof a, (uint64_t) jint(p, "bytes"));
         format_bytes(b, sizeof b, (uint64_t) jint(p, "total"));
+        if (jint(p, "total") <= 0) {
+                /* Nothing to measure yet (connecting). */
+                if (tty)
+                        fprintf(stderr, "\r%-70s", phase);
+                else
+                        printf("%s\n", phase);
+                fflush(stdout);
+                return;
+        }
         if (tty) {
                 char bar[31];
                 int fill = (int) (MIN(MAX(pct, 0), 100) * 30 / 100);

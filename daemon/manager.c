@@ -746,12 +746,19 @@ static void reply_backup(Manager *m, ControlConnection *c) {
         m->subscribers[m->n_subscribers++] = control_connection_ref(c);
         if (m->state == MANAGER_IDLE) {
                 snprintf(reason, sizeof reason, "requested by uid %u", (unsigned) control_connection_uid(c));
-                if (start_job(m, reason) < 0)
-                        /* job_failed() has answered the subscribers. */
-                        return;
+                /* On failure job_failed() has answered the subscribers. */
+                (void) start_job(m, reason);
+                return;
         }
-        /* A backup already running is joined: the client gets its progress and result. */
-        broadcast_progress(m);
+        /* A backup already running is joined: the client gets where it is now,
+         * then its progress and result like everyone else. */
+        {
+                struct json_object *o = json_object_new_object();
+                if (o) {
+                        json_object_object_add(o, "progress", progress_json(m));
+                        control_send(c, o);
+                }
+        }
 }
 
 static void on_control_request(ControlConnection *c, const char *method, struct json_object *request, void *userdata) {
