@@ -30,6 +30,7 @@
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
+#include "schedule.h"
 #include "store.h"
 #include "util/io.h"
 #include "util/parse.h"
@@ -88,7 +89,7 @@ struct Manager {
         size_t n_subscribers;
 };
 
-static void schedule_next(Manager *m, uint64_t after);
+static void arm_timer(Manager *m, uint64_t after);
 static int start_job(Manager *m, const char *reason);
 
 ManagerState manager_get_state(const Manager *m) {
@@ -498,7 +499,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t planned = m->planned_usec;
 
         /* Re-arm from the planned elapse first, so a long job never shifts the schedule. */
-        schedule_next(m, planned);
+        arm_timer(m, planned);
         if (m->state == MANAGER_RUNNING) {
                 log_warning("scheduled backup skipped: the previous one is still running");
                 return 0;
@@ -518,14 +519,11 @@ static uint64_t random_below(uint64_t limit) {
         return v % limit;
 }
 
-static void schedule_next(Manager *m, uint64_t after) {
+static void arm_timer(Manager *m, uint64_t after) {
         uint64_t next, now = now_usec(CLOCK_REALTIME);
         int r;
 
-        r = calendar_spec_next_usec(m->config->schedule.calendar_spec, after, &next);
-        if (r >= 0 && next <= now)
-                /* Missed while a job ran or the clock jumped forward: one run, not a burst. */
-                r = calendar_spec_next_usec(m->config->schedule.calendar_spec, now, &next);
+        r = schedule_next(m->config->schedule.calendar_spec, after, now, &next);
         if (r < 0) {
                 log_warning("schedule.calendar \"%s\" has no future elapse; no more scheduled backups",
                             m->config->schedule.calendar);
@@ -546,17 +544,14 @@ static bool missed_run(Manager *m) {
         _cleanup_free_ char *error = NULL;
         StoreEntry *e = NULL;
         size_t n = 0;
-        uint64_t newest = 0, next;
+        uint64_t newest = 0;
 
         if (store_open(m->config->storage.directory, false, &s, &error) >= 0 && store_list(s, &e, &n) >= 0) {
                 if (n > 0)
                         newest = e[0].parsed.created_usec;
                 store_entries_free(e, n);
         }
-        if (newest == 0)
-                return true;
-        return calendar_spec_next_usec(m->config->schedule.calendar_spec, newest, &next) >= 0 &&
-               next <= now_usec(CLOCK_REALTIME);
+        return schedule_missed(m->config->schedule.calendar_spec, newest, now_usec(CLOCK_REALTIME));
 }
 
 /* ---- signals ---- */
@@ -614,7 +609,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                     *m->config->control.group)
                         log_warning("control.group \"%s\" does not exist; only root may use the control socket",
                                     m->config->control.group);
-                schedule_next(m, now_usec(CLOCK_REALTIME));
+                arm_timer(m, now_usec(CLOCK_REALTIME));
                 if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
                                    "ETCD_BACKUP_RELOAD_RESULT", "ok", NULL);
@@ -859,7 +854,7 @@ int manager_start(Manager *m) {
         r = sd_event_add_time(m->event, &m->timer, CLOCK_REALTIME, UINT64_MAX, TIMER_ACCURACY_USEC, on_timer, m);
         if (r < 0)
                 return log_error_errno(r, "cannot create the schedule timer: %m");
-        schedule_next(m, now_usec(CLOCK_REALTIME));
+        arm_timer(m, now_usec(CLOCK_REALTIME));
         load_last(m);
 
         {

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * schedule.c — the daemon's timer arithmetic (see schedule.h).
+ */
+
+#include <errno.h>
+
+#include "schedule.h"
+
+int schedule_next(const CalendarSpec *spec, uint64_t planned, uint64_t now, uint64_t *ret_next) {
+        uint64_t next;
+        int r;
+
+        r = calendar_spec_next_usec(spec, planned, &next);
+        if (r >= 0 && next <= now)
+                r = calendar_spec_next_usec(spec, now, &next);
+        if (r < 0)
+                return r;
+        *ret_next = next;
+        return 0;
+}
+
+bool schedule_missed(const CalendarSpec *spec, uint64_t newest_backup, uint64_t now) {
+        uint64_t next;
+
+        if (newest_backup == 0)
+                return true;
+        return calendar_spec_next_usec(spec, newest_backup, &next) >= 0 && next <= now;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * schedule.h — the daemon's timer arithmetic, pure so it can be tested with
+ * an injected clock: which elapse to arm next, and whether a run was missed
+ * while the daemon was down. No clock is read here.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "calendar.h"
+
+/* The elapse to arm after the one planned at `planned` fired (or, at start
+ * and after a reload, planned = now). It is the calendar's next elapse after
+ * `planned`, so the schedule never drifts with how long a job took; if that
+ * is already in the past (the job outlasted it, or the wall clock jumped
+ * forward over it) it is the next elapse after `now` instead: one run for
+ * everything missed, never a burst, never two for one elapse. Returns 0,
+ * or -ENOENT when the calendar has no further elapse. */
+int schedule_next(const CalendarSpec *spec, uint64_t planned, uint64_t now, uint64_t *ret_next);
+
+/* schedule.persistent: true when the newest backup (0 = none) is older than
+ * the last elapse at or before now. */
+bool schedule_missed(const CalendarSpec *spec, uint64_t newest_backup, uint64_t now);
