@@ -82,7 +82,7 @@ static int set_error(char **ret_error, const char *fmt, ...) {
 
 /* Map a libcurl failure to an errno and a sentence an operator can act on. */
 static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint, const EtcdTls *tls,
-                        bool tls_done_no_answer, bool answer_started, char **ret_error) {
+                        bool no_answer, bool answer_started, char **ret_error) {
         const char *detail = errbuf && *errbuf ? errbuf : curl_easy_strerror(code);
         int r;
 
@@ -96,7 +96,9 @@ static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint,
         /* With TLS 1.3 the server checks our certificate after our side of
          * the handshake is done: a refusal shows up as a reset or a closed
          * connection before any HTTP answer. */
-        if (tls_done_no_answer && code != CURLE_OPERATION_TIMEDOUT && code != CURLE_WRITE_ERROR) {
+        if (no_answer &&
+            (code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_HTTP2 ||
+             code == CURLE_HTTP2_STREAM || code == CURLE_GOT_NOTHING || code == CURLE_PARTIAL_FILE)) {
                 if (!tls->cert)
                         set_error(ret_error, "%s: etcd closed the connection after the TLS handshake: no client "
                                   "certificate is configured (etcd.cert, etcd.key) and etcd requires one (%s)",
@@ -166,7 +168,6 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
         CURLcode code;
         CURL *curl;
         long http_version = 0, response_code = 0;
-        curl_off_t appconnect_usec = 0;
         int r;
 
         if (!startswith(endpoint, "https://"))
@@ -225,7 +226,6 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
         code = curl_easy_perform(curl);
         curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &http_version);
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response_code);
-        curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &appconnect_usec);
         curl_slist_free_all(headers);
         curl_easy_cleanup(curl);
 
@@ -243,8 +243,10 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
                 if (code == CURLE_OPERATION_TIMEDOUT && stream && strstr(errbuf, "slower than"))
                         return set_error(ret_error, "%s: etcd stopped sending the snapshot (nothing for %" PRIu64 "s)",
                                          endpoint, ETCD_STALL_USEC / USEC_PER_SEC), -ETIMEDOUT;
-                return curl_failure(code, errbuf, endpoint, tls, appconnect_usec > 0 && response_code == 0,
-                                    response_code != 0, ret_error);
+                /* A TCP connection that was reset before any HTTP answer: with TLS 1.3
+                 * that is how a refused client certificate looks, whether or not
+                 * curl had recorded the handshake as complete. */
+                return curl_failure(code, errbuf, endpoint, tls, response_code == 0, response_code != 0, ret_error);
         }
         if (http_version != CURL_HTTP_VERSION_2_0)
                 return set_error(ret_error, "%s: the server did not speak HTTP/2 (not an etcd gRPC endpoint?)",
