@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A backup directory on small tmpfs file systems, at every size from "cannot
+# start" to "fits": a ~20 MiB incompressible db needs room for the spool (the
+# raw db) and the output. Too small: exit 1 with an error that names the
+# lack of space, the earlier backup byte-identical and nothing else left.
+# Big enough: a backup that verifies.
+. "$(dirname "$0")/../integration/lib.sh"
+[[ $(id -u) -eq 0 ]] || { echo "needs root to mount tmpfs"; exit 1; }
+
+start_etcd
+load_random 20 1024
+mnt=$T/mnt
+mkdir -p "$mnt"
+tried=0 refused=0 fitted=0
+for mb in 1 8 16 22 26 30 34 38 41 44 48 56 64; do
+  mount -t tmpfs -o size=${mb}m,mode=0700 tmpfs "$mnt" || { not_ok "mount ${mb}M"; continue; }
+  # An earlier (fake) backup that must survive.
+  head -c 100000 /dev/urandom > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db"
+  before=$(dir_state "$mnt")
+  { etcd_group; storage_group "$mnt" none 0 0; } > "$T/c.conf"
+  err=$("$ETCD_BACKUPD" --once -c "$T/c.conf" 2>&1 >/dev/null); rc=$?
+  tried=$((tried + 1))
+  if [[ $rc -eq 0 ]]; then
+    fitted=$((fitted + 1))
+    new=$(ls "$mnt" | grep -v '^etcd-0000000000000001-' | grep -v json)
+    check "${mb}M: fits; the backup verifies" "$ETCD_BACKUPCTL" verify "$mnt/$new"
+  else
+    refused=$((refused + 1))
+    check "${mb}M: exit 1 (got $rc)" test $rc -eq 1
+    echo "# ${mb}M: $err"
+    if grep -qiE "space" <<<"$err"; then ok "${mb}M: names the lack of space"; else not_ok "${mb}M: error '$err'"; fi
+    check "${mb}M: directory exactly as before" test "$(dir_state "$mnt")" = "$before"
+  fi
+  umount "$mnt"
+done
+echo "# sizes tried: $tried, refused: $refused, fitted: $fitted"
+check "some sizes were too small and some fitted" test $refused -gt 0 -a $fitted -gt 0
+finish

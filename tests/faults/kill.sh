@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SIGKILL and SIGTERM at random moments across backups of a ~150 MB db:
+# ten kills of `etcd-backupd --once` and ten of the daemon's worker. After
+# each, every earlier backup is byte-identical and the directory holds
+# either nothing new or one complete backup that verifies (a kill can land
+# after the file was published) -- never a partial file. The next run
+# succeeds.
+. "$(dirname "$0")/../integration/lib.sh"
+KILLS=${KILLS:-20}
+
+start_etcd
+load_random 150 1024
+{ etcd_group; storage_group "$T/b" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo 'retention: { keep_last = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
+  echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/c.conf"
+
+start=$(date +%s%N)
+"$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>&1 || { echo "first backup failed"; exit 1; }
+duration_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "# one backup takes ${duration_ms} ms"
+
+# The directory after a kill: earlier files unchanged; at most one new backup
+# (with or without its sidecar), and it verifies.
+check_after_kill() { # label before-listing
+  local label=$1 before=$2 new
+  new=$(comm -13 <(sed -n 's/^\.\/\([^ ]*\) .*/\1/p' <<<"$before" | sort -u) <(ls "$T/b" | sort))
+  for f in $(sed -n 's/^\.\/\([^ ]*\) .*/\1/p' <<<"$before" | sort -u); do
+    [[ -f $T/b/$f ]] || { not_ok "$label: earlier file $f vanished"; return; }
+  done
+  if [[ -z $new ]]; then ok "$label: directory unchanged"; return; fi
+  local backups; backups=$(grep -v '\.json$' <<<"$new")
+  if [[ $(wc -l <<<"$backups") -eq 1 && -n $backups ]] && \
+     "$ETCD_BACKUPCTL" verify "$T/b/$backups" >/dev/null 2>&1 && \
+     [[ -z $(grep '\.json$' <<<"$new" | grep -v "^$backups.json$") ]]; then
+    ok "$label: one complete new backup (the kill came after publishing)"
+  else
+    not_ok "$label: unexpected new files: $new"
+  fi
+}
+
+rand_delay() { awk -v ms="$duration_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", (r % (ms * 95 / 100 + 1)) / 1000 }'; }
+
+half=$((KILLS / 2))
+for i in $(seq 1 "$half"); do
+  sig=$([[ $((i % 2)) -eq 1 ]] && echo KILL || echo TERM)
+  before=$(dir_state "$T/b"); sums=$(cd "$T/b" && sha256sum * | sort)
+  d=$(rand_delay)
+  "$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>&1 & pid=$!
+  sleep "$d"; kill -s "$sig" "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  check_after_kill "--once SIG$sig after ${d}s" "$before"
+  check "--once SIG$sig after ${d}s: earlier backups byte-identical" \
+    test "$(cd "$T/b" && sha256sum $(awk '{print $2}' <<<"$sums") | sort)" = "$sums"
+done
+
+"$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; CLEANUP+=("kill -9 $DPID")
+for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
+for i in $(seq $((half + 1)) "$KILLS"); do
+  sig=$([[ $((i % 2)) -eq 1 ]] && echo KILL || echo TERM)
+  before=$(dir_state "$T/b"); sums=$(cd "$T/b" && sha256sum * | sort)
+  d=$(rand_delay)
+  "$ETCD_BACKUPCTL" -s "$T/control.sock" backup >/dev/null 2>&1 & cpid=$!
+  sleep "$d"
+  worker=$(pgrep -P "$DPID" | head -1)
+  [[ -n $worker ]] && kill -s "$sig" "$worker" 2>/dev/null
+  wait "$cpid" 2>/dev/null
+  check_after_kill "worker SIG$sig after ${d}s" "$before"
+  check "worker SIG$sig after ${d}s: earlier backups byte-identical" \
+    test "$(cd "$T/b" && sha256sum $(awk '{print $2}' <<<"$sums") | sort)" = "$sums"
+  check "worker SIG$sig: the daemon is still running" kill -0 "$DPID"
+done
+check "after the kills: a backup through the daemon succeeds" bash -c "\"$ETCD_BACKUPCTL\" -s \"$T/control.sock\" backup >/dev/null"
+kill -TERM "$DPID"; wait "$DPID"
+check "daemon stops cleanly" test $? -eq 0
+check "after the kills: --once succeeds" bash -c "\"$ETCD_BACKUPD\" --once -c \"$T/c.conf\" >/dev/null 2>&1"
+check "no temporary file was ever left (only backups and sidecars)" \
+  test -z "$(ls -A "$T/b" | grep -vE '^etcd-[0-9a-f]{16}-[0-9]{8}T[0-9]{6}Z-r[0-9]+\.db\.zst(\.json)?$')"
+finish
