@@ -345,6 +345,13 @@ int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t conn
 
                 /* Status is small: a few connect timeouts bound it. */
                 r = etcd_status(tls, *e, connect_timeout_usec, 3 * connect_timeout_usec, ret, &error);
+                if (r >= 0 && ret->is_learner) {
+                        /* A learner may lag the cluster: back up from a voting member. */
+                        etcd_status_done(ret);
+                        r = -EAGAIN;
+                        if (asprintf(&error, "%s: is a learner (its data may lag the cluster); skipped", *e) < 0)
+                                return -ENOMEM;
+                }
                 if (r >= 0)
                         return 0;
                 if (r == -ENOMEM)

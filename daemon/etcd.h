@@ -45,7 +45,8 @@ typedef int (*EtcdDataFn)(const void *data, size_t n, void *userdata);
 int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                 uint64_t timeout_usec, EtcdStatus *ret, char **ret_error);
 
-/* Status on each endpoint in order until one answers. On failure
+/* Status on each endpoint in order until a voting member answers (a
+ * learner is skipped: its data may lag the cluster). On failure
  * *ret_error lists every endpoint's cause; returns -EHOSTUNREACH when none
  * answered. */
 int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,

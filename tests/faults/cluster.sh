@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# A three-member etcd cluster with mutual TLS: the leader killed in the
+# middle of a backup taken through the daemon (the attempt fails naming the
+# broken stream, the retry succeeds from another member, status and log tell
+# the truth); a dead first endpoint (failover); a learner member first in
+# the list (skipped: it may lag) and alone (refused, saying so).
+. "$(dirname "$0")/../integration/lib.sh"
+
+start_etcd --members 3
+load_random 80 1024
+eps=$(sed 's/,/", "/g' <<<"\"$ETCD_ENDPOINTS\"")
+status_json() { etcdctl --endpoints "$ETCD_ENDPOINTS" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" endpoint status -w json 2>/dev/null; }
+# The leader's client URL: the member whose id is the leader.
+leader=$(status_json | jq -r '.[] | select(.Status.header.member_id == .Status.leader) | .Endpoint')
+check "a leader was elected ($leader)" test -n "$leader"
+others=$(tr ',' '\n' <<<"$ETCD_ENDPOINTS" | grep -v "^$leader$" | sed 's/.*/"&"/' | paste -sd, | sed 's/,/, /g')
+leader_pid=""
+for m in "$ETCD_DIR"/member-*; do
+  read -r _ port _ < "$m/info"
+  [[ "https://127.0.0.1:$port" == "$leader" ]] && leader_pid=$(cat "$m/pid")
+done
+
+# 1. A learner: add a fourth member as learner and start it (while all
+# three voting members are up: etcd refuses to add one otherwise).
+first=$(cut -d, -f1 <<<"$ETCD_ENDPOINTS")
+cluster=""
+for m in "$ETCD_DIR"/member-*; do read -r name port peer < "$m/info"; cluster+="${cluster:+,}$name=https://127.0.0.1:$peer"; done
+lport=$(( ${first##*:} + 100 )); lpeer=$((lport + 1))
+live=$(tr ',' '\n' <<<"$ETCD_ENDPOINTS" | grep -v "^$leader$" | head -1)
+if etcdctl --endpoints "$live" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" \
+     member add learner --learner --peer-urls "https://127.0.0.1:$lpeer" >/dev/null 2>"$T/add.err"; then
+  pki=$ETCD_DIR/pki/etcd
+  etcd --name learner --data-dir "$T/learner" \
+    --listen-client-urls "https://127.0.0.1:$lport" --advertise-client-urls "https://127.0.0.1:$lport" \
+    --listen-peer-urls "https://127.0.0.1:$lpeer" --initial-advertise-peer-urls "https://127.0.0.1:$lpeer" \
+    --initial-cluster "$cluster,learner=https://127.0.0.1:$lpeer" --initial-cluster-state existing \
+    --client-cert-auth --trusted-ca-file "$pki/ca.crt" --cert-file "$pki/server.crt" --key-file "$pki/server.key" \
+    --peer-client-cert-auth --peer-trusted-ca-file "$pki/ca.crt" --peer-cert-file "$pki/peer.crt" \
+    --peer-key-file "$pki/peer.key" > "$T/learner.log" 2>&1 &
+  LPID=$!; CLEANUP+=("kill $LPID")
+  for _ in $(seq 1 100); do
+    etcdctl --endpoints "https://127.0.0.1:$lport" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" \
+      endpoint status -w json 2>/dev/null | grep -q '"isLearner":true' && break
+    sleep 0.2
+  done
+  { etcd_group "\"https://127.0.0.1:$lport\", \"$live\""; storage_group "$T/b3" zstd 1; } > "$T/l.conf"
+  out=$("$ETCD_BACKUPD" --once -c "$T/l.conf" 2>/dev/null); rc=$?
+  check "learner first: exit 0" test $rc -eq 0
+  check "learner first: skipped; a voting member served the backup" \
+    test "$(jq -r .endpoint "$out.json" 2>/dev/null)" = "$live"
+  { etcd_group "\"https://127.0.0.1:$lport\""; storage_group "$T/b4" zstd 1; } > "$T/l2.conf"
+  err=$("$ETCD_BACKUPD" --once -c "$T/l2.conf" 2>&1 >/dev/null); rc=$?
+  check "learner alone: refused (exit 69)" test $rc -eq 69
+  check "learner alone: says it is a learner" grep -q "is a learner" <<<"$err"
+  check "learner alone: nothing written" test -z "$(ls -A "$T/b4" 2>/dev/null)"
+else
+  not_ok "cannot add a learner: $(cat "$T/add.err")"
+fi
+# 2. The leader first in the list, killed mid-stream; one retry a second later.
+{ etcd_group "\"$leader\", $others"; storage_group "$T/b" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; retry = { attempts = 2; backoff = "1s"; }; };'
+  echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/d.conf"
+"$ETCD_BACKUPD" -c "$T/d.conf" > "$T/daemon.log" 2>&1 & DPID=$!; CLEANUP+=("kill -9 $DPID")
+for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
+"$ETCD_BACKUPCTL" -s "$T/control.sock" backup > "$T/backup.out" 2>&1 & cpid=$!
+worker=""
+for _ in $(seq 1 100); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.02; done
+if [[ -n $worker ]] && wait_streaming "$worker"; then
+  kill -KILL "$leader_pid"
+  wait "$cpid"; rc=$?
+  check "leader killed mid-backup: the request reports the failure (exit 1)" test $rc -eq 1
+  check "leader killed: the error names the broken stream" grep -q "broke off" "$T/backup.out"
+  for _ in $(seq 1 150); do grep -q ' ok, rev ' "$T/daemon.log" && break; sleep 0.1; done
+  check "leader killed: the retry succeeds from another member" grep -q ' ok, rev ' "$T/daemon.log"
+  new=$(ls "$T"/b/*.zst 2>/dev/null | head -1)
+  check "leader killed: the retried backup came from a surviving member" \
+    bash -c "[[ -n '$new' ]] && [[ \"\$(jq -r .endpoint '$new.json')\" != '$leader' ]]"
+  check "leader killed: the backup verifies" "$ETCD_BACKUPCTL" verify "$new"
+  st=$("$ETCD_BACKUPCTL" -s "$T/control.sock" --json status)
+  check "leader killed: status reports the good backup and one failure" \
+    jq -e '.last.revision > 0 and .failures_total == 1' <<<"$st" >/dev/null
+else
+  not_ok "leader killed: never saw the worker stream"
+fi
+kill -TERM "$DPID"; wait "$DPID"
+
+# 3. The first endpoint is dead (the killed leader): failover.
+{ etcd_group "\"$leader\", $others"; storage_group "$T/b2" zstd 1; } > "$T/fo.conf"
+out=$("$ETCD_BACKUPD" --once -c "$T/fo.conf" 2>/dev/null); rc=$?
+check "dead first endpoint: exit 0" test $rc -eq 0
+check "dead first endpoint: a surviving member served it" \
+  bash -c "[[ \"\$(jq -r .endpoint '$out.json' 2>/dev/null)\" != '$leader' ]] && [[ -n \"\$(jq -r .endpoint '$out.json' 2>/dev/null)\" ]]"
+
+finish
