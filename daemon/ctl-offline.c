@@ -4,37 +4,68 @@
  * commands that read a backup file directly, with no daemon and no etcd.
  * An argument that contains a '/' or names a file in the current directory
  * is a file; anything else that looks like a backup name is looked up in
- * the configured storage directory (the only case in which the
- * configuration is loaded). Human output follows etcdctl where there is an
- * etcdctl equivalent (`snapshot status -w table`, `get`); --json output uses
- * etcdctl's key names. CLI output: this file prints; inspect.c does the work.
+ * the configured storage directory. An encrypted backup (age, told by its
+ * first bytes) is opened with the identities of each --identity FILE, else
+ * with encryption.identity_file of the configuration. Those are the only
+ * cases in which the configuration is loaded. Human output follows etcdctl
+ * where there is an etcdctl equivalent (`snapshot status -w table`, `get`);
+ * --json output uses etcdctl's key names. CLI output: this file prints; inspect.c does the work.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "config.h"
 #include "ctl-offline.h"
 #include "inspect.h"
 #include "mvcc.h"
 #include "store.h"
+#include "util/io.h"
 #include "util/macro.h"
 #include "util/str.h"
 
 /* Bytes base64-encoded per call: a multiple of 3, so chunks join cleanly. */
 #define BASE64_CHUNK_BYTES ((size_t) 3 * 1024)
+/* --identity may be given this many times. */
+#define IDENTITY_FILES_MAX 16U
+/* Bytes read to tell an encrypted backup: more than the age version line. */
+#define PEEK_BYTES 64U
 
 typedef struct Options {
         bool json;
         bool prefix;
         bool help;
+        const char *identity_files[IDENTITY_FILES_MAX];        /* point into argv */
+        size_t n_identity_files;
 } Options;
+
+/* The age identities for an encrypted backup and where they came from. */
+typedef struct Keys {
+        AgeIdentity *ids;
+        size_t n;
+        char *source;           /* "--identity FILE" or "encryption.identity_file FILE in CONFIG" */
+} Keys;
+
+/* Wipe the secrets as soon as the backup is read; the source stays for
+ * messages. */
+static void keys_wipe(Keys *k) {
+        k->ids = age_identities_free(k->ids, k->n);
+        k->n = 0;
+}
+
+static void keys_done(Keys *k) {
+        keys_wipe(k);
+        k->source = mfree(k->source);
+}
 
 /* ---- JSON out ------------------------------------------------------------------ */
 
@@ -117,10 +148,11 @@ static void usage_hint(const char *cmd) {
 }
 
 static int parse_options(int argc, char **argv, bool allow_prefix, Options *o) {
-        enum { ARG_JSON = 0x100, ARG_PREFIX };
+        enum { ARG_JSON = 0x100, ARG_PREFIX, ARG_IDENTITY };
         static const struct option options[] = {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "prefix", no_argument, NULL, ARG_PREFIX },
+                { "identity", required_argument, NULL, ARG_IDENTITY },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -141,6 +173,15 @@ static int parse_options(int argc, char **argv, bool allow_prefix, Options *o) {
                         }
                         o->prefix = true;
                         break;
+                case ARG_IDENTITY:
+                        if (o->n_identity_files >= IDENTITY_FILES_MAX) {
+                                fprintf(stderr, "etcd-backupctl %s: --identity given more than %u times\n",
+                                        argv[0], IDENTITY_FILES_MAX);
+                                usage_hint(argv[0]);
+                                return -EINVAL;
+                        }
+                        o->identity_files[o->n_identity_files++] = optarg;
+                        break;
                 case 'h':
                         o->help = true;
                         break;
@@ -160,18 +201,45 @@ static void help(const char *synopsis, const char *what, const char *extra) {
                "path (an argument with a '/' or a file in the current directory). No daemon\n"
                "is needed. A compressed backup is decompressed into an unnamed temporary\n"
                "file in $TMPDIR (default /var/tmp), which needs room for the whole db.\n"
+               "An encrypted backup (age) is opened with the identities of --identity FILE,\n"
+               "else with encryption.identity_file of the configuration.\n"
                "\n"
                "Options:\n"
                "%s"
+               "      --identity FILE\n"
+               "                 age identity file (AGE-SECRET-KEY-1... lines) for an\n"
+               "                 encrypted backup; may be repeated\n"
                "      --json     machine-readable output\n"
                "  -h, --help     show this help\n",
                synopsis, what, extra);
 }
 
-/* Turn a NAME|FILE argument into a path. Returns 0, or the exit code. */
-static int resolve_backup(const char *cmd, const char *arg, const char *config_path, char **ret) {
-        _cleanup_(config_freep) Config *config = NULL;
+/* Load the configuration into *config unless it is there already; why
+ * (with arg) says what it is needed for. Returns 0, or the exit code. */
+static int need_config(const char *cmd, const char *config_path, const char *why, const char *arg,
+                       Config **config) {
         _cleanup_(config_diags_done) ConfigDiags diags = {};
+        int r;
+
+        if (*config)
+                return 0;
+        r = config_load(config_path, config, &diags);
+        if (r < 0) {
+                if (r == -ENOMEM) {
+                        fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
+                        return EXIT_FAILURE;
+                }
+                config_diags_print(&diags, stderr);
+                fprintf(stderr, "etcd-backupctl %s: %s %s: configuration %s is not valid\n", cmd, why,
+                        arg, config_path);
+                return EXIT_CONFIG;
+        }
+        return 0;
+}
+
+/* Turn a NAME|FILE argument into a path. Returns 0, or the exit code. */
+static int resolve_backup(const char *cmd, const char *arg, const char *config_path, Config **config,
+                          char **ret) {
         StoreName name;
         char *path;
         int r;
@@ -179,25 +247,15 @@ static int resolve_backup(const char *cmd, const char *arg, const char *config_p
         if (strchr(arg, '/') || access(arg, F_OK) >= 0 || store_name_parse(arg, &name) < 0) {
                 path = strdup(arg);
         } else {
-                if (!config_path)
-                        config_path = CONFIG_DEFAULT_PATH;
-                r = config_load(config_path, &config, &diags);
-                if (r < 0) {
-                        if (r == -ENOMEM) {
-                                fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
-                                return EXIT_FAILURE;
-                        }
-                        config_diags_print(&diags, stderr);
-                        fprintf(stderr, "etcd-backupctl %s: cannot look up backup %s: "
-                                "configuration %s is not valid\n", cmd, arg, config_path);
-                        return EXIT_CONFIG;
-                }
-                if (!config->storage.directory) {
+                r = need_config(cmd, config_path, "cannot look up backup", arg, config);
+                if (r > 0)
+                        return r;
+                if (!(*config)->storage.directory) {
                         fprintf(stderr, "etcd-backupctl %s: %s: no storage directory configured\n",
                                 cmd, config_path);
                         return EXIT_CONFIG;
                 }
-                path = path_join(config->storage.directory, arg);
+                path = path_join((*config)->storage.directory, arg);
         }
         if (!path) {
                 fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
@@ -207,13 +265,121 @@ static int resolve_backup(const char *cmd, const char *arg, const char *config_p
         return 0;
 }
 
-/* Parse options, check the positional count, resolve the backup. Returns
- * -1 to go on, or the exit code. */
+/* Whether the file at path starts like a binary age v1 file. One that
+ * cannot be read is not: opening it says why. */
+static bool backup_encrypted(const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t head[PEEK_BYTES];
+        struct stat st;
+        ssize_t n;
+
+        /* O_NONBLOCK: a FIFO given by mistake must not hang here. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        n = loop_read(fd, head, sizeof head);
+        return n > 0 && age_detect(head, (size_t) n) > 0;
+}
+
+/* Append the identities of the age key file at file to k. Returns 0, or
+ * the exit code. */
+static int keys_add_file(const char *cmd, Keys *k, const char *file, const char *source) {
+        AgeIdentity *ids = NULL, *all;
+        size_t n = 0;
+        int r;
+
+        r = age_identity_load_file(file, &ids, &n);
+        if (r < 0) {
+                const char *why = strerror(-r);
+
+                if (r == -EBADMSG)
+                        why = "not an age identity file (one AGE-SECRET-KEY-1... per line)";
+                else if (r == -ENOKEY)
+                        why = "no age identity in it";
+                else if (r == -EFBIG)
+                        why = "too large for an age identity file";
+                fprintf(stderr, "etcd-backupctl %s: cannot load the age identities of %s: %s\n", cmd,
+                        source, why);
+                return EXIT_FAILURE;
+        }
+        if (k->n == 0) {
+                k->ids = ids;
+                k->n = n;
+                return 0;
+        }
+        all = n <= SIZE_MAX / sizeof *all - k->n ? calloc(k->n + n, sizeof *all) : NULL;
+        if (!all) {
+                age_identities_free(ids, n);
+                fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
+                return EXIT_FAILURE;
+        }
+        memcpy(all, k->ids, k->n * sizeof *all);
+        memcpy(all + k->n, ids, n * sizeof *all);
+        age_identities_free(ids, n);
+        age_identities_free(k->ids, k->n);
+        k->ids = all;
+        k->n += n;
+        return 0;
+}
+
+/* The identities for the backup at path when it is encrypted: from each
+ * --identity FILE, else from encryption.identity_file of the configuration
+ * (loaded now; a missing default configuration or an unset identity_file
+ * leave k empty, and opening the backup then says an identity is needed).
+ * Nothing is loaded for a backup that is not encrypted. Returns 0, or the
+ * exit code. */
+static int keys_load(const char *cmd, const Options *o, const char *path, const char *config_path,
+                     Config **config, Keys *k) {
+        const char *file;
+        int r;
+
+        if (!backup_encrypted(path))
+                return 0;
+        for (size_t i = 0; i < o->n_identity_files; i++) {
+                _cleanup_free_ char *source = NULL;
+                char *all = NULL;
+
+                if (asprintf(&source, "--identity %s", o->identity_files[i]) < 0)
+                        source = NULL;
+                r = keys_add_file(cmd, k, o->identity_files[i], source ?: o->identity_files[i]);
+                if (r > 0)
+                        return r;
+                /* "--identity A, --identity B" for the messages. */
+                if (source && asprintf(&all, "%s%s%s", k->source ?: "", k->source ? ", " : "",
+                                       source) >= 0) {
+                        free(k->source);
+                        k->source = all;
+                }
+        }
+        if (o->n_identity_files > 0)
+                return 0;
+
+        /* Without -c and without the default file, there is nothing to ask. */
+        if (!*config && streq(config_path, CONFIG_DEFAULT_PATH) && access(config_path, F_OK) < 0)
+                return 0;
+        r = need_config(cmd, config_path, "cannot find an age identity for", path, config);
+        if (r > 0)
+                return r;
+        file = (*config)->encryption.identity_file;
+        if (!file)
+                return 0;
+        if (asprintf(&k->source, "encryption.identity_file %s in %s", file, config_path) < 0)
+                k->source = NULL;
+        return keys_add_file(cmd, k, file, k->source ?: file);
+}
+
+/* Parse options, check the positional count, resolve the backup, load the
+ * identities an encrypted one needs. Returns -1 to go on, or the exit
+ * code. */
 static int command_start(int argc, char **argv, bool json, const char *config_path, size_t n_args,
                          bool allow_prefix, const char *synopsis, const char *what,
-                         const char *extra, Options *o, char **ret_path) {
+                         const char *extra, Options *o, char **ret_path, Keys *ret_keys) {
+        _cleanup_(config_freep) Config *config = NULL;
         const char *cmd = argc > 0 ? argv[0] : "?";
+        int r;
 
+        if (!config_path)
+                config_path = CONFIG_DEFAULT_PATH;
         *o = (Options) { .json = json };
         if (argc < 1 || parse_options(argc, argv, allow_prefix, o) < 0)
                 return EXIT_USAGE;
@@ -227,16 +393,29 @@ static int command_start(int argc, char **argv, bool json, const char *config_pa
                 fprintf(stderr, "Usage: etcd-backupctl [-c CONFIG] [--json] %s\n", synopsis);
                 return EXIT_USAGE;
         }
-        return resolve_backup(cmd, argv[optind], config_path, ret_path) ?: -1;
+        r = resolve_backup(cmd, argv[optind], config_path, &config, ret_path);
+        if (r > 0)
+                return r;
+        return keys_load(cmd, o, *ret_path, config_path, &config, ret_keys) ?: -1;
 }
 
-static int open_backup(const char *cmd, const char *path, InspectBackup **ret) {
+static void keys_hint(const char *cmd, const Keys *k) {
+        if (k->source)
+                fprintf(stderr, "etcd-backupctl %s: the identities tried came from %s\n", cmd, k->source);
+}
+
+/* Open the backup with the identities in k, and wipe them. Returns 0, or
+ * the exit code. */
+static int open_backup(const char *cmd, const char *path, Keys *k, InspectBackup **ret) {
         char reason[INSPECT_REASON_MAX] = "";
         int r;
 
-        r = inspect_backup_open(path, ret, reason, sizeof reason);
+        r = inspect_backup_open_with_identities(path, k->ids, k->n, ret, reason, sizeof reason);
+        keys_wipe(k);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl %s: %s\n", cmd, reason[0] ? reason : strerror(-r));
+                if (r == -EACCES)
+                        keys_hint(cmd, k);
                 return EXIT_FAILURE;
         }
         return 0;
@@ -263,27 +442,35 @@ static int flush_stdout(const char *cmd) {
 
 int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_report_done) InspectReport rep = {};
+        _cleanup_(keys_done) Keys identities = {};
         _cleanup_free_ char *path = NULL;
+        bool decrypt_denied = false;
         size_t failed = 0;
         Options o;
         int r;
 
         r = command_start(argc, argv, json, config_path, 1, false, "verify NAME|FILE",
-                          "Check a backup end to end: decompression, the SHA-256 trailer etcd wrote,\n"
-                          "the database structure, and the sidecar (FILE.json) when there is one:\n"
-                          "file_size, file_sha256, db_size, db_sha256 and revision. One line per\n"
-                          "check; exit status 1 if any failed.",
-                          "", &o, &path);
+                          "Check a backup end to end: decryption (age) when it is encrypted,\n"
+                          "decompression, the SHA-256 trailer etcd wrote, the database structure,\n"
+                          "and the sidecar (FILE.json) when there is one: file_size, file_sha256,\n"
+                          "db_size, db_sha256 and revision. One line per check; exit status 1 if\n"
+                          "any failed.",
+                          "", &o, &path, &identities);
         if (r >= 0)
                 return r;
 
-        r = inspect_verify(path, &rep);
+        r = inspect_verify_with_identities(path, identities.ids, identities.n, &rep);
+        keys_wipe(&identities);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl verify: %s: %s\n", path, strerror(-r));
                 return EXIT_FAILURE;
         }
-        for (size_t i = 0; i < rep.n_checks; i++)
+        for (size_t i = 0; i < rep.n_checks; i++) {
                 failed += !rep.checks[i].ok;
+                if (!rep.checks[i].ok && streq(rep.checks[i].name, "decrypt") &&
+                    startswith(rep.checks[i].detail, "no age identity matches"))
+                        decrypt_denied = true;
+        }
 
         if (o.json) {
                 printf("{\"file\":");
@@ -303,6 +490,8 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
                                rep.checks[i].detail[0] ? ": " : "", rep.checks[i].detail);
 
         r = flush_stdout("verify");
+        if (decrypt_denied)
+                keys_hint("verify", &identities);
         if (!rep.ok) {
                 fprintf(stderr, "etcd-backupctl verify: %s: %zu of %zu checks failed\n", rep.path,
                         failed, rep.n_checks);
@@ -369,6 +558,7 @@ static void print_table(const char *const *header, const char *const *cells, siz
 
 int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
+        _cleanup_(keys_done) Keys identities = {};
         _cleanup_free_ char *path = NULL;
         MvccStatus st;
         Options o;
@@ -378,10 +568,10 @@ int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) 
                           "Print the four figures of `etcdctl snapshot status` for a backup: hash,\n"
                           "revision, total keys and total size. --json prints the object\n"
                           "`etcdctl snapshot status -w json` prints.",
-                          "", &o, &path);
+                          "", &o, &path, &identities);
         if (r >= 0)
                 return r;
-        r = open_backup("inspect", path, &b);
+        r = open_backup("inspect", path, &identities, &b);
         if (r > 0)
                 return r;
         r = mvcc_status(b->db, &st);
@@ -410,6 +600,7 @@ int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) 
 int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ InspectKv *kvs = NULL;
+        _cleanup_(keys_done) Keys identities = {};
         _cleanup_free_ char *path = NULL;
         int64_t revision = 0;
         const char *key;
@@ -422,11 +613,11 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
                           "each key on a line, then its value as stored (binary-safe). Nothing is\n"
                           "printed for a key that does not exist or was deleted. --json prints\n"
                           "etcdctl's shape: kvs with base64 key and value, and count.",
-                          "      --prefix   every key that starts with KEY\n", &o, &path);
+                          "      --prefix   every key that starts with KEY\n", &o, &path, &identities);
         if (r >= 0)
                 return r;
         key = argv[optind + 1];
-        r = open_backup("get", path, &b);
+        r = open_backup("get", path, &identities, &b);
         if (r > 0)
                 return r;
         r = inspect_get(b, key, strlen(key), o.prefix, &kvs, &n);
@@ -464,6 +655,7 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
 int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_(inspect_audit_done) InspectAudit a = {};
+        _cleanup_(keys_done) Keys identities = {};
         _cleanup_free_ char *path = NULL;
         size_t width = strlen("TOTAL");
         Options o;
@@ -474,10 +666,10 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                           "latest revision, not deleted) are stored: a count per encryption provider\n"
                           "and key name (\"aescbc:key1\") and of those in plaintext, with a warning\n"
                           "when there are any. Exit status 0 either way: it is a report.",
-                          "", &o, &path);
+                          "", &o, &path, &identities);
         if (r >= 0)
                 return r;
-        r = open_backup("audit", path, &b);
+        r = open_backup("audit", path, &identities, &b);
         if (r > 0)
                 return r;
         r = inspect_audit(b, &a);

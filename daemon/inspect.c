@@ -3,12 +3,13 @@
  * inspect.c — reading a backup file offline (see inspect.h).
  *
  * A backup is read once, front to back, through a chain of push stages that
- * all have the CodecSinkFn shape: raw file bytes → (decryption, a slot the
- * age module will fill) → decompression (kind detected from the first bytes
- * it sees) → the db sink, which feeds the SHA-256 trailer check and writes
- * an anonymous temporary file. The result is mapped with the bbolt reader.
- * An uncompressed, unencrypted file needs no copy: it is hashed and mapped
- * in place. The file's own SHA-256 is taken on the way for the sidecar
+ * all have the CodecSinkFn shape: raw file bytes → age decryption (when the
+ * file starts with the age header) → decompression (kind detected from the
+ * first bytes it sees) → the db sink, which feeds the SHA-256 trailer check
+ * and writes an anonymous temporary file. The age decryptor hands on only
+ * authenticated plaintext, one 64 KiB chunk at a time. The result is mapped
+ * with the bbolt reader. An uncompressed, unencrypted file needs no copy: it
+ * is hashed and mapped in place. The file's own SHA-256 is taken on the way for the sidecar
  * check. Memory is constant for any file size; the key walk keeps one
  * entry per matching user key and points into the mapping.
  */
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "inspect.h"
 #include "mvcc.h"
 #include "pb.h"
@@ -38,10 +40,18 @@
  * (little-endian), after the 16-byte page header. */
 #define BBOLT_MAGIC_OFFSET 16
 static const uint8_t bbolt_magic[4] = { 0xed, 0xda, 0x0c, 0xed };
-/* What age files start with: the binary header and the ASCII armor. */
+/* What age files start with: the binary header (any version; only v1 is
+ * read) and the ASCII armor. */
 #define AGE_MAGIC "age-encryption.org/"
 #define AGE_ARMOR_MAGIC "-----BEGIN AGE ENCRYPTED FILE-----"
-#define AGE_SUFFIX ".age"
+/* Public keys named in the reason when no identity matches. */
+#define AGE_KEYS_NAMED_MAX 4U
+#define NO_IDENTITY_REASON \
+        "encrypted backup: an age identity is needed (encryption.identity_file in the config, " \
+        "or --identity FILE)"
+#define ARMORED_REASON \
+        "armored age file (-----BEGIN AGE ENCRYPTED FILE-----): only the binary age format " \
+        "is read; decrypt it with `age -d` and read the result"
 /* Distinct audit labels kept; more (only a hostile backup has them) are
  * counted under one "other" label. */
 #define AUDIT_LABELS_MAX 256
@@ -191,6 +201,42 @@ static int decompress_finish(Decompress *d) {
         return codec_reader_finish(d->reader);
 }
 
+/* The decryptor, in front of the decompressor. A failure of the stages
+ * behind it is kept in next_error so that it is not taken for the
+ * decryptor's own. */
+typedef struct Decrypt {
+        AgeDecryptor *age;
+        Decompress *next;
+        bool keep_going;        /* after next fails, still authenticate the rest */
+        int next_error;
+        uint64_t size;          /* plaintext bytes handed on */
+} Decrypt;
+
+static void decrypt_done(Decrypt *e) {
+        e->age = age_decryptor_free(e->age);
+}
+
+static int on_plaintext(const void *data, size_t n, void *userdata) {
+        Decrypt *e = userdata;
+        int r;
+
+        if (e->next_error < 0)
+                return e->keep_going ? 0 : e->next_error;
+        e->size += n;
+        r = on_compressed(data, n, e->next);
+        if (r < 0) {
+                e->next_error = r;
+                return e->keep_going ? 0 : r;
+        }
+        return 0;
+}
+
+static int on_encrypted(const void *data, size_t n, void *userdata) {
+        Decrypt *e = userdata;
+
+        return age_decryptor_write(e->age, data, n);
+}
+
 /* ---- opening ------------------------------------------------------------------- */
 
 typedef enum Stage {
@@ -205,10 +251,14 @@ typedef enum Stage {
 /* What reading a backup found, stage by stage, for verify's report. */
 typedef struct Decode {
         bool hash_file;                 /* in: take the file's SHA-256 */
+        const AgeIdentity *ids;         /* in: identities for an encrypted file */
+        size_t n_ids;
         Stage failed;                   /* the stage that failed, or STAGE_DONE */
         char reason[INSPECT_REASON_MAX];
         bool file_read;                 /* the whole file was read */
         uint8_t file_sha256[TRAILER_BYTES];
+        bool decrypted;                 /* the whole file was authentic */
+        uint64_t plain_size;            /* decrypted bytes (the compressed stream) */
         bool decompressed;              /* the decoder reached a clean end */
         uint64_t stream_size;           /* decompressed bytes (db + trailer) */
         bool has_magic;                 /* the decompressed data starts like a bbolt db */
@@ -235,13 +285,6 @@ InspectBackup *inspect_backup_free(InspectBackup *b) {
         return mfree(b);
 }
 
-static bool looks_encrypted(const char *path, const uint8_t *head, size_t n) {
-        return (n >= strlen(AGE_MAGIC) && memcmp(head, AGE_MAGIC, strlen(AGE_MAGIC)) == 0) ||
-               (n >= strlen(AGE_ARMOR_MAGIC) &&
-                memcmp(head, AGE_ARMOR_MAGIC, strlen(AGE_ARMOR_MAGIC)) == 0) ||
-               endswith(path, AGE_SUFFIX);
-}
-
 static int fail(Decode *d, Stage stage, int r, const char *fmt, ...) _printf_(4, 5);
 static int fail(Decode *d, Stage stage, int r, const char *fmt, ...) {
         va_list ap;
@@ -251,6 +294,106 @@ static int fail(Decode *d, Stage stage, int r, const char *fmt, ...) {
         vsnprintf(d->reason, sizeof d->reason, fmt, ap);
         va_end(ap);
         return r;
+}
+
+static bool has_prefix(const uint8_t *head, size_t n, const char *prefix) {
+        return n >= strlen(prefix) && memcmp(head, prefix, strlen(prefix)) == 0;
+}
+
+/* Whether the first n bytes of a file are an age file's, by magic (the name
+ * says nothing): 1 for a binary age v1 header, -EPROTONOSUPPORT with the
+ * reason set for age files this reader cannot read (armored, another
+ * version), 0 for anything else. */
+static int detect_encrypted(Decode *d, const uint8_t *head, size_t n) {
+        if (has_prefix(head, n, AGE_ARMOR_MAGIC))
+                return fail(d, STAGE_DECRYPT, -EPROTONOSUPPORT, "%s", ARMORED_REASON);
+        if (age_detect(head, n) > 0)
+                return 1;
+        if (has_prefix(head, n, AGE_MAGIC))
+                return fail(d, STAGE_DECRYPT, -EPROTONOSUPPORT,
+                            "not an age v1 file: the header does not start with "
+                            "\"age-encryption.org/v1\" (another age version, or damage)");
+        return 0;
+}
+
+/* The age decryptor's own failure r (not a later stage's) as the decrypt
+ * stage's, the reason naming the identities that were tried by their
+ * public keys (never a secret). */
+static int decrypt_fail(Decode *d, int r) {
+        /* Room for AGE_KEYS_NAMED_MAX keys, their commas and the count. */
+        char keys[AGE_KEYS_NAMED_MAX * (AGE_RECIPIENT_STRING_SIZE + 2) + 32] = "";
+        size_t len = 0;
+
+        switch (r) {
+        case -EACCES:
+                for (size_t i = 0; i < d->n_ids && i < AGE_KEYS_NAMED_MAX; i++) {
+                        char s[AGE_RECIPIENT_STRING_SIZE];
+                        AgeRecipient rcp;
+
+                        if (age_identity_to_recipient(&d->ids[i], &rcp) < 0)
+                                continue;
+                        age_recipient_to_string(&rcp, s);
+                        len += (size_t) snprintf(keys + len, sizeof keys - len, "%s%s",
+                                                 len > 0 ? ", " : "", s);
+                }
+                if (d->n_ids > AGE_KEYS_NAMED_MAX)
+                        snprintf(keys + len, sizeof keys - len, " and %zu more",
+                                 d->n_ids - AGE_KEYS_NAMED_MAX);
+                return fail(d, STAGE_DECRYPT, r, "no age identity matches this backup (tried %s)", keys);
+        case -EBADMSG:
+                return fail(d, STAGE_DECRYPT, r, "age decryption failed: the file is damaged or truncated");
+        case -EPROTONOSUPPORT:
+                return fail(d, STAGE_DECRYPT, r, "%s", ARMORED_REASON);
+        case -ENOMEM:
+                return r;
+        default:
+                return fail(d, STAGE_DECRYPT, r, "age decryption failed: %s", strerror(-r));
+        }
+}
+
+/* Set up the chain for a file whose first n bytes are head: decryption
+ * when it is encrypted, decompression when it is compressed or encrypted
+ * (then into a temporary file), else the db sink on the file itself.
+ * Returns 0 with the head of the chain in *ret_fn and *ret_data, or the
+ * failure (d->failed set unless it is -ENOMEM). */
+static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t n, DbSink *sink,
+                       Decompress *dec, Decrypt *enc, int *tmp_fd, CodecSinkFn *ret_fn,
+                       void **ret_data) {
+        int r;
+
+        r = detect_encrypted(d, head, n);
+        if (r < 0)
+                return r;
+        b->encrypted = r > 0;
+        if (b->encrypted) {
+                if (d->n_ids == 0)
+                        return fail(d, STAGE_DECRYPT, -ENOKEY, "%s", NO_IDENTITY_REASON);
+                *enc = (Decrypt) { .next = dec, .keep_going = d->hash_file };
+                r = age_decryptor_new(d->ids, d->n_ids, on_plaintext, enc, &enc->age);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return fail(d, STAGE_DECRYPT, r, "cannot start decryption: %s", strerror(-r));
+        } else {
+                r = codec_detect(head, n, &b->compression);
+                if (r < 0)
+                        return r;
+                if (b->compression == CODEC_NONE) {
+                        *ret_fn = on_db;
+                        *ret_data = sink;
+                        return 0;
+                }
+        }
+
+        r = open_tmpfile(tmp_dir(), tmp_fd);
+        if (r < 0)
+                return fail(d, STAGE_DECOMPRESS, r, "cannot create a temporary file in %s: %s",
+                            tmp_dir(), strerror(-r));
+        sink->fd = *tmp_fd;
+        *dec = (Decompress) { .sink = on_db, .userdata = sink };
+        *ret_fn = b->encrypted ? on_encrypted : on_compressed;
+        *ret_data = b->encrypted ? (void *) enc : (void *) dec;
+        return 0;
 }
 
 /* Read b->path through the stage chain up to and including the trailer
@@ -265,9 +408,10 @@ static int backup_decode(InspectBackup *b, Decode *d) {
         _cleanup_close_ int fd = -EBADF, tmp_fd = -EBADF;
         DbSink sink = { .fd = -EBADF };
         _cleanup_(decompress_done) Decompress dec = {};
+        _cleanup_(decrypt_done) Decrypt enc = {};
         CodecSinkFn head_fn = NULL;
         void *head_data = NULL;
-        bool direct = true, first = true, chain_failed = false;
+        bool direct, first = true, chain_failed = false;
         int chain_r = 0;
         struct stat st;
         unsigned len = 0;
@@ -311,34 +455,17 @@ static int backup_decode(InspectBackup *b, Decode *d) {
 
                 if (first) {
                         first = false;
-                        /* The decryption stage will go here: raw bytes → age
-                         * reader → on_compressed. Until then an encrypted
-                         * backup stops the chain. */
-                        if (looks_encrypted(b->path, buf, (size_t) n)) {
-                                chain_r = fail(d, STAGE_DECRYPT, -EPROTONOSUPPORT,
-                                               "encrypted backups need the age module (not built yet)");
+                        /* loop_read() fills buf unless the file ends: n covers
+                         * every magic number there is. */
+                        r = chain_start(b, d, buf, (size_t) n, &sink, &dec, &enc, &tmp_fd, &head_fn,
+                                        &head_data);
+                        if (r < 0) {
+                                /* Without a way on, verify still hashes the
+                                 * file for the sidecar's file checks. */
+                                if (!md || d->failed != STAGE_DECRYPT)
+                                        return r;
+                                chain_r = r;
                                 chain_failed = true;
-                                if (!md)
-                                        return chain_r;
-                                continue;
-                        }
-                        r = codec_detect(buf, (size_t) n, &b->compression);
-                        if (r < 0)
-                                return r;
-                        direct = b->compression == CODEC_NONE;
-                        if (direct) {
-                                head_fn = on_db;
-                                head_data = &sink;
-                        } else {
-                                r = open_tmpfile(tmp_dir(), &tmp_fd);
-                                if (r < 0)
-                                        return fail(d, STAGE_DECOMPRESS, r,
-                                                    "cannot create a temporary file in %s: %s",
-                                                    tmp_dir(), strerror(-r));
-                                sink.fd = tmp_fd;
-                                dec = (Decompress) { .sink = on_db, .userdata = &sink };
-                                head_fn = on_compressed;
-                                head_data = &dec;
                         }
                 }
                 if (chain_failed)
@@ -361,11 +488,25 @@ static int backup_decode(InspectBackup *b, Decode *d) {
         if (b->file_size == 0)
                 return fail(d, STAGE_DECOMPRESS, -EBADMSG, "not a backup: the file is empty");
 
+        direct = head_fn == on_db;
+        if (b->encrypted) {
+                if (!chain_failed)
+                        chain_r = age_decryptor_finish(enc.age);
+                /* Without keep_going the decryptor stops at the first
+                 * failure behind it and returns that. */
+                if (chain_r < 0 && (enc.keep_going || enc.next_error == 0))
+                        return decrypt_fail(d, chain_r);
+                d->decrypted = chain_r >= 0;
+                d->plain_size = enc.size;
+                chain_r = enc.next_error;
+                chain_failed = chain_r < 0;
+        }
         if (!chain_failed && !direct) {
                 chain_r = decompress_finish(&dec);
                 if (chain_r == -EBADMSG && sink.error == 0)
-                        return fail(d, STAGE_DECOMPRESS, chain_r, "truncated %s stream",
-                                    codec_to_string(dec.kind));
+                        return fail(d, STAGE_DECOMPRESS, chain_r, "truncated %s stream%s",
+                                    codec_to_string(dec.kind),
+                                    b->encrypted ? " inside the encryption" : "");
                 chain_failed = chain_r < 0;
         }
         if (chain_failed) {
@@ -384,6 +525,8 @@ static int backup_decode(InspectBackup *b, Decode *d) {
                 return fail(d, STAGE_DECOMPRESS, chain_r, "cannot decompress: %s",
                             strerror(-chain_r));
         }
+        if (b->encrypted)
+                b->compression = dec.kind;
         d->decompressed = true;
         d->stream_size = sink.size;
         d->has_magic = sink.head_size == sizeof sink.head &&
@@ -392,6 +535,9 @@ static int backup_decode(InspectBackup *b, Decode *d) {
 
         r = trailer_finish(trailer, b->db_sha256, &b->db_size);
         if (r == -EPIPE || (r == -EBADMSG && !d->has_magic)) {
+                if (b->encrypted && b->compression == CODEC_NONE)
+                        return fail(d, STAGE_TRAILER, -EBADMSG,
+                                    "not a backup: no etcd database in the decrypted data");
                 if (b->compression == CODEC_NONE)
                         return fail(d, STAGE_TRAILER, -EBADMSG,
                                     "not a backup: no etcd database in this file");
@@ -420,17 +566,20 @@ static int backup_map(InspectBackup *b, Decode *d) {
         return 0;
 }
 
-int inspect_backup_open(const char *path, InspectBackup **ret, char *reason, size_t reason_size) {
+int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
+                                        InspectBackup **ret, char *reason, size_t reason_size) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ Decode *d = NULL;
         int r;
 
-        if (!path || !ret)
+        if (!path || !ret || (!ids && n_ids > 0))
                 return -EINVAL;
         b = backup_new(path);
         d = calloc(1, sizeof *d);
         if (!b || !d)
                 return -ENOMEM;
+        d->ids = ids;
+        d->n_ids = n_ids;
 
         r = backup_decode(b, d);
         if (r >= 0)
@@ -444,6 +593,10 @@ int inspect_backup_open(const char *path, InspectBackup **ret, char *reason, siz
         }
         *ret = TAKE_PTR(b);
         return 0;
+}
+
+int inspect_backup_open(const char *path, InspectBackup **ret, char *reason, size_t reason_size) {
+        return inspect_backup_open_with_identities(path, NULL, 0, ret, reason, reason_size);
 }
 
 /* ---- verify -------------------------------------------------------------------- */
@@ -600,16 +753,18 @@ static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Deco
         return 0;
 }
 
-int inspect_verify(const char *path, InspectReport *ret) {
+int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
+                                   InspectReport *ret) {
         _cleanup_(inspect_report_done) InspectReport rep = {};
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ Decode *d = NULL;
         char size_in[FORMAT_BYTES_MAX], size_out[FORMAT_BYTES_MAX];
         bool trailer_ok = false, have_revision = false;
+        uint64_t compressed_size;
         int64_t revision = 0;
         int r;
 
-        if (!path || !ret)
+        if (!path || !ret || (!ids && n_ids > 0))
                 return -EINVAL;
         rep.path = strdup(path);
         b = backup_new(path);
@@ -617,20 +772,32 @@ int inspect_verify(const char *path, InspectReport *ret) {
         if (!rep.path || !b || !d)
                 return -ENOMEM;
         d->hash_file = true;
+        d->ids = ids;
+        d->n_ids = n_ids;
 
         r = backup_decode(b, d);
         if (r < 0 && d->failed == STAGE_DONE)
                 return r; /* out of memory or a failure of the hash itself */
+        /* The decompressor sees the decrypted stream: its size is the
+         * plaintext's, not the file's. */
+        compressed_size = b->encrypted ? d->plain_size : b->file_size;
+        if (d->decrypted) {
+                r = report_add(&rep, "decrypt", true, "age, %s to %s",
+                               format_bytes(size_in, sizeof size_in, b->file_size),
+                               format_bytes(size_out, sizeof size_out, d->plain_size));
+                if (r < 0)
+                        return r;
+        }
         if (d->failed <= STAGE_DECOMPRESS) {
                 r = report_add(&rep, stage_check_name(d->failed), false, "%s", d->reason);
         } else {
                 if (b->compression == CODEC_NONE)
                         r = report_add(&rep, "decompress", true, "not compressed, %s",
-                                       format_bytes(size_in, sizeof size_in, b->file_size));
+                                       format_bytes(size_in, sizeof size_in, compressed_size));
                 else
                         r = report_add(&rep, "decompress", true, "%s, %s to %s",
                                        codec_to_string(b->compression),
-                                       format_bytes(size_in, sizeof size_in, b->file_size),
+                                       format_bytes(size_in, sizeof size_in, compressed_size),
                                        format_bytes(size_out, sizeof size_out, d->stream_size));
                 if (r >= 0) {
                         trailer_ok = d->failed == STAGE_DONE;
@@ -686,6 +853,10 @@ int inspect_verify(const char *path, InspectReport *ret) {
         *ret = rep;
         rep = (InspectReport) {};
         return 0;
+}
+
+int inspect_verify(const char *path, InspectReport *ret) {
+        return inspect_verify_with_identities(path, NULL, 0, ret);
 }
 
 /* ---- KeyValue -------------------------------------------------------------------- */

@@ -3,14 +3,15 @@
 
 /*
  * inspect.h — reading a backup file offline, without etcd or the daemon:
- * open it (compression detected by magic, streamed through the decoder into
- * an anonymous temporary file in constant memory while the SHA-256 trailer
- * is checked, then mapped with the bbolt reader), verify it end to end
- * against its sidecar, read keys as etcd stored them at the snapshot's
- * revision, and classify how Kubernetes Secrets are stored in it. The
- * backup is untrusted: every failure is a -errno plus a reason a user can
- * act on ("truncated gzip stream", "SHA-256 trailer mismatch: the file is
- * damaged"). No printing; the CLI lives in ctl-offline.c.
+ * open it (age encryption and compression detected by magic, streamed
+ * through the decryptor and the decoder into an anonymous temporary file in
+ * constant memory while the SHA-256 trailer is checked, then mapped with the
+ * bbolt reader), verify it end to end against its sidecar, read keys as
+ * etcd stored them at the snapshot's revision, and classify how Kubernetes
+ * Secrets are stored in it. The backup is untrusted: every failure is a
+ * -errno plus a reason a user can act on ("truncated gzip stream", "SHA-256
+ * trailer mismatch: the file is damaged"). No printing; the CLI lives in
+ * ctl-offline.c.
  *
  * The KeyValue decoder and the revision walk below belong to etcd's storage
  * layer and are meant to move to mvcc.{c,h} (as mvcc_kv_decode() and
@@ -21,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "age.h"
 #include "bbolt.h"
 #include "codec.h"
 #include "trailer.h"
@@ -44,28 +46,41 @@
 typedef struct InspectBackup {
         char *path;
         CodecKind compression;          /* detected by magic, not by name */
+        bool encrypted;                 /* age, detected by magic */
         uint64_t file_size;             /* bytes of the file as stored */
         uint64_t db_size;               /* decompressed bytes minus the trailer */
         uint8_t db_sha256[TRAILER_BYTES]; /* the verified trailer */
         int fd;                         /* db + trailer: the file itself when it is
-                                         * not compressed, else an anonymous
-                                         * temporary file */
+                                         * neither compressed nor encrypted, else
+                                         * an anonymous temporary file */
         Bbolt *db;
 } InspectBackup;
 
-/* Open the backup file at path: read it once, detect and undo compression
- * into an anonymous temporary file ($TMPDIR, else /var/tmp) while checking
- * the SHA-256 trailer, then map the result and validate its meta pages.
- * Memory use does not depend on the file's size. Returns 0 and *ret (free
- * with inspect_backup_free()); on failure a -errno and, in reason (may be
- * NULL, truncated to reason_size), why: -ENOENT and other open/read errors
- * ("cannot open …: …"), -EBADMSG for a damaged file or one that is not a
- * backup ("not a backup: …", "truncated gzip stream", "corrupt zstd
- * stream", "SHA-256 trailer mismatch: the file is damaged", "database
- * structure damaged: <reader's reason>"), -EPROTONOSUPPORT for an encrypted
- * backup, -EFBIG for one that decompresses to more than
+/* Open the backup file at path: read it once, detect (by magic, not by
+ * name) and undo age encryption and compression into an anonymous
+ * temporary file ($TMPDIR, else /var/tmp) while checking the SHA-256
+ * trailer, then map the result and validate its meta pages. An encrypted
+ * file is decrypted with whichever of the n_ids identities ids opens it
+ * (ids is only read during the call: the caller keeps and wipes it; NULL
+ * with n_ids 0 for none). Memory use does not depend on the file's size.
+ * Returns 0 and *ret (free with inspect_backup_free()); on failure a -errno
+ * and, in reason (may be NULL, truncated to reason_size), why: -ENOENT and
+ * other open/read errors ("cannot open …: …"), -EBADMSG for a damaged file
+ * or one that is not a backup ("not a backup: …", "truncated gzip stream",
+ * "corrupt zstd stream", "SHA-256 trailer mismatch: the file is damaged",
+ * "database structure damaged: <reader's reason>", "age decryption failed:
+ * the file is damaged or truncated"), -ENOKEY for an encrypted backup and
+ * no identity ("encrypted backup: an age identity is needed …"), -EACCES
+ * when none of the identities opens it ("no age identity matches this
+ * backup (tried age1…)"), -EPROTONOSUPPORT for an armored age file or
+ * another age version, -EFBIG for one that decompresses to more than
  * INSPECT_DB_MAX_BYTES, -ENOSPC and friends for the temporary file,
- * -ENOMEM. */
+ * -ENOMEM, -EINVAL for NULL arguments. */
+int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
+                                        InspectBackup **ret, char *reason, size_t reason_size);
+
+/* inspect_backup_open_with_identities() without identities: an encrypted
+ * backup is -ENOKEY. */
 int inspect_backup_open(const char *path, InspectBackup **ret, char *reason, size_t reason_size);
 
 /* Unmap, close and free; accepts NULL; returns NULL. */
@@ -75,7 +90,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(InspectBackup *, inspect_backup_free);
 /* ---- verify ---------------------------------------------------------------- */
 
 typedef struct InspectCheck {
-        char *name;     /* "decompress", "sha256 trailer", "db structure",
+        char *name;     /* "read", "decrypt", "decompress", "sha256 trailer",
+                         * "db structure",
                          * "sidecar", "sidecar file_sha256", … */
         bool ok;
         char *detail;   /* never NULL after inspect_verify(); "" if nothing to add */
@@ -88,14 +104,23 @@ typedef struct InspectReport {
         size_t n_checks;
 } InspectReport;
 
-/* Verify the backup at path end to end: decryption (refused for now),
- * decompression, the SHA-256 trailer, the db structure (bbolt_check()), and,
- * when a sidecar <path>.json exists, its file_size, file_sha256, db_size,
- * db_sha256 and revision against what the file holds. A check that cannot
- * run because an earlier one failed is left out, except that the sidecar's
- * file checks always run once the file could be read. Damage is reported in
- * the report, not as an error. Returns 0 and fills *ret (release with
- * inspect_report_done()), or -ENOMEM. */
+/* Verify the backup at path end to end: decryption with the identities ids
+ * (n_ids of them, as for inspect_backup_open_with_identities(); a "decrypt"
+ * check only for an encrypted file, which then is authenticated to its last
+ * byte even when the decompression behind it fails), decompression, the
+ * SHA-256 trailer, the db structure (bbolt_check()), and, when a sidecar
+ * <path>.json exists, its file_size, file_sha256, db_size, db_sha256 and
+ * revision against what the file holds. A check that cannot run because an
+ * earlier one failed is left out, except that the sidecar's file checks
+ * always run once the file could be read. Damage, a missing or a wrong
+ * identity are reported in the report, not as an error. Returns 0 and
+ * fills *ret (release with inspect_report_done()), -EINVAL for NULL
+ * arguments, or -ENOMEM. */
+int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
+                                   InspectReport *ret);
+
+/* inspect_verify_with_identities() without identities: an encrypted backup
+ * fails the "decrypt" check. */
 int inspect_verify(const char *path, InspectReport *ret);
 
 /* Free what a report owns and zero it. Accepts a zeroed report. */

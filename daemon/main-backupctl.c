@@ -69,15 +69,20 @@ static const Command commands[] = {
           "Walks the whole runbook through the root-only restore socket.\n"
           "  --dry-run   print the plan; change nothing\n"
           "  --yes       do not ask for confirmation\n", NULL },
-        { "verify", "verify NAME|FILE", "check a backup end to end (offline)",
+        { "verify", "verify NAME|FILE [--identity FILE]", "check a backup end to end (offline)",
           "Decrypts, decompresses, checks the SHA-256 trailer, the db structure and\n"
-          "the sidecar checksums. No daemon needed.\n", run_verify },
-        { "inspect", "inspect NAME|FILE", "print hash, revision, totalKey, totalSize (offline)",
-          "The same four figures as `etcdctl snapshot status`.\n", run_inspect },
-        { "get", "get NAME|FILE KEY [--prefix]", "read keys out of a backup (offline)",
-          "  --prefix    every key that starts with KEY\n", run_get },
-        { "audit", "audit NAME|FILE", "report how Kubernetes Secrets are stored in a backup (offline)",
-          "Counts Secrets per encryption provider and key name, and plaintext ones.\n", run_audit },
+          "the sidecar checksums. No daemon needed.\n"
+          "  --identity FILE   age identity for an encrypted backup (default: the\n"
+          "                    config's encryption.identity_file)\n", run_verify },
+        { "inspect", "inspect NAME|FILE [--identity FILE]", "print hash, revision, totalKey, totalSize (offline)",
+          "The same four figures as `etcdctl snapshot status`.\n"
+          "  --identity FILE   age identity for an encrypted backup\n", run_inspect },
+        { "get", "get NAME|FILE KEY [--prefix] [--identity FILE]", "read keys out of a backup (offline)",
+          "  --prefix          every key that starts with KEY\n"
+          "  --identity FILE   age identity for an encrypted backup\n", run_get },
+        { "audit", "audit NAME|FILE [--identity FILE]", "report how Kubernetes Secrets are stored in a backup (offline)",
+          "Counts Secrets per encryption provider and key name, and plaintext ones.\n"
+          "  --identity FILE   age identity for an encrypted backup\n", run_audit },
         { "calendar", "calendar [--iterations N] [--base-time TIME] EXPR...",
           "print the next elapses of a calendar expression",
           "The layout and results of `systemd-analyze calendar`.\n", run_calendar },

@@ -7,7 +7,9 @@
 # Then damaged copies (a flipped byte, truncation, junk appended, another
 # backup's sidecar, a broken bbolt page behind a valid or an invalid
 # trailer) must fail `verify` with exit 1 naming the check, and a few hundred
-# randomly damaged copies must never crash any command.
+# randomly damaged copies must never crash any command. Last, age-encrypted
+# backups read with --identity or the config's identity_file, judged against
+# the real `age -d`, with wrong, missing and damaged keys and files.
 . "$(dirname "$0")/lib.sh"
 
 C=$ETCD_BACKUPCTL
@@ -156,7 +158,7 @@ check "inspect of a missing file exits 1" test $rc -eq 1
 { echo 'age-encryption.org/v1'; head -c 200 /dev/urandom; } > "$T/enc.db.age"
 "$C" inspect "$T/enc.db.age" > "$T/out" 2>&1; rc=$?
 check "an encrypted backup is refused with exit 1 and a clear reason" \
-  test $rc -eq 1 -a -n "$(grep 'encrypted backups need the age module' "$T/out")"
+  test $rc -eq 1 -a -n "$(grep 'encrypted backup: an age identity is needed' "$T/out")"
 
 # ---- damage ------------------------------------------------------------------------
 # damaged NAME SOURCE: a copy of SOURCE (and its sidecar) under NAME.
@@ -269,5 +271,137 @@ done
 echo "    random damage (RANDOM_SEED=$seed): $runs runs, $fails failed cleanly, $((SECONDS - start)) s"
 check "random damage: $runs runs, every exit status 0 or 1" test $crashes -eq 0
 check "random damage: most damaged copies are caught" test $fails -gt $((runs / 2))
+
+
+# ---- encrypted backups -------------------------------------------------------------
+# zstd and gzip backups encrypted with age to KEY1; KEY2 is another identity
+# that opens nothing. The reference db comes from the real `age -d`.
+age-keygen -o "$T/key1" 2>/dev/null; age-keygen -o "$T/key2" 2>/dev/null
+pub1=$(age-keygen -y "$T/key1"); pub2=$(age-keygen -y "$T/key2")
+declare -A AGE
+for codec in zstd gzip; do
+  { etcd_group; storage_group "$T/b-age-$codec" "$codec" 3
+    echo "encryption: { recipients = [\"$pub1\"]; identity_file = \"$T/key1\"; };"; } > "$T/age-$codec.conf"
+  out=$("$ETCD_BACKUPD" --once -c "$T/age-$codec.conf" 2>"$T/age-$codec.err"); rc=$?
+  ext=$([[ $codec = zstd ]] && echo zst || echo gz)
+  check "age $codec: --once made an encrypted backup (.db.$ext.age)" \
+    test $rc -eq 0 -a -f "$out" -a "${out%.db.$ext.age}" != "$out"
+  AGE[$codec]=$out
+  if [[ $codec = zstd ]]; then age -d -i "$T/key1" "$out" | zstd -q -dc > "$T/age-$codec.db"
+  else age -d -i "$T/key1" "$out" | gzip -dc > "$T/age-$codec.db"; fi
+done
+
+for codec in zstd gzip; do
+  f=${AGE[$codec]}
+  out=$("$C" verify --identity "$T/key1" "$f"); rc=$?
+  check "age $codec: verify --identity exits 0" test $rc -eq 0
+  check "age $codec: verify prints only ok lines" test -z "$(grep -v '^ok ' <<<"$out")"
+  for c in decrypt decompress "sha256 trailer" "db structure" "sidecar file_sha256" "sidecar revision"; do
+    check "age $codec: verify checks $c" grep -q "^ok   $c" <<<"$out"
+  done
+  check "age $codec: verify names the compression inside" grep -q "^ok   decompress: $codec, " <<<"$out"
+  out=$("$C" -c "$T/age-$codec.conf" verify "$f"); rc=$?
+  check "age $codec: verify with the config's identity_file (FILE) exits 0" \
+    test $rc -eq 0 -a -n "$(grep '^ok   decrypt' <<<"$out")"
+  out=$(cd / && "$C" -c "$T/age-$codec.conf" verify "$(basename "$f")"); rc=$?
+  check "age $codec: verify with the config's identity_file (NAME) exits 0" \
+    test $rc -eq 0 -a -n "$(grep '^ok   sidecar revision' <<<"$out")"
+  check "age $codec: verify --json has an ok decrypt check" \
+    test "$("$C" --json verify --identity "$T/key1" "$f" | jq -c '[.ok, ([.checks[] | select(.name == "decrypt") | .ok])]')" = '[true,[true]]'
+
+  got=$("$C" --json inspect --identity "$T/key1" "$f"); rc=$?
+  want=$(etcdctl snapshot status "$T/age-$codec.db" -w json 2>/dev/null)
+  check "age $codec: inspect --json = etcdctl snapshot status of age -d's db ($want)" \
+    test $rc -eq 0 -a "$got" = "$want"
+  got=$("$C" -c "$T/age-$codec.conf" inspect "$f")
+  check "age $codec: inspect table = etcdctl snapshot status -w table" \
+    test "$got" = "$(etcdctl snapshot status "$T/age-$codec.db" -w table 2>/dev/null)"
+
+  "$C" get --identity "$T/key1" "$f" /app/ --prefix > "$T/got-age-prefix"; rc=$?
+  "$C" get "${FILE[zstd]}" /app/ --prefix > "$T/got-plain-prefix"
+  cmp -s "$T/got-age-prefix" "$T/got-plain-prefix"; same=$?
+  check "age $codec: get --prefix = the same on a plain backup" \
+    test $rc -eq 0 -a $same -eq 0 -a -s "$T/got-age-prefix"
+  "$C" -c "$T/age-$codec.conf" get "$f" /app/binary > "$T/got-age-binary"
+  check "age $codec: get of a binary value = etcdctl get (byte for byte)" cmp -s "$T/got-age-binary" "$T/ref-binary"
+  a=$("$C" --json audit --identity "$T/key1" "$f"); rc=$?
+  check "age $codec: audit = audit of a plain backup" \
+    test $rc -eq 0 -a "$a" = "$("$C" --json audit "${FILE[zstd]}")"
+done
+
+f=${AGE[zstd]}
+for cmd in verify inspect audit "get /app/k1"; do
+  # shellcheck disable=SC2086
+  set -- $cmd
+  "$C" "$1" --identity "$T/key2" "$f" "${@:2}" > "$T/out" 2>&1; rc=$?
+  check "age: $1 with a wrong identity exits 1 naming it" \
+    test $rc -eq 1 -a -n "$(grep 'no age identity matches this backup' "$T/out")" \
+         -a -n "$(grep -F "$pub2" "$T/out")" -a -n "$(grep -F "$T/key2" "$T/out")"
+  "$C" -c "$T/zstd.conf" "$1" "$f" "${@:2}" > "$T/out" 2>&1; rc=$?
+  check "age: $1 without an identity exits 1 and says one is needed" \
+    test $rc -eq 1 -a -n "$(grep -F 'encrypted backup: an age identity is needed (encryption.identity_file in the config, or --identity FILE)' "$T/out")"
+done
+if [[ ! -e /etc/etcd-backupd/etcd-backupd.conf ]]; then
+  "$C" inspect "$f" > "$T/out" 2>&1; rc=$?
+  check "age: without -c and no default config, exit 1 saying an identity is needed" \
+    test $rc -eq 1 -a -n "$(grep 'an age identity is needed' "$T/out")"
+fi
+"$C" verify --identity "$T/key2" --identity "$T/key1" "$f" > /dev/null 2>&1; rc=$?
+check "age: --identity may be repeated; the matching one wins" test $rc -eq 0
+"$C" inspect --identity "$T/does-not-exist" "$f" > "$T/out" 2>&1; rc=$?
+check "age: a missing identity file exits 1 naming it" \
+  test $rc -eq 1 -a -n "$(grep -F "$T/does-not-exist" "$T/out")"
+"$C" inspect --identity "$T/age-zstd.conf" "$f" > "$T/out" 2>&1; rc=$?
+check "age: a file that holds no identity exits 1" \
+  test $rc -eq 1 -a -n "$(grep 'not an age identity file' "$T/out")"
+(cd / && "$C" -c "$T/bad.conf" inspect --identity "$T/key1" "$f" >/dev/null 2>&1); rc=$?
+check "age: --identity never loads the config (a bad one is fine)" test $rc -eq 0
+(cd / && "$C" -c "$T/bad.conf" inspect "$f" >/dev/null 2>&1); rc=$?
+check "age: the config's identity needed and the config bad: exit 78" test $rc -eq 78
+echo "encryption: { recipients = [\"$pub1\"]; identity_file = \"$T/key2\"; };" > "$T/wrong-id.conf"
+"$C" -c "$T/wrong-id.conf" inspect "$f" > "$T/out" 2>&1; rc=$?
+check "age: a config whose identity_file does not match: exit 1 naming it" \
+  test $rc -eq 1 -a -n "$(grep -F "$pub2" "$T/out")" -a -n "$(grep -F "encryption.identity_file $T/key2" "$T/out")"
+
+# Damage: a flipped byte in the payload, the end cut off.
+size=$(stat -c %s "$f")
+damaged "flip.age" "$f"; flip "$T/d/flip.age" $((size / 2))
+damaged "cut.age" "$f"; truncate -s $((size - 100)) "$T/d/cut.age"
+for d in flip cut; do
+  "$C" verify --identity "$T/key1" "$T/d/$d.age" > "$T/out" 2>&1; rc=$?
+  check "age $d: verify exits 1 with FAIL decrypt: damaged or truncated" \
+    test $rc -eq 1 -a -n "$(grep '^FAIL decrypt: age decryption failed: the file is damaged or truncated' "$T/out")"
+  check "age $d: verify still compares the file with its sidecar" grep -q '^FAIL sidecar file_' "$T/out"
+  for cmd in inspect audit; do
+    "$C" "$cmd" --identity "$T/key1" "$T/d/$d.age" > "$T/out" 2>&1; rc=$?
+    check "age $d: $cmd exits 1 saying damaged or truncated" \
+      test $rc -eq 1 -a -n "$(grep 'age decryption failed: the file is damaged or truncated' "$T/out")"
+  done
+done
+
+# Random damage to the encrypted gzip backup: every copy differs from the
+# original, so every command must refuse it, with exit 1 and never a signal.
+# AGE_RANDOM_ROUNDS (default 40) copies; RANDOM_SEED as above.
+src=${AGE[gzip]}; size=$(stat -c %s "$src")
+crashes=0 passed=0 runs=0
+for i in $(seq 1 ${AGE_RANDOM_ROUNDS:-40}); do
+  cp "$src" "$T/r.age"
+  case $(( i % 4 )) in
+    0) truncate -s $(( (RANDOM * 32768 + RANDOM) % size )) "$T/r.age" ;;
+    1) head -c $(( 1 + RANDOM % 3000 )) /dev/urandom >> "$T/r.age" ;;
+    *) for _ in $(seq 1 $(( 1 + RANDOM % 4 ))); do flip "$T/r.age" $(( (RANDOM * 32768 + RANDOM) % size )); done ;;
+  esac
+  for cmd in verify inspect audit "get /app/ --prefix"; do
+    # shellcheck disable=SC2086
+    set -- $cmd
+    "$C" "$1" --identity "$T/key1" "$T/r.age" "${@:2}" >/dev/null 2>&1; rc=$?
+    runs=$((runs + 1))
+    if (( rc > 1 )); then crashes=$((crashes + 1)); echo "    exit $rc from $1 on encrypted copy $i"; cp "$T/r.age" "$T/crash-age-$i"; fi
+    (( rc == 0 )) && passed=$((passed + 1))
+  done
+done
+echo "    encrypted random damage (RANDOM_SEED=$seed): $runs runs"
+check "age random damage: $runs runs, every exit status 0 or 1" test $crashes -eq 0
+check "age random damage: no damaged copy is accepted" test $passed -eq 0
 
 finish

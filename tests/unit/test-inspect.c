@@ -5,7 +5,9 @@
  * wire types, truncation, negative int64), the Secrets storage classifier on
  * every kube-apiserver prefix, and opening, verifying and reading keys of
  * the etcd snapshot fixture as is, gzip- and zstd-compressed, damaged in
- * each way verify must name, and next to right and wrong sidecars.
+ * each way verify must name, and next to right and wrong sidecars; and the
+ * decrypt stage on the fixture encrypted in-process with the age module
+ * (right, wrong, several and no identities, damage, truncation, armor).
  * Fixtures are found under $TOP_SRCDIR, or relative to this source file.
  */
 
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "test.h"
+#include "age.h"
 #include "codec.h"
 #include "inspect.h"
 #include "store.h"
@@ -371,11 +374,16 @@ static void test_damage(void) {
                 inspect_report_done(&r);
         }
 
-        /* Encrypted: by magic, and by name. */
+        /* Encrypted by magic: needs an identity. A name is not a magic. */
         write_file(age, "age-encryption.org/v1\n-> X25519 abc\n", 36);
-        check_open_fails(age, -EPROTONOSUPPORT, "encrypted backups need the age module");
+        check_open_fails(age, -ENOKEY, "encrypted backup: an age identity is needed");
         write_file(agename, db, size);
-        check_open_fails(agename, -EPROTONOSUPPORT, "encrypted backups need the age module");
+        {
+                InspectBackup *b = NULL;
+                check(inspect_backup_open(agename, &b, NULL, 0) == 0);
+                check(!b->encrypted);
+                inspect_backup_free(b);
+        }
         check(inspect_verify(age, &r) == 0);
         check(!r.ok);
         check(!find_check(&r, "decrypt")->ok);
@@ -524,6 +532,283 @@ static void test_random_damage(void) {
         }
 }
 
+/* ---- encrypted --------------------------------------------------------------------- */
+
+/* An identity made from fixed bytes, as age-keygen would print it. */
+static void make_identity(uint8_t seed, AgeIdentity *ret) {
+        char s[AGE_IDENTITY_STRING_SIZE];
+        uint8_t key[AGE_KEY_BYTES];
+
+        for (size_t i = 0; i < sizeof key; i++)
+                key[i] = (uint8_t) (seed + i * 7);
+        check(age_bech32_encode("age-secret-key-", key, sizeof key, true, s, sizeof s) == 0);
+        check(age_identity_parse(s, ret) == 0);
+}
+
+static int on_encrypt(const void *data, size_t n, void *userdata) {
+        return age_encryptor_write(userdata, data, n);
+}
+
+/* data compressed with kind, then encrypted to the public key of id, as
+ * the daemon writes a backup. */
+static void write_encrypted(const char *path, CodecKind kind, const void *data, size_t n,
+                            const AgeIdentity *id) {
+        AgeEncryptor *e = NULL;
+        CodecWriter *w = NULL;
+        AgeRecipient rcp;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        check(fd >= 0);
+        check(age_identity_to_recipient(id, &rcp) == 0);
+        check(age_encryptor_new(&rcp, 1, on_sink, &fd, &e) == 0);
+        check(codec_writer_new(kind, 3, 1, on_encrypt, e, &w) == 0);
+        check(codec_writer_write(w, data, n) == 0);
+        check(codec_writer_finish(w) == 0);
+        check(age_encryptor_finish(e) == 0);
+        codec_writer_free(w);
+        age_encryptor_free(e);
+        check(close(fd) == 0);
+}
+
+static uint8_t *read_file(const char *path, size_t *ret_size) {
+        char *text = NULL;
+
+        check(read_full_file(path, 16 * 1024 * 1024, &text, ret_size) == 0);
+        return (uint8_t *) text;
+}
+
+/* Open path with ids, expect failure r with a reason containing what. */
+static void check_open_ids_fails(const char *path, const AgeIdentity *ids, size_t n_ids, int r,
+                                 const char *what) {
+        InspectBackup *b = NULL;
+        char reason[INSPECT_REASON_MAX] = "";
+        int k = inspect_backup_open_with_identities(path, ids, n_ids, &b, reason, sizeof reason);
+
+        if (k != r || !strstr(reason, what))
+                fprintf(stderr, "%s: got %d \"%s\", want %d \"%s\"\n", path, k, reason, r, what);
+        check_int_eq(k, r);
+        check(strstr(reason, what));
+        check(!b);
+}
+
+/* Verify path with ids: the decrypt check is ok or fails with what. */
+static void check_verify_decrypt(const char *path, const AgeIdentity *ids, size_t n_ids, bool ok,
+                                 const char *what) {
+        InspectReport r = {};
+        const InspectCheck *c;
+
+        check(inspect_verify_with_identities(path, ids, n_ids, &r) == 0);
+        c = find_check(&r, "decrypt");
+        if (!c || c->ok != ok || !strstr(c->detail, what))
+                fprintf(stderr, "%s: decrypt check %s \"%s\", want %s \"%s\"\n", path,
+                        c ? (c->ok ? "ok" : "FAIL") : "missing", c ? c->detail : "", ok ? "ok" : "FAIL",
+                        what);
+        check(c && c->ok == ok && strstr(c->detail, what));
+        check(r.ok == ok);
+        if (!ok) /* nothing after a failed decryption but the file's own checks */
+                check(!find_check(&r, "decompress") && !find_check(&r, "sha256 trailer"));
+        inspect_report_done(&r);
+}
+
+static void test_encrypted(void) {
+        _cleanup_free_ char *zst = tmp_path("e.db.zst.age"), *gz = tmp_path("e.db.gz.age"),
+                            *none = tmp_path("e.db.age"), *plain = tmp_path("noext"),
+                            *bad = tmp_path("bad.age"), *armor = tmp_path("armor.age"),
+                            *v2 = tmp_path("v2.age");
+        static const CodecKind kinds[] = { CODEC_ZSTD, CODEC_GZIP, CODEC_NONE };
+        const char *paths[] = { zst, gz, none };
+        _cleanup_free_ uint8_t *db = NULL, *enc = NULL;
+        AgeIdentity ids[3];     /* [0] and [1] open nothing, [2] opens every file */
+        char pub[AGE_RECIPIENT_STRING_SIZE];
+        AgeRecipient rcp;
+        size_t size, esize;
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                make_identity((uint8_t) (0x10 * (i + 1)), &ids[i]);
+        db = fixture(&size);
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                InspectBackup *b = NULL;
+                InspectReport r = {};
+                InspectKv *kvs = NULL;
+                int64_t rev = 0;
+                size_t n = 0;
+
+                write_encrypted(paths[i], kinds[i], db, size, &ids[2]);
+                /* The right identity alone, and after two that do not match. */
+                for (size_t first = 2;; first = 0) {
+                        check(inspect_backup_open_with_identities(paths[i], ids + first, 3 - first, &b,
+                                                                  NULL, 0) == 0);
+                        check(b->encrypted);
+                        check(b->compression == kinds[i]);
+                        check_u64_eq(b->db_size, 475136);
+                        check(memcmp(b->db_sha256, db + size - 32, 32) == 0);
+                        check(inspect_revision(b, &rev) == 0);
+                        check_int_eq(rev, 357);
+                        check(inspect_get(b, "/fixture/single/", 16, true, &kvs, &n) == 0);
+                        check_int_eq(n, 150);
+                        kvs = mfree(kvs);
+                        b = inspect_backup_free(b);
+                        if (first == 0)
+                                break;
+                }
+
+                check(inspect_verify_with_identities(paths[i], &ids[2], 1, &r) == 0);
+                check(r.ok);
+                check_str_eq(r.checks[0].name, "decrypt");
+                check(strstr(r.checks[0].detail, "age, "));
+                check(find_check(&r, "decompress")->ok);
+                check(find_check(&r, "sha256 trailer")->ok);
+                check(find_check(&r, "db structure")->ok);
+                inspect_report_done(&r);
+
+                /* No identity: the old entry points, and an empty list. */
+                check_open_fails(paths[i], -ENOKEY, "encrypted backup: an age identity is needed "
+                                 "(encryption.identity_file in the config, or --identity FILE)");
+                check_open_ids_fails(paths[i], NULL, 0, -ENOKEY, "an age identity is needed");
+                check(inspect_verify(paths[i], &r) == 0);
+                check(!r.ok);
+                check(!find_check(&r, "decrypt")->ok);
+                inspect_report_done(&r);
+        }
+        check_int_eq(inspect_backup_open_with_identities(zst, NULL, 1, NULL, NULL, 0), -EINVAL);
+        {
+                InspectReport r = {};
+                check_int_eq(inspect_verify_with_identities(zst, NULL, 2, &r), -EINVAL);
+        }
+
+        /* A wrong identity is named by its public key. */
+        check(age_identity_to_recipient(&ids[1], &rcp) == 0);
+        age_recipient_to_string(&rcp, pub);
+        check_open_ids_fails(zst, &ids[1], 1, -EACCES, "no age identity matches this backup (tried ");
+        check_open_ids_fails(zst, &ids[1], 1, -EACCES, pub);
+        check_open_ids_fails(zst, ids, 2, -EACCES, pub);
+        check_verify_decrypt(zst, &ids[1], 1, false, pub);
+        check_verify_decrypt(zst, NULL, 0, false, "an age identity is needed");
+        check_verify_decrypt(zst, &ids[2], 1, true, "age, ");
+
+        /* Damage: a flipped byte in the payload, in the header's MAC, and
+         * cuts at the end, in the payload and in the header. */
+        enc = read_file(zst, &esize);
+        check(esize > 200);
+        {
+                static const struct { size_t at; const char *what; } flips[] = {
+                        { 0, "payload end" }, { 1, "payload middle" }, { 2, "header MAC" },
+                };
+                const uint8_t *mac = memmem(enc, esize, "\n--- ", 5);
+                check(mac);
+                for (size_t i = 0; i < ELEMENTSOF(flips); i++) {
+                        size_t at = i == 0 ? esize - 5 : i == 1 ? esize / 2 : (size_t) (mac - enc) + 10;
+                        enc[at] ^= 0x01;
+                        write_file(bad, enc, esize);
+                        enc[at] ^= 0x01;
+                        check_open_ids_fails(bad, &ids[2], 1, -EBADMSG,
+                                             "age decryption failed: the file is damaged or truncated");
+                        check_verify_decrypt(bad, &ids[2], 1, false, "damaged or truncated");
+                }
+        }
+        {
+                const size_t cuts[] = { esize - 1, esize - 17, esize / 2, 100, 30 };
+                for (size_t i = 0; i < ELEMENTSOF(cuts); i++) {
+                        write_file(bad, enc, cuts[i]);
+                        check_open_ids_fails(bad, &ids[2], 1, -EBADMSG, "damaged or truncated");
+                        check_verify_decrypt(bad, &ids[2], 1, false, "damaged or truncated");
+                }
+        }
+        /* Data appended after the final chunk. */
+        {
+                _cleanup_free_ uint8_t *more = malloc(esize + 40);
+                check(more);
+                memcpy(more, enc, esize);
+                memset(more + esize, 'J', 40);
+                write_file(bad, more, esize + 40);
+                check_open_ids_fails(bad, &ids[2], 1, -EBADMSG, "damaged or truncated");
+        }
+
+        /* Authentic, but what is inside is broken: decryption passes, the
+         * decompression behind it fails, and verify says which. */
+        {
+                _cleanup_free_ uint8_t *comp = NULL;
+                size_t csize;
+                InspectReport r = {};
+                AgeEncryptor *e = NULL;
+                int fd;
+
+                write_compressed(plain, CODEC_ZSTD, db, size);
+                comp = read_file(plain, &csize);
+                check(age_identity_to_recipient(&ids[2], &rcp) == 0);
+                fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                check(fd >= 0);
+                check(age_encryptor_new(&rcp, 1, on_sink, &fd, &e) == 0);
+                check(age_encryptor_write(e, comp, csize / 3) == 0);
+                check(age_encryptor_finish(e) == 0);
+                age_encryptor_free(e);
+                check(close(fd) == 0);
+                check_open_ids_fails(bad, &ids[2], 1, -EBADMSG, "truncated zstd stream");
+                check(inspect_verify_with_identities(bad, &ids[2], 1, &r) == 0);
+                check(!r.ok);
+                check(find_check(&r, "decrypt")->ok);
+                check(!find_check(&r, "decompress")->ok);
+                inspect_report_done(&r);
+
+                /* Corrupt early: verify still authenticates the whole file. */
+                comp[csize / 10] ^= 0xff;
+                comp[csize / 10 + 1] ^= 0xff;
+                fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                check(fd >= 0);
+                check(age_encryptor_new(&rcp, 1, on_sink, &fd, &e) == 0);
+                check(age_encryptor_write(e, comp, csize) == 0);
+                check(age_encryptor_finish(e) == 0);
+                age_encryptor_free(e);
+                check(close(fd) == 0);
+                check(inspect_verify_with_identities(bad, &ids[2], 1, &r) == 0);
+                check(!r.ok);
+                check(find_check(&r, "decrypt")->ok);
+                check(!find_check(&r, "decompress")->ok);
+                inspect_report_done(&r);
+        }
+
+        /* Armored and other versions: refused with a reason, identity or not. */
+        {
+                static const char text[] = "-----BEGIN AGE ENCRYPTED FILE-----\n"
+                                           "YWdlLWVuY3J5cHRpb24ub3JnL3YxCg==\n";
+                write_file(armor, text, strlen(text));
+        }
+        check_open_ids_fails(armor, &ids[2], 1, -EPROTONOSUPPORT, "armored age file");
+        check_open_fails(armor, -EPROTONOSUPPORT, "armored age file");
+        check_verify_decrypt(armor, NULL, 0, false, "armored age file");
+        write_file(v2, "age-encryption.org/v2\n-> X25519 abc\n", 36);
+        check_open_ids_fails(v2, &ids[2], 1, -EPROTONOSUPPORT, "not an age v1 file");
+
+        /* Random damage: never a crash, never a leak, never a success. */
+        srand(4242);
+        for (int round = 0; round < 40; round++) {
+                _cleanup_free_ uint8_t *copy = malloc(esize);
+                InspectBackup *b = NULL;
+                InspectReport r = {};
+                size_t n = esize;
+                int k;
+
+                check(copy);
+                memcpy(copy, enc, esize);
+                copy[(size_t) rand() % esize] ^= (uint8_t) (1 + rand() % 255);
+                if (round % 4 == 0)
+                        n = (size_t) rand() % esize;
+                write_file(bad, copy, n);
+                k = inspect_backup_open_with_identities(bad, &ids[2], 1, &b, NULL, 0);
+                if (k != -EBADMSG && k != -EACCES && k != -EPROTONOSUPPORT)
+                        fprintf(stderr, "round %d: %d\n", round, k);
+                check(k == -EBADMSG || k == -EACCES || k == -EPROTONOSUPPORT);
+                check(!b);
+                check(inspect_verify_with_identities(bad, &ids[2], 1, &r) == 0);
+                check(!r.ok);
+                inspect_report_done(&r);
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                age_identity_wipe(&ids[i]);
+}
+
 int main(void) {
         char template[] = "/tmp/test-inspect.XXXXXX";
         _cleanup_free_ char *cmd = NULL;
@@ -537,6 +822,7 @@ int main(void) {
         TEST_RUN(test_damage);
         TEST_RUN(test_sidecar);
         TEST_RUN(test_random_damage);
+        TEST_RUN(test_encrypted);
         check(asprintf(&cmd, "rm -rf '%s'", tmpdir) >= 0);
         check(system(cmd) == 0);
         return 0;
