@@ -1,0 +1,383 @@
+#!/usr/bin/env bash
+# tests/e2e/systemd.sh — the installed units under a real systemd (PID 1,
+# journald) in a container.
+#
+# Installs the build into a scratch destdir (meson install --destdir), boots
+# the host's own /usr in systemd-nspawn (--volatile=yes, private network) with
+# the installed prefix bind-mounted in place, installs the units, the
+# sysusers.d and tmpfiles.d entries there and runs a TLS etcd inside. Then it
+# checks: the units load and `systemd-analyze verify` is clean; the
+# exposure score; socket activation; Type=notify and StatusText; backups on
+# a calendar a few seconds apart, owned by etcd-backup, mode 0600, reading
+# the TLS material through LoadCredential=; structured journal entries and
+# the catalog; the watchdog; reload; a failed backup and the recovery; a
+# clean stop; the restore socket's permissions.
+#
+#   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/systemd.sh
+#
+# Needs root, systemd-nspawn, nsenter, socat, etcd, etcdctl, jq, openssl.
+# Prints ok/not ok lines and "e2e-systemd: N passed, N failed"; exits 0 only
+# if everything passed. Bounded: the whole run is stopped after TIME_LIMIT
+# seconds (default 200), and the container is stopped by the PID of the
+# systemd-nspawn process this script started.
+# Functions below run through check/wait_until; single-quoted $ is for the container's shell.
+# shellcheck disable=SC2317,SC2016
+set -uo pipefail
+: "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
+TIME_LIMIT=${TIME_LIMIT:-200}
+
+PASS=0 FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+check() { # description command...
+  local d=$1; shift
+  if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+finish() {
+  echo "e2e-systemd: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
+  [[ $FAIL -eq 0 ]]
+  exit $?
+}
+T0=$SECONDS
+
+if [[ $(id -u) != 0 ]]; then
+  not_ok "needs root (systemd-nspawn)"; finish
+fi
+for c in systemd-nspawn nsenter socat etcd etcdctl jq openssl meson setpriv; do
+  command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
+done
+
+T=$(mktemp -d /tmp/etcd-backupd-e2e.XXXXXX)
+MACHINE=ebd-e2e-$$
+NSPAWN_PID="" LEADER="" WATCHDOG_PID=""
+
+cleanup() {
+  [[ -n $WATCHDOG_PID ]] && kill "$WATCHDOG_PID" 2>/dev/null
+  if [[ -n $NSPAWN_PID ]] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+    # SIGTERM: nspawn asks the container's systemd to halt.
+    kill -TERM "$NSPAWN_PID" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$NSPAWN_PID" 2>/dev/null
+    wait "$NSPAWN_PID" 2>/dev/null
+  fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'not_ok "time limit of ${TIME_LIMIT}s reached"; finish' USR1
+(
+  exec > /dev/null 2>&1
+  sleep "$TIME_LIMIT" & s=$!
+  trap 'kill $s; exit 0' TERM
+  wait $s && kill -USR1 $$
+) &
+WATCHDOG_PID=$!
+
+# ---- install into a destdir ----
+
+if ! meson install -C "$TOP_BUILDDIR" --no-rebuild --destdir "$T/dest" > "$T/install.log" 2>&1; then
+  cat "$T/install.log"; not_ok "meson install --destdir"; finish
+fi
+ok "meson install --destdir"
+D=$T/dest
+opt() { meson introspect --buildoptions "$TOP_BUILDDIR" | jq -r --arg n "$1" '.[] | select(.name == $n) | .value'; }
+PREFIX=$(opt prefix)
+SANITIZE=$(opt b_sanitize)
+UNIT=$(find "$D" -path '*/systemd/system/etcd-backupd.service' | head -1)
+UNITDIR=${UNIT%/*}
+SYSUSERS=$(find "$D" -path '*/sysusers.d/etcd-backupd.conf' | head -1)
+TMPFILES=$(find "$D" -path '*/tmpfiles.d/etcd-backupd.conf' | head -1)
+CATALOG=$(find "$D" -name etcd-backupd.catalog | head -1)
+UNITS=(etcd-backupd.service etcd-backupd.socket etcd-backupd-restore.socket etcd-backupd-restore@.service)
+missing=""
+for u in "${UNITS[@]}"; do [[ -f $UNITDIR/$u ]] || missing+=" $u"; done
+[[ -n $UNIT && -z $missing && -n $SYSUSERS && -n $TMPFILES ]]
+check "installed: units, sysusers.d and tmpfiles.d entries${missing:+ (missing$missing)}" test $? = 0
+[[ -n $UNIT ]] || finish
+
+# The paths the unit names must be the installed ones.
+DAEMON=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$UNIT")
+CONF=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$UNIT")
+check "unit: ExecStart names the installed daemon ($DAEMON)" test -x "$D$DAEMON"
+check "unit: -c names the installed configuration ($CONF)" test -f "$D$CONF"
+check "unit: Type=notify, WatchdogSec=60s, ExecReload sends SIGHUP" \
+  grep -qzP 'Type=notify\n(.|\n)*ExecReload=/bin/kill -HUP \$MAINPID\n(.|\n)*WatchdogSec=60s' "$UNIT"
+case $PREFIX in
+  /usr | / | "") not_ok "prefix $PREFIX cannot be bind-mounted into the container (use /usr/local or /opt/…)"; finish ;;
+esac
+# The catalog is found under /usr/local/lib/systemd/catalog too.
+if [[ -n $CATALOG && $PREFIX == /usr/local ]]; then
+  mkdir -p "$D/usr/local/lib/systemd/catalog"
+  cp "$CATALOG" "$D/usr/local/lib/systemd/catalog/"
+fi
+
+# ---- exposure score of the installed unit ----
+
+systemd-analyze security --offline=true "$UNIT" > "$T/security.txt" 2>&1
+EXPOSURE=$(grep -oP 'Overall exposure level for .*: \K[0-9.]+' "$T/security.txt")
+check "systemd-analyze security --offline=true: exposure ${EXPOSURE:-?} <= 2.0" \
+  awk -v e="${EXPOSURE:-99}" 'BEGIN { exit !(e <= 2.0) }'
+
+# ---- what goes into the container (/e2e) ----
+
+"$TOP_SRCDIR/scripts/dev-etcd" --certs "$T" || { not_ok "certificates"; finish; }
+mkdir -p "$T/stage"
+cat > "$T/stage/e2e-etcd.service" <<'EOF'
+[Unit]
+Description=etcd with mutual TLS for the end-to-end test
+
+[Service]
+Type=notify
+ExecStart=/usr/bin/etcd --name default --data-dir /var/lib/e2e-etcd \
+  --listen-client-urls https://127.0.0.1:2379 --advertise-client-urls https://127.0.0.1:2379 \
+  --listen-peer-urls https://127.0.0.1:2380 --initial-advertise-peer-urls https://127.0.0.1:2380 \
+  --initial-cluster default=https://127.0.0.1:2380 --initial-cluster-state new \
+  --client-cert-auth --trusted-ca-file /e2e/pki/etcd/ca.crt \
+  --cert-file /e2e/pki/etcd/server.crt --key-file /e2e/pki/etcd/server.key \
+  --peer-client-cert-auth --peer-trusted-ca-file /e2e/pki/etcd/ca.crt \
+  --peer-cert-file /e2e/pki/etcd/peer.crt --peer-key-file /e2e/pki/etcd/peer.key
+EOF
+# The credential paths of a non-kubeadm layout, as the README's drop-in does,
+# and a short watchdog.
+{ cat <<'EOF'
+[Service]
+LoadCredential=
+LoadCredential=etcd-client.crt:/e2e/pki/etcd/healthcheck-client.crt
+LoadCredential=etcd-client.key:/e2e/pki/etcd/healthcheck-client.key
+LoadCredential=etcd-ca.crt:/e2e/pki/etcd/ca.crt
+WatchdogSec=4s
+EOF
+  # Sanitizer builds: LeakSanitizer needs ptrace, which the unit forbids.
+  [[ $SANITIZE != none ]] &&
+    echo 'Environment=ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1'
+} > "$T/stage/e2e.conf"
+cat > "$T/stage/etcd-backupd.conf" <<'EOF'
+etcd: {
+  endpoints = ["https://127.0.0.1:2379"];
+  cacert = "etcd-ca.crt";
+  cert = "etcd-client.crt";
+  key = "etcd-client.key";
+  connect_timeout = "2s";
+};
+schedule: { calendar = "*:*:0/3"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };
+storage: { directory = "/var/lib/etcd-backupd"; compression = "zstd"; level = 1; min_free = "1M"; };
+retention: { keep_last = 20; keep_hourly = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };
+EOF
+
+# ---- boot ----
+
+systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network \
+  --machine="$MACHINE" --bind="$T:/e2e" --bind="$D$PREFIX:$PREFIX" -- \
+  systemd.firstboot=off systemd.unit=basic.target \
+  systemd.mask=systemd-networkd-wait-online.service systemd.mask=etcd.service \
+  > "$T/nspawn.log" 2>&1 < /dev/null &
+NSPAWN_PID=$!
+
+for _ in $(seq 1 100); do
+  LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
+  [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && break
+  LEADER=""; sleep 0.1
+done
+[[ -n $LEADER ]] || { cat "$T/nspawn.log"; not_ok "container booted"; finish; }
+
+# ct CMD...: runs CMD inside the container, with a clean environment, bounded;
+# its stderr goes to a log shown on failure (ct_stderr keeps it).
+ct_stderr() {
+  echo "+ $*" >> "$T/ct.log"
+  timeout 30 nsenter -t "$LEADER" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
+}
+ct() { ct_stderr "$@" 2>> "$T/ct.log"; }
+prop() { ct systemctl show -P "$2" "$1"; } # unit property
+is() { [[ $(prop "$1" "$2") == "$3" ]]; }  # unit property value
+quiet() { "$@" >> "$T/ct.log"; }
+wait_until() { # seconds command...: polls every 0.2 s
+  local n=$(($1 * 5)); shift
+  for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+state=""
+for _ in $(seq 1 150); do
+  state=$(ct systemctl is-system-running --wait 2>/dev/null) && break
+  [[ $state == degraded ]] && break
+  sleep 0.2
+done
+check "container: systemd is up ($state)" test "$state" = running -o "$state" = degraded
+[[ $state == running || $state == degraded ]] || finish
+
+# ---- install the units inside ----
+
+ct sh -ec "
+  cp /e2e/dest${UNITDIR#"$D"}/etcd-backupd* /etc/systemd/system/
+  cp /e2e/stage/e2e-etcd.service /etc/systemd/system/
+  mkdir -p /etc/systemd/system/etcd-backupd.service.d /etc/sysusers.d /etc/tmpfiles.d
+  cp /e2e/stage/e2e.conf /etc/systemd/system/etcd-backupd.service.d/
+  cp /e2e/dest${SYSUSERS#"$D"} /etc/sysusers.d/etcd-backupd.conf
+  cp /e2e/dest${TMPFILES#"$D"} /etc/tmpfiles.d/etcd-backupd.conf
+  systemctl daemon-reload
+" >> "$T/ct.log" 2>&1
+rc=$?
+check "units copied, daemon-reload" test "$rc" = 0
+[[ $rc == 0 ]] || finish
+check "systemd-sysusers etcd-backupd.conf" ct systemd-sysusers etcd-backupd.conf
+check "sysusers: etcd-backup user and group exist" \
+  test "$(ct id -un etcd-backup)-$(ct id -gn etcd-backup)" = etcd-backup-etcd-backup
+check "systemd-tmpfiles --create etcd-backupd.conf" ct systemd-tmpfiles --create etcd-backupd.conf
+check "tmpfiles: /var/lib/etcd-backupd 700 etcd-backup:etcd-backup" \
+  test "$(ct stat -c '%a %U:%G' /var/lib/etcd-backupd)" = "700 etcd-backup:etcd-backup"
+check "tmpfiles: ${CONF%/*} 750 root:etcd-backup" \
+  test "$(ct stat -c '%a %U:%G' "${CONF%/*}")" = "750 root:etcd-backup"
+check "the installed example configuration passes --check-config" \
+  quiet ct setpriv --reuid=etcd-backup --regid=etcd-backup --init-groups "$DAEMON" --check-config -c "$CONF"
+ct install -m 0640 -o root -g etcd-backup /e2e/stage/etcd-backupd.conf "$CONF"
+
+for u in "${UNITS[@]/restore@/restore@1}"; do
+  check "LoadState=loaded: $u" test "$(prop "$u" LoadState)" = loaded
+done
+ct_stderr systemd-analyze verify "${UNITS[@]/#//e2e/dest${UNITDIR#"$D"}/}" > "$T/verify.txt" 2>&1
+rc=$?
+check "systemd-analyze verify: clean on every installed unit" test "$rc" = 0 -a ! -s "$T/verify.txt"
+[[ -s $T/verify.txt ]] && sed 's/^/# /' "$T/verify.txt"
+# The same verify notices a unit whose program is missing.
+mkdir -p "$T/broken"
+sed 's|^ExecStart=[^ ]*|ExecStart=/nonexistent/etcd-backupd|' "$UNIT" > "$T/broken/etcd-backupd-broken.service"
+ct_stderr systemd-analyze verify /e2e/broken/etcd-backupd-broken.service > "$T/verify-broken.txt" 2>&1
+check "systemd-analyze verify: notices a missing ExecStart program" grep -q nonexistent "$T/verify-broken.txt"
+ct_stderr systemd-analyze security etcd-backupd.service > "$T/security-live.txt" 2>&1
+live=$(grep -oP 'Overall exposure level for .*: \K[0-9.]+' "$T/security-live.txt")
+check "systemd-analyze security (live, with the test drop-in): exposure ${live:-?} <= 2.0" \
+  awk -v e="${live:-99}" 'BEGIN { exit !(e <= 2.0) }'
+
+# ---- etcd ----
+
+ct systemctl start e2e-etcd.service
+check "etcd (TLS, 127.0.0.1:2379) runs inside" test "$(prop e2e-etcd.service ActiveState)" = active
+etcdctl_in() {
+  ct env ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /e2e/pki/etcd/ca.crt \
+    --cert /e2e/pki/etcd/healthcheck-client.crt --key /e2e/pki/etcd/healthcheck-client.key "$@"
+}
+etcdctl_in put /e2e/a 1 >/dev/null
+
+# ---- socket activation ----
+
+check "etcd-backupd.socket starts" ct systemctl start etcd-backupd.socket
+check "etcd-backupd.socket is active" test "$(prop etcd-backupd.socket ActiveState)" = active
+check "control.sock: 660 root:etcd-backup in a 755 /run/etcd-backupd" \
+  test "$(ct stat -c '%a %U:%G' /run/etcd-backupd/control.sock /run/etcd-backupd)" = \
+  "$(printf '660 root:etcd-backup\n755 root:root')"
+check "etcd-backupd.service is not running before a connection" \
+  test "$(prop etcd-backupd.service ActiveState)" = inactive
+denied() { # user group socket: connecting as user:group fails with EACCES
+  local out
+  out=$(ct_stderr setpriv --reuid="$1" --regid="$2" --clear-groups socat -u OPEN:/dev/null "UNIX-CONNECT:$3" 2>&1)
+  [[ $out == *"Permission denied"* ]]
+}
+check "control.sock: a user outside the group (65534) cannot connect" denied 65534 65534 /run/etcd-backupd/control.sock
+check "control.sock: a refused connection does not start the service" \
+  test "$(prop etcd-backupd.service ActiveState)" = inactive
+# SOCKET ACTIVATION ONLY: a bare connection (no request) must start the
+# service; what the daemon answers on the socket is not checked here.
+ct socat -u OPEN:/dev/null UNIX-CONNECT:/run/etcd-backupd/control.sock
+check "socket activation (connection only, no request): control.sock starts etcd-backupd.service" \
+  wait_until 15 is etcd-backupd.service ActiveState active
+PID=$(prop etcd-backupd.service MainPID)
+check "control.sock: a member of the etcd-backup group (uid 65534) can connect" \
+  ct setpriv --reuid=65534 --regid=65534 --groups=etcd-backup \
+  socat -u OPEN:/dev/null UNIX-CONNECT:/run/etcd-backupd/control.sock
+check "Type=notify: READY=1 reached (SubState=running, MainPID $PID)" \
+  test "$(prop etcd-backupd.service SubState)" = running -a "${PID:-0}" -gt 0
+check "the daemon runs as etcd-backup" test "$(ct stat -c %U "/proc/$PID")" = etcd-backup
+check "sandbox in force: / read-only, /proc hidepid=invisible,subset=pid, no capabilities" \
+  ct sh -c "grep -q ' / / ro,' /proc/$PID/mountinfo && grep -qE ' /proc .*hidepid=invisible,subset=pid' /proc/$PID/mountinfo &&
+            grep -qx 'CapBnd:[[:space:]]*0000000000000000' /proc/$PID/status && grep -qx 'NoNewPrivs:[[:space:]]*1' /proc/$PID/status &&
+            grep -qx 'Seccomp:[[:space:]]*2' /proc/$PID/status"
+check "the daemon got the listener (LISTEN_FDNAMES=control)" \
+  ct sh -c "tr '\\0' '\\n' < /proc/$PID/environ | grep -qx LISTEN_FDNAMES=control"
+
+# ---- backups on the calendar ----
+
+status_ok() { prop etcd-backupd.service StatusText | grep -qE 'Last backup [0-9]{2}:[0-9]{2}:[0-9]{2} ok, rev [0-9]+'; }
+check "StatusText reports the last backup (Last backup HH:MM:SS ok, rev N)" wait_until 20 status_ok
+echo "# StatusText: $(prop etcd-backupd.service StatusText)"
+count() { ct sh -c 'ls /var/lib/etcd-backupd | grep -c "^etcd-.*\.db\(\.gz\|\.zst\)\?$"'; }
+enough() { [[ $(count) -ge 3 ]]; }
+check "calendar *:*:0/3: at least 3 backups within 20 s" wait_until 20 enough
+check "backups and sidecars: 600 etcd-backup:etcd-backup" \
+  ct sh -c 'cd /var/lib/etcd-backupd && test -n "$(ls)" && ! stat -c "%a %U:%G %n" * | grep -v "^600 etcd-backup:etcd-backup "'
+check "backup directory: 700 etcd-backup:etcd-backup" \
+  test "$(ct stat -c '%a %U:%G' /var/lib/etcd-backupd)" = "700 etcd-backup:etcd-backup"
+REV=$(etcdctl_in put /e2e/b 2 -w json | jq -r .header.revision)
+rev_reached() {
+  local r; r=$(prop etcd-backupd.service StatusText | grep -oP 'ok, rev \K[0-9]+')
+  [[ -n $REV && ${r:-0} -ge $REV ]]
+}
+check "a later backup has the new revision ${REV:-?}" wait_until 15 rev_reached
+
+# ---- the journal ----
+
+ct journalctl -u etcd-backupd -o json MESSAGE_ID=6f4d1e7603174871a906e1567f206ed7 > "$T/ok.json"
+n=$(jq -s 'map(select(.ETCD_BACKUP_FILE != null and (.ETCD_BACKUP_FILE | startswith("/var/lib/etcd-backupd/etcd-"))
+                     and .ETCD_REVISION != null and .SIZE != null and .SYSLOG_IDENTIFIER == "etcd-backupd")) | length' "$T/ok.json")
+check "journal: $n backup entries (MESSAGE_ID=6f4d1e76…, ETCD_BACKUP_FILE, ETCD_REVISION, SIZE)" test "${n:-0}" -ge 3
+newest=$(jq -rs 'last | .ETCD_BACKUP_FILE' "$T/ok.json")
+check "journal: the newest ETCD_BACKUP_FILE exists ($newest)" ct test -f "$newest"
+if [[ -n $CATALOG && $PREFIX == /usr/local ]]; then
+  ct journalctl --update-catalog
+  check "catalog: journalctl -x explains the entry" \
+    ct sh -c 'journalctl -x -u etcd-backupd MESSAGE_ID=6f4d1e7603174871a906e1567f206ed7 -n 1 --no-pager | grep -q "etcd backup completed"'
+fi
+
+# ---- watchdog ----
+
+check "watchdog armed: WatchdogUSec=4s (drop-in)" test "$(prop etcd-backupd.service WatchdogUSec)" = 4s
+sleep 10
+check "watchdog: still running with the same MainPID after 10 s" \
+  test "$(prop etcd-backupd.service MainPID)" = "${PID:-none}" -a "$(prop etcd-backupd.service ActiveState)" = active
+check "watchdog: no restarts" test "$(prop etcd-backupd.service NRestarts)" = 0
+
+# ---- reload ----
+
+since=$(ct date '+%Y-%m-%d %H:%M:%S')
+check "systemctl reload etcd-backupd" ct systemctl reload etcd-backupd
+check "reload: same MainPID, active" \
+  test "$(prop etcd-backupd.service MainPID)" = "${PID:-none}" -a "$(prop etcd-backupd.service ActiveState)" = active
+reloaded() {
+  ct journalctl -u etcd-backupd -o json --since "$since" MESSAGE_ID=9c2021c0e6b44f6199a76303b3f25ada |
+    jq -se 'map(select(.MESSAGE | startswith("Reloaded "))) | length > 0' >/dev/null
+}
+check "reload: a Reloaded entry (MESSAGE_ID=9c2021c0…)" wait_until 5 reloaded
+
+# ---- a failed backup and the recovery ----
+
+since=$(ct date '+%Y-%m-%d %H:%M:%S')
+ct systemctl stop e2e-etcd.service
+failed() {
+  ct journalctl -o json --since "$since" MESSAGE_ID=f5d97bf879114aa88ae68932dc98c22f |
+    jq -se 'map(select(.ETCD_BACKUP_ERROR != null and ._SYSTEMD_UNIT == "etcd-backupd.service")) | length > 0' >/dev/null
+}
+check "etcd down: journalctl MESSAGE_ID=f5d97bf8… finds the failed backup" wait_until 15 failed
+status_failed() { prop etcd-backupd.service StatusText | grep -q 'Last backup failed: '; }
+check "etcd down: StatusText says the last backup failed" wait_until 5 status_failed
+ct systemctl start e2e-etcd.service
+check "etcd back: the next backup is ok again" wait_until 15 status_ok
+check "etcd down and back: same MainPID" test "$(prop etcd-backupd.service MainPID)" = "${PID:-none}"
+
+# ---- stop ----
+
+check "systemctl stop etcd-backupd" ct systemctl stop etcd-backupd
+check "stop: Result=success, inactive" \
+  test "$(prop etcd-backupd.service Result)-$(prop etcd-backupd.service ActiveState)" = success-inactive
+check "stop: the socket keeps listening" test "$(prop etcd-backupd.socket ActiveState)" = active
+
+# ---- the restore socket ----
+
+check "etcd-backupd-restore.socket starts" ct systemctl start etcd-backupd-restore.socket
+check "restore.sock: 600 root:root" test "$(ct stat -c '%a %U:%G' /run/etcd-backupd/restore.sock)" = "600 root:root"
+check "restore.sock: etcd-backup cannot connect" denied etcd-backup etcd-backup /run/etcd-backupd/restore.sock
+
+if [[ $FAIL -gt 0 ]]; then
+  echo "# stderr of the commands run inside (last 40 lines):"
+  tail -40 "$T/ct.log" | sed 's/^/#   /'
+  echo "# journal of etcd-backupd:"
+  ct journalctl -u etcd-backupd -u etcd-backupd.socket --no-pager -n 60 | sed 's/^/#   /'
+fi
+finish
