@@ -288,15 +288,28 @@ static char **field_str(Config *c, const KeySpec *k) {
         return (char **) ((char *) c + k->offset);
 }
 
-/* A key or secret file: absolute, or a name resolved in $CREDENTIALS_DIRECTORY
- * (systemd LoadCredential=) or, without it, beside the config file. */
+/* A key or secret file. Under systemd, any configured file may be handed
+ * over as a credential (LoadCredential=) under its own file name: when
+ * $CREDENTIALS_DIRECTORY holds a file named like the configured one, that is
+ * used. So the shipped configuration (kubeadm's root-only paths) works both
+ * for root by hand and for the unprivileged service, whose unit loads those
+ * files under their names. A relative name is a credential name; without
+ * $CREDENTIALS_DIRECTORY it is relative to the config file's directory. */
 static int resolve_file(Loader *l, const char *v, char **ret) {
         const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        const char *base = strrchr(v, '/') ? strrchr(v, '/') + 1 : v;
 
+        if (creds && *creds && *base) {
+                _cleanup_free_ char *c = path_join(creds, base);
+                if (!c)
+                        return -ENOMEM;
+                if (v[0] != '/' || access(c, F_OK) >= 0) {
+                        *ret = TAKE_PTR(c);
+                        return 0;
+                }
+        }
         if (v[0] == '/')
                 *ret = strdup(v);
-        else if (creds && *creds)
-                *ret = path_join(creds, v);
         else
                 *ret = path_join(l->dir, v);
         return *ret ? 0 : -ENOMEM;

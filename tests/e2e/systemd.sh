@@ -136,14 +136,16 @@ ExecStart=/usr/bin/etcd --name default --data-dir /var/lib/e2e-etcd \
   --peer-client-cert-auth --peer-trusted-ca-file /e2e/pki/etcd/ca.crt \
   --peer-cert-file /e2e/pki/etcd/peer.crt --peer-key-file /e2e/pki/etcd/peer.key
 EOF
-# The credential paths of a non-kubeadm layout, as the README's drop-in does,
-# and a short watchdog.
+# The kubeadm file names the shipped unit loads, from where this test keeps
+# them (the configuration below names kubeadm's paths, which do not exist in
+# the container: the credentials of the same names stand in), and a short
+# watchdog.
 { cat <<'EOF'
 [Service]
 LoadCredential=
-LoadCredential=etcd-client.crt:/e2e/pki/etcd/healthcheck-client.crt
-LoadCredential=etcd-client.key:/e2e/pki/etcd/healthcheck-client.key
-LoadCredential=etcd-ca.crt:/e2e/pki/etcd/ca.crt
+LoadCredential=healthcheck-client.crt:/e2e/pki/etcd/healthcheck-client.crt
+LoadCredential=healthcheck-client.key:/e2e/pki/etcd/healthcheck-client.key
+LoadCredential=ca.crt:/e2e/pki/etcd/ca.crt
 WatchdogSec=4s
 EOF
   # Sanitizer builds: LeakSanitizer needs ptrace, which the unit forbids.
@@ -153,9 +155,9 @@ EOF
 cat > "$T/stage/etcd-backupd.conf" <<'EOF'
 etcd: {
   endpoints = ["https://127.0.0.1:2379"];
-  cacert = "etcd-ca.crt";
-  cert = "etcd-client.crt";
-  key = "etcd-client.key";
+  cacert = "/etc/kubernetes/pki/etcd/ca.crt";
+  cert = "/etc/kubernetes/pki/etcd/healthcheck-client.crt";
+  key = "/etc/kubernetes/pki/etcd/healthcheck-client.key";
   connect_timeout = "2s";
 };
 schedule: { calendar = "*:*:0/3"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };

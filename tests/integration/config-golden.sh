@@ -60,6 +60,14 @@ out=$(CREDENTIALS_DIRECTORY=$creds "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1
 out=$(env -u CREDENTIALS_DIRECTORY "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
 [[ $rc -eq 0 ]] && grep -qF "$(dirname "$cfg")/etcd-client.crt: No such file" <<<"$out" \
   && ok "relative name beside the config" || bad "relative name beside the config: rc=$rc $out"
+# An absolute path whose file name is a credential: the credential is used.
+printf 'etcd: { cert = "/nonexistent/pki/etcd-client.crt"; key = "/nonexistent/pki/etcd-client.key"; cacert = ""; };\n' > "$cfg"
+out=$(CREDENTIALS_DIRECTORY=$creds "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
+[[ $rc -eq 0 ]] && ! grep -q warning <<<"$out" && ok "absolute path served by a credential of its name" \
+  || bad "absolute path served by a credential of its name: rc=$rc $out"
+out=$(env -u CREDENTIALS_DIRECTORY "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
+[[ $rc -eq 0 ]] && grep -qF "/nonexistent/pki/etcd-client.key: No such file" <<<"$out" \
+  && ok "absolute path without credentials" || bad "absolute path without credentials: rc=$rc $out"
 rm -rf "$creds" "$cfg"
 
 # Usage errors exit 2; --version and --help exit 0.
