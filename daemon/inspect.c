@@ -253,6 +253,7 @@ typedef struct Decode {
         bool hash_file;                 /* in: take the file's SHA-256 */
         const AgeIdentity *ids;         /* in: identities for an encrypted file */
         size_t n_ids;
+        const char *tmp_dir;            /* in: where the decompressed db goes */
         Stage failed;                   /* the stage that failed, or STAGE_DONE */
         char reason[INSPECT_REASON_MAX];
         bool file_read;                 /* the whole file was read */
@@ -385,10 +386,10 @@ static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t 
                 }
         }
 
-        r = open_tmpfile(tmp_dir(), tmp_fd);
+        r = open_tmpfile(d->tmp_dir, tmp_fd);
         if (r < 0)
                 return fail(d, STAGE_DECOMPRESS, r, "cannot create a temporary file in %s: %s",
-                            tmp_dir(), strerror(-r));
+                            d->tmp_dir, strerror(-r));
         sink->fd = *tmp_fd;
         *dec = (Decompress) { .sink = on_db, .userdata = sink };
         *ret_fn = b->encrypted ? on_encrypted : on_compressed;
@@ -516,7 +517,7 @@ static int backup_decode(InspectBackup *b, Decode *d) {
                                     INSPECT_DB_MAX_BYTES >> 30);
                 if (sink.error < 0)
                         return fail(d, STAGE_DECOMPRESS, sink.error,
-                                    "cannot write the temporary file in %s: %s", tmp_dir(),
+                                    "cannot write the temporary file in %s: %s", d->tmp_dir,
                                     strerror(-sink.error));
                 if (chain_r == -EBADMSG)
                         return fail(d, STAGE_DECOMPRESS, chain_r,
@@ -566,8 +567,8 @@ static int backup_map(InspectBackup *b, Decode *d) {
         return 0;
 }
 
-int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
-                                        InspectBackup **ret, char *reason, size_t reason_size) {
+int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
+                           InspectBackup **ret, char *reason, size_t reason_size) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ Decode *d = NULL;
         int r;
@@ -580,6 +581,7 @@ int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids
                 return -ENOMEM;
         d->ids = ids;
         d->n_ids = n_ids;
+        d->tmp_dir = dir ? dir : tmp_dir();
 
         r = backup_decode(b, d);
         if (r >= 0)
@@ -595,8 +597,13 @@ int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids
         return 0;
 }
 
+int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
+                                        InspectBackup **ret, char *reason, size_t reason_size) {
+        return inspect_backup_open_in(path, NULL, ids, n_ids, ret, reason, reason_size);
+}
+
 int inspect_backup_open(const char *path, InspectBackup **ret, char *reason, size_t reason_size) {
-        return inspect_backup_open_with_identities(path, NULL, 0, ret, reason, reason_size);
+        return inspect_backup_open_in(path, NULL, NULL, 0, ret, reason, reason_size);
 }
 
 /* ---- verify -------------------------------------------------------------------- */
@@ -774,6 +781,7 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
         d->hash_file = true;
         d->ids = ids;
         d->n_ids = n_ids;
+        d->tmp_dir = tmp_dir();
 
         r = backup_decode(b, d);
         if (r < 0 && d->failed == STAGE_DONE)

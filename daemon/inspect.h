@@ -79,6 +79,12 @@ typedef struct InspectBackup {
 int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
                                         InspectBackup **ret, char *reason, size_t reason_size);
 
+/* As inspect_backup_open_with_identities(), with the decompressed db in an
+ * anonymous file in dir (NULL: $TMPDIR or /var/tmp) — restore keeps it on
+ * the file system of the data dir. */
+int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
+                           InspectBackup **ret, char *reason, size_t reason_size);
+
 /* inspect_backup_open_with_identities() without identities: an encrypted
  * backup is -ENOKEY. */
 int inspect_backup_open(const char *path, InspectBackup **ret, char *reason, size_t reason_size);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "ctl-calendar.h"
 #include "ctl-offline.h"
+#include "ctl-restore.h"
 #include "store.h"
 #include "util/io.h"
 #include "util/parse.h"
@@ -46,6 +47,7 @@ typedef struct Command {
 static int run_list(Ctl *ctl, int argc, char **argv);
 static int run_status(Ctl *ctl, int argc, char **argv);
 static int run_verify(Ctl *ctl, int argc, char **argv);
+static int run_restore(Ctl *ctl, int argc, char **argv);
 static int run_inspect(Ctl *ctl, int argc, char **argv);
 static int run_get(Ctl *ctl, int argc, char **argv);
 static int run_audit(Ctl *ctl, int argc, char **argv);
@@ -64,11 +66,15 @@ static const Command commands[] = {
           "running is joined instead of starting another.\n", run_backup },
         { "prune", "prune [--dry-run]", "apply the retention policy now",
           "  --dry-run   print what would be kept and deleted; delete nothing\n", run_prune },
-        { "restore", "restore NAME|latest|FILE [--dry-run] [--yes]",
+        { "restore", "restore NAME|latest|FILE [--dry-run] [--yes] [--socket PATH]",
           "restore etcd from a backup (stops kube-apiserver and etcd)",
-          "Walks the whole runbook through the root-only restore socket.\n"
-          "  --dry-run   print the plan; change nothing\n"
-          "  --yes       do not ask for confirmation\n", NULL },
+          "Walks the whole runbook through the root-only restore socket: verify,\n"
+          "stop kube-apiserver and etcd, snapshot restore into a new data dir, swap\n"
+          "it in, start etcd, wait for health, start kube-apiserver; roll back on\n"
+          "failure. The old data dir is kept.\n"
+          "  --dry-run         print the plan; change nothing\n"
+          "  --yes             do not ask for confirmation\n"
+          "  -S, --socket PATH the restore socket (default /run/etcd-backupd/restore.sock)\n", run_restore },
         { "verify", "verify NAME|FILE [--identity FILE]", "check a backup end to end (offline)",
           "Decrypts, decompresses, checks the SHA-256 trailer, the db structure and\n"
           "the sidecar checksums. No daemon needed.\n"
@@ -544,6 +550,11 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
                 print_table(e, n);
         store_entries_free(e, n);
         return EXIT_SUCCESS;
+}
+
+static int run_restore(Ctl *ctl, int argc, char **argv) {
+        /* -s names the control socket; the restore socket has its own --socket. */
+        return ctl_restore_main(argc, argv, ctl->json, ctl->config, NULL);
 }
 
 static int run_verify(Ctl *ctl, int argc, char **argv) {

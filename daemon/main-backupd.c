@@ -17,11 +17,13 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "restore-service.h"
 #include "util/parse.h"
 
 static const char *arg_config = CONFIG_DEFAULT_PATH;
 static bool arg_check_config = false;
 static bool arg_once = false;
+static bool arg_serve_restore = false;
 
 static void help(void) {
         printf("Usage: etcd-backupd [OPTIONS]\n"
@@ -33,6 +35,8 @@ static void help(void) {
                "                      problem as FILE:LINE: message, exit 0 or 78\n"
                "      --once          take one backup now (retention included), print\n"
                "                      where it went, exit 0 or 1\n"
+               "      --serve-restore run one restore for the connection on standard input\n"
+               "                      (etcd-backupd-restore@.service, Accept=yes)\n"
                "  -v, --verbose       log debug messages\n"
                "      --version       print the version\n"
                "  -h, --help          show this help\n",
@@ -40,11 +44,12 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_ONCE, ARG_VERSION };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_ONCE, ARG_SERVE_RESTORE, ARG_VERSION };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "once", no_argument, NULL, ARG_ONCE },
+                { "serve-restore", no_argument, NULL, ARG_SERVE_RESTORE },
                 { "verbose", no_argument, NULL, 'v' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "help", no_argument, NULL, 'h' },
@@ -63,6 +68,9 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_ONCE:
                         arg_once = true;
                         break;
+                case ARG_SERVE_RESTORE:
+                        arg_serve_restore = true;
+                        break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -80,8 +88,8 @@ static int parse_argv(int argc, char **argv) {
                 fprintf(stderr, "etcd-backupd: unexpected argument '%s'. Try 'etcd-backupd --help'.\n", argv[optind]);
                 return -EINVAL;
         }
-        if (arg_check_config && arg_once) {
-                fprintf(stderr, "etcd-backupd: --check-config and --once are mutually exclusive.\n");
+        if (arg_check_config + arg_once + arg_serve_restore > 1) {
+                fprintf(stderr, "etcd-backupd: --check-config, --once and --serve-restore are mutually exclusive.\n");
                 return -EINVAL;
         }
         return 1;
@@ -202,12 +210,15 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD);
-        if (!arg_once && sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+        if (!arg_once && !arg_serve_restore && sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(errno, "cannot block signals: %m"), EXIT_FAILURE;
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return log_error("cannot initialise libcurl"), EXIT_FAILURE;
 
-        if (arg_once)
+        if (arg_serve_restore)
+                /* Standard output is the client's socket: nothing else may be printed there. */
+                r = restore_service_main(arg_config, STDIN_FILENO);
+        else if (arg_once)
                 r = run_once();
         else
                 r = run_daemon();

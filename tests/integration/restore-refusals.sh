@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Restores that must be refused before anything changes, on the same
+# kubelet-stand-in node as restore-static-pod.sh (see restore-lib.sh): a
+# damaged backup (corrupt gzip, truncated, trailer mismatch, a sidecar that
+# disagrees), a backup that does not exist, a restore tool that does not
+# exist, a data dir that is a mount point (the restored dir could not be
+# renamed into it), a temporary db that cannot be made next to the data dir
+# (a full or read-only file system there), a client that is not root, no
+# --yes without a terminal, no restore socket. Each must give a clear error
+# and exit 1 (2 for usage, 69 unreachable), and leave etcd's data dir
+# byte-identical (find -printf + sha256sum listing), the manifests as they
+# were and etcd running under the same PID.
+. "$(dirname "$0")/restore-lib.sh"
+C=$ETCD_BACKUPCTL
+
+start_node
+restore_conf "$T/r.conf"
+restore_socket main "$T/r.conf"; SOCK=$RSOCK
+
+# ~2 MiB of data, so that the decompressed db does not fit a 1 MiB tmpfs.
+head -c 200000 /dev/urandom | base64 -w0 > "$T/v"
+for i in $(seq 1 8); do ctl put "/big/k$i" < "$T/v" >/dev/null; done
+backup=$("$ETCD_BACKUPD" --once -c "$T/r.conf" 2>"$T/once.err")
+check "--once made a backup" test -f "$backup" -a -f "$backup.json"
+name=$(basename "$backup")
+
+STATE0=$(tree_state "$DATA"); MAN0=$(tree_state "$MAN"); PID0=$(etcd_pid)
+check "the data dir listing is not empty" test "$(wc -l <<<"$STATE0")" -gt 5
+unchanged() {
+  test "$STATE0" = "$(tree_state "$DATA")" && test "$MAN0" = "$(tree_state "$MAN")" &&
+    test "$PID0" = "$(etcd_pid)" && test -z "$(ls -A "$NODE/var/lib" | grep -v '^etcd$')" &&
+    test -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)" && etcd_healthy && apiserver_up
+}
+refused() { # DESCRIPTION PATTERN EXIT CMD...
+  local d=$1 pat=$2 want=$3 out rc; shift 3
+  out=$("$@" 2>&1 </dev/null); rc=$?
+  check "$d: exit $want" test $rc -eq "$want"
+  if grep -q -- "$pat" <<<"$out"; then ok "$d: says '$pat'"; else not_ok "$d: says '$pat' (got: $(tail -3 <<<"$out"))"; fi
+  check "$d: nothing touched" unchanged
+}
+
+# ---- damaged backups --------------------------------------------------------------
+mkdir -p "$T/bad"
+size=$(stat -c %s "$backup")
+cp "$backup" "$T/bad/corrupt.db.gz"
+printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$T/bad/corrupt.db.gz" bs=1 seek=$((size / 2)) conv=notrunc status=none
+refused "corrupt gzip" "corrupt gzip stream" 1 "$C" restore "$T/bad/corrupt.db.gz" --yes --socket "$SOCK"
+refused "corrupt gzip, dry run" "corrupt gzip stream" 1 "$C" restore "$T/bad/corrupt.db.gz" --dry-run --socket "$SOCK"
+head -c $((size / 2)) "$backup" > "$T/bad/truncated.db.gz"
+refused "truncated gzip" "truncated gzip stream" 1 "$C" restore "$T/bad/truncated.db.gz" --yes --socket "$SOCK"
+gzip -dc "$backup" > "$T/bad/flipped.db"
+printf '\x01' | dd of="$T/bad/flipped.db" bs=1 seek=5000 conv=notrunc status=none
+refused "uncompressed, one byte changed" "SHA-256 trailer mismatch" 1 "$C" restore "$T/bad/flipped.db" --yes --socket "$SOCK"
+mkdir -p "$T/bad2"; cp "$backup" "$T/bad2/$name"
+jq -c '.db_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"' "$backup.json" > "$T/bad2/$name.json"
+refused "sidecar disagrees" "is not the sidecar's db_sha256" 1 "$C" restore "$T/bad2/$name" --yes --socket "$SOCK"
+(cd "$T/bad2" && refused "relative FILE (made absolute by the client)" "is not the sidecar's db_sha256" 1 \
+  "$C" restore "$name" --yes --socket "$SOCK")
+refused "no such backup name" "no backup" 1 \
+  "$C" restore etcd-0000000000000001-20200101T000000Z-r1.db.gz --yes --socket "$SOCK"
+refused "not a backup name" "is not a backup name" 1 "$C" restore "no-such-thing" --yes --socket "$SOCK"
+
+# ---- the tool --------------------------------------------------------------------
+restore_conf "$T/notool.conf" 'etcdutl = "/nonexistent/bin/etcdutl";'
+restore_socket notool "$T/notool.conf"
+refused "restore.etcdutl names a missing program" "restore.etcdutl: cannot run /nonexistent/bin/etcdutl" 1 \
+  "$C" restore latest --yes --socket "$RSOCK"
+
+# ---- where the restore would go ----------------------------------------------------
+if unshare -m --propagation private true 2>/dev/null; then
+  # The data dir is a mount point: its sibling <data_dir>.restore-<ts> is on
+  # another file system and could never be renamed into place.
+  mkdir -p "$T/mnt/etcd"
+  restore_conf "$T/mnt.conf"; sed -i "s|data_dir = \"$DATA\"|data_dir = \"$T/mnt/etcd\"|" "$T/mnt.conf"
+  restore_socket mnt "$T/mnt.conf" unshare -m --propagation private \
+    bash -c 'mount -t tmpfs -o size=4m tmpfs "$0" && exec "$@"' "$T/mnt/etcd"
+  refused "data dir is a mount point" "is a mount point" 1 "$C" restore latest --yes --socket "$RSOCK"
+  check "data dir is a mount point: nothing made beside it" test -z "$(ls -A "$T/mnt" | grep -v '^etcd$')"
+
+  # The data dir's file system is too small for the decompressed db.
+  mkdir -p "$T/small"
+  restore_conf "$T/small.conf"; sed -i "s|data_dir = \"$DATA\"|data_dir = \"$T/small/etcd\"|" "$T/small.conf"
+  restore_socket small "$T/small.conf" unshare -m --propagation private \
+    bash -c 'mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"' "$T/small"
+  refused "no room for the temporary db next to the data dir" "No space left on device" 1 \
+    "$C" restore latest --yes --socket "$RSOCK"
+  check "no room: the tmpfs is empty afterwards (the temporary db is gone)" \
+    test -z "$(nsenter -t "$RPID" -m -- ls -A "$T/small")"
+  check "no room: nothing of it is used" test "$(nsenter -t "$RPID" -m -- df --output=used -B1 "$T/small" | tail -1 | tr -d ' ')" -lt 65536
+
+  # Room for the db but not for the restored data dir (db + WAL segment).
+  mkdir -p "$T/medium"
+  restore_conf "$T/medium.conf"; sed -i "s|data_dir = \"$DATA\"|data_dir = \"$T/medium/etcd\"|" "$T/medium.conf"
+  restore_socket medium "$T/medium.conf" unshare -m --propagation private \
+    bash -c 'mount -t tmpfs -o size=16m tmpfs "$0" && exec "$@"' "$T/medium"
+  refused "no room for the restored data dir" "not enough space" 1 "$C" restore latest --yes --socket "$RSOCK"
+  check "no room for the restore: the tmpfs is empty afterwards" test -z "$(nsenter -t "$RPID" -m -- ls -A "$T/medium")"
+
+  # A read-only file system: the temporary db cannot be created there.
+  mkdir -p "$T/ro"
+  restore_conf "$T/ro.conf"; sed -i "s|data_dir = \"$DATA\"|data_dir = \"$T/ro/etcd\"|" "$T/ro.conf"
+  restore_socket ro "$T/ro.conf" unshare -m --propagation private \
+    bash -c 'mount -t tmpfs -o size=16m,ro tmpfs "$0" && exec "$@"' "$T/ro"
+  refused "read-only file system at the data dir" "Read-only file system" 1 "$C" restore latest --yes --socket "$RSOCK"
+else
+  echo "# skipped the mount cases: cannot make a private mount namespace here"
+fi
+
+# ---- who may ask, and how ---------------------------------------------------------
+chmod 0777 "$SOCK"      # the real unit's SocketMode=0600 stops strangers earlier
+refused "a client that is not root" "access_denied" 1 \
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$C" restore latest --yes --socket "$SOCK"
+check "a client that is not root: the refusal is logged" grep -q "is not root" "$T/restore-main.log"
+refused "no --yes and no terminal" "refusing to restore without --yes" 2 "$C" restore latest --socket "$SOCK"
+refused "no restore socket" "cannot reach the restore service" 69 \
+  "$C" restore latest --yes --socket "$SOCKDIR/nothing.sock"
+refused "usage: no backup argument" "missing backup argument" 2 "$C" restore --yes --socket "$SOCK"
+
+# Requests that are not what the client sends: errors, never a crash.
+req() { printf '%s\n' "$1" | timeout 10 socat -t5 - UNIX-CONNECT:"$SOCK"; }
+check "junk request: invalid_json" grep -q '"invalid_json"' <<<"$(req 'not json')"
+check "wrong method: unknown_method" grep -q '"unknown_method"' <<<"$(req '{"method":"Backup"}')"
+check "backup not a string: invalid_request" grep -q '"invalid_request"' <<<"$(req '{"method":"Restore","backup":5}')"
+check "relative path: invalid_request" grep -q '"invalid_request"' <<<"$(req '{"method":"Restore","backup":"a/b"}')"
+check "dry_run not a boolean: invalid_request" \
+  grep -q '"invalid_request"' <<<"$(req '{"method":"Restore","backup":"latest","dry_run":"yes"}')"
+check "a line over 64 KiB: too_large" \
+  grep -q '"too_large"' <<<"$(head -c 70000 /dev/zero | tr '\0' 'a' | timeout 10 socat -t5 - UNIX-CONNECT:"$SOCK")"
+check "after all that: nothing touched" unchanged
+out=$("$C" --json restore latest --dry-run --socket "$SOCK" 2>&1)
+check "and a dry run still works" jqt '.revision > 0' <<<"$out"
+
+finish

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Restore in static-pod mode, end to end, on a kubeadm-shaped node run by a
+# kubelet stand-in (see restore-lib.sh: there is no kubelet here; a bash
+# loop starts and stops "pods" as their manifests come and go). A real TLS
+# etcd 3.4 is backed up with `etcd-backupd --once`; more keys are written;
+# `etcd-backupctl restore latest --yes` through a socket-activated
+# `etcd-backupd --serve-restore` (systemd-socket-activate --accept --inetd)
+# must bring back exactly the backed-up keys with etcd and the
+# kube-apiserver stand-in running again and the old data dir kept. A dry run
+# must change nothing. Then a restore that cannot come up (initial_cluster
+# names a second member that does not exist, so the restored etcd never
+# gets a leader) must roll back: the data as it was, both pods running,
+# the failed restore kept for inspection.
+. "$(dirname "$0")/restore-lib.sh"
+C=$ETCD_BACKUPCTL
+
+start_node
+restore_conf "$T/r.conf"
+restore_socket main "$T/r.conf"; SOCK=$RSOCK
+
+# ---- a backup, then later writes ---------------------------------------------
+for i in $(seq 1 20); do ctl put "/before/k$i" "v$i" >/dev/null; done
+ctl put /before/k3 "overwritten" >/dev/null
+out=$("$ETCD_BACKUPD" --once -c "$T/r.conf" 2>"$T/once.err"); rc=$?
+check "--once made a backup" test $rc -eq 0 -a -f "$out" -a -f "$out.json"
+backup_rev=$(jq -r .revision "$out.json")
+for i in $(seq 1 10); do ctl put "/after/k$i" "late $i" >/dev/null; done
+check "later writes are there before the restore" test "$(ctl get /after/ --prefix --keys-only | grep -c .)" = 10
+
+# etcd's data owned by someone else (kubeadm's is root's, others run etcd as
+# "etcd"): the restored dir must get that owner throughout.
+chown -R 65534:65534 "$DATA"
+
+# ---- dry run: prints the plan, changes nothing ---------------------------------
+before=$(tree_state "$DATA"); man_before=$(tree_state "$MAN"); pid_before=$(etcd_pid)
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "dry run: exit 0" test $rc -eq 0
+check "dry run: prints the plan with backup, revision, data dir and mode" \
+  grep -q "Revision: *$backup_rev" <<<"$out"
+check "dry run: mode is static-pod (etcd.yaml found)" grep -q "Mode: *static-pod" <<<"$out"
+check "dry run: lists each step" grep -q "snapshot restore" <<<"$out"
+check "dry run: says nothing was changed" grep -q "nothing was changed" <<<"$out"
+json=$("$C" --json restore latest --dry-run --socket "$SOCK" 2>/dev/null)
+check "dry run --json: the plan object" jqt ".revision == $backup_rev and .mode == \"static-pod\" and (.steps | length) >= 8" \
+  <<<"$json"
+after=$(tree_state "$DATA")
+check "dry run: data dir unchanged" test "$before" = "$after"
+[[ $before == "$after" ]] || diff <(echo "$before") <(echo "$after")
+check "dry run: manifests unchanged" test "$man_before" = "$(tree_state "$MAN")"
+check "dry run: etcd not restarted" test "$pid_before" = "$(etcd_pid)"
+check "dry run: no restore, pre-restore or held dirs" \
+  test -z "$(ls -d "$DATA".* "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+check "dry run: no temporary file left in the data dir's parent" test -z "$(ls -A "$NODE/var/lib" | grep -v '^etcd$')"
+
+# ---- the restore -------------------------------------------------------------
+t0=$(date +%s.%N)
+out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
+t1=$(date +%s.%N)
+echo "$out" | sed 's/^/    /'
+check "restore: exit 0" test $rc -eq 0
+check "restore: every step reported done" \
+  test "$(grep -cE '^ +ok  (stop kube-apiserver|stop etcd|snapshot restore|swap data dir|start etcd|wait for etcd|start kube-apiserver):' <<<"$out")" = 7
+check "restore: etcd healthy afterwards" etcd_healthy
+check "restore: kube-apiserver stand-in back" apiserver_up
+check "restore: the later writes are gone" test -z "$(ctl get /after/ --prefix --keys-only)"
+check "restore: the backed-up keys are back" test "$(ctl get /before/k3 --print-value-only)" = overwritten
+check "restore: 20 keys under /before/" test "$(ctl get /before/ --prefix --keys-only | grep -c .)" = 20
+rev=$(etcd_revision)
+check "restore: etcd's revision ($rev) >= the backup's ($backup_rev)" test "$rev" -ge "$backup_rev"
+pre=$(ls -d "$DATA".pre-restore-* 2>/dev/null)
+check "restore: the old data dir is kept as .pre-restore-*" test -n "$pre" -a -d "$pre/member"
+check "restore: the old data dir still has the later writes (etcd's own db)" grep -qa "/after/k1" "$pre/member/snap/db"
+check "restore: both manifests back in place" test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml"
+check "restore: no holding dir left" test -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+check "restore: the data dir mode is kept (0700)" test "$(stat -c %a "$DATA")" = 700
+# (etcd itself, running as root here, adds files of its own after the start.)
+check "restore: the old owner (65534) copied onto what the restore made" \
+  test "$(stat -c %u:%g "$DATA" "$DATA/member" "$DATA/member/snap/db" "$DATA"/member/wal/0000000000000000-0000000000000000.wal | sort -u)" = 65534:65534
+check "restore: journal/log has the started and finished events" \
+  grep -q "Restored etcd from" "$T/restore-main.log"
+echo "# restore of a $(jq -r .db_size "$(ls "$BACKUPS"/*.json | head -1)") byte db: $(awk "BEGIN { print $t1 - $t0 }") s (dry run + restore)"
+
+# ---- a restore that cannot come up rolls back ------------------------------------
+ctl put /keep/k1 "written after the first restore" >/dev/null
+GPORT=$(free_port)
+restore_conf "$T/bad.conf" # then a second, nonexistent member: no leader, ever
+sed -i "s|initial_cluster = \"default=https://127.0.0.1:$PPORT\"|initial_cluster = \"default=https://127.0.0.1:$PPORT,ghost=https://127.0.0.1:$GPORT\"|; s|health_timeout = \"60s\"|health_timeout = \"6s\"|" "$T/bad.conf"
+check "bad config: names a ghost member" grep -q ghost "$T/bad.conf"
+restore_socket bad "$T/bad.conf"; BAD=$RSOCK
+keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
+out=$("$C" restore latest --yes --socket "$BAD" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "failed restore: exit 1" test $rc -eq 1
+check "failed restore: says why (etcd not healthy within health_timeout)" grep -q "wait for etcd: etcd is not healthy after 6 s" <<<"$out"
+check "failed restore: rolled back" grep -q "rolled back" <<<"$out"
+wait_for 30 etcd_healthy
+check "failed restore: etcd healthy again" etcd_healthy
+check "failed restore: kube-apiserver stand-in back" wait_for 10 apiserver_up
+check "failed restore: the data is as it was (key written after the first restore is there)" \
+  test "$(ctl get /keep/k1 --print-value-only)" = "written after the first restore"
+check "failed restore: every key as it was" \
+  test "$keep_before" = "$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')"
+check "failed restore: the failed restore kept as .failed-restore-*" test -d "$(ls -d "$DATA".failed-restore-* | head -1)/member"
+check "failed restore: both manifests back" test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml"
+check "failed restore: the first restore's .pre-restore-* still there" test -d "$pre"
+check "failed restore: logged as failed" grep -q "failed" "$T/restore-bad.log"
+
+finish
