@@ -27,8 +27,18 @@ cluster=""
 for m in "$ETCD_DIR"/member-*; do read -r name port peer < "$m/info"; cluster+="${cluster:+,}$name=https://127.0.0.1:$peer"; done
 lport=$(( ${first##*:} + 100 )); lpeer=$((lport + 1))
 live=$(tr ',' '\n' <<<"$ETCD_ENDPOINTS" | grep -v "^$leader$" | head -1)
-if etcdctl --endpoints "$live" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" \
-     member add learner --learner --peer-urls "https://127.0.0.1:$lpeer" >/dev/null 2>"$T/add.err"; then
+# etcd refuses to change membership ("unhealthy cluster") until every member
+# has been connected for its health interval (5 s): retry for up to 30 s.
+added=false
+for _ in $(seq 1 30); do
+  if etcdctl --endpoints "$live" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" \
+       member add learner --learner --peer-urls "https://127.0.0.1:$lpeer" >/dev/null 2>"$T/add.err"; then
+    added=true; break
+  fi
+  grep -q "unhealthy cluster" "$T/add.err" || break
+  sleep 1
+done
+if $added; then
   pki=$ETCD_DIR/pki/etcd
   etcd --name learner --data-dir "$T/learner" \
     --listen-client-urls "https://127.0.0.1:$lport" --advertise-client-urls "https://127.0.0.1:$lport" \
