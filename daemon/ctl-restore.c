@@ -17,105 +17,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "ctl-restore.h"
 #include "util/io.h"
 #include "util/macro.h"
 #include "util/parse.h"
 #include "util/str.h"
 
-/* Longest answer line accepted from the service. */
-#define ANSWER_MAX_BYTES ((size_t) 1024 * 1024)
-
-typedef struct Conn {
-        int fd;
-        char *buf;
-        size_t len;
-} Conn;
-
-static void conn_done(Conn *c) {
-        safe_close(c->fd);
-        free(c->buf);
-}
-
-static void json_putp(struct json_object **o) {
-        json_object_put(*o);
-}
-
-static const char *jstr(struct json_object *o, const char *key) {
-        struct json_object *j;
-        if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string))
-                return NULL;
-        return json_object_get_string(j);
-}
-
-static int64_t jint(struct json_object *o, const char *key) {
-        struct json_object *j;
-        if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_int))
-                return 0;
-        return json_object_get_int64(j);
-}
-
-static int conn_open(Conn *c, const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (c->fd < 0)
-                return -errno;
-        if (connect(c->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return -errno;
-        c->buf = malloc(ANSWER_MAX_BYTES);
-        return c->buf ? 0 : -ENOMEM;
-}
-
-/* The next object; -EPIPE when the service closed the connection. */
-static int conn_recv(Conn *c, struct json_object **ret) {
-        for (;;) {
-                char *nl = memchr(c->buf, '\n', c->len);
-                ssize_t k;
-
-                if (nl) {
-                        struct json_object *o;
-                        size_t used = (size_t) (nl - c->buf) + 1;
-
-                        *nl = '\0';
-                        o = json_tokener_parse(c->buf);
-                        memmove(c->buf, c->buf + used, c->len - used);
-                        c->len -= used;
-                        if (!o || !json_object_is_type(o, json_type_object)) {
-                                json_object_put(o);
-                                return -EBADMSG;
-                        }
-                        *ret = o;
-                        return 0;
-                }
-                if (c->len == ANSWER_MAX_BYTES)
-                        return -EFBIG;
-                k = read(c->fd, c->buf + c->len, ANSWER_MAX_BYTES - c->len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        return -EPIPE;
-                c->len += (size_t) k;
-        }
-}
-
-static int conn_request(Conn *c, const char *socket_path, const char *backup, bool dry_run) {
-        _cleanup_(json_putp) struct json_object *req = json_object_new_object();
-        _cleanup_free_ char *line = NULL;
+static int conn_request(Client *c, const char *socket_path, const char *backup, bool dry_run) {
+        struct json_object *req = json_object_new_object();
         int r;
 
-        r = conn_open(c, socket_path);
+        r = client_connect(c, socket_path);
         if (r < 0) {
+                json_object_put(req);
                 fprintf(stderr, "etcd-backupctl restore: cannot reach the restore service at %s: %s "
                         "(is etcd-backupd-restore.socket running? restore needs root)\n", socket_path, strerror(-r));
                 return EXIT_UNAVAILABLE;
@@ -125,10 +42,7 @@ static int conn_request(Conn *c, const char *socket_path, const char *backup, bo
         json_object_object_add(req, "method", json_object_new_string("Restore"));
         json_object_object_add(req, "backup", json_object_new_string(backup));
         json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
-        if (asprintf(&line, "%s\n", json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
-                                                                       JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-                return EXIT_FAILURE;
-        r = loop_write(c->fd, line, strlen(line));
+        r = client_send(c, req);
         if (r < 0 && r != -EPIPE) {
                 fprintf(stderr, "etcd-backupctl restore: cannot send to %s: %s\n", socket_path, strerror(-r));
                 return EXIT_UNAVAILABLE;
@@ -138,7 +52,7 @@ static int conn_request(Conn *c, const char *socket_path, const char *backup, bo
 }
 
 static void print_step(struct json_object *o) {
-        const char *state = jstr(o, "state") ?: "?", *tag;
+        const char *state = json_get_string(o, "state") ?: "?", *tag;
 
         if (streq(state, "running"))
                 tag = "..";
@@ -148,7 +62,7 @@ static void print_step(struct json_object *o) {
                 tag = "--";
         else
                 tag = "FAILED";
-        printf("%6s  %s: %s\n", tag, jstr(o, "step") ?: "?", jstr(o, "message") ?: "");
+        printf("%6s  %s: %s\n", tag, json_get_string(o, "step") ?: "?", json_get_string(o, "message") ?: "");
         fflush(stdout);
 }
 
@@ -157,42 +71,42 @@ static void print_plan(struct json_object *plan) {
         char size[FORMAT_BYTES_MAX];
 
         printf("Restore plan\n");
-        printf("  Backup:     %s\n", jstr(plan, "backup") ?: "?");
-        printf("  Created:    %s\n", jstr(plan, "created") ?: "unknown");
-        printf("  Revision:   %" PRId64 "\n", jint(plan, "revision"));
-        printf("  DB:         %s, SHA-256 %s\n", format_bytes(size, sizeof size, (uint64_t) jint(plan, "db_size")),
-               jstr(plan, "db_sha256") ?: "?");
-        printf("  Data dir:   %s", jstr(plan, "data_dir") ?: "?");
-        if (jstr(plan, "pre_restore_dir"))
-                printf(" (the current one is kept as %s)\n", jstr(plan, "pre_restore_dir"));
+        printf("  Backup:     %s\n", json_get_string(plan, "backup") ?: "?");
+        printf("  Created:    %s\n", json_get_string(plan, "created") ?: "unknown");
+        printf("  Revision:   %" PRId64 "\n", json_get_int(plan, "revision"));
+        printf("  DB:         %s, SHA-256 %s\n", format_bytes(size, sizeof size, (uint64_t) json_get_int(plan, "db_size")),
+               json_get_string(plan, "db_sha256") ?: "?");
+        printf("  Data dir:   %s", json_get_string(plan, "data_dir") ?: "?");
+        if (json_get_string(plan, "pre_restore_dir"))
+                printf(" (the current one is kept as %s)\n", json_get_string(plan, "pre_restore_dir"));
         else
                 printf(" (does not exist yet)\n");
-        printf("  Mode:       %s (%s)\n", jstr(plan, "mode") ?: "?", jstr(plan, "mode_reason") ?: "");
+        printf("  Mode:       %s (%s)\n", json_get_string(plan, "mode") ?: "?", json_get_string(plan, "mode_reason") ?: "");
         printf("  Steps:\n");
         if (json_object_object_get_ex(plan, "steps", &steps) && json_object_is_type(steps, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(steps); i++) {
                         s = json_object_array_get_idx(steps, i);
-                        printf("    %zu. %s: %s\n", i + 1, jstr(s, "step") ?: "?", jstr(s, "action") ?: "");
+                        printf("    %zu. %s: %s\n", i + 1, json_get_string(s, "step") ?: "?", json_get_string(s, "action") ?: "");
                 }
 }
 
 /* Print an error object; returns the exit code it means. */
 static int print_error(struct json_object *o, bool json) {
-        const char *code = jstr(o, "error") ?: "error";
+        const char *code = json_get_string(o, "error") ?: "error";
 
         if (json)
                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
-        fprintf(stderr, "etcd-backupctl restore: %s: %s\n", code, jstr(o, "message") ?: "");
+        fprintf(stderr, "etcd-backupctl restore: %s: %s\n", code, json_get_string(o, "message") ?: "");
         if (streq(code, "restore_failed"))
                 fprintf(stderr, "etcd-backupctl restore: rolled back: %s is the old data again%s%s.\n",
-                        jstr(o, "data_dir") ?: "the data dir",
-                        jstr(o, "failed_restore_dir") ? "; the failed restore is kept as " : "",
-                        jstr(o, "failed_restore_dir") ?: "");
+                        json_get_string(o, "data_dir") ?: "the data dir",
+                        json_get_string(o, "failed_restore_dir") ? "; the failed restore is kept as " : "",
+                        json_get_string(o, "failed_restore_dir") ?: "");
         else if (streq(code, "rollback_failed"))
                 fprintf(stderr, "etcd-backupctl restore: THE ROLLBACK IS INCOMPLETE: %s\n"
                         "etcd-backupctl restore: see journalctl -u 'etcd-backupd-restore@*'\n",
-                        jstr(o, "rollback_error") ?: "");
+                        json_get_string(o, "rollback_error") ?: "");
         else if (streq(code, "refused"))
                 fprintf(stderr, "etcd-backupctl restore: nothing was changed.\n");
         return streq(code, "config_error") ? EXIT_CONFIG : EXIT_FAILURE;
@@ -200,20 +114,20 @@ static int print_error(struct json_object *o, bool json) {
 
 /* Read step objects until the result or an error. *ret_result is the
  * "result" member (owned). */
-static int stream(Conn *c, bool json, bool show_steps, struct json_object **ret_result) {
+static int stream(Client *c, bool json, bool show_steps, struct json_object **ret_result) {
         for (;;) {
-                _cleanup_(json_putp) struct json_object *o = NULL;
+                _cleanup_(json_object_putp) struct json_object *o = NULL;
                 struct json_object *result;
                 int r;
 
-                r = conn_recv(c, &o);
+                r = client_recv(c, &o);
                 if (r < 0) {
                         fprintf(stderr, "etcd-backupctl restore: %s\n", r == -EPIPE ?
                                 "the restore service closed the connection without a result; see journalctl -u "
                                 "'etcd-backupd-restore@*'" : strerror(-r));
                         return EXIT_FAILURE;
                 }
-                if (jstr(o, "error"))
+                if (json_get_string(o, "error"))
                         return print_error(o, json);
                 if (json_object_object_get_ex(o, "result", &result) && json_object_is_type(result, json_type_object)) {
                         if (json && show_steps)
@@ -222,12 +136,12 @@ static int stream(Conn *c, bool json, bool show_steps, struct json_object **ret_
                         *ret_result = json_object_get(result);
                         return 0;
                 }
-                if (!jstr(o, "step"))
+                if (!json_get_string(o, "step"))
                         continue;       /* something newer than us: ignore it */
                 if (json && show_steps)
                         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
-                else if (!json && (show_steps || streq_ptr(jstr(o, "state"), "failed")))
+                else if (!json && (show_steps || streq_ptr(json_get_string(o, "state"), "failed")))
                         print_step(o);
                 fflush(stdout);
         }
@@ -271,8 +185,8 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        _cleanup_(conn_done) Conn plan_conn = { .fd = -EBADF }, run_conn = { .fd = -EBADF };
-        _cleanup_(json_putp) struct json_object *plan_result = NULL, *result = NULL;
+        _cleanup_(client_done) Client plan_conn = CLIENT_INIT, run_conn = CLIENT_INIT;
+        _cleanup_(json_object_putp) struct json_object *plan_result = NULL, *result = NULL;
         _cleanup_free_ char *backup = NULL;
         const char *socket_path = restore_socket ?: CTL_RESTORE_DEFAULT_SOCKET, *arg, *pinned;
         struct json_object *plan = NULL;
@@ -334,7 +248,7 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 return r;
         plan_conn.fd = safe_close(plan_conn.fd);
         if (!json_object_object_get_ex(plan_result, "plan", &plan) || !json_object_is_type(plan, json_type_object) ||
-            !(pinned = jstr(plan, "backup"))) {
+            !(pinned = json_get_string(plan, "backup"))) {
                 fprintf(stderr, "etcd-backupctl restore: unexpected answer from the restore service\n");
                 return EXIT_FAILURE;
         }
@@ -365,12 +279,12 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
         if (r)
                 return r;
         if (!json) {
-                printf("\nRestored %s: etcd is healthy at revision %" PRId64 "%s.\n", jstr(result, "backup") ?: "",
-                       jint(result, "etcd_revision"),
+                printf("\nRestored %s: etcd is healthy at revision %" PRId64 "%s.\n", json_get_string(result, "backup") ?: "",
+                       json_get_int(result, "etcd_revision"),
                        json_object_get_boolean(json_object_object_get(result, "apiserver_running")) ?
                        " and kube-apiserver is back" : "");
-                if (jstr(result, "pre_restore_dir"))
-                        printf("The old data dir is kept as %s.\n", jstr(result, "pre_restore_dir"));
+                if (json_get_string(result, "pre_restore_dir"))
+                        printf("The old data dir is kept as %s.\n", json_get_string(result, "pre_restore_dir"));
         }
         return EXIT_SUCCESS;
 }

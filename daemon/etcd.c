@@ -64,22 +64,6 @@ static size_t on_curl_header(char *ptr, size_t size, size_t nmemb, void *userdat
         return n;
 }
 
-static int set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int set_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return 0;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = s;
-        return 0;
-}
-
 /* Map a libcurl failure to an errno and a sentence an operator can act on. */
 static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint, const EtcdTls *tls,
                         bool no_answer, bool answer_started, char **ret_error) {
@@ -88,7 +72,7 @@ static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint,
 
         if (answer_started && code != CURLE_OPERATION_TIMEDOUT) {
                 /* etcd answered, then the connection died: killed, restarted or cut off. */
-                set_error(ret_error, "%s: the connection to etcd broke off in the middle of the answer: %s",
+                free_and_format(ret_error, "%s: the connection to etcd broke off in the middle of the answer: %s",
                           endpoint, detail);
                 return -EPIPE;
         }
@@ -100,11 +84,11 @@ static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint,
             (code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_HTTP2 ||
              code == CURLE_HTTP2_STREAM || code == CURLE_GOT_NOTHING || code == CURLE_PARTIAL_FILE)) {
                 if (!tls->cert)
-                        set_error(ret_error, "%s: etcd closed the connection after the TLS handshake: no client "
+                        free_and_format(ret_error, "%s: etcd closed the connection after the TLS handshake: no client "
                                   "certificate is configured (etcd.cert, etcd.key) and etcd requires one (%s)",
                                   endpoint, detail);
                 else
-                        set_error(ret_error, "%s: etcd closed the connection after the TLS handshake: it most likely "
+                        free_and_format(ret_error, "%s: etcd closed the connection after the TLS handshake: it most likely "
                                   "refused the client certificate %s (is it signed by a CA in etcd's "
                                   "--trusted-ca-file?) (%s)", endpoint, tls->cert, detail);
                 return -EACCES;
@@ -113,25 +97,25 @@ static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint,
         switch (code) {
         case CURLE_COULDNT_CONNECT:
                 r = -ECONNREFUSED;
-                set_error(ret_error, "%s: cannot connect: %s", endpoint, detail);
+                free_and_format(ret_error, "%s: cannot connect: %s", endpoint, detail);
                 break;
         case CURLE_COULDNT_RESOLVE_HOST:
                 r = -EHOSTUNREACH;
-                set_error(ret_error, "%s: cannot resolve host: %s", endpoint, detail);
+                free_and_format(ret_error, "%s: cannot resolve host: %s", endpoint, detail);
                 break;
         case CURLE_OPERATION_TIMEDOUT:
                 r = -ETIMEDOUT;
-                set_error(ret_error, "%s: timed out: %s", endpoint, detail);
+                free_and_format(ret_error, "%s: timed out: %s", endpoint, detail);
                 break;
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CACERT_BADFILE:
                 r = -EACCES;
-                set_error(ret_error, "%s: TLS: etcd's certificate was not accepted with CA %s: %s", endpoint,
+                free_and_format(ret_error, "%s: TLS: etcd's certificate was not accepted with CA %s: %s", endpoint,
                           tls->cacert ? tls->cacert : "(system trust store)", detail);
                 break;
         case CURLE_SSL_CERTPROBLEM:
                 r = -EACCES;
-                set_error(ret_error, "%s: TLS: cannot use client certificate %s / key %s: %s", endpoint,
+                free_and_format(ret_error, "%s: TLS: cannot use client certificate %s / key %s: %s", endpoint,
                           tls->cert ? tls->cert : "(none)", tls->key ? tls->key : "(none)", detail);
                 break;
         case CURLE_SSL_CONNECT_ERROR:
@@ -139,7 +123,7 @@ static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint,
         case CURLE_SEND_ERROR:
                 /* etcd refusing our client certificate shows up as a TLS alert here. */
                 r = strstr(detail, "alert") || code == CURLE_SSL_CONNECT_ERROR ? -EACCES : -EIO;
-                set_error(ret_error, "%s: %s%s", endpoint,
+                free_and_format(ret_error, "%s: %s%s", endpoint,
                           r == -EACCES ? "TLS handshake failed (is the client certificate signed by etcd's CA?): " : "",
                           detail);
                 break;
@@ -147,11 +131,11 @@ static int curl_failure(CURLcode code, const char *errbuf, const char *endpoint,
         case CURLE_HTTP2_STREAM:
         case CURLE_PARTIAL_FILE:
                 r = -EPIPE;
-                set_error(ret_error, "%s: the stream broke off: %s", endpoint, detail);
+                free_and_format(ret_error, "%s: the stream broke off: %s", endpoint, detail);
                 break;
         default:
                 r = -EIO;
-                set_error(ret_error, "%s: %s", endpoint, detail);
+                free_and_format(ret_error, "%s: %s", endpoint, detail);
         }
         return r;
 }
@@ -171,7 +155,7 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
         int r;
 
         if (!startswith(endpoint, "https://"))
-                return set_error(ret_error, "%s: only https:// endpoints are supported", endpoint), -EINVAL;
+                return free_and_format(ret_error, "%s: only https:// endpoints are supported", endpoint), -EINVAL;
         if (asprintf(&url, "%s%s%s", endpoint, endswith(endpoint, "/") ? "" : "/", method) < 0)
                 return -ENOMEM;
 
@@ -231,17 +215,17 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
 
         if (call.error < 0 && code == CURLE_WRITE_ERROR) {
                 if (call.error == -E2BIG)
-                        return set_error(ret_error, "%s: etcd sent a message larger than %u bytes", endpoint,
+                        return free_and_format(ret_error, "%s: etcd sent a message larger than %u bytes", endpoint,
                                          ETCD_MESSAGE_MAX_BYTES), -EBADMSG;
                 if (call.error == -EPROTO || call.error == -EBADMSG)
-                        return set_error(ret_error, "%s: malformed gRPC stream (%s)", endpoint,
+                        return free_and_format(ret_error, "%s: malformed gRPC stream (%s)", endpoint,
                                          strerror(-call.error)), -EBADMSG;
                 /* The consumer's own error: it has its reason already. */
                 return call.error;
         }
         if (code != CURLE_OK) {
                 if (code == CURLE_OPERATION_TIMEDOUT && stream && strstr(errbuf, "slower than"))
-                        return set_error(ret_error, "%s: etcd stopped sending the snapshot (nothing for %" PRIu64 "s)",
+                        return free_and_format(ret_error, "%s: etcd stopped sending the snapshot (nothing for %" PRIu64 "s)",
                                          endpoint, ETCD_STALL_USEC / USEC_PER_SEC), -ETIMEDOUT;
                 /* A TCP connection that was reset before any HTTP answer: with TLS 1.3
                  * that is how a refused client certificate looks, whether or not
@@ -249,24 +233,24 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
                 return curl_failure(code, errbuf, endpoint, tls, response_code == 0, response_code != 0, ret_error);
         }
         if (http_version != CURL_HTTP_VERSION_2_0)
-                return set_error(ret_error, "%s: the server did not speak HTTP/2 (not an etcd gRPC endpoint?)",
+                return free_and_format(ret_error, "%s: the server did not speak HTTP/2 (not an etcd gRPC endpoint?)",
                                  endpoint), -EPROTO;
         if (call.headers.http_status != 200)
-                return set_error(ret_error, "%s: HTTP status %d (not an etcd gRPC endpoint?)", endpoint,
+                return free_and_format(ret_error, "%s: HTTP status %d (not an etcd gRPC endpoint?)", endpoint,
                                  call.headers.http_status), -EPROTO;
         if (call.headers.has_grpc_status && call.headers.grpc_status != 0) {
                 r = call.headers.grpc_status == 16 || call.headers.grpc_status == 7 ? -EACCES : -EIO;
-                return set_error(ret_error, "%s: etcd answered %s: %s", endpoint,
+                return free_and_format(ret_error, "%s: etcd answered %s: %s", endpoint,
                                  grpc_status_to_name(call.headers.grpc_status),
                                  call.headers.has_grpc_message ? call.headers.grpc_message : "(no message)"), r;
         }
         if (!call.headers.content_type_is_grpc)
-                return set_error(ret_error, "%s: the answer is not gRPC (content-type %s)", endpoint,
+                return free_and_format(ret_error, "%s: the answer is not gRPC (content-type %s)", endpoint,
                                  call.headers.has_content_type ? call.headers.content_type : "missing"), -EPROTO;
         if (!grpc_deframer_is_idle(&call.deframer))
-                return set_error(ret_error, "%s: the stream ended in the middle of a message", endpoint), -EPIPE;
+                return free_and_format(ret_error, "%s: the stream ended in the middle of a message", endpoint), -EPIPE;
         if (!call.headers.has_grpc_status)
-                return set_error(ret_error, "%s: the stream ended without a gRPC status (cut off?)", endpoint), -EPIPE;
+                return free_and_format(ret_error, "%s: the stream ended without a gRPC status (cut off?)", endpoint), -EPIPE;
         return 0;
 }
 
@@ -307,7 +291,7 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
         }
         if (sc.n != 1) {
                 pb_status_response_clear(&sc.response);
-                return set_error(ret_error, "%s: Status returned %u messages", endpoint, sc.n), -EBADMSG;
+                return free_and_format(ret_error, "%s: Status returned %u messages", endpoint, sc.n), -EBADMSG;
         }
         s.endpoint = strdup(endpoint);
         if (!s.endpoint) {
@@ -323,7 +307,7 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
         s.is_learner = sc.response.is_learner;
         snprintf(s.version, sizeof s.version, "%s", sc.response.version ? sc.response.version : "unknown");
         if (sc.response.n_errors > 0) {
-                set_error(ret_error, "%s: etcd reports: %s", endpoint,
+                free_and_format(ret_error, "%s: etcd reports: %s", endpoint,
                           sc.response.first_error ? sc.response.first_error : "an error");
                 pb_status_response_clear(&sc.response);
                 etcd_status_done(&s);
@@ -362,7 +346,7 @@ int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t conn
                 free(all);
                 all = joined;
         }
-        set_error(ret_error, "no etcd endpoint answered: %s", all ? all : "no endpoints configured");
+        free_and_format(ret_error, "no etcd endpoint answered: %s", all ? all : "no endpoints configured");
         return -EHOSTUNREACH;
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "build-config.h"
+#include "client.h"
 #include "config.h"
 #include "ctl-calendar.h"
 #include "ctl-offline.h"
@@ -111,20 +112,6 @@ static int load_config(Ctl *ctl, Config **ret) {
 
 /* ---- the control socket client ---- */
 
-#define REPLY_MAX_BYTES (16u * 1024 * 1024)
-
-typedef struct Client {
-        int fd;
-        char *buf;
-        size_t len, alloc;
-        const char *path;
-} Client;
-
-static void client_done(Client *c) {
-        safe_close(c->fd);
-        free(c->buf);
-}
-
 /* The socket: -s, else control.socket from the config (a missing default
  * config falls back to the default path; a broken one is an error). */
 static int socket_path(Ctl *ctl, char **ret) {
@@ -146,95 +133,12 @@ static int socket_path(Ctl *ctl, char **ret) {
         return (*ret = strdup(c->control.socket)) ? 0 : -ENOMEM;
 }
 
-static int client_connect(Client *cl, const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-        cl->path = path;
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (cl->fd < 0)
-                return -errno;
-        if (connect(cl->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return -errno;
-        return 0;
-}
-
-static int client_send(Client *cl, struct json_object *o) {
-        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        _cleanup_free_ char *line = NULL;
-        int r;
-
-        if (!text || asprintf(&line, "%s\n", text) < 0)
-                return -ENOMEM;
-        r = loop_write(cl->fd, line, strlen(line));
-        json_object_put(o);
-        return r;
-}
-
-/* Next reply object; -EPIPE when the daemon closed the connection. */
-static int client_recv(Client *cl, struct json_object **ret) {
-        for (;;) {
-                char *nl = cl->buf ? memchr(cl->buf, '\n', cl->len) : NULL;
-                ssize_t k;
-
-                if (nl) {
-                        struct json_object *o;
-                        *nl = '\0';
-                        o = json_tokener_parse(cl->buf);
-                        memmove(cl->buf, nl + 1, cl->len - (size_t) (nl - cl->buf) - 1);
-                        cl->len -= (size_t) (nl - cl->buf) + 1;
-                        if (!o || !json_object_is_type(o, json_type_object)) {
-                                json_object_put(o);
-                                return -EBADMSG;
-                        }
-                        *ret = o;
-                        return 0;
-                }
-                if (cl->alloc - cl->len < 65536) {
-                        size_t na = cl->alloc ? cl->alloc * 2 : 65536;
-                        char *nb;
-                        if (na > REPLY_MAX_BYTES)
-                                return -EFBIG;
-                        nb = realloc(cl->buf, na);
-                        if (!nb)
-                                return -ENOMEM;
-                        cl->buf = nb;
-                        cl->alloc = na;
-                }
-                k = read(cl->fd, cl->buf + cl->len, cl->alloc - cl->len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        return -EPIPE;
-                cl->len += (size_t) k;
-        }
-}
-
-static const char *jstr(struct json_object *o, const char *key) {
-        struct json_object *j;
-        if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string))
-                return NULL;
-        return json_object_get_string(j);
-}
-
-static int64_t jint(struct json_object *o, const char *key) {
-        struct json_object *j;
-        if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_int))
-                return 0;
-        return json_object_get_int64(j);
-}
-
 /* An error object from the daemon: print it and return the exit code. */
 static int reply_error(struct json_object *o) {
-        const char *code = jstr(o, "error");
+        const char *code = json_get_string(o, "error");
         if (!code)
                 return 0;
-        fprintf(stderr, "etcd-backupctl: %s: %s\n", code, jstr(o, "message") ? jstr(o, "message") : "");
+        fprintf(stderr, "etcd-backupctl: %s: %s\n", code, json_get_string(o, "message") ? json_get_string(o, "message") : "");
         return EXIT_FAILURE;
 }
 
@@ -257,7 +161,6 @@ static int call(Ctl *ctl, Client *cl, const char *method, struct json_object *ex
                                 "(is etcd-backupd.socket or etcd-backupd running?)\n", path, strerror(-r));
                 return EXIT_UNAVAILABLE;
         }
-        cl->path = NULL;
         req = extra ? extra : json_object_new_object();
         json_object_object_add(req, "method", json_object_new_string(method));
         r = client_send(cl, req);
@@ -298,7 +201,7 @@ static int no_args(int argc, char **argv) {
 }
 
 static int run_status(Ctl *ctl, int argc, char **argv) {
-        _cleanup_(client_done) Client cl = { .fd = -EBADF };
+        _cleanup_(client_done) Client cl = CLIENT_INIT;
         struct json_object *o = NULL, *last, *progress;
         int r;
 
@@ -312,20 +215,20 @@ static int run_status(Ctl *ctl, int argc, char **argv) {
                 print_json(o);
         else {
                 char size[FORMAT_BYTES_MAX];
-                printf("State:       %s\n", jstr(o, "state") ? jstr(o, "state") : "?");
+                printf("State:       %s\n", json_get_string(o, "state") ? json_get_string(o, "state") : "?");
                 if (json_object_object_get_ex(o, "progress", &progress) && progress)
-                        printf("Progress:    %s, %" PRId64 "%%\n", jstr(progress, "phase"), jint(progress, "percent"));
+                        printf("Progress:    %s, %" PRId64 "%%\n", json_get_string(progress, "phase"), json_get_int(progress, "percent"));
                 if (!json_object_object_get_ex(o, "last", &last) || !last)
                         printf("Last backup: none\n");
-                else if (jstr(last, "error"))
-                        printf("Last backup: FAILED: %s\n", jstr(last, "error"));
+                else if (json_get_string(last, "error"))
+                        printf("Last backup: FAILED: %s\n", json_get_string(last, "error"));
                 else
                         printf("Last backup: %s\n             created %s, revision %" PRId64 ", %s, ok\n",
-                               jstr(last, "name"), jstr(last, "created"), jint(last, "revision"),
-                               format_bytes(size, sizeof size, (uint64_t) jint(last, "file_size")));
-                printf("Next run:    %s\n", jstr(o, "next") ? jstr(o, "next") : "none scheduled");
-                if (jint(o, "failures_total") > 0)
-                        printf("Failures:    %" PRId64 " since the daemon started\n", jint(o, "failures_total"));
+                               json_get_string(last, "name"), json_get_string(last, "created"), json_get_int(last, "revision"),
+                               format_bytes(size, sizeof size, (uint64_t) json_get_int(last, "file_size")));
+                printf("Next run:    %s\n", json_get_string(o, "next") ? json_get_string(o, "next") : "none scheduled");
+                if (json_get_int(o, "failures_total") > 0)
+                        printf("Failures:    %" PRId64 " since the daemon started\n", json_get_int(o, "failures_total"));
         }
         json_object_put(o);
         return EXIT_SUCCESS;
@@ -333,14 +236,14 @@ static int run_status(Ctl *ctl, int argc, char **argv) {
 
 static void show_progress(Ctl *ctl, struct json_object *p, bool tty) {
         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
-        int64_t pct = jint(p, "percent");
-        const char *phase = jstr(p, "phase");
+        int64_t pct = json_get_int(p, "percent");
+        const char *phase = json_get_string(p, "phase");
 
         if (ctl->json || !phase)
                 return;
-        format_bytes(a, sizeof a, (uint64_t) jint(p, "bytes"));
-        format_bytes(b, sizeof b, (uint64_t) jint(p, "total"));
-        if (jint(p, "total") <= 0) {
+        format_bytes(a, sizeof a, (uint64_t) json_get_int(p, "bytes"));
+        format_bytes(b, sizeof b, (uint64_t) json_get_int(p, "total"));
+        if (json_get_int(p, "total") <= 0) {
                 /* Nothing to measure yet (connecting). */
                 if (tty)
                         fprintf(stderr, "\r%-70s", phase);
@@ -362,7 +265,7 @@ static void show_progress(Ctl *ctl, struct json_object *p, bool tty) {
 }
 
 static int run_backup(Ctl *ctl, int argc, char **argv) {
-        _cleanup_(client_done) Client cl = { .fd = -EBADF };
+        _cleanup_(client_done) Client cl = CLIENT_INIT;
         bool tty = isatty(STDERR_FILENO);
         int r;
 
@@ -393,8 +296,8 @@ static int run_backup(Ctl *ctl, int argc, char **argv) {
                 if (ctl->json)
                         print_json(result);
                 else
-                        printf("Backup %s ok, rev %" PRId64 ", %s\n", jstr(o, "path") ? jstr(o, "path") : jstr(result, "name"),
-                               jint(result, "revision"), format_bytes(size, sizeof size, (uint64_t) jint(result, "file_size")));
+                        printf("Backup %s ok, rev %" PRId64 ", %s\n", json_get_string(o, "path") ? json_get_string(o, "path") : json_get_string(result, "name"),
+                               json_get_int(result, "revision"), format_bytes(size, sizeof size, (uint64_t) json_get_int(result, "file_size")));
                 json_object_put(o);
                 return EXIT_SUCCESS;
         }
@@ -402,7 +305,7 @@ static int run_backup(Ctl *ctl, int argc, char **argv) {
 
 static int run_prune(Ctl *ctl, int argc, char **argv) {
         static const struct option options[] = { { "dry-run", no_argument, NULL, 'n' }, {} };
-        _cleanup_(client_done) Client cl = { .fd = -EBADF };
+        _cleanup_(client_done) Client cl = CLIENT_INIT;
         struct json_object *o = NULL, *req, *keep, *del;
         bool dry_run = false;
         int c, r;
@@ -461,7 +364,7 @@ static void print_table(StoreEntry *e, size_t n) {
 
 /* List through the daemon: 0 done, -1 the daemon could not be reached. */
 static int list_through_daemon(Ctl *ctl, int *ret_exit) {
-        _cleanup_(client_done) Client cl = { .fd = -EBADF };
+        _cleanup_(client_done) Client cl = CLIENT_INIT;
         struct json_object *o = NULL, *a;
         StoreEntry *e = NULL;
         size_t n = 0;
@@ -488,9 +391,9 @@ static int list_through_daemon(Ctl *ctl, int *ret_exit) {
                 e = calloc(n ? n : 1, sizeof *e);
                 for (size_t i = 0; e && i < n; i++) {
                         struct json_object *b = json_object_array_get_idx(a, i), *j;
-                        e[i].name = strdup(jstr(b, "name") ? jstr(b, "name") : "?");
+                        e[i].name = strdup(json_get_string(b, "name") ? json_get_string(b, "name") : "?");
                         (void) store_name_parse(e[i].name, &e[i].parsed);
-                        e[i].file_size = (uint64_t) jint(b, "file_size");
+                        e[i].file_size = (uint64_t) json_get_int(b, "file_size");
                         e[i].has_sidecar = !json_object_object_get_ex(b, "sidecar", &j);
                 }
                 if (n == 0)

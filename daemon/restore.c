@@ -56,21 +56,6 @@
 /* The db is handed to the tool as this descriptor. */
 #define TOOL_DB_FD 3
 
-_printf_(2, 3) static int set_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return 0;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = s;
-        return 0;
-}
-
 const char *restore_step_state_to_string(RestoreStepState s) {
         switch (s) {
         case RESTORE_STEP_RUNNING:
@@ -237,29 +222,29 @@ static int plan_names(RestorePlan *p, const Config *c, uint64_t now, char **ret_
                 p->data_dir[--len] = '\0';
         if (p->data_dir[0] != '/' || len <= 1 || streq(base_name(p->data_dir), ".") ||
             streq(base_name(p->data_dir), "..") || len > PATH_MAX - 64)
-                return set_error(ret_error, "restore.data_dir \"%s\" cannot be restored into", c->restore.data_dir),
+                return free_and_format(ret_error, "restore.data_dir \"%s\" cannot be restored into", c->restore.data_dir),
                        -EINVAL;
         p->parent_dir = dir_name(p->data_dir);
         p->timestamp = strdup(format_compact_utc(ts, sizeof ts, now));
         if (!p->parent_dir || !p->timestamp)
                 return -ENOMEM;
         if (stat(p->parent_dir, &pst) < 0)
-                return set_error(ret_error, "cannot use %s, the parent of the data dir: %s", p->parent_dir,
+                return free_and_format(ret_error, "cannot use %s, the parent of the data dir: %s", p->parent_dir,
                                  strerror(errno)), -errno;
         if (!S_ISDIR(pst.st_mode))
-                return set_error(ret_error, "%s is not a directory", p->parent_dir), -ENOTDIR;
+                return free_and_format(ret_error, "%s is not a directory", p->parent_dir), -ENOTDIR;
         if (lstat(p->data_dir, &st) < 0) {
                 if (errno != ENOENT)
-                        return set_error(ret_error, "cannot use %s: %s", p->data_dir, strerror(errno)), -errno;
+                        return free_and_format(ret_error, "cannot use %s: %s", p->data_dir, strerror(errno)), -errno;
                 p->data_dir_exists = false;
         } else {
                 if (S_ISLNK(st.st_mode))
-                        return set_error(ret_error, "%s is a symbolic link: set restore.data_dir to the directory "
+                        return free_and_format(ret_error, "%s is a symbolic link: set restore.data_dir to the directory "
                                          "it points to", p->data_dir), -ELOOP;
                 if (!S_ISDIR(st.st_mode))
-                        return set_error(ret_error, "%s is not a directory", p->data_dir), -ENOTDIR;
+                        return free_and_format(ret_error, "%s is not a directory", p->data_dir), -ENOTDIR;
                 if (st.st_dev != pst.st_dev)
-                        return set_error(ret_error, "%s is a mount point: the restored data dir is made next to it "
+                        return free_and_format(ret_error, "%s is a mount point: the restored data dir is made next to it "
                                          "in %s (another file system) and cannot be renamed into its place; "
                                          "mount the volume one level up and point etcd and restore.data_dir at "
                                          "a directory inside it", p->data_dir, p->parent_dir), -EXDEV;
@@ -275,7 +260,7 @@ static int plan_names(RestorePlan *p, const Config *c, uint64_t now, char **ret_
         for (const char *const *n = (const char *const[]) { p->restore_dir, p->pre_restore_dir,
                                                             p->failed_restore_dir, NULL }; *n; n++)
                 if (path_exists(*n))
-                        return set_error(ret_error, "%s already exists; try again in a second", *n), -EEXIST;
+                        return free_and_format(ret_error, "%s already exists; try again in a second", *n), -EEXIST;
         return 0;
 }
 
@@ -284,12 +269,12 @@ static int plan_lock(RestorePlan *p, char **ret_error) {
 
         p->lock_fd = open(p->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (p->lock_fd < 0)
-                return set_error(ret_error, "cannot open %s: %s", p->parent_dir, strerror(errno)), -errno;
+                return free_and_format(ret_error, "cannot open %s: %s", p->parent_dir, strerror(errno)), -errno;
         while (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0) {
                 if (errno != EWOULDBLOCK)
-                        return set_error(ret_error, "cannot lock %s: %s", p->parent_dir, strerror(errno)), -errno;
+                        return free_and_format(ret_error, "cannot lock %s: %s", p->parent_dir, strerror(errno)), -errno;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return set_error(ret_error, "another restore of %s is running", p->data_dir), -EBUSY;
+                        return free_and_format(ret_error, "another restore of %s is running", p->data_dir), -EBUSY;
                 sleep_usec(PROBE_INTERVAL_USEC);
         }
         return 0;
@@ -311,32 +296,32 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
 
                 r = store_open(c->storage.directory, false, &store, &err);
                 if (r < 0)
-                        return set_error(ret_error, "cannot find the latest backup: %s",
+                        return free_and_format(ret_error, "cannot find the latest backup: %s",
                                          err ? err : strerror(-r)), r;
                 r = store_list(store, &e, &n);
                 if (r < 0)
-                        return set_error(ret_error, "cannot list %s: %s", c->storage.directory, strerror(-r)), r;
+                        return free_and_format(ret_error, "cannot list %s: %s", c->storage.directory, strerror(-r)), r;
                 for (size_t i = 0; i < n && !p->backup_path; i++)
                         if (e[i].has_sidecar)
                                 p->backup_path = path_join(c->storage.directory, e[i].name);
                 store_entries_free(e, n);
                 if (!p->backup_path)
-                        return set_error(ret_error, "no backup with a sidecar in %s", c->storage.directory),
+                        return free_and_format(ret_error, "no backup with a sidecar in %s", c->storage.directory),
                                -ENOENT;
         } else if (backup[0] == '/')
                 p->backup_path = strdup(backup);
         else {
                 if (strchr(backup, '/') || store_name_parse(backup, &sn) < 0)
-                        return set_error(ret_error, "\"%s\" is not a backup name (etcd-<cluster>-<time>-r<rev>.db…), "
+                        return free_and_format(ret_error, "\"%s\" is not a backup name (etcd-<cluster>-<time>-r<rev>.db…), "
                                          "\"latest\" or an absolute path", backup), -EINVAL;
                 p->backup_path = path_join(c->storage.directory, backup);
         }
         if (!p->backup_path)
                 return -ENOMEM;
         if (stat(p->backup_path, &st) < 0)
-                return set_error(ret_error, "no backup %s: %s", p->backup_path, strerror(errno)), -errno;
+                return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(errno)), -errno;
         if (!S_ISREG(st.st_mode))
-                return set_error(ret_error, "%s is not a regular file", p->backup_path), -EBADMSG;
+                return free_and_format(ret_error, "%s is not a regular file", p->backup_path), -EBADMSG;
         p->backup_name = strdup(base_name(p->backup_path));
         if (!p->backup_name)
                 return -ENOMEM;
@@ -349,10 +334,10 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
-                return set_error(ret_error, "cannot read the sidecar %s: %s", sidecar_path, strerror(-r)), r;
+                return free_and_format(ret_error, "cannot read the sidecar %s: %s", sidecar_path, strerror(-r)), r;
         r = sidecar_from_json(text, size, &p->sidecar, &why);
         if (r < 0)
-                return set_error(ret_error, "the sidecar %s is damaged: %s", sidecar_path,
+                return free_and_format(ret_error, "the sidecar %s is damaged: %s", sidecar_path,
                                  why ? why : strerror(-r)), r == -ENOMEM ? r : -EBADMSG;
         p->has_sidecar = true;
         p->created_usec = p->sidecar.created_usec;
@@ -388,39 +373,39 @@ static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
 
         r = open_backup_in(p, c, reason, sizeof reason);
         if (r < 0)
-                return set_error(ret_error, "%s: %s", p->backup_path, reason[0] ? reason : strerror(-r)), r;
+                return free_and_format(ret_error, "%s: %s", p->backup_path, reason[0] ? reason : strerror(-r)), r;
         p->compression = p->backup->compression;
         p->db_size = p->backup->db_size;
         hexencode(p->backup->db_sha256, sizeof p->backup->db_sha256, p->db_sha256);
         r = bbolt_check(p->backup->db, NULL);
         if (r < 0)
-                return set_error(ret_error, "%s: database structure damaged: %s", p->backup_path,
+                return free_and_format(ret_error, "%s: database structure damaged: %s", p->backup_path,
                                  bbolt_last_error(p->backup->db) ? bbolt_last_error(p->backup->db) : strerror(-r)),
                        r;
         r = inspect_revision(p->backup, &p->revision);
         if (r < 0)
-                return set_error(ret_error, "%s: cannot read the revision: %s", p->backup_path,
+                return free_and_format(ret_error, "%s: cannot read the revision: %s", p->backup_path,
                                  bbolt_last_error(p->backup->db) ? bbolt_last_error(p->backup->db) : strerror(-r)),
                        r;
         if (p->has_sidecar) {
                 if (!streq(p->sidecar.db_sha256, p->db_sha256))
-                        return set_error(ret_error, "%s: the db's SHA-256 %s is not the sidecar's db_sha256 %s",
+                        return free_and_format(ret_error, "%s: the db's SHA-256 %s is not the sidecar's db_sha256 %s",
                                          p->backup_path, p->db_sha256, p->sidecar.db_sha256), -EBADMSG;
                 if (p->sidecar.db_size != p->db_size)
-                        return set_error(ret_error, "%s: the db is %" PRIu64 " bytes, the sidecar says %" PRIu64,
+                        return free_and_format(ret_error, "%s: the db is %" PRIu64 " bytes, the sidecar says %" PRIu64,
                                          p->backup_path, p->db_size, p->sidecar.db_size), -EBADMSG;
                 if (p->sidecar.revision != p->revision)
-                        return set_error(ret_error, "%s: the db is at revision %" PRId64 ", the sidecar says %" PRId64,
+                        return free_and_format(ret_error, "%s: the db is at revision %" PRId64 ", the sidecar says %" PRId64,
                                          p->backup_path, p->revision, p->sidecar.revision), -EBADMSG;
         }
         /* The restored dir holds the db again plus a preallocated WAL. */
         if (statvfs(p->parent_dir, &sv) < 0)
-                return set_error(ret_error, "cannot check free space in %s: %s", p->parent_dir, strerror(errno)),
+                return free_and_format(ret_error, "cannot check free space in %s: %s", p->parent_dir, strerror(errno)),
                        -errno;
         avail = (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
         need = p->db_size + RESTORE_SPACE_MARGIN_BYTES;
         if (avail < need)
-                return set_error(ret_error, "not enough space in %s for the restored data dir: it needs about %s, "
+                return free_and_format(ret_error, "not enough space in %s for the restored data dir: it needs about %s, "
                                  "%s is free", p->parent_dir, format_bytes(a, sizeof a, need),
                                  format_bytes(b, sizeof b, avail)), -ENOSPC;
         return 0;
@@ -437,13 +422,13 @@ static int plan_systemd(RestorePlan *p, char **ret_error) {
         if (!p->bus) {
                 r = units_bus_open(&p->bus, &err);
                 if (r < 0)
-                        return set_error(ret_error, "restore.mode is systemd but %s", err), -ENODEV;
+                        return free_and_format(ret_error, "restore.mode is systemd but %s", err), -ENODEV;
         }
         r = units_get_state(p->bus, p->etcd_unit, &load, &active, &err);
         if (r < 0)
-                return set_error(ret_error, "%s", err), r;
+                return free_and_format(ret_error, "%s", err), r;
         if (!streq(load, "loaded"))
-                return set_error(ret_error, "%s is not a loaded systemd unit (LoadState=%s)", p->etcd_unit, load),
+                return free_and_format(ret_error, "%s is not a loaded systemd unit (LoadState=%s)", p->etcd_unit, load),
                        -ENODEV;
         p->etcd_running = is_running_state(active);
         load = mfree(load);
@@ -470,7 +455,7 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
         if (!p->manifests_dir || !p->etcd_unit || !p->apiserver_unit || !etcd_manifest || !apiserver_manifest)
                 return -ENOMEM;
         if (!p->endpoint)
-                return set_error(ret_error, "etcd.endpoints is empty"), -EINVAL;
+                return free_and_format(ret_error, "etcd.endpoints is empty"), -EINVAL;
         has_manifest = access(etcd_manifest, F_OK) >= 0;
 
         p->mode = c->restore.mode;
@@ -484,11 +469,11 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
                         if (r >= 0)
                                 r = units_get_state(p->bus, p->etcd_unit, &load, &active, &err);
                         if (r < 0)
-                                return set_error(ret_error, "cannot tell how etcd runs here: there is no %s and "
+                                return free_and_format(ret_error, "cannot tell how etcd runs here: there is no %s and "
                                                  "systemd cannot be asked about %s (%s); set restore.mode",
                                                  etcd_manifest, p->etcd_unit, err ? err : strerror(-r)), -ENODEV;
                         if (!streq(load, "loaded"))
-                                return set_error(ret_error, "cannot tell how etcd runs here: there is no %s and %s "
+                                return free_and_format(ret_error, "cannot tell how etcd runs here: there is no %s and %s "
                                                  "is not a loaded systemd unit (LoadState=%s); set restore.mode "
                                                  "and restore.etcd_unit", etcd_manifest, p->etcd_unit, load),
                                        -ENODEV;
@@ -504,25 +489,25 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
                 return plan_systemd(p, ret_error);
 
         if (!has_manifest)
-                return set_error(ret_error, "restore.mode is static-pod but there is no %s", etcd_manifest), -ENODEV;
+                return free_and_format(ret_error, "restore.mode is static-pod but there is no %s", etcd_manifest), -ENODEV;
         parent = dir_name(p->manifests_dir);
         if (!parent || asprintf(&p->held_dir, "%s/%s%s", streq(parent, "/") ? "" : parent, HELD_DIR_PREFIX,
                                 p->timestamp) < 0)
                 return -ENOMEM;
         if (stat(p->manifests_dir, &st) < 0 || stat(parent, &pst) < 0)
-                return set_error(ret_error, "cannot use %s: %s", p->manifests_dir, strerror(errno)), -errno;
+                return free_and_format(ret_error, "cannot use %s: %s", p->manifests_dir, strerror(errno)), -errno;
         if (st.st_dev != pst.st_dev)
-                return set_error(ret_error, "%s is a mount point: manifests cannot be moved to %s atomically",
+                return free_and_format(ret_error, "%s is a mount point: manifests cannot be moved to %s atomically",
                                  p->manifests_dir, p->held_dir), -EXDEV;
         if (path_exists(p->held_dir))
-                return set_error(ret_error, "%s already exists; try again in a second", p->held_dir), -EEXIST;
+                return free_and_format(ret_error, "%s already exists; try again in a second", p->held_dir), -EEXIST;
         p->etcd_running = true;
         p->apiserver_running = access(apiserver_manifest, F_OK) >= 0;
         if (p->apiserver_running) {
                 r = units_manifest_port(apiserver_manifest, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT,
                                         &p->apiserver_port);
                 if (r < 0)
-                        return set_error(ret_error, "cannot read %s from %s: %s", APISERVER_PORT_FLAG,
+                        return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_PORT_FLAG,
                                          apiserver_manifest, r == -EBADMSG ? "not a port number" : strerror(-r)), r;
         }
         return 0;
@@ -564,7 +549,7 @@ static int plan_tool(RestorePlan *p, const Config *c, char **ret_error) {
         if (want && *want) {
                 r = find_program(want, &p->tool_path);
                 if (r < 0)
-                        return set_error(ret_error, "restore.etcdutl: cannot run %s: %s", want,
+                        return free_and_format(ret_error, "restore.etcdutl: cannot run %s: %s", want,
                                          r == -ENOENT ? "not found" : strerror(-r)), -ENOEXEC;
                 p->tool = startswith(base_name(want), "etcdctl") ? RESTORE_TOOL_ETCDCTL : RESTORE_TOOL_ETCDUTL;
                 return 0;
@@ -577,7 +562,7 @@ static int plan_tool(RestorePlan *p, const Config *c, char **ret_error) {
                 p->tool = RESTORE_TOOL_ETCDCTL;
                 return 0;
         }
-        return set_error(ret_error, "neither etcdutl nor etcdctl is in PATH; install one or set restore.etcdutl"),
+        return free_and_format(ret_error, "neither etcdutl nor etcdctl is in PATH; install one or set restore.etcdutl"),
                -ENOEXEC;
 }
 
@@ -786,7 +771,7 @@ static int ensure_held_dir(Run *run) {
         if (run->held_dir_made)
                 return 0;
         if (mkdir(run->p->held_dir, 0700) < 0)
-                return set_error(&run->error, "cannot create %s: %s", run->p->held_dir, strerror(errno)), -errno;
+                return free_and_format(&run->error, "cannot create %s: %s", run->p->held_dir, strerror(errno)), -errno;
         run->held_dir_made = true;
         return 0;
 }
@@ -798,13 +783,13 @@ static int wait_port(Run *run, uint16_t port, bool want, uint64_t *ret_usec) {
         for (;;) {
                 int r = units_tcp_probe(port, PROBE_CONNECT_TIMEOUT_USEC);
                 if (r < 0)
-                        return set_error(&run->error, "cannot probe port %u: %s", port, strerror(-r)), r;
+                        return free_and_format(&run->error, "cannot probe port %u: %s", port, strerror(-r)), r;
                 if ((r > 0) == want) {
                         *ret_usec = now_usec(CLOCK_MONOTONIC) - t0;
                         return 0;
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return set_error(&run->error, "port %u still %s after %" PRIu64 " s", port,
+                        return free_and_format(&run->error, "port %u still %s after %" PRIu64 " s", port,
                                          want ? "does not answer" : "answers", run->timeout_usec / USEC_PER_SEC),
                                -ETIMEDOUT;
                 sleep_usec(PROBE_INTERVAL_USEC);
@@ -820,14 +805,14 @@ static int probe_etcd(Run *run, int64_t min_revision, int64_t *ret_revision, cha
 
         r = etcd_status(&run->tls, run->p->endpoint, PROBE_CONNECT_TIMEOUT_USEC, PROBE_TIMEOUT_USEC, &st, &err);
         if (r < 0) {
-                set_error(ret_why, "%s", err ? err : strerror(-r));
+                free_and_format(ret_why, "%s", err ? err : strerror(-r));
                 return 0;
         }
         *ret_revision = st.revision;
         if (st.leader == 0)
-                r = set_error(ret_why, "%s answers but has no leader", run->p->endpoint);
+                r = free_and_format(ret_why, "%s answers but has no leader", run->p->endpoint);
         else if (st.revision < min_revision)
-                r = set_error(ret_why, "%s answers at revision %" PRId64 ", below the backup's %" PRId64,
+                r = free_and_format(ret_why, "%s answers at revision %" PRId64 ", below the backup's %" PRId64,
                               run->p->endpoint, st.revision, min_revision);
         else
                 r = 1;
@@ -847,7 +832,7 @@ static int wait_etcd_healthy(Run *run, int64_t min_revision, int64_t *ret_revisi
                         return 0;
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return set_error(&run->error, "etcd is not healthy after %" PRIu64 " s: %s",
+                        return free_and_format(&run->error, "etcd is not healthy after %" PRIu64 " s: %s",
                                          run->timeout_usec / USEC_PER_SEC, why ? why : "no answer"), -ETIMEDOUT;
                 sleep_usec(PROBE_INTERVAL_USEC);
         }
@@ -900,7 +885,7 @@ static int wait_dir_free(Run *run, const char *dir) {
                 if (pid == 0)
                         return 0;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return set_error(&run->error, "process %d still has files open in %s", (int) pid, dir),
+                        return free_and_format(&run->error, "process %d still has files open in %s", (int) pid, dir),
                                -EBUSY;
                 sleep_usec(PROBE_INTERVAL_USEC);
         }
@@ -919,7 +904,7 @@ static int wait_etcd_gone(Run *run) {
                 if (r < 0)
                         break;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return set_error(&run->error, "%s still answers %" PRIu64 " s after etcd was stopped",
+                        return free_and_format(&run->error, "%s still answers %" PRIu64 " s after etcd was stopped",
                                          run->p->endpoint, run->timeout_usec / USEC_PER_SEC), -ETIMEDOUT;
                 sleep_usec(PROBE_INTERVAL_USEC);
         }
@@ -944,7 +929,7 @@ static int step_stop_apiserver(Run *run) {
                         return r;
                 r = units_manifest_move(p->manifests_dir, p->held_dir, APISERVER_MANIFEST);
                 if (r < 0)
-                        return set_error(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
+                        return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                          APISERVER_MANIFEST, p->held_dir, strerror(-r)), r;
                 run->apiserver_held = true;
                 r = wait_port(run, p->apiserver_port, false, &took);
@@ -958,7 +943,7 @@ static int step_stop_apiserver(Run *run) {
         run->apiserver_held = true;
         r = units_stop(p->bus, p->apiserver_unit, run->timeout_usec, &err);
         if (r < 0)
-                return set_error(&run->error, "%s", err ? err : strerror(-r)), r;
+                return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
         report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_DONE, "%s stopped",
                p->apiserver_unit);
         return 0;
@@ -977,14 +962,14 @@ static int step_stop_etcd(Run *run) {
                         return r;
                 r = units_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST);
                 if (r < 0)
-                        return set_error(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
+                        return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                          ETCD_MANIFEST, p->held_dir, strerror(-r)), r;
                 run->etcd_held = true;
         } else {
                 run->etcd_held = true;
                 r = units_stop(p->bus, p->etcd_unit, run->timeout_usec, &err);
                 if (r < 0)
-                        return set_error(&run->error, "%s", err ? err : strerror(-r)), r;
+                        return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
         }
         r = wait_etcd_gone(run);
         if (r < 0)
@@ -1075,12 +1060,12 @@ static int step_snapshot_restore(Run *run) {
         if (!out)
                 return -ENOMEM;
         if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return set_error(&run->error, "cannot create a pipe: %s", strerror(errno)), -errno;
+                return free_and_format(&run->error, "cannot create a pipe: %s", strerror(errno)), -errno;
         rfd = pipefd[0];
         wfd = pipefd[1];
         pid = fork();
         if (pid < 0)
-                return set_error(&run->error, "cannot fork: %s", strerror(errno)), -errno;
+                return free_and_format(&run->error, "cannot fork: %s", strerror(errno)), -errno;
         if (pid == 0)
                 tool_child(p, run->c, wfd, argv, p->tool == RESTORE_TOOL_ETCDCTL ? envp_etcdctl : envp_etcdutl);
         wfd = safe_close(wfd);
@@ -1115,11 +1100,11 @@ static int step_snapshot_restore(Run *run) {
         }
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
-                        return set_error(&run->error, "cannot wait for %s: %s", p->tool_path, strerror(errno)), -errno;
+                        return free_and_format(&run->error, "cannot wait for %s: %s", p->tool_path, strerror(errno)), -errno;
         run->restore_dir_made = path_exists(p->restore_dir);
         if (!killed && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
                 if (!run->restore_dir_made)
-                        return set_error(&run->error, "%s exited 0 but made no %s", p->tool_path, p->restore_dir),
+                        return free_and_format(&run->error, "%s exited 0 but made no %s", p->tool_path, p->restore_dir),
                                -EIO;
                 report(run->fn, run->userdata, RESTORE_STEP_SNAPSHOT, RESTORE_STEP_DONE, "%s restored (%" PRIu64 " ms)",
                        p->restore_dir, (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
@@ -1133,7 +1118,7 @@ static int step_snapshot_restore(Run *run) {
                 snprintf(exit_how, sizeof exit_how, "exit status %d", WEXITSTATUS(status));
         else
                 snprintf(exit_how, sizeof exit_how, "signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        return set_error(&run->error, "%s snapshot restore failed (%s): %s", base_name(p->tool_path), exit_how,
+        return free_and_format(&run->error, "%s snapshot restore failed (%s): %s", base_name(p->tool_path), exit_how,
                          reason), -EIO;
 }
 
@@ -1190,25 +1175,25 @@ static int step_swap(Run *run) {
         new_fd = open(p->restore_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         parent_fd = open(p->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (new_fd < 0 || parent_fd < 0)
-                return set_error(&run->error, "cannot open %s: %s", new_fd < 0 ? p->restore_dir : p->parent_dir,
+                return free_and_format(&run->error, "cannot open %s: %s", new_fd < 0 ? p->restore_dir : p->parent_dir,
                                  strerror(errno)), -errno;
         if (p->data_dir_exists && (p->data_uid != 0 || p->data_gid != 0)) {
                 r = chown_tree(new_fd, p->data_uid, p->data_gid, 0);
                 if (r < 0)
-                        return set_error(&run->error, "cannot give %s to %u:%u: %s", p->restore_dir,
+                        return free_and_format(&run->error, "cannot give %s to %u:%u: %s", p->restore_dir,
                                          (unsigned) p->data_uid, (unsigned) p->data_gid, strerror(-r)), r;
         }
         if (fchmod(new_fd, p->data_dir_exists ? p->data_mode : 0700) < 0)
-                return set_error(&run->error, "cannot chmod %s: %s", p->restore_dir, strerror(errno)), -errno;
+                return free_and_format(&run->error, "cannot chmod %s: %s", p->restore_dir, strerror(errno)), -errno;
         if (p->data_dir_exists) {
                 r = rename_in(parent_fd, p->data_dir, p->pre_restore_dir);
                 if (r < 0)
-                        return set_error(&run->error, "cannot rename %s to %s: %s", p->data_dir, p->pre_restore_dir,
+                        return free_and_format(&run->error, "cannot rename %s to %s: %s", p->data_dir, p->pre_restore_dir,
                                          strerror(-r)), r;
         }
         r = rename_in(parent_fd, p->restore_dir, p->data_dir);
         if (r < 0) {
-                set_error(&run->error, "cannot rename %s to %s: %s", p->restore_dir, p->data_dir, strerror(-r));
+                free_and_format(&run->error, "cannot rename %s to %s: %s", p->restore_dir, p->data_dir, strerror(-r));
                 if (p->data_dir_exists && rename_in(parent_fd, p->pre_restore_dir, p->data_dir) < 0)
                         /* Left for the rollback to report. */
                         run->swapped = true;
@@ -1230,7 +1215,7 @@ static int etcd_start(Run *run, char **ret_error) {
         if (p->mode == RESTORE_MODE_STATIC_POD) {
                 r = units_manifest_move(p->held_dir, p->manifests_dir, ETCD_MANIFEST);
                 if (r < 0)
-                        return set_error(ret_error, "cannot move %s back into %s: %s", ETCD_MANIFEST,
+                        return free_and_format(ret_error, "cannot move %s back into %s: %s", ETCD_MANIFEST,
                                          p->manifests_dir, strerror(-r)), r;
                 run->etcd_held = false;
                 return 0;
@@ -1247,10 +1232,10 @@ static int etcd_stop(Run *run, char **ret_error) {
         if (p->mode == RESTORE_MODE_STATIC_POD) {
                 r = ensure_held_dir(run);
                 if (r < 0)
-                        return set_error(ret_error, "%s", run->error), r;
+                        return free_and_format(ret_error, "%s", run->error), r;
                 r = units_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST);
                 if (r < 0)
-                        return set_error(ret_error, "cannot move %s out of %s: %s", ETCD_MANIFEST,
+                        return free_and_format(ret_error, "cannot move %s out of %s: %s", ETCD_MANIFEST,
                                          p->manifests_dir, strerror(-r)), r;
         } else {
                 r = units_stop(p->bus, p->etcd_unit, run->timeout_usec, ret_error);
@@ -1260,7 +1245,7 @@ static int etcd_stop(Run *run, char **ret_error) {
         run->etcd_held = true;
         r = wait_etcd_gone(run);
         if (r < 0)
-                return set_error(ret_error, "%s", run->error), r;
+                return free_and_format(ret_error, "%s", run->error), r;
         return 0;
 }
 
@@ -1272,12 +1257,12 @@ static int apiserver_start(Run *run, char **ret_error) {
         if (p->mode == RESTORE_MODE_STATIC_POD) {
                 r = units_manifest_move(p->held_dir, p->manifests_dir, APISERVER_MANIFEST);
                 if (r < 0)
-                        return set_error(ret_error, "cannot move %s back into %s: %s", APISERVER_MANIFEST,
+                        return free_and_format(ret_error, "cannot move %s back into %s: %s", APISERVER_MANIFEST,
                                          p->manifests_dir, strerror(-r)), r;
                 run->apiserver_held = false;
                 r = wait_port(run, p->apiserver_port, true, &took);
                 if (r < 0)
-                        return set_error(ret_error, "kube-apiserver: %s", run->error), r;
+                        return free_and_format(ret_error, "kube-apiserver: %s", run->error), r;
                 return 0;
         }
         run->apiserver_held = false;
@@ -1294,7 +1279,7 @@ static int step_start_etcd(Run *run, int64_t *ret_revision) {
         run->etcd_on_new = true;
         r = etcd_start(run, &err);
         if (r < 0)
-                return set_error(&run->error, "%s", err ? err : strerror(-r)), r;
+                return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
         run->etcd_start_ok = true;
         report(run->fn, run->userdata, RESTORE_STEP_START_ETCD, RESTORE_STEP_DONE, p->mode == RESTORE_MODE_STATIC_POD ?
                "%s moved back into %s" : "%s started", p->mode == RESTORE_MODE_STATIC_POD ? ETCD_MANIFEST :
@@ -1324,7 +1309,7 @@ static int step_start_apiserver(Run *run) {
         report(run->fn, run->userdata, RESTORE_STEP_START_APISERVER, RESTORE_STEP_RUNNING, "starting kube-apiserver");
         r = apiserver_start(run, &err);
         if (r < 0)
-                return set_error(&run->error, "%s", err ? err : strerror(-r)), r;
+                return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
         if (p->mode == RESTORE_MODE_STATIC_POD)
                 report(run->fn, run->userdata, RESTORE_STEP_START_APISERVER, RESTORE_STEP_DONE,
                        "%s back in %s; port %u answers (%" PRIu64 " ms)", APISERVER_MANIFEST, p->manifests_dir,

@@ -4,6 +4,8 @@
  */
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,5 +114,20 @@ int free_and_strdup(char **dst, const char *src) {
         }
         free(*dst);
         *dst = c;
+        return 0;
+}
+
+int free_and_format(char **dst, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        if (!dst)
+                return 0;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(*dst);
+        *dst = s;
         return 0;
 }

@@ -37,5 +37,10 @@ char *path_join(const char *a, const char *b);
 /* strdup() that accepts NULL and returns NULL for it. */
 char *strdup_or_null(const char *s);
 
+/* Replace *dst (freed) with a newly formatted string; on ENOMEM *dst
+ * becomes NULL. dst may be NULL (nothing happens). Returns 0, so that
+ * `return free_and_format(ret_error, "…"), -EIO;` reads naturally. */
+int free_and_format(char **dst, const char *fmt, ...) _printf_(2, 3);
+
 /* Replace *dst with a copy of src (src may be NULL). 0 or -ENOMEM. */
 int free_and_strdup(char **dst, const char *src);

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * client.c — JSON-lines socket client (see client.h).
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "util/io.h"
+
+void client_done(Client *c) {
+        c->fd = safe_close(c->fd);
+        c->buf = mfree(c->buf);
+        c->len = c->alloc = 0;
+}
+
+int client_connect(Client *c, const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c->fd < 0)
+                return -errno;
+        if (connect(c->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        return 0;
+}
+
+int client_send(Client *c, struct json_object *o) {
+        _cleanup_free_ char *line = NULL;
+        const char *text;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        r = text && asprintf(&line, "%s\n", text) >= 0 ? loop_write(c->fd, line, strlen(line)) : -ENOMEM;
+        json_object_put(o);
+        return r;
+}
+
+int client_recv(Client *c, struct json_object **ret) {
+        for (;;) {
+                char *nl = c->buf ? memchr(c->buf, '\n', c->len) : NULL;
+                ssize_t k;
+
+                if (nl) {
+                        size_t used = (size_t) (nl - c->buf) + 1;
+                        struct json_object *o;
+
+                        *nl = '\0';
+                        o = json_tokener_parse(c->buf);
+                        memmove(c->buf, c->buf + used, c->len - used);
+                        c->len -= used;
+                        if (!o || !json_object_is_type(o, json_type_object)) {
+                                json_object_put(o);
+                                return -EBADMSG;
+                        }
+                        *ret = o;
+                        return 0;
+                }
+                if (c->alloc - c->len < 65536) {
+                        size_t na = c->alloc ? c->alloc * 2 : 65536;
+                        char *nb;
+                        if (na > CLIENT_LINE_MAX_BYTES)
+                                return -EFBIG;
+                        nb = realloc(c->buf, na);
+                        if (!nb)
+                                return -ENOMEM;
+                        c->buf = nb;
+                        c->alloc = na;
+                }
+                k = read(c->fd, c->buf + c->len, c->alloc - c->len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EPIPE;
+                c->len += (size_t) k;
+        }
+}
+
+const char *json_get_string(struct json_object *o, const char *key) {
+        struct json_object *j;
+        if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_string))
+                return NULL;
+        return json_object_get_string(j);
+}
+
+int64_t json_get_int(struct json_object *o, const char *key) {
+        struct json_object *j;
+        if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_int))
+                return 0;
+        return json_object_get_int64(j);
+}

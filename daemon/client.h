@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * client.h — the client side of the JSON-lines sockets (the daemon's control
+ * socket, the restore socket): connect, send one object as a line, read
+ * objects line by line with a bound on the line length, and read typed
+ * members out of what came back. Blocking; for etcd-backupctl.
+ */
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/macro.h"
+
+#define CLIENT_LINE_MAX_BYTES (16u * 1024 * 1024)
+
+typedef struct Client {
+        int fd;
+        char *buf;
+        size_t len, alloc;
+} Client;
+
+#define CLIENT_INIT ((Client) { .fd = -EBADF })
+
+/* Close and free; the Client may be reused after CLIENT_INIT. */
+void client_done(Client *c);
+
+/* Connect to the Unix stream socket at path. 0 or -errno. */
+int client_connect(Client *c, const char *path);
+
+/* Send o as one line; takes ownership of o. 0 or -errno (-EPIPE when the
+ * other side already closed: it may have said why, so read before giving up). */
+int client_send(Client *c, struct json_object *o);
+
+/* The next object. -EPIPE when the other side closed, -EBADMSG for a line
+ * that is not a JSON object, -EFBIG for one over CLIENT_LINE_MAX_BYTES. */
+int client_recv(Client *c, struct json_object **ret);
+
+/* A string or integer member of o; NULL / 0 when absent or of another type. */
+const char *json_get_string(struct json_object *o, const char *key);
+int64_t json_get_int(struct json_object *o, const char *key);
+
+static inline void json_object_putp(struct json_object **o) {
+        json_object_put(*o);
+}
