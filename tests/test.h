@@ -8,6 +8,7 @@
  */
 
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,3 +59,20 @@
                 fn();                             \
                 printf("ok %s\n", #fn);           \
         } while (0)
+
+/* The path of tests/fixtures/<name> (caller frees): from TOP_SRCDIR, which
+ * meson sets, else beside this header. */
+static inline char *test_fixture_path(const char *name) {
+        const char *top = getenv("TOP_SRCDIR");
+        char *path = NULL;
+
+        if (top && *top)
+                check(asprintf(&path, "%s/tests/fixtures/%s", top, name) >= 0);
+        else {
+                char *src = strdup(__FILE__);
+                check(src);
+                check(asprintf(&path, "%s/fixtures/%s", dirname(src), name) >= 0);
+                free(src);
+        }
+        return path;
+}

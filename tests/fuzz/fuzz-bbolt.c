@@ -12,6 +12,8 @@
 
 #include "bbolt.h"
 
+#include "fuzz-bbolt-reseal.h"
+
 #define MAX_ELEMENTS 200000u
 #define MAX_NESTING 8u
 
@@ -57,41 +59,6 @@ static int on_element(const void *key, size_t klen, const void *value, size_t vl
         return 0;
 }
 
-
-/* Most mutations of a meta page only break its checksum. When the input's
- * last byte is odd, the harness recomputes the checksums of both meta pages
- * (at 0, and at the page size meta 0 names, else 4096) on a copy, so the
- * fuzzer reaches the fields behind it. */
-static void reseal(uint8_t *p, size_t size, size_t off) {
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-        if (off > size || size - off < 16 + 64)
-                return;
-        for (size_t i = 0; i < 56; i++) {
-                h ^= p[off + 16 + i];
-                h *= UINT64_C(0x100000001b3);
-        }
-        for (size_t i = 0; i < 8; i++)
-                p[off + 16 + 56 + i] = (uint8_t) (h >> (8 * i));
-}
-
-static uint8_t *resealed_copy(const uint8_t *data, size_t size) {
-        uint8_t *p;
-        size_t ps = 4096;
-
-        if (size == 0 || !(data[size - 1] & 1) || !(p = malloc(size)))
-                return NULL;
-        memcpy(p, data, size);
-        if (size >= 16 + 12) {
-                uint32_t v = (uint32_t) p[24] | (uint32_t) p[25] << 8 | (uint32_t) p[26] << 16 |
-                             (uint32_t) p[27] << 24;
-                if (v >= 512 && v <= 65536)
-                        ps = v;
-        }
-        reseal(p, size, 0);
-        reseal(p, size, ps);
-        return p;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

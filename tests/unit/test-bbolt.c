@@ -29,20 +29,6 @@ typedef struct Fixture {
         uint64_t total_size;
 } Fixture;
 
-static char *fixture_path(const char *name) {
-        const char *top = getenv("TOP_SRCDIR");
-        char *path = NULL;
-
-        if (top && *top)
-                check(asprintf(&path, "%s/tests/fixtures/%s", top, name) >= 0);
-        else {
-                char *src = strdup(__FILE__);
-                check(src);
-                check(asprintf(&path, "%s/../fixtures/%s", dirname(src), name) >= 0);
-                free(src);
-        }
-        return path;
-}
 
 static uint8_t *read_file(const char *path, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
@@ -88,8 +74,8 @@ static Fixture fixture_load(const char *name) {
         size_t n;
 
         check(asprintf(&json_name, "%.*s.json", (int) (strlen(name) - 3), name) >= 0);
-        db_path = fixture_path(name);
-        json_path = fixture_path(json_name);
+        db_path = test_fixture_path(name);
+        json_path = test_fixture_path(json_name);
         f.data = read_file(db_path, &f.size);
         json = (char *) read_file(json_path, &n);
         f.hash = (uint32_t) json_number(json, "hash");
@@ -302,7 +288,7 @@ static void check_status(Bbolt *db, const Fixture *f) {
 
 static void test_fixture_status(const char *name) {
         _cleanup_(bbolt_freep) Bbolt *db = NULL, *db2 = NULL;
-        _cleanup_free_ char *path = fixture_path(name);
+        _cleanup_free_ char *path = test_fixture_path(name);
         _cleanup_close_ int fd = -EBADF;
         Fixture f = fixture_load(name);
         BboltCheckStats stats;

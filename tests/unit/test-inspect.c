@@ -24,20 +24,6 @@
 #include "util/io.h"
 #include "util/str.h"
 
-static char *fixture_path(const char *name) {
-        const char *top = getenv("TOP_SRCDIR");
-        char *path = NULL;
-
-        if (top && *top)
-                check(asprintf(&path, "%s/tests/fixtures/%s", top, name) >= 0);
-        else {
-                char *src = strdup(__FILE__);
-                check(src);
-                check(asprintf(&path, "%s/../fixtures/%s", dirname(src), name) >= 0);
-                free(src);
-        }
-        return path;
-}
 
 static char *tmpdir;
 
@@ -55,7 +41,7 @@ static void write_file(const char *path, const void *data, size_t n) {
 }
 
 static uint8_t *fixture(size_t *ret_size) {
-        _cleanup_free_ char *path = fixture_path("etcd-small.db");
+        _cleanup_free_ char *path = test_fixture_path("etcd-small.db");
         char *text = NULL;
 
         check(read_full_file(path, 16 * 1024 * 1024, &text, ret_size) == 0);
@@ -217,7 +203,7 @@ static void check_get(InspectBackup *b, const char *key, bool prefix, size_t wan
 }
 
 static void test_fixture(void) {
-        _cleanup_free_ char *path = fixture_path("etcd-small.db");
+        _cleanup_free_ char *path = test_fixture_path("etcd-small.db");
         InspectBackup *b = NULL;
         InspectKv *kvs = NULL;
         char reason[INSPECT_REASON_MAX] = "";
@@ -267,7 +253,7 @@ static void test_fixture(void) {
 
         /* The empty etcd: no keys, revision 0. */
         free(path);
-        path = fixture_path("etcd-empty.db");
+        path = test_fixture_path("etcd-empty.db");
         check(inspect_backup_open(path, &b, reason, sizeof reason) == 0);
         check(inspect_revision(b, &rev) == 0);
         check_int_eq(rev, 0);
