@@ -54,7 +54,7 @@ cp "$T/d.conf" "$T/d.conf.orig"; cp "$T/d2.conf" "$T/d.conf"
 kill -HUP "$DPID"
 check "reload: RELOADING=1 with MONOTONIC_USEC" wait_for "$T/notify.log" '^RELOADING=1\|MONOTONIC_USEC=[0-9]+$' 5
 check "reload: logged" wait_for "$T/daemon.log" 'Reloaded ' 5
-check "reload: READY=1 again" test "$(grep -c '^READY=1$' "$T/notify.log")" -ge 2
+check "reload: READY=1 again" wait_count "$T/notify.log" '^READY=1$' 2 5
 check "reload: the new calendar is in force" wait_for "$T/notify.log" 'Next [0-9-]+ 02:00:00$' 5
 sed -i 's/compression = "zstd"/compression = "lzma"/' "$T/d.conf"
 kill -HUP "$DPID"
