@@ -19,7 +19,12 @@ start_daemon() {
   NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1 &
   DPID=$!; CLEANUP+=("kill -9 $DPID")
 }
-stop_daemon() { kill -TERM "$DPID"; wait "$DPID"; DRC=$?; kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; rm -f "$T/notify.sock"; }
+stop_daemon() {
+  kill -TERM "$DPID"; wait "$DPID"; DRC=$?
+  # Let the listener print what is still queued (STOPPING=1) before it goes.
+  wait_for "$T/notify.log" '^STOPPING=1$' 2
+  kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; rm -f "$T/notify.sock"
+}
 wait_for() { # file pattern seconds
   for _ in $(seq 1 $(($3 * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
 }
