@@ -217,8 +217,11 @@ int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret
                 exists = job_exists(bus, job);
                 if (streq(active, "active") && exists <= 0)
                         return 0;
-                if (streq(active, "failed") || (exists == 0 && !streq(active, "active") &&
-                                                !streq(active, "activating") && !streq(active, "reloading"))) {
+                /* While the job runs, the unit may still show the state it had
+                 * before (e.g. "failed" from an earlier exit): only once the job
+                 * is gone does its state say how the start went. */
+                if (exists == 0 && !streq(active, "active") && !streq(active, "activating") &&
+                    !streq(active, "reloading")) {
                         set_error(ret_error, "%s did not start: it is %s (see journalctl -u %s)", unit, active,
                                   unit);
                         return -EIO;
