@@ -34,6 +34,7 @@
 #include "mvcc.h"
 #include "retention.h"
 #include "trailer.h"
+#include "upload.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"
@@ -49,6 +50,7 @@ const char *backup_phase_to_string(BackupPhase p) {
                 [BACKUP_PHASE_COMPRESS] = "compress",
                 [BACKUP_PHASE_PUBLISH] = "publish",
                 [BACKUP_PHASE_RETENTION] = "retention",
+                [BACKUP_PHASE_UPLOAD] = "upload",
         };
         return p < _BACKUP_PHASE_MAX ? names[p] : "unknown";
 }
@@ -59,6 +61,8 @@ void backup_result_done(BackupResult *r) {
         sidecar_done(&r->sidecar);
         strv_free(r->pruned);
         free(r->retention_error);
+        free(r->upload_error);
+        strv_free(r->uploaded);
         *r = (BackupResult) {};
 }
 
@@ -462,6 +466,14 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 if (backup_prune(c, false, &kept, &result->pruned, &result->retention_error) < 0 &&
                     !result->retention_error)
                         result->retention_error = strdup("retention failed");
+        }
+        /* The copy off the machine: a failure is reported, never fails the backup. */
+        if (c->upload.enabled) {
+                _cleanup_(upload_report_done) UploadReport up = {};
+                report(progress, userdata, BACKUP_PHASE_UPLOAD, spool.written, spool.written);
+                if (upload_sync(&c->upload, &c->retention, c->storage.directory, &up) < 0 || up.error)
+                        result->upload_error = up.error ? TAKE_PTR(up.error) : strdup("upload failed");
+                result->uploaded = TAKE_PTR(up.uploaded);
         }
         r = 0;
 

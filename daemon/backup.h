@@ -21,6 +21,7 @@ typedef enum BackupPhase {
         BACKUP_PHASE_COMPRESS,
         BACKUP_PHASE_PUBLISH,
         BACKUP_PHASE_RETENTION,
+        BACKUP_PHASE_UPLOAD,
         _BACKUP_PHASE_MAX,
 } BackupPhase;
 
@@ -36,6 +37,8 @@ typedef struct BackupResult {
         Sidecar sidecar;        /* on success */
         char **pruned;          /* names retention removed (may be NULL) */
         char *retention_error;  /* retention failed after a good backup */
+        char *upload_error;     /* the upload failed after a good backup (the backup stays) */
+        char **uploaded;        /* names uploaded (may be NULL) */
 } BackupResult;
 
 void backup_result_done(BackupResult *r);

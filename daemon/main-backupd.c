@@ -166,6 +166,15 @@ static int run_once(void) {
         }
         if (result.retention_error)
                 log_error("retention failed: %s", result.retention_error);
+        for (char **p = result.uploaded; p && *p; p++)
+                log_info("Uploaded %s to %s", *p, c->upload.url);
+        if (result.upload_error) {
+                /* The backup is good and stays: the upload is retried at the next run. */
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "Upload failed after backup %s: %s", result.path, result.upload_error) >= 0)
+                        log_struct(LOG_ERR, MESSAGE_ID_UPLOAD_FAILED, msg, "ETCD_BACKUP_FILE", result.path,
+                                   "ETCD_BACKUP_ERROR", result.upload_error, NULL);
+        }
         printf("%s\n", result.path);
         return EXIT_SUCCESS;
 }

@@ -82,6 +82,9 @@ struct Manager {
         bool have_last_sidecar;
         unsigned kept;
         uint64_t failures_total;
+        char *upload_error;             /* the last upload failed after a good backup */
+        uint64_t upload_last_success_usec;      /* realtime */
+        uint64_t upload_failures_total;
 
         /* The control socket, and the connections waiting for the running backup. */
         ControlServer *control;
@@ -111,6 +114,7 @@ Manager *manager_free(Manager *m) {
         free(m->line);
         worker_message_done(&m->result);
         free(m->last_error);
+        free(m->upload_error);
         sidecar_done(&m->last_sidecar);
         for (size_t i = 0; i < m->n_subscribers; i++)
                 control_connection_unref(m->subscribers[i]);
@@ -136,12 +140,16 @@ static char *format_local(char *buf, size_t n, uint64_t usec, bool with_date) {
 }
 
 static void update_status(Manager *m) {
-        char last[256] = "No backup yet.", next[64] = "none", t[32], size[FORMAT_BYTES_MAX];
+        char last[512] = "No backup yet.", next[64] = "none", t[32], size[FORMAT_BYTES_MAX];
         char total[FORMAT_BYTES_MAX];
 
         if (m->planned_usec > 0)
                 format_local(next, sizeof next, m->armed_usec, true);
-        if (m->have_last && m->last_ok)
+        if (m->have_last && m->last_ok && m->upload_error)
+                snprintf(last, sizeof last, "Last backup %s ok, rev %" PRId64 ", %s; upload failed: %s.",
+                         format_local(t, sizeof t, m->last_success_usec, false), m->last_revision,
+                         format_bytes(size, sizeof size, m->last_size), m->upload_error);
+        else if (m->have_last && m->last_ok)
                 snprintf(last, sizeof last, "Last backup %s ok, rev %" PRId64 ", %s.",
                          format_local(t, sizeof t, m->last_success_usec, false), m->last_revision,
                          format_bytes(size, sizeof size, m->last_size));
@@ -175,12 +183,22 @@ static void update_status(Manager *m) {
 }
 
 static void write_metrics(Manager *m) {
-        _cleanup_free_ char *tmp = NULL, *text = NULL;
+        _cleanup_free_ char *tmp = NULL, *text = NULL, *upload = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *path = m->config->metrics.textfile;
         int r;
 
         if (!path)
+                return;
+        if (m->config->upload.enabled &&
+            asprintf(&upload,
+                     "# HELP etcd_backup_upload_last_success_timestamp_seconds When the last upload succeeded.\n"
+                     "# TYPE etcd_backup_upload_last_success_timestamp_seconds gauge\n"
+                     "etcd_backup_upload_last_success_timestamp_seconds %" PRIu64 "\n"
+                     "# HELP etcd_backup_upload_failures_total Failed uploads since start.\n"
+                     "# TYPE etcd_backup_upload_failures_total counter\n"
+                     "etcd_backup_upload_failures_total %" PRIu64 "\n",
+                     m->upload_last_success_usec / USEC_PER_SEC, m->upload_failures_total) < 0)
                 return;
         if (asprintf(&text,
                      "# HELP etcd_backup_last_success_timestamp_seconds When the last backup succeeded.\n"
@@ -206,10 +224,10 @@ static void write_metrics(Manager *m) {
                      "etcd_backup_backups_kept %u\n"
                      "# HELP etcd_backup_failures_total Failed backup attempts since start.\n"
                      "# TYPE etcd_backup_failures_total counter\n"
-                     "etcd_backup_failures_total %" PRIu64 "\n",
+                     "etcd_backup_failures_total %" PRIu64 "\n%s",
                      m->last_success_usec / USEC_PER_SEC, m->last_attempt_usec / USEC_PER_SEC,
                      m->have_last && m->last_ok, (double) m->last_duration_usec / USEC_PER_SEC, m->last_size,
-                     m->last_revision, m->kept, m->failures_total) < 0)
+                     m->last_revision, m->kept, m->failures_total, upload ? upload : "") < 0)
                 return;
         if (asprintf(&tmp, "%s.tmp", path) < 0)
                 return;
@@ -369,6 +387,18 @@ static void job_succeeded(Manager *m) {
         }
         if (r->retention_error)
                 log_error("retention failed after backup %s: %s", r->path, r->retention_error);
+        for (char **p = r->uploaded; p && *p; p++)
+                log_info("Uploaded %s to %s", *p, m->config->upload.url);
+        m->upload_error = mfree(m->upload_error);
+        if (r->upload_error) {
+                _cleanup_free_ char *um = NULL;
+                m->upload_failures_total++;
+                m->upload_error = strdup(r->upload_error);
+                if (asprintf(&um, "Upload failed after backup %s: %s", r->path, r->upload_error) >= 0)
+                        log_struct(LOG_ERR, MESSAGE_ID_UPLOAD_FAILED, um, "ETCD_BACKUP_FILE", r->path,
+                                   "ETCD_BACKUP_ERROR", r->upload_error, NULL);
+        } else if (m->config->upload.enabled)
+                m->upload_last_success_usec = m->last_attempt_usec;
 
         sidecar_done(&m->last_sidecar);
         m->last_sidecar = r->sidecar;

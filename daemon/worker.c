@@ -24,6 +24,8 @@ void worker_message_done(WorkerMessage *m) {
         sidecar_done(&m->sidecar);
         strv_free(m->pruned);
         free(m->retention_error);
+        free(m->upload_error);
+        strv_free(m->uploaded);
         *m = (WorkerMessage) {};
 }
 
@@ -61,6 +63,21 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                 }
                 if (m->retention_error)
                         json_object_object_add(o, "retention_error", json_object_new_string(m->retention_error));
+                if (m->ok && m->upload_error)
+                        json_object_object_add(o, "upload_error",
+                                               json_object_new_string_len(m->upload_error,
+                                                                          (int) MIN(strlen(m->upload_error),
+                                                                                    (size_t) WORKER_UPLOAD_ERROR_MAX)));
+                if (m->ok && m->uploaded) {
+                        /* Bounded so that the line stays far below WORKER_LINE_MAX. */
+                        struct json_object *a = json_object_new_array();
+                        size_t total = 0;
+                        for (char **p = m->uploaded; p && *p && total + strlen(*p) <= WORKER_UPLOADED_MAX_BYTES; p++) {
+                                total += strlen(*p);
+                                json_object_array_add(a, json_object_new_string(*p));
+                        }
+                        json_object_object_add(o, "uploaded", a);
+                }
         }
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || asprintf(ret, "%s\n", text) < 0) {
@@ -138,6 +155,16 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                                 }
                         if (get_u64(o, "kept", &kept) >= 0)
                                 m.kept = (unsigned) MIN(kept, (uint64_t) UINT32_MAX);
+                        if ((s = get_str(o, "upload_error")) &&
+                            !(m.upload_error = strndup(s, WORKER_UPLOAD_ERROR_MAX)))
+                                goto oom;
+                        if (json_object_object_get_ex(o, "uploaded", &j) && json_object_is_type(j, json_type_array))
+                                for (size_t i = 0; i < json_object_array_length(j); i++) {
+                                        struct json_object *e = json_object_array_get_idx(j, i);
+                                        if (json_object_is_type(e, json_type_string) &&
+                                            strv_extend(&m.uploaded, json_object_get_string(e)) < 0)
+                                                goto oom;
+                                }
                 } else if (!m.error)
                         goto finish;
         } else
@@ -196,6 +223,8 @@ static _noreturn_ void child_main(const Config *c, int fd) {
         m.sidecar = result.sidecar;
         m.pruned = result.pruned;
         m.retention_error = result.retention_error;
+        m.upload_error = result.upload_error;
+        m.uploaded = result.uploaded;
         if (m.ok) {
                 /* Count what stayed; a failure to count only loses a metric. */
                 _cleanup_(store_freep) Store *s = NULL;

@@ -18,6 +18,9 @@
 #include "config.h"
 
 #define WORKER_LINE_MAX (64 * 1024)
+/* What a result line carries of an upload, far below WORKER_LINE_MAX. */
+#define WORKER_UPLOAD_ERROR_MAX 2048
+#define WORKER_UPLOADED_MAX_BYTES (16 * 1024)
 
 typedef enum WorkerMessageType {
         WORKER_MESSAGE_PROGRESS,
@@ -37,6 +40,8 @@ typedef struct WorkerMessage {
         char **pruned;          /* ok, may be NULL */
         unsigned kept;          /* backups in the directory after retention */
         char *retention_error;
+        char *upload_error;     /* ok, the upload failed */
+        char **uploaded;        /* ok, names uploaded, may be NULL */
 } WorkerMessage;
 
 void worker_message_done(WorkerMessage *m);

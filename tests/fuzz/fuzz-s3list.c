@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz-s3list.c — libFuzzer target for the ListObjectsV2 scanner and the
+ * error-element extraction of the S3 upload: object stores (or anything
+ * answering at the configured URL) are untrusted.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "upload.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        UploadListing l = {};
+        const char *xml = (const char *) data;
+        char *s = NULL;
+
+        /* Twice into the same listing: the second page appends. */
+        if (upload_list_parse(xml, size, &l) == 0)
+                (void) upload_list_parse(xml, size, &l);
+        for (size_t i = 0; i < l.n; i++)
+                if (!l.objects[i].key || strlen(l.objects[i].key) > UPLOAD_KEY_MAX)
+                        abort();
+        upload_listing_done(&l);
+        if (upload_xml_element(xml, size, "Code", 128, &s) == 0)
+                free(s);
+        s = NULL;
+        if (upload_xml_element(xml, size, "Message", 512, &s) == 0)
+                free(s);
+        return 0;
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The copy off the machine, against a real S3-compatible store: OpenStack
+# Swift with s3api (scripts/dev-swift) checks every SigV4 signature and the
+# payload's SHA-256. `--once` uploads the backup and its sidecar (checked with
+# curl's own SigV4 signer and byte equality), a wrong secret and an
+# unreachable store are reported while the local backup stays and --once
+# exits 0, the next run uploads every backup that is missing, a large backup
+# goes up as a multipart upload, and remote retention leaves exactly what the
+# policy keeps. Then the daemon reports a failed upload in STATUS=, the
+# journal/stderr line and its metrics.
+. "$(dirname "$0")/lib.sh"
+: "${NOTIFY_RECV:?}"
+
+for p in swift-proxy-server memcached; do
+  command -v "$p" >/dev/null || { echo "not ok - $p is not installed (scripts/install-deps installs it)"; exit 1; }
+done
+
+start_etcd
+ctl put /a 1 >/dev/null
+CLEANUP+=("'$TOP_SRCDIR/scripts/dev-swift' --stop '$T/swift'")
+"$TOP_SRCDIR/scripts/dev-swift" "$T/swift" > "$T/swift.env" || { echo "cannot start Swift"; exit 1; }
+# shellcheck disable=SC1091
+. "$T/swift/env"
+printf '%s\n' "$S3_SECRET" > "$T/secret"; chmod 600 "$T/secret"
+echo wrong-secret > "$T/bad-secret"
+
+EMPTY_SHA=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+# s3 METHOD PATH [curl args]: a request signed by curl itself (an independent
+# SigV4 signer). The key holds a colon, so key and secret come from a netrc.
+s3() {
+  local method=$1 path=$2; shift 2
+  curl -s --max-time 30 -X "$method" --aws-sigv4 'aws:amz:us-east-1:s3' --netrc-file "$S3_NETRC" \
+    -H "x-amz-content-sha256: $EMPTY_SHA" "$@" "$S3_URL$path"
+}
+# remote PREFIX: "key size" lines of a ListObjectsV2 listing.
+remote() {
+  s3 GET "/$S3_BUCKET?list-type=2&prefix=$1%2F" | sed 's#<Contents>#\n#g' |
+    sed -nE 's#.*<Key>([^<]*)</Key>.*<Size>([0-9]+)</Size>.*#\1 \2#p' | sort
+}
+# local_state DIR PREFIX: the same lines for the local directory.
+local_state() { (cd "$1" && for f in *; do echo "$2/$f $(stat -c %s "$f")"; done) | sort; }
+backups() { ls "$1" 2>/dev/null | grep -vc json; }
+
+B=$T/b
+# conf FILE SECRET_FILE [KEEP_LAST [UPLOAD_RETENTION]]
+conf() {
+  { etcd_group; storage_group "$B" gzip 1
+    echo "retention: { keep_last = ${3:-20}; keep_hourly = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };"
+    echo "upload: { url = \"$S3_URL/$S3_BUCKET/node1/\"; region = \"us-east-1\"; access_key_id = \"$S3_KEY\";"
+    echo "          secret_access_key_file = \"$2\"; part_size = \"5M\"; retention = ${4:-false}; };"
+  } > "$1"
+}
+conf "$T/good.conf" "$T/secret"
+conf "$T/bad.conf" "$T/bad-secret"
+
+# 1. One backup, one signed PUT each for the backup and its sidecar.
+out=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/good.conf" 2>"$T/1.err"); rc=$?
+check "once: exits 0" test $rc -eq 0
+name=$(basename "$out")
+check "once: the backup exists locally" test -f "$out"
+check "once: the upload is logged for the backup and the sidecar" \
+  bash -c "grep -q 'Uploaded $name to ' '$T/1.err' && grep -q 'Uploaded $name.json to ' '$T/1.err'"
+check "once: no upload failure" bash -c "! grep -q 'Upload failed' '$T/1.err'"
+check "once: the remote listing is the local directory (names and sizes)" \
+  test "$(remote node1)" = "$(local_state "$B" node1)"
+s3 GET "/$S3_BUCKET/node1/$name" -o "$T/dl"
+check "once: the downloaded backup is byte-identical" cmp -s "$T/dl" "$out"
+s3 GET "/$S3_BUCKET/node1/$name.json" -o "$T/dl.json"
+check "once: the downloaded sidecar is byte-identical" cmp -s "$T/dl.json" "$out.json"
+
+# 2. A wrong secret: reported with the server's reason, the backup stays.
+out2=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/bad.conf" 2>"$T/2.err"); rc=$?
+check "wrong secret: --once still exits 0" test $rc -eq 0
+check "wrong secret: the local backup exists" test -f "$out2" -a -f "$out2.json"
+check "wrong secret: 'Upload failed' names HTTP 403 SignatureDoesNotMatch" \
+  grep -qE "Upload failed after backup $out2: .*HTTP 403 SignatureDoesNotMatch" "$T/2.err"
+check "wrong secret: the secret is not in the output" bash -c "! grep -q wrong-secret '$T/2.err'"
+listing=$(remote node1)
+check "wrong secret: nothing new remotely" test "$listing" = "$(local_state "$B" node1 | grep -v "$(basename "$out2")")"
+
+# 3. The store unreachable (its proxy stopped): reported, the backup stays.
+proxy_pid=$(awk '{print $NF}' <<<"$S3_PIDS")
+kill "$proxy_pid"; for _ in $(seq 1 50); do kill -0 "$proxy_pid" 2>/dev/null || break; sleep 0.1; done
+start=$SECONDS
+out3=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/good.conf" 2>"$T/3.err"); rc=$?
+check "unreachable: --once still exits 0" test $rc -eq 0
+check "unreachable: the local backup exists" test -f "$out3" -a -f "$out3.json"
+check "unreachable: 'Upload failed' says the connection failed after retries" \
+  grep -qE "Upload failed after backup $out3: listing of .*(onnect|refused).*\(3 tries\)" "$T/3.err"
+check "unreachable: bounded retries (under 30 s)" test $((SECONDS - start)) -lt 30
+
+# 4. The store back: the next run uploads every missing backup, newest first.
+swift-proxy-server "$T/swift/proxy-server.conf" > "$T/swift/log/proxy-2.log" 2>&1 &
+echo $! >> "$T/swift/pids"
+for _ in $(seq 1 300); do curl -sf "$S3_URL/healthcheck" >/dev/null 2>&1 && break; sleep 0.1; done
+out4=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/good.conf" 2>"$T/4.err"); rc=$?
+check "catch-up: --once exits 0" test $rc -eq 0
+check "catch-up: no upload failure" bash -c "! grep -q 'Upload failed' '$T/4.err'"
+check "catch-up: 4 local backups" test "$(backups "$B")" -eq 4
+check "catch-up: the remote listing is the local directory (names and sizes)" \
+  test "$(remote node1)" = "$(local_state "$B" node1)"
+order=$(grep -o 'Uploaded etcd-[^ ]*\.db\.gz to' "$T/4.err" | awk '{print $2}' | tr '\n' ' ')
+want="$(basename "$out4") $(basename "$out3") $(basename "$out2") "
+check "catch-up: the missing backups went up newest first ($order)" test "$order" = "$want"
+check "catch-up: the first backup was not sent again" bash -c "! grep -q 'Uploaded $name ' '$T/4.err'"
+
+# 5. A backup larger than part_size (5M) goes up in parts.
+load_random 56 256
+out5=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/good.conf" 2>"$T/5.err"); rc=$?
+size5=$(stat -c %s "$out5")
+check "multipart: --once exits 0" test $rc -eq 0
+check "multipart: the backup is larger than 12 MiB ($size5)" test "$size5" -gt $((12 * 1024 * 1024))
+check "multipart: uploaded" grep -q "Uploaded $(basename "$out5") to " "$T/5.err"
+parts=$(( (size5 + 5 * 1048576 - 1) / (5 * 1048576) ))
+etag=$(s3 HEAD "/$S3_BUCKET/node1/$(basename "$out5")" -I | tr -d '\r' | grep -i '^etag:' | cut -d' ' -f2-)
+check "multipart: the object's ETag has the multipart suffix -$parts ($etag)" grep -qE "^\"[0-9a-f]{32}-$parts\"$" <<<"$etag"
+s3 GET "/$S3_BUCKET/node1/$(basename "$out5")" -o "$T/dl5"
+check "multipart: the downloaded backup is byte-identical" cmp -s "$T/dl5" "$out5"
+
+# 6. Remote retention, keep_last = 2: exactly the two kept backups remain.
+conf "$T/keep2.conf" "$T/secret" 2 true
+out6=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/keep2.conf" 2>"$T/6.err"); rc=$?
+check "retention: --once exits 0" test $rc -eq 0
+check "retention: 2 local backups" test "$(backups "$B")" -eq 2
+check "retention: exactly 2 remote backups and 2 sidecars, the local ones" \
+  test "$(remote node1)" = "$(local_state "$B" node1)"
+check "retention: 4 remote objects" test "$(remote node1 | wc -l)" -eq 4
+check "retention: the newest is among them" grep -q "$(basename "$out6") " <<<"$(remote node1)"
+
+# 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
+B=$T/d
+{ etcd_group; storage_group "$B" gzip 1
+  echo 'schedule: { calendar = "*-*-* 03:00:00"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo "upload: { url = \"$S3_URL/$S3_BUCKET/node2/\"; region = \"us-east-1\"; access_key_id = \"$S3_KEY\";"
+  echo "          secret_access_key_file = \"$T/bad-secret\"; };"
+  echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/d.conf"
+"$NOTIFY_RECV" "$T/notify.sock" 60 > "$T/notify.log" &
+NPID=$!; CLEANUP+=("kill $NPID")
+for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
+NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$T/d.conf" > "$T/daemon.log" 2>&1 &
+DPID=$!; CLEANUP+=("kill -9 $DPID")
+wait_for() { # file pattern seconds
+  for _ in $(seq 1 $(($3 * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
+}
+check "daemon: STATUS says the backup is ok and the upload failed" \
+  wait_for "$T/notify.log" '^STATUS=Idle\. Last backup [0-9:]+ ok, rev [0-9]+, [^;]+; upload failed: listing of .*HTTP 403 SignatureDoesNotMatch' 30
+check "daemon: the upload failure is logged" grep -q 'Upload failed after backup .*HTTP 403' "$T/daemon.log"
+check "daemon: metrics count the failed upload" wait_for "$T/metrics.prom" '^etcd_backup_upload_failures_total 1$' 5
+check "daemon: metrics keep the backup's success" grep -q '^etcd_backup_last_attempt_success 1$' "$T/metrics.prom"
+check "daemon: the local backup exists" test "$(backups "$B")" -eq 1
+kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
+
+finish

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-upload.c — the pure parts of the S3 upload: RFC 3986 key encoding,
+ * the canonical query string (sorted, encoded, "uploads="), the
+ * ListObjectsV2 scanner on good, paged and hostile XML, error element
+ * extraction, and upload_sync's refusals that need no server (no bucket in
+ * the URL, an unreadable or empty secret file).
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "upload.h"
+#include "util/macro.h"
+
+static void test_uri_encode(void) {
+        char *s = NULL;
+
+        check(upload_uri_encode("etcd-0123-20261121T020003Z-r5.db.gz", true, &s) == 0);
+        check_str_eq(s, "etcd-0123-20261121T020003Z-r5.db.gz");
+        free(s);
+        check(upload_uri_encode("a:b+c d/\xc3\xa9~._-%", true, &s) == 0);
+        check_str_eq(s, "a%3Ab%2Bc%20d/%C3%A9~._-%25");
+        free(s);
+        check(upload_uri_encode("node1/x=y&z", false, &s) == 0);
+        check_str_eq(s, "node1%2Fx%3Dy%26z");
+        free(s);
+        check(upload_uri_encode("", false, &s) == 0);
+        check_str_eq(s, "");
+        free(s);
+}
+
+static void test_query_build(void) {
+        char *q = NULL;
+
+        check(upload_query_build(
+                      (const UploadQueryParam[]) { { "prefix", "node1/" }, { "list-type", "2" },
+                                                   { "continuation-token", "a+b=/c" } },
+                      3, &q) == 0);
+        check_str_eq(q, "continuation-token=a%2Bb%3D%2Fc&list-type=2&prefix=node1%2F");
+        free(q);
+        check(upload_query_build(&(UploadQueryParam) { "uploads", "" }, 1, &q) == 0);
+        check_str_eq(q, "uploads=");
+        free(q);
+        check(upload_query_build(&(UploadQueryParam) { "uploads", NULL }, 1, &q) == 0);
+        check_str_eq(q, "uploads=");
+        free(q);
+        check(upload_query_build((const UploadQueryParam[]) { { "uploadId", "x y" }, { "partNumber", "10" } }, 2,
+                                 &q) == 0);
+        check_str_eq(q, "partNumber=10&uploadId=x%20y");
+        free(q);
+        /* Equal names sort by value. */
+        check(upload_query_build((const UploadQueryParam[]) { { "a", "2" }, { "a", "1" } }, 2, &q) == 0);
+        check_str_eq(q, "a=1&a=2");
+        free(q);
+        check(upload_query_build(NULL, 0, &q) == 0);
+        check_str_eq(q, "");
+        free(q);
+}
+
+#define HEAD "<?xml version='1.0' encoding='UTF-8'?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+
+static int parse(const char *xml, UploadListing *l) {
+        return upload_list_parse(xml, strlen(xml), l);
+}
+
+static void test_list_parse(void) {
+        UploadListing l = {};
+
+        check(parse(HEAD "<Name>backups</Name><Prefix>node1/</Prefix><KeyCount>2</KeyCount>"
+                         "<IsTruncated>false</IsTruncated>"
+                         "<Contents><Key>node1/a.db.gz</Key><LastModified>x</LastModified>"
+                         "<ETag>\"abc\"</ETag><Size>594</Size></Contents>"
+                         "<Contents><Key>node1/a&amp;b&#x41;&#66;&lt;&gt;&quot;&apos;</Key><Size>0</Size></Contents>"
+                         "</ListBucketResult>",
+                    &l) == 0);
+        check_int_eq(l.n, 2);
+        check_str_eq(l.objects[0].key, "node1/a.db.gz");
+        check_u64_eq(l.objects[0].size, 594);
+        check_str_eq(l.objects[1].key, "node1/a&bAB<>\"'");
+        check_u64_eq(l.objects[1].size, 0);
+        check(!l.truncated);
+        check(!l.next_token);
+
+        /* A second page appends; the token is decoded. */
+        check(parse(HEAD "<IsTruncated>true</IsTruncated><NextContinuationToken>t+1&amp;=</NextContinuationToken>"
+                         "<Contents><Key>k3</Key><Size> 18446744073709551615 </Size></Contents></ListBucketResult>",
+                    &l) == 0);
+        check_int_eq(l.n, 3);
+        check_u64_eq(l.objects[2].size, UINT64_MAX);
+        check(l.truncated);
+        check_str_eq(l.next_token, "t+1&=");
+        /* A following page without a token clears it. */
+        check(parse(HEAD "<IsTruncated>false</IsTruncated></ListBucketResult>", &l) == 0);
+        check(!l.truncated);
+        check(!l.next_token);
+        upload_listing_done(&l);
+
+        /* An empty listing. */
+        check(parse(HEAD "<KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>", &l) == 0);
+        check_int_eq(l.n, 0);
+        upload_listing_done(&l);
+}
+
+static void test_list_hostile(void) {
+        UploadListing l = {};
+        char *big;
+        size_t n;
+
+        /* Not a listing at all. */
+        check(parse("<?xml version='1.0'?><Error><Code>AccessDenied</Code></Error>", &l) == -EBADMSG);
+        check(parse("", &l) == -EBADMSG);
+        check(upload_list_parse("<ListBucketResult", 5, &l) == -EBADMSG);
+        /* An unterminated <Contents>. */
+        check(parse(HEAD "<Contents><Key>a</Key><Size>1</Size>", &l) == -EBADMSG);
+        upload_listing_done(&l);
+        /* Objects that cannot be used are skipped, the rest is kept. */
+        check(parse(HEAD
+                    "<Contents><Key>no-size</Key></Contents>"
+                    "<Contents><Size>5</Size></Contents>"
+                    "<Contents><Key></Key><Size>5</Size></Contents>"
+                    "<Contents><Key>neg</Key><Size>-1</Size></Contents>"
+                    "<Contents><Key>overflow</Key><Size>18446744073709551616</Size></Contents>"
+                    "<Contents><Key>hex</Key><Size>0x10</Size></Contents>"
+                    "<Contents><Key>ctrl&#1;</Key><Size>1</Size></Contents>"
+                    "<Contents><Key>tab\there</Key><Size>1</Size></Contents>"
+                    "<Contents><Key>nul&#0;</Key><Size>1</Size></Contents>"
+                    "<Contents><Key>surrogate&#xD800;</Key><Size>1</Size></Contents>"
+                    "<Contents><Key>huge&#x110000;</Key><Size>1</Size></Contents>"
+                    "<Contents><Key>unknown&foo;</Key><Size>1</Size></Contents>"
+                    "<Contents><Key>unterminated&amp</Key><Size>1</Size></Contents>"
+                    "<Contents><Key>empty&#;</Key><Size>1</Size></Contents>"
+                    "<Contents><Key>unclosed<Size>1</Size></Contents>"
+                    "<Contents><Key>good</Key><Size>7</Size></Contents>"
+                    "<Contents><Contents><Key>nested</Key><Size>8</Size></Contents>"
+                    "</ListBucketResult>",
+                    &l) == 0);
+        check_int_eq(l.n, 2);
+        check_str_eq(l.objects[0].key, "good");
+        check_u64_eq(l.objects[0].size, 7);
+        check_str_eq(l.objects[1].key, "nested");
+        upload_listing_done(&l);
+
+        /* A NUL inside the body is only data. */
+        {
+                static const char doc[] = HEAD "<Contents><Key>a\0b</Key><Size>1</Size></Contents>"
+                                               "<Contents><Key>c</Key><Size>2</Size></Contents></ListBucketResult>";
+                check(upload_list_parse(doc, sizeof doc - 1, &l) == 0);
+                check_int_eq(l.n, 1);
+                check_str_eq(l.objects[0].key, "c");
+                upload_listing_done(&l);
+        }
+
+        /* A key longer than UPLOAD_KEY_MAX is skipped. */
+        n = UPLOAD_KEY_MAX + 1;
+        big = malloc(n + 256);
+        check(big);
+        memcpy(big, "<ListBucketResult><Contents><Key>", 33);
+        memset(big + 33, 'k', n);
+        strcpy(big + 33 + n, "</Key><Size>1</Size></Contents></ListBucketResult>");
+        check(parse(big, &l) == 0);
+        check_int_eq(l.n, 0);
+        free(big);
+        upload_listing_done(&l);
+
+        /* A continuation token beyond its limit, or with a control character. */
+        n = 5000;
+        big = malloc(n + 256);
+        check(big);
+        memcpy(big, "<ListBucketResult><NextContinuationToken>", 41);
+        memset(big + 41, 't', n);
+        strcpy(big + 41 + n, "</NextContinuationToken></ListBucketResult>");
+        check(parse(big, &l) == -EBADMSG);
+        free(big);
+        upload_listing_done(&l);
+        check(parse(HEAD "<NextContinuationToken>a&#10;b</NextContinuationToken>", &l) == -EBADMSG);
+        upload_listing_done(&l);
+        check(parse(HEAD "<NextContinuationToken>never closed", &l) == -EBADMSG);
+        upload_listing_done(&l);
+        check(parse(HEAD "<IsTruncated>true", &l) == -EBADMSG);
+        upload_listing_done(&l);
+        /* "True", "1": only "true" means truncated. */
+        check(parse(HEAD "<IsTruncated>True</IsTruncated>", &l) == 0);
+        check(!l.truncated);
+        upload_listing_done(&l);
+
+        /* More objects than UPLOAD_LIST_OBJECTS_MAX, across pages. */
+        {
+                static const char one[] = "<Contents><Key>k</Key><Size>1</Size></Contents>";
+                size_t count = UPLOAD_LIST_OBJECTS_MAX / 2 + 1, len = strlen("<ListBucketResult>");
+                char *doc = malloc(len + count * (sizeof one - 1) + 1), *p;
+                check(doc);
+                p = stpcpy(doc, "<ListBucketResult>");
+                for (size_t i = 0; i < count; i++)
+                        p = stpcpy(p, one);
+                check(parse(doc, &l) == 0);
+                check_int_eq(l.n, count);
+                check(parse(doc, &l) == -E2BIG);
+                check_int_eq(l.n, UPLOAD_LIST_OBJECTS_MAX);
+                free(doc);
+                upload_listing_done(&l);
+        }
+}
+
+static void test_xml_element(void) {
+        static const char err[] =
+                "<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>SignatureDoesNotMatch</Code>"
+                "<Message>The request signature\nwe calculated &amp; &#7;so on</Message></Error>";
+        char *s = NULL;
+
+        check(upload_xml_element(err, strlen(err), "Code", 128, &s) == 0);
+        check_str_eq(s, "SignatureDoesNotMatch");
+        free(s);
+        check(upload_xml_element(err, strlen(err), "Message", 512, &s) == 0);
+        check_str_eq(s, "The request signature we calculated &  so on");
+        free(s);
+        check(upload_xml_element(err, strlen(err), "Message", 10, &s) == -E2BIG);
+        check(upload_xml_element(err, strlen(err), "UploadId", 10, &s) == -ENOENT);
+        check(upload_xml_element("<Code>x", 7, "Code", 10, &s) == -ENOENT);
+        check(upload_xml_element("<Code>&bogus;</Code>", 20, "Code", 10, &s) == -EBADMSG);
+}
+
+static void test_sync_refusals(void) {
+        char secret[] = "/tmp/test-upload-secret.XXXXXX";
+        char dir[] = "/tmp/test-upload-dir.XXXXXX";
+        RetentionPolicy p = { .keep_last = 1 };
+        UploadReport rep = {};
+        ConfigUpload u = {
+                .enabled = true, .url = (char *) "http://127.0.0.1:1/", .region = (char *) "us-east-1",
+                .access_key_id = (char *) "test:tester", .secret_access_key_file = secret,
+                .part_size_bytes = 5u << 20,
+        };
+        int fd;
+
+        check(mkdtemp(dir));
+        fd = mkstemp(secret);
+        check(fd >= 0);
+
+        /* No bucket in the URL. */
+        check(upload_sync(&u, &p, dir, &rep) == -EINVAL);
+        check(rep.error && strstr(rep.error, "names no bucket"));
+        upload_report_done(&rep);
+
+        /* An empty secret file (a lone newline is empty too). */
+        u.url = (char *) "http://127.0.0.1:1/bucket/prefix/";
+        check(write(fd, "\n", 1) == 1);
+        check(upload_sync(&u, &p, dir, &rep) == -EINVAL);
+        check(rep.error && strstr(rep.error, "holds no usable secret"));
+        upload_report_done(&rep);
+
+        /* A missing secret file. */
+        check(unlink(secret) == 0);
+        check(upload_sync(&u, &p, dir, &rep) == -ENOENT);
+        check(rep.error && strstr(rep.error, "cannot read upload.secret_access_key_file"));
+        check(!rep.uploaded && !rep.deleted);
+        upload_report_done(&rep);
+
+        close(fd);
+        check(rmdir(dir) == 0);
+}
+
+int main(void) {
+        TEST_RUN(test_uri_encode);
+        TEST_RUN(test_query_build);
+        TEST_RUN(test_list_parse);
+        TEST_RUN(test_list_hostile);
+        TEST_RUN(test_xml_element);
+        TEST_RUN(test_sync_refusals);
+        return 0;
+}
