@@ -85,10 +85,12 @@ if [[ -n $worker ]] && wait_streaming "$worker"; then
   new=$(ls "$T"/b/*.zst 2>/dev/null | head -1)
   check "leader killed: the retried backup came from a surviving member" \
     bash -c "[[ -n '$new' ]] && [[ \"\$(jq -r .endpoint '$new.json')\" != '$leader' ]]"
-  check "leader killed: the backup verifies" "$ETCD_BACKUPCTL" verify "$new"
+  check "leader killed: the backup verifies" quiet "$ETCD_BACKUPCTL" verify "$new"
   st=$("$ETCD_BACKUPCTL" -s "$T/control.sock" --json status)
-  check "leader killed: status reports the good backup and one failure" \
-    jq -e '.last.revision > 0 and .failures_total == 1' <<<"$st" >/dev/null
+  # Under load the first retry may also fail while the cluster elects a leader.
+  nfail=$(grep -cE "broke off|no etcd endpoint answered|timed out" "$T/daemon.log")
+  check "leader killed: status reports the good backup and every failed attempt ($nfail in the log; $(jq -c '{failures_total, rev: .last.revision}' <<<"$st"))" \
+    jq_true ".last.revision > 0 and .failures_total == $nfail and $nfail >= 1" "$st"
 else
   not_ok "leader killed: never saw the worker stream"
 fi

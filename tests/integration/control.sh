@@ -31,7 +31,7 @@ check "first connection starts the daemon; status answers" test $rc -eq 0
 check "the daemon uses the passed socket" grep -q "passed by systemd" "$T/daemon.log"
 check "status: idle, no backup yet" grep -q "^State: *idle" <<<"$out"
 json=$("${BCTL[@]}" --json status)
-check "status --json has state, last, next" jq -e 'has("state") and has("last") and has("next")' <<<"$json" >/dev/null
+check "status --json has state, last, next" jq_true 'has("state") and has("last") and has("next")' "$json"
 
 out=$("${BCTL[@]}" backup 2>&1); rc=$?
 check "backup: exit 0" test $rc -eq 0
@@ -39,12 +39,12 @@ check "backup: plain progress lines when piped" grep -qE '^stream [0-9]+% ' <<<"
 path=$(grep -o '/[^ ]*\.db\.zst' <<<"$out" | head -1)
 check "backup: the file exists and zstd -t accepts it" zstd -q -t "$path"
 json=$("${BCTL[@]}" --json backup 2>/dev/null)
-check "backup --json: the new backup's sidecar" jq -e '.revision > 0 and (.name | startswith("etcd-"))' <<<"$json" >/dev/null
+check "backup --json: the new backup's sidecar" jq_true '.revision > 0 and (.name | startswith("etcd-"))' "$json"
 json=$("${BCTL[@]}" --json list)
 check "list --json: array of two sidecars" test "$(jq 'length' <<<"$json")" = 2
 check "list: table with the backups" test "$("${BCTL[@]}" list | grep -c '^etcd-')" = 2
 json=$("${BCTL[@]}" --json prune --dry-run)
-check "prune --dry-run --json: {keep, delete}" jq -e 'has("keep") and has("delete")' <<<"$json" >/dev/null
+check "prune --dry-run --json: {keep, delete}" jq_true 'has("keep") and has("delete")' "$json"
 check "status: last backup reported" grep -q "revision" <<<"$("${BCTL[@]}" status)"
 
 # Joining: two clients asking at once get the same backup.
@@ -83,7 +83,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 answered=$(grep -l '"state"' "$T"/c*.out | wc -l)
 check "200 concurrent clients all answered ($answered)" test "$answered" = 200
 wait $nr 2>/dev/null
-check "after the abuse: status still answers" "${BCTL[@]}" status >/dev/null
+check "after the abuse: status still answers" quiet "${BCTL[@]}" status
 sleep 0.5
 fds_after=$(ls /proc/"$dpid"/fd | wc -l)
 check "no descriptor leaked ($fds_before before, $fds_after after)" test "$fds_after" -le "$fds_before"

@@ -24,6 +24,10 @@ check() { # description command...
   local d=$1; shift
   if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
+# jq_true FILTER JSON: the filter holds for the JSON text (quietly).
+jq_true() { jq -e "$1" >/dev/null 2>&1 <<<"$2"; }
+# quiet CMD...: run a command for its exit status only.
+quiet() { "$@" >/dev/null 2>&1; }
 finish() {
   echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
   [[ $FAIL -eq 0 ]]
