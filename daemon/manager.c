@@ -79,6 +79,7 @@ struct Manager {
         uint64_t last_duration_usec;
         char *last_error;
         Sidecar last_sidecar;           /* of the last good backup */
+        uint64_t newest_backup_usec;    /* created, of the newest backup at start (0 = none) */
         bool have_last_sidecar;
         unsigned kept;
         uint64_t failures_total;
@@ -570,18 +571,7 @@ static void arm_timer(Manager *m, uint64_t after) {
 
 /* With schedule.persistent: was an elapse missed since the newest backup? */
 static bool missed_run(Manager *m) {
-        _cleanup_(store_freep) Store *s = NULL;
-        _cleanup_free_ char *error = NULL;
-        StoreEntry *e = NULL;
-        size_t n = 0;
-        uint64_t newest = 0;
-
-        if (store_open(m->config->storage.directory, false, &s, &error) >= 0 && store_list(s, &e, &n) >= 0) {
-                if (n > 0)
-                        newest = e[0].parsed.created_usec;
-                store_entries_free(e, n);
-        }
-        return schedule_missed(m->config->schedule.calendar_spec, newest, now_usec(CLOCK_REALTIME));
+        return schedule_missed(m->config->schedule.calendar_spec, m->newest_backup_usec, now_usec(CLOCK_REALTIME));
 }
 
 /* ---- signals ---- */
@@ -823,7 +813,8 @@ static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
                            "ETCD_BACKUP_PEER_PID", p, NULL);
 }
 
-/* The newest backup in the directory, as the last result before this run. */
+/* The newest backup in the directory: the last result before this run, and
+ * what schedule.persistent compares with. */
 static void load_last(Manager *m) {
         _cleanup_(store_freep) Store *s = NULL;
         _cleanup_free_ char *error = NULL;
@@ -832,6 +823,8 @@ static void load_last(Manager *m) {
 
         if (store_open(m->config->storage.directory, false, &s, &error) < 0 || store_list(s, &e, &n) < 0)
                 return;
+        if (n > 0)
+                m->newest_backup_usec = e[0].parsed.created_usec;
         for (size_t i = 0; i < n; i++)
                 if (e[i].has_sidecar) {
                         m->last_sidecar = e[i].sidecar;
