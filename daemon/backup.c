@@ -111,6 +111,7 @@ typedef struct Spool {
         pthread_cond_t cond;
         int fd;
         uint64_t written;       /* bytes in the file */
+        uint64_t signaled;      /* written, when the compressor was last woken */
         bool done;              /* the stream has ended: written is final */
         bool cancel;            /* stop now */
         CodecWriter *codec;
@@ -134,7 +135,8 @@ static void *compress_thread(void *userdata) {
                 size_t n;
 
                 pthread_mutex_lock(&s->lock);
-                while (s->written == offset && !s->done && !s->cancel)
+                /* Whole reads, not a wakeup per network packet. */
+                while (s->written - offset < SPOOL_READ_BYTES && !s->done && !s->cancel)
                         pthread_cond_wait(&s->cond, &s->lock);
                 avail = s->written - offset;
                 done = s->done;
@@ -190,7 +192,10 @@ static int on_stream_data(const void *data, size_t n, void *userdata) {
         pthread_mutex_lock(&st->spool->lock);
         st->spool->written += n;
         written = st->spool->written;
-        pthread_cond_signal(&st->spool->cond);
+        if (written - st->spool->signaled >= SPOOL_READ_BYTES) {
+                st->spool->signaled = written;
+                pthread_cond_signal(&st->spool->cond);
+        }
         pthread_mutex_unlock(&st->spool->lock);
         if (st->progress && written >= st->next_report) {
                 st->progress(BACKUP_PHASE_STREAM, written, st->total, st->userdata);
@@ -327,6 +332,13 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                          strerror(-r));
                 goto finish;
         }
+        /* While etcd's stream comes in, compression leaves a core to it (and
+         * to etcd, often on the same machine); after the stream, all threads. */
+        {
+                long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+                unsigned threads = c->storage.threads > 0 ? c->storage.threads : (unsigned) MAX(ncpu, 1L);
+                codec_writer_set_active_threads(spool.codec, MAX(threads, 2u) - 1);
+        }
         r = -pthread_create(&thread, NULL, compress_thread, &spool);
         if (r < 0) {
                 r = fail(result, r, "cannot start the compressor thread: %s", strerror(-r));
@@ -364,7 +376,8 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 r = fail(result, r, "cannot hash the snapshot: %s", strerror(-r));
                 goto finish;
         }
-        /* The compressor may still be working; check the db meanwhile. */
+        /* The compressor may still be working, now on every thread; check the db meanwhile. */
+        codec_writer_set_active_threads(spool.codec, 0);
         spool_finish(&spool, false);
         report(progress, userdata, BACKUP_PHASE_VERIFY, spool.written, spool.written);
         r = check_db(result, spool_fd, &revision);

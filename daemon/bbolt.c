@@ -56,6 +56,7 @@ struct Bbolt {
         size_t size;
         void *map;
         size_t map_size;
+        uint64_t touched;       /* bytes of the mapping read since it was last trimmed */
 
         Meta meta;
         unsigned meta_index;
@@ -344,6 +345,23 @@ int bbolt_set_error(Bbolt *db, const char *fmt, ...) {
 }
 
 /* Page id of the db, its overflow within the usable pages. */
+/* Pages of our own read-only file mapping count towards the process's RSS
+ * once read; a walk over a 600 MB db would hold them all. Every
+ * BBOLT_TRIM_BYTES read, drop them: they are clean copies of the file, read
+ * again from the page cache if they are needed again. A caller's buffer
+ * (bbolt_open_mem) is never touched. */
+#define BBOLT_TRIM_BYTES (UINT64_C(1) << 20)
+
+static void trim(Bbolt *db, uint64_t bytes) {
+        if (!db->map)
+                return;
+        db->touched += bytes;
+        if (db->touched < BBOLT_TRIM_BYTES)
+                return;
+        (void) madvise(db->map, db->map_size, MADV_DONTNEED);
+        db->touched = 0;
+}
+
 static int page_get(Bbolt *db, uint64_t id, Page *ret) {
         const uint8_t *base;
         uint32_t overflow;
@@ -363,6 +381,7 @@ static int page_get(Bbolt *db, uint64_t id, Page *ret) {
         if (le64(base) != id)
                 return fail(db, "page %" PRIu64 ": header says page %" PRIu64, id, le64(base));
 
+        trim(db, ((uint64_t) overflow + 1) * db->meta.page_size);
         *ret = (Page) {
                 .id = id,
                 .flags = le16(base + 8),

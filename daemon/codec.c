@@ -172,6 +172,8 @@ struct CodecWriter {
         pthread_cond_t done_cond;  /* a chunk was compressed */
         uint64_t submit_seq;       /* chunks submitted; written under lock */
         uint64_t claim_seq;        /* chunks claimed by workers; under lock */
+        unsigned busy;             /* workers compressing now; under lock */
+        unsigned active_limit;     /* at most this many at once; under lock */
         bool stop;                 /* under lock */
 
         uint64_t emit_seq;         /* chunks passed to the sink; caller only */
@@ -219,12 +221,13 @@ static void *worker_main(void *userdata) {
                 size_t size = 0;
                 int r;
 
-                while (!w->stop && w->claim_seq == w->submit_seq)
+                while (!w->stop && (w->claim_seq == w->submit_seq || w->busy >= w->active_limit))
                         pthread_cond_wait(&w->work_cond, &w->lock);
                 if (w->stop)
                         break;
 
                 c = writer_chunk(w, w->claim_seq++);
+                w->busy++;
                 pthread_mutex_unlock(&w->lock);
 
                 r = chunk_compress(w, k, c, &size);
@@ -233,10 +236,23 @@ static void *worker_main(void *userdata) {
                 c->result = r;
                 c->out_len = size;
                 c->done = true;
+                w->busy--;
                 pthread_cond_signal(&w->done_cond);
+                if (w->claim_seq != w->submit_seq)
+                        /* A worker held back by the limit may take the next chunk. */
+                        pthread_cond_signal(&w->work_cond);
         }
         pthread_mutex_unlock(&w->lock);
         return NULL;
+}
+
+void codec_writer_set_active_threads(CodecWriter *w, unsigned n) {
+        if (!w->threaded)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->active_limit = n == 0 || n > w->n_workers ? w->n_workers : n;
+        pthread_cond_broadcast(&w->work_cond);
+        pthread_mutex_unlock(&w->lock);
 }
 
 /* Ask the workers to exit and join them. Idempotent. */
@@ -365,6 +381,7 @@ int codec_writer_new(CodecKind kind, int level, unsigned threads, CodecSinkFn si
 
         w->threaded = threads > 1;
         w->n_workers = threads;
+        w->active_limit = threads;
         w->n_chunks = w->threaded ? 2 * threads : 1;
 
         w->workers = calloc(w->n_workers, sizeof(CodecWorker));

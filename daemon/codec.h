@@ -80,6 +80,12 @@ int codec_writer_finish(CodecWriter *w);
 CodecWriter *codec_writer_free(CodecWriter *w);
 
 /* Bytes accepted by codec_writer_write() / bytes handed to the sink so far. */
+/* Let at most n of the writer's threads compress at once (0 = all). The
+ * backup lowers it while etcd's stream is still coming in, so compression
+ * does not take the CPU the stream needs, and raises it afterwards. Output
+ * is the same whatever the limit. */
+void codec_writer_set_active_threads(CodecWriter *w, unsigned n);
+
 uint64_t codec_writer_bytes_in(const CodecWriter *w);
 uint64_t codec_writer_bytes_out(const CodecWriter *w);
 

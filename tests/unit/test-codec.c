@@ -612,6 +612,32 @@ static void test_damaged(void) {
 }
 
 /* codec_decode_fd() reports a truncated file too. */
+/* The active-thread limit changes who compresses when, never the output:
+ * limit 1 for the first part, then all threads, equals no limit at all. */
+static void test_active_threads(void) {
+        size_t n = 7 * C + 4321;
+        _cleanup_free_ uint8_t *in = make_input(n, 77);
+        _cleanup_(buf_done) Buf plain = {}, limited = {};
+
+        for (CodecKind kind = CODEC_GZIP; kind <= CODEC_ZSTD; kind++) {
+                _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+
+                buf_done(&plain);
+                buf_done(&limited);
+                encode(kind, 3, 4, in, n, 5, &plain);
+                check_int_eq(codec_writer_new(kind, 3, 4, on_buf, &limited, &w), 0);
+                codec_writer_set_active_threads(w, 1);
+                check_int_eq(codec_writer_write(w, in, 3 * C + 17), 0);
+                codec_writer_set_active_threads(w, 2);
+                check_int_eq(codec_writer_write(w, in + 3 * C + 17, C), 0);
+                codec_writer_set_active_threads(w, 0);
+                check_int_eq(codec_writer_write(w, in + 4 * C + 17, n - 4 * C - 17), 0);
+                check_int_eq(codec_writer_finish(w), 0);
+                check_u64_eq(limited.size, plain.size);
+                check(memcmp(limited.data, plain.data, plain.size) == 0);
+        }
+}
+
 static void test_decode_fd_truncated(void) {
         size_t n = C + 100;
         _cleanup_free_ uint8_t *in = make_input(n, 35);
@@ -635,6 +661,7 @@ int main(void) {
         check(mkdtemp(tmp_dir));
 
         TEST_RUN(test_names);
+        TEST_RUN(test_active_threads);
         TEST_RUN(test_detect);
         TEST_RUN(test_invalid_args);
         TEST_RUN(test_roundtrip_none);
