@@ -3,14 +3,15 @@
  * backup.c — one backup job (see backup.h).
  *
  * The stream from etcd is written raw to an anonymous spool file in the
- * backup directory while a compressor thread follows it, reading what has
- * arrived and feeding the parallel codec. etcd's read transaction therefore
- * stays open only as long as the network needs, and compression overlaps
- * the transfer instead of slowing it down. When the stream ends, the
- * SHA-256 trailer is checked and the spooled db is read with the bbolt
- * reader (meta pages, full structure, revision) while the compressor
- * finishes. Only then is the compressed file linked under its name, the
- * sidecar beside it, and the directory fsynced. Every intermediate file is
+ * backup directory while a compressor thread follows it in whole MiB,
+ * hashing what it reads for etcd's SHA-256 trailer and feeding the parallel
+ * codec. The stream thread only receives and writes, so etcd's read
+ * transaction stays open only as long as the network needs, and compression
+ * overlaps the transfer instead of slowing it down. When the stream ends,
+ * the spooled db is read with the bbolt reader (meta pages, full structure,
+ * revision) while the compressor finishes; then the trailer is checked.
+ * Only then is the compressed file linked under its name, the sidecar
+ * beside it, and the directory fsynced. Every intermediate file is
  * O_TMPFILE, so a failure or a kill at any point leaves nothing behind.
  */
 
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,20 +116,45 @@ typedef struct Spool {
         uint64_t signaled;      /* written, when the compressor was last woken */
         bool done;              /* the stream has ended: written is final */
         bool cancel;            /* stop now */
+        Trailer *trailer;       /* etcd's SHA-256 check, fed as the spool is read */
+        /* The codec is made and used by the compressor thread alone. */
+        CodecKind kind;
+        int level;
+        unsigned threads;       /* storage.threads, resolved */
+        CodecSinkFn sink;
+        void *sink_data;
         CodecWriter *codec;
+        bool codec_failed;      /* codec_writer_new() failed: error says why */
         int error;              /* compressor's result */
 } Spool;
+
+/* The compressor thread and its codec pool run at this nice value: etcd, the
+ * stream and the rest of the control plane come first. The worker process
+ * exists for one backup, so nothing else inherits it. */
+#define COMPRESS_NICE 19
 
 static void *compress_thread(void *userdata) {
         Spool *s = userdata;
         _cleanup_free_ uint8_t *buf = malloc(SPOOL_READ_BYTES);
         uint64_t offset = 0;
+        bool all_threads = false;
         int r = 0;
 
         if (!buf) {
                 r = -ENOMEM;
                 goto finish;
         }
+        /* Nice values are per thread on Linux and inherited by the threads
+         * this one creates: the codec's pool is made here, after this. */
+        (void) setpriority(PRIO_PROCESS, (id_t) gettid(), COMPRESS_NICE);
+        r = codec_writer_new(s->kind, s->level, s->threads, s->sink, s->sink_data, &s->codec);
+        if (r < 0) {
+                s->codec_failed = true;
+                goto finish;
+        }
+        /* While etcd's stream comes in, one thread fewer: a core for the
+         * stream and etcd; after the stream, all of them. */
+        codec_writer_set_active_threads(s->codec, MAX(s->threads, 2u) - 1);
         for (;;) {
                 uint64_t avail;
                 bool done;
@@ -145,6 +172,10 @@ static void *compress_thread(void *userdata) {
                 pthread_mutex_unlock(&s->lock);
                 if (r < 0)
                         break;
+                if (done && !all_threads) {
+                        codec_writer_set_active_threads(s->codec, 0);
+                        all_threads = true;
+                }
                 if (avail == 0 && done)
                         break;
                 n = (size_t) MIN(avail, (uint64_t) SPOOL_READ_BYTES);
@@ -157,6 +188,11 @@ static void *compress_thread(void *userdata) {
                         r = -EIO;
                         break;
                 }
+                /* Hashing here rather than as the stream arrives keeps the
+                 * stream thread to receiving and writing. */
+                r = trailer_feed(s->trailer, buf, n);
+                if (r < 0)
+                        break;
                 r = codec_writer_write(s->codec, buf, n);
                 if (r < 0)
                         break;
@@ -171,7 +207,6 @@ finish:
 
 typedef struct Stream {
         Spool *spool;
-        Trailer *trailer;
         BackupProgressFn progress;
         void *userdata;
         uint64_t total;
@@ -183,9 +218,6 @@ static int on_stream_data(const void *data, size_t n, void *userdata) {
         uint64_t written;
         int r;
 
-        r = trailer_feed(st->trailer, data, n);
-        if (r < 0)
-                return r;
         r = loop_write(st->spool->fd, data, n);
         if (r < 0)
                 return r;
@@ -303,6 +335,7 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 return fail(result, -ENOMEM, "out of memory");
         }
         spool.fd = spool_fd;
+        spool.trailer = trailer;
         if (encrypted) {
                 size_t n = strv_length(c->encryption.recipients);
                 recipients = calloc(n ? n : 1, sizeof *recipients);
@@ -324,20 +357,13 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                         goto finish;
                 }
         }
-        r = codec_writer_new(c->storage.compression, (int) c->storage.level, c->storage.threads,
-                             encrypted ? on_encrypt : on_output, encrypted ? (void *) enc : (void *) &out,
-                             &spool.codec);
-        if (r < 0) {
-                r = fail(result, r, "cannot set up %s compression: %s", codec_to_string(c->storage.compression),
-                         strerror(-r));
-                goto finish;
-        }
-        /* While etcd's stream comes in, compression leaves a core to it (and
-         * to etcd, often on the same machine); after the stream, all threads. */
         {
                 long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-                unsigned threads = c->storage.threads > 0 ? c->storage.threads : (unsigned) MAX(ncpu, 1L);
-                codec_writer_set_active_threads(spool.codec, MAX(threads, 2u) - 1);
+                spool.kind = c->storage.compression;
+                spool.level = (int) c->storage.level;
+                spool.threads = c->storage.threads > 0 ? c->storage.threads : (unsigned) MAX(ncpu, 1L);
+                spool.sink = encrypted ? on_encrypt : on_output;
+                spool.sink_data = encrypted ? (void *) enc : (void *) &out;
         }
         r = -pthread_create(&thread, NULL, compress_thread, &spool);
         if (r < 0) {
@@ -346,7 +372,6 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
         }
         thread_started = true;
 
-        stream.trailer = trailer;
         stream.total = status.db_size > 0 ? (uint64_t) status.db_size : 0;
         stream_start = now_usec(CLOCK_MONOTONIC);
         r = etcd_snapshot(&tls, status.endpoint, c->etcd.connect_timeout_usec, c->etcd.timeout_usec,
@@ -359,6 +384,27 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                         r = fail(result, r, "%s: snapshot failed: %s", status.endpoint, strerror(-r));
                 else
                         r = fail(result, r, "%s", error);
+                goto finish;
+        }
+        /* The compressor may still be working, now on every thread; check the db
+         * meanwhile. Its verdict is reported after the trailer's, which says
+         * more when both fail. */
+        spool_finish(&spool, false);
+        report(progress, userdata, BACKUP_PHASE_VERIFY, spool.written, spool.written);
+        rs = check_db(result, spool_fd, &revision);
+
+        report(progress, userdata, BACKUP_PHASE_COMPRESS, spool.written, spool.written);
+        pthread_join(thread, NULL);
+        thread_started = false;
+        if (spool.codec_failed) {
+                r = fail(result, spool.error, "cannot set up %s compression: %s",
+                         codec_to_string(c->storage.compression), strerror(-spool.error));
+                goto finish;
+        }
+        if (spool.error < 0) {
+                r = spool.error == -ENOSPC || spool.error == -EDQUOT
+                        ? fail(result, spool.error, "no space left in %s while writing the backup", c->storage.directory)
+                        : fail(result, spool.error, "compression failed: %s", strerror(-spool.error));
                 goto finish;
         }
         r = trailer_finish(trailer, db_sha, &db_size);
@@ -376,21 +422,8 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 r = fail(result, r, "cannot hash the snapshot: %s", strerror(-r));
                 goto finish;
         }
-        /* The compressor may still be working, now on every thread; check the db meanwhile. */
-        codec_writer_set_active_threads(spool.codec, 0);
-        spool_finish(&spool, false);
-        report(progress, userdata, BACKUP_PHASE_VERIFY, spool.written, spool.written);
-        r = check_db(result, spool_fd, &revision);
-        if (r < 0)
-                goto finish;
-
-        report(progress, userdata, BACKUP_PHASE_COMPRESS, spool.written, spool.written);
-        pthread_join(thread, NULL);
-        thread_started = false;
-        if (spool.error < 0) {
-                r = spool.error == -ENOSPC || spool.error == -EDQUOT
-                        ? fail(result, spool.error, "no space left in %s while writing the backup", c->storage.directory)
-                        : fail(result, spool.error, "compression failed: %s", strerror(-spool.error));
+        if (rs < 0) {
+                r = rs; /* check_db() has said why */
                 goto finish;
         }
         if (enc) {
