@@ -6,7 +6,8 @@
 # exist, a data dir that is a mount point (the restored dir could not be
 # renamed into it), a temporary db that cannot be made next to the data dir
 # (a full or read-only file system there), a client that is not root, no
-# --yes without a terminal, no restore socket. Each must give a clear error
+# --yes without a terminal, no restore socket, an encrypted backup and a
+# wrong age identity. Each must give a clear error
 # and exit 1 (2 for usage, 69 unreachable), and leave etcd's data dir
 # byte-identical (find -printf + sha256sum listing), the manifests as they
 # were and etcd running under the same PID.
@@ -129,5 +130,25 @@ check "a line over 64 KiB: too_large" \
 check "after all that: nothing touched" unchanged
 out=$("$C" --json restore latest --dry-run --socket "$SOCK" 2>&1)
 check "and a dry run still works" jqt '.revision > 0' <<<"$out"
+
+# ---- encrypted backups -------------------------------------------------------------
+# An age-encrypted backup: the right identity_file reads it (a dry run
+# verifies it end to end), a wrong one is refused before anything changes.
+age-keygen -o "$T/right.key" 2>/dev/null; age-keygen -o "$T/wrong.key" 2>/dev/null
+{ etcd_group; storage_group "$T/enc" zstd 3
+  echo "encryption: { recipients = [\"$(age-keygen -y "$T/right.key")\"]; };"; } > "$T/enc.conf"
+encrypted=$("$ETCD_BACKUPD" --once -c "$T/enc.conf" 2>>"$T/once.err")
+check "an encrypted backup was made" test -f "$encrypted"
+for id in right wrong; do
+  restore_conf "$T/$id.conf"
+  echo "encryption: { recipients = [\"$(age-keygen -y "$T/right.key")\"]; identity_file = \"$T/$id.key\"; };" >> "$T/$id.conf"
+  restore_socket "age-$id" "$T/$id.conf"
+  eval "SOCK_$id=\$RSOCK"
+done
+out=$("$C" --json restore "$encrypted" --dry-run --socket "$SOCK_right" 2>&1)
+check "encrypted, the right identity: the dry run verifies it" jqt '.revision > 0' <<<"$out"
+check "encrypted, the right identity: nothing touched" unchanged
+refused "encrypted, a wrong identity" "no age identity matches" 1 \
+  "$C" restore "$encrypted" --yes --socket "$SOCK_wrong"
 
 finish
