@@ -39,6 +39,20 @@ static void bus_message_unrefp(sd_bus_message **m) {
         sd_bus_message_unref(*m);
 }
 
+_printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        if (!ret_error)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(*ret_error);
+        *ret_error = s;
+}
+
 static const char *bus_reason(const sd_bus_error *e, int r) {
         return e && e->message ? e->message : strerror(r < 0 ? -r : r);
 }
@@ -56,7 +70,7 @@ int units_bus_open(sd_bus **ret, char **ret_error) {
 
         r = sd_bus_open_system(&bus);
         if (r < 0) {
-                free_and_format(ret_error, "cannot connect to the system bus: %s", strerror(-r));
+                set_error(ret_error, "cannot connect to the system bus: %s", strerror(-r));
                 return r;
         }
         (void) sd_bus_set_method_call_timeout(bus, BUS_CALL_TIMEOUT_USEC);
@@ -74,12 +88,12 @@ static int unit_path(sd_bus *bus, const char *unit, char **ret, char **ret_error
         r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "LoadUnit", &error, &reply,
                                "s", unit);
         if (r < 0) {
-                free_and_format(ret_error, "cannot look up %s: %s", unit, bus_reason(&error, r));
+                set_error(ret_error, "cannot look up %s: %s", unit, bus_reason(&error, r));
                 return r;
         }
         r = sd_bus_message_read(reply, "o", &path);
         if (r < 0) {
-                free_and_format(ret_error, "cannot look up %s: bad reply from systemd", unit);
+                set_error(ret_error, "cannot look up %s: bad reply from systemd", unit);
                 return r;
         }
         *ret = strdup(path);
@@ -104,7 +118,7 @@ int units_get_state(sd_bus *bus, const char *unit, char **ret_load_state, char *
         if (r >= 0)
                 r = unit_property(bus, path, "ActiveState", &active);
         if (r < 0) {
-                free_and_format(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
+                set_error(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
                 return r;
         }
         *ret_load_state = TAKE_PTR(load);
@@ -139,24 +153,19 @@ static int unit_job(sd_bus *bus, const char *method, const char *unit, char **re
         r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, method, &error, &reply, "ss",
                                unit, "replace");
         if (r < 0) {
-                free_and_format(ret_error, "%s %s: %s", method, unit, bus_reason(&error, r));
+                set_error(ret_error, "%s %s: %s", method, unit, bus_reason(&error, r));
                 return r;
         }
         r = sd_bus_message_read(reply, "o", &job);
         if (r < 0) {
-                free_and_format(ret_error, "%s %s: bad reply from systemd", method, unit);
+                set_error(ret_error, "%s %s: bad reply from systemd", method, unit);
                 return r;
         }
         *ret_job = strdup(job);
         return *ret_job ? 0 : -ENOMEM;
 }
 
-/* StopUnit or StartUnit, then poll until the unit has settled: for a stop,
- * inactive or failed with its job gone; for a start, active with its job
- * gone. While the job runs, the unit may still show the state it had before
- * (e.g. "failed" from an earlier exit): only once the job is gone does a
- * state other than active/activating/reloading say that a start failed. */
-static int unit_change(sd_bus *bus, const char *unit, bool start, uint64_t timeout_usec, char **ret_error) {
+int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
         _cleanup_free_ char *path = NULL, *job = NULL;
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
         int r;
@@ -164,43 +173,65 @@ static int unit_change(sd_bus *bus, const char *unit, bool start, uint64_t timeo
         r = unit_path(bus, unit, &path, ret_error);
         if (r < 0)
                 return r;
-        r = unit_job(bus, start ? "StartUnit" : "StopUnit", unit, &job, ret_error);
+        r = unit_job(bus, "StopUnit", unit, &job, ret_error);
         if (r < 0)
                 return r;
         for (;;) {
                 _cleanup_free_ char *active = NULL;
-                bool settled;
-                int exists;
 
                 r = unit_property(bus, path, "ActiveState", &active);
                 if (r < 0) {
-                        free_and_format(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
+                        set_error(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
                         return r;
                 }
-                exists = job_exists(bus, job);
-                settled = start ? streq(active, "active") : streq(active, "inactive") || streq(active, "failed");
-                if (settled && exists <= 0)
+                if ((streq(active, "inactive") || streq(active, "failed")) && job_exists(bus, job) <= 0)
                         return 0;
-                if (start && exists == 0 && !streq(active, "activating") && !streq(active, "reloading")) {
-                        free_and_format(ret_error, "%s did not start: it is %s (see journalctl -u %s)", unit, active,
-                                  unit);
-                        return -EIO;
-                }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline) {
-                        free_and_format(ret_error, "%s is still %s after the %s timeout", unit, active,
-                                  start ? "start" : "stop");
+                        set_error(ret_error, "%s is still %s after the stop timeout", unit, active);
                         return -ETIMEDOUT;
                 }
                 sleep_usec(UNITS_POLL_USEC);
         }
 }
 
-int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
-        return unit_change(bus, unit, false, timeout_usec, ret_error);
-}
-
 int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
-        return unit_change(bus, unit, true, timeout_usec, ret_error);
+        _cleanup_free_ char *path = NULL, *job = NULL;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
+        int r;
+
+        r = unit_path(bus, unit, &path, ret_error);
+        if (r < 0)
+                return r;
+        r = unit_job(bus, "StartUnit", unit, &job, ret_error);
+        if (r < 0)
+                return r;
+        for (;;) {
+                _cleanup_free_ char *active = NULL;
+                int exists;
+
+                r = unit_property(bus, path, "ActiveState", &active);
+                if (r < 0) {
+                        set_error(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
+                        return r;
+                }
+                exists = job_exists(bus, job);
+                if (streq(active, "active") && exists <= 0)
+                        return 0;
+                /* While the job runs, the unit may still show the state it had
+                 * before (e.g. "failed" from an earlier exit): only once the job
+                 * is gone does its state say how the start went. */
+                if (exists == 0 && !streq(active, "active") && !streq(active, "activating") &&
+                    !streq(active, "reloading")) {
+                        set_error(ret_error, "%s did not start: it is %s (see journalctl -u %s)", unit, active,
+                                  unit);
+                        return -EIO;
+                }
+                if (now_usec(CLOCK_MONOTONIC) >= deadline) {
+                        set_error(ret_error, "%s is still %s after the start timeout", unit, active);
+                        return -ETIMEDOUT;
+                }
+                sleep_usec(UNITS_POLL_USEC);
+        }
 }
 
 /* ---- static pods ---------------------------------------------------------------- */
