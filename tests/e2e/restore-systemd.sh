@@ -39,23 +39,8 @@ for c in systemd-nspawn nsenter socat etcd etcdctl jq openssl; do
   command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
 done
 
-T=$(mktemp -d /tmp/etcd-backupd-e2e-restore.XXXXXX)
-MACHINE=ebd-restore-$$
-NSPAWN_PID="" LEADER="" WATCHDOG_PID=""
-cleanup() {
-  [[ -n $WATCHDOG_PID ]] && kill "$WATCHDOG_PID" 2>/dev/null
-  if [[ -n $NSPAWN_PID ]] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-    kill -TERM "$NSPAWN_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$NSPAWN_PID" 2>/dev/null
-    wait "$NSPAWN_PID" 2>/dev/null
-  fi
-  [[ -n ${KEEP_T:-} ]] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'not_ok "time limit of ${TIME_LIMIT}s reached"; finish' USR1
-( exec >/dev/null 2>&1; sleep "$TIME_LIMIT" & s=$!; trap 'kill $s; exit 0' TERM; wait $s && kill -USR1 $$ ) &
-WATCHDOG_PID=$!
+. "$(dirname "$0")/lib.sh"
+e2e_setup etcd-backupd-e2e-restore
 
 # ---- what goes into the container (/e2e) ----
 "$TOP_SRCDIR/scripts/dev-etcd" --certs "$T" >/dev/null || { not_ok "certificates"; finish; }
@@ -111,18 +96,7 @@ EOF
 done
 
 # ---- boot ----
-systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network \
-  --machine="$MACHINE" --bind="$T:/e2e" "${BINDS[@]}" -- \
-  systemd.firstboot=off systemd.unit=basic.target \
-  systemd.mask=systemd-networkd-wait-online.service systemd.mask=etcd.service \
-  > "$T/nspawn.log" 2>&1 < /dev/null &
-NSPAWN_PID=$!
-for _ in $(seq 1 100); do
-  LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
-  [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && break
-  LEADER=""; sleep 0.1
-done
-[[ -n $LEADER ]] || { cat "$T/nspawn.log"; not_ok "container booted"; finish; }
+e2e_boot "${BINDS[@]}"
 ok "container booted"
 
 ct() { # CMD...: inside the container, clean environment, bounded

@@ -47,30 +47,8 @@ for c in systemd-nspawn nsenter socat etcd etcdctl jq openssl meson setpriv; do
   command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
 done
 
-T=$(mktemp -d /tmp/etcd-backupd-e2e.XXXXXX)
-MACHINE=ebd-e2e-$$
-NSPAWN_PID="" LEADER="" WATCHDOG_PID=""
-
-cleanup() {
-  [[ -n $WATCHDOG_PID ]] && kill "$WATCHDOG_PID" 2>/dev/null
-  if [[ -n $NSPAWN_PID ]] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-    # SIGTERM: nspawn asks the container's systemd to halt.
-    kill -TERM "$NSPAWN_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$NSPAWN_PID" 2>/dev/null
-    wait "$NSPAWN_PID" 2>/dev/null
-  fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'not_ok "time limit of ${TIME_LIMIT}s reached"; finish' USR1
-(
-  exec > /dev/null 2>&1
-  sleep "$TIME_LIMIT" & s=$!
-  trap 'kill $s; exit 0' TERM
-  wait $s && kill -USR1 $$
-) &
-WATCHDOG_PID=$!
+. "$(dirname "$0")/lib.sh"
+e2e_setup etcd-backupd-e2e
 
 # ---- install into a destdir ----
 
@@ -167,19 +145,7 @@ EOF
 
 # ---- boot ----
 
-systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network \
-  --machine="$MACHINE" --bind="$T:/e2e" --bind="$D$PREFIX:$PREFIX" -- \
-  systemd.firstboot=off systemd.unit=basic.target \
-  systemd.mask=systemd-networkd-wait-online.service systemd.mask=etcd.service \
-  > "$T/nspawn.log" 2>&1 < /dev/null &
-NSPAWN_PID=$!
-
-for _ in $(seq 1 100); do
-  LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
-  [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && break
-  LEADER=""; sleep 0.1
-done
-[[ -n $LEADER ]] || { cat "$T/nspawn.log"; not_ok "container booted"; finish; }
+e2e_boot --bind="$D$PREFIX:$PREFIX"
 
 # ct CMD...: runs CMD inside the container, with a clean environment, bounded;
 # its stderr goes to a log shown on failure (ct_stderr keeps it).

@@ -1,0 +1,48 @@
+# tests/e2e/lib.sh — shared by the end-to-end tests under a real systemd:
+# a scratch directory, a time limit that ends the test by itself, and a
+# container booted from the host's /usr with systemd-nspawn (its own
+# network namespace), stopped by the PID this test started. The sourcing
+# script defines ok, not_ok and finish, and sets TIME_LIMIT.
+
+NSPAWN_PID="" LEADER="" WATCHDOG_PID=""
+
+e2e_cleanup() {
+  [[ -n $WATCHDOG_PID ]] && kill "$WATCHDOG_PID" 2>/dev/null
+  if [[ -n $NSPAWN_PID ]] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+    # SIGTERM: nspawn asks the container's systemd to halt.
+    kill -TERM "$NSPAWN_PID" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$NSPAWN_PID" 2>/dev/null
+    wait "$NSPAWN_PID" 2>/dev/null
+  fi
+  [[ -n ${KEEP_T:-} ]] || rm -rf "$T"
+}
+
+# e2e_setup PREFIX: T (scratch, removed at exit unless KEEP_T), MACHINE, the
+# exit trap and the TIME_LIMIT watchdog.
+e2e_setup() {
+  T=$(mktemp -d "/tmp/$1.XXXXXX")
+  MACHINE=ebd-$$-${RANDOM}
+  trap e2e_cleanup EXIT
+  trap 'not_ok "time limit of ${TIME_LIMIT}s reached"; finish' USR1
+  ( exec >/dev/null 2>&1; sleep "$TIME_LIMIT" & s=$!; trap 'kill $s; exit 0' TERM; wait $s && kill -USR1 $$ ) &
+  WATCHDOG_PID=$!
+}
+
+# e2e_boot NSPAWN-OPTION...: boot the container with $T bound at /e2e plus
+# the given options; sets NSPAWN_PID and LEADER (the container's systemd).
+# Fails the test if systemd does not appear within 10 s.
+e2e_boot() {
+  systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network \
+    --machine="$MACHINE" --bind="$T:/e2e" "$@" -- \
+    systemd.firstboot=off systemd.unit=basic.target \
+    systemd.mask=systemd-networkd-wait-online.service systemd.mask=etcd.service \
+    > "$T/nspawn.log" 2>&1 < /dev/null &
+  NSPAWN_PID=$!
+  for _ in $(seq 1 100); do
+    LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
+    [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && return 0
+    LEADER=""; sleep 0.1
+  done
+  cat "$T/nspawn.log"; not_ok "container booted"; finish
+}
