@@ -67,6 +67,11 @@ cat > "$T/units/kube-apiserver.service" <<'EOF'
 Description=kube-apiserver stand-in (a TCP listener on 6443)
 [Service]
 ExecStart=/usr/bin/socat TCP-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork SYSTEM:true
+# As a real kube-apiserver unit does; the stand-in's listener has been seen
+# to exit at a start right after a stop, and the restore must wait through
+# an automatic restart.
+Restart=on-failure
+RestartSec=200ms
 EOF
 for v in good bad; do
   cat > "$T/units/e2e-restore-$v.socket" <<EOF
