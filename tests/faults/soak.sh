@@ -15,7 +15,12 @@ ctl put /soak start >/dev/null
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/c.conf"
 
 "$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; CLEANUP+=("kill -9 $DPID")
-sample() { echo "$(awk '/^VmRSS/ {print $2}' /proc/"$DPID"/status) $(ls /proc/"$DPID"/fd | wc -l)"; }
+# RSS and open descriptors, taken while no backup runs (a running job holds
+# its worker's pipe open); waits up to 3 s for the worker to finish.
+sample() {
+  for _ in $(seq 1 30); do [[ -z $(pgrep -P "$DPID") ]] && break; sleep 0.1; done
+  echo "$(awk '/^VmRSS/ {print $2}' /proc/"$DPID"/status) $(ls /proc/"$DPID"/fd | wc -l)"
+}
 sleep 5
 read -r rss0 fds0 <<<"$(sample)"
 start_s=$(date +%s)
