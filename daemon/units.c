@@ -165,7 +165,12 @@ static int unit_job(sd_bus *bus, const char *method, const char *unit, char **re
         return *ret_job ? 0 : -ENOMEM;
 }
 
-int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
+/* Call StartUnit or StopUnit and wait, at most timeout_usec, until the job is gone and the unit has settled:
+ * "active" after a start (a unit restarting by its own Restart= is waited through), "inactive" or "failed"
+ * after a stop. Whether the job exists is read before the unit's state: once the job is gone, a state read
+ * after that says how it went. Read the other way round, a state from before the job ended (a start's
+ * earlier "failed", say) can be taken for the job's result. */
+static int unit_run_job(sd_bus *bus, const char *unit, bool start, uint64_t timeout_usec, char **ret_error) {
         _cleanup_free_ char *path = NULL, *job = NULL;
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
         int r;
@@ -173,65 +178,48 @@ int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_
         r = unit_path(bus, unit, &path, ret_error);
         if (r < 0)
                 return r;
-        r = unit_job(bus, "StopUnit", unit, &job, ret_error);
-        if (r < 0)
-                return r;
-        for (;;) {
-                _cleanup_free_ char *active = NULL;
-
-                r = unit_property(bus, path, "ActiveState", &active);
-                if (r < 0) {
-                        set_error(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
-                        return r;
-                }
-                if ((streq(active, "inactive") || streq(active, "failed")) && job_exists(bus, job) <= 0)
-                        return 0;
-                if (now_usec(CLOCK_MONOTONIC) >= deadline) {
-                        set_error(ret_error, "%s is still %s after the stop timeout", unit, active);
-                        return -ETIMEDOUT;
-                }
-                sleep_usec(UNITS_POLL_USEC);
-        }
-}
-
-int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
-        _cleanup_free_ char *path = NULL, *job = NULL;
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
-        int r;
-
-        r = unit_path(bus, unit, &path, ret_error);
-        if (r < 0)
-                return r;
-        r = unit_job(bus, "StartUnit", unit, &job, ret_error);
+        r = unit_job(bus, start ? "StartUnit" : "StopUnit", unit, &job, ret_error);
         if (r < 0)
                 return r;
         for (;;) {
                 _cleanup_free_ char *active = NULL;
                 int exists;
 
+                exists = job_exists(bus, job);
+                if (exists < 0) {
+                        set_error(ret_error, "cannot read the %s job of %s: %s", start ? "start" : "stop", unit,
+                                  strerror(-exists));
+                        return exists;
+                }
                 r = unit_property(bus, path, "ActiveState", &active);
                 if (r < 0) {
                         set_error(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
                         return r;
                 }
-                exists = job_exists(bus, job);
-                if (streq(active, "active") && exists <= 0)
-                        return 0;
-                /* While the job runs, the unit may still show the state it had
-                 * before (e.g. "failed" from an earlier exit): only once the job
-                 * is gone does its state say how the start went. */
-                if (exists == 0 && !streq(active, "active") && !streq(active, "activating") &&
-                    !streq(active, "reloading")) {
-                        set_error(ret_error, "%s did not start: it is %s (see journalctl -u %s)", unit, active,
-                                  unit);
-                        return -EIO;
+                if (!exists) {
+                        if (start ? streq(active, "active") : streq(active, "inactive") || streq(active, "failed"))
+                                return 0;
+                        if (start && !streq(active, "activating") && !streq(active, "reloading")) {
+                                set_error(ret_error, "%s did not start: it is %s (see journalctl -u %s)", unit,
+                                          active, unit);
+                                return -EIO;
+                        }
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline) {
-                        set_error(ret_error, "%s is still %s after the start timeout", unit, active);
+                        set_error(ret_error, "%s is still %s after the %s timeout", unit, active,
+                                  start ? "start" : "stop");
                         return -ETIMEDOUT;
                 }
                 sleep_usec(UNITS_POLL_USEC);
         }
+}
+
+int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
+        return unit_run_job(bus, unit, false, timeout_usec, ret_error);
+}
+
+int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
+        return unit_run_job(bus, unit, true, timeout_usec, ret_error);
 }
 
 /* ---- static pods ---------------------------------------------------------------- */
