@@ -43,6 +43,7 @@
 #define APISERVER_PORT_FLAG "--secure-port"
 #define APISERVER_DEFAULT_PORT 6443
 #define HELD_DIR_PREFIX "etcd-backupd-held-"
+#define NAME_TRIES_MAX 100
 /* How long the restore lock is retried: a dry run's service may still be
  * exiting when the real run's connection arrives. */
 #define LOCK_WAIT_USEC (10 * USEC_PER_SEC)
@@ -253,15 +254,44 @@ static int plan_names(RestorePlan *p, const Config *c, uint64_t now, char **ret_
                 p->data_gid = st.st_gid;
                 p->data_mode = st.st_mode & 07777;
         }
-        if (asprintf(&p->restore_dir, "%s.restore-%s", p->data_dir, p->timestamp) < 0 ||
-            asprintf(&p->pre_restore_dir, "%s.pre-restore-%s", p->data_dir, p->timestamp) < 0 ||
-            asprintf(&p->failed_restore_dir, "%s.failed-restore-%s", p->data_dir, p->timestamp) < 0)
-                return -ENOMEM;
-        for (const char *const *n = (const char *const[]) { p->restore_dir, p->pre_restore_dir,
-                                                            p->failed_restore_dir, NULL }; *n; n++)
-                if (path_exists(*n))
-                        return free_and_format(ret_error, "%s already exists; try again in a second", *n), -EEXIST;
         return 0;
+}
+
+/* The directories a restore makes or renames to are named by the second it started in. Under the lock, take the
+ * first tag (<ts>, <ts>-2, <ts>-3, ...) none of whose names exist: a second restore within the same second (a
+ * retry after a quick refusal) must not be refused for it, and nothing earlier is ever overwritten. */
+static int plan_pick_names(RestorePlan *p, char **ret_error) {
+        _cleanup_free_ char *manifests_parent = NULL;
+
+        if (p->mode == RESTORE_MODE_STATIC_POD) {
+                manifests_parent = dir_name(p->manifests_dir);
+                if (!manifests_parent)
+                        return -ENOMEM;
+        }
+        for (unsigned n = 1; n <= NAME_TRIES_MAX; n++) {
+                _cleanup_free_ char *tag = NULL;
+                bool taken = false;
+
+                p->restore_dir = mfree(p->restore_dir);
+                p->pre_restore_dir = mfree(p->pre_restore_dir);
+                p->failed_restore_dir = mfree(p->failed_restore_dir);
+                p->held_dir = mfree(p->held_dir);
+                if ((n == 1 ? !(tag = strdup(p->timestamp)) : asprintf(&tag, "%s-%u", p->timestamp, n) < 0) ||
+                    asprintf(&p->restore_dir, "%s.restore-%s", p->data_dir, tag) < 0 ||
+                    asprintf(&p->pre_restore_dir, "%s.pre-restore-%s", p->data_dir, tag) < 0 ||
+                    asprintf(&p->failed_restore_dir, "%s.failed-restore-%s", p->data_dir, tag) < 0 ||
+                    (manifests_parent && asprintf(&p->held_dir, "%s/%s%s", streq(manifests_parent, "/") ? "" :
+                                                  manifests_parent, HELD_DIR_PREFIX, tag) < 0))
+                        return -ENOMEM;
+                for (const char *const *d = (const char *const[]) { p->restore_dir, p->pre_restore_dir,
+                                                                    p->failed_restore_dir, p->held_dir, NULL };
+                     *d && !taken; d++)
+                        taken = path_exists(*d);
+                if (!taken)
+                        return 0;
+        }
+        return free_and_format(ret_error, "%s and %d more names like it already exist; remove old restore directories "
+                               "next to %s", p->pre_restore_dir, NAME_TRIES_MAX - 1, p->data_dir), -EEXIST;
 }
 
 static int plan_lock(RestorePlan *p, char **ret_error) {
@@ -491,16 +521,13 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
         if (!has_manifest)
                 return free_and_format(ret_error, "restore.mode is static-pod but there is no %s", etcd_manifest), -ENODEV;
         parent = dir_name(p->manifests_dir);
-        if (!parent || asprintf(&p->held_dir, "%s/%s%s", streq(parent, "/") ? "" : parent, HELD_DIR_PREFIX,
-                                p->timestamp) < 0)
+        if (!parent)
                 return -ENOMEM;
         if (stat(p->manifests_dir, &st) < 0 || stat(parent, &pst) < 0)
                 return free_and_format(ret_error, "cannot use %s: %s", p->manifests_dir, strerror(errno)), -errno;
         if (st.st_dev != pst.st_dev)
-                return free_and_format(ret_error, "%s is a mount point: manifests cannot be moved to %s atomically",
-                                 p->manifests_dir, p->held_dir), -EXDEV;
-        if (path_exists(p->held_dir))
-                return free_and_format(ret_error, "%s already exists; try again in a second", p->held_dir), -EEXIST;
+                return free_and_format(ret_error, "%s is a mount point: manifests cannot be moved next to it "
+                                 "atomically", p->manifests_dir), -EXDEV;
         p->etcd_running = true;
         p->apiserver_running = access(apiserver_manifest, F_OK) >= 0;
         if (p->apiserver_running) {
@@ -669,6 +696,8 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
                 r = plan_tool(p, c, ret_error);
         if (r >= 0)
                 r = plan_lock(p, ret_error);
+        if (r >= 0)
+                r = plan_pick_names(p, ret_error);
         if (r >= 0)
                 r = plan_resolve(p, c, backup, ret_error);
         if (r < 0) {

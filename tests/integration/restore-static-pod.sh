@@ -88,6 +88,13 @@ sed -i "s|initial_cluster = \"default=https://127.0.0.1:$PPORT\"|initial_cluster
 check "bad config: names a ghost member" grep -q ghost "$T/bad.conf"
 restore_socket bad "$T/bad.conf"; BAD=$RSOCK
 keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
+# Names of the next 15 seconds already taken (as by a restore a moment ago): the restore
+# must pick free names (<ts>-2) and leave these alone.
+now=$(date +%s); decoys=()
+for s in $(seq 0 14); do
+  d="$DATA.pre-restore-$(date -u -d "@$((now + s))" +%Y%m%dT%H%M%SZ)"
+  mkdir "$d" && echo decoy >"$d/marker" && decoys+=("$d")
+done
 out=$("$C" restore latest --yes --socket "$BAD" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "failed restore: exit 1" test $rc -eq 1
@@ -103,6 +110,10 @@ check "failed restore: every key as it was" \
 check "failed restore: the failed restore kept as .failed-restore-*" test -d "$(ls -d "$DATA".failed-restore-* | head -1)/member"
 check "failed restore: both manifests back" test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml"
 check "failed restore: the first restore's .pre-restore-* still there" test -d "$pre"
+check "failed restore: names taken this second were not reused (.failed-restore-<ts>-2)" \
+  test -d "$(ls -d "$DATA".failed-restore-*Z-2 | head -1)/member"
+check "failed restore: the 15 directories with those names untouched" \
+  test "$(cat "${decoys[@]/%//marker}" | grep -c '^decoy$')" = 15 -a "$(ls "${decoys[@]}" | grep -c marker)" = 15
 check "failed restore: logged as failed" grep -q "failed" "$T/restore-bad.log"
 
 finish
