@@ -85,13 +85,6 @@ _printf_(5, 6) static void report(RestoreProgressFn fn, void *userdata, const ch
         fn(step, state, msg ? msg : "(out of memory)", userdata);
 }
 
-static void sleep_usec(uint64_t usec) {
-        struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC),
-                               .tv_nsec = (long) ((usec % USEC_PER_SEC) * NSEC_PER_USEC) };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static const char *base_name(const char *path) {
         const char *s = strrchr(path, '/');
         return s ? s + 1 : path;

@@ -57,13 +57,6 @@ static const char *bus_reason(const sd_bus_error *e, int r) {
         return e && e->message ? e->message : strerror(r < 0 ? -r : r);
 }
 
-static void sleep_usec(uint64_t usec) {
-        struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC),
-                               .tv_nsec = (long) ((usec % USEC_PER_SEC) * NSEC_PER_USEC) };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 int units_bus_open(sd_bus **ret, char **ret_error) {
         sd_bus *bus = NULL;
         int r;

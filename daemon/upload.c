@@ -31,6 +31,7 @@
 #include "upload.h"
 #include "util/io.h"
 #include "util/str.h"
+#include "util/time.h"
 
 #define UPLOAD_TRIES 3
 #define UPLOAD_BACKOFF_USEC (1 * USEC_PER_SEC)         /* doubled after each try */
@@ -495,13 +496,6 @@ static int on_seek(void *userdata, curl_off_t offset, int origin) {
                 return CURL_SEEKFUNC_FAIL;
         b->pos = (uint64_t) offset;
         return CURL_SEEKFUNC_OK;
-}
-
-static void sleep_usec(uint64_t usec) {
-        struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC),
-                               .tv_nsec = (long) ((usec % USEC_PER_SEC) * NSEC_PER_USEC) };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
 }
 
 static bool curl_code_is_transient(CURLcode c) {

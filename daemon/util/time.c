@@ -18,6 +18,14 @@ uint64_t now_usec(clockid_t clock) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+void sleep_usec(uint64_t usec) {
+        struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC),
+                               .tv_nsec = (long) ((usec % USEC_PER_SEC) * NSEC_PER_USEC) };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
 static int utc_tm(uint64_t usec, struct tm *tm) {
         time_t t = (time_t) (usec / USEC_PER_SEC);
         return gmtime_r(&t, tm) ? 0 : -EINVAL;

@@ -12,6 +12,8 @@
 #include <time.h>
 
 uint64_t now_usec(clockid_t clock);
+/* Sleeps usec, resuming after signals. */
+void sleep_usec(uint64_t usec);
 
 /* "2026-11-21T02:00:03Z" (UTC); buf must hold FORMAT_RFC3339_MAX. */
 char *format_rfc3339(char *buf, size_t n, uint64_t realtime_usec);
