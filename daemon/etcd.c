@@ -24,6 +24,7 @@
 #include "grpc.h"
 #include "pb.h"
 #include "util/str.h"
+#include "util/time.h"
 
 /* etcd 3.4 sends 32 KiB blobs; other messages are small. */
 #define ETCD_MESSAGE_MAX_BYTES (4u * 1024 * 1024)
@@ -311,17 +312,17 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
                           sc.response.first_error ? sc.response.first_error : "an error");
                 pb_status_response_clear(&sc.response);
                 etcd_status_done(&s);
-                return -EIO;
+                return s.leader == 0 ? -EAGAIN : -EIO;
         }
         pb_status_response_clear(&sc.response);
         *ret = s;
         return 0;
 }
 
-int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,
-                       EtcdStatus *ret, char **ret_error) {
-        _cleanup_free_ char *all = NULL;
-
+/* One pass over the endpoints: 0 with *ret filled, or -EHOSTUNREACH with every endpoint's cause appended to
+ * *all and *ret_no_leader set when some member answered without a leader. */
+static int find_endpoint_pass(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,
+                              EtcdStatus *ret, char **all, bool *ret_no_leader) {
         for (char *const *e = endpoints; e && *e; e++) {
                 _cleanup_free_ char *error = NULL;
                 char *joined;
@@ -332,7 +333,7 @@ int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t conn
                 if (r >= 0 && ret->is_learner) {
                         /* A learner may lag the cluster: back up from a voting member. */
                         etcd_status_done(ret);
-                        r = -EAGAIN;
+                        r = -EBUSY;
                         if (asprintf(&error, "%s: is a learner (its data may lag the cluster); skipped", *e) < 0)
                                 return -ENOMEM;
                 }
@@ -340,14 +341,43 @@ int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t conn
                         return 0;
                 if (r == -ENOMEM)
                         return r;
-                if (asprintf(&joined, "%s%s%s", all ? all : "", all ? "; " : "",
+                if (r == -EAGAIN)
+                        *ret_no_leader = true;
+                if (asprintf(&joined, "%s%s%s", *all ? *all : "", *all ? "; " : "",
                              error ? error : strerror(-r)) < 0)
                         return -ENOMEM;
-                free(all);
-                all = joined;
+                free(*all);
+                *all = joined;
         }
-        free_and_format(ret_error, "no etcd endpoint answered: %s", all ? all : "no endpoints configured");
         return -EHOSTUNREACH;
+}
+
+int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,
+                       EtcdStatus *ret, char **ret_error) {
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+
+        for (;;) {
+                _cleanup_free_ char *all = NULL;
+                bool no_leader = false;
+                uint64_t waited;
+                int r;
+
+                r = find_endpoint_pass(tls, endpoints, connect_timeout_usec, ret, &all, &no_leader);
+                if (r != -EHOSTUNREACH)
+                        return r;
+                waited = now_usec(CLOCK_MONOTONIC) - start;
+                if (no_leader && waited + ETCD_LEADER_POLL_USEC < ETCD_LEADER_WAIT_USEC) {
+                        sleep_usec(ETCD_LEADER_POLL_USEC);
+                        continue;
+                }
+                if (no_leader)
+                        free_and_format(ret_error, "no etcd endpoint answered: %s (no member had a leader for %" PRIu64
+                                        " s)", all, waited / USEC_PER_SEC);
+                else
+                        free_and_format(ret_error, "no etcd endpoint answered: %s",
+                                        all ? all : "no endpoints configured");
+                return -EHOSTUNREACH;
+        }
 }
 
 typedef struct SnapshotCall {

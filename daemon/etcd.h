@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "util/macro.h"
 
 #define ETCD_VERSION_MAX 64
 
@@ -41,14 +42,24 @@ typedef int (*EtcdDataFn)(const void *data, size_t n, void *userdata);
 /* Maintenance.Status on one endpoint. Returns 0, or a negative errno with
  * *ret_error (caller frees) naming the endpoint and the cause:
  * -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT (unreachable), -EACCES (TLS or
- * authentication refused), -EPROTO (not a gRPC answer), -EBADMSG. */
+ * authentication refused), -EPROTO (not a gRPC answer), -EBADMSG, -EAGAIN
+ * (the member has no leader), -EIO (another error etcd reports). */
 int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                 uint64_t timeout_usec, EtcdStatus *ret, char **ret_error);
 
-/* Status on each endpoint in order until a voting member answers (a
- * learner is skipped: its data may lag the cluster). On failure
- * *ret_error lists every endpoint's cause; returns -EHOSTUNREACH when none
- * answered. */
+/* A cluster electing a leader answers "no leader" on every member for a
+ * moment (its leader just lost, or a member starved of CPU): that is waited
+ * through, polling every ETCD_LEADER_POLL_USEC, for up to
+ * ETCD_LEADER_WAIT_USEC. */
+#define ETCD_LEADER_WAIT_USEC (10 * USEC_PER_SEC)
+#define ETCD_LEADER_POLL_USEC (500 * USEC_PER_MSEC)
+
+/* Status on each endpoint in order until a voting member with a leader
+ * answers (a learner is skipped: its data may lag the cluster; so is a
+ * member without a leader: it may be cut off from the cluster). When only
+ * "no leader" stood in the way, the endpoints are tried again until
+ * ETCD_LEADER_WAIT_USEC. On failure *ret_error lists every endpoint's
+ * cause; returns -EHOSTUNREACH when none answered. */
 int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,
                        EtcdStatus *ret, char **ret_error);
 

@@ -3,7 +3,8 @@
 # middle of a backup taken through the daemon (the attempt fails naming the
 # broken stream, the retry succeeds from another member, status and log tell
 # the truth); a dead first endpoint (failover); a learner member first in
-# the list (skipped: it may lag) and alone (refused, saying so).
+# the list (skipped: it may lag) and alone (refused, saying so); a member
+# without a leader (waited for through an election, refused if none comes).
 . "$(dirname "$0")/../integration/lib.sh"
 
 start_etcd --members 3
@@ -98,9 +99,52 @@ kill -TERM "$DPID"; wait "$DPID"
 
 # 3. The first endpoint is dead (the killed leader): failover.
 { etcd_group "\"$leader\", $others"; storage_group "$T/b2" zstd 1; } > "$T/fo.conf"
-out=$("$ETCD_BACKUPD" --once -c "$T/fo.conf" 2>/dev/null); rc=$?
+out=$("$ETCD_BACKUPD" --once -c "$T/fo.conf" 2>"$T/fo.err"); rc=$?
 check "dead first endpoint: exit 0" test $rc -eq 0
+[[ $rc -eq 0 ]] || sed 's/^/# /' "$T/fo.err"
 check "dead first endpoint: a surviving member served it" \
   bash -c "[[ \"\$(jq -r .endpoint '$out.json' 2>/dev/null)\" != '$leader' ]] && [[ -n \"\$(jq -r .endpoint '$out.json' 2>/dev/null)\" ]]"
+
+# 4. No leader for a while: one of the two surviving voters stopped, so the
+# other loses its leader (no quorum). A backup from it waits for an election
+# rather than failing at once; if none comes, it fails saying so.
+a=$(tr -d '" ' <<<"$others" | cut -d, -f1); b=$(tr -d '" ' <<<"$others" | cut -d, -f2)
+b_pid=""
+for m in "$ETCD_DIR"/member-*; do
+  read -r _ port _ < "$m/info"
+  [[ "https://127.0.0.1:$port" == "$b" ]] && b_pid=$(cat "$m/pid")
+done
+no_leader() { # until $a answers Status without a leader; bounded to 20 s
+  for _ in $(seq 1 100); do
+    etcdctl --endpoints "$a" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" endpoint status -w json \
+      2>/dev/null | jq -e '.[0].Status.leader // 0 | . == 0' >/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
+}
+{ etcd_group "\"$a\""; storage_group "$T/b5" zstd 1; } > "$T/nl.conf"
+CLEANUP+=("kill -CONT $b_pid")
+kill -STOP "$b_pid"
+check "no leader: $a lost its leader once $b stopped" no_leader
+t0=$(date +%s.%N)
+"$ETCD_BACKUPD" --once -c "$T/nl.conf" > "$T/nl.out" 2> "$T/nl.err" & opid=$!
+sleep 3; kill -CONT "$b_pid"
+wait "$opid"; rc=$?; t1=$(date +%s.%N)
+check "no leader for 3 s: the backup waited for the election and succeeded (exit $rc)" test $rc -eq 0
+[[ $rc -eq 0 ]] || sed 's/^/# /' "$T/nl.err"
+check "no leader for 3 s: it waited (took $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s)" \
+  awk "BEGIN { exit !($t1 - $t0 >= 2.5) }"
+check "no leader for 3 s: the backup verifies" quiet "$ETCD_BACKUPCTL" verify "$(cat "$T/nl.out")"
+kill -STOP "$b_pid"
+check "no leader again: $a lost its leader" no_leader
+t0=$(date +%s.%N)
+err=$("$ETCD_BACKUPD" --once -c "$T/nl.conf" 2>&1 >/dev/null); rc=$?; t1=$(date +%s.%N)
+kill -CONT "$b_pid"
+echo "$err" | sed 's/^/# /'
+check "no leader for good: refused (exit 69)" test $rc -eq 69
+check "no leader for good: says no member had a leader" grep -q "no leader.*no member had a leader for" <<<"$err"
+check "no leader for good: gave up after about 10 s ($(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s)" \
+  awk "BEGIN { d = $t1 - $t0; exit !(d >= 9 && d < 20) }"
+check "no leader for good: only the first backup in the directory" test "$(ls "$T/b5" | grep -c '\.zst$')" = 1
 
 finish
