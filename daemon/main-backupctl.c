@@ -56,6 +56,11 @@ static int run_backup(Ctl *ctl, int argc, char **argv);
 static int run_prune(Ctl *ctl, int argc, char **argv);
 static int run_calendar(Ctl *ctl, int argc, char **argv);
 
+/* The offline commands' NAME|FILE argument. */
+#define NAME_OR_FILE_HELP \
+        "A NAME (as `list` shows it) is looked up in the config's\n" \
+        "storage.directory; a FILE (a path) is read where it is.\n"
+
 static const Command commands[] = {
         { "status", "status", "show the daemon's state, last result and next run",
           "Through the daemon's control socket.\n", run_status },
@@ -79,16 +84,20 @@ static const Command commands[] = {
         { "verify", "verify NAME|FILE [--identity FILE]", "check a backup end to end (offline)",
           "Decrypts, decompresses, checks the SHA-256 trailer, the db structure and\n"
           "the sidecar checksums. No daemon needed.\n"
+          NAME_OR_FILE_HELP
           "  --identity FILE   age identity for an encrypted backup (default: the\n"
           "                    config's encryption.identity_file)\n", run_verify },
         { "inspect", "inspect NAME|FILE [--identity FILE]", "print hash, revision, totalKey, totalSize (offline)",
           "The same four figures as `etcdctl snapshot status`.\n"
+          NAME_OR_FILE_HELP
           "  --identity FILE   age identity for an encrypted backup\n", run_inspect },
         { "get", "get NAME|FILE KEY [--prefix] [--identity FILE]", "read keys out of a backup (offline)",
+          NAME_OR_FILE_HELP
           "  --prefix          every key that starts with KEY\n"
           "  --identity FILE   age identity for an encrypted backup\n", run_get },
         { "audit", "audit NAME|FILE [--identity FILE]", "report how Kubernetes Secrets are stored in a backup (offline)",
           "Counts Secrets per encryption provider and key name, and plaintext ones.\n"
+          NAME_OR_FILE_HELP
           "  --identity FILE   age identity for an encrypted backup\n", run_audit },
         { "calendar", "calendar [--iterations N] [--base-time TIME] EXPR...",
           "print the next elapses of a calendar expression",
