@@ -41,6 +41,7 @@
 #define ETCD_MANIFEST "etcd.yaml"
 #define APISERVER_MANIFEST "kube-apiserver.yaml"
 #define APISERVER_PORT_FLAG "--secure-port"
+#define APISERVER_ADDRESS_FLAG "--bind-address"
 #define APISERVER_DEFAULT_PORT 6443
 #define HELD_DIR_PREFIX "etcd-backupd-held-"
 #define NAME_TRIES_MAX 100
@@ -195,6 +196,7 @@ RestorePlan *restore_plan_free(RestorePlan *p) {
         free(p->mode_reason);
         free(p->manifests_dir);
         free(p->held_dir);
+        free(p->apiserver_address);
         free(p->etcd_unit);
         free(p->apiserver_unit);
         free(p->endpoint);
@@ -529,6 +531,10 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
                 if (r < 0)
                         return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_PORT_FLAG,
                                          apiserver_manifest, r == -EBADMSG ? "not a port number" : strerror(-r)), r;
+                r = units_manifest_address(apiserver_manifest, APISERVER_ADDRESS_FLAG, &p->apiserver_address);
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_ADDRESS_FLAG,
+                                         apiserver_manifest, r == -EBADMSG ? "not an IP address" : strerror(-r)), r;
         }
         return 0;
 }
@@ -619,9 +625,9 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                                                                  : "%s is not running: nothing to stop",
                              pod ? APISERVER_MANIFEST : p->apiserver_unit, p->manifests_dir);
         else if (r >= 0 && pod)
-                r = add_step(p, RESTORE_STEP_STOP_APISERVER, "move %s/%s to %s/ and wait until port %u stops "
+                r = add_step(p, RESTORE_STEP_STOP_APISERVER, "move %s/%s to %s/ and wait until %s port %u stops "
                              "answering (at most %s)", p->manifests_dir, APISERVER_MANIFEST, p->held_dir,
-                             p->apiserver_port, dur);
+                             p->apiserver_address, p->apiserver_port, dur);
         else if (r >= 0)
                 r = add_step(p, RESTORE_STEP_STOP_APISERVER, "systemctl stop %s (D-Bus StopUnit, at most %s)",
                              p->apiserver_unit, dur);
@@ -654,8 +660,9 @@ static int plan_steps(RestorePlan *p, const Config *c) {
         if (r >= 0 && !p->apiserver_running)
                 r = add_step(p, RESTORE_STEP_START_APISERVER, "it was not running: left alone");
         else if (r >= 0 && pod)
-                r = add_step(p, RESTORE_STEP_START_APISERVER, "move %s back into %s and wait until port %u answers "
-                             "(at most %s)", APISERVER_MANIFEST, p->manifests_dir, p->apiserver_port, dur);
+                r = add_step(p, RESTORE_STEP_START_APISERVER, "move %s back into %s and wait until %s port %u "
+                             "answers (at most %s)", APISERVER_MANIFEST, p->manifests_dir, p->apiserver_address,
+                             p->apiserver_port, dur);
         else if (r >= 0)
                 r = add_step(p, RESTORE_STEP_START_APISERVER, "systemctl start %s", p->apiserver_unit);
         if (r >= 0)
@@ -798,20 +805,23 @@ static int ensure_held_dir(Run *run) {
         return 0;
 }
 
-/* Wait until the TCP port answers (want true) or stops answering. */
-static int wait_port(Run *run, uint16_t port, bool want, uint64_t *ret_usec) {
+/* Wait until kube-apiserver's port answers (want true) or stops answering. */
+static int wait_port(Run *run, bool want, uint64_t *ret_usec) {
+        const char *address = run->p->apiserver_address;
+        uint16_t port = run->p->apiserver_port;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC), deadline = t0 + run->timeout_usec;
 
         for (;;) {
-                int r = units_tcp_probe(port, PROBE_CONNECT_TIMEOUT_USEC);
+                int r = units_tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
                 if (r < 0)
-                        return free_and_format(&run->error, "cannot probe port %u: %s", port, strerror(-r)), r;
+                        return free_and_format(&run->error, "cannot probe %s port %u: %s", address, port,
+                                               strerror(-r)), r;
                 if ((r > 0) == want) {
                         *ret_usec = now_usec(CLOCK_MONOTONIC) - t0;
                         return 0;
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return free_and_format(&run->error, "port %u still %s after %" PRIu64 " s", port,
+                        return free_and_format(&run->error, "%s port %u still %s after %" PRIu64 " s", address, port,
                                          want ? "does not answer" : "answers", run->timeout_usec / USEC_PER_SEC),
                                -ETIMEDOUT;
                 sleep_usec(PROBE_INTERVAL_USEC);
@@ -954,12 +964,12 @@ static int step_stop_apiserver(Run *run) {
                         return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                          APISERVER_MANIFEST, p->held_dir, strerror(-r)), r;
                 run->apiserver_held = true;
-                r = wait_port(run, p->apiserver_port, false, &took);
+                r = wait_port(run, false, &took);
                 if (r < 0)
                         return r;
                 report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_DONE,
-                       "%s moved to %s; port %u closed after %" PRIu64 " ms", APISERVER_MANIFEST, p->held_dir,
-                       p->apiserver_port, took / USEC_PER_MSEC);
+                       "%s moved to %s; %s port %u closed after %" PRIu64 " ms", APISERVER_MANIFEST, p->held_dir,
+                       p->apiserver_address, p->apiserver_port, took / USEC_PER_MSEC);
                 return 0;
         }
         run->apiserver_held = true;
@@ -1282,7 +1292,7 @@ static int apiserver_start(Run *run, char **ret_error) {
                         return free_and_format(ret_error, "cannot move %s back into %s: %s", APISERVER_MANIFEST,
                                          p->manifests_dir, strerror(-r)), r;
                 run->apiserver_held = false;
-                r = wait_port(run, p->apiserver_port, true, &took);
+                r = wait_port(run, true, &took);
                 if (r < 0)
                         return free_and_format(ret_error, "kube-apiserver: %s", run->error), r;
                 return 0;
@@ -1334,8 +1344,9 @@ static int step_start_apiserver(Run *run) {
                 return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
         if (p->mode == RESTORE_MODE_STATIC_POD)
                 report(run->fn, run->userdata, RESTORE_STEP_START_APISERVER, RESTORE_STEP_DONE,
-                       "%s back in %s; port %u answers (%" PRIu64 " ms)", APISERVER_MANIFEST, p->manifests_dir,
-                       p->apiserver_port, (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
+                       "%s back in %s; %s port %u answers (%" PRIu64 " ms)", APISERVER_MANIFEST,
+                       p->manifests_dir, p->apiserver_address, p->apiserver_port,
+                       (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
         else
                 report(run->fn, run->userdata, RESTORE_STEP_START_APISERVER, RESTORE_STEP_DONE,
                        "%s started (%" PRIu64 " ms)", p->apiserver_unit, (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);

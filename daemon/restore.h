@@ -125,6 +125,7 @@ typedef struct RestorePlan {
         char *manifests_dir;
         char *held_dir;                 /* <manifests_dir>/../etcd-backupd-held-<ts> */
         uint16_t apiserver_port;        /* static pod: --secure-port of its manifest */
+        char *apiserver_address;        /* static pod: where to reach it (--bind-address, else 127.0.0.1) */
         char *etcd_unit, *apiserver_unit;
         sd_bus *bus;                    /* systemd mode */
         bool etcd_running;              /* static pod: manifest present; systemd: not inactive */

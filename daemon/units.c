@@ -239,7 +239,9 @@ int units_manifest_move(const char *from_dir, const char *to_dir, const char *fi
         return 0;
 }
 
-int units_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret) {
+/* The value of `flag=` in the manifest at path, up to a blank, quote, comma or bracket (YAML list items may be
+ * quoted); *ret is NULL when the flag is not there. The first occurrence counts. */
+static int manifest_flag(const char *path, const char *flag, char **ret) {
         _cleanup_free_ char *text = NULL;
         size_t size = 0, flag_len = strlen(flag);
         const char *p;
@@ -249,38 +251,89 @@ int units_manifest_port(const char *path, const char *flag, uint16_t default_por
         if (r < 0)
                 return r;
         for (p = text; (p = memmem(p, size - (size_t) (p - text), flag, flag_len)); p += flag_len) {
-                uint32_t port = 0;
-                size_t digits = 0;
+                size_t n;
 
-                p += flag_len;
-                if (*p != '=')
+                if (p[flag_len] != '=')
                         continue;
-                p++;
-                while (*p >= '0' && *p <= '9' && digits < 6) {
-                        port = port * 10 + (uint32_t) (*p - '0');
-                        p++, digits++;
-                }
-                if (digits == 0 || digits > 5 || port == 0 || port > 65535 || (*p >= '0' && *p <= '9'))
-                        return -EBADMSG;
-                *ret = (uint16_t) port;
-                return 0;
+                p += flag_len + 1;
+                n = strcspn(p, " \t\r\n\"',]#");
+                *ret = strndup(p, n);
+                return *ret ? 0 : -ENOMEM;
         }
-        *ret = default_port;
+        *ret = NULL;
         return 0;
 }
 
-int units_tcp_probe(uint16_t port, uint64_t timeout_usec) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+int units_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret) {
+        _cleanup_free_ char *value = NULL;
+        uint32_t port = 0;
+        size_t digits = 0;
+        int r;
+
+        r = manifest_flag(path, flag, &value);
+        if (r < 0)
+                return r;
+        if (!value) {
+                *ret = default_port;
+                return 0;
+        }
+        for (const char *p = value; *p; p++, digits++) {
+                if (*p < '0' || *p > '9' || digits >= 5)
+                        return -EBADMSG;
+                port = port * 10 + (uint32_t) (*p - '0');
+        }
+        if (digits == 0 || port == 0 || port > 65535)
+                return -EBADMSG;
+        *ret = (uint16_t) port;
+        return 0;
+}
+
+int units_manifest_address(const char *path, const char *flag, char **ret) {
+        _cleanup_free_ char *value = NULL;
+        struct in6_addr a6;
+        struct in_addr a4;
+        int r;
+
+        r = manifest_flag(path, flag, &value);
+        if (r < 0)
+                return r;
+        if (!value || inet_pton(AF_INET, value, &a4) == 1) {
+                if (!value || a4.s_addr == htonl(INADDR_ANY))
+                        return (*ret = strdup("127.0.0.1")) ? 0 : -ENOMEM;
+        } else if (inet_pton(AF_INET6, value, &a6) == 1) {
+                if (IN6_IS_ADDR_UNSPECIFIED(&a6))
+                        return (*ret = strdup("::1")) ? 0 : -ENOMEM;
+        } else
+                return -EBADMSG;
+        *ret = TAKE_PTR(value);
+        return 0;
+}
+
+int units_tcp_probe(const char *address, uint16_t port, uint64_t timeout_usec) {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } sa = {};
+        socklen_t sa_len, len = sizeof(int);
         _cleanup_close_ int fd = -EBADF;
         struct pollfd pfd;
-        socklen_t len = sizeof(int);
         int err = 0, r;
 
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (inet_pton(AF_INET, address, &sa.in.sin_addr) == 1) {
+                sa.in.sin_family = AF_INET;
+                sa.in.sin_port = htons(port);
+                sa_len = sizeof sa.in;
+        } else if (inet_pton(AF_INET6, address, &sa.in6.sin6_addr) == 1) {
+                sa.in6.sin6_family = AF_INET6;
+                sa.in6.sin6_port = htons(port);
+                sa_len = sizeof sa.in6;
+        } else
+                return -EINVAL;
+        fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) >= 0)
+        if (connect(fd, &sa.sa, sa_len) >= 0)
                 return 1;
         if (errno == ECONNREFUSED || errno == ECONNRESET)
                 return 0;

@@ -62,7 +62,14 @@ int units_manifest_move(const char *from_dir, const char *to_dir, const char *fi
  * error. */
 int units_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret);
 
-/* Try one TCP connection to 127.0.0.1:port, giving up after timeout_usec.
- * Returns 1 when it was accepted, 0 when it was refused, reset or timed
- * out (nothing answers), or another -errno. */
-int units_tcp_probe(uint16_t port, uint64_t timeout_usec);
+/* The same for an address flag ("--bind-address"): *ret (caller frees) is
+ * where a local client reaches the listener: the flag's IPv4 or IPv6
+ * literal, "127.0.0.1" when the flag is absent or 0.0.0.0, "::1" for ::.
+ * -EBADMSG when the value is not an IP address. */
+int units_manifest_address(const char *path, const char *flag, char **ret);
+
+/* Try one TCP connection to address (an IPv4 or IPv6 literal) and port,
+ * giving up after timeout_usec. Returns 1 when it was accepted, 0 when it
+ * was refused, reset or timed out (nothing answers), -EINVAL for an address
+ * that is not a literal, or another -errno. */
+int units_tcp_probe(const char *address, uint16_t port, uint64_t timeout_usec);

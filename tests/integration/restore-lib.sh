@@ -8,8 +8,8 @@
 # leaves is stopped (SIGTERM, then waited for), a pod that dies while its
 # manifest is there is restarted. Its "manifests" are small bash scripts,
 # not pod specs; the restore code never parses them (it only moves files
-# and scans kube-apiserver's for --secure-port=N, which these carry in a
-# comment). etcd runs with the certificates of `scripts/dev-etcd --certs`
+# and scans kube-apiserver's for --secure-port=N and --bind-address=IP,
+# which these carry in a comment; ABIND, when set, is that address). etcd runs with the certificates of `scripts/dev-etcd --certs`
 # and the data dir from the config; the kube-apiserver stand-in is a socat
 # listener on the port named by --secure-port.
 #
@@ -60,7 +60,8 @@ EOF
   cat > "$T/kube-apiserver.yaml" <<EOF
 # kubelet stand-in manifest (tests/integration/restore-lib.sh), not a pod spec
 #    - --secure-port=$APORT
-exec socat TCP-LISTEN:$APORT,bind=127.0.0.1,reuseaddr,fork SYSTEM:true
+${ABIND:+#    - --bind-address=$ABIND}
+exec socat TCP-LISTEN:$APORT,bind=${ABIND:-127.0.0.1},reuseaddr,fork SYSTEM:true
 EOF
   cp "$T/etcd.yaml" "$T/kube-apiserver.yaml" "$MAN/"
 }
@@ -106,7 +107,7 @@ stop_kubelet() {
 }
 
 etcd_healthy() { ctl --command-timeout=2s endpoint health >/dev/null 2>&1; }
-apiserver_up() { port_in_use "$APORT"; }
+apiserver_up() { (exec 3<>"/dev/tcp/${ABIND:-127.0.0.1}/$APORT") 2>/dev/null; }
 wait_for() { # SECONDS command...
   local n=$(($1 * 10)); shift
   for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done

@@ -10,10 +10,13 @@
 # must change nothing. Then a restore that cannot come up (initial_cluster
 # names a second member that does not exist, so the restored etcd never
 # gets a leader) must roll back: the data as it was, both pods running,
-# the failed restore kept for inspection.
+# the failed restore kept for inspection. The kube-apiserver stand-in
+# listens on 127.0.0.2 only, as its manifest's --bind-address says: the
+# restore must wait for it there, not on 127.0.0.1.
 . "$(dirname "$0")/restore-lib.sh"
 C=$ETCD_BACKUPCTL
 
+ABIND=127.0.0.2
 start_node
 restore_conf "$T/r.conf"
 restore_socket main "$T/r.conf"; SOCK=$RSOCK
@@ -62,6 +65,8 @@ check "restore: every step reported done" \
   test "$(grep -cE '^ +ok  (stop kube-apiserver|stop etcd|snapshot restore|swap data dir|start etcd|wait for etcd|start kube-apiserver):' <<<"$out")" = 7
 check "restore: etcd healthy afterwards" etcd_healthy
 check "restore: kube-apiserver stand-in back" apiserver_up
+check "restore: kube-apiserver waited for at its --bind-address (127.0.0.2 port $APORT)" \
+  grep -qE "ok  (stop|start) kube-apiserver: .*127\.0\.0\.2 port $APORT (closed|answers)" <<<"$out"
 check "restore: the later writes are gone" test -z "$(ctl get /after/ --prefix --keys-only)"
 check "restore: the backed-up keys are back" test "$(ctl get /before/k3 --print-value-only)" = overwritten
 check "restore: 20 keys under /before/" test "$(ctl get /before/ --prefix --keys-only | grep -c .)" = 20
