@@ -933,7 +933,8 @@ static int wait_etcd_gone(Run *run) {
 
                 r = etcd_status(&run->tls, run->p->endpoint, PROBE_CONNECT_TIMEOUT_USEC, PROBE_TIMEOUT_USEC, &st, &why);
                 etcd_status_done(&st);
-                if (r < 0)
+                /* -EAGAIN (no leader) and -EIO (another error of etcd's) are answers too. */
+                if (r < 0 && r != -EAGAIN && r != -EIO)
                         break;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return free_and_format(&run->error, "%s still answers %" PRIu64 " s after etcd was stopped",
