@@ -65,6 +65,7 @@ void backup_result_done(BackupResult *r) {
         free(r->retention_error);
         free(r->upload_error);
         strv_free(r->uploaded);
+        strv_free(r->remote_pruned);
         *r = (BackupResult) {};
 }
 
@@ -520,6 +521,7 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 if (upload_sync(&c->upload, &c->retention, c->storage.directory, &up) < 0 || up.error)
                         result->upload_error = up.error ? TAKE_PTR(up.error) : strdup("upload failed");
                 result->uploaded = TAKE_PTR(up.uploaded);
+                result->remote_pruned = TAKE_PTR(up.deleted);
         }
         r = 0;
 

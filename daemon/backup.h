@@ -39,6 +39,7 @@ typedef struct BackupResult {
         char *retention_error;  /* retention failed after a good backup */
         char *upload_error;     /* the upload failed after a good backup (the backup stays) */
         char **uploaded;        /* names uploaded (may be NULL) */
+        char **remote_pruned;   /* remote backups the remote retention deleted (may be NULL) */
 } BackupResult;
 
 void backup_result_done(BackupResult *r);

@@ -159,15 +159,9 @@ static int run_once(void) {
                            "ETCD_REVISION", rev, "ETCD_CLUSTER_ID", cluster, "SIZE", bytes,
                            "DURATION_USEC", dur, NULL);
         }
-        for (char **p = result.pruned; p && *p; p++) {
-                _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "Pruned %s", *p) >= 0)
-                        log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, NULL);
-        }
+        log_backup_aftermath(result.pruned, result.uploaded, result.remote_pruned, c->upload.url);
         if (result.retention_error)
                 log_error("retention failed: %s", result.retention_error);
-        for (char **p = result.uploaded; p && *p; p++)
-                log_info("Uploaded %s to %s", *p, c->upload.url);
         if (result.upload_error) {
                 /* The backup is good and stays: the upload is retried at the next run. */
                 _cleanup_free_ char *msg = NULL;

@@ -381,15 +381,9 @@ static void job_succeeded(Manager *m) {
                      format_bytes(human, sizeof human, r->sidecar.file_size)) >= 0)
                 log_struct(LOG_INFO, MESSAGE_ID_BACKUP_OK, msg, "ETCD_BACKUP_FILE", r->path, "ETCD_REVISION", rev,
                            "ETCD_CLUSTER_ID", cluster, "SIZE", size, "DURATION_USEC", dur, NULL);
-        for (char **p = r->pruned; p && *p; p++) {
-                _cleanup_free_ char *pm = NULL;
-                if (asprintf(&pm, "Pruned %s", *p) >= 0)
-                        log_struct(LOG_INFO, MESSAGE_ID_PRUNED, pm, "ETCD_BACKUP_FILE", *p, NULL);
-        }
+        log_backup_aftermath(r->pruned, r->uploaded, r->remote_pruned, m->config->upload.url);
         if (r->retention_error)
                 log_error("retention failed after backup %s: %s", r->path, r->retention_error);
-        for (char **p = r->uploaded; p && *p; p++)
-                log_info("Uploaded %s to %s", *p, m->config->upload.url);
         m->upload_error = mfree(m->upload_error);
         if (r->upload_error) {
                 _cleanup_free_ char *um = NULL;

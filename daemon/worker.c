@@ -26,7 +26,35 @@ void worker_message_done(WorkerMessage *m) {
         free(m->retention_error);
         free(m->upload_error);
         strv_free(m->uploaded);
+        strv_free(m->remote_pruned);
         *m = (WorkerMessage) {};
+}
+
+/* o[key] = the strings of l, as many as fit in max_bytes in all, so that a
+ * line stays far below WORKER_LINE_MAX. */
+static void add_strv(struct json_object *o, const char *key, char **l, size_t max_bytes) {
+        struct json_object *a = json_object_new_array();
+        size_t total = 0;
+
+        for (char **p = l; p && *p && total + strlen(*p) <= max_bytes; p++) {
+                total += strlen(*p);
+                json_object_array_add(a, json_object_new_string(*p));
+        }
+        json_object_object_add(o, key, a);
+}
+
+/* The strings of the array o[key], if there is one; other elements are skipped. */
+static int get_strv(struct json_object *o, const char *key, char ***l) {
+        struct json_object *j;
+
+        if (!json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_array))
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(j); i++) {
+                struct json_object *e = json_object_array_get_idx(j, i);
+                if (json_object_is_type(e, json_type_string) && strv_extend(l, json_object_get_string(e)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 int worker_message_format(const WorkerMessage *m, char **ret) {
@@ -49,16 +77,12 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                         json_object_object_add(o, "path", json_object_new_string(m->path));
                 if (m->ok) {
                         _cleanup_free_ char *sc = NULL;
-                        struct json_object *a = json_object_new_array();
                         if (sidecar_to_json(&m->sidecar, &sc) < 0) {
-                                json_object_put(a);
                                 json_object_put(o);
                                 return -ENOMEM;
                         }
                         json_object_object_add(o, "sidecar", json_object_new_string(sc));
-                        for (char **p = m->pruned; p && *p; p++)
-                                json_object_array_add(a, json_object_new_string(*p));
-                        json_object_object_add(o, "pruned", a);
+                        add_strv(o, "pruned", m->pruned, SIZE_MAX);
                         json_object_object_add(o, "kept", json_object_new_int64(m->kept));
                 }
                 if (m->retention_error)
@@ -68,16 +92,10 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                                                json_object_new_string_len(m->upload_error,
                                                                           (int) MIN(strlen(m->upload_error),
                                                                                     (size_t) WORKER_UPLOAD_ERROR_MAX)));
-                if (m->ok && m->uploaded) {
-                        /* Bounded so that the line stays far below WORKER_LINE_MAX. */
-                        struct json_object *a = json_object_new_array();
-                        size_t total = 0;
-                        for (char **p = m->uploaded; p && *p && total + strlen(*p) <= WORKER_UPLOADED_MAX_BYTES; p++) {
-                                total += strlen(*p);
-                                json_object_array_add(a, json_object_new_string(*p));
-                        }
-                        json_object_object_add(o, "uploaded", a);
-                }
+                if (m->ok && m->uploaded)
+                        add_strv(o, "uploaded", m->uploaded, WORKER_UPLOADED_MAX_BYTES);
+                if (m->ok && m->remote_pruned)
+                        add_strv(o, "remote_pruned", m->remote_pruned, WORKER_UPLOADED_MAX_BYTES);
         }
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || asprintf(ret, "%s\n", text) < 0) {
@@ -146,25 +164,16 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                                 goto finish;
                         if (!(s = get_str(o, "sidecar")) || sidecar_from_json(s, strlen(s), &m.sidecar, &why) < 0)
                                 goto finish;
-                        if (json_object_object_get_ex(o, "pruned", &j) && json_object_is_type(j, json_type_array))
-                                for (size_t i = 0; i < json_object_array_length(j); i++) {
-                                        struct json_object *e = json_object_array_get_idx(j, i);
-                                        if (json_object_is_type(e, json_type_string) &&
-                                            strv_extend(&m.pruned, json_object_get_string(e)) < 0)
-                                                goto oom;
-                                }
+                        if (get_strv(o, "pruned", &m.pruned) < 0)
+                                goto oom;
                         if (get_u64(o, "kept", &kept) >= 0)
                                 m.kept = (unsigned) MIN(kept, (uint64_t) UINT32_MAX);
                         if ((s = get_str(o, "upload_error")) &&
                             !(m.upload_error = strndup(s, WORKER_UPLOAD_ERROR_MAX)))
                                 goto oom;
-                        if (json_object_object_get_ex(o, "uploaded", &j) && json_object_is_type(j, json_type_array))
-                                for (size_t i = 0; i < json_object_array_length(j); i++) {
-                                        struct json_object *e = json_object_array_get_idx(j, i);
-                                        if (json_object_is_type(e, json_type_string) &&
-                                            strv_extend(&m.uploaded, json_object_get_string(e)) < 0)
-                                                goto oom;
-                                }
+                        if (get_strv(o, "uploaded", &m.uploaded) < 0 ||
+                                    get_strv(o, "remote_pruned", &m.remote_pruned) < 0)
+                                goto oom;
                 } else if (!m.error)
                         goto finish;
         } else
@@ -225,6 +234,7 @@ static _noreturn_ void child_main(const Config *c, int fd) {
         m.retention_error = result.retention_error;
         m.upload_error = result.upload_error;
         m.uploaded = result.uploaded;
+        m.remote_pruned = result.remote_pruned;
         if (m.ok) {
                 /* Count what stayed; a failure to count only loses a metric. */
                 _cleanup_(store_freep) Store *s = NULL;

@@ -42,6 +42,7 @@ typedef struct WorkerMessage {
         char *retention_error;
         char *upload_error;     /* ok, the upload failed */
         char **uploaded;        /* ok, names uploaded, may be NULL */
+        char **remote_pruned;   /* ok, remote backups deleted by retention, may be NULL */
 } WorkerMessage;
 
 void worker_message_done(WorkerMessage *m);

@@ -117,8 +117,11 @@ check "multipart: the object's ETag has the multipart suffix -$parts ($etag)" gr
 s3 GET "/$S3_BUCKET/node1/$(basename "$out5")" -o "$T/dl5"
 check "multipart: the downloaded backup is byte-identical" cmp -s "$T/dl5" "$out5"
 
-# 6. Remote retention, keep_last = 2: exactly the two kept backups remain.
+# 6. Remote retention, keep_last = 2: exactly the two kept backups remain,
+# and each remote deletion is logged.
 conf "$T/keep2.conf" "$T/secret" 2 true
+remote_backups() { remote node1 | awk '{ sub("^node1/", "", $1); print $1 }' | grep -v '\.json$'; }
+before6=$(remote_backups)
 out6=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/keep2.conf" 2>"$T/6.err"); rc=$?
 check "retention: --once exits 0" test $rc -eq 0
 check "retention: 2 local backups" test "$(backups "$B")" -eq 2
@@ -126,6 +129,12 @@ check "retention: exactly 2 remote backups and 2 sidecars, the local ones" \
   test "$(remote node1)" = "$(local_state "$B" node1)"
 check "retention: 4 remote objects" test "$(remote node1 | wc -l)" -eq 4
 check "retention: the newest is among them" grep -q "$(basename "$out6") " <<<"$(remote node1)"
+gone=$(comm -23 <(echo "$before6") <(remote_backups))
+check "retention: remote backups were deleted ($(grep -c . <<<"$gone"))" test -n "$gone"
+check "retention: each remote deletion logged as \"Pruned NAME from URL\"" \
+  bash -c 'for n in $1; do grep -qF "Pruned $n from " "$2" || exit 1; done' _ "$gone" "$T/6.err"
+check "retention: one such line per remote deletion" \
+  test "$(grep -c 'Pruned .* from ' "$T/6.err")" -eq "$(grep -c . <<<"$gone")"
 
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d
@@ -148,6 +157,26 @@ check "daemon: the upload failure is logged" grep -q 'Upload failed after backup
 check "daemon: metrics count the failed upload" wait_for "$T/metrics.prom" '^etcd_backup_upload_failures_total 1$' 5
 check "daemon: metrics keep the backup's success" grep -q '^etcd_backup_last_attempt_success 1$' "$T/metrics.prom"
 check "daemon: the local backup exists" test "$(backups "$B")" -eq 1
+kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
+
+# 8. The daemon, a good upload with remote retention (keep_last = 1): what
+# its worker uploaded and deleted remotely reaches the daemon's log.
+B=$T/b
+conf "$T/d8.conf" "$T/secret" 1 true
+{ echo 'schedule: { calendar = "*-01-01 03:00:00"; persistent = false; };'
+  echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } >> "$T/d8.conf"
+before8=$(remote_backups)
+"$ETCD_BACKUPD" -c "$T/d8.conf" > "$T/daemon8.log" 2>&1 &
+DPID=$!; CLEANUP+=("kill -9 $DPID")
+for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
+out8=$(timeout 120 "$ETCD_BACKUPCTL" -s "$T/control.sock" --json backup 2>&1); rc=$?
+check "daemon: a backup through the control socket succeeds" test $rc -eq 0
+new8=$(comm -13 <(echo "$before8") <(remote_backups))
+gone8=$(comm -23 <(echo "$before8") <(remote_backups))
+check "daemon: one new remote backup ($new8), one left" test -n "$new8" -a "$(remote_backups | grep -c .)" = 1
+check "daemon: the upload is in the daemon's log" grep -qF "Uploaded $new8 to " "$T/daemon8.log"
+check "daemon: each remote deletion ($(grep -c . <<<"$gone8")) is in the daemon's log" \
+  bash -c '[[ -n $1 ]] && for n in $1; do grep -qF "Pruned $n from " "$2" || exit 1; done' _ "$gone8" "$T/daemon8.log"
 kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
 
 finish
