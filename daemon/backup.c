@@ -121,7 +121,7 @@ typedef struct Spool {
         /* The codec is made and used by the compressor thread alone. */
         CodecKind kind;
         int level;
-        unsigned threads;       /* storage.threads, resolved */
+        unsigned threads;       /* storage.threads (0: one per core) */
         CodecSinkFn sink;
         void *sink_data;
         CodecWriter *codec;
@@ -155,7 +155,7 @@ static void *compress_thread(void *userdata) {
         }
         /* While etcd's stream comes in, one thread fewer: a core for the
          * stream and etcd; after the stream, all of them. */
-        codec_writer_set_active_threads(s->codec, MAX(s->threads, 2u) - 1);
+        codec_writer_set_active_threads(s->codec, MAX(codec_writer_threads(s->codec), 2u) - 1);
         for (;;) {
                 uint64_t avail;
                 bool done;
@@ -358,14 +358,11 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                         goto finish;
                 }
         }
-        {
-                long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-                spool.kind = c->storage.compression;
-                spool.level = (int) c->storage.level;
-                spool.threads = c->storage.threads > 0 ? c->storage.threads : (unsigned) MAX(ncpu, 1L);
-                spool.sink = encrypted ? on_encrypt : on_output;
-                spool.sink_data = encrypted ? (void *) enc : (void *) &out;
-        }
+        spool.kind = c->storage.compression;
+        spool.level = (int) c->storage.level;
+        spool.threads = c->storage.threads;
+        spool.sink = encrypted ? on_encrypt : on_output;
+        spool.sink_data = encrypted ? (void *) enc : (void *) &out;
         r = -pthread_create(&thread, NULL, compress_thread, &spool);
         if (r < 0) {
                 r = fail(result, r, "cannot start the compressor thread: %s", strerror(-r));

@@ -255,6 +255,10 @@ void codec_writer_set_active_threads(CodecWriter *w, unsigned n) {
         pthread_mutex_unlock(&w->lock);
 }
 
+unsigned codec_writer_threads(const CodecWriter *w) {
+        return w->n_workers;
+}
+
 /* Ask the workers to exit and join them. Idempotent. */
 static void writer_stop(CodecWriter *w) {
         if (!w->threaded)

@@ -79,13 +79,17 @@ int codec_writer_finish(CodecWriter *w);
  * calling the sink) and free everything. Accepts NULL; returns NULL. */
 CodecWriter *codec_writer_free(CodecWriter *w);
 
-/* Bytes accepted by codec_writer_write() / bytes handed to the sink so far. */
 /* Let at most n of the writer's threads compress at once (0 = all). The
  * backup lowers it while etcd's stream is still coming in, so compression
  * does not take the CPU the stream needs, and raises it afterwards. Output
  * is the same whatever the limit. */
 void codec_writer_set_active_threads(CodecWriter *w, unsigned n);
 
+/* The threads it compresses with: the threads asked for, 0 resolved to one
+ * per online CPU (at most CODEC_THREADS_MAX). */
+unsigned codec_writer_threads(const CodecWriter *w);
+
+/* Bytes accepted by codec_writer_write() / bytes handed to the sink so far. */
 uint64_t codec_writer_bytes_in(const CodecWriter *w);
 uint64_t codec_writer_bytes_out(const CodecWriter *w);
 

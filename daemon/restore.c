@@ -205,7 +205,9 @@ RestorePlan *restore_plan_free(RestorePlan *p) {
         return mfree(p);
 }
 
-static int plan_names(RestorePlan *p, const Config *c, uint64_t now, char **ret_error) {
+/* The data dir: an absolute directory (or none yet), not a symlink nor a mount point; its parent, owner and mode,
+ * and the timestamp the restore's directories are named by. */
+static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **ret_error) {
         char ts[FORMAT_COMPACT_MAX];
         struct stat st, pst;
         size_t len;
@@ -285,8 +287,8 @@ static int plan_pick_names(RestorePlan *p, char **ret_error) {
                 if (!taken)
                         return 0;
         }
-        return free_and_format(ret_error, "%s and %d more names like it already exist; remove old restore directories "
-                               "next to %s", p->pre_restore_dir, NAME_TRIES_MAX - 1, p->data_dir), -EEXIST;
+        return free_and_format(ret_error, "restore directories named %s up to %s-%d already exist next to %s; remove "
+                               "old ones", p->timestamp, p->timestamp, NAME_TRIES_MAX, p->data_dir), -EEXIST;
 }
 
 static int plan_lock(RestorePlan *p, char **ret_error) {
@@ -689,7 +691,7 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
         /* Cheap refusals first: none of them needs the backup read. */
         report(fn, userdata, RESTORE_STEP_DETECT, RESTORE_STEP_RUNNING, "checking %s and how etcd runs here",
                c->restore.data_dir);
-        r = plan_names(p, c, now, ret_error);
+        r = plan_data_dir(p, c, now, ret_error);
         if (r >= 0)
                 r = plan_detect(p, c, ret_error);
         if (r >= 0)

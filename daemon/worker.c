@@ -172,7 +172,7 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                             !(m.upload_error = strndup(s, WORKER_UPLOAD_ERROR_MAX)))
                                 goto oom;
                         if (get_strv(o, "uploaded", &m.uploaded) < 0 ||
-                                    get_strv(o, "remote_pruned", &m.remote_pruned) < 0)
+                            get_strv(o, "remote_pruned", &m.remote_pruned) < 0)
                                 goto oom;
                 } else if (!m.error)
                         goto finish;
