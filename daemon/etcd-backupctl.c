@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * main-backupctl.c — etcd-backupctl, the operator's tool: global options,
+ * etcd-backupctl.c — etcd-backupctl, the operator's tool: global options,
  * the sub-command table, each sub-command's --help, and exit codes
  * (0 ok, 1 failed, 2 usage, 69 unreachable, 78 configuration).
  */
@@ -18,16 +18,16 @@
 #include <string.h>
 
 #include "build-config.h"
-#include "client.h"
-#include "config.h"
-#include "ctl-calendar.h"
-#include "ctl-offline.h"
-#include "ctl-restore.h"
-#include "store.h"
+#include "ctl/client.h"
+#include "config/config.h"
+#include "ctl/calendar.h"
+#include "ctl/offline.h"
+#include "ctl/restore.h"
+#include "backup/store.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/time.h"
-#include "log.h"
+#include "service/log.h"
 #include "util/str.h"
 
 typedef struct Ctl {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * main-backupd.c — etcd-backupd: parse argv, block signals, load the
+ * etcd-backupd.c — etcd-backupd: parse argv, block signals, load the
  * configuration, then run one of --check-config, --once or the daemon, and
  * turn the outcome into the exit code of SPEC.md.
  */
@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "backup.h"
+#include "backup/backup.h"
 #include "build-config.h"
-#include "config.h"
-#include "log.h"
-#include "manager.h"
-#include "restore-service.h"
+#include "config/config.h"
+#include "service/log.h"
+#include "service/manager.h"
+#include "service/restore-service.h"
 #include "util/parse.h"
 
 static const char *arg_config = CONFIG_DEFAULT_PATH;

@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "config.h"
-#include "store.h"
+#include "config/config.h"
+#include "backup/store.h"
 
 typedef enum BackupPhase {
         BACKUP_PHASE_CONNECT,

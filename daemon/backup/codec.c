@@ -36,7 +36,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include "codec.h"
+#include "backup/codec.h"
 #include "util/io.h"
 #include "util/macro.h"
 

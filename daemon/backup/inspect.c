@@ -25,11 +25,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "age.h"
-#include "inspect.h"
-#include "mvcc.h"
-#include "pb.h"
-#include "store.h"
+#include "format/age.h"
+#include "backup/inspect.h"
+#include "format/mvcc.h"
+#include "format/pb.h"
+#include "backup/store.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"

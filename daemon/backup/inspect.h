@@ -11,7 +11,7 @@
  * Secrets are stored in it. The backup is untrusted: every failure is a
  * -errno plus a reason a user can act on ("truncated gzip stream", "SHA-256
  * trailer mismatch: the file is damaged"). No printing; the CLI lives in
- * ctl-offline.c.
+ * ctl/offline.c.
  *
  * The KeyValue decoder and the revision walk below belong to etcd's storage
  * layer and are meant to move to mvcc.{c,h} (as mvcc_kv_decode() and
@@ -22,10 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "age.h"
-#include "bbolt.h"
-#include "codec.h"
-#include "trailer.h"
+#include "format/age.h"
+#include "format/bbolt.h"
+#include "backup/codec.h"
+#include "format/trailer.h"
 #include "util/macro.h"
 
 /* Reasons fit in this many bytes (including the NUL). */

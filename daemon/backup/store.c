@@ -20,7 +20,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "backup/store.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"

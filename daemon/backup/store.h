@@ -14,7 +14,7 @@
 
 #include <json-c/json.h>
 
-#include "codec.h"
+#include "backup/codec.h"
 #include "util/macro.h"
 
 #define SIDECAR_SUFFIX ".json"

@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "upload.h"
+#include "backup/store.h"
+#include "backup/upload.h"
 #include "util/io.h"
 #include "util/str.h"
 #include "util/time.h"

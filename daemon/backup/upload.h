@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "retention.h"
+#include "config/config.h"
+#include "format/retention.h"
 #include "util/macro.h"
 
 /* Limits on what a server may send us. */

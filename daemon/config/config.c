@@ -22,7 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"

@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "calendar.h"
-#include "codec.h"
-#include "retention.h"
+#include "format/calendar.h"
+#include "backup/codec.h"
+#include "format/retention.h"
 #include "util/macro.h"
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR_DEFAULT "/etcd-backupd/etcd-backupd.conf"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl-calendar.c — `etcd-backupctl calendar [--iterations N] [--base-time
+ * ctl/calendar.c — `etcd-backupctl calendar [--iterations N] [--base-time
  * TIME] EXPR…`: for each expression the original and normalized forms and
  * the next elapses, laid out like systemd 252's `systemd-analyze calendar`
  * (a right-aligned label column, timestamps as "Sat 2024-03-30 12:00:00 CET",
@@ -23,8 +23,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "calendar.h"
-#include "ctl-calendar.h"
+#include "format/calendar.h"
+#include "ctl/calendar.h"
 #include "util/macro.h"
 #include "util/parse.h"
 #include "util/time.h"

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * ctl-calendar.h — `etcd-backupctl calendar`: the next elapses of calendar
+ * ctl/calendar.h — `etcd-backupctl calendar`: the next elapses of calendar
  * expressions, in the layout of systemd 252's `systemd-analyze calendar`.
  */
 

@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "ctl/client.h"
 #include "util/io.h"
 
 void client_done(Client *c) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl-offline.c — `etcd-backupctl verify|inspect|get|audit NAME|FILE`: the
+ * ctl/offline.c — `etcd-backupctl verify|inspect|get|audit NAME|FILE`: the
  * commands that read a backup file directly, with no daemon and no etcd.
  * An argument that contains a '/' or names a file in the current directory
  * is a file; anything else that looks like a backup name is looked up in
@@ -23,12 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "age.h"
-#include "config.h"
-#include "ctl-offline.h"
-#include "inspect.h"
-#include "mvcc.h"
-#include "store.h"
+#include "format/age.h"
+#include "config/config.h"
+#include "ctl/offline.h"
+#include "backup/inspect.h"
+#include "format/mvcc.h"
+#include "backup/store.h"
 #include "util/io.h"
 #include "util/macro.h"
 #include "util/str.h"

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * ctl-offline.h — the offline sub-commands of etcd-backupctl: verify,
+ * ctl/offline.h — the offline sub-commands of etcd-backupctl: verify,
  * inspect, get and audit, on a backup NAME (looked up in the configured
  * storage directory) or any FILE path, plain or age-encrypted. No daemon
  * and no etcd needed.

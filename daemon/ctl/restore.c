@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl-restore.c — `etcd-backupctl restore`: two requests on two connections
+ * ctl/restore.c — `etcd-backupctl restore`: two requests on two connections
  * of the restore socket. The first is a dry run: its plan is printed, and it
  * pins the backup (the plan's resolved path), so that a backup taken while
  * the operator reads the plan does not change what `latest` restores. Then
@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "ctl-restore.h"
+#include "ctl/client.h"
+#include "ctl/restore.h"
 #include "util/io.h"
 #include "util/macro.h"
 #include "util/parse.h"

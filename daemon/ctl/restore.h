@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * ctl-restore.h — `etcd-backupctl restore NAME|latest|FILE [--dry-run]
+ * ctl/restore.h — `etcd-backupctl restore NAME|latest|FILE [--dry-run]
  * [--yes] [--socket PATH]`: the client of the root-only restore socket. It
  * asks for a dry run first and prints the plan, asks for confirmation on a
  * terminal, then asks for the restore of exactly the backup the plan named

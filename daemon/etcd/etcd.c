@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "build-config.h"
-#include "etcd.h"
-#include "grpc.h"
-#include "pb.h"
+#include "etcd/etcd.h"
+#include "format/grpc.h"
+#include "format/pb.h"
 #include "util/str.h"
 #include "util/time.h"
 

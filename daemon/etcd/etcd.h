@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "util/macro.h"
 
 #define ETCD_VERSION_MAX 64

@@ -31,7 +31,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-#include "age.h"
+#include "format/age.h"
 #include "util/io.h"
 #include "util/macro.h"
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "backup/codec.h"
 
 #define AGE_KEY_BYTES 32U
 

@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "bbolt.h"
+#include "format/bbolt.h"
 
 #define PAGE_HEADER_SIZE 16u
 #define ELEMENT_SIZE 16u

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "calendar.h"
+#include "format/calendar.h"
 #include "util/macro.h"
 
 #define YEAR_MIN 1970

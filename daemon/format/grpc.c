@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc.h"
+#include "format/grpc.h"
 
 int grpc_frame_header(uint8_t out[static GRPC_FRAME_HEADER_BYTES], size_t len) {
         if ((uint64_t) len > UINT32_MAX)

@@ -14,7 +14,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "mvcc.h"
+#include "format/mvcc.h"
 
 #define CRC32C_POLY UINT32_C(0x82F63B78)  /* Castagnoli, bit-reversed */
 

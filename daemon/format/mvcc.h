@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bbolt.h"
+#include "format/bbolt.h"
 
 /* The bucket holding every key revision. */
 #define MVCC_KEY_BUCKET "key"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb.h"
+#include "format/pb.h"
 
 void pb_reader_init(PbReader *r, const void *data, size_t size) {
         static const uint8_t empty[1];

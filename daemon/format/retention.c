@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "retention.h"
+#include "format/retention.h"
 #include "util/macro.h"
 
 enum {

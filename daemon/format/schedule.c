@@ -5,7 +5,7 @@
 
 #include <errno.h>
 
-#include "schedule.h"
+#include "format/schedule.h"
 
 int schedule_next(const CalendarSpec *spec, uint64_t planned, uint64_t now, uint64_t *ret_next) {
         uint64_t next;

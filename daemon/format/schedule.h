@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "calendar.h"
+#include "format/calendar.h"
 
 /* The elapse to arm after the one planned at `planned` fired (or, at start
  * and after a reload, planned = now). It is the calendar's next elapse after

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trailer.h"
+#include "format/trailer.h"
 
 struct Trailer {
         EVP_MD_CTX *md;

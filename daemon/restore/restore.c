@@ -29,10 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "etcd.h"
-#include "restore.h"
-#include "units.h"
+#include "service/control.h"
+#include "etcd/etcd.h"
+#include "restore/restore.h"
+#include "restore/units.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"

@@ -22,9 +22,9 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
-#include "config.h"
-#include "inspect.h"
-#include "store.h"
+#include "config/config.h"
+#include "backup/inspect.h"
+#include "backup/store.h"
 #include "util/macro.h"
 
 /* A request line is at most this long (SPEC.md, control socket). */

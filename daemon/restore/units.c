@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "units.h"
+#include "restore/units.h"
 #include "util/io.h"
 #include "util/str.h"
 #include "util/time.h"

@@ -22,7 +22,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "service/control.h"
 #include "util/io.h"
 #include "util/str.h"
 

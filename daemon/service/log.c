@@ -11,7 +11,7 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
-#include "log.h"
+#include "service/log.h"
 #include "util/str.h"
 
 #define LOG_FIELDS_MAX 32

@@ -26,17 +26,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "log.h"
-#include "manager.h"
-#include "notify.h"
-#include "schedule.h"
-#include "store.h"
+#include "service/control.h"
+#include "service/log.h"
+#include "service/manager.h"
+#include "service/notify.h"
+#include "format/schedule.h"
+#include "backup/store.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"
 #include "util/time.h"
-#include "worker.h"
+#include "service/worker.h"
 
 #define TIMER_ACCURACY_USEC (100 * USEC_PER_MSEC)
 #define WORKER_KILL_TIMEOUT_USEC (10 * USEC_PER_SEC)

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "backup.h"
-#include "config.h"
+#include "backup/backup.h"
+#include "config/config.h"
 #include "util/macro.h"
 
 typedef struct Manager Manager;

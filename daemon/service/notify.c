@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
 
-#include "notify.h"
+#include "service/notify.h"
 #include "util/time.h"
 
 int notify_ready(void) {

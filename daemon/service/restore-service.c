@@ -19,10 +19,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "config.h"
-#include "log.h"
-#include "restore-service.h"
-#include "restore.h"
+#include "config/config.h"
+#include "service/log.h"
+#include "service/restore-service.h"
+#include "restore/restore.h"
 #include "util/io.h"
 #include "util/time.h"
 

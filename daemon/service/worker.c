@@ -16,7 +16,7 @@
 
 #include "util/io.h"
 #include "util/str.h"
-#include "worker.h"
+#include "service/worker.h"
 
 void worker_message_done(WorkerMessage *m) {
         free(m->error);

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "backup.h"
-#include "config.h"
+#include "backup/backup.h"
+#include "config/config.h"
 
 #define WORKER_LINE_MAX (64 * 1024)
 /* What a result line carries of an upload, far below WORKER_LINE_MAX. */

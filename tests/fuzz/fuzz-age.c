@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "age.h"
+#include "format/age.h"
 #include "util/macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "bbolt.h"
+#include "format/bbolt.h"
 
 #include "fuzz-bbolt-reseal.h"
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "calendar.h"
+#include "format/calendar.h"
 #include "util/macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc.h"
-#include "pb.h"
+#include "format/grpc.h"
+#include "format/pb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

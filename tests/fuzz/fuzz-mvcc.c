@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "mvcc.h"
+#include "format/mvcc.h"
 
 #include "fuzz-bbolt-reseal.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb.h"
+#include "format/pb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

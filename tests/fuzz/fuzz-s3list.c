@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "upload.h"
+#include "backup/upload.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

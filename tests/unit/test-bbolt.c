@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 
 #include "test.h"
-#include "bbolt.h"
-#include "mvcc.h"
+#include "format/bbolt.h"
+#include "format/mvcc.h"
 
 #define PAGE_HEADER_SIZE 16u
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "calendar.h"
+#include "format/calendar.h"
 #include "test.h"
 #include "util/macro.h"
 

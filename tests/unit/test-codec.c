@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "backup/codec.h"
 #include "test.h"
 #include "util/io.h"
 #include "util/macro.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc.h"
+#include "format/grpc.h"
 #include "test.h"
 
 #define MAX_MSG (64 * 1024)

@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 
 #include "test.h"
-#include "age.h"
-#include "codec.h"
-#include "inspect.h"
-#include "store.h"
+#include "format/age.h"
+#include "backup/codec.h"
+#include "backup/inspect.h"
+#include "backup/store.h"
 #include "util/io.h"
 #include "util/str.h"
 

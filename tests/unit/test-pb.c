@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb.h"
+#include "format/pb.h"
 #include "test.h"
 
 /* A minimal protobuf encoder, only for building test input. */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "retention.h"
+#include "format/retention.h"
 #include "test.h"
 #include "util/macro.h"
 

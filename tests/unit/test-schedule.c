@@ -11,8 +11,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "calendar.h"
-#include "schedule.h"
+#include "format/calendar.h"
+#include "format/schedule.h"
 #include "test.h"
 
 #define S UINT64_C(1000000)

@@ -9,7 +9,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "store.h"
+#include "backup/store.h"
 #include "test.h"
 #include "util/io.h"
 

@@ -9,7 +9,7 @@
 #include <openssl/sha.h>
 
 #include "test.h"
-#include "trailer.h"
+#include "format/trailer.h"
 
 static uint32_t rng = 12345;
 static uint32_t next_rand(void) {

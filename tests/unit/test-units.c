@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "units.h"
+#include "restore/units.h"
 #include "util/macro.h"
 
 static char dir[] = "/tmp/test-units.XXXXXX";

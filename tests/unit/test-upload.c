@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "upload.h"
+#include "backup/upload.h"
 #include "util/macro.h"
 
 static void test_uri_encode(void) {
