@@ -32,10 +32,12 @@
 #include "service/control.h"
 #include "etcd/etcd.h"
 #include "restore/restore.h"
+#include "restore/static-pod.h"
 #include "restore/units.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"
+#include "util/tcp.h"
 #include "util/time.h"
 
 #define ETCD_MANIFEST "etcd.yaml"
@@ -528,12 +530,12 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
         p->etcd_running = true;
         p->apiserver_running = access(apiserver_manifest, F_OK) >= 0;
         if (p->apiserver_running) {
-                r = units_manifest_port(apiserver_manifest, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT,
+                r = static_pod_manifest_port(apiserver_manifest, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT,
                                         &p->apiserver_port);
                 if (r < 0)
                         return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_PORT_FLAG,
                                          apiserver_manifest, r == -EBADMSG ? "not a port number" : strerror(-r)), r;
-                r = units_manifest_address(apiserver_manifest, APISERVER_ADDRESS_FLAG, &p->apiserver_address);
+                r = static_pod_manifest_address(apiserver_manifest, APISERVER_ADDRESS_FLAG, &p->apiserver_address);
                 if (r < 0)
                         return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_ADDRESS_FLAG,
                                          apiserver_manifest, r == -EBADMSG ? "not an IP address" : strerror(-r)), r;
@@ -814,7 +816,7 @@ static int wait_port(Run *run, bool want, uint64_t *ret_usec) {
         uint64_t t0 = now_usec(CLOCK_MONOTONIC), deadline = t0 + run->timeout_usec;
 
         for (;;) {
-                int r = units_tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
+                int r = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
                 if (r < 0)
                         return free_and_format(&run->error, "cannot probe %s port %u: %s", address, port,
                                                strerror(-r)), r;
@@ -962,7 +964,7 @@ static int step_stop_apiserver(Run *run) {
                 r = ensure_held_dir(run);
                 if (r < 0)
                         return r;
-                r = units_manifest_move(p->manifests_dir, p->held_dir, APISERVER_MANIFEST);
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, APISERVER_MANIFEST);
                 if (r < 0)
                         return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                          APISERVER_MANIFEST, p->held_dir, strerror(-r)), r;
@@ -995,7 +997,7 @@ static int step_stop_etcd(Run *run) {
                 r = ensure_held_dir(run);
                 if (r < 0)
                         return r;
-                r = units_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST);
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST);
                 if (r < 0)
                         return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                          ETCD_MANIFEST, p->held_dir, strerror(-r)), r;
@@ -1248,7 +1250,7 @@ static int etcd_start(Run *run, char **ret_error) {
         int r;
 
         if (p->mode == RESTORE_MODE_STATIC_POD) {
-                r = units_manifest_move(p->held_dir, p->manifests_dir, ETCD_MANIFEST);
+                r = static_pod_manifest_move(p->held_dir, p->manifests_dir, ETCD_MANIFEST);
                 if (r < 0)
                         return free_and_format(ret_error, "cannot move %s back into %s: %s", ETCD_MANIFEST,
                                          p->manifests_dir, strerror(-r)), r;
@@ -1268,7 +1270,7 @@ static int etcd_stop(Run *run, char **ret_error) {
                 r = ensure_held_dir(run);
                 if (r < 0)
                         return free_and_format(ret_error, "%s", run->error), r;
-                r = units_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST);
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST);
                 if (r < 0)
                         return free_and_format(ret_error, "cannot move %s out of %s: %s", ETCD_MANIFEST,
                                          p->manifests_dir, strerror(-r)), r;
@@ -1290,7 +1292,7 @@ static int apiserver_start(Run *run, char **ret_error) {
         int r;
 
         if (p->mode == RESTORE_MODE_STATIC_POD) {
-                r = units_manifest_move(p->held_dir, p->manifests_dir, APISERVER_MANIFEST);
+                r = static_pod_manifest_move(p->held_dir, p->manifests_dir, APISERVER_MANIFEST);
                 if (r < 0)
                         return free_and_format(ret_error, "cannot move %s back into %s: %s", APISERVER_MANIFEST,
                                          p->manifests_dir, strerror(-r)), r;
