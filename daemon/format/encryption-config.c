@@ -431,24 +431,12 @@ void enc_value_parse(const void *value, size_t size, EncValue *ret) {
 }
 
 char *encryption_resource_of_key(const char *etcd_key, size_t n) {
-        const char *p, *end = etcd_key + n, *a, *a_end, *b, *b_end;
-        char *r = NULL;
+        _cleanup_(k8s_key_clear) K8sKey k = {};
+        int r = k8s_key_parse(etcd_key, n, &k);
 
-        if (n < strlen("/registry/") || memcmp(etcd_key, "/registry/", strlen("/registry/")) != 0)
-                return strdup("");
-        a = etcd_key + strlen("/registry/");
-        a_end = memchr(a, '/', (size_t) (end - a));
-        if (!a_end)
-                a_end = end;
-        if (!memchr(a, '.', (size_t) (a_end - a)) || a_end == end)
-                return strndup(a, (size_t) (a_end - a));
-        /* /registry/<group>/<resource>/…: "<resource>.<group>" */
-        b = a_end + 1;
-        p = memchr(b, '/', (size_t) (end - b));
-        b_end = p ? p : end;
-        if (asprintf(&r, "%.*s.%.*s", (int) (b_end - b), b, (int) (a_end - a), a) < 0)
+        if (r == -ENOMEM)
                 return NULL;
-        return r;
+        return r < 0 ? strdup("") : TAKE_PTR(k.resource);
 }
 
 static bool resource_matches(const char *pattern, const char *resource) {

@@ -102,8 +102,9 @@ static inline void encryption_config_freep(EncryptionConfig **c) {
 void enc_value_parse(const void *value, size_t size, EncValue *ret);
 
 /* The resource ("secrets", "widgets.example.com") an etcd key under
- * /registry/ belongs to, as EncryptionConfiguration names resources; "" for
- * keys outside /registry/. Returns a new string or NULL (no memory). */
+ * /registry/ belongs to, as EncryptionConfiguration names resources (see
+ * k8s_key_parse()); "" for other keys. Returns a new string or NULL (no
+ * memory). */
 char *encryption_resource_of_key(const char *etcd_key, size_t n);
 
 /* The providers that apply to a resource, as kube-apiserver picks them (the

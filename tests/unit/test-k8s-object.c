@@ -393,7 +393,38 @@ static void test_yaml_quoting(void) {
         json_object_put(o);
 }
 
+static void key_case(const char *key, int expect, const char *resource, const char *ns, const char *name) {
+        K8sKey k = {};
+
+        check_int_eq(k8s_key_parse(key, strlen(key), &k), expect);
+        if (expect < 0)
+                return;
+        check_str_eq(k.resource, resource);
+        if (ns)
+                check_str_eq(k.namespace, ns);
+        else
+                check(!k.namespace);
+        check_str_eq(k.name, name);
+        k8s_key_clear(&k);
+}
+
+static void test_keys(void) {
+        key_case("/registry/secrets/prod/db", 0, "secrets", "prod", "db");
+        key_case("/registry/namespaces/prod", 0, "namespaces", NULL, "prod");
+        key_case("/registry/example.com/widgets/prod/w1", 0, "widgets.example.com", "prod", "w1");
+        key_case("/registry/apiregistration.k8s.io/apiservices/v1.apps", 0, "apiservices.apiregistration.k8s.io",
+                 NULL, "v1.apps");
+        key_case("/registry/services/specs/default/kubernetes", 0, "services", "default", "kubernetes");
+        key_case("/registry/services/endpoints/default/kubernetes", 0, "endpoints", "default", "kubernetes");
+        key_case("/registry/secrets", -EINVAL, NULL, NULL, NULL);
+        key_case("/registry/secrets/", -EINVAL, NULL, NULL, NULL);
+        key_case("/registry//x", -EINVAL, NULL, NULL, NULL);
+        key_case("/other/secrets/a/b", -EINVAL, NULL, NULL, NULL);
+        key_case("/registry/a/b/c/d", -EINVAL, NULL, NULL, NULL);
+}
+
 int main(void) {
+        TEST_RUN(test_keys);
         TEST_RUN(test_secret);
         TEST_RUN(test_configmap_yaml);
         TEST_RUN(test_namespace_serviceaccount);
