@@ -12,6 +12,7 @@ sock=$T/control.sock
 { etcd_group; storage_group "$T/b" zstd 1
   echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
   echo "control: { socket = \"$sock\"; group = \"\"; };"; } > "$T/c.conf"
+mkdir -m 0700 "$T/b"
 daemon_start "$T/c.conf"
 check "daemon ready (READY=1)" wait_until 10 grep -q '^READY=1$' "$T/notify.log"
 

@@ -24,8 +24,9 @@ check() { # description command...
   local d=$1; shift
   if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
-# jq_true FILTER JSON: the filter holds for the JSON text (quietly).
-jq_true() { jq -e "$1" >/dev/null 2>&1 <<<"$2"; }
+# jq_true FILTER JSON: the filter holds for the JSON text (quietly). Empty
+# text fails (jq 1.6 -e exits 0 when there is no input at all).
+jq_true() { [[ -n ${2//[[:space:]]/} ]] && jq -e "$1" >/dev/null 2>&1 <<<"$2"; }
 # quiet CMD...: run a command for its exit status only.
 quiet() { "$@" >/dev/null 2>&1; }
 finish() {
