@@ -45,12 +45,13 @@ options_of() { grep -oE '(^|[][ ,|(])(--[a-z][a-z-]*|-[A-Za-z])\b' | sed 's/^[][
 help=$("$ETCD_BACKUPCTL" --help) || miss "etcd-backupctl --help failed"
 commands=$(sed -n '/^Commands:/,$p' <<<"$help" | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
 [[ $(wc -w <<<"$commands") -ge 10 ]] || miss "etcd-backupctl --help lists only: $commands"
-for o in $(options_of <<<"$help"); do has etcd-backupctl.8 "$o"; done
+all=$help
 for c in $commands; do
   has etcd-backupctl.8 "$c"
   ch=$("$ETCD_BACKUPCTL" "$c" --help) || miss "etcd-backupctl $c --help failed"
-  for o in $(options_of <<<"$ch"); do has etcd-backupctl.8 "$o"; done
+  all+=$'\n'$ch
 done
+for o in $(options_of <<<"$all"); do has etcd-backupctl.8 "$o"; done
 echo "etcd-backupctl commands: $(wc -w <<<"$commands")"
 
 dhelp=$("$ETCD_BACKUPD" --help) || miss "etcd-backupd --help failed"
