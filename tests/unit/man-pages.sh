@@ -40,7 +40,14 @@ for k in "${keys[@]}"; do has etcd-backupd.conf.5 "$k"; done
 echo "config keys: ${#keys[@]}"
 
 # ---- options and commands ------------------------------------------------------
-options_of() { grep -oE '(^|[][ ,|(])(--[a-z][a-z-]*|-[A-Za-z])\b' | sed 's/^[][ ,|(]//' | sort -u; }
+# options_of: the options a --help text offers: those of its Usage: lines and
+# those that start an indented option line (not options of other programs
+# that the prose mentions, such as kube-apiserver's --etcd-servers).
+options_of() {
+  awk '/^Usage:/ { u = 1; print; next } u && /^ +\[/ { print; next } { u = 0 }
+       /^ +(-[A-Za-z], )?--?[A-Za-z]/ { print $1, $2 }' |
+    grep -oE '(^|[][ ,|(])(--[a-z][a-z-]*|-[A-Za-z])\b' | sed 's/^[][ ,|(]//' | sort -u
+}
 
 help=$("$ETCD_BACKUPCTL" --help) || miss "etcd-backupctl --help failed"
 commands=$(sed -n '/^Commands:/,$p' <<<"$help" | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
