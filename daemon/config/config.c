@@ -714,6 +714,7 @@ static const KeySpec retention_keys[] = {
         { "keep_daily", KEY_UNSIGNED, FIELD(retention.keep_daily), 0, 100000 },
         { "keep_weekly", KEY_UNSIGNED, FIELD(retention.keep_weekly), 0, 100000 },
         { "keep_monthly", KEY_UNSIGNED, FIELD(retention.keep_monthly), 0, 100000 },
+        { "keep_yearly", KEY_UNSIGNED, FIELD(retention.keep_yearly), 0, 100000 },
         {}
 };
 
