@@ -201,6 +201,10 @@ ct install -m 0640 -o root -g etcd-backup /e2e/stage/etcd-backupd.conf "$CONF"
 for u in "${UNITS[@]/restore@/restore@1}"; do
   check "LoadState=loaded: $u" test "$(prop "$u" LoadState)" = loaded
 done
+# A restore is never killed half-way: no SIGKILL after the stop timeout, and
+# the stop's SIGTERM (blocked by the runbook) reaches only the main process.
+check "restore@: SendSIGKILL=no, KillMode=mixed, TimeoutStopUSec=30min" \
+  test "$(prop etcd-backupd-restore@1.service SendSIGKILL) $(prop etcd-backupd-restore@1.service KillMode) $(prop etcd-backupd-restore@1.service TimeoutStopUSec)" = "no mixed 30min"
 ct_stderr systemd-analyze verify "${UNITS[@]/#//e2e/dest${UNITDIR#"$D"}/}" > "$T/verify.txt" 2>&1
 rc=$?
 check "systemd-analyze verify: clean on every installed unit" test "$rc" = 0 -a ! -s "$T/verify.txt"
