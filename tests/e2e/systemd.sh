@@ -301,7 +301,12 @@ fi
 # ---- watchdog ----
 
 check "watchdog armed: WatchdogUSec=4s (drop-in)" test "$(prop etcd-backupd.service WatchdogUSec)" = 4s
-sleep 10
+# Wait for the daemon's own pings rather than for a fixed time: the last
+# ping's time must move past the start plus two and a half periods (10 s),
+# each ping resetting the 4 s timer (bounded at 20 s).
+wd0=$(prop etcd-backupd.service WatchdogTimestampMonotonic)
+check "watchdog: pinged for more than two periods (10 s)" \
+  wait_until 20 bash -c '[[ $(nsenter -t "$1" -a systemctl show -P WatchdogTimestampMonotonic etcd-backupd.service) -gt $(( $2 + 10000000 )) ]]' _ "$LEADER" "${wd0:-0}"
 check "watchdog: still running with the same MainPID after 10 s" \
   test "$(prop etcd-backupd.service MainPID)" = "${PID:-none}" -a "$(prop etcd-backupd.service ActiveState)" = active
 check "watchdog: no restarts" test "$(prop etcd-backupd.service NRestarts)" = 0

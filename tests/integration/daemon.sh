@@ -89,6 +89,7 @@ stop_daemon
 dead="https://127.0.0.1:$(( ${ETCD_ENDPOINT##*:} + 7 ))"
 { etcd_group "\"$dead\""; storage_group "$T/b3" zstd 1
   echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; retry = { attempts = 2; backoff = "1s"; }; };'
+  echo "control: { socket = \"$T/control3.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics3.prom\"; };"; } > "$T/d3.conf"
 start_daemon "$T/d3.conf" 20
 check "unreachable: three attempts fail" wait_count "$T/daemon.log" 'no etcd endpoint answered' 3 10
@@ -102,7 +103,8 @@ stop_daemon
 # 5. SIGTERM while a backup streams: the directory is as before, exit 0.
 load_random 60 1024
 { etcd_group; storage_group "$T/b4" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'; } > "$T/d4.conf"
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'
+  echo "control: { socket = \"$T/control4.sock\"; group = \"\"; };"; } > "$T/d4.conf"
 mkdir -m 0700 "$T/b4"
 echo keep > "$T/b4/etcd-0000000000000001-20200101T000000Z-r1.db"
 before=$(dir_state "$T/b4")
