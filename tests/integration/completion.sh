@@ -50,7 +50,7 @@ check "prune options include --dry-run" grep -qx -- --dry-run <<<"$got"
 got=$(complete_line "etcd-backupctl get x --p")
 check "get options: --prefix" test "$got" == --prefix
 for c in $want; do
-  opts=$("$ETCD_BACKUPCTL" "$c" --help | sed -n 's/^ *\(-[A-Za-z], \)\{0,1\}\(--[a-z][a-z-]*\).*/\2/p' | sort -u)
+  opts=$("$ETCD_BACKUPCTL" "$c" --help | sed -n 's/^ \{1,\}\(-[A-Za-z], \)\{0,1\}\(--[a-z][a-z-]*\).*/\2/p' | sort -u)
   [[ $c != calendar ]] || opts=$(printf '%s\n' $opts --iterations --base-time | sort -u)
   got=$(complete_line "etcd-backupctl $c --")
   missing=$(comm -23 <(echo "$opts") <(echo "$got"))
