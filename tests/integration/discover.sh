@@ -33,7 +33,8 @@ sed -e "s|      path: /var/lib/etcd$|      path: $T/var-lib-etcd|" \
     -e "s|    - --name=cp1|    - --name\n    - cp1|" "$FIX/etcd.yaml" > "$M/etcd.yaml"
 check "the test manifests use both flag forms" grep -qx -- '    - --etcd-certfile' "$M/kube-apiserver.yaml"
 
-discover() { "$ETCD_BACKUPCTL" discover --manifests-dir "$M" "$@"; }
+# -c: the path --write installs to (the built default follows the prefix).
+discover() { "$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$M" "$@"; }
 
 out=$(discover 2>"$T/err"); rc=$?
 check "discover exits 0 ($(head -c 300 "$T/err"))" test $rc -eq 0
@@ -107,7 +108,7 @@ check "--write -c PATH writes there" \
 # The example configuration `meson install` put there, untouched, is replaced without --force.
 mkdir -p "$T/root3/etc/etcd-backupd" && cp "$TOP_SRCDIR/conf/etcd-backupd.conf" "$T/root3/etc/etcd-backupd/"
 check "--write replaces the shipped example configuration" \
-  bash -c "'$ETCD_BACKUPCTL' discover --manifests-dir '$M' --write --root '$T/root3' >/dev/null && cmp -s '$T/root3/etc/etcd-backupd/etcd-backupd.conf' '$T/found.conf'"
+  bash -c "'$ETCD_BACKUPCTL' -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir '$M' --write --root '$T/root3' >/dev/null && cmp -s '$T/root3/etc/etcd-backupd/etcd-backupd.conf' '$T/found.conf'"
 
 # Bad input: a clear message naming the file and flag, exit 1, nothing written.
 bad() { # description expected-exit expected-message-part
