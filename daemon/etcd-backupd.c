@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "backup/backup.h"
+#include "backup/store.h"
 #include "build-config.h"
 #include "config/config.h"
 #include "service/log.h"
@@ -34,7 +35,8 @@ static void help(void) {
                "      --check-config  load and validate the configuration, print every\n"
                "                      problem as FILE:LINE: message, exit 0 or 78\n"
                "      --once          take one backup now (retention included), print\n"
-               "                      where it went, exit 0 or 1\n"
+               "                      where it went, exit 0 or 1 (75: the backup directory\n"
+               "                      is in use by another etcd-backupd)\n"
                "      --serve-restore run one restore for the connection on standard input\n"
                "                      (etcd-backupd-restore@.service, Accept=yes)\n"
                "  -v, --verbose       log debug messages\n"
@@ -136,10 +138,17 @@ static int run_once(void) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(backup_result_done) BackupResult result = {};
         char size[FORMAT_BYTES_MAX], rev[32], dur[32], bytes[32], cluster[17];
+        _cleanup_close_ int lock_fd = -EBADF;
+        _cleanup_free_ char *error = NULL;
         int r;
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
+        lock_fd = store_lock_directory(c->storage.directory, &error);
+        if (lock_fd < 0) {
+                log_error("%s", error ? error : strerror(-lock_fd));
+                return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
+        }
         r = backup_run(c, on_progress, NULL, &result);
         if (r < 0) {
                 log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, result.error,
@@ -187,7 +196,7 @@ static int run_daemon(void) {
         }
         r = manager_start(m);
         if (r < 0)
-                return EXIT_FAILURE;
+                return r == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
         return manager_run(m);
 }
 

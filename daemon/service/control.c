@@ -423,6 +423,22 @@ static int take_activated(void) {
         return fd;
 }
 
+/* Whether a process listens on the Unix socket at path: 1 it does (the
+ * connection was taken or its queue is full), 0 nobody does
+ * (ECONNREFUSED), or -errno when that cannot be told. */
+static int socket_answers(const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) >= 0 || errno == EAGAIN)
+                return 1;
+        return errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;
+}
+
 static int bind_socket(const char *path, const ControlServer *s, char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *parent = strdup(path);
@@ -445,7 +461,13 @@ static int bind_socket(const char *path, const ControlServer *s, char **ret_erro
         if (lstat(path, &st) >= 0) {
                 if (!S_ISSOCK(st.st_mode))
                         return asprintf(ret_error, "%s exists and is not a socket; not replacing it", path), -EEXIST;
-                /* A socket left by an earlier run. */
+                r = socket_answers(path);
+                if (r > 0)
+                        return asprintf(ret_error, "another process answers on %s; not replacing it", path), -EADDRINUSE;
+                if (r < 0)
+                        return asprintf(ret_error, "cannot tell whether %s is in use (%s); not replacing it", path,
+                                        strerror(-r)), r;
+                /* A socket left by an earlier run: nobody listens on it. */
                 if (unlink(path) < 0)
                         return r = -errno, asprintf(ret_error, "cannot remove stale socket %s: %m", path), r;
         }

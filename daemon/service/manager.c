@@ -44,6 +44,7 @@
 
 struct Manager {
         sd_event *event;
+        int lock_fd;                    /* flock on <storage.directory>/.lock */
         char *config_path;
         Config *config;
         ManagerState state;
@@ -109,6 +110,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->worker_io);
         sd_event_source_disable_unref(m->worker_child);
         safe_close(m->worker_fd);
+        safe_close(m->lock_fd);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);
@@ -490,7 +492,7 @@ static int start_job(Manager *m, const char *reason) {
 
         if (m->state != MANAGER_IDLE)
                 return -EBUSY;
-        r = worker_start(m->config, &m->worker_pid, &m->worker_fd);
+        r = worker_start(m->config, m->lock_fd, &m->worker_pid, &m->worker_fd);
         if (r < 0) {
                 job_failed(m, "cannot start the backup worker");
                 return log_error_errno(r, "cannot start the backup worker: %m");
@@ -842,7 +844,7 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
 
         if (!m)
                 return -ENOMEM;
-        m->worker_fd = -EBADF;
+        m->worker_fd = m->lock_fd = -EBADF;
         m->config_path = strdup(config_path);
         m->line = malloc(WORKER_LINE_MAX + 1);
         if (!m->config_path || !m->line)
@@ -858,6 +860,16 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
 int manager_start(Manager *m) {
         int r;
 
+        {
+                /* Before the socket: a second instance must not touch the first one's. */
+                _cleanup_free_ char *error = NULL;
+                r = store_lock_directory(m->config->storage.directory, &error);
+                if (r < 0) {
+                        log_error("%s", error ? error : strerror(-r));
+                        return r == -EWOULDBLOCK ? -EWOULDBLOCK : -EIO;
+                }
+                m->lock_fd = r;
+        }
         r = sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m);
@@ -880,9 +892,10 @@ int manager_start(Manager *m) {
                                         .on_denied = on_control_denied, .userdata = m };
                 r = control_server_new(m->event, m->config->control.socket, m->config->control.group, &cb,
                                        &m->control, &error);
-                if (r < 0)
-                        return log_error_errno(r, "cannot set up the control socket: %s",
-                                               error ? error : strerror(-r));
+                if (r < 0) {
+                        log_error("cannot set up the control socket: %s", error ? error : strerror(-r));
+                        return r == -EADDRINUSE ? -EWOULDBLOCK : -EIO;
+                }
                 if (control_server_is_activated(m->control))
                         log_info("control socket passed by systemd");
                 else

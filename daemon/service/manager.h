@@ -29,8 +29,10 @@ int manager_new(const char *config_path, Config *config, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
-/* Arm signals, the watchdog and the timer; catch up a missed run when
- * schedule.persistent is set; send READY=1. */
+/* Lock the backup directory, arm signals, the watchdog and the timer, set
+ * up the control socket; catch up a missed run when schedule.persistent is
+ * set; send READY=1. Logs what failed and returns -EWOULDBLOCK when another
+ * instance holds the directory or answers on the socket, else a -errno. */
 int manager_start(Manager *m);
 
 /* Run the loop until SIGTERM/SIGINT. Returns the exit code. */
