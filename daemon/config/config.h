@@ -68,6 +68,7 @@ typedef struct ConfigUpload {
         char *secret_access_key_file;   /* resolved path */
         uint64_t part_size_bytes;
         bool retention;
+        bool allow_insecure_http;       /* an http:// url is accepted (encrypted backups only) */
 } ConfigUpload;
 
 typedef struct ConfigRestore {
