@@ -152,25 +152,29 @@ static void tidy_storage(const Config *c) {
                             "was removed by hand", c->storage.directory, *p);
 }
 
+/* The backup directory's lock, before anything touches the directory: the
+ * descriptor, or -EWOULDBLOCK (another instance holds it) / -errno, logged. */
+static int lock_storage(const Config *c) {
+        _cleanup_free_ char *error = NULL;
+        int r = store_lock_directory(c->storage.directory, &error);
+        if (r < 0)
+                log_error("%s", error ? error : strerror(-r));
+        return r;
+}
+
 static int run_once(void) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(backup_result_done) BackupResult result = {};
         char size[FORMAT_BYTES_MAX], rev[32], dur[32], bytes[32], cluster[17];
         _cleanup_close_ int lock_fd = -EBADF;
-        _cleanup_free_ char *error = NULL;
         int r;
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
-<<<<<<< HEAD
-        lock_fd = store_lock_directory(c->storage.directory, &error);
-        if (lock_fd < 0) {
-                log_error("%s", error ? error : strerror(-lock_fd));
+        lock_fd = lock_storage(c);
+        if (lock_fd < 0)
                 return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
-        }
-=======
         tidy_storage(c);
->>>>>>> main
         r = backup_run(c, on_progress, NULL, &result);
         if (r < 0) {
                 log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, result.error,
@@ -209,14 +213,20 @@ static int run_once(void) {
 static int run_daemon(void) {
         _cleanup_(manager_freep) Manager *m = NULL;
         Config *c = NULL;
-        int r;
+        int lock_fd, r;
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
+        lock_fd = lock_storage(c);
+        if (lock_fd < 0) {
+                config_free(c);
+                return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
+        }
         tidy_storage(c);
-        r = manager_new(arg_config, c, &m);
+        r = manager_new(arg_config, c, lock_fd, &m);
         if (r < 0) {
                 config_free(c);
+                safe_close(lock_fd);
                 return log_error_errno(r, "cannot set up: %m"), EXIT_FAILURE;
         }
         r = manager_start(m);

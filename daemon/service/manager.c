@@ -924,7 +924,7 @@ static void load_last(Manager *m) {
 
 /* ---- setup ---- */
 
-int manager_new(const char *config_path, Config *config, Manager **ret) {
+int manager_new(const char *config_path, Config *config, int lock_fd, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = calloc(1, sizeof *m);
         int r;
 
@@ -939,6 +939,7 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         if (r < 0)
                 return r;
         m->config = config;
+        m->lock_fd = lock_fd;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -946,16 +947,6 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
 int manager_start(Manager *m) {
         int r;
 
-        {
-                /* Before the socket: a second instance must not touch the first one's. */
-                _cleanup_free_ char *error = NULL;
-                r = store_lock_directory(m->config->storage.directory, &error);
-                if (r < 0) {
-                        log_error("%s", error ? error : strerror(-r));
-                        return r == -EWOULDBLOCK ? -EWOULDBLOCK : -EIO;
-                }
-                m->lock_fd = r;
-        }
         r = sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m);
