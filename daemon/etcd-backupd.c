@@ -16,6 +16,7 @@
 #include "backup/store.h"
 #include "build-config.h"
 #include "config/config.h"
+#include "restore/discover.h"
 #include "service/log.h"
 #include "service/manager.h"
 #include "service/restore-service.h"
@@ -108,6 +109,16 @@ static int run_check_config(void) {
         config_diags_done(&diags);
         if (r < 0)
                 return EXIT_CONFIG;
+        if (c->etcd.discover) {
+                _cleanup_free_ char *summary = NULL, *error = NULL;
+
+                r = discover_config(c, &summary, &error);
+                if (r < 0) {
+                        printf("%s: etcd.discover: %s\n", arg_config, error ? error : strerror(-r));
+                        return EXIT_CONFIG;
+                }
+                printf("%s\n", summary);
+        }
         printf("%s: OK\n", arg_config);
         return EXIT_SUCCESS;
 }
@@ -127,6 +138,17 @@ static int load_config(Config **ret) {
                                        "%s: %s", d->file, d->message);
         }
         config_diags_done(&diags);
+        if (r >= 0 && (*ret)->etcd.discover) {
+                _cleanup_free_ char *summary = NULL, *error = NULL;
+
+                r = discover_config(*ret, &summary, &error);
+                if (r < 0) {
+                        log_error("%s: etcd.discover: %s", arg_config, error ? error : strerror(-r));
+                        *ret = config_free(*ret);
+                        return -EINVAL;
+                }
+                log_info("%s", summary);
+        }
         return r;
 }
 

@@ -33,6 +33,8 @@ typedef enum RestoreMode {
 typedef struct ConfigEtcd {
         char **endpoints;               /* "https://host:port", at least one */
         char *cacert, *cert, *key;      /* resolved paths; NULL = unset */
+        char *discover;                 /* NULL, "auto" or a manifests directory: the four
+                                         * above come from kube-apiserver's flags (discover.h) */
         uint64_t connect_timeout_usec;
         uint64_t timeout_usec;
 } ConfigEtcd;

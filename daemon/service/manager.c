@@ -32,6 +32,7 @@
 #include "service/notify.h"
 #include "format/schedule.h"
 #include "backup/store.h"
+#include "restore/discover.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"
@@ -675,6 +676,16 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 log_full_errno(diags.items[i].severity == CONFIG_ERROR ? LOG_ERR : LOG_WARNING, 0, "%s:%d: %s",
                                diags.items[i].file, diags.items[i].line, diags.items[i].message);
         config_diags_done(&diags);
+        if (r >= 0 && c->etcd.discover) {
+                /* Found again on every reload: certificates renamed by an upgrade are picked up. */
+                _cleanup_free_ char *summary = NULL, *error = NULL;
+
+                r = discover_config(c, &summary, &error);
+                if (r < 0)
+                        log_error("%s: etcd.discover: %s", m->config_path, error ? error : strerror(-r));
+                else
+                        log_info("%s", summary);
+        }
         if (r < 0) {
                 _cleanup_free_ char *msg = NULL;
                 if (asprintf(&msg, "Reloading %s failed; keeping the previous configuration", m->config_path) >= 0)
