@@ -235,6 +235,7 @@ Config *config_new_default(void) {
                 .initial_cluster_token = strdup("etcd-cluster"),
                 .initial_advertise_peer_urls = strdup("https://127.0.0.1:2380"),
                 .health_timeout_usec = 5 * USEC_PER_MINUTE,
+                .confirm_timeout_usec = 5 * USEC_PER_MINUTE,
         };
         c->control = (ConfigControl) {
                 .socket = strdup("/run/etcd-backupd/control.sock"),
@@ -746,6 +747,7 @@ static const KeySpec restore_keys[] = {
         { "initial_cluster_token", KEY_NAME, FIELD(restore.initial_cluster_token) },
         { "initial_advertise_peer_urls", KEY_NAME, FIELD(restore.initial_advertise_peer_urls) },
         { "health_timeout", KEY_DURATION, FIELD(restore.health_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
+        { "confirm_timeout", KEY_DURATION, FIELD(restore.confirm_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
         {}
 };
 

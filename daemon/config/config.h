@@ -79,6 +79,7 @@ typedef struct ConfigRestore {
         char *initial_cluster_token;
         char *initial_advertise_peer_urls;
         uint64_t health_timeout_usec;
+        uint64_t confirm_timeout_usec;  /* how long the plan waits for the operator's answer */
 } ConfigRestore;
 
 typedef struct ConfigControl {

@@ -7,7 +7,9 @@
 # renamed into it), a temporary db that cannot be made next to the data dir
 # (a full or read-only file system there), a client that is not root, no
 # --yes without a terminal, no restore socket, an encrypted backup and a
-# wrong age identity. Each must give a clear error
+# wrong age identity, a plan that is not confirmed (the client hangs up,
+# never answers within restore.confirm_timeout, cancels, or confirms
+# another backup). Each must give a clear error
 # and exit 1 (2 for usage, 69 unreachable), and leave etcd's data dir
 # byte-identical (find -printf + sha256sum listing), the manifests as they
 # were and etcd running under the same PID.
@@ -127,6 +129,37 @@ check "dry_run not a boolean: invalid_request" \
   grep -q '"invalid_request"' <<<"$(req '{"method":"Restore","backup":"latest","dry_run":"yes"}')"
 check "a line over 64 KiB: too_large" \
   grep -q '"too_large"' <<<"$(head -c 70000 /dev/zero | tr '\0' 'a' | timeout 10 socat -t5 - UNIX-CONNECT:"$SOCK")"
+# The plan's answer, on the same connection: none (the client hangs up, or
+# says nothing within restore.confirm_timeout), a cancellation, a
+# confirmation of another backup: each refused, nothing touched.
+restore_conf "$T/confirm.conf" 'confirm_timeout = "2s";'
+restore_socket confirm "$T/confirm.conf"; CSOCK=$RSOCK
+RQ='{"method":"Restore","backup":"latest"}'
+converse() { # LINES... (then keeps its side open until the service closes)
+  printf '%s\n' "$@" | timeout 20 socat -t1 -,ignoreeof UNIX-CONNECT:"$CSOCK"
+}
+out=$(printf '%s\n' "$RQ" | timeout 20 socat -t10 - UNIX-CONNECT:"$CSOCK")
+check "plan, then the client hangs up: the plan was sent" grep -q '"plan":{' <<<"$out"
+check "plan, then the client hangs up: not_confirmed" \
+  grep -q '"error":"not_confirmed","message":"the client closed the connection without confirming"' <<<"$out"
+check "plan, then the client hangs up: nothing touched" unchanged
+t0=$SECONDS; out=$(converse "$RQ"); t=$((SECONDS - t0))
+check "plan, no answer: not_confirmed after restore.confirm_timeout" \
+  grep -q '"error":"not_confirmed","message":"no confirmation within restore.confirm_timeout (2 s)"' <<<"$out"
+check "plan, no answer: the service gave up in time (${t} s)" test "$t" -ge 2 -a "$t" -lt 10
+check "plan, no answer: nothing touched" unchanged
+check "plan, no answer: logged" grep -q "not confirmed, nothing was changed: no confirmation" "$T/restore-confirm.log"
+out=$(converse "$RQ" '{"method":"Cancel"}')
+check "plan, cancelled: not_confirmed" grep -q '"error":"not_confirmed","message":"the operator cancelled it"' <<<"$out"
+check "plan, cancelled: nothing touched" unchanged
+out=$(converse "$RQ" '{"method":"Confirm","backup":"/var/lib/etcd-backupd/another.db"}')
+check "plan, a confirmation of another backup: invalid_request" \
+  grep -q '"error":"invalid_request","message":"\\"Confirm\\" must name the plan' <<<"$out"
+check "plan, a confirmation of another backup: no step ran" test -z "$(grep '"step"' <<<"$out" | grep -v '"verify"\|"detect"')"
+check "plan, a confirmation of another backup: nothing touched" unchanged
+out=$(converse "$RQ" '{"method":"Restore","backup":"latest"}')
+check "plan, answered with another request: unknown_method" grep -q '"error":"unknown_method"' <<<"$out"
+check "plan, answered with another request: nothing touched" unchanged
 check "after all that: nothing touched" unchanged
 out=$("$C" --json restore latest --dry-run --socket "$SOCK" 2>&1)
 check "and a dry run still works" jqt '.revision > 0' <<<"$out"
