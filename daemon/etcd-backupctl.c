@@ -30,11 +30,16 @@
 #include "service/log.h"
 #include "util/str.h"
 
+#define CTL_TIMEOUT_DEFAULT_USEC (30 * USEC_PER_SEC)
+#define CONTROL_SOCKET_DEFAULT "/run/etcd-backupd/control.sock"
+
 typedef struct Ctl {
         const char *socket;     /* -s; NULL = from the config */
         const char *config;     /* -c */
         bool config_given;
         bool json;
+        uint64_t timeout_usec;  /* --timeout: each wait on the control socket */
+        char *socket_used;      /* the socket the last call() went to */
 } Ctl;
 
 typedef struct Command {
@@ -121,8 +126,9 @@ static int load_config(Ctl *ctl, Config **ret) {
 
 /* ---- the control socket client ---- */
 
-/* The socket: -s, else control.socket from the config (a missing default
- * config falls back to the default path; a broken one is an error). */
+/* The socket: -s, else control.socket from the config. A configuration that
+ * does not exist or may not be read (an operator outside the daemon's group)
+ * falls back to the default path; one that is broken is an error. */
 static int socket_path(Ctl *ctl, char **ret) {
         _cleanup_(config_freep) Config *c = NULL;
         ConfigDiags diags = {};
@@ -130,8 +136,12 @@ static int socket_path(Ctl *ctl, char **ret) {
 
         if (ctl->socket)
                 return (*ret = strdup(ctl->socket)) ? 0 : -ENOMEM;
-        if (!ctl->config_given && access(ctl->config, F_OK) < 0)
-                return (*ret = strdup("/run/etcd-backupd/control.sock")) ? 0 : -ENOMEM;
+        if (access(ctl->config, R_OK) < 0) {
+                if (ctl->config_given)
+                        fprintf(stderr, "etcd-backupctl: cannot read %s (%m); using the socket %s\n", ctl->config,
+                                CONTROL_SOCKET_DEFAULT);
+                return (*ret = strdup(CONTROL_SOCKET_DEFAULT)) ? 0 : -ENOMEM;
+        }
         r = config_load(ctl->config, &c, &diags);
         if (r < 0) {
                 config_diags_print(&diags, stderr);
@@ -140,6 +150,19 @@ static int socket_path(Ctl *ctl, char **ret) {
         }
         config_diags_done(&diags);
         return (*ret = strdup(c->control.socket)) ? 0 : -ENOMEM;
+}
+
+/* A failed exchange with the daemon: say which socket, and exit 69. */
+static int unreachable(Ctl *ctl, int r) {
+        char t[FORMAT_DURATION_MAX];
+        if (r == -ETIMEDOUT)
+                fprintf(stderr, "etcd-backupctl: etcd-backupd at %s did not answer within %s (--timeout)\n",
+                        ctl->socket_used, format_duration(t, sizeof t, ctl->timeout_usec));
+        else if (r == -EPIPE)
+                fprintf(stderr, "etcd-backupctl: etcd-backupd at %s closed the connection\n", ctl->socket_used);
+        else
+                fprintf(stderr, "etcd-backupctl: etcd-backupd at %s: %s\n", ctl->socket_used, strerror(-r));
+        return EXIT_UNAVAILABLE;
 }
 
 /* An error object from the daemon: print it and return the exit code. */
@@ -153,21 +176,25 @@ static int reply_error(struct json_object *o) {
 
 /* Connect and send {"method": method, …extra}. Exit code on failure, else 0. */
 static int call(Ctl *ctl, Client *cl, const char *method, struct json_object *extra, bool quiet_unreachable) {
-        _cleanup_free_ char *path = NULL;
         struct json_object *req;
         int r;
 
-        r = socket_path(ctl, &path);
+        ctl->socket_used = mfree(ctl->socket_used);
+        r = socket_path(ctl, &ctl->socket_used);
         if (r < 0) {
                 json_object_put(extra);
                 return r == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE;
         }
-        r = client_connect(cl, path);
+        cl->timeout_usec = ctl->timeout_usec;
+        r = client_connect(cl, ctl->socket_used);
         if (r < 0) {
                 json_object_put(extra);
-                if (!quiet_unreachable)
-                        fprintf(stderr, "etcd-backupctl: cannot reach etcd-backupd at %s: %s "
-                                "(is etcd-backupd.socket or etcd-backupd running?)\n", path, strerror(-r));
+                if (quiet_unreachable)
+                        return EXIT_UNAVAILABLE;
+                if (r == -ETIMEDOUT)
+                        return unreachable(ctl, r);
+                fprintf(stderr, "etcd-backupctl: cannot reach etcd-backupd at %s: %s "
+                        "(is etcd-backupd.socket or etcd-backupd running?)\n", ctl->socket_used, strerror(-r));
                 return EXIT_UNAVAILABLE;
         }
         req = extra ? extra : json_object_new_object();
@@ -176,25 +203,20 @@ static int call(Ctl *ctl, Client *cl, const char *method, struct json_object *ex
         if (r < 0) {
                 /* The daemon may have refused us and said why before closing. */
                 struct json_object *o = NULL;
-                if (client_recv(cl, &o) >= 0 && (r = reply_error(o))) {
+                int e;
+                if (client_recv(cl, &o) >= 0 && (e = reply_error(o))) {
                         json_object_put(o);
-                        return r;
+                        return e;
                 }
                 json_object_put(o);
-                fprintf(stderr, "etcd-backupctl: cannot send to etcd-backupd: %s\n", strerror(-r));
-                return EXIT_UNAVAILABLE;
+                return unreachable(ctl, r);
         }
         return 0;
 }
 
-static int recv_or_fail(Client *cl, struct json_object **ret) {
+static int recv_or_fail(Ctl *ctl, Client *cl, struct json_object **ret) {
         int r = client_recv(cl, ret);
-        if (r < 0) {
-                fprintf(stderr, "etcd-backupctl: %s\n", r == -EPIPE ? "etcd-backupd closed the connection"
-                                                                     : strerror(-r));
-                return EXIT_UNAVAILABLE;
-        }
-        return 0;
+        return r < 0 ? unreachable(ctl, r) : 0;
 }
 
 static void print_json(struct json_object *o) {
@@ -214,7 +236,7 @@ static int run_status(Ctl *ctl, int argc, char **argv) {
         struct json_object *o = NULL, *last, *progress;
         int r;
 
-        if ((r = no_args(argc, argv)) || (r = call(ctl, &cl, "Status", NULL, false)) || (r = recv_or_fail(&cl, &o)))
+        if ((r = no_args(argc, argv)) || (r = call(ctl, &cl, "Status", NULL, false)) || (r = recv_or_fail(ctl, &cl, &o)))
                 return r;
         if ((r = reply_error(o))) {
                 json_object_put(o);
@@ -284,7 +306,7 @@ static int run_backup(Ctl *ctl, int argc, char **argv) {
                 struct json_object *o = NULL, *p, *result;
                 char size[FORMAT_BYTES_MAX];
 
-                if ((r = recv_or_fail(&cl, &o)))
+                if ((r = recv_or_fail(ctl, &cl, &o)))
                         return r;
                 if (json_object_object_get_ex(o, "progress", &p)) {
                         show_progress(ctl, p, tty);
@@ -333,7 +355,7 @@ static int run_prune(Ctl *ctl, int argc, char **argv) {
         }
         req = json_object_new_object();
         json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
-        if ((r = call(ctl, &cl, "Prune", req, false)) || (r = recv_or_fail(&cl, &o)))
+        if ((r = call(ctl, &cl, "Prune", req, false)) || (r = recv_or_fail(ctl, &cl, &o)))
                 return r;
         if ((r = reply_error(o))) {
                 json_object_put(o);
@@ -382,7 +404,7 @@ static int list_through_daemon(Ctl *ctl, int *ret_exit) {
         r = call(ctl, &cl, "List", NULL, true);
         if (r == EXIT_UNAVAILABLE)
                 return -1;
-        if (r || (r = recv_or_fail(&cl, &o)) || (r = reply_error(o))) {
+        if (r || (r = recv_or_fail(ctl, &cl, &o)) || (r = reply_error(o))) {
                 json_object_put(o);
                 *ret_exit = r;
                 return 0;
@@ -489,8 +511,23 @@ static int run_calendar(Ctl *ctl, int argc, char **argv) {
         return ctl_calendar_main(argc, argv);
 }
 
+/* --timeout: a duration ("30s", "2min"; a bare number is seconds), above 0. */
+static int parse_timeout(const char *s, uint64_t *ret) {
+        uint64_t v;
+        if (safe_atou64(s, &v) >= 0 && v <= UINT64_MAX / USEC_PER_SEC)
+                v *= USEC_PER_SEC;
+        else if (parse_duration(s, &v) < 0)
+                v = 0;
+        if (v == 0) {
+                fprintf(stderr, "etcd-backupctl: invalid --timeout '%s': expected a duration such as 30s or 2min.\n", s);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
 static void help(void) {
-        printf("Usage: etcd-backupctl [-s SOCKET] [-c CONFIG] [--json] COMMAND [ARGS...]\n"
+        printf("Usage: etcd-backupctl [-s SOCKET] [-c CONFIG] [--json] [--timeout DURATION] COMMAND [ARGS...]\n"
                "\n"
                "The operator's tool for etcd-backupd.\n"
                "\n"
@@ -498,6 +535,9 @@ static void help(void) {
                "  -s, --socket=PATH   the daemon's control socket (default: from the config)\n"
                "  -c, --config=FILE   configuration file (default %s)\n"
                "      --json          machine-readable output\n"
+               "      --timeout=DURATION  how long to wait for the daemon at each step\n"
+               "                      (connect, send, each answer; default 30s)\n"
+               "Global options may also follow the command.\n"
                "      --version       print the version\n"
                "  -h, --help          show this help; COMMAND --help for a command\n"
                "\n"
@@ -507,7 +547,7 @@ static void help(void) {
 }
 
 static void command_help(const Command *cmd) {
-        printf("Usage: etcd-backupctl [-s SOCKET] [-c CONFIG] [--json] %s\n\n%s.\n\n%s",
+        printf("Usage: etcd-backupctl [-s SOCKET] [-c CONFIG] [--json] [--timeout DURATION] %s\n\n%s.\n\n%s",
                cmd->synopsis, cmd->summary, cmd->details);
 }
 
@@ -521,25 +561,87 @@ static bool wants_help(int argc, char **argv) {
         return false;
 }
 
+/* Global options after the command: -s, -c, --json and --timeout are taken
+ * out of argv wherever they stand (up to "--"), unless the command has an
+ * option of that long name itself (restore's --socket is the restore
+ * socket). Returns 0, or EXIT_USAGE after saying why. */
+static int take_global_options(Ctl *ctl, const Command *cmd, int *argc, char **argv) {
+        bool own_socket = streq(cmd->name, "restore");
+        int n = 1;
+
+        for (int i = 1; i < *argc; i++) {
+                const char *a = argv[i], *value = NULL;
+                char which = 0;
+
+                if (streq(a, "--")) {
+                        while (i < *argc)
+                                argv[n++] = argv[i++];
+                        break;
+                }
+                if (streq(a, "--json")) {
+                        ctl->json = true;
+                        continue;
+                }
+                if (streq(a, "-s") || (!own_socket && streq(a, "--socket")))
+                        which = 's';
+                else if (streq(a, "-c") || streq(a, "--config"))
+                        which = 'c';
+                else if (streq(a, "--timeout"))
+                        which = 't';
+                else if (startswith(a, "-s") && a[2])
+                        which = 's', value = a + 2;
+                else if (!own_socket && startswith(a, "--socket="))
+                        which = 's', value = a + strlen("--socket=");
+                else if (startswith(a, "-c") && a[2])
+                        which = 'c', value = a + 2;
+                else if (startswith(a, "--config="))
+                        which = 'c', value = a + strlen("--config=");
+                else if (startswith(a, "--timeout="))
+                        which = 't', value = a + strlen("--timeout=");
+                if (!which) {
+                        argv[n++] = argv[i];
+                        continue;
+                }
+                if (!value) {
+                        if (i + 1 >= *argc) {
+                                fprintf(stderr, "etcd-backupctl: option %s needs a value.\n", a);
+                                return EXIT_USAGE;
+                        }
+                        value = argv[++i];
+                }
+                if (which == 's')
+                        ctl->socket = value;
+                else if (which == 'c') {
+                        ctl->config = value;
+                        ctl->config_given = true;
+                } else if (parse_timeout(value, &ctl->timeout_usec) < 0)
+                        return EXIT_USAGE;
+        }
+        argv[n] = NULL;
+        *argc = n;
+        return 0;
+}
+
 int main(int argc, char **argv) {
-        enum { ARG_JSON = 0x100, ARG_VERSION };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_TIMEOUT };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        Ctl ctl = { .config = CONFIG_DEFAULT_PATH };
+        Ctl ctl = { .config = CONFIG_DEFAULT_PATH, .timeout_usec = CTL_TIMEOUT_DEFAULT_USEC };
         const Command *cmd = NULL;
-        int c;
+        int c, r;
 
         log_setup("etcd-backupctl", LOG_TARGET_STDERR);
         /* A daemon that closes on us is an error to report, not a reason to die. */
         signal(SIGPIPE, SIG_IGN);
 
-        /* '+': stop at the command name; the command parses its own options. */
+        /* '+': stop at the command name; what follows is sorted out below. */
         while ((c = getopt_long(argc, argv, "+s:c:h", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
@@ -551,6 +653,10 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_JSON:
                         ctl.json = true;
+                        break;
+                case ARG_TIMEOUT:
+                        if (parse_timeout(optarg, &ctl.timeout_usec) < 0)
+                                return EXIT_USAGE;
                         break;
                 case ARG_VERSION:
                         printf("etcd-backupctl %s\n", PACKAGE_VERSION);
@@ -580,10 +686,11 @@ int main(int argc, char **argv) {
                 command_help(cmd);
                 return EXIT_SUCCESS;
         }
-        if (!cmd->run) {
-                fprintf(stderr, "etcd-backupctl: '%s' is not built yet.\n", cmd->name);
-                return EXIT_FAILURE;
-        }
+        r = take_global_options(&ctl, cmd, &argc, argv);
+        if (r != 0)
+                return r;
         optind = 0; /* reset getopt for the command's own options */
-        return cmd->run(&ctl, argc, argv);
+        r = cmd->run(&ctl, argc, argv);
+        free(ctl.socket_used);
+        return r;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -28,8 +29,17 @@ int client_connect(Client *c, const char *path) {
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
                 return -errno;
+        if (c->timeout_usec > 0) {
+                /* A Unix stream connect() waits for room in the listener's queue for
+                 * as long as SO_SNDTIMEO allows; reads and writes likewise. */
+                struct timeval tv = { .tv_sec = (time_t) (c->timeout_usec / 1000000),
+                                      .tv_usec = (suseconds_t) (c->timeout_usec % 1000000) };
+                if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
+                    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+                        return -errno;
+        }
         if (connect(c->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return -errno;
+                return errno == EAGAIN && c->timeout_usec > 0 ? -ETIMEDOUT : -errno;
         return 0;
 }
 
@@ -43,7 +53,7 @@ int client_send(Client *c, struct json_object *o) {
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         r = text && asprintf(&line, "%s\n", text) >= 0 ? loop_write(c->fd, line, strlen(line)) : -ENOMEM;
         json_object_put(o);
-        return r;
+        return r == -EAGAIN ? -ETIMEDOUT : r;
 }
 
 int client_recv(Client *c, struct json_object **ret) {
@@ -81,7 +91,7 @@ int client_recv(Client *c, struct json_object **ret) {
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        return errno == EAGAIN ? -ETIMEDOUT : -errno;
                 }
                 if (k == 0)
                         return -EPIPE;

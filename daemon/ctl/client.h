@@ -20,6 +20,7 @@ typedef struct Client {
         int fd;
         char *buf;
         size_t len, alloc;
+        uint64_t timeout_usec;  /* for connect, each send and each receive; 0 = none */
 } Client;
 
 #define CLIENT_INIT ((Client) { .fd = -EBADF })
@@ -27,15 +28,18 @@ typedef struct Client {
 /* Close and free; the Client may be reused after CLIENT_INIT. */
 void client_done(Client *c);
 
-/* Connect to the Unix stream socket at path. 0 or -errno. */
+/* Connect to the Unix stream socket at path. 0 or -errno; -ETIMEDOUT when
+ * c->timeout_usec is set and the listener's queue stayed full that long. */
 int client_connect(Client *c, const char *path);
 
 /* Send o as one line; takes ownership of o. 0 or -errno (-EPIPE when the
- * other side already closed: it may have said why, so read before giving up). */
+ * other side already closed: it may have said why, so read before giving up;
+ * -ETIMEDOUT when it took in nothing for c->timeout_usec). */
 int client_send(Client *c, struct json_object *o);
 
 /* The next object. -EPIPE when the other side closed, -EBADMSG for a line
- * that is not a JSON object, -EFBIG for one over CLIENT_LINE_MAX_BYTES. */
+ * that is not a JSON object, -EFBIG for one over CLIENT_LINE_MAX_BYTES,
+ * -ETIMEDOUT when nothing arrived for c->timeout_usec. */
 int client_recv(Client *c, struct json_object **ret);
 
 /* A string or integer member of o; NULL / 0 when absent or of another type. */

@@ -24,8 +24,9 @@ check() { # description command...
   local d=$1; shift
   if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
-# jq_true FILTER JSON: the filter holds for the JSON text (quietly).
-jq_true() { jq -e "$1" >/dev/null 2>&1 <<<"$2"; }
+# jq_true FILTER JSON: the filter holds for the JSON text (quietly). Empty
+# text fails (jq 1.6 -e exits 0 when there is no input at all).
+jq_true() { [[ -n ${2//[[:space:]]/} ]] && jq -e "$1" >/dev/null 2>&1 <<<"$2"; }
 # quiet CMD...: run a command for its exit status only.
 quiet() { "$@" >/dev/null 2>&1; }
 finish() {
@@ -83,3 +84,31 @@ wait_streaming() {
 
 # A listing of the backup directory: names, sizes and checksums.
 dir_state() { (cd "$1" 2>/dev/null && find . -type f -printf '%p %s\n' | sort && sha256sum ./* 2>/dev/null | sort); }
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.05 s until it succeeds
+# (0) or SECONDS have passed (1). The wait is on an event COMMAND observes.
+wait_until() {
+  local end=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < end)) || return 1
+    sleep 0.05
+  done
+}
+
+# daemon_start CONF [ARG...]: runs the daemon in the background with a
+# NOTIFY_SOCKET whose messages go to $T/notify.log and its output to
+# $T/daemon.log; DPID is its PID. Wait for READY=1 in notify.log.
+daemon_start() {
+  local conf=$1; shift
+  rm -f "$T/notify.sock"
+  "$NOTIFY_RECV" "$T/notify.sock" 600 > "$T/notify.log" &
+  NPID=$!; CLEANUP+=("kill $NPID")
+  wait_until 5 test -S "$T/notify.sock" || { echo "notify socket did not appear"; exit 1; }
+  NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$conf" "$@" >> "$T/daemon.log" 2>&1 &
+  DPID=$!; CLEANUP+=("kill -9 $DPID")
+}
+# daemon_stop: SIGTERM, wait; DRC is its exit status.
+daemon_stop() {
+  kill -TERM "$DPID"; wait "$DPID"; DRC=$?
+  kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null
+}

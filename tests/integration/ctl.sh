@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# etcd-backupctl's global options and its waits on the daemon: -s, -c,
+# --json and --timeout are accepted before and after the command; with no
+# daemon and no configuration `status` says the daemon is unreachable (69);
+# a daemon that stopped answering (SIGSTOP) ends a request after --timeout
+# with exit 69 and a message naming the socket.
+. "$(dirname "$0")/lib.sh"
+: "${NOTIFY_RECV:?}"
+
+start_etcd
+sock=$T/control.sock
+{ etcd_group; storage_group "$T/b" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "control: { socket = \"$sock\"; group = \"\"; };"; } > "$T/c.conf"
+mkdir -m 0700 "$T/b"
+daemon_start "$T/c.conf"
+check "daemon ready (READY=1)" wait_until 10 grep -q '^READY=1$' "$T/notify.log"
+
+# Global options after the command, in every position.
+json=$("$ETCD_BACKUPCTL" -c "$T/c.conf" list --json); rc=$?
+check "list --json: exit 0, a JSON array" test $rc = 0 -a "$(jq -r type <<<"$json" 2>/dev/null)" = array
+json=$("$ETCD_BACKUPCTL" status --json -c "$T/c.conf"); rc=$?
+check "status --json -c FILE: exit 0, JSON with state" jq_true 'has("state")' "$json"
+json=$("$ETCD_BACKUPCTL" status -s "$sock" --json); rc=$?
+check "status -s SOCKET --json (no config): JSON with state" jq_true 'has("state")' "$json"
+json=$("$ETCD_BACKUPCTL" prune --dry-run --json --timeout=5s -s "$sock"); rc=$?
+check "prune --dry-run --json --timeout=5s -s SOCKET: {keep, delete}" jq_true 'has("keep") and has("delete")' "$json"
+json=$("$ETCD_BACKUPCTL" --json status --socket="$sock" --timeout 10); rc=$?
+check "status --socket=SOCKET --timeout 10 after the command" jq_true 'has("state")' "$json"
+out=$("$ETCD_BACKUPCTL" -s "$sock" status --timeout 2>&1); rc=$?
+check "--timeout without a value: usage error (2)" test $rc = 2
+out=$("$ETCD_BACKUPCTL" -s "$sock" status --timeout soon 2>&1); rc=$?
+check "--timeout soon: usage error naming the value" test $rc = 2 -a -n "$(grep "invalid --timeout 'soon'" <<<"$out")"
+out=$("$ETCD_BACKUPCTL" -s "$sock" status extra 2>&1); rc=$?
+check "a real extra argument is still refused (2)" test $rc = 2
+json=$("$ETCD_BACKUPCTL" -c "$T/c.conf" inspect --json "$T/nothing.db" 2>&1); rc=$?
+check "an offline command with --json after it still runs (exit 1 on a missing file, not 2)" test $rc = 1
+
+# A daemon that stopped answering: the request ends after --timeout.
+kill -STOP "$DPID"
+start=$SECONDS
+out=$(timeout 30 "$ETCD_BACKUPCTL" status --timeout 2s -s "$sock" 2>&1); rc=$?
+took=$((SECONDS - start))
+kill -CONT "$DPID"
+check "stopped daemon: exit 69 after --timeout (rc $rc, ${took}s)" test $rc = 69 -a $took -le 10
+check "stopped daemon: the message names the socket and the timeout" grep -q "at $sock did not answer within 2s" <<<"$out"
+check "after SIGCONT: status answers again" quiet "$ETCD_BACKUPCTL" -s "$sock" status
+
+# No daemon, no configuration: unreachable (69), not a configuration error.
+daemon_stop
+out=$("$ETCD_BACKUPCTL" -c "$T/none.conf" status 2>&1); rc=$?
+check "no daemon, no config: status exits 69 (got $rc)" test $rc = 69
+check "no daemon, no config: the message names the socket" grep -q "control.sock" <<<"$out"
+out=$("$ETCD_BACKUPCTL" status -c "$T/c.conf" --timeout 2s 2>&1); rc=$?
+check "no daemon, a config: status exits 69 naming its socket" test $rc = 69 -a -n "$(grep -F "$sock" <<<"$out")"
+printf 'storage: { compression = "lzma"; };\n' > "$T/bad.conf"
+out=$("$ETCD_BACKUPCTL" status -c "$T/bad.conf" 2>&1); rc=$?
+check "a broken config is still a configuration error (78)" test $rc = 78
+finish
