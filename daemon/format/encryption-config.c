@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * encryption-config.c — reads an EncryptionConfiguration with libyaml's
+ * document loader and decrypts the values kube-apiserver wrote with it:
+ * AES-CBC and AES-GCM with OpenSSL's EVP interface, XSalsa20-Poly1305 with
+ * libsodium (OpenSSL has no XSalsa20). Keys are held in sodium_malloc()
+ * memory. See encryption-config.h for the contract.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <yaml.h>
+
+#include "format/encryption-config.h"
+#include "format/k8s-object.h"
+#include "util/macro.h"
+#include "util/str.h"
+
+#define AESCBC_IV_BYTES 16U
+#define AESGCM_NONCE_BYTES 12U
+#define AESGCM_TAG_BYTES 16U
+#define KEY_MAX_BYTES 64U
+
+static const char *const provider_names[_ENC_PROVIDER_MAX] = {
+        [ENC_PROVIDER_IDENTITY] = "identity",
+        [ENC_PROVIDER_AESCBC] = "aescbc",
+        [ENC_PROVIDER_AESGCM] = "aesgcm",
+        [ENC_PROVIDER_SECRETBOX] = "secretbox",
+        [ENC_PROVIDER_KMS] = "kms",
+};
+
+const char *enc_provider_type_to_string(EncProviderType t) {
+        if (t < 0 || t >= _ENC_PROVIDER_MAX)
+                return NULL;
+        return provider_names[t];
+}
+
+EncProviderType enc_provider_type_from_string(const char *s, size_t n) {
+        for (int i = 0; i < _ENC_PROVIDER_MAX; i++)
+                if (s && strlen(provider_names[i]) == n && memcmp(provider_names[i], s, n) == 0)
+                        return (EncProviderType) i;
+        return ENC_PROVIDER_INVALID;
+}
+
+static int fail(char *error, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(char *error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (error) {
+                va_start(ap, fmt);
+                vsnprintf(error, ENCRYPTION_ERROR_MAX, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+/* Copy untrusted text for a message: printable ASCII only, cut short. */
+static const char *printable(char *buf, size_t bufsize, const void *s, size_t n) {
+        const uint8_t *p = s;
+        size_t o = 0;
+
+        for (size_t i = 0; i < n && o + 4 < bufsize; i++)
+                buf[o++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char) p[i] : '?';
+        if (n > 0 && o + 4 >= bufsize && o < n) {
+                memcpy(buf + o, "...", 3);
+                o += 3;
+        }
+        buf[o] = 0;
+        return buf;
+}
+
+/* ---- freeing ---- */
+
+static void key_clear(EncKey *k) {
+        free(k->name);
+        if (k->secret)
+                sodium_free(k->secret);
+        *k = (EncKey) {};
+}
+
+static void provider_clear(EncProvider *p) {
+        for (size_t i = 0; i < p->n_keys; i++)
+                key_clear(&p->keys[i]);
+        free(p->keys);
+        free(p->kms_name);
+        *p = (EncProvider) {};
+}
+
+static void resource_clear(EncResource *r) {
+        strv_free(r->resources);
+        for (size_t i = 0; i < r->n_providers; i++)
+                provider_clear(&r->providers[i]);
+        free(r->providers);
+        *r = (EncResource) {};
+}
+
+EncryptionConfig *encryption_config_free(EncryptionConfig *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_resources; i++)
+                resource_clear(&c->resources[i]);
+        free(c->resources);
+        free(c);
+        return NULL;
+}
+
+/* ---- YAML document helpers ---- */
+
+typedef struct Parse {
+        yaml_document_t *doc;
+        char *error;
+} Parse;
+
+static unsigned line_of(const yaml_node_t *n) {
+        return (unsigned) n->start_mark.line + 1;
+}
+
+static bool scalar_is(const yaml_node_t *n, const char *s) {
+        return n && n->type == YAML_SCALAR_NODE && n->data.scalar.length == strlen(s) &&
+               memcmp(n->data.scalar.value, s, n->data.scalar.length) == 0;
+}
+
+/* The value of key in a mapping node, or NULL. */
+static yaml_node_t *map_get(Parse *p, yaml_node_t *map, const char *key) {
+        if (!map || map->type != YAML_MAPPING_NODE)
+                return NULL;
+        for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++)
+                if (scalar_is(yaml_document_get_node(p->doc, pair->key), key))
+                        return yaml_document_get_node(p->doc, pair->value);
+        return NULL;
+}
+
+/* A scalar's text as a new string: no NUL, at most 253 bytes (names). */
+static int scalar_name(Parse *p, yaml_node_t *n, const char *what, char **ret) {
+        char *s;
+
+        if (!n || n->type != YAML_SCALAR_NODE)
+                return fail(p->error, -EINVAL, "line %u: %s must be a string", n ? line_of(n) : 0, what);
+        if (n->data.scalar.length == 0 || n->data.scalar.length > 253 ||
+            memchr(n->data.scalar.value, 0, n->data.scalar.length))
+                return fail(p->error, -EINVAL, "line %u: %s must be 1 to 253 characters", line_of(n), what);
+        s = strndup((const char *) n->data.scalar.value, n->data.scalar.length);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int parse_key(Parse *p, EncProviderType type, yaml_node_t *n, EncKey *ret) {
+        const char *tname = provider_names[type];
+        _cleanup_free_ char *name = NULL;
+        yaml_node_t *secret;
+        uint8_t *bin;
+        size_t len = 0;
+        char pbuf[64];
+        int r;
+
+        if (!n || n->type != YAML_MAPPING_NODE)
+                return fail(p->error, -EINVAL, "line %u: each %s key must be a mapping with name and secret",
+                            n ? line_of(n) : 0, tname);
+        r = scalar_name(p, map_get(p, n, "name"), "key name", &name);
+        if (r < 0)
+                return r == -EINVAL && !map_get(p, n, "name")
+                               ? fail(p->error, -EINVAL, "line %u: a %s key has no name", line_of(n), tname)
+                               : r;
+        secret = map_get(p, n, "secret");
+        if (!secret || secret->type != YAML_SCALAR_NODE)
+                return fail(p->error, -EINVAL, "line %u: %s key \"%s\" has no secret", line_of(n), tname,
+                            printable(pbuf, sizeof pbuf, name, strlen(name)));
+        bin = sodium_malloc(KEY_MAX_BYTES);
+        if (!bin)
+                return -ENOMEM;
+        if (sodium_base642bin(bin, KEY_MAX_BYTES, (const char *) secret->data.scalar.value,
+                              secret->data.scalar.length, NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) < 0) {
+                sodium_free(bin);
+                return fail(p->error, -EINVAL, "line %u: the secret of %s key \"%s\" is not base64 of at most %u bytes",
+                            line_of(secret), tname, printable(pbuf, sizeof pbuf, name, strlen(name)), KEY_MAX_BYTES);
+        }
+        if ((type == ENC_PROVIDER_SECRETBOX && len != crypto_secretbox_KEYBYTES) ||
+            (type != ENC_PROVIDER_SECRETBOX && len != 16 && len != 24 && len != 32)) {
+                sodium_free(bin);
+                return fail(p->error, -EINVAL, "line %u: %s key \"%s\" is %zu bytes; %s needs %s", line_of(secret),
+                            tname, printable(pbuf, sizeof pbuf, name, strlen(name)), len, tname,
+                            type == ENC_PROVIDER_SECRETBOX ? "32" : "16, 24 or 32");
+        }
+        *ret = (EncKey) { .name = TAKE_PTR(name), .secret = bin, .size = len };
+        return 0;
+}
+
+static int parse_provider(Parse *p, yaml_node_t *n, EncProvider *ret) {
+        _cleanup_(provider_clear) EncProvider pr = {};
+        yaml_node_t *name_node, *body, *keys;
+        char pbuf[64];
+        int r;
+
+        if (!n || n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1)
+                return fail(p->error, -EINVAL, "line %u: each provider must be a mapping with exactly one of "
+                            "aescbc, aesgcm, secretbox, identity, kms", n ? line_of(n) : 0);
+        name_node = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->key);
+        body = yaml_document_get_node(p->doc, n->data.mapping.pairs.start->value);
+        if (!name_node || name_node->type != YAML_SCALAR_NODE)
+                return fail(p->error, -EINVAL, "line %u: a provider's name must be a string", line_of(n));
+        pr.line = line_of(name_node);
+        pr.type = enc_provider_type_from_string((const char *) name_node->data.scalar.value,
+                                                name_node->data.scalar.length);
+        if (pr.type == ENC_PROVIDER_INVALID)
+                return fail(p->error, -EINVAL, "line %u: unknown provider \"%s\" (aescbc, aesgcm, secretbox, "
+                            "identity, kms)", pr.line,
+                            printable(pbuf, sizeof pbuf, name_node->data.scalar.value, name_node->data.scalar.length));
+
+        switch (pr.type) {
+        case ENC_PROVIDER_IDENTITY:
+                break;
+        case ENC_PROVIDER_KMS:
+                r = scalar_name(p, map_get(p, body, "name"), "kms name", &pr.kms_name);
+                if (r < 0)
+                        return r;
+                break;
+        default:
+                keys = map_get(p, body, "keys");
+                if (!keys || keys->type != YAML_SEQUENCE_NODE ||
+                    keys->data.sequence.items.top == keys->data.sequence.items.start)
+                        return fail(p->error, -EINVAL, "line %u: %s needs a non-empty list of keys", pr.line,
+                                    provider_names[pr.type]);
+                pr.keys = calloc((size_t) (keys->data.sequence.items.top - keys->data.sequence.items.start),
+                                 sizeof(EncKey));
+                if (!pr.keys)
+                        return -ENOMEM;
+                for (yaml_node_item_t *it = keys->data.sequence.items.start; it < keys->data.sequence.items.top; it++) {
+                        EncKey *k = &pr.keys[pr.n_keys];
+
+                        r = parse_key(p, pr.type, yaml_document_get_node(p->doc, *it), k);
+                        if (r < 0)
+                                return r;
+                        pr.n_keys++;
+                        for (size_t j = 0; j + 1 < pr.n_keys; j++)
+                                if (streq(pr.keys[j].name, k->name))
+                                        return fail(p->error, -EINVAL, "line %u: %s has two keys named \"%s\"",
+                                                    pr.line, provider_names[pr.type],
+                                                    printable(pbuf, sizeof pbuf, k->name, strlen(k->name)));
+                }
+        }
+        *ret = pr;
+        pr = (EncProvider) {};
+        return 0;
+}
+
+static int parse_resource(Parse *p, yaml_node_t *n, EncResource *ret) {
+        _cleanup_(resource_clear) EncResource res = {};
+        yaml_node_t *names, *providers;
+        int r;
+
+        if (!n || n->type != YAML_MAPPING_NODE)
+                return fail(p->error, -EINVAL, "line %u: each entry of resources must be a mapping",
+                            n ? line_of(n) : 0);
+        res.line = line_of(n);
+        names = map_get(p, n, "resources");
+        providers = map_get(p, n, "providers");
+        if (!names || names->type != YAML_SEQUENCE_NODE || names->data.sequence.items.top == names->data.sequence.items.start)
+                return fail(p->error, -EINVAL, "line %u: an entry needs a non-empty list of resources", res.line);
+        if (!providers || providers->type != YAML_SEQUENCE_NODE ||
+            providers->data.sequence.items.top == providers->data.sequence.items.start)
+                return fail(p->error, -EINVAL, "line %u: an entry needs a non-empty list of providers", res.line);
+
+        for (yaml_node_item_t *it = names->data.sequence.items.start; it < names->data.sequence.items.top; it++) {
+                char *s = NULL;
+
+                r = scalar_name(p, yaml_document_get_node(p->doc, *it), "a resource", &s);
+                if (r < 0)
+                        return r;
+                r = strv_consume(&res.resources, s);
+                if (r < 0)
+                        return r;
+        }
+        res.providers = calloc((size_t) (providers->data.sequence.items.top - providers->data.sequence.items.start),
+                               sizeof(EncProvider));
+        if (!res.providers)
+                return -ENOMEM;
+        for (yaml_node_item_t *it = providers->data.sequence.items.start; it < providers->data.sequence.items.top; it++) {
+                r = parse_provider(p, yaml_document_get_node(p->doc, *it), &res.providers[res.n_providers]);
+                if (r < 0)
+                        return r;
+                res.n_providers++;
+        }
+        *ret = res;
+        res = (EncResource) {};
+        return 0;
+}
+
+static int parse_document(Parse *p, EncryptionConfig *c) {
+        yaml_node_t *root = yaml_document_get_root_node(p->doc), *v, *list;
+        int r;
+
+        if (!root)
+                return fail(p->error, -EINVAL, "empty document: not an EncryptionConfiguration");
+        if (root->type != YAML_MAPPING_NODE)
+                return fail(p->error, -EINVAL, "line %u: not an EncryptionConfiguration (the document is not a mapping)",
+                            line_of(root));
+        v = map_get(p, root, "kind");
+        if (!scalar_is(v, "EncryptionConfiguration"))
+                return fail(p->error, -EINVAL, "line %u: kind must be EncryptionConfiguration", v ? line_of(v) : 1);
+        v = map_get(p, root, "apiVersion");
+        if (!scalar_is(v, ENCRYPTION_CONFIG_API_VERSION))
+                return fail(p->error, -EINVAL, "line %u: apiVersion must be " ENCRYPTION_CONFIG_API_VERSION,
+                            v ? line_of(v) : 1);
+        list = map_get(p, root, "resources");
+        if (!list || list->type != YAML_SEQUENCE_NODE || list->data.sequence.items.top == list->data.sequence.items.start)
+                return fail(p->error, -EINVAL, "line %u: resources must be a non-empty list", line_of(list ? list : root));
+        c->resources = calloc((size_t) (list->data.sequence.items.top - list->data.sequence.items.start),
+                              sizeof(EncResource));
+        if (!c->resources)
+                return -ENOMEM;
+        for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
+                r = parse_resource(p, yaml_document_get_node(p->doc, *it), &c->resources[c->n_resources]);
+                if (r < 0)
+                        return r;
+                c->n_resources++;
+        }
+        return 0;
+}
+
+/* Wipe every scalar of the document (the secrets' base64 is among them). */
+static void document_wipe(yaml_document_t *doc) {
+        for (yaml_node_t *n = doc->nodes.start; n && n < doc->nodes.top; n++)
+                if (n->type == YAML_SCALAR_NODE && n->data.scalar.value)
+                        sodium_memzero(n->data.scalar.value, n->data.scalar.length);
+}
+
+/* Wipe the parser's copies of the input text before it frees them. */
+static void parser_wipe(yaml_parser_t *parser) {
+        if (parser->raw_buffer.start)
+                sodium_memzero(parser->raw_buffer.start, (size_t) (parser->raw_buffer.end - parser->raw_buffer.start));
+        if (parser->buffer.start)
+                sodium_memzero(parser->buffer.start, (size_t) (parser->buffer.end - parser->buffer.start));
+}
+
+int encryption_config_parse(const void *text, size_t size, EncryptionConfig **ret,
+                            char error[static ENCRYPTION_ERROR_MAX]) {
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = NULL;
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        Parse p = { .doc = &doc, .error = error };
+        int r;
+
+        if (error)
+                error[0] = 0;
+        if (size > ENCRYPTION_CONFIG_MAX_BYTES)
+                return fail(error, -E2BIG, "%zu bytes is more than an EncryptionConfiguration can be (%u)", size,
+                            ENCRYPTION_CONFIG_MAX_BYTES);
+        if (memchr(text, 0, size))
+                return fail(error, -EINVAL, "not YAML: the text contains a NUL byte");
+        if (sodium_init() < 0)
+                return fail(error, -ENOMEM, "libsodium could not be initialised");
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+
+        if (!yaml_parser_initialize(&parser))
+                return -ENOMEM;
+        yaml_parser_set_input_string(&parser, text, size);
+        if (!yaml_parser_load(&parser, &doc)) {
+                r = fail(error, -EINVAL, "line %zu: not YAML: %s", parser.problem_mark.line + 1,
+                         parser.problem ? parser.problem : "parse error");
+                parser_wipe(&parser);
+                yaml_parser_delete(&parser);
+                return r;
+        }
+        r = parse_document(&p, c);
+        document_wipe(&doc);
+        yaml_document_delete(&doc);
+        parser_wipe(&parser);
+        yaml_parser_delete(&parser);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* ---- values ---- */
+
+void enc_value_parse(const void *value, size_t size, EncValue *ret) {
+        const char *s = value, *end = s + size, *p, *colon;
+        EncValue v = { .data = value, .data_size = size, .type = ENC_PROVIDER_IDENTITY };
+
+        if (size < strlen(ENCRYPTION_VALUE_PREFIX) || memcmp(s, ENCRYPTION_VALUE_PREFIX, strlen(ENCRYPTION_VALUE_PREFIX)) != 0) {
+                *ret = v;
+                return;
+        }
+        v.encrypted = true;
+        v.type = ENC_PROVIDER_INVALID;
+        v.key_name = NULL;
+        p = s + strlen(ENCRYPTION_VALUE_PREFIX);
+        colon = memchr(p, ':', (size_t) (end - p));
+        v.provider = p;
+        v.provider_size = colon ? (size_t) (colon - p) : (size_t) (end - p);
+        v.type = enc_provider_type_from_string(p, v.provider_size);
+        v.data = (const uint8_t *) end;
+        v.data_size = 0;
+        if (!colon) {
+                *ret = v;
+                return;
+        }
+        /* version: v1 (kms also v2) */
+        p = colon + 1;
+        colon = memchr(p, ':', (size_t) (end - p));
+        if (!colon) {
+                *ret = v;
+                return;
+        }
+        p = colon + 1;
+        colon = memchr(p, ':', (size_t) (end - p));
+        if (!colon) {
+                if (v.type == ENC_PROVIDER_KMS) {
+                        v.key_name = p; /* kms v2 has no name separator before the data */
+                        v.key_name_size = 0;
+                }
+                *ret = v;
+                return;
+        }
+        v.key_name = p;
+        v.key_name_size = (size_t) (colon - p);
+        v.data = (const uint8_t *) colon + 1;
+        v.data_size = (size_t) (end - colon - 1);
+        *ret = v;
+}
+
+char *encryption_resource_of_key(const char *etcd_key, size_t n) {
+        _cleanup_(k8s_key_clear) K8sKey k = {};
+        int r = k8s_key_parse(etcd_key, n, &k);
+
+        if (r == -ENOMEM)
+                return NULL;
+        return r < 0 ? strdup("") : TAKE_PTR(k.resource);
+}
+
+static bool resource_matches(const char *pattern, const char *resource) {
+        const char *dot = strchr(resource, '.');
+        size_t n = strlen(resource);
+
+        if (streq(pattern, "*.*") || streq(pattern, resource))
+                return true;
+        /* A built-in group's resources are stored without their group
+         * (/registry/deployments/…): "deployments.apps" names them. */
+        if (!dot && strncmp(pattern, resource, n) == 0 && pattern[n] == '.')
+                return true;
+        if (pattern[0] == '*' && pattern[1] == '.')
+                return dot ? streq(pattern + 2, dot + 1) : pattern[2] == 0;
+        return false;
+}
+
+const EncResource *encryption_config_lookup(const EncryptionConfig *c, const char *resource) {
+        for (size_t i = 0; c && i < c->n_resources; i++)
+                for (char **s = c->resources[i].resources; s && *s; s++)
+                        if (resource_matches(*s, resource))
+                                return &c->resources[i];
+        return NULL;
+}
+
+static const EncKey *provider_find_key(const EncProvider *p, EncProviderType type, const char *name, size_t n) {
+        if (p->type != type)
+                return NULL;
+        for (size_t i = 0; i < p->n_keys; i++)
+                if (strlen(p->keys[i].name) == n && memcmp(p->keys[i].name, name, n) == 0)
+                        return &p->keys[i];
+        return NULL;
+}
+
+bool encryption_config_has_key(const EncryptionConfig *c, const char *resource, EncProviderType type,
+                               const char *name, size_t name_size) {
+        const EncResource *only = resource ? encryption_config_lookup(c, resource) : NULL;
+
+        if (resource && !only)
+                return false;
+        for (size_t i = 0; c && i < c->n_resources; i++) {
+                if (only && only != &c->resources[i])
+                        continue;
+                for (size_t j = 0; j < c->resources[i].n_providers; j++)
+                        if (provider_find_key(&c->resources[i].providers[j], type, name, name_size))
+                                return true;
+        }
+        return false;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
+
+static const EVP_CIPHER *aes_cipher(EncProviderType type, size_t key_size) {
+        bool gcm = type == ENC_PROVIDER_AESGCM;
+
+        switch (key_size) {
+        case 16:
+                return gcm ? EVP_aes_128_gcm() : EVP_aes_128_cbc();
+        case 24:
+                return gcm ? EVP_aes_192_gcm() : EVP_aes_192_cbc();
+        case 32:
+                return gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
+        default:
+                return NULL;
+        }
+}
+
+/* One attempt with one key. Returns 0, -EBADMSG (authentication/padding
+ * failed) or -ENOMEM. data/size are past the prefix; length checks are done. */
+static int try_key(EncProviderType type, const EncKey *k, const uint8_t *aad, size_t aad_size,
+                   const uint8_t *data, size_t size, uint8_t **ret, size_t *ret_size) {
+        _cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = NULL;
+        _cleanup_free_ uint8_t *out = NULL;
+        int n1 = 0, n2 = 0;
+
+        out = malloc(size + 32);
+        if (!out)
+                return -ENOMEM;
+
+        if (type == ENC_PROVIDER_SECRETBOX) {
+                if (crypto_secretbox_open_easy(out, data + crypto_secretbox_NONCEBYTES,
+                                               size - crypto_secretbox_NONCEBYTES, data, k->secret) != 0)
+                        return -EBADMSG;
+                *ret_size = size - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+                *ret = TAKE_PTR(out);
+                return 0;
+        }
+
+        ctx = EVP_CIPHER_CTX_new();
+        if (!ctx)
+                return -ENOMEM;
+        if (type == ENC_PROVIDER_AESCBC) {
+                if (!EVP_DecryptInit_ex(ctx, aes_cipher(type, k->size), NULL, k->secret, data) ||
+                    !EVP_DecryptUpdate(ctx, out, &n1, data + AESCBC_IV_BYTES, (int) (size - AESCBC_IV_BYTES)) ||
+                    !EVP_DecryptFinal_ex(ctx, out + n1, &n2))
+                        return -EBADMSG;
+        } else {
+                size_t ct = size - AESGCM_NONCE_BYTES - AESGCM_TAG_BYTES;
+
+                if (!EVP_DecryptInit_ex(ctx, aes_cipher(type, k->size), NULL, NULL, NULL) ||
+                    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, AESGCM_NONCE_BYTES, NULL) ||
+                    !EVP_DecryptInit_ex(ctx, NULL, NULL, k->secret, data) ||
+                    !EVP_DecryptUpdate(ctx, NULL, &n1, aad, (int) aad_size) ||
+                    !EVP_DecryptUpdate(ctx, out, &n1, data + AESGCM_NONCE_BYTES, (int) ct) ||
+                    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, AESGCM_TAG_BYTES,
+                                         (void *) (data + size - AESGCM_TAG_BYTES)) ||
+                    !EVP_DecryptFinal_ex(ctx, out + n1, &n2))
+                        return -EBADMSG;
+        }
+        *ret_size = (size_t) n1 + (size_t) n2;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, size_t etcd_key_size,
+                              const void *value, size_t size, uint8_t **ret, size_t *ret_size,
+                              char error[static ENCRYPTION_ERROR_MAX]) {
+        _cleanup_free_ char *resource = NULL;
+        const EncResource *preferred;
+        char kbuf[96], nbuf[64];
+        const char *pname;
+        size_t min_size;
+        bool found = false;
+        EncValue v;
+
+        if (error)
+                error[0] = 0;
+        enc_value_parse(value, size, &v);
+        printable(kbuf, sizeof kbuf, etcd_key, etcd_key_size);
+        if (!v.encrypted) {
+                uint8_t *copy = malloc(size ? size : 1);
+
+                if (!copy)
+                        return -ENOMEM;
+                if (size)
+                        memcpy(copy, value, size);
+                *ret = copy;
+                *ret_size = size;
+                return 0;
+        }
+        if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY)
+                return fail(error, -EPROTONOSUPPORT, "%s: encrypted with provider \"%s\", which does not exist "
+                            "(aescbc, aesgcm, secretbox, kms)", kbuf,
+                            printable(nbuf, sizeof nbuf, v.provider, v.provider_size));
+        if (v.type == ENC_PROVIDER_KMS)
+                return fail(error, -EOPNOTSUPP, "%s: encrypted by the KMS plugin \"%s\"; it can only be read with "
+                            "that plugin, through kube-apiserver, not offline", kbuf,
+                            v.key_name ? printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size) : "?");
+        pname = provider_names[v.type];
+        if (!v.key_name)
+                return fail(error, -EBADMSG, "%s: malformed %s prefix (no key name)", kbuf, pname);
+        printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size);
+
+        min_size = v.type == ENC_PROVIDER_AESCBC ? 2 * AESCBC_IV_BYTES
+                 : v.type == ENC_PROVIDER_AESGCM ? AESGCM_NONCE_BYTES + AESGCM_TAG_BYTES
+                 : crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+        if (v.data_size < min_size || v.data_size > INT_MAX ||
+            (v.type == ENC_PROVIDER_AESCBC && (v.data_size - AESCBC_IV_BYTES) % AESCBC_IV_BYTES != 0))
+                return fail(error, -EBADMSG, "%s: %s ciphertext of %zu bytes is %s (key \"%s\")", kbuf, pname,
+                            v.data_size,
+                            v.data_size < min_size ? "shorter than its nonce and tag/padding" : "not whole blocks",
+                            nbuf);
+
+        resource = encryption_resource_of_key(etcd_key, etcd_key_size);
+        if (!resource)
+                return -ENOMEM;
+        preferred = encryption_config_lookup(c, resource);
+
+        /* The entry that applies to this resource first, then the others:
+         * a key that moved between entries still decrypts. */
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; c && i < c->n_resources; i++) {
+                        const EncResource *res = &c->resources[i];
+
+                        if ((pass == 0) != (res == preferred))
+                                continue;
+                        for (size_t j = 0; j < res->n_providers; j++) {
+                                const EncKey *k = provider_find_key(&res->providers[j], v.type, v.key_name,
+                                                                    v.key_name_size);
+                                _cleanup_free_ uint8_t *out = NULL;
+                                size_t out_size = 0;
+                                int r;
+
+                                if (!k)
+                                        continue;
+                                found = true;
+                                r = try_key(v.type, k, (const uint8_t *) etcd_key, etcd_key_size, v.data,
+                                            v.data_size, &out, &out_size);
+                                if (r == -ENOMEM)
+                                        return r;
+                                /* CBC has no authentication: a wrong key that happens to
+                                 * leave valid padding is caught by the plaintext's shape. */
+                                if (r < 0 || k8s_object_encoding(out, out_size) == K8S_ENCODING_UNKNOWN) {
+                                        if (out)
+                                                sodium_memzero(out, out_size);
+                                        continue;
+                                }
+                                *ret = TAKE_PTR(out);
+                                *ret_size = out_size;
+                                return 0;
+                        }
+                }
+        if (!found)
+                return fail(error, -ENOKEY, "%s: encrypted with %s key \"%s\", which the encryption configuration "
+                            "does not have", kbuf, pname, nbuf);
+        return fail(error, -EBADMSG, "%s: cannot decrypt with %s key \"%s\": wrong key or tampered value "
+                    "(%s)", kbuf, pname, nbuf,
+                    v.type == ENC_PROVIDER_AESCBC ? "bad padding or not a Kubernetes object" : "authentication failed");
+}

@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-k8s-object.c — the Kubernetes object decoder and the YAML emitter:
+ * values built here from the API's field numbers (k8s\0 + runtime.Unknown),
+ * decoded and compared field by field; unknown kinds keep their metadata and
+ * an undecoded remainder; malformed values fail with a message naming the
+ * field; manifests lose what the cluster owns; YAML quotes what must be.
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "format/json-yaml.h"
+#include "format/k8s-object.h"
+#include "tests/test.h"
+#include "util/macro.h"
+
+/* ---- a tiny protobuf writer for building test values ---- */
+
+typedef struct Buf {
+        uint8_t data[4096];
+        size_t n;
+} Buf;
+
+static void put_varint(Buf *b, uint64_t v) {
+        do {
+                check(b->n < sizeof b->data);
+                b->data[b->n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+        } while (v);
+}
+
+static void put_bytes(Buf *b, uint32_t field, const void *data, size_t n) {
+        put_varint(b, (uint64_t) field << 3 | 2);
+        put_varint(b, n);
+        check(b->n + n <= sizeof b->data);
+        memcpy(b->data + b->n, data, n);
+        b->n += n;
+}
+
+static void put_str(Buf *b, uint32_t field, const char *s) {
+        put_bytes(b, field, s, strlen(s));
+}
+
+static void put_msg(Buf *b, uint32_t field, const Buf *m) {
+        put_bytes(b, field, m->data, m->n);
+}
+
+static void put_uint(Buf *b, uint32_t field, uint64_t v) {
+        put_varint(b, (uint64_t) field << 3);
+        put_varint(b, v);
+}
+
+static void put_map(Buf *b, uint32_t field, const char *k, const void *v, size_t vn) {
+        Buf e = {};
+
+        put_str(&e, 1, k);
+        put_bytes(&e, 2, v, vn);
+        put_msg(b, field, &e);
+}
+
+static void envelope(Buf *out, const char *api_version, const char *kind, const Buf *raw) {
+        Buf tm = {}, u = {};
+
+        put_str(&tm, 1, api_version);
+        put_str(&tm, 2, kind);
+        put_msg(&u, 1, &tm);
+        put_msg(&u, 2, raw);
+        put_str(&u, 3, "");
+        put_str(&u, 4, "");
+        memcpy(out->data, "k8s\0", 4);
+        out->n = 4;
+        check(out->n + u.n <= sizeof out->data);
+        memcpy(out->data + 4, u.data, u.n);
+        out->n += u.n;
+}
+
+static void object_meta(Buf *m, const char *name, const char *ns) {
+        Buf ts = {}, owner = {}, mf = {}, fv1 = {};
+
+        put_str(m, 1, name);
+        put_str(m, 3, ns);
+        put_str(m, 4, "/api/v1/namespaces/x");
+        put_str(m, 5, "5f0c3c7e-1b2a-4c1e-9a43-2f0e4d1c2b3a");
+        put_str(m, 6, "12345");
+        put_uint(m, 7, 3);
+        put_uint(&ts, 1, 1700000000);
+        put_uint(&ts, 2, 123);
+        put_msg(m, 8, &ts);
+        put_map(m, 11, "app", "web", 3);
+        put_map(m, 11, "tier", "true", 4);
+        put_map(m, 12, "note", "multi\nline", 10);
+        put_str(&owner, 5, "apps/v1");
+        put_str(&owner, 1, "ReplicaSet");
+        put_str(&owner, 3, "web-1");
+        put_str(&owner, 4, "0000-1111");
+        put_uint(&owner, 6, 1);
+        put_msg(m, 13, &owner);
+        put_str(m, 14, "example.com/cleanup");
+        put_str(&mf, 1, "kubectl-client-side-apply");
+        put_str(&mf, 2, "Update");
+        put_str(&mf, 3, "v1");
+        put_msg(&mf, 4, &ts);
+        put_str(&mf, 6, "FieldsV1");
+        put_str(&fv1, 1, "{\"f:data\":{\".\":{}}}");
+        put_msg(&mf, 7, &fv1);
+        put_msg(m, 17, &mf);
+}
+
+static const char *get_str(json_object *o, const char *path) {
+        char buf[256], *save = NULL;
+        json_object *cur = o;
+
+        snprintf(buf, sizeof buf, "%s", path);
+        for (char *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save))
+                if (!json_object_object_get_ex(cur, t, &cur))
+                        return NULL;
+        return json_object_get_string(cur);
+}
+
+static void test_secret(void) {
+        Buf meta = {}, body = {}, v = {};
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+        json_object *x;
+        const uint8_t bin[] = { 0, 1, 2, 0xff };
+
+        object_meta(&meta, "db-password", "prod");
+        put_msg(&body, 1, &meta);
+        put_map(&body, 2, "password", "hunter2", 7);
+        put_map(&body, 2, "blob", bin, sizeof bin);
+        put_str(&body, 3, "Opaque");
+        put_uint(&body, 5, 1);
+        envelope(&v, "v1", "Secret", &body);
+
+        check(k8s_object_encoding(v.data, v.n) == K8S_ENCODING_PROTOBUF);
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), 0);
+        check(o.complete);
+        check_str_eq(get_str(o.object, "apiVersion"), "v1");
+        check_str_eq(get_str(o.object, "kind"), "Secret");
+        check_str_eq(get_str(o.object, "metadata/name"), "db-password");
+        check_str_eq(get_str(o.object, "metadata/namespace"), "prod");
+        check_str_eq(get_str(o.object, "metadata/uid"), "5f0c3c7e-1b2a-4c1e-9a43-2f0e4d1c2b3a");
+        check_str_eq(get_str(o.object, "metadata/resourceVersion"), "12345");
+        check_str_eq(get_str(o.object, "metadata/generation"), "3");
+        check_str_eq(get_str(o.object, "metadata/creationTimestamp"), "2023-11-14T22:13:20Z");
+        check_str_eq(get_str(o.object, "metadata/labels/app"), "web");
+        check_str_eq(get_str(o.object, "metadata/labels/tier"), "true");
+        check_str_eq(get_str(o.object, "metadata/annotations/note"), "multi\nline");
+        check_str_eq(get_str(o.object, "data/password"), "aHVudGVyMg==");
+        check_str_eq(get_str(o.object, "data/blob"), "AAEC/w==");
+        check_str_eq(get_str(o.object, "type"), "Opaque");
+        check(json_object_object_get_ex(o.object, "immutable", &x) && json_object_get_boolean(x));
+        check(json_object_object_get_ex(o.object, "metadata", &x));
+        check(json_object_object_get_ex(x, "ownerReferences", &x));
+        check_int_eq(json_object_array_length(x), 1);
+        x = json_object_array_get_idx(x, 0);
+        check_str_eq(get_str(x, "kind"), "ReplicaSet");
+        check_str_eq(get_str(x, "apiVersion"), "apps/v1");
+        check(json_object_object_get_ex(x, "controller", &x) && json_object_get_boolean(x));
+        check(json_object_object_get_ex(o.object, "metadata", &x));
+        check(json_object_object_get_ex(x, "managedFields", &x));
+        x = json_object_array_get_idx(x, 0);
+        check_str_eq(get_str(x, "manager"), "kubectl-client-side-apply");
+        check(json_object_object_get_ex(x, "fieldsV1", &x) && json_object_is_type(x, json_type_object));
+
+        /* The manifest loses what the cluster owns, keeps the rest. */
+        k8s_object_strip_for_manifest(o.object);
+        check(!get_str(o.object, "metadata/uid"));
+        check(!get_str(o.object, "metadata/resourceVersion"));
+        check(!get_str(o.object, "metadata/creationTimestamp"));
+        check(!get_str(o.object, "metadata/generation"));
+        check(!get_str(o.object, "metadata/managedFields"));
+        check(!get_str(o.object, "metadata/selfLink"));
+        check_str_eq(get_str(o.object, "metadata/name"), "db-password");
+        check_str_eq(get_str(o.object, "data/password"), "aHVudGVyMg==");
+        k8s_object_clear(&o);
+}
+
+static void test_configmap_yaml(void) {
+        Buf meta = {}, body = {}, v = {};
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+        _cleanup_free_ char *yaml = NULL;
+        size_t n;
+
+        put_str(&meta, 1, "settings");
+        put_str(&meta, 3, "default");
+        put_msg(&body, 1, &meta);
+        put_map(&body, 2, "enabled", "yes", 3);
+        put_map(&body, 2, "count", "0123", 4);
+        put_map(&body, 2, "empty", "", 0);
+        put_map(&body, 2, "config.ini", "[a]\nb = 1\n", 10);
+        put_map(&body, 3, "raw", "\x01\x02", 2);
+        envelope(&v, "v1", "ConfigMap", &body);
+
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), 0);
+        check(o.complete);
+        check_str_eq(get_str(o.object, "data/enabled"), "yes");
+        check_str_eq(get_str(o.object, "binaryData/raw"), "AQI=");
+        check_int_eq(json_yaml_emit(o.object, &yaml, &n), 0);
+        check_int_eq(strlen(yaml), n);
+        check(strstr(yaml, "apiVersion: v1\n"));
+        check(strstr(yaml, "kind: ConfigMap\n"));
+        check(strstr(yaml, "  enabled: 'yes'\n"));
+        check(strstr(yaml, "  count: '0123'\n"));
+        check(strstr(yaml, "  empty: ''\n"));
+        check(strstr(yaml, "  config.ini: |\n    [a]\n    b = 1\n"));
+        check(strstr(yaml, "  name: settings\n"));
+        k8s_object_clear(&o);
+}
+
+static void test_namespace_serviceaccount(void) {
+        Buf meta = {}, spec = {}, status = {}, cond = {}, ts = {}, body = {}, v = {};
+        Buf sbody = {}, ref = {}, lref = {};
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+        json_object *x;
+
+        put_str(&meta, 1, "team-a");
+        put_msg(&body, 1, &meta);
+        put_str(&spec, 1, "kubernetes");
+        put_msg(&body, 2, &spec);
+        put_str(&status, 1, "Active");
+        put_str(&cond, 1, "NamespaceDeletionDiscoveryFailure");
+        put_str(&cond, 2, "False");
+        put_uint(&ts, 1, 0);
+        put_msg(&cond, 4, &ts);
+        put_msg(&status, 2, &cond);
+        put_msg(&body, 3, &status);
+        envelope(&v, "v1", "Namespace", &body);
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), 0);
+        check(o.complete);
+        check_str_eq(get_str(o.object, "status/phase"), "Active");
+        check(json_object_object_get_ex(o.object, "spec", &x) && json_object_object_get_ex(x, "finalizers", &x));
+        check_str_eq(json_object_get_string(json_object_array_get_idx(x, 0)), "kubernetes");
+        check(json_object_object_get_ex(o.object, "status", &x) && json_object_object_get_ex(x, "conditions", &x));
+        check_str_eq(get_str(json_object_array_get_idx(x, 0), "lastTransitionTime"), "1970-01-01T00:00:00Z");
+        k8s_object_strip_for_manifest(o.object);
+        check(!get_str(o.object, "status"));
+        check_str_eq(get_str(o.object, "metadata/name"), "team-a");
+        k8s_object_clear(&o);
+
+        v.n = 0;
+        put_msg(&sbody, 1, &meta);
+        put_str(&ref, 3, "token-abc");
+        put_msg(&sbody, 2, &ref);
+        put_str(&lref, 1, "registry");
+        put_msg(&sbody, 3, &lref);
+        put_uint(&sbody, 4, 0);
+        envelope(&v, "v1", "ServiceAccount", &sbody);
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), 0);
+        check(json_object_object_get_ex(o.object, "secrets", &x));
+        check_str_eq(get_str(json_object_array_get_idx(x, 0), "name"), "token-abc");
+        check(json_object_object_get_ex(o.object, "imagePullSecrets", &x));
+        check_str_eq(get_str(json_object_array_get_idx(x, 0), "name"), "registry");
+        check(json_object_object_get_ex(o.object, "automountServiceAccountToken", &x) &&
+              !json_object_get_boolean(x));
+        k8s_object_clear(&o);
+}
+
+static void test_unknown_kind(void) {
+        Buf meta = {}, spec = {}, body = {}, v = {};
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+        _cleanup_free_ char *api = NULL, *kind = NULL;
+        json_object *u, *p;
+
+        put_str(&meta, 1, "web-0");
+        put_str(&meta, 3, "prod");
+        put_msg(&body, 1, &meta);
+        put_str(&spec, 9, "node-1");            /* PodSpec.nodeName */
+        put_msg(&body, 2, &spec);
+        envelope(&v, "v1", "Pod", &body);
+
+        check_int_eq(k8s_object_type(v.data, v.n, &api, &kind), 0);
+        check_str_eq(api, "v1");
+        check_str_eq(kind, "Pod");
+        check(!k8s_object_kind_known("v1", "Pod"));
+        check(k8s_object_kind_known("v1", "Secret"));
+
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), 0);
+        check(!o.complete);
+        check_str_eq(get_str(o.object, "metadata/name"), "web-0");
+        check(!get_str(o.object, "spec"));
+        check(json_object_object_get_ex(o.object, K8S_OBJECT_UNDECODED, &u));
+        check(strstr(get_str(u, "note"), "v1 Pod is not in the decoder's table"));
+        check(json_object_object_get_ex(u, "protobuf", &p));
+        /* field 2, length 8: { field 9 "node-1" } → base64 of 12 01 08 4a 06 "node-1"... */
+        check_str_eq(get_str(p, "."), "EghKBm5vZGUtMQ==");
+        k8s_object_clear(&o);
+}
+
+static void test_json(void) {
+        const char *cr = "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
+                         "{\"name\":\"w\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"size\":3},"
+                         "\"status\":{\"ok\":true}}\n";
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+
+        check(k8s_object_encoding(cr, strlen(cr)) == K8S_ENCODING_JSON);
+        check_int_eq(k8s_object_decode(cr, strlen(cr), &o, err), 0);
+        check(o.encoding == K8S_ENCODING_JSON && o.complete);
+        check_str_eq(get_str(o.object, "spec/size"), "3");
+        k8s_object_strip_for_manifest(o.object);
+        check(!get_str(o.object, "status"));
+        check(!get_str(o.object, "metadata/uid"));
+        k8s_object_clear(&o);
+
+        check_int_eq(k8s_object_decode("{\"a\":", 5, &o, err), -EBADMSG);
+        check(strstr(err, "stored JSON is malformed"));
+        check_int_eq(k8s_object_decode("[1]", 3, &o, err), -EBADMSG);
+        check_int_eq(k8s_object_decode("{\"a\":\"\xff\"}", 9, &o, err), -EBADMSG);
+}
+
+static void test_malformed(void) {
+        Buf meta = {}, body = {}, v = {};
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+
+        put_str(&meta, 1, "x");
+        put_map(&meta, 11, "k", "v", 1);
+        put_msg(&body, 1, &meta);
+        put_map(&body, 2, "k", "v", 1);
+        envelope(&v, "v1", "Secret", &body);
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), 0);
+        k8s_object_clear(&o);
+
+        /* Every truncation fails cleanly, never crashes. */
+        for (size_t n = 0; n < v.n; n++) {
+                int r = k8s_object_decode(v.data, n, &o, err);
+                check(r == -EBADMSG || r == 0);
+                if (r == 0)
+                        k8s_object_clear(&o);
+                else
+                        check(err[0]);
+        }
+
+        /* A length that runs past the end inside the body. */
+        body.n = 0;
+        put_msg(&body, 1, &meta);
+        body.data[1] += 5;
+        v.n = 0;
+        envelope(&v, "v1", "Secret", &body);
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), -EBADMSG);
+        check(strstr(err, "runs past the end"));
+
+        /* Wrong wire type for a known field names the field. */
+        body.n = 0;
+        meta.n = 0;
+        put_uint(&meta, 1, 7);
+        put_msg(&body, 1, &meta);
+        v.n = 0;
+        envelope(&v, "v1", "Secret", &body);
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), -EBADMSG);
+        check(strstr(err, "metadata.name"));
+
+        /* Not UTF-8. */
+        body.n = 0;
+        meta.n = 0;
+        put_str(&meta, 1, "\xc3\x28");
+        put_msg(&body, 1, &meta);
+        v.n = 0;
+        envelope(&v, "v1", "ConfigMap", &body);
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), -EBADMSG);
+        check(strstr(err, "UTF-8"));
+
+        /* Neither protobuf nor JSON. */
+        check_int_eq(k8s_object_decode("k8s:enc:aescbc:v1:key1:xx", 25, &o, err), -EBADMSG);
+        check(strstr(err, "neither"));
+}
+
+static void test_yaml_quoting(void) {
+        json_object *o = json_object_new_object();
+        _cleanup_free_ char *yaml = NULL;
+        size_t n;
+
+        json_object_object_add(o, "a", json_object_new_string("null"));
+        json_object_object_add(o, "b", json_object_new_string("1e3"));
+        json_object_object_add(o, "c", json_object_new_string("plain text"));
+        json_object_object_add(o, "d", json_object_new_int(7));
+        json_object_object_add(o, "e", json_object_new_boolean(1));
+        json_object_object_add(o, "f", json_object_new_array());
+        json_object_object_add(o, "g", json_object_new_string("it's: tricky"));
+        check_int_eq(json_yaml_emit(o, &yaml, &n), 0);
+        check(strstr(yaml, "a: 'null'\n"));
+        check(strstr(yaml, "b: '1e3'\n"));
+        check(strstr(yaml, "c: plain text\n"));
+        check(strstr(yaml, "d: 7\n"));
+        check(strstr(yaml, "e: true\n"));
+        check(strstr(yaml, "g: 'it''s: tricky'\n"));
+        json_object_put(o);
+}
+
+static void key_case(const char *key, int expect, const char *resource, const char *ns, const char *name) {
+        K8sKey k = {};
+
+        check_int_eq(k8s_key_parse(key, strlen(key), &k), expect);
+        if (expect < 0)
+                return;
+        check_str_eq(k.resource, resource);
+        if (ns)
+                check_str_eq(k.namespace, ns);
+        else
+                check(!k.namespace);
+        check_str_eq(k.name, name);
+        k8s_key_clear(&k);
+}
+
+static void test_keys(void) {
+        key_case("/registry/secrets/prod/db", 0, "secrets", "prod", "db");
+        key_case("/registry/namespaces/prod", 0, "namespaces", NULL, "prod");
+        key_case("/registry/example.com/widgets/prod/w1", 0, "widgets.example.com", "prod", "w1");
+        key_case("/registry/apiregistration.k8s.io/apiservices/v1.apps", 0, "apiservices.apiregistration.k8s.io",
+                 NULL, "v1.apps");
+        key_case("/registry/services/specs/default/kubernetes", 0, "services", "default", "kubernetes");
+        key_case("/registry/services/endpoints/default/kubernetes", 0, "endpoints", "default", "kubernetes");
+        key_case("/registry/secrets", -EINVAL, NULL, NULL, NULL);
+        key_case("/registry/secrets/", -EINVAL, NULL, NULL, NULL);
+        key_case("/registry//x", -EINVAL, NULL, NULL, NULL);
+        key_case("/other/secrets/a/b", -EINVAL, NULL, NULL, NULL);
+        key_case("/registry/a/b/c/d", -EINVAL, NULL, NULL, NULL);
+}
+
+int main(void) {
+        TEST_RUN(test_keys);
+        TEST_RUN(test_secret);
+        TEST_RUN(test_configmap_yaml);
+        TEST_RUN(test_namespace_serviceaccount);
+        TEST_RUN(test_unknown_kind);
+        TEST_RUN(test_json);
+        TEST_RUN(test_malformed);
+        TEST_RUN(test_yaml_quoting);
+        return 0;
+}
