@@ -95,6 +95,16 @@ static void print_plan(struct json_object *plan) {
         else
                 printf(" (does not exist yet)\n");
         printf("  Mode:       %s (%s)\n", json_get_string(plan, "mode") ?: "?", json_get_string(plan, "mode_reason") ?: "");
+        if (json_get_string(plan, "member_list") && *json_get_string(plan, "member_list"))
+                printf("  Cluster:    %s\n", json_get_string(plan, "member_list"));
+        if (json_object_object_get_ex(plan, "member", &steps) && json_object_is_type(steps, json_type_array)) {
+                printf("  Member:\n");
+                for (size_t i = 0; i < json_object_array_length(steps); i++) {
+                        s = json_object_array_get_idx(steps, i);
+                        printf("    %-28s %s  (%s)\n", json_get_string(s, "setting") ?: "?",
+                               json_get_string(s, "value") ?: "?", json_get_string(s, "source") ?: "?");
+                }
+        }
         printf("  Steps:\n");
         if (json_object_object_get_ex(plan, "steps", &steps) && json_object_is_type(steps, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(steps); i++) {

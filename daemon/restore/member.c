@@ -278,7 +278,9 @@ int member_apply_config(EtcdMember *m, const ConfigRestore *c, const char *confi
 
                 if (!o[i].value)
                         continue;
-                if (!v->from_etcd) {
+                /* The token is the restore's own choice: a restored cluster
+                 * must not take the old one's identity. */
+                if (!v->from_etcd || v == &m->initial_cluster_token) {
                         r = set_value(v, o[i].value, false, "restore.%s in %s", o[i].key, config_path);
                         if (r < 0)
                                 return r;

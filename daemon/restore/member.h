@@ -61,7 +61,8 @@ int member_from_command(char *const *argv, char *const *env, const char *unit, E
  * has one, the two must agree (data dirs compared as paths; for
  * initial_cluster, the configured list must name this member with the
  * peer URLs it advertises — it may name more members than etcd's own
- * list, which only mattered when the member first joined). A disagreement
+ * list, which only mattered when the member first joined; the token is
+ * always the configuration's when it sets one). A disagreement
  * is refused with -EBADMSG and *ret_error naming both values and sources.
  * -ENOMEM. */
 int member_apply_config(EtcdMember *m, const ConfigRestore *c, const char *config_path, char **ret_error);

@@ -26,7 +26,6 @@
 #include "config/config.h"
 #include "service/log.h"
 #include "service/restore-service.h"
-#include "restore/confirm.h"
 #include "restore/restore.h"
 #include "util/io.h"
 #include "util/time.h"

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "restore/confirm.h"
 #include "restore/restore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
