@@ -259,7 +259,7 @@ static int no_args(int argc, char **argv) {
 
 static int run_status(Ctl *ctl, int argc, char **argv) {
         _cleanup_(client_done) Client cl = CLIENT_INIT;
-        struct json_object *o = NULL, *last, *progress;
+        struct json_object *o = NULL, *last, *progress, *upload;
         int r;
 
         if ((r = no_args(argc, argv)) || (r = call(ctl, &cl, "Status", NULL, false)) || (r = recv_or_fail(ctl, &cl, &o)))
@@ -283,6 +283,12 @@ static int run_status(Ctl *ctl, int argc, char **argv) {
                         printf("Last backup: %s\n             created %s, revision %" PRId64 ", %s, ok\n",
                                json_get_string(last, "name"), json_get_string(last, "created"), json_get_int(last, "revision"),
                                format_bytes(size, sizeof size, (uint64_t) json_get_int(last, "file_size")));
+                if (json_object_object_get_ex(o, "upload", &upload) && upload) {
+                        if (json_get_string(upload, "error"))
+                                printf("Upload:      FAILED: %s\n", json_get_string(upload, "error"));
+                        else if (json_get_string(upload, "last_success"))
+                                printf("Upload:      ok, last complete %s\n", json_get_string(upload, "last_success"));
+                }
                 printf("Next run:    %s\n", json_get_string(o, "next") ? json_get_string(o, "next") : "none scheduled");
                 if (json_get_int(o, "failures_total") > 0)
                         printf("Failures:    %" PRId64 " since the daemon started\n", json_get_int(o, "failures_total"));

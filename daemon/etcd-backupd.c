@@ -13,12 +13,15 @@
 #include <stdlib.h>
 
 #include "backup/backup.h"
+#include "backup/store.h"
 #include "build-config.h"
 #include "config/config.h"
+#include "restore/discover.h"
 #include "service/log.h"
 #include "service/manager.h"
 #include "service/restore-service.h"
 #include "util/parse.h"
+#include "util/str.h"
 
 static const char *arg_config = CONFIG_DEFAULT_PATH;
 static bool arg_check_config = false;
@@ -34,7 +37,8 @@ static void help(void) {
                "      --check-config  load and validate the configuration, print every\n"
                "                      problem as FILE:LINE: message, exit 0 or 78\n"
                "      --once          take one backup now (retention included), print\n"
-               "                      where it went, exit 0 or 1\n"
+               "                      where it went, exit 0 or 1 (75: the backup directory\n"
+               "                      is in use by another etcd-backupd)\n"
                "      --serve-restore run one restore for the connection on standard input\n"
                "                      (etcd-backupd-restore@.service, Accept=yes)\n"
                "  -v, --verbose       log debug messages\n"
@@ -105,6 +109,16 @@ static int run_check_config(void) {
         config_diags_done(&diags);
         if (r < 0)
                 return EXIT_CONFIG;
+        if (c->etcd.discover) {
+                _cleanup_free_ char *summary = NULL, *error = NULL;
+
+                r = discover_config(c, &summary, &error);
+                if (r < 0) {
+                        printf("%s: etcd.discover: %s\n", arg_config, error ? error : strerror(-r));
+                        return EXIT_CONFIG;
+                }
+                printf("%s\n", summary);
+        }
         printf("%s: OK\n", arg_config);
         return EXIT_SUCCESS;
 }
@@ -124,6 +138,17 @@ static int load_config(Config **ret) {
                                        "%s: %s", d->file, d->message);
         }
         config_diags_done(&diags);
+        if (r >= 0 && (*ret)->etcd.discover) {
+                _cleanup_free_ char *summary = NULL, *error = NULL;
+
+                r = discover_config(*ret, &summary, &error);
+                if (r < 0) {
+                        log_error("%s: etcd.discover: %s", arg_config, error ? error : strerror(-r));
+                        *ret = config_free(*ret);
+                        return -EINVAL;
+                }
+                log_info("%s", summary);
+        }
         return r;
 }
 
@@ -132,14 +157,46 @@ static void on_progress(BackupPhase phase, uint64_t bytes, uint64_t total, void 
         log_debug("%s: %s", backup_phase_to_string(phase), format_bytes(b, sizeof b, bytes));
 }
 
+/* Before the first backup: what an interrupted publish left behind. */
+static void tidy_storage(const Config *c) {
+        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        if (backup_tidy(c, &removed, &unpaired, &error) < 0) {
+                log_warning("%s", error ? error : "cannot tidy the backup directory");
+                return;
+        }
+        for (char **p = removed; p && *p; p++)
+                log_info("Removed %s/%s: a sidecar without its backup (an interrupted publish)",
+                         c->storage.directory, *p);
+        for (char **p = unpaired; p && *p; p++)
+                log_warning("Backup %s/%s has no sidecar; it was not published by etcd-backupd, or its sidecar "
+                            "was removed by hand", c->storage.directory, *p);
+}
+
+/* The backup directory's lock, before anything touches the directory: the
+ * descriptor, or -EWOULDBLOCK (another instance holds it) / -errno, logged. */
+static int lock_storage(const Config *c) {
+        _cleanup_free_ char *error = NULL;
+        int r = store_lock_directory(c->storage.directory, &error);
+        if (r < 0)
+                log_error("%s", error ? error : strerror(-r));
+        return r;
+}
+
 static int run_once(void) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(backup_result_done) BackupResult result = {};
         char size[FORMAT_BYTES_MAX], rev[32], dur[32], bytes[32], cluster[17];
+        _cleanup_close_ int lock_fd = -EBADF;
         int r;
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
+        lock_fd = lock_storage(c);
+        if (lock_fd < 0)
+                return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
+        tidy_storage(c);
         r = backup_run(c, on_progress, NULL, &result);
         if (r < 0) {
                 log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, result.error,
@@ -170,24 +227,33 @@ static int run_once(void) {
                                    "ETCD_BACKUP_ERROR", result.upload_error, NULL);
         }
         printf("%s\n", result.path);
-        return EXIT_SUCCESS;
+        /* The local backup is good and named above, but the off-site copy is
+         * missing: a cron job or an upgrade hook must be able to tell. */
+        return result.upload_error ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 static int run_daemon(void) {
         _cleanup_(manager_freep) Manager *m = NULL;
         Config *c = NULL;
-        int r;
+        int lock_fd, r;
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
-        r = manager_new(arg_config, c, &m);
+        lock_fd = lock_storage(c);
+        if (lock_fd < 0) {
+                config_free(c);
+                return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
+        }
+        tidy_storage(c);
+        r = manager_new(arg_config, c, lock_fd, &m);
         if (r < 0) {
                 config_free(c);
+                safe_close(lock_fd);
                 return log_error_errno(r, "cannot set up: %m"), EXIT_FAILURE;
         }
         r = manager_start(m);
         if (r < 0)
-                return EXIT_FAILURE;
+                return r == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
         return manager_run(m);
 }
 

@@ -160,6 +160,7 @@ Config *config_free(Config *c) {
         free(c->etcd.cacert);
         free(c->etcd.cert);
         free(c->etcd.key);
+        free(c->etcd.discover);
         free(c->schedule.calendar);
         calendar_spec_free(c->schedule.calendar_spec);
         free(c->storage.directory);
@@ -236,7 +237,8 @@ Config *config_new_default(void) {
         };
         c->control = (ConfigControl) {
                 .socket = strdup("/run/etcd-backupd/control.sock"),
-                .group = strdup("etcd-backup"),
+                .group = strdup("etcd-backup-ctl"),
+                .backup_min_interval_usec = 5 * USEC_PER_MINUTE,
         };
         if (!c->etcd.cacert || !c->etcd.cert || !c->etcd.key || !c->storage.directory ||
             !c->upload.region || !c->restore.manifests_dir ||
@@ -672,8 +674,22 @@ static int parse_optional_path(Loader *l, config_setting_t *s, const KeySpec *k,
 
 /* ---- the schema ---- */
 
+static int parse_discover(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        const char *v;
+        int r;
+
+        r = get_string(l, s, "etcd.discover", &v);
+        if (r < 0)
+                return r;
+        if (!streq(v, "auto") && v[0] != '/')
+                return error_at(l, s, "etcd.discover: expected \"auto\" or the absolute path of a manifests "
+                                "directory, got \"%s\"", v), -EINVAL;
+        return free_and_strdup(&c->etcd.discover, v);
+}
+
 static const KeySpec etcd_keys[] = {
         { "endpoints", KEY_CUSTOM, 0, 0, 0, parse_endpoints },
+        { "discover", KEY_CUSTOM, 0, 0, 0, parse_discover },
         { "cacert", KEY_FILE, FIELD(etcd.cacert) },
         { "cert", KEY_FILE, FIELD(etcd.cert) },
         { "key", KEY_FILE, FIELD(etcd.key) },
@@ -711,6 +727,7 @@ static const KeySpec retention_keys[] = {
         { "keep_daily", KEY_UNSIGNED, FIELD(retention.keep_daily), 0, 100000 },
         { "keep_weekly", KEY_UNSIGNED, FIELD(retention.keep_weekly), 0, 100000 },
         { "keep_monthly", KEY_UNSIGNED, FIELD(retention.keep_monthly), 0, 100000 },
+        { "keep_yearly", KEY_UNSIGNED, FIELD(retention.keep_yearly), 0, 100000 },
         {}
 };
 
@@ -728,6 +745,7 @@ static const KeySpec upload_keys[] = {
         /* S3 multipart parts are 5 MiB to 5 GiB. */
         { "part_size", KEY_SIZE, FIELD(upload.part_size_bytes), UINT64_C(5) << 20, UINT64_C(5) << 30 },
         { "retention", KEY_BOOL, FIELD(upload.retention) },
+        { "allow_insecure_http", KEY_BOOL, FIELD(upload.allow_insecure_http) },
         {}
 };
 
@@ -752,6 +770,7 @@ static const KeySpec restore_keys[] = {
 static const KeySpec control_keys[] = {
         { "socket", KEY_CUSTOM, 0, 0, 0, parse_socket },
         { "group", KEY_STRING, FIELD(control.group) },
+        { "backup_min_interval", KEY_DURATION, FIELD(control.backup_min_interval_usec), 0, USEC_PER_DAY },
         {}
 };
 
@@ -793,6 +812,27 @@ static config_setting_t *lookup_near(Loader *l, const char *path) {
         }
 }
 
+/* Plain HTTP carries the backups, and with them etcd's Secrets, readable
+ * to anyone on the path, and the request signatures without protection
+ * against replay. It is accepted only when asked for and only for
+ * age-encrypted backups; even then it is worth a warning. */
+static void check_insecure_http(Loader *l, Config *c) {
+        config_setting_t *s = lookup_near(l, "upload.url");
+
+        if (!c->upload.url || !startswith(c->upload.url, "http://"))
+                return;
+        if (!c->upload.allow_insecure_http)
+                (void) error_at(l, s, "upload.url: \"%s\" is plain HTTP, which sends the backups (etcd's Secrets) "
+                                "unprotected; use https://, or set upload.allow_insecure_http = true with encryption",
+                                c->upload.url);
+        else if (!c->encryption.enabled)
+                (void) error_at(l, s, "upload.url: \"%s\" is plain HTTP and the backups are not encrypted; "
+                                "upload.allow_insecure_http needs an encryption group", c->upload.url);
+        else
+                (void) warning_at(l, s, "upload.url: \"%s\" is plain HTTP: the encrypted backups, their sidecars "
+                                  "and the object names travel unprotected", c->upload.url);
+}
+
 static void check_cross(Loader *l, Config *c) {
         int lo, hi;
 
@@ -801,6 +841,16 @@ static void check_cross(Loader *l, Config *c) {
                 (void) error_at(l, lookup_near(l, "storage.level"),
                                 "storage.level: %u is out of range for %s (expected %d to %d)",
                                 c->storage.level, codec_to_string(c->storage.compression), lo, hi);
+
+        if (c->etcd.discover)
+                for (const char *const *k = (const char *const[]) { "endpoints", "cacert", "cert", "key", NULL }; *k; k++) {
+                        _cleanup_free_ char *path = NULL;
+                        if (asprintf(&path, "etcd.%s", *k) < 0)
+                                break;
+                        if (config_lookup(&l->cfg, path))
+                                (void) error_at(l, config_lookup(&l->cfg, path),
+                                                "etcd.%s: not with etcd.discover, which finds it", *k);
+                }
 
         if (!c->etcd.cert != !c->etcd.key)
                 (void) error_at(l, lookup_near(l, c->etcd.cert ? "etcd.key" : "etcd.cert"),
@@ -820,6 +870,7 @@ static void check_cross(Loader *l, Config *c) {
                 if (!c->upload.secret_access_key_file)
                         (void) error_at(l, lookup_near(l, "upload.secret_access_key_file"),
                                         "upload: secret_access_key_file is required");
+                check_insecure_http(l, c);
         }
 }
 

@@ -18,9 +18,11 @@
 #include "backup/codec.h"
 #include "format/retention.h"
 #include "util/macro.h"
+#include "build-config.h"
 
-#define CONFIG_DEFAULT_PATH SYSCONFDIR_DEFAULT "/etcd-backupd/etcd-backupd.conf"
-#define SYSCONFDIR_DEFAULT "/etc"
+/* meson's sysconfdir: /etc for a package (prefix /usr), /usr/local/etc for a
+ * developer's `meson install`. */
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/etcd-backupd/etcd-backupd.conf"
 
 typedef enum RestoreMode {
         RESTORE_MODE_AUTO,
@@ -31,6 +33,8 @@ typedef enum RestoreMode {
 typedef struct ConfigEtcd {
         char **endpoints;               /* "https://host:port", at least one */
         char *cacert, *cert, *key;      /* resolved paths; NULL = unset */
+        char *discover;                 /* NULL, "auto" or a manifests directory: the four
+                                         * above come from kube-apiserver's flags (discover.h) */
         uint64_t connect_timeout_usec;
         uint64_t timeout_usec;
 } ConfigEtcd;
@@ -66,6 +70,7 @@ typedef struct ConfigUpload {
         char *secret_access_key_file;   /* resolved path */
         uint64_t part_size_bytes;
         bool retention;
+        bool allow_insecure_http;       /* an http:// url is accepted (encrypted backups only) */
 } ConfigUpload;
 
 typedef struct ConfigRestore {
@@ -87,6 +92,7 @@ typedef struct ConfigRestore {
 typedef struct ConfigControl {
         char *socket;
         char *group;                    /* "" = root only */
+        uint64_t backup_min_interval_usec;      /* between backups started by non-root callers */
 } ConfigControl;
 
 typedef struct ConfigMetrics {

@@ -58,7 +58,7 @@ for codec in gzip zstd none; do
   check "$codec: backup file is 0600" test "$(stat -c %a "$out")" = 600
   check "$codec: sidecar is 0600" test "$(stat -c %a "$side")" = 600
   check "$codec: directory is 0700" test "$(stat -c %a "$dir")" = 700
-  check "$codec: nothing else in the directory" test "$(ls -A "$dir" | wc -l)" = 2
+  check "$codec: nothing else in the directory" test "$(dir_files "$dir" | wc -l)" = 2
 done
 
 # Encrypted to two age recipients: the real `age -d` decrypts it with either
@@ -100,6 +100,23 @@ check "group-writable directory: nothing written" test -z "$(ls -A "$T/b-open")"
 err=$("$ETCD_BACKUPD" --once -c "$T/minfree.conf" 2>&1); rc=$?
 check "min_free: exit 1 with a clear reason" test $rc -eq 1
 check "min_free: names storage.min_free" grep -q "storage.min_free" <<<"$err"
-check "min_free: nothing written" test -z "$(ls -A "$T/b-full" 2>/dev/null)"
+check "min_free: nothing written" test -z "$(dir_files "$T/b-full")"
+
+# At start: a sidecar an interrupted publish left without its backup is
+# removed and logged; a backup without a sidecar is named in a warning; the
+# new backup is published with its sidecar.
+mkdir -m 0700 "$T/b-tidy"
+lone=etcd-0000000000000001-20200101T000000Z-r1.db.zst
+bare=etcd-0000000000000001-20200102T000000Z-r2.db.zst
+echo '{}' > "$T/b-tidy/$lone.json"
+echo keep > "$T/b-tidy/$bare"
+{ etcd_group; storage_group "$T/b-tidy" zstd 1; echo 'retention: { keep_last = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/tidy.conf"
+out=$("$ETCD_BACKUPD" --once -c "$T/tidy.conf" 2>"$T/tidy.err"); rc=$?
+check "tidy: the backup succeeds" test $rc -eq 0
+check "tidy: the lone sidecar is removed" test ! -e "$T/b-tidy/$lone.json"
+check "tidy: its removal is logged" grep -q "Removed $T/b-tidy/$lone.json: a sidecar without its backup" "$T/tidy.err"
+check "tidy: the backup without a sidecar is kept and named" \
+  bash -c "[[ -f '$T/b-tidy/$bare' ]] && grep -q 'Backup $T/b-tidy/$bare has no sidecar' '$T/tidy.err'"
+check "tidy: the new backup has its sidecar" test -f "$out" -a -f "$out.json"
 
 finish
