@@ -239,7 +239,8 @@ Config *config_new_default(void) {
         };
         c->control = (ConfigControl) {
                 .socket = strdup("/run/etcd-backupd/control.sock"),
-                .group = strdup("etcd-backup"),
+                .group = strdup("etcd-backup-ctl"),
+                .backup_min_interval_usec = 5 * USEC_PER_MINUTE,
         };
         if (!c->etcd.cacert || !c->etcd.cert || !c->etcd.key || !c->storage.directory ||
             !c->upload.region || !c->restore.data_dir || !c->restore.manifests_dir ||
@@ -769,6 +770,7 @@ static const KeySpec restore_keys[] = {
 static const KeySpec control_keys[] = {
         { "socket", KEY_CUSTOM, 0, 0, 0, parse_socket },
         { "group", KEY_STRING, FIELD(control.group) },
+        { "backup_min_interval", KEY_DURATION, FIELD(control.backup_min_interval_usec), 0, USEC_PER_DAY },
         {}
 };
 

@@ -89,6 +89,7 @@ typedef struct ConfigRestore {
 typedef struct ConfigControl {
         char *socket;
         char *group;                    /* "" = root only */
+        uint64_t backup_min_interval_usec;      /* between backups started by non-root callers */
 } ConfigControl;
 
 typedef struct ConfigMetrics {
