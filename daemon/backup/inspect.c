@@ -371,6 +371,9 @@ static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t 
                 return decode_fail(d, STAGE_DECOMPRESS, r, "cannot create a temporary file in %s: %s",
                             d->tmp_dir, strerror(-r));
         sink->fd = *tmp_fd;
+        /* Bounds for what is spooled (a plain file is only as large as it is). */
+        if (d->max_db_size > 0 && d->max_db_size < INSPECT_DB_MAX_BYTES)
+                sink->limit = d->max_db_size + TRAILER_BYTES;
         {
                 /* Never spool the whole free space away: keep 1/16 of it (at
                  * most 64 MiB) for everyone else. */
@@ -430,8 +433,6 @@ int decode_backup(InspectBackup *b, Decode *d) {
         if (r < 0)
                 return r;
         sink.trailer = trailer;
-        if (d->max_db_size > 0 && d->max_db_size < INSPECT_DB_MAX_BYTES)
-                sink.limit = d->max_db_size + TRAILER_BYTES;
         if (d->hash_file) {
                 md = EVP_MD_CTX_new();
                 if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
