@@ -521,8 +521,9 @@ int decode_backup(InspectBackup *b, Decode *d) {
                                     d->max_db_size);
                 if (sink.error == -ENOSPC && d->spool_room > 0)
                         return decode_fail(d, STAGE_DECOMPRESS, -ENOSPC,
-                                    "decompresses to more than the %" PRIu64 " bytes %s can take",
-                                    d->spool_room, d->tmp_dir);
+                                    "cannot write the temporary file in %s: %s (the data decompresses to "
+                                    "more than the %" PRIu64 " bytes it can take)",
+                                    d->tmp_dir, strerror(ENOSPC), d->spool_room);
                 if (sink.error == -EFBIG)
                         return decode_fail(d, STAGE_DECOMPRESS, -EFBIG,
                                     "not a backup: decompresses to more than %" PRIu64 " GiB",
