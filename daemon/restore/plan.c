@@ -518,15 +518,18 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
         p->etcd_running = true;
         p->apiserver_running = access(apiserver_manifest, F_OK) >= 0;
         if (p->apiserver_running) {
+                _cleanup_free_ char *error = NULL;
+
                 r = static_pod_manifest_port(apiserver_manifest, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT,
-                                        &p->apiserver_port);
+                                             &p->apiserver_port, &error);
+                if (r >= 0)
+                        r = static_pod_manifest_address(apiserver_manifest, APISERVER_ADDRESS_FLAG,
+                                                        &p->apiserver_address, &error);
+                if (r < 0 && error)
+                        return free_and_format(ret_error, "cannot read kube-apiserver's address: %s", error), r;
                 if (r < 0)
-                        return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_PORT_FLAG,
-                                         apiserver_manifest, r == -EBADMSG ? "not a port number" : strerror(-r)), r;
-                r = static_pod_manifest_address(apiserver_manifest, APISERVER_ADDRESS_FLAG, &p->apiserver_address);
-                if (r < 0)
-                        return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_ADDRESS_FLAG,
-                                         apiserver_manifest, r == -EBADMSG ? "not an IP address" : strerror(-r)), r;
+                        return free_and_format(ret_error, "cannot read kube-apiserver's address from %s: %s",
+                                               apiserver_manifest, strerror(-r)), r;
                 r = plan_apiserver_cacert(p, c, apiserver_manifest, ret_error);
                 if (r < 0)
                         return r;

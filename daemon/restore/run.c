@@ -399,7 +399,7 @@ static int step_start_apiserver(Run *run) {
  * the port answers. 0 when there is no such manifest. */
 static int restart_static_pod(Run *run, const char *file, uint16_t default_port) {
         RestorePlan *p = run->p;
-        _cleanup_free_ char *path = path_join(p->manifests_dir, file), *address = NULL;
+        _cleanup_free_ char *path = path_join(p->manifests_dir, file), *address = NULL, *error = NULL;
         uint16_t port;
         int r, k;
 
@@ -407,12 +407,12 @@ static int restart_static_pod(Run *run, const char *file, uint16_t default_port)
                 return -ENOMEM;
         if (access(path, F_OK) < 0)
                 return 0;
-        r = static_pod_manifest_port(path, "--secure-port", default_port, &port);
+        r = static_pod_manifest_port(path, "--secure-port", default_port, &port, &error);
         if (r >= 0)
-                r = static_pod_manifest_address(path, "--bind-address", &address);
+                r = static_pod_manifest_address(path, "--bind-address", &address, &error);
         if (r < 0)
                 return free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
-                                       strerror(-r)), r;
+                                       error ? error : strerror(-r)), r;
         r = run_ensure_held_dir(run);
         if (r < 0)
                 return r;

@@ -4,8 +4,8 @@
  * manifests directory, so moving a manifest out stops the pod and moving it
  * back starts it. Manifests are only moved (rename without replacing, both
  * directories fsynced), never rewritten; the flags read from a manifest
- * (kube-apiserver's --secure-port and --bind-address) are found by a plain
- * text scan.
+ * (kube-apiserver's --secure-port and --bind-address) come from the
+ * manifest reader (manifest.h), as kube-apiserver reads its command line.
  */
 
 #include <arpa/inet.h>
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "restore/manifest.h"
 #include "restore/static-pod.h"
 #include "util/io.h"
 #include "util/str.h"
@@ -42,38 +43,30 @@ int static_pod_manifest_move(const char *from_dir, const char *to_dir, const cha
         return 0;
 }
 
-/* The value of `flag=` in the manifest at path, up to a blank, quote, comma or bracket (YAML list items may be
- * quoted); *ret is NULL when the flag is not there. The first occurrence counts. */
-static int manifest_flag(const char *path, const char *flag, char **ret) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0, flag_len = strlen(flag);
-        const char *p;
+/* The value of flag in the manifest at path as kube-apiserver sees it (the last occurrence), *ret NULL when it is
+ * not given; *ret_line its line. */
+static int manifest_value(const char *path, const char *flag, char **ret, unsigned *ret_line, char **ret_error) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        const char *v;
         int r;
 
-        r = read_full_file(path, STATIC_POD_MANIFEST_MAX_BYTES, &text, &size);
+        r = manifest_load(path, &m, ret_error);
         if (r < 0)
                 return r;
-        for (p = text; (p = memmem(p, size - (size_t) (p - text), flag, flag_len)); p += flag_len) {
-                size_t n;
-
-                if (p[flag_len] != '=')
-                        continue;
-                p += flag_len + 1;
-                n = strcspn(p, " \t\r\n\"',]#");
-                *ret = strndup(p, n);
-                return *ret ? 0 : -ENOMEM;
-        }
-        *ret = NULL;
-        return 0;
+        v = manifest_flag(m, flag, ret_line);
+        *ret = v ? strdup(v) : NULL;
+        return !v || *ret ? 0 : -ENOMEM;
 }
 
-int static_pod_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret) {
+int static_pod_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret,
+                             char **ret_error) {
         _cleanup_free_ char *value = NULL;
         uint32_t port = 0;
         size_t digits = 0;
+        unsigned line = 0;
         int r;
 
-        r = manifest_flag(path, flag, &value);
+        r = manifest_value(path, flag, &value, &line, ret_error);
         if (r < 0)
                 return r;
         if (!value) {
@@ -82,22 +75,24 @@ int static_pod_manifest_port(const char *path, const char *flag, uint16_t defaul
         }
         for (const char *p = value; *p; p++, digits++) {
                 if (*p < '0' || *p > '9' || digits >= 5)
-                        return -EBADMSG;
+                        break;
                 port = port * 10 + (uint32_t) (*p - '0');
         }
-        if (digits == 0 || port == 0 || port > 65535)
-                return -EBADMSG;
+        if (digits == 0 || value[digits] || port == 0 || port > 65535)
+                return free_and_format(ret_error, "%s:%u: %s=%s is not a port number", path, line, flag, value),
+                       -EBADMSG;
         *ret = (uint16_t) port;
         return 0;
 }
 
-int static_pod_manifest_address(const char *path, const char *flag, char **ret) {
+int static_pod_manifest_address(const char *path, const char *flag, char **ret, char **ret_error) {
         _cleanup_free_ char *value = NULL;
         struct in6_addr a6;
         struct in_addr a4;
+        unsigned line = 0;
         int r;
 
-        r = manifest_flag(path, flag, &value);
+        r = manifest_value(path, flag, &value, &line, ret_error);
         if (r < 0)
                 return r;
         if (!value || inet_pton(AF_INET, value, &a4) == 1) {
@@ -107,7 +102,8 @@ int static_pod_manifest_address(const char *path, const char *flag, char **ret) 
                 if (IN6_IS_ADDR_UNSPECIFIED(&a6))
                         return (*ret = strdup("::1")) ? 0 : -ENOMEM;
         } else
-                return -EBADMSG;
+                return free_and_format(ret_error, "%s:%u: %s=%s is not an IP address", path, line, flag, value),
+                       -EBADMSG;
         *ret = TAKE_PTR(value);
         return 0;
 }

@@ -21,7 +21,8 @@
 
 static char dir[] = "/tmp/test-units.XXXXXX";
 
-/* Write text as the manifest and return its path (static buffer). */
+/* Write kube-apiserver's manifest with the command-list lines text after the program, and return its path
+ * (static buffer). */
 static const char *manifest(const char *text) {
         static char path[sizeof dir + 32];
         FILE *f;
@@ -29,14 +30,16 @@ static const char *manifest(const char *text) {
         snprintf(path, sizeof path, "%s/kube-apiserver.yaml", dir);
         f = fopen(path, "w");
         check(f);
+        check(fputs("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - command:\n    - kube-apiserver\n", f) >= 0);
         check(fputs(text, f) >= 0);
+        check(fputs("    image: registry.k8s.io/kube-apiserver:v1.28.4\n    name: kube-apiserver\n", f) >= 0);
         check(fclose(f) == 0);
         return path;
 }
 
 static void check_port(const char *text, int want) {
         uint16_t port = 0;
-        int r = static_pod_manifest_port(manifest(text), "--secure-port", 6443, &port);
+        int r = static_pod_manifest_port(manifest(text), "--secure-port", 6443, &port, NULL);
 
         if (want < 0) {
                 check_int_eq(r, want);
@@ -48,7 +51,7 @@ static void check_port(const char *text, int want) {
 
 static void check_address(const char *text, const char *want) {
         char *address = NULL;
-        int r = static_pod_manifest_address(manifest(text), "--bind-address", &address);
+        int r = static_pod_manifest_address(manifest(text), "--bind-address", &address, NULL);
 
         if (!want) {
                 check_int_eq(r, -EBADMSG);
@@ -61,12 +64,15 @@ static void check_address(const char *text, const char *want) {
 }
 
 static void test_manifest_port(void) {
-        check_port("spec:\n  containers:\n  - command:\n    - kube-apiserver\n", 6443);
+        check_port("", 6443);
         check_port("    - --advertise-address=10.0.0.5\n    - --secure-port=8443\n", 8443);
         check_port("    - \"--secure-port=7443\"\n", 7443);
-        check_port("    - --secure-port=1\n    - --secure-port=2\n", 1);
-        /* --insecure-port is another flag; --secure-port without '=' is not this one. */
-        check_port("    - --insecure-port=0\n    - --secure-port 9\n    - --secure-port=9443\n", 9443);
+        /* Repeated: the last counts, as kube-apiserver reads it. */
+        check_port("    - --secure-port=1\n    - --secure-port=2\n", 2);
+        /* --insecure-port is another flag; the "--flag value" form counts too. */
+        check_port("    - --insecure-port=0\n    - --secure-port=9443\n    - --secure-port\n    - \"9\"\n", 9);
+        /* A manifest that is not YAML is an error, not a scan for text. */
+        check_port("    - [--secure-port=1\n", -EBADMSG);
         check_port("    - --secure-port=\n", -EBADMSG);
         check_port("    - --secure-port=0\n", -EBADMSG);
         check_port("    - --secure-port=65536\n", -EBADMSG);
@@ -78,7 +84,8 @@ static void test_manifest_port(void) {
 static void test_manifest_address(void) {
         check_address("    - --secure-port=6443\n", "127.0.0.1");
         check_address("    - --bind-address=0.0.0.0\n", "127.0.0.1");
-        check_address("    - --bind-address=::\n", "::1");
+        /* Quoted, as a YAML writer must quote a value ending in ':'. */
+        check_address("    - '--bind-address=::'\n", "::1");
         check_address("    - --bind-address=10.1.2.3\n", "10.1.2.3");
         check_address("    - '--bind-address=127.0.0.2'\n", "127.0.0.2");
         check_address("    - --bind-address=fd00::5 # the node\n", "fd00::5");
@@ -94,8 +101,8 @@ static void test_manifest_missing(void) {
         uint16_t port = 0;
 
         snprintf(path, sizeof path, "%s/absent.yaml", dir);
-        check_int_eq(static_pod_manifest_port(path, "--secure-port", 6443, &port), -ENOENT);
-        check_int_eq(static_pod_manifest_address(path, "--bind-address", &address), -ENOENT);
+        check_int_eq(static_pod_manifest_port(path, "--secure-port", 6443, &port, NULL), -ENOENT);
+        check_int_eq(static_pod_manifest_address(path, "--bind-address", &address, NULL), -ENOENT);
 }
 
 /* A listener on address, port chosen by the kernel. */
