@@ -21,10 +21,8 @@
 #include "restore/discover.h"
 #include "restore/manifest.h"
 #include "restore/units.h"
-#include "util/io.h"
 #include "util/str.h"
 
-#define ENV_FILE_MAX_BYTES ((size_t) 1024 * 1024)
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
 #define SYSTEMD_SERVICE "org.freedesktop.systemd1.Service"
 
@@ -94,61 +92,17 @@ static char *etcd_env_name(const char *flag) {
 
 /* ---- systemd units ----------------------------------------------------------------- */
 
-/* One line of an EnvironmentFile=: KEY=VALUE, '#' or ';' comments, a value in matching quotes unquoted. */
-static int env_file_line(char *line, char ***env) {
-        char *eq, *v, *end;
-
-        line += strspn(line, " \t");
-        if (!*line || *line == '#' || *line == ';')
-                return 0;
-        eq = strchr(line, '=');
-        if (!eq || eq == line)
-                return 0;
-        *eq = '\0';
-        for (end = eq; end > line && (end[-1] == ' ' || end[-1] == '\t'); end--)
-                end[-1] = '\0';
-        v = eq + 1;
-        v += strspn(v, " \t");
-        end = v + strlen(v);
-        while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-                *--end = '\0';
-        if (end - v >= 2 && (*v == '"' || *v == '\'') && end[-1] == *v) {
-                end[-1] = '\0';
-                v++;
-        }
-        _cleanup_free_ char *kv = NULL;
-        if (asprintf(&kv, "%s=%s", line, v) < 0)
-                return -ENOMEM;
-        return strv_consume(env, TAKE_PTR(kv));
-}
-
-int discover_env_parse(char *text, char ***env) {
-        int r;
-
-        for (char *line = text, *next; line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                r = env_file_line(line, env);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static int read_env_file(const char *unit, const char *path, bool optional, char ***env, char **ret_error) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
         int r;
 
-        r = read_full_file(path, ENV_FILE_MAX_BYTES, &text, &size);
+        r = units_read_env_file(path, env);
         if (r == -ENOENT && optional)
                 return 0;
-        if (r < 0)
+        if (r == -EBADMSG)
+                return free_and_format(ret_error, "%s: EnvironmentFile=%s contains a NUL byte", unit, path), r;
+        if (r < 0 && r != -ENOMEM)
                 return free_and_format(ret_error, "%s: EnvironmentFile=%s: %s", unit, path, strerror(-r)), r;
-        if (strlen(text) != size)
-                return free_and_format(ret_error, "%s: EnvironmentFile=%s contains a NUL byte", unit, path), -EBADMSG;
-        return discover_env_parse(text, env);
+        return r;
 }
 
 /* Expand ${NAME} anywhere and a word that is exactly $NAME (split on blanks), as systemd does in ExecStart=. */

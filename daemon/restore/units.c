@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "format/envfile.h"
 #include "restore/units.h"
 #include "util/io.h"
 #include "util/str.h"
@@ -211,48 +212,15 @@ int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret
 }
 
 #define SYSTEMD_SERVICE "org.freedesktop.systemd1.Service"
-/* Longest EnvironmentFile= read. */
-#define ENV_FILE_MAX_BYTES ((size_t) 1024 * 1024)
-
-/* Append the assignments of an environment file to *env. */
-static int env_file_read(const char *path, char ***env) {
+int units_read_env_file(const char *path, char ***env) {
         _cleanup_free_ char *text = NULL;
-        size_t size;
+        size_t size = 0;
         int r;
 
         r = read_full_file(path, ENV_FILE_MAX_BYTES, &text, &size);
         if (r < 0)
                 return r;
-        for (char *line = text, *next; line && line < text + size; line = next) {
-                char *eq, *v, *end;
-                size_t n;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                line += strspn(line, " \t");
-                if (!*line || *line == '#' || *line == ';' || !(eq = strchr(line, '=')))
-                        continue;
-                end = eq;
-                while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
-                        end--;
-                v = eq + 1 + strspn(eq + 1, " \t");
-                n = strlen(v);
-                while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
-                        v[--n] = '\0';
-                if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-                        v[n - 1] = '\0';
-                        v++;
-                }
-                *end = '\0';
-                char *kv = NULL;
-                if (asprintf(&kv, "%s=%s", line, v) < 0)
-                        return -ENOMEM;
-                r = strv_consume(env, kv);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return env_file_parse(text, size, env);
 }
 
 int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_env, char **ret_error) {
@@ -295,7 +263,7 @@ int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_
         if (r >= 0)
                 r = sd_bus_message_enter_container(reply, 'a', "(sb)");
         while (r >= 0 && (r = sd_bus_message_read(reply, "(sb)", &file, &ignore)) > 0) {
-                int k = env_file_read(file, &env);
+                int k = units_read_env_file(file, &env);
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0 && !(ignore && k == -ENOENT)) {

@@ -42,6 +42,12 @@ int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_
  * says why. */
 int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error);
 
+/* Append the assignments of the EnvironmentFile= at path to *env, parsed
+ * as systemd parses it (format/envfile.h). Returns 0, -EBADMSG for a file
+ * with a NUL byte, -EFBIG for one over ENV_FILE_MAX_BYTES, -ENOMEM, or an
+ * open/read error. */
+int units_read_env_file(const char *path, char ***env);
+
 /* What unit runs: the first command of its ExecStart= (argv, program
  * first) and its environment as systemd resolved it — Environment=, then
  * each EnvironmentFile= read here (KEY=VALUE lines, '#' and ';' comments,

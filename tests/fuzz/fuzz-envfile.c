@@ -1,32 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-envfile.c — libFuzzer target for the EnvironmentFile= reader of
- * `etcd-backupctl discover`: any text yields KEY=VALUE entries whose key is
- * not empty, or -ENOMEM.
+ * fuzz-envfile.c — libFuzzer target for the EnvironmentFile= parser
+ * (format/envfile.h) that `etcd-backupctl discover` and the restore read
+ * units with: any bytes yield KEY=VALUE entries whose key is not empty,
+ * -EBADMSG (a NUL byte, nothing appended) or -ENOMEM.
  */
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "restore/discover.h"
+#include "format/envfile.h"
 #include "util/str.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_strv_free_ char **env = NULL;
-        _cleanup_free_ char *text = NULL;
+        int r;
 
-        if (size > 1024 * 1024)
+        if (size > ENV_FILE_MAX_BYTES)
                 return 0;
-        text = strndup((const char *) data, size);
-        if (!text)
-                return 0;
-        if (discover_env_parse(text, &env) < 0)
-                return 0;
-        for (char **e = env; e && *e; e++)
-                if (!strchr(*e, '=') || **e == '=')
+        r = env_file_parse((const char *) data, size, &env);
+        if (r == -EBADMSG && (env || !memchr(data, '\0', size)))
+                abort();
+        if (r < 0 && r != -EBADMSG && r != -ENOMEM)
+                abort();
+        for (char **e = env; r >= 0 && e && *e; e++)
+                if (!strchr(*e, '=') || **e == '=' || strchr(*e, '\n'))
                         abort();
         return 0;
 }
