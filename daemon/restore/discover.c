@@ -20,6 +20,7 @@
 
 #include "restore/discover.h"
 #include "restore/manifest.h"
+#include "restore/member.h"
 #include "restore/units.h"
 #include "util/str.h"
 
@@ -67,29 +68,6 @@ Discovery *discovery_free(Discovery *d) {
         return NULL;
 }
 
-static const char *env_get(char *const *env, const char *name) {
-        size_t n = strlen(name);
-
-        /* The last assignment wins, as in systemd's environment. */
-        for (size_t i = strv_length(env); i > 0; i--)
-                if (strncmp(env[i - 1], name, n) == 0 && env[i - 1][n] == '=')
-                        return env[i - 1] + n + 1;
-        return NULL;
-}
-
-/* "--data-dir" → "ETCD_DATA_DIR", etcd's variable for a flag. */
-static char *etcd_env_name(const char *flag) {
-        char *s;
-
-        while (*flag == '-')
-                flag++;
-        if (asprintf(&s, "ETCD_%s", flag) < 0)
-                return NULL;
-        for (char *p = s; *p; p++)
-                *p = *p == '-' ? '_' : (char) (*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
-        return s;
-}
-
 /* ---- systemd units ----------------------------------------------------------------- */
 
 static int read_env_file(const char *unit, const char *path, bool optional, char ***env, char **ret_error) {
@@ -112,7 +90,7 @@ static int expand_argv(char **argv, char *const *env, char ***ret) {
 
         for (char **a = argv; a && *a; a++) {
                 if ((*a)[0] == '$' && (*a)[1] != '{' && (*a)[1]) {
-                        const char *v = env_get(env, *a + 1);
+                        const char *v = strv_env_get(env, *a + 1);
                         _cleanup_free_ char *copy = strdup(v ? v : "");
 
                         if (!copy)
@@ -132,7 +110,7 @@ static int expand_argv(char **argv, char *const *env, char ***ret) {
                         if (!close)
                                 break;
                         *close = '\0';
-                        v = env_get(env, p + 2);
+                        v = strv_env_get(env, p + 2);
                         *p = '\0';
                         if (asprintf(&n, "%s%s%s", s, v ? v : "", close + 1) < 0)
                                 return -ENOMEM;
@@ -221,27 +199,19 @@ static int read_unit(sd_bus *bus, const char *unit, Source *ret, char **ret_erro
 
 /* ---- looking values up -------------------------------------------------------------- */
 
-/* The value of flag in s (for a unit also etcd's ETCD_* variable when etcd_env), with where it came from. */
+/* The value of flag in s (for etcd's unit also its ETCD_* variable when etcd_env), with where it came from. */
 static int source_lookup(const Source *s, const char *flag, bool etcd_env, DiscoverValue *ret) {
-        const char *v = manifest_flag(s->m, flag, NULL);
         _cleanup_free_ char *var = NULL;
+        const char *v;
+        int r;
 
-        if (!v && etcd_env && s->env) {
-                var = etcd_env_name(flag);
-                if (!var)
-                        return -ENOMEM;
-                v = env_get(s->env, var);
-                if (v) {
-                        ret->value = strdup(v);
-                        if (asprintf(&ret->source, "%s: %s", s->label, var) < 0)
-                                ret->source = NULL;
-                        return ret->value && ret->source ? 1 : -ENOMEM;
-                }
-        }
+        r = member_setting(s->m, etcd_env ? s->env : NULL, flag, &v, NULL, &var);
+        if (r < 0)
+                return r;
         if (!v)
                 return 0;
         ret->value = strdup(v);
-        if (asprintf(&ret->source, "%s: %s", s->label, flag) < 0)
+        if (asprintf(&ret->source, "%s: %s", s->label, var ? var : flag) < 0)
                 ret->source = NULL;
         return ret->value && ret->source ? 1 : -ENOMEM;
 }

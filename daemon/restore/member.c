@@ -15,23 +15,53 @@
 #include "util/macro.h"
 #include "util/str.h"
 
-/* The settings read, by etcd's flag name, its variable and the field. */
+/* The settings read, by etcd's flag name and the field. */
 static const struct {
         const char *flag;
-        const char *env;
         size_t offset;
 } keys[] = {
-        { "name", "ETCD_NAME", offsetof(EtcdMember, name) },
-        { "data-dir", "ETCD_DATA_DIR", offsetof(EtcdMember, data_dir) },
-        { "initial-advertise-peer-urls", "ETCD_INITIAL_ADVERTISE_PEER_URLS",
-          offsetof(EtcdMember, initial_advertise_peer_urls) },
-        { "initial-cluster", "ETCD_INITIAL_CLUSTER", offsetof(EtcdMember, initial_cluster) },
-        { "initial-cluster-token", "ETCD_INITIAL_CLUSTER_TOKEN", offsetof(EtcdMember, initial_cluster_token) },
-        { "listen-client-urls", "ETCD_LISTEN_CLIENT_URLS", offsetof(EtcdMember, listen_client_urls) },
-        { "trusted-ca-file", "ETCD_TRUSTED_CA_FILE", offsetof(EtcdMember, trusted_ca_file) },
-        { "cert-file", "ETCD_CERT_FILE", offsetof(EtcdMember, cert_file) },
-        { "key-file", "ETCD_KEY_FILE", offsetof(EtcdMember, key_file) },
+        { "name", offsetof(EtcdMember, name) },
+        { "data-dir", offsetof(EtcdMember, data_dir) },
+        { "initial-advertise-peer-urls", offsetof(EtcdMember, initial_advertise_peer_urls) },
+        { "initial-cluster", offsetof(EtcdMember, initial_cluster) },
+        { "initial-cluster-token", offsetof(EtcdMember, initial_cluster_token) },
+        { "listen-client-urls", offsetof(EtcdMember, listen_client_urls) },
+        { "trusted-ca-file", offsetof(EtcdMember, trusted_ca_file) },
+        { "cert-file", offsetof(EtcdMember, cert_file) },
+        { "key-file", offsetof(EtcdMember, key_file) },
 };
+
+/* "--data-dir" → "ETCD_DATA_DIR", etcd's variable for a flag. */
+static char *etcd_env_name(const char *flag) {
+        char *s;
+
+        while (*flag == '-')
+                flag++;
+        if (asprintf(&s, "ETCD_%s", flag) < 0)
+                return NULL;
+        for (char *p = s; *p; p++)
+                *p = *p == '-' ? '_' : (char) (*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        return s;
+}
+
+int member_setting(const Manifest *m, char *const *env, const char *flag, const char **ret_value,
+                   unsigned *ret_line, char **ret_var) {
+        const char *v = manifest_flag(m, flag, ret_line);
+        _cleanup_free_ char *var = NULL;
+
+        if (!v && env) {
+                var = etcd_env_name(flag);
+                if (!var)
+                        return -ENOMEM;
+                v = strv_env_get(env, var);
+                if (!v)
+                        var = mfree(var);
+        }
+        *ret_value = v;
+        if (ret_var)
+                *ret_var = TAKE_PTR(var);
+        return 0;
+}
 
 static MemberValue *field(EtcdMember *m, size_t i) {
         return (MemberValue *) ((char *) m + keys[i].offset);
@@ -138,52 +168,31 @@ int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error)
         return 0;
 }
 
-/* The value of -flag/--flag in argv (the last one wins), or NULL. */
-static const char *argv_flag(char *const *argv, const char *flag) {
-        const char *found = NULL;
-        size_t len = strlen(flag);
-
-        for (size_t i = 1; argv[i]; i++) {
-                const char *a = argv[i];
-                if (streq(a, "--"))
-                        break;
-                if (a[0] != '-')
-                        continue;
-                a += a[1] == '-' ? 2 : 1;
-                if (strncmp(a, flag, len) != 0)
-                        continue;
-                if (a[len] == '=')
-                        found = a + len + 1;
-                else if (a[len] == '\0' && argv[i + 1])
-                        found = argv[++i];
-        }
-        return found;
-}
-
-static const char *env_get(char *const *env, const char *key) {
-        const char *found = NULL;
-        size_t len = strlen(key);
-
-        for (size_t i = 0; env && env[i]; i++)
-                if (strncmp(env[i], key, len) == 0 && env[i][len] == '=')
-                        found = env[i] + len + 1;       /* the last assignment wins, as in systemd */
-        return found;
-}
-
 int member_from_command(char *const *argv, char *const *env, const char *unit, EtcdMember *ret, char **ret_error) {
         _cleanup_(member_done) EtcdMember m = {};
+        _cleanup_(manifest_freep) Manifest *man = NULL;
         int r;
 
         if (!argv || !argv[0])
                 return free_and_format(ret_error, "%s: no ExecStart= command", unit), -EBADMSG;
+        r = manifest_from_argv(unit, argv, &man);
+        if (r == -E2BIG)
+                return free_and_format(ret_error, "%s: ExecStart= has too many arguments", unit), -EBADMSG;
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                const char *v = argv_flag(argv, keys[i].flag);
-                if (v)
-                        r = set_value(field(&m, i), v, true, "%s: ExecStart= --%s", unit, keys[i].flag);
-                else if ((v = env_get(env, keys[i].env)))
-                        r = set_value(field(&m, i), v, true, "%s: environment %s", unit, keys[i].env);
-                else
+                _cleanup_free_ char *var = NULL;
+                const char *v;
+
+                r = member_setting(man, env, keys[i].flag, &v, NULL, &var);
+                if (r < 0)
+                        return r;
+                if (!v)
                         continue;
+                if (var)
+                        r = set_value(field(&m, i), v, true, "%s: environment %s", unit, var);
+                else
+                        r = set_value(field(&m, i), v, true, "%s: ExecStart= --%s", unit, keys[i].flag);
                 if (r < 0)
                         return r;
         }

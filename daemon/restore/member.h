@@ -48,6 +48,18 @@ void member_done(EtcdMember *m);
  * NAME=PEER-URLS, token "etcd-cluster". -ENOMEM. */
 int member_from_manifest(const Manifest *m, EtcdMember *ret, char **ret_error);
 
+/* etcd's setting flag ("data-dir"; "--data-dir" is the same) as etcd reads
+ * it from m (a pod's container command, or a unit's ExecStart= through
+ * manifest_from_argv()): the flag (the last occurrence), else, when env is
+ * given (a unit's environment, NULL for a pod), its ETCD_<FLAG> variable.
+ * Sets *ret_value (into m or env; NULL when etcd has no such setting),
+ * *ret_line (optional: the flag's line, 0 otherwise) and *ret_var
+ * (optional, caller frees: the variable's name when the value came from
+ * one, else NULL). Returns 0 or -ENOMEM. Both the restore (below) and
+ * discover.h look etcd's settings up with it. */
+int member_setting(const Manifest *m, char *const *env, const char *flag, const char **ret_value,
+                   unsigned *ret_line, char **ret_var);
+
 /* The same for a command line argv (NULL-terminated, argv[0] the program)
  * and environment env (NULL-terminated "KEY=VALUE", may be NULL) of a
  * systemd unit called unit: flags as Go's flag package reads them

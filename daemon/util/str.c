@@ -46,6 +46,15 @@ int strv_consume(char ***l, char *s) {
         return 0;
 }
 
+const char *strv_env_get(char *const *env, const char *name) {
+        size_t n = strlen(name);
+
+        for (size_t i = strv_length(env); i > 0; i--)
+                if (strncmp(env[i - 1], name, n) == 0 && env[i - 1][n] == '=')
+                        return env[i - 1] + n + 1;
+        return NULL;
+}
+
 int strv_extend(char ***l, const char *s) {
         return strv_consume(l, strdup(s));
 }

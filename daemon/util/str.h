@@ -22,6 +22,10 @@ size_t strv_length(char *const *l);
 int strv_extend(char ***l, const char *s);
 /* Appends s itself, taking ownership (freed on failure too). */
 int strv_consume(char ***l, char *s);
+
+/* The value of name in env ("KEY=VALUE" entries, may be NULL): the last
+ * assignment wins, as in systemd's environment. NULL when not there. */
+const char *strv_env_get(char *const *env, const char *name);
 bool strv_contains(char *const *l, const char *s);
 
 /* Returns a pointer past the prefix, or NULL. */

@@ -157,6 +157,37 @@ static void test_command(void) {
         error = mfree(error);
 }
 
+/* The one lookup of etcd's settings that the restore and discover share. */
+static void test_setting(void) {
+        char *argv[] = { (char *) "/usr/bin/etcd", (char *) "--name=m2", (char *) "--data-dir", (char *) "/srv/etcd",
+                         NULL };
+        char *env[] = { (char *) "ETCD_NAME=ignored", (char *) "ETCD_INITIAL_CLUSTER_TOKEN=t1",
+                        (char *) "ETCD_INITIAL_CLUSTER_TOKEN=t2", NULL };
+        _cleanup_(manifest_freep) Manifest *man = NULL;
+        const char *v = NULL;
+        char *var = NULL;
+        unsigned line = 7;
+
+        check_int_eq(manifest_from_argv("etcd.service", argv, &man), 0);
+        check_int_eq(member_setting(man, env, "name", &v, &line, &var), 0);
+        check_str_eq(v, "m2");
+        check(!var);
+        check_int_eq(member_setting(man, env, "--data-dir", &v, NULL, &var), 0);
+        check_str_eq(v, "/srv/etcd");
+        check(!var);
+        /* not on the command line: etcd's variable, the last assignment */
+        check_int_eq(member_setting(man, env, "--initial-cluster-token", &v, &line, &var), 0);
+        check_str_eq(v, "t2");
+        check_str_eq(var, "ETCD_INITIAL_CLUSTER_TOKEN");
+        check_int_eq(line, 0);
+        var = mfree(var);
+        /* without an environment (a pod) only the flag counts */
+        check_int_eq(member_setting(man, NULL, "initial-cluster-token", &v, NULL, &var), 0);
+        check(!v && !var);
+        check_int_eq(member_setting(man, env, "initial-cluster", &v, NULL, NULL), 0);
+        check(!v);
+}
+
 static void test_cluster_names(void) {
         check(member_cluster_names("a=https://x:2380,b=https://y:2380", "b", "https://y:2380"));
         check(member_cluster_names("a=https://x:2380,a=https://x2:2380", "a", "https://x2:2380,https://x:2380"));
@@ -170,6 +201,7 @@ int main(void) {
         TEST_RUN(test_overrides);
         TEST_RUN(test_bad_manifests);
         TEST_RUN(test_command);
+        TEST_RUN(test_setting);
         TEST_RUN(test_cluster_names);
         return 0;
 }
