@@ -86,6 +86,12 @@ typedef struct ConfigControl {
         char *group;                    /* "" = root only */
 } ConfigControl;
 
+typedef struct ConfigKubernetes {
+        /* kube-apiserver's EncryptionConfiguration: each backup's Secrets are
+         * checked against it (resolved path; NULL = unset). */
+        char *encryption_config;
+} ConfigKubernetes;
+
 typedef struct ConfigMetrics {
         char *textfile;                 /* NULL = off */
 } ConfigMetrics;
@@ -101,6 +107,7 @@ typedef struct Config {
         ConfigRestore restore;
         ConfigControl control;
         ConfigMetrics metrics;
+        ConfigKubernetes kubernetes;
 } Config;
 
 typedef enum ConfigSeverity {
