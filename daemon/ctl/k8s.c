@@ -210,7 +210,7 @@ int ctl_k8s_print(const char *cmd, const InspectKv *kvs, size_t n, bool list, Ct
                                         failed = true;
                                 }
                         } else
-                                printf("%s\n", json_object_to_json_string_ext(o.object, JSON_C_TO_STRING_PRETTY |
+                                printf("%s\n", json_object_to_json_string_ext(o.object, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
                         break;
                 default:
@@ -231,7 +231,7 @@ int ctl_k8s_print(const char *cmd, const InspectKv *kvs, size_t n, bool list, Ct
                         fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                         return 1;
                 }
-                printf("%s\n", json_object_to_json_string_ext(l, JSON_C_TO_STRING_PRETTY |
+                printf("%s\n", json_object_to_json_string_ext(l, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(l);
         }
