@@ -9,19 +9,16 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
+#include "backup/k8s-secrets.h"
 #include "ctl/k8s.h"
 #include "format/json-yaml.h"
 #include "format/k8s-object.h"
-#include "util/io.h"
 #include "util/macro.h"
 
 static const char *const output_names[_CTL_K8S_OUTPUT_MAX] = {
@@ -53,59 +50,14 @@ static const char *key_text(char *buf, size_t size, const uint8_t *key, size_t n
 }
 
 int ctl_k8s_load_encryption_config(const char *cmd, const char *path, bool insecure, EncryptionConfig **ret) {
-        char err[ENCRYPTION_ERROR_MAX];
-        _cleanup_close_ int fd = -EBADF;
-        uint8_t *text = NULL;
-        struct stat st;
-        size_t size;
-        ssize_t k;
+        char error[512] = "";
         int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                fprintf(stderr, "etcd-backupctl %s: cannot open --encryption-config %s: %s\n", cmd, path,
-                        strerror(errno));
-                return 1;
-        }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                fprintf(stderr, "etcd-backupctl %s: --encryption-config %s is not a regular file\n", cmd, path);
-                return 1;
-        }
-        if ((st.st_mode & (S_IRWXG | S_IRWXO)) && !insecure) {
-                fprintf(stderr,
-                        "etcd-backupctl %s: --encryption-config %s holds encryption keys but group or others "
-                        "may access it (mode %04o); chmod 600 it, or pass --insecure-key-file\n",
-                        cmd, path, (unsigned) (st.st_mode & 07777));
-                return 1;
-        }
-        if ((uint64_t) st.st_size > ENCRYPTION_CONFIG_MAX_BYTES) {
-                fprintf(stderr, "etcd-backupctl %s: --encryption-config %s: %jd bytes is too large for an "
-                        "EncryptionConfiguration\n", cmd, path, (intmax_t) st.st_size);
-                return 1;
-        }
-        if (sodium_init() < 0) {
-                fprintf(stderr, "etcd-backupctl %s: libsodium could not be initialised\n", cmd);
-                return 1;
-        }
-        /* The text holds the keys' base64: locked, not dumped, wiped. */
-        text = sodium_malloc((size_t) st.st_size + 1);
-        if (!text) {
-                fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
-                return 1;
-        }
-        k = loop_read(fd, text, (size_t) st.st_size + 1);
-        if (k < 0 || (size_t) k > (size_t) st.st_size) {
-                fprintf(stderr, "etcd-backupctl %s: cannot read --encryption-config %s: %s\n", cmd, path,
-                        k < 0 ? strerror((int) -k) : "it grew while being read");
-                sodium_free(text);
-                return 1;
-        }
-        size = (size_t) k;
-        r = encryption_config_parse(text, size, ret, err);
-        sodium_free(text);
+        r = k8s_secrets_load_config(path, insecure, ret, error, sizeof error);
         if (r < 0) {
-                fprintf(stderr, "etcd-backupctl %s: --encryption-config %s: %s\n", cmd, path,
-                        r == -ENOMEM ? strerror(ENOMEM) : err);
+                fprintf(stderr, "etcd-backupctl %s: --encryption-config %s%s\n", cmd,
+                        error[0] ? error : strerror(-r),
+                        r == -EPERM ? "; chmod 600 it, or pass --insecure-key-file" : "");
                 return 1;
         }
         return 0;

@@ -129,6 +129,30 @@ for v in gzip zstd age; do
     test "$(jq -c '.encryption_config.by_key | [.["aescbc:key1"].readable, .["aescbc:key1"].undecryptable, .["aescbc:retired"].missing_key, .["secretbox:box1"].readable]' <<<"$a")" = '[1,1,1,1]'
 done
 
+# ---- the daemon's check: kubernetes.encryption_config ---------------------------
+{ etcd_group; storage_group "$T/b-check" zstd 3; echo "kubernetes: { encryption_config = \"$ENC\"; };"; } > "$T/check.conf"
+out=$("$ETCD_BACKUPD" --once -c "$T/check.conf" 2>"$T/check.err"); rc=$?
+check "--once with kubernetes.encryption_config: the backup is made" test $rc -eq 0 -a -f "$out"
+check "--once warns about the Secrets whose key the configuration lacks (or whose provider does not exist), naming the keys" \
+  grep -q "2 Secrets in backup $out are encrypted with keys that $ENC does not have (aescbc:retired, rot13:key1)" "$T/check.err"
+check "--once: no key material in the output" test -z "$(grep -F -e AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 -e hunter2 "$T/check.err")"
+cp "$ENC" "$T/open.yaml"; chmod 644 "$T/open.yaml"
+sed "s|$ENC|$T/open.yaml|" "$T/check.conf" > "$T/check-open.conf"
+out=$("$ETCD_BACKUPD" --once -c "$T/check-open.conf" 2>"$T/check-open.err"); rc=$?
+check "--once with a readable encryption_config: the backup is still made, the check refused with the reason" \
+  test $rc -eq 0 -a -f "$out" -a -n "$(grep 'Cannot check the Secrets.*group or others may access it (mode 0644)' "$T/check-open.err")"
+{ cat "$T/check.conf"
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'
+  echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/daemon.conf"
+rm -rf "$T/b-check"
+daemon_start "$T/daemon.conf"
+check "daemon: the worker's check is logged after the catch-up backup" \
+  wait_until 60 grep -q 'Secrets in backup .* are encrypted with keys that .* does not have (aescbc:retired, rot13:key1)' "$T/daemon.log"
+check "daemon: etcd_backup_secrets_unreadable 2 in the metrics" \
+  wait_until 10 grep -qx 'etcd_backup_secrets_unreadable 2' "$T/metrics.prom"
+daemon_stop
+check "daemon: stops cleanly" test "$DRC" -eq 0
+
 # ---- the configuration file ------------------------------------------------------
 f=${FILE[gzip]}
 sed -e '0,/- aescbc:/s//- identity: {}\n  - aescbc:/' -e 's/- name: gcm2/- name: spare\n        secret: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n      - name: gcm2/' \
