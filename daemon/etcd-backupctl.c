@@ -21,6 +21,7 @@
 #include "ctl/client.h"
 #include "config/config.h"
 #include "ctl/calendar.h"
+#include "ctl/discover.h"
 #include "ctl/offline.h"
 #include "ctl/restore.h"
 #include "backup/store.h"
@@ -60,6 +61,7 @@ static int run_audit(Ctl *ctl, int argc, char **argv);
 static int run_backup(Ctl *ctl, int argc, char **argv);
 static int run_prune(Ctl *ctl, int argc, char **argv);
 static int run_calendar(Ctl *ctl, int argc, char **argv);
+static int run_discover(Ctl *ctl, int argc, char **argv);
 
 /* The offline commands' NAME|FILE argument. */
 #define NAME_OR_FILE_HELP \
@@ -107,6 +109,30 @@ static const Command commands[] = {
         { "calendar", "calendar [--iterations N] [--base-time TIME] EXPR...",
           "print the next elapses of a calendar expression",
           "The layout and results of `systemd-analyze calendar`.\n", run_calendar },
+        { "discover", "discover [--manifests-dir DIR] [--apiserver-unit NAME] [--etcd-unit NAME]\n"
+          "       [--drop-in] [--write [--force] [--root DIR]]",
+          "print the configuration for this node, found in kube-apiserver's and etcd's flags",
+          "Reads kube-apiserver's --etcd-servers, --etcd-cafile, --etcd-certfile and\n"
+          "--etcd-keyfile, and etcd's --data-dir, --name, --initial-cluster,\n"
+          "--initial-cluster-token and --initial-advertise-peer-urls (or its ETCD_*\n"
+          "variables), from the static-pod manifests kube-apiserver.yaml and etcd.yaml\n"
+          "(paths mapped through the pods' hostPath volumes) and from the systemd\n"
+          "units (ExecStart=, Environment=, EnvironmentFile=, drop-ins included).\n"
+          "Prints a complete configuration; each value's comment says where it came\n"
+          "from. Two sources that disagree, or a file that cannot be read, are errors.\n"
+          "  --manifests-dir DIR   static-pod manifests (default /etc/kubernetes/manifests)\n"
+          "  --apiserver-unit NAME kube-apiserver's unit (default kube-apiserver.service,\n"
+          "                        read when installed)\n"
+          "  --etcd-unit NAME      etcd's unit (default etcd.service, read when installed)\n"
+          "  --drop-in             print the LoadCredential= drop-in for etcd-backupd.service\n"
+          "  --write               install the configuration at the -c path and the drop-in\n"
+          "                        at " "/etc/systemd/system/etcd-backupd.service.d/credentials.conf,\n"
+          "                        checked as --check-config checks it, then print the\n"
+          "                        commands that enable the service\n"
+          "  --force               replace an existing configuration or drop-in\n"
+          "  --root DIR            write below DIR (an image, as systemctl --root)\n"
+          "Exit status: 1 when nothing usable was found (nothing is written), 78 when\n"
+          "the configuration would not pass --check-config.\n", run_discover },
 };
 
 static int load_config(Ctl *ctl, Config **ret) {
@@ -233,7 +259,7 @@ static int no_args(int argc, char **argv) {
 
 static int run_status(Ctl *ctl, int argc, char **argv) {
         _cleanup_(client_done) Client cl = CLIENT_INIT;
-        struct json_object *o = NULL, *last, *progress;
+        struct json_object *o = NULL, *last, *progress, *upload;
         int r;
 
         if ((r = no_args(argc, argv)) || (r = call(ctl, &cl, "Status", NULL, false)) || (r = recv_or_fail(ctl, &cl, &o)))
@@ -257,6 +283,12 @@ static int run_status(Ctl *ctl, int argc, char **argv) {
                         printf("Last backup: %s\n             created %s, revision %" PRId64 ", %s, ok\n",
                                json_get_string(last, "name"), json_get_string(last, "created"), json_get_int(last, "revision"),
                                format_bytes(size, sizeof size, (uint64_t) json_get_int(last, "file_size")));
+                if (json_object_object_get_ex(o, "upload", &upload) && upload) {
+                        if (json_get_string(upload, "error"))
+                                printf("Upload:      FAILED: %s\n", json_get_string(upload, "error"));
+                        else if (json_get_string(upload, "last_success"))
+                                printf("Upload:      ok, last complete %s\n", json_get_string(upload, "last_success"));
+                }
                 printf("Next run:    %s\n", json_get_string(o, "next") ? json_get_string(o, "next") : "none scheduled");
                 if (json_get_int(o, "failures_total") > 0)
                         printf("Failures:    %" PRId64 " since the daemon started\n", json_get_int(o, "failures_total"));
@@ -509,6 +541,10 @@ static int run_audit(Ctl *ctl, int argc, char **argv) {
 
 static int run_calendar(Ctl *ctl, int argc, char **argv) {
         return ctl_calendar_main(argc, argv);
+}
+
+static int run_discover(Ctl *ctl, int argc, char **argv) {
+        return ctl_discover_main(argc, argv, ctl->config);
 }
 
 /* --timeout: a duration ("30s", "2min"; a bare number is seconds), above 0. */

@@ -19,6 +19,7 @@
 #include "service/manager.h"
 #include "service/restore-service.h"
 #include "util/parse.h"
+#include "util/str.h"
 
 static const char *arg_config = CONFIG_DEFAULT_PATH;
 static bool arg_check_config = false;
@@ -132,6 +133,23 @@ static void on_progress(BackupPhase phase, uint64_t bytes, uint64_t total, void 
         log_debug("%s: %s", backup_phase_to_string(phase), format_bytes(b, sizeof b, bytes));
 }
 
+/* Before the first backup: what an interrupted publish left behind. */
+static void tidy_storage(const Config *c) {
+        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        if (backup_tidy(c, &removed, &unpaired, &error) < 0) {
+                log_warning("%s", error ? error : "cannot tidy the backup directory");
+                return;
+        }
+        for (char **p = removed; p && *p; p++)
+                log_info("Removed %s/%s: a sidecar without its backup (an interrupted publish)",
+                         c->storage.directory, *p);
+        for (char **p = unpaired; p && *p; p++)
+                log_warning("Backup %s/%s has no sidecar; it was not published by etcd-backupd, or its sidecar "
+                            "was removed by hand", c->storage.directory, *p);
+}
+
 static int run_once(void) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(backup_result_done) BackupResult result = {};
@@ -140,6 +158,7 @@ static int run_once(void) {
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
+        tidy_storage(c);
         r = backup_run(c, on_progress, NULL, &result);
         if (r < 0) {
                 log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, result.error,
@@ -172,7 +191,9 @@ static int run_once(void) {
                                    "ETCD_BACKUP_ERROR", result.upload_error, NULL);
         }
         printf("%s\n", result.path);
-        return EXIT_SUCCESS;
+        /* The local backup is good and named above, but the off-site copy is
+         * missing: a cron job or an upgrade hook must be able to tell. */
+        return result.upload_error ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 static int run_daemon(void) {
@@ -182,6 +203,7 @@ static int run_daemon(void) {
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
+        tidy_storage(c);
         r = manager_new(arg_config, c, &m);
         if (r < 0) {
                 config_free(c);

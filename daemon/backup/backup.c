@@ -281,6 +281,50 @@ static void check_secrets(const Config *c, BackupResult *result, Bbolt *db) {
         result->k8s_missing_keys = TAKE_PTR(check.labels);
 }
 
+/* A backup needs room for the spool (the db), for its compressed output
+ * (estimated by the previous backup's size, or the db's when there is none)
+ * and for storage.min_free beside them. */
+static int check_room(BackupResult *result, const Config *c, Store *store, uint64_t db_size, uint64_t avail) {
+        char db[FORMAT_BYTES_MAX], prev[FORMAT_BYTES_MAX], min[FORMAT_BYTES_MAX], need[FORMAT_BYTES_MAX],
+                have[FORMAT_BYTES_MAX];
+        StoreEntry *e = NULL;
+        uint64_t output = db_size, total;
+        bool have_previous = false;
+        size_t n = 0;
+
+        if (store_list(store, &e, &n) >= 0 && n > 0) {
+                output = e[0].file_size;
+                have_previous = true;
+        }
+        store_entries_free(e, n);
+        total = db_size + output + c->storage.min_free_bytes;
+        if (total < db_size || total < output) /* overflow */
+                total = UINT64_MAX;
+        if (avail >= total)
+                return 0;
+        return fail(result, -ENOSPC,
+                    "not enough free space in %s: %s available, %s needed (the %s database, %s for the output as %s, "
+                    "storage.min_free %s)",
+                    c->storage.directory, format_bytes(have, sizeof have, avail), format_bytes(need, sizeof need, total),
+                    format_bytes(db, sizeof db, db_size), format_bytes(prev, sizeof prev, output),
+                    have_previous ? "large as the previous backup" : "large as the database",
+                    format_bytes(min, sizeof min, c->storage.min_free_bytes));
+}
+
+static bool name_has_sidecar(Store *store, const char *name) {
+        _cleanup_free_ char *sidecar = NULL;
+        struct stat st;
+        return asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0 ||
+               fstatat(store->dir_fd, sidecar, &st, AT_SYMLINK_NOFOLLOW) >= 0;
+}
+
+static int unlink_sidecar(Store *store, const char *name) {
+        _cleanup_free_ char *sidecar = NULL;
+        if (asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0)
+                return -ENOMEM;
+        return unlinkat(store->dir_fd, sidecar, 0) < 0 ? -errno : 0;
+}
+
 /* Read the spooled db with the bbolt reader: structure and revision. */
 static int check_db(const Config *c, BackupResult *result, int spool_fd, int64_t *ret_revision) {
         _cleanup_(bbolt_freep) Bbolt *db = NULL;
@@ -347,10 +391,9 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
         r = etcd_find_endpoint(&tls, c->etcd.endpoints, c->etcd.connect_timeout_usec, &status, &error);
         if (r < 0)
                 return fail(result, r, "%s", error ? error : strerror(-r));
-        if (status.db_size > 0 && (uint64_t) status.db_size > avail)
-                return fail(result, -ENOSPC, "not enough free space in %s for a %s database: %s available",
-                            c->storage.directory, format_bytes(buf1, sizeof buf1, (uint64_t) status.db_size),
-                            format_bytes(buf2, sizeof buf2, avail));
+        r = check_room(result, c, store, status.db_size > 0 ? (uint64_t) status.db_size : 0, avail);
+        if (r < 0)
+                return r;
 
         r = store_tmpfile(store, &spool_fd);
         if (r >= 0)
@@ -483,7 +526,8 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                         r = fail(result, r, "out of memory");
                         goto finish;
                 }
-                if (tries >= 5 || fstatat(store->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (tries >= 5 || (fstatat(store->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+                                   !name_has_sidecar(store, name)))
                         break;
                 created = (created / USEC_PER_SEC + 1) * USEC_PER_SEC;
         }
@@ -509,24 +553,33 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 goto finish;
         }
 
-        r = store_publish_fd(store, out_fd, name);
+        /* The sidecar first: a kill between the two links leaves a sidecar
+         * alone (removed at the next start), never a backup without one. */
+        result->sidecar.duration_usec = now_usec(CLOCK_MONOTONIC) - start;
+        r = store_publish_sidecar(store, &result->sidecar);
         if (r == -EEXIST) {
-                r = fail(result, r, "%s/%s exists already; not replacing it", c->storage.directory, name);
+                r = fail(result, r, "%s/%s" SIDECAR_SUFFIX " exists already; not replacing it", c->storage.directory,
+                         name);
                 goto finish;
         }
         if (r < 0) {
-                r = fail(result, r, "cannot publish %s/%s: %s", c->storage.directory, name, strerror(-r));
+                r = fail(result, r, "cannot write the sidecar of %s/%s: %s", c->storage.directory, name,
+                         strerror(-r));
                 goto finish;
         }
-        result->sidecar.duration_usec = now_usec(CLOCK_MONOTONIC) - start;
-        r = store_publish_sidecar(store, &result->sidecar);
-        rs = store_sync(store);
-        if (r < 0 || rs < 0) {
-                /* Never leave a backup we could not describe or make durable. */
-                int e = r < 0 ? r : rs;
+        r = store_publish_fd(store, out_fd, name);
+        if (r < 0) {
+                /* Not ours to remove if it exists: only the sidecar just linked. */
+                (void) unlink_sidecar(store, name);
+                r = r == -EEXIST ? fail(result, r, "%s/%s exists already; not replacing it", c->storage.directory, name)
+                                 : fail(result, r, "cannot publish %s/%s: %s", c->storage.directory, name, strerror(-r));
+                goto finish;
+        }
+        r = store_sync(store);
+        if (r < 0) {
+                /* Never leave a backup that is not durable. */
                 (void) store_remove(store, name);
-                r = fail(result, e, "cannot write the sidecar of %s/%s: %s", c->storage.directory, name,
-                         strerror(-e));
+                r = fail(result, r, "cannot publish %s/%s: %s", c->storage.directory, name, strerror(-r));
                 goto finish;
         }
         result->path = path_join(c->storage.directory, name);
@@ -563,6 +616,23 @@ finish:
         EVP_MD_CTX_free(out.md);
         if (r < 0 && !result->error)
                 (void) fail(result, r, "%s", strerror(-r));
+        return r;
+}
+
+int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char **ret_error) {
+        _cleanup_(store_freep) Store *store = NULL;
+        int r;
+
+        r = store_open(c->storage.directory, false, &store, ret_error);
+        if (r == -ENOENT) {
+                *ret_error = mfree(*ret_error);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        r = store_tidy(store, ret_removed, ret_unpaired);
+        if (r < 0 && asprintf(ret_error, "cannot tidy %s: %s", c->storage.directory, strerror(-r)) < 0)
+                *ret_error = NULL;
         return r;
 }
 

@@ -56,6 +56,11 @@ void backup_result_done(BackupResult *r);
  * in the backup directory and earlier backups are untouched. */
 int backup_run(const Config *c, BackupProgressFn progress, void *userdata, BackupResult *result);
 
+/* At start: remove the sidecars an interrupted publish left without their
+ * backup and name the backups that have no sidecar (store_tidy()). A
+ * missing directory is not an error (nothing to tidy). */
+int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char **ret_error);
+
 /* Apply c's retention policy to the backup directory. Fills pruned with the
  * names removed (and not removed, with dry_run) and kept. */
 int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error);

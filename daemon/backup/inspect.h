@@ -6,16 +6,12 @@
  * open it (age encryption and compression detected by magic, streamed
  * through the decryptor and the decoder into an anonymous temporary file in
  * constant memory while the SHA-256 trailer is checked, then mapped with the
- * bbolt reader), verify it end to end against its sidecar, read keys as
- * etcd stored them at the snapshot's revision, and classify how Kubernetes
- * Secrets are stored in it. The backup is untrusted: every failure is a
+ * bbolt reader) and verify it end to end against its sidecar (verify.c).
+ * Its keys are read with format/mvcc-kv.h, its Secrets audited with
+ * format/secrets.h. The backup is untrusted: every failure is a
  * -errno plus a reason a user can act on ("truncated gzip stream", "SHA-256
  * trailer mismatch: the file is damaged"). No printing; the CLI lives in
  * ctl/offline.c.
- *
- * The KeyValue decoder and the revision walk below belong to etcd's storage
- * layer and are meant to move to mvcc.{c,h} (as mvcc_kv_decode() and
- * friends) once that module is free to change.
  */
 
 #include <stdbool.h>
@@ -36,10 +32,6 @@
 #define INSPECT_DB_MAX_BYTES (UINT64_C(64) * 1024 * 1024 * 1024)
 /* Sidecars larger than this are not read. */
 #define INSPECT_SIDECAR_MAX_BYTES ((size_t) 64 * 1024)
-/* Where Kubernetes keeps Secrets (kube-apiserver's default --etcd-prefix). */
-#define INSPECT_SECRETS_PREFIX "/registry/secrets/"
-/* Longest audit label ("aescbc:key1") we build; longer key names are cut. */
-#define INSPECT_LABEL_MAX 96
 
 /* An opened backup. Plain data the caller may read; free with
  * inspect_backup_free(). */
@@ -132,78 +124,6 @@ int inspect_verify(const char *path, InspectReport *ret);
 /* Free what a report owns and zero it. Accepts a zeroed report. */
 void inspect_report_done(InspectReport *r);
 
-/* ---- keys ------------------------------------------------------------------ */
-
-/* mvccpb.KeyValue: key=1, create_revision=2, mod_revision=3, version=4,
- * value=5, lease=6. key and value point into the decoded buffer. */
-typedef struct InspectKv {
-        const uint8_t *key;
-        size_t key_size;
-        int64_t create_revision;
-        int64_t mod_revision;
-        int64_t version;
-        const uint8_t *value;
-        size_t value_size;
-        int64_t lease;
-} InspectKv;
-
-/* Decode one mvccpb.KeyValue (a value of the "key" bucket). Unknown fields
- * are skipped; a known field with the wrong wire type, a truncated or
- * malformed field, or a missing or empty key is -EBADMSG. *ret is written
- * only on success; its pointers point into data. */
-int inspect_kv_decode(const void *data, size_t size, InspectKv *ret);
-
-/* The keys of the snapshot as etcd serves them at its revision: every user
- * key whose latest revision in the "key" bucket is not a tombstone, sorted
- * by key bytes, restricted to the key equal to key (prefix false) or to the
- * keys starting with it (prefix true; an empty prefix is every key). Memory
- * is proportional to the number of matching keys; the pointers in *ret
- * point into b's mapping. Returns 0 with *ret (free() it; NULL when
- * *ret_n is 0) and *ret_n, -EBADMSG for a damaged bucket or a malformed
- * revision key or KeyValue (reason in bbolt_last_error(b->db)), -ENOMEM. A
- * snapshot without a "key" bucket has no keys. */
-int inspect_get(InspectBackup *b, const void *key, size_t key_size, bool prefix, InspectKv **ret,
-                size_t *ret_n);
-
 /* The snapshot's revision (0 for an etcd that never stored a key). 0 or
  * -EBADMSG (reason in bbolt_last_error(b->db)). */
 int inspect_revision(InspectBackup *b, int64_t *ret);
-
-/* ---- Secrets audit --------------------------------------------------------- */
-
-typedef enum InspectStorage {
-        INSPECT_STORAGE_PLAINTEXT,      /* protobuf ("k8s\0") or JSON ("{") */
-        INSPECT_STORAGE_ENCRYPTED,      /* "k8s:enc:<provider>:v1:<key>:" */
-        INSPECT_STORAGE_UNKNOWN,        /* none of the above */
-} InspectStorage;
-
-/* Classify a Secret's stored value as kube-apiserver wrote it. label
- * (label_size bytes, at least INSPECT_LABEL_MAX is enough) receives
- * "plaintext", "<provider>:<key name>" ("aescbc:key1", "aesgcm:key2",
- * "secretbox:s1", "kms:vault" for KMS v1, "kmsv2:vault" for KMS v2, an
- * unknown provider under its own name) or "unknown". Names taken from the
- * value are cut to fit and characters outside [A-Za-z0-9._-] become '?', so
- * the label is safe to print. Pure. */
-InspectStorage inspect_audit_classify(const void *value, size_t size, char *label, size_t label_size);
-
-typedef struct InspectAuditEntry {
-        char *label;
-        uint64_t count;
-} InspectAuditEntry;
-
-typedef struct InspectAudit {
-        uint64_t secrets;               /* live Secrets */
-        uint64_t plaintext;             /* of which stored in plaintext */
-        uint64_t unknown;               /* of which not recognised */
-        InspectAuditEntry *entries;     /* per label, sorted by label */
-        size_t n_entries;
-} InspectAudit;
-
-/* Count the live Secrets of the snapshot (keys under
- * INSPECT_SECRETS_PREFIX, latest revision, not deleted) per storage label.
- * Returns 0 and fills *ret (release with inspect_audit_done()), -EBADMSG as
- * for inspect_get(), -ENOMEM. */
-int inspect_audit(InspectBackup *b, InspectAudit *ret);
-
-/* Free what an audit owns and zero it. Accepts a zeroed audit. */
-void inspect_audit_done(InspectAudit *a);

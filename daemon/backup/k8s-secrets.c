@@ -2,8 +2,8 @@
 /*
  * k8s-secrets.c — reads kube-apiserver's EncryptionConfiguration file (mode
  * check, locked memory, wiped text) and checks a snapshot's Secrets against
- * it. The keys of the snapshot come from the inspect module's revision
- * walk; the decisions from format/encryption-config.c.
+ * it. The keys of the snapshot come from format/mvcc-kv.c's revision walk;
+ * the decisions from format/encryption-config.c.
  */
 
 #include <errno.h>
@@ -15,8 +15,9 @@
 
 #include <sodium.h>
 
-#include "backup/inspect.h"
 #include "backup/k8s-secrets.h"
+#include "format/mvcc-kv.h"
+#include "format/secrets.h"
 #include "util/io.h"
 #include "util/macro.h"
 #include "util/str.h"
@@ -85,13 +86,11 @@ static int cmp_str(const void *a, const void *b) {
 
 int k8s_secrets_check(Bbolt *db, const EncryptionConfig *c, K8sSecretsCheck *ret) {
         _cleanup_(k8s_secrets_check_done) K8sSecretsCheck out = {};
-        /* The revision walk reads only the db of a backup. */
-        InspectBackup b = { .db = db, .fd = -EBADF };
-        _cleanup_free_ InspectKv *kvs = NULL;
+        _cleanup_free_ MvccKv *kvs = NULL;
         size_t n = 0;
         int r;
 
-        r = inspect_get(&b, K8S_SECRETS_PREFIX, strlen(K8S_SECRETS_PREFIX), true, &kvs, &n);
+        r = mvcc_kv_get(db, SECRETS_PREFIX, strlen(SECRETS_PREFIX), true, &kvs, &n);
         if (r < 0)
                 return r;
         out.secrets = n;

@@ -17,9 +17,6 @@
 #include "format/bbolt.h"
 #include "format/encryption-config.h"
 
-/* Where kube-apiserver keeps Secrets (its default --etcd-prefix). */
-#define K8S_SECRETS_PREFIX "/registry/secrets/"
-
 /* Read and parse the EncryptionConfiguration at path. Unless insecure, a
  * file that group or others may access is refused (-EPERM). On failure
  * error (error_size bytes) says why, naming the file and never a key.

@@ -4,7 +4,9 @@
  *
  * Publishing is O_TMPFILE + fsync + linkat: the name appears only once the
  * content is complete and durable, so there is never a partial file that
- * looks like a backup. linkat() with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH
+ * looks like a backup. The sidecar is linked before its backup, so a kill
+ * between the two leaves a sidecar alone (store_tidy removes it), never a
+ * backup without its description. linkat() with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH
  * on older kernels; the unprivileged daemon links through /proc/self/fd.
  */
 
@@ -484,6 +486,64 @@ int store_remove(Store *s, const char *name) {
         if (unlinkat(s->dir_fd, sidecar, 0) < 0 && errno != ENOENT)
                 return -errno;
         return store_sync(s);
+}
+
+int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired) {
+        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL;
+        struct dirent *de;
+        DIR *d;
+        int fd, r = 0;
+
+        fd = openat(s->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while (r >= 0 && (errno = 0, de = readdir(d))) {
+                _cleanup_free_ char *base = NULL, *other = NULL;
+                struct stat st;
+                size_t len = strlen(de->d_name);
+
+                if (endswith(de->d_name, SIDECAR_SUFFIX)) {
+                        base = strndup(de->d_name, len - strlen(SIDECAR_SUFFIX));
+                        if (!base) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        if (store_name_parse(base, &(StoreName) {}) < 0 ||
+                            fstatat(s->dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) >= 0 || errno != ENOENT)
+                                continue;
+                        if (unlinkat(s->dir_fd, de->d_name, 0) < 0) {
+                                if (errno != ENOENT)
+                                        r = -errno;
+                                continue;
+                        }
+                        r = strv_extend(&removed, de->d_name);
+                } else if (store_name_parse(de->d_name, &(StoreName) {}) >= 0) {
+                        if (asprintf(&other, "%s" SIDECAR_SUFFIX, de->d_name) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        if (fstatat(s->dir_fd, other, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                                r = strv_extend(&unpaired, de->d_name);
+                }
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (removed) {
+                r = store_sync(s);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_removed)
+                *ret_removed = TAKE_PTR(removed);
+        if (ret_unpaired)
+                *ret_unpaired = TAKE_PTR(unpaired);
+        return 0;
 }
 
 struct json_object *store_entry_to_json(const StoreEntry *e) {

@@ -87,7 +87,8 @@ int store_tmpfile(Store *s, int *ret_fd);
 int store_publish_fd(Store *s, int fd, const char *name);
 
 /* Write sidecar JSON through a temporary file and publish it as
- * <name>.json. */
+ * <name>.json. A backup is published after its sidecar (never a backup
+ * without one); store_tidy() removes a sidecar whose backup never came. */
 int store_publish_sidecar(Store *s, const Sidecar *sc);
 
 /* fsync the directory, making published names durable. */
@@ -116,3 +117,10 @@ struct json_object *store_entry_to_json(const StoreEntry *e);
 /* Remove a backup and its sidecar (the backup first), then fsync the
  * directory. A missing sidecar is not an error. */
 int store_remove(Store *s, const char *name);
+
+/* Tidy up after an interrupted publish: remove every sidecar whose backup
+ * does not exist (publishing links the sidecar first, so a kill between the
+ * two leaves one), then fsync the directory. Fills *ret_removed with the
+ * sidecars removed and *ret_unpaired with the backups that have no sidecar
+ * (never left by a publish; worth a warning). Either list may be NULL. */
+int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired);

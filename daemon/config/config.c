@@ -715,6 +715,7 @@ static const KeySpec retention_keys[] = {
         { "keep_daily", KEY_UNSIGNED, FIELD(retention.keep_daily), 0, 100000 },
         { "keep_weekly", KEY_UNSIGNED, FIELD(retention.keep_weekly), 0, 100000 },
         { "keep_monthly", KEY_UNSIGNED, FIELD(retention.keep_monthly), 0, 100000 },
+        { "keep_yearly", KEY_UNSIGNED, FIELD(retention.keep_yearly), 0, 100000 },
         {}
 };
 
@@ -732,6 +733,7 @@ static const KeySpec upload_keys[] = {
         /* S3 multipart parts are 5 MiB to 5 GiB. */
         { "part_size", KEY_SIZE, FIELD(upload.part_size_bytes), UINT64_C(5) << 20, UINT64_C(5) << 30 },
         { "retention", KEY_BOOL, FIELD(upload.retention) },
+        { "allow_insecure_http", KEY_BOOL, FIELD(upload.allow_insecure_http) },
         {}
 };
 
@@ -800,6 +802,27 @@ static config_setting_t *lookup_near(Loader *l, const char *path) {
         }
 }
 
+/* Plain HTTP carries the backups, and with them etcd's Secrets, readable
+ * to anyone on the path, and the request signatures without protection
+ * against replay. It is accepted only when asked for and only for
+ * age-encrypted backups; even then it is worth a warning. */
+static void check_insecure_http(Loader *l, Config *c) {
+        config_setting_t *s = lookup_near(l, "upload.url");
+
+        if (!c->upload.url || !startswith(c->upload.url, "http://"))
+                return;
+        if (!c->upload.allow_insecure_http)
+                (void) error_at(l, s, "upload.url: \"%s\" is plain HTTP, which sends the backups (etcd's Secrets) "
+                                "unprotected; use https://, or set upload.allow_insecure_http = true with encryption",
+                                c->upload.url);
+        else if (!c->encryption.enabled)
+                (void) error_at(l, s, "upload.url: \"%s\" is plain HTTP and the backups are not encrypted; "
+                                "upload.allow_insecure_http needs an encryption group", c->upload.url);
+        else
+                (void) warning_at(l, s, "upload.url: \"%s\" is plain HTTP: the encrypted backups, their sidecars "
+                                  "and the object names travel unprotected", c->upload.url);
+}
+
 static void check_cross(Loader *l, Config *c) {
         int lo, hi;
 
@@ -827,6 +850,7 @@ static void check_cross(Loader *l, Config *c) {
                 if (!c->upload.secret_access_key_file)
                         (void) error_at(l, lookup_near(l, "upload.secret_access_key_file"),
                                         "upload: secret_access_key_file is required");
+                check_insecure_http(l, c);
         }
 }
 

@@ -18,9 +18,11 @@
 #include "backup/codec.h"
 #include "format/retention.h"
 #include "util/macro.h"
+#include "build-config.h"
 
-#define CONFIG_DEFAULT_PATH SYSCONFDIR_DEFAULT "/etcd-backupd/etcd-backupd.conf"
-#define SYSCONFDIR_DEFAULT "/etc"
+/* meson's sysconfdir: /etc for a package (prefix /usr), /usr/local/etc for a
+ * developer's `meson install`. */
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/etcd-backupd/etcd-backupd.conf"
 
 typedef enum RestoreMode {
         RESTORE_MODE_AUTO,
@@ -66,6 +68,7 @@ typedef struct ConfigUpload {
         char *secret_access_key_file;   /* resolved path */
         uint64_t part_size_bytes;
         bool retention;
+        bool allow_insecure_http;       /* an http:// url is accepted (encrypted backups only) */
 } ConfigUpload;
 
 typedef struct ConfigRestore {

@@ -64,7 +64,7 @@ int ctl_k8s_load_encryption_config(const char *cmd, const char *path, bool insec
 }
 
 /* Decrypt (when needed) and decode one value. Prints the error. */
-static int decode_kv(const char *cmd, const InspectKv *kv, const EncryptionConfig *c, K8sObject *ret) {
+static int decode_kv(const char *cmd, const MvccKv *kv, const EncryptionConfig *c, K8sObject *ret) {
         char kbuf[128], err[MAX(ENCRYPTION_ERROR_MAX, K8S_OBJECT_ERROR_MAX)];
         _cleanup_free_ uint8_t *plain = NULL;
         size_t plain_size = 0;
@@ -117,7 +117,7 @@ static int print_yaml(const char *cmd, json_object *o, bool separator) {
         return 0;
 }
 
-int ctl_k8s_print(const char *cmd, const InspectKv *kvs, size_t n, bool list, CtlK8sOutput output,
+int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8sOutput output,
                   const EncryptionConfig *c) {
         json_object *items = NULL;
         bool failed = false;
@@ -214,7 +214,7 @@ static json_object *counts_add(json_object *counts, const char *resource) {
         return v;
 }
 
-int ctl_k8s_objects(const char *cmd, const InspectKv *kvs, size_t n, const char *resource, const char *namespace,
+int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *resource, const char *namespace,
                     bool json) {
         _cleanup_free_ Row *rows = NULL;
         json_object *counts = json_object_new_object();
@@ -342,7 +342,7 @@ static int audit_count(json_object *labels, const char *label, int outcome) {
         return 0;
 }
 
-int ctl_k8s_audit_encryption(const InspectKv *secrets, size_t n, const EncryptionConfig *c, const char *config_path,
+int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionConfig *c, const char *config_path,
                              json_object *json_out) {
         json_object *labels = json_object_new_object(), *unused = json_object_new_array(),
                     *warnings = json_object_new_array();

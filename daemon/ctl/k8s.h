@@ -6,7 +6,7 @@
  * commands: `get -o json|yaml|manifest` (values decoded, decrypted with an
  * EncryptionConfiguration), `objects` (what a backup holds, by resource and
  * namespace) and the encryption checks of `audit --encryption-config`. They
- * work on keys already read out of a backup (backup/inspect.h); this file
+ * work on keys already read out of a backup (format/mvcc-kv.h); this file
  * prints, format/k8s-object.c and format/encryption-config.c do the work.
  */
 
@@ -15,7 +15,7 @@
 
 #include <json-c/json.h>
 
-#include "backup/inspect.h"
+#include "format/mvcc-kv.h"
 #include "format/encryption-config.h"
 
 typedef enum CtlK8sOutput {
@@ -41,14 +41,14 @@ int ctl_k8s_load_encryption_config(const char *cmd, const char *path, bool insec
  * YAML documents even for one key. A key that cannot be decoded or
  * decrypted is reported on stderr with its reason and skipped. Returns the
  * exit code: 0, or 1 when any key failed or stdout could not be written. */
-int ctl_k8s_print(const char *cmd, const InspectKv *kvs, size_t n, bool list, CtlK8sOutput output,
+int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8sOutput output,
                   const EncryptionConfig *c);
 
 /* `objects`: a table (or with json an object) of the Kubernetes objects in
  * kvs — resource, namespace, name, mod revision, encoding, encryption —
  * restricted to resource and namespace when they are not NULL, with counts
  * per resource. Returns the exit code (0, or 1 when stdout failed). */
-int ctl_k8s_objects(const char *cmd, const InspectKv *kvs, size_t n, const char *resource, const char *namespace,
+int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *resource, const char *namespace,
                     bool json);
 
 /* The encryption part of `audit --encryption-config FILE`, for the Secrets
@@ -57,5 +57,5 @@ int ctl_k8s_objects(const char *cmd, const InspectKv *kvs, size_t n, const char 
  * not have, or that do not decrypt with the key of that name). With
  * json_out not NULL, adds an "encryption_config" member to it instead of
  * printing text. Returns the number of unreadable Secrets, or -ENOMEM. */
-int ctl_k8s_audit_encryption(const InspectKv *secrets, size_t n, const EncryptionConfig *c, const char *config_path,
+int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionConfig *c, const char *config_path,
                              json_object *json_out);

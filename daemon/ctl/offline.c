@@ -27,6 +27,8 @@
 #include "config/config.h"
 #include "ctl/offline.h"
 #include "backup/inspect.h"
+#include "format/mvcc-kv.h"
+#include "format/secrets.h"
 #include "format/mvcc.h"
 #include "backup/store.h"
 #include "util/io.h"
@@ -599,7 +601,7 @@ int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) 
 
 int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
-        _cleanup_free_ InspectKv *kvs = NULL;
+        _cleanup_free_ MvccKv *kvs = NULL;
         _cleanup_(keys_done) Keys identities = {};
         _cleanup_free_ char *path = NULL;
         int64_t revision = 0;
@@ -620,7 +622,7 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
         r = open_backup("get", path, &identities, &b);
         if (r > 0)
                 return r;
-        r = inspect_get(b, key, strlen(key), o.prefix, &kvs, &n);
+        r = mvcc_kv_get(b->db, key, strlen(key), o.prefix, &kvs, &n);
         if (r >= 0)
                 r = inspect_revision(b, &revision);
         if (r < 0)
@@ -654,7 +656,7 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
 
 int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
-        _cleanup_(inspect_audit_done) InspectAudit a = {};
+        _cleanup_(secrets_audit_done) SecretsAudit a = {};
         _cleanup_(keys_done) Keys identities = {};
         _cleanup_free_ char *path = NULL;
         size_t width = strlen("TOTAL");
@@ -662,7 +664,7 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         int r;
 
         r = command_start(argc, argv, json, config_path, 1, false, "audit NAME|FILE",
-                          "Report how the Kubernetes Secrets in a backup (" INSPECT_SECRETS_PREFIX "…,\n"
+                          "Report how the Kubernetes Secrets in a backup (" SECRETS_PREFIX "…,\n"
                           "latest revision, not deleted) are stored: a count per encryption provider\n"
                           "and key name (\"aescbc:key1\") and of those in plaintext, with a warning\n"
                           "when there are any. Exit status 0 either way: it is a report.",
@@ -672,7 +674,7 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         r = open_backup("audit", path, &identities, &b);
         if (r > 0)
                 return r;
-        r = inspect_audit(b, &a);
+        r = secrets_audit(b->db, &a);
         if (r < 0)
                 return damaged("audit", b, r);
 
@@ -688,7 +690,7 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         }
 
         if (a.secrets == 0) {
-                printf("No Secrets in this backup (nothing under " INSPECT_SECRETS_PREFIX ").\n");
+                printf("No Secrets in this backup (nothing under " SECRETS_PREFIX ").\n");
                 return flush_stdout("audit");
         }
         for (size_t i = 0; i < a.n_entries; i++)

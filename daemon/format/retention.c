@@ -23,6 +23,7 @@ enum {
         RULE_DAILY,
         RULE_WEEKLY,
         RULE_MONTHLY,
+        RULE_YEARLY,
         _RULE_MAX,
 };
 
@@ -31,11 +32,13 @@ static const unsigned rule_reason[_RULE_MAX] = {
         [RULE_DAILY] = RETENTION_KEEP_DAILY,
         [RULE_WEEKLY] = RETENTION_KEEP_WEEKLY,
         [RULE_MONTHLY] = RETENTION_KEEP_MONTHLY,
+        [RULE_YEARLY] = RETENTION_KEEP_YEARLY,
 };
 
 bool retention_policy_is_disabled(const RetentionPolicy *p) {
         return !p || (p->keep_last == 0 && p->keep_hourly == 0 && p->keep_daily == 0 &&
-                      p->keep_weekly == 0 && p->keep_monthly == 0);
+                      p->keep_weekly == 0 && p->keep_monthly == 0 &&
+                      p->keep_yearly == 0);
 }
 
 static int item_local_tm(const RetentionItem *item, struct tm *ret) {
@@ -77,6 +80,7 @@ static void bucket_keys(const struct tm *tm, int64_t keys[static _RULE_MAX]) {
         int64_t month = year * 100 + tm->tm_mon + 1;
         int64_t day = month * 100 + tm->tm_mday;
 
+        keys[RULE_YEARLY] = year;
         keys[RULE_MONTHLY] = month;
         keys[RULE_DAILY] = day;
         keys[RULE_HOURLY] = day * 100 + tm->tm_hour;
@@ -130,6 +134,7 @@ int retention_plan(const RetentionPolicy *p, RetentionItem *items, size_t n) {
         rules[RULE_DAILY].left = p->keep_daily;
         rules[RULE_WEEKLY].left = p->keep_weekly;
         rules[RULE_MONTHLY].left = p->keep_monthly;
+        rules[RULE_YEARLY].left = p->keep_yearly;
         for (size_t k = 0; k < _RULE_MAX; k++)
                 rules[k].have_last = false;
 
@@ -192,6 +197,7 @@ char *retention_reasons_to_string(unsigned reasons, char *buf, size_t n) {
                 { RETENTION_KEEP_DAILY, "daily" },
                 { RETENTION_KEEP_WEEKLY, "weekly" },
                 { RETENTION_KEEP_MONTHLY, "monthly" },
+                { RETENTION_KEEP_YEARLY, "yearly" },
                 { RETENTION_KEEP_NEWEST_VERIFIED, "newest-verified" },
                 { RETENTION_KEEP_ALL, "all" },
         };

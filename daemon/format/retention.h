@@ -3,7 +3,8 @@
 
 /*
  * retention.h — which backups to keep: restic/borg semantics for keep_last,
- * keep_hourly, keep_daily, keep_weekly and keep_monthly (pure planning).
+ * keep_hourly, keep_daily, keep_weekly, keep_monthly and keep_yearly (pure
+ * planning).
  */
 
 #include <stdbool.h>
@@ -16,6 +17,7 @@ typedef struct RetentionPolicy {
         unsigned keep_daily;
         unsigned keep_weekly;
         unsigned keep_monthly;
+        unsigned keep_yearly;
 } RetentionPolicy;
 
 /* Why an item is kept; RetentionItem.reasons is an OR of these. */
@@ -27,6 +29,7 @@ enum {
         RETENTION_KEEP_MONTHLY = 1u << 4,         /* newest of one of keep_monthly months */
         RETENTION_KEEP_NEWEST_VERIFIED = 1u << 5, /* the newest verified backup, always */
         RETENTION_KEEP_ALL = 1u << 6,             /* the policy is disabled (all zero) */
+        RETENTION_KEEP_YEARLY = 1u << 7,          /* newest of one of keep_yearly years */
 };
 
 /* One backup as the planner sees it. name and created_usec (CLOCK_REALTIME)
@@ -40,7 +43,7 @@ typedef struct RetentionItem {
         unsigned reasons;
 } RetentionItem;
 
-/* "last,hourly,daily,weekly,monthly,newest-verified,all" fits in this. */
+/* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all" fits in this. */
 #define RETENTION_REASONS_MAX 64
 
 /* True if every keep_* is 0 (or p is NULL): retention is disabled and every
@@ -52,11 +55,11 @@ bool retention_policy_is_disabled(const RetentionPolicy *p);
  * verified before unverified. Then fills keep and reasons of every item:
  *
  * - keep_last N keeps the N newest items.
- * - keep_hourly/daily/weekly/monthly N walk newest to oldest and keep an item
+ * - keep_hourly/daily/weekly/monthly/yearly N walk newest to oldest and keep an item
  *   when its bucket differs from the bucket of the item that rule kept last,
  *   until the rule has kept N items. Buckets are the LOCAL calendar hour,
  *   day, ISO 8601 week (week-based year + week number, Monday first, as
- *   strftime's "%G-%V") and month, so the process's time zone (TZ, as last
+ *   strftime's "%G-%V"), month and calendar year (not the ISO week-year), so the process's time zone (TZ, as last
  *   loaded by tzset()) decides where a day or a week begins; across a DST
  *   fall-back the repeated local hour is one hourly bucket.
  * - Every rule looks at every item, verified or not, and counts on its own:
@@ -71,7 +74,7 @@ bool retention_policy_is_disabled(const RetentionPolicy *p);
 int retention_plan(const RetentionPolicy *p, RetentionItem *items, size_t n);
 
 /* Writes the names of the bits in reasons, comma-separated in the order
- * last,hourly,daily,weekly,monthly,newest-verified,all (unknown bits are
+ * last,hourly,daily,weekly,monthly,yearly,newest-verified,all (unknown bits are
  * ignored, 0 gives ""), into buf of size n; RETENTION_REASONS_MAX always
  * suffices, a smaller buf gets a truncated, NUL-terminated string. Returns
  * buf. */

@@ -389,8 +389,12 @@ static void parser_deletep(yaml_parser_t *p) {
 static int parser_error(const char *file, const yaml_parser_t *p, char **ret_error) {
         if (p->error == YAML_MEMORY_ERROR)
                 return -ENOMEM;
-        free_and_format(ret_error, "%s:%zu: not YAML: %s%s%s", file, p->problem_mark.line + 1,
-                  p->problem ? p->problem : "syntax error", p->context ? " " : "", p->context ? p->context : "");
+        if (p->context)
+                free_and_format(ret_error, "%s:%zu: not YAML: %s %s (line %zu)", file, p->problem_mark.line + 1,
+                                p->problem ? p->problem : "syntax error", p->context, p->context_mark.line + 1);
+        else
+                free_and_format(ret_error, "%s:%zu: not YAML: %s", file, p->problem_mark.line + 1,
+                                p->problem ? p->problem : "syntax error");
         return -EBADMSG;
 }
 
@@ -502,6 +506,33 @@ int manifest_load(const char *path, Manifest **ret, char **ret_error) {
                 return r;
         }
         return manifest_parse(path, text, size, ret, ret_error);
+}
+
+int manifest_from_argv(const char *file, char *const *argv, Manifest **ret) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        _cleanup_free_ unsigned *lines = NULL;
+        size_t n = strv_length(argv);
+        int r;
+
+        if (n > MANIFEST_MAX_ITEMS)
+                return -E2BIG;
+        m = calloc(1, sizeof *m);
+        if (!m || !(m->file = strdup(file)))
+                return -ENOMEM;
+        lines = calloc(n + 1, sizeof(unsigned));
+        m->argv = calloc(n + 1, sizeof(char *));
+        if (!lines || !m->argv)
+                return -ENOMEM;
+        for (; m->argc < n; m->argc++)
+                if (!(m->argv[m->argc] = strdup(argv[m->argc])))
+                        return -ENOMEM;
+        if (n > 0 && !(m->program = strdup(argv[0])))
+                return -ENOMEM;
+        r = split_flags(m, lines, n > 0 ? 1 : 0);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
 }
 
 static const char *flag_key(const char *flag) {

@@ -78,6 +78,11 @@ int manifest_parse(const char *file, const void *data, size_t size, Manifest **r
  * of opening or reading the file (with *ret_error saying so). */
 int manifest_load(const char *path, Manifest **ret, char **ret_error);
 
+/* A Manifest with no pod around it for a command line argv (program
+ * first), such as a systemd unit's ExecStart=: the same flag lookup, no
+ * volumes. file names it in messages. Returns 0, -E2BIG or -ENOMEM. */
+int manifest_from_argv(const char *file, char *const *argv, Manifest **ret);
+
 /* The value of a flag ("--data-dir", "-data-dir" and "data-dir" are the same
  * name) as the program sees it: the last occurrence wins, as with Go's flag
  * parsers. NULL when the flag is not given; "" when it is given without a

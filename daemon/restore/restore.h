@@ -23,12 +23,13 @@
 #include <systemd/sd-bus.h>
 
 #include "config/config.h"
+#include "format/jsonl.h"
 #include "backup/inspect.h"
 #include "backup/store.h"
 #include "util/macro.h"
 
 /* A request line is at most this long (SPEC.md, control socket). */
-#define RESTORE_REQUEST_MAX_BYTES (64 * 1024)
+#define RESTORE_REQUEST_MAX_BYTES JSONL_REQUEST_MAX_BYTES
 /* Longest backup argument accepted in a request. */
 #define RESTORE_BACKUP_ARG_MAX 4096
 /* How long `snapshot restore` may run before it is killed. */

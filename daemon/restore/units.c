@@ -1,25 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * units.c — systemd units over D-Bus and static-pod manifests, the two ways
- * the restore stops and starts etcd and kube-apiserver. Waiting on a job is
+ * units.c — systemd units over D-Bus, the way the restore stops and starts
+ * etcd and kube-apiserver when they are units. Waiting on a job is
  * done by polling the unit's ActiveState (and whether the job object still
  * exists) rather than by subscribing to JobRemoved: polling needs no signal
  * match, cannot miss a signal sent before the match was installed, and is
  * bounded by the same clock as every other wait of the restore.
  */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "restore/units.h"
-#include "util/io.h"
 #include "util/str.h"
 #include "util/time.h"
 
@@ -213,139 +207,4 @@ int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_
 
 int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
         return unit_run_job(bus, unit, true, timeout_usec, ret_error);
-}
-
-/* ---- static pods ---------------------------------------------------------------- */
-
-int units_manifest_move(const char *from_dir, const char *to_dir, const char *file) {
-        _cleanup_close_ int from_fd = -EBADF, to_fd = -EBADF;
-        int r;
-
-        if (strchr(file, '/') || streq(file, ".") || streq(file, ".."))
-                return -EINVAL;
-        from_fd = open(from_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (from_fd < 0)
-                return -errno;
-        to_fd = open(to_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (to_fd < 0)
-                return -errno;
-        if (renameat2(from_fd, file, to_fd, file, RENAME_NOREPLACE) < 0)
-                return -errno;
-        /* Durable before anyone relies on it: a crash must not resurrect the pod. */
-        if (fsync(to_fd) < 0 || fsync(from_fd) < 0) {
-                r = -errno;
-                return r;
-        }
-        return 0;
-}
-
-/* The value of `flag=` in the manifest at path, up to a blank, quote, comma or bracket (YAML list items may be
- * quoted); *ret is NULL when the flag is not there. The first occurrence counts. */
-static int manifest_flag(const char *path, const char *flag, char **ret) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0, flag_len = strlen(flag);
-        const char *p;
-        int r;
-
-        r = read_full_file(path, UNITS_MANIFEST_MAX_BYTES, &text, &size);
-        if (r < 0)
-                return r;
-        for (p = text; (p = memmem(p, size - (size_t) (p - text), flag, flag_len)); p += flag_len) {
-                size_t n;
-
-                if (p[flag_len] != '=')
-                        continue;
-                p += flag_len + 1;
-                n = strcspn(p, " \t\r\n\"',]#");
-                *ret = strndup(p, n);
-                return *ret ? 0 : -ENOMEM;
-        }
-        *ret = NULL;
-        return 0;
-}
-
-int units_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret) {
-        _cleanup_free_ char *value = NULL;
-        uint32_t port = 0;
-        size_t digits = 0;
-        int r;
-
-        r = manifest_flag(path, flag, &value);
-        if (r < 0)
-                return r;
-        if (!value) {
-                *ret = default_port;
-                return 0;
-        }
-        for (const char *p = value; *p; p++, digits++) {
-                if (*p < '0' || *p > '9' || digits >= 5)
-                        return -EBADMSG;
-                port = port * 10 + (uint32_t) (*p - '0');
-        }
-        if (digits == 0 || port == 0 || port > 65535)
-                return -EBADMSG;
-        *ret = (uint16_t) port;
-        return 0;
-}
-
-int units_manifest_address(const char *path, const char *flag, char **ret) {
-        _cleanup_free_ char *value = NULL;
-        struct in6_addr a6;
-        struct in_addr a4;
-        int r;
-
-        r = manifest_flag(path, flag, &value);
-        if (r < 0)
-                return r;
-        if (!value || inet_pton(AF_INET, value, &a4) == 1) {
-                if (!value || a4.s_addr == htonl(INADDR_ANY))
-                        return (*ret = strdup("127.0.0.1")) ? 0 : -ENOMEM;
-        } else if (inet_pton(AF_INET6, value, &a6) == 1) {
-                if (IN6_IS_ADDR_UNSPECIFIED(&a6))
-                        return (*ret = strdup("::1")) ? 0 : -ENOMEM;
-        } else
-                return -EBADMSG;
-        *ret = TAKE_PTR(value);
-        return 0;
-}
-
-int units_tcp_probe(const char *address, uint16_t port, uint64_t timeout_usec) {
-        union {
-                struct sockaddr sa;
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        } sa = {};
-        socklen_t sa_len, len = sizeof(int);
-        _cleanup_close_ int fd = -EBADF;
-        struct pollfd pfd;
-        int err = 0, r;
-
-        if (inet_pton(AF_INET, address, &sa.in.sin_addr) == 1) {
-                sa.in.sin_family = AF_INET;
-                sa.in.sin_port = htons(port);
-                sa_len = sizeof sa.in;
-        } else if (inet_pton(AF_INET6, address, &sa.in6.sin6_addr) == 1) {
-                sa.in6.sin6_family = AF_INET6;
-                sa.in6.sin6_port = htons(port);
-                sa_len = sizeof sa.in6;
-        } else
-                return -EINVAL;
-        fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, &sa.sa, sa_len) >= 0)
-                return 1;
-        if (errno == ECONNREFUSED || errno == ECONNRESET)
-                return 0;
-        if (errno != EINPROGRESS)
-                return -errno;
-        pfd = (struct pollfd) { .fd = fd, .events = POLLOUT };
-        r = poll(&pfd, 1, (int) MIN(timeout_usec / USEC_PER_MSEC, (uint64_t) 60000));
-        if (r < 0)
-                return -errno;
-        if (r == 0)
-                return 0;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-                return -errno;
-        return err == 0 ? 1 : 0;
 }

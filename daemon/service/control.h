@@ -17,9 +17,10 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "format/jsonl.h"
 #include "util/macro.h"
 
-#define CONTROL_REQUEST_MAX_BYTES (64 * 1024)
+#define CONTROL_REQUEST_MAX_BYTES JSONL_REQUEST_MAX_BYTES
 #define CONTROL_OUTPUT_MAX_BYTES (4 * 1024 * 1024)
 #define CONTROL_CONNECTIONS_MAX 1024
 
@@ -58,12 +59,6 @@ bool control_server_has_group(const ControlServer *s);
 
 /* True when the listener came from systemd. */
 bool control_server_is_activated(const ControlServer *s);
-
-/* Parse one request line (without its newline): a JSON object with a
- * string "method". 0 with *ret (caller puts it) and *ret_method (inside
- * *ret); or a negative errno with the error code and message to send. */
-int control_parse_request(const char *line, size_t n, struct json_object **ret, const char **ret_method,
-                          const char **ret_code, const char **ret_message);
 
 /* Queue one JSON object as a line (takes ownership of o). Returns 0, or
  * -EPIPE if the connection is closed or was dropped for not reading. */

@@ -88,6 +88,7 @@ struct Manager {
         uint64_t upload_failures_total;
         uint64_t secrets_unreadable;    /* of the last backup, when checked */
         bool secrets_checked;
+        bool upload_attempted;                  /* an upload ran since start */
 
         /* The control socket, and the connections waiting for the running backup. */
         ControlServer *control;
@@ -200,8 +201,12 @@ static void write_metrics(Manager *m) {
                      "etcd_backup_upload_last_success_timestamp_seconds %" PRIu64 "\n"
                      "# HELP etcd_backup_upload_failures_total Failed uploads since start.\n"
                      "# TYPE etcd_backup_upload_failures_total counter\n"
-                     "etcd_backup_upload_failures_total %" PRIu64 "\n",
-                     m->upload_last_success_usec / USEC_PER_SEC, m->upload_failures_total) < 0)
+                     "etcd_backup_upload_failures_total %" PRIu64 "\n"
+                     "# HELP etcd_backup_upload_last_attempt_success 1 if the last upload succeeded (none yet: 1).\n"
+                     "# TYPE etcd_backup_upload_last_attempt_success gauge\n"
+                     "etcd_backup_upload_last_attempt_success %d\n",
+                     m->upload_last_success_usec / USEC_PER_SEC, m->upload_failures_total,
+                     !(m->upload_attempted && m->upload_error)) < 0)
                 return;
         if (m->secrets_checked &&
             asprintf(&secrets,
@@ -246,7 +251,10 @@ static void write_metrics(Manager *m) {
                 log_warning_errno(errno, "cannot write metrics file %s: %m", tmp);
                 return;
         }
-        r = loop_write(fd, text, strlen(text));
+        /* The service runs with UMask=0077; node_exporter, another user, reads the file. */
+        r = fchmod(fd, 0644) < 0 ? -errno : 0;
+        if (r >= 0)
+                r = loop_write(fd, text, strlen(text));
         if (r >= 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0) {
@@ -398,6 +406,7 @@ static void job_succeeded(Manager *m) {
         if (r->retention_error)
                 log_error("retention failed after backup %s: %s", r->path, r->retention_error);
         m->upload_error = mfree(m->upload_error);
+        m->upload_attempted = m->upload_attempted || m->config->upload.enabled;
         if (r->upload_error) {
                 _cleanup_free_ char *um = NULL;
                 m->upload_failures_total++;
@@ -670,6 +679,18 @@ static void reply_status(Manager *m, ControlConnection *c) {
         if (m->state == MANAGER_RUNNING)
                 json_object_object_add(o, "progress", progress_json(m));
         json_object_object_add(o, "failures_total", json_object_new_int64((int64_t) m->failures_total));
+        if (m->config->upload.enabled) {
+                /* Apart from "last": a good backup whose copy failed is still a good backup. */
+                struct json_object *up = json_object_new_object();
+                char when[FORMAT_RFC3339_MAX];
+                json_object_object_add(up, "error", m->upload_error ? json_object_new_string(m->upload_error) : NULL);
+                json_object_object_add(up, "last_success", m->upload_last_success_usec > 0
+                                       ? json_object_new_string(format_rfc3339(when, sizeof when,
+                                                                               m->upload_last_success_usec))
+                                       : NULL);
+                json_object_object_add(up, "failures_total", json_object_new_int64((int64_t) m->upload_failures_total));
+                json_object_object_add(o, "upload", up);
+        }
         if (m->retry_timer)
                 json_object_object_add(o, "retry_attempt", json_object_new_int((int) m->attempt));
         control_send(c, o);

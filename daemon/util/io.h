@@ -24,3 +24,7 @@ int fsync_directory(const char *path);
 
 /* mkdir -p with mode for the directories it creates. */
 int mkdir_p(const char *path, mode_t mode);
+
+/* chown every entry below (and including) the directory dir_fd to uid:gid,
+ * symbolic links themselves, at most CHOWN_DEPTH_MAX levels deep (-ELOOP). */
+int chown_tree(int dir_fd, uid_t uid, gid_t gid);

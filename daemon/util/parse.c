@@ -159,6 +159,7 @@ char *format_duration(char *buf, size_t n, uint64_t usec) {
                 { "d", USEC_PER_DAY }, { "h", USEC_PER_HOUR }, { "min", USEC_PER_MINUTE },
                 { "s", USEC_PER_SEC }, { "ms", USEC_PER_MSEC }, { "us", 1 },
         };
+        const uint64_t all = usec;
         size_t off = 0;
 
         if (n == 0)
@@ -175,11 +176,13 @@ char *format_duration(char *buf, size_t n, uint64_t usec) {
                 if (q == 0)
                         continue;
                 /* Sub-second parts only when the whole value is below a minute. */
-                if (table[i].factor < USEC_PER_SEC && off > 0)
+                if (table[i].factor < USEC_PER_SEC && all >= USEC_PER_MINUTE)
                         break;
                 k = snprintf(buf + off, n - off, "%s%" PRIu64 "%s", off ? " " : "", q, table[i].suffix);
-                if (k < 0 || (size_t) k >= n - off)
+                if (k < 0 || (size_t) k >= n - off) {
+                        buf[off] = '\0'; /* whole parts only */
                         break;
+                }
                 off += (size_t) k;
                 usec -= q * table[i].factor;
         }

@@ -95,6 +95,9 @@ char *path_join(const char *a, const char *b) {
         r = malloc(la + 1 + lb + 1);
         if (!r)
                 return NULL;
+        /* "/" + "x" is "/x", not "//x". */
+        if (la == 1 && a[0] == '/')
+                la = 0;
         memcpy(r, a, la);
         r[la] = '/';
         memcpy(r + la + 1, b, lb + 1);

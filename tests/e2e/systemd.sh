@@ -201,6 +201,10 @@ ct install -m 0640 -o root -g etcd-backup /e2e/stage/etcd-backupd.conf "$CONF"
 for u in "${UNITS[@]/restore@/restore@1}"; do
   check "LoadState=loaded: $u" test "$(prop "$u" LoadState)" = loaded
 done
+# A restore is never killed half-way: no SIGKILL after the stop timeout, and
+# the stop's SIGTERM (blocked by the runbook) reaches only the main process.
+check "restore@: SendSIGKILL=no, KillMode=mixed, TimeoutStopUSec=30min" \
+  test "$(prop etcd-backupd-restore@1.service SendSIGKILL) $(prop etcd-backupd-restore@1.service KillMode) $(prop etcd-backupd-restore@1.service TimeoutStopUSec)" = "no mixed 30min"
 ct_stderr systemd-analyze verify "${UNITS[@]/#//e2e/dest${UNITDIR#"$D"}/}" > "$T/verify.txt" 2>&1
 rc=$?
 check "systemd-analyze verify: clean on every installed unit" test "$rc" = 0 -a ! -s "$T/verify.txt"
@@ -297,7 +301,12 @@ fi
 # ---- watchdog ----
 
 check "watchdog armed: WatchdogUSec=4s (drop-in)" test "$(prop etcd-backupd.service WatchdogUSec)" = 4s
-sleep 10
+# Wait for the daemon's own pings rather than for a fixed time: the last
+# ping's time must move past the start plus two and a half periods (10 s),
+# each ping resetting the 4 s timer (bounded at 20 s).
+wd0=$(prop etcd-backupd.service WatchdogTimestampMonotonic)
+check "watchdog: pinged for more than two periods (10 s)" \
+  wait_until 20 bash -c '[[ $(nsenter -t "$1" -a systemctl show -P WatchdogTimestampMonotonic etcd-backupd.service) -gt $(( $2 + 10000000 )) ]]' _ "$LEADER" "${wd0:-0}"
 check "watchdog: still running with the same MainPID after 10 s" \
   test "$(prop etcd-backupd.service MainPID)" = "${PID:-none}" -a "$(prop etcd-backupd.service ActiveState)" = active
 check "watchdog: no restarts" test "$(prop etcd-backupd.service NRestarts)" = 0

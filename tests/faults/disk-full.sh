@@ -34,5 +34,23 @@ for mb in 1 8 16 22 26 30 34 38 41 44 48 56 64; do
   umount "$mnt"
 done
 echo "# sizes tried: $tried, refused: $refused, fitted: $fitted"
+
+# Room for the db but not for the db and an output as large as the previous
+# backup: refused before the stream starts, saying what it needs, rather
+# than failing half-way.
+db=$(ctl endpoint status -w json | jq -r '.[0].Status.dbSize')
+prev=$((db + 4 * 1048576))
+mount -t tmpfs -o size=$(( (prev + db * 3 / 2) / 1048576 + 1 ))m,mode=0700 tmpfs "$mnt"
+head -c "$prev" /dev/urandom > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db"
+echo '{}' > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db.json"
+before=$(dir_state "$mnt")
+{ etcd_group; storage_group "$mnt" none 0 0; } > "$T/c.conf"
+err=$("$ETCD_BACKUPD" --once -c "$T/c.conf" 2>&1 >/dev/null); rc=$?
+echo "# db $db bytes, previous backup $prev bytes: $err"
+check "db + previous backup > free: exit 1 (got $rc)" test $rc -eq 1
+check "db + previous backup > free: refused up front, naming what it needs" \
+  grep -q 'not enough free space in .* needed (the .* database, .* as large as the previous backup' <<<"$err"
+check "db + previous backup > free: directory exactly as before" test "$(dir_state "$mnt")" = "$before"
+umount "$mnt"
 check "some sizes were too small and some fitted" test $refused -gt 0 -a $fitted -gt 0
 finish

@@ -20,20 +20,29 @@ start=$(date +%s%N)
 duration_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "# one backup takes ${duration_ms} ms"
 
-# The directory after a kill: earlier files unchanged; at most one new backup
-# (with or without its sidecar), and it verifies.
+# The directory after a kill: earlier files unchanged (a lone sidecar that
+# an earlier kill left may be tidied away by the next start); new is nothing,
+# a lone sidecar (the kill came between the two links), or one backup with
+# its sidecar that verifies. Never a backup without its sidecar.
 check_after_kill() { # label before-listing
-  local label=$1 before=$2 new
+  local label=$1 before=$2 new f
   new=$(comm -13 <(sed -n 's/^\.\/\([^ ]*\) .*/\1/p' <<<"$before" | sort -u) <(ls "$T/b" | sort))
   for f in $(sed -n 's/^\.\/\([^ ]*\) .*/\1/p' <<<"$before" | sort -u); do
-    [[ -f $T/b/$f ]] || { not_ok "$label: earlier file $f vanished"; return; }
+    [[ -f $T/b/$f ]] && continue
+    [[ $f == *.json && ! -e $T/b/${f%.json} ]] && continue
+    not_ok "$label: earlier file $f vanished"; return
+  done
+  for f in $(ls "$T/b" | grep -v '\.json$'); do
+    [[ -f $T/b/$f.json ]] || { not_ok "$label: backup $f has no sidecar"; return; }
   done
   if [[ -z $new ]]; then ok "$label: directory unchanged"; return; fi
   local backups; backups=$(grep -v '\.json$' <<<"$new")
-  if [[ $(wc -l <<<"$backups") -eq 1 && -n $backups ]] && \
+  if [[ -z $backups && $(wc -l <<<"$new") -eq 1 ]]; then
+    ok "$label: a lone new sidecar (the kill came between the links)"
+  elif [[ $(wc -l <<<"$backups") -eq 1 && -n $backups ]] && \
      "$ETCD_BACKUPCTL" verify "$T/b/$backups" >/dev/null 2>&1 && \
-     [[ -z $(grep '\.json$' <<<"$new" | grep -v "^$backups.json$") ]]; then
-    ok "$label: one complete new backup (the kill came after publishing)"
+     [[ $(grep '\.json$' <<<"$new") == "$backups.json" ]]; then
+    ok "$label: one complete new backup with its sidecar (the kill came after publishing)"
   else
     not_ok "$label: unexpected new files: $new"
   fi
@@ -75,4 +84,6 @@ check "daemon stops cleanly" test $? -eq 0
 check "after the kills: --once succeeds" bash -c "\"$ETCD_BACKUPD\" --once -c \"$T/c.conf\" >/dev/null 2>&1"
 check "no temporary file was ever left (only backups and sidecars)" \
   test -z "$(ls -A "$T/b" | grep -vE '^etcd-[0-9a-f]{16}-[0-9]{8}T[0-9]{6}Z-r[0-9]+\.db\.zst(\.json)?$')"
+check "at the end every backup has its sidecar and every sidecar its backup" \
+  bash -c 'cd "$1" && for f in *; do [[ $f == *.json ]] && { [[ -f ${f%.json} ]] || exit 1; } || [[ -f $f.json ]] || exit 1; done' _ "$T/b"
 finish

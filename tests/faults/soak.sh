@@ -21,7 +21,9 @@ sample() {
   for _ in $(seq 1 30); do [[ -z $(pgrep -P "$DPID") ]] && break; sleep 0.1; done
   echo "$(awk '/^VmRSS/ {print $2}' /proc/"$DPID"/status) $(ls /proc/"$DPID"/fd | wc -l)"
 }
-sleep 5
+# The first sample after the first backups are done (up to 20 s): the
+# persistent catch-up and two scheduled runs.
+for _ in $(seq 1 200); do [[ $(grep -c ' ok, rev ' "$T/daemon.log") -ge 3 ]] && break; sleep 0.1; done
 read -r rss0 fds0 <<<"$(sample)"
 start_s=$(date +%s)
 end=$(( start_s + SOAK_SECONDS ))

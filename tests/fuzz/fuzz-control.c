@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/control.h"
+#include "format/jsonl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         return 0;
                 memcpy(line, p, n);
                 line[n] = '\0';
-                if (control_parse_request(line, n, &o, &method, &code, &message) == 0) {
+                if (jsonl_parse_request(line, n, &o, &method, &code, &message) == 0) {
                         if (!method)
                                 abort();
                         json_object_put(o);

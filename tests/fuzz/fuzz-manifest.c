@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "restore/units.h"
+#include "restore/static-pod.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,9 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (fd < 0 || ftruncate(fd, 0) < 0 || pwrite(fd, data, size, 0) != (ssize_t) size)
                 abort();
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        if (units_manifest_port(path, "--secure-port", 6443, &port) == 0 && port == 0)
+        if (static_pod_manifest_port(path, "--secure-port", 6443, &port) == 0 && port == 0)
                 abort();
-        if (units_manifest_address(path, "--bind-address", &address) == 0) {
+        if (static_pod_manifest_address(path, "--bind-address", &address) == 0) {
                 if (!address || (inet_pton(AF_INET, address, buf) != 1 && inet_pton(AF_INET6, address, buf) != 1))
                         abort();
                 free(address);

@@ -45,6 +45,10 @@ check "list --json: array of two sidecars" test "$(jq 'length' <<<"$json")" = 2
 check "list: table with the backups" test "$("${BCTL[@]}" list | grep -c '^etcd-')" = 2
 json=$("${BCTL[@]}" --json prune --dry-run)
 check "prune --dry-run --json: {keep, delete}" jq_true 'has("keep") and has("delete")' "$json"
+names=$("${BCTL[@]}" --json list | jq -r '.[].name' | sort)
+check "prune --dry-run: keep and delete name exactly the backups listed" \
+  test "$(jq -r '(.keep + .delete)[]' <<<"$json" | sort)" = "$names" -a -n "$names"
+check "prune --dry-run: nothing deleted" test "$("${BCTL[@]}" --json list | jq -r '.[].name' | sort)" = "$names"
 check "status: last backup reported" grep -q "revision" <<<"$("${BCTL[@]}" status)"
 
 # Joining: two clients asking at once get the same backup.
@@ -52,6 +56,8 @@ check "status: last backup reported" grep -q "revision" <<<"$("${BCTL[@]}" statu
 "${BCTL[@]}" --json backup > "$T/j2" 2>/dev/null & j2=$!
 wait $j1; wait $j2
 check "two concurrent backup requests: both succeed" test -s "$T/j1" -a -s "$T/j2"
+check "two concurrent backup requests: joined, the same backup ($(jq -r .name "$T/j1" 2>/dev/null))" \
+  test "$(jq -r .name "$T/j1" 2>/dev/null)" = "$(jq -r .name "$T/j2" 2>/dev/null)" -a "$(jq -r .name "$T/j1" 2>/dev/null)" != null
 
 dpid=$(pgrep -P "$SA" -f etcd-backupd | head -1)
 [[ -n $dpid ]] || dpid=$SA
@@ -84,7 +90,9 @@ answered=$(grep -l '"state"' "$T"/c*.out | wc -l)
 check "200 concurrent clients all answered ($answered)" test "$answered" = 200
 wait $nr 2>/dev/null
 check "after the abuse: status still answers" quiet "${BCTL[@]}" status
-sleep 0.5
+# The daemon closes the abusers' connections as it sees them go: wait for
+# that (up to 5 s) rather than for a fixed time.
+for _ in $(seq 1 50); do [[ $(ls /proc/"$dpid"/fd | wc -l) -le $fds_before ]] && break; sleep 0.1; done
 fds_after=$(ls /proc/"$dpid"/fd | wc -l)
 check "no descriptor leaked ($fds_before before, $fds_after after)" test "$fds_after" -le "$fds_before"
 

@@ -16,7 +16,8 @@ start_daemon() {
   "$NOTIFY_RECV" "$T/notify.sock" "$2" > "$T/notify.log" &
   NPID=$!; CLEANUP+=("kill $NPID")
   for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
-  NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1 &
+  # UMask=0077, as the service runs.
+  (umask 077; NOTIFY_SOCKET=$T/notify.sock exec "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1) &
   DPID=$!; CLEANUP+=("kill -9 $DPID")
 }
 stop_daemon() {
@@ -37,6 +38,7 @@ backups() { ls "$1" 2>/dev/null | grep -vc json; }
 { etcd_group; storage_group "$T/b" zstd 1
   echo 'schedule: { calendar = "*:*:0/2"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };'
   echo 'retention: { keep_last = 3; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
+  echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/d.conf"
 start_daemon "$T/d.conf" 60
 check "READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 5
@@ -52,6 +54,8 @@ check "STATUS after a backup: Idle. Last backup HH:MM:SS ok, rev N, size. Next â
   grep -qE '^STATUS=Idle\. Last backup [0-9]{2}:[0-9]{2}:[0-9]{2} ok, rev [0-9]+, [0-9.]+ [KMG]?i?B\. Next ' "$T/notify.log"
 check "metrics: last success and backups kept" \
   grep -qE '^etcd_backup_last_attempt_success 1$' "$T/metrics.prom"
+check "metrics: the file is 0644 under UMask=0077 (node_exporter reads it)" \
+  test "$(stat -c %a "$T/metrics.prom")" = 644
 
 # 2. Reload with a good config (calendar far away), then with a bad one.
 sed 's|"\*:\*:0/2"|"*-*-* 02:00:00"|' "$T/d.conf" > "$T/d2.conf"
@@ -73,14 +77,19 @@ check "SIGTERM: STOPPING=1 and exit 0" test "$DRC" = 0 -a -n "$(grep '^STOPPING=
 before=$(backups "$T/b")
 start_daemon "$T/d2.conf" 10
 wait_for "$T/notify.log" '^READY=1$' 5
-sleep 2
+# The daemon decides about a catch-up before its loop answers the first
+# request: an answer "idle" means it decided against one.
+st=$("$ETCD_BACKUPCTL" -s "$T/control.sock" --json status 2>&1)
+check "persistent: idle after start when the last backup is recent" jq_true '.state == "idle"' "$st"
 check "persistent: no catch-up when the last backup is recent" test "$(backups "$T/b")" = "$before"
+check "persistent: no backup started" bash -c "! grep -q 'backup started' '$T/daemon.log'"
 stop_daemon
 
 # 4. etcd unreachable: 1 try + 2 retries with backoff, reported honestly.
 dead="https://127.0.0.1:$(( ${ETCD_ENDPOINT##*:} + 7 ))"
 { etcd_group "\"$dead\""; storage_group "$T/b3" zstd 1
   echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; retry = { attempts = 2; backoff = "1s"; }; };'
+  echo "control: { socket = \"$T/control3.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics3.prom\"; };"; } > "$T/d3.conf"
 start_daemon "$T/d3.conf" 20
 check "unreachable: three attempts fail" wait_count "$T/daemon.log" 'no etcd endpoint answered' 3 10
@@ -94,7 +103,8 @@ stop_daemon
 # 5. SIGTERM while a backup streams: the directory is as before, exit 0.
 load_random 60 1024
 { etcd_group; storage_group "$T/b4" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'; } > "$T/d4.conf"
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'
+  echo "control: { socket = \"$T/control4.sock\"; group = \"\"; };"; } > "$T/d4.conf"
 mkdir -m 0700 "$T/b4"
 echo keep > "$T/b4/etcd-0000000000000001-20200101T000000Z-r1.db"
 before=$(dir_state "$T/b4")

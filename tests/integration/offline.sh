@@ -341,7 +341,8 @@ for cmd in verify inspect audit "get /app/k1"; do
   check "age: $1 without an identity exits 1 and says one is needed" \
     test $rc -eq 1 -a -n "$(grep -F 'encrypted backup: an age identity is needed (encryption.identity_file in the config, or --identity FILE)' "$T/out")"
 done
-if [[ ! -e /etc/etcd-backupd/etcd-backupd.conf ]]; then
+default_conf=$("$C" --help | sed -n 's/.*configuration file (default \(.*\))$/\1/p')
+if [[ -n $default_conf && ! -e $default_conf ]]; then
   "$C" inspect "$f" > "$T/out" 2>&1; rc=$?
   check "age: without -c and no default config, exit 1 saying an identity is needed" \
     test $rc -eq 1 -a -n "$(grep 'an age identity is needed' "$T/out")"

@@ -102,4 +102,21 @@ check "min_free: exit 1 with a clear reason" test $rc -eq 1
 check "min_free: names storage.min_free" grep -q "storage.min_free" <<<"$err"
 check "min_free: nothing written" test -z "$(ls -A "$T/b-full" 2>/dev/null)"
 
+# At start: a sidecar an interrupted publish left without its backup is
+# removed and logged; a backup without a sidecar is named in a warning; the
+# new backup is published with its sidecar.
+mkdir -m 0700 "$T/b-tidy"
+lone=etcd-0000000000000001-20200101T000000Z-r1.db.zst
+bare=etcd-0000000000000001-20200102T000000Z-r2.db.zst
+echo '{}' > "$T/b-tidy/$lone.json"
+echo keep > "$T/b-tidy/$bare"
+{ etcd_group; storage_group "$T/b-tidy" zstd 1; echo 'retention: { keep_last = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/tidy.conf"
+out=$("$ETCD_BACKUPD" --once -c "$T/tidy.conf" 2>"$T/tidy.err"); rc=$?
+check "tidy: the backup succeeds" test $rc -eq 0
+check "tidy: the lone sidecar is removed" test ! -e "$T/b-tidy/$lone.json"
+check "tidy: its removal is logged" grep -q "Removed $T/b-tidy/$lone.json: a sidecar without its backup" "$T/tidy.err"
+check "tidy: the backup without a sidecar is kept and named" \
+  bash -c "[[ -f '$T/b-tidy/$bare' ]] && grep -q 'Backup $T/b-tidy/$bare has no sidecar' '$T/tidy.err'"
+check "tidy: the new backup has its sidecar" test -f "$out" -a -f "$out.json"
+
 finish

@@ -42,12 +42,17 @@ local_state() { (cd "$1" && for f in *; do echo "$2/$f $(stat -c %s "$f")"; done
 backups() { ls "$1" 2>/dev/null | grep -vc json; }
 
 B=$T/b
+# The test store speaks plain HTTP on loopback: accepted only with
+# upload.allow_insecure_http and age-encrypted backups.
+age-keygen -o "$T/age.key" 2>/dev/null
+encryption="encryption: { recipients = [\"$(age-keygen -y "$T/age.key")\"]; identity_file = \"$T/age.key\"; };"
 # conf FILE SECRET_FILE [KEEP_LAST [UPLOAD_RETENTION]]
 conf() {
-  { etcd_group; storage_group "$B" gzip 1
+  { etcd_group; storage_group "$B" gzip 1; echo "$encryption"
     echo "retention: { keep_last = ${3:-20}; keep_hourly = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };"
     echo "upload: { url = \"$S3_URL/$S3_BUCKET/node1/\"; region = \"us-east-1\"; access_key_id = \"$S3_KEY\";"
-    echo "          secret_access_key_file = \"$2\"; part_size = \"5M\"; retention = ${4:-false}; };"
+    echo "          secret_access_key_file = \"$2\"; part_size = \"5M\"; retention = ${4:-false};"
+    echo "          allow_insecure_http = true; };"
   } > "$1"
 }
 conf "$T/good.conf" "$T/secret"
@@ -61,6 +66,7 @@ check "once: the backup exists locally" test -f "$out"
 check "once: the upload is logged for the backup and the sidecar" \
   bash -c "grep -q 'Uploaded $name to ' '$T/1.err' && grep -q 'Uploaded $name.json to ' '$T/1.err'"
 check "once: no upload failure" bash -c "! grep -q 'Upload failed' '$T/1.err'"
+check "once: plain HTTP is warned about" grep -q 'upload.url: "http://.*" is plain HTTP' "$T/1.err"
 check "once: the remote listing is the local directory (names and sizes)" \
   test "$(remote node1)" = "$(local_state "$B" node1)"
 s3 GET "/$S3_BUCKET/node1/$name" -o "$T/dl"
@@ -70,7 +76,7 @@ check "once: the downloaded sidecar is byte-identical" cmp -s "$T/dl.json" "$out
 
 # 2. A wrong secret: reported with the server's reason, the backup stays.
 out2=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/bad.conf" 2>"$T/2.err"); rc=$?
-check "wrong secret: --once still exits 0" test $rc -eq 0
+check "wrong secret: --once exits 1 (rc $rc)" test $rc -eq 1
 check "wrong secret: the local backup exists" test -f "$out2" -a -f "$out2.json"
 check "wrong secret: 'Upload failed' names HTTP 403 SignatureDoesNotMatch" \
   grep -qE "Upload failed after backup $out2: .*HTTP 403 SignatureDoesNotMatch" "$T/2.err"
@@ -83,7 +89,7 @@ proxy_pid=$(awk '{print $NF}' <<<"$S3_PIDS")
 kill "$proxy_pid"; for _ in $(seq 1 50); do kill -0 "$proxy_pid" 2>/dev/null || break; sleep 0.1; done
 start=$SECONDS
 out3=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/good.conf" 2>"$T/3.err"); rc=$?
-check "unreachable: --once still exits 0" test $rc -eq 0
+check "unreachable: --once exits 1 (rc $rc)" test $rc -eq 1
 check "unreachable: the local backup exists" test -f "$out3" -a -f "$out3.json"
 check "unreachable: 'Upload failed' says the connection failed after retries" \
   grep -qE "Upload failed after backup $out3: listing of .*(onnect|refused).*\(3 tries\)" "$T/3.err"
@@ -99,7 +105,7 @@ check "catch-up: no upload failure" bash -c "! grep -q 'Upload failed' '$T/4.err
 check "catch-up: 4 local backups" test "$(backups "$B")" -eq 4
 check "catch-up: the remote listing is the local directory (names and sizes)" \
   test "$(remote node1)" = "$(local_state "$B" node1)"
-order=$(grep -o 'Uploaded etcd-[^ ]*\.db\.gz to' "$T/4.err" | awk '{print $2}' | tr '\n' ' ')
+order=$(grep -o 'Uploaded etcd-[^ ]*\.db\.gz\.age to' "$T/4.err" | awk '{print $2}' | tr '\n' ' ')
 want="$(basename "$out4") $(basename "$out3") $(basename "$out2") "
 check "catch-up: the missing backups went up newest first ($order)" test "$order" = "$want"
 check "catch-up: the first backup was not sent again" bash -c "! grep -q 'Uploaded $name ' '$T/4.err'"
@@ -138,10 +144,11 @@ check "retention: one such line per remote deletion" \
 
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d
-{ etcd_group; storage_group "$B" gzip 1
+{ etcd_group; storage_group "$B" gzip 1; echo "$encryption"
   echo 'schedule: { calendar = "*-*-* 03:00:00"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };'
   echo "upload: { url = \"$S3_URL/$S3_BUCKET/node2/\"; region = \"us-east-1\"; access_key_id = \"$S3_KEY\";"
-  echo "          secret_access_key_file = \"$T/bad-secret\"; };"
+  echo "          secret_access_key_file = \"$T/bad-secret\"; allow_insecure_http = true; };"
+  echo "control: { socket = \"$T/control7.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/d.conf"
 "$NOTIFY_RECV" "$T/notify.sock" 60 > "$T/notify.log" &
 NPID=$!; CLEANUP+=("kill $NPID")
@@ -156,6 +163,12 @@ check "daemon: STATUS says the backup is ok and the upload failed" \
 check "daemon: the upload failure is logged" grep -q 'Upload failed after backup .*HTTP 403' "$T/daemon.log"
 check "daemon: metrics count the failed upload" wait_for "$T/metrics.prom" '^etcd_backup_upload_failures_total 1$' 5
 check "daemon: metrics keep the backup's success" grep -q '^etcd_backup_last_attempt_success 1$' "$T/metrics.prom"
+check "daemon: metrics say the last upload failed" grep -q '^etcd_backup_upload_last_attempt_success 0$' "$T/metrics.prom"
+st=$("$ETCD_BACKUPCTL" -s "$T/control7.sock" --json status 2>&1)
+jq_true .upload "$st" || echo "# status: $st"
+check "daemon: status --json keeps the backup ok and the upload error apart" \
+  jq_true '(.last.name | startswith("etcd-")) and (.upload.error | test("HTTP 403")) and .upload.failures_total == 1' "$st"
+check "daemon: status says Upload: FAILED" grep -q '^Upload: *FAILED: .*HTTP 403' <<<"$("$ETCD_BACKUPCTL" -s "$T/control7.sock" status 2>&1)"
 check "daemon: the local backup exists" test "$(backups "$B")" -eq 1
 kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
 

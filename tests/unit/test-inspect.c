@@ -20,6 +20,8 @@
 #include "format/age.h"
 #include "backup/codec.h"
 #include "backup/inspect.h"
+#include "format/mvcc-kv.h"
+#include "format/secrets.h"
 #include "backup/store.h"
 #include "util/io.h"
 #include "util/str.h"
@@ -102,9 +104,9 @@ static void test_kv_decode(void) {
         static const uint8_t no_key[] = { 0x10, 5, 0x2a, 1, 'v' };
         static const uint8_t empty_key[] = { 0x0a, 0, 0x10, 5 };
         static const uint8_t group[] = { 0x0a, 1, 'k', 0x0b };
-        InspectKv kv;
+        MvccKv kv;
 
-        check(inspect_kv_decode(full, sizeof full, &kv) == 0);
+        check(mvcc_kv_decode(full, sizeof full, &kv) == 0);
         check_int_eq(kv.key_size, 2);
         check(memcmp(kv.key, "/a", 2) == 0);
         check_int_eq(kv.create_revision, 5);
@@ -114,37 +116,37 @@ static void test_kv_decode(void) {
         check(memcmp(kv.value, "xy", 2) == 0);
         check_int_eq(kv.lease, 300);
 
-        check(inspect_kv_decode(tomb, sizeof tomb, &kv) == 0);
+        check(mvcc_kv_decode(tomb, sizeof tomb, &kv) == 0);
         check_int_eq(kv.key_size, 3);
         check(memcmp(kv.key, "/b\0", 3) == 0);
         check_int_eq(kv.value_size, 0);
         check_int_eq(kv.version, 0);
 
-        check(inspect_kv_decode(unknown, sizeof unknown, &kv) == 0);
+        check(mvcc_kv_decode(unknown, sizeof unknown, &kv) == 0);
         check_int_eq(kv.key_size, 1);
         check_int_eq(kv.value_size, 0);
 
-        check(inspect_kv_decode(negative, sizeof negative, &kv) == 0);
+        check(mvcc_kv_decode(negative, sizeof negative, &kv) == 0);
         check_int_eq(kv.lease, -1);
 
-        kv = (InspectKv) { .version = 42 };
-        check_int_eq(inspect_kv_decode(wrong_key_type, sizeof wrong_key_type, &kv), -EBADMSG);
+        kv = (MvccKv) { .version = 42 };
+        check_int_eq(mvcc_kv_decode(wrong_key_type, sizeof wrong_key_type, &kv), -EBADMSG);
         check_int_eq(kv.version, 42); /* untouched on failure */
-        check_int_eq(inspect_kv_decode(wrong_rev_type, sizeof wrong_rev_type, &kv), -EBADMSG);
-        check_int_eq(inspect_kv_decode(truncated, sizeof truncated, &kv), -EBADMSG);
-        check_int_eq(inspect_kv_decode(no_key, sizeof no_key, &kv), -EBADMSG);
-        check_int_eq(inspect_kv_decode(empty_key, sizeof empty_key, &kv), -EBADMSG);
-        check_int_eq(inspect_kv_decode(group, sizeof group, &kv), -EBADMSG);
-        check_int_eq(inspect_kv_decode(NULL, 0, &kv), -EBADMSG);
+        check_int_eq(mvcc_kv_decode(wrong_rev_type, sizeof wrong_rev_type, &kv), -EBADMSG);
+        check_int_eq(mvcc_kv_decode(truncated, sizeof truncated, &kv), -EBADMSG);
+        check_int_eq(mvcc_kv_decode(no_key, sizeof no_key, &kv), -EBADMSG);
+        check_int_eq(mvcc_kv_decode(empty_key, sizeof empty_key, &kv), -EBADMSG);
+        check_int_eq(mvcc_kv_decode(group, sizeof group, &kv), -EBADMSG);
+        check_int_eq(mvcc_kv_decode(NULL, 0, &kv), -EBADMSG);
         for (size_t n = 0; n < sizeof full; n++) /* every prefix: no crash */
-                (void) inspect_kv_decode(full, n, &kv);
+                (void) mvcc_kv_decode(full, n, &kv);
 }
 
 /* ---- classifier ---------------------------------------------------------------- */
 
-static void check_class(const char *value, size_t n, InspectStorage want, const char *label) {
-        char buf[INSPECT_LABEL_MAX];
-        InspectStorage s = inspect_audit_classify(value, n, buf, sizeof buf);
+static void check_class(const char *value, size_t n, SecretsStorage want, const char *label) {
+        char buf[SECRETS_LABEL_MAX];
+        SecretsStorage s = secrets_classify(value, n, buf, sizeof buf);
 
         if (s != want || !streq(buf, label))
                 fprintf(stderr, "classify \"%.*s\": got %d \"%s\", want %d \"%s\"\n", (int) n, value,
@@ -158,40 +160,40 @@ static void check_class(const char *value, size_t n, InspectStorage want, const 
 static void test_classify(void) {
         char small[8];
 
-        CLASS("k8s:enc:aescbc:v1:key1:\x01\x02\x03", INSPECT_STORAGE_ENCRYPTED, "aescbc:key1");
-        CLASS("k8s:enc:aesgcm:v1:key2:\xff", INSPECT_STORAGE_ENCRYPTED, "aesgcm:key2");
-        CLASS("k8s:enc:secretbox:v1:sb:", INSPECT_STORAGE_ENCRYPTED, "secretbox:sb");
-        CLASS("k8s:enc:kms:v1:vault:\x00\x01", INSPECT_STORAGE_ENCRYPTED, "kms:vault");
-        CLASS("k8s:enc:kms:v2:vault:\x0a", INSPECT_STORAGE_ENCRYPTED, "kmsv2:vault");
-        CLASS("k8s:enc:future:v1:k:", INSPECT_STORAGE_ENCRYPTED, "future:k");
+        CLASS("k8s:enc:aescbc:v1:key1:\x01\x02\x03", SECRETS_STORAGE_ENCRYPTED, "aescbc:key1");
+        CLASS("k8s:enc:aesgcm:v1:key2:\xff", SECRETS_STORAGE_ENCRYPTED, "aesgcm:key2");
+        CLASS("k8s:enc:secretbox:v1:sb:", SECRETS_STORAGE_ENCRYPTED, "secretbox:sb");
+        CLASS("k8s:enc:kms:v1:vault:\x00\x01", SECRETS_STORAGE_ENCRYPTED, "kms:vault");
+        CLASS("k8s:enc:kms:v2:vault:\x0a", SECRETS_STORAGE_ENCRYPTED, "kmsv2:vault");
+        CLASS("k8s:enc:future:v1:k:", SECRETS_STORAGE_ENCRYPTED, "future:k");
         /* Names from the value are made safe to print. */
-        CLASS("k8s:enc:aescbc:v1:bad\x1b[2Jname:", INSPECT_STORAGE_ENCRYPTED, "aescbc:bad??2Jname");
-        CLASS("k8s\x00\x0a\x0cv1\x12\x06Secret", INSPECT_STORAGE_PLAINTEXT, "plaintext");
-        CLASS("{\"kind\":\"Secret\"}", INSPECT_STORAGE_PLAINTEXT, "plaintext");
+        CLASS("k8s:enc:aescbc:v1:bad\x1b[2Jname:", SECRETS_STORAGE_ENCRYPTED, "aescbc:bad??2Jname");
+        CLASS("k8s\x00\x0a\x0cv1\x12\x06Secret", SECRETS_STORAGE_PLAINTEXT, "plaintext");
+        CLASS("{\"kind\":\"Secret\"}", SECRETS_STORAGE_PLAINTEXT, "plaintext");
         /* Malformed encryption prefixes and anything else. */
-        CLASS("k8s:enc:aescbc:v1:key1", INSPECT_STORAGE_UNKNOWN, "unknown");
-        CLASS("k8s:enc:aescbc", INSPECT_STORAGE_UNKNOWN, "unknown");
-        CLASS("k8s:enc::v1:k:", INSPECT_STORAGE_UNKNOWN, "unknown");
-        CLASS("k8s:enc:aescbc:v1::", INSPECT_STORAGE_UNKNOWN, "unknown");
-        CLASS("k8s:enc:", INSPECT_STORAGE_UNKNOWN, "unknown");
-        CLASS("k8s", INSPECT_STORAGE_UNKNOWN, "unknown");
-        CLASS("hello", INSPECT_STORAGE_UNKNOWN, "unknown");
-        CLASS("", INSPECT_STORAGE_UNKNOWN, "unknown");
-        check(inspect_audit_classify(NULL, 0, small, sizeof small) == INSPECT_STORAGE_UNKNOWN);
+        CLASS("k8s:enc:aescbc:v1:key1", SECRETS_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s:enc:aescbc", SECRETS_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s:enc::v1:k:", SECRETS_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s:enc:aescbc:v1::", SECRETS_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s:enc:", SECRETS_STORAGE_UNKNOWN, "unknown");
+        CLASS("k8s", SECRETS_STORAGE_UNKNOWN, "unknown");
+        CLASS("hello", SECRETS_STORAGE_UNKNOWN, "unknown");
+        CLASS("", SECRETS_STORAGE_UNKNOWN, "unknown");
+        check(secrets_classify(NULL, 0, small, sizeof small) == SECRETS_STORAGE_UNKNOWN);
         /* A label that does not fit is cut, never overflows. */
-        check(inspect_audit_classify("k8s:enc:aescbc:v1:averyveryverylongname:", 41, small,
-                                     sizeof small) == INSPECT_STORAGE_ENCRYPTED);
+        check(secrets_classify("k8s:enc:aescbc:v1:averyveryverylongname:", 41, small,
+                                     sizeof small) == SECRETS_STORAGE_ENCRYPTED);
         check_str_eq(small, "aescbc:");
-        check(inspect_audit_classify("k8s:enc:aescbc:v1:k:", 20, small, 0) == INSPECT_STORAGE_UNKNOWN);
+        check(secrets_classify("k8s:enc:aescbc:v1:k:", 20, small, 0) == SECRETS_STORAGE_UNKNOWN);
 }
 
 /* ---- the fixture ----------------------------------------------------------------- */
 
 static void check_get(InspectBackup *b, const char *key, bool prefix, size_t want) {
-        InspectKv *kvs = NULL;
+        MvccKv *kvs = NULL;
         size_t n = 99;
 
-        check(inspect_get(b, key, strlen(key), prefix, &kvs, &n) == 0);
+        check(mvcc_kv_get(b->db, key, strlen(key), prefix, &kvs, &n) == 0);
         if (n != want)
                 fprintf(stderr, "get %s%s: %zu keys, want %zu\n", key, prefix ? " --prefix" : "", n, want);
         check_int_eq(n, want);
@@ -205,9 +207,9 @@ static void check_get(InspectBackup *b, const char *key, bool prefix, size_t wan
 static void test_fixture(void) {
         _cleanup_free_ char *path = test_fixture_path("etcd-small.db");
         InspectBackup *b = NULL;
-        InspectKv *kvs = NULL;
+        MvccKv *kvs = NULL;
         char reason[INSPECT_REASON_MAX] = "";
-        InspectAudit a = {};
+        SecretsAudit a = {};
         int64_t rev = 0;
         size_t n = 0;
 
@@ -219,7 +221,7 @@ static void test_fixture(void) {
         check_int_eq(rev, 357);
 
         /* Overwritten three times: the last value, version 4. */
-        check(inspect_get(b, "/fixture/single/0001", 20, false, &kvs, &n) == 0);
+        check(mvcc_kv_get(b->db, "/fixture/single/0001", 20, false, &kvs, &n) == 0);
         check_int_eq(n, 1);
         check_int_eq(kvs[0].value_size, strlen("overwrite 2 of 1"));
         check(memcmp(kvs[0].value, "overwrite 2 of 1", kvs[0].value_size) == 0);
@@ -236,19 +238,19 @@ static void test_fixture(void) {
         check_get(b, "", true, 150 + 990 + 4 + 1);
         check_get(b, "", false, 0);
 
-        check(inspect_get(b, "/fixture/leased", 15, false, &kvs, &n) == 0);
+        check(mvcc_kv_get(b->db, "/fixture/leased", 15, false, &kvs, &n) == 0);
         check_int_eq(n, 1);
         check(kvs[0].lease != 0);
         kvs = mfree(kvs);
-        check(inspect_get(b, "/fixture/big/c", 14, false, &kvs, &n) == 0);
+        check(mvcc_kv_get(b->db, "/fixture/big/c", 14, false, &kvs, &n) == 0);
         check_int_eq(n, 1);
         check(kvs[0].value_size >= 102400);
         kvs = mfree(kvs);
 
-        check(inspect_audit(b, &a) == 0);
+        check(secrets_audit(b->db, &a) == 0);
         check_int_eq(a.secrets, 0);
         check_int_eq(a.n_entries, 0);
-        inspect_audit_done(&a);
+        secrets_audit_done(&a);
         inspect_backup_free(b);
 
         /* The empty etcd: no keys, revision 0. */
@@ -273,14 +275,14 @@ static void test_compressed(void) {
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 InspectBackup *b = NULL;
                 InspectReport r = {};
-                InspectKv *kvs = NULL;
+                MvccKv *kvs = NULL;
                 size_t n = 0;
 
                 write_compressed(paths[i], kinds[i], db, size);
                 check(inspect_backup_open(paths[i], &b, NULL, 0) == 0);
                 check(b->compression == kinds[i]);
                 check_u64_eq(b->db_size, 475136);
-                check(inspect_get(b, "/fixture/single/", 16, true, &kvs, &n) == 0);
+                check(mvcc_kv_get(b->db, "/fixture/single/", 16, true, &kvs, &n) == 0);
                 check_int_eq(n, 150);
                 free(kvs);
                 inspect_backup_free(b);
@@ -504,13 +506,13 @@ static void test_random_damage(void) {
                         n = (size_t) rand() % csize;
                 write_file(path, copy, n);
                 if (inspect_backup_open(path, &b, NULL, 0) == 0) {
-                        InspectAudit a = {};
-                        InspectKv *kvs = NULL;
+                        SecretsAudit a = {};
+                        MvccKv *kvs = NULL;
                         size_t m;
-                        if (inspect_get(b, "", 0, true, &kvs, &m) == 0)
+                        if (mvcc_kv_get(b->db, "", 0, true, &kvs, &m) == 0)
                                 free(kvs);
-                        if (inspect_audit(b, &a) == 0)
-                                inspect_audit_done(&a);
+                        if (secrets_audit(b->db, &a) == 0)
+                                secrets_audit_done(&a);
                         inspect_backup_free(b);
                 }
                 check(inspect_verify(path, &r) == 0);
@@ -616,7 +618,7 @@ static void test_encrypted(void) {
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 InspectBackup *b = NULL;
                 InspectReport r = {};
-                InspectKv *kvs = NULL;
+                MvccKv *kvs = NULL;
                 int64_t rev = 0;
                 size_t n = 0;
 
@@ -631,7 +633,7 @@ static void test_encrypted(void) {
                         check(memcmp(b->db_sha256, db + size - 32, 32) == 0);
                         check(inspect_revision(b, &rev) == 0);
                         check_int_eq(rev, 357);
-                        check(inspect_get(b, "/fixture/single/", 16, true, &kvs, &n) == 0);
+                        check(mvcc_kv_get(b->db, "/fixture/single/", 16, true, &kvs, &n) == 0);
                         check_int_eq(n, 150);
                         kvs = mfree(kvs);
                         b = inspect_backup_free(b);

@@ -64,7 +64,7 @@ static void test_reasons_to_string(void) {
         check_str_eq(retention_reasons_to_string(RETENTION_KEEP_NEWEST_VERIFIED, buf, sizeof buf),
                      "newest-verified");
         check_str_eq(retention_reasons_to_string(~0u, buf, sizeof buf),
-                     "last,hourly,daily,weekly,monthly,newest-verified,all");
+                     "last,hourly,daily,weekly,monthly,yearly,newest-verified,all");
         check_str_eq(retention_reasons_to_string(1u << 20, buf, sizeof buf), "");
         check_str_eq(retention_reasons_to_string(RETENTION_KEEP_ALL, buf, sizeof buf), "all");
 
@@ -95,6 +95,7 @@ static void test_disabled_and_invalid(void) {
         check(!retention_policy_is_disabled(&(RetentionPolicy) { .keep_hourly = 1 }));
         check(!retention_policy_is_disabled(&(RetentionPolicy) { .keep_weekly = 1 }));
         check(!retention_policy_is_disabled(&(RetentionPolicy) { .keep_monthly = 1 }));
+        check(!retention_policy_is_disabled(&(RetentionPolicy) { .keep_yearly = 1 }));
 
         check_int_eq(retention_plan(NULL, items, ELEMENTSOF(items)), -EINVAL);
         check_int_eq(retention_plan(&daily, NULL, 1), -EINVAL);
@@ -115,9 +116,10 @@ static void test_one_item(void) {
         RetentionItem item = { .name = "only", .created_usec = utc(2021, 5, 5, 5, 5, 5) };
         const RetentionPolicy policies[] = {
                 { .keep_last = 1 }, { .keep_hourly = 1 }, { .keep_daily = 3 },
-                { .keep_weekly = 1 }, { .keep_monthly = 100 },
+                { .keep_weekly = 1 }, { .keep_monthly = 100 }, { .keep_yearly = 2 },
         };
-        const char *expected[] = { "only:last", "only:hourly", "only:daily", "only:weekly", "only:monthly" };
+        const char *expected[] = { "only:last", "only:hourly", "only:daily", "only:weekly", "only:monthly",
+                                   "only:yearly" };
 
         for (size_t i = 0; i < ELEMENTSOF(policies); i++) {
                 item.keep = false;
@@ -242,6 +244,35 @@ static void test_monthly(void) {
                                     ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "apr-a:last,monthly feb-b:monthly feb-a:- jan-b:monthly jan-a:- dec-a:monthly");
+}
+
+/* restic's yearly bucket is the calendar year of the local time ("2006"),
+ * not the ISO week-year: 2021-01-01 (ISO week 2020-W53) is in 2021. */
+static void test_yearly(void) {
+        RetentionItem items[] = {
+                { .name = "2019-jun", .created_usec = utc(2019, 6, 1, 0, 0, 0) },
+                { .name = "2020-dec31", .created_usec = utc(2020, 12, 31, 23, 0, 0) },
+                { .name = "2020-jan", .created_usec = utc(2020, 1, 2, 0, 0, 0) },
+                { .name = "2021-jan01", .created_usec = utc(2021, 1, 1, 0, 30, 0) },
+                { .name = "2021-mar", .created_usec = utc(2021, 3, 1, 0, 0, 0) },
+        };
+
+        set_tz("UTC");
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 2 }, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)),
+                     "2021-mar:yearly 2021-jan01:- 2020-dec31:yearly 2020-jan:- 2019-jun:-");
+
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 10, .keep_monthly = 1 }, items,
+                                    ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)),
+                     "2021-mar:monthly,yearly 2021-jan01:- 2020-dec31:yearly 2020-jan:- 2019-jun:yearly");
+
+        /* In New York 2021-01-01 00:30 UTC is still 2020: the year is local. */
+        set_tz("America/New_York");
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 2 }, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)),
+                     "2021-mar:yearly 2021-jan01:yearly 2020-dec31:- 2020-jan:- 2019-jun:-");
+        set_tz("UTC");
 }
 
 static void test_ties(void) {
@@ -381,6 +412,8 @@ static void ref_bucket(uint64_t usec, unsigned bit, char out[static 32]) {
                 len = strftime(out, 32, "%G-%V", tm);
         else if (bit == RETENTION_KEEP_MONTHLY)
                 len = strftime(out, 32, "%Y-%m", tm);
+        else if (bit == RETENTION_KEEP_YEARLY)
+                len = strftime(out, 32, "%Y", tm);
         check(len > 0);
 }
 
@@ -394,8 +427,10 @@ static void ref_plan(const RetentionPolicy *p, RefBackup *b, size_t n) {
                 { p->keep_daily, RETENTION_KEEP_DAILY },
                 { p->keep_weekly, RETENTION_KEEP_WEEKLY },
                 { p->keep_monthly, RETENTION_KEEP_MONTHLY },
+                { p->keep_yearly, RETENTION_KEEP_YEARLY },
         };
-        bool everything = !p->keep_last && !p->keep_hourly && !p->keep_daily && !p->keep_weekly && !p->keep_monthly;
+        bool everything = !p->keep_last && !p->keep_hourly && !p->keep_daily && !p->keep_weekly && !p->keep_monthly &&
+                          !p->keep_yearly;
 
         for (size_t i = 1; i < n; i++)
                 for (size_t j = i; j > 0 && ref_newer(&b[j], &b[j - 1]); j--) {
@@ -498,6 +533,7 @@ static void compare_with_reference(const char *tz, unsigned rounds) {
                         .keep_daily = random_count(40),
                         .keep_weekly = random_count(30),
                         .keep_monthly = random_count(14),
+                        .keep_yearly = random_count(3),
                 };
                 double share = verified_share[round % ELEMENTSOF(verified_share)];
 
@@ -551,10 +587,10 @@ static void compare_with_reference(const char *tz, unsigned rounds) {
                             items[i].keep != (ref[i].why != 0) || items[i].created_usec != ref[i].usec) {
                                 char a[RETENTION_REASONS_MAX], b[RETENTION_REASONS_MAX];
                                 fprintf(stderr,
-                                        "TZ=%s round %u policy last=%u hourly=%u daily=%u weekly=%u monthly=%u\n"
+                                        "TZ=%s round %u policy last=%u hourly=%u daily=%u weekly=%u monthly=%u yearly=%u\n"
                                         "  #%zu planner %s %" PRIu64 " (%s) reference %s %" PRIu64 " (%s)\n",
                                         tz, round, p.keep_last, p.keep_hourly, p.keep_daily, p.keep_weekly,
-                                        p.keep_monthly, i, items[i].name, items[i].created_usec,
+                                        p.keep_monthly, p.keep_yearly, i, items[i].name, items[i].created_usec,
                                         retention_reasons_to_string(items[i].reasons, a, sizeof a),
                                         ref[i].name, ref[i].usec, retention_reasons_to_string(ref[i].why, b, sizeof b));
                                 check(!"planner and reference disagree");
@@ -586,6 +622,7 @@ int main(void) {
         TEST_RUN(test_daily);
         TEST_RUN(test_weekly_year_boundary);
         TEST_RUN(test_monthly);
+        TEST_RUN(test_yearly);
         TEST_RUN(test_ties);
         TEST_RUN(test_newest_verified);
         TEST_RUN(test_local_time);

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "restore/units.h"
+#include "restore/static-pod.h"
+#include "util/tcp.h"
 #include "util/macro.h"
 
 static char dir[] = "/tmp/test-units.XXXXXX";
@@ -35,7 +36,7 @@ static const char *manifest(const char *text) {
 
 static void check_port(const char *text, int want) {
         uint16_t port = 0;
-        int r = units_manifest_port(manifest(text), "--secure-port", 6443, &port);
+        int r = static_pod_manifest_port(manifest(text), "--secure-port", 6443, &port);
 
         if (want < 0) {
                 check_int_eq(r, want);
@@ -47,7 +48,7 @@ static void check_port(const char *text, int want) {
 
 static void check_address(const char *text, const char *want) {
         char *address = NULL;
-        int r = units_manifest_address(manifest(text), "--bind-address", &address);
+        int r = static_pod_manifest_address(manifest(text), "--bind-address", &address);
 
         if (!want) {
                 check_int_eq(r, -EBADMSG);
@@ -93,8 +94,8 @@ static void test_manifest_missing(void) {
         uint16_t port = 0;
 
         snprintf(path, sizeof path, "%s/absent.yaml", dir);
-        check_int_eq(units_manifest_port(path, "--secure-port", 6443, &port), -ENOENT);
-        check_int_eq(units_manifest_address(path, "--bind-address", &address), -ENOENT);
+        check_int_eq(static_pod_manifest_port(path, "--secure-port", 6443, &port), -ENOENT);
+        check_int_eq(static_pod_manifest_address(path, "--bind-address", &address), -ENOENT);
 }
 
 /* A listener on address, port chosen by the kernel. */
@@ -128,12 +129,12 @@ static void test_tcp_probe(void) {
 
         fd = listen_on(AF_INET, "127.0.0.2", &port);
         check(fd >= 0);
-        check_int_eq(units_tcp_probe("127.0.0.2", port, USEC_PER_SEC), 1);
+        check_int_eq(tcp_probe("127.0.0.2", port, USEC_PER_SEC), 1);
         /* The same port on another loopback address: nothing there. */
-        check_int_eq(units_tcp_probe("127.0.0.1", port, USEC_PER_SEC), 0);
+        check_int_eq(tcp_probe("127.0.0.1", port, USEC_PER_SEC), 0);
         close(fd);
-        check_int_eq(units_tcp_probe("127.0.0.2", port, USEC_PER_SEC), 0);
-        check_int_eq(units_tcp_probe("localhost", port, USEC_PER_SEC), -EINVAL);
+        check_int_eq(tcp_probe("127.0.0.2", port, USEC_PER_SEC), 0);
+        check_int_eq(tcp_probe("localhost", port, USEC_PER_SEC), -EINVAL);
 
         fd = listen_on(AF_INET6, "::1", &port);
         if (fd == -EADDRNOTAVAIL || fd == -EAFNOSUPPORT) {
@@ -141,9 +142,9 @@ static void test_tcp_probe(void) {
                 return;
         }
         check(fd >= 0);
-        check_int_eq(units_tcp_probe("::1", port, USEC_PER_SEC), 1);
+        check_int_eq(tcp_probe("::1", port, USEC_PER_SEC), 1);
         close(fd);
-        check_int_eq(units_tcp_probe("::1", port, USEC_PER_SEC), 0);
+        check_int_eq(tcp_probe("::1", port, USEC_PER_SEC), 0);
 }
 
 int main(void) {

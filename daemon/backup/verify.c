@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * verify.c — verify a backup end to end: every stage of the decode pipeline
+ * as one check of the report, the db structure, and the sidecar's sizes,
+ * hashes and revision against what the file holds.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backup/decode.h"
+#include "backup/store.h"
+#include "util/io.h"
+#include "util/parse.h"
+#include "util/str.h"
+
+void inspect_report_done(InspectReport *r) {
+        for (size_t i = 0; i < r->n_checks; i++) {
+                free(r->checks[i].name);
+                free(r->checks[i].detail);
+        }
+        free(r->checks);
+        free(r->path);
+        *r = (InspectReport) {};
+}
+
+_printf_(4, 5) static int report_add(InspectReport *rep, const char *name, bool ok, const char *fmt, ...) {
+        InspectCheck *c, *n;
+        va_list ap;
+        int k;
+
+        n = reallocarray(rep->checks, rep->n_checks + 1, sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        rep->checks = n;
+        c = &rep->checks[rep->n_checks];
+        *c = (InspectCheck) { .ok = ok };
+        c->name = strdup(name);
+        va_start(ap, fmt);
+        k = vasprintf(&c->detail, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                c->detail = NULL;
+        if (!c->name || !c->detail) {
+                free(c->name);
+                free(c->detail);
+                return -ENOMEM;
+        }
+        rep->n_checks++;
+        return 0;
+}
+
+/* Read <path>.json. 0 and *ret; -ENOENT if there is none; -EBADMSG with
+ * *ret_why for one that does not parse; other -errno. */
+static int read_sidecar(const char *path, Sidecar *ret, const char **ret_why) {
+        _cleanup_free_ char *name = NULL, *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        *ret_why = NULL;
+        if (asprintf(&name, "%s" SIDECAR_SUFFIX, path) < 0)
+                return -ENOMEM;
+        fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        text = malloc(INSPECT_SIDECAR_MAX_BYTES + 1);
+        if (!text)
+                return -ENOMEM;
+        n = loop_read(fd, text, INSPECT_SIDECAR_MAX_BYTES + 1);
+        if (n < 0)
+                return (int) n;
+        if ((size_t) n > INSPECT_SIDECAR_MAX_BYTES) {
+                *ret_why = "larger than 64 KiB";
+                return -EBADMSG;
+        }
+        text[n] = '\0';
+        return sidecar_from_json(text, (size_t) n, ret, ret_why);
+}
+
+static const char *stage_check_name(Stage s) {
+        switch (s) {
+        case STAGE_READ:
+                return "read";
+        case STAGE_DECRYPT:
+                return "decrypt";
+        case STAGE_DECOMPRESS:
+                return "decompress";
+        case STAGE_TRAILER:
+                return "sha256 trailer";
+        case STAGE_STRUCTURE:
+        case STAGE_DONE:
+        default:
+                return "db structure";
+        }
+}
+
+static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Decode *d,
+                          bool trailer_ok, bool have_revision, int64_t revision) {
+        _cleanup_(sidecar_done) Sidecar sc = {};
+        char hex[SHA256_HEX_MAX];
+        const char *why = NULL;
+        int r;
+
+        r = read_sidecar(b->path, &sc, &why);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return report_add(rep, "sidecar", false, "%s" SIDECAR_SUFFIX ": %s", b->path,
+                                  why ? why : strerror(-r));
+        r = report_add(rep, "sidecar", true, "%s" SIDECAR_SUFFIX, b->path);
+        if (r < 0)
+                return r;
+
+        if (d->file_read) {
+                if (sc.file_size == b->file_size)
+                        r = report_add(rep, "sidecar file_size", true, "%" PRIu64 " bytes", sc.file_size);
+                else
+                        r = report_add(rep, "sidecar file_size", false,
+                                       "sidecar says %" PRIu64 " bytes, the file has %" PRIu64,
+                                       sc.file_size, b->file_size);
+                if (r < 0)
+                        return r;
+                hexencode(d->file_sha256, TRAILER_BYTES, hex);
+                if (streq(hex, sc.file_sha256))
+                        r = report_add(rep, "sidecar file_sha256", true, "%s", hex);
+                else
+                        r = report_add(rep, "sidecar file_sha256", false,
+                                       "sidecar says %s, the file's is %s", sc.file_sha256, hex);
+                if (r < 0)
+                        return r;
+        }
+        if (d->decompressed && d->stream_size >= TRAILER_BYTES) {
+                uint64_t db_size = d->stream_size - TRAILER_BYTES;
+
+                if (sc.db_size == db_size)
+                        r = report_add(rep, "sidecar db_size", true, "%" PRIu64 " bytes", db_size);
+                else
+                        r = report_add(rep, "sidecar db_size", false,
+                                       "sidecar says %" PRIu64 " bytes, the db has %" PRIu64,
+                                       sc.db_size, db_size);
+                if (r < 0)
+                        return r;
+        }
+        if (trailer_ok) {
+                hexencode(b->db_sha256, TRAILER_BYTES, hex);
+                if (streq(hex, sc.db_sha256))
+                        r = report_add(rep, "sidecar db_sha256", true, "%s", hex);
+                else
+                        r = report_add(rep, "sidecar db_sha256", false,
+                                       "sidecar says %s, the db's is %s", sc.db_sha256, hex);
+                if (r < 0)
+                        return r;
+        }
+        if (have_revision) {
+                if (sc.revision == revision)
+                        r = report_add(rep, "sidecar revision", true, "%" PRId64, revision);
+                else
+                        r = report_add(rep, "sidecar revision", false,
+                                       "sidecar says %" PRId64 ", the snapshot's is %" PRId64,
+                                       sc.revision, revision);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
+                                   InspectReport *ret) {
+        _cleanup_(inspect_report_done) InspectReport rep = {};
+        _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
+        _cleanup_free_ Decode *d = NULL;
+        char size_in[FORMAT_BYTES_MAX], size_out[FORMAT_BYTES_MAX];
+        bool trailer_ok = false, have_revision = false;
+        uint64_t compressed_size;
+        int64_t revision = 0;
+        int r;
+
+        if (!path || !ret || (!ids && n_ids > 0))
+                return -EINVAL;
+        rep.path = strdup(path);
+        b = decode_backup_new(path);
+        d = calloc(1, sizeof *d);
+        if (!rep.path || !b || !d)
+                return -ENOMEM;
+        d->hash_file = true;
+        d->ids = ids;
+        d->n_ids = n_ids;
+        d->tmp_dir = decode_tmp_dir();
+
+        r = decode_backup(b, d);
+        if (r < 0 && d->failed == STAGE_DONE)
+                return r; /* out of memory or a failure of the hash itself */
+        /* The decompressor sees the decrypted stream: its size is the
+         * plaintext's, not the file's. */
+        compressed_size = b->encrypted ? d->plain_size : b->file_size;
+        if (d->decrypted) {
+                r = report_add(&rep, "decrypt", true, "age, %s to %s",
+                               format_bytes(size_in, sizeof size_in, b->file_size),
+                               format_bytes(size_out, sizeof size_out, d->plain_size));
+                if (r < 0)
+                        return r;
+        }
+        if (d->failed <= STAGE_DECOMPRESS) {
+                r = report_add(&rep, stage_check_name(d->failed), false, "%s", d->reason);
+        } else {
+                if (b->compression == CODEC_NONE)
+                        r = report_add(&rep, "decompress", true, "not compressed, %s",
+                                       format_bytes(size_in, sizeof size_in, compressed_size));
+                else
+                        r = report_add(&rep, "decompress", true, "%s, %s to %s",
+                                       codec_to_string(b->compression),
+                                       format_bytes(size_in, sizeof size_in, compressed_size),
+                                       format_bytes(size_out, sizeof size_out, d->stream_size));
+                if (r >= 0) {
+                        trailer_ok = d->failed == STAGE_DONE;
+                        r = report_add(&rep, "sha256 trailer", trailer_ok, "%s", d->reason);
+                }
+        }
+        if (r < 0)
+                return r;
+
+        /* The structure is worth a look even after a trailer mismatch: it
+         * tells a damaged page from damage elsewhere. A good trailer on
+         * something that is no db must not pass either. */
+        if (d->decompressed && (d->has_magic || trailer_ok)) {
+                BboltCheckStats stats = {};
+
+                d->failed = STAGE_DONE;
+                r = decode_map(b, d);
+                if (r >= 0) {
+                        r = bbolt_check(b->db, &stats);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                decode_fail(d, STAGE_STRUCTURE, r, "database structure damaged: %s",
+                                     bbolt_last_error(b->db));
+                }
+                if (r >= 0) {
+                        r = inspect_revision(b, &revision);
+                        if (r < 0)
+                                decode_fail(d, STAGE_STRUCTURE, r, "database structure damaged: %s",
+                                     bbolt_last_error(b->db));
+                        else
+                                have_revision = true;
+                }
+                if (have_revision)
+                        r = report_add(&rep, "db structure", true,
+                                       "%" PRIu64 " pages, %" PRIu64 " entries, revision %" PRId64,
+                                       stats.pages, stats.keys, revision);
+                else
+                        r = report_add(&rep, "db structure", false, "%s", d->reason);
+                if (r < 0)
+                        return r;
+        }
+
+        if (d->file_read) {
+                r = verify_sidecar(&rep, b, d, trailer_ok, have_revision, revision);
+                if (r < 0)
+                        return r;
+        }
+
+        rep.ok = rep.n_checks > 0;
+        for (size_t i = 0; i < rep.n_checks; i++)
+                rep.ok = rep.ok && rep.checks[i].ok;
+        *ret = rep;
+        rep = (InspectReport) {};
+        return 0;
+}
+
+int inspect_verify(const char *path, InspectReport *ret) {
+        return inspect_verify_with_identities(path, NULL, 0, ret);
+}

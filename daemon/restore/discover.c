@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * discover.c — etcd's endpoints and client certificates from kube-apiserver's
+ * flags, the restore settings from etcd's flags, on a static-pod node and on
+ * a systemd node. Each source is read into a Manifest (a pod's manifest, or
+ * a unit's ExecStart= command line with its environment expanded as
+ * systemd expands it), then every setting is looked up in every source that
+ * has it: one answer is taken, two different answers are an error naming
+ * both. Files are checked for existence and readability here, so that a
+ * wrong path is reported against the flag that named it.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include "restore/discover.h"
+#include "restore/manifest.h"
+#include "restore/units.h"
+#include "util/io.h"
+#include "util/str.h"
+
+#define ENV_FILE_MAX_BYTES ((size_t) 1024 * 1024)
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+#define SYSTEMD_SERVICE "org.freedesktop.systemd1.Service"
+
+/* One place a program's command line was read from. */
+typedef struct Source {
+        char *label;    /* "kube-apiserver.yaml", "etcd.service" */
+        Manifest *m;
+        bool pod;       /* paths are in-pod paths, mapped through hostPath volumes */
+        char **env;     /* KEY=VALUE, systemd units only */
+} Source;
+
+static void source_done(Source *s) {
+        free(s->label);
+        manifest_free(s->m);
+        strv_free(s->env);
+        *s = (Source) {};
+}
+
+static void value_done(DiscoverValue *v) {
+        free(v->value);
+        free(v->source);
+        *v = (DiscoverValue) {};
+}
+
+Discovery *discovery_free(Discovery *d) {
+        if (!d)
+                return NULL;
+        strv_free(d->endpoints);
+        value_done(&d->etcd_servers);
+        value_done(&d->cacert);
+        value_done(&d->cert);
+        value_done(&d->key);
+        free(d->manifests_dir);
+        free(d->etcd_unit);
+        free(d->apiserver_unit);
+        value_done(&d->data_dir);
+        value_done(&d->name);
+        value_done(&d->initial_cluster);
+        value_done(&d->initial_cluster_token);
+        value_done(&d->initial_advertise_peer_urls);
+        free(d);
+        return NULL;
+}
+
+static const char *env_get(char *const *env, const char *name) {
+        size_t n = strlen(name);
+
+        /* The last assignment wins, as in systemd's environment. */
+        for (size_t i = strv_length(env); i > 0; i--)
+                if (strncmp(env[i - 1], name, n) == 0 && env[i - 1][n] == '=')
+                        return env[i - 1] + n + 1;
+        return NULL;
+}
+
+/* "--data-dir" → "ETCD_DATA_DIR", etcd's variable for a flag. */
+static char *etcd_env_name(const char *flag) {
+        char *s;
+
+        while (*flag == '-')
+                flag++;
+        if (asprintf(&s, "ETCD_%s", flag) < 0)
+                return NULL;
+        for (char *p = s; *p; p++)
+                *p = *p == '-' ? '_' : (char) (*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        return s;
+}
+
+/* ---- systemd units ----------------------------------------------------------------- */
+
+/* One line of an EnvironmentFile=: KEY=VALUE, '#' or ';' comments, a value in matching quotes unquoted. */
+static int env_file_line(char *line, char ***env) {
+        char *eq, *v, *end;
+
+        line += strspn(line, " \t");
+        if (!*line || *line == '#' || *line == ';')
+                return 0;
+        eq = strchr(line, '=');
+        if (!eq || eq == line)
+                return 0;
+        *eq = '\0';
+        for (end = eq; end > line && (end[-1] == ' ' || end[-1] == '\t'); end--)
+                end[-1] = '\0';
+        v = eq + 1;
+        v += strspn(v, " \t");
+        end = v + strlen(v);
+        while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+                *--end = '\0';
+        if (end - v >= 2 && (*v == '"' || *v == '\'') && end[-1] == *v) {
+                end[-1] = '\0';
+                v++;
+        }
+        _cleanup_free_ char *kv = NULL;
+        if (asprintf(&kv, "%s=%s", line, v) < 0)
+                return -ENOMEM;
+        return strv_consume(env, TAKE_PTR(kv));
+}
+
+static int read_env_file(const char *unit, const char *path, bool optional, char ***env, char **ret_error) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        r = read_full_file(path, ENV_FILE_MAX_BYTES, &text, &size);
+        if (r == -ENOENT && optional)
+                return 0;
+        if (r < 0)
+                return free_and_format(ret_error, "%s: EnvironmentFile=%s: %s", unit, path, strerror(-r)), r;
+        for (char *line = text, *next; line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                r = env_file_line(line, env);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Expand ${NAME} anywhere and a word that is exactly $NAME (split on blanks), as systemd does in ExecStart=. */
+static int expand_argv(char **argv, char *const *env, char ***ret) {
+        _cleanup_strv_free_ char **out = NULL;
+        int r;
+
+        for (char **a = argv; a && *a; a++) {
+                if ((*a)[0] == '$' && (*a)[1] != '{' && (*a)[1]) {
+                        const char *v = env_get(env, *a + 1);
+                        _cleanup_free_ char *copy = strdup(v ? v : "");
+
+                        if (!copy)
+                                return -ENOMEM;
+                        for (char *w = strtok(copy, " \t\n"); w; w = strtok(NULL, " \t\n"))
+                                if ((r = strv_extend(&out, w)) < 0)
+                                        return r;
+                        continue;
+                }
+                _cleanup_free_ char *s = strdup(*a);
+                if (!s)
+                        return -ENOMEM;
+                for (char *p; (p = strstr(s, "${"));) {
+                        char *close = strchr(p, '}'), *n;
+                        const char *v;
+
+                        if (!close)
+                                break;
+                        *close = '\0';
+                        v = env_get(env, p + 2);
+                        *p = '\0';
+                        if (asprintf(&n, "%s%s%s", s, v ? v : "", close + 1) < 0)
+                                return -ENOMEM;
+                        free(s);
+                        s = n;
+                }
+                if ((r = strv_consume(&out, TAKE_PTR(s))) < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static void bus_error_freep(sd_bus_error *e) {
+        sd_bus_error_free(e);
+}
+
+static void bus_message_unrefp(sd_bus_message **m) {
+        sd_bus_message_unref(*m);
+}
+
+static int get_property(sd_bus *bus, const char *path, const char *property, const char *type,
+                        sd_bus_message **ret) {
+        _cleanup_(bus_error_freep) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        return sd_bus_get_property(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, property, &error, ret, type);
+}
+
+/* The unit's first ExecStart= command line, its Environment= and EnvironmentFile= values, as systemd holds
+ * them after reading the unit and its drop-ins. Returns 0, or 1 when the unit is not loaded (not installed). */
+static int read_unit(sd_bus *bus, const char *unit, Source *ret, char **ret_error) {
+        _cleanup_(bus_message_unrefp) sd_bus_message *exec = NULL, *envm = NULL, *files = NULL;
+        _cleanup_free_ char *load = NULL, *active = NULL, *path = NULL, *err = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL, **expanded = NULL;
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        const char *file;
+        int r, ignore;
+
+        r = units_get_state(bus, unit, &load, &active, &err);
+        if (r < 0)
+                return free_and_format(ret_error, "%s", err ? err : strerror(-r)), r;
+        if (!streq(load, "loaded"))
+                return 1;
+        r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
+        if (r < 0)
+                return r;
+        r = get_property(bus, path, "ExecStart", "a(sasbttttuii)", &exec);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(exec, 'a', "(sasbttttuii)");
+        if (r >= 0 && (r = sd_bus_message_enter_container(exec, 'r', "sasbttttuii")) > 0) {
+                r = sd_bus_message_skip(exec, "s");
+                if (r >= 0)
+                        r = sd_bus_message_read_strv(exec, &argv);
+        }
+        if (r < 0)
+                return free_and_format(ret_error, "%s: cannot read ExecStart=: %s", unit, strerror(-r)), r;
+        if (!argv)
+                return free_and_format(ret_error, "%s has no ExecStart=", unit), -ENOENT;
+
+        r = get_property(bus, path, "Environment", "as", &envm);
+        if (r >= 0)
+                r = sd_bus_message_read_strv(envm, &env);
+        if (r < 0)
+                return free_and_format(ret_error, "%s: cannot read Environment=: %s", unit, strerror(-r)), r;
+        r = get_property(bus, path, "EnvironmentFiles", "a(sb)", &files);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(files, 'a', "(sb)");
+        if (r < 0)
+                return free_and_format(ret_error, "%s: cannot read EnvironmentFile=: %s", unit, strerror(-r)), r;
+        while ((r = sd_bus_message_read(files, "(sb)", &file, &ignore)) > 0) {
+                r = read_env_file(unit, file, ignore, &env, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return free_and_format(ret_error, "%s: cannot read EnvironmentFile=: %s", unit, strerror(-r)), r;
+
+        r = expand_argv(argv, env, &expanded);
+        if (r >= 0)
+                r = manifest_from_argv(unit, expanded, &m);
+        if (r < 0)
+                return r;
+        *ret = (Source) { .m = TAKE_PTR(m), .env = TAKE_PTR(env), .label = strdup(unit) };
+        return ret->label ? 0 : -ENOMEM;
+}
+
+/* ---- looking values up -------------------------------------------------------------- */
+
+/* The value of flag in s (for a unit also etcd's ETCD_* variable when etcd_env), with where it came from. */
+static int source_lookup(const Source *s, const char *flag, bool etcd_env, DiscoverValue *ret) {
+        const char *v = manifest_flag(s->m, flag, NULL);
+        _cleanup_free_ char *var = NULL;
+
+        if (!v && etcd_env && s->env) {
+                var = etcd_env_name(flag);
+                if (!var)
+                        return -ENOMEM;
+                v = env_get(s->env, var);
+                if (v) {
+                        ret->value = strdup(v);
+                        if (asprintf(&ret->source, "%s: %s", s->label, var) < 0)
+                                ret->source = NULL;
+                        return ret->value && ret->source ? 1 : -ENOMEM;
+                }
+        }
+        if (!v)
+                return 0;
+        ret->value = strdup(v);
+        if (asprintf(&ret->source, "%s: %s", s->label, flag) < 0)
+                ret->source = NULL;
+        return ret->value && ret->source ? 1 : -ENOMEM;
+}
+
+/* A path flag's value as a path on this node: mapped through the pod's hostPath volumes. */
+static int source_host_path(const Source *s, const char *flag, DiscoverValue *v, char **ret_error) {
+        const ManifestMount *mount = NULL;
+        char *host = NULL;
+        int r;
+
+        if (!s->pod || !v->value)
+                return 0;
+        r = manifest_host_path(s->m, v->value, &host, &mount);
+        switch (r) {
+        case 0:
+                free(v->value);
+                v->value = host;
+                return 0;
+        case -EINVAL:
+                return free_and_format(ret_error, "%s: %s=%s is not an absolute path", s->label, flag, v->value), r;
+        case -ENOENT:
+                return free_and_format(ret_error, "%s: %s=%s is on no hostPath volume of the pod", s->label, flag,
+                                       v->value), r;
+        case -ENXIO:
+        case -EMEDIUMTYPE:
+                return free_and_format(ret_error, "%s: %s=%s is on volume \"%s\", which is not a hostPath volume",
+                                       s->label, flag, v->value, mount->name), r;
+        default:
+                return r;
+        }
+}
+
+/* Look flag up in every source: one value, or -ENOTUNIQ naming the two that differ. Paths are mapped to the
+ * node before they are compared. */
+static int lookup(Source *sources, size_t n, const char *flag, bool etcd_env, bool path, DiscoverValue *ret,
+                  char **ret_error) {
+        DiscoverValue found = {};
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                DiscoverValue v = {};
+
+                if (!sources[i].m)
+                        continue;
+                r = source_lookup(&sources[i], flag, etcd_env, &v);
+                if (r > 0 && path)
+                        r = source_host_path(&sources[i], flag, &v, ret_error);
+                if (r < 0) {
+                        value_done(&v);
+                        value_done(&found);
+                        return r;
+                }
+                if (!v.value)
+                        continue;
+                if (found.value && !streq(found.value, v.value)) {
+                        free_and_format(ret_error, "two sources disagree: %s is \"%s\", %s is \"%s\"", found.source,
+                                        found.value, v.source, v.value);
+                        value_done(&v);
+                        value_done(&found);
+                        return -ENOTUNIQ;
+                }
+                if (found.value)
+                        value_done(&v);
+                else
+                        found = v;
+        }
+        *ret = found;
+        return 0;
+}
+
+static int check_readable(const DiscoverValue *v, char **ret_error) {
+        struct stat st;
+
+        if (stat(v->value, &st) < 0)
+                return free_and_format(ret_error, "%s: %s: %s", v->source, v->value, strerror(errno)), -errno;
+        if (!S_ISREG(st.st_mode))
+                return free_and_format(ret_error, "%s: %s is not a regular file", v->source, v->value), -EINVAL;
+        if (access(v->value, R_OK) < 0)
+                return free_and_format(ret_error, "%s: %s: %s", v->source, v->value, strerror(errno)), -errno;
+        return 0;
+}
+
+static int split_endpoints(Discovery *d, char **ret_error) {
+        _cleanup_free_ char *copy = strdup(d->etcd_servers.value);
+        char *save = NULL;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+                if (!startswith(u, "https://"))
+                        return free_and_format(ret_error, "%s: \"%s\" is not an https:// URL (etcd-backupd always "
+                                               "verifies TLS)", d->etcd_servers.source, u), -EINVAL;
+                r = strv_extend(&d->endpoints, u);
+                if (r < 0)
+                        return r;
+        }
+        if (!d->endpoints)
+                return free_and_format(ret_error, "%s is empty", d->etcd_servers.source), -EINVAL;
+        return 0;
+}
+
+static int read_manifest(const char *dir, const char *file, Source *ret, char **ret_error) {
+        _cleanup_free_ char *path = path_join(dir, file);
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        if (access(path, F_OK) < 0 && errno == ENOENT)
+                return 0;
+        r = manifest_load(path, &ret->m, ret_error);
+        if (r < 0)
+                return r;
+        ret->label = strdup(file);
+        ret->pod = true;
+        return ret->label ? 0 : -ENOMEM;
+}
+
+int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
+        /* 0, 1: kube-apiserver (pod, unit); 2, 3: etcd (pod, unit). */
+        Source src[4] = {};
+        _cleanup_(discovery_freep) Discovery *d = NULL;
+        const char *dir = o->manifests_dir ? o->manifests_dir : DISCOVER_MANIFESTS_DIR_DEFAULT;
+        const char *api_unit = o->apiserver_unit ? o->apiserver_unit : "kube-apiserver.service";
+        const char *etcd_unit = o->etcd_unit ? o->etcd_unit : "etcd.service";
+        int r;
+
+        d = calloc(1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        r = read_manifest(dir, "kube-apiserver.yaml", &src[0], ret_error);
+        if (r >= 0)
+                r = read_manifest(dir, "etcd.yaml", &src[2], ret_error);
+        if (r >= 0 && !o->no_bus) {
+                sd_bus *bus = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                if (units_bus_open(&bus, &err) >= 0) {
+                        r = read_unit(bus, api_unit, &src[1], ret_error);
+                        if (r == 1 && o->apiserver_unit && o->units_given)
+                                r = (free_and_format(ret_error, "%s is not installed", api_unit), -ENOENT);
+                        if (r >= 0) {
+                                r = read_unit(bus, etcd_unit, &src[3], ret_error);
+                                if (r == 1 && o->etcd_unit && o->units_given)
+                                        r = (free_and_format(ret_error, "%s is not installed", etcd_unit), -ENOENT);
+                        }
+                        sd_bus_flush_close_unref(bus);
+                } else if (o->units_given)
+                        r = (free_and_format(ret_error, "%s", err), -EHOSTDOWN);
+        }
+        if (r < 0)
+                goto finish;
+
+        r = lookup(src, 2, "--etcd-servers", false, false, &d->etcd_servers, ret_error);
+        if (r >= 0)
+                r = lookup(src, 2, "--etcd-cafile", false, true, &d->cacert, ret_error);
+        if (r >= 0)
+                r = lookup(src, 2, "--etcd-certfile", false, true, &d->cert, ret_error);
+        if (r >= 0)
+                r = lookup(src, 2, "--etcd-keyfile", false, true, &d->key, ret_error);
+        if (r < 0)
+                goto finish;
+        if (!d->etcd_servers.value) {
+                if (src[0].m || src[1].m)
+                        r = (free_and_format(ret_error, "%s has no --etcd-servers flag",
+                                            src[0].m ? src[0].m->file : src[1].label), -ENOENT);
+                else
+                        r = (free_and_format(ret_error, "no kube-apiserver found: neither %s/kube-apiserver.yaml nor "
+                                            "%s%s", dir, api_unit, o->no_bus ? " (systemd not asked)" : ""), -ENOENT);
+                goto finish;
+        }
+        r = split_endpoints(d, ret_error);
+        if (r < 0)
+                goto finish;
+        if (!d->cert.value != !d->key.value) {
+                r = (free_and_format(ret_error, "%s is given without %s", d->cert.value ? d->cert.source : d->key.source,
+                                    d->cert.value ? "--etcd-keyfile" : "--etcd-certfile"), -ENOENT);
+                goto finish;
+        }
+        DiscoverValue *files[] = { &d->cacert, &d->cert, &d->key };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (files[i]->value && (r = check_readable(files[i], ret_error)) < 0)
+                        goto finish;
+
+        /* etcd's own flags: the restore settings. */
+        r = lookup(src + 2, 2, "--data-dir", true, true, &d->data_dir, ret_error);
+        if (r >= 0)
+                r = lookup(src + 2, 2, "--name", true, false, &d->name, ret_error);
+        if (r >= 0)
+                r = lookup(src + 2, 2, "--initial-cluster", true, false, &d->initial_cluster, ret_error);
+        if (r >= 0)
+                r = lookup(src + 2, 2, "--initial-cluster-token", true, false, &d->initial_cluster_token, ret_error);
+        if (r >= 0)
+                r = lookup(src + 2, 2, "--initial-advertise-peer-urls", true, false,
+                           &d->initial_advertise_peer_urls, ret_error);
+        if (r < 0)
+                goto finish;
+        d->mode = src[2].m || (src[0].m && !src[3].m) ? RESTORE_MODE_STATIC_POD : RESTORE_MODE_SYSTEMD;
+        if (d->mode == RESTORE_MODE_STATIC_POD)
+                d->manifests_dir = strdup(dir);
+        else {
+                d->etcd_unit = strdup(etcd_unit);
+                d->apiserver_unit = strdup(api_unit);
+        }
+        if (d->mode == RESTORE_MODE_STATIC_POD ? !d->manifests_dir : !d->etcd_unit || !d->apiserver_unit)
+                r = -ENOMEM;
+        else {
+                *ret = TAKE_PTR(d);
+                r = 0;
+        }
+finish:
+        for (size_t i = 0; i < ELEMENTSOF(src); i++)
+                source_done(&src[i]);
+        return r;
+}
+
+int discover_apply(const Discovery *d, Config *c) {
+        char **endpoints = NULL;
+
+        for (char **e = d->endpoints; e && *e; e++)
+                if (strv_extend(&endpoints, *e) < 0) {
+                        strv_free(endpoints);
+                        return -ENOMEM;
+                }
+        strv_free(c->etcd.endpoints);
+        c->etcd.endpoints = endpoints;
+        if (free_and_strdup(&c->etcd.cacert, d->cacert.value) < 0 ||
+            free_and_strdup(&c->etcd.cert, d->cert.value) < 0 || free_and_strdup(&c->etcd.key, d->key.value) < 0)
+                return -ENOMEM;
+        return 0;
+}

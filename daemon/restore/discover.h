@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * discover.h — what etcd and kube-apiserver run with on this node, read where
+ * they read it: kubeadm's static-pod manifests (kube-apiserver.yaml,
+ * etcd.yaml, through manifest.h, paths mapped to the node through the pods'
+ * hostPath volumes) and systemd units (ExecStart= with drop-ins,
+ * Environment= and EnvironmentFile= as systemd holds them, over sd-bus;
+ * etcd's ETCD_* variables). From kube-apiserver's --etcd-servers,
+ * --etcd-cafile, --etcd-certfile and --etcd-keyfile come the etcd client
+ * settings; from etcd's own flags the restore settings. Every value keeps
+ * where it came from ("kube-apiserver.yaml: --etcd-certfile"), so that it
+ * can be shown and so that two sources that disagree are named in the
+ * error. Blocking; no logging.
+ */
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "util/macro.h"
+
+typedef struct DiscoverValue {
+        char *value;    /* NULL = not found */
+        char *source;   /* "kube-apiserver.yaml: --etcd-certfile" */
+} DiscoverValue;
+
+typedef struct Discovery {
+        char **endpoints;                /* every URL of --etcd-servers, in order */
+        DiscoverValue etcd_servers;      /* the raw flag value and its source */
+        DiscoverValue cacert, cert, key; /* host paths */
+        RestoreMode mode;                /* static pod or systemd: where etcd was found */
+        char *manifests_dir;             /* static pod: the directory read */
+        char *etcd_unit, *apiserver_unit; /* systemd: the units read */
+        DiscoverValue data_dir, name, initial_cluster, initial_cluster_token, initial_advertise_peer_urls;
+} Discovery;
+
+typedef struct DiscoverOptions {
+        const char *manifests_dir;  /* NULL = /etc/kubernetes/manifests */
+        const char *apiserver_unit; /* NULL = kube-apiserver.service, only if loaded */
+        const char *etcd_unit;      /* NULL = etcd.service, only if loaded */
+        bool units_given;           /* a unit was named: it must exist */
+        bool no_bus;                /* do not ask systemd (tests, containers without a bus) */
+} DiscoverOptions;
+
+#define DISCOVER_MANIFESTS_DIR_DEFAULT "/etc/kubernetes/manifests"
+
+Discovery *discovery_free(Discovery *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Discovery *, discovery_free);
+
+/* Read the manifests and units named by o. Returns 0 and *ret
+ * (discovery_free()), or a -errno with *ret_error (caller frees) naming the
+ * file or unit, the flag and the value: -EBADMSG for a manifest that is not a
+ * pod, -ENOENT when no source names the etcd client flags or a certificate
+ * file does not exist, -EACCES for one that cannot be read, -ENOTUNIQ when
+ * two sources disagree, -EINVAL for a bad value (an --etcd-servers URL that
+ * is not https://host:port). */
+int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error);
+
+/* Put what d found into c's etcd group (endpoints, cacert, cert, key),
+ * leaving everything else as it is. Returns 0 or -ENOMEM. */
+int discover_apply(const Discovery *d, Config *c);

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * internal.h — what the files of the restore share and nobody else sees:
+ * the manifests' names, the pacing of every wait, the progress report, and
+ * the Run (one restore in progress: the plan, what has been done so far,
+ * the first error) that run.c drives, tool.c, swap.c and rollback.c act on.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "etcd/etcd.h"
+#include "restore/restore.h"
+#include "util/macro.h"
+
+#define ETCD_MANIFEST "etcd.yaml"
+#define APISERVER_MANIFEST "kube-apiserver.yaml"
+/* One Status probe while waiting for etcd to stop or come up. */
+#define PROBE_TIMEOUT_USEC (3 * USEC_PER_SEC)
+#define PROBE_CONNECT_TIMEOUT_USEC (1 * USEC_PER_SEC)
+#define PROBE_INTERVAL_USEC (200 * USEC_PER_MSEC)
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Call fn (when not NULL) with a formatted message. */
+_printf_(5, 6) void restore_report(RestoreProgressFn fn, void *userdata, const char *step, RestoreStepState state,
+                                   const char *fmt, ...);
+
+typedef struct Run {
+        RestorePlan *p;
+        const Config *c;
+        RestoreProgressFn fn;
+        void *userdata;
+        EtcdTls tls;
+        uint64_t timeout_usec;          /* restore.health_timeout, for every wait */
+        bool held_dir_made;
+        bool apiserver_held;            /* we stopped it: its manifest is held / its unit stopped */
+        bool etcd_held;                 /* we stopped it: its manifest is held / its unit stopped */
+        bool restore_dir_made;
+        bool swapped;                   /* the restored dir is at data_dir */
+        bool etcd_on_new;               /* etcd was started on the restored data */
+        bool etcd_start_ok;             /* ... and the start itself succeeded */
+        char *error;
+} Run;
+
+/* ---- run.c: the steps the rollback repeats or undoes ---- */
+
+/* Make the holding dir next to the manifests dir once. */
+int run_ensure_held_dir(Run *run);
+/* Wait until the member answers with a leader at min_revision or later. */
+int run_wait_etcd_healthy(Run *run, int64_t min_revision, int64_t *ret_revision);
+/* Start etcd (manifest back / StartUnit). */
+int run_etcd_start(Run *run, char **ret_error);
+/* Stop etcd again (rollback) and wait until it is gone. */
+int run_etcd_stop(Run *run, char **ret_error);
+/* Start kube-apiserver (manifest back and its port answers / StartUnit). */
+int run_apiserver_start(Run *run, char **ret_error);
+
+/* ---- tool.c: etcdutl / etcdctl ---- */
+
+/* The program called name in $PATH (or name itself when it has a '/');
+ * *ret caller frees. -ENOENT when there is none. */
+int tool_find(const char *name, char **ret);
+/* Run `snapshot restore` of the plan's db into its restore_dir. */
+int tool_snapshot_restore(Run *run);
+
+/* ---- swap.c: the data dir ---- */
+
+/* rename(from, to) inside dir_fd (both by their base names), never replacing. */
+int swap_rename(int dir_fd, const char *from, const char *to);
+/* The restored dir gets the old one's owner and mode and takes its place. */
+int swap_data_dir(Run *run);
+
+/* ---- rollback.c ---- */
+
+/* Undo what run did, in reverse; fills res's rollback fields. */
+void rollback_restore(Run *run, RestoreResult *res);

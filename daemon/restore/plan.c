@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan.c — the half of the restore that changes nothing: check the data
+ * dir and name the directories the run will make, tell how etcd runs here
+ * (static pod or systemd unit), find the tool, take the restore lock,
+ * resolve the backup, decompress and verify it next to the data dir, and
+ * write the steps down. A dry run is this plan.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "restore/internal.h"
+#include "restore/static-pod.h"
+#include "restore/units.h"
+#include "util/io.h"
+#include "util/parse.h"
+#include "util/path.h"
+#include "util/str.h"
+#include "util/time.h"
+
+#define APISERVER_PORT_FLAG "--secure-port"
+#define APISERVER_ADDRESS_FLAG "--bind-address"
+#define APISERVER_DEFAULT_PORT 6443
+#define HELD_DIR_PREFIX "etcd-backupd-held-"
+#define NAME_TRIES_MAX 100
+/* How long the restore lock is retried: a dry run's service may still be
+ * exiting when the real run's connection arrives. */
+#define LOCK_WAIT_USEC (10 * USEC_PER_SEC)
+
+const char *restore_step_state_to_string(RestoreStepState s) {
+        switch (s) {
+        case RESTORE_STEP_RUNNING:
+                return "running";
+        case RESTORE_STEP_DONE:
+                return "done";
+        case RESTORE_STEP_FAILED:
+                return "failed";
+        case RESTORE_STEP_SKIPPED:
+                return "skipped";
+        }
+        return "unknown";
+}
+
+void restore_report(RestoreProgressFn fn, void *userdata, const char *step, RestoreStepState state,
+                    const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        if (!fn)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        fn(step, state, msg ? msg : "(out of memory)", userdata);
+}
+
+/* ---- the plan ---------------------------------------------------------------------- */
+
+RestorePlan *restore_plan_free(RestorePlan *p) {
+        if (!p)
+                return NULL;
+        inspect_backup_free(p->backup);
+        sidecar_done(&p->sidecar);
+        safe_close(p->lock_fd);
+        if (p->bus)
+                sd_bus_flush_close_unref(p->bus);
+        free(p->backup_path);
+        free(p->backup_name);
+        free(p->timestamp);
+        free(p->data_dir);
+        free(p->parent_dir);
+        free(p->restore_dir);
+        free(p->pre_restore_dir);
+        free(p->failed_restore_dir);
+        free(p->mode_reason);
+        free(p->manifests_dir);
+        free(p->held_dir);
+        free(p->apiserver_address);
+        free(p->etcd_unit);
+        free(p->apiserver_unit);
+        free(p->endpoint);
+        free(p->tool_path);
+        strv_free(p->steps);
+        return mfree(p);
+}
+
+/* The data dir: an absolute directory (or none yet), not a symlink nor a mount point; its parent, owner and mode,
+ * and the timestamp the restore's directories are named by. */
+static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **ret_error) {
+        char ts[FORMAT_COMPACT_MAX];
+        struct stat st, pst;
+        size_t len;
+
+        p->data_dir = strdup(c->restore.data_dir);
+        if (!p->data_dir)
+                return -ENOMEM;
+        len = strlen(p->data_dir);
+        while (len > 1 && p->data_dir[len - 1] == '/')
+                p->data_dir[--len] = '\0';
+        if (p->data_dir[0] != '/' || len <= 1 || streq(path_basename(p->data_dir), ".") ||
+            streq(path_basename(p->data_dir), "..") || len > PATH_MAX - 64)
+                return free_and_format(ret_error, "restore.data_dir \"%s\" cannot be restored into", c->restore.data_dir),
+                       -EINVAL;
+        p->parent_dir = path_dirname(p->data_dir);
+        p->timestamp = strdup(format_compact_utc(ts, sizeof ts, now));
+        if (!p->parent_dir || !p->timestamp)
+                return -ENOMEM;
+        if (stat(p->parent_dir, &pst) < 0)
+                return free_and_format(ret_error, "cannot use %s, the parent of the data dir: %s", p->parent_dir,
+                                 strerror(errno)), -errno;
+        if (!S_ISDIR(pst.st_mode))
+                return free_and_format(ret_error, "%s is not a directory", p->parent_dir), -ENOTDIR;
+        if (lstat(p->data_dir, &st) < 0) {
+                if (errno != ENOENT)
+                        return free_and_format(ret_error, "cannot use %s: %s", p->data_dir, strerror(errno)), -errno;
+                p->data_dir_exists = false;
+        } else {
+                if (S_ISLNK(st.st_mode))
+                        return free_and_format(ret_error, "%s is a symbolic link: set restore.data_dir to the directory "
+                                         "it points to", p->data_dir), -ELOOP;
+                if (!S_ISDIR(st.st_mode))
+                        return free_and_format(ret_error, "%s is not a directory", p->data_dir), -ENOTDIR;
+                if (st.st_dev != pst.st_dev)
+                        return free_and_format(ret_error, "%s is a mount point: the restored data dir is made next to it "
+                                         "in %s (another file system) and cannot be renamed into its place; "
+                                         "mount the volume one level up and point etcd and restore.data_dir at "
+                                         "a directory inside it", p->data_dir, p->parent_dir), -EXDEV;
+                p->data_dir_exists = true;
+                p->data_uid = st.st_uid;
+                p->data_gid = st.st_gid;
+                p->data_mode = st.st_mode & 07777;
+        }
+        return 0;
+}
+
+/* The directories a restore makes or renames to are named by the second it started in. Under the lock, take the
+ * first tag (<ts>, <ts>-2, <ts>-3, ...) none of whose names exist: a second restore within the same second (a
+ * retry after a quick refusal) must not be refused for it, and nothing earlier is ever overwritten. */
+static int plan_pick_names(RestorePlan *p, char **ret_error) {
+        _cleanup_free_ char *manifests_parent = NULL;
+
+        if (p->mode == RESTORE_MODE_STATIC_POD) {
+                manifests_parent = path_dirname(p->manifests_dir);
+                if (!manifests_parent)
+                        return -ENOMEM;
+        }
+        for (unsigned n = 1; n <= NAME_TRIES_MAX; n++) {
+                _cleanup_free_ char *tag = NULL;
+                bool taken = false;
+
+                p->restore_dir = mfree(p->restore_dir);
+                p->pre_restore_dir = mfree(p->pre_restore_dir);
+                p->failed_restore_dir = mfree(p->failed_restore_dir);
+                p->held_dir = mfree(p->held_dir);
+                if ((n == 1 ? !(tag = strdup(p->timestamp)) : asprintf(&tag, "%s-%u", p->timestamp, n) < 0) ||
+                    asprintf(&p->restore_dir, "%s.restore-%s", p->data_dir, tag) < 0 ||
+                    asprintf(&p->pre_restore_dir, "%s.pre-restore-%s", p->data_dir, tag) < 0 ||
+                    asprintf(&p->failed_restore_dir, "%s.failed-restore-%s", p->data_dir, tag) < 0 ||
+                    (manifests_parent && asprintf(&p->held_dir, "%s/%s%s", streq(manifests_parent, "/") ? "" :
+                                                  manifests_parent, HELD_DIR_PREFIX, tag) < 0))
+                        return -ENOMEM;
+                for (const char *const *d = (const char *const[]) { p->restore_dir, p->pre_restore_dir,
+                                                                    p->failed_restore_dir, p->held_dir, NULL };
+                     *d && !taken; d++)
+                        taken = path_exists(*d);
+                if (!taken)
+                        return 0;
+        }
+        return free_and_format(ret_error, "restore directories named %s up to %s-%d already exist next to %s; remove "
+                               "old ones", p->timestamp, p->timestamp, NAME_TRIES_MAX, p->data_dir), -EEXIST;
+}
+
+static int plan_lock(RestorePlan *p, char **ret_error) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + LOCK_WAIT_USEC;
+
+        p->lock_fd = open(p->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p->lock_fd < 0)
+                return free_and_format(ret_error, "cannot open %s: %s", p->parent_dir, strerror(errno)), -errno;
+        while (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK)
+                        return free_and_format(ret_error, "cannot lock %s: %s", p->parent_dir, strerror(errno)), -errno;
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return free_and_format(ret_error, "another restore of %s is running", p->data_dir), -EBUSY;
+                sleep_usec(PROBE_INTERVAL_USEC);
+        }
+        return 0;
+}
+
+static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, char **ret_error) {
+        _cleanup_free_ char *text = NULL, *sidecar_path = NULL;
+        const char *why = NULL;
+        StoreName sn;
+        struct stat st;
+        size_t size = 0;
+        int r;
+
+        if (streq(backup, "latest")) {
+                _cleanup_(store_freep) Store *store = NULL;
+                _cleanup_free_ char *err = NULL;
+                StoreEntry *e = NULL;
+                size_t n = 0;
+
+                r = store_open(c->storage.directory, false, &store, &err);
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot find the latest backup: %s",
+                                         err ? err : strerror(-r)), r;
+                r = store_list(store, &e, &n);
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot list %s: %s", c->storage.directory, strerror(-r)), r;
+                for (size_t i = 0; i < n && !p->backup_path; i++)
+                        if (e[i].has_sidecar)
+                                p->backup_path = path_join(c->storage.directory, e[i].name);
+                store_entries_free(e, n);
+                if (!p->backup_path)
+                        return free_and_format(ret_error, "no backup with a sidecar in %s", c->storage.directory),
+                               -ENOENT;
+        } else if (backup[0] == '/')
+                p->backup_path = strdup(backup);
+        else {
+                if (strchr(backup, '/') || store_name_parse(backup, &sn) < 0)
+                        return free_and_format(ret_error, "\"%s\" is not a backup name (etcd-<cluster>-<time>-r<rev>.db…), "
+                                         "\"latest\" or an absolute path", backup), -EINVAL;
+                p->backup_path = path_join(c->storage.directory, backup);
+        }
+        if (!p->backup_path)
+                return -ENOMEM;
+        if (stat(p->backup_path, &st) < 0)
+                return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(errno)), -errno;
+        if (!S_ISREG(st.st_mode))
+                return free_and_format(ret_error, "%s is not a regular file", p->backup_path), -EBADMSG;
+        p->backup_name = strdup(path_basename(p->backup_path));
+        if (!p->backup_name)
+                return -ENOMEM;
+        if (store_name_parse(p->backup_name, &sn) >= 0)
+                p->created_usec = sn.created_usec;
+
+        if (asprintf(&sidecar_path, "%s%s", p->backup_path, SIDECAR_SUFFIX) < 0)
+                return -ENOMEM;
+        r = read_full_file(sidecar_path, INSPECT_SIDECAR_MAX_BYTES, &text, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return free_and_format(ret_error, "cannot read the sidecar %s: %s", sidecar_path, strerror(-r)), r;
+        r = sidecar_from_json(text, size, &p->sidecar, &why);
+        if (r < 0)
+                return free_and_format(ret_error, "the sidecar %s is damaged: %s", sidecar_path,
+                                 why ? why : strerror(-r)), r == -ENOMEM ? r : -EBADMSG;
+        p->has_sidecar = true;
+        p->created_usec = p->sidecar.created_usec;
+        return 0;
+}
+
+/* Decrypt (with encryption.identity_file when the backup is encrypted) and
+ * decompress into an anonymous file in the data dir's parent: the db is on
+ * the file system the restore will use, and gone however the restore ends. */
+static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t reason_size) {
+        AgeIdentity *ids = NULL;
+        size_t n_ids = 0;
+        int r;
+
+        if (c->encryption.identity_file) {
+                r = age_identity_load_file(c->encryption.identity_file, &ids, &n_ids);
+                if (r < 0 && r != -ENOENT) {
+                        snprintf(reason, reason_size, "cannot read encryption.identity_file %s: %s",
+                                 c->encryption.identity_file, strerror(-r));
+                        return r;
+                }
+        }
+        r = inspect_backup_open_in(p->backup_path, p->parent_dir, ids, n_ids, &p->backup, reason, reason_size);
+        age_identities_free(ids, n_ids);
+        return r;
+}
+
+static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
+        char reason[INSPECT_REASON_MAX] = "", a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        struct statvfs sv;
+        uint64_t avail, need;
+        int r;
+
+        r = open_backup_in(p, c, reason, sizeof reason);
+        if (r < 0)
+                return free_and_format(ret_error, "%s: %s", p->backup_path, reason[0] ? reason : strerror(-r)), r;
+        p->compression = p->backup->compression;
+        p->db_size = p->backup->db_size;
+        hexencode(p->backup->db_sha256, sizeof p->backup->db_sha256, p->db_sha256);
+        r = bbolt_check(p->backup->db, NULL);
+        if (r < 0)
+                return free_and_format(ret_error, "%s: database structure damaged: %s", p->backup_path,
+                                 bbolt_last_error(p->backup->db) ? bbolt_last_error(p->backup->db) : strerror(-r)),
+                       r;
+        r = inspect_revision(p->backup, &p->revision);
+        if (r < 0)
+                return free_and_format(ret_error, "%s: cannot read the revision: %s", p->backup_path,
+                                 bbolt_last_error(p->backup->db) ? bbolt_last_error(p->backup->db) : strerror(-r)),
+                       r;
+        if (p->has_sidecar) {
+                if (!streq(p->sidecar.db_sha256, p->db_sha256))
+                        return free_and_format(ret_error, "%s: the db's SHA-256 %s is not the sidecar's db_sha256 %s",
+                                         p->backup_path, p->db_sha256, p->sidecar.db_sha256), -EBADMSG;
+                if (p->sidecar.db_size != p->db_size)
+                        return free_and_format(ret_error, "%s: the db is %" PRIu64 " bytes, the sidecar says %" PRIu64,
+                                         p->backup_path, p->db_size, p->sidecar.db_size), -EBADMSG;
+                if (p->sidecar.revision != p->revision)
+                        return free_and_format(ret_error, "%s: the db is at revision %" PRId64 ", the sidecar says %" PRId64,
+                                         p->backup_path, p->revision, p->sidecar.revision), -EBADMSG;
+        }
+        /* The restored dir holds the db again plus a preallocated WAL. */
+        if (statvfs(p->parent_dir, &sv) < 0)
+                return free_and_format(ret_error, "cannot check free space in %s: %s", p->parent_dir, strerror(errno)),
+                       -errno;
+        avail = (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
+        need = p->db_size + RESTORE_SPACE_MARGIN_BYTES;
+        if (avail < need)
+                return free_and_format(ret_error, "not enough space in %s for the restored data dir: it needs about %s, "
+                                 "%s is free", p->parent_dir, format_bytes(a, sizeof a, need),
+                                 format_bytes(b, sizeof b, avail)), -ENOSPC;
+        return 0;
+}
+
+static bool is_running_state(const char *active) {
+        return !streq(active, "inactive") && !streq(active, "failed");
+}
+
+static int plan_systemd(RestorePlan *p, char **ret_error) {
+        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
+        int r;
+
+        if (!p->bus) {
+                r = units_bus_open(&p->bus, &err);
+                if (r < 0)
+                        return free_and_format(ret_error, "restore.mode is systemd but %s", err), -ENODEV;
+        }
+        r = units_get_state(p->bus, p->etcd_unit, &load, &active, &err);
+        if (r < 0)
+                return free_and_format(ret_error, "%s", err), r;
+        if (!streq(load, "loaded"))
+                return free_and_format(ret_error, "%s is not a loaded systemd unit (LoadState=%s)", p->etcd_unit, load),
+                       -ENODEV;
+        p->etcd_running = is_running_state(active);
+        load = mfree(load);
+        active = mfree(active);
+        err = mfree(err);
+        r = units_get_state(p->bus, p->apiserver_unit, &load, &active, &err);
+        p->apiserver_running = r >= 0 && streq(load, "loaded") && is_running_state(active);
+        return 0;
+}
+
+static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
+        _cleanup_free_ char *etcd_manifest = NULL, *apiserver_manifest = NULL, *parent = NULL, *err = NULL;
+        _cleanup_free_ char *load = NULL, *active = NULL;
+        struct stat st, pst;
+        bool has_manifest;
+        int r;
+
+        p->manifests_dir = strdup(c->restore.manifests_dir);
+        p->etcd_unit = strdup(c->restore.etcd_unit);
+        p->apiserver_unit = strdup(c->restore.apiserver_unit);
+        p->endpoint = c->etcd.endpoints && c->etcd.endpoints[0] ? strdup(c->etcd.endpoints[0]) : NULL;
+        etcd_manifest = path_join(c->restore.manifests_dir, ETCD_MANIFEST);
+        apiserver_manifest = path_join(c->restore.manifests_dir, APISERVER_MANIFEST);
+        if (!p->manifests_dir || !p->etcd_unit || !p->apiserver_unit || !etcd_manifest || !apiserver_manifest)
+                return -ENOMEM;
+        if (!p->endpoint)
+                return free_and_format(ret_error, "etcd.endpoints is empty"), -EINVAL;
+        has_manifest = access(etcd_manifest, F_OK) >= 0;
+
+        p->mode = c->restore.mode;
+        if (p->mode == RESTORE_MODE_AUTO) {
+                if (has_manifest) {
+                        p->mode = RESTORE_MODE_STATIC_POD;
+                        if (asprintf(&p->mode_reason, "%s exists", etcd_manifest) < 0)
+                                return -ENOMEM;
+                } else {
+                        r = units_bus_open(&p->bus, &err);
+                        if (r >= 0)
+                                r = units_get_state(p->bus, p->etcd_unit, &load, &active, &err);
+                        if (r < 0)
+                                return free_and_format(ret_error, "cannot tell how etcd runs here: there is no %s and "
+                                                 "systemd cannot be asked about %s (%s); set restore.mode",
+                                                 etcd_manifest, p->etcd_unit, err ? err : strerror(-r)), -ENODEV;
+                        if (!streq(load, "loaded"))
+                                return free_and_format(ret_error, "cannot tell how etcd runs here: there is no %s and %s "
+                                                 "is not a loaded systemd unit (LoadState=%s); set restore.mode "
+                                                 "and restore.etcd_unit", etcd_manifest, p->etcd_unit, load),
+                                       -ENODEV;
+                        p->mode = RESTORE_MODE_SYSTEMD;
+                        if (asprintf(&p->mode_reason, "no %s; %s is a loaded systemd unit", etcd_manifest,
+                                     p->etcd_unit) < 0)
+                                return -ENOMEM;
+                }
+        } else if (asprintf(&p->mode_reason, "restore.mode = %s", restore_mode_to_string(p->mode)) < 0)
+                return -ENOMEM;
+
+        if (p->mode == RESTORE_MODE_SYSTEMD)
+                return plan_systemd(p, ret_error);
+
+        if (!has_manifest)
+                return free_and_format(ret_error, "restore.mode is static-pod but there is no %s", etcd_manifest), -ENODEV;
+        parent = path_dirname(p->manifests_dir);
+        if (!parent)
+                return -ENOMEM;
+        if (stat(p->manifests_dir, &st) < 0 || stat(parent, &pst) < 0)
+                return free_and_format(ret_error, "cannot use %s: %s", p->manifests_dir, strerror(errno)), -errno;
+        if (st.st_dev != pst.st_dev)
+                return free_and_format(ret_error, "%s is a mount point: manifests cannot be moved next to it "
+                                 "atomically", p->manifests_dir), -EXDEV;
+        p->etcd_running = true;
+        p->apiserver_running = access(apiserver_manifest, F_OK) >= 0;
+        if (p->apiserver_running) {
+                r = static_pod_manifest_port(apiserver_manifest, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT,
+                                        &p->apiserver_port);
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_PORT_FLAG,
+                                         apiserver_manifest, r == -EBADMSG ? "not a port number" : strerror(-r)), r;
+                r = static_pod_manifest_address(apiserver_manifest, APISERVER_ADDRESS_FLAG, &p->apiserver_address);
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_ADDRESS_FLAG,
+                                         apiserver_manifest, r == -EBADMSG ? "not an IP address" : strerror(-r)), r;
+        }
+        return 0;
+}
+
+static int plan_tool(RestorePlan *p, const Config *c, char **ret_error) {
+        const char *want = c->restore.etcdutl;
+        int r;
+
+        if (want && *want) {
+                r = tool_find(want, &p->tool_path);
+                if (r < 0)
+                        return free_and_format(ret_error, "restore.etcdutl: cannot run %s: %s", want,
+                                         r == -ENOENT ? "not found" : strerror(-r)), -ENOEXEC;
+                p->tool = startswith(path_basename(want), "etcdctl") ? RESTORE_TOOL_ETCDCTL : RESTORE_TOOL_ETCDUTL;
+                return 0;
+        }
+        if (tool_find("etcdutl", &p->tool_path) >= 0) {
+                p->tool = RESTORE_TOOL_ETCDUTL;
+                return 0;
+        }
+        if (tool_find("etcdctl", &p->tool_path) >= 0) {
+                p->tool = RESTORE_TOOL_ETCDCTL;
+                return 0;
+        }
+        return free_and_format(ret_error, "neither etcdutl nor etcdctl is in PATH; install one or set restore.etcdutl"),
+               -ENOEXEC;
+}
+
+_printf_(3, 4) static int add_step(RestorePlan *p, const char *step, const char *fmt, ...) {
+        char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        r = strv_extend(&p->steps, step);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        return strv_consume(&p->steps, s);
+}
+
+static int plan_steps(RestorePlan *p, const Config *c) {
+        char dur[FORMAT_DURATION_MAX], size[FORMAT_BYTES_MAX];
+        const char *tool = p->tool == RESTORE_TOOL_ETCDCTL ? "ETCDCTL_API=3 " : "";
+        bool pod = p->mode == RESTORE_MODE_STATIC_POD;
+        int r = 0;
+
+        format_duration(dur, sizeof dur, c->restore.health_timeout_usec);
+        r = add_step(p, RESTORE_STEP_VERIFY, "%s decompressed to an anonymous file in %s, SHA-256 trailer%s and db "
+                     "structure checked: revision %" PRId64 ", %s", p->backup_name, p->parent_dir,
+                     p->has_sidecar ? ", sidecar" : "", p->revision, format_bytes(size, sizeof size, p->db_size));
+        if (r >= 0 && !p->apiserver_running)
+                r = add_step(p, RESTORE_STEP_STOP_APISERVER, pod ? "no %s in %s: nothing to stop"
+                                                                 : "%s is not running: nothing to stop",
+                             pod ? APISERVER_MANIFEST : p->apiserver_unit, p->manifests_dir);
+        else if (r >= 0 && pod)
+                r = add_step(p, RESTORE_STEP_STOP_APISERVER, "move %s/%s to %s/ and wait until %s port %u stops "
+                             "answering (at most %s)", p->manifests_dir, APISERVER_MANIFEST, p->held_dir,
+                             p->apiserver_address, p->apiserver_port, dur);
+        else if (r >= 0)
+                r = add_step(p, RESTORE_STEP_STOP_APISERVER, "systemctl stop %s (D-Bus StopUnit, at most %s)",
+                             p->apiserver_unit, dur);
+        if (r >= 0 && pod)
+                r = add_step(p, RESTORE_STEP_STOP_ETCD, "move %s/%s to %s/ and wait until %s stops answering and "
+                             "no process has %s open (at most %s)", p->manifests_dir, ETCD_MANIFEST, p->held_dir,
+                             p->endpoint, p->data_dir, dur);
+        else if (r >= 0)
+                r = add_step(p, RESTORE_STEP_STOP_ETCD, "systemctl stop %s (D-Bus StopUnit%s, at most %s)",
+                             p->etcd_unit, p->etcd_running ? "" : "; it is not running", dur);
+        if (r >= 0)
+                r = add_step(p, RESTORE_STEP_SNAPSHOT, "%s%s snapshot restore <db> --name %s --initial-cluster %s "
+                             "--initial-cluster-token %s --initial-advertise-peer-urls %s --data-dir %s", tool,
+                             p->tool_path, c->restore.name, c->restore.initial_cluster,
+                             c->restore.initial_cluster_token, c->restore.initial_advertise_peer_urls,
+                             p->restore_dir);
+        if (r >= 0 && p->data_dir_exists)
+                r = add_step(p, RESTORE_STEP_SWAP, "rename %s to %s, then %s to %s (owner %u:%u, mode %04o)",
+                             p->data_dir, p->pre_restore_dir, p->restore_dir, p->data_dir,
+                             (unsigned) p->data_uid, (unsigned) p->data_gid, (unsigned) p->data_mode);
+        else if (r >= 0)
+                r = add_step(p, RESTORE_STEP_SWAP, "%s does not exist: rename %s to it (mode 0700)", p->data_dir,
+                             p->restore_dir);
+        if (r >= 0)
+                r = add_step(p, RESTORE_STEP_START_ETCD, pod ? "move %s back into %s" : "systemctl start %s",
+                             pod ? ETCD_MANIFEST : p->etcd_unit, p->manifests_dir);
+        if (r >= 0)
+                r = add_step(p, RESTORE_STEP_WAIT_ETCD, "until %s answers Status with a leader and revision >= %"
+                             PRId64 " (at most %s)", p->endpoint, p->revision, dur);
+        if (r >= 0 && !p->apiserver_running)
+                r = add_step(p, RESTORE_STEP_START_APISERVER, "it was not running: left alone");
+        else if (r >= 0 && pod)
+                r = add_step(p, RESTORE_STEP_START_APISERVER, "move %s back into %s and wait until %s port %u "
+                             "answers (at most %s)", APISERVER_MANIFEST, p->manifests_dir, p->apiserver_address,
+                             p->apiserver_port, dur);
+        else if (r >= 0)
+                r = add_step(p, RESTORE_STEP_START_APISERVER, "systemctl start %s", p->apiserver_unit);
+        if (r >= 0)
+                r = add_step(p, RESTORE_STEP_ROLLBACK, "on any failure: etcd stopped, %s back in place, the failed "
+                             "restore kept as %s, manifests and units back as they were; nothing is deleted",
+                             p->data_dir, p->failed_restore_dir);
+        return r;
+}
+
+int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgressFn fn, void *userdata,
+                 RestorePlan **ret, char **ret_error) {
+        _cleanup_(restore_plan_freep) RestorePlan *p = NULL;
+        char size[FORMAT_BYTES_MAX];
+        uint64_t t0;
+        int r;
+
+        if (!c || !backup || !ret)
+                return -EINVAL;
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->lock_fd = -EBADF;
+
+        /* Cheap refusals first: none of them needs the backup read. */
+        restore_report(fn, userdata, RESTORE_STEP_DETECT, RESTORE_STEP_RUNNING, "checking %s and how etcd runs here",
+               c->restore.data_dir);
+        r = plan_data_dir(p, c, now, ret_error);
+        if (r >= 0)
+                r = plan_detect(p, c, ret_error);
+        if (r >= 0)
+                r = plan_tool(p, c, ret_error);
+        if (r >= 0)
+                r = plan_lock(p, ret_error);
+        if (r >= 0)
+                r = plan_pick_names(p, ret_error);
+        if (r >= 0)
+                r = plan_resolve(p, c, backup, ret_error);
+        if (r < 0) {
+                restore_report(fn, userdata, RESTORE_STEP_DETECT, RESTORE_STEP_FAILED, "%s",
+                       ret_error && *ret_error ? *ret_error : strerror(-r));
+                return r;
+        }
+        restore_report(fn, userdata, RESTORE_STEP_DETECT, RESTORE_STEP_DONE, "%s (%s); backup %s; %s %s",
+               restore_mode_to_string(p->mode), p->mode_reason, p->backup_path,
+               p->tool == RESTORE_TOOL_ETCDCTL ? "etcdctl" : "etcdutl", p->tool_path);
+
+        t0 = now_usec(CLOCK_MONOTONIC);
+        restore_report(fn, userdata, RESTORE_STEP_VERIFY, RESTORE_STEP_RUNNING, "decompressing %s into %s and checking it",
+               p->backup_name, p->parent_dir);
+        r = plan_verify(p, c, ret_error);
+        if (r < 0) {
+                restore_report(fn, userdata, RESTORE_STEP_VERIFY, RESTORE_STEP_FAILED, "%s",
+                       ret_error && *ret_error ? *ret_error : strerror(-r));
+                return r;
+        }
+        restore_report(fn, userdata, RESTORE_STEP_VERIFY, RESTORE_STEP_DONE, "revision %" PRId64 ", %s, SHA-256 %s%s (%" PRIu64
+               " ms)", p->revision, format_bytes(size, sizeof size, p->db_size), p->db_sha256,
+               p->has_sidecar ? " = sidecar" : ", no sidecar", (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
+
+        r = plan_steps(p, c);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+struct json_object *restore_plan_to_json(const RestorePlan *p) {
+        struct json_object *o = json_object_new_object(), *steps = json_object_new_array();
+        char created[FORMAT_RFC3339_MAX];
+
+        if (!o || !steps) {
+                json_object_put(o);
+                json_object_put(steps);
+                return NULL;
+        }
+        json_object_object_add(o, "backup", json_object_new_string(p->backup_path));
+        json_object_object_add(o, "name", json_object_new_string(p->backup_name));
+        json_object_object_add(o, "revision", json_object_new_int64(p->revision));
+        json_object_object_add(o, "created", p->created_usec ? json_object_new_string(format_rfc3339(
+                                                       created, sizeof created, p->created_usec)) : NULL);
+        json_object_object_add(o, "db_size", json_object_new_uint64(p->db_size));
+        json_object_object_add(o, "db_sha256", json_object_new_string(p->db_sha256));
+        json_object_object_add(o, "compression", json_object_new_string(codec_to_string(p->compression)));
+        json_object_object_add(o, "sidecar", json_object_new_boolean(p->has_sidecar));
+        json_object_object_add(o, "data_dir", json_object_new_string(p->data_dir));
+        json_object_object_add(o, "restore_dir", json_object_new_string(p->restore_dir));
+        json_object_object_add(o, "pre_restore_dir",
+                               p->data_dir_exists ? json_object_new_string(p->pre_restore_dir) : NULL);
+        json_object_object_add(o, "failed_restore_dir", json_object_new_string(p->failed_restore_dir));
+        json_object_object_add(o, "mode", json_object_new_string(restore_mode_to_string(p->mode)));
+        json_object_object_add(o, "mode_reason", json_object_new_string(p->mode_reason));
+        json_object_object_add(o, "tool", json_object_new_string(p->tool_path));
+        json_object_object_add(o, "endpoint", json_object_new_string(p->endpoint));
+        json_object_object_add(o, "etcd_running", json_object_new_boolean(p->etcd_running));
+        json_object_object_add(o, "apiserver_running", json_object_new_boolean(p->apiserver_running));
+        for (size_t i = 0; p->steps && p->steps[i] && p->steps[i + 1]; i += 2) {
+                struct json_object *s = json_object_new_object();
+                if (!s)
+                        break;
+                json_object_object_add(s, "step", json_object_new_string(p->steps[i]));
+                json_object_object_add(s, "action", json_object_new_string(p->steps[i + 1]));
+                json_object_array_add(steps, s);
+        }
+        json_object_object_add(o, "steps", steps);
+        return o;
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rollback.c — undo exactly what a failed restore did, in reverse: etcd off
+ * the restored data, the old data dir back and the failed one kept as
+ * <data_dir>.failed-restore-<ts>, etcd and kube-apiserver as they were.
+ * Nothing is deleted; what cannot be undone is said in rollback_error.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "restore/internal.h"
+#include "util/path.h"
+#include "util/str.h"
+
+_printf_(2, 3) static void rollback_problem(RestoreResult *res, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        char *joined = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        if (!s)
+                return;
+        if (!res->rollback_error) {
+                res->rollback_error = TAKE_PTR(s);
+                return;
+        }
+        if (asprintf(&joined, "%s; %s", res->rollback_error, s) >= 0) {
+                free(res->rollback_error);
+                res->rollback_error = joined;
+        }
+}
+
+void rollback_restore(Run *run, RestoreResult *res) {
+        RestorePlan *p = run->p;
+        _cleanup_close_ int parent_fd = -EBADF;
+        bool etcd_stopped = true;
+        int r;
+
+        restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "rolling back: %s",
+               res->error ? res->error : "failed");
+        res->rolled_back = true;
+
+        /* 1. etcd off the restored data before its directory moves. (Before
+         * the swap etcd runs on nothing of ours: no need to stop it.) */
+        if (run->swapped && run->etcd_on_new && !run->etcd_held) {
+                _cleanup_free_ char *err = NULL;
+                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING,
+                       "stopping etcd on the restored data");
+                r = run_etcd_stop(run, &err);
+                if (r < 0) {
+                        etcd_stopped = false;
+                        rollback_problem(res, "cannot stop etcd on the restored data (%s); %s was left in place",
+                                         err ? err : strerror(-r), p->data_dir);
+                }
+        }
+
+        /* 2. The old data dir back; the failed restore kept beside it. */
+        parent_fd = open(p->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (parent_fd < 0)
+                rollback_problem(res, "cannot open %s: %s", p->parent_dir, strerror(errno));
+        else if (etcd_stopped && run->swapped) {
+                r = path_exists(p->data_dir) ? swap_rename(parent_fd, p->data_dir, p->failed_restore_dir) : 0;
+                if (r < 0)
+                        rollback_problem(res, "cannot rename %s to %s: %s", p->data_dir, p->failed_restore_dir,
+                                         strerror(-r));
+                else {
+                        res->failed_dir_kept = path_exists(p->failed_restore_dir);
+                        if (p->data_dir_exists) {
+                                r = swap_rename(parent_fd, p->pre_restore_dir, p->data_dir);
+                                if (r < 0)
+                                        rollback_problem(res, "cannot rename %s back to %s: %s", p->pre_restore_dir,
+                                                         p->data_dir, strerror(-r));
+                        }
+                        if (r >= 0) {
+                                run->swapped = false;
+                                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
+                                       "%s is the old data again; the failed restore is kept as %s", p->data_dir,
+                                       p->failed_restore_dir);
+                        }
+                }
+                (void) fsync(parent_fd);
+        } else if (path_exists(p->restore_dir)) {
+                r = swap_rename(parent_fd, p->restore_dir, p->failed_restore_dir);
+                if (r < 0)
+                        rollback_problem(res, "cannot rename %s to %s: %s", p->restore_dir, p->failed_restore_dir,
+                                         strerror(-r));
+                else {
+                        res->failed_dir_kept = true;
+                        restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
+                               "%s untouched; the failed restore is kept as %s", p->data_dir, p->failed_restore_dir);
+                }
+                (void) fsync(parent_fd);
+        }
+
+        /* 3. etcd as it was. */
+        if (run->etcd_held && etcd_stopped && !run->swapped &&
+            (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running)) {
+                _cleanup_free_ char *err = NULL;
+                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING,
+                       "starting etcd on the old data");
+                r = run_etcd_start(run, &err);
+                if (r < 0)
+                        rollback_problem(res, "cannot start etcd again: %s", err ? err : strerror(-r));
+                else {
+                        int64_t rev = 0;
+                        free(run->error);
+                        run->error = NULL;
+                        if (run_wait_etcd_healthy(run, 0, &rev) < 0)
+                                rollback_problem(res, "etcd is back on the old data but %s", run->error);
+                        else
+                                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
+                                       "etcd is healthy on the old data at revision %" PRId64, rev);
+                }
+        }
+
+        /* 4. kube-apiserver as it was. */
+        if (run->apiserver_held) {
+                _cleanup_free_ char *err = NULL;
+                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "starting kube-apiserver");
+                free(run->error);
+                run->error = NULL;
+                r = run_apiserver_start(run, &err);
+                if (r < 0)
+                        rollback_problem(res, "cannot start kube-apiserver again: %s", err ? err : strerror(-r));
+                else
+                        restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
+                               "kube-apiserver is back");
+        }
+        if (run->held_dir_made)
+                (void) rmdir(p->held_dir);      /* only when empty: held manifests stay */
+
+        if (res->rollback_error)
+                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_FAILED, "rollback incomplete: %s",
+                       res->rollback_error);
+        else
+                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
+                       "rolled back: everything is as it was before the restore");
+}

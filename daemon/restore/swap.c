@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * swap.c — the restored data dir takes the old one's place: it gets the old
+ * dir's owner (every entry) and mode, the old dir is renamed to
+ * <data_dir>.pre-restore-<ts> and the restored one to <data_dir>, both
+ * renames inside the data dir's parent and never replacing anything.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "restore/internal.h"
+#include "util/io.h"
+#include "util/path.h"
+#include "util/str.h"
+
+int swap_rename(int dir_fd, const char *from, const char *to) {
+        return renameat2(dir_fd, path_basename(from), dir_fd, path_basename(to), RENAME_NOREPLACE) < 0 ? -errno : 0;
+}
+
+int swap_data_dir(Run *run) {
+        RestorePlan *p = run->p;
+        _cleanup_close_ int parent_fd = -EBADF, new_fd = -EBADF;
+        int r;
+
+        restore_report(run->fn, run->userdata, RESTORE_STEP_SWAP, RESTORE_STEP_RUNNING, "swapping %s", p->data_dir);
+        new_fd = open(p->restore_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        parent_fd = open(p->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (new_fd < 0 || parent_fd < 0)
+                return free_and_format(&run->error, "cannot open %s: %s", new_fd < 0 ? p->restore_dir : p->parent_dir,
+                                 strerror(errno)), -errno;
+        if (p->data_dir_exists && (p->data_uid != 0 || p->data_gid != 0)) {
+                r = chown_tree(new_fd, p->data_uid, p->data_gid);
+                if (r < 0)
+                        return free_and_format(&run->error, "cannot give %s to %u:%u: %s", p->restore_dir,
+                                         (unsigned) p->data_uid, (unsigned) p->data_gid, strerror(-r)), r;
+        }
+        if (fchmod(new_fd, p->data_dir_exists ? p->data_mode : 0700) < 0)
+                return free_and_format(&run->error, "cannot chmod %s: %s", p->restore_dir, strerror(errno)), -errno;
+        if (p->data_dir_exists) {
+                r = swap_rename(parent_fd, p->data_dir, p->pre_restore_dir);
+                if (r < 0)
+                        return free_and_format(&run->error, "cannot rename %s to %s: %s", p->data_dir, p->pre_restore_dir,
+                                         strerror(-r)), r;
+        }
+        r = swap_rename(parent_fd, p->restore_dir, p->data_dir);
+        if (r < 0) {
+                free_and_format(&run->error, "cannot rename %s to %s: %s", p->restore_dir, p->data_dir, strerror(-r));
+                if (p->data_dir_exists && swap_rename(parent_fd, p->pre_restore_dir, p->data_dir) < 0)
+                        /* Left for the rollback to report. */
+                        run->swapped = true;
+                return r;
+        }
+        run->swapped = true;
+        (void) fsync(parent_fd);
+        restore_report(run->fn, run->userdata, RESTORE_STEP_SWAP, RESTORE_STEP_DONE, p->data_dir_exists ?
+               "%s is the restored data; the old one is %s" : "%s is the restored data", p->data_dir,
+               p->pre_restore_dir);
+        return 0;
+}

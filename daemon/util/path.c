@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * path.c — file names as strings.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/path.h"
+
+const char *path_basename(const char *path) {
+        const char *s = strrchr(path, '/');
+        return s ? s + 1 : path;
+}
+
+char *path_dirname(const char *path) {
+        const char *s = strrchr(path, '/');
+        if (!s || s == path)
+                return strdup("/");
+        return strndup(path, (size_t) (s - path));
+}
+
+bool path_exists(const char *path) {
+        struct stat st;
+        return lstat(path, &st) >= 0 || errno != ENOENT;
+}

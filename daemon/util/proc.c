@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proc.c — the /proc scan: every process's open descriptors, read as the
+ * paths their links name.
+ */
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/macro.h"
+#include "util/parse.h"
+#include "util/proc.h"
+
+static void closedirp_(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+pid_t proc_find_open_below(const char *dir) {
+        _cleanup_(closedirp_) DIR *proc = NULL;
+        size_t len = strlen(dir);
+        struct dirent *de;
+
+        proc = opendir("/proc");
+        if (!proc)
+                return 0;
+        while ((de = readdir(proc))) {
+                char fds[64];
+                DIR *d;
+                struct dirent *fe;
+                pid_t pid;
+                uint64_t v;
+
+                if (safe_atou64(de->d_name, &v) < 0 || v == 0 || v > INT_MAX || (pid_t) v == getpid())
+                        continue;
+                pid = (pid_t) v;
+                snprintf(fds, sizeof fds, "/proc/%d/fd", (int) pid);
+                d = opendir(fds);
+                if (!d)
+                        continue;
+                while ((fe = readdir(d))) {
+                        char target[PATH_MAX];
+                        ssize_t n = readlinkat(dirfd(d), fe->d_name, target, sizeof target - 1);
+                        if (n <= 0)
+                                continue;
+                        target[n] = '\0';
+                        if (strncmp(target, dir, len) == 0 && (target[len] == '/' || target[len] == '\0')) {
+                                closedir(d);
+                                return pid;
+                        }
+                }
+                closedir(d);
+        }
+        return 0;
+}

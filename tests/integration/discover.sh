@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# `etcd-backupctl discover` on kubeadm-shaped static-pod manifests
+# (tests/fixtures/kubeadm/, with this test's etcd and certificates put in):
+# both flag forms, several endpoints with an IPv6 one, in-pod paths mapped
+# through hostPath volumes to other host paths. Every discovered field is
+# compared with the expected value; the printed configuration passes
+# --check-config and takes a backup of the real TLS etcd; --write, --force,
+# --root and the bad inputs (not YAML, no etcd flags, a missing or an
+# unreadable certificate, a configuration that would not pass
+# --check-config) with their exit codes, nothing written.
+. "$(dirname "$0")/lib.sh"
+
+start_etcd
+ctl put /registry/namespaces/discover-test '{"kind":"Namespace"}' >/dev/null
+FIX=$TOP_SRCDIR/tests/fixtures/kubeadm
+M=$T/manifests
+mkdir -p "$M" "$T/var-lib-etcd"
+v6_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); print(s.getsockname()[1])')
+endpoints="https://[::1]:$v6_port,$ETCD_ENDPOINT,https://127.0.0.2:2379"
+
+# kube-apiserver.yaml as kubeadm writes it, pointed at this test's etcd: the
+# client certificate in the "--flag value" form, the rest as --flag=value;
+# the pod's /etc/kubernetes/pki is $T/etcd/pki on this node.
+write_apiserver() { # [sed expression for extra changes]
+  sed -e "s|--etcd-servers=https://127.0.0.1:2379|--etcd-servers=$endpoints|" \
+      -e "s|    - --etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt|    - --etcd-certfile\n    - /etc/kubernetes/pki/etcd/healthcheck-client.crt|" \
+      -e "s|--etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key|--etcd-keyfile=/etc/kubernetes/pki/etcd/healthcheck-client.key|" \
+      -e "s|      path: /etc/kubernetes/pki$|      path: $T/etcd/pki|" \
+      -e "${1:-s|^||}" "$FIX/kube-apiserver.yaml" > "$M/kube-apiserver.yaml"
+}
+write_apiserver
+sed -e "s|      path: /var/lib/etcd$|      path: $T/var-lib-etcd|" \
+    -e "s|    - --name=cp1|    - --name\n    - cp1|" "$FIX/etcd.yaml" > "$M/etcd.yaml"
+check "the test manifests use both flag forms" grep -qx -- '    - --etcd-certfile' "$M/kube-apiserver.yaml"
+
+discover() { "$ETCD_BACKUPCTL" discover --manifests-dir "$M" "$@"; }
+
+out=$(discover 2>"$T/err"); rc=$?
+check "discover exits 0 ($(head -c 300 "$T/err"))" test $rc -eq 0
+printf '%s\n' "$out" > "$T/found.conf"
+# value KEY: the text between the quotes of `KEY = "…";`
+value() { sed -n "s|^  $1 = \"\\(.*\\)\";\$|\\1|p" "$T/found.conf"; }
+# source KEY: the comment line above KEY.
+source_of() { grep -B1 "^  $1 = " "$T/found.conf" | head -1; }
+check "endpoints: every URL of --etcd-servers in order, IPv6 included" \
+  test "$(sed -n '/endpoints = \[/,/\];/p' "$T/found.conf" | grep -o 'https://[^"]*' | paste -sd,)" = "$endpoints"
+check "endpoints: the source comment" grep -qx '  # kube-apiserver.yaml: --etcd-servers' "$T/found.conf"
+check "cacert: mapped to the node" test "$(value cacert)" = "$T/etcd/pki/etcd/ca.crt"
+check "cacert: its source" test "$(source_of cacert)" = "  # kube-apiserver.yaml: --etcd-cafile"
+check "cert: the --flag value form, mapped" test "$(value cert)" = "$ETCD_CERT"
+check "cert: its source" test "$(source_of cert)" = "  # kube-apiserver.yaml: --etcd-certfile"
+check "key: mapped" test "$(value key)" = "$ETCD_KEY"
+check "key: its source" test "$(source_of key)" = "  # kube-apiserver.yaml: --etcd-keyfile"
+check "restore.mode: static-pod" test "$(value mode)" = "static-pod"
+check "restore.manifests_dir" test "$(value manifests_dir)" = "$M"
+check "restore.data_dir: etcd's --data-dir through the etcd-data hostPath" test "$(value data_dir)" = "$T/var-lib-etcd"
+check "restore.data_dir: its source" test "$(source_of data_dir)" = "  # etcd.yaml: --data-dir"
+check "restore.name: the --flag value form" test "$(value name)" = "cp1"
+check "restore.initial_cluster" test "$(value initial_cluster)" = "cp1=https://192.168.122.10:2380"
+check "restore.initial_advertise_peer_urls" test "$(value initial_advertise_peer_urls)" = "https://192.168.122.10:2380"
+check "restore.initial_cluster_token: not in the manifest, etcd's default" test "$(value initial_cluster_token)" = "etcd-cluster"
+
+out=$("$ETCD_BACKUPD" --check-config -c "$T/found.conf" 2>&1); rc=$?
+check "the printed configuration passes --check-config ($out)" test $rc -eq 0
+
+# The same configuration, with a backup directory of this test's own, takes a backup.
+sed -e "s|  directory = \"/var/lib/etcd-backupd\";|  directory = \"$T/backups\";|" \
+    -e 's|  min_free = "1G";|  min_free = "1M";|' "$T/found.conf" > "$T/once.conf"
+check "only the storage lines differ" test "$(diff "$T/found.conf" "$T/once.conf" | grep -c '^>')" -eq 2
+path=$("$ETCD_BACKUPD" --once -c "$T/once.conf" 2>"$T/once.err"); rc=$?
+check "it takes a backup of the TLS etcd ($(tail -2 "$T/once.err"))" test $rc -eq 0 -a -f "$path"
+check "the backup holds the key put before" \
+  grep -q '"kind":"Namespace"' <<<"$("$ETCD_BACKUPCTL" get "$path" /registry/namespaces/discover-test 2>&1)"
+check "etcdctl snapshot status accepts the backup" \
+  bash -c "gzip -dc '$path' > '$T/b.db' && etcdctl snapshot status '$T/b.db' >/dev/null 2>&1"
+
+# --drop-in: each file under its own file name.
+drop=$(discover --drop-in); rc=$?
+check "--drop-in exits 0" test $rc -eq 0
+check "--drop-in: resets the shipped credentials" grep -qx 'LoadCredential=' <<<"$drop"
+check "--drop-in: the client certificate" grep -qx "LoadCredential=healthcheck-client.crt:$ETCD_CERT" <<<"$drop"
+check "--drop-in: the client key" grep -qx "LoadCredential=healthcheck-client.key:$ETCD_KEY" <<<"$drop"
+check "--drop-in: the CA" grep -qx "LoadCredential=ca.crt:$T/etcd/pki/etcd/ca.crt" <<<"$drop"
+
+# --write below --root.
+R=$T/root
+conf=$R/etc/etcd-backupd/etcd-backupd.conf
+dropin=$R/etc/systemd/system/etcd-backupd.service.d/credentials.conf
+out=$(discover --write --root "$R"); rc=$?
+check "--write --root exits 0" test $rc -eq 0
+check "--write: the configuration is the printed one" cmp -s "$conf" "$T/found.conf"
+check "--write: the drop-in is the printed one" test "$(cat "$dropin")" = "$drop"
+check "--write: ends with the enable command" \
+  test "$(tail -1 <<<"$out")" = "  systemctl --root=$R enable etcd-backupd.socket etcd-backupd.service"
+check "--write: files are 0644" test "$(stat -c %a "$conf" "$dropin" | sort -u)" = 644
+echo "# changed" >> "$conf"
+before=$(sha256sum "$conf" "$dropin")
+out=$(discover --write --root "$R" 2>&1); rc=$?
+check "--write over an existing configuration: exit 1" test $rc -eq 1
+check "--write: the message names the file and --force" grep -q "$conf exists; --force replaces it" <<<"$out"
+check "--write without --force: nothing changed" test "$(sha256sum "$conf" "$dropin")" = "$before"
+discover --write --force --root "$R" >/dev/null; rc=$?
+check "--write --force replaces it" test $rc -eq 0 && cmp -s "$conf" "$T/found.conf"
+check "--write -c PATH writes there" \
+  bash -c "'$ETCD_BACKUPCTL' -c /etc/other.conf discover --manifests-dir '$M' --write --root '$T/root2' >/dev/null && cmp -s '$T/root2/etc/other.conf' '$T/found.conf'"
+
+# Bad input: a clear message naming the file and flag, exit 1, nothing written.
+bad() { # description expected-exit expected-message-part
+  local d=$1 want=$2 msg=$3 W=$T/bad-root out rc
+  rm -rf "$W"
+  out=$(discover --write --root "$W" 2>&1); rc=$?
+  check "$d: exit $want (got $rc: $out)" test $rc -eq "$want"
+  check "$d: the message says \"$msg\"" grep -qF -- "$msg" <<<"$out"
+  check "$d: nothing written" test ! -e "$W"
+  out=$(discover 2>&1 >/dev/null); rc=$?
+  check "$d: printing fails the same way" test $rc -eq "$want"
+}
+cp "$M/kube-apiserver.yaml" "$T/good.yaml"
+printf 'apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - command: [kube-apiserver\n    - --etcd-servers=x\n' \
+  > "$M/kube-apiserver.yaml"
+bad "a manifest that is not YAML" 1 \
+  "$M/kube-apiserver.yaml:7: not YAML: did not find expected ',' or ']' while parsing a flow sequence (line 5)"
+write_apiserver '/--etcd-/d'
+bad "a manifest without etcd flags" 1 "$M/kube-apiserver.yaml has no --etcd-servers flag"
+write_apiserver 's|healthcheck-client.key|missing.key|'
+bad "a key file that does not exist" 1 \
+  "kube-apiserver.yaml: --etcd-keyfile: $T/etcd/pki/etcd/missing.key: No such file or directory"
+write_apiserver 's|--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt|--etcd-cafile=/opt/etcd/ca.crt|'
+bad "a CA on a path no hostPath volume maps" 1 \
+  "kube-apiserver.yaml: --etcd-cafile=/opt/etcd/ca.crt is on no hostPath volume of the pod"
+write_apiserver 's|--etcd-servers=.*|--etcd-servers=http://127.0.0.1:2379|'
+check "the http:// manifest differs only there" grep -q -- '--etcd-servers=http://127.0.0.1:2379$' "$M/kube-apiserver.yaml"
+bad "an http:// endpoint" 1 "kube-apiserver.yaml: --etcd-servers: \"http://127.0.0.1:2379\" is not an https:// URL"
+write_apiserver 's|--etcd-servers=.*|--etcd-servers=https://127.0.0.1:99999|'
+bad "an endpoint --check-config refuses" 78 "etcd.endpoints"
+cp "$T/good.yaml" "$M/kube-apiserver.yaml"
+rm "$M/etcd.yaml" && cp "$T/good.yaml" "$T/x" && echo 'kind: Pod' > "$M/etcd.yaml"
+bad "an etcd.yaml that is no pod" 1 "$M/etcd.yaml:1: the pod has no spec"
+sed -e "s|      path: /var/lib/etcd$|      path: $T/var-lib-etcd|" "$FIX/etcd.yaml" > "$M/etcd.yaml"
+
+# An unreadable key: the same manifests read by a user who may not read it.
+if [[ $(id -u) -eq 0 ]]; then
+  cp -r "$T/etcd/pki" "$T/pki-nobody" && chmod -R a+rX "$T/pki-nobody" && chmod 600 "$T/pki-nobody/etcd/healthcheck-client.key"
+  write_apiserver "s|      path: $T/etcd/pki\$|      path: $T/pki-nobody|"
+  chmod 711 "$T" && chmod -R a+rX "$M"
+  out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$ETCD_BACKUPCTL" discover --manifests-dir "$M" 2>&1); rc=$?
+  check "an unreadable key: exit 1 ($out)" test $rc -eq 1
+  check "an unreadable key: named with its flag" \
+    grep -qF "kube-apiserver.yaml: --etcd-keyfile: $T/pki-nobody/etcd/healthcheck-client.key: Permission denied" <<<"$out"
+  chmod 700 "$T"
+else
+  echo "ok - SKIP unreadable key (needs root to switch user)"
+fi
+finish

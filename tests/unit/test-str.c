@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-str.c — util/str: string vectors, prefix and suffix tests, hex,
+ * path joining and the replace-a-string helpers.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "test.h"
+#include "util/str.h"
+
+static void test_strv(void) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        check_int_eq(strv_length(NULL), 0);
+        check(!strv_contains(NULL, "a"));
+        check_int_eq(strv_extend(&l, "a"), 0);
+        check_int_eq(strv_extend(&l, "b"), 0);
+        check_int_eq(strv_consume(&l, strdup("c")), 0);
+        check_int_eq(strv_length(l), 3);
+        check_str_eq(l[0], "a");
+        check_str_eq(l[2], "c");
+        check(l[3] == NULL);
+        check(strv_contains(l, "b"));
+        check(!strv_contains(l, "d"));
+        check(!strv_contains(l, ""));
+        check(strv_free(NULL) == NULL);
+}
+
+static void test_startswith_endswith(void) {
+        const char *s = "https://host";
+
+        check(startswith(s, "https://") == s + 8);
+        check(startswith(s, "") == s);
+        check(!startswith(s, "http:/x"));
+        check(!startswith("ht", "http"));
+        check(endswith("a.db.zst", ".zst"));
+        check(endswith("a.db.zst", ""));
+        check(!endswith("zst", ".zst"));
+        check(!endswith("a.db.zst.json", ".zst"));
+}
+
+static void test_hexencode(void) {
+        const unsigned char data[] = { 0x00, 0x01, 0xab, 0xff };
+        char out[2 * sizeof data + 1];
+
+        check_str_eq(hexencode(data, sizeof data, out), "0001abff");
+        check_str_eq(hexencode(data, 0, out), "");
+}
+
+static void test_path_join(void) {
+        static const struct {
+                const char *a, *b, *joined;
+        } cases[] = {
+                { "/var/lib", "x", "/var/lib/x" },
+                { "/var/lib/", "x", "/var/lib/x" },
+                { "/var/lib//", "/x", "/var/lib/x" },
+                { "dir", "a/b", "dir/a/b" },
+                { "/", "x", "/x" },
+                { "/", "/x", "/x" },
+        };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                _cleanup_free_ char *j = path_join(cases[i].a, cases[i].b);
+                check_str_eq(j, cases[i].joined);
+        }
+}
+
+static void test_replace(void) {
+        _cleanup_free_ char *s = NULL;
+
+        check(strdup_or_null(NULL) == NULL);
+        check_int_eq(free_and_strdup(&s, "one"), 0);
+        check_str_eq(s, "one");
+        check_int_eq(free_and_strdup(&s, NULL), 0);
+        check(s == NULL);
+        check_int_eq(free_and_format(&s, "%s-%d", "two", 2), 0);
+        check_str_eq(s, "two-2");
+        check_int_eq(free_and_format(&s, "%s", "three"), 0);
+        check_str_eq(s, "three");
+        check_int_eq(free_and_format(NULL, "%s", "ignored"), 0);
+}
+
+int main(void) {
+        TEST_RUN(test_strv);
+        TEST_RUN(test_startswith_endswith);
+        TEST_RUN(test_hexencode);
+        TEST_RUN(test_path_join);
+        TEST_RUN(test_replace);
+        return 0;
+}
