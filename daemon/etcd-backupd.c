@@ -13,8 +13,10 @@
 #include <stdlib.h>
 
 #include "backup/backup.h"
+#include "backup/store.h"
 #include "build-config.h"
 #include "config/config.h"
+#include "restore/discover.h"
 #include "service/log.h"
 #include "service/manager.h"
 #include "service/restore-service.h"
@@ -35,7 +37,8 @@ static void help(void) {
                "      --check-config  load and validate the configuration, print every\n"
                "                      problem as FILE:LINE: message, exit 0 or 78\n"
                "      --once          take one backup now (retention included), print\n"
-               "                      where it went, exit 0 or 1\n"
+               "                      where it went, exit 0 or 1 (75: the backup directory\n"
+               "                      is in use by another etcd-backupd)\n"
                "      --serve-restore run one restore for the connection on standard input\n"
                "                      (etcd-backupd-restore@.service, Accept=yes)\n"
                "  -v, --verbose       log debug messages\n"
@@ -106,6 +109,16 @@ static int run_check_config(void) {
         config_diags_done(&diags);
         if (r < 0)
                 return EXIT_CONFIG;
+        if (c->etcd.discover) {
+                _cleanup_free_ char *summary = NULL, *error = NULL;
+
+                r = discover_config(c, &summary, &error);
+                if (r < 0) {
+                        printf("%s: etcd.discover: %s\n", arg_config, error ? error : strerror(-r));
+                        return EXIT_CONFIG;
+                }
+                printf("%s\n", summary);
+        }
         printf("%s: OK\n", arg_config);
         return EXIT_SUCCESS;
 }
@@ -125,6 +138,17 @@ static int load_config(Config **ret) {
                                        "%s: %s", d->file, d->message);
         }
         config_diags_done(&diags);
+        if (r >= 0 && (*ret)->etcd.discover) {
+                _cleanup_free_ char *summary = NULL, *error = NULL;
+
+                r = discover_config(*ret, &summary, &error);
+                if (r < 0) {
+                        log_error("%s: etcd.discover: %s", arg_config, error ? error : strerror(-r));
+                        *ret = config_free(*ret);
+                        return -EINVAL;
+                }
+                log_info("%s", summary);
+        }
         return r;
 }
 
@@ -150,14 +174,28 @@ static void tidy_storage(const Config *c) {
                             "was removed by hand", c->storage.directory, *p);
 }
 
+/* The backup directory's lock, before anything touches the directory: the
+ * descriptor, or -EWOULDBLOCK (another instance holds it) / -errno, logged. */
+static int lock_storage(const Config *c) {
+        _cleanup_free_ char *error = NULL;
+        int r = store_lock_directory(c->storage.directory, &error);
+        if (r < 0)
+                log_error("%s", error ? error : strerror(-r));
+        return r;
+}
+
 static int run_once(void) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(backup_result_done) BackupResult result = {};
         char size[FORMAT_BYTES_MAX], rev[32], dur[32], bytes[32], cluster[17];
+        _cleanup_close_ int lock_fd = -EBADF;
         int r;
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
+        lock_fd = lock_storage(c);
+        if (lock_fd < 0)
+                return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
         tidy_storage(c);
         r = backup_run(c, on_progress, NULL, &result);
         if (r < 0) {
@@ -199,19 +237,25 @@ static int run_once(void) {
 static int run_daemon(void) {
         _cleanup_(manager_freep) Manager *m = NULL;
         Config *c = NULL;
-        int r;
+        int lock_fd, r;
 
         if (load_config(&c) < 0)
                 return EXIT_CONFIG;
+        lock_fd = lock_storage(c);
+        if (lock_fd < 0) {
+                config_free(c);
+                return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
+        }
         tidy_storage(c);
-        r = manager_new(arg_config, c, &m);
+        r = manager_new(arg_config, c, lock_fd, &m);
         if (r < 0) {
                 config_free(c);
+                safe_close(lock_fd);
                 return log_error_errno(r, "cannot set up: %m"), EXIT_FAILURE;
         }
         r = manager_start(m);
         if (r < 0)
-                return EXIT_FAILURE;
+                return r == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
         return manager_run(m);
 }
 

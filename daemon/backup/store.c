@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -304,6 +305,57 @@ int store_open(const char *path, bool create, Store **ret, char **ret_error) {
         s->dir_fd = TAKE_FD(fd);
         *ret = s;
         return 0;
+}
+
+int store_lock(Store *s, pid_t *ret_holder) {
+        _cleanup_close_ int fd = -EBADF;
+        char buf[32];
+
+        fd = openat(s->dir_fd, STORE_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = -errno;
+                ssize_t k;
+                uint64_t pid = 0;
+                if (r != -EWOULDBLOCK)
+                        return r;
+                k = pread(fd, buf, sizeof buf - 1, 0);
+                if (k > 0) {
+                        buf[k] = '\0';
+                        buf[strcspn(buf, "\n")] = '\0';
+                        if (safe_atou64(buf, &pid) < 0 || pid > INT32_MAX)
+                                pid = 0;
+                }
+                *ret_holder = (pid_t) pid;
+                return r;
+        }
+        /* Who holds it, for the next one that finds it taken. */
+        snprintf(buf, sizeof buf, "%d\n", (int) getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+int store_lock_directory(const char *path, char **ret_error) {
+        _cleanup_(store_freep) Store *s = NULL;
+        pid_t holder = 0;
+        int r;
+
+        r = store_open(path, true, &s, ret_error);
+        if (r < 0)
+                return r;
+        r = store_lock(s, &holder);
+        if (r == -EWOULDBLOCK) {
+                char pid[32] = "";
+                if (holder > 0)
+                        snprintf(pid, sizeof pid, " (pid %d)", (int) holder);
+                if (asprintf(ret_error, "%s is in use by another etcd-backupd%s; one daemon or --once at a time "
+                             "may use a backup directory", path, pid) < 0)
+                        *ret_error = NULL;
+        } else if (r < 0 && asprintf(ret_error, "cannot lock %s/%s: %s", path, STORE_LOCK_NAME, strerror(-r)) < 0)
+                *ret_error = NULL;
+        return r;
 }
 
 Store *store_free(Store *s) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
@@ -72,6 +73,21 @@ int store_name_parse(const char *name, StoreName *ret);
  * set. Refuses a directory that is group- or world-writable, or not a
  * directory. On failure *ret_error says why. */
 int store_open(const char *path, bool create, Store **ret, char **ret_error);
+
+/* The name of the lock file in the backup directory. */
+#define STORE_LOCK_NAME ".lock"
+
+/* Take the backup directory's lock: flock(LOCK_EX) on <directory>/.lock,
+ * without waiting, and write our PID into it. Returns the lock's
+ * descriptor (close-on-exec; the lock lasts while it or a copy of it is
+ * open), or -EWOULDBLOCK with *ret_holder the PID written by the holder (0
+ * when not known), or another -errno. */
+int store_lock(Store *s, pid_t *ret_holder);
+
+/* store_open(path, create) and store_lock() in one, for the daemon and
+ * --once: the lock's descriptor, or -EWOULDBLOCK / another -errno with
+ * *ret_error saying who holds the directory or what failed. */
+int store_lock_directory(const char *path, char **ret_error);
 Store *store_free(Store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 

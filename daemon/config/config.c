@@ -160,6 +160,7 @@ Config *config_free(Config *c) {
         free(c->etcd.cacert);
         free(c->etcd.cert);
         free(c->etcd.key);
+        free(c->etcd.discover);
         free(c->schedule.calendar);
         calendar_spec_free(c->schedule.calendar_spec);
         free(c->storage.directory);
@@ -239,7 +240,8 @@ Config *config_new_default(void) {
         };
         c->control = (ConfigControl) {
                 .socket = strdup("/run/etcd-backupd/control.sock"),
-                .group = strdup("etcd-backup"),
+                .group = strdup("etcd-backup-ctl"),
+                .backup_min_interval_usec = 5 * USEC_PER_MINUTE,
         };
         if (!c->etcd.cacert || !c->etcd.cert || !c->etcd.key || !c->storage.directory ||
             !c->upload.region || !c->restore.data_dir || !c->restore.manifests_dir ||
@@ -676,8 +678,22 @@ static int parse_optional_path(Loader *l, config_setting_t *s, const KeySpec *k,
 
 /* ---- the schema ---- */
 
+static int parse_discover(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        const char *v;
+        int r;
+
+        r = get_string(l, s, "etcd.discover", &v);
+        if (r < 0)
+                return r;
+        if (!streq(v, "auto") && v[0] != '/')
+                return error_at(l, s, "etcd.discover: expected \"auto\" or the absolute path of a manifests "
+                                "directory, got \"%s\"", v), -EINVAL;
+        return free_and_strdup(&c->etcd.discover, v);
+}
+
 static const KeySpec etcd_keys[] = {
         { "endpoints", KEY_CUSTOM, 0, 0, 0, parse_endpoints },
+        { "discover", KEY_CUSTOM, 0, 0, 0, parse_discover },
         { "cacert", KEY_FILE, FIELD(etcd.cacert) },
         { "cert", KEY_FILE, FIELD(etcd.cert) },
         { "key", KEY_FILE, FIELD(etcd.key) },
@@ -755,6 +771,7 @@ static const KeySpec restore_keys[] = {
 static const KeySpec control_keys[] = {
         { "socket", KEY_CUSTOM, 0, 0, 0, parse_socket },
         { "group", KEY_STRING, FIELD(control.group) },
+        { "backup_min_interval", KEY_DURATION, FIELD(control.backup_min_interval_usec), 0, USEC_PER_DAY },
         {}
 };
 
@@ -831,6 +848,16 @@ static void check_cross(Loader *l, Config *c) {
                 (void) error_at(l, lookup_near(l, "storage.level"),
                                 "storage.level: %u is out of range for %s (expected %d to %d)",
                                 c->storage.level, codec_to_string(c->storage.compression), lo, hi);
+
+        if (c->etcd.discover)
+                for (const char *const *k = (const char *const[]) { "endpoints", "cacert", "cert", "key", NULL }; *k; k++) {
+                        _cleanup_free_ char *path = NULL;
+                        if (asprintf(&path, "etcd.%s", *k) < 0)
+                                break;
+                        if (config_lookup(&l->cfg, path))
+                                (void) error_at(l, config_lookup(&l->cfg, path),
+                                                "etcd.%s: not with etcd.discover, which finds it", *k);
+                }
 
         if (!c->etcd.cert != !c->etcd.key)
                 (void) error_at(l, lookup_near(l, c->etcd.cert ? "etcd.key" : "etcd.cert"),

@@ -33,6 +33,8 @@ typedef enum RestoreMode {
 typedef struct ConfigEtcd {
         char **endpoints;               /* "https://host:port", at least one */
         char *cacert, *cert, *key;      /* resolved paths; NULL = unset */
+        char *discover;                 /* NULL, "auto" or a manifests directory: the four
+                                         * above come from kube-apiserver's flags (discover.h) */
         uint64_t connect_timeout_usec;
         uint64_t timeout_usec;
 } ConfigEtcd;
@@ -87,6 +89,7 @@ typedef struct ConfigRestore {
 typedef struct ConfigControl {
         char *socket;
         char *group;                    /* "" = root only */
+        uint64_t backup_min_interval_usec;      /* between backups started by non-root callers */
 } ConfigControl;
 
 typedef struct ConfigKubernetes {

@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "shipped-config.h"
 #include "config/config.h"
 #include "ctl/discover.h"
 #include "restore/discover.h"
@@ -211,6 +214,25 @@ static int write_file(const char *path, const char *text) {
         return slash && slash != dir ? fsync_directory(dir) : 0;
 }
 
+/* Whether path holds the example configuration exactly as shipped (1), something else (0), or -errno. */
+static int is_shipped_config(const char *path) {
+        _cleanup_free_ char *text = NULL;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+        unsigned int n = 0;
+        size_t size = 0;
+        int r;
+
+        r = read_full_file(path, 1024 * 1024, &text, &size);
+        if (r == -EFBIG)
+                return 0;
+        if (r < 0)
+                return r;
+        if (EVP_Digest(text, size, md, &n, EVP_sha256(), NULL) != 1)
+                return -EIO;
+        return streq(hexencode(md, n, hex), SHIPPED_CONFIG_SHA256);
+}
+
 /* The configuration checked as --check-config checks it (under the name it will have), before anything is
  * printed or written: EXIT_CONFIG with the loader's messages, or 0. */
 static int check_config(const char *config_text, const char *name) {
@@ -244,7 +266,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
         }
         if (!force)
                 for (const char *p = conf; p; p = p == conf ? drop : NULL)
-                        if (access(p, F_OK) >= 0) {
+                        if (access(p, F_OK) >= 0 && (p != conf || is_shipped_config(p) <= 0)) {
                                 fprintf(stderr, "etcd-backupctl: %s exists; --force replaces it\n", p);
                                 return EXIT_FAILURE;
                         }

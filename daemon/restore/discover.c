@@ -511,3 +511,62 @@ int discover_apply(const Discovery *d, Config *c) {
                 return -ENOMEM;
         return 0;
 }
+
+static const char *or_none(const char *s) {
+        return s ? s : "none";
+}
+
+/* A found file's credential, when the service was handed one under its file name. */
+static int use_credential(char **path) {
+        const char *creds = getenv("CREDENTIALS_DIRECTORY"), *base;
+        _cleanup_free_ char *c = NULL;
+
+        if (!*path || !creds || !*creds)
+                return 0;
+        base = strrchr(*path, '/') ? strrchr(*path, '/') + 1 : *path;
+        c = path_join(creds, base);
+        if (!c)
+                return -ENOMEM;
+        if (access(c, F_OK) < 0)
+                return 0;
+        free(*path);
+        *path = TAKE_PTR(c);
+        return 0;
+}
+
+int discover_config(Config *c, char **ret_summary, char **ret_error) {
+        _cleanup_(discovery_freep) Discovery *d = NULL;
+        _cleanup_free_ char *endpoints = NULL;
+        DiscoverOptions o = {};
+        int r;
+
+        *ret_summary = NULL;
+        if (!c->etcd.discover)
+                return 0;
+        if (!streq(c->etcd.discover, "auto"))
+                o.manifests_dir = c->etcd.discover;
+        r = discover_run(&o, &d, ret_error);
+        if (r < 0)
+                return r;
+        r = discover_apply(d, c);
+        if (r >= 0)
+                r = use_credential(&c->etcd.cacert);
+        if (r >= 0)
+                r = use_credential(&c->etcd.cert);
+        if (r >= 0)
+                r = use_credential(&c->etcd.key);
+        if (r < 0)
+                return r;
+        for (char **e = d->endpoints; *e; e++)
+                if (free_and_format(&endpoints, "%s%s%s", endpoints ? endpoints : "", endpoints ? "," : "", *e),
+                    !endpoints)
+                        return -ENOMEM;
+        if (asprintf(ret_summary, "etcd discovered: endpoints %s (%s), cacert %s (%s), cert %s (%s), key %s (%s)",
+                     endpoints, d->etcd_servers.source, or_none(c->etcd.cacert), or_none(d->cacert.source),
+                     or_none(c->etcd.cert), or_none(d->cert.source), or_none(c->etcd.key),
+                     or_none(d->key.source)) < 0) {
+                *ret_summary = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}

@@ -60,3 +60,12 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error);
 /* Put what d found into c's etcd group (endpoints, cacert, cert, key),
  * leaving everything else as it is. Returns 0 or -ENOMEM. */
 int discover_apply(const Discovery *d, Config *c);
+
+/* For a configuration that says etcd.discover: discover (its manifests
+ * directory, or the default for "auto"; the units when installed) and apply
+ * the result. Under systemd a found file is taken from
+ * $CREDENTIALS_DIRECTORY when a credential has its file name, as the
+ * configuration loader does for configured files. Returns 0 with *ret_summary
+ * (caller frees; NULL when the configuration does not discover) saying what
+ * was found and where, or a -errno with *ret_error naming the cause. */
+int discover_config(Config *c, char **ret_summary, char **ret_error);

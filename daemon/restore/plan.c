@@ -74,6 +74,7 @@ RestorePlan *restore_plan_free(RestorePlan *p) {
         inspect_backup_free(p->backup);
         sidecar_done(&p->sidecar);
         safe_close(p->lock_fd);
+        safe_close(p->backup_fd);
         if (p->bus)
                 sd_bus_flush_close_unref(p->bus);
         free(p->backup_path);
@@ -198,31 +199,66 @@ static int plan_lock(RestorePlan *p, char **ret_error) {
         return 0;
 }
 
+/* Opens name in the directory dir_fd (at path, for messages) the way root
+ * must open what another user may have put there (the storage directory
+ * belongs to the unprivileged daemon user): never through a symlink, and
+ * only a regular file with a single link, owned by root or by the
+ * directory's owner, as checked on the descriptor itself. -ENOENT when it
+ * does not exist (no message). */
+static int open_checked(int dir_fd, const char *dir, const char *name, int *ret_fd, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st, dst;
+
+        if (fstat(dir_fd, &dst) < 0)
+                return free_and_format(ret_error, "cannot stat %s: %s", dir, strerror(errno)), -errno;
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return -ENOENT;
+        if (fd < 0 && errno == ELOOP)
+                return free_and_format(ret_error, "%s/%s is a symbolic link; refusing to follow it", dir, name),
+                       -ELOOP;
+        if (fd < 0)
+                return free_and_format(ret_error, "cannot open %s/%s: %s", dir, name, strerror(errno)), -errno;
+        if (fstat(fd, &st) < 0)
+                return free_and_format(ret_error, "cannot stat %s/%s: %s", dir, name, strerror(errno)), -errno;
+        if (!S_ISREG(st.st_mode))
+                return free_and_format(ret_error, "%s/%s is not a regular file", dir, name), -EBADMSG;
+        if (st.st_uid != 0 && st.st_uid != dst.st_uid)
+                return free_and_format(ret_error, "%s/%s is owned by uid %u, neither root nor the owner of %s (uid %u); "
+                                       "refusing it", dir, name, (unsigned) st.st_uid, dir, (unsigned) dst.st_uid),
+                       -EPERM;
+        if (st.st_nlink != 1)
+                return free_and_format(ret_error, "%s/%s has %ju hard links; refusing a file linked from elsewhere",
+                                       dir, name, (uintmax_t) st.st_nlink), -EPERM;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, char **ret_error) {
-        _cleanup_free_ char *text = NULL, *sidecar_path = NULL;
+        _cleanup_free_ char *text = NULL, *sidecar_name = NULL, *dir = NULL;
+        _cleanup_close_ int dir_fd = -EBADF, sidecar_fd = -EBADF;
         const char *why = NULL;
         StoreName sn;
-        struct stat st;
-        size_t size = 0;
+        ssize_t n;
         int r;
 
         if (streq(backup, "latest")) {
                 _cleanup_(store_freep) Store *store = NULL;
                 _cleanup_free_ char *err = NULL;
                 StoreEntry *e = NULL;
-                size_t n = 0;
+                size_t n_entries = 0;
 
                 r = store_open(c->storage.directory, false, &store, &err);
                 if (r < 0)
                         return free_and_format(ret_error, "cannot find the latest backup: %s",
                                          err ? err : strerror(-r)), r;
-                r = store_list(store, &e, &n);
+                r = store_list(store, &e, &n_entries);
                 if (r < 0)
                         return free_and_format(ret_error, "cannot list %s: %s", c->storage.directory, strerror(-r)), r;
-                for (size_t i = 0; i < n && !p->backup_path; i++)
+                for (size_t i = 0; i < n_entries && !p->backup_path; i++)
                         if (e[i].has_sidecar)
                                 p->backup_path = path_join(c->storage.directory, e[i].name);
-                store_entries_free(e, n);
+                store_entries_free(e, n_entries);
                 if (!p->backup_path)
                         return free_and_format(ret_error, "no backup with a sidecar in %s", c->storage.directory),
                                -ENOENT;
@@ -236,26 +272,46 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
         }
         if (!p->backup_path)
                 return -ENOMEM;
-        if (stat(p->backup_path, &st) < 0)
-                return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(errno)), -errno;
-        if (!S_ISREG(st.st_mode))
-                return free_and_format(ret_error, "%s is not a regular file", p->backup_path), -EBADMSG;
         p->backup_name = strdup(path_basename(p->backup_path));
-        if (!p->backup_name)
+        dir = strndup(p->backup_path, (size_t) (path_basename(p->backup_path) - p->backup_path));
+        if (!p->backup_name || !dir)
                 return -ENOMEM;
+        if (!p->backup_name[0])
+                return free_and_format(ret_error, "%s names a directory, not a backup", p->backup_path), -EINVAL;
+        if (strlen(dir) > 1)
+                dir[strlen(dir) - 1] = '\0'; /* no trailing slash, but "/" stays */
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(errno)), -errno;
+        r = open_checked(dir_fd, dir, p->backup_name, &p->backup_fd, ret_error);
+        if (r == -ENOENT)
+                return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(-r)), r;
+        if (r < 0)
+                return r;
         if (store_name_parse(p->backup_name, &sn) >= 0)
                 p->created_usec = sn.created_usec;
 
-        if (asprintf(&sidecar_path, "%s%s", p->backup_path, SIDECAR_SUFFIX) < 0)
+        if (asprintf(&sidecar_name, "%s%s", p->backup_name, SIDECAR_SUFFIX) < 0)
                 return -ENOMEM;
-        r = read_full_file(sidecar_path, INSPECT_SIDECAR_MAX_BYTES, &text, &size);
+        r = open_checked(dir_fd, dir, sidecar_name, &sidecar_fd, ret_error);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
-                return free_and_format(ret_error, "cannot read the sidecar %s: %s", sidecar_path, strerror(-r)), r;
-        r = sidecar_from_json(text, size, &p->sidecar, &why);
+                return r;
+        text = malloc(INSPECT_SIDECAR_MAX_BYTES + 1);
+        if (!text)
+                return -ENOMEM;
+        n = loop_read(sidecar_fd, text, INSPECT_SIDECAR_MAX_BYTES + 1);
+        if (n < 0)
+                return free_and_format(ret_error, "cannot read the sidecar %s/%s: %s", dir, sidecar_name,
+                                       strerror((int) -n)), (int) n;
+        if ((size_t) n > INSPECT_SIDECAR_MAX_BYTES)
+                return free_and_format(ret_error, "the sidecar %s/%s is larger than %zu bytes", dir, sidecar_name,
+                                       INSPECT_SIDECAR_MAX_BYTES), -EFBIG;
+        text[n] = '\0';
+        r = sidecar_from_json(text, (size_t) n, &p->sidecar, &why);
         if (r < 0)
-                return free_and_format(ret_error, "the sidecar %s is damaged: %s", sidecar_path,
+                return free_and_format(ret_error, "the sidecar %s/%s is damaged: %s", dir, sidecar_name,
                                  why ? why : strerror(-r)), r == -ENOMEM ? r : -EBADMSG;
         p->has_sidecar = true;
         p->created_usec = p->sidecar.created_usec;
@@ -278,7 +334,11 @@ static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t 
                         return r;
                 }
         }
-        r = inspect_backup_open_in(p->backup_path, p->parent_dir, ids, n_ids, &p->backup, reason, reason_size);
+        /* Through the descriptor plan_resolve() checked: the same file, whatever
+         * the name in the daemon user's directory points to now. */
+        char fd_path[64];
+        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", p->backup_fd);
+        r = inspect_backup_open_in(fd_path, p->parent_dir, ids, n_ids, &p->backup, reason, reason_size);
         age_identities_free(ids, n_ids);
         return r;
 }
@@ -549,6 +609,7 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
         if (!p)
                 return -ENOMEM;
         p->lock_fd = -EBADF;
+        p->backup_fd = -EBADF;
 
         /* Cheap refusals first: none of them needs the backup read. */
         restore_report(fn, userdata, RESTORE_STEP_DETECT, RESTORE_STEP_RUNNING, "checking %s and how etcd runs here",

@@ -98,6 +98,7 @@ typedef struct RestorePlan {
         /* the backup */
         char *backup_path;
         char *backup_name;              /* its file name */
+        int backup_fd;                  /* opened without following a symlink, owner and type checked */
         bool has_sidecar;
         Sidecar sidecar;                /* when has_sidecar */
         uint64_t created_usec;          /* sidecar's, else the name's; 0 = unknown */

@@ -8,6 +8,16 @@
  * that stops reading is disconnected when its output would exceed the
  * bound. Connections are reference-counted so the owner may keep one
  * (e.g. to stream progress) beyond the request that named it.
+ *
+ * Fairness and abuse: a wake-up handles at most one request of one
+ * connection (the line is peeked and only it is taken from the socket, so
+ * what follows stays in the kernel and epoll, level-triggered, comes back
+ * after the others had their turn), and a connection with output pending is
+ * not read. Connections are capped per uid and in all, below the file
+ * limit; root has slots of its own above the cap. A connection with nothing
+ * in flight is closed after CONTROL_IDLE_TIMEOUT_USEC. When accept() runs
+ * out of descriptors the listener is switched off until one is freed (a
+ * connection closes) or a second has passed, instead of spinning.
  */
 
 #include <errno.h>
@@ -16,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,6 +37,7 @@
 #include "util/io.h"
 #include "util/str.h"
 
+#define ACCEPT_RETRY_USEC USEC_PER_SEC
 
 struct ControlConnection {
         unsigned n_ref;
@@ -33,8 +45,9 @@ struct ControlConnection {
         ControlConnection *prev, *next;
         int fd;
         sd_event_source *io;
+        sd_event_source *idle_timer;
         struct ucred cred;
-        char *in;
+        char *in;               /* the start of a line that came in pieces (NULL until needed) */
         size_t in_len;
         char *out;
         size_t out_len, out_alloc;
@@ -49,11 +62,14 @@ struct ControlServer {
         int fd;
         bool activated;
         sd_event_source *listen_io;
+        sd_event_source *accept_retry;  /* the listener is off after EMFILE */
         bool has_group;
         gid_t gid;
         ControlCallbacks cb;
         ControlConnection *connections;
         unsigned n_connections;
+        unsigned max_connections;       /* for everyone; root has CONTROL_ROOT_RESERVE more */
+        char *peek;                     /* CONTROL_REQUEST_MAX_BYTES + 1, shared */
 };
 
 static void connection_close(ControlConnection *c);
@@ -79,6 +95,7 @@ ControlConnection *control_connection_unref(ControlConnection *c) {
         if (c->n_ref > 0)
                 return NULL;
         sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->idle_timer);
         safe_close(c->fd);
         free(c->in);
         free(c->out);
@@ -97,7 +114,8 @@ uid_t control_connection_uid(const ControlConnection *c) {
 /* ---- output ---- */
 
 static int update_events(ControlConnection *c) {
-        uint32_t events = c->close_after_flush || c->read_eof ? 0 : EPOLLIN;
+        /* Nothing is read while an answer waits to be taken. */
+        uint32_t events = c->close_after_flush || c->read_eof || c->out_len > 0 ? 0 : EPOLLIN;
         if (c->out_len > 0)
                 events |= EPOLLOUT;
         return sd_event_source_set_io_events(c->io, events);
@@ -184,7 +202,13 @@ static void connection_close(ControlConnection *c) {
                 return;
         c->closed = true;
         c->io = sd_event_source_disable_unref(c->io);
+        c->idle_timer = sd_event_source_disable_unref(c->idle_timer);
         c->fd = safe_close(c->fd);
+        if (s->accept_retry) {
+                /* A descriptor is free again: accept again. */
+                s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
+                (void) sd_event_source_set_enabled(s->listen_io, SD_EVENT_ON);
+        }
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -214,59 +238,107 @@ static void handle_line(ControlConnection *c, char *line, size_t n) {
         json_object_put(o);
 }
 
+static void arm_idle_timer(ControlConnection *c) {
+        (void) sd_event_source_set_time_relative(c->idle_timer, CONTROL_IDLE_TIMEOUT_USEC);
+        (void) sd_event_source_set_enabled(c->idle_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_idle_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        ControlConnection *c = userdata;
+
+        if (c->n_ref > 1) {
+                /* A request is in flight (a backup it waits for): not idle. */
+                arm_idle_timer(c);
+                return 0;
+        }
+        connection_close(c);
+        return 0;
+}
+
+/* Takes at most one line from the socket (peeked first, so the rest stays
+ * queued in the kernel) and handles it. */
+static void read_one(ControlConnection *c) {
+        ControlServer *s = c->server;
+        size_t room = CONTROL_REQUEST_MAX_BYTES + 1 - c->in_len, take;
+        char *nl;
+        ssize_t k;
+
+        k = recv(c->fd, s->peek, room, MSG_PEEK | MSG_DONTWAIT);
+        if (k < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        connection_close(c);
+                return;
+        }
+        if (k == 0) {
+                /* EOF. Half a request is dropped; what was asked is still answered
+                 * unless nobody (but the server) holds the connection. */
+                c->read_eof = true;
+                if (c->n_ref <= 2) {
+                        c->close_after_flush = true;
+                        if (flush(c) < 0)
+                                connection_close(c);
+                } else
+                        (void) update_events(c);
+                return;
+        }
+        nl = memchr(s->peek, '\n', (size_t) k);
+        take = nl ? (size_t) (nl - s->peek) + 1 : (size_t) k;
+        k = recv(c->fd, s->peek, take, MSG_DONTWAIT);
+        if (k < 0 || (size_t) k != take) {
+                /* Nobody else reads this socket: what was peeked is there. */
+                connection_close(c);
+                return;
+        }
+        if (c->discarding) {
+                /* The rest of an oversized line: dropped up to its newline. */
+                if (nl)
+                        c->discarding = false;
+                return;
+        }
+        if (!nl) {
+                if (c->in_len + take > CONTROL_REQUEST_MAX_BYTES) {
+                        control_send_error(c, "too_large", "requests are at most 64 KiB; the line was dropped");
+                        c->in_len = 0;
+                        c->discarding = true;
+                        return;
+                }
+                if (!c->in && !(c->in = malloc(CONTROL_REQUEST_MAX_BYTES + 2))) {
+                        connection_close(c);
+                        return;
+                }
+                memcpy(c->in + c->in_len, s->peek, take);
+                c->in_len += take;
+                return;
+        }
+        arm_idle_timer(c);
+        if (c->in_len > 0) {
+                /* The line's start came earlier; a line within the limit fits. */
+                if (c->in_len + take - 1 > CONTROL_REQUEST_MAX_BYTES) {
+                        control_send_error(c, "too_large", "requests are at most 64 KiB; the line was dropped");
+                        c->in_len = 0;
+                        return;
+                }
+                memcpy(c->in + c->in_len, s->peek, take - 1);
+                c->in[c->in_len + take - 1] = '\0';
+                take = c->in_len + take - 1;
+                c->in_len = 0;
+                handle_line(c, c->in, take);
+        } else {
+                s->peek[take - 1] = '\0';
+                handle_line(c, s->peek, take - 1);
+        }
+}
+
 static int on_connection_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         ControlConnection *c = control_connection_ref(userdata);
 
         if (revents & EPOLLOUT && flush(c) < 0)
                 connection_close(c);
-        while (!c->closed && !c->close_after_flush && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-                ssize_t k = recv(c->fd, c->in + c->in_len, CONTROL_REQUEST_MAX_BYTES + 1 - c->in_len, MSG_DONTWAIT);
-                char *nl;
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno != EAGAIN)
-                                connection_close(c);
-                        break;
-                }
-                if (k == 0) {
-                        /* EOF. Half a request is dropped; what was asked is still answered
-                         * unless nobody (but the server) holds the connection. */
-                        c->read_eof = true;
-                        if (c->n_ref <= 2) {
-                                c->close_after_flush = true;
-                                if (flush(c) < 0)
-                                        connection_close(c);
-                        } else
-                                (void) update_events(c);
-                        break;
-                }
-                if (c->discarding) {
-                        /* The rest of an oversized line: drop it up to its newline. */
-                        char *end = memchr(c->in, '\n', (size_t) k);
-                        if (!end)
-                                continue;
-                        c->discarding = false;
-                        memmove(c->in, end + 1, (size_t) k - (size_t) (end - c->in) - 1);
-                        k -= end - c->in + 1;
-                }
-                c->in_len += (size_t) k;
-                while (!c->closed && (nl = memchr(c->in, '\n', c->in_len))) {
-                        size_t n = (size_t) (nl - c->in);
-                        *nl = '\0';
-                        handle_line(c, c->in, n);
-                        if (c->closed)
-                                break;
-                        memmove(c->in, nl + 1, c->in_len - n - 1);
-                        c->in_len -= n + 1;
-                }
-                if (!c->closed && c->in_len > CONTROL_REQUEST_MAX_BYTES) {
-                        control_send_error(c, "too_large", "requests are at most 64 KiB; the line was dropped");
-                        c->in_len = 0;
-                        c->discarding = true;
-                }
-        }
+        if (!c->closed && !c->close_after_flush && c->out_len == 0 && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                read_one(c);
+        else if (!c->closed && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLOUT))
+                /* Gone while an answer waited: nobody will take it. */
+                connection_close(c);
         control_connection_unref(c);
         return 0;
 }
@@ -302,25 +374,67 @@ static bool allowed(ControlServer *s, int fd, const struct ucred *cred) {
         return cred->gid == s->gid || peer_in_group(fd, s->gid);
 }
 
+static unsigned connections_of(ControlServer *s, uid_t uid) {
+        unsigned n = 0;
+        for (ControlConnection *c = s->connections; c; c = c->next)
+                n += c->cred.uid == uid;
+        return n;
+}
+
+/* NULL when cred may have another connection, else why not. */
+static const char *over_cap(ControlServer *s, const struct ucred *cred) {
+        if (cred->uid == 0)
+                return s->n_connections >= s->max_connections + CONTROL_ROOT_RESERVE
+                       ? "{\"error\":\"busy\",\"message\":\"too many connections to the control socket; try again later\"}\n"
+                       : NULL;
+        if (s->n_connections >= s->max_connections)
+                return "{\"error\":\"busy\",\"message\":\"too many connections to the control socket; try again later\"}\n";
+        if (connections_of(s, cred->uid) >= CONTROL_CONNECTIONS_PER_UID)
+                return "{\"error\":\"busy\",\"message\":\"too many connections from this user (at most 16); close some\"}\n";
+        return NULL;
+}
+
+static int on_accept_retry(sd_event_source *source, uint64_t usec, void *userdata) {
+        ControlServer *s = userdata;
+        s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
+        return sd_event_source_set_enabled(s->listen_io, SD_EVENT_ON);
+}
+
+/* accept() found no descriptor: stop listening until one is freed (a
+ * connection closes) or a second has passed (a backup worker ended). */
+static void pause_accepting(ControlServer *s) {
+        if (s->accept_retry)
+                return;
+        if (sd_event_add_time_relative(s->event, &s->accept_retry, CLOCK_MONOTONIC, ACCEPT_RETRY_USEC, 0,
+                                       on_accept_retry, s) < 0)
+                return; /* keep listening: spinning beats deafness */
+        (void) sd_event_source_set_enabled(s->listen_io, SD_EVENT_OFF);
+        if (s->cb.on_paused)
+                s->cb.on_paused(s->cb.userdata);
+}
+
 static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         ControlServer *s = userdata;
 
-        for (;;) {
+        /* A bounded batch: a flood of connections must not hold the loop. */
+        for (unsigned i = 0; i < 64; i++) {
                 static const char denied[] =
                         "{\"error\":\"access_denied\",\"message\":\"only root and members of the control group may use this socket\"}\n";
                 struct ucred cred;
                 socklen_t len = sizeof cred;
                 ControlConnection *c;
+                const char *busy;
                 int cfd, r;
 
                 cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (cfd < 0) {
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
-                        return 0; /* EAGAIN, or EMFILE etc.: try again on the next event */
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                                pause_accepting(s);
+                        return 0;
                 }
-                if (s->n_connections >= CONTROL_CONNECTIONS_MAX ||
-                    getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
                         safe_close(cfd);
                         continue;
                 }
@@ -331,12 +445,14 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                                 s->cb.on_denied(cred.uid, cred.pid, s->cb.userdata);
                         continue;
                 }
+                busy = over_cap(s, &cred);
+                if (busy) {
+                        (void) send(cfd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
+                        safe_close(cfd);
+                        continue;
+                }
                 c = calloc(1, sizeof *c);
-                if (c)
-                        c->in = malloc(CONTROL_REQUEST_MAX_BYTES + 2);
-                if (!c || !c->in) {
-                        if (c)
-                                free(c);
+                if (!c) {
                         safe_close(cfd);
                         continue;
                 }
@@ -345,9 +461,12 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 c->fd = cfd;
                 c->cred = cred;
                 r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c);
+                if (r >= 0)
+                        r = sd_event_add_time_relative(s->event, &c->idle_timer, CLOCK_MONOTONIC,
+                                                       CONTROL_IDLE_TIMEOUT_USEC, USEC_PER_SEC, on_idle_timer, c);
                 if (r < 0) {
+                        sd_event_source_disable_unref(c->io);
                         c->fd = safe_close(c->fd);
-                        free(c->in);
                         free(c);
                         continue;
                 }
@@ -357,6 +476,7 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 s->connections = c;
                 s->n_connections++;
         }
+        return 0;
 }
 
 /* ---- setup ---- */
@@ -391,6 +511,22 @@ static int take_activated(void) {
         return fd;
 }
 
+/* Whether a process listens on the Unix socket at path: 1 it does (the
+ * connection was taken or its queue is full), 0 nobody does
+ * (ECONNREFUSED), or -errno when that cannot be told. */
+static int socket_answers(const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) >= 0 || errno == EAGAIN)
+                return 1;
+        return errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;
+}
+
 static int bind_socket(const char *path, const ControlServer *s, char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *parent = strdup(path);
@@ -413,7 +549,13 @@ static int bind_socket(const char *path, const ControlServer *s, char **ret_erro
         if (lstat(path, &st) >= 0) {
                 if (!S_ISSOCK(st.st_mode))
                         return asprintf(ret_error, "%s exists and is not a socket; not replacing it", path), -EEXIST;
-                /* A socket left by an earlier run. */
+                r = socket_answers(path);
+                if (r > 0)
+                        return asprintf(ret_error, "another process answers on %s; not replacing it", path), -EADDRINUSE;
+                if (r < 0)
+                        return asprintf(ret_error, "cannot tell whether %s is in use (%s); not replacing it", path,
+                                        strerror(-r)), r;
+                /* A socket left by an earlier run: nobody listens on it. */
                 if (unlink(path) < 0)
                         return r = -errno, asprintf(ret_error, "cannot remove stale socket %s: %m", path), r;
         }
@@ -442,6 +584,18 @@ int control_server_new(sd_event *event, const char *path, const char *group, con
         s->fd = -EBADF;
         s->event = sd_event_ref(event);
         s->cb = *cb;
+        s->peek = malloc(CONTROL_REQUEST_MAX_BYTES + 1);
+        if (!s->peek)
+                return -ENOMEM;
+        {
+                /* Well under the file limit: the rest is for the loop, the journal
+                 * and a backup worker's pipe. */
+                struct rlimit rl;
+                s->max_connections = CONTROL_CONNECTIONS_MAX;
+                if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur != RLIM_INFINITY)
+                        s->max_connections = (unsigned) MIN((rlim_t) CONTROL_CONNECTIONS_MAX, rl.rlim_cur / 4);
+                s->max_connections = MAX(s->max_connections, 1u);
+        }
         /* Without the group only root gets in; the owner checks
          * control_server_has_group() and says so. */
         (void) control_server_set_group(s, group);
@@ -471,12 +625,18 @@ bool control_server_is_activated(const ControlServer *s) {
         return s->activated;
 }
 
+unsigned control_server_max_connections(const ControlServer *s) {
+        return s->max_connections;
+}
+
 ControlServer *control_server_free(ControlServer *s) {
         if (!s)
                 return NULL;
         while (s->connections)
                 connection_close(s->connections);
         sd_event_source_disable_unref(s->listen_io);
+        sd_event_source_disable_unref(s->accept_retry);
+        free(s->peek);
         /* An inherited listener belongs to systemd: close our copy, never shut it down. */
         safe_close(s->fd);
         sd_event_unref(s->event);

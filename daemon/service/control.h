@@ -22,7 +22,13 @@
 
 #define CONTROL_REQUEST_MAX_BYTES JSONL_REQUEST_MAX_BYTES
 #define CONTROL_OUTPUT_MAX_BYTES (4 * 1024 * 1024)
-#define CONTROL_CONNECTIONS_MAX 1024
+/* Connections in all (at most a quarter of the file limit), per uid, and
+ * the slots above them that only root may take. */
+#define CONTROL_CONNECTIONS_MAX 256
+#define CONTROL_CONNECTIONS_PER_UID 16
+#define CONTROL_ROOT_RESERVE 8
+/* A connection with no request in flight is closed after this. */
+#define CONTROL_IDLE_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
 typedef struct ControlServer ControlServer;
 typedef struct ControlConnection ControlConnection;
@@ -41,6 +47,8 @@ typedef struct ControlCallbacks {
         void *userdata;
         /* Denied access attempts are reported here (uid of the peer). */
         void (*on_denied)(uid_t uid, pid_t pid, void *userdata);
+        /* accept() ran out of descriptors; the listener rests for a while. */
+        void (*on_paused)(void *userdata);
 } ControlCallbacks;
 
 /* Set up the server on event: take the listener systemd passed with
@@ -59,6 +67,10 @@ bool control_server_has_group(const ControlServer *s);
 
 /* True when the listener came from systemd. */
 bool control_server_is_activated(const ControlServer *s);
+
+/* The cap on connections for everyone (root may have CONTROL_ROOT_RESERVE
+ * more): CONTROL_CONNECTIONS_MAX or a quarter of the file limit. */
+unsigned control_server_max_connections(const ControlServer *s);
 
 /* Queue one JSON object as a line (takes ownership of o). Returns 0, or
  * -EPIPE if the connection is closed or was dropped for not reading. */

@@ -32,6 +32,7 @@
 #include "service/notify.h"
 #include "format/schedule.h"
 #include "backup/store.h"
+#include "restore/discover.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"
@@ -41,9 +42,13 @@
 #define TIMER_ACCURACY_USEC (100 * USEC_PER_MSEC)
 #define WORKER_KILL_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define RETRY_BACKOFF_MAX_USEC (6 * USEC_PER_HOUR)
+/* Waiting clients hear at least this often while a backup runs, so that
+ * their --timeout measures a daemon that stopped, not a long phase. */
+#define PROGRESS_HEARTBEAT_USEC (5 * USEC_PER_SEC)
 
 struct Manager {
         sd_event *event;
+        int lock_fd;                    /* flock on <storage.directory>/.lock */
         char *config_path;
         Config *config;
         ManagerState state;
@@ -94,6 +99,14 @@ struct Manager {
         ControlServer *control;
         ControlConnection **subscribers;
         size_t n_subscribers;
+        sd_event_source *heartbeat;     /* progress for the subscribers */
+        uint64_t user_backup_usec;      /* monotonic: the last backup a non-root caller started */
+        uint64_t paused_logged_usec;    /* monotonic: the last "out of descriptors" warning */
+
+        /* What List answers: the backups as sidecar objects, newest first.
+         * Read from the directory once at start, then kept up to date from
+         * the worker's results and prunes, so no request reads the disk. */
+        struct json_object *listing;
 };
 
 static void arm_timer(Manager *m, uint64_t after);
@@ -112,6 +125,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->worker_io);
         sd_event_source_disable_unref(m->worker_child);
         safe_close(m->worker_fd);
+        safe_close(m->lock_fd);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);
@@ -124,6 +138,8 @@ Manager *manager_free(Manager *m) {
                 control_connection_unref(m->subscribers[i]);
         free(m->subscribers);
         control_server_free(m->control);
+        sd_event_source_disable_unref(m->heartbeat);
+        json_object_put(m->listing);
         free(m);
         return NULL;
 }
@@ -266,6 +282,7 @@ static void write_metrics(Manager *m) {
 /* ---- the job ---- */
 
 static void worker_cleanup(Manager *m) {
+        m->heartbeat = sd_event_source_disable_unref(m->heartbeat);
         m->worker_io = sd_event_source_disable_unref(m->worker_io);
         m->worker_child = sd_event_source_disable_unref(m->worker_child);
         m->kill_timer = sd_event_source_disable_unref(m->kill_timer);
@@ -374,6 +391,35 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
+/* ---- the listing List answers from ---- */
+
+static void listing_remove(Manager *m, char **names) {
+        for (char **p = names; m->listing && p && *p; p++)
+                for (size_t i = 0; i < json_object_array_length(m->listing); i++) {
+                        struct json_object *name;
+                        if (json_object_object_get_ex(json_object_array_get_idx(m->listing, i), "name", &name) &&
+                            streq(json_object_get_string(name), *p)) {
+                                json_object_array_del_idx(m->listing, i, 1);
+                                break;
+                        }
+                }
+}
+
+/* A new backup goes in front (the newest). */
+static void listing_add(Manager *m, const Sidecar *sc) {
+        struct json_object *a = json_object_new_array(), *o = sidecar_to_json_object(sc);
+
+        if (!a || !o || json_object_array_add(a, o) < 0) {
+                json_object_put(a);
+                json_object_put(o);
+                return;
+        }
+        for (size_t i = 0; m->listing && i < json_object_array_length(m->listing); i++)
+                json_object_array_add(a, json_object_get(json_object_array_get_idx(m->listing, i)));
+        json_object_put(m->listing);
+        m->listing = a;
+}
+
 static void job_succeeded(Manager *m) {
         WorkerMessage *r = &m->result;
         char rev[32], size[32], dur[32], cluster[17], human[FORMAT_BYTES_MAX];
@@ -417,6 +463,8 @@ static void job_succeeded(Manager *m) {
         } else if (m->config->upload.enabled)
                 m->upload_last_success_usec = m->last_attempt_usec;
 
+        listing_remove(m, r->pruned);
+        listing_add(m, &r->sidecar);
         sidecar_done(&m->last_sidecar);
         m->last_sidecar = r->sidecar;
         r->sidecar = (Sidecar) {};
@@ -507,12 +555,18 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
+static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        broadcast_progress(m);
+        return sd_event_source_set_time_relative(s, PROGRESS_HEARTBEAT_USEC);
+}
+
 static int start_job(Manager *m, const char *reason) {
         int r;
 
         if (m->state != MANAGER_IDLE)
                 return -EBUSY;
-        r = worker_start(m->config, &m->worker_pid, &m->worker_fd);
+        r = worker_start(m->config, m->lock_fd, &m->worker_pid, &m->worker_fd);
         if (r < 0) {
                 job_failed(m, "cannot start the backup worker");
                 return log_error_errno(r, "cannot start the backup worker: %m");
@@ -526,6 +580,9 @@ static int start_job(Manager *m, const char *reason) {
                 worker_cleanup(m);
                 return log_error_errno(r, "cannot watch the backup worker: %m");
         }
+        if (sd_event_add_time_relative(m->event, &m->heartbeat, CLOCK_MONOTONIC, PROGRESS_HEARTBEAT_USEC,
+                                       USEC_PER_SEC, on_heartbeat, m) >= 0)
+                (void) sd_event_source_set_enabled(m->heartbeat, SD_EVENT_ON);
         m->state = MANAGER_RUNNING;
         m->phase = BACKUP_PHASE_CONNECT;
         m->bytes = m->total = 0;
@@ -632,6 +689,16 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 log_full_errno(diags.items[i].severity == CONFIG_ERROR ? LOG_ERR : LOG_WARNING, 0, "%s:%d: %s",
                                diags.items[i].file, diags.items[i].line, diags.items[i].message);
         config_diags_done(&diags);
+        if (r >= 0 && c->etcd.discover) {
+                /* Found again on every reload: certificates renamed by an upgrade are picked up. */
+                _cleanup_free_ char *summary = NULL, *error = NULL;
+
+                r = discover_config(c, &summary, &error);
+                if (r < 0)
+                        log_error("%s: etcd.discover: %s", m->config_path, error ? error : strerror(-r));
+                else
+                        log_info("%s", summary);
+        }
         if (r < 0) {
                 _cleanup_free_ char *msg = NULL;
                 if (asprintf(&msg, "Reloading %s failed; keeping the previous configuration", m->config_path) >= 0)
@@ -697,33 +764,11 @@ static void reply_status(Manager *m, ControlConnection *c) {
 }
 
 static void reply_list(Manager *m, ControlConnection *c) {
-        _cleanup_(store_freep) Store *s = NULL;
-        _cleanup_free_ char *error = NULL;
-        struct json_object *o, *a;
-        StoreEntry *e = NULL;
-        size_t n = 0;
-        int r;
+        struct json_object *o = json_object_new_object();
 
-        /* A directory listing and small sidecar reads: quick enough for the loop. */
-        r = store_open(m->config->storage.directory, false, &s, &error);
-        if (r >= 0)
-                r = store_list(s, &e, &n);
-        if (r < 0 && r != -ENOENT) {
-                control_send_error(c, "failed", error ? error : strerror(-r));
+        if (!o)
                 return;
-        }
-        o = json_object_new_object();
-        a = json_object_new_array();
-        if (!o || !a) {
-                json_object_put(o);
-                json_object_put(a);
-                store_entries_free(e, n);
-                return;
-        }
-        for (size_t i = 0; i < n; i++)
-                json_object_array_add(a, store_entry_to_json(&e[i]));
-        store_entries_free(e, n);
-        json_object_object_add(o, "backups", a);
+        json_object_object_add(o, "backups", m->listing ? json_object_get(m->listing) : json_object_new_array());
         control_send(c, o);
 }
 
@@ -758,6 +803,8 @@ static void reply_prune(Manager *m, ControlConnection *c, struct json_object *re
                 return;
         }
         if (!dry_run)
+                listing_remove(m, deleted);
+        if (!dry_run)
                 for (char **p = deleted; p && *p; p++) {
                         _cleanup_free_ char *msg = NULL;
                         if (asprintf(&msg, "Pruned %s", *p) >= 0)
@@ -773,11 +820,23 @@ static void reply_prune(Manager *m, ControlConnection *c, struct json_object *re
 }
 
 static void reply_backup(Manager *m, ControlConnection *c) {
+        uint64_t interval = m->config->control.backup_min_interval_usec, now = now_usec(CLOCK_MONOTONIC);
+        bool user = control_connection_uid(c) != 0;
         ControlConnection **n;
         char reason[64];
 
         if (m->state == MANAGER_STOPPING) {
                 control_send_error(c, "busy", "the daemon is stopping");
+                return;
+        }
+        /* Operators may start a backup now and then (each may rotate one out of
+         * keep_last); joining the running one costs nothing. */
+        if (user && m->state == MANAGER_IDLE && m->user_backup_usec > 0 && now < m->user_backup_usec + interval) {
+                _cleanup_free_ char *msg = NULL;
+                char when[FORMAT_RFC3339_MAX];
+                format_rfc3339(when, sizeof when, now_usec(CLOCK_REALTIME) + (m->user_backup_usec + interval - now));
+                if (asprintf(&msg, "rate limited: next backup allowed at %s (control.backup_min_interval)", when) >= 0)
+                        control_send_error(c, "rate_limited", msg);
                 return;
         }
         n = reallocarray(m->subscribers, m->n_subscribers + 1, sizeof *n);
@@ -790,7 +849,8 @@ static void reply_backup(Manager *m, ControlConnection *c) {
         if (m->state == MANAGER_IDLE) {
                 snprintf(reason, sizeof reason, "requested by uid %u", (unsigned) control_connection_uid(c));
                 /* On failure job_failed() has answered the subscribers. */
-                (void) start_job(m, reason);
+                if (start_job(m, reason) >= 0 && user)
+                        m->user_backup_usec = now;
                 return;
         }
         /* A backup already running is joined: the client gets where it is now,
@@ -813,8 +873,12 @@ static void on_control_request(ControlConnection *c, const char *method, struct 
                 reply_list(m, c);
         else if (streq(method, "Backup"))
                 reply_backup(m, c);
-        else if (streq(method, "Prune"))
-                reply_prune(m, c, request);
+        else if (streq(method, "Prune")) {
+                if (control_connection_uid(c) != 0)
+                        control_send_error(c, "permission_denied", "permission denied: Prune is root only");
+                else
+                        reply_prune(m, c, request);
+        }
         else
                 control_send_error(c, "unknown_method", "methods are Status, List, Backup and Prune");
 }
@@ -827,6 +891,17 @@ static void on_control_close(ControlConnection *c, void *userdata) {
                         m->subscribers[i] = m->subscribers[--m->n_subscribers];
                         break;
                 }
+}
+
+static void on_control_paused(void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (m->paused_logged_usec > 0 && now < m->paused_logged_usec + USEC_PER_MINUTE)
+                return;
+        m->paused_logged_usec = now;
+        log_warning("control socket: out of file descriptors; not accepting connections for a second "
+                    "(%u connections are open at most)", control_server_max_connections(m->control));
 }
 
 static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
@@ -849,8 +924,11 @@ static void load_last(Manager *m) {
         StoreEntry *e = NULL;
         size_t n = 0;
 
+        m->listing = json_object_new_array();
         if (store_open(m->config->storage.directory, false, &s, &error) < 0 || store_list(s, &e, &n) < 0)
                 return;
+        for (size_t i = 0; m->listing && i < n; i++)
+                json_object_array_add(m->listing, store_entry_to_json(&e[i]));
         if (n > 0)
                 m->newest_backup_usec = e[0].parsed.created_usec;
         for (size_t i = 0; i < n; i++)
@@ -870,13 +948,13 @@ static void load_last(Manager *m) {
 
 /* ---- setup ---- */
 
-int manager_new(const char *config_path, Config *config, Manager **ret) {
+int manager_new(const char *config_path, Config *config, int lock_fd, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = calloc(1, sizeof *m);
         int r;
 
         if (!m)
                 return -ENOMEM;
-        m->worker_fd = -EBADF;
+        m->worker_fd = m->lock_fd = -EBADF;
         m->config_path = strdup(config_path);
         m->line = malloc(WORKER_LINE_MAX + 1);
         if (!m->config_path || !m->line)
@@ -885,6 +963,7 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         if (r < 0)
                 return r;
         m->config = config;
+        m->lock_fd = lock_fd;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -911,12 +990,14 @@ int manager_start(Manager *m) {
         {
                 _cleanup_free_ char *error = NULL;
                 ControlCallbacks cb = { .on_request = on_control_request, .on_close = on_control_close,
-                                        .on_denied = on_control_denied, .userdata = m };
+                                        .on_denied = on_control_denied, .on_paused = on_control_paused,
+                                        .userdata = m };
                 r = control_server_new(m->event, m->config->control.socket, m->config->control.group, &cb,
                                        &m->control, &error);
-                if (r < 0)
-                        return log_error_errno(r, "cannot set up the control socket: %s",
-                                               error ? error : strerror(-r));
+                if (r < 0) {
+                        log_error("cannot set up the control socket: %s", error ? error : strerror(-r));
+                        return r == -EADDRINUSE ? -EWOULDBLOCK : -EIO;
+                }
                 if (control_server_is_activated(m->control))
                         log_info("control socket passed by systemd");
                 else

@@ -23,14 +23,17 @@ typedef enum ManagerState {
         MANAGER_STOPPING,
 } ManagerState;
 
-/* Create a manager for config (ownership moves to the manager); path is
- * re-read on SIGHUP. */
-int manager_new(const char *config_path, Config *config, Manager **ret);
+/* Create a manager for config; path is re-read on SIGHUP. config and
+ * lock_fd (the backup directory's lock, store_lock_directory()) move to the
+ * manager on success. */
+int manager_new(const char *config_path, Config *config, int lock_fd, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
-/* Arm signals, the watchdog and the timer; catch up a missed run when
- * schedule.persistent is set; send READY=1. */
+/* Arm signals, the watchdog and the timer, set up the control socket;
+ * catch up a missed run when schedule.persistent is set; send READY=1.
+ * Logs what failed and returns -EWOULDBLOCK when another process answers
+ * on the control socket, else a -errno. */
 int manager_start(Manager *m);
 
 /* Run the loop until SIGTERM/SIGINT. Returns the exit code. */

@@ -267,7 +267,7 @@ static _noreturn_ void child_main(const Config *c, int fd) {
         _exit(m.ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
-int worker_start(const Config *c, pid_t *ret_pid, int *ret_fd) {
+int worker_start(const Config *c, int lock_fd, pid_t *ret_pid, int *ret_fd) {
         int pipefd[2];
         pid_t pid;
 
@@ -281,7 +281,12 @@ int worker_start(const Config *c, pid_t *ret_pid, int *ret_fd) {
                 return r;
         }
         if (pid == 0) {
-                safe_close(pipefd[0]);
+                /* Nothing of the daemon's stays open in the job: not the listener, the
+                 * clients (a client the daemon closed must see its EOF now), the
+                 * event loop's epoll, signalfd and timers. The lock stays held. */
+                int keep[] = { pipefd[1], lock_fd };
+                if (close_all_fds_except(keep, lock_fd >= 0 ? 2 : 1) < 0)
+                        _exit(EXIT_FAILURE);
                 child_main(c, pipefd[1]);
         }
         safe_close(pipefd[1]);

@@ -51,9 +51,11 @@ typedef struct WorkerMessage {
 
 void worker_message_done(WorkerMessage *m);
 
-/* Fork a child that takes one backup with config c. Returns 0 with the
- * child's pid and the read end of its pipe (non-blocking, close-on-exec). */
-int worker_start(const Config *c, pid_t *ret_pid, int *ret_fd);
+/* Fork a child that takes one backup with config c. The child closes every
+ * descriptor but standard input, output and error, its pipe and lock_fd
+ * (the backup directory's lock, or -1). Returns 0 with the child's pid and
+ * the read end of its pipe (non-blocking, close-on-exec). */
+int worker_start(const Config *c, int lock_fd, pid_t *ret_pid, int *ret_fd);
 
 /* Parse one line of the child's output. -EBADMSG for anything else. */
 int worker_message_parse(const char *line, size_t n, WorkerMessage *ret);

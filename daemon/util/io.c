@@ -127,6 +127,31 @@ int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
+static int cmp_int(const void *a, const void *b) {
+        int x = *(const int *) a, y = *(const int *) b;
+        return (x > y) - (x < y);
+}
+
+int close_all_fds_except(const int *keep, size_t n) {
+        int sorted[16];
+        unsigned from = 3;
+
+        if (n > ELEMENTSOF(sorted))
+                return -E2BIG;
+        memcpy(sorted, keep, n * sizeof *keep);
+        qsort(sorted, n, sizeof *sorted, cmp_int);
+        for (size_t i = 0; i < n; i++) {
+                if (sorted[i] < (int) from)
+                        continue;
+                if ((unsigned) sorted[i] > from && close_range(from, (unsigned) sorted[i] - 1, 0) < 0)
+                        return -errno;
+                from = (unsigned) sorted[i] + 1;
+        }
+        if (close_range(from, ~0U, 0) < 0)
+                return -errno;
+        return 0;
+}
+
 static void closedirp_(DIR **d) {
         if (*d)
                 closedir(*d);

@@ -25,6 +25,10 @@ int fsync_directory(const char *path);
 /* mkdir -p with mode for the directories it creates. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* Close every descriptor from 3 up except the n in keep (any order; values
+ * below 3 are ignored), with close_range(2). 0 or -errno. */
+int close_all_fds_except(const int *keep, size_t n);
+
 /* chown every entry below (and including) the directory dir_fd to uid:gid,
  * symbolic links themselves, at most CHOWN_DEPTH_MAX levels deep (-ELOOP). */
 int chown_tree(int dir_fd, uid_t uid, gid_t gid);

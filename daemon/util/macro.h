@@ -106,4 +106,5 @@ static inline int negative_errno(void) {
 /* Exit codes of both programs (SPEC.md). */
 #define EXIT_USAGE 2
 #define EXIT_UNAVAILABLE 69     /* the daemon or etcd is unreachable */
+#define EXIT_LOCKED 75          /* another instance holds the backup directory or the socket */
 #define EXIT_CONFIG 78          /* configuration error */

@@ -189,6 +189,7 @@ check "units copied, daemon-reload" test "$rc" = 0
 check "systemd-sysusers etcd-backupd.conf" ct systemd-sysusers etcd-backupd.conf
 check "sysusers: etcd-backup user and group exist" \
   test "$(ct id -un etcd-backup)-$(ct id -gn etcd-backup)" = etcd-backup-etcd-backup
+check "sysusers: the operators' group etcd-backup-ctl exists" ct getent group etcd-backup-ctl
 check "systemd-tmpfiles --create etcd-backupd.conf" ct systemd-tmpfiles --create etcd-backupd.conf
 check "tmpfiles: /var/lib/etcd-backupd 700 etcd-backup:etcd-backup" \
   test "$(ct stat -c '%a %U:%G' /var/lib/etcd-backupd)" = "700 etcd-backup:etcd-backup"
@@ -233,9 +234,9 @@ etcdctl_in put /e2e/a 1 >/dev/null
 
 check "etcd-backupd.socket starts" ct systemctl start etcd-backupd.socket
 check "etcd-backupd.socket is active" test "$(prop etcd-backupd.socket ActiveState)" = active
-check "control.sock: 660 root:etcd-backup in a 755 /run/etcd-backupd" \
+check "control.sock: 660 root:etcd-backup-ctl in a 755 /run/etcd-backupd" \
   test "$(ct stat -c '%a %U:%G' /run/etcd-backupd/control.sock /run/etcd-backupd)" = \
-  "$(printf '660 root:etcd-backup\n755 root:root')"
+  "$(printf '660 root:etcd-backup-ctl\n755 root:root')"
 check "etcd-backupd.service is not running before a connection" \
   test "$(prop etcd-backupd.service ActiveState)" = inactive
 denied() { # user group socket: connecting as user:group fails with EACCES
@@ -252,9 +253,18 @@ ct socat -u OPEN:/dev/null UNIX-CONNECT:/run/etcd-backupd/control.sock
 check "socket activation (connection only, no request): control.sock starts etcd-backupd.service" \
   wait_until 15 is etcd-backupd.service ActiveState active
 PID=$(prop etcd-backupd.service MainPID)
-check "control.sock: a member of the etcd-backup group (uid 65534) can connect" \
-  ct setpriv --reuid=65534 --regid=65534 --groups=etcd-backup \
-  socat -u OPEN:/dev/null UNIX-CONNECT:/run/etcd-backupd/control.sock
+OPERATOR=(setpriv --reuid=65534 --regid=65534 --groups=etcd-backup-ctl)
+check "control.sock: a member of etcd-backup-ctl (uid 65534) can connect" \
+  ct "${OPERATOR[@]}" socat -u OPEN:/dev/null UNIX-CONNECT:/run/etcd-backupd/control.sock
+check "operator: etcd-backupctl status through the daemon (no configuration needed)" \
+  ct "${OPERATOR[@]}" "$PREFIX/bin/etcd-backupctl" status
+cannot() { ! ct "$@"; }
+check "operator: cannot read the configuration" cannot "${OPERATOR[@]}" cat "$CONF"
+out=$(ct_stderr "${OPERATOR[@]}" "$PREFIX/bin/etcd-backupctl" prune --dry-run 2>&1)
+check "operator: prune is root only" grep -q 'permission denied: Prune is root only' <<<"$out"
+check "unit: LimitNOFILE=1024 and MemoryMax=1G in force" \
+  test "$(prop etcd-backupd.service LimitNOFILE)-$(prop etcd-backupd.service MemoryMax)" = 1024-1073741824
+check "the daemon's soft file limit is 1024" ct grep -qE '^Max open files +1024 ' "/proc/$PID/limits"
 check "Type=notify: READY=1 reached (SubState=running, MainPID $PID)" \
   test "$(prop etcd-backupd.service SubState)" = running -a "${PID:-0}" -gt 0
 check "the daemon runs as etcd-backup" test "$(ct stat -c %U "/proc/$PID")" = etcd-backup

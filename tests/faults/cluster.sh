@@ -63,7 +63,7 @@ if $added; then
   err=$("$ETCD_BACKUPD" --once -c "$T/l2.conf" 2>&1 >/dev/null); rc=$?
   check "learner alone: refused (exit 69)" test $rc -eq 69
   check "learner alone: says it is a learner" grep -q "is a learner" <<<"$err"
-  check "learner alone: nothing written" test -z "$(ls -A "$T/b4" 2>/dev/null)"
+  check "learner alone: nothing written" test -z "$(dir_files "$T/b4")"
 else
   not_ok "cannot add a learner: $(cat "$T/add.err")"
 fi

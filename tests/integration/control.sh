@@ -3,9 +3,10 @@
 # passes the listener as "control"): the first connection starts the
 # daemon; status, list, backup and prune work end to end against a real TLS
 # etcd; abuse (invalid JSON, wrong shapes, binary junk, a 1 MiB line, half a
-# request, 200 concurrent clients, a client that never reads) gets errors or
-# a disconnect while the daemon keeps answering and leaks no descriptor; a
-# user who is neither root nor in control.group is refused.
+# request, 200 concurrent clients beside a CPU burner, a client that never
+# reads) gets errors or a disconnect while the daemon keeps answering and
+# leaks no descriptor; a user who is neither root nor in control.group is
+# refused.
 . "$(dirname "$0")/lib.sh"
 command -v systemd-socket-activate >/dev/null || { echo "systemd-socket-activate missing"; exit 1; }
 
@@ -80,6 +81,11 @@ check "half a request then close: daemon alive" kill -0 "$dpid"
 # A client that asks and never reads: dropped once its replies pass the bound.
 ( yes '{"method":"List"}' | head -n 200000 | timeout 20 socat -u - UNIX-CONNECT:"$sock" ) >/dev/null 2>&1 &
 nr=$!
+# Beside a CPU burner (two busy loops, bounded, stopped by PID): the loaded
+# machine the 200 clients must still all be answered on.
+burners=()
+for _ in 1 2; do timeout 120 bash -c 'while :; do :; done' & burners+=($!); done
+CLEANUP+=("kill ${burners[*]}")
 pids=()
 for i in $(seq 1 200); do
   ( echo '{"method":"Status"}' | timeout 20 socat -t5 - UNIX-CONNECT:"$sock" > "$T/c$i.out" 2>/dev/null ) &
@@ -87,6 +93,7 @@ for i in $(seq 1 200); do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 answered=$(grep -l '"state"' "$T"/c*.out | wc -l)
+kill "${burners[@]}" 2>/dev/null; wait "${burners[@]}" 2>/dev/null
 check "200 concurrent clients all answered ($answered)" test "$answered" = 200
 wait $nr 2>/dev/null
 check "after the abuse: status still answers" quiet "${BCTL[@]}" status

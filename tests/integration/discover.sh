@@ -33,7 +33,8 @@ sed -e "s|      path: /var/lib/etcd$|      path: $T/var-lib-etcd|" \
     -e "s|    - --name=cp1|    - --name\n    - cp1|" "$FIX/etcd.yaml" > "$M/etcd.yaml"
 check "the test manifests use both flag forms" grep -qx -- '    - --etcd-certfile' "$M/kube-apiserver.yaml"
 
-discover() { "$ETCD_BACKUPCTL" discover --manifests-dir "$M" "$@"; }
+# -c: the path --write installs to (the built default follows the prefix).
+discover() { "$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$M" "$@"; }
 
 out=$(discover 2>"$T/err"); rc=$?
 check "discover exits 0 ($(head -c 300 "$T/err"))" test $rc -eq 0
@@ -104,6 +105,11 @@ check "--write --force replaces it" test $rc -eq 0 && cmp -s "$conf" "$T/found.c
 check "--write -c PATH writes there" \
   bash -c "'$ETCD_BACKUPCTL' -c /etc/other.conf discover --manifests-dir '$M' --write --root '$T/root2' >/dev/null && cmp -s '$T/root2/etc/other.conf' '$T/found.conf'"
 
+# The example configuration `meson install` put there, untouched, is replaced without --force.
+mkdir -p "$T/root3/etc/etcd-backupd" && cp "$TOP_SRCDIR/conf/etcd-backupd.conf" "$T/root3/etc/etcd-backupd/"
+check "--write replaces the shipped example configuration" \
+  bash -c "'$ETCD_BACKUPCTL' -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir '$M' --write --root '$T/root3' >/dev/null && cmp -s '$T/root3/etc/etcd-backupd/etcd-backupd.conf' '$T/found.conf'"
+
 # Bad input: a clear message naming the file and flag, exit 1, nothing written.
 bad() { # description expected-exit expected-message-part
   local d=$1 want=$2 msg=$3 W=$T/bad-root out rc
@@ -137,6 +143,54 @@ cp "$T/good.yaml" "$M/kube-apiserver.yaml"
 rm "$M/etcd.yaml" && cp "$T/good.yaml" "$T/x" && echo 'kind: Pod' > "$M/etcd.yaml"
 bad "an etcd.yaml that is no pod" 1 "$M/etcd.yaml:1: the pod has no spec"
 sed -e "s|      path: /var/lib/etcd$|      path: $T/var-lib-etcd|" "$FIX/etcd.yaml" > "$M/etcd.yaml"
+
+# etcd: { discover = DIR; }: found by --check-config, --once and the daemon,
+# at start and again on reload.
+mkdir -p "$T/m2" && cp -r "$T/etcd/pki" "$T/pki-up"
+sed "s|      path: $T/etcd/pki\$|      path: $T/pki-up|" "$T/good.yaml" > "$T/m2/kube-apiserver.yaml"
+{ echo "etcd: { discover = \"$T/m2\"; connect_timeout = \"2s\"; };"; storage_group "$T/b-auto" gzip 1
+  echo 'schedule: { calendar = "*:*:0/2"; persistent = false; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo 'retention: { keep_last = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
+  echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/auto.conf"
+out=$("$ETCD_BACKUPD" --check-config -c "$T/auto.conf" 2>&1); rc=$?
+check "discover: --check-config passes ($out)" test $rc -eq 0
+check "discover: --check-config says what it found and where" \
+  grep -qF "etcd discovered: endpoints $endpoints (kube-apiserver.yaml: --etcd-servers), cacert $T/pki-up/etcd/ca.crt (kube-apiserver.yaml: --etcd-cafile), cert $T/pki-up/etcd/healthcheck-client.crt (kube-apiserver.yaml: --etcd-certfile)" <<<"$out"
+path=$("$ETCD_BACKUPD" --once -c "$T/auto.conf" 2>/dev/null); rc=$?
+check "discover: --once takes a backup" test $rc -eq 0 -a -f "$path"
+for bad_conf in 'etcd: { discover = "manifests"; };' "etcd: { discover = \"$T/m2\"; endpoints = [\"https://127.0.0.1:1\"]; };" \
+                "etcd: { discover = \"$T/nowhere\"; };"; do
+  echo "$bad_conf" > "$T/bad-auto.conf"
+  out=$("$ETCD_BACKUPD" --check-config -c "$T/bad-auto.conf" 2>&1); rc=$?
+  check "discover: $bad_conf: exit 78 ($out)" test $rc -eq 78
+done
+check "discover: a relative directory is named" \
+  bash -c "echo 'etcd: { discover = \"manifests\"; };' > '$T/bad-auto.conf'; '$ETCD_BACKUPD' --check-config -c '$T/bad-auto.conf' | grep -q 'etcd.discover: expected \"auto\" or the absolute path'"
+
+"$NOTIFY_RECV" "$T/notify.sock" 60 > "$T/notify.log" &
+NPID=$!; CLEANUP+=("kill $NPID")
+for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
+NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$T/auto.conf" > "$T/daemon.log" 2>&1 &
+DPID=$!; CLEANUP+=("kill -9 $DPID")
+wait_for() { # file pattern seconds
+  for _ in $(seq 1 $(($3 * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
+}
+count() { grep -c "$1" "$T/daemon.log"; }
+check "daemon: logs what it discovered at start" wait_for "$T/daemon.log" "etcd discovered: .*cert $T/pki-up/etcd/healthcheck-client.crt" 10
+check "daemon: backs up with it" wait_for "$T/daemon.log" ' ok, rev ' 10
+# An upgrade renames the client certificate and key; kube-apiserver's manifest follows.
+mv "$T/pki-up/etcd/healthcheck-client.crt" "$T/pki-up/etcd/apiserver-etcd-client.crt"
+mv "$T/pki-up/etcd/healthcheck-client.key" "$T/pki-up/etcd/apiserver-etcd-client.key"
+sed -i 's|/etc/kubernetes/pki/etcd/healthcheck-client|/etc/kubernetes/pki/etcd/apiserver-etcd-client|' "$T/m2/kube-apiserver.yaml"
+check "daemon: with the old names gone, a backup fails" \
+  wait_for "$T/daemon.log" "TLS: cannot use client certificate $T/pki-up/etcd/healthcheck-c" 10
+kill -HUP "$DPID"
+check "daemon: reload logs the new names" wait_for "$T/daemon.log" "etcd discovered: .*cert $T/pki-up/etcd/apiserver-etcd-client.crt" 10
+check "daemon: reloaded" wait_for "$T/daemon.log" 'Reloaded ' 10
+n_ok=$(count ' ok, rev ')
+for _ in $(seq 1 100); do [[ $(count ' ok, rev ') -gt $n_ok ]] && break; sleep 0.1; done
+check "daemon: backs up again after the reload" test "$(count ' ok, rev ')" -gt "$n_ok"
+kill -TERM "$DPID"; wait "$DPID"
 
 # An unreadable key: the same manifests read by a user who may not read it.
 if [[ $(id -u) -eq 0 ]]; then

@@ -83,7 +83,11 @@ wait_streaming() {
 }
 
 # A listing of the backup directory: names, sizes and checksums.
-dir_state() { (cd "$1" 2>/dev/null && find . -type f -printf '%p %s\n' | sort && sha256sum ./* 2>/dev/null | sort); }
+# The lock file (.lock, holding the PID of the instance that has the
+# directory) is not part of it.
+dir_state() { (cd "$1" 2>/dev/null && find . -type f ! -name .lock -printf '%p %s\n' | sort && sha256sum ./* 2>/dev/null | sort); }
+# dir_files DIR: what is in DIR but the lock file, one name a line.
+dir_files() { ls -A "$1" 2>/dev/null | grep -vx '\.lock'; }
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.05 s until it succeeds
 # (0) or SECONDS have passed (1). The wait is on an event COMMAND observes.

@@ -58,7 +58,7 @@ for codec in gzip zstd none; do
   check "$codec: backup file is 0600" test "$(stat -c %a "$out")" = 600
   check "$codec: sidecar is 0600" test "$(stat -c %a "$side")" = 600
   check "$codec: directory is 0700" test "$(stat -c %a "$dir")" = 700
-  check "$codec: nothing else in the directory" test "$(ls -A "$dir" | wc -l)" = 2
+  check "$codec: nothing else in the directory" test "$(dir_files "$dir" | wc -l)" = 2
 done
 
 # Encrypted to two age recipients: the real `age -d` decrypts it with either
@@ -100,7 +100,7 @@ check "group-writable directory: nothing written" test -z "$(ls -A "$T/b-open")"
 err=$("$ETCD_BACKUPD" --once -c "$T/minfree.conf" 2>&1); rc=$?
 check "min_free: exit 1 with a clear reason" test $rc -eq 1
 check "min_free: names storage.min_free" grep -q "storage.min_free" <<<"$err"
-check "min_free: nothing written" test -z "$(ls -A "$T/b-full" 2>/dev/null)"
+check "min_free: nothing written" test -z "$(dir_files "$T/b-full")"
 
 # At start: a sidecar an interrupted publish left without its backup is
 # removed and logged; a backup without a sidecar is named in a warning; the

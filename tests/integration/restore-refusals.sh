@@ -61,6 +61,28 @@ refused "no such backup name" "no backup" 1 \
   "$C" restore etcd-0000000000000001-20200101T000000Z-r1.db.gz --yes --socket "$SOCK"
 refused "not a backup name" "is not a backup name" 1 "$C" restore "no-such-thing" --yes --socket "$SOCK"
 
+# The storage directory belongs to the daemon user: root opens what is in it
+# without following a symlink, and only a regular file owned by the
+# directory's owner or root with one link (checked on the descriptor).
+store=$(dirname "$backup")
+evil=etcd-0000000000000001-20200103T000000Z-r3.db.gz
+ln -s "$backup" "$store/$evil"
+refused "a symlink in the storage directory" "is a symbolic link; refusing to follow it" 1 \
+  "$C" restore "$evil" --dry-run --socket "$SOCK"
+rm -f "$store/$evil"
+cp "$backup" "$store/$evil"; chown 65534 "$store/$evil"
+refused "a backup owned by another user" "is owned by uid 65534, neither root nor the owner" 1 \
+  "$C" restore "$evil" --dry-run --socket "$SOCK"
+rm -f "$store/$evil"
+ln "$backup" "$store/$evil"
+refused "a hard link into the storage directory" "has 2 hard links" 1 \
+  "$C" restore "$evil" --dry-run --socket "$SOCK"
+rm -f "$store/$evil"
+cp "$backup" "$store/$evil"; ln -s "$backup.json" "$store/$evil.json"
+refused "a sidecar that is a symlink" "$evil.json is a symbolic link" 1 \
+  "$C" restore "$evil" --dry-run --socket "$SOCK"
+rm -f "$store/$evil" "$store/$evil.json"
+
 # ---- the tool --------------------------------------------------------------------
 restore_conf "$T/notool.conf" 'etcdutl = "/nonexistent/bin/etcdutl";'
 restore_socket notool "$T/notool.conf"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One instance per backup directory and per socket: a second daemon or
+# --once on a directory in use exits 75 naming the holder's PID; a daemon
+# whose socket path another process answers on exits 75 and leaves that
+# socket alone; a socket nobody answers on (left by a killed daemon) is
+# replaced; the lock goes with the process that held it.
+. "$(dirname "$0")/lib.sh"
+: "${NOTIFY_RECV:?}"
+
+start_etcd
+ctl put /a 1 >/dev/null
+conf() { # DIR SOCKET
+  etcd_group; storage_group "$1" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "control: { socket = \"$2\"; group = \"\"; };"
+}
+conf "$T/b" "$T/a.sock" > "$T/a.conf"
+daemon_start "$T/a.conf"
+check "first daemon ready (READY=1)" wait_until 10 grep -q '^READY=1$' "$T/notify.log"
+A=$DPID
+check "the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
+ino=$(stat -c %i "$T/a.sock")
+
+# A second daemon on the same configuration.
+timeout 10 "$ETCD_BACKUPD" -c "$T/a.conf" > "$T/second.log" 2>&1 & P=$!
+CLEANUP+=("kill -9 $P")
+wait $P; rc=$?
+check "second daemon, same directory: exit 75 (got $rc)" test $rc = 75
+check "second daemon: the message names the directory and the holder's PID" \
+  grep -q "$T/b is in use by another etcd-backupd (pid $A)" "$T/second.log"
+check "second daemon: the first one's socket is untouched" test "$(stat -c %i "$T/a.sock")" = "$ino"
+check "second daemon: the first one still answers" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 5 status
+
+# --once on the same directory.
+out=$(timeout 60 "$ETCD_BACKUPD" --once -c "$T/a.conf" 2>&1); rc=$?
+check "--once, directory in use: exit 75 (got $rc)" test $rc = 75
+check "--once: the message names the holder's PID" grep -q "in use by another etcd-backupd (pid $A)" <<<"$out"
+check "--once: no backup was taken" test -z "$(ls "$T/b" | grep '^etcd-')"
+
+# Another directory, the same socket path.
+conf "$T/b2" "$T/a.sock" > "$T/b2.conf"
+timeout 10 "$ETCD_BACKUPD" -c "$T/b2.conf" > "$T/third.log" 2>&1 & P=$!
+CLEANUP+=("kill -9 $P")
+wait $P; rc=$?
+check "socket in use by a live daemon: exit 75 (got $rc)" test $rc = 75
+check "socket in use: says so" grep -q "another process answers on $T/a.sock; not replacing it" "$T/third.log"
+check "socket in use: still the first daemon's socket" test "$(stat -c %i "$T/a.sock")" = "$ino"
+check "socket in use: the first daemon still answers" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 5 status
+
+# Killed: the lock goes with it, the socket file stays and is replaced.
+kill -KILL "$A"; wait "$A" 2>/dev/null
+check "killed daemon: its socket file is left behind" test -S "$T/a.sock"
+out=$(timeout 60 "$ETCD_BACKUPD" --once -c "$T/a.conf" 2>&1); rc=$?
+check "--once after the holder died: exit 0 (got $rc)" test $rc = 0
+daemon_start "$T/a.conf"
+check "a new daemon replaces the stale socket (READY=1)" wait_until 10 grep -q '^READY=1$' "$T/notify.log"
+check "the new daemon answers on it" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 5 status
+daemon_stop
+check "SIGTERM: exit 0" test "$DRC" = 0
+finish
