@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,76 +78,66 @@ static void keys_done(Keys *k) {
 
 /* ---- JSON out ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n) {
-        size_t len;
-        uint32_t cp;
+/* s as a JSON string; bytes that are not UTF-8 become U+FFFD (json-c copies
+ * bytes as they are, and the output must stay valid JSON). NULL on ENOMEM. */
+static struct json_object *json_utf8(const char *s) {
+        _cleanup_free_ char *valid = utf8_sanitize(s);
 
-        if (p[0] < 0x80)
-                return 1;
-        if ((p[0] & 0xe0) == 0xc0)
-                len = 2, cp = p[0] & 0x1f;
-        else if ((p[0] & 0xf0) == 0xe0)
-                len = 3, cp = p[0] & 0x0f;
-        else if ((p[0] & 0xf8) == 0xf0)
-                len = 4, cp = p[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
+        return valid ? json_object_new_string(valid) : NULL;
 }
 
-/* s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
-static void json_string(FILE *f, const char *s) {
-        const unsigned char *p = (const unsigned char *) s;
-        size_t n = strlen(s);
+/* data as a JSON string holding its base64 (as etcdctl prints bytes). NULL
+ * on ENOMEM. */
+static struct json_object *json_base64(const uint8_t *data, size_t n) {
+        _cleanup_free_ char *out = NULL;
+        size_t len = 0;
 
-        fputc('"', f);
-        while (n > 0) {
-                size_t len;
-
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p == '\n')
-                        fputs("\\n", f);
-                else if (*p == '\t')
-                        fputs("\\t", f);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(f, "\\u%04x", *p);
-                else if ((len = utf8_len(p, n)) > 0) {
-                        fwrite(p, 1, len, f);
-                        p += len;
-                        n -= len;
-                        continue;
-                } else
-                        fputs("\\ufffd", f);
-                p++;
-                n--;
-        }
-        fputc('"', f);
-}
-
-/* data as a JSON string holding its base64 (as etcdctl prints bytes). */
-static void json_base64(FILE *f, const uint8_t *data, size_t n) {
-        unsigned char out[BASE64_CHUNK_BYTES / 3 * 4 + 1];
-
-        fputc('"', f);
+        if (n > SIZE_MAX / 4 - 4)
+                return NULL;
+        out = malloc((n + 2) / 3 * 4 + 1);
+        if (!out)
+                return NULL;
         for (size_t off = 0; off < n; off += BASE64_CHUNK_BYTES) {
-                size_t len = MIN(BASE64_CHUNK_BYTES, n - off);
-                int k = EVP_EncodeBlock(out, data + off, (int) len);
+                int k = EVP_EncodeBlock((unsigned char *) out + len, data + off,
+                                        (int) MIN(BASE64_CHUNK_BYTES, n - off));
                 if (k > 0)
-                        fwrite(out, 1, (size_t) k, f);
+                        len += (size_t) k;
         }
-        fputc('"', f);
+        return json_object_new_string_len(out, (int) MIN(len, (size_t) INT_MAX));
+}
+
+/* Print o on one line (no spaces, '/' not escaped) and release it. NULL
+ * (out of memory while building it) is an error. */
+static int json_print(const char *cmd, struct json_object *o) {
+        if (!o) {
+                fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
+                return EXIT_FAILURE;
+        }
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return 0;
+}
+
+/* Add v as key to o; false (and o released) when o or v is NULL. */
+static bool json_add(struct json_object **o, const char *key, struct json_object *v) {
+        if (!*o || !v || json_object_object_add(*o, key, v) < 0) {
+                json_object_put(v);
+                json_object_put(*o);
+                *o = NULL;
+                return false;
+        }
+        return true;
+}
+
+/* Append v to the array a; false (and a released) when a or v is NULL. */
+static bool json_append(struct json_object **a, struct json_object *v) {
+        if (!*a || !v || json_object_array_add(*a, v) < 0) {
+                json_object_put(v);
+                json_object_put(*a);
+                *a = NULL;
+                return false;
+        }
+        return true;
 }
 
 /* ---- shared plumbing ---------------------------------------------------------- */
@@ -507,17 +499,27 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
         }
 
         if (o.json) {
-                printf("{\"file\":");
-                json_string(stdout, rep.path);
-                printf(",\"ok\":%s,\"checks\":[", rep.ok ? "true" : "false");
-                for (size_t i = 0; i < rep.n_checks; i++) {
-                        printf("%s{\"name\":", i > 0 ? "," : "");
-                        json_string(stdout, rep.checks[i].name);
-                        printf(",\"ok\":%s,\"detail\":", rep.checks[i].ok ? "true" : "false");
-                        json_string(stdout, rep.checks[i].detail);
-                        printf("}");
+                struct json_object *out = json_object_new_object(), *checks = json_object_new_array();
+
+                for (size_t i = 0; checks && i < rep.n_checks; i++) {
+                        struct json_object *c = json_object_new_object();
+                        if (json_add(&c, "name", json_utf8(rep.checks[i].name)) &&
+                            json_add(&c, "ok", json_object_new_boolean(rep.checks[i].ok)) &&
+                            json_add(&c, "detail", json_utf8(rep.checks[i].detail)))
+                                json_append(&checks, c);
+                        else {
+                                json_object_put(checks);
+                                checks = NULL;
+                        }
                 }
-                printf("]}\n");
+                if (json_add(&out, "file", json_utf8(rep.path)) &&
+                    json_add(&out, "ok", json_object_new_boolean(rep.ok)))
+                        json_add(&out, "checks", checks);
+                else
+                        json_object_put(checks);
+                r = json_print("verify", out);
+                if (r > 0)
+                        return r;
         } else
                 for (size_t i = 0; i < rep.n_checks; i++)
                         printf("%-4s %s%s%s\n", rep.checks[i].ok ? "ok" : "FAIL", rep.checks[i].name,
@@ -612,10 +614,17 @@ int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) 
         if (r < 0)
                 return damaged("inspect", b, r);
 
-        if (o.json)
-                printf("{\"hash\":%" PRIu32 ",\"revision\":%" PRId64 ",\"totalKey\":%" PRIu64
-                       ",\"totalSize\":%" PRIu64 "}\n", st.hash, st.revision, st.total_key, st.total_size);
-        else {
+        if (o.json) {
+                struct json_object *out = json_object_new_object();
+
+                if (json_add(&out, "hash", json_object_new_int64(st.hash)) &&
+                    json_add(&out, "revision", json_object_new_int64(st.revision)) &&
+                    json_add(&out, "totalKey", json_object_new_uint64(st.total_key)))
+                        json_add(&out, "totalSize", json_object_new_uint64(st.total_size));
+                r = json_print("inspect", out);
+                if (r > 0)
+                        return r;
+        } else {
                 static const char *const header[] = { "HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE" };
                 char hash[16], rev[24], keys[24], size[32];
                 const char *const cells[] = { hash, rev, keys, size };
@@ -684,19 +693,31 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
         if (o.output != CTL_K8S_OUTPUT_SIMPLE)
                 return ctl_k8s_print("get", kvs, n, o.prefix, o.output, enc);
         if (o.json) {
-                printf("{\"header\":{\"revision\":%" PRId64 "},\"kvs\":[", revision);
-                for (size_t i = 0; i < n; i++) {
-                        printf("%s{\"key\":", i > 0 ? "," : "");
-                        json_base64(stdout, kvs[i].key, kvs[i].key_size);
-                        printf(",\"create_revision\":%" PRId64 ",\"mod_revision\":%" PRId64
-                               ",\"version\":%" PRId64 ",\"value\":",
-                               kvs[i].create_revision, kvs[i].mod_revision, kvs[i].version);
-                        json_base64(stdout, kvs[i].value, kvs[i].value_size);
-                        if (kvs[i].lease != 0)
-                                printf(",\"lease\":%" PRId64, kvs[i].lease);
-                        printf("}");
+                struct json_object *out = json_object_new_object(), *header = json_object_new_object(),
+                                   *list = json_object_new_array();
+
+                for (size_t i = 0; list && i < n; i++) {
+                        struct json_object *kv = json_object_new_object();
+                        if (json_add(&kv, "key", json_base64(kvs[i].key, kvs[i].key_size)) &&
+                            json_add(&kv, "create_revision", json_object_new_int64(kvs[i].create_revision)) &&
+                            json_add(&kv, "mod_revision", json_object_new_int64(kvs[i].mod_revision)) &&
+                            json_add(&kv, "version", json_object_new_int64(kvs[i].version)) &&
+                            json_add(&kv, "value", json_base64(kvs[i].value, kvs[i].value_size)) &&
+                            (kvs[i].lease == 0 || json_add(&kv, "lease", json_object_new_int64(kvs[i].lease))))
+                                json_append(&list, kv);
+                        else {
+                                json_object_put(list);
+                                list = NULL;
+                        }
                 }
-                printf("],\"count\":%zu}\n", n);
+                json_add(&header, "revision", json_object_new_int64(revision));
+                if (!json_add(&out, "header", header))
+                        json_object_put(list);
+                else if (json_add(&out, "kvs", list))
+                        json_add(&out, "count", json_object_new_uint64(n));
+                r = json_print("get", out);
+                if (r > 0)
+                        return r;
         } else
                 for (size_t i = 0; i < n; i++) {
                         fwrite(kvs[i].key, 1, kvs[i].key_size, stdout);
@@ -712,7 +733,6 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
 int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(encryption_config_freep) EncryptionConfig *enc = NULL;
         _cleanup_free_ MvccKv *secrets = NULL;
-        json_object *extra = NULL;
         size_t n_secrets = 0;
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_(secrets_audit_done) SecretsAudit a = {};
@@ -749,31 +769,25 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                 r = mvcc_kv_get(b->db, SECRETS_PREFIX, strlen(SECRETS_PREFIX), true, &secrets, &n_secrets);
         if (r < 0)
                 return damaged("audit", b, r);
-        if (enc && o.json) {
-                extra = json_object_new_object();
-                if (!extra || ctl_k8s_audit_encryption(secrets, n_secrets, enc, o.encryption_config, extra) < 0) {
-                        json_object_put(extra);
-                        fprintf(stderr, "etcd-backupctl audit: out of memory\n");
-                        return EXIT_FAILURE;
-                }
-        }
 
         if (o.json) {
-                printf("{\"secrets\":%" PRIu64 ",\"by_provider\":{", a.secrets);
-                for (size_t i = 0; i < a.n_entries; i++) {
-                        printf("%s", i > 0 ? "," : "");
-                        json_string(stdout, a.entries[i].label);
-                        printf(":%" PRIu64, a.entries[i].count);
-                }
-                printf("},\"plaintext\":%" PRIu64 ",\"unknown\":%" PRIu64, a.plaintext, a.unknown);
-                if (extra) {
-                        json_object *e = NULL;
+                struct json_object *out = json_object_new_object(), *by = json_object_new_object();
 
-                        json_object_object_get_ex(extra, "encryption_config", &e);
-                        printf(",\"encryption_config\":%s", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
-                        json_object_put(extra);
+                /* Labels are [A-Za-z0-9._:?-] only (secrets_classify()): valid keys as they are. */
+                for (size_t i = 0; by && i < a.n_entries; i++)
+                        json_add(&by, a.entries[i].label, json_object_new_uint64(a.entries[i].count));
+                if (!json_add(&out, "secrets", json_object_new_uint64(a.secrets)))
+                        json_object_put(by);
+                else if (json_add(&out, "by_provider", by) &&
+                    json_add(&out, "plaintext", json_object_new_uint64(a.plaintext)))
+                        json_add(&out, "unknown", json_object_new_uint64(a.unknown));
+                if (enc && out && ctl_k8s_audit_encryption(secrets, n_secrets, enc, o.encryption_config, out) < 0) {
+                        json_object_put(out);
+                        out = NULL;
                 }
-                printf("}\n");
+                r = json_print("audit", out);
+                if (r > 0)
+                        return r;
                 return flush_stdout("audit");
         }
 

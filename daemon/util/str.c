@@ -134,3 +134,59 @@ int free_and_format(char **dst, const char *fmt, ...) {
         *dst = s;
         return 0;
 }
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+        size_t len;
+        uint32_t cp;
+
+        if (p[0] < 0x80)
+                return 1;
+        if ((p[0] & 0xe0) == 0xc0)
+                len = 2, cp = p[0] & 0x1f;
+        else if ((p[0] & 0xf0) == 0xe0)
+                len = 3, cp = p[0] & 0x0f;
+        else if ((p[0] & 0xf8) == 0xf0)
+                len = 4, cp = p[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return len;
+}
+
+char *utf8_sanitize(const char *s) {
+        static const char replacement[] = "\xef\xbf\xbd";    /* U+FFFD */
+        const unsigned char *p = (const unsigned char *) s;
+        size_t n = strlen(s), k = 0;
+        char *out;
+
+        if (n > (SIZE_MAX - 1) / 3)
+                return NULL;
+        out = malloc(n * 3 + 1);
+        if (!out)
+                return NULL;
+        while (n > 0) {
+                size_t len = utf8_len(p, n);
+                if (len == 0) {
+                        memcpy(out + k, replacement, 3);
+                        k += 3;
+                        len = 1;
+                } else {
+                        memcpy(out + k, p, len);
+                        k += len;
+                }
+                p += len;
+                n -= len;
+        }
+        out[k] = '\0';
+        return out;
+}

@@ -44,3 +44,8 @@ int free_and_format(char **dst, const char *fmt, ...) _printf_(2, 3);
 
 /* Replace *dst with a copy of src (src may be NULL). 0 or -ENOMEM. */
 int free_and_strdup(char **dst, const char *src);
+
+/* A copy of s in which every byte that does not start a valid UTF-8
+ * sequence (overlong forms, surrogates and code points past U+10FFFF are
+ * invalid) is replaced by U+FFFD. Caller frees; NULL on ENOMEM. */
+char *utf8_sanitize(const char *s);

@@ -189,7 +189,7 @@ check "units copied, daemon-reload" test "$rc" = 0
 check "systemd-sysusers etcd-backupd.conf" ct systemd-sysusers etcd-backupd.conf
 check "sysusers: etcd-backup user and group exist" \
   test "$(ct id -un etcd-backup)-$(ct id -gn etcd-backup)" = etcd-backup-etcd-backup
-check "sysusers: the operators' group etcd-backup-ctl exists" ct getent group etcd-backup-ctl
+check "sysusers: the operators' group etcd-backup-ctl exists" quiet ct getent group etcd-backup-ctl
 check "systemd-tmpfiles --create etcd-backupd.conf" ct systemd-tmpfiles --create etcd-backupd.conf
 check "tmpfiles: /var/lib/etcd-backupd 700 etcd-backup:etcd-backup" \
   test "$(ct stat -c '%a %U:%G' /var/lib/etcd-backupd)" = "700 etcd-backup:etcd-backup"

@@ -111,16 +111,38 @@ HOLD=$!; CLEANUP+=("kill $HOLD")
 check "member: 2,000 connections opened" wait_until 60 grep -q '"opened": 2000' "$T/hold.out"
 since=$(grep -c 'backup started (scheduled)' "$T/daemon.log")
 cpu0=$(awk '{ print $14 + $15 }' "/proc/$DPID/stat"); t0=$SECONDS
-slow=0 failed=0
+failed=0
 for i in $(seq 1 10); do
   s=$(date +%s%N)
   quiet "$ETCD_BACKUPCTL" -s "$sock" --timeout 5 status || failed=$((failed + 1))
-  ms=$((($(date +%s%N) - s) / 1000000))
-  ((ms < 1000)) || slow=$((slow + 1))
-  echo "# root status $i: ${ms} ms"
+  echo "# root: etcd-backupctl status $i: $((($(date +%s%N) - s) / 1000000)) ms"
 done
-check "root: status answers 10 of 10 times while the member holds 2,000 connections" test $failed = 0
-check "root: each within a second ($slow slower)" test $slow = 0
+check "root: etcd-backupctl status answers 10 of 10 times while the member holds 2,000 connections" test $failed = 0
+# The daemon's part, without the tool's own start-up (slow under ASan):
+# from connect() to the answer's last byte.
+cat > "$sockdir/probe.py" <<'EOF'
+import socket, sys, time
+worst = 0.0
+for _ in range(int(sys.argv[2])):
+    t = time.monotonic()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sys.argv[1])
+    s.sendall(b'{"method":"Status"}\n')
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    if b'"state"' not in data:
+        print("no answer"); sys.exit(1)
+    worst = max(worst, time.monotonic() - t)
+print(int(worst * 1000))
+EOF
+worst=$(/usr/bin/python3 "$sockdir/probe.py" "$sock" 20)
+check "root: Status answered within a second, 20 of 20 times (slowest ${worst:-?} ms)" test "${worst:-99999}" -lt 1000
 fds=$(ls "/proc/$DPID/fd" | wc -l)
 check "daemon: $fds descriptors open, far below its limit of 1024" test "$fds" -lt 100
 count() { grep -c "$1" "$T/daemon.log"; }
@@ -179,7 +201,7 @@ check "EMFILE: the daemon says it stopped accepting" wait_until 10 grep -q 'out 
 cpu0=$(awk '{ print $14 + $15 }' "/proc/$DPID/stat")
 sleep 3 # a measuring interval, not a wait for anything
 cpu1=$(awk '{ print $14 + $15 }' "/proc/$DPID/stat")
-check "EMFILE: the daemon does not spin ($((cpu1 - cpu0)) ticks in 3 s)" test $((cpu1 - cpu0)) -lt $((tick / 2))
+check "EMFILE: the daemon does not spin ($((cpu1 - cpu0)) ticks of $tick a second, in 3 s)" test $((cpu1 - cpu0)) -lt $((tick / 5))
 wait "$RHOLD"
 prlimit --pid "$DPID" --nofile=1024:1024
 check "descriptors free again: root's status answers" quiet "$ETCD_BACKUPCTL" -s "$sock" --timeout 10 status

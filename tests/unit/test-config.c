@@ -60,6 +60,8 @@ static void test_defaults(void) {
         check_int_eq(c->retention.keep_yearly, 0);
         check(!c->upload.enabled);
         check(!c->encryption.enabled);
+        check_str_eq(c->control.group, "etcd-backup-ctl");
+        check_u64_eq(c->control.backup_min_interval_usec, 5 * USEC_PER_MINUTE);
 }
 
 static void test_full(void) {
@@ -76,7 +78,8 @@ static void test_full(void) {
                 "             keep_yearly = 6; };\n"
                 "encryption: { recipients = [\"" RECIPIENT "\"]; };\n"
                 "upload: { url = \"https://s3.example.com/bucket/node1\"; access_key_id = \"AKIAEXAMPLE\";\n"
-                "          secret_access_key_file = \"/dev/null\"; part_size = \"16M\"; retention = false; };\n";
+                "          secret_access_key_file = \"/dev/null\"; part_size = \"16M\"; retention = false; };\n"
+                "control: { group = \"ops\"; backup_min_interval = \"1h\"; };\n";
 
         check_int_eq(load(text, &c, &diags), 0);
         check(c);
@@ -106,6 +109,8 @@ static void test_full(void) {
         check_str_eq(c->upload.url, "https://s3.example.com/bucket/node1/"); /* a slash appended */
         check_u64_eq(c->upload.part_size_bytes, UINT64_C(16) << 20);
         check(!c->upload.allow_insecure_http);
+        check_str_eq(c->control.group, "ops");
+        check_u64_eq(c->control.backup_min_interval_usec, USEC_PER_HOUR);
 }
 
 static void test_errors(void) {
@@ -119,6 +124,7 @@ static void test_errors(void) {
         check_error("storage: { directory = \"relative\"; };\n", "storage.directory");
         check_error("etcd: {\n", "test.conf:");
         check_error("@include \"/etc/passwd\"\n", "@include is not supported");
+        check_error("control: { backup_min_interval = \"2d\"; };\n", "control.backup_min_interval");
 }
 
 /* Plain HTTP for the upload: refused, then refused without encryption,
