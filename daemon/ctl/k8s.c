@@ -18,6 +18,7 @@
 #include "backup/k8s-secrets.h"
 #include "ctl/k8s.h"
 #include "format/json-yaml.h"
+#include "format/k8s-key.h"
 #include "format/k8s-object.h"
 #include "util/macro.h"
 

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "format/encryption-config.h"
+#include "format/k8s-key.h"
 #include "format/k8s-object.h"
 #include "util/macro.h"
 #include "util/str.h"

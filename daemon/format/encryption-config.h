@@ -103,7 +103,7 @@ void enc_value_parse(const void *value, size_t size, EncValue *ret);
 
 /* The resource ("secrets", "widgets.example.com") an etcd key under
  * /registry/ belongs to, as EncryptionConfiguration names resources (see
- * k8s_key_parse()); "" for other keys. Returns a new string or NULL (no
+ * format/k8s-key.h); "" for other keys. Returns a new string or NULL (no
  * memory). */
 char *encryption_resource_of_key(const char *etcd_key, size_t n);
 
