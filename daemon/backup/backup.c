@@ -125,7 +125,7 @@ typedef struct Spool {
         CodecKind kind;
         int level;
         unsigned threads;       /* storage.threads (0: one per core) */
-        CodecSinkFn sink;
+        SinkFn sink;
         void *sink_data;
         CodecWriter *codec;
         bool codec_failed;      /* codec_writer_new() failed: error says why */

@@ -154,7 +154,7 @@ typedef struct CodecWorker {
 struct CodecWriter {
         CodecKind kind;
         int level;
-        CodecSinkFn sink;
+        SinkFn sink;
         void *userdata;
 
         size_t out_bound;          /* output buffer size for one full chunk */
@@ -354,7 +354,7 @@ static int writer_start_threads(CodecWriter *w) {
         return r;
 }
 
-int codec_writer_new(CodecKind kind, int level, unsigned threads, CodecSinkFn sink,
+int codec_writer_new(CodecKind kind, int level, unsigned threads, SinkFn sink,
                      void *userdata, CodecWriter **ret) {
         _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
         int lo, hi, r;
@@ -636,7 +636,7 @@ uint64_t codec_writer_bytes_out(const CodecWriter *w) {
 
 struct CodecReader {
         CodecKind kind;
-        CodecSinkFn sink;
+        SinkFn sink;
         void *userdata;
 
         z_stream z;
@@ -660,7 +660,7 @@ CodecReader *codec_reader_free(CodecReader *r) {
         return mfree(r);
 }
 
-int codec_reader_new(CodecKind kind, CodecSinkFn sink, void *userdata, CodecReader **ret) {
+int codec_reader_new(CodecKind kind, SinkFn sink, void *userdata, CodecReader **ret) {
         _cleanup_(codec_reader_freep) CodecReader *r = NULL;
 
         if (!sink || !ret || (unsigned) kind >= _CODEC_KIND_MAX)
@@ -857,7 +857,7 @@ int codec_reader_finish(CodecReader *r) {
         return 0;
 }
 
-int codec_decode_fd(CodecKind kind, int in_fd, CodecSinkFn sink, void *userdata) {
+int codec_decode_fd(CodecKind kind, int in_fd, SinkFn sink, void *userdata) {
         _cleanup_(codec_reader_freep) CodecReader *r = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
         int k;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/sink.h"
+
 typedef enum CodecKind {
         CODEC_NONE,
         CODEC_GZIP,
@@ -27,11 +29,6 @@ typedef enum CodecKind {
 
 /* Upper bound for the threads argument of codec_writer_new(). */
 #define CODEC_THREADS_MAX 256U
-
-/* Receives output bytes (n > 0; data is only valid during the call). Return 0
- * to go on; a negative errno aborts the operation and is returned by the codec
- * call that invoked the sink. */
-typedef int (*CodecSinkFn)(const void *data, size_t n, void *userdata);
 
 typedef struct CodecWriter CodecWriter;
 typedef struct CodecReader CodecReader;
@@ -60,7 +57,7 @@ int codec_level_range(CodecKind kind, int *ret_min, int *ret_max);
  * context per thread. Returns 0 and the writer in *ret, -EINVAL for a bad kind,
  * level (ignored for none), thread count or NULL sink, -ENOMEM, or the -errno
  * of a failed thread creation. */
-int codec_writer_new(CodecKind kind, int level, unsigned threads, CodecSinkFn sink,
+int codec_writer_new(CodecKind kind, int level, unsigned threads, SinkFn sink,
                      void *userdata, CodecWriter **ret);
 
 /* Feed n bytes. May call the sink with earlier output and blocks while all
@@ -96,7 +93,7 @@ uint64_t codec_writer_bytes_out(const CodecWriter *w);
 /* Create a streaming decoder for kind that passes decompressed bytes to
  * sink(…, userdata). It accepts any number of concatenated gzip members or zstd
  * frames (at least one) and uses constant memory. Returns 0, -EINVAL, -ENOMEM. */
-int codec_reader_new(CodecKind kind, CodecSinkFn sink, void *userdata, CodecReader **ret);
+int codec_reader_new(CodecKind kind, SinkFn sink, void *userdata, CodecReader **ret);
 
 /* Feed n compressed bytes. Returns 0, -EBADMSG for corrupt data (bad header,
  * checksum mismatch, trailing garbage after a gzip member), the sink's
@@ -113,7 +110,7 @@ CodecReader *codec_reader_free(CodecReader *r);
 /* Read in_fd to EOF, decode it as kind and pass the result to sink. Returns 0,
  * -EBADMSG (corrupt or truncated input), a read error as -errno, the sink's
  * negative return, -EBADF for in_fd < 0, -EINVAL or -ENOMEM. */
-int codec_decode_fd(CodecKind kind, int in_fd, CodecSinkFn sink, void *userdata);
+int codec_decode_fd(CodecKind kind, int in_fd, SinkFn sink, void *userdata);
 
 /* Guess the kind from the first n bytes of a file by magic number: 1f 8b is
  * gzip, 28 b5 2f fd is zstd, anything else (including too short) is none.

@@ -3,7 +3,7 @@
  * inspect.c — reading a backup file offline (see inspect.h).
  *
  * A backup is read once, front to back, through a chain of push stages that
- * all have the CodecSinkFn shape: raw file bytes → age decryption (when the
+ * all have the SinkFn shape: raw file bytes → age decryption (when the
  * file starts with the age header) → decompression (kind detected from the
  * first bytes it sees) → the db sink, which feeds the SHA-256 trailer check
  * and writes an anonymous temporary file. The age decryptor hands on only
@@ -147,7 +147,7 @@ typedef struct Decompress {
         CodecKind kind;
         uint8_t magic[4];
         size_t magic_size;
-        CodecSinkFn sink;
+        SinkFn sink;
         void *userdata;
 } Decompress;
 
@@ -329,7 +329,7 @@ static int decrypt_fail(Decode *d, int r) {
  * Returns 0 with the head of the chain in *ret_fn and *ret_data, or the
  * failure (d->failed set unless it is -ENOMEM). */
 static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t n, DbSink *sink,
-                       Decompress *dec, Decrypt *enc, int *tmp_fd, CodecSinkFn *ret_fn,
+                       Decompress *dec, Decrypt *enc, int *tmp_fd, SinkFn *ret_fn,
                        void **ret_data) {
         int r;
 
@@ -381,7 +381,7 @@ int decode_backup(InspectBackup *b, Decode *d) {
         DbSink sink = { .fd = -EBADF };
         _cleanup_(decompress_done) Decompress dec = {};
         _cleanup_(decrypt_done) Decrypt enc = {};
-        CodecSinkFn head_fn = NULL;
+        SinkFn head_fn = NULL;
         void *head_data = NULL;
         bool direct, first = true, chain_failed = false;
         int chain_r = 0;

@@ -180,6 +180,7 @@ Config *config_free(Config *c) {
         free(c->restore.initial_cluster);
         free(c->restore.initial_cluster_token);
         free(c->restore.initial_advertise_peer_urls);
+        free(c->restore.apiserver_cacert);
         free(c->control.socket);
         free(c->control.group);
         free(c->metrics.textfile);
@@ -227,16 +228,13 @@ Config *config_new_default(void) {
         };
         c->restore = (ConfigRestore) {
                 .mode = RESTORE_MODE_AUTO,
-                .data_dir = strdup("/var/lib/etcd"),
                 .manifests_dir = strdup("/etc/kubernetes/manifests"),
                 .etcd_unit = strdup("etcd.service"),
                 .apiserver_unit = strdup("kube-apiserver.service"),
                 .etcdutl = strdup(""),
-                .name = strdup("default"),
-                .initial_cluster = strdup("default=https://127.0.0.1:2380"),
-                .initial_cluster_token = strdup("etcd-cluster"),
-                .initial_advertise_peer_urls = strdup("https://127.0.0.1:2380"),
                 .health_timeout_usec = 5 * USEC_PER_MINUTE,
+                .confirm_timeout_usec = 5 * USEC_PER_MINUTE,
+                .restart_controllers = true,
         };
         c->control = (ConfigControl) {
                 .socket = strdup("/run/etcd-backupd/control.sock"),
@@ -244,10 +242,9 @@ Config *config_new_default(void) {
                 .backup_min_interval_usec = 5 * USEC_PER_MINUTE,
         };
         if (!c->etcd.cacert || !c->etcd.cert || !c->etcd.key || !c->storage.directory ||
-            !c->upload.region || !c->restore.data_dir || !c->restore.manifests_dir ||
+            !c->upload.region || !c->restore.manifests_dir ||
             !c->restore.etcd_unit || !c->restore.apiserver_unit || !c->restore.etcdutl ||
-            !c->restore.name || !c->restore.initial_cluster || !c->restore.initial_cluster_token ||
-            !c->restore.initial_advertise_peer_urls || !c->control.socket || !c->control.group)
+            !c->control.socket || !c->control.group)
                 return NULL;
         return TAKE_PTR(c);
 }
@@ -765,6 +762,9 @@ static const KeySpec restore_keys[] = {
         { "initial_cluster_token", KEY_NAME, FIELD(restore.initial_cluster_token) },
         { "initial_advertise_peer_urls", KEY_NAME, FIELD(restore.initial_advertise_peer_urls) },
         { "health_timeout", KEY_DURATION, FIELD(restore.health_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
+        { "confirm_timeout", KEY_DURATION, FIELD(restore.confirm_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
+        { "apiserver_cacert", KEY_ABS_PATH, FIELD(restore.apiserver_cacert) },
+        { "restart_controllers", KEY_BOOL, FIELD(restore.restart_controllers) },
         {}
 };
 

@@ -75,7 +75,7 @@ typedef struct ConfigUpload {
 
 typedef struct ConfigRestore {
         RestoreMode mode;
-        char *data_dir;
+        char *data_dir;                 /* NULL = what etcd runs with (etcd.yaml); the rest of these too */
         char *manifests_dir;
         char *etcd_unit, *apiserver_unit;
         char *etcdutl;                  /* "" = etcdutl, else the named etcdctl/etcdutl */
@@ -84,6 +84,9 @@ typedef struct ConfigRestore {
         char *initial_cluster_token;
         char *initial_advertise_peer_urls;
         uint64_t health_timeout_usec;
+        uint64_t confirm_timeout_usec;  /* how long the plan waits for the operator's answer */
+        char *apiserver_cacert;         /* NULL = kube-apiserver's --client-ca-file */
+        bool restart_controllers;       /* restart kube-controller-manager and kube-scheduler afterwards */
 } ConfigRestore;
 
 typedef struct ConfigControl {

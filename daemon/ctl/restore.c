@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl/restore.c — `etcd-backupctl restore`: two requests on two connections
- * of the restore socket. The first is a dry run: its plan is printed, and it
- * pins the backup (the plan's resolved path), so that a backup taken while
- * the operator reads the plan does not change what `latest` restores. Then
- * confirmation (a terminal, or --yes), and the real request, whose step
- * objects are printed as they arrive. Human output on stdout, errors on
- * stderr; --json prints every object received as one line.
+ * ctl/restore.c — `etcd-backupctl restore`: one conversation on one
+ * connection of the restore socket. The request; the service answers with
+ * its plan (for a dry run, as the result); the plan is printed, the operator
+ * confirms (a terminal, or --yes) and the confirmation names the plan's
+ * backup, so that what runs is what was shown — the service keeps the
+ * verified db and the restore lock while it waits. Then each step object is
+ * printed as it arrives. Human output on stdout, errors on stderr; --json
+ * prints every object received as one line.
  */
 
 #include <errno.h>
@@ -51,6 +52,18 @@ static int conn_request(Client *c, const char *socket_path, const char *backup, 
         return 0;
 }
 
+/* Answer the plan: confirm the restore of backup, or cancel it (NULL). */
+static int answer_plan(Client *c, const char *backup) {
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "method", json_object_new_string(backup ? "Confirm" : "Cancel"));
+        if (backup)
+                json_object_object_add(o, "backup", json_object_new_string(backup));
+        return client_send(c, o);
+}
+
 static void print_step(struct json_object *o) {
         const char *state = json_get_string(o, "state") ?: "?", *tag;
 
@@ -82,6 +95,16 @@ static void print_plan(struct json_object *plan) {
         else
                 printf(" (does not exist yet)\n");
         printf("  Mode:       %s (%s)\n", json_get_string(plan, "mode") ?: "?", json_get_string(plan, "mode_reason") ?: "");
+        if (json_get_string(plan, "member_list") && *json_get_string(plan, "member_list"))
+                printf("  Cluster:    %s\n", json_get_string(plan, "member_list"));
+        if (json_object_object_get_ex(plan, "member", &steps) && json_object_is_type(steps, json_type_array)) {
+                printf("  Member:\n");
+                for (size_t i = 0; i < json_object_array_length(steps); i++) {
+                        s = json_object_array_get_idx(steps, i);
+                        printf("    %-28s %s  (%s)\n", json_get_string(s, "setting") ?: "?",
+                               json_get_string(s, "value") ?: "?", json_get_string(s, "source") ?: "?");
+                }
+        }
         printf("  Steps:\n");
         if (json_object_object_get_ex(plan, "steps", &steps) && json_object_is_type(steps, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(steps); i++) {
@@ -112,8 +135,9 @@ static int print_error(struct json_object *o, bool json) {
         return streq(code, "config_error") ? EXIT_CONFIG : EXIT_FAILURE;
 }
 
-/* Read step objects until the result or an error. *ret_result is the
- * "result" member (owned). */
+/* Read step objects until the result, a plan awaiting confirmation, or an
+ * error. *ret_result is the "result" member, or the whole plan message
+ * ({"plan":{…},"confirm_timeout_ms":N}) (owned). */
 static int stream(Client *c, bool json, bool show_steps, struct json_object **ret_result) {
         for (;;) {
                 _cleanup_(json_object_putp) struct json_object *o = NULL;
@@ -129,6 +153,10 @@ static int stream(Client *c, bool json, bool show_steps, struct json_object **re
                 }
                 if (json_get_string(o, "error"))
                         return print_error(o, json);
+                if (json_object_object_get_ex(o, "plan", &result) && json_object_is_type(result, json_type_object)) {
+                        *ret_result = json_object_get(o);
+                        return 0;
+                }
                 if (json_object_object_get_ex(o, "result", &result) && json_object_is_type(result, json_type_object)) {
                         if (json && show_steps)
                                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -163,11 +191,11 @@ static void help(void) {
                "  -h, --help         show this help\n", CTL_RESTORE_DEFAULT_SOCKET);
 }
 
-static bool confirm(void) {
+static bool confirm(int64_t timeout_ms) {
         char line[64];
 
         fprintf(stderr, "\nThis stops kube-apiserver and etcd and replaces etcd's data with the backup.\n"
-                        "Type 'yes' to restore: ");
+                        "Type 'yes' within %" PRId64 " s to restore: ", timeout_ms / 1000);
         fflush(stderr);
         if (!fgets(line, sizeof line, stdin))
                 return false;
@@ -185,8 +213,8 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        _cleanup_(client_done) Client plan_conn = CLIENT_INIT, run_conn = CLIENT_INIT;
-        _cleanup_(json_object_putp) struct json_object *plan_result = NULL, *result = NULL;
+        _cleanup_(client_done) Client conn = CLIENT_INIT;
+        _cleanup_(json_object_putp) struct json_object *answer = NULL, *result = NULL;
         _cleanup_free_ char *backup = NULL;
         const char *socket_path = restore_socket ?: CTL_RESTORE_DEFAULT_SOCKET, *arg, *pinned;
         struct json_object *plan = NULL;
@@ -240,15 +268,16 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
         } else if (!(backup = strdup(arg)))
                 return EXIT_FAILURE;
 
-        r = conn_request(&plan_conn, socket_path, backup, true);
+        r = conn_request(&conn, socket_path, backup, dry_run);
         if (r)
                 return r;
-        r = stream(&plan_conn, json, false, &plan_result);
+        r = stream(&conn, json, false, &answer);
         if (r)
                 return r;
-        plan_conn.fd = safe_close(plan_conn.fd);
-        if (!json_object_object_get_ex(plan_result, "plan", &plan) || !json_object_is_type(plan, json_type_object) ||
-            !(pinned = json_get_string(plan, "backup"))) {
+        /* A dry run's plan comes as its result; a restore's, to be confirmed. */
+        if (!json_object_object_get_ex(answer, "plan", &plan) || !json_object_is_type(plan, json_type_object) ||
+            !(pinned = json_get_string(plan, "backup")) ||
+            (!dry_run && json_object_object_get_ex(answer, "dry_run", NULL))) {
                 fprintf(stderr, "etcd-backupctl restore: unexpected answer from the restore service\n");
                 return EXIT_FAILURE;
         }
@@ -264,7 +293,11 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                        "temporary file next to the data dir, checked, and released.\n");
                 return EXIT_SUCCESS;
         }
-        if (!yes && !confirm()) {
+        if (json)
+                printf("%s\n", json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN |
+                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (!yes && !confirm(json_get_int(answer, "confirm_timeout_ms"))) {
+                (void) answer_plan(&conn, NULL);
                 fprintf(stderr, "etcd-backupctl restore: not confirmed; nothing was changed.\n");
                 return EXIT_FAILURE;
         }
@@ -272,10 +305,13 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 printf("\n");
         fflush(stdout);
 
-        r = conn_request(&run_conn, socket_path, pinned, false);
-        if (r)
-                return r;
-        r = stream(&run_conn, json, true, &result);
+        r = answer_plan(&conn, pinned);
+        if (r < 0 && r != -EPIPE) {
+                fprintf(stderr, "etcd-backupctl restore: cannot send the confirmation to %s: %s\n", socket_path,
+                        strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = stream(&conn, json, true, &result);
         if (r)
                 return r;
         if (!json) {

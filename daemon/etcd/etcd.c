@@ -319,6 +319,38 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
         return 0;
 }
 
+typedef struct MemberListCall {
+        PbMemberList response;
+        unsigned n;
+} MemberListCall;
+
+static int on_member_list_message(const uint8_t *msg, size_t len, void *userdata) {
+        MemberListCall *mc = userdata;
+
+        if (mc->n++ > 0)
+                return -EBADMSG; /* a unary call answers once */
+        return pb_member_list_decode(msg, len, &mc->response);
+}
+
+int etcd_member_list(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
+                     uint64_t timeout_usec, PbMemberList *ret, char **ret_error) {
+        MemberListCall mc = {};
+        int r;
+
+        r = grpc_call(tls, endpoint, "etcdserverpb.Cluster/MemberList", connect_timeout_usec, timeout_usec,
+                      false, on_member_list_message, &mc, ret_error);
+        if (r >= 0 && mc.n != 1) {
+                free_and_format(ret_error, "%s: MemberList returned %u messages", endpoint, mc.n);
+                r = -EBADMSG;
+        }
+        if (r < 0) {
+                pb_member_list_clear(&mc.response);
+                return r;
+        }
+        *ret = mc.response;
+        return 0;
+}
+
 /* One pass over the endpoints: 0 with *ret filled, or -EHOSTUNREACH with every endpoint's cause appended to
  * *all and *ret_no_leader set when some member answered without a leader. */
 static int find_endpoint_pass(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,

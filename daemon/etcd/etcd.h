@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/pb.h"
+
 #include "config/config.h"
 #include "util/macro.h"
 
@@ -46,6 +48,13 @@ typedef int (*EtcdDataFn)(const void *data, size_t n, void *userdata);
  * (the member has no leader), -EIO (another error etcd reports). */
 int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                 uint64_t timeout_usec, EtcdStatus *ret, char **ret_error);
+
+/* Cluster.MemberList on endpoint: every member of the cluster, as the
+ * member answering knows them (with its name and peer URLs; learners
+ * included). *ret is filled on success (release with pb_member_list_clear());
+ * errors as etcd_status(). */
+int etcd_member_list(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
+                     uint64_t timeout_usec, PbMemberList *ret, char **ret_error);
 
 /* A cluster electing a leader answers "no leader" on every member for a
  * moment (its leader just lost, or a member starved of CPU): that is waited

@@ -8,7 +8,7 @@
  * the usual Bech32 strings: `age1…` public keys (recipients) on the node and
  * `AGE-SECRET-KEY-1…` identities, kept off it except for verify and restore.
  * The encryptor and decryptor are push APIs in constant memory with the sink
- * style of codec.h; the decryptor hands on only authenticated plaintext. Only
+ * of util/sink.h; the decryptor hands on only authenticated plaintext. Only
  * the binary format is read: armored (PEM) files are refused.
  */
 
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backup/codec.h"
+#include "util/sink.h"
 
 #define AGE_KEY_BYTES 32U
 
@@ -110,7 +110,7 @@ int age_bech32_encode(const char *hrp, const uint8_t *data, size_t n, bool upper
  * system CSPRNG. Returns 0 and the encryptor in *ret; -EINVAL for NULL
  * arguments, n out of range or a low-order recipient; -ENOMEM; -EIO when
  * OpenSSL or the random generator fails. */
-int age_encryptor_new(const AgeRecipient *recipients, size_t n, CodecSinkFn sink, void *userdata,
+int age_encryptor_new(const AgeRecipient *recipients, size_t n, SinkFn sink, void *userdata,
                       AgeEncryptor **ret);
 
 /* Encrypt n bytes. Returns 0, the sink's negative return, -EIO (OpenSSL),
@@ -129,7 +129,7 @@ AgeEncryptor *age_encryptor_free(AgeEncryptor *e);
 /* Create a decryptor that tries the n identities (copied, wiped when freed
  * or once the header is read) and passes the plaintext to sink(…, userdata).
  * Returns 0, -EINVAL (NULL arguments, n == 0) or -ENOMEM. */
-int age_decryptor_new(const AgeIdentity *ids, size_t n, CodecSinkFn sink, void *userdata,
+int age_decryptor_new(const AgeIdentity *ids, size_t n, SinkFn sink, void *userdata,
                       AgeDecryptor **ret);
 
 /* Feed n bytes of the file. The header is read line by line within the

@@ -377,3 +377,129 @@ int pb_snapshot_response_decode(const void *data, size_t size, PbSnapshotRespons
         *ret = s;
         return 0;
 }
+
+void pb_member_list_clear(PbMemberList *l) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n_members; i++) {
+                free(l->members[i].name);
+                free(l->members[i].peer_urls);
+        }
+        free(l->members);
+        *l = (PbMemberList) {};
+}
+
+/* A member string: bounded, no NUL or control character. */
+static int check_member_string(const uint8_t *s, size_t n) {
+        if (n > PB_MEMBER_STRING_MAX_BYTES)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < 0x20 || s[i] == 0x7f)
+                        return -EBADMSG;
+        return 0;
+}
+
+static int member_decode(const uint8_t *data, size_t size, PbMember *m) {
+        PbReader r;
+        PbField f;
+        int k;
+
+        pb_reader_init(&r, data, size);
+        while ((k = pb_next_field(&r, &f)) > 0) {
+                switch (f.number) {
+                case 1: /* ID */
+                case 5: /* isLearner */
+                        if (expect_wire(&f, PB_WIRE_VARINT) < 0)
+                                return -EBADMSG;
+                        if (f.number == 1)
+                                m->id = f.value;
+                        else
+                                m->is_learner = f.value != 0;
+                        break;
+                case 2: /* name */
+                case 3: /* peerURLs (repeated) */ {
+                        size_t old;
+                        char *grown;
+
+                        if (expect_wire(&f, PB_WIRE_LEN) < 0)
+                                return -EBADMSG;
+                        k = check_member_string(f.data, f.size);
+                        if (k < 0)
+                                return k;
+                        if (f.number == 2) {
+                                free(m->name);
+                                m->name = strndup((const char *) f.data, f.size);
+                                if (!m->name)
+                                        return -ENOMEM;
+                                break;
+                        }
+                        old = m->peer_urls ? strlen(m->peer_urls) : 0;
+                        if (old + f.size > PB_MEMBER_STRING_MAX_BYTES)
+                                return -E2BIG;
+                        grown = realloc(m->peer_urls, old + f.size + 2);
+                        if (!grown)
+                                return -ENOMEM;
+                        m->peer_urls = grown;
+                        if (old > 0)
+                                m->peer_urls[old++] = ',';
+                        memcpy(m->peer_urls + old, f.data, f.size);
+                        m->peer_urls[old + f.size] = '\0';
+                        break;
+                }
+                default:
+                        break;
+                }
+        }
+        if (k < 0)
+                return k;
+        if (!m->name && !(m->name = strdup("")))
+                return -ENOMEM;
+        if (!m->peer_urls && !(m->peer_urls = strdup("")))
+                return -ENOMEM;
+        return 0;
+}
+
+int pb_member_list_decode(const void *data, size_t size, PbMemberList *ret) {
+        _cleanup_(pb_member_list_clear) PbMemberList l = {};
+        PbReader r;
+        PbField f;
+        int k;
+
+        pb_reader_init(&r, data, size);
+        while ((k = pb_next_field(&r, &f)) > 0) {
+                switch (f.number) {
+                case 1: /* header */
+                        if (expect_wire(&f, PB_WIRE_LEN) < 0)
+                                return -EBADMSG;
+                        k = response_header_merge(f.data, f.size, &l.header);
+                        if (k < 0)
+                                return k;
+                        break;
+                case 2: { /* members */
+                        PbMember *grown;
+
+                        if (expect_wire(&f, PB_WIRE_LEN) < 0)
+                                return -EBADMSG;
+                        if (l.n_members >= PB_MEMBERS_MAX)
+                                return -E2BIG;
+                        grown = realloc(l.members, (l.n_members + 1) * sizeof *grown);
+                        if (!grown)
+                                return -ENOMEM;
+                        l.members = grown;
+                        l.members[l.n_members] = (PbMember) {};
+                        l.n_members++;
+                        k = member_decode(f.data, f.size, &l.members[l.n_members - 1]);
+                        if (k < 0)
+                                return k;
+                        break;
+                }
+                default:
+                        break;
+                }
+        }
+        if (k < 0)
+                return k;
+        *ret = l;
+        l = (PbMemberList) {};
+        return 0;
+}

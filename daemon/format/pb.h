@@ -148,3 +148,33 @@ typedef struct PbSnapshotResponse {
 /* Decode one SnapshotResponse message. Returns 0, -EBADMSG or -E2BIG (see
  * pb_status_response_decode); *ret is written only on success. */
 int pb_snapshot_response_decode(const void *data, size_t size, PbSnapshotResponse *ret);
+
+/* Bounds of a MemberListResponse accepted. */
+#define PB_MEMBERS_MAX 1024
+#define PB_MEMBER_STRING_MAX_BYTES 4096
+
+/* etcdserverpb.Member (the fields the restore uses). */
+typedef struct PbMember {
+        uint64_t id;
+        char *name;             /* "" for a member added but not started yet */
+        char *peer_urls;        /* peerURLs joined with ',' ("" when none) */
+        bool is_learner;
+} PbMember;
+
+/* etcdserverpb.MemberListResponse: its members. Release with
+ * pb_member_list_clear(). */
+typedef struct PbMemberList {
+        PbResponseHeader header;
+        PbMember *members;
+        size_t n_members;
+} PbMemberList;
+
+/* Decode a MemberListResponse. Strings are at most
+ * PB_MEMBER_STRING_MAX_BYTES each, without NUL or control characters. On
+ * success *ret is overwritten (pass a zeroed struct) and owns new strings.
+ * Returns 0, -EBADMSG (malformed, a wrong wire type, a bad string), -E2BIG
+ * (more than PB_MEMBERS_MAX members, a string too long) or -ENOMEM. */
+int pb_member_list_decode(const void *data, size_t size, PbMemberList *ret);
+
+/* Free what l owns and zero it. Accepts NULL and a zeroed struct. */
+void pb_member_list_clear(PbMemberList *l);

@@ -122,6 +122,20 @@ static int env_file_line(char *line, char ***env) {
         return strv_consume(env, TAKE_PTR(kv));
 }
 
+int discover_env_parse(char *text, char ***env) {
+        int r;
+
+        for (char *line = text, *next; line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                r = env_file_line(line, env);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int read_env_file(const char *unit, const char *path, bool optional, char ***env, char **ret_error) {
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
@@ -132,15 +146,9 @@ static int read_env_file(const char *unit, const char *path, bool optional, char
                 return 0;
         if (r < 0)
                 return free_and_format(ret_error, "%s: EnvironmentFile=%s: %s", unit, path, strerror(-r)), r;
-        for (char *line = text, *next; line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                r = env_file_line(line, env);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        if (strlen(text) != size)
+                return free_and_format(ret_error, "%s: EnvironmentFile=%s contains a NUL byte", unit, path), -EBADMSG;
+        return discover_env_parse(text, env);
 }
 
 /* Expand ${NAME} anywhere and a word that is exactly $NAME (split on blanks), as systemd does in ExecStart=. */

@@ -45,6 +45,12 @@ typedef struct DiscoverOptions {
 
 #define DISCOVER_MANIFESTS_DIR_DEFAULT "/etc/kubernetes/manifests"
 
+/* Parse the text of an EnvironmentFile= (modified in place) as systemd
+ * reads it, appending KEY=VALUE to *env: blank lines and lines starting
+ * with '#' or ';' skipped, blanks around the key and value dropped, a value
+ * in matching quotes unquoted. Returns 0 or -ENOMEM. */
+int discover_env_parse(char *text, char ***env);
+
 Discovery *discovery_free(Discovery *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Discovery *, discovery_free);
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 #include "etcd/etcd.h"
@@ -42,6 +43,8 @@ typedef struct Run {
         bool swapped;                   /* the restored dir is at data_dir */
         bool etcd_on_new;               /* etcd was started on the restored data */
         bool etcd_start_ok;             /* ... and the start itself succeeded */
+        dev_t db_dev;                   /* the restored member/snap/db the swap put in place */
+        ino_t db_ino;
         char *error;
 } Run;
 

@@ -20,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "etcd/etcd.h"
 #include "restore/internal.h"
+#include "restore/manifest.h"
 #include "restore/static-pod.h"
 #include "restore/units.h"
 #include "util/io.h"
@@ -94,6 +96,10 @@ RestorePlan *restore_plan_free(RestorePlan *p) {
         free(p->endpoint);
         free(p->tool_path);
         strv_free(p->steps);
+        member_done(&p->member);
+        free(p->apiserver_cacert);
+        free(p->apiserver_cacert_source);
+        free(p->members_checked);
         return mfree(p);
 }
 
@@ -104,7 +110,7 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
         struct stat st, pst;
         size_t len;
 
-        p->data_dir = strdup(c->restore.data_dir);
+        p->data_dir = strdup(p->member.data_dir.value);
         if (!p->data_dir)
                 return -ENOMEM;
         len = strlen(p->data_dir);
@@ -112,8 +118,8 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
                 p->data_dir[--len] = '\0';
         if (p->data_dir[0] != '/' || len <= 1 || streq(path_basename(p->data_dir), ".") ||
             streq(path_basename(p->data_dir), "..") || len > PATH_MAX - 64)
-                return free_and_format(ret_error, "restore.data_dir \"%s\" cannot be restored into", c->restore.data_dir),
-                       -EINVAL;
+                return free_and_format(ret_error, "the data dir \"%s\" (%s) cannot be restored into",
+                                       p->member.data_dir.value, p->member.data_dir.source), -EINVAL;
         p->parent_dir = path_dirname(p->data_dir);
         p->timestamp = strdup(format_compact_utc(ts, sizeof ts, now));
         if (!p->parent_dir || !p->timestamp)
@@ -417,6 +423,43 @@ static int plan_systemd(RestorePlan *p, char **ret_error) {
         return 0;
 }
 
+/* The CA kube-apiserver's /readyz is verified with: restore.apiserver_cacert,
+ * else its manifest's --client-ca-file (the cluster CA, which signs its
+ * serving certificate) mapped to the node through its hostPath volumes. */
+static int plan_apiserver_cacert(RestorePlan *p, const Config *c, const char *manifest, char **ret_error) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        const char *ca;
+        unsigned line = 0;
+        int r;
+
+        if (c->restore.apiserver_cacert) {
+                p->apiserver_cacert = strdup(c->restore.apiserver_cacert);
+                p->apiserver_cacert_source = strdup("restore.apiserver_cacert");
+                return p->apiserver_cacert && p->apiserver_cacert_source ? 0 : -ENOMEM;
+        }
+        r = manifest_load(manifest, &m, ret_error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return -EBADMSG;
+        ca = manifest_flag(m, "client-ca-file", &line);
+        if (!ca || !*ca)
+                return free_and_format(ret_error, "%s has no --client-ca-file to verify kube-apiserver's /readyz "
+                                       "with: set restore.apiserver_cacert", manifest), -EBADMSG;
+        r = manifest_host_path(m, ca, &p->apiserver_cacert, NULL);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return free_and_format(ret_error, "%s:%u: --client-ca-file=%s is on no hostPath volume of the pod: "
+                                       "set restore.apiserver_cacert", manifest, line, ca), -EBADMSG;
+        if (asprintf(&p->apiserver_cacert_source, "%s:%u: --client-ca-file=%s", manifest, line, ca) < 0)
+                return -ENOMEM;
+        if (access(p->apiserver_cacert, R_OK) < 0)
+                return free_and_format(ret_error, "%s (%s): %s", p->apiserver_cacert, p->apiserver_cacert_source,
+                                       strerror(errno)), -errno;
+        return 0;
+}
+
 static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
         _cleanup_free_ char *etcd_manifest = NULL, *apiserver_manifest = NULL, *parent = NULL, *err = NULL;
         _cleanup_free_ char *load = NULL, *active = NULL;
@@ -488,7 +531,115 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
                 if (r < 0)
                         return free_and_format(ret_error, "cannot read %s from %s: %s", APISERVER_ADDRESS_FLAG,
                                          apiserver_manifest, r == -EBADMSG ? "not an IP address" : strerror(-r)), r;
+                r = plan_apiserver_cacert(p, c, apiserver_manifest, ret_error);
+                if (r < 0)
+                        return r;
         }
+        return 0;
+}
+
+/* What etcd really runs with: static pod, its etcd.yaml; systemd, the
+ * restore block (the unit is not read yet: its values are needed there).
+ * The restore block overrides; a disagreement is refused, nothing stopped. */
+static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
+        const char *config_path = c->path ? c->path : "the configuration";
+        int r;
+
+        if (p->mode == RESTORE_MODE_STATIC_POD) {
+                _cleanup_(manifest_freep) Manifest *m = NULL;
+                _cleanup_free_ char *path = path_join(p->manifests_dir, ETCD_MANIFEST);
+
+                if (!path)
+                        return -ENOMEM;
+                r = manifest_load(path, &m, ret_error);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return r == -EBADMSG || r == -EFBIG || r == -E2BIG ? -EBADMSG : r;
+                r = member_from_manifest(m, &p->member, ret_error);
+                if (r < 0)
+                        return r;
+        } else {
+                /* The unit's command line is not read (yet): the restore
+                 * block says what etcd runs with, etcd's defaults the rest. */
+                char *argv[] = { (char *) "etcd", NULL };
+
+                if (!c->restore.data_dir)
+                        return free_and_format(ret_error, "restore.mode is systemd and restore.data_dir is not set in "
+                                               "%s: set it to the data dir of %s", config_path, p->etcd_unit),
+                               -EINVAL;
+                r = member_from_command(argv, (char *[]) { (char *) "ETCD_DATA_DIR=/", NULL }, p->etcd_unit,
+                                        &p->member, ret_error);
+                if (r < 0)
+                        return r;
+                p->member.data_dir.from_etcd = false;   /* replaced by restore.data_dir below */
+        }
+        return member_apply_config(&p->member, &c->restore, config_path, ret_error);
+}
+
+/* Whether initial_cluster gives some member the peer URL url. */
+static bool cluster_has_url(const char *initial_cluster, const char *url, size_t len) {
+        for (const char *q = initial_cluster; *q;) {
+                size_t n = strcspn(q, ","), eq = strcspn(q, "=");
+                if (eq < n && n - eq - 1 == len && strncmp(q + eq + 1, url, len) == 0)
+                        return true;
+                q += n + (q[n] == ',');
+        }
+        return false;
+}
+
+/* Several members: the cluster as it is must be the cluster the restore
+ * makes, or this member would restore into a cluster of its own beside the
+ * others (split brain). Asks MemberList before anything stops; an etcd that
+ * does not answer (the reason for many restores) cannot be asked, and the
+ * plan says so. */
+static int plan_members(RestorePlan *p, const Config *c, char **ret_error) {
+        _cleanup_(pb_member_list_clear) PbMemberList l = {};
+        _cleanup_free_ char *err = NULL, *missing = NULL, *all = NULL;
+        EtcdTls tls = etcd_tls_from_config(&c->etcd);
+        const char *ic = p->member.initial_cluster.value;
+        int r;
+
+        r = etcd_member_list(&tls, p->endpoint, 2 * USEC_PER_SEC, 5 * USEC_PER_SEC, &l, &err);
+        if (r < 0) {
+                if (asprintf(&p->members_checked, "not asked: %s does not answer MemberList (%s)", p->endpoint,
+                             err ? err : strerror(-r)) < 0)
+                        return -ENOMEM;
+                return 0;
+        }
+        for (size_t i = 0; i < l.n_members; i++) {
+                const PbMember *m = &l.members[i];
+                bool named = *m->name ? member_cluster_names(ic, m->name, m->peer_urls) : true;
+
+                /* A member added but never started has no name: its URLs must be there. */
+                for (const char *u = m->peer_urls; !*m->name && *u;) {
+                        size_t n = strcspn(u, ",");
+                        if (!cluster_has_url(ic, u, n))
+                                named = false;
+                        u += n + (u[n] == ',');
+                }
+                if (free_and_format(&all, "%s%s%s=%s", all ? all : "", all ? "," : "",
+                                    *m->name ? m->name : "<unstarted>", m->peer_urls) < 0)
+                        return -ENOMEM;
+                if (!named && free_and_format(&missing, "%s%s%s=%s%s", missing ? missing : "", missing ? ", " : "",
+                                              *m->name ? m->name : "<unstarted>", m->peer_urls,
+                                              m->is_learner ? " (learner)" : "") < 0)
+                        return -ENOMEM;
+        }
+        if (missing)
+                return free_and_format(ret_error, "the cluster has members that the initial cluster \"%s\" (%s) does "
+                                       "not name: %s. Restoring this member alone would start a cluster of its own "
+                                       "beside them. To restore the whole cluster from one backup: on every node "
+                                       "set restore.initial_cluster = \"%s\" (every member, the same on each), "
+                                       "copy the same backup file to each node, and run `etcd-backupctl restore "
+                                       "FILE --yes` on each of them, one right after the other (within "
+                                       "restore.health_timeout); each node restores its own member, and the "
+                                       "members that are not restored must be removed first (etcdctl member "
+                                       "remove)", ic, p->member.initial_cluster.source, missing, all ? all : ""),
+                       -EXFULL;
+        if (asprintf(&p->members_checked, "MemberList of %s: %zu member%s, every one named by the initial "
+                     "cluster", p->endpoint, l.n_members, l.n_members == 1 ? "" : "s") < 0)
+                return -ENOMEM;
         return 0;
 }
 
@@ -565,8 +716,8 @@ static int plan_steps(RestorePlan *p, const Config *c) {
         if (r >= 0)
                 r = add_step(p, RESTORE_STEP_SNAPSHOT, "%s%s snapshot restore <db> --name %s --initial-cluster %s "
                              "--initial-cluster-token %s --initial-advertise-peer-urls %s --data-dir %s", tool,
-                             p->tool_path, c->restore.name, c->restore.initial_cluster,
-                             c->restore.initial_cluster_token, c->restore.initial_advertise_peer_urls,
+                             p->tool_path, p->member.name.value, p->member.initial_cluster.value,
+                             p->member.initial_cluster_token.value, p->member.initial_advertise_peer_urls.value,
                              p->restore_dir);
         if (r >= 0 && p->data_dir_exists)
                 r = add_step(p, RESTORE_STEP_SWAP, "rename %s to %s, then %s to %s (owner %u:%u, mode %04o)",
@@ -584,11 +735,21 @@ static int plan_steps(RestorePlan *p, const Config *c) {
         if (r >= 0 && !p->apiserver_running)
                 r = add_step(p, RESTORE_STEP_START_APISERVER, "it was not running: left alone");
         else if (r >= 0 && pod)
-                r = add_step(p, RESTORE_STEP_START_APISERVER, "move %s back into %s and wait until %s port %u "
-                             "answers (at most %s)", APISERVER_MANIFEST, p->manifests_dir, p->apiserver_address,
-                             p->apiserver_port, dur);
+                r = add_step(p, RESTORE_STEP_START_APISERVER, "move %s back into %s and wait until "
+                             "https://%s:%u/readyz answers 200, verified with %s (%s) (at most %s)", APISERVER_MANIFEST,
+                             p->manifests_dir, p->apiserver_address, p->apiserver_port, p->apiserver_cacert,
+                             p->apiserver_cacert_source, dur);
         else if (r >= 0)
                 r = add_step(p, RESTORE_STEP_START_APISERVER, "systemctl start %s", p->apiserver_unit);
+        if (r >= 0 && !c->restore.restart_controllers)
+                r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "restore.restart_controllers is false: left alone");
+        else if (r >= 0 && pod)
+                r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "move kube-controller-manager.yaml and "
+                             "kube-scheduler.yaml (those present) out of %s until their --secure-port closes, "
+                             "then back until it answers", p->manifests_dir);
+        else if (r >= 0)
+                r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "systemctl restart kube-controller-manager.service "
+                             "kube-scheduler.service (those loaded and active)");
         if (r >= 0)
                 r = add_step(p, RESTORE_STEP_ROLLBACK, "on any failure: etcd stopped, %s back in place, the failed "
                              "restore kept as %s, manifests and units back as they were; nothing is deleted",
@@ -612,11 +773,14 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
         p->backup_fd = -EBADF;
 
         /* Cheap refusals first: none of them needs the backup read. */
-        restore_report(fn, userdata, RESTORE_STEP_DETECT, RESTORE_STEP_RUNNING, "checking %s and how etcd runs here",
-               c->restore.data_dir);
-        r = plan_data_dir(p, c, now, ret_error);
+        restore_report(fn, userdata, RESTORE_STEP_DETECT, RESTORE_STEP_RUNNING, "checking how etcd runs here");
+        r = plan_detect(p, c, ret_error);
         if (r >= 0)
-                r = plan_detect(p, c, ret_error);
+                r = plan_member(p, c, ret_error);
+        if (r >= 0)
+                r = plan_members(p, c, ret_error);
+        if (r >= 0)
+                r = plan_data_dir(p, c, now, ret_error);
         if (r >= 0)
                 r = plan_tool(p, c, ret_error);
         if (r >= 0)
@@ -647,6 +811,20 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
                " ms)", p->revision, format_bytes(size, sizeof size, p->db_size), p->db_sha256,
                p->has_sidecar ? " = sidecar" : ", no sidecar", (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
 
+        /* One backup, one token: every member restored from it gets the
+         * same new cluster identity, and an old member is refused by it. */
+        if (!c->restore.initial_cluster_token) {
+                char token[32];
+                snprintf(token, sizeof token, "etcd-restore-%.16s", p->db_sha256);
+                free(p->member.initial_cluster_token.value);
+                free(p->member.initial_cluster_token.source);
+                p->member.initial_cluster_token = (MemberValue) {
+                        .value = strdup(token),
+                        .source = strdup("derived from the backup's db SHA-256 (restore.initial_cluster_token unset)"),
+                };
+                if (!p->member.initial_cluster_token.value || !p->member.initial_cluster_token.source)
+                        return -ENOMEM;
+        }
         r = plan_steps(p, c);
         if (r < 0)
                 return r;
@@ -679,10 +857,32 @@ struct json_object *restore_plan_to_json(const RestorePlan *p) {
         json_object_object_add(o, "failed_restore_dir", json_object_new_string(p->failed_restore_dir));
         json_object_object_add(o, "mode", json_object_new_string(restore_mode_to_string(p->mode)));
         json_object_object_add(o, "mode_reason", json_object_new_string(p->mode_reason));
+        json_object_object_add(o, "member_list", json_object_new_string(p->members_checked ?: ""));
         json_object_object_add(o, "tool", json_object_new_string(p->tool_path));
         json_object_object_add(o, "endpoint", json_object_new_string(p->endpoint));
         json_object_object_add(o, "etcd_running", json_object_new_boolean(p->etcd_running));
         json_object_object_add(o, "apiserver_running", json_object_new_boolean(p->apiserver_running));
+        {
+                /* What etcd runs with, each value with where it was read. */
+                const struct { const char *key; const MemberValue *v; } mv[] = {
+                        { "name", &p->member.name },
+                        { "data_dir", &p->member.data_dir },
+                        { "initial_advertise_peer_urls", &p->member.initial_advertise_peer_urls },
+                        { "initial_cluster", &p->member.initial_cluster },
+                        { "initial_cluster_token", &p->member.initial_cluster_token },
+                };
+                struct json_object *m = json_object_new_array();
+                for (size_t i = 0; m && i < ELEMENTSOF(mv); i++) {
+                        struct json_object *e = json_object_new_object();
+                        if (!e)
+                                break;
+                        json_object_object_add(e, "setting", json_object_new_string(mv[i].key));
+                        json_object_object_add(e, "value", json_object_new_string(mv[i].v->value ?: ""));
+                        json_object_object_add(e, "source", json_object_new_string(mv[i].v->source ?: ""));
+                        json_object_array_add(m, e);
+                }
+                json_object_object_add(o, "member", m);
+        }
         for (size_t i = 0; p->steps && p->steps[i] && p->steps[i + 1]; i += 2) {
                 struct json_object *s = json_object_new_object();
                 if (!s)

@@ -23,6 +23,7 @@
 #include <systemd/sd-bus.h>
 
 #include "config/config.h"
+#include "restore/member.h"
 #include "format/jsonl.h"
 #include "backup/inspect.h"
 #include "backup/store.h"
@@ -50,6 +51,7 @@
 #define RESTORE_STEP_START_ETCD "start etcd"
 #define RESTORE_STEP_WAIT_ETCD "wait for etcd"
 #define RESTORE_STEP_START_APISERVER "start kube-apiserver"
+#define RESTORE_STEP_RESTART_CONTROLLERS "restart controllers"
 #define RESTORE_STEP_ROLLBACK "rollback"
 
 typedef enum RestoreStepState {
@@ -84,6 +86,17 @@ typedef struct RestoreRequest {
 int restore_request_parse(const char *line, size_t n, RestoreRequest *ret, const char **ret_code,
                           const char **ret_message);
 void restore_request_done(RestoreRequest *r);
+
+/* Parse the operator's answer to a plan (one line without its newline, at
+ * most RESTORE_REQUEST_MAX_BYTES), sent on the request's connection after
+ * the service sent the plan: {"method":"Confirm","backup":B}, B being the
+ * plan's backup path plan_backup (so that what is confirmed is what was
+ * shown), or {"method":"Cancel"}. Pure. Returns 1 for a confirmation, 0 for
+ * a cancellation; or a negative errno with the error code and message to
+ * send (static strings): -EBADMSG for anything else (another method, a
+ * confirmation of another backup, malformed JSON), -E2BIG, -ENOMEM. */
+int restore_confirm_parse(const char *line, size_t n, const char *plan_backup, const char **ret_code,
+                          const char **ret_message);
 
 /* ---- the plan ---------------------------------------------------------------------- */
 
@@ -128,11 +141,17 @@ typedef struct RestorePlan {
         char *held_dir;                 /* <manifests_dir>/../etcd-backupd-held-<ts> */
         uint16_t apiserver_port;        /* static pod: --secure-port of its manifest */
         char *apiserver_address;        /* static pod: where to reach it (--bind-address, else 127.0.0.1) */
+        char *apiserver_cacert;         /* static pod: the CA its /readyz is verified with */
+        char *apiserver_cacert_source;  /* where that came from */
         char *etcd_unit, *apiserver_unit;
         sd_bus *bus;                    /* systemd mode */
         bool etcd_running;              /* static pod: manifest present; systemd: not inactive */
         bool apiserver_running;
         char *endpoint;                 /* this node's member: etcd.endpoints[0] */
+
+        /* what etcd runs with (etcd.yaml or the unit), the restore block applied */
+        EtcdMember member;
+        char *members_checked;          /* what MemberList said, for the plan */
 
         /* the tool */
         char *tool_path;

@@ -16,8 +16,11 @@
 #include <unistd.h>
 
 #include "restore/internal.h"
+#include "restore/proof.h"
+#include "restore/readyz.h"
 #include "restore/static-pod.h"
 #include "restore/units.h"
+#include "util/path.h"
 #include "util/proc.h"
 #include "util/str.h"
 #include "util/tcp.h"
@@ -39,24 +42,45 @@ int run_ensure_held_dir(Run *run) {
         return 0;
 }
 
-/* Wait until kube-apiserver's port answers (want true) or stops answering. */
-static int wait_port(Run *run, bool want, uint64_t *ret_usec) {
-        const char *address = run->p->apiserver_address;
-        uint16_t port = run->p->apiserver_port;
-        uint64_t t0 = now_usec(CLOCK_MONOTONIC), deadline = t0 + run->timeout_usec;
+/* Wait until address:port answers (want) or stops answering. */
+static int wait_tcp(Run *run, const char *address, uint16_t port, bool want) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec;
 
         for (;;) {
                 int r = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
                 if (r < 0)
                         return free_and_format(&run->error, "cannot probe %s port %u: %s", address, port,
                                                strerror(-r)), r;
-                if ((r > 0) == want) {
+                if ((r > 0) == want)
+                        return 0;
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return free_and_format(&run->error, "%s port %u still %s after %" PRIu64 " s", address, port,
+                                               want ? "does not answer" : "answers", run->timeout_usec / USEC_PER_SEC),
+                               -ETIMEDOUT;
+                sleep_usec(PROBE_INTERVAL_USEC);
+        }
+}
+
+/* Wait until kube-apiserver's /readyz answers 200, verified with the
+ * plan's CA. */
+static int wait_readyz(Run *run, uint64_t *ret_usec) {
+        RestorePlan *p = run->p;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC), deadline = t0 + run->timeout_usec;
+
+        for (;;) {
+                _cleanup_free_ char *why = NULL;
+                int r = readyz_probe(p->apiserver_address, p->apiserver_port, p->apiserver_cacert,
+                                     PROBE_TIMEOUT_USEC, &why);
+                if (r < 0)
+                        return free_and_format(&run->error, "cannot probe kube-apiserver: %s", strerror(-r)), r;
+                if (r > 0) {
                         *ret_usec = now_usec(CLOCK_MONOTONIC) - t0;
                         return 0;
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return free_and_format(&run->error, "%s port %u still %s after %" PRIu64 " s", address, port,
-                                         want ? "does not answer" : "answers", run->timeout_usec / USEC_PER_SEC),
+                        return free_and_format(&run->error, "https://%s:%u/readyz is not ready after %" PRIu64 " s: %s",
+                                               p->apiserver_address, p->apiserver_port,
+                                               run->timeout_usec / USEC_PER_SEC, why ? why : "no answer"),
                                -ETIMEDOUT;
                 sleep_usec(PROBE_INTERVAL_USEC);
         }
@@ -160,7 +184,9 @@ static int step_stop_apiserver(Run *run) {
                         return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                          APISERVER_MANIFEST, p->held_dir, strerror(-r)), r;
                 run->apiserver_held = true;
-                r = wait_port(run, false, &took);
+                took = now_usec(CLOCK_MONOTONIC);
+                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false);
+                took = now_usec(CLOCK_MONOTONIC) - took;
                 if (r < 0)
                         return r;
                 restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_DONE,
@@ -259,7 +285,7 @@ int run_apiserver_start(Run *run, char **ret_error) {
                         return free_and_format(ret_error, "cannot move %s back into %s: %s", APISERVER_MANIFEST,
                                          p->manifests_dir, strerror(-r)), r;
                 run->apiserver_held = false;
-                r = wait_port(run, true, &took);
+                r = wait_readyz(run, &took);
                 if (r < 0)
                         return free_and_format(ret_error, "kube-apiserver: %s", run->error), r;
                 return 0;
@@ -268,10 +294,53 @@ int run_apiserver_start(Run *run, char **ret_error) {
         return units_start(p->bus, p->apiserver_unit, run->timeout_usec, ret_error);
 }
 
+static uint16_t port_of(const char *url) {
+        uint16_t port = 0;
+        return proof_url_port(url, &port) < 0 ? 0 : port;
+}
+
+/* After etcd answers on the restored data: prove that it is the restored
+ * data it answers from. Its revision must be the backup's exactly (later
+ * writes mean the old data), and the process listening on its client port
+ * must hold open the member/snap/db that the swap put in place (same
+ * device and inode). Cluster and member IDs prove nothing: etcd derives
+ * them from names, peer URLs and the token. *ret_pid is that process. */
+static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
+        RestorePlan *p = run->p;
+        uint16_t port = port_of(p->endpoint);
+        pid_t pid;
+        int r;
+
+        if (revision != p->revision)
+                return free_and_format(&run->error, "check failed: etcd at %s answers at revision %" PRId64 ", not "
+                                       "the backup's %" PRId64 ": it does not run on the restored data (is %s the "
+                                       "data dir it uses?)", p->endpoint, revision, p->revision, p->data_dir),
+                       -ESTALE;
+        if (port == 0)
+                return free_and_format(&run->error, "check failed: cannot tell the port of %s", p->endpoint), -EINVAL;
+        pid = proof_listener_pid(port);
+        if (pid <= 0)
+                return free_and_format(&run->error, "check failed: no process of this host listens on port %u of %s "
+                                       "(%s)", (unsigned) port, p->endpoint, pid < 0 ? strerror((int) -pid) :
+                                       "etcd answers from elsewhere"), pid < 0 ? (int) pid : -ESRCH;
+        r = proof_holds_file(pid, run->db_dev, run->db_ino);
+        if (r < 0)
+                return free_and_format(&run->error, "check failed: cannot read the open files of process %d, which "
+                                       "listens on port %u: %s", (int) pid, (unsigned) port, strerror(-r)), r;
+        if (r == 0)
+                return free_and_format(&run->error, "check failed: process %d, which listens on port %u, does not "
+                                       "hold the restored %s/member/snap/db (inode %" PRIu64 ") open: etcd does not "
+                                       "run on the restored data", (int) pid, (unsigned) port, p->data_dir,
+                                       (uint64_t) run->db_ino), -ESTALE;
+        *ret_pid = pid;
+        return 0;
+}
+
 static int step_start_etcd(Run *run, int64_t *ret_revision) {
         RestorePlan *p = run->p;
         _cleanup_free_ char *err = NULL;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        pid_t pid = 0;
         int r;
 
         restore_report(run->fn, run->userdata, RESTORE_STEP_START_ETCD, RESTORE_STEP_RUNNING, "starting etcd");
@@ -288,8 +357,13 @@ static int step_start_etcd(Run *run, int64_t *ret_revision) {
         r = run_wait_etcd_healthy(run, p->revision, ret_revision);
         if (r < 0)
                 return r;
+        r = prove_restored(run, *ret_revision, &pid);
+        if (r < 0)
+                return r;
         restore_report(run->fn, run->userdata, RESTORE_STEP_WAIT_ETCD, RESTORE_STEP_DONE,
-               "etcd is healthy at revision %" PRId64 " (%" PRIu64 " ms)", *ret_revision,
+               "etcd is healthy at revision %" PRId64 ", the backup's, and runs on the restored data (pid %d, "
+               "listening on port %u, holds %s/member/snap/db inode %" PRIu64 " open) (%" PRIu64 " ms)",
+               *ret_revision, (int) pid, (unsigned) port_of(p->endpoint), p->data_dir, (uint64_t) run->db_ino,
                (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
         return 0;
 }
@@ -311,12 +385,101 @@ static int step_start_apiserver(Run *run) {
                 return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
         if (p->mode == RESTORE_MODE_STATIC_POD)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_START_APISERVER, RESTORE_STEP_DONE,
-                       "%s back in %s; %s port %u answers (%" PRIu64 " ms)", APISERVER_MANIFEST,
-                       p->manifests_dir, p->apiserver_address, p->apiserver_port,
-                       (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
+                       "%s back in %s; https://%s:%u/readyz answers 200, verified with %s (%" PRIu64 " ms)",
+                       APISERVER_MANIFEST, p->manifests_dir, p->apiserver_address, p->apiserver_port,
+                       p->apiserver_cacert, (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
         else
                 restore_report(run->fn, run->userdata, RESTORE_STEP_START_APISERVER, RESTORE_STEP_DONE,
                        "%s started (%" PRIu64 " ms)", p->apiserver_unit, (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
+        return 0;
+}
+
+/* Restart one static pod of the control plane: its manifest out until its
+ * --secure-port closes, then back (always, even when the wait failed) until
+ * the port answers. 0 when there is no such manifest. */
+static int restart_static_pod(Run *run, const char *file, uint16_t default_port) {
+        RestorePlan *p = run->p;
+        _cleanup_free_ char *path = path_join(p->manifests_dir, file), *address = NULL;
+        uint16_t port;
+        int r, k;
+
+        if (!path)
+                return -ENOMEM;
+        if (access(path, F_OK) < 0)
+                return 0;
+        r = static_pod_manifest_port(path, "--secure-port", default_port, &port);
+        if (r >= 0)
+                r = static_pod_manifest_address(path, "--bind-address", &address);
+        if (r < 0)
+                return free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
+                                       strerror(-r)), r;
+        r = run_ensure_held_dir(run);
+        if (r < 0)
+                return r;
+        r = static_pod_manifest_move(p->manifests_dir, p->held_dir, file);
+        if (r < 0)
+                return free_and_format(&run->error, "cannot move %s out of %s: %s", file, p->manifests_dir,
+                                       strerror(-r)), r;
+        r = wait_tcp(run, address, port, false);
+        k = static_pod_manifest_move(p->held_dir, p->manifests_dir, file);
+        if (k < 0)
+                return free_and_format(&run->error, "cannot move %s back into %s: it is in %s: %s", file,
+                                       p->manifests_dir, p->held_dir, strerror(-k)), k;
+        if (r < 0)
+                return r;
+        r = wait_tcp(run, address, port, true);
+        if (r < 0)
+                return r;
+        restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
+                       "%s restarted: %s port %u answers again", file, address, port);
+        return 1;
+}
+
+/* As the Kubernetes documentation advises after a restore: restart
+ * kube-controller-manager and kube-scheduler, so that they do not act on
+ * what they cached from the data that is gone. */
+static int step_restart_controllers(Run *run) {
+        RestorePlan *p = run->p;
+        static const char *const units[] = { "kube-controller-manager.service", "kube-scheduler.service" };
+        unsigned n = 0;
+        int r;
+
+        if (!run->c->restore.restart_controllers) {
+                restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_SKIPPED,
+                               "restore.restart_controllers is false");
+                return 0;
+        }
+        restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
+                       "restarting kube-controller-manager and kube-scheduler");
+        if (p->mode == RESTORE_MODE_STATIC_POD) {
+                r = restart_static_pod(run, "kube-controller-manager.yaml", 10257);
+                if (r >= 0) {
+                        n += r;
+                        r = restart_static_pod(run, "kube-scheduler.yaml", 10259);
+                }
+                if (r < 0)
+                        return r;
+                n += r;
+        } else
+                for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
+                        if (units_get_state(p->bus, units[i], &load, &active, &err) < 0 || !streq(load, "loaded") ||
+                            !streq(active, "active"))
+                                continue;
+                        r = units_stop(p->bus, units[i], run->timeout_usec, &err);
+                        if (r >= 0)
+                                r = units_start(p->bus, units[i], run->timeout_usec, &err);
+                        if (r < 0)
+                                return free_and_format(&run->error, "cannot restart %s: %s", units[i],
+                                                       err ? err : strerror(-r)), r;
+                        n++;
+                }
+        if (n == 0)
+                restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_SKIPPED,
+                               "neither kube-controller-manager nor kube-scheduler runs here");
+        else
+                restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_DONE,
+                               "%u restarted", n);
         return 0;
 }
 
@@ -341,6 +504,8 @@ int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *use
                 step = run.etcd_start_ok ? RESTORE_STEP_WAIT_ETCD : RESTORE_STEP_START_ETCD;
         if (r >= 0 && (r = step_start_apiserver(&run)) < 0)
                 step = RESTORE_STEP_START_APISERVER;
+        if (r >= 0 && (r = step_restart_controllers(&run)) < 0)
+                step = RESTORE_STEP_RESTART_CONTROLLERS;
 
         if (r < 0) {
                 const char *why = run.error ? run.error : strerror(-r);

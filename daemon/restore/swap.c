@@ -39,6 +39,15 @@ int swap_data_dir(Run *run) {
                         return free_and_format(&run->error, "cannot give %s to %u:%u: %s", p->restore_dir,
                                          (unsigned) p->data_uid, (unsigned) p->data_gid, strerror(-r)), r;
         }
+        /* The file etcd must hold open once it runs on the restored data. */
+        {
+                struct stat st;
+                if (fstatat(new_fd, "member/snap/db", &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return free_and_format(&run->error, "%s/member/snap/db: %s", p->restore_dir, strerror(errno)),
+                               -errno;
+                run->db_dev = st.st_dev;
+                run->db_ino = st.st_ino;
+        }
         if (fchmod(new_fd, p->data_dir_exists ? p->data_mode : 0700) < 0)
                 return free_and_format(&run->error, "cannot chmod %s: %s", p->restore_dir, strerror(errno)), -errno;
         if (p->data_dir_exists) {

@@ -108,7 +108,7 @@ _noreturn_ static void tool_child(const RestorePlan *p, const Config *c, int out
 
 int tool_snapshot_restore(Run *run) {
         RestorePlan *p = run->p;
-        const ConfigRestore *rc = &run->c->restore;
+        const EtcdMember *m = &p->member;
         char db_path[64], reason[1024], exit_how[64];
         _cleanup_free_ char *out = NULL, *path_env = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
@@ -120,9 +120,9 @@ int tool_snapshot_restore(Run *run) {
 
         snprintf(db_path, sizeof db_path, "/proc/self/fd/%d", TOOL_DB_FD);
         char *const argv[] = { p->tool_path, (char *) "snapshot", (char *) "restore", db_path,
-                               (char *) "--name", rc->name, (char *) "--initial-cluster", rc->initial_cluster,
-                               (char *) "--initial-cluster-token", rc->initial_cluster_token,
-                               (char *) "--initial-advertise-peer-urls", rc->initial_advertise_peer_urls,
+                               (char *) "--name", m->name.value, (char *) "--initial-cluster", m->initial_cluster.value,
+                               (char *) "--initial-cluster-token", m->initial_cluster_token.value,
+                               (char *) "--initial-advertise-peer-urls", m->initial_advertise_peer_urls.value,
                                (char *) "--data-dir", p->restore_dir, NULL };
         /* A clean environment: etcdctl turns ETCDCTL_* variables into flags
          * and refuses ones that conflict with ours. */

@@ -2,9 +2,12 @@
 /*
  * restore-service.c — one restore per connection: peer credentials (root
  * only), one request line of at most 64 KiB read with a deadline, the
- * configuration, then restore_plan() and, unless it is a dry run,
- * restore_run(), each step streamed to the client as
- * {"step","state","message"} and logged. The client may go away at any
+ * configuration, then restore_plan(). A dry run answers with the plan as
+ * its result. Otherwise the plan is sent, and the operator's answer
+ * ({"method":"Confirm"} or "Cancel") is read on the same connection within
+ * restore.confirm_timeout — the plan keeps the verified db and the restore
+ * lock meanwhile — and only then restore_run(), each step streamed to the
+ * client as {"step","state","message"} and logged. The client may go away at any
  * moment: writes then fail quietly and the runbook carries on to its end
  * (or its rollback), because stopping half-way would be the worst outcome.
  */
@@ -12,6 +15,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +37,10 @@ typedef struct Service {
         int fd;
         bool client_gone;
         bool dry_run;
+        /* what was read: the current line and what follows it */
+        char buf[RESTORE_REQUEST_MAX_BYTES + 2];
+        size_t len, consumed;
+        bool eof;
 } Service;
 
 static void json_putp(struct json_object **o) {
@@ -81,46 +89,116 @@ static void on_progress(const char *step, RestoreStepState state, const char *me
                                s->dry_run ? "dry run: " : "", step, restore_step_state_to_string(state), message);
 }
 
-/* Read one line (without the newline) of at most RESTORE_REQUEST_MAX_BYTES.
- * EOF ends a line too. Returns its length, -E2BIG, -ETIMEDOUT, -ENODATA
- * (nothing sent), or another -errno. */
-static ssize_t read_request(int fd, char *buf, size_t size) {
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + REQUEST_TIMEOUT_USEC;
-        size_t len = 0;
+/* Read the next line (without its newline) of at most
+ * RESTORE_REQUEST_MAX_BYTES into s->line, waiting at most timeout_usec for
+ * it; bytes after the newline are kept for the next call. EOF ends a line
+ * too. Returns its length, -E2BIG, -ETIMEDOUT, -ENODATA (nothing sent), or
+ * another -errno. */
+static ssize_t read_line(Service *s, uint64_t timeout_usec) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
+        size_t scanned = 0;
 
+        /* Drop the line returned last time. */
+        if (s->consumed > 0) {
+                memmove(s->buf, s->buf + s->consumed, s->len - s->consumed);
+                s->len -= s->consumed;
+                s->consumed = 0;
+        }
         for (;;) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+                uint64_t now;
                 char *nl;
                 ssize_t k;
                 int r;
 
+                nl = memchr(s->buf + scanned, '\n', s->len - scanned);
+                if (nl) {
+                        size_t len = (size_t) (nl - s->buf);
+                        s->consumed = len + 1;
+                        if (len > RESTORE_REQUEST_MAX_BYTES)
+                                return -E2BIG;
+                        if (len > 0 && s->buf[len - 1] == '\r')
+                                len--;
+                        s->buf[len] = '\0';
+                        return (ssize_t) len;
+                }
+                scanned = s->len;
+                if (s->len > RESTORE_REQUEST_MAX_BYTES)
+                        return -E2BIG;
+                if (s->eof) {
+                        if (s->len == 0)
+                                return -ENODATA;
+                        s->consumed = s->len;
+                        s->buf[s->len] = '\0';
+                        return (ssize_t) s->len;
+                }
+                now = now_usec(CLOCK_MONOTONIC);
                 if (now >= deadline)
                         return -ETIMEDOUT;
-                r = poll(&pfd, 1, (int) ((deadline - now) / USEC_PER_MSEC + 1));
+                r = poll(&pfd, 1, (int) MIN((deadline - now) / USEC_PER_MSEC + 1, (uint64_t) INT_MAX));
                 if (r < 0 && errno != EINTR)
                         return -errno;
                 if (r <= 0)
                         continue;
-                k = read(fd, buf + len, size - len);
+                k = read(s->fd, s->buf + s->len, RESTORE_REQUEST_MAX_BYTES + 1 - s->len);
                 if (k < 0) {
                         if (errno == EINTR || errno == EAGAIN)
                                 continue;
                         return -errno;
                 }
                 if (k == 0)
-                        return len > 0 ? (ssize_t) len : -ENODATA;
-                nl = memchr(buf + len, '\n', (size_t) k);
-                if (nl) {
-                        len = (size_t) (nl - buf);
-                        if (len > 0 && buf[len - 1] == '\r')
-                                len--;
-                        return (ssize_t) len;
-                }
-                len += (size_t) k;
-                if (len == size)
-                        return -E2BIG;
+                        s->eof = true;
+                s->len += (size_t) k;
         }
+}
+
+/* Send the plan ({"plan":{…},"confirm_timeout_ms":N}) and wait up to
+ * timeout_usec for the operator's answer. Returns 1 when confirmed; 0 when
+ * cancelled, not answered in time or the client went away (each sent and
+ * logged as a refusal); -EBADMSG for an answer that is neither; -ENOMEM. */
+static int await_confirmation(Service *s, const RestorePlan *plan, struct json_object *plan_json,
+                              uint64_t timeout_usec) {
+        struct json_object *o = json_object_new_object(), *extra;
+        const char *code = NULL, *message = NULL, *why;
+        _cleanup_free_ char *msg = NULL;
+        ssize_t n;
+        int r;
+
+        if (!o)
+                return log_error("out of memory"), -ENOMEM;
+        json_object_object_add(o, "plan", json_object_get(plan_json));
+        json_object_object_add(o, "confirm_timeout_ms", json_object_new_uint64(timeout_usec / USEC_PER_MSEC));
+        send_object(s, o);
+
+        n = read_line(s, timeout_usec);
+        if (n >= 0) {
+                r = restore_confirm_parse(s->buf, (size_t) n, plan->backup_path, &code, &message);
+                if (r > 0)
+                        return 1;
+                if (r < 0) {
+                        send_error(s, code, message, NULL);
+                        log_error("restore from %s refused, nothing was changed: bad answer to the plan: %s",
+                                  plan->backup_path, message);
+                        return r;
+                }
+                why = "the operator cancelled it";
+        } else if (n == -ETIMEDOUT) {
+                if (asprintf(&msg, "no confirmation within restore.confirm_timeout (%" PRIu64 " s)",
+                             timeout_usec / USEC_PER_SEC) < 0)
+                        return log_error("out of memory"), -ENOMEM;
+                why = msg;
+        } else if (n == -ENODATA)
+                why = "the client closed the connection without confirming";
+        else if (n == -E2BIG)
+                why = "the answer to the plan is over 64 KiB";
+        else
+                why = strerror((int) -n);
+        extra = json_object_new_object();
+        if (extra)
+                json_object_object_add(extra, "changed", json_object_new_boolean(false));
+        send_error(s, "not_confirmed", why, extra);
+        log_notice("restore from %s not confirmed, nothing was changed: %s", plan->backup_path, why);
+        return 0;
 }
 
 static int load_config(const char *path, Config **ret, char **ret_first_error) {
@@ -146,7 +224,7 @@ static int serve(Service *s, const char *config_path) {
         _cleanup_(restore_plan_freep) RestorePlan *plan = NULL;
         _cleanup_(restore_result_done) RestoreResult res = {};
         _cleanup_(json_putp) struct json_object *plan_json = NULL;
-        _cleanup_free_ char *buf = NULL, *error = NULL, *msg = NULL;
+        _cleanup_free_ char *error = NULL, *msg = NULL;
         const char *code = NULL, *message = NULL;
         char rev[32], dur[32];
         struct ucred cred;
@@ -168,10 +246,7 @@ static int serve(Service *s, const char *config_path) {
                 return EXIT_FAILURE;
         }
 
-        buf = malloc(RESTORE_REQUEST_MAX_BYTES + 1);
-        if (!buf)
-                return log_error("out of memory"), EXIT_FAILURE;
-        n = read_request(s->fd, buf, RESTORE_REQUEST_MAX_BYTES + 1);
+        n = read_line(s, REQUEST_TIMEOUT_USEC);
         if (n < 0) {
                 if (n == -E2BIG)
                         send_error(s, "too_large", "requests are at most 64 KiB", NULL);
@@ -180,7 +255,7 @@ static int serve(Service *s, const char *config_path) {
                 log_error("no restore request: %s", n == -ENODATA ? "the client sent nothing" : strerror((int) -n));
                 return EXIT_USAGE;
         }
-        r = restore_request_parse(buf, (size_t) n, &req, &code, &message);
+        r = restore_request_parse(s->buf, (size_t) n, &req, &code, &message);
         if (r < 0) {
                 send_error(s, code, message, NULL);
                 log_error("bad restore request: %s", message);
@@ -194,14 +269,6 @@ static int serve(Service *s, const char *config_path) {
                         msg = NULL;
                 send_error(s, "config_error", msg ? msg : "configuration not valid", NULL);
                 return EXIT_CONFIG;
-        }
-
-        if (!req.dry_run) {
-                if (asprintf(&msg, "Restore of etcd from %s started", req.backup) < 0)
-                        return log_error("out of memory"), EXIT_FAILURE;
-                log_struct(LOG_NOTICE, MESSAGE_ID_RESTORE_STARTED, msg, "ETCD_BACKUP_FILE", req.backup,
-                           "ETCD_DATA_DIR", c->restore.data_dir, NULL);
-                msg = mfree(msg);
         }
 
         r = restore_plan(c, req.backup, now_usec(CLOCK_REALTIME), on_progress, s, &plan, &error);
@@ -226,8 +293,7 @@ static int serve(Service *s, const char *config_path) {
 
         if (req.dry_run) {
                 struct json_object *o = json_object_new_object(), *result = json_object_new_object();
-                /* Release the lock and the temporary db before answering: the
-                 * client's next request is usually the real restore. */
+                /* Release the lock and the temporary db before answering. */
                 plan = restore_plan_free(plan);
                 if (!o || !result) {
                         json_object_put(o);
@@ -240,6 +306,17 @@ static int serve(Service *s, const char *config_path) {
                 send_object(s, o);
                 return EXIT_SUCCESS;
         }
+
+        /* The plan, then the operator's answer on this same connection. */
+        r = await_confirmation(s, plan, plan_json, c->restore.confirm_timeout_usec);
+        if (r <= 0)
+                return r == -ENOMEM ? EXIT_FAILURE : (r == -EBADMSG ? EXIT_USAGE : EXIT_FAILURE);
+
+        if (asprintf(&msg, "Restore of etcd from %s started", plan->backup_path) < 0)
+                return log_error("out of memory"), EXIT_FAILURE;
+        log_struct(LOG_NOTICE, MESSAGE_ID_RESTORE_STARTED, msg, "ETCD_BACKUP_FILE", plan->backup_path,
+                   "ETCD_DATA_DIR", plan->data_dir, NULL);
+        msg = mfree(msg);
 
         /* From here on the runbook ends in success or rollback, never half-way. */
         {

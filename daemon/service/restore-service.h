@@ -6,8 +6,10 @@
  * connection of the root-only restore socket (etcd-backupd-restore.socket,
  * Accept=yes, the connection as standard input and output). It checks the
  * peer is root, reads one JSON request line, plans the restore, and either
- * answers with the plan (dry run) or carries it out, streaming each step as
- * a JSON object and ending with a result or an error object. It logs the
+ * answers with the plan (dry run) or sends the plan, waits for the
+ * operator's confirmation on the same connection and carries it out,
+ * streaming each step as a JSON object and ending with a result or an error
+ * object. It logs the
  * restore's start, end and failure to the journal with their MESSAGE_IDs.
  */
 
@@ -18,6 +20,6 @@
  * here while the runbook runs, so that a restore once begun always ends
  * with its rollback rather than half-way. Returns the process exit code: 0
  * when the request succeeded (a dry run, or a restore with etcd healthy and
- * kube-apiserver back), 1 when it was refused or failed (rolled back), 2
- * for a malformed request, 78 when the configuration is not valid. */
+ * kube-apiserver back), 1 when it was refused, not confirmed or failed
+ * (rolled back), 2 for a malformed request or answer, 78 when the configuration is not valid. */
 int restore_service_main(const char *config_path, int fd);

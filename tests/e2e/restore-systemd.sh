@@ -1,28 +1,31 @@
 #!/usr/bin/env bash
 # tests/e2e/restore-systemd.sh — restore in systemd mode under a real systemd
-# (PID 1, journald, D-Bus) in a container: etcd and a kube-apiserver stand-in
-# run as units; the restore service runs per connection from a socket unit
-# (Accept=yes, the connection as standard input and output), and stops and
-# starts those units over D-Bus. Checks: `restore.mode = auto` picks systemd
-# (no manifests, etcd's unit loaded); a restore brings back the backed-up
-# keys with both units active again and the old data dir kept; the journal
-# has the restore MESSAGE_IDs; a restore whose etcd cannot come up
-# (initial_cluster names a member that does not exist: etcd never becomes
-# ready, the start job times out) rolls back to the old data with both
-# units active.
+# (PID 1, journald, D-Bus) in a container, through the INSTALLED units: the
+# build is installed with `meson install --destdir`, its prefix bind-mounted
+# in place, and etcd-backupd-restore.socket and etcd-backupd-restore@.service
+# copied unchanged into /etc/systemd/system (the configuration goes where
+# their ExecStart's -c says). etcd and a kube-apiserver stand-in run as
+# units; `etcd-backupctl restore` talks to the shipped socket
+# (MaxConnections=1) on one connection: plan, confirmation, run. Checks:
+# `restore.mode = auto` picks systemd (no manifests, etcd's unit loaded); a
+# restore brings back the backed-up keys with both units active again and
+# the old data dir kept; the journal has the restore MESSAGE_IDs; a plan
+# that is never confirmed ends within restore.confirm_timeout with nothing
+# changed; a restore whose etcd cannot come up (initial_cluster names a
+# member that does not exist: etcd never becomes ready, the start job times
+# out) rolls back to the old data with both units active.
 #
-#   TOP_SRCDIR=… ETCD_BACKUPD=… ETCD_BACKUPCTL=… bash tests/e2e/restore-systemd.sh
+#   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/restore-systemd.sh
 #
-# The directories of the two programs are bind-mounted read-only at the same
-# paths in the container (plus any in E2E_BIND, space-separated), which boots
-# the host's own /usr, so the programs run there as built. Needs root,
-# systemd-nspawn, nsenter, socat, etcd, etcdctl, jq, openssl. Bounded by
-# TIME_LIMIT seconds (default 240); the container is stopped by the PID of
-# the systemd-nspawn process this script started.
+# Needs root, meson, systemd-nspawn, nsenter, socat, etcd, etcdctl, jq,
+# openssl, and a build whose prefix is not /usr (it is bind-mounted into the
+# container, which boots the host's own /usr). Bounded by TIME_LIMIT seconds
+# (default 300); the container is stopped by the PID of the systemd-nspawn
+# process this script started.
 # shellcheck disable=SC2016
 set -uo pipefail
-: "${TOP_SRCDIR:?}" "${ETCD_BACKUPD:?}" "${ETCD_BACKUPCTL:?}"
-TIME_LIMIT=${TIME_LIMIT:-240}
+: "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
+TIME_LIMIT=${TIME_LIMIT:-300}
 
 PASS=0 FAIL=0
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
@@ -35,19 +38,37 @@ finish() {
 }
 T0=$SECONDS
 [[ $(id -u) == 0 ]] || { not_ok "needs root (systemd-nspawn)"; finish; }
-for c in systemd-nspawn nsenter socat etcd etcdctl jq openssl; do
+for c in meson systemd-nspawn nsenter socat etcd etcdctl jq openssl; do
   command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
 done
 
 . "$(dirname "$0")/lib.sh"
 e2e_setup etcd-backupd-e2e-restore
 
+# ---- install into a destdir ----
+if ! meson install -C "$TOP_BUILDDIR" --no-rebuild --destdir "$T/dest" > "$T/install.log" 2>&1; then
+  cat "$T/install.log"; not_ok "meson install --destdir"; finish
+fi
+D=$T/dest
+opt() { meson introspect --buildoptions "$TOP_BUILDDIR" | jq -r --arg n "$1" '.[] | select(.name == $n) | .value'; }
+PREFIX=$(opt prefix) SANITIZE=$(opt b_sanitize)
+case $PREFIX in
+  /usr | / | "") not_ok "prefix $PREFIX cannot be bind-mounted into the container (use /usr/local or /opt/…)"; finish ;;
+esac
+RUNIT=$(find "$D" -path '*/systemd/system/etcd-backupd-restore@.service' | head -1)
+RSOCKET=${RUNIT%/*}/etcd-backupd-restore.socket
+check "installed: etcd-backupd-restore.socket and etcd-backupd-restore@.service" test -f "$RUNIT" -a -f "$RSOCKET"
+[[ -f $RUNIT ]] || finish
+# What the installed units run, as they say it.
+ETCD_BACKUPD=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$RUNIT")
+CONF=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$RUNIT")
+ETCD_BACKUPCTL=$(find "$D$PREFIX" -path '*/bin/etcd-backupctl' | head -1); ETCD_BACKUPCTL=${ETCD_BACKUPCTL#"$D"}
+check "the restore unit runs the installed daemon ($ETCD_BACKUPD)" test -x "$D$ETCD_BACKUPD"
+check "etcd-backupctl installed ($ETCD_BACKUPCTL)" test -x "$D$ETCD_BACKUPCTL"
+
 # ---- what goes into the container (/e2e) ----
 "$TOP_SRCDIR/scripts/dev-etcd" --certs "$T" >/dev/null || { not_ok "certificates"; finish; }
 mkdir -p "$T/units"
-ETCD_BACKUPD=$(realpath "$ETCD_BACKUPD"); ETCD_BACKUPCTL=$(realpath "$ETCD_BACKUPCTL")
-BINDS=()
-for d in "${ETCD_BACKUPD%/*}" "${ETCD_BACKUPCTL%/*}" ${E2E_BIND:-}; do BINDS+=("--bind-ro=$d:$d"); done
 PKI=/e2e/pki/etcd
 cat > "$T/units/e2e-etcd.service" <<EOF
 [Unit]
@@ -71,20 +92,13 @@ Description=kube-apiserver stand-in (a TCP listener on 6443)
 # state after its job ended, not the one before.
 ExecStart=/usr/bin/socat TCP-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork SYSTEM:true
 EOF
+# Sanitizer builds: the same options the unit test drivers use, as a drop-in.
+if [[ $SANITIZE != none ]]; then
+  mkdir -p "$T/units/etcd-backupd-restore@.service.d"
+  echo -e '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1' \
+    > "$T/units/etcd-backupd-restore@.service.d/sanitizer.conf"
+fi
 for v in good bad; do
-  cat > "$T/units/e2e-restore-$v.socket" <<EOF
-[Socket]
-ListenStream=/run/e2e-restore-$v.sock
-Accept=yes
-SocketMode=0600
-EOF
-  cat > "$T/units/e2e-restore-$v@.service" <<EOF
-[Service]
-ExecStart=$ETCD_BACKUPD --serve-restore -c /e2e/$v.conf
-StandardInput=socket
-StandardOutput=socket
-StandardError=journal
-EOF
   cluster="default=https://127.0.0.1:2380"
   [[ $v == bad ]] && cluster+=",ghost=https://127.0.0.1:2390"
   cat > "$T/$v.conf" <<EOF
@@ -94,12 +108,13 @@ storage: { directory = "/var/lib/etcd-backupd"; compression = "zstd"; level = 1;
 restore: { mode = "auto"; data_dir = "/var/lib/etcd"; manifests_dir = "/etc/kubernetes/manifests";
            etcd_unit = "e2e-etcd.service"; apiserver_unit = "kube-apiserver.service";
            name = "default"; initial_cluster = "$cluster"; initial_cluster_token = "e2e";
-           initial_advertise_peer_urls = "https://127.0.0.1:2380"; health_timeout = "$([[ $v == bad ]] && echo 8s || echo 60s)"; };
+           initial_advertise_peer_urls = "https://127.0.0.1:2380"; health_timeout = "$([[ $v == bad ]] && echo 8s || echo 60s)";
+           confirm_timeout = "3s"; };
 EOF
 done
 
 # ---- boot ----
-e2e_boot "${BINDS[@]}"
+e2e_boot --bind="$D$PREFIX:$PREFIX"
 ok "container booted"
 
 ct() { # CMD...: inside the container, clean environment, bounded
@@ -114,23 +129,38 @@ ectl() { ct etcdctl --endpoints https://127.0.0.1:2379 --cacert $PKI/ca.crt --ce
 
 wait_until 30 ct systemctl is-system-running --wait >/dev/null 2>&1
 ct mkdir -p /run/systemd/system
-ct sh -c 'cp /e2e/units/* /run/systemd/system/ && systemctl daemon-reload'
-ct systemctl start e2e-etcd.service kube-apiserver.service e2e-restore-good.socket e2e-restore-bad.socket \
-  >> "$T/ct.log" 2>&1
+use_conf() { ct install -D -m 0600 "/e2e/$1.conf" "$CONF"; }
+ct sh -c "cp -r /e2e/units/* /run/systemd/system/ &&
+  cp /e2e/dest${RSOCKET#"$D"} /e2e/dest${RUNIT#"$D"} /etc/systemd/system/ && systemctl daemon-reload"
+use_conf good
+ct systemctl start e2e-etcd.service kube-apiserver.service etcd-backupd-restore.socket >> "$T/ct.log" 2>&1
 check "etcd and the kube-apiserver stand-in run as units" wait_until 30 active e2e-etcd.service
 check "kube-apiserver.service active" active kube-apiserver.service
 
 for i in $(seq 1 10); do ectl put "/before/k$i" "v$i" >/dev/null; done
-backup=$(ct "$ETCD_BACKUPD" --once -c /e2e/good.conf 2>>"$T/ct.log")
+backup=$(ct "$ETCD_BACKUPD" --once -c "$CONF" 2>>"$T/ct.log")
 check "--once made a backup" test -n "$backup"
 for i in $(seq 1 5); do ectl put "/after/k$i" "late" >/dev/null; done
 pid_before=$(ct systemctl show -P MainPID e2e-etcd.service)
 
-out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run --socket /run/e2e-restore-good.sock 2>&1)
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
 check "dry run: mode auto picked systemd (the unit is loaded over D-Bus)" grep -q "Mode: *systemd" <<<"$out"
 check "dry run: etcd untouched (same MainPID)" test "$pid_before" = "$(ct systemctl show -P MainPID e2e-etcd.service)"
 
-out=$(ct "$ETCD_BACKUPCTL" restore latest --yes --socket /run/e2e-restore-good.sock 2>&1); rc=$?
+data_before=$(ct sh -c 'cd /var/lib/etcd && find . -printf "%p %y %s\n" | sort')
+# A plan nobody confirms: the service gives up after confirm_timeout (3 s),
+# nothing changed; then the socket takes the next connection.
+t0=$SECONDS
+out=$(ct sh -c 'echo "{\"method\":\"Restore\",\"backup\":\"latest\"}" | socat -t1 -,ignoreeof UNIX-CONNECT:/run/etcd-backupd/restore.sock')
+check "unconfirmed plan: the plan is sent" grep -q '"plan"' <<<"$out"
+check "unconfirmed plan: not_confirmed after confirm_timeout (3 s)" \
+  grep -q '"error":"not_confirmed","message":"no confirmation within restore.confirm_timeout (3 s)"' <<<"$out"
+check "unconfirmed plan: ended within 20 s ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 20
+check "unconfirmed plan: etcd untouched (same MainPID)" test "$pid_before" = "$(ct systemctl show -P MainPID e2e-etcd.service)"
+check "unconfirmed plan: data dir listing unchanged" \
+  test "$data_before" = "$(ct sh -c 'cd /var/lib/etcd && find . -printf "%p %y %s\n" | sort')"
+
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "restore: exit 0" test $rc -eq 0
 check "restore: etcd unit active again" active e2e-etcd.service
@@ -143,7 +173,8 @@ check "journal: restore started" ct sh -c 'journalctl -q MESSAGE_ID=017db7d7f98c
 check "journal: restore finished" ct sh -c 'journalctl -q MESSAGE_ID=4d355615b1504ddcbb94373e3965e3b6 | grep -q .'
 
 ectl put /keep/k1 "after the first restore" >/dev/null
-out=$(ct "$ETCD_BACKUPCTL" restore latest --yes --socket /run/e2e-restore-bad.sock 2>&1); rc=$?
+use_conf bad
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "failed restore: exit 1" test $rc -eq 1
 check "failed restore: rolled back" grep -q "rolled back" <<<"$out"

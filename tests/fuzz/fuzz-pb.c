@@ -2,7 +2,7 @@
 /*
  * fuzz-pb.c — libFuzzer target for the protobuf reader: the input is one
  * message from etcd, decoded as a SnapshotResponse, a StatusResponse, a
- * ResponseHeader and as a raw field walk. Besides crashes it checks what
+ * MemberListResponse, a ResponseHeader and as a raw field walk. Besides crashes it checks what
  * the decoders promise: blobs point inside the input, strings are bounded
  * and free of control characters, a field walk never runs past the end.
  */
@@ -67,6 +67,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 require((uint8_t) *c >= 0x20 && (uint8_t) *c != 0x7f);
                 } else
                         require(st.n_errors == 0);
+        }
+
+        {
+                _cleanup_(pb_member_list_clear) PbMemberList ml = {};
+                if (pb_member_list_decode(data, size, &ml) == 0) {
+                        require(ml.n_members <= PB_MEMBERS_MAX);
+                        for (size_t i = 0; i < ml.n_members; i++) {
+                                require(ml.members[i].name && ml.members[i].peer_urls);
+                                if (*ml.members[i].name)
+                                        check_string(ml.members[i].name, PB_MEMBER_STRING_MAX_BYTES);
+                        }
+                }
         }
 
         (void) pb_response_header_decode(data, size, &h);

@@ -10,25 +10,27 @@
 #include <string.h>
 
 #include "backup/upload.h"
+#include "format/s3-uri.h"
+#include "format/s3-xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        UploadListing l = {};
+        S3Listing l = {};
         const char *xml = (const char *) data;
         char *s = NULL;
 
         /* Twice into the same listing: the second page appends. */
-        if (upload_list_parse(xml, size, &l) == 0)
-                (void) upload_list_parse(xml, size, &l);
+        if (s3_list_parse(xml, size, &l) == 0)
+                (void) s3_list_parse(xml, size, &l);
         for (size_t i = 0; i < l.n; i++)
-                if (!l.objects[i].key || strlen(l.objects[i].key) > UPLOAD_KEY_MAX)
+                if (!l.objects[i].key || strlen(l.objects[i].key) > S3_KEY_MAX)
                         abort();
-        upload_listing_done(&l);
-        if (upload_xml_element(xml, size, "Code", 128, &s) == 0)
+        s3_listing_done(&l);
+        if (s3_xml_element(xml, size, "Code", 128, &s) == 0)
                 free(s);
         s = NULL;
-        if (upload_xml_element(xml, size, "Message", 512, &s) == 0)
+        if (s3_xml_element(xml, size, "Message", 512, &s) == 0)
                 free(s);
         return 0;
 }

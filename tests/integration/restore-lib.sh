@@ -2,16 +2,18 @@
 # test itself): a kubeadm-shaped node in a scratch directory, run by a
 # KUBELET STAND-IN, and the restore socket under systemd-socket-activate.
 #
-# There is no kubelet here. The stand-in below is a bash loop that watches
-# a manifests directory and does what the kubelet does with static pods as
-# far as the restore can tell: a manifest that appears is started, one that
-# leaves is stopped (SIGTERM, then waited for), a pod that dies while its
-# manifest is there is restarted. Its "manifests" are small bash scripts,
-# not pod specs; the restore code never parses them (it only moves files
-# and scans kube-apiserver's for --secure-port=N and --bind-address=IP,
-# which these carry in a comment; ABIND, when set, is that address). etcd runs with the certificates of `scripts/dev-etcd --certs`
-# and the data dir from the config; the kube-apiserver stand-in is a socat
-# listener on the port named by --secure-port.
+# There is no kubelet here. tests/helpers/kubelet-standin.py watches the
+# manifests directory and does with static pods what the kubelet does as
+# far as the restore can tell: it reads each pod manifest (YAML as kubeadm
+# writes it), runs its container's `command:` list as it is in a private
+# mount namespace where each hostPath volume is mounted at its mountPath,
+# stops a pod whose manifest leaves and restarts one that dies. etcd.yaml
+# runs the real etcd with kubeadm's flags and in-pod paths (--data-dir
+# /var/lib/etcd on the etcd-data hostPath volume $NODE/var/lib/etcd; the
+# certificates of `scripts/dev-etcd --certs` at /etc/kubernetes/pki/etcd);
+# kube-apiserver.yaml runs tests/helpers/apiserver-standin.py with
+# kube-apiserver's flags, which serves /readyz over TLS at --bind-address
+# (ABIND, when set) and --secure-port.
 #
 # Everything started here is stopped by PID at exit (lib.sh's CLEANUP).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -37,65 +39,207 @@ BACKUPS=$T/backups
 mkdir -p "$NODE/var/lib" "$MAN" "$T/pids"
 "$TOP_SRCDIR/scripts/dev-etcd" --certs "$T/etcd" >/dev/null || { echo "cannot make certificates"; exit 1; }
 PKI=$T/etcd/pki/etcd
+# kubeadm's /etc/kubernetes/pki: the cluster CA (kube-apiserver's
+# --client-ca-file) and kube-apiserver's serving certificate with kubeadm's
+# names (not 127.0.0.1: the restore verifies the name "kubernetes"); etcd's
+# certificates below it, as kubeadm lays them out.
+K8S_PKI=$T/k8s/pki
+mkdir -p "$K8S_PKI"; ln -s "$PKI" "$K8S_PKI/etcd"
+( cd "$K8S_PKI" &&
+  openssl ecparam -name prime256v1 -genkey -noout -out ca.key &&
+  openssl req -x509 -new -key ca.key -subj /CN=kubernetes -days 3650 -sha256 \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign -out ca.crt &&
+  openssl ecparam -name prime256v1 -genkey -noout -out apiserver.key &&
+  openssl req -new -key apiserver.key -subj /CN=kube-apiserver -out apiserver.csr &&
+  printf '%s\n' 'subjectAltName=DNS:cp1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1,IP:192.168.122.10' \
+    'extendedKeyUsage=serverAuth' > apiserver.ext &&
+  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
+    -extfile apiserver.ext -out apiserver.crt ) >/dev/null 2>&1 || { echo "cannot make the kubernetes certificates"; exit 1; }
 ETCD_CACERT=$PKI/ca.crt ETCD_CERT=$PKI/healthcheck-client.crt ETCD_KEY=$PKI/healthcheck-client.key
 CPORT=$(free_port); PPORT=$((CPORT + 1))
-APORT=$(free_port)
+APORT=$(free_port) CMPORT=$(free_port) SCHPORT=$(free_port)
 while [[ $APORT == "$CPORT" || $APORT == "$PPORT" ]]; do APORT=$(free_port); done
 ETCD_ENDPOINT=https://127.0.0.1:$CPORT
 # Sockets live in a directory others may enter, so that the peer credential
 # check (not only file permissions) is what refuses a stranger.
 SOCKDIR=$(mktemp -d /tmp/etcd-backupd-rsock.XXXXXX); chmod 0755 "$SOCKDIR"; CLEANUP+=("rm -rf '$SOCKDIR'")
 
-write_manifests() { # the stand-in "static pods"
+NAME=${NAME:-node1}   # this member's --name: in etcd.yaml only
+write_manifests() { # the static pods, as kubeadm writes them (with this node's paths)
+  MPORT=$(free_port)
   cat > "$T/etcd.yaml" <<EOF
-# kubelet stand-in manifest (tests/integration/restore-lib.sh), not a pod spec
-exec etcd --name default --data-dir '$DATA' \\
-  --listen-client-urls https://127.0.0.1:$CPORT --advertise-client-urls https://127.0.0.1:$CPORT \\
-  --listen-peer-urls https://127.0.0.1:$PPORT --initial-advertise-peer-urls https://127.0.0.1:$PPORT \\
-  --initial-cluster default=https://127.0.0.1:$PPORT --initial-cluster-token restore-test \\
-  --client-cert-auth --trusted-ca-file '$PKI/ca.crt' --cert-file '$PKI/server.crt' --key-file '$PKI/server.key' \\
-  --peer-client-cert-auth --peer-trusted-ca-file '$PKI/ca.crt' --peer-cert-file '$PKI/peer.crt' \\
-  --peer-key-file '$PKI/peer.key' --snapshot-count 100000
+apiVersion: v1
+kind: Pod
+metadata:
+  annotations:
+    kubeadm.kubernetes.io/etcd.advertise-client-urls: https://127.0.0.1:$CPORT
+  creationTimestamp: null
+  labels:
+    component: etcd
+    tier: control-plane
+  name: etcd
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - etcd
+    - --advertise-client-urls=https://127.0.0.1:$CPORT
+    - --cert-file=/etc/kubernetes/pki/etcd/server.crt
+    - --client-cert-auth=true
+    - --data-dir=/var/lib/etcd
+    - --experimental-initial-corrupt-check=true
+    - --initial-advertise-peer-urls=https://127.0.0.1:$PPORT
+    - --initial-cluster=$NAME=https://127.0.0.1:$PPORT
+    - --key-file=/etc/kubernetes/pki/etcd/server.key
+    - --listen-client-urls=https://127.0.0.1:$CPORT
+    - --listen-metrics-urls=http://127.0.0.1:$MPORT
+    - --listen-peer-urls=https://127.0.0.1:$PPORT
+    - --name=$NAME
+    - --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt
+    - --peer-client-cert-auth=true
+    - --peer-key-file=/etc/kubernetes/pki/etcd/peer.key
+    - --peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+    - --snapshot-count=10000
+    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+    image: registry.k8s.io/etcd:3.5.9-0
+    imagePullPolicy: IfNotPresent
+    livenessProbe:
+      failureThreshold: 8
+      httpGet:
+        host: 127.0.0.1
+        path: /health?exclude=NOSPACE&serializable=true
+        port: $MPORT
+        scheme: HTTP
+      initialDelaySeconds: 10
+      periodSeconds: 10
+      timeoutSeconds: 15
+    name: etcd
+    resources:
+      requests:
+        cpu: 100m
+        memory: 100Mi
+    volumeMounts:
+    - mountPath: /var/lib/etcd
+      name: etcd-data
+    - mountPath: /etc/kubernetes/pki/etcd
+      name: etcd-certs
+  hostNetwork: true
+  priority: 2000001000
+  priorityClassName: system-node-critical
+  securityContext:
+    seccompProfile:
+      type: RuntimeDefault
+  volumes:
+  - hostPath:
+      path: $PKI
+      type: DirectoryOrCreate
+    name: etcd-certs
+  - hostPath:
+      path: $DATA
+      type: DirectoryOrCreate
+    name: etcd-data
+status: {}
 EOF
   cat > "$T/kube-apiserver.yaml" <<EOF
-# kubelet stand-in manifest (tests/integration/restore-lib.sh), not a pod spec
-#    - --secure-port=$APORT
-${ABIND:+#    - --bind-address=$ABIND}
-exec socat TCP-LISTEN:$APORT,bind=${ABIND:-127.0.0.1},reuseaddr,fork SYSTEM:true
+apiVersion: v1
+kind: Pod
+metadata:
+  creationTimestamp: null
+  labels:
+    component: kube-apiserver
+    tier: control-plane
+  name: kube-apiserver
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - python3
+    - $TOP_SRCDIR/tests/helpers/apiserver-standin.py
+    - --advertise-address=127.0.0.1
+    - --allow-privileged=true
+    - --authorization-mode=Node,RBAC${ABIND:+
+    - --bind-address=$ABIND}
+    - --client-ca-file=/etc/kubernetes/pki/ca.crt
+    - --etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt
+    - --etcd-certfile=/etc/kubernetes/pki/etcd/healthcheck-client.crt
+    - --etcd-keyfile=/etc/kubernetes/pki/etcd/healthcheck-client.key
+    - --etcd-servers=https://127.0.0.1:$CPORT
+    - --secure-port=$APORT
+    - --tls-cert-file=/etc/kubernetes/pki/apiserver.crt
+    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key
+    image: registry.k8s.io/kube-apiserver:v1.28.4
+    name: kube-apiserver
+    readinessProbe:
+      httpGet:
+        host: ${ABIND:-127.0.0.1}
+        path: /readyz
+        port: $APORT
+        scheme: HTTPS
+    volumeMounts:
+    - mountPath: /etc/kubernetes/pki
+      name: k8s-certs
+      readOnly: true
+  hostNetwork: true
+  priorityClassName: system-node-critical
+  volumes:
+  - hostPath:
+      path: $K8S_PKI
+      type: DirectoryOrCreate
+    name: k8s-certs
+status: {}
 EOF
-  cp "$T/etcd.yaml" "$T/kube-apiserver.yaml" "$MAN/"
+  for c in kube-controller-manager kube-scheduler; do
+    port=$CMPORT; [[ $c == kube-scheduler ]] && port=$SCHPORT
+    cat > "$T/$c.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  creationTimestamp: null
+  labels:
+    component: $c
+    tier: control-plane
+  name: $c
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - python3
+    - $TOP_SRCDIR/tests/helpers/apiserver-standin.py
+    - --authentication-kubeconfig=/etc/kubernetes/$c.conf
+    - --authorization-kubeconfig=/etc/kubernetes/$c.conf
+    - --bind-address=127.0.0.1
+    - --kubeconfig=/etc/kubernetes/$c.conf
+    - --leader-elect=true
+    - --secure-port=$port
+    - --tls-cert-file=/etc/kubernetes/pki/apiserver.crt
+    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key
+    image: registry.k8s.io/$c:v1.28.4
+    livenessProbe:
+      httpGet:
+        host: 127.0.0.1
+        path: /healthz
+        port: $port
+        scheme: HTTPS
+    name: $c
+    volumeMounts:
+    - mountPath: /etc/kubernetes/pki
+      name: k8s-certs
+      readOnly: true
+  hostNetwork: true
+  priorityClassName: system-node-critical
+  volumes:
+  - hostPath:
+      path: $K8S_PKI
+      type: DirectoryOrCreate
+    name: k8s-certs
+status: {}
+EOF
+  done
+  cp "$T/etcd.yaml" "$T/kube-apiserver.yaml" "$T/kube-controller-manager.yaml" "$T/kube-scheduler.yaml" "$MAN/"
 }
 
-# kubelet_standin: runs in the background until $T/kubelet.stop exists.
 kubelet_standin() {
-  declare -A pid=()
-  local m f p
-  while [[ ! -e $T/kubelet.stop ]]; do
-    for m in etcd kube-apiserver; do
-      f=$MAN/$m.yaml p=${pid[$m]:-}
-      if [[ -f $f ]]; then
-        if [[ -z $p ]] || ! kill -0 "$p" 2>/dev/null; then
-          [[ -n $p ]] && echo "$(date +%T.%N) $m exited; restarting" >> "$T/kubelet.log"
-          bash "$f" >> "$T/$m.log" 2>&1 &
-          pid[$m]=$!; echo "$!" > "$T/pids/$m"
-          echo "$(date +%T.%N) started $m pid $!" >> "$T/kubelet.log"
-        fi
-      elif [[ -n $p ]]; then
-        kill "$p" 2>/dev/null
-        for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null
-        echo "$(date +%T.%N) stopped $m pid $p" >> "$T/kubelet.log"
-        pid[$m]=""; rm -f "$T/pids/$m"
-      fi
-    done
-    sleep 0.2
-  done
-  for p in "${pid[@]}"; do
-    [[ -n $p ]] || continue
-    kill "$p" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-  done
+  exec python3 "$TOP_SRCDIR/tests/helpers/kubelet-standin.py" "$MAN" "$T"
 }
 
 stop_kubelet() {
@@ -107,7 +251,11 @@ stop_kubelet() {
 }
 
 etcd_healthy() { ctl --command-timeout=2s endpoint health >/dev/null 2>&1; }
-apiserver_up() { (exec 3<>"/dev/tcp/${ABIND:-127.0.0.1}/$APORT") 2>/dev/null; }
+apiserver_up() { # /readyz answers 200, verified with the CA of --client-ca-file for the name "kubernetes"
+  [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$K8S_PKI/ca.crt" \
+       --resolve "kubernetes:$APORT:${ABIND:-127.0.0.1}" "https://kubernetes:$APORT/readyz") == 200 ]]
+}
+pod_pid() { cat "$T/pids/$1" 2>/dev/null; }
 wait_for() { # SECONDS command...
   local n=$(($1 * 10)); shift
   for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
@@ -122,15 +270,25 @@ start_node() {
   wait_for 10 apiserver_up || { echo "the kube-apiserver stand-in did not start"; exit 1; }
 }
 
-# restore_conf FILE [EXTRA restore KEYS...]: the config the restore service uses.
+# restore_conf FILE [EXTRA restore KEYS...]: the config the restore service
+# uses. It names no data dir, member name or peer URLs: the restore reads
+# them from etcd.yaml in the manifests dir ($RMAN when set, else $MAN).
 restore_conf() {
   local f=$1; shift
   { etcd_group
     storage_group "$BACKUPS" gzip 3
-    printf 'restore: { mode = "auto"; data_dir = "%s"; manifests_dir = "%s"; name = "default";\n' "$DATA" "$MAN"
-    printf '  initial_cluster = "default=https://127.0.0.1:%s"; initial_cluster_token = "restore-test";\n' "$PPORT"
-    printf '  initial_advertise_peer_urls = "https://127.0.0.1:%s"; health_timeout = "60s";\n' "$PPORT"
+    printf 'restore: { mode = "auto"; manifests_dir = "%s"; \n' "${RMAN:-$MAN}"
+    printf '  health_timeout = "60s";\n'
     printf '  %s\n};\n' "$*"; } > "$f"
+}
+
+# manifests_for DIR DATA_DIR: a manifests dir holding this node's etcd.yaml
+# with its etcd-data hostPath volume at DATA_DIR instead (for refusals that
+# happen before anything is stopped: no kubelet watches DIR).
+manifests_for() {
+  mkdir -p "$1"
+  sed "s|^      path: $DATA\$|      path: $2|" "$T/etcd.yaml" > "$1/etcd.yaml"
+  grep -q "path: $2\$" "$1/etcd.yaml" || { echo "manifests_for: no etcd-data hostPath in etcd.yaml"; exit 1; }
 }
 
 # restore_socket NAME CONF [WRAPPER...]: a restore socket (Accept=yes, the

@@ -7,7 +7,12 @@
 # renamed into it), a temporary db that cannot be made next to the data dir
 # (a full or read-only file system there), a client that is not root, no
 # --yes without a terminal, no restore socket, an encrypted backup and a
-# wrong age identity. Each must give a clear error
+# wrong age identity, a plan that is not confirmed (the client hangs up,
+# never answers within restore.confirm_timeout, cancels, or confirms
+# another backup), a restore.data_dir or restore.name that is not what
+# etcd.yaml runs etcd with, an etcd.yaml without etcd's flags, one that is
+# not YAML, one whose data dir is on no hostPath volume, a cluster member
+# that the initial cluster does not name. Each must give a clear error
 # and exit 1 (2 for usage, 69 unreachable), and leave etcd's data dir
 # byte-identical (find -printf + sha256sum listing), the manifests as they
 # were and etcd running under the same PID.
@@ -94,7 +99,7 @@ if unshare -m --propagation private true 2>/dev/null; then
   # The data dir is a mount point: its sibling <data_dir>.restore-<ts> is on
   # another file system and could never be renamed into place.
   mkdir -p "$T/mnt/etcd"
-  restore_conf "$T/mnt.conf"; sed -i "s|data_dir = \"$DATA\"|data_dir = \"$T/mnt/etcd\"|" "$T/mnt.conf"
+  manifests_for "$T/man-mnt" "$T/mnt/etcd"; RMAN=$T/man-mnt restore_conf "$T/mnt.conf"
   restore_socket mnt "$T/mnt.conf" unshare -m --propagation private \
     bash -c 'mount -t tmpfs -o size=4m tmpfs "$0" && exec "$@"' "$T/mnt/etcd"
   refused "data dir is a mount point" "is a mount point" 1 "$C" restore latest --yes --socket "$RSOCK"
@@ -102,7 +107,7 @@ if unshare -m --propagation private true 2>/dev/null; then
 
   # The data dir's file system is too small for the decompressed db.
   mkdir -p "$T/small"
-  restore_conf "$T/small.conf"; sed -i "s|data_dir = \"$DATA\"|data_dir = \"$T/small/etcd\"|" "$T/small.conf"
+  manifests_for "$T/man-small" "$T/small/etcd"; RMAN=$T/man-small restore_conf "$T/small.conf"
   restore_socket small "$T/small.conf" unshare -m --propagation private \
     bash -c 'mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"' "$T/small"
   refused "no room for the temporary db next to the data dir" "No space left on device" 1 \
@@ -113,7 +118,7 @@ if unshare -m --propagation private true 2>/dev/null; then
 
   # Room for the db but not for the restored data dir (db + WAL segment).
   mkdir -p "$T/medium"
-  restore_conf "$T/medium.conf"; sed -i "s|data_dir = \"$DATA\"|data_dir = \"$T/medium/etcd\"|" "$T/medium.conf"
+  manifests_for "$T/man-medium" "$T/medium/etcd"; RMAN=$T/man-medium restore_conf "$T/medium.conf"
   restore_socket medium "$T/medium.conf" unshare -m --propagation private \
     bash -c 'mount -t tmpfs -o size=16m tmpfs "$0" && exec "$@"' "$T/medium"
   refused "no room for the restored data dir" "not enough space" 1 "$C" restore latest --yes --socket "$RSOCK"
@@ -121,13 +126,45 @@ if unshare -m --propagation private true 2>/dev/null; then
 
   # A read-only file system: the temporary db cannot be created there.
   mkdir -p "$T/ro"
-  restore_conf "$T/ro.conf"; sed -i "s|data_dir = \"$DATA\"|data_dir = \"$T/ro/etcd\"|" "$T/ro.conf"
+  manifests_for "$T/man-ro" "$T/ro/etcd"; RMAN=$T/man-ro restore_conf "$T/ro.conf"
   restore_socket ro "$T/ro.conf" unshare -m --propagation private \
     bash -c 'mount -t tmpfs -o size=16m,ro tmpfs "$0" && exec "$@"' "$T/ro"
   refused "read-only file system at the data dir" "Read-only file system" 1 "$C" restore latest --yes --socket "$RSOCK"
 else
   echo "# skipped the mount cases: cannot make a private mount namespace here"
 fi
+
+# ---- what etcd runs with, and the configuration ---------------------------------------
+# The data dir, name and peer URLs come from etcd.yaml (--data-dir through
+# the etcd-data hostPath volume); the restore block only overrides, and a
+# disagreement, or an etcd.yaml that cannot tell, is refused before anything
+# stops.
+restore_conf "$T/otherdir.conf" 'data_dir = "/var/lib/etcd-elsewhere";'
+restore_socket otherdir "$T/otherdir.conf"
+refused "restore.data_dir not the one etcd uses" \
+  "restore.data_dir = \"/var/lib/etcd-elsewhere\" ($T/otherdir.conf) disagrees with what etcd runs with: \"$DATA\" ($MAN/etcd.yaml:[0-9]*: --data-dir=/var/lib/etcd, hostPath volume etcd-data)" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
+restore_conf "$T/othername.conf" 'name = "default"; initial_advertise_peer_urls = "https://127.0.0.1:2380";'
+restore_socket othername "$T/othername.conf"
+refused "restore.name not etcd's --name" "restore.name = \"default\" ($T/othername.conf) disagrees with what etcd runs with: \"$NAME\" ($MAN/etcd.yaml:[0-9]*: --name)" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
+refused "restore.name not etcd's --name, dry run" "disagrees with what etcd runs with" \
+  1 "$C" restore latest --dry-run --socket "$RSOCK"
+bad_manifest() { # NAME CONTENT: a manifests dir whose etcd.yaml is CONTENT
+  mkdir -p "$T/man-$1"; printf '%s\n' "$2" > "$T/man-$1/etcd.yaml"
+  RMAN=$T/man-$1 restore_conf "$T/$1.conf"; restore_socket "$1" "$T/$1.conf"
+  MSTATE=$(tree_state "$T/man-$1")
+}
+bad_manifest noflags "$(sed '/^    - --/d' "$T/etcd.yaml")"
+refused "etcd.yaml without etcd's flags" "$T/man-noflags/etcd.yaml: the container's command has no --data-dir (program etcd)" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
+check "etcd.yaml without etcd's flags: that manifest unchanged" test "$MSTATE" = "$(tree_state "$T/man-noflags")"
+bad_manifest notyaml "exec etcd --name $NAME --data-dir '$DATA' {"
+refused "etcd.yaml that is not YAML" "$T/man-notyaml/etcd.yaml" 1 "$C" restore latest --yes --socket "$RSOCK"
+check "etcd.yaml that is not YAML: that manifest unchanged" test "$MSTATE" = "$(tree_state "$T/man-notyaml")"
+bad_manifest inpod "$(sed 's|^    - --data-dir=/var/lib/etcd$|    - --data-dir=/var/lib/etcd-in-image|' "$T/etcd.yaml")"
+refused "--data-dir on no hostPath volume" "etcd.yaml:[0-9]*: --data-dir=/var/lib/etcd-in-image is on no volume of the pod" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
 
 # ---- who may ask, and how ---------------------------------------------------------
 chmod 0777 "$SOCK"      # the real unit's SocketMode=0600 stops strangers earlier
@@ -149,6 +186,46 @@ check "dry_run not a boolean: invalid_request" \
   grep -q '"invalid_request"' <<<"$(req '{"method":"Restore","backup":"latest","dry_run":"yes"}')"
 check "a line over 64 KiB: too_large" \
   grep -q '"too_large"' <<<"$(head -c 70000 /dev/zero | tr '\0' 'a' | timeout 10 socat -t5 - UNIX-CONNECT:"$SOCK")"
+# The plan's answer, on the same connection: none (the client hangs up, or
+# says nothing within restore.confirm_timeout), a cancellation, a
+# confirmation of another backup: each refused, nothing touched.
+restore_conf "$T/confirm.conf" 'confirm_timeout = "2s";'
+restore_socket confirm "$T/confirm.conf"; CSOCK=$RSOCK
+RQ='{"method":"Restore","backup":"latest"}'
+converse() { # LINES... (then keeps its side open until the service closes)
+  printf '%s\n' "$@" | timeout 20 socat -t1 -,ignoreeof UNIX-CONNECT:"$CSOCK"
+}
+out=$(printf '%s\n' "$RQ" | timeout 20 socat -t10 - UNIX-CONNECT:"$CSOCK")
+check "plan, then the client hangs up: the plan was sent" grep -q '"plan":{' <<<"$out"
+check "plan, then the client hangs up: not_confirmed" \
+  grep -q '"error":"not_confirmed","message":"the client closed the connection without confirming"' <<<"$out"
+check "plan, then the client hangs up: nothing touched" unchanged
+t0=$SECONDS; out=$(converse "$RQ"); t=$((SECONDS - t0))
+check "plan, no answer: not_confirmed after restore.confirm_timeout" \
+  grep -q '"error":"not_confirmed","message":"no confirmation within restore.confirm_timeout (2 s)"' <<<"$out"
+check "plan, no answer: the service gave up in time (${t} s)" test "$t" -ge 2 -a "$t" -lt 10
+check "plan, no answer: nothing touched" unchanged
+check "plan, no answer: logged" grep -q "not confirmed, nothing was changed: no confirmation" "$T/restore-confirm.log"
+out=$(converse "$RQ" '{"method":"Cancel"}')
+check "plan, cancelled: not_confirmed" grep -q '"error":"not_confirmed","message":"the operator cancelled it"' <<<"$out"
+check "plan, cancelled: nothing touched" unchanged
+out=$(converse "$RQ" '{"method":"Confirm","backup":"/var/lib/etcd-backupd/another.db"}')
+check "plan, a confirmation of another backup: invalid_request" \
+  grep -q '"error":"invalid_request","message":"\\"Confirm\\" must name the plan' <<<"$out"
+check "plan, a confirmation of another backup: no step ran" test -z "$(grep '"step"' <<<"$out" | grep -v '"verify"\|"detect"')"
+check "plan, a confirmation of another backup: nothing touched" unchanged
+out=$(converse "$RQ" '{"method":"Restore","backup":"latest"}')
+check "plan, answered with another request: unknown_method" grep -q '"error":"unknown_method"' <<<"$out"
+check "plan, answered with another request: nothing touched" unchanged
+# On a terminal (script(1) gives the client one): the plan, the question,
+# an answer that is not "yes".
+if command -v script >/dev/null; then
+  out=$(printf 'no\n' | timeout 30 script -qec "'$C' restore latest --socket '$CSOCK'" /dev/null 2>&1)
+  check "terminal, answered no: the plan was shown" grep -q "Restore plan" <<<"$out"
+  check "terminal, answered no: asked within the service's time limit" grep -q "Type 'yes' within 2 s to restore" <<<"$out"
+  check "terminal, answered no: not confirmed" grep -q "not confirmed; nothing was changed" <<<"$out"
+  check "terminal, answered no: nothing touched" unchanged
+fi
 check "after all that: nothing touched" unchanged
 out=$("$C" --json restore latest --dry-run --socket "$SOCK" 2>&1)
 check "and a dry run still works" jqt '.revision > 0' <<<"$out"
@@ -161,6 +238,7 @@ age-keygen -o "$T/right.key" 2>/dev/null; age-keygen -o "$T/wrong.key" 2>/dev/nu
   echo "encryption: { recipients = [\"$(age-keygen -y "$T/right.key")\"]; };"; } > "$T/enc.conf"
 encrypted=$("$ETCD_BACKUPD" --once -c "$T/enc.conf" 2>>"$T/once.err")
 check "an encrypted backup was made" test -f "$encrypted"
+[[ -f $encrypted ]] || tail -5 "$T/once.err" | sed 's/^/# /'
 for id in right wrong; do
   restore_conf "$T/$id.conf"
   echo "encryption: { recipients = [\"$(age-keygen -y "$T/right.key")\"]; identity_file = \"$T/$id.key\"; };" >> "$T/$id.conf"
@@ -172,5 +250,31 @@ check "encrypted, the right identity: the dry run verifies it" jqt '.revision > 
 check "encrypted, the right identity: nothing touched" unchanged
 refused "encrypted, a wrong identity" "no age identity matches" 1 \
   "$C" restore "$encrypted" --yes --socket "$SOCK_wrong"
+
+# ---- a cluster with a member the restore does not name -------------------------------
+# A learner (it does not count for quorum, so the one-member cluster stays
+# up) on 127.0.0.3: MemberList names it, etcd.yaml's --initial-cluster does
+# not; restoring this member alone would split the cluster.
+GHOST=https://127.0.0.3:$(free_port)
+ctl member add ghost --learner --peer-urls="$GHOST" >/dev/null 2>&1
+check "a learner was added" grep -q "$GHOST" <<<"$(ctl member list 2>&1)"
+STATE0=$(tree_state "$DATA")
+refused "a member the initial cluster does not name" \
+  "the cluster has members that the initial cluster \"$NAME=https://127.0.0.1:$PPORT\" ($MAN/etcd.yaml:[0-9]*: --initial-cluster) does not name: <unstarted>=$GHOST (learner)" \
+  1 "$C" restore latest --yes --socket "$SOCK"
+out=$("$C" restore latest --yes --socket "$SOCK" 2>&1 </dev/null)
+proc=$(grep -o 'on every node set restore.initial_cluster = "[^"]*"' <<<"$out")
+check "a member the initial cluster does not name: the per-node procedure is printed, naming every member" \
+  eval 'grep -q "$NAME=https://127.0.0.1:$PPORT" <<<"$proc" && grep -q "<unstarted>=$GHOST" <<<"$proc" &&
+        grep -q "run \`etcd-backupctl restore FILE --yes\` on each of them" <<<"$out"'
+restore_conf "$T/all.conf" "initial_cluster = \"$NAME=https://127.0.0.1:$PPORT,ghost=$GHOST\";"
+restore_socket all "$T/all.conf"
+out=$("$C" --json restore latest --dry-run --socket "$RSOCK" 2>&1)
+check "every member named (restore.initial_cluster): the dry run passes and says MemberList was asked" \
+  jqt '.member_list | test("2 members, every one named")' <<<"$out"
+check "every member named: the token is derived from the backup" \
+  jqt '[.member[] | select(.setting == "initial_cluster_token")][0].value | test("^etcd-restore-[0-9a-f]{16}$")' <<<"$out"
+ctl member remove "$(ctl member list | awk -F', ' -v u="$GHOST" '$4 == u { print $1 }')" >/dev/null 2>&1
+check "the learner was removed again" test -z "$(ctl member list 2>&1 | grep "$GHOST")"
 
 finish

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Restore in static-pod mode, end to end, on a kubeadm-shaped node run by a
-# kubelet stand-in (see restore-lib.sh: there is no kubelet here; a bash
-# loop starts and stops "pods" as their manifests come and go). A real TLS
+# kubelet stand-in (see restore-lib.sh: kubeadm's YAML manifests, the real
+# etcd run with the flags of etcd.yaml's command: list in a mount namespace
+# where its hostPath volumes sit at their in-pod paths, a kube-apiserver
+# stand-in serving /readyz over TLS). The restore's configuration names no
+# data dir, member name or peer URLs: they come from etcd.yaml. A real TLS
 # etcd 3.4 is backed up with `etcd-backupd --once`; more keys are written;
 # `etcd-backupctl restore latest --yes` through a socket-activated
 # `etcd-backupd --serve-restore` (systemd-socket-activate --accept --inetd)
-# must bring back exactly the backed-up keys with etcd and the
-# kube-apiserver stand-in running again and the old data dir kept. A dry run
-# must change nothing. Then a restore that cannot come up (initial_cluster
-# names a second member that does not exist, so the restored etcd never
-# gets a leader) must roll back: the data as it was, both pods running,
-# the failed restore kept for inspection. The kube-apiserver stand-in
-# listens on 127.0.0.2 only, as its manifest's --bind-address says: the
-# restore must wait for it there, not on 127.0.0.1.
+# must bring back exactly the backed-up keys, prove that the etcd answering
+# runs on the restored db at the backup's revision, wait for kube-apiserver's
+# /readyz (verified with its --client-ca-file, at its --bind-address
+# 127.0.0.2), restart kube-controller-manager and kube-scheduler, and keep
+# the old data dir. A dry run must change nothing. Then a restore that
+# cannot come up (initial_cluster names a second member that does not
+# exist, so the restored etcd never gets a leader) must roll back: the data
+# as it was, the pods running, the failed restore kept for inspection.
 . "$(dirname "$0")/restore-lib.sh"
 C=$ETCD_BACKUPCTL
 
@@ -33,6 +36,7 @@ check "later writes are there before the restore" test "$(ctl get /after/ --pref
 # etcd's data owned by someone else (kubeadm's is root's, others run etcd as
 # "etcd"): the restored dir must get that owner throughout.
 chown -R 65534:65534 "$DATA"
+mode_before=$(stat -c %a "$DATA")   # the kubelet made it (DirectoryOrCreate: 0755)
 
 # ---- dry run: prints the plan, changes nothing ---------------------------------
 before=$(tree_state "$DATA"); man_before=$(tree_state "$MAN"); pid_before=$(etcd_pid)
@@ -56,17 +60,28 @@ check "dry run: no restore, pre-restore or held dirs" \
 check "dry run: no temporary file left in the data dir's parent" test -z "$(ls -A "$NODE/var/lib" | grep -v '^etcd$')"
 
 # ---- the restore -------------------------------------------------------------
+cm_before=$(pod_pid kube-controller-manager) sch_before=$(pod_pid kube-scheduler)
 t0=$(date +%s.%N)
 out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
 t1=$(date +%s.%N)
 echo "$out" | sed 's/^/    /'
 check "restore: exit 0" test $rc -eq 0
+[[ $rc == 0 ]] || tail -20 "$T/restore-main.log" | sed 's/^/# /'
 check "restore: every step reported done" \
-  test "$(grep -cE '^ +ok  (stop kube-apiserver|stop etcd|snapshot restore|swap data dir|start etcd|wait for etcd|start kube-apiserver):' <<<"$out")" = 7
+  test "$(grep -cE '^ +ok  (stop kube-apiserver|stop etcd|snapshot restore|swap data dir|start etcd|wait for etcd|start kube-apiserver|restart controllers):' <<<"$out")" = 8
+check "restore: proved: etcd at the backup's revision, its process holds the restored db open" \
+  grep -qE "ok  wait for etcd: etcd is healthy at revision $backup_rev, the backup's, and runs on the restored data \(pid [0-9]+, listening on port $CPORT, holds $DATA/member/snap/db inode [0-9]+ open\)" <<<"$out"
+check "restore: kube-apiserver back = /readyz 200 at its --bind-address, verified with its --client-ca-file" \
+  grep -qE "ok  start kube-apiserver: .*https://127\.0\.0\.2:$APORT/readyz answers 200, verified with $K8S_PKI/ca.crt" <<<"$out"
+check "restore: kube-controller-manager and kube-scheduler restarted (new pids)" \
+  test "$(pod_pid kube-controller-manager)" != "$cm_before" -a "$(pod_pid kube-scheduler)" != "$sch_before" -a \
+    -n "$(pod_pid kube-controller-manager)" -a -n "$(pod_pid kube-scheduler)"
+check "restore: the plan says where each setting was read" \
+  grep -qE "data_dir +$DATA  \($MAN/etcd.yaml:[0-9]+: --data-dir=/var/lib/etcd, hostPath volume etcd-data\)" <<<"$out"
 check "restore: etcd healthy afterwards" etcd_healthy
 check "restore: kube-apiserver stand-in back" apiserver_up
 check "restore: kube-apiserver waited for at its --bind-address (127.0.0.2 port $APORT)" \
-  grep -qE "ok  (stop|start) kube-apiserver: .*127\.0\.0\.2 port $APORT (closed|answers)" <<<"$out"
+  grep -qE "ok  stop kube-apiserver: .*127\.0\.0\.2 port $APORT closed" <<<"$out"
 check "restore: the later writes are gone" test -z "$(ctl get /after/ --prefix --keys-only)"
 check "restore: the backed-up keys are back" test "$(ctl get /before/k3 --print-value-only)" = overwritten
 check "restore: 20 keys under /before/" test "$(ctl get /before/ --prefix --keys-only | grep -c .)" = 20
@@ -77,7 +92,7 @@ check "restore: the old data dir is kept as .pre-restore-*" test -n "$pre" -a -d
 check "restore: the old data dir still has the later writes (etcd's own db)" grep -qa "/after/k1" "$pre/member/snap/db"
 check "restore: both manifests back in place" test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml"
 check "restore: no holding dir left" test -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
-check "restore: the data dir mode is kept (0700)" test "$(stat -c %a "$DATA")" = 700
+check "restore: the data dir mode is kept ($mode_before)" test "$(stat -c %a "$DATA")" = "$mode_before"
 # (etcd itself, running as root here, adds files of its own after the start.)
 check "restore: the old owner (65534) copied onto what the restore made" \
   test "$(stat -c %u:%g "$DATA" "$DATA/member" "$DATA/member/snap/db" "$DATA"/member/wal/0000000000000000-0000000000000000.wal | sort -u)" = 65534:65534
@@ -88,8 +103,9 @@ echo "# restore of a $(jq -r .db_size "$(ls "$BACKUPS"/*.json | head -1)") byte 
 # ---- a restore that cannot come up rolls back ------------------------------------
 ctl put /keep/k1 "written after the first restore" >/dev/null
 GPORT=$(free_port)
-restore_conf "$T/bad.conf" # then a second, nonexistent member: no leader, ever
-sed -i "s|initial_cluster = \"default=https://127.0.0.1:$PPORT\"|initial_cluster = \"default=https://127.0.0.1:$PPORT,ghost=https://127.0.0.1:$GPORT\"|; s|health_timeout = \"60s\"|health_timeout = \"6s\"|" "$T/bad.conf"
+# A second, nonexistent member: no leader, ever.
+restore_conf "$T/bad.conf" "initial_cluster = \"$NAME=https://127.0.0.1:$PPORT,ghost=https://127.0.0.1:$GPORT\";"
+sed -i 's|health_timeout = "60s"|health_timeout = "6s"|' "$T/bad.conf"
 check "bad config: names a ghost member" grep -q ghost "$T/bad.conf"
 restore_socket bad "$T/bad.conf"; BAD=$RSOCK
 keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')

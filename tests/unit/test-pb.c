@@ -721,6 +721,64 @@ static void test_status_limits(void) {
         enc_free(&e);
 }
 
+/* A MemberListResponse as etcd 3.4 sends it: a header, three members (one
+ * with two peer URLs), a learner added but not started (no name). */
+static void test_member_list(void) {
+        _cleanup_(pb_member_list_clear) PbMemberList l = {};
+        Enc e = {}, m = {};
+
+        enc_header(&e, 1, 0xfb90fc530d16abd9, 0x8e9e05c52164694d, 42, 3);
+        enc_uint(&m, 1, 0x8e9e05c52164694d);
+        enc_str(&m, 2, "m1");
+        enc_str(&m, 3, "https://127.0.0.1:2380");
+        enc_str(&m, 4, "https://127.0.0.1:2379");
+        enc_bytes(&e, 2, m.data, m.n);
+        enc_free(&m);
+        enc_uint(&m, 1, 2);
+        enc_str(&m, 2, "m2");
+        enc_str(&m, 3, "https://127.0.0.2:2380");
+        enc_str(&m, 3, "https://[::2]:2380");
+        enc_uint(&m, 99, 7);    /* unknown: skipped */
+        enc_bytes(&e, 2, m.data, m.n);
+        enc_free(&m);
+        enc_uint(&m, 1, 3);
+        enc_str(&m, 3, "https://127.0.0.3:2380");
+        enc_uint(&m, 5, 1);
+        enc_bytes(&e, 2, m.data, m.n);
+        enc_free(&m);
+
+        check_int_eq(pb_member_list_decode(e.data, e.n, &l), 0);
+        check_u64_eq(l.header.cluster_id, 0xfb90fc530d16abd9);
+        check_int_eq(l.n_members, 3);
+        check_u64_eq(l.members[0].id, 0x8e9e05c52164694d);
+        check_str_eq(l.members[0].name, "m1");
+        check_str_eq(l.members[0].peer_urls, "https://127.0.0.1:2380");
+        check_str_eq(l.members[1].peer_urls, "https://127.0.0.2:2380,https://[::2]:2380");
+        check(!l.members[1].is_learner);
+        check_str_eq(l.members[2].name, "");
+        check(l.members[2].is_learner);
+        pb_member_list_clear(&l);
+
+        /* a name with a control character, a member of the wrong wire type */
+        enc_free(&e);
+        enc_str(&m, 2, "bad\nname");
+        enc_bytes(&e, 2, m.data, m.n);
+        enc_free(&m);
+        check_int_eq(pb_member_list_decode(e.data, e.n, &l), -EBADMSG);
+        enc_free(&e);
+        enc_uint(&e, 2, 5);
+        check_int_eq(pb_member_list_decode(e.data, e.n, &l), -EBADMSG);
+        enc_free(&e);
+        /* truncated */
+        enc_uint(&m, 1, 1);
+        enc_str(&m, 2, "m1");
+        enc_bytes(&e, 2, m.data, m.n);
+        enc_free(&m);
+        check(pb_member_list_decode(e.data, e.n - 1, &l) < 0);
+        check_int_eq(l.n_members, 0);
+        enc_free(&e);
+}
+
 int main(void) {
         TEST_RUN(test_varint_roundtrip);
         TEST_RUN(test_varint_edges);
@@ -736,5 +794,6 @@ int main(void) {
         TEST_RUN(test_snapshot_version_limits);
         TEST_RUN(test_status_realistic);
         TEST_RUN(test_status_limits);
+        TEST_RUN(test_member_list);
         return 0;
 }

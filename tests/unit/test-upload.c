@@ -15,21 +15,23 @@
 
 #include "test.h"
 #include "backup/upload.h"
+#include "format/s3-uri.h"
+#include "format/s3-xml.h"
 #include "util/macro.h"
 
 static void test_uri_encode(void) {
         char *s = NULL;
 
-        check(upload_uri_encode("etcd-0123-20261121T020003Z-r5.db.gz", true, &s) == 0);
+        check(s3_uri_encode("etcd-0123-20261121T020003Z-r5.db.gz", true, &s) == 0);
         check_str_eq(s, "etcd-0123-20261121T020003Z-r5.db.gz");
         free(s);
-        check(upload_uri_encode("a:b+c d/\xc3\xa9~._-%", true, &s) == 0);
+        check(s3_uri_encode("a:b+c d/\xc3\xa9~._-%", true, &s) == 0);
         check_str_eq(s, "a%3Ab%2Bc%20d/%C3%A9~._-%25");
         free(s);
-        check(upload_uri_encode("node1/x=y&z", false, &s) == 0);
+        check(s3_uri_encode("node1/x=y&z", false, &s) == 0);
         check_str_eq(s, "node1%2Fx%3Dy%26z");
         free(s);
-        check(upload_uri_encode("", false, &s) == 0);
+        check(s3_uri_encode("", false, &s) == 0);
         check_str_eq(s, "");
         free(s);
 }
@@ -37,39 +39,39 @@ static void test_uri_encode(void) {
 static void test_query_build(void) {
         char *q = NULL;
 
-        check(upload_query_build(
-                      (const UploadQueryParam[]) { { "prefix", "node1/" }, { "list-type", "2" },
+        check(s3_query_build(
+                      (const S3QueryParam[]) { { "prefix", "node1/" }, { "list-type", "2" },
                                                    { "continuation-token", "a+b=/c" } },
                       3, &q) == 0);
         check_str_eq(q, "continuation-token=a%2Bb%3D%2Fc&list-type=2&prefix=node1%2F");
         free(q);
-        check(upload_query_build(&(UploadQueryParam) { "uploads", "" }, 1, &q) == 0);
+        check(s3_query_build(&(S3QueryParam) { "uploads", "" }, 1, &q) == 0);
         check_str_eq(q, "uploads=");
         free(q);
-        check(upload_query_build(&(UploadQueryParam) { "uploads", NULL }, 1, &q) == 0);
+        check(s3_query_build(&(S3QueryParam) { "uploads", NULL }, 1, &q) == 0);
         check_str_eq(q, "uploads=");
         free(q);
-        check(upload_query_build((const UploadQueryParam[]) { { "uploadId", "x y" }, { "partNumber", "10" } }, 2,
+        check(s3_query_build((const S3QueryParam[]) { { "uploadId", "x y" }, { "partNumber", "10" } }, 2,
                                  &q) == 0);
         check_str_eq(q, "partNumber=10&uploadId=x%20y");
         free(q);
         /* Equal names sort by value. */
-        check(upload_query_build((const UploadQueryParam[]) { { "a", "2" }, { "a", "1" } }, 2, &q) == 0);
+        check(s3_query_build((const S3QueryParam[]) { { "a", "2" }, { "a", "1" } }, 2, &q) == 0);
         check_str_eq(q, "a=1&a=2");
         free(q);
-        check(upload_query_build(NULL, 0, &q) == 0);
+        check(s3_query_build(NULL, 0, &q) == 0);
         check_str_eq(q, "");
         free(q);
 }
 
 #define HEAD "<?xml version='1.0' encoding='UTF-8'?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 
-static int parse(const char *xml, UploadListing *l) {
-        return upload_list_parse(xml, strlen(xml), l);
+static int parse(const char *xml, S3Listing *l) {
+        return s3_list_parse(xml, strlen(xml), l);
 }
 
 static void test_list_parse(void) {
-        UploadListing l = {};
+        S3Listing l = {};
 
         check(parse(HEAD "<Name>backups</Name><Prefix>node1/</Prefix><KeyCount>2</KeyCount>"
                          "<IsTruncated>false</IsTruncated>"
@@ -98,26 +100,26 @@ static void test_list_parse(void) {
         check(parse(HEAD "<IsTruncated>false</IsTruncated></ListBucketResult>", &l) == 0);
         check(!l.truncated);
         check(!l.next_token);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
 
         /* An empty listing. */
         check(parse(HEAD "<KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>", &l) == 0);
         check_int_eq(l.n, 0);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
 }
 
 static void test_list_hostile(void) {
-        UploadListing l = {};
+        S3Listing l = {};
         char *big;
         size_t n;
 
         /* Not a listing at all. */
         check(parse("<?xml version='1.0'?><Error><Code>AccessDenied</Code></Error>", &l) == -EBADMSG);
         check(parse("", &l) == -EBADMSG);
-        check(upload_list_parse("<ListBucketResult", 5, &l) == -EBADMSG);
+        check(s3_list_parse("<ListBucketResult", 5, &l) == -EBADMSG);
         /* An unterminated <Contents>. */
         check(parse(HEAD "<Contents><Key>a</Key><Size>1</Size>", &l) == -EBADMSG);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
         /* Objects that cannot be used are skipped, the rest is kept. */
         check(parse(HEAD
                     "<Contents><Key>no-size</Key></Contents>"
@@ -143,20 +145,20 @@ static void test_list_hostile(void) {
         check_str_eq(l.objects[0].key, "good");
         check_u64_eq(l.objects[0].size, 7);
         check_str_eq(l.objects[1].key, "nested");
-        upload_listing_done(&l);
+        s3_listing_done(&l);
 
         /* A NUL inside the body is only data. */
         {
                 static const char doc[] = HEAD "<Contents><Key>a\0b</Key><Size>1</Size></Contents>"
                                                "<Contents><Key>c</Key><Size>2</Size></Contents></ListBucketResult>";
-                check(upload_list_parse(doc, sizeof doc - 1, &l) == 0);
+                check(s3_list_parse(doc, sizeof doc - 1, &l) == 0);
                 check_int_eq(l.n, 1);
                 check_str_eq(l.objects[0].key, "c");
-                upload_listing_done(&l);
+                s3_listing_done(&l);
         }
 
-        /* A key longer than UPLOAD_KEY_MAX is skipped. */
-        n = UPLOAD_KEY_MAX + 1;
+        /* A key longer than S3_KEY_MAX is skipped. */
+        n = S3_KEY_MAX + 1;
         big = malloc(n + 256);
         check(big);
         memcpy(big, "<ListBucketResult><Contents><Key>", 33);
@@ -165,7 +167,7 @@ static void test_list_hostile(void) {
         check(parse(big, &l) == 0);
         check_int_eq(l.n, 0);
         free(big);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
 
         /* A continuation token beyond its limit, or with a control character. */
         n = 5000;
@@ -176,22 +178,22 @@ static void test_list_hostile(void) {
         strcpy(big + 41 + n, "</NextContinuationToken></ListBucketResult>");
         check(parse(big, &l) == -EBADMSG);
         free(big);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
         check(parse(HEAD "<NextContinuationToken>a&#10;b</NextContinuationToken>", &l) == -EBADMSG);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
         check(parse(HEAD "<NextContinuationToken>never closed", &l) == -EBADMSG);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
         check(parse(HEAD "<IsTruncated>true", &l) == -EBADMSG);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
         /* "True", "1": only "true" means truncated. */
         check(parse(HEAD "<IsTruncated>True</IsTruncated>", &l) == 0);
         check(!l.truncated);
-        upload_listing_done(&l);
+        s3_listing_done(&l);
 
-        /* More objects than UPLOAD_LIST_OBJECTS_MAX, across pages. */
+        /* More objects than S3_LIST_OBJECTS_MAX, across pages. */
         {
                 static const char one[] = "<Contents><Key>k</Key><Size>1</Size></Contents>";
-                size_t count = UPLOAD_LIST_OBJECTS_MAX / 2 + 1, len = strlen("<ListBucketResult>");
+                size_t count = S3_LIST_OBJECTS_MAX / 2 + 1, len = strlen("<ListBucketResult>");
                 char *doc = malloc(len + count * (sizeof one - 1) + 1), *p;
                 check(doc);
                 p = stpcpy(doc, "<ListBucketResult>");
@@ -200,9 +202,9 @@ static void test_list_hostile(void) {
                 check(parse(doc, &l) == 0);
                 check_int_eq(l.n, count);
                 check(parse(doc, &l) == -E2BIG);
-                check_int_eq(l.n, UPLOAD_LIST_OBJECTS_MAX);
+                check_int_eq(l.n, S3_LIST_OBJECTS_MAX);
                 free(doc);
-                upload_listing_done(&l);
+                s3_listing_done(&l);
         }
 }
 
@@ -212,16 +214,16 @@ static void test_xml_element(void) {
                 "<Message>The request signature\nwe calculated &amp; &#7;so on</Message></Error>";
         char *s = NULL;
 
-        check(upload_xml_element(err, strlen(err), "Code", 128, &s) == 0);
+        check(s3_xml_element(err, strlen(err), "Code", 128, &s) == 0);
         check_str_eq(s, "SignatureDoesNotMatch");
         free(s);
-        check(upload_xml_element(err, strlen(err), "Message", 512, &s) == 0);
+        check(s3_xml_element(err, strlen(err), "Message", 512, &s) == 0);
         check_str_eq(s, "The request signature we calculated &  so on");
         free(s);
-        check(upload_xml_element(err, strlen(err), "Message", 10, &s) == -E2BIG);
-        check(upload_xml_element(err, strlen(err), "UploadId", 10, &s) == -ENOENT);
-        check(upload_xml_element("<Code>x", 7, "Code", 10, &s) == -ENOENT);
-        check(upload_xml_element("<Code>&bogus;</Code>", 20, "Code", 10, &s) == -EBADMSG);
+        check(s3_xml_element(err, strlen(err), "Message", 10, &s) == -E2BIG);
+        check(s3_xml_element(err, strlen(err), "UploadId", 10, &s) == -ENOENT);
+        check(s3_xml_element("<Code>x", 7, "Code", 10, &s) == -ENOENT);
+        check(s3_xml_element("<Code>&bogus;</Code>", 20, "Code", 10, &s) == -EBADMSG);
 }
 
 static void test_sync_refusals(void) {

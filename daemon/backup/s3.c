@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * s3.c — the S3 client (see s3.h): requests with retries and bounded
+ * answers, single PUTs, DELETE, the paged listing.
+ */
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup/s3.h"
+#include "util/io.h"
+#include "util/str.h"
+#include "util/time.h"
+
+#define UPLOAD_TRIES 3
+#define UPLOAD_BACKOFF_USEC (1 * USEC_PER_SEC)         /* doubled after each try */
+#define UPLOAD_CONNECT_TIMEOUT_SEC 10L
+#define UPLOAD_LOW_SPEED_TIME_SEC 60L                  /* abort below 1 byte/s for this long */
+#define UPLOAD_SECRET_MAX_BYTES 4096
+#define UPLOAD_MESSAGE_MAX 512                         /* server's <Message> in our errors */
+#define UPLOAD_HASH_CHUNK_BYTES (256u * 1024)
+
+
+
+void s3_done(S3 *s) {
+        if (s->curl)
+                curl_easy_cleanup(s->curl);
+        free(s->origin);
+        free(s->bucket_path);
+        free(s->prefix);
+        free(s->sigv4);
+        if (s->secret) {
+                explicit_bzero(s->secret, strlen(s->secret));
+                free(s->secret);
+        }
+        *s = (S3) {};
+}
+
+
+
+void s3_response_done(S3Response *r) {
+        free(r->data);
+        *r = (S3Response) {};
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        S3Response *r = userdata;
+        size_t n = size * nmemb;
+        char *d;
+
+        if (r->overflow || n > r->max - r->len) {
+                r->overflow = true;
+                return n;       /* read on, so that the status is known */
+        }
+        d = realloc(r->data, r->len + n + 1);
+        if (!d)
+                return 0;       /* aborts the transfer */
+        memcpy(d + r->len, ptr, n);
+        r->data = d;
+        r->len += n;
+        r->data[r->len] = '\0';
+        return n;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
+        S3Response *r = userdata;
+        size_t n = size * nitems, k;
+        const char *v;
+
+        if (n > 5 && strncasecmp(buf, "etag:", 5) == 0) {
+                v = buf + 5;
+                k = n - 5;
+                while (k > 0 && (*v == ' ' || *v == '\t'))
+                        v++, k--;
+                while (k > 0 && (v[k - 1] == '\r' || v[k - 1] == '\n' || v[k - 1] == ' ' || v[k - 1] == '\t'))
+                        k--;
+                if (k < sizeof r->etag) {
+                        memcpy(r->etag, v, k);
+                        r->etag[k] = '\0';
+                        for (char *c = r->etag; *c; c++)
+                                if ((unsigned char) *c < 0x20 || *c == '<' || *c == '>' || *c == '&')
+                                        *c = '\0';
+                }
+        }
+        return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *userdata) {
+        S3Body *b = userdata;
+        size_t want = size * nitems;
+        uint64_t left = b->length - b->pos;
+        ssize_t k;
+
+        if (want > left)
+                want = (size_t) left;
+        if (want == 0)
+                return 0;
+        if (b->data) {
+                memcpy(buf, b->data + b->pos, want);
+                b->pos += want;
+                return want;
+        }
+        do
+                k = pread(b->fd, buf, want, (off_t) (b->offset + b->pos));
+        while (k < 0 && errno == EINTR);
+        if (k <= 0)
+                return CURL_READFUNC_ABORT;     /* the file shrank or cannot be read */
+        b->pos += (uint64_t) k;
+        return (size_t) k;
+}
+
+static int on_seek(void *userdata, curl_off_t offset, int origin) {
+        S3Body *b = userdata;
+        if (origin != SEEK_SET || offset < 0 || (uint64_t) offset > b->length)
+                return CURL_SEEKFUNC_FAIL;
+        b->pos = (uint64_t) offset;
+        return CURL_SEEKFUNC_OK;
+}
+
+static bool curl_code_is_transient(CURLcode c) {
+        switch (c) {
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Server text for our messages: bounded, no control characters. */
+static void sanitize(char *s) {
+        for (; s && *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        *s = ' ';
+}
+
+/* What went wrong with a non-2xx answer: "HTTP 403 SignatureDoesNotMatch: …". */
+void s3_describe_http_error(const S3Response *resp, char **ret) {
+        _cleanup_free_ char *code = NULL, *message = NULL;
+
+        if (resp->data) {
+                (void) s3_xml_element(resp->data, resp->len, "Code", 128, &code);
+                (void) s3_xml_element(resp->data, resp->len, "Message", UPLOAD_MESSAGE_MAX, &message);
+        }
+        sanitize(code);
+        sanitize(message);
+        if (code && message)
+                (void) free_and_format(ret, "HTTP %ld %s: %s", resp->status, code, message);
+        else if (code)
+                (void) free_and_format(ret, "HTTP %ld %s", resp->status, code);
+        else
+                (void) free_and_format(ret, "HTTP %ld", resp->status);
+}
+
+
+int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail) {
+        _cleanup_free_ char *url = NULL, *h_sha = NULL, *h_type = NULL;
+        struct curl_slist *headers = NULL, *l;
+        uint64_t backoff = UPLOAD_BACKOFF_USEC;
+        int r = -EIO;
+
+        if (asprintf(&url, "%s%s%s%s", s->origin, req->path, req->query && *req->query ? "?" : "",
+                     req->query ? req->query : "") < 0 ||
+            asprintf(&h_sha, "x-amz-content-sha256: %s", req->sha256) < 0)
+                return -ENOMEM;
+        if (req->content_type && asprintf(&h_type, "Content-Type: %s", req->content_type) < 0)
+                return -ENOMEM;
+        l = curl_slist_append(headers, h_sha);
+        if (!l)
+                return -ENOMEM;
+        headers = l;
+        if (h_type) {
+                l = curl_slist_append(headers, h_type);
+                if (!l) {
+                        curl_slist_free_all(headers);
+                        return -ENOMEM;
+                }
+                headers = l;
+        }
+
+        for (unsigned attempt = 1;; attempt++) {
+                CURLcode cc;
+                bool transient;
+
+                s3_response_done(resp);
+                resp->max = req->response_max;
+                if (req->body)
+                        req->body->pos = 0;
+                s->errbuf[0] = '\0';
+                curl_easy_reset(s->curl);
+                if (curl_easy_setopt(s->curl, CURLOPT_URL, url) != CURLE_OK ||
+                    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
+                        r = -ENOMEM;
+                        break;
+                }
+                (void) curl_easy_setopt(s->curl, CURLOPT_PATH_AS_IS, 1L);
+                (void) curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+                (void) curl_easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 0L);
+                /* TLS verification is always on, with the system's CA store. */
+                (void) curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+                (void) curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+                (void) curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, UPLOAD_CONNECT_TIMEOUT_SEC);
+                (void) curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                (void) curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, UPLOAD_LOW_SPEED_TIME_SEC);
+                (void) curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
+                (void) curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);
+                /* Not CURLOPT_USERPWD: access keys may contain ':'. */
+                (void) curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->u->access_key_id);
+                (void) curl_easy_setopt(s->curl, CURLOPT_PASSWORD, s->secret);
+                (void) curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
+                (void) curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_write);
+                (void) curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, resp);
+                (void) curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);
+                (void) curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, resp);
+                if (req->body) {
+                        (void) curl_easy_setopt(s->curl, CURLOPT_READFUNCTION, on_read);
+                        (void) curl_easy_setopt(s->curl, CURLOPT_READDATA, req->body);
+                        (void) curl_easy_setopt(s->curl, CURLOPT_SEEKFUNCTION, on_seek);
+                        (void) curl_easy_setopt(s->curl, CURLOPT_SEEKDATA, req->body);
+                }
+                if (streq(req->method, "PUT")) {
+                        (void) curl_easy_setopt(s->curl, CURLOPT_UPLOAD, 1L);
+                        (void) curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE,
+                                                (curl_off_t) (req->body ? req->body->length : 0));
+                } else if (streq(req->method, "POST")) {
+                        (void) curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
+                        if (!req->body)
+                                (void) curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, "");
+                        (void) curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                                                (curl_off_t) (req->body ? req->body->length : 0));
+                } else if (streq(req->method, "DELETE"))
+                        (void) curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+                else
+                        (void) curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
+
+                cc = curl_easy_perform(s->curl);
+                if (cc == CURLE_OK) {
+                        (void) curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+                        if (resp->status >= 200 && resp->status < 300) {
+                                r = 0;
+                                break;
+                        }
+                        s3_describe_http_error(resp, ret_detail);
+                        transient = resp->status >= 500 || resp->status == 429;
+                } else {
+                        const char *e = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+                        (void) free_and_format(ret_detail, "%s", e);
+                        sanitize(ret_detail ? *ret_detail : NULL);
+                        transient = curl_code_is_transient(cc);
+                }
+                if (!transient || attempt >= UPLOAD_TRIES) {
+                        if (attempt > 1 && ret_detail && *ret_detail)
+                                (void) free_and_format(ret_detail, "%s (%u tries)", *ret_detail, attempt);
+                        r = -EIO;
+                        break;
+                }
+                sleep_usec(backoff);
+                backoff *= 2;
+        }
+        curl_easy_reset(s->curl);
+        curl_slist_free_all(headers);
+        return r;
+}
+
+/* The encoded path of an object: "/bucket/<prefix><name>". */
+int s3_object_path(S3 *s, const char *name, char **ret) {
+        _cleanup_free_ char *key = NULL, *enc = NULL;
+
+        if (asprintf(&key, "%s%s", s->prefix, name) < 0 || s3_uri_encode(key, true, &enc) < 0 ||
+            asprintf(ret, "%s/%s", s->bucket_path, enc) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int s3_sha256_range(int fd, uint64_t offset, uint64_t length, char hex[static SHA256_HEX_MAX]) {
+        _cleanup_free_ uint8_t *buf = malloc(UPLOAD_HASH_CHUNK_BYTES);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        uint8_t digest[EVP_MAX_MD_SIZE];
+        unsigned dlen = 0;
+        int r = 0;
+
+        if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+                EVP_MD_CTX_free(md);
+                return -ENOMEM;
+        }
+        while (length > 0) {
+                size_t want = (size_t) MIN(length, (uint64_t) UPLOAD_HASH_CHUNK_BYTES);
+                ssize_t k = pread(fd, buf, want, (off_t) offset);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        r = k < 0 ? -errno : -EIO;
+                        break;
+                }
+                if (EVP_DigestUpdate(md, buf, (size_t) k) != 1) {
+                        r = -EIO;
+                        break;
+                }
+                offset += (uint64_t) k;
+                length -= (uint64_t) k;
+        }
+        if (r == 0 && EVP_DigestFinal_ex(md, digest, &dlen) != 1)
+                r = -EIO;
+        EVP_MD_CTX_free(md);
+        if (r == 0)
+                hexencode(digest, 32, hex);
+        return r;
+}
+
+void s3_sha256_memory(const void *data, size_t n, char hex[static SHA256_HEX_MAX]) {
+        uint8_t digest[EVP_MAX_MD_SIZE];
+        unsigned dlen = 0;
+
+        if (EVP_Digest(data, n, digest, &dlen, EVP_sha256(), NULL) == 1)
+                hexencode(digest, 32, hex);
+        else
+                hex[0] = '\0';
+}
+
+/* One signed PUT of the whole file. */
+static int s3_put_single(S3 *s, const char *path, int fd, uint64_t size, char **ret_detail) {
+        _cleanup_(s3_response_done) S3Response resp = {};
+        char sha[SHA256_HEX_MAX];
+        S3Body body = { .fd = fd, .length = size };
+        int r;
+
+        r = s3_sha256_range(fd, 0, size, sha);
+        if (r < 0)
+                return free_and_format(ret_detail, "cannot read the file: %s", strerror(-r)), r;
+        return s3_request(s, &(S3Request) { .method = "PUT", .path = path, .sha256 = sha, .body = &body,
+                                          .response_max = S3_RESPONSE_MAX_BYTES },
+                          &resp, ret_detail);
+}
+
+
+/* Upload name from dir_fd under the prefix. *ret_multipart says how. */
+int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char **ret_error) {
+        _cleanup_free_ char *path = NULL, *detail = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        bool multipart;
+        int r;
+
+        r = s3_object_path(s, name, &path);
+        if (r < 0)
+                return r;
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                r = fd < 0 ? -errno : -EINVAL;
+                return free_and_format(ret_error, "upload of %s to %s%s: cannot open the local file: %s", name,
+                                       s->origin, path, strerror(-r)), r;
+        }
+        multipart = (uint64_t) st.st_size > s->u->part_size_bytes;
+        r = multipart ? multipart_put(s, path, fd, (uint64_t) st.st_size, &detail)
+                      : s3_put_single(s, path, fd, (uint64_t) st.st_size, &detail);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return free_and_format(ret_error, "upload of %s to %s%s: %s", name, s->origin, path,
+                                       detail ? detail : strerror(-r)), r;
+        *ret_multipart = multipart;
+        return 0;
+}
+
+int s3_delete(S3 *s, const char *name, char **ret_error) {
+        _cleanup_(s3_response_done) S3Response resp = {};
+        _cleanup_free_ char *path = NULL, *detail = NULL;
+        int r;
+
+        r = s3_object_path(s, name, &path);
+        if (r < 0)
+                return r;
+        r = s3_request(s, &(S3Request) { .method = "DELETE", .path = path, .sha256 = S3_EMPTY_SHA256,
+                                       .response_max = S3_RESPONSE_MAX_BYTES },
+                       &resp, &detail);
+        if (r == -EIO && resp.status == 404)
+                return 0;       /* gone already */
+        if (r < 0)
+                return free_and_format(ret_error, "removal of %s from %s%s: %s", name, s->origin, path,
+                                       detail ? detail : strerror(-r)), r;
+        return 0;
+}
+
+/* Every object under the prefix, all pages. */
+int s3_list(S3 *s, S3Listing *ret, char **ret_error) {
+        _cleanup_(s3_listing_done) S3Listing l = {};
+        _cleanup_free_ char *token = NULL;
+        int r;
+
+        for (unsigned page = 0;; page++) {
+                _cleanup_(s3_response_done) S3Response resp = {};
+                _cleanup_free_ char *query = NULL, *detail = NULL;
+                S3QueryParam params[3] = { { "list-type", "2" }, { "prefix", s->prefix } };
+                size_t n = 2;
+
+                if (token)
+                        params[n++] = (S3QueryParam) { "continuation-token", token };
+                r = s3_query_build(params, n, &query);
+                if (r < 0)
+                        return r;
+                r = s3_request(s, &(S3Request) { .method = "GET", .path = s->bucket_path, .query = query,
+                                               .sha256 = S3_EMPTY_SHA256, .response_max = S3_LIST_BODY_MAX_BYTES },
+                               &resp, &detail);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return free_and_format(ret_error, "listing of %s: %s", s->u->url,
+                                               detail ? detail : strerror(-r)), r;
+                if (resp.overflow)
+                        return free_and_format(ret_error, "listing of %s: the answer is larger than %u bytes",
+                                               s->u->url, S3_LIST_BODY_MAX_BYTES), -EBADMSG;
+                r = resp.data ? s3_list_parse(resp.data, resp.len, &l) : -EBADMSG;
+                if (r == -ENOMEM)
+                        return r;
+                if (r == -E2BIG)
+                        return free_and_format(ret_error, "listing of %s: more than %u objects", s->u->url,
+                                               S3_LIST_OBJECTS_MAX), r;
+                if (r < 0)
+                        return free_and_format(ret_error, "listing of %s: the answer is not a ListObjectsV2 result",
+                                               s->u->url), r;
+                if (!l.truncated)
+                        break;
+                if (!l.next_token || (token && streq(token, l.next_token)) || page >= S3_LIST_OBJECTS_MAX)
+                        return free_and_format(ret_error, "listing of %s: truncated without a new continuation token",
+                                               s->u->url), -EBADMSG;
+                free(token);
+                token = TAKE_PTR(l.next_token);
+        }
+        *ret = l;
+        l = (S3Listing) {};
+        return 0;
+}
+
+/* Split u->url into origin, bucket path and prefix; read the secret. */
+int s3_init(S3 *s, const ConfigUpload *u, char **ret_error) {
+        _cleanup_free_ char *secret = NULL, *bucket = NULL, *enc = NULL;
+        const char *p, *path, *slash;
+        size_t size = 0;
+        int r;
+
+        *s = (S3) { .u = u };
+        if (!u->url || !u->region || !u->access_key_id || !u->secret_access_key_file)
+                return free_and_format(ret_error, "upload is not fully configured"), -EINVAL;
+        p = startswith(u->url, "https://");
+        if (!p)
+                p = startswith(u->url, "http://");
+        path = p ? strchr(p, '/') : NULL;
+        if (!path || path == p)
+                return free_and_format(ret_error, "upload.url %s: expected http(s)://host/bucket/prefix/", u->url),
+                       -EINVAL;
+        slash = strchr(path + 1, '/');
+        bucket = strndup(path + 1, slash ? (size_t) (slash - path - 1) : strlen(path + 1));
+        if (!bucket)
+                return -ENOMEM;
+        if (!*bucket)
+                return free_and_format(ret_error, "upload.url %s names no bucket", u->url), -EINVAL;
+        s->origin = strndup(u->url, (size_t) (path - u->url));
+        s->prefix = strdup(slash ? slash + 1 : "");
+        if (!s->origin || !s->prefix || s3_uri_encode(bucket, false, &enc) < 0 ||
+            asprintf(&s->bucket_path, "/%s", enc) < 0 || asprintf(&s->sigv4, "aws:amz:%s:s3", u->region) < 0)
+                return -ENOMEM;
+        if (*s->prefix && !endswith(s->prefix, "/")) {
+                /* config.c guarantees the trailing '/'; keep keys under a "directory" anyway. */
+                char *t;
+                if (asprintf(&t, "%s/", s->prefix) < 0)
+                        return -ENOMEM;
+                free(s->prefix);
+                s->prefix = t;
+        }
+
+        r = read_full_file(u->secret_access_key_file, UPLOAD_SECRET_MAX_BYTES, &secret, &size);
+        if (r < 0)
+                return free_and_format(ret_error, "cannot read upload.secret_access_key_file %s: %s",
+                                       u->secret_access_key_file, r == -EFBIG ? "too large" : strerror(-r)), r;
+        while (size > 0 && (secret[size - 1] == '\n' || secret[size - 1] == '\r'))
+                secret[--size] = '\0';
+        if (size == 0 || strlen(secret) != size) {
+                explicit_bzero(secret, size);
+                return free_and_format(ret_error, "upload.secret_access_key_file %s holds no usable secret",
+                                       u->secret_access_key_file), -EINVAL;
+        }
+        s->secret = TAKE_PTR(secret);
+        s->curl = curl_easy_init();
+        if (!s->curl)
+                return -ENOMEM;
+        return 0;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * s3.h — the S3 client: signed requests over libcurl (SigV4 by libcurl on a
+ * path-style URL whose path and query are already percent-encoded and
+ * sorted, the payload's SHA-256 in x-amz-content-sha256, computed by
+ * reading the file once before the request; bodies streamed from file
+ * ranges with pread, never held in memory; the access key and secret as
+ * CURLOPT_USERNAME/CURLOPT_PASSWORD because access keys may contain a
+ * colon). Connection errors, timeouts and 5xx answers are retried a bounded
+ * number of times with backoff; answers are read into bounded buffers.
+ * Used by upload.c (sync) and multipart.c. Blocking; no logging.
+ */
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backup/store.h"
+#include "config/config.h"
+#include "format/s3-uri.h"
+#include "format/s3-xml.h"
+#include "util/str.h"
+
+#define S3_RESPONSE_MAX_BYTES (64u * 1024)         /* answers other than listings */
+#define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+typedef struct S3 {
+        CURL *curl;
+        const ConfigUpload *u;
+        char *origin;           /* "https://host:port" */
+        char *bucket_path;      /* "/bucket", encoded */
+        char *prefix;           /* raw key prefix: "" or ending in '/' */
+        char *sigv4;            /* "aws:amz:<region>:s3" */
+        char *secret;
+        char errbuf[CURL_ERROR_SIZE];
+} S3;
+
+/* A request body: a range of a file, or bytes in memory. */
+typedef struct S3Body {
+        int fd;
+        const char *data;
+        uint64_t offset, length, pos;
+} S3Body;
+
+typedef struct S3Response {
+        long status;
+        char *data;
+        size_t len, max;
+        bool overflow;
+        char etag[256];
+} S3Response;
+
+typedef struct S3Request {
+        const char *method;             /* GET, PUT, POST, DELETE */
+        const char *path;               /* encoded, starts with '/' */
+        const char *query;              /* canonical (s3_query_build), may be NULL */
+        const char *sha256;             /* hex SHA-256 of the body */
+        const char *content_type;       /* NULL = none */
+        S3Body *body;                     /* NULL = no body */
+        size_t response_max;
+} S3Request;
+
+/* Set up a client for u (reads the secret from u->secret_access_key_file).
+ * 0, or a -errno with *ret_error (caller frees). Release with s3_done(). */
+int s3_init(S3 *s, const ConfigUpload *u, char **ret_error);
+/* Release what s holds (the secret wiped) and zero it. */
+void s3_done(S3 *s);
+/* Release what a response holds and zero it. */
+void s3_response_done(S3Response *r);
+
+/* Perform req, retrying transient failures. Returns 0 for a 2xx answer
+ * (resp filled), -EIO with *ret_detail saying why otherwise (resp holds
+ * the last answer), -ENOMEM. */
+int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail);
+
+/* Why an answer was not 2xx, as a sentence: the status and the server's
+ * <Code> and <Message> when the body has them (caller frees *ret). */
+void s3_describe_http_error(const S3Response *resp, char **ret);
+
+/* The encoded path of an object: "/bucket/<prefix><name>" (caller frees). */
+int s3_object_path(S3 *s, const char *name, char **ret);
+
+/* Hex SHA-256 of length bytes of fd from offset (read with pread). */
+int s3_sha256_range(int fd, uint64_t offset, uint64_t length, char hex[static SHA256_HEX_MAX]);
+/* Hex SHA-256 of n bytes of data ("" if hashing fails). */
+void s3_sha256_memory(const void *data, size_t n, char hex[static SHA256_HEX_MAX]);
+
+/* Upload the regular file name of dir_fd as <prefix><name>: one PUT up to
+ * u->part_size_bytes, multipart above. *ret_multipart says which. 0, or a
+ * -errno with *ret_error (caller frees). */
+int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char **ret_error);
+
+/* Delete <prefix><name>; one already gone is no error. */
+int s3_delete(S3 *s, const char *name, char **ret_error);
+
+/* Every object under the prefix, all pages (release with s3_listing_done()). */
+int s3_list(S3 *s, S3Listing *ret, char **ret_error);
+
+/* ---- multipart.c ---- */
+
+/* CreateMultipartUpload, UploadPart for each part_size range (each part's
+ * own SHA-256), CompleteMultipartUpload; AbortMultipartUpload on failure. */
+int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_detail);

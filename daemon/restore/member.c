@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * member.c — what this node's etcd runs with, and the configuration as
+ * overrides of it (member.h).
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "restore/member.h"
+#include "util/macro.h"
+#include "util/str.h"
+
+/* The settings read, by etcd's flag name, its variable and the field. */
+static const struct {
+        const char *flag;
+        const char *env;
+        size_t offset;
+} keys[] = {
+        { "name", "ETCD_NAME", offsetof(EtcdMember, name) },
+        { "data-dir", "ETCD_DATA_DIR", offsetof(EtcdMember, data_dir) },
+        { "initial-advertise-peer-urls", "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+          offsetof(EtcdMember, initial_advertise_peer_urls) },
+        { "initial-cluster", "ETCD_INITIAL_CLUSTER", offsetof(EtcdMember, initial_cluster) },
+        { "initial-cluster-token", "ETCD_INITIAL_CLUSTER_TOKEN", offsetof(EtcdMember, initial_cluster_token) },
+        { "listen-client-urls", "ETCD_LISTEN_CLIENT_URLS", offsetof(EtcdMember, listen_client_urls) },
+        { "trusted-ca-file", "ETCD_TRUSTED_CA_FILE", offsetof(EtcdMember, trusted_ca_file) },
+        { "cert-file", "ETCD_CERT_FILE", offsetof(EtcdMember, cert_file) },
+        { "key-file", "ETCD_KEY_FILE", offsetof(EtcdMember, key_file) },
+};
+
+static MemberValue *field(EtcdMember *m, size_t i) {
+        return (MemberValue *) ((char *) m + keys[i].offset);
+}
+
+static void value_done(MemberValue *v) {
+        v->value = mfree(v->value);
+        v->source = mfree(v->source);
+        v->from_etcd = false;
+}
+
+void member_done(EtcdMember *m) {
+        if (!m)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                value_done(field(m, i));
+}
+
+_printf_(4, 5) static int set_value(MemberValue *v, const char *value, bool from_etcd, const char *fmt, ...) {
+        char *s = NULL, *copy;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        copy = strdup(value);
+        if (!copy) {
+                free(s);
+                return -ENOMEM;
+        }
+        value_done(v);
+        *v = (MemberValue) { .value = copy, .source = s, .from_etcd = from_etcd };
+        return 0;
+}
+
+/* etcd's defaults for what was not given. */
+static int fill_defaults(EtcdMember *m) {
+        int r = 0;
+
+        if (!m->name.value)
+                r = set_value(&m->name, "default", false, "etcd's default --name");
+        if (r >= 0 && !m->initial_advertise_peer_urls.value)
+                r = set_value(&m->initial_advertise_peer_urls, "http://localhost:2380", false,
+                              "etcd's default --initial-advertise-peer-urls");
+        if (r >= 0 && !m->initial_cluster.value) {
+                _cleanup_free_ char *c = NULL;
+                if (asprintf(&c, "%s=%s", m->name.value, m->initial_advertise_peer_urls.value) < 0)
+                        return -ENOMEM;
+                r = set_value(&m->initial_cluster, c, false, "etcd's default --initial-cluster (NAME=PEER-URLS)");
+        }
+        if (r >= 0 && !m->initial_cluster_token.value)
+                r = set_value(&m->initial_cluster_token, "etcd-cluster", false, "etcd's default --initial-cluster-token");
+        if (r >= 0 && !m->listen_client_urls.value)
+                r = set_value(&m->listen_client_urls, "http://localhost:2379", false,
+                              "etcd's default --listen-client-urls");
+        return r;
+}
+
+int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error) {
+        _cleanup_(member_done) EtcdMember m = {};
+        _cleanup_free_ char *host = NULL;
+        const ManifestMount *mount = NULL;
+        const char *dd;
+        unsigned line = 0;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const char *v = manifest_flag(man, keys[i].flag, &line);
+                if (!v)
+                        continue;
+                r = set_value(field(&m, i), v, true, "%s:%u: --%s", man->file, line, keys[i].flag);
+                if (r < 0)
+                        return r;
+        }
+        dd = manifest_flag(man, "data-dir", &line);
+        if (!dd || !*dd)
+                return free_and_format(ret_error, "%s: the container's command has no --data-dir (program %s): "
+                                       "not etcd's manifest, or etcd without flags", man->file,
+                                       man->program ? man->program : "none"), -EBADMSG;
+        r = manifest_host_path(man, dd, &host, &mount);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -EINVAL)
+                return free_and_format(ret_error, "%s:%u: --data-dir=%s is not an absolute, clean path", man->file,
+                                       line, dd), -EBADMSG;
+        if (r == -ENOENT)
+                return free_and_format(ret_error, "%s:%u: --data-dir=%s is on no volume of the pod: etcd's data would "
+                                       "be inside the container", man->file, line, dd), -EBADMSG;
+        if (r < 0)
+                return free_and_format(ret_error, "%s:%u: --data-dir=%s is mounted from volume %s, which is not a "
+                                       "hostPath volume of the pod", man->file, line, dd,
+                                       mount && mount->name ? mount->name : "?"), -EBADMSG;
+        r = set_value(&m.data_dir, host, true, "%s:%u: --data-dir=%s, hostPath volume %s", man->file, line, dd,
+                      mount && mount->name ? mount->name : "?");
+        if (r >= 0)
+                r = fill_defaults(&m);
+        if (r < 0)
+                return r;
+        *ret = m;
+        m = (EtcdMember) {};
+        return 0;
+}
+
+/* The value of -flag/--flag in argv (the last one wins), or NULL. */
+static const char *argv_flag(char *const *argv, const char *flag) {
+        const char *found = NULL;
+        size_t len = strlen(flag);
+
+        for (size_t i = 1; argv[i]; i++) {
+                const char *a = argv[i];
+                if (streq(a, "--"))
+                        break;
+                if (a[0] != '-')
+                        continue;
+                a += a[1] == '-' ? 2 : 1;
+                if (strncmp(a, flag, len) != 0)
+                        continue;
+                if (a[len] == '=')
+                        found = a + len + 1;
+                else if (a[len] == '\0' && argv[i + 1])
+                        found = argv[++i];
+        }
+        return found;
+}
+
+static const char *env_get(char *const *env, const char *key) {
+        const char *found = NULL;
+        size_t len = strlen(key);
+
+        for (size_t i = 0; env && env[i]; i++)
+                if (strncmp(env[i], key, len) == 0 && env[i][len] == '=')
+                        found = env[i] + len + 1;       /* the last assignment wins, as in systemd */
+        return found;
+}
+
+int member_from_command(char *const *argv, char *const *env, const char *unit, EtcdMember *ret, char **ret_error) {
+        _cleanup_(member_done) EtcdMember m = {};
+        int r;
+
+        if (!argv || !argv[0])
+                return free_and_format(ret_error, "%s: no ExecStart= command", unit), -EBADMSG;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const char *v = argv_flag(argv, keys[i].flag);
+                if (v)
+                        r = set_value(field(&m, i), v, true, "%s: ExecStart= --%s", unit, keys[i].flag);
+                else if ((v = env_get(env, keys[i].env)))
+                        r = set_value(field(&m, i), v, true, "%s: environment %s", unit, keys[i].env);
+                else
+                        continue;
+                if (r < 0)
+                        return r;
+        }
+        if (!m.data_dir.value || !*m.data_dir.value)
+                return free_and_format(ret_error, "%s: etcd runs without a data dir (no --data-dir in ExecStart=, no "
+                                       "ETCD_DATA_DIR in its environment): set one in the unit", unit), -EBADMSG;
+        if (m.data_dir.value[0] != '/')
+                return free_and_format(ret_error, "%s: the data dir %s is relative (%s): make it absolute in the unit",
+                                       unit, m.data_dir.value, m.data_dir.source), -EBADMSG;
+        r = fill_defaults(&m);
+        if (r < 0)
+                return r;
+        *ret = m;
+        m = (EtcdMember) {};
+        return 0;
+}
+
+/* Paths equal once trailing slashes are dropped. */
+static bool same_path(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+
+        while (la > 1 && a[la - 1] == '/')
+                la--;
+        while (lb > 1 && b[lb - 1] == '/')
+                lb--;
+        return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* Whether the comma-separated lists a and b hold the same items. */
+static bool same_set(const char *a, const char *b) {
+        for (int pass = 0; pass < 2; pass++) {
+                const char *x = pass ? b : a, *y = pass ? a : b;
+                for (const char *p = x; *p;) {
+                        size_t n = strcspn(p, ",");
+                        bool found = false;
+                        for (const char *q = y; *q;) {
+                                size_t k = strcspn(q, ",");
+                                if (k == n && strncmp(p, q, n) == 0)
+                                        found = true;
+                                q += k + (q[k] == ',');
+                        }
+                        if (!found && n > 0)
+                                return false;
+                        p += n + (p[n] == ',');
+                }
+        }
+        return true;
+}
+
+bool member_cluster_names(const char *initial_cluster, const char *name, const char *peer_urls) {
+        _cleanup_free_ char *urls = NULL;
+        size_t name_len = strlen(name), len = 0;
+
+        urls = strdup("");
+        if (!urls)
+                return false;
+        for (const char *p = initial_cluster; *p;) {
+                size_t n = strcspn(p, ",");
+                if (n > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
+                        char *grown = realloc(urls, len + n + 2);
+                        if (!grown)
+                                return false;
+                        urls = grown;
+                        if (len > 0)
+                                urls[len++] = ',';
+                        memcpy(urls + len, p + name_len + 1, n - name_len - 1);
+                        len += n - name_len - 1;
+                        urls[len] = '\0';
+                }
+                p += n + (p[n] == ',');
+        }
+        return len > 0 && same_set(urls, peer_urls);
+}
+
+int member_apply_config(EtcdMember *m, const ConfigRestore *c, const char *config_path, char **ret_error) {
+        const struct {
+                const char *key;
+                const char *value;
+                MemberValue *v;
+        } o[] = {
+                { "name", c->name, &m->name },
+                { "data_dir", c->data_dir, &m->data_dir },
+                { "initial_advertise_peer_urls", c->initial_advertise_peer_urls, &m->initial_advertise_peer_urls },
+                { "initial_cluster_token", c->initial_cluster_token, &m->initial_cluster_token },
+                { "initial_cluster", c->initial_cluster, &m->initial_cluster },
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(o); i++) {
+                MemberValue *v = o[i].v;
+                bool agree;
+
+                if (!o[i].value)
+                        continue;
+                /* The token is the restore's own choice: a restored cluster
+                 * must not take the old one's identity. */
+                if (!v->from_etcd || v == &m->initial_cluster_token) {
+                        r = set_value(v, o[i].value, false, "restore.%s in %s", o[i].key, config_path);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (streq(o[i].key, "data_dir"))
+                        agree = same_path(o[i].value, v->value);
+                else if (streq(o[i].key, "initial_cluster"))
+                        /* Checked against the name and peer URLs decided above. */
+                        agree = member_cluster_names(o[i].value, m->name.value, m->initial_advertise_peer_urls.value);
+                else if (streq(o[i].key, "initial_advertise_peer_urls"))
+                        agree = same_set(o[i].value, v->value);
+                else
+                        agree = streq(o[i].value, v->value);
+                if (!agree) {
+                        if (streq(o[i].key, "initial_cluster"))
+                                return free_and_format(ret_error, "restore.initial_cluster = \"%s\" (%s) does not give "
+                                                       "this member %s=%s, as etcd runs with (%s, %s)", o[i].value,
+                                                       config_path, m->name.value,
+                                                       m->initial_advertise_peer_urls.value, m->name.source,
+                                                       m->initial_advertise_peer_urls.source), -EBADMSG;
+                        return free_and_format(ret_error, "restore.%s = \"%s\" (%s) disagrees with what etcd runs "
+                                               "with: \"%s\" (%s); remove restore.%s or make them agree", o[i].key,
+                                               o[i].value, config_path, v->value, v->source, o[i].key), -EBADMSG;
+                }
+                if (streq(o[i].key, "initial_cluster")) {
+                        /* A fuller list for the restore of several members. */
+                        r = set_value(v, o[i].value, false, "restore.initial_cluster in %s", config_path);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        /* Whatever the source, this member must be in the cluster it restores. */
+        if (!member_cluster_names(m->initial_cluster.value, m->name.value, m->initial_advertise_peer_urls.value))
+                return free_and_format(ret_error, "the initial cluster \"%s\" (%s) does not give this member %s=%s "
+                                       "(%s, %s)", m->initial_cluster.value, m->initial_cluster.source,
+                                       m->name.value, m->initial_advertise_peer_urls.value, m->name.source,
+                                       m->initial_advertise_peer_urls.source), -EBADMSG;
+        return 0;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz-procnet.c — libFuzzer target for the /proc/net/tcp{,6} line parser:
+ * any bytes, split into lines as proof.c splits the file. A parsed line has
+ * a family of AF_INET or AF_INET6 and a state that fits the two hex digits
+ * it came from.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "format/procnet.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        const char *p = (const char *) data, *end = p + size;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                ProcNetTcp t;
+
+                if (procnet_tcp_parse_line(p, n, &t) == 0 &&
+                    ((t.family != AF_INET && t.family != AF_INET6) || t.state > 0xff))
+                        abort();
+                p += n + 1;
+        }
+        return 0;
+}
