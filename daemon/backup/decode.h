@@ -29,6 +29,8 @@ typedef struct Decode {
         const AgeIdentity *ids;         /* in: identities for an encrypted file */
         size_t n_ids;
         const char *tmp_dir;            /* in: where the decompressed db goes */
+        uint64_t max_db_size;           /* in: stop past this db size (the sidecar's db_size); 0 = the cap */
+        uint64_t spool_room;            /* what tmp_dir could take, when that bounded the stream */
         Stage failed;                   /* the stage that failed, or STAGE_DONE */
         char reason[INSPECT_REASON_MAX];
         bool file_read;                 /* the whole file was read */

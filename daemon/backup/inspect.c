@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "format/age.h"
@@ -112,6 +113,8 @@ typedef struct DbSink {
         uint64_t size;
         uint8_t head[BBOLT_MAGIC_OFFSET + sizeof(bbolt_magic)];
         size_t head_size;
+        uint64_t limit;         /* the stream may not grow past this (db + trailer) */
+        int limit_error;        /* what passing it means: -EFBIG (the db cap, the sidecar's db_size), -ENOSPC */
         int error;              /* this stage's own failure, told apart from the decoder's */
 } DbSink;
 
@@ -121,12 +124,18 @@ static int on_db(const void *data, size_t n, void *userdata) {
 
         if (s->error < 0)
                 return s->error;
-        if (n > INSPECT_DB_MAX_BYTES + TRAILER_BYTES - s->size)
-                return s->error = -EFBIG;
+        if (n > s->limit - MIN(s->limit, s->size))
+                return s->error = s->limit_error;
         if (s->head_size < sizeof s->head) {
                 size_t take = MIN(n, sizeof s->head - s->head_size);
                 memcpy(s->head + s->head_size, data, take);
                 s->head_size += take;
+                /* The first meta page's magic is in the first 4 KiB: a
+                 * decompressed stream that is no database stops here, not
+                 * after gigabytes (a plain file is only as large as it is). */
+                if (s->fd >= 0 && s->head_size == sizeof s->head &&
+                    memcmp(s->head + BBOLT_MAGIC_OFFSET, bbolt_magic, sizeof bbolt_magic) != 0)
+                        return s->error = -EMEDIUMTYPE;
         }
         r = trailer_feed(s->trailer, data, n);
         if (r < 0)
@@ -362,6 +371,23 @@ static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t 
                 return decode_fail(d, STAGE_DECOMPRESS, r, "cannot create a temporary file in %s: %s",
                             d->tmp_dir, strerror(-r));
         sink->fd = *tmp_fd;
+        /* Bounds for what is spooled (a plain file is only as large as it is). */
+        if (d->max_db_size > 0 && d->max_db_size < INSPECT_DB_MAX_BYTES)
+                sink->limit = d->max_db_size + TRAILER_BYTES;
+        {
+                /* Never spool the whole free space away: keep 1/16 of it (at
+                 * most 64 MiB) for everyone else. */
+                struct statvfs sv;
+                if (fstatvfs(*tmp_fd, &sv) >= 0) {
+                        uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize;
+                        uint64_t room = avail - MIN(avail / 16, UINT64_C(64) << 20);
+                        if (room < sink->limit) {
+                                sink->limit = room;
+                                sink->limit_error = -ENOSPC;
+                                d->spool_room = room;
+                        }
+                }
+        }
         *dec = (Decompress) { .sink = on_db, .userdata = sink };
         *ret_fn = b->encrypted ? on_encrypted : on_compressed;
         *ret_data = b->encrypted ? (void *) enc : (void *) dec;
@@ -378,7 +404,7 @@ int decode_backup(InspectBackup *b, Decode *d) {
         _cleanup_(trailer_freep) Trailer *trailer = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
         _cleanup_close_ int fd = -EBADF, tmp_fd = -EBADF;
-        DbSink sink = { .fd = -EBADF };
+        DbSink sink = { .fd = -EBADF, .limit = INSPECT_DB_MAX_BYTES + TRAILER_BYTES, .limit_error = -EFBIG };
         _cleanup_(decompress_done) Decompress dec = {};
         _cleanup_(decrypt_done) Decrypt enc = {};
         SinkFn head_fn = NULL;
@@ -482,6 +508,22 @@ int decode_backup(InspectBackup *b, Decode *d) {
                 chain_failed = chain_r < 0;
         }
         if (chain_failed) {
+                if (sink.error == -EMEDIUMTYPE)
+                        return decode_fail(d, STAGE_TRAILER, -EBADMSG, "not a backup: no etcd database in %s%s%s",
+                                           b->compression == CODEC_NONE && !b->encrypted ? "this file" :
+                                           b->encrypted ? "the decrypted data" : "the decompressed ",
+                                           b->compression == CODEC_NONE || b->encrypted ? "" :
+                                           codec_to_string(b->compression),
+                                           b->compression == CODEC_NONE || b->encrypted ? "" : " data");
+                if (sink.error == -EFBIG && d->max_db_size > 0)
+                        return decode_fail(d, STAGE_DECOMPRESS, -EFBIG,
+                                    "decompresses to more than the sidecar's db_size (%" PRIu64 " bytes)",
+                                    d->max_db_size);
+                if (sink.error == -ENOSPC && d->spool_room > 0)
+                        return decode_fail(d, STAGE_DECOMPRESS, -ENOSPC,
+                                    "cannot write the temporary file in %s: %s (the data decompresses to "
+                                    "more than the %" PRIu64 " bytes it can take)",
+                                    d->tmp_dir, strerror(ENOSPC), d->spool_room);
                 if (sink.error == -EFBIG)
                         return decode_fail(d, STAGE_DECOMPRESS, -EFBIG,
                                     "not a backup: decompresses to more than %" PRIu64 " GiB",

@@ -18,6 +18,7 @@
 #include "backup/store.h"
 #include "util/io.h"
 #include "util/parse.h"
+#include "util/path.h"
 #include "util/str.h"
 
 void inspect_report_done(InspectReport *r) {
@@ -100,6 +101,60 @@ static const char *stage_check_name(Stage s) {
         }
 }
 
+/* What the content is, in the words of a file name: "zstd, age-encrypted". */
+static const char *format_words(CodecKind c, bool encrypted, char *buf, size_t n) {
+        snprintf(buf, n, "%s%s", c == CODEC_NONE ? "not compressed" : codec_to_string(c),
+                 encrypted ? ", age-encrypted" : "");
+        return buf;
+}
+
+/* Whether the detected compression of b can be trusted: known from the
+ * magic of a plain file, only after decryption for an encrypted one. */
+static bool compression_known(const InspectBackup *b, const Decode *d) {
+        return b->encrypted ? d->decompressed : b->file_size > 0 && d->failed != STAGE_READ;
+}
+
+/* The file name's extension (.db, .db.gz, .db.zst, each optionally .age)
+ * against the content. A name with none of these says nothing (a file
+ * saved by hand); one that says something else is refused. */
+static int verify_name(InspectReport *rep, const InspectBackup *b, const Decode *d) {
+        _cleanup_free_ char *name = strdup(path_basename(b->path));
+        char said[64], is[64];
+        bool name_encrypted = false;
+        CodecKind name_codec;
+        size_t len;
+
+        if (!name)
+                return -ENOMEM;
+        len = strlen(name);
+        if (endswith(name, ".age")) {
+                name_encrypted = true;
+                name[len -= 4] = '\0';
+        }
+        if (endswith(name, ".gz"))
+                name_codec = CODEC_GZIP;
+        else if (endswith(name, ".zst"))
+                name_codec = CODEC_ZSTD;
+        else if (endswith(name, ".db"))
+                name_codec = CODEC_NONE;
+        else if (!name_encrypted)
+                return 0;
+        else
+                name_codec = _CODEC_KIND_MAX;
+        if (b->file_size == 0 || d->failed == STAGE_READ)
+                return 0;
+        if (name_encrypted != b->encrypted ||
+            (name_codec != _CODEC_KIND_MAX && compression_known(b, d) && name_codec != b->compression))
+                return report_add(rep, "file name", false, "the name %s says %s, the content is %s",
+                                  path_basename(b->path),
+                                  name_codec == _CODEC_KIND_MAX ? (name_encrypted ? "age-encrypted" : "?")
+                                                               : format_words(name_codec, name_encrypted, said,
+                                                                              sizeof said),
+                                  compression_known(b, d) ? format_words(b->compression, b->encrypted, is, sizeof is)
+                                                          : b->encrypted ? "age-encrypted" : "not encrypted");
+        return report_add(rep, "file name", true, "%s", path_basename(b->path));
+}
+
 static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Decode *d,
                           bool trailer_ok, bool have_revision, int64_t revision) {
         _cleanup_(sidecar_done) Sidecar sc = {};
@@ -118,6 +173,32 @@ static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Deco
         r = report_add(rep, "sidecar", true, "%s" SIDECAR_SUFFIX, b->path);
         if (r < 0)
                 return r;
+
+        /* The sidecar describes this file, or it is not this file's. */
+        if (streq(sc.name, path_basename(b->path)))
+                r = report_add(rep, "sidecar name", true, "%s", sc.name);
+        else
+                r = report_add(rep, "sidecar name", false, "sidecar names \"%s\", the file is %s", sc.name,
+                               path_basename(b->path));
+        if (r < 0)
+                return r;
+        if (sc.encrypted == b->encrypted)
+                r = report_add(rep, "sidecar encrypted", true, "%s", b->encrypted ? "yes" : "no");
+        else
+                r = report_add(rep, "sidecar encrypted", false, "sidecar says %s, the file is %s",
+                               sc.encrypted ? "encrypted" : "not encrypted",
+                               b->encrypted ? "age-encrypted" : "not encrypted");
+        if (r < 0)
+                return r;
+        if (compression_known(b, d)) {
+                if (sc.compression == b->compression)
+                        r = report_add(rep, "sidecar compression", true, "%s", codec_to_string(b->compression));
+                else
+                        r = report_add(rep, "sidecar compression", false, "sidecar says %s, the file is %s",
+                                       codec_to_string(sc.compression), codec_to_string(b->compression));
+                if (r < 0)
+                        return r;
+        }
 
         if (d->file_read) {
                 if (sc.file_size == b->file_size)
@@ -194,6 +275,13 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
         d->ids = ids;
         d->n_ids = n_ids;
         d->tmp_dir = decode_tmp_dir();
+        {
+                /* A sidecar bounds the decompression: a bomb stops at its db_size. */
+                _cleanup_(sidecar_done) Sidecar sc = {};
+                const char *why;
+                if (read_sidecar(path, &sc, &why) >= 0)
+                        d->max_db_size = sc.db_size;
+        }
 
         r = decode_backup(b, d);
         if (r < 0 && d->failed == STAGE_DONE)
@@ -261,6 +349,9 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
                         return r;
         }
 
+        r = verify_name(&rep, b, d);
+        if (r < 0)
+                return r;
         if (d->file_read) {
                 r = verify_sidecar(&rep, b, d, trailer_ok, have_revision, revision);
                 if (r < 0)

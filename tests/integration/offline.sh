@@ -71,6 +71,53 @@ for codec in gzip zstd none; do
   DB[$codec]=$T/$codec.db
 done
 
+# verify trusts neither the name nor the sidecar: the extension must say
+# what the content is, the sidecar's name, compression and encrypted what
+# the file is; a mismatch is refused naming both.
+mkdir -p "$T/mis"
+g=${FILE[gzip]}; gname=$(basename "$g")
+cp "$g" "$T/mis/${gname%.gz}.zst"
+out=$("$C" verify "$T/mis/${gname%.gz}.zst" 2>&1); rc=$?
+check "gzip data named .zst: verify exit 1 (rc $rc)" test $rc -eq 1
+check "gzip data named .zst: names both" grep -q "says zstd, the content is gzip" <<<"$out"
+cp "${FILE[none]}" "$T/mis/$(basename "${FILE[none]}").gz.age"
+out=$("$C" verify "$T/mis/$(basename "${FILE[none]}").gz.age" 2>&1); rc=$?
+check "an unencrypted db named .db.gz.age: verify exit 1 (rc $rc)" test $rc -eq 1
+check "an unencrypted db named .db.gz.age: names both" \
+  grep -q "says gzip, age-encrypted, the content is not compressed" <<<"$out"
+mkdir -p "$T/mis2"; cp "$g" "$T/mis2/"
+jq -c '.name = "../../etc/passwd"' "$g.json" > "$T/mis2/$gname.json"
+out=$("$C" verify "$T/mis2/$gname" 2>&1); rc=$?
+check "a sidecar naming ../../etc/passwd: verify exit 1 (rc $rc)" test $rc -eq 1
+check "a sidecar naming ../../etc/passwd: names both" grep -qF "sidecar names \"../../etc/passwd\", the file is $gname" <<<"$out"
+jq -c '.compression = "zstd" | .encrypted = true' "$g.json" > "$T/mis2/$gname.json"
+out=$("$C" verify "$T/mis2/$gname" 2>&1); rc=$?
+check "a sidecar saying zstd and encrypted for plain gzip: verify exit 1 (rc $rc)" test $rc -eq 1
+check "a sidecar saying zstd and encrypted: names both" \
+  bash -c 'grep -q "sidecar says zstd, the file is gzip" <<<"$1" && grep -q "sidecar says encrypted, the file is not encrypted" <<<"$1"' _ "$out"
+check "the genuine gzip backup still verifies" quiet "$C" verify "$g"
+
+# A decompression bomb (1 GiB of zeros, about 32 KiB of zstd) with a small
+# temporary directory: refused as soon as its first page is out, without
+# filling the directory; and one that looks like a db past its meta page
+# stops at the free space, not at ENOSPC.
+mkdir -p "$T/bombtmp"
+if mount -t tmpfs -o size=64m tmpfs "$T/bombtmp" 2>/dev/null; then
+  CLEANUP+=("umount '$T/bombtmp'")
+  head -c 1G /dev/zero | zstd -q -1 > "$T/mis/bomb.db.zst"
+  out=$(TMPDIR=$T/bombtmp "$C" verify "$T/mis/bomb.db.zst" 2>&1); rc=$?
+  check "zstd bomb: verify exit 1 (rc $rc)" test $rc -eq 1
+  check "zstd bomb: no etcd database, found on the first page" grep -q "no etcd database in the decompressed zstd data" <<<"$out"
+  check "zstd bomb: the temporary directory is empty afterwards" test -z "$(ls -A "$T/bombtmp")"
+  { head -c 4096 "${DB[none]}"; head -c 1G /dev/zero; } | zstd -q -1 > "$T/mis/bomb2.db.zst"
+  out=$(TMPDIR=$T/bombtmp "$C" verify "$T/mis/bomb2.db.zst" 2>&1); rc=$?
+  check "a bomb with a db's first page: verify exit 1 (rc $rc)" test $rc -eq 1
+  check "a bomb with a db's first page: stops at what the temporary directory can take" \
+    grep -q "cannot write the temporary file in $T/bombtmp: No space left on device (the data decompresses to more than the [0-9]* bytes it can take)" <<<"$out"
+else
+  not_ok "cannot mount a tmpfs for the bomb test (needs root)"
+fi
+
 for codec in gzip zstd none; do
   f=${FILE[$codec]}
   # inspect

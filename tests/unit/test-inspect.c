@@ -449,9 +449,21 @@ static void test_sidecar(void) {
         check(r.ok);
         inspect_report_done(&r);
 
+        /* A sidecar db_size below the db's: decompression stops there (a
+         * bomb is not spooled past what its sidecar announces). */
+        sc.db_size = 4096;
+        json = mfree(json);
+        check(sidecar_to_json(&sc, &json) == 0);
+        write_file(side, json, strlen(json));
+        check(inspect_verify(gz, &r) == 0);
+        check(!r.ok);
+        check(find_check(&r, "decompress") && !find_check(&r, "decompress")->ok);
+        check(strstr(find_check(&r, "decompress")->detail, "more than the sidecar's db_size (4096 bytes)"));
+        inspect_report_done(&r);
+
         /* Every field wrong at once: each mismatch is reported. */
         sc.revision = 356;
-        sc.db_size = 1;
+        sc.db_size = 475136 + 4096;
         sc.file_size = 2;
         sc.file_sha256[0] = sc.file_sha256[0] == '0' ? '1' : '0';
         sc.db_sha256[0] = sc.db_sha256[0] == '0' ? '1' : '0';
