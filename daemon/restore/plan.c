@@ -539,8 +539,8 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
 }
 
 /* What etcd really runs with: static pod, its etcd.yaml; systemd, the
- * restore block (the unit is not read yet: its values are needed there).
- * The restore block overrides; a disagreement is refused, nothing stopped. */
+ * unit's ExecStart= and environment over D-Bus. The restore block
+ * overrides; a disagreement is refused, nothing stopped. */
 static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
         const char *config_path = c->path ? c->path : "the configuration";
         int r;
@@ -560,19 +560,18 @@ static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
                 if (r < 0)
                         return r;
         } else {
-                /* The unit's command line is not read (yet): the restore
-                 * block says what etcd runs with, etcd's defaults the rest. */
-                char *argv[] = { (char *) "etcd", NULL };
+                _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+                _cleanup_free_ char *err = NULL;
 
-                if (!c->restore.data_dir)
-                        return free_and_format(ret_error, "restore.mode is systemd and restore.data_dir is not set in "
-                                               "%s: set it to the data dir of %s", config_path, p->etcd_unit),
-                               -EINVAL;
-                r = member_from_command(argv, (char *[]) { (char *) "ETCD_DATA_DIR=/", NULL }, p->etcd_unit,
-                                        &p->member, ret_error);
+                r = units_get_exec(p->bus, p->etcd_unit, &argv, &env, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot tell what %s runs etcd with: %s", p->etcd_unit,
+                                               err ? err : strerror(-r)), r;
+                r = member_from_command(argv, env, p->etcd_unit, &p->member, ret_error);
                 if (r < 0)
                         return r;
-                p->member.data_dir.from_etcd = false;   /* replaced by restore.data_dir below */
         }
         return member_apply_config(&p->member, &c->restore, config_path, ret_error);
 }
