@@ -241,11 +241,10 @@ static int open_checked(int dir_fd, const char *dir, const char *name, int *ret_
 }
 
 static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, char **ret_error) {
-        _cleanup_free_ char *text = NULL, *sidecar_name = NULL, *dir = NULL;
+        _cleanup_free_ char *sidecar_name = NULL, *dir = NULL;
         _cleanup_close_ int dir_fd = -EBADF, sidecar_fd = -EBADF;
         const char *why = NULL;
         StoreName sn;
-        ssize_t n;
         int r;
 
         if (streq(backup, "latest")) {
@@ -304,21 +303,18 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
                 return 0;
         if (r < 0)
                 return r;
-        text = malloc(INSPECT_SIDECAR_MAX_BYTES + 1);
-        if (!text)
-                return -ENOMEM;
-        n = loop_read(sidecar_fd, text, INSPECT_SIDECAR_MAX_BYTES + 1);
-        if (n < 0)
-                return free_and_format(ret_error, "cannot read the sidecar %s/%s: %s", dir, sidecar_name,
-                                       strerror((int) -n)), (int) n;
-        if ((size_t) n > INSPECT_SIDECAR_MAX_BYTES)
+        r = sidecar_read_fd(sidecar_fd, &p->sidecar, &why);
+        if (r == -EFBIG)
                 return free_and_format(ret_error, "the sidecar %s/%s is larger than %zu bytes", dir, sidecar_name,
                                        INSPECT_SIDECAR_MAX_BYTES), -EFBIG;
-        text[n] = '\0';
-        r = sidecar_from_json(text, (size_t) n, &p->sidecar, &why);
-        if (r < 0)
+        if (r == -EBADMSG || (r == -ENOMEM && why))
                 return free_and_format(ret_error, "the sidecar %s/%s is damaged: %s", dir, sidecar_name,
                                  why ? why : strerror(-r)), r == -ENOMEM ? r : -EBADMSG;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return free_and_format(ret_error, "cannot read the sidecar %s/%s: %s", dir, sidecar_name,
+                                       strerror(-r)), r;
         p->has_sidecar = true;
         p->created_usec = p->sidecar.created_usec;
         return 0;
