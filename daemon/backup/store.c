@@ -424,17 +424,11 @@ int store_sync(Store *s) {
         return fsync(s->dir_fd) < 0 ? -errno : 0;
 }
 
-static int read_sidecar(Store *s, const char *name, Sidecar *ret) {
-        _cleanup_free_ char *sidecar = NULL, *text = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        const char *why;
+int sidecar_read_fd(int fd, Sidecar *ret, const char **ret_why) {
+        _cleanup_free_ char *text = NULL;
         ssize_t n;
 
-        if (asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0)
-                return -ENOMEM;
-        fd = openat(s->dir_fd, sidecar, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
+        *ret_why = NULL;
         text = malloc(SIDECAR_MAX_BYTES + 1);
         if (!text)
                 return -ENOMEM;
@@ -442,9 +436,22 @@ static int read_sidecar(Store *s, const char *name, Sidecar *ret) {
         if (n < 0)
                 return (int) n;
         if (n > SIDECAR_MAX_BYTES)
-                return -EFBIG;
+                return *ret_why = "larger than 64 KiB", -EFBIG;
         text[n] = '\0';
-        return sidecar_from_json(text, (size_t) n, ret, &why);
+        return sidecar_from_json(text, (size_t) n, ret, ret_why);
+}
+
+static int read_sidecar(Store *s, const char *name, Sidecar *ret) {
+        _cleanup_free_ char *sidecar = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *why;
+
+        if (asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0)
+                return -ENOMEM;
+        fd = openat(s->dir_fd, sidecar, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        return sidecar_read_fd(fd, ret, &why);
 }
 
 static int entry_compare(const void *a, const void *b) {

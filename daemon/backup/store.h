@@ -55,6 +55,13 @@ int sidecar_to_json(const Sidecar *s, char **ret);
  * Returns 0, -EBADMSG with a reason in *ret_error (static string), -ENOMEM. */
 int sidecar_from_json(const char *text, size_t size, Sidecar *ret, const char **ret_error);
 
+/* Read a sidecar from fd (at most 64 KiB) and parse it with
+ * sidecar_from_json(): the one reader of sidecars (the store's listing,
+ * verify, the restore's plan). 0 and *ret; -EFBIG for a larger file and
+ * -EBADMSG for one that does not parse, both with *ret_why (static); the
+ * read's -errno (*ret_why NULL); -ENOMEM. */
+int sidecar_read_fd(int fd, Sidecar *ret, const char **ret_why);
+
 /* What a backup's name says: etcd-<cluster hex>-<YYYYmmddTHHMMSSZ>-r<rev>.db[.gz|.zst][.age] */
 typedef struct StoreName {
         uint64_t cluster_id;

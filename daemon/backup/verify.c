@@ -60,9 +60,9 @@ _printf_(4, 5) static int report_add(InspectReport *rep, const char *name, bool 
 /* Read <path>.json. 0 and *ret; -ENOENT if there is none; -EBADMSG with
  * *ret_why for one that does not parse; other -errno. */
 static int read_sidecar(const char *path, Sidecar *ret, const char **ret_why) {
-        _cleanup_free_ char *name = NULL, *text = NULL;
+        _cleanup_free_ char *name = NULL;
         _cleanup_close_ int fd = -EBADF;
-        ssize_t n;
+        int r;
 
         *ret_why = NULL;
         if (asprintf(&name, "%s" SIDECAR_SUFFIX, path) < 0)
@@ -70,18 +70,8 @@ static int read_sidecar(const char *path, Sidecar *ret, const char **ret_why) {
         fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        text = malloc(INSPECT_SIDECAR_MAX_BYTES + 1);
-        if (!text)
-                return -ENOMEM;
-        n = loop_read(fd, text, INSPECT_SIDECAR_MAX_BYTES + 1);
-        if (n < 0)
-                return (int) n;
-        if ((size_t) n > INSPECT_SIDECAR_MAX_BYTES) {
-                *ret_why = "larger than 64 KiB";
-                return -EBADMSG;
-        }
-        text[n] = '\0';
-        return sidecar_from_json(text, (size_t) n, ret, ret_why);
+        r = sidecar_read_fd(fd, ret, ret_why);
+        return r == -EFBIG ? -EBADMSG : r;
 }
 
 static const char *stage_check_name(Stage s) {

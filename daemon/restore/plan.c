@@ -241,11 +241,10 @@ static int open_checked(int dir_fd, const char *dir, const char *name, int *ret_
 }
 
 static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, char **ret_error) {
-        _cleanup_free_ char *text = NULL, *sidecar_name = NULL, *dir = NULL;
+        _cleanup_free_ char *sidecar_name = NULL, *dir = NULL;
         _cleanup_close_ int dir_fd = -EBADF, sidecar_fd = -EBADF;
         const char *why = NULL;
         StoreName sn;
-        ssize_t n;
         int r;
 
         if (streq(backup, "latest")) {
@@ -304,21 +303,18 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
                 return 0;
         if (r < 0)
                 return r;
-        text = malloc(INSPECT_SIDECAR_MAX_BYTES + 1);
-        if (!text)
-                return -ENOMEM;
-        n = loop_read(sidecar_fd, text, INSPECT_SIDECAR_MAX_BYTES + 1);
-        if (n < 0)
-                return free_and_format(ret_error, "cannot read the sidecar %s/%s: %s", dir, sidecar_name,
-                                       strerror((int) -n)), (int) n;
-        if ((size_t) n > INSPECT_SIDECAR_MAX_BYTES)
+        r = sidecar_read_fd(sidecar_fd, &p->sidecar, &why);
+        if (r == -EFBIG)
                 return free_and_format(ret_error, "the sidecar %s/%s is larger than %zu bytes", dir, sidecar_name,
                                        INSPECT_SIDECAR_MAX_BYTES), -EFBIG;
-        text[n] = '\0';
-        r = sidecar_from_json(text, (size_t) n, &p->sidecar, &why);
-        if (r < 0)
+        if (r == -EBADMSG || (r == -ENOMEM && why))
                 return free_and_format(ret_error, "the sidecar %s/%s is damaged: %s", dir, sidecar_name,
                                  why ? why : strerror(-r)), r == -ENOMEM ? r : -EBADMSG;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return free_and_format(ret_error, "cannot read the sidecar %s/%s: %s", dir, sidecar_name,
+                                       strerror(-r)), r;
         p->has_sidecar = true;
         p->created_usec = p->sidecar.created_usec;
         return 0;
@@ -539,8 +535,8 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
 }
 
 /* What etcd really runs with: static pod, its etcd.yaml; systemd, the
- * restore block (the unit is not read yet: its values are needed there).
- * The restore block overrides; a disagreement is refused, nothing stopped. */
+ * unit's ExecStart= and environment over D-Bus. The restore block
+ * overrides; a disagreement is refused, nothing stopped. */
 static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
         const char *config_path = c->path ? c->path : "the configuration";
         int r;
@@ -560,19 +556,18 @@ static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
                 if (r < 0)
                         return r;
         } else {
-                /* The unit's command line is not read (yet): the restore
-                 * block says what etcd runs with, etcd's defaults the rest. */
-                char *argv[] = { (char *) "etcd", NULL };
+                _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+                _cleanup_free_ char *err = NULL;
 
-                if (!c->restore.data_dir)
-                        return free_and_format(ret_error, "restore.mode is systemd and restore.data_dir is not set in "
-                                               "%s: set it to the data dir of %s", config_path, p->etcd_unit),
-                               -EINVAL;
-                r = member_from_command(argv, (char *[]) { (char *) "ETCD_DATA_DIR=/", NULL }, p->etcd_unit,
-                                        &p->member, ret_error);
+                r = units_get_exec(p->bus, p->etcd_unit, &argv, &env, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot tell what %s runs etcd with: %s", p->etcd_unit,
+                                               err ? err : strerror(-r)), r;
+                r = member_from_command(argv, env, p->etcd_unit, &p->member, ret_error);
                 if (r < 0)
                         return r;
-                p->member.data_dir.from_etcd = false;   /* replaced by restore.data_dir below */
         }
         return member_apply_config(&p->member, &c->restore, config_path, ret_error);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "restore/units.h"
+#include "util/io.h"
 #include "util/str.h"
 #include "util/time.h"
 
@@ -207,4 +208,106 @@ int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_
 
 int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
         return unit_run_job(bus, unit, true, timeout_usec, ret_error);
+}
+
+#define SYSTEMD_SERVICE "org.freedesktop.systemd1.Service"
+/* Longest EnvironmentFile= read. */
+#define ENV_FILE_MAX_BYTES ((size_t) 1024 * 1024)
+
+/* Append the assignments of an environment file to *env. */
+static int env_file_read(const char *path, char ***env) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, ENV_FILE_MAX_BYTES, &text, &size);
+        if (r < 0)
+                return r;
+        for (char *line = text, *next; line && line < text + size; line = next) {
+                char *eq, *v, *end;
+                size_t n;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                line += strspn(line, " \t");
+                if (!*line || *line == '#' || *line == ';' || !(eq = strchr(line, '=')))
+                        continue;
+                end = eq;
+                while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
+                        end--;
+                v = eq + 1 + strspn(eq + 1, " \t");
+                n = strlen(v);
+                while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+                        v[--n] = '\0';
+                if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+                        v[n - 1] = '\0';
+                        v++;
+                }
+                *end = '\0';
+                char *kv = NULL;
+                if (asprintf(&kv, "%s=%s", line, v) < 0)
+                        return -ENOMEM;
+                r = strv_consume(env, kv);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_env, char **ret_error) {
+        _cleanup_(bus_error_freep) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *file, *prog;
+        int r, ignore;
+
+        r = unit_path(bus, unit, &path, ret_error);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "ExecStart", &error, &reply,
+                                "a(sasbttttuii)");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(sasbttttuii)");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'r', "sasbttttuii");
+        if (r > 0)
+                r = sd_bus_message_read(reply, "s", &prog);
+        if (r > 0)
+                r = sd_bus_message_read_strv(reply, &argv);
+        if (r < 0) {
+                set_error(ret_error, "cannot read ExecStart= of %s: %s", unit, bus_reason(&error, r));
+                return r;
+        }
+        if (!argv || !argv[0]) {
+                set_error(ret_error, "%s has no ExecStart=", unit);
+                return -ENOEXEC;
+        }
+        reply = sd_bus_message_unref(reply);
+        r = sd_bus_get_property_strv(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "Environment", &error, &env);
+        if (r < 0) {
+                set_error(ret_error, "cannot read Environment= of %s: %s", unit, bus_reason(&error, r));
+                return r;
+        }
+        r = sd_bus_get_property(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "EnvironmentFiles", &error, &reply,
+                                "a(sb)");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(sb)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(sb)", &file, &ignore)) > 0) {
+                int k = env_file_read(file, &env);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0 && !(ignore && k == -ENOENT)) {
+                        set_error(ret_error, "cannot read EnvironmentFile=%s of %s: %s", file, unit, strerror(-k));
+                        return k;
+                }
+        }
+        if (r < 0) {
+                set_error(ret_error, "cannot read EnvironmentFiles of %s: %s", unit, bus_reason(&error, r));
+                return r;
+        }
+        *ret_argv = TAKE_PTR(argv);
+        *ret_env = TAKE_PTR(env);
+        return 0;
 }

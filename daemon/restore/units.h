@@ -41,3 +41,12 @@ int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_
  * timeout_usec passed (-ETIMEDOUT). On failure *ret_error (caller frees)
  * says why. */
 int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error);
+
+/* What unit runs: the first command of its ExecStart= (argv, program
+ * first) and its environment as systemd resolved it — Environment=, then
+ * each EnvironmentFile= read here (KEY=VALUE lines, '#' and ';' comments,
+ * quotes removed; a file marked "-" may be missing), so a later assignment
+ * wins as in systemd. *ret_argv and *ret_env are NULL-terminated (strv_free()).
+ * Returns 0, or a -errno with *ret_error (caller frees): the unit cannot be
+ * looked up, has no ExecStart=, or an EnvironmentFile= cannot be read. */
+int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_env, char **ret_error);

@@ -75,7 +75,9 @@ cat > "$T/units/e2e-etcd.service" <<EOF
 Description=etcd with mutual TLS (restore test)
 [Service]
 Type=notify
-ExecStart=/usr/bin/etcd --name default --data-dir /var/lib/etcd \\
+# The name comes from an EnvironmentFile=, as packaged etcd units do it.
+EnvironmentFile=/e2e/etcd.env
+ExecStart=/usr/bin/etcd --data-dir /var/lib/etcd \\
   --listen-client-urls https://127.0.0.1:2379 --advertise-client-urls https://127.0.0.1:2379 \\
   --listen-peer-urls https://127.0.0.1:2380 --initial-advertise-peer-urls https://127.0.0.1:2380 \\
   --initial-cluster default=https://127.0.0.1:2380 --initial-cluster-token e2e \\
@@ -98,6 +100,9 @@ if [[ $SANITIZE != none ]]; then
   echo -e '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1' \
     > "$T/units/etcd-backupd-restore@.service.d/sanitizer.conf"
 fi
+printf '# etcd settings\nETCD_NAME="default"\n' > "$T/etcd.env"
+# A loaded etcd unit that names no data dir (never started).
+printf '[Service]\nExecStart=/usr/bin/etcd --name nodata\n' > "$T/units/e2e-nodatadir.service"
 for v in good bad; do
   cluster="default=https://127.0.0.1:2380"
   [[ $v == bad ]] && cluster+=",ghost=https://127.0.0.1:2390"
@@ -171,6 +176,26 @@ check "restore: backed-up keys back" test "$(ectl get /before/k1 --print-value-o
 check "restore: old data dir kept" ct sh -c 'test -d /var/lib/etcd.pre-restore-*/member'
 check "journal: restore started" ct sh -c 'journalctl -q MESSAGE_ID=017db7d7f98c434cb59d0ec5f2d54a05 | grep -q .'
 check "journal: restore finished" ct sh -c 'journalctl -q MESSAGE_ID=4d355615b1504ddcbb94373e3965e3b6 | grep -q .'
+
+# What the unit runs etcd with (ExecStart=, EnvironmentFile=, over D-Bus)
+# against the configuration: disagreements refused before anything stops.
+refused_e2e() { # DESCRIPTION PATTERN CONF-SED
+  local out rc pid=$(ct systemctl show -P MainPID e2e-etcd.service)
+  sed "$3" "$T/good.conf" > "$T/case.conf"; use_conf case
+  out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+  check "$1: exit 1" test $rc -eq 1
+  if grep -qF -- "$2" <<<"$out"; then ok "$1: names both values and sources"; else not_ok "$1: says '$2' (got: $out)"; fi
+  check "$1: etcd untouched (same MainPID)" test "$pid" = "$(ct systemctl show -P MainPID e2e-etcd.service)"
+}
+refused_e2e "restore.data_dir not the unit's --data-dir" \
+  'restore.data_dir = "/var/lib/etcd-other" ('"$CONF"') disagrees with what etcd runs with: "/var/lib/etcd" (e2e-etcd.service: ExecStart= --data-dir)' \
+  's|data_dir = "/var/lib/etcd"|data_dir = "/var/lib/etcd-other"|'
+refused_e2e "restore.name not the unit's EnvironmentFile= ETCD_NAME" \
+  'restore.name = "other" ('"$CONF"') disagrees with what etcd runs with: "default" (e2e-etcd.service: environment ETCD_NAME)' \
+  's|name = "default"|name = "other"|'
+refused_e2e "an etcd unit without a data dir" \
+  'e2e-nodatadir.service: etcd runs without a data dir (no --data-dir in ExecStart=, no ETCD_DATA_DIR in its environment)' \
+  's|data_dir = "/var/lib/etcd";||; s|etcd_unit = "e2e-etcd.service"|etcd_unit = "e2e-nodatadir.service"|; s|mode = "auto"|mode = "systemd"|'
 
 ectl put /keep/k1 "after the first restore" >/dev/null
 use_conf bad
