@@ -217,6 +217,8 @@ static int run_once(void) {
                            "DURATION_USEC", dur, NULL);
         }
         log_backup_aftermath(result.pruned, result.uploaded, result.remote_pruned, c->upload.url);
+        log_secrets_check(result.path, c->kubernetes.encryption_config, result.k8s_unreadable,
+                          result.k8s_missing_keys, result.k8s_error);
         if (result.retention_error)
                 log_error("retention failed: %s", result.retention_error);
         if (result.upload_error) {

@@ -40,6 +40,11 @@ typedef struct BackupResult {
         char *upload_error;     /* the upload failed after a good backup (the backup stays) */
         char **uploaded;        /* names uploaded (may be NULL) */
         char **remote_pruned;   /* remote backups the remote retention deleted (may be NULL) */
+        /* kubernetes.encryption_config set: the Secrets checked against it. */
+        bool k8s_checked;
+        uint64_t k8s_unreadable;        /* Secrets encrypted with a key it does not have */
+        char **k8s_missing_keys;        /* those keys ("aescbc:old"), may be NULL */
+        char *k8s_error;                /* the check could not run (the backup stays good) */
 } BackupResult;
 
 void backup_result_done(BackupResult *r);

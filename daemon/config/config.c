@@ -125,6 +125,7 @@ Config *config_free(Config *c) {
         free(c->storage.directory);
         strv_free(c->encryption.recipients);
         free(c->encryption.identity_file);
+        free(c->kubernetes.encryption_config);
         free(c->upload.url);
         free(c->upload.region);
         free(c->upload.access_key_id);

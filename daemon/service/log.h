@@ -12,6 +12,7 @@
  */
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <syslog.h>
 
 #include "util/macro.h"
@@ -26,6 +27,7 @@
 #define MESSAGE_ID_RELOADED         "9c2021c0e6b44f6199a76303b3f25ada"
 #define MESSAGE_ID_UPLOAD_FAILED    "1954430cec8f4c34817653b8b16f0b28"
 #define MESSAGE_ID_ACCESS_DENIED    "3932f81e469646799674158af86e678c"
+#define MESSAGE_ID_SECRETS_UNREADABLE "9df5c1e6c9704067b14151767d00de8c"
 
 typedef enum LogTarget {
         LOG_TARGET_AUTO,    /* journal if stderr is a journal stream, else stderr */
@@ -68,3 +70,10 @@ int log_struct(int level, const char *message_id, const char *message, ...)
  * ("Pruned NAME from URL", MESSAGE_ID_PRUNED with ETCD_BACKUP_REMOTE=URL).
  * Any list may be NULL. */
 void log_backup_aftermath(char **pruned, char **uploaded, char **remote_pruned, const char *url);
+
+/* The Secrets check of a backup at path against kubernetes.encryption_config
+ * (config_path): a warning with MESSAGE_ID_SECRETS_UNREADABLE when
+ * unreadable > 0 (missing_keys: the keys it lacks), a warning when the check
+ * could not run (error), nothing otherwise. */
+void log_secrets_check(const char *path, const char *config_path, uint64_t unreadable, char **missing_keys,
+                       const char *error);

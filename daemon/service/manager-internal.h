@@ -68,6 +68,8 @@ struct Manager {
         char *upload_error;             /* the last upload failed after a good backup */
         uint64_t upload_last_success_usec;      /* realtime */
         uint64_t upload_failures_total;
+        uint64_t secrets_unreadable;    /* of the last backup, when checked */
+        bool secrets_checked;
         bool upload_attempted;                  /* an upload ran since start */
 
         /* The control socket, and the connections waiting for the running backup. */

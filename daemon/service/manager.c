@@ -133,7 +133,7 @@ static void update_status(Manager *m) {
 }
 
 static void write_metrics(Manager *m) {
-        _cleanup_free_ char *tmp = NULL, *text = NULL, *upload = NULL;
+        _cleanup_free_ char *tmp = NULL, *text = NULL, *upload = NULL, *secrets = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *path = m->config->metrics.textfile;
         int r;
@@ -153,6 +153,13 @@ static void write_metrics(Manager *m) {
                      "etcd_backup_upload_last_attempt_success %d\n",
                      m->upload_last_success_usec / USEC_PER_SEC, m->upload_failures_total,
                      !(m->upload_attempted && m->upload_error)) < 0)
+                return;
+        if (m->secrets_checked &&
+            asprintf(&secrets,
+                     "# HELP etcd_backup_secrets_unreadable Secrets in the last backup encrypted with a key "
+                     "kubernetes.encryption_config does not have.\n"
+                     "# TYPE etcd_backup_secrets_unreadable gauge\n"
+                     "etcd_backup_secrets_unreadable %" PRIu64 "\n", m->secrets_unreadable) < 0)
                 return;
         if (asprintf(&text,
                      "# HELP etcd_backup_last_success_timestamp_seconds When the last backup succeeded.\n"
@@ -178,10 +185,10 @@ static void write_metrics(Manager *m) {
                      "etcd_backup_backups_kept %u\n"
                      "# HELP etcd_backup_failures_total Failed backup attempts since start.\n"
                      "# TYPE etcd_backup_failures_total counter\n"
-                     "etcd_backup_failures_total %" PRIu64 "\n%s",
+                     "etcd_backup_failures_total %" PRIu64 "\n%s%s",
                      m->last_success_usec / USEC_PER_SEC, m->last_attempt_usec / USEC_PER_SEC,
                      m->have_last && m->last_ok, (double) m->last_duration_usec / USEC_PER_SEC, m->last_size,
-                     m->last_revision, m->kept, m->failures_total, upload ? upload : "") < 0)
+                     m->last_revision, m->kept, m->failures_total, upload ? upload : "", secrets ? secrets : "") < 0)
                 return;
         if (asprintf(&tmp, "%s.tmp", path) < 0)
                 return;
@@ -368,6 +375,10 @@ static void job_succeeded(Manager *m) {
                 log_struct(LOG_INFO, MESSAGE_ID_BACKUP_OK, msg, "ETCD_BACKUP_FILE", r->path, "ETCD_REVISION", rev,
                            "ETCD_CLUSTER_ID", cluster, "SIZE", size, "DURATION_USEC", dur, NULL);
         log_backup_aftermath(r->pruned, r->uploaded, r->remote_pruned, m->config->upload.url);
+        log_secrets_check(r->path, m->config->kubernetes.encryption_config, r->k8s_unreadable, r->k8s_missing_keys,
+                          r->k8s_error);
+        m->secrets_checked = r->k8s_checked;
+        m->secrets_unreadable = r->k8s_unreadable;
         if (r->retention_error)
                 log_error("retention failed after backup %s: %s", r->path, r->retention_error);
         m->upload_error = mfree(m->upload_error);

@@ -27,6 +27,8 @@ void worker_message_done(WorkerMessage *m) {
         free(m->upload_error);
         strv_free(m->uploaded);
         strv_free(m->remote_pruned);
+        strv_free(m->k8s_missing_keys);
+        free(m->k8s_error);
         *m = (WorkerMessage) {};
 }
 
@@ -96,6 +98,12 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                         add_strv(o, "uploaded", m->uploaded, WORKER_UPLOADED_MAX_BYTES);
                 if (m->ok && m->remote_pruned)
                         add_strv(o, "remote_pruned", m->remote_pruned, WORKER_UPLOADED_MAX_BYTES);
+                if (m->ok && m->k8s_checked) {
+                        json_object_object_add(o, "k8s_unreadable", json_object_new_int64((int64_t) m->k8s_unreadable));
+                        add_strv(o, "k8s_missing_keys", m->k8s_missing_keys, WORKER_UPLOADED_MAX_BYTES);
+                }
+                if (m->ok && m->k8s_error)
+                        json_object_object_add(o, "k8s_error", json_object_new_string(m->k8s_error));
         }
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || asprintf(ret, "%s\n", text) < 0) {
@@ -174,6 +182,11 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                         if (get_strv(o, "uploaded", &m.uploaded) < 0 ||
                             get_strv(o, "remote_pruned", &m.remote_pruned) < 0)
                                 goto oom;
+                        m.k8s_checked = get_u64(o, "k8s_unreadable", &m.k8s_unreadable) >= 0;
+                        if (m.k8s_checked && get_strv(o, "k8s_missing_keys", &m.k8s_missing_keys) < 0)
+                                goto oom;
+                        if ((s = get_str(o, "k8s_error")) && !(m.k8s_error = strdup(s)))
+                                goto oom;
                 } else if (!m.error)
                         goto finish;
         } else
@@ -235,6 +248,10 @@ static _noreturn_ void child_main(const Config *c, int fd) {
         m.upload_error = result.upload_error;
         m.uploaded = result.uploaded;
         m.remote_pruned = result.remote_pruned;
+        m.k8s_checked = result.k8s_checked;
+        m.k8s_unreadable = result.k8s_unreadable;
+        m.k8s_missing_keys = result.k8s_missing_keys;
+        m.k8s_error = result.k8s_error;
         if (m.ok) {
                 /* Count what stayed; a failure to count only loses a metric. */
                 _cleanup_(store_freep) Store *s = NULL;

@@ -43,6 +43,10 @@ typedef struct WorkerMessage {
         char *upload_error;     /* ok, the upload failed */
         char **uploaded;        /* ok, names uploaded, may be NULL */
         char **remote_pruned;   /* ok, remote backups deleted by retention, may be NULL */
+        bool k8s_checked;       /* ok, the Secrets were checked (kubernetes.encryption_config) */
+        uint64_t k8s_unreadable;
+        char **k8s_missing_keys;
+        char *k8s_error;        /* ok, the check could not run */
 } WorkerMessage;
 
 void worker_message_done(WorkerMessage *m);
