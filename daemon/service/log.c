@@ -144,19 +144,3 @@ int log_struct(int level, const char *message_id, const char *message, ...) {
         free_fields(owned, n);
         return 0;
 }
-
-void log_backup_aftermath(char **pruned, char **uploaded, char **remote_pruned, const char *url) {
-        for (char **p = pruned; p && *p; p++) {
-                _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "Pruned %s", *p) >= 0)
-                        log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, NULL);
-        }
-        for (char **p = uploaded; p && *p; p++)
-                log_info("Uploaded %s to %s", *p, url);
-        for (char **p = remote_pruned; p && *p; p++) {
-                _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "Pruned %s from %s", *p, url) >= 0)
-                        log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, "ETCD_BACKUP_REMOTE", url,
-                                   NULL);
-        }
-}
