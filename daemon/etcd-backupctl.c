@@ -58,6 +58,7 @@ static int run_restore(Ctl *ctl, int argc, char **argv);
 static int run_inspect(Ctl *ctl, int argc, char **argv);
 static int run_get(Ctl *ctl, int argc, char **argv);
 static int run_audit(Ctl *ctl, int argc, char **argv);
+static int run_objects(Ctl *ctl, int argc, char **argv);
 static int run_backup(Ctl *ctl, int argc, char **argv);
 static int run_prune(Ctl *ctl, int argc, char **argv);
 static int run_calendar(Ctl *ctl, int argc, char **argv);
@@ -98,13 +99,32 @@ static const Command commands[] = {
           "The same four figures as `etcdctl snapshot status`.\n"
           NAME_OR_FILE_HELP
           "  --identity FILE   age identity for an encrypted backup\n", run_inspect },
-        { "get", "get NAME|FILE KEY [--prefix] [--identity FILE]", "read keys out of a backup (offline)",
+        { "get", "get NAME|FILE KEY [--prefix] [-o simple|json|yaml|manifest] [--encryption-config FILE] [--identity FILE]",
+          "read keys out of a backup (offline)",
           NAME_OR_FILE_HELP
           "  --prefix          every key that starts with KEY\n"
+          "  -o FORMAT         simple (as stored), or decoded Kubernetes objects:\n"
+          "                    json, yaml, manifest (for kubectl apply)\n"
+          "  --encryption-config FILE\n"
+          "                    kube-apiserver's EncryptionConfiguration, to decrypt\n"
+          "  --insecure-key-file  read it even when group or others may\n"
           "  --identity FILE   age identity for an encrypted backup\n", run_get },
-        { "audit", "audit NAME|FILE [--identity FILE]", "report how Kubernetes Secrets are stored in a backup (offline)",
-          "Counts Secrets per encryption provider and key name, and plaintext ones.\n"
+        { "objects", "objects NAME|FILE [--resource R] [--namespace NS] [--identity FILE]",
+          "list the Kubernetes objects in a backup (offline)",
+          "Resource, namespace, name, mod revision, encoding and encryption of\n"
+          "every key under /registry/, and the count per resource.\n"
           NAME_OR_FILE_HELP
+          "  --resource R      only this resource (secrets, widgets.example.com)\n"
+          "  --namespace NS    only this namespace\n"
+          "  --identity FILE   age identity for an encrypted backup\n", run_objects },
+        { "audit", "audit NAME|FILE [--encryption-config FILE] [--identity FILE]",
+          "report how Kubernetes Secrets are stored in a backup (offline)",
+          "Counts Secrets per encryption provider and key name, and plaintext ones;\n"
+          "with --encryption-config, which of them that configuration can decrypt.\n"
+          NAME_OR_FILE_HELP
+          "  --encryption-config FILE\n"
+          "                    kube-apiserver's EncryptionConfiguration\n"
+          "  --insecure-key-file  read it even when group or others may\n"
           "  --identity FILE   age identity for an encrypted backup\n", run_audit },
         { "calendar", "calendar [--iterations N] [--base-time TIME] EXPR...",
           "print the next elapses of a calendar expression",
@@ -537,6 +557,10 @@ static int run_get(Ctl *ctl, int argc, char **argv) {
 
 static int run_audit(Ctl *ctl, int argc, char **argv) {
         return ctl_audit_main(argc, argv, ctl->json, ctl->config);
+}
+
+static int run_objects(Ctl *ctl, int argc, char **argv) {
+        return ctl_objects_main(argc, argv, ctl->json, ctl->config);
 }
 
 static int run_calendar(Ctl *ctl, int argc, char **argv) {

@@ -197,7 +197,7 @@ static int run_once(void) {
                 return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
         tidy_storage(c);
         r = job_run(c, on_progress, NULL, &result);
-        job_log_result(&result, c->upload.url);
+        job_log_result(&result, c);
         if (r < 0)
                 return r == -EHOSTUNREACH ? EXIT_UNAVAILABLE : EXIT_FAILURE;
         printf("%s\n", result.path);

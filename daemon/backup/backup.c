@@ -31,6 +31,7 @@
 
 #include "format/age.h"
 #include "backup/backup.h"
+#include "backup/k8s-secrets.h"
 #include "format/bbolt.h"
 #include "backup/codec.h"
 #include "etcd/etcd.h"
@@ -61,6 +62,8 @@ void backup_result_done(BackupResult *r) {
         free(r->path);
         free(r->error);
         sidecar_done(&r->sidecar);
+        strv_free(r->k8s_missing_keys);
+        free(r->k8s_error);
         *r = (BackupResult) {};
 }
 
@@ -245,7 +248,34 @@ static void report(BackupProgressFn progress, void *userdata, BackupPhase phase,
                 progress(phase, bytes, total, userdata);
 }
 
-/* Read the spooled db with the bbolt reader: structure and revision. */
+/* Check the snapshot's Secrets against kube-apiserver's EncryptionConfiguration.
+ * Never fails the backup: a problem is kept in result->k8s_error. The key file
+ * is read here, in the worker, and its content never leaves this function. */
+static void check_secrets(const Config *c, BackupResult *result, Bbolt *db) {
+        _cleanup_(encryption_config_freep) EncryptionConfig *enc = NULL;
+        _cleanup_(k8s_secrets_check_done) K8sSecretsCheck check = {};
+        char error[512] = "";
+        int r;
+
+        if (!c->kubernetes.encryption_config)
+                return;
+        r = k8s_secrets_load_config(c->kubernetes.encryption_config, false, &enc, error, sizeof error);
+        if (r >= 0) {
+                r = k8s_secrets_check(db, enc, &check);
+                if (r < 0)
+                        snprintf(error, sizeof error, "cannot read the Secrets of the snapshot: %s",
+                                 r == -EBADMSG ? bbolt_last_error(db) : strerror(-r));
+        }
+        if (r < 0) {
+                free(result->k8s_error);
+                result->k8s_error = strdup(error[0] ? error : strerror(-r));
+                return;
+        }
+        result->k8s_checked = true;
+        result->k8s_unreadable = check.unreadable;
+        result->k8s_missing_keys = TAKE_PTR(check.labels);
+}
+
 /* A backup needs room for the spool (the db), for its compressed output
  * (estimated by the previous backup's size, or the db's when there is none)
  * and for storage.min_free beside them. */
@@ -284,7 +314,8 @@ static int unlink_sidecar(Store *store, const char *name) {
         return unlinkat(store->dir_fd, sidecar, 0) < 0 ? -errno : 0;
 }
 
-static int check_db(BackupResult *result, int spool_fd, int64_t *ret_revision) {
+/* Read the spooled db with the bbolt reader: structure and revision. */
+static int check_db(const Config *c, BackupResult *result, int spool_fd, int64_t *ret_revision) {
         _cleanup_(bbolt_freep) Bbolt *db = NULL;
         char reason[256] = "";
         int64_t revision = 0;
@@ -304,6 +335,7 @@ static int check_db(BackupResult *result, int spool_fd, int64_t *ret_revision) {
         else if (r < 0)
                 return fail(result, r, "cannot read the snapshot's revision: %s",
                             r == -EBADMSG ? bbolt_last_error(db) : strerror(-r));
+        check_secrets(c, result, db);
         *ret_revision = revision;
         return 0;
 }
@@ -418,7 +450,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
          * more when both fail. */
         spool_finish(&spool, false);
         report(progress, userdata, BACKUP_PHASE_VERIFY, spool.written, spool.written);
-        rs = check_db(result, spool_fd, &revision);
+        rs = check_db(c, result, spool_fd, &revision);
 
         report(progress, userdata, BACKUP_PHASE_COMPRESS, spool.written, spool.written);
         pthread_join(thread, NULL);

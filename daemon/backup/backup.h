@@ -38,6 +38,11 @@ typedef struct BackupResult {
         char *error;            /* what went wrong, on failure */
         Sidecar sidecar;        /* on success */
         uint64_t received;      /* bytes of the snapshot received, on success (the last progress) */
+        /* kubernetes.encryption_config set: the Secrets checked against it. */
+        bool k8s_checked;
+        uint64_t k8s_unreadable;        /* Secrets encrypted with a key it does not have */
+        char **k8s_missing_keys;        /* those keys ("aescbc:old"), may be NULL */
+        char *k8s_error;                /* the check could not run (the backup stays good) */
 } BackupResult;
 
 void backup_result_done(BackupResult *r);

@@ -166,6 +166,7 @@ Config *config_free(Config *c) {
         free(c->storage.directory);
         strv_free(c->encryption.recipients);
         free(c->encryption.identity_file);
+        free(c->kubernetes.encryption_config);
         free(c->upload.url);
         free(c->upload.region);
         free(c->upload.access_key_id);
@@ -779,6 +780,11 @@ static const KeySpec metrics_keys[] = {
         {}
 };
 
+static const KeySpec kubernetes_keys[] = {
+        { "encryption_config", KEY_FILE, FIELD(kubernetes.encryption_config) },
+        {}
+};
+
 static const KeySpec root_keys[] = {
         { "etcd", KEY_GROUP, 0, 0, 0, NULL, etcd_keys },
         { "schedule", KEY_GROUP, 0, 0, 0, NULL, schedule_keys },
@@ -789,6 +795,7 @@ static const KeySpec root_keys[] = {
         { "restore", KEY_GROUP, 0, 0, 0, NULL, restore_keys },
         { "control", KEY_GROUP, 0, 0, 0, NULL, control_keys },
         { "metrics", KEY_GROUP, 0, 0, 0, NULL, metrics_keys },
+        { "kubernetes", KEY_GROUP, 0, 0, 0, NULL, kubernetes_keys },
         {}
 };
 

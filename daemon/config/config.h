@@ -95,6 +95,12 @@ typedef struct ConfigControl {
         uint64_t backup_min_interval_usec;      /* between backups started by non-root callers */
 } ConfigControl;
 
+typedef struct ConfigKubernetes {
+        /* kube-apiserver's EncryptionConfiguration: each backup's Secrets are
+         * checked against it (resolved path; NULL = unset). */
+        char *encryption_config;
+} ConfigKubernetes;
+
 typedef struct ConfigMetrics {
         char *textfile;                 /* NULL = off */
 } ConfigMetrics;
@@ -110,6 +116,7 @@ typedef struct Config {
         ConfigRestore restore;
         ConfigControl control;
         ConfigMetrics metrics;
+        ConfigKubernetes kubernetes;
 } Config;
 
 typedef enum ConfigSeverity {

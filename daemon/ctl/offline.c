@@ -33,6 +33,7 @@
 #include "format/secrets.h"
 #include "format/mvcc.h"
 #include "backup/store.h"
+#include "ctl/k8s.h"
 #include "util/io.h"
 #include "util/macro.h"
 #include "util/str.h"
@@ -48,6 +49,10 @@ typedef struct Options {
         bool json;
         bool prefix;
         bool help;
+        CtlK8sOutput output;
+        const char *encryption_config;  /* points into argv */
+        bool insecure_key_file;
+        const char *resource, *namespace;
         const char *identity_files[IDENTITY_FILES_MAX];        /* point into argv */
         size_t n_identity_files;
 } Options;
@@ -142,19 +147,46 @@ static void usage_hint(const char *cmd) {
 }
 
 static int parse_options(int argc, char **argv, bool allow_prefix, Options *o) {
-        enum { ARG_JSON = 0x100, ARG_PREFIX, ARG_IDENTITY };
+        enum { ARG_JSON = 0x100, ARG_PREFIX, ARG_IDENTITY, ARG_ENCRYPTION_CONFIG, ARG_INSECURE_KEY_FILE,
+               ARG_RESOURCE, ARG_NAMESPACE };
         static const struct option options[] = {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "prefix", no_argument, NULL, ARG_PREFIX },
                 { "identity", required_argument, NULL, ARG_IDENTITY },
+                { "output", required_argument, NULL, 'o' },
+                { "encryption-config", required_argument, NULL, ARG_ENCRYPTION_CONFIG },
+                { "insecure-key-file", no_argument, NULL, ARG_INSECURE_KEY_FILE },
+                { "resource", required_argument, NULL, ARG_RESOURCE },
+                { "namespace", required_argument, NULL, ARG_NAMESPACE },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         int c;
 
         optind = 0; /* the caller may have run getopt already */
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
                 switch (c) {
+                case 'o':
+                        o->output = ctl_k8s_output_from_string(optarg);
+                        if (o->output == CTL_K8S_OUTPUT_INVALID) {
+                                fprintf(stderr, "etcd-backupctl %s: invalid -o '%s': expected simple, json, yaml "
+                                        "or manifest\n", argv[0], optarg);
+                                usage_hint(argv[0]);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_ENCRYPTION_CONFIG:
+                        o->encryption_config = optarg;
+                        break;
+                case ARG_INSECURE_KEY_FILE:
+                        o->insecure_key_file = true;
+                        break;
+                case ARG_RESOURCE:
+                        o->resource = optarg;
+                        break;
+                case ARG_NAMESPACE:
+                        o->namespace = optarg;
+                        break;
                 case ARG_JSON:
                         o->json = true;
                         break;
@@ -609,6 +641,7 @@ int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) 
 /* ---- get ------------------------------------------------------------------------- */
 
 int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
+        _cleanup_(encryption_config_freep) EncryptionConfig *enc = NULL;
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ MvccKv *kvs = NULL;
         _cleanup_(keys_done) Keys identities = {};
@@ -619,15 +652,35 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
         Options o;
         int r;
 
-        r = command_start(argc, argv, json, config_path, 2, true, "get NAME|FILE KEY [--prefix]",
+        r = command_start(argc, argv, json, config_path, 2, true,
+                          "get NAME|FILE KEY [--prefix] [-o simple|json|yaml|manifest] [--encryption-config FILE]",
                           "Print keys as etcd stored them at the backup's revision, like `etcdctl get`:\n"
                           "each key on a line, then its value as stored (binary-safe). Nothing is\n"
                           "printed for a key that does not exist or was deleted. --json prints\n"
-                          "etcdctl's shape: kvs with base64 key and value, and count.",
-                          "      --prefix   every key that starts with KEY\n", &o, &path, &identities);
+                          "etcdctl's shape: kvs with base64 key and value, and count.\n"
+                          "-o json|yaml decodes each value as a Kubernetes object (kube-apiserver's\n"
+                          "protobuf or JSON), decrypted with --encryption-config when it is\n"
+                          "k8s:enc:...; -o manifest is YAML without what the cluster owns, for\n"
+                          "`kubectl apply -f -`.",
+                          "      --prefix   every key that starts with KEY\n"
+                          "  -o, --output FORMAT\n"
+                          "                 simple (as stored, the default), json, yaml, manifest\n"
+                          "      --encryption-config FILE\n"
+                          "                 kube-apiserver's EncryptionConfiguration, to decrypt\n"
+                          "      --insecure-key-file\n"
+                          "                 read it even when group or others may\n", &o, &path, &identities);
         if (r >= 0)
                 return r;
         key = argv[optind + 1];
+        if (o.output != CTL_K8S_OUTPUT_SIMPLE && o.json) {
+                fprintf(stderr, "etcd-backupctl get: --json and -o cannot be used together\n");
+                return EXIT_USAGE;
+        }
+        if (o.encryption_config) {
+                r = ctl_k8s_load_encryption_config("get", o.encryption_config, o.insecure_key_file, &enc);
+                if (r > 0)
+                        return r;
+        }
         r = open_backup("get", path, &identities, &b);
         if (r > 0)
                 return r;
@@ -637,6 +690,8 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
         if (r < 0)
                 return damaged("get", b, r);
 
+        if (o.output != CTL_K8S_OUTPUT_SIMPLE)
+                return ctl_k8s_print("get", kvs, n, o.prefix, o.output, enc);
         if (o.json) {
                 struct json_object *out = json_object_new_object(), *header = json_object_new_object(),
                                    *list = json_object_new_array();
@@ -676,6 +731,9 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
 /* ---- audit ----------------------------------------------------------------------- */
 
 int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
+        _cleanup_(encryption_config_freep) EncryptionConfig *enc = NULL;
+        _cleanup_free_ MvccKv *secrets = NULL;
+        size_t n_secrets = 0;
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_(secrets_audit_done) SecretsAudit a = {};
         _cleanup_(keys_done) Keys identities = {};
@@ -684,18 +742,31 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         Options o;
         int r;
 
-        r = command_start(argc, argv, json, config_path, 1, false, "audit NAME|FILE",
+        r = command_start(argc, argv, json, config_path, 1, false, "audit NAME|FILE [--encryption-config FILE]",
                           "Report how the Kubernetes Secrets in a backup (" SECRETS_PREFIX "…,\n"
                           "latest revision, not deleted) are stored: a count per encryption provider\n"
                           "and key name (\"aescbc:key1\") and of those in plaintext, with a warning\n"
-                          "when there are any. Exit status 0 either way: it is a report.",
-                          "", &o, &path, &identities);
+                          "when there are any. With --encryption-config, also whether that\n"
+                          "EncryptionConfiguration decrypts each Secret, with warnings for identity\n"
+                          "first, unused keys and Secrets whose key it no longer has. Exit status 0\n"
+                          "either way: it is a report.",
+                          "      --encryption-config FILE\n"
+                          "                 kube-apiserver's EncryptionConfiguration\n"
+                          "      --insecure-key-file\n"
+                          "                 read it even when group or others may\n", &o, &path, &identities);
         if (r >= 0)
                 return r;
+        if (o.encryption_config) {
+                r = ctl_k8s_load_encryption_config("audit", o.encryption_config, o.insecure_key_file, &enc);
+                if (r > 0)
+                        return r;
+        }
         r = open_backup("audit", path, &identities, &b);
         if (r > 0)
                 return r;
         r = secrets_audit(b->db, &a);
+        if (r >= 0 && enc)
+                r = mvcc_kv_get(b->db, SECRETS_PREFIX, strlen(SECRETS_PREFIX), true, &secrets, &n_secrets);
         if (r < 0)
                 return damaged("audit", b, r);
 
@@ -710,6 +781,10 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                 else if (json_add(&out, "by_provider", by) &&
                     json_add(&out, "plaintext", json_object_new_uint64(a.plaintext)))
                         json_add(&out, "unknown", json_object_new_uint64(a.unknown));
+                if (enc && out && ctl_k8s_audit_encryption(secrets, n_secrets, enc, o.encryption_config, out) < 0) {
+                        json_object_put(out);
+                        out = NULL;
+                }
                 r = json_print("audit", out);
                 if (r > 0)
                         return r;
@@ -735,5 +810,40 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                 printf("NOTE: %" PRIu64 " Secret%s %s stored in a form not recognised (neither "
                        "k8s:enc:… nor protobuf or JSON)\n", a.unknown, a.unknown == 1 ? "" : "s",
                        a.unknown == 1 ? "is" : "are");
+        if (enc && ctl_k8s_audit_encryption(secrets, n_secrets, enc, o.encryption_config, NULL) == -ENOMEM) {
+                fprintf(stderr, "etcd-backupctl audit: out of memory\n");
+                return EXIT_FAILURE;
+        }
         return flush_stdout("audit");
+}
+
+/* ---- objects --------------------------------------------------------------------- */
+
+int ctl_objects_main(int argc, char **argv, bool json, const char *config_path) {
+        _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
+        _cleanup_(keys_done) Keys identities = {};
+        _cleanup_free_ MvccKv *kvs = NULL;
+        _cleanup_free_ char *path = NULL;
+        size_t n = 0;
+        Options o;
+        int r;
+
+        r = command_start(argc, argv, json, config_path, 1, false,
+                          "objects NAME|FILE [--resource R] [--namespace NS]",
+                          "List the Kubernetes objects in a backup (keys under /registry/): resource,\n"
+                          "namespace, name, mod revision, encoding and encryption provider:key, then\n"
+                          "the count per resource.",
+                          "      --resource R\n"
+                          "                 only this resource (secrets, widgets.example.com)\n"
+                          "      --namespace NS\n"
+                          "                 only this namespace\n", &o, &path, &identities);
+        if (r >= 0)
+                return r;
+        r = open_backup("objects", path, &identities, &b);
+        if (r > 0)
+                return r;
+        r = mvcc_kv_get(b->db, "/registry/", strlen("/registry/"), true, &kvs, &n);
+        if (r < 0)
+                return damaged("objects", b, r);
+        return ctl_k8s_objects("objects", kvs, n, o.resource, o.namespace, o.json);
 }

@@ -27,3 +27,4 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path);
 int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path);
 int ctl_get_main(int argc, char **argv, bool json, const char *config_path);
 int ctl_audit_main(int argc, char **argv, bool json, const char *config_path);
+int ctl_objects_main(int argc, char **argv, bool json, const char *config_path);

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "format/encryption-config.h"
+#include "format/k8s-key.h"
 #include "format/k8s-object.h"
 #include "util/macro.h"
 #include "util/str.h"
@@ -645,4 +646,37 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
         return fail(error, -EBADMSG, "%s: cannot decrypt with %s key \"%s\": wrong key or tampered value "
                     "(%s)", kbuf, pname, nbuf,
                     v.type == ENC_PROVIDER_AESCBC ? "bad padding or not a Kubernetes object" : "authentication failed");
+}
+
+bool enc_value_label(const EncValue *v, char *label, size_t label_size) {
+        size_t o = 0;
+
+        if (!v->encrypted || label_size == 0)
+                return false;
+        for (int part = 0; part < 2; part++) {
+                const char *s = part == 0 ? v->provider : v->key_name;
+                size_t n = part == 0 ? v->provider_size : v->key_name_size;
+
+                if (part == 1) {
+                        if (o + 1 >= label_size)
+                                break;
+                        label[o++] = ':';
+                }
+                for (size_t i = 0; s && i < n && o + 1 < label_size; i++)
+                        label[o++] = (isalnum((unsigned char) s[i]) || s[i] == '.' || s[i] == '_' || s[i] == '-')
+                                             ? s[i] : '?';
+        }
+        label[o] = 0;
+        return true;
+}
+
+bool encryption_config_lacks_key(const EncryptionConfig *c, const void *value, size_t size) {
+        EncValue v;
+
+        enc_value_parse(value, size, &v);
+        if (!v.encrypted || v.type == ENC_PROVIDER_KMS)
+                return false;
+        if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY || !v.key_name)
+                return true;
+        return !encryption_config_has_key(c, NULL, v.type, v.key_name, v.key_name_size);
 }

@@ -103,7 +103,7 @@ void enc_value_parse(const void *value, size_t size, EncValue *ret);
 
 /* The resource ("secrets", "widgets.example.com") an etcd key under
  * /registry/ belongs to, as EncryptionConfiguration names resources (see
- * k8s_key_parse()); "" for other keys. Returns a new string or NULL (no
+ * format/k8s-key.h); "" for other keys. Returns a new string or NULL (no
  * memory). */
 char *encryption_resource_of_key(const char *etcd_key, size_t n);
 
@@ -128,3 +128,13 @@ bool encryption_config_has_key(const EncryptionConfig *c, const char *resource, 
 int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, size_t etcd_key_size,
                               const void *value, size_t size, uint8_t **ret, size_t *ret_size,
                               char error[static ENCRYPTION_ERROR_MAX]);
+
+/* The label ("aescbc:key1", "secretbox:s1") of an encrypted value's key,
+ * safe to print (characters outside [A-Za-z0-9._-] become '?', cut to fit
+ * label_size). Returns false for a value that is not encrypted. */
+bool enc_value_label(const EncValue *v, char *label, size_t label_size);
+
+/* Is this value encrypted with a key that c does not hold anywhere (so that
+ * it cannot be read with c, e.g. after a restore)? kms values are never
+ * counted (their keys are not in the file), nor unencrypted ones. */
+bool encryption_config_lacks_key(const EncryptionConfig *c, const void *value, size_t size);

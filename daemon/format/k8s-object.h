@@ -80,24 +80,5 @@ int k8s_object_type(const void *data, size_t size, char **ret_api_version, char 
  * and the top-level status. Changes o in place. */
 void k8s_object_strip_for_manifest(json_object *o);
 
-/* Does the Secret schema know this apiVersion/kind (used by callers that
- * want to say "a Secret")? */
+/* Does the schema table decode the body of this apiVersion/kind? */
 bool k8s_object_kind_known(const char *api_version, const char *kind);
-
-/* An etcd key under kube-apiserver's prefix, split. */
-typedef struct K8sKey {
-        char *resource;         /* "secrets", "widgets.example.com" */
-        char *namespace;        /* NULL for cluster-scoped objects */
-        char *name;
-} K8sKey;
-
-/* Split a key /registry/<resource>/[<namespace>/]<name>, or
- * /registry/<group>/<resource>/[<namespace>/]<name> for groups whose name
- * has a dot (custom resources), into resource ("<resource>.<group>" for
- * those, as EncryptionConfiguration names them), namespace and name.
- * Services live under services/specs and endpoints under services/endpoints.
- * Returns 0 and fills *ret (release with k8s_key_clear()), -EINVAL for a key
- * outside /registry/ or without a name, -ENOMEM. */
-int k8s_key_parse(const void *key, size_t n, K8sKey *ret);
-
-void k8s_key_clear(K8sKey *k);

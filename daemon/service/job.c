@@ -24,6 +24,8 @@ void job_result_done(JobResult *r) {
         free(r->upload_error);
         strv_free(r->uploaded);
         strv_free(r->remote_pruned);
+        strv_free(r->k8s_missing_keys);
+        free(r->k8s_error);
         *r = (JobResult) {};
 }
 
@@ -92,6 +94,10 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         ret->path = TAKE_PTR(b.path);
         ret->sidecar = b.sidecar;
         b.sidecar = (Sidecar) {};
+        ret->k8s_checked = b.k8s_checked;
+        ret->k8s_unreadable = b.k8s_unreadable;
+        ret->k8s_missing_keys = TAKE_PTR(b.k8s_missing_keys);
+        ret->k8s_error = TAKE_PTR(b.k8s_error);
         if (listed && entries_add(&entries, &n, &ret->sidecar) < 0) {
                 store_entries_free(entries, n);
                 entries = NULL;
@@ -130,7 +136,34 @@ void job_log_failure(const char *error) {
         log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, error, "ETCD_BACKUP_ERROR", error, NULL);
 }
 
-void job_log_result(const JobResult *r, const char *upload_url) {
+/* The Secrets check of the backup at path against kubernetes.encryption_config
+ * (config_path): a warning with MESSAGE_ID_SECRETS_UNREADABLE when some
+ * cannot be read, a warning when the check could not run, nothing otherwise. */
+static void log_secrets_check(const JobResult *r, const char *config_path) {
+        _cleanup_free_ char *msg = NULL, *keys = NULL;
+        char count[32];
+
+        if (r->k8s_error) {
+                log_warning("Cannot check the Secrets of backup %s against kubernetes.encryption_config: %s",
+                            r->path, r->k8s_error);
+                return;
+        }
+        if (r->k8s_unreadable == 0)
+                return;
+        for (char **k = r->k8s_missing_keys; k && *k; k++)
+                if (free_and_format(&keys, "%s%s%s", keys ? keys : "", keys ? ", " : "", *k) < 0)
+                        return;
+        snprintf(count, sizeof count, "%" PRIu64, r->k8s_unreadable);
+        if (asprintf(&msg, "%s Secret%s in backup %s %s encrypted with keys that %s does not have (%s): %s cannot be "
+                     "read after a restore with that configuration", count, r->k8s_unreadable == 1 ? "" : "s",
+                     r->path, r->k8s_unreadable == 1 ? "is" : "are", config_path, keys ? keys : "?",
+                     r->k8s_unreadable == 1 ? "it" : "they") >= 0)
+                log_struct(LOG_WARNING, MESSAGE_ID_SECRETS_UNREADABLE, msg, "ETCD_BACKUP_FILE", r->path,
+                           "ETCD_BACKUP_SECRETS_UNREADABLE", count, "ETCD_BACKUP_MISSING_KEYS", keys, NULL);
+}
+
+void job_log_result(const JobResult *r, const Config *c) {
+        const char *upload_url = c->upload.url;
         char rev[32], size[32], dur[32], cluster[17], human[FORMAT_BYTES_MAX];
         _cleanup_free_ char *msg = NULL;
 
@@ -160,6 +193,7 @@ void job_log_result(const JobResult *r, const char *upload_url) {
                         log_struct(LOG_INFO, MESSAGE_ID_PRUNED, m, "ETCD_BACKUP_FILE", *p, "ETCD_BACKUP_REMOTE",
                                    upload_url, NULL);
         }
+        log_secrets_check(r, c->kubernetes.encryption_config);
 
         if (r->retention_error)
                 log_error("retention failed after backup %s: %s", r->path, r->retention_error);

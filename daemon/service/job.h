@@ -25,6 +25,11 @@ typedef struct JobResult {
         char *upload_error;     /* the upload failed after a good backup (the backup stays) */
         char **uploaded;        /* names uploaded (may be NULL) */
         char **remote_pruned;   /* remote backups the remote retention deleted (may be NULL) */
+        /* kubernetes.encryption_config set: the Secrets checked against it (backup_run()). */
+        bool k8s_checked;
+        uint64_t k8s_unreadable;        /* Secrets encrypted with a key it does not have */
+        char **k8s_missing_keys;        /* those keys ("aescbc:old"), may be NULL */
+        char *k8s_error;                /* the check could not run (the backup stays good) */
 } JobResult;
 
 void job_result_done(JobResult *r);
@@ -36,11 +41,12 @@ void job_result_done(JobResult *r);
  * *ret is reset first. */
 int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResult *ret);
 
-/* Log a job's result: on success the backup (MESSAGE_ID_BACKUP_OK), each
- * backup pruned, each file uploaded to upload_url, each remote backup
- * pruned, a retention failure and an upload failure
- * (MESSAGE_ID_UPLOAD_FAILED); on failure job_log_failure(r->error). */
-void job_log_result(const JobResult *r, const char *upload_url);
+/* Log a job's result with config c: on success the backup
+ * (MESSAGE_ID_BACKUP_OK), each backup pruned, each file uploaded, each
+ * remote backup pruned, the Secrets check (MESSAGE_ID_SECRETS_UNREADABLE),
+ * a retention failure and an upload failure (MESSAGE_ID_UPLOAD_FAILED); on
+ * failure job_log_failure(r->error). */
+void job_log_result(const JobResult *r, const Config *c);
 
 /* Log a failed job (MESSAGE_ID_BACKUP_FAILED), also one that ended without
  * a result (the worker was killed). */

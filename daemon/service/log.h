@@ -26,6 +26,7 @@
 #define MESSAGE_ID_RELOADED         "9c2021c0e6b44f6199a76303b3f25ada"
 #define MESSAGE_ID_UPLOAD_FAILED    "1954430cec8f4c34817653b8b16f0b28"
 #define MESSAGE_ID_ACCESS_DENIED    "3932f81e469646799674158af86e678c"
+#define MESSAGE_ID_SECRETS_UNREADABLE "9df5c1e6c9704067b14151767d00de8c"
 
 typedef enum LogTarget {
         LOG_TARGET_AUTO,    /* journal if stderr is a journal stream, else stderr */

@@ -91,6 +91,8 @@ struct Manager {
         char *upload_error;             /* the last upload failed after a good backup */
         uint64_t upload_last_success_usec;      /* realtime */
         uint64_t upload_failures_total;
+        uint64_t secrets_unreadable;    /* of the last backup, when checked */
+        bool secrets_checked;
         bool upload_attempted;                  /* an upload ran since start */
 
         /* The control socket, and the connections waiting for the running backup. */
@@ -201,7 +203,7 @@ static void update_status(Manager *m) {
 }
 
 static void write_metrics(Manager *m) {
-        _cleanup_free_ char *tmp = NULL, *text = NULL, *upload = NULL;
+        _cleanup_free_ char *tmp = NULL, *text = NULL, *upload = NULL, *secrets = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *path = m->config->metrics.textfile;
         int r;
@@ -221,6 +223,13 @@ static void write_metrics(Manager *m) {
                      "etcd_backup_upload_last_attempt_success %d\n",
                      m->upload_last_success_usec / USEC_PER_SEC, m->upload_failures_total,
                      !(m->upload_attempted && m->upload_error)) < 0)
+                return;
+        if (m->secrets_checked &&
+            asprintf(&secrets,
+                     "# HELP etcd_backup_secrets_unreadable Secrets in the last backup encrypted with a key "
+                     "kubernetes.encryption_config does not have.\n"
+                     "# TYPE etcd_backup_secrets_unreadable gauge\n"
+                     "etcd_backup_secrets_unreadable %" PRIu64 "\n", m->secrets_unreadable) < 0)
                 return;
         if (asprintf(&text,
                      "# HELP etcd_backup_last_success_timestamp_seconds When the last backup succeeded.\n"
@@ -246,10 +255,10 @@ static void write_metrics(Manager *m) {
                      "etcd_backup_backups_kept %u\n"
                      "# HELP etcd_backup_failures_total Failed backup attempts since start.\n"
                      "# TYPE etcd_backup_failures_total counter\n"
-                     "etcd_backup_failures_total %" PRIu64 "\n%s",
+                     "etcd_backup_failures_total %" PRIu64 "\n%s%s",
                      m->last_success_usec / USEC_PER_SEC, m->last_attempt_usec / USEC_PER_SEC,
                      m->have_last && m->last_ok, (double) m->last_duration_usec / USEC_PER_SEC, m->last_size,
-                     m->last_revision, m->kept, m->failures_total, upload ? upload : "") < 0)
+                     m->last_revision, m->kept, m->failures_total, upload ? upload : "", secrets ? secrets : "") < 0)
                 return;
         if (asprintf(&tmp, "%s.tmp", path) < 0)
                 return;
@@ -425,7 +434,9 @@ static void job_succeeded(Manager *m) {
         m->attempt = 0;
         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
 
-        job_log_result(r, m->config->upload.url);
+        job_log_result(r, m->config);
+        m->secrets_checked = r->k8s_checked;
+        m->secrets_unreadable = r->k8s_unreadable;
         m->upload_error = mfree(m->upload_error);
         m->upload_attempted = m->upload_attempted || m->config->upload.enabled;
         if (r->upload_error) {

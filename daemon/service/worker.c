@@ -89,6 +89,12 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                         add_strv(o, "uploaded", m->job.uploaded, WORKER_UPLOADED_MAX_BYTES);
                 if (m->ok && m->job.remote_pruned)
                         add_strv(o, "remote_pruned", m->job.remote_pruned, WORKER_UPLOADED_MAX_BYTES);
+                if (m->ok && m->job.k8s_checked) {
+                        json_object_object_add(o, "k8s_unreadable", json_object_new_int64((int64_t) m->job.k8s_unreadable));
+                        add_strv(o, "k8s_missing_keys", m->job.k8s_missing_keys, WORKER_UPLOADED_MAX_BYTES);
+                }
+                if (m->ok && m->job.k8s_error)
+                        json_object_object_add(o, "k8s_error", json_object_new_string(m->job.k8s_error));
         }
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || asprintf(ret, "%s\n", text) < 0) {
@@ -166,6 +172,11 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                                 goto oom;
                         if (get_strv(o, "uploaded", &m.job.uploaded) < 0 ||
                             get_strv(o, "remote_pruned", &m.job.remote_pruned) < 0)
+                                goto oom;
+                        m.job.k8s_checked = get_u64(o, "k8s_unreadable", &m.job.k8s_unreadable) >= 0;
+                        if (m.job.k8s_checked && get_strv(o, "k8s_missing_keys", &m.job.k8s_missing_keys) < 0)
+                                goto oom;
+                        if ((s = get_str(o, "k8s_error")) && !(m.job.k8s_error = strdup(s)))
                                 goto oom;
                 } else if (!m.job.error)
                         goto finish;

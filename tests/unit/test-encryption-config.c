@@ -170,6 +170,21 @@ static void test_value_and_resources(void) {
         check_str_eq(d, "");
 
         c = load(CONFIG, 0, err);
+        {
+                char label[32];
+
+                enc_value_parse(GCM, sizeof GCM - 1, &v);
+                check(enc_value_label(&v, label, sizeof label));
+                check_str_eq(label, "aesgcm:gcm1");
+                enc_value_parse("k8s:enc:aescbc:v1:a b:xx", 24, &v);
+                check(enc_value_label(&v, label, sizeof label));
+                check_str_eq(label, "aescbc:a?b");
+                check(!encryption_config_lacks_key(c, CBC, sizeof CBC - 1));
+                check(!encryption_config_lacks_key(c, PLAIN, PLAIN_SIZE));
+                check(!encryption_config_lacks_key(c, "k8s:enc:kms:v1:vault:xx", 23));
+                check(encryption_config_lacks_key(c, "k8s:enc:aescbc:v1:gone:xx", 25));
+                check(encryption_config_lacks_key(c, "k8s:enc:secretbox:v1:key1:xx", 28));
+        }
         check(encryption_config_lookup(c, "secrets") == &c->resources[0]);
         check(encryption_config_lookup(c, "configmaps") == &c->resources[1]);
         check(encryption_config_has_key(c, "secrets", ENC_PROVIDER_AESGCM, "gcm1", 4));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "format/json-yaml.h"
+#include "format/k8s-key.h"
 #include "format/k8s-object.h"
 #include "tests/test.h"
 #include "util/macro.h"

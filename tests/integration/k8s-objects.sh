@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Kubernetes objects out of real backups. Values are written into a real
+# etcd 3.4 with mutual TLS as kube-apiserver writes them: protobuf encoded by
+# tests/helpers/k8s-values.py from the API's field numbers (Secrets,
+# ConfigMaps, a Namespace, a Pod for the metadata-only path) and a custom
+# resource in JSON; Secrets encrypted by an independent implementation
+# (python3-cryptography for aescbc and aesgcm, PyNaCl for secretbox) under
+# an EncryptionConfiguration with several keys. Backed up with
+# `etcd-backupd --once` as gzip, zstd and age-encrypted zstd, then:
+# `get -o json` compared field by field with what was written, `-o manifest`
+# parsed and compared with the object minus what the cluster owns, `-o
+# yaml`, `objects`, `audit --encryption-config` and its warnings, and bad
+# input (truncated protobuf, a length past the end, a wrong key, a tampered
+# tag, a ciphertext shorter than its nonce, an unknown provider, kms, a
+# configuration that is not YAML, a key of the wrong size, a readable
+# configuration file): a clear error and exit 1, never a crash.
+. "$(dirname "$0")/lib.sh"
+
+C=$ETCD_BACKUPCTL
+PY=/usr/bin/python3     # Debian's, with python3-cryptography, -nacl and -yaml
+H=$TOP_SRCDIR/tests/helpers/k8s-values.py
+"$PY" -c 'import cryptography, nacl.secret, yaml' 2>/dev/null ||
+  { echo "k8s-objects.sh needs python3-cryptography python3-nacl python3-yaml (scripts/install-deps)"; exit 1; }
+
+start_etcd
+"$PY" "$H" make "$T/kv" || { echo "cannot make the test values"; exit 1; }
+ENC=$T/kv/encryption-config.yaml
+for kind in objects bad; do
+  for k in "$T/kv/$kind"/*.key; do
+    ctl put "$(cat "$k")" < "${k%.key}.value" >/dev/null || { echo "cannot put $(cat "$k")"; exit 1; }
+  done
+done
+OBJECTS=$(cd "$T/kv/objects" && ls -- *.key | sed 's/\.key$//')
+
+# ---- backups: gzip, zstd, age-encrypted zstd -----------------------------------
+age-keygen -o "$T/agekey" 2>/dev/null
+pub=$(age-keygen -y "$T/agekey")
+declare -A FILE
+for v in gzip zstd age; do
+  codec=$v; [[ $v == age ]] && codec=zstd
+  { etcd_group; storage_group "$T/b-$v" "$codec" 3
+    [[ $v == age ]] && echo "encryption: { recipients = [\"$pub\"]; identity_file = \"$T/agekey\"; };"; } > "$T/$v.conf"
+  FILE[$v]=$("$ETCD_BACKUPD" --once -c "$T/$v.conf" 2>"$T/$v.err")
+  check "$v: --once made a backup" test -f "${FILE[$v]}"
+done
+
+for v in gzip zstd age; do
+  f=${FILE[$v]}
+  id=(); [[ $v == age ]] && id=(--identity "$T/agekey")
+
+  # get -o json: every object, field by field against what was written.
+  for n in $OBJECTS; do
+    key=$(cat "$T/kv/objects/$n.key")
+    "$C" get "$f" "$key" -o json --encryption-config "$ENC" "${id[@]}" > "$T/got.json" 2> "$T/err"; rc=$?
+    d=$("$PY" "$H" compare "$T/got.json" "$T/kv/objects/$n.json" 2>&1)
+    check "$v: get -o json $key exits 0 and equals what was written${d:+ ($d)}" test $rc -eq 0 -a -z "$d"
+  done
+
+  # A Pod is decoded only as far as its metadata, and the note says so.
+  "$C" get "$f" /registry/pods/default/web-0 -o json "${id[@]}" > "$T/pod.json"
+  check "$v: the Pod carries a note that only its metadata was decoded" \
+    jq_true '.undecoded.note | test("not in the decoder.s table")' "$(cat "$T/pod.json")"
+
+  # -o manifest: parsed back and compared with the object minus what the cluster owns.
+  for n in secret-db-password secret-tls configmap-settings configmap-encrypted namespace-team-a widget-w1; do
+    key=$(cat "$T/kv/objects/$n.key")
+    "$C" get "$f" "$key" -o manifest --encryption-config "$ENC" "${id[@]}" > "$T/got.yaml" 2> "$T/err"; rc=$?
+    d=$("$PY" "$H" manifest "$T/got.yaml" "$T/kv/objects/$n.json" 2>&1)
+    check "$v: get -o manifest $key round-trips${d:+ ($d)}" test $rc -eq 0 -a -z "$d"
+  done
+  "$C" get "$f" /registry/pods/default/web-0 -o manifest "${id[@]}" > "$T/out" 2> "$T/err"; rc=$?
+  check "$v: no manifest of a Pod whose spec is undecoded (exit 1, says why)" \
+    test $rc -eq 1 -a ! -s "$T/out" -a -n "$(grep 'only the metadata of a Pod' "$T/err")"
+
+  # -o yaml of a Secret: the data in base64, the same as -o json, parsed by PyYAML.
+  "$C" get "$f" /registry/secrets/prod/db-password -o yaml --encryption-config "$ENC" "${id[@]}" > "$T/s.yaml"
+  check "$v: get -o yaml shows the Secret's data in base64" \
+    test "$("$PY" -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["password"])' "$T/s.yaml")" = \
+         "$(printf hunter2 | base64)"
+
+  # --prefix: a List in JSON, documents in YAML; a key that fails does not stop the rest.
+  "$C" get "$f" /registry/configmaps/ --prefix -o json --encryption-config "$ENC" "${id[@]}" > "$T/list.json"; rc=$?
+  check "$v: get --prefix -o json prints a List of both ConfigMaps" \
+    test $rc -eq 0 -a "$(jq -c '[.kind, (.items | map(.metadata.name) | sort)]' "$T/list.json")" = '["List",["encrypted","settings"]]'
+  "$C" get "$f" /registry/secrets/ --prefix -o yaml --encryption-config "$ENC" "${id[@]}" > "$T/all.yaml" 2> "$T/err"; rc=$?
+  check "$v: get --prefix over every Secret exits 1 (some cannot be read) but prints the readable ones" \
+    test $rc -eq 1 -a "$(grep -c '^kind: Secret$' "$T/all.yaml")" = 6
+
+  # Encrypted without a configuration: a hint, exit 1.
+  "$C" get "$f" /registry/secrets/prod/db-password -o json "${id[@]}" > "$T/out" 2> "$T/err"; rc=$?
+  check "$v: an encrypted Secret without --encryption-config: exit 1, names the key and the flag" \
+    test $rc -eq 1 -a ! -s "$T/out" -a -n "$(grep 'is encrypted (aescbc:key1); pass --encryption-config' "$T/err")"
+
+  # Bad values: each a clear error and exit 1, never a crash, nothing on stdout.
+  for b in "$T"/kv/bad/*.key; do
+    key=$(cat "$b"); word=$(cat "${b%.key}.error")
+    "$C" get "$f" "$key" -o json --encryption-config "$ENC" "${id[@]}" > "$T/out" 2> "$T/err"; rc=$?
+    check "$v: $key: exit 1 with \"$word\" ($(head -c 200 "$T/err"))" \
+      test $rc -eq 1 -a ! -s "$T/out" -a -n "$(grep -F -- "$word" "$T/err")"
+  done
+  "$C" get "$f" /registry/secrets/prod/rotated-away -o json --encryption-config "$ENC" "${id[@]}" > "$T/out" 2> "$T/err"; rc=$?
+  check "$v: a Secret whose key left the configuration: exit 1, names aescbc key \"retired\"" \
+    test $rc -eq 1 -a -n "$(grep 'aescbc key "retired", which the encryption configuration does not have' "$T/err")"
+
+  # objects
+  o=$("$C" objects "$f" --json "${id[@]}"); rc=$?
+  check "$v: objects --json exits 0" test $rc -eq 0
+  check "$v: objects counts per resource" test "$(jq -c -S .counts <<<"$o")" = \
+    '{"configmaps":2,"namespaces":1,"pods":1,"secrets":14,"widgets.example.com":1}'
+  check "$v: objects shows the provider:key of an encrypted Secret" \
+    test "$(jq -r '.objects[] | select(.name == "db-password") | .encryption' <<<"$o")" = aescbc:key1
+  check "$v: objects shows the encoding of a plaintext value" \
+    test "$(jq -r '.objects[] | select(.name == "w1") | [.resource, .namespace, .encoding] | join(" ")' <<<"$o")" = \
+         "widgets.example.com default json"
+  o=$("$C" objects "$f" --resource secrets --namespace prod "${id[@]}")
+  check "$v: objects --resource --namespace filters (table)" \
+    test "$(grep -c '^secrets  *prod ' <<<"$o")" = 4 -a -n "$(grep -E '^TOTAL +4$' <<<"$o")"
+
+  # audit --encryption-config
+  a=$("$C" audit "$f" --encryption-config "$ENC" "${id[@]}"); rc=$?
+  check "$v: audit --encryption-config exits 0" test $rc -eq 0
+  check "$v: audit warns about the Secret whose key is gone" \
+    grep -q 'WARNING: 1 Secret is encrypted with aescbc:retired, which .* does not have: it cannot be read after a restore' <<<"$a"
+  check "$v: audit warns about the Secret the key of its name does not decrypt" \
+    grep -q 'WARNING: 1 Secret does not decrypt with key aescbc:key1' <<<"$a"
+  check "$v: audit does not warn about identity (it is last for secrets)" test -z "$(grep 'identity is the first' <<<"$a")"
+  a=$("$C" --json audit "$f" --encryption-config "$ENC" "${id[@]}")
+  check "$v: audit --json: readable and unreadable Secrets per key" \
+    test "$(jq -c '.encryption_config.by_key | [.["aescbc:key1"].readable, .["aescbc:key1"].undecryptable, .["aescbc:retired"].missing_key, .["secretbox:box1"].readable]' <<<"$a")" = '[1,1,1,1]'
+done
+
+# ---- the daemon's check: kubernetes.encryption_config ---------------------------
+{ etcd_group; storage_group "$T/b-check" zstd 3; echo "kubernetes: { encryption_config = \"$ENC\"; };"; } > "$T/check.conf"
+out=$("$ETCD_BACKUPD" --once -c "$T/check.conf" 2>"$T/check.err"); rc=$?
+check "--once with kubernetes.encryption_config: the backup is made" test $rc -eq 0 -a -f "$out"
+check "--once warns about the Secrets whose key the configuration lacks (or whose provider does not exist), naming the keys" \
+  grep -q "2 Secrets in backup $out are encrypted with keys that $ENC does not have (aescbc:retired, rot13:key1)" "$T/check.err"
+check "--once: no key material in the output" test -z "$(grep -F -e AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 -e hunter2 "$T/check.err")"
+cp "$ENC" "$T/open.yaml"; chmod 644 "$T/open.yaml"
+sed "s|$ENC|$T/open.yaml|" "$T/check.conf" > "$T/check-open.conf"
+out=$("$ETCD_BACKUPD" --once -c "$T/check-open.conf" 2>"$T/check-open.err"); rc=$?
+check "--once with a readable encryption_config: the backup is still made, the check refused with the reason" \
+  test $rc -eq 0 -a -f "$out" -a -n "$(grep 'Cannot check the Secrets.*group or others may access it (mode 0644)' "$T/check-open.err")"
+{ cat "$T/check.conf"
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'
+  echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/daemon.conf"
+rm -rf "$T/b-check"
+daemon_start "$T/daemon.conf"
+check "daemon: the worker's check is logged after the catch-up backup" \
+  wait_until 60 grep -q 'Secrets in backup .* are encrypted with keys that .* does not have (aescbc:retired, rot13:key1)' "$T/daemon.log"
+check "daemon: etcd_backup_secrets_unreadable 2 in the metrics" \
+  wait_until 10 grep -qx 'etcd_backup_secrets_unreadable 2' "$T/metrics.prom"
+daemon_stop
+check "daemon: stops cleanly" test "$DRC" -eq 0
+
+# ---- the configuration file ------------------------------------------------------
+f=${FILE[gzip]}
+sed -e '0,/- aescbc:/s//- identity: {}\n  - aescbc:/' -e 's/- name: gcm2/- name: spare\n        secret: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n      - name: gcm2/' \
+  "$ENC" > "$T/identity-first.yaml"
+chmod 600 "$T/identity-first.yaml"
+a=$("$C" audit "$f" --encryption-config "$T/identity-first.yaml")
+check "audit warns when identity is the first provider for secrets" \
+  grep -q "WARNING: identity is the first provider for secrets in $T/identity-first.yaml" <<<"$a"
+check "audit warns about a key no Secret uses" grep -q 'WARNING: key aesgcm:spare in .* is used by no Secret' <<<"$a"
+
+cp "$ENC" "$T/readable.yaml"; chmod 644 "$T/readable.yaml"
+"$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/readable.yaml" > "$T/out" 2> "$T/err"; rc=$?
+check "a configuration others may read is refused (exit 1, mode, --insecure-key-file)" \
+  test $rc -eq 1 -a ! -s "$T/out" -a -n "$(grep 'may access it (mode 0644).*--insecure-key-file' "$T/err")"
+"$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/readable.yaml" --insecure-key-file > "$T/out"; rc=$?
+check "--insecure-key-file reads it anyway" test $rc -eq 0 -a "$(jq -r .data.user "$T/out")" = "$(printf app | base64)"
+check "no key material in any error message" test -z "$(grep -rhoF -e AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 "$T"/err 2>/dev/null)"
+
+printf 'resources: [\n' > "$T/notyaml.yaml"; chmod 600 "$T/notyaml.yaml"
+"$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/notyaml.yaml" > "$T/out" 2> "$T/err"; rc=$?
+check "a configuration that is not YAML: exit 1, says so with the line" \
+  test $rc -eq 1 -a -n "$(grep "notyaml.yaml: line [0-9]*: not YAML" "$T/err")"
+sed 's/secret: KCkqKywtLi8wMTIzNDU2Nw==/secret: c2hvcnQ=/' "$ENC" > "$T/short.yaml"; chmod 600 "$T/short.yaml"
+"$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/short.yaml" > "$T/out" 2> "$T/err"; rc=$?
+check "a key of the wrong size: exit 1, names the key and the sizes" \
+  test $rc -eq 1 -a -n "$(grep 'aescbc key "old" is 5 bytes; aescbc needs 16, 24 or 32' "$T/err")"
+check "... and never prints the key" test -z "$(grep -F c2hvcnQ "$T/err")"
+sed 's/- aesgcm:/- rot13:/' "$ENC" > "$T/rot13.yaml"; chmod 600 "$T/rot13.yaml"
+"$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/rot13.yaml" > "$T/out" 2> "$T/err"; rc=$?
+check "a provider that does not exist in the configuration: exit 1, named" \
+  test $rc -eq 1 -a -n "$(grep 'unknown provider "rot13"' "$T/err")"
+"$C" get "$f" /registry/secrets/prod/db-password -o xml > "$T/out" 2> "$T/err"; rc=$?
+check "an unknown -o: usage error (exit 2)" test $rc -eq 2 -a -n "$(grep -- "-o" "$T/err")"
+
+finish
