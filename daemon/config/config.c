@@ -6,7 +6,8 @@
  * where it lands in Config and its range. One walker applies a table to a
  * group: it rejects keys the table does not know, checks each value's type
  * and range, and records every problem with the setting's file and line.
- * Checks that involve several keys run after the walk.
+ * Checks that involve several keys run after the walk. The tables and the
+ * keys with parsers of their own are in config-schema.c.
  */
 
 #include <errno.h>
@@ -22,53 +23,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "config/config-internal.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"
 
 #define CONFIG_FILE_MAX_BYTES (1024 * 1024)
 
-typedef struct Loader {
-        const char *name;               /* file name used in diagnostics */
-        char *dir;                      /* directory of the file, for relative names */
-        ConfigDiags *diags;
-        config_t cfg;
-} Loader;
-
-typedef enum KeyType {
-        KEY_STRING,     /* char *, may be empty */
-        KEY_NAME,       /* char *, non-empty, no control characters */
-        KEY_ABS_PATH,   /* char *, absolute path */
-        KEY_FILE,       /* char *, a file we read: absolute, or a credential name */
-        KEY_BOOL,       /* bool */
-        KEY_UNSIGNED,   /* unsigned, [min, max] */
-        KEY_SIZE,       /* uint64_t bytes, [min, max] */
-        KEY_DURATION,   /* uint64_t usec, [min, max] */
-        KEY_GROUP,      /* nested group: `sub` */
-        KEY_CUSTOM,     /* `parse` does everything */
-} KeyType;
-
-typedef struct KeySpec KeySpec;
-typedef int (*KeyParseFn)(Loader *l, config_setting_t *s, const KeySpec *k, Config *c);
-
-struct KeySpec {
-        const char *name;
-        KeyType type;
-        size_t offset;
-        uint64_t min, max;
-        KeyParseFn parse;
-        const KeySpec *sub;             /* KEY_GROUP: keys of the nested group, ends with {} */
-};
-
-#define FIELD(f) offsetof(Config, f)
-
 /* ---- diagnostics ---- */
 
-static int diag_add(ConfigDiags *d, ConfigSeverity sev, const char *file, int line, const char *fmt, ...)
-        _printf_(5, 6);
-
-static int diag_add(ConfigDiags *d, ConfigSeverity sev, const char *file, int line, const char *fmt, ...) {
+int config_diag_add(ConfigDiags *d, ConfigSeverity sev, const char *file, int line, const char *fmt, ...) {
         ConfigDiag *n;
         char *msg = NULL, *f = NULL;
         va_list ap;
@@ -93,19 +57,14 @@ static int diag_add(ConfigDiags *d, ConfigSeverity sev, const char *file, int li
         return 0;
 }
 
-static const char *setting_file(Loader *l, const config_setting_t *s) {
+const char *config_loader_file(Loader *l, const config_setting_t *s) {
         const char *f = s ? config_setting_source_file(s) : NULL;
         return f ? f : l->name;
 }
 
-static int setting_line(const config_setting_t *s) {
+int config_loader_line(const config_setting_t *s) {
         return s ? (int) config_setting_source_line(s) : 0;
 }
-
-#define error_at(l, s, ...) \
-        diag_add((l)->diags, CONFIG_ERROR, setting_file(l, s), setting_line(s), __VA_ARGS__)
-#define warning_at(l, s, ...) \
-        diag_add((l)->diags, CONFIG_WARNING, setting_file(l, s), setting_line(s), __VA_ARGS__)
 
 void config_diags_print(const ConfigDiags *diags, FILE *f) {
         for (size_t i = 0; i < diags->n; i++) {
@@ -130,7 +89,7 @@ void config_diags_done(ConfigDiags *diags) {
 
 /* ---- defaults and freeing ---- */
 
-static const char *type_name(int type) {
+const char *config_type_name(int type) {
         switch (type) {
         case CONFIG_TYPE_INT:
         case CONFIG_TYPE_INT64:
@@ -271,21 +230,17 @@ static bool has_control_chars(const char *s) {
 }
 
 /* Reads a string setting or records "expected a string". */
-static int get_string(Loader *l, config_setting_t *s, const char *what, const char **ret) {
+int config_get_string(Loader *l, config_setting_t *s, const char *what, const char **ret) {
         const char *v;
 
         if (config_setting_type(s) != CONFIG_TYPE_STRING)
                 return error_at(l, s, "%s: expected %s, got %s", what, "a string",
-                                type_name(config_setting_type(s))), -EINVAL;
+                                config_type_name(config_setting_type(s))), -EINVAL;
         v = config_setting_get_string(s);
         if (!v || has_control_chars(v))
                 return error_at(l, s, "%s: control characters are not allowed", what), -EINVAL;
         *ret = v;
         return 0;
-}
-
-static char **field_str(Config *c, const KeySpec *k) {
-        return (char **) ((char *) c + k->offset);
 }
 
 /* A key or secret file. Under systemd, any configured file may be handed
@@ -331,7 +286,7 @@ static int parse_group(Loader *l, config_setting_t *g, const KeySpec *keys, Conf
 
         if (config_setting_type(g) != CONFIG_TYPE_GROUP)
                 return error_at(l, g, "%s: expected a group { … }, got %s", prefix,
-                                type_name(config_setting_type(g))), -EINVAL;
+                                config_type_name(config_setting_type(g))), -EINVAL;
         n = config_setting_length(g);
         for (int i = 0; i < n; i++) {
                 config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
@@ -384,14 +339,14 @@ static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c
         case KEY_BOOL:
                 if (type != CONFIG_TYPE_BOOL)
                         return error_at(l, s, "%s: expected a boolean (true or false), got %s", what,
-                                        type_name(type)), -EINVAL;
+                                        config_type_name(type)), -EINVAL;
                 *(bool *) ((char *) c + k->offset) = config_setting_get_bool(s);
                 return 0;
 
         case KEY_UNSIGNED: {
                 long long ll;
                 if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
-                        return error_at(l, s, "%s: expected an integer, got %s", what, type_name(type)), -EINVAL;
+                        return error_at(l, s, "%s: expected an integer, got %s", what, config_type_name(type)), -EINVAL;
                 ll = config_setting_get_int64(s);
                 if (ll < 0 || (uint64_t) ll < k->min || (uint64_t) ll > k->max)
                         return error_at(l, s, "%s: %lld is out of range (expected %llu to %llu)", what, ll,
@@ -421,7 +376,7 @@ static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c
                                                 what, v), -EINVAL;
                 } else
                         return error_at(l, s, "%s: expected a %s string, got %s", what,
-                                        is_size ? "size" : "duration", type_name(type)), -EINVAL;
+                                        is_size ? "size" : "duration", config_type_name(type)), -EINVAL;
                 if (u < k->min || u > k->max) {
                         if (is_size) {
                                 format_bytes(buf_min, sizeof buf_min, k->min);
@@ -440,10 +395,10 @@ static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c
         case KEY_NAME:
         case KEY_ABS_PATH:
         case KEY_FILE: {
-                char **field = field_str(c, k);
+                char **field = config_field_str(c, k);
                 char *n = NULL;
 
-                r = get_string(l, s, what, &v);
+                r = config_get_string(l, s, what, &v);
                 if (r < 0)
                         return r;
                 if (k->type == KEY_NAME && !*v)
@@ -469,335 +424,6 @@ static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c
         }
         return -EINVAL;
 }
-
-/* ---- custom keys ---- */
-
-/* "https://host:port" or "https://[v6]:port"; returns 0 if well-formed. */
-static int check_url(const char *url, bool allow_http, bool allow_path, const char **ret_reason) {
-        const char *p, *host_end, *port;
-        char *end;
-        unsigned long portnum;
-
-        if ((p = startswith(url, "https://")))
-                ;
-        else if (allow_http && (p = startswith(url, "http://")))
-                ;
-        else
-                return *ret_reason = allow_http ? "expected an http:// or https:// URL"
-                                                : "expected an https:// URL (TLS is required)", -EINVAL;
-        if (*p == '[') {
-                host_end = strchr(p, ']');
-                if (!host_end || host_end == p + 1)
-                        return *ret_reason = "bad IPv6 address", -EINVAL;
-                host_end++;
-        } else {
-                host_end = p + strcspn(p, ":/?#");
-                if (host_end == p)
-                        return *ret_reason = "missing host", -EINVAL;
-        }
-        for (const char *h = p; h < host_end; h++)
-                if (*h == '@' || *h == ' ')
-                        return *ret_reason = "credentials or spaces in the host are not allowed", -EINVAL;
-        if (*host_end == ':') {
-                port = host_end + 1;
-                errno = 0;
-                portnum = strtoul(port, &end, 10);
-                if (end == port || errno || portnum == 0 || portnum > 65535 || (*end && *end != '/'))
-                        return *ret_reason = "bad port (expected 1 to 65535)", -EINVAL;
-                host_end = end;
-        }
-        if (*host_end && (!allow_path || *host_end != '/'))
-                return *ret_reason = allow_path ? "unexpected characters after the host"
-                                                : "expected scheme://host:port with no path", -EINVAL;
-        if (strpbrk(url, "?#"))
-                return *ret_reason = "query strings and fragments are not allowed", -EINVAL;
-        return 0;
-}
-
-static int parse_string_array(Loader *l, config_setting_t *s, const char *what, char ***ret) {
-        _cleanup_strv_free_ char **v = NULL;
-        int type = config_setting_type(s), n;
-
-        if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
-                return error_at(l, s, "%s: expected an array of strings [\"…\", …], got %s", what,
-                                type_name(type)), -EINVAL;
-        n = config_setting_length(s);
-        if (n == 0)
-                return error_at(l, s, "%s: must not be empty", what), -EINVAL;
-        for (int i = 0; i < n; i++) {
-                config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
-                const char *str;
-                if (!e || get_string(l, e, what, &str) < 0)
-                        return -EINVAL;
-                if (strv_extend(&v, str) < 0)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(v);
-        return 0;
-}
-
-static int parse_endpoints(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        _cleanup_strv_free_ char **v = NULL;
-        int r;
-
-        r = parse_string_array(l, s, "etcd.endpoints", &v);
-        if (r < 0)
-                return r;
-        for (char **e = v; *e; e++) {
-                const char *reason = NULL;
-                if (check_url(*e, false, false, &reason) < 0)
-                        return error_at(l, s, "etcd.endpoints: \"%s\": %s", *e, reason), -EINVAL;
-        }
-        strv_free(c->etcd.endpoints);
-        c->etcd.endpoints = TAKE_PTR(v);
-        return 0;
-}
-
-static int parse_calendar(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        CalendarSpec *spec = NULL;
-        const char *v;
-        char *copy;
-        int r;
-
-        r = get_string(l, s, "schedule.calendar", &v);
-        if (r < 0)
-                return r;
-        r = calendar_spec_from_string(v, &spec);
-        if (r < 0)
-                return error_at(l, s, "schedule.calendar: \"%s\" is not a valid calendar event (systemd.time(7), e.g. \"*-*-* 02:00:00\" or \"daily\")", v), -EINVAL;
-        copy = strdup(v);
-        if (!copy) {
-                calendar_spec_free(spec);
-                return -ENOMEM;
-        }
-        free(c->schedule.calendar);
-        calendar_spec_free(c->schedule.calendar_spec);
-        c->schedule.calendar = copy;
-        c->schedule.calendar_spec = spec;
-        return 0;
-}
-
-static int parse_compression(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        const char *v;
-        CodecKind kind;
-        int r;
-
-        r = get_string(l, s, "storage.compression", &v);
-        if (r < 0)
-                return r;
-        if (codec_from_string(v, &kind) < 0)
-                return error_at(l, s, "storage.compression: \"%s\" is not one of gzip, zstd, none", v), -EINVAL;
-        c->storage.compression = kind;
-        return 0;
-}
-
-static int parse_recipients(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        static const char bech32[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-        _cleanup_strv_free_ char **v = NULL;
-        int r;
-
-        r = parse_string_array(l, s, "encryption.recipients", &v);
-        if (r < 0)
-                return r;
-        for (char **e = v; *e; e++) {
-                const char *data = startswith(*e, "age1");
-                if (!data || strlen(data) < 58 || strspn(data, bech32) != strlen(data))
-                        return error_at(l, s, "encryption.recipients: \"%s\" is not an age X25519 public key (age1…)", *e), -EINVAL;
-        }
-        strv_free(c->encryption.recipients);
-        c->encryption.recipients = TAKE_PTR(v);
-        return 0;
-}
-
-static int parse_upload_url(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        const char *v, *reason = NULL;
-        char *n;
-        int r;
-
-        r = get_string(l, s, "upload.url", &v);
-        if (r < 0)
-                return r;
-        if (check_url(v, true, true, &reason) < 0)
-                return error_at(l, s, "upload.url: \"%s\": %s", v, reason), -EINVAL;
-        /* The URL names a bucket and an optional prefix; keys are appended to it. */
-        if (asprintf(&n, "%s%s", v, endswith(v, "/") ? "" : "/") < 0)
-                return -ENOMEM;
-        free(c->upload.url);
-        c->upload.url = n;
-        return 0;
-}
-
-static int parse_restore_mode(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        const char *v;
-        int r;
-
-        r = get_string(l, s, "restore.mode", &v);
-        if (r < 0)
-                return r;
-        if (streq(v, "auto"))
-                c->restore.mode = RESTORE_MODE_AUTO;
-        else if (streq(v, "systemd"))
-                c->restore.mode = RESTORE_MODE_SYSTEMD;
-        else if (streq(v, "static-pod"))
-                c->restore.mode = RESTORE_MODE_STATIC_POD;
-        else
-                return error_at(l, s, "restore.mode: \"%s\" is not one of auto, systemd, static-pod", v), -EINVAL;
-        return 0;
-}
-
-static int parse_socket(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        const char *v;
-        int r;
-
-        r = get_string(l, s, "control.socket", &v);
-        if (r < 0)
-                return r;
-        if (v[0] != '/')
-                return error_at(l, s, "control.socket: expected an absolute path, got \"%s\"", v), -EINVAL;
-        if (strlen(v) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
-                return error_at(l, s, "control.socket: path is longer than %zu bytes",
-                                sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1), -EINVAL;
-        return free_and_strdup(&c->control.socket, v);
-}
-
-static int parse_optional_path(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        char **field = field_str(c, k);
-        const char *v;
-        int r;
-
-        r = get_string(l, s, k->name, &v);
-        if (r < 0)
-                return r;
-        if (*v && v[0] != '/')
-                return error_at(l, s, "metrics.%s: expected \"\" or an absolute path, got \"%s\"", k->name, v), -EINVAL;
-        return free_and_strdup(field, *v ? v : NULL);
-}
-
-/* ---- the schema ---- */
-
-static int parse_discover(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        const char *v;
-        int r;
-
-        r = get_string(l, s, "etcd.discover", &v);
-        if (r < 0)
-                return r;
-        if (!streq(v, "auto") && v[0] != '/')
-                return error_at(l, s, "etcd.discover: expected \"auto\" or the absolute path of a manifests "
-                                "directory, got \"%s\"", v), -EINVAL;
-        return free_and_strdup(&c->etcd.discover, v);
-}
-
-static const KeySpec etcd_keys[] = {
-        { "endpoints", KEY_CUSTOM, 0, 0, 0, parse_endpoints },
-        { "discover", KEY_CUSTOM, 0, 0, 0, parse_discover },
-        { "cacert", KEY_FILE, FIELD(etcd.cacert) },
-        { "cert", KEY_FILE, FIELD(etcd.cert) },
-        { "key", KEY_FILE, FIELD(etcd.key) },
-        { "connect_timeout", KEY_DURATION, FIELD(etcd.connect_timeout_usec), USEC_PER_MSEC * 100, USEC_PER_HOUR },
-        { "timeout", KEY_DURATION, FIELD(etcd.timeout_usec), USEC_PER_SEC, 7 * USEC_PER_DAY },
-        {}
-};
-
-static const KeySpec retry_keys[] = {
-        { "attempts", KEY_UNSIGNED, FIELD(schedule.retry_attempts), 0, 100 },
-        { "backoff", KEY_DURATION, FIELD(schedule.retry_backoff_usec), 0, USEC_PER_DAY },
-        {}
-};
-
-static const KeySpec schedule_keys[] = {
-        { "calendar", KEY_CUSTOM, 0, 0, 0, parse_calendar },
-        { "randomized_delay", KEY_DURATION, FIELD(schedule.randomized_delay_usec), 0, 7 * USEC_PER_DAY },
-        { "persistent", KEY_BOOL, FIELD(schedule.persistent) },
-        { "retry", KEY_GROUP, 0, 0, 0, NULL, retry_keys },
-        {}
-};
-
-static const KeySpec storage_keys[] = {
-        { "directory", KEY_ABS_PATH, FIELD(storage.directory) },
-        { "compression", KEY_CUSTOM, 0, 0, 0, parse_compression },
-        { "level", KEY_UNSIGNED, FIELD(storage.level), 0, 22 },
-        { "threads", KEY_UNSIGNED, FIELD(storage.threads), 0, 256 },
-        { "min_free", KEY_SIZE, FIELD(storage.min_free_bytes), 0, UINT64_MAX },
-        {}
-};
-
-static const KeySpec retention_keys[] = {
-        { "keep_last", KEY_UNSIGNED, FIELD(retention.keep_last), 0, 100000 },
-        { "keep_hourly", KEY_UNSIGNED, FIELD(retention.keep_hourly), 0, 100000 },
-        { "keep_daily", KEY_UNSIGNED, FIELD(retention.keep_daily), 0, 100000 },
-        { "keep_weekly", KEY_UNSIGNED, FIELD(retention.keep_weekly), 0, 100000 },
-        { "keep_monthly", KEY_UNSIGNED, FIELD(retention.keep_monthly), 0, 100000 },
-        { "keep_yearly", KEY_UNSIGNED, FIELD(retention.keep_yearly), 0, 100000 },
-        {}
-};
-
-static const KeySpec encryption_keys[] = {
-        { "recipients", KEY_CUSTOM, 0, 0, 0, parse_recipients },
-        { "identity_file", KEY_FILE, FIELD(encryption.identity_file) },
-        {}
-};
-
-static const KeySpec upload_keys[] = {
-        { "url", KEY_CUSTOM, 0, 0, 0, parse_upload_url },
-        { "region", KEY_NAME, FIELD(upload.region) },
-        { "access_key_id", KEY_NAME, FIELD(upload.access_key_id) },
-        { "secret_access_key_file", KEY_FILE, FIELD(upload.secret_access_key_file) },
-        /* S3 multipart parts are 5 MiB to 5 GiB. */
-        { "part_size", KEY_SIZE, FIELD(upload.part_size_bytes), UINT64_C(5) << 20, UINT64_C(5) << 30 },
-        { "retention", KEY_BOOL, FIELD(upload.retention) },
-        { "allow_insecure_http", KEY_BOOL, FIELD(upload.allow_insecure_http) },
-        {}
-};
-
-static const KeySpec restore_keys[] = {
-        { "mode", KEY_CUSTOM, 0, 0, 0, parse_restore_mode },
-        { "data_dir", KEY_ABS_PATH, FIELD(restore.data_dir) },
-        { "manifests_dir", KEY_ABS_PATH, FIELD(restore.manifests_dir) },
-        { "etcd_unit", KEY_NAME, FIELD(restore.etcd_unit) },
-        { "apiserver_unit", KEY_NAME, FIELD(restore.apiserver_unit) },
-        { "etcdutl", KEY_STRING, FIELD(restore.etcdutl) },
-        { "name", KEY_NAME, FIELD(restore.name) },
-        { "initial_cluster", KEY_NAME, FIELD(restore.initial_cluster) },
-        { "initial_cluster_token", KEY_NAME, FIELD(restore.initial_cluster_token) },
-        { "initial_advertise_peer_urls", KEY_NAME, FIELD(restore.initial_advertise_peer_urls) },
-        { "health_timeout", KEY_DURATION, FIELD(restore.health_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
-        { "confirm_timeout", KEY_DURATION, FIELD(restore.confirm_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
-        { "apiserver_cacert", KEY_ABS_PATH, FIELD(restore.apiserver_cacert) },
-        { "restart_controllers", KEY_BOOL, FIELD(restore.restart_controllers) },
-        {}
-};
-
-static const KeySpec control_keys[] = {
-        { "socket", KEY_CUSTOM, 0, 0, 0, parse_socket },
-        { "group", KEY_STRING, FIELD(control.group) },
-        { "backup_min_interval", KEY_DURATION, FIELD(control.backup_min_interval_usec), 0, USEC_PER_DAY },
-        {}
-};
-
-static const KeySpec metrics_keys[] = {
-        { "textfile", KEY_CUSTOM, FIELD(metrics.textfile), 0, 0, parse_optional_path },
-        {}
-};
-
-static const KeySpec kubernetes_keys[] = {
-        { "encryption_config", KEY_FILE, FIELD(kubernetes.encryption_config) },
-        {}
-};
-
-static const KeySpec root_keys[] = {
-        { "etcd", KEY_GROUP, 0, 0, 0, NULL, etcd_keys },
-        { "schedule", KEY_GROUP, 0, 0, 0, NULL, schedule_keys },
-        { "storage", KEY_GROUP, 0, 0, 0, NULL, storage_keys },
-        { "retention", KEY_GROUP, 0, 0, 0, NULL, retention_keys },
-        { "encryption", KEY_GROUP, 0, 0, 0, NULL, encryption_keys },
-        { "upload", KEY_GROUP, 0, 0, 0, NULL, upload_keys },
-        { "restore", KEY_GROUP, 0, 0, 0, NULL, restore_keys },
-        { "control", KEY_GROUP, 0, 0, 0, NULL, control_keys },
-        { "metrics", KEY_GROUP, 0, 0, 0, NULL, metrics_keys },
-        { "kubernetes", KEY_GROUP, 0, 0, 0, NULL, kubernetes_keys },
-        {}
-};
 
 /* ---- checks across keys ---- */
 
@@ -907,10 +533,10 @@ static int load(const char *text, size_t size, const char *name, Config **ret, C
         int line, r;
 
         if (strlen(text) != size)
-                return diag_add(diags, CONFIG_ERROR, name, 0, "contains a NUL byte; not a text file"), -EINVAL;
+                return config_diag_add(diags, CONFIG_ERROR, name, 0, "contains a NUL byte; not a text file"), -EINVAL;
         line = find_include(text);
         if (line > 0)
-                return diag_add(diags, CONFIG_ERROR, name, line, "@include is not supported; keep the configuration in one file"), -EINVAL;
+                return config_diag_add(diags, CONFIG_ERROR, name, line, "@include is not supported; keep the configuration in one file"), -EINVAL;
 
         slash = strrchr(name, '/');
         dir = slash ? strndup(name, (size_t) (slash - name)) : strdup(".");
@@ -929,12 +555,12 @@ static int load(const char *text, size_t size, const char *name, Config **ret, C
 
         config_init(&l.cfg);
         if (config_read_string(&l.cfg, text) != CONFIG_TRUE) {
-                (void) diag_add(diags, CONFIG_ERROR, name, config_error_line(&l.cfg), "syntax error: %s",
-                                config_error_text(&l.cfg) ? config_error_text(&l.cfg) : "unknown");
+                (void) config_diag_add(diags, CONFIG_ERROR, name, config_error_line(&l.cfg), "syntax error: %s",
+                                       config_error_text(&l.cfg) ? config_error_text(&l.cfg) : "unknown");
                 config_destroy(&l.cfg);
                 return -EINVAL;
         }
-        r = parse_group(&l, config_root_setting(&l.cfg), root_keys, c, "");
+        r = parse_group(&l, config_root_setting(&l.cfg), config_schema_root(), c, "");
         if (r >= 0)
                 check_cross(&l, c);
         config_destroy(&l.cfg);
@@ -957,9 +583,9 @@ int config_load(const char *path, Config **ret, ConfigDiags *diags) {
 
         r = read_full_file(path, CONFIG_FILE_MAX_BYTES, &text, &size);
         if (r == -EFBIG)
-                return diag_add(diags, CONFIG_ERROR, path, 0, "larger than %d bytes; not a configuration file",
-                                CONFIG_FILE_MAX_BYTES), -EINVAL;
+                return config_diag_add(diags, CONFIG_ERROR, path, 0, "larger than %d bytes; not a configuration file",
+                                       CONFIG_FILE_MAX_BYTES), -EINVAL;
         if (r < 0)
-                return diag_add(diags, CONFIG_ERROR, path, 0, "cannot read: %s", strerror(-r)), -EINVAL;
+                return config_diag_add(diags, CONFIG_ERROR, path, 0, "cannot read: %s", strerror(-r)), -EINVAL;
         return load(text, size, path, ret, diags);
 }

@@ -13,93 +13,18 @@
  * sequence u64}; root 0 means an inline bucket whose single leaf page follows
  * the header inside the value. Every offset is checked against the page (or
  * the value, for inline pages) before it is read; walks are bounded.
+ *
+ * This file: the meta pages, opening, and the checked page and element
+ * accessors; bucket lookups and iteration are in bbolt-bucket.c, the
+ * structural check in bbolt-check.c.
  */
 
-#include <endian.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "format/bbolt.h"
-
-#define PAGE_HEADER_SIZE 16u
-#define ELEMENT_SIZE 16u
-#define BUCKET_HEADER_SIZE 16u
-#define META_SIZE 64u
-#define META_CHECKSUM_OFFSET 56u
-
-#define BBOLT_MAGIC UINT32_C(0xED0CDAED)
-#define BBOLT_VERSION 2u
-
-#define PAGE_BRANCH 0x01u
-#define PAGE_LEAF 0x02u
-#define PAGE_META 0x04u
-#define PAGE_FREELIST 0x10u
-
-#define LEAF_BUCKET 0x01u
-
-#define PAGE_SIZE_MIN 512u
-#define PAGE_SIZE_MAX 65536u
-
-typedef struct Meta {
-        uint32_t page_size;
-        uint64_t root;
-        uint64_t sequence;
-        uint64_t freelist;
-        uint64_t pgid;
-        uint64_t txid;
-} Meta;
-
-struct Bbolt {
-        const uint8_t *data;
-        size_t size;
-        void *map;
-        size_t map_size;
-        uint64_t touched;       /* bytes of the mapping read since it was last trimmed */
-
-        Meta meta;
-        unsigned meta_index;
-        bool meta_valid[2];
-        uint64_t file_pages;    /* whole pages the buffer covers */
-        uint64_t npages;        /* ids usable: min(file_pages, meta.pgid) */
-
-        char error[256];
-};
-
-typedef struct Page {
-        uint64_t id;
-        uint16_t flags;
-        uint16_t count;
-        uint32_t overflow;
-        bool is_inline;
-        const uint8_t *base;
-        size_t size;            /* header, elements and data, overflow included */
-} Page;
-
-typedef struct Walk {
-        Bbolt *db;
-        uint64_t visits;
-        uint64_t max_visits;
-} Walk;
-
-static uint16_t le16(const uint8_t *p) {
-        uint16_t v;
-        memcpy(&v, p, sizeof v);
-        return le16toh(v);
-}
-
-static uint32_t le32(const uint8_t *p) {
-        uint32_t v;
-        memcpy(&v, p, sizeof v);
-        return le32toh(v);
-}
-
-static uint64_t le64(const uint8_t *p) {
-        uint64_t v;
-        memcpy(&v, p, sizeof v);
-        return le64toh(v);
-}
+#include "format/bbolt-internal.h"
 
 _printf_(2, 3) static int fail(Bbolt *db, const char *fmt, ...) {
         va_list ap;
@@ -121,7 +46,7 @@ _printf_(3, 4) static void set_reason(char *buf, size_t size, const char *fmt, .
 }
 
 /* "page 1234" or "inline page", for messages. */
-static const char *page_label(const Page *p, char buf[static 32]) {
+const char *bbolt_page_label(const Page *p, char buf[static 32]) {
         if (p->is_inline)
                 return "inline page";
         snprintf(buf, 32, "page %" PRIu64, p->id);
@@ -132,12 +57,6 @@ static bool startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static int key_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
-        int c = memcmp(a, b, MIN(alen, blen));
-        if (c != 0)
-                return c;
-        return alen < blen ? -1 : alen > blen ? 1 : 0;
-}
 
 static uint64_t fnv1a64(const uint8_t *p, size_t n) {
         uint64_t h = UINT64_C(0xcbf29ce484222325);
@@ -362,7 +281,7 @@ static void trim(Bbolt *db, uint64_t bytes) {
         db->touched = 0;
 }
 
-static int page_get(Bbolt *db, uint64_t id, Page *ret) {
+int bbolt_page_get(Bbolt *db, uint64_t id, Page *ret) {
         const uint8_t *base;
         uint32_t overflow;
 
@@ -393,20 +312,20 @@ static int page_get(Bbolt *db, uint64_t id, Page *ret) {
         return 0;
 }
 
-static int branch_element(Bbolt *db, const Page *p, unsigned i, const uint8_t **ret_key,
-                          size_t *ret_klen, uint64_t *ret_child) {
+int bbolt_branch_element(Bbolt *db, const Page *p, unsigned i, const uint8_t **ret_key,
+                         size_t *ret_klen, uint64_t *ret_child) {
         uint64_t off = PAGE_HEADER_SIZE + (uint64_t) i * ELEMENT_SIZE;
         const uint8_t *e;
         uint64_t pos, ksize;
         char buf[32];
 
         if (off + ELEMENT_SIZE > p->size)
-                return fail(db, "%s: element %u outside the page", page_label(p, buf), i);
+                return fail(db, "%s: element %u outside the page", bbolt_page_label(p, buf), i);
         e = p->base + off;
         pos = le32(e);
         ksize = le32(e + 4);
         if (off + pos + ksize > p->size)
-                return fail(db, "%s: key of element %u outside the page", page_label(p, buf), i);
+                return fail(db, "%s: key of element %u outside the page", bbolt_page_label(p, buf), i);
 
         *ret_key = e + pos;
         *ret_klen = ksize;
@@ -414,23 +333,23 @@ static int branch_element(Bbolt *db, const Page *p, unsigned i, const uint8_t **
         return 0;
 }
 
-static int leaf_element(Bbolt *db, const Page *p, unsigned i, uint32_t *ret_flags,
-                        const uint8_t **ret_key, size_t *ret_klen, const uint8_t **ret_val,
-                        size_t *ret_vlen) {
+int bbolt_leaf_element(Bbolt *db, const Page *p, unsigned i, uint32_t *ret_flags,
+                       const uint8_t **ret_key, size_t *ret_klen, const uint8_t **ret_val,
+                       size_t *ret_vlen) {
         uint64_t off = PAGE_HEADER_SIZE + (uint64_t) i * ELEMENT_SIZE;
         const uint8_t *e;
         uint64_t pos, ksize, vsize;
         char buf[32];
 
         if (off + ELEMENT_SIZE > p->size)
-                return fail(db, "%s: element %u outside the page", page_label(p, buf), i);
+                return fail(db, "%s: element %u outside the page", bbolt_page_label(p, buf), i);
         e = p->base + off;
         pos = le32(e + 4);
         ksize = le32(e + 8);
         vsize = le32(e + 12);
         if (off + pos + ksize + vsize > p->size)
                 return fail(db, "%s: key or value of element %u outside the page",
-                            page_label(p, buf), i);
+                            bbolt_page_label(p, buf), i);
 
         *ret_flags = le32(e);
         *ret_key = e + pos;
@@ -440,7 +359,7 @@ static int leaf_element(Bbolt *db, const Page *p, unsigned i, uint32_t *ret_flag
         return 0;
 }
 
-static int bucket_from_value(Bbolt *db, const uint8_t *v, size_t vlen, BboltBucket *ret) {
+int bbolt_bucket_from_value(Bbolt *db, const uint8_t *v, size_t vlen, BboltBucket *ret) {
         BboltBucket b;
 
         if (vlen < BUCKET_HEADER_SIZE)
@@ -460,33 +379,11 @@ static int bucket_from_value(Bbolt *db, const uint8_t *v, size_t vlen, BboltBuck
         return 0;
 }
 
-static BboltBucket root_bucket(const Bbolt *db) {
+BboltBucket bbolt_root_bucket(const Bbolt *db) {
         return (BboltBucket) { .root = db->meta.root, .sequence = db->meta.sequence };
 }
 
-/* Load page id at tree depth depth, counting the visit; must be a branch or
- * leaf page. */
-static int walk_page(Walk *w, uint64_t id, unsigned depth, Page *ret) {
-        Page p;
-        int r;
-
-        if (depth >= BBOLT_MAX_DEPTH)
-                return fail(w->db, "page %" PRIu64 ": page tree deeper than %u levels", id,
-                            BBOLT_MAX_DEPTH);
-        if (++w->visits > w->max_visits)
-                return fail(w->db, "page %" PRIu64 ": page tree visits more pages than the file holds "
-                            "(cycle or shared pages)", id);
-        r = page_get(w->db, id, &p);
-        if (r < 0)
-                return r;
-        if (p.flags != PAGE_BRANCH && p.flags != PAGE_LEAF)
-                return fail(w->db, "page %" PRIu64 ": expected a branch or leaf page, flags 0x%02x",
-                            id, p.flags);
-        *ret = p;
-        return 0;
-}
-
-static int inline_page(Bbolt *db, const BboltBucket *b, Page *ret) {
+int bbolt_inline_page(Bbolt *db, const BboltBucket *b, Page *ret) {
         Page p;
 
         if (!b->inline_page || b->inline_size < PAGE_HEADER_SIZE)
@@ -502,495 +399,5 @@ static int inline_page(Bbolt *db, const BboltBucket *b, Page *ret) {
         if (p.flags != PAGE_LEAF)
                 return fail(db, "inline page: expected a leaf page, flags 0x%02x", p.flags);
         *ret = p;
-        return 0;
-}
-
-/* The top page of bucket b (NULL: root bucket), starting a walk. */
-static int walk_begin(Bbolt *db, const BboltBucket *b, Walk *w, Page *ret) {
-        BboltBucket root;
-
-        *w = (Walk) { .db = db, .max_visits = db->npages };
-        db->error[0] = 0;
-        if (!b) {
-                root = root_bucket(db);
-                b = &root;
-        }
-        if (b->root == 0)
-                return inline_page(db, b, ret);
-        return walk_page(w, b->root, 0, ret);
-}
-
-static int foreach_page(Walk *w, const Page *p, unsigned depth, BboltForeachFn fn, void *userdata) {
-        int r;
-
-        for (unsigned i = 0; i < p->count; i++) {
-                const uint8_t *key;
-                size_t klen;
-
-                if (p->flags == PAGE_LEAF) {
-                        const uint8_t *val;
-                        size_t vlen;
-                        uint32_t flags;
-
-                        r = leaf_element(w->db, p, i, &flags, &key, &klen, &val, &vlen);
-                        if (r < 0)
-                                return r;
-                        r = fn(key, klen, val, vlen, flags & LEAF_BUCKET, userdata);
-                } else {
-                        uint64_t child = 0;
-                        Page c;
-
-                        r = branch_element(w->db, p, i, &key, &klen, &child);
-                        if (r < 0)
-                                return r;
-                        r = walk_page(w, child, depth + 1, &c);
-                        if (r < 0)
-                                return r;
-                        r = foreach_page(w, &c, depth + 1, fn, userdata);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-int bbolt_bucket_foreach(Bbolt *db, const BboltBucket *b, BboltForeachFn fn, void *userdata) {
-        Walk w;
-        Page p;
-        int r;
-
-        r = walk_begin(db, b, &w, &p);
-        if (r < 0)
-                return r;
-        return foreach_page(&w, &p, 0, fn, userdata);
-}
-
-static int last_page(Walk *w, const Page *p, unsigned depth, const uint8_t **ret_key,
-                     size_t *ret_klen, const uint8_t **ret_val, size_t *ret_vlen) {
-        const uint8_t *key;
-        size_t klen;
-        int r;
-
-        if (p->flags == PAGE_LEAF) {
-                uint32_t flags;
-
-                if (p->count == 0)
-                        return -ENOENT;
-                return leaf_element(w->db, p, p->count - 1u, &flags, ret_key, ret_klen, ret_val,
-                                    ret_vlen);
-        }
-
-        /* Rightmost first; an empty leaf falls back to its left siblings. */
-        for (unsigned i = p->count; i-- > 0;) {
-                uint64_t child = 0;
-                Page c;
-
-                r = branch_element(w->db, p, i, &key, &klen, &child);
-                if (r < 0)
-                        return r;
-                r = walk_page(w, child, depth + 1, &c);
-                if (r < 0)
-                        return r;
-                r = last_page(w, &c, depth + 1, ret_key, ret_klen, ret_val, ret_vlen);
-                if (r != -ENOENT)
-                        return r;
-        }
-        return -ENOENT;
-}
-
-int bbolt_bucket_last(Bbolt *db, const BboltBucket *b, const void **ret_key, size_t *ret_klen,
-                      const void **ret_val, size_t *ret_vlen) {
-        const uint8_t *key, *val;
-        size_t klen, vlen;
-        Walk w;
-        Page p;
-        int r;
-
-        r = walk_begin(db, b, &w, &p);
-        if (r < 0)
-                return r;
-        r = last_page(&w, &p, 0, &key, &klen, &val, &vlen);
-        if (r < 0)
-                return r;
-
-        if (ret_key)
-                *ret_key = key;
-        if (ret_klen)
-                *ret_klen = klen;
-        if (ret_val)
-                *ret_val = val;
-        if (ret_vlen)
-                *ret_vlen = vlen;
-        return 0;
-}
-
-/* Descend from bucket b's top page to key: 0 with the leaf element, or
- * -ENOENT. */
-static int bucket_seek(Bbolt *db, const BboltBucket *b, const uint8_t *key, size_t klen,
-                       uint32_t *ret_flags, const uint8_t **ret_val, size_t *ret_vlen) {
-        Walk w;
-        Page p;
-        int r;
-
-        r = walk_begin(db, b, &w, &p);
-        if (r < 0)
-                return r;
-
-        for (unsigned depth = 0;; depth++) {
-                unsigned lo = 0, hi = p.count;
-                const uint8_t *k, *v;
-                size_t kl, vl;
-                uint32_t flags;
-                uint64_t child;
-                Page c;
-
-                if (p.flags == PAGE_LEAF) {
-                        /* Exact match by binary search. */
-                        while (lo < hi) {
-                                unsigned mid = lo + (hi - lo) / 2;
-                                int cmp;
-
-                                r = leaf_element(db, &p, mid, &flags, &k, &kl, &v, &vl);
-                                if (r < 0)
-                                        return r;
-                                cmp = key_compare(key, klen, k, kl);
-                                if (cmp == 0) {
-                                        *ret_flags = flags;
-                                        *ret_val = v;
-                                        *ret_vlen = vl;
-                                        return 0;
-                                }
-                                if (cmp < 0)
-                                        hi = mid;
-                                else
-                                        lo = mid + 1;
-                        }
-                        return -ENOENT;
-                }
-
-                if (p.count == 0)
-                        return fail(db, "page %" PRIu64 ": empty branch page", p.id);
-                /* The last element whose key is <= key (or the first one). */
-                while (lo < hi) {
-                        unsigned mid = lo + (hi - lo) / 2;
-
-                        r = branch_element(db, &p, mid, &k, &kl, &child);
-                        if (r < 0)
-                                return r;
-                        if (key_compare(k, kl, key, klen) <= 0)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
-                }
-                r = branch_element(db, &p, lo > 0 ? lo - 1 : 0, &k, &kl, &child);
-                if (r < 0)
-                        return r;
-                r = walk_page(&w, child, depth + 1, &c);
-                if (r < 0)
-                        return r;
-                p = c;
-        }
-}
-
-int bbolt_bucket_get(Bbolt *db, const BboltBucket *b, const void *key, size_t klen,
-                     const void **ret_val, size_t *ret_vlen, bool *ret_is_bucket) {
-        const uint8_t *v;
-        size_t vlen;
-        uint32_t flags;
-        int r;
-
-        r = bucket_seek(db, b, key, klen, &flags, &v, &vlen);
-        if (r < 0)
-                return r;
-        if (ret_val)
-                *ret_val = v;
-        if (ret_vlen)
-                *ret_vlen = vlen;
-        if (ret_is_bucket)
-                *ret_is_bucket = flags & LEAF_BUCKET;
-        return 0;
-}
-
-int bbolt_bucket_open(Bbolt *db, const BboltBucket *parent, const void *name, size_t name_len,
-                      BboltBucket *ret) {
-        const uint8_t *v;
-        size_t vlen;
-        uint32_t flags;
-        BboltBucket b;
-        int r;
-
-        r = bucket_seek(db, parent, name, name_len, &flags, &v, &vlen);
-        if (r < 0)
-                return r;
-        if (!(flags & LEAF_BUCKET))
-                return -ENOTDIR;
-        r = bucket_from_value(db, v, vlen, &b);
-        if (r < 0)
-                return r;
-        *ret = b;
-        return 0;
-}
-
-/* --- structural check ---------------------------------------------------- */
-
-typedef struct Checker {
-        Bbolt *db;
-        uint8_t *reached;       /* bitmaps over meta.pgid pages */
-        uint8_t *freed;
-        BboltCheckStats stats;
-} Checker;
-
-static bool bit_get(const uint8_t *map, uint64_t i) {
-        return map[i / 8] & (1u << (i % 8));
-}
-
-static void bit_set(uint8_t *map, uint64_t i) {
-        map[i / 8] |= (uint8_t) (1u << (i % 8));
-}
-
-/* Keys a subtree must lie in: [lo, hi), NULL for no bound. The last key seen
- * in the bucket so far, for ordering across leaves. */
-typedef struct KeyRange {
-        const uint8_t *lo, *hi;
-        size_t lo_len, hi_len;
-} KeyRange;
-
-typedef struct LastKey {
-        const uint8_t *key;
-        size_t len;
-        bool set;
-} LastKey;
-
-static int check_bucket(Checker *c, const BboltBucket *b, unsigned depth);
-
-static int check_key(Checker *c, const Page *p, unsigned i, const uint8_t *key, size_t klen,
-                     const KeyRange *range, LastKey *last) {
-        char buf[32];
-
-        if (last && last->set && key_compare(key, klen, last->key, last->len) <= 0)
-                return fail(c->db, "%s: keys out of order at element %u%s", page_label(p, buf), i,
-                            i == 0 ? " (not after the previous page's last key)" : "");
-        if ((range->lo && key_compare(key, klen, range->lo, range->lo_len) < 0) ||
-            (range->hi && key_compare(key, klen, range->hi, range->hi_len) >= 0))
-                return fail(c->db, "%s: key of element %u outside the range its parent page gives",
-                            page_label(p, buf), i);
-        if (last)
-                *last = (LastKey) { .key = key, .len = klen, .set = true };
-        return 0;
-}
-
-static int check_leaf(Checker *c, const Page *p, unsigned depth, const KeyRange *range,
-                      LastKey *last) {
-        int r;
-
-        for (unsigned i = 0; i < p->count; i++) {
-                const uint8_t *key = NULL, *val = NULL;
-                size_t klen = 0, vlen = 0;
-                uint32_t flags = 0;
-
-                r = leaf_element(c->db, p, i, &flags, &key, &klen, &val, &vlen);
-                if (r < 0)
-                        return r;
-                r = check_key(c, p, i, key, klen, range, last);
-                if (r < 0)
-                        return r;
-                c->stats.keys++;
-                if (flags & LEAF_BUCKET) {
-                        BboltBucket sub = {};
-
-                        r = bucket_from_value(c->db, val, vlen, &sub);
-                        if (r < 0)
-                                return r;
-                        r = check_bucket(c, &sub, depth + 1);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        return 0;
-}
-
-/* Claim pages id..id+overflow for this tree. */
-static int check_claim(Checker *c, const Page *p) {
-        for (uint64_t i = p->id; i <= p->id + p->overflow; i++) {
-                if (bit_get(c->reached, i))
-                        return fail(c->db, "page %" PRIu64 ": reached twice", i);
-                if (bit_get(c->freed, i))
-                        return fail(c->db, "page %" PRIu64 ": reachable but in the freelist", i);
-                bit_set(c->reached, i);
-        }
-        return 0;
-}
-
-static int check_tree(Checker *c, uint64_t id, unsigned depth, unsigned level,
-                      const KeyRange *range, LastKey *last) {
-        LastKey branch_last = {};
-        Page p;
-        int r;
-
-        if (depth >= BBOLT_MAX_DEPTH)
-                return fail(c->db, "page %" PRIu64 ": pages and buckets nest deeper than %u levels",
-                            id, BBOLT_MAX_DEPTH);
-        r = page_get(c->db, id, &p);
-        if (r < 0)
-                return r;
-        r = check_claim(c, &p);
-        if (r < 0)
-                return r;
-        c->stats.overflow_pages += p.overflow;
-        c->stats.max_depth = MAX(c->stats.max_depth, level + 1);
-
-        if (p.flags == PAGE_LEAF) {
-                c->stats.leaf_pages++;
-                return check_leaf(c, &p, depth, range, last);
-        }
-        if (p.flags != PAGE_BRANCH)
-                return fail(c->db, "page %" PRIu64 ": expected a branch or leaf page, flags 0x%02x",
-                            id, p.flags);
-        c->stats.branch_pages++;
-        if (p.count == 0)
-                return fail(c->db, "page %" PRIu64 ": empty branch page", id);
-
-        for (unsigned i = 0; i < p.count; i++) {
-                const uint8_t *key, *next = NULL;
-                size_t klen, next_len = 0;
-                uint64_t child, next_child;
-                KeyRange sub;
-
-                r = branch_element(c->db, &p, i, &key, &klen, &child);
-                if (r < 0)
-                        return r;
-                r = check_key(c, &p, i, key, klen, &(KeyRange) {}, &branch_last);
-                if (r < 0)
-                        return r;
-                if (i + 1u < p.count) {
-                        r = branch_element(c->db, &p, i + 1, &next, &next_len, &next_child);
-                        if (r < 0)
-                                return r;
-                }
-                /* The first child may hold keys below its branch key (lookups
-                 * still reach it); every other child starts at its key. */
-                sub = (KeyRange) {
-                        .lo = i == 0 ? range->lo : key,
-                        .lo_len = i == 0 ? range->lo_len : klen,
-                        .hi = next ? next : range->hi,
-                        .hi_len = next ? next_len : range->hi_len,
-                };
-                r = check_tree(c, child, depth + 1, level + 1, &sub, last);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int check_bucket(Checker *c, const BboltBucket *b, unsigned depth) {
-        LastKey last = {};
-        Page p = {};
-        int r;
-
-        c->stats.buckets++;
-        if (b->root != 0)
-                return check_tree(c, b->root, depth, 0, &(KeyRange) {}, &last);
-
-        if (depth >= BBOLT_MAX_DEPTH)
-                return fail(c->db, "inline page: pages and buckets nest deeper than %u levels",
-                            BBOLT_MAX_DEPTH);
-        c->stats.inline_buckets++;
-        r = inline_page(c->db, b, &p);
-        if (r < 0)
-                return r;
-        c->stats.max_depth = MAX(c->stats.max_depth, 1u);
-        return check_leaf(c, &p, depth, &(KeyRange) {}, &last);
-}
-
-static int check_freelist(Checker *c) {
-        Bbolt *db = c->db;
-        uint64_t count, first = 0;
-        Page p;
-        int r;
-
-        if (db->meta.freelist == BBOLT_PGID_NONE)
-                return 0;
-
-        r = page_get(db, db->meta.freelist, &p);
-        if (r < 0)
-                return r;
-        if (p.flags != PAGE_FREELIST)
-                return fail(db, "page %" PRIu64 ": expected the freelist page, flags 0x%02x", p.id,
-                            p.flags);
-        r = check_claim(c, &p);
-        if (r < 0)
-                return r;
-        c->stats.freelist_pages = (uint64_t) p.overflow + 1;
-
-        /* A count of 0xFFFF means the real count is the first id slot. */
-        count = p.count;
-        if (count == 0xFFFF) {
-                count = le64(p.base + PAGE_HEADER_SIZE);
-                first = 1;
-        }
-        if (count > (p.size - PAGE_HEADER_SIZE) / 8 - first)
-                return fail(db, "page %" PRIu64 ": freelist of %" PRIu64 " ids does not fit the page",
-                            p.id, count);
-
-        for (uint64_t i = 0; i < count; i++) {
-                uint64_t id = le64(p.base + PAGE_HEADER_SIZE + (first + i) * 8);
-
-                if (id < 2 || id >= db->meta.pgid)
-                        return fail(db, "page %" PRIu64 ": freelist lists page %" PRIu64
-                                    ", out of range", p.id, id);
-                if (bit_get(c->freed, id))
-                        return fail(db, "page %" PRIu64 ": freed twice", id);
-                if (bit_get(c->reached, id))
-                        return fail(db, "page %" PRIu64 ": in the freelist but in use", id);
-                bit_set(c->freed, id);
-        }
-        c->stats.free_pages = count;
-        c->stats.freelist_checked = true;
-        return 0;
-}
-
-int bbolt_check(Bbolt *db, BboltCheckStats *ret) {
-        _cleanup_free_ uint8_t *reached = NULL, *freed = NULL;
-        BboltBucket root = root_bucket(db);
-        Checker c = { .db = db };
-        size_t bytes;
-        int r;
-
-        db->error[0] = 0;
-        if (db->file_pages < db->meta.pgid)
-                return fail(db, "file holds %" PRIu64 " pages, the meta page uses %" PRIu64
-                            " (truncated?)", db->file_pages, db->meta.pgid);
-
-        /* pgid <= file pages, so the bitmaps are bounded by the file size. */
-        bytes = (size_t) (db->meta.pgid / 8 + 1);
-        reached = calloc(1, bytes);
-        freed = calloc(1, bytes);
-        if (!reached || !freed)
-                return -ENOMEM;
-        c.reached = reached;
-        c.freed = freed;
-        c.stats.pages = db->meta.pgid;
-
-        bit_set(reached, 0);
-        bit_set(reached, 1);
-        r = check_freelist(&c);
-        if (r < 0)
-                return r;
-        r = check_bucket(&c, &root, 0);
-        if (r < 0)
-                return r;
-
-        /* Without a stored freelist, bbolt counts every page it cannot reach
-         * as free; with one, such a page is lost. */
-        for (uint64_t i = 2; i < db->meta.pgid; i++) {
-                if (bit_get(reached, i) || bit_get(freed, i))
-                        continue;
-                if (c.stats.freelist_checked)
-                        return fail(db, "page %" PRIu64 ": neither reachable nor free", i);
-                c.stats.free_pages++;
-        }
-
-        if (ret)
-                *ret = c.stats;
         return 0;
 }

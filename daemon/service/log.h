@@ -12,6 +12,7 @@
  */
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <syslog.h>
 
 #include "util/macro.h"

@@ -37,80 +37,10 @@
 #include "util/parse.h"
 #include "util/str.h"
 #include "util/time.h"
+#include "service/manager-internal.h"
 #include "service/worker.h"
 
-#define TIMER_ACCURACY_USEC (100 * USEC_PER_MSEC)
-#define WORKER_KILL_TIMEOUT_USEC (10 * USEC_PER_SEC)
-#define RETRY_BACKOFF_MAX_USEC (6 * USEC_PER_HOUR)
-/* Waiting clients hear at least this often while a backup runs, so that
- * their --timeout measures a daemon that stopped, not a long phase. */
-#define PROGRESS_HEARTBEAT_USEC (5 * USEC_PER_SEC)
-
-struct Manager {
-        sd_event *event;
-        int lock_fd;                    /* flock on <storage.directory>/.lock */
-        char *config_path;
-        Config *config;
-        ManagerState state;
-
-        sd_event_source *timer;         /* calendar, CLOCK_REALTIME */
-        sd_event_source *retry_timer;   /* CLOCK_MONOTONIC */
-        sd_event_source *kill_timer;    /* worker did not stop on SIGTERM */
-        uint64_t planned_usec;          /* elapse the timer is armed for (0 = none) */
-        uint64_t armed_usec;            /* planned_usec + randomized delay */
-        unsigned attempt;               /* retries used for the current run */
-
-        /* The running worker. */
-        pid_t worker_pid;
-        int worker_fd;
-        sd_event_source *worker_io, *worker_child;
-        char *line;
-        size_t line_len;
-        bool line_overflow;
-        WorkerMessage result;
-        bool have_result;
-        BackupPhase phase;
-        uint64_t bytes, total;
-        uint64_t job_start_usec;
-        uint64_t status_sent_usec;
-
-        /* The last outcome. */
-        bool have_last;
-        bool last_ok;
-        uint64_t last_attempt_usec;     /* realtime */
-        uint64_t last_success_usec;     /* realtime */
-        int64_t last_revision;
-        uint64_t last_size;
-        uint64_t last_duration_usec;
-        char *last_error;
-        Sidecar last_sidecar;           /* of the last good backup */
-        uint64_t newest_backup_usec;    /* created, of the newest backup at start (0 = none) */
-        bool have_last_sidecar;
-        unsigned kept;
-        uint64_t failures_total;
-        char *upload_error;             /* the last upload failed after a good backup */
-        uint64_t upload_last_success_usec;      /* realtime */
-        uint64_t upload_failures_total;
-        uint64_t secrets_unreadable;    /* of the last backup, when checked */
-        bool secrets_checked;
-        bool upload_attempted;                  /* an upload ran since start */
-
-        /* The control socket, and the connections waiting for the running backup. */
-        ControlServer *control;
-        ControlConnection **subscribers;
-        size_t n_subscribers;
-        sd_event_source *heartbeat;     /* progress for the subscribers */
-        uint64_t user_backup_usec;      /* monotonic: the last backup a non-root caller started */
-        uint64_t paused_logged_usec;    /* monotonic: the last "out of descriptors" warning */
-
-        /* What List answers: the backups as sidecar objects, newest first.
-         * Read from the directory once at start, then kept up to date from
-         * the worker's results and prunes, so no request reads the disk. */
-        struct json_object *listing;
-};
-
 static void arm_timer(Manager *m, uint64_t after);
-static int start_job(Manager *m, const char *reason);
 
 ManagerState manager_get_state(const Manager *m) {
         return m->state;
@@ -294,7 +224,7 @@ static void worker_cleanup(Manager *m) {
 
 /* ---- control: progress and results for waiting clients ---- */
 
-static struct json_object *progress_json(Manager *m) {
+struct json_object *manager_progress_json(Manager *m) {
         struct json_object *p = json_object_new_object();
         if (!p)
                 return NULL;
@@ -316,7 +246,7 @@ static void broadcast_progress(Manager *m) {
         struct json_object *o;
         if (m->n_subscribers == 0 || !(o = json_object_new_object()))
                 return;
-        json_object_object_add(o, "progress", progress_json(m));
+        json_object_object_add(o, "progress", manager_progress_json(m));
         broadcast(m, o);
 }
 
@@ -393,7 +323,7 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 /* ---- the listing List answers from ---- */
 
-static void listing_remove(Manager *m, char **names) {
+void manager_listing_remove(Manager *m, char **names) {
         for (char **p = names; m->listing && p && *p; p++)
                 for (size_t i = 0; i < json_object_array_length(m->listing); i++) {
                         struct json_object *name;
@@ -445,7 +375,7 @@ static void job_succeeded(Manager *m) {
         } else if (m->config->upload.enabled)
                 m->upload_last_success_usec = m->last_attempt_usec;
 
-        listing_remove(m, r->pruned);
+        manager_listing_remove(m, r->pruned);
         listing_add(m, &r->sidecar);
         sidecar_done(&m->last_sidecar);
         m->last_sidecar = r->sidecar;
@@ -465,11 +395,11 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
         if (m->state == MANAGER_IDLE)
-                (void) start_job(m, "retry");
+                (void) manager_start_job(m, "retry");
         return 0;
 }
 
-static void job_failed(Manager *m, const char *error) {
+void manager_job_failed(Manager *m, const char *error) {
         const ConfigSchedule *s = &m->config->schedule;
 
         m->have_last = true;
@@ -523,7 +453,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 else
                         snprintf(error, sizeof error, "the backup worker was killed by signal %s",
                                  sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?");
-                job_failed(m, error);
+                manager_job_failed(m, error);
         }
         worker_message_done(&m->result);
         m->have_result = false;
@@ -543,14 +473,14 @@ static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_time_relative(s, PROGRESS_HEARTBEAT_USEC);
 }
 
-static int start_job(Manager *m, const char *reason) {
+int manager_start_job(Manager *m, const char *reason) {
         int r;
 
         if (m->state != MANAGER_IDLE)
                 return -EBUSY;
         r = worker_start(m->config, m->lock_fd, &m->worker_pid, &m->worker_fd);
         if (r < 0) {
-                job_failed(m, "cannot start the backup worker");
+                manager_job_failed(m, "cannot start the backup worker");
                 return log_error_errno(r, "cannot start the backup worker: %m");
         }
         r = sd_event_add_io(m->event, &m->worker_io, m->worker_fd, EPOLLIN, on_worker_io, m);
@@ -575,7 +505,7 @@ static int start_job(Manager *m, const char *reason) {
 }
 
 int manager_backup_now(Manager *m, const char *reason) {
-        return start_job(m, reason);
+        return manager_start_job(m, reason);
 }
 
 /* ---- the schedule ---- */
@@ -592,7 +522,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         m->attempt = 0;
         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
-        (void) start_job(m, "scheduled");
+        (void) manager_start_job(m, "scheduled");
         return 0;
 }
 
@@ -704,202 +634,6 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
-/* ---- control: requests ---- */
-
-static const char *state_to_string(ManagerState s) {
-        return s == MANAGER_RUNNING ? "running" : s == MANAGER_STOPPING ? "stopping" : "idle";
-}
-
-static void reply_status(Manager *m, ControlConnection *c) {
-        struct json_object *o = json_object_new_object(), *last = NULL;
-        char next[FORMAT_RFC3339_MAX];
-
-        if (!o)
-                return;
-        json_object_object_add(o, "state", json_object_new_string(state_to_string(m->state)));
-        if (m->have_last && !m->last_ok) {
-                last = json_object_new_object();
-                json_object_object_add(last, "error", json_object_new_string(m->last_error ? m->last_error : "unknown"));
-        } else if (m->have_last_sidecar)
-                last = sidecar_to_json_object(&m->last_sidecar);
-        json_object_object_add(o, "last", last);
-        json_object_object_add(o, "next", m->planned_usec > 0
-                               ? json_object_new_string(format_rfc3339(next, sizeof next, m->armed_usec)) : NULL);
-        if (m->state == MANAGER_RUNNING)
-                json_object_object_add(o, "progress", progress_json(m));
-        json_object_object_add(o, "failures_total", json_object_new_int64((int64_t) m->failures_total));
-        if (m->config->upload.enabled) {
-                /* Apart from "last": a good backup whose copy failed is still a good backup. */
-                struct json_object *up = json_object_new_object();
-                char when[FORMAT_RFC3339_MAX];
-                json_object_object_add(up, "error", m->upload_error ? json_object_new_string(m->upload_error) : NULL);
-                json_object_object_add(up, "last_success", m->upload_last_success_usec > 0
-                                       ? json_object_new_string(format_rfc3339(when, sizeof when,
-                                                                               m->upload_last_success_usec))
-                                       : NULL);
-                json_object_object_add(up, "failures_total", json_object_new_int64((int64_t) m->upload_failures_total));
-                json_object_object_add(o, "upload", up);
-        }
-        if (m->retry_timer)
-                json_object_object_add(o, "retry_attempt", json_object_new_int((int) m->attempt));
-        control_send(c, o);
-}
-
-static void reply_list(Manager *m, ControlConnection *c) {
-        struct json_object *o = json_object_new_object();
-
-        if (!o)
-                return;
-        json_object_object_add(o, "backups", m->listing ? json_object_get(m->listing) : json_object_new_array());
-        control_send(c, o);
-}
-
-static struct json_object *strv_to_json(char **l) {
-        struct json_object *a = json_object_new_array();
-        for (char **p = l; a && p && *p; p++)
-                json_object_array_add(a, json_object_new_string(*p));
-        return a;
-}
-
-static void reply_prune(Manager *m, ControlConnection *c, struct json_object *request) {
-        _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
-        _cleanup_free_ char *error = NULL;
-        struct json_object *j, *o;
-        bool dry_run = false;
-        int r;
-
-        if (json_object_object_get_ex(request, "dry_run", &j)) {
-                if (!json_object_is_type(j, json_type_boolean)) {
-                        control_send_error(c, "invalid_request", "dry_run must be true or false");
-                        return;
-                }
-                dry_run = json_object_get_boolean(j);
-        }
-        if (!dry_run && m->state != MANAGER_IDLE) {
-                control_send_error(c, "busy", "a backup is running; prune after it");
-                return;
-        }
-        r = backup_prune(m->config, dry_run, &kept, &deleted, &error);
-        if (r < 0) {
-                control_send_error(c, "failed", error ? error : strerror(-r));
-                return;
-        }
-        if (!dry_run)
-                listing_remove(m, deleted);
-        if (!dry_run)
-                for (char **p = deleted; p && *p; p++) {
-                        _cleanup_free_ char *msg = NULL;
-                        if (asprintf(&msg, "Pruned %s", *p) >= 0)
-                                log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, NULL);
-                }
-        o = json_object_new_object();
-        if (!o)
-                return;
-        json_object_object_add(o, "keep", strv_to_json(kept));
-        json_object_object_add(o, "delete", strv_to_json(deleted));
-        json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
-        control_send(c, o);
-}
-
-static void reply_backup(Manager *m, ControlConnection *c) {
-        uint64_t interval = m->config->control.backup_min_interval_usec, now = now_usec(CLOCK_MONOTONIC);
-        bool user = control_connection_uid(c) != 0;
-        ControlConnection **n;
-        char reason[64];
-
-        if (m->state == MANAGER_STOPPING) {
-                control_send_error(c, "busy", "the daemon is stopping");
-                return;
-        }
-        /* Operators may start a backup now and then (each may rotate one out of
-         * keep_last); joining the running one costs nothing. */
-        if (user && m->state == MANAGER_IDLE && m->user_backup_usec > 0 && now < m->user_backup_usec + interval) {
-                _cleanup_free_ char *msg = NULL;
-                char when[FORMAT_RFC3339_MAX];
-                format_rfc3339(when, sizeof when, now_usec(CLOCK_REALTIME) + (m->user_backup_usec + interval - now));
-                if (asprintf(&msg, "rate limited: next backup allowed at %s (control.backup_min_interval)", when) >= 0)
-                        control_send_error(c, "rate_limited", msg);
-                return;
-        }
-        n = reallocarray(m->subscribers, m->n_subscribers + 1, sizeof *n);
-        if (!n) {
-                control_send_error(c, "internal", "out of memory");
-                return;
-        }
-        m->subscribers = n;
-        m->subscribers[m->n_subscribers++] = control_connection_ref(c);
-        if (m->state == MANAGER_IDLE) {
-                snprintf(reason, sizeof reason, "requested by uid %u", (unsigned) control_connection_uid(c));
-                /* On failure job_failed() has answered the subscribers. */
-                if (start_job(m, reason) >= 0 && user)
-                        m->user_backup_usec = now;
-                return;
-        }
-        /* A backup already running is joined: the client gets where it is now,
-         * then its progress and result like everyone else. */
-        {
-                struct json_object *o = json_object_new_object();
-                if (o) {
-                        json_object_object_add(o, "progress", progress_json(m));
-                        control_send(c, o);
-                }
-        }
-}
-
-static void on_control_request(ControlConnection *c, const char *method, struct json_object *request, void *userdata) {
-        Manager *m = userdata;
-
-        if (streq(method, "Status"))
-                reply_status(m, c);
-        else if (streq(method, "List"))
-                reply_list(m, c);
-        else if (streq(method, "Backup"))
-                reply_backup(m, c);
-        else if (streq(method, "Prune")) {
-                if (control_connection_uid(c) != 0)
-                        control_send_error(c, "permission_denied", "permission denied: Prune is root only");
-                else
-                        reply_prune(m, c, request);
-        }
-        else
-                control_send_error(c, "unknown_method", "methods are Status, List, Backup and Prune");
-}
-
-static void on_control_close(ControlConnection *c, void *userdata) {
-        Manager *m = userdata;
-        for (size_t i = 0; i < m->n_subscribers; i++)
-                if (m->subscribers[i] == c) {
-                        control_connection_unref(c);
-                        m->subscribers[i] = m->subscribers[--m->n_subscribers];
-                        break;
-                }
-}
-
-static void on_control_paused(void *userdata) {
-        Manager *m = userdata;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
-
-        if (m->paused_logged_usec > 0 && now < m->paused_logged_usec + USEC_PER_MINUTE)
-                return;
-        m->paused_logged_usec = now;
-        log_warning("control socket: out of file descriptors; not accepting connections for a second "
-                    "(%u connections are open at most)", control_server_max_connections(m->control));
-}
-
-static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
-        char u[32], p[32];
-        _cleanup_free_ char *msg = NULL;
-
-        snprintf(u, sizeof u, "%u", (unsigned) uid);
-        snprintf(p, sizeof p, "%d", (int) pid);
-        if (asprintf(&msg, "Control socket access denied to uid %u (pid %d): not root and not in the control group",
-                     (unsigned) uid, (int) pid) >= 0)
-                log_struct(LOG_WARNING, MESSAGE_ID_ACCESS_DENIED, msg, "ETCD_BACKUP_PEER_UID", u,
-                           "ETCD_BACKUP_PEER_PID", p, NULL);
-}
-
-/* The newest backup in the directory: the last result before this run, and
- * what schedule.persistent compares with. */
 static void load_last(Manager *m) {
         _cleanup_(store_freep) Store *s = NULL;
         _cleanup_free_ char *error = NULL;
@@ -971,9 +705,7 @@ int manager_start(Manager *m) {
 
         {
                 _cleanup_free_ char *error = NULL;
-                ControlCallbacks cb = { .on_request = on_control_request, .on_close = on_control_close,
-                                        .on_denied = on_control_denied, .on_paused = on_control_paused,
-                                        .userdata = m };
+                ControlCallbacks cb = manager_control_callbacks(m);
                 r = control_server_new(m->event, m->config->control.socket, m->config->control.group, &cb,
                                        &m->control, &error);
                 if (r < 0) {
@@ -992,7 +724,7 @@ int manager_start(Manager *m) {
         notify_ready();
         update_status(m);
         if (m->config->schedule.persistent && missed_run(m))
-                (void) start_job(m, "missed run (schedule.persistent)");
+                (void) manager_start_job(m, "missed run (schedule.persistent)");
         return 0;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The manual pages name everything the programs accept: every configuration
-# key that daemon/config/config.c's schema tables accept (as *group.key* in
+# key that daemon/config/config-schema.c's schema tables accept (as *group.key* in
 # etcd-backupd.conf(5)), every command and option that `etcd-backupctl
 # --help` and each `etcd-backupctl COMMAND --help` list (in etcd-backupctl(8)),
 # and every option of `etcd-backupd --help` (in etcd-backupd(8)). When scdoc
@@ -23,8 +23,8 @@ entries=$(awk '
     split(substr($0, RSTART, RLENGTH), w, /"/); key = w[2]; child = "-"
     if ($0 ~ /KEY_GROUP/ && match($0, /[a-z_]+_keys *\}/)) { child = substr($0, RSTART, RLENGTH); sub(/ *\}/, "", child) }
     print t, key, child
-  }' "$src/daemon/config/config.c")
-[[ -n $entries ]] || miss "no KeySpec tables found in config.c"
+  }' "$src/daemon/config/config-schema.c")
+[[ -n $entries ]] || miss "no KeySpec tables found in config-schema.c"
 keys=()
 walk() { # TABLE PREFIX
   local t k c
@@ -35,7 +35,7 @@ walk() { # TABLE PREFIX
   done <<<"$entries"
 }
 walk root_keys ""
-((${#keys[@]} > 30)) || miss "only ${#keys[@]} keys read from config.c: the table format changed?"
+((${#keys[@]} > 30)) || miss "only ${#keys[@]} keys read from config-schema.c: the table format changed?"
 for k in "${keys[@]}"; do has etcd-backupd.conf.5 "$k"; done
 echo "config keys: ${#keys[@]}"
 

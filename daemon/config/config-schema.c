@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config-schema.c — the configuration's schema: one table per group, each
+ * key with its type, where it lands in Config and its range, and the keys
+ * that parse themselves (endpoints, URLs, the calendar, compression,
+ * recipients, the restore mode, the socket, optional paths, discovery).
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "config/config-internal.h"
+#include "util/str.h"
+
+/* ---- custom keys ---- */
+
+/* "https://host:port" or "https://[v6]:port"; returns 0 if well-formed. */
+static int check_url(const char *url, bool allow_http, bool allow_path, const char **ret_reason) {
+        const char *p, *host_end, *port;
+        char *end;
+        unsigned long portnum;
+
+        if ((p = startswith(url, "https://")))
+                ;
+        else if (allow_http && (p = startswith(url, "http://")))
+                ;
+        else
+                return *ret_reason = allow_http ? "expected an http:// or https:// URL"
+                                                : "expected an https:// URL (TLS is required)", -EINVAL;
+        if (*p == '[') {
+                host_end = strchr(p, ']');
+                if (!host_end || host_end == p + 1)
+                        return *ret_reason = "bad IPv6 address", -EINVAL;
+                host_end++;
+        } else {
+                host_end = p + strcspn(p, ":/?#");
+                if (host_end == p)
+                        return *ret_reason = "missing host", -EINVAL;
+        }
+        for (const char *h = p; h < host_end; h++)
+                if (*h == '@' || *h == ' ')
+                        return *ret_reason = "credentials or spaces in the host are not allowed", -EINVAL;
+        if (*host_end == ':') {
+                port = host_end + 1;
+                errno = 0;
+                portnum = strtoul(port, &end, 10);
+                if (end == port || errno || portnum == 0 || portnum > 65535 || (*end && *end != '/'))
+                        return *ret_reason = "bad port (expected 1 to 65535)", -EINVAL;
+                host_end = end;
+        }
+        if (*host_end && (!allow_path || *host_end != '/'))
+                return *ret_reason = allow_path ? "unexpected characters after the host"
+                                                : "expected scheme://host:port with no path", -EINVAL;
+        if (strpbrk(url, "?#"))
+                return *ret_reason = "query strings and fragments are not allowed", -EINVAL;
+        return 0;
+}
+
+static int parse_string_array(Loader *l, config_setting_t *s, const char *what, char ***ret) {
+        _cleanup_strv_free_ char **v = NULL;
+        int type = config_setting_type(s), n;
+
+        if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+                return error_at(l, s, "%s: expected an array of strings [\"…\", …], got %s", what,
+                                config_type_name(type)), -EINVAL;
+        n = config_setting_length(s);
+        if (n == 0)
+                return error_at(l, s, "%s: must not be empty", what), -EINVAL;
+        for (int i = 0; i < n; i++) {
+                config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                const char *str;
+                if (!e || config_get_string(l, e, what, &str) < 0)
+                        return -EINVAL;
+                if (strv_extend(&v, str) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+static int parse_endpoints(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        _cleanup_strv_free_ char **v = NULL;
+        int r;
+
+        r = parse_string_array(l, s, "etcd.endpoints", &v);
+        if (r < 0)
+                return r;
+        for (char **e = v; *e; e++) {
+                const char *reason = NULL;
+                if (check_url(*e, false, false, &reason) < 0)
+                        return error_at(l, s, "etcd.endpoints: \"%s\": %s", *e, reason), -EINVAL;
+        }
+        strv_free(c->etcd.endpoints);
+        c->etcd.endpoints = TAKE_PTR(v);
+        return 0;
+}
+
+static int parse_calendar(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        CalendarSpec *spec = NULL;
+        const char *v;
+        char *copy;
+        int r;
+
+        r = config_get_string(l, s, "schedule.calendar", &v);
+        if (r < 0)
+                return r;
+        r = calendar_spec_from_string(v, &spec);
+        if (r < 0)
+                return error_at(l, s, "schedule.calendar: \"%s\" is not a valid calendar event (systemd.time(7), e.g. \"*-*-* 02:00:00\" or \"daily\")", v), -EINVAL;
+        copy = strdup(v);
+        if (!copy) {
+                calendar_spec_free(spec);
+                return -ENOMEM;
+        }
+        free(c->schedule.calendar);
+        calendar_spec_free(c->schedule.calendar_spec);
+        c->schedule.calendar = copy;
+        c->schedule.calendar_spec = spec;
+        return 0;
+}
+
+static int parse_compression(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        const char *v;
+        CodecKind kind;
+        int r;
+
+        r = config_get_string(l, s, "storage.compression", &v);
+        if (r < 0)
+                return r;
+        if (codec_from_string(v, &kind) < 0)
+                return error_at(l, s, "storage.compression: \"%s\" is not one of gzip, zstd, none", v), -EINVAL;
+        c->storage.compression = kind;
+        return 0;
+}
+
+static int parse_recipients(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        static const char bech32[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+        _cleanup_strv_free_ char **v = NULL;
+        int r;
+
+        r = parse_string_array(l, s, "encryption.recipients", &v);
+        if (r < 0)
+                return r;
+        for (char **e = v; *e; e++) {
+                const char *data = startswith(*e, "age1");
+                if (!data || strlen(data) < 58 || strspn(data, bech32) != strlen(data))
+                        return error_at(l, s, "encryption.recipients: \"%s\" is not an age X25519 public key (age1…)", *e), -EINVAL;
+        }
+        strv_free(c->encryption.recipients);
+        c->encryption.recipients = TAKE_PTR(v);
+        return 0;
+}
+
+static int parse_upload_url(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        const char *v, *reason = NULL;
+        char *n;
+        int r;
+
+        r = config_get_string(l, s, "upload.url", &v);
+        if (r < 0)
+                return r;
+        if (check_url(v, true, true, &reason) < 0)
+                return error_at(l, s, "upload.url: \"%s\": %s", v, reason), -EINVAL;
+        /* The URL names a bucket and an optional prefix; keys are appended to it. */
+        if (asprintf(&n, "%s%s", v, endswith(v, "/") ? "" : "/") < 0)
+                return -ENOMEM;
+        free(c->upload.url);
+        c->upload.url = n;
+        return 0;
+}
+
+static int parse_restore_mode(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        const char *v;
+        int r;
+
+        r = config_get_string(l, s, "restore.mode", &v);
+        if (r < 0)
+                return r;
+        if (streq(v, "auto"))
+                c->restore.mode = RESTORE_MODE_AUTO;
+        else if (streq(v, "systemd"))
+                c->restore.mode = RESTORE_MODE_SYSTEMD;
+        else if (streq(v, "static-pod"))
+                c->restore.mode = RESTORE_MODE_STATIC_POD;
+        else
+                return error_at(l, s, "restore.mode: \"%s\" is not one of auto, systemd, static-pod", v), -EINVAL;
+        return 0;
+}
+
+static int parse_socket(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        const char *v;
+        int r;
+
+        r = config_get_string(l, s, "control.socket", &v);
+        if (r < 0)
+                return r;
+        if (v[0] != '/')
+                return error_at(l, s, "control.socket: expected an absolute path, got \"%s\"", v), -EINVAL;
+        if (strlen(v) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                return error_at(l, s, "control.socket: path is longer than %zu bytes",
+                                sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1), -EINVAL;
+        return free_and_strdup(&c->control.socket, v);
+}
+
+static int parse_optional_path(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        char **field = config_field_str(c, k);
+        const char *v;
+        int r;
+
+        r = config_get_string(l, s, k->name, &v);
+        if (r < 0)
+                return r;
+        if (*v && v[0] != '/')
+                return error_at(l, s, "metrics.%s: expected \"\" or an absolute path, got \"%s\"", k->name, v), -EINVAL;
+        return free_and_strdup(field, *v ? v : NULL);
+}
+
+/* ---- the schema ---- */
+
+static int parse_discover(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
+        const char *v;
+        int r;
+
+        r = config_get_string(l, s, "etcd.discover", &v);
+        if (r < 0)
+                return r;
+        if (!streq(v, "auto") && v[0] != '/')
+                return error_at(l, s, "etcd.discover: expected \"auto\" or the absolute path of a manifests "
+                                "directory, got \"%s\"", v), -EINVAL;
+        return free_and_strdup(&c->etcd.discover, v);
+}
+
+static const KeySpec etcd_keys[] = {
+        { "endpoints", KEY_CUSTOM, 0, 0, 0, parse_endpoints },
+        { "discover", KEY_CUSTOM, 0, 0, 0, parse_discover },
+        { "cacert", KEY_FILE, FIELD(etcd.cacert) },
+        { "cert", KEY_FILE, FIELD(etcd.cert) },
+        { "key", KEY_FILE, FIELD(etcd.key) },
+        { "connect_timeout", KEY_DURATION, FIELD(etcd.connect_timeout_usec), USEC_PER_MSEC * 100, USEC_PER_HOUR },
+        { "timeout", KEY_DURATION, FIELD(etcd.timeout_usec), USEC_PER_SEC, 7 * USEC_PER_DAY },
+        {}
+};
+
+static const KeySpec retry_keys[] = {
+        { "attempts", KEY_UNSIGNED, FIELD(schedule.retry_attempts), 0, 100 },
+        { "backoff", KEY_DURATION, FIELD(schedule.retry_backoff_usec), 0, USEC_PER_DAY },
+        {}
+};
+
+static const KeySpec schedule_keys[] = {
+        { "calendar", KEY_CUSTOM, 0, 0, 0, parse_calendar },
+        { "randomized_delay", KEY_DURATION, FIELD(schedule.randomized_delay_usec), 0, 7 * USEC_PER_DAY },
+        { "persistent", KEY_BOOL, FIELD(schedule.persistent) },
+        { "retry", KEY_GROUP, 0, 0, 0, NULL, retry_keys },
+        {}
+};
+
+static const KeySpec storage_keys[] = {
+        { "directory", KEY_ABS_PATH, FIELD(storage.directory) },
+        { "compression", KEY_CUSTOM, 0, 0, 0, parse_compression },
+        { "level", KEY_UNSIGNED, FIELD(storage.level), 0, 22 },
+        { "threads", KEY_UNSIGNED, FIELD(storage.threads), 0, 256 },
+        { "min_free", KEY_SIZE, FIELD(storage.min_free_bytes), 0, UINT64_MAX },
+        {}
+};
+
+static const KeySpec retention_keys[] = {
+        { "keep_last", KEY_UNSIGNED, FIELD(retention.keep_last), 0, 100000 },
+        { "keep_hourly", KEY_UNSIGNED, FIELD(retention.keep_hourly), 0, 100000 },
+        { "keep_daily", KEY_UNSIGNED, FIELD(retention.keep_daily), 0, 100000 },
+        { "keep_weekly", KEY_UNSIGNED, FIELD(retention.keep_weekly), 0, 100000 },
+        { "keep_monthly", KEY_UNSIGNED, FIELD(retention.keep_monthly), 0, 100000 },
+        { "keep_yearly", KEY_UNSIGNED, FIELD(retention.keep_yearly), 0, 100000 },
+        {}
+};
+
+static const KeySpec encryption_keys[] = {
+        { "recipients", KEY_CUSTOM, 0, 0, 0, parse_recipients },
+        { "identity_file", KEY_FILE, FIELD(encryption.identity_file) },
+        {}
+};
+
+static const KeySpec upload_keys[] = {
+        { "url", KEY_CUSTOM, 0, 0, 0, parse_upload_url },
+        { "region", KEY_NAME, FIELD(upload.region) },
+        { "access_key_id", KEY_NAME, FIELD(upload.access_key_id) },
+        { "secret_access_key_file", KEY_FILE, FIELD(upload.secret_access_key_file) },
+        /* S3 multipart parts are 5 MiB to 5 GiB. */
+        { "part_size", KEY_SIZE, FIELD(upload.part_size_bytes), UINT64_C(5) << 20, UINT64_C(5) << 30 },
+        { "retention", KEY_BOOL, FIELD(upload.retention) },
+        { "allow_insecure_http", KEY_BOOL, FIELD(upload.allow_insecure_http) },
+        {}
+};
+
+static const KeySpec restore_keys[] = {
+        { "mode", KEY_CUSTOM, 0, 0, 0, parse_restore_mode },
+        { "data_dir", KEY_ABS_PATH, FIELD(restore.data_dir) },
+        { "manifests_dir", KEY_ABS_PATH, FIELD(restore.manifests_dir) },
+        { "etcd_unit", KEY_NAME, FIELD(restore.etcd_unit) },
+        { "apiserver_unit", KEY_NAME, FIELD(restore.apiserver_unit) },
+        { "etcdutl", KEY_STRING, FIELD(restore.etcdutl) },
+        { "name", KEY_NAME, FIELD(restore.name) },
+        { "initial_cluster", KEY_NAME, FIELD(restore.initial_cluster) },
+        { "initial_cluster_token", KEY_NAME, FIELD(restore.initial_cluster_token) },
+        { "initial_advertise_peer_urls", KEY_NAME, FIELD(restore.initial_advertise_peer_urls) },
+        { "health_timeout", KEY_DURATION, FIELD(restore.health_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
+        { "confirm_timeout", KEY_DURATION, FIELD(restore.confirm_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
+        { "apiserver_cacert", KEY_ABS_PATH, FIELD(restore.apiserver_cacert) },
+        { "restart_controllers", KEY_BOOL, FIELD(restore.restart_controllers) },
+        {}
+};
+
+static const KeySpec control_keys[] = {
+        { "socket", KEY_CUSTOM, 0, 0, 0, parse_socket },
+        { "group", KEY_STRING, FIELD(control.group) },
+        { "backup_min_interval", KEY_DURATION, FIELD(control.backup_min_interval_usec), 0, USEC_PER_DAY },
+        {}
+};
+
+static const KeySpec metrics_keys[] = {
+        { "textfile", KEY_CUSTOM, FIELD(metrics.textfile), 0, 0, parse_optional_path },
+        {}
+};
+
+static const KeySpec kubernetes_keys[] = {
+        { "encryption_config", KEY_FILE, FIELD(kubernetes.encryption_config) },
+        {}
+};
+
+static const KeySpec root_keys[] = {
+        { "etcd", KEY_GROUP, 0, 0, 0, NULL, etcd_keys },
+        { "schedule", KEY_GROUP, 0, 0, 0, NULL, schedule_keys },
+        { "storage", KEY_GROUP, 0, 0, 0, NULL, storage_keys },
+        { "retention", KEY_GROUP, 0, 0, 0, NULL, retention_keys },
+        { "encryption", KEY_GROUP, 0, 0, 0, NULL, encryption_keys },
+        { "upload", KEY_GROUP, 0, 0, 0, NULL, upload_keys },
+        { "restore", KEY_GROUP, 0, 0, 0, NULL, restore_keys },
+        { "control", KEY_GROUP, 0, 0, 0, NULL, control_keys },
+        { "metrics", KEY_GROUP, 0, 0, 0, NULL, metrics_keys },
+        { "kubernetes", KEY_GROUP, 0, 0, 0, NULL, kubernetes_keys },
+        {}
+};
+
+const KeySpec *config_schema_root(void) {
+        return root_keys;
+}
