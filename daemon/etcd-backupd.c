@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "backup/backup.h"
 #include "backup/store.h"
 #include "build-config.h"
 #include "config/config.h"
 #include "restore/discover.h"
+#include "service/job.h"
 #include "service/log.h"
 #include "service/manager.h"
 #include "service/restore-service.h"
@@ -186,8 +186,7 @@ static int lock_storage(const Config *c) {
 
 static int run_once(void) {
         _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_(backup_result_done) BackupResult result = {};
-        char size[FORMAT_BYTES_MAX], rev[32], dur[32], bytes[32], cluster[17];
+        _cleanup_(job_result_done) JobResult result = {};
         _cleanup_close_ int lock_fd = -EBADF;
         int r;
 
@@ -197,37 +196,10 @@ static int run_once(void) {
         if (lock_fd < 0)
                 return lock_fd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_FAILURE;
         tidy_storage(c);
-        r = backup_run(c, on_progress, NULL, &result);
-        if (r < 0) {
-                log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, result.error,
-                           "ETCD_BACKUP_ERROR", result.error, NULL);
+        r = job_run(c, on_progress, NULL, &result);
+        job_log_result(&result, c);
+        if (r < 0)
                 return r == -EHOSTUNREACH ? EXIT_UNAVAILABLE : EXIT_FAILURE;
-        }
-        snprintf(rev, sizeof rev, "%" PRId64, result.sidecar.revision);
-        snprintf(dur, sizeof dur, "%" PRIu64, result.sidecar.duration_usec);
-        snprintf(bytes, sizeof bytes, "%" PRIu64, result.sidecar.file_size);
-        snprintf(cluster, sizeof cluster, "%016" PRIx64, result.sidecar.cluster_id);
-        {
-                _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "Backup %s ok, rev %s, %s", result.path, rev,
-                             format_bytes(size, sizeof size, result.sidecar.file_size)) < 0)
-                        return log_error("out of memory"), EXIT_FAILURE;
-                log_struct(LOG_INFO, MESSAGE_ID_BACKUP_OK, msg, "ETCD_BACKUP_FILE", result.path,
-                           "ETCD_REVISION", rev, "ETCD_CLUSTER_ID", cluster, "SIZE", bytes,
-                           "DURATION_USEC", dur, NULL);
-        }
-        log_backup_aftermath(result.pruned, result.uploaded, result.remote_pruned, c->upload.url);
-        log_secrets_check(result.path, c->kubernetes.encryption_config, result.k8s_unreadable,
-                          result.k8s_missing_keys, result.k8s_error);
-        if (result.retention_error)
-                log_error("retention failed: %s", result.retention_error);
-        if (result.upload_error) {
-                /* The backup is good and stays: the upload is retried at the next run. */
-                _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "Upload failed after backup %s: %s", result.path, result.upload_error) >= 0)
-                        log_struct(LOG_ERR, MESSAGE_ID_UPLOAD_FAILED, msg, "ETCD_BACKUP_FILE", result.path,
-                                   "ETCD_BACKUP_ERROR", result.upload_error, NULL);
-        }
         printf("%s\n", result.path);
         /* The local backup is good and named above, but the off-site copy is
          * missing: a cron job or an upgrade hook must be able to tell. */

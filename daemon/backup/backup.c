@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * backup.c — one backup job (see backup.h).
+ * backup.c — one backup, and the retention policy over the directory (see
+ * backup.h).
  *
  * The stream from etcd is written raw to an anonymous spool file in the
  * backup directory while a compressor thread follows it in whole MiB,
@@ -37,7 +38,6 @@
 #include "format/mvcc.h"
 #include "format/retention.h"
 #include "format/trailer.h"
-#include "backup/upload.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"
@@ -62,11 +62,6 @@ void backup_result_done(BackupResult *r) {
         free(r->path);
         free(r->error);
         sidecar_done(&r->sidecar);
-        strv_free(r->pruned);
-        free(r->retention_error);
-        free(r->upload_error);
-        strv_free(r->uploaded);
-        strv_free(r->remote_pruned);
         strv_free(r->k8s_missing_keys);
         free(r->k8s_error);
         *r = (BackupResult) {};
@@ -284,19 +279,13 @@ static void check_secrets(const Config *c, BackupResult *result, Bbolt *db) {
 /* A backup needs room for the spool (the db), for its compressed output
  * (estimated by the previous backup's size, or the db's when there is none)
  * and for storage.min_free beside them. */
-static int check_room(BackupResult *result, const Config *c, Store *store, uint64_t db_size, uint64_t avail) {
+static int check_room(BackupResult *result, const Config *c, const StoreEntry *previous, uint64_t db_size,
+                      uint64_t avail) {
         char db[FORMAT_BYTES_MAX], prev[FORMAT_BYTES_MAX], min[FORMAT_BYTES_MAX], need[FORMAT_BYTES_MAX],
                 have[FORMAT_BYTES_MAX];
-        StoreEntry *e = NULL;
-        uint64_t output = db_size, total;
-        bool have_previous = false;
-        size_t n = 0;
+        uint64_t output = previous ? previous->file_size : db_size, total;
+        bool have_previous = previous;
 
-        if (store_list(store, &e, &n) >= 0 && n > 0) {
-                output = e[0].file_size;
-                have_previous = true;
-        }
-        store_entries_free(e, n);
         total = db_size + output + c->storage.min_free_bytes;
         if (total < db_size || total < output) /* overflow */
                 total = UINT64_MAX;
@@ -351,8 +340,8 @@ static int check_db(const Config *c, BackupResult *result, int spool_fd, int64_t
         return 0;
 }
 
-int backup_run(const Config *c, BackupProgressFn progress, void *userdata, BackupResult *result) {
-        _cleanup_(store_freep) Store *store = NULL;
+int backup_run(const Config *c, Store *store, const StoreEntry *previous, BackupProgressFn progress, void *userdata,
+               BackupResult *result) {
         _cleanup_(etcd_status_done) EtcdStatus status = {};
         _cleanup_(trailer_freep) Trailer *trailer = NULL;
         _cleanup_close_ int spool_fd = -EBADF, out_fd = -EBADF;
@@ -376,9 +365,6 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
 
         *result = (BackupResult) {};
 
-        r = store_open(c->storage.directory, true, &store, &error);
-        if (r < 0)
-                return fail(result, r, "%s", error ? error : strerror(-r));
         r = store_available(store, &avail);
         if (r < 0)
                 return fail(result, r, "cannot read free space of %s: %s", c->storage.directory, strerror(-r));
@@ -391,7 +377,7 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
         r = etcd_find_endpoint(&tls, c->etcd.endpoints, c->etcd.connect_timeout_usec, &status, &error);
         if (r < 0)
                 return fail(result, r, "%s", error ? error : strerror(-r));
-        r = check_room(result, c, store, status.db_size > 0 ? (uint64_t) status.db_size : 0, avail);
+        r = check_room(result, c, previous, status.db_size > 0 ? (uint64_t) status.db_size : 0, avail);
         if (r < 0)
                 return r;
 
@@ -587,24 +573,7 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
                 r = fail(result, -ENOMEM, "out of memory");
                 goto finish;
         }
-
-        /* Retention runs only after a complete, verified backup. */
-        report(progress, userdata, BACKUP_PHASE_RETENTION, spool.written, spool.written);
-        {
-                _cleanup_strv_free_ char **kept = NULL;
-                if (backup_prune(c, false, &kept, &result->pruned, &result->retention_error) < 0 &&
-                    !result->retention_error)
-                        result->retention_error = strdup("retention failed");
-        }
-        /* The copy off the machine: a failure is reported, never fails the backup. */
-        if (c->upload.enabled) {
-                _cleanup_(upload_report_done) UploadReport up = {};
-                report(progress, userdata, BACKUP_PHASE_UPLOAD, spool.written, spool.written);
-                if (upload_sync(&c->upload, &c->retention, c->storage.directory, &up) < 0 || up.error)
-                        result->upload_error = up.error ? TAKE_PTR(up.error) : strdup("upload failed");
-                result->uploaded = TAKE_PTR(up.uploaded);
-                result->remote_pruned = TAKE_PTR(up.deleted);
-        }
+        result->received = spool.written;
         r = 0;
 
 finish:
@@ -638,8 +607,6 @@ int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char
 
 int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error) {
         _cleanup_(store_freep) Store *store = NULL;
-        _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
-        _cleanup_free_ RetentionItem *items = NULL;
         StoreEntry *entries = NULL;
         size_t n = 0;
         int r;
@@ -653,26 +620,48 @@ int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_de
                         *ret_error = NULL;
                 return r;
         }
-        items = calloc(n ? n : 1, sizeof *items);
-        if (!items) {
-                store_entries_free(entries, n);
+        r = backup_prune_entries(c, store, &entries, &n, dry_run, ret_kept, ret_deleted, ret_error);
+        store_entries_free(entries, n);
+        return r;
+}
+
+/* Drop the entry named name from the listing (it was removed from the directory). */
+static void entries_drop(StoreEntry *e, size_t *n, const char *name) {
+        for (size_t i = 0; i < *n; i++)
+                if (streq(e[i].name, name)) {
+                        free(e[i].name);
+                        sidecar_done(&e[i].sidecar);
+                        memmove(e + i, e + i + 1, (*n - i - 1) * sizeof *e);
+                        (*n)--;
+                        return;
+                }
+}
+
+int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, bool dry_run,
+                         char ***ret_kept, char ***ret_deleted, char **ret_error) {
+        _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
+        _cleanup_free_ RetentionItem *items = NULL;
+        int r;
+
+        items = calloc(*n ? *n : 1, sizeof *items);
+        if (!items)
                 return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < *n; i++)
                 items[i] = (RetentionItem) {
-                        .name = entries[i].name,
-                        .created_usec = entries[i].parsed.created_usec,
+                        .name = (*entries)[i].name,
+                        .created_usec = (*entries)[i].parsed.created_usec,
                         /* Only verified backups are ever published with a sidecar. */
-                        .verified = entries[i].has_sidecar,
+                        .verified = (*entries)[i].has_sidecar,
                 };
-        r = retention_plan(&c->retention, items, n);
+        r = retention_plan(&c->retention, items, *n);
         if (r < 0)
-                goto finish;
-        for (size_t i = 0; i < n; i++) {
+                return r;
+        for (size_t i = 0; i < *n; i++) {
                 r = strv_extend(items[i].keep ? &kept : &deleted, items[i].name);
                 if (r < 0)
-                        goto finish;
+                        return r;
         }
+        items = mfree(items); /* it points into the entries dropped below */
         if (!dry_run)
                 for (char **d = deleted; d && *d; d++) {
                         r = store_remove(store, *d);
@@ -680,13 +669,11 @@ int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_de
                                 if (asprintf(ret_error, "cannot remove %s/%s: %s", c->storage.directory, *d,
                                              strerror(-r)) < 0)
                                         *ret_error = NULL;
-                                goto finish;
+                                return r;
                         }
+                        entries_drop(*entries, n, *d);
                 }
         *ret_kept = TAKE_PTR(kept);
         *ret_deleted = TAKE_PTR(deleted);
-        r = 0;
-finish:
-        store_entries_free(entries, n);
-        return r;
+        return 0;
 }

@@ -2,11 +2,13 @@
 #pragma once
 
 /*
- * backup.h — one backup job: find a healthy endpoint, stream etcd's
- * snapshot, verify it (SHA-256 trailer, bbolt structure, revision),
- * compress it, publish it atomically with its sidecar, then apply the
- * retention policy. Blocking: it runs in the worker process or in
- * `etcd-backupd --once`, never in the daemon's event loop.
+ * backup.h — one backup: find a healthy endpoint, stream etcd's snapshot,
+ * verify it (SHA-256 trailer, bbolt structure, revision), compress and
+ * encrypt it, publish it atomically with its sidecar. The retention policy
+ * over the backup directory is here too (backup_prune_entries()); the job
+ * around them (retention, upload, the result) is service/job.h's. Blocking:
+ * it runs in the worker process or in `etcd-backupd --once`, never in the
+ * daemon's event loop.
  */
 
 #include <stdint.h>
@@ -35,11 +37,7 @@ typedef struct BackupResult {
         char *path;             /* the published backup, on success */
         char *error;            /* what went wrong, on failure */
         Sidecar sidecar;        /* on success */
-        char **pruned;          /* names retention removed (may be NULL) */
-        char *retention_error;  /* retention failed after a good backup */
-        char *upload_error;     /* the upload failed after a good backup (the backup stays) */
-        char **uploaded;        /* names uploaded (may be NULL) */
-        char **remote_pruned;   /* remote backups the remote retention deleted (may be NULL) */
+        uint64_t received;      /* bytes of the snapshot received, on success (the last progress) */
         /* kubernetes.encryption_config set: the Secrets checked against it. */
         bool k8s_checked;
         uint64_t k8s_unreadable;        /* Secrets encrypted with a key it does not have */
@@ -49,12 +47,16 @@ typedef struct BackupResult {
 
 void backup_result_done(BackupResult *r);
 
-/* Take one backup now, in this thread. Returns 0 with result->path and
- * result->sidecar filled, or a negative errno with result->error naming the
- * cause: -EHOSTUNREACH when no endpoint answered, -ENOSPC when the
- * directory has too little room. Whatever happens, no partial file is left
- * in the backup directory and earlier backups are untouched. */
-int backup_run(const Config *c, BackupProgressFn progress, void *userdata, BackupResult *result);
+/* Take one backup now, in this thread, into store (c's storage.directory,
+ * opened with store_open()). previous is the newest backup already there
+ * (NULL if none): its size estimates the room the output needs. Returns 0
+ * with result->path and result->sidecar filled, or a negative errno with
+ * result->error naming the cause: -EHOSTUNREACH when no endpoint answered,
+ * -ENOSPC when the directory has too little room. Whatever happens, no
+ * partial file is left in the backup directory and earlier backups are
+ * untouched. Retention is not applied. */
+int backup_run(const Config *c, Store *store, const StoreEntry *previous, BackupProgressFn progress, void *userdata,
+               BackupResult *result);
 
 /* At start: remove the sidecars an interrupted publish left without their
  * backup and name the backups that have no sidecar (store_tidy()). A
@@ -62,5 +64,13 @@ int backup_run(const Config *c, BackupProgressFn progress, void *userdata, Backu
 int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char **ret_error);
 
 /* Apply c's retention policy to the backup directory. Fills pruned with the
- * names removed (and not removed, with dry_run) and kept. */
+ * names removed (and not removed, with dry_run) and kept. Lists the
+ * directory itself; see backup_prune_entries(). */
 int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error);
+
+/* backup_prune() over a listing of store that the caller holds (newest
+ * first, as store_list() gives it). Without dry_run, every entry removed
+ * from the directory is also dropped from *entries and *n (also when a
+ * later removal fails), so the listing stays true to the directory. */
+int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, bool dry_run,
+                         char ***ret_kept, char ***ret_deleted, char **ret_error);

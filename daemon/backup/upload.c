@@ -157,15 +157,18 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, RemoteSet *rs, cons
         return 0;
 }
 
-int upload_sync(const ConfigUpload *u, const RetentionPolicy *p, const char *storage_directory,
-                UploadReport *ret) {
+/* The sync over a local listing: store and local given, or NULL and read
+ * from storage_directory here (after the remote listing, so that the
+ * remote's errors come first). */
+static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const char *storage_directory, Store *store,
+                        const StoreEntry *local, size_t n_local, UploadReport *ret) {
         _cleanup_(s3_done) S3 s = {};
         _cleanup_(s3_listing_done) S3Listing listing = {};
         _cleanup_(remote_set_done) RemoteSet rs = {};
-        _cleanup_(store_freep) Store *store = NULL;
+        _cleanup_(store_freep) Store *own_store = NULL;
         _cleanup_free_ char *error = NULL;
-        StoreEntry *local = NULL;
-        size_t n_local = 0;
+        StoreEntry *own = NULL;
+        size_t n_own = 0;
         int r;
 
         *ret = (UploadReport) {};
@@ -186,15 +189,21 @@ int upload_sync(const ConfigUpload *u, const RetentionPolicy *p, const char *sto
         }
         s3_listing_done(&listing);
 
-        r = store_open(storage_directory, false, &store, &error);
-        if (r >= 0) {
-                r = store_list(store, &local, &n_local);
-                if (r < 0)
-                        (void) free_and_format(&error, "cannot list %s: %s", storage_directory, strerror(-r));
-        }
-        if (r < 0) {
-                (void) free_and_format(&ret->error, "upload: %s", error ? error : strerror(-r));
-                goto finish;
+        if (!store) {
+                r = store_open(storage_directory, false, &own_store, &error);
+                if (r >= 0) {
+                        r = store_list(own_store, &own, &n_own);
+                        if (r < 0)
+                                (void) free_and_format(&error, "cannot list %s: %s", storage_directory,
+                                                       strerror(-r));
+                }
+                if (r < 0) {
+                        (void) free_and_format(&ret->error, "upload: %s", error ? error : strerror(-r));
+                        goto finish;
+                }
+                store = own_store;
+                local = own;
+                n_local = n_own;
         }
 
         /* store_list() gives the newest first. A sidecar follows its backup. */
@@ -239,6 +248,16 @@ finish:
                 (void) free_and_format(&ret->error, "upload to %s: out of memory", u->url ? u->url : "?");
         if (r < 0 && !ret->error)
                 (void) free_and_format(&ret->error, "upload to %s: %s", u->url ? u->url : "?", strerror(-r));
-        store_entries_free(local, n_local);
+        store_entries_free(own, n_own);
         return r;
+}
+
+int upload_sync(const ConfigUpload *u, const RetentionPolicy *p, const char *storage_directory,
+                UploadReport *ret) {
+        return sync_listing(u, p, storage_directory, NULL, NULL, 0, ret);
+}
+
+int upload_sync_entries(const ConfigUpload *u, const RetentionPolicy *p, Store *store, const StoreEntry *local,
+                        size_t n_local, UploadReport *ret) {
+        return sync_listing(u, p, NULL, store, local, n_local, ret);
 }

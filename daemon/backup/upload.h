@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backup/store.h"
 #include "config/config.h"
 #include "format/retention.h"
 #include "util/macro.h"
@@ -45,3 +46,9 @@ void upload_report_done(UploadReport *r);
  * negative errno with ret->error set: -EIO for a failed request. */
 int upload_sync(const ConfigUpload *u, const RetentionPolicy *p, const char *storage_directory,
                 UploadReport *ret);
+
+/* upload_sync() over a listing of the backup directory that the caller
+ * holds: store is the directory, local its backups newest first (as
+ * store_list() gives them, kept up to date by the caller). */
+int upload_sync_entries(const ConfigUpload *u, const RetentionPolicy *p, Store *store, const StoreEntry *local,
+                        size_t n_local, UploadReport *ret);

@@ -4,7 +4,6 @@
  */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,44 +143,4 @@ int log_struct(int level, const char *message_id, const char *message, ...) {
         dispatch(iov, n, message);
         free_fields(owned, n);
         return 0;
-}
-
-void log_backup_aftermath(char **pruned, char **uploaded, char **remote_pruned, const char *url) {
-        for (char **p = pruned; p && *p; p++) {
-                _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "Pruned %s", *p) >= 0)
-                        log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, NULL);
-        }
-        for (char **p = uploaded; p && *p; p++)
-                log_info("Uploaded %s to %s", *p, url);
-        for (char **p = remote_pruned; p && *p; p++) {
-                _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "Pruned %s from %s", *p, url) >= 0)
-                        log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, "ETCD_BACKUP_REMOTE", url,
-                                   NULL);
-        }
-}
-
-void log_secrets_check(const char *path, const char *config_path, uint64_t unreadable, char **missing_keys,
-                       const char *error) {
-        _cleanup_free_ char *msg = NULL, *keys = NULL;
-        char count[32];
-
-        if (error) {
-                log_warning("Cannot check the Secrets of backup %s against kubernetes.encryption_config: %s",
-                            path, error);
-                return;
-        }
-        if (unreadable == 0)
-                return;
-        for (char **k = missing_keys; k && *k; k++)
-                if (free_and_format(&keys, "%s%s%s", keys ? keys : "", keys ? ", " : "", *k) < 0)
-                        return;
-        snprintf(count, sizeof count, "%" PRIu64, unreadable);
-        if (asprintf(&msg, "%s Secret%s in backup %s %s encrypted with keys that %s does not have (%s): %s cannot be "
-                     "read after a restore with that configuration", count, unreadable == 1 ? "" : "s", path,
-                     unreadable == 1 ? "is" : "are", config_path, keys ? keys : "?",
-                     unreadable == 1 ? "it" : "they") >= 0)
-                log_struct(LOG_WARNING, MESSAGE_ID_SECRETS_UNREADABLE, msg, "ETCD_BACKUP_FILE", path,
-                           "ETCD_BACKUP_SECRETS_UNREADABLE", count, "ETCD_BACKUP_MISSING_KEYS", keys, NULL);
 }

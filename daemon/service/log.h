@@ -63,17 +63,3 @@ int log_internal(int level, int error, const char *file, int line, const char *f
  * skipped. On stderr only the message is printed. Returns 0. */
 int log_struct(int level, const char *message_id, const char *message, ...)
         __attribute__((sentinel));
-
-/* What happened around a good backup, one entry per file: each backup the
- * local retention removed ("Pruned NAME", MESSAGE_ID_PRUNED), each file
- * uploaded to url, and each remote backup the remote retention deleted
- * ("Pruned NAME from URL", MESSAGE_ID_PRUNED with ETCD_BACKUP_REMOTE=URL).
- * Any list may be NULL. */
-void log_backup_aftermath(char **pruned, char **uploaded, char **remote_pruned, const char *url);
-
-/* The Secrets check of a backup at path against kubernetes.encryption_config
- * (config_path): a warning with MESSAGE_ID_SECRETS_UNREADABLE when
- * unreadable > 0 (missing_keys: the keys it lacks), a warning when the check
- * could not run (error), nothing otherwise. */
-void log_secrets_check(const char *path, const char *config_path, uint64_t unreadable, char **missing_keys,
-                       const char *error);

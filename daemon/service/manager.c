@@ -351,9 +351,7 @@ static void listing_add(Manager *m, const Sidecar *sc) {
 }
 
 static void job_succeeded(Manager *m) {
-        WorkerMessage *r = &m->result;
-        char rev[32], size[32], dur[32], cluster[17], human[FORMAT_BYTES_MAX];
-        _cleanup_free_ char *msg = NULL;
+        JobResult *r = &m->result.job;
 
         m->have_last = true;
         m->last_ok = true;
@@ -366,30 +364,14 @@ static void job_succeeded(Manager *m) {
         m->attempt = 0;
         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
 
-        snprintf(rev, sizeof rev, "%" PRId64, r->sidecar.revision);
-        snprintf(size, sizeof size, "%" PRIu64, r->sidecar.file_size);
-        snprintf(dur, sizeof dur, "%" PRIu64, r->sidecar.duration_usec);
-        snprintf(cluster, sizeof cluster, "%016" PRIx64, r->sidecar.cluster_id);
-        if (asprintf(&msg, "Backup %s ok, rev %s, %s", r->path, rev,
-                     format_bytes(human, sizeof human, r->sidecar.file_size)) >= 0)
-                log_struct(LOG_INFO, MESSAGE_ID_BACKUP_OK, msg, "ETCD_BACKUP_FILE", r->path, "ETCD_REVISION", rev,
-                           "ETCD_CLUSTER_ID", cluster, "SIZE", size, "DURATION_USEC", dur, NULL);
-        log_backup_aftermath(r->pruned, r->uploaded, r->remote_pruned, m->config->upload.url);
-        log_secrets_check(r->path, m->config->kubernetes.encryption_config, r->k8s_unreadable, r->k8s_missing_keys,
-                          r->k8s_error);
+        job_log_result(r, m->config);
         m->secrets_checked = r->k8s_checked;
         m->secrets_unreadable = r->k8s_unreadable;
-        if (r->retention_error)
-                log_error("retention failed after backup %s: %s", r->path, r->retention_error);
         m->upload_error = mfree(m->upload_error);
         m->upload_attempted = m->upload_attempted || m->config->upload.enabled;
         if (r->upload_error) {
-                _cleanup_free_ char *um = NULL;
                 m->upload_failures_total++;
                 m->upload_error = strdup(r->upload_error);
-                if (asprintf(&um, "Upload failed after backup %s: %s", r->path, r->upload_error) >= 0)
-                        log_struct(LOG_ERR, MESSAGE_ID_UPLOAD_FAILED, um, "ETCD_BACKUP_FILE", r->path,
-                                   "ETCD_BACKUP_ERROR", r->upload_error, NULL);
         } else if (m->config->upload.enabled)
                 m->upload_last_success_usec = m->last_attempt_usec;
 
@@ -424,7 +406,7 @@ void manager_job_failed(Manager *m, const char *error) {
         m->last_ok = false;
         m->failures_total++;
         (void) free_and_strdup(&m->last_error, error);
-        log_struct(LOG_ERR, MESSAGE_ID_BACKUP_FAILED, error, "ETCD_BACKUP_ERROR", error, NULL);
+        job_log_failure(error);
         if (m->n_subscribers > 0) {
                 struct json_object *o = json_object_new_object();
                 if (o) {
@@ -464,7 +446,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 job_succeeded(m);
         else {
                 if (m->have_result && !m->result.ok)
-                        snprintf(error, sizeof error, "%s", m->result.error);
+                        snprintf(error, sizeof error, "%s", m->result.job.error);
                 else if (si->si_code == CLD_EXITED)
                         snprintf(error, sizeof error, "the backup worker exited with status %d without a result",
                                  si->si_status);

@@ -19,16 +19,7 @@
 #include "service/worker.h"
 
 void worker_message_done(WorkerMessage *m) {
-        free(m->error);
-        free(m->path);
-        sidecar_done(&m->sidecar);
-        strv_free(m->pruned);
-        free(m->retention_error);
-        free(m->upload_error);
-        strv_free(m->uploaded);
-        strv_free(m->remote_pruned);
-        strv_free(m->k8s_missing_keys);
-        free(m->k8s_error);
+        job_result_done(&m->job);
         *m = (WorkerMessage) {};
 }
 
@@ -73,37 +64,37 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
         } else {
                 json_object_object_add(o, "type", json_object_new_string("result"));
                 json_object_object_add(o, "ok", json_object_new_boolean(m->ok));
-                if (m->error)
-                        json_object_object_add(o, "error", json_object_new_string(m->error));
-                if (m->path)
-                        json_object_object_add(o, "path", json_object_new_string(m->path));
+                if (m->job.error)
+                        json_object_object_add(o, "error", json_object_new_string(m->job.error));
+                if (m->job.path)
+                        json_object_object_add(o, "path", json_object_new_string(m->job.path));
                 if (m->ok) {
                         _cleanup_free_ char *sc = NULL;
-                        if (sidecar_to_json(&m->sidecar, &sc) < 0) {
+                        if (sidecar_to_json(&m->job.sidecar, &sc) < 0) {
                                 json_object_put(o);
                                 return -ENOMEM;
                         }
                         json_object_object_add(o, "sidecar", json_object_new_string(sc));
-                        add_strv(o, "pruned", m->pruned, SIZE_MAX);
-                        json_object_object_add(o, "kept", json_object_new_int64(m->kept));
+                        add_strv(o, "pruned", m->job.pruned, SIZE_MAX);
+                        json_object_object_add(o, "kept", json_object_new_int64(m->job.kept));
                 }
-                if (m->retention_error)
-                        json_object_object_add(o, "retention_error", json_object_new_string(m->retention_error));
-                if (m->ok && m->upload_error)
+                if (m->job.retention_error)
+                        json_object_object_add(o, "retention_error", json_object_new_string(m->job.retention_error));
+                if (m->ok && m->job.upload_error)
                         json_object_object_add(o, "upload_error",
-                                               json_object_new_string_len(m->upload_error,
-                                                                          (int) MIN(strlen(m->upload_error),
+                                               json_object_new_string_len(m->job.upload_error,
+                                                                          (int) MIN(strlen(m->job.upload_error),
                                                                                     (size_t) WORKER_UPLOAD_ERROR_MAX)));
-                if (m->ok && m->uploaded)
-                        add_strv(o, "uploaded", m->uploaded, WORKER_UPLOADED_MAX_BYTES);
-                if (m->ok && m->remote_pruned)
-                        add_strv(o, "remote_pruned", m->remote_pruned, WORKER_UPLOADED_MAX_BYTES);
-                if (m->ok && m->k8s_checked) {
-                        json_object_object_add(o, "k8s_unreadable", json_object_new_int64((int64_t) m->k8s_unreadable));
-                        add_strv(o, "k8s_missing_keys", m->k8s_missing_keys, WORKER_UPLOADED_MAX_BYTES);
+                if (m->ok && m->job.uploaded)
+                        add_strv(o, "uploaded", m->job.uploaded, WORKER_UPLOADED_MAX_BYTES);
+                if (m->ok && m->job.remote_pruned)
+                        add_strv(o, "remote_pruned", m->job.remote_pruned, WORKER_UPLOADED_MAX_BYTES);
+                if (m->ok && m->job.k8s_checked) {
+                        json_object_object_add(o, "k8s_unreadable", json_object_new_int64((int64_t) m->job.k8s_unreadable));
+                        add_strv(o, "k8s_missing_keys", m->job.k8s_missing_keys, WORKER_UPLOADED_MAX_BYTES);
                 }
-                if (m->ok && m->k8s_error)
-                        json_object_object_add(o, "k8s_error", json_object_new_string(m->k8s_error));
+                if (m->ok && m->job.k8s_error)
+                        json_object_object_add(o, "k8s_error", json_object_new_string(m->job.k8s_error));
         }
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || asprintf(ret, "%s\n", text) < 0) {
@@ -161,33 +152,33 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                 if (!json_object_object_get_ex(o, "ok", &j) || !json_object_is_type(j, json_type_boolean))
                         goto finish;
                 m.ok = json_object_get_boolean(j);
-                if ((s = get_str(o, "error")) && !(m.error = strdup(s)))
+                if ((s = get_str(o, "error")) && !(m.job.error = strdup(s)))
                         goto oom;
-                if ((s = get_str(o, "retention_error")) && !(m.retention_error = strdup(s)))
+                if ((s = get_str(o, "retention_error")) && !(m.job.retention_error = strdup(s)))
                         goto oom;
                 if (m.ok) {
                         const char *why;
                         uint64_t kept = 0;
-                        if (!(s = get_str(o, "path")) || !(m.path = strdup(s)))
+                        if (!(s = get_str(o, "path")) || !(m.job.path = strdup(s)))
                                 goto finish;
-                        if (!(s = get_str(o, "sidecar")) || sidecar_from_json(s, strlen(s), &m.sidecar, &why) < 0)
+                        if (!(s = get_str(o, "sidecar")) || sidecar_from_json(s, strlen(s), &m.job.sidecar, &why) < 0)
                                 goto finish;
-                        if (get_strv(o, "pruned", &m.pruned) < 0)
+                        if (get_strv(o, "pruned", &m.job.pruned) < 0)
                                 goto oom;
                         if (get_u64(o, "kept", &kept) >= 0)
-                                m.kept = (unsigned) MIN(kept, (uint64_t) UINT32_MAX);
+                                m.job.kept = (unsigned) MIN(kept, (uint64_t) UINT32_MAX);
                         if ((s = get_str(o, "upload_error")) &&
-                            !(m.upload_error = strndup(s, WORKER_UPLOAD_ERROR_MAX)))
+                            !(m.job.upload_error = strndup(s, WORKER_UPLOAD_ERROR_MAX)))
                                 goto oom;
-                        if (get_strv(o, "uploaded", &m.uploaded) < 0 ||
-                            get_strv(o, "remote_pruned", &m.remote_pruned) < 0)
+                        if (get_strv(o, "uploaded", &m.job.uploaded) < 0 ||
+                            get_strv(o, "remote_pruned", &m.job.remote_pruned) < 0)
                                 goto oom;
-                        m.k8s_checked = get_u64(o, "k8s_unreadable", &m.k8s_unreadable) >= 0;
-                        if (m.k8s_checked && get_strv(o, "k8s_missing_keys", &m.k8s_missing_keys) < 0)
+                        m.job.k8s_checked = get_u64(o, "k8s_unreadable", &m.job.k8s_unreadable) >= 0;
+                        if (m.job.k8s_checked && get_strv(o, "k8s_missing_keys", &m.job.k8s_missing_keys) < 0)
                                 goto oom;
-                        if ((s = get_str(o, "k8s_error")) && !(m.k8s_error = strdup(s)))
+                        if ((s = get_str(o, "k8s_error")) && !(m.job.k8s_error = strdup(s)))
                                 goto oom;
-                } else if (!m.error)
+                } else if (!m.job.error)
                         goto finish;
         } else
                 goto finish;
@@ -221,11 +212,9 @@ static void on_child_progress(BackupPhase phase, uint64_t bytes, uint64_t total,
 }
 
 static _noreturn_ void child_main(const Config *c, int fd) {
-        _cleanup_(backup_result_done) BackupResult result = {};
         Child child = { .fd = fd };
         WorkerMessage m = { .type = WORKER_MESSAGE_RESULT };
         sigset_t all;
-        int r;
 
         /* The daemon blocks these for its event loop; the job must die on them. */
         sigemptyset(&all);
@@ -238,31 +227,7 @@ static _noreturn_ void child_main(const Config *c, int fd) {
         if (getppid() == 1)
                 _exit(EXIT_FAILURE);
 
-        r = backup_run(c, on_child_progress, &child, &result);
-        m.ok = r >= 0;
-        m.error = result.error;
-        m.path = result.path;
-        m.sidecar = result.sidecar;
-        m.pruned = result.pruned;
-        m.retention_error = result.retention_error;
-        m.upload_error = result.upload_error;
-        m.uploaded = result.uploaded;
-        m.remote_pruned = result.remote_pruned;
-        m.k8s_checked = result.k8s_checked;
-        m.k8s_unreadable = result.k8s_unreadable;
-        m.k8s_missing_keys = result.k8s_missing_keys;
-        m.k8s_error = result.k8s_error;
-        if (m.ok) {
-                /* Count what stayed; a failure to count only loses a metric. */
-                _cleanup_(store_freep) Store *s = NULL;
-                _cleanup_free_ char *error = NULL;
-                StoreEntry *e = NULL;
-                size_t n = 0;
-                if (store_open(c->storage.directory, false, &s, &error) >= 0 && store_list(s, &e, &n) >= 0) {
-                        m.kept = (unsigned) n;
-                        store_entries_free(e, n);
-                }
-        }
+        m.ok = job_run(c, on_child_progress, &child, &m.job) >= 0;
         send_message(fd, &m);
         _exit(m.ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }

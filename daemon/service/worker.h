@@ -3,7 +3,7 @@
 
 /*
  * worker.h — one backup job in a forked child process. The child runs
- * backup_run() and reports over a pipe, one JSON object per line: progress
+ * job_run() and reports over a pipe, one JSON object per line: progress
  * objects while it works, then exactly one result object. The daemon's
  * event loop only reads those lines and reaps the child, so it never
  * blocks; killing the child leaves nothing behind (every file it writes is
@@ -16,6 +16,7 @@
 
 #include "backup/backup.h"
 #include "config/config.h"
+#include "service/job.h"
 
 #define WORKER_LINE_MAX (64 * 1024)
 /* What a result line carries of an upload, far below WORKER_LINE_MAX. */
@@ -34,19 +35,7 @@ typedef struct WorkerMessage {
         uint64_t bytes, total;
         /* result */
         bool ok;
-        char *error;            /* !ok */
-        char *path;             /* ok */
-        Sidecar sidecar;        /* ok */
-        char **pruned;          /* ok, may be NULL */
-        unsigned kept;          /* backups in the directory after retention */
-        char *retention_error;
-        char *upload_error;     /* ok, the upload failed */
-        char **uploaded;        /* ok, names uploaded, may be NULL */
-        char **remote_pruned;   /* ok, remote backups deleted by retention, may be NULL */
-        bool k8s_checked;       /* ok, the Secrets were checked (kubernetes.encryption_config) */
-        uint64_t k8s_unreadable;
-        char **k8s_missing_keys;
-        char *k8s_error;        /* ok, the check could not run */
+        JobResult job;          /* error when !ok; path, sidecar and the rest when ok */
 } WorkerMessage;
 
 void worker_message_done(WorkerMessage *m);

@@ -82,8 +82,8 @@ check "after the kills: a backup through the daemon succeeds" bash -c "\"$ETCD_B
 kill -TERM "$DPID"; wait "$DPID"
 check "daemon stops cleanly" test $? -eq 0
 check "after the kills: --once succeeds" bash -c "\"$ETCD_BACKUPD\" --once -c \"$T/c.conf\" >/dev/null 2>&1"
-check "no temporary file was ever left (only backups and sidecars)" \
-  test -z "$(ls -A "$T/b" | grep -vE '^etcd-[0-9a-f]{16}-[0-9]{8}T[0-9]{6}Z-r[0-9]+\.db\.zst(\.json)?$')"
+check "no temporary file was ever left (only backups, sidecars and the directory's lock)" \
+  test -z "$(ls -A "$T/b" | grep -vE '^(etcd-[0-9a-f]{16}-[0-9]{8}T[0-9]{6}Z-r[0-9]+\.db\.zst(\.json)?|\.lock)$')"
 check "at the end every backup has its sidecar and every sidecar its backup" \
   bash -c 'cd "$1" && for f in *; do [[ $f == *.json ]] && { [[ -f ${f%.json} ]] || exit 1; } || [[ -f $f.json ]] || exit 1; done' _ "$T/b"
 finish
