@@ -1,20 +1,24 @@
 # tests/e2e/lib.sh — shared by the end-to-end tests under a real systemd:
 # a scratch directory, a time limit that ends the test by itself, and a
 # container booted from the host's /usr with systemd-nspawn (its own
-# network namespace), stopped by the PID this test started. The sourcing
+# network namespace, or E2E_NETNS, one the test created and shares between
+# several containers), stopped by the PIDs this test started. The sourcing
 # script defines ok, not_ok and finish, and sets TIME_LIMIT.
 
-NSPAWN_PID="" LEADER="" WATCHDOG_PID=""
+NSPAWN_PID="" LEADER="" WATCHDOG_PID="" E2E_NETNS=""
+NSPAWN_PIDS=()
 
 e2e_cleanup() {
+  local pid
   [[ -n $WATCHDOG_PID ]] && kill "$WATCHDOG_PID" 2>/dev/null
-  if [[ -n $NSPAWN_PID ]] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-    # SIGTERM: nspawn asks the container's systemd to halt.
-    kill -TERM "$NSPAWN_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$NSPAWN_PID" 2>/dev/null
-    wait "$NSPAWN_PID" 2>/dev/null
-  fi
+  # SIGTERM: nspawn asks the container's systemd to halt.
+  for pid in "${NSPAWN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${NSPAWN_PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  [[ -n $E2E_NETNS ]] && ip netns delete "$E2E_NETNS" 2>/dev/null
   [[ -n ${KEEP_T:-} ]] || rm -rf "$T"
 }
 
@@ -29,16 +33,20 @@ e2e_setup() {
   WATCHDOG_PID=$!
 }
 
-# e2e_boot NSPAWN-OPTION...: boot the container with $T bound at /e2e plus
-# the given options; sets NSPAWN_PID and LEADER (the container's systemd).
+# e2e_boot NSPAWN-OPTION...: boot the container named $MACHINE with $T
+# bound at /e2e plus the given options, in its own network namespace or in
+# E2E_NETNS when set; sets NSPAWN_PID and LEADER (the container's systemd).
 # Fails the test if systemd does not appear within 10 s.
 e2e_boot() {
-  systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit --private-network \
+  local net=--private-network
+  [[ -n $E2E_NETNS ]] && net=--network-namespace-path=/run/netns/$E2E_NETNS
+  systemd-nspawn -D / --volatile=yes --boot --register=no --keep-unit "$net" \
     --machine="$MACHINE" --bind="$T:/e2e" "$@" -- \
     systemd.firstboot=off systemd.unit=basic.target \
     systemd.mask=systemd-networkd-wait-online.service systemd.mask=etcd.service \
     > "$T/nspawn.log" 2>&1 < /dev/null &
   NSPAWN_PID=$!
+  NSPAWN_PIDS+=("$NSPAWN_PID")
   for _ in $(seq 1 100); do
     LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
     [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && return 0

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# tests/e2e/restore-cluster.sh — the README's multi-member procedure end to
+# end: three nodes, each a container booted with a real systemd (PID 1,
+# journald, D-Bus), all in one network namespace this test creates, so the
+# members listen on 127.0.0.1, 127.0.0.2 and 127.0.0.3 of one loopback.
+# Each node runs its etcd member as a unit and has the INSTALLED
+# etcd-backupd-restore.socket and etcd-backupd-restore@.service, unchanged,
+# with its own configuration (the same restore.initial_cluster on every
+# node, no initial_cluster_token). A backup is taken on node 1, later writes
+# are made, the backup file is copied to every node and
+# `etcd-backupctl restore FILE --yes` runs on the three nodes at once.
+# Checks: all three members on the backup's revision, one cluster ID shared
+# by the three and different from the old cluster's, the later writes gone,
+# and an old member that was not restored (a copy of node 1's pre-restore
+# data dir, started with the old cluster's settings) cannot join: the
+# restored members refuse it (cluster ID mismatch) and its requests fail.
+#
+#   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/restore-cluster.sh
+#
+# Needs root, meson, ip, systemd-nspawn, nsenter, socat, etcd, etcdctl, jq,
+# openssl, and a build whose prefix is not /usr. Bounded by TIME_LIMIT
+# seconds (default 300); the containers are stopped by the PIDs of the
+# systemd-nspawn processes this script started, the namespace deleted.
+# shellcheck disable=SC2016
+set -uo pipefail
+: "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
+TIME_LIMIT=${TIME_LIMIT:-300}
+
+PASS=0 FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+finish() {
+  echo "e2e-restore-cluster: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
+  [[ $FAIL -eq 0 ]]
+  exit $?
+}
+T0=$SECONDS
+[[ $(id -u) == 0 ]] || { not_ok "needs root (systemd-nspawn)"; finish; }
+for c in meson ip systemd-nspawn nsenter socat etcd etcdctl jq openssl; do
+  command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
+done
+
+. "$(dirname "$0")/lib.sh"
+e2e_setup etcd-backupd-e2e-restore-cluster
+
+# ---- install into a destdir ----
+if ! meson install -C "$TOP_BUILDDIR" --no-rebuild --destdir "$T/dest" > "$T/install.log" 2>&1; then
+  cat "$T/install.log"; not_ok "meson install --destdir"; finish
+fi
+D=$T/dest
+opt() { meson introspect --buildoptions "$TOP_BUILDDIR" | jq -r --arg n "$1" '.[] | select(.name == $n) | .value'; }
+PREFIX=$(opt prefix) SANITIZE=$(opt b_sanitize)
+case $PREFIX in
+  /usr | / | "") not_ok "prefix $PREFIX cannot be bind-mounted into the container (use /usr/local or /opt/…)"; finish ;;
+esac
+RUNIT=$(find "$D" -path '*/systemd/system/etcd-backupd-restore@.service' | head -1)
+RSOCKET=${RUNIT%/*}/etcd-backupd-restore.socket
+check "installed: etcd-backupd-restore.socket and etcd-backupd-restore@.service" test -f "$RUNIT" -a -f "$RSOCKET"
+[[ -f $RUNIT ]] || finish
+ETCD_BACKUPD=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$RUNIT")
+CONF=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$RUNIT")
+ETCD_BACKUPCTL=$(find "$D$PREFIX" -path '*/bin/etcd-backupctl' | head -1); ETCD_BACKUPCTL=${ETCD_BACKUPCTL#"$D"}
+check "etcd-backupctl installed ($ETCD_BACKUPCTL)" test -x "$D$ETCD_BACKUPCTL"
+
+# ---- what goes into the containers (/e2e) ----
+"$TOP_SRCDIR/scripts/dev-etcd" --certs "$T" >/dev/null || { not_ok "certificates"; finish; }
+PKI=/e2e/pki/etcd
+OLD_CLUSTER="node1=https://127.0.0.1:2380,node2=https://127.0.0.2:2380,node3=https://127.0.0.3:2380"
+TLS="--client-cert-auth --trusted-ca-file $PKI/ca.crt --cert-file $PKI/server.crt --key-file $PKI/server.key \
+--peer-client-cert-auth --peer-trusted-ca-file $PKI/ca.crt --peer-cert-file $PKI/peer.crt --peer-key-file $PKI/peer.key"
+for n in 1 2 3; do
+  ip=127.0.0.$n
+  mkdir -p "$T/node$n/units"
+  cat > "$T/node$n/units/e2e-etcd.service" <<EOF
+[Unit]
+Description=etcd member node$n with mutual TLS (cluster restore test)
+[Service]
+Type=notify
+ExecStart=/usr/bin/etcd --name node$n --data-dir /var/lib/etcd \\
+  --listen-client-urls https://$ip:2379 --advertise-client-urls https://$ip:2379 \\
+  --listen-peer-urls https://$ip:2380 --initial-advertise-peer-urls https://$ip:2380 \\
+  --initial-cluster $OLD_CLUSTER --initial-cluster-token e2e-old $TLS
+EOF
+  cat > "$T/node$n/units/kube-apiserver.service" <<EOF
+[Unit]
+Description=kube-apiserver stand-in (a TCP listener on $ip:6443)
+[Service]
+ExecStart=/usr/bin/socat TCP-LISTEN:6443,bind=$ip,reuseaddr,fork SYSTEM:true
+EOF
+  if [[ $SANITIZE != none ]]; then
+    mkdir -p "$T/node$n/units/etcd-backupd-restore@.service.d"
+    echo -e '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1' \
+      > "$T/node$n/units/etcd-backupd-restore@.service.d/sanitizer.conf"
+  fi
+  # The README's procedure: the same initial_cluster everywhere, no token;
+  # this node's own member first in etcd.endpoints; name, data dir and peer
+  # URLs come from the etcd unit.
+  others=$(for m in 1 2 3; do [[ $m != "$n" ]] && printf ', "https://127.0.0.%s:2379"' "$m"; done)
+  install -m 0600 /dev/null "$T/node$n/etcd-backupd.conf"
+  cat > "$T/node$n/etcd-backupd.conf" <<EOF
+etcd: { endpoints = ["https://$ip:2379"$others]; cacert = "$PKI/ca.crt";
+        cert = "$PKI/healthcheck-client.crt"; key = "$PKI/healthcheck-client.key"; connect_timeout = "2s"; };
+storage: { directory = "/var/lib/etcd-backupd"; compression = "zstd"; level = 1; min_free = "1M"; };
+restore: { mode = "systemd"; etcd_unit = "e2e-etcd.service"; apiserver_unit = "kube-apiserver.service";
+           initial_cluster = "$OLD_CLUSTER"; health_timeout = "60s"; confirm_timeout = "10s"; };
+EOF
+done
+
+mkdir -p "$D${CONF%/*}" && touch "$D$CONF"
+
+# ---- boot three nodes in one network namespace ----
+E2E_NETNS=ebd-$$-${RANDOM}
+if ! ip netns add "$E2E_NETNS"; then E2E_NETNS=""; not_ok "ip netns add"; finish; fi
+ip -n "$E2E_NETNS" link set lo up || { not_ok "loopback up in $E2E_NETNS"; finish; }
+LEADERS=()
+base=$MACHINE
+for n in 1 2 3; do
+  MACHINE=$base-$n
+  # The prefix (and its etc/) is shared: each node's configuration is bound
+  # over the path the restore unit's -c names.
+  e2e_boot --bind="$D$PREFIX:$PREFIX" --bind-ro="$T/node$n/etcd-backupd.conf:$CONF"
+  LEADERS[n]=$LEADER
+done
+ok "three containers booted in one network namespace"
+
+ct() { # N CMD...: inside node N, clean environment, bounded
+  local n=$1; shift
+  echo "+ [node$n] $*" >> "$T/ct.log"
+  timeout 150 nsenter -t "${LEADERS[n]}" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 ETCDCTL_API=3 "$@"
+}
+wait_until() { local n=$(($1 * 5)); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
+active() { [[ $(ct "$1" systemctl show -P ActiveState "$2" 2>/dev/null) == active ]]; }
+ectl() { # N ETCDCTL-ARGS...: etcdctl against node N's member only
+  local n=$1; shift
+  ct "$n" etcdctl --endpoints "https://127.0.0.$n:2379" --cacert $PKI/ca.crt --cert $PKI/healthcheck-client.crt \
+    --key $PKI/healthcheck-client.key --command-timeout=5s "$@"
+}
+field() { # N NAME: a field of node N's `endpoint status -w fields`
+  ectl "$1" endpoint status -w fields 2>/dev/null | sed -n "s/^\"$2\" : //p"
+}
+
+for n in 1 2 3; do
+  wait_until 30 ct "$n" systemctl is-system-running --wait >/dev/null 2>&1
+  ct "$n" sh -c "mkdir -p /run/systemd/system && cp -r /e2e/node$n/units/* /run/systemd/system/ &&
+    cp /e2e/dest${RSOCKET#"$D"} /e2e/dest${RUNIT#"$D"} /etc/systemd/system/ &&
+    systemctl daemon-reload" >> "$T/ct.log" 2>&1
+  # --no-block: a member of a new cluster is ready only once a majority runs.
+  ct "$n" systemctl start --no-block e2e-etcd.service kube-apiserver.service etcd-backupd-restore.socket >> "$T/ct.log" 2>&1
+done
+for n in 1 2 3; do
+  check "node$n: etcd and the kube-apiserver stand-in run as units" wait_until 60 active "$n" e2e-etcd.service
+done
+check "the old cluster has three members" test "$(ectl 1 member list 2>/dev/null | wc -l)" -eq 3
+OLD_ID=$(field 1 ClusterID)
+check "old cluster ID known ($OLD_ID)" test -n "$OLD_ID"
+
+for i in $(seq 1 10); do ectl 1 put "/before/k$i" "v$i" >/dev/null; done
+backup=$(ct 1 "$ETCD_BACKUPD" --once -c "$CONF" 2>>"$T/ct.log")
+check "--once made a backup on node1 ($backup)" test -n "$backup"
+[[ -n $backup ]] || finish
+BREV=$(sed -n 's/.*-r\([0-9]*\)\..*/\1/p' <<<"${backup##*/}")
+for i in $(seq 1 5); do ectl "$(( (i % 3) + 1 ))" put "/after/k$i" late >/dev/null; done
+check "later writes made (revision $(field 2 Revision) > backup's $BREV)" test "$(field 2 Revision)" -gt "$BREV"
+mkdir -p "$T/backup"
+ct 1 cp "$backup" /e2e/backup/
+FILE=/e2e/backup/${backup##*/}
+
+# ---- the procedure: the same file, `restore FILE --yes` on every node ----
+pids=()
+for n in 1 2 3; do
+  ct "$n" "$ETCD_BACKUPCTL" restore "$FILE" --yes > "$T/restore$n.out" 2>&1 &
+  pids[n]=$!
+done
+for n in 1 2 3; do
+  wait "${pids[n]}"; rc=$?
+  sed "s/^/    [node$n] /" "$T/restore$n.out"
+  check "node$n: restore exit 0" test $rc -eq 0
+  [[ $rc -eq 0 ]] || ct "$n" journalctl -q -o short-monotonic -u e2e-etcd.service | grep -v -E "ID mismatch|was ignored|pipelining|stream|peer .* became|purge" | sed -n "/Stopping e2e-etcd/,\$p" | head -70 | sed "s/^/    [node$n etcd] /"
+done
+for n in 1 2 3; do
+  check "node$n: the plan used the derived token" grep -q "etcd-restore-[0-9a-f]\{16\}" "$T/restore$n.out"
+  check "node$n: etcd and kube-apiserver units active again" eval "active $n e2e-etcd.service && active $n kube-apiserver.service"
+  check "node$n: old data dir kept" ct "$n" sh -c 'test -d /var/lib/etcd.pre-restore-*/member'
+done
+ids=() revs=()
+for n in 1 2 3; do
+  ids[n]=$(field "$n" ClusterID) revs[n]=$(field "$n" Revision)
+  check "node$n: on the backup's revision (${revs[n]} = $BREV)" test "${revs[n]}" = "$BREV"
+done
+check "one cluster ID shared by the three (${ids[*]})" test -n "${ids[1]}" -a "${ids[1]}" = "${ids[2]}" -a "${ids[2]}" = "${ids[3]}"
+check "the restored cluster's ID differs from the old one ($OLD_ID)" test -n "${ids[1]}" -a "${ids[1]}" != "$OLD_ID"
+check "restored cluster: three members" test "$(ectl 1 member list 2>/dev/null | wc -l)" -eq 3
+for n in 1 2 3; do
+  check "node$n: later writes gone" test -z "$(ectl "$n" get /after/ --prefix --keys-only)"
+  check "node$n: backed-up keys back" test "$(ectl "$n" get /before/k10 --print-value-only)" = v10
+done
+
+# ---- an old member that was not restored ----
+# node1's pre-restore data, started with the old cluster's settings on
+# other ports of 127.0.0.1: it still believes in the old cluster and sends
+# to node2 and node3 at their peer URLs, which now serve the restored one.
+ct 1 sh -c 'cp -a /var/lib/etcd.pre-restore-* /var/lib/etcd-old' >> "$T/ct.log" 2>&1
+# shellcheck disable=SC2086
+ct 1 systemd-run --unit=e2e-old-member --property=Type=exec /usr/bin/etcd --name node1 --data-dir /var/lib/etcd-old \
+  --listen-client-urls https://127.0.0.1:2391 --advertise-client-urls https://127.0.0.1:2391 \
+  --listen-peer-urls https://127.0.0.1:2390 --initial-advertise-peer-urls https://127.0.0.1:2380 \
+  --initial-cluster "$OLD_CLUSTER" --initial-cluster-token e2e-old $TLS >> "$T/ct.log" 2>&1
+old_log() { ct 1 journalctl -q -o cat -u e2e-old-member.service; }
+refused() { old_log | grep -qi "cluster ID mismatch"; }
+check "old member: its requests are refused (cluster ID mismatch in its log)" wait_until 40 refused
+old_log | grep -i -m3 "cluster ID mismatch" | sed 's/^/    /'
+check "old member: a read through it fails" eval '! ct 1 etcdctl --endpoints https://127.0.0.1:2391 --cacert $PKI/ca.crt \
+  --cert $PKI/healthcheck-client.crt --key $PKI/healthcheck-client.key --command-timeout=3s get /before/k1 >/dev/null 2>&1'
+check "restored cluster: still three members, still its own ID" \
+  test "$(ectl 2 member list 2>/dev/null | wc -l)" -eq 3 -a "$(field 2 ClusterID)" = "${ids[1]}"
+check "restored cluster: later writes still gone" test -z "$(ectl 2 get /after/ --prefix --keys-only)"
+finish
