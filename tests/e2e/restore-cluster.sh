@@ -21,6 +21,11 @@
 # openssl, and a build whose prefix is not /usr. Bounded by TIME_LIMIT
 # seconds (default 300); the containers are stopped by the PIDs of the
 # systemd-nspawn processes this script started, the namespace deleted.
+#
+# Not in the e2e suite yet: on a loaded 2-core machine 4 of 16 runs failed
+# (a member's restored etcd did not start in time and the restore rolled
+# back, or a unit was not active right after the restores); the cause is
+# not found. Run it by hand; KEEP_T=1 keeps the scratch directory.
 # shellcheck disable=SC2016
 set -uo pipefail
 : "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
