@@ -469,10 +469,9 @@ void store_entries_free(StoreEntry *e, size_t n) {
         free(e);
 }
 
-int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
-        StoreEntry *entries = NULL;
-        size_t n = 0;
-        struct dirent *de;
+/* Opens the storage directory for reading its entries (a descriptor of its
+ * own, so the Store's stays where it is). */
+static int store_opendir(Store *s, DIR **ret) {
         DIR *d;
         int fd;
 
@@ -484,6 +483,20 @@ int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
                 safe_close(fd);
                 return -errno;
         }
+        *ret = d;
+        return 0;
+}
+
+int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
+        StoreEntry *entries = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+        int r;
+
+        r = store_opendir(s, &d);
+        if (r < 0)
+                return r;
         while ((errno = 0, de = readdir(d))) {
                 StoreEntry e = {};
                 struct stat st;
@@ -551,16 +564,11 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired) {
         _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL;
         struct dirent *de;
         DIR *d;
-        int fd, r = 0;
+        int r;
 
-        fd = openat(s->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        r = store_opendir(s, &d);
+        if (r < 0)
+                return r;
         while (r >= 0 && (errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *base = NULL, *other = NULL;
                 struct stat st;
