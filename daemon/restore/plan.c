@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup/age-keyfile.h"
 #include "etcd/etcd.h"
 #include "restore/internal.h"
 #include "restore/manifest.h"
