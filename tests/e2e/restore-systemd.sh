@@ -9,7 +9,8 @@
 # (MaxConnections=1) on one connection: plan, confirmation, run. Checks:
 # `restore.mode = auto` picks systemd (no manifests, etcd's unit loaded); a
 # restore brings back the backed-up keys with both units active again and
-# the old data dir kept and kube-apiserver's /readyz (where its unit's
+# the old data dir kept, kube-controller-manager restarted (kube-scheduler,
+# not running, left alone), and kube-apiserver's /readyz (where its unit's
 # ExecStart= says it serves) answering when the restore returns; the
 # journal has the restore MESSAGE_IDs; a plan
 # that is never confirmed ends within restore.confirm_timeout with nothing
@@ -106,6 +107,12 @@ ExecStart=/usr/bin/python3 /e2e/apiserver-standin.py --secure-port=6443 --bind-a
   --client-ca-file=/e2e/k8s-pki/ca.crt --tls-cert-file=/e2e/k8s-pki/apiserver.crt \
   --tls-private-key-file=/e2e/k8s-pki/apiserver.key --etcd-servers=https://127.0.0.1:2379
 EOF
+# The controllers the restore restarts (restore.restart_controllers, the
+# default): kube-controller-manager runs, kube-scheduler is loaded but not
+# started (left alone).
+for u in kube-controller-manager kube-scheduler; do
+  printf '[Unit]\nDescription=%s stand-in\n[Service]\nExecStart=/bin/sleep infinity\n' "$u" > "$T/units/$u.service"
+done
 # Sanitizer builds: the same options the unit test drivers use, as a drop-in.
 if [[ $SANITIZE != none ]]; then
   mkdir -p "$T/units/etcd-backupd-restore@.service.d"
@@ -152,7 +159,8 @@ use_conf() { ct install -D -m 0600 "/e2e/$1.conf" "$CONF"; }
 ct sh -c "cp -r /e2e/units/* /run/systemd/system/ &&
   cp /e2e/dest${RSOCKET#"$D"} /e2e/dest${RUNIT#"$D"} /etc/systemd/system/ && systemctl daemon-reload"
 use_conf good
-ct systemctl start e2e-etcd.service kube-apiserver.service etcd-backupd-restore.socket >> "$T/ct.log" 2>&1
+ct systemctl start e2e-etcd.service kube-apiserver.service kube-controller-manager.service \
+  etcd-backupd-restore.socket >> "$T/ct.log" 2>&1
 check "etcd and the kube-apiserver stand-in run as units" wait_until 30 active e2e-etcd.service
 check "kube-apiserver.service active" active kube-apiserver.service
 
@@ -161,6 +169,8 @@ backup=$(ct "$ETCD_BACKUPD" --once -c "$CONF" 2>>"$T/ct.log")
 check "--once made a backup" test -n "$backup"
 for i in $(seq 1 5); do ectl put "/after/k$i" "late" >/dev/null; done
 pid_before=$(ct systemctl show -P MainPID e2e-etcd.service)
+kcm_before=$(ct systemctl show -P MainPID kube-controller-manager.service)
+check "kube-controller-manager.service active" test "$kcm_before" -gt 0
 
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
 check "dry run: mode auto picked systemd (the unit is loaded over D-Bus)" grep -q "Mode: *systemd" <<<"$out"
@@ -187,6 +197,10 @@ check "restore: exit 0" test $rc -eq 0
 check "restore: etcd unit active again" active e2e-etcd.service
 check "restore: kube-apiserver unit active again" active kube-apiserver.service
 check "restore: kube-apiserver's /readyz answers ok when the restore returns" readyz
+check "restore: kube-controller-manager restarted (active, new MainPID)" \
+  eval 'active kube-controller-manager.service && test "$kcm_before" != "$(ct systemctl show -P MainPID kube-controller-manager.service)"'
+check "restore: kube-scheduler, not running before, left alone" \
+  test "$(ct systemctl show -P ActiveState kube-scheduler.service)" = inactive
 check "restore: etcd restarted (new MainPID)" test "$pid_before" != "$(ct systemctl show -P MainPID e2e-etcd.service)"
 check "restore: later writes gone" test -z "$(ectl get /after/ --prefix --keys-only)"
 check "restore: backed-up keys back" test "$(ectl get /before/k1 --print-value-only)" = v1
