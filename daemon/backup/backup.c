@@ -87,10 +87,14 @@ typedef struct Output {
         EVP_MD_CTX *md;
         uint64_t size;
         uint64_t flushed;       /* bytes whose writeback has been started */
+        bool writeback;         /* the stream has ended: start writeback as it is written */
 } Output;
 
-/* Start writing the output back every so many bytes, so that the fsync
- * before it is published has little left to wait for. */
+/* Once etcd's stream has ended, start writing the output back every so many
+ * bytes, so that the fsync before it is published has little left to wait
+ * for. Not before: while the stream runs, the disk and the CPU its
+ * interrupts take are the stream's (a backup without compression writes as
+ * much as etcd sends). */
 #define OUTPUT_FLUSH_BYTES (UINT64_C(8) * 1024 * 1024)
 
 static int on_output(const void *data, size_t n, void *userdata) {
@@ -103,7 +107,7 @@ static int on_output(const void *data, size_t n, void *userdata) {
         if (r < 0)
                 return r;
         o->size += n;
-        if (o->size - o->flushed >= OUTPUT_FLUSH_BYTES) {
+        if (o->writeback && o->size - o->flushed >= OUTPUT_FLUSH_BYTES) {
                 /* Only a head start: the fsync at publishing is what counts. */
                 (void) sync_file_range(o->fd, (off_t) o->flushed, (off_t) (o->size - o->flushed),
                                        SYNC_FILE_RANGE_WRITE);
@@ -133,6 +137,7 @@ typedef struct Spool {
         unsigned threads;       /* storage.threads (0: one per core) */
         SinkFn sink;
         void *sink_data;
+        Output *out;            /* at the end of the sink chain */
         CodecWriter *codec;
         bool codec_failed;      /* codec_writer_new() failed: error says why */
         int error;              /* compressor's result */
@@ -180,6 +185,7 @@ static void *compress_thread(void *userdata) {
                         break;
                 if (done && !all_threads) {
                         codec_writer_set_active_threads(s->codec, 0);
+                        s->out->writeback = true; /* the sink runs in this thread */
                         all_threads = true;
                 }
                 if (avail == 0 && done)
@@ -435,6 +441,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         spool.threads = c->storage.threads;
         spool.sink = encrypted ? on_encrypt : on_output;
         spool.sink_data = encrypted ? (void *) enc : (void *) &out;
+        spool.out = &out;
         r = -pthread_create(&thread, NULL, compress_thread, &spool);
         if (r < 0) {
                 r = fail(result, r, "cannot start the compressor thread: %s", strerror(-r));
