@@ -539,7 +539,7 @@ static void arm_timer(Manager *m, uint64_t after) {
         uint64_t next, now = now_usec(CLOCK_REALTIME);
         int r;
 
-        r = schedule_next(m->config->schedule.calendar_spec, after, now, &next);
+        r = schedule_next(m->config->schedule.calendar_spec, m->config->zone, after, now, &next);
         if (r < 0) {
                 log_warning("schedule.calendar \"%s\" has no future elapse; no more scheduled backups",
                             m->config->schedule.calendar);
@@ -556,7 +556,7 @@ static void arm_timer(Manager *m, uint64_t after) {
 
 /* With schedule.persistent: was an elapse missed since the newest backup? */
 static bool missed_run(Manager *m) {
-        return schedule_missed(m->config->schedule.calendar_spec, m->newest_backup_usec, now_usec(CLOCK_REALTIME));
+        return schedule_missed(m->config->schedule.calendar_spec, m->config->zone, m->newest_backup_usec, now_usec(CLOCK_REALTIME));
 }
 
 /* ---- signals ---- */
