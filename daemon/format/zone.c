@@ -204,9 +204,12 @@ int zone_mktime(const Zone *z, struct tm *tp, int64_t *guess, time_t *ret) {
         if (isdst_differ(isdst, tm.tm_isdst)) {
                 /* The wrong kind of time: look for the requested kind nearby
                  * and use its offset. The stride is shorter than any DST
-                 * period in the tz database. */
-                const int stride = 601200, duration_max = 536454000;
+                 * period in the tz database, the bound half the longest
+                 * period with a DST difference other than one hour. */
+                const int stride = 601200, duration_max = 457243200;
                 const int delta_bound = duration_max / 2 + stride;
+                /* +1: standard time asked, daylight found; -1 the reverse. */
+                int dst_difference = (isdst == 0) - (tm.tm_isdst == 0);
 
                 for (int delta = stride; delta < delta_bound; delta += stride)
                         for (int direction = -1; direction <= 1; direction += 2) {
@@ -225,7 +228,10 @@ int zone_mktime(const Zone *z, struct tm *tp, int64_t *guess, time_t *ret) {
                                         goto offset_found;
                                 }
                         }
-                return -EOVERFLOW;
+                /* None nearby: assume a one-hour difference. */
+                if (__builtin_add_overflow(t, (int64_t) 3600 * dst_difference, &t) ||
+                    zone_localtime(z, (time_t) t, &tm) < 0)
+                        return -EOVERFLOW;
         }
 
 offset_found:
