@@ -39,7 +39,9 @@ static int offtime(int64_t t, int32_t offset, struct tm *tm) {
         if (__builtin_add_overflow(t, (int64_t) offset, &s))
                 return -EOVERFLOW;
         days = floor_div(s, 86400);
-        rem = s - days * 86400;
+        rem = s % 86400;
+        if (rem < 0)
+                rem += 86400;
         /* Days to a proleptic Gregorian date (era of 400 years from 0000-03-01). */
         z = days + 719468;
         era = floor_div(z, 146097);
@@ -222,7 +224,8 @@ int zone_mktime(const Zone *z, struct tm *tp, int64_t *guess, time_t *ret) {
                                         return -EOVERFLOW;
                                 if (isdst_differ(isdst, otm.tm_isdst))
                                         continue;
-                                gt = ot + tm_diff(year, yday, hour, min, sec, &otm);
+                                if (__builtin_add_overflow(ot, tm_diff(year, yday, hour, min, sec, &otm), &gt))
+                                        continue;
                                 if (zone_localtime(z, (time_t) gt, &tm) >= 0) {
                                         t = gt;
                                         goto offset_found;

@@ -2,11 +2,13 @@
 /*
  * test-zone.c — the zone module against glibc as the judge: for several
  * zones (and POSIX TZ strings) this process sets TZ and compares
- * zone_localtime() with localtime_r() every 30 minutes from 1900 to 2100,
+ * zone_localtime() with localtime_r() every hour from 1900 to 2100 and at
+ * the second of every change and either side of it,
  * zone_mktime() with mktime() for every local wall-clock hour and half hour
  * from 1970 to 2040 with tm_isdst -1 (so every gap and repeated hour of
- * those years) and every hour with 0 and 1, and for random out-of-range
- * fields; the guess that
+ * those years; for the zones after the first six, the days around every
+ * change and every 7th day), with 0 and 1 on the days around every change
+ * and on every 29th day, and for random out-of-range fields; the guess that
  * glibc keeps between mktime() calls is carried along in the same order.
  * Then the decoder's refusals: every truncation of a real file, bad
  * indices, counts, order, leap seconds and bad TZ strings.
@@ -29,6 +31,7 @@
 #define ZONEINFO "/usr/share/zoneinfo/"
 
 static unsigned failures;
+static unsigned long n_localtime, n_mktime;
 
 static bool tm_equal(const struct tm *a, const struct tm *b) {
         return a->tm_year == b->tm_year && a->tm_mon == b->tm_mon && a->tm_mday == b->tm_mday &&
@@ -66,18 +69,47 @@ static Zone *use_tz(const char *tz) {
         return z;
 }
 
-static void compare_localtime(const Zone *z, const char *tz) {
-        /* 1900-01-01 … 2100-01-01 UTC. */
-        for (int64_t t = INT64_C(-2208988800); t < INT64_C(4102444800); t += 1800) {
-                for (int d = -1; d <= 0; d++) {
-                        time_t x = (time_t) (t + d);
-                        struct tm want = {}, got = {};
+static void compare_localtime_at(const Zone *z, const char *tz, time_t x) {
+        struct tm want = {}, got = {};
 
-                        check(localtime_r(&x, &want));
-                        check_int_eq(zone_localtime(z, x, &got), 0);
-                        if (!tm_equal(&want, &got))
-                                report("localtime", tz, &want, &want, (long long) x, &got, (long long) x);
+        check(localtime_r(&x, &want));
+        check_int_eq(zone_localtime(z, x, &got), 0);
+        n_localtime++;
+        if (!tm_equal(&want, &got))
+                report("localtime", tz, &want, &want, (long long) x, &got, (long long) x);
+}
+
+/* Every hour from 1900 to 2100 UTC, and the exact second of every change
+ * (found by bisecting glibc's answers) with the seconds on either side. */
+static void compare_localtime(const Zone *z, const char *tz) {
+        struct tm prev = {};
+
+        for (int64_t t = INT64_C(-2208988800); t < INT64_C(4102444800); t += 3600) {
+                struct tm tm;
+                time_t x = (time_t) t;
+
+                check(localtime_r(&x, &tm));
+                compare_localtime_at(z, tz, x);
+                if (t > INT64_C(-2208988800) &&
+                    (tm.tm_gmtoff != prev.tm_gmtoff || tm.tm_isdst != prev.tm_isdst || !streq(tm.tm_zone, prev.tm_zone))) {
+                        time_t lo = x - 3600, hi = x; /* lo before the change, hi after */
+
+                        while (hi - lo > 1) {
+                                time_t mid = lo + (hi - lo) / 2;
+                                struct tm m;
+
+                                check(localtime_r(&mid, &m));
+                                if (m.tm_gmtoff == tm.tm_gmtoff && m.tm_isdst == tm.tm_isdst &&
+                                    streq(m.tm_zone, tm.tm_zone))
+                                        hi = mid;
+                                else
+                                        lo = mid;
+                        }
+                        compare_localtime_at(z, tz, lo);
+                        compare_localtime_at(z, tz, hi);
+                        compare_localtime_at(z, tz, hi + 1);
                 }
+                check(localtime_r(&x, &prev));
         }
 }
 
@@ -88,6 +120,7 @@ static void compare_mktime_one(const Zone *z, const char *tz, const struct tm *i
 
         tw = mktime(&want);
         r = zone_mktime(z, &got, guess, &tg);
+        n_mktime++;
         if (tw == (time_t) -1 && r < 0)
                 return;
         if (r < 0 || tw != tg || !tm_equal(&want, &got))
@@ -103,36 +136,70 @@ static int rnd(int lo, int hi) {
         return lo + (int) (rng_state % (uint64_t) (hi - lo + 1));
 }
 
-static void compare_mktime(const Zone *z, const char *tz) {
+/* Days from 1970-01-01 to year-mon-mday (proleptic Gregorian). */
+static int64_t day_number(int year, int mon, int mday) {
+        struct tm tm = { .tm_year = year - 1900, .tm_mon = mon, .tm_mday = mday, .tm_hour = 12 };
+        return (int64_t) timegm(&tm) / 86400;
+}
+
+#define DAYS (71 * 366 + 10)
+
+/* every_day: every day from 1970 to 2040, else the days around a change
+ * and every 7th. */
+static void compare_mktime(const Zone *z, const char *tz, bool every_day) {
+        static bool near_change[DAYS];
         int64_t guess = 0;
-        struct tm prime;
+        struct tm prime, prev = {};
         time_t t0 = 86400;
+
+        /* The local days around each change of offset or DST (from glibc). */
+        memset(near_change, 0, sizeof near_change);
+        for (time_t t = -86400; t < (time_t) INT64_C(2240611200); t += 900) {
+                struct tm tm;
+
+                check(localtime_r(&t, &tm));
+                if (t > -86400 && (tm.tm_gmtoff != prev.tm_gmtoff || tm.tm_isdst != prev.tm_isdst))
+                        for (int64_t d = -1; d <= 1; d++) {
+                                int64_t day = (t + tm.tm_gmtoff) / 86400 + d;
+                                if (day >= 0 && day < DAYS)
+                                        near_change[day] = true;
+                        }
+                prev = tm;
+        }
 
         /* glibc keeps the offset of its last mktime() result as the next
          * guess; an unambiguous first call puts both on the same footing. */
         check(localtime_r(&t0, &prime));
         compare_mktime_one(z, tz, &prime, &guess);
 
-        /* Every wall-clock hour and half hour with tm_isdst -1, every hour
-         * (at :00 or :30 by turns) with 0 and 1. */
+        /* Every wall-clock hour and half hour from 1970 to 2040 with tm_isdst
+         * -1; with 0 and 1 every hour and half hour of the days around a
+         * change and of every 29th day (far from a change, asking for the
+         * other kind of time sends both on a long search). */
         for (int year = 1970; year <= 2040; year++)
                 for (int mon = 0; mon < 12; mon++)
-                        for (int mday = 1; mday <= 31; mday++)
+                        for (int mday = 1; mday <= 31; mday++) {
+                                int64_t day = day_number(year, mon, mday);
+                                bool near = day >= 0 && day < DAYS && near_change[day];
+                                bool all = near || day % 29 == 0;
+
+                                if (!every_day && !near && day % 7 != 0)
+                                        continue;
+
                                 for (int hour = 0; hour < 24; hour++)
                                         for (int min = 0; min < 60; min += 30)
-                                                for (int isdst = -1; isdst <= 1; isdst++) {
+                                                for (int isdst = -1; isdst <= (all ? 1 : -1); isdst++) {
                                                         struct tm in = {
                                                                 .tm_year = year - 1900, .tm_mon = mon,
                                                                 .tm_mday = mday, .tm_hour = hour,
                                                                 .tm_min = min, .tm_isdst = isdst,
                                                         };
-                                                        if (isdst >= 0 && (min == 30) != (hour % 2 == 1))
-                                                                continue;
                                                         compare_mktime_one(z, tz, &in, &guess);
                                                 }
+                        }
 
         /* Fields out of range, normalized by both. */
-        for (int i = 0; i < 50000; i++) {
+        for (int i = 0; i < 20000; i++) {
                 struct tm in = {
                         .tm_year = rnd(50, 160), .tm_mon = rnd(-30, 40), .tm_mday = rnd(-70, 100),
                         .tm_hour = rnd(-60, 90), .tm_min = rnd(-200, 200), .tm_sec = rnd(-200, 200),
@@ -143,6 +210,8 @@ static void compare_mktime(const Zone *z, const char *tz) {
 }
 
 static void test_against_glibc(void) {
+        /* The first six every day, the others on the days around their
+         * changes and every 7th day. */
         static const char *const zones[] = {
                 "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Kolkata",
                 "UTC", "Africa/Casablanca", "America/Sao_Paulo", "Europe/Dublin", "EST5EDT",
@@ -159,9 +228,11 @@ static void test_against_glibc(void) {
                 if (only && !streq(only, zones[i]))
                         continue;
                 z = use_tz(zones[i]);
+                n_localtime = n_mktime = 0;
                 compare_localtime(z, zones[i]);
-                compare_mktime(z, zones[i]);
-                printf("  %s: %s\n", zones[i], failures ? "DIFFERS" : "as glibc");
+                compare_mktime(z, zones[i], i < 6);
+                printf("  %s: %s (%lu localtime, %lu mktime)\n", zones[i], failures ? "DIFFERS" : "as glibc",
+                       n_localtime, n_mktime);
                 check_int_eq(failures, 0);
         }
         check(unsetenv("TZ") == 0);
