@@ -4,11 +4,12 @@
  * zones (and POSIX TZ strings) this process sets TZ and compares
  * zone_localtime() with localtime_r() every hour from 1900 to 2100 and at
  * the second of every change and either side of it,
- * zone_mktime() with mktime() for every local wall-clock hour and half hour
- * from 1970 to 2040 with tm_isdst -1 (so every gap and repeated hour of
- * those years; for the zones after the first six, the days around every
- * change and every 7th day), with 0 and 1 on the days around every change
- * and on every 29th day, and for random out-of-range fields; the guess that
+ * zone_mktime() with mktime() for every local wall-clock hour from 1970 to
+ * 2040 and every half hour of the days around a change with tm_isdst -1
+ * (so every gap and repeated hour of those years; for the zones after the
+ * first six, the days around every change and every 7th day), with 0 and 1
+ * on the days around every change and on every 29th day, and for random
+ * out-of-range fields; the guess that
  * glibc keeps between mktime() calls is carried along in the same order.
  * Then the decoder's refusals: every truncation of a real file, bad
  * indices, counts, order, leap seconds and bad TZ strings.
@@ -172,10 +173,10 @@ static void compare_mktime(const Zone *z, const char *tz, bool every_day) {
         check(localtime_r(&t0, &prime));
         compare_mktime_one(z, tz, &prime, &guess);
 
-        /* Every wall-clock hour and half hour from 1970 to 2040 with tm_isdst
-         * -1; with 0 and 1 every hour and half hour of the days around a
-         * change and of every 29th day (far from a change, asking for the
-         * other kind of time sends both on a long search). */
+        /* Every wall-clock hour from 1970 to 2040 with tm_isdst -1, and the
+         * half hours on the days around a change; with 0 and 1 the days
+         * around a change and every 29th day (far from a change, asking
+         * for the other kind of time sends both on a long search). */
         for (int year = 1970; year <= 2040; year++)
                 for (int mon = 0; mon < 12; mon++)
                         for (int mday = 1; mday <= 31; mday++) {
@@ -187,7 +188,7 @@ static void compare_mktime(const Zone *z, const char *tz, bool every_day) {
                                         continue;
 
                                 for (int hour = 0; hour < 24; hour++)
-                                        for (int min = 0; min < 60; min += 30)
+                                        for (int min = 0; min < 60; min += near ? 30 : 60)
                                                 for (int isdst = -1; isdst <= (all ? 1 : -1); isdst++) {
                                                         struct tm in = {
                                                                 .tm_year = year - 1900, .tm_mon = mon,
