@@ -160,18 +160,26 @@ static bool isdst_differ(int a, int b) {
 }
 
 int zone_mktime(const Zone *z, struct tm *tp, int64_t *guess, time_t *ret) {
-        int remaining_probes = 6;
-        int sec = tp->tm_sec, min = tp->tm_min, hour = tp->tm_hour, mday = tp->tm_mday, mon = tp->tm_mon;
-        int isdst = tp->tm_isdst, sec_requested, dst2 = 0;
-        int mon_remainder = mon % 12, negative = mon_remainder < 0;
-        int64_t year = (int64_t) tp->tm_year + mon / 12 - negative;
-        int64_t yday = zone_mon_yday[zone_is_leap_year(year + 1900)][mon_remainder + 12 * negative] - 1 +
-                       (int64_t) mday;
-        int64_t off = guess ? *guess : 0, t0, t, t1, t2, dt;
+        int remaining_probes = 6, sec, min, hour, mday, mon, isdst, sec_requested, dst2 = 0;
+        int mon_remainder, negative;
+        int64_t year, yday, off = guess ? *guess : 0, t0, t, t1, t2, dt;
         struct tm tm;
 
-        if (!z || !ret)
+        if (!z || !tp || !ret)
                 return -EINVAL;
+        sec = tp->tm_sec;
+        min = tp->tm_min;
+        hour = tp->tm_hour;
+        mday = tp->tm_mday;
+        mon = tp->tm_mon;
+        isdst = tp->tm_isdst;
+
+        /* The month into range, the year along; the day of the year from it
+         * (not in range: the probing below copes). */
+        mon_remainder = mon % 12;
+        negative = mon_remainder < 0;
+        year = (int64_t) tp->tm_year + mon / 12 - negative;
+        yday = zone_mon_yday[zone_is_leap_year(year + 1900)][mon_remainder + 12 * negative] - 1 + (int64_t) mday;
 
         /* Every minute has 60 seconds while probing; the rest is added at the end. */
         sec_requested = sec;
