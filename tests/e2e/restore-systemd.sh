@@ -17,7 +17,8 @@
 # changed; a restore whose etcd cannot come up (initial_cluster names a
 # member that does not exist: etcd never becomes ready, the start job times
 # out) rolls back to the old data with both units active and /readyz
-# answering.
+# answering; and one whose etcd really runs on another data dir than its
+# unit says is caught by the proof (revision) and rolled back.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/restore-systemd.sh
 #
@@ -243,4 +244,28 @@ check "failed restore: kube-apiserver's /readyz answers ok when the restore retu
 check "failed restore: data as it was" test "$(ectl get /keep/k1 --print-value-only)" = "after the first restore"
 check "failed restore: failed restore kept" ct sh -c 'test -d /var/lib/etcd.failed-restore-*/member'
 check "journal: restore failed" ct sh -c 'journalctl -q MESSAGE_ID=f7d5be1d166a4c44ae83864fd04d74ba | grep -q .'
+
+# The proof itself: a unit that says one data dir (Environment=
+# ETCD_DATA_DIR=/var/lib/etcd, which every settings check reads) while
+# etcd really runs on another (env(1) overrides it at exec). The restore
+# swaps a directory etcd never reads; etcd comes back on its old data, with
+# the later writes, and the restore must see it and roll back.
+use_conf good
+ct systemctl stop e2e-etcd.service
+ct cp -a /var/lib/etcd /var/lib/etcd-real
+ct mkdir -p /run/systemd/system/e2e-etcd.service.d
+sed -n '/^ExecStart=/,/[^\\]$/p' "$T/units/e2e-etcd.service" |
+  sed 's|^ExecStart=/usr/bin/etcd --data-dir /var/lib/etcd|ExecStart=/usr/bin/env ETCD_DATA_DIR=/var/lib/etcd-real /usr/bin/etcd|' \
+  > "$T/elsewhere.exec"
+printf '[Service]\nEnvironment=ETCD_DATA_DIR=/var/lib/etcd\nExecStart=\n%s\n' "$(cat "$T/elsewhere.exec")" > "$T/elsewhere.conf"
+ct cp /e2e/elsewhere.conf /run/systemd/system/e2e-etcd.service.d/
+ct systemctl daemon-reload
+ct systemctl start e2e-etcd.service >> "$T/ct.log" 2>&1
+check "elsewhere: etcd runs on /var/lib/etcd-real" wait_until 30 eval 'ectl put /elsewhere/k1 late >/dev/null 2>&1'
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "elsewhere: exit 1" test $rc -eq 1
+check "elsewhere: the proof failed, naming the revision" grep -q "check failed: etcd at https://127.0.0.1:2379 answers at revision [0-9]*, not" <<<"$out"
+check "elsewhere: rolled back" grep -q "rolled back" <<<"$out"
+check "elsewhere: the later write is still there" test "$(ectl get /elsewhere/k1 --print-value-only)" = late
 finish
