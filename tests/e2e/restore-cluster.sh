@@ -232,7 +232,9 @@ ct 1 systemd-run --unit=e2e-old-member --property=Type=exec /usr/bin/etcd --name
   --listen-peer-urls https://127.0.0.1:2390 --initial-advertise-peer-urls https://127.0.0.1:2380 \
   --initial-cluster "$OLD_CLUSTER" --initial-cluster-token e2e-old $TLS >> "$T/ct.log" 2>&1
 old_log() { ct 1 journalctl -q -o cat -u e2e-old-member.service; }
-refused() { old_log | grep -qi "cluster ID mismatch"; }
+# The whole log first: with pipefail, `old_log | grep -q` fails when grep
+# stops reading before journalctl has written everything (SIGPIPE).
+refused() { grep -qi "cluster ID mismatch" <<<"$(old_log)"; }
 check "old member: its requests are refused (cluster ID mismatch in its log)" wait_until 40 refused
 old_log | grep -i -m3 "cluster ID mismatch" | sed 's/^/    /'
 check "old member: a read through it fails" eval '! ct 1 etcdctl --endpoints https://127.0.0.1:2391 --cacert $PKI/ca.crt \
