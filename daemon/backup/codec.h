@@ -14,14 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/codec-kind.h"
 #include "util/sink.h"
-
-typedef enum CodecKind {
-        CODEC_NONE,
-        CODEC_GZIP,
-        CODEC_ZSTD,
-        _CODEC_KIND_MAX,
-} CodecKind;
 
 /* Input is compressed in independent chunks of this size: one gzip member or
  * zstd frame each. Chosen by measurement (see codec.c). */
@@ -32,20 +26,6 @@ typedef enum CodecKind {
 
 typedef struct CodecWriter CodecWriter;
 typedef struct CodecReader CodecReader;
-
-/* "none", "gzip", "zstd" → kind. -EINVAL for anything else (also NULL). */
-int codec_from_string(const char *s, CodecKind *ret);
-
-/* The name as accepted by codec_from_string(), or NULL for an invalid kind. */
-const char *codec_to_string(CodecKind kind);
-
-/* File-name suffix: "", ".gz", ".zst"; NULL for an invalid kind. */
-const char *codec_suffix(CodecKind kind);
-
-/* Valid compression levels of kind, inclusive. gzip: 1–12 (libdeflate's range;
- * 10–12 exist only in libdeflate, zlib and gzip(1) stop at 9); zstd: 1–19;
- * none: 0–0 (the level is ignored). -EINVAL for an invalid kind. */
-int codec_level_range(CodecKind kind, int *ret_min, int *ret_max);
 
 /* Create a writer that compresses with kind at level and passes the output to
  * sink(…, userdata). threads is the number of compression threads, 0 meaning

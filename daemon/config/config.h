@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "format/calendar.h"
-#include "backup/codec.h"
+#include "format/codec-kind.h"
 #include "format/retention.h"
 #include "util/macro.h"
 #include "build-config.h"

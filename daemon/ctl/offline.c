@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backup/age-keyfile.h"
 #include "format/age.h"
 #include "config/config.h"
 #include "ctl/offline.h"

@@ -18,7 +18,6 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,7 +31,6 @@
 #include <openssl/rand.h>
 
 #include "format/age-internal.h"
-#include "util/io.h"
 #include "util/macro.h"
 /* ---- base64 (RFC 4648 standard alphabet, no padding, canonical only) ---- */
 
@@ -372,7 +370,7 @@ static bool identity_line_skipped(const char *line, size_t len) {
         return len == 0 || line[0] == '#';
 }
 
-static int identities_parse(const char *text, size_t size, AgeIdentity **ret, size_t *ret_n) {
+int age_identities_parse(const char *text, size_t size, AgeIdentity **ret, size_t *ret_n) {
         AgeIdentity *ids = NULL;
         const char *line;
         size_t pos = 0, len, count = 0, i = 0;
@@ -415,32 +413,6 @@ static int identities_parse(const char *text, size_t size, AgeIdentity **ret, si
         *ret = ids;
         *ret_n = count;
         return 0;
-}
-
-int age_identity_load_file(const char *path, AgeIdentity **ret, size_t *ret_n) {
-        _cleanup_close_ int fd = -EBADF;
-        char *buf;
-        ssize_t k;
-        int r;
-
-        if (!path || !ret || !ret_n)
-                return -EINVAL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        /* One buffer of the maximum size, never grown: no stray key copies. */
-        buf = malloc(AGE_IDENTITY_FILE_MAX_BYTES + 1);
-        if (!buf)
-                return -ENOMEM;
-        k = loop_read(fd, buf, AGE_IDENTITY_FILE_MAX_BYTES + 1);
-        if (k < 0)
-                r = (int) k;
-        else if ((size_t) k > AGE_IDENTITY_FILE_MAX_BYTES)
-                r = -EFBIG;
-        else
-                r = identities_parse(buf, (size_t) k, ret, ret_n);
-        OPENSSL_clear_free(buf, AGE_IDENTITY_FILE_MAX_BYTES + 1);
-        return r;
 }
 
 int age_detect(const void *head, size_t n) {

@@ -62,14 +62,13 @@ int age_recipient_parse(const char *s, AgeRecipient *ret);
  * OpenSSL fails. */
 int age_identity_parse(const char *s, AgeIdentity *ret);
 
-/* Read the identities of an age key file: one identity per line; lines
- * starting with '#' and blank lines are skipped, a trailing CR is ignored.
- * Returns 0 with a new array in *ret (free with age_identities_free()) and
- * its length in *ret_n; -EBADMSG when a line is anything else (also a public
- * key or an armored or binary file), -ENOKEY when the file holds no identity,
- * -EFBIG above AGE_IDENTITY_FILE_MAX_BYTES, the -errno of open/read, -ENOMEM.
- * The file's bytes are wiped before they are freed. */
-int age_identity_load_file(const char *path, AgeIdentity **ret, size_t *ret_n);
+/* The identities of an age key file's text (size bytes, need not be
+ * NUL-terminated): one identity per line; lines starting with '#' and blank
+ * lines are skipped, a trailing CR is ignored. Returns 0 with a new array in
+ * *ret (free with age_identities_free()) and its length in *ret_n; -EBADMSG
+ * when a line is anything else (also a public key or an armored or binary
+ * file), -ENOKEY when the text holds no identity, -ENOMEM. */
+int age_identities_parse(const char *text, size_t size, AgeIdentity **ret, size_t *ret_n);
 
 /* The public key of an identity. Returns 0 or -EINVAL for NULL. */
 int age_identity_to_recipient(const AgeIdentity *id, AgeRecipient *ret);

@@ -70,127 +70,26 @@ Discovery *discovery_free(Discovery *d) {
 
 /* ---- systemd units ----------------------------------------------------------------- */
 
-static int read_env_file(const char *unit, const char *path, bool optional, char ***env, char **ret_error) {
-        int r;
-
-        r = units_read_env_file(path, env);
-        if (r == -ENOENT && optional)
-                return 0;
-        if (r == -EBADMSG)
-                return free_and_format(ret_error, "%s: EnvironmentFile=%s contains a NUL byte", unit, path), r;
-        if (r < 0 && r != -ENOMEM)
-                return free_and_format(ret_error, "%s: EnvironmentFile=%s: %s", unit, path, strerror(-r)), r;
-        return r;
-}
-
-/* Expand ${NAME} anywhere and a word that is exactly $NAME (split on blanks), as systemd does in ExecStart=. */
-static int expand_argv(char **argv, char *const *env, char ***ret) {
-        _cleanup_strv_free_ char **out = NULL;
-        int r;
-
-        for (char **a = argv; a && *a; a++) {
-                if ((*a)[0] == '$' && (*a)[1] != '{' && (*a)[1]) {
-                        const char *v = strv_env_get(env, *a + 1);
-                        _cleanup_free_ char *copy = strdup(v ? v : "");
-
-                        if (!copy)
-                                return -ENOMEM;
-                        for (char *w = strtok(copy, " \t\n"); w; w = strtok(NULL, " \t\n"))
-                                if ((r = strv_extend(&out, w)) < 0)
-                                        return r;
-                        continue;
-                }
-                _cleanup_free_ char *s = strdup(*a);
-                if (!s)
-                        return -ENOMEM;
-                for (char *p; (p = strstr(s, "${"));) {
-                        char *close = strchr(p, '}'), *n;
-                        const char *v;
-
-                        if (!close)
-                                break;
-                        *close = '\0';
-                        v = strv_env_get(env, p + 2);
-                        *p = '\0';
-                        if (asprintf(&n, "%s%s%s", s, v ? v : "", close + 1) < 0)
-                                return -ENOMEM;
-                        free(s);
-                        s = n;
-                }
-                if ((r = strv_consume(&out, TAKE_PTR(s))) < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-static void bus_error_freep(sd_bus_error *e) {
-        sd_bus_error_free(e);
-}
-
-static void bus_message_unrefp(sd_bus_message **m) {
-        sd_bus_message_unref(*m);
-}
-
-static int get_property(sd_bus *bus, const char *path, const char *property, const char *type,
-                        sd_bus_message **ret) {
-        _cleanup_(bus_error_freep) sd_bus_error error = SD_BUS_ERROR_NULL;
-
-        return sd_bus_get_property(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, property, &error, ret, type);
-}
-
-/* The unit's first ExecStart= command line, its Environment= and EnvironmentFile= values, as systemd holds
- * them after reading the unit and its drop-ins. Returns 0, or 1 when the unit is not loaded (not installed). */
+/* The unit's first ExecStart= command line (expanded with its environment) and its Environment= and
+ * EnvironmentFile= values, as systemd holds them after reading the unit and its drop-ins. Returns 0, or 1
+ * when the unit is not loaded (not installed). */
 static int read_unit(sd_bus *bus, const char *unit, Source *ret, char **ret_error) {
-        _cleanup_(bus_message_unrefp) sd_bus_message *exec = NULL, *envm = NULL, *files = NULL;
-        _cleanup_free_ char *load = NULL, *active = NULL, *path = NULL, *err = NULL;
-        _cleanup_strv_free_ char **argv = NULL, **env = NULL, **expanded = NULL;
+        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         _cleanup_(manifest_freep) Manifest *m = NULL;
-        const char *file;
-        int r, ignore;
+        int r;
 
         r = units_get_state(bus, unit, &load, &active, &err);
         if (r < 0)
                 return free_and_format(ret_error, "%s", err ? err : strerror(-r)), r;
         if (!streq(load, "loaded"))
                 return 1;
-        r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
-        if (r < 0)
+        r = units_get_exec(bus, unit, &argv, &env, &err);
+        if (r == -ENOMEM)
                 return r;
-        r = get_property(bus, path, "ExecStart", "a(sasbttttuii)", &exec);
-        if (r >= 0)
-                r = sd_bus_message_enter_container(exec, 'a', "(sasbttttuii)");
-        if (r >= 0 && (r = sd_bus_message_enter_container(exec, 'r', "sasbttttuii")) > 0) {
-                r = sd_bus_message_skip(exec, "s");
-                if (r >= 0)
-                        r = sd_bus_message_read_strv(exec, &argv);
-        }
         if (r < 0)
-                return free_and_format(ret_error, "%s: cannot read ExecStart=: %s", unit, strerror(-r)), r;
-        if (!argv)
-                return free_and_format(ret_error, "%s has no ExecStart=", unit), -ENOENT;
-
-        r = get_property(bus, path, "Environment", "as", &envm);
-        if (r >= 0)
-                r = sd_bus_message_read_strv(envm, &env);
-        if (r < 0)
-                return free_and_format(ret_error, "%s: cannot read Environment=: %s", unit, strerror(-r)), r;
-        r = get_property(bus, path, "EnvironmentFiles", "a(sb)", &files);
-        if (r >= 0)
-                r = sd_bus_message_enter_container(files, 'a', "(sb)");
-        if (r < 0)
-                return free_and_format(ret_error, "%s: cannot read EnvironmentFile=: %s", unit, strerror(-r)), r;
-        while ((r = sd_bus_message_read(files, "(sb)", &file, &ignore)) > 0) {
-                r = read_env_file(unit, file, ignore, &env, ret_error);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return free_and_format(ret_error, "%s: cannot read EnvironmentFile=: %s", unit, strerror(-r)), r;
-
-        r = expand_argv(argv, env, &expanded);
-        if (r >= 0)
-                r = manifest_from_argv(unit, expanded, &m);
+                return free_and_format(ret_error, "%s", err ? err : strerror(-r)), r;
+        r = manifest_from_argv(unit, argv, &m);
         if (r < 0)
                 return r;
         *ret = (Source) { .m = TAKE_PTR(m), .env = TAKE_PTR(env), .label = strdup(unit) };

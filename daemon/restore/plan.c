@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup/age-keyfile.h"
 #include "etcd/etcd.h"
 #include "restore/internal.h"
 #include "restore/manifest.h"
@@ -395,7 +396,57 @@ static bool is_running_state(const char *active) {
         return !streq(active, "inactive") && !streq(active, "failed");
 }
 
-static int plan_systemd(RestorePlan *p, char **ret_error) {
+/* Where kube-apiserver's /readyz is asked, from its own flags (m: its
+ * static pod's manifest when pod, else its unit's ExecStart=): the address
+ * and port it serves on, and the CA its serving certificate is verified
+ * with: restore.apiserver_cacert, else its --client-ca-file (the cluster CA,
+ * which signs that certificate; in a pod mapped to the node through its
+ * hostPath volumes). */
+static int plan_apiserver(RestorePlan *p, const Config *c, const Manifest *m, bool pod, char **ret_error) {
+        _cleanup_free_ char *error = NULL;
+        const char *ca;
+        unsigned line = 0;
+        int r;
+
+        r = command_port(m, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT, &p->apiserver_port, &error);
+        if (r >= 0)
+                r = command_address(m, APISERVER_ADDRESS_FLAG, &p->apiserver_address, &error);
+        if (r < 0)
+                return free_and_format(ret_error, "cannot read kube-apiserver's address: %s",
+                                       error ? error : strerror(-r)), r;
+        if (c->restore.apiserver_cacert) {
+                p->apiserver_cacert = strdup(c->restore.apiserver_cacert);
+                p->apiserver_cacert_source = strdup("restore.apiserver_cacert");
+                return p->apiserver_cacert && p->apiserver_cacert_source ? 0 : -ENOMEM;
+        }
+        ca = manifest_flag(m, "client-ca-file", &line);
+        if (!ca || !*ca)
+                return free_and_format(ret_error, "%s has no --client-ca-file to verify kube-apiserver's /readyz "
+                                       "with: set restore.apiserver_cacert", m->file), -EBADMSG;
+        if (pod) {
+                r = manifest_host_path(m, ca, &p->apiserver_cacert, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return free_and_format(ret_error, "%s:%u: --client-ca-file=%s is on no hostPath volume of "
+                                               "the pod: set restore.apiserver_cacert", m->file, line, ca), -EBADMSG;
+                r = asprintf(&p->apiserver_cacert_source, "%s:%u: --client-ca-file=%s", m->file, line, ca);
+        } else {
+                if (ca[0] != '/')
+                        return free_and_format(ret_error, "%s: ExecStart= --client-ca-file=%s is not an absolute "
+                                               "path: set restore.apiserver_cacert", m->file, ca), -EBADMSG;
+                p->apiserver_cacert = strdup(ca);
+                r = asprintf(&p->apiserver_cacert_source, "%s: ExecStart= --client-ca-file", m->file);
+        }
+        if (r < 0 || !p->apiserver_cacert)
+                return -ENOMEM;
+        if (access(p->apiserver_cacert, R_OK) < 0)
+                return free_and_format(ret_error, "%s (%s): %s", p->apiserver_cacert, p->apiserver_cacert_source,
+                                       strerror(errno)), -errno;
+        return 0;
+}
+
+static int plan_systemd(RestorePlan *p, const Config *c, char **ret_error) {
         _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
         int r;
 
@@ -416,43 +467,25 @@ static int plan_systemd(RestorePlan *p, char **ret_error) {
         err = mfree(err);
         r = units_get_state(p->bus, p->apiserver_unit, &load, &active, &err);
         p->apiserver_running = r >= 0 && streq(load, "loaded") && is_running_state(active);
-        return 0;
-}
+        if (p->apiserver_running) {
+                _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+                _cleanup_(manifest_freep) Manifest *m = NULL;
 
-/* The CA kube-apiserver's /readyz is verified with: restore.apiserver_cacert,
- * else its manifest's --client-ca-file (the cluster CA, which signs its
- * serving certificate) mapped to the node through its hostPath volumes. */
-static int plan_apiserver_cacert(RestorePlan *p, const Config *c, const char *manifest, char **ret_error) {
-        _cleanup_(manifest_freep) Manifest *m = NULL;
-        const char *ca;
-        unsigned line = 0;
-        int r;
-
-        if (c->restore.apiserver_cacert) {
-                p->apiserver_cacert = strdup(c->restore.apiserver_cacert);
-                p->apiserver_cacert_source = strdup("restore.apiserver_cacert");
-                return p->apiserver_cacert && p->apiserver_cacert_source ? 0 : -ENOMEM;
+                err = mfree(err);
+                r = units_get_exec(p->bus, p->apiserver_unit, &argv, &env, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot tell where kube-apiserver serves: %s",
+                                               err ? err : strerror(-r)), r;
+                r = manifest_from_argv(p->apiserver_unit, argv, &m);
+                if (r == -E2BIG)
+                        return free_and_format(ret_error, "%s: ExecStart= has too many arguments", p->apiserver_unit),
+                               -EBADMSG;
+                if (r < 0)
+                        return r;
+                return plan_apiserver(p, c, m, false, ret_error);
         }
-        r = manifest_load(manifest, &m, ret_error);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return -EBADMSG;
-        ca = manifest_flag(m, "client-ca-file", &line);
-        if (!ca || !*ca)
-                return free_and_format(ret_error, "%s has no --client-ca-file to verify kube-apiserver's /readyz "
-                                       "with: set restore.apiserver_cacert", manifest), -EBADMSG;
-        r = manifest_host_path(m, ca, &p->apiserver_cacert, NULL);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return free_and_format(ret_error, "%s:%u: --client-ca-file=%s is on no hostPath volume of the pod: "
-                                       "set restore.apiserver_cacert", manifest, line, ca), -EBADMSG;
-        if (asprintf(&p->apiserver_cacert_source, "%s:%u: --client-ca-file=%s", manifest, line, ca) < 0)
-                return -ENOMEM;
-        if (access(p->apiserver_cacert, R_OK) < 0)
-                return free_and_format(ret_error, "%s (%s): %s", p->apiserver_cacert, p->apiserver_cacert_source,
-                                       strerror(errno)), -errno;
         return 0;
 }
 
@@ -503,7 +536,7 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
                 return -ENOMEM;
 
         if (p->mode == RESTORE_MODE_SYSTEMD)
-                return plan_systemd(p, ret_error);
+                return plan_systemd(p, c, ret_error);
 
         if (!has_manifest)
                 return free_and_format(ret_error, "restore.mode is static-pod but there is no %s", etcd_manifest), -ENODEV;
@@ -518,19 +551,12 @@ static int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
         p->etcd_running = true;
         p->apiserver_running = access(apiserver_manifest, F_OK) >= 0;
         if (p->apiserver_running) {
-                _cleanup_free_ char *error = NULL;
+                _cleanup_(manifest_freep) Manifest *m = NULL;
 
-                r = static_pod_manifest_port(apiserver_manifest, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT,
-                                             &p->apiserver_port, &error);
-                if (r >= 0)
-                        r = static_pod_manifest_address(apiserver_manifest, APISERVER_ADDRESS_FLAG,
-                                                        &p->apiserver_address, &error);
-                if (r < 0 && error)
-                        return free_and_format(ret_error, "cannot read kube-apiserver's address: %s", error), r;
+                r = manifest_load(apiserver_manifest, &m, ret_error);
                 if (r < 0)
-                        return free_and_format(ret_error, "cannot read kube-apiserver's address from %s: %s",
-                                               apiserver_manifest, strerror(-r)), r;
-                r = plan_apiserver_cacert(p, c, apiserver_manifest, ret_error);
+                        return r == -EFBIG || r == -E2BIG ? -EBADMSG : r;
+                r = plan_apiserver(p, c, m, true, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -738,7 +764,10 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                              p->manifests_dir, p->apiserver_address, p->apiserver_port, p->apiserver_cacert,
                              p->apiserver_cacert_source, dur);
         else if (r >= 0)
-                r = add_step(p, RESTORE_STEP_START_APISERVER, "systemctl start %s", p->apiserver_unit);
+                r = add_step(p, RESTORE_STEP_START_APISERVER, "systemctl start %s and wait until https://%s:%u/readyz "
+                             "answers 200, verified with %s (%s) (at most %s)", p->apiserver_unit,
+                             p->apiserver_address, p->apiserver_port, p->apiserver_cacert,
+                             p->apiserver_cacert_source, dur);
         if (r >= 0 && !c->restore.restart_controllers)
                 r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "restore.restart_controllers is false: left alone");
         else if (r >= 0 && pod)

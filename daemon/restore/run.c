@@ -291,7 +291,13 @@ int run_apiserver_start(Run *run, char **ret_error) {
                 return 0;
         }
         run->apiserver_held = false;
-        return units_start(p->bus, p->apiserver_unit, run->timeout_usec, ret_error);
+        r = units_start(p->bus, p->apiserver_unit, run->timeout_usec, ret_error);
+        if (r < 0)
+                return r;
+        r = wait_readyz(run, &took);
+        if (r < 0)
+                return free_and_format(ret_error, "kube-apiserver: %s", run->error), r;
+        return 0;
 }
 
 static uint16_t port_of(const char *url) {

@@ -43,32 +43,12 @@ int static_pod_manifest_move(const char *from_dir, const char *to_dir, const cha
         return 0;
 }
 
-/* The value of flag in the manifest at path as kube-apiserver sees it (the last occurrence), *ret NULL when it is
- * not given; *ret_line its line. */
-static int manifest_value(const char *path, const char *flag, char **ret, unsigned *ret_line, char **ret_error) {
-        _cleanup_(manifest_freep) Manifest *m = NULL;
-        const char *v;
-        int r;
-
-        r = manifest_load(path, &m, ret_error);
-        if (r < 0)
-                return r;
-        v = manifest_flag(m, flag, ret_line);
-        *ret = v ? strdup(v) : NULL;
-        return !v || *ret ? 0 : -ENOMEM;
-}
-
-int static_pod_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret,
-                             char **ret_error) {
-        _cleanup_free_ char *value = NULL;
+int command_port(const Manifest *m, const char *flag, uint16_t default_port, uint16_t *ret, char **ret_error) {
+        unsigned line = 0;
+        const char *value = manifest_flag(m, flag, &line);
         uint32_t port = 0;
         size_t digits = 0;
-        unsigned line = 0;
-        int r;
 
-        r = manifest_value(path, flag, &value, &line, ret_error);
-        if (r < 0)
-                return r;
         if (!value) {
                 *ret = default_port;
                 return 0;
@@ -79,22 +59,18 @@ int static_pod_manifest_port(const char *path, const char *flag, uint16_t defaul
                 port = port * 10 + (uint32_t) (*p - '0');
         }
         if (digits == 0 || value[digits] || port == 0 || port > 65535)
-                return free_and_format(ret_error, "%s:%u: %s=%s is not a port number", path, line, flag, value),
-                       -EBADMSG;
+                return free_and_format(ret_error, "%s%s%.0u: %s=%s is not a port number", m->file, line ? ":" : "",
+                                       line, flag, value), -EBADMSG;
         *ret = (uint16_t) port;
         return 0;
 }
 
-int static_pod_manifest_address(const char *path, const char *flag, char **ret, char **ret_error) {
-        _cleanup_free_ char *value = NULL;
+int command_address(const Manifest *m, const char *flag, char **ret, char **ret_error) {
+        unsigned line = 0;
+        const char *value = manifest_flag(m, flag, &line);
         struct in6_addr a6;
         struct in_addr a4;
-        unsigned line = 0;
-        int r;
 
-        r = manifest_value(path, flag, &value, &line, ret_error);
-        if (r < 0)
-                return r;
         if (!value || inet_pton(AF_INET, value, &a4) == 1) {
                 if (!value || a4.s_addr == htonl(INADDR_ANY))
                         return (*ret = strdup("127.0.0.1")) ? 0 : -ENOMEM;
@@ -102,8 +78,29 @@ int static_pod_manifest_address(const char *path, const char *flag, char **ret, 
                 if (IN6_IS_ADDR_UNSPECIFIED(&a6))
                         return (*ret = strdup("::1")) ? 0 : -ENOMEM;
         } else
-                return free_and_format(ret_error, "%s:%u: %s=%s is not an IP address", path, line, flag, value),
-                       -EBADMSG;
-        *ret = TAKE_PTR(value);
-        return 0;
+                return free_and_format(ret_error, "%s%s%.0u: %s=%s is not an IP address", m->file, line ? ":" : "",
+                                       line, flag, value), -EBADMSG;
+        *ret = strdup(value);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int static_pod_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret,
+                             char **ret_error) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        int r;
+
+        r = manifest_load(path, &m, ret_error);
+        if (r < 0)
+                return r;
+        return command_port(m, flag, default_port, ret, ret_error);
+}
+
+int static_pod_manifest_address(const char *path, const char *flag, char **ret, char **ret_error) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        int r;
+
+        r = manifest_load(path, &m, ret_error);
+        if (r < 0)
+                return r;
+        return command_address(m, flag, ret, ret_error);
 }

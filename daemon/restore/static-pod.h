@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "restore/manifest.h"
+
 /* Move from_dir/file to to_dir/file (same file system), never replacing an
  * existing file (-EEXIST), then fsync both directories. -ENOENT when the
  * manifest is not there, -EXDEV across file systems. */
@@ -31,3 +33,9 @@ int static_pod_manifest_port(const char *path, const char *flag, uint16_t defaul
  * literal, "127.0.0.1" when the flag is absent or 0.0.0.0, "::1" for ::.
  * -EBADMSG when the value is not an IP address. */
 int static_pod_manifest_address(const char *path, const char *flag, char **ret, char **ret_error);
+
+/* The same two for a command line already read: a pod's or, through
+ * manifest_from_argv(), a systemd unit's ExecStart=. Errors name m->file
+ * (and the flag's line when it has one). */
+int command_port(const Manifest *m, const char *flag, uint16_t default_port, uint16_t *ret, char **ret_error);
+int command_address(const Manifest *m, const char *flag, char **ret, char **ret_error);

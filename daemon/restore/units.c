@@ -311,10 +311,51 @@ int units_read_env_file(const char *path, char ***env) {
         return env_file_parse(text, size, env);
 }
 
+/* Expand ${NAME} anywhere and a word that is exactly $NAME (split on blanks), as systemd does in ExecStart=. */
+static int expand_argv(char **argv, char *const *env, char ***ret) {
+        _cleanup_strv_free_ char **out = NULL;
+        int r;
+
+        for (char **a = argv; a && *a; a++) {
+                if ((*a)[0] == '$' && (*a)[1] != '{' && (*a)[1]) {
+                        const char *v = strv_env_get(env, *a + 1);
+                        _cleanup_free_ char *copy = strdup(v ? v : "");
+
+                        if (!copy)
+                                return -ENOMEM;
+                        for (char *w = strtok(copy, " \t\n"); w; w = strtok(NULL, " \t\n"))
+                                if ((r = strv_extend(&out, w)) < 0)
+                                        return r;
+                        continue;
+                }
+                _cleanup_free_ char *s = strdup(*a);
+                if (!s)
+                        return -ENOMEM;
+                for (char *p; (p = strstr(s, "${"));) {
+                        char *close = strchr(p, '}'), *n;
+                        const char *v;
+
+                        if (!close)
+                                break;
+                        *close = '\0';
+                        v = strv_env_get(env, p + 2);
+                        *p = '\0';
+                        if (asprintf(&n, "%s%s%s", s, v ? v : "", close + 1) < 0)
+                                return -ENOMEM;
+                        free(s);
+                        s = n;
+                }
+                if ((r = strv_consume(&out, TAKE_PTR(s))) < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
 int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_env, char **ret_error) {
         _cleanup_(bus_error_freep) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL, **expanded = NULL;
         _cleanup_free_ char *path = NULL;
         const char *file, *prog;
         int r, ignore;
@@ -354,6 +395,10 @@ int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_
                 int k = units_read_env_file(file, &env);
                 if (k == -ENOMEM)
                         return k;
+                if (k == -EBADMSG) {
+                        set_error(ret_error, "%s: EnvironmentFile=%s contains a NUL byte", unit, file);
+                        return k;
+                }
                 if (k < 0 && !(ignore && k == -ENOENT)) {
                         set_error(ret_error, "cannot read EnvironmentFile=%s of %s: %s", file, unit, strerror(-k));
                         return k;
@@ -363,7 +408,10 @@ int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_
                 set_error(ret_error, "cannot read EnvironmentFiles of %s: %s", unit, bus_reason(&error, r));
                 return r;
         }
-        *ret_argv = TAKE_PTR(argv);
+        r = expand_argv(argv, env, &expanded);
+        if (r < 0)
+                return r;
+        *ret_argv = TAKE_PTR(expanded);
         *ret_env = TAKE_PTR(env);
         return 0;
 }

@@ -49,7 +49,8 @@ int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret
 int units_read_env_file(const char *path, char ***env);
 
 /* What unit runs: the first command of its ExecStart= (argv, program
- * first) and its environment as systemd resolved it — Environment=, then
+ * first; ${NAME} and a word that is exactly $NAME expanded from the
+ * environment as systemd expands them) and its environment as systemd resolved it — Environment=, then
  * each EnvironmentFile= read here (KEY=VALUE lines, '#' and ';' comments,
  * quotes removed; a file marked "-" may be missing), so a later assignment
  * wins as in systemd. *ret_argv and *ret_env are NULL-terminated (strv_free()).

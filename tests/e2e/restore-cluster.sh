@@ -24,7 +24,7 @@
 #
 # The units have Restart=on-failure as real ones do: without it, on this
 # cgroup v1 host a start now and then failed at once (the container's
-# systemd could not move etcd or socat into the unit's cgroup: exit status
+# systemd could not move etcd or the stand-in into the unit's cgroup: exit status
 # 219/CGROUP, after "Failed to kill control group …: Input/output error"
 # at the stop) and that node rolled back. How often systemd restarted each
 # unit is printed. The kube-apiserver stand-in is Type=exec: as Type=simple
@@ -76,6 +76,11 @@ check "etcd-backupctl installed ($ETCD_BACKUPCTL)" test -x "$D$ETCD_BACKUPCTL"
 # ---- what goes into the containers (/e2e) ----
 "$TOP_SRCDIR/scripts/dev-etcd" --certs "$T" >/dev/null || { not_ok "certificates"; finish; }
 PKI=/e2e/pki/etcd
+# kube-apiserver: the restore tests' stand-in, serving /readyz over TLS
+# (tests/helpers/apiserver-standin.py), one per node.
+. "$TOP_SRCDIR/tests/helpers/k8s-pki.sh"
+make_k8s_pki "$T/k8s-pki" || { not_ok "kubernetes certificates"; finish; }
+cp "$TOP_SRCDIR/tests/helpers/apiserver-standin.py" "$T/"
 OLD_CLUSTER="node1=https://127.0.0.1:2380,node2=https://127.0.0.2:2380,node3=https://127.0.0.3:2380"
 TLS="--client-cert-auth --trusted-ca-file $PKI/ca.crt --cert-file $PKI/server.crt --key-file $PKI/server.key \
 --peer-client-cert-auth --peer-trusted-ca-file $PKI/ca.crt --peer-cert-file $PKI/peer.crt --peer-key-file $PKI/peer.key"
@@ -102,14 +107,16 @@ ExecStart=/usr/bin/etcd --name node$n --data-dir /var/lib/etcd \\
 EOF
   cat > "$T/node$n/units/kube-apiserver.service" <<EOF
 [Unit]
-Description=kube-apiserver stand-in (a TCP listener on $ip:6443)
+Description=kube-apiserver stand-in (/readyz over TLS on $ip:6443)
 [Service]
-# Type=exec: the start job ends once socat runs, not at the fork, so a
-# start the restore waited for cannot still fail afterwards.
+# Type=exec: the start job ends once the stand-in runs, not at the fork,
+# so a start the restore waited for cannot still fail afterwards.
 Type=exec
 Restart=on-failure
 RestartSec=5
-ExecStart=/usr/bin/socat TCP-LISTEN:6443,bind=$ip,reuseaddr,fork SYSTEM:true
+ExecStart=/usr/bin/python3 /e2e/apiserver-standin.py --secure-port=6443 --bind-address=$ip \\
+  --client-ca-file=/e2e/k8s-pki/ca.crt --tls-cert-file=/e2e/k8s-pki/apiserver.crt \\
+  --tls-private-key-file=/e2e/k8s-pki/apiserver.key --etcd-servers=https://$ip:2379
 EOF
   if [[ $SANITIZE != none ]]; then
     mkdir -p "$T/node$n/units/etcd-backupd-restore@.service.d"
@@ -202,7 +209,7 @@ for n in 1 2 3; do
   check "node$n: restore exit 0" test $rc -eq 0
   if [[ $rc -ne 0 ]]; then
     ct "$n" journalctl -q -o short-monotonic -u e2e-etcd.service | grep -v -E "ID mismatch|was ignored|pipelining|stream|peer .* became|purge" | sed -n "/Stopping e2e-etcd/,\$p" | head -70 | sed "s/^/    [node$n etcd] /"
-    ct "$n" journalctl -q -o short-monotonic -u kube-apiserver.service | sed -n "/Stopping kube-apiserver/,\$p" | head -20 | sed "s/^/    [node$n kube-apiserver] /"
+    ct "$n" journalctl -q -o short-monotonic -u kube-apiserver.service | tail -20 | sed "s/^/    [node$n kube-apiserver] /"
   fi
 done
 for n in 1 2 3; do

@@ -9,16 +9,21 @@
 # (MaxConnections=1) on one connection: plan, confirmation, run. Checks:
 # `restore.mode = auto` picks systemd (no manifests, etcd's unit loaded); a
 # restore brings back the backed-up keys with both units active again and
-# the old data dir kept; the journal has the restore MESSAGE_IDs; a plan
+# the old data dir kept, kube-controller-manager restarted (kube-scheduler,
+# not running, left alone), and kube-apiserver's /readyz (where its unit's
+# ExecStart= says it serves) answering when the restore returns; the
+# journal has the restore MESSAGE_IDs; a plan
 # that is never confirmed ends within restore.confirm_timeout with nothing
 # changed; a restore whose etcd cannot come up (initial_cluster names a
 # member that does not exist: etcd never becomes ready, the start job times
-# out) rolls back to the old data with both units active.
+# out) rolls back to the old data with both units active and /readyz
+# answering; and one whose etcd really runs on another data dir than its
+# unit says is caught by the proof (revision) and rolled back.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/restore-systemd.sh
 #
 # Needs root, meson, systemd-nspawn, nsenter, socat, etcd, etcdctl, jq,
-# openssl, and a build whose prefix is not /usr (it is bind-mounted into the
+# openssl, curl, python3, and a build whose prefix is not /usr (it is bind-mounted into the
 # container, which boots the host's own /usr). Bounded by TIME_LIMIT seconds
 # (default 300); the container is stopped by the PID of the systemd-nspawn
 # process this script started.
@@ -38,7 +43,7 @@ finish() {
 }
 T0=$SECONDS
 [[ $(id -u) == 0 ]] || { not_ok "needs root (systemd-nspawn)"; finish; }
-for c in meson systemd-nspawn nsenter socat etcd etcdctl jq openssl; do
+for c in meson systemd-nspawn nsenter socat etcd etcdctl jq openssl curl python3; do
   command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
 done
 
@@ -91,22 +96,36 @@ ExecStart=/usr/bin/etcd --data-dir /var/lib/etcd \\
   --peer-client-cert-auth --peer-trusted-ca-file $PKI/ca.crt --peer-cert-file $PKI/peer.crt \\
   --peer-key-file $PKI/peer.key
 EOF
+# kube-apiserver: the stand-in of the restore tests, serving /readyz over
+# TLS (200 once etcd accepts connections) with a certificate of kubeadm's
+# names; the restore finds its port, address and CA in this ExecStart=.
+. "$TOP_SRCDIR/tests/helpers/k8s-pki.sh"
+make_k8s_pki "$T/k8s-pki" || { not_ok "kubernetes certificates"; finish; }
+cp "$TOP_SRCDIR/tests/helpers/apiserver-standin.py" "$T/"
 cat > "$T/units/kube-apiserver.service" <<'EOF'
 [Unit]
-Description=kube-apiserver stand-in (a TCP listener on 6443)
+Description=kube-apiserver stand-in (/readyz over TLS on 127.0.0.1:6443)
 [Service]
-# Type=exec: the start job ends once socat runs (Type=simple's ends at the
-# fork, before a failure to exec could be seen), so a start the restore
-# waited for has either succeeded or failed; restarted on failure like a
-# real kube-apiserver unit.
+# Type=exec: the start job ends once the stand-in runs (Type=simple's ends
+# at the fork, before a failure to exec could be seen); restarted on
+# failure like a real kube-apiserver unit.
 Type=exec
 Restart=on-failure
 RestartSec=5
-# socat exits 143 on SIGTERM, so after every stop the unit is "failed": each
+# It exits 143 on SIGTERM, so after every stop the unit is "failed": each
 # start the restore makes begins from that state, and must be judged by the
 # state after its job ended, not the one before.
-ExecStart=/usr/bin/socat TCP-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork SYSTEM:true
+Environment=STANDIN_TERM_EXIT=143
+ExecStart=/usr/bin/python3 /e2e/apiserver-standin.py --secure-port=6443 --bind-address=127.0.0.1 \
+  --client-ca-file=/e2e/k8s-pki/ca.crt --tls-cert-file=/e2e/k8s-pki/apiserver.crt \
+  --tls-private-key-file=/e2e/k8s-pki/apiserver.key --etcd-servers=https://127.0.0.1:2379
 EOF
+# The controllers the restore restarts (restore.restart_controllers, the
+# default): kube-controller-manager runs, kube-scheduler is loaded but not
+# started (left alone).
+for u in kube-controller-manager kube-scheduler; do
+  printf '[Unit]\nDescription=%s stand-in\n[Service]\nExecStart=/bin/sleep infinity\n' "$u" > "$T/units/$u.service"
+done
 # Sanitizer builds: the same options the unit test drivers use, as a drop-in.
 if [[ $SANITIZE != none ]]; then
   mkdir -p "$T/units/etcd-backupd-restore@.service.d"
@@ -140,6 +159,8 @@ ct() { # CMD...: inside the container, clean environment, bounded
   timeout 120 nsenter -t "$LEADER" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 ETCDCTL_API=3 "$@"
 }
+readyz() { [[ $(ct curl -sS --max-time 5 --cacert /e2e/k8s-pki/ca.crt --resolve kubernetes:6443:127.0.0.1 \
+             https://kubernetes:6443/readyz 2>&1) == ok ]]; }
 wait_until() { local n=$(($1 * 5)); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
 active() { [[ $(ct systemctl show -P ActiveState "$1" 2>/dev/null) == active ]]; }
 ectl() { ct etcdctl --endpoints https://127.0.0.1:2379 --cacert $PKI/ca.crt --cert $PKI/healthcheck-client.crt \
@@ -151,7 +172,8 @@ use_conf() { ct install -D -m 0600 "/e2e/$1.conf" "$CONF"; }
 ct sh -c "cp -r /e2e/units/* /run/systemd/system/ &&
   cp /e2e/dest${RSOCKET#"$D"} /e2e/dest${RUNIT#"$D"} /etc/systemd/system/ && systemctl daemon-reload"
 use_conf good
-ct systemctl start e2e-etcd.service kube-apiserver.service etcd-backupd-restore.socket >> "$T/ct.log" 2>&1
+ct systemctl start e2e-etcd.service kube-apiserver.service kube-controller-manager.service \
+  etcd-backupd-restore.socket >> "$T/ct.log" 2>&1
 check "etcd and the kube-apiserver stand-in run as units" wait_until 30 active e2e-etcd.service
 check "kube-apiserver.service active" active kube-apiserver.service
 
@@ -160,9 +182,13 @@ backup=$(ct "$ETCD_BACKUPD" --once -c "$CONF" 2>>"$T/ct.log")
 check "--once made a backup" test -n "$backup"
 for i in $(seq 1 5); do ectl put "/after/k$i" "late" >/dev/null; done
 pid_before=$(ct systemctl show -P MainPID e2e-etcd.service)
+kcm_before=$(ct systemctl show -P MainPID kube-controller-manager.service)
+check "kube-controller-manager.service active" test "$kcm_before" -gt 0
 
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
 check "dry run: mode auto picked systemd (the unit is loaded over D-Bus)" grep -q "Mode: *systemd" <<<"$out"
+check "dry run: kube-apiserver judged by its /readyz, where its unit's ExecStart= says it serves" \
+  grep -qF "https://127.0.0.1:6443/readyz answers 200, verified with /e2e/k8s-pki/ca.crt (kube-apiserver.service: ExecStart= --client-ca-file)" <<<"$out"
 check "dry run: etcd untouched (same MainPID)" test "$pid_before" = "$(ct systemctl show -P MainPID e2e-etcd.service)"
 
 data_before=$(ct sh -c 'cd /var/lib/etcd && find . -printf "%p %y %s\n" | sort')
@@ -183,6 +209,11 @@ echo "$out" | sed 's/^/    /'
 check "restore: exit 0" test $rc -eq 0
 check "restore: etcd unit active again" active e2e-etcd.service
 check "restore: kube-apiserver unit active again" active kube-apiserver.service
+check "restore: kube-apiserver's /readyz answers ok when the restore returns" readyz
+check "restore: kube-controller-manager restarted (active, new MainPID)" \
+  eval 'active kube-controller-manager.service && test "$kcm_before" != "$(ct systemctl show -P MainPID kube-controller-manager.service)"'
+check "restore: kube-scheduler, not running before, left alone" \
+  test "$(ct systemctl show -P ActiveState kube-scheduler.service)" = inactive
 check "restore: etcd restarted (new MainPID)" test "$pid_before" != "$(ct systemctl show -P MainPID e2e-etcd.service)"
 check "restore: later writes gone" test -z "$(ectl get /after/ --prefix --keys-only)"
 check "restore: backed-up keys back" test "$(ectl get /before/k1 --print-value-only)" = v1
@@ -223,7 +254,32 @@ check "failed restore: the error names etcd's state and its last journal lines" 
 check "failed restore: etcd unit active" active e2e-etcd.service
 if active kube-apiserver.service; then ok "failed restore: kube-apiserver unit active"
 else not_ok "failed restore: kube-apiserver unit active ($(ct systemctl show -P ActiveState kube-apiserver.service)/$(ct systemctl show -P SubState kube-apiserver.service), result $(ct systemctl show -P Result kube-apiserver.service))"; fi
+check "failed restore: kube-apiserver's /readyz answers ok when the restore returns" readyz
 check "failed restore: data as it was" test "$(ectl get /keep/k1 --print-value-only)" = "after the first restore"
 check "failed restore: failed restore kept" ct sh -c 'test -d /var/lib/etcd.failed-restore-*/member'
 check "journal: restore failed" ct sh -c 'journalctl -q MESSAGE_ID=f7d5be1d166a4c44ae83864fd04d74ba | grep -q .'
+
+# The proof itself: a unit that says one data dir (Environment=
+# ETCD_DATA_DIR=/var/lib/etcd, which every settings check reads) while
+# etcd really runs on another (env(1) overrides it at exec). The restore
+# swaps a directory etcd never reads; etcd comes back on its old data, with
+# the later writes, and the restore must see it and roll back.
+use_conf good
+ct systemctl stop e2e-etcd.service
+ct cp -a /var/lib/etcd /var/lib/etcd-real
+ct mkdir -p /run/systemd/system/e2e-etcd.service.d
+sed -n '/^ExecStart=/,/[^\\]$/p' "$T/units/e2e-etcd.service" |
+  sed 's|^ExecStart=/usr/bin/etcd --data-dir /var/lib/etcd|ExecStart=/usr/bin/env ETCD_DATA_DIR=/var/lib/etcd-real /usr/bin/etcd|' \
+  > "$T/elsewhere.exec"
+printf '[Service]\nEnvironment=ETCD_DATA_DIR=/var/lib/etcd\nExecStart=\n%s\n' "$(cat "$T/elsewhere.exec")" > "$T/elsewhere.conf"
+ct cp /e2e/elsewhere.conf /run/systemd/system/e2e-etcd.service.d/
+ct systemctl daemon-reload
+ct systemctl start e2e-etcd.service >> "$T/ct.log" 2>&1
+check "elsewhere: etcd runs on /var/lib/etcd-real" wait_until 30 eval 'ectl put /elsewhere/k1 late >/dev/null 2>&1'
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "elsewhere: exit 1" test $rc -eq 1
+check "elsewhere: the proof failed, naming the revision" grep -q "check failed: etcd at https://127.0.0.1:2379 answers at revision [0-9]*, not" <<<"$out"
+check "elsewhere: rolled back" grep -q "rolled back" <<<"$out"
+check "elsewhere: the later write is still there" test "$(ectl get /elsewhere/k1 --print-value-only)" = late
 finish

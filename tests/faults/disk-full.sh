@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # A backup directory on small tmpfs file systems, at every size from "cannot
-# start" to "fits": a ~20 MiB incompressible db needs room for the spool (the
-# raw db) and the output. Too small: exit 1 with an error that names the
-# lack of space, the earlier backup byte-identical and nothing else left.
-# Big enough: a backup that verifies.
+# start" to "fits": an incompressible db (20 MiB of values; bbolt makes the
+# file 22-34 MiB depending on how etcd batched the writes) needs room for the
+# spool (the raw db) and the output. Too small: exit 1 with an error that
+# names the lack of space, the earlier backup byte-identical and nothing else
+# left. Big enough: a backup that verifies. The sizes are fractions of the
+# db's real size, so that both outcomes are reached whatever size it has.
 . "$(dirname "$0")/../integration/lib.sh"
 [[ $(id -u) -eq 0 ]] || { echo "needs root to mount tmpfs"; exit 1; }
 
 start_etcd
 load_random 20 1024
+db=$(ctl endpoint status -w json | jq -r '.[0].Status.dbSize')
+dbm=$(( (db + 1048575) / 1048576 ))
+echo "# db $db bytes ($dbm MiB)"
 mnt=$T/mnt
 mkdir -p "$mnt"
 tried=0 refused=0 fitted=0
-for mb in 1 8 16 22 26 30 34 38 41 44 48 56 64; do
+# 1 MiB, a quarter to three quarters of the db, the db itself, the db and a
+# part of the output, just under the db twice, and twice the db with room.
+for mb in 1 $((dbm / 4)) $((dbm / 2)) $((dbm * 3 / 4)) $dbm $((dbm + 2)) \
+          $((dbm * 5 / 4)) $((dbm * 3 / 2)) $((dbm * 7 / 4)) $((dbm * 2 - 2)) \
+          $((dbm * 2 + 8)) $((dbm * 2 + 24)); do
   mount -t tmpfs -o size=${mb}m,mode=0700 tmpfs "$mnt" || { not_ok "mount ${mb}M"; continue; }
   # An earlier (fake) backup that must survive.
   head -c 100000 /dev/urandom > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db"
@@ -38,7 +47,6 @@ echo "# sizes tried: $tried, refused: $refused, fitted: $fitted"
 # Room for the db but not for the db and an output as large as the previous
 # backup: refused before the stream starts, saying what it needs, rather
 # than failing half-way.
-db=$(ctl endpoint status -w json | jq -r '.[0].Status.dbSize')
 prev=$((db + 4 * 1048576))
 mount -t tmpfs -o size=$(( (prev + db * 3 / 2) / 1048576 + 1 ))m,mode=0700 tmpfs "$mnt"
 head -c "$prev" /dev/urandom > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db"

@@ -8,9 +8,10 @@ the rest are accepted and ignored) and serves HTTPS at
 https://<bind-address>:<secure-port>: GET /readyz answers 200 "ok" when the
 first of --etcd-servers accepts a TCP connection, else 500 "etcd not
 reachable" — the readiness the restore waits for. Every other path is 404.
-SIGTERM ends it.
+SIGTERM ends it, with exit status $STANDIN_TERM_EXIT (default 0).
 """
 import http.server
+import os
 import signal
 import socket
 import ssl
@@ -62,5 +63,5 @@ srv = Server((bind, port), Handler)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(flags["tls-cert-file"], flags["tls-private-key-file"])
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(int(os.environ.get("STANDIN_TERM_EXIT", "0"))))
 srv.serve_forever()

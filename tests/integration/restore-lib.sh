@@ -39,22 +39,12 @@ BACKUPS=$T/backups
 mkdir -p "$NODE/var/lib" "$MAN" "$T/pids"
 "$TOP_SRCDIR/scripts/dev-etcd" --certs "$T/etcd" >/dev/null || { echo "cannot make certificates"; exit 1; }
 PKI=$T/etcd/pki/etcd
-# kubeadm's /etc/kubernetes/pki: the cluster CA (kube-apiserver's
-# --client-ca-file) and kube-apiserver's serving certificate with kubeadm's
-# names (not 127.0.0.1: the restore verifies the name "kubernetes"); etcd's
+# kubeadm's /etc/kubernetes/pki (tests/helpers/k8s-pki.sh), etcd's
 # certificates below it, as kubeadm lays them out.
+. "$TOP_SRCDIR/tests/helpers/k8s-pki.sh"
 K8S_PKI=$T/k8s/pki
 mkdir -p "$K8S_PKI"; ln -s "$PKI" "$K8S_PKI/etcd"
-( cd "$K8S_PKI" &&
-  openssl ecparam -name prime256v1 -genkey -noout -out ca.key &&
-  openssl req -x509 -new -key ca.key -subj /CN=kubernetes -days 3650 -sha256 \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign -out ca.crt &&
-  openssl ecparam -name prime256v1 -genkey -noout -out apiserver.key &&
-  openssl req -new -key apiserver.key -subj /CN=kube-apiserver -out apiserver.csr &&
-  printf '%s\n' 'subjectAltName=DNS:cp1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1,IP:192.168.122.10' \
-    'extendedKeyUsage=serverAuth' > apiserver.ext &&
-  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
-    -extfile apiserver.ext -out apiserver.crt ) >/dev/null 2>&1 || { echo "cannot make the kubernetes certificates"; exit 1; }
+make_k8s_pki "$K8S_PKI" || { echo "cannot make the kubernetes certificates"; exit 1; }
 ETCD_CACERT=$PKI/ca.crt ETCD_CERT=$PKI/healthcheck-client.crt ETCD_KEY=$PKI/healthcheck-client.key
 CPORT=$(free_port); PPORT=$((CPORT + 1))
 APORT=$(free_port) CMPORT=$(free_port) SCHPORT=$(free_port)

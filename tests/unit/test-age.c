@@ -31,6 +31,7 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
+#include "backup/age-keyfile.h"
 #include "format/age.h"
 #include "test.h"
 #include "util/io.h"
