@@ -11,7 +11,8 @@
 # restore brings back the backed-up keys with both units active again and
 # the old data dir kept, kube-controller-manager restarted (kube-scheduler,
 # not running, left alone), and kube-apiserver's /readyz (where its unit's
-# ExecStart= says it serves) answering when the restore returns; the
+# ExecStart= says it serves) answering when the restore returns, its start
+# of etcd, made to fail once, waited through systemd's Restart=; the
 # journal has the restore MESSAGE_IDs; a plan
 # that is never confirmed ends within restore.confirm_timeout with nothing
 # changed; a restore whose etcd cannot come up (initial_cluster names a
@@ -86,6 +87,9 @@ Type=notify
 # before it runs); the unit then starts again by itself.
 Restart=on-failure
 RestartSec=5
+# That failure, once, on demand: the first start after the test creates
+# /run/e2e-etcd-fail-once fails before etcd runs.
+ExecStartPre=/bin/sh -c 'if [ -e /run/e2e-etcd-fail-once ]; then rm /run/e2e-etcd-fail-once; echo "this start fails once (restore test)"; exit 1; fi'
 # The name comes from an EnvironmentFile=, as packaged etcd units do it.
 EnvironmentFile=/e2e/etcd.env
 ExecStart=/usr/bin/etcd --data-dir /var/lib/etcd \\
@@ -204,9 +208,17 @@ check "unconfirmed plan: etcd untouched (same MainPID)" test "$pid_before" = "$(
 check "unconfirmed plan: data dir listing unchanged" \
   test "$data_before" = "$(ct sh -c 'cd /var/lib/etcd && find . -printf "%p %y %s\n" | sort')"
 
+# The restore's start of etcd fails once and systemd's Restart= starts it
+# again: the restore waits through the auto-restart instead of rolling back.
+restarts_before=$(ct systemctl show -P NRestarts e2e-etcd.service)
+ct touch /run/e2e-etcd-fail-once
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "restore: exit 0" test $rc -eq 0
+check "restore: etcd's failed first start was restarted by systemd and waited through (NRestarts $restarts_before -> 1 more)" \
+  test "$(ct systemctl show -P NRestarts e2e-etcd.service)" = $((restarts_before + 1))
+check "restore: the failed first start happened (its ExecStartPre= line in the journal)" \
+  ct sh -c 'journalctl -q -u e2e-etcd.service | grep -q "this start fails once"'
 check "restore: etcd unit active again" active e2e-etcd.service
 check "restore: kube-apiserver unit active again" active kube-apiserver.service
 check "restore: kube-apiserver's /readyz answers ok when the restore returns" readyz
