@@ -86,7 +86,12 @@ typedef struct Output {
         int fd;
         EVP_MD_CTX *md;
         uint64_t size;
+        uint64_t flushed;       /* bytes whose writeback has been started */
 } Output;
+
+/* Start writing the output back every so many bytes, so that the fsync
+ * before it is published has little left to wait for. */
+#define OUTPUT_FLUSH_BYTES (UINT64_C(8) * 1024 * 1024)
 
 static int on_output(const void *data, size_t n, void *userdata) {
         Output *o = userdata;
@@ -98,6 +103,12 @@ static int on_output(const void *data, size_t n, void *userdata) {
         if (r < 0)
                 return r;
         o->size += n;
+        if (o->size - o->flushed >= OUTPUT_FLUSH_BYTES) {
+                /* Only a head start: the fsync at publishing is what counts. */
+                (void) sync_file_range(o->fd, (off_t) o->flushed, (off_t) (o->size - o->flushed),
+                                       SYNC_FILE_RANGE_WRITE);
+                o->flushed = o->size;
+        }
         return 0;
 }
 
@@ -134,15 +145,10 @@ typedef struct Spool {
 
 static void *compress_thread(void *userdata) {
         Spool *s = userdata;
-        _cleanup_free_ uint8_t *buf = malloc(SPOOL_READ_BYTES);
         uint64_t offset = 0;
         bool all_threads = false;
         int r = 0;
 
-        if (!buf) {
-                r = -ENOMEM;
-                goto finish;
-        }
         /* Nice values are per thread on Linux and inherited by the threads
          * this one creates: the codec's pool is made here, after this. */
         (void) setpriority(PRIO_PROCESS, (id_t) gettid(), COMPRESS_NICE);
@@ -156,9 +162,10 @@ static void *compress_thread(void *userdata) {
         codec_writer_set_active_threads(s->codec, MAX(codec_writer_threads(s->codec), 2u) - 1);
         for (;;) {
                 uint64_t avail;
+                void *buf = NULL;
+                size_t n, room = 0;
                 bool done;
                 ssize_t k;
-                size_t n;
 
                 pthread_mutex_lock(&s->lock);
                 /* Whole reads, not a wakeup per network packet. */
@@ -177,7 +184,11 @@ static void *compress_thread(void *userdata) {
                 }
                 if (avail == 0 && done)
                         break;
-                n = (size_t) MIN(avail, (uint64_t) SPOOL_READ_BYTES);
+                /* Read straight into the codec's chunk: no copy in between. */
+                r = codec_writer_buffer(s->codec, &buf, &room);
+                if (r < 0)
+                        break;
+                n = (size_t) MIN(avail, (uint64_t) room);
                 k = pread(s->fd, buf, n, (off_t) offset);
                 if (k < 0) {
                         r = -errno;
@@ -192,7 +203,7 @@ static void *compress_thread(void *userdata) {
                 r = trailer_feed(s->trailer, buf, n);
                 if (r < 0)
                         break;
-                r = codec_writer_write(s->codec, buf, n);
+                r = codec_writer_commit(s->codec, n);
                 if (r < 0)
                         break;
                 offset += n;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * codec.c — parallel chunked compression and streaming decompression of
- * backups (see codec.h). The writer copies input into fixed CODEC_CHUNK_BYTES
- * chunks held in a ring of 2 × threads slots; worker threads claim submitted
+ * backups (see codec.h). The writer gathers input in fixed CODEC_CHUNK_BYTES
+ * chunks held in a ring of threads + 1 slots (copied in by
+ * codec_writer_write(), or read in place after codec_writer_buffer()); worker threads claim submitted
  * chunks in sequence and compress each one on its own (libdeflate's
  * whole-buffer gzip encoder, or ZSTD_compress2 with content size and checksum),
  * and the caller's thread hands finished chunks to the sink strictly in
@@ -13,12 +14,14 @@
  * in constant memory and treats every malformed or truncated input as
  * -EBADMSG.
  *
- * Chunk size: 2 MiB. Measured on the 2-core build machine with 600 MB of
+ * Chunk size: 1 MiB. Measured on the 2-core build machine with 600 MB of
  * etcd-like pages, threads = 2, chunks of 1, 2, 4 and 8 MiB: CPU time per byte
  * is the same within noise at gzip 6 and zstd 3, and the output differs by
- * less than 0.6% (gzip gains 0.2% from 2 to 4 MiB, zstd 3 loses as much; only
- * zstd 19, whose window is capped by the chunk, gains 2%). Memory grows
- * linearly with the chunk, so the smaller of the equivalent sizes wins.
+ * about 1% (on scripts/bench's 600 MB db, 1 MiB instead of 2 MiB makes zstd 3's
+ * output 1.0% and gzip 6's 0.4% larger; only zstd 19, whose window is capped
+ * by the chunk, gains more from larger chunks). Memory grows linearly with the
+ * chunk (peak RSS of --once at 2 threads: 19.4 MiB at 1 MiB, 22.9 MiB at
+ * 2 MiB), so the smallest of the near-equivalent sizes wins.
  */
 
 #include <errno.h>
@@ -321,7 +324,7 @@ int codec_writer_new(CodecKind kind, int level, unsigned threads, SinkFn sink,
         w->threaded = threads > 1;
         w->n_workers = threads;
         w->active_limit = threads;
-        w->n_chunks = w->threaded ? 2 * threads : 1;
+        w->n_chunks = w->threaded ? threads + 1 : 1;
 
         w->workers = calloc(w->n_workers, sizeof(CodecWorker));
         w->chunks = calloc(w->n_chunks, sizeof(CodecChunk));
@@ -476,6 +479,76 @@ static int writer_submit(CodecWriter *w) {
         return writer_emit(w, 0);
 }
 
+/* The slot of a CODEC_NONE writer: input is filled there only by
+ * codec_writer_buffer() and passed straight to the sink. */
+static int writer_none_buffer(CodecWriter *w, CodecChunk **ret) {
+        if (!w->chunks) {
+                w->chunks = calloc(1, sizeof(CodecChunk));
+                if (!w->chunks)
+                        return writer_fail(w, -ENOMEM);
+                w->n_chunks = 1;
+        }
+        if (!w->chunks[0].in) {
+                w->chunks[0].in = malloc(CODEC_CHUNK_BYTES);
+                if (!w->chunks[0].in)
+                        return writer_fail(w, -ENOMEM);
+        }
+        *ret = &w->chunks[0];
+        return 0;
+}
+
+int codec_writer_buffer(CodecWriter *w, void **ret, size_t *ret_size) {
+        CodecChunk *c = NULL;
+        int r;
+
+        if (!w || !ret || !ret_size)
+                return -EINVAL;
+        if (w->error < 0)
+                return w->error;
+        if (w->finished)
+                return -EINVAL;
+        r = w->kind == CODEC_NONE ? writer_none_buffer(w, &c) : writer_acquire(w, &c);
+        if (r < 0)
+                return r;
+        *ret = c->in + c->in_size;
+        *ret_size = CODEC_CHUNK_BYTES - c->in_size;
+        return 0;
+}
+
+int codec_writer_commit(CodecWriter *w, size_t n) {
+        CodecChunk *c;
+        int r;
+
+        if (!w)
+                return -EINVAL;
+        if (w->error < 0)
+                return w->error;
+        if (w->finished)
+                return -EINVAL;
+        if (w->kind == CODEC_NONE) {
+                if (n == 0)
+                        return 0;
+                if (!w->chunks || n > CODEC_CHUNK_BYTES)
+                        return -EINVAL;
+                r = w->sink(w->chunks[0].in, n, w->userdata);
+                if (r < 0)
+                        return writer_fail(w, r);
+                w->bytes_in += n;
+                w->bytes_out += n;
+                return 0;
+        }
+        if (!w->filling)
+                return n == 0 ? 0 : -EINVAL;
+        c = writer_chunk(w, w->submit_seq);
+        if (n > CODEC_CHUNK_BYTES - c->in_size)
+                return -EINVAL;
+        c->in_size += n;
+        w->bytes_in += n;
+        if (c->in_size == CODEC_CHUNK_BYTES)
+                return writer_submit(w);
+        return 0;
+}
+
 int codec_writer_write(CodecWriter *w, const void *data, size_t n) {
         const uint8_t *p = data;
         int r;
@@ -499,25 +572,19 @@ int codec_writer_write(CodecWriter *w, const void *data, size_t n) {
         }
 
         while (n > 0) {
-                CodecChunk *c = NULL;
-                size_t k;
+                void *buf = NULL;
+                size_t room = 0, k;
 
-                r = writer_acquire(w, &c);
+                r = codec_writer_buffer(w, &buf, &room);
                 if (r < 0)
                         return r;
-
-                k = MIN(n, CODEC_CHUNK_BYTES - c->in_size);
-                memcpy(c->in + c->in_size, p, k);
-                c->in_size += k;
-                w->bytes_in += k;
+                k = MIN(n, room);
+                memcpy(buf, p, k);
+                r = codec_writer_commit(w, k);
+                if (r < 0)
+                        return r;
                 p += k;
                 n -= k;
-
-                if (c->in_size == CODEC_CHUNK_BYTES) {
-                        r = writer_submit(w);
-                        if (r < 0)
-                                return r;
-                }
         }
         return 0;
 }

@@ -19,7 +19,7 @@
 
 /* Input is compressed in independent chunks of this size: one gzip member or
  * zstd frame each. Chosen by measurement (see codec.c). */
-#define CODEC_CHUNK_BYTES ((size_t) 2 * 1024 * 1024)
+#define CODEC_CHUNK_BYTES ((size_t) 1024 * 1024)
 
 /* Upper bound for the threads argument of codec_writer_new(). */
 #define CODEC_THREADS_MAX 256U
@@ -32,8 +32,8 @@ typedef struct CodecReader CodecReader;
  * one per online CPU (capped at CODEC_THREADS_MAX); with 1 the writer
  * compresses inline in the caller's thread. The sink is only ever called from
  * the caller's thread, inside codec_writer_write() and codec_writer_finish().
- * Memory stays bounded however much is written: 2 × threads chunk slots of
- * about 2 × CODEC_CHUNK_BYTES each (input plus output), plus one compressor
+ * Memory stays bounded however much is written: threads + 1 chunk slots
+ * of about 2 × CODEC_CHUNK_BYTES each (input plus output), plus one compressor
  * context per thread. Returns 0 and the writer in *ret, -EINVAL for a bad kind,
  * level (ignored for none), thread count or NULL sink, -ENOMEM, or the -errno
  * of a failed thread creation. */
@@ -45,6 +45,19 @@ int codec_writer_new(CodecKind kind, int level, unsigned threads, SinkFn sink,
  * compressor fails, -ENOMEM, or -EINVAL after codec_writer_finish(). After an
  * error the writer is dead: every later call returns the same error. */
 int codec_writer_write(CodecWriter *w, const void *data, size_t n);
+
+/* Input without a copy: *ret receives room for *ret_size (at least 1) bytes
+ * inside the writer, to be filled in place and handed over with
+ * codec_writer_commit(w, n), n ≤ *ret_size, before any other call on w. May
+ * call the sink with earlier output and block while all chunk slots are
+ * busy, as codec_writer_write() does. Returns 0, or the errors of
+ * codec_writer_write(). */
+int codec_writer_buffer(CodecWriter *w, void **ret, size_t *ret_size);
+
+/* The first n bytes of the room codec_writer_buffer() gave are input.
+ * Returns 0, the errors of codec_writer_write(), or -EINVAL when n exceeds
+ * that room. */
+int codec_writer_commit(CodecWriter *w, size_t n);
 
 /* Compress what is buffered, hand all remaining output to the sink in order
  * and stop the threads. An empty input still yields one valid (empty) member

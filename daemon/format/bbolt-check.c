@@ -17,6 +17,10 @@ typedef struct Checker {
         uint8_t *reached;       /* bitmaps over meta.pgid pages */
         uint8_t *freed;
         BboltCheckStats stats;
+        /* The page being checked at each depth, for bbolt_page_read(): a page
+         * stays put while the pages below it are checked. */
+        uint8_t *buf[BBOLT_MAX_DEPTH];
+        size_t alloc[BBOLT_MAX_DEPTH];
 } Checker;
 
 static bool bit_get(const uint8_t *map, uint64_t i) {
@@ -38,7 +42,27 @@ typedef struct LastKey {
         const uint8_t *key;
         size_t len;
         bool set;
+        uint8_t *copy;          /* the key kept once its page is left (see keep_last()) */
+        size_t copy_alloc;
 } LastKey;
+
+/* The page the last key points into is read over by the next page at its
+ * depth: keep a copy of the key. */
+static int keep_last(LastKey *last) {
+        if (!last->set || last->key == last->copy)
+                return 0;
+        if (last->copy_alloc < last->len) {
+                uint8_t *b = realloc(last->copy, last->len);
+                if (!b)
+                        return -ENOMEM;
+                last->copy = b;
+                last->copy_alloc = last->len;
+        }
+        if (last->len > 0)
+                memcpy(last->copy, last->key, last->len);
+        last->key = last->copy;
+        return 0;
+}
 
 static int check_bucket(Checker *c, const BboltBucket *b, unsigned depth);
 
@@ -54,8 +78,11 @@ static int check_key(Checker *c, const Page *p, unsigned i, const uint8_t *key, 
                   (range->hi && bbolt_key_compare(key, klen, range->hi, range->hi_len) >= 0))
                 return bbolt_set_error(c->db, "%s: key of element %u outside the range its parent page gives",
                                        bbolt_page_label(p, buf), i);
-        if (last)
-                *last = (LastKey) { .key = key, .len = klen, .set = true };
+        if (last) {
+                last->key = key;
+                last->len = klen;
+                last->set = true;
+        }
         return 0;
 }
 
@@ -86,7 +113,7 @@ static int check_leaf(Checker *c, const Page *p, unsigned depth, const KeyRange 
                                 return r;
                 }
         }
-        return 0;
+        return last ? keep_last(last) : 0;
 }
 
 /* Claim pages id..id+overflow for this tree. */
@@ -111,7 +138,7 @@ static int check_tree(Checker *c, uint64_t id, unsigned depth, unsigned level,
                 return bbolt_set_error(c->db,
                                        "page %" PRIu64 ": pages and buckets nest deeper than %u levels",
                                        id, BBOLT_MAX_DEPTH);
-        r = bbolt_page_get(c->db, id, &p);
+        r = bbolt_page_read(c->db, id, &c->buf[depth], &c->alloc[depth], &p);
         if (r < 0)
                 return r;
         r = check_claim(c, &p);
@@ -170,8 +197,11 @@ static int check_bucket(Checker *c, const BboltBucket *b, unsigned depth) {
         int r;
 
         c->stats.buckets++;
-        if (b->root != 0)
-                return check_tree(c, b->root, depth, 0, &(KeyRange) {}, &last);
+        if (b->root != 0) {
+                r = check_tree(c, b->root, depth, 0, &(KeyRange) {}, &last);
+                free(last.copy);
+                return r;
+        }
 
         if (depth >= BBOLT_MAX_DEPTH)
                 return bbolt_set_error(c->db, "inline page: pages and buckets nest deeper than %u levels",
@@ -181,7 +211,9 @@ static int check_bucket(Checker *c, const BboltBucket *b, unsigned depth) {
         if (r < 0)
                 return r;
         c->stats.max_depth = MAX(c->stats.max_depth, 1u);
-        return check_leaf(c, &p, depth, &(KeyRange) {}, &last);
+        r = check_leaf(c, &p, depth, &(KeyRange) {}, &last);
+        free(last.copy);
+        return r;
 }
 
 static int check_freelist(Checker *c) {
@@ -193,7 +225,8 @@ static int check_freelist(Checker *c) {
         if (db->meta.freelist == BBOLT_PGID_NONE)
                 return 0;
 
-        r = bbolt_page_get(db, db->meta.freelist, &p);
+        /* Read at depth 0: the walk starts after it, and only the bitmap is kept. */
+        r = bbolt_page_read(db, db->meta.freelist, &c->buf[0], &c->alloc[0], &p);
         if (r < 0)
                 return r;
         if (p.flags != PAGE_FREELIST)
@@ -257,9 +290,10 @@ int bbolt_check(Bbolt *db, BboltCheckStats *ret) {
         bit_set(reached, 0);
         bit_set(reached, 1);
         r = check_freelist(&c);
-        if (r < 0)
-                return r;
-        r = check_bucket(&c, &root, 0);
+        if (r >= 0)
+                r = check_bucket(&c, &root, 0);
+        for (unsigned i = 0; i < BBOLT_MAX_DEPTH; i++)
+                free(c.buf[i]);
         if (r < 0)
                 return r;
 

@@ -48,6 +48,7 @@ struct Bbolt {
         void *map;
         size_t map_size;
         uint64_t touched;       /* bytes of the mapping read since it was last trimmed */
+        int fd;                 /* bbolt_open_fd(): a duplicate of the file, for bbolt_page_read(); else -1 */
 
         Meta meta;
         unsigned meta_index;
@@ -104,6 +105,17 @@ static inline int bbolt_key_compare(const uint8_t *a, size_t alen, const uint8_t
  * file with its overflow, and that its header names it. Returns 0 or
  * -EBADMSG with the reason in bbolt_last_error(). */
 int bbolt_page_get(Bbolt *db, uint64_t id, Page *ret);
+
+/* As bbolt_page_get(), but for a db opened from a file the page and its
+ * overflow are read with pread(2) into *buf (grown as needed; the caller
+ * frees it) rather than touched through the mapping: a walk over every page
+ * of a large file costs a page fault per page through a mapping (expensive
+ * under virtualisation) and one read per page here. The page is valid until
+ * *buf is read into again. Pages larger than BBOLT_READ_MAX_BYTES, and every
+ * page of a db opened from memory, come from the mapping as with
+ * bbolt_page_get(). Returns 0, -EBADMSG as bbolt_page_get(), -ENOMEM, or the
+ * -errno of a failed read (-EIO when the file is shorter than it was). */
+int bbolt_page_read(Bbolt *db, uint64_t id, uint8_t **buf, size_t *alloc, Page *ret);
 
 /* The single leaf page of inline bucket b. Returns 0 or -EBADMSG. */
 int bbolt_inline_page(Bbolt *db, const BboltBucket *b, Page *ret);

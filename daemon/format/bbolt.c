@@ -19,10 +19,13 @@
  * structural check in bbolt-check.c.
  */
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "format/bbolt-internal.h"
 
@@ -143,6 +146,7 @@ static int open_common(const uint8_t *data, size_t size, void *map, size_t map_s
                         munmap(map, map_size);
                 return -ENOMEM;
         }
+        db->fd = -EBADF;
         db->data = data;
         db->size = size;
         db->map = map;
@@ -201,8 +205,10 @@ int bbolt_open_mem(const void *data, size_t size, Bbolt **ret) {
 }
 
 int bbolt_open_fd_reason(int fd, Bbolt **ret, char *reason, size_t reason_size) {
+        _cleanup_(bbolt_freep) Bbolt *db = NULL;
         struct stat st;
         void *map;
+        int r;
 
         if (fstat(fd, &st) < 0)
                 return -errno;
@@ -219,8 +225,15 @@ int bbolt_open_fd_reason(int fd, Bbolt **ret, char *reason, size_t reason_size) 
         if (map == MAP_FAILED)
                 return -errno;
         /* open_common() owns the mapping from here, even on failure. */
-        return open_common(map, (size_t) st.st_size, map, (size_t) st.st_size, ret, reason,
-                           reason_size);
+        r = open_common(map, (size_t) st.st_size, map, (size_t) st.st_size, &db, reason, reason_size);
+        if (r < 0)
+                return r;
+        /* Our own descriptor for bbolt_page_read(): the caller may close its. */
+        db->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (db->fd < 0)
+                return -errno;
+        *ret = TAKE_PTR(db);
+        return 0;
 }
 
 int bbolt_open_fd(int fd, Bbolt **ret) {
@@ -232,6 +245,8 @@ Bbolt *bbolt_free(Bbolt *db) {
                 return NULL;
         if (db->map)
                 munmap(db->map, db->map_size);
+        if (db->fd >= 0)
+                close(db->fd);
         return mfree(db);
 }
 
@@ -271,6 +286,11 @@ int bbolt_set_error(Bbolt *db, const char *fmt, ...) {
  * (bbolt_open_mem) is never touched. */
 #define BBOLT_TRIM_BYTES (UINT64_C(1) << 20)
 
+/* bbolt_page_read(): pages read at once (most pages of etcd's key bucket
+ * span one to four), and the largest page it reads rather than maps. */
+#define BBOLT_READ_AHEAD_PAGES 4u
+#define BBOLT_READ_MAX_BYTES ((size_t) 4 * 1024 * 1024)
+
 static void trim(Bbolt *db, uint64_t bytes) {
         if (!db->map)
                 return;
@@ -281,26 +301,28 @@ static void trim(Bbolt *db, uint64_t bytes) {
         db->touched = 0;
 }
 
-int bbolt_page_get(Bbolt *db, uint64_t id, Page *ret) {
-        const uint8_t *base;
-        uint32_t overflow;
-
+/* The checks of page id that need only the meta page. */
+static int page_id_check(Bbolt *db, uint64_t id) {
         if (id >= db->meta.pgid)
                 return fail(db, "page %" PRIu64 ": beyond the high-water mark %" PRIu64, id,
                             db->meta.pgid);
         if (id >= db->file_pages)
                 return fail(db, "page %" PRIu64 ": beyond the end of the file (%" PRIu64 " pages)",
                             id, db->file_pages);
+        return 0;
+}
 
-        base = db->data + id * db->meta.page_size;
-        overflow = le32(base + 12);
+static int page_overflow_check(Bbolt *db, uint64_t id, uint32_t overflow) {
         if ((uint64_t) overflow >= db->npages - id)
                 return fail(db, "page %" PRIu64 ": overflow of %" PRIu32 " pages runs past page %" PRIu64,
                             id, overflow, db->npages);
+        return 0;
+}
+
+/* Page id at base, its overflow checked already: the header names it. */
+static int page_make(Bbolt *db, uint64_t id, const uint8_t *base, uint32_t overflow, Page *ret) {
         if (le64(base) != id)
                 return fail(db, "page %" PRIu64 ": header says page %" PRIu64, id, le64(base));
-
-        trim(db, ((uint64_t) overflow + 1) * db->meta.page_size);
         *ret = (Page) {
                 .id = id,
                 .flags = le16(base + 8),
@@ -310,6 +332,81 @@ int bbolt_page_get(Bbolt *db, uint64_t id, Page *ret) {
                 .size = ((size_t) overflow + 1) * db->meta.page_size,
         };
         return 0;
+}
+
+int bbolt_page_get(Bbolt *db, uint64_t id, Page *ret) {
+        const uint8_t *base;
+        uint32_t overflow;
+        int r;
+
+        r = page_id_check(db, id);
+        if (r < 0)
+                return r;
+        base = db->data + id * db->meta.page_size;
+        overflow = le32(base + 12);
+        r = page_overflow_check(db, id, overflow);
+        if (r < 0)
+                return r;
+        r = page_make(db, id, base, overflow, ret);
+        if (r < 0)
+                return r;
+        trim(db, ((uint64_t) overflow + 1) * db->meta.page_size);
+        return 0;
+}
+
+/* Read size bytes at offset into (*buf)[have…], growing *buf to hold have + size. */
+static int read_into(Bbolt *db, uint8_t **buf, size_t *alloc, size_t have, size_t size, uint64_t offset) {
+        size_t done = 0;
+
+        if (*alloc < have + size) {
+                uint8_t *b = realloc(*buf, have + size);
+                if (!b)
+                        return -ENOMEM;
+                *buf = b;
+                *alloc = have + size;
+        }
+        while (done < size) {
+                ssize_t k = pread(db->fd, *buf + have + done, size - done, (off_t) (offset + done));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO; /* the file has shrunk */
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+int bbolt_page_read(Bbolt *db, uint64_t id, uint8_t **buf, size_t *alloc, Page *ret) {
+        size_t page_size = db->meta.page_size, first, size;
+        uint32_t overflow;
+        int r;
+
+        if (db->fd < 0)
+                return bbolt_page_get(db, id, ret);
+        r = page_id_check(db, id);
+        if (r < 0)
+                return r;
+        /* One read covers the page and the overflow most pages have. */
+        first = (size_t) MIN((uint64_t) BBOLT_READ_AHEAD_PAGES, db->npages - id) * page_size;
+        r = read_into(db, buf, alloc, 0, first, id * page_size);
+        if (r < 0)
+                return r;
+        overflow = le32(*buf + 12);
+        r = page_overflow_check(db, id, overflow);
+        if (r < 0)
+                return r;
+        size = ((size_t) overflow + 1) * page_size;
+        if (size > BBOLT_READ_MAX_BYTES)
+                return bbolt_page_get(db, id, ret);
+        if (size > first) {
+                r = read_into(db, buf, alloc, first, size - first, id * page_size + first);
+                if (r < 0)
+                        return r;
+        }
+        return page_make(db, id, *buf, overflow, ret);
 }
 
 int bbolt_branch_element(Bbolt *db, const Page *p, unsigned i, const uint8_t **ret_key,

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <libgen.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "test.h"
@@ -195,6 +196,38 @@ static int on_top_bucket(const void *key, size_t klen, const void *value, size_t
         return 0;
 }
 
+/* The check reads the pages of a file rather than mapping them: the same
+ * verdict and the same figures as from memory. */
+static void check_file_stats(Bbolt *db, const BboltCheckStats *want) {
+        BboltCheckStats got;
+
+        check_int_eq(bbolt_check(db, &got), 0);
+        check_u64_eq(got.pages, want->pages);
+        check_u64_eq(got.branch_pages, want->branch_pages);
+        check_u64_eq(got.leaf_pages, want->leaf_pages);
+        check_u64_eq(got.overflow_pages, want->overflow_pages);
+        check_u64_eq(got.freelist_pages, want->freelist_pages);
+        check_u64_eq(got.free_pages, want->free_pages);
+        check_u64_eq(got.buckets, want->buckets);
+        check_u64_eq(got.inline_buckets, want->inline_buckets);
+        check_u64_eq(got.keys, want->keys);
+        check_int_eq(got.max_depth, want->max_depth);
+        check_int_eq(got.freelist_checked, want->freelist_checked);
+}
+
+/* The same bytes as a file: the check gives the same result and reason. */
+static void check_file_verdict(const uint8_t *data, size_t size, int want_r, const char *want_error) {
+        _cleanup_(bbolt_freep) Bbolt *db = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = memfd_create("bbolt-test", MFD_CLOEXEC);
+        check(fd >= 0);
+        check(write(fd, data, size) == (ssize_t) size);
+        check_int_eq(bbolt_open_fd(fd, &db), 0);
+        check_int_eq(bbolt_check(db, NULL), want_r);
+        check_str_eq(bbolt_last_error(db), want_error);
+}
+
 /* Everything a caller might do with an untrusted file; must not crash. */
 static void exercise(const uint8_t *data, size_t size) {
         _cleanup_(bbolt_freep) Bbolt *db = NULL;
@@ -215,6 +248,7 @@ static void exercise(const uint8_t *data, size_t size) {
         check(r == 0 || r == -EBADMSG);
         if (r < 0)
                 check(bbolt_last_error(db)[0] != 0);
+        check_file_verdict(data, size, r, bbolt_last_error(db));
         total.db = db;
         (void) bbolt_bucket_foreach(db, NULL, on_top_bucket, &total);
         (void) bbolt_bucket_last(db, NULL, NULL, NULL, NULL, NULL);
@@ -324,6 +358,7 @@ static void test_fixture_status(const char *name) {
         check_int_eq(bbolt_open_fd(fd, &db2), 0);
         fd = safe_close(fd);
         check_status(db2, &f);
+        check_file_stats(db2, &stats);
 
         printf("  %s: hash %" PRIu32 " revision %" PRId64 " keys %" PRIu64 " size %" PRIu64
                "; pages %" PRIu64 " (branch %" PRIu64 ", leaf %" PRIu64 ", overflow %" PRIu64
@@ -362,6 +397,7 @@ static void test_status_tiny(void) {
         check_u64_eq(stats.pages, 2 + stats.freelist_pages + stats.free_pages + stats.branch_pages +
                                   stats.leaf_pages + stats.overflow_pages);
         check_status(db, &f);
+        check_file_verdict(f.data, f.size, 0, "");
         check_int_eq(mvcc_revision(db, &rev), 0);
         check_int_eq(rev, 5);
 
