@@ -671,7 +671,7 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                         /* Only verified backups are ever published with a sidecar. */
                         .verified = (*entries)[i].has_sidecar,
                 };
-        r = retention_plan(&c->retention, items, *n);
+        r = retention_plan(&c->retention, c->zone, items, *n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < *n; i++) {

@@ -109,7 +109,7 @@ static int upload_one(S3 *s, Store *store, RemoteSet *rs, const char *name, uint
         return r;
 }
 
-static int remote_retention(S3 *s, const RetentionPolicy *p, RemoteSet *rs, const StoreEntry *local, size_t n_local,
+static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, RemoteSet *rs, const StoreEntry *local, size_t n_local,
                             UploadReport *rep) {
         _cleanup_free_ RetentionItem *items = NULL;
         size_t n = 0;
@@ -130,7 +130,7 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, RemoteSet *rs, cons
         }
         if (n == 0)
                 return 0;
-        r = retention_plan(p, items, n);
+        r = retention_plan(p, zone, items, n);
         if (r < 0)
                 return free_and_format(&rep->error, "remote retention on %s: cannot plan: %s", s->u->url,
                                        strerror(-r)), r;
@@ -160,7 +160,8 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, RemoteSet *rs, cons
 /* The sync over a local listing: store and local given, or NULL and read
  * from storage_directory here (after the remote listing, so that the
  * remote's errors come first). */
-static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const char *storage_directory, Store *store,
+static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Zone *zone,
+                        const char *storage_directory, Store *store,
                         const StoreEntry *local, size_t n_local, UploadReport *ret) {
         _cleanup_(s3_done) S3 s = {};
         _cleanup_(s3_listing_done) S3Listing listing = {};
@@ -238,7 +239,7 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const c
         }
 
         if (u->retention && p && !retention_policy_is_disabled(p)) {
-                r = remote_retention(&s, p, &rs, local, n_local, ret);
+                r = remote_retention(&s, p, zone, &rs, local, n_local, ret);
                 if (r < 0)
                         goto finish;
         }
@@ -252,12 +253,12 @@ finish:
         return r;
 }
 
-int upload_sync(const ConfigUpload *u, const RetentionPolicy *p, const char *storage_directory,
+int upload_sync(const ConfigUpload *u, const RetentionPolicy *p, const Zone *zone, const char *storage_directory,
                 UploadReport *ret) {
-        return sync_listing(u, p, storage_directory, NULL, NULL, 0, ret);
+        return sync_listing(u, p, zone, storage_directory, NULL, NULL, 0, ret);
 }
 
-int upload_sync_entries(const ConfigUpload *u, const RetentionPolicy *p, Store *store, const StoreEntry *local,
-                        size_t n_local, UploadReport *ret) {
-        return sync_listing(u, p, NULL, store, local, n_local, ret);
+int upload_sync_entries(const ConfigUpload *u, const RetentionPolicy *p, const Zone *zone, Store *store,
+                        const StoreEntry *local, size_t n_local, UploadReport *ret) {
+        return sync_listing(u, p, zone, NULL, store, local, n_local, ret);
 }

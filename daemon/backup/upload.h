@@ -36,7 +36,8 @@ void upload_report_done(UploadReport *r);
 /* Make the remote prefix u->url hold every backup of storage_directory:
  * list the remote objects, upload each local backup that is missing or has
  * another size there (newest first), its sidecar after it; then, with
- * u->retention, apply policy p to the remote backups: a backup and its
+ * u->retention, apply policy p to the remote backups (its buckets in the
+ * local zone `zone`): a backup and its
  * sidecar are deleted together, the newest remote backup and every backup
  * that is also in the local directory are kept. Stops at the first error.
  * The secret is read from u->secret_access_key_file and never reported.
@@ -44,11 +45,11 @@ void upload_report_done(UploadReport *r);
  * *ret is reset first and always filled (what was done before an error
  * too); the caller releases it with upload_report_done(). Returns 0, or a
  * negative errno with ret->error set: -EIO for a failed request. */
-int upload_sync(const ConfigUpload *u, const RetentionPolicy *p, const char *storage_directory,
+int upload_sync(const ConfigUpload *u, const RetentionPolicy *p, const Zone *zone, const char *storage_directory,
                 UploadReport *ret);
 
 /* upload_sync() over a listing of the backup directory that the caller
  * holds: store is the directory, local its backups newest first (as
  * store_list() gives them, kept up to date by the caller). */
-int upload_sync_entries(const ConfigUpload *u, const RetentionPolicy *p, Store *store, const StoreEntry *local,
-                        size_t n_local, UploadReport *ret);
+int upload_sync_entries(const ConfigUpload *u, const RetentionPolicy *p, const Zone *zone, Store *store,
+                        const StoreEntry *local, size_t n_local, UploadReport *ret);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config/config-internal.h"
+#include "config/zone-load.h"
 #include "util/str.h"
 
 /* ---- custom keys ---- */
@@ -110,7 +111,7 @@ static int parse_calendar(Loader *l, config_setting_t *s, const KeySpec *k, Conf
         r = config_get_string(l, s, "schedule.calendar", &v);
         if (r < 0)
                 return r;
-        r = calendar_spec_from_string(v, &spec);
+        r = calendar_spec_from_string(v, c->zone, &zone_loader_system, &spec);
         if (r < 0)
                 return error_at(l, s, "schedule.calendar: \"%s\" is not a valid calendar event (systemd.time(7), e.g. \"*-*-* 02:00:00\" or \"daily\")", v), -EINVAL;
         copy = strdup(v);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config/config-internal.h"
+#include "config/zone-load.h"
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/str.h"
@@ -115,6 +116,7 @@ Config *config_free(Config *c) {
         if (!c)
                 return NULL;
         free(c->path);
+        zone_free(c->zone);
         strv_free(c->etcd.endpoints);
         free(c->etcd.cacert);
         free(c->etcd.cert);
@@ -151,6 +153,8 @@ Config *config_new_default(void) {
         _cleanup_(config_freep) Config *c = calloc(1, sizeof *c);
         if (!c)
                 return NULL;
+        if (zone_load_local(&c->zone) < 0)
+                return NULL;
 
         c->etcd = (ConfigEtcd) {
                 .cacert = strdup("/etc/kubernetes/pki/etcd/ca.crt"),
@@ -168,7 +172,8 @@ Config *config_new_default(void) {
                 .retry_backoff_usec = 30 * USEC_PER_SEC,
         };
         if (!c->schedule.calendar ||
-            calendar_spec_from_string(c->schedule.calendar, &c->schedule.calendar_spec) < 0)
+            calendar_spec_from_string(c->schedule.calendar, c->zone, &zone_loader_system,
+                                      &c->schedule.calendar_spec) < 0)
                 return NULL;
         c->storage = (ConfigStorage) {
                 .directory = strdup("/var/lib/etcd-backupd"),

@@ -107,6 +107,8 @@ typedef struct ConfigMetrics {
 
 typedef struct Config {
         char *path;
+        Zone *zone;                     /* the local zone ($TZ, /etc/localtime), read once when the
+                                         * configuration is made: the schedule and retention use it */
         ConfigEtcd etcd;
         ConfigSchedule schedule;
         ConfigStorage storage;

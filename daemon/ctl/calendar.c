@@ -10,7 +10,10 @@
  * optional weekday in front and "UTC", the local zone abbreviation or (an
  * addition of ours) an IANA zone name behind, "YY-MM-DD …", "HH:MM[:SS]",
  * "now", "today", "yesterday", "tomorrow", "@EPOCH[.frac]", "+SPAN",
- * "-SPAN", "SPAN ago", "SPAN left". CLI output: this file prints.
+ * "-SPAN", "SPAN ago", "SPAN left". The local zone is read once at the
+ * start (config/zone-load.h) and passed down; a zone named in an expression
+ * or in --base-time is loaded when it is parsed. CLI output: this file
+ * prints.
  */
 
 #include <errno.h>
@@ -23,7 +26,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "config/zone-load.h"
 #include "format/calendar.h"
+#include "format/zone.h"
 #include "ctl/calendar.h"
 #include "util/macro.h"
 #include "util/parse.h"
@@ -40,13 +45,14 @@ static const char *const weekday_names[7] = { "Sun", "Mon", "Tue", "Wed", "Thu",
 
 /* ---- timestamps out ------------------------------------------------------ */
 
-/* "Sat 2024-03-30 12:00:00 CET" (local) or "… UTC". */
-static char *format_timestamp(char *buf, size_t n, uint64_t usec, bool utc) {
+/* "Sat 2024-03-30 12:00:00 CET" (in zone) or "… UTC" (zone NULL). */
+static char *format_timestamp(char *buf, size_t n, uint64_t usec, const Zone *zone) {
         time_t t = (time_t) (usec / USEC_PER_SEC);
+        bool utc = !zone;
         struct tm tm;
         size_t len;
 
-        if (usec > TIMESTAMP_MAX_USEC || !(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)) ||
+        if (usec > TIMESTAMP_MAX_USEC || zone_localtime(utc ? zone_utc() : zone, t, &tm) < 0 ||
             tm.tm_wday < 0 || tm.tm_wday > 6) {
                 snprintf(buf, n, "n/a");
                 return buf;
@@ -202,8 +208,8 @@ static const char *endswith_nocase_ptr(const char *s, const char *suffix) {
         return s + sl - xl;
 }
 
-/* The timestamp forms of systemd's parse_timestamp(), in the current zone. */
-static int parse_base_time_local(const char *s, uint64_t now, uint64_t *ret) {
+/* The timestamp forms of systemd's parse_timestamp(), in zone z. */
+static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64_t *ret) {
         static const struct {
                 const char *name;
                 int wday;
@@ -228,6 +234,7 @@ static int parse_base_time_local(const char *s, uint64_t now, uint64_t *ret) {
         bool utc = false;
         int dst = -1, wday = -1;
         struct tm tm, saved;
+        int64_t guess = 0; /* a fresh process's mktime() */
         time_t t;
 
         if (!*s)
@@ -273,11 +280,12 @@ static int parse_base_time_local(const char *s, uint64_t now, uint64_t *ret) {
                         return -ENOMEM;
                 s = copy;
         } else {
-                tzset();
                 for (int j = 0; j <= 1; j++) {
-                        if (!tzname[j] || !*tzname[j])
+                        const char *abbr = zone_abbreviation(z, j);
+
+                        if (!abbr || !*abbr)
                                 continue;
-                        e = endswith_nocase_ptr(s, tzname[j]);
+                        e = endswith_nocase_ptr(s, abbr);
                         if (!e || e == s || e[-1] != ' ')
                                 continue;
                         copy = strndup(s, (size_t) (e - s - 1));
@@ -289,8 +297,10 @@ static int parse_base_time_local(const char *s, uint64_t now, uint64_t *ret) {
                 }
         }
 
+        if (utc)
+                z = zone_utc();
         t = (time_t) (now / USEC_PER_SEC);
-        if (!(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+        if (zone_localtime(z, t, &tm) < 0)
                 return -EINVAL;
         tm.tm_isdst = dst;
 
@@ -336,8 +346,9 @@ static int parse_base_time_local(const char *s, uint64_t now, uint64_t *ret) {
 from_tm:
         if (wday >= 0 && tm.tm_wday != wday)
                 return -EINVAL;
-        t = utc ? timegm(&tm) : mktime(&tm);
-        if (t < 0)
+        if (utc)
+                tm.tm_isdst = 0; /* as timegm() */
+        if (zone_mktime(z, &tm, &guess, &t) < 0 || t < 0)
                 return -EINVAL;
         v = (uint64_t) t * USEC_PER_SEC + frac;
         if (v > TIMESTAMP_MAX_USEC)
@@ -346,35 +357,25 @@ from_tm:
         return 0;
 }
 
-/* "2024-03-30 12:00:00 Europe/Berlin": parsed with TZ switched to the zone. */
-static int base_time_in_zone(const char *s, uint64_t now, uint64_t *ret) {
-        _cleanup_free_ char *saved = NULL, *zone = NULL, *body = NULL;
-        const char *space = strrchr(s, ' '), *old = getenv("TZ");
+/* "2024-03-30 12:00:00 Europe/Berlin" in that zone, anything else in the
+ * local zone. */
+static int parse_base_time(const char *s, const Zone *local, uint64_t now, uint64_t *ret) {
+        const char *space = strrchr(s, ' ');
+        _cleanup_(zone_freep) Zone *zone = NULL;
+        _cleanup_free_ char *body = NULL;
         int r;
 
+        if (!space || endswith_nocase_ptr(s, " UTC"))
+                return parse_base_time_in(s, local, now, ret);
+        r = zone_load(space + 1, &zone);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return parse_base_time_in(s, local, now, ret);
         body = strndup(s, (size_t) (space - s));
-        if (!body || (old && !(saved = strdup(old))) || asprintf(&zone, ":%s", space + 1) < 0) {
-                zone = NULL;
+        if (!body)
                 return -ENOMEM;
-        }
-        if (setenv("TZ", zone, 1) < 0)
-                return negative_errno();
-        tzset();
-        r = parse_base_time_local(body, now, ret);
-        if (saved)
-                (void) setenv("TZ", saved, 1);
-        else
-                (void) unsetenv("TZ");
-        tzset();
-        return r;
-}
-
-static int parse_base_time(const char *s, uint64_t now, uint64_t *ret) {
-        const char *space = strrchr(s, ' ');
-
-        if (space && calendar_timezone_is_valid(space + 1) && !endswith_nocase_ptr(s, " UTC"))
-                return base_time_in_zone(s, now, ret);
-        return parse_base_time_local(s, now, ret);
+        return parse_base_time_in(body, zone, now, ret);
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -431,15 +432,15 @@ static void table_print(const Table *t) {
         }
 }
 
-static int show_one(const char *expr, uint64_t base, unsigned iterations, uint64_t now) {
+static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned iterations, uint64_t now) {
         _cleanup_(calendar_spec_freep) CalendarSpec *spec = NULL;
         _cleanup_free_ char *normalized = NULL;
         _cleanup_(table_done) Table table = {};
-        bool in_utc = calendar_local_zone_is_utc();
+        bool in_utc = zone_is_utc(local);
         uint64_t n = base;
         int r;
 
-        r = calendar_spec_from_string(expr, &spec);
+        r = calendar_spec_from_string(expr, local, &zone_loader_system, &spec);
         if (r < 0) {
                 fflush(stdout); /* keep stdout and stderr in order on a terminal */
                 fprintf(stderr, "Failed to parse calendar specification '%s': %s\n", expr, strerror(-r));
@@ -460,7 +461,7 @@ static int show_one(const char *expr, uint64_t base, unsigned iterations, uint64
                 char label[32], when[64], rel[64];
                 uint64_t next;
 
-                r = calendar_spec_next_usec(spec, n, &next);
+                r = calendar_spec_next_usec(spec, local, n, &next);
                 if (r == -ENOENT) {
                         if (i == 0 && (r = table_add(&table, "Next elapse", "never")) < 0)
                                 goto oom;
@@ -475,10 +476,10 @@ static int show_one(const char *expr, uint64_t base, unsigned iterations, uint64
                         snprintf(label, sizeof label, "Next elapse");
                 else
                         snprintf(label, sizeof label, "Iter. #%u", i + 1);
-                if ((r = table_add(&table, label, format_timestamp(when, sizeof when, next, false))) < 0)
+                if ((r = table_add(&table, label, format_timestamp(when, sizeof when, next, local))) < 0)
                         goto oom;
                 if (!in_utc &&
-                    (r = table_add(&table, "(in UTC)", format_timestamp(when, sizeof when, next, true))) < 0)
+                    (r = table_add(&table, "(in UTC)", format_timestamp(when, sizeof when, next, NULL))) < 0)
                         goto oom;
                 if ((r = table_add(&table, "From now", format_relative(rel, sizeof rel, next, now))) < 0)
                         goto oom;
@@ -511,6 +512,7 @@ int ctl_calendar_main(int argc, char **argv) {
                 { "base-time", required_argument, NULL, OPT_BASE_TIME },
                 {},
         };
+        _cleanup_(zone_freep) Zone *local = NULL;
         const char *base_arg = NULL;
         unsigned iterations = 1;
         uint64_t now, base, v;
@@ -543,16 +545,21 @@ int ctl_calendar_main(int argc, char **argv) {
                 return 2;
         }
 
+        if (zone_load_local(&local) < 0) {
+                fprintf(stderr, "Out of memory.\n");
+                return 1;
+        }
+
         /* The same base for every expression; "From now" always uses the clock. */
         now = now_usec(CLOCK_REALTIME);
         base = now;
-        if (base_arg && parse_base_time(base_arg, now, &base) < 0) {
+        if (base_arg && parse_base_time(base_arg, local, now, &base) < 0) {
                 fprintf(stderr, "Failed to parse --base-time= parameter: %s\n", base_arg);
                 return 2;
         }
 
         for (int i = optind; i < argc; i++) {
-                if (show_one(argv[i], base, iterations, now) < 0)
+                if (show_one(argv[i], local, base, iterations, now) < 0)
                         ret = 1;
                 if (i + 1 < argc)
                         putchar('\n');

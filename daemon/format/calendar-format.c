@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "format/calendar-internal.h"
 
@@ -109,11 +108,8 @@ int calendar_spec_to_string(const CalendarSpec *c, char **ret) {
                 fputs(" UTC", f);
         else if (c->zone)
                 fprintf(f, " %s", c->zone);
-        else if (c->dst == 0 || c->dst == 1) {
-                tzset();
-                if (tzname[c->dst] && *tzname[c->dst])
-                        fprintf(f, " %s", tzname[c->dst]);
-        }
+        else if (c->dst_name && *c->dst_name)
+                fprintf(f, " %s", c->dst_name);
 
         if (fflush(f) != 0 || ferror(f)) {
                 fclose(f);

@@ -23,7 +23,6 @@
 #define SECOND_USEC ((int) USEC_PER_SEC)
 /* 9999-12-30 23:59:59.999999 UTC, the last instant systemd formats. */
 #define TIMESTAMP_MAX_USEC UINT64_C(253402214399999999)
-#define ZONEINFO_DIR "/usr/share/zoneinfo/"
 
 enum {
         FIELD_YEAR,
@@ -53,6 +52,9 @@ struct CalendarSpec {
         int weekdays;      /* bit 0 = Monday … bit 6 = Sunday; -1 = any day */
         bool end_of_month; /* day items count back from the month's end */
         bool utc;
-        int dst;           /* -1, or 0/1 when tzname[0]/tzname[1] was given */
+        int dst;           /* -1, or 0/1 when the local zone's standard/daylight
+                            * abbreviation was given */
+        char *dst_name;    /* that abbreviation, as the zone spells it */
         char *zone;        /* IANA zone name, or NULL for local time */
+        Zone *tz;          /* that zone, loaded at parse time */
 };

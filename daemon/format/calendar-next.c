@@ -3,33 +3,44 @@
  * calendar-next.c — the next elapse of a calendar event, behaving like
  * systemd 252. The search walks the fields from year down to microsecond
  * and lets mktime()/timegm() normalize each candidate, exactly as systemd
- * does, so that nonexistent and ambiguous local times around DST changes
- * resolve the same way; it gives up after the year 2199 or after 1000
- * steps, so every input finishes quickly. Expressions naming a zone are
- * evaluated with TZ switched to that zone for the duration of the call.
- * Nothing here logs or reads the clock.
+ * does (zone_mktime(), glibc's mktime on a zone passed in, with glibc's
+ * memory of the last offset carried through the search), so that
+ * nonexistent and ambiguous local times around DST changes resolve the same
+ * way; it gives up after the year 2199 or after 1000 steps, so every input
+ * finishes quickly. Nothing here logs, reads the clock or the environment.
  */
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "format/calendar-internal.h"
 
-static time_t tm_normalize(struct tm *tm, bool utc) {
-        return utc ? timegm(tm) : mktime(tm);
+/* The zone of one search: UTC (timegm semantics), the named or the local
+ * zone, and mktime's guess carried from call to call as glibc does. */
+typedef struct Search {
+        const Zone *zone;
+        bool utc;
+        int64_t guess;
+} Search;
+
+static time_t tm_normalize(Search *x, struct tm *tm) {
+        time_t t;
+
+        if (x->utc)
+                tm->tm_isdst = 0; /* as timegm() does */
+        if (zone_mktime(x->zone, tm, &x->guess, &t) < 0)
+                return -1;
+        return t;
 }
 
 /* Day of month of the day-th day counted back from the end of tm's month
  * (day 1 = the last day), or -1 if that falls outside the month. */
-static int end_of_month_day(const struct tm *tm, bool utc, int day) {
+static int end_of_month_day(Search *x, const struct tm *tm, int day) {
         struct tm t = *tm;
 
         t.tm_mon++;
         t.tm_mday = 1 - day;
-        if (tm_normalize(&t, utc) < 0 || t.tm_mon != tm->tm_mon)
+        if (tm_normalize(x, &t) < 0 || t.tm_mon != tm->tm_mon)
                 return -1;
         return t.tm_mday;
 }
@@ -37,7 +48,8 @@ static int end_of_month_day(const struct tm *tm, bool utc, int day) {
 /* Moves *val to the smallest value >= *val that field f allows. Returns 1
  * if *val changed, 0 if it already matched (or f is "*"), -ENOENT if no
  * value >= *val matches. tm is used only for end-of-month days. */
-static int field_next(const CalendarSpec *spec, const CalendarField *f, const struct tm *tm, int *val) {
+static int field_next(Search *x, const CalendarSpec *spec, const CalendarField *f, const struct tm *tm,
+                      int *val) {
         bool eom = spec->end_of_month && f == &spec->field[FIELD_DAY];
         bool found = false;
         int best = -1;
@@ -50,8 +62,8 @@ static int field_next(const CalendarSpec *spec, const CalendarField *f, const st
                 int start = it->start, stop = it->stop;
 
                 if (eom) {
-                        start = end_of_month_day(tm, spec->utc, it->start);
-                        stop = end_of_month_day(tm, spec->utc, it->stop);
+                        start = end_of_month_day(x, tm, it->start);
+                        stop = end_of_month_day(x, tm, it->stop);
                         if (stop > 0) {
                                 int t = start;
                                 start = stop;
@@ -85,14 +97,14 @@ static int field_next(const CalendarSpec *spec, const CalendarField *f, const st
  * the first changed one reset so that nothing in between is skipped), <0 if
  * it is beyond the year 2199, cannot be represented, or normalization would
  * move it backwards. */
-static int tm_settle(struct tm *tm, bool utc) {
+static int tm_settle(Search *x, struct tm *tm) {
         struct tm t;
         int cmp = 0;
 
         if (tm->tm_year + 1900 > YEAR_MAX)
                 return -ERANGE;
         t = *tm;
-        if (tm_normalize(&t, utc) < 0)
+        if (tm_normalize(x, &t) < 0)
                 return -EINVAL;
 
         if (t.tm_year != tm->tm_year) {
@@ -133,12 +145,12 @@ static int tm_compare(const struct tm *a, const struct tm *b) {
         return 0;
 }
 
-static bool weekday_matches(int bits, const struct tm *tm, bool utc) {
+static bool weekday_matches(Search *x, int bits, const struct tm *tm) {
         struct tm t = *tm;
 
         if (bits < 0 || bits >= WEEKDAYS_ALL)
                 return true;
-        if (tm_normalize(&t, utc) < 0)
+        if (tm_normalize(x, &t) < 0)
                 return false;
         return bits & (1 << (t.tm_wday == 0 ? 6 : t.tm_wday - 1));
 }
@@ -170,33 +182,33 @@ static void reset_below(struct tm *c, int *usec, int field) {
 
 /* Walks from (*tm, *usec) to the first matching time; each step either
  * accepts a field or moves to the next candidate of the field above. */
-static int search(const CalendarSpec *spec, struct tm *tm, int *usec) {
+static int search(Search *x, const CalendarSpec *spec, struct tm *tm, int *usec) {
         struct tm c = *tm;
         int us = *usec;
-        bool utc = spec->utc, mktime_decides_dst = false;
+        bool mktime_decides_dst = false;
         int r;
 
         for (unsigned step = 0; step < SEARCH_STEPS_MAX; step++) {
-                (void) tm_normalize(&c, utc);
+                (void) tm_normalize(x, &c);
                 if (!mktime_decides_dst)
                         c.tm_isdst = spec->dst;
 
                 c.tm_year += 1900;
-                r = field_next(spec, &spec->field[FIELD_YEAR], &c, &c.tm_year);
+                r = field_next(x, spec, &spec->field[FIELD_YEAR], &c, &c.tm_year);
                 c.tm_year -= 1900;
                 if (r > 0)
                         reset_below(&c, &us, FIELD_YEAR);
                 if (r < 0)
                         return r;
-                if (tm_settle(&c, utc) <= 0)
+                if (tm_settle(x, &c) <= 0)
                         return -ENOENT;
 
                 c.tm_mon += 1;
-                r = field_next(spec, &spec->field[FIELD_MONTH], &c, &c.tm_mon);
+                r = field_next(x, spec, &spec->field[FIELD_MONTH], &c, &c.tm_mon);
                 c.tm_mon -= 1;
                 if (r > 0)
                         reset_below(&c, &us, FIELD_MONTH);
-                if (r < 0 || (r = tm_settle(&c, utc)) < 0) {
+                if (r < 0 || (r = tm_settle(x, &c)) < 0) {
                         c.tm_year++;
                         reset_below(&c, &us, FIELD_YEAR);
                         continue;
@@ -204,10 +216,10 @@ static int search(const CalendarSpec *spec, struct tm *tm, int *usec) {
                 if (r == 0)
                         continue;
 
-                r = field_next(spec, &spec->field[FIELD_DAY], &c, &c.tm_mday);
+                r = field_next(x, spec, &spec->field[FIELD_DAY], &c, &c.tm_mday);
                 if (r > 0)
                         reset_below(&c, &us, FIELD_DAY);
-                if (r < 0 || (r = tm_settle(&c, utc)) < 0) {
+                if (r < 0 || (r = tm_settle(x, &c)) < 0) {
                         c.tm_mon++;
                         reset_below(&c, &us, FIELD_MONTH);
                         continue;
@@ -215,16 +227,16 @@ static int search(const CalendarSpec *spec, struct tm *tm, int *usec) {
                 if (r == 0)
                         continue;
 
-                if (!weekday_matches(spec->weekdays, &c, utc)) {
+                if (!weekday_matches(x, spec->weekdays, &c)) {
                         c.tm_mday++;
                         reset_below(&c, &us, FIELD_DAY);
                         continue;
                 }
 
-                r = field_next(spec, &spec->field[FIELD_HOUR], &c, &c.tm_hour);
+                r = field_next(x, spec, &spec->field[FIELD_HOUR], &c, &c.tm_hour);
                 if (r > 0)
                         reset_below(&c, &us, FIELD_HOUR);
-                if (r < 0 || (r = tm_settle(&c, utc)) < 0) {
+                if (r < 0 || (r = tm_settle(x, &c)) < 0) {
                         c.tm_mday++;
                         reset_below(&c, &us, FIELD_DAY);
                         continue;
@@ -232,10 +244,10 @@ static int search(const CalendarSpec *spec, struct tm *tm, int *usec) {
                 if (r == 0) /* e.g. an hour skipped by a DST change */
                         continue;
 
-                r = field_next(spec, &spec->field[FIELD_MINUTE], &c, &c.tm_min);
+                r = field_next(x, spec, &spec->field[FIELD_MINUTE], &c, &c.tm_min);
                 if (r > 0)
                         reset_below(&c, &us, FIELD_MINUTE);
-                if (r < 0 || (r = tm_settle(&c, utc)) < 0) {
+                if (r < 0 || (r = tm_settle(x, &c)) < 0) {
                         c.tm_hour++;
                         reset_below(&c, &us, FIELD_HOUR);
                         continue;
@@ -244,10 +256,10 @@ static int search(const CalendarSpec *spec, struct tm *tm, int *usec) {
                         continue;
 
                 c.tm_sec = c.tm_sec * SECOND_USEC + us;
-                r = field_next(spec, &spec->field[FIELD_USEC], &c, &c.tm_sec);
+                r = field_next(x, spec, &spec->field[FIELD_USEC], &c, &c.tm_sec);
                 us = c.tm_sec % SECOND_USEC;
                 c.tm_sec /= SECOND_USEC;
-                if (r < 0 || (r = tm_settle(&c, utc)) < 0) {
+                if (r < 0 || (r = tm_settle(x, &c)) < 0) {
                         c.tm_min++;
                         reset_below(&c, &us, FIELD_MINUTE);
                         continue;
@@ -272,63 +284,32 @@ static int search(const CalendarSpec *spec, struct tm *tm, int *usec) {
         return -EDEADLK;
 }
 
-static int next_in_current_zone(const CalendarSpec *spec, uint64_t after_usec, uint64_t *ret_next) {
+int calendar_spec_next_usec(const CalendarSpec *spec, const Zone *local, uint64_t after_usec, uint64_t *ret_next) {
+        Search x = {};
         struct tm tm;
         time_t t;
         int us, r;
 
+        if (!spec || !ret_next)
+                return -EINVAL;
+        x.utc = spec->utc;
+        x.zone = spec->utc ? zone_utc() : spec->tz ? spec->tz : local;
+        if (!x.zone)
+                return -EINVAL;
         if (after_usec > TIMESTAMP_MAX_USEC)
                 return -EINVAL;
         after_usec++;
         t = (time_t) (after_usec / USEC_PER_SEC);
-        if (!(spec->utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+        if (zone_localtime(x.zone, t, &tm) < 0)
                 return -EINVAL;
         us = (int) (after_usec % USEC_PER_SEC);
 
-        r = search(spec, &tm, &us);
+        r = search(&x, spec, &tm, &us);
         if (r < 0)
                 return r;
-        t = tm_normalize(&tm, spec->utc);
+        t = tm_normalize(&x, &tm);
         if (t < 0)
                 return -EINVAL;
         *ret_next = (uint64_t) t * USEC_PER_SEC + (uint64_t) us;
-        return 0;
-}
-
-int calendar_spec_next_usec(const CalendarSpec *spec, uint64_t after_usec, uint64_t *ret_next) {
-        _cleanup_free_ char *saved = NULL, *zone = NULL;
-        const char *old;
-        uint64_t next = 0;
-        int r, k;
-
-        if (!spec || !ret_next)
-                return -EINVAL;
-        if (!spec->zone || spec->utc) {
-                r = next_in_current_zone(spec, after_usec, &next);
-                if (r >= 0)
-                        *ret_next = next;
-                return r;
-        }
-
-        /* Evaluate in the named zone: TZ=":Zone" for the duration of the call
-         * (the ':' makes glibc read the zone file). */
-        old = getenv("TZ");
-        if (old && !(saved = strdup(old)))
-                return -ENOMEM;
-        if (asprintf(&zone, ":%s", spec->zone) < 0) {
-                zone = NULL;
-                return -ENOMEM;
-        }
-        if (setenv("TZ", zone, 1) < 0)
-                return negative_errno();
-        tzset();
-        r = next_in_current_zone(spec, after_usec, &next);
-        k = saved ? setenv("TZ", saved, 1) : unsetenv("TZ");
-        tzset();
-        if (r < 0)
-                return r;
-        if (k < 0)
-                return negative_errno();
-        *ret_next = next;
         return 0;
 }

@@ -4,21 +4,19 @@
  * the parser (weekdays, year-month-day with '~' for days from the end of the
  * month, hour:minute:second with fractions, lists, ranges, repetitions, the
  * shorthands, "@EPOCH", a trailing zone), the normalization of the parsed
- * fields, and the zone-name checks. The normalized form is in
+ * fields, and the trailing zone (UTC, the local zone's abbreviations, or a
+ * name the caller's loader knows). The normalized form is in
  * calendar-format.c, the next-elapse search in calendar-next.c.
- * Nothing here logs or reads the clock.
+ * Nothing here logs, reads the clock or the environment.
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "format/calendar-internal.h"
 
@@ -33,7 +31,9 @@ CalendarSpec *calendar_spec_free(CalendarSpec *spec) {
                 return NULL;
         for (size_t i = 0; i < _FIELD_MAX; i++)
                 field_done(&spec->field[i]);
+        free(spec->dst_name);
         free(spec->zone);
+        zone_free(spec->tz);
         return mfree(spec);
 }
 
@@ -62,56 +62,6 @@ static int field_set_one(CalendarField *f, int value) {
 }
 
 /* ---- time zones ---------------------------------------------------------- */
-
-bool calendar_timezone_is_valid(const char *name) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        bool slash = false;
-        struct stat st;
-        char magic[4];
-        size_t len;
-
-        if (!name || !*name)
-                return false;
-        if (streq(name, "UTC"))
-                return true;
-        if (name[0] == '/')
-                return false;
-        for (const char *p = name; *p; p++) {
-                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                      *p == '-' || *p == '_' || *p == '+' || *p == '/'))
-                        return false;
-                if (*p == '/') {
-                        if (slash)
-                                return false;
-                        slash = true;
-                } else
-                        slash = false;
-        }
-        if (slash)
-                return false;
-        len = strlen(name);
-        if (len >= PATH_MAX)
-                return false;
-
-        if (asprintf(&path, ZONEINFO_DIR "%s", name) < 0) {
-                path = NULL;
-                return false;
-        }
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return false;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return false;
-        if (read(fd, magic, sizeof magic) != (ssize_t) sizeof magic)
-                return false;
-        return memcmp(magic, "TZif", 4) == 0;
-}
-
-bool calendar_local_zone_is_utc(void) {
-        tzset();
-        return timezone == 0 && daylight == 0;
-}
 
 /* Pointer to the suffix of s that equals suffix ignoring case, or NULL. */
 static const char *endswith_nocase(const char *s, const char *suffix) {
@@ -564,6 +514,7 @@ static void normalize(CalendarSpec *c) {
         if (c->zone && streq(c->zone, "UTC")) {
                 c->utc = true;
                 c->zone = mfree(c->zone);
+                c->tz = zone_free(c->tz);
         }
         if (c->weekdays <= 0 || c->weekdays >= WEEKDAYS_ALL)
                 c->weekdays = -1;
@@ -626,42 +577,53 @@ static bool spec_valid(const CalendarSpec *c) {
                field_valid(&c->field[FIELD_USEC], 0, 60 * SECOND_USEC - 1, false);
 }
 
-/* Strips a trailing " UTC", local zone abbreviation or IANA zone name from
- * s into c; returns the remaining expression in *ret_body (a new string). */
-static int split_zone(const char *s, CalendarSpec *c, char **ret_body) {
+/* Strips a trailing " UTC", local zone abbreviation or zone name from s
+ * into c; returns the remaining expression in *ret_body (a new string). */
+static int split_zone(const char *s, const Zone *local, const ZoneLoader *loader, CalendarSpec *c,
+                      char **ret_body) {
         const char *e, *space;
         size_t keep = strlen(s);
+        int r;
 
         e = endswith_nocase(s, " UTC");
         if (e) {
                 c->utc = true;
                 keep = (size_t) (e - s);
         } else {
+                const char *abbr = NULL;
                 int j;
 
-                tzset();
-                for (j = 0; j <= 1; j++) {
-                        if (!tzname[j] || !*tzname[j])
+                for (j = 0; local && j <= 1; j++) {
+                        abbr = zone_abbreviation(local, j);
+                        if (!abbr || !*abbr)
                                 continue;
-                        e = endswith_nocase(s, tzname[j]);
+                        e = endswith_nocase(s, abbr);
                         if (e && e != s && e[-1] == ' ')
                                 break;
                 }
-                if (j <= 1) {
+                if (local && j <= 1) {
                         c->dst = j;
-                        keep = (size_t) (e - s - 1);
-                } else if ((space = strrchr(s, ' ')) && calendar_timezone_is_valid(space + 1)) {
-                        c->zone = strdup(space + 1);
-                        if (!c->zone)
+                        c->dst_name = strdup(abbr);
+                        if (!c->dst_name)
                                 return -ENOMEM;
-                        keep = (size_t) (space - s);
+                        keep = (size_t) (e - s - 1);
+                } else if (loader && (space = strrchr(s, ' ')) && zone_name_is_valid(space + 1)) {
+                        r = loader->load(space + 1, &c->tz, loader->userdata);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r >= 0) {
+                                c->zone = strdup(space + 1);
+                                if (!c->zone)
+                                        return -ENOMEM;
+                                keep = (size_t) (space - s);
+                        }
                 }
         }
         *ret_body = strndup(s, keep);
         return *ret_body ? 0 : -ENOMEM;
 }
 
-int calendar_spec_from_string(const char *s, CalendarSpec **ret) {
+int calendar_spec_from_string(const char *s, const Zone *local, const ZoneLoader *loader, CalendarSpec **ret) {
         _cleanup_(calendar_spec_freep) CalendarSpec *c = NULL;
         _cleanup_free_ char *body = NULL;
         const char *p;
@@ -675,7 +637,7 @@ int calendar_spec_from_string(const char *s, CalendarSpec **ret) {
                 return -ENOMEM;
         c->dst = -1;
 
-        r = split_zone(s, c, &body);
+        r = split_zone(s, local, loader, c, &body);
         if (r < 0)
                 return r;
         p = body;

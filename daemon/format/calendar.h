@@ -5,26 +5,30 @@
  * calendar.h — systemd.time(7) calendar events: parse, normalize, compute
  * the next elapse, with the results of systemd 252's `systemd-analyze
  * calendar`. The caller passes the time to start from; nothing here reads
- * the clock. Local time means the TZ environment variable (or /etc/localtime)
- * through localtime_r/mktime; an expression that names a zone is evaluated
- * by switching TZ for the duration of the call (not thread-safe).
+ * the clock, a file or the environment: local time is the zone the caller
+ * passes (read once at the edge, config/zone-load.h), and an expression that
+ * names a zone gets it at parse time from the caller's ZoneLoader and keeps
+ * it. The arithmetic is glibc's localtime_r/mktime (format/zone.h).
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "format/zone.h"
 #include "util/macro.h"
 
 typedef struct CalendarSpec CalendarSpec;
 
 /* Parse an expression such as "Mon..Fri *-*-* 09:00", "*-02~01", "daily",
  * "*:0/15 Europe/Berlin" or "@1700000000". A trailing "UTC", the local
- * zone's standard or daylight abbreviation (tzname[]) or an IANA zone name
- * (checked against /usr/share/zoneinfo) is accepted. Returns 0 and a new
+ * zone's standard or daylight abbreviation (zone_abbreviation(local, 0/1),
+ * glibc's tzname[]) or a zone name that loader loads is accepted; the spec
+ * keeps the loaded zone. local may be NULL (then no abbreviation is
+ * recognized), so may loader (then no zone name is). Returns 0 and a new
  * spec in *ret (owned by the caller, free with calendar_spec_free()), or
  * -EINVAL (bad syntax or values), -ERANGE (a number out of range), -ENOBUFS
  * (more than 241 items in one field), -ENOMEM. */
-int calendar_spec_from_string(const char *s, CalendarSpec **ret);
+int calendar_spec_from_string(const char *s, const Zone *local, const ZoneLoader *loader, CalendarSpec **ret);
 
 /* Frees spec; accepts NULL. Returns NULL. */
 CalendarSpec *calendar_spec_free(CalendarSpec *spec);
@@ -36,17 +40,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CalendarSpec *, calendar_spec_free);
 int calendar_spec_to_string(const CalendarSpec *spec, char **ret);
 
 /* The first elapse strictly after after_usec (CLOCK_REALTIME usec) in
- * *ret_next. Returns 0, -ENOENT if the expression never elapses again (the
- * search stops after the year 2199), -EINVAL if after_usec lies beyond the
- * year 9999, -EDEADLK if the search gives up after 1000 steps (as systemd
- * does; only odd zone/DST combinations get there), or -errno from switching
- * TZ. The work per call is bounded. */
-int calendar_spec_next_usec(const CalendarSpec *spec, uint64_t after_usec, uint64_t *ret_next);
-
-/* Whether name is a time zone systemd would accept: "UTC", or a relative
- * name of letters, digits, '-', '_', '+' and single '/' whose file under
- * /usr/share/zoneinfo is a regular TZif file. */
-bool calendar_timezone_is_valid(const char *name);
-
-/* Whether the local zone (TZ) is UTC without daylight saving time. */
-bool calendar_local_zone_is_utc(void);
+ * *ret_next, in local time (the zone local), in UTC or in the zone the
+ * expression names. Returns 0, -ENOENT if the expression never elapses again
+ * (the search stops after the year 2199), -EINVAL if after_usec lies beyond
+ * the year 9999 or local time is needed and local is NULL, -EDEADLK if the
+ * search gives up after 1000 steps (as systemd does; only odd zone/DST
+ * combinations get there). The work per call is bounded. */
+int calendar_spec_next_usec(const CalendarSpec *spec, const Zone *local, uint64_t after_usec, uint64_t *ret_next);

@@ -5,7 +5,8 @@
  * restic's `forget` (each keep_* rule counts its own buckets, the newest
  * backup of a bucket stands for it, a backup kept by any rule is kept) plus
  * one rule of our own: the newest verified backup is never deleted. Buckets
- * are computed in local time, so TZ decides where a day begins. Pure: it
+ * are computed in the zone the caller passes, which decides where a day
+ * begins. Pure: it
  * neither reads the clock nor touches a file; deleting is the caller's job.
  */
 
@@ -41,13 +42,13 @@ bool retention_policy_is_disabled(const RetentionPolicy *p) {
                       p->keep_yearly == 0);
 }
 
-static int item_local_tm(const RetentionItem *item, struct tm *ret) {
+static int item_local_tm(const Zone *zone, const RetentionItem *item, struct tm *ret) {
         uint64_t sec = item->created_usec / USEC_PER_SEC;
         time_t t = (time_t) sec;
 
         if (t < 0 || (uint64_t) t != sec)
                 return -EOVERFLOW;
-        if (!localtime_r(&t, ret))
+        if (zone_localtime(zone, t, ret) < 0)
                 return -EOVERFLOW;
         return 0;
 }
@@ -99,7 +100,7 @@ static int item_compare(const void *a, const void *b) {
         return (int) y->verified - (int) x->verified;
 }
 
-int retention_plan(const RetentionPolicy *p, RetentionItem *items, size_t n) {
+int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *items, size_t n) {
         struct {
                 unsigned left;
                 bool have_last;
@@ -107,7 +108,7 @@ int retention_plan(const RetentionPolicy *p, RetentionItem *items, size_t n) {
         } rules[_RULE_MAX];
         bool disabled, forced = false;
 
-        if (!p || (!items && n > 0))
+        if (!p || !zone || (!items && n > 0))
                 return -EINVAL;
 
         disabled = retention_policy_is_disabled(p);
@@ -121,7 +122,7 @@ int retention_plan(const RetentionPolicy *p, RetentionItem *items, size_t n) {
                 if (!items[i].name)
                         return -EINVAL;
                 if (!disabled) {
-                        r = item_local_tm(items + i, &tm);
+                        r = item_local_tm(zone, items + i, &tm);
                         if (r < 0)
                                 return r;
                 }
@@ -152,7 +153,7 @@ int retention_plan(const RetentionPolicy *p, RetentionItem *items, size_t n) {
                                 reasons |= RETENTION_KEEP_LAST;
 
                         /* Cannot fail: the same call succeeded above. */
-                        if (item_local_tm(item, &tm) < 0)
+                        if (item_local_tm(zone, item, &tm) < 0)
                                 return -EOVERFLOW;
                         bucket_keys(&tm, keys);
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/zone.h"
+
 typedef struct RetentionPolicy {
         unsigned keep_last;
         unsigned keep_hourly;
@@ -59,19 +61,20 @@ bool retention_policy_is_disabled(const RetentionPolicy *p);
  *   when its bucket differs from the bucket of the item that rule kept last,
  *   until the rule has kept N items. Buckets are the LOCAL calendar hour,
  *   day, ISO 8601 week (week-based year + week number, Monday first, as
- *   strftime's "%G-%V"), month and calendar year (not the ISO week-year), so the process's time zone (TZ, as last
- *   loaded by tzset()) decides where a day or a week begins; across a DST
+ *   strftime's "%G-%V"), month and calendar year (not the ISO week-year)
+ *   in the zone `zone` (local time, read at the edge), which decides where
+ *   a day or a week begins; across a DST
  *   fall-back the repeated local hour is one hourly bucket.
  * - Every rule looks at every item, verified or not, and counts on its own:
  *   an item kept by one rule still uses up a bucket of the others.
  * - The newest item with verified set is always kept.
  * - A disabled policy (retention_policy_is_disabled()) keeps every item.
  *
- * Pure: no clock, no files, no allocation. Returns 0; -EINVAL if p is NULL,
+ * Pure: no clock, no files, no allocation. Returns 0; -EINVAL if p or zone is NULL,
  * items is NULL with n > 0 or an item has no name; -EOVERFLOW if a time does
- * not fit time_t or localtime_r() (checked only when the policy is not
+ * not fit time_t or a broken-down time (checked only when the policy is not
  * disabled). On error items is left untouched. */
-int retention_plan(const RetentionPolicy *p, RetentionItem *items, size_t n);
+int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *items, size_t n);
 
 /* Writes the names of the bits in reasons, comma-separated in the order
  * last,hourly,daily,weekly,monthly,yearly,newest-verified,all (unknown bits are

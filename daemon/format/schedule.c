@@ -7,23 +7,23 @@
 
 #include "format/schedule.h"
 
-int schedule_next(const CalendarSpec *spec, uint64_t planned, uint64_t now, uint64_t *ret_next) {
+int schedule_next(const CalendarSpec *spec, const Zone *local, uint64_t planned, uint64_t now, uint64_t *ret_next) {
         uint64_t next;
         int r;
 
-        r = calendar_spec_next_usec(spec, planned, &next);
+        r = calendar_spec_next_usec(spec, local, planned, &next);
         if (r >= 0 && next <= now)
-                r = calendar_spec_next_usec(spec, now, &next);
+                r = calendar_spec_next_usec(spec, local, now, &next);
         if (r < 0)
                 return r;
         *ret_next = next;
         return 0;
 }
 
-bool schedule_missed(const CalendarSpec *spec, uint64_t newest_backup, uint64_t now) {
+bool schedule_missed(const CalendarSpec *spec, const Zone *local, uint64_t newest_backup, uint64_t now) {
         uint64_t next;
 
         if (newest_backup == 0)
                 return true;
-        return calendar_spec_next_usec(spec, newest_backup, &next) >= 0 && next <= now;
+        return calendar_spec_next_usec(spec, local, newest_backup, &next) >= 0 && next <= now;
 }

@@ -12,6 +12,8 @@
 
 #include "format/calendar.h"
 
+/* Local time is the zone local (calendar_spec_next_usec()). */
+
 /* The elapse to arm after the one planned at `planned` fired (or, at start
  * and after a reload, planned = now). It is the calendar's next elapse after
  * `planned`, so the schedule never drifts with how long a job took; if that
@@ -19,8 +21,8 @@
  * forward over it) it is the next elapse after `now` instead: one run for
  * everything missed, never a burst, never two for one elapse. Returns 0,
  * or -ENOENT when the calendar has no further elapse. */
-int schedule_next(const CalendarSpec *spec, uint64_t planned, uint64_t now, uint64_t *ret_next);
+int schedule_next(const CalendarSpec *spec, const Zone *local, uint64_t planned, uint64_t now, uint64_t *ret_next);
 
 /* schedule.persistent: true when the newest backup (0 = none) is older than
  * the last elapse at or before now. */
-bool schedule_missed(const CalendarSpec *spec, uint64_t newest_backup, uint64_t now);
+bool schedule_missed(const CalendarSpec *spec, const Zone *local, uint64_t newest_backup, uint64_t now);

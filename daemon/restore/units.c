@@ -9,8 +9,12 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <systemd/sd-journal.h>
 #include <time.h>
 
 #include "format/envfile.h"
@@ -24,6 +28,7 @@
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 #define SYSTEMD_UNIT "org.freedesktop.systemd1.Unit"
 #define SYSTEMD_JOB "org.freedesktop.systemd1.Job"
+#define SYSTEMD_SERVICE "org.freedesktop.systemd1.Service"
 /* Each D-Bus call; systemd answers at once, jobs are waited for separately. */
 #define BUS_CALL_TIMEOUT_USEC (25 * USEC_PER_SEC)
 
@@ -154,6 +159,88 @@ static int unit_job(sd_bus *bus, const char *method, const char *unit, char **re
         return *ret_job ? 0 : -ENOMEM;
 }
 
+/* How many of the unit's last journal lines an error carries, and how much of each. */
+#define JOURNAL_TAIL_LINES 4
+#define JOURNAL_LINE_MAX 240
+
+/* The unit's journal lines since since_usec (CLOCK_REALTIME), its own and
+ * systemd's about it, the last JOURNAL_TAIL_LINES of them, each quoted and
+ * cut to JOURNAL_LINE_MAX bytes, joined with "; "; NULL when there are none
+ * or the journal cannot be read (an error message is then just shorter). */
+static char *journal_tail(const char *unit, uint64_t since_usec) {
+        _cleanup_free_ char *own = NULL, *about = NULL, *out = NULL;
+        char *lines[JOURNAL_TAIL_LINES] = {};
+        sd_journal *j = NULL;
+        int n = 0;
+
+        if (asprintf(&own, "_SYSTEMD_UNIT=%s", unit) < 0 || asprintf(&about, "UNIT=%s", unit) < 0)
+                return NULL;
+        if (sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0)
+                return NULL;
+        if (sd_journal_add_match(j, own, 0) >= 0 && sd_journal_add_disjunction(j) >= 0 &&
+            sd_journal_add_match(j, about, 0) >= 0 && sd_journal_seek_tail(j) >= 0)
+                while (n < JOURNAL_TAIL_LINES && sd_journal_previous(j) > 0) {
+                        const void *data;
+                        size_t size;
+                        uint64_t t;
+
+                        if (sd_journal_get_realtime_usec(j, &t) < 0 || t < since_usec)
+                                break;
+                        if (sd_journal_get_data(j, "MESSAGE", &data, &size) < 0 || size < 8)
+                                continue;
+                        size -= 8;
+                        if (asprintf(&lines[n], "\"%.*s\"", (int) MIN(size, (size_t) JOURNAL_LINE_MAX),
+                                     (const char *) data + 8) >= 0)
+                                n++;
+                }
+        sd_journal_close(j);
+        while (n > 0) {
+                char *joined = NULL;
+                n--;
+                if (asprintf(&joined, "%s%s%s", out ? out : "", out ? "; " : "", lines[n]) >= 0) {
+                        free(out);
+                        out = joined;
+                }
+                free(lines[n]);
+        }
+        return TAKE_PTR(out);
+}
+
+/* What systemd knows about why unit is not up: its SubState, and for a
+ * service its Result= (unless "success") and how its main process ended,
+ * then its last journal lines since since_usec. Never NULL unless out of memory. */
+static char *unit_failure_detail(sd_bus *bus, const char *unit, const char *path, uint64_t since_usec) {
+        _cleanup_free_ char *sub = NULL, *result = NULL, *how = NULL, *tail = NULL;
+        char *s = NULL;
+
+        (void) unit_property(bus, path, "SubState", &sub);
+        if (endswith(unit, ".service")) {
+                _cleanup_(bus_error_freep) sd_bus_error error = SD_BUS_ERROR_NULL;
+                int32_t code = 0, status = 0;
+
+                if (sd_bus_get_property_string(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "Result", &error,
+                                               &result) >= 0 && streq(result, "success"))
+                        result = mfree(result);  /* what every unit says until something went wrong */
+                if (sd_bus_get_property_trivial(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "ExecMainCode", &error,
+                                                'i', &code) >= 0 &&
+                    sd_bus_get_property_trivial(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "ExecMainStatus", &error,
+                                                'i', &status) >= 0) {
+                        if (code == CLD_EXITED && asprintf(&how, ", main process exited with status %d", status) < 0)
+                                how = NULL;
+                        else if ((code == CLD_KILLED || code == CLD_DUMPED) &&
+                                 asprintf(&how, ", main process killed by signal %s", sigabbrev_np(status) ?
+                                          sigabbrev_np(status) : "?") < 0)
+                                how = NULL;
+                }
+        }
+        tail = journal_tail(unit, since_usec);
+        if (asprintf(&s, "(%s%s%s%s%s; see journalctl -u %s%s%s)", sub ? "sub-state " : "", sub ? sub : "",
+                     result ? (sub ? ", result " : "result ") : "", result ? result : "", how ? how : "", unit,
+                     tail ? "; its last lines: " : "", tail ? tail : "") < 0)
+                return NULL;
+        return s;
+}
+
 /* Call StartUnit or StopUnit and wait, at most timeout_usec, until the job is gone and the unit has settled:
  * "active" after a start (a unit restarting by its own Restart= is waited through), "inactive" or "failed"
  * after a stop. Whether the job exists is read before the unit's state: once the job is gone, a state read
@@ -161,7 +248,7 @@ static int unit_job(sd_bus *bus, const char *method, const char *unit, char **re
  * earlier "failed", say) can be taken for the job's result. */
 static int unit_run_job(sd_bus *bus, const char *unit, bool start, uint64_t timeout_usec, char **ret_error) {
         _cleanup_free_ char *path = NULL, *job = NULL;
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec, since = now_usec(CLOCK_REALTIME);
         int r;
 
         r = unit_path(bus, unit, &path, ret_error);
@@ -189,14 +276,16 @@ static int unit_run_job(sd_bus *bus, const char *unit, bool start, uint64_t time
                         if (start ? streq(active, "active") : streq(active, "inactive") || streq(active, "failed"))
                                 return 0;
                         if (start && !streq(active, "activating") && !streq(active, "reloading")) {
-                                set_error(ret_error, "%s did not start: it is %s (see journalctl -u %s)", unit,
-                                          active, unit);
+                                _cleanup_free_ char *detail = unit_failure_detail(bus, unit, path, since);
+                                set_error(ret_error, "%s did not start: it is %s %s", unit, active,
+                                          detail ? detail : "");
                                 return -EIO;
                         }
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline) {
-                        set_error(ret_error, "%s is still %s after the %s timeout", unit, active,
-                                  start ? "start" : "stop");
+                        _cleanup_free_ char *detail = unit_failure_detail(bus, unit, path, since);
+                        set_error(ret_error, "%s is still %s after the %s timeout (%" PRIu64 " s) %s", unit, active,
+                                  start ? "start" : "stop", timeout_usec / USEC_PER_SEC, detail ? detail : "");
                         return -ETIMEDOUT;
                 }
                 sleep_usec(UNITS_POLL_USEC);
@@ -211,7 +300,6 @@ int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret
         return unit_run_job(bus, unit, true, timeout_usec, ret_error);
 }
 
-#define SYSTEMD_SERVICE "org.freedesktop.systemd1.Service"
 int units_read_env_file(const char *path, char ***env) {
         _cleanup_free_ char *text = NULL;
         size_t size = 0;

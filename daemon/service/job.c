@@ -116,8 +116,8 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         if (c->upload.enabled) {
                 _cleanup_(upload_report_done) UploadReport up = {};
                 report(progress, userdata, BACKUP_PHASE_UPLOAD, b.received);
-                if ((listed ? upload_sync_entries(&c->upload, &c->retention, store, entries, n, &up)
-                            : upload_sync(&c->upload, &c->retention, c->storage.directory, &up)) < 0 ||
+                if ((listed ? upload_sync_entries(&c->upload, &c->retention, c->zone, store, entries, n, &up)
+                            : upload_sync(&c->upload, &c->retention, c->zone, c->storage.directory, &up)) < 0 ||
                     up.error)
                         ret->upload_error = up.error ? TAKE_PTR(up.error) : strdup("upload failed");
                 ret->uploaded = TAKE_PTR(up.uploaded);

@@ -76,13 +76,14 @@ Manager *manager_free(Manager *m) {
 
 /* ---- reporting ---- */
 
-/* Local time, "HH:MM:SS" or with the date in front. */
-static char *format_local(char *buf, size_t n, uint64_t usec, bool with_date) {
+/* Local time (the configuration's zone, as the schedule), "HH:MM:SS" or
+ * with the date in front. */
+static char *format_local(const Zone *zone, char *buf, size_t n, uint64_t usec, bool with_date) {
         time_t t = (time_t) (usec / USEC_PER_SEC);
         struct tm tm;
         size_t k = 0;
 
-        if (localtime_r(&t, &tm))
+        if (zone_localtime(zone, t, &tm) >= 0)
                 k = with_date ? strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) : strftime(buf, n, "%H:%M:%S", &tm);
         if (k == 0)
                 snprintf(buf, n, "?");
@@ -94,14 +95,14 @@ static void update_status(Manager *m) {
         char total[FORMAT_BYTES_MAX];
 
         if (m->planned_usec > 0)
-                format_local(next, sizeof next, m->armed_usec, true);
+                format_local(m->config->zone, next, sizeof next, m->armed_usec, true);
         if (m->have_last && m->last_ok && m->upload_error)
                 snprintf(last, sizeof last, "Last backup %s ok, rev %" PRId64 ", %s; upload failed: %s.",
-                         format_local(t, sizeof t, m->last_success_usec, false), m->last_revision,
+                         format_local(m->config->zone, t, sizeof t, m->last_success_usec, false), m->last_revision,
                          format_bytes(size, sizeof size, m->last_size), m->upload_error);
         else if (m->have_last && m->last_ok)
                 snprintf(last, sizeof last, "Last backup %s ok, rev %" PRId64 ", %s.",
-                         format_local(t, sizeof t, m->last_success_usec, false), m->last_revision,
+                         format_local(m->config->zone, t, sizeof t, m->last_success_usec, false), m->last_revision,
                          format_bytes(size, sizeof size, m->last_size));
         else if (m->have_last)
                 snprintf(last, sizeof last, "Last backup failed: %s.", m->last_error ? m->last_error : "unknown error");
@@ -539,7 +540,7 @@ static void arm_timer(Manager *m, uint64_t after) {
         uint64_t next, now = now_usec(CLOCK_REALTIME);
         int r;
 
-        r = schedule_next(m->config->schedule.calendar_spec, after, now, &next);
+        r = schedule_next(m->config->schedule.calendar_spec, m->config->zone, after, now, &next);
         if (r < 0) {
                 log_warning("schedule.calendar \"%s\" has no future elapse; no more scheduled backups",
                             m->config->schedule.calendar);
@@ -556,7 +557,7 @@ static void arm_timer(Manager *m, uint64_t after) {
 
 /* With schedule.persistent: was an elapse missed since the newest backup? */
 static bool missed_run(Manager *m) {
-        return schedule_missed(m->config->schedule.calendar_spec, m->newest_backup_usec, now_usec(CLOCK_REALTIME));
+        return schedule_missed(m->config->schedule.calendar_spec, m->config->zone, m->newest_backup_usec, now_usec(CLOCK_REALTIME));
 }
 
 /* ---- signals ---- */

@@ -16,13 +16,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/zone-load.h"
 #include "format/retention.h"
 #include "test.h"
 #include "util/macro.h"
 
+/* The zone the planner is given, read at the edge from TZ as the daemon
+ * does; the reference planner below uses glibc's localtime_r() on the same
+ * TZ. */
+static Zone *local;
+
 static void set_tz(const char *tz) {
         check(setenv("TZ", tz, 1) == 0);
         tzset();
+        local = zone_free(local);
+        check_int_eq(zone_load_local(&local), 0);
 }
 
 static uint64_t utc(int year, int mon, int day, int hour, int min, int sec) {
@@ -97,18 +105,19 @@ static void test_disabled_and_invalid(void) {
         check(!retention_policy_is_disabled(&(RetentionPolicy) { .keep_monthly = 1 }));
         check(!retention_policy_is_disabled(&(RetentionPolicy) { .keep_yearly = 1 }));
 
-        check_int_eq(retention_plan(NULL, items, ELEMENTSOF(items)), -EINVAL);
-        check_int_eq(retention_plan(&daily, NULL, 1), -EINVAL);
-        check_int_eq(retention_plan(&daily, NULL, 0), 0);
-        check_int_eq(retention_plan(&zero, NULL, 0), 0);
+        check_int_eq(retention_plan(NULL, local, items, ELEMENTSOF(items)), -EINVAL);
+        check_int_eq(retention_plan(&daily, NULL, items, ELEMENTSOF(items)), -EINVAL);
+        check_int_eq(retention_plan(&daily, local, NULL, 1), -EINVAL);
+        check_int_eq(retention_plan(&daily, local, NULL, 0), 0);
+        check_int_eq(retention_plan(&zero, local, NULL, 0), 0);
 
         /* A nameless item is refused before anything is touched. */
-        check_int_eq(retention_plan(&daily, unnamed, ELEMENTSOF(unnamed)), -EINVAL);
+        check_int_eq(retention_plan(&daily, local, unnamed, ELEMENTSOF(unnamed)), -EINVAL);
         check_str_eq(unnamed[0].name, "a");
         check(!unnamed[0].keep);
 
         /* All zero keeps everything; the newest verified is still marked. */
-        check_int_eq(retention_plan(&zero, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&zero, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "c:all b:all a:newest-verified,all");
 }
 
@@ -124,12 +133,12 @@ static void test_one_item(void) {
         for (size_t i = 0; i < ELEMENTSOF(policies); i++) {
                 item.keep = false;
                 item.reasons = 0;
-                check_int_eq(retention_plan(&policies[i], &item, 1), 0);
+                check_int_eq(retention_plan(&policies[i], local, &item, 1), 0);
                 check_str_eq(describe(&item, 1), expected[i]);
         }
 
         item.verified = true;
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, &item, 1), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, &item, 1), 0);
         check_str_eq(describe(&item, 1), "only:last,newest-verified");
 }
 
@@ -142,14 +151,14 @@ static void test_keep_last(void) {
                 { .name = "c", .created_usec = utc(2021, 3, 1, 11, 0, 0) },
         };
 
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "e:last d:last c:- b:- a:-");
 
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 9 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 9 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "e:last d:last c:last b:last a:last");
 
         /* Stale output from an earlier plan is overwritten. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "e:last d:- c:- b:- a:-");
 }
 
@@ -165,17 +174,17 @@ static void test_daily(void) {
                 { .name = "d4-c", .created_usec = utc(2021, 3, 4, 9, 45, 0) },
         };
 
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 2 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 2 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "d4-c:daily d4-b:- d4-a:- d2-b:daily d2-a:- d1-c:- d1-b:- d1-a:-");
 
         /* More days asked for than exist: the newest of each day. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 7 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 7 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "d4-c:daily d4-b:- d4-a:- d2-b:daily d2-a:- d1-c:daily d1-b:- d1-a:-");
 
         /* Rules count on their own: "last" does not use up a day. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2, .keep_daily = 2, .keep_hourly = 2 },
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2, .keep_daily = 2, .keep_hourly = 2 }, local,
                                     items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "d4-c:last,hourly,daily d4-b:last d4-a:hourly d2-b:daily d2-a:- d1-c:- d1-b:- d1-a:-");
@@ -208,21 +217,21 @@ static void test_weekly_year_boundary(void) {
         };
 
         set_tz("UTC");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 3 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 3 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "w01-sun:weekly w01-mon:- w53-sun:weekly w53-fri:- w53-thu:- w53-mon:- w52-sun:weekly");
 
         /* Monthly and weekly disagree across New Year: the week spans it. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 2, .keep_monthly = 2 }, items,
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 2, .keep_monthly = 2 }, local, items,
                                     ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "w01-sun:weekly,monthly w01-mon:- w53-sun:weekly w53-fri:- w53-thu:monthly w53-mon:- w52-sun:-");
 
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 5 }, items2, ELEMENTSOF(items2)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 5 }, local, items2, ELEMENTSOF(items2)), 0);
         check_str_eq(describe(items2, ELEMENTSOF(items2)),
                      "2025-w02:weekly 2025-w01-wed:weekly 2025-w01-mon:- 2024-w52:weekly");
 
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 5 }, items3, ELEMENTSOF(items3)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 5 }, local, items3, ELEMENTSOF(items3)), 0);
         check_str_eq(describe(items3, ELEMENTSOF(items3)), "2022-w01:weekly 2021-w52-sun:weekly 2021-w52-mon:-");
 }
 
@@ -237,10 +246,10 @@ static void test_monthly(void) {
         };
 
         set_tz("UTC");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_monthly = 3 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_monthly = 3 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "apr-a:monthly feb-b:monthly feb-a:- jan-b:monthly jan-a:- dec-a:-");
 
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_monthly = 12, .keep_last = 1 }, items,
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_monthly = 12, .keep_last = 1 }, local, items,
                                     ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "apr-a:last,monthly feb-b:monthly feb-a:- jan-b:monthly jan-a:- dec-a:monthly");
@@ -258,18 +267,18 @@ static void test_yearly(void) {
         };
 
         set_tz("UTC");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 2 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 2 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "2021-mar:yearly 2021-jan01:- 2020-dec31:yearly 2020-jan:- 2019-jun:-");
 
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 10, .keep_monthly = 1 }, items,
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 10, .keep_monthly = 1 }, local, items,
                                     ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "2021-mar:monthly,yearly 2021-jan01:- 2020-dec31:yearly 2020-jan:- 2019-jun:yearly");
 
         /* In New York 2021-01-01 00:30 UTC is still 2020: the year is local. */
         set_tz("America/New_York");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 2 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_yearly = 2 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "2021-mar:yearly 2021-jan01:yearly 2020-dec31:- 2020-jan:- 2019-jun:-");
         set_tz("UTC");
@@ -290,16 +299,16 @@ static void test_ties(void) {
         };
 
         set_tz("UTC");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "newer:last c:last bb:- a:- older:-");
 
         /* The same time is the same bucket: only the first in order counts. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5, .keep_hourly = 5 }, items,
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5, .keep_hourly = 5 }, local, items,
                                     ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "newer:hourly,daily c:- bb:- a:- older:hourly");
 
         /* Equal time and name: the verified one sorts first. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, twins, ELEMENTSOF(twins)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, twins, ELEMENTSOF(twins)), 0);
         check(twins[0].verified && !twins[1].verified);
         check_str_eq(describe(twins, ELEMENTSOF(twins)), "x:last,newest-verified x:-");
 }
@@ -315,21 +324,21 @@ static void test_newest_verified(void) {
 
         set_tz("UTC");
         /* The newest are unverified: the newest verified is kept on top. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "5:last 4:last 3:- 2:newest-verified 1:-");
 
         /* Unverified items still fill buckets; the forced keep is extra. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 1 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 1 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "5:daily 4:- 3:- 2:newest-verified 1:-");
 
         /* Already kept by a rule: both reasons are reported. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 4 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 4 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "5:last 4:last 3:last 2:last,newest-verified 1:-");
 
         /* Nothing verified: nothing forced. */
         for (size_t i = 0; i < ELEMENTSOF(items); i++)
                 items[i].verified = false;
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "5:last 4:- 3:- 2:- 1:-");
 }
 
@@ -355,28 +364,28 @@ static void test_local_time(void) {
         };
 
         set_tz("UTC");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "late:daily early:-");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_hourly = 5 }, dst, ELEMENTSOF(dst)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_hourly = 5 }, local, dst, ELEMENTSOF(dst)), 0);
         check_str_eq(describe(dst, ELEMENTSOF(dst)), "cet:hourly cest:hourly before:hourly");
 
         set_tz("Europe/Berlin");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "late:daily early:daily");
         /* Friday 23:30 and Saturday 00:30 in Berlin: both in 2020-W53. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 5 }, items, ELEMENTSOF(items)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_weekly = 5 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "late:weekly early:-");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_hourly = 5 }, dst, ELEMENTSOF(dst)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_hourly = 5 }, local, dst, ELEMENTSOF(dst)), 0);
         check_str_eq(describe(dst, ELEMENTSOF(dst)), "cet:hourly cest:- before:hourly");
         /* 23:59 UTC on 10-24 is 01:59 CEST on 10-25 — the same day. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5 }, dst, ELEMENTSOF(dst)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5 }, local, dst, ELEMENTSOF(dst)), 0);
         check_str_eq(describe(dst, ELEMENTSOF(dst)), "cet:daily cest:- before:-");
 
         set_tz("America/New_York");
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_hourly = 5 }, spring, ELEMENTSOF(spring)), 0);
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_hourly = 5 }, local, spring, ELEMENTSOF(spring)), 0);
         check_str_eq(describe(spring, ELEMENTSOF(spring)), "edt:hourly est:hourly");
         /* 2021-01-01 17:30 and 18:30 EST: one day, one month. */
-        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5, .keep_monthly = 5 }, items,
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 5, .keep_monthly = 5 }, local, items,
                                     ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "late:daily,monthly early:-");
 
@@ -579,7 +588,7 @@ static void compare_with_reference(const char *tz, unsigned rounds) {
                         };
                 }
 
-                check_int_eq(retention_plan(&p, items, n), 0);
+                check_int_eq(retention_plan(&p, local, items, n), 0);
                 ref_plan(&p, ref, n);
 
                 for (size_t i = 0; i < n; i++) {
@@ -627,5 +636,6 @@ int main(void) {
         TEST_RUN(test_newest_verified);
         TEST_RUN(test_local_time);
         TEST_RUN(test_reference);
+        zone_free(local);
         return 0;
 }

@@ -243,20 +243,20 @@ static void test_sync_refusals(void) {
         check(fd >= 0);
 
         /* No bucket in the URL. */
-        check(upload_sync(&u, &p, dir, &rep) == -EINVAL);
+        check(upload_sync(&u, &p, zone_utc(), dir, &rep) == -EINVAL);
         check(rep.error && strstr(rep.error, "names no bucket"));
         upload_report_done(&rep);
 
         /* An empty secret file (a lone newline is empty too). */
         u.url = (char *) "http://127.0.0.1:1/bucket/prefix/";
         check(write(fd, "\n", 1) == 1);
-        check(upload_sync(&u, &p, dir, &rep) == -EINVAL);
+        check(upload_sync(&u, &p, zone_utc(), dir, &rep) == -EINVAL);
         check(rep.error && strstr(rep.error, "holds no usable secret"));
         upload_report_done(&rep);
 
         /* A missing secret file. */
         check(unlink(secret) == 0);
-        check(upload_sync(&u, &p, dir, &rep) == -ENOENT);
+        check(upload_sync(&u, &p, zone_utc(), dir, &rep) == -ENOENT);
         check(rep.error && strstr(rep.error, "cannot read upload.secret_access_key_file"));
         check(!rep.uploaded && !rep.deleted);
         upload_report_done(&rep);

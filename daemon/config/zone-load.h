@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * zone-load.h — the edge where time zones come in: reading a zone's TZif
+ * file from the zoneinfo directory ($TZDIR, else /usr/share/zoneinfo) and
+ * finding the local zone ($TZ, else /etc/localtime), once, into a Zone that
+ * the pure code (format/zone.h) is then given.
+ */
+
+#include "format/zone.h"
+
+/* The zone named name ("Europe/Berlin"; zone_name_is_valid() syntax), read
+ * from the zoneinfo directory; "UTC" is UTC even without a file. Returns 0
+ * and *ret, -ENOENT (no such zone: a bad name, no such file, not a
+ * regular file), -EBADMSG (not a usable TZif file), -ENOMEM. */
+int zone_load(const char *name, Zone **ret);
+
+/* The local zone as glibc finds it: $TZ unset means /etc/localtime; empty
+ * means UTC; ":NAME" or "NAME" a TZif file (relative names under the
+ * zoneinfo directory); otherwise a POSIX TZ string ("CET-1CEST,…"). What
+ * cannot be read or parsed is UTC, as in glibc. Returns 0 and *ret, or
+ * -ENOMEM. */
+int zone_load_local(Zone **ret);
+
+/* zone_load() as a ZoneLoader for the parsers that accept a zone name. */
+extern const ZoneLoader zone_loader_system;
