@@ -491,7 +491,7 @@ int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
         StoreEntry *entries = NULL;
         size_t n = 0;
         struct dirent *de;
-        DIR *d;
+        DIR *d = NULL;
         int r;
 
         r = store_opendir(s, &d);
@@ -563,7 +563,7 @@ int store_remove(Store *s, const char *name) {
 int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired) {
         _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL;
         struct dirent *de;
-        DIR *d;
+        DIR *d = NULL;
         int r;
 
         r = store_opendir(s, &d);
