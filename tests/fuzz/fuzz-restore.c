@@ -4,15 +4,38 @@
  * what a client sends, restore_request_parse() and, for the answer to a
  * plan, restore_confirm_parse(): any bytes, split into lines as the service
  * reads them. A parsed request must hold a backup argument within its
- * bounds; a confirmation must be of the plan's backup; a refused line must
- * come with an error code and a message.
+ * bounds; a confirmation must be of the plan's backup — the line, read as
+ * JSON (escapes such as "\/" decoded), says "Confirm" and names exactly that
+ * path; a refused line must come with an error code and a message.
  */
 
+#include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "restore/restore.h"
+
+#define PLAN_BACKUP "/var/lib/etcd-backupd/b.db"
+
+/* Whether line (n bytes) is a JSON object with "method": "Confirm" and
+ * "backup": plan. */
+static bool confirms(const char *line, size_t n, const char *plan) {
+        struct json_tokener *tok = json_tokener_new();
+        struct json_object *o, *m, *b;
+        bool yes;
+
+        if (!tok)
+                abort();
+        o = json_tokener_parse_ex(tok, line, (int) n);
+        json_tokener_free(tok);
+        yes = o && json_object_object_get_ex(o, "method", &m) && json_object_is_type(m, json_type_string) &&
+              strcmp(json_object_get_string(m), "Confirm") == 0 && json_object_object_get_ex(o, "backup", &b) &&
+              json_object_is_type(b, json_type_string) && strcmp(json_object_get_string(b), plan) == 0;
+        json_object_put(o);
+        return yes;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,10 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 } else if (!code || !message)
                         abort();
                 code = message = NULL;
-                r = restore_confirm_parse(line, n, "/var/lib/etcd-backupd/b.db", &code, &message);
+                r = restore_confirm_parse(line, n, PLAN_BACKUP, &code, &message);
                 if (r < 0 ? !code || !message : r > 1)
                         abort();
-                if (r == 1 && !strstr(line, "/var/lib/etcd-backupd/b.db"))
+                if (r == 1 && !confirms(line, n, PLAN_BACKUP))
                         abort();
                 free(line);
                 p += n + 1;
