@@ -118,12 +118,14 @@ systemd-nspawn -D "$root" --volatile=overlay --boot --register=no --keep-unit \
   systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
   > "$T/nspawn.log" 2>&1 < /dev/null &
 NSPAWN_PID=$!
+NSPAWN_PIDS+=("$NSPAWN_PID")
 for _ in $(seq 1 100); do
   LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
   [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && break
   LEADER=""; sleep 0.1
 done
 [[ -n $LEADER ]] || { cat "$T/nspawn.log"; not_ok "container booted"; finish; }
+LEADERS+=("$(e2e_proc_id "$LEADER")")
 
 ct() { # CMD...: inside the container, clean environment, bounded
   echo "+ $*" >> "$T/ct.log"

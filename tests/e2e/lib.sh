@@ -6,7 +6,17 @@
 # script defines ok, not_ok and finish, and sets TIME_LIMIT.
 
 NSPAWN_PID="" LEADER="" WATCHDOG_PID="" E2E_NETNS=""
-NSPAWN_PIDS=()
+NSPAWN_PIDS=() LEADERS=()
+
+# e2e_proc_id PID: "PID:START" (START: its start time in clock ticks since
+# boot, /proc/PID/stat field 22), empty when there is no such process.
+e2e_proc_id() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  set -- "$1" $stat
+  echo "$1:${21}"
+}
 
 e2e_cleanup() {
   local pid
@@ -17,6 +27,12 @@ e2e_cleanup() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+  done
+  # A container whose nspawn had to be killed keeps its init (and with it
+  # the container) alive: killing the init ends its PID namespace. Each is
+  # known by PID and start time, so a reused PID is never hit.
+  for pid in "${LEADERS[@]}"; do
+    [[ $(e2e_proc_id "${pid%%:*}") == "$pid" ]] && kill -KILL "${pid%%:*}" 2>/dev/null
   done
   [[ -n $E2E_NETNS ]] && ip netns delete "$E2E_NETNS" 2>/dev/null
   [[ -n ${KEEP_T:-} ]] || rm -rf "$T"
@@ -49,7 +65,7 @@ e2e_boot() {
   NSPAWN_PIDS+=("$NSPAWN_PID")
   for _ in $(seq 1 100); do
     LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
-    [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && return 0
+    [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && { LEADERS+=("$(e2e_proc_id "$LEADER")"); return 0; }
     LEADER=""; sleep 0.1
   done
   cat "$T/nspawn.log"; not_ok "container booted"; finish
