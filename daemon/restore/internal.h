@@ -61,6 +61,14 @@ int run_etcd_stop(Run *run, char **ret_error);
 /* Start kube-apiserver (manifest back and its port answers / StartUnit). */
 int run_apiserver_start(Run *run, char **ret_error);
 
+/* ---- plan-detect.c ---- */
+
+/* How etcd runs here (restore.mode, or auto: static pod when etcd.yaml is in
+ * the manifests dir, else the loaded etcd unit), whether kube-apiserver
+ * runs, and where its /readyz is asked. Fills p's mode, units, manifests
+ * dir and apiserver fields; *ret_error (caller frees) says why not. */
+int plan_detect(RestorePlan *p, const Config *c, char **ret_error);
+
 /* ---- tool.c: etcdutl / etcdctl ---- */
 
 /* The program called name in $PATH (or name itself when it has a '/');

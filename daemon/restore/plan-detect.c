@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan-detect.c — how etcd and kube-apiserver run on this node, for the
+ * plan: static pods (etcd.yaml in the manifests directory) or systemd units
+ * (loaded, running), and where kube-apiserver's /readyz is asked — its
+ * address, port and CA, from its own flags in its manifest or its unit's
+ * ExecStart=. Changes nothing.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "restore/internal.h"
+#include "restore/manifest.h"
+#include "restore/static-pod.h"
+#include "restore/units.h"
+#include "util/path.h"
+#include "util/str.h"
+
+#define APISERVER_PORT_FLAG "--secure-port"
+#define APISERVER_ADDRESS_FLAG "--bind-address"
+#define APISERVER_DEFAULT_PORT 6443
+
+static bool is_running_state(const char *active) {
+        return !streq(active, "inactive") && !streq(active, "failed");
+}
+
+/* Where kube-apiserver's /readyz is asked, from its own flags (m: its
+ * static pod's manifest when pod, else its unit's ExecStart=): the address
+ * and port it serves on, and the CA its serving certificate is verified
+ * with: restore.apiserver_cacert, else its --client-ca-file (the cluster CA,
+ * which signs that certificate; in a pod mapped to the node through its
+ * hostPath volumes). */
+static int plan_apiserver(RestorePlan *p, const Config *c, const Manifest *m, bool pod, char **ret_error) {
+        _cleanup_free_ char *error = NULL;
+        const char *ca;
+        unsigned line = 0;
+        int r;
+
+        r = command_port(m, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT, &p->apiserver_port, &error);
+        if (r >= 0)
+                r = command_address(m, APISERVER_ADDRESS_FLAG, &p->apiserver_address, &error);
+        if (r < 0)
+                return free_and_format(ret_error, "cannot read kube-apiserver's address: %s",
+                                       error ? error : strerror(-r)), r;
+        if (c->restore.apiserver_cacert) {
+                p->apiserver_cacert = strdup(c->restore.apiserver_cacert);
+                p->apiserver_cacert_source = strdup("restore.apiserver_cacert");
+                return p->apiserver_cacert && p->apiserver_cacert_source ? 0 : -ENOMEM;
+        }
+        ca = manifest_flag(m, "client-ca-file", &line);
+        if (!ca || !*ca)
+                return free_and_format(ret_error, "%s has no --client-ca-file to verify kube-apiserver's /readyz "
+                                       "with: set restore.apiserver_cacert", m->file), -EBADMSG;
+        if (pod) {
+                r = manifest_host_path(m, ca, &p->apiserver_cacert, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return free_and_format(ret_error, "%s:%u: --client-ca-file=%s is on no hostPath volume of "
+                                               "the pod: set restore.apiserver_cacert", m->file, line, ca), -EBADMSG;
+                r = asprintf(&p->apiserver_cacert_source, "%s:%u: --client-ca-file=%s", m->file, line, ca);
+        } else {
+                if (ca[0] != '/')
+                        return free_and_format(ret_error, "%s: ExecStart= --client-ca-file=%s is not an absolute "
+                                               "path: set restore.apiserver_cacert", m->file, ca), -EBADMSG;
+                p->apiserver_cacert = strdup(ca);
+                r = asprintf(&p->apiserver_cacert_source, "%s: ExecStart= --client-ca-file", m->file);
+        }
+        if (r < 0 || !p->apiserver_cacert)
+                return -ENOMEM;
+        if (access(p->apiserver_cacert, R_OK) < 0)
+                return free_and_format(ret_error, "%s (%s): %s", p->apiserver_cacert, p->apiserver_cacert_source,
+                                       strerror(errno)), -errno;
+        return 0;
+}
+
+static int plan_systemd(RestorePlan *p, const Config *c, char **ret_error) {
+        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
+        int r;
+
+        if (!p->bus) {
+                r = units_bus_open(&p->bus, &err);
+                if (r < 0)
+                        return free_and_format(ret_error, "restore.mode is systemd but %s", err), -ENODEV;
+        }
+        r = units_get_state(p->bus, p->etcd_unit, &load, &active, &err);
+        if (r < 0)
+                return free_and_format(ret_error, "%s", err), r;
+        if (!streq(load, "loaded"))
+                return free_and_format(ret_error, "%s is not a loaded systemd unit (LoadState=%s)", p->etcd_unit, load),
+                       -ENODEV;
+        p->etcd_running = is_running_state(active);
+        load = mfree(load);
+        active = mfree(active);
+        err = mfree(err);
+        r = units_get_state(p->bus, p->apiserver_unit, &load, &active, &err);
+        p->apiserver_running = r >= 0 && streq(load, "loaded") && is_running_state(active);
+        if (p->apiserver_running) {
+                _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+                _cleanup_(manifest_freep) Manifest *m = NULL;
+
+                err = mfree(err);
+                r = units_get_exec(p->bus, p->apiserver_unit, &argv, &env, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot tell where kube-apiserver serves: %s",
+                                               err ? err : strerror(-r)), r;
+                r = manifest_from_argv(p->apiserver_unit, argv, &m);
+                if (r == -E2BIG)
+                        return free_and_format(ret_error, "%s: ExecStart= has too many arguments", p->apiserver_unit),
+                               -EBADMSG;
+                if (r < 0)
+                        return r;
+                return plan_apiserver(p, c, m, false, ret_error);
+        }
+        return 0;
+}
+
+int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
+        _cleanup_free_ char *etcd_manifest = NULL, *apiserver_manifest = NULL, *parent = NULL, *err = NULL;
+        _cleanup_free_ char *load = NULL, *active = NULL;
+        struct stat st, pst;
+        bool has_manifest;
+        int r;
+
+        p->manifests_dir = strdup(c->restore.manifests_dir);
+        p->etcd_unit = strdup(c->restore.etcd_unit);
+        p->apiserver_unit = strdup(c->restore.apiserver_unit);
+        p->endpoint = c->etcd.endpoints && c->etcd.endpoints[0] ? strdup(c->etcd.endpoints[0]) : NULL;
+        etcd_manifest = path_join(c->restore.manifests_dir, ETCD_MANIFEST);
+        apiserver_manifest = path_join(c->restore.manifests_dir, APISERVER_MANIFEST);
+        if (!p->manifests_dir || !p->etcd_unit || !p->apiserver_unit || !etcd_manifest || !apiserver_manifest)
+                return -ENOMEM;
+        if (!p->endpoint)
+                return free_and_format(ret_error, "etcd.endpoints is empty"), -EINVAL;
+        has_manifest = access(etcd_manifest, F_OK) >= 0;
+
+        p->mode = c->restore.mode;
+        if (p->mode == RESTORE_MODE_AUTO) {
+                if (has_manifest) {
+                        p->mode = RESTORE_MODE_STATIC_POD;
+                        if (asprintf(&p->mode_reason, "%s exists", etcd_manifest) < 0)
+                                return -ENOMEM;
+                } else {
+                        r = units_bus_open(&p->bus, &err);
+                        if (r >= 0)
+                                r = units_get_state(p->bus, p->etcd_unit, &load, &active, &err);
+                        if (r < 0)
+                                return free_and_format(ret_error, "cannot tell how etcd runs here: there is no %s and "
+                                                 "systemd cannot be asked about %s (%s); set restore.mode",
+                                                 etcd_manifest, p->etcd_unit, err ? err : strerror(-r)), -ENODEV;
+                        if (!streq(load, "loaded"))
+                                return free_and_format(ret_error, "cannot tell how etcd runs here: there is no %s and %s "
+                                                 "is not a loaded systemd unit (LoadState=%s); set restore.mode "
+                                                 "and restore.etcd_unit", etcd_manifest, p->etcd_unit, load),
+                                       -ENODEV;
+                        p->mode = RESTORE_MODE_SYSTEMD;
+                        if (asprintf(&p->mode_reason, "no %s; %s is a loaded systemd unit", etcd_manifest,
+                                     p->etcd_unit) < 0)
+                                return -ENOMEM;
+                }
+        } else if (asprintf(&p->mode_reason, "restore.mode = %s", restore_mode_to_string(p->mode)) < 0)
+                return -ENOMEM;
+
+        if (p->mode == RESTORE_MODE_SYSTEMD)
+                return plan_systemd(p, c, ret_error);
+
+        if (!has_manifest)
+                return free_and_format(ret_error, "restore.mode is static-pod but there is no %s", etcd_manifest), -ENODEV;
+        parent = path_dirname(p->manifests_dir);
+        if (!parent)
+                return -ENOMEM;
+        if (stat(p->manifests_dir, &st) < 0 || stat(parent, &pst) < 0)
+                return free_and_format(ret_error, "cannot use %s: %s", p->manifests_dir, strerror(errno)), -errno;
+        if (st.st_dev != pst.st_dev)
+                return free_and_format(ret_error, "%s is a mount point: manifests cannot be moved next to it "
+                                 "atomically", p->manifests_dir), -EXDEV;
+        p->etcd_running = true;
+        p->apiserver_running = access(apiserver_manifest, F_OK) >= 0;
+        if (p->apiserver_running) {
+                _cleanup_(manifest_freep) Manifest *m = NULL;
+
+                r = manifest_load(apiserver_manifest, &m, ret_error);
+                if (r < 0)
+                        return r == -EFBIG || r == -E2BIG ? -EBADMSG : r;
+                r = plan_apiserver(p, c, m, true, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
