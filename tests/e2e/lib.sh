@@ -70,3 +70,30 @@ e2e_boot() {
   done
   cat "$T/nspawn.log"; not_ok "container booted"; finish
 }
+
+# e2e_install_restore: `meson install --destdir` of the build into $T/dest
+# (D), its PREFIX and SANITIZE (b_sanitize), and the installed restore
+# units (RUNIT, RSOCKET) and what they run, as they say it: ETCD_BACKUPD,
+# CONF (the -c of ExecStart=) and ETCD_BACKUPCTL (paths inside the
+# container). Ends the test when the install fails, the prefix cannot be
+# bind-mounted or the units are missing. The caller defines check.
+e2e_install_restore() {
+  if ! meson install -C "$TOP_BUILDDIR" --no-rebuild --destdir "$T/dest" > "$T/install.log" 2>&1; then
+    cat "$T/install.log"; not_ok "meson install --destdir"; finish
+  fi
+  D=$T/dest
+  local opts
+  opts=$(meson introspect --buildoptions "$TOP_BUILDDIR")
+  PREFIX=$(jq -r '.[] | select(.name == "prefix") | .value' <<<"$opts")
+  SANITIZE=$(jq -r '.[] | select(.name == "b_sanitize") | .value' <<<"$opts")
+  case $PREFIX in
+    /usr | / | "") not_ok "prefix $PREFIX cannot be bind-mounted into the container (use /usr/local or /opt/…)"; finish ;;
+  esac
+  RUNIT=$(find "$D" -path '*/systemd/system/etcd-backupd-restore@.service' | head -1)
+  RSOCKET=${RUNIT%/*}/etcd-backupd-restore.socket
+  check "installed: etcd-backupd-restore.socket and etcd-backupd-restore@.service" test -f "$RUNIT" -a -f "$RSOCKET"
+  [[ -f $RUNIT ]] || finish
+  ETCD_BACKUPD=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$RUNIT")
+  CONF=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$RUNIT")
+  ETCD_BACKUPCTL=$(find "$D$PREFIX" -path '*/bin/etcd-backupctl' | head -1); ETCD_BACKUPCTL=${ETCD_BACKUPCTL#"$D"}
+}

@@ -54,23 +54,7 @@ done
 . "$(dirname "$0")/lib.sh"
 e2e_setup etcd-backupd-e2e-restore-cluster
 
-# ---- install into a destdir ----
-if ! meson install -C "$TOP_BUILDDIR" --no-rebuild --destdir "$T/dest" > "$T/install.log" 2>&1; then
-  cat "$T/install.log"; not_ok "meson install --destdir"; finish
-fi
-D=$T/dest
-opt() { meson introspect --buildoptions "$TOP_BUILDDIR" | jq -r --arg n "$1" '.[] | select(.name == $n) | .value'; }
-PREFIX=$(opt prefix) SANITIZE=$(opt b_sanitize)
-case $PREFIX in
-  /usr | / | "") not_ok "prefix $PREFIX cannot be bind-mounted into the container (use /usr/local or /opt/…)"; finish ;;
-esac
-RUNIT=$(find "$D" -path '*/systemd/system/etcd-backupd-restore@.service' | head -1)
-RSOCKET=${RUNIT%/*}/etcd-backupd-restore.socket
-check "installed: etcd-backupd-restore.socket and etcd-backupd-restore@.service" test -f "$RUNIT" -a -f "$RSOCKET"
-[[ -f $RUNIT ]] || finish
-ETCD_BACKUPD=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$RUNIT")
-CONF=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$RUNIT")
-ETCD_BACKUPCTL=$(find "$D$PREFIX" -path '*/bin/etcd-backupctl' | head -1); ETCD_BACKUPCTL=${ETCD_BACKUPCTL#"$D"}
+e2e_install_restore
 check "etcd-backupctl installed ($ETCD_BACKUPCTL)" test -x "$D$ETCD_BACKUPCTL"
 
 # ---- what goes into the containers (/e2e) ----
