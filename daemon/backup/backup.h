@@ -43,6 +43,7 @@ typedef struct BackupResult {
         uint64_t k8s_unreadable;        /* Secrets encrypted with a key it does not have */
         char **k8s_missing_keys;        /* those keys ("aescbc:old"), may be NULL */
         char *k8s_error;                /* the check could not run (the backup stays good) */
+        char *warning;                  /* the operator should know this (the backup stays good) */
 } BackupResult;
 
 void backup_result_done(BackupResult *r);

@@ -26,6 +26,7 @@ void job_result_done(JobResult *r) {
         strv_free(r->remote_pruned);
         strv_free(r->k8s_missing_keys);
         free(r->k8s_error);
+        free(r->warning);
         *r = (JobResult) {};
 }
 
@@ -98,6 +99,7 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         ret->k8s_unreadable = b.k8s_unreadable;
         ret->k8s_missing_keys = TAKE_PTR(b.k8s_missing_keys);
         ret->k8s_error = TAKE_PTR(b.k8s_error);
+        ret->warning = TAKE_PTR(b.warning);
         if (listed && entries_add(&entries, &n, &ret->sidecar) < 0) {
                 store_entries_free(entries, n);
                 entries = NULL;
@@ -194,6 +196,8 @@ void job_log_result(const JobResult *r, const Config *c) {
                                    upload_url, NULL);
         }
         log_secrets_check(r, c->kubernetes.encryption_config);
+        if (r->warning)
+                log_warning("Backup %s: %s", r->path, r->warning);
 
         if (r->retention_error)
                 log_error("retention failed after backup %s: %s", r->path, r->retention_error);

@@ -30,6 +30,7 @@ typedef struct JobResult {
         uint64_t k8s_unreadable;        /* Secrets encrypted with a key it does not have */
         char **k8s_missing_keys;        /* those keys ("aescbc:old"), may be NULL */
         char *k8s_error;                /* the check could not run (the backup stays good) */
+        char *warning;                  /* backup_run()'s warning (the backup stays good) */
 } JobResult;
 
 void job_result_done(JobResult *r);
@@ -44,7 +45,7 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
 /* Log a job's result with config c: on success the backup
  * (MESSAGE_ID_BACKUP_OK), each backup pruned, each file uploaded, each
  * remote backup pruned, the Secrets check (MESSAGE_ID_SECRETS_UNREADABLE),
- * a retention failure and an upload failure (MESSAGE_ID_UPLOAD_FAILED); on
+ * the backup's warning, a retention failure and an upload failure (MESSAGE_ID_UPLOAD_FAILED); on
  * failure job_log_failure(r->error). */
 void job_log_result(const JobResult *r, const Config *c);
 

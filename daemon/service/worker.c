@@ -95,6 +95,8 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                 }
                 if (m->ok && m->job.k8s_error)
                         json_object_object_add(o, "k8s_error", json_object_new_string(m->job.k8s_error));
+                if (m->ok && m->job.warning)
+                        json_object_object_add(o, "warning", json_object_new_string(m->job.warning));
         }
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || asprintf(ret, "%s\n", text) < 0) {
@@ -177,6 +179,8 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                         if (m.job.k8s_checked && get_strv(o, "k8s_missing_keys", &m.job.k8s_missing_keys) < 0)
                                 goto oom;
                         if ((s = get_str(o, "k8s_error")) && !(m.job.k8s_error = strdup(s)))
+                                goto oom;
+                        if ((s = get_str(o, "warning")) && !(m.job.warning = strdup(s)))
                                 goto oom;
                 } else if (!m.job.error)
                         goto finish;

@@ -302,6 +302,10 @@ n=$(jq -s 'map(select(.ETCD_BACKUP_FILE != null and (.ETCD_BACKUP_FILE | startsw
 check "journal: $n backup entries (MESSAGE_ID=6f4d1e76…, ETCD_BACKUP_FILE, ETCD_REVISION, SIZE)" test "${n:-0}" -ge 3
 newest=$(jq -rs 'last | .ETCD_BACKUP_FILE' "$T/ok.json")
 check "journal: the newest ETCD_BACKUP_FILE exists ($newest)" ct test -f "$newest"
+# The compressor lowers its own priority (nice 19) under the unit's system
+# call filter; a denied setpriority is logged after the backup as a warning.
+check "journal: no backup warns that the compressor could not lower its priority" \
+  ct sh -c '! journalctl -u etcd-backupd --no-pager -o cat | grep "could not lower the compressor"'
 if [[ -n $CATALOG && $PREFIX == /usr/local ]]; then
   ct journalctl --update-catalog
   check "catalog: journalctl -x explains the entry" \
