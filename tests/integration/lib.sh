@@ -1,12 +1,13 @@
 # tests/integration/lib.sh — shared by the integration tests: a private TLS
-# etcd from scripts/dev-etcd, a scratch directory removed at exit, a config
-# writer, data loading, and ok/fail counting that ends in "N passed, N failed".
-# Everything started here is stopped by PID at exit.
+# etcd from scripts/dev-etcd, a scratch directory removed at exit (in
+# $TMPDIR, else /tmp), a config writer, data loading, and ok/fail counting
+# that ends in "N passed, N failed". Everything started here is stopped by
+# PID at exit.
 set -uo pipefail
 : "${TOP_SRCDIR:?}" "${ETCD_BACKUPD:?}" "${ETCD_BACKUPCTL:?}"
 export ETCDCTL_API=3
 
-T=$(mktemp -d /tmp/etcd-backupd-test.XXXXXX)
+T=$(mktemp -d --tmpdir etcd-backupd-test.XXXXXX)
 PASS=0 FAIL=0
 declare -a CLEANUP=()
 
