@@ -319,13 +319,14 @@ static void check_secrets(const Config *c, BackupResult *result, Bbolt *db) {
 }
 
 /* A backup needs room for the spool (the db), for its compressed output
- * (estimated by the previous backup's size, or the db's when there is none)
- * and for storage.min_free beside them. */
-static int check_room(BackupResult *result, const Config *c, const StoreEntry *previous, uint64_t db_size,
-                      uint64_t avail) {
+ * (estimated by the previous backup's size, or the db's when there is none;
+ * nothing when the spool is published as it is) and for storage.min_free
+ * beside them. */
+static int check_room(BackupResult *result, const Config *c, const StoreEntry *previous, bool direct,
+                      uint64_t db_size, uint64_t avail) {
         char db[FORMAT_BYTES_MAX], prev[FORMAT_BYTES_MAX], min[FORMAT_BYTES_MAX], need[FORMAT_BYTES_MAX],
                 have[FORMAT_BYTES_MAX];
-        uint64_t output = previous ? previous->file_size : db_size, total;
+        uint64_t output = direct ? 0 : previous ? previous->file_size : db_size, total;
         bool have_previous = previous;
 
         total = db_size + output + c->storage.min_free_bytes;
@@ -333,6 +334,11 @@ static int check_room(BackupResult *result, const Config *c, const StoreEntry *p
                 total = UINT64_MAX;
         if (avail >= total)
                 return 0;
+        if (direct)
+                return fail(result, -ENOSPC, "not enough free space in %s: %s available, %s needed (the %s database, "
+                            "storage.min_free %s)", c->storage.directory, format_bytes(have, sizeof have, avail),
+                            format_bytes(need, sizeof need, total), format_bytes(db, sizeof db, db_size),
+                            format_bytes(min, sizeof min, c->storage.min_free_bytes));
         return fail(result, -ENOSPC,
                     "not enough free space in %s: %s available, %s needed (the %s database, %s for the output as %s, "
                     "storage.min_free %s)",
@@ -398,6 +404,9 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         _cleanup_(age_encryptor_freep) AgeEncryptor *enc = NULL;
         _cleanup_free_ AgeRecipient *recipients = NULL;
         bool encrypted = c->encryption.enabled;
+        /* Without compression or encryption the spool is the backup: it is
+         * published as it is, not copied. */
+        bool direct = c->storage.compression == CODEC_NONE && !encrypted;
         Stream stream = { .spool = &spool, .progress = progress, .userdata = userdata };
         pthread_t thread;
         bool thread_started = false;
@@ -419,12 +428,12 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         r = etcd_find_endpoint(&tls, c->etcd.endpoints, c->etcd.connect_timeout_usec, &status, &error);
         if (r < 0)
                 return fail(result, r, "%s", error ? error : strerror(-r));
-        r = check_room(result, c, previous, status.db_size > 0 ? (uint64_t) status.db_size : 0, avail);
+        r = check_room(result, c, previous, direct, status.db_size > 0 ? (uint64_t) status.db_size : 0, avail);
         if (r < 0)
                 return r;
 
         r = store_tmpfile(store, &spool_fd);
-        if (r >= 0)
+        if (r >= 0 && !direct)
                 r = store_tmpfile(store, &out_fd);
         if (r < 0)
                 return fail(result, r, "cannot create a temporary file in %s: %s", c->storage.directory,
@@ -432,12 +441,6 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         r = trailer_new(&trailer);
         if (r < 0)
                 return fail(result, r, "out of memory");
-        out.fd = out_fd;
-        out.md = EVP_MD_CTX_new();
-        if (!out.md || EVP_DigestInit_ex(out.md, EVP_sha256(), NULL) != 1) {
-                EVP_MD_CTX_free(out.md);
-                return fail(result, -ENOMEM, "out of memory");
-        }
         spool.fd = spool_fd;
         spool.trailer = trailer;
         if (encrypted) {
@@ -468,12 +471,20 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         spool.sink = encrypted ? on_encrypt : on_output;
         spool.sink_data = encrypted ? (void *) enc : (void *) &out;
         spool.out = &out;
-        r = -pthread_create(&thread, NULL, compress_thread, &spool);
-        if (r < 0) {
-                r = fail(result, r, "cannot start the compressor thread: %s", strerror(-r));
-                goto finish;
+        if (!direct) {
+                out.fd = out_fd;
+                out.md = EVP_MD_CTX_new();
+                if (!out.md || EVP_DigestInit_ex(out.md, EVP_sha256(), NULL) != 1) {
+                        r = fail(result, -ENOMEM, "out of memory");
+                        goto finish;
+                }
+                r = -pthread_create(&thread, NULL, compress_thread, &spool);
+                if (r < 0) {
+                        r = fail(result, r, "cannot start the compressor thread: %s", strerror(-r));
+                        goto finish;
+                }
+                thread_started = true;
         }
-        thread_started = true;
 
         stream.total = status.db_size > 0 ? (uint64_t) status.db_size : 0;
         stream_start = now_usec(CLOCK_MONOTONIC);
@@ -493,12 +504,17 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
          * meanwhile. Its verdict is reported after the trailer's, which says
          * more when both fail. */
         spool_finish(&spool, false);
+        if (direct)
+                /* Only a head start for the fsync at publishing. */
+                (void) sync_file_range(spool_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         report(progress, userdata, BACKUP_PHASE_VERIFY, spool.written, spool.written);
         rs = check_db(c, result, spool_fd, &revision);
 
         report(progress, userdata, BACKUP_PHASE_COMPRESS, spool.written, spool.written);
-        pthread_join(thread, NULL);
-        thread_started = false;
+        if (thread_started) {
+                pthread_join(thread, NULL);
+                thread_started = false;
+        }
         if (spool.codec_failed) {
                 r = fail(result, spool.error, "cannot set up %s compression: %s",
                          codec_to_string(c->storage.compression), strerror(-spool.error));
@@ -509,6 +525,13 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                         ? fail(result, spool.error, "no space left in %s while writing the backup", c->storage.directory)
                         : fail(result, spool.error, "compression failed: %s", strerror(-spool.error));
                 goto finish;
+        }
+        if (direct) {
+                r = trailer_stream_sha256(trailer, file_sha);
+                if (r < 0) {
+                        r = fail(result, r, "cannot hash the backup file: %s", strerror(-r));
+                        goto finish;
+                }
         }
         r = trailer_finish(trailer, db_sha, &db_size);
         if (r == -EPIPE) {
@@ -538,7 +561,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                         goto finish;
                 }
         }
-        if (EVP_DigestFinal_ex(out.md, file_sha, &md_len) != 1) {
+        if (!direct && EVP_DigestFinal_ex(out.md, file_sha, &md_len) != 1) {
                 r = fail(result, -EIO, "cannot hash the backup file");
                 goto finish;
         }
@@ -570,7 +593,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                 .etcd_version = strdup(status.version),
                 .revision = revision,
                 .db_size = db_size,
-                .file_size = out.size,
+                .file_size = direct ? spool.written : out.size,
                 .compression = c->storage.compression,
                 .level = c->storage.compression == CODEC_NONE ? 0 : (int) c->storage.level,
                 .encrypted = encrypted,
@@ -597,7 +620,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                          strerror(-r));
                 goto finish;
         }
-        r = store_publish_fd(store, out_fd, name);
+        r = store_publish_fd(store, direct ? spool_fd : out_fd, name);
         if (r < 0) {
                 /* Not ours to remove if it exists: only the sidecar just linked. */
                 (void) unlink_sidecar(store, name);

@@ -79,6 +79,25 @@ int trailer_feed(Trailer *t, const void *data, size_t n) {
         return 0;
 }
 
+int trailer_stream_sha256(const Trailer *t, uint8_t ret[static TRAILER_BYTES]) {
+        uint8_t digest[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_MD_CTX *md;
+        int r = 0;
+
+        md = EVP_MD_CTX_new();
+        if (!md)
+                return -ENOMEM;
+        if (EVP_MD_CTX_copy_ex(md, t->md) != 1 ||
+            (t->tail_size > 0 && EVP_DigestUpdate(md, t->tail, t->tail_size) != 1) ||
+            EVP_DigestFinal_ex(md, digest, &len) != 1 || len != TRAILER_BYTES)
+                r = -EIO;
+        else
+                memcpy(ret, digest, TRAILER_BYTES);
+        EVP_MD_CTX_free(md);
+        return r;
+}
+
 int trailer_finish(Trailer *t, uint8_t ret_db_sha256[static TRAILER_BYTES], uint64_t *ret_db_size) {
         uint8_t digest[EVP_MAX_MD_SIZE];
         unsigned len = 0;

@@ -31,3 +31,8 @@ int trailer_feed(Trailer *t, const void *data, size_t n);
  * -EBADMSG on a mismatch. ret_db_sha256 (32 bytes, may be NULL) receives
  * the computed hash, ret_db_size the db length (stream minus 32). */
 int trailer_finish(Trailer *t, uint8_t ret_db_sha256[static TRAILER_BYTES], uint64_t *ret_db_size);
+
+/* The SHA-256 of everything fed so far, the held-back last bytes included:
+ * the hash of the stream kept whole as a file. Call before trailer_finish().
+ * 0 or -ENOMEM/-EIO. */
+int trailer_stream_sha256(const Trailer *t, uint8_t ret[static TRAILER_BYTES]);

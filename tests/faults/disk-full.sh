@@ -2,7 +2,9 @@
 # A backup directory on small tmpfs file systems, at every size from "cannot
 # start" to "fits": an incompressible db (20 MiB of values; bbolt makes the
 # file 22-34 MiB depending on how etcd batched the writes) needs room for the
-# spool (the raw db) and the output. Too small: exit 1 with an error that
+# spool (the raw db) and the output (zstd 1: about as large as the db).
+# Without compression the spool itself is published, so the db alone needs
+# room. Too small: exit 1 with an error that
 # names the lack of space, the earlier backup byte-identical and nothing else
 # left. Big enough: a backup that verifies. The sizes are fractions of the
 # db's real size, so that both outcomes are reached whatever size it has.
@@ -26,7 +28,7 @@ for mb in 1 $((dbm / 4)) $((dbm / 2)) $((dbm * 3 / 4)) $dbm $((dbm + 2)) \
   # An earlier (fake) backup that must survive.
   head -c 100000 /dev/urandom > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db"
   before=$(dir_state "$mnt")
-  { etcd_group; storage_group "$mnt" none 0 0; } > "$T/c.conf"
+  { etcd_group; storage_group "$mnt" zstd 1 0; } > "$T/c.conf"
   err=$("$ETCD_BACKUPD" --once -c "$T/c.conf" 2>&1 >/dev/null); rc=$?
   tried=$((tried + 1))
   if [[ $rc -eq 0 ]]; then
@@ -44,6 +46,17 @@ for mb in 1 $((dbm / 4)) $((dbm / 2)) $((dbm * 3 / 4)) $dbm $((dbm + 2)) \
 done
 echo "# sizes tried: $tried, refused: $refused, fitted: $fitted"
 
+# Without compression the spool is the backup: room for the db once (and a
+# quarter more) is enough.
+mb=$((dbm * 5 / 4))
+mount -t tmpfs -o size=${mb}m,mode=0700 tmpfs "$mnt"
+{ etcd_group; storage_group "$mnt" none 0 0; } > "$T/c.conf"
+err=$("$ETCD_BACKUPD" --once -c "$T/c.conf" 2>&1 >/dev/null); rc=$?
+check "none, ${mb}M (the db once): fits (exit $rc)" test $rc -eq 0 || echo "# $err"
+new=$(ls "$mnt" | grep -v json)
+check "none, ${mb}M: the backup verifies" quiet "$ETCD_BACKUPCTL" verify "$mnt/$new"
+umount "$mnt"
+
 # Room for the db but not for the db and an output as large as the previous
 # backup: refused before the stream starts, saying what it needs, rather
 # than failing half-way.
@@ -52,7 +65,7 @@ mount -t tmpfs -o size=$(( (prev + db * 3 / 2) / 1048576 + 1 ))m,mode=0700 tmpfs
 head -c "$prev" /dev/urandom > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db"
 echo '{}' > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db.json"
 before=$(dir_state "$mnt")
-{ etcd_group; storage_group "$mnt" none 0 0; } > "$T/c.conf"
+{ etcd_group; storage_group "$mnt" zstd 1 0; } > "$T/c.conf"
 err=$("$ETCD_BACKUPD" --once -c "$T/c.conf" 2>&1 >/dev/null); rc=$?
 echo "# db $db bytes, previous backup $prev bytes: $err"
 check "db + previous backup > free: exit 1 (got $rc)" test $rc -eq 1

@@ -28,10 +28,11 @@ static uint8_t *make_stream(size_t n, size_t *ret_size) {
         return s;
 }
 
-/* Feed s in pieces chosen by mode; return trailer_finish's result. */
+/* Feed s in pieces chosen by mode; return trailer_finish's result. The
+ * stream's own hash, taken before, must be the SHA-256 of all of s. */
 static int feed(const uint8_t *s, size_t size, int mode, uint64_t *ret_db_size) {
         _cleanup_(trailer_freep) Trailer *t = NULL;
-        uint8_t sha[TRAILER_BYTES];
+        uint8_t sha[TRAILER_BYTES], whole[TRAILER_BYTES], expect[TRAILER_BYTES];
         size_t off = 0;
 
         check(trailer_new(&t) == 0);
@@ -42,6 +43,9 @@ static int feed(const uint8_t *s, size_t size, int mode, uint64_t *ret_db_size) 
                 check(trailer_feed(t, s + off, k) == 0);
                 off += k;
         }
+        check(trailer_stream_sha256(t, whole) == 0);
+        SHA256(s, size, expect);
+        check(memcmp(whole, expect, TRAILER_BYTES) == 0);
         return trailer_finish(t, sha, ret_db_size);
 }
 
