@@ -86,7 +86,13 @@ static void print_plan(struct json_object *plan) {
         printf("Restore plan\n");
         printf("  Backup:     %s\n", json_get_string(plan, "backup") ?: "?");
         printf("  Created:    %s\n", json_get_string(plan, "created") ?: "unknown");
-        printf("  Revision:   %" PRId64 "\n", json_get_int(plan, "revision"));
+        printf("  Revision:   %" PRId64, json_get_int(plan, "revision"));
+        /* A compaction above the newest key: etcd answers at its revision. */
+        if (json_get_int(plan, "expected_revision") > json_get_int(plan, "revision"))
+                printf(" (etcd will answer at %" PRId64 "%s)", json_get_int(plan, "expected_revision"),
+                       json_get_int(plan, "expected_revision") == json_get_int(plan, "compact_revision") ?
+                       ", the db's compaction revision" : "");
+        printf("\n");
         printf("  DB:         %s, SHA-256 %s\n", format_bytes(size, sizeof size, (uint64_t) json_get_int(plan, "db_size")),
                json_get_string(plan, "db_sha256") ?: "?");
         printf("  Data dir:   %s", json_get_string(plan, "data_dir") ?: "?");

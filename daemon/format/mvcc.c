@@ -3,7 +3,9 @@
  * mvcc.c — etcd's layer on the bbolt reader. etcd keeps every revision of
  * every key in bucket "key", keyed by {main revision, '_', sub revision}
  * (big-endian, 't' appended for a deletion), so the last key of that bucket
- * is the revision the db was taken at. mvcc_status() reproduces etcd 3.4's
+ * is the revision the db was taken at; bucket "meta" records the last finished
+ * compaction, which etcd takes as its revision when that is higher (the
+ * compaction dropped the tombstones of the newest writes). mvcc_status() reproduces etcd 3.4's
  * `etcdctl snapshot status` figure for figure: a CRC-32C over every bucket
  * name, key and value in order, the key count, that revision and the db size.
  * CRC-32C uses the SSE4.2 instruction when the CPU has it, slicing-by-8
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "format/mvcc.h"
+#include "util/macro.h"
 
 #define CRC32C_POLY UINT32_C(0x82F63B78)  /* Castagnoli, bit-reversed */
 
@@ -145,6 +148,55 @@ int mvcc_revision(Bbolt *db, int64_t *ret_revision) {
                 return bbolt_set_error(db, "bucket \"key\": the last key is not a revision");
 
         *ret_revision = rev.main;
+        return 0;
+}
+
+int mvcc_compact_revision(Bbolt *db, int64_t *ret_revision) {
+        BboltBucket b;
+        const void *value;
+        size_t vlen;
+        bool is_bucket;
+        MvccRevision rev;
+        int r;
+
+        r = bbolt_bucket_open(db, NULL, MVCC_META_BUCKET, strlen(MVCC_META_BUCKET), &b);
+        if (r == -ENOTDIR)
+                return bbolt_set_error(db, "root bucket: \"meta\" is not a bucket");
+        if (r < 0)
+                return r;
+        r = bbolt_bucket_get(db, &b, MVCC_FINISHED_COMPACT_KEY, strlen(MVCC_FINISHED_COMPACT_KEY), &value, &vlen,
+                             &is_bucket);
+        if (r < 0)
+                return r;
+        if (is_bucket)
+                return bbolt_set_error(db, "bucket \"meta\": " MVCC_FINISHED_COMPACT_KEY " is a bucket, not a revision");
+        /* etcd writes {main, '_', sub}, never a tombstone mark. */
+        if (vlen != MVCC_REVISION_KEY_SIZE || mvcc_parse_key(value, vlen, &rev) < 0)
+                return bbolt_set_error(db, "bucket \"meta\": " MVCC_FINISHED_COMPACT_KEY " is %zu bytes, not a "
+                                       "revision (%u bytes: main, '_', sub)", vlen, MVCC_REVISION_KEY_SIZE);
+        if (rev.main < 0 || rev.sub < 0)
+                return bbolt_set_error(db, "bucket \"meta\": " MVCC_FINISHED_COMPACT_KEY " is a negative revision");
+
+        *ret_revision = rev.main;
+        return 0;
+}
+
+int mvcc_restored_revision(Bbolt *db, int64_t *ret_revision, int64_t *ret_compact_revision) {
+        int64_t key_rev = 0, compact_rev = 0;
+        int r;
+
+        r = mvcc_revision(db, &key_rev);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = mvcc_compact_revision(db, &compact_rev);
+        if (r < 0 && r != -ENOENT)
+                return r;
+
+        /* etcd's store starts at revision 1, takes each key's revision in
+         * turn, and then at least the finished compaction's. */
+        *ret_revision = MAX(MAX(key_rev, compact_rev), INT64_C(1));
+        if (ret_compact_revision)
+                *ret_compact_revision = compact_rev;
         return 0;
 }
 

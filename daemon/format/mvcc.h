@@ -3,7 +3,9 @@
 
 /*
  * mvcc.h — etcd's storage layer on top of a bbolt db: revision keys of the
- * "key" bucket, the snapshot's own revision, and the four figures of
+ * "key" bucket, the snapshot's own revision, the finished compaction
+ * recorded in the "meta" bucket and the revision etcd answers at once
+ * restored from the db, and the four figures of
  * `etcdctl snapshot status` (hash, revision, totalKey, totalSize), computed
  * as etcd 3.4's etcdctl computes them.
  */
@@ -19,6 +21,10 @@
 /* Revision key: 8-byte big-endian main, '_', 8-byte big-endian sub, and for a
  * tombstone a trailing 't'. */
 #define MVCC_REVISION_KEY_SIZE 17u
+/* The bucket of etcd's own bookkeeping, and its key holding the revision of
+ * the last finished compaction (main, '_', sub, as a revision key). */
+#define MVCC_META_BUCKET "meta"
+#define MVCC_FINISHED_COMPACT_KEY "finishedCompactRev"
 
 typedef struct MvccRevision {
         int64_t main;
@@ -42,6 +48,24 @@ int mvcc_parse_key(const void *key, size_t klen, MvccRevision *ret);
  * empty (a fresh etcd; `etcdctl snapshot status` prints revision 0 then);
  * -EBADMSG on corrupt structure or a malformed last key. */
 int mvcc_revision(Bbolt *db, int64_t *ret_revision);
+
+/* The main revision of the db's last finished compaction: the value of
+ * "finishedCompactRev" in bucket "meta". 0 and *ret_revision on success;
+ * -ENOENT if the bucket or the key is missing (never compacted); -EBADMSG
+ * (reason in bbolt_last_error()) on corrupt structure, or a value that is
+ * not exactly a 17-byte revision with '_' at offset 8 and non-negative
+ * halves, or that is a sub-bucket. */
+int mvcc_compact_revision(Bbolt *db, int64_t *ret_revision);
+
+/* The revision etcd 3.4 answers at right after it is restored from db
+ * (mvcc's store restore): 1 for a store without keys, raised to the newest
+ * key's main revision (mvcc_revision()), raised again to the finished
+ * compaction's (mvcc_compact_revision()) — a compaction at a revision whose
+ * writes were deletes drops their tombstones, leaving the newest key below
+ * it. *ret_compact_revision (may be NULL) gets the compaction's revision, 0
+ * if none. 0 on success; -EBADMSG as the two above (a missing bucket or key
+ * is not an error). */
+int mvcc_restored_revision(Bbolt *db, int64_t *ret_revision, int64_t *ret_compact_revision);
 
 /* What `ETCDCTL_API=3 etcdctl snapshot status FILE -w json` prints, for etcd
  * 3.4: first the structural check (bbolt_check(); a failure fails the status

@@ -25,6 +25,12 @@
 #define PROBE_INTERVAL_USEC (200 * USEC_PER_MSEC)
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* The revision etcd must answer at on the restored data, as words: with
+ * noun, "the backup's 748" or "751 (the db's compaction revision; its
+ * newest key is at 748)"; without, "748, the backup's" or the latter again.
+ * Returns buf. */
+const char *plan_expected_revision(const RestorePlan *p, bool noun, char *buf, size_t size);
+
 /* Call fn (when not NULL) with a formatted message. */
 _printf_(5, 6) void restore_report(RestoreProgressFn fn, void *userdata, const char *step, RestoreStepState state,
                                    const char *fmt, ...);

@@ -22,6 +22,7 @@
 
 #include "backup/age-keyfile.h"
 #include "etcd/etcd.h"
+#include "format/mvcc.h"
 #include "restore/internal.h"
 #include "restore/manifest.h"
 #include "restore/units.h"
@@ -364,6 +365,13 @@ static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
                 return free_and_format(ret_error, "%s: cannot read the revision: %s", p->backup_path,
                                  bbolt_last_error(p->backup->db) ? bbolt_last_error(p->backup->db) : strerror(-r)),
                        r;
+        /* etcd answers at the finished compaction's revision when that is
+         * above the newest key: the proof after the start expects that. */
+        r = mvcc_restored_revision(p->backup->db, &p->etcd_revision, &p->compact_revision);
+        if (r < 0)
+                return free_and_format(ret_error, "%s: cannot tell the revision etcd will answer at: %s", p->backup_path,
+                                 bbolt_last_error(p->backup->db) ? bbolt_last_error(p->backup->db) : strerror(-r)),
+                       r;
         if (p->has_sidecar) {
                 if (!streq(p->sidecar.db_sha256, p->db_sha256))
                         return free_and_format(ret_error, "%s: the db's SHA-256 %s is not the sidecar's db_sha256 %s",
@@ -534,8 +542,19 @@ _printf_(3, 4) static int add_step(RestorePlan *p, const char *step, const char 
         return strv_consume(&p->steps, s);
 }
 
+const char *plan_expected_revision(const RestorePlan *p, bool noun, char *buf, size_t size) {
+        if (p->etcd_revision == p->revision)
+                snprintf(buf, size, noun ? "the backup's %" PRId64 : "%" PRId64 ", the backup's", p->revision);
+        else if (p->etcd_revision == p->compact_revision)
+                snprintf(buf, size, "%" PRId64 " (the db's compaction revision; its newest key is at %" PRId64 ")",
+                         p->etcd_revision, p->revision);
+        else
+                snprintf(buf, size, "%" PRId64 " (etcd's first revision: the db has no keys)", p->etcd_revision);
+        return buf;
+}
+
 static int plan_steps(RestorePlan *p, const Config *c) {
-        char dur[FORMAT_DURATION_MAX], size[FORMAT_BYTES_MAX];
+        char dur[FORMAT_DURATION_MAX], size[FORMAT_BYTES_MAX], rev[160];
         const char *tool = p->tool == RESTORE_TOOL_ETCDCTL ? "ETCDCTL_API=3 " : "";
         bool pod = p->mode == RESTORE_MODE_STATIC_POD;
         int r = 0;
@@ -579,8 +598,8 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                 r = add_step(p, RESTORE_STEP_START_ETCD, pod ? "move %s back into %s" : "systemctl start %s",
                              pod ? ETCD_MANIFEST : p->etcd_unit, p->manifests_dir);
         if (r >= 0)
-                r = add_step(p, RESTORE_STEP_WAIT_ETCD, "until %s answers Status with a leader and revision >= %"
-                             PRId64 " (at most %s)", p->endpoint, p->revision, dur);
+                r = add_step(p, RESTORE_STEP_WAIT_ETCD, "until %s answers Status with a leader and revision >= %s "
+                             "(at most %s)", p->endpoint, plan_expected_revision(p, false, rev, sizeof rev), dur);
         if (r >= 0 && !p->apiserver_running)
                 r = add_step(p, RESTORE_STEP_START_APISERVER, "it was not running: left alone");
         else if (r >= 0 && pod)
@@ -696,6 +715,8 @@ struct json_object *restore_plan_to_json(const RestorePlan *p) {
         json_object_object_add(o, "backup", json_object_new_string(p->backup_path));
         json_object_object_add(o, "name", json_object_new_string(p->backup_name));
         json_object_object_add(o, "revision", json_object_new_int64(p->revision));
+        json_object_object_add(o, "compact_revision", json_object_new_int64(p->compact_revision));
+        json_object_object_add(o, "expected_revision", json_object_new_int64(p->etcd_revision));
         json_object_object_add(o, "created", p->created_usec ? json_object_new_string(format_rfc3339(
                                                        created, sizeof created, p->created_usec)) : NULL);
         json_object_object_add(o, "db_size", json_object_new_uint64(p->db_size));

@@ -115,7 +115,11 @@ typedef struct RestorePlan {
         bool has_sidecar;
         Sidecar sidecar;                /* when has_sidecar */
         uint64_t created_usec;          /* sidecar's, else the name's; 0 = unknown */
-        int64_t revision;               /* read from the db itself */
+        int64_t revision;               /* read from the db itself: its newest key's */
+        int64_t compact_revision;       /* the db's finished compaction, 0 if none */
+        int64_t etcd_revision;          /* what etcd answers at once restored from the db:
+                                         * revision, or compact_revision when higher
+                                         * (mvcc_restored_revision()) */
         uint64_t db_size;
         char db_sha256[SHA256_HEX_MAX];
         CodecKind compression;

@@ -90,6 +90,7 @@ static int wait_readyz(Run *run, uint64_t *ret_usec) {
  * (yet), with *ret_why. */
 static int probe_etcd(Run *run, int64_t min_revision, int64_t *ret_revision, char **ret_why) {
         _cleanup_free_ char *err = NULL;
+        char want[160];
         EtcdStatus st = {};
         int r;
 
@@ -102,8 +103,9 @@ static int probe_etcd(Run *run, int64_t min_revision, int64_t *ret_revision, cha
         if (st.leader == 0)
                 r = free_and_format(ret_why, "%s answers but has no leader", run->p->endpoint);
         else if (st.revision < min_revision)
-                r = free_and_format(ret_why, "%s answers at revision %" PRId64 ", below the backup's %" PRId64,
-                              run->p->endpoint, st.revision, min_revision);
+                r = free_and_format(ret_why, "%s answers at revision %" PRId64 ", below %s", run->p->endpoint,
+                                    st.revision, min_revision == run->p->etcd_revision ?
+                                    plan_expected_revision(run->p, true, want, sizeof want) : "the one it had");
         else
                 r = 1;
         etcd_status_done(&st);
@@ -313,14 +315,16 @@ static uint16_t port_of(const char *url) {
  * them from names, peer URLs and the token. *ret_pid is that process. */
 static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
         RestorePlan *p = run->p;
+        char want[160];
         uint16_t port = port_of(p->endpoint);
         pid_t pid;
         int r;
 
-        if (revision != p->revision)
+        if (revision != p->etcd_revision)
                 return free_and_format(&run->error, "check failed: etcd at %s answers at revision %" PRId64 ", not "
-                                       "the backup's %" PRId64 ": it does not run on the restored data (is %s the "
-                                       "data dir it uses?)", p->endpoint, revision, p->revision, p->data_dir),
+                                       "%s: it does not run on the restored data (is %s the data dir it uses?)",
+                                       p->endpoint, revision, plan_expected_revision(p, true, want, sizeof want),
+                                       p->data_dir),
                        -ESTALE;
         if (port == 0)
                 return free_and_format(&run->error, "check failed: cannot tell the port of %s", p->endpoint), -EINVAL;
@@ -344,6 +348,7 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
 
 static int step_start_etcd(Run *run, int64_t *ret_revision) {
         RestorePlan *p = run->p;
+        char want[160];
         _cleanup_free_ char *err = NULL;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         pid_t pid = 0;
@@ -359,17 +364,18 @@ static int step_start_etcd(Run *run, int64_t *ret_revision) {
                "%s moved back into %s" : "%s started", p->mode == RESTORE_MODE_STATIC_POD ? ETCD_MANIFEST :
                p->etcd_unit, p->manifests_dir);
         restore_report(run->fn, run->userdata, RESTORE_STEP_WAIT_ETCD, RESTORE_STEP_RUNNING,
-               "waiting for %s to answer with a leader at revision >= %" PRId64, p->endpoint, p->revision);
-        r = run_wait_etcd_healthy(run, p->revision, ret_revision);
+               "waiting for %s to answer with a leader at revision >= %s", p->endpoint,
+               plan_expected_revision(p, false, want, sizeof want));
+        r = run_wait_etcd_healthy(run, p->etcd_revision, ret_revision);
         if (r < 0)
                 return r;
         r = prove_restored(run, *ret_revision, &pid);
         if (r < 0)
                 return r;
         restore_report(run->fn, run->userdata, RESTORE_STEP_WAIT_ETCD, RESTORE_STEP_DONE,
-               "etcd is healthy at revision %" PRId64 ", the backup's, and runs on the restored data (pid %d, "
+               "etcd is healthy at revision %s, and runs on the restored data (pid %d, "
                "listening on port %u, holds %s/member/snap/db inode %" PRIu64 " open) (%" PRIu64 " ms)",
-               *ret_revision, (int) pid, (unsigned) port_of(p->endpoint), p->data_dir, (uint64_t) run->db_ino,
+               plan_expected_revision(p, false, want, sizeof want), (int) pid, (unsigned) port_of(p->endpoint), p->data_dir, (uint64_t) run->db_ino,
                (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
         return 0;
 }
