@@ -188,7 +188,8 @@ int restore_plan(const Config *c, const char *backup, uint64_t now_usec, Restore
 RestorePlan *restore_plan_free(RestorePlan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RestorePlan *, restore_plan_free);
 
-/* The plan as a JSON object: backup, name, revision, created, db_size,
+/* The plan as a JSON object: backup, name, revision, compact_revision
+ * (0: none), expected_revision (what etcd must answer at), created, db_size,
  * db_sha256, sidecar, data_dir, restore_dir, pre_restore_dir, mode,
  * mode_reason, tool, endpoint, steps ([{"step","action"}]). NULL on ENOMEM. */
 struct json_object *restore_plan_to_json(const RestorePlan *p);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz-mvcc.c — libFuzzer target for etcd's layer on the bbolt reader: any
- * bytes opened as a db go through mvcc_status() (check, hash of every bucket)
- * and mvcc_revision(). Nothing may crash, hang or read outside the input.
+ * bytes opened as a db go through mvcc_status() (check, hash of every bucket),
+ * mvcc_revision(), mvcc_compact_revision() and mvcc_restored_revision(). Nothing may crash, hang or read outside the input.
  * Inputs ending in an odd byte get valid meta checksums first (see
  * resealed_copy()).
  */
@@ -27,5 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         (void) mvcc_status(db, &status);
         (void) mvcc_revision(db, &revision);
+        (void) mvcc_compact_revision(db, &revision);
+        (void) mvcc_restored_revision(db, &revision, &revision);
         return 0;
 }

@@ -16,6 +16,9 @@
 # cannot come up (initial_cluster names a second member that does not
 # exist, so the restored etcd never gets a leader) must roll back: the data
 # as it was, the pods running, the failed restore kept for inspection.
+# Last, a backup whose newest writes were deletes that a compaction then
+# dropped: etcd restored from it answers at the compaction revision, above
+# the backup's, and the restore must expect that, not roll back.
 . "$(dirname "$0")/restore-lib.sh"
 C=$ETCD_BACKUPCTL
 

@@ -5,6 +5,7 @@
  * with etcdctl's own `snapshot status -w json` beside it, which mvcc_status()
  * must match figure for figure), then against damaged copies: broken meta
  * pages, truncation, a branch page pointing at itself, keys out of order,
+ * a finished compaction above the newest key and malformed ones,
  * offsets out of the page, and a few hundred rounds of random byte flips that
  * must never crash. Fixtures are found under $TOP_SRCDIR, or relative to this
  * source file.
@@ -253,6 +254,8 @@ static void exercise(const uint8_t *data, size_t size) {
         (void) bbolt_bucket_foreach(db, NULL, on_top_bucket, &total);
         (void) bbolt_bucket_last(db, NULL, NULL, NULL, NULL, NULL);
         (void) mvcc_revision(db, &rev);
+        (void) mvcc_compact_revision(db, &rev);
+        (void) mvcc_restored_revision(db, &rev, NULL);
         (void) mvcc_status(db, &st);
 }
 
@@ -474,6 +477,108 @@ static void test_revision(void) {
         check_int_eq(rev, -1);
         fixture_done(&f);
         fixture_done(&e);
+}
+
+/* The leaf element header (flags, pos, ksize, vsize) whose key sits at
+ * offset koff of p: found by its pos, which counts from the header itself. */
+static uint8_t *element_of(uint8_t *p, size_t koff, uint32_t ksize) {
+        for (size_t e = koff > 4096 ? koff - 4096 : 0; e + 16 <= koff; e++)
+                if (e + get_le32(p + e + 4) == koff && get_le32(p + e + 8) == ksize)
+                        return p + e;
+        check(false);
+        return NULL;
+}
+
+/* The finished compaction in "meta", and the revision etcd answers at once
+ * restored: etcd-small was compacted at /fixture/big/c's revision, 304,
+ * then written on up to 357. */
+static void test_compact_revision(void) {
+        _cleanup_(bbolt_freep) Bbolt *db = NULL;
+        Fixture f = fixture_load("etcd-small.db"), e = fixture_load("etcd-empty.db"), t = fixture_load("tiny-512.db");
+        uint8_t *p = copy_of(&f, f.size), *v, *elem;
+        const void *value;
+        size_t vlen, koff;
+        int64_t rev, compact;
+        BboltBucket meta;
+
+        check_int_eq(bbolt_open_mem(p, f.size, &db), 0);
+        check_int_eq(mvcc_compact_revision(db, &rev), 0);
+        check_int_eq(rev, 304);
+        check_int_eq(mvcc_restored_revision(db, &rev, &compact), 0);
+        check_int_eq(rev, f.revision);
+        check_int_eq(compact, 304);
+
+        /* Compacted above the newest key (the last writes were deletes whose
+         * tombstones the compaction dropped): etcd answers at the compaction. */
+        check_int_eq(bbolt_bucket_open(db, NULL, "meta", 4, &meta), 0);
+        check_int_eq(bbolt_bucket_get(db, &meta, "finishedCompactRev", 18, &value, &vlen, NULL), 0);
+        check_int_eq(vlen, 17);
+        v = p + ((const uint8_t *) value - p);
+        koff = (size_t) (v - p) - 18;
+        check(memcmp(p + koff, "finishedCompactRev", 18) == 0);
+        elem = element_of(p, koff, 18);
+        v[6] = 0x01; v[7] = 0x90;                               /* 400 */
+        check_int_eq(mvcc_compact_revision(db, &rev), 0);
+        check_int_eq(rev, 400);
+        check_int_eq(mvcc_restored_revision(db, &rev, NULL), 0);
+        check_int_eq(rev, 400);
+        check_int_eq(mvcc_revision(db, &rev), 0);               /* the backup's stays the newest key's */
+        check_int_eq(rev, 357);
+
+        /* Malformed values: a clear error, never a crash or a guess. */
+        v[8] = '-';
+        check_int_eq(mvcc_compact_revision(db, &rev), -EBADMSG);
+        check(strstr(bbolt_last_error(db), "finishedCompactRev is 17 bytes, not a revision"));
+        check_int_eq(mvcc_restored_revision(db, &rev, &compact), -EBADMSG);
+        v[8] = '_';
+        v[0] = 0x80;                                            /* negative main */
+        check_int_eq(mvcc_compact_revision(db, &rev), -EBADMSG);
+        check(strstr(bbolt_last_error(db), "negative"));
+        v[0] = 0;
+        v[9] = 0xFF;                                            /* negative sub */
+        check_int_eq(mvcc_compact_revision(db, &rev), -EBADMSG);
+        v[9] = 0;
+        for (uint32_t len = 0; len <= 18; len++) {
+                if (len == 17)
+                        continue;
+                put_le32(elem + 12, len);                       /* short, and a tombstone's length */
+                check_int_eq(mvcc_compact_revision(db, &rev), -EBADMSG);
+                check(strstr(bbolt_last_error(db), "bytes, not a revision"));
+                check_int_eq(mvcc_restored_revision(db, &rev, NULL), -EBADMSG);
+        }
+        put_le32(elem + 12, 17);
+        check_int_eq(mvcc_compact_revision(db, &rev), 0);
+        check_int_eq(rev, 400);
+        put_le32(elem, 1);                                      /* a sub-bucket, not a value */
+        check_int_eq(mvcc_compact_revision(db, &rev), -EBADMSG);
+        check(strstr(bbolt_last_error(db), "is a bucket"));
+        put_le32(elem, 0);
+        memcpy(p + koff, "finishedCompactReW", 18);             /* absent: never compacted */
+        check_int_eq(mvcc_compact_revision(db, &rev), -ENOENT);
+        check_int_eq(mvcc_restored_revision(db, &rev, &compact), 0);
+        check_int_eq(rev, 357);
+        check_int_eq(compact, 0);
+        db = bbolt_free(db);
+
+        /* No keys and no compaction: etcd starts at revision 1. */
+        check_int_eq(bbolt_open_mem(e.data, e.size, &db), 0);
+        check_int_eq(mvcc_compact_revision(db, &rev), -ENOENT);
+        check_int_eq(mvcc_restored_revision(db, &rev, &compact), 0);
+        check_int_eq(rev, 1);
+        check_int_eq(compact, 0);
+        db = bbolt_free(db);
+
+        /* A "meta" without the key (the hand-built file). */
+        check_int_eq(bbolt_open_mem(t.data, t.size, &db), 0);
+        check_int_eq(mvcc_compact_revision(db, &rev), -ENOENT);
+        check_int_eq(mvcc_restored_revision(db, &rev, NULL), 0);
+        check_int_eq(rev, 5);
+        db = bbolt_free(db);
+
+        free(p);
+        fixture_done(&f);
+        fixture_done(&e);
+        fixture_done(&t);
 }
 
 typedef struct Lookup {
@@ -959,6 +1064,7 @@ int main(void) {
         TEST_RUN(test_status);
         TEST_RUN(test_status_tiny);
         TEST_RUN(test_revision);
+        TEST_RUN(test_compact_revision);
         TEST_RUN(test_buckets);
         TEST_RUN(test_empty_bucket);
         TEST_RUN(test_meta_damage);
