@@ -458,6 +458,7 @@ static void test_status_tiny(void) {
 static void test_status(void) {
         test_fixture_status("etcd-empty.db");
         test_fixture_status("etcd-small.db");
+        test_fixture_status("etcd-compacted.db");
 }
 
 static void test_revision(void) {
@@ -559,6 +560,24 @@ static void test_compact_revision(void) {
         check_int_eq(rev, 357);
         check_int_eq(compact, 0);
         db = bbolt_free(db);
+
+        /* From etcd itself: three puts, the last two keys deleted, compacted
+         * at the current revision (6): the newest key left is at 2. */
+        {
+                Fixture c = fixture_load("etcd-compacted.db");
+
+                check_int_eq(bbolt_open_mem(c.data, c.size, &db), 0);
+                check_int_eq(c.revision, 2);
+                check_int_eq(mvcc_revision(db, &rev), 0);
+                check_int_eq(rev, c.revision);
+                check_int_eq(mvcc_compact_revision(db, &rev), 0);
+                check_int_eq(rev, 6);
+                check_int_eq(mvcc_restored_revision(db, &rev, &compact), 0);
+                check_int_eq(rev, 6);
+                check_int_eq(compact, 6);
+                db = bbolt_free(db);
+                fixture_done(&c);
+        }
 
         /* No keys and no compaction: etcd starts at revision 1. */
         check_int_eq(bbolt_open_mem(e.data, e.size, &db), 0);
