@@ -3,11 +3,12 @@
  * mvcc.c — etcd's layer on the bbolt reader. etcd keeps every revision of
  * every key in bucket "key", keyed by {main revision, '_', sub revision}
  * (big-endian, 't' appended for a deletion), so the last key of that bucket
- * is the revision the db was taken at; bucket "meta" records the last finished
- * compaction, which etcd takes as its revision when that is higher (the
- * compaction dropped the tombstones of the newest writes). mvcc_status() reproduces etcd 3.4's
- * `etcdctl snapshot status` figure for figure: a CRC-32C over every bucket
- * name, key and value in order, the key count, that revision and the db size.
+ * is the revision the db was taken at; bucket "meta" records the last
+ * finished compaction, which etcd takes as its revision when that is higher
+ * (the compaction dropped the tombstones of the newest writes).
+ * mvcc_status() reproduces etcd 3.4's `etcdctl snapshot status` figure for
+ * figure: a CRC-32C over every bucket name, key and value in order, the key
+ * count, that revision and the db size.
  * CRC-32C uses the SSE4.2 instruction when the CPU has it, slicing-by-8
  * tables otherwise.
  */

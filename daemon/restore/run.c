@@ -2,8 +2,8 @@
 /*
  * run.c — carry out a plan: stop kube-apiserver and etcd, `snapshot
  * restore` into <data_dir>.restore-<ts>, swap it in, start etcd, wait for a
- * leader at the backup's revision, start kube-apiserver; on the first
- * failure hand over to the rollback. Every wait is bounded by
+ * leader at the revision etcd takes from the backup, start kube-apiserver;
+ * on the first failure hand over to the rollback. Every wait is bounded by
  * restore.health_timeout.
  */
 
@@ -102,11 +102,14 @@ static int probe_etcd(Run *run, int64_t min_revision, int64_t *ret_revision, cha
         *ret_revision = st.revision;
         if (st.leader == 0)
                 r = free_and_format(ret_why, "%s answers but has no leader", run->p->endpoint);
-        else if (st.revision < min_revision)
+        else if (st.revision < min_revision) {
+                if (min_revision == run->p->etcd_revision)
+                        plan_expected_revision(run->p, true, want, sizeof want);
+                else
+                        snprintf(want, sizeof want, "%" PRId64, min_revision);
                 r = free_and_format(ret_why, "%s answers at revision %" PRId64 ", below %s", run->p->endpoint,
-                                    st.revision, min_revision == run->p->etcd_revision ?
-                                    plan_expected_revision(run->p, true, want, sizeof want) : "the one it had");
-        else
+                                    st.revision, want);
+        } else
                 r = 1;
         etcd_status_done(&st);
         return r;
@@ -308,8 +311,9 @@ static uint16_t port_of(const char *url) {
 }
 
 /* After etcd answers on the restored data: prove that it is the restored
- * data it answers from. Its revision must be the backup's exactly (later
- * writes mean the old data), and the process listening on its client port
+ * data it answers from. Its revision must be exactly the one etcd takes
+ * from the restored db, the backup's or the db's compaction revision when
+ * that is higher (later writes mean the old data), and the process listening on its client port
  * must hold open the member/snap/db that the swap put in place (same
  * device and inode). Cluster and member IDs prove nothing: etcd derives
  * them from names, peer URLs and the token. *ret_pid is that process. */
