@@ -441,6 +441,14 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         r = trailer_new(&trailer);
         if (r < 0)
                 return fail(result, r, "out of memory");
+        if (!direct) {
+                out.fd = out_fd;
+                out.md = EVP_MD_CTX_new();
+                if (!out.md || EVP_DigestInit_ex(out.md, EVP_sha256(), NULL) != 1) {
+                        EVP_MD_CTX_free(out.md);
+                        return fail(result, -ENOMEM, "out of memory");
+                }
+        }
         spool.fd = spool_fd;
         spool.trailer = trailer;
         if (encrypted) {
@@ -472,12 +480,6 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         spool.sink_data = encrypted ? (void *) enc : (void *) &out;
         spool.out = &out;
         if (!direct) {
-                out.fd = out_fd;
-                out.md = EVP_MD_CTX_new();
-                if (!out.md || EVP_DigestInit_ex(out.md, EVP_sha256(), NULL) != 1) {
-                        r = fail(result, -ENOMEM, "out of memory");
-                        goto finish;
-                }
                 r = -pthread_create(&thread, NULL, compress_thread, &spool);
                 if (r < 0) {
                         r = fail(result, r, "cannot start the compressor thread: %s", strerror(-r));
