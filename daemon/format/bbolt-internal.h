@@ -95,7 +95,8 @@ static inline uint64_t le64(const uint8_t *p) {
 
 /* memcmp order, a shorter key first when one is a prefix of the other. */
 static inline int bbolt_key_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
-        int c = memcmp(a, b, MIN(alen, blen));
+        /* An empty key may come as NULL: memcmp() is not called on it. */
+        int c = MIN(alen, blen) > 0 ? memcmp(a, b, MIN(alen, blen)) : 0;
         if (c != 0)
                 return c;
         return alen < blen ? -1 : alen > blen ? 1 : 0;
