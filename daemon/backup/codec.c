@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -262,9 +263,17 @@ static int worker_init(CodecWriter *w, CodecWorker *k) {
         return 0;
 }
 
-static unsigned online_cpus(void) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
+unsigned codec_usable_cpus(void) {
+        cpu_set_t set;
+        long n;
 
+        /* The CPUs this thread may run on (CPUAffinity=, a cpuset), not all
+         * the machine has; the count of online CPUs when the mask cannot be
+         * read (more CPUs than a cpu_set_t holds). */
+        if (sched_getaffinity(0, sizeof set, &set) == 0)
+                n = CPU_COUNT(&set);
+        else
+                n = sysconf(_SC_NPROCESSORS_ONLN);
         if (n < 1)
                 return 1;
         return (unsigned) MIN(n, (long) CODEC_THREADS_MAX);
@@ -306,7 +315,7 @@ int codec_writer_new(CodecKind kind, int level, unsigned threads, SinkFn sink,
         if (threads > CODEC_THREADS_MAX)
                 return -EINVAL;
         if (threads == 0)
-                threads = online_cpus();
+                threads = codec_usable_cpus();
 
         w = calloc(1, sizeof(*w));
         if (!w)

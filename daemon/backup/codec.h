@@ -29,7 +29,7 @@ typedef struct CodecReader CodecReader;
 
 /* Create a writer that compresses with kind at level and passes the output to
  * sink(…, userdata). threads is the number of compression threads, 0 meaning
- * one per online CPU (capped at CODEC_THREADS_MAX); with 1 the writer
+ * codec_usable_cpus(); with 1 the writer
  * compresses inline in the caller's thread. The sink is only ever called from
  * the caller's thread, inside codec_writer_write() and codec_writer_finish().
  * Memory stays bounded however much is written: threads + 1 chunk slots
@@ -75,9 +75,14 @@ CodecWriter *codec_writer_free(CodecWriter *w);
  * is the same whatever the limit. */
 void codec_writer_set_active_threads(CodecWriter *w, unsigned n);
 
-/* The threads it compresses with: the threads asked for, 0 resolved to one
- * per online CPU (at most CODEC_THREADS_MAX). */
+/* The threads it compresses with: the threads asked for, 0 resolved to
+ * codec_usable_cpus(). */
 unsigned codec_writer_threads(const CodecWriter *w);
+
+/* The CPUs the calling thread may run on (its affinity mask: CPUAffinity=,
+ * a cpuset), or the online CPUs when the mask cannot be read; 1 to
+ * CODEC_THREADS_MAX. What threads = 0 means. */
+unsigned codec_usable_cpus(void);
 
 /* Bytes accepted by codec_writer_write() / bytes handed to the sink so far. */
 uint64_t codec_writer_bytes_in(const CodecWriter *w);

@@ -52,7 +52,7 @@ typedef struct ConfigStorage {
         char *directory;
         CodecKind compression;
         unsigned level;
-        unsigned threads;               /* 0 = one per core */
+        unsigned threads;               /* 0 = one per usable CPU (codec_usable_cpus()) */
         uint64_t min_free_bytes;
 } ConfigStorage;
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -695,9 +696,38 @@ static void test_buffer_commit(void) {
                 }
 }
 
+/* threads = 0 is one per CPU this thread may run on: the affinity mask
+ * (CPUAffinity=, a cpuset), not every CPU the machine has. */
+static void test_usable_cpus(void) {
+        cpu_set_t all, one;
+        int first = -1;
+
+        check_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+        check_int_eq((int) codec_usable_cpus(), CPU_COUNT(&all));
+        for (int i = 0; i < CPU_SETSIZE && first < 0; i++)
+                if (CPU_ISSET(i, &all))
+                        first = i;
+        check(first >= 0);
+        CPU_ZERO(&one);
+        CPU_SET(first, &one);
+        check_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+        check_int_eq((int) codec_usable_cpus(), 1);
+        for (CodecKind kind = CODEC_GZIP; kind <= CODEC_ZSTD; kind++) {
+                _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+                Buf out = {};
+
+                check_int_eq(codec_writer_new(kind, 1, 0, on_buf, &out, &w), 0);
+                check_int_eq((int) codec_writer_threads(w), 1);
+                buf_done(&out);
+        }
+        check_int_eq(sched_setaffinity(0, sizeof all, &all), 0);
+        check_int_eq((int) codec_usable_cpus(), CPU_COUNT(&all));
+}
+
 int main(void) {
         check(mkdtemp(tmp_dir));
 
+        TEST_RUN(test_usable_cpus);
         TEST_RUN(test_names);
         TEST_RUN(test_active_threads);
         TEST_RUN(test_detect);
