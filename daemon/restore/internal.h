@@ -30,6 +30,7 @@
  * newest key is at 748)"; without, "748, the backup's" or the latter again.
  * Returns buf. */
 const char *plan_expected_revision(const RestorePlan *p, bool noun, char *buf, size_t size);
+#define PLAN_REVISION_MAX 160   /* room for plan_expected_revision()'s words */
 
 /* Call fn (when not NULL) with a formatted message. */
 _printf_(5, 6) void restore_report(RestoreProgressFn fn, void *userdata, const char *step, RestoreStepState state,

@@ -554,7 +554,7 @@ const char *plan_expected_revision(const RestorePlan *p, bool noun, char *buf, s
 }
 
 static int plan_steps(RestorePlan *p, const Config *c) {
-        char dur[FORMAT_DURATION_MAX], size[FORMAT_BYTES_MAX], rev[160];
+        char dur[FORMAT_DURATION_MAX], size[FORMAT_BYTES_MAX], rev[PLAN_REVISION_MAX];
         const char *tool = p->tool == RESTORE_TOOL_ETCDCTL ? "ETCDCTL_API=3 " : "";
         bool pod = p->mode == RESTORE_MODE_STATIC_POD;
         int r = 0;

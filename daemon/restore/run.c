@@ -90,7 +90,7 @@ static int wait_readyz(Run *run, uint64_t *ret_usec) {
  * (yet), with *ret_why. */
 static int probe_etcd(Run *run, int64_t min_revision, int64_t *ret_revision, char **ret_why) {
         _cleanup_free_ char *err = NULL;
-        char want[160];
+        char want[PLAN_REVISION_MAX];
         EtcdStatus st = {};
         int r;
 
@@ -319,7 +319,7 @@ static uint16_t port_of(const char *url) {
  * them from names, peer URLs and the token. *ret_pid is that process. */
 static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
         RestorePlan *p = run->p;
-        char want[160];
+        char want[PLAN_REVISION_MAX];
         uint16_t port = port_of(p->endpoint);
         pid_t pid;
         int r;
@@ -352,7 +352,7 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
 
 static int step_start_etcd(Run *run, int64_t *ret_revision) {
         RestorePlan *p = run->p;
-        char want[160];
+        char want[PLAN_REVISION_MAX];
         _cleanup_free_ char *err = NULL;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         pid_t pid = 0;
@@ -379,7 +379,8 @@ static int step_start_etcd(Run *run, int64_t *ret_revision) {
         restore_report(run->fn, run->userdata, RESTORE_STEP_WAIT_ETCD, RESTORE_STEP_DONE,
                "etcd is healthy at revision %s, and runs on the restored data (pid %d, "
                "listening on port %u, holds %s/member/snap/db inode %" PRIu64 " open) (%" PRIu64 " ms)",
-               plan_expected_revision(p, false, want, sizeof want), (int) pid, (unsigned) port_of(p->endpoint), p->data_dir, (uint64_t) run->db_ino,
+               plan_expected_revision(p, false, want, sizeof want), (int) pid, (unsigned) port_of(p->endpoint),
+               p->data_dir, (uint64_t) run->db_ino,
                (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
         return 0;
 }
