@@ -351,7 +351,7 @@ static int decode_map_entry(Decoder *d, const Field *spec, const uint8_t *data, 
         const uint8_t *key = NULL, *value = NULL;
         size_t key_size = 0, value_size = 0;
         _cleanup_free_ char *key_str = NULL;
-        json_object *v;
+        json_object *v = NULL;
         PbReader r;
         PbField f;
         int k;

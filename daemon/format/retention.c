@@ -105,7 +105,7 @@ int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *it
                 unsigned left;
                 bool have_last;
                 int64_t last;
-        } rules[_RULE_MAX];
+        } rules[_RULE_MAX] = {};
         bool disabled, forced = false;
 
         if (!p || !zone || (!items && n > 0))
