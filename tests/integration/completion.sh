@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bash completion for etcd-backupctl (completions/etcd-backupctl), driven as
+# bash completion for etcd-backupctl (daemon/completions/etcd-backupctl), driven as
 # bash drives it: the real bash-completion library is loaded, COMP_WORDS and
 # COMP_CWORD are set for a command line, the completion function runs
 # (through `compgen -F`) and its answers are compared with what the built
@@ -23,7 +23,7 @@ touch "$T/files/alpha.db.gz" "$T/files/alpine.agekey"
 
 # complete LINE: the candidates bash offers with the cursor at the end of LINE, one a line.
 complete_line() {
-  PATH=$T/bin:$PATH LINE=$1 SRC=$TOP_SRCDIR/completions/etcd-backupctl BC=$bc bash --norc --noprofile -c '
+  PATH=$T/bin:$PATH LINE=$1 SRC=$TOP_SRCDIR/daemon/completions/etcd-backupctl BC=$bc bash --norc --noprofile -c '
     . "$BC"; . "$SRC"
     read -ra COMP_WORDS <<<"$LINE"
     [[ $LINE == *" " ]] && COMP_WORDS+=("")

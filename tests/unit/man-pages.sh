@@ -11,7 +11,7 @@ fails=0 checked=0
 miss() { echo "not ok: $1"; fails=$((fails + 1)); }
 
 # has PAGE WORD: the page shows WORD in bold (*WORD*, or *WORD*=ARG / *WORD* in a list).
-has() { checked=$((checked + 1)); grep -qF -- "*$2*" "$src/man/$1.scd" || miss "$1 does not name $2"; }
+has() { checked=$((checked + 1)); grep -qF -- "*$2*" "$src/daemon/man/$1.scd" || miss "$1 does not name $2"; }
 
 # ---- configuration keys -------------------------------------------------------
 # "table key child" for every entry of every KeySpec table; child is the
@@ -67,12 +67,12 @@ dopts=$(options_of <<<"$dhelp")
 for o in $dopts; do has etcd-backupd.8 "$o"; done
 
 # ---- the built pages -----------------------------------------------------------
-if [[ -f $build/man/etcd-backupd.8 ]] || grep -q '"scdoc"' "$build/meson-info/intro-targets.json" 2>/dev/null; then
+if [[ -f $build/daemon/man/etcd-backupd.8 ]] || grep -q '"scdoc"' "$build/meson-info/intro-targets.json" 2>/dev/null; then
   for p in etcd-backupd.8 etcd-backupctl.8 etcd-backupd.conf.5; do
     checked=$((checked + 1))
-    out=$(MANWIDTH=80 man -l "$build/man/$p" 2>&1) && grep -q '^NAME' <<<"$out" \
-      || miss "$build/man/$p does not render: $(head -3 <<<"$out")"
-    grep -q '@SYSCONFDIR@' "$build/man/$p" && miss "$p still says @SYSCONFDIR@"
+    out=$(MANWIDTH=80 man -l "$build/daemon/man/$p" 2>&1) && grep -q '^NAME' <<<"$out" \
+      || miss "$build/daemon/man/$p does not render: $(head -3 <<<"$out")"
+    grep -q '@SYSCONFDIR@' "$build/daemon/man/$p" && miss "$p still says @SYSCONFDIR@"
   done
 fi
 
