@@ -164,11 +164,7 @@ typedef struct Spool {
  * thread afterwards, from the spool in the page cache. Measured there: the
  * same total time, the stream 1.05x the plain download instead of 1.25x. */
 static unsigned stream_threads(unsigned threads) {
-        unsigned cpus = codec_usable_cpus();
-
-        if (cpus <= 2)
-                return 0;
-        return MIN(threads == 0 ? cpus : threads, cpus - 2);
+        return codec_follow_threads(threads, codec_usable_cpus());
 }
 
 static void *compress_thread(void *userdata) {

@@ -43,6 +43,7 @@
 #include "backup/codec.h"
 #include "util/io.h"
 #include "util/macro.h"
+#include "util/parse.h"
 
 /* Decoder output buffer and codec_decode_fd() read size. */
 #define CODEC_READER_BUFFER_BYTES ((size_t) 128 * 1024)
@@ -264,9 +265,15 @@ static int worker_init(CodecWriter *w, CodecWorker *k) {
 }
 
 unsigned codec_usable_cpus(void) {
+        const char *e = secure_getenv(CODEC_CPUS_ENV);
         cpu_set_t set;
         long n;
 
+        if (e) {
+                uint64_t v;
+                if (safe_atou64(e, &v) >= 0 && v >= 1 && v <= CODEC_THREADS_MAX)
+                        return (unsigned) v;
+        }
         /* The CPUs this thread may run on (CPUAffinity=, a cpuset), not all
          * the machine has; the count of online CPUs when the mask cannot be
          * read (more CPUs than a cpu_set_t holds). */
@@ -277,6 +284,12 @@ unsigned codec_usable_cpus(void) {
         if (n < 1)
                 return 1;
         return (unsigned) MIN(n, (long) CODEC_THREADS_MAX);
+}
+
+unsigned codec_follow_threads(unsigned threads, unsigned cpus) {
+        if (cpus <= 2)
+                return 0;
+        return MIN(threads == 0 ? cpus : threads, cpus - 2);
 }
 
 /* Start the worker threads with every signal blocked, so that signals keep

@@ -81,8 +81,18 @@ unsigned codec_writer_threads(const CodecWriter *w);
 
 /* The CPUs the calling thread may run on (its affinity mask: CPUAffinity=,
  * a cpuset), or the online CPUs when the mask cannot be read; 1 to
- * CODEC_THREADS_MAX. What threads = 0 means. */
+ * CODEC_THREADS_MAX. What threads = 0 means. $ETCD_BACKUPD_CPUS (1 to
+ * CODEC_THREADS_MAX) counts that many instead: planning for a machine of
+ * another size than the mask shows (the tests take a larger machine's path
+ * on a small one with it); any other value is ignored. */
+#define CODEC_CPUS_ENV "ETCD_BACKUPD_CPUS"
 unsigned codec_usable_cpus(void);
+
+/* How many of threads (0: one per CPU) may compress while the input is still
+ * arriving from etcd, on a machine of cpus CPUs: the CPUs beyond two, since
+ * etcd's sender and the stream keep two busy (see backup.c); 0 on two CPUs
+ * or fewer, where compression waits for the stream's end. */
+unsigned codec_follow_threads(unsigned threads, unsigned cpus);
 
 /* Bytes accepted by codec_writer_write() / bytes handed to the sink so far. */
 uint64_t codec_writer_bytes_in(const CodecWriter *w);

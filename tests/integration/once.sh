@@ -119,4 +119,28 @@ check "tidy: the backup without a sidecar is kept and named" \
   bash -c "[[ -f '$T/b-tidy/$bare' ]] && grep -q 'Backup $T/b-tidy/$bare has no sidecar' '$T/tidy.err'"
 check "tidy: the new backup has its sidecar" test -f "$out" -a -f "$out.json"
 
+# As on a machine of four CPUs (ETCD_BACKUPD_CPUS=4; this one may have two):
+# the compressor follows etcd's stream on the CPUs beyond two
+# (codec_follow_threads(), unit-tested) and uses every thread after it. The
+# db is made many of the compressor's 1 MiB reads long, so that it reads the
+# spool while the stream is still writing it.
+head -c 786432 /dev/urandom | base64 -w0 > "$T/mib"
+for i in $(seq 1 16); do ctl put "/registry/configmaps/default/large-$i" < "$T/mib" >/dev/null; done
+for codec in zstd gzip; do
+  { etcd_group; storage_group "$T/b-cpus-$codec" "$codec" 3; } > "$T/cpus-$codec.conf"
+  out=$(ETCD_BACKUPD_CPUS=4 "$ETCD_BACKUPD" --once -c "$T/cpus-$codec.conf" 2>"$T/cpus-$codec.err"); rc=$?
+  check "4 CPUs, $codec: --once exits 0" test $rc -eq 0
+  case $codec in
+    zstd) zstd -q -dc "$out" > "$T/cpus.db" ;;
+    gzip) gzip -dc "$out" > "$T/cpus.db" ;;
+  esac
+  check "4 CPUs, $codec: the db is over 16 MiB" test "$(stat -c %s "$T/cpus.db")" -gt $((16 << 20))
+  ctl snapshot save "$T/cpus.ref" >/dev/null 2>&1
+  check "4 CPUs, $codec: decompressed backup is byte-identical to etcdctl snapshot save" cmp -s "$T/cpus.db" "$T/cpus.ref"
+  check "4 CPUs, $codec: db_sha256 is etcd's trailer" \
+    test "$(jq -r .db_sha256 "$out.json")" = "$(tail -c 32 "$T/cpus.db" | od -An -tx1 | tr -d ' \n')"
+  rm -rf "$T/restored"
+  check "4 CPUs, $codec: etcdctl snapshot restore accepts it" quiet etcdctl snapshot restore "$T/cpus.db" --data-dir "$T/restored"
+done
+
 finish

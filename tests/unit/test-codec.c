@@ -702,6 +702,7 @@ static void test_usable_cpus(void) {
         cpu_set_t all, one;
         int first = -1;
 
+        check_int_eq(unsetenv(CODEC_CPUS_ENV), 0);
         check_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
         check_int_eq((int) codec_usable_cpus(), CPU_COUNT(&all));
         for (int i = 0; i < CPU_SETSIZE && first < 0; i++)
@@ -724,10 +725,64 @@ static void test_usable_cpus(void) {
         check_int_eq((int) codec_usable_cpus(), CPU_COUNT(&all));
 }
 
+/* $ETCD_BACKUPD_CPUS counts that many CPUs instead of the mask, 1 to
+ * CODEC_THREADS_MAX; anything else is ignored. */
+static void test_cpus_env(void) {
+        cpu_set_t all;
+        int mask;
+        char max[16];
+
+        check_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+        mask = MIN(CPU_COUNT(&all), (int) CODEC_THREADS_MAX);
+        snprintf(max, sizeof max, "%u", CODEC_THREADS_MAX);
+        check_int_eq(setenv(CODEC_CPUS_ENV, "4", 1), 0);
+        check_int_eq((int) codec_usable_cpus(), 4);
+        check_int_eq(setenv(CODEC_CPUS_ENV, "1", 1), 0);
+        check_int_eq((int) codec_usable_cpus(), 1);
+        check_int_eq(setenv(CODEC_CPUS_ENV, max, 1), 0);
+        check_int_eq((int) codec_usable_cpus(), (int) CODEC_THREADS_MAX);
+        {
+                _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+                Buf out = {};
+
+                check_int_eq(setenv(CODEC_CPUS_ENV, "3", 1), 0);
+                check_int_eq(codec_writer_new(CODEC_ZSTD, 1, 0, on_buf, &out, &w), 0);
+                check_int_eq((int) codec_writer_threads(w), 3);
+                buf_done(&out);
+        }
+        static const char *const bad[] = { "0", "-1", "", " 4", "4x", "0x4", "99999999999999999999" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                check_int_eq(setenv(CODEC_CPUS_ENV, bad[i], 1), 0);
+                check_int_eq((int) codec_usable_cpus(), mask);
+        }
+        snprintf(max, sizeof max, "%u", CODEC_THREADS_MAX + 1);
+        check_int_eq(setenv(CODEC_CPUS_ENV, max, 1), 0);
+        check_int_eq((int) codec_usable_cpus(), mask);
+        check_int_eq(unsetenv(CODEC_CPUS_ENV), 0);
+        check_int_eq((int) codec_usable_cpus(), mask);
+}
+
+/* Compression follows etcd's stream only with the CPUs beyond two, at most
+ * the threads asked for. */
+static void test_follow_threads(void) {
+        static const struct {
+                unsigned threads, cpus, want;
+        } cases[] = {
+                { 0, 1, 0 }, { 0, 2, 0 }, { 4, 2, 0 }, { 1, 2, 0 },
+                { 0, 3, 1 }, { 0, 4, 2 }, { 0, 8, 6 }, { 0, 64, 62 },
+                { 1, 4, 1 }, { 2, 4, 2 }, { 3, 4, 2 }, { 16, 4, 2 }, { 4, 8, 4 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                check_int_eq((int) codec_follow_threads(cases[i].threads, cases[i].cpus), (int) cases[i].want);
+}
+
 int main(void) {
         check(mkdtemp(tmp_dir));
 
         TEST_RUN(test_usable_cpus);
+        TEST_RUN(test_cpus_env);
+        TEST_RUN(test_follow_threads);
         TEST_RUN(test_names);
         TEST_RUN(test_active_threads);
         TEST_RUN(test_detect);
