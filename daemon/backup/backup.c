@@ -639,6 +639,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                 goto finish;
         }
         result->received = spool.written;
+        result->follow_threads = direct ? 0 : spool.stream_threads;
         if (spool.nice_error != 0 &&
             asprintf(&result->warning, "could not lower the compressor's CPU priority to nice %d (%s): compression "
                      "competed with etcd for the CPU at full priority (a system call filter denying setpriority?)",

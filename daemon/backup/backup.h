@@ -44,6 +44,7 @@ typedef struct BackupResult {
         char **k8s_missing_keys;        /* those keys ("aescbc:old"), may be NULL */
         char *k8s_error;                /* the check could not run (the backup stays good) */
         char *warning;                  /* the operator should know this (the backup stays good) */
+        unsigned follow_threads;        /* compression threads let run beside etcd's stream (0: after it) */
 } BackupResult;
 
 void backup_result_done(BackupResult *r);

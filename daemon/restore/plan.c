@@ -345,6 +345,7 @@ static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t 
 
 static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
         char reason[INSPECT_REASON_MAX] = "", a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        BboltInfo info;
         struct statvfs sv;
         uint64_t avail, need;
         int r;
@@ -360,6 +361,17 @@ static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
                 return free_and_format(ret_error, "%s: database structure damaged: %s", p->backup_path,
                                  bbolt_last_error(p->backup->db) ? bbolt_last_error(p->backup->db) : strerror(-r)),
                        r;
+        /* etcd's tool takes the last 32 bytes for the hash only when the file
+         * is that plus whole 512-byte blocks; a db that is not whole pages
+         * (etcd's always are) would keep them inside. */
+        r = bbolt_get_info(p->backup->db, &info);
+        if (r < 0)
+                return free_and_format(ret_error, "%s: cannot read the db's meta page: %s", p->backup_path,
+                                       strerror(-r)), r;
+        if (p->db_size % info.page_size != 0)
+                return free_and_format(ret_error, "%s: the db is %" PRIu64 " bytes, not a whole number of its %" PRIu32
+                                       "-byte pages: not a db etcd wrote", p->backup_path, p->db_size, info.page_size),
+                       -EBADMSG;
         r = inspect_revision(p->backup, &p->revision);
         if (r < 0)
                 return free_and_format(ret_error, "%s: cannot read the revision: %s", p->backup_path,

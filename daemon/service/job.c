@@ -100,6 +100,7 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         ret->k8s_missing_keys = TAKE_PTR(b.k8s_missing_keys);
         ret->k8s_error = TAKE_PTR(b.k8s_error);
         ret->warning = TAKE_PTR(b.warning);
+        ret->follow_threads = b.follow_threads;
         if (listed && entries_add(&entries, &n, &ret->sidecar) < 0) {
                 store_entries_free(entries, n);
                 entries = NULL;
@@ -195,6 +196,9 @@ void job_log_result(const JobResult *r, const Config *c) {
                         log_struct(LOG_INFO, MESSAGE_ID_PRUNED, m, "ETCD_BACKUP_FILE", *p, "ETCD_BACKUP_REMOTE",
                                    upload_url, NULL);
         }
+        if (r->follow_threads > 0)
+                log_info("Backup %s: compressed beside etcd's stream on %u thread%s", r->path, r->follow_threads,
+                         r->follow_threads == 1 ? "" : "s");
         log_secrets_check(r, c->kubernetes.encryption_config);
         if (r->warning)
                 log_warning("Backup %s: %s", r->path, r->warning);

@@ -31,6 +31,7 @@ typedef struct JobResult {
         char **k8s_missing_keys;        /* those keys ("aescbc:old"), may be NULL */
         char *k8s_error;                /* the check could not run (the backup stays good) */
         char *warning;                  /* backup_run()'s warning (the backup stays good) */
+        unsigned follow_threads;        /* backup_run()'s: compression threads beside etcd's stream */
 } JobResult;
 
 void job_result_done(JobResult *r);

@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "backup/codec.h"
 #include "util/io.h"
 #include "util/str.h"
 #include "service/worker.h"
@@ -97,6 +98,8 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                         json_object_object_add(o, "k8s_error", json_object_new_string(m->job.k8s_error));
                 if (m->ok && m->job.warning)
                         json_object_object_add(o, "warning", json_object_new_string(m->job.warning));
+                if (m->ok && m->job.follow_threads > 0)
+                        json_object_object_add(o, "follow_threads", json_object_new_int64(m->job.follow_threads));
         }
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || asprintf(ret, "%s\n", text) < 0) {
@@ -160,7 +163,7 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                         goto oom;
                 if (m.ok) {
                         const char *why;
-                        uint64_t kept = 0;
+                        uint64_t kept = 0, follow = 0;
                         if (!(s = get_str(o, "path")) || !(m.job.path = strdup(s)))
                                 goto finish;
                         if (!(s = get_str(o, "sidecar")) || sidecar_from_json(s, strlen(s), &m.job.sidecar, &why) < 0)
@@ -182,6 +185,8 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                                 goto oom;
                         if ((s = get_str(o, "warning")) && !(m.job.warning = strdup(s)))
                                 goto oom;
+                        if (get_u64(o, "follow_threads", &follow) >= 0)
+                                m.job.follow_threads = (unsigned) MIN(follow, (uint64_t) CODEC_THREADS_MAX);
                 } else if (!m.job.error)
                         goto finish;
         } else

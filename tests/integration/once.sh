@@ -121,15 +121,22 @@ check "tidy: the new backup has its sidecar" test -f "$out" -a -f "$out.json"
 
 # As on a machine of four CPUs (ETCD_BACKUPD_CPUS=4; this one may have two):
 # the compressor follows etcd's stream on the CPUs beyond two
-# (codec_follow_threads(), unit-tested) and uses every thread after it. The
+# (codec_follow_threads(), unit-tested), says so, and uses every thread
+# after it; as on two, it waits for the stream's end and says nothing. The
 # db is made many of the compressor's 1 MiB reads long, so that it reads the
 # spool while the stream is still writing it.
 head -c 786432 /dev/urandom | base64 -w0 > "$T/mib"
 for i in $(seq 1 16); do ctl put "/registry/configmaps/default/large-$i" < "$T/mib" >/dev/null; done
 for codec in zstd gzip; do
   { etcd_group; storage_group "$T/b-cpus-$codec" "$codec" 3; } > "$T/cpus-$codec.conf"
+  out=$(ETCD_BACKUPD_CPUS=2 "$ETCD_BACKUPD" --once -c "$T/cpus-$codec.conf" 2>"$T/cpus2-$codec.err"); rc=$?
+  check "2 CPUs, $codec: --once exits 0" test $rc -eq 0
+  check "2 CPUs, $codec: compression waited for the stream's end" \
+    bash -c '! grep -q "compressed beside etcd'"'"'s stream" "$0"' "$T/cpus2-$codec.err"
   out=$(ETCD_BACKUPD_CPUS=4 "$ETCD_BACKUPD" --once -c "$T/cpus-$codec.conf" 2>"$T/cpus-$codec.err"); rc=$?
   check "4 CPUs, $codec: --once exits 0" test $rc -eq 0
+  check "4 CPUs, $codec: two threads compressed beside the stream" \
+    grep -q "Backup $out: compressed beside etcd's stream on 2 threads" "$T/cpus-$codec.err"
   case $codec in
     zstd) zstd -q -dc "$out" > "$T/cpus.db" ;;
     gzip) gzip -dc "$out" > "$T/cpus.db" ;;
