@@ -414,6 +414,9 @@ static int decode_fields_v1(Decoder *d, const uint8_t *data, size_t size, json_o
                 return fail(d, -EBADMSG, "malformed FieldsV1 message");
         if (raw_size > INT_MAX)
                 return fail(d, -E2BIG, "FieldsV1 too long");
+        /* json-c's own check lets overlong forms (0xc0 0xa5) through. */
+        if (!utf8_valid(raw, raw_size))
+                return fail(d, -EBADMSG, "FieldsV1 is not valid UTF-8");
         tok = json_tokener_new_ex(K8S_OBJECT_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
@@ -699,6 +702,10 @@ static int parse_json_object(Decoder *d, const uint8_t *data, size_t size, json_
 
         if (size > INT_MAX)
                 return fail(d, -E2BIG, "JSON of %zu bytes is too long", size);
+        /* JSON is UTF-8 (RFC 8259), and what kube-apiserver writes always is;
+         * json-c's own check lets overlong forms (0xc0 0xa5) through. */
+        if (!utf8_valid(data, size))
+                return fail(d, -EBADMSG, "stored JSON is not valid UTF-8");
         tok = json_tokener_new_ex(K8S_OBJECT_DEPTH_MAX * 4);
         if (!tok)
                 return -ENOMEM;

@@ -313,6 +313,20 @@ static void test_json(void) {
         check(strstr(err, "stored JSON is malformed"));
         check_int_eq(k8s_object_decode("[1]", 3, &o, err), -EBADMSG);
         check_int_eq(k8s_object_decode("{\"a\":\"\xff\"}", 9, &o, err), -EBADMSG);
+        /* Overlong, surrogate and beyond-U+10FFFF forms, which json-c's own
+         * check lets through and YAML's emitter would refuse. */
+        static const char *const bad[] = { "{\"a\":\"\xc0\xa5\"}", "{\"a\":\"\xe0\x80\xaf\"}",
+                                           "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}",
+                                           "{\"\xc1\xbf\":1}" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                check_int_eq(k8s_object_decode(bad[i], strlen(bad[i]), &o, err), -EBADMSG);
+                check(strstr(err, "not valid UTF-8"));
+        }
+        /* Valid multi-byte text is taken. */
+        const char *good = "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}";
+        check_int_eq(k8s_object_decode(good, strlen(good), &o, err), 0);
+        check_str_eq(get_str(o.object, "a"), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+        k8s_object_clear(&o);
 }
 
 static void test_malformed(void) {
