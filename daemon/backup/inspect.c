@@ -546,6 +546,7 @@ int decode_backup(InspectBackup *b, Decode *d) {
         d->has_magic = sink.head_size == sizeof sink.head &&
                        memcmp(sink.head + BBOLT_MAGIC_OFFSET, bbolt_magic, sizeof bbolt_magic) == 0;
         b->fd = direct ? TAKE_FD(fd) : TAKE_FD(tmp_fd);
+        b->in_place = direct;
 
         r = trailer_finish(trailer, b->db_sha256, &b->db_size);
         if (r == -EPIPE || (r == -EBADMSG && !d->has_magic)) {

@@ -45,6 +45,7 @@ typedef struct InspectBackup {
         int fd;                         /* db + trailer: the file itself when it is
                                          * neither compressed nor encrypted, else
                                          * an anonymous temporary file */
+        bool in_place;                  /* fd is the backup file itself */
         Bbolt *db;
 } InspectBackup;
 

@@ -129,7 +129,7 @@ int tool_snapshot_restore(Run *run) {
         pid_t pid;
 
         /* The db in the plan's own temporary file, not the backup's. */
-        bool private_db = p->backup->encrypted || p->backup->compression != CODEC_NONE;
+        bool private_db = !p->backup->in_place;
 
         snprintf(db_path, sizeof db_path, "/proc/self/fd/%d", TOOL_DB_FD);
         char *const argv[] = { p->tool_path, (char *) "snapshot", (char *) "restore", db_path,
