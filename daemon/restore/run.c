@@ -44,7 +44,7 @@ int run_ensure_held_dir(Run *run) {
 
 /* Wait until address:port answers (want) or stops answering. */
 static int wait_tcp(Run *run, const char *address, uint16_t port, bool want) {
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec, delay = POLL_FIRST_USEC;
 
         for (;;) {
                 int r = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
@@ -57,7 +57,7 @@ static int wait_tcp(Run *run, const char *address, uint16_t port, bool want) {
                         return free_and_format(&run->error, "%s port %u still %s after %" PRIu64 " s", address, port,
                                                want ? "does not answer" : "answers", run->timeout_usec / USEC_PER_SEC),
                                -ETIMEDOUT;
-                sleep_usec(PROBE_INTERVAL_USEC);
+                sleep_backoff(&delay, PROBE_INTERVAL_USEC);
         }
 }
 
@@ -65,7 +65,7 @@ static int wait_tcp(Run *run, const char *address, uint16_t port, bool want) {
  * plan's CA. */
 static int wait_readyz(Run *run, uint64_t *ret_usec) {
         RestorePlan *p = run->p;
-        uint64_t t0 = now_usec(CLOCK_MONOTONIC), deadline = t0 + run->timeout_usec;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC), deadline = t0 + run->timeout_usec, delay = POLL_FIRST_USEC;
 
         for (;;) {
                 _cleanup_free_ char *why = NULL;
@@ -82,7 +82,7 @@ static int wait_readyz(Run *run, uint64_t *ret_usec) {
                                                p->apiserver_address, p->apiserver_port,
                                                run->timeout_usec / USEC_PER_SEC, why ? why : "no answer"),
                                -ETIMEDOUT;
-                sleep_usec(PROBE_INTERVAL_USEC);
+                sleep_backoff(&delay, PROBE_INTERVAL_USEC);
         }
 }
 
@@ -116,7 +116,7 @@ static int probe_etcd(Run *run, int64_t min_revision, int64_t *ret_revision, cha
 }
 
 int run_wait_etcd_healthy(Run *run, int64_t min_revision, int64_t *ret_revision) {
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec, delay = POLL_FIRST_USEC;
         _cleanup_free_ char *why = NULL;
         int64_t rev = 0;
 
@@ -129,12 +129,12 @@ int run_wait_etcd_healthy(Run *run, int64_t min_revision, int64_t *ret_revision)
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return free_and_format(&run->error, "etcd is not healthy after %" PRIu64 " s: %s",
                                          run->timeout_usec / USEC_PER_SEC, why ? why : "no answer"), -ETIMEDOUT;
-                sleep_usec(PROBE_INTERVAL_USEC);
+                sleep_backoff(&delay, PROBE_INTERVAL_USEC);
         }
 }
 
 static int wait_dir_free(Run *run, const char *dir) {
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec, delay = POLL_FIRST_USEC;
 
         for (;;) {
                 pid_t pid = proc_find_open_below(dir);
@@ -143,12 +143,12 @@ static int wait_dir_free(Run *run, const char *dir) {
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return free_and_format(&run->error, "process %d still has files open in %s", (int) pid, dir),
                                -EBUSY;
-                sleep_usec(PROBE_INTERVAL_USEC);
+                sleep_backoff(&delay, PROBE_INTERVAL_USEC);
         }
 }
 
 static int wait_etcd_gone(Run *run) {
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec, delay = POLL_FIRST_USEC;
 
         for (;;) {
                 _cleanup_free_ char *why = NULL;
@@ -163,7 +163,7 @@ static int wait_etcd_gone(Run *run) {
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return free_and_format(&run->error, "%s still answers %" PRIu64 " s after etcd was stopped",
                                          run->p->endpoint, run->timeout_usec / USEC_PER_SEC), -ETIMEDOUT;
-                sleep_usec(PROBE_INTERVAL_USEC);
+                sleep_backoff(&delay, PROBE_INTERVAL_USEC);
         }
         return wait_dir_free(run, run->p->data_dir);
 }
@@ -411,50 +411,85 @@ static int step_start_apiserver(Run *run) {
         return 0;
 }
 
-/* Restart one static pod of the control plane: its manifest out until its
- * --secure-port closes, then back (always, even when the wait failed) until
- * the port answers. 0 when there is no such manifest. */
-static int restart_static_pod(Run *run, const char *file, uint16_t default_port) {
-        RestorePlan *p = run->p;
-        _cleanup_free_ char *path = path_join(p->manifests_dir, file), *address = NULL, *error = NULL;
+/* One static pod of the control plane being restarted. */
+typedef struct Pod {
+        const char *file;
         uint16_t port;
-        int r, k;
+        char *address;
+        bool out;       /* its manifest is in the held dir */
+} Pod;
 
-        if (!path)
-                return -ENOMEM;
-        if (access(path, F_OK) < 0)
-                return 0;
-        r = static_pod_manifest_port(path, "--secure-port", default_port, &port, &error);
-        if (r >= 0)
-                r = static_pod_manifest_address(path, "--bind-address", &address, &error);
-        if (r < 0)
-                return free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
-                                       error ? error : strerror(-r)), r;
-        r = run_ensure_held_dir(run);
-        if (r < 0)
-                return r;
-        r = static_pod_manifest_move(p->manifests_dir, p->held_dir, file);
-        if (r < 0)
-                return free_and_format(&run->error, "cannot move %s out of %s: %s", file, p->manifests_dir,
-                                       strerror(-r)), r;
-        r = wait_tcp(run, address, port, false);
-        k = static_pod_manifest_move(p->held_dir, p->manifests_dir, file);
-        if (k < 0)
-                return free_and_format(&run->error, "cannot move %s back into %s: it is in %s: %s", file,
-                                       p->manifests_dir, p->held_dir, strerror(-k)), k;
-        if (r < 0)
-                return r;
-        r = wait_tcp(run, address, port, true);
-        if (r < 0)
-                return r;
-        restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
-                       "%s restarted: %s port %u answers again", file, address, port);
-        return 1;
+/* Restart the static pods of pods[n] whose manifests are there, all at
+ * once: every manifest out, until each one's --secure-port closes, then
+ * every one back (always, even when a wait failed), until each port answers.
+ * Returns how many were restarted, or -errno with run->error. */
+static int restart_static_pods(Run *run, Pod *pods, size_t n) {
+        RestorePlan *p = run->p;
+        unsigned restarted = 0;
+        int r = 0, k;
+
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *path = path_join(p->manifests_dir, pods[i].file), *error = NULL;
+                uint16_t default_port = pods[i].port;
+
+                if (!path)
+                        return -ENOMEM;
+                pods[i].port = 0;
+                if (access(path, F_OK) < 0)
+                        continue;
+                r = static_pod_manifest_port(path, "--secure-port", default_port, &pods[i].port, &error);
+                if (r >= 0)
+                        r = static_pod_manifest_address(path, "--bind-address", &pods[i].address, &error);
+                if (r < 0)
+                        free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
+                                        error ? error : strerror(-r));
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (pods[i].port == 0)
+                        continue;
+                r = run_ensure_held_dir(run);
+                if (r >= 0) {
+                        r = static_pod_manifest_move(p->manifests_dir, p->held_dir, pods[i].file);
+                        if (r < 0)
+                                free_and_format(&run->error, "cannot move %s out of %s: %s", pods[i].file,
+                                                p->manifests_dir, strerror(-r));
+                }
+                pods[i].out = r >= 0;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if (pods[i].out)
+                        r = wait_tcp(run, pods[i].address, pods[i].port, false);
+        for (size_t i = 0; i < n; i++) {
+                if (!pods[i].out)
+                        continue;
+                k = static_pod_manifest_move(p->held_dir, p->manifests_dir, pods[i].file);
+                if (k < 0) {
+                        if (r >= 0)
+                                free_and_format(&run->error, "cannot move %s back into %s: it is in %s: %s",
+                                                pods[i].file, p->manifests_dir, p->held_dir, strerror(-k));
+                        r = r < 0 ? r : k;
+                        continue;
+                }
+                pods[i].out = false;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (pods[i].port == 0)
+                        continue;
+                r = wait_tcp(run, pods[i].address, pods[i].port, true);
+                if (r < 0)
+                        break;
+                restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
+                               "%s restarted: %s port %u answers again", pods[i].file, pods[i].address,
+                               pods[i].port);
+                restarted++;
+        }
+        return r < 0 ? r : (int) restarted;
 }
 
 /* As the Kubernetes documentation advises after a restore: restart
  * kube-controller-manager and kube-scheduler, so that they do not act on
- * what they cached from the data that is gone. */
+ * what they cached from the data that is gone. Both at once: neither waits
+ * for the other, and the control plane is whole again sooner. */
 static int step_restart_controllers(Run *run) {
         RestorePlan *p = run->p;
         static const char *const units[] = { "kube-controller-manager.service", "kube-scheduler.service" };
@@ -469,28 +504,33 @@ static int step_restart_controllers(Run *run) {
         restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
                        "restarting kube-controller-manager and kube-scheduler");
         if (p->mode == RESTORE_MODE_STATIC_POD) {
-                r = restart_static_pod(run, "kube-controller-manager.yaml", 10257);
-                if (r >= 0) {
-                        n += r;
-                        r = restart_static_pod(run, "kube-scheduler.yaml", 10259);
-                }
+                Pod pods[] = { { .file = "kube-controller-manager.yaml", .port = 10257 },
+                               { .file = "kube-scheduler.yaml", .port = 10259 } };
+
+                r = restart_static_pods(run, pods, ELEMENTSOF(pods));
+                for (size_t i = 0; i < ELEMENTSOF(pods); i++)
+                        free(pods[i].address);
                 if (r < 0)
                         return r;
-                n += r;
-        } else
+                n = (unsigned) r;
+        } else {
+                const char *running[ELEMENTSOF(units)];
+                _cleanup_free_ char *err = NULL;
+
                 for (size_t i = 0; i < ELEMENTSOF(units); i++) {
-                        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
-                        if (units_get_state(p->bus, units[i], &load, &active, &err) < 0 || !streq(load, "loaded") ||
-                            !streq(active, "active"))
-                                continue;
-                        r = units_stop(p->bus, units[i], run->timeout_usec, &err);
-                        if (r >= 0)
-                                r = units_start(p->bus, units[i], run->timeout_usec, &err);
-                        if (r < 0)
-                                return free_and_format(&run->error, "cannot restart %s: %s", units[i],
-                                                       err ? err : strerror(-r)), r;
-                        n++;
+                        _cleanup_free_ char *load = NULL, *active = NULL, *e = NULL;
+                        if (units_get_state(p->bus, units[i], &load, &active, &e) >= 0 && streq(load, "loaded") &&
+                            streq(active, "active"))
+                                running[n++] = units[i];
                 }
+                r = units_stop_all(p->bus, running, n, run->timeout_usec, &err);
+                if (r >= 0)
+                        r = units_start_all(p->bus, running, n, run->timeout_usec, &err);
+                if (r < 0)
+                        return free_and_format(&run->error, "cannot restart %s%s%s: %s", running[0],
+                                               n > 1 ? " and " : "", n > 1 ? running[1] : "",
+                                               err ? err : strerror(-r)), r;
+        }
         if (n == 0)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_SKIPPED,
                                "neither kube-controller-manager nor kube-scheduler runs here");

@@ -241,63 +241,114 @@ static char *unit_failure_detail(sd_bus *bus, const char *unit, const char *path
         return s;
 }
 
-/* Call StartUnit or StopUnit and wait, at most timeout_usec, until the job is gone and the unit has settled:
- * "active" after a start (a unit restarting by its own Restart= is waited through), "inactive" or "failed"
- * after a stop. Whether the job exists is read before the unit's state: once the job is gone, a state read
+/* One unit's job being waited for. */
+typedef struct UnitJob {
+        const char *unit;
+        char *path;
+        char *job;
+        bool settled;
+} UnitJob;
+
+/* Whether j's job is gone and its unit has settled: "active" after a start (a unit restarting by its own
+ * Restart= is waited through), "inactive" or "failed" after a stop. 1 settled, 0 not yet, or -errno with
+ * *ret_error. Whether the job exists is read before the unit's state: once the job is gone, a state read
  * after that says how it went. Read the other way round, a state from before the job ended (a start's
  * earlier "failed", say) can be taken for the job's result. */
-static int unit_run_job(sd_bus *bus, const char *unit, bool start, uint64_t timeout_usec, char **ret_error) {
-        _cleanup_free_ char *path = NULL, *job = NULL;
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec, since = now_usec(CLOCK_REALTIME);
-        int r;
+static int unit_job_settled(sd_bus *bus, UnitJob *j, bool start, uint64_t since, char **ret_error) {
+        _cleanup_free_ char *active = NULL;
+        int exists, r;
 
-        r = unit_path(bus, unit, &path, ret_error);
-        if (r < 0)
+        exists = job_exists(bus, j->job);
+        if (exists < 0) {
+                set_error(ret_error, "cannot read the %s job of %s: %s", start ? "start" : "stop", j->unit,
+                          strerror(-exists));
+                return exists;
+        }
+        r = unit_property(bus, j->path, "ActiveState", &active);
+        if (r < 0) {
+                set_error(ret_error, "cannot read the state of %s: %s", j->unit, strerror(-r));
                 return r;
-        r = unit_job(bus, start ? "StartUnit" : "StopUnit", unit, &job, ret_error);
-        if (r < 0)
-                return r;
-        for (;;) {
-                _cleanup_free_ char *active = NULL;
-                int exists;
+        }
+        if (exists)
+                return 0;
+        if (start ? streq(active, "active") : streq(active, "inactive") || streq(active, "failed"))
+                return 1;
+        if (start && !streq(active, "activating") && !streq(active, "reloading")) {
+                _cleanup_free_ char *detail = unit_failure_detail(bus, j->unit, j->path, since);
+                set_error(ret_error, "%s did not start: it is %s %s", j->unit, active, detail ? detail : "");
+                return -EIO;
+        }
+        return 0;
+}
 
-                exists = job_exists(bus, job);
-                if (exists < 0) {
-                        set_error(ret_error, "cannot read the %s job of %s: %s", start ? "start" : "stop", unit,
-                                  strerror(-exists));
-                        return exists;
-                }
-                r = unit_property(bus, path, "ActiveState", &active);
-                if (r < 0) {
-                        set_error(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
-                        return r;
-                }
-                if (!exists) {
-                        if (start ? streq(active, "active") : streq(active, "inactive") || streq(active, "failed"))
-                                return 0;
-                        if (start && !streq(active, "activating") && !streq(active, "reloading")) {
-                                _cleanup_free_ char *detail = unit_failure_detail(bus, unit, path, since);
-                                set_error(ret_error, "%s did not start: it is %s %s", unit, active,
-                                          detail ? detail : "");
-                                return -EIO;
+/* Call StartUnit or StopUnit for each of units[n], all at once, and wait, at most timeout_usec, until
+ * every job is gone and its unit has settled (unit_job_settled()). */
+static int units_run_jobs(sd_bus *bus, const char *const *units, size_t n, bool start, uint64_t timeout_usec,
+                          char **ret_error) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec, since = now_usec(CLOCK_REALTIME),
+                 delay = POLL_FIRST_USEC;
+        UnitJob jobs[UNITS_JOBS_MAX] = {};
+        size_t left = n;
+        int r = 0;
+
+        if (n > ELEMENTSOF(jobs))
+                return -E2BIG;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                jobs[i].unit = units[i];
+                r = unit_path(bus, units[i], &jobs[i].path, ret_error);
+                if (r >= 0)
+                        r = unit_job(bus, start ? "StartUnit" : "StopUnit", units[i], &jobs[i].job, ret_error);
+        }
+        while (r >= 0 && left > 0) {
+                for (size_t i = 0; i < n && r >= 0; i++) {
+                        if (jobs[i].settled)
+                                continue;
+                        r = unit_job_settled(bus, &jobs[i], start, since, ret_error);
+                        if (r > 0) {
+                                jobs[i].settled = true;
+                                left--;
                         }
                 }
+                if (r < 0 || left == 0)
+                        break;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline) {
-                        _cleanup_free_ char *detail = unit_failure_detail(bus, unit, path, since);
-                        set_error(ret_error, "%s is still %s after the %s timeout (%" PRIu64 " s) %s", unit, active,
-                                  start ? "start" : "stop", timeout_usec / USEC_PER_SEC, detail ? detail : "");
-                        return -ETIMEDOUT;
+                        for (size_t i = 0; i < n; i++) {
+                                _cleanup_free_ char *active = NULL, *detail = NULL;
+                                if (jobs[i].settled)
+                                        continue;
+                                (void) unit_property(bus, jobs[i].path, "ActiveState", &active);
+                                detail = unit_failure_detail(bus, jobs[i].unit, jobs[i].path, since);
+                                set_error(ret_error, "%s is still %s after the %s timeout (%" PRIu64 " s) %s",
+                                          jobs[i].unit, active ? active : "in its job", start ? "start" : "stop",
+                                          timeout_usec / USEC_PER_SEC, detail ? detail : "");
+                                break;
+                        }
+                        r = -ETIMEDOUT;
+                        break;
                 }
-                sleep_usec(UNITS_POLL_USEC);
+                sleep_backoff(&delay, UNITS_POLL_USEC);
         }
+        for (size_t i = 0; i < n; i++) {
+                free(jobs[i].path);
+                free(jobs[i].job);
+        }
+        return r < 0 ? r : 0;
 }
 
 int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
-        return unit_run_job(bus, unit, false, timeout_usec, ret_error);
+        return units_run_jobs(bus, &unit, 1, false, timeout_usec, ret_error);
 }
 
 int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {
-        return unit_run_job(bus, unit, true, timeout_usec, ret_error);
+        return units_run_jobs(bus, &unit, 1, true, timeout_usec, ret_error);
+}
+
+int units_stop_all(sd_bus *bus, const char *const *units, size_t n, uint64_t timeout_usec, char **ret_error) {
+        return units_run_jobs(bus, units, n, false, timeout_usec, ret_error);
+}
+
+int units_start_all(sd_bus *bus, const char *const *units, size_t n, uint64_t timeout_usec, char **ret_error) {
+        return units_run_jobs(bus, units, n, true, timeout_usec, ret_error);
 }
 
 int units_read_env_file(const char *path, char ***env) {

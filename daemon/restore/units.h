@@ -16,7 +16,8 @@
 
 #include "util/macro.h"
 
-/* How often unit states and endpoints are polled while waiting. */
+/* How often, at most, unit states and endpoints are polled while waiting
+ * (sleep_backoff() from POLL_FIRST_USEC up to this). */
 #define UNITS_POLL_USEC (100 * USEC_PER_MSEC)
 
 /* Connect to the system bus. Returns 0 and *ret (release with
@@ -41,6 +42,12 @@ int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_
  * timeout_usec passed (-ETIMEDOUT). On failure *ret_error (caller frees)
  * says why. */
 int units_start(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error);
+
+/* units_stop() and units_start() of units[n] (at most UNITS_JOBS_MAX) at
+ * once: every job is queued, then all are waited for together. */
+#define UNITS_JOBS_MAX 4
+int units_stop_all(sd_bus *bus, const char *const *units, size_t n, uint64_t timeout_usec, char **ret_error);
+int units_start_all(sd_bus *bus, const char *const *units, size_t n, uint64_t timeout_usec, char **ret_error);
 
 /* Append the assignments of the EnvironmentFile= at path to *env, parsed
  * as systemd parses it (format/envfile.h). Returns 0, -EBADMSG for a file

@@ -26,6 +26,17 @@ void sleep_usec(uint64_t usec) {
                 ;
 }
 
+uint64_t backoff_next(uint64_t delay_usec, uint64_t max_usec) {
+        if (delay_usec < POLL_FIRST_USEC / 2)
+                delay_usec = POLL_FIRST_USEC / 2;
+        return delay_usec > max_usec / 2 ? max_usec : 2 * delay_usec;
+}
+
+void sleep_backoff(uint64_t *delay_usec, uint64_t max_usec) {
+        sleep_usec(*delay_usec < max_usec ? *delay_usec : max_usec);
+        *delay_usec = backoff_next(*delay_usec, max_usec);
+}
+
 static int utc_tm(uint64_t usec, struct tm *tm) {
         time_t t = (time_t) (usec / USEC_PER_SEC);
         return gmtime_r(&t, tm) ? 0 : -EINVAL;

@@ -79,6 +79,15 @@ check "restore: kube-apiserver back = /readyz 200 at its --bind-address, verifie
 check "restore: kube-controller-manager and kube-scheduler restarted (new pids)" \
   test "$(pod_pid kube-controller-manager)" != "$cm_before" -a "$(pod_pid kube-scheduler)" != "$sch_before" -a \
     -n "$(pod_pid kube-controller-manager)" -a -n "$(pod_pid kube-scheduler)"
+# Both at once: in the kubelet's log the last stops and starts of the two
+# controllers are both stops, then both starts (one after the other, each
+# would be started again before the other is stopped).
+controllers_order() {
+  grep -E '^[0-9:]+ (stopped|started) kube-(controller-manager|scheduler) ' "$T/kubelet.log" | tail -4 |
+    awk '{ printf "%s ", $2 }'
+}
+check "restore: kube-controller-manager and kube-scheduler restarted together (both stopped, then both started)" \
+  test "$(controllers_order)" = "stopped stopped started started "
 check "restore: the plan says where each setting was read" \
   grep -qE "data_dir +$DATA  \($MAN/etcd.yaml:[0-9]+: --data-dir=/var/lib/etcd, hostPath volume etcd-data\)" <<<"$out"
 check "restore: etcd healthy afterwards" etcd_healthy

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test-parse.c — util/parse: the strict number, size and duration parsers
- * and the formatters whose output reads back.
+ * and the formatters whose output reads back; util/time's poll backoff.
  */
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include "test.h"
 #include "util/macro.h"
 #include "util/parse.h"
+#include "util/time.h"
 
 static void test_safe_atou64(void) {
         uint64_t v = 7;
@@ -139,11 +140,33 @@ static void test_format_duration(void) {
         check_str_eq(format_duration(buf, 4, 90 * USEC_PER_MINUTE), "1h");
 }
 
+static void test_backoff_next(void) {
+        uint64_t d = POLL_FIRST_USEC, sum = 0;
+        unsigned n = 0;
+
+        check_u64_eq(backoff_next(10000, 200000), 20000);
+        check_u64_eq(backoff_next(80000, 200000), 160000);
+        check_u64_eq(backoff_next(160000, 200000), 200000);
+        check_u64_eq(backoff_next(200000, 200000), 200000);
+        check_u64_eq(backoff_next(UINT64_MAX, 200000), 200000);
+        check_u64_eq(backoff_next(0, 200000), POLL_FIRST_USEC);   /* never stuck at 0 */
+        check_u64_eq(backoff_next(0, 1000), 1000);
+        /* A change 1 s in is seen at most one max wait late. */
+        while (sum < 1000000) {
+                sum += d;
+                d = backoff_next(d, 200000);
+                n++;
+        }
+        check_u64_eq(sum, 1110000);
+        check_int_eq((int) n, 9);
+}
+
 int main(void) {
         TEST_RUN(test_safe_atou64);
         TEST_RUN(test_parse_size);
         TEST_RUN(test_parse_duration);
         TEST_RUN(test_format_bytes);
         TEST_RUN(test_format_duration);
+        TEST_RUN(test_backoff_next);
         return 0;
 }
