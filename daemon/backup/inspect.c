@@ -5,8 +5,9 @@
  * A backup is read once, front to back, through a chain of push stages that
  * all have the SinkFn shape: raw file bytes → age decryption (when the
  * file starts with the age header) → decompression (kind detected from the
- * first bytes it sees) → the db sink, which feeds the SHA-256 trailer check
- * and writes an anonymous temporary file. The age decryptor hands on only
+ * first bytes it sees) → the db sink, which hands the data to a thread of
+ * its own that feeds the SHA-256 trailer check and writes an anonymous
+ * temporary file beside the decompression. The age decryptor hands on only
  * authenticated plaintext, one 64 KiB chunk at a time. The result is mapped
  * with the bbolt reader. An uncompressed, unencrypted file needs no copy: it
  * is hashed and mapped in place. The file's own SHA-256 is taken on the way for the sidecar
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,34 @@ static int open_tmpfile(const char *dir, int *ret_fd) {
 
 /* ---- the stages ---------------------------------------------------------------- */
 
+/* The db stage hands what it gets on to a thread of its own, which feeds
+ * the trailer's SHA-256 and writes the temporary file while the decoder's
+ * thread reads, decrypts and decompresses what comes next: the hash and the
+ * write then run beside the decompression instead of after it. PIPE_SLOTS
+ * buffers of PIPE_SLOT_BYTES go round between the two. `etcd-backupctl
+ * verify` of the bench's 600 MB zstd backup on the 2-core build machine:
+ * 1.11-1.14 s before, 0.76-0.79 s with the thread (four alternating pairs).
+ * Each slot is one write(2): 128 KiB, as the decompressor's own output; with
+ * 512 KiB writes the same verify spent 1.0-1.3 s more in the kernel copying
+ * into the page cache (ext4 then takes larger folios, Linux 6.18). */
+#define PIPE_SLOTS 8
+#define PIPE_SLOT_BYTES ((size_t) 128 * 1024)
+
+typedef struct DbPipe {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;    /* a slot was handed over, taken back, or the thread failed */
+        pthread_t thread;
+        bool started;
+        uint8_t *slot[PIPE_SLOTS];
+        size_t len[PIPE_SLOTS];
+        uint64_t handed;        /* slots handed to the thread so far */
+        uint64_t taken;         /* slots it has finished with */
+        size_t fill;            /* bytes in slot[handed % PIPE_SLOTS], being filled */
+        bool done;              /* nothing more comes: drain and end */
+        bool cancel;            /* end now */
+        int error;              /* the thread's failure */
+} DbPipe;
+
 /* Last stage: the decompressed stream, db followed by its SHA-256. */
 typedef struct DbSink {
         int fd;                 /* temporary file; -EBADF when the file is read in place */
@@ -115,8 +145,121 @@ typedef struct DbSink {
         size_t head_size;
         uint64_t limit;         /* the stream may not grow past this (db + trailer) */
         int limit_error;        /* what passing it means: -EFBIG (the db cap, the sidecar's db_size), -ENOSPC */
+        bool over_limit;        /* error is limit_error, not a failed write */
         int error;              /* this stage's own failure, told apart from the decoder's */
+        DbPipe pipe;            /* the trailer and s->fd are the pipe thread's while it runs */
 } DbSink;
+
+static void *pipe_thread(void *userdata) {
+        DbSink *s = userdata;
+        DbPipe *p = &s->pipe;
+        int r = 0;
+
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                unsigned i;
+                size_t n;
+
+                while (p->taken == p->handed && !p->done && !p->cancel)
+                        pthread_cond_wait(&p->cond, &p->lock);
+                if (p->cancel || p->taken == p->handed)
+                        break;
+                i = (unsigned) (p->taken % PIPE_SLOTS);
+                n = p->len[i];
+                pthread_mutex_unlock(&p->lock);
+                r = trailer_feed(s->trailer, p->slot[i], n);
+                if (r >= 0 && s->fd >= 0)
+                        r = loop_write(s->fd, p->slot[i], n);
+                pthread_mutex_lock(&p->lock);
+                if (r < 0) {
+                        p->error = r;
+                        pthread_cond_signal(&p->cond);
+                        break;
+                }
+                p->taken++;
+                pthread_cond_signal(&p->cond);
+        }
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+static int pipe_start(DbSink *s) {
+        DbPipe *p = &s->pipe;
+        int r;
+
+        for (unsigned i = 0; i < PIPE_SLOTS; i++) {
+                p->slot[i] = malloc(PIPE_SLOT_BYTES);
+                if (!p->slot[i])
+                        return -ENOMEM;
+        }
+        r = -pthread_create(&p->thread, NULL, pipe_thread, s);
+        if (r < 0)
+                return r;
+        p->started = true;
+        return 0;
+}
+
+/* Hand the slot being filled to the thread and wait for a free one. */
+static int pipe_hand_over(DbPipe *p) {
+        int r;
+
+        pthread_mutex_lock(&p->lock);
+        p->len[p->handed % PIPE_SLOTS] = p->fill;
+        p->handed++;
+        p->fill = 0;
+        pthread_cond_signal(&p->cond);
+        while (p->handed - p->taken == PIPE_SLOTS && p->error == 0)
+                pthread_cond_wait(&p->cond, &p->lock);
+        r = p->error;
+        pthread_mutex_unlock(&p->lock);
+        return r;
+}
+
+static int pipe_push(DbPipe *p, const uint8_t *data, size_t n) {
+        while (n > 0) {
+                size_t take = MIN(n, PIPE_SLOT_BYTES - p->fill);
+                int r;
+
+                memcpy(p->slot[p->handed % PIPE_SLOTS] + p->fill, data, take);
+                p->fill += take;
+                data += take;
+                n -= take;
+                if (p->fill == PIPE_SLOT_BYTES) {
+                        r = pipe_hand_over(p);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* Hand over what is left, wait for the thread to finish everything (cancel:
+ * at once) and free the pipe. Returns the thread's failure, if any. */
+static int pipe_end(DbPipe *p, bool cancel) {
+        int r = 0;
+
+        if (p->started) {
+                if (!cancel && p->fill > 0)
+                        (void) pipe_hand_over(p);
+                pthread_mutex_lock(&p->lock);
+                p->done = true;
+                p->cancel = cancel;
+                pthread_cond_signal(&p->cond);
+                pthread_mutex_unlock(&p->lock);
+                pthread_join(p->thread, NULL);
+                p->started = false;
+                r = p->error;
+        }
+        for (unsigned i = 0; i < PIPE_SLOTS; i++)
+                p->slot[i] = mfree(p->slot[i]);
+        return r;
+}
+
+static void db_sink_done(DbSink *s) {
+        (void) pipe_end(&s->pipe, true);
+        pthread_mutex_destroy(&s->pipe.lock);
+        pthread_cond_destroy(&s->pipe.cond);
+}
 
 static int on_db(const void *data, size_t n, void *userdata) {
         DbSink *s = userdata;
@@ -124,8 +267,10 @@ static int on_db(const void *data, size_t n, void *userdata) {
 
         if (s->error < 0)
                 return s->error;
-        if (n > s->limit - MIN(s->limit, s->size))
+        if (n > s->limit - MIN(s->limit, s->size)) {
+                s->over_limit = true;
                 return s->error = s->limit_error;
+        }
         if (s->head_size < sizeof s->head) {
                 size_t take = MIN(n, sizeof s->head - s->head_size);
                 memcpy(s->head + s->head_size, data, take);
@@ -137,14 +282,9 @@ static int on_db(const void *data, size_t n, void *userdata) {
                     memcmp(s->head + BBOLT_MAGIC_OFFSET, bbolt_magic, sizeof bbolt_magic) != 0)
                         return s->error = -EMEDIUMTYPE;
         }
-        r = trailer_feed(s->trailer, data, n);
+        r = pipe_push(&s->pipe, data, n);
         if (r < 0)
                 return s->error = r;
-        if (s->fd >= 0) {
-                r = loop_write(s->fd, data, n);
-                if (r < 0)
-                        return s->error = r;
-        }
         s->size += n;
         return 0;
 }
@@ -404,7 +544,10 @@ int decode_backup(InspectBackup *b, Decode *d) {
         _cleanup_(trailer_freep) Trailer *trailer = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
         _cleanup_close_ int fd = -EBADF, tmp_fd = -EBADF;
-        DbSink sink = { .fd = -EBADF, .limit = INSPECT_DB_MAX_BYTES + TRAILER_BYTES, .limit_error = -EFBIG };
+        _cleanup_(db_sink_done) DbSink sink = { .fd = -EBADF, .limit = INSPECT_DB_MAX_BYTES + TRAILER_BYTES,
+                                                .limit_error = -EFBIG,
+                                                .pipe = { .lock = PTHREAD_MUTEX_INITIALIZER,
+                                                          .cond = PTHREAD_COND_INITIALIZER } };
         _cleanup_(decompress_done) Decompress dec = {};
         _cleanup_(decrypt_done) Decrypt enc = {};
         SinkFn head_fn = NULL;
@@ -457,6 +600,11 @@ int decode_backup(InspectBackup *b, Decode *d) {
                          * every magic number there is. */
                         r = chain_start(b, d, buf, (size_t) n, &sink, &dec, &enc, &tmp_fd, &head_fn,
                                         &head_data);
+                        if (r >= 0) {
+                                r = pipe_start(&sink);
+                                if (r < 0)
+                                        return r;
+                        }
                         if (r < 0) {
                                 /* Without a way on, verify still hashes the
                                  * file for the sidecar's file checks. */
@@ -507,6 +655,11 @@ int decode_backup(InspectBackup *b, Decode *d) {
                                     b->encrypted ? " inside the encryption" : "");
                 chain_failed = chain_r < 0;
         }
+        r = pipe_end(&sink.pipe, chain_failed);
+        if (r < 0 && !chain_failed) {
+                sink.error = chain_r = r;
+                chain_failed = true;
+        }
         if (chain_failed) {
                 if (sink.error == -EMEDIUMTYPE)
                         return decode_fail(d, STAGE_TRAILER, -EBADMSG, "not a backup: no etcd database in %s%s%s",
@@ -515,16 +668,16 @@ int decode_backup(InspectBackup *b, Decode *d) {
                                            b->compression == CODEC_NONE || b->encrypted ? "" :
                                            codec_to_string(b->compression),
                                            b->compression == CODEC_NONE || b->encrypted ? "" : " data");
-                if (sink.error == -EFBIG && d->max_db_size > 0)
+                if (sink.over_limit && sink.error == -EFBIG && d->max_db_size > 0)
                         return decode_fail(d, STAGE_DECOMPRESS, -EFBIG,
                                     "decompresses to more than the sidecar's db_size (%" PRIu64 " bytes)",
                                     d->max_db_size);
-                if (sink.error == -ENOSPC && d->spool_room > 0)
+                if (sink.over_limit && sink.error == -ENOSPC)
                         return decode_fail(d, STAGE_DECOMPRESS, -ENOSPC,
                                     "cannot write the temporary file in %s: %s (the data decompresses to "
                                     "more than the %" PRIu64 " bytes it can take)",
                                     d->tmp_dir, strerror(ENOSPC), d->spool_room);
-                if (sink.error == -EFBIG)
+                if (sink.over_limit)
                         return decode_fail(d, STAGE_DECOMPRESS, -EFBIG,
                                     "not a backup: decompresses to more than %" PRIu64 " GiB",
                                     INSPECT_DB_MAX_BYTES >> 30);

@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/evp.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "test.h"
@@ -294,6 +296,20 @@ static void test_compressed(void) {
                 check(find_check(&r, "db structure")->ok);
                 check(!find_check(&r, "sidecar"));
                 inspect_report_done(&r);
+        }
+
+        /* Writing the temporary file fails (here: past RLIMIT_FSIZE, with
+         * SIGXFSZ ignored): the write's own error, not a limit's. */
+        {
+                struct rlimit was, lim;
+                check(getrlimit(RLIMIT_FSIZE, &was) == 0);
+                lim = (struct rlimit) { .rlim_cur = 64 * 1024, .rlim_max = was.rlim_max };
+                check(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+                check(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+                check_open_fails(zst, -EFBIG, "cannot write the temporary file in ");
+                check_open_fails(zst, -EFBIG, ": File too large");
+                check(setrlimit(RLIMIT_FSIZE, &was) == 0);
+                check(signal(SIGXFSZ, SIG_DFL) != SIG_ERR);
         }
 
         /* A gzip file cut short. */
