@@ -216,6 +216,28 @@ check "restore: old data dir kept" ct sh -c 'test -d /var/lib/etcd.pre-restore-*
 check "journal: restore started" ct sh -c 'journalctl -q MESSAGE_ID=017db7d7f98c434cb59d0ec5f2d54a05 | grep -q .'
 check "journal: restore finished" ct sh -c 'journalctl -q MESSAGE_ID=4d355615b1504ddcbb94373e3965e3b6 | grep -q .'
 
+# Both controllers running: the restore restarts them together, both stop
+# jobs done before either start job is queued, so in their journal both
+# "Stopped" lines come before either "Started" line (one after the other,
+# one would be started before the other is stopped).
+ct systemctl start kube-scheduler.service
+kcm_before=$(ct systemctl show -P MainPID kube-controller-manager.service)
+sch_before=$(ct systemctl show -P MainPID kube-scheduler.service)
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+check "both controllers: restore exit 0" test $rc -eq 0
+check "both controllers: each restarted (active, new MainPIDs)" \
+  eval 'active kube-controller-manager.service && active kube-scheduler.service &&
+        test "$kcm_before" != "$(ct systemctl show -P MainPID kube-controller-manager.service)" &&
+        test "$sch_before" != "$(ct systemctl show -P MainPID kube-scheduler.service)"'
+controllers_order() {
+  ct journalctl -q -o cat -u kube-controller-manager.service -u kube-scheduler.service |
+    grep -E '^(Stopped|Started) kube-(controller-manager|scheduler)' | tail -4 | awk '{ printf "%s ", $1 }'
+}
+order=$(controllers_order)
+check "both controllers: restarted together (both stopped, then both started: $order)" \
+  test "$order" = "Stopped Stopped Started Started "
+ct systemctl stop kube-scheduler.service
+
 # What the unit runs etcd with (ExecStart=, EnvironmentFile=, over D-Bus)
 # against the configuration: disagreements refused before anything stops.
 refused_e2e() { # DESCRIPTION PATTERN CONF-SED
