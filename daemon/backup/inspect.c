@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,7 @@ typedef struct DbPipe {
         bool done;              /* nothing more comes: drain and end */
         bool cancel;            /* end now */
         int error;              /* the thread's failure */
+        bool hash_failed;       /* error is the hash's, not the write's */
 } DbPipe;
 
 /* Last stage: the decompressed stream, db followed by its SHA-256. */
@@ -168,7 +170,9 @@ static void *pipe_thread(void *userdata) {
                 n = p->len[i];
                 pthread_mutex_unlock(&p->lock);
                 r = trailer_feed(s->trailer, p->slot[i], n);
-                if (r >= 0 && s->fd >= 0)
+                if (r < 0)
+                        p->hash_failed = true;
+                else if (s->fd >= 0)
                         r = loop_write(s->fd, p->slot[i], n);
                 pthread_mutex_lock(&p->lock);
                 if (r < 0) {
@@ -185,6 +189,7 @@ static void *pipe_thread(void *userdata) {
 
 static int pipe_start(DbSink *s) {
         DbPipe *p = &s->pipe;
+        sigset_t all, saved;
         int r;
 
         for (unsigned i = 0; i < PIPE_SLOTS; i++) {
@@ -192,7 +197,15 @@ static int pipe_start(DbSink *s) {
                 if (!p->slot[i])
                         return -ENOMEM;
         }
+        /* Signals go to the caller's thread, as the codec's do; a write past
+         * RLIMIT_FSIZE then fails with EFBIG here instead of SIGXFSZ ending
+         * the process. */
+        sigfillset(&all);
+        r = -pthread_sigmask(SIG_SETMASK, &all, &saved);
+        if (r < 0)
+                return r;
         r = -pthread_create(&p->thread, NULL, pipe_thread, s);
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
         if (r < 0)
                 return r;
         p->started = true;
@@ -681,6 +694,9 @@ int decode_backup(InspectBackup *b, Decode *d) {
                         return decode_fail(d, STAGE_DECOMPRESS, -EFBIG,
                                     "not a backup: decompresses to more than %" PRIu64 " GiB",
                                     INSPECT_DB_MAX_BYTES >> 30);
+                if (sink.error < 0 && sink.pipe.hash_failed)
+                        return decode_fail(d, STAGE_TRAILER, sink.error, "cannot hash the db: %s",
+                                           strerror(-sink.error));
                 if (sink.error < 0)
                         return decode_fail(d, STAGE_DECOMPRESS, sink.error,
                                     "cannot write the temporary file in %s: %s", d->tmp_dir,

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,15 +37,18 @@ void restore_result_done(RestoreResult *r) {
 int run_ensure_held_dir(Run *run) {
         if (run->held_dir_made)
                 return 0;
-        if (mkdir(run->p->held_dir, 0700) < 0)
-                return free_and_format(&run->error, "cannot create %s: %s", run->p->held_dir, strerror(errno)), -errno;
+        if (mkdir(run->p->held_dir, 0700) < 0) {
+                int r = -errno;
+                return free_and_format(&run->error, "cannot create %s: %s", run->p->held_dir, strerror(-r)), r;
+        }
         run->held_dir_made = true;
         return 0;
 }
 
-/* Wait until address:port answers (want) or stops answering. */
-static int wait_tcp(Run *run, const char *address, uint16_t port, bool want) {
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec, delay = POLL_FIRST_USEC;
+/* Wait until address:port answers (want) or stops answering, at most
+ * until deadline (CLOCK_MONOTONIC). */
+static int wait_tcp(Run *run, const char *address, uint16_t port, bool want, uint64_t deadline) {
+        uint64_t delay = POLL_FIRST_USEC;
 
         for (;;) {
                 int r = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
@@ -190,7 +194,7 @@ static int step_stop_apiserver(Run *run) {
                                          APISERVER_MANIFEST, p->held_dir, strerror(-r)), r;
                 run->apiserver_held = true;
                 took = now_usec(CLOCK_MONOTONIC);
-                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false);
+                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, took + run->timeout_usec);
                 took = now_usec(CLOCK_MONOTONIC) - took;
                 if (r < 0)
                         return r;
@@ -414,30 +418,51 @@ static int step_start_apiserver(Run *run) {
 /* One static pod of the control plane being restarted. */
 typedef struct Pod {
         const char *file;
+        uint16_t default_port;
+        bool present;   /* its manifest is in the manifests dir */
         uint16_t port;
         char *address;
         bool out;       /* its manifest is in the held dir */
 } Pod;
 
+/* Add what happened to pod to run->error (or make it the error). */
+_printf_(3, 4) static void pod_error(Run *run, const Pod *pod, const char *fmt, ...) {
+        _cleanup_free_ char *what = NULL, *all = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&what, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return;
+        if (asprintf(&all, "%s%s%s: %s", run->error ? run->error : "", run->error ? "; and " : "", pod->file,
+                     what) < 0)
+                return;
+        free(run->error);
+        run->error = TAKE_PTR(all);
+}
+
 /* Restart the static pods of pods[n] whose manifests are there, all at
  * once: every manifest out, until each one's --secure-port closes, then
  * every one back (always, even when a wait failed), until each port answers.
- * Returns how many were restarted, or -errno with run->error. */
+ * Every wait shares one deadline. Returns how many were restarted, or
+ * -errno with run->error, which names every manifest left in the held dir. */
 static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         RestorePlan *p = run->p;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec;
         unsigned restarted = 0;
         int r = 0, k;
 
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_free_ char *path = path_join(p->manifests_dir, pods[i].file), *error = NULL;
-                uint16_t default_port = pods[i].port;
 
                 if (!path)
                         return -ENOMEM;
-                pods[i].port = 0;
-                if (access(path, F_OK) < 0)
+                pods[i].present = access(path, F_OK) >= 0;
+                if (!pods[i].present)
                         continue;
-                r = static_pod_manifest_port(path, "--secure-port", default_port, &pods[i].port, &error);
+                r = static_pod_manifest_port(path, "--secure-port", pods[i].default_port, &pods[i].port, &error);
                 if (r >= 0)
                         r = static_pod_manifest_address(path, "--bind-address", &pods[i].address, &error);
                 if (r < 0)
@@ -445,39 +470,45 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
                                         error ? error : strerror(-r));
         }
         for (size_t i = 0; i < n && r >= 0; i++) {
-                if (pods[i].port == 0)
+                if (!pods[i].present)
                         continue;
                 r = run_ensure_held_dir(run);
-                if (r >= 0) {
-                        r = static_pod_manifest_move(p->manifests_dir, p->held_dir, pods[i].file);
-                        if (r < 0)
-                                free_and_format(&run->error, "cannot move %s out of %s: %s", pods[i].file,
-                                                p->manifests_dir, strerror(-r));
-                }
+                if (r < 0)
+                        break;
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, pods[i].file);
+                if (r < 0)
+                        pod_error(run, &pods[i], "cannot move it out of %s: %s", p->manifests_dir, strerror(-r));
                 pods[i].out = r >= 0;
         }
         for (size_t i = 0; i < n && r >= 0; i++)
-                if (pods[i].out)
-                        r = wait_tcp(run, pods[i].address, pods[i].port, false);
+                if (pods[i].out) {
+                        r = wait_tcp(run, pods[i].address, pods[i].port, false, deadline);
+                        if (r < 0) {
+                                _cleanup_free_ char *why = TAKE_PTR(run->error);
+                                pod_error(run, &pods[i], "%s", why ? why : strerror(-r));
+                        }
+                }
         for (size_t i = 0; i < n; i++) {
                 if (!pods[i].out)
                         continue;
                 k = static_pod_manifest_move(p->held_dir, p->manifests_dir, pods[i].file);
                 if (k < 0) {
-                        if (r >= 0)
-                                free_and_format(&run->error, "cannot move %s back into %s: it is in %s: %s",
-                                                pods[i].file, p->manifests_dir, p->held_dir, strerror(-k));
+                        pod_error(run, &pods[i], "cannot move it back into %s: it is in %s: %s", p->manifests_dir,
+                                  p->held_dir, strerror(-k));
                         r = r < 0 ? r : k;
                         continue;
                 }
                 pods[i].out = false;
         }
         for (size_t i = 0; i < n && r >= 0; i++) {
-                if (pods[i].port == 0)
+                if (!pods[i].present)
                         continue;
-                r = wait_tcp(run, pods[i].address, pods[i].port, true);
-                if (r < 0)
+                r = wait_tcp(run, pods[i].address, pods[i].port, true, deadline);
+                if (r < 0) {
+                        _cleanup_free_ char *why = TAKE_PTR(run->error);
+                        pod_error(run, &pods[i], "%s", why ? why : strerror(-r));
                         break;
+                }
                 restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
                                "%s restarted: %s port %u answers again", pods[i].file, pods[i].address,
                                pods[i].port);
@@ -494,7 +525,7 @@ static int step_restart_controllers(Run *run) {
         RestorePlan *p = run->p;
         static const char *const units[] = { "kube-controller-manager.service", "kube-scheduler.service" };
         unsigned n = 0;
-        int r;
+        int r, k;
 
         if (!run->c->restore.restart_controllers) {
                 restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_SKIPPED,
@@ -504,8 +535,8 @@ static int step_restart_controllers(Run *run) {
         restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
                        "restarting kube-controller-manager and kube-scheduler");
         if (p->mode == RESTORE_MODE_STATIC_POD) {
-                Pod pods[] = { { .file = "kube-controller-manager.yaml", .port = 10257 },
-                               { .file = "kube-scheduler.yaml", .port = 10259 } };
+                Pod pods[] = { { .file = "kube-controller-manager.yaml", .default_port = 10257 },
+                               { .file = "kube-scheduler.yaml", .default_port = 10259 } };
 
                 r = restart_static_pods(run, pods, ELEMENTSOF(pods));
                 for (size_t i = 0; i < ELEMENTSOF(pods); i++)
@@ -523,13 +554,17 @@ static int step_restart_controllers(Run *run) {
                             streq(active, "active"))
                                 running[n++] = units[i];
                 }
+                /* Started again even when a stop failed: neither is left
+                 * stopped (starting an active unit does nothing). */
+                _cleanup_free_ char *start_err = NULL;
                 r = units_stop_all(p->bus, running, n, run->timeout_usec, &err);
-                if (r >= 0)
-                        r = units_start_all(p->bus, running, n, run->timeout_usec, &err);
-                if (r < 0)
-                        return free_and_format(&run->error, "cannot restart %s%s%s: %s", running[0],
+                k = units_start_all(p->bus, running, n, run->timeout_usec, &start_err);
+                if (r < 0 || k < 0)
+                        return free_and_format(&run->error, "cannot restart %s%s%s: %s%s%s", running[0],
                                                n > 1 ? " and " : "", n > 1 ? running[1] : "",
-                                               err ? err : strerror(-r)), r;
+                                               r < 0 ? (err ? err : strerror(-r)) : "",
+                                               r < 0 && k < 0 ? "; and " : "",
+                                               k < 0 ? (start_err ? start_err : strerror(-k)) : ""), r < 0 ? r : k;
         }
         if (n == 0)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_SKIPPED,

@@ -318,9 +318,14 @@ static int units_run_jobs(sd_bus *bus, const char *const *units, size_t n, bool 
                                         continue;
                                 (void) unit_property(bus, jobs[i].path, "ActiveState", &active);
                                 detail = unit_failure_detail(bus, jobs[i].unit, jobs[i].path, since);
-                                set_error(ret_error, "%s is still %s after the %s timeout (%" PRIu64 " s) %s",
-                                          jobs[i].unit, active ? active : "in its job", start ? "start" : "stop",
-                                          timeout_usec / USEC_PER_SEC, detail ? detail : "");
+                                if (active)
+                                        set_error(ret_error, "%s is still %s after the %s timeout (%" PRIu64 " s) %s",
+                                                  jobs[i].unit, active, start ? "start" : "stop",
+                                                  timeout_usec / USEC_PER_SEC, detail ? detail : "");
+                                else
+                                        set_error(ret_error, "%s: its state cannot be read after the %s timeout "
+                                                  "(%" PRIu64 " s) %s", jobs[i].unit, start ? "start" : "stop",
+                                                  timeout_usec / USEC_PER_SEC, detail ? detail : "");
                                 break;
                         }
                         r = -ETIMEDOUT;

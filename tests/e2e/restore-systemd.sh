@@ -230,7 +230,7 @@ check "both controllers: each restarted (active, new MainPIDs)" \
         test "$kcm_before" != "$(ct systemctl show -P MainPID kube-controller-manager.service)" &&
         test "$sch_before" != "$(ct systemctl show -P MainPID kube-scheduler.service)"'
 controllers_order() {
-  ct journalctl -q -o cat -u kube-controller-manager.service -u kube-scheduler.service |
+  ct journalctl --sync && ct journalctl -q -o cat -u kube-controller-manager.service -u kube-scheduler.service |
     grep -E '^(Stopped|Started) kube-(controller-manager|scheduler)' | tail -4 | awk '{ printf "%s ", $1 }'
 }
 order=$(controllers_order)
