@@ -628,11 +628,11 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                 r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "restore.restart_controllers is false: left alone");
         else if (r >= 0 && pod)
                 r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "move kube-controller-manager.yaml and "
-                             "kube-scheduler.yaml (those present) out of %s until their --secure-port closes, "
-                             "then back until it answers", p->manifests_dir);
+                             "kube-scheduler.yaml (those present) out of %s together until each one's "
+                             "--secure-port closes, then both back until each answers", p->manifests_dir);
         else if (r >= 0)
-                r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "systemctl restart kube-controller-manager.service "
-                             "kube-scheduler.service (those loaded and active)");
+                r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "stop kube-controller-manager.service and "
+                             "kube-scheduler.service (those loaded and active) together, then start both");
         if (r >= 0)
                 r = add_step(p, RESTORE_STEP_ROLLBACK, "on any failure: etcd stopped, %s back in place, the failed "
                              "restore kept as %s, manifests and units back as they were; nothing is deleted",

@@ -150,6 +150,53 @@ check "failed restore: the 15 directories with those names untouched" \
 check "failed restore: logged as failed" grep -q "failed" "$T/restore-bad.log"
 
 
+# ---- a controller that does not go away: the restore rolls back -----------------
+# kube-scheduler's manifest names a --secure-port that something else (a
+# listener of this test) keeps answering on, and the pod itself binds
+# nothing: moved out, the port never closes. The restart step fails within
+# health_timeout, both manifests go back, and the restore rolls back.
+STUCK=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(120)' "$STUCK" &
+STUCKPID=$!
+CLEANUP+=("kill $STUCKPID")
+wait_for 10 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$STUCK"
+cp "$MAN/kube-scheduler.yaml" "$T/kube-scheduler.yaml.orig"
+python3 - "$MAN/kube-scheduler.yaml" "$STUCK" <<'PY'
+import sys, yaml
+path, port = sys.argv[1], sys.argv[2]
+doc = yaml.safe_load(open(path))
+c = doc["spec"]["containers"][0]
+c["command"] = ["python3", "-c", "import time; time.sleep(600)"]
+c["args"] = ["--bind-address=127.0.0.1", "--secure-port=" + port]
+yaml.safe_dump(doc, open(path + ".new", "w"))
+PY
+mv "$MAN/kube-scheduler.yaml.new" "$MAN/kube-scheduler.yaml"
+restore_conf "$T/stuck.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "4s"|' "$T/stuck.conf"
+restore_socket stuck "$T/stuck.conf"; STUCKSOCK=$RSOCK
+keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
+cm_before=$(pod_pid kube-controller-manager)
+out=$("$C" restore latest --yes --socket "$STUCKSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "stuck controller: exit 1" test $rc -eq 1
+check "stuck controller: the error names the manifest and its port" \
+  grep -q "restart controllers: kube-scheduler.yaml: 127.0.0.1 port $STUCK still answers after 4 s" <<<"$out"
+check "stuck controller: rolled back" grep -q "rolled back" <<<"$out"
+check "stuck controller: both controllers' manifests back in the manifests dir" \
+  test -f "$MAN/kube-controller-manager.yaml" -a -f "$MAN/kube-scheduler.yaml"
+check "stuck controller: no holding dir left" test -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+check "stuck controller: kube-controller-manager running again (restarted, not left out)" \
+  wait_for 10 eval 'test -n "$(pod_pid kube-controller-manager)" -a "$(pod_pid kube-controller-manager)" != "$cm_before"'
+wait_for 30 etcd_healthy
+check "stuck controller: etcd healthy, every key as it was" \
+  test "$keep_before" = "$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')"
+check "stuck controller: kube-apiserver stand-in back" wait_for 10 apiserver_up
+kill "$STUCKPID" 2>/dev/null
+cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
+check "kube-scheduler back as it was" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+
 # ---- a backup of a db compacted above its newest key ---------------------------
 # The last writes are deletes and a compaction at the current revision then
 # drops their tombstones: the db's newest key is older than its compaction
