@@ -175,7 +175,7 @@ static int wait_etcd_gone(Run *run) {
 static int step_stop_apiserver(Run *run) {
         RestorePlan *p = run->p;
         _cleanup_free_ char *err = NULL;
-        uint64_t took = 0;
+        uint64_t start, took = 0;
         int r;
 
         if (!p->apiserver_running) {
@@ -193,9 +193,9 @@ static int step_stop_apiserver(Run *run) {
                         return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                          APISERVER_MANIFEST, p->held_dir, strerror(-r)), r;
                 run->apiserver_held = true;
-                took = now_usec(CLOCK_MONOTONIC);
-                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, took + run->timeout_usec);
-                took = now_usec(CLOCK_MONOTONIC) - took;
+                start = now_usec(CLOCK_MONOTONIC);
+                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, start + run->timeout_usec);
+                took = now_usec(CLOCK_MONOTONIC) - start;
                 if (r < 0)
                         return r;
                 restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_DONE,
@@ -427,20 +427,17 @@ typedef struct Pod {
 
 /* Add what happened to pod to run->error (or make it the error). */
 _printf_(3, 4) static void pod_error(Run *run, const Pod *pod, const char *fmt, ...) {
-        _cleanup_free_ char *what = NULL, *all = NULL;
+        _cleanup_free_ char *what = NULL;
         va_list ap;
         int k;
 
         va_start(ap, fmt);
         k = vasprintf(&what, fmt, ap);
         va_end(ap);
-        if (k < 0)
-                return;
-        if (asprintf(&all, "%s%s%s: %s", run->error ? run->error : "", run->error ? "; and " : "", pod->file,
-                     what) < 0)
-                return;
-        free(run->error);
-        run->error = TAKE_PTR(all);
+        if (k >= 0)
+                /* free_and_format() formats before it frees: run->error may be an argument. */
+                free_and_format(&run->error, "%s%s%s: %s", run->error ? run->error : "",
+                                run->error ? "; and " : "", pod->file, what);
 }
 
 /* Restart the static pods of pods[n] whose manifests are there, all at
@@ -546,7 +543,7 @@ static int step_restart_controllers(Run *run) {
                 n = (unsigned) r;
         } else {
                 const char *running[ELEMENTSOF(units)];
-                _cleanup_free_ char *err = NULL;
+                _cleanup_free_ char *err = NULL, *start_err = NULL;
 
                 for (size_t i = 0; i < ELEMENTSOF(units); i++) {
                         _cleanup_free_ char *load = NULL, *active = NULL, *e = NULL;
@@ -556,7 +553,6 @@ static int step_restart_controllers(Run *run) {
                 }
                 /* Started again even when a stop failed: neither is left
                  * stopped (starting an active unit does nothing). */
-                _cleanup_free_ char *start_err = NULL;
                 r = units_stop_all(p->bus, running, n, run->timeout_usec, &err);
                 k = units_start_all(p->bus, running, n, run->timeout_usec, &start_err);
                 if (r < 0 || k < 0)
