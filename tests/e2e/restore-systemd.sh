@@ -18,7 +18,9 @@
 # changed; a restore whose etcd cannot come up (initial_cluster names a
 # member that does not exist: etcd never becomes ready, the start job times
 # out) rolls back to the old data with both units active and /readyz
-# answering; and one whose etcd really runs on another data dir than its
+# answering; one whose kube-scheduler refuses to stop (RefuseManualStop=)
+# fails naming it, starts kube-controller-manager again and rolls back;
+# and one whose etcd really runs on another data dir than its
 # unit says is caught by the proof (revision) and rolled back.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/restore-systemd.sh
@@ -275,6 +277,34 @@ check "failed restore: kube-apiserver's /readyz answers ok when the restore retu
 check "failed restore: data as it was" test "$(ectl get /keep/k1 --print-value-only)" = "after the first restore"
 check "failed restore: failed restore kept" ct sh -c 'test -d /var/lib/etcd.failed-restore-*/member'
 check "journal: restore failed" ct sh -c 'journalctl -q MESSAGE_ID=f7d5be1d166a4c44ae83864fd04d74ba | grep -q .'
+
+# A controller whose stop systemd refuses (RefuseManualStop=yes on
+# kube-scheduler): the restart step fails naming the unit and systemd's
+# refusal, kube-controller-manager is started again all the same,
+# kube-scheduler keeps running, and the restore rolls back to the data as
+# it was, with etcd and kube-apiserver up.
+use_conf good
+ct systemctl start kube-scheduler.service
+ct mkdir -p /run/systemd/system/kube-scheduler.service.d
+ct sh -c 'printf "[Unit]\nRefuseManualStop=yes\n" > /run/systemd/system/kube-scheduler.service.d/refuse-stop.conf &&
+  systemctl daemon-reload'
+ectl put /refused/k1 "before the refused stop" >/dev/null
+sch_before=$(ct systemctl show -P MainPID kube-scheduler.service)
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "refused stop: exit 1" test $rc -eq 1
+check "refused stop: the restart step fails naming kube-scheduler.service and the refusal" \
+  grep -q 'restart controllers: cannot restart kube-controller-manager.service and kube-scheduler.service: StopUnit kube-scheduler.service: .*refuse' <<<"$out"
+check "refused stop: rolled back" grep -q "rolled back" <<<"$out"
+check "refused stop: data as it was" test "$(ectl get /refused/k1 --print-value-only)" = "before the refused stop"
+check "refused stop: kube-controller-manager active" active kube-controller-manager.service
+check "refused stop: kube-scheduler still runs (same MainPID)" \
+  eval 'active kube-scheduler.service && test "$sch_before" = "$(ct systemctl show -P MainPID kube-scheduler.service)"'
+check "refused stop: etcd unit active" active e2e-etcd.service
+check "refused stop: kube-apiserver's /readyz answers ok when the restore returns" readyz
+check "refused stop: this failed restore kept too" \
+  test "$(ct sh -c 'ls -d /var/lib/etcd.failed-restore-*/member | wc -l')" -eq 2
+ct sh -c 'rm -r /run/systemd/system/kube-scheduler.service.d && systemctl daemon-reload && systemctl stop kube-scheduler.service'
 
 # The proof itself: a unit that says one data dir (Environment=
 # ETCD_DATA_DIR=/var/lib/etcd, which every settings check reads) while
