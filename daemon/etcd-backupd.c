@@ -5,7 +5,6 @@
  * turn the outcome into the exit code of SPEC.md.
  */
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -246,8 +245,9 @@ int main(int argc, char **argv) {
                 return run_check_config();
         }
 
-        /* Signals are handled by the event loop; block them before libcurl may
-         * start resolver threads so that every thread inherits the mask. */
+        /* Signals are handled by the event loop; block them before any
+         * thread starts (libcurl's resolver, the compressor) so that every
+         * thread inherits the mask. */
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
@@ -255,9 +255,6 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGCHLD);
         if (!arg_once && !arg_serve_restore && sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(errno, "cannot block signals: %m"), EXIT_FAILURE;
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return log_error("cannot initialise libcurl"), EXIT_FAILURE;
-
         if (arg_serve_restore)
                 /* Standard output is the client's socket: nothing else may be printed there. */
                 r = restore_service_main(arg_config, STDIN_FILENO);
@@ -265,6 +262,5 @@ int main(int argc, char **argv) {
                 r = run_once();
         else
                 r = run_daemon();
-        curl_global_cleanup();
         return r;
 }

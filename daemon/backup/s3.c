@@ -4,7 +4,6 @@
  * answers, single PUTs, DELETE, the paged listing.
  */
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "backup/s3.h"
+#include "util/curl-dl.h"
 #include "util/io.h"
 #include "util/str.h"
 #include "util/time.h"
@@ -34,7 +34,7 @@
 
 void s3_done(S3 *s) {
         if (s->curl)
-                curl_easy_cleanup(s->curl);
+                sym_curl_easy_cleanup(s->curl);
         free(s->origin);
         free(s->bucket_path);
         free(s->prefix);
@@ -182,14 +182,14 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 return -ENOMEM;
         if (req->content_type && asprintf(&h_type, "Content-Type: %s", req->content_type) < 0)
                 return -ENOMEM;
-        l = curl_slist_append(headers, h_sha);
+        l = sym_curl_slist_append(headers, h_sha);
         if (!l)
                 return -ENOMEM;
         headers = l;
         if (h_type) {
-                l = curl_slist_append(headers, h_type);
+                l = sym_curl_slist_append(headers, h_type);
                 if (!l) {
-                        curl_slist_free_all(headers);
+                        sym_curl_slist_free_all(headers);
                         return -ENOMEM;
                 }
                 headers = l;
@@ -204,55 +204,55 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 if (req->body)
                         req->body->pos = 0;
                 s->errbuf[0] = '\0';
-                curl_easy_reset(s->curl);
-                if (curl_easy_setopt(s->curl, CURLOPT_URL, url) != CURLE_OK ||
-                    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
+                sym_curl_easy_reset(s->curl);
+                if (sym_curl_easy_setopt(s->curl, CURLOPT_URL, url) != CURLE_OK ||
+                    sym_curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
                         r = -ENOMEM;
                         break;
                 }
-                (void) curl_easy_setopt(s->curl, CURLOPT_PATH_AS_IS, 1L);
-                (void) curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-                (void) curl_easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 0L);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_PATH_AS_IS, 1L);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 0L);
                 /* TLS verification is always on, with the system's CA store. */
-                (void) curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-                (void) curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-                (void) curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, UPLOAD_CONNECT_TIMEOUT_SEC);
-                (void) curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-                (void) curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, UPLOAD_LOW_SPEED_TIME_SEC);
-                (void) curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
-                (void) curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, UPLOAD_CONNECT_TIMEOUT_SEC);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, UPLOAD_LOW_SPEED_TIME_SEC);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);
                 /* Not CURLOPT_USERPWD: access keys may contain ':'. */
-                (void) curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->u->access_key_id);
-                (void) curl_easy_setopt(s->curl, CURLOPT_PASSWORD, s->secret);
-                (void) curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
-                (void) curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_write);
-                (void) curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, resp);
-                (void) curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);
-                (void) curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, resp);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->u->access_key_id);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_PASSWORD, s->secret);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_write);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, resp);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, resp);
                 if (req->body) {
-                        (void) curl_easy_setopt(s->curl, CURLOPT_READFUNCTION, on_read);
-                        (void) curl_easy_setopt(s->curl, CURLOPT_READDATA, req->body);
-                        (void) curl_easy_setopt(s->curl, CURLOPT_SEEKFUNCTION, on_seek);
-                        (void) curl_easy_setopt(s->curl, CURLOPT_SEEKDATA, req->body);
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_READFUNCTION, on_read);
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_READDATA, req->body);
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_SEEKFUNCTION, on_seek);
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_SEEKDATA, req->body);
                 }
                 if (streq(req->method, "PUT")) {
-                        (void) curl_easy_setopt(s->curl, CURLOPT_UPLOAD, 1L);
-                        (void) curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE,
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_UPLOAD, 1L);
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE,
                                                 (curl_off_t) (req->body ? req->body->length : 0));
                 } else if (streq(req->method, "POST")) {
-                        (void) curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
                         if (!req->body)
-                                (void) curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, "");
-                        (void) curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (void) sym_curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, "");
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE,
                                                 (curl_off_t) (req->body ? req->body->length : 0));
                 } else if (streq(req->method, "DELETE"))
-                        (void) curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, "DELETE");
                 else
-                        (void) curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
+                        (void) sym_curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
 
-                cc = curl_easy_perform(s->curl);
+                cc = sym_curl_easy_perform(s->curl);
                 if (cc == CURLE_OK) {
-                        (void) curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+                        (void) sym_curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &resp->status);
                         if (resp->status >= 200 && resp->status < 300) {
                                 r = 0;
                                 break;
@@ -260,7 +260,7 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                         s3_describe_http_error(resp, ret_detail);
                         transient = resp->status >= 500 || resp->status == 429;
                 } else {
-                        const char *e = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+                        const char *e = s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(cc);
                         (void) free_and_format(ret_detail, "%s", e);
                         sanitize(ret_detail ? *ret_detail : NULL);
                         transient = curl_code_is_transient(cc);
@@ -274,8 +274,8 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 sleep_usec(backoff);
                 backoff *= 2;
         }
-        curl_easy_reset(s->curl);
-        curl_slist_free_all(headers);
+        sym_curl_easy_reset(s->curl);
+        sym_curl_slist_free_all(headers);
         return r;
 }
 
@@ -497,7 +497,10 @@ int s3_init(S3 *s, const ConfigUpload *u, char **ret_error) {
                                        u->secret_access_key_file), -EINVAL;
         }
         s->secret = TAKE_PTR(secret);
-        s->curl = curl_easy_init();
+        r = curl_dl_load(ret_error);
+        if (r < 0)
+                return r;
+        s->curl = sym_curl_easy_init();
         if (!s->curl)
                 return -ENOMEM;
         return 0;

@@ -366,7 +366,6 @@ static int parse_status_line(const char *line, size_t n, GrpcHeaderInfo *info) {
 int grpc_parse_header_line(const char *line, size_t n, GrpcHeaderInfo *info) {
         const char *colon, *name, *value;
         size_t name_len, value_len;
-        int k;
 
         if (!line)
                 return 0;
@@ -390,7 +389,15 @@ int grpc_parse_header_line(const char *line, size_t n, GrpcHeaderInfo *info) {
                 value++;
                 value_len--;
         }
+        return grpc_parse_header(name, name_len, value, value_len, info);
+}
 
+int grpc_parse_header(const char *name, size_t name_len, const char *value, size_t value_len,
+                      GrpcHeaderInfo *info) {
+        int k;
+
+        if (!name || !value)
+                return 0;
         if (mem_case_eq(name, name_len, ":status")) {
                 int code;
 

@@ -111,7 +111,7 @@ const char *grpc_status_to_name(int code);
 int grpc_message_decode(const char *in, char **ret);
 
 /* What grpc_parse_header_line() has seen of one response. Fixed-size,
- * bounded buffers: nothing to free, safe to fill from a libcurl callback. */
+ * bounded buffers: nothing to free, safe to fill from a callback. */
 typedef struct GrpcHeaderInfo {
         int http_status;                /* 0 until a status line or :status */
         bool has_grpc_status;
@@ -136,3 +136,8 @@ void grpc_header_info_init(GrpcHeaderInfo *info);
  * headers, the empty line ending a block), or -EBADMSG for a malformed
  * status line or grpc-status value (info then untouched). */
 int grpc_parse_header_line(const char *line, size_t n, GrpcHeaderInfo *info);
+
+/* The same for one header as HTTP/2 hands it over, name and value apart
+ * (neither NUL-terminated; the value as it is, nothing trimmed). */
+int grpc_parse_header(const char *name, size_t name_len, const char *value, size_t value_len,
+                      GrpcHeaderInfo *info);

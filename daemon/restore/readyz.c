@@ -3,13 +3,13 @@
  * readyz.c — one readiness probe of kube-apiserver (readyz.h).
  */
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "build-config.h"
 #include "restore/readyz.h"
+#include "util/curl-dl.h"
 #include "util/macro.h"
 #include "util/str.h"
 
@@ -30,35 +30,37 @@ int readyz_probe(const char *address, uint16_t port, const char *cacert, uint64_
         snprintf(url, sizeof url, "https://" READYZ_SERVER_NAME ":%u/readyz", (unsigned) port);
         snprintf(resolve, sizeof resolve, READYZ_SERVER_NAME ":%u:%s%s%s", (unsigned) port, v6 ? "[" : "", address,
                  v6 ? "]" : "");
-        curl = curl_easy_init();
+        if (curl_dl_load(ret_why) < 0)
+                return -ENOENT;
+        curl = sym_curl_easy_init();
         if (!curl)
                 return -ENOMEM;
-        pin = curl_slist_append(NULL, resolve);
+        pin = sym_curl_slist_append(NULL, resolve);
         if (!pin) {
-                curl_easy_cleanup(curl);
+                sym_curl_easy_cleanup(curl);
                 return -ENOMEM;
         }
-        curl_easy_setopt(curl, CURLOPT_URL, url);
-        curl_easy_setopt(curl, CURLOPT_RESOLVE, pin);
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "etcd-backupd/" PACKAGE_VERSION);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-        curl_easy_setopt(curl, CURLOPT_CAINFO, cacert);
-        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) (timeout_usec / USEC_PER_MSEC));
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long) (timeout_usec / USEC_PER_MSEC));
-        rc = curl_easy_perform(curl);
+        sym_curl_easy_setopt(curl, CURLOPT_URL, url);
+        sym_curl_easy_setopt(curl, CURLOPT_RESOLVE, pin);
+        sym_curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+        sym_curl_easy_setopt(curl, CURLOPT_USERAGENT, "etcd-backupd/" PACKAGE_VERSION);
+        sym_curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+        sym_curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+        sym_curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+        sym_curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+        sym_curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+        sym_curl_easy_setopt(curl, CURLOPT_CAINFO, cacert);
+        sym_curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+        sym_curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) (timeout_usec / USEC_PER_MSEC));
+        sym_curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long) (timeout_usec / USEC_PER_MSEC));
+        rc = sym_curl_easy_perform(curl);
         if (rc == CURLE_OK)
-                curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(curl);
-        curl_slist_free_all(pin);
+                sym_curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        sym_curl_easy_cleanup(curl);
+        sym_curl_slist_free_all(pin);
         if (rc != CURLE_OK)
-                return free_and_format(ret_why, "%s", *errbuf ? errbuf : curl_easy_strerror(rc)) < 0 ? -ENOMEM : 0;
+                return free_and_format(ret_why, "%s", *errbuf ? errbuf : sym_curl_easy_strerror(rc)) < 0 ? -ENOMEM : 0;
         if (status != 200)
                 return free_and_format(ret_why, "/readyz answers HTTP %ld", status) < 0 ? -ENOMEM : 0;
         return 1;

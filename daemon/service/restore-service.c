@@ -12,7 +12,6 @@
  * (or its rollback), because stopping half-way would be the worst outcome.
  */
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -389,13 +388,8 @@ static int serve(Service *s, const char *config_path) {
 
 int restore_service_main(const char *config_path, int fd) {
         Service s = { .fd = fd };
-        int r;
 
         /* A client that hangs up must not kill a restore half-way. */
         (void) signal(SIGPIPE, SIG_IGN);
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return log_error("cannot initialise libcurl"), EXIT_FAILURE;
-        r = serve(&s, config_path ? config_path : CONFIG_DEFAULT_PATH);
-        curl_global_cleanup();
-        return r;
+        return serve(&s, config_path ? config_path : CONFIG_DEFAULT_PATH);
 }
