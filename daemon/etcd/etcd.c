@@ -219,7 +219,7 @@ fail:
 }
 
 static int tcp_connect(Call *c, const Endpoint *e, uint64_t deadline) {
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG }, *list = NULL;
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *list = NULL;
         int k, r = -ECONNREFUSED;
 
         k = getaddrinfo(e->host, e->port, &hints, &list);
@@ -424,6 +424,8 @@ static int on_h2_data(nghttp2_session *session, uint8_t flags, int32_t stream_id
 
         if (stream_id != c->stream_id)
                 return 0;
+        if (c->headers.http_status != 200 || !c->headers.content_type_is_grpc)
+                return 0;       /* not gRPC: the verdict says what it is, not the deframer */
         r = grpc_deframer_feed(&c->deframer, data, len, c->on_message, c->userdata);
         if (r < 0) {
                 c->error = r;
@@ -550,6 +552,49 @@ static int run_call(Call *c, const Endpoint *e, uint64_t connect_timeout_usec) {
         return exchange(c);
 }
 
+/* The call's result once it is over (r: how the exchange ended): a
+ * callback's error, a broken stream, or what etcd's status says. */
+static int call_verdict(Call *c, int r) {
+        if (r < 0 && c->error < 0 && r == c->error) {
+                /* A callback failed: nghttp2 stopped there, and nothing was said yet. */
+                if (r == -E2BIG)
+                        return free_and_format(c->ret_error, "%s: etcd sent a message larger than %u bytes", c->endpoint,
+                                               ETCD_MESSAGE_MAX_BYTES), -EBADMSG;
+                if (r == -EPROTO || r == -EBADMSG)
+                        return free_and_format(c->ret_error, "%s: malformed gRPC stream (%s)", c->endpoint, strerror(-r)),
+                               -EBADMSG;
+                /* The consumer's own error: it has its reason already. */
+                return r;
+        }
+        if (r < 0) {
+                if (c->ret_error && !*c->ret_error)
+                        free_and_format(c->ret_error, "%s: %s", c->endpoint, strerror(-r));
+                return r;
+        }
+        if (c->close_code != NGHTTP2_NO_ERROR)
+                return free_and_format(c->ret_error, "%s: the stream broke off (HTTP/2 %s)", c->endpoint,
+                                       nghttp2_http2_strerror(c->close_code)), -EPIPE;
+        if (c->headers.http_status != 200)
+                return free_and_format(c->ret_error, "%s: HTTP status %d (not an etcd gRPC endpoint?)", c->endpoint,
+                                       c->headers.http_status), -EPROTO;
+        if (c->headers.has_grpc_status && c->headers.grpc_status != 0) {
+                r = c->headers.grpc_status == 16 || c->headers.grpc_status == 7 ? -EACCES : -EIO;
+                return free_and_format(c->ret_error, "%s: etcd answered %s: %s", c->endpoint,
+                                       grpc_status_to_name(c->headers.grpc_status),
+                                       c->headers.has_grpc_message ? c->headers.grpc_message : "(no message)"), r;
+        }
+        if (!c->headers.content_type_is_grpc)
+                return free_and_format(c->ret_error, "%s: the answer is not gRPC (content-type %s)", c->endpoint,
+                                       c->headers.has_content_type ? c->headers.content_type : "missing"), -EPROTO;
+        if (!grpc_deframer_is_idle(&c->deframer))
+                return free_and_format(c->ret_error, "%s: the stream ended in the middle of a message", c->endpoint),
+                       -EPIPE;
+        if (!c->headers.has_grpc_status)
+                return free_and_format(c->ret_error, "%s: the stream ended without a gRPC status (cut off?)",
+                                       c->endpoint), -EPIPE;
+        return 0;
+}
+
 /* One gRPC call with an empty request message. Messages go to on_message. */
 static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *method,
                      uint64_t connect_timeout_usec, uint64_t timeout_usec, bool stream,
@@ -592,42 +637,7 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
                         (void) sigtimedwait(&pipe_set, NULL, &(struct timespec) {});
         }
         pthread_sigmask(SIG_SETMASK, &old_set, NULL);
-        if (r < 0 && call.error < 0 && r == call.error) {
-                /* A callback failed: nghttp2 stopped there, and nothing was said yet. */
-                if (r == -E2BIG)
-                        return free_and_format(ret_error, "%s: etcd sent a message larger than %u bytes", endpoint,
-                                               ETCD_MESSAGE_MAX_BYTES), -EBADMSG;
-                if (r == -EPROTO || r == -EBADMSG)
-                        return free_and_format(ret_error, "%s: malformed gRPC stream (%s)", endpoint, strerror(-r)),
-                               -EBADMSG;
-                /* The consumer's own error: it has its reason already. */
-                return r;
-        }
-        if (r < 0) {
-                if (ret_error && !*ret_error)
-                        free_and_format(ret_error, "%s: %s", endpoint, strerror(-r));
-                return r;
-        }
-        if (call.close_code != NGHTTP2_NO_ERROR)
-                return free_and_format(ret_error, "%s: the stream broke off (HTTP/2 %s)", endpoint,
-                                       nghttp2_http2_strerror(call.close_code)), -EPIPE;
-        if (call.headers.http_status != 200)
-                return free_and_format(ret_error, "%s: HTTP status %d (not an etcd gRPC endpoint?)", endpoint,
-                                 call.headers.http_status), -EPROTO;
-        if (call.headers.has_grpc_status && call.headers.grpc_status != 0) {
-                r = call.headers.grpc_status == 16 || call.headers.grpc_status == 7 ? -EACCES : -EIO;
-                return free_and_format(ret_error, "%s: etcd answered %s: %s", endpoint,
-                                 grpc_status_to_name(call.headers.grpc_status),
-                                 call.headers.has_grpc_message ? call.headers.grpc_message : "(no message)"), r;
-        }
-        if (!call.headers.content_type_is_grpc)
-                return free_and_format(ret_error, "%s: the answer is not gRPC (content-type %s)", endpoint,
-                                 call.headers.has_content_type ? call.headers.content_type : "missing"), -EPROTO;
-        if (!grpc_deframer_is_idle(&call.deframer))
-                return free_and_format(ret_error, "%s: the stream ended in the middle of a message", endpoint), -EPIPE;
-        if (!call.headers.has_grpc_status)
-                return free_and_format(ret_error, "%s: the stream ended without a gRPC status (cut off?)", endpoint), -EPIPE;
-        return 0;
+        return call_verdict(&call, r);
 }
 
 void etcd_status_done(EtcdStatus *s) {
@@ -815,4 +825,52 @@ int etcd_snapshot(const EtcdTls *tls, const char *endpoint, uint64_t connect_tim
 
 EtcdTls etcd_tls_from_config(const ConfigEtcd *c) {
         return (EtcdTls) { .cacert = c->cacert, .cert = c->cert, .key = c->key };
+}
+
+int etcd_replay_answer(const char *endpoint, const uint8_t *data, size_t n, size_t piece, GrpcMessageFn on_message,
+                       void *userdata, char **ret_error) {
+        static const EtcdTls no_tls = {};
+        _cleanup_(call_done) Call call = {
+                .endpoint = endpoint, .tls = &no_tls, .on_message = on_message, .userdata = userdata, .fd = -EBADF,
+                .ret_error = ret_error,
+        };
+        _cleanup_free_ char *path = NULL;
+        Endpoint e = {};
+        int r;
+
+        r = parse_endpoint(endpoint, "etcdserverpb.Maintenance/Snapshot", &e);
+        path = e.path;
+        if (r < 0)
+                return r;
+        grpc_deframer_init(&call.deframer, ETCD_MESSAGE_MAX_BYTES);
+        grpc_header_info_init(&call.headers);
+        r = h2_setup(&call, &e);
+        if (r < 0)
+                return r;
+        if (piece == 0)
+                piece = 1;
+        r = 0;
+        for (size_t off = 0;; off += piece) {
+                const uint8_t *out;
+                ssize_t k;
+
+                /* As exchange() does: what is due is sent (here: nowhere), and
+                 * only then is the stream's end looked at. */
+                while ((k = nghttp2_session_mem_send(call.session, &out)) > 0)
+                        ;
+                if (k < 0 || call.closed || off >= n)
+                        break;
+                k = nghttp2_session_mem_recv(call.session, data + off, MIN(piece, n - off));
+                if (k < 0 && call.error < 0)
+                        r = call.error;
+                else if (k < 0) {
+                        free_and_format(ret_error, "%s: HTTP/2: %s", endpoint, nghttp2_strerror((int) k));
+                        r = -EPROTO;
+                }
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && !call.closed)
+                r = connection_lost(&call, "the answer ended");
+        return call_verdict(&call, r);
 }

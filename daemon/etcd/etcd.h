@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/grpc.h"
 #include "format/pb.h"
 
 #include "config/config.h"
@@ -82,3 +83,10 @@ int etcd_snapshot(const EtcdTls *tls, const char *endpoint, uint64_t connect_tim
 
 /* TLS settings from the configuration. */
 EtcdTls etcd_tls_from_config(const ConfigEtcd *c);
+
+/* For the fuzz target: the HTTP/2 client side of one Snapshot call, fed
+ * data as a server would send it after TLS (its SETTINGS first), in pieces
+ * of `piece` bytes; messages go to on_message. Returns what the call would
+ * have: 0, or a negative errno with *ret_error saying why. */
+int etcd_replay_answer(const char *endpoint, const uint8_t *data, size_t n, size_t piece, GrpcMessageFn on_message,
+                       void *userdata, char **ret_error);
