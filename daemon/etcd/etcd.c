@@ -100,6 +100,7 @@ static void call_done(Call *c) {
 
 static int parse_endpoint(const char *endpoint, const char *method, Endpoint *ret) {
         const char *p = startswith(endpoint, "https://"), *host, *host_end, *rest;
+        unsigned char addr[sizeof(struct in6_addr)];
         size_t host_len;
 
         if (!p)
@@ -131,14 +132,14 @@ static int parse_endpoint(const char *endpoint, const char *method, Endpoint *re
         }
         if (*rest && *rest != '/')
                 return -EINVAL;
+        for (const char *q = endpoint; *q; q++)
+                if ((unsigned char) *q <= ' ' || (unsigned char) *q >= 0x7f)
+                        return -EINVAL;  /* nothing HTTP/2 would carry unescaped */
         if ((size_t) (rest - p) >= sizeof ret->authority)
                 return -EINVAL;
         memcpy(ret->authority, p, (size_t) (rest - p));
         ret->authority[rest - p] = '\0';
-        {
-                unsigned char addr[16];
-                ret->host_is_ip = inet_pton(AF_INET, ret->host, addr) == 1 || inet_pton(AF_INET6, ret->host, addr) == 1;
-        }
+        ret->host_is_ip = inet_pton(AF_INET, ret->host, addr) == 1 || inet_pton(AF_INET6, ret->host, addr) == 1;
         if (asprintf(&ret->path, "%s%s%s", rest, endswith(rest, "/") ? "" : "/", method) < 0)
                 return -ENOMEM;
         return 0;
