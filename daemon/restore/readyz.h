@@ -20,5 +20,6 @@
  * literal) within timeout_usec, the server verified against the CA file
  * cacert. Returns 1 when it answered 200, 0 when it answered something else
  * or could not be reached (*ret_why says which: "HTTP 500", "connection
- * refused", a TLS verification failure; caller frees), or -ENOMEM. */
+ * refused", a TLS verification failure; caller frees), -ENOMEM, or -ENOENT
+ * when libcurl cannot be loaded (*ret_why says why). */
 int readyz_probe(const char *address, uint16_t port, const char *cacert, uint64_t timeout_usec, char **ret_why);

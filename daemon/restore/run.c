@@ -76,7 +76,8 @@ static int wait_readyz(Run *run, uint64_t *ret_usec) {
                 int r = readyz_probe(p->apiserver_address, p->apiserver_port, p->apiserver_cacert,
                                      PROBE_TIMEOUT_USEC, &why);
                 if (r < 0)
-                        return free_and_format(&run->error, "cannot probe kube-apiserver: %s", strerror(-r)), r;
+                        return free_and_format(&run->error, "cannot probe kube-apiserver: %s",
+                                               why ? why : strerror(-r)), r;
                 if (r > 0) {
                         *ret_usec = now_usec(CLOCK_MONOTONIC) - t0;
                         return 0;
