@@ -640,11 +640,15 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         }
         result->received = spool.written;
         result->follow_threads = direct ? 0 : spool.stream_threads;
-        if (spool.nice_error != 0 &&
-            asprintf(&result->warning, "could not lower the compressor's CPU priority to nice %d (%s): compression "
-                     "competed with etcd for the CPU at full priority (a system call filter denying setpriority?)",
-                     COMPRESS_NICE, strerror(spool.nice_error)) < 0)
-                result->warning = NULL;
+        if (status.nospace_alarm)
+                append_format(&result->warning, "etcd's NOSPACE alarm is raised at %s: its db reached "
+                              "--quota-backend-bytes and etcd refuses writes until it is compacted, defragmented "
+                              "and the alarm disarmed (etcdctl alarm disarm); this backup of it is good",
+                              status.endpoint);
+        if (spool.nice_error != 0)
+                append_format(&result->warning, "could not lower the compressor's CPU priority to nice %d (%s): "
+                              "compression competed with etcd for the CPU at full priority (a system call filter "
+                              "denying setpriority?)", COMPRESS_NICE, strerror(spool.nice_error));
         r = 0;
 
 finish:

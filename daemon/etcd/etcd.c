@@ -693,12 +693,15 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
         s.db_size = sc.response.db_size;
         s.is_learner = sc.response.is_learner;
         snprintf(s.version, sizeof s.version, "%s", sc.response.version ? sc.response.version : "unknown");
-        if (sc.response.n_errors > 0) {
+        s.nospace_alarm = sc.response.n_nospace_alarms > 0;
+        if (sc.response.n_errors > sc.response.n_nospace_alarms || (sc.response.n_errors > 0 && s.leader == 0)) {
+                bool no_leader = s.leader == 0;
+
                 free_and_format(ret_error, "%s: etcd reports: %s", endpoint,
                           sc.response.first_error ? sc.response.first_error : "an error");
                 pb_status_response_clear(&sc.response);
                 etcd_status_done(&s);
-                return s.leader == 0 ? -EAGAIN : -EIO;
+                return no_leader ? -EAGAIN : -EIO;
         }
         pb_status_response_clear(&sc.response);
         *ret = s;

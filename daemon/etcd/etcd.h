@@ -2,10 +2,11 @@
 #pragma once
 
 /*
- * etcd.h — a small etcd v3 client: Maintenance.Status and the
- * Maintenance.Snapshot server stream, as gRPC over libcurl HTTP/2 with
- * mutual TLS. Blocking (libcurl easy API): call it from the backup worker
- * or a restore service, never from the daemon's event loop.
+ * etcd.h — a small etcd v3 client: Maintenance.Status, Cluster.MemberList
+ * and the Maintenance.Snapshot server stream, as gRPC over HTTP/2
+ * (nghttp2) with mutual TLS (OpenSSL), one connection per call. Blocking:
+ * call it from the backup worker or a restore service, never from the
+ * daemon's event loop.
  */
 
 #include <stddef.h>
@@ -34,6 +35,7 @@ typedef struct EtcdStatus {
         uint64_t raft_index;
         int64_t db_size;
         bool is_learner;
+        bool nospace_alarm;             /* etcd reports the NOSPACE alarm, and no other error */
         char version[ETCD_VERSION_MAX + 1];
 } EtcdStatus;
 
@@ -46,7 +48,9 @@ typedef int (*EtcdDataFn)(const void *data, size_t n, void *userdata);
  * *ret_error (caller frees) naming the endpoint and the cause:
  * -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT (unreachable), -EACCES (TLS or
  * authentication refused), -EPROTO (not a gRPC answer), -EBADMSG, -EAGAIN
- * (the member has no leader), -EIO (another error etcd reports). */
+ * (the member has no leader), -EIO (another error etcd reports). The
+ * NOSPACE alarm alone is no error (a full db still serves reads and
+ * snapshots): 0 with ret->nospace_alarm set. */
 int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                 uint64_t timeout_usec, EtcdStatus *ret, char **ret_error);
 

@@ -3,12 +3,12 @@
  * grpc.c — gRPC message framing and status for the etcd client.
  *
  * A gRPC response body is a sequence of messages, each behind a 5-byte
- * prefix; libcurl hands the body over in whatever pieces HTTP/2 produced, so
+ * prefix; nghttp2 hands the body over in whatever pieces HTTP/2 produced, so
  * the deframer is a small state machine that survives any split, hands whole
  * messages over in place when it can and gathers only the ones that span
  * pieces. The outcome of the call is not in the body but in the grpc-status
  * and grpc-message headers (trailers on success), which arrive through
- * libcurl's header callback; the helpers here turn those lines into a
+ * nghttp2's header callback; the helpers here turn those headers into a
  * bounded struct the client can judge and log safely.
  */
 

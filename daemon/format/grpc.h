@@ -6,8 +6,8 @@
  * length prefix of each message (1 byte compressed flag, 4 bytes big-endian
  * length), a streaming deframer for response bodies that arrive in
  * arbitrary chunks, and the gRPC status carried in response headers or
- * trailers (grpc-status, grpc-message). etcd.c drives these from libcurl's
- * write and header callbacks. Pure: no I/O, no logging. Everything fed in
+ * trailers (grpc-status, grpc-message). etcd.c drives these from nghttp2's
+ * data and header callbacks. Pure: no I/O, no logging. Everything fed in
  * comes from the network and is bounded before use.
  */
 
@@ -126,8 +126,9 @@ typedef struct GrpcHeaderInfo {
 /* Zero info. */
 void grpc_header_info_init(GrpcHeaderInfo *info);
 
-/* Look at one header line as libcurl's header callback hands it over (not
- * NUL-terminated, with CRLF; trailers come the same way). Recognises the
+/* Look at one header line in HTTP/1-style text, as libcurl's header
+ * callback hands it over (not NUL-terminated, with CRLF; trailers come the
+ * same way); grpc_parse_header() below does the work. Recognises the
  * status line ("HTTP/2 200", "HTTP/1.1 200 OK"), ":status", "grpc-status",
  * "grpc-message" and "content-type" (names case-insensitive, surrounding
  * spaces, tabs and CRLF trimmed); a later value replaces an earlier one. A

@@ -201,6 +201,19 @@ static int check_version(const uint8_t *s, size_t n) {
 
 /* Copy of an untrusted string cut to max bytes (not inside a UTF-8
  * sequence), with NULs and control characters replaced by '?'. */
+/* etcd writes an alarm as its AlarmMember in protobuf's text form,
+ * "memberID:14296064203266980629 alarm:NOSPACE ". */
+static bool is_nospace_alarm(const uint8_t *s, size_t n) {
+        static const char token[] = "alarm:NOSPACE";
+        const uint8_t *p = memmem(s, n, token, sizeof token - 1);
+        size_t after;
+
+        if (!p)
+                return false;
+        after = (size_t) (p - s) + sizeof token - 1;
+        return after == n || s[after] == ' ';
+}
+
 static char *sanitized_copy(const uint8_t *s, size_t n, size_t max) {
         char *c;
 
@@ -305,17 +318,25 @@ int pb_status_response_decode(const void *data, size_t size, PbStatusResponse *r
                                 break;
                         }
                         break;
-                case 8: /* errors (repeated string) */
+                case 8: { /* errors (repeated string) */
+                        bool nospace;
+
                         if (expect_wire(&f, PB_WIRE_LEN) < 0)
                                 return -EBADMSG;
-                        if (s.n_errors == 0) {
+                        nospace = is_nospace_alarm(f.data, f.size);
+                        /* The first, or the first that is more than NOSPACE. */
+                        if (s.n_errors == 0 || (!nospace && s.n_errors == s.n_nospace_alarms)) {
+                                free(s.first_error);
                                 s.first_error = sanitized_copy(f.data, f.size,
                                                                PB_STATUS_ERROR_MAX_BYTES);
                                 if (!s.first_error)
                                         return -ENOMEM;
                         }
                         s.n_errors++;
+                        if (nospace)
+                                s.n_nospace_alarms++;
                         break;
+                }
                 default:
                         break;
                 }

@@ -112,11 +112,16 @@ typedef struct PbStatusResponse {
         int64_t db_size_in_use;
         int64_t db_size_quota; /* etcd ≥ 3.6 */
         bool is_learner;
-        /* errors[]: how many were sent, and a copy of the first one, cut to
+        /* errors[]: how many were sent, and a copy of the first one that is
+         * not the NOSPACE alarm (of the first one when all are), cut to
          * PB_STATUS_ERROR_MAX_BYTES with control characters and NULs
          * replaced by '?' so it is safe to log; NULL when there is none. */
         size_t n_errors;
         char *first_error;
+        /* How many of errors[] are the NOSPACE alarm ("memberID:… alarm:NOSPACE "
+         * as etcd writes an alarm): the db reached its quota, etcd refuses
+         * writes but serves reads and snapshots. */
+        size_t n_nospace_alarms;
 } PbStatusResponse;
 
 /* Decode a StatusResponse. On success *ret is overwritten (not freed first:

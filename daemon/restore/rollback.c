@@ -18,28 +18,8 @@
 #include "util/path.h"
 #include "util/str.h"
 
-_printf_(2, 3) static void rollback_problem(RestoreResult *res, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
-        char *joined = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (!s)
-                return;
-        if (!res->rollback_error) {
-                res->rollback_error = TAKE_PTR(s);
-                return;
-        }
-        if (asprintf(&joined, "%s; %s", res->rollback_error, s) >= 0) {
-                free(res->rollback_error);
-                res->rollback_error = joined;
-        }
-}
-
 void rollback_restore(Run *run, RestoreResult *res) {
+        char **problem = &res->rollback_error;
         RestorePlan *p = run->p;
         _cleanup_close_ int parent_fd = -EBADF;
         bool etcd_stopped = true;
@@ -58,27 +38,27 @@ void rollback_restore(Run *run, RestoreResult *res) {
                 r = run_etcd_stop(run, &err);
                 if (r < 0) {
                         etcd_stopped = false;
-                        rollback_problem(res, "cannot stop etcd on the restored data (%s); %s was left in place",
-                                         err ? err : strerror(-r), p->data_dir);
+                        append_format(problem, "cannot stop etcd on the restored data (%s); %s was left in place",
+                                      err ? err : strerror(-r), p->data_dir);
                 }
         }
 
         /* 2. The old data dir back; the failed restore kept beside it. */
         parent_fd = open(p->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (parent_fd < 0)
-                rollback_problem(res, "cannot open %s: %s", p->parent_dir, strerror(errno));
+                append_format(problem, "cannot open %s: %s", p->parent_dir, strerror(errno));
         else if (etcd_stopped && run->swapped) {
                 r = path_exists(p->data_dir) ? swap_rename(parent_fd, p->data_dir, p->failed_restore_dir) : 0;
                 if (r < 0)
-                        rollback_problem(res, "cannot rename %s to %s: %s", p->data_dir, p->failed_restore_dir,
-                                         strerror(-r));
+                        append_format(problem, "cannot rename %s to %s: %s", p->data_dir, p->failed_restore_dir,
+                                      strerror(-r));
                 else {
                         res->failed_dir_kept = path_exists(p->failed_restore_dir);
                         if (p->data_dir_exists) {
                                 r = swap_rename(parent_fd, p->pre_restore_dir, p->data_dir);
                                 if (r < 0)
-                                        rollback_problem(res, "cannot rename %s back to %s: %s", p->pre_restore_dir,
-                                                         p->data_dir, strerror(-r));
+                                        append_format(problem, "cannot rename %s back to %s: %s", p->pre_restore_dir,
+                                                      p->data_dir, strerror(-r));
                         }
                         if (r >= 0) {
                                 run->swapped = false;
@@ -91,8 +71,8 @@ void rollback_restore(Run *run, RestoreResult *res) {
         } else if (path_exists(p->restore_dir)) {
                 r = swap_rename(parent_fd, p->restore_dir, p->failed_restore_dir);
                 if (r < 0)
-                        rollback_problem(res, "cannot rename %s to %s: %s", p->restore_dir, p->failed_restore_dir,
-                                         strerror(-r));
+                        append_format(problem, "cannot rename %s to %s: %s", p->restore_dir, p->failed_restore_dir,
+                                      strerror(-r));
                 else {
                         res->failed_dir_kept = true;
                         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
@@ -109,13 +89,13 @@ void rollback_restore(Run *run, RestoreResult *res) {
                        "starting etcd on the old data");
                 r = run_etcd_start(run, &err);
                 if (r < 0)
-                        rollback_problem(res, "cannot start etcd again: %s", err ? err : strerror(-r));
+                        append_format(problem, "cannot start etcd again: %s", err ? err : strerror(-r));
                 else {
                         int64_t rev = 0;
                         free(run->error);
                         run->error = NULL;
                         if (run_wait_etcd_healthy(run, 0, &rev) < 0)
-                                rollback_problem(res, "etcd is back on the old data but %s", run->error);
+                                append_format(problem, "etcd is back on the old data but %s", run->error);
                         else
                                 restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
                                        "etcd is healthy on the old data at revision %" PRId64, rev);
@@ -130,7 +110,7 @@ void rollback_restore(Run *run, RestoreResult *res) {
                 run->error = NULL;
                 r = run_apiserver_start(run, &err);
                 if (r < 0)
-                        rollback_problem(res, "cannot start kube-apiserver again: %s", err ? err : strerror(-r));
+                        append_format(problem, "cannot start kube-apiserver again: %s", err ? err : strerror(-r));
                 else
                         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
                                "kube-apiserver is back");

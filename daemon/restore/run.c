@@ -114,8 +114,10 @@ static int probe_etcd(Run *run, int64_t min_revision, int64_t *ret_revision, cha
                         snprintf(want, sizeof want, "%" PRId64, min_revision);
                 r = free_and_format(ret_why, "%s answers at revision %" PRId64 ", below %s", run->p->endpoint,
                                     st.revision, want);
-        } else
+        } else {
+                run->nospace_alarm = st.nospace_alarm;
                 r = 1;
+        }
         etcd_status_done(&st);
         return r;
 }
@@ -383,10 +385,13 @@ static int step_start_etcd(Run *run, int64_t *ret_revision) {
                 return r;
         restore_report(run->fn, run->userdata, RESTORE_STEP_WAIT_ETCD, RESTORE_STEP_DONE,
                "etcd is healthy at revision %s, and runs on the restored data (pid %d, "
-               "listening on port %u, holds %s/member/snap/db inode %" PRIu64 " open) (%" PRIu64 " ms)",
+               "listening on port %u, holds %s/member/snap/db inode %" PRIu64 " open) (%" PRIu64 " ms)%s",
                plan_expected_revision(p, false, want, sizeof want), (int) pid, (unsigned) port_of(p->endpoint),
                p->data_dir, (uint64_t) run->db_ino,
-               (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
+               (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC,
+               run->nospace_alarm ? "; it reports the NOSPACE alarm, which came with the backup: etcd refuses "
+               "writes until it is disarmed (etcdctl alarm disarm; compact and defragment first if the db is "
+               "still at its --quota-backend-bytes)" : "");
         return 0;
 }
 

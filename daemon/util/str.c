@@ -144,6 +144,27 @@ int free_and_format(char **dst, const char *fmt, ...) {
         return 0;
 }
 
+void append_format(char **dst, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL, *joined;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        if (!s)
+                return;
+        if (!*dst) {
+                *dst = s;
+                return;
+        }
+        if (asprintf(&joined, "%s; %s", *dst, s) >= 0) {
+                free(*dst);
+                *dst = joined;
+        }
+        free(s);
+}
+
 /* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
 static size_t utf8_len(const unsigned char *p, size_t n) {
         size_t len;

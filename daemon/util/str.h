@@ -46,6 +46,11 @@ char *strdup_or_null(const char *s);
  * `return free_and_format(ret_error, "…"), -EIO;` reads naturally. */
 int free_and_format(char **dst, const char *fmt, ...) _printf_(2, 3);
 
+/* Append a newly formatted string to *dst, after "; " when *dst is not
+ * NULL (a list of problems, each said once). On ENOMEM *dst stays as it
+ * was. */
+void append_format(char **dst, const char *fmt, ...) _printf_(2, 3);
+
 /* Replace *dst with a copy of src (src may be NULL). 0 or -ENOMEM. */
 int free_and_strdup(char **dst, const char *src);
 

@@ -67,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 require((uint8_t) *c >= 0x20 && (uint8_t) *c != 0x7f);
                 } else
                         require(st.n_errors == 0);
+                require(st.n_nospace_alarms <= st.n_errors);
         }
 
         {

@@ -57,6 +57,28 @@ load_random() {
 
 etcd_revision() { ctl endpoint status -w json | jq -r '.[0].Status.header.revision'; }
 
+# etcd_alarm NOSPACE|CORRUPT: raises that alarm for the member at
+# ETCD_ENDPOINT through etcd's own Maintenance.Alarm RPC (ACTIVATE), as etcd
+# raises it itself; etcdctl can only list and disarm alarms. The request is
+# written by hand: AlarmRequest{action ACTIVATE (1), memberID, alarm}.
+etcd_alarm() {
+  local alarm id
+  case $1 in NOSPACE) alarm=1 ;; CORRUPT) alarm=2 ;; *) echo "etcd_alarm: $1?" >&2; return 1 ;; esac
+  id=$(ctl endpoint status | awk -F', ' '{ print $2; exit }')
+  python3 -c 'import struct, sys
+def varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7f | 0x80]); n >>= 7
+    return out + bytes([n])
+msg = b"\x08\x01\x10" + varint(int(sys.argv[1], 16)) + b"\x18" + bytes([int(sys.argv[2])])
+sys.stdout.buffer.write(b"\x00" + struct.pack(">I", len(msg)) + msg)' "$id" "$alarm" > "$T/alarm.grpc" || return 1
+  curl -sS --http2 --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" --max-time 10 \
+    -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @"$T/alarm.grpc" -o /dev/null \
+    "$ETCD_ENDPOINT/etcdserverpb.Maintenance/Alarm" &&
+    ctl alarm list | grep -q "alarm:$1"
+}
+
 # etcd_group [ENDPOINTS CACERT CERT KEY [EXTRA]]: the etcd group for the test etcd.
 # ENDPOINTS is a libconfig list body such as '"https://127.0.0.1:1", "https://…"'.
 etcd_group() {

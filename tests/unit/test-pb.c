@@ -621,7 +621,8 @@ static void test_status_realistic(void) {
         check_u64_eq(st.raft_term, 7);
         check_u64_eq(st.raft_applied_index, 200000);
         check_int_eq(st.n_errors, 2);
-        check_str_eq(st.first_error, "memberID:10276657743932975437 alarm:NOSPACE ");
+        check_str_eq(st.first_error, "a second error"); /* more than NOSPACE */
+        check_int_eq(st.n_nospace_alarms, 1);
         check_int_eq(st.db_size_in_use, INT64_C(600) * 1024 * 1024);
         check(st.is_learner);
         check_str_eq(st.storage_version, "3.6.0");
@@ -645,7 +646,32 @@ static void test_status_realistic(void) {
         check(!st.storage_version);
         check(!st.first_error);
         check_int_eq(st.n_errors, 0);
+        check_int_eq(st.n_nospace_alarms, 0);
         check(!st.is_learner);
+        enc_free(&e);
+
+        /* Only the NOSPACE alarm is counted as one: the token whole, ended
+         * by a space or the string's end, anywhere in the error. */
+        pb_status_response_clear(&st);
+        enc_str(&e, 8, "memberID:1 alarm:NOSPACE");
+        enc_str(&e, 8, "memberID:2 alarm:NOSPACE ");
+        enc_str(&e, 8, "memberID:3 alarm:CORRUPT ");
+        enc_str(&e, 8, "memberID:4 alarm:NOSPACEX ");
+        enc_str(&e, 8, "etcdserver: no leader");
+        enc_str(&e, 8, "alarm:NOSPAC");
+        check_int_eq(pb_status_response_decode(e.data, e.n, &st), 0);
+        check_int_eq(st.n_errors, 6);
+        check_int_eq(st.n_nospace_alarms, 2);
+        check_str_eq(st.first_error, "memberID:3 alarm:CORRUPT ");
+        enc_free(&e);
+
+        /* Only NOSPACE alarms: the first of them. */
+        pb_status_response_clear(&st);
+        enc_str(&e, 8, "memberID:1 alarm:NOSPACE ");
+        enc_str(&e, 8, "memberID:2 alarm:NOSPACE ");
+        check_int_eq(pb_status_response_decode(e.data, e.n, &st), 0);
+        check_int_eq(st.n_nospace_alarms, 2);
+        check_str_eq(st.first_error, "memberID:1 alarm:NOSPACE ");
         enc_free(&e);
 }
 

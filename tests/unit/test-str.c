@@ -82,11 +82,23 @@ static void test_replace(void) {
         check_int_eq(free_and_format(NULL, "%s", "ignored"), 0);
 }
 
+static void test_append_format(void) {
+        _cleanup_free_ char *s = NULL;
+
+        append_format(&s, "first %d", 1);
+        check_str_eq(s, "first 1");
+        append_format(&s, "%s", "second");
+        check_str_eq(s, "first 1; second");
+        append_format(&s, "%s", "");
+        check_str_eq(s, "first 1; second; ");
+}
+
 int main(void) {
         TEST_RUN(test_strv);
         TEST_RUN(test_startswith_endswith);
         TEST_RUN(test_hexencode);
         TEST_RUN(test_path_join);
         TEST_RUN(test_replace);
+        TEST_RUN(test_append_format);
         return 0;
 }
