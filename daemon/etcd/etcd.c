@@ -154,7 +154,8 @@ static const char *tls_reason(const char *fallback) {
 }
 
 /* Why a file OpenSSL could not load: the system's reason when it cannot be
- * read at all (OpenSSL says only "system lib"), else OpenSSL's. */
+ * read at all (OpenSSL says only "system lib"), else the fallback (which
+ * says more than OpenSSL's "no start line" and the like). */
 static const char *file_reason(const char *path, const char *fallback) {
         int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 
@@ -242,6 +243,25 @@ static int tcp_connect(Call *c, const Endpoint *e, uint64_t deadline) {
         return 0;
 }
 
+/* The key OpenSSL just failed to take does not match the certificate
+ * (checked below, with a message of its own). */
+static bool key_mismatch(void) {
+        unsigned long e = ERR_peek_last_error();
+
+        return ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+}
+
+/* OpenSSL would ask for an encrypted key's passphrase on the terminal or
+ * stdin, which blocks a service or a backup run by hand: refuse instead,
+ * and note that a passphrase was wanted. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata) {
+        bool *wanted = userdata;
+
+        if (wanted)
+                *wanted = true;
+        return -1;
+}
+
 /* TLS verification is never turned off: etcd's certificate must chain to
  * the CA and name the host, and our client certificate goes with it. */
 static int tls_setup(Call *c, const Endpoint *e) {
@@ -259,17 +279,24 @@ static int tls_setup(Call *c, const Endpoint *e) {
                                        file_reason(tls->cacert, "no PEM certificate in it")), -EACCES;
         if (tls->cert) {
                 const char *key = tls->key ? tls->key : tls->cert;
+                bool passphrase_wanted = false;
                 char why[256] = "";
 
+                SSL_CTX_set_default_passwd_cb(c->ctx, no_passphrase);
+                SSL_CTX_set_default_passwd_cb_userdata(c->ctx, &passphrase_wanted);
                 if (SSL_CTX_use_certificate_chain_file(c->ctx, tls->cert) != 1)
                         snprintf(why, sizeof why, "cannot read the certificate: %s",
                                  file_reason(tls->cert, "not a PEM certificate"));
-                else if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 &&
-                         ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
-                        snprintf(why, sizeof why, "cannot read the key: %s",
-                                 file_reason(key, "not a PEM private key"));
-                else if (SSL_CTX_check_private_key(c->ctx) != 1)
+                else if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 && !key_mismatch()) {
+                        const char *reason = file_reason(key, "not a PEM private key");
+
+                        if (passphrase_wanted)
+                                reason = "it is encrypted (etcd-backupd reads unencrypted keys only, as "
+                                         "kube-apiserver does)";
+                        snprintf(why, sizeof why, "cannot read the key: %s", reason);
+                } else if (SSL_CTX_check_private_key(c->ctx) != 1)
                         snprintf(why, sizeof why, "the key does not belong to the certificate");
+                SSL_CTX_set_default_passwd_cb_userdata(c->ctx, NULL);
                 if (why[0])
                         return free_and_format(c->ret_error, "%s: TLS: cannot use client certificate %s / key %s: %s",
                                                c->endpoint, tls->cert, key, why), -EACCES;
@@ -300,7 +327,8 @@ static int tls_handshake(Call *c, uint64_t deadline) {
                 if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
                         k = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
                         if (k < 0)
-                                return -k;
+                                return free_and_format(c->ret_error, "%s: TLS handshake: %s", c->endpoint,
+                                                       strerror(-k)), k;
                         if (k == 0)
                                 return free_and_format(c->ret_error, "%s: timed out: the TLS handshake did not finish "
                                                        "within the connect timeout", c->endpoint), -ETIMEDOUT;
@@ -391,13 +419,17 @@ static int flush_session(Call *c) {
                                 n -= k;
                                 continue;
                         }
-                        if (SSL_get_error(c->ssl, k) == SSL_ERROR_SYSCALL && !c->answered) {
-                                /* Closed on us: etcd's alert, if it sent one, says why. */
+                        if (SSL_get_error(c->ssl, k) == SSL_ERROR_SYSCALL) {
+                                /* The connection is gone. Before etcd answered, its
+                                 * alert, if it sent one, says why. */
+                                int e = errno, kr;
                                 char b;
-                                int e = errno;
-                                if (SSL_read(c->ssl, &b, 1) <= 0 && SSL_get_error(c->ssl, 0) == SSL_ERROR_SSL)
+
+                                if (!c->answered && (kr = SSL_read(c->ssl, &b, 1)) <= 0 &&
+                                    SSL_get_error(c->ssl, kr) == SSL_ERROR_SSL)
                                         return connection_lost(c, tls_reason(strerror(e)));
-                                errno = e;
+                                ERR_clear_error();
+                                return connection_lost(c, e ? strerror(e) : "the connection was closed");
                         }
                         k = tls_wait(c, k);
                         if (k < 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Connection and TLS failures of `etcd-backupd --once` against a real etcd:
 # wrong CA, a client certificate from another CA, no client certificate, an
-# unreachable endpoint, and failover from a dead first endpoint. Each
+# unreachable endpoint, a missing or an encrypted key, and failover from a
+# dead first endpoint. Each
 # failure exits non-zero with a clear cause and leaves the backup directory
 # exactly as it was.
 . "$(dirname "$0")/lib.sh"
@@ -20,7 +21,8 @@ check "setup: one earlier backup" test "$(ls "$T/b" | wc -l)" = 2
 expect_failure() { # name rc-wanted pattern config-text
   local name=$1 want=$2 pattern=$3 err rc
   printf '%s\n' "$4" > "$T/$name.conf"
-  err=$("$ETCD_BACKUPD" --once -c "$T/$name.conf" 2>&1 >/dev/null); rc=$?
+  err=$(timeout -k 5 60 "$ETCD_BACKUPD" --once -c "$T/$name.conf" 2>&1 >/dev/null); rc=$?
+  LAST_ERR=$err
   check "$name: exit $want (got $rc)" test "$rc" = "$want"
   if grep -qE "$pattern" <<<"$err"; then ok "$name: error names the cause"; else not_ok "$name: error '$err' lacks /$pattern/"; fi
   check "$name: backup directory unchanged" test "$(dir_state "$T/b")" = "$before"
@@ -36,6 +38,18 @@ expect_failure unreachable 69 "no etcd endpoint answered: $dead: cannot connect"
   "$(etcd_group "\"$dead\""; storage_group "$T/b")"
 expect_failure missing-key-file 69 "cannot use client certificate" \
   "$(etcd_group "\"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "$ETCD_CERT" "$T/nonexistent.key"; storage_group "$T/b")"
+
+# An encrypted key: OpenSSL would ask for its passphrase on the terminal or
+# on stdin. Here stdin is a FIFO held open, so a prompt would wait (until
+# the timeout); the backup must fail at once, saying why, and print no prompt.
+openssl ec -in "$ETCD_KEY" -aes256 -passout pass:not-given -out "$T/encrypted.key" 2>/dev/null
+chmod 600 "$T/encrypted.key"
+check "setup: an encrypted key" grep -q "ENCRYPTED" "$T/encrypted.key"
+mkfifo "$T/stdin"; exec 3<>"$T/stdin"
+expect_failure encrypted-key 69 "cannot use client certificate $ETCD_CERT / key $T/encrypted.key: cannot read the key: it is encrypted" \
+  "$(etcd_group "\"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "$ETCD_CERT" "$T/encrypted.key"; storage_group "$T/b")" <"$T/stdin"
+exec 3>&-
+check "encrypted-key: no passphrase prompt" test -z "$(grep -i "pass phrase" <<<"$LAST_ERR")"
 
 # Failover: the first endpoint is dead, the second answers.
 { etcd_group "\"$dead\", \"$ETCD_ENDPOINT\""; storage_group "$T/fo"; } > "$T/failover.conf"
