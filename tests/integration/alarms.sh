@@ -13,8 +13,7 @@ for i in $(seq 1 30); do
   ctl put "/registry/secrets/default/s-$i" < "$T/v" >/dev/null 2>"$T/put.err" || break
 done
 check "setup: etcd refuses a write (database space exceeded)" grep -q "database space exceeded" "$T/put.err"
-alarm_raised() { ctl alarm list | grep -q 'alarm:NOSPACE'; }
-check "setup: etcd lists the NOSPACE alarm" alarm_raised
+check "setup: etcd lists the NOSPACE alarm" etcd_has_alarm NOSPACE
 status=$(ctl endpoint status -w json)
 check "setup: Status reports the alarm among its errors, with a leader" \
   jq_true '.[0].Status.errors == [.[0].Status.errors[] | select(test("alarm:NOSPACE"))] and .[0].Status.leader != 0' "$status"
