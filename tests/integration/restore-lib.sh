@@ -22,10 +22,16 @@ for tool in systemd-socket-activate socat etcd etcdctl jq; do
 done
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the kernel's ephemeral range (ip_local_port_range), from which every
+# client connection takes its local port: a port there that nothing listens
+# on can still be held by a connection (of a test beside this one), and
+# etcd's bind() then fails with "address already in use".
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+((EPHEMERAL_LOW > 12000)) || EPHEMERAL_LOW=32768
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (EPHEMERAL_LOW - 10002)))
     port_in_use "$p" || port_in_use $((p + 1)) || { echo "$p"; return 0; }
   done
   return 1
