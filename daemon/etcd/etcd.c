@@ -700,6 +700,7 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
                 uint64_t timeout_usec, EtcdStatus *ret, char **ret_error) {
         StatusCall sc = {};
         EtcdStatus s = {};
+        bool no_leader;
         int r;
 
         r = grpc_call(tls, endpoint, "etcdserverpb.Maintenance/Status", connect_timeout_usec, timeout_usec,
@@ -724,11 +725,11 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
         s.raft_index = sc.response.raft_index;
         s.db_size = sc.response.db_size;
         s.is_learner = sc.response.is_learner;
+        no_leader = s.leader == 0;
         snprintf(s.version, sizeof s.version, "%s", sc.response.version ? sc.response.version : "unknown");
         s.nospace_alarm = sc.response.n_nospace_alarms > 0;
-        if (sc.response.n_errors > sc.response.n_nospace_alarms || (sc.response.n_errors > 0 && s.leader == 0)) {
-                bool no_leader = s.leader == 0;
-
+        /* Without a leader every error counts: etcd lists "no leader" among them. */
+        if (no_leader ? sc.response.n_errors > 0 : sc.response.n_errors > sc.response.n_nospace_alarms) {
                 free_and_format(ret_error, "%s: etcd reports: %s", endpoint,
                           sc.response.first_error ? sc.response.first_error : "an error");
                 pb_status_response_clear(&sc.response);

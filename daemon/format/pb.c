@@ -199,8 +199,6 @@ static int check_version(const uint8_t *s, size_t n) {
         return 0;
 }
 
-/* Copy of an untrusted string cut to max bytes (not inside a UTF-8
- * sequence), with NULs and control characters replaced by '?'. */
 /* etcd writes an alarm as its AlarmMember in protobuf's text form,
  * "memberID:14296064203266980629 alarm:NOSPACE ". */
 static bool is_nospace_alarm(const uint8_t *s, size_t n) {
@@ -214,6 +212,8 @@ static bool is_nospace_alarm(const uint8_t *s, size_t n) {
         return after == n || s[after] == ' ';
 }
 
+/* Copy of an untrusted string cut to max bytes (not inside a UTF-8
+ * sequence), with NULs and control characters replaced by '?'. */
 static char *sanitized_copy(const uint8_t *s, size_t n, size_t max) {
         char *c;
 

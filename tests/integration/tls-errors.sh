@@ -2,9 +2,8 @@
 # Connection and TLS failures of `etcd-backupd --once` against a real etcd:
 # wrong CA, a client certificate from another CA, no client certificate, an
 # unreachable endpoint, a missing or an encrypted key, and failover from a
-# dead first endpoint. Each
-# failure exits non-zero with a clear cause and leaves the backup directory
-# exactly as it was.
+# dead first endpoint. Each failure exits non-zero with a clear cause and
+# leaves the backup directory exactly as it was.
 . "$(dirname "$0")/lib.sh"
 
 start_etcd
