@@ -73,6 +73,7 @@ typedef struct Call {
         void *userdata;
         int error;              /* first error from a callback */
         int32_t stream_id;
+        bool heard;             /* etcd has sent HTTP/2 (so it accepted our certificate) */
         bool answered;          /* etcd's response headers have begun */
         bool closed;            /* our stream has ended */
         uint32_t close_code;    /* its HTTP/2 error code: 0 when it ended cleanly */
@@ -352,24 +353,51 @@ static int tls_handshake(Call *c, uint64_t deadline) {
         return 0;
 }
 
-/* The connection ended, or failed, before our stream did: say how. */
-static int connection_lost(Call *c, const char *detail) {
+/* Whether the first error in OpenSSL's queue is an alert from etcd about
+ * our certificate (bad, unknown CA, expired, revoked, required). */
+static bool certificate_alert(void) {
+        int reason = ERR_GET_REASON(ERR_peek_error());
+
+        switch (reason - SSL_AD_REASON_OFFSET) {
+        case SSL_AD_BAD_CERTIFICATE: case SSL_AD_UNSUPPORTED_CERTIFICATE: case SSL_AD_CERTIFICATE_REVOKED:
+        case SSL_AD_CERTIFICATE_EXPIRED: case SSL_AD_CERTIFICATE_UNKNOWN: case SSL_AD_UNKNOWN_CA:
+        case SSL_AD_CERTIFICATE_REQUIRED:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* The connection ended, or failed, before our stream did: say how. With
+ * TLS 1.3 the server checks our certificate after our side of the
+ * handshake is done, so a refusal shows up here, as etcd's alert (then
+ * certificate_alert() held when detail was taken from OpenSSL's queue), or
+ * as a bare close or reset when the alert was lost with it. */
+static int connection_lost(Call *c, const char *detail, bool cert_alert) {
         const EtcdTls *tls = c->tls;
 
         if (c->answered)
                 /* etcd answered, then the connection died: killed, restarted or cut off. */
                 return free_and_format(c->ret_error, "%s: the connection to etcd broke off in the middle of the answer: "
                                        "%s", c->endpoint, detail), -EPIPE;
-        /* With TLS 1.3 the server checks our certificate after our side of
-         * the handshake is done: a refusal shows up as an alert, a reset or
-         * a closed connection before any HTTP answer. */
+        if (c->heard)
+                /* It spoke HTTP/2, so it had accepted our certificate. */
+                return free_and_format(c->ret_error, "%s: etcd closed the connection before answering, after "
+                                       "accepting it (%s): was etcd stopping?", c->endpoint, detail), -ECONNRESET;
+        if (cert_alert && !tls->cert)
+                return free_and_format(c->ret_error, "%s: etcd requires a client certificate and none is configured "
+                                       "(etcd.cert, etcd.key) (%s)", c->endpoint, detail), -EACCES;
+        if (cert_alert)
+                return free_and_format(c->ret_error, "%s: etcd refused the client certificate %s (is it signed by a CA "
+                                       "in etcd's --trusted-ca-file, and still valid?) (%s)", c->endpoint, tls->cert,
+                                       detail), -EACCES;
         if (!tls->cert)
-                return free_and_format(c->ret_error, "%s: etcd closed the connection after the TLS handshake: no client "
-                                       "certificate is configured (etcd.cert, etcd.key) and etcd requires one (%s)",
-                                       c->endpoint, detail), -EACCES;
-        return free_and_format(c->ret_error, "%s: etcd closed the connection after the TLS handshake: it most likely "
-                               "refused the client certificate %s (is it signed by a CA in etcd's "
-                               "--trusted-ca-file?) (%s)", c->endpoint, tls->cert, detail), -EACCES;
+                return free_and_format(c->ret_error, "%s: etcd closed the connection before answering (%s): no client "
+                                       "certificate is configured (etcd.cert, etcd.key) and etcd most likely requires "
+                                       "one, unless it was stopping", c->endpoint, detail), -ECONNRESET;
+        return free_and_format(c->ret_error, "%s: etcd closed the connection before answering (%s): it refused the "
+                               "client certificate %s (is it signed by a CA in etcd's --trusted-ca-file?), or it was "
+                               "stopping", c->endpoint, detail, tls->cert), -ECONNRESET;
 }
 
 static int timed_out(Call *c) {
@@ -386,20 +414,22 @@ static int timed_out(Call *c) {
 static int tls_wait(Call *c, int k) {
         int e = SSL_get_error(c->ssl, k);
         uint64_t until = c->deadline;
+        bool alert;
 
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
                 if (c->stall_usec > 0 && c->last_read + c->stall_usec < until)
                         until = c->last_read + c->stall_usec;
                 k = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until);
                 if (k < 0)
-                        return connection_lost(c, strerror(-k));
+                        return connection_lost(c, strerror(-k), false);
                 return k > 0 ? 1 : timed_out(c);
         }
         if (e == SSL_ERROR_ZERO_RETURN)
-                return connection_lost(c, "etcd closed the connection");
+                return connection_lost(c, "etcd closed the connection", false);
         if (e == SSL_ERROR_SYSCALL)
-                return connection_lost(c, tls_reason(errno ? strerror(errno) : "the connection was closed"));
-        return connection_lost(c, tls_reason("TLS error"));
+                return connection_lost(c, tls_reason(errno ? strerror(errno) : "the connection was closed"), false);
+        alert = certificate_alert();
+        return connection_lost(c, tls_reason("TLS error"), alert);
 }
 
 static int flush_session(Call *c) {
@@ -426,10 +456,12 @@ static int flush_session(Call *c) {
                                 char b;
 
                                 if (!c->answered && (kr = SSL_read(c->ssl, &b, 1)) <= 0 &&
-                                    SSL_get_error(c->ssl, kr) == SSL_ERROR_SSL)
-                                        return connection_lost(c, tls_reason(strerror(e)));
+                                    SSL_get_error(c->ssl, kr) == SSL_ERROR_SSL) {
+                                        bool alert = certificate_alert();
+                                        return connection_lost(c, tls_reason(strerror(e)), alert);
+                                }
                                 ERR_clear_error();
-                                return connection_lost(c, e ? strerror(e) : "the connection was closed");
+                                return connection_lost(c, e ? strerror(e) : "the connection was closed", false);
                         }
                         k = tls_wait(c, k);
                         if (k < 0)
@@ -536,13 +568,16 @@ static int exchange(Call *c) {
                 ssize_t n;
                 int k;
 
+                /* Once our stream has ended the answer is whole: what nghttp2
+                 * would still send (acknowledgements, window updates) is not
+                 * needed, and etcd may already be gone. */
+                if (c->closed)
+                        return 0;
                 k = flush_session(c);
                 if (k < 0)
                         return k;
-                if (c->closed)
-                        return 0;
                 if (!nghttp2_session_want_read(c->session))
-                        return connection_lost(c, "etcd ended the HTTP/2 connection (GOAWAY)");
+                        return connection_lost(c, "it ended the HTTP/2 connection (GOAWAY)", false);
                 k = SSL_read(c->ssl, buf, ETCD_READ_BYTES);
                 if (k <= 0) {
                         k = tls_wait(c, k);
@@ -551,6 +586,7 @@ static int exchange(Call *c) {
                         continue;
                 }
                 c->last_read = now_usec(CLOCK_MONOTONIC);
+                c->heard = true;
                 n = nghttp2_session_mem_recv(c->session, buf, (size_t) k);
                 if (n < 0) {
                         if (c->error < 0)
@@ -604,6 +640,11 @@ static int call_verdict(Call *c, int r) {
                         free_and_format(c->ret_error, "%s: %s", c->endpoint, strerror(-r));
                 return r;
         }
+        if (c->close_code == NGHTTP2_REFUSED_STREAM && !c->answered)
+                /* The call was never processed: etcd going away (its GOAWAY), or too busy. */
+                return free_and_format(c->ret_error, "%s: etcd refused the call before answering (HTTP/2 %s): was "
+                                       "etcd stopping?", c->endpoint, nghttp2_http2_strerror(c->close_code)),
+                       -ECONNRESET;
         if (c->close_code != NGHTTP2_NO_ERROR)
                 return free_and_format(c->ret_error, "%s: the stream broke off (HTTP/2 %s)", c->endpoint,
                                        nghttp2_http2_strerror(c->close_code)), -EPIPE;
@@ -884,6 +925,7 @@ int etcd_replay_answer(const char *endpoint, const uint8_t *data, size_t n, size
         r = h2_setup(&call, &e);
         if (r < 0)
                 return r;
+        call.heard = n > 0;
         if (piece == 0)
                 piece = 1;
         r = 0;
@@ -891,11 +933,13 @@ int etcd_replay_answer(const char *endpoint, const uint8_t *data, size_t n, size
                 const uint8_t *out;
                 ssize_t k;
 
-                /* As exchange() does: what is due is sent (here: nowhere), and
-                 * only then is the stream's end looked at. */
+                /* As exchange() does: the stream's end is looked at first,
+                 * then what is due is sent (here: nowhere). */
+                if (call.closed)
+                        break;
                 while ((k = nghttp2_session_mem_send(call.session, &out)) > 0)
                         ;
-                if (k < 0 || call.closed || off >= n)
+                if (k < 0 || off >= n)
                         break;
                 k = nghttp2_session_mem_recv(call.session, data + off, MIN(piece, n - off));
                 if (k < 0 && call.error < 0)
@@ -908,6 +952,6 @@ int etcd_replay_answer(const char *endpoint, const uint8_t *data, size_t n, size
                         break;
         }
         if (r == 0 && !call.closed)
-                r = connection_lost(&call, "the answer ended");
+                r = connection_lost(&call, "the answer ended", false);
         return call_verdict(&call, r);
 }

@@ -47,7 +47,9 @@ typedef int (*EtcdDataFn)(const void *data, size_t n, void *userdata);
 /* Maintenance.Status on one endpoint. Returns 0, or a negative errno with
  * *ret_error (caller frees) naming the endpoint and the cause:
  * -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT (unreachable), -EACCES (TLS or
- * authentication refused), -EPROTO (not a gRPC answer), -EBADMSG, -EAGAIN
+ * authentication refused), -ECONNRESET (closed before answering: etcd
+ * stopping, or a refusal whose alert was lost), -EPIPE (closed in the
+ * middle of the answer), -EPROTO (not a gRPC answer), -EBADMSG, -EAGAIN
  * (the member has no leader), -EIO (another error etcd reports). The
  * NOSPACE alarm alone is no error (a full db still serves reads and
  * snapshots): 0 with ret->nospace_alarm set. */

@@ -58,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rw = etcd_replay_answer("https://127.0.0.1:2379", data + 1, size - 1, size, on_message, &whole, &error_whole);
         rs = etcd_replay_answer("https://127.0.0.1:2379", data + 1, size - 1, pieces[data[0] & 7], on_message, &split,
                                 &error_split);
-        require(rw == 0 || rw == -EPIPE || rw == -EPROTO || rw == -EBADMSG || rw == -EACCES || rw == -EIO ||
-                rw == -ENOMEM);
+        require(rw == 0 || rw == -EPIPE || rw == -ECONNRESET || rw == -EPROTO || rw == -EBADMSG || rw == -EACCES ||
+                rw == -EIO || rw == -ENOMEM);
         require(rw == 0 || error_whole);
         if (rw == 0)
                 require(!error_whole);
