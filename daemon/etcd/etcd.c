@@ -452,7 +452,7 @@ static int flush_session(Call *c) {
                         if (SSL_get_error(c->ssl, k) == SSL_ERROR_SYSCALL) {
                                 /* The connection is gone. Before etcd answered, its
                                  * alert, if it sent one, says why. */
-                                int e = errno, kr;
+                                int e = errno, kr = 0;
                                 char b;
 
                                 if (!c->answered && (kr = SSL_read(c->ssl, &b, 1)) <= 0 &&
@@ -460,6 +460,8 @@ static int flush_session(Call *c) {
                                         bool alert = certificate_alert();
                                         return connection_lost(c, tls_reason(strerror(e)), alert);
                                 }
+                                if (kr > 0)
+                                        c->heard = true;        /* HTTP/2 from etcd, unread till now */
                                 ERR_clear_error();
                                 return connection_lost(c, e ? strerror(e) : "the connection was closed", false);
                         }
