@@ -26,6 +26,10 @@
 #define UPLOAD_BACKOFF_USEC (1 * USEC_PER_SEC)         /* doubled after each try */
 #define UPLOAD_CONNECT_TIMEOUT_SEC 10L
 #define UPLOAD_LOW_SPEED_TIME_SEC 60L                  /* abort below 1 byte/s for this long */
+/* Each request ends by this time, however the server trickles: so long,
+ * plus the time the body takes at UPLOAD_MIN_RATE_BYTES per second. */
+#define UPLOAD_REQUEST_TIMEOUT_SEC 300L
+#define UPLOAD_MIN_RATE_BYTES (64u * 1024)
 #define UPLOAD_SECRET_MAX_BYTES 4096
 #define UPLOAD_MESSAGE_MAX 512                         /* server's <Message> in our errors */
 #define UPLOAD_HASH_CHUNK_BYTES (256u * 1024)
@@ -59,14 +63,24 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
         char *d;
 
         if (r->overflow || n > r->max - r->len) {
+                /* Stop here: the status is known already (the body comes
+                 * after it), and a body that never ends must not hold the
+                 * upload, and with it every later backup, forever. */
                 r->overflow = true;
-                return n;       /* read on, so that the status is known */
+                return 0;
         }
-        d = realloc(r->data, r->len + n + 1);
-        if (!d)
-                return 0;       /* aborts the transfer */
-        memcpy(d + r->len, ptr, n);
-        r->data = d;
+        if (r->len + n + 1 > r->cap) {
+                size_t cap = MAX(r->cap * 2, (size_t) 4096);
+
+                while (cap < r->len + n + 1)
+                        cap *= 2;
+                d = realloc(r->data, cap);
+                if (!d)
+                        return 0;       /* aborts the transfer */
+                r->data = d;
+                r->cap = cap;
+        }
+        memcpy(r->data + r->len, ptr, n);
         r->len += n;
         r->data[r->len] = '\0';
         return n;
@@ -219,6 +233,9 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, UPLOAD_CONNECT_TIMEOUT_SEC);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, UPLOAD_LOW_SPEED_TIME_SEC);
+                (void) sym_curl_easy_setopt(s->curl, CURLOPT_TIMEOUT,
+                                            UPLOAD_REQUEST_TIMEOUT_SEC +
+                                            (long) ((req->body ? req->body->length : 0) / UPLOAD_MIN_RATE_BYTES));
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);
                 /* Not CURLOPT_USERPWD: access keys may contain ':'. */
@@ -251,7 +268,10 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                         (void) sym_curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
 
                 cc = sym_curl_easy_perform(s->curl);
-                if (cc == CURLE_OK) {
+                if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && resp->overflow)) {
+                        /* An answer cut at resp->max is whole enough: its
+                         * status, and the start of its body (the caller
+                         * looks at resp->overflow where the body counts). */
                         (void) sym_curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &resp->status);
                         if (resp->status >= 200 && resp->status < 300) {
                                 r = 0;

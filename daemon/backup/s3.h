@@ -47,8 +47,8 @@ typedef struct S3Body {
 
 typedef struct S3Response {
         long status;
-        char *data;
-        size_t len, max;
+        char *data;                     /* NUL-terminated */
+        size_t len, cap, max;           /* cap: data's allocation, grown by doubling */
         bool overflow;
         char etag[256];
 } S3Response;

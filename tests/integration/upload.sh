@@ -142,6 +142,32 @@ check "retention: each remote deletion logged as \"Pruned NAME from URL\"" \
 check "retention: one such line per remote deletion" \
   test "$(grep -c 'Pruned .* from ' "$T/6.err")" -eq "$(grep -c . <<<"$gone")"
 
+# 6b. A broken endpoint whose answers never end (a misconfigured proxy):
+# the upload fails at once with what the answer said, and the backup stays.
+# Before, the body was read on for ever, and the worker with it.
+for status in 403 200; do
+  rm -f "$T/endless.port"
+  python3 "$TOP_SRCDIR/tests/helpers/endless-http.py" "$T/endless.port" $status > "$T/endless.log" 2>&1 &
+  EPID=$!; CLEANUP+=("kill $EPID")
+  for _ in $(seq 1 100); do [[ -s $T/endless.port ]] && break; sleep 0.1; done
+  { etcd_group; storage_group "$T/e$status" gzip 1; echo "$encryption"
+    echo "upload: { url = \"http://127.0.0.1:$(cat "$T/endless.port")/bucket/node1/\"; region = \"us-east-1\";"
+    echo "          access_key_id = \"$S3_KEY\"; secret_access_key_file = \"$T/secret\"; allow_insecure_http = true; };"
+  } > "$T/endless.conf"
+  start=$SECONDS
+  oute=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/endless.conf" 2>"$T/e$status.err"); rc=$?
+  check "endless $status answer: --once exits 1 (rc $rc)" test $rc -eq 1
+  check "endless $status answer: the local backup exists" test -f "$oute" -a -f "$oute.json"
+  if [[ $status = 403 ]]; then
+    check "endless 403 answer: 'Upload failed' names HTTP 403" grep -qE "Upload failed after backup .*: listing of .*HTTP 403" "$T/e403.err"
+  else
+    check "endless 200 answer: 'Upload failed' says the listing is too large" \
+      grep -qE "Upload failed after backup .*: listing of .*: the answer is larger than [0-9]+ bytes" "$T/e200.err"
+  fi
+  check "endless $status answer: over in under 60 s ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 60
+  kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
+done
+
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d
 { etcd_group; storage_group "$B" gzip 1; echo "$encryption"
