@@ -400,6 +400,14 @@ static int connection_lost(Call *c, const char *detail, bool cert_alert) {
                                "stopping", c->endpoint, detail, tls->cert), -ECONNRESET;
 }
 
+/* connection_lost() on an SSL_ERROR_SSL: its reason from OpenSSL's queue,
+ * looked at for etcd's alert before tls_reason() empties it. */
+static int tls_lost(Call *c, const char *fallback) {
+        bool alert = certificate_alert();
+
+        return connection_lost(c, tls_reason(fallback), alert);
+}
+
 static int timed_out(Call *c) {
         if (c->stall_usec > 0 && now_usec(CLOCK_MONOTONIC) < c->deadline)
                 return free_and_format(c->ret_error, "%s: etcd stopped sending the snapshot (nothing for %" PRIu64 "s)",
@@ -414,7 +422,6 @@ static int timed_out(Call *c) {
 static int tls_wait(Call *c, int k) {
         int e = SSL_get_error(c->ssl, k);
         uint64_t until = c->deadline;
-        bool alert;
 
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
                 if (c->stall_usec > 0 && c->last_read + c->stall_usec < until)
@@ -428,8 +435,7 @@ static int tls_wait(Call *c, int k) {
                 return connection_lost(c, "etcd closed the connection", false);
         if (e == SSL_ERROR_SYSCALL)
                 return connection_lost(c, tls_reason(errno ? strerror(errno) : "the connection was closed"), false);
-        alert = certificate_alert();
-        return connection_lost(c, tls_reason("TLS error"), alert);
+        return tls_lost(c, "TLS error");
 }
 
 static int flush_session(Call *c) {
@@ -456,10 +462,8 @@ static int flush_session(Call *c) {
                                 char b;
 
                                 if (!c->answered && (kr = SSL_read(c->ssl, &b, 1)) <= 0 &&
-                                    SSL_get_error(c->ssl, kr) == SSL_ERROR_SSL) {
-                                        bool alert = certificate_alert();
-                                        return connection_lost(c, tls_reason(strerror(e)), alert);
-                                }
+                                    SSL_get_error(c->ssl, kr) == SSL_ERROR_SSL)
+                                        return tls_lost(c, strerror(e));
                                 if (kr > 0)
                                         c->heard = true;        /* HTTP/2 from etcd, unread till now */
                                 ERR_clear_error();
