@@ -505,7 +505,7 @@ int s3_init(S3 *s, const ConfigUpload *u, char **ret_error) {
                 s->prefix = t;
         }
 
-        r = read_full_file(u->secret_access_key_file, UPLOAD_SECRET_MAX_BYTES, &secret, &size);
+        r = read_secret_file(u->secret_access_key_file, UPLOAD_SECRET_MAX_BYTES, &secret, &size);
         if (r < 0)
                 return free_and_format(ret_error, "cannot read upload.secret_access_key_file %s: %s",
                                        u->secret_access_key_file, r == -EFBIG ? "too large" : strerror(-r)), r;

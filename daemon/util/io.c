@@ -101,6 +101,29 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
+int read_secret_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        char *buf;
+        ssize_t k;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        k = loop_read(fd, buf, max + 1);
+        if (k < 0 || (size_t) k > max) {
+                explicit_bzero(buf, max + 1);
+                free(buf);
+                return k < 0 ? (int) k : -EFBIG;
+        }
+        buf[k] = '\0';
+        *ret = buf;
+        *ret_size = (size_t) k;
+        return 0;
+}
+
 int fsync_directory(const char *path) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)

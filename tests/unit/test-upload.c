@@ -254,6 +254,17 @@ static void test_sync_refusals(void) {
         check(rep.error && strstr(rep.error, "holds no usable secret"));
         upload_report_done(&rep);
 
+        /* A file larger than any secret: a wrong path, named as such. */
+        {
+                char big[4097];
+                memset(big, 'k', sizeof big);
+                check(pwrite(fd, big, sizeof big, 0) == (ssize_t) sizeof big);
+                check(upload_sync(&u, &p, zone_utc(), dir, &rep) == -EFBIG);
+                check(rep.error && strstr(rep.error, "cannot read upload.secret_access_key_file") &&
+                      strstr(rep.error, "too large"));
+                upload_report_done(&rep);
+        }
+
         /* A missing secret file. */
         check(unlink(secret) == 0);
         check(upload_sync(&u, &p, zone_utc(), dir, &rep) == -ENOENT);
