@@ -5,9 +5,11 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/curl-dl.h"
 #include "util/macro.h"
@@ -30,6 +32,40 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_result = -EIO;
 static char load_error[512];
 
+/*
+ * libcurl's memory is wiped when libcurl frees it. It holds copies of the S3
+ * secret (CURLOPT_PASSWORD, SigV4's "AWS4" + secret key and the HMAC state)
+ * and frees them without wiping; a core dump or a later reader of the heap
+ * would find them. Only libcurl's own allocations go through these.
+ */
+static void wiping_free(void *p) {
+        if (!p)
+                return;
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+}
+
+static void *wiping_realloc(void *p, size_t n) {
+        size_t old;
+        void *q;
+
+        if (!p)
+                return malloc(n);
+        old = malloc_usable_size(p);
+        if (n != 0 && n <= old)
+                return p;
+        q = malloc(n ? n : 1);
+        if (!q)
+                return NULL;
+        memcpy(q, p, MIN(old, n));
+        wiping_free(p);
+        return q;
+}
+
+static char *plain_strdup(const char *s) {
+        return strdup(s);
+}
+
 static void load(void) {
         const struct {
                 const char *name;
@@ -45,7 +81,8 @@ static void load(void) {
                 { "curl_slist_append", (void **) &sym_curl_slist_append },
                 { "curl_slist_free_all", (void **) &sym_curl_slist_free_all },
         };
-        CURLcode (*global_init)(long flags);
+        CURLcode (*global_init_mem)(long flags, curl_malloc_callback m, curl_free_callback f,
+                                    curl_realloc_callback r, curl_strdup_callback s, curl_calloc_callback c);
         void *dl;
 
         /* Never closed: the library stays for the life of the process. */
@@ -65,8 +102,10 @@ static void load(void) {
                         return;
                 }
         }
-        *(void **) &global_init = dlsym(dl, "curl_global_init");
-        if (!global_init || global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        *(void **) &global_init_mem = dlsym(dl, "curl_global_init_mem");
+        if (!global_init_mem ||
+            global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, plain_strdup, calloc) !=
+                    CURLE_OK) {
                 snprintf(load_error, sizeof load_error, "cannot initialise libcurl");
                 load_result = -EIO;
                 return;

@@ -7,10 +7,19 @@
  * the URL, an unreadable or empty secret file).
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -276,6 +285,178 @@ static void test_sync_refusals(void) {
         check(rmdir(dir) == 0);
 }
 
+/* A loopback HTTP server that answers 403 to every request, so that libcurl
+ * signs requests with the secret (SigV4) and fails at once. */
+typedef struct {
+        int fd;
+        volatile int stop;
+        unsigned served;
+} Forbidder;
+
+static void *forbid(void *arg) {
+        static const char answer[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        Forbidder *f = arg;
+
+        while (!f->stop) {
+                struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+                char buf[4096];
+                int c;
+
+                if (poll(&pfd, 1, 100) <= 0)
+                        continue;
+                c = accept(f->fd, NULL, NULL);
+                if (c < 0)
+                        continue;
+                /* Read the request's head, then answer without reading a body. */
+                for (size_t got = 0;;) {
+                        ssize_t k = read(c, buf + got, sizeof buf - 1 - got);
+                        if (k <= 0)
+                                break;
+                        got += (size_t) k;
+                        buf[got] = '\0';
+                        if (strstr(buf, "\r\n\r\n") || got == sizeof buf - 1)
+                                break;
+                }
+                (void) !write(c, answer, sizeof answer - 1);
+                close(c);
+                f->served++;
+        }
+        return NULL;
+}
+
+#define SECRET_LEN 40
+#define WINDOW 10
+
+/* The secret is kept only masked, so that the scan below does not find the
+ * test's own copy: window k is (secret[k..k+WINDOW] as a word) ^ mask. */
+typedef struct {
+        uint8_t masked[SECRET_LEN];
+        uint8_t mask[SECRET_LEN];
+        uint8_t first[32]; /* bitmap of the secret's bytes, to skip fast */
+} HiddenSecret;
+
+static bool window_at(const HiddenSecret *h, const uint8_t *p) {
+        if (!(h->first[p[0] >> 3] & (1u << (p[0] & 7))))
+                return false;
+        for (size_t k = 0; k + WINDOW <= SECRET_LEN; k++) {
+                size_t j = 0;
+                while (j < WINDOW && p[j] == (uint8_t) (h->masked[k + j] ^ h->mask[k + j]))
+                        j++;
+                if (j == WINDOW)
+                        return true;
+        }
+        return false;
+}
+
+/* Every WINDOW bytes of the secret found anywhere in this process's writable
+ * memory (heap, stacks, libraries' data), read through /proc/self/mem so
+ * that freed memory is seen too. Regions of 1 GiB or more (ASan's shadow)
+ * are left out; the scan buffer is its own mapping, also left out. */
+static unsigned count_secret_in_memory(const HiddenSecret *h, size_t *ret_scanned) {
+        const size_t chunk = 1u << 20;
+        unsigned found = 0;
+        uint8_t *buf;
+        FILE *maps;
+        char line[512];
+        int mem;
+
+        *ret_scanned = 0;
+        buf = mmap(NULL, chunk + WINDOW, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        check(buf != MAP_FAILED);
+        maps = fopen("/proc/self/maps", "re");
+        mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+        check(maps && mem >= 0);
+        while (fgets(line, sizeof line, maps)) {
+                unsigned long lo, hi;
+                char perms[8];
+
+                if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' || perms[1] != 'w')
+                        continue;
+                if (hi - lo >= (1ul << 30) || lo == (unsigned long) buf || strstr(line, "[vvar]"))
+                        continue;
+                for (unsigned long at = lo; at < hi; at += chunk) {
+                        size_t want = hi - at < chunk + WINDOW ? hi - at : chunk + WINDOW;
+                        ssize_t k = pread(mem, buf, want, (off_t) at);
+                        if (k < WINDOW)
+                                continue;
+                        for (ssize_t i = 0; i + WINDOW <= k && i < (ssize_t) chunk; i++)
+                                found += window_at(h, buf + i);
+                        *ret_scanned += (size_t) k;
+                }
+        }
+        fclose(maps);
+        close(mem);
+        explicit_bzero(buf, chunk + WINDOW);
+        munmap(buf, chunk + WINDOW);
+        return found;
+}
+
+/* After an upload that signed requests with the secret, no copy of it is
+ * left in the process: ours is wiped, and so is every block libcurl frees. */
+static void test_secret_not_left_behind(void) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        char secret_path[] = "/tmp/test-upload-secret.XXXXXX";
+        char dir[] = "/tmp/test-upload-dir.XXXXXX";
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t alen = sizeof a;
+        RetentionPolicy p = { .keep_last = 1 };
+        UploadReport rep = {};
+        HiddenSecret h = {};
+        Forbidder f = { .fd = -1 };
+        pthread_t t;
+        char url[64];
+        size_t scanned;
+        int fd;
+
+        check(mkdtemp(dir));
+        fd = mkstemp(secret_path);
+        check(fd >= 0);
+        {
+                uint8_t rnd[SECRET_LEN];
+                char plain[SECRET_LEN];
+
+                check(getrandom(rnd, sizeof rnd, 0) == (ssize_t) sizeof rnd);
+                check(getrandom(h.mask, sizeof h.mask, 0) == (ssize_t) sizeof h.mask);
+                for (size_t i = 0; i < SECRET_LEN; i++) {
+                        plain[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+                        h.masked[i] = (uint8_t) plain[i] ^ h.mask[i];
+                        h.first[(uint8_t) plain[i] >> 3] |= (uint8_t) (1u << ((uint8_t) plain[i] & 7));
+                }
+                check(write(fd, plain, sizeof plain) == (ssize_t) sizeof plain);
+                explicit_bzero(plain, sizeof plain);
+                explicit_bzero(rnd, sizeof rnd);
+        }
+        close(fd);
+
+        f.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        check(f.fd >= 0);
+        check(bind(f.fd, (struct sockaddr *) &a, sizeof a) == 0 && listen(f.fd, 8) == 0);
+        check(getsockname(f.fd, (struct sockaddr *) &a, &alen) == 0);
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/bucket/prefix/", (unsigned) ntohs(a.sin_port));
+        check(pthread_create(&t, NULL, forbid, &f) == 0);
+
+        {
+                ConfigUpload u = {
+                        .enabled = true, .url = url, .region = (char *) "us-east-1",
+                        .access_key_id = (char *) "test:tester", .secret_access_key_file = secret_path,
+                        .part_size_bytes = 5u << 20,
+                };
+                check(upload_sync(&u, &p, zone_utc(), dir, &rep) < 0);
+                check(rep.error && strstr(rep.error, "403"));
+                upload_report_done(&rep);
+        }
+        f.stop = 1;
+        check(pthread_join(t, NULL) == 0);
+        close(f.fd);
+        check(f.served >= 1); /* libcurl did sign and send a request */
+
+        check_int_eq(count_secret_in_memory(&h, &scanned), 0);
+        check(scanned > 0);
+
+        check(unlink(secret_path) == 0);
+        check(rmdir(dir) == 0);
+}
+
 int main(void) {
         TEST_RUN(test_uri_encode);
         TEST_RUN(test_query_build);
@@ -283,5 +464,6 @@ int main(void) {
         TEST_RUN(test_list_hostile);
         TEST_RUN(test_xml_element);
         TEST_RUN(test_sync_refusals);
+        TEST_RUN(test_secret_not_left_behind);
         return 0;
 }
