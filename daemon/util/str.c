@@ -130,6 +130,7 @@ int free_and_strdup(char **dst, const char *src) {
 }
 
 int free_and_format(char **dst, const char *fmt, ...) {
+        int saved_errno = errno;
         va_list ap;
         char *s = NULL;
 
@@ -141,10 +142,12 @@ int free_and_format(char **dst, const char *fmt, ...) {
         va_end(ap);
         free(*dst);
         *dst = s;
+        errno = saved_errno;
         return 0;
 }
 
 void append_format(char **dst, const char *fmt, ...) {
+        int saved_errno = errno;
         va_list ap;
         char *s = NULL, *joined;
 
@@ -152,17 +155,15 @@ void append_format(char **dst, const char *fmt, ...) {
         if (vasprintf(&s, fmt, ap) < 0)
                 s = NULL;
         va_end(ap);
-        if (!s)
-                return;
-        if (!*dst) {
+        if (s && !*dst) {
                 *dst = s;
-                return;
-        }
-        if (asprintf(&joined, "%s; %s", *dst, s) >= 0) {
+                s = NULL;
+        } else if (s && asprintf(&joined, "%s; %s", *dst, s) >= 0) {
                 free(*dst);
                 *dst = joined;
         }
         free(s);
+        errno = saved_errno;
 }
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */

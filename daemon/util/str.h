@@ -42,13 +42,14 @@ char *path_join(const char *a, const char *b);
 char *strdup_or_null(const char *s);
 
 /* Replace *dst (freed) with a newly formatted string; on ENOMEM *dst
- * becomes NULL. dst may be NULL (nothing happens). Returns 0, so that
- * `return free_and_format(ret_error, "…"), -EIO;` reads naturally. */
+ * becomes NULL. dst may be NULL (nothing happens). Returns 0 and leaves
+ * errno as it was, so that `return free_and_format(ret_error, "…"), -EIO;`
+ * reads naturally, and `…, -errno;` still returns the caller's error. */
 int free_and_format(char **dst, const char *fmt, ...) _printf_(2, 3);
 
 /* Append a newly formatted string to *dst, after "; " when *dst is not
  * NULL (a list of problems, each said once). On ENOMEM *dst stays as it
- * was. */
+ * was. errno is left as it was. */
 void append_format(char **dst, const char *fmt, ...) _printf_(2, 3);
 
 /* Replace *dst with a copy of src (src may be NULL). 0 or -ENOMEM. */
