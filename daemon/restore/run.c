@@ -188,14 +188,18 @@ static int step_stop_apiserver(Run *run) {
         }
         restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_RUNNING, "stopping kube-apiserver");
         if (p->mode == RESTORE_MODE_STATIC_POD) {
+                char reason[160];
+                bool moved;
+
                 r = run_ensure_held_dir(run);
                 if (r < 0)
                         return r;
-                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, APISERVER_MANIFEST);
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, APISERVER_MANIFEST, &moved);
+                run->apiserver_held = moved;
                 if (r < 0)
                         return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
-                                         APISERVER_MANIFEST, p->held_dir, strerror(-r)), r;
-                run->apiserver_held = true;
+                                         APISERVER_MANIFEST, p->held_dir,
+                                         static_pod_move_reason(r, moved, reason, sizeof reason)), r;
                 start = now_usec(CLOCK_MONOTONIC);
                 r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, start + run->timeout_usec);
                 took = now_usec(CLOCK_MONOTONIC) - start;
@@ -223,14 +227,18 @@ static int step_stop_etcd(Run *run) {
 
         restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_ETCD, RESTORE_STEP_RUNNING, "stopping etcd");
         if (p->mode == RESTORE_MODE_STATIC_POD) {
+                char reason[160];
+                bool moved;
+
                 r = run_ensure_held_dir(run);
                 if (r < 0)
                         return r;
-                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST);
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST, &moved);
+                run->etcd_held = moved;
                 if (r < 0)
                         return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
-                                         ETCD_MANIFEST, p->held_dir, strerror(-r)), r;
-                run->etcd_held = true;
+                                         ETCD_MANIFEST, p->held_dir, static_pod_move_reason(r, moved, reason, sizeof reason)),
+                               r;
         } else {
                 run->etcd_held = true;
                 r = units_stop(p->bus, p->etcd_unit, run->timeout_usec, &err);
@@ -251,11 +259,14 @@ int run_etcd_start(Run *run, char **ret_error) {
         int r;
 
         if (p->mode == RESTORE_MODE_STATIC_POD) {
-                r = static_pod_manifest_move(p->held_dir, p->manifests_dir, ETCD_MANIFEST);
+                char reason[160];
+                bool moved;
+
+                r = static_pod_manifest_move(p->held_dir, p->manifests_dir, ETCD_MANIFEST, &moved);
+                run->etcd_held = !moved;
                 if (r < 0)
                         return free_and_format(ret_error, "cannot move %s back into %s: %s", ETCD_MANIFEST,
-                                         p->manifests_dir, strerror(-r)), r;
-                run->etcd_held = false;
+                                         p->manifests_dir, static_pod_move_reason(r, moved, reason, sizeof reason)), r;
                 return 0;
         }
         run->etcd_held = false;
@@ -267,13 +278,18 @@ int run_etcd_stop(Run *run, char **ret_error) {
         int r;
 
         if (p->mode == RESTORE_MODE_STATIC_POD) {
+                char reason[160];
+                bool moved;
+
                 r = run_ensure_held_dir(run);
                 if (r < 0)
                         return free_and_format(ret_error, "%s", run->error), r;
-                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST);
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, ETCD_MANIFEST, &moved);
+                if (moved)
+                        run->etcd_held = true;
                 if (r < 0)
                         return free_and_format(ret_error, "cannot move %s out of %s: %s", ETCD_MANIFEST,
-                                         p->manifests_dir, strerror(-r)), r;
+                                         p->manifests_dir, static_pod_move_reason(r, moved, reason, sizeof reason)), r;
         } else {
                 r = units_stop(p->bus, p->etcd_unit, run->timeout_usec, ret_error);
                 if (r < 0)
@@ -292,11 +308,14 @@ int run_apiserver_start(Run *run, char **ret_error) {
         int r;
 
         if (p->mode == RESTORE_MODE_STATIC_POD) {
-                r = static_pod_manifest_move(p->held_dir, p->manifests_dir, APISERVER_MANIFEST);
+                char reason[160];
+                bool moved;
+
+                r = static_pod_manifest_move(p->held_dir, p->manifests_dir, APISERVER_MANIFEST, &moved);
+                run->apiserver_held = !moved;
                 if (r < 0)
                         return free_and_format(ret_error, "cannot move %s back into %s: %s", APISERVER_MANIFEST,
-                                         p->manifests_dir, strerror(-r)), r;
-                run->apiserver_held = false;
+                                         p->manifests_dir, static_pod_move_reason(r, moved, reason, sizeof reason)), r;
                 r = wait_readyz(run, &took);
                 if (r < 0)
                         return free_and_format(ret_error, "kube-apiserver: %s", run->error), r;
@@ -455,6 +474,7 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         RestorePlan *p = run->p;
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec;
         unsigned restarted = 0;
+        char reason[160];
         int r = 0, k;
 
         for (size_t i = 0; i < n && r >= 0; i++) {
@@ -478,10 +498,10 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
                 r = run_ensure_held_dir(run);
                 if (r < 0)
                         break;
-                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, pods[i].file);
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, pods[i].file, &pods[i].out);
                 if (r < 0)
-                        pod_error(run, &pods[i], "cannot move it out of %s: %s", p->manifests_dir, strerror(-r));
-                pods[i].out = r >= 0;
+                        pod_error(run, &pods[i], "cannot move it out of %s: %s", p->manifests_dir,
+                                  static_pod_move_reason(r, pods[i].out, reason, sizeof reason));
         }
         for (size_t i = 0; i < n && r >= 0; i++)
                 if (pods[i].out) {
@@ -492,16 +512,21 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
                         }
                 }
         for (size_t i = 0; i < n; i++) {
+                bool moved;
+
                 if (!pods[i].out)
                         continue;
-                k = static_pod_manifest_move(p->held_dir, p->manifests_dir, pods[i].file);
+                k = static_pod_manifest_move(p->held_dir, p->manifests_dir, pods[i].file, &moved);
+                pods[i].out = !moved;
                 if (k < 0) {
-                        pod_error(run, &pods[i], "cannot move it back into %s: it is in %s: %s", p->manifests_dir,
-                                  p->held_dir, strerror(-k));
+                        if (moved)
+                                pod_error(run, &pods[i], "moved back into %s, but the directories could not be "
+                                          "synced: %s", p->manifests_dir, strerror(-k));
+                        else
+                                pod_error(run, &pods[i], "cannot move it back into %s: it is in %s: %s",
+                                          p->manifests_dir, p->held_dir, strerror(-k));
                         r = r < 0 ? r : k;
-                        continue;
                 }
-                pods[i].out = false;
         }
         for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!pods[i].present)

@@ -21,10 +21,10 @@
 #include "util/io.h"
 #include "util/str.h"
 
-int static_pod_manifest_move(const char *from_dir, const char *to_dir, const char *file) {
+int static_pod_manifest_move(const char *from_dir, const char *to_dir, const char *file, bool *ret_moved) {
         _cleanup_close_ int from_fd = -EBADF, to_fd = -EBADF;
-        int r;
 
+        *ret_moved = false;
         if (strchr(file, '/') || streq(file, ".") || streq(file, ".."))
                 return -EINVAL;
         from_fd = open(from_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -35,12 +35,18 @@ int static_pod_manifest_move(const char *from_dir, const char *to_dir, const cha
                 return -errno;
         if (renameat2(from_fd, file, to_fd, file, RENAME_NOREPLACE) < 0)
                 return -errno;
+        *ret_moved = true;
         /* Durable before anyone relies on it: a crash must not resurrect the pod. */
-        if (fsync(to_fd) < 0 || fsync(from_fd) < 0) {
-                r = -errno;
-                return r;
-        }
+        if (fsync(to_fd) < 0 || fsync(from_fd) < 0)
+                return -errno;
         return 0;
+}
+
+const char *static_pod_move_reason(int r, bool moved, char *buf, size_t size) {
+        if (!moved)
+                return strerror(-r);
+        snprintf(buf, size, "the file moved, but the directories could not be synced: %s", strerror(-r));
+        return buf;
 }
 
 int command_port(const Manifest *m, const char *flag, uint16_t default_port, uint16_t *ret, char **ret_error) {

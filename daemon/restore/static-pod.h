@@ -10,14 +10,22 @@
  * Blocking; no logging.
  */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "restore/manifest.h"
 
 /* Move from_dir/file to to_dir/file (same file system), never replacing an
  * existing file (-EEXIST), then fsync both directories. -ENOENT when the
- * manifest is not there, -EXDEV across file systems. */
-int static_pod_manifest_move(const char *from_dir, const char *to_dir, const char *file);
+ * manifest is not there, -EXDEV across file systems. *ret_moved says
+ * whether the file is now in to_dir: true on success, and also when only
+ * the fsync failed, so that the caller knows where the manifest is. */
+int static_pod_manifest_move(const char *from_dir, const char *to_dir, const char *file, bool *ret_moved);
+
+/* The reason a move failed, for a message: strerror(-r), or, when the file
+ * did move, that it moved but the directories could not be synced. */
+const char *static_pod_move_reason(int r, bool moved, char *buf, size_t size);
 
 /* The port number of `flag` ("--secure-port") in the manifest at path, as
  * kube-apiserver reads it (the last occurrence; --flag=value or --flag

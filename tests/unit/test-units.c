@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test-units.c — what the static-pod restore reads out of kube-apiserver's
- * manifest (--secure-port, --bind-address) and the TCP probe it waits with,
- * on loopback addresses other than 127.0.0.1.
+ * manifest (--secure-port, --bind-address), how it moves manifests (with
+ * fsync(2) failing on demand: linked with --wrap=fsync), and the TCP probe
+ * it waits with, on loopback addresses other than 127.0.0.1.
  */
 
 #include <arpa/inet.h>
@@ -12,14 +13,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
 #include "restore/static-pod.h"
+#include "util/str.h"
 #include "util/tcp.h"
 #include "util/macro.h"
 
 static char dir[] = "/tmp/test-units.XXXXXX";
+
+/* fsync(2) fails with EIO on its fsync_fail_at-th call from now (0: never). */
+static unsigned fsync_fail_at;
+
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+int __wrap_fsync(int fd) {
+        if (fsync_fail_at > 0 && --fsync_fail_at == 0) {
+                errno = EIO;
+                return -1;
+        }
+        return __real_fsync(fd);
+}
 
 /* Write kube-apiserver's manifest with the command-list lines text after the program, and return its path
  * (static buffer). */
@@ -105,6 +121,52 @@ static void test_manifest_missing(void) {
         check_int_eq(static_pod_manifest_address(path, "--bind-address", &address, NULL), -ENOENT);
 }
 
+static bool file_in(const char *d, const char *file) {
+        char path[sizeof dir + 64];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/%s", d, file);
+        return stat(path, &st) == 0;
+}
+
+/* A move says where the manifest is, also when only the fsync after the
+ * rename failed: the restore then knows to move it back. */
+static void test_manifest_move(void) {
+        char held[sizeof dir + 16], reason[160];
+        const char *f = "kube-apiserver.yaml";
+        bool moved = true;
+
+        (void) manifest("    - --secure-port=6443\n");
+        snprintf(held, sizeof held, "%s/held", dir);
+        check(mkdir(held, 0700) == 0);
+
+        check_int_eq(static_pod_manifest_move(dir, held, f, &moved), 0);
+        check(moved && file_in(held, f) && !file_in(dir, f));
+
+        /* The rename done, the first directory's fsync fails, then the second's. */
+        for (unsigned at = 1; at <= 2; at++) {
+                const char *from = at == 1 ? held : dir, *to = at == 1 ? dir : held;
+
+                moved = false;
+                fsync_fail_at = at;
+                check_int_eq(static_pod_manifest_move(from, to, f, &moved), -EIO);
+                check(moved && file_in(to, f) && !file_in(from, f));
+                check(strstr(static_pod_move_reason(-EIO, moved, reason, sizeof reason),
+                             "the file moved, but the directories could not be synced: Input/output error"));
+        }
+        fsync_fail_at = 0;
+
+        /* Nothing moves: not there, already there, or not a file name. */
+        check_int_eq(static_pod_manifest_move(dir, held, f, &moved), -ENOENT);
+        check(!moved && file_in(held, f));
+        (void) manifest("    - --secure-port=6443\n");
+        check_int_eq(static_pod_manifest_move(dir, held, f, &moved), -EEXIST);
+        check(!moved && file_in(held, f) && file_in(dir, f));
+        check(streq(static_pod_move_reason(-EEXIST, moved, reason, sizeof reason), strerror(EEXIST)));
+        check_int_eq(static_pod_manifest_move(dir, held, "../x", &moved), -EINVAL);
+        check(!moved);
+}
+
 /* A listener on address, port chosen by the kernel. */
 static int listen_on(int family, const char *address, uint16_t *ret_port) {
         union {
@@ -161,6 +223,7 @@ int main(void) {
         TEST_RUN(test_manifest_port);
         TEST_RUN(test_manifest_address);
         TEST_RUN(test_manifest_missing);
+        TEST_RUN(test_manifest_move);
         TEST_RUN(test_tcp_probe);
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         check(system(cmd) == 0);
