@@ -680,7 +680,8 @@ int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char
         return r;
 }
 
-int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error) {
+int backup_prune(const Config *c, const char *just_made, bool dry_run, char ***ret_kept, char ***ret_deleted,
+                 char **ret_error) {
         _cleanup_(store_freep) Store *store = NULL;
         StoreEntry *entries = NULL;
         size_t n = 0;
@@ -695,7 +696,7 @@ int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_de
                         *ret_error = NULL;
                 return r;
         }
-        r = backup_prune_entries(c, store, &entries, &n, dry_run, ret_kept, ret_deleted, ret_error);
+        r = backup_prune_entries(c, store, &entries, &n, just_made, dry_run, ret_kept, ret_deleted, ret_error);
         store_entries_free(entries, n);
         return r;
 }
@@ -712,30 +713,44 @@ static void entries_drop(StoreEntry *e, size_t *n, const char *name) {
                 }
 }
 
-int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, bool dry_run,
-                         char ***ret_kept, char ***ret_deleted, char **ret_error) {
+int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, const char *just_made,
+                         bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error) {
         _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
         _cleanup_free_ RetentionItem *items = NULL;
+        size_t m = 0;
         int r;
 
         items = calloc(*n ? *n : 1, sizeof *items);
         if (!items)
                 return -ENOMEM;
-        for (size_t i = 0; i < *n; i++)
-                items[i] = (RetentionItem) {
-                        .name = (*entries)[i].name,
-                        .created_usec = (*entries)[i].parsed.created_usec,
-                        /* Only verified backups are ever published with a sidecar. */
-                        .verified = (*entries)[i].has_sidecar,
+        for (size_t i = 0; i < *n; i++) {
+                const StoreEntry *e = *entries + i;
+
+                /* Only backups published here have a sidecar (it is linked
+                 * first); any other file is not ours to delete (kept, below). */
+                if (!e->has_sidecar)
+                        continue;
+                items[m++] = (RetentionItem) {
+                        .name = e->name,
+                        .created_usec = e->parsed.created_usec,
+                        .verified = true,
+                        .just_made = just_made && streq(e->name, just_made),
                 };
-        r = retention_plan(&c->retention, c->zone, items, *n);
+        }
+        r = retention_plan(&c->retention, c->zone, items, m);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < *n; i++) {
+        for (size_t i = 0; i < m; i++) {
                 r = strv_extend(items[i].keep ? &kept : &deleted, items[i].name);
                 if (r < 0)
                         return r;
         }
+        for (size_t i = 0; i < *n; i++)
+                if (!(*entries)[i].has_sidecar) {
+                        r = strv_extend(&kept, (*entries)[i].name);
+                        if (r < 0)
+                                return r;
+                }
         items = mfree(items); /* it points into the entries dropped below */
         if (!dry_run)
                 for (char **d = deleted; d && *d; d++) {

@@ -67,12 +67,17 @@ int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char
 
 /* Apply c's retention policy to the backup directory. Fills pruned with the
  * names removed (and not removed, with dry_run) and kept. Lists the
- * directory itself; see backup_prune_entries(). */
-int backup_prune(const Config *c, bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error);
+ * directory itself; see backup_prune_entries(). just_made (or NULL) names
+ * the backup this run made: it counts as the newest whatever its time (a
+ * clock stepped back must not make older backups newer), so it is kept.
+ * Only backups with their sidecar are planned over: a file without one was
+ * not published here (an operator's copy, say) and is kept. */
+int backup_prune(const Config *c, const char *just_made, bool dry_run, char ***ret_kept, char ***ret_deleted,
+                 char **ret_error);
 
 /* backup_prune() over a listing of store that the caller holds (newest
  * first, as store_list() gives it). Without dry_run, every entry removed
  * from the directory is also dropped from *entries and *n (also when a
  * later removal fails), so the listing stays true to the directory. */
-int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, bool dry_run,
-                         char ***ret_kept, char ***ret_deleted, char **ret_error);
+int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, const char *just_made,
+                         bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error);

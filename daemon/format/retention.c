@@ -92,6 +92,8 @@ static int item_compare(const void *a, const void *b) {
         const RetentionItem *x = a, *y = b;
         int r;
 
+        if (x->just_made != y->just_made)
+                return x->just_made ? -1 : 1;
         if (x->created_usec != y->created_usec)
                 return x->created_usec > y->created_usec ? -1 : 1;
         r = strcmp(x->name, y->name);

@@ -41,6 +41,7 @@ typedef struct RetentionItem {
         const char *name;
         uint64_t created_usec;
         bool verified;
+        bool just_made;         /* this run's own backup (set on one item at most) */
         bool keep;
         unsigned reasons;
 } RetentionItem;
@@ -52,9 +53,12 @@ typedef struct RetentionItem {
  * backup is kept. */
 bool retention_policy_is_disabled(const RetentionPolicy *p);
 
-/* Plan which of n items to keep. Sorts items in place, newest first: by
- * created_usec descending, equal times by name descending (strcmp), then
- * verified before unverified. Then fills keep and reasons of every item:
+/* Plan which of n items to keep. Sorts items in place, newest first: the
+ * item with just_made first, whatever its time (the backup this run made is
+ * the newest even when the clock has stepped back since older ones were
+ * named), then by created_usec descending, equal times by name descending
+ * (strcmp), then verified before unverified. Then fills keep and reasons
+ * of every item:
  *
  * - keep_last N keeps the N newest items.
  * - keep_hourly/daily/weekly/monthly/yearly N walk newest to oldest and keep an item

@@ -110,8 +110,9 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
 
         /* Retention runs only after a complete, verified backup. */
         report(progress, userdata, BACKUP_PHASE_RETENTION, b.received);
-        if ((listed ? backup_prune_entries(c, store, &entries, &n, false, &kept, &ret->pruned, &ret->retention_error)
-                    : backup_prune(c, false, &kept, &ret->pruned, &ret->retention_error)) < 0 &&
+        if ((listed ? backup_prune_entries(c, store, &entries, &n, ret->sidecar.name, false, &kept, &ret->pruned,
+                                           &ret->retention_error)
+                    : backup_prune(c, ret->sidecar.name, false, &kept, &ret->pruned, &ret->retention_error)) < 0 &&
             !ret->retention_error)
                 ret->retention_error = strdup("retention failed");
 

@@ -89,7 +89,7 @@ static void reply_prune(Manager *m, ControlConnection *c, struct json_object *re
                 control_send_error(c, "busy", "a backup is running; prune after it");
                 return;
         }
-        r = backup_prune(m->config, dry_run, &kept, &deleted, &error);
+        r = backup_prune(m->config, NULL, dry_run, &kept, &deleted, &error);
         if (r < 0) {
                 control_send_error(c, "failed", error ? error : strerror(-r));
                 return;

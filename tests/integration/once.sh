@@ -87,6 +87,25 @@ check "retention keep_last=2 leaves two backups and their sidecars" test "$(ls "
 newest=$(ls "$T/b-ret" | grep -v json | sort -t r -k3 | tail -1)
 check "retention keeps the newest" grep -q "r$(etcd_revision).db.zst" <<<"$(ls "$T/b-ret")"
 
+# The clock stepped back: a backup (with its sidecar) named in 2099, as
+# if made while the clock was ahead. The backup a run makes still counts
+# as the newest and stays; keep_last = 1 prunes the one from the future.
+# A backup file without a sidecar was not published here: never pruned.
+src=$(ls "$T/b-ret" | grep -v json | head -1)
+future=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-20991231T000000Z-/' <<<"$src")
+cp "$T/b-ret/$src" "$T/b-ret/$future"
+jq --arg n "$future" '.name = $n' "$T/b-ret/$src.json" > "$T/b-ret/$future.json"
+bare=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-20200101T000000Z-/' <<<"$src")
+cp "$T/b-ret/$src" "$T/b-ret/$bare"
+sed 's/keep_last = 2/keep_last = 1/' "$T/ret.conf" > "$T/ret1.conf"
+ctl put /ret/4 x >/dev/null
+out=$("$ETCD_BACKUPD" --once -c "$T/ret1.conf" 2>"$T/ret1.err"); rc=$?
+check "clock stepped back: the backup succeeds" test $rc -eq 0
+check "clock stepped back: the backup just made stays, with its sidecar" test -f "$out" -a -f "$out.json"
+check "clock stepped back: the backup from the future is pruned" \
+  bash -c "[[ ! -e '$T/b-ret/$future' ]] && grep -q 'Pruned $future' '$T/ret1.err'"
+check "retention never prunes a file without a sidecar" test -f "$T/b-ret/$bare"
+
 # A group-writable backup directory is refused and left alone.
 mkdir -m 0770 "$T/b-open"; chmod 0770 "$T/b-open"
 { etcd_group; storage_group "$T/b-open"; } > "$T/open.conf"

@@ -342,6 +342,30 @@ static void test_newest_verified(void) {
         check_str_eq(describe(items, ELEMENTSOF(items)), "5:last 4:- 3:- 2:- 1:-");
 }
 
+/* The clock stepped back: older backups are dated after the one this run
+ * made. That one is still the newest, for every rule. */
+static void test_just_made(void) {
+        RetentionItem items[] = {
+                { .name = "old-2027", .created_usec = utc(2027, 1, 2, 0, 0, 0), .verified = true },
+                { .name = "old-2026b", .created_usec = utc(2026, 12, 4, 5, 0, 0), .verified = true },
+                { .name = "now", .created_usec = utc(2026, 12, 4, 3, 0, 0), .verified = true, .just_made = true },
+        };
+
+        set_tz("UTC");
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)), "now:last,newest-verified old-2027:- old-2026b:-");
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 2 }, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)), "now:last,newest-verified old-2027:last old-2026b:-");
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 1 }, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)), "now:daily,newest-verified old-2027:- old-2026b:-");
+
+        /* Without the mark the future-dated backup wins, and the new one goes. */
+        for (size_t i = 0; i < ELEMENTSOF(items); i++)
+                items[i].just_made = false;
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)), "old-2027:last,newest-verified old-2026b:- now:-");
+}
+
 static void test_local_time(void) {
         /* 22:30 and 23:30 UTC on 2021-01-01 are one day in UTC but two in
          * Berlin (23:30 and 00:30 local). */
@@ -634,6 +658,7 @@ int main(void) {
         TEST_RUN(test_yearly);
         TEST_RUN(test_ties);
         TEST_RUN(test_newest_verified);
+        TEST_RUN(test_just_made);
         TEST_RUN(test_local_time);
         TEST_RUN(test_reference);
         zone_free(local);
