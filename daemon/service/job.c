@@ -189,6 +189,9 @@ void job_log_result(const JobResult *r, const Config *c) {
                 if (asprintf(&m, "Pruned %s", *p) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_PRUNED, m, "ETCD_BACKUP_FILE", *p, NULL);
         }
+        if (r->pruned_more > 0)
+                log_info("Pruned %" PRIu64 " more backups, too many to name in one report (see %s)", r->pruned_more,
+                         c->storage.directory);
         for (char **p = r->uploaded; p && *p; p++)
                 log_info("Uploaded %s to %s", *p, upload_url);
         for (char **p = r->remote_pruned; p && *p; p++) {

@@ -20,6 +20,7 @@ typedef struct JobResult {
         char *path;             /* the published backup, on success */
         Sidecar sidecar;        /* on success */
         char **pruned;          /* names retention removed (may be NULL) */
+        uint64_t pruned_more;   /* removed beyond those named in pruned (the worker's line is bounded) */
         unsigned kept;          /* backups in the directory after retention */
         char *retention_error;  /* retention failed after a good backup */
         char *upload_error;     /* the upload failed after a good backup (the backup stays) */

@@ -324,6 +324,35 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 /* ---- the listing List answers from ---- */
 
+/* The listing List answers from, read from the directory again; *ret_e
+ * and *ret_n (optional) get the entries. On failure the listing is empty
+ * (at start) or stays as it was. */
+static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n) {
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_free_ char *error = NULL;
+        struct json_object *l;
+        StoreEntry *e = NULL;
+        size_t n = 0;
+
+        if (!m->listing)
+                m->listing = json_object_new_array();
+        if (store_open(m->config->storage.directory, false, &s, &error) < 0 || store_list(s, &e, &n) < 0)
+                return -EIO;
+        l = json_object_new_array();
+        for (size_t i = 0; l && i < n; i++)
+                json_object_array_add(l, store_entry_to_json(&e[i]));
+        if (l) {
+                json_object_put(m->listing);
+                m->listing = l;
+        }
+        if (ret_e) {
+                *ret_e = e;
+                *ret_n = n;
+        } else
+                store_entries_free(e, n);
+        return 0;
+}
+
 void manager_listing_remove(Manager *m, char **names) {
         for (char **p = names; m->listing && p && *p; p++)
                 for (size_t i = 0; i < json_object_array_length(m->listing); i++) {
@@ -376,8 +405,11 @@ static void job_succeeded(Manager *m) {
         } else if (m->config->upload.enabled)
                 m->upload_last_success_usec = m->last_attempt_usec;
 
-        manager_listing_remove(m, r->pruned);
-        listing_add(m, &r->sidecar);
+        if (r->pruned_more == 0 || listing_read(m, NULL, NULL) < 0) {
+                /* (Too many pruned to be named: the listing is read again, the new backup with it.) */
+                manager_listing_remove(m, r->pruned);
+                listing_add(m, &r->sidecar);
+        }
         sidecar_done(&m->last_sidecar);
         m->last_sidecar = r->sidecar;
         r->sidecar = (Sidecar) {};
@@ -636,16 +668,11 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 }
 
 static void load_last(Manager *m) {
-        _cleanup_(store_freep) Store *s = NULL;
-        _cleanup_free_ char *error = NULL;
         StoreEntry *e = NULL;
         size_t n = 0;
 
-        m->listing = json_object_new_array();
-        if (store_open(m->config->storage.directory, false, &s, &error) < 0 || store_list(s, &e, &n) < 0)
+        if (listing_read(m, &e, &n) < 0)
                 return;
-        for (size_t i = 0; m->listing && i < n; i++)
-                json_object_array_add(m->listing, store_entry_to_json(&e[i]));
         if (n > 0)
                 m->newest_backup_usec = e[0].parsed.created_usec;
         for (size_t i = 0; i < n; i++)

@@ -25,16 +25,18 @@ void worker_message_done(WorkerMessage *m) {
 }
 
 /* o[key] = the strings of l, as many as fit in max_bytes in all, so that a
- * line stays far below WORKER_LINE_MAX. */
-static void add_strv(struct json_object *o, const char *key, char **l, size_t max_bytes) {
+ * line stays far below WORKER_LINE_MAX. Returns how many were left out. */
+static size_t add_strv(struct json_object *o, const char *key, char **l, size_t max_bytes) {
         struct json_object *a = json_object_new_array();
         size_t total = 0;
+        char **p = l;
 
-        for (char **p = l; p && *p && total + strlen(*p) <= max_bytes; p++) {
+        for (; p && *p && total + strlen(*p) <= max_bytes; p++) {
                 total += strlen(*p);
                 json_object_array_add(a, json_object_new_string(*p));
         }
         json_object_object_add(o, key, a);
+        return p ? strv_length(p) : 0;
 }
 
 /* The strings of the array o[key], if there is one; other elements are skipped. */
@@ -76,7 +78,10 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                                 return -ENOMEM;
                         }
                         json_object_object_add(o, "sidecar", json_object_new_string(sc));
-                        add_strv(o, "pruned", m->job.pruned, SIZE_MAX);
+                        uint64_t more = add_strv(o, "pruned", m->job.pruned, WORKER_UPLOADED_MAX_BYTES) +
+                                        m->job.pruned_more;
+                        if (more > 0)
+                                json_object_object_add(o, "pruned_more", json_object_new_int64((int64_t) more));
                         json_object_object_add(o, "kept", json_object_new_int64(m->job.kept));
                 }
                 if (m->job.retention_error)
@@ -170,6 +175,7 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                                 goto finish;
                         if (get_strv(o, "pruned", &m.job.pruned) < 0)
                                 goto oom;
+                        (void) get_u64(o, "pruned_more", &m.job.pruned_more);
                         if (get_u64(o, "kept", &kept) >= 0)
                                 m.job.kept = (unsigned) MIN(kept, (uint64_t) UINT32_MAX);
                         if ((s = get_str(o, "upload_error")) &&

@@ -3,8 +3,9 @@
 # STATUS=, persistent catch-up at start (and none when the last backup is
 # recent), a calendar a few seconds apart producing backups and pruning,
 # reload with a good and a bad config, retries with backoff when etcd is
-# unreachable, metrics, and SIGTERM during a backup leaving the backup
-# directory unchanged.
+# unreachable, metrics, SIGTERM during a backup leaving the backup
+# directory unchanged, and one run pruning more backups than its report
+# can name.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -119,5 +120,39 @@ if [[ -n $worker ]] && wait_streaming "$worker"; then
 else
   not_ok "SIGTERM mid-backup: never saw the worker stream"; stop_daemon
 fi
+
+# 6. One run that prunes more backups than the worker's report can name
+# (1,500 old ones, with their sidecars): the backup is ok, the names that
+# do not fit are counted, and List matches the directory.
+mkdir -m 0700 "$T/b6"
+tpl=$(ls "$T/b"/*.db.zst | head -1)
+python3 - "$tpl" "$T/b6" <<'PY'
+import json, os, re, sys
+tpl, out = sys.argv[1], sys.argv[2]
+side = json.load(open(tpl + ".json"))
+cluster = re.match(r"etcd-([0-9a-f]{16})-", os.path.basename(tpl)).group(1)
+for i in range(1500):
+    name = "etcd-%s-2020%02d%02dT%02d0000Z-r%d.db.zst" % (cluster, 1 + i // 672, 1 + (i // 24) % 28, i % 24, i + 1)
+    side["name"] = name
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(b"x")
+    with open(os.path.join(out, name + ".json"), "w") as f:
+        json.dump(side, f)
+PY
+{ etcd_group; storage_group "$T/b6" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo 'retention: { keep_last = 2; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
+  echo "control: { socket = \"$T/control6.sock\"; group = \"\"; };"; } > "$T/d6.conf"
+start_daemon "$T/d6.conf" 60
+wait_for "$T/notify.log" '^READY=1$' 5
+out=$("$ETCD_BACKUPCTL" -s "$T/control6.sock" backup 2>&1); rc=$?
+check "many pruned: the backup is ok" test $rc -eq 0
+check "many pruned: the daemon logs it ok, not failed" \
+  bash -c "grep -q ' ok, rev ' '$T/daemon.log' && ! grep -q 'without a result' '$T/daemon.log'"
+check "many pruned: the ones not named are counted" grep -qE 'Pruned [0-9]+ more backups, too many to name' "$T/daemon.log"
+check "many pruned: two backups left" test "$(backups "$T/b6")" = 2
+check "many pruned: List matches the directory" \
+  test "$("$ETCD_BACKUPCTL" -s "$T/control6.sock" --json list | jq -r '.[].name' | sort)" = "$(ls "$T/b6" | grep -v json | sort)"
+stop_daemon
 
 finish
