@@ -101,7 +101,7 @@ int k8s_secrets_check(Bbolt *db, const EncryptionConfig *c, K8sSecretsCheck *ret
                 if (!encryption_config_lacks_key(c, kvs[i].value, kvs[i].value_size))
                         continue;
                 out.unreadable++;
-                enc_value_parse(kvs[i].value, kvs[i].value_size, &v);
+                encryption_config_value_parse(c, kvs[i].value, kvs[i].value_size, &v);
                 if (!enc_value_label(&v, label, sizeof label))
                         continue;
                 if (!strv_contains(out.labels, label) && strv_extend(&out.labels, label) < 0)

@@ -73,7 +73,7 @@ static int decode_kv(const char *cmd, const MvccKv *kv, const EncryptionConfig *
         int r;
 
         key_text(kbuf, sizeof kbuf, kv->key, kv->key_size);
-        enc_value_parse(kv->value, kv->value_size, &v);
+        encryption_config_value_parse(c, kv->value, kv->value_size, &v);
         if (v.encrypted) {
                 char label[96];
 
@@ -364,7 +364,7 @@ int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionCo
                 EncValue v;
                 int k;
 
-                enc_value_parse(secrets[i].value, secrets[i].value_size, &v);
+                encryption_config_value_parse(c, secrets[i].value, secrets[i].value_size, &v);
                 if (!enc_value_label(&v, label, sizeof label))
                         continue; /* plaintext: today's audit reports those */
                 if (v.type == ENC_PROVIDER_KMS)

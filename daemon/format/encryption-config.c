@@ -177,8 +177,10 @@ static int parse_key(Parse *p, EncProviderType type, yaml_node_t *n, EncKey *ret
         bin = sodium_malloc(KEY_MAX_BYTES);
         if (!bin)
                 return -ENOMEM;
+        /* Line breaks are ignored, as kube-apiserver's decoder does (a
+         * block scalar "secret: |" ends in one). */
         if (sodium_base642bin(bin, KEY_MAX_BYTES, (const char *) secret->data.scalar.value,
-                              secret->data.scalar.length, NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) < 0) {
+                              secret->data.scalar.length, "\r\n", &len, NULL, sodium_base64_VARIANT_ORIGINAL) < 0) {
                 sodium_free(bin);
                 return fail(p->error, -EINVAL, "line %u: the secret of %s key \"%s\" is not base64 of at most %u bytes",
                             line_of(secret), tname, printable(pbuf, sizeof pbuf, name, strlen(name)), KEY_MAX_BYTES);
@@ -431,6 +433,33 @@ void enc_value_parse(const void *value, size_t size, EncValue *ret) {
         *ret = v;
 }
 
+void encryption_config_value_parse(const EncryptionConfig *c, const void *value, size_t size, EncValue *ret) {
+        const char *name, *end = (const char *) value + size;
+        size_t best = 0;
+
+        enc_value_parse(value, size, ret);
+        if (!c || !ret->key_name || ret->type == ENC_PROVIDER_KMS)
+                return;
+        name = ret->key_name;
+        for (size_t i = 0; i < c->n_resources; i++)
+                for (size_t j = 0; j < c->resources[i].n_providers; j++) {
+                        const EncProvider *pr = &c->resources[i].providers[j];
+
+                        for (size_t k = 0; pr->type == ret->type && k < pr->n_keys; k++) {
+                                size_t n = strlen(pr->keys[k].name);
+
+                                if (n > best && n < (size_t) (end - name) && name[n] == ':' &&
+                                    memcmp(name, pr->keys[k].name, n) == 0)
+                                        best = n;
+                        }
+                }
+        if (best == 0 || best == ret->key_name_size)
+                return;
+        ret->key_name_size = best;
+        ret->data = (const uint8_t *) name + best + 1;
+        ret->data_size = (size_t) (end - name) - best - 1;
+}
+
 char *encryption_resource_of_key(const char *etcd_key, size_t n) {
         _cleanup_(k8s_key_clear) K8sKey k = {};
         int r = k8s_key_parse(etcd_key, n, &k);
@@ -447,8 +476,12 @@ static bool resource_matches(const char *pattern, const char *resource) {
         if (streq(pattern, "*.*") || streq(pattern, resource))
                 return true;
         /* A built-in group's resources are stored without their group
-         * (/registry/deployments/…): "deployments.apps" names them. */
-        if (!dot && strncmp(pattern, resource, n) == 0 && pattern[n] == '.')
+         * (/registry/deployments/…): "deployments.apps" names them. Built-in
+         * groups are one word (apps, batch, policy) or end in .k8s.io; any
+         * other group is a custom resource's, stored with its group:
+         * "secrets.example.com" never names the core secrets. */
+        if (!dot && strncmp(pattern, resource, n) == 0 && pattern[n] == '.' &&
+            (!strchr(pattern + n + 1, '.') || endswith(pattern + n + 1, ".k8s.io")))
                 return true;
         if (pattern[0] == '*' && pattern[1] == '.')
                 return dot ? streq(pattern + 2, dot + 1) : pattern[2] == 0;
@@ -565,7 +598,7 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
 
         if (error)
                 error[0] = 0;
-        enc_value_parse(value, size, &v);
+        encryption_config_value_parse(c, value, size, &v);
         printable(kbuf, sizeof kbuf, etcd_key, etcd_key_size);
         if (!v.encrypted) {
                 uint8_t *copy = malloc(size ? size : 1);
@@ -673,7 +706,7 @@ bool enc_value_label(const EncValue *v, char *label, size_t label_size) {
 bool encryption_config_lacks_key(const EncryptionConfig *c, const void *value, size_t size) {
         EncValue v;
 
-        enc_value_parse(value, size, &v);
+        encryption_config_value_parse(c, value, size, &v);
         if (!v.encrypted || v.type == ENC_PROVIDER_KMS)
                 return false;
         if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY || !v.key_name)

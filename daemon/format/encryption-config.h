@@ -101,6 +101,13 @@ static inline void encryption_config_freep(EncryptionConfig **c) {
  * type as parsed and key_name NULL. */
 void enc_value_parse(const void *value, size_t size, EncValue *ret);
 
+/* enc_value_parse(), with the key name read as c names its keys: a name
+ * may hold ':' (kube-apiserver allows it and writes
+ * "k8s:enc:aescbc:v1:key:1:"), so the longest name of c's keys of that
+ * type that the value carries, followed by ':', is the key name. Without
+ * such a key (or c NULL), as enc_value_parse(). */
+void encryption_config_value_parse(const EncryptionConfig *c, const void *value, size_t size, EncValue *ret);
+
 /* The resource ("secrets", "widgets.example.com") an etcd key under
  * /registry/ belongs to, as EncryptionConfiguration names resources (see
  * format/k8s-key.h); "" for other keys. Returns a new string or NULL (no

@@ -9,6 +9,7 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "format/encryption-config.h"
@@ -192,6 +193,56 @@ static void test_value_and_resources(void) {
         check(!encryption_config_has_key(c, NULL, ENC_PROVIDER_AESCBC, "gcm1", 4));
 }
 
+/* What kube-apiserver accepts and writes: a key name with ':' (its prefix
+ * is k8s:enc:aescbc:v1:key:1:), a secret as a block scalar (base64 on its
+ * own line, a line break after it), and a custom resource named like a core
+ * one, which never stands for the core one. */
+static void test_apiserver_shapes(void) {
+        static const char text[] =
+                "apiVersion: apiserver.config.k8s.io/v1\n"
+                "kind: EncryptionConfiguration\n"
+                "resources:\n"
+                "  - resources: [secrets.example.com]\n"
+                "    providers:\n"
+                "      - identity: {}\n"
+                "  - resources: [secrets, deployments.apps, ingresses.networking.k8s.io]\n"
+                "    providers:\n"
+                "      - aescbc:\n"
+                "          keys:\n"
+                "            - name: key\n"
+                "              secret: ZGVmZ2hpamtsbW5vcHFycw==\n"
+                "            - name: \"key:1\"\n"
+                "              secret: |\n"
+                "                AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = NULL;
+        char err[ENCRYPTION_ERROR_MAX], value[sizeof CBC + 2], label[32];
+        const size_t head = strlen("k8s:enc:aescbc:v1:key1:");
+        size_t n;
+        EncValue v;
+
+        c = load(text, 0, err);
+        /* CBC's ciphertext (key1's secret, no additional data) under "key:1". */
+        n = (size_t) snprintf(value, sizeof value, "k8s:enc:aescbc:v1:key:1:");
+        memcpy(value + n, CBC + head, sizeof CBC - 1 - head);
+        n += sizeof CBC - 1 - head;
+        decrypt_ok(c, value, n);
+        check(!encryption_config_lacks_key(c, value, n));
+        encryption_config_value_parse(c, value, n, &v);
+        check_int_eq(v.key_name_size, 5);
+        check_int_eq(v.data_size, 48);
+        check(enc_value_label(&v, label, sizeof label));
+        check_str_eq(label, "aescbc:key?1"); /* as every unusual byte of a name is shown */
+        /* Without the config, the name ends at the first ':'. */
+        enc_value_parse(value, n, &v);
+        check_int_eq(v.key_name_size, 3);
+
+        check(encryption_config_lookup(c, "secrets") == &c->resources[1]);
+        check(encryption_config_lookup(c, "secrets.example.com") == &c->resources[0]);
+        check(encryption_config_lookup(c, "deployments") == &c->resources[1]);
+        check(encryption_config_lookup(c, "ingresses") == &c->resources[1]);
+        check(encryption_config_lookup(c, "configmaps") == NULL);
+}
+
 static void test_bad_configs(void) {
         static const struct {
                 const char *text;
@@ -242,6 +293,7 @@ static void test_bad_configs(void) {
 int main(void) {
         TEST_RUN(test_parse_and_decrypt);
         TEST_RUN(test_value_and_resources);
+        TEST_RUN(test_apiserver_shapes);
         TEST_RUN(test_bad_configs);
         return 0;
 }
