@@ -90,6 +90,7 @@ typedef struct Output {
         uint64_t size;
         uint64_t flushed;       /* bytes whose writeback has been started */
         bool writeback;         /* the stream has ended: start writeback as it is written */
+        int write_error;        /* a write to fd failed: -errno */
 } Output;
 
 /* Once etcd's stream has ended, start writing the output back every so many
@@ -107,7 +108,7 @@ static int on_output(const void *data, size_t n, void *userdata) {
                 return -EIO;
         r = loop_write(o->fd, data, n);
         if (r < 0)
-                return r;
+                return o->write_error = r;
         o->size += n;
         if (o->writeback && o->size - o->flushed >= OUTPUT_FLUSH_BYTES) {
                 /* Only a head start: the fsync at publishing is what counts. */
@@ -144,6 +145,7 @@ typedef struct Spool {
         CodecWriter *codec;
         bool codec_failed;      /* codec_writer_new() failed: error says why */
         int error;              /* compressor's result */
+        bool read_failed;       /* error is reading the spool back */
         int nice_error;         /* errno of lowering the compressor's priority, or 0 */
 } Spool;
 
@@ -216,12 +218,9 @@ static void *compress_thread(void *userdata) {
                         break;
                 n = (size_t) MIN(avail, (uint64_t) room);
                 k = pread(s->fd, buf, n, (off_t) offset);
-                if (k < 0) {
-                        r = -errno;
-                        break;
-                }
-                if ((size_t) k != n) {
-                        r = -EIO;
+                if (k < 0 || (size_t) k != n) {
+                        r = k < 0 ? -errno : -EIO;
+                        s->read_failed = true;
                         break;
                 }
                 r = codec_writer_commit(s->codec, n);
@@ -242,6 +241,7 @@ typedef struct Stream {
         void *userdata;
         uint64_t total;
         uint64_t next_report;
+        int write_error;        /* a write to the spool failed: -errno */
 } Stream;
 
 static int on_stream_data(const void *data, size_t n, void *userdata) {
@@ -251,7 +251,7 @@ static int on_stream_data(const void *data, size_t n, void *userdata) {
 
         r = loop_write(st->spool->fd, data, n);
         if (r < 0)
-                return r;
+                return st->write_error = r;
         /* Hashed here, while the message is in the cache: the stream thread
          * has time to spare beside etcd (it waits for etcd about half the
          * time), where the compressor, after the stream, would not. */
@@ -492,6 +492,9 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         if (r < 0) {
                 if (r == -ENOSPC || r == -EDQUOT)
                         r = fail(result, r, "no space left in %s while receiving the snapshot", c->storage.directory);
+                else if (stream.write_error < 0)
+                        r = fail(result, r, "cannot write the snapshot into %s: %s", c->storage.directory,
+                                 strerror(-r));
                 else if (!error)
                         r = fail(result, r, "%s: snapshot failed: %s", status.endpoint, strerror(-r));
                 else
@@ -519,9 +522,15 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                 goto finish;
         }
         if (spool.error < 0) {
-                r = spool.error == -ENOSPC || spool.error == -EDQUOT
-                        ? fail(result, spool.error, "no space left in %s while writing the backup", c->storage.directory)
-                        : fail(result, spool.error, "compression failed: %s", strerror(-spool.error));
+                if (spool.error == -ENOSPC || spool.error == -EDQUOT)
+                        r = fail(result, spool.error, "no space left in %s while writing the backup",
+                                 c->storage.directory);
+                else if (out.write_error < 0 || spool.read_failed)
+                        r = fail(result, spool.error, "cannot %s %s: %s",
+                                 spool.read_failed ? "read back the snapshot spooled in" : "write the backup into",
+                                 c->storage.directory, strerror(-spool.error));
+                else
+                        r = fail(result, spool.error, "compression failed: %s", strerror(-spool.error));
                 goto finish;
         }
         if (direct) {

@@ -121,6 +121,18 @@ check "min_free: exit 1 with a clear reason" test $rc -eq 1
 check "min_free: names storage.min_free" grep -q "storage.min_free" <<<"$err"
 check "min_free: nothing written" test -z "$(dir_files "$T/b-full")"
 
+# A write into the backup directory that fails (here EFBIG: a file size
+# limit, with SIGXFSZ ignored so that write(2) fails instead) is named as
+# the directory's, not as etcd's; nothing is left behind.
+{ etcd_group; storage_group "$T/b-fsize" zstd 1; } > "$T/fsize.conf"
+mkdir -m 0700 "$T/b-fsize"
+err=$(trap '' XFSZ; ulimit -f 8; "$ETCD_BACKUPD" --once -c "$T/fsize.conf" 2>&1); rc=$?
+check "write error: exit 1" test $rc -eq 1
+check "write error: names the directory and the cause" \
+  grep -q "cannot write the snapshot into $T/b-fsize: File too large" <<<"$err"
+check "write error: not blamed on etcd" bash -c "! grep -q 'snapshot failed' <<<'$err'"
+check "write error: nothing written" test -z "$(dir_files "$T/b-fsize")"
+
 # At start: a sidecar an interrupted publish left without its backup is
 # removed and logged; a backup without a sidecar is named in a warning; the
 # new backup is published with its sidecar.
