@@ -282,7 +282,14 @@ int store_open(const char *path, bool create, Store **ret, char **ret_error) {
                         if (r < 0)
                                 return asprintf(ret_error, "cannot create %s: %s", parent, strerror(-r)), r;
                 }
-                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                if (mkdir(path, 0700) >= 0) {
+                        /* Its name durable before any backup in it counts. */
+                        const char *up = slash && slash != parent ? parent : "/";
+                        r = fsync_directory(up);
+                        if (r < 0)
+                                return asprintf(ret_error, "cannot sync %s after creating %s in it: %s", up, path,
+                                                strerror(-r)), r;
+                } else if (errno != EEXIST)
                         return r = -errno, asprintf(ret_error, "cannot create backup directory %s: %s", path,
                                                     strerror(errno)), r;
         }

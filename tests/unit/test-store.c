@@ -2,7 +2,8 @@
 /*
  * test-store.c — backup names and sidecar JSON: round trips, rejects of
  * everything that is not a backup name, and hostile sidecars; publishing
- * through O_TMPFILE + linkat, listing order and removal.
+ * through O_TMPFILE + linkat, listing order and removal; a directory it
+ * creates is synced into its parent (fsync(2) is watched: --wrap=fsync).
  */
 
 #include <errno.h>
@@ -12,6 +13,27 @@
 #include "backup/store.h"
 #include "test.h"
 #include "util/io.h"
+
+/* The directories fsync(2) was called on, in order (readlink of the fd). */
+static char synced[8][256];
+static unsigned n_synced;
+
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+int __wrap_fsync(int fd) {
+        char link[64];
+        struct stat st;
+
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && n_synced < ELEMENTSOF(synced)) {
+                ssize_t k;
+
+                snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+                k = readlink(link, synced[n_synced], sizeof synced[0] - 1);
+                if (k > 0)
+                        synced[n_synced++][k] = '\0';
+        }
+        return __real_fsync(fd);
+}
 
 static void test_names(void) {
         StoreName n = { .cluster_id = 0xcdf818194e3a8c32, .created_usec = UINT64_C(1795237154) * 1000000,
@@ -109,7 +131,11 @@ static void test_publish_list_remove(void) {
 
         check(dir);
         check(asprintf(&sub, "%s/backups", dir) > 0);
+        n_synced = 0;
         check(store_open(sub, true, &s, &error) == 0);
+        /* The new directory's name is durable before a backup in it counts. */
+        check_int_eq(n_synced, 1);
+        check_str_eq(synced[0], dir);
         for (int i = 0; i < 3; i++) {
                 _cleanup_(sidecar_done) Sidecar sc = {};
                 _cleanup_free_ char *name = NULL;
