@@ -194,12 +194,18 @@ void job_log_result(const JobResult *r, const Config *c) {
                          c->storage.directory);
         for (char **p = r->uploaded; p && *p; p++)
                 log_info("Uploaded %s to %s", *p, upload_url);
+        if (r->uploaded_more > 0)
+                log_info("Uploaded %" PRIu64 " more files to %s, too many to name in one report", r->uploaded_more,
+                         upload_url);
         for (char **p = r->remote_pruned; p && *p; p++) {
                 _cleanup_free_ char *m = NULL;
                 if (asprintf(&m, "Pruned %s from %s", *p, upload_url) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_PRUNED, m, "ETCD_BACKUP_FILE", *p, "ETCD_BACKUP_REMOTE",
                                    upload_url, NULL);
         }
+        if (r->remote_pruned_more > 0)
+                log_info("Pruned %" PRIu64 " more backups from %s, too many to name in one report",
+                         r->remote_pruned_more, upload_url);
         if (r->follow_threads > 0)
                 log_info("Backup %s: compressed beside etcd's stream on %u thread%s", r->path, r->follow_threads,
                          r->follow_threads == 1 ? "" : "s");

@@ -25,7 +25,9 @@ typedef struct JobResult {
         char *retention_error;  /* retention failed after a good backup */
         char *upload_error;     /* the upload failed after a good backup (the backup stays) */
         char **uploaded;        /* names uploaded (may be NULL) */
+        uint64_t uploaded_more; /* uploaded beyond those named */
         char **remote_pruned;   /* remote backups the remote retention deleted (may be NULL) */
+        uint64_t remote_pruned_more; /* deleted beyond those named */
         /* kubernetes.encryption_config set: the Secrets checked against it (backup_run()). */
         bool k8s_checked;
         uint64_t k8s_unreadable;        /* Secrets encrypted with a key it does not have */

@@ -39,6 +39,14 @@ static size_t add_strv(struct json_object *o, const char *key, char **l, size_t 
         return p ? strv_length(p) : 0;
 }
 
+/* add_strv() capped at WORKER_UPLOADED_MAX_BYTES, and o[more_key] = how many
+ * names it left out plus more (those already left out), when not 0. */
+static void add_names(struct json_object *o, const char *key, const char *more_key, char **l, uint64_t more) {
+        more += add_strv(o, key, l, WORKER_UPLOADED_MAX_BYTES);
+        if (more > 0)
+                json_object_object_add(o, more_key, json_object_new_int64((int64_t) more));
+}
+
 /* The strings of the array o[key], if there is one; other elements are skipped. */
 static int get_strv(struct json_object *o, const char *key, char ***l) {
         struct json_object *j;
@@ -78,10 +86,7 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                                 return -ENOMEM;
                         }
                         json_object_object_add(o, "sidecar", json_object_new_string(sc));
-                        uint64_t more = add_strv(o, "pruned", m->job.pruned, WORKER_UPLOADED_MAX_BYTES) +
-                                        m->job.pruned_more;
-                        if (more > 0)
-                                json_object_object_add(o, "pruned_more", json_object_new_int64((int64_t) more));
+                        add_names(o, "pruned", "pruned_more", m->job.pruned, m->job.pruned_more);
                         json_object_object_add(o, "kept", json_object_new_int64(m->job.kept));
                 }
                 if (m->job.retention_error)
@@ -92,9 +97,10 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                                                                           (int) MIN(strlen(m->job.upload_error),
                                                                                     (size_t) WORKER_UPLOAD_ERROR_MAX)));
                 if (m->ok && m->job.uploaded)
-                        add_strv(o, "uploaded", m->job.uploaded, WORKER_UPLOADED_MAX_BYTES);
+                        add_names(o, "uploaded", "uploaded_more", m->job.uploaded, m->job.uploaded_more);
                 if (m->ok && m->job.remote_pruned)
-                        add_strv(o, "remote_pruned", m->job.remote_pruned, WORKER_UPLOADED_MAX_BYTES);
+                        add_names(o, "remote_pruned", "remote_pruned_more", m->job.remote_pruned,
+                                  m->job.remote_pruned_more);
                 if (m->ok && m->job.k8s_checked) {
                         json_object_object_add(o, "k8s_unreadable", json_object_new_int64((int64_t) m->job.k8s_unreadable));
                         add_strv(o, "k8s_missing_keys", m->job.k8s_missing_keys, WORKER_UPLOADED_MAX_BYTES);
@@ -184,6 +190,8 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                         if (get_strv(o, "uploaded", &m.job.uploaded) < 0 ||
                             get_strv(o, "remote_pruned", &m.job.remote_pruned) < 0)
                                 goto oom;
+                        (void) get_u64(o, "uploaded_more", &m.job.uploaded_more);
+                        (void) get_u64(o, "remote_pruned_more", &m.job.remote_pruned_more);
                         m.job.k8s_checked = get_u64(o, "k8s_unreadable", &m.job.k8s_unreadable) >= 0;
                         if (m.job.k8s_checked && get_strv(o, "k8s_missing_keys", &m.job.k8s_missing_keys) < 0)
                                 goto oom;
