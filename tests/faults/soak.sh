@@ -16,10 +16,23 @@ ctl put /soak start >/dev/null
 
 "$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; CLEANUP+=("kill -9 $DPID")
 # RSS and open descriptors, taken while no backup runs (a running job holds
-# its worker's pipe open); waits up to 3 s for the worker to finish.
+# its worker's pipe open). A job may start between a look for the worker and
+# the reading (the calendar ticks every 2 s), so only readings with no worker
+# before and after count, and the descriptors are the fewest of up to five
+# such readings within 3 s: a job's pipe comes and goes, a leaked one stays.
 sample() {
-  for _ in $(seq 1 30); do [[ -z $(pgrep -P "$DPID") ]] && break; sleep 0.1; done
-  echo "$(awk '/^VmRSS/ {print $2}' /proc/"$DPID"/status) $(ls /proc/"$DPID"/fd | wc -l)"
+  local rss="" fds="" n r idle=0
+  for _ in $(seq 1 30); do
+    if [[ -z $(pgrep -P "$DPID") ]]; then
+      r=$(awk '/^VmRSS/ {print $2}' /proc/"$DPID"/status); n=$(ls /proc/"$DPID"/fd | wc -l)
+      if [[ -z $(pgrep -P "$DPID") ]]; then
+        rss=$r; [[ -z $fds || $n -lt $fds ]] && fds=$n
+        idle=$((idle + 1)); [[ $idle -ge 5 ]] && break
+      fi
+    fi
+    sleep 0.1
+  done
+  echo "${rss:-$(awk '/^VmRSS/ {print $2}' /proc/"$DPID"/status)} ${fds:-$(ls /proc/"$DPID"/fd | wc -l)}"
 }
 # The first sample after the first backups are done (up to 20 s): the
 # persistent catch-up and two scheduled runs.
