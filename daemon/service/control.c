@@ -334,7 +334,12 @@ static int on_connection_io(sd_event_source *source, int fd, uint32_t revents, v
 
         if (revents & EPOLLOUT && flush(c) < 0)
                 connection_close(c);
-        if (!c->closed && !c->close_after_flush && c->out_len == 0 && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        if (!c->closed && c->read_eof && (revents & (EPOLLHUP | EPOLLERR)))
+                /* Closed both ways after its end of file (a half-close shows no
+                 * EPOLLHUP): nobody will read an answer, and epoll would report
+                 * the hangup again on every turn of the loop. */
+                connection_close(c);
+        else if (!c->closed && !c->close_after_flush && c->out_len == 0 && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 read_one(c);
         else if (!c->closed && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLOUT))
                 /* Gone while an answer waited: nobody will take it. */

@@ -111,6 +111,16 @@ static void reply_prune(Manager *m, ControlConnection *c, struct json_object *re
         control_send(c, o);
 }
 
+/* Where the running backup is, as {"progress": …}. */
+static void send_progress(Manager *m, ControlConnection *c) {
+        struct json_object *o = json_object_new_object();
+
+        if (o) {
+                json_object_object_add(o, "progress", manager_progress_json(m));
+                control_send(c, o);
+        }
+}
+
 static void reply_backup(Manager *m, ControlConnection *c) {
         uint64_t interval = m->config->control.backup_min_interval_usec, now = now_usec(CLOCK_MONOTONIC);
         bool user = control_connection_uid(c) != 0;
@@ -131,6 +141,13 @@ static void reply_backup(Manager *m, ControlConnection *c) {
                         control_send_error(c, "rate_limited", msg);
                 return;
         }
+        /* One subscription per connection: asking again while waiting gets
+         * where the backup is, not a second copy of every message after. */
+        for (size_t i = 0; i < m->n_subscribers; i++)
+                if (m->subscribers[i] == c) {
+                        send_progress(m, c);
+                        return;
+                }
         n = reallocarray(m->subscribers, m->n_subscribers + 1, sizeof *n);
         if (!n) {
                 control_send_error(c, "internal", "out of memory");
@@ -147,13 +164,7 @@ static void reply_backup(Manager *m, ControlConnection *c) {
         }
         /* A backup already running is joined: the client gets where it is now,
          * then its progress and result like everyone else. */
-        {
-                struct json_object *o = json_object_new_object();
-                if (o) {
-                        json_object_object_add(o, "progress", manager_progress_json(m));
-                        control_send(c, o);
-                }
-        }
+        send_progress(m, c);
 }
 
 static void on_control_request(ControlConnection *c, const char *method, struct json_object *request, void *userdata) {
@@ -181,7 +192,7 @@ static void on_control_close(ControlConnection *c, void *userdata) {
                 if (m->subscribers[i] == c) {
                         control_connection_unref(c);
                         m->subscribers[i] = m->subscribers[--m->n_subscribers];
-                        break;
+                        break; /* there is one at most (reply_backup()) */
                 }
 }
 
