@@ -405,8 +405,9 @@ static void job_succeeded(Manager *m) {
         } else if (m->config->upload.enabled)
                 m->upload_last_success_usec = m->last_attempt_usec;
 
+        /* Too many pruned to be named: the listing is read again, the new
+         * backup with it; otherwise it is brought up to date in place. */
         if (r->pruned_more == 0 || listing_read(m, NULL, NULL) < 0) {
-                /* (Too many pruned to be named: the listing is read again, the new backup with it.) */
                 manager_listing_remove(m, r->pruned);
                 listing_add(m, &r->sidecar);
         }

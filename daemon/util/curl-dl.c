@@ -62,10 +62,6 @@ static void *wiping_realloc(void *p, size_t n) {
         return q;
 }
 
-static char *plain_strdup(const char *s) {
-        return strdup(s);
-}
-
 static void load(void) {
         const struct {
                 const char *name;
@@ -104,7 +100,7 @@ static void load(void) {
         }
         *(void **) &global_init_mem = dlsym(dl, "curl_global_init_mem");
         if (!global_init_mem ||
-            global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, plain_strdup, calloc) !=
+            global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, strdup, calloc) !=
                     CURLE_OK) {
                 snprintf(load_error, sizeof load_error, "cannot initialise libcurl");
                 load_result = -EIO;
