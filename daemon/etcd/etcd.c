@@ -43,6 +43,7 @@
 #include "format/pb.h"
 #include "util/io.h"
 #include "util/str.h"
+#include "util/tcp.h"
 #include "util/time.h"
 
 /* etcd 3.4 sends 32 KiB blobs; other messages are small. */
@@ -222,13 +223,21 @@ fail:
 }
 
 static int tcp_connect(Call *c, const Endpoint *e, uint64_t deadline) {
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *list = NULL;
-        int k, r = -ECONNREFUSED;
+        struct addrinfo *list = NULL;
+        int k, gai_error, gai_errno, r = -ECONNREFUSED;
 
-        k = getaddrinfo(e->host, e->port, &hints, &list);
-        if (k != 0)
+        k = tcp_resolve(e->host, e->port, deadline, &list, &gai_error, &gai_errno);
+        if (k == -ETIMEDOUT)
+                return free_and_format(c->ret_error, "%s: timed out: cannot resolve host %s: the resolver did not "
+                                       "answer within the connect timeout", c->endpoint, e->host), -ETIMEDOUT;
+        if (k == -EHOSTUNREACH)
                 return free_and_format(c->ret_error, "%s: cannot resolve host: %s: %s", c->endpoint, e->host,
-                                       k == EAI_SYSTEM ? strerror(errno) : gai_strerror(k)), -EHOSTUNREACH;
+                                       gai_error == EAI_SYSTEM && gai_errno != 0 ? strerror(gai_errno)
+                                                                                 : gai_strerror(gai_error)),
+                       -EHOSTUNREACH;
+        if (k < 0)
+                return free_and_format(c->ret_error, "%s: cannot resolve host: %s: %s", c->endpoint, e->host,
+                                       strerror(-k)), k;
         for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
                 r = connect_one(c, ai, deadline);
                 if (r >= 0 || r == -ETIMEDOUT)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Connection and TLS failures of `etcd-backupd --once` against a real etcd:
 # wrong CA, a client certificate from another CA, no client certificate, an
-# unreachable endpoint, a missing or an encrypted key, and failover from a
-# dead first endpoint. Each failure exits non-zero with a clear cause and
+# unreachable endpoint, a missing or an encrypted key, failover from a
+# dead first endpoint, and a host name whose DNS server has gone silent. Each failure exits non-zero with a clear cause and
 # leaves the backup directory exactly as it was.
 . "$(dirname "$0")/lib.sh"
 
@@ -56,5 +56,36 @@ check "encrypted-key: no passphrase prompt" test -z "$(grep -i "pass phrase" <<<
 out=$("$ETCD_BACKUPD" --once -c "$T/failover.conf" 2>/dev/null); rc=$?
 check "failover: exit 0" test $rc -eq 0
 check "failover: sidecar names the second endpoint" test "$(jq -r .endpoint "$out.json" 2>/dev/null)" = "$ETCD_ENDPOINT"
+
+# A DNS server that has gone silent: the resolver alone would wait 30 s per
+# try, twice (resolv.conf below); the lookup must end with the connect
+# timeout (2 s), name the host, and leave room for the next endpoint. The
+# name goes to that server only: resolv.conf and nsswitch.conf are replaced
+# in a mount namespace of the backup's own.
+port=${ETCD_ENDPOINT##*:}
+dns=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).53
+printf 'nameserver %s\noptions timeout:30 attempts:2\n' "$dns" > "$T/resolv.conf"
+printf 'hosts: files dns\n' > "$T/nsswitch.conf"
+coproc DNS { exec python3 "$TOP_SRCDIR/tests/helpers/silent-dns.py" "$dns" "$T/dns.log"; }
+CLEANUP+=("kill $DNS_PID")
+read -r -t 20 ready <&"${DNS[0]}" || ready=
+check "setup: a silent DNS server on $dns" test "$ready" = ready
+silent_dns() { # the backup, resolving through the silent server
+  timeout -k 5 50 unshare -m --propagation private sh -c \
+    'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/nsswitch.conf && shift && exec "$@"' \
+    "$T/resolv.conf" "$T/nsswitch.conf" "$ETCD_BACKUPD" --once -c "$@"
+}
+{ etcd_group "\"https://etcd-silent-dns.test:$port\""; storage_group "$T/b"; } > "$T/silent-dns.conf"
+err=$(silent_dns "$T/silent-dns.conf" 2>&1 >/dev/null); rc=$?
+check "silent-dns: exit 69 before the resolver's own 60 s (got $rc)" test "$rc" = 69
+pattern="etcd-silent-dns.test:$port: timed out: cannot resolve host etcd-silent-dns.test: the resolver did not answer within the connect timeout"
+if grep -qF "$pattern" <<<"$err"; then ok "silent-dns: error names the host and the cause"; else not_ok "silent-dns: error '$err' lacks '$pattern'"; fi
+check "silent-dns: the name was asked of the silent server" grep -q '^etcd-silent-dns\.test$' "$T/dns.log"
+check "silent-dns: backup directory unchanged" test "$(dir_state "$T/b")" = "$before"
+{ etcd_group "\"https://etcd-silent-dns.test:$port\", \"$ETCD_ENDPOINT\""; storage_group "$T/dns-fo"; } > "$T/silent-dns-fo.conf"
+out=$(silent_dns "$T/silent-dns-fo.conf" 2>"$T/silent-dns-fo.err"); rc=$?
+check "silent-dns failover: exit 0 (got $rc)" test "$rc" = 0
+check "silent-dns failover: sidecar names the second endpoint" \
+  test "$(jq -r .endpoint "$out.json" 2>/dev/null)" = "$ETCD_ENDPOINT"
 
 finish
