@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,43 +51,44 @@ static void put_value(FILE *f, const char *key, const DiscoverValue *v, const ch
         fputs(";\n", f);
 }
 
-static const char *const defaults_text =
-        "# When to take backups.\n"
-        "schedule: {\n"
-        "  # A systemd.time(7) calendar event; try it with `etcd-backupctl calendar`.\n"
-        "  calendar = \"*-*-* 02:00:00\";\n"
-        "  randomized_delay = \"0\";\n"
-        "  persistent = true;\n"
-        "  retry = { attempts = 3; backoff = \"30s\"; };\n"
-        "};\n"
-        "\n"
-        "# Where and how backups are kept.\n"
-        "storage: {\n"
-        "  directory = \"/var/lib/etcd-backupd\";\n"
-        "  compression = \"gzip\";\n"
-        "  level = 3;\n"
-        "  threads = 0;\n"
-        "  min_free = \"1G\";\n"
-        "};\n"
-        "\n"
-        "# Which backups to keep.\n"
-        "retention: {\n"
-        "  keep_last = 7;\n"
-        "  keep_hourly = 0;\n"
-        "  keep_daily = 7;\n"
-        "  keep_weekly = 4;\n"
-        "  keep_monthly = 6;\n"
-        "};\n"
-        "\n"
-        "# The daemon's control socket (etcd-backupctl status/list/backup/prune).\n"
-        "control: {\n"
-        "  socket = \"/run/etcd-backupd/control.sock\";\n"
-        "  group = \"etcd-backup\";\n"
-        "};\n"
-        "\n"
-        "metrics: {\n"
-        "  textfile = \"\";\n"
-        "};\n";
+/* The shipped configuration's text of every group but etcd and restore,
+ * which discover fills itself: each with its comment (the paragraph right
+ * above it), and the commented-out optional groups between them, so that
+ * what is written carries the shipped defaults and their explanations.
+ * Whatever comes before the first group (the file's own header) is left
+ * out. */
+static void put_shipped_groups(FILE *f) {
+        const char *paragraph = NULL, *between = NULL;
+        bool seen_group = false;
+
+        for (const char *line = SHIPPED_CONFIG_TEXT; *line;) {
+                const char *end = strchrnul(line, '\n'), *next = *end ? end + 1 : end, *until;
+                size_t n = (size_t) (end - line);
+
+                if (n == 0)
+                        paragraph = NULL;
+                else if (line[0] == '#') {
+                        paragraph = paragraph ?: line;
+                        between = between ?: line;
+                } else if (line[0] != ' ' && n > 3 && memcmp(end - 3, ": {", 3) == 0 &&
+                           (until = strstr(end, "\n};\n"))) {
+                        const char *start = paragraph ?: line;
+
+                        until += strlen("\n};\n");
+                        /* The paragraphs between the last group and this one's own. */
+                        if (seen_group && between && between < start)
+                                fwrite(between, 1, (size_t) (start - between), f);
+                        if (!startswith(line, "etcd: {") && !startswith(line, "restore: {")) {
+                                fwrite(start, 1, (size_t) (until - start), f);
+                                fputc('\n', f);
+                        }
+                        seen_group = true;
+                        paragraph = between = NULL;
+                        next = until;
+                }
+                line = next;
+        }
+}
 
 static int format_config(const Discovery *d, char **ret) {
         _cleanup_free_ char *text = NULL;
@@ -114,8 +116,8 @@ static int format_config(const Discovery *d, char **ret) {
         fputs("  connect_timeout = \"5s\";\n"
               "  timeout = \"30min\";\n"
               "};\n\n", f);
-        fputs(defaults_text, f);
-        fputs("\n# How `etcd-backupctl restore` puts a backup back: etcd's own settings.\n"
+        put_shipped_groups(f);
+        fputs("# How `etcd-backupctl restore` puts a backup back: etcd's own settings.\n"
               "restore: {\n", f);
         if (d->mode == RESTORE_MODE_STATIC_POD) {
                 fputs("  # etcd runs as a static pod\n  mode = \"static-pod\";\n  manifests_dir = ", f);
@@ -137,6 +139,7 @@ static int format_config(const Discovery *d, char **ret) {
                   "etcd's --initial-advertise-peer-urls not found: the default", "https://127.0.0.1:2380");
         fputs("  etcdutl = \"\";\n"
               "  health_timeout = \"5min\";\n"
+              "  confirm_timeout = \"5min\";\n"
               "};\n", f);
         if (fclose(f) != 0)
                 return -ENOMEM;

@@ -60,6 +60,17 @@ check "restore.name: the --flag value form" test "$(value name)" = "cp1"
 check "restore.initial_cluster" test "$(value initial_cluster)" = "cp1=https://192.168.122.10:2380"
 check "restore.initial_advertise_peer_urls" test "$(value initial_advertise_peer_urls)" = "https://192.168.122.10:2380"
 check "restore.initial_cluster_token: not in the manifest, etcd's default" test "$(value initial_cluster_token)" = "etcd-cluster"
+# Every group discover does not fill is the shipped one, comment and all.
+shipped=$TOP_SRCDIR/conf/etcd-backupd.conf
+for g in $(sed -n 's/^\([a-z_]*\): {$/\1/p' "$shipped" | grep -vx -e etcd -e restore); do
+  check "group $g: as shipped, with its comment" \
+    test "$(grep -B30 -x "$g: {" "$shipped" | tac | sed '/^$/q' | tac; sed -n "/^$g: {\$/,/^};\$/p" "$shipped" | tail -n +2)" = \
+         "$(grep -B30 -x "$g: {" "$T/found.conf" | tac | sed '/^$/q' | tac; sed -n "/^$g: {\$/,/^};\$/p" "$T/found.conf" | tail -n +2)"
+done
+check "control.group: the operators' group, as the socket unit has it" \
+  test "$(sed -n '/^control: {$/,/^};$/s/^  group = "\(.*\)";$/\1/p' "$T/found.conf")" = etcd-backup-ctl
+check "the optional groups, commented out as shipped" \
+  test "$(grep -cx -e '#encryption: {' -e '#kubernetes: {' -e '#upload: {' "$T/found.conf")" = 3
 
 out=$("$ETCD_BACKUPD" --check-config -c "$T/found.conf" 2>&1); rc=$?
 check "the printed configuration passes --check-config ($out)" test $rc -eq 0
