@@ -588,6 +588,29 @@ static void arm_timer(Manager *m, uint64_t after) {
                 log_error("cannot arm the schedule timer");
 }
 
+/* After a reload: a run that is planned (its elapse perhaps already past,
+ * waiting out schedule.randomized_delay) stays planned while the new
+ * schedule still has that elapse, at the same time when the delay did not
+ * change; arming from now would drop it, and a reload at 02:10 would cost
+ * the night's backup under a 02:00 calendar with an hour's delay. Anything
+ * else is armed afresh. */
+static void rearm_after_reload(Manager *m, uint64_t old_delay_usec) {
+        uint64_t again;
+
+        if (m->planned_usec > 0 &&
+            calendar_spec_next_usec(m->config->schedule.calendar_spec, m->config->zone, m->planned_usec - 1,
+                                    &again) >= 0 && again == m->planned_usec) {
+                if (m->config->schedule.randomized_delay_usec == old_delay_usec)
+                        return;
+                m->armed_usec = m->planned_usec + random_below(m->config->schedule.randomized_delay_usec);
+                if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
+                    sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
+                        log_error("cannot arm the schedule timer");
+                return;
+        }
+        arm_timer(m, now_usec(CLOCK_REALTIME));
+}
+
 /* With schedule.persistent: was an elapse missed since the newest backup? */
 static bool missed_run(Manager *m) {
         return schedule_missed(m->config->schedule.calendar_spec, m->config->zone, m->newest_backup_usec, now_usec(CLOCK_REALTIME));
@@ -652,13 +675,15 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                                    "ETCD_BACKUP_RELOAD_RESULT", "rejected", NULL);
         } else {
                 _cleanup_free_ char *msg = NULL;
+                uint64_t old_delay_usec = m->config->schedule.randomized_delay_usec;
+
                 config_free(m->config);
                 m->config = TAKE_PTR(c);
                 if (m->control && control_server_set_group(m->control, m->config->control.group) < 0 &&
                     *m->config->control.group)
                         log_warning("control.group \"%s\" does not exist; only root may use the control socket",
                                     m->config->control.group);
-                arm_timer(m, now_usec(CLOCK_REALTIME));
+                rearm_after_reload(m, old_delay_usec);
                 if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
                                    "ETCD_BACKUP_RELOAD_RESULT", "ok", NULL);

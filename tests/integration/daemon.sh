@@ -4,8 +4,8 @@
 # recent), a calendar a few seconds apart producing backups and pruning,
 # reload with a good and a bad config, retries with backoff when etcd is
 # unreachable, metrics, SIGTERM during a backup leaving the backup
-# directory unchanged, and one run pruning more backups than its report
-# can name.
+# directory unchanged, one run pruning more backups than its report can
+# name, and a reload that keeps a run waiting out its randomized delay.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -153,6 +153,40 @@ check "many pruned: the ones not named are counted" grep -qE 'Pruned [0-9]+ more
 check "many pruned: two backups left" test "$(backups "$T/b6")" = 2
 check "many pruned: List matches the directory" \
   test "$("$ETCD_BACKUPCTL" -s "$T/control6.sock" --json list | jq -r '.[].name' | sort)" = "$(ls "$T/b6" | grep -v json | sort)"
+stop_daemon
+
+# 7. A reload while a scheduled run waits out its randomized_delay keeps that
+# run: its elapse has passed, the timer has not fired yet. Every 10 s with up
+# to 9 s of delay; the reload goes in once the elapse of a run planned at
+# least 3 s after it has passed (at most 8 elapses are looked at).
+{ etcd_group; storage_group "$T/b7" zstd 1
+  echo 'schedule: { calendar = "*:*:0/10"; randomized_delay = "9s"; persistent = false; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo "control: { socket = \"$T/control7.sock\"; group = \"\"; };"; } > "$T/d7.conf"
+start_daemon "$T/d7.conf" 120
+wait_for "$T/notify.log" '^READY=1$' 5
+next_of() { date -d "$(jq -r .next <<<"$("$ETCD_BACKUPCTL" -s "$T/control7.sock" --json status 2>/dev/null)")" +%s.%N; }
+before= after=
+for _ in $(seq 1 400); do  # 0.2 s apart: 80 s, at most 8 elapses
+  armed=$(next_of) || break
+  elapse=$(( ${armed%.*} / 10 * 10 ))
+  now=$(date +%s.%N)
+  if awk -v a="$armed" -v e="$elapse" -v n="$now" 'BEGIN { exit !(a - e >= 3 && n > e + 0.5 && n < a - 1.5) }'; then
+    before=$armed
+    kill -HUP "$DPID"
+    wait_for "$T/daemon.log" 'Reloaded ' 5
+    after=$(next_of)
+    break
+  fi
+  sleep 0.2
+done
+check "delay window: a reload fell inside one" test -n "$before"
+check "delay window: the planned run keeps its time ($before, after the reload $after)" test "$before" = "$after"
+started=$(grep -c 'backup started (scheduled)' "$T/daemon.log")
+check "delay window: that run starts" wait_count "$T/daemon.log" 'backup started \(scheduled\)' $((started + 1)) 12
+# Once it started, the plan is the elapse right after the one that was kept.
+following=$(next_of)
+check "delay window: the run that started was that elapse's (next plan ${following%.*})" \
+  test "$(( ${following%.*} / 10 * 10 ))" = "$(( elapse + 10 ))"
 stop_daemon
 
 finish
