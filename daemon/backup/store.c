@@ -310,19 +310,34 @@ int store_open(const char *path, bool create, Store **ret, char **ret_error) {
                 return -ENOMEM;
         }
         s->dir_fd = TAKE_FD(fd);
+        s->adopt = geteuid() == 0 && st.st_uid != 0;
+        s->owner = st.st_uid;
+        s->group = st.st_gid;
         *ret = s;
+        return 0;
+}
+
+/* A file just created in the directory, given to the directory's owner
+ * when root created it there (Store.adopt). */
+static int store_adopt(Store *s, int fd) {
+        if (s->adopt && fchown(fd, s->owner, s->group) < 0)
+                return -errno;
         return 0;
 }
 
 int store_lock(Store *s, pid_t *ret_holder) {
         _cleanup_close_ int fd = -EBADF;
         char buf[32];
+        int r;
 
         fd = openat(s->dir_fd, STORE_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0)
                 return -errno;
+        r = store_adopt(s, fd);
+        if (r < 0)
+                return r;
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                int r = -errno;
+                r = -errno;
                 ssize_t k;
                 uint64_t pid = 0;
                 if (r != -EWOULDBLOCK)
@@ -360,6 +375,15 @@ int store_lock_directory(const char *path, char **ret_error) {
                 if (asprintf(ret_error, "%s is in use by another etcd-backupd%s; one daemon or --once at a time "
                              "may use a backup directory", path, pid) < 0)
                         *ret_error = NULL;
+        } else if (r == -EACCES) {
+                /* Most likely root's, from a run as root before files were given to the directory's owner. */
+                struct stat st;
+                char owner[64] = "";
+                if (fstatat(s->dir_fd, STORE_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) >= 0 && st.st_uid != geteuid())
+                        snprintf(owner, sizeof owner, " (it belongs to uid %u; this process runs as uid %u)",
+                                 (unsigned) st.st_uid, (unsigned) geteuid());
+                if (asprintf(ret_error, "cannot lock %s/%s: %s%s", path, STORE_LOCK_NAME, strerror(-r), owner) < 0)
+                        *ret_error = NULL;
         } else if (r < 0 && asprintf(ret_error, "cannot lock %s/%s: %s", path, STORE_LOCK_NAME, strerror(-r)) < 0)
                 *ret_error = NULL;
         return r;
@@ -383,9 +407,14 @@ int store_available(Store *s, uint64_t *ret_bytes) {
 }
 
 int store_tmpfile(Store *s, int *ret_fd) {
-        int fd = openat(s->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        int fd = openat(s->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), r;
         if (fd < 0)
                 return -errno;
+        r = store_adopt(s, fd);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
         *ret_fd = fd;
         return 0;
 }

@@ -24,6 +24,13 @@
 typedef struct Store {
         int dir_fd;
         char *path;
+        /* Run as root in a directory of another user's (etcd-backupd --once
+         * as root, in the service user's directory): what is created there
+         * is given to that user, or the service could not take the lock
+         * or read the sidecars afterwards. */
+        bool adopt;
+        uid_t owner;
+        gid_t group;
 } Store;
 
 /* What a sidecar records about one backup. Strings are owned. */

@@ -181,4 +181,30 @@ for codec in zstd gzip; do
   check "4 CPUs, $codec: etcdctl snapshot restore accepts it" quiet etcdctl snapshot restore "$T/cpus.db" --data-dir "$T/restored"
 done
 
+# Run as root in the service user's directory (a backup before an upgrade,
+# by hand): what it creates there belongs to the directory's owner, so the
+# service can still take the lock and read the sidecars. A lock left as
+# root's by an earlier run is named with its owner when the service meets it.
+if [[ $(id -u) = 0 ]] && id nobody >/dev/null 2>&1; then
+  chmod 0711 "$T"  # nobody may pass through the scratch directory
+  install -d -m 0700 -o nobody -g nogroup "$T/svc"
+  { etcd_group; storage_group "$T/svc"; } > "$T/svc.conf"
+  chmod 0644 "$T/svc.conf"
+  out=$("$ETCD_BACKUPD" --once -c "$T/svc.conf" 2>"$T/svc.err"); rc=$?
+  check "as root, into nobody's directory: exit 0 ($(tail -1 "$T/svc.err"))" test $rc -eq 0
+  check "as root: the lock, the backup and its sidecar are nobody's" \
+    test "$(stat -c %U "$T/svc/.lock" "$out" "$out.json" | sort -u)" = nobody
+  check "as root: still 0600" test "$(stat -c %a "$T/svc/.lock" "$out" "$out.json" | sort -u)" = 600
+  check "as root: the owner can take the lock afterwards" \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups flock -n "$T/svc/.lock" true
+  check "as root: the owner can read the sidecar" \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups jq -e .revision "$out.json"
+  chown root:root "$T/svc/.lock"
+  err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$ETCD_BACKUPD" --once -c "$T/svc.conf" 2>&1 >/dev/null); rc=$?
+  check "a lock that is root's: the run fails (exit $rc)" test $rc -ne 0
+  check "a lock that is root's: the error names its owner" grep -qF "$T/svc/.lock: Permission denied (it belongs to uid 0; this process runs as uid $(id -u nobody))" <<<"$err"
+else
+  not_ok "as root, into nobody's directory: needs root and the user nobody"
+fi
+
 finish
