@@ -501,6 +501,38 @@ int control_server_set_group(ControlServer *s, const char *group) {
         return 0;
 }
 
+int control_server_check_file(ControlServer *s, const char *path, char **ret_error) {
+        struct sockaddr_un sa = {};
+        socklen_t len = sizeof sa;
+        struct stat st;
+        int r;
+
+        if (!s->activated) {
+                if (chmod(path, s->has_group ? 0660 : 0600) < 0)
+                        return r = -errno, asprintf(ret_error, "cannot chmod %s: %m", path), r;
+                if (s->has_group && geteuid() == 0 && chown(path, (uid_t) -1, s->gid) < 0)
+                        return r = -errno, asprintf(ret_error, "cannot chown %s: %m", path), r;
+                return 0;
+        }
+        if (!s->has_group)
+                return 0;
+        /* The file systemd bound, whatever control.socket says. */
+        if (getsockname(s->fd, (struct sockaddr *) &sa, &len) < 0 || sa.sun_family != AF_UNIX || sa.sun_path[0] != '/' ||
+            len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof sa)
+                return 0;       /* abstract or unnamed: no file to look at */
+        sa.sun_path[MIN((size_t) len - offsetof(struct sockaddr_un, sun_path), sizeof sa.sun_path - 1)] = '\0';
+        path = sa.sun_path;
+        if (stat(path, &st) < 0)
+                return r = -errno, asprintf(ret_error, "cannot stat %s: %m", path), r;
+        if (st.st_gid != s->gid || (st.st_mode & 0060) != 0060)
+                return asprintf(ret_error, "the socket %s from systemd is group %u, mode %04o: members of control.group "
+                                "(gid %u) cannot connect; set SocketGroup= and SocketMode=0660 in "
+                                "etcd-backupd.socket (systemctl edit etcd-backupd.socket) and restart it",
+                                path, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777), (unsigned) s->gid),
+                       -EACCES;
+        return 0;
+}
+
 static int take_activated(void) {
         char **names = NULL;
         int n, fd = -EBADF;

@@ -62,6 +62,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ControlServer *, control_server_free);
 /* Change the group allowed in (after a reload). */
 int control_server_set_group(ControlServer *s, const char *group);
 
+/* Whether the socket file at path lets the group allowed in connect. The
+ * daemon's own socket is given that group and mode 0660 (0600 without a
+ * group) again, for a reload that changed control.group. systemd's socket
+ * is systemd's (SocketGroup=, SocketMode=): 0 when its file lets the group
+ * in, -EACCES with *ret_error saying why not, or -errno. */
+int control_server_check_file(ControlServer *s, const char *path, char **ret_error);
+
 /* False when control.group is empty or names no group (root only). */
 bool control_server_has_group(const ControlServer *s);
 

@@ -646,6 +646,32 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         return sd_event_exit(m->event, 0);
 }
 
+/* What a reload cannot change in a running daemon: the directory it holds
+ * the lock of (and lists, and a running backup writes into) and the socket
+ * it listens on. Such a configuration is refused as a whole, as a bad one is,
+ * and the message says to restart. */
+static int reload_allowed(Manager *m, const Config *c) {
+        const char *key, *was, *now;
+
+        if (!streq(m->config->storage.directory, c->storage.directory))
+                key = "storage.directory", was = m->config->storage.directory, now = c->storage.directory;
+        else if (!streq(m->config->control.socket, c->control.socket))
+                key = "control.socket", was = m->config->control.socket, now = c->control.socket;
+        else
+                return 0;
+        log_error("%s: %s changed (\"%s\" → \"%s\"): a running etcd-backupd keeps it; restart etcd-backupd to use "
+                  "the new one", m->config_path, key, was, now);
+        return -EBUSY;
+}
+
+/* The socket file lets control.group in (the daemon's own is set so again). */
+static void check_socket_file(Manager *m) {
+        _cleanup_free_ char *error = NULL;
+
+        if (m->control && control_server_check_file(m->control, m->config->control.socket, &error) < 0)
+                log_warning("%s", error ? error : "cannot check the control socket's file");
+}
+
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
         _cleanup_(config_freep) Config *c = NULL;
@@ -668,6 +694,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 else
                         log_info("%s", summary);
         }
+        if (r >= 0)
+                r = reload_allowed(m, c);
         if (r < 0) {
                 _cleanup_free_ char *msg = NULL;
                 if (asprintf(&msg, "Reloading %s failed; keeping the previous configuration", m->config_path) >= 0)
@@ -683,6 +711,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                     *m->config->control.group)
                         log_warning("control.group \"%s\" does not exist; only root may use the control socket",
                                     m->config->control.group);
+                check_socket_file(m);
                 rearm_after_reload(m, old_delay_usec);
                 if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
@@ -773,6 +802,8 @@ int manager_start(Manager *m) {
                 if (*m->config->control.group && !control_server_has_group(m->control))
                         log_warning("control.group \"%s\" does not exist; only root may use the control socket",
                                     m->config->control.group);
+                if (control_server_is_activated(m->control))
+                        check_socket_file(m);
         }
 
         notify_ready();

@@ -5,7 +5,8 @@
 # reload with a good and a bad config, retries with backoff when etcd is
 # unreachable, metrics, SIGTERM during a backup leaving the backup
 # directory unchanged, one run pruning more backups than its report can
-# name, and a reload that keeps a run waiting out its randomized delay.
+# name, a reload that keeps a run waiting out its randomized delay, what a
+# reload refuses to change, and a socket from systemd control.group cannot use.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -71,6 +72,27 @@ kill -HUP "$DPID"
 check "bad reload: rejected, previous config kept" wait_for "$T/daemon.log" 'failed; keeping the previous configuration' 5
 check "bad reload: names the line" grep -q 'd.conf:[0-9]*: storage.compression' "$T/daemon.log"
 check "bad reload: daemon still running" kill -0 "$DPID"
+# What a running daemon keeps: the directory it holds the lock of, and its
+# socket. A reload that changes one is refused and says to restart.
+for change in "s|directory = \"$T/b\"|directory = \"$T/b-moved\"|:storage.directory" \
+              "s|socket = \"$T/control.sock\"|socket = \"$T/moved.sock\"|:control.socket"; do
+  key=${change##*:}
+  n=$(grep -c 'keeping the previous configuration' "$T/daemon.log")
+  sed "${change%:*}" "$T/d2.conf" > "$T/d.conf"
+  kill -HUP "$DPID"
+  check "reload changing $key: refused" wait_count "$T/daemon.log" 'keeping the previous configuration' $((n + 1)) 5
+  check "reload changing $key: says to restart" grep -q "d.conf: $key changed (.*): a running etcd-backupd keeps it; restart" "$T/daemon.log"
+done
+check "after the refused reloads: the socket answers" quiet "$ETCD_BACKUPCTL" -s "$T/control.sock" status
+"$ETCD_BACKUPD" --once -c "$T/d2.conf" >/dev/null 2>&1; rc=$?
+check "after the refused reloads: the daemon holds the directory's lock (--once: exit $rc)" test $rc = 75
+# A reload that gives control.group: the daemon's own socket file gets it, 0660.
+sed 's|group = "";|group = "nogroup";|' "$T/d2.conf" > "$T/d.conf"
+n=$(grep -c 'Reloaded ' "$T/daemon.log")
+kill -HUP "$DPID"
+check "reload giving control.group: applied" wait_count "$T/daemon.log" 'Reloaded ' $((n + 1)) 5
+check "reload giving control.group: the socket file is root:nogroup 0660" \
+  test "$(stat -c '%G %a' "$T/control.sock")" = "nogroup 660"
 stop_daemon
 check "SIGTERM: STOPPING=1 and exit 0" test "$DRC" = 0 -a -n "$(grep '^STOPPING=1$' "$T/notify.log")"
 
@@ -188,5 +210,19 @@ following=$(next_of)
 check "delay window: the run that started was that elapse's (next plan ${following%.*})" \
   test "$(( ${following%.*} / 10 * 10 ))" = "$(( elapse + 10 ))"
 stop_daemon
+
+# 8. A socket from systemd whose file does not let control.group in (its
+# SocketGroup= is another): said at start, with what to set.
+{ etcd_group; storage_group "$T/b8" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "control: { socket = \"$T/act.sock\"; group = \"nogroup\"; };"; } > "$T/d8.conf"
+(exec systemd-socket-activate -l "$T/act.sock" --fdname=control "$ETCD_BACKUPD" -c "$T/d8.conf" \
+  > "$T/daemon8.log" 2>&1) &
+APID=$!; CLEANUP+=("kill $APID")
+check "activated socket: the daemon answers on it" \
+  bash -c "for _ in \$(seq 1 100); do '$ETCD_BACKUPCTL' -s '$T/act.sock' status >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1"
+check "activated socket, another group: the warning names the file and SocketGroup=" \
+  grep -qE "the socket $T/act.sock from systemd is group 0, mode 0[0-7]{3}: members of control.group \(gid $(getent group nogroup | cut -d: -f3)\) cannot connect; set SocketGroup= and SocketMode=0660" "$T/daemon8.log"
+kill "$APID"; wait "$APID" 2>/dev/null
 
 finish
