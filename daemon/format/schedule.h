@@ -23,6 +23,17 @@
  * or -ENOENT when the calendar has no further elapse. */
 int schedule_next(const CalendarSpec *spec, const Zone *local, uint64_t planned, uint64_t now, uint64_t *ret_next);
 
+/* After the wall clock was set (by hand, by NTP stepping it): the elapse to
+ * arm instead of `planned` (0 = none), or `planned` itself. A clock set back
+ * leaves `planned` far ahead of the new time (a clock a day ahead, then
+ * corrected, would skip a day of runs), so the next elapse after `now` is
+ * armed instead, unless it is `last_fired` (the elapse that ran last, 0 =
+ * none): a small step back never runs one elapse twice. A clock set forward
+ * changes nothing: the timer fires once for everything it jumped over.
+ * Returns 0, or -ENOENT when the calendar has no elapse after `now`. */
+int schedule_after_clock_change(const CalendarSpec *spec, const Zone *local, uint64_t planned, uint64_t last_fired,
+                                uint64_t now, uint64_t *ret_next);
+
 /* schedule.persistent: true when the newest backup (0 = none) is older than
  * the last elapse at or before now. */
 bool schedule_missed(const CalendarSpec *spec, const Zone *local, uint64_t newest_backup, uint64_t now);

@@ -35,6 +35,8 @@ struct Manager {
         sd_event_source *kill_timer;    /* worker did not stop on SIGTERM */
         uint64_t planned_usec;          /* elapse the timer is armed for (0 = none) */
         uint64_t armed_usec;            /* planned_usec + randomized delay */
+        uint64_t fired_usec;            /* the planned elapse the timer last fired for (0 = none) */
+        sd_event_source *clock_set;     /* the wall clock was set */
         unsigned attempt;               /* retries used for the current run */
 
         /* The running worker. */

@@ -4,8 +4,9 @@
  *
  * The calendar timer is CLOCK_REALTIME and absolute, armed for the next
  * elapse after the previous *planned* elapse (not after the job finished),
- * so the schedule never drifts; a wall-clock jump is followed by the kernel
- * for absolute timers. Retries after a failure use a CLOCK_MONOTONIC timer
+ * so the schedule never drifts; the kernel fires it once for a wall clock
+ * set forward over it, and a clock set back arms it again
+ * (on_clock_set()). Retries after a failure use a CLOCK_MONOTONIC timer
  * with doubling backoff. A job is a forked worker (worker.h); the loop reads
  * its progress lines and reaps it, so it never blocks and keeps answering
  * the watchdog. SIGTERM stops the worker (its files are O_TMPFILE, so
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/timerfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_event_source_disable_unref(m->timer);
+        sd_event_source_disable_unref(m->clock_set);
         sd_event_source_disable_unref(m->retry_timer);
         sd_event_source_disable_unref(m->kill_timer);
         sd_event_source_disable_unref(m->worker_io);
@@ -548,6 +551,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         uint64_t planned = m->planned_usec;
 
+        m->fired_usec = planned;
         /* Re-arm from the planned elapse first, so a long job never shifts the schedule. */
         arm_timer(m, planned);
         if (m->state == MANAGER_RUNNING) {
@@ -609,6 +613,67 @@ static void rearm_after_reload(Manager *m, uint64_t old_delay_usec) {
                 return;
         }
         arm_timer(m, now_usec(CLOCK_REALTIME));
+}
+
+/* The wall clock was set: a clock set back would leave the timer armed for
+ * an elapse far ahead (schedule_after_clock_change()). */
+static void on_clock_set(Manager *m) {
+        uint64_t next, now = now_usec(CLOCK_REALTIME);
+        char when[FORMAT_RFC3339_MAX], was[FORMAT_RFC3339_MAX];
+
+        if (schedule_after_clock_change(m->config->schedule.calendar_spec, m->config->zone, m->planned_usec,
+                                        m->fired_usec, now, &next) < 0 || next == m->planned_usec)
+                return;
+        if (m->planned_usec > 0)
+                log_info("The wall clock was set back; the next scheduled backup is now %s (it was %s)",
+                         format_rfc3339(when, sizeof when, next), format_rfc3339(was, sizeof was, m->planned_usec));
+        else
+                log_info("The wall clock was set back; the next scheduled backup is now %s",
+                         format_rfc3339(when, sizeof when, next));
+        m->planned_usec = next;
+        m->armed_usec = next + random_below(m->config->schedule.randomized_delay_usec);
+        if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
+            sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
+                log_error("cannot arm the schedule timer");
+        update_status(m);
+}
+
+/* A timerfd that never expires and is cancelled whenever the wall clock is
+ * set (TFD_TIMER_CANCEL_ON_SET): how the kernel tells of a clock set
+ * (sd-event of systemd 252 has no source for it). */
+static int clock_watch_arm(int fd) {
+        struct itimerspec its = { .it_value.tv_sec = (time_t) INT64_MAX };
+
+        return timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0 ? -errno : 0;
+}
+
+static int on_clock_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        uint64_t expirations;
+
+        /* ECANCELED: the clock was set; the watch is armed again before anything is read from the clock. */
+        if (read(fd, &expirations, sizeof expirations) < 0 && errno != ECANCELED && errno != EAGAIN)
+                return log_warning_errno(errno, "cannot read the wall clock watch: %m"), 0;
+        if (clock_watch_arm(fd) < 0)
+                log_warning_errno(errno, "cannot watch for the wall clock being set: %m");
+        on_clock_set(userdata);
+        return 0;
+}
+
+static int clock_watch_add(Manager *m) {
+        _cleanup_close_ int fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = clock_watch_arm(fd);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(m->event, &m->clock_set, fd, EPOLLIN, on_clock_watch, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_io_fd_own(m->clock_set, true);
+        TAKE_FD(fd);
+        return 0;
 }
 
 /* With schedule.persistent: was an elapse missed since the newest backup? */
@@ -784,6 +849,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "cannot create the schedule timer: %m");
         arm_timer(m, now_usec(CLOCK_REALTIME));
+        r = clock_watch_add(m);
+        if (r < 0)
+                log_warning_errno(r, "cannot watch for the wall clock being set: %m");
         load_last(m);
 
         {

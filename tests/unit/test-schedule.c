@@ -31,6 +31,7 @@ typedef struct Sim {
         uint64_t now;           /* the injected wall clock */
         uint64_t armed;         /* absolute CLOCK_REALTIME timer */
         uint64_t busy_until;    /* a job runs until then */
+        uint64_t last_fired;    /* planned elapse of the last firing (0 = none) */
         uint64_t runs[4096];    /* planned elapse of each run */
         size_t n_runs;
 } Sim;
@@ -50,6 +51,7 @@ static void sim_advance(Sim *sim, uint64_t step, uint64_t job) {
         while (sim->armed <= end) {
                 uint64_t planned = sim->armed;
                 sim->now = MAX(sim->now, planned);
+                sim->last_fired = planned;
                 if (sim->now >= sim->busy_until) {
                         check(sim->n_runs < ELEMENTSOF(sim->runs));
                         sim->runs[sim->n_runs++] = planned;
@@ -59,6 +61,12 @@ static void sim_advance(Sim *sim, uint64_t step, uint64_t job) {
                 check(sim->armed > sim->now);
         }
         sim->now = end;
+}
+
+/* The wall clock is set to `now`, and the manager hears of it. */
+static void sim_clock_set(Sim *sim, uint64_t now) {
+        sim->now = now;
+        check(schedule_after_clock_change(sim->spec, local, sim->armed, sim->last_fired, now, &sim->armed) == 0);
 }
 
 static void check_no_duplicates(const Sim *sim) {
@@ -98,7 +106,8 @@ static void test_jump_back(void) {
         sim_start(&sim, "*-*-* 02:00:00", BASE + 10 * S);
         sim_advance(&sim, 3 * H, 60 * S);        /* the 02:00 run */
         check_int_eq(sim.n_runs, 1);
-        sim.now -= 2 * H;                        /* back to 01:00 */
+        sim_clock_set(&sim, sim.now - 2 * H);    /* back to 01:00 */
+        check_u64_eq(sim.armed, BASE + DAY + 2 * H);
         sim.busy_until = 0;
         sim_advance(&sim, 4 * H, 60 * S);        /* 02:00 passes again: no second run */
         check_int_eq(sim.n_runs, 1);
@@ -106,6 +115,30 @@ static void test_jump_back(void) {
         sim_advance(&sim, DAY, 60 * S);
         check_int_eq(sim.n_runs, 2);
         check_no_duplicates(&sim);
+        calendar_spec_free(sim.spec);
+}
+
+/* A clock a day ahead, corrected after that day's run: the runs of the two
+ * days it has to live again are taken, each once, not skipped until the
+ * clock is back where it was. */
+static void test_set_back_a_day(void) {
+        Sim sim;
+        sim_start(&sim, "*-*-* 02:00:00", BASE + DAY + 10 * S);
+        sim_advance(&sim, 3 * H, 60 * S);        /* the run of day 2, 02:00 */
+        check_int_eq(sim.n_runs, 1);
+        check_u64_eq(sim.runs[0], BASE + DAY + 2 * H);
+        sim_clock_set(&sim, BASE + H);           /* back to day 1, 01:00 */
+        check_u64_eq(sim.armed, BASE + 2 * H);
+        sim.busy_until = 0;
+        sim_advance(&sim, 2 * DAY, 60 * S);
+        check_int_eq(sim.n_runs, 3);
+        check_u64_eq(sim.runs[1], BASE + 2 * H);
+        check_u64_eq(sim.runs[2], BASE + DAY + 2 * H);
+        /* Forward: nothing moves; the timer fires once for what was jumped over. */
+        sim_clock_set(&sim, sim.now + 3 * DAY);
+        check_u64_eq(sim.armed, BASE + 2 * DAY + 2 * H);
+        sim_advance(&sim, 1, 60 * S);
+        check_int_eq(sim.n_runs, 4);
         calendar_spec_free(sim.spec);
 }
 
@@ -145,6 +178,7 @@ int main(void) {
         TEST_RUN(test_steady_hourly);
         TEST_RUN(test_jump_forward);
         TEST_RUN(test_jump_back);
+        TEST_RUN(test_set_back_a_day);
         TEST_RUN(test_job_outlasts_elapses);
         TEST_RUN(test_missed);
         TEST_RUN(test_no_future);
