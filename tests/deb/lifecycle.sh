@@ -75,10 +75,11 @@ mkdir -p "$T/pkgs"
 cp "$T"/deb1/etcd-backupd_"$v1"_*.deb "$T"/deb2/etcd-backupd_"$v2"_*.deb "$T/pkgs/"
 deb1=$(cd "$T/pkgs" && ls etcd-backupd_"$v1"_*.deb) deb2=$(cd "$T/pkgs" && ls etcd-backupd_"$v2"_*.deb)
 depends=$(dpkg-deb -f "$T/pkgs/$deb1" Depends)
-# Libraries from shlibs, and what debhelper adds for the sysusers.d entry.
-check "Depends: only shared libraries and systemd-sysusers ($depends)" \
+# Libraries from shlibs, what debhelper adds for the sysusers.d entry, and
+# procps for ExecReload='s /bin/kill.
+check "Depends: only shared libraries, systemd-sysusers and procps ($depends)" \
   test -z "$(tr ',' '\n' <<<"$depends" | sed 's/^ *//' | grep -vxE 'systemd \| systemd-standalone-sysusers \| systemd-sysusers' |
-             sed 's/ .*//' | grep -vE '^(lib|zlib1g$)')"
+             sed 's/ .*//' | grep -vE '^(lib|zlib1g$|procps$)')"
 check "Recommends: etcd-client" test "$(dpkg-deb -f "$T/pkgs/$deb1" Recommends)" == etcd-client
 phase build
 
@@ -208,6 +209,10 @@ check "the backup passes etcdctl snapshot status" \
 check "etcd-backupctl status (through the socket) answers" ct etcd-backupctl status
 check "the journal has the completion event" \
   test -n "$(ct journalctl -u etcd-backupd.service MESSAGE_ID=6f4d1e7603174871a906e1567f206ed7 -o cat)"
+# ExecReload= runs /bin/kill (procps, a dependency): a minimal root has no other.
+check "systemctl reload etcd-backupd succeeds" ct systemctl reload etcd-backupd.service
+reloaded() { ct journalctl -u etcd-backupd.service -o cat | grep -qx 'Reloaded /etc/etcd-backupd/etcd-backupd.conf'; }
+check "the daemon reloaded its configuration" wait_until 10 reloaded
 phase run
 
 # ---- upgrade ------------------------------------------------------------------------------
@@ -232,6 +237,8 @@ phase upgrade
 
 # ---- remove ----------------------------------------------------------------------------------
 ct sh -c 'umask 077; echo "AGE-SECRET-KEY-1TESTONLY" > /etc/etcd-backupd/restore.agekey'
+declare -A was_active=()
+for u in etcd-backupd.service etcd-backupd.socket etcd-backupd-restore.socket; do was_active[$u]=$(prop "$u" ActiveState); done
 ct apt-get remove -y -q etcd-backupd > "$T/apt-remove.log"
 check "apt-get remove: package in state rc" test "$(ct dpkg-query -W -f='${db:Status-Abbrev}' etcd-backupd)" == "rc "
 for u in etcd-backupd.service etcd-backupd.socket etcd-backupd-restore.socket; do
@@ -243,6 +250,23 @@ check "apt-get remove: the configuration is kept" \
 ct sh -c 'cd /var/lib/etcd-backupd && sha256sum etcd-*' | sort > "$T/sums-after-remove"
 check "apt-get remove: every backup is kept" test -z "$(comm -23 "$T/sums-before-upgrade" "$T/sums-after-remove")"
 phase remove
+
+# ---- installed again, then removed again -------------------------------------------------
+if ct apt-get install -y -q "/pkgs/$deb2" > "$T/apt-reinstall.log"; then ok "apt-get install ./$deb2 after the removal"; else
+  cat "$T/apt-reinstall.log"; not_ok "reinstall"; fi
+check "before the removal: the daemon and its socket ran, the restore socket did not" \
+  test "${was_active[etcd-backupd.service]} ${was_active[etcd-backupd.socket]} ${was_active[etcd-backupd-restore.socket]}" \
+       == "active active inactive"
+for u in etcd-backupd.service etcd-backupd.socket; do
+  check "reinstalled: $u, stopped by the removal, runs again" wait_until 30 test "$(prop "$u" ActiveState)" == active
+done
+check "reinstalled: the restore socket, which did not run, is not started" \
+  test "$(prop etcd-backupd-restore.socket ActiveState)" == inactive
+ct apt-get remove -y -q etcd-backupd > "$T/apt-remove2.log"
+check "removed again: state rc, nothing running" \
+  test "$(ct dpkg-query -W -f='${db:Status-Abbrev}' etcd-backupd)" == "rc " -a -z "$(ct pgrep -x etcd-backupd)"
+ct sh -c 'cd /var/lib/etcd-backupd && sha256sum etcd-*' | sort > "$T/sums-after-remove"
+phase reinstall
 
 # ---- purge ---------------------------------------------------------------------------------
 echo "+ apt-get purge" >> "$T/ct.log"
