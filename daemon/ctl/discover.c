@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -184,56 +186,146 @@ static int format_drop_in(const Discovery *d, char **ret, char **ret_error) {
         return 0;
 }
 
-/* Write text to path through a temporary file renamed into place (0644, parents made 0755). */
-static int write_file(const char *path, const char *text) {
-        _cleanup_free_ char *dir = strdup(path), *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        char *slash;
-        int r;
+/* A file --write writes: its directory, reached from the root (--root, or
+ * /) one component at a time and made (0755) where missing, without
+ * following a symbolic link below --root (a user who may write in the
+ * image being prepared could otherwise send root's writes anywhere); then
+ * the file's text under a temporary name of its own in that directory
+ * (O_EXCL: nothing planted there is reused), renamed into place once every
+ * file is ready. */
+typedef struct Target {
+        char *shown;            /* root + path, for messages */
+        char *path;             /* path, cut into its components */
+        int dir_fd;
+        const char *name;       /* in dir_fd, within path */
+        char tmp[64];           /* the temporary name while it exists */
+} Target;
 
-        if (!dir)
-                return -ENOMEM;
-        slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = '\0';
-                r = mkdir_p(dir, 0755);
-                if (r < 0)
-                        return r;
-        }
-        if (asprintf(&tmp, "%s.tmp-discover", path) < 0)
-                return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return -errno;
-        r = loop_write(fd, text, strlen(text));
-        if (r >= 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
-                r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
-        return slash && slash != dir ? fsync_directory(dir) : 0;
+static void target_done(Target *t) {
+        if (t->tmp[0])
+                (void) unlinkat(t->dir_fd, t->tmp, 0);
+        t->dir_fd = safe_close(t->dir_fd);
+        free(t->shown);
+        free(t->path);
+        *t = (Target) { .dir_fd = -EBADF };
 }
 
-/* Whether path holds the example configuration exactly as shipped (1), something else (0), or -errno. */
-static int is_shipped_config(const char *path) {
-        _cleanup_free_ char *text = NULL;
+static int target_open(Target *t, const char *root, const char *path, char **ret_error) {
+        _cleanup_free_ char *walked = NULL;
+        char *component, *slash;
+        int fd, r;
+
+        *t = (Target) { .dir_fd = -EBADF };
+        t->shown = root ? path_join(root, path) : strdup(path);
+        t->path = strdup(path);
+        walked = strdup(root ? root : "/");
+        if (!t->shown || !t->path || !walked)
+                return -ENOMEM;
+        /* --root itself is the operator's to choose, and made when missing. */
+        if (root && (r = mkdir_p(root, 0755)) < 0)
+                return asprintf(ret_error, "cannot create %s: %s", root, strerror(-r)), r;
+        t->dir_fd = open(walked, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (t->dir_fd < 0)
+                return r = -errno, asprintf(ret_error, "cannot open %s: %m", walked), r;
+        for (component = t->path; (slash = strchr(component, '/')); component = slash + 1) {
+                _cleanup_free_ char *next_walked = NULL;
+
+                if (slash == component)
+                        continue;
+                *slash = '\0';
+                next_walked = path_join(walked, component);
+                if (!next_walked)
+                        return -ENOMEM;
+                if (streq(component, ".") || streq(component, ".."))
+                        return asprintf(ret_error, "%s: a path with . or .. in it is refused", t->shown), -EINVAL;
+                fd = openat(t->dir_fd, component, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (root ? O_NOFOLLOW : 0));
+                if (fd < 0 && errno == ENOENT) {
+                        if (mkdirat(t->dir_fd, component, 0755) < 0 && errno != EEXIST)
+                                return r = -errno, asprintf(ret_error, "cannot create %s: %m", next_walked), r;
+                        (void) fsync(t->dir_fd);
+                        fd = openat(t->dir_fd, component, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (root ? O_NOFOLLOW : 0));
+                }
+                if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && root) {
+                        struct stat st;
+                        int saved = errno;
+                        if (fstatat(t->dir_fd, component, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
+                                return asprintf(ret_error, "%s is a symbolic link; below --root %s none is followed",
+                                                next_walked, root), -ELOOP;
+                        errno = saved;
+                }
+                if (fd < 0)
+                        return r = -errno, asprintf(ret_error, "cannot open %s: %m", next_walked), r;
+                safe_close(t->dir_fd);
+                t->dir_fd = fd;
+                free(walked);
+                walked = TAKE_PTR(next_walked);
+        }
+        t->name = component;
+        return 0;
+}
+
+/* Whether the target holds the example configuration exactly as shipped
+ * (1), something else (0), or -errno. */
+static int target_is_shipped(const Target *t) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *text = malloc(1024 * 1024 + 1);
         unsigned char md[EVP_MAX_MD_SIZE];
         char hex[2 * EVP_MAX_MD_SIZE + 1];
         unsigned int n = 0;
-        size_t size = 0;
-        int r;
+        struct stat st;
+        ssize_t k;
 
-        r = read_full_file(path, 1024 * 1024, &text, &size);
-        if (r == -EFBIG)
+        if (!text)
+                return -ENOMEM;
+        fd = openat(t->dir_fd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
                 return 0;
-        if (r < 0)
-                return r;
-        if (EVP_Digest(text, size, md, &n, EVP_sha256(), NULL) != 1)
+        k = loop_read(fd, text, 1024 * 1024 + 1);
+        if (k < 0)
+                return (int) k;
+        if (k > 1024 * 1024)
+                return 0;
+        if (EVP_Digest(text, (size_t) k, md, &n, EVP_sha256(), NULL) != 1)
                 return -EIO;
         return streq(hexencode(md, n, hex), SHIPPED_CONFIG_SHA256);
+}
+
+static bool target_exists(const Target *t) {
+        struct stat st;
+
+        return fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) >= 0 || errno != ENOENT;
+}
+
+/* The text in a new temporary file beside the target, 0644, synced. */
+static int target_stage(Target *t, const char *text) {
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t id;
+        int r;
+
+        if (getrandom(&id, sizeof id, 0) != sizeof id)
+                return -errno;
+        snprintf(t->tmp, sizeof t->tmp, ".%.32s.%016" PRIx64, t->name, id);
+        fd = openat(t->dir_fd, t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                r = -errno;
+                t->tmp[0] = '\0';
+                return r;
+        }
+        r = loop_write(fd, text, strlen(text));
+        if (r >= 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+                r = -errno;
+        return r;
+}
+
+static int target_commit(Target *t) {
+        if (renameat(t->dir_fd, t->tmp, t->dir_fd, t->name) < 0)
+                return -errno;
+        t->tmp[0] = '\0';
+        return fsync(t->dir_fd) < 0 ? -errno : 0;
 }
 
 /* The configuration checked as --check-config checks it (under the name it will have), before anything is
@@ -254,43 +346,54 @@ static int check_config(const char *config_text, const char *name) {
 
 static int run_write(const char *config_text, const char *drop_in_text, const char *config_path,
                      const char *root, bool force) {
-        _cleanup_free_ char *conf = NULL, *drop = NULL;
-        int r;
+        Target targets[2] = { { .dir_fd = -EBADF }, { .dir_fd = -EBADF } };
+        const char *paths[2] = { config_path, DROP_IN_PATH }, *texts[2] = { config_text, drop_in_text };
+        int r = EXIT_FAILURE;
 
         if (config_path[0] != '/') {
                 fprintf(stderr, "etcd-backupctl: discover --write: -c %s is not an absolute path\n", config_path);
                 return EXIT_USAGE;
         }
-        conf = root ? path_join(root, config_path) : strdup(config_path);
-        drop = root ? path_join(root, DROP_IN_PATH) : strdup(DROP_IN_PATH);
-        if (!conf || !drop) {
-                fprintf(stderr, "etcd-backupctl: out of memory\n");
-                return EXIT_FAILURE;
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                _cleanup_free_ char *error = NULL;
+                int k = target_open(&targets[i], root, paths[i], &error);
+
+                if (k < 0) {
+                        fprintf(stderr, "etcd-backupctl: discover --write: %s\n", error ? error : strerror(-k));
+                        goto finish;
+                }
+                if (!force && target_exists(&targets[i]) && (i != 0 || target_is_shipped(&targets[i]) <= 0)) {
+                        fprintf(stderr, "etcd-backupctl: %s exists; --force replaces it\n", targets[i].shown);
+                        goto finish;
+                }
         }
-        if (!force)
-                for (const char *p = conf; p; p = p == conf ? drop : NULL)
-                        if (access(p, F_OK) >= 0 && (p != conf || is_shipped_config(p) <= 0)) {
-                                fprintf(stderr, "etcd-backupctl: %s exists; --force replaces it\n", p);
-                                return EXIT_FAILURE;
-                        }
-        r = write_file(conf, config_text);
-        if (r < 0) {
-                fprintf(stderr, "etcd-backupctl: cannot write %s: %s\n", conf, strerror(-r));
-                return EXIT_FAILURE;
+        /* Both files ready before either is replaced: a failure leaves the old pair. */
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                int k = target_stage(&targets[i], texts[i]);
+                if (k < 0) {
+                        fprintf(stderr, "etcd-backupctl: cannot write %s: %s\n", targets[i].shown, strerror(-k));
+                        goto finish;
+                }
         }
-        r = write_file(drop, drop_in_text);
-        if (r < 0) {
-                fprintf(stderr, "etcd-backupctl: cannot write %s: %s\n", drop, strerror(-r));
-                return EXIT_FAILURE;
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                int k = target_commit(&targets[i]);
+                if (k < 0) {
+                        fprintf(stderr, "etcd-backupctl: cannot write %s: %s\n", targets[i].shown, strerror(-k));
+                        goto finish;
+                }
         }
         printf("Wrote %s\n  and %s.\n"
-               "Enable the service with:\n", conf, drop);
+               "Enable the service with:\n", targets[0].shown, targets[1].shown);
         if (root)
                 printf("  systemctl --root=%s enable etcd-backupd.socket etcd-backupd.service\n", root);
         else
                 printf("  systemctl daemon-reload\n"
                        "  systemctl enable --now etcd-backupd.socket etcd-backupd.service\n");
-        return EXIT_SUCCESS;
+        r = EXIT_SUCCESS;
+finish:
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++)
+                target_done(&targets[i]);
+        return r;
 }
 
 int ctl_discover_main(int argc, char **argv, const char *config_path) {

@@ -54,14 +54,31 @@ ssize_t loop_read(int fd, void *buf, size_t n) {
         return (ssize_t) done;
 }
 
+/* Opened without waiting: a FIFO nobody writes to would block open(2)
+ * forever; opened this way, it reads as empty. A pipe that has a writer
+ * (`-c <(…)`) is read as before, once O_NONBLOCK is taken off again. */
+static int open_for_reading(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), flags;
+
+        if (fd < 0)
+                return -errno;
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, alloc = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open_for_reading(path);
         if (fd < 0)
-                return -errno;
+                return fd;
         for (;;) {
                 ssize_t k;
                 if (alloc - size < 4096) {
@@ -106,9 +123,9 @@ int read_secret_file(const char *path, size_t max, char **ret, size_t *ret_size)
         char *buf;
         ssize_t k;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open_for_reading(path);
         if (fd < 0)
-                return -errno;
+                return fd;
         buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;

@@ -154,6 +154,26 @@ cp "$T/good.yaml" "$M/kube-apiserver.yaml"
 rm "$M/etcd.yaml" && cp "$T/good.yaml" "$T/x" && echo 'kind: Pod' > "$M/etcd.yaml"
 bad "an etcd.yaml that is no pod" 1 "$M/etcd.yaml:1: the pod has no spec"
 sed -e "s|      path: /var/lib/etcd$|      path: $T/var-lib-etcd|" "$FIX/etcd.yaml" > "$M/etcd.yaml"
+# A FIFO where etcd.yaml should be (nobody writes to it): an error, not a hang.
+mv "$M/etcd.yaml" "$T/etcd.yaml.good" && mkfifo "$M/etcd.yaml"
+out=$(timeout 20 "$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$M" 2>&1); rc=$?
+check "a FIFO for etcd.yaml: exit 1, not a hang (got $rc)" test $rc -eq 1
+check "a FIFO for etcd.yaml: the message names the file ($out)" grep -qF "$M/etcd.yaml" <<<"$out"
+rm "$M/etcd.yaml" && mv "$T/etcd.yaml.good" "$M/etcd.yaml"
+
+# Below --root, no symbolic link is followed: a user who may write in the
+# image being prepared cannot send root's writes elsewhere. Nothing is
+# written when either file's directory is refused.
+for link in etc/etcd-backupd etc/systemd/system; do
+  H=$T/hostile-${link//\//-} V=$T/victim-${link//\//-}
+  mkdir -p "$H/$(dirname "$link")" "$V" && ln -s "$V" "$H/$link"
+  out=$(discover --write --root "$H" 2>&1); rc=$?
+  check "--root, $link a symbolic link: exit 1 (got $rc)" test $rc -eq 1
+  check "--root, $link a symbolic link: named ($out)" \
+    grep -qF "$H/$link is a symbolic link; below --root $H none is followed" <<<"$out"
+  check "--root, $link a symbolic link: nothing written anywhere" \
+    test -z "$(ls -A "$V")" -a -z "$(find "$H" -type f)"
+done
 
 # etcd: { discover = DIR; }: found by --check-config, --once and the daemon,
 # at start and again on reload.
