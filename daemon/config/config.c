@@ -145,6 +145,7 @@ Config *config_free(Config *c) {
         free(c->control.socket);
         free(c->control.group);
         free(c->metrics.textfile);
+        free(c->zone_warning);
         free(c);
         return NULL;
 }
@@ -153,7 +154,7 @@ Config *config_new_default(void) {
         _cleanup_(config_freep) Config *c = calloc(1, sizeof *c);
         if (!c)
                 return NULL;
-        if (zone_load_local(&c->zone) < 0)
+        if (zone_load_local(&c->zone, &c->zone_warning) < 0)
                 return NULL;
 
         c->etcd = (ConfigEtcd) {
@@ -557,6 +558,8 @@ static int load(const char *text, size_t size, const char *name, Config **ret, C
         c->path = strdup(name);
         if (!c->path)
                 return -ENOMEM;
+        if (c->zone_warning)
+                config_diag_add(diags, CONFIG_WARNING, name, 0, "%s", c->zone_warning);
 
         config_init(&l.cfg);
         if (config_read_string(&l.cfg, text) != CONFIG_TRUE) {

@@ -109,6 +109,7 @@ typedef struct Config {
         char *path;
         Zone *zone;                     /* the local zone ($TZ, /etc/localtime), read once when the
                                          * configuration is made: the schedule and retention use it */
+        char *zone_warning;             /* why zone is UTC instead of the local zone's file, or NULL */
         ConfigEtcd etcd;
         ConfigSchedule schedule;
         ConfigStorage storage;

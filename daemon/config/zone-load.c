@@ -56,18 +56,35 @@ int zone_load(const char *name, Zone **ret) {
         return r;
 }
 
-static int load_or_utc(int r, Zone **ret) {
-        return r == -ENOMEM ? r : r < 0 ? zone_new_utc(ret) : 0;
+/* UTC in place of a zone that could not be used. No zone file at all is
+ * UTC as in glibc, silently; a file that is there but cannot be used
+ * (leap seconds, damaged) is said, since the schedule would run hours off. */
+static int load_or_utc(int r, int file_r, const char *what, Zone **ret, char **ret_reason) {
+        if (r == -ENOMEM)
+                return r;
+        if (r >= 0)
+                return 0;
+        if (ret_reason && (file_r == -EOPNOTSUPP || file_r == -EBADMSG) &&
+            asprintf(ret_reason, "the local time zone (%s) %s; the schedule and retention use UTC instead", what,
+                     file_r == -EOPNOTSUPP ? "counts leap seconds (a right/ zone), which is not supported"
+                                           : "is not a valid TZif file") < 0)
+                return -ENOMEM;
+        return zone_new_utc(ret);
 }
 
-int zone_load_local(Zone **ret) {
+int zone_load_local(Zone **ret, char **ret_reason) {
+        _cleanup_free_ char *what = NULL;
         const char *tz = getenv("TZ");
-        int r;
+        int r, file_r;
 
         if (!ret)
                 return -EINVAL;
-        if (!tz)
-                return load_or_utc(load_file(LOCALTIME_PATH, "localtime", ret), ret);
+        if (ret_reason)
+                *ret_reason = NULL;
+        if (!tz) {
+                r = load_file(LOCALTIME_PATH, "localtime", ret);
+                return load_or_utc(r, r, LOCALTIME_PATH, ret, ret_reason);
+        }
         if (!*tz)
                 return zone_new_utc(ret);
         if (*tz == ':')
@@ -78,9 +95,12 @@ int zone_load_local(Zone **ret) {
                 r = load_relative(tz, ret);
         else
                 r = -ENOENT;
+        file_r = r;
         if (r == -ENOENT || r == -EBADMSG || r == -EOPNOTSUPP)
                 r = zone_from_rule(tz, ret);
-        return load_or_utc(r, ret);
+        if (asprintf(&what, "TZ=%s", tz) < 0)
+                return -ENOMEM;
+        return load_or_utc(r, file_r, what, ret, ret_reason);
 }
 
 static int load_cb(const char *name, Zone **ret, void *userdata) {

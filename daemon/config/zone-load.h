@@ -20,8 +20,9 @@ int zone_load(const char *name, Zone **ret);
  * means UTC; ":NAME" or "NAME" a TZif file (relative names under the
  * zoneinfo directory); otherwise a POSIX TZ string ("CET-1CEST,…"). What
  * cannot be read or parsed is UTC, as in glibc. Returns 0 and *ret, or
- * -ENOMEM. */
-int zone_load_local(Zone **ret);
+ * -ENOMEM. When a zone file is there but could not be used (leap seconds,
+ * damaged), *ret_reason (may be NULL) says so, for a warning; else NULL. */
+int zone_load_local(Zone **ret, char **ret_reason);
 
 /* zone_load() as a ZoneLoader for the parsers that accept a zone name. */
 extern const ZoneLoader zone_loader_system;

@@ -545,9 +545,15 @@ int ctl_calendar_main(int argc, char **argv) {
                 return 2;
         }
 
-        if (zone_load_local(&local) < 0) {
-                fprintf(stderr, "Out of memory.\n");
-                return 1;
+        {
+                _cleanup_free_ char *zone_warning = NULL;
+
+                if (zone_load_local(&local, &zone_warning) < 0) {
+                        fprintf(stderr, "Out of memory.\n");
+                        return 1;
+                }
+                if (zone_warning)
+                        fprintf(stderr, "calendar: warning: %s\n", zone_warning);
         }
 
         /* The same base for every expression; "From now" always uses the clock. */

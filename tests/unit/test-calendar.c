@@ -30,7 +30,7 @@ static void set_tz(const char *tz) {
         else
                 check(unsetenv("TZ") == 0);
         local = zone_free(local);
-        check_int_eq(zone_load_local(&local), 0);
+        check_int_eq(zone_load_local(&local, NULL), 0);
 }
 
 /* Whether the zone loader knows name. */

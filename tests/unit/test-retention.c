@@ -30,7 +30,7 @@ static void set_tz(const char *tz) {
         check(setenv("TZ", tz, 1) == 0);
         tzset();
         local = zone_free(local);
-        check_int_eq(zone_load_local(&local), 0);
+        check_int_eq(zone_load_local(&local, NULL), 0);
 }
 
 static uint64_t utc(int year, int mon, int day, int hour, int min, int sec) {

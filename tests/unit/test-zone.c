@@ -62,7 +62,7 @@ static Zone *use_tz(const char *tz) {
 
         check(setenv("TZ", tz, 1) == 0);
         tzset();
-        check_int_eq(zone_load_local(&z), 0);
+        check_int_eq(zone_load_local(&z, NULL), 0);
         /* tzname[], timezone and daylight right after reading the zone. */
         check_str_eq(zone_abbreviation(z, 0), tzname[0]);
         check_str_eq(zone_abbreviation(z, 1), tzname[1]);
@@ -290,21 +290,37 @@ static void test_loader(void) {
 
         /* TZ as glibc reads it: empty is UTC, garbage is UTC, ":" a file. */
         check(setenv("TZ", "", 1) == 0);
-        check_int_eq(zone_load_local(&z), 0);
+        check_int_eq(zone_load_local(&z, NULL), 0);
         check(zone_is_utc(z));
         z = zone_free(z);
         check(setenv("TZ", "!!nonsense", 1) == 0);
-        check_int_eq(zone_load_local(&z), 0);
+        check_int_eq(zone_load_local(&z, NULL), 0);
         check(zone_is_utc(z));
         z = zone_free(z);
         check(setenv("TZ", ":Asia/Kolkata", 1) == 0);
-        check_int_eq(zone_load_local(&z), 0);
+        check_int_eq(zone_load_local(&z, NULL), 0);
         check_str_eq(zone_abbreviation(z, 0), "IST");
         z = zone_free(z);
         check(setenv("TZ", ZONEINFO "Europe/Berlin", 1) == 0);
-        check_int_eq(zone_load_local(&z), 0);
+        check_int_eq(zone_load_local(&z, NULL), 0);
         check_str_eq(zone_abbreviation(z, 1), "CEST");
         z = zone_free(z);
+        /* A zone with leap seconds is UTC, and that is said (it is no
+         * missing file: the schedule would run hours off without a word). */
+        {
+                _cleanup_free_ char *reason = NULL;
+
+                check(setenv("TZ", "!!nonsense", 1) == 0);
+                check_int_eq(zone_load_local(&z, &reason), 0);
+                check(reason == NULL);
+                z = zone_free(z);
+                check(setenv("TZ", "right/Europe/Berlin", 1) == 0);
+                check_int_eq(zone_load_local(&z, &reason), 0);
+                check(zone_is_utc(z));
+                check(reason && strstr(reason, "TZ=right/Europe/Berlin") && strstr(reason, "leap seconds") &&
+                      strstr(reason, "use UTC instead"));
+                z = zone_free(z);
+        }
         check(unsetenv("TZ") == 0);
 }
 
