@@ -99,12 +99,42 @@ static int read_unit(sd_bus *bus, const char *unit, Source *ret, char **ret_erro
 /* ---- looking values up -------------------------------------------------------------- */
 
 /* The value of flag in s (for etcd's unit also its ETCD_* variable when etcd_env), with where it came from. */
+/* kube-apiserver's --etcd-servers is a list flag (pflag's StringSlice):
+ * given again, it adds to the list instead of replacing it. The values
+ * joined with ',', or NULL when the flag is not given. */
+static int list_flag(const Manifest *m, const char *flag, char **ret) {
+        _cleanup_strv_free_ char **all = NULL;
+        _cleanup_free_ char *joined = NULL;
+        size_t size = 0;
+        FILE *f;
+        int n;
+
+        n = manifest_flag_all(m, flag, &all);
+        if (n <= 0) {
+                *ret = NULL;
+                return n;
+        }
+        f = open_memstream(&joined, &size);
+        if (!f)
+                return -ENOMEM;
+        for (char **v = all; *v; v++)
+                fprintf(f, "%s%s", v == all ? "" : ",", *v);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(joined);
+        return 0;
+}
+
 static int source_lookup(const Source *s, const char *flag, bool etcd_env, DiscoverValue *ret) {
-        _cleanup_free_ char *var = NULL;
+        _cleanup_free_ char *var = NULL, *list = NULL;
         const char *v;
         int r;
 
-        r = member_setting(s->m, etcd_env ? s->env : NULL, flag, &v, NULL, &var);
+        if (streq(flag, "--etcd-servers")) {
+                r = list_flag(s->m, flag, &list);
+                v = list;
+        } else
+                r = member_setting(s->m, etcd_env ? s->env : NULL, flag, &v, NULL, &var);
         if (r < 0)
                 return r;
         if (!v)
@@ -201,9 +231,14 @@ static int split_endpoints(Discovery *d, char **ret_error) {
         if (!copy)
                 return -ENOMEM;
         for (char *u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+                size_t n = strlen(u);
+
                 if (!startswith(u, "https://"))
                         return free_and_format(ret_error, "%s: \"%s\" is not an https:// URL (etcd-backupd always "
                                                "verifies TLS)", d->etcd_servers.source, u), -EINVAL;
+                /* etcd's clients take https://host:port/ as well. */
+                if (n > strlen("https://") && u[n - 1] == '/')
+                        u[n - 1] = '\0';
                 r = strv_extend(&d->endpoints, u);
                 if (r < 0)
                         return r;

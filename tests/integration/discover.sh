@@ -150,6 +150,14 @@ check "the http:// manifest differs only there" grep -q -- '--etcd-servers=http:
 bad "an http:// endpoint" 1 "kube-apiserver.yaml: --etcd-servers: \"http://127.0.0.1:2379\" is not an https:// URL"
 write_apiserver 's|--etcd-servers=.*|--etcd-servers=https://127.0.0.1:99999|'
 bad "an endpoint --check-config refuses" 78 "etcd.endpoints"
+# --etcd-servers given twice adds up, as kube-apiserver's list flag does
+# (pflag's StringSlice); a trailing / is dropped, as etcd's clients do.
+write_apiserver "s|--etcd-servers=.*|--etcd-servers=https://[::1]:$v6_port/\n    - --etcd-servers=$ETCD_ENDPOINT,https://127.0.0.2:2379|"
+check "the repeated flag is in the manifest" test "$(grep -c -- '--etcd-servers=' "$M/kube-apiserver.yaml")" = 2
+out=$(discover 2>&1); rc=$?
+check "--etcd-servers twice: exit 0 (got $rc)" test $rc -eq 0
+check "--etcd-servers twice: every URL of both, in order, without the trailing /" \
+  test "$(sed -n '/endpoints = \[/,/\];/p' <<<"$out" | grep -o 'https://[^"]*' | paste -sd,)" = "$endpoints"
 cp "$T/good.yaml" "$M/kube-apiserver.yaml"
 rm "$M/etcd.yaml" && cp "$T/good.yaml" "$T/x" && echo 'kind: Pod' > "$M/etcd.yaml"
 bad "an etcd.yaml that is no pod" 1 "$M/etcd.yaml:1: the pod has no spec"
