@@ -592,27 +592,32 @@ static void arm_timer(Manager *m, uint64_t after) {
                 log_error("cannot arm the schedule timer");
 }
 
-/* After a reload: a run that is planned (its elapse perhaps already past,
- * waiting out schedule.randomized_delay) stays planned while the new
- * schedule still has that elapse, at the same time when the delay did not
- * change; arming from now would drop it, and a reload at 02:10 would cost
- * the night's backup under a 02:00 calendar with an hour's delay. Anything
- * else is armed afresh. */
+/* After a reload. A run whose elapse has passed and which waits out
+ * schedule.randomized_delay stays planned while the new schedule has that
+ * elapse (at the same time when the delay did not change): arming from now
+ * would drop it, and a reload at 02:10 would cost the night's backup under
+ * a 02:00 calendar with an hour's delay. A planned elapse still ahead
+ * keeps its armed time when it is still the next one and the delay did not
+ * change. Anything else is armed afresh from now. */
 static void rearm_after_reload(Manager *m, uint64_t old_delay_usec) {
-        uint64_t again;
+        const ConfigSchedule *sc = &m->config->schedule;
+        uint64_t again, now = now_usec(CLOCK_REALTIME);
 
-        if (m->planned_usec > 0 &&
-            calendar_spec_next_usec(m->config->schedule.calendar_spec, m->config->zone, m->planned_usec - 1,
-                                    &again) >= 0 && again == m->planned_usec) {
-                if (m->config->schedule.randomized_delay_usec == old_delay_usec)
+        if (m->planned_usec > 0 && m->planned_usec <= now &&
+            calendar_spec_next_usec(sc->calendar_spec, m->config->zone, m->planned_usec - 1, &again) >= 0 &&
+            again == m->planned_usec) {
+                if (sc->randomized_delay_usec == old_delay_usec)
                         return;
-                m->armed_usec = m->planned_usec + random_below(m->config->schedule.randomized_delay_usec);
+                m->armed_usec = m->planned_usec + random_below(sc->randomized_delay_usec);
                 if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
                     sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
                         log_error("cannot arm the schedule timer");
                 return;
         }
-        arm_timer(m, now_usec(CLOCK_REALTIME));
+        if (m->planned_usec > now && sc->randomized_delay_usec == old_delay_usec &&
+            schedule_next(sc->calendar_spec, m->config->zone, now, now, &again) >= 0 && again == m->planned_usec)
+                return;
+        arm_timer(m, now);
 }
 
 /* The wall clock was set: a clock set back would leave the timer armed for
