@@ -596,14 +596,18 @@ static void arm_timer(Manager *m, uint64_t after) {
  * schedule.randomized_delay stays planned while the new schedule has that
  * elapse (at the same time when the delay did not change): arming from now
  * would drop it, and a reload at 02:10 would cost the night's backup under
- * a 02:00 calendar with an hour's delay. A planned elapse still ahead
- * keeps its armed time when it is still the next one and the delay did not
- * change. Anything else is armed afresh from now. */
+ * a 02:00 calendar with an hour's delay; unless the new schedule has an
+ * elapse before that run would start, which then takes its place. A
+ * planned elapse still ahead keeps its armed time when it is still the next
+ * one and the delay did not change. Anything else is armed afresh from now. */
 static void rearm_after_reload(Manager *m, uint64_t old_delay_usec) {
         const ConfigSchedule *sc = &m->config->schedule;
-        uint64_t again, now = now_usec(CLOCK_REALTIME);
+        uint64_t again, next = UINT64_MAX, now = now_usec(CLOCK_REALTIME);
 
-        if (m->planned_usec > 0 && m->planned_usec <= now &&
+        (void) schedule_next(sc->calendar_spec, m->config->zone, now, now, &next);
+        /* A passed elapse waiting out its delay, unless the new schedule has
+         * an elapse before that delay ends: then the next run is that one. */
+        if (m->planned_usec > 0 && m->planned_usec <= now && next >= m->armed_usec &&
             calendar_spec_next_usec(sc->calendar_spec, m->config->zone, m->planned_usec - 1, &again) >= 0 &&
             again == m->planned_usec) {
                 if (sc->randomized_delay_usec == old_delay_usec)
@@ -614,8 +618,7 @@ static void rearm_after_reload(Manager *m, uint64_t old_delay_usec) {
                         log_error("cannot arm the schedule timer");
                 return;
         }
-        if (m->planned_usec > now && sc->randomized_delay_usec == old_delay_usec &&
-            schedule_next(sc->calendar_spec, m->config->zone, now, now, &again) >= 0 && again == m->planned_usec)
+        if (m->planned_usec > now && sc->randomized_delay_usec == old_delay_usec && next == m->planned_usec)
                 return;
         arm_timer(m, now);
 }
