@@ -375,17 +375,18 @@ int store_lock_directory(const char *path, char **ret_error) {
                 if (asprintf(ret_error, "%s is in use by another etcd-backupd%s; one daemon or --once at a time "
                              "may use a backup directory", path, pid) < 0)
                         *ret_error = NULL;
-        } else if (r == -EACCES) {
-                /* Most likely root's, from a run as root before files were given to the directory's owner. */
+        } else if (r < 0) {
                 struct stat st;
                 char owner[64] = "";
-                if (fstatat(s->dir_fd, STORE_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) >= 0 && st.st_uid != geteuid())
+                /* A lock this process may not open: most likely root's, from a
+                 * run as root before files were given to the directory's owner. */
+                if (r == -EACCES && fstatat(s->dir_fd, STORE_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                    st.st_uid != geteuid())
                         snprintf(owner, sizeof owner, " (it belongs to uid %u; this process runs as uid %u)",
                                  (unsigned) st.st_uid, (unsigned) geteuid());
                 if (asprintf(ret_error, "cannot lock %s/%s: %s%s", path, STORE_LOCK_NAME, strerror(-r), owner) < 0)
                         *ret_error = NULL;
-        } else if (r < 0 && asprintf(ret_error, "cannot lock %s/%s: %s", path, STORE_LOCK_NAME, strerror(-r)) < 0)
-                *ret_error = NULL;
+        }
         return r;
 }
 

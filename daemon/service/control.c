@@ -501,19 +501,25 @@ int control_server_set_group(ControlServer *s, const char *group) {
         return 0;
 }
 
+/* The daemon's own socket file: 0660 and control.group's, or 0600 without a group. */
+static int set_file_mode(const ControlServer *s, const char *path, char **ret_error) {
+        int r;
+
+        if (chmod(path, s->has_group ? 0660 : 0600) < 0)
+                return r = -errno, asprintf(ret_error, "cannot chmod %s: %m", path), r;
+        if (s->has_group && geteuid() == 0 && chown(path, (uid_t) -1, s->gid) < 0)
+                return r = -errno, asprintf(ret_error, "cannot chown %s: %m", path), r;
+        return 0;
+}
+
 int control_server_check_file(ControlServer *s, const char *path, char **ret_error) {
         struct sockaddr_un sa = {};
         socklen_t len = sizeof sa;
         struct stat st;
         int r;
 
-        if (!s->activated) {
-                if (chmod(path, s->has_group ? 0660 : 0600) < 0)
-                        return r = -errno, asprintf(ret_error, "cannot chmod %s: %m", path), r;
-                if (s->has_group && geteuid() == 0 && chown(path, (uid_t) -1, s->gid) < 0)
-                        return r = -errno, asprintf(ret_error, "cannot chown %s: %m", path), r;
-                return 0;
-        }
+        if (!s->activated)
+                return set_file_mode(s, path, ret_error);
         if (!s->has_group)
                 return 0;
         /* The file systemd bound, whatever control.socket says. */
@@ -602,10 +608,9 @@ static int bind_socket(const char *path, const ControlServer *s, char **ret_erro
         strcpy(sa.sun_path, path);
         if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return r = -errno, asprintf(ret_error, "cannot bind %s: %m", path), r;
-        if (chmod(path, s->has_group ? 0660 : 0600) < 0)
-                return r = -errno, asprintf(ret_error, "cannot chmod %s: %m", path), r;
-        if (s->has_group && geteuid() == 0 && chown(path, (uid_t) -1, s->gid) < 0)
-                return r = -errno, asprintf(ret_error, "cannot chown %s: %m", path), r;
+        r = set_file_mode(s, path, ret_error);
+        if (r < 0)
+                return r;
         if (listen(fd, SOMAXCONN) < 0)
                 return r = -errno, asprintf(ret_error, "cannot listen on %s: %m", path), r;
         return TAKE_FD(fd);

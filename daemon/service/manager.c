@@ -573,6 +573,15 @@ static uint64_t random_below(uint64_t limit) {
         return v % limit;
 }
 
+/* Arm the timer for the elapse planned, plus a new draw of schedule.randomized_delay. */
+static void arm_at(Manager *m, uint64_t planned) {
+        m->planned_usec = planned;
+        m->armed_usec = planned + random_below(m->config->schedule.randomized_delay_usec);
+        if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
+            sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
+                log_error("cannot arm the schedule timer");
+}
+
 static void arm_timer(Manager *m, uint64_t after) {
         uint64_t next, now = now_usec(CLOCK_REALTIME);
         int r;
@@ -585,11 +594,7 @@ static void arm_timer(Manager *m, uint64_t after) {
                 (void) sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
                 return;
         }
-        m->planned_usec = next;
-        m->armed_usec = next + random_below(m->config->schedule.randomized_delay_usec);
-        if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
-            sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
-                log_error("cannot arm the schedule timer");
+        arm_at(m, next);
 }
 
 /* After a reload. A run whose elapse has passed and which waits out
@@ -610,12 +615,8 @@ static void rearm_after_reload(Manager *m, uint64_t old_delay_usec) {
         if (m->planned_usec > 0 && m->planned_usec <= now && next >= m->armed_usec &&
             calendar_spec_next_usec(sc->calendar_spec, m->config->zone, m->planned_usec - 1, &again) >= 0 &&
             again == m->planned_usec) {
-                if (sc->randomized_delay_usec == old_delay_usec)
-                        return;
-                m->armed_usec = m->planned_usec + random_below(sc->randomized_delay_usec);
-                if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
-                    sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
-                        log_error("cannot arm the schedule timer");
+                if (sc->randomized_delay_usec != old_delay_usec)
+                        arm_at(m, m->planned_usec);
                 return;
         }
         if (m->planned_usec > now && sc->randomized_delay_usec == old_delay_usec && next == m->planned_usec)
@@ -638,11 +639,7 @@ static void on_clock_set(Manager *m) {
         else
                 log_info("The wall clock was set back; the next scheduled backup is now %s",
                          format_rfc3339(when, sizeof when, next));
-        m->planned_usec = next;
-        m->armed_usec = next + random_below(m->config->schedule.randomized_delay_usec);
-        if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
-            sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
-                log_error("cannot arm the schedule timer");
+        arm_at(m, next);
         update_status(m);
 }
 
