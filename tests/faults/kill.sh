@@ -48,12 +48,21 @@ check_after_kill() { # label before-listing
   fi
 }
 
+# The checksums of the earlier backups and their sidecars. A sidecar alone
+# (an earlier kill came between the links) is not a backup: the next start
+# may remove it, which check_after_kill allows.
+backup_sums() {
+  (cd "$T/b" && for f in *; do
+     [[ $f == *.json && ! -e ${f%.json} ]] || printf '%s\0' "$f"
+   done | xargs -0r sha256sum | sort)
+}
+
 rand_delay() { awk -v ms="$duration_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", (r % (ms * 95 / 100 + 1)) / 1000 }'; }
 
 half=$((KILLS / 2))
 for i in $(seq 1 "$half"); do
   sig=$([[ $((i % 2)) -eq 1 ]] && echo KILL || echo TERM)
-  before=$(dir_state "$T/b"); sums=$(cd "$T/b" && sha256sum * | sort)
+  before=$(dir_state "$T/b"); sums=$(backup_sums)
   d=$(rand_delay)
   "$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>&1 & pid=$!
   sleep "$d"; kill -s "$sig" "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
@@ -66,7 +75,7 @@ done
 for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
 for i in $(seq $((half + 1)) "$KILLS"); do
   sig=$([[ $((i % 2)) -eq 1 ]] && echo KILL || echo TERM)
-  before=$(dir_state "$T/b"); sums=$(cd "$T/b" && sha256sum * | sort)
+  before=$(dir_state "$T/b"); sums=$(backup_sums)
   d=$(rand_delay)
   "$ETCD_BACKUPCTL" -s "$T/control.sock" backup >/dev/null 2>&1 & cpid=$!
   sleep "$d"
