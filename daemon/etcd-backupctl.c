@@ -437,11 +437,12 @@ static void print_table(StoreEntry *e, size_t n) {
                "CODEC", "ENCRYPTED");
         for (size_t i = 0; i < n; i++) {
                 char created[FORMAT_RFC3339_MAX], size[FORMAT_BYTES_MAX];
-                printf("%-*s  %-20s  %10" PRId64 "  %10s  %-5s  %s%s\n", (int) w, e[i].name,
+                printf("%-*s  %-20s  %10" PRId64 "  %10s  %-5s  %s%s%s%s\n", (int) w, e[i].name,
                        format_rfc3339(created, sizeof created, e[i].parsed.created_usec),
                        e[i].parsed.revision, format_bytes(size, sizeof size, e[i].file_size),
                        codec_to_string(e[i].parsed.compression), e[i].parsed.encrypted ? "yes" : "no",
-                       e[i].has_sidecar ? "" : "  (no sidecar)");
+                       e[i].has_sidecar ? "" : e[i].sidecar_problem ? "  (sidecar unusable: " : "  (no sidecar)",
+                       e[i].sidecar_problem ? e[i].sidecar_problem : "", e[i].sidecar_problem ? ")" : "");
         }
 }
 
@@ -478,6 +479,8 @@ static int list_through_daemon(Ctl *ctl, int *ret_exit) {
                         (void) store_name_parse(e[i].name, &e[i].parsed);
                         e[i].file_size = (uint64_t) json_get_int(b, "file_size");
                         e[i].has_sidecar = !json_object_object_get_ex(b, "sidecar", &j);
+                        if (json_get_string(b, "sidecar_problem"))
+                                e[i].sidecar_problem = strdup(json_get_string(b, "sidecar_problem"));
                 }
                 if (n == 0)
                         printf("No backups.\n");

@@ -478,17 +478,45 @@ int sidecar_read_fd(int fd, Sidecar *ret, const char **ret_why) {
         return sidecar_from_json(text, (size_t) n, ret, ret_why);
 }
 
-static int read_sidecar(Store *s, const char *name, Sidecar *ret) {
+/* The sidecar of backup name: 0 with *ret filled, -ENOENT when there is
+ * none, -ENOMEM, or -EBADMSG with *ret_problem saying why the file that is
+ * there cannot be taken. */
+static int read_sidecar(Store *s, const char *name, Sidecar *ret, char **ret_problem) {
+        _cleanup_(sidecar_done) Sidecar sc = {};
         _cleanup_free_ char *sidecar = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *why;
+        struct stat st;
+        int r;
 
+        *ret_problem = NULL;
         if (asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0)
                 return -ENOMEM;
-        fd = openat(s->dir_fd, sidecar, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        fd = openat(s->dir_fd, sidecar, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT)
+                return -ENOENT;
         if (fd < 0)
-                return -errno;
-        return sidecar_read_fd(fd, ret, &why);
+                r = asprintf(ret_problem, "cannot be opened: %s", strerror(errno));
+        else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                r = asprintf(ret_problem, "is not a regular file");
+        else if ((r = sidecar_read_fd(fd, &sc, &why)) == -ENOMEM)
+                return r;
+        else if (r < 0 && why)
+                r = asprintf(ret_problem, "is not a valid sidecar: %s", why);
+        else if (r < 0)
+                r = asprintf(ret_problem, "cannot be read: %s", strerror(-r));
+        else if (!streq(sc.name, name))
+                r = asprintf(ret_problem, "is the sidecar of another backup (its name says %s)", sc.name);
+        else {
+                *ret = sc;
+                sc = (Sidecar) {};
+                return 0;
+        }
+        if (r < 0) {
+                *ret_problem = NULL;
+                return -ENOMEM;
+        }
+        return -EBADMSG;
 }
 
 static int entry_compare(const void *a, const void *b) {
@@ -498,11 +526,15 @@ static int entry_compare(const void *a, const void *b) {
         return -strcmp(x->name, y->name);
 }
 
+static void store_entry_done(StoreEntry *e) {
+        free(e->name);
+        sidecar_done(&e->sidecar);
+        free(e->sidecar_problem);
+}
+
 void store_entries_free(StoreEntry *e, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(e[i].name);
-                sidecar_done(&e[i].sidecar);
-        }
+        for (size_t i = 0; i < n; i++)
+                store_entry_done(&e[i]);
         free(e);
 }
 
@@ -549,16 +581,15 @@ int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
                 if (!e.name)
                         goto oom;
                 e.file_size = (uint64_t) st.st_size;
-                if (read_sidecar(s, e.name, &e.sidecar) >= 0) {
-                        if (streq(e.sidecar.name, e.name))
-                                e.has_sidecar = true;
-                        else
-                                sidecar_done(&e.sidecar);
+                r = read_sidecar(s, e.name, &e.sidecar, &e.sidecar_problem);
+                if (r == -ENOMEM) {
+                        free(e.name);
+                        goto oom;
                 }
+                e.has_sidecar = r >= 0;
                 ne = reallocarray(entries, n + 1, sizeof *entries);
                 if (!ne) {
-                        free(e.name);
-                        sidecar_done(&e.sidecar);
+                        store_entry_done(&e);
                         goto oom;
                 }
                 entries = ne;
@@ -597,8 +628,8 @@ int store_remove(Store *s, const char *name) {
         return store_sync(s);
 }
 
-int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired) {
-        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL;
+int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable) {
+        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL;
         struct dirent *de;
         DIR *d = NULL;
         int r;
@@ -627,12 +658,15 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired) {
                         }
                         r = strv_extend(&removed, de->d_name);
                 } else if (store_name_parse(de->d_name, &(StoreName) {}) >= 0) {
-                        if (asprintf(&other, "%s" SIDECAR_SUFFIX, de->d_name) < 0) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        if (fstatat(s->dir_fd, other, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                        _cleanup_(sidecar_done) Sidecar sc = {};
+                        _cleanup_free_ char *problem = NULL;
+
+                        r = read_sidecar(s, de->d_name, &sc, &problem);
+                        if (r == -ENOENT)
                                 r = strv_extend(&unpaired, de->d_name);
+                        else if (r == -EBADMSG)
+                                r = asprintf(&other, "%s" SIDECAR_SUFFIX ": %s", de->d_name, problem) < 0 ? -ENOMEM :
+                                    strv_consume(&unusable, TAKE_PTR(other));
                 }
         }
         closedir(d);
@@ -647,6 +681,8 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired) {
                 *ret_removed = TAKE_PTR(removed);
         if (ret_unpaired)
                 *ret_unpaired = TAKE_PTR(unpaired);
+        if (ret_unusable)
+                *ret_unusable = TAKE_PTR(unusable);
         return 0;
 }
 
@@ -667,6 +703,8 @@ struct json_object *store_entry_to_json(const StoreEntry *e) {
                 json_object_object_add(o, "compression", json_object_new_string(codec_to_string(e->parsed.compression)));
                 json_object_object_add(o, "encrypted", json_object_new_boolean(e->parsed.encrypted));
                 json_object_object_add(o, "sidecar", json_object_new_boolean(false));
+                if (e->sidecar_problem)
+                        json_object_object_add(o, "sidecar_problem", json_object_new_string(e->sidecar_problem));
                 return o;
         }
 }

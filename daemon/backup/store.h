@@ -130,6 +130,7 @@ typedef struct StoreEntry {
         uint64_t file_size;
         bool has_sidecar;       /* a sidecar that parsed and matches the name */
         Sidecar sidecar;
+        char *sidecar_problem;  /* why a sidecar file that is there was not taken, or NULL */
 } StoreEntry;
 
 /* Every backup in the directory, newest first (by created, then name).
@@ -141,7 +142,8 @@ void store_entries_free(StoreEntry *e, size_t n);
 struct json_object *sidecar_to_json_object(const Sidecar *s);
 
 /* An entry as a JSON object: its sidecar, or what its name says with
- * "sidecar": false when it has none. NULL on ENOMEM. */
+ * "sidecar": false when it has none (and "sidecar_problem" when a sidecar
+ * file is there but cannot be taken). NULL on ENOMEM. */
 struct json_object *store_entry_to_json(const StoreEntry *e);
 
 /* Remove a backup and its sidecar (the backup first), then fsync the
@@ -151,6 +153,8 @@ int store_remove(Store *s, const char *name);
 /* Tidy up after an interrupted publish: remove every sidecar whose backup
  * does not exist (publishing links the sidecar first, so a kill between the
  * two leaves one), then fsync the directory. Fills *ret_removed with the
- * sidecars removed and *ret_unpaired with the backups that have no sidecar
- * (never left by a publish; worth a warning). Either list may be NULL. */
-int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired);
+ * sidecars removed, *ret_unpaired with the backups that have no sidecar
+ * (never left by a publish; worth a warning) and *ret_unusable with
+ * "<sidecar>: <problem>" for each sidecar that is there but cannot be taken
+ * (unreadable, not valid, another backup's). Any list may be NULL. */
+int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable);

@@ -13,8 +13,18 @@ sock=$T/control.sock
   echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
   echo "control: { socket = \"$sock\"; group = \"\"; };"; } > "$T/c.conf"
 mkdir -m 0700 "$T/b"
+# A backup whose sidecar is another's (copied by hand under a new name):
+# listed through the daemon with why its sidecar is not taken.
+copied=etcd-0000000000000001-20200102T000000Z-r2.db.zst
+echo data > "$T/b/$copied"
+echo '{}' | jq '{name: "etcd-0000000000000001-20200101T000000Z-r1.db.zst", created: "2020-01-01T00:00:00Z",
+  cluster_id: "0000000000000001", member_id: "0000000000000002", endpoint: "https://127.0.0.1:2379",
+  etcd_version: "3.4.23", revision: 1, db_size: 5, db_sha256: ("0" * 64), file_size: 5,
+  file_sha256: ("0" * 64), compression: "zstd", level: 1, encrypted: false, duration_ms: 1}' > "$T/b/$copied.json"
 daemon_start "$T/c.conf"
 check "daemon ready (READY=1)" wait_until 10 grep -q '^READY=1$' "$T/notify.log"
+check "list through the daemon: a sidecar of another backup is named as such" \
+  grep -qF "$copied" <<<"$("$ETCD_BACKUPCTL" -s "$sock" list | grep -F '(sidecar unusable: is the sidecar of another backup (its name says etcd-0000000000000001-20200101T000000Z-r1.db.zst))')"
 
 # Global options after the command, in every position.
 json=$("$ETCD_BACKUPCTL" -c "$T/c.conf" list --json); rc=$?

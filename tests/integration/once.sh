@@ -134,13 +134,17 @@ check "write error: not blamed on etcd" bash -c "! grep -q 'snapshot failed' <<<
 check "write error: nothing written" test -z "$(dir_files "$T/b-fsize")"
 
 # At start: a sidecar an interrupted publish left without its backup is
-# removed and logged; a backup without a sidecar is named in a warning; the
-# new backup is published with its sidecar.
+# removed and logged; a backup without a sidecar, or with one that is not
+# valid, is named in a warning and kept; the new backup is published with
+# its sidecar. `list` says what is wrong with the sidecar it cannot take.
 mkdir -m 0700 "$T/b-tidy"
 lone=etcd-0000000000000001-20200101T000000Z-r1.db.zst
 bare=etcd-0000000000000001-20200102T000000Z-r2.db.zst
+bad=etcd-0000000000000001-20200103T000000Z-r3.db.zst
 echo '{}' > "$T/b-tidy/$lone.json"
 echo keep > "$T/b-tidy/$bare"
+echo keep > "$T/b-tidy/$bad"
+echo '{"name": 1}' > "$T/b-tidy/$bad.json"
 { etcd_group; storage_group "$T/b-tidy" zstd 1; echo 'retention: { keep_last = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/tidy.conf"
 out=$("$ETCD_BACKUPD" --once -c "$T/tidy.conf" 2>"$T/tidy.err"); rc=$?
 check "tidy: the backup succeeds" test $rc -eq 0
@@ -149,6 +153,15 @@ check "tidy: its removal is logged" grep -q "Removed $T/b-tidy/$lone.json: a sid
 check "tidy: the backup without a sidecar is kept and named" \
   bash -c "[[ -f '$T/b-tidy/$bare' ]] && grep -q 'Backup $T/b-tidy/$bare has no sidecar' '$T/tidy.err'"
 check "tidy: the new backup has its sidecar" test -f "$out" -a -f "$out.json"
+check "tidy: the backup with a sidecar that is not valid is kept, and the sidecar named with why" \
+  bash -c "[[ -f '$T/b-tidy/$bad' && -f '$T/b-tidy/$bad.json' ]] && grep -qF 'Sidecar $T/b-tidy/$bad.json: is not a valid sidecar: name missing or invalid; its backup is listed without it' '$T/tidy.err'"
+list=$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/tidy.conf" list 2>/dev/null)
+check "tidy: list shows why the sidecar is not taken" \
+  grep -qE "^$bad .*\(sidecar unusable: is not a valid sidecar: name missing or invalid\)$" <<<"$list"
+check "tidy: list still says (no sidecar) where there is none" grep -qE "^$bare .*\(no sidecar\)$" <<<"$list"
+check "tidy: list --json carries sidecar_problem" \
+  jq -e --arg n "$bad" '.[] | select(.name == $n) | .sidecar == false and .sidecar_problem == "is not a valid sidecar: name missing or invalid"' \
+  <<<"$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/tidy.conf" list --json 2>/dev/null)"
 
 # As on a machine of four CPUs (ETCD_BACKUPD_CPUS=4; this one may have two):
 # the compressor follows etcd's stream on the CPUs beyond two
@@ -203,6 +216,14 @@ if [[ $(id -u) = 0 ]] && id nobody >/dev/null 2>&1; then
   err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$ETCD_BACKUPD" --once -c "$T/svc.conf" 2>&1 >/dev/null); rc=$?
   check "a lock that is root's: the run fails (exit $rc)" test $rc -ne 0
   check "a lock that is root's: the error names its owner" grep -qF "$T/svc/.lock: Permission denied (it belongs to uid 0; this process runs as uid $(id -u nobody))" <<<"$err"
+  # A sidecar the service cannot read (copied in by root, say) is named at
+  # start with the cause, not taken for a backup without one. (The run then
+  # fails: nobody cannot read this test's TLS key.)
+  chown nobody:nogroup "$T/svc/.lock"; chown root:root "$out.json"
+  err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$ETCD_BACKUPD" --once -c "$T/svc.conf" 2>&1 >/dev/null)
+  check "a sidecar that is root's: named at start with the cause" \
+    grep -qF "Sidecar $out.json: cannot be opened: Permission denied; its backup is listed without it" <<<"$err"
+  check "a sidecar that is root's: the backup is kept" test -f "$out"
 else
   not_ok "as root, into nobody's directory: needs root and the user nobody"
 fi
