@@ -204,6 +204,15 @@ typedef struct Row {
         char encryption[96];
 } Row;
 
+/* --resource: the resource as the table shows it ("deployments.apps"), or
+ * without its group ("deployments"), as kubectl takes it. */
+static bool resource_is(const char *resource, const char *wanted) {
+        size_t n = strlen(wanted);
+
+        return streq(resource, wanted) ||
+               (!strchr(wanted, '.') && strncmp(resource, wanted, n) == 0 && resource[n] == '.');
+}
+
 static json_object *counts_add(json_object *counts, const char *resource) {
         json_object *v = NULL;
 
@@ -234,7 +243,7 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
 
                 if (k8s_key_parse(kvs[i].key, kvs[i].key_size, &row->key) < 0)
                         continue; /* not an object key (e.g. /registry/masterleases/…) */
-                if ((resource && !streq(row->key.resource, resource)) ||
+                if ((resource && !resource_is(row->key.resource, resource)) ||
                     (namespace && !streq_ptr(row->key.namespace, namespace))) {
                         k8s_key_clear(&row->key);
                         continue;

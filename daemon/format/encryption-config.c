@@ -473,19 +473,21 @@ static bool resource_matches(const char *pattern, const char *resource) {
         const char *dot = strchr(resource, '.');
         size_t n = strlen(resource);
 
+        /* resource is named as kube-apiserver names it here ("secrets",
+         * "deployments.apps", "widgets.example.com"; k8s_key_parse()), so
+         * "*.apps" is every resource of the group apps and "*." the core
+         * group's. */
         if (streq(pattern, "*.*") || streq(pattern, resource))
-                return true;
-        /* A built-in group's resources are stored without their group
-         * (/registry/deployments/…): "deployments.apps" names them. Built-in
-         * groups are one word (apps, batch, policy) or end in .k8s.io; any
-         * other group is a custom resource's, stored with its group:
-         * "secrets.example.com" never names the core secrets. */
-        if (!dot && strncmp(pattern, resource, n) == 0 && pattern[n] == '.' &&
-            (!strchr(pattern + n + 1, '.') || endswith(pattern + n + 1, ".k8s.io")))
                 return true;
         if (pattern[0] == '*' && pattern[1] == '.')
                 return dot ? streq(pattern + 2, dot + 1) : pattern[2] == 0;
-        return false;
+        /* A resource stored without its group that k8s_key_parse()'s table
+         * does not know (one newer than it): "R.G" may name it when G is a
+         * built-in group's name (one word, or ending in .k8s.io). Never a
+         * custom resource's group: "secrets.example.com" never names the
+         * core secrets. */
+        return !dot && !k8s_resource_is_known(resource) && strncmp(pattern, resource, n) == 0 &&
+               pattern[n] == '.' && (!strchr(pattern + n + 1, '.') || endswith(pattern + n + 1, ".k8s.io"));
 }
 
 const EncResource *encryption_config_lookup(const EncryptionConfig *c, const char *resource) {

@@ -108,15 +108,16 @@ void enc_value_parse(const void *value, size_t size, EncValue *ret);
  * such a key (or c NULL), as enc_value_parse(). */
 void encryption_config_value_parse(const EncryptionConfig *c, const void *value, size_t size, EncValue *ret);
 
-/* The resource ("secrets", "widgets.example.com") an etcd key under
+/* The resource ("secrets", "deployments.apps", "widgets.example.com") an etcd key under
  * /registry/ belongs to, as EncryptionConfiguration names resources (see
  * format/k8s-key.h); "" for other keys. Returns a new string or NULL (no
  * memory). */
 char *encryption_resource_of_key(const char *etcd_key, size_t n);
 
-/* The providers that apply to a resource, as kube-apiserver picks them (the
- * first entry whose resources match: the exact name, "*.<group>", "*.*");
- * NULL when none matches. */
+/* The providers that apply to a resource named as
+ * encryption_resource_of_key() names it, as kube-apiserver picks them (the
+ * first entry whose resources match: the exact name, "*.<group>", "*." for
+ * the core group, "*.*"); NULL when none matches. */
 const EncResource *encryption_config_lookup(const EncryptionConfig *c, const char *resource);
 
 /* Is there a key of this provider type and name anywhere in c (and, when

@@ -238,9 +238,60 @@ static void test_apiserver_shapes(void) {
 
         check(encryption_config_lookup(c, "secrets") == &c->resources[1]);
         check(encryption_config_lookup(c, "secrets.example.com") == &c->resources[0]);
-        check(encryption_config_lookup(c, "deployments") == &c->resources[1]);
-        check(encryption_config_lookup(c, "ingresses") == &c->resources[1]);
+        check(encryption_config_lookup(c, "deployments.apps") == &c->resources[1]);
+        check(encryption_config_lookup(c, "ingresses.networking.k8s.io") == &c->resources[1]);
         check(encryption_config_lookup(c, "configmaps") == NULL);
+        check(encryption_config_lookup(c, "replicasets.apps") == NULL);
+}
+
+/* Patterns as kube-apiserver matches them against the resources of real
+ * keys: "*.apps" is the group apps (stored without its group), "*." the
+ * core group, and a group-qualified name of a built-in resource never
+ * stands for the core one. */
+static void test_resource_patterns(void) {
+        static const char text[] =
+                "apiVersion: apiserver.config.k8s.io/v1\n"
+                "kind: EncryptionConfiguration\n"
+                "resources:\n"
+                "  - resources: [secrets.apps]\n"
+                "    providers: [{identity: {}}]\n"
+                "  - resources: ['*.apps']\n"
+                "    providers: [{identity: {}}]\n"
+                "  - resources: ['*.networking.k8s.io', nodes]\n"
+                "    providers: [{identity: {}}]\n"
+                "  - resources: ['*.']\n"
+                "    providers: [{identity: {}}]\n"
+                "  - resources: ['*.*']\n"
+                "    providers: [{identity: {}}]\n";
+        static const struct {
+                const char *key;
+                int entry;
+        } cases[] = {
+                { "/registry/deployments/default/web", 1 },
+                { "/registry/controllerrevisions/default/web-5d4f", 1 },
+                { "/registry/ingress/default/web", 2 },
+                { "/registry/networkpolicies/default/deny", 2 },
+                { "/registry/minions/node-1", 2 },
+                { "/registry/secrets/default/db", 3 },
+                { "/registry/controllers/default/rc", 3 },
+                { "/registry/services/specs/default/kubernetes", 3 },
+                { "/registry/jobs/default/backup", 4 },
+                { "/registry/example.com/widgets/default/w1", 4 },
+                { "/registry/apiregistration.k8s.io/apiservices/v1.apps", 4 },
+        };
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+
+        c = load(text, 0, err);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *resource = encryption_resource_of_key(cases[i].key, strlen(cases[i].key));
+
+                check(resource);
+                if (encryption_config_lookup(c, resource) != &c->resources[cases[i].entry]) {
+                        fprintf(stderr, "%s (%s): not entry %d\n", cases[i].key, resource, cases[i].entry);
+                        check(false);
+                }
+        }
 }
 
 static void test_bad_configs(void) {
@@ -294,6 +345,7 @@ int main(void) {
         TEST_RUN(test_parse_and_decrypt);
         TEST_RUN(test_value_and_resources);
         TEST_RUN(test_apiserver_shapes);
+        TEST_RUN(test_resource_patterns);
         TEST_RUN(test_bad_configs);
         return 0;
 }

@@ -431,6 +431,16 @@ static void test_keys(void) {
                  NULL, "v1.apps");
         key_case("/registry/services/specs/default/kubernetes", 0, "services", "default", "kubernetes");
         key_case("/registry/services/endpoints/default/kubernetes", 0, "endpoints", "default", "kubernetes");
+        /* Built-in resources stored without their group, and the storage's
+         * own names for some (kube-apiserver's special prefixes). */
+        key_case("/registry/deployments/default/web", 0, "deployments.apps", "default", "web");
+        key_case("/registry/leases/kube-system/kube-scheduler", 0, "leases.coordination.k8s.io", "kube-system",
+                 "kube-scheduler");
+        key_case("/registry/clusterroles/admin", 0, "clusterroles.rbac.authorization.k8s.io", NULL, "admin");
+        key_case("/registry/minions/node-1", 0, "nodes", NULL, "node-1");
+        key_case("/registry/controllers/default/rc", 0, "replicationcontrollers", "default", "rc");
+        key_case("/registry/ingress/default/web", 0, "ingresses.networking.k8s.io", "default", "web");
+        key_case("/registry/ranges/serviceips", 0, "ranges", NULL, "serviceips"); /* not in the table */
         key_case("/registry/secrets", -EINVAL, NULL, NULL, NULL);
         key_case("/registry/secrets/", -EINVAL, NULL, NULL, NULL);
         key_case("/registry//x", -EINVAL, NULL, NULL, NULL);
