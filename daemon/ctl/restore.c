@@ -128,8 +128,8 @@ static int print_error(struct json_object *o, bool json) {
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
         fprintf(stderr, "etcd-backupctl restore: %s: %s\n", code, json_get_string(o, "message") ?: "");
         if (streq(code, "restore_failed"))
-                fprintf(stderr, "etcd-backupctl restore: rolled back: %s is the old data again%s%s.\n",
-                        json_get_string(o, "data_dir") ?: "the data dir",
+                fprintf(stderr, "etcd-backupctl restore: rolled back: %s and the control plane are as they were "
+                        "before the restore%s%s.\n", json_get_string(o, "data_dir") ?: "the data dir",
                         json_get_string(o, "failed_restore_dir") ? "; the failed restore is kept as " : "",
                         json_get_string(o, "failed_restore_dir") ?: "");
         else if (streq(code, "rollback_failed"))

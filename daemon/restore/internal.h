@@ -45,6 +45,7 @@ typedef struct Run {
         uint64_t timeout_usec;          /* restore.health_timeout, for every wait */
         bool held_dir_made;
         bool apiserver_held;            /* we stopped it: its manifest is held / its unit stopped */
+        bool apiserver_on_new;          /* we started it again on the restored data */
         bool etcd_held;                 /* we stopped it: its manifest is held / its unit stopped */
         bool restore_dir_made;
         bool swapped;                   /* the restored dir is at data_dir */
@@ -66,6 +67,8 @@ int run_wait_etcd_healthy(Run *run, int64_t min_revision, int64_t *ret_revision)
 int run_etcd_start(Run *run, char **ret_error);
 /* Stop etcd again (rollback) and wait until it is gone. */
 int run_etcd_stop(Run *run, char **ret_error);
+/* Stop kube-apiserver (manifest held and its port closed / StopUnit). */
+int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error);
 /* Start kube-apiserver (manifest back and its port answers / StartUnit). */
 int run_apiserver_start(Run *run, char **ret_error);
 

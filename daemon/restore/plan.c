@@ -7,6 +7,7 @@
  * write the steps down. A dry run is this plan.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -74,6 +75,7 @@ RestorePlan *restore_plan_free(RestorePlan *p) {
         inspect_backup_free(p->backup);
         sidecar_done(&p->sidecar);
         safe_close(p->lock_fd);
+        safe_close(p->manifests_lock_fd);
         safe_close(p->backup_fd);
         if (p->bus)
                 sd_bus_flush_close_unref(p->bus);
@@ -187,18 +189,113 @@ static int plan_pick_names(RestorePlan *p, char **ret_error) {
                                "old ones", p->timestamp, p->timestamp, NAME_TRIES_MAX, p->data_dir), -EEXIST;
 }
 
-static int plan_lock(RestorePlan *p, char **ret_error) {
+/* flock dir (exclusive) on a descriptor of its own, retried for a while: a
+ * dry run's service may still be exiting when the real run's connection
+ * arrives. -EBUSY with what when another restore holds it. */
+static int lock_dir(const char *dir, const char *what, int *ret_fd, char **ret_error) {
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + LOCK_WAIT_USEC;
 
-        p->lock_fd = open(p->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (p->lock_fd < 0)
-                return free_and_format(ret_error, "cannot open %s: %s", p->parent_dir, strerror(errno)), -errno;
-        while (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        *ret_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (*ret_fd < 0)
+                return free_and_format(ret_error, "cannot open %s: %s", dir, strerror(errno)), -errno;
+        while (flock(*ret_fd, LOCK_EX | LOCK_NB) < 0) {
                 if (errno != EWOULDBLOCK)
-                        return free_and_format(ret_error, "cannot lock %s: %s", p->parent_dir, strerror(errno)), -errno;
+                        return free_and_format(ret_error, "cannot lock %s: %s", dir, strerror(errno)), -errno;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return free_and_format(ret_error, "another restore of %s is running", p->data_dir), -EBUSY;
+                        return free_and_format(ret_error, "another restore %s is running; wait for it to end "
+                                               "(etcd-backupctl status, journalctl -u 'etcd-backupd-restore@*')",
+                                               what), -EBUSY;
                 sleep_usec(PROBE_INTERVAL_USEC);
+        }
+        return 0;
+}
+
+static int plan_lock(RestorePlan *p, char **ret_error) {
+        _cleanup_free_ char *what = NULL;
+
+        if (asprintf(&what, "of %s", p->data_dir) < 0)
+                return -ENOMEM;
+        return lock_dir(p->parent_dir, what, &p->lock_fd, ret_error);
+}
+
+/* Before anything else: a restore that is running holds the manifests
+ * dir's parent (while it runs, etcd.yaml may be away, and how etcd runs
+ * here cannot be told), and one that was killed (power, the OOM killer)
+ * may have left manifests in its holding dir, where the kubelet does not
+ * run them. Both are refused, naming what to do. */
+static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_error) {
+        _cleanup_free_ char *parent = path_dirname(c->restore.manifests_dir), *found = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int r;
+
+        if (!parent)
+                return -ENOMEM;
+        if (!path_exists(parent))
+                return 0; /* no static pods here */
+        r = lock_dir(parent, "on this node", &p->manifests_lock_fd, ret_error);
+        if (r < 0)
+                return r;
+        d = opendir(parent);
+        if (!d)
+                return free_and_format(ret_error, "cannot read %s: %s", parent, strerror(errno)), -errno;
+        while ((de = readdir(d))) {
+                _cleanup_(closedirp) DIR *held = NULL;
+                _cleanup_free_ char *dir = NULL;
+                struct dirent *f;
+
+                if (!startswith(de->d_name, HELD_DIR_PREFIX))
+                        continue;
+                dir = path_join(parent, de->d_name);
+                if (!dir)
+                        return -ENOMEM;
+                held = opendir(dir);
+                while (held && (f = readdir(held)))
+                        if (!streq(f->d_name, ".") && !streq(f->d_name, "..") &&
+                            free_and_format(&found, "%s%s%s/%s", found ? found : "", found ? ", " : "", dir,
+                                            f->d_name) < 0)
+                                return -ENOMEM;
+        }
+        if (found)
+                return free_and_format(ret_error, "an earlier restore did not finish: it left %s, moved out of %s "
+                                       "(the kubelet does not run a pod whose manifest is not there). Check the "
+                                       "node, move each back into %s (or remove it), remove the empty holding "
+                                       "directory, then restore again", found, c->restore.manifests_dir,
+                                       c->restore.manifests_dir), -EUCLEAN;
+        return 0;
+}
+
+/* A <data_dir>.restore-<tag> exists only between etcd's tool and the swap:
+ * one that is still there is what a killed restore left, never put in
+ * place. Refused, naming it, and the old data dir when the kill came
+ * between the swap's two renames. */
+static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
+        _cleanup_free_ char *prefix = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+
+        if (asprintf(&prefix, "%s.restore-", path_basename(p->data_dir)) < 0)
+                return -ENOMEM;
+        d = opendir(p->parent_dir);
+        if (!d)
+                return free_and_format(ret_error, "cannot read %s: %s", p->parent_dir, strerror(errno)), -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *pre = NULL;
+
+                if (!startswith(de->d_name, prefix))
+                        continue;
+                if (asprintf(&pre, "%s.pre-restore-%s", p->data_dir, de->d_name + strlen(prefix)) < 0)
+                        return -ENOMEM;
+                if (!p->data_dir_exists && path_exists(pre))
+                        return free_and_format(ret_error, "an earlier restore did not finish: %s does not exist, "
+                                               "its old data is %s and %s/%s is a restore that was never put in "
+                                               "place. Rename %s back to %s, move the other aside, then restore "
+                                               "again", p->data_dir, pre, p->parent_dir, de->d_name, pre,
+                                               p->data_dir), -EUCLEAN;
+                return free_and_format(ret_error, "an earlier restore did not finish: %s/%s is a restore that was "
+                                       "never put in place. Check that etcd runs on %s, move %s/%s aside (or "
+                                       "remove it), then restore again", p->parent_dir, de->d_name, p->data_dir,
+                                       p->parent_dir, de->d_name), -EUCLEAN;
         }
         return 0;
 }
@@ -653,11 +750,14 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
         if (!p)
                 return -ENOMEM;
         p->lock_fd = -EBADF;
+        p->manifests_lock_fd = -EBADF;
         p->backup_fd = -EBADF;
 
         /* Cheap refusals first: none of them needs the backup read. */
         restore_report(fn, userdata, RESTORE_STEP_DETECT, RESTORE_STEP_RUNNING, "checking how etcd runs here");
-        r = plan_detect(p, c, ret_error);
+        r = plan_manifests_first(p, c, ret_error);
+        if (r >= 0)
+                r = plan_detect(p, c, ret_error);
         if (r >= 0)
                 r = plan_member(p, c, ret_error);
         if (r >= 0)
@@ -668,6 +768,8 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
                 r = plan_tool(p, c, ret_error);
         if (r >= 0)
                 r = plan_lock(p, ret_error);
+        if (r >= 0)
+                r = plan_leftover_restore(p, ret_error);
         if (r >= 0)
                 r = plan_pick_names(p, ret_error);
         if (r >= 0)

@@ -137,6 +137,7 @@ typedef struct RestorePlan {
         char *pre_restore_dir;          /* <data_dir>.pre-restore-<ts> */
         char *failed_restore_dir;       /* <data_dir>.failed-restore-<ts> */
         int lock_fd;                    /* flock on the parent: one restore at a time */
+        int manifests_lock_fd;          /* flock on the manifests dir's parent, taken first */
 
         /* how etcd and kube-apiserver run */
         RestoreMode mode;               /* never RESTORE_MODE_AUTO once planned */

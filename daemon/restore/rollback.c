@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rollback.c — undo exactly what a failed restore did, in reverse: etcd off
- * the restored data, the old data dir back and the failed one kept as
- * <data_dir>.failed-restore-<ts>, etcd and kube-apiserver as they were.
+ * rollback.c — undo exactly what a failed restore did, in reverse:
+ * kube-apiserver and etcd off the restored data, the old data dir back and
+ * the failed one kept as <data_dir>.failed-restore-<ts>, etcd and
+ * kube-apiserver as they were.
  * Nothing is deleted; what cannot be undone is said in rollback_error.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "restore/internal.h"
+#include "util/io.h"
 #include "util/path.h"
 #include "util/str.h"
 
@@ -28,6 +31,23 @@ void rollback_restore(Run *run, RestoreResult *res) {
         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "rolling back: %s",
                res->error ? res->error : "failed");
         res->rolled_back = true;
+
+        /* 0. kube-apiserver off the restored data first, when the restore
+         * started it on it: it caches what it read and keeps watching etcd,
+         * whose data is about to change under it. (What the controllers
+         * wrote meanwhile went into the restored data, which is set aside;
+         * their watches break while kube-apiserver is down, and they list
+         * again when it is back.) */
+        if (run->apiserver_on_new && !run->apiserver_held) {
+                _cleanup_free_ char *err = NULL;
+                uint64_t took;
+                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING,
+                       "stopping kube-apiserver, which runs on the restored data");
+                r = run_apiserver_stop(run, &took, &err);
+                if (r < 0)
+                        append_format(problem, "cannot stop kube-apiserver on the restored data (%s): it may still "
+                                      "hold what it read from it; restart it", err ? err : strerror(-r));
+        }
 
         /* 1. etcd off the restored data before its directory moves. (Before
          * the swap etcd runs on nothing of ours: no need to stop it.) */
@@ -67,7 +87,8 @@ void rollback_restore(Run *run, RestoreResult *res) {
                                        p->failed_restore_dir);
                         }
                 }
-                (void) fsync(parent_fd);
+                if (fsync(parent_fd) < 0)
+                        append_format(problem, "cannot sync %s after the renames: %s", p->parent_dir, strerror(errno));
         } else if (path_exists(p->restore_dir)) {
                 r = swap_rename(parent_fd, p->restore_dir, p->failed_restore_dir);
                 if (r < 0)
@@ -78,7 +99,8 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
                                "%s untouched; the failed restore is kept as %s", p->data_dir, p->failed_restore_dir);
                 }
-                (void) fsync(parent_fd);
+                if (fsync(parent_fd) < 0)
+                        append_format(problem, "cannot sync %s after the renames: %s", p->parent_dir, strerror(errno));
         }
 
         /* 3. etcd as it was. */
@@ -115,8 +137,16 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
                                "kube-apiserver is back");
         }
-        if (run->held_dir_made)
-                (void) rmdir(p->held_dir);      /* only when empty: held manifests stay */
+        if (run->held_dir_made && rmdir(p->held_dir) < 0 && errno == ENOTEMPTY) {
+                /* Held manifests stay, named: the kubelet does not run them. */
+                _cleanup_(closedirp) DIR *d = opendir(p->held_dir);
+                struct dirent *de;
+
+                while (d && (de = readdir(d)))
+                        if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                                append_format(problem, "%s/%s is still held away from %s: move it back once the "
+                                              "node is as it should be", p->held_dir, de->d_name, p->manifests_dir);
+        }
 
         if (res->rollback_error)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_FAILED, "rollback incomplete: %s",

@@ -175,10 +175,42 @@ static int wait_etcd_gone(Run *run) {
         return wait_dir_free(run, run->p->data_dir);
 }
 
+int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
+        RestorePlan *p = run->p;
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        if (p->mode == RESTORE_MODE_STATIC_POD) {
+                char reason[160];
+                bool moved;
+
+                r = run_ensure_held_dir(run);
+                if (r < 0)
+                        return free_and_format(ret_error, "%s", run->error), r;
+                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, APISERVER_MANIFEST, &moved);
+                if (moved)
+                        run->apiserver_held = true;
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot move %s/%s to %s: %s", p->manifests_dir,
+                                               APISERVER_MANIFEST, p->held_dir,
+                                               static_pod_move_reason(r, moved, reason, sizeof reason)), r;
+                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, start + run->timeout_usec);
+                if (r < 0)
+                        return free_and_format(ret_error, "%s", run->error), r;
+        } else {
+                run->apiserver_held = true;
+                r = units_stop(p->bus, p->apiserver_unit, run->timeout_usec, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        *ret_took_usec = now_usec(CLOCK_MONOTONIC) - start;
+        return 0;
+}
+
 static int step_stop_apiserver(Run *run) {
         RestorePlan *p = run->p;
         _cleanup_free_ char *err = NULL;
-        uint64_t start, took = 0;
+        uint64_t took = 0;
         int r;
 
         if (!p->apiserver_running) {
@@ -187,35 +219,16 @@ static int step_stop_apiserver(Run *run) {
                 return 0;
         }
         restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_RUNNING, "stopping kube-apiserver");
-        if (p->mode == RESTORE_MODE_STATIC_POD) {
-                char reason[160];
-                bool moved;
-
-                r = run_ensure_held_dir(run);
-                if (r < 0)
-                        return r;
-                r = static_pod_manifest_move(p->manifests_dir, p->held_dir, APISERVER_MANIFEST, &moved);
-                run->apiserver_held = moved;
-                if (r < 0)
-                        return free_and_format(&run->error, "cannot move %s/%s to %s: %s", p->manifests_dir,
-                                         APISERVER_MANIFEST, p->held_dir,
-                                         static_pod_move_reason(r, moved, reason, sizeof reason)), r;
-                start = now_usec(CLOCK_MONOTONIC);
-                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, start + run->timeout_usec);
-                took = now_usec(CLOCK_MONOTONIC) - start;
-                if (r < 0)
-                        return r;
+        r = run_apiserver_stop(run, &took, &err);
+        if (r < 0)
+                return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
+        if (p->mode == RESTORE_MODE_STATIC_POD)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_DONE,
                        "%s moved to %s; %s port %u closed after %" PRIu64 " ms", APISERVER_MANIFEST, p->held_dir,
                        p->apiserver_address, p->apiserver_port, took / USEC_PER_MSEC);
-                return 0;
-        }
-        run->apiserver_held = true;
-        r = units_stop(p->bus, p->apiserver_unit, run->timeout_usec, &err);
-        if (r < 0)
-                return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
-        restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_DONE, "%s stopped",
-               p->apiserver_unit);
+        else
+                restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_DONE, "%s stopped",
+                       p->apiserver_unit);
         return 0;
 }
 
@@ -426,6 +439,7 @@ static int step_start_apiserver(Run *run) {
                 return 0;
         }
         restore_report(run->fn, run->userdata, RESTORE_STEP_START_APISERVER, RESTORE_STEP_RUNNING, "starting kube-apiserver");
+        run->apiserver_on_new = true;
         r = run_apiserver_start(run, &err);
         if (r < 0)
                 return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
@@ -447,6 +461,7 @@ typedef struct Pod {
         bool present;   /* its manifest is in the manifests dir */
         uint16_t port;
         char *address;
+        bool answered;  /* its port answered before the restart */
         bool out;       /* its manifest is in the held dir */
 } Pod;
 
@@ -468,8 +483,11 @@ _printf_(3, 4) static void pod_error(Run *run, const Pod *pod, const char *fmt, 
 /* Restart the static pods of pods[n] whose manifests are there, all at
  * once: every manifest out, until each one's --secure-port closes, then
  * every one back (always, even when a wait failed), until each port answers.
- * Every wait shares one deadline. Returns how many were restarted, or
- * -errno with run->error, which names every manifest left in the held dir. */
+ * A pod whose port did not answer before (crash-looping, say) is moved out
+ * and back the same, but not waited for: what it did not do before, the
+ * restore cannot be blamed for. Every wait shares one deadline. Returns how
+ * many answered again, or -errno with run->error, which names every
+ * manifest left in the held dir. */
 static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         RestorePlan *p = run->p;
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + run->timeout_usec;
@@ -491,6 +509,8 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
                 if (r < 0)
                         free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
                                         error ? error : strerror(-r));
+                else
+                        pods[i].answered = tcp_probe(pods[i].address, pods[i].port, PROBE_CONNECT_TIMEOUT_USEC) > 0;
         }
         for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!pods[i].present)
@@ -531,6 +551,13 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!pods[i].present)
                         continue;
+                if (!pods[i].answered) {
+                        restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
+                                       "%s is back in %s; its %s port %u did not answer before the restore either: "
+                                       "not waited for", pods[i].file, p->manifests_dir, pods[i].address,
+                                       pods[i].port);
+                        continue;
+                }
                 r = wait_tcp(run, pods[i].address, pods[i].port, true, deadline);
                 if (r < 0) {
                         _cleanup_free_ char *why = TAKE_PTR(run->error);
@@ -595,7 +622,7 @@ static int step_restart_controllers(Run *run) {
         }
         if (n == 0)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_SKIPPED,
-                               "neither kube-controller-manager nor kube-scheduler runs here");
+                               "neither kube-controller-manager nor kube-scheduler was running here");
         else
                 restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_DONE,
                                "%u restarted", n);

@@ -65,7 +65,11 @@ int swap_data_dir(Run *run) {
                 return r;
         }
         run->swapped = true;
-        (void) fsync(parent_fd);
+        /* Before etcd starts on it: a swap a crash could undo is no swap
+         * (the rollback puts the old data back). */
+        if (fsync(parent_fd) < 0)
+                return free_and_format(&run->error, "cannot sync %s after the renames: %s", p->parent_dir,
+                                       strerror(errno)), -errno;
         restore_report(run->fn, run->userdata, RESTORE_STEP_SWAP, RESTORE_STEP_DONE, p->data_dir_exists ?
                "%s is the restored data; the old one is %s" : "%s is the restored data", p->data_dir,
                p->pre_restore_dir);

@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,11 +96,15 @@ static void tool_reason(const char *out, size_t n, char *buf, size_t size) {
                         *q = ' ';
 }
 
-_noreturn_ static void tool_child(const RestorePlan *p, const Config *c, int out_fd, char *const *argv,
-                                  char *const *envp) {
+_noreturn_ static void tool_child(const RestorePlan *p, const Config *c, pid_t parent, int out_fd,
+                                  char *const *argv, char *const *envp) {
         sigset_t all;
         int db_fd, null_fd;
 
+        /* The tool never outlives the restore: killed with it (the OOM
+         * killer, kill -9), it would go on writing into the restore dir. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(127);
         sigemptyset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
         (void) signal(SIGPIPE, SIG_DFL);
@@ -126,7 +131,7 @@ int tool_snapshot_restore(Run *run) {
         size_t out_len = 0;
         bool killed = false;
         int pipefd[2], status = 0;
-        pid_t pid;
+        pid_t pid, self = getpid();
 
         /* The db in the plan's own temporary file, not the backup's. */
         bool private_db = !p->backup->in_place;
@@ -159,7 +164,7 @@ int tool_snapshot_restore(Run *run) {
         if (pid < 0)
                 return free_and_format(&run->error, "cannot fork: %s", strerror(errno)), -errno;
         if (pid == 0)
-                tool_child(p, run->c, wfd, argv, p->tool == RESTORE_TOOL_ETCDCTL ? envp_etcdctl : envp_etcdutl);
+                tool_child(p, run->c, self, wfd, argv, p->tool == RESTORE_TOOL_ETCDCTL ? envp_etcdctl : envp_etcdutl);
         wfd = safe_close(wfd);
 
         for (;;) {

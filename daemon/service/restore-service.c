@@ -366,7 +366,7 @@ static int serve(Service *s, const char *config_path) {
                 if (asprintf(&msg, "Restore of etcd from %s failed: %s; %s", plan->backup_path,
                              res.error ? res.error : strerror(-r),
                              res.rollback_error ? "the rollback is INCOMPLETE, manual work needed"
-                                                : "rolled back, etcd runs on its old data") >= 0)
+                                                : "rolled back, everything is as it was before the restore") >= 0)
                         log_struct(LOG_ERR, MESSAGE_ID_RESTORE_FAILED, msg, "ETCD_BACKUP_FILE", plan->backup_path,
                                    "ETCD_REVISION", rev, "ETCD_DATA_DIR", plan->data_dir, "ETCD_BACKUP_ERROR",
                                    res.error, "ETCD_ROLLBACK_ERROR", res.rollback_error, "DURATION_USEC", dur, NULL);

@@ -3,11 +3,16 @@
 
 /*
  * io.h — file-descriptor helpers that retry on EINTR and short transfers,
- * bounded whole-file reads, and directory fsync.
+ * bounded whole-file reads, directory fsync, and closedir as a cleanup.
  */
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "util/macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 /* Write all n bytes or fail with -errno. */
 int loop_write(int fd, const void *buf, size_t n);

@@ -11,17 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/io.h"
 #include "util/macro.h"
 #include "util/parse.h"
 #include "util/proc.h"
 
-static void closedirp_(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 pid_t proc_find_open_below(const char *dir) {
-        _cleanup_(closedirp_) DIR *proc = NULL;
+        _cleanup_(closedirp) DIR *proc = NULL;
         size_t len = strlen(dir);
         struct dirent *de;
 

@@ -163,7 +163,10 @@ STUCKPID=$!
 CLEANUP+=("kill $STUCKPID")
 wait_for 10 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$STUCK"
 cp "$MAN/kube-scheduler.yaml" "$T/kube-scheduler.yaml.orig"
-python3 - "$MAN/kube-scheduler.yaml" "$STUCK" <<'PY'
+# scheduler_binding_nothing PORT: kube-scheduler's pod runs, names
+# --secure-port=PORT, and binds nothing.
+scheduler_binding_nothing() {
+  python3 - "$MAN/kube-scheduler.yaml" "$1" <<'PY'
 import sys, yaml
 path, port = sys.argv[1], sys.argv[2]
 doc = yaml.safe_load(open(path))
@@ -172,7 +175,9 @@ c["command"] = ["python3", "-c", "import time; time.sleep(600)"]
 c["args"] = ["--bind-address=127.0.0.1", "--secure-port=" + port]
 yaml.safe_dump(doc, open(path + ".new", "w"))
 PY
-mv "$MAN/kube-scheduler.yaml.new" "$MAN/kube-scheduler.yaml"
+  mv "$MAN/kube-scheduler.yaml.new" "$MAN/kube-scheduler.yaml"
+}
+scheduler_binding_nothing "$STUCK"
 restore_conf "$T/stuck.conf"
 sed -i 's|health_timeout = "60s"|health_timeout = "4s"|' "$T/stuck.conf"
 restore_socket stuck "$T/stuck.conf"; STUCKSOCK=$RSOCK
@@ -196,6 +201,102 @@ check "stuck controller: kube-apiserver stand-in back" wait_for 10 apiserver_up
 kill "$STUCKPID" 2>/dev/null
 cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
 check "kube-scheduler back as it was" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+
+# ---- kube-apiserver not ready on the restored data: the rollback stops it first --
+# restore.apiserver_cacert names a CA that did not sign kube-apiserver's
+# certificate (etcd's), so /readyz never verifies and the restore rolls back
+# after kube-apiserver ran on the restored data. It must be stopped before
+# etcd's data goes back under it, and started again after: in the kubelet's
+# log, kube-apiserver and etcd go down and up in the runbook's order twice.
+restore_conf "$T/ca.conf" "apiserver_cacert = \"$PKI/ca.crt\";"
+sed -i 's|health_timeout = "60s"|health_timeout = "4s"|' "$T/ca.conf"
+restore_socket ca "$T/ca.conf"; CASOCK=$RSOCK
+keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
+lines=$(wc -l < "$T/kubelet.log")
+out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+apiserver_etcd_order() {
+  tail -n +$((lines + 1)) "$T/kubelet.log" | grep -E '^[0-9:]+ (stopped|started) (kube-apiserver|etcd) ' |
+    awk '{ printf "%s-%s ", $2, $3 }'
+}
+check "readyz never verified: exit 1, naming /readyz" \
+  test $rc -eq 1 -a -n "$(grep -F "start kube-apiserver: kube-apiserver: https://127.0.0.2:$APORT/readyz is not ready after 4 s" <<<"$out")"
+check "readyz never verified: kube-apiserver stopped before etcd left the restored data, started after it was back" \
+  test "$(apiserver_etcd_order)" = "stopped-kube-apiserver stopped-etcd started-etcd started-kube-apiserver stopped-kube-apiserver stopped-etcd started-etcd started-kube-apiserver "
+check "readyz never verified: the rollback does not claim what it could not check" \
+  grep -q "THE ROLLBACK IS INCOMPLETE: cannot start kube-apiserver again: kube-apiserver: https://127.0.0.2:$APORT/readyz is not ready" <<<"$out"
+wait_for 30 etcd_healthy
+check "readyz never verified: etcd healthy, every key as it was" \
+  test "$keep_before" = "$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')"
+check "readyz never verified: kube-apiserver back (verified with the right CA)" wait_for 10 apiserver_up
+check "readyz never verified: both manifests back, no holding dir" \
+  test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml" -a -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+
+# ---- a controller that was not serving before the restore is not waited for ------
+# kube-scheduler's pod runs but binds nothing (crash-looping, say): the
+# restore moves its manifest out and back like the other's, says it did not
+# answer before either, and succeeds; it used to wait health_timeout for the
+# port and roll back a proven etcd.
+SILENT=$(free_port)
+scheduler_binding_nothing "$SILENT"
+restore_conf "$T/silent.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "4s"|' "$T/silent.conf"
+restore_socket silent "$T/silent.conf"; SILENTSOCK=$RSOCK
+ctl put /silent/later "after the backup" >/dev/null
+out=$("$C" restore latest --yes --socket "$SILENTSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "silent controller: restore exit 0" test $rc -eq 0
+check "silent controller: said it did not answer before, not waited for" \
+  grep -qF "kube-scheduler.yaml is back in $MAN; its 127.0.0.1 port $SILENT did not answer before the restore either: not waited for" <<<"$out"
+check "silent controller: kube-controller-manager restarted and waited for" grep -q "ok  restart controllers: 1 restarted" <<<"$out"
+check "silent controller: the backup's data (the later write is gone)" test -z "$(ctl get /silent/later --keys-only)"
+check "silent controller: its manifest is back" test -f "$MAN/kube-scheduler.yaml"
+cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
+check "kube-scheduler serving again" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+
+# ---- one restore at a time; one that was killed is not taken for a clean node ----
+# etcd's tool is made slow (restore.etcdutl: a wrapper that waits 20 s before
+# it runs etcdctl), so the restore is still in its snapshot step, with both
+# manifests held, when a second one asks: that one is told another restore
+# is running. Then the first restore's service is killed (SIGKILL, as by the
+# OOM killer): its tool goes with it, and the next restore is refused,
+# naming the manifests left in the holding dir, until they are put back.
+printf '%s\n' '#!/usr/bin/python3' 'import os, sys, time' \
+  "open('$T/tool.pid', 'w').write(str(os.getpid()))" 'time.sleep(20)' \
+  "os.execv('$(command -v etcdctl)', ['etcdctl'] + sys.argv[1:])" > "$T/etcdctl-slow"
+chmod +x "$T/etcdctl-slow"
+restore_conf "$T/slow.conf" "etcdutl = \"$T/etcdctl-slow\";"
+restore_socket slow "$T/slow.conf"; SLOWSOCK=$RSOCK SLOWACT=$RPID
+rm -f "$T/tool.pid"
+"$C" restore latest --yes --socket "$SLOWSOCK" > "$T/slow.out" 2>&1 & SLOWCLIENT=$!
+check "killed restore: the slow restore reached its snapshot step" wait_for 60 test -s "$T/tool.pid"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "concurrent restore: refused, told another restore is running (exit $rc)" \
+  test $rc -eq 1 -a -n "$(grep -F "another restore on this node is running; wait for it to end" <<<"$out")"
+slow_service=$(pgrep -P "$SLOWACT")
+check "killed restore: its service found (a child of this test's activator)" test -n "$slow_service"
+kill -KILL $slow_service; wait "$SLOWCLIENT"
+check "killed restore: etcd's tool ended with the service (not left writing)" \
+  wait_for 5 eval '! kill -0 "$(cat "$T/tool.pid")" 2>/dev/null'
+held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-*)
+check "killed restore: both manifests left in the holding dir" test -f "$held/etcd.yaml" -a -f "$held/kube-apiserver.yaml"
+out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "after a killed restore: the next is refused (exit $rc), naming what was left and what to do" \
+  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish: it left $held/" <<<"$out" | grep -F "etcd.yaml" | grep -F "kube-apiserver.yaml" | grep -F "move each back into $MAN")"
+check "after a killed restore: nothing was changed" grep -q "nothing was changed" <<<"$out"
+mv "$held"/*.yaml "$MAN"/ && rmdir "$held"
+check "put back: etcd healthy" wait_for 30 etcd_healthy
+check "put back: kube-apiserver back" wait_for 10 apiserver_up
+ctl put /killed/later "after the backup" >/dev/null
+out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
+check "put back: the restore runs again (exit $rc)" test $rc -eq 0 -a -z "$(ctl get /killed/later --keys-only)"
+# A restore dir never put in place (a kill between etcd's tool and the swap).
+mkdir "$DATA.restore-20200101T000000Z"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "a leftover .restore-* dir: refused (exit $rc), naming it" \
+  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish: $DATA.restore-20200101T000000Z is a restore that was never put in place" <<<"$out")"
+rmdir "$DATA.restore-20200101T000000Z"
 
 # ---- a backup of a db compacted above its newest key ---------------------------
 # The last writes are deletes and a compaction at the current revision then
