@@ -26,9 +26,9 @@
 #define UPLOAD_BACKOFF_USEC (1 * USEC_PER_SEC)         /* doubled after each try */
 #define UPLOAD_CONNECT_TIMEOUT_SEC 10L
 #define UPLOAD_LOW_SPEED_TIME_SEC 60L                  /* abort below 1 byte/s for this long */
-/* Each request ends by this time, however the server trickles: so long,
- * plus the time the body takes at UPLOAD_MIN_RATE_BYTES per second. */
-#define UPLOAD_REQUEST_TIMEOUT_SEC 300L
+/* Each request ends by upload.request_timeout, however the server
+ * trickles, plus the time its body takes at UPLOAD_MIN_RATE_BYTES per
+ * second. */
 #define UPLOAD_MIN_RATE_BYTES (64u * 1024)
 #define UPLOAD_SECRET_MAX_BYTES 4096
 #define UPLOAD_MESSAGE_MAX 512                         /* server's <Message> in our errors */
@@ -234,7 +234,7 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, UPLOAD_LOW_SPEED_TIME_SEC);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_TIMEOUT,
-                                            UPLOAD_REQUEST_TIMEOUT_SEC +
+                                            (long) (s->u->request_timeout_usec / USEC_PER_SEC) +
                                             (long) ((req->body ? req->body->length : 0) / UPLOAD_MIN_RATE_BYTES));
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);

@@ -69,6 +69,7 @@ typedef struct ConfigUpload {
         char *access_key_id;
         char *secret_access_key_file;   /* resolved path */
         uint64_t part_size_bytes;
+        uint64_t request_timeout_usec;  /* each request's bound, plus its body's time at 64 KiB/s */
         bool retention;
         bool allow_insecure_http;       /* an http:// url is accepted (encrypted backups only) */
 } ConfigUpload;

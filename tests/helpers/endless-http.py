@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""endless-http.py PORTFILE STATUS — a broken S3 endpoint for the upload
-test: on 127.0.0.1 (a free port, written to PORTFILE once it listens) it
-answers every request with STATUS and a body that never ends (chunked,
-64 KiB at a time), as a misconfigured proxy might. It serves until the
-client goes away, and ends by itself after 120 s.
+"""endless-http.py PORTFILE STATUS [trickle] — a broken S3 endpoint for the
+upload test: on 127.0.0.1 (a free port, written to PORTFILE once it
+listens) it answers every request with STATUS and a body that never ends
+(chunked, 64 KiB at a time), as a misconfigured proxy might; with trickle,
+one byte every 0.5 s, fast enough for any low-speed limit of 1 byte/s. It
+serves until the client goes away, and ends by itself after 120 s.
 """
 import http.server
 import os
 import signal
 import sys
+import time
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -32,6 +34,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/xml")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        if sys.argv[3:] == ["trickle"]:
+            while True:
+                self.wfile.write(b"1\r\nx\r\n")
+                self.wfile.flush()
+                time.sleep(0.5)
         chunk = b"%x\r\n%s\r\n" % (1 << 16, b"<Error>" + b"x" * ((1 << 16) - 7))
         while True:
             self.wfile.write(chunk)

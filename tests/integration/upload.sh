@@ -145,15 +145,23 @@ check "retention: one such line per remote deletion" \
 # 6b. A broken endpoint whose answers never end (a misconfigured proxy):
 # the upload fails at once with what the answer said, and the backup stays.
 # Before, the body was read on for ever, and the worker with it.
-for status in 403 200; do
+# broken_endpoint STATUS [trickle]: endless-http.py started, its PID in EPID.
+broken_endpoint() {
   rm -f "$T/endless.port"
-  python3 "$TOP_SRCDIR/tests/helpers/endless-http.py" "$T/endless.port" $status > "$T/endless.log" 2>&1 &
+  python3 "$TOP_SRCDIR/tests/helpers/endless-http.py" "$T/endless.port" "$@" > "$T/endless.log" 2>&1 &
   EPID=$!; CLEANUP+=("kill $EPID")
   for _ in $(seq 1 100); do [[ -s $T/endless.port ]] && break; sleep 0.1; done
-  { etcd_group; storage_group "$T/e$status" gzip 1; echo "$encryption"
+}
+# broken_endpoint_conf FILE DIR [UPLOAD KEYS]: a configuration uploading to it.
+broken_endpoint_conf() {
+  { etcd_group; storage_group "$2" gzip 1; echo "$encryption"
     echo "upload: { url = \"http://127.0.0.1:$(cat "$T/endless.port")/bucket/node1/\"; region = \"us-east-1\";"
-    echo "          access_key_id = \"$S3_KEY\"; secret_access_key_file = \"$T/secret\"; allow_insecure_http = true; };"
-  } > "$T/endless.conf"
+    echo "          access_key_id = \"$S3_KEY\"; secret_access_key_file = \"$T/secret\"; allow_insecure_http = true; ${3:-} };"
+  } > "$1"
+}
+for status in 403 200; do
+  broken_endpoint $status
+  broken_endpoint_conf "$T/endless.conf" "$T/e$status"
   start=$SECONDS
   oute=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/endless.conf" 2>"$T/e$status.err"); rc=$?
   check "endless $status answer: --once exits 1 (rc $rc)" test $rc -eq 1
@@ -167,6 +175,21 @@ for status in 403 200; do
   check "endless $status answer: over in under 60 s ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 60
   kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
 done
+
+# 6c. An endpoint that trickles its answer (a byte every 0.5 s, above any
+# low-speed limit): each request ends at upload.request_timeout (3 s here),
+# is retried, and the upload fails naming the timeout; the backup stays.
+broken_endpoint 200 trickle
+broken_endpoint_conf "$T/trickle.conf" "$T/trickle" 'request_timeout = "3s";'
+start=$SECONDS
+outt=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/trickle.conf" 2>"$T/trickle.err"); rc=$?
+check "trickled answer: --once exits 1 (rc $rc)" test $rc -eq 1
+check "trickled answer: the local backup exists" test -f "$outt" -a -f "$outt.json"
+check "trickled answer: 'Upload failed' names the timeout" \
+  grep -qE "Upload failed after backup .*: listing of .*[Tt]imed out after 3[0-9]{3} milli" "$T/trickle.err"
+check "trickled answer: three tries of 3 s and their backoff, over in under 30 s ($((SECONDS - start)) s)" \
+  test $((SECONDS - start)) -ge 9 -a $((SECONDS - start)) -lt 30
+kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
 
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d
