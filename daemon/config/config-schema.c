@@ -102,9 +102,27 @@ static int parse_endpoints(Loader *l, config_setting_t *s, const KeySpec *k, Con
         return 0;
 }
 
+/* Whether the zone goes on or off daylight saving time in the year from now
+ * (its tm_isdst, every two weeks). */
+static bool zone_switches_within_a_year(const Zone *z, time_t now) {
+        struct tm tm;
+        int first = -1;
+
+        for (int week = 0; week <= 52; week += 2) {
+                if (zone_localtime(z, now + (time_t) week * 7 * 24 * 3600, &tm) < 0)
+                        return false;
+                if (first < 0)
+                        first = tm.tm_isdst;
+                else if (tm.tm_isdst != first)
+                        return true;
+        }
+        return false;
+}
+
 static int parse_calendar(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
         CalendarSpec *spec = NULL;
-        const char *v;
+        const char *v, *abbr;
+        int isdst;
         char *copy;
         int r;
 
@@ -114,6 +132,17 @@ static int parse_calendar(Loader *l, config_setting_t *s, const KeySpec *k, Conf
         r = calendar_spec_from_string(v, c->zone, &zone_loader_system, &spec);
         if (r < 0)
                 return error_at(l, s, "schedule.calendar: \"%s\" is not a valid calendar event (systemd.time(7), e.g. \"*-*-* 02:00:00\" or \"daily\")", v), -EINVAL;
+        /* "02:00 CET" in Europe/Berlin: as in systemd, it elapses only
+         * while the zone is on that abbreviation's half of the year. */
+        abbr = calendar_spec_local_abbreviation(spec, &isdst);
+        if (abbr && c->zone && zone_switches_within_a_year(c->zone, time(NULL)))
+                (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's "
+                                  "abbreviation for its %s time: it elapses only while %s is in effect, "
+                                  "so for part of the year no backup runs; leave it out (local time all "
+                                  "year) or name the zone (%s)", v, abbr,
+                                  isdst ? "daylight saving" : "standard", abbr,
+                                  zone_name(c->zone) && *zone_name(c->zone) ? zone_name(c->zone) :
+                                  "e.g. Europe/Berlin");
         copy = strdup(v);
         if (!copy) {
                 calendar_spec_free(spec);

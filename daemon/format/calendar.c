@@ -669,3 +669,10 @@ int calendar_spec_from_string(const char *s, const Zone *local, const ZoneLoader
         *ret = TAKE_PTR(c);
         return 0;
 }
+
+const char *calendar_spec_local_abbreviation(const CalendarSpec *spec, int *ret_isdst) {
+        if (spec->dst < 0)
+                return NULL;
+        *ret_isdst = spec->dst;
+        return spec->dst_name;
+}

@@ -39,6 +39,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CalendarSpec *, calendar_spec_free);
  * string in *ret (caller frees), or -ENOMEM. */
 int calendar_spec_to_string(const CalendarSpec *spec, char **ret);
 
+/* The local zone's abbreviation the expression ends in ("CET" in
+ * "02:00 CET"), with *ret_isdst saying which half of the year it names;
+ * NULL when it ends in none. */
+const char *calendar_spec_local_abbreviation(const CalendarSpec *spec, int *ret_isdst);
+
 /* The first elapse strictly after after_usec (CLOCK_REALTIME usec) in
  * *ret_next, in local time (the zone local), in UTC or in the zone the
  * expression names. Returns 0, -ENOENT if the expression never elapses again

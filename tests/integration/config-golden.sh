@@ -43,6 +43,27 @@ for f in "$TOP_SRCDIR"/tests/configs/*.conf; do
   esac
 done
 
+# A calendar that ends in the local zone's abbreviation elapses only in that
+# half of the year (as in systemd): warned about where the zone has two.
+# The zone's name, or a zone without daylight saving time, is not.
+cal=$(mktemp)
+for case in "Europe/Berlin|*-*-* 02:00 CET|standard" "Europe/Berlin|*-*-* 02:00 CEST|daylight saving" \
+            "Europe/Berlin|*-*-* 02:00 Europe/Berlin|" "Europe/Berlin|*-*-* 02:00|" "UTC|*-*-* 02:00 UTC|" \
+            "Asia/Tokyo|*-*-* 02:00 JST|"; do
+  IFS='|' read -r tz expr half <<<"$case"
+  printf 'schedule: { calendar = "%s"; };\n' "$expr" > "$cal"
+  out=$(TZ=$tz "$ETCD_BACKUPD" --check-config -c "$cal" 2>&1); rc=$?
+  abbr=${expr##* }
+  if [[ -n $half ]]; then
+    [[ $rc -eq 0 ]] && grep -qF "$cal:1: warning: schedule.calendar: \"$expr\" ends in $abbr, the local time zone's abbreviation for its $half time: it elapses only while $abbr is in effect" <<<"$out" \
+      && grep -qF "name the zone ($tz)" <<<"$out" && ok "calendar '$expr' in $tz: warned" || bad "calendar '$expr' in $tz: rc=$rc $out"
+  else
+    [[ $rc -eq 0 ]] && ! grep -q "schedule.calendar" <<<"$out" && ok "calendar '$expr' in $tz: no warning" \
+      || bad "calendar '$expr' in $tz: rc=$rc $out"
+  fi
+done
+rm -f "$cal"
+
 # A file that does not exist, and one that is not text.
 out=$("$ETCD_BACKUPD" --check-config -c /nonexistent/etcd-backupd.conf 2>&1); rc=$?
 [[ $rc -eq 78 ]] && grep -qF "/nonexistent/etcd-backupd.conf: cannot read: No such file or directory" <<<"$out" \
