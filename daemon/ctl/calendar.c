@@ -8,7 +8,8 @@
  * real clock even with --base-time, as systemd does). --base-time takes the
  * timestamps systemd-analyze takes: "YYYY-MM-DD HH:MM[:SS[.frac]]" with an
  * optional weekday in front and "UTC", the local zone abbreviation or (an
- * addition of ours) an IANA zone name behind, "YY-MM-DD …", "HH:MM[:SS]",
+ * addition of ours) an IANA zone name behind, "YY-MM-DD …", the journal's
+ * "Mon DD HH:MM:SS[.frac]" (this year), "HH:MM[:SS]",
  * "now", "today", "yesterday", "tomorrow", "@EPOCH[.frac]", "+SPAN",
  * "-SPAN", "SPAN ago", "SPAN left". The local zone is read once at the
  * start (config/zone-load.h) and passed down; a zone named in an expression
@@ -224,6 +225,7 @@ static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64
                 int zero;     /* fields to clear: 1 seconds, 3 the whole time */
         } formats[] = {
                 { "%y-%m-%d %H:%M:%S", true, 0 }, { "%Y-%m-%d %H:%M:%S", true, 0 },
+                { "%b %d %H:%M:%S", true, 0 },     /* the journal's short form, this year */
                 { "%y-%m-%d %H:%M", false, 1 },   { "%Y-%m-%d %H:%M", false, 1 },
                 { "%y-%m-%d", false, 3 },         { "%Y-%m-%d", false, 3 },
                 { "%H:%M:%S", true, 0 },          { "%H:%M", false, 1 },
