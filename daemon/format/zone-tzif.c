@@ -287,7 +287,14 @@ const char *zone_abbreviation(const Zone *z, int isdst) {
 }
 
 bool zone_is_utc(const Zone *z) {
-        return z && z->std_offset == 0 && z->dst_offset == 0;
+        if (!z)
+                return false;
+        /* glibc's timezone and daylight once it has computed a time past the
+         * zone's last transition: its TZ string's, when it has one (Accra's
+         * "GMT0", after a history of +0030 summers). */
+        if (z->has_rule)
+                return z->rule.offset[0] == 0 && z->rule.offset[1] == 0;
+        return z->std_offset == 0 && z->dst_offset == 0;
 }
 
 static char utc_name[] = "UTC";

@@ -59,8 +59,10 @@ const char *zone_name(const Zone *z);
  * when the zone has no daylight time). */
 const char *zone_abbreviation(const Zone *z, int isdst);
 
-/* Whether the zone is UTC as glibc sees it: its standard offset is 0 and it
- * has no daylight time (glibc's timezone == 0 && daylight == 0). */
+/* Whether the zone is UTC as glibc sees it once it has computed a time of
+ * today: its standard offset is 0 and it has no daylight time (glibc's
+ * timezone == 0 && daylight == 0, from the zone's TZ string when it has
+ * one). */
 bool zone_is_utc(const Zone *z);
 
 /* t as local time in z, like localtime_r(): all fields of *ret, with

@@ -181,7 +181,8 @@ base_forms=(
         '2024-03-30 12:00:00 CEST' '24-03-30 12:00' '2024-03-30' '12:00'
 )
 forms=0
-for zone in UTC Europe/Berlin; do
+# (Africa/Accra: UTC today, with +0030 summers until 1956 in its history.)
+for zone in UTC Europe/Berlin Africa/Accra; do
         for base in "${base_forms[@]}"; do
                 a=$(TZ=$zone run "${theirs[@]}" --base-time "$base" '*-*-* 00/6:00')
                 b=$(TZ=$zone run "${ours[@]}" --base-time "$base" '*-*-* 00/6:00')
