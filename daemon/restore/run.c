@@ -461,7 +461,7 @@ typedef struct Pod {
         bool present;   /* its manifest is in the manifests dir */
         uint16_t port;
         char *address;
-        bool answered;  /* its port answered before the restart */
+        bool answered;  /* its port answered before the restore stopped anything */
         bool out;       /* its manifest is in the held dir */
 } Pod;
 
@@ -509,8 +509,6 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
                 if (r < 0)
                         free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
                                         error ? error : strerror(-r));
-                else
-                        pods[i].answered = tcp_probe(pods[i].address, pods[i].port, PROBE_CONNECT_TIMEOUT_USEC) > 0;
         }
         for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!pods[i].present)
@@ -572,6 +570,36 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         return r < 0 ? r : (int) restarted;
 }
 
+static const struct {
+        const char *file;
+        uint16_t default_port;
+} controller_pods[] = {
+        { "kube-controller-manager.yaml", 10257 },
+        { "kube-scheduler.yaml", 10259 },
+};
+
+/* Before the restore stops anything: which controllers' ports answer. (A
+ * real kube-controller-manager or kube-scheduler exits when kube-apiserver
+ * is gone for a while, and the kubelet starts it again with back-off:
+ * asked later, a healthy one could be taken for one that never served.) */
+static void probe_controllers(Run *run) {
+        RestorePlan *p = run->p;
+
+        if (p->mode != RESTORE_MODE_STATIC_POD || !run->c->restore.restart_controllers)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(controller_pods); i++) {
+                _cleanup_free_ char *path = path_join(p->manifests_dir, controller_pods[i].file), *address = NULL,
+                                    *error = NULL;
+                uint16_t port;
+
+                if (path && access(path, F_OK) >= 0 &&
+                    static_pod_manifest_port(path, "--secure-port", controller_pods[i].default_port, &port,
+                                             &error) >= 0 &&
+                    static_pod_manifest_address(path, "--bind-address", &address, &error) >= 0)
+                        run->controller_answered[i] = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC) > 0;
+        }
+}
+
 /* As the Kubernetes documentation advises after a restore: restart
  * kube-controller-manager and kube-scheduler, so that they do not act on
  * what they cached from the data that is gone. Both at once: neither waits
@@ -579,7 +607,7 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
 static int step_restart_controllers(Run *run) {
         RestorePlan *p = run->p;
         static const char *const units[] = { "kube-controller-manager.service", "kube-scheduler.service" };
-        unsigned n = 0;
+        unsigned n = 0, moved = 0;
         int r, k;
 
         if (!run->c->restore.restart_controllers) {
@@ -590,12 +618,17 @@ static int step_restart_controllers(Run *run) {
         restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
                        "restarting kube-controller-manager and kube-scheduler");
         if (p->mode == RESTORE_MODE_STATIC_POD) {
-                Pod pods[] = { { .file = "kube-controller-manager.yaml", .default_port = 10257 },
-                               { .file = "kube-scheduler.yaml", .default_port = 10259 } };
+                Pod pods[ELEMENTSOF(controller_pods)] = {};
 
-                r = restart_static_pods(run, pods, ELEMENTSOF(pods));
                 for (size_t i = 0; i < ELEMENTSOF(pods); i++)
+                        pods[i] = (Pod) { .file = controller_pods[i].file,
+                                          .default_port = controller_pods[i].default_port,
+                                          .answered = run->controller_answered[i] };
+                r = restart_static_pods(run, pods, ELEMENTSOF(pods));
+                for (size_t i = 0; i < ELEMENTSOF(pods); i++) {
                         free(pods[i].address);
+                        moved += pods[i].present;
+                }
                 if (r < 0)
                         return r;
                 n = (unsigned) r;
@@ -620,9 +653,12 @@ static int step_restart_controllers(Run *run) {
                                                r < 0 && k < 0 ? "; and " : "",
                                                k < 0 ? (start_err ? start_err : strerror(-k)) : ""), r < 0 ? r : k;
         }
-        if (n == 0)
+        if (n == 0 && moved > 0)
+                restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_DONE,
+                               "moved out and back; not waited for: neither answered before the restore");
+        else if (n == 0)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_SKIPPED,
-                               "neither kube-controller-manager nor kube-scheduler was running here");
+                               "neither kube-controller-manager nor kube-scheduler runs here");
         else
                 restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_DONE,
                                "%u restarted", n);
@@ -637,6 +673,7 @@ int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *use
         const char *step = NULL;
         int r;
 
+        probe_controllers(&run);
         r = step_stop_apiserver(&run);
         if (r < 0)
                 step = RESTORE_STEP_STOP_APISERVER;

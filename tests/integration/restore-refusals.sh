@@ -115,6 +115,14 @@ refused "restore.etcdutl names a missing program" "restore.etcdutl: cannot run /
   "$C" restore latest --yes --socket "$RSOCK"
 
 # ---- where the restore would go ----------------------------------------------------
+# The manifests dir and the data dir in one directory (/srv/k8s/manifests,
+# /srv/k8s/etcd): the restore's two locks are one, not a wait on itself.
+mkdir -p "$T/k8s"
+manifests_for "$T/k8s/manifests" "$T/k8s/etcd"; RMAN=$T/k8s/manifests restore_conf "$T/k8s.conf"
+restore_socket k8s "$T/k8s.conf"
+out=$("$C" restore latest --dry-run --socket "$RSOCK" 2>&1); rc=$?
+check "manifests and data dir in one directory: the dry run plans (exit $rc), no 'another restore'" \
+  test $rc -eq 0 -a -n "$(grep -F "$T/k8s/etcd" <<<"$out")" -a -z "$(grep -F 'another restore' <<<"$out")"
 if unshare -m --propagation private true 2>/dev/null; then
   # The data dir is a mount point: its sibling <data_dir>.restore-<ts> is on
   # another file system and could never be renamed into place.

@@ -254,15 +254,71 @@ check "silent controller: its manifest is back" test -f "$MAN/kube-scheduler.yam
 cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
 check "kube-scheduler serving again" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
 
+# ---- a controller that goes away with kube-apiserver is still waited for ---------
+# As a real kube-scheduler loses its lease and exits while kube-apiserver is
+# down (the kubelet then starts it again with back-off), this one serves its
+# port only while kube-apiserver's answers, and 2 s after it is back. It
+# answered before the restore, so the restart waits for it (asked at the
+# restart, it would have been taken for one that never served).
+FOLLOW=$(free_port)
+python3 - "$MAN/kube-scheduler.yaml" "$FOLLOW" "$APORT" <<'PY'
+import sys, yaml
+path, port, aport = sys.argv[1], sys.argv[2], sys.argv[3]
+code = """
+import socket, sys, time
+port, aport = int(sys.argv[1]), int(sys.argv[2])
+def apiserver_up():
+    try:
+        socket.create_connection(("127.0.0.2", aport), 0.5).close()
+        return True
+    except OSError:
+        return False
+listener, since = None, None
+for _ in range(6000):
+    if apiserver_up():
+        since = since or time.monotonic()
+        if listener is None and time.monotonic() - since >= 2:
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen(16)
+    else:
+        since = None
+        if listener is not None:
+            listener.close()
+            listener = None
+    time.sleep(0.1)
+"""
+doc = yaml.safe_load(open(path))
+c = doc["spec"]["containers"][0]
+c["command"] = ["python3", "-c", code, port, aport]
+c["args"] = ["--bind-address=127.0.0.1", "--secure-port=" + port]
+yaml.safe_dump(doc, open(path + ".new", "w"))
+PY
+mv "$MAN/kube-scheduler.yaml.new" "$MAN/kube-scheduler.yaml"
+check "following controller: serving before the restore" \
+  wait_for 20 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$FOLLOW"
+restore_conf "$T/follow.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "20s"|' "$T/follow.conf"
+restore_socket follow "$T/follow.conf"; FOLLOWSOCK=$RSOCK
+out=$("$C" restore latest --yes --socket "$FOLLOWSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "following controller: restore exit 0" test $rc -eq 0
+check "following controller: waited for until its port answered again" \
+  grep -qF "kube-scheduler.yaml restarted: 127.0.0.1 port $FOLLOW answers again" <<<"$out"
+check "following controller: both restarted" grep -q "ok  restart controllers: 2 restarted" <<<"$out"
+cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
+check "kube-scheduler as it was" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+
 # ---- one restore at a time; one that was killed is not taken for a clean node ----
-# etcd's tool is made slow (restore.etcdutl: a wrapper that waits 20 s before
+# etcd's tool is made slow (restore.etcdutl: a wrapper that waits 120 s before
 # it runs etcdctl), so the restore is still in its snapshot step, with both
 # manifests held, when a second one asks: that one is told another restore
 # is running. Then the first restore's service is killed (SIGKILL, as by the
 # OOM killer): its tool goes with it, and the next restore is refused,
 # naming the manifests left in the holding dir, until they are put back.
 printf '%s\n' '#!/usr/bin/python3' 'import os, sys, time' \
-  "open('$T/tool.pid', 'w').write(str(os.getpid()))" 'time.sleep(20)' \
+  "open('$T/tool.pid', 'w').write(str(os.getpid()))" 'time.sleep(120)' \
   "os.execv('$(command -v etcdctl)', ['etcdctl'] + sys.argv[1:])" > "$T/etcdctl-slow"
 chmod +x "$T/etcdctl-slow"
 restore_conf "$T/slow.conf" "etcdutl = \"$T/etcdctl-slow\";"
@@ -278,6 +334,8 @@ check "killed restore: its service found (a child of this test's activator)" tes
 kill -KILL $slow_service; wait "$SLOWCLIENT"
 check "killed restore: etcd's tool ended with the service (not left writing)" \
   wait_for 5 eval '! kill -0 "$(cat "$T/tool.pid")" 2>/dev/null'
+kill -9 "$(cat "$T/tool.pid")" 2>/dev/null  # (only when the check above failed)
+check "killed restore: no restore dir was made" test -z "$(ls -d "$DATA".restore-* 2>/dev/null)"
 held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-*)
 check "killed restore: both manifests left in the holding dir" test -f "$held/etcd.yaml" -a -f "$held/kube-apiserver.yaml"
 out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
