@@ -90,6 +90,7 @@ RestorePlan *restore_plan_free(RestorePlan *p) {
         free(p->mode_reason);
         free(p->manifests_dir);
         free(p->held_dir);
+        free(p->unfinished_file);
         free(p->apiserver_address);
         free(p->etcd_unit);
         free(p->apiserver_unit);
@@ -170,16 +171,19 @@ static int plan_pick_names(RestorePlan *p, char **ret_error) {
                 p->restore_dir = mfree(p->restore_dir);
                 p->pre_restore_dir = mfree(p->pre_restore_dir);
                 p->failed_restore_dir = mfree(p->failed_restore_dir);
+                p->unfinished_file = mfree(p->unfinished_file);
                 p->held_dir = mfree(p->held_dir);
                 if ((n == 1 ? !(tag = strdup(p->timestamp)) : asprintf(&tag, "%s-%u", p->timestamp, n) < 0) ||
                     asprintf(&p->restore_dir, "%s.restore-%s", p->data_dir, tag) < 0 ||
                     asprintf(&p->pre_restore_dir, "%s.pre-restore-%s", p->data_dir, tag) < 0 ||
                     asprintf(&p->failed_restore_dir, "%s.failed-restore-%s", p->data_dir, tag) < 0 ||
+                    asprintf(&p->unfinished_file, "%s.unfinished-restore-%s", p->data_dir, tag) < 0 ||
                     (manifests_parent && asprintf(&p->held_dir, "%s/%s%s", streq(manifests_parent, "/") ? "" :
                                                   manifests_parent, HELD_DIR_PREFIX, tag) < 0))
                         return -ENOMEM;
                 for (const char *const *d = (const char *const[]) { p->restore_dir, p->pre_restore_dir,
-                                                                    p->failed_restore_dir, p->held_dir, NULL };
+                                                                    p->failed_restore_dir, p->unfinished_file,
+                                                                    p->held_dir, NULL };
                      *d && !taken; d++)
                         taken = path_exists(*d);
                 if (!taken)
@@ -230,7 +234,7 @@ static int plan_lock(RestorePlan *p, char **ret_error) {
  * may have left manifests in its holding dir, where the kubelet does not
  * run them. Both are refused, naming what to do. */
 static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_error) {
-        _cleanup_free_ char *parent = path_dirname(c->restore.manifests_dir), *found = NULL;
+        _cleanup_free_ char *parent = path_dirname(c->restore.manifests_dir), *found = NULL, *tag = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
         int r;
@@ -256,35 +260,72 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
                 if (!dir)
                         return -ENOMEM;
                 held = opendir(dir);
-                while (held && (f = readdir(held)))
-                        if (!streq(f->d_name, ".") && !streq(f->d_name, "..") &&
-                            free_and_format(&found, "%s%s%s/%s", found ? found : "", found ? ", " : "", dir,
-                                            f->d_name) < 0)
+                while (held && (f = readdir(held))) {
+                        if (streq(f->d_name, ".") || streq(f->d_name, ".."))
+                                continue;
+                        if (free_and_format(&found, "%s%s%s/%s", found ? found : "", found ? ", " : "", dir,
+                                            f->d_name) < 0 ||
+                            (!tag && !(tag = strdup(de->d_name + strlen(HELD_DIR_PREFIX)))))
                                 return -ENOMEM;
+                }
         }
         if (found)
                 return free_and_format(ret_error, "an earlier restore did not finish: it left %s, moved out of %s "
-                                       "(the kubelet does not run a pod whose manifest is not there). Check the "
-                                       "node, move each back into %s (or remove it), remove the empty holding "
-                                       "directory, then restore again", found, c->restore.manifests_dir,
-                                       c->restore.manifests_dir), -EUCLEAN;
+                                       "(the kubelet does not run a pod whose manifest is not there). Before "
+                                       "etcd.yaml goes back, check that etcd's data dir is whole: a restore killed "
+                                       "while it swapped leaves the old data as <data_dir>.pre-restore-%s, and "
+                                       "<data_dir>.unfinished-restore-%s says what it did. Then move each back into "
+                                       "%s (or remove it), remove the empty holding directory, and restore again",
+                                       found, c->restore.manifests_dir, tag, tag, c->restore.manifests_dir),
+                       -EUCLEAN;
         return 0;
 }
 
-/* A <data_dir>.restore-<tag> exists only between etcd's tool and the swap:
- * one that is still there is what a killed restore left, never put in
- * place. Refused, naming it, and the old data dir when the kill came
- * between the swap's two renames. */
+/* The record a run keeps while it changes the node (restore_run() writes
+ * <data_dir>.unfinished-restore-<tag> before it stops anything and removes
+ * it once it has ended or rolled back completely): one that is still there
+ * is a restore that was killed, or whose rollback was incomplete. Its text,
+ * one line each, says what that run stops and where the old data goes. */
+static int refuse_unfinished(RestorePlan *p, const char *name, char **ret_error) {
+        _cleanup_free_ char *path = path_join(p->parent_dir, name), *text = NULL, *said = NULL;
+        size_t size = 0;
+
+        if (!path)
+                return -ENOMEM;
+        if (read_full_file(path, 4096, &text, &size) < 0 || !text)
+                text = strdup("(unreadable)");
+        if (!text)
+                return -ENOMEM;
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (free_and_format(&said, "%s%s%s", said ? said : "", said ? "; " : "", line) < 0)
+                        return -ENOMEM;
+        return free_and_format(ret_error, "an earlier restore did not finish (%s: %s). %s. Check the node: etcd "
+                               "and kube-apiserver running (systemctl start, or their manifests back), etcd on the "
+                               "data you want; then remove %s and restore again", path, said ? said : "",
+                               p->data_dir_exists ? "The data dir is there" :
+                               "The data dir is missing: its old data is the .pre-restore- directory named there",
+                               path), -EUCLEAN;
+}
+
+/* What a killed restore left next to the data dir: its record (above), or
+ * a <data_dir>.restore-<tag>, which exists only between etcd's tool and the
+ * swap and so was never put in place. Refused, naming it, and the old data
+ * dir when the kill came between the swap's two renames. */
 static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
-        _cleanup_free_ char *prefix = NULL;
+        _cleanup_free_ char *prefix = NULL, *unfinished = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
 
-        if (asprintf(&prefix, "%s.restore-", path_basename(p->data_dir)) < 0)
+        if (asprintf(&prefix, "%s.restore-", path_basename(p->data_dir)) < 0 ||
+            asprintf(&unfinished, "%s.unfinished-restore-", path_basename(p->data_dir)) < 0)
                 return -ENOMEM;
         d = opendir(p->parent_dir);
         if (!d)
                 return free_and_format(ret_error, "cannot read %s: %s", p->parent_dir, strerror(errno)), -errno;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, unfinished))
+                        return refuse_unfinished(p, de->d_name, ret_error);
+        rewinddir(d);
         while ((de = readdir(d))) {
                 _cleanup_free_ char *pre = NULL;
 

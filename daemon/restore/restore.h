@@ -136,6 +136,7 @@ typedef struct RestorePlan {
         char *restore_dir;              /* <data_dir>.restore-<ts> */
         char *pre_restore_dir;          /* <data_dir>.pre-restore-<ts> */
         char *failed_restore_dir;       /* <data_dir>.failed-restore-<ts> */
+        char *unfinished_file;          /* <data_dir>.unfinished-restore-<ts>: while the run changes the node */
         int lock_fd;                    /* flock on the parent: one restore at a time */
         int manifests_lock_fd;          /* flock on the manifests dir's parent, taken first */
 

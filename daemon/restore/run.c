@@ -8,6 +8,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "restore/readyz.h"
 #include "restore/static-pod.h"
 #include "restore/units.h"
+#include "util/io.h"
 #include "util/path.h"
 #include "util/proc.h"
 #include "util/str.h"
@@ -665,6 +667,44 @@ static int step_restart_controllers(Run *run) {
         return 0;
 }
 
+/* The record of a run that changes the node, kept until it has ended or
+ * rolled back completely: a restore that is killed (the OOM killer, a power
+ * loss) leaves it, and every later plan is refused, naming it, until the
+ * operator has checked the node and removed it (plan.c). In systemd mode it
+ * is the only trace of the units the run stopped. */
+static int unfinished_write(Run *run) {
+        RestorePlan *p = run->p;
+        _cleanup_free_ char *text = NULL, *stops = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char when[FORMAT_RFC3339_MAX];
+        int r;
+
+        if (p->mode == RESTORE_MODE_STATIC_POD)
+                r = asprintf(&stops, "it moves %s%s to %s while it runs", p->apiserver_running ?
+                             APISERVER_MANIFEST " and " : "", ETCD_MANIFEST, p->held_dir);
+        else
+                r = asprintf(&stops, "it stops %s%s%s while it runs", p->apiserver_running ? p->apiserver_unit : "",
+                             p->apiserver_running ? " and " : "", p->etcd_unit);
+        if (r < 0 ||
+            asprintf(&text, "started at %s by process %d, restoring %s\n%s\nit restores into %s, then renames %s to "
+                     "%s and %s to %s\n", format_rfc3339(when, sizeof when, now_usec(CLOCK_REALTIME)), (int) getpid(),
+                     p->backup_path, stops, p->restore_dir, p->data_dir, p->pre_restore_dir, p->restore_dir,
+                     p->data_dir) < 0)
+                return -ENOMEM;
+        fd = open(p->unfinished_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 || (r = loop_write(fd, text, strlen(text))) < 0 || fsync(fd) < 0 || fsync_directory(p->parent_dir) < 0)
+                return free_and_format(&run->error, "cannot record the restore in %s: %s; nothing was stopped",
+                                       p->unfinished_file, strerror(fd < 0 || r >= 0 ? errno : -r)), -errno;
+        return 0;
+}
+
+static void unfinished_remove(Run *run) {
+        if (unlink(run->p->unfinished_file) < 0 || fsync_directory(run->p->parent_dir) < 0)
+                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_FAILED,
+                               "cannot remove %s: %s; remove it yourself, or the next restore is refused",
+                               run->p->unfinished_file, strerror(errno));
+}
+
 int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *userdata, RestoreResult *ret) {
         Run run = { .p = p, .c = c, .fn = fn, .userdata = userdata, .tls = etcd_tls_from_config(&c->etcd),
                     .timeout_usec = c->restore.health_timeout_usec };
@@ -674,7 +714,9 @@ int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *use
         int r;
 
         probe_controllers(&run);
-        r = step_stop_apiserver(&run);
+        r = unfinished_write(&run);
+        if (r >= 0)
+                r = step_stop_apiserver(&run);
         if (r < 0)
                 step = RESTORE_STEP_STOP_APISERVER;
         if (r >= 0 && (r = step_stop_etcd(&run)) < 0)
@@ -698,6 +740,9 @@ int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *use
                 rollback_restore(&run, &res);
         } else if (run.held_dir_made)
                 (void) rmdir(p->held_dir);
+        /* An incomplete rollback keeps it: the node needs a look first. */
+        if (!res.rollback_error && path_exists(p->unfinished_file))
+                unfinished_remove(&run);
         free(run.error);
         res.duration_usec = now_usec(CLOCK_MONOTONIC) - t0;
         *ret = res;

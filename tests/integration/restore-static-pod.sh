@@ -104,6 +104,7 @@ check "restore: the old data dir is kept as .pre-restore-*" test -n "$pre" -a -d
 check "restore: the old data dir still has the later writes (etcd's own db)" grep -qa "/after/k1" "$pre/member/snap/db"
 check "restore: both manifests back in place" test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml"
 check "restore: no holding dir left" test -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+check "restore: its record of an unfinished restore is gone" test -z "$(ls -d "$DATA".unfinished-restore-* 2>/dev/null)"
 check "restore: the data dir mode is kept ($mode_before)" test "$(stat -c %a "$DATA")" = "$mode_before"
 # (etcd itself, running as root here, adds files of its own after the start.)
 check "restore: the old owner (65534) copied onto what the restore made" \
@@ -148,6 +149,8 @@ check "failed restore: names taken this second were not reused (.failed-restore-
 check "failed restore: the 15 directories with those names untouched" \
   test "$(cat "${decoys[@]/%//marker}" | grep -c '^decoy$')" = 15 -a "$(ls "${decoys[@]}" | grep -c marker)" = 15
 check "failed restore: logged as failed" grep -q "failed" "$T/restore-bad.log"
+check "failed restore: rolled back completely, its record of an unfinished restore is gone" \
+  test -z "$(ls -d "$DATA".unfinished-restore-* 2>/dev/null)"
 
 
 # ---- a controller that does not go away: the restore rolls back -----------------
@@ -231,6 +234,14 @@ check "readyz never verified: etcd healthy, every key as it was" \
 check "readyz never verified: kube-apiserver back (verified with the right CA)" wait_for 10 apiserver_up
 check "readyz never verified: both manifests back, no holding dir" \
   test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml" -a -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+# The rollback was incomplete: the record stays, and the next restore is
+# refused until the operator has looked and removed it.
+record=$(ls -d "$DATA".unfinished-restore-* 2>/dev/null)
+check "readyz never verified: the record of the unfinished restore stays" test -n "$record" -a -f "$record"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "readyz never verified: the next restore is refused (exit $rc), naming the record" \
+  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish ($record: started at " <<<"$out")"
+rm -f "$record"
 
 # ---- a controller that was not serving before the restore is not waited for ------
 # kube-scheduler's pod runs but binds nothing (crash-looping, say): the
@@ -340,15 +351,23 @@ held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-*)
 check "killed restore: both manifests left in the holding dir" test -f "$held/etcd.yaml" -a -f "$held/kube-apiserver.yaml"
 out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
+tag=${held##*etcd-backupd-held-}
 check "after a killed restore: the next is refused (exit $rc), naming what was left and what to do" \
-  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish: it left $held/" <<<"$out" | grep -F "etcd.yaml" | grep -F "kube-apiserver.yaml" | grep -F "move each back into $MAN")"
+  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish: it left $held/" <<<"$out" | grep -F "etcd.yaml" | grep -F "kube-apiserver.yaml" | grep -F "old data as <data_dir>.pre-restore-$tag" | grep -F "move each back into $MAN")"
 check "after a killed restore: nothing was changed" grep -q "nothing was changed" <<<"$out"
+record=$DATA.unfinished-restore-$tag
+check "killed restore: its record says what it does to the node" \
+  grep -qF "it moves kube-apiserver.yaml and etcd.yaml to $held while it runs" "$record"
 mv "$held"/*.yaml "$MAN"/ && rmdir "$held"
 check "put back: etcd healthy" wait_for 30 etcd_healthy
 check "put back: kube-apiserver back" wait_for 10 apiserver_up
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "put back: still refused (exit $rc) while the record is there, quoting it" \
+  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish ($record: started at " <<<"$out" | grep -F "then remove $record and restore again")"
+rm "$record"
 ctl put /killed/later "after the backup" >/dev/null
 out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
-check "put back: the restore runs again (exit $rc)" test $rc -eq 0 -a -z "$(ctl get /killed/later --keys-only)"
+check "record removed: the restore runs again (exit $rc)" test $rc -eq 0 -a -z "$(ctl get /killed/later --keys-only)"
 # A restore dir never put in place (a kill between etcd's tool and the swap).
 mkdir "$DATA.restore-20200101T000000Z"
 out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
