@@ -306,6 +306,43 @@ check "refused stop: this failed restore kept too" \
   test "$(ct sh -c 'ls -d /var/lib/etcd.failed-restore-*/member | wc -l')" -eq 2
 ct sh -c 'rm -r /run/systemd/system/kube-scheduler.service.d && systemctl daemon-reload && systemctl stop kube-scheduler.service'
 
+# A restore killed half-way (SIGKILL to the service's main process, as by
+# the OOM killer) while etcd's tool runs (made slow: it waits 120 s first):
+# the tool goes with it, both units stay stopped, and only the restore's
+# record says so. The next restore is refused, quoting it, until the
+# operator has started the units again and removed it.
+rm -f /run/e2e-tool.pid 2>/dev/null
+printf '%s\n' '#!/bin/sh' 'echo $$ > /run/e2e-tool.pid' 'sleep 120' 'exec /usr/bin/etcdctl "$@"' > "$T/etcdctl-slow"
+chmod 0755 "$T/etcdctl-slow"
+sed 's|^restore: {|restore: { etcdutl = "/e2e/etcdctl-slow";|' "$T/good.conf" > "$T/slow.conf"
+use_conf slow
+ct sh -c 'rm -f /run/e2e-tool.pid'
+ct "$ETCD_BACKUPCTL" restore latest --yes > "$T/killed.out" 2>&1 &
+KILLED_CLIENT=$!
+check "killed restore: etcd's tool started" wait_until 60 ct test -s /run/e2e-tool.pid
+ct systemctl kill --kill-who=main --signal=SIGKILL 'etcd-backupd-restore@*.service' >> "$T/ct.log" 2>&1
+wait "$KILLED_CLIENT"
+check "killed restore: etcd's tool ended with the service" \
+  wait_until 10 eval '! ct sh -c "kill -0 \$(cat /run/e2e-tool.pid)" 2>/dev/null'
+check "killed restore: etcd and kube-apiserver left stopped" \
+  eval '! active e2e-etcd.service && ! active kube-apiserver.service'
+record=$(ct sh -c 'ls -d /var/lib/etcd.unfinished-restore-*' 2>/dev/null)
+check "killed restore: its record names the units it stops" \
+  ct grep -qF "it stops kube-apiserver.service and e2e-etcd.service while it runs" "$record"
+use_conf good
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "after a killed restore: the next is refused (exit $rc), quoting the record" \
+  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish ($record: started at " <<<"$out" | grep -F "kube-apiserver.service and e2e-etcd.service")"
+check "after a killed restore: nothing was changed (the units still stopped)" \
+  eval 'grep -q "nothing was changed" <<<"$out" && ! active e2e-etcd.service'
+ct systemctl start e2e-etcd.service kube-apiserver.service >> "$T/ct.log" 2>&1
+ct rm "$record"
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "units started, record removed: the restore runs again (exit $rc)" test $rc -eq 0
+check "units started, record removed: both units active" eval 'active e2e-etcd.service && active kube-apiserver.service'
+
 # The proof itself: a unit that says one data dir (Environment=
 # ETCD_DATA_DIR=/var/lib/etcd, which every settings check reads) while
 # etcd really runs on another (env(1) overrides it at exec). The restore
