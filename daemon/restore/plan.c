@@ -34,6 +34,7 @@
 #include "util/time.h"
 
 #define HELD_DIR_PREFIX "etcd-backupd-held-"
+#define RECORD_MAX_BYTES (16u * 1024)   /* a run's record, <data_dir>.unfinished-restore-<ts> */
 #define NAME_TRIES_MAX 100
 /* How long the restore lock is retried: a dry run's service may still be
  * exiting when the real run's connection arrives. */
@@ -272,11 +273,13 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
         if (found)
                 return free_and_format(ret_error, "an earlier restore did not finish: it left %s, moved out of %s "
                                        "(the kubelet does not run a pod whose manifest is not there). Before "
-                                       "etcd.yaml goes back, check that etcd's data dir is whole: a restore killed "
-                                       "while it swapped leaves the old data as <data_dir>.pre-restore-%s, and "
-                                       "<data_dir>.unfinished-restore-%s says what it did. Then move each back into "
-                                       "%s (or remove it), remove the empty holding directory, and restore again",
-                                       found, c->restore.manifests_dir, tag, tag, c->restore.manifests_dir),
+                                       "etcd.yaml goes back, check etcd's data dir (%s): a restore killed while it "
+                                       "swapped leaves the old data as <data dir>.pre-restore-%s, and its record "
+                                       "<data dir>.unfinished-restore-%s says what it did. Then move each back into "
+                                       "%s, remove the empty holding directory and that record, and restore again",
+                                       found, c->restore.manifests_dir,
+                                       c->restore.data_dir ? c->restore.data_dir : "--data-dir in the held etcd.yaml",
+                                       tag, tag, c->restore.manifests_dir),
                        -EUCLEAN;
         return 0;
 }
@@ -286,25 +289,42 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
  * it once it has ended or rolled back completely): one that is still there
  * is a restore that was killed, or whose rollback was incomplete. Its text,
  * one line each, says what that run stops and where the old data goes. */
-static int refuse_unfinished(RestorePlan *p, const char *name, char **ret_error) {
-        _cleanup_free_ char *path = path_join(p->parent_dir, name), *text = NULL, *said = NULL;
-        size_t size = 0;
+static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, char **ret_error) {
+        _cleanup_free_ char *path = path_join(p->parent_dir, name), *pre = NULL, *text = NULL, *said = NULL,
+                            *where = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        ssize_t n;
 
-        if (!path)
+        if (!path || asprintf(&pre, "%s.pre-restore-%s", p->data_dir, tag) < 0)
                 return -ENOMEM;
-        if (read_full_file(path, 4096, &text, &size) < 0 || !text)
-                text = strdup("(unreadable)");
-        if (!text)
+        /* Quoted only when it is what a restore wrote: root's regular file
+         * (never a link to another file, whose text would be shown). */
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0 && fstat(fd, &st) >= 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+            (text = malloc(RECORD_MAX_BYTES + 1)) && (n = loop_read(fd, text, RECORD_MAX_BYTES)) >= 0) {
+                text[n] = '\0';
+                for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+                     line = strtok_r(NULL, "\n", &save))
+                        if (free_and_format(&said, "%s%s%s", said ? said : "", said ? "; " : "", line) < 0)
+                                return -ENOMEM;
+        }
+        if (!said && !(said = strdup("not a record a restore wrote (not root's regular file): not quoted")))
                 return -ENOMEM;
-        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-                if (free_and_format(&said, "%s%s%s", said ? said : "", said ? "; " : "", line) < 0)
-                        return -ENOMEM;
+        /* Where the data is now, from what is there. */
+        if (!path_exists(pre))
+                where = strdup(p->data_dir_exists ? "It had not swapped the data dir: it is the data from before" :
+                               "The data dir does not exist");
+        else if (asprintf(&where, p->data_dir_exists ?
+                          "%s is the restored data (the restore did not finish); the old data is %s" :
+                          "%s does not exist: its old data is %s; rename it back first", p->data_dir, pre) < 0)
+                where = NULL;
+        if (!where)
+                return -ENOMEM;
         return free_and_format(ret_error, "an earlier restore did not finish (%s: %s). %s. Check the node: etcd "
-                               "and kube-apiserver running (systemctl start, or their manifests back), etcd on the "
-                               "data you want; then remove %s and restore again", path, said ? said : "",
-                               p->data_dir_exists ? "The data dir is there" :
-                               "The data dir is missing: its old data is the .pre-restore- directory named there",
-                               path), -EUCLEAN;
+                               "on the data you want, and what the record says the restore stopped running again "
+                               "(systemctl start, or the manifests back); then remove %s and restore again", path,
+                               said, where, path), -EUCLEAN;
 }
 
 /* What a killed restore left next to the data dir: its record (above), or
@@ -324,7 +344,7 @@ static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
                 return free_and_format(ret_error, "cannot read %s: %s", p->parent_dir, strerror(errno)), -errno;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, unfinished))
-                        return refuse_unfinished(p, de->d_name, ret_error);
+                        return refuse_unfinished(p, de->d_name, de->d_name + strlen(unfinished), ret_error);
         rewinddir(d);
         while ((de = readdir(d))) {
                 _cleanup_free_ char *pre = NULL;
@@ -336,13 +356,13 @@ static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
                 if (!p->data_dir_exists && path_exists(pre))
                         return free_and_format(ret_error, "an earlier restore did not finish: %s does not exist, "
                                                "its old data is %s and %s/%s is a restore that was never put in "
-                                               "place. Rename %s back to %s, move the other aside, then restore "
+                                               "place. Rename %s back to %s, move the other out of %s, then restore "
                                                "again", p->data_dir, pre, p->parent_dir, de->d_name, pre,
-                                               p->data_dir), -EUCLEAN;
+                                               p->data_dir, p->parent_dir), -EUCLEAN;
                 return free_and_format(ret_error, "an earlier restore did not finish: %s/%s is a restore that was "
-                                       "never put in place. Check that etcd runs on %s, move %s/%s aside (or "
+                                       "never put in place. Check that etcd runs on %s, move %s/%s out of %s (or "
                                        "remove it), then restore again", p->parent_dir, de->d_name, p->data_dir,
-                                       p->parent_dir, de->d_name), -EUCLEAN;
+                                       p->parent_dir, de->d_name, p->parent_dir), -EUCLEAN;
         }
         return 0;
 }

@@ -674,25 +674,39 @@ static int step_restart_controllers(Run *run) {
  * is the only trace of the units the run stopped. */
 static int unfinished_write(Run *run) {
         RestorePlan *p = run->p;
-        _cleanup_free_ char *text = NULL, *stops = NULL;
+        _cleanup_free_ char *text = NULL, *stops = NULL, *swap = NULL;
         _cleanup_close_ int fd = -EBADF;
-        char when[FORMAT_RFC3339_MAX];
+        char when[FORMAT_RFC3339_MAX], proc[64] = "";
         int r;
 
         if (p->mode == RESTORE_MODE_STATIC_POD)
-                r = asprintf(&stops, "it moves %s%s to %s while it runs", p->apiserver_running ?
-                             APISERVER_MANIFEST " and " : "", ETCD_MANIFEST, p->held_dir);
+                r = asprintf(&stops, "before it: kube-apiserver %s, etcd %s; it moves %s%s to %s while it runs",
+                             p->apiserver_running ? "ran" : "did not run", p->etcd_running ? "ran" : "did not run",
+                             p->apiserver_running ? APISERVER_MANIFEST " and " : "", ETCD_MANIFEST, p->held_dir);
         else
-                r = asprintf(&stops, "it stops %s%s%s while it runs", p->apiserver_running ? p->apiserver_unit : "",
+                r = asprintf(&stops, "before it: %s %s, %s %s; it stops %s%s%s while it runs", p->apiserver_unit,
+                             p->apiserver_running ? "active" : "not active", p->etcd_unit,
+                             p->etcd_running ? "active" : "not active", p->apiserver_running ? p->apiserver_unit : "",
                              p->apiserver_running ? " and " : "", p->etcd_unit);
         if (r < 0 ||
-            asprintf(&text, "started at %s by process %d, restoring %s\n%s\nit restores into %s, then renames %s to "
-                     "%s and %s to %s\n", format_rfc3339(when, sizeof when, now_usec(CLOCK_REALTIME)), (int) getpid(),
-                     p->backup_path, stops, p->restore_dir, p->data_dir, p->pre_restore_dir, p->restore_dir,
-                     p->data_dir) < 0)
+            (p->data_dir_exists ? asprintf(&swap, "then renames %s to %s and %s to %s", p->data_dir,
+                                           p->pre_restore_dir, p->restore_dir, p->data_dir) :
+                                  asprintf(&swap, "then renames it to %s, which did not exist", p->data_dir)) < 0 ||
+            asprintf(&text, "started at %s by process %d, restoring %s\n%s\nit restores into %s, %s\n",
+                     format_rfc3339(when, sizeof when, now_usec(CLOCK_REALTIME)), (int) getpid(), p->backup_path,
+                     stops, p->restore_dir, swap) < 0)
                 return -ENOMEM;
-        fd = open(p->unfinished_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 || (r = loop_write(fd, text, strlen(text))) < 0 || fsync(fd) < 0 || fsync_directory(p->parent_dir) < 0)
+        /* Whole or not at all (a kill while writing leaves no half record):
+         * written unnamed, then linked under its name; where the file
+         * system has no O_TMPFILE, created under its name. */
+        fd = open(p->parent_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd >= 0)
+                snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        else if (errno == EOPNOTSUPP || errno == EISDIR)
+                fd = open(p->unfinished_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 || (r = loop_write(fd, text, strlen(text))) < 0 || fsync(fd) < 0 ||
+            (*proc && linkat(AT_FDCWD, proc, AT_FDCWD, p->unfinished_file, AT_SYMLINK_FOLLOW) < 0) ||
+            fsync_directory(p->parent_dir) < 0)
                 return free_and_format(&run->error, "cannot record the restore in %s: %s; nothing was stopped",
                                        p->unfinished_file, strerror(fd < 0 || r >= 0 ? errno : -r)), -errno;
         return 0;

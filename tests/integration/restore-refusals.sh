@@ -114,6 +114,25 @@ restore_socket notool "$T/notool.conf"
 refused "restore.etcdutl names a missing program" "restore.etcdutl: cannot run /nonexistent/bin/etcdutl" 1 \
   "$C" restore latest --yes --socket "$RSOCK"
 
+# ---- what a killed restore leaves beside the data dir ---------------------------------
+# Its record, quoted in the refusal only when it is root's regular file (a
+# link to another file is never read); with the old data in its
+# .pre-restore- dir, the refusal says the data dir is the restored data.
+echo "a secret no refusal may show" > "$T/not-a-record"; chmod 600 "$T/not-a-record"
+ln -s "$T/not-a-record" "$DATA.unfinished-restore-20200101T000000Z"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "a record that is a symbolic link: refused (exit $rc), not quoted" \
+  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish ($DATA.unfinished-restore-20200101T000000Z: not a record a restore wrote" <<<"$out")" \
+  -a -z "$(grep -F "a secret" <<<"$out")"
+rm "$DATA.unfinished-restore-20200101T000000Z"
+printf 'started at 2020-01-01T00:00:00Z by process 1, restoring X\nbefore it: kube-apiserver ran, etcd ran\n' \
+  > "$DATA.unfinished-restore-20200101T000000Z"
+mkdir "$DATA.pre-restore-20200101T000000Z"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "a record with the old data set aside: refused (exit $rc), quoting it and saying where the data is" \
+  test $rc -eq 1 -a -n "$(grep -F "restoring X; before it: kube-apiserver ran, etcd ran). $DATA is the restored data (the restore did not finish); the old data is $DATA.pre-restore-20200101T000000Z" <<<"$out")"
+rm "$DATA.unfinished-restore-20200101T000000Z"; rmdir "$DATA.pre-restore-20200101T000000Z"
+
 # ---- where the restore would go ----------------------------------------------------
 # The manifests dir and the data dir in one directory (/srv/k8s/manifests,
 # /srv/k8s/etcd): the restore's two locks are one, not a wait on itself.

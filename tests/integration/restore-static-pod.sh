@@ -346,15 +346,16 @@ kill -KILL $slow_service; wait "$SLOWCLIENT"
 check "killed restore: etcd's tool ended with the service (not left writing)" \
   wait_for 5 eval '! kill -0 "$(cat "$T/tool.pid")" 2>/dev/null'
 kill -9 "$(cat "$T/tool.pid")" 2>/dev/null  # (only when the check above failed)
-check "killed restore: no restore dir was made" test -z "$(ls -d "$DATA".restore-* 2>/dev/null)"
 held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-*)
 check "killed restore: both manifests left in the holding dir" test -f "$held/etcd.yaml" -a -f "$held/kube-apiserver.yaml"
+held_before=$(tree_state "$NODE/etc/kubernetes"); data_before=$(ls -d "$DATA"*)
 out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 tag=${held##*etcd-backupd-held-}
 check "after a killed restore: the next is refused (exit $rc), naming what was left and what to do" \
-  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish: it left $held/" <<<"$out" | grep -F "etcd.yaml" | grep -F "kube-apiserver.yaml" | grep -F "old data as <data_dir>.pre-restore-$tag" | grep -F "move each back into $MAN")"
-check "after a killed restore: nothing was changed" grep -q "nothing was changed" <<<"$out"
+  test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish: it left $held/" <<<"$out" | grep -F "etcd.yaml" | grep -F "kube-apiserver.yaml" | grep -F "old data as <data dir>.pre-restore-$tag" | grep -F "move each back into $MAN")"
+check "after a killed restore: nothing was changed (manifests, holding dir, data dirs)" \
+  test "$held_before" = "$(tree_state "$NODE/etc/kubernetes")" -a "$data_before" = "$(ls -d "$DATA"*)"
 record=$DATA.unfinished-restore-$tag
 check "killed restore: its record says what it does to the node" \
   grep -qF "it moves kube-apiserver.yaml and etcd.yaml to $held while it runs" "$record"
