@@ -712,11 +712,14 @@ static int unfinished_write(Run *run) {
         return 0;
 }
 
-static void unfinished_remove(Run *run) {
+/* Its removal failing (a disk failing between two operations on one
+ * directory) is said, not a failure of the restore: the next plan names
+ * the record. */
+static void unfinished_remove(Run *run, const char *step) {
         if (unlink(run->p->unfinished_file) < 0 || fsync_directory(run->p->parent_dir) < 0)
-                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_FAILED,
-                               "cannot remove %s: %s; remove it yourself, or the next restore is refused",
-                               run->p->unfinished_file, strerror(errno));
+                restore_report(run->fn, run->userdata, step, RESTORE_STEP_DONE,
+                               "but %s, the record of this restore, cannot be removed (%s): remove it yourself, or "
+                               "the next restore is refused", run->p->unfinished_file, strerror(errno));
 }
 
 int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *userdata, RestoreResult *ret) {
@@ -729,8 +732,17 @@ int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *use
 
         probe_controllers(&run);
         r = unfinished_write(&run);
-        if (r >= 0)
-                r = step_stop_apiserver(&run);
+        if (r < 0) {
+                /* Nothing is stopped yet: no rollback to speak of. */
+                restore_report(fn, userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_FAILED, "%s", run.error);
+                if (asprintf(&res.error, "%s", run.error) < 0)
+                        res.error = NULL;
+                free(run.error);
+                res.duration_usec = now_usec(CLOCK_MONOTONIC) - t0;
+                *ret = res;
+                return r;
+        }
+        r = step_stop_apiserver(&run);
         if (r < 0)
                 step = RESTORE_STEP_STOP_APISERVER;
         if (r >= 0 && (r = step_stop_etcd(&run)) < 0)
@@ -756,7 +768,7 @@ int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *use
                 (void) rmdir(p->held_dir);
         /* An incomplete rollback keeps it: the node needs a look first. */
         if (!res.rollback_error && path_exists(p->unfinished_file))
-                unfinished_remove(&run);
+                unfinished_remove(&run, r < 0 ? RESTORE_STEP_ROLLBACK : RESTORE_STEP_RESTART_CONTROLLERS);
         free(run.error);
         res.duration_usec = now_usec(CLOCK_MONOTONIC) - t0;
         *ret = res;

@@ -365,8 +365,9 @@ static int serve(Service *s, const char *config_path) {
                 struct json_object *extra = json_object_new_object();
                 if (asprintf(&msg, "Restore of etcd from %s failed: %s; %s", plan->backup_path,
                              res.error ? res.error : strerror(-r),
-                             res.rollback_error ? "the rollback is INCOMPLETE, manual work needed"
-                                                : "rolled back, everything is as it was before the restore") >= 0)
+                             res.rollback_error ? "the rollback is INCOMPLETE, manual work needed" :
+                             res.rolled_back ? "rolled back, everything is as it was before the restore" :
+                                               "nothing was changed") >= 0)
                         log_struct(LOG_ERR, MESSAGE_ID_RESTORE_FAILED, msg, "ETCD_BACKUP_FILE", plan->backup_path,
                                    "ETCD_REVISION", rev, "ETCD_DATA_DIR", plan->data_dir, "ETCD_BACKUP_ERROR",
                                    res.error, "ETCD_ROLLBACK_ERROR", res.rollback_error, "DURATION_USEC", dur, NULL);
@@ -380,7 +381,9 @@ static int serve(Service *s, const char *config_path) {
                         json_object_object_add(extra, "failed_restore_dir", res.failed_dir_kept ?
                                                json_object_new_string(plan->failed_restore_dir) : NULL);
                 }
-                send_error(s, res.rollback_error ? "rollback_failed" : "restore_failed",
+                /* Failed before it changed anything (its record could not be
+                         * written): said as a refusal, "nothing was changed". */
+                send_error(s, res.rollback_error ? "rollback_failed" : res.rolled_back ? "restore_failed" : "refused",
                            res.error ? res.error : strerror(-r), extra);
         }
         return EXIT_FAILURE;
