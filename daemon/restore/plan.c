@@ -332,7 +332,7 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
  * swap and so was never put in place. Refused, naming it, and the old data
  * dir when the kill came between the swap's two renames. */
 static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
-        _cleanup_free_ char *prefix = NULL, *unfinished = NULL;
+        _cleanup_free_ char *prefix = NULL, *unfinished = NULL, *restore = NULL, *pre = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
 
@@ -342,29 +342,26 @@ static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
         d = opendir(p->parent_dir);
         if (!d)
                 return free_and_format(ret_error, "cannot read %s: %s", p->parent_dir, strerror(errno)), -errno;
-        while ((de = readdir(d)))
+        /* The record says the most: it goes first, wherever it is listed. */
+        while ((de = readdir(d))) {
                 if (startswith(de->d_name, unfinished))
                         return refuse_unfinished(p, de->d_name, de->d_name + strlen(unfinished), ret_error);
-        rewinddir(d);
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *pre = NULL;
-
-                if (!startswith(de->d_name, prefix))
-                        continue;
-                if (asprintf(&pre, "%s.pre-restore-%s", p->data_dir, de->d_name + strlen(prefix)) < 0)
+                if (!restore && startswith(de->d_name, prefix) &&
+                    (!(restore = strdup(de->d_name)) ||
+                     asprintf(&pre, "%s.pre-restore-%s", p->data_dir, de->d_name + strlen(prefix)) < 0))
                         return -ENOMEM;
-                if (!p->data_dir_exists && path_exists(pre))
-                        return free_and_format(ret_error, "an earlier restore did not finish: %s does not exist, "
-                                               "its old data is %s and %s/%s is a restore that was never put in "
-                                               "place. Rename %s back to %s, move the other out of %s, then restore "
-                                               "again", p->data_dir, pre, p->parent_dir, de->d_name, pre,
-                                               p->data_dir, p->parent_dir), -EUCLEAN;
-                return free_and_format(ret_error, "an earlier restore did not finish: %s/%s is a restore that was "
-                                       "never put in place. Check that etcd runs on %s, move %s/%s out of %s (or "
-                                       "remove it), then restore again", p->parent_dir, de->d_name, p->data_dir,
-                                       p->parent_dir, de->d_name, p->parent_dir), -EUCLEAN;
         }
-        return 0;
+        if (!restore)
+                return 0;
+        if (!p->data_dir_exists && path_exists(pre))
+                return free_and_format(ret_error, "an earlier restore did not finish: %s does not exist, its old "
+                                       "data is %s and %s/%s is a restore that was never put in place. Rename %s "
+                                       "back to %s, move the other out of %s, then restore again", p->data_dir, pre,
+                                       p->parent_dir, restore, pre, p->data_dir, p->parent_dir), -EUCLEAN;
+        return free_and_format(ret_error, "an earlier restore did not finish: %s/%s is a restore that was never put "
+                               "in place. Check that etcd runs on %s, move %s/%s out of %s (or remove it), then "
+                               "restore again", p->parent_dir, restore, p->data_dir, p->parent_dir, restore,
+                               p->parent_dir), -EUCLEAN;
 }
 
 /* Opens name in the directory dir_fd (at path, for messages) the way root

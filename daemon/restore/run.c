@@ -482,6 +482,26 @@ _printf_(3, 4) static void pod_error(Run *run, const Pod *pod, const char *fmt, 
                                 run->error ? "; and " : "", pod->file, what);
 }
 
+/* Whether pod's manifest is in the manifests dir, and where it serves: its
+ * --secure-port and --bind-address. 0, or -errno with run->error. */
+static int pod_read(Run *run, Pod *pod) {
+        _cleanup_free_ char *path = path_join(run->p->manifests_dir, pod->file), *error = NULL;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        pod->present = access(path, F_OK) >= 0;
+        if (!pod->present)
+                return 0;
+        r = static_pod_manifest_port(path, "--secure-port", pod->default_port, &pod->port, &error);
+        if (r >= 0)
+                r = static_pod_manifest_address(path, "--bind-address", &pod->address, &error);
+        if (r < 0)
+                free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
+                                error ? error : strerror(-r));
+        return r;
+}
+
 /* Restart the static pods of pods[n] whose manifests are there, all at
  * once: every manifest out, until each one's --secure-port closes, then
  * every one back (always, even when a wait failed), until each port answers.
@@ -497,21 +517,10 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         char reason[160];
         int r = 0, k;
 
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                _cleanup_free_ char *path = path_join(p->manifests_dir, pods[i].file), *error = NULL;
-
-                if (!path)
-                        return -ENOMEM;
-                pods[i].present = access(path, F_OK) >= 0;
-                if (!pods[i].present)
-                        continue;
-                r = static_pod_manifest_port(path, "--secure-port", pods[i].default_port, &pods[i].port, &error);
-                if (r >= 0)
-                        r = static_pod_manifest_address(path, "--bind-address", &pods[i].address, &error);
-                if (r < 0)
-                        free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
-                                        error ? error : strerror(-r));
-        }
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = pod_read(run, &pods[i]);
+        if (r == -ENOMEM)
+                return r;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!pods[i].present)
                         continue;
@@ -590,15 +599,13 @@ static void probe_controllers(Run *run) {
         if (p->mode != RESTORE_MODE_STATIC_POD || !run->c->restore.restart_controllers)
                 return;
         for (size_t i = 0; i < ELEMENTSOF(controller_pods); i++) {
-                _cleanup_free_ char *path = path_join(p->manifests_dir, controller_pods[i].file), *address = NULL,
-                                    *error = NULL;
-                uint16_t port;
+                Pod pod = { .file = controller_pods[i].file, .default_port = controller_pods[i].default_port };
 
-                if (path && access(path, F_OK) >= 0 &&
-                    static_pod_manifest_port(path, "--secure-port", controller_pods[i].default_port, &port,
-                                             &error) >= 0 &&
-                    static_pod_manifest_address(path, "--bind-address", &address, &error) >= 0)
-                        run->controller_answered[i] = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC) > 0;
+                /* One that cannot be read is named by the restart step. */
+                if (pod_read(run, &pod) >= 0 && pod.present)
+                        run->controller_answered[i] = tcp_probe(pod.address, pod.port, PROBE_CONNECT_TIMEOUT_USEC) > 0;
+                free(pod.address);
+                run->error = mfree(run->error);
         }
 }
 
@@ -735,12 +742,8 @@ int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *use
         if (r < 0) {
                 /* Nothing is stopped yet: no rollback to speak of. */
                 restore_report(fn, userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_FAILED, "%s", run.error);
-                if (asprintf(&res.error, "%s", run.error) < 0)
-                        res.error = NULL;
-                free(run.error);
-                res.duration_usec = now_usec(CLOCK_MONOTONIC) - t0;
-                *ret = res;
-                return r;
+                res.error = TAKE_PTR(run.error);
+                goto finish;
         }
         r = step_stop_apiserver(&run);
         if (r < 0)
@@ -769,6 +772,7 @@ int restore_run(RestorePlan *p, const Config *c, RestoreProgressFn fn, void *use
         /* An incomplete rollback keeps it: the node needs a look first. */
         if (!res.rollback_error && path_exists(p->unfinished_file))
                 unfinished_remove(&run, r < 0 ? RESTORE_STEP_ROLLBACK : RESTORE_STEP_RESTART_CONTROLLERS);
+finish:
         free(run.error);
         res.duration_usec = now_usec(CLOCK_MONOTONIC) - t0;
         *ret = res;

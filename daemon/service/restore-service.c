@@ -382,7 +382,7 @@ static int serve(Service *s, const char *config_path) {
                                                json_object_new_string(plan->failed_restore_dir) : NULL);
                 }
                 /* Failed before it changed anything (its record could not be
-                         * written): said as a refusal, "nothing was changed". */
+                 * written): said as a refusal, "nothing was changed". */
                 send_error(s, res.rollback_error ? "rollback_failed" : res.rolled_back ? "restore_failed" : "refused",
                            res.error ? res.error : strerror(-r), extra);
         }
