@@ -6,6 +6,8 @@
 # the list (skipped: it may lag) and alone (refused, saying so); a member
 # without a leader (waited for through an election, refused if none comes).
 . "$(dirname "$0")/../integration/lib.sh"
+# shellcheck source=scripts/ports.sh
+. "$TOP_SRCDIR/scripts/ports.sh"
 
 start_etcd --members 3
 load_random 80 1024
@@ -23,10 +25,13 @@ done
 
 # 1. A learner: add a fourth member as learner and start it (while all
 # three voting members are up: etcd refuses to add one otherwise).
-first=$(cut -d, -f1 <<<"$ETCD_ENDPOINTS")
-cluster=""
-for m in "$ETCD_DIR"/member-*; do read -r name port peer < "$m/info"; cluster+="${cluster:+,}$name=https://127.0.0.1:$peer"; done
-lport=$(( ${first##*:} + 100 )); lpeer=$((lport + 1))
+cluster="" taken=()
+for m in "$ETCD_DIR"/member-*; do
+  read -r name port peer < "$m/info"; cluster+="${cluster:+,}$name=https://127.0.0.1:$peer"; taken+=("$port")
+done
+# The learner's ports: free, and apart from every member's (etcd refuses a
+# peer URL that a member has: "Peer URLs already exists").
+lport=$(free_port "${taken[@]}") || exit 1; lpeer=$((lport + 1))
 live=$(tr ',' '\n' <<<"$ETCD_ENDPOINTS" | grep -v "^$leader$" | head -1)
 # etcd refuses to change membership ("unhealthy cluster") until every member
 # has been connected for its health interval (5 s): retry for up to 30 s.
@@ -65,7 +70,8 @@ if $added; then
   check "learner alone: says it is a learner" grep -q "is a learner" <<<"$err"
   check "learner alone: nothing written" test -z "$(dir_files "$T/b4")"
 else
-  not_ok "cannot add a learner: $(cat "$T/add.err")"
+  not_ok "cannot add a learner at 127.0.0.1:$lpeer: $(cat "$T/add.err"); the members: $(etcdctl --endpoints "$live" \
+    --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" member list 2>&1 | paste -sd' ')"
 fi
 # 2. The leader first in the list, killed mid-stream; one retry a second later.
 { etcd_group "\"$leader\", $others"; storage_group "$T/b" zstd 1

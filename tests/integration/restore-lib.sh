@@ -39,9 +39,12 @@ K8S_PKI=$T/k8s/pki
 mkdir -p "$K8S_PKI"; ln -s "$PKI" "$K8S_PKI/etcd"
 make_k8s_pki "$K8S_PKI" || { echo "cannot make the kubernetes certificates"; exit 1; }
 ETCD_CACERT=$PKI/ca.crt ETCD_CERT=$PKI/healthcheck-client.crt ETCD_KEY=$PKI/healthcheck-client.key
-CPORT=$(free_port); PPORT=$((CPORT + 1))
-APORT=$(free_port) CMPORT=$(free_port) SCHPORT=$(free_port)
-while [[ $APORT == "$CPORT" || $APORT == "$PPORT" ]]; do APORT=$(free_port); done
+CPORT=$(free_port) && APORT=$(free_port "$CPORT") && CMPORT=$(free_port "$CPORT" "$APORT") &&
+  SCHPORT=$(free_port "$CPORT" "$APORT" "$CMPORT") || exit 1
+PPORT=$((CPORT + 1))
+# Every port picked here, for a later free_port to stay apart from (nothing
+# listens on kube-apiserver's or the controllers' while they are down).
+PORTS_TAKEN=("$CPORT" "$APORT" "$CMPORT" "$SCHPORT")
 ETCD_ENDPOINT=https://127.0.0.1:$CPORT
 # Sockets live in a directory others may enter, so that the peer credential
 # check (not only file permissions) is what refuses a stranger.
@@ -49,7 +52,7 @@ SOCKDIR=$(mktemp -d /tmp/etcd-backupd-rsock.XXXXXX); chmod 0755 "$SOCKDIR"; CLEA
 
 NAME=${NAME:-node1}   # this member's --name: in etcd.yaml only
 write_manifests() { # the static pods, as kubeadm writes them (with this node's paths)
-  MPORT=$(free_port)
+  MPORT=$(free_port "${PORTS_TAKEN[@]}") || exit 1
   cat > "$T/etcd.yaml" <<EOF
 apiVersion: v1
 kind: Pod
