@@ -5,7 +5,8 @@
 # disagrees), a backup that does not exist, a restore tool that does not
 # exist, a data dir that is a mount point (the restored dir could not be
 # renamed into it), a temporary db that cannot be made next to the data dir
-# (a full or read-only file system there), a client that is not root, no
+# (a full or read-only file system there), no inode there for the run's
+# record (the run stops before it stops anything), a client that is not root, no
 # --yes without a terminal, no restore socket, an encrypted backup and a
 # wrong age identity, a plan that is not confirmed (the client hangs up,
 # never answers within restore.confirm_timeout, cancels, or confirms
@@ -177,6 +178,24 @@ if unshare -m --propagation private true 2>/dev/null; then
   restore_socket ro "$T/ro.conf" unshare -m --propagation private \
     bash -c 'mount -t tmpfs -o size=16m,ro tmpfs "$0" && exec "$@"' "$T/ro"
   refused "read-only file system at the data dir" "Read-only file system" 1 "$C" restore latest --yes --socket "$RSOCK"
+
+  # Room for the temporary db but no inode left for the run's record (the
+  # tmpfs's root and the db take both): the run stops before it stops
+  # anything, and says so.
+  mkdir -p "$T/inodes"
+  manifests_for "$T/man-inodes" "$T/inodes/etcd"; RMAN=$T/man-inodes restore_conf "$T/inodes.conf"
+  restore_socket inodes "$T/inodes.conf" unshare -m --propagation private \
+    bash -c 'mount -t tmpfs -o size=256m,nr_inodes=2 tmpfs "$0" && exec "$@"' "$T/inodes"
+  out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1 </dev/null); rc=$?
+  check "no inode for the record: exit 1" test $rc -eq 1
+  pat="cannot record the restore in $T/inodes/etcd.unfinished-restore-[0-9TZ:-]*: No space left on device; nothing was stopped"
+  if grep -q -- "$pat" <<<"$out"; then ok "no inode for the record: names the record and the cause"
+  else not_ok "no inode for the record: names the record and the cause (got: $(tail -4 <<<"$out"))"; fi
+  check "no inode for the record: the client hears nothing was changed" grep -q "nothing was changed" <<<"$out"
+  check "no inode for the record: no step stopped anything" \
+    test -z "$(grep -E "stop (kube-apiserver|etcd).*(done|ok)" <<<"$out")"
+  check "no inode for the record: nothing touched" unchanged
+  check "no inode for the record: the tmpfs is empty afterwards" test -z "$(nsenter -t "$RPID" -m -- ls -A "$T/inodes")"
 else
   echo "# skipped the mount cases: cannot make a private mount namespace here"
 fi

@@ -369,6 +369,41 @@ rm "$record"
 ctl put /killed/later "after the backup" >/dev/null
 out=$("$C" restore latest --yes --socket "$SOCK" 2>&1); rc=$?
 check "record removed: the restore runs again (exit $rc)" test $rc -eq 0 -a -z "$(ctl get /killed/later --keys-only)"
+# A record that cannot be removed once the restore has succeeded: the
+# restore's service runs in a mount namespace of its own, where the test
+# bind-mounts a file over the record while etcd's tool waits for it (a
+# wrapper that starts etcdctl once $T/go exists), so unlink says EBUSY.
+# The restore succeeds, says the record is left, and the next is refused.
+if unshare -m --propagation private true 2>/dev/null; then
+  printf '%s\n' '#!/usr/bin/python3' 'import os, sys, time' \
+    "open('$T/tool.pid', 'w').write(str(os.getpid()))" \
+    "for _ in range(1200):" "    if os.path.exists('$T/go'): break" "    time.sleep(0.1)" \
+    "os.execv('$(command -v etcdctl)', ['etcdctl'] + sys.argv[1:])" > "$T/etcdctl-gated"
+  chmod +x "$T/etcdctl-gated"
+  restore_conf "$T/gated.conf" "etcdutl = \"$T/etcdctl-gated\";"
+  restore_socket gated "$T/gated.conf" unshare -m --propagation private; GATEDACT=$RPID
+  rm -f "$T/tool.pid" "$T/go"; : > "$T/over-record"
+  ctl put /pinned/later "after the backup" >/dev/null
+  "$C" restore latest --yes --socket "$RSOCK" > "$T/gated.out" 2>&1 & GATEDCLIENT=$!
+  check "pinned record: the restore reached its snapshot step" wait_for 60 test -s "$T/tool.pid"
+  record=$(ls -d "$DATA".unfinished-restore-* 2>/dev/null)
+  check "pinned record: the run's record is there ($record)" test -f "$record"
+  nsenter -t "$GATEDACT" -m -- mount --bind "$T/over-record" "$record"
+  touch "$T/go"; wait "$GATEDCLIENT"; rc=$?
+  out=$(cat "$T/gated.out"); echo "$out" | sed 's/^/    /'
+  check "pinned record: the restore succeeded (exit $rc)" test $rc -eq 0 -a -z "$(ctl get /pinned/later --keys-only)"
+  check "pinned record: said beside the last step, with why" grep -qF \
+    "ok  restart controllers: but $record, the record of this restore, cannot be removed (Device or resource busy): remove it yourself, or the next restore is refused" <<<"$out"
+  check "pinned record: no step failed, no rollback ran" test -z "$(grep -E "^ *(FAILED  |[a-z.-]+  rollback: )" <<<"$out")"
+  check "pinned record: still there" test -f "$record"
+  out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+  check "pinned record: the next restore is refused (exit $rc), quoting it" \
+    test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish ($record: started at " <<<"$out")"
+  nsenter -t "$GATEDACT" -m -- umount "$record"; rm -f "$record"
+  check "pinned record: removed, the dry run plans again" quiet "$C" restore latest --dry-run --socket "$SOCK"
+else
+  echo "# skipped the pinned record: cannot make a private mount namespace here"
+fi
 # A restore dir never put in place (a kill between etcd's tool and the swap).
 mkdir "$DATA.restore-20200101T000000Z"
 out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
