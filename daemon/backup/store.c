@@ -495,7 +495,9 @@ static int read_sidecar(Store *s, const char *name, Sidecar *ret, char **ret_pro
         fd = openat(s->dir_fd, sidecar, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0 && errno == ENOENT)
                 return -ENOENT;
-        if (fd < 0)
+        if (fd < 0 && errno == ELOOP)
+                r = asprintf(ret_problem, "is a symbolic link");
+        else if (fd < 0)
                 r = asprintf(ret_problem, "cannot be opened: %s", strerror(errno));
         else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 r = asprintf(ret_problem, "is not a regular file");
@@ -505,8 +507,13 @@ static int read_sidecar(Store *s, const char *name, Sidecar *ret, char **ret_pro
                 r = asprintf(ret_problem, "is not a valid sidecar: %s", why);
         else if (r < 0)
                 r = asprintf(ret_problem, "cannot be read: %s", strerror(-r));
+        else if (!streq(sc.name, name) && (r = store_name_parse(sc.name, &(StoreName) {})) == -ENOMEM)
+                return r;
+        /* The name is quoted only when it is a backup's, whose characters
+         * are all safe for a log line and a terminal. */
         else if (!streq(sc.name, name))
-                r = asprintf(ret_problem, "is the sidecar of another backup (its name says %s)", sc.name);
+                r = r == 0 ? asprintf(ret_problem, "is the sidecar of another backup (its name says %s)", sc.name) :
+                             asprintf(ret_problem, "is not a valid sidecar: its name is not a backup's name");
         else {
                 *ret = sc;
                 sc = (Sidecar) {};
@@ -648,8 +655,10 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                                 r = -ENOMEM;
                                 break;
                         }
+                        /* Only a regular file: what an interrupted publish leaves. */
                         if (store_name_parse(base, &(StoreName) {}) < 0 ||
-                            fstatat(s->dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) >= 0 || errno != ENOENT)
+                            fstatat(s->dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) >= 0 || errno != ENOENT ||
+                            fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                                 continue;
                         if (unlinkat(s->dir_fd, de->d_name, 0) < 0) {
                                 if (errno != ENOENT)

@@ -21,10 +21,25 @@ echo '{}' | jq '{name: "etcd-0000000000000001-20200101T000000Z-r1.db.zst", creat
   cluster_id: "0000000000000001", member_id: "0000000000000002", endpoint: "https://127.0.0.1:2379",
   etcd_version: "3.4.23", revision: 1, db_size: 5, db_sha256: ("0" * 64), file_size: 5,
   file_sha256: ("0" * 64), compression: "zstd", level: 1, encrypted: false, duration_ms: 1}' > "$T/b/$copied.json"
+# One whose sidecar names no backup, with a line break and a terminal
+# escape in that name (not quoted: it would forge a log line), and one
+# whose sidecar is a symbolic link (not followed, said so).
+forged=etcd-0000000000000001-20200103T000000Z-r3.db.zst linked=etcd-0000000000000001-20200104T000000Z-r4.db.zst
+echo data > "$T/b/$forged"; echo data > "$T/b/$linked"
+jq --arg n $'x\nFORGED LINE \e[31m' '.name = $n' "$T/b/$copied.json" > "$T/b/$forged.json"
+ln -s /etc/passwd "$T/b/$linked.json"
 daemon_start "$T/c.conf"
 check "daemon ready (READY=1)" wait_until 10 grep -q '^READY=1$' "$T/notify.log"
+listed=$("$ETCD_BACKUPCTL" -s "$sock" list)
 check "list through the daemon: a sidecar of another backup is named as such" \
-  grep -qF "$copied" <<<"$("$ETCD_BACKUPCTL" -s "$sock" list | grep -F '(sidecar unusable: is the sidecar of another backup (its name says etcd-0000000000000001-20200101T000000Z-r1.db.zst))')"
+  grep -qF "$copied" <<<"$(grep -F '(sidecar unusable: is the sidecar of another backup (its name says etcd-0000000000000001-20200101T000000Z-r1.db.zst))' <<<"$listed")"
+check "list through the daemon: a sidecar naming no backup is said to be invalid" \
+  grep -qF "$forged" <<<"$(grep -F "(sidecar unusable: is not a valid sidecar: its name is not a backup's name)" <<<"$listed")"
+check "list through the daemon: a sidecar that is a symbolic link is said to be one" \
+  grep -qF "$linked" <<<"$(grep -F "(sidecar unusable: is a symbolic link)" <<<"$listed")"
+check "the daemon's log names that sidecar at start" grep -qF "Sidecar $T/b/$forged.json: is not a valid sidecar" "$T/daemon.log"
+check "list and the daemon's log: the forged name is not printed" \
+  test -z "$(grep -F 'FORGED' <<<"$listed")" -a -z "$(grep -F 'FORGED' "$T/daemon.log")"
 
 # Global options after the command, in every position.
 json=$("$ETCD_BACKUPCTL" -c "$T/c.conf" list --json); rc=$?

@@ -145,11 +145,17 @@ echo '{}' > "$T/b-tidy/$lone.json"
 echo keep > "$T/b-tidy/$bare"
 echo keep > "$T/b-tidy/$bad"
 echo '{"name": 1}' > "$T/b-tidy/$bad.json"
+# Not files it could have published: a directory and a symbolic link
+# named like lone sidecars are left alone.
+lonedir=etcd-0000000000000001-20200104T000000Z-r4.db.zst lonelink=etcd-0000000000000001-20200105T000000Z-r5.db.zst
+mkdir "$T/b-tidy/$lonedir.json"; ln -s "$T/tidy.conf" "$T/b-tidy/$lonelink.json"
 { etcd_group; storage_group "$T/b-tidy" zstd 1; echo 'retention: { keep_last = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/tidy.conf"
 out=$("$ETCD_BACKUPD" --once -c "$T/tidy.conf" 2>"$T/tidy.err"); rc=$?
 check "tidy: the backup succeeds" test $rc -eq 0
 check "tidy: the lone sidecar is removed" test ! -e "$T/b-tidy/$lone.json"
 check "tidy: its removal is logged" grep -q "Removed $T/b-tidy/$lone.json: a sidecar without its backup" "$T/tidy.err"
+check "tidy: a directory and a symbolic link named like lone sidecars are left" \
+  test -d "$T/b-tidy/$lonedir.json" -a -L "$T/b-tidy/$lonelink.json"
 check "tidy: the backup without a sidecar is kept and named" \
   bash -c "[[ -f '$T/b-tidy/$bare' ]] && grep -q 'Backup $T/b-tidy/$bare has no sidecar' '$T/tidy.err'"
 check "tidy: the new backup has its sidecar" test -f "$out" -a -f "$out.json"
