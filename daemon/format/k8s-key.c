@@ -62,6 +62,7 @@ static const struct {
         { "flowschemas", NULL, "flowcontrol.apiserver.k8s.io" },
         { "prioritylevelconfigurations", NULL, "flowcontrol.apiserver.k8s.io" },
         { "storageversions", NULL, "internal.apiserver.k8s.io" },
+        { "clustercidrs", NULL, "networking.k8s.io" },
         { "ingress", "ingresses", "networking.k8s.io" },
         { "ingressclasses", NULL, "networking.k8s.io" },
         { "ipaddresses", NULL, "networking.k8s.io" },

@@ -440,6 +440,7 @@ static void test_keys(void) {
         key_case("/registry/minions/node-1", 0, "nodes", NULL, "node-1");
         key_case("/registry/controllers/default/rc", 0, "replicationcontrollers", "default", "rc");
         key_case("/registry/ingress/default/web", 0, "ingresses.networking.k8s.io", "default", "web");
+        key_case("/registry/clustercidrs/c1", 0, "clustercidrs.networking.k8s.io", NULL, "c1");
         key_case("/registry/ranges/serviceips", 0, "ranges", NULL, "serviceips"); /* not in the table */
         key_case("/registry/secrets", -EINVAL, NULL, NULL, NULL);
         key_case("/registry/secrets/", -EINVAL, NULL, NULL, NULL);
