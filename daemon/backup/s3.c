@@ -233,9 +233,10 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, UPLOAD_CONNECT_TIMEOUT_SEC);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, UPLOAD_LOW_SPEED_TIME_SEC);
-                (void) sym_curl_easy_setopt(s->curl, CURLOPT_TIMEOUT,
-                                            (long) (s->u->request_timeout_usec / USEC_PER_SEC) +
-                                            (long) ((req->body ? req->body->length : 0) / UPLOAD_MIN_RATE_BYTES));
+                (void) sym_curl_easy_setopt(
+                        s->curl, CURLOPT_TIMEOUT_MS,
+                        (long) ((s->u->request_timeout_usec ?: UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC) / USEC_PER_MSEC +
+                                (req->body ? req->body->length : 0) * 1000 / UPLOAD_MIN_RATE_BYTES));
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);
                 /* Not CURLOPT_USERPWD: access keys may contain ':'. */

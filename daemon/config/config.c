@@ -189,7 +189,7 @@ Config *config_new_default(void) {
         c->upload = (ConfigUpload) {
                 .region = strdup("us-east-1"),
                 .part_size_bytes = UINT64_C(64) << 20,
-                .request_timeout_usec = 5 * USEC_PER_MINUTE,
+                .request_timeout_usec = UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC,
                 .retention = true,
         };
         c->restore = (ConfigRestore) {

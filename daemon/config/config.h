@@ -23,6 +23,7 @@
 /* meson's sysconfdir: /etc for a package (prefix /usr), /usr/local/etc for a
  * developer's `meson install`. */
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/etcd-backupd/etcd-backupd.conf"
+#define UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC (5 * USEC_PER_MINUTE)
 
 typedef enum RestoreMode {
         RESTORE_MODE_AUTO,
@@ -69,7 +70,8 @@ typedef struct ConfigUpload {
         char *access_key_id;
         char *secret_access_key_file;   /* resolved path */
         uint64_t part_size_bytes;
-        uint64_t request_timeout_usec;  /* each request's bound, plus its body's time at 64 KiB/s */
+        uint64_t request_timeout_usec;  /* each request's bound, plus its body's time at 64 KiB/s;
+                                         * 0: UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC */
         bool retention;
         bool allow_insecure_http;       /* an http:// url is accepted (encrypted backups only) */
 } ConfigUpload;

@@ -177,17 +177,17 @@ for status in 403 200; do
 done
 
 # 6c. An endpoint that trickles its answer (a byte every 0.5 s, above any
-# low-speed limit): each request ends at upload.request_timeout (3 s here),
+# low-speed limit): each request ends at upload.request_timeout (2.5 s here),
 # is retried, and the upload fails naming the timeout; the backup stays.
 broken_endpoint 200 trickle
-broken_endpoint_conf "$T/trickle.conf" "$T/trickle" 'request_timeout = "3s";'
+broken_endpoint_conf "$T/trickle.conf" "$T/trickle" 'request_timeout = "2500ms";'
 start=$SECONDS
 outt=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/trickle.conf" 2>"$T/trickle.err"); rc=$?
 check "trickled answer: --once exits 1 (rc $rc)" test $rc -eq 1
 check "trickled answer: the local backup exists" test -f "$outt" -a -f "$outt.json"
 check "trickled answer: 'Upload failed' names the timeout" \
-  grep -qE "Upload failed after backup .*: listing of .*[Tt]imed out after 3[0-9]{3} milli" "$T/trickle.err"
-check "trickled answer: three tries of 3 s and their backoff, over in under 30 s ($((SECONDS - start)) s)" \
+  grep -qE "Upload failed after backup .*: listing of .*[Tt]imed out after 2[5-9][0-9]{2} milli" "$T/trickle.err"
+check "trickled answer: three tries of 2.5 s and their backoff, over in under 30 s ($((SECONDS - start)) s)" \
   test $((SECONDS - start)) -ge 9 -a $((SECONDS - start)) -lt 30
 kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
 
