@@ -36,6 +36,7 @@
 #define HELD_DIR_PREFIX "etcd-backupd-held-"
 #define RECORD_MAX_BYTES (16u * 1024)   /* a run's record, <data_dir>.unfinished-restore-<ts> */
 #define NAME_TRIES_MAX 100
+#define PLAN_PASSED_OVER_NAMED 3      /* newer backups "latest" passed over, named in the plan */
 /* How long the restore lock is retried: a dry run's service may still be
  * exiting when the real run's connection arrives. */
 #define LOCK_WAIT_USEC (10 * USEC_PER_SEC)
@@ -89,6 +90,7 @@ RestorePlan *restore_plan_free(RestorePlan *p) {
         free(p->pre_restore_dir);
         free(p->failed_restore_dir);
         free(p->mode_reason);
+        free(p->passed_over);
         free(p->manifests_dir);
         free(p->held_dir);
         free(p->unfinished_file);
@@ -419,9 +421,18 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
                 r = store_list(store, &e, &n_entries);
                 if (r < 0)
                         return free_and_format(ret_error, "cannot list %s: %s", c->storage.directory, strerror(-r)), r;
+                /* The newest with a sidecar; the plan names the newer ones
+                 * passed over, so that the operator sees them. */
+                size_t skipped = 0;
                 for (size_t i = 0; i < n_entries && !p->backup_path; i++)
                         if (e[i].has_sidecar)
                                 p->backup_path = path_join(c->storage.directory, e[i].name);
+                        else if (++skipped <= PLAN_PASSED_OVER_NAMED)
+                                append_format(&p->passed_over, "%s (%s%s)", e[i].name,
+                                              e[i].sidecar_problem ? "sidecar unusable: " : "no sidecar",
+                                              e[i].sidecar_problem ? e[i].sidecar_problem : "");
+                if (skipped > PLAN_PASSED_OVER_NAMED)
+                        append_format(&p->passed_over, "and %zu more", skipped - PLAN_PASSED_OVER_NAMED);
                 store_entries_free(e, n_entries);
                 if (!p->backup_path)
                         return free_and_format(ret_error, "no backup with a sidecar in %s", c->storage.directory),
@@ -734,8 +745,10 @@ static int plan_steps(RestorePlan *p, const Config *c) {
 
         format_duration(dur, sizeof dur, c->restore.health_timeout_usec);
         r = add_step(p, RESTORE_STEP_VERIFY, "%s decompressed to an anonymous file in %s, SHA-256 trailer%s and db "
-                     "structure checked: revision %" PRId64 ", %s", p->backup_name, p->parent_dir,
-                     p->has_sidecar ? ", sidecar" : "", p->revision, format_bytes(size, sizeof size, p->db_size));
+                     "structure checked: revision %" PRId64 ", %s%s%s", p->backup_name, p->parent_dir,
+                     p->has_sidecar ? ", sidecar" : "", p->revision, format_bytes(size, sizeof size, p->db_size),
+                     p->passed_over ? "; \"latest\" is the newest backup with a sidecar, newer ones passed over: " : "",
+                     p->passed_over ? p->passed_over : "");
         if (r >= 0 && !p->apiserver_running)
                 r = add_step(p, RESTORE_STEP_STOP_APISERVER, pod ? "no %s in %s: nothing to stop"
                                                                  : "%s is not running: nothing to stop",

@@ -124,6 +124,7 @@ typedef struct RestorePlan {
         char db_sha256[SHA256_HEX_MAX];
         CodecKind compression;
         InspectBackup *backup;          /* db + trailer, verified */
+        char *passed_over;              /* "latest": the newer backups without a usable sidecar, or NULL */
 
         /* the data dir and the names around it (all in its parent) */
         char *timestamp;                /* compact UTC, shared by every name below */

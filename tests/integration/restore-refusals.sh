@@ -134,6 +134,20 @@ check "a record with the old data set aside: refused (exit $rc), quoting it and 
   test $rc -eq 1 -a -n "$(grep -F "restoring X; before it: kube-apiserver ran, etcd ran). $DATA is the restored data (the restore did not finish); the old data is $DATA.pre-restore-20200101T000000Z" <<<"$out")"
 rm "$DATA.unfinished-restore-20200101T000000Z"; rmdir "$DATA.pre-restore-20200101T000000Z"
 
+# ---- "latest" passes over newer backups it cannot take, and says so ----------------
+# The newest backup with a sidecar is restored; the plan names the newer
+# ones without a usable sidecar (a copy without one, one with a broken one).
+bdir=$(dirname "$backup"); cl=$(cut -d- -f2 <<<"$name")
+newer1=etcd-$cl-29990101T000000Z-r1.db.gz newer2=etcd-$cl-29990102T000000Z-r2.db.gz
+cp "$backup" "$bdir/$newer1"; cp "$backup" "$bdir/$newer2"; echo '{"name": 1}' > "$bdir/$newer2.json"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "latest, newer backups without a usable sidecar: plans $name (exit $rc)" \
+  test $rc -eq 0 -a -n "$(grep -F "1. verify: $name decompressed" <<<"$out")"
+check "latest, newer backups without a usable sidecar: the plan names them, with why" grep -qF \
+  "\"latest\" is the newest backup with a sidecar, newer ones passed over: $newer2 (sidecar unusable: is not a valid sidecar: name missing or invalid); $newer1 (no sidecar)" <<<"$out"
+check "latest, newer backups without a usable sidecar: nothing touched" unchanged
+rm "$bdir/$newer1" "$bdir/$newer2" "$bdir/$newer2.json"
+
 # ---- where the restore would go ----------------------------------------------------
 # The manifests dir and the data dir in one directory (/srv/k8s/manifests,
 # /srv/k8s/etcd): the restore's two locks are one, not a wait on itself.
