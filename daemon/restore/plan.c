@@ -425,9 +425,13 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
                  * passed over, so that the operator sees them. */
                 size_t skipped = 0;
                 for (size_t i = 0; i < n_entries && !p->backup_path; i++)
-                        if (e[i].has_sidecar)
+                        if (e[i].has_sidecar) {
                                 p->backup_path = path_join(c->storage.directory, e[i].name);
-                        else if (++skipped <= PLAN_PASSED_OVER_NAMED)
+                                if (!p->backup_path) {
+                                        store_entries_free(e, n_entries);
+                                        return -ENOMEM;
+                                }
+                        } else if (++skipped <= PLAN_PASSED_OVER_NAMED)
                                 append_format(&p->passed_over, "%s (%s%s)", e[i].name,
                                               e[i].sidecar_problem ? "sidecar unusable: " : "no sidecar",
                                               e[i].sidecar_problem ? e[i].sidecar_problem : "");
@@ -435,7 +439,9 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
                         append_format(&p->passed_over, "and %zu more", skipped - PLAN_PASSED_OVER_NAMED);
                 store_entries_free(e, n_entries);
                 if (!p->backup_path)
-                        return free_and_format(ret_error, "no backup with a sidecar in %s", c->storage.directory),
+                        return free_and_format(ret_error, "no backup with a sidecar in %s%s%s", c->storage.directory,
+                                               p->passed_over ? "; passed over: " : "",
+                                               p->passed_over ? p->passed_over : ""),
                                -ENOENT;
         } else if (backup[0] == '/')
                 p->backup_path = strdup(backup);

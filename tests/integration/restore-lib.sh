@@ -53,6 +53,7 @@ SOCKDIR=$(mktemp -d /tmp/etcd-backupd-rsock.XXXXXX); chmod 0755 "$SOCKDIR"; CLEA
 NAME=${NAME:-node1}   # this member's --name: in etcd.yaml only
 write_manifests() { # the static pods, as kubeadm writes them (with this node's paths)
   MPORT=$(free_port "${PORTS_TAKEN[@]}") || exit 1
+  PORTS_TAKEN+=("$MPORT")
   cat > "$T/etcd.yaml" <<EOF
 apiVersion: v1
 kind: Pod

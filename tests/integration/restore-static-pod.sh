@@ -115,7 +115,7 @@ echo "# restore of a $(jq -r .db_size "$(ls "$BACKUPS"/*.json | head -1)") byte 
 
 # ---- a restore that cannot come up rolls back ------------------------------------
 ctl put /keep/k1 "written after the first restore" >/dev/null
-GPORT=$(free_port "${PORTS_TAKEN[@]}") || exit 1
+GPORT=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$GPORT")
 # A second, nonexistent member: no leader, ever.
 restore_conf "$T/bad.conf" "initial_cluster = \"$NAME=https://127.0.0.1:$PPORT,ghost=https://127.0.0.1:$GPORT\";"
 sed -i 's|health_timeout = "60s"|health_timeout = "6s"|' "$T/bad.conf"
@@ -158,7 +158,7 @@ check "failed restore: rolled back completely, its record of an unfinished resto
 # listener of this test) keeps answering on, and the pod itself binds
 # nothing: moved out, the port never closes. The restart step fails within
 # health_timeout, both manifests go back, and the restore rolls back.
-STUCK=$(free_port "${PORTS_TAKEN[@]}") || exit 1
+STUCK=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$STUCK")
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(120)' "$STUCK" &
@@ -248,7 +248,7 @@ rm -f "$record"
 # restore moves its manifest out and back like the other's, says it did not
 # answer before either, and succeeds; it used to wait health_timeout for the
 # port and roll back a proven etcd.
-SILENT=$(free_port "${PORTS_TAKEN[@]}") || exit 1
+SILENT=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$SILENT")
 scheduler_binding_nothing "$SILENT"
 restore_conf "$T/silent.conf"
 sed -i 's|health_timeout = "60s"|health_timeout = "4s"|' "$T/silent.conf"
@@ -271,7 +271,7 @@ check "kube-scheduler serving again" wait_for 10 eval 'test -n "$(pod_pid kube-s
 # port only while kube-apiserver's answers, and 2 s after it is back. It
 # answered before the restore, so the restart waits for it (asked at the
 # restart, it would have been taken for one that never served).
-FOLLOW=$(free_port "${PORTS_TAKEN[@]}") || exit 1
+FOLLOW=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$FOLLOW")
 python3 - "$MAN/kube-scheduler.yaml" "$FOLLOW" "$APORT" <<'PY'
 import sys, yaml
 path, port, aport = sys.argv[1], sys.argv[2], sys.argv[3]
