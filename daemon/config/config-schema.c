@@ -103,13 +103,13 @@ static int parse_endpoints(Loader *l, config_setting_t *s, const KeySpec *k, Con
 }
 
 /* Whether the zone goes on or off daylight saving time in the year from now
- * (its tm_isdst, every two weeks). */
+ * (its tm_isdst, every day). */
 static bool zone_switches_within_a_year(const Zone *z, time_t now) {
         struct tm tm;
         int first = -1;
 
-        for (int week = 0; week <= 52; week += 2) {
-                if (zone_localtime(z, now + (time_t) week * 7 * 24 * 3600, &tm) < 0)
+        for (int day = 0; day <= 366; day++) {
+                if (zone_localtime(z, now + (time_t) day * 24 * 3600, &tm) < 0)
                         return false;
                 if (first < 0)
                         first = tm.tm_isdst;
@@ -119,10 +119,64 @@ static bool zone_switches_within_a_year(const Zone *z, time_t now) {
         return false;
 }
 
+/* The local zone's name for advice, when it is one a calendar can name:
+ * not "localtime", a path or a TZ string with no zone file. */
+static const char *zone_name_to_suggest(const Zone *z) {
+        _cleanup_(zone_freep) Zone *loaded = NULL;
+        const char *name = zone_name(z);
+
+        if (!name || !zone_name_is_valid(name) || streq(name, "localtime") || zone_load(name, &loaded) < 0)
+                return NULL;
+        return name;
+}
+
+/* A calendar that never elapses again (a date gone by; "02:00 JDT" in
+ * Asia/Tokyo) is said, and so is one ending in the local zone's
+ * abbreviation of a zone that changes within a year: as in systemd it
+ * elapses while that abbreviation is in effect, and from about when the
+ * other one begins it has no elapse at all, so the schedule stops for good. */
+static void warn_calendar(Loader *l, config_setting_t *s, const char *v, const CalendarSpec *spec, const Zone *zone) {
+        time_t now = time(NULL);
+        const char *abbr, *other, *suggest;
+        struct tm tm;
+        bool never;
+        uint64_t next;
+        int isdst;
+
+        never = calendar_spec_next_usec(spec, zone, (uint64_t) now * USEC_PER_SEC, &next) == -ENOENT;
+        abbr = calendar_spec_local_abbreviation(spec, &isdst);
+        /* An abbreviation in effect now is not why a date gone by never elapses. */
+        if (abbr && never && zone && zone_localtime(zone, now, &tm) >= 0 && tm.tm_isdst == isdst)
+                abbr = NULL;
+        if (!abbr || !zone) {
+                if (never)
+                        (void) warning_at(l, s, "schedule.calendar: \"%s\" never elapses again (systemd-analyze "
+                                          "calendar says \"Next elapse: never\"): no scheduled backup runs", v);
+                return;
+        }
+        if (!never && !zone_switches_within_a_year(zone, now))
+                return;
+        other = zone_abbreviation(zone, !isdst);
+        suggest = zone_name_to_suggest(zone);
+        if (never)
+                (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's abbreviation "
+                                  "for its %s time, which is not in effect now: as in systemd, it never elapses "
+                                  "again (\"Next elapse: never\"), so no scheduled backup runs; leave it out (local "
+                                  "time all year) or name the zone (%s%s)", v, abbr,
+                                  isdst ? "daylight saving" : "standard", suggest ?: "e.g. ", suggest ? "" : "Europe/Berlin");
+        else
+                (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's abbreviation "
+                                  "for its %s time: as in systemd, it elapses while %s is in effect and has no elapse "
+                                  "at all from about when %s begins, so scheduled backups stop then for good "
+                                  "(until the daemon is restarted or reloaded while %s is in effect); leave it out "
+                                  "(local time all year) or name the zone (%s%s)", v, abbr, isdst ? "daylight saving" : "standard",
+                                  abbr, other && !streq(other, abbr) ? other : "the other half of the year", abbr,
+                                  suggest ?: "e.g. ", suggest ? "" : "Europe/Berlin");
+}
+
 static int parse_calendar(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
         CalendarSpec *spec = NULL;
-        const char *v, *abbr;
-        int isdst;
+        const char *v;
         char *copy;
         int r;
 
@@ -132,17 +186,7 @@ static int parse_calendar(Loader *l, config_setting_t *s, const KeySpec *k, Conf
         r = calendar_spec_from_string(v, c->zone, &zone_loader_system, &spec);
         if (r < 0)
                 return error_at(l, s, "schedule.calendar: \"%s\" is not a valid calendar event (systemd.time(7), e.g. \"*-*-* 02:00:00\" or \"daily\")", v), -EINVAL;
-        /* "02:00 CET" in Europe/Berlin: as in systemd, it elapses only
-         * while the zone is on that abbreviation's half of the year. */
-        abbr = calendar_spec_local_abbreviation(spec, &isdst);
-        if (abbr && c->zone && zone_switches_within_a_year(c->zone, time(NULL)))
-                (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's "
-                                  "abbreviation for its %s time: it elapses only while %s is in effect, "
-                                  "so for part of the year no backup runs; leave it out (local time all "
-                                  "year) or name the zone (%s)", v, abbr,
-                                  isdst ? "daylight saving" : "standard", abbr,
-                                  zone_name(c->zone) && *zone_name(c->zone) ? zone_name(c->zone) :
-                                  "e.g. Europe/Berlin");
+        warn_calendar(l, s, v, spec, c->zone);
         copy = strdup(v);
         if (!copy) {
                 calendar_spec_free(spec);

@@ -6,9 +6,11 @@
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/zone-load.h"
 #include "util/io.h"
@@ -72,6 +74,31 @@ static int load_or_utc(int r, int file_r, const char *what, Zone **ret, char **r
         return zone_new_utc(ret);
 }
 
+/* The zone's name in a path to its file ("/usr/share/zoneinfo/Europe/Berlin",
+ * "../usr/share/zoneinfo/Europe/Berlin": "Europe/Berlin"), if it has one. */
+static const char *name_in_path(const char *path) {
+        const char *p, *name = NULL;
+
+        for (p = path; (p = strstr(p, "zoneinfo/")); p++)
+                if (p == path || p[-1] == '/')
+                        name = p + strlen("zoneinfo/");
+        return name && zone_name_is_valid(name) && !streq(name, "localtime") ? name : NULL;
+}
+
+/* /etc/localtime, named as its link names it (a copy is "localtime"). */
+static int load_localtime(Zone **ret) {
+        char target[PATH_MAX];
+        const char *name = NULL;
+        ssize_t n;
+
+        n = readlink(LOCALTIME_PATH, target, sizeof target - 1);
+        if (n > 0) {
+                target[n] = 0;
+                name = name_in_path(target);
+        }
+        return load_file(LOCALTIME_PATH, name ?: "localtime", ret);
+}
+
 int zone_load_local(Zone **ret, char **ret_reason) {
         _cleanup_free_ char *what = NULL;
         const char *tz = getenv("TZ");
@@ -82,7 +109,7 @@ int zone_load_local(Zone **ret, char **ret_reason) {
         if (ret_reason)
                 *ret_reason = NULL;
         if (!tz) {
-                r = load_file(LOCALTIME_PATH, "localtime", ret);
+                r = load_localtime(ret);
                 return load_or_utc(r, r, LOCALTIME_PATH, ret, ret_reason);
         }
         if (!*tz)
@@ -90,7 +117,7 @@ int zone_load_local(Zone **ret, char **ret_reason) {
         if (*tz == ':')
                 tz++;
         if (*tz == '/')
-                r = load_file(tz, tz, ret);
+                r = load_file(tz, name_in_path(tz) ?: tz, ret);
         else if (*tz)
                 r = load_relative(tz, ret);
         else

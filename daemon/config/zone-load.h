@@ -19,7 +19,10 @@ int zone_load(const char *name, Zone **ret);
 /* The local zone as glibc finds it: $TZ unset means /etc/localtime; empty
  * means UTC; ":NAME" or "NAME" a TZif file (relative names under the
  * zoneinfo directory); otherwise a POSIX TZ string ("CET-1CEST,…"). What
- * cannot be read or parsed is UTC, as in glibc. Returns 0 and *ret, or
+ * cannot be read or parsed is UTC, as in glibc. The zone is named by its
+ * file's path below a zoneinfo directory ("Europe/Berlin", also for
+ * /etc/localtime when it is a link there), else by TZ ("localtime" for an
+ * /etc/localtime that is a copy). Returns 0 and *ret, or
  * -ENOMEM. When a zone file is there but could not be used (leap seconds,
  * damaged), *ret_reason (may be NULL) says so, for a warning; else NULL. */
 int zone_load_local(Zone **ret, char **ret_reason);

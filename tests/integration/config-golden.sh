@@ -43,24 +43,48 @@ for f in "$TOP_SRCDIR"/tests/configs/*.conf; do
   esac
 done
 
-# A calendar that ends in the local zone's abbreviation elapses only in that
-# half of the year (as in systemd): warned about where the zone has two.
-# The zone's name, or a zone without daylight saving time, is not.
+# A calendar that ends in the local zone's abbreviation elapses (as in
+# systemd) while that abbreviation is in effect and stops for good at about
+# when the other begins: warned about where the zone has two. One whose
+# abbreviation is not in effect now, or a date gone by, never elapses
+# (systemd-analyze agrees). The zone's name, or a zone without daylight
+# saving time, is not warned about. Which of CET and CEST is in effect
+# depends on today's date, so the expectations follow it.
 cal=$(mktemp)
-for case in "Europe/Berlin|*-*-* 02:00 CET|standard" "Europe/Berlin|*-*-* 02:00 CEST|daylight saving" \
-            "Europe/Berlin|*-*-* 02:00 Europe/Berlin|" "Europe/Berlin|*-*-* 02:00|" "UTC|*-*-* 02:00 UTC|" \
-            "Asia/Tokyo|*-*-* 02:00 JST|"; do
-  IFS='|' read -r tz expr half <<<"$case"
+now_de=$(TZ=Europe/Berlin date +%Z)
+other_de=$([[ $now_de == CET ]] && echo CEST || echo CET)
+half() { case $1 in CET|JST) echo standard ;; *) echo "daylight saving" ;; esac; }
+for case in "Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
+            "Europe/Berlin|*-*-* 02:00 $other_de|never|Europe/Berlin" \
+            "/usr/share/zoneinfo/Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
+            "CET-1CEST,M3.5.0,M10.5.0/3|*-*-* 02:00 $now_de|stops|e.g. Europe/Berlin" \
+            "Asia/Tokyo|*-*-* 02:00 JDT|never|Asia/Tokyo" "Europe/Moscow|*-*-* 02:00 MSD|never|Europe/Moscow" \
+            "UTC|2020-01-01 02:00|gone|" "Europe/Berlin|2020-01-01 02:00 CET|gone|" \
+            "Europe/Berlin|*-*-* 02:00 Europe/Berlin|none|" "Europe/Berlin|*-*-* 02:00|none|" \
+            "UTC|*-*-* 02:00 UTC|none|" "Asia/Tokyo|*-*-* 02:00 JST|none|"; do
+  IFS='|' read -r tz expr kind zone <<<"$case"
   printf 'schedule: { calendar = "%s"; };\n' "$expr" > "$cal"
   out=$(TZ=$tz "$ETCD_BACKUPD" --check-config -c "$cal" 2>&1); rc=$?
   abbr=${expr##* }
-  if [[ -n $half ]]; then
-    [[ $rc -eq 0 ]] && grep -qF "$cal:1: warning: schedule.calendar: \"$expr\" ends in $abbr, the local time zone's abbreviation for its $half time: it elapses only while $abbr is in effect" <<<"$out" \
-      && grep -qF "name the zone ($tz)" <<<"$out" && ok "calendar '$expr' in $tz: warned" || bad "calendar '$expr' in $tz: rc=$rc $out"
-  else
-    [[ $rc -eq 0 ]] && ! grep -q "schedule.calendar" <<<"$out" && ok "calendar '$expr' in $tz: no warning" \
-      || bad "calendar '$expr' in $tz: rc=$rc $out"
-  fi
+  w="$cal:1: warning: schedule.calendar: \"$expr\""
+  case $kind in
+    stops)
+      other=$([[ $abbr == CET ]] && echo CEST || echo CET)
+      [[ $rc -eq 0 ]] && grep -qF "$w ends in $abbr, the local time zone's abbreviation for its $(half "$abbr") time: as in systemd, it elapses while $abbr is in effect and has no elapse at all from about when $other begins, so scheduled backups stop then for good (until the daemon is restarted or reloaded while $abbr is in effect)" <<<"$out" \
+        && grep -qF "name the zone ($zone)" <<<"$out" && ok "calendar '$expr' in $tz: stops at $other, warned" \
+        || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
+    never)
+      [[ $rc -eq 0 ]] && grep -qF "$w ends in $abbr, the local time zone's abbreviation for its $(half "$abbr") time, which is not in effect now: as in systemd, it never elapses again (\"Next elapse: never\"), so no scheduled backup runs" <<<"$out" \
+        && grep -qF "name the zone ($zone)" <<<"$out" && TZ=$tz systemd-analyze calendar "$expr" | grep -q "Next elapse: never" \
+        && ok "calendar '$expr' in $tz: never elapses, warned" || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
+    gone)
+      [[ $rc -eq 0 ]] && grep -qF "$w never elapses again (systemd-analyze calendar says \"Next elapse: never\"): no scheduled backup runs" <<<"$out" \
+        && TZ=$tz systemd-analyze calendar "$expr" | grep -q "Next elapse: never" \
+        && ok "calendar '$expr' in $tz: never elapses, warned" || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
+    none)
+      [[ $rc -eq 0 ]] && ! grep -q "schedule.calendar" <<<"$out" && ok "calendar '$expr' in $tz: no warning" \
+        || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
+  esac
 done
 rm -f "$cal"
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config/zone-load.h"
 #include "format/zone.h"
@@ -304,7 +305,24 @@ static void test_loader(void) {
         check(setenv("TZ", ZONEINFO "Europe/Berlin", 1) == 0);
         check_int_eq(zone_load_local(&z, NULL), 0);
         check_str_eq(zone_abbreviation(z, 1), "CEST");
+        check_str_eq(zone_name(z), "Europe/Berlin");
         z = zone_free(z);
+        /* A TZ string is named as given; /etc/localtime by its link into
+         * the zoneinfo directory (a copy is "localtime"). */
+        check(setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1) == 0);
+        check_int_eq(zone_load_local(&z, NULL), 0);
+        check_str_eq(zone_name(z), "CET-1CEST,M3.5.0,M10.5.0/3");
+        z = zone_free(z);
+        check(unsetenv("TZ") == 0);
+        {
+                char target[4096];
+                ssize_t n = readlink("/etc/localtime", target, sizeof target - 1);
+                const char *in = n > 0 ? (target[n] = 0, strstr(target, "/zoneinfo/")) : NULL;
+
+                check_int_eq(zone_load_local(&z, NULL), 0);
+                check_str_eq(zone_name(z), in ? in + strlen("/zoneinfo/") : "localtime");
+                z = zone_free(z);
+        }
         /* A zone with leap seconds is UTC, and that is said (it is no
          * missing file: the schedule would run hours off without a word). */
         {
