@@ -53,8 +53,12 @@ done
 cal=$(mktemp)
 now_de=$(TZ=Europe/Berlin date +%Z)
 other_de=$([[ $now_de == CET ]] && echo CEST || echo CET)
-half() { case $1 in CET|JST) echo standard ;; *) echo "daylight saving" ;; esac; }
+# A daylight saving time of five days (the zone is checked every day).
+short='XST0XDT,J100,J105'
+now_short=$(TZ=$short date +%Z)
+half() { case $1 in CET|JST|XST) echo standard ;; *) echo "daylight saving" ;; esac; }
 for case in "Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
+            "$short|*-*-* 02:00 $now_short|stops|e.g. Europe/Berlin" \
             "Europe/Berlin|*-*-* 02:00 $other_de|never|Europe/Berlin" \
             "/usr/share/zoneinfo/Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
             "CET-1CEST,M3.5.0,M10.5.0/3|*-*-* 02:00 $now_de|stops|e.g. Europe/Berlin" \
@@ -69,7 +73,7 @@ for case in "Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
   w="$cal:1: warning: schedule.calendar: \"$expr\""
   case $kind in
     stops)
-      other=$([[ $abbr == CET ]] && echo CEST || echo CET)
+      case $abbr in CET) other=CEST ;; CEST) other=CET ;; XST) other=XDT ;; XDT) other=XST ;; esac
       [[ $rc -eq 0 ]] && grep -qF "$w ends in $abbr, the local time zone's abbreviation for its $(half "$abbr") time: as in systemd, it elapses while $abbr is in effect and has no elapse at all from about when $other begins, so scheduled backups stop then for good (until the daemon is restarted or reloaded while $abbr is in effect)" <<<"$out" \
         && grep -qF "name the zone ($zone)" <<<"$out" && ok "calendar '$expr' in $tz: stops at $other, warned" \
         || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
