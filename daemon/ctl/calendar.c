@@ -4,7 +4,8 @@
  * TIME] EXPR…`: for each expression the original and normalized forms and
  * the next elapses, laid out like systemd 252's `systemd-analyze calendar`
  * (a right-aligned label column, timestamps as "Sat 2024-03-30 12:00:00 CET",
- * "(in UTC)" lines unless the local zone is UTC, "From now" relative to the
+ * "(in UTC)" lines unless glibc takes the local zone for UTC at the last
+ * time it converted (show_one()), "From now" relative to the
  * real clock even with --base-time, as systemd does). --base-time takes the
  * timestamps systemd-analyze takes: "YYYY-MM-DD HH:MM[:SS[.frac]]" with an
  * optional weekday in front and "UTC", the local zone abbreviation or (an
@@ -209,8 +210,10 @@ static const char *endswith_nocase_ptr(const char *s, const char *suffix) {
         return s + sl - xl;
 }
 
-/* The timestamp forms of systemd's parse_timestamp(), in zone z. */
-static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64_t *ret) {
+/* The timestamp forms of systemd's parse_timestamp(), in zone z.
+ * *ret_converted says whether a date or time of day was converted in z
+ * (not "now", "@…", a span, or a time in UTC). */
+static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64_t *ret, bool *ret_converted) {
         static const struct {
                 const char *name;
                 int wday;
@@ -348,6 +351,7 @@ static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64
 from_tm:
         if (wday >= 0 && tm.tm_wday != wday)
                 return -EINVAL;
+        *ret_converted = !utc;
         if (utc)
                 tm.tm_isdst = 0; /* as timegm() */
         if (zone_mktime(z, &tm, &guess, &t) < 0 || t < 0)
@@ -360,24 +364,27 @@ from_tm:
 }
 
 /* "2024-03-30 12:00:00 Europe/Berlin" in that zone, anything else in the
- * local zone. */
-static int parse_base_time(const char *s, const Zone *local, uint64_t now, uint64_t *ret) {
+ * local zone. *ret_converted says whether a time was converted in the local
+ * zone (systemd converts one in another zone in a child process). */
+static int parse_base_time(const char *s, const Zone *local, uint64_t now, uint64_t *ret, bool *ret_converted) {
         const char *space = strrchr(s, ' ');
         _cleanup_(zone_freep) Zone *zone = NULL;
         _cleanup_free_ char *body = NULL;
+        bool converted = false;
         int r;
 
+        *ret_converted = false;
         if (!space || endswith_nocase_ptr(s, " UTC"))
-                return parse_base_time_in(s, local, now, ret);
+                return parse_base_time_in(s, local, now, ret, ret_converted);
         r = zone_load(space + 1, &zone);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return parse_base_time_in(s, local, now, ret);
+                return parse_base_time_in(s, local, now, ret, ret_converted);
         body = strndup(s, (size_t) (space - s));
         if (!body)
                 return -ENOMEM;
-        return parse_base_time_in(body, zone, now, ret);
+        return parse_base_time_in(body, zone, now, ret, &converted);
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -434,12 +441,23 @@ static void table_print(const Table *t) {
         }
 }
 
-static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned iterations, uint64_t now) {
+/* Past the year 2199, where a search for an elapse in local time gives up:
+ * glibc's last conversion then. */
+#define SEARCH_GAVE_UP_AT INT64_C(7258118400)
+
+/* *glibc_at: the time glibc last converted to local time (INT64_MIN: none
+ * yet), whose timezone and daylight decide systemd-analyze's "(in UTC)"
+ * lines (zone_is_utc_at()). Computing an elapse in local time converts it;
+ * so does printing the table, which systemd does after the elapses are
+ * computed, and an expression in UTC or in a named zone converts nothing
+ * (systemd computes the latter in a child process). */
+static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned iterations, uint64_t now,
+                    int64_t *glibc_at) {
         _cleanup_(calendar_spec_freep) CalendarSpec *spec = NULL;
         _cleanup_free_ char *normalized = NULL;
         _cleanup_(table_done) Table table = {};
-        bool in_utc = zone_is_utc(local);
-        uint64_t n = base;
+        uint64_t n = base, printed = 0;
+        bool in_local;
         int r;
 
         r = calendar_spec_from_string(expr, local, &zone_loader_system, &spec);
@@ -458,6 +476,7 @@ static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned
                 goto oom;
         if ((r = table_add(&table, "Normalized form", normalized)) < 0)
                 goto oom;
+        in_local = calendar_spec_is_local(spec);
 
         for (unsigned i = 0; i < iterations; i++) {
                 char label[32], when[64], rel[64];
@@ -465,6 +484,8 @@ static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned
 
                 r = calendar_spec_next_usec(spec, local, n, &next);
                 if (r == -ENOENT) {
+                        if (in_local)
+                                *glibc_at = SEARCH_GAVE_UP_AT;
                         if (i == 0 && (r = table_add(&table, "Next elapse", "never")) < 0)
                                 goto oom;
                         break;
@@ -480,13 +501,17 @@ static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned
                         snprintf(label, sizeof label, "Iter. #%u", i + 1);
                 if ((r = table_add(&table, label, format_timestamp(when, sizeof when, next, local))) < 0)
                         goto oom;
-                if (!in_utc &&
+                if (in_local)
+                        *glibc_at = (int64_t) (next / USEC_PER_SEC);
+                if (!zone_is_utc_at(local, *glibc_at) &&
                     (r = table_add(&table, "(in UTC)", format_timestamp(when, sizeof when, next, NULL))) < 0)
                         goto oom;
                 if ((r = table_add(&table, "From now", format_relative(rel, sizeof rel, next, now))) < 0)
                         goto oom;
-                n = next;
+                n = printed = next;
         }
+        if (printed > 0)
+                *glibc_at = (int64_t) (printed / USEC_PER_SEC);
         table_print(&table);
         return 0;
 oom:
@@ -517,7 +542,9 @@ int ctl_calendar_main(int argc, char **argv) {
         _cleanup_(zone_freep) Zone *local = NULL;
         const char *base_arg = NULL;
         unsigned iterations = 1;
+        int64_t glibc_at = INT64_MIN;
         uint64_t now, base, v;
+        bool converted;
         int c, ret = 0;
 
         optind = 0; /* the caller may have run getopt already */
@@ -561,13 +588,17 @@ int ctl_calendar_main(int argc, char **argv) {
         /* The same base for every expression; "From now" always uses the clock. */
         now = now_usec(CLOCK_REALTIME);
         base = now;
-        if (base_arg && parse_base_time(base_arg, local, now, &base) < 0) {
-                fprintf(stderr, "Failed to parse --base-time= parameter: %s\n", base_arg);
-                return 2;
+        if (base_arg) {
+                if (parse_base_time(base_arg, local, now, &base, &converted) < 0) {
+                        fprintf(stderr, "Failed to parse --base-time= parameter: %s\n", base_arg);
+                        return 2;
+                }
+                if (converted)
+                        glibc_at = (int64_t) (base / USEC_PER_SEC);
         }
 
         for (int i = optind; i < argc; i++) {
-                if (show_one(argv[i], local, base, iterations, now) < 0)
+                if (show_one(argv[i], local, base, iterations, now, &glibc_at) < 0)
                         ret = 1;
                 if (i + 1 < argc)
                         putchar('\n');

@@ -670,6 +670,10 @@ int calendar_spec_from_string(const char *s, const Zone *local, const ZoneLoader
         return 0;
 }
 
+bool calendar_spec_is_local(const CalendarSpec *spec) {
+        return !spec->utc && !spec->tz;
+}
+
 const char *calendar_spec_local_abbreviation(const CalendarSpec *spec, int *ret_isdst) {
         if (spec->dst < 0)
                 return NULL;

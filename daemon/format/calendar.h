@@ -39,6 +39,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CalendarSpec *, calendar_spec_free);
  * string in *ret (caller frees), or -ENOMEM. */
 int calendar_spec_to_string(const CalendarSpec *spec, char **ret);
 
+/* Whether the expression is in local time: it ends in no "UTC" and no zone
+ * name (the local zone's abbreviation is local time). */
+bool calendar_spec_is_local(const CalendarSpec *spec);
+
 /* The local zone's abbreviation the expression ends in ("CET" in
  * "02:00 CET"), with *ret_isdst saying which half of the year it names;
  * NULL when it ends in none. */

@@ -286,13 +286,13 @@ const char *zone_abbreviation(const Zone *z, int isdst) {
         return z->tzname[isdst];
 }
 
-bool zone_is_utc(const Zone *z) {
+bool zone_is_utc_at(const Zone *z, int64_t t) {
         if (!z)
                 return false;
-        /* glibc's timezone and daylight once it has computed a time past the
-         * zone's last transition: its TZ string's, when it has one (Accra's
-         * "GMT0", after a history of +0030 summers). */
-        if (z->has_rule)
+        /* glibc parses the TZ string only for a time past the last
+         * transition; before it (or in a file with none) it keeps the
+         * offsets it read. A TZ string alone is parsed when read. */
+        if (z->rule_only || (z->has_rule && z->n_trans > 0 && t >= z->trans[z->n_trans - 1]))
                 return z->rule.offset[0] == 0 && z->rule.offset[1] == 0;
         return z->std_offset == 0 && z->dst_offset == 0;
 }

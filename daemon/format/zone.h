@@ -59,11 +59,15 @@ const char *zone_name(const Zone *z);
  * when the zone has no daylight time). */
 const char *zone_abbreviation(const Zone *z, int isdst);
 
-/* Whether the zone is UTC as glibc sees it once it has computed a time of
- * today: its standard offset is 0 and it has no daylight time (glibc's
- * timezone == 0 && daylight == 0, from the zone's TZ string when it has
- * one). */
-bool zone_is_utc(const Zone *z);
+/* Whether the zone is UTC as glibc sees it right after converting t (UTC
+ * seconds) to local time: its timezone == 0 && daylight == 0, which
+ * systemd-analyze asks to decide its "(in UTC)" lines. From the zone's TZ
+ * string at or after its last transition (Accra's "GMT0" after a history of
+ * +0030 summers), else from the offsets of its last standard and daylight
+ * transitions, as glibc reads them from the file (America/Danmarkshavn, on
+ * GMT since 1996, had -02 summers: not UTC before 1996). INT64_MIN gives
+ * glibc's values before any conversion, right after reading the zone. */
+bool zone_is_utc_at(const Zone *z, int64_t t);
 
 /* t as local time in z, like localtime_r(): all fields of *ret, with
  * tm_isdst, tm_gmtoff and tm_zone (pointing into z; valid while z lives).

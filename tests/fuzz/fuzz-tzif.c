@@ -30,7 +30,9 @@ static void exercise(const Zone *z) {
         (void) zone_name(z);
         (void) zone_abbreviation(z, 0);
         (void) zone_abbreviation(z, 1);
-        (void) zone_is_utc(z);
+        (void) zone_is_utc_at(z, INT64_MIN);
+        (void) zone_is_utc_at(z, 0);
+        (void) zone_is_utc_at(z, INT64_MAX);
         for (size_t i = 0; i < ELEMENTSOF(times); i++) {
                 struct tm tm, again;
                 time_t t;

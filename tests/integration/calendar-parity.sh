@@ -197,4 +197,36 @@ for zone in UTC Europe/Berlin Africa/Accra; do
         done
 done
 echo "parity: $forms --base-time forms taken (or refused) the same way"
+# The "(in UTC)" lines follow glibc's timezone and daylight, which change
+# with the last time it converted to local time: the base time, the elapses
+# of a local-time expression, the elapses printed for the expression before.
+# America/Danmarkshavn is GMT by its TZ string since 1996, but had -02
+# summers before, so glibc takes it for UTC or not depending on that time.
+utc_lines=0
+utc_case() {
+        local zone=$1 a b
+        shift
+        a=$(TZ=$zone run "${theirs[@]}" "$@")
+        b=$(TZ=$zone run "${ours[@]}" "$@")
+        if [ "$a" != "$b" ]; then
+                diff -u <(echo "$a") <(echo "$b")
+                fail "TZ=$zone calendar $* (the \"(in UTC)\" lines)"
+        fi
+        passed=$((passed + 1))
+        utc_lines=$((utc_lines + 1))
+}
+for zone in America/Danmarkshavn Africa/Accra; do
+        utc_case "$zone" --iterations 5 --base-time '1995-12-30 12:00' '*-*-* 02:00'
+        utc_case "$zone" '*-*-* 02:00 UTC'
+        utc_case "$zone" '*-*-* 02:00' '*-*-* 02:00 UTC'
+        utc_case "$zone" '*-*-* 02:00 Europe/Berlin' '*-*-* 02:00 UTC' '*-*-* 02:00'
+        utc_case "$zone" --base-time '1990-01-01 12:00' '*-*-* 02:00 UTC' '*-*-* 02:00 UTC'
+        utc_case "$zone" --base-time '1990-01-01 12:00 UTC' '*-*-* 02:00 UTC'
+        utc_case "$zone" --base-time today '*-*-* 02:00 UTC'
+        utc_case "$zone" --base-time '@100000' '*-*-* 02:00 UTC' '*-*-* 02:00 Europe/Berlin'
+        utc_case "$zone" --base-time '1990-01-01 12:00' '2020-01-01' '*-*-* 02:00 UTC'
+        utc_case "$zone" --base-time '1990-01-01 12:00' '*-02-30' '*-*-* 02:00 UTC'
+        utc_case "$zone" --iterations 3 --base-time '1995-12-30 12:00' '*-*-* 02:00' '*-*-* 02:00 UTC'
+done
+echo "parity: $utc_lines cases of \"(in UTC)\" lines as glibc decides them"
 echo "parity: $passed cases passed in all"
