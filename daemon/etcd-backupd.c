@@ -158,10 +158,10 @@ static void on_progress(BackupPhase phase, uint64_t bytes, uint64_t total, void 
 
 /* Before the first backup: what an interrupted publish left behind. */
 static void tidy_storage(const Config *c) {
-        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL;
+        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL, **strays = NULL;
         _cleanup_free_ char *error = NULL;
 
-        if (backup_tidy(c, &removed, &unpaired, &unusable, &error) < 0) {
+        if (backup_tidy(c, &removed, &unpaired, &unusable, &strays, &error) < 0) {
                 log_warning("%s", error ? error : "cannot tidy the backup directory");
                 return;
         }
@@ -174,6 +174,9 @@ static void tidy_storage(const Config *c) {
         for (char **p = unusable; p && *p; p++)
                 log_warning("Sidecar %s/%s; its backup is listed without it and retention does not delete it "
                             "until the sidecar is mended or removed", c->storage.directory, *p);
+        for (char **p = strays; p && *p; p++)
+                log_warning("%s/%s, named like the sidecar of a backup that is not there; left alone, remove it "
+                            "yourself", c->storage.directory, *p);
 }
 
 /* The backup directory's lock, before anything touches the directory: the

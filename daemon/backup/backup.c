@@ -673,7 +673,7 @@ finish:
 }
 
 int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable,
-                char **ret_error) {
+                char ***ret_strays, char **ret_error) {
         _cleanup_(store_freep) Store *store = NULL;
         int r;
 
@@ -684,7 +684,7 @@ int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char
         }
         if (r < 0)
                 return r;
-        r = store_tidy(store, ret_removed, ret_unpaired, ret_unusable);
+        r = store_tidy(store, ret_removed, ret_unpaired, ret_unusable, ret_strays);
         if (r < 0 && asprintf(ret_error, "cannot tidy %s: %s", c->storage.directory, strerror(-r)) < 0)
                 *ret_error = NULL;
         return r;

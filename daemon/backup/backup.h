@@ -62,10 +62,10 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
 
 /* At start: remove the sidecars an interrupted publish left without their
  * backup and name the backups that have no sidecar or one that cannot be
- * taken (store_tidy()). A missing directory is not an error (nothing to
- * tidy). */
+ * taken, and the entries named like a lone sidecar that are no file
+ * (store_tidy()). A missing directory is not an error (nothing to tidy). */
 int backup_tidy(const Config *c, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable,
-                char **ret_error);
+                char ***ret_strays, char **ret_error);
 
 /* Apply c's retention policy to the backup directory. Fills pruned with the
  * names removed (and not removed, with dry_run) and kept. Lists the

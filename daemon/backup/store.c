@@ -635,8 +635,21 @@ int store_remove(Store *s, const char *name) {
         return store_sync(s);
 }
 
-int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable) {
-        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL;
+/* What a directory entry is, for a message: "a directory", "a symbolic link". */
+static const char *file_kind(mode_t mode) {
+        switch (mode & S_IFMT) {
+        case S_IFDIR:  return "a directory";
+        case S_IFLNK:  return "a symbolic link";
+        case S_IFIFO:  return "a FIFO";
+        case S_IFSOCK: return "a socket";
+        case S_IFCHR:  return "a character device";
+        case S_IFBLK:  return "a block device";
+        default:       return "not a regular file";
+        }
+}
+
+int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable, char ***ret_strays) {
+        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL, **strays = NULL;
         struct dirent *de;
         DIR *d = NULL;
         int r;
@@ -655,11 +668,16 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                                 r = -ENOMEM;
                                 break;
                         }
-                        /* Only a regular file: what an interrupted publish leaves. */
                         if (store_name_parse(base, &(StoreName) {}) < 0 ||
                             fstatat(s->dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) >= 0 || errno != ENOENT ||
-                            fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                            fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                                 continue;
+                        /* Only a regular file is what an interrupted publish leaves. */
+                        if (!S_ISREG(st.st_mode)) {
+                                r = asprintf(&other, "%s: is %s", de->d_name, file_kind(st.st_mode)) < 0 ? -ENOMEM :
+                                    strv_consume(&strays, TAKE_PTR(other));
+                                continue;
+                        }
                         if (unlinkat(s->dir_fd, de->d_name, 0) < 0) {
                                 if (errno != ENOENT)
                                         r = -errno;
@@ -692,6 +710,8 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                 *ret_unpaired = TAKE_PTR(unpaired);
         if (ret_unusable)
                 *ret_unusable = TAKE_PTR(unusable);
+        if (ret_strays)
+                *ret_strays = TAKE_PTR(strays);
         return 0;
 }
 

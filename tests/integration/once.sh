@@ -156,6 +156,10 @@ check "tidy: the lone sidecar is removed" test ! -e "$T/b-tidy/$lone.json"
 check "tidy: its removal is logged" grep -q "Removed $T/b-tidy/$lone.json: a sidecar without its backup" "$T/tidy.err"
 check "tidy: a directory and a symbolic link named like lone sidecars are left" \
   test -d "$T/b-tidy/$lonedir.json" -a -L "$T/b-tidy/$lonelink.json"
+check "tidy: the directory named like a lone sidecar is named with what it is" \
+  grep -qF "$T/b-tidy/$lonedir.json: is a directory, named like the sidecar of a backup that is not there; left alone" "$T/tidy.err"
+check "tidy: so is the symbolic link" \
+  grep -qF "$T/b-tidy/$lonelink.json: is a symbolic link, named like the sidecar of a backup that is not there; left alone" "$T/tidy.err"
 check "tidy: the backup without a sidecar is kept and named" \
   bash -c "[[ -f '$T/b-tidy/$bare' ]] && grep -q 'Backup $T/b-tidy/$bare has no sidecar' '$T/tidy.err'"
 check "tidy: the new backup has its sidecar" test -f "$out" -a -f "$out.json"
