@@ -309,7 +309,7 @@ static int run_status(Ctl *ctl, int argc, char **argv) {
                         else if (json_get_string(upload, "last_success"))
                                 printf("Upload:      ok, last complete %s\n", json_get_string(upload, "last_success"));
                 }
-                printf("Next run:    %s\n", json_get_string(o, "next") ? json_get_string(o, "next") : "none scheduled");
+                printf("Next run:    %s\n", json_get_string(o, "next") ? json_get_string(o, "next") : "none (schedule.calendar never elapses again)");
                 if (json_get_int(o, "failures_total") > 0)
                         printf("Failures:    %" PRId64 " since the daemon started\n", json_get_int(o, "failures_total"));
         }

@@ -94,7 +94,8 @@ static char *format_local(const Zone *zone, char *buf, size_t n, uint64_t usec, 
 }
 
 static void update_status(Manager *m) {
-        char last[512] = "No backup yet.", next[64] = "none", t[32], size[FORMAT_BYTES_MAX];
+        char last[512] = "No backup yet.", next[64] = "none (schedule.calendar never elapses again)", t[32];
+        char size[FORMAT_BYTES_MAX];
         char total[FORMAT_BYTES_MAX];
 
         if (m->planned_usec > 0)

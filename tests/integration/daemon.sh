@@ -6,7 +6,8 @@
 # unreachable, metrics, SIGTERM during a backup leaving the backup
 # directory unchanged, one run pruning more backups than its report can
 # name, a reload that keeps a run waiting out its randomized delay, what a
-# reload refuses to change, and a socket from systemd control.group cannot use.
+# reload refuses to change, a socket from systemd control.group cannot use,
+# and a calendar that never elapses again.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -224,5 +225,27 @@ check "activated socket: the daemon answers on it" \
 check "activated socket, another group: the warning names the file and SocketGroup=" \
   grep -qE "the socket $T/act.sock from systemd is group 0, mode 0[0-7]{3}: members of control.group \(gid $(getent group nogroup | cut -d: -f3)\) cannot connect; set SocketGroup= and SocketMode=0660" "$T/daemon8.log"
 kill "$APID"; wait "$APID" 2>/dev/null
+
+# 9. A calendar that never elapses again (a date gone by): warned about, no
+# timer, and the daemon still serves on-demand backups.
+{ etcd_group; storage_group "$T/b9" zstd 1
+  echo 'schedule: { calendar = "2020-01-01 02:00"; persistent = true; };'
+  echo "control: { socket = \"$T/control9.sock\"; group = \"\"; };"; } > "$T/d9.conf"
+start_daemon "$T/d9.conf" 30
+check "never elapses: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 5
+check "never elapses: the configuration warning at start" \
+  grep -qF "$T/d9.conf:3: schedule.calendar: \"2020-01-01 02:00\" never elapses again (systemd-analyze calendar says \"Next elapse: never\"): no scheduled backup runs" "$T/daemon.log"
+check "never elapses: the daemon says it arms no timer" \
+  grep -qF 'schedule.calendar "2020-01-01 02:00" has no future elapse; no more scheduled backups' "$T/daemon.log"
+check "never elapses: STATUS says why there is no next run" \
+  wait_for "$T/notify.log" '^STATUS=Idle\. No backup yet\. Next none \(schedule\.calendar never elapses again\)$' 5
+out=$("$ETCD_BACKUPCTL" -s "$T/control9.sock" status 2>&1)
+check "never elapses: status says so" grep -qF 'Next run:    none (schedule.calendar never elapses again)' <<<"$out"
+check "never elapses: status --json has next null" \
+  test "$("$ETCD_BACKUPCTL" -s "$T/control9.sock" --json status | jq -r .next)" = null
+check "never elapses: no backup at start, persistent or not" test "$(backups "$T/b9")" = 0
+out=$("$ETCD_BACKUPCTL" -s "$T/control9.sock" backup 2>&1); rc=$?
+check "never elapses: an on-demand backup works ($out)" test $rc -eq 0 -a "$(backups "$T/b9")" = 1
+stop_daemon
 
 finish
