@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "ctl/calendar.h"
 #include "ctl/discover.h"
+#include "ctl/fetch.h"
 #include "ctl/offline.h"
 #include "ctl/restore.h"
 #include "backup/store.h"
@@ -63,6 +64,7 @@ static int run_backup(Ctl *ctl, int argc, char **argv);
 static int run_prune(Ctl *ctl, int argc, char **argv);
 static int run_calendar(Ctl *ctl, int argc, char **argv);
 static int run_discover(Ctl *ctl, int argc, char **argv);
+static int run_fetch(Ctl *ctl, int argc, char **argv);
 
 /* The offline commands' NAME|FILE argument. */
 #define NAME_OR_FILE_HELP \
@@ -89,6 +91,13 @@ static const Command commands[] = {
           "  --dry-run         print the plan; change nothing\n"
           "  --yes             do not ask for confirmation\n"
           "  -S, --socket PATH the restore socket (default /run/etcd-backupd/restore.sock)\n", run_restore },
+        { "fetch", "fetch NAME|latest [--output DIR]", "bring a backup back from the S3 copy",
+          "Downloads the backup and its sidecar from the configuration's upload\n"
+          "group into DIR, for a node whose own backups are gone. `latest` is the\n"
+          "newest backup there with a sidecar. The backup is checked against its\n"
+          "sidecar's size and SHA-256 before it gets its name; a file already in\n"
+          "DIR is never replaced. Prints the path, for `restore FILE`.\n"
+          "  --output DIR      where to put it (default: the current directory)\n", run_fetch },
         { "verify", "verify NAME|FILE [--identity FILE]", "check a backup end to end (offline)",
           "Decrypts, decompresses, checks the SHA-256 trailer, the db structure and\n"
           "the sidecar checksums. No daemon needed.\n"
@@ -572,6 +581,10 @@ static int run_calendar(Ctl *ctl, int argc, char **argv) {
 
 static int run_discover(Ctl *ctl, int argc, char **argv) {
         return ctl_discover_main(argc, argv, ctl->config);
+}
+
+static int run_fetch(Ctl *ctl, int argc, char **argv) {
+        return ctl_fetch_main(argc, argv, ctl->json, ctl->config);
 }
 
 /* --timeout: a duration ("30s", "2min"; a bare number is seconds), above 0. */

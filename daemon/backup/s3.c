@@ -57,10 +57,31 @@ void s3_response_done(S3Response *r) {
         *r = (S3Response) {};
 }
 
+/* A 2xx answer's body, into the sink's file. */
+static size_t sink_write(S3Sink *k, const char *ptr, size_t n) {
+        for (size_t done = 0; done < n;) {
+                ssize_t w = write(k->fd, ptr + done, n - done);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0) {
+                        k->error = w < 0 ? -errno : -EIO;
+                        return 0;       /* aborts the transfer */
+                }
+                done += (size_t) w;
+                k->written += (uint64_t) w;
+        }
+        return n;
+}
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
         S3Response *r = userdata;
         size_t n = size * nmemb;
+        long status = 0;
         char *d;
+
+        if (r->sink && sym_curl_easy_getinfo(r->sink->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+            status >= 200 && status < 300)
+                return sink_write(r->sink, ptr, n);
 
         if (r->overflow || n > r->max - r->len) {
                 /* Stop here: the status is known already (the body comes
@@ -217,6 +238,17 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 resp->max = req->response_max;
                 if (req->body)
                         req->body->pos = 0;
+                if (req->sink) {
+                        req->sink->written = 0;
+                        req->sink->error = 0;
+                        req->sink->curl = s->curl;
+                        resp->sink = req->sink;
+                        if (ftruncate(req->sink->fd, 0) < 0 || lseek(req->sink->fd, 0, SEEK_SET) < 0) {
+                                r = -errno;
+                                (void) free_and_format(ret_detail, "cannot truncate the file: %s", strerror(-r));
+                                break;
+                        }
+                }
                 s->errbuf[0] = '\0';
                 sym_curl_easy_reset(s->curl);
                 if (sym_curl_easy_setopt(s->curl, CURLOPT_URL, url) != CURLE_OK ||
@@ -236,7 +268,7 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 (void) sym_curl_easy_setopt(
                         s->curl, CURLOPT_TIMEOUT_MS,
                         (long) ((s->u->request_timeout_usec ?: UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC) / USEC_PER_MSEC +
-                                (req->body ? req->body->length : 0) * 1000 / UPLOAD_MIN_RATE_BYTES));
+                                (req->body ? req->body->length : req->sink_length) * 1000 / UPLOAD_MIN_RATE_BYTES));
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);
                 /* Not CURLOPT_USERPWD: access keys may contain ':'. */
@@ -269,6 +301,11 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                         (void) sym_curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
 
                 cc = sym_curl_easy_perform(s->curl);
+                if (req->sink && req->sink->error < 0) {
+                        r = req->sink->error;
+                        (void) free_and_format(ret_detail, "cannot write the file: %s", strerror(-r));
+                        break;
+                }
                 if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && resp->overflow)) {
                         /* An answer cut at resp->max is whole enough: its
                          * status, and the start of its body (the caller
@@ -397,6 +434,28 @@ int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char *
                 return free_and_format(ret_error, "upload of %s to %s%s: %s", name, s->origin, path,
                                        detail ? detail : strerror(-r)), r;
         *ret_multipart = multipart;
+        return 0;
+}
+
+int s3_get_file(S3 *s, const char *name, uint64_t size, int fd, char **ret_error) {
+        _cleanup_(s3_response_done) S3Response resp = {};
+        _cleanup_free_ char *path = NULL, *detail = NULL;
+        S3Sink sink = { .fd = fd };
+        int r;
+
+        r = s3_object_path(s, name, &path);
+        if (r < 0)
+                return r;
+        r = s3_request(s, &(S3Request) { .method = "GET", .path = path, .sha256 = S3_EMPTY_SHA256,
+                                       .response_max = S3_RESPONSE_MAX_BYTES, .sink = &sink,
+                                       .sink_length = size },
+                       &resp, &detail);
+        if (r < 0)
+                return free_and_format(ret_error, "download of %s from %s%s: %s", name, s->origin, path,
+                                       detail ? detail : strerror(-r)), r;
+        if (sink.written != size)
+                return free_and_format(ret_error, "download of %s from %s%s: %" PRIu64 " bytes arrived, the "
+                                       "listing says %" PRIu64, name, s->origin, path, sink.written, size), -EIO;
         return 0;
 }
 

@@ -45,12 +45,23 @@ typedef struct S3Body {
         uint64_t offset, length, pos;
 } S3Body;
 
+/* Where a download's body goes: a 2xx answer's body is written to fd
+ * (truncated to 0 before each try) and counted; an error answer's body
+ * still goes to the response, for its message. */
+typedef struct S3Sink {
+        int fd;
+        uint64_t written;
+        int error;                      /* the write's -errno */
+        CURL *curl;                     /* set by s3_request: the answer's status */
+} S3Sink;
+
 typedef struct S3Response {
         long status;
         char *data;                     /* NUL-terminated */
         size_t len, cap, max;           /* cap: data's allocation, grown by doubling */
         bool overflow;
         char etag[256];
+        S3Sink *sink;                   /* set by s3_request from the request */
 } S3Response;
 
 typedef struct S3Request {
@@ -61,6 +72,8 @@ typedef struct S3Request {
         const char *content_type;       /* NULL = none */
         S3Body *body;                     /* NULL = no body */
         size_t response_max;
+        S3Sink *sink;                   /* NULL = the body into the response */
+        uint64_t sink_length;           /* the body expected into sink: its time */
 } S3Request;
 
 /* Set up a client for u (reads the secret from u->secret_access_key_file).
@@ -92,6 +105,11 @@ void s3_sha256_memory(const void *data, size_t n, char hex[static SHA256_HEX_MAX
  * u->part_size_bytes, multipart above. *ret_multipart says which. 0, or a
  * -errno with *ret_error (caller frees). */
 int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char **ret_error);
+
+/* Download <prefix><name> into fd (a regular file, truncated first) with
+ * a GET; its expected size (from the listing) bounds the time it may take
+ * and must be what arrives. 0, or a -errno with *ret_error (caller frees). */
+int s3_get_file(S3 *s, const char *name, uint64_t size, int fd, char **ret_error);
 
 /* Delete <prefix><name>; one already gone is no error. */
 int s3_delete(S3 *s, const char *name, char **ret_error);

@@ -75,6 +75,13 @@ got=$(complete_line "etcd-backupctl -c $T/files/alph")
 check "-c completes a file" test "$got" == "$T/files/alpha.db.gz"
 got=$(complete_line "etcd-backupctl -c $T/c.conf verify ${backups[0]} ")
 check "verify: nothing after the backup argument but options" test -z "$got"
+got=$(complete_line "etcd-backupctl fetch ")
+check "fetch: latest offered (the backups are remote)" test "$got" == latest
+mkdir "$T/files/alpdir"
+got=$(complete_line "etcd-backupctl fetch latest --output $T/files/alp")
+check "fetch --output completes a directory" test "$got" == "$T/files/alpdir"
+got=$(complete_line "etcd-backupctl get x --output ")
+check "get --output (a format) offers no file" test -z "$got"
 got=$(complete_line "etcd-backupctl status ")
 check "status takes no argument: nothing offered" test -z "$got"
 

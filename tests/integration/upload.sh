@@ -123,6 +123,46 @@ check "multipart: the object's ETag has the multipart suffix -$parts ($etag)" gr
 s3 GET "/$S3_BUCKET/node1/$(basename "$out5")" -o "$T/dl5"
 check "multipart: the downloaded backup is byte-identical" cmp -s "$T/dl5" "$out5"
 
+# 5b. fetch: a backup back from the copy, for a node whose own are gone.
+F=$T/fetched; mkdir "$F"
+got=$("$ETCD_BACKUPCTL" -c "$T/good.conf" fetch latest --output "$F" 2>"$T/f1.err"); rc=$?
+check "fetch latest: exit 0 ($(cat "$T/f1.err"))" test $rc -eq 0
+check "fetch latest: prints the path of the newest backup" test "$got" = "$F/$(basename "$out5")"
+check "fetch latest: byte-identical to the local backup" cmp -s "$got" "$out5"
+check "fetch latest: its sidecar too" cmp -s "$got.json" "$out5.json"
+check "fetch latest: said checked against its sidecar" \
+  grep -qF "Fetched $(basename "$out5") from $S3_URL/$S3_BUCKET/node1/: $(stat -c %s "$out5") bytes, SHA-256 as its sidecar says" "$T/f1.err"
+check "fetch latest: the files are 0600" test "$(stat -c %a "$got") $(stat -c %a "$got.json")" = "600 600"
+check "fetch latest: etcd-backupctl verify passes on it" "$ETCD_BACKUPCTL" -c "$T/good.conf" verify "$got"
+json=$("$ETCD_BACKUPCTL" -c "$T/good.conf" --json fetch "$(basename "$out2")" --output "$F" 2>"$T/f2.err"); rc=$?
+check "fetch NAME --json: exit 0" test $rc -eq 0
+check "fetch NAME --json: the file and its sidecar's name" \
+  test "$(jq -r '.file + " " + .sidecar.name' <<<"$json")" = "$F/$(basename "$out2") $(basename "$out2")"
+check "fetch NAME: byte-identical" cmp -s "$F/$(basename "$out2")" "$out2"
+"$ETCD_BACKUPCTL" -c "$T/good.conf" fetch latest --output "$F" >/dev/null 2>"$T/f3.err"; rc=$?
+check "fetch again: refused, exit 1 ($rc)" test $rc -eq 1
+check "fetch again: the file there is named" grep -qF "$F/$(basename "$out5") is there already; nothing fetched" "$T/f3.err"
+"$ETCD_BACKUPCTL" -c "$T/good.conf" fetch etcd-0000000000000001-20200101T000000Z-r1.db.gz.age --output "$F" \
+  >/dev/null 2>"$T/f4.err"; rc=$?
+check "fetch a name not there: exit 1, said" \
+  bash -c "[[ $rc -eq 1 ]] && grep -qF 'no backup etcd-0000000000000001-20200101T000000Z-r1.db.gz.age there' '$T/f4.err'"
+# The copy of out3 damaged there (same size): nothing is left in DIR.
+head -c "$(stat -c %s "$out3")" /dev/urandom > "$T/garbage"
+curl -s --max-time 30 -X PUT --aws-sigv4 'aws:amz:us-east-1:s3' --netrc-file "$S3_NETRC" \
+  -H "x-amz-content-sha256: $(sha256sum "$T/garbage" | cut -d' ' -f1)" --data-binary @"$T/garbage" \
+  "$S3_URL/$S3_BUCKET/node1/$(basename "$out3")" >/dev/null
+"$ETCD_BACKUPCTL" -c "$T/good.conf" fetch "$(basename "$out3")" --output "$F" >/dev/null 2>"$T/f5.err"; rc=$?
+check "fetch a damaged copy: exit 1 ($rc)" test $rc -eq 1
+check "fetch a damaged copy: the SHA-256 that arrived and the sidecar's are named" \
+  grep -qE "$(basename "$out3") arrived with SHA-256 [0-9a-f]{64}, its sidecar says $(jq -r .file_sha256 "$out3.json"); nothing fetched" "$T/f5.err"
+check "fetch a damaged copy: neither it nor its sidecar is left" \
+  test ! -e "$F/$(basename "$out3")" -a ! -e "$F/$(basename "$out3").json"
+check "fetch: only what was fetched is in DIR" test "$(ls -A "$F" | wc -l)" -eq 4
+{ etcd_group; storage_group "$B" gzip 1; } > "$T/noupload.conf"
+"$ETCD_BACKUPCTL" -c "$T/noupload.conf" fetch latest --output "$F" >/dev/null 2>"$T/f6.err"; rc=$?
+check "fetch without an upload group: exit 78, said" \
+  bash -c "[[ $rc -eq 78 ]] && grep -qF '$T/noupload.conf has no upload group: there is no copy to fetch from' '$T/f6.err'"
+
 # 6. Remote retention, keep_last = 2: exactly the two kept backups remain,
 # and each remote deletion is logged.
 conf "$T/keep2.conf" "$T/secret" 2 true
