@@ -234,6 +234,25 @@ check "trickled answer: three tries of 2.5 s and their backoff, over in under 30
   test $((SECONDS - start)) -ge 9 -a $((SECONDS - start)) -lt 30
 kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
 
+# 6d. fetch through a connection that breaks half-way through the backup:
+# the download is tried again from the start, and what arrives is whole.
+mkdir "$T/flaky-src" "$T/flaky-out"
+cp "$out6" "$out6.json" "$T/flaky-src/"
+rm -f "$T/flaky.port"
+python3 "$TOP_SRCDIR/tests/helpers/flaky-get.py" "$T/flaky.port" "$T/flaky-src" > "$T/flaky.log" 2>&1 &
+FPID=$!; CLEANUP+=("kill $FPID")
+for _ in $(seq 1 100); do [[ -s $T/flaky.port ]] && break; sleep 0.1; done
+{ etcd_group; storage_group "$T/flaky-b" gzip 1; echo "$encryption"
+  echo "upload: { url = \"http://127.0.0.1:$(cat "$T/flaky.port")/bucket/node1/\"; region = \"us-east-1\";"
+  echo "          access_key_id = \"$S3_KEY\"; secret_access_key_file = \"$T/secret\"; allow_insecure_http = true; };"
+} > "$T/flaky.conf"
+got=$("$ETCD_BACKUPCTL" -c "$T/flaky.conf" fetch latest --output "$T/flaky-out" 2>"$T/flaky.err"); rc=$?
+check "broken download: fetch exits 0 ($(cat "$T/flaky.err"))" test $rc -eq 0
+check "broken download: the first GET was cut, the second whole" \
+  test "$(grep -c "GET node1/$(basename "$out6") cut" "$T/flaky.log") $(grep -c "GET node1/$(basename "$out6") whole" "$T/flaky.log")" = "1 1"
+check "broken download: byte-identical all the same" cmp -s "$got" "$out6"
+kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null
+
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d
 { etcd_group; storage_group "$B" gzip 1; echo "$encryption"

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""An S3 stand-in whose downloads break once: serves the files of DIR as the
+objects of bucket/node1/ (a ListObjectsV2 listing and GETs; signatures are
+not checked), but the first GET of each backup (not a .json) sends its
+headers and half its body, then closes the connection. Writes its port to
+PORTFILE and one line per GET to stdout ("GET key cut" or "GET key whole").
+
+  flaky-get.py PORTFILE DIR
+"""
+import http.server
+import os
+import sys
+from xml.sax.saxutils import escape
+
+port_file, root = sys.argv[1], sys.argv[2]
+PREFIX = "node1/"
+cut_once = set()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path.rstrip("/") == "/bucket":
+            items = "".join(
+                "<Contents><Key>%s</Key><Size>%d</Size></Contents>"
+                % (escape(PREFIX + n), os.path.getsize(os.path.join(root, n)))
+                for n in sorted(os.listdir(root)))
+            body = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>false'
+                    '</IsTruncated>%s</ListBucketResult>' % items).encode()
+            self.answer(200, body)
+            return
+        key = path[len("/bucket/"):]
+        name = key[len(PREFIX):] if key.startswith(PREFIX) else None
+        if not name or "/" in name or not os.path.isfile(os.path.join(root, name)):
+            self.answer(404, b"<Error><Code>NoSuchKey</Code><Message>not here</Message></Error>")
+            return
+        with open(os.path.join(root, name), "rb") as f:
+            data = f.read()
+        cut = not name.endswith(".json") and name not in cut_once
+        print("GET %s %s" % (key, "cut" if cut else "whole"), flush=True)
+        if cut:
+            cut_once.add(name)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.answer(200, data)
+
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
