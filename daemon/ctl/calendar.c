@@ -210,10 +210,11 @@ static const char *endswith_nocase_ptr(const char *s, const char *suffix) {
         return s + sl - xl;
 }
 
-/* The timestamp forms of systemd's parse_timestamp(), in zone z.
- * *ret_converted says whether a date or time of day was converted in z
- * (not "now", "@…", a span, or a time in UTC). */
-static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64_t *ret, bool *ret_converted) {
+/* The timestamp forms of systemd's parse_timestamp(), in zone z. A date or
+ * time of day (not "now", "@…", a span, or a time in UTC) converts the
+ * clock's time in z, then the result: *glibc_at follows (also when the
+ * text turns out not to be a timestamp). */
+static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64_t *ret, int64_t *glibc_at) {
         static const struct {
                 const char *name;
                 int wday;
@@ -307,6 +308,8 @@ static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64
         t = (time_t) (now / USEC_PER_SEC);
         if (zone_localtime(z, t, &tm) < 0)
                 return -EINVAL;
+        if (!utc)
+                *glibc_at = t;
         tm.tm_isdst = dst;
 
         if (streq(s, "today") || streq(s, "yesterday") || streq(s, "tomorrow")) {
@@ -351,10 +354,13 @@ static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64
 from_tm:
         if (wday >= 0 && tm.tm_wday != wday)
                 return -EINVAL;
-        *ret_converted = !utc;
         if (utc)
                 tm.tm_isdst = 0; /* as timegm() */
-        if (zone_mktime(z, &tm, &guess, &t) < 0 || t < 0)
+        if (zone_mktime(z, &tm, &guess, &t) < 0)
+                return -EINVAL;
+        if (!utc)
+                *glibc_at = t;
+        if (t < 0)
                 return -EINVAL;
         v = (uint64_t) t * USEC_PER_SEC + frac;
         if (v > TIMESTAMP_MAX_USEC)
@@ -364,27 +370,26 @@ from_tm:
 }
 
 /* "2024-03-30 12:00:00 Europe/Berlin" in that zone, anything else in the
- * local zone. *ret_converted says whether a time was converted in the local
- * zone (systemd converts one in another zone in a child process). */
-static int parse_base_time(const char *s, const Zone *local, uint64_t now, uint64_t *ret, bool *ret_converted) {
+ * local zone; *glibc_at follows the conversions in the local zone
+ * (systemd converts in another zone in a child process). */
+static int parse_base_time(const char *s, const Zone *local, uint64_t now, uint64_t *ret, int64_t *glibc_at) {
         const char *space = strrchr(s, ' ');
         _cleanup_(zone_freep) Zone *zone = NULL;
         _cleanup_free_ char *body = NULL;
-        bool converted = false;
+        int64_t elsewhere = INT64_MIN;
         int r;
 
-        *ret_converted = false;
         if (!space || endswith_nocase_ptr(s, " UTC"))
-                return parse_base_time_in(s, local, now, ret, ret_converted);
+                return parse_base_time_in(s, local, now, ret, glibc_at);
         r = zone_load(space + 1, &zone);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return parse_base_time_in(s, local, now, ret, ret_converted);
+                return parse_base_time_in(s, local, now, ret, glibc_at);
         body = strndup(s, (size_t) (space - s));
         if (!body)
                 return -ENOMEM;
-        return parse_base_time_in(body, zone, now, ret, &converted);
+        return parse_base_time_in(body, zone, now, ret, &elsewhere);
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -441,15 +446,12 @@ static void table_print(const Table *t) {
         }
 }
 
-/* Past the year 2199, where a search for an elapse in local time gives up:
- * glibc's last conversion then. */
-#define SEARCH_GAVE_UP_AT INT64_C(7258118400)
-
 /* *glibc_at: the time glibc last converted to local time (INT64_MIN: none
  * yet), whose timezone and daylight decide systemd-analyze's "(in UTC)"
- * lines (zone_is_utc_at()). Computing an elapse in local time converts it;
+ * lines (zone_is_utc_at()). The search for an elapse in local time
+ * converts times (calendar_spec_next_usec_traced() says which was last);
  * so does printing the table, which systemd does after the elapses are
- * computed, and an expression in UTC or in a named zone converts nothing
+ * computed; an expression in UTC or in a named zone converts nothing
  * (systemd computes the latter in a child process). */
 static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned iterations, uint64_t now,
                     int64_t *glibc_at) {
@@ -457,11 +459,15 @@ static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned
         _cleanup_free_ char *normalized = NULL;
         _cleanup_(table_done) Table table = {};
         uint64_t n = base, printed = 0;
-        bool in_local;
         int r;
 
-        r = calendar_spec_from_string(expr, local, &zone_loader_system, &spec);
+        r = calendar_spec_from_string_at(expr, local, *glibc_at, &zone_loader_system, &spec);
         if (r < 0) {
+                uint64_t ignored;
+
+                /* systemd then tries it as a timestamp, for a hint. */
+                if (r != -ENOMEM)
+                        (void) parse_base_time(expr, local, now, &ignored, glibc_at);
                 fflush(stdout); /* keep stdout and stderr in order on a terminal */
                 fprintf(stderr, "Failed to parse calendar specification '%s': %s\n", expr, strerror(-r));
                 return r;
@@ -476,16 +482,13 @@ static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned
                 goto oom;
         if ((r = table_add(&table, "Normalized form", normalized)) < 0)
                 goto oom;
-        in_local = calendar_spec_is_local(spec);
 
         for (unsigned i = 0; i < iterations; i++) {
                 char label[32], when[64], rel[64];
                 uint64_t next;
 
-                r = calendar_spec_next_usec(spec, local, n, &next);
+                r = calendar_spec_next_usec_traced(spec, local, n, &next, glibc_at);
                 if (r == -ENOENT) {
-                        if (in_local)
-                                *glibc_at = SEARCH_GAVE_UP_AT;
                         if (i == 0 && (r = table_add(&table, "Next elapse", "never")) < 0)
                                 goto oom;
                         break;
@@ -501,8 +504,6 @@ static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned
                         snprintf(label, sizeof label, "Iter. #%u", i + 1);
                 if ((r = table_add(&table, label, format_timestamp(when, sizeof when, next, local))) < 0)
                         goto oom;
-                if (in_local)
-                        *glibc_at = (int64_t) (next / USEC_PER_SEC);
                 if (!zone_is_utc_at(local, *glibc_at) &&
                     (r = table_add(&table, "(in UTC)", format_timestamp(when, sizeof when, next, NULL))) < 0)
                         goto oom;
@@ -544,7 +545,6 @@ int ctl_calendar_main(int argc, char **argv) {
         unsigned iterations = 1;
         int64_t glibc_at = INT64_MIN;
         uint64_t now, base, v;
-        bool converted;
         int c, ret = 0;
 
         optind = 0; /* the caller may have run getopt already */
@@ -589,12 +589,10 @@ int ctl_calendar_main(int argc, char **argv) {
         now = now_usec(CLOCK_REALTIME);
         base = now;
         if (base_arg) {
-                if (parse_base_time(base_arg, local, now, &base, &converted) < 0) {
+                if (parse_base_time(base_arg, local, now, &base, &glibc_at) < 0) {
                         fprintf(stderr, "Failed to parse --base-time= parameter: %s\n", base_arg);
                         return 2;
                 }
-                if (converted)
-                        glibc_at = (int64_t) (base / USEC_PER_SEC);
         }
 
         for (int i = optind; i < argc; i++) {

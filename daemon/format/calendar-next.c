@@ -20,7 +20,9 @@
 typedef struct Search {
         const Zone *zone;
         bool utc;
+        bool local;             /* in the caller's local zone */
         int64_t guess;
+        int64_t converted;      /* the last time converted in it */
 } Search;
 
 static time_t tm_normalize(Search *x, struct tm *tm) {
@@ -30,6 +32,8 @@ static time_t tm_normalize(Search *x, struct tm *tm) {
                 tm->tm_isdst = 0; /* as timegm() does */
         if (zone_mktime(x->zone, tm, &x->guess, &t) < 0)
                 return -1;
+        if (x->local)
+                x->converted = t;
         return t;
 }
 
@@ -285,7 +289,14 @@ static int search(Search *x, const CalendarSpec *spec, struct tm *tm, int *usec)
 }
 
 int calendar_spec_next_usec(const CalendarSpec *spec, const Zone *local, uint64_t after_usec, uint64_t *ret_next) {
-        Search x = {};
+        int64_t converted = INT64_MIN;
+
+        return calendar_spec_next_usec_traced(spec, local, after_usec, ret_next, &converted);
+}
+
+int calendar_spec_next_usec_traced(const CalendarSpec *spec, const Zone *local, uint64_t after_usec,
+                                   uint64_t *ret_next, int64_t *converted) {
+        Search x = { .converted = *converted };
         struct tm tm;
         time_t t;
         int us, r;
@@ -293,6 +304,7 @@ int calendar_spec_next_usec(const CalendarSpec *spec, const Zone *local, uint64_
         if (!spec || !ret_next)
                 return -EINVAL;
         x.utc = spec->utc;
+        x.local = !spec->utc && !spec->tz;
         x.zone = spec->utc ? zone_utc() : spec->tz ? spec->tz : local;
         if (!x.zone)
                 return -EINVAL;
@@ -302,14 +314,16 @@ int calendar_spec_next_usec(const CalendarSpec *spec, const Zone *local, uint64_
         t = (time_t) (after_usec / USEC_PER_SEC);
         if (zone_localtime(x.zone, t, &tm) < 0)
                 return -EINVAL;
+        if (x.local)
+                x.converted = t;
         us = (int) (after_usec % USEC_PER_SEC);
 
         r = search(&x, spec, &tm, &us);
+        if (r >= 0 && (t = tm_normalize(&x, &tm)) < 0)
+                r = -EINVAL;
+        *converted = x.converted;
         if (r < 0)
                 return r;
-        t = tm_normalize(&x, &tm);
-        if (t < 0)
-                return -EINVAL;
         *ret_next = (uint64_t) t * USEC_PER_SEC + (uint64_t) us;
         return 0;
 }

@@ -579,8 +579,8 @@ static bool spec_valid(const CalendarSpec *c) {
 
 /* Strips a trailing " UTC", local zone abbreviation or zone name from s
  * into c; returns the remaining expression in *ret_body (a new string). */
-static int split_zone(const char *s, const Zone *local, const ZoneLoader *loader, CalendarSpec *c,
-                      char **ret_body) {
+static int split_zone(const char *s, const Zone *local, int64_t converted, const ZoneLoader *loader,
+                      CalendarSpec *c, char **ret_body) {
         const char *e, *space;
         size_t keep = strlen(s);
         int r;
@@ -594,7 +594,7 @@ static int split_zone(const char *s, const Zone *local, const ZoneLoader *loader
                 int j;
 
                 for (j = 0; local && j <= 1; j++) {
-                        abbr = zone_abbreviation(local, j);
+                        abbr = zone_abbreviation_at(local, j, converted);
                         if (!abbr || !*abbr)
                                 continue;
                         e = endswith_nocase(s, abbr);
@@ -624,6 +624,11 @@ static int split_zone(const char *s, const Zone *local, const ZoneLoader *loader
 }
 
 int calendar_spec_from_string(const char *s, const Zone *local, const ZoneLoader *loader, CalendarSpec **ret) {
+        return calendar_spec_from_string_at(s, local, INT64_MIN, loader, ret);
+}
+
+int calendar_spec_from_string_at(const char *s, const Zone *local, int64_t converted, const ZoneLoader *loader,
+                                 CalendarSpec **ret) {
         _cleanup_(calendar_spec_freep) CalendarSpec *c = NULL;
         _cleanup_free_ char *body = NULL;
         const char *p;
@@ -637,7 +642,7 @@ int calendar_spec_from_string(const char *s, const Zone *local, const ZoneLoader
                 return -ENOMEM;
         c->dst = -1;
 
-        r = split_zone(s, local, loader, c, &body);
+        r = split_zone(s, local, converted, loader, c, &body);
         if (r < 0)
                 return r;
         p = body;
@@ -668,10 +673,6 @@ int calendar_spec_from_string(const char *s, const Zone *local, const ZoneLoader
                 return -EINVAL;
         *ret = TAKE_PTR(c);
         return 0;
-}
-
-bool calendar_spec_is_local(const CalendarSpec *spec) {
-        return !spec->utc && !spec->tz;
 }
 
 const char *calendar_spec_local_abbreviation(const CalendarSpec *spec, int *ret_isdst) {

@@ -30,6 +30,13 @@ typedef struct CalendarSpec CalendarSpec;
  * (more than 241 items in one field), -ENOMEM. */
 int calendar_spec_from_string(const char *s, const Zone *local, const ZoneLoader *loader, CalendarSpec **ret);
 
+/* calendar_spec_from_string() with the local zone's abbreviations as
+ * glibc's tzname[] has them after it converted the time converted
+ * (zone_abbreviation_at(); INT64_MIN: as read), as systemd-analyze
+ * recognizes them after the expressions before. */
+int calendar_spec_from_string_at(const char *s, const Zone *local, int64_t converted, const ZoneLoader *loader,
+                                 CalendarSpec **ret);
+
 /* Frees spec; accepts NULL. Returns NULL. */
 CalendarSpec *calendar_spec_free(CalendarSpec *spec);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CalendarSpec *, calendar_spec_free);
@@ -38,10 +45,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CalendarSpec *, calendar_spec_free);
  * "Mon..Fri *-*-* 09:00:00" or "*-*-* *:00/15:00 UTC". Returns 0 and a new
  * string in *ret (caller frees), or -ENOMEM. */
 int calendar_spec_to_string(const CalendarSpec *spec, char **ret);
-
-/* Whether the expression is in local time: it ends in no "UTC" and no zone
- * name (the local zone's abbreviation is local time). */
-bool calendar_spec_is_local(const CalendarSpec *spec);
 
 /* The local zone's abbreviation the expression ends in ("CET" in
  * "02:00 CET"), with *ret_isdst saying which half of the year it names;
@@ -56,3 +59,11 @@ const char *calendar_spec_local_abbreviation(const CalendarSpec *spec, int *ret_
  * search gives up after 1000 steps (as systemd does; only odd zone/DST
  * combinations get there). The work per call is bounded. */
 int calendar_spec_next_usec(const CalendarSpec *spec, const Zone *local, uint64_t after_usec, uint64_t *ret_next);
+
+/* calendar_spec_next_usec(), and *converted (whatever the result) the last
+ * time the search converted in local time, as glibc's localtime()/mktime()
+ * would have (its timezone, daylight and tzname[] follow that time); left
+ * as it was when the expression is in UTC or in a named zone, which
+ * convert nothing locally (systemd computes those in a child process). */
+int calendar_spec_next_usec_traced(const CalendarSpec *spec, const Zone *local, uint64_t after_usec,
+                                   uint64_t *ret_next, int64_t *converted);

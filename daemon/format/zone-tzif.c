@@ -286,6 +286,56 @@ const char *zone_abbreviation(const Zone *z, int isdst) {
         return z->tzname[isdst];
 }
 
+const char *zone_abbreviation_at(const Zone *z, int isdst, int64_t t) {
+        const char *name[2] = {};
+        size_t i, n;
+
+        if (!z || isdst < 0 || isdst > 1)
+                return NULL;
+        if (t == INT64_MIN || z->rule_only)
+                return z->tzname[isdst];
+        n = z->n_trans;
+        if (n > 0 && t >= z->trans[n - 1] && z->has_rule)
+                /* The TZ string's names (the standard one twice without DST). */
+                return z->rule.name[isdst];
+        if (n == 0 || t < z->trans[0]) {
+                /* glibc: the first standard type (the first type if all are
+                 * daylight), the daylight one before it or else after it. */
+                for (i = 0; i < z->n_types && z->types[i].isdst; i++)
+                        if (!name[1])
+                                name[1] = z->abbrs + z->types[i].abbr;
+                if (i == z->n_types)
+                        i = 0;
+                name[0] = z->abbrs + z->types[i].abbr;
+                for (size_t j = i; !name[1] && j < z->n_types; j++)
+                        if (z->types[j].isdst)
+                                name[1] = z->abbrs + z->types[j].abbr;
+                return name[isdst] ?: name[0];
+        }
+        /* The type in effect, and for the other kind the next transition
+         * to one (i: the first transition after t, or n past the last). */
+        for (i = 1; i < n && z->trans[i] <= t; i++)
+                ;
+        {
+                const ZoneType *cur = &z->types[z->trans_type[i - 1]];
+
+                name[cur->isdst] = z->abbrs + cur->abbr;
+        }
+        for (size_t j = i; j < n; j++) {
+                const ZoneType *next = &z->types[z->trans_type[j]];
+
+                if (!name[next->isdst]) {
+                        name[next->isdst] = z->abbrs + next->abbr;
+                        if (name[!next->isdst])
+                                break;
+                }
+        }
+        if (!name[0])
+                name[0] = name[1];
+        /* No daylight time ahead: glibc names the standard time twice. */
+        return name[isdst] ?: name[0];
+}
+
 bool zone_is_utc_at(const Zone *z, int64_t t) {
         if (!z)
                 return false;

@@ -59,6 +59,15 @@ const char *zone_name(const Zone *z);
  * when the zone has no daylight time). */
 const char *zone_abbreviation(const Zone *z, int isdst);
 
+/* glibc's tzname[isdst] right after converting t (UTC seconds) to local
+ * time: the TZ string's names at or after the zone's last transition;
+ * before it the abbreviation in effect and, for the other kind, that of
+ * the next transition to it (the standard one when there is none); before
+ * the first transition glibc's pick among the types. INT64_MIN gives
+ * zone_abbreviation(), as read. Asia/Tokyo's daylight name: "JDT" as read,
+ * "JST" after converting a time of today (its TZ string has no DST). */
+const char *zone_abbreviation_at(const Zone *z, int isdst, int64_t t);
+
 /* Whether the zone is UTC as glibc sees it right after converting t (UTC
  * seconds) to local time: its timezone == 0 && daylight == 0, which
  * systemd-analyze asks to decide its "(in UTC)" lines. From the zone's TZ

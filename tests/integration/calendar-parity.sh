@@ -215,7 +215,7 @@ utc_case() {
         passed=$((passed + 1))
         utc_lines=$((utc_lines + 1))
 }
-for zone in America/Danmarkshavn Africa/Accra; do
+for zone in America/Danmarkshavn Africa/Accra Africa/Freetown; do
         utc_case "$zone" --iterations 5 --base-time '1995-12-30 12:00' '*-*-* 02:00'
         utc_case "$zone" '*-*-* 02:00 UTC'
         utc_case "$zone" '*-*-* 02:00' '*-*-* 02:00 UTC'
@@ -227,6 +227,26 @@ for zone in America/Danmarkshavn Africa/Accra; do
         utc_case "$zone" --base-time '1990-01-01 12:00' '2020-01-01' '*-*-* 02:00 UTC'
         utc_case "$zone" --base-time '1990-01-01 12:00' '*-02-30' '*-*-* 02:00 UTC'
         utc_case "$zone" --iterations 3 --base-time '1995-12-30 12:00' '*-*-* 02:00' '*-*-* 02:00 UTC'
+        # A search that gives up where it started, not in 2199.
+        utc_case "$zone" --base-time '1995-06-01 12:00' '1990-01-01' '*-*-* 02:00 UTC'
+        utc_case "$zone" --base-time '@820465199' '1990-01-01' '*-*-* 02:00 UTC'
+        # An expression that does not parse is tried as a timestamp (for a
+        # hint), which converts the clock's time, or the time it names.
+        utc_case "$zone" --base-time '1995-12-31 12:00' 'junk' '*-*-* 02:00 UTC'
+        utc_case "$zone" --base-time '1995-12-31 12:00' 'today' '*-*-* 02:00 UTC'
+        utc_case "$zone" --base-time '1995-12-31 12:00' 'junk UTC' '*-*-* 02:00 UTC'
+        utc_case "$zone" --base-time '1995-12-31 12:00' 'junk Europe/Berlin' '*-*-* 02:00 UTC'
 done
-echo "parity: $utc_lines cases of \"(in UTC)\" lines as glibc decides them"
+# The local abbreviations a calendar may end in are glibc's tzname[] at the
+# last time converted: a zone that gave up daylight saving time no longer
+# has its old daylight name once a time of today was converted.
+for zone in Asia/Tokyo Europe/Moscow America/Sao_Paulo America/Danmarkshavn; do
+        for abbr in JDT MSD -02 GMT; do
+                utc_case "$zone" '*-*-* 02:00' "*-*-* 02:00 $abbr"
+                utc_case "$zone" "*-*-* 02:00 $abbr" "*-*-* 02:00 $abbr"
+                utc_case "$zone" --base-time today "*-*-* 02:00 $abbr"
+                utc_case "$zone" --base-time '1995-01-10 12:00' "*-*-* 02:00 $abbr" '*-*-* 02:00 UTC'
+        done
+done
+echo "parity: $utc_lines cases of \"(in UTC)\" lines and abbreviations as glibc's state decides them"
 echo "parity: $passed cases passed in all"

@@ -79,7 +79,14 @@ static void compare_localtime_at(const Zone *z, const char *tz, time_t x) {
         n_localtime++;
         if (!tm_equal(&want, &got))
                 report("localtime", tz, &want, &want, (long long) x, &got, (long long) x);
-        /* timezone and daylight as glibc leaves them after converting x. */
+        /* tzname[], timezone and daylight as glibc leaves them after converting x. */
+        for (int k = 0; k <= 1; k++) {
+                const char *ours = zone_abbreviation_at(z, k, x);
+
+                if (!streq(ours ?: "", tzname[k] ?: "") && ++failures <= 20)
+                        fprintf(stderr, "tzname[%d] %s at %lld: glibc \"%s\", zone \"%s\"\n", k, tz, (long long) x,
+                                tzname[k] ?: "(null)", ours ?: "(null)");
+        }
         if (zone_is_utc_at(z, x) != (timezone == 0 && daylight == 0) && ++failures <= 20)
                 fprintf(stderr, "is UTC %s at %lld: glibc timezone=%ld daylight=%d, zone says %s\n", tz,
                         (long long) x, timezone, daylight, zone_is_utc_at(z, x) ? "UTC" : "not UTC");
