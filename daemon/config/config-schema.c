@@ -102,21 +102,75 @@ static int parse_endpoints(Loader *l, config_setting_t *s, const KeySpec *k, Con
         return 0;
 }
 
-/* Whether the zone goes on or off daylight saving time in the year from now
- * (its tm_isdst, every day). */
-static bool zone_switches_within_a_year(const Zone *z, time_t now) {
+/* The zone's next switch on or off daylight saving time within a year of
+ * now (its tm_isdst, found by the day, then to the second), or 0. */
+static time_t zone_next_switch(const Zone *z, time_t now) {
         struct tm tm;
-        int first = -1;
+        time_t lo, hi;
+        int first;
 
-        for (int day = 0; day <= 366; day++) {
-                if (zone_localtime(z, now + (time_t) day * 24 * 3600, &tm) < 0)
+        if (zone_localtime(z, now, &tm) < 0)
+                return 0;
+        first = tm.tm_isdst;
+        for (int day = 1; day <= 366; day++) {
+                hi = now + (time_t) day * 24 * 3600;
+                if (zone_localtime(z, hi, &tm) < 0)
+                        return 0;
+                if (tm.tm_isdst == first)
+                        continue;
+                lo = hi - 24 * 3600;
+                while (hi - lo > 1) {
+                        time_t mid = lo + (hi - lo) / 2;
+
+                        if (zone_localtime(z, mid, &tm) < 0)
+                                return 0;
+                        if (tm.tm_isdst == first)
+                                lo = mid;
+                        else
+                                hi = mid;
+                }
+                return hi;
+        }
+        return 0;
+}
+
+/* Whether the schedule, followed elapse by elapse as the daemon does from
+ * before the switch at sw, finds no elapse any more (as in systemd, for a
+ * calendar that ends in the abbreviation of one half of the year). Each
+ * walk is bounded; a calendar too frequent for all of them is not judged. */
+static bool schedule_stops_at(const CalendarSpec *spec, const Zone *zone, time_t sw) {
+        static const time_t before[] = { 26 * 3600, 3600, 60 };
+
+        for (size_t i = 0; i < ELEMENTSOF(before); i++) {
+                uint64_t e = (uint64_t) (sw - before[i]) * USEC_PER_SEC;
+                uint64_t end = (uint64_t) (sw + 26 * 3600) * USEC_PER_SEC;
+
+                for (unsigned step = 0; step < 2000 && e < end; step++) {
+                        int r = calendar_spec_next_usec(spec, zone, e, &e);
+                        if (r == -ENOENT)
+                                return true;
+                        if (r < 0)
+                                break;
+                }
+                if (e >= end)
                         return false;
-                if (first < 0)
-                        first = tm.tm_isdst;
-                else if (tm.tm_isdst != first)
-                        return true;
         }
         return false;
+}
+
+/* Whether the expression without its trailing abbreviation (abbr) would
+ * never elapse either: then the abbreviation is not why (a date gone by). */
+static bool never_without(const char *v, const char *abbr, const Zone *zone, time_t now) {
+        _cleanup_(calendar_spec_freep) CalendarSpec *plain = NULL;
+        _cleanup_free_ char *body = NULL;
+        size_t n = strlen(v), a = strlen(abbr);
+        uint64_t next;
+
+        if (n <= a + 1)
+                return false;
+        body = strndup(v, n - a - 1);
+        return body && calendar_spec_from_string(body, zone, &zone_loader_system, &plain) >= 0 &&
+               calendar_spec_next_usec(plain, zone, (uint64_t) now * USEC_PER_SEC, &next) == -ENOENT;
 }
 
 /* The local zone's name for advice, when it is one a calendar can name:
@@ -130,48 +184,60 @@ static const char *zone_name_to_suggest(const Zone *z) {
         return name;
 }
 
-/* A calendar that never elapses again (a date gone by; "02:00 JDT" in
- * Asia/Tokyo) is said, and so is one ending in the local zone's
- * abbreviation of a zone that changes within a year: as in systemd it
- * elapses while that abbreviation is in effect, and from about when the
- * other one begins it has no elapse at all, so the schedule stops for good. */
+/* A calendar that never elapses again is said: a date gone by, or one
+ * ending in the local zone's abbreviation of the half of the year it does
+ * not fall in ("02:00 JDT" in Asia/Tokyo). So is one ending in such an
+ * abbreviation where the zone switches within a year: as in systemd, it
+ * elapses only while that abbreviation is in effect; a daily one finds no
+ * elapse at all from about when the other half begins, so the schedule
+ * stops for good, and any such one started or reloaded in the other half
+ * finds none. */
 static void warn_calendar(Loader *l, config_setting_t *s, const char *v, const CalendarSpec *spec, const Zone *zone) {
-        time_t now = time(NULL);
-        const char *abbr, *other, *suggest;
-        struct tm tm;
+        time_t now = time(NULL), sw;
+        const char *abbr, *other, *suggest, *kind;
+        _cleanup_free_ char *advice = NULL;
         bool never;
         uint64_t next;
         int isdst;
 
         never = calendar_spec_next_usec(spec, zone, (uint64_t) now * USEC_PER_SEC, &next) == -ENOENT;
         abbr = calendar_spec_local_abbreviation(spec, &isdst);
-        /* An abbreviation in effect now is not why a date gone by never elapses. */
-        if (abbr && never && zone && zone_localtime(zone, now, &tm) >= 0 && tm.tm_isdst == isdst)
-                abbr = NULL;
-        if (!abbr || !zone) {
+        if (!abbr || !zone || (never && never_without(v, abbr, zone, now))) {
                 if (never)
                         (void) warning_at(l, s, "schedule.calendar: \"%s\" never elapses again (systemd-analyze "
                                           "calendar says \"Next elapse: never\"): no scheduled backup runs", v);
                 return;
         }
-        if (!never && !zone_switches_within_a_year(zone, now))
-                return;
+        kind = isdst ? "daylight saving" : "standard";
         other = zone_abbreviation(zone, !isdst);
+        if (!other || streq(other, abbr))
+                other = isdst ? "standard time" : "daylight saving time";
         suggest = zone_name_to_suggest(zone);
-        if (never)
+        if (asprintf(&advice, "leave it out (local time all year) or name the zone (%s)",
+                     suggest ?: "its name in /usr/share/zoneinfo") < 0)
+                return;
+        if (never) {
                 (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's abbreviation "
-                                  "for its %s time, which is not in effect now: as in systemd, it never elapses "
-                                  "again (\"Next elapse: never\"), so no scheduled backup runs; leave it out (local "
-                                  "time all year) or name the zone (%s%s)", v, abbr,
-                                  isdst ? "daylight saving" : "standard", suggest ?: "e.g. ", suggest ? "" : "Europe/Berlin");
-        else
+                                  "for its %s time: as in systemd, it elapses only while %s is in effect, and from "
+                                  "now it never does (\"Next elapse: never\"), so no scheduled backup runs; %s",
+                                  v, abbr, kind, abbr, advice);
+                return;
+        }
+        sw = zone_next_switch(zone, now);
+        if (sw == 0)
+                return;
+        if (schedule_stops_at(spec, zone, sw))
                 (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's abbreviation "
-                                  "for its %s time: as in systemd, it elapses while %s is in effect and has no elapse "
-                                  "at all from about when %s begins, so scheduled backups stop then for good "
-                                  "(until the daemon is restarted or reloaded while %s is in effect); leave it out "
-                                  "(local time all year) or name the zone (%s%s)", v, abbr, isdst ? "daylight saving" : "standard",
-                                  abbr, other && !streq(other, abbr) ? other : "the other half of the year", abbr,
-                                  suggest ?: "e.g. ", suggest ? "" : "Europe/Berlin");
+                                  "for its %s time: as in systemd, it elapses while %s is in effect and has no "
+                                  "elapse at all from about when %s begins, so scheduled backups stop then for good "
+                                  "(until the daemon is restarted or reloaded while %s is in effect); %s",
+                                  v, abbr, kind, abbr, other, abbr, advice);
+        else if (calendar_spec_next_usec(spec, zone, (uint64_t) (sw + 2 * 24 * 3600) * USEC_PER_SEC, &next) == -ENOENT)
+                (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's abbreviation "
+                                  "for its %s time: as in systemd, it elapses only while %s is in effect, and a "
+                                  "start or reload of the daemon while %s is in effect finds no elapse at all, so "
+                                  "scheduled backups stop until it is started or reloaded while %s is in effect; %s",
+                                  v, abbr, kind, abbr, other, abbr, advice);
 }
 
 static int parse_calendar(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {

@@ -44,45 +44,59 @@ for f in "$TOP_SRCDIR"/tests/configs/*.conf; do
 done
 
 # A calendar that ends in the local zone's abbreviation elapses (as in
-# systemd) while that abbreviation is in effect and stops for good at about
-# when the other begins: warned about where the zone has two. One whose
-# abbreviation is not in effect now, or a date gone by, never elapses
-# (systemd-analyze agrees). The zone's name, or a zone without daylight
-# saving time, is not warned about. Which of CET and CEST is in effect
-# depends on today's date, so the expectations follow it.
+# systemd) only while that abbreviation is in effect: a daily one stops for
+# good at about when the other begins; one that falls in its own half only
+# (January for CET) runs on, but a start or reload in the other half finds
+# no elapse. Warned about where the zone has two. One that never elapses
+# from now, because of its abbreviation or as a date gone by, is warned
+# about too (systemd-analyze agrees). The zone's name, or a zone without
+# daylight saving time, is not warned about. Which of CET and CEST is in
+# effect depends on today's date, so the expectations follow it.
 cal=$(mktemp)
 now_de=$(TZ=Europe/Berlin date +%Z)
 other_de=$([[ $now_de == CET ]] && echo CEST || echo CET)
+month_de=$([[ $now_de == CET ]] && echo 01 || echo 07)   # a month wholly in the half in effect now
 # A daylight saving time of five days (the zone is checked every day).
 short='XST0XDT,J100,J105'
 now_short=$(TZ=$short date +%Z)
 half() { case $1 in CET|JST|XST) echo standard ;; *) echo "daylight saving" ;; esac; }
+the_other() { case $1 in CET) echo CEST ;; CEST) echo CET ;; XST) echo XDT ;; XDT) echo XST ;; esac; }
+unnamed='its name in /usr/share/zoneinfo'
 for case in "Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
-            "$short|*-*-* 02:00 $now_short|stops|e.g. Europe/Berlin" \
+            "Europe/Berlin|*:0/5 $now_de|stops|Europe/Berlin" \
+            "$short|*-*-* 02:00 $now_short|stops|$unnamed" \
+            "Europe/Berlin|*-$month_de-01 02:00 $now_de|restart|Europe/Berlin" \
             "Europe/Berlin|*-*-* 02:00 $other_de|never|Europe/Berlin" \
+            "Europe/Berlin|*-$month_de-* 02:00 $other_de|never|Europe/Berlin" \
             "/usr/share/zoneinfo/Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
-            "CET-1CEST,M3.5.0,M10.5.0/3|*-*-* 02:00 $now_de|stops|e.g. Europe/Berlin" \
+            "CET-1CEST,M3.5.0,M10.5.0/3|*-*-* 02:00 $now_de|stops|$unnamed" \
             "Asia/Tokyo|*-*-* 02:00 JDT|never|Asia/Tokyo" "Europe/Moscow|*-*-* 02:00 MSD|never|Europe/Moscow" \
             "UTC|2020-01-01 02:00|gone|" "Europe/Berlin|2020-01-01 02:00 CET|gone|" \
+            "Europe/Berlin|2020-01-01 02:00 CEST|gone|" "Asia/Tokyo|2020-01-01 02:00 JDT|gone|" \
             "Europe/Berlin|*-*-* 02:00 Europe/Berlin|none|" "Europe/Berlin|*-*-* 02:00|none|" \
             "UTC|*-*-* 02:00 UTC|none|" "Asia/Tokyo|*-*-* 02:00 JST|none|"; do
   IFS='|' read -r tz expr kind zone <<<"$case"
   printf 'schedule: { calendar = "%s"; };\n' "$expr" > "$cal"
   out=$(TZ=$tz "$ETCD_BACKUPD" --check-config -c "$cal" 2>&1); rc=$?
   abbr=${expr##* }
-  w="$cal:1: warning: schedule.calendar: \"$expr\""
+  w="$cal:1: warning: schedule.calendar: \"$expr\" ends in $abbr, the local time zone's abbreviation for its $(half "$abbr") time: as in systemd, it elapses"
   case $kind in
     stops)
-      case $abbr in CET) other=CEST ;; CEST) other=CET ;; XST) other=XDT ;; XDT) other=XST ;; esac
-      [[ $rc -eq 0 ]] && grep -qF "$w ends in $abbr, the local time zone's abbreviation for its $(half "$abbr") time: as in systemd, it elapses while $abbr is in effect and has no elapse at all from about when $other begins, so scheduled backups stop then for good (until the daemon is restarted or reloaded while $abbr is in effect)" <<<"$out" \
+      other=$(the_other "$abbr")
+      [[ $rc -eq 0 ]] && grep -qF "$w while $abbr is in effect and has no elapse at all from about when $other begins, so scheduled backups stop then for good (until the daemon is restarted or reloaded while $abbr is in effect)" <<<"$out" \
         && grep -qF "name the zone ($zone)" <<<"$out" && ok "calendar '$expr' in $tz: stops at $other, warned" \
         || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
+    restart)
+      other=$(the_other "$abbr")
+      [[ $rc -eq 0 ]] && grep -qF "$w only while $abbr is in effect, and a start or reload of the daemon while $other is in effect finds no elapse at all, so scheduled backups stop until it is started or reloaded while $abbr is in effect" <<<"$out" \
+        && grep -qF "name the zone ($zone)" <<<"$out" && ok "calendar '$expr' in $tz: a start in $other finds none, warned" \
+        || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
     never)
-      [[ $rc -eq 0 ]] && grep -qF "$w ends in $abbr, the local time zone's abbreviation for its $(half "$abbr") time, which is not in effect now: as in systemd, it never elapses again (\"Next elapse: never\"), so no scheduled backup runs" <<<"$out" \
+      [[ $rc -eq 0 ]] && grep -qF "$w only while $abbr is in effect, and from now it never does (\"Next elapse: never\"), so no scheduled backup runs" <<<"$out" \
         && grep -qF "name the zone ($zone)" <<<"$out" && TZ=$tz systemd-analyze calendar "$expr" | grep -q "Next elapse: never" \
         && ok "calendar '$expr' in $tz: never elapses, warned" || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
     gone)
-      [[ $rc -eq 0 ]] && grep -qF "$w never elapses again (systemd-analyze calendar says \"Next elapse: never\"): no scheduled backup runs" <<<"$out" \
+      [[ $rc -eq 0 ]] && grep -qF "$cal:1: warning: schedule.calendar: \"$expr\" never elapses again (systemd-analyze calendar says \"Next elapse: never\"): no scheduled backup runs" <<<"$out" \
         && TZ=$tz systemd-analyze calendar "$expr" | grep -q "Next elapse: never" \
         && ok "calendar '$expr' in $tz: never elapses, warned" || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
     none)
@@ -90,6 +104,23 @@ for case in "Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
         || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
   esac
 done
+# What the warnings say, by systemd-analyze: the daily calendar's last
+# elapse is right before the switch (none after it, from there); the
+# one-month one goes on a year later, but has none from the other half.
+sw_day=$(python3 -c '
+import datetime, zoneinfo
+z = zoneinfo.ZoneInfo("Europe/Berlin"); t = datetime.datetime.now(z)
+d = t.dst()
+while (t + datetime.timedelta(days=1)).dst() == d: t += datetime.timedelta(days=1)
+print((t + datetime.timedelta(days=1)).strftime("%Y-%m-%d"))')
+last=$(TZ=Europe/Berlin systemd-analyze calendar --base-time "$sw_day 00:00" "*-*-* 02:00 $now_de" | sed -n 's/^ *Next elapse: //p')
+check_judge() { if "$@"; then ok "$JUDGE"; else bad "$JUDGE"; fi; }
+JUDGE="systemd-analyze: '*-*-* 02:00 $now_de' has no elapse from the day $other_de begins ($sw_day: $last)"
+check_judge test "$last" = never
+JUDGE="systemd-analyze: '*-$month_de-01 02:00 $now_de' has none from the day $other_de begins"
+check_judge bash -c "TZ=Europe/Berlin systemd-analyze calendar --base-time '$sw_day 12:00' '*-$month_de-01 02:00 $now_de' | grep -q 'Next elapse: never'"
+JUDGE="systemd-analyze: '*-$month_de-01 02:00 $now_de' goes on a year later from now"
+check_judge bash -c "TZ=Europe/Berlin systemd-analyze calendar --iterations 2 '*-$month_de-01 02:00 $now_de' | grep -q 'Iter. #2:'"
 rm -f "$cal"
 
 # A file that does not exist, and one that is not text.
