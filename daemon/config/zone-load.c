@@ -15,6 +15,7 @@
 #include "config/zone-load.h"
 #include "util/io.h"
 #include "util/macro.h"
+#include "util/str.h"
 
 /* The largest TZif file in tzdata is a few kB. */
 #define TZIF_FILE_MAX (1024 * 1024)
@@ -75,18 +76,23 @@ static int load_or_utc(int r, int file_r, const char *what, Zone **ret, char **r
 }
 
 /* The zone's name in a path to its file ("/usr/share/zoneinfo/Europe/Berlin",
- * "../usr/share/zoneinfo/Europe/Berlin": "Europe/Berlin"), if it has one. */
+ * "../usr/share/zoneinfo/posix/Europe/Berlin": "Europe/Berlin"), if it has
+ * one. */
 static const char *name_in_path(const char *path) {
         const char *p, *name = NULL;
 
         for (p = path; (p = strstr(p, "zoneinfo/")); p++)
                 if (p == path || p[-1] == '/')
                         name = p + strlen("zoneinfo/");
+        if (name && startswith(name, "posix/"))
+                name += strlen("posix/");
         return name && zone_name_is_valid(name) && !streq(name, "localtime") ? name : NULL;
 }
 
-/* /etc/localtime, named as its link names it (a copy is "localtime"). */
+/* /etc/localtime, named as its link names it, else as the end of its chain
+ * of links does (through /etc/alternatives, say); a copy is "localtime". */
 static int load_localtime(Zone **ret) {
+        _cleanup_free_ char *resolved = NULL;
         char target[PATH_MAX];
         const char *name = NULL;
         ssize_t n;
@@ -95,6 +101,8 @@ static int load_localtime(Zone **ret) {
         if (n > 0) {
                 target[n] = 0;
                 name = name_in_path(target);
+                if (!name && (resolved = realpath(LOCALTIME_PATH, NULL)))
+                        name = name_in_path(resolved);
         }
         return load_file(LOCALTIME_PATH, name ?: "localtime", ret);
 }

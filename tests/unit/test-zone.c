@@ -320,6 +320,10 @@ static void test_loader(void) {
         check_str_eq(zone_abbreviation(z, 1), "CEST");
         check_str_eq(zone_name(z), "Europe/Berlin");
         z = zone_free(z);
+        check(setenv("TZ", ZONEINFO "posix/Europe/Berlin", 1) == 0);
+        check_int_eq(zone_load_local(&z, NULL), 0);
+        check_str_eq(zone_name(z), "Europe/Berlin");
+        z = zone_free(z);
         /* A TZ string is named as given; /etc/localtime by its link into
          * the zoneinfo directory (a copy is "localtime"). */
         check(setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1) == 0);
