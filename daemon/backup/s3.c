@@ -57,8 +57,12 @@ void s3_response_done(S3Response *r) {
         *r = (S3Response) {};
 }
 
-/* A 2xx answer's body, into the sink's file. */
+/* A 2xx answer's body, into the sink's file, never past its size. */
 static size_t sink_write(S3Sink *k, const char *ptr, size_t n) {
+        if (n > k->size - k->written) {
+                k->error = -EFBIG;
+                return 0;       /* aborts the transfer */
+        }
         for (size_t done = 0; done < n;) {
                 ssize_t w = write(k->fd, ptr + done, n - done);
                 if (w < 0 && errno == EINTR)
@@ -268,7 +272,8 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 (void) sym_curl_easy_setopt(
                         s->curl, CURLOPT_TIMEOUT_MS,
                         (long) ((s->u->request_timeout_usec ?: UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC) / USEC_PER_MSEC +
-                                (req->body ? req->body->length : req->sink_length) * 1000 / UPLOAD_MIN_RATE_BYTES));
+                                (req->body ? req->body->length : req->sink ? req->sink->size : 0) * 1000 /
+                                        UPLOAD_MIN_RATE_BYTES));
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);
                 /* Not CURLOPT_USERPWD: access keys may contain ':'. */
@@ -301,6 +306,12 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                         (void) sym_curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
 
                 cc = sym_curl_easy_perform(s->curl);
+                if (req->sink && req->sink->error == -EFBIG) {
+                        r = -EFBIG;
+                        (void) free_and_format(ret_detail, "more than the %" PRIu64 " bytes the listing says arrived",
+                                               req->sink->size);
+                        break;
+                }
                 if (req->sink && req->sink->error < 0) {
                         r = req->sink->error;
                         (void) free_and_format(ret_detail, "cannot write the file: %s", strerror(-r));
@@ -311,12 +322,20 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                          * status, and the start of its body (the caller
                          * looks at resp->overflow where the body counts). */
                         (void) sym_curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-                        if (resp->status >= 200 && resp->status < 300) {
+                        if (resp->status >= 200 && resp->status < 300 &&
+                            (!req->sink || req->sink->written == req->sink->size)) {
                                 r = 0;
                                 break;
                         }
-                        s3_describe_http_error(resp, ret_detail);
-                        transient = resp->status >= 500 || resp->status == 429;
+                        if (resp->status >= 200 && resp->status < 300) {
+                                /* An answer without a length, cut short. */
+                                (void) free_and_format(ret_detail, "%" PRIu64 " bytes arrived, the listing says %" PRIu64,
+                                                       req->sink->written, req->sink->size);
+                                transient = true;
+                        } else {
+                                s3_describe_http_error(resp, ret_detail);
+                                transient = resp->status >= 500 || resp->status == 429;
+                        }
                 } else {
                         const char *e = s->errbuf[0] ? s->errbuf : sym_curl_easy_strerror(cc);
                         (void) free_and_format(ret_detail, "%s", e);
@@ -440,22 +459,21 @@ int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char *
 int s3_get_file(S3 *s, const char *name, uint64_t size, int fd, char **ret_error) {
         _cleanup_(s3_response_done) S3Response resp = {};
         _cleanup_free_ char *path = NULL, *detail = NULL;
-        S3Sink sink = { .fd = fd };
+        S3Sink sink = { .fd = fd, .size = size };
         int r;
 
         r = s3_object_path(s, name, &path);
         if (r < 0)
                 return r;
+        if (size > S3_DOWNLOAD_MAX_BYTES)
+                return free_and_format(ret_error, "%s is %" PRIu64 " bytes at %s%s, more than any backup (%" PRIu64
+                                       " GiB)", name, size, s->origin, path, S3_DOWNLOAD_MAX_BYTES >> 30), -EFBIG;
         r = s3_request(s, &(S3Request) { .method = "GET", .path = path, .sha256 = S3_EMPTY_SHA256,
-                                       .response_max = S3_RESPONSE_MAX_BYTES, .sink = &sink,
-                                       .sink_length = size },
+                                       .response_max = S3_RESPONSE_MAX_BYTES, .sink = &sink },
                        &resp, &detail);
         if (r < 0)
                 return free_and_format(ret_error, "download of %s from %s%s: %s", name, s->origin, path,
                                        detail ? detail : strerror(-r)), r;
-        if (sink.written != size)
-                return free_and_format(ret_error, "download of %s from %s%s: %" PRIu64 " bytes arrived, the "
-                                       "listing says %" PRIu64, name, s->origin, path, sink.written, size), -EIO;
         return 0;
 }
 

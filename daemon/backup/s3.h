@@ -46,14 +46,21 @@ typedef struct S3Body {
 } S3Body;
 
 /* Where a download's body goes: a 2xx answer's body is written to fd
- * (truncated to 0 before each try) and counted; an error answer's body
- * still goes to the response, for its message. */
+ * (truncated to 0 before each try) and counted, up to size bytes: more
+ * stops the transfer (-EFBIG), fewer is a transfer cut short and tried
+ * again. An error answer's body still goes to the response, for its
+ * message. */
 typedef struct S3Sink {
         int fd;
+        uint64_t size;
         uint64_t written;
-        int error;                      /* the write's -errno */
+        int error;                      /* the write's -errno, or -EFBIG */
         CURL *curl;                     /* set by s3_request: the answer's status */
 } S3Sink;
+
+/* The largest object a download takes: far above any etcd db (etcd's
+ * backend quota is at most 8 GiB), and a bound on the time it may take. */
+#define S3_DOWNLOAD_MAX_BYTES (UINT64_C(64) << 30)
 
 typedef struct S3Response {
         long status;
@@ -73,7 +80,6 @@ typedef struct S3Request {
         S3Body *body;                     /* NULL = no body */
         size_t response_max;
         S3Sink *sink;                   /* NULL = the body into the response */
-        uint64_t sink_length;           /* the body expected into sink: its time */
 } S3Request;
 
 /* Set up a client for u (reads the secret from u->secret_access_key_file).
@@ -107,8 +113,10 @@ void s3_sha256_memory(const void *data, size_t n, char hex[static SHA256_HEX_MAX
 int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char **ret_error);
 
 /* Download <prefix><name> into fd (a regular file, truncated first) with
- * a GET; its expected size (from the listing) bounds the time it may take
- * and must be what arrives. 0, or a -errno with *ret_error (caller frees). */
+ * a GET; its expected size (from the listing, at most
+ * S3_DOWNLOAD_MAX_BYTES) bounds what is written and the time it may take,
+ * and must be what arrives. 0, or a -errno with *ret_error (caller frees):
+ * -EFBIG for more than that size, -EIO for an answer that failed. */
 int s3_get_file(S3 *s, const char *name, uint64_t size, int fd, char **ret_error);
 
 /* Delete <prefix><name>; one already gone is no error. */

@@ -526,11 +526,17 @@ static int read_sidecar(Store *s, const char *name, Sidecar *ret, char **ret_pro
         return -EBADMSG;
 }
 
+int store_name_compare_newest_first(const char *a, const StoreName *x, const char *b, const StoreName *y) {
+        if (x->created_usec != y->created_usec)
+                return x->created_usec < y->created_usec ? 1 : -1;
+        if (x->revision != y->revision)
+                return x->revision < y->revision ? 1 : -1;
+        return -strcmp(a, b);
+}
+
 static int entry_compare(const void *a, const void *b) {
         const StoreEntry *x = a, *y = b;
-        if (x->parsed.created_usec != y->parsed.created_usec)
-                return x->parsed.created_usec < y->parsed.created_usec ? 1 : -1;
-        return -strcmp(x->name, y->name);
+        return store_name_compare_newest_first(x->name, &x->parsed, y->name, &y->parsed);
 }
 
 static void store_entry_done(StoreEntry *e) {

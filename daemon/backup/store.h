@@ -83,6 +83,10 @@ int store_name_format(const StoreName *n, char **ret);
 /* Parse a backup name; -EINVAL if it is not one (sidecars and other files). */
 int store_name_parse(const char *name, StoreName *ret);
 
+/* The order of the listing, newest first: by the time in the name, then
+ * the revision (two backups in one second), then the name. */
+int store_name_compare_newest_first(const char *a, const StoreName *x, const char *b, const StoreName *y);
+
 /* Open the backup directory, creating it (0700, parents 0755) if create is
  * set. Refuses a directory that is group- or world-writable, or not a
  * directory. On failure *ret_error says why. */

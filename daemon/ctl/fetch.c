@@ -30,70 +30,77 @@
 #include "util/macro.h"
 #include "util/str.h"
 
-/* The remote backup to fetch: its name, size, and its sidecar's size (0:
- * none listed). */
+/* Sidecars fetched for "latest" before it gives up on the ones it cannot
+ * take, and newer backups passed over named in the message. */
+#define FETCH_SIDECARS_MAX 20         /* the message below says 20 */
+#define FETCH_PASSED_OVER_NAMED 3
+
+/* A remote backup: its name (pointing into the listing), size, parsed
+ * name, and its sidecar's listed size when there is one. */
 typedef struct Remote {
-        const char *name;       /* points into the listing */
+        const char *name;
         uint64_t size;
+        StoreName parsed;
         bool has_sidecar;
         uint64_t sidecar_size;
 } Remote;
 
-/* The listed size of <prefix><name>, or false when it is not listed. */
-static bool listed(const S3Listing *l, const char *prefix, const char *name, uint64_t *ret_size) {
-        size_t pl = strlen(prefix);
-
-        for (size_t i = 0; i < l->n; i++)
-                if (strncmp(l->objects[i].key, prefix, pl) == 0 && streq(l->objects[i].key + pl, name)) {
-                        *ret_size = l->objects[i].size;
-                        return true;
-                }
-        return false;
+static int remote_compare(const void *a, const void *b) {
+        const Remote *x = a, *y = b;
+        return store_name_compare_newest_first(x->name, &x->parsed, y->name, &y->parsed);
 }
 
-/* Finds what to fetch: the backup named what, or for "latest" the newest
- * backup (by the time in its name, then the revision) whose sidecar is
- * listed too. Returns 0, or -ENOENT with *ret_error. */
-static int pick(const S3Listing *l, const char *prefix, const char *what, Remote *ret, char **ret_error) {
-        _cleanup_free_ char *sidecar = NULL;
-        StoreName best = {}, sn;
-        size_t n_backups = 0;
+static int key_compare(const void *a, const void *b) {
+        const S3Object *x = a, *y = b;
+        return strcmp(x->key, y->key);
+}
 
-        *ret = (Remote) {};
+/* The backups under prefix in the listing, newest first, each with its
+ * sidecar's listed size (the listing is sorted here by key; a store's
+ * order is not trusted). Returns 0, -ENOMEM. */
+static int remotes_from_listing(S3Listing *l, const char *prefix, Remote **ret, size_t *ret_n) {
+        _cleanup_free_ Remote *v = NULL;
+        size_t n = 0;
+
+        qsort(l->objects, l->n, sizeof *l->objects, key_compare);
+        v = calloc(l->n + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
         for (size_t i = 0; i < l->n; i++) {
                 const char *name = startswith(l->objects[i].key, prefix);
-                uint64_t size;
+                Remote *r = &v[n];
 
-                if (!name || store_name_parse(name, &sn) < 0)
+                if (!name || store_name_parse(name, &r->parsed) < 0)
                         continue;
-                n_backups++;
-                if (!streq(what, "latest")) {
-                        if (streq(name, what))
-                                *ret = (Remote) { .name = name, .size = l->objects[i].size };
-                        continue;
-                }
-                sidecar = mfree(sidecar);
-                if (asprintf(&sidecar, "%s%s", name, SIDECAR_SUFFIX) < 0)
-                        return -ENOMEM;
-                if (!listed(l, prefix, sidecar, &size))
-                        continue;
-                if (!ret->name || sn.created_usec > best.created_usec ||
-                    (sn.created_usec == best.created_usec && sn.revision > best.revision)) {
-                        *ret = (Remote) { .name = name, .size = l->objects[i].size };
-                        best = sn;
-                }
+                r->name = name;
+                r->size = l->objects[i].size;
+                /* "<name>.json" sorts after "<name>" and before any longer key. */
+                for (size_t j = i + 1; j < l->n && startswith(l->objects[j].key, l->objects[i].key); j++)
+                        if (streq(l->objects[j].key + strlen(l->objects[i].key), SIDECAR_SUFFIX)) {
+                                r->has_sidecar = true;
+                                r->sidecar_size = l->objects[j].size;
+                                break;
+                        }
+                n++;
         }
-        if (!ret->name) {
-                if (streq(what, "latest"))
-                        return free_and_format(ret_error, n_backups > 0 ? "none of the %zu backups there has a sidecar"
-                                                                        : "no backup there", n_backups), -ENOENT;
-                return free_and_format(ret_error, "no backup %s there (%zu backups)", what, n_backups), -ENOENT;
-        }
-        sidecar = mfree(sidecar);
-        if (asprintf(&sidecar, "%s%s", ret->name, SIDECAR_SUFFIX) < 0)
-                return -ENOMEM;
-        ret->has_sidecar = listed(l, prefix, sidecar, &ret->sidecar_size);
+        qsort(v, n, sizeof *v, remote_compare);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
         return 0;
+}
+
+/* Appends "NAME (why)" to the list of backups "latest" passed over. */
+static int passed_over_add(char **list, size_t *count, const char *name, const char *why) {
+        if (++*count > FETCH_PASSED_OVER_NAMED)
+                return 0;
+        (void) free_and_format(list, "%s%s%s (%s)", *list ?: "", *list ? "; " : "", name, why);
+        return *list ? 0 : -ENOMEM;
+}
+
+/* Whether the absolute path is dir or below it. */
+static bool path_is_below(const char *path, const char *dir) {
+        const char *rest = startswith(path, dir);
+        return rest && (*rest == '\0' || *rest == '/');
 }
 
 /* An anonymous 0600 file in the directory dir_fd. */
@@ -107,11 +114,16 @@ static int tmpfile_in(int dir_fd, int *ret_fd) {
 }
 
 /* Gives the anonymous file fd the name name in dir_fd, after an fsync;
- * never replaces a file (-EEXIST). */
+ * never replaces a file (-EEXIST). Through the descriptor itself where
+ * the process may (CAP_DAC_READ_SEARCH), else through /proc. */
 static int link_tmpfile(int fd, int dir_fd, const char *name) {
         char proc[64];
 
         if (fsync(fd) < 0)
+                return -errno;
+        if (linkat(fd, "", dir_fd, name, AT_EMPTY_PATH) >= 0)
+                return 0;
+        if (errno != ENOENT && errno != EPERM)
                 return -errno;
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         if (linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
@@ -120,8 +132,11 @@ static int link_tmpfile(int fd, int dir_fd, const char *name) {
 }
 
 /* Downloads the sidecar into an anonymous file in dir_fd (*ret_fd) and
- * parses it; it must be name's. */
-static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, int *ret_fd, Sidecar *ret, char **ret_error) {
+ * parses it; it must be name's, and give the size listed. -EBADMSG with
+ * *ret_error when it cannot be taken, another -errno when the download
+ * failed. */
+static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, int *ret_fd, Sidecar *ret,
+                         char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *name = NULL;
         const char *why = NULL;
@@ -130,12 +145,15 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, int *ret_fd, Sidec
         if (asprintf(&name, "%s%s", rm->name, SIDECAR_SUFFIX) < 0)
                 return -ENOMEM;
         if (rm->sidecar_size > INSPECT_SIDECAR_MAX_BYTES)
-                return free_and_format(ret_error, "the sidecar %s is %" PRIu64 " bytes, more than a sidecar holds",
-                                       name, rm->sidecar_size), -EFBIG;
+                return free_and_format(ret_error, "its sidecar is %" PRIu64 " bytes there, more than a sidecar "
+                                       "holds", rm->sidecar_size), -EBADMSG;
         r = tmpfile_in(dir_fd, &fd);
         if (r < 0)
-                return free_and_format(ret_error, "cannot create a file for %s: %s", name, strerror(-r)), r;
+                return free_and_format(ret_error, "cannot create an anonymous file (O_TMPFILE) in %s: %s", dir,
+                                       strerror(-r)), r;
         r = s3_get_file(s, name, rm->sidecar_size, fd, ret_error);
+        if (r == -EFBIG)
+                return -EBADMSG;        /* a sidecar longer than listed */
         if (r < 0)
                 return r;
         if (lseek(fd, 0, SEEK_SET) < 0)
@@ -144,9 +162,13 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, int *ret_fd, Sidec
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return free_and_format(ret_error, "the sidecar %s is not valid: %s", name, why ? why : strerror(-r)), r;
+                return free_and_format(ret_error, "its sidecar is not valid: %s", why ? why : strerror(-r)),
+                       -EBADMSG;
         if (!streq_ptr(ret->name, rm->name))
-                return free_and_format(ret_error, "the sidecar %s is not %s's", name, rm->name), -EBADMSG;
+                return free_and_format(ret_error, "its sidecar is another backup's"), -EBADMSG;
+        if (ret->file_size != rm->size)
+                return free_and_format(ret_error, "it is %" PRIu64 " bytes there, its sidecar says %" PRIu64,
+                                       rm->size, ret->file_size), -EBADMSG;
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -161,13 +183,17 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(config_diags_done) ConfigDiags diags = {};
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(s3_listing_done) S3Listing listing = {};
+        _cleanup_free_ Remote *remotes = NULL;
+        _cleanup_free_ char *passed_over = NULL;
+        size_t n_remotes = 0, n_passed_over = 0;
+        unsigned n_sidecars = 0;
+        Remote *rm = NULL;
         _cleanup_(sidecar_done) Sidecar sc = {};
         _cleanup_(s3_done) S3 s = {};
         _cleanup_free_ char *error = NULL, *sidecar_name = NULL, *out_path = NULL, *dir_abs = NULL;
         _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF, sidecar_fd = -EBADF;
         char hex[SHA256_HEX_MAX];
         const char *dir = ".", *what;
-        Remote rm;
         int opt, r;
 
         while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
@@ -214,64 +240,123 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 return EXIT_FAILURE;
         }
 
+        if (!streq(what, "latest") && store_name_parse(what, &(StoreName) {}) < 0) {
+                fprintf(stderr, "etcd-backupctl fetch: \"%s\" is not a backup's name "
+                        "(etcd-<cluster>-<time>-r<revision>.db…, as `list` shows them) nor \"latest\"\n", what);
+                return EXIT_USAGE;
+        }
         r = s3_init(&s, &c->upload, &error);
         if (r >= 0)
                 r = s3_list(&s, &listing, &error);
         if (r >= 0)
-                r = pick(&listing, s.prefix, what, &rm, &error);
+                r = remotes_from_listing(&listing, s.prefix, &remotes, &n_remotes);
         if (r == -ENOMEM)
                 goto oom;
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl fetch: %s: %s\n", c->upload.url, error ? error : strerror(-r));
                 return EXIT_FAILURE;
         }
-        if (asprintf(&sidecar_name, "%s%s", rm.name, SIDECAR_SUFFIX) < 0 ||
-            asprintf(&out_path, "%s%s%s", dir_abs, endswith(dir_abs, "/") ? "" : "/", rm.name) < 0)
-                goto oom;
-        /* Nothing is fetched over a file that is there. */
-        if (faccessat(dir_fd, rm.name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0 ||
-            (rm.has_sidecar && faccessat(dir_fd, sidecar_name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)) {
-                fprintf(stderr, "etcd-backupctl fetch: %s/%s is there already; nothing fetched\n", dir_abs,
-                        faccessat(dir_fd, rm.name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0 ? rm.name : sidecar_name);
+
+        /* NAME, or for "latest" the newest backup whose sidecar can be
+         * taken, as a restore's "latest" is chosen locally. */
+        for (size_t i = 0; i < n_remotes && !rm; i++) {
+                Remote *cand = &remotes[i];
+
+                if (!streq(what, "latest")) {
+                        if (streq(cand->name, what))
+                                rm = cand;
+                        continue;
+                }
+                if (!cand->has_sidecar) {
+                        if (passed_over_add(&passed_over, &n_passed_over, cand->name, "no sidecar") < 0)
+                                goto oom;
+                        continue;
+                }
+                if (++n_sidecars > FETCH_SIDECARS_MAX)
+                        break;
+                sidecar_done(&sc);
+                error = mfree(error);
+                sidecar_fd = safe_close(sidecar_fd);
+                r = fetch_sidecar(&s, cand, dir_fd, dir_abs, &sidecar_fd, &sc, &error);
+                if (r == -ENOMEM)
+                        goto oom;
+                if (r == -EBADMSG) {
+                        _cleanup_free_ char *why = NULL;
+
+                        if (asprintf(&why, "sidecar unusable: %s", error ?: "not valid") < 0 ||
+                            passed_over_add(&passed_over, &n_passed_over, cand->name, why) < 0)
+                                goto oom;
+                        continue;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "etcd-backupctl fetch: %s; nothing fetched\n", error ? error : strerror(-r));
+                        return EXIT_FAILURE;
+                }
+                rm = cand;
+        }
+        if (n_passed_over > FETCH_PASSED_OVER_NAMED) {
+                (void) free_and_format(&passed_over, "%s; and %zu more", passed_over,
+                                       n_passed_over - FETCH_PASSED_OVER_NAMED);
+                if (!passed_over)
+                        goto oom;
+        }
+        if (!rm) {
+                if (!streq(what, "latest"))
+                        fprintf(stderr, "etcd-backupctl fetch: no backup %s at %s (%zu backups there)\n", what,
+                                c->upload.url, n_remotes);
+                else
+                        fprintf(stderr, "etcd-backupctl fetch: no backup with a usable sidecar at %s (%zu backups "
+                                "there%s%s%s)\n", c->upload.url, n_remotes, passed_over ? "; passed over: " : "",
+                                passed_over ?: "", n_sidecars > FETCH_SIDECARS_MAX ? "; gave up after 20 sidecars" : "");
                 return EXIT_FAILURE;
         }
-
-        if (rm.has_sidecar) {
-                r = fetch_sidecar(&s, &rm, dir_fd, &sidecar_fd, &sc, &error);
+        if (passed_over)
+                fprintf(stderr, "\"latest\" is the newest backup there with a usable sidecar; newer ones passed "
+                        "over: %s\n", passed_over);
+        if (asprintf(&sidecar_name, "%s%s", rm->name, SIDECAR_SUFFIX) < 0 ||
+            asprintf(&out_path, "%s%s%s", dir_abs, endswith(dir_abs, "/") ? "" : "/", rm->name) < 0)
+                goto oom;
+        /* Nothing is fetched over a file that is there, nor beside a
+         * sidecar that is not this one. */
+        if (faccessat(dir_fd, rm->name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0 ||
+            faccessat(dir_fd, sidecar_name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
+                fprintf(stderr, "etcd-backupctl fetch: %s/%s is there already; nothing fetched\n", dir_abs,
+                        faccessat(dir_fd, rm->name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0 ? rm->name : sidecar_name);
+                return EXIT_FAILURE;
+        }
+        if (rm->has_sidecar && sidecar_fd < 0) {
+                r = fetch_sidecar(&s, rm, dir_fd, dir_abs, &sidecar_fd, &sc, &error);
                 if (r == -ENOMEM)
                         goto oom;
                 if (r < 0) {
-                        fprintf(stderr, "etcd-backupctl fetch: %s\n", error ? error : strerror(-r));
-                        return EXIT_FAILURE;
-                }
-                if (sc.file_size != rm.size) {
-                        fprintf(stderr, "etcd-backupctl fetch: %s is %" PRIu64 " bytes there, its sidecar says %" PRIu64
-                                "; nothing fetched\n", rm.name, rm.size, sc.file_size);
+                        fprintf(stderr, "etcd-backupctl fetch: %s: %s; nothing fetched\n", rm->name,
+                                error ? error : strerror(-r));
                         return EXIT_FAILURE;
                 }
         }
 
         r = tmpfile_in(dir_fd, &fd);
         if (r < 0) {
-                fprintf(stderr, "etcd-backupctl fetch: cannot create a file in %s: %s\n", dir_abs, strerror(-r));
+                fprintf(stderr, "etcd-backupctl fetch: cannot create an anonymous file (O_TMPFILE) in %s: %s\n",
+                        dir_abs, strerror(-r));
                 return EXIT_FAILURE;
         }
-        r = s3_get_file(&s, rm.name, rm.size, fd, &error);
+        r = s3_get_file(&s, rm->name, rm->size, fd, &error);
         if (r == -ENOMEM)
                 goto oom;
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl fetch: %s; nothing fetched\n", error ? error : strerror(-r));
                 return EXIT_FAILURE;
         }
-        if (rm.has_sidecar) {
-                r = s3_sha256_range(fd, 0, rm.size, hex);
+        if (rm->has_sidecar) {
+                r = s3_sha256_range(fd, 0, rm->size, hex);
                 if (r < 0) {
-                        fprintf(stderr, "etcd-backupctl fetch: cannot read back %s: %s\n", rm.name, strerror(-r));
+                        fprintf(stderr, "etcd-backupctl fetch: cannot read back %s: %s\n", rm->name, strerror(-r));
                         return EXIT_FAILURE;
                 }
                 if (!streq(hex, sc.file_sha256)) {
                         fprintf(stderr, "etcd-backupctl fetch: %s arrived with SHA-256 %s, its sidecar says %s; "
-                                "nothing fetched\n", rm.name, hex, sc.file_sha256);
+                                "nothing fetched\n", rm->name, hex, sc.file_sha256);
                         return EXIT_FAILURE;
                 }
                 /* The sidecar first, as a publish does: never a backup without it. */
@@ -282,15 +367,20 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                         return EXIT_FAILURE;
                 }
         }
-        r = link_tmpfile(fd, dir_fd, rm.name);
-        if (r >= 0 && fsync(dir_fd) < 0)
+        r = link_tmpfile(fd, dir_fd, rm->name);
+        if (r >= 0 && fsync(dir_fd) < 0) {
                 r = -errno;
+                (void) unlinkat(dir_fd, rm->name, 0);
+        }
         if (r < 0) {
-                fprintf(stderr, "etcd-backupctl fetch: cannot write %s: %s\n", out_path, strerror(-r));
-                if (rm.has_sidecar)
+                fprintf(stderr, "etcd-backupctl fetch: cannot write %s: %s; nothing fetched\n", out_path, strerror(-r));
+                if (rm->has_sidecar)
                         (void) unlinkat(dir_fd, sidecar_name, 0);
                 return EXIT_FAILURE;
         }
+        if (path_is_below(dir_abs, "/tmp") || path_is_below(dir_abs, "/var/tmp"))
+                fprintf(stderr, "Note: the restore service runs with PrivateTmp=yes and cannot see %s; for "
+                        "`etcd-backupctl restore`, fetch into another directory (such as /root)\n", dir_abs);
 
         if (json) {
                 struct json_object *o = json_object_new_object();
@@ -298,21 +388,21 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 if (!o)
                         goto oom;
                 json_object_object_add(o, "file", json_object_new_string(out_path));
-                json_object_object_add(o, "size", json_object_new_int64((int64_t) rm.size));
-                json_object_object_add(o, "sidecar", rm.has_sidecar ? sidecar_to_json_object(&sc) : NULL);
+                json_object_object_add(o, "size", json_object_new_int64((int64_t) rm->size));
+                json_object_object_add(o, "sidecar", rm->has_sidecar ? sidecar_to_json_object(&sc) : NULL);
                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else {
                 /* The path alone on stdout, for a script; the rest for the operator. */
                 printf("%s\n", out_path);
-                if (rm.has_sidecar)
+                if (rm->has_sidecar)
                         fprintf(stderr, "Fetched %s from %s: %" PRIu64 " bytes, SHA-256 as its sidecar says; "
-                                "restore it with `etcd-backupctl restore %s`\n", rm.name, c->upload.url, rm.size,
+                                "restore it with `etcd-backupctl restore %s`\n", rm->name, c->upload.url, rm->size,
                                 out_path);
                 else
                         fprintf(stderr, "Fetched %s from %s: %" PRIu64 " bytes, with no sidecar there to check it "
-                                "against; check it with `etcd-backupctl verify %s`\n", rm.name, c->upload.url,
-                                rm.size, out_path);
+                                "against; check it with `etcd-backupctl verify %s`\n", rm->name, c->upload.url,
+                                rm->size, out_path);
         }
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 oom:

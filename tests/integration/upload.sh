@@ -145,7 +145,10 @@ check "fetch again: the file there is named" grep -qF "$F/$(basename "$out5") is
 "$ETCD_BACKUPCTL" -c "$T/good.conf" fetch etcd-0000000000000001-20200101T000000Z-r1.db.gz.age --output "$F" \
   >/dev/null 2>"$T/f4.err"; rc=$?
 check "fetch a name not there: exit 1, said" \
-  bash -c "[[ $rc -eq 1 ]] && grep -qF 'no backup etcd-0000000000000001-20200101T000000Z-r1.db.gz.age there' '$T/f4.err'"
+  bash -c "[[ $rc -eq 1 ]] && grep -qF 'no backup etcd-0000000000000001-20200101T000000Z-r1.db.gz.age at $S3_URL/$S3_BUCKET/node1/ (' '$T/f4.err'"
+"$ETCD_BACKUPCTL" -c "$T/good.conf" fetch ../../etc/passwd --output "$F" >/dev/null 2>"$T/f4b.err"; rc=$?
+check "fetch what is not a backup's name: usage error (exit $rc)" \
+  bash -c "[[ $rc -eq 2 ]] && grep -qF '\"../../etc/passwd\" is not a backup'\''s name' '$T/f4b.err'"
 # The copy of out3 damaged there (same size): nothing is left in DIR.
 head -c "$(stat -c %s "$out3")" /dev/urandom > "$T/garbage"
 curl -s --max-time 30 -X PUT --aws-sigv4 'aws:amz:us-east-1:s3' --netrc-file "$S3_NETRC" \
@@ -239,7 +242,7 @@ kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
 mkdir "$T/flaky-src" "$T/flaky-out"
 cp "$out6" "$out6.json" "$T/flaky-src/"
 rm -f "$T/flaky.port"
-python3 "$TOP_SRCDIR/tests/helpers/flaky-get.py" "$T/flaky.port" "$T/flaky-src" > "$T/flaky.log" 2>&1 &
+python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/flaky.port" "$T/flaky-src" --cut-once > "$T/flaky.log" 2>&1 &
 FPID=$!; CLEANUP+=("kill $FPID")
 for _ in $(seq 1 100); do [[ -s $T/flaky.port ]] && break; sleep 0.1; done
 { etcd_group; storage_group "$T/flaky-b" gzip 1; echo "$encryption"
@@ -252,6 +255,44 @@ check "broken download: the first GET was cut, the second whole" \
   test "$(grep -c "GET node1/$(basename "$out6") cut" "$T/flaky.log") $(grep -c "GET node1/$(basename "$out6") whole" "$T/flaky.log")" = "1 1"
 check "broken download: byte-identical all the same" cmp -s "$got" "$out6"
 kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null
+
+# 6e. A store with newer backups that cannot be taken, and one that lies
+# about a size. "latest" passes over a newer backup without a sidecar and
+# one whose sidecar is another backup's, naming both; a backup named
+# without a sidecar comes unchecked, with the advice to verify it; a
+# sidecar file already in DIR stops it; a body longer than the listing
+# says is cut off, leaving nothing.
+H=$T/hostile-src; mkdir "$H" "$T/h-out" "$T/h-out2"
+a=$(basename "$out6"); cluster=$(cut -d- -f2 <<<"$a")
+n1=etcd-$cluster-20991231T000000Z-r1.db.gz.age n2=etcd-$cluster-20991231T000001Z-r2.db.gz.age
+n3=etcd-$cluster-20000101T000000Z-r3.db.gz.age
+cp "$out6" "$H/$a"; cp "$out6.json" "$H/$a.json"
+cp "$out6" "$H/$n1"; cp "$out6.json" "$H/$n1.json"
+cp "$out6" "$H/$n2"; cp "$out6" "$H/$n3"
+rm -f "$T/hostile.port"
+python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/hostile.port" "$H" --list-size "$n3=1000" > "$T/hostile.log" 2>&1 &
+HPID=$!; CLEANUP+=("kill $HPID")
+for _ in $(seq 1 100); do [[ -s $T/hostile.port ]] && break; sleep 0.1; done
+sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/hostile.port")/bucket#" "$T/flaky.conf" > "$T/hostile.conf"
+got=$("$ETCD_BACKUPCTL" -c "$T/hostile.conf" fetch latest --output "$T/h-out" 2>"$T/h1.err"); rc=$?
+check "passed over: latest is the newest backup with a usable sidecar ($(cat "$T/h1.err"))" \
+  test $rc -eq 0 -a "$got" = "$T/h-out/$a"
+check "passed over: named, with why" \
+  grep -qF "newer ones passed over: $n2 (no sidecar); $n1 (sidecar unusable: its sidecar is another backup's)" "$T/h1.err"
+check "passed over: byte-identical" cmp -s "$got" "$out6"
+got=$("$ETCD_BACKUPCTL" -c "$T/hostile.conf" fetch "$n2" --output "$T/h-out" 2>"$T/h2.err"); rc=$?
+check "no sidecar there: fetched unchecked, exit 0" test $rc -eq 0 -a -f "$T/h-out/$n2" -a ! -e "$T/h-out/$n2.json"
+check "no sidecar there: said, with the advice to verify" \
+  grep -qF "with no sidecar there to check it against; check it with \`etcd-backupctl verify $T/h-out/$n2\`" "$T/h2.err"
+echo '{}' > "$T/h-out2/$n2.json"
+"$ETCD_BACKUPCTL" -c "$T/hostile.conf" fetch "$n2" --output "$T/h-out2" >/dev/null 2>"$T/h3.err"; rc=$?
+check "a sidecar file in DIR, none there: refused" \
+  bash -c "[[ $rc -eq 1 ]] && grep -qF '$T/h-out2/$n2.json is there already; nothing fetched' '$T/h3.err' && [[ ! -e '$T/h-out2/$n2' ]]"
+"$ETCD_BACKUPCTL" -c "$T/hostile.conf" fetch "$n3" --output "$T/h-out2" >/dev/null 2>"$T/h4.err"; rc=$?
+check "a body longer than listed: stopped, exit 1" \
+  bash -c "[[ $rc -eq 1 ]] && grep -qF 'more than the 1000 bytes the listing says arrived; nothing fetched' '$T/h4.err'"
+check "a body longer than listed: nothing left" test "$(ls -A "$T/h-out2")" = "$n2.json"
+kill "$HPID" 2>/dev/null; wait "$HPID" 2>/dev/null
 
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d

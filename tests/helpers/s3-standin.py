@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""An S3 stand-in whose downloads break once: serves the files of DIR as the
-objects of bucket/node1/ (a ListObjectsV2 listing and GETs; signatures are
-not checked), but the first GET of each backup (not a .json) sends its
-headers and half its body, then closes the connection. Writes its port to
-PORTFILE and one line per GET to stdout ("GET key cut" or "GET key whole").
+"""An S3 stand-in for downloads: serves the files of DIR as the objects of
+bucket/node1/ (a ListObjectsV2 listing and GETs; signatures are not
+checked). Options make it misbehave:
+  --cut-once       the first GET of each backup (not a .json) sends its
+                   headers and half its body, then closes the connection
+  --list-size N=S  the listing says object N is S bytes (whatever it is)
+Writes its port to PORTFILE and one line per GET to stdout ("GET key cut" or
+"GET key whole").
 
-  flaky-get.py PORTFILE DIR
+  s3-standin.py PORTFILE DIR [--cut-once] [--list-size NAME=SIZE]...
 """
 import http.server
 import os
@@ -14,6 +17,12 @@ import sys
 from xml.sax.saxutils import escape
 
 port_file, root = sys.argv[1], sys.argv[2]
+cut = "--cut-once" in sys.argv[3:]
+listed_size = {}
+for i, a in enumerate(sys.argv):
+    if a == "--list-size":
+        name, size = sys.argv[i + 1].split("=", 1)
+        listed_size[name] = int(size)
 PREFIX = "node1/"
 cut_once = set()
 
@@ -29,7 +38,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path.rstrip("/") == "/bucket":
             items = "".join(
                 "<Contents><Key>%s</Key><Size>%d</Size></Contents>"
-                % (escape(PREFIX + n), os.path.getsize(os.path.join(root, n)))
+                % (escape(PREFIX + n), listed_size.get(n, os.path.getsize(os.path.join(root, n))))
                 for n in sorted(os.listdir(root)))
             body = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>false'
                     '</IsTruncated>%s</ListBucketResult>' % items).encode()
@@ -42,9 +51,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with open(os.path.join(root, name), "rb") as f:
             data = f.read()
-        cut = not name.endswith(".json") and name not in cut_once
-        print("GET %s %s" % (key, "cut" if cut else "whole"), flush=True)
-        if cut:
+        cut_now = cut and not name.endswith(".json") and name not in cut_once
+        print("GET %s %s" % (key, "cut" if cut_now else "whole"), flush=True)
+        if cut_now:
             cut_once.add(name)
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
