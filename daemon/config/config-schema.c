@@ -139,11 +139,13 @@ static time_t zone_next_switch(const Zone *z, time_t now) {
  * calendar that ends in the abbreviation of one half of the year). Each
  * walk is bounded; a calendar too frequent for all of them is not judged. */
 static bool schedule_stops_at(const CalendarSpec *spec, const Zone *zone, time_t sw) {
-        static const time_t before[] = { 26 * 3600, 3600, 60 };
+        static const time_t before[] = { 26 * 3600, 3600, 60, 1 };
 
+        /* Past the switch by more than a week: a weekly calendar may still
+         * elapse once in the repeated hour, and only then find none. */
         for (size_t i = 0; i < ELEMENTSOF(before); i++) {
                 uint64_t e = (uint64_t) (sw - before[i]) * USEC_PER_SEC;
-                uint64_t end = (uint64_t) (sw + 26 * 3600) * USEC_PER_SEC;
+                uint64_t end = (uint64_t) (sw + 8 * 24 * 3600) * USEC_PER_SEC;
 
                 for (unsigned step = 0; step < 2000 && e < end; step++) {
                         int r = calendar_spec_next_usec(spec, zone, e, &e);
@@ -179,7 +181,10 @@ static const char *zone_name_to_suggest(const Zone *z) {
         _cleanup_(zone_freep) Zone *loaded = NULL;
         const char *name = zone_name(z);
 
-        if (!name || !zone_name_is_valid(name) || streq(name, "localtime") || zone_load(name, &loaded) < 0)
+        /* "CET" would be read as the abbreviation again. */
+        if (!name || !zone_name_is_valid(name) || streq(name, "localtime") ||
+            streq_ptr(name, zone_abbreviation(z, 0)) || streq_ptr(name, zone_abbreviation(z, 1)) ||
+            zone_load(name, &loaded) < 0)
                 return NULL;
         return name;
 }

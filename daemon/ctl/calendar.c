@@ -287,7 +287,8 @@ static int parse_base_time_in(const char *s, const Zone *z, uint64_t now, uint64
                 s = copy;
         } else {
                 for (int j = 0; j <= 1; j++) {
-                        const char *abbr = zone_abbreviation(z, j);
+                        /* tzname[] as it is then, after the conversions before. */
+                        const char *abbr = zone_abbreviation_at(z, j, *glibc_at);
 
                         if (!abbr || !*abbr)
                                 continue;

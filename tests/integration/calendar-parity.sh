@@ -248,5 +248,10 @@ for zone in Asia/Tokyo Europe/Moscow America/Sao_Paulo America/Danmarkshavn; do
                 utc_case "$zone" --base-time '1995-01-10 12:00' "*-*-* 02:00 $abbr" '*-*-* 02:00 UTC'
         done
 done
+# The timestamp systemd tries a failed expression as ends in an
+# abbreviation only if tzname[] has it then.
+utc_case Asia/Tokyo daily '1950-06-01 12:00 JDT' '12:00 JDT'
+utc_case Africa/Accra --base-time @1700000000 daily '1930-06-01 +0030' 'daily UTC'
+utc_case America/Danmarkshavn daily '1995-06-01 12:00 -02' '*-*-* 02:00 -02'
 echo "parity: $utc_lines cases of \"(in UTC)\" lines and abbreviations as glibc's state decides them"
 echo "parity: $passed cases passed in all"

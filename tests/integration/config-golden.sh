@@ -59,11 +59,17 @@ month_de=$([[ $now_de == CET ]] && echo 01 || echo 07)   # a month wholly in the
 # A daylight saving time of five days (the zone is checked every day).
 short='XST0XDT,J100,J105'
 now_short=$(TZ=$short date +%Z)
-half() { case $1 in CET|JST|XST) echo standard ;; *) echo "daylight saving" ;; esac; }
-the_other() { case $1 in CET) echo CEST ;; CEST) echo CET ;; XST) echo XDT ;; XDT) echo XST ;; esac; }
+# Sydney: a weekly calendar in the hour repeated when AEDT ends still
+# elapses once after the switch, then never.
+now_au=$(TZ=Australia/Sydney date +%Z)
+kind_au=$([[ $now_au == AEDT ]] && echo stops || echo never)
+half() { case $1 in CET|JST|XST|AEST) echo standard ;; *) echo "daylight saving" ;; esac; }
+the_other() { case $1 in CET) echo CEST ;; CEST) echo CET ;; XST) echo XDT ;; XDT) echo XST ;; AEDT) echo AEST ;; AEST) echo AEDT ;; esac; }
 unnamed='its name in /usr/share/zoneinfo'
 for case in "Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
             "Europe/Berlin|*:0/5 $now_de|stops|Europe/Berlin" \
+            "Australia/Sydney|Sun 02:30 AEDT|$kind_au|Australia/Sydney" \
+            "CET|*-*-* 02:00 $now_de|stops|$unnamed" \
             "$short|*-*-* 02:00 $now_short|stops|$unnamed" \
             "Europe/Berlin|*-$month_de-01 02:00 $now_de|restart|Europe/Berlin" \
             "Europe/Berlin|*-*-* 02:00 $other_de|never|Europe/Berlin" \
