@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "service/log.h"
@@ -69,6 +70,30 @@ static void send_error(Service *s, const char *code, const char *message, struct
         json_object_object_add(o, "error", json_object_new_string(code));
         json_object_object_add(o, "message", json_object_new_string(message));
         send_object(s, o);
+}
+
+/* Before hanging up on a client that may still be sending (its line was
+ * too long): the answer is sent; reading on what it sends, for at most
+ * 2 s and 1 MiB, keeps its writes from failing (EPIPE) before it has read
+ * the answer. */
+static void drain_input(Service *s) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 2 * USEC_PER_SEC;
+        size_t total = 0;
+        char buf[16384];
+
+        (void) shutdown(s->fd, SHUT_WR);
+        while (total < 1024 * 1024) {
+                struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                ssize_t k;
+
+                if (now >= deadline || poll(&pfd, 1, (int) ((deadline - now) / USEC_PER_MSEC) + 1) <= 0)
+                        return;
+                k = read(s->fd, buf, sizeof buf);
+                if (k <= 0)
+                        return;
+                total += (size_t) k;
+        }
 }
 
 static void on_progress(const char *step, RestoreStepState state, const char *message, void *userdata) {
@@ -247,9 +272,10 @@ static int serve(Service *s, const char *config_path) {
 
         n = read_line(s, REQUEST_TIMEOUT_USEC);
         if (n < 0) {
-                if (n == -E2BIG)
+                if (n == -E2BIG) {
                         send_error(s, "too_large", "requests are at most 64 KiB", NULL);
-                else if (n == -ETIMEDOUT)
+                        drain_input(s);
+                } else if (n == -ETIMEDOUT)
                         send_error(s, "timeout", "no request line within 30 s", NULL);
                 log_error("no restore request: %s", n == -ENODATA ? "the client sent nothing" : strerror((int) -n));
                 return EXIT_USAGE;
