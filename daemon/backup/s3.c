@@ -63,17 +63,10 @@ static size_t sink_write(S3Sink *k, const char *ptr, size_t n) {
                 k->error = -EFBIG;
                 return 0;       /* aborts the transfer */
         }
-        for (size_t done = 0; done < n;) {
-                ssize_t w = write(k->fd, ptr + done, n - done);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0) {
-                        k->error = w < 0 ? -errno : -EIO;
-                        return 0;       /* aborts the transfer */
-                }
-                done += (size_t) w;
-                k->written += (uint64_t) w;
-        }
+        k->error = loop_write(k->fd, ptr, n);
+        if (k->error < 0)
+                return 0;       /* aborts the transfer */
+        k->written += n;
         return n;
 }
 

@@ -408,9 +408,11 @@ int store_available(Store *s, uint64_t *ret_bytes) {
 }
 
 int store_tmpfile(Store *s, int *ret_fd) {
-        int fd = openat(s->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), r;
-        if (fd < 0)
-                return -errno;
+        int fd, r;
+
+        r = tmpfile_at(s->dir_fd, &fd);
+        if (r < 0)
+                return r;
         r = store_adopt(s, fd);
         if (r < 0) {
                 safe_close(fd);
@@ -421,18 +423,7 @@ int store_tmpfile(Store *s, int *ret_fd) {
 }
 
 int store_publish_fd(Store *s, int fd, const char *name) {
-        char proc[64];
-
-        if (fsync(fd) < 0)
-                return -errno;
-        if (linkat(fd, "", s->dir_fd, name, AT_EMPTY_PATH) >= 0)
-                return 0;
-        if (errno == EEXIST)
-                return -EEXIST;
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        if (linkat(AT_FDCWD, proc, s->dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
-                return -errno;
-        return 0;
+        return link_tmpfile_at(fd, s->dir_fd, name);
 }
 
 int store_publish_sidecar(Store *s, const Sidecar *sc) {

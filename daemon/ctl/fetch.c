@@ -103,34 +103,6 @@ static bool path_is_below(const char *path, const char *dir) {
         return rest && (*rest == '\0' || *rest == '/');
 }
 
-/* An anonymous 0600 file in the directory dir_fd. */
-static int tmpfile_in(int dir_fd, int *ret_fd) {
-        int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-        if (fd < 0)
-                return -errno;
-        *ret_fd = fd;
-        return 0;
-}
-
-/* Gives the anonymous file fd the name name in dir_fd, after an fsync;
- * never replaces a file (-EEXIST). Through the descriptor itself where
- * the process may (CAP_DAC_READ_SEARCH), else through /proc. */
-static int link_tmpfile(int fd, int dir_fd, const char *name) {
-        char proc[64];
-
-        if (fsync(fd) < 0)
-                return -errno;
-        if (linkat(fd, "", dir_fd, name, AT_EMPTY_PATH) >= 0)
-                return 0;
-        if (errno != ENOENT && errno != EPERM)
-                return -errno;
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        if (linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
-                return -errno;
-        return 0;
-}
-
 /* Downloads the sidecar into an anonymous file in dir_fd (*ret_fd) and
  * parses it; it must be name's, and give the size listed. -EBADMSG with
  * *ret_error when it cannot be taken, another -errno when the download
@@ -147,7 +119,7 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, i
         if (rm->sidecar_size > INSPECT_SIDECAR_MAX_BYTES)
                 return free_and_format(ret_error, "its sidecar is %" PRIu64 " bytes there, more than a sidecar "
                                        "holds", rm->sidecar_size), -EBADMSG;
-        r = tmpfile_in(dir_fd, &fd);
+        r = tmpfile_at(dir_fd, &fd);
         if (r < 0)
                 return free_and_format(ret_error, "cannot create an anonymous file (O_TMPFILE) in %s: %s", dir,
                                        strerror(-r)), r;
@@ -318,11 +290,15 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 goto oom;
         /* Nothing is fetched over a file that is there, nor beside a
          * sidecar that is not this one. */
-        if (faccessat(dir_fd, rm->name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0 ||
-            faccessat(dir_fd, sidecar_name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
-                fprintf(stderr, "etcd-backupctl fetch: %s/%s is there already; nothing fetched\n", dir_abs,
-                        faccessat(dir_fd, rm->name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0 ? rm->name : sidecar_name);
-                return EXIT_FAILURE;
+        {
+                const char *const names[] = { rm->name, sidecar_name };
+
+                for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                        if (faccessat(dir_fd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
+                                fprintf(stderr, "etcd-backupctl fetch: %s/%s is there already; nothing fetched\n",
+                                        dir_abs, names[i]);
+                                return EXIT_FAILURE;
+                        }
         }
         if (rm->has_sidecar && sidecar_fd < 0) {
                 r = fetch_sidecar(&s, rm, dir_fd, dir_abs, &sidecar_fd, &sc, &error);
@@ -335,7 +311,7 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 }
         }
 
-        r = tmpfile_in(dir_fd, &fd);
+        r = tmpfile_at(dir_fd, &fd);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl fetch: cannot create an anonymous file (O_TMPFILE) in %s: %s\n",
                         dir_abs, strerror(-r));
@@ -360,14 +336,14 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                         return EXIT_FAILURE;
                 }
                 /* The sidecar first, as a publish does: never a backup without it. */
-                r = link_tmpfile(sidecar_fd, dir_fd, sidecar_name);
+                r = link_tmpfile_at(sidecar_fd, dir_fd, sidecar_name);
                 if (r < 0) {
                         fprintf(stderr, "etcd-backupctl fetch: cannot write %s/%s: %s; nothing fetched\n", dir_abs,
                                 sidecar_name, strerror(-r));
                         return EXIT_FAILURE;
                 }
         }
-        r = link_tmpfile(fd, dir_fd, rm->name);
+        r = link_tmpfile_at(fd, dir_fd, rm->name);
         if (r >= 0 && fsync(dir_fd) < 0) {
                 r = -errno;
                 (void) unlinkat(dir_fd, rm->name, 0);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,30 @@
 
 /* Deepest directory nesting walked by chown_tree() (etcd uses 3). */
 #define CHOWN_DEPTH_MAX 32
+
+int tmpfile_at(int dir_fd, int *ret_fd) {
+        int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+int link_tmpfile_at(int fd, int dir_fd, const char *name) {
+        char proc[64];
+
+        if (fsync(fd) < 0)
+                return -errno;
+        if (linkat(fd, "", dir_fd, name, AT_EMPTY_PATH) >= 0)
+                return 0;
+        if (errno == EEXIST)
+                return -EEXIST;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
+                return -errno;
+        return 0;
+}
 
 int loop_write(int fd, const void *buf, size_t n) {
         const char *p = buf;

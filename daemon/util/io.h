@@ -30,6 +30,16 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
  * and frees. -EFBIG if larger than max. */
 int read_secret_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
+/* An anonymous 0600 file (O_TMPFILE) in the directory dir_fd: it vanishes
+ * unless link_tmpfile_at() names it. 0 and *ret_fd, or -errno. */
+int tmpfile_at(int dir_fd, int *ret_fd);
+
+/* fsync the anonymous file fd and give it name in dir_fd; never replaces
+ * a file (-EEXIST). Links through the descriptor (AT_EMPTY_PATH, which
+ * older kernels allow only with CAP_DAC_READ_SEARCH), else through
+ * /proc/self/fd. Does not fsync the directory. 0 or -errno. */
+int link_tmpfile_at(int fd, int dir_fd, const char *name);
+
 /* fsync() the directory at path. */
 int fsync_directory(const char *path);
 
