@@ -13,6 +13,8 @@ pod is logged and ignored. A pod is its first container's `command:` +
 over the nearest existing parent provides a missing mount point), so the
 program sees the in-pod paths its flags name, as in a real pod. Pods share
 the node's network, as kubeadm's control plane does (hostNetwork: true).
+A missing DirectoryOrCreate hostPath is made; one that cannot be (below a
+read-only /usr) is logged and left out, where the kubelet would fail the pod.
 
 STATE_DIR/pids/<pod name> holds each running pod's PID (the program's own:
 the mount setup ends in exec); STATE_DIR/kubelet.log says what happened;
@@ -55,7 +57,15 @@ def pod_of(path):
                 continue
             host[v["name"]] = v["hostPath"]["path"]
             if v["hostPath"].get("type") == "DirectoryOrCreate":
-                os.makedirs(v["hostPath"]["path"], mode=0o755, exist_ok=True)
+                try:
+                    os.makedirs(v["hostPath"]["path"], mode=0o755, exist_ok=True)
+                except OSError as e:
+                    # The kubelet would fail the pod; here a path the test
+                    # cannot make (below the host's read-only /usr in a
+                    # container) is left out and the pod runs without it.
+                    log("%s: hostPath %s cannot be made (%s); the pod runs without it"
+                        % (os.path.basename(path), v["hostPath"]["path"], e.strerror))
+                    del host[v["name"]]
         mounts = [(host[m["name"]], m["mountPath"]) for m in c.get("volumeMounts") or [] if m["name"] in host]
         return doc["metadata"]["name"], argv, mounts
     except Exception as e:  # the kubelet logs a bad manifest and goes on

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# tests/e2e/kubeadm-node.sh — the README's quick start on a kubeadm
+# control-plane node, and a restore in static-pod mode, under a real systemd
+# (PID 1, journald, D-Bus) in a container, through the INSTALLED units and
+# programs (`meson install --destdir`, the prefix bind-mounted in place; the
+# units, sysusers.d and tmpfiles.d entries copied unchanged).
+#
+# The node: kubeadm's four manifests (tests/fixtures/kubeadm, unchanged) in
+# /etc/kubernetes/manifests, 0600 as kubeadm writes them; kubeadm's PKI
+# layout in /etc/kubernetes/pki; the node address 192.168.122.10 the
+# manifests name, on the loopback of the container's own network namespace.
+# There is no kubelet: tests/helpers/kubelet-standin.py runs as
+# kubelet.service and starts each pod's `command:` as it is. etcd.yaml runs
+# the real etcd; `kube-apiserver`, `kube-controller-manager` and
+# `kube-scheduler` resolve (through the stand-in's PATH) to
+# tests/helpers/apiserver-standin.py, which serves /readyz over TLS where
+# the flags say (the controllers on their default ports 10257 and 10259).
+# kube-apiserver's etcd client certificate (apiserver-etcd-client.crt) is a
+# client certificate of etcd's CA, as kubeadm makes it.
+#
+# Checks: `etcd-backupctl discover --write` writes the configuration and the
+# credentials drop-in from kube-apiserver.yaml; the units it names start;
+# `etcd-backupctl backup` takes a backup through the daemon, which reads the
+# client key through LoadCredential=; `restore latest --dry-run` picks
+# static-pod; `restore latest --yes` on the shipped restore socket brings the
+# backed-up keys back with a new etcd process, the controllers restarted,
+# the manifests back as they were, the old data dir kept and /readyz
+# answering; the journal has the restore's MESSAGE_IDs; the daemon backs up
+# again afterwards; and a restore whose etcd cannot come up (a member that
+# does not exist in restore.initial_cluster) rolls back under the unit, with
+# the manifests and the data as they were.
+#
+#   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/kubeadm-node.sh
+#
+# Needs root, meson, systemd-nspawn, nsenter, etcd, etcdctl, jq, openssl,
+# curl, python3 with yaml, ip, and a build whose prefix is not /usr. Bounded
+# by TIME_LIMIT seconds (default 300); the container is stopped by the PID
+# of the systemd-nspawn process this script started.
+# shellcheck disable=SC2016,SC2317
+set -uo pipefail
+: "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
+TIME_LIMIT=${TIME_LIMIT:-300}
+
+PASS=0 FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+finish() {
+  echo "e2e-kubeadm-node: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
+  if [[ $FAIL -ne 0 && -n ${T:-} ]]; then
+    echo "--- kubelet stand-in"; tail -20 "$T/kubelet/kubelet.log" 2>/dev/null
+    echo "--- container commands"; tail -40 "$T/ct.log" 2>/dev/null
+  fi
+  [[ $FAIL -eq 0 ]]
+  exit $?
+}
+T0=$SECONDS
+[[ $(id -u) == 0 ]] || { not_ok "needs root (systemd-nspawn)"; finish; }
+for c in meson systemd-nspawn nsenter etcd etcdctl jq openssl curl python3 ip; do
+  command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
+done
+
+. "$(dirname "$0")/lib.sh"
+e2e_setup etcd-backupd-e2e-kubeadm
+
+e2e_install_restore
+UNITDIR=${RUNIT%/*}
+SYSUSERS=$(find "$D" -path '*/sysusers.d/etcd-backupd.conf' | head -1)
+TMPFILES=$(find "$D" -path '*/tmpfiles.d/etcd-backupd.conf' | head -1)
+check "installed: the daemon's units, sysusers.d and tmpfiles.d entries" \
+  test -f "$UNITDIR/etcd-backupd.service" -a -f "$UNITDIR/etcd-backupd.socket" -a -n "$SYSUSERS" -a -n "$TMPFILES"
+
+# ---- what goes into the container (/e2e) ----
+NODE_IP=192.168.122.10
+"$TOP_SRCDIR/scripts/dev-etcd" --certs "$T" >/dev/null || { not_ok "certificates"; finish; }
+. "$TOP_SRCDIR/tests/helpers/k8s-pki.sh"
+make_k8s_pki "$T/k8s-pki" || { not_ok "kubernetes certificates"; finish; }
+mkdir -p "$T/manifests" "$T/bin" "$T/kubelet" "$T/units"
+cp "$TOP_SRCDIR"/tests/fixtures/kubeadm/*.yaml "$T/manifests/"
+cp "$TOP_SRCDIR/tests/helpers/kubelet-standin.py" "$TOP_SRCDIR/tests/helpers/apiserver-standin.py" "$T/"
+# The control plane's programs, as the stand-in's PATH finds them. The
+# controllers' manifests name no port or certificate: their defaults.
+printf '#!/bin/sh\nexec python3 /e2e/apiserver-standin.py "$@"\n' > "$T/bin/kube-apiserver"
+for c in kube-controller-manager:10257 kube-scheduler:10259; do
+  printf '#!/bin/sh\nexec python3 /e2e/apiserver-standin.py --secure-port=%s --tls-cert-file=/etc/kubernetes/pki/apiserver.crt --tls-private-key-file=/etc/kubernetes/pki/apiserver.key "$@"\n' \
+    "${c#*:}" > "$T/bin/${c%%:*}"
+done
+chmod 0755 "$T"/bin/*
+cat > "$T/units/kubelet.service" <<'EOF'
+[Unit]
+Description=kubelet stand-in (the static pods of /etc/kubernetes/manifests)
+[Service]
+Environment=PATH=/e2e/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ExecStart=/usr/bin/python3 /e2e/kubelet-standin.py /etc/kubernetes/manifests /e2e/kubelet
+EOF
+# Sanitizer builds: the options the other end-to-end tests give (LeakSanitizer
+# needs ptrace, which the units forbid).
+if [[ $SANITIZE != none ]]; then
+  for u in etcd-backupd.service etcd-backupd-restore@.service; do
+    mkdir -p "$T/units/$u.d"
+    echo -e '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1' \
+      > "$T/units/$u.d/sanitizer.conf"
+  done
+fi
+
+# ---- boot ----
+e2e_boot --bind="$D$PREFIX:$PREFIX"
+ok "container booted"
+
+ct() { # CMD...: inside the container, clean environment, bounded
+  echo "+ $*" >> "$T/ct.log"
+  timeout 120 nsenter -t "$LEADER" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 ETCDCTL_API=3 "$@"
+}
+wait_until() { local n=$(($1 * 5)); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
+active() { [[ $(ct systemctl show -P ActiveState "$1" 2>/dev/null) == active ]]; }
+EPKI=/etc/kubernetes/pki/etcd
+ectl() { ct etcdctl --endpoints https://127.0.0.1:2379 --cacert $EPKI/ca.crt --cert $EPKI/healthcheck-client.crt \
+           --key $EPKI/healthcheck-client.key --command-timeout=5s "$@"; }
+etcd_healthy() { ectl endpoint health >/dev/null 2>&1; }
+readyz() { [[ $(ct curl -sS --max-time 5 --cacert /etc/kubernetes/pki/ca.crt "https://$NODE_IP:6443/readyz" 2>&1) == ok ]]; }
+pod_pid() { cat "$T/kubelet/pids/$1" 2>/dev/null; }
+new_pid() { local p; p=$(pod_pid "$1"); [[ -n $p && $p != "$2" ]]; }
+manifests_state() { ct sh -c 'cd /etc/kubernetes/manifests && stat -c "%n %a %U" * && sha256sum *'; }
+data_keys() { ectl get "$1" --prefix --keys-only | grep -c .; }
+
+wait_until 30 ct systemctl is-system-running --wait >/dev/null 2>&1
+ct ip addr add "$NODE_IP/32" dev lo >> "$T/ct.log" 2>&1
+check "the node address $NODE_IP on the container's loopback" \
+  grep -q "inet $NODE_IP/32" <<<"$(ct ip -4 addr show dev lo)"
+
+# kubeadm's layout: keys 0600, manifests 0600, all root's.
+ct sh -ec "
+  mkdir -p $EPKI /etc/kubernetes/manifests /etc/systemd/system/etcd-backupd.service.d /etc/sysusers.d /etc/tmpfiles.d
+  cp /e2e/k8s-pki/ca.crt /e2e/k8s-pki/ca.key /e2e/k8s-pki/apiserver.crt /e2e/k8s-pki/apiserver.key /etc/kubernetes/pki/
+  cp /e2e/pki/etcd/ca.crt /e2e/pki/etcd/server.crt /e2e/pki/etcd/server.key /e2e/pki/etcd/peer.crt /e2e/pki/etcd/peer.key \
+     /e2e/pki/etcd/healthcheck-client.crt /e2e/pki/etcd/healthcheck-client.key $EPKI/
+  cp /e2e/pki/etcd/healthcheck-client.crt /etc/kubernetes/pki/apiserver-etcd-client.crt
+  cp /e2e/pki/etcd/healthcheck-client.key /etc/kubernetes/pki/apiserver-etcd-client.key
+  chmod 0600 /etc/kubernetes/pki/*.key $EPKI/*.key
+  install -m 0600 /e2e/manifests/*.yaml /etc/kubernetes/manifests/
+  cp /e2e/units/kubelet.service /etc/systemd/system/
+  cp /e2e/dest${UNITDIR#"$D"}/etcd-backupd* /etc/systemd/system/
+  cp -r /e2e/units/*.d /etc/systemd/system/ 2>/dev/null || true
+  cp /e2e/dest${SYSUSERS#"$D"} /etc/sysusers.d/etcd-backupd.conf
+  cp /e2e/dest${TMPFILES#"$D"} /etc/tmpfiles.d/etcd-backupd.conf
+  systemctl daemon-reload
+  systemd-sysusers etcd-backupd.conf
+  systemd-tmpfiles --create etcd-backupd.conf
+  systemctl start kubelet.service
+" >> "$T/ct.log" 2>&1
+check "node set up: PKI, manifests, units, sysusers, tmpfiles; kubelet.service started" test $? -eq 0
+check "etcd runs as a static pod (etcd.yaml as kubeadm wrote it)" wait_until 60 etcd_healthy
+check "the kube-apiserver static pod answers /readyz at $NODE_IP:6443" wait_until 30 readyz
+check "kube-controller-manager and kube-scheduler pods run" \
+  wait_until 30 eval 'test -n "$(pod_pid kube-controller-manager)" -a -n "$(pod_pid kube-scheduler)"'
+man_before=$(manifests_state)
+
+# ---- the quick start: discover --write, then the units ----
+out=$(ct "$ETCD_BACKUPCTL" discover --write 2>&1); rc=$?
+check "discover --write: exit 0 ($(tail -1 <<<"$out"))" test $rc -eq 0
+check "discover --write: the configuration names kube-apiserver's etcd client certificate" \
+  ct grep -qF 'cert = "/etc/kubernetes/pki/apiserver-etcd-client.crt";' "$CONF"
+check "discover --write: restore.mode static-pod" ct grep -qF 'mode = "static-pod";' "$CONF"
+check "discover --write: the credentials drop-in hands the key to the service" \
+  ct grep -qxF 'LoadCredential=apiserver-etcd-client.key:/etc/kubernetes/pki/apiserver-etcd-client.key' \
+    /etc/systemd/system/etcd-backupd.service.d/credentials.conf
+check "discover --write: the configuration is root's, written by no one else" \
+  test "$(ct stat -c '%a %U' "$CONF")" = "644 root"
+ct systemctl daemon-reload >> "$T/ct.log" 2>&1
+ct systemctl enable --now etcd-backupd.socket etcd-backupd.service etcd-backupd-restore.socket >> "$T/ct.log" 2>&1
+check "etcd-backupd.service runs (as the quick start enables it)" wait_until 20 active etcd-backupd.service
+check "etcd-backupd.service runs as etcd-backup" \
+  test "$(ct systemctl show -P User etcd-backupd.service)" = etcd-backup
+
+backups() { ct ls /var/lib/etcd-backupd | grep -c '^etcd-[0-9a-f]*-[0-9TZ]*-r[0-9]*\.db\(\.gz\|\.zst\)\?$'; }
+# On its first start, with no backup yet, the daemon takes one at once
+# (schedule.persistent); the later ones must not join it.
+first_done() { ct "$ETCD_BACKUPCTL" status --json 2>/dev/null | jq -e '.state == "idle" and .last.revision != null' >/dev/null && [[ $(backups) == 1 ]]; }
+check "the daemon's first backup on start, then idle" wait_until 30 first_done
+for i in $(seq 1 10); do ectl put "/before/k$i" "v$i" >/dev/null; done
+out=$(ct "$ETCD_BACKUPCTL" backup 2>&1); rc=$?
+check "etcd-backupctl backup: exit 0 ($(tail -1 <<<"$out"))" test $rc -eq 0
+check "the backup is in /var/lib/etcd-backupd, beside the first" test "$(backups)" = 2
+for i in $(seq 1 5); do ectl put "/after/k$i" late >/dev/null; done
+check "later writes are there before the restore" test "$(data_keys /after/)" = 5
+
+# ---- restore in static-pod mode through the shipped restore socket ----
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
+check "dry run: exit 0" test $rc -eq 0
+check "dry run: mode static-pod (etcd.yaml in /etc/kubernetes/manifests)" grep -q "Mode: *static-pod" <<<"$out"
+check "dry run: the manifests unchanged" test "$man_before" = "$(manifests_state)"
+
+etcd_before=$(pod_pid etcd) kcm_before=$(pod_pid kube-controller-manager) sch_before=$(pod_pid kube-scheduler)
+t0=$SECONDS
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" > "$T/restore.out"
+check "restore: exit 0 in $((SECONDS - t0)) s ($(tail -1 <<<"$out"))" test $rc -eq 0
+check "restore: etcd is a new process (pid $etcd_before before)" new_pid etcd "$etcd_before"
+check "restore: etcd healthy" wait_until 10 etcd_healthy
+check "restore: the backed-up keys are back" test "$(data_keys /before/)" = 10
+check "restore: the later writes are gone" test "$(data_keys /after/)" = 0
+controllers_restarted() { new_pid kube-controller-manager "$kcm_before" && new_pid kube-scheduler "$sch_before"; }
+check "restore: kube-controller-manager and kube-scheduler restarted (new pids)" controllers_restarted
+check "restore: /readyz answers when the restore returns" readyz
+check "restore: the manifests back as they were (names, modes, owners, contents)" \
+  test "$man_before" = "$(manifests_state)"
+check "restore: no holding dir left" test -z "$(ct sh -c 'ls -d /etc/kubernetes/etcd-backupd-held-* 2>/dev/null')"
+pre=$(ct sh -c 'ls -d /var/lib/etcd.pre-restore-* 2>/dev/null' | head -1)
+check "restore: the old data dir kept ($pre), with the later writes" \
+  ct sh -c "test -d '$pre/member' && grep -qa /after/k1 '$pre/member/snap/db'"
+check "journal: restore started" ct sh -c 'journalctl -q MESSAGE_ID=017db7d7f98c434cb59d0ec5f2d54a05 | grep -q .'
+check "journal: restore finished" ct sh -c 'journalctl -q MESSAGE_ID=4d355615b1504ddcbb94373e3965e3b6 | grep -q .'
+check "the restore service is gone (the socket's connection ended)" \
+  test -z "$(ct systemctl list-units --no-legend --state=active 'etcd-backupd-restore@*')"
+out=$(ct "$ETCD_BACKUPCTL" backup 2>&1); rc=$?
+check "the daemon backs up the restored etcd ($(tail -1 <<<"$out"))" test $rc -eq 0 -a "$(backups)" = 3
+check "etcd-backupd.service still active" active etcd-backupd.service
+
+# ---- a restore whose etcd cannot come up rolls back ----
+ectl put /after-restore/k1 kept >/dev/null
+data_before=$(ectl get "" --prefix --keys-only | sort)
+ct cp "$CONF" /run/good.conf
+ct sed -i -e "s|^  initial_cluster = \"\\(.*\\)\";|  initial_cluster = \"\\1,ghost=https://127.0.0.1:2390\";|" \
+  -e 's|^  health_timeout = ".*";|  health_timeout = "8s";|' "$CONF"
+check "bad configuration: restore.initial_cluster names a member that does not exist" \
+  ct grep -q 'initial_cluster = ".*ghost=' "$CONF"
+check "bad configuration: restore.health_timeout 8 s" ct grep -qF 'health_timeout = "8s";' "$CONF"
+etcd_before=$(pod_pid etcd)
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" > "$T/restore-bad.out"
+check "failed restore: exit 1" test $rc -eq 1
+check "failed restore: says why and that it rolled back" \
+  eval 'grep -q "etcd is not healthy after 8 s" <<<"$out" && grep -q "rolled back" <<<"$out"'
+check "failed restore: etcd healthy again" wait_until 30 etcd_healthy
+check "failed restore: every key as it was" test "$data_before" = "$(ectl get "" --prefix --keys-only | sort)"
+check "failed restore: /readyz answers" wait_until 10 readyz
+check "failed restore: the manifests back as they were" test "$man_before" = "$(manifests_state)"
+check "failed restore: no holding dir left" \
+  test -z "$(ct sh -c 'ls -d /etc/kubernetes/etcd-backupd-held-* 2>/dev/null')"
+check "failed restore: the failed data dir kept as .failed-restore-*" \
+  ct sh -c 'test -d "$(ls -d /var/lib/etcd.failed-restore-* | head -1)/member"'
+check "journal: restore failed" ct sh -c 'journalctl -q MESSAGE_ID=f7d5be1d166a4c44ae83864fd04d74ba | grep -q .'
+ct cp /run/good.conf "$CONF"
+finish
