@@ -14,7 +14,9 @@
  * while the compressor finishes; then the trailer is checked.
  * Only then is the compressed file linked under its name, the sidecar
  * beside it, and the directory fsynced. Every intermediate file is
- * O_TMPFILE, so a failure or a kill at any point leaves nothing behind.
+ * anonymous (O_TMPFILE), so a failure or a kill at any point leaves nothing
+ * behind; where the file system has no O_TMPFILE (NFS) it has a hidden
+ * name, removed on a failure and, after a kill, by the next start's tidy.
  */
 
 #include <errno.h>
@@ -388,7 +390,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                BackupResult *result) {
         _cleanup_(etcd_status_done) EtcdStatus status = {};
         _cleanup_(trailer_freep) Trailer *trailer = NULL;
-        _cleanup_close_ int spool_fd = -EBADF, out_fd = -EBADF;
+        _cleanup_(tmpfile_done) TmpFile spool_tmp = TMPFILE_NULL, out_tmp = TMPFILE_NULL;
         _cleanup_free_ char *error = NULL, *name = NULL;
         EtcdTls tls = etcd_tls_from_config(&c->etcd);
         uint8_t db_sha[TRAILER_BYTES], file_sha[EVP_MAX_MD_SIZE];
@@ -428,9 +430,9 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         if (r < 0)
                 return r;
 
-        r = store_tmpfile(store, &spool_fd);
+        r = store_tmpfile(store, &spool_tmp);
         if (r >= 0 && !direct)
-                r = store_tmpfile(store, &out_fd);
+                r = store_tmpfile(store, &out_tmp);
         if (r < 0)
                 return fail(result, r, "cannot create a temporary file in %s: %s", c->storage.directory,
                             strerror(-r));
@@ -438,14 +440,14 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         if (r < 0)
                 return fail(result, r, "out of memory");
         if (!direct) {
-                out.fd = out_fd;
+                out.fd = out_tmp.fd;
                 out.md = EVP_MD_CTX_new();
                 if (!out.md || EVP_DigestInit_ex(out.md, EVP_sha256(), NULL) != 1) {
                         EVP_MD_CTX_free(out.md);
                         return fail(result, -ENOMEM, "out of memory");
                 }
         }
-        spool.fd = spool_fd;
+        spool.fd = spool_tmp.fd;
         spool.trailer = trailer;
         if (encrypted) {
                 size_t n = strv_length(c->encryption.recipients);
@@ -507,9 +509,9 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         spool_finish(&spool, false);
         if (direct)
                 /* Only a head start for the fsync at publishing. */
-                (void) sync_file_range(spool_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+                (void) sync_file_range(spool_tmp.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         report(progress, userdata, BACKUP_PHASE_VERIFY, spool.written, spool.written);
-        rs = check_db(c, result, spool_fd, &revision);
+        rs = check_db(c, result, spool_tmp.fd, &revision);
 
         report(progress, userdata, BACKUP_PHASE_COMPRESS, spool.written, spool.written);
         if (thread_started) {
@@ -627,7 +629,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                          strerror(-r));
                 goto finish;
         }
-        r = store_publish_fd(store, direct ? spool_fd : out_fd, name);
+        r = store_publish(store, direct ? &spool_tmp : &out_tmp, name);
         if (r < 0) {
                 /* Not ours to remove if it exists: only the sidecar just linked. */
                 (void) unlink_sidecar(store, name);

@@ -2,9 +2,11 @@
 /*
  * store.c — the backup directory (see store.h).
  *
- * Publishing is O_TMPFILE + fsync + linkat: the name appears only once the
- * content is complete and durable, so there is never a partial file that
- * looks like a backup. The sidecar is linked before its backup, so a kill
+ * Publishing is O_TMPFILE + fsync + linkat (on a file system without
+ * O_TMPFILE, such as NFS, a hidden name + fsync + linkat + unlink; a kill
+ * leaves the hidden name, which store_tidy removes): the name appears only
+ * once the content is complete and durable, so there is never a partial
+ * file that looks like a backup. The sidecar is linked before its backup, so a kill
  * between the two leaves a sidecar alone (store_tidy removes it), never a
  * backup without its description. linkat() with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH
  * on older kernels; the unprivileged daemon links through /proc/self/fd.
@@ -407,28 +409,25 @@ int store_available(Store *s, uint64_t *ret_bytes) {
         return 0;
 }
 
-int store_tmpfile(Store *s, int *ret_fd) {
-        int fd, r;
+int store_tmpfile(Store *s, TmpFile *ret) {
+        int r;
 
-        r = tmpfile_at(s->dir_fd, &fd);
+        r = tmpfile_open(s->dir_fd, ret);
         if (r < 0)
                 return r;
-        r = store_adopt(s, fd);
-        if (r < 0) {
-                safe_close(fd);
-                return r;
-        }
-        *ret_fd = fd;
-        return 0;
+        r = store_adopt(s, ret->fd);
+        if (r < 0)
+                tmpfile_done(ret);
+        return r;
 }
 
-int store_publish_fd(Store *s, int fd, const char *name) {
-        return link_tmpfile_at(fd, s->dir_fd, name);
+int store_publish(Store *s, TmpFile *t, const char *name) {
+        return tmpfile_link(t, name);
 }
 
 int store_publish_sidecar(Store *s, const Sidecar *sc) {
         _cleanup_free_ char *json = NULL, *name = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(tmpfile_done) TmpFile t = TMPFILE_NULL;
         int r;
 
         r = sidecar_to_json(sc, &json);
@@ -436,16 +435,16 @@ int store_publish_sidecar(Store *s, const Sidecar *sc) {
                 return r;
         if (asprintf(&name, "%s" SIDECAR_SUFFIX, sc->name) < 0)
                 return -ENOMEM;
-        r = store_tmpfile(s, &fd);
+        r = store_tmpfile(s, &t);
         if (r < 0)
                 return r;
-        r = loop_write(fd, json, strlen(json));
+        r = loop_write(t.fd, json, strlen(json));
         if (r < 0)
                 return r;
-        r = loop_write(fd, "\n", 1);
+        r = loop_write(t.fd, "\n", 1);
         if (r < 0)
                 return r;
-        return store_publish_fd(s, fd, name);
+        return store_publish(s, &t, name);
 }
 
 int store_sync(Store *s) {
@@ -645,6 +644,13 @@ static const char *file_kind(mode_t mode) {
         }
 }
 
+/* Remove name (gone already: nothing to do) and add it to *removed. */
+static int tidy_remove(Store *s, const char *name, char ***removed) {
+        if (unlinkat(s->dir_fd, name, 0) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return strv_extend(removed, name);
+}
+
 int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable, char ***ret_strays) {
         _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL, **strays = NULL;
         struct dirent *de;
@@ -659,7 +665,13 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                 struct stat st;
                 size_t len = strlen(de->d_name);
 
-                if (endswith(de->d_name, SIDECAR_SUFFIX)) {
+                if (startswith(de->d_name, TMPFILE_PREFIX)) {
+                        /* A temporary file of a backup killed on a file
+                         * system without O_TMPFILE: under the lock, no
+                         * backup of ours is using it. */
+                        if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode))
+                                r = tidy_remove(s, de->d_name, &removed);
+                } else if (endswith(de->d_name, SIDECAR_SUFFIX)) {
                         base = strndup(de->d_name, len - strlen(SIDECAR_SUFFIX));
                         if (!base) {
                                 r = -ENOMEM;
@@ -675,12 +687,7 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                                     strv_consume(&strays, TAKE_PTR(other));
                                 continue;
                         }
-                        if (unlinkat(s->dir_fd, de->d_name, 0) < 0) {
-                                if (errno != ENOENT)
-                                        r = -errno;
-                                continue;
-                        }
-                        r = strv_extend(&removed, de->d_name);
+                        r = tidy_remove(s, de->d_name, &removed);
                 } else if (store_name_parse(de->d_name, &(StoreName) {}) >= 0) {
                         _cleanup_(sidecar_done) Sidecar sc = {};
                         _cleanup_free_ char *problem = NULL;

@@ -2,10 +2,12 @@
 #pragma once
 
 /*
- * store.h — the backup directory: backup names, sidecar JSON, anonymous
- * temporary files that become backups only when complete (O_TMPFILE +
- * linkat), listing and removal. A crash at any moment leaves either a
- * complete backup or nothing; files are 0600 and the directory 0700.
+ * store.h — the backup directory: backup names, sidecar JSON, temporary
+ * files that become backups only when complete (O_TMPFILE + linkat, or a
+ * hidden name where there is no O_TMPFILE), listing and removal. A crash at
+ * any moment leaves either a complete backup or nothing that counts as one
+ * (a hidden temporary file, removed at the next start); files are 0600 and
+ * the directory 0700.
  */
 
 #include <stdbool.h>
@@ -16,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "backup/codec.h"
+#include "util/io.h"
 #include "util/macro.h"
 
 #define SIDECAR_SUFFIX ".json"
@@ -112,13 +115,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 /* Bytes available to us on the directory's file system. */
 int store_available(Store *s, uint64_t *ret_bytes);
 
-/* An anonymous 0600 file in the directory (O_TMPFILE): it vanishes if we
- * die before it is published. */
-int store_tmpfile(Store *s, int *ret_fd);
+/* A temporary 0600 file in the directory (util/io's TmpFile: anonymous, or
+ * on a file system without O_TMPFILE under a hidden name that store_tidy()
+ * removes if we die before it is published). */
+int store_tmpfile(Store *s, TmpFile *ret);
 
-/* fsync fd and give it name in the directory; never replaces an existing
- * file (-EEXIST). Does not fsync the directory (store_sync does). */
-int store_publish_fd(Store *s, int fd, const char *name);
+/* fsync the file and give it name in the directory; never replaces an
+ * existing file (-EEXIST). Does not fsync the directory (store_sync does). */
+int store_publish(Store *s, TmpFile *t, const char *name);
 
 /* Write sidecar JSON through a temporary file and publish it as
  * <name>.json. A backup is published after its sidecar (never a backup
@@ -156,8 +160,9 @@ int store_remove(Store *s, const char *name);
 
 /* Tidy up after an interrupted publish: remove every sidecar whose backup
  * does not exist (publishing links the sidecar first, so a kill between the
- * two leaves one), then fsync the directory. Fills *ret_removed with the
- * sidecars removed, *ret_unpaired with the backups that have no sidecar
+ * two leaves one) and every regular file named TMPFILE_PREFIX… (what a
+ * backup killed on a file system without O_TMPFILE leaves), then fsync the
+ * directory. Fills *ret_removed with the files removed, *ret_unpaired with the backups that have no sidecar
  * (never left by a publish; worth a warning) and *ret_unusable with
  * "<sidecar>: <problem>" for each sidecar that is there but cannot be taken
  * (unreadable, not valid, another backup's). An entry named like the

@@ -107,9 +107,9 @@ static bool path_is_below(const char *path, const char *dir) {
  * parses it; it must be name's, and give the size listed. -EBADMSG with
  * *ret_error when it cannot be taken, another -errno when the download
  * failed. */
-static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, int *ret_fd, Sidecar *ret,
+static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, TmpFile *ret_tmp, Sidecar *ret,
                          char **ret_error) {
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(tmpfile_done) TmpFile t = TMPFILE_NULL;
         _cleanup_free_ char *name = NULL;
         const char *why = NULL;
         int r;
@@ -119,18 +119,17 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, i
         if (rm->sidecar_size > INSPECT_SIDECAR_MAX_BYTES)
                 return free_and_format(ret_error, "its sidecar is %" PRIu64 " bytes there, more than a sidecar "
                                        "holds", rm->sidecar_size), -EBADMSG;
-        r = tmpfile_at(dir_fd, &fd);
+        r = tmpfile_open(dir_fd, &t);
         if (r < 0)
-                return free_and_format(ret_error, "cannot create an anonymous file (O_TMPFILE) in %s: %s", dir,
-                                       strerror(-r)), r;
-        r = s3_get_file(s, name, rm->sidecar_size, fd, ret_error);
+                return free_and_format(ret_error, "cannot create a temporary file in %s: %s", dir, strerror(-r)), r;
+        r = s3_get_file(s, name, rm->sidecar_size, t.fd, ret_error);
         if (r == -EFBIG)
                 return -EBADMSG;        /* a sidecar longer than listed */
         if (r < 0)
                 return r;
-        if (lseek(fd, 0, SEEK_SET) < 0)
+        if (lseek(t.fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = sidecar_read_fd(fd, ret, &why);
+        r = sidecar_read_fd(t.fd, ret, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -141,7 +140,8 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, i
         if (ret->file_size != rm->size)
                 return free_and_format(ret_error, "it is %" PRIu64 " bytes there, its sidecar says %" PRIu64,
                                        rm->size, ret->file_size), -EBADMSG;
-        *ret_fd = TAKE_FD(fd);
+        *ret_tmp = t;
+        t = TMPFILE_NULL;
         return 0;
 }
 
@@ -163,7 +163,9 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(sidecar_done) Sidecar sc = {};
         _cleanup_(s3_done) S3 s = {};
         _cleanup_free_ char *error = NULL, *sidecar_name = NULL, *out_path = NULL, *dir_abs = NULL;
-        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF, sidecar_fd = -EBADF;
+        _cleanup_close_ int dir_fd = -EBADF;
+        /* After dir_fd, so cleaned up before it: they remove their names in it. */
+        _cleanup_(tmpfile_done) TmpFile tmp = TMPFILE_NULL, sidecar_tmp = TMPFILE_NULL;
         char hex[SHA256_HEX_MAX];
         const char *dir = ".", *what;
         int opt, r;
@@ -248,8 +250,8 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                         break;
                 sidecar_done(&sc);
                 error = mfree(error);
-                sidecar_fd = safe_close(sidecar_fd);
-                r = fetch_sidecar(&s, cand, dir_fd, dir_abs, &sidecar_fd, &sc, &error);
+                tmpfile_done(&sidecar_tmp);
+                r = fetch_sidecar(&s, cand, dir_fd, dir_abs, &sidecar_tmp, &sc, &error);
                 if (r == -ENOMEM)
                         goto oom;
                 if (r == -EBADMSG) {
@@ -300,8 +302,8 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                                 return EXIT_FAILURE;
                         }
         }
-        if (rm->has_sidecar && sidecar_fd < 0) {
-                r = fetch_sidecar(&s, rm, dir_fd, dir_abs, &sidecar_fd, &sc, &error);
+        if (rm->has_sidecar && sidecar_tmp.fd < 0) {
+                r = fetch_sidecar(&s, rm, dir_fd, dir_abs, &sidecar_tmp, &sc, &error);
                 if (r == -ENOMEM)
                         goto oom;
                 if (r < 0) {
@@ -311,13 +313,13 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 }
         }
 
-        r = tmpfile_at(dir_fd, &fd);
+        r = tmpfile_open(dir_fd, &tmp);
         if (r < 0) {
-                fprintf(stderr, "etcd-backupctl fetch: cannot create an anonymous file (O_TMPFILE) in %s: %s\n",
-                        dir_abs, strerror(-r));
+                fprintf(stderr, "etcd-backupctl fetch: cannot create a temporary file in %s: %s\n", dir_abs,
+                        strerror(-r));
                 return EXIT_FAILURE;
         }
-        r = s3_get_file(&s, rm->name, rm->size, fd, &error);
+        r = s3_get_file(&s, rm->name, rm->size, tmp.fd, &error);
         if (r == -ENOMEM)
                 goto oom;
         if (r < 0) {
@@ -325,7 +327,7 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 return EXIT_FAILURE;
         }
         if (rm->has_sidecar) {
-                r = s3_sha256_range(fd, 0, rm->size, hex);
+                r = s3_sha256_range(tmp.fd, 0, rm->size, hex);
                 if (r < 0) {
                         fprintf(stderr, "etcd-backupctl fetch: cannot read back %s: %s\n", rm->name, strerror(-r));
                         return EXIT_FAILURE;
@@ -336,14 +338,14 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                         return EXIT_FAILURE;
                 }
                 /* The sidecar first, as a publish does: never a backup without it. */
-                r = link_tmpfile_at(sidecar_fd, dir_fd, sidecar_name);
+                r = tmpfile_link(&sidecar_tmp, sidecar_name);
                 if (r < 0) {
                         fprintf(stderr, "etcd-backupctl fetch: cannot write %s/%s: %s; nothing fetched\n", dir_abs,
                                 sidecar_name, strerror(-r));
                         return EXIT_FAILURE;
                 }
         }
-        r = link_tmpfile_at(fd, dir_fd, rm->name);
+        r = tmpfile_link(&tmp, rm->name);
         if (r >= 0 && fsync(dir_fd) < 0) {
                 r = -errno;
                 (void) unlinkat(dir_fd, rm->name, 0);

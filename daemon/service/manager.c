@@ -9,8 +9,8 @@
  * (on_clock_set()). Retries after a failure use a CLOCK_MONOTONIC timer
  * with doubling backoff. A job is a forked worker (worker.h); the loop reads
  * its progress lines and reaps it, so it never blocks and keeps answering
- * the watchdog. SIGTERM stops the worker (its files are O_TMPFILE, so
- * nothing partial stays) and then the loop.
+ * the watchdog. SIGTERM stops the worker (its files are anonymous until
+ * complete, so nothing partial stays) and then the loop.
  */
 
 #include <errno.h>

@@ -6,8 +6,9 @@
  * job_run() and reports over a pipe, one JSON object per line: progress
  * objects while it works, then exactly one result object. The daemon's
  * event loop only reads those lines and reaps the child, so it never
- * blocks; killing the child leaves nothing behind (every file it writes is
- * O_TMPFILE until it is complete).
+ * blocks; killing the child leaves no partial backup (every file it writes
+ * is anonymous, or hidden where there is no O_TMPFILE, until it is
+ * complete).
  */
 
 #include <stdbool.h>

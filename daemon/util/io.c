@@ -6,9 +6,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,28 +21,54 @@
 /* Deepest directory nesting walked by chown_tree() (etcd uses 3). */
 #define CHOWN_DEPTH_MAX 32
 
-int tmpfile_at(int dir_fd, int *ret_fd) {
-        int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+int tmpfile_open(int dir_fd, TmpFile *ret) {
+        TmpFile t = { .fd = -EBADF, .dir_fd = dir_fd };
 
-        if (fd < 0)
+        *ret = TMPFILE_NULL;
+        t.fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        /* EISDIR: kernels older than 3.11 read O_TMPFILE as O_DIRECTORY. */
+        for (unsigned i = 0; t.fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EEXIST) && i < 16; i++) {
+                uint64_t id;
+                if (getrandom(&id, sizeof id, 0) != sizeof id)
+                        return -errno;
+                snprintf(t.name, sizeof t.name, TMPFILE_PREFIX "%016" PRIx64, id);
+                t.fd = openat(dir_fd, t.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        }
+        if (t.fd < 0)
                 return -errno;
-        *ret_fd = fd;
+        *ret = t;
         return 0;
 }
 
-int link_tmpfile_at(int fd, int dir_fd, const char *name) {
+int tmpfile_link(TmpFile *t, const char *name) {
         char proc[64];
 
-        if (fsync(fd) < 0)
+        if (fsync(t->fd) < 0)
                 return -errno;
-        if (linkat(fd, "", dir_fd, name, AT_EMPTY_PATH) >= 0)
+        if (t->name[0]) {
+                if (linkat(t->dir_fd, t->name, t->dir_fd, name, 0) < 0)
+                        return -errno;
+                /* Published; a hidden name left by a failure here is only a
+                 * second name, which the next start removes. */
+                (void) unlinkat(t->dir_fd, t->name, 0);
+                t->name[0] = '\0';
+                return 0;
+        }
+        if (linkat(t->fd, "", t->dir_fd, name, AT_EMPTY_PATH) >= 0)
                 return 0;
         if (errno == EEXIST)
                 return -EEXIST;
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        if (linkat(AT_FDCWD, proc, dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", t->fd);
+        if (linkat(AT_FDCWD, proc, t->dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
                 return -errno;
         return 0;
+}
+
+void tmpfile_done(TmpFile *t) {
+        if (t->name[0])
+                (void) unlinkat(t->dir_fd, t->name, 0);
+        safe_close(t->fd);
+        *t = TMPFILE_NULL;
 }
 
 int loop_write(int fd, const void *buf, size_t n) {

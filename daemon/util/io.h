@@ -7,6 +7,7 @@
  */
 
 #include <dirent.h>
+#include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -30,15 +31,32 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
  * and frees. -EFBIG if larger than max. */
 int read_secret_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
-/* An anonymous 0600 file (O_TMPFILE) in the directory dir_fd: it vanishes
- * unless link_tmpfile_at() names it. 0 and *ret_fd, or -errno. */
-int tmpfile_at(int dir_fd, int *ret_fd);
+/* A temporary 0600 file in a directory, given its name only once it is
+ * whole. Anonymous (O_TMPFILE) where the file system has that; elsewhere
+ * (NFS, FUSE) created under a hidden name of its own, TMPFILE_PREFIX and
+ * 16 hex digits, which tmpfile_link() trades for the final name and
+ * tmpfile_done() removes: a kill leaves such a file behind, for the next
+ * start to remove. dir_fd is borrowed and must outlive the TmpFile. */
+#define TMPFILE_PREFIX ".etcd-backupd-tmp-"
+typedef struct TmpFile {
+        int fd;
+        int dir_fd;
+        char name[sizeof TMPFILE_PREFIX + 16];  /* "" once anonymous or linked */
+} TmpFile;
+#define TMPFILE_NULL ((TmpFile) { .fd = -EBADF, .dir_fd = -EBADF })
 
-/* fsync the anonymous file fd and give it name in dir_fd; never replaces
- * a file (-EEXIST). Links through the descriptor (AT_EMPTY_PATH, which
- * older kernels allow only with CAP_DAC_READ_SEARCH), else through
- * /proc/self/fd. Does not fsync the directory. 0 or -errno. */
-int link_tmpfile_at(int fd, int dir_fd, const char *name);
+/* 0 and *ret, or -errno (*ret is TMPFILE_NULL then). */
+int tmpfile_open(int dir_fd, TmpFile *ret);
+
+/* fsync the file and give it name in its directory; never replaces a file
+ * (-EEXIST). An anonymous file is linked through its descriptor
+ * (AT_EMPTY_PATH, which older kernels allow only with CAP_DAC_READ_SEARCH),
+ * else through /proc/self/fd; a named one is linked under name and its
+ * hidden name removed. Does not fsync the directory. 0 or -errno. */
+int tmpfile_link(TmpFile *t, const char *name);
+
+/* Close the file; a hidden name not yet traded is removed. */
+void tmpfile_done(TmpFile *t);
 
 /* fsync() the directory at path. */
 int fsync_directory(const char *path);

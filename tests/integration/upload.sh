@@ -165,6 +165,27 @@ check "fetch: only what was fetched is in DIR" test "$(ls -A "$F" | wc -l)" -eq 
 "$ETCD_BACKUPCTL" -c "$T/noupload.conf" fetch latest --output "$F" >/dev/null 2>"$T/f6.err"; rc=$?
 check "fetch without an upload group: exit 78, said" \
   bash -c "[[ $rc -eq 78 ]] && grep -qF '$T/noupload.conf has no upload group: there is no copy to fetch from' '$T/f6.err'"
+# Into a directory without O_TMPFILE, as on NFS (bindfs, FUSE; root only,
+# as CI runs): the same files, and no hidden temporary file left, also
+# when the copy there is damaged.
+if [[ $(id -u) == 0 ]]; then
+  mkdir -m 0700 "$T/nfs-under" "$T/nfs"
+  if bindfs "$T/nfs-under" "$T/nfs"; then
+    CLEANUP+=("umount '$T/nfs'")
+    got=$("$ETCD_BACKUPCTL" -c "$T/good.conf" fetch latest --output "$T/nfs" 2>"$T/f7.err"); rc=$?
+    check "fetch into a directory without O_TMPFILE: exit 0 ($(cat "$T/f7.err"))" test $rc -eq 0
+    check "fetch into a directory without O_TMPFILE: byte-identical, with its sidecar" \
+      bash -c "cmp -s '$got' '$out5' && cmp -s '$got.json' '$out5.json'"
+    "$ETCD_BACKUPCTL" -c "$T/good.conf" fetch "$(basename "$out3")" --output "$T/nfs" >/dev/null 2>"$T/f8.err"; rc=$?
+    check "fetch a damaged copy into it: exit 1 ($rc)" test $rc -eq 1
+    check "fetch into a directory without O_TMPFILE: only the fetched files there, nothing hidden" \
+      test "$(ls -A "$T/nfs" | sort | paste -sd' ')" = "$(basename "$got") $(basename "$got").json"
+  else
+    not_ok "bindfs cannot mount $T/nfs"
+  fi
+else
+  echo "# not root: fetch into a FUSE directory not tried"
+fi
 
 # 6. Remote retention, keep_last = 2: exactly the two kept backups remain,
 # and each remote deletion is logged.

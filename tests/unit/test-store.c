@@ -127,7 +127,7 @@ static void test_publish_list_remove(void) {
         _cleanup_free_ char *error = NULL, *sub = NULL;
         StoreEntry *e = NULL;
         size_t n = 0;
-        int fd;
+        TmpFile t = TMPFILE_NULL;
 
         check(dir);
         check(asprintf(&sub, "%s/backups", dir) > 0);
@@ -142,12 +142,12 @@ static void test_publish_list_remove(void) {
                 StoreName nm = { .cluster_id = 1, .created_usec = (UINT64_C(1577836800) + (uint64_t) i * 3600) * 1000000,
                                  .revision = 10 + i, .compression = CODEC_GZIP };
                 check(store_name_format(&nm, &name) == 0);
-                check(store_tmpfile(s, &fd) == 0);
-                check(loop_write(fd, "data", 4) == 0);
-                check(store_publish_fd(s, fd, name) == 0);
+                check(store_tmpfile(s, &t) == 0);
+                check(loop_write(t.fd, "data", 4) == 0);
+                check(store_publish(s, &t, name) == 0);
                 /* Never replaces an existing backup. */
-                check_int_eq(store_publish_fd(s, fd, name), -EEXIST);
-                close(fd);
+                check_int_eq(store_publish(s, &t, name), -EEXIST);
+                tmpfile_done(&t);
                 fill(&sc);
                 free(sc.name);
                 sc.name = strdup(name);
