@@ -160,6 +160,31 @@ static bool schedule_stops_at(const CalendarSpec *spec, const Zone *zone, time_t
         return false;
 }
 
+/* The last elapse of a schedule that stops for good (schedule_stops_at),
+ * followed elapse by elapse from now as the daemon does, or from a day
+ * before the switch at sw for one too frequent to follow that far: 0 when
+ * neither walk ends within its bound, or when there is no elapse at all. */
+static uint64_t schedule_last_elapse(const CalendarSpec *spec, const Zone *zone, time_t now, time_t sw) {
+        const time_t from[] = { now, sw - 26 * 3600 };
+
+        for (size_t i = 0; i < ELEMENTSOF(from); i++) {
+                uint64_t e, last = 0;
+
+                if (i > 0 && from[i] <= now)
+                        break;
+                e = (uint64_t) from[i] * USEC_PER_SEC;
+                for (unsigned step = 0; step < 4000; step++) {
+                        int r = calendar_spec_next_usec(spec, zone, e, &e);
+                        if (r == -ENOENT)
+                                return last;
+                        if (r < 0)
+                                return 0;
+                        last = e;
+                }
+        }
+        return 0;
+}
+
 /* Whether the expression without its trailing abbreviation (abbr) would
  * never elapse either: then the abbreviation is not why (a date gone by). */
 static bool never_without(const char *v, const char *abbr, const Zone *zone, time_t now) {
@@ -231,12 +256,30 @@ static void warn_calendar(Loader *l, config_setting_t *s, const char *v, const C
         sw = zone_next_switch(zone, now);
         if (sw == 0)
                 return;
-        if (schedule_stops_at(spec, zone, sw))
-                (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's abbreviation "
-                                  "for its %s time: as in systemd, it elapses while %s is in effect and has no "
-                                  "elapse at all from about when %s begins, so scheduled backups stop then for good "
-                                  "(until the daemon is restarted or reloaded while %s is in effect); %s",
-                                  v, abbr, kind, abbr, other, abbr, advice);
+        if (schedule_stops_at(spec, zone, sw)) {
+                uint64_t last = schedule_last_elapse(spec, zone, now, sw);
+                char when[64] = "", from[64] = "";
+                struct tm tm;
+
+                /* In the layout of systemd-analyze's "Next elapse:". */
+                if (last > 0 && zone_localtime(zone, (time_t) (last / USEC_PER_SEC), &tm) >= 0)
+                        strftime(when, sizeof when, "%a %Y-%m-%d %H:%M:%S %Z", &tm);
+                if (zone_localtime(zone, sw, &tm) >= 0)
+                        strftime(from, sizeof from, "%a %Y-%m-%d %H:%M:%S %Z", &tm);
+                if (when[0] && from[0])
+                        (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's "
+                                          "abbreviation for its %s time: as in systemd, it elapses while %s is in "
+                                          "effect; its last elapse is %s, and after it there is none at all (%s is "
+                                          "in effect from %s), so scheduled backups stop then for good (until the "
+                                          "daemon is restarted or reloaded while %s is in effect); %s",
+                                          v, abbr, kind, abbr, when, other, from, abbr, advice);
+                else
+                        (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's "
+                                          "abbreviation for its %s time: as in systemd, it elapses while %s is in "
+                                          "effect and has no elapse at all from about when %s begins, so scheduled "
+                                          "backups stop then for good (until the daemon is restarted or reloaded "
+                                          "while %s is in effect); %s", v, abbr, kind, abbr, other, abbr, advice);
+        }
         else if (calendar_spec_next_usec(spec, zone, (uint64_t) (sw + 2 * 24 * 3600) * USEC_PER_SEC, &next) == -ENOENT)
                 (void) warning_at(l, s, "schedule.calendar: \"%s\" ends in %s, the local time zone's abbreviation "
                                   "for its %s time: as in systemd, it elapses only while %s is in effect, and a "

@@ -44,8 +44,9 @@ for f in "$TOP_SRCDIR"/tests/configs/*.conf; do
 done
 
 # A calendar that ends in the local zone's abbreviation elapses (as in
-# systemd) only while that abbreviation is in effect: a daily one stops for
-# good at about when the other begins; one that falls in its own half only
+# systemd) only while that abbreviation is in effect: a daily or monthly one
+# stops for good after its last elapse before the other begins (named as
+# systemd-analyze lists it, the switch too); one that falls in its own half only
 # (January for CET) runs on, but a start or reload in the other half finds
 # no elapse. Warned about where the zone has two. One that never elapses
 # from now, because of its abbreviation or as a date gone by, is warned
@@ -66,8 +67,38 @@ kind_au=$([[ $now_au == AEDT ]] && echo stops || echo never)
 half() { case $1 in CET|JST|XST|AEST) echo standard ;; *) echo "daylight saving" ;; esac; }
 the_other() { case $1 in CET) echo CEST ;; CEST) echo CET ;; XST) echo XDT ;; XDT) echo XST ;; AEDT) echo AEST ;; AEST) echo AEDT ;; esac; }
 unnamed='its name in /usr/share/zoneinfo'
+# stop_facts TZ EXPR: "LAST|FROM" by glibc and systemd-analyze: the
+# calendar's last elapse (systemd-analyze from now; for one with too many
+# elapses before it, from nine days before the zone's next switch, where a
+# five-minute, a daily and a weekly calendar still elapse) and the first
+# second after the switch, in systemd-analyze's layout.
+elapses() { # TZ EXPR [BASE]: every elapse systemd-analyze lists, at most 3000
+  TZ=$1 systemd-analyze calendar --iterations 3000 ${3:+--base-time "$3"} "$2" |
+    sed -n 's/^ *\(Next elapse\|Iter\. #[0-9]*\): //p'
+}
+stop_facts() {
+  local sw base last from all
+  sw=$(TZ=$1 python3 -c 'import time
+t = int(time.time()); d = time.localtime(t).tm_isdst
+lo, hi = t, t + 86400
+while time.localtime(hi).tm_isdst == d: lo, hi = hi, hi + 86400
+while hi - lo > 1:
+    m = (lo + hi) // 2
+    if time.localtime(m).tm_isdst == d: lo = m
+    else: hi = m
+print(hi)')
+  from=$(TZ=$1 date -d "@$sw" '+%a %Y-%m-%d %H:%M:%S %Z')
+  all=$(elapses "$1" "$2")
+  if [[ $(grep -c . <<<"$all") -ge 3000 ]]; then
+    base=$(TZ=$1 date -d "@$((sw - 9 * 86400))" '+%Y-%m-%d %H:%M:%S')
+    all=$(elapses "$1" "$2" "$base")
+  fi
+  last=$(tail -1 <<<"$all")
+  echo "$last|$from"
+}
 for case in "Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
             "Europe/Berlin|*:0/5 $now_de|stops|Europe/Berlin" \
+            "Europe/Berlin|*-*-01 02:00 $now_de|stops|Europe/Berlin" \
             "Australia/Sydney|Sun 02:30 AEDT|$kind_au|Australia/Sydney" \
             "CET|*-*-* 02:00 $now_de|stops|$unnamed" \
             "$short|*-*-* 02:00 $now_short|stops|$unnamed" \
@@ -85,13 +116,17 @@ for case in "Europe/Berlin|*-*-* 02:00 $now_de|stops|Europe/Berlin" \
   printf 'schedule: { calendar = "%s"; };\n' "$expr" > "$cal"
   out=$(TZ=$tz "$ETCD_BACKUPD" --check-config -c "$cal" 2>&1); rc=$?
   abbr=${expr##* }
+  # A calendar that stops for good has stopped already when its last
+  # elapse is behind (a monthly one after its last first of the month).
+  [[ $kind == stops ]] && TZ=$tz systemd-analyze calendar "$expr" | grep -q "Next elapse: never" && kind=never
   w="$cal:1: warning: schedule.calendar: \"$expr\" ends in $abbr, the local time zone's abbreviation for its $(half "$abbr") time: as in systemd, it elapses"
   case $kind in
     stops)
       other=$(the_other "$abbr")
-      [[ $rc -eq 0 ]] && grep -qF "$w while $abbr is in effect and has no elapse at all from about when $other begins, so scheduled backups stop then for good (until the daemon is restarted or reloaded while $abbr is in effect)" <<<"$out" \
-        && grep -qF "name the zone ($zone)" <<<"$out" && ok "calendar '$expr' in $tz: stops at $other, warned" \
-        || bad "calendar '$expr' in $tz: rc=$rc $out" ;;
+      IFS='|' read -r last from <<<"$(stop_facts "$tz" "$expr")"
+      [[ $rc -eq 0 && -n $last && -n $from ]] && grep -qF "$w while $abbr is in effect; its last elapse is $last, and after it there is none at all ($other is in effect from $from), so scheduled backups stop then for good (until the daemon is restarted or reloaded while $abbr is in effect)" <<<"$out" \
+        && grep -qF "name the zone ($zone)" <<<"$out" && ok "calendar '$expr' in $tz: its last elapse $last, then none, warned" \
+        || bad "calendar '$expr' in $tz: rc=$rc (systemd-analyze: last elapse '$last', $other from '$from') $out" ;;
     restart)
       other=$(the_other "$abbr")
       [[ $rc -eq 0 ]] && grep -qF "$w only while $abbr is in effect, and a start or reload of the daemon while $other is in effect finds no elapse at all, so scheduled backups stop until it is started or reloaded while $abbr is in effect" <<<"$out" \
