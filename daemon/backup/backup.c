@@ -410,10 +410,16 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         bool thread_started = false;
         int64_t revision = 0;
         unsigned md_len = 0;
+        size_t removed = 0;
         int r, rs;
 
         *result = (BackupResult) {};
 
+        /* What a killed attempt left where there is no O_TMPFILE: the
+         * daemon's worker dies and the next one starts without a new tidy. */
+        if (store_remove_tmpfiles(store, &removed) >= 0 && removed > 0)
+                append_format(&result->warning, "removed %zu temporary file%s that an interrupted backup left in %s",
+                              removed, removed == 1 ? "" : "s", c->storage.directory);
         r = store_available(store, &avail);
         if (r < 0)
                 return fail(result, r, "cannot read free space of %s: %s", c->storage.directory, strerror(-r));

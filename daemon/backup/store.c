@@ -412,7 +412,7 @@ int store_available(Store *s, uint64_t *ret_bytes) {
 int store_tmpfile(Store *s, TmpFile *ret) {
         int r;
 
-        r = tmpfile_open(s->dir_fd, ret);
+        r = tmpfile_open(s->dir_fd, NULL, ret);
         if (r < 0)
                 return r;
         r = store_adopt(s, ret->fd);
@@ -644,6 +644,28 @@ static const char *file_kind(mode_t mode) {
         }
 }
 
+int store_remove_tmpfiles(Store *s, size_t *ret_removed) {
+        struct dirent *de;
+        size_t n = 0;
+        DIR *d = NULL;
+        int r;
+
+        r = store_opendir(s, &d);
+        if (r < 0)
+                return r;
+        while ((errno = 0, de = readdir(d))) {
+                struct stat st;
+                if (tmpfile_name_is(de->d_name, TMPFILE_PREFIX) &&
+                    fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode) &&
+                    unlinkat(s->dir_fd, de->d_name, 0) >= 0)
+                        n++;
+        }
+        r = errno > 0 ? -errno : 0;
+        closedir(d);
+        *ret_removed = n;
+        return r;
+}
+
 /* Remove name (gone already: nothing to do) and add it to *removed. */
 static int tidy_remove(Store *s, const char *name, char ***removed) {
         if (unlinkat(s->dir_fd, name, 0) < 0)
@@ -665,10 +687,11 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                 struct stat st;
                 size_t len = strlen(de->d_name);
 
-                if (startswith(de->d_name, TMPFILE_PREFIX)) {
+                if (tmpfile_name_is(de->d_name, TMPFILE_PREFIX)) {
                         /* A temporary file of a backup killed on a file
                          * system without O_TMPFILE: under the lock, no
-                         * backup of ours is using it. */
+                         * backup of ours is using it (fetch's have another
+                         * prefix). */
                         if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode))
                                 r = tidy_remove(s, de->d_name, &removed);
                 } else if (endswith(de->d_name, SIDECAR_SUFFIX)) {

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,8 @@ typedef struct Remote {
         bool has_sidecar;
         uint64_t sidecar_size;
 } Remote;
+
+#define FETCH_TMP_PREFIX ".etcd-backupctl-fetch-"
 
 static int remote_compare(const void *a, const void *b) {
         const Remote *x = a, *y = b;
@@ -107,9 +110,8 @@ static bool path_is_below(const char *path, const char *dir) {
  * parses it; it must be name's, and give the size listed. -EBADMSG with
  * *ret_error when it cannot be taken, another -errno when the download
  * failed. */
-static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, TmpFile *ret_tmp, Sidecar *ret,
-                         char **ret_error) {
-        _cleanup_(tmpfile_done) TmpFile t = TMPFILE_NULL;
+static int fetch_sidecar_into(S3 *s, const Remote *rm, int dir_fd, const char *dir, TmpFile *t, Sidecar *ret,
+                              char **ret_error) {
         _cleanup_free_ char *name = NULL;
         const char *why = NULL;
         int r;
@@ -119,17 +121,17 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, T
         if (rm->sidecar_size > INSPECT_SIDECAR_MAX_BYTES)
                 return free_and_format(ret_error, "its sidecar is %" PRIu64 " bytes there, more than a sidecar "
                                        "holds", rm->sidecar_size), -EBADMSG;
-        r = tmpfile_open(dir_fd, &t);
+        r = tmpfile_open(dir_fd, FETCH_TMP_PREFIX, t);
         if (r < 0)
                 return free_and_format(ret_error, "cannot create a temporary file in %s: %s", dir, strerror(-r)), r;
-        r = s3_get_file(s, name, rm->sidecar_size, t.fd, ret_error);
+        r = s3_get_file(s, name, rm->sidecar_size, t->fd, ret_error);
         if (r == -EFBIG)
                 return -EBADMSG;        /* a sidecar longer than listed */
         if (r < 0)
                 return r;
-        if (lseek(t.fd, 0, SEEK_SET) < 0)
+        if (lseek(t->fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = sidecar_read_fd(t.fd, ret, &why);
+        r = sidecar_read_fd(t->fd, ret, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -140,9 +142,51 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, T
         if (ret->file_size != rm->size)
                 return free_and_format(ret_error, "it is %" PRIu64 " bytes there, its sidecar says %" PRIu64,
                                        rm->size, ret->file_size), -EBADMSG;
-        *ret_tmp = t;
-        t = TMPFILE_NULL;
         return 0;
+}
+
+/* fetch_sidecar_into() *ret_tmp (registered for the signal handler), which
+ * holds the sidecar on success and nothing on a failure. */
+static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, TmpFile *ret_tmp, Sidecar *ret,
+                         char **ret_error) {
+        int r = fetch_sidecar_into(s, rm, dir_fd, dir, ret_tmp, ret, ret_error);
+        if (r < 0)
+                tmpfile_done(ret_tmp);
+        return r;
+}
+
+/* Hidden names of fetch's temporary files (another prefix than the
+ * daemon's, whose tidy would remove a running fetch's in its directory). An
+ * interrupted fetch (Ctrl-C, a hangup, kill) removes them as it goes. */
+static TmpFile *interrupt_cleanup[2];
+
+static void on_interrupt(int sig) {
+        for (size_t i = 0; i < ELEMENTSOF(interrupt_cleanup); i++) {
+                TmpFile *t = interrupt_cleanup[i];
+                if (t && t->fd >= 0 && t->name[0])
+                        (void) unlinkat(t->dir_fd, t->name, 0);
+        }
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+/* Before a and b go out of scope. */
+static void interrupt_forget(bool *armed) {
+        if (*armed)
+                interrupt_cleanup[0] = interrupt_cleanup[1] = NULL;
+}
+
+static void remove_on_interrupt(TmpFile *a, TmpFile *b) {
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+        struct sigaction sa = { .sa_handler = on_interrupt }, old;
+
+        interrupt_cleanup[0] = a;
+        interrupt_cleanup[1] = b;
+        sigemptyset(&sa.sa_mask);
+        /* One that is ignored (nohup, a background job) stays ignored. */
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                if (sigaction(sigs[i], NULL, &old) >= 0 && old.sa_handler != SIG_IGN)
+                        (void) sigaction(sigs[i], &sa, NULL);
 }
 
 int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
@@ -166,6 +210,8 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_close_ int dir_fd = -EBADF;
         /* After dir_fd, so cleaned up before it: they remove their names in it. */
         _cleanup_(tmpfile_done) TmpFile tmp = TMPFILE_NULL, sidecar_tmp = TMPFILE_NULL;
+        /* After them, so that the handler forgets them first. */
+        _cleanup_(interrupt_forget) bool interrupt_armed = false;
         char hex[SHA256_HEX_MAX];
         const char *dir = ".", *what;
         int opt, r;
@@ -208,6 +254,8 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 fprintf(stderr, "etcd-backupctl fetch: cannot open the directory %s: %s\n", dir, strerror(errno));
                 return EXIT_FAILURE;
         }
+        remove_on_interrupt(&tmp, &sidecar_tmp);
+        interrupt_armed = true;
         dir_abs = realpath(dir, NULL);
         if (!dir_abs) {
                 fprintf(stderr, "etcd-backupctl fetch: %s: %s\n", dir, strerror(errno));
@@ -313,7 +361,7 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 }
         }
 
-        r = tmpfile_open(dir_fd, &tmp);
+        r = tmpfile_open(dir_fd, FETCH_TMP_PREFIX, &tmp);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl fetch: cannot create a temporary file in %s: %s\n", dir_abs,
                         strerror(-r));

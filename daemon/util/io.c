@@ -17,21 +17,26 @@
 #include "util/io.h"
 #include "util/macro.h"
 #include "util/str.h"
+#include "util/time.h"
 
 /* Deepest directory nesting walked by chown_tree() (etcd uses 3). */
 #define CHOWN_DEPTH_MAX 32
 
-int tmpfile_open(int dir_fd, TmpFile *ret) {
+int tmpfile_open(int dir_fd, const char *prefix, TmpFile *ret) {
         TmpFile t = { .fd = -EBADF, .dir_fd = dir_fd };
 
         *ret = TMPFILE_NULL;
+        prefix = prefix ?: TMPFILE_PREFIX;
+        if (strlen(prefix) > sizeof t.name - 17)
+                return -ENAMETOOLONG;
         t.fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        /* EISDIR: kernels older than 3.11 read O_TMPFILE as O_DIRECTORY. */
+        /* EISDIR: kernels older than 3.11 read O_TMPFILE as O_DIRECTORY.
+         * The name needs only be new (O_EXCL), not secret. */
         for (unsigned i = 0; t.fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EEXIST) && i < 16; i++) {
                 uint64_t id;
-                if (getrandom(&id, sizeof id, 0) != sizeof id)
-                        return -errno;
-                snprintf(t.name, sizeof t.name, TMPFILE_PREFIX "%016" PRIx64, id);
+                if (getrandom(&id, sizeof id, GRND_NONBLOCK) != sizeof id)
+                        id = ((uint64_t) getpid() << 40) ^ now_usec(CLOCK_MONOTONIC) ^ i;
+                snprintf(t.name, sizeof t.name, "%s%016" PRIx64, prefix, id);
                 t.fd = openat(dir_fd, t.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         }
         if (t.fd < 0)
@@ -40,19 +45,31 @@ int tmpfile_open(int dir_fd, TmpFile *ret) {
         return 0;
 }
 
+bool tmpfile_name_is(const char *name, const char *prefix) {
+        const char *p = startswith(name, prefix);
+
+        return p && strlen(p) == 16 && strspn(p, "0123456789abcdef") == 16;
+}
+
+/* EEXIST for a name that is not fd's file. */
+static int link_exists(int fd, int dir_fd, const char *name) {
+        struct stat a, b;
+
+        if (fstat(fd, &a) >= 0 && fstatat(dir_fd, name, &b, AT_SYMLINK_NOFOLLOW) >= 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino)
+                return 0;
+        return -EEXIST;
+}
+
 int tmpfile_link(TmpFile *t, const char *name) {
         char proc[64];
 
         if (fsync(t->fd) < 0)
                 return -errno;
         if (t->name[0]) {
-                if (linkat(t->dir_fd, t->name, t->dir_fd, name, 0) < 0)
-                        return -errno;
-                /* Published; a hidden name left by a failure here is only a
-                 * second name, which the next start removes. */
-                (void) unlinkat(t->dir_fd, t->name, 0);
-                t->name[0] = '\0';
-                return 0;
+                if (linkat(t->dir_fd, t->name, t->dir_fd, name, 0) >= 0)
+                        return 0;
+                return errno == EEXIST ? link_exists(t->fd, t->dir_fd, name) : -errno;
         }
         if (linkat(t->fd, "", t->dir_fd, name, AT_EMPTY_PATH) >= 0)
                 return 0;
@@ -65,9 +82,10 @@ int tmpfile_link(TmpFile *t, const char *name) {
 }
 
 void tmpfile_done(TmpFile *t) {
+        /* Closed first: NFS keeps a file removed while open as .nfsXXXX. */
+        safe_close(t->fd);
         if (t->name[0])
                 (void) unlinkat(t->dir_fd, t->name, 0);
-        safe_close(t->fd);
         *t = TMPFILE_NULL;
 }
 

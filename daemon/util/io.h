@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,29 +34,35 @@ int read_secret_file(const char *path, size_t max, char **ret, size_t *ret_size)
 
 /* A temporary 0600 file in a directory, given its name only once it is
  * whole. Anonymous (O_TMPFILE) where the file system has that; elsewhere
- * (NFS, FUSE) created under a hidden name of its own, TMPFILE_PREFIX and
- * 16 hex digits, which tmpfile_link() trades for the final name and
- * tmpfile_done() removes: a kill leaves such a file behind, for the next
- * start to remove. dir_fd is borrowed and must outlive the TmpFile. */
+ * (NFS, FUSE) created under a hidden name of its own, a prefix and 16 hex
+ * digits, which tmpfile_done() removes after closing the file (NFS keeps a
+ * file removed while open as .nfsXXXX): a kill leaves such a file behind,
+ * for whoever owns the directory to remove (store_tidy() for the backup
+ * directory). dir_fd is borrowed and must outlive the TmpFile. */
 #define TMPFILE_PREFIX ".etcd-backupd-tmp-"
 typedef struct TmpFile {
         int fd;
         int dir_fd;
-        char name[sizeof TMPFILE_PREFIX + 16];  /* "" once anonymous or linked */
+        char name[64];          /* the hidden name; "" when anonymous */
 } TmpFile;
 #define TMPFILE_NULL ((TmpFile) { .fd = -EBADF, .dir_fd = -EBADF })
 
-/* 0 and *ret, or -errno (*ret is TMPFILE_NULL then). */
-int tmpfile_open(int dir_fd, TmpFile *ret);
+/* prefix: of the hidden name (at most 40 characters; NULL: TMPFILE_PREFIX).
+ * 0 and *ret, or -errno (*ret is TMPFILE_NULL then). */
+int tmpfile_open(int dir_fd, const char *prefix, TmpFile *ret);
 
-/* fsync the file and give it name in its directory; never replaces a file
- * (-EEXIST). An anonymous file is linked through its descriptor
- * (AT_EMPTY_PATH, which older kernels allow only with CAP_DAC_READ_SEARCH),
- * else through /proc/self/fd; a named one is linked under name and its
- * hidden name removed. Does not fsync the directory. 0 or -errno. */
+/* Whether name is a hidden name tmpfile_open() gives with prefix. */
+bool tmpfile_name_is(const char *name, const char *prefix);
+
+/* fsync the file and give it name in its directory (as well: its hidden
+ * name stays until tmpfile_done()); never replaces a file (-EEXIST, unless
+ * name is this very file, as a retried NFS LINK finds it). An anonymous
+ * file is linked through its descriptor (AT_EMPTY_PATH, which older kernels
+ * allow only with CAP_DAC_READ_SEARCH), else through /proc/self/fd. Does
+ * not fsync the directory. 0 or -errno. */
 int tmpfile_link(TmpFile *t, const char *name);
 
-/* Close the file; a hidden name not yet traded is removed. */
+/* Close the file, then remove its hidden name. */
 void tmpfile_done(TmpFile *t);
 
 /* fsync() the directory at path. */

@@ -6,10 +6,13 @@ checked). Options make it misbehave:
   --cut-once       the first GET of each backup (not a .json) sends its
                    headers and half its body, then closes the connection
   --list-size N=S  the listing says object N is S bytes (whatever it is)
+  --stall          each GET of a backup sends its headers and half its body,
+                   says "GET key stalled" and sends nothing more until the
+                   client goes away (at most 60 s)
 Writes its port to PORTFILE and one line per GET to stdout ("GET key cut" or
 "GET key whole").
 
-  s3-standin.py PORTFILE DIR [--cut-once] [--list-size NAME=SIZE]...
+  s3-standin.py PORTFILE DIR [--cut-once] [--stall] [--list-size NAME=SIZE]...
 """
 import http.server
 import os
@@ -18,6 +21,7 @@ from xml.sax.saxutils import escape
 
 port_file, root = sys.argv[1], sys.argv[2]
 cut = "--cut-once" in sys.argv[3:]
+stall = "--stall" in sys.argv[3:]
 listed_size = {}
 for i, a in enumerate(sys.argv):
     if a == "--list-size":
@@ -51,6 +55,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with open(os.path.join(root, name), "rb") as f:
             data = f.read()
+        if stall and not name.endswith(".json"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            print("GET %s stalled" % key, flush=True)
+            self.connection.settimeout(60)
+            try:
+                self.connection.recv(1)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         cut_now = cut and not name.endswith(".json") and name not in cut_once
         print("GET %s %s" % (key, "cut" if cut_now else "whole"), flush=True)
         if cut_now:

@@ -8,7 +8,9 @@
 # temporary file; a backup that fails after its temporary files were
 # created removes them; the hidden temporary files a backup killed there
 # leaves are removed at the next start and logged, while a directory of
-# such a name is left alone; `list` and `verify` read the backups there.
+# such a name is left alone; a daemon whose worker is killed again and
+# again does not pile them up; the store's unit test passes there; `list`
+# and `verify` read the backups there.
 . "$(dirname "$0")/lib.sh"
 [[ $(id -u) == 0 ]] || { echo "needs root (a FUSE mount)"; exit 77; }
 command -v bindfs >/dev/null || { echo "needs bindfs"; exit 1; }
@@ -71,6 +73,7 @@ check "killed backup: ended by SIGXFSZ (exit $rc)" test $rc -eq $((128 + $(kill 
 left=$(find "$dir" -maxdepth 1 -name '.etcd-backupd-tmp-*' -printf '%f\n' | sort)
 check "killed backup: its temporary files are left ($(wc -w <<<"$left"))" test -n "$left"
 mkdir "$dir/.etcd-backupd-tmp-0000000000000000"
+echo mine > "$dir/.etcd-backupd-tmp-notes"
 out=$("$ETCD_BACKUPD" --once -c "$T/zstd.conf" 2>"$T/tidy.err"); rc=$?
 check "tidy: the next backup succeeds" test $rc -eq 0 -a -f "$out"
 for f in $left; do
@@ -78,7 +81,29 @@ for f in $left; do
     "test ! -e '$dir/$f' && grep -qF 'Removed $dir/$f: a temporary file of an interrupted backup' '$T/tidy.err'"
 done
 check "tidy: a directory of such a name is left alone" test -d "$dir/.etcd-backupd-tmp-0000000000000000"
-rmdir "$dir/.etcd-backupd-tmp-0000000000000000"
+check "tidy: a file of another name with that prefix is left alone" test -f "$dir/.etcd-backupd-tmp-notes"
+rmdir "$dir/.etcd-backupd-tmp-0000000000000000"; rm "$dir/.etcd-backupd-tmp-notes"
+
+# The daemon's worker killed again and again while the daemon runs (the
+# tidy at start is long past): each new attempt removes what the last one
+# left, so the hidden files never add up. SIGXFSZ ends each worker (the
+# daemon's own output goes through a pipe, which the limit does not stop).
+dir=$T/mnt/b-daemon
+{ etcd_group; storage_group "$dir" zstd 1
+  echo 'schedule: { calendar = "*:*:0/2"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/daemon.conf"
+(ulimit -f 4; exec "$ETCD_BACKUPD" -c "$T/daemon.conf") > >(cat > "$T/daemon.log") 2>&1 &
+DPID=$!; CLEANUP+=("kill -9 $DPID")
+killed() { [[ $(grep -c 'the backup worker was killed by signal XFSZ' "$T/daemon.log" 2>/dev/null) -ge $1 ]]; }
+for _ in $(seq 1 300); do killed 4 && break; sleep 0.1; done
+check "daemon: its worker was killed by SIGXFSZ at least 4 times ($(grep -c "killed by signal" "$T/daemon.log"))" killed 4
+check "daemon: the hidden files of the killed workers do not add up (at most one attempt's 2: $(hidden "$dir"))" \
+  test "$(hidden "$dir")" -le 2
+kill -TERM "$DPID"; wait "$DPID"
+
+# The store's unit test (publish, never replacing a backup, sidecars, list,
+# remove) on the mount.
+check "test-store on the mount" env STORE_TEST_DIR="$T/mnt" "$TOP_BUILDDIR/tests/test-store"
 
 list=$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/zstd.conf" list 2>&1)
 check "list: both zstd backups there" test "$(grep -c '^etcd-.*\.db\.zst ' <<<"$list")" = 2

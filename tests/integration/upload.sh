@@ -278,6 +278,32 @@ check "broken download: the first GET was cut, the second whole" \
 check "broken download: byte-identical all the same" cmp -s "$got" "$out6"
 kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null
 
+# 6d'. A fetch into a directory without O_TMPFILE (the FUSE mount of 5b),
+# interrupted by Ctrl-C (SIGINT; started with SIGINT's default action, as
+# from a terminal, where a background job of this script would ignore it)
+# while the download stalls half-way: it ends by the signal and leaves
+# none of its hidden temporary files.
+if mountpoint -q "$T/nfs"; then
+  mkdir "$T/nfs/int"
+  rm -f "$T/stall.port"
+  python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/stall.port" "$T/flaky-src" --stall > "$T/stall.log" 2>&1 &
+  SPID=$!; CLEANUP+=("kill $SPID")
+  for _ in $(seq 1 100); do [[ -s $T/stall.port ]] && break; sleep 0.1; done
+  sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/stall.port")/bucket#" "$T/flaky.conf" > "$T/stall.conf"
+  python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+    "$ETCD_BACKUPCTL" -c "$T/stall.conf" fetch latest --output "$T/nfs/int" >/dev/null 2>"$T/stall.err" &
+  XPID=$!; CLEANUP+=("kill -9 $XPID")
+  for _ in $(seq 1 300); do grep -q stalled "$T/stall.log" && break; sleep 0.1; done
+  check "interrupted fetch: the download stalls half-way" grep -q "GET node1/$(basename "$out6") stalled" "$T/stall.log"
+  check "interrupted fetch: its hidden files are there meanwhile (sidecar and backup)" \
+    test "$(ls -A "$T/nfs/int" | grep -c '^\.etcd-backupctl-fetch-[0-9a-f]\{16\}$')" = 2
+  kill -INT "$XPID"; wait "$XPID"; rc=$?
+  check "interrupted fetch: ended by SIGINT (exit $rc)" test $rc -eq 130
+  check "interrupted fetch: nothing left in DIR, hidden or not ($(ls -A "$T/nfs/int" | paste -sd' '))" \
+    test -z "$(ls -A "$T/nfs/int")"
+  kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+fi
+
 # 6e. A store with newer backups that cannot be taken, and one that lies
 # about a size. "latest" passes over a newer backup without a sidecar and
 # one whose sidecar is another backup's, naming both; a backup named

@@ -122,7 +122,10 @@ static void test_sidecar_rejects(void) {
 }
 
 static void test_publish_list_remove(void) {
-        char tmpl[] = "/tmp/test-store.XXXXXX", *dir = mkdtemp(tmpl);
+        /* STORE_TEST_DIR: another file system (no-tmpfile.sh: one without O_TMPFILE). */
+        _cleanup_free_ char *tmpl = NULL;
+        char *dir = asprintf(&tmpl, "%s/test-store.XXXXXX", getenv("STORE_TEST_DIR") ?: "/tmp") < 0 ? NULL :
+                    mkdtemp(tmpl);
         _cleanup_(store_freep) Store *s = NULL;
         _cleanup_free_ char *error = NULL, *sub = NULL;
         StoreEntry *e = NULL;
@@ -145,7 +148,10 @@ static void test_publish_list_remove(void) {
                 check(store_tmpfile(s, &t) == 0);
                 check(loop_write(t.fd, "data", 4) == 0);
                 check(store_publish(s, &t, name) == 0);
+                tmpfile_done(&t);
                 /* Never replaces an existing backup. */
+                check(store_tmpfile(s, &t) == 0);
+                check(loop_write(t.fd, "else", 4) == 0);
                 check_int_eq(store_publish(s, &t, name), -EEXIST);
                 tmpfile_done(&t);
                 fill(&sc);
@@ -158,6 +164,13 @@ static void test_publish_list_remove(void) {
         check_int_eq(n, 3);
         check(e[0].parsed.revision == 12 && e[2].parsed.revision == 10); /* newest first */
         check(e[0].has_sidecar && e[0].file_size == 4);
+        {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                size_t size = 0;
+                check(asprintf(&path, "%s/%s", sub, e[0].name) > 0);
+                check(read_full_file(path, 64, &text, &size) == 0);
+                check(size == 4 && memcmp(text, "data", 4) == 0);   /* not replaced */
+        }
         check(store_remove(s, e[1].name) == 0);
         check_int_eq(store_remove(s, "../etc/passwd"), -EINVAL);
         store_entries_free(e, n);
