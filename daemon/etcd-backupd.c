@@ -167,7 +167,7 @@ static void tidy_storage(const Config *c) {
         }
         for (char **p = removed; p && *p; p++)
                 log_info("Removed %s/%s: %s", c->storage.directory, *p,
-                         startswith(*p, TMPFILE_PREFIX) ? "a temporary file of an interrupted backup"
+                         tmpfile_name_is(*p, TMPFILE_PREFIX) ? "a temporary file of an interrupted backup"
                                                         : "a sidecar without its backup (an interrupted publish)");
         for (char **p = unpaired; p && *p; p++)
                 log_warning("Backup %s/%s has no sidecar; it was not published by etcd-backupd, or its sidecar "

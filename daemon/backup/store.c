@@ -422,7 +422,13 @@ int store_tmpfile(Store *s, TmpFile *ret) {
 }
 
 int store_publish(Store *s, TmpFile *t, const char *name) {
-        return tmpfile_link(t, name);
+        int r = tmpfile_link(t, name);
+
+        /* Its hidden name goes before the directory is synced: a backup
+         * with a second link is one the restore refuses. */
+        if (r >= 0)
+                tmpfile_done(t);
+        return r;
 }
 
 int store_publish_sidecar(Store *s, const Sidecar *sc) {

@@ -127,7 +127,8 @@ int store_tmpfile(Store *s, TmpFile *ret);
 int store_remove_tmpfiles(Store *s, size_t *ret_removed);
 
 /* fsync the file and give it name in the directory; never replaces an
- * existing file (-EEXIST). Does not fsync the directory (store_sync does). */
+ * existing file (-EEXIST). On success the TmpFile is done (closed, its
+ * hidden name removed). Does not fsync the directory (store_sync does). */
 int store_publish(Store *s, TmpFile *t, const char *name);
 
 /* Write sidecar JSON through a temporary file and publish it as

@@ -106,8 +106,23 @@ static bool path_is_below(const char *path, const char *dir) {
         return rest && (*rest == '\0' || *rest == '/');
 }
 
-/* Downloads the sidecar into an anonymous file in dir_fd (*ret_fd) and
- * parses it; it must be name's, and give the size listed. -EBADMSG with
+/* tmpfile_open() with the interrupting signals held back, so that no file
+ * is there that the handler does not know of. */
+static int open_tmp(int dir_fd, TmpFile *t) {
+        sigset_t hold, old;
+        int r;
+
+        sigemptyset(&hold);
+        sigaddset(&hold, SIGINT);
+        sigaddset(&hold, SIGTERM);
+        sigaddset(&hold, SIGHUP);
+        (void) sigprocmask(SIG_BLOCK, &hold, &old);
+        r = tmpfile_open(dir_fd, FETCH_TMP_PREFIX, t);
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+/* Downloads the sidecar into a temporary file in dir_fd (*t) and parses it; it must be name's, and give the size listed. -EBADMSG with
  * *ret_error when it cannot be taken, another -errno when the download
  * failed. */
 static int fetch_sidecar_into(S3 *s, const Remote *rm, int dir_fd, const char *dir, TmpFile *t, Sidecar *ret,
@@ -121,7 +136,7 @@ static int fetch_sidecar_into(S3 *s, const Remote *rm, int dir_fd, const char *d
         if (rm->sidecar_size > INSPECT_SIDECAR_MAX_BYTES)
                 return free_and_format(ret_error, "its sidecar is %" PRIu64 " bytes there, more than a sidecar "
                                        "holds", rm->sidecar_size), -EBADMSG;
-        r = tmpfile_open(dir_fd, FETCH_TMP_PREFIX, t);
+        r = open_tmp(dir_fd, t);
         if (r < 0)
                 return free_and_format(ret_error, "cannot create a temporary file in %s: %s", dir, strerror(-r)), r;
         r = s3_get_file(s, name, rm->sidecar_size, t->fd, ret_error);
@@ -158,7 +173,7 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, T
 /* Hidden names of fetch's temporary files (another prefix than the
  * daemon's, whose tidy would remove a running fetch's in its directory). An
  * interrupted fetch (Ctrl-C, a hangup, kill) removes them as it goes. */
-static TmpFile *interrupt_cleanup[2];
+static TmpFile *volatile interrupt_cleanup[2];
 
 static void on_interrupt(int sig) {
         for (size_t i = 0; i < ELEMENTSOF(interrupt_cleanup); i++) {
@@ -208,10 +223,10 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(s3_done) S3 s = {};
         _cleanup_free_ char *error = NULL, *sidecar_name = NULL, *out_path = NULL, *dir_abs = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
+        /* Before them, so that the handler forgets them once they are done. */
+        _cleanup_(interrupt_forget) bool interrupt_armed = false;
         /* After dir_fd, so cleaned up before it: they remove their names in it. */
         _cleanup_(tmpfile_done) TmpFile tmp = TMPFILE_NULL, sidecar_tmp = TMPFILE_NULL;
-        /* After them, so that the handler forgets them first. */
-        _cleanup_(interrupt_forget) bool interrupt_armed = false;
         char hex[SHA256_HEX_MAX];
         const char *dir = ".", *what;
         int opt, r;
@@ -361,7 +376,7 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 }
         }
 
-        r = tmpfile_open(dir_fd, FETCH_TMP_PREFIX, &tmp);
+        r = open_tmp(dir_fd, &tmp);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl fetch: cannot create a temporary file in %s: %s\n", dir_abs,
                         strerror(-r));
@@ -385,7 +400,15 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                                 "nothing fetched\n", rm->name, hex, sc.file_sha256);
                         return EXIT_FAILURE;
                 }
-                /* The sidecar first, as a publish does: never a backup without it. */
+                /* The download made durable first, so that the two links
+                 * follow each other closely (an interrupt between them
+                 * leaves the sidecar alone); then the sidecar first, as a
+                 * publish does: never a backup without it. */
+                if (fsync(tmp.fd) < 0) {
+                        fprintf(stderr, "etcd-backupctl fetch: cannot write %s: %s; nothing fetched\n", out_path,
+                                strerror(errno));
+                        return EXIT_FAILURE;
+                }
                 r = tmpfile_link(&sidecar_tmp, sidecar_name);
                 if (r < 0) {
                         fprintf(stderr, "etcd-backupctl fetch: cannot write %s/%s: %s; nothing fetched\n", dir_abs,
@@ -394,6 +417,12 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 }
         }
         r = tmpfile_link(&tmp, rm->name);
+        /* Their hidden names gone before the directory is synced: the
+         * restore refuses a backup with a second link. */
+        if (r >= 0) {
+                tmpfile_done(&tmp);
+                tmpfile_done(&sidecar_tmp);
+        }
         if (r >= 0 && fsync(dir_fd) < 0) {
                 r = -errno;
                 (void) unlinkat(dir_fd, rm->name, 0);

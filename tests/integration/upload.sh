@@ -298,6 +298,7 @@ if mountpoint -q "$T/nfs"; then
   check "interrupted fetch: its hidden files are there meanwhile (sidecar and backup)" \
     test "$(ls -A "$T/nfs/int" | grep -c '^\.etcd-backupctl-fetch-[0-9a-f]\{16\}$')" = 2
   kill -INT "$XPID"; wait "$XPID"; rc=$?
+  CLEANUP=("${CLEANUP[@]/"kill -9 $XPID"/}")   # waited for: its PID may be another's now
   check "interrupted fetch: ended by SIGINT (exit $rc)" test $rc -eq 130
   check "interrupted fetch: nothing left in DIR, hidden or not ($(ls -A "$T/nfs/int" | paste -sd' '))" \
     test -z "$(ls -A "$T/nfs/int")"

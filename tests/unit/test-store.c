@@ -121,6 +121,17 @@ static void test_sidecar_rejects(void) {
         check_str_eq(why, "db_size missing or invalid");
 }
 
+/* Files in dir with the hidden names of temporary files. */
+static int hidden_files(const char *dir) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+        int n = 0;
+
+        while (d && (de = readdir(d)))
+                n += tmpfile_name_is(de->d_name, TMPFILE_PREFIX);
+        return d ? n : -1;
+}
+
 static void test_publish_list_remove(void) {
         /* STORE_TEST_DIR: another file system (no-tmpfile.sh: one without O_TMPFILE). */
         _cleanup_free_ char *tmpl = NULL;
@@ -148,6 +159,9 @@ static void test_publish_list_remove(void) {
                 check(store_tmpfile(s, &t) == 0);
                 check(loop_write(t.fd, "data", 4) == 0);
                 check(store_publish(s, &t, name) == 0);
+                /* Published with one name: no hidden one left beside it (the
+                 * restore refuses a backup with a second link). */
+                check_int_eq(hidden_files(sub), 0);
                 tmpfile_done(&t);
                 /* Never replaces an existing backup. */
                 check(store_tmpfile(s, &t) == 0);
