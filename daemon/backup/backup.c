@@ -16,7 +16,7 @@
  * beside it, and the directory fsynced. Every intermediate file is
  * anonymous (O_TMPFILE), so a failure or a kill at any point leaves nothing
  * behind; where the file system has no O_TMPFILE (NFS) it has a hidden
- * name, removed on a failure and, after a kill, by the next start's tidy.
+ * name, removed on a failure and, after a kill, by the next backup.
  */
 
 #include <errno.h>
@@ -410,16 +410,16 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         bool thread_started = false;
         int64_t revision = 0;
         unsigned md_len = 0;
-        size_t removed = 0;
+        _cleanup_strv_free_ char **removed = NULL;
         int r, rs;
 
         *result = (BackupResult) {};
 
         /* What a killed attempt left where there is no O_TMPFILE: the
          * daemon's worker dies and the next one starts without a new tidy. */
-        if (store_remove_tmpfiles(store, &removed) >= 0 && removed > 0)
+        if (store_remove_tmpfiles(store, &removed) >= 0 && removed)
                 append_format(&result->warning, "removed %zu temporary file%s that an interrupted backup left in %s",
-                              removed, removed == 1 ? "" : "s", c->storage.directory);
+                              strv_length(removed), removed[1] ? "s" : "", c->storage.directory);
         r = store_available(store, &avail);
         if (r < 0)
                 return fail(result, r, "cannot read free space of %s: %s", c->storage.directory, strerror(-r));

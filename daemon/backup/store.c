@@ -4,7 +4,7 @@
  *
  * Publishing is O_TMPFILE + fsync + linkat (on a file system without
  * O_TMPFILE, such as NFS, a hidden name + fsync + linkat + unlink; a kill
- * leaves the hidden name, which store_tidy removes): the name appears only
+ * leaves the hidden name, which store_remove_tmpfiles removes): the name appears only
  * once the content is complete and durable, so there is never a partial
  * file that looks like a backup. The sidecar is linked before its backup, so a kill
  * between the two leaves a sidecar alone (store_tidy removes it), never a
@@ -650,28 +650,6 @@ static const char *file_kind(mode_t mode) {
         }
 }
 
-int store_remove_tmpfiles(Store *s, size_t *ret_removed) {
-        struct dirent *de;
-        size_t n = 0;
-        DIR *d = NULL;
-        int r;
-
-        r = store_opendir(s, &d);
-        if (r < 0)
-                return r;
-        while ((errno = 0, de = readdir(d))) {
-                struct stat st;
-                if (tmpfile_name_is(de->d_name, TMPFILE_PREFIX) &&
-                    fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode) &&
-                    unlinkat(s->dir_fd, de->d_name, 0) >= 0)
-                        n++;
-        }
-        r = errno > 0 ? -errno : 0;
-        closedir(d);
-        *ret_removed = n;
-        return r;
-}
-
 /* Remove name (gone already: nothing to do) and add it to *removed. */
 static int tidy_remove(Store *s, const char *name, char ***removed) {
         if (unlinkat(s->dir_fd, name, 0) < 0)
@@ -679,8 +657,7 @@ static int tidy_remove(Store *s, const char *name, char ***removed) {
         return strv_extend(removed, name);
 }
 
-int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable, char ***ret_strays) {
-        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL, **strays = NULL;
+int store_remove_tmpfiles(Store *s, char ***removed) {
         struct dirent *de;
         DIR *d = NULL;
         int r;
@@ -689,18 +666,37 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
         if (r < 0)
                 return r;
         while (r >= 0 && (errno = 0, de = readdir(d))) {
+                struct stat st;
+                /* Under the lock no backup of ours is using one (fetch's
+                 * have another prefix); only a regular file is ours. */
+                if (tmpfile_name_is(de->d_name, TMPFILE_PREFIX) &&
+                    fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode))
+                        r = tidy_remove(s, de->d_name, removed);
+        }
+        if (r >= 0 && errno > 0)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
+int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable, char ***ret_strays) {
+        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL, **strays = NULL;
+        struct dirent *de;
+        DIR *d = NULL;
+        int r;
+
+        r = store_remove_tmpfiles(s, &removed);
+        if (r < 0)
+                return r;
+        r = store_opendir(s, &d);
+        if (r < 0)
+                return r;
+        while (r >= 0 && (errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *base = NULL, *other = NULL;
                 struct stat st;
                 size_t len = strlen(de->d_name);
 
-                if (tmpfile_name_is(de->d_name, TMPFILE_PREFIX)) {
-                        /* A temporary file of a backup killed on a file
-                         * system without O_TMPFILE: under the lock, no
-                         * backup of ours is using it (fetch's have another
-                         * prefix). */
-                        if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode))
-                                r = tidy_remove(s, de->d_name, &removed);
-                } else if (endswith(de->d_name, SIDECAR_SUFFIX)) {
+                if (endswith(de->d_name, SIDECAR_SUFFIX)) {
                         base = strndup(de->d_name, len - strlen(SIDECAR_SUFFIX));
                         if (!base) {
                                 r = -ENOMEM;

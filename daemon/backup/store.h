@@ -121,10 +121,11 @@ int store_available(Store *s, uint64_t *ret_bytes);
 int store_tmpfile(Store *s, TmpFile *ret);
 
 /* Remove the temporary files (regular files of TMPFILE_PREFIX's names) that
- * a backup killed on a file system without O_TMPFILE left, as a job does
- * before it starts (a worker killed while the daemon runs leaves them, and
- * the tidy at start is long past). Only under the directory's lock. */
-int store_remove_tmpfiles(Store *s, size_t *ret_removed);
+ * a backup killed on a file system without O_TMPFILE left, adding their
+ * names to *removed: at start (store_tidy) and before each backup (a worker
+ * killed while the daemon runs leaves them, and the tidy at start is long
+ * past). Only under the directory's lock. */
+int store_remove_tmpfiles(Store *s, char ***removed);
 
 /* fsync the file and give it name in the directory; never replaces an
  * existing file (-EEXIST). On success the TmpFile is done (closed, its

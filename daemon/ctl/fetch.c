@@ -122,7 +122,8 @@ static int open_tmp(int dir_fd, TmpFile *t) {
         return r;
 }
 
-/* Downloads the sidecar into a temporary file in dir_fd (*t) and parses it; it must be name's, and give the size listed. -EBADMSG with
+/* Downloads the sidecar into a temporary file in dir_fd (*t) and parses
+ * it; it must be name's, and give the size listed. -EBADMSG with
  * *ret_error when it cannot be taken, another -errno when the download
  * failed. */
 static int fetch_sidecar_into(S3 *s, const Remote *rm, int dir_fd, const char *dir, TmpFile *t, Sidecar *ret,
@@ -172,7 +173,7 @@ static int fetch_sidecar(S3 *s, const Remote *rm, int dir_fd, const char *dir, T
 
 /* Hidden names of fetch's temporary files (another prefix than the
  * daemon's, whose tidy would remove a running fetch's in its directory). An
- * interrupted fetch (Ctrl-C, a hangup, kill) removes them as it goes. */
+ * interrupted fetch (SIGINT, SIGTERM, SIGHUP) removes them as it goes. */
 static TmpFile *volatile interrupt_cleanup[2];
 
 static void on_interrupt(int sig) {
