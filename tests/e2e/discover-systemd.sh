@@ -17,30 +17,10 @@
 # shellcheck disable=SC2016
 set -uo pipefail
 : "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
-TIME_LIMIT=${TIME_LIMIT:-150}
-
-PASS=0 FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-check() { # description command...
-  local d=$1; shift
-  if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-finish() {
-  echo "e2e-discover-systemd: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
-  [[ $FAIL -eq 0 ]]
-  exit $?
-}
-T0=$SECONDS
-
-if [[ $(id -u) != 0 ]]; then
-  not_ok "needs root (systemd-nspawn)"; finish
-fi
-for c in systemd-nspawn nsenter etcd jq openssl meson; do
-  command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
-done
-
+TIME_LIMIT=${TIME_LIMIT:-150} CT_TIMEOUT=60
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
+e2e_begin e2e-discover-systemd systemd-nspawn nsenter etcd jq openssl meson
 e2e_setup etcd-backupd-e2e-discover
 
 if ! meson install -C "$TOP_BUILDDIR" --no-rebuild --destdir "$T/dest" > "$T/install.log" 2>&1; then
@@ -103,17 +83,7 @@ CLIENT_KEY=/e2e/pki/etcd/healthcheck-client.key
 EOF
 
 e2e_boot --bind="$D$PREFIX:$PREFIX"
-ct() {
-  echo "+ $*" >> "$T/ct.log"
-  timeout 60 nsenter -t "$LEADER" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    LANG=C.UTF-8 SYSTEMD_PAGER= "$@"
-}
-state=""
-for _ in $(seq 1 150); do
-  state=$(ct systemctl is-system-running --wait 2>/dev/null) && break
-  [[ $state == degraded ]] && break
-  sleep 0.2
-done
+state=$(e2e_booted)
 check "container: systemd is up ($state)" test "$state" = running -o "$state" = degraded
 
 ct sh -ec '

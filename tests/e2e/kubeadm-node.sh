@@ -41,26 +41,14 @@ set -uo pipefail
 : "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
 TIME_LIMIT=${TIME_LIMIT:-300}
 
-PASS=0 FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-finish() {
-  echo "e2e-kubeadm-node: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
-  if [[ $FAIL -ne 0 && -n ${T:-} ]]; then
-    echo "--- kubelet stand-in"; tail -20 "$T/kubelet/kubelet.log" 2>/dev/null
-    echo "--- container commands"; tail -40 "$T/ct.log" 2>/dev/null
-  fi
-  [[ $FAIL -eq 0 ]]
-  exit $?
-}
-T0=$SECONDS
-[[ $(id -u) == 0 ]] || { not_ok "needs root (systemd-nspawn)"; finish; }
-for c in meson systemd-nspawn nsenter etcd etcdctl jq openssl curl python3 ip; do
-  command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
-done
-
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
+e2e_on_failure() {
+  [[ -n ${T:-} ]] || return 0
+  echo "--- kubelet stand-in"; tail -20 "$T/kubelet/kubelet.log" 2>/dev/null
+  echo "--- container commands"; tail -40 "$T/ct.log" 2>/dev/null
+}
+e2e_begin e2e-kubeadm-node meson systemd-nspawn nsenter etcd etcdctl jq openssl curl python3 ip
 e2e_setup etcd-backupd-e2e-kubeadm
 
 e2e_install_restore
@@ -107,13 +95,6 @@ fi
 e2e_boot --bind="$D$PREFIX:$PREFIX"
 ok "container booted"
 
-ct() { # CMD...: inside the container, clean environment, bounded
-  echo "+ $*" >> "$T/ct.log"
-  timeout 120 nsenter -t "$LEADER" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 ETCDCTL_API=3 "$@"
-}
-wait_until() { local n=$(($1 * 5)); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
-active() { [[ $(ct systemctl show -P ActiveState "$1" 2>/dev/null) == active ]]; }
 EPKI=/etc/kubernetes/pki/etcd
 ectl() { ct etcdctl --endpoints https://127.0.0.1:2379 --cacert $EPKI/ca.crt --cert $EPKI/healthcheck-client.crt \
            --key $EPKI/healthcheck-client.key --command-timeout=5s "$@"; }
@@ -128,7 +109,8 @@ data_keys() { local out; out=$(ectl get "$1" --prefix --keys-only) || { echo "et
 controllers_serve() { ct curl -sk -o /dev/null --max-time 2 https://127.0.0.1:10257/ && ct curl -sk -o /dev/null --max-time 2 https://127.0.0.1:10259/; }
 no_held_dir() { ct sh -c '! ls -d /etc/kubernetes/etcd-backupd-held-* >/dev/null 2>&1'; }
 
-wait_until 30 ct systemctl is-system-running --wait >/dev/null 2>&1
+state=$(e2e_booted)
+check "container: systemd is up ($state)" test "$state" = running -o "$state" = degraded
 ct ip addr add "$NODE_IP/32" dev lo >> "$T/ct.log" 2>&1
 check "the node address $NODE_IP on the container's loopback" \
   grep -q "inet $NODE_IP/32" <<<"$(ct ip -4 addr show dev lo)"

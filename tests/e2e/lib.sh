@@ -1,9 +1,68 @@
+# shellcheck shell=bash disable=SC2034  # sets variables for the sourcing test
 # tests/e2e/lib.sh — shared by the end-to-end tests under a real systemd:
-# a scratch directory, a time limit that ends the test by itself, and a
-# container booted from the host's /usr with systemd-nspawn (its own
-# network namespace, or E2E_NETNS, one the test created and shares between
-# several containers), stopped by the PIDs this test started. The sourcing
-# script defines ok, not_ok and finish, and sets TIME_LIMIT.
+# the test's counters and report, a scratch directory, a time limit that
+# ends the test by itself, and a container booted from the host's /usr with
+# systemd-nspawn (its own network namespace, or E2E_NETNS, one the test
+# created and shares between several containers), stopped by the PIDs this
+# test started. The sourcing script sets TIME_LIMIT first.
+
+PASS=0 FAIL=0 T0=$SECONDS E2E_NAME=e2e
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+check() { # DESCRIPTION COMMAND...: ok when COMMAND succeeds
+  local d=$1; shift
+  if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+# finish: prints "NAME: N passed, N failed (Ts)" and exits, 0 only if
+# nothing failed; when something did, e2e_on_failure runs first if the
+# test defines it (to print its logs).
+finish() {
+  echo "$E2E_NAME: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
+  if [[ $FAIL -ne 0 ]] && declare -F e2e_on_failure >/dev/null; then e2e_on_failure; fi
+  [[ $FAIL -eq 0 ]]
+  exit $?
+}
+
+# e2e_begin NAME COMMAND...: names the test in its report; ends it unless it
+# runs as root and every COMMAND is found.
+e2e_begin() {
+  E2E_NAME=$1; shift
+  [[ $(id -u) == 0 ]] || { not_ok "needs root (systemd-nspawn)"; finish; }
+  local c
+  for c in "$@"; do command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }; done
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds.
+wait_until() {
+  local n=$(($1 * 5)); shift
+  for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+
+# e2e_in PID COMMAND...: COMMAND inside the container whose systemd is PID,
+# with a clean environment, bounded by CT_TIMEOUT seconds (default 120).
+e2e_in() {
+  local pid=$1; shift
+  timeout "${CT_TIMEOUT:-120}" nsenter -t "$pid" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 ETCDCTL_API=3 "$@"
+}
+# ct COMMAND...: COMMAND inside the container (LEADER), logged to $T/ct.log.
+ct() { echo "+ $*" >> "$T/ct.log"; e2e_in "$LEADER" "$@"; }
+# active UNIT: the unit is active in the container.
+active() { [[ $(ct systemctl show -P ActiveState "$1" 2>/dev/null) == active ]]; }
+
+# e2e_booted [ARG...]: waits until the container's systemd has finished
+# booting and prints its state (running or degraded, else what it said
+# last); the ARGs go to ct before the command (a node's number).
+e2e_booted() {
+  local state=""
+  for _ in $(seq 1 150); do
+    state=$(ct "$@" systemctl is-system-running --wait 2>/dev/null) && break
+    [[ $state == degraded ]] && break
+    sleep 0.2
+  done
+  echo "$state"
+}
 
 NSPAWN_PID="" LEADER="" WATCHDOG_PID="" E2E_NETNS=""
 NSPAWN_PIDS=() LEADERS=()
@@ -76,7 +135,7 @@ e2e_boot() {
 # units (RUNIT, RSOCKET) and what they run, as they say it: ETCD_BACKUPD,
 # CONF (the -c of ExecStart=) and ETCD_BACKUPCTL (paths inside the
 # container). Ends the test when the install fails, the prefix cannot be
-# bind-mounted or the units are missing. The caller defines check.
+# bind-mounted or the units are missing.
 e2e_install_restore() {
   if ! meson install -C "$TOP_BUILDDIR" --no-rebuild --destdir "$T/dest" > "$T/install.log" 2>&1; then
     cat "$T/install.log"; not_ok "meson install --destdir"; finish

@@ -34,24 +34,10 @@
 # shellcheck disable=SC2016
 set -uo pipefail
 : "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
-TIME_LIMIT=${TIME_LIMIT:-300}
-
-PASS=0 FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-finish() {
-  echo "e2e-restore-cluster: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
-  [[ $FAIL -eq 0 ]]
-  exit $?
-}
-T0=$SECONDS
-[[ $(id -u) == 0 ]] || { not_ok "needs root (systemd-nspawn)"; finish; }
-for c in meson ip systemd-nspawn nsenter socat etcd etcdctl jq openssl; do
-  command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
-done
-
+TIME_LIMIT=${TIME_LIMIT:-300} CT_TIMEOUT=150
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
+e2e_begin e2e-restore-cluster meson ip systemd-nspawn nsenter socat etcd etcdctl jq openssl
 e2e_setup etcd-backupd-e2e-restore-cluster
 
 e2e_install_restore
@@ -127,24 +113,22 @@ mkdir -p "$D${CONF%/*}" && touch "$D$CONF"
 E2E_NETNS=ebd-$$-${RANDOM}
 if ! ip netns add "$E2E_NETNS"; then E2E_NETNS=""; not_ok "ip netns add"; finish; fi
 ip -n "$E2E_NETNS" link set lo up || { not_ok "loopback up in $E2E_NETNS"; finish; }
-LEADERS=()
+NODE_LEADER=()
 base=$MACHINE
 for n in 1 2 3; do
   MACHINE=$base-$n
   # The prefix (and its etc/) is shared: each node's configuration is bound
   # over the path the restore unit's -c names.
   e2e_boot --bind="$D$PREFIX:$PREFIX" --bind-ro="$T/node$n/etcd-backupd.conf:$CONF"
-  LEADERS[n]=$LEADER
+  NODE_LEADER[n]=$LEADER
 done
 ok "three containers booted in one network namespace"
 
-ct() { # N CMD...: inside node N, clean environment, bounded
+ct() { # N CMD...: inside node N
   local n=$1; shift
   echo "+ [node$n] $*" >> "$T/ct.log"
-  timeout 150 nsenter -t "${LEADERS[n]}" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 ETCDCTL_API=3 "$@"
+  e2e_in "${NODE_LEADER[n]}" "$@"
 }
-wait_until() { local n=$(($1 * 5)); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
 active() { [[ $(ct "$1" systemctl show -P ActiveState "$2" 2>/dev/null) == active ]]; }
 ectl() { # N ETCDCTL-ARGS...: etcdctl against node N's member only
   local n=$1; shift
@@ -156,7 +140,8 @@ field() { # N NAME: a field of node N's `endpoint status -w fields`
 }
 
 for n in 1 2 3; do
-  wait_until 30 ct "$n" systemctl is-system-running --wait >/dev/null 2>&1
+  state=$(e2e_booted "$n")
+  check "node$n: systemd is up ($state)" test "$state" = running -o "$state" = degraded
   ct "$n" sh -c "mkdir -p /run/systemd/system && cp -r /e2e/node$n/units/* /run/systemd/system/ &&
     cp /e2e/dest${RSOCKET#"$D"} /e2e/dest${RUNIT#"$D"} /etc/systemd/system/ &&
     systemctl daemon-reload" >> "$T/ct.log" 2>&1

@@ -35,22 +35,9 @@ set -uo pipefail
 : "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
 TIME_LIMIT=${TIME_LIMIT:-300}
 
-PASS=0 FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-finish() {
-  echo "e2e-restore-systemd: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
-  [[ $FAIL -eq 0 ]]
-  exit $?
-}
-T0=$SECONDS
-[[ $(id -u) == 0 ]] || { not_ok "needs root (systemd-nspawn)"; finish; }
-for c in meson systemd-nspawn nsenter socat etcd etcdctl jq openssl curl python3; do
-  command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
-done
-
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
+e2e_begin e2e-restore-systemd meson systemd-nspawn nsenter socat etcd etcdctl jq openssl curl python3
 e2e_setup etcd-backupd-e2e-restore
 
 e2e_install_restore
@@ -143,19 +130,13 @@ done
 e2e_boot --bind="$D$PREFIX:$PREFIX"
 ok "container booted"
 
-ct() { # CMD...: inside the container, clean environment, bounded
-  echo "+ $*" >> "$T/ct.log"
-  timeout 120 nsenter -t "$LEADER" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 ETCDCTL_API=3 "$@"
-}
 readyz() { [[ $(ct curl -sS --max-time 5 --cacert /e2e/k8s-pki/ca.crt --resolve kubernetes:6443:127.0.0.1 \
              https://kubernetes:6443/readyz 2>&1) == ok ]]; }
-wait_until() { local n=$(($1 * 5)); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
-active() { [[ $(ct systemctl show -P ActiveState "$1" 2>/dev/null) == active ]]; }
 ectl() { ct etcdctl --endpoints https://127.0.0.1:2379 --cacert $PKI/ca.crt --cert $PKI/healthcheck-client.crt \
            --key $PKI/healthcheck-client.key "$@"; }
 
-wait_until 30 ct systemctl is-system-running --wait >/dev/null 2>&1
+state=$(e2e_booted)
+check "container: systemd is up ($state)" test "$state" = running -o "$state" = degraded
 ct mkdir -p /run/systemd/system
 use_conf() { ct install -D -m 0600 "/e2e/$1.conf" "$CONF"; }
 ct sh -c "cp -r /e2e/units/* /run/systemd/system/ &&
@@ -243,7 +224,8 @@ ct systemctl stop kube-scheduler.service
 # What the unit runs etcd with (ExecStart=, EnvironmentFile=, over D-Bus)
 # against the configuration: disagreements refused before anything stops.
 refused_e2e() { # DESCRIPTION PATTERN CONF-SED
-  local out rc pid=$(ct systemctl show -P MainPID e2e-etcd.service)
+  local out rc pid
+  pid=$(ct systemctl show -P MainPID e2e-etcd.service)
   sed "$3" "$T/good.conf" > "$T/case.conf"; use_conf case
   out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
   check "$1: exit 1" test $rc -eq 1
@@ -289,6 +271,7 @@ ct mkdir -p /run/systemd/system/kube-scheduler.service.d
 ct sh -c 'printf "[Unit]\nRefuseManualStop=yes\n" > /run/systemd/system/kube-scheduler.service.d/refuse-stop.conf &&
   systemctl daemon-reload'
 ectl put /refused/k1 "before the refused stop" >/dev/null
+# shellcheck disable=SC2034 # read in the eval below
 sch_before=$(ct systemctl show -P MainPID kube-scheduler.service)
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'

@@ -24,30 +24,10 @@
 # shellcheck disable=SC2317,SC2016
 set -uo pipefail
 : "${TOP_SRCDIR:?}" "${TOP_BUILDDIR:?}"
-TIME_LIMIT=${TIME_LIMIT:-200}
-
-PASS=0 FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-check() { # description command...
-  local d=$1; shift
-  if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-finish() {
-  echo "e2e-systemd: $PASS passed, $FAIL failed ($((SECONDS - T0))s)"
-  [[ $FAIL -eq 0 ]]
-  exit $?
-}
-T0=$SECONDS
-
-if [[ $(id -u) != 0 ]]; then
-  not_ok "needs root (systemd-nspawn)"; finish
-fi
-for c in systemd-nspawn nsenter socat etcd etcdctl jq openssl meson setpriv; do
-  command -v "$c" >/dev/null || { not_ok "needs $c"; finish; }
-done
-
+TIME_LIMIT=${TIME_LIMIT:-200} CT_TIMEOUT=30
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
+e2e_begin e2e-systemd systemd-nspawn nsenter socat etcd etcdctl jq openssl meson setpriv
 e2e_setup etcd-backupd-e2e
 
 # ---- install into a destdir ----
@@ -149,26 +129,12 @@ e2e_boot --bind="$D$PREFIX:$PREFIX"
 
 # ct CMD...: runs CMD inside the container, with a clean environment, bounded;
 # its stderr goes to a log shown on failure (ct_stderr keeps it).
-ct_stderr() {
-  echo "+ $*" >> "$T/ct.log"
-  timeout 30 nsenter -t "$LEADER" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
-}
+ct_stderr() { echo "+ $*" >> "$T/ct.log"; e2e_in "$LEADER" "$@"; }
 ct() { ct_stderr "$@" 2>> "$T/ct.log"; }
 prop() { ct systemctl show -P "$2" "$1"; } # unit property
 is() { [[ $(prop "$1" "$2") == "$3" ]]; }  # unit property value
 quiet() { "$@" >> "$T/ct.log"; }
-wait_until() { # seconds command...: polls every 0.2 s
-  local n=$(($1 * 5)); shift
-  for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done
-  return 1
-}
-state=""
-for _ in $(seq 1 150); do
-  state=$(ct systemctl is-system-running --wait 2>/dev/null) && break
-  [[ $state == degraded ]] && break
-  sleep 0.2
-done
+state=$(e2e_booted)
 check "container: systemd is up ($state)" test "$state" = running -o "$state" = degraded
 [[ $state == running || $state == degraded ]] || finish
 
