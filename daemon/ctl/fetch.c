@@ -106,19 +106,31 @@ static bool path_is_below(const char *path, const char *dir) {
         return rest && (*rest == '\0' || *rest == '/');
 }
 
-/* tmpfile_open() with the interrupting signals held back, so that no file
- * is there that the handler does not know of. */
-static int open_tmp(int dir_fd, TmpFile *t) {
-        sigset_t hold, old;
-        int r;
+/* Holds back the signals that interrupt a fetch (SIGINT, SIGTERM, SIGHUP)
+ * until interrupts_release(*ret_old). */
+static void interrupts_hold(sigset_t *ret_old) {
+        sigset_t hold;
 
         sigemptyset(&hold);
         sigaddset(&hold, SIGINT);
         sigaddset(&hold, SIGTERM);
         sigaddset(&hold, SIGHUP);
-        (void) sigprocmask(SIG_BLOCK, &hold, &old);
+        (void) sigprocmask(SIG_BLOCK, &hold, ret_old);
+}
+
+static void interrupts_release(const sigset_t *old) {
+        (void) sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+/* tmpfile_open() with the interrupts held back, so that no file is there
+ * that the handler does not know of. */
+static int open_tmp(int dir_fd, TmpFile *t) {
+        sigset_t old;
+        int r;
+
+        interrupts_hold(&old);
         r = tmpfile_open(dir_fd, FETCH_TMP_PREFIX, t);
-        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        interrupts_release(&old);
         return r;
 }
 
@@ -401,37 +413,39 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                                 "nothing fetched\n", rm->name, hex, sc.file_sha256);
                         return EXIT_FAILURE;
                 }
-                /* The download made durable first, so that the two links
-                 * follow each other closely (an interrupt between them
-                 * leaves the sidecar alone); then the sidecar first, as a
-                 * publish does: never a backup without it. */
-                if (fsync(tmp.fd) < 0) {
-                        fprintf(stderr, "etcd-backupctl fetch: cannot write %s: %s; nothing fetched\n", out_path,
-                                strerror(errno));
-                        return EXIT_FAILURE;
-                }
-                r = tmpfile_link(&sidecar_tmp, sidecar_name);
-                if (r < 0) {
-                        fprintf(stderr, "etcd-backupctl fetch: cannot write %s/%s: %s; nothing fetched\n", dir_abs,
-                                sidecar_name, strerror(-r));
-                        return EXIT_FAILURE;
-                }
         }
-        r = tmpfile_link(&tmp, rm->name);
-        /* Their hidden names gone before the directory is synced: the
-         * restore refuses a backup with a second link. */
+        /* The download made durable before anything gets its name. */
+        if (fsync(tmp.fd) < 0) {
+                fprintf(stderr, "etcd-backupctl fetch: cannot write %s: %s; nothing fetched\n", out_path,
+                        strerror(errno));
+                return EXIT_FAILURE;
+        }
+        /* Both names or neither: an interrupt waits until the links are
+         * done or undone. The sidecar first, as a publish does: never a
+         * backup without it. */
+        sigset_t old_mask;
+        interrupts_hold(&old_mask);
+        r = rm->has_sidecar ? tmpfile_link(&sidecar_tmp, sidecar_name) : 0;
+        bool sidecar_failed = r < 0;
         if (r >= 0) {
-                tmpfile_done(&tmp);
-                tmpfile_done(&sidecar_tmp);
-        }
-        if (r >= 0 && fsync(dir_fd) < 0) {
-                r = -errno;
-                (void) unlinkat(dir_fd, rm->name, 0);
-        }
-        if (r < 0) {
-                fprintf(stderr, "etcd-backupctl fetch: cannot write %s: %s; nothing fetched\n", out_path, strerror(-r));
-                if (rm->has_sidecar)
+                r = tmpfile_link(&tmp, rm->name);
+                /* Their hidden names gone before the directory is synced:
+                 * the restore refuses a backup with a second link. */
+                if (r >= 0) {
+                        tmpfile_done(&tmp);
+                        tmpfile_done(&sidecar_tmp);
+                }
+                if (r >= 0 && fsync(dir_fd) < 0) {
+                        r = -errno;
+                        (void) unlinkat(dir_fd, rm->name, 0);
+                }
+                if (r < 0 && rm->has_sidecar)
                         (void) unlinkat(dir_fd, sidecar_name, 0);
+        }
+        interrupts_release(&old_mask);
+        if (r < 0) {
+                fprintf(stderr, "etcd-backupctl fetch: cannot write %s%s: %s; nothing fetched\n", out_path,
+                        sidecar_failed ? SIDECAR_SUFFIX : "", strerror(-r));
                 return EXIT_FAILURE;
         }
         if (path_is_below(dir_abs, "/tmp") || path_is_below(dir_abs, "/var/tmp"))

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
-for p in swift-proxy-server memcached; do
+for p in swift-proxy-server memcached strace; do
   command -v "$p" >/dev/null || { echo "not ok - $p is not installed (scripts/install-deps installs it)"; exit 1; }
 done
 
@@ -304,6 +304,36 @@ if mountpoint -q "$T/nfs"; then
     test -z "$(ls -A "$T/nfs/int")"
   kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
 fi
+
+# 6d''. Ctrl-C between the fetch's two links: strace holds the first
+# linkat(2) (the sidecar's name) 3 s on its way back, and SIGINT comes once
+# the sidecar has its name. The fetch ends by the signal with both names
+# there, the backup whole, never with the sidecar alone (the next fetch
+# would refuse it: "is there already").
+mkdir "$T/int2"
+rm -f "$T/int2.port"
+python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/int2.port" "$T/flaky-src" > "$T/int2.log" 2>&1 &
+SPID=$!; CLEANUP+=("kill $SPID")
+for _ in $(seq 1 100); do [[ -s $T/int2.port ]] && break; sleep 0.1; done
+sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/int2.port")/bucket#" "$T/flaky.conf" > "$T/int2.conf"
+strace -f -qq -o /dev/null -e trace=linkat -e inject=linkat:delay_exit=3000000:when=1 \
+  python3 -c 'import os, signal, sys
+open(sys.argv[1], "w").write(str(os.getpid()))
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[2], sys.argv[2:])' "$T/int2.pid" \
+  "$ETCD_BACKUPCTL" -c "$T/int2.conf" fetch latest --output "$T/int2" >/dev/null 2>"$T/int2.err" &
+XPID=$!; CLEANUP+=("kill -9 $XPID")
+for _ in $(seq 1 300); do [[ -e $T/int2/$(basename "$out6").json ]] && break; sleep 0.1; done
+check "fetch interrupted between its links: the sidecar has its name first" test -e "$T/int2/$(basename "$out6").json"
+kill -INT "$(cat "$T/int2.pid")"; wait "$XPID"; rc=$?
+CLEANUP=("${CLEANUP[@]/"kill -9 $XPID"/}")
+check "fetch interrupted between its links: ended by SIGINT (exit $rc)" test $rc -eq 130
+check "fetch interrupted between its links: the backup has its name too, byte-identical ($(ls -A "$T/int2" | paste -sd' '))" \
+  cmp -s "$T/int2/$(basename "$out6")" "$out6"
+check "fetch interrupted between its links: the sidecar as the store has it" \
+  cmp -s "$T/int2/$(basename "$out6").json" "$out6.json"
+check "fetch interrupted between its links: nothing else in DIR" test "$(ls -A "$T/int2" | wc -l)" -eq 2
+kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
 
 # 6e. A store with newer backups that cannot be taken, and one that lies
 # about a size. "latest" passes over a newer backup without a sidecar and
