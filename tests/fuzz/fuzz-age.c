@@ -20,14 +20,7 @@
 
 #include "format/age.h"
 #include "util/macro.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define require(x)                        \
-        do {                              \
-                if (!(x))                 \
-                        __builtin_trap(); \
-        } while (0)
+#include "fuzz.h"
 
 /* Public key age1za00n6xfr5ger340r8vcx6rmurzx7s9euhaxzn93vgvw0xug39ds56m6q6;
  * a key for tests only. */

@@ -13,6 +13,7 @@
 #include "format/bbolt.h"
 
 #include "fuzz-bbolt-reseal.h"
+#include "fuzz.h"
 
 #define MAX_ELEMENTS 200000u
 #define MAX_NESTING 8u
@@ -59,8 +60,6 @@ static int on_element(const void *key, size_t klen, const void *value, size_t vl
         return 0;
 }
 
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ uint8_t *copy = resealed_copy(data, size);

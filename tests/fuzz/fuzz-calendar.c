@@ -15,8 +15,7 @@
 #include "config/zone-load.h"
 #include "format/calendar.h"
 #include "util/macro.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* 2024-03-31 00:30:00 UTC: an hour before Europe/Berlin springs forward. */
 #define BASE_USEC (UINT64_C(1711845000) * USEC_PER_SEC)

@@ -15,14 +15,7 @@
 
 #include "format/encryption-config.h"
 #include "util/macro.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define require(x)                       \
-        do {                             \
-                if (!(x))                \
-                        __builtin_trap(); \
-        } while (0)
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(encryption_config_freep) EncryptionConfig *c = NULL;

@@ -13,8 +13,7 @@
 
 #include "format/envfile.h"
 #include "util/str.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_strv_free_ char **env = NULL;

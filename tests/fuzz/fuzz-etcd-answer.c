@@ -19,14 +19,7 @@
 #include "etcd/etcd.h"
 #include "format/pb.h"
 #include "util/macro.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define require(x)                       \
-        do {                             \
-                if (!(x))                \
-                        __builtin_trap(); \
-        } while (0)
+#include "fuzz.h"
 
 typedef struct Run {
         uint64_t hash;

@@ -18,14 +18,7 @@
 
 #include "format/grpc.h"
 #include "format/pb.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define require(x)                       \
-        do {                             \
-                if (!(x))                \
-                        __builtin_trap(); \
-        } while (0)
+#include "fuzz.h"
 
 typedef struct Run {
         uint64_t hash;

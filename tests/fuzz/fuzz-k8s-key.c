@@ -11,14 +11,7 @@
 
 #include "format/k8s-key.h"
 #include "util/macro.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define require(x)                       \
-        do {                             \
-                if (!(x))                \
-                        __builtin_trap(); \
-        } while (0)
+#include "fuzz.h"
 
 static bool segment_ok(const char *s) {
         return s && s[0] && !strchr(s, '/');

@@ -15,14 +15,7 @@
 #include "format/json-yaml.h"
 #include "format/k8s-object.h"
 #include "util/macro.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define require(x)                       \
-        do {                             \
-                if (!(x))                \
-                        __builtin_trap(); \
-        } while (0)
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[K8S_OBJECT_ERROR_MAX];

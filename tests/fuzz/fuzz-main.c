@@ -15,7 +15,7 @@
 #include "util/io.h"
 #include "util/macro.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static int run_file(const char *path) {
         _cleanup_free_ char *buf = NULL;

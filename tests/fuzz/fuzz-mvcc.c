@@ -12,8 +12,7 @@
 #include "format/mvcc.h"
 
 #include "fuzz-bbolt-reseal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ uint8_t *copy = resealed_copy(data, size);

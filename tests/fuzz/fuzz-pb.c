@@ -13,14 +13,7 @@
 #include <string.h>
 
 #include "format/pb.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define require(x)                       \
-        do {                             \
-                if (!(x))                \
-                        __builtin_trap(); \
-        } while (0)
+#include "fuzz.h"
 
 static void check_string(const char *s, size_t max) {
         size_t n;

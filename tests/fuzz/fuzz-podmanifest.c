@@ -11,8 +11,7 @@
 
 #include "restore/manifest.h"
 #include "util/str.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(manifest_freep) Manifest *m = NULL;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "restore/restore.h"
+#include "fuzz.h"
 
 #define PLAN_BACKUP "/var/lib/etcd-backupd/b.db"
 
@@ -36,8 +37,6 @@ static bool confirms(const char *line, size_t n, const char *plan) {
         json_object_put(o);
         return yes;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *p = (const char *) data, *end = p + size;

@@ -12,8 +12,7 @@
 #include "backup/upload.h"
 #include "format/s3-uri.h"
 #include "format/s3-xml.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         S3Listing l = {};

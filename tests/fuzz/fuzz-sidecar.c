@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "backup/store.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Sidecar s = {};

@@ -16,8 +16,7 @@
 
 #include "format/zone.h"
 #include "util/macro.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void exercise(const Zone *z) {
         static const int64_t times[] = {
