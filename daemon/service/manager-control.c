@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * manager-control.c — the manager's answers on the control socket: Status,
- * List (from the listing kept in memory), Prune, Backup (with progress for
- * the clients that wait), and the socket's close, denied and paused events.
+ * List (from the listing kept in memory, read again when the directory
+ * changed), Prune, Backup (with progress for the clients that wait), and
+ * the socket's close, denied and paused events.
  */
 
 #include <errno.h>
@@ -60,6 +61,7 @@ static void reply_list(Manager *m, ControlConnection *c) {
 
         if (!o)
                 return;
+        manager_listing_refresh(m);
         json_object_object_add(o, "backups", m->listing ? json_object_get(m->listing) : json_object_new_array());
         control_send(c, o);
 }

@@ -83,9 +83,14 @@ struct Manager {
         uint64_t paused_logged_usec;    /* monotonic: the last "out of descriptors" warning */
 
         /* What List answers: the backups as sidecar objects, newest first.
-         * Read from the directory once at start, then kept up to date from
-         * the worker's results and prunes, so no request reads the disk. */
+         * Read from the directory at start, kept up to date from the
+         * worker's results and prunes, and read again by a List when the
+         * directory changed (by hand: a backup copied in or removed) since:
+         * its mtime is not the one seen then (listing_mtime), or was too
+         * recent then to tell a change within the same clock tick. */
         struct json_object *listing;
+        struct timespec listing_mtime;
+        bool listing_settled;
 };
 
 /* Fork a worker for a backup and watch it; reason is logged. Returns 0,
@@ -100,6 +105,9 @@ struct json_object *manager_progress_json(Manager *m);
 
 /* Drop the backups names from the listing List answers from. */
 void manager_listing_remove(Manager *m, char **names);
+
+/* Read the listing again when the directory may have changed since. */
+void manager_listing_refresh(Manager *m);
 
 /* The control socket's callbacks, with m as their userdata. */
 ControlCallbacks manager_control_callbacks(Manager *m);

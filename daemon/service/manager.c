@@ -336,10 +336,15 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n) {
         _cleanup_free_ char *error = NULL;
         struct json_object *l;
         StoreEntry *e = NULL;
+        struct stat st;
+        bool have_mtime;
         size_t n = 0;
 
         if (!m->listing)
                 m->listing = json_object_new_array();
+        /* The mtime before the read: a change while it reads makes the
+         * next List read again. */
+        have_mtime = stat(m->config->storage.directory, &st) >= 0;
         if (store_open(m->config->storage.directory, false, &s, &error) < 0 || store_list(s, &e, &n) < 0)
                 return -EIO;
         l = json_object_new_array();
@@ -348,6 +353,12 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n) {
         if (l) {
                 json_object_put(m->listing);
                 m->listing = l;
+                m->listing_mtime = have_mtime ? st.st_mtim : (struct timespec) {};
+                /* A change within the same tick of the file system's clock
+                 * (a few ms, or 1 s on some) may leave the mtime as it is:
+                 * one of this second is read again next time. */
+                m->listing_settled = have_mtime &&
+                        (int64_t) now_usec(CLOCK_REALTIME) / (int64_t) USEC_PER_SEC > (int64_t) st.st_mtim.tv_sec;
         }
         if (ret_e) {
                 *ret_e = e;
@@ -355,6 +366,15 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n) {
         } else
                 store_entries_free(e, n);
         return 0;
+}
+
+void manager_listing_refresh(Manager *m) {
+        struct stat st;
+
+        if (m->listing && m->listing_settled && stat(m->config->storage.directory, &st) >= 0 &&
+            st.st_mtim.tv_sec == m->listing_mtime.tv_sec && st.st_mtim.tv_nsec == m->listing_mtime.tv_nsec)
+                return;
+        (void) listing_read(m, NULL, NULL);
 }
 
 void manager_listing_remove(Manager *m, char **names) {

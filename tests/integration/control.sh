@@ -54,6 +54,21 @@ check "prune --dry-run: keep and delete name exactly the backups listed" \
 check "prune --dry-run: nothing deleted" test "$("${BCTL[@]}" --json list | jq -r '.[].name' | sort)" = "$names"
 check "status: last backup reported" grep -q "revision" <<<"$("${BCTL[@]}" status)"
 
+# The directory changed behind the daemon (a backup moved away by hand, then
+# back, one copied in without its sidecar): list says what is there now.
+listed() { "${BCTL[@]}" --json list | jq -r '.[].name' | sort; }
+first=$(head -1 <<<"$names")
+mkdir "$T/aside" && mv "$T/b/$first" "$T/b/$first.json" "$T/aside/"
+check "list: a backup moved away by hand is no longer listed" test "$(listed)" = "$(grep -vxF "$first" <<<"$names")"
+mv "$T/aside/$first" "$T/aside/$first.json" "$T/b/"
+check "list: moved back, it is listed again" test "$(listed)" = "$names"
+copy=etcd-0000000000000001-20200101T000000Z-r1.db.zst
+cp "$T/b/$first" "$T/b/$copy"
+check "list: a backup copied in without its sidecar is listed as such" \
+  grep -qE "^$copy .*\(no sidecar\)\$" <<<"$("${BCTL[@]}" list)"
+rm "$T/b/$copy"
+check "list: removed again, the listing is as before" test "$(listed)" = "$names"
+
 # Joining: a client that asks while a backup runs gets that backup. etcd
 # (ours) is held with SIGSTOP, so the first backup is still connecting when
 # the second client asks, however loaded the machine (its connect_timeout is
