@@ -220,13 +220,14 @@ static int unreachable(Ctl *ctl, int r) {
         return EXIT_UNAVAILABLE;
 }
 
-/* An error object from the daemon: print it and return the exit code. */
+/* An error object from the daemon: print it and return the exit code (69
+ * when the backup failed because etcd did not answer, else 1). */
 static int reply_error(struct json_object *o) {
         const char *code = json_get_string(o, "error");
         if (!code)
                 return 0;
         fprintf(stderr, "etcd-backupctl: %s: %s\n", code, json_get_string(o, "message") ? json_get_string(o, "message") : "");
-        return EXIT_FAILURE;
+        return streq(code, "etcd_unreachable") ? EXIT_UNAVAILABLE : EXIT_FAILURE;
 }
 
 /* Connect and send {"method": method, …extra}. Exit code on failure, else 0. */
@@ -269,8 +270,46 @@ static int call(Ctl *ctl, Client *cl, const char *method, struct json_object *ex
         return 0;
 }
 
+/* An answer of a shape the daemon does not send (another program on the
+ * socket, another version): exit 1. Releases o. */
+static int unexpected_answer(struct json_object *o) {
+        json_object_put(o);
+        fprintf(stderr, "etcd-backupctl: unexpected answer from etcd-backupd\n");
+        return EXIT_FAILURE;
+}
+
+/* Whether o is an object whose key holds a value of type t. */
+static bool json_has(struct json_object *o, const char *key, json_type t) {
+        struct json_object *v;
+        return json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v) &&
+               json_object_is_type(v, t);
+}
+
+/* Whether key is absent or null in the object o, or holds an object. */
+static bool json_has_object_or_null(struct json_object *o, const char *key) {
+        return json_has(o, key, json_type_object) || json_has(o, key, json_type_null) ||
+               !json_object_object_get_ex(o, key, NULL);
+}
+
+/* Whether o[key] is an array of strings. */
+static bool json_has_strings(struct json_object *o, const char *key) {
+        struct json_object *a;
+        if (!json_has(o, key, json_type_array))
+                return false;
+        json_object_object_get_ex(o, key, &a);
+        for (size_t i = 0; i < json_object_array_length(a); i++)
+                if (!json_object_is_type(json_object_array_get_idx(a, i), json_type_string))
+                        return false;
+        return true;
+}
+
 static int recv_or_fail(Ctl *ctl, Client *cl, struct json_object **ret) {
         int r = client_recv(cl, ret);
+        if (r == -EBADMSG || r == -EFBIG) {
+                fprintf(stderr, "etcd-backupctl: unexpected answer from etcd-backupd (%s)\n",
+                        r == -EBADMSG ? "not a JSON object" : "a line too long");
+                return EXIT_FAILURE;
+        }
         return r < 0 ? unreachable(ctl, r) : 0;
 }
 
@@ -297,12 +336,18 @@ static int run_status(Ctl *ctl, int argc, char **argv) {
                 json_object_put(o);
                 return r;
         }
+        if (!json_has(o, "state", json_type_string) || !json_has_object_or_null(o, "last") ||
+            !json_has_object_or_null(o, "progress") || !json_has_object_or_null(o, "upload"))
+                return unexpected_answer(o);
+        if (json_object_object_get_ex(o, "last", &last) && last && !json_get_string(last, "error") &&
+            (!json_get_string(last, "name") || !json_get_string(last, "created")))
+                return unexpected_answer(o);
         if (ctl->json)
                 print_json(o);
         else {
                 char size[FORMAT_BYTES_MAX];
-                printf("State:       %s\n", json_get_string(o, "state") ? json_get_string(o, "state") : "?");
-                if (json_object_object_get_ex(o, "progress", &progress) && progress)
+                printf("State:       %s\n", json_get_string(o, "state"));
+                if (json_object_object_get_ex(o, "progress", &progress) && json_get_string(progress, "phase"))
                         printf("Progress:    %s, %" PRId64 "%%\n", json_get_string(progress, "phase"), json_get_int(progress, "percent"));
                 if (!json_object_object_get_ex(o, "last", &last) || !last)
                         printf("Last backup: none\n");
@@ -380,11 +425,8 @@ static int run_backup(Ctl *ctl, int argc, char **argv) {
                         json_object_put(o);
                         return r;
                 }
-                if (!json_object_object_get_ex(o, "result", &result) || !result) {
-                        json_object_put(o);
-                        fprintf(stderr, "etcd-backupctl: unexpected answer from etcd-backupd\n");
-                        return EXIT_FAILURE;
-                }
+                if (!json_object_object_get_ex(o, "result", &result) || !json_get_string(result, "name"))
+                        return unexpected_answer(o);
                 if (ctl->json)
                         print_json(result);
                 else
@@ -422,6 +464,8 @@ static int run_prune(Ctl *ctl, int argc, char **argv) {
                 json_object_put(o);
                 return r;
         }
+        if (!json_has_strings(o, "keep") || !json_has_strings(o, "delete"))
+                return unexpected_answer(o);
         if (ctl->json) {
                 /* {"keep": [...], "delete": [...]} */
                 json_object_object_del(o, "dry_run");
@@ -472,9 +516,7 @@ static int list_through_daemon(Ctl *ctl, int *ret_exit) {
                 return 0;
         }
         if (!json_object_object_get_ex(o, "backups", &a) || !json_object_is_type(a, json_type_array)) {
-                json_object_put(o);
-                fprintf(stderr, "etcd-backupctl: unexpected answer from etcd-backupd\n");
-                *ret_exit = EXIT_FAILURE;
+                *ret_exit = unexpected_answer(o);
                 return 0;
         }
         if (ctl->json)

@@ -17,6 +17,7 @@
 
 typedef struct JobResult {
         char *error;            /* the backup failed: why (NULL on success) */
+        bool etcd_unreachable;  /* it failed because no etcd endpoint answered */
         char *path;             /* the published backup, on success */
         Sidecar sidecar;        /* on success */
         char **pruned;          /* names retention removed (may be NULL) */

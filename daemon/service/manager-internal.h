@@ -97,8 +97,10 @@ struct Manager {
  * -EBUSY unless the manager is idle, or a negative errno (logged). */
 int manager_start_job(Manager *m, const char *reason);
 
-/* The run failed with error: record and log it, arm a retry. */
-void manager_job_failed(Manager *m, const char *error);
+/* The run failed with error: record and log it, arm a retry; the clients
+ * waiting for it get "etcd_unreachable" when no etcd endpoint answered,
+ * else "backup_failed". */
+void manager_job_failed(Manager *m, const char *error, bool etcd_unreachable);
 
 /* The running job's phase and bytes as a JSON object (NULL on ENOMEM). */
 struct json_object *manager_progress_json(Manager *m);

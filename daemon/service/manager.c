@@ -457,7 +457,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-void manager_job_failed(Manager *m, const char *error) {
+void manager_job_failed(Manager *m, const char *error, bool etcd_unreachable) {
         const ConfigSchedule *s = &m->config->schedule;
 
         m->have_last = true;
@@ -468,7 +468,8 @@ void manager_job_failed(Manager *m, const char *error) {
         if (m->n_subscribers > 0) {
                 struct json_object *o = json_object_new_object();
                 if (o) {
-                        json_object_object_add(o, "error", json_object_new_string("backup_failed"));
+                        json_object_object_add(o, "error", json_object_new_string(etcd_unreachable ? "etcd_unreachable"
+                                                                                                   : "backup_failed"));
                         json_object_object_add(o, "message", json_object_new_string(error));
                 }
                 finish_subscribers(m, o);
@@ -511,7 +512,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 else
                         snprintf(error, sizeof error, "the backup worker was killed by signal %s",
                                  sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?");
-                manager_job_failed(m, error);
+                manager_job_failed(m, error, m->have_result && m->result.job.etcd_unreachable);
         }
         worker_message_done(&m->result);
         m->have_result = false;
@@ -538,7 +539,7 @@ int manager_start_job(Manager *m, const char *reason) {
                 return -EBUSY;
         r = worker_start(m->config, m->lock_fd, &m->worker_pid, &m->worker_fd);
         if (r < 0) {
-                manager_job_failed(m, "cannot start the backup worker");
+                manager_job_failed(m, "cannot start the backup worker", false);
                 return log_error_errno(r, "cannot start the backup worker: %m");
         }
         r = sd_event_add_io(m->event, &m->worker_io, m->worker_fd, EPOLLIN, on_worker_io, m);

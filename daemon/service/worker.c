@@ -77,6 +77,8 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                 json_object_object_add(o, "ok", json_object_new_boolean(m->ok));
                 if (m->job.error)
                         json_object_object_add(o, "error", json_object_new_string(m->job.error));
+                if (m->job.etcd_unreachable)
+                        json_object_object_add(o, "etcd_unreachable", json_object_new_boolean(true));
                 if (m->job.path)
                         json_object_object_add(o, "path", json_object_new_string(m->job.path));
                 if (m->ok) {
@@ -170,6 +172,8 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                 m.ok = json_object_get_boolean(j);
                 if ((s = get_str(o, "error")) && !(m.job.error = strdup(s)))
                         goto oom;
+                m.job.etcd_unreachable = json_object_object_get_ex(o, "etcd_unreachable", &j) &&
+                                         json_object_is_type(j, json_type_boolean) && json_object_get_boolean(j);
                 if ((s = get_str(o, "retention_error")) && !(m.job.retention_error = strdup(s)))
                         goto oom;
                 if (m.ok) {
@@ -238,6 +242,7 @@ static _noreturn_ void child_main(const Config *c, int fd) {
         Child child = { .fd = fd };
         WorkerMessage m = { .type = WORKER_MESSAGE_RESULT };
         sigset_t all;
+        int r;
 
         /* The daemon blocks these for its event loop; the job must die on them. */
         sigemptyset(&all);
@@ -250,7 +255,9 @@ static _noreturn_ void child_main(const Config *c, int fd) {
         if (getppid() == 1)
                 _exit(EXIT_FAILURE);
 
-        m.ok = job_run(c, on_child_progress, &child, &m.job) >= 0;
+        r = job_run(c, on_child_progress, &child, &m.job);
+        m.ok = r >= 0;
+        m.job.etcd_unreachable = r == -EHOSTUNREACH;
         send_message(fd, &m);
         _exit(m.ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }

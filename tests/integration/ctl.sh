@@ -3,7 +3,8 @@
 # --json and --timeout are accepted before and after the command; with no
 # daemon and no configuration `status` says the daemon is unreachable (69);
 # a daemon that stopped answering (SIGSTOP) ends a request after --timeout
-# with exit 69 and a message naming the socket.
+# with exit 69 and a message naming the socket; an answer of another shape
+# than the daemon's is refused (exit 1), never crashed on.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -81,6 +82,32 @@ check "no daemon, no config: status exits 69 (got $rc)" test $rc = 69
 check "no daemon, no config: the message names the socket" grep -q "control.sock" <<<"$out"
 out=$("$ETCD_BACKUPCTL" status -c "$T/c.conf" --timeout 2s 2>&1); rc=$?
 check "no daemon, a config: status exits 69 naming its socket" test $rc = 69 -a -n "$(grep -F "$sock" <<<"$out")"
+# Something else on the socket (another program, another version): an
+# answer of another shape is said to be unexpected (exit 1), never printed
+# half or crashed on.
+fake_answer() { # ANSWER-LINE COMMAND...: runs etcd-backupctl against a socket answering it
+  local answer=$1; shift
+  rm -f "$T/fake.sock" "$T/fake.ready"
+  python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); open(sys.argv[2], "w").close()
+s.settimeout(20); c, _ = s.accept(); c.settimeout(20); c.recv(65536); c.sendall(sys.argv[3].encode() + b"\n"); c.close()' \
+    "$T/fake.sock" "$T/fake.ready" "$answer" &
+  local fp=$!
+  wait_until 10 test -e "$T/fake.ready"
+  out=$("$ETCD_BACKUPCTL" -s "$T/fake.sock" "$@" 2>&1); rc=$?
+  wait "$fp"
+}
+for case in 'prune --dry-run|{"keep":5,"delete":"x"}' 'prune --dry-run|{}' 'prune --dry-run|{"keep":[1],"delete":[]}' \
+            'backup|{"result":5}' 'backup|{"result":{"revision":3}}' 'status|{"state":"idle","last":{"name":5}}' \
+            'status|{"state":7}' 'status|{"state":"idle","progress":"x"}' 'status|[1,2]' 'status|not json' \
+            'list|{"backups":{}}'; do
+  IFS='|' read -r cmd answer <<<"$case"
+  # shellcheck disable=SC2086 # the command's words
+  fake_answer "$answer" $cmd
+  check "answer $answer to $cmd: exit 1, 'unexpected answer' (rc $rc)" \
+    test $rc -eq 1 -a -n "$(grep '^etcd-backupctl: unexpected answer from etcd-backupd' <<<"$out")"
+done
+
 printf 'storage: { compression = "lzma"; };\n' > "$T/bad.conf"
 out=$("$ETCD_BACKUPCTL" status -c "$T/bad.conf" 2>&1); rc=$?
 check "a broken config is still a configuration error (78)" test $rc = 78

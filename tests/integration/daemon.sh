@@ -122,6 +122,9 @@ check "unreachable: STATUS says the last backup failed and why" \
   grep -qE "^STATUS=(Idle\. )?Last backup failed: no etcd endpoint answered: $dead" "$T/notify.log"
 check "unreachable: failures_total = 3" wait_for "$T/metrics3.prom" '^etcd_backup_failures_total 3$' 3
 check "unreachable: nothing in the backup directory" test "$(backups "$T/b3")" = 0
+out=$("$ETCD_BACKUPCTL" -s "$T/control3.sock" backup 2>&1); rc=$?
+check "unreachable: etcd-backupctl backup exits 69 ($rc)" test $rc -eq 69
+check "unreachable: etcd-backupctl backup says why" grep -qF "etcd_unreachable: no etcd endpoint answered: $dead" <<<"$out"
 stop_daemon
 
 # 5. SIGTERM while a backup streams: the directory is as before, exit 0.
