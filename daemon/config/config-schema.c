@@ -355,6 +355,11 @@ static int parse_upload_url(Loader *l, config_setting_t *s, const KeySpec *k, Co
                 return r;
         if (check_url(v, true, true, &reason) < 0)
                 return error_at(l, s, "upload.url: \"%s\": %s", v, reason), -EINVAL;
+        const char *host = startswith(v, "https://") ?: startswith(v, "http://");
+        const char *path = host ? strchr(host, '/') : NULL;
+        if (!path || path[1] == '\0' || path[1] == '/')
+                return error_at(l, s, "upload.url: \"%s\" names no bucket (expected https://host[:port]/bucket/"
+                                "[prefix/])", v), -EINVAL;
         /* The URL names a bucket and an optional prefix; keys are appended to it. */
         if (asprintf(&n, "%s%s", v, endswith(v, "/") ? "" : "/") < 0)
                 return -ENOMEM;
@@ -452,7 +457,8 @@ static const KeySpec schedule_keys[] = {
 static const KeySpec storage_keys[] = {
         { "directory", KEY_ABS_PATH, FIELD(storage.directory) },
         { "compression", KEY_CUSTOM, 0, 0, 0, parse_compression },
-        { "level", KEY_UNSIGNED, FIELD(storage.level), 0, 22 },
+        /* Its range is the codec's (check_cross()), said with the codec. */
+        { "level", KEY_UNSIGNED, FIELD(storage.level), 0, UINT_MAX },
         { "threads", KEY_UNSIGNED, FIELD(storage.threads), 0, 256 },
         { "min_free", KEY_SIZE, FIELD(storage.min_free_bytes), 0, UINT64_MAX },
         {}

@@ -473,6 +473,23 @@ static void check_insecure_http(Loader *l, Config *c) {
                                   "and the object names travel unprotected", c->upload.url);
 }
 
+/* Whether the setting at path has a value, even one refused (and reported)
+ * on its own, as a list that is empty: then "is required" would only add
+ * noise. An empty string is no value (a file setting "" is unset). */
+static bool given(Loader *l, const void *value, const char *path) {
+        config_setting_t *s = value ? NULL : config_lookup(&l->cfg, path);
+        const char *str;
+
+        if (value)
+                return true;
+        if (!s)
+                return false;
+        if (config_setting_is_aggregate(s))
+                return true;
+        str = config_setting_get_string(s);
+        return !str || *str;
+}
+
 static void check_cross(Loader *l, Config *c) {
         int lo, hi;
 
@@ -492,22 +509,22 @@ static void check_cross(Loader *l, Config *c) {
                                                 "etcd.%s: not with etcd.discover, which finds it", *k);
                 }
 
-        if (!c->etcd.cert != !c->etcd.key)
+        if (given(l, c->etcd.cert, "etcd.cert") != given(l, c->etcd.key, "etcd.key"))
                 (void) error_at(l, lookup_near(l, c->etcd.cert ? "etcd.key" : "etcd.cert"),
                                 "etcd.cert and etcd.key must be set together");
 
         c->encryption.enabled = config_lookup(&l->cfg, "encryption") != NULL;
-        if (c->encryption.enabled && !c->encryption.recipients)
+        if (c->encryption.enabled && !given(l, c->encryption.recipients, "encryption.recipients"))
                 (void) error_at(l, lookup_near(l, "encryption.recipients"),
                                 "encryption: recipients must list at least one age public key");
 
         c->upload.enabled = config_lookup(&l->cfg, "upload") != NULL;
         if (c->upload.enabled) {
-                if (!c->upload.url)
+                if (!given(l, c->upload.url, "upload.url"))
                         (void) error_at(l, lookup_near(l, "upload.url"), "upload: url is required");
-                if (!c->upload.access_key_id)
+                if (!given(l, c->upload.access_key_id, "upload.access_key_id"))
                         (void) error_at(l, lookup_near(l, "upload.access_key_id"), "upload: access_key_id is required");
-                if (!c->upload.secret_access_key_file)
+                if (!given(l, c->upload.secret_access_key_file, "upload.secret_access_key_file"))
                         (void) error_at(l, lookup_near(l, "upload.secret_access_key_file"),
                                         "upload: secret_access_key_file is required");
                 check_insecure_http(l, c);
