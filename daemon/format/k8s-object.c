@@ -42,6 +42,12 @@ typedef struct Field {
         FieldType type;
         bool repeated;
         const Message *message;
+        /* kube-apiserver's protobuf writes every string and integer that is
+         * not a pointer, empty or not, where its JSON leaves out an empty
+         * one (omitempty); so an empty string or a 0 is left out, as
+         * kubectl shows the object, unless the field is kept: one without
+         * omitempty, or a pointer, which is written only when set. */
+        bool keep_zero;
 } Field;
 
 struct Message {
@@ -57,10 +63,10 @@ struct Message {
 /* ---- k8s.io/apimachinery/pkg/apis/meta/v1 ---- */
 
 MESSAGE(owner_reference,
-        { 5, "apiVersion", FT_STRING, false, NULL },
-        { 1, "kind", FT_STRING, false, NULL },
-        { 3, "name", FT_STRING, false, NULL },
-        { 4, "uid", FT_STRING, false, NULL },
+        { 5, "apiVersion", FT_STRING, false, NULL, true },
+        { 1, "kind", FT_STRING, false, NULL, true },
+        { 3, "name", FT_STRING, false, NULL, true },
+        { 4, "uid", FT_STRING, false, NULL, true },
         { 6, "controller", FT_BOOL, false, NULL },
         { 7, "blockOwnerDeletion", FT_BOOL, false, NULL });
 
@@ -83,11 +89,14 @@ MESSAGE(object_meta,
         { 7, "generation", FT_INT, false, NULL },
         { 8, "creationTimestamp", FT_TIME, false, NULL },
         { 9, "deletionTimestamp", FT_TIME, false, NULL },
-        { 10, "deletionGracePeriodSeconds", FT_INT, false, NULL },
+        { 10, "deletionGracePeriodSeconds", FT_INT, false, NULL, true },
         { 11, "labels", FT_MAP_STRING, false, NULL },
         { 12, "annotations", FT_MAP_STRING, false, NULL },
         { 13, "ownerReferences", FT_MESSAGE, true, &owner_reference },
         { 14, "finalizers", FT_STRING, true, NULL },
+        /* Written (empty) by kube-apiserver 1.24 and before; stays in
+         * every object not written since. */
+        { 15, "clusterName", FT_STRING, false, NULL },
         { 17, "managedFields", FT_MESSAGE, true, &managed_fields_entry });
 
 /* ---- k8s.io/api/core/v1 ---- */
@@ -121,8 +130,8 @@ MESSAGE(namespace_spec,
         { 1, "finalizers", FT_STRING, true, NULL });
 
 MESSAGE(namespace_condition,
-        { 1, "type", FT_STRING, false, NULL },
-        { 2, "status", FT_STRING, false, NULL },
+        { 1, "type", FT_STRING, false, NULL, true },
+        { 2, "status", FT_STRING, false, NULL, true },
         { 4, "lastTransitionTime", FT_TIME, false, NULL },
         { 5, "reason", FT_STRING, false, NULL },
         { 6, "message", FT_STRING, false, NULL });
@@ -541,6 +550,13 @@ static int decode_message(Decoder *d, const Message *m, const uint8_t *data, siz
                         return k;
                 if (!v)
                         continue; /* a map entry, already in place */
+                if (!spec->repeated && !spec->keep_zero &&
+                    ((spec->type == FT_STRING && json_object_get_string_len(v) == 0) ||
+                     (spec->type == FT_INT && json_object_get_int64(v) == 0))) {
+                        json_object_put(v);
+                        json_object_object_del(out, spec->name); /* the last one counts */
+                        continue; /* empty: left out, as kubectl shows it */
+                }
 
                 if (spec->repeated) {
                         json_object *arr = NULL;
@@ -867,7 +883,7 @@ int k8s_object_decode(const void *data, size_t size, K8sObject *ret, char error[
 void k8s_object_strip_for_manifest(json_object *o) {
         static const char *const owned[] = {
                 "uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink",
-                "deletionTimestamp", "deletionGracePeriodSeconds",
+                "deletionTimestamp", "deletionGracePeriodSeconds", "clusterName",
         };
         json_object *meta;
 

@@ -73,15 +73,14 @@ def rfc3339(seconds):
 
 # ObjectMeta: name 1, generateName 2, namespace 3, selfLink 4, uid 5,
 # resourceVersion 6, generation 7, creationTimestamp 8, deletionTimestamp 9,
-# labels 11, annotations 12, ownerReferences 13, finalizers 14,
-# managedFields 17. kube-apiserver stores no resourceVersion or selfLink.
+# labels 11, annotations 12, ownerReferences 13, finalizers 14, clusterName
+# 15 (gone in 1.25), managedFields 17; laid out as kube-apiserver's gogo
+# protobuf writes it: every string and integer that is not a pointer, empty
+# or not (kube-apiserver stores no resourceVersion or selfLink: both empty),
+# and by 1.24 and before (meta's "_old") an empty clusterName.
 def object_meta(meta):
-    out = f_bytes(1, meta["name"])
-    if "namespace" in meta:
-        out += f_bytes(3, meta["namespace"])
-    out += f_bytes(5, meta["uid"])
-    if "generation" in meta:
-        out += f_varint(7, meta["generation"])
+    out = f_bytes(1, meta["name"]) + f_bytes(2, meta.get("generateName", "")) + f_bytes(3, meta.get("namespace", ""))
+    out += f_bytes(4, "") + f_bytes(5, meta["uid"]) + f_bytes(6, "") + f_varint(7, meta.get("generation", 0))
     out += f_time(8, meta["_created"])
     out += f_map(11, meta.get("labels", {}))
     out += f_map(12, meta.get("annotations", {}))
@@ -91,12 +90,14 @@ def object_meta(meta):
                        f_bytes(5, o["apiVersion"]) + f_varint(6, 1 if o["controller"] else 0))
     for fin in meta.get("finalizers", []):
         out += f_bytes(14, fin)
+    if meta.get("_old"):
+        out += f_bytes(15, "")
     for m in meta.get("managedFields", []):
         # ManagedFieldsEntry: manager 1, operation 2, apiVersion 3, time 4,
-        # fieldsType 6, fieldsV1 7 (FieldsV1: Raw 1)
+        # fieldsType 6, fieldsV1 7 (FieldsV1: Raw 1), subresource 8 (empty)
         out += f_bytes(17, f_bytes(1, m["manager"]) + f_bytes(2, m["operation"]) + f_bytes(3, m["apiVersion"]) +
                        f_time(4, m["_time"]) + f_bytes(6, m["fieldsType"]) +
-                       f_bytes(7, f_bytes(1, json.dumps(m["fieldsV1"], separators=(",", ":")))))
+                       f_bytes(7, f_bytes(1, json.dumps(m["fieldsV1"], separators=(",", ":")))) + f_bytes(8, ""))
     return out
 
 
@@ -120,7 +121,9 @@ def envelope(api_version, kind, raw):
 
 
 def meta(name, namespace=None, n=0, **extra):
-    m = {"name": name, "uid": "0b1c%04d-5e6f-4a7b-8c9d-0e1f2a3b4c5d" % n, "_created": 1700000000 + n * 3600}
+    # Every other object as kube-apiserver 1.24 and before wrote it.
+    m = {"name": name, "uid": "0b1c%04d-5e6f-4a7b-8c9d-0e1f2a3b4c5d" % n, "_created": 1700000000 + n * 3600,
+         "_old": n % 2 == 0}
     if namespace:
         m["namespace"] = namespace
     m.update(extra)
