@@ -343,6 +343,52 @@ static void parser_wipe(yaml_parser_t *parser) {
                 sodium_memzero(parser->buffer.start, (size_t) (parser->buffer.end - parser->buffer.start));
 }
 
+/* A file expands to at most this many nodes through its aliases: a real one
+ * has a few hundred; a small one whose aliases repeat each other (a list of
+ * a thousand aliases of a list of a thousand keys) would take minutes and
+ * gigabytes to walk. */
+#define EXPANDED_NODES_MAX 100000u
+
+/* Whether the document, its aliases followed, stays within
+ * EXPANDED_NODES_MAX nodes (a cycle never does). Walked with a stack of its
+ * own, never deeper than that. */
+static bool expansion_is_bounded(yaml_document_t *doc) {
+        _cleanup_free_ int *stack = NULL;
+        size_t n = 0, visited = 0;
+        yaml_node_t *root = yaml_document_get_root_node(doc);
+
+        if (!root)
+                return true;
+        stack = malloc(sizeof *stack * (EXPANDED_NODES_MAX + 1));
+        if (!stack)
+                return false;
+        stack[n++] = (int) (root - doc->nodes.start) + 1;
+        while (n > 0) {
+                yaml_node_t *node = yaml_document_get_node(doc, stack[--n]);
+
+                if (!node)
+                        continue;
+                if (++visited > EXPANDED_NODES_MAX)
+                        return false;
+                if (node->type == YAML_SEQUENCE_NODE)
+                        for (yaml_node_item_t *it = node->data.sequence.items.start;
+                             it < node->data.sequence.items.top; it++) {
+                                if (n >= EXPANDED_NODES_MAX)
+                                        return false;
+                                stack[n++] = *it;
+                        }
+                else if (node->type == YAML_MAPPING_NODE)
+                        for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
+                             pr < node->data.mapping.pairs.top; pr++) {
+                                if (n + 2 > EXPANDED_NODES_MAX)
+                                        return false;
+                                stack[n++] = pr->key;
+                                stack[n++] = pr->value;
+                        }
+        }
+        return true;
+}
+
 int encryption_config_parse(const void *text, size_t size, EncryptionConfig **ret,
                             char error[static ENCRYPTION_ERROR_MAX]) {
         _cleanup_(encryption_config_freep) EncryptionConfig *c = NULL;
@@ -374,7 +420,10 @@ int encryption_config_parse(const void *text, size_t size, EncryptionConfig **re
                 yaml_parser_delete(&parser);
                 return r;
         }
-        r = parse_document(&p, c);
+        if (!expansion_is_bounded(&doc))
+                r = fail(error, -E2BIG, "its aliases (*name) expand it to more than %u nodes", EXPANDED_NODES_MAX);
+        else
+                r = parse_document(&p, c);
         document_wipe(&doc);
         yaml_document_delete(&doc);
         parser_wipe(&parser);

@@ -341,11 +341,51 @@ static void test_bad_configs(void) {
         }
 }
 
+/* Aliases: one of a key's secret is taken; lists of aliases of lists (a
+ * few kilobytes that expand to millions of keys) are refused at once. */
+static void test_aliases(void) {
+        static const char shared[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets]\n  providers:\n  - aescbc: {keys: [{name: a, secret: &k MDEyMzQ1Njc4OWFiY2RlZg==}]}\n"
+                "- resources: [configmaps]\n  providers:\n  - aescbc: {keys: [{name: b, secret: *k}]}\n";
+        _cleanup_free_ char *bomb = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+        EncryptionConfig *c = NULL;
+        size_t n = 0, cap = 1 << 20;
+
+        check_int_eq(encryption_config_parse(shared, strlen(shared), &c, err), 0);
+        check_int_eq((int) c->n_resources, 2);
+        encryption_config_free(c);
+        c = NULL;
+
+        /* 50 keys in a provider, 2000 aliases of it in a resource, 2000
+         * aliases of that resource: 200 million keys. */
+        bomb = malloc(cap);
+        check(bomb);
+        n += (size_t) snprintf(bomb + n, cap - n, "x-prov: &p {aescbc: {keys: [");
+        for (int i = 0; i < 50; i++)
+                n += (size_t) snprintf(bomb + n, cap - n, "%s{name: k%d, secret: MDEyMzQ1Njc4OWFiY2RlZg==}",
+                                       i ? ", " : "", i);
+        n += (size_t) snprintf(bomb + n, cap - n, "]}}\nx-res: &r {resources: [secrets], providers: [");
+        for (int i = 0; i < 2000; i++)
+                n += (size_t) snprintf(bomb + n, cap - n, "%s*p", i ? ", " : "");
+        n += (size_t) snprintf(bomb + n, cap - n, "]}\napiVersion: apiserver.config.k8s.io/v1\n"
+                               "kind: EncryptionConfiguration\nresources: [");
+        for (int i = 0; i < 2000; i++)
+                n += (size_t) snprintf(bomb + n, cap - n, "%s*r", i ? ", " : "");
+        n += (size_t) snprintf(bomb + n, cap - n, "]\n");
+        check(n < cap);
+        check_int_eq(encryption_config_parse(bomb, n, &c, err), -E2BIG);
+        check(!c);
+        check(strstr(err, "aliases"));
+}
+
 int main(void) {
         TEST_RUN(test_parse_and_decrypt);
         TEST_RUN(test_value_and_resources);
         TEST_RUN(test_apiserver_shapes);
         TEST_RUN(test_resource_patterns);
         TEST_RUN(test_bad_configs);
+        TEST_RUN(test_aliases);
         return 0;
 }
