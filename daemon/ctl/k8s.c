@@ -401,11 +401,15 @@ int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionCo
         /* Keys of the configuration that no Secret uses. */
         for (size_t j = 0; res && j < res->n_providers; j++)
                 for (size_t k = 0; k < res->providers[j].n_keys; k++) {
+                        const char *type = enc_provider_type_to_string(res->providers[j].type);
+                        const char *name = res->providers[j].keys[k].name;
+                        /* Labelled as the values stored under it are. */
+                        EncValue as_stored = { .encrypted = true, .provider = type, .provider_size = strlen(type),
+                                               .key_name = name, .key_name_size = strlen(name) };
                         char label[96];
                         json_object *o;
 
-                        snprintf(label, sizeof label, "%s:%s", enc_provider_type_to_string(res->providers[j].type),
-                                 res->providers[j].keys[k].name);
+                        (void) enc_value_label(&as_stored, label, sizeof label);
                         if (!json_object_object_get_ex(labels, label, &o))
                                 json_object_array_add(unused, json_object_new_string(label));
                 }

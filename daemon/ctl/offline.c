@@ -731,6 +731,28 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
 
 /* ---- audit ----------------------------------------------------------------------- */
 
+/* The audit's table: Secrets by how they are stored, and the warnings
+ * about them. */
+static void print_audit_table(const SecretsAudit *a) {
+        size_t width = strlen("TOTAL");
+
+        for (size_t i = 0; i < a->n_entries; i++)
+                width = MAX(width, strlen(a->entries[i].label));
+        width = MAX(width, strlen("STORED AS"));
+        printf("%-*s  %10s\n", (int) width, "STORED AS", "SECRETS");
+        for (size_t i = 0; i < a->n_entries; i++)
+                printf("%-*s  %10" PRIu64 "\n", (int) width, a->entries[i].label, a->entries[i].count);
+        printf("%-*s  %10" PRIu64 "\n", (int) width, "TOTAL", a->secrets);
+        if (a->plaintext > 0)
+                printf("WARNING: %" PRIu64 " Secret%s %s stored in plaintext: anyone with this backup "
+                       "can read %s\n", a->plaintext, a->plaintext == 1 ? "" : "s",
+                       a->plaintext == 1 ? "is" : "are", a->plaintext == 1 ? "it" : "them");
+        if (a->unknown > 0)
+                printf("NOTE: %" PRIu64 " Secret%s %s stored in a form not recognised (neither "
+                       "k8s:enc:… nor protobuf or JSON)\n", a->unknown, a->unknown == 1 ? "" : "s",
+                       a->unknown == 1 ? "is" : "are");
+}
+
 int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(encryption_config_freep) EncryptionConfig *enc = NULL;
         _cleanup_free_ MvccKv *secrets = NULL;
@@ -739,7 +761,6 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(secrets_audit_done) SecretsAudit a = {};
         _cleanup_(keys_done) Keys identities = {};
         _cleanup_free_ char *path = NULL;
-        size_t width = strlen("TOTAL");
         Options o;
         int r;
 
@@ -792,25 +813,11 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                 return flush_stdout("audit");
         }
 
-        if (a.secrets == 0) {
+        if (a.secrets == 0)
                 printf("No Secrets in this backup (nothing under " SECRETS_PREFIX ").\n");
-                return flush_stdout("audit");
-        }
-        for (size_t i = 0; i < a.n_entries; i++)
-                width = MAX(width, strlen(a.entries[i].label));
-        width = MAX(width, strlen("STORED AS"));
-        printf("%-*s  %10s\n", (int) width, "STORED AS", "SECRETS");
-        for (size_t i = 0; i < a.n_entries; i++)
-                printf("%-*s  %10" PRIu64 "\n", (int) width, a.entries[i].label, a.entries[i].count);
-        printf("%-*s  %10" PRIu64 "\n", (int) width, "TOTAL", a.secrets);
-        if (a.plaintext > 0)
-                printf("WARNING: %" PRIu64 " Secret%s %s stored in plaintext: anyone with this backup "
-                       "can read %s\n", a.plaintext, a.plaintext == 1 ? "" : "s",
-                       a.plaintext == 1 ? "is" : "are", a.plaintext == 1 ? "it" : "them");
-        if (a.unknown > 0)
-                printf("NOTE: %" PRIu64 " Secret%s %s stored in a form not recognised (neither "
-                       "k8s:enc:… nor protobuf or JSON)\n", a.unknown, a.unknown == 1 ? "" : "s",
-                       a.unknown == 1 ? "is" : "are");
+        else
+                print_audit_table(&a);
+        /* The configuration's own warnings hold with no Secret too. */
         if (enc && ctl_k8s_audit_encryption(secrets, n_secrets, enc, o.encryption_config, NULL) == -ENOMEM) {
                 fprintf(stderr, "etcd-backupctl audit: out of memory\n");
                 return EXIT_FAILURE;

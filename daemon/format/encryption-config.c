@@ -61,21 +61,6 @@ static int fail(char *error, int r, const char *fmt, ...) {
         return r;
 }
 
-/* Copy untrusted text for a message: printable ASCII only, cut short. */
-static const char *printable(char *buf, size_t bufsize, const void *s, size_t n) {
-        const uint8_t *p = s;
-        size_t o = 0;
-
-        for (size_t i = 0; i < n && o + 4 < bufsize; i++)
-                buf[o++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char) p[i] : '?';
-        if (n > 0 && o + 4 >= bufsize && o < n) {
-                memcpy(buf + o, "...", 3);
-                o += 3;
-        }
-        buf[o] = 0;
-        return buf;
-}
-
 /* ---- freeing ---- */
 
 static void key_clear(EncKey *k) {
@@ -173,7 +158,7 @@ static int parse_key(Parse *p, EncProviderType type, yaml_node_t *n, EncKey *ret
         secret = map_get(p, n, "secret");
         if (!secret || secret->type != YAML_SCALAR_NODE)
                 return fail(p->error, -EINVAL, "line %u: %s key \"%s\" has no secret", line_of(n), tname,
-                            printable(pbuf, sizeof pbuf, name, strlen(name)));
+                            str_printable(pbuf, sizeof pbuf, name, strlen(name)));
         bin = sodium_malloc(KEY_MAX_BYTES);
         if (!bin)
                 return -ENOMEM;
@@ -183,13 +168,13 @@ static int parse_key(Parse *p, EncProviderType type, yaml_node_t *n, EncKey *ret
                               secret->data.scalar.length, "\r\n", &len, NULL, sodium_base64_VARIANT_ORIGINAL) < 0) {
                 sodium_free(bin);
                 return fail(p->error, -EINVAL, "line %u: the secret of %s key \"%s\" is not base64 of at most %u bytes",
-                            line_of(secret), tname, printable(pbuf, sizeof pbuf, name, strlen(name)), KEY_MAX_BYTES);
+                            line_of(secret), tname, str_printable(pbuf, sizeof pbuf, name, strlen(name)), KEY_MAX_BYTES);
         }
         if ((type == ENC_PROVIDER_SECRETBOX && len != crypto_secretbox_KEYBYTES) ||
             (type != ENC_PROVIDER_SECRETBOX && len != 16 && len != 24 && len != 32)) {
                 sodium_free(bin);
                 return fail(p->error, -EINVAL, "line %u: %s key \"%s\" is %zu bytes; %s needs %s", line_of(secret),
-                            tname, printable(pbuf, sizeof pbuf, name, strlen(name)), len, tname,
+                            tname, str_printable(pbuf, sizeof pbuf, name, strlen(name)), len, tname,
                             type == ENC_PROVIDER_SECRETBOX ? "32" : "16, 24 or 32");
         }
         *ret = (EncKey) { .name = TAKE_PTR(name), .secret = bin, .size = len };
@@ -215,7 +200,7 @@ static int parse_provider(Parse *p, yaml_node_t *n, EncProvider *ret) {
         if (pr.type == ENC_PROVIDER_INVALID)
                 return fail(p->error, -EINVAL, "line %u: unknown provider \"%s\" (aescbc, aesgcm, secretbox, "
                             "identity, kms)", pr.line,
-                            printable(pbuf, sizeof pbuf, name_node->data.scalar.value, name_node->data.scalar.length));
+                            str_printable(pbuf, sizeof pbuf, name_node->data.scalar.value, name_node->data.scalar.length));
 
         switch (pr.type) {
         case ENC_PROVIDER_IDENTITY:
@@ -246,7 +231,7 @@ static int parse_provider(Parse *p, yaml_node_t *n, EncProvider *ret) {
                                 if (streq(pr.keys[j].name, k->name))
                                         return fail(p->error, -EINVAL, "line %u: %s has two keys named \"%s\"",
                                                     pr.line, provider_names[pr.type],
-                                                    printable(pbuf, sizeof pbuf, k->name, strlen(k->name)));
+                                                    str_printable(pbuf, sizeof pbuf, k->name, strlen(k->name)));
                 }
         }
         *ret = pr;
@@ -650,7 +635,7 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
         if (error)
                 error[0] = 0;
         encryption_config_value_parse(c, value, size, &v);
-        printable(kbuf, sizeof kbuf, etcd_key, etcd_key_size);
+        str_printable(kbuf, sizeof kbuf, etcd_key, etcd_key_size);
         if (!v.encrypted) {
                 uint8_t *copy = malloc(size ? size : 1);
 
@@ -665,15 +650,15 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
         if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY)
                 return fail(error, -EPROTONOSUPPORT, "%s: encrypted with provider \"%s\", which does not exist "
                             "(aescbc, aesgcm, secretbox, kms)", kbuf,
-                            printable(nbuf, sizeof nbuf, v.provider, v.provider_size));
+                            str_printable(nbuf, sizeof nbuf, v.provider, v.provider_size));
         if (v.type == ENC_PROVIDER_KMS)
                 return fail(error, -EOPNOTSUPP, "%s: encrypted by the KMS plugin \"%s\"; it can only be read with "
                             "that plugin, through kube-apiserver, not offline", kbuf,
-                            v.key_name ? printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size) : "?");
+                            v.key_name ? str_printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size) : "?");
         pname = provider_names[v.type];
         if (!v.key_name)
                 return fail(error, -EBADMSG, "%s: malformed %s prefix (no key name)", kbuf, pname);
-        printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size);
+        str_printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size);
 
         min_size = v.type == ENC_PROVIDER_AESCBC ? 2 * AESCBC_IV_BYTES
                  : v.type == ENC_PROVIDER_AESGCM ? AESGCM_NONCE_BYTES + AESGCM_TAG_BYTES

@@ -21,6 +21,7 @@
 #include "format/k8s-object.h"
 #include "format/pb.h"
 #include "util/macro.h"
+#include "util/str.h"
 
 typedef enum FieldType {
         FT_STRING,      /* string → JSON string */
@@ -790,6 +791,7 @@ static int decode_protobuf(Decoder *d, const uint8_t *data, size_t size, K8sObje
         const Message *body = &any_object;
         json_object *root = NULL, *s;
         bool kind_known = false;
+        char text[68];
         Envelope e;
         int r;
 
@@ -797,8 +799,8 @@ static int decode_protobuf(Decoder *d, const uint8_t *data, size_t size, K8sObje
         if (r < 0)
                 return r;
         if (e.content_encoding_size > 0)
-                return fail(d, -EBADMSG, "envelope names a content encoding (%.*s) the decoder does not read",
-                            (int) MIN(e.content_encoding_size, 32U), (const char *) e.content_encoding);
+                return fail(d, -EBADMSG, "envelope names a content encoding (%s) the decoder does not read",
+                            str_printable(text, 36, e.content_encoding, e.content_encoding_size));
         r = text_dup(d, "apiVersion", e.api_version, e.api_version_size, &api_version);
         if (r < 0)
                 return r;
@@ -817,8 +819,8 @@ static int decode_protobuf(Decoder *d, const uint8_t *data, size_t size, K8sObje
                         *ret = (K8sObject) { .object = root, .encoding = K8S_ENCODING_PROTOBUF, .complete = true };
                         return 0;
                 }
-                return fail(d, -EBADMSG, "envelope has content type %.*s, which the decoder does not read",
-                            (int) MIN(e.content_type_size, 64U), (const char *) e.content_type);
+                return fail(d, -EBADMSG, "envelope has content type %s, which the decoder does not read",
+                            str_printable(text, sizeof text, e.content_type, e.content_type_size));
         }
 
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++)

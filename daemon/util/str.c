@@ -221,3 +221,17 @@ char *utf8_sanitize(const char *s) {
         out[k] = '\0';
         return out;
 }
+
+const char *str_printable(char *buf, size_t bufsize, const void *s, size_t n) {
+        const uint8_t *p = s;
+        size_t o = 0;
+
+        for (size_t i = 0; i < n && o + 4 < bufsize; i++)
+                buf[o++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char) p[i] : '?';
+        if (n > 0 && o + 4 >= bufsize && o < n) {
+                memcpy(buf + o, "...", 3);
+                o += 3;
+        }
+        buf[o] = 0;
+        return buf;
+}

@@ -59,3 +59,8 @@ int free_and_strdup(char **dst, const char *src);
  * sequence (overlong forms, surrogates and code points past U+10FFFF are
  * invalid) is replaced by U+FFFD. Caller frees; NULL on ENOMEM. */
 char *utf8_sanitize(const char *s);
+
+/* Untrusted text (n bytes at s) for a message, in buf: printable ASCII
+ * only (anything else '?'), cut short with "..." to fit bufsize (> 4).
+ * Returns buf. */
+const char *str_printable(char *buf, size_t bufsize, const void *s, size_t n);

@@ -170,7 +170,7 @@ KEYS = {
     ("aescbc", "key1"): bytes(range(32)),
     ("aescbc", "old"): bytes(range(40, 56)),
     ("aesgcm", "gcm1"): bytes(range(100, 132)),
-    ("aesgcm", "gcm2"): bytes(range(150, 174)),
+    ("aesgcm", "gcm:2"): bytes(range(150, 174)),  # a name with a colon, as kube-apiserver allows
     ("secretbox", "box1"): bytes(range(200, 232)),
 }
 RETIRED = ("aescbc", "retired"), bytes(range(1, 33))   # not in the configuration
@@ -251,7 +251,7 @@ def make(d):
                ownerReferences=[{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
                                  "uid": "aaaa-bbbb", "controller": True}], finalizers=["example.com/keep"])
     add_secret("plain", "default", None, None, 5, {"yes": b"no"}, generation=2)
-    gcm2 = add_secret("gcm2", "kube-system", "aesgcm", "gcm2", 6, {"a": b"b"})
+    gcm2 = add_secret("gcm2", "kube-system", "aesgcm", "gcm:2", 6, {"a": b"b"})
     # Encrypted with a key the configuration no longer has: cannot be read.
     etcd_key = "/registry/secrets/prod/rotated-away"
     value, _ = secret(meta("rotated-away", "prod", 7), {"lost": b"forever"})
@@ -292,6 +292,10 @@ def make(d):
         "unknown-provider": (b"k8s:enc:rot13:v1:key1:" + os.urandom(40), "does not exist"),
         "wrong-key": (None, "wrong key or tampered"),
         "kms": (b"k8s:enc:kms:v2:vault:" + os.urandom(40), "KMS plugin"),
+        # A terminal escape in the envelope's content type: named with '?'.
+        "escape-content-type": (b"k8s\x00" + f_bytes(1, f_bytes(1, "v1") + f_bytes(2, "Secret")) +
+                                f_bytes(2, f_bytes(1, object_meta(meta("x", "bad", 22)))) +
+                                f_bytes(4, "\x1b[2J\x1b]0;title\x07text/x"), "content type ?[2J?]0;title?text/x,"),
     }
     for name, (value, word) in bad.items():
         etcd_key = "/registry/secrets/bad/" + name

@@ -106,7 +106,7 @@ for v in gzip zstd age; do
   o=$("$C" objects "$f" --json "${id[@]}"); rc=$?
   check "$v: objects --json exits 0" test $rc -eq 0
   check "$v: objects counts per resource" test "$(jq -c -S .counts <<<"$o")" = \
-    '{"configmaps":2,"namespaces":1,"pods":1,"secrets":14,"widgets.example.com":1}'
+    '{"configmaps":2,"namespaces":1,"pods":1,"secrets":15,"widgets.example.com":1}'
   check "$v: objects shows the provider:key of an encrypted Secret" \
     test "$(jq -r '.objects[] | select(.name == "db-password") | .encryption' <<<"$o")" = aescbc:key1
   check "$v: objects shows the encoding of a plaintext value" \
@@ -155,13 +155,15 @@ check "daemon: stops cleanly" test "$DRC" -eq 0
 
 # ---- the configuration file ------------------------------------------------------
 f=${FILE[gzip]}
-sed -e '0,/- aescbc:/s//- identity: {}\n  - aescbc:/' -e 's/- name: gcm2/- name: spare\n        secret: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n      - name: gcm2/' \
+sed -e '0,/- aescbc:/s//- identity: {}\n  - aescbc:/' -e 's/- name: gcm:2/- name: spare\n        secret: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n      - name: gcm:2/' \
   "$ENC" > "$T/identity-first.yaml"
 chmod 600 "$T/identity-first.yaml"
 a=$("$C" audit "$f" --encryption-config "$T/identity-first.yaml")
 check "audit warns when identity is the first provider for secrets" \
   grep -q "WARNING: identity is the first provider for secrets in $T/identity-first.yaml" <<<"$a"
 check "audit warns about a key no Secret uses" grep -q 'WARNING: key aesgcm:spare in .* is used by no Secret' <<<"$a"
+check "audit: a key whose name holds a colon (gcm:2) is used, and no other is said to be unused ($(grep -c 'used by no Secret' <<<"$a"))" \
+  test "$(grep 'used by no Secret' <<<"$a" | grep -vc 'aesgcm:spare')" -eq 0 -a -n "$(grep '^aesgcm:gcm?2 ' <<<"$a")"
 
 cp "$ENC" "$T/readable.yaml"; chmod 644 "$T/readable.yaml"
 "$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/readable.yaml" > "$T/out" 2> "$T/err"; rc=$?
@@ -186,5 +188,14 @@ check "a provider that does not exist in the configuration: exit 1, named" \
   test $rc -eq 1 -a -n "$(grep 'unknown provider "rot13"' "$T/err")"
 "$C" get "$f" /registry/secrets/prod/db-password -o xml > "$T/out" 2> "$T/err"; rc=$?
 check "an unknown -o: usage error (exit 2)" test $rc -eq 2 -a -n "$(grep -- "-o" "$T/err")"
+
+# A backup without Secrets (all deleted since): audit says so, and the
+# configuration's own warnings come all the same, as with --json.
+ctl del /registry/secrets/ --prefix >/dev/null
+nosec=$("$ETCD_BACKUPD" --once -c "$T/gzip.conf" 2>"$T/nosec.err")
+a=$("$C" audit "$nosec" --encryption-config "$T/identity-first.yaml" 2>&1); rc=$?
+check "a backup without Secrets: audit exits 0 and says so" test $rc -eq 0 -a -n "$(grep '^No Secrets in this backup' <<<"$a")"
+check "a backup without Secrets: audit still warns that identity is the first provider" \
+  grep -q "WARNING: identity is the first provider for secrets" <<<"$a"
 
 finish
