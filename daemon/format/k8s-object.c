@@ -185,11 +185,27 @@ enum {
 };
 
 /* Decoding state: where we are (for messages) and what we did not know. */
+/* The fields not understood under one path, raw, in wire order. */
+typedef struct Undecoded {
+        char path[256];
+        uint8_t *data;
+        size_t size, alloc;
+} Undecoded;
+
 typedef struct Decoder {
         char *error;
         char path[256];
-        json_object *undecoded; /* path → base64 of the fields not understood */
+        Undecoded *undecoded;   /* by path, in the order first met */
+        size_t n_undecoded;
 } Decoder;
+
+static void decoder_done(Decoder *d) {
+        for (size_t i = 0; i < d->n_undecoded; i++)
+                free(d->undecoded[i].data);
+        free(d->undecoded);
+        d->undecoded = NULL;
+        d->n_undecoded = 0;
+}
 
 static int fail(Decoder *d, int r, const char *fmt, ...) _printf_(3, 4);
 static int fail(Decoder *d, int r, const char *fmt, ...) {
@@ -287,37 +303,39 @@ static int new_string(Decoder *d, const uint8_t *data, size_t n, json_object **r
         return 0;
 }
 
-/* Remember one field we do not understand, under the current path. */
+/* Remember one field we do not understand, under the current path. Fields
+ * at the same path are concatenated: their bytes are a valid protobuf
+ * message of the unknown fields in wire order, base64-encoded at the end.
+ * Appending doubles the buffer: a value of many unknown fields takes linear
+ * time. */
 static int keep_undecoded(Decoder *d, const uint8_t *start, size_t n) {
         const char *key = d->path[0] ? d->path : ".";
-        json_object *prev = NULL;
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t prev_size = 0;
-        json_object *s;
+        Undecoded *u = NULL;
 
-        if (!d->undecoded) {
-                d->undecoded = json_object_new_object();
-                if (!d->undecoded)
+        for (size_t i = 0; i < d->n_undecoded && !u; i++)
+                if (streq(d->undecoded[i].path, key))
+                        u = &d->undecoded[i];
+        if (!u) {
+                Undecoded *a = reallocarray(d->undecoded, d->n_undecoded + 1, sizeof *a);
+                if (!a)
                         return -ENOMEM;
+                d->undecoded = a;
+                u = &a[d->n_undecoded++];
+                *u = (Undecoded) {};
+                snprintf(u->path, sizeof u->path, "%s", key);
         }
-        /* Fields at the same path are concatenated: their bytes are a valid
-         * protobuf message of the unknown fields in wire order. Kept raw in a
-         * hidden json string until the end, then base64-encoded. */
-        if (json_object_object_get_ex(d->undecoded, key, &prev))
-                prev_size = (size_t) json_object_get_string_len(prev);
-        if (prev_size + n > INT_MAX)
+        if (u->size + n > INT_MAX)
                 return fail(d, -E2BIG, "too many undecoded bytes");
-        buf = malloc(prev_size + n + 1);
-        if (!buf)
-                return -ENOMEM;
-        if (prev_size)
-                memcpy(buf, json_object_get_string(prev), prev_size);
-        memcpy(buf + prev_size, start, n);
-        s = json_object_new_string_len((const char *) buf, (int) (prev_size + n));
-        if (!s || json_object_object_add(d->undecoded, key, s) < 0) {
-                json_object_put(s);
-                return -ENOMEM;
+        if (u->size + n > u->alloc) {
+                size_t alloc = MAX(u->alloc * 2, u->size + n);
+                uint8_t *b = realloc(u->data, alloc);
+                if (!b)
+                        return -ENOMEM;
+                u->data = b;
+                u->alloc = alloc;
         }
+        memcpy(u->data + u->size, start, n);
+        u->size += n;
         return 0;
 }
 
@@ -754,10 +772,10 @@ static int finish_undecoded(Decoder *d, json_object *root, const char *api_versi
         protobuf = json_object_new_object();
         if (!protobuf)
                 return -ENOMEM;
-        json_object_object_foreach(d->undecoded, path, raw) {
-                json_object *b = base64_string((const uint8_t *) json_object_get_string(raw),
-                                               (size_t) json_object_get_string_len(raw));
-                if (!b || json_object_object_add(protobuf, path, b) < 0) {
+        for (size_t i = 0; i < d->n_undecoded; i++) {
+                const Undecoded *raw = &d->undecoded[i];
+                json_object *b = base64_string(raw->data, raw->size);
+                if (!b || json_object_object_add(protobuf, raw->path, b) < 0) {
                         json_object_put(b);
                         json_object_put(protobuf);
                         return -ENOMEM;
@@ -844,14 +862,14 @@ static int decode_protobuf(Decoder *d, const uint8_t *data, size_t size, K8sObje
                 json_object_put(root);
                 return r;
         }
-        if (d->undecoded) {
+        if (d->n_undecoded > 0) {
                 r = finish_undecoded(d, root, api_version, kind, kind_known);
                 if (r < 0) {
                         json_object_put(root);
                         return r;
                 }
         }
-        *ret = (K8sObject) { .object = root, .encoding = K8S_ENCODING_PROTOBUF, .complete = !d->undecoded };
+        *ret = (K8sObject) { .object = root, .encoding = K8S_ENCODING_PROTOBUF, .complete = d->n_undecoded == 0 };
         return 0;
 oom:
         json_object_put(s);
@@ -869,7 +887,7 @@ int k8s_object_decode(const void *data, size_t size, K8sObject *ret, char error[
         switch (k8s_object_encoding(data, size)) {
         case K8S_ENCODING_PROTOBUF:
                 r = decode_protobuf(&d, data, size, ret);
-                json_object_put(d.undecoded);
+                decoder_done(&d);
                 return r;
         case K8S_ENCODING_JSON:
                 r = parse_json_object(&d, data, size, &o);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "format/json-yaml.h"
 #include "format/k8s-key.h"
 #include "format/k8s-object.h"
@@ -293,6 +295,47 @@ static void test_unknown_kind(void) {
         k8s_object_clear(&o);
 }
 
+/* Unknown fields are kept per path, concatenated in wire order across the
+ * known ones between them: 900 of them in the metadata (the buffer grows
+ * many times) and two in the Secret itself. */
+static void test_undecoded_paths(void) {
+        Buf meta = {}, body = {}, v = {}, want = {};
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+        json_object *u, *p, *b;
+
+        put_str(&meta, 1, "s1");
+        for (unsigned i = 0; i < 900; i++) {
+                put_uint(&meta, 99, i % 100);   /* 3 bytes each: tag 99 is two */
+                put_uint(&want, 99, i % 100);
+                if (i == 450)
+                        put_str(&meta, 3, "prod");
+        }
+        put_msg(&body, 1, &meta);
+        put_uint(&body, 50, 1);
+        put_map(&body, 2, "k", "v", 1);
+        put_uint(&body, 51, 2);
+        envelope(&v, "v1", "Secret", &body);
+
+        check_int_eq(k8s_object_decode(v.data, v.n, &o, err), 0);
+        check(!o.complete);
+        check_str_eq(get_str(o.object, "metadata/namespace"), "prod");
+        check(json_object_object_get_ex(o.object, K8S_OBJECT_UNDECODED, &u));
+        check(json_object_object_get_ex(u, "protobuf", &p));
+        check_int_eq(json_object_object_length(p), 2);
+        /* field 50 = 1, field 51 = 2: 90 03 01 98 03 02 */
+        check_str_eq(get_str(p, "."), "kAMBmAMC");
+        check(json_object_object_get_ex(p, "metadata", &b));
+        {
+                _cleanup_free_ uint8_t *raw = malloc(json_object_get_string_len(b));
+                int n = EVP_DecodeBlock(raw, (const unsigned char *) json_object_get_string(b),
+                                        json_object_get_string_len(b));
+                check(raw && n >= (int) want.n);
+                check(memcmp(raw, want.data, want.n) == 0);
+        }
+        k8s_object_clear(&o);
+}
+
 static void test_json(void) {
         const char *cr = "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
                          "{\"name\":\"w\",\"namespace\":\"d\",\"uid\":\"u\"},\"spec\":{\"size\":3},"
@@ -455,6 +498,7 @@ int main(void) {
         TEST_RUN(test_configmap_yaml);
         TEST_RUN(test_namespace_serviceaccount);
         TEST_RUN(test_unknown_kind);
+        TEST_RUN(test_undecoded_paths);
         TEST_RUN(test_json);
         TEST_RUN(test_malformed);
         TEST_RUN(test_yaml_quoting);
