@@ -98,12 +98,13 @@ int k8s_secrets_check(Bbolt *db, const EncryptionConfig *c, K8sSecretsCheck *ret
                 char label[96];
                 EncValue v;
 
-                if (!encryption_config_lacks_key(c, kvs[i].value, kvs[i].value_size))
+                if (!encryption_config_lacks_key(c, "secrets", kvs[i].value, kvs[i].value_size))
                         continue;
                 out.unreadable++;
                 encryption_config_value_parse(c, kvs[i].value, kvs[i].value_size, &v);
+                /* A plaintext one needs the identity provider. */
                 if (!enc_value_label(&v, label, sizeof label))
-                        continue;
+                        snprintf(label, sizeof label, "identity");
                 if (!strv_contains(out.labels, label) && strv_extend(&out.labels, label) < 0)
                         return -ENOMEM;
         }

@@ -374,14 +374,21 @@ int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionCo
                 int k;
 
                 encryption_config_value_parse(c, secrets[i].value, secrets[i].value_size, &v);
-                if (!enc_value_label(&v, label, sizeof label))
-                        continue; /* plaintext: today's audit reports those */
-                if (v.type == ENC_PROVIDER_KMS)
+                if (!enc_value_label(&v, label, sizeof label)) {
+                        /* Plaintext (the table above counts those): read
+                         * only where the providers for secrets have identity. */
+                        if (!encryption_config_lacks_key(c, "secrets", secrets[i].value, secrets[i].value_size))
+                                continue;
+                        snprintf(label, sizeof label, "identity");
+                        k = -ENOKEY;
+                } else if (v.type == ENC_PROVIDER_KMS)
                         k = -EOPNOTSUPP;
                 else {
-                        k = encryption_config_decrypt(c, (const char *) secrets[i].key, secrets[i].key_size,
-                                                      secrets[i].value, secrets[i].value_size, &plain, &plain_size,
-                                                      err);
+                        /* As kube-apiserver reads it with this file: the
+                         * providers of the entry for secrets alone. */
+                        k = encryption_config_decrypt_as_apiserver(c, (const char *) secrets[i].key,
+                                                                   secrets[i].key_size, secrets[i].value,
+                                                                   secrets[i].value_size, &plain, &plain_size, err);
                         if (plain)
                                 sodium_memzero(plain, plain_size);
                 }
@@ -429,11 +436,17 @@ int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionCo
 
                 json_object_object_get_ex(counts, "missing_key", &m);
                 json_object_object_get_ex(counts, "undecryptable", &u);
-                if (json_object_get_int64(m) > 0) {
-                        snprintf(text, sizeof text, "%" PRId64 " Secret%s encrypted with %s, which %s does not "
-                                 "have: %s cannot be read after a restore with this configuration",
-                                 json_object_get_int64(m), json_object_get_int64(m) == 1 ? " is" : "s are", lbl,
+                if (json_object_get_int64(m) > 0 && streq(lbl, "identity")) {
+                        snprintf(text, sizeof text, "%" PRId64 " Secret%s stored in plaintext, and the providers "
+                                 "for secrets in %s have no identity: %s cannot be read after a restore with this "
+                                 "configuration", json_object_get_int64(m), json_object_get_int64(m) == 1 ? " is" : "s are",
                                  config_path, json_object_get_int64(m) == 1 ? "it" : "they");
+                        json_object_array_add(warnings, json_object_new_string(text));
+                } else if (json_object_get_int64(m) > 0) {
+                        snprintf(text, sizeof text, "%" PRId64 " Secret%s encrypted with %s, which the providers "
+                                 "for secrets in %s do not have: %s cannot be read after a restore with this "
+                                 "configuration", json_object_get_int64(m), json_object_get_int64(m) == 1 ? " is" : "s are",
+                                 lbl, config_path, json_object_get_int64(m) == 1 ? "it" : "they");
                         json_object_array_add(warnings, json_object_new_string(text));
                 }
                 if (json_object_get_int64(u) > 0) {

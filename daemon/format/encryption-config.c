@@ -621,9 +621,16 @@ static int try_key(EncProviderType type, const EncKey *k, const uint8_t *aad, si
         return 0;
 }
 
-int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, size_t etcd_key_size,
-                              const void *value, size_t size, uint8_t **ret, size_t *ret_size,
-                              char error[static ENCRYPTION_ERROR_MAX]) {
+static bool entry_has_identity(const EncResource *res) {
+        for (size_t j = 0; res && j < res->n_providers; j++)
+                if (res->providers[j].type == ENC_PROVIDER_IDENTITY)
+                        return true;
+        return false;
+}
+
+static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etcd_key, size_t etcd_key_size,
+                   const void *value, size_t size, uint8_t **ret, size_t *ret_size,
+                   char error[static ENCRYPTION_ERROR_MAX]) {
         _cleanup_free_ char *resource = NULL;
         const EncResource *preferred;
         char kbuf[96], nbuf[64];
@@ -636,6 +643,16 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
                 error[0] = 0;
         encryption_config_value_parse(c, value, size, &v);
         str_printable(kbuf, sizeof kbuf, etcd_key, etcd_key_size);
+        resource = encryption_resource_of_key(etcd_key, etcd_key_size);
+        if (!resource)
+                return -ENOMEM;
+        preferred = encryption_config_lookup(c, resource);
+        if (as_apiserver && !v.encrypted && preferred && !entry_has_identity(preferred))
+                return fail(error, -ENOKEY, "%s: stored in plaintext, and the providers for %s have no identity "
+                            "to read it", kbuf, resource);
+        if (as_apiserver && v.encrypted && !preferred)
+                return fail(error, -ENOKEY, "%s: encrypted, and no entry of the encryption configuration names "
+                            "%s (it is then read as identity alone)", kbuf, resource);
         if (!v.encrypted) {
                 uint8_t *copy = malloc(size ? size : 1);
 
@@ -670,14 +687,10 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
                             v.data_size < min_size ? "shorter than its nonce and tag/padding" : "not whole blocks",
                             nbuf);
 
-        resource = encryption_resource_of_key(etcd_key, etcd_key_size);
-        if (!resource)
-                return -ENOMEM;
-        preferred = encryption_config_lookup(c, resource);
-
-        /* The entry that applies to this resource first, then the others:
-         * a key that moved between entries still decrypts. */
-        for (int pass = 0; pass < 2; pass++)
+        /* The entry that applies to this resource first, then (unless read
+         * as kube-apiserver reads it) the others: a key that moved between
+         * entries still decrypts. */
+        for (int pass = 0; pass < (as_apiserver ? 1 : 2); pass++)
                 for (size_t i = 0; c && i < c->n_resources; i++) {
                         const EncResource *res = &c->resources[i];
 
@@ -717,6 +730,18 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
                     v.type == ENC_PROVIDER_AESCBC ? "bad padding or not a Kubernetes object" : "authentication failed");
 }
 
+int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, size_t etcd_key_size,
+                              const void *value, size_t size, uint8_t **ret, size_t *ret_size,
+                              char error[static ENCRYPTION_ERROR_MAX]) {
+        return decrypt(c, false, etcd_key, etcd_key_size, value, size, ret, ret_size, error);
+}
+
+int encryption_config_decrypt_as_apiserver(const EncryptionConfig *c, const char *etcd_key, size_t etcd_key_size,
+                                           const void *value, size_t size, uint8_t **ret, size_t *ret_size,
+                                           char error[static ENCRYPTION_ERROR_MAX]) {
+        return decrypt(c, true, etcd_key, etcd_key_size, value, size, ret, ret_size, error);
+}
+
 bool enc_value_label(const EncValue *v, char *label, size_t label_size) {
         size_t o = 0;
 
@@ -739,13 +764,16 @@ bool enc_value_label(const EncValue *v, char *label, size_t label_size) {
         return true;
 }
 
-bool encryption_config_lacks_key(const EncryptionConfig *c, const void *value, size_t size) {
+bool encryption_config_lacks_key(const EncryptionConfig *c, const char *resource, const void *value, size_t size) {
+        const EncResource *entry = encryption_config_lookup(c, resource);
         EncValue v;
 
         encryption_config_value_parse(c, value, size, &v);
-        if (!v.encrypted || v.type == ENC_PROVIDER_KMS)
+        if (!v.encrypted)
+                return entry && !entry_has_identity(entry);
+        if (v.type == ENC_PROVIDER_KMS)
                 return false;
-        if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY || !v.key_name)
+        if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY || !v.key_name || !entry)
                 return true;
-        return !encryption_config_has_key(c, NULL, v.type, v.key_name, v.key_name_size);
+        return !encryption_config_has_key(c, resource, v.type, v.key_name, v.key_name_size);
 }

@@ -137,12 +137,24 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
                               const void *value, size_t size, uint8_t **ret, size_t *ret_size,
                               char error[static ENCRYPTION_ERROR_MAX]);
 
+/* encryption_config_decrypt() as kube-apiserver reads the value with c:
+ * only the providers of the entry that applies to the key's resource
+ * (encryption_config_lookup(); none: identity alone), where the other
+ * looks in every entry for a key that moved. A value without the prefix
+ * then needs identity among those providers: -ENOKEY otherwise. */
+int encryption_config_decrypt_as_apiserver(const EncryptionConfig *c, const char *etcd_key, size_t etcd_key_size,
+                                           const void *value, size_t size, uint8_t **ret, size_t *ret_size,
+                                           char error[static ENCRYPTION_ERROR_MAX]);
+
 /* The label ("aescbc:key1", "secretbox:s1") of an encrypted value's key,
  * safe to print (characters outside [A-Za-z0-9._-] become '?', cut to fit
  * label_size). Returns false for a value that is not encrypted. */
 bool enc_value_label(const EncValue *v, char *label, size_t label_size);
 
-/* Is this value encrypted with a key that c does not hold anywhere (so that
- * it cannot be read with c, e.g. after a restore)? kms values are never
- * counted (their keys are not in the file), nor unencrypted ones. */
-bool encryption_config_lacks_key(const EncryptionConfig *c, const void *value, size_t size);
+/* Would kube-apiserver with c fail to read this value of the resource (a
+ * Secret's: "secrets"), e.g. after a restore? Encrypted: when the entry
+ * that applies to the resource has no key of that provider and name (or
+ * no entry applies: identity alone). Unencrypted: when that entry has no
+ * identity provider. kms values are never counted (their keys are not in
+ * the file). */
+bool encryption_config_lacks_key(const EncryptionConfig *c, const char *resource, const void *value, size_t size);

@@ -158,8 +158,8 @@ static void log_secrets_check(const JobResult *r, const char *config_path) {
                 if (free_and_format(&keys, "%s%s%s", keys ? keys : "", keys ? ", " : "", *k) < 0)
                         return;
         snprintf(count, sizeof count, "%" PRIu64, r->k8s_unreadable);
-        if (asprintf(&msg, "%s Secret%s in backup %s %s encrypted with keys that %s does not have (%s): %s cannot be "
-                     "read after a restore with that configuration", count, r->k8s_unreadable == 1 ? "" : "s",
+        if (asprintf(&msg, "%s Secret%s in backup %s %s stored with keys that the providers for secrets in %s do not "
+                     "have (%s): %s cannot be read after a restore with that configuration", count, r->k8s_unreadable == 1 ? "" : "s",
                      r->path, r->k8s_unreadable == 1 ? "is" : "are", config_path, keys ? keys : "?",
                      r->k8s_unreadable == 1 ? "it" : "they") >= 0)
                 log_struct(LOG_WARNING, MESSAGE_ID_SECRETS_UNREADABLE, msg, "ETCD_BACKUP_FILE", r->path,

@@ -161,8 +161,9 @@ static void write_metrics(Manager *m) {
                 return;
         if (m->secrets_checked &&
             asprintf(&secrets,
-                     "# HELP etcd_backup_secrets_unreadable Secrets in the last backup encrypted with a key "
-                     "kubernetes.encryption_config does not have.\n"
+                     "# HELP etcd_backup_secrets_unreadable Secrets in the last backup that kube-apiserver "
+                     "could not read with kubernetes.encryption_config (a key, or identity, missing from its "
+                     "providers for secrets).\n"
                      "# TYPE etcd_backup_secrets_unreadable gauge\n"
                      "etcd_backup_secrets_unreadable %" PRIu64 "\n", m->secrets_unreadable) < 0)
                 return;

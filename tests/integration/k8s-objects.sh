@@ -120,7 +120,7 @@ for v in gzip zstd age; do
   a=$("$C" audit "$f" --encryption-config "$ENC" "${id[@]}"); rc=$?
   check "$v: audit --encryption-config exits 0" test $rc -eq 0
   check "$v: audit warns about the Secret whose key is gone" \
-    grep -q 'WARNING: 1 Secret is encrypted with aescbc:retired, which .* does not have: it cannot be read after a restore' <<<"$a"
+    grep -q 'WARNING: 1 Secret is encrypted with aescbc:retired, which the providers for secrets in .* do not have: it cannot be read after a restore' <<<"$a"
   check "$v: audit warns about the Secret the key of its name does not decrypt" \
     grep -q 'WARNING: 1 Secret does not decrypt with key aescbc:key1' <<<"$a"
   check "$v: audit does not warn about identity (it is last for secrets)" test -z "$(grep 'identity is the first' <<<"$a")"
@@ -134,7 +134,7 @@ done
 out=$("$ETCD_BACKUPD" --once -c "$T/check.conf" 2>"$T/check.err"); rc=$?
 check "--once with kubernetes.encryption_config: the backup is made" test $rc -eq 0 -a -f "$out"
 check "--once warns about the Secrets whose key the configuration lacks (or whose provider does not exist), naming the keys" \
-  grep -q "2 Secrets in backup $out are encrypted with keys that $ENC does not have (aescbc:retired, rot13:key1)" "$T/check.err"
+  grep -q "2 Secrets in backup $out are stored with keys that the providers for secrets in $ENC do not have (aescbc:retired, rot13:key1)" "$T/check.err"
 check "--once: no key material in the output" test -z "$(grep -F -e AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 -e hunter2 "$T/check.err")"
 cp "$ENC" "$T/open.yaml"; chmod 644 "$T/open.yaml"
 sed "s|$ENC|$T/open.yaml|" "$T/check.conf" > "$T/check-open.conf"
@@ -147,7 +147,7 @@ check "--once with a readable encryption_config: the backup is still made, the c
 rm -rf "$T/b-check"
 daemon_start "$T/daemon.conf"
 check "daemon: the worker's check is logged after the catch-up backup" \
-  wait_until 60 grep -q 'Secrets in backup .* are encrypted with keys that .* does not have (aescbc:retired, rot13:key1)' "$T/daemon.log"
+  wait_until 60 grep -q 'Secrets in backup .* are stored with keys that the providers for secrets in .* do not have (aescbc:retired, rot13:key1)' "$T/daemon.log"
 check "daemon: etcd_backup_secrets_unreadable 2 in the metrics" \
   wait_until 10 grep -qx 'etcd_backup_secrets_unreadable 2' "$T/metrics.prom"
 daemon_stop
@@ -164,6 +164,36 @@ check "audit warns when identity is the first provider for secrets" \
 check "audit warns about a key no Secret uses" grep -q 'WARNING: key aesgcm:spare in .* is used by no Secret' <<<"$a"
 check "audit: a key whose name holds a colon (gcm:2) is used, and no other is said to be unused ($(grep -c 'used by no Secret' <<<"$a"))" \
   test "$(grep 'used by no Secret' <<<"$a" | grep -vc 'aesgcm:spare')" -eq 0 -a -n "$(grep '^aesgcm:gcm?2 ' <<<"$a")"
+
+# As kube-apiserver reads Secrets: only the providers of the entry for
+# secrets. The key "old" moved to the configmaps' entry is missing for
+# them (get still finds it there), and without identity among them a
+# Secret stored in plaintext cannot be read.
+/usr/bin/python3 - "$ENC" "$T/moved.yaml" "$T/noid.yaml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+sec, cms = doc["resources"][0], doc["resources"][1]
+cbc = next(p["aescbc"] for p in sec["providers"] if "aescbc" in p)
+old = next(k for k in cbc["keys"] if k["name"] == "old")
+cbc["keys"].remove(old)
+cms["providers"].append({"aescbc": {"keys": [old]}})
+yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)
+doc = yaml.safe_load(open(sys.argv[1]))
+doc["resources"][0]["providers"] = [p for p in doc["resources"][0]["providers"] if "identity" not in p]
+yaml.safe_dump(doc, open(sys.argv[3], "w"), sort_keys=False)
+PY
+chmod 600 "$T/moved.yaml" "$T/noid.yaml"
+a=$("$C" audit "$f" --encryption-config "$T/moved.yaml")
+check "audit: a key only in another entry is missing for secrets" \
+  grep -q "WARNING: 1 Secret is encrypted with aescbc:old, which the providers for secrets in $T/moved.yaml do not have" <<<"$a"
+check "get: still decrypts it with the key from the other entry" \
+  quiet "$C" get "$f" /registry/secrets/prod/legacy -o json --encryption-config "$T/moved.yaml"
+plain=$(jq -r '[.objects[] | select(.resource == "secrets" and .encryption == null)] | length' <<<"$("$C" objects "$f" --json)")
+a=$("$C" --json audit "$f" --encryption-config "$T/noid.yaml")
+check "audit: without identity for secrets, the $plain plaintext Secrets are unreadable" \
+  test "$(jq '.encryption_config.by_key.identity.missing_key' <<<"$a")" = "$plain" -a "$plain" -gt 0
+check "audit: ... and says why" \
+  jq -e '.encryption_config.warnings | any(test("stored in plaintext, and the providers for secrets in .* have no identity"))' <<<"$a"
 
 cp "$ENC" "$T/readable.yaml"; chmod 644 "$T/readable.yaml"
 "$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/readable.yaml" > "$T/out" 2> "$T/err"; rc=$?

@@ -180,13 +180,17 @@ static void test_value_and_resources(void) {
                 enc_value_parse("k8s:enc:aescbc:v1:a b:xx", 24, &v);
                 check(enc_value_label(&v, label, sizeof label));
                 check_str_eq(label, "aescbc:a?b");
-                check(!encryption_config_lacks_key(c, CBC, sizeof CBC - 1));
-                check(!encryption_config_lacks_key(c, PLAIN, PLAIN_SIZE));
-                check(!encryption_config_lacks_key(c, "k8s:enc:kms:v1:vault:xx", 23));
-                check(encryption_config_lacks_key(c, "k8s:enc:aescbc:v1:gone:xx", 25));
-                check(encryption_config_lacks_key(c, "k8s:enc:secretbox:v1:key1:xx", 28));
+                check(!encryption_config_lacks_key(c, "secrets", CBC, sizeof CBC - 1));
+                check(!encryption_config_lacks_key(c, "secrets", PLAIN, PLAIN_SIZE));
+                check(!encryption_config_lacks_key(c, "secrets", "k8s:enc:kms:v1:vault:xx", 23));
+                check(encryption_config_lacks_key(c, "secrets", "k8s:enc:aescbc:v1:gone:xx", 25));
+                check(encryption_config_lacks_key(c, "secrets", "k8s:enc:secretbox:v1:key1:xx", 28));
         }
         check(encryption_config_lookup(c, "secrets") == &c->resources[0]);
+        /* configmaps' entry has identity alone: a value under a key the
+         * secrets' entry holds is not read there. */
+        check(encryption_config_lacks_key(c, "configmaps", CBC, sizeof CBC - 1));
+        check(!encryption_config_lacks_key(c, "configmaps", PLAIN, PLAIN_SIZE));
         check(encryption_config_lookup(c, "configmaps") == &c->resources[1]);
         check(encryption_config_has_key(c, "secrets", ENC_PROVIDER_AESGCM, "gcm1", 4));
         check(!encryption_config_has_key(c, "configmaps", ENC_PROVIDER_AESGCM, "gcm1", 4));
@@ -226,7 +230,7 @@ static void test_apiserver_shapes(void) {
         memcpy(value + n, CBC + head, sizeof CBC - 1 - head);
         n += sizeof CBC - 1 - head;
         decrypt_ok(c, value, n);
-        check(!encryption_config_lacks_key(c, value, n));
+        check(!encryption_config_lacks_key(c, "secrets", value, n));
         encryption_config_value_parse(c, value, n, &v);
         check_int_eq(v.key_name_size, 5);
         check_int_eq(v.data_size, 48);
@@ -341,6 +345,52 @@ static void test_bad_configs(void) {
         }
 }
 
+/* As kube-apiserver reads a Secret with a configuration: only the providers
+ * of the entry for secrets, identity alone when none names them, and a
+ * plaintext value only with identity among them. */
+static void test_as_apiserver(void) {
+        static const char moved[] =     /* key1 only under '*.*' */
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets]\n  providers:\n  - aesgcm: {keys: [{name: gcm1, secret: ZGVmZ2hpamtsbW5vcHFycw==}]}\n"
+                "- resources: ['*.*']\n  providers:\n"
+                "  - aescbc: {keys: [{name: key1, secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}]}\n"
+                "  - identity: {}\n";
+        static const char no_secrets[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [configmaps]\n  providers:\n"
+                "  - aescbc: {keys: [{name: key1, secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}]}\n";
+        _cleanup_(encryption_config_freep) EncryptionConfig *m = NULL, *n = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+        _cleanup_free_ uint8_t *out = NULL;
+        size_t out_size = 0;
+
+        m = load(moved, 0, err);
+        /* get still finds key1 in the other entry; kube-apiserver would not. */
+        check_int_eq(encryption_config_decrypt(m, KEY, strlen(KEY), CBC, sizeof CBC - 1, &out, &out_size, err), 0);
+        out = mfree(out);
+        check_int_eq(encryption_config_decrypt_as_apiserver(m, KEY, strlen(KEY), CBC, sizeof CBC - 1, &out,
+                                                            &out_size, err), -ENOKEY);
+        check(!out && strstr(err, "key1"));
+        check(encryption_config_lacks_key(m, "secrets", CBC, sizeof CBC - 1));
+        /* No identity for secrets: a plaintext Secret cannot be read. */
+        check(encryption_config_lacks_key(m, "secrets", PLAIN, PLAIN_SIZE));
+        check_int_eq(encryption_config_decrypt_as_apiserver(m, KEY, strlen(KEY), PLAIN, PLAIN_SIZE, &out,
+                                                            &out_size, err), -ENOKEY);
+        check(strstr(err, "no identity"));
+        check_int_eq(encryption_config_decrypt(m, KEY, strlen(KEY), PLAIN, PLAIN_SIZE, &out, &out_size, err), 0);
+        out = mfree(out);
+
+        /* No entry names secrets: identity alone. */
+        n = load(no_secrets, 0, err);
+        check(encryption_config_lacks_key(n, "secrets", CBC, sizeof CBC - 1));
+        check(!encryption_config_lacks_key(n, "secrets", PLAIN, PLAIN_SIZE));
+        check_int_eq(encryption_config_decrypt_as_apiserver(n, KEY, strlen(KEY), CBC, sizeof CBC - 1, &out,
+                                                            &out_size, err), -ENOKEY);
+        check(strstr(err, "no entry"));
+        check_int_eq(encryption_config_decrypt_as_apiserver(n, KEY, strlen(KEY), PLAIN, PLAIN_SIZE, &out,
+                                                            &out_size, err), 0);
+}
+
 /* Aliases: one of a key's secret is taken; lists of aliases of lists (a
  * few kilobytes that expand to millions of keys) are refused at once. */
 static void test_aliases(void) {
@@ -387,5 +437,6 @@ int main(void) {
         TEST_RUN(test_resource_patterns);
         TEST_RUN(test_bad_configs);
         TEST_RUN(test_aliases);
+        TEST_RUN(test_as_apiserver);
         return 0;
 }
