@@ -564,8 +564,11 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
         if (load_config(ctl, &c) < 0)
                 return EXIT_CONFIG;
         r = store_open(c->storage.directory, false, &store, &error);
-        if (r == -ENOENT && !ctl->json) {
-                printf("No backups: %s does not exist yet.\n", c->storage.directory);
+        if (r == -ENOENT) {
+                if (ctl->json)
+                        printf("[]\n");
+                else
+                        printf("No backups: %s does not exist yet.\n", c->storage.directory);
                 return EXIT_SUCCESS;
         }
         if (r < 0) {

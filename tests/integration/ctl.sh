@@ -108,6 +108,15 @@ for case in 'prune --dry-run|{"keep":5,"delete":"x"}' 'prune --dry-run|{}' 'prun
     test $rc -eq 1 -a -n "$(grep '^etcd-backupctl: unexpected answer from etcd-backupd' <<<"$out")"
 done
 
+# No daemon and no backup directory yet (a fresh install): list says so,
+# and --json gives an empty array, both exit 0.
+sed "s|$T/b|$T/not-yet|" "$T/c.conf" > "$T/nostore.conf"
+out=$("$ETCD_BACKUPCTL" -c "$T/nostore.conf" -s "$T/none.sock" list 2>/dev/null); rc=$?
+check "list without the directory: exit 0, says it does not exist yet" \
+  test $rc -eq 0 -a "$out" = "No backups: $T/not-yet does not exist yet."
+out=$("$ETCD_BACKUPCTL" -c "$T/nostore.conf" -s "$T/none.sock" --json list 2>/dev/null); rc=$?
+check "list --json without the directory: exit 0, [] ($out)" test $rc -eq 0 -a "$(jq -c . <<<"$out")" = "[]"
+
 printf 'storage: { compression = "lzma"; };\n' > "$T/bad.conf"
 out=$("$ETCD_BACKUPCTL" status -c "$T/bad.conf" 2>&1); rc=$?
 check "a broken config is still a configuration error (78)" test $rc = 78
