@@ -205,7 +205,7 @@ static int run_once(void) {
         r = job_run(c, on_progress, NULL, &result);
         job_log_result(&result, c);
         if (r < 0)
-                return r == -EHOSTUNREACH ? EXIT_UNAVAILABLE : EXIT_FAILURE;
+                return r == -EHOSTUNREACH ? EXIT_UNAVAILABLE : r == -ENOKEY ? EXIT_CONFIG : EXIT_FAILURE;
         printf("%s\n", result.path);
         /* The local backup is good and named above, but the off-site copy is
          * missing: a cron job or an upgrade hook must be able to tell. */

@@ -286,7 +286,7 @@ static int tls_setup(Call *c, const Endpoint *e) {
                         : SSL_CTX_set_default_verify_paths(c->ctx) != 1)
                 return free_and_format(c->ret_error, "%s: TLS: etcd's certificate was not accepted with CA %s: cannot "
                                        "read the CA: %s", c->endpoint, tls->cacert ? tls->cacert : "(system trust store)",
-                                       file_reason(tls->cacert, "no PEM certificate in it")), -EACCES;
+                                       file_reason(tls->cacert, "no PEM certificate in it")), -ENOKEY;
         if (tls->cert) {
                 const char *key = tls->key ? tls->key : tls->cert;
                 bool passphrase_wanted = false;
@@ -309,7 +309,7 @@ static int tls_setup(Call *c, const Endpoint *e) {
                 SSL_CTX_set_default_passwd_cb_userdata(c->ctx, NULL);
                 if (why[0])
                         return free_and_format(c->ret_error, "%s: TLS: cannot use client certificate %s / key %s: %s",
-                                               c->endpoint, tls->cert, key, why), -EACCES;
+                                               c->endpoint, tls->cert, key, why), -ENOKEY;
         }
         if (SSL_CTX_set_alpn_protos(c->ctx, (const unsigned char *) "\x02h2", 3) != 0)
                 return -ENOMEM;
@@ -830,7 +830,8 @@ int etcd_member_list(const EtcdTls *tls, const char *endpoint, uint64_t connect_
 }
 
 /* One pass over the endpoints: 0 with *ret filled, or -EHOSTUNREACH with every endpoint's cause appended to
- * *all and *ret_no_leader set when some member answered without a leader. */
+ * *all and *ret_no_leader set when some member answered without a leader; -ENOKEY at once, with its cause
+ * alone in *all, when the CA, the certificate or the key cannot be used (the same for every endpoint). */
 static int find_endpoint_pass(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,
                               EtcdStatus *ret, char **all, bool *ret_no_leader) {
         for (char *const *e = endpoints; e && *e; e++) {
@@ -851,6 +852,11 @@ static int find_endpoint_pass(const EtcdTls *tls, char *const *endpoints, uint64
                         return 0;
                 if (r == -ENOMEM)
                         return r;
+                if (r == -ENOKEY) {
+                        free(*all);
+                        *all = TAKE_PTR(error);
+                        return r;
+                }
                 if (r == -EAGAIN)
                         *ret_no_leader = true;
                 if (asprintf(&joined, "%s%s%s", *all ? *all : "", *all ? "; " : "",
@@ -873,6 +879,11 @@ int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t conn
                 int r;
 
                 r = find_endpoint_pass(tls, endpoints, connect_timeout_usec, ret, &all, &no_leader);
+                if (r == -ENOKEY) {
+                        free(*ret_error);
+                        *ret_error = TAKE_PTR(all);
+                        return r;
+                }
                 if (r != -EHOSTUNREACH)
                         return r;
                 waited = now_usec(CLOCK_MONOTONIC) - start;

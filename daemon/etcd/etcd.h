@@ -75,7 +75,8 @@ int etcd_member_list(const EtcdTls *tls, const char *endpoint, uint64_t connect_
  * member without a leader: it may be cut off from the cluster). When only
  * "no leader" stood in the way, the endpoints are tried again until
  * ETCD_LEADER_WAIT_USEC. On failure *ret_error lists every endpoint's
- * cause; returns -EHOSTUNREACH when none answered. */
+ * cause; returns -EHOSTUNREACH when none answered, or -ENOKEY (the cause
+ * alone) when the CA, the client certificate or its key cannot be used. */
 int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t connect_timeout_usec,
                        EtcdStatus *ret, char **ret_error);
 

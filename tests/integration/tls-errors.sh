@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Connection and TLS failures of `etcd-backupd --once` against a real etcd:
 # wrong CA, a client certificate from another CA, no client certificate, an
-# unreachable endpoint, a missing or an encrypted key, failover from a
-# dead first endpoint, and a host name whose DNS server has gone silent. Each failure exits non-zero with a clear cause and
-# leaves the backup directory exactly as it was.
+# unreachable endpoint (each 69), a missing or an encrypted key or a missing
+# CA file (78: the node's own files, named at once, not per endpoint),
+# failover from a dead first endpoint, and a host name whose DNS server has
+# gone silent. Each failure exits non-zero with a clear cause and leaves the
+# backup directory exactly as it was.
 . "$(dirname "$0")/lib.sh"
 
 start_etcd
@@ -36,8 +38,12 @@ expect_failure no-client-cert 69 "client certificate.* configured \\(etcd\\.cert
   "$(etcd_group "\"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "" ""; storage_group "$T/b")"
 expect_failure unreachable 69 "no etcd endpoint answered: $dead: cannot connect" \
   "$(etcd_group "\"$dead\""; storage_group "$T/b")"
-expect_failure missing-key-file 69 "cannot use client certificate" \
-  "$(etcd_group "\"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "$ETCD_CERT" "$T/nonexistent.key"; storage_group "$T/b")"
+expect_failure missing-key-file 78 "^etcd-backupd: .*$ETCD_ENDPOINT: TLS: cannot use client certificate $ETCD_CERT / key $T/nonexistent.key: cannot read the key: .*No such file" \
+  "$(etcd_group "\"$ETCD_ENDPOINT\", \"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "$ETCD_CERT" "$T/nonexistent.key"; storage_group "$T/b")"
+check "missing-key-file: said once, not as every endpoint's failure" \
+  test "$(grep -o 'cannot use client certificate' <<<"$LAST_ERR" | wc -l)" -eq 1 -a -z "$(grep 'no etcd endpoint answered' <<<"$LAST_ERR")"
+expect_failure missing-ca-file 78 "cannot read the CA: .*No such file" \
+  "$(etcd_group "\"$ETCD_ENDPOINT\"" "$T/nonexistent-ca.crt"; storage_group "$T/b")"
 
 # An encrypted key: OpenSSL would ask for its passphrase on the terminal or
 # on stdin. Here stdin is a FIFO held open, so a prompt would wait (until
@@ -46,7 +52,7 @@ openssl ec -in "$ETCD_KEY" -aes256 -passout pass:not-given -out "$T/encrypted.ke
 chmod 600 "$T/encrypted.key"
 check "setup: an encrypted key" grep -q "ENCRYPTED" "$T/encrypted.key"
 mkfifo "$T/stdin"; exec 3<>"$T/stdin"
-expect_failure encrypted-key 69 "cannot use client certificate $ETCD_CERT / key $T/encrypted.key: cannot read the key: it is encrypted" \
+expect_failure encrypted-key 78 "cannot use client certificate $ETCD_CERT / key $T/encrypted.key: cannot read the key: it is encrypted" \
   "$(etcd_group "\"$ETCD_ENDPOINT\"" "$ETCD_CACERT" "$ETCD_CERT" "$T/encrypted.key"; storage_group "$T/b")" <"$T/stdin"
 exec 3>&-
 check "encrypted-key: no passphrase prompt" test -z "$(grep -i "pass phrase" <<<"$LAST_ERR")"
