@@ -105,9 +105,12 @@ static bool compression_known(const InspectBackup *b, const Decode *d) {
 }
 
 /* The file name's extension (.db, .db.gz, .db.zst, each optionally .age)
- * against the content. A name with none of these says nothing (a file
- * saved by hand); one that says something else is refused. */
-static int verify_name(InspectReport *rep, const InspectBackup *b, const Decode *d) {
+ * against the content, and a backup's name's revision against the
+ * snapshot's. A name with none of these says nothing (a file saved by
+ * hand); one that says something else is refused. */
+static int verify_name(InspectReport *rep, const InspectBackup *b, const Decode *d, bool have_revision,
+                       int64_t revision) {
+        StoreName parsed;
         _cleanup_free_ char *name = strdup(path_basename(b->path));
         char said[64], is[64];
         bool name_encrypted = false;
@@ -133,6 +136,9 @@ static int verify_name(InspectReport *rep, const InspectBackup *b, const Decode 
                 name_codec = _CODEC_KIND_MAX;
         if (b->file_size == 0 || d->failed == STAGE_READ)
                 return 0;
+        if (have_revision && store_name_parse(path_basename(b->path), &parsed) >= 0 && parsed.revision != revision)
+                return report_add(rep, "file name", false, "the name %s says revision %" PRId64 ", the snapshot's is "
+                                  "%" PRId64, path_basename(b->path), parsed.revision, revision);
         if (name_encrypted != b->encrypted ||
             (name_codec != _CODEC_KIND_MAX && compression_known(b, d) && name_codec != b->compression))
                 return report_add(rep, "file name", false, "the name %s says %s, the content is %s",
@@ -154,7 +160,8 @@ static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Deco
 
         r = read_sidecar(b->path, &sc, &why);
         if (r == -ENOENT)
-                return 0;
+                return report_add(rep, "sidecar", true, "none beside the file: the file's size and SHA-256 are "
+                                  "not compared with one");
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -339,7 +346,7 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
                         return r;
         }
 
-        r = verify_name(&rep, b, d);
+        r = verify_name(&rep, b, d, have_revision, revision);
         if (r < 0)
                 return r;
         if (d->file_read) {
