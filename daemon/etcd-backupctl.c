@@ -621,11 +621,11 @@ static int run_objects(Ctl *ctl, int argc, char **argv) {
 }
 
 static int run_calendar(Ctl *ctl, int argc, char **argv) {
-        return ctl_calendar_main(argc, argv);
+        return ctl_calendar_main(argc, argv, ctl->json);
 }
 
 static int run_discover(Ctl *ctl, int argc, char **argv) {
-        return ctl_discover_main(argc, argv, ctl->config);
+        return ctl_discover_main(argc, argv, ctl->config, ctl->json);
 }
 
 static int run_fetch(Ctl *ctl, int argc, char **argv) {

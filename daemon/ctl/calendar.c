@@ -28,6 +28,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "config/zone-load.h"
 #include "format/calendar.h"
 #include "format/zone.h"
@@ -454,13 +456,27 @@ static void table_print(const Table *t) {
  * so does printing the table, which systemd does after the elapses are
  * computed; an expression in UTC or in a named zone converts nothing
  * (systemd computes the latter in a child process). */
+/* With json (an array), the expression's object goes there instead of the
+ * table: {"expression", "normalized", "next": [RFC 3339, UTC]}, or
+ * {"expression", "error"}. */
 static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned iterations, uint64_t now,
-                    int64_t *glibc_at) {
+                    int64_t *glibc_at, json_object *json) {
         _cleanup_(calendar_spec_freep) CalendarSpec *spec = NULL;
         _cleanup_free_ char *normalized = NULL;
         _cleanup_(table_done) Table table = {};
+        json_object *obj = NULL, *next = NULL;
         uint64_t n = base, printed = 0;
         int r;
+
+        if (json) {
+                obj = json_object_new_object();
+                if (!obj || json_object_array_add(json, obj) < 0) {
+                        json_object_put(obj);
+                        fprintf(stderr, "Out of memory.\n");
+                        return -ENOMEM;
+                }
+                json_object_object_add(obj, "expression", json_object_new_string(expr));
+        }
 
         r = calendar_spec_from_string_at(expr, local, *glibc_at, &zone_loader_system, &spec);
         if (r < 0) {
@@ -471,6 +487,8 @@ static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned
                         (void) parse_base_time(expr, local, now, &ignored, glibc_at);
                 fflush(stdout); /* keep stdout and stderr in order on a terminal */
                 fprintf(stderr, "Failed to parse calendar specification '%s': %s\n", expr, strerror(-r));
+                if (obj)
+                        json_object_object_add(obj, "error", json_object_new_string(strerror(-r)));
                 return r;
         }
         r = calendar_spec_to_string(spec, &normalized);
@@ -479,42 +497,65 @@ static int show_one(const char *expr, const Zone *local, uint64_t base, unsigned
                 return r;
         }
 
-        if (!streq(normalized, expr) && (r = table_add(&table, "Original form", expr)) < 0)
-                goto oom;
-        if ((r = table_add(&table, "Normalized form", normalized)) < 0)
-                goto oom;
+        if (json) {
+                next = json_object_new_array();
+                json_object_object_add(obj, "normalized", json_object_new_string(normalized));
+                if (!next || json_object_object_add(obj, "next", next) < 0) {
+                        json_object_put(next);
+                        r = -ENOMEM;
+                        goto oom;
+                }
+        } else {
+                if (!streq(normalized, expr) && (r = table_add(&table, "Original form", expr)) < 0)
+                        goto oom;
+                if ((r = table_add(&table, "Normalized form", normalized)) < 0)
+                        goto oom;
+        }
 
         for (unsigned i = 0; i < iterations; i++) {
                 char label[32], when[64], rel[64];
-                uint64_t next;
+                uint64_t elapse;
 
-                r = calendar_spec_next_usec_traced(spec, local, n, &next, glibc_at);
+                r = calendar_spec_next_usec_traced(spec, local, n, &elapse, glibc_at);
                 if (r == -ENOENT) {
-                        if (i == 0 && (r = table_add(&table, "Next elapse", "never")) < 0)
+                        if (!json && i == 0 && (r = table_add(&table, "Next elapse", "never")) < 0)
                                 goto oom;
                         break;
                 }
                 if (r < 0) {
                         fflush(stdout);
                         fprintf(stderr, "Failed to determine next elapse for '%s': %s\n", expr, strerror(-r));
+                        if (obj)
+                        if (obj)
+                                json_object_object_add(obj, "error", json_object_new_string(strerror(-r)));
                         return r;
+                }
+                if (json) {
+                        if (json_object_array_add(next, json_object_new_string(format_rfc3339(when, sizeof when,
+                                                                                              elapse))) < 0) {
+                                r = -ENOMEM;
+                                goto oom;
+                        }
+                        n = printed = elapse;
+                        continue;
                 }
                 if (i == 0)
                         snprintf(label, sizeof label, "Next elapse");
                 else
                         snprintf(label, sizeof label, "Iter. #%u", i + 1);
-                if ((r = table_add(&table, label, format_timestamp(when, sizeof when, next, local))) < 0)
+                if ((r = table_add(&table, label, format_timestamp(when, sizeof when, elapse, local))) < 0)
                         goto oom;
                 if (!zone_is_utc_at(local, *glibc_at) &&
-                    (r = table_add(&table, "(in UTC)", format_timestamp(when, sizeof when, next, NULL))) < 0)
+                    (r = table_add(&table, "(in UTC)", format_timestamp(when, sizeof when, elapse, NULL))) < 0)
                         goto oom;
-                if ((r = table_add(&table, "From now", format_relative(rel, sizeof rel, next, now))) < 0)
+                if ((r = table_add(&table, "From now", format_relative(rel, sizeof rel, elapse, now))) < 0)
                         goto oom;
-                n = printed = next;
+                n = printed = elapse;
         }
-        if (printed > 0)
+        if (printed > 0 && !json)
                 *glibc_at = (int64_t) (printed / USEC_PER_SEC);
-        table_print(&table);
+        if (!json)
+                table_print(&table);
         return 0;
 oom:
         fprintf(stderr, "Out of memory.\n");
@@ -533,7 +574,7 @@ static void help(void) {
                "  -h, --help         show this help\n");
 }
 
-int ctl_calendar_main(int argc, char **argv) {
+int ctl_calendar_main(int argc, char **argv, bool json) {
         enum { OPT_ITERATIONS = 0x100, OPT_BASE_TIME };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -546,6 +587,7 @@ int ctl_calendar_main(int argc, char **argv) {
         unsigned iterations = 1;
         int64_t glibc_at = INT64_MIN;
         uint64_t now, base, v;
+        json_object *out = NULL;
         int c, ret = 0;
 
         optind = 0; /* the caller may have run getopt already */
@@ -596,12 +638,20 @@ int ctl_calendar_main(int argc, char **argv) {
                 }
         }
 
+        if (json && !(out = json_object_new_array())) {
+                fprintf(stderr, "Out of memory.\n");
+                return 1;
+        }
         for (int i = optind; i < argc; i++) {
-                if (show_one(argv[i], local, base, iterations, now, &glibc_at) < 0)
+                if (show_one(argv[i], local, base, iterations, now, &glibc_at, out) < 0)
                         ret = 1;
-                if (i + 1 < argc)
+                if (!json && i + 1 < argc)
                         putchar('\n');
         }
-        fflush(stdout);
-        return ret;
+        if (json) {
+                printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
+                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(out);
+        }
+        return fflush(stdout) == 0 ? ret : 1;
 }

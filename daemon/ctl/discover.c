@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <openssl/evp.h>
 
 #include "shipped-config.h"
@@ -344,8 +345,60 @@ static int check_config(const char *config_text, const char *name) {
         return r == -ENOMEM ? EXIT_FAILURE : r < 0 ? EXIT_CONFIG : 0;
 }
 
+static void json_value(json_object *o, const char *key, const DiscoverValue *v) {
+        json_object *j = json_object_new_object();
+
+        if (!j)
+                return;
+        json_object_object_add(j, "value", v->value ? json_object_new_string(v->value) : NULL);
+        json_object_object_add(j, "source", v->source ? json_object_new_string(v->source) : NULL);
+        json_object_object_add(o, key, j);
+}
+
+/* discover --json: what was found, each value with its source, and the two
+ * files' texts. */
+static int print_json(const Discovery *d, const char *config_text, const char *drop_in_text) {
+        json_object *o = json_object_new_object(), *etcd = json_object_new_object(),
+                    *restore = json_object_new_object(), *eps = json_object_new_array();
+
+        if (!o || !etcd || !restore || !eps) {
+                json_object_put(o);
+                json_object_put(etcd);
+                json_object_put(restore);
+                json_object_put(eps);
+                fprintf(stderr, "etcd-backupctl: discover: out of memory\n");
+                return EXIT_FAILURE;
+        }
+        for (char **e = d->endpoints; e && *e; e++)
+                json_object_array_add(eps, json_object_new_string(*e));
+        json_object_object_add(etcd, "endpoints", eps);
+        json_value(etcd, "etcd_servers", &d->etcd_servers);
+        json_value(etcd, "cacert", &d->cacert);
+        json_value(etcd, "cert", &d->cert);
+        json_value(etcd, "key", &d->key);
+        json_object_object_add(restore, "mode", json_object_new_string(restore_mode_to_string(d->mode)));
+        if (d->manifests_dir)
+                json_object_object_add(restore, "manifests_dir", json_object_new_string(d->manifests_dir));
+        if (d->etcd_unit)
+                json_object_object_add(restore, "etcd_unit", json_object_new_string(d->etcd_unit));
+        if (d->apiserver_unit)
+                json_object_object_add(restore, "apiserver_unit", json_object_new_string(d->apiserver_unit));
+        json_value(restore, "data_dir", &d->data_dir);
+        json_value(restore, "name", &d->name);
+        json_value(restore, "initial_cluster", &d->initial_cluster);
+        json_value(restore, "initial_cluster_token", &d->initial_cluster_token);
+        json_value(restore, "initial_advertise_peer_urls", &d->initial_advertise_peer_urls);
+        json_object_object_add(o, "etcd", etcd);
+        json_object_object_add(o, "restore", restore);
+        json_object_object_add(o, "config", json_object_new_string(config_text));
+        json_object_object_add(o, "drop_in", json_object_new_string(drop_in_text));
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 static int run_write(const char *config_text, const char *drop_in_text, const char *config_path,
-                     const char *root, bool force) {
+                     const char *root, bool force, bool json) {
         Target targets[2] = { { .dir_fd = -EBADF }, { .dir_fd = -EBADF } };
         const char *paths[2] = { config_path, DROP_IN_PATH }, *texts[2] = { config_text, drop_in_text };
         int r = EXIT_FAILURE;
@@ -382,6 +435,24 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         goto finish;
                 }
         }
+        r = EXIT_SUCCESS;
+        if (json) {
+                json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+                if (!o || !a) {
+                        json_object_put(o);
+                        json_object_put(a);
+                        r = EXIT_FAILURE;
+                        goto finish;
+                }
+                json_object_array_add(a, json_object_new_string(targets[0].shown));
+                json_object_array_add(a, json_object_new_string(targets[1].shown));
+                json_object_object_add(o, "wrote", a);
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+                goto finish;
+        }
         printf("Wrote %s\n  and %s.\n"
                "Enable the service with:\n", targets[0].shown, targets[1].shown);
         if (root)
@@ -389,14 +460,13 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
         else
                 printf("  systemctl daemon-reload\n"
                        "  systemctl enable --now etcd-backupd.socket etcd-backupd.service\n");
-        r = EXIT_SUCCESS;
 finish:
         for (size_t i = 0; i < ELEMENTSOF(targets); i++)
                 target_done(&targets[i]);
         return r;
 }
 
-int ctl_discover_main(int argc, char **argv, const char *config_path) {
+int ctl_discover_main(int argc, char **argv, const char *config_path, bool json) {
         enum { ARG_MANIFESTS = 0x100, ARG_API_UNIT, ARG_ETCD_UNIT, ARG_DROP_IN, ARG_WRITE, ARG_FORCE, ARG_ROOT };
         static const struct option options[] = {
                 { "manifests-dir", required_argument, NULL, ARG_MANIFESTS },
@@ -474,7 +544,9 @@ int ctl_discover_main(int argc, char **argv, const char *config_path) {
                 return r;
         if (write)
                 return run_write(config_text, drop_in_text, config_path ? config_path : CONFIG_DEFAULT_PATH,
-                                 root, force);
+                                 root, force, json);
+        if (json)
+                return print_json(d, config_text, drop_in_text);
         fputs(drop_in ? drop_in_text : config_text, stdout);
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -9,10 +9,14 @@
  * service.
  */
 
+#include <stdbool.h>
+
 /* argv[0] is "discover"; options --manifests-dir DIR, --apiserver-unit
  * NAME, --etcd-unit NAME, --drop-in, --write, --force, --root DIR.
  * config_path is where --write puts the configuration (below --root).
  * Returns the exit code: 0, 1 (nothing found, a bad source, a file that
  * exists without --force; nothing written), 2 usage, 78 the configuration
- * would not pass --check-config (nothing written). */
-int ctl_discover_main(int argc, char **argv, const char *config_path);
+ * would not pass --check-config (nothing written). With json: an object
+ * {"etcd", "restore" (each value {"value", "source"}), "config",
+ * "drop_in"}, or after --write {"wrote": [the two paths]}. */
+int ctl_discover_main(int argc, char **argv, const char *config_path, bool json);

@@ -117,6 +117,18 @@ check "list without the directory: exit 0, says it does not exist yet" \
 out=$("$ETCD_BACKUPCTL" -c "$T/nostore.conf" -s "$T/none.sock" --json list 2>/dev/null); rc=$?
 check "list --json without the directory: exit 0, [] ($out)" test $rc -eq 0 -a "$(jq -c . <<<"$out")" = "[]"
 
+# calendar --json: each expression's elapses in RFC 3339 (UTC), as
+# systemd-analyze computes them; one that does not parse has its error.
+expr='Mon..Fri *-*-* 03:30 Europe/Berlin'
+out=$("$ETCD_BACKUPCTL" --json calendar --iterations 3 --base-time "2026-03-27 12:00:00 UTC" "$expr" bogus); rc=$?
+want=$(TZ=UTC systemd-analyze calendar --iterations 3 --base-time "2026-03-27 12:00:00 UTC" "$expr" |
+       sed -n 's/^ *\(Next elapse\|Iter\. #[0-9]*\): //p' | while read -r t; do date -u -d "${t#* }" +%Y-%m-%dT%H:%M:%SZ; done |
+       jq -R . | jq -sc .)
+check "calendar --json: exit 1 (one expression does not parse)" test $rc -eq 1
+check "calendar --json: the elapses systemd-analyze gives ($want)" test "$(jq -c '.[0].next' <<<"$out")" = "$want" -a "$want" != '[]'
+check "calendar --json: the normalized form" test "$(jq -r '.[0].normalized' <<<"$out")" = "Mon..Fri *-*-* 03:30:00 Europe/Berlin"
+check "calendar --json: the one that does not parse has its error" jq -e '.[1].expression == "bogus" and (.[1].error | length > 0)' <<<"$out"
+
 printf 'storage: { compression = "lzma"; };\n' > "$T/bad.conf"
 out=$("$ETCD_BACKUPCTL" status -c "$T/bad.conf" 2>&1); rc=$?
 check "a broken config is still a configuration error (78)" test $rc = 78

@@ -94,6 +94,19 @@ check "--drop-in: the client certificate" grep -qx "LoadCredential=healthcheck-c
 check "--drop-in: the client key" grep -qx "LoadCredential=healthcheck-client.key:$ETCD_KEY" <<<"$drop"
 check "--drop-in: the CA" grep -qx "LoadCredential=ca.crt:$T/etcd/pki/etcd/ca.crt" <<<"$drop"
 
+# --json: what was found with its sources, and the two files' texts.
+json=$(discover --json); rc=$?
+check "--json exits 0" test $rc -eq 0
+check "--json: the configuration is the printed one" test "$(jq -r .config <<<"$json")" = "$(cat "$T/found.conf")"
+check "--json: the drop-in is the printed one" test "$(jq -r .drop_in <<<"$json")" = "$drop"
+check "--json: the client key with its source" \
+  jq -e --arg k "$ETCD_KEY" '.etcd.key.value == $k and (.etcd.key.source | test("kube-apiserver.yaml: --etcd-keyfile"))' <<<"$json"
+check "--json: static-pod restore with etcd's data dir" \
+  jq -e '.restore.mode == "static-pod" and (.restore.data_dir.value | length > 0) and (.etcd.endpoints | length > 0)' <<<"$json"
+out=$(discover --json --write --root "$T/root-json"); rc=$?
+check "--json --write: exit 0, the two paths" \
+  test $rc -eq 0 -a "$(jq -r '.wrote | length' <<<"$out")" = 2 -a -f "$T/root-json/etc/etcd-backupd/etcd-backupd.conf"
+
 # --write below --root.
 R=$T/root
 conf=$R/etc/etcd-backupd/etcd-backupd.conf
