@@ -113,7 +113,8 @@ static int run_check_config(void) {
 
                 r = discover_config(c, &summary, &error);
                 if (r < 0) {
-                        printf("%s: etcd.discover: %s\n", arg_config, error ? error : strerror(-r));
+                        printf("%s:%d: etcd.discover: %s\n", arg_config, c->etcd.discover_line,
+                               error ? error : strerror(-r));
                         return EXIT_CONFIG;
                 }
                 printf("%s\n", summary);
@@ -142,7 +143,8 @@ static int load_config(Config **ret) {
 
                 r = discover_config(*ret, &summary, &error);
                 if (r < 0) {
-                        log_error("%s: etcd.discover: %s", arg_config, error ? error : strerror(-r));
+                        log_error("%s:%d: etcd.discover: %s", arg_config, (*ret)->etcd.discover_line,
+                                  error ? error : strerror(-r));
                         *ret = config_free(*ret);
                         return -EINVAL;
                 }

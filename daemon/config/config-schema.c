@@ -426,6 +426,7 @@ static int parse_discover(Loader *l, config_setting_t *s, const KeySpec *k, Conf
         if (!streq(v, "auto") && v[0] != '/')
                 return error_at(l, s, "etcd.discover: expected \"auto\" or the absolute path of a manifests "
                                 "directory, got \"%s\"", v), -EINVAL;
+        c->etcd.discover_line = (int) config_setting_source_line(s);
         return free_and_strdup(&c->etcd.discover, v);
 }
 

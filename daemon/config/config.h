@@ -36,6 +36,7 @@ typedef struct ConfigEtcd {
         char *cacert, *cert, *key;      /* resolved paths; NULL = unset */
         char *discover;                 /* NULL, "auto" or a manifests directory: the four
                                          * above come from kube-apiserver's flags (discover.h) */
+        int discover_line;              /* its line in the file, for what it finds wrong */
         uint64_t connect_timeout_usec;
         uint64_t timeout_usec;
 } ConfigEtcd;

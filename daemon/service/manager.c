@@ -783,7 +783,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
                 r = discover_config(c, &summary, &error);
                 if (r < 0)
-                        log_error("%s: etcd.discover: %s", m->config_path, error ? error : strerror(-r));
+                        log_error("%s:%d: etcd.discover: %s", m->config_path, c->etcd.discover_line,
+                                  error ? error : strerror(-r));
                 else
                         log_info("%s", summary);
         }

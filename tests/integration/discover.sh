@@ -216,6 +216,9 @@ for bad_conf in 'etcd: { discover = "manifests"; };' "etcd: { discover = \"$T/m2
   out=$("$ETCD_BACKUPD" --check-config -c "$T/bad-auto.conf" 2>&1); rc=$?
   check "discover: $bad_conf: exit 78 ($out)" test $rc -eq 78
 done
+printf 'storage: { compression = "gzip"; };\netcd: {\n  discover = "%s";\n};\n' "$T/nowhere" > "$T/bad-auto.conf"
+out=$("$ETCD_BACKUPD" --check-config -c "$T/bad-auto.conf" 2>&1)
+check "discover: what it finds wrong is said at the setting's line ($out)" grep -q "^$T/bad-auto.conf:3: etcd.discover: " <<<"$out"
 check "discover: a relative directory is named" \
   bash -c "echo 'etcd: { discover = \"manifests\"; };' > '$T/bad-auto.conf'; '$ETCD_BACKUPD' --check-config -c '$T/bad-auto.conf' | grep -q 'etcd.discover: expected \"auto\" or the absolute path'"
 
