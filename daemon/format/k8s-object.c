@@ -750,6 +750,17 @@ static int parse_json_object(Decoder *d, const uint8_t *data, size_t size, json_
         if (!ok)
                 fail(d, -EBADMSG, "stored JSON is malformed at byte %d: %s", (int) tok->char_offset,
                      json_tokener_error_desc(json_tokener_get_error(tok)));
+        else {
+                /* kube-apiserver ends it with a line break; nothing else may follow. */
+                size_t end = (size_t) tok->char_offset;
+
+                while (end < size && strchr(" \t\r\n", data[end]) && data[end])
+                        end++;
+                if (end < size) {
+                        ok = false;
+                        fail(d, -EBADMSG, "stored JSON has %zu bytes after its object", size - end);
+                }
+        }
         json_tokener_free(tok);
         if (!ok) {
                 json_object_put(o);

@@ -355,6 +355,12 @@ static void test_json(void) {
         check_int_eq(k8s_object_decode("{\"a\":", 5, &o, err), -EBADMSG);
         check(strstr(err, "stored JSON is malformed"));
         check_int_eq(k8s_object_decode("[1]", 3, &o, err), -EBADMSG);
+        /* Something after the object is no object kube-apiserver wrote. */
+        check_int_eq(k8s_object_decode("{\"a\":1} trailing", 16, &o, err), -EBADMSG);
+        check(strstr(err, "8 bytes after its object"));
+        check_int_eq(k8s_object_decode("{\"a\":1}{}", 9, &o, err), -EBADMSG);
+        check_int_eq(k8s_object_decode("{\"a\":1}\r\n \n", 11, &o, err), 0);
+        k8s_object_clear(&o);
         check_int_eq(k8s_object_decode("{\"a\":\"\xff\"}", 9, &o, err), -EBADMSG);
         /* Overlong, surrogate and beyond-U+10FFFF forms, which json-c's own
          * check lets through and YAML's emitter would refuse. */
