@@ -178,8 +178,7 @@ static void tidy_storage(const Config *c) {
                 log_warning("Sidecar %s/%s; its backup is listed without it and retention does not delete it "
                             "until the sidecar is mended or removed", c->storage.directory, *p);
         for (char **p = strays; p && *p; p++)
-                log_warning("%s/%s, named like the sidecar of a backup that is not there; left alone, remove it "
-                            "yourself", c->storage.directory, *p);
+                log_warning("%s/%s; left alone, remove it yourself", c->storage.directory, *p);
 }
 
 /* The backup directory's lock, before anything touches the directory: the

@@ -708,7 +708,8 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                                 continue;
                         /* Only a regular file is what an interrupted publish leaves. */
                         if (!S_ISREG(st.st_mode)) {
-                                r = asprintf(&other, "%s: is %s", de->d_name, file_kind(st.st_mode)) < 0 ? -ENOMEM :
+                                r = asprintf(&other, "%s: is %s, named like the sidecar of a backup that is not "
+                                             "there", de->d_name, file_kind(st.st_mode)) < 0 ? -ENOMEM :
                                     strv_consume(&strays, TAKE_PTR(other));
                                 continue;
                         }
@@ -717,6 +718,13 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                         _cleanup_(sidecar_done) Sidecar sc = {};
                         _cleanup_free_ char *problem = NULL;
 
+                        /* A backup is a regular file: store_list() passes over anything else. */
+                        if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && !S_ISREG(st.st_mode)) {
+                                r = asprintf(&other, "%s: is %s, named like a backup; not listed, never restored or "
+                                             "deleted", de->d_name, file_kind(st.st_mode)) < 0 ? -ENOMEM :
+                                    strv_consume(&strays, TAKE_PTR(other));
+                                continue;
+                        }
                         r = read_sidecar(s, de->d_name, &sc, &problem);
                         if (r == -ENOENT)
                                 r = strv_extend(&unpaired, de->d_name);

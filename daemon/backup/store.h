@@ -174,8 +174,8 @@ int store_remove(Store *s, const char *name);
  * (never left by a publish; worth a warning) and *ret_unusable with
  * "<sidecar>: <problem>" for each sidecar that is there but cannot be taken
  * (unreadable, not valid, another backup's). An entry named like the
- * sidecar of a backup that is not there but which is no regular file (a
- * directory, a symbolic link) is no publish's leftover: it is left alone
- * and named in *ret_strays as "<name>: is a directory" (or the kind it is).
- * Any list may be NULL. */
+ * sidecar of a backup that is not there, or like a backup, but which is no
+ * regular file (a directory, a symbolic link) is no publish's leftover nor
+ * a backup: it is left alone and described in *ret_strays ("<name>: is a
+ * directory, named like …"). Any list may be NULL. */
 int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable, char ***ret_strays);

@@ -149,6 +149,9 @@ echo '{"name": 1}' > "$T/b-tidy/$bad.json"
 # named like lone sidecars are left alone.
 lonedir=etcd-0000000000000001-20200104T000000Z-r4.db.zst lonelink=etcd-0000000000000001-20200105T000000Z-r5.db.zst
 mkdir "$T/b-tidy/$lonedir.json"; ln -s "$T/tidy.conf" "$T/b-tidy/$lonelink.json"
+# Nor is a symbolic link named like a backup one: list passes over it.
+linked=etcd-0000000000000001-20200106T000000Z-r6.db.zst
+ln -s "$T/b-tidy/$bare" "$T/b-tidy/$linked"
 { etcd_group; storage_group "$T/b-tidy" zstd 1; echo 'retention: { keep_last = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/tidy.conf"
 out=$("$ETCD_BACKUPD" --once -c "$T/tidy.conf" 2>"$T/tidy.err"); rc=$?
 check "tidy: the backup succeeds" test $rc -eq 0
@@ -160,6 +163,9 @@ check "tidy: the directory named like a lone sidecar is named with what it is" \
   grep -qF "$T/b-tidy/$lonedir.json: is a directory, named like the sidecar of a backup that is not there; left alone" "$T/tidy.err"
 check "tidy: so is the symbolic link" \
   grep -qF "$T/b-tidy/$lonelink.json: is a symbolic link, named like the sidecar of a backup that is not there; left alone" "$T/tidy.err"
+check "tidy: a symbolic link named like a backup is said to be one, not a backup without a sidecar" \
+  test -n "$(grep -F "$T/b-tidy/$linked: is a symbolic link, named like a backup; not listed, never restored or deleted; left alone" "$T/tidy.err")" \
+    -a -z "$(grep -F "Backup $T/b-tidy/$linked has no sidecar" "$T/tidy.err")" -a -L "$T/b-tidy/$linked"
 check "tidy: the backup without a sidecar is kept and named" \
   bash -c "[[ -f '$T/b-tidy/$bare' ]] && grep -q 'Backup $T/b-tidy/$bare has no sidecar' '$T/tidy.err'"
 check "tidy: the new backup has its sidecar" test -f "$out" -a -f "$out.json"
@@ -169,6 +175,7 @@ list=$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/tidy.conf" list 2>/dev/nu
 check "tidy: list shows why the sidecar is not taken" \
   grep -qE "^$bad .*\(sidecar unusable: is not a valid sidecar: name missing or invalid\)$" <<<"$list"
 check "tidy: list still says (no sidecar) where there is none" grep -qE "^$bare .*\(no sidecar\)$" <<<"$list"
+check "tidy: list passes over the symbolic link" test -z "$(grep "^$linked " <<<"$list")"
 check "tidy: list --json carries sidecar_problem" \
   jq -e --arg n "$bad" '.[] | select(.name == $n) | .sidecar == false and .sidecar_problem == "is not a valid sidecar: name missing or invalid"' \
   <<<"$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/tidy.conf" list --json 2>/dev/null)"
