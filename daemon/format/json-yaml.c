@@ -54,6 +54,7 @@ static int on_write(void *userdata, unsigned char *chunk, size_t n) {
 static bool plain_is_ambiguous(const char *s, size_t n) {
         static const char *const words[] = {
                 "y", "yes", "n", "no", "true", "false", "on", "off", "null", "~",
+                "=",    /* YAML 1.1's value key (PyYAML resolves it so) */
         };
 
         if (n == 0)

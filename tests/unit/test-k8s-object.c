@@ -447,6 +447,7 @@ static void test_yaml_quoting(void) {
         json_object_object_add(o, "e", json_object_new_boolean(1));
         json_object_object_add(o, "f", json_object_new_array());
         json_object_object_add(o, "g", json_object_new_string("it's: tricky"));
+        json_object_object_add(o, "h", json_object_new_string("="));
         check_int_eq(json_yaml_emit(o, &yaml, &n), 0);
         check(strstr(yaml, "a: 'null'\n"));
         check(strstr(yaml, "b: '1e3'\n"));
@@ -454,6 +455,7 @@ static void test_yaml_quoting(void) {
         check(strstr(yaml, "d: 7\n"));
         check(strstr(yaml, "e: true\n"));
         check(strstr(yaml, "g: 'it''s: tricky'\n"));
+        check(strstr(yaml, "h: '='\n"));
         json_object_put(o);
 }
 
