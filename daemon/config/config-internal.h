@@ -15,6 +15,7 @@
 
 typedef struct Loader {
         const char *name;               /* file name used in diagnostics */
+        const char *text;               /* the file's text, for a value as it was written */
         char *dir;                      /* directory of the file, for relative names */
         ConfigDiags *diags;
         config_t cfg;

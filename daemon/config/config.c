@@ -10,6 +10,7 @@
  * keys with parsers of their own are in config-schema.c.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -330,6 +331,60 @@ static int parse_group(Loader *l, config_setting_t *g, const KeySpec *keys, Conf
         return 0;
 }
 
+/* The value of setting s as the file writes it ("99999999999999999999"),
+ * read from its line: the token after its name and '=' or ':'. NULL when
+ * it cannot be found there. */
+static const char *written_as(Loader *l, config_setting_t *s, char *buf, size_t size) {
+        const char *name = config_setting_name(s), *p = l->text;
+        size_t len = name ? strlen(name) : 0;
+        int line = (int) config_setting_source_line(s);
+
+        if (!p || !name || line <= 0 || size == 0)
+                return NULL;
+        for (int i = 1; i < line && p; i++) {
+                p = strchr(p, '\n');
+                if (p)
+                        p++;
+        }
+        for (const char *end = p ? strchrnul(p, '\n') : NULL; p && p < end; p++) {
+                const char *q = p + len, *v;
+                size_t n;
+
+                if (strncmp(p, name, len) != 0 || (p > l->text && (isalnum((unsigned char) p[-1]) || p[-1] == '_')))
+                        continue;
+                q += strspn(q, " \t");
+                if (*q != '=' && *q != ':')
+                        continue;
+                v = q + 1 + strspn(q + 1, " \t");
+                n = strcspn(v, " \t;,}#\n");
+                if (n == 0 || n >= size)
+                        return NULL;
+                memcpy(buf, v, n);
+                buf[n] = 0;
+                return buf;
+        }
+        return NULL;
+}
+
+/* An integer setting's value; false when the file writes a number libconfig
+ * did not keep whole (it cuts one too large for its type short:
+ * 4294967297 would be 1), with the number as written in written. */
+static bool integer_value(Loader *l, config_setting_t *s, long long *ret, char *written, size_t size) {
+        long long ll = config_setting_get_int64(s), w;
+        char *end;
+
+        *ret = ll;
+        if (!written_as(l, s, written, size)) {
+                snprintf(written, size, "%lld", ll);
+                return true;
+        }
+        errno = 0;
+        w = strtoll(written, &end, 0);
+        if (end == written || (*end && !streq(end, "L") && !streq(end, "LL")))
+                return true;    /* not a plain integer: libconfig's reading stands */
+        return errno != ERANGE && w == ll;
+}
+
 static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c, const char *what) {
         int type = config_setting_type(s);
         const char *v = NULL;
@@ -351,12 +406,13 @@ static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c
                 return 0;
 
         case KEY_UNSIGNED: {
+                char written[32];
                 long long ll;
                 if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
                         return error_at(l, s, "%s: expected an integer, got %s", what, config_type_name(type)), -EINVAL;
-                ll = config_setting_get_int64(s);
-                if (ll < 0 || (uint64_t) ll < k->min || (uint64_t) ll > k->max)
-                        return error_at(l, s, "%s: %lld is out of range (expected %llu to %llu)", what, ll,
+                if (!integer_value(l, s, &ll, written, sizeof written) || ll < 0 || (uint64_t) ll < k->min ||
+                    (uint64_t) ll > k->max)
+                        return error_at(l, s, "%s: %s is out of range (expected %llu to %llu)", what, written,
                                         (unsigned long long) k->min, (unsigned long long) k->max), -ERANGE;
                 *(unsigned *) ((char *) c + k->offset) = (unsigned) ll;
                 return 0;
@@ -368,7 +424,12 @@ static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c
                 char buf_min[64], buf_max[64];
 
                 if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) {
-                        long long ll = config_setting_get_int64(s);
+                        char written[32];
+                        long long ll;
+
+                        if (!integer_value(l, s, &ll, written, sizeof written))
+                                return error_at(l, s, "%s: %s is too large a number; write it with a unit (\"%s\")",
+                                                what, written, is_size ? "64G" : "1d"), -ERANGE;
                         /* A bare number is bytes for a size; for a duration only 0 is unambiguous. */
                         if (ll < 0 || (!is_size && ll != 0))
                                 return error_at(l, s, "%s: expected a duration string such as \"30s\", \"5min\", \"2h\" or \"1d\"", what), -EINVAL;
@@ -552,7 +613,7 @@ static int find_include(const char *text) {
 static int load(const char *text, size_t size, const char *name, Config **ret, ConfigDiags *diags) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *dir = NULL;
-        Loader l = { .name = name, .diags = diags };
+        Loader l = { .name = name, .text = text, .diags = diags };
         const char *slash;
         int line, r;
 
