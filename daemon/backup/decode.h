@@ -29,6 +29,8 @@ typedef struct Decode {
         const AgeIdentity *ids;         /* in: identities for an encrypted file */
         size_t n_ids;
         const char *tmp_dir;            /* in: where the decompressed db goes */
+        int source_fd;                  /* in: read this descriptor (from its start), not b->path;
+                                         * -EBADF: open b->path */
         uint64_t max_db_size;           /* in: stop past this db size (the sidecar's db_size); 0 = the cap */
         uint64_t spool_room;            /* what tmp_dir could take, when that bounded the stream */
         Stage failed;                   /* the stage that failed, or STAGE_DONE */
@@ -48,7 +50,8 @@ const char *decode_tmp_dir(void);
 InspectBackup *decode_backup_new(const char *path);
 /* Record that stage failed with reason fmt; returns r. */
 _printf_(4, 5) int decode_fail(Decode *d, Stage stage, int r, const char *fmt, ...);
-/* Read b->path through the stages into b->fd, filling b and d. */
+/* Read d->source_fd, or b->path, through the stages into b->fd, filling b
+ * and d. */
 int decode_backup(InspectBackup *b, Decode *d);
 /* Map b->fd with the bbolt reader. */
 int decode_map(InspectBackup *b, Decode *d);

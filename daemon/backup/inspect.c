@@ -574,9 +574,16 @@ int decode_backup(InspectBackup *b, Decode *d) {
         d->failed = STAGE_DONE;
         d->reason[0] = '\0';
 
-        fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return decode_fail(d, STAGE_READ, -errno, "cannot open %s: %s", b->path, strerror(errno));
+        if (d->source_fd >= 0) {
+                fd = fcntl(d->source_fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0)
+                        return decode_fail(d, STAGE_READ, -errno, "cannot read %s: %s", b->path, strerror(errno));
+        } else {
+                /* Not blocking: a FIFO named like a backup is refused below, not waited on. */
+                fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0)
+                        return decode_fail(d, STAGE_READ, -errno, "cannot open %s: %s", b->path, strerror(errno));
+        }
         if (fstat(fd, &st) < 0)
                 return decode_fail(d, STAGE_READ, -errno, "cannot stat %s: %s", b->path, strerror(errno));
         if (!S_ISREG(st.st_mode))
@@ -750,7 +757,7 @@ int decode_map(InspectBackup *b, Decode *d) {
         return 0;
 }
 
-int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
+int inspect_backup_open_fd(int fd, const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
                            InspectBackup **ret, char *reason, size_t reason_size) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ Decode *d = NULL;
@@ -762,6 +769,7 @@ int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity 
         d = calloc(1, sizeof *d);
         if (!b || !d)
                 return -ENOMEM;
+        d->source_fd = fd;
         d->ids = ids;
         d->n_ids = n_ids;
         d->tmp_dir = dir ? dir : decode_tmp_dir();
@@ -778,6 +786,11 @@ int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity 
         }
         *ret = TAKE_PTR(b);
         return 0;
+}
+
+int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
+                           InspectBackup **ret, char *reason, size_t reason_size) {
+        return inspect_backup_open_fd(-EBADF, path, dir, ids, n_ids, ret, reason, reason_size);
 }
 
 int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,

@@ -78,6 +78,12 @@ int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids
 int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
                            InspectBackup **ret, char *reason, size_t reason_size);
 
+/* As inspect_backup_open_in(), reading the descriptor fd from its start
+ * (a file opened with open_confined(), say); path names it in messages.
+ * fd -EBADF: open path. */
+int inspect_backup_open_fd(int fd, const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
+                           InspectBackup **ret, char *reason, size_t reason_size);
+
 /* inspect_backup_open_with_identities() without identities: an encrypted
  * backup is -ENOKEY. */
 int inspect_backup_open(const char *path, InspectBackup **ret, char *reason, size_t reason_size);
@@ -117,6 +123,12 @@ typedef struct InspectReport {
  * arguments, or -ENOMEM. */
 int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
                                    InspectReport *ret);
+
+/* As inspect_verify_with_identities(), reading the descriptor fd (from its
+ * start) and taking the sidecar from sidecar_fd (-EBADF: there is none);
+ * path names them in the report. fd -EBADF: open path and <path>.json. */
+int inspect_verify_fd(int fd, int sidecar_fd, const char *path, const AgeIdentity *ids, size_t n_ids,
+                      InspectReport *ret);
 
 /* inspect_verify_with_identities() without identities: an encrypted backup
  * fails the "decrypt" check. */

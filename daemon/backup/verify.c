@@ -57,17 +57,33 @@ _printf_(4, 5) static int report_add(InspectReport *rep, const char *name, bool 
         return 0;
 }
 
-/* Read <path>.json. 0 and *ret; -ENOENT if there is none; -EBADMSG with
+/* Where verify finds the sidecar: <path>.json, or a descriptor the caller
+ * opened (by_fd; -EBADF when there is none). */
+typedef struct SidecarSource {
+        const char *path;
+        bool by_fd;
+        int fd;
+} SidecarSource;
+
+/* Read the sidecar. 0 and *ret; -ENOENT if there is none; -EBADMSG with
  * *ret_why for one that does not parse; other -errno. */
-static int read_sidecar(const char *path, Sidecar *ret, const char **ret_why) {
+static int read_sidecar(const SidecarSource *src, Sidecar *ret, const char **ret_why) {
         _cleanup_free_ char *name = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
 
         *ret_why = NULL;
-        if (asprintf(&name, "%s" SIDECAR_SUFFIX, path) < 0)
+        if (src->by_fd) {
+                if (src->fd < 0)
+                        return -ENOENT;
+                if (lseek(src->fd, 0, SEEK_SET) < 0)
+                        return -errno;
+                r = sidecar_read_fd(src->fd, ret, ret_why);
+                return r == -EFBIG ? -EBADMSG : r;
+        }
+        if (asprintf(&name, "%s" SIDECAR_SUFFIX, src->path) < 0)
                 return -ENOMEM;
-        fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         r = sidecar_read_fd(fd, ret, ret_why);
@@ -151,14 +167,14 @@ static int verify_name(InspectReport *rep, const InspectBackup *b, const Decode 
         return report_add(rep, "file name", true, "%s", path_basename(b->path));
 }
 
-static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Decode *d,
+static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Decode *d, const SidecarSource *src,
                           bool trailer_ok, bool have_revision, int64_t revision) {
         _cleanup_(sidecar_done) Sidecar sc = {};
         char hex[SHA256_HEX_MAX];
         const char *why = NULL;
         int r;
 
-        r = read_sidecar(b->path, &sc, &why);
+        r = read_sidecar(src, &sc, &why);
         if (r == -ENOENT)
                 return report_add(rep, "sidecar", true, "none beside the file: the file's size and SHA-256 are "
                                   "not compared with one");
@@ -250,8 +266,8 @@ static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Deco
         return 0;
 }
 
-int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
-                                   InspectReport *ret) {
+int inspect_verify_fd(int fd, int sidecar_fd, const char *path, const AgeIdentity *ids, size_t n_ids,
+                      InspectReport *ret) {
         _cleanup_(inspect_report_done) InspectReport rep = {};
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ Decode *d = NULL;
@@ -268,6 +284,8 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
         d = calloc(1, sizeof *d);
         if (!rep.path || !b || !d)
                 return -ENOMEM;
+        const SidecarSource sidecar = { .path = path, .by_fd = fd >= 0, .fd = sidecar_fd };
+        d->source_fd = fd;
         d->hash_file = true;
         d->ids = ids;
         d->n_ids = n_ids;
@@ -276,7 +294,7 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
                 /* A sidecar bounds the decompression: a bomb stops at its db_size. */
                 _cleanup_(sidecar_done) Sidecar sc = {};
                 const char *why;
-                if (read_sidecar(path, &sc, &why) >= 0)
+                if (read_sidecar(&sidecar, &sc, &why) >= 0)
                         d->max_db_size = sc.db_size;
         }
 
@@ -350,7 +368,7 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
         if (r < 0)
                 return r;
         if (d->file_read) {
-                r = verify_sidecar(&rep, b, d, trailer_ok, have_revision, revision);
+                r = verify_sidecar(&rep, b, d, &sidecar, trailer_ok, have_revision, revision);
                 if (r < 0)
                         return r;
         }
@@ -361,6 +379,11 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
         *ret = rep;
         rep = (InspectReport) {};
         return 0;
+}
+
+int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
+                                   InspectReport *ret) {
+        return inspect_verify_fd(-EBADF, -EBADF, path, ids, n_ids, ret);
 }
 
 int inspect_verify(const char *path, InspectReport *ret) {

@@ -264,15 +264,62 @@ static int need_config(const char *cmd, const char *config_path, const char *why
         return 0;
 }
 
-/* Turn a NAME|FILE argument into a path. Returns 0, or the exit code. */
-static int resolve_backup(const char *cmd, const char *arg, const char *config_path, Config **config,
-                          char **ret) {
-        StoreName name;
+/* The backup a command reads: its path (for messages), and for a NAME in
+ * the storage directory the descriptors open_confined() opened there, which
+ * the command reads instead of the names (-EBADF: read by path). */
+typedef struct Source {
         char *path;
+        int fd;
+        int sidecar_fd;         /* with fd: the sidecar, -EBADF when there is none */
+} Source;
+
+static void source_done(Source *s) {
+        s->path = mfree(s->path);
+        s->fd = safe_close(s->fd);
+        s->sidecar_fd = safe_close(s->sidecar_fd);
+}
+
+/* Open NAME and NAME.json in the storage directory dir as root must open
+ * what the daemon's user may have put there (open_confined()): a symbolic
+ * link, a FIFO, another user's file or a hard link from elsewhere is
+ * refused. A directory or a backup that cannot be opened at all is left to
+ * the read by path, which says why. Returns 0, or the exit code. */
+static int source_open_confined(const char *cmd, const char *dir, const char *name, Source *src) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_free_ char *sidecar = NULL, *err = NULL;
+        int r;
+
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return 0;
+        r = open_confined(dir_fd, dir, name, &src->fd, &err);
+        if (r == -ENOENT || r == -EACCES)
+                return 0;
+        if (r < 0) {
+                fprintf(stderr, "etcd-backupctl %s: %s\n", cmd, err ? err : strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if (asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0) {
+                fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
+                return EXIT_FAILURE;
+        }
+        r = open_confined(dir_fd, dir, sidecar, &src->sidecar_fd, &err);
+        if (r < 0 && r != -ENOENT) {
+                fprintf(stderr, "etcd-backupctl %s: %s\n", cmd, err ? err : strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return 0;
+}
+
+/* Turn a NAME|FILE argument into the backup to read. Returns 0, or the
+ * exit code. */
+static int resolve_backup(const char *cmd, const char *arg, const char *config_path, Config **config,
+                          Source *ret) {
+        StoreName name;
         int r;
 
         if (strchr(arg, '/') || access(arg, F_OK) >= 0 || store_name_parse(arg, &name) < 0) {
-                path = strdup(arg);
+                ret->path = strdup(arg);
         } else {
                 r = need_config(cmd, config_path, "cannot look up backup", arg, config);
                 if (r > 0)
@@ -282,26 +329,34 @@ static int resolve_backup(const char *cmd, const char *arg, const char *config_p
                                 cmd, config_path);
                         return EXIT_CONFIG;
                 }
-                path = path_join((*config)->storage.directory, arg);
+                ret->path = path_join((*config)->storage.directory, arg);
+                if (ret->path) {
+                        r = source_open_confined(cmd, (*config)->storage.directory, arg, ret);
+                        if (r > 0)
+                                return r;
+                }
         }
-        if (!path) {
+        if (!ret->path) {
                 fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                 return EXIT_FAILURE;
         }
-        *ret = path;
         return 0;
 }
 
-/* Whether the file at path starts like a binary age v1 file. One that
- * cannot be read is not: opening it says why. */
-static bool backup_encrypted(const char *path) {
+/* Whether the backup starts like a binary age v1 file. One that cannot be
+ * read is not: opening it says why. */
+static bool backup_encrypted(const Source *src) {
         _cleanup_close_ int fd = -EBADF;
         uint8_t head[PEEK_BYTES];
         struct stat st;
         ssize_t n;
 
+        if (src->fd >= 0) {
+                n = pread(src->fd, head, sizeof head, 0);
+                return n > 0 && age_detect(head, (size_t) n) > 0;
+        }
         /* O_NONBLOCK: a FIFO given by mistake must not hang here. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return false;
         n = loop_read(fd, head, sizeof head);
@@ -355,12 +410,12 @@ static int keys_add_file(const char *cmd, Keys *k, const char *file, const char 
  * leave k empty, and opening the backup then says an identity is needed).
  * Nothing is loaded for a backup that is not encrypted. Returns 0, or the
  * exit code. */
-static int keys_load(const char *cmd, const Options *o, const char *path, const char *config_path,
+static int keys_load(const char *cmd, const Options *o, const Source *src, const char *config_path,
                      Config **config, Keys *k) {
         const char *file;
         int r;
 
-        if (!backup_encrypted(path))
+        if (!backup_encrypted(src))
                 return 0;
         for (size_t i = 0; i < o->n_identity_files; i++) {
                 _cleanup_free_ char *source = NULL;
@@ -384,7 +439,7 @@ static int keys_load(const char *cmd, const Options *o, const char *path, const 
         /* Without -c and without the default file, there is nothing to ask. */
         if (!*config && streq(config_path, CONFIG_DEFAULT_PATH) && access(config_path, F_OK) < 0)
                 return 0;
-        r = need_config(cmd, config_path, "cannot find an age identity for", path, config);
+        r = need_config(cmd, config_path, "cannot find an age identity for", src->path, config);
         if (r > 0)
                 return r;
         file = (*config)->encryption.identity_file;
@@ -400,7 +455,7 @@ static int keys_load(const char *cmd, const Options *o, const char *path, const 
  * code. */
 static int command_start(int argc, char **argv, bool json, const char *config_path, size_t n_args,
                          bool allow_prefix, const char *synopsis, const char *what,
-                         const char *extra, Options *o, char **ret_path, Keys *ret_keys) {
+                         const char *extra, Options *o, Source *ret_src, Keys *ret_keys) {
         _cleanup_(config_freep) Config *config = NULL;
         const char *cmd = argc > 0 ? argv[0] : "?";
         int r;
@@ -420,10 +475,10 @@ static int command_start(int argc, char **argv, bool json, const char *config_pa
                 fprintf(stderr, "Usage: etcd-backupctl [-c CONFIG] [--json] %s\n", synopsis);
                 return EXIT_USAGE;
         }
-        r = resolve_backup(cmd, argv[optind], config_path, &config, ret_path);
+        r = resolve_backup(cmd, argv[optind], config_path, &config, ret_src);
         if (r > 0)
                 return r;
-        return keys_load(cmd, o, *ret_path, config_path, &config, ret_keys) ?: -1;
+        return keys_load(cmd, o, ret_src, config_path, &config, ret_keys) ?: -1;
 }
 
 static void keys_hint(const char *cmd, const Keys *k) {
@@ -433,11 +488,11 @@ static void keys_hint(const char *cmd, const Keys *k) {
 
 /* Open the backup with the identities in k, and wipe them. Returns 0, or
  * the exit code. */
-static int open_backup(const char *cmd, const char *path, Keys *k, InspectBackup **ret) {
+static int open_backup(const char *cmd, const Source *src, Keys *k, InspectBackup **ret) {
         char reason[INSPECT_REASON_MAX] = "";
         int r;
 
-        r = inspect_backup_open_with_identities(path, k->ids, k->n, ret, reason, sizeof reason);
+        r = inspect_backup_open_fd(src->fd, src->path, NULL, k->ids, k->n, ret, reason, sizeof reason);
         keys_wipe(k);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl %s: %s\n", cmd, reason[0] ? reason : strerror(-r));
@@ -470,7 +525,7 @@ static int flush_stdout(const char *cmd) {
 int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_report_done) InspectReport rep = {};
         _cleanup_(keys_done) Keys identities = {};
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(source_done) Source src = { .fd = -EBADF, .sidecar_fd = -EBADF };
         bool decrypt_denied = false;
         size_t failed = 0;
         Options o;
@@ -482,14 +537,14 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
                           "and the sidecar (FILE.json) when there is one: file_size, file_sha256,\n"
                           "db_size, db_sha256 and revision. One line per check; exit status 1 if\n"
                           "any failed.",
-                          "", &o, &path, &identities);
+                          "", &o, &src, &identities);
         if (r >= 0)
                 return r;
 
-        r = inspect_verify_with_identities(path, identities.ids, identities.n, &rep);
+        r = inspect_verify_fd(src.fd, src.sidecar_fd, src.path, identities.ids, identities.n, &rep);
         keys_wipe(&identities);
         if (r < 0) {
-                fprintf(stderr, "etcd-backupctl verify: %s: %s\n", path, strerror(-r));
+                fprintf(stderr, "etcd-backupctl verify: %s: %s\n", src.path, strerror(-r));
                 return EXIT_FAILURE;
         }
         for (size_t i = 0; i < rep.n_checks; i++) {
@@ -596,7 +651,7 @@ static void print_table(const char *const *header, const char *const *cells, siz
 int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_(keys_done) Keys identities = {};
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(source_done) Source src = { .fd = -EBADF, .sidecar_fd = -EBADF };
         MvccStatus st;
         Options o;
         int r;
@@ -605,10 +660,10 @@ int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) 
                           "Print the four figures of `etcdctl snapshot status` for a backup: hash,\n"
                           "revision, total keys and total size. --json prints the object\n"
                           "`etcdctl snapshot status -w json` prints.",
-                          "", &o, &path, &identities);
+                          "", &o, &src, &identities);
         if (r >= 0)
                 return r;
-        r = open_backup("inspect", path, &identities, &b);
+        r = open_backup("inspect", &src, &identities, &b);
         if (r > 0)
                 return r;
         r = mvcc_status(b->db, &st);
@@ -646,7 +701,7 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ MvccKv *kvs = NULL;
         _cleanup_(keys_done) Keys identities = {};
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(source_done) Source src = { .fd = -EBADF, .sidecar_fd = -EBADF };
         int64_t revision = 0;
         const char *key;
         size_t n = 0;
@@ -669,7 +724,7 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
                           "      --encryption-config FILE\n"
                           "                 kube-apiserver's EncryptionConfiguration, to decrypt\n"
                           "      --insecure-key-file\n"
-                          "                 read it even when group or others may\n", &o, &path, &identities);
+                          "                 read it even when group or others may\n", &o, &src, &identities);
         if (r >= 0)
                 return r;
         key = argv[optind + 1];
@@ -682,7 +737,7 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
                 if (r > 0)
                         return r;
         }
-        r = open_backup("get", path, &identities, &b);
+        r = open_backup("get", &src, &identities, &b);
         if (r > 0)
                 return r;
         r = mvcc_kv_get(b->db, key, strlen(key), o.prefix, &kvs, &n);
@@ -760,7 +815,7 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_(secrets_audit_done) SecretsAudit a = {};
         _cleanup_(keys_done) Keys identities = {};
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(source_done) Source src = { .fd = -EBADF, .sidecar_fd = -EBADF };
         Options o;
         int r;
 
@@ -775,7 +830,7 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                           "      --encryption-config FILE\n"
                           "                 kube-apiserver's EncryptionConfiguration\n"
                           "      --insecure-key-file\n"
-                          "                 read it even when group or others may\n", &o, &path, &identities);
+                          "                 read it even when group or others may\n", &o, &src, &identities);
         if (r >= 0)
                 return r;
         if (o.encryption_config) {
@@ -783,7 +838,7 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                 if (r > 0)
                         return r;
         }
-        r = open_backup("audit", path, &identities, &b);
+        r = open_backup("audit", &src, &identities, &b);
         if (r > 0)
                 return r;
         r = secrets_audit(b->db, &a);
@@ -831,7 +886,7 @@ int ctl_objects_main(int argc, char **argv, bool json, const char *config_path) 
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_(keys_done) Keys identities = {};
         _cleanup_free_ MvccKv *kvs = NULL;
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(source_done) Source src = { .fd = -EBADF, .sidecar_fd = -EBADF };
         size_t n = 0;
         Options o;
         int r;
@@ -844,10 +899,10 @@ int ctl_objects_main(int argc, char **argv, bool json, const char *config_path) 
                           "      --resource R\n"
                           "                 only this resource (secrets, widgets.example.com)\n"
                           "      --namespace NS\n"
-                          "                 only this namespace\n", &o, &path, &identities);
+                          "                 only this namespace\n", &o, &src, &identities);
         if (r >= 0)
                 return r;
-        r = open_backup("objects", path, &identities, &b);
+        r = open_backup("objects", &src, &identities, &b);
         if (r > 0)
                 return r;
         r = mvcc_kv_get(b->db, "/registry/", strlen("/registry/"), true, &kvs, &n);

@@ -366,41 +366,6 @@ static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
                                p->parent_dir), -EUCLEAN;
 }
 
-/* Opens name in the directory dir_fd (at path, for messages) the way root
- * must open what another user may have put there (the storage directory
- * belongs to the unprivileged daemon user): never through a symlink, and
- * only a regular file with a single link, owned by root or by the
- * directory's owner, as checked on the descriptor itself. -ENOENT when it
- * does not exist (no message). */
-static int open_checked(int dir_fd, const char *dir, const char *name, int *ret_fd, char **ret_error) {
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st, dst;
-
-        if (fstat(dir_fd, &dst) < 0)
-                return free_and_format(ret_error, "cannot stat %s: %s", dir, strerror(errno)), -errno;
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT)
-                return -ENOENT;
-        if (fd < 0 && errno == ELOOP)
-                return free_and_format(ret_error, "%s/%s is a symbolic link; refusing to follow it", dir, name),
-                       -ELOOP;
-        if (fd < 0)
-                return free_and_format(ret_error, "cannot open %s/%s: %s", dir, name, strerror(errno)), -errno;
-        if (fstat(fd, &st) < 0)
-                return free_and_format(ret_error, "cannot stat %s/%s: %s", dir, name, strerror(errno)), -errno;
-        if (!S_ISREG(st.st_mode))
-                return free_and_format(ret_error, "%s/%s is not a regular file", dir, name), -EBADMSG;
-        if (st.st_uid != 0 && st.st_uid != dst.st_uid)
-                return free_and_format(ret_error, "%s/%s is owned by uid %u, neither root nor the owner of %s (uid %u); "
-                                       "refusing it", dir, name, (unsigned) st.st_uid, dir, (unsigned) dst.st_uid),
-                       -EPERM;
-        if (st.st_nlink != 1)
-                return free_and_format(ret_error, "%s/%s has %ju hard links; refusing a file linked from elsewhere",
-                                       dir, name, (uintmax_t) st.st_nlink), -EPERM;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
 static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, char **ret_error) {
         _cleanup_free_ char *sidecar_name = NULL, *dir = NULL;
         _cleanup_close_ int dir_fd = -EBADF, sidecar_fd = -EBADF;
@@ -464,7 +429,7 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
         dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)
                 return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(errno)), -errno;
-        r = open_checked(dir_fd, dir, p->backup_name, &p->backup_fd, ret_error);
+        r = open_confined(dir_fd, dir, p->backup_name, &p->backup_fd, ret_error);
         if (r == -ENOENT)
                 return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(-r)), r;
         if (r < 0)
@@ -474,7 +439,7 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
 
         if (asprintf(&sidecar_name, "%s%s", p->backup_name, SIDECAR_SUFFIX) < 0)
                 return -ENOMEM;
-        r = open_checked(dir_fd, dir, sidecar_name, &sidecar_fd, ret_error);
+        r = open_confined(dir_fd, dir, sidecar_name, &sidecar_fd, ret_error);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -514,9 +479,8 @@ static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t 
         }
         /* Through the descriptor plan_resolve() checked: the same file, whatever
          * the name in the daemon user's directory points to now. */
-        char fd_path[64];
-        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", p->backup_fd);
-        r = inspect_backup_open_in(fd_path, p->parent_dir, ids, n_ids, &p->backup, reason, reason_size);
+        r = inspect_backup_open_fd(p->backup_fd, p->backup_path, p->parent_dir, ids, n_ids, &p->backup, reason,
+                                   reason_size);
         age_identities_free(ids, n_ids);
         return r;
 }

@@ -310,3 +310,34 @@ static int chown_tree_at(int dir_fd, uid_t uid, gid_t gid, unsigned depth) {
 int chown_tree(int dir_fd, uid_t uid, gid_t gid) {
         return chown_tree_at(dir_fd, uid, gid, 0);
 }
+
+/* The checks run on the descriptor, not on the name: what the name points
+ * to may change under us; what we opened does not. */
+int open_confined(int dir_fd, const char *dir, const char *name, int *ret_fd, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st, dst;
+
+        if (fstat(dir_fd, &dst) < 0)
+                return free_and_format(ret_error, "cannot stat %s: %s", dir, strerror(errno)), -errno;
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return -ENOENT;
+        if (fd < 0 && errno == ELOOP)
+                return free_and_format(ret_error, "%s/%s is a symbolic link; refusing to follow it", dir, name),
+                       -ELOOP;
+        if (fd < 0)
+                return free_and_format(ret_error, "cannot open %s/%s: %s", dir, name, strerror(errno)), -errno;
+        if (fstat(fd, &st) < 0)
+                return free_and_format(ret_error, "cannot stat %s/%s: %s", dir, name, strerror(errno)), -errno;
+        if (!S_ISREG(st.st_mode))
+                return free_and_format(ret_error, "%s/%s is not a regular file", dir, name), -EBADMSG;
+        if (st.st_uid != 0 && st.st_uid != dst.st_uid)
+                return free_and_format(ret_error, "%s/%s is owned by uid %u, neither root nor the owner of %s (uid %u); "
+                                       "refusing it", dir, name, (unsigned) st.st_uid, dir, (unsigned) dst.st_uid),
+                       -EPERM;
+        if (st.st_nlink != 1)
+                return free_and_format(ret_error, "%s/%s has %ju hard links; refusing a file linked from elsewhere",
+                                       dir, name, (uintmax_t) st.st_nlink), -EPERM;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}

@@ -78,3 +78,12 @@ int close_all_fds_except(const int *keep, size_t n);
 /* chown every entry below (and including) the directory dir_fd to uid:gid,
  * symbolic links themselves, at most CHOWN_DEPTH_MAX levels deep (-ELOOP). */
 int chown_tree(int dir_fd, uid_t uid, gid_t gid);
+
+/* Opens name in the directory dir_fd (dir names it in messages) the way root
+ * must open what another user may have put there (a storage directory that
+ * belongs to the unprivileged daemon user): never through a symbolic link,
+ * without blocking on a FIFO, and only a regular file with a single link,
+ * owned by root or by the directory's owner, as checked on the descriptor
+ * itself. 0 and *ret_fd; -ENOENT when it does not exist (no message); else
+ * -errno and *ret_error. */
+int open_confined(int dir_fd, const char *dir, const char *name, int *ret_fd, char **ret_error);

@@ -188,6 +188,51 @@ check "a NAME with a bad config exits 78" test $rc -eq 78
 check "a FILE never loads the config" test $rc -eq 0
 (cd "$T/b-gzip" && "$C" -c "$T/bad.conf" inspect "$(basename "${FILE[gzip]}")" >/dev/null 2>&1); rc=$?
 check "a file in the current directory is a FILE" test $rc -eq 0
+# A NAME is read from the storage directory, which belongs to the daemon's
+# user: what that user may have put there is opened as the restore opens it.
+# No symbolic link, FIFO, file of another user or hard link from elsewhere
+# is read by root under a backup's name; a good copy still is.
+if [[ $(id -u) = 0 ]] && id nobody >/dev/null 2>&1; then
+  H=$T/hostile
+  install -d -m 0700 -o nobody -g nogroup "$H"
+  { etcd_group; storage_group "$H"; } > "$T/hostile.conf"
+  install -m 0600 "${FILE[zstd]}" "$T/root-only.db.zst"
+  install -m 0600 "${FILE[zstd]}.json" "$T/root-only.db.zst.json"
+  hname() { echo "etcd-00000000000000aa-20261201T02000${1}Z-r1.db.zst"; }
+  ln -s "$T/root-only.db.zst" "$H/$(hname 1)"
+  mkfifo "$H/$(hname 2)"
+  ln "$T/root-only.db.zst" "$H/$(hname 3)"
+  install -m 0600 -o 54321 "${FILE[zstd]}" "$H/$(hname 4)"
+  install -m 0600 -o nobody "${FILE[zstd]}" "$H/$(hname 5)"
+  ln -s "$T/root-only.db.zst.json" "$H/$(hname 5).json"
+  good=$(basename "${FILE[zstd]}")
+  install -m 0600 -o nobody "${FILE[zstd]}" "$H/$good"
+  install -m 0600 -o nobody "${FILE[zstd]}.json" "$H/$good.json"
+  chown -h nobody:nogroup "$H/$(hname 1)" "$H/$(hname 2)" "$H/$(hname 5).json"
+  hostile() { # CHECK NAME WANT-MESSAGE [COMMAND]
+    out=$(cd / && timeout 60 "$C" -c "$T/hostile.conf" "${4:-inspect}" "$2" 2>&1); rc=$?
+    check "storage directory, $1: ${4:-inspect} NAME exits 1 (got $rc)" test $rc -eq 1
+    check "storage directory, $1: says so" grep -qF "$3" <<<"$out"
+  }
+  hostile "a symbolic link to root's file" "$(hname 1)" "$H/$(hname 1) is a symbolic link; refusing to follow it"
+  hostile "a FIFO" "$(hname 2)" "$H/$(hname 2) is not a regular file"
+  hostile "a hard link to root's file" "$(hname 3)" "$H/$(hname 3) has 2 hard links"
+  hostile "another user's file" "$(hname 4)" "$H/$(hname 4) is owned by uid 54321, neither root nor the owner"
+  hostile "a sidecar that is a symbolic link" "$(hname 5)" \
+    "$H/$(hname 5).json is a symbolic link; refusing to follow it" verify
+  out=$(cd / && "$C" -c "$T/hostile.conf" verify "$good" 2>&1); rc=$?
+  check "storage directory: a good copy is verified by NAME (exit $rc)" test $rc -eq 0
+  check "storage directory: ... with its sidecar" grep -q '^ok   sidecar revision' <<<"$out"
+  # A path is the operator's own choice: a link given as FILE is followed,
+  # and a FIFO is refused at once, not waited on.
+  "$C" inspect "$H/$(hname 1)" > /dev/null 2>&1; rc=$?
+  check "a symbolic link given as FILE is followed (exit $rc)" test $rc -eq 0
+  out=$(timeout 60 "$C" inspect "$H/$(hname 2)" 2>&1); rc=$?
+  check "a FIFO given as FILE: exit 1 at once (got $rc)" test $rc -eq 1
+  check "a FIFO given as FILE: says so" grep -qF "is not a regular file" <<<"$out"
+  out=$(timeout 60 "$C" verify "$H/$(hname 2)" 2>&1); rc=$?
+  check "a FIFO given to verify as FILE: exit 1 at once (got $rc)" test $rc -eq 1
+fi
 for cmd in verify inspect get audit; do
   "$C" "$cmd" --help > "$T/help" 2>&1; rc=$?
   check "$cmd --help exits 0 and shows usage" test $rc -eq 0 -a -n "$(grep "Usage: .*$cmd" "$T/help")"
