@@ -520,8 +520,6 @@ int control_server_check_file(ControlServer *s, const char *path, char **ret_err
 
         if (!s->activated)
                 return set_file_mode(s, path, ret_error);
-        if (!s->has_group)
-                return 0;
         /* The file systemd bound, whatever control.socket says. */
         if (getsockname(s->fd, (struct sockaddr *) &sa, &len) < 0 || sa.sun_family != AF_UNIX || sa.sun_path[0] != '/' ||
             len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof sa)
@@ -530,6 +528,16 @@ int control_server_check_file(ControlServer *s, const char *path, char **ret_err
         path = sa.sun_path;
         if (stat(path, &st) < 0)
                 return r = -errno, asprintf(ret_error, "cannot stat %s: %m", path), r;
+        if (!s->has_group) {
+                /* Connecting takes write permission. */
+                if (st.st_mode & 0022)
+                        return asprintf(ret_error, "only root may use the control socket (control.group is empty or "
+                                        "names no group), but the socket %s from systemd is group %u, mode %04o: "
+                                        "others can connect, and each is refused; set SocketMode=0600 in "
+                                        "etcd-backupd.socket (systemctl edit etcd-backupd.socket) and restart it",
+                                        path, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777)), -EACCES;
+                return 0;
+        }
         if (st.st_gid != s->gid || (st.st_mode & 0060) != 0060)
                 return asprintf(ret_error, "the socket %s from systemd is group %u, mode %04o: members of control.group "
                                 "(gid %u) cannot connect; set SocketGroup= and SocketMode=0660 in "

@@ -7,6 +7,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,16 +210,63 @@ static void on_control_paused(void *userdata) {
                     "(%u connections are open at most)", control_server_max_connections(m->control));
 }
 
-static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
-        char u[32], p[32];
-        _cleanup_free_ char *msg = NULL;
+/* At most this many refused connections a minute are logged one by one: a
+ * user who may reach the socket but not use it must not flood the journal,
+ * whose rate limit would then drop the daemon's own messages. */
+#define DENIED_LOGGED_PER_MINUTE 5
+
+static void log_denied(const char *msg, uid_t uid, pid_t pid, uint64_t count) {
+        char u[32], p[32], n[32];
 
         snprintf(u, sizeof u, "%u", (unsigned) uid);
         snprintf(p, sizeof p, "%d", (int) pid);
-        if (asprintf(&msg, "Control socket access denied to uid %u (pid %d): not root and not in the control group",
-                     (unsigned) uid, (int) pid) >= 0)
-                log_struct(LOG_WARNING, MESSAGE_ID_ACCESS_DENIED, msg, "ETCD_BACKUP_PEER_UID", u,
-                           "ETCD_BACKUP_PEER_PID", p, NULL);
+        snprintf(n, sizeof n, "%" PRIu64, count);
+        log_struct(LOG_WARNING, MESSAGE_ID_ACCESS_DENIED, msg, "ETCD_BACKUP_PEER_UID", u, "ETCD_BACKUP_PEER_PID", p,
+                   "ETCD_BACKUP_DENIED_COUNT", n, NULL);
+}
+
+void manager_denied_flush(Manager *m) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (m->denied_counted > 0 &&
+            asprintf(&msg, "Control socket access denied %" PRIu64 " more time%s in the last minute, the last to "
+                     "uid %u (pid %d): not logged one by one", m->denied_counted, m->denied_counted == 1 ? "" : "s",
+                     (unsigned) m->denied_last_uid, (int) m->denied_last_pid) >= 0)
+                log_denied(msg, m->denied_last_uid, m->denied_last_pid, m->denied_counted);
+        m->denied_counted = 0;
+        m->denied_logged = 0;
+        m->denied_window_usec = 0;
+        m->denied_flush = sd_event_source_disable_unref(m->denied_flush);
+}
+
+static int on_denied_flush(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_denied_flush(userdata);
+        return 0;
+}
+
+static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *msg = NULL;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (m->denied_window_usec == 0) {
+                m->denied_window_usec = now;
+                /* Without the timer the count would wait for the next refusal. */
+                if (sd_event_add_time(m->event, &m->denied_flush, CLOCK_MONOTONIC, now + USEC_PER_MINUTE, 0,
+                                      on_denied_flush, m) < 0)
+                        m->denied_flush = NULL;
+        }
+        if (m->denied_logged >= DENIED_LOGGED_PER_MINUTE && m->denied_flush) {
+                m->denied_counted++;
+                m->denied_last_uid = uid;
+                m->denied_last_pid = pid;
+                return;
+        }
+        m->denied_logged++;
+        if (asprintf(&msg, "Control socket access denied to uid %u (pid %d): not root and not in the control group%s",
+                     (unsigned) uid, (int) pid, m->denied_logged == DENIED_LOGGED_PER_MINUTE && m->denied_flush ?
+                     "; more this minute are counted and logged as one line" : "") >= 0)
+                log_denied(msg, uid, pid, 1);
 }
 
 /* The newest backup in the directory: the last result before this run, and

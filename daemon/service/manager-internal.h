@@ -81,6 +81,14 @@ struct Manager {
         sd_event_source *heartbeat;     /* progress for the subscribers */
         uint64_t user_backup_usec;      /* monotonic: the last backup a non-root caller started */
         uint64_t paused_logged_usec;    /* monotonic: the last "out of descriptors" warning */
+        /* Refused connections: a few a minute are logged one by one, the
+         * rest counted and logged as one line when the minute ends. */
+        uint64_t denied_window_usec;    /* monotonic: when the minute began (0 = none running) */
+        unsigned denied_logged;
+        uint64_t denied_counted;
+        uid_t denied_last_uid;
+        pid_t denied_last_pid;
+        sd_event_source *denied_flush;  /* at the minute's end */
 
         /* What List answers: the backups as sidecar objects, newest first.
          * Read from the directory at start, kept up to date from the
@@ -112,4 +120,6 @@ void manager_listing_remove(Manager *m, char **names);
 void manager_listing_refresh(Manager *m);
 
 /* The control socket's callbacks, with m as their userdata. */
+/* Log the refusals counted and not yet logged, if any. */
+void manager_denied_flush(Manager *m);
 ControlCallbacks manager_control_callbacks(Manager *m);

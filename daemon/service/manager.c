@@ -57,6 +57,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->kill_timer);
         sd_event_source_disable_unref(m->worker_io);
         sd_event_source_disable_unref(m->worker_child);
+        manager_denied_flush(m);
         safe_close(m->worker_fd);
         safe_close(m->lock_fd);
         sd_event_unref(m->event);

@@ -190,8 +190,37 @@ check "nobody: refused with exit 1" test $rc -eq 1
 check "nobody: says access denied" grep -q "access_denied" <<<"$out"
 check "nobody: the attempt is logged" grep -q "access denied to uid 65534" "$T/daemon.log"
 
+# A flood of refused connections is not a flood of log lines: a few a
+# minute one by one, the rest counted and logged as one line (at the
+# minute's end, or when the daemon stops). Each connection waits for its
+# refusal, so the daemon has seen every one before it is stopped.
+setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$sock" <<'PY'
+import socket, sys
+for i in range(200):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(sys.argv[1])
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    s.close()
+    assert b"access_denied" in got, got
+PY
+check "a flood of 200 refused connections: each was refused" test $? -eq 0
+
 kill -TERM "$dpid"; wait "$SA" 2>/dev/null
 check "daemon exits on SIGTERM" test ! -e "/proc/$dpid"
+one_by_one=$(grep -c "access denied to uid 65534" "$T/daemon.log")
+counted=$(grep -o "access denied [0-9]* more times\? in the last minute, the last to uid 65534" "$T/daemon.log" |
+          awk '{ n += $3 } END { print n + 0 }')
+check "the flood: at most 5 refusals a minute logged one by one ($one_by_one)" test "$one_by_one" -le 10
+check "the flood: the rest counted ($one_by_one + $counted = 201)" test $((one_by_one + counted)) -eq 201
+check "the flood: the last logged one says the rest are counted" \
+  grep -q "access denied to uid 65534 (pid [0-9]*): not root and not in the control group; more this minute are counted" \
+  "$T/daemon.log"
 out=$("${BCTL[@]}" -s "$T/nothing.sock" status 2>&1); rc=$?
 check "daemon unreachable: exit 69" test $rc -eq 69
 finish

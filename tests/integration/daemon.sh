@@ -229,6 +229,27 @@ check "activated socket, another group: the warning names the file and SocketGro
   grep -qE "the socket $T/act.sock from systemd is group 0, mode 0[0-7]{3}: members of control.group \(gid $(getent group nogroup | cut -d: -f3)\) cannot connect; set SocketGroup= and SocketMode=0660" "$T/daemon8.log"
 kill "$APID"; wait "$APID" 2>/dev/null
 
+# 8b. control.group empty (root only) and a socket from systemd that others
+# may connect to (SocketMode=0660 left as shipped, or 0666): said at start
+# and at a reload, with what to set; one only root can connect to is not.
+{ etcd_group; storage_group "$T/b8" zstd 1
+  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "control: { socket = \"$T/act.sock\"; group = \"\"; };"; } > "$T/d8b.conf"
+rm -f "$T/act.sock"
+(exec systemd-socket-activate -l "$T/act.sock" --fdname=control "$ETCD_BACKUPD" -c "$T/d8b.conf" \
+  > "$T/daemon8b.log" 2>&1) &
+APID=$!; CLEANUP+=("kill $APID")
+check "root only: the daemon answers on the activated socket" \
+  bash -c "for _ in \$(seq 1 100); do '$ETCD_BACKUPCTL' -s '$T/act.sock' status >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1"
+check "root only, a socket only root may connect to: no warning" \
+  bash -c "! grep -q 'only root may use the control socket' '$T/daemon8b.log'"
+chmod 0666 "$T/act.sock"
+kill -HUP "$APID"
+check "root only: the reload is done" wait_for "$T/daemon8b.log" "Reloaded $T/d8b.conf" 10
+check "root only, a socket others may connect to: the warning names the file and SocketMode=0600" \
+  grep -qE "only root may use the control socket \(control.group is empty or names no group\), but the socket $T/act.sock from systemd is group 0, mode 0666: others can connect, and each is refused; set SocketMode=0600" "$T/daemon8b.log"
+kill "$APID"; wait "$APID" 2>/dev/null
+
 # 9. A calendar that never elapses again (a date gone by): warned about, no
 # timer, and the daemon still serves on-demand backups.
 { etcd_group; storage_group "$T/b9" zstd 1
