@@ -278,12 +278,38 @@ static int resolve_file(Loader *l, const char *v, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int check_file_readable(Loader *l, config_setting_t *s, const char *what, const char *path) {
+/* The secrets among the files: who must not have them, and what to do. */
+static bool secret_file(const KeySpec *k, mode_t *ret_bits, const char **ret_who, const char **ret_fix) {
+        if (k->offset == FIELD(encryption.identity_file)) {
+                *ret_bits = S_IRWXG | S_IRWXO;
+                *ret_who = "group or others";
+                *ret_fix = "it opens every backup and their copies in the store: make it root's alone "
+                           "(chmod 600); etcd-backupctl refuses it without --insecure-key-file";
+                return true;
+        }
+        if (k->offset == FIELD(upload.secret_access_key_file) || k->offset == FIELD(etcd.key)) {
+                *ret_bits = S_IRWXO;
+                *ret_who = "others";
+                *ret_fix = k->offset == FIELD(etcd.key) ? "chmod o-rwx it" :
+                           "chmod o-rwx it (root's, readable by the daemon's group: 0640)";
+                return true;
+        }
+        return false;
+}
+
+static int check_file_readable(Loader *l, config_setting_t *s, const KeySpec *k, const char *what,
+                               const char *path) {
+        const char *who, *fix;
         struct stat st;
+        mode_t bits;
+
         if (stat(path, &st) < 0)
                 return warning_at(l, s, "%s: %s: %s (backups fail until it exists)", what, path, strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return warning_at(l, s, "%s: %s is not a regular file", what, path);
+        if (secret_file(k, &bits, &who, &fix) && (st.st_mode & bits))
+                return warning_at(l, s, "%s: %s: %s may access it (mode %04o); %s", what, path, who,
+                                  (unsigned) (st.st_mode & 07777), fix);
         return 0;
 }
 
@@ -479,7 +505,7 @@ static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c
                         else if (resolve_file(l, v, &n) < 0)
                                 return -ENOMEM;
                         if (n)
-                                (void) check_file_readable(l, s, what, n);
+                                (void) check_file_readable(l, s, k, what, n);
                 } else {
                         n = strdup(v);
                         if (!n)

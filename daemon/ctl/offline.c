@@ -236,6 +236,9 @@ static void help(const char *synopsis, const char *what, const char *extra) {
                "      --identity FILE\n"
                "                 age identity file (AGE-SECRET-KEY-1... lines) for an\n"
                "                 encrypted backup; may be repeated\n"
+               "      --insecure-key-file\n"
+               "                 read a key file (--identity, encryption.identity_file,\n"
+               "                 --encryption-config) even when group or others may\n"
                "      --json     machine-readable output\n"
                "  -h, --help     show this help\n",
                synopsis, what, extra);
@@ -365,11 +368,20 @@ static bool backup_encrypted(const Source *src) {
 
 /* Append the identities of the age key file at file to k. Returns 0, or
  * the exit code. */
-static int keys_add_file(const char *cmd, Keys *k, const char *file, const char *source) {
+static int keys_add_file(const char *cmd, Keys *k, const char *file, const char *source, bool insecure) {
         AgeIdentity *ids = NULL, *all;
+        struct stat st;
         size_t n = 0;
         int r;
 
+        /* It opens every backup, and the copies in the S3 store: as the
+         * EncryptionConfiguration's keys, only for its owner. */
+        if (!insecure && stat(file, &st) >= 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+                fprintf(stderr, "etcd-backupctl %s: %s holds age identities but group or others may access it "
+                        "(mode %04o); chmod 600 it, or pass --insecure-key-file\n", cmd, source,
+                        (unsigned) (st.st_mode & 07777));
+                return EXIT_FAILURE;
+        }
         r = age_identity_load_file(file, &ids, &n);
         if (r < 0) {
                 const char *why = strerror(-r);
@@ -423,7 +435,8 @@ static int keys_load(const char *cmd, const Options *o, const Source *src, const
 
                 if (asprintf(&source, "--identity %s", o->identity_files[i]) < 0)
                         source = NULL;
-                r = keys_add_file(cmd, k, o->identity_files[i], source ?: o->identity_files[i]);
+                r = keys_add_file(cmd, k, o->identity_files[i], source ?: o->identity_files[i],
+                                  o->insecure_key_file);
                 if (r > 0)
                         return r;
                 /* "--identity A, --identity B" for the messages. */
@@ -447,7 +460,7 @@ static int keys_load(const char *cmd, const Options *o, const Source *src, const
                 return 0;
         if (asprintf(&k->source, "encryption.identity_file %s in %s", file, config_path) < 0)
                 k->source = NULL;
-        return keys_add_file(cmd, k, file, k->source ?: file);
+        return keys_add_file(cmd, k, file, k->source ?: file, o->insecure_key_file);
 }
 
 /* Parse options, check the positional count, resolve the backup, load the
@@ -722,9 +735,8 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
                           "  -o, --output FORMAT\n"
                           "                 simple (as stored, the default), json, yaml, manifest\n"
                           "      --encryption-config FILE\n"
-                          "                 kube-apiserver's EncryptionConfiguration, to decrypt\n"
-                          "      --insecure-key-file\n"
-                          "                 read it even when group or others may\n", &o, &src, &identities);
+                          "                 kube-apiserver's EncryptionConfiguration, to decrypt\n",
+                          &o, &src, &identities);
         if (r >= 0)
                 return r;
         key = argv[optind + 1];
@@ -828,9 +840,7 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                           "first, unused keys and Secrets whose key it no longer has. Exit status 0\n"
                           "either way: it is a report.",
                           "      --encryption-config FILE\n"
-                          "                 kube-apiserver's EncryptionConfiguration\n"
-                          "      --insecure-key-file\n"
-                          "                 read it even when group or others may\n", &o, &src, &identities);
+                          "                 kube-apiserver's EncryptionConfiguration\n", &o, &src, &identities);
         if (r >= 0)
                 return r;
         if (o.encryption_config) {

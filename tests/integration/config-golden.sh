@@ -177,7 +177,8 @@ out=$("$ETCD_BACKUPD" --check-config -c "$tmp" 2>&1); rc=$?
 rm -f "$tmp"
 
 # Relative key names resolve in $CREDENTIALS_DIRECTORY (systemd LoadCredential=).
-creds=$(mktemp -d); touch "$creds/etcd-client.crt" "$creds/etcd-client.key"
+# systemd hands credentials over as 0400.
+creds=$(mktemp -d); install -m 0400 /dev/null "$creds/etcd-client.crt"; install -m 0400 /dev/null "$creds/etcd-client.key"
 cfg=$(mktemp); printf 'etcd: { cert = "etcd-client.crt"; key = "etcd-client.key"; cacert = ""; };\n' > "$cfg"
 out=$(CREDENTIALS_DIRECTORY=$creds "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
 [[ $rc -eq 0 ]] && ! grep -q warning <<<"$out" && ok "credentials directory" || bad "credentials directory: rc=$rc $out"

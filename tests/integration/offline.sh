@@ -444,7 +444,8 @@ check "age: --identity may be repeated; the matching one wins" test $rc -eq 0
 "$C" inspect --identity "$T/does-not-exist" "$f" > "$T/out" 2>&1; rc=$?
 check "age: a missing identity file exits 1 naming it" \
   test $rc -eq 1 -a -n "$(grep -F "$T/does-not-exist" "$T/out")"
-"$C" inspect --identity "$T/age-zstd.conf" "$f" > "$T/out" 2>&1; rc=$?
+install -m 0600 "$T/age-zstd.conf" "$T/no-identity"
+"$C" inspect --identity "$T/no-identity" "$f" > "$T/out" 2>&1; rc=$?
 check "age: a file that holds no identity exits 1" \
   test $rc -eq 1 -a -n "$(grep 'not an age identity file' "$T/out")"
 (cd / && "$C" -c "$T/bad.conf" inspect --identity "$T/key1" "$f" >/dev/null 2>&1); rc=$?
@@ -455,6 +456,18 @@ echo "encryption: { recipients = [\"$pub1\"]; identity_file = \"$T/key2\"; };" >
 "$C" -c "$T/wrong-id.conf" inspect "$f" > "$T/out" 2>&1; rc=$?
 check "age: a config whose identity_file does not match: exit 1 naming it" \
   test $rc -eq 1 -a -n "$(grep -F "$pub2" "$T/out")" -a -n "$(grep -F "encryption.identity_file $T/key2" "$T/out")"
+# The identity opens every backup: one that group or others may access is
+# refused, as a loose EncryptionConfiguration is, unless asked for.
+install -m 0640 "$T/key1" "$T/key1-group"
+"$C" inspect --identity "$T/key1-group" "$f" > "$T/out" 2>&1; rc=$?
+check "age: an identity file its group may read: exit 1 (got $rc)" test $rc -eq 1
+check "age: ... says so, and the way out" grep -qF -- "--identity $T/key1-group holds age identities but group or others may access it (mode 0640); chmod 600 it, or pass --insecure-key-file" "$T/out"
+"$C" inspect --insecure-key-file --identity "$T/key1-group" "$f" > /dev/null 2>&1; rc=$?
+check "age: ... read with --insecure-key-file (exit $rc)" test $rc -eq 0
+echo "encryption: { recipients = [\"$pub1\"]; identity_file = \"$T/key1-group\"; };" > "$T/group-id.conf"
+"$C" -c "$T/group-id.conf" verify "$f" > "$T/out" 2>&1; rc=$?
+check "age: the config's identity_file its group may read: exit 1 naming it" \
+  test $rc -eq 1 -a -n "$(grep -F "encryption.identity_file $T/key1-group in $T/group-id.conf holds age identities" "$T/out")"
 
 # Damage: a flipped byte in the payload, the end cut off.
 size=$(stat -c %s "$f")
