@@ -3,7 +3,8 @@
 # --once on a directory in use exits 75 naming the holder's PID; a daemon
 # whose socket path another process answers on exits 75 and leaves that
 # socket alone; a socket nobody answers on (left by a killed daemon) is
-# replaced; the lock goes with the process that held it.
+# replaced; the lock goes with the process that held it. A directory moved
+# away, replaced or without its .lock is locked again before the next backup.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -36,6 +37,34 @@ out=$(timeout 60 "$ETCD_BACKUPD" --once -c "$T/a.conf" 2>&1); rc=$?
 check "--once, directory in use: exit 75 (got $rc)" test $rc = 75
 check "--once: the message names the holder's PID" grep -q "in use by another etcd-backupd (pid $A)" <<<"$out"
 check "--once: no backup was taken" test -z "$(ls "$T/b" | grep '^etcd-')"
+
+# The directory moved away while the daemon runs: the next backup takes
+# the lock again where the path leads, so --once stays out of it there.
+relocked() { grep -c "was moved, replaced or lost its lock since the daemon took it; its lock is taken again there" "$T/daemon.log"; }
+mv "$T/b" "$T/b.moved"
+check "directory moved away: a backup through the socket succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
+check "moved: the daemon says it took the lock again" test "$(relocked)" = 1
+check "moved: the new directory's lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
+out=$(timeout 60 "$ETCD_BACKUPD" --once -c "$T/a.conf" 2>&1); rc=$?
+check "moved: --once on the new directory: exit 75 (got $rc)" test $rc = 75
+check "moved: --once names the daemon's PID" grep -q "in use by another etcd-backupd (pid $A)" <<<"$out"
+rm "$T/b/.lock"
+check "lock file removed: a backup succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
+check "removed: the daemon took the lock again" test "$(relocked)" = 2
+check "removed: the lock file is back with the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
+# Moved away again, and another holder took the new directory first.
+mv "$T/b" "$T/b.moved2"; mkdir -m 0700 "$T/b"
+( exec 9> "$T/b/.lock"; flock 9; touch "$T/held"; exec sleep 60 ) & F=$!
+CLEANUP+=("kill $F")
+wait_until 10 test -e "$T/held"
+out=$(timeout 60 "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup 2>&1); rc=$?
+check "taken by another: the backup fails (exit $rc)" test $rc != 0
+check "taken by another: the client is told why" grep -q "$T/b is in use by another etcd-backupd" <<<"$out"
+check "taken by another: the daemon's log says so" grep -q "its lock cannot be taken again: $T/b is in use" "$T/daemon.log"
+check "taken by another: no backup was written there" test -z "$(ls "$T/b" | grep '^etcd-')"
+kill "$F"; wait "$F" 2>/dev/null
+check "holder gone: a backup succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
+check "holder gone: the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
 
 # Another directory, the same socket path.
 conf "$T/b2" "$T/a.sock" > "$T/b2.conf"
