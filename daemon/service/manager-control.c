@@ -92,6 +92,13 @@ static void reply_prune(Manager *m, ControlConnection *c, struct json_object *re
                 control_send_error(c, "busy", "a backup is running; prune after it");
                 return;
         }
+        if (!dry_run) {
+                r = manager_relock(m, &error);
+                if (r < 0) {
+                        control_send_error(c, "failed", error ? error : strerror(-r));
+                        return;
+                }
+        }
         r = backup_prune(m->config, NULL, dry_run, &kept, &deleted, &error);
         if (r < 0) {
                 control_send_error(c, "failed", error ? error : strerror(-r));

@@ -116,6 +116,14 @@ struct json_object *manager_progress_json(Manager *m);
 /* Drop the backups names from the listing List answers from. */
 void manager_listing_remove(Manager *m, char **names);
 
+/* The lock is on the .lock file of the directory the path named when it was
+ * taken. When that directory was moved away or replaced since, or its .lock
+ * removed, a backup or a prune would work where no lock is held and another
+ * daemon or --once could run beside it: take the lock again where the path
+ * leads now, with a warning. Before each backup and each prune. Fails, with
+ * *ret_error naming the holder, when another process took it there. */
+int manager_relock(Manager *m, char **ret_error);
+
 /* Read the listing again when the directory may have changed since. */
 void manager_listing_refresh(Manager *m);
 

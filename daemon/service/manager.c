@@ -534,31 +534,24 @@ static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_time_relative(s, PROGRESS_HEARTBEAT_USEC);
 }
 
-/* The lock is on the .lock file of the directory the path named when it was
- * taken. When that directory was moved away or replaced since, or its .lock
- * removed, the worker would write where no lock is held and another daemon or
- * --once could run beside it: take the lock again where the path leads now.
- * Fails when another instance took it there meanwhile. */
-static int relock_if_moved(Manager *m) {
+int manager_relock(Manager *m, char **ret_error) {
         _cleanup_free_ char *path = NULL, *error = NULL;
         struct stat held, now;
         int fd;
 
         path = path_join(m->config->storage.directory, STORE_LOCK_NAME);
-        if (!path) {
-                manager_job_failed(m, "out of memory", false);
+        if (!path)
                 return -ENOMEM;
-        }
         if (fstat(m->lock_fd, &held) >= 0 && lstat(path, &now) >= 0 && held.st_dev == now.st_dev &&
             held.st_ino == now.st_ino)
                 return 0;
         fd = store_lock_directory(m->config->storage.directory, &error);
         if (fd < 0) {
-                const char *why = error ? error : strerror(-fd);
-                manager_job_failed(m, why, false);
-                return log_error_errno(fd, "the backup directory %s was moved, replaced or lost its lock since "
-                                       "the daemon took it, and its lock cannot be taken again: %s",
-                                       m->config->storage.directory, why);
+                log_error("the backup directory %s was moved, replaced or lost its lock since the daemon took it, "
+                          "and its lock cannot be taken again: %s",
+                          m->config->storage.directory, error ? error : strerror(-fd));
+                *ret_error = TAKE_PTR(error);
+                return fd;
         }
         log_warning("the backup directory %s was moved, replaced or lost its lock since the daemon took it; "
                     "its lock is taken again there",
@@ -569,13 +562,16 @@ static int relock_if_moved(Manager *m) {
 }
 
 int manager_start_job(Manager *m, const char *reason) {
+        _cleanup_free_ char *error = NULL;
         int r;
 
         if (m->state != MANAGER_IDLE)
                 return -EBUSY;
-        r = relock_if_moved(m);
-        if (r < 0)
+        r = manager_relock(m, &error);
+        if (r < 0) {
+                manager_job_failed(m, error ? error : strerror(-r), false);
                 return r;
+        }
         r = worker_start(m->config, m->lock_fd, &m->worker_pid, &m->worker_fd);
         if (r < 0) {
                 manager_job_failed(m, "cannot start the backup worker", false);

@@ -4,7 +4,7 @@
 # whose socket path another process answers on exits 75 and leaves that
 # socket alone; a socket nobody answers on (left by a killed daemon) is
 # replaced; the lock goes with the process that held it. A directory moved
-# away, replaced or without its .lock is locked again before the next backup.
+# away, replaced or without its .lock is locked again before a backup or a prune.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -65,6 +65,18 @@ check "taken by another: no backup was written there" test -z "$(ls "$T/b" | gre
 kill "$F"; wait "$F" 2>/dev/null
 check "holder gone: a backup succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
 check "holder gone: the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
+# A prune takes it again likewise, or fails naming the holder.
+mv "$T/b" "$T/b.moved3"; mkdir -m 0700 "$T/b"
+( exec 9> "$T/b/.lock"; flock 9; touch "$T/held2"; exec sleep 60 ) & F=$!
+CLEANUP+=("kill $F")
+wait_until 10 test -e "$T/held2"
+out=$(timeout 60 "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 prune 2>&1); rc=$?
+check "prune, taken by another: fails (exit $rc)" test $rc != 0
+check "prune, taken by another: the client is told why" grep -q "$T/b is in use by another etcd-backupd" <<<"$out"
+kill "$F"; wait "$F" 2>/dev/null
+check "prune, holder gone: succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 prune
+check "prune: the daemon took the lock again" test "$(relocked)" = 4
+check "prune: the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
 
 # Another directory, the same socket path.
 conf "$T/b2" "$T/a.sock" > "$T/b2.conf"
