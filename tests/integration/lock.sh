@@ -40,6 +40,14 @@ check "--once: no backup was taken" test -z "$(ls "$T/b" | grep '^etcd-')"
 
 # The directory moved away while the daemon runs: the next backup takes
 # the lock again where the path leads, so --once stays out of it there.
+# hold_new_dir NAME: move the directory away to NAME, make a new one and
+# hold its lock from another process, F.
+hold_new_dir() {
+  mv "$T/b" "$T/$1"; mkdir -m 0700 "$T/b"; rm -f "$T/held"
+  ( exec 9> "$T/b/.lock"; flock 9; touch "$T/held"; exec sleep 60 ) & F=$!
+  CLEANUP+=("kill $F")
+  wait_until 10 test -e "$T/held"
+}
 relocked() { grep -c "was moved, replaced or lost its lock since the daemon took it; its lock is taken again there" "$T/daemon.log"; }
 mv "$T/b" "$T/b.moved"
 check "directory moved away: a backup through the socket succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
@@ -53,10 +61,7 @@ check "lock file removed: a backup succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.so
 check "removed: the daemon took the lock again" test "$(relocked)" = 2
 check "removed: the lock file is back with the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
 # Moved away again, and another holder took the new directory first.
-mv "$T/b" "$T/b.moved2"; mkdir -m 0700 "$T/b"
-( exec 9> "$T/b/.lock"; flock 9; touch "$T/held"; exec sleep 60 ) & F=$!
-CLEANUP+=("kill $F")
-wait_until 10 test -e "$T/held"
+hold_new_dir b.moved2
 out=$(timeout 60 "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup 2>&1); rc=$?
 check "taken by another: the backup fails (exit $rc)" test $rc != 0
 check "taken by another: the client is told why" grep -q "$T/b is in use by another etcd-backupd" <<<"$out"
@@ -66,10 +71,7 @@ kill "$F"; wait "$F" 2>/dev/null
 check "holder gone: a backup succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
 check "holder gone: the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
 # A prune takes it again likewise, or fails naming the holder.
-mv "$T/b" "$T/b.moved3"; mkdir -m 0700 "$T/b"
-( exec 9> "$T/b/.lock"; flock 9; touch "$T/held2"; exec sleep 60 ) & F=$!
-CLEANUP+=("kill $F")
-wait_until 10 test -e "$T/held2"
+hold_new_dir b.moved3
 out=$(timeout 60 "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 prune 2>&1); rc=$?
 check "prune, taken by another: fails (exit $rc)" test $rc != 0
 check "prune, taken by another: the client is told why" grep -q "$T/b is in use by another etcd-backupd" <<<"$out"
