@@ -38,8 +38,6 @@ check "--once, directory in use: exit 75 (got $rc)" test $rc = 75
 check "--once: the message names the holder's PID" grep -q "in use by another etcd-backupd (pid $A)" <<<"$out"
 check "--once: no backup was taken" test -z "$(ls "$T/b" | grep '^etcd-')"
 
-# The directory moved away while the daemon runs: the next backup takes
-# the lock again where the path leads, so --once stays out of it there.
 # hold_new_dir NAME: move the directory away to NAME, make a new one and
 # hold its lock from another process, F.
 hold_new_dir() {
@@ -48,7 +46,11 @@ hold_new_dir() {
   CLEANUP+=("kill $F")
   wait_until 10 test -e "$T/held"
 }
+# relocked: how many times the daemon has said it took the lock again.
 relocked() { grep -c "was moved, replaced or lost its lock since the daemon took it; its lock is taken again there" "$T/daemon.log"; }
+
+# The directory moved away while the daemon runs: the next backup takes
+# the lock again where the path leads, so --once stays out of it there.
 mv "$T/b" "$T/b.moved"
 check "directory moved away: a backup through the socket succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
 check "moved: the daemon says it took the lock again" test "$(relocked)" = 1
