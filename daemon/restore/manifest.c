@@ -317,8 +317,10 @@ static int read_volumes(Walk *w, Manifest *m, yaml_node_t *volumes) {
                         r = map_string(w, item, "name", what, true, &v->name);
                 if (r >= 0)
                         r = map_get(w, item, "hostPath", what, &hp);
-                if (r < 0 || !hp)
+                if (r < 0)
                         return r;
+                if (!hp)
+                        continue; /* emptyDir, configMap, …: nothing on the host to find */
                 r = expect(w, hp, YAML_MAPPING_NODE, hp_what);
                 if (r >= 0)
                         r = map_string(w, hp, "path", hp_what, true, &v->host_path);

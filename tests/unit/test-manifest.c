@@ -232,6 +232,25 @@ static void test_host_paths(void) {
         check_int_eq(manifest_host_path(m, "/nowhere/x", &host, &mount), -ENXIO);
         check_str_eq(mount->name, "nowhere");
         check_int_eq(manifest_host_path(m, "var/lib/etcd", &host, NULL), -EINVAL);
+        check(!host);
+
+        /* A volume that is not a hostPath, before the ones that are, is read past. */
+        _cleanup_(manifest_freep) Manifest *e = parse_ok(
+                "spec:\n"
+                "  containers:\n"
+                "  - command: [etcd]\n"
+                "    volumeMounts:\n"
+                "    - {name: scratch, mountPath: /tmp}\n"
+                "    - {name: etcd-data, mountPath: /var/lib/etcd}\n"
+                "  volumes:\n"
+                "  - name: scratch\n"
+                "    emptyDir: {}\n"
+                "  - name: etcd-data\n"
+                "    hostPath: {path: /mnt/etcd, type: DirectoryOrCreate}\n");
+        check_int_eq(e->n_volumes, 2);
+        check_str_eq(e->volumes[1].host_path, "/mnt/etcd");
+        check_str_eq(e->volumes[1].host_path_type, "DirectoryOrCreate");
+        check_host(e, "/var/lib/etcd/member", "/mnt/etcd/member");
         check_int_eq(manifest_host_path(m, "/var/lib/etcd/../../../etc/shadow", &host, NULL), -EINVAL);
         check_int_eq(manifest_host_path(m, "/var/lib/./etcd", &host, NULL), -EINVAL);
         check_int_eq(manifest_host_path(m, "/var//lib", &host, NULL), -EINVAL);
