@@ -510,6 +510,10 @@ static int parse_key(Loader *l, config_setting_t *s, const KeySpec *k, Config *c
                         n = strdup(v);
                         if (!n)
                                 return -ENOMEM;
+                        /* "/etc/kubernetes/manifests/" is that directory: its name and its parent as for the
+                         * path without the slash. */
+                        for (size_t len = strlen(n); k->type == KEY_ABS_PATH && len > 1 && n[len - 1] == '/';)
+                                n[--len] = '\0';
                 }
                 free(*field);
                 *field = n;

@@ -29,6 +29,7 @@ static const struct {
         { "trusted-ca-file", offsetof(EtcdMember, trusted_ca_file) },
         { "cert-file", offsetof(EtcdMember, cert_file) },
         { "key-file", offsetof(EtcdMember, key_file) },
+        { "wal-dir", offsetof(EtcdMember, wal_dir) },
 };
 
 /* "--data-dir" → "ETCD_DATA_DIR", etcd's variable for a flag. */
@@ -80,7 +81,7 @@ void member_done(EtcdMember *m) {
                 value_done(field(m, i));
 }
 
-_printf_(4, 5) static int set_value(MemberValue *v, const char *value, bool from_etcd, const char *fmt, ...) {
+int member_value_set(MemberValue *v, const char *value, bool from_etcd, const char *fmt, ...) {
         char *s = NULL, *copy;
         va_list ap;
         int r;
@@ -105,20 +106,20 @@ static int fill_defaults(EtcdMember *m) {
         int r = 0;
 
         if (!m->name.value)
-                r = set_value(&m->name, "default", false, "etcd's default --name");
+                r = member_value_set(&m->name, "default", false, "etcd's default --name");
         if (r >= 0 && !m->initial_advertise_peer_urls.value)
-                r = set_value(&m->initial_advertise_peer_urls, "http://localhost:2380", false,
+                r = member_value_set(&m->initial_advertise_peer_urls, "http://localhost:2380", false,
                               "etcd's default --initial-advertise-peer-urls");
         if (r >= 0 && !m->initial_cluster.value) {
                 _cleanup_free_ char *c = NULL;
                 if (asprintf(&c, "%s=%s", m->name.value, m->initial_advertise_peer_urls.value) < 0)
                         return -ENOMEM;
-                r = set_value(&m->initial_cluster, c, false, "etcd's default --initial-cluster (NAME=PEER-URLS)");
+                r = member_value_set(&m->initial_cluster, c, false, "etcd's default --initial-cluster (NAME=PEER-URLS)");
         }
         if (r >= 0 && !m->initial_cluster_token.value)
-                r = set_value(&m->initial_cluster_token, "etcd-cluster", false, "etcd's default --initial-cluster-token");
+                r = member_value_set(&m->initial_cluster_token, "etcd-cluster", false, "etcd's default --initial-cluster-token");
         if (r >= 0 && !m->listen_client_urls.value)
-                r = set_value(&m->listen_client_urls, "http://localhost:2379", false,
+                r = member_value_set(&m->listen_client_urls, "http://localhost:2379", false,
                               "etcd's default --listen-client-urls");
         return r;
 }
@@ -135,7 +136,7 @@ int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error)
                 const char *v = manifest_flag(man, keys[i].flag, &line);
                 if (!v)
                         continue;
-                r = set_value(field(&m, i), v, true, "%s:%u: --%s", man->file, line, keys[i].flag);
+                r = member_value_set(field(&m, i), v, true, "%s:%u: --%s", man->file, line, keys[i].flag);
                 if (r < 0)
                         return r;
         }
@@ -157,7 +158,7 @@ int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error)
                 return free_and_format(ret_error, "%s:%u: --data-dir=%s is mounted from volume %s, which is not a "
                                        "hostPath volume of the pod", man->file, line, dd,
                                        mount && mount->name ? mount->name : "?"), -EBADMSG;
-        r = set_value(&m.data_dir, host, true, "%s:%u: --data-dir=%s, hostPath volume %s", man->file, line, dd,
+        r = member_value_set(&m.data_dir, host, true, "%s:%u: --data-dir=%s, hostPath volume %s", man->file, line, dd,
                       mount && mount->name ? mount->name : "?");
         if (r >= 0)
                 r = fill_defaults(&m);
@@ -190,9 +191,9 @@ int member_from_command(char *const *argv, char *const *env, const char *unit, E
                 if (!v)
                         continue;
                 if (var)
-                        r = set_value(field(&m, i), v, true, "%s: environment %s", unit, var);
+                        r = member_value_set(field(&m, i), v, true, "%s: environment %s", unit, var);
                 else
-                        r = set_value(field(&m, i), v, true, "%s: ExecStart= --%s", unit, keys[i].flag);
+                        r = member_value_set(field(&m, i), v, true, "%s: ExecStart= --%s", unit, keys[i].flag);
                 if (r < 0)
                         return r;
         }
@@ -290,7 +291,7 @@ int member_apply_config(EtcdMember *m, const ConfigRestore *c, const char *confi
                 /* The token is the restore's own choice: a restored cluster
                  * must not take the old one's identity. */
                 if (!v->from_etcd || v == &m->initial_cluster_token) {
-                        r = set_value(v, o[i].value, false, "restore.%s in %s", o[i].key, config_path);
+                        r = member_value_set(v, o[i].value, false, "restore.%s in %s", o[i].key, config_path);
                         if (r < 0)
                                 return r;
                         continue;
@@ -317,7 +318,7 @@ int member_apply_config(EtcdMember *m, const ConfigRestore *c, const char *confi
                 }
                 if (streq(o[i].key, "initial_cluster")) {
                         /* A fuller list for the restore of several members. */
-                        r = set_value(v, o[i].value, false, "restore.initial_cluster in %s", config_path);
+                        r = member_value_set(v, o[i].value, false, "restore.initial_cluster in %s", config_path);
                         if (r < 0)
                                 return r;
                 }

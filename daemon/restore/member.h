@@ -19,6 +19,7 @@
 
 #include "config/config.h"
 #include "restore/manifest.h"
+#include "util/macro.h"
 
 typedef struct MemberValue {
         char *value;            /* NULL: etcd has no such setting here */
@@ -34,9 +35,14 @@ typedef struct EtcdMember {
         MemberValue initial_cluster_token;
         MemberValue listen_client_urls;
         MemberValue trusted_ca_file, cert_file, key_file;       /* as etcd sees them */
+        MemberValue wal_dir;                    /* as etcd sees it; the restore refuses a member with one */
 } EtcdMember;
 
 void member_done(EtcdMember *m);
+
+/* Set *v to a copy of value, read from what etcd runs with or not, its source
+ * formatted from fmt. 0 or -ENOMEM (*v unchanged). */
+_printf_(4, 5) int member_value_set(MemberValue *v, const char *value, bool from_etcd, const char *fmt, ...);
 
 /* What the etcd of static-pod manifest m (parsed from file, e.g.
  * "/etc/kubernetes/manifests/etcd.yaml") runs with. Refuses (-EBADMSG, with

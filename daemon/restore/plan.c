@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -107,6 +108,15 @@ RestorePlan *restore_plan_free(RestorePlan *p) {
         return mfree(p);
 }
 
+/* Whether path is where a file system, or a bind mount of a directory of the same one, is mounted. */
+static bool is_mount_root(const char *path) {
+        struct statx stx;
+
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+                return false;
+        return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 /* The data dir: an absolute directory (or none yet), not a symlink nor a mount point; its parent, owner and mode,
  * and the timestamp the restore's directories are named by. */
 static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **ret_error) {
@@ -138,14 +148,20 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
                         return free_and_format(ret_error, "cannot use %s: %s", p->data_dir, strerror(errno)), -errno;
                 p->data_dir_exists = false;
         } else {
-                if (S_ISLNK(st.st_mode))
-                        return free_and_format(ret_error, "%s is a symbolic link: set restore.data_dir to the directory "
-                                         "it points to", p->data_dir), -ELOOP;
+                if (S_ISLNK(st.st_mode)) {
+                        _cleanup_free_ char *real = realpath(p->data_dir, NULL);
+                        if (!real)
+                                return free_and_format(ret_error, "%s is a symbolic link that leads to no "
+                                                       "directory: %s", p->data_dir, strerror(errno)), -ELOOP;
+                        return free_and_format(ret_error, "%s is a symbolic link: the restore swaps a directory, "
+                                               "not a link to one; set restore.data_dir = \"%s\", where it "
+                                               "leads (etcd keeps its link)", p->data_dir, real), -ELOOP;
+                }
                 if (!S_ISDIR(st.st_mode))
                         return free_and_format(ret_error, "%s is not a directory", p->data_dir), -ENOTDIR;
-                if (st.st_dev != pst.st_dev)
+                if (st.st_dev != pst.st_dev || is_mount_root(p->data_dir))
                         return free_and_format(ret_error, "%s is a mount point: the restored data dir is made next to it "
-                                         "in %s (another file system) and cannot be renamed into its place; "
+                                         "in %s, outside that mount, and cannot be renamed into its place; "
                                          "mount the volume one level up and point etcd and restore.data_dir at "
                                          "a directory inside it", p->data_dir, p->parent_dir), -EXDEV;
                 p->data_dir_exists = true;
@@ -584,6 +600,27 @@ static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
                 r = member_from_command(argv, env, p->etcd_unit, &p->member, ret_error);
                 if (r < 0)
                         return r;
+        }
+        if (p->member.wal_dir.value && *p->member.wal_dir.value)
+                return free_and_format(ret_error, "etcd keeps its write-ahead log apart from its data dir (%s = %s): "
+                                       "the restore swaps the data dir alone and cannot restore such a member; "
+                                       "restore it by hand (see \"A separate WAL dir\" in the README)",
+                                       p->member.wal_dir.source, p->member.wal_dir.value), -EOPNOTSUPP;
+        /* etcd's data dir a symbolic link and restore.data_dir where it leads: the restore swaps that directory,
+         * and etcd, through its link, finds the restored data there. */
+        if (c->restore.data_dir && p->member.data_dir.from_etcd) {
+                _cleanup_free_ char *etcd_real = realpath(p->member.data_dir.value, NULL),
+                                    *conf_real = realpath(c->restore.data_dir, NULL);
+                if (etcd_real && conf_real && streq(etcd_real, conf_real) &&
+                    !streq(etcd_real, p->member.data_dir.value)) {
+                        _cleanup_free_ char *etcds = TAKE_PTR(p->member.data_dir.value),
+                                            *source = TAKE_PTR(p->member.data_dir.source);
+                        r = member_value_set(&p->member.data_dir, c->restore.data_dir, true,
+                                             "restore.data_dir in %s, where %s (%s) leads", config_path, etcds,
+                                             source);
+                        if (r < 0)
+                                return r;
+                }
         }
         return member_apply_config(&p->member, &c->restore, config_path, ret_error);
 }

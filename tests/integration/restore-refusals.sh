@@ -3,8 +3,10 @@
 # kubelet-stand-in node as restore-static-pod.sh (see restore-lib.sh): a
 # damaged backup (corrupt gzip, truncated, trailer mismatch, a sidecar that
 # disagrees), a backup that does not exist, a restore tool that does not
-# exist, a data dir that is a mount point (the restored dir could not be
-# renamed into it), a temporary db that cannot be made next to the data dir
+# exist, a data dir that is a mount point or a bind mount on its own file
+# system (the restored dir could not be renamed into it), a data dir that
+# is a symbolic link (and the restore.data_dir that makes it plan), etcd
+# with a --wal-dir, a manifests_dir with a trailing slash, a temporary db that cannot be made next to the data dir
 # (a full or read-only file system there), no inode there for the run's
 # record (the run stops before it stops anything), a client that is not root, no
 # --yes without a terminal, no restore socket, an encrypted backup and a
@@ -157,6 +159,33 @@ restore_socket k8s "$T/k8s.conf"
 out=$("$C" restore latest --dry-run --socket "$RSOCK" 2>&1); rc=$?
 check "manifests and data dir in one directory: the dry run plans (exit $rc), no 'another restore'" \
   test $rc -eq 0 -a -n "$(grep -F "$T/k8s/etcd" <<<"$out")" -a -z "$(grep -F 'another restore' <<<"$out")"
+# manifests_dir with a trailing slash is the same directory: the held dir
+# is made beside it, not inside it (where the kubelet would read it).
+RMAN=$T/k8s/manifests/ restore_conf "$T/k8s-slash.conf"
+restore_socket k8s-slash "$T/k8s-slash.conf"
+out=$("$C" restore latest --dry-run --socket "$RSOCK" 2>&1); rc=$?
+check "manifests_dir with a trailing slash: the dry run plans (exit $rc)" test $rc -eq 0
+check "manifests_dir with a trailing slash: the held dir beside it, in $T/k8s" \
+  grep -qE "(at most|into|to) $T/k8s/etcd-backupd-held-" <<<"$out"
+check "manifests_dir with a trailing slash: no held dir inside it" test -z "$(grep -F "manifests/etcd-backupd-held" <<<"$out")"
+
+# A data dir that is a symbolic link: refused, naming where it leads; with
+# restore.data_dir there, the plan swaps that directory (etcd keeps its link).
+mkdir -p "$T/link/real"; ln -s real "$T/link/etcd"
+manifests_for "$T/man-link" "$T/link/etcd"; RMAN=$T/man-link restore_conf "$T/link.conf"
+restore_socket link "$T/link.conf"
+refused "data dir is a symbolic link" \
+  "$T/link/etcd is a symbolic link: the restore swaps a directory, not a link to one; set restore.data_dir = \"$T/link/real\"" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
+RMAN=$T/man-link restore_conf "$T/link-real.conf" "data_dir = \"$T/link/real\";"
+restore_socket link-real "$T/link-real.conf"
+out=$("$C" restore latest --dry-run --socket "$RSOCK" 2>&1); rc=$?
+check "data dir a symbolic link, restore.data_dir where it leads: the dry run plans (exit $rc)" test $rc -eq 0
+check "data dir a symbolic link, restore.data_dir where it leads: it swaps $T/link/real" \
+  grep -qF "rename $T/link/real to $T/link/real.pre-restore-" <<<"$out"
+check "data dir a symbolic link: the link and its directory untouched" \
+  test "$(readlink "$T/link/etcd")" = real -a -z "$(ls -A "$T/link/real")" -a "$(ls "$T/link" | wc -l)" -eq 2
+
 if unshare -m --propagation private true 2>/dev/null; then
   # The data dir is a mount point: its sibling <data_dir>.restore-<ts> is on
   # another file system and could never be renamed into place.
@@ -166,6 +195,15 @@ if unshare -m --propagation private true 2>/dev/null; then
     bash -c 'mount -t tmpfs -o size=4m tmpfs "$0" && exec "$@"' "$T/mnt/etcd"
   refused "data dir is a mount point" "is a mount point" 1 "$C" restore latest --yes --socket "$RSOCK"
   check "data dir is a mount point: nothing made beside it" test -z "$(ls -A "$T/mnt" | grep -v '^etcd$')"
+  # A bind mount of a directory of the same file system is a mount point
+  # too: a rename into or out of it fails as well.
+  mkdir -p "$T/bind/etcd"
+  manifests_for "$T/man-bind" "$T/bind/etcd"; RMAN=$T/man-bind restore_conf "$T/bind.conf"
+  restore_socket bind "$T/bind.conf" unshare -m --propagation private \
+    bash -c 'mount --bind "$0" "$0" && exec "$@"' "$T/bind/etcd"
+  refused "data dir is a bind mount on its own file system" "$T/bind/etcd is a mount point" 1 \
+    "$C" restore latest --yes --socket "$RSOCK"
+  check "data dir is a bind mount: nothing made beside it" test -z "$(ls -A "$T/bind" | grep -v '^etcd$')"
 
   # The data dir's file system is too small for the decompressed db.
   mkdir -p "$T/small"
@@ -245,6 +283,12 @@ refused "etcd.yaml that is not YAML" "$T/man-notyaml/etcd.yaml" 1 "$C" restore l
 check "etcd.yaml that is not YAML: that manifest unchanged" test "$MSTATE" = "$(tree_state "$T/man-notyaml")"
 bad_manifest inpod "$(sed 's|^    - --data-dir=/var/lib/etcd$|    - --data-dir=/var/lib/etcd-in-image|' "$T/etcd.yaml")"
 refused "--data-dir on no hostPath volume" "etcd.yaml:[0-9]*: --data-dir=/var/lib/etcd-in-image is on no volume of the pod" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
+# etcd with its WAL in a directory of its own: the restore would swap the
+# data dir alone; refused, naming the flag.
+bad_manifest waldir "$(sed 's|^    - --data-dir=/var/lib/etcd$|&\n    - --wal-dir=/var/lib/etcd/wal-elsewhere|' "$T/etcd.yaml")"
+refused "etcd with a --wal-dir" \
+  "etcd keeps its write-ahead log apart from its data dir ($T/man-waldir/etcd.yaml:[0-9]*: --wal-dir = /var/lib/etcd/wal-elsewhere)" \
   1 "$C" restore latest --yes --socket "$RSOCK"
 
 # ---- who may ask, and how ---------------------------------------------------------

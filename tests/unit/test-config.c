@@ -74,6 +74,7 @@ static void test_full(void) {
                 "            retry = { attempts = 2; backoff = \"30s\"; }; };\n"
                 "storage: { directory = \"/srv/backups\"; compression = \"zstd\"; level = 3; threads = 4;\n"
                 "           min_free = \"512M\"; };\n"
+                "restore: { manifests_dir = \"/srv/k8s/manifests//\"; data_dir = \"/\"; };\n"
                 "retention: { keep_last = 1; keep_hourly = 2; keep_daily = 3; keep_weekly = 4; keep_monthly = 5;\n"
                 "             keep_yearly = 6; };\n"
                 "encryption: { recipients = [\"" RECIPIENT "\"]; };\n"
@@ -97,6 +98,8 @@ static void test_full(void) {
         check_int_eq(c->storage.level, 3);
         check_int_eq(c->storage.threads, 4);
         check_u64_eq(c->storage.min_free_bytes, UINT64_C(512) << 20);
+        check_str_eq(c->restore.manifests_dir, "/srv/k8s/manifests"); /* trailing slashes dropped */
+        check_str_eq(c->restore.data_dir, "/");
         check_int_eq(c->retention.keep_last, 1);
         check_int_eq(c->retention.keep_hourly, 2);
         check_int_eq(c->retention.keep_daily, 3);

@@ -44,6 +44,7 @@ static void test_kubeadm_etcd(void) {
         check_str_eq(m.trusted_ca_file.value, "/etc/kubernetes/pki/etcd/ca.crt");
         check_str_eq(m.cert_file.value, "/etc/kubernetes/pki/etcd/server.crt");
         check_str_eq(m.key_file.value, "/etc/kubernetes/pki/etcd/server.key");
+        check(!m.wal_dir.value); /* kubeadm keeps the WAL in the data dir */
 }
 
 static int apply(const char *file, ConfigRestore *c, char **error) {
@@ -136,7 +137,8 @@ static void test_command(void) {
         char *argv[] = { (char *) "/usr/bin/etcd", (char *) "--name", (char *) "m2", (char *) "-data-dir=/srv/etcd",
                          (char *) "--initial-advertise-peer-urls=https://127.0.0.2:2380", NULL };
         char *env[] = { (char *) "ETCD_NAME=ignored", (char *) "ETCD_INITIAL_CLUSTER=m1=https://127.0.0.1:2380,"
-                        "m2=https://127.0.0.2:2380", (char *) "ETCD_DATA_DIR=/ignored", NULL };
+                        "m2=https://127.0.0.2:2380", (char *) "ETCD_DATA_DIR=/ignored",
+                        (char *) "ETCD_WAL_DIR=/srv/etcd-wal", NULL };
         char *bare[] = { (char *) "/usr/bin/etcd", NULL };
         char *rel_env[] = { (char *) "ETCD_DATA_DIR=default.etcd", NULL };
         _cleanup_(member_done) EtcdMember m = {};
@@ -148,6 +150,8 @@ static void test_command(void) {
         check_str_eq(m.data_dir.value, "/srv/etcd");
         check_str_eq(m.initial_cluster.value, "m1=https://127.0.0.1:2380,m2=https://127.0.0.2:2380");
         check_str_eq(m.initial_cluster.source, "etcd.service: environment ETCD_INITIAL_CLUSTER");
+        check_str_eq(m.wal_dir.value, "/srv/etcd-wal");
+        check_str_eq(m.wal_dir.source, "etcd.service: environment ETCD_WAL_DIR");
         member_done(&m);
         check_int_eq(member_from_command(bare, NULL, "etcd.service", &m, &error), -EBADMSG);
         check(strstr(error, "etcd.service: etcd runs without a data dir"));
