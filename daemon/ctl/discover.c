@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -30,6 +31,7 @@
 #include "restore/discover.h"
 #include "util/io.h"
 #include "util/str.h"
+#include "util/time.h"
 
 #define DROP_IN_PATH "/etc/systemd/system/etcd-backupd.service.d/credentials.conf"
 
@@ -265,19 +267,18 @@ static int target_open(Target *t, const char *root, const char *path, char **ret
         return 0;
 }
 
-/* Whether the target holds the example configuration exactly as shipped
- * (1), something else (0), or -errno. */
-static int target_is_shipped(const Target *t) {
+#define TARGET_READ_MAX (1024 * 1024)
+
+/* The target's text (NUL-terminated, *ret_len bytes) when it is a regular
+ * file of at most TARGET_READ_MAX bytes: 1; another kind of file or a larger
+ * one: 0 (*ret NULL); -errno. */
+static int target_read(const Target *t, char **ret, size_t *ret_len) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *text = malloc(1024 * 1024 + 1);
-        unsigned char md[EVP_MAX_MD_SIZE];
-        char hex[2 * EVP_MAX_MD_SIZE + 1];
-        unsigned int n = 0;
+        _cleanup_free_ char *text = NULL;
         struct stat st;
         ssize_t k;
 
-        if (!text)
-                return -ENOMEM;
+        *ret = NULL;
         fd = openat(t->dir_fd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
@@ -285,14 +286,89 @@ static int target_is_shipped(const Target *t) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return 0;
-        k = loop_read(fd, text, 1024 * 1024 + 1);
+        text = malloc(TARGET_READ_MAX + 1);
+        if (!text)
+                return -ENOMEM;
+        k = loop_read(fd, text, TARGET_READ_MAX + 1);
         if (k < 0)
                 return (int) k;
-        if (k > 1024 * 1024)
+        if (k > TARGET_READ_MAX)
                 return 0;
-        if (EVP_Digest(text, (size_t) k, md, &n, EVP_sha256(), NULL) != 1)
+        text[k] = '\0';
+        *ret_len = (size_t) k;
+        *ret = TAKE_PTR(text);
+        return 1;
+}
+
+/* Whether the target holds the example configuration exactly as shipped
+ * (1), something else (0), or -errno. */
+static int target_is_shipped(const Target *t) {
+        _cleanup_free_ char *text = NULL;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+        unsigned int n = 0;
+        size_t len = 0;
+        int r;
+
+        r = target_read(t, &text, &len);
+        if (r <= 0)
+                return r;
+        if (EVP_Digest(text, len, md, &n, EVP_sha256(), NULL) != 1)
                 return -EIO;
         return streq(hexencode(md, n, hex), SHIPPED_CONFIG_SHA256);
+}
+
+/* Whether the target holds text already (1), or not (0: something else, or
+ * nothing). */
+static bool target_holds(const Target *t, const char *text) {
+        _cleanup_free_ char *old = NULL;
+        size_t len = 0;
+
+        return target_read(t, &old, &len) > 0 && len == strlen(text) && memcmp(old, text, len) == 0;
+}
+
+/* The groups of the configuration text old other than etcd and restore (the
+ * ones discover writes itself), at the start of a line as "name: {" or
+ * "name = {", whose text (to the first "};" line) new does not hold as it
+ * is, as a list "a, b" (caller frees; "" when none). NULL: no memory. */
+static char *changed_groups(const char *old, const char *new) {
+        char *list = strdup("");
+
+        for (const char *line = old; list && *line;) {
+                const char *end = strchrnul(line, '\n');
+                size_t n = strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-*");
+                const char *after = line + n + strspn(line + n, " \t"), *close;
+
+                if (n > 0 && (*after == ':' || *after == '=') && after[1 + strspn(after + 1, " \t")] == '{' &&
+                    !(n == 4 && strncmp(line, "etcd", 4) == 0) && !(n == 7 && strncmp(line, "restore", 7) == 0)) {
+                        _cleanup_free_ char *block = NULL;
+                        close = strstr(line, "\n};");
+                        block = close ? strndup(line, (size_t) (close - line) + 4) : NULL;
+                        if (!block || !strstr(new, block)) {
+                                char *grown = NULL;
+                                if (asprintf(&grown, "%s%s%.*s", list, *list ? ", " : "", (int) n, line) < 0)
+                                        grown = NULL;
+                                free(list);
+                                list = grown;
+                        }
+                }
+                line = *end ? end + 1 : end;
+        }
+        return list;
+}
+
+/* The file the target holds, kept beside it under <name>.pre-discover-<ts>
+ * (a hard link: the same bytes, owner and mode) before --force replaces it.
+ * Its name in *ret_kept (caller frees). 0 or -errno. */
+static int target_keep(const Target *t, const char *ts, char **ret_kept) {
+        _cleanup_free_ char *kept = NULL;
+
+        if (asprintf(&kept, "%s.pre-discover-%s", t->name, ts) < 0)
+                return -ENOMEM;
+        if (linkat(t->dir_fd, t->name, t->dir_fd, kept, 0) < 0)
+                return -errno;
+        *ret_kept = TAKE_PTR(kept);
+        return 0;
 }
 
 static bool target_exists(const Target *t) {
@@ -401,12 +477,16 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                      const char *root, bool force, bool json) {
         Target targets[2] = { { .dir_fd = -EBADF }, { .dir_fd = -EBADF } };
         const char *paths[2] = { config_path, DROP_IN_PATH }, *texts[2] = { config_text, drop_in_text };
+        char *kept[2] = {}, ts[FORMAT_COMPACT_MAX];
+        _cleanup_free_ char *replaced_groups = NULL;
+        bool unchanged[2] = {}, committed[2] = {};
         int r = EXIT_FAILURE;
 
         if (config_path[0] != '/') {
                 fprintf(stderr, "etcd-backupctl: discover --write: -c %s is not an absolute path\n", config_path);
                 return EXIT_USAGE;
         }
+        format_compact_utc(ts, sizeof ts, now_usec(CLOCK_REALTIME));
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
                 _cleanup_free_ char *error = NULL;
                 int k = target_open(&targets[i], root, paths[i], &error);
@@ -415,54 +495,107 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         fprintf(stderr, "etcd-backupctl: discover --write: %s\n", error ? error : strerror(-k));
                         goto finish;
                 }
-                if (!force && target_exists(&targets[i]) && (i != 0 || target_is_shipped(&targets[i]) <= 0)) {
-                        fprintf(stderr, "etcd-backupctl: %s exists; --force replaces it\n", targets[i].shown);
+                unchanged[i] = target_holds(&targets[i], texts[i]);
+                if (!unchanged[i] && !force && target_exists(&targets[i]) &&
+                    (i != 0 || target_is_shipped(&targets[i]) <= 0)) {
+                        fprintf(stderr, "etcd-backupctl: %s exists; --force replaces it (keeping a copy "
+                                "beside it)\n", targets[i].shown);
                         goto finish;
                 }
         }
         /* Both files ready before either is replaced: a failure leaves the old pair. */
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
-                int k = target_stage(&targets[i], texts[i]);
+                int k = unchanged[i] ? 0 : target_stage(&targets[i], texts[i]);
                 if (k < 0) {
                         fprintf(stderr, "etcd-backupctl: cannot write %s: %s\n", targets[i].shown, strerror(-k));
                         goto finish;
                 }
         }
+        /* What --force replaces is kept, unless it is the example as shipped. */
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
-                int k = target_commit(&targets[i]);
+                _cleanup_free_ char *old = NULL;
+                size_t len = 0;
+                int k;
+
+                if (unchanged[i] || !target_exists(&targets[i]) || (i == 0 && target_is_shipped(&targets[i]) > 0))
+                        continue;
+                k = target_keep(&targets[i], ts, &kept[i]);
+                if (k < 0) {
+                        fprintf(stderr, "etcd-backupctl: cannot keep a copy of %s before replacing it: %s\n",
+                                targets[i].shown, strerror(-k));
+                        goto finish;
+                }
+                if (i == 0 && target_read(&targets[i], &old, &len) > 0 && !(replaced_groups = changed_groups(old, texts[0]))) {
+                        fprintf(stderr, "etcd-backupctl: discover: out of memory\n");
+                        goto finish;
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                int k = unchanged[i] ? 0 : target_commit(&targets[i]);
+                committed[i] = k >= 0 && !unchanged[i];
                 if (k < 0) {
                         fprintf(stderr, "etcd-backupctl: cannot write %s: %s\n", targets[i].shown, strerror(-k));
                         goto finish;
                 }
         }
         r = EXIT_SUCCESS;
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                if (!kept[i])
+                        continue;
+                fprintf(stderr, "etcd-backupctl: kept the replaced %s as %s.pre-discover-%s", targets[i].shown,
+                        targets[i].shown, ts);
+                if (i == 0 && replaced_groups && *replaced_groups)
+                        fprintf(stderr, "; what it set in %s is now the shipped defaults: copy back what should "
+                                "stay", replaced_groups);
+                fputs("\n", stderr);
+        }
         if (json) {
-                json_object *o = json_object_new_object(), *a = json_object_new_array();
+                json_object *o = json_object_new_object(), *a = json_object_new_array(),
+                            *u = json_object_new_array(), *kp = json_object_new_array();
 
-                if (!o || !a) {
+                if (!o || !a || !u || !kp) {
                         json_object_put(o);
                         json_object_put(a);
+                        json_object_put(u);
+                        json_object_put(kp);
                         r = EXIT_FAILURE;
                         goto finish;
                 }
-                json_object_array_add(a, json_object_new_string(targets[0].shown));
-                json_object_array_add(a, json_object_new_string(targets[1].shown));
+                for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                        _cleanup_free_ char *k = NULL;
+                        json_object_array_add(unchanged[i] ? u : a, json_object_new_string(targets[i].shown));
+                        if (kept[i] && asprintf(&k, "%s.pre-discover-%s", targets[i].shown, ts) >= 0)
+                                json_object_array_add(kp, json_object_new_string(k));
+                }
                 json_object_object_add(o, "wrote", a);
+                json_object_object_add(o, "unchanged", u);
+                json_object_object_add(o, "kept", kp);
                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
                 goto finish;
         }
-        printf("Wrote %s\n  and %s.\n"
-               "Enable the service with:\n", targets[0].shown, targets[1].shown);
+        if (unchanged[0] && unchanged[1]) {
+                printf("Unchanged: %s\n  and %s already hold this configuration.\n", targets[0].shown,
+                       targets[1].shown);
+                goto finish;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++)
+                printf("%s %s\n", unchanged[i] ? "Unchanged:" : "Wrote", targets[i].shown);
+        printf("Enable the service with:\n");
         if (root)
                 printf("  systemctl --root=%s enable etcd-backupd.socket etcd-backupd.service\n", root);
         else
                 printf("  systemctl daemon-reload\n"
                        "  systemctl enable --now etcd-backupd.socket etcd-backupd.service\n");
 finish:
-        for (size_t i = 0; i < ELEMENTSOF(targets); i++)
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                /* Not replaced: no copy to keep. */
+                if (kept[i] && !committed[i])
+                        (void) unlinkat(targets[i].dir_fd, kept[i], 0);
+                free(kept[i]);
                 target_done(&targets[i]);
+        }
         return r;
 }
 

@@ -118,14 +118,32 @@ check "--write: the drop-in is the printed one" test "$(cat "$dropin")" = "$drop
 check "--write: ends with the enable command" \
   test "$(tail -1 <<<"$out")" = "  systemctl --root=$R enable etcd-backupd.socket etcd-backupd.service"
 check "--write: files are 0644" test "$(stat -c %a "$conf" "$dropin" | sort -u)" = 644
+out=$(discover --write --root "$R" 2>&1); rc=$?
+check "--write again, nothing new: exit 0, without --force ($out)" test $rc -eq 0
+check "--write again, nothing new: says both files are unchanged" \
+  grep -qx "Unchanged: $conf" <<<"$out"
+check "--write again, nothing new: no copy kept" test -z "$(ls "$R/etc/etcd-backupd" | grep -v '^etcd-backupd.conf$')"
+# The operator's own settings in the file --force replaces: kept beside it.
+sed -i 's/^  keep_daily = [0-9]*;/  keep_daily = 30;/' "$conf"
+grep -q '^  keep_daily = 30;' "$conf" || echo "# discover.sh: no keep_daily line to change"
 echo "# changed" >> "$conf"
+chmod 0640 "$conf"
+edited=$(sha256sum < "$conf")
 before=$(sha256sum "$conf" "$dropin")
 out=$(discover --write --root "$R" 2>&1); rc=$?
 check "--write over an existing configuration: exit 1" test $rc -eq 1
 check "--write: the message names the file and --force" grep -q "$conf exists; --force replaces it" <<<"$out"
 check "--write without --force: nothing changed" test "$(sha256sum "$conf" "$dropin")" = "$before"
-discover --write --force --root "$R" >/dev/null; rc=$?
-check "--write --force replaces it" test $rc -eq 0 && cmp -s "$conf" "$T/found.conf"
+out=$(discover --write --force --root "$R" 2>&1); rc=$?
+check "--write --force replaces it" test $rc -eq 0
+check "--write --force: the new file is the printed one" cmp -s "$conf" "$T/found.conf"
+kept=$(ls "$conf".pre-discover-* 2>/dev/null)
+check "--write --force: the replaced file kept beside it, as it was (mode 0640)" \
+  test "$(wc -l <<<"$kept")" = 1 -a -f "$kept" -a "$(sha256sum < "$kept")" = "$edited" -a "$(stat -c %a "$kept")" = 640
+check "--write --force: says where it kept it and which group it set" \
+  grep -qF "kept the replaced $conf as $kept; what it set in retention is now the shipped defaults" <<<"$out"
+check "--write --force: the drop-in, unchanged, neither replaced nor kept" \
+  test -z "$(ls "$(dirname "$dropin")" | grep -v '^credentials.conf$')" -a -n "$(grep -x "Unchanged: $dropin" <<<"$out")"
 check "--write -c PATH writes there" \
   bash -c "'$ETCD_BACKUPCTL' -c /etc/other.conf discover --manifests-dir '$M' --write --root '$T/root2' >/dev/null && cmp -s '$T/root2/etc/other.conf' '$T/found.conf'"
 
