@@ -19,6 +19,14 @@
 
 #define ETCD_MANIFEST "etcd.yaml"
 #define APISERVER_MANIFEST "kube-apiserver.yaml"
+
+/* The controllers the restore restarts in static-pod mode, and the port each serves on unless its manifest's
+ * --secure-port says otherwise. */
+#define N_CONTROLLER_PODS 2
+extern const struct ControllerPod {
+        const char *file;
+        uint16_t default_port;
+} controller_pods[N_CONTROLLER_PODS];
 /* One Status probe while waiting for etcd to stop or come up. */
 #define PROBE_TIMEOUT_USEC (3 * USEC_PER_SEC)
 #define PROBE_CONNECT_TIMEOUT_USEC (1 * USEC_PER_SEC)
@@ -52,7 +60,7 @@ typedef struct Run {
         bool etcd_on_new;               /* etcd was started on the restored data */
         bool etcd_start_ok;             /* ... and the start itself succeeded */
         bool nospace_alarm;             /* the last healthy answer reported etcd's NOSPACE alarm */
-        bool controller_answered[2];    /* kube-controller-manager's, kube-scheduler's port, before the restore */
+        bool controller_answered[N_CONTROLLER_PODS];    /* kube-controller-manager's, kube-scheduler's port, before the restore */
         dev_t db_dev;                   /* the restored member/snap/db the swap put in place */
         ino_t db_ino;
         char *error;

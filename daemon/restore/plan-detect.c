@@ -40,7 +40,7 @@ static int plan_apiserver(RestorePlan *p, const Config *c, const Manifest *m, bo
         unsigned line = 0;
         int r;
 
-        r = command_port(m, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT, &p->apiserver_port, &error);
+        r = command_port(m, APISERVER_PORT_FLAG, APISERVER_DEFAULT_PORT, false, &p->apiserver_port, &error);
         if (r >= 0)
                 r = command_address(m, APISERVER_ADDRESS_FLAG, &p->apiserver_address, &error);
         if (r < 0)

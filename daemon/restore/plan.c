@@ -27,6 +27,7 @@
 #include "format/mvcc.h"
 #include "restore/internal.h"
 #include "restore/manifest.h"
+#include "restore/static-pod.h"
 #include "restore/units.h"
 #include "util/io.h"
 #include "util/parse.h"
@@ -625,6 +626,30 @@ static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
         return member_apply_config(&p->member, &c->restore, config_path, ret_error);
 }
 
+/* In static-pod mode, the controllers' manifests the restore restarts at its end, read now: one that cannot be
+ * read would only be found once etcd and kube-apiserver are back, and fail a restore already proven. */
+static int plan_controllers(RestorePlan *p, const Config *c, char **ret_error) {
+        if (p->mode != RESTORE_MODE_STATIC_POD || !c->restore.restart_controllers)
+                return 0;
+        for (size_t i = 0; i < N_CONTROLLER_PODS; i++) {
+                _cleanup_free_ char *address = NULL, *error = NULL;
+                bool present = false;
+                uint16_t port = 0;
+                int r;
+
+                r = static_pod_serving(p->manifests_dir, controller_pods[i].file, controller_pods[i].default_port,
+                                       &present, &port, &address, &error);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return free_and_format(ret_error, "cannot read --secure-port/--bind-address from %s/%s, "
+                                               "which the restore restarts at its end: %s; mend it, or set "
+                                               "restore.restart_controllers = false", p->manifests_dir,
+                                               controller_pods[i].file, error ? error : strerror(-r)), r;
+        }
+        return 0;
+}
+
 /* Whether initial_cluster gives some member the peer URL url. */
 static bool cluster_has_url(const char *initial_cluster, const char *url, size_t len) {
         for (const char *q = initial_cluster; *q;) {
@@ -842,6 +867,8 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
         r = plan_manifests_first(p, c, ret_error);
         if (r >= 0)
                 r = plan_detect(p, c, ret_error);
+        if (r >= 0)
+                r = plan_controllers(p, c, ret_error);
         if (r >= 0)
                 r = plan_member(p, c, ret_error);
         if (r >= 0)

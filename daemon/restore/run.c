@@ -485,20 +485,14 @@ _printf_(3, 4) static void pod_error(Run *run, const Pod *pod, const char *fmt, 
 /* Whether pod's manifest is in the manifests dir, and where it serves: its
  * --secure-port and --bind-address. 0, or -errno with run->error. */
 static int pod_read(Run *run, Pod *pod) {
-        _cleanup_free_ char *path = path_join(run->p->manifests_dir, pod->file), *error = NULL;
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        if (!path)
-                return -ENOMEM;
-        pod->present = access(path, F_OK) >= 0;
-        if (!pod->present)
-                return 0;
-        r = static_pod_manifest_port(path, "--secure-port", pod->default_port, &pod->port, &error);
-        if (r >= 0)
-                r = static_pod_manifest_address(path, "--bind-address", &pod->address, &error);
+        r = static_pod_serving(run->p->manifests_dir, pod->file, pod->default_port, &pod->present, &pod->port,
+                               &pod->address, &error);
         if (r < 0)
-                free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s: %s", path,
-                                error ? error : strerror(-r));
+                free_and_format(&run->error, "cannot read --secure-port/--bind-address from %s/%s: %s",
+                                run->p->manifests_dir, pod->file, error ? error : strerror(-r));
         return r;
 }
 
@@ -533,7 +527,7 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
                                   static_pod_move_reason(r, pods[i].out, reason, sizeof reason));
         }
         for (size_t i = 0; i < n && r >= 0; i++)
-                if (pods[i].out) {
+                if (pods[i].out && pods[i].port != 0) {
                         r = wait_tcp(run, pods[i].address, pods[i].port, false, deadline);
                         if (r < 0) {
                                 _cleanup_free_ char *why = TAKE_PTR(run->error);
@@ -560,6 +554,12 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!pods[i].present)
                         continue;
+                if (pods[i].port == 0) {
+                        restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
+                                       "%s is back in %s; its --secure-port is 0 (it serves no port): not waited "
+                                       "for", pods[i].file, p->manifests_dir);
+                        continue;
+                }
                 if (!pods[i].answered) {
                         restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
                                        "%s is back in %s; its %s port %u did not answer before the restore either: "
@@ -581,10 +581,7 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         return r < 0 ? r : (int) restarted;
 }
 
-static const struct {
-        const char *file;
-        uint16_t default_port;
-} controller_pods[] = {
+const struct ControllerPod controller_pods[N_CONTROLLER_PODS] = {
         { "kube-controller-manager.yaml", 10257 },
         { "kube-scheduler.yaml", 10259 },
 };
@@ -598,11 +595,11 @@ static void probe_controllers(Run *run) {
 
         if (p->mode != RESTORE_MODE_STATIC_POD || !run->c->restore.restart_controllers)
                 return;
-        for (size_t i = 0; i < ELEMENTSOF(controller_pods); i++) {
+        for (size_t i = 0; i < N_CONTROLLER_PODS; i++) {
                 Pod pod = { .file = controller_pods[i].file, .default_port = controller_pods[i].default_port };
 
                 /* One that cannot be read is named by the restart step. */
-                if (pod_read(run, &pod) >= 0 && pod.present)
+                if (pod_read(run, &pod) >= 0 && pod.present && pod.port != 0)
                         run->controller_answered[i] = tcp_probe(pod.address, pod.port, PROBE_CONNECT_TIMEOUT_USEC) > 0;
                 free(pod.address);
                 run->error = mfree(run->error);

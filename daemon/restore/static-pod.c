@@ -19,6 +19,7 @@
 #include "restore/manifest.h"
 #include "restore/static-pod.h"
 #include "util/io.h"
+#include "util/path.h"
 #include "util/str.h"
 
 int static_pod_manifest_move(const char *from_dir, const char *to_dir, const char *file, bool *ret_moved) {
@@ -49,7 +50,8 @@ const char *static_pod_move_reason(int r, bool moved, char *buf, size_t size) {
         return buf;
 }
 
-int command_port(const Manifest *m, const char *flag, uint16_t default_port, uint16_t *ret, char **ret_error) {
+int command_port(const Manifest *m, const char *flag, uint16_t default_port, bool allow_zero, uint16_t *ret,
+                 char **ret_error) {
         unsigned line = 0;
         const char *value = manifest_flag(m, flag, &line);
         uint32_t port = 0;
@@ -64,7 +66,7 @@ int command_port(const Manifest *m, const char *flag, uint16_t default_port, uin
                         break;
                 port = port * 10 + (uint32_t) (*p - '0');
         }
-        if (digits == 0 || value[digits] || port == 0 || port > 65535)
+        if (digits == 0 || value[digits] || (port == 0 && !allow_zero) || port > 65535)
                 return free_and_format(ret_error, "%s%s%.0u: %s=%s is not a port number", m->file, line ? ":" : "",
                                        line, flag, value), -EBADMSG;
         *ret = (uint16_t) port;
@@ -90,23 +92,22 @@ int command_address(const Manifest *m, const char *flag, char **ret, char **ret_
         return *ret ? 0 : -ENOMEM;
 }
 
-int static_pod_manifest_port(const char *path, const char *flag, uint16_t default_port, uint16_t *ret,
-                             char **ret_error) {
+int static_pod_serving(const char *dir, const char *file, uint16_t default_port, bool *ret_present,
+                       uint16_t *ret_port, char **ret_address, char **ret_error) {
         _cleanup_(manifest_freep) Manifest *m = NULL;
+        _cleanup_free_ char *path = path_join(dir, file);
         int r;
 
+        if (!path)
+                return -ENOMEM;
+        *ret_address = NULL;
+        *ret_present = access(path, F_OK) >= 0;
+        if (!*ret_present)
+                return 0;
         r = manifest_load(path, &m, ret_error);
-        if (r < 0)
-                return r;
-        return command_port(m, flag, default_port, ret, ret_error);
-}
-
-int static_pod_manifest_address(const char *path, const char *flag, char **ret, char **ret_error) {
-        _cleanup_(manifest_freep) Manifest *m = NULL;
-        int r;
-
-        r = manifest_load(path, &m, ret_error);
-        if (r < 0)
-                return r;
-        return command_address(m, flag, ret, ret_error);
+        if (r >= 0)
+                r = command_port(m, "--secure-port", default_port, true, ret_port, ret_error);
+        if (r >= 0)
+                r = command_address(m, "--bind-address", ret_address, ret_error);
+        return r;
 }

@@ -6,7 +6,8 @@
 # exist, a data dir that is a mount point or a bind mount on its own file
 # system (the restored dir could not be renamed into it), a data dir that
 # is a symbolic link (and the restore.data_dir that makes it plan), etcd
-# with a --wal-dir, a manifests_dir with a trailing slash, a temporary db that cannot be made next to the data dir
+# with a --wal-dir, a manifests_dir with a trailing slash, a controller's
+# manifest that cannot be read, a temporary db that cannot be made next to the data dir
 # (a full or read-only file system there), no inode there for the run's
 # record (the run stops before it stops anything), a client that is not root, no
 # --yes without a terminal, no restore socket, an encrypted backup and a
@@ -283,6 +284,14 @@ refused "etcd.yaml that is not YAML" "$T/man-notyaml/etcd.yaml" 1 "$C" restore l
 check "etcd.yaml that is not YAML: that manifest unchanged" test "$MSTATE" = "$(tree_state "$T/man-notyaml")"
 bad_manifest inpod "$(sed 's|^    - --data-dir=/var/lib/etcd$|    - --data-dir=/var/lib/etcd-in-image|' "$T/etcd.yaml")"
 refused "--data-dir on no hostPath volume" "etcd.yaml:[0-9]*: --data-dir=/var/lib/etcd-in-image is on no volume of the pod" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
+# A controller's manifest the restore would restart at its end, unreadable:
+# refused now, not found once etcd and kube-apiserver are back.
+bad_manifest ctlbad "$(cat "$T/etcd.yaml")"
+printf 'apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - command: [kube-scheduler, --secure-port=http]\n' \
+  > "$T/man-ctlbad/kube-scheduler.yaml"
+refused "kube-scheduler.yaml with a --secure-port that is no port" \
+  "cannot read --secure-port/--bind-address from $T/man-ctlbad/kube-scheduler.yaml, which the restore restarts at its end: .*--secure-port=http is not a port number; mend it, or set restore.restart_controllers = false" \
   1 "$C" restore latest --yes --socket "$RSOCK"
 # etcd with its WAL in a directory of its own: the restore would swap the
 # data dir alone; refused, naming the flag.

@@ -265,6 +265,17 @@ check "silent controller: its manifest is back" test -f "$MAN/kube-scheduler.yam
 cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
 check "kube-scheduler serving again" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
 
+# ---- a controller that serves no port (--secure-port=0) is not waited for ---------
+scheduler_binding_nothing 0
+out=$("$C" restore latest --yes --socket "$SILENTSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "--secure-port=0: restore exit 0" test $rc -eq 0
+check "--secure-port=0: said it serves no port, not waited for" \
+  grep -qF "kube-scheduler.yaml is back in $MAN; its --secure-port is 0 (it serves no port): not waited for" <<<"$out"
+check "--secure-port=0: its manifest is back" test -f "$MAN/kube-scheduler.yaml"
+cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
+check "kube-scheduler serving again" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+
 # ---- a controller that goes away with kube-apiserver is still waited for ---------
 # As a real kube-scheduler loses its lease and exits while kube-apiserver is
 # down (the kubelet then starts it again with back-off), this one serves its

@@ -53,10 +53,24 @@ static const char *manifest(const char *text) {
         return path;
 }
 
-static void check_port(const char *text, int want) {
+/* The port of a manifest's command as kube-apiserver's is read (0 refused), or, with zero, as a controller's
+ * through static_pod_serving() (0: it serves none). */
+static void check_port_as(const char *text, int want, bool zero) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        _cleanup_free_ char *address = NULL;
         uint16_t port = 0;
-        int r = static_pod_manifest_port(manifest(text), "--secure-port", 6443, &port, NULL);
+        bool present = false;
+        int r;
 
+        if (zero) {
+                manifest(text);
+                r = static_pod_serving(dir, "kube-apiserver.yaml", 6443, &present, &port, &address, NULL);
+                check(present);
+        } else {
+                r = manifest_load(manifest(text), &m, NULL);
+                if (r >= 0)
+                        r = command_port(m, "--secure-port", 6443, false, &port, NULL);
+        }
         if (want < 0) {
                 check_int_eq(r, want);
                 return;
@@ -65,10 +79,19 @@ static void check_port(const char *text, int want) {
         check_int_eq(port, want);
 }
 
+static void check_port(const char *text, int want) {
+        check_port_as(text, want, false);
+        check_port_as(text, want, true);
+}
+
 static void check_address(const char *text, const char *want) {
         char *address = NULL;
-        int r = static_pod_manifest_address(manifest(text), "--bind-address", &address, NULL);
+        uint16_t port = 0;
+        bool present = false;
+        int r;
 
+        manifest(text);
+        r = static_pod_serving(dir, "kube-apiserver.yaml", 6443, &present, &port, &address, NULL);
         if (!want) {
                 check_int_eq(r, -EBADMSG);
                 check(!address);
@@ -90,7 +113,9 @@ static void test_manifest_port(void) {
         /* A manifest that is not YAML is an error, not a scan for text. */
         check_port("    - [--secure-port=1\n", -EBADMSG);
         check_port("    - --secure-port=\n", -EBADMSG);
-        check_port("    - --secure-port=0\n", -EBADMSG);
+        /* 0: kube-apiserver would serve nothing (refused); a controller serves no port. */
+        check_port_as("    - --secure-port=0\n", -EBADMSG, false);
+        check_port_as("    - --secure-port=0\n", 0, true);
         check_port("    - --secure-port=65536\n", -EBADMSG);
         check_port("    - --secure-port=644300\n", -EBADMSG);
         check_port("    - --secure-port=64x3\n", -EBADMSG);
@@ -113,12 +138,13 @@ static void test_manifest_address(void) {
 }
 
 static void test_manifest_missing(void) {
-        char path[sizeof dir + 32], *address = NULL;
+        char *address = NULL;
         uint16_t port = 0;
+        bool present = true;
 
-        snprintf(path, sizeof path, "%s/absent.yaml", dir);
-        check_int_eq(static_pod_manifest_port(path, "--secure-port", 6443, &port, NULL), -ENOENT);
-        check_int_eq(static_pod_manifest_address(path, "--bind-address", &address, NULL), -ENOENT);
+        check_int_eq(static_pod_serving(dir, "absent.yaml", 6443, &present, &port, &address, NULL), 0);
+        check(!present);
+        check(!address);
 }
 
 static bool file_in(const char *d, const char *file) {
