@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,34 @@ static int print_error(struct json_object *o, bool json) {
         else if (streq(code, "refused"))
                 fprintf(stderr, "etcd-backupctl restore: nothing was changed.\n");
         return streq(code, "config_error") ? EXIT_CONFIG : EXIT_FAILURE;
+}
+
+/* Once the restore is confirmed, the service goes on without this client:
+ * an operator who stops watching (Ctrl-C, a closed terminal) is told so, and
+ * where to follow it, before the signal ends the client as it would have. */
+static void on_leave(int sig) {
+        static const char msg[] = "\netcd-backupctl restore: this client stops, the restore does not: it goes on "
+                                  "in the restore service (a confirmed restore is not cancelled); follow it with "
+                                  "journalctl -f -u 'etcd-backupd-restore@*'\n";
+        int saved = errno;
+
+        (void) !write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void) signal(sig, SIG_DFL);
+        (void) raise(sig);
+        errno = saved;
+}
+
+static void tell_when_leaving(void) {
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+        struct sigaction sa = { .sa_handler = on_leave };
+
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                struct sigaction old;
+                /* One ignored (nohup, a background job) stays ignored. */
+                if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+                        (void) sigaction(sigs[i], &sa, NULL);
+        }
 }
 
 /* Read step objects until the result, a plan awaiting confirmation, or an
@@ -312,6 +341,7 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 printf("\n");
         fflush(stdout);
 
+        tell_when_leaving();
         r = answer_plan(&conn, pinned);
         if (r < 0 && r != -EPIPE) {
                 fprintf(stderr, "etcd-backupctl restore: cannot send the confirmation to %s: %s\n", socket_path,

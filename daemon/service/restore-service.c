@@ -106,8 +106,11 @@ static void on_progress(const char *step, RestoreStepState state, const char *me
                 json_object_object_add(o, "message", json_object_new_string(message));
                 send_object(s, o);
         }
+        /* What the client shows as it happens; once it has gone (the operator stopped watching), the journal is
+         * where it is followed. */
         if (state == RESTORE_STEP_RUNNING)
-                log_debug("%s%s: %s", s->dry_run ? "dry run: " : "", step, message);
+                log_full_errno(s->client_gone ? LOG_INFO : LOG_DEBUG, 0, "%s%s: %s", s->dry_run ? "dry run: " : "",
+                               step, message);
         else
                 log_full_errno(state == RESTORE_STEP_FAILED ? LOG_ERR : LOG_INFO, 0, "%s%s: %s: %s",
                                s->dry_run ? "dry run: " : "", step, restore_step_state_to_string(state), message);

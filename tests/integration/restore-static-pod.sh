@@ -266,10 +266,21 @@ cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
 check "kube-scheduler serving again" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
 
 # ---- a controller that serves no port (--secure-port=0) is not waited for ---------
+# This time the client is stopped once etcd is (SIGTERM: a background job
+# ignores SIGINT, Ctrl-C's signal, which the client treats the same): it
+# says the restore goes on and where to follow it, and the service finishes.
 scheduler_binding_nothing 0
-out=$("$C" restore latest --yes --socket "$SILENTSOCK" 2>&1); rc=$?
-echo "$out" | sed 's/^/    /'
-check "--secure-port=0: restore exit 0" test $rc -eq 0
+lines=$(wc -l < "$T/restore-silent.log")
+"$C" restore latest --yes --socket "$SILENTSOCK" > "$T/interrupted.out" 2>&1 & CLIENT=$!
+wait_for 60 grep -q "^ *ok  stop etcd: " "$T/interrupted.out"
+kill -TERM "$CLIENT"; wait "$CLIENT"; rc=$?
+sed 's/^/    /' "$T/interrupted.out"
+check "the client stopped after the confirmation: the client ends by the signal (exit $rc)" test $rc -eq 143
+check "the client stopped after the confirmation: says the restore goes on, and where to follow it" \
+  grep -qF "this client stops, the restore does not: it goes on in the restore service (a confirmed restore is not cancelled); follow it with journalctl -f -u 'etcd-backupd-restore@*'" "$T/interrupted.out"
+restored() { tail -n +$((lines + 1)) "$T/restore-silent.log" | grep -q "Restored etcd from"; }
+check "the client stopped after the confirmation: the restore service finished the restore" wait_for 120 restored
+out=$(tail -n +$((lines + 1)) "$T/restore-silent.log")
 check "--secure-port=0: said it serves no port, not waited for" \
   grep -qF "kube-scheduler.yaml is back in $MAN; its --secure-port is 0 (it serves no port): not waited for" <<<"$out"
 check "--secure-port=0: its manifest is back" test -f "$MAN/kube-scheduler.yaml"
