@@ -498,7 +498,12 @@ int manifest_load(const char *path, Manifest **ret, char **ret_error) {
         size_t size = 0;
         int r;
 
-        r = read_full_file(path, MANIFEST_MAX_BYTES, &text, &size);
+        r = read_regular_file(path, MANIFEST_MAX_BYTES, &text, &size);
+        if (r == -EMEDIUMTYPE) {
+                free_and_format(ret_error, "%s is not a regular file (a FIFO, device or directory): not a manifest",
+                                path);
+                return -EBADMSG;
+        }
         if (r == -EFBIG) {
                 free_and_format(ret_error, "%s: larger than %zu bytes, not a manifest", path, MANIFEST_MAX_BYTES);
                 return r;

@@ -361,7 +361,7 @@ int units_read_env_file(const char *path, char ***env) {
         size_t size = 0;
         int r;
 
-        r = read_full_file(path, ENV_FILE_MAX_BYTES, &text, &size);
+        r = read_regular_file(path, ENV_FILE_MAX_BYTES, &text, &size);
         if (r < 0)
                 return r;
         return env_file_parse(text, size, env);
@@ -453,6 +453,10 @@ int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_
                         return k;
                 if (k == -EBADMSG) {
                         set_error(ret_error, "%s: EnvironmentFile=%s contains a NUL byte", unit, file);
+                        return k;
+                }
+                if (k == -EMEDIUMTYPE) {
+                        set_error(ret_error, "EnvironmentFile=%s of %s is not a regular file", file, unit);
                         return k;
                 }
                 if (k < 0 && !(ignore && k == -ENOENT)) {

@@ -142,14 +142,10 @@ static int open_for_reading(const char *path) {
         return fd;
 }
 
-int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
+static int read_all(int fd, size_t max, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, alloc = 0;
 
-        fd = open_for_reading(path);
-        if (fd < 0)
-                return fd;
         for (;;) {
                 ssize_t k;
                 if (alloc - size < 4096) {
@@ -187,6 +183,27 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         if (ret_size)
                 *ret_size = size;
         return 0;
+}
+
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = open_for_reading(path);
+
+        if (fd < 0)
+                return fd;
+        return read_all(fd, max, ret, ret_size);
+}
+
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EMEDIUMTYPE;
+        return read_all(fd, max, ret, ret_size);
 }
 
 int read_secret_file(const char *path, size_t max, char **ret, size_t *ret_size) {

@@ -26,6 +26,11 @@ ssize_t loop_read(int fd, void *buf, size_t n);
  * counted in *ret_size). -EFBIG if larger than max. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
+/* The same for a file that must be a regular one (a manifest, an
+ * environment file): anything else, a FIFO with a writer included, is
+ * -EMEDIUMTYPE without a byte read or a wait. */
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_size);
+
 /* Read a secret file of at most max bytes into one buffer of max + 1 bytes,
  * never grown, so no copy is left behind in freed memory; on every failure
  * what was read is wiped. NUL-terminated; the caller wipes *ret_size bytes

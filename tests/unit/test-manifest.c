@@ -8,9 +8,12 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "restore/manifest.h"
@@ -317,6 +320,28 @@ static void test_errors(void) {
         check(error && strstr(error, "cannot read /nonexistent/etcd.yaml"));
 }
 
+/* Not a regular file: refused at once, never waited on (a FIFO with a
+ * writer that never writes would block a read for ever). */
+static void test_not_regular(void) {
+        char dir[] = "/tmp/test-manifest.XXXXXX", fifo[sizeof dir + 16];
+        _cleanup_free_ char *error = NULL;
+        Manifest *m = NULL;
+        int writer;
+
+        check(mkdtemp(dir));
+        snprintf(fifo, sizeof fifo, "%s/etcd.yaml", dir);
+        check(mkfifo(fifo, 0600) == 0);
+        writer = open(fifo, O_RDWR | O_CLOEXEC);        /* a writer, and a reader so that open does not wait */
+        check(writer >= 0);
+        check_int_eq(manifest_load(fifo, &m, &error), -EBADMSG);
+        check(!m && error && strstr(error, "etcd.yaml is not a regular file (a FIFO, device or directory)"));
+        error = mfree(error);
+        check_int_eq(manifest_load(dir, &m, &error), -EBADMSG);
+        check(!m && error && strstr(error, "is not a regular file"));
+        close(writer);
+        check(unlink(fifo) == 0 && rmdir(dir) == 0);
+}
+
 int main(void) {
         TEST_RUN(test_kubeadm_etcd);
         TEST_RUN(test_kubeadm_apiserver);
@@ -324,5 +349,6 @@ int main(void) {
         TEST_RUN(test_flag_forms);
         TEST_RUN(test_host_paths);
         TEST_RUN(test_errors);
+        TEST_RUN(test_not_regular);
         return 0;
 }
