@@ -134,7 +134,7 @@ static int source_lookup(const Source *s, const char *flag, bool etcd_env, Disco
                 r = list_flag(s->m, flag, &list);
                 v = list;
         } else
-                r = member_setting(s->m, etcd_env ? s->env : NULL, flag, &v, NULL, &var);
+                r = member_setting(s->m, !etcd_env ? NULL : s->pod ? s->m->env : s->env, flag, &v, NULL, &var);
         if (r < 0)
                 return r;
         if (!v)

@@ -213,10 +213,84 @@ static int split_flags(Manifest *m, const unsigned *lines, size_t first) {
         return 0;
 }
 
+/* "$(NAME)" replaced by NAME's value in env (a name env does not define is kept as written), "$$" by "$", as
+ * the kubelet expands a container's command, args and env values. NULL: no memory. */
+static char *expand_refs(const char *s, char *const *env) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+
+        if (!f)
+                return NULL;
+        for (const char *p = s; *p;) {
+                const char *close, *value = NULL;
+
+                if (p[0] == '$' && p[1] == '$') {
+                        fputc('$', f);
+                        p += 2;
+                        continue;
+                }
+                if (p[0] == '$' && p[1] == '(' && (close = strchr(p + 2, ')'))) {
+                        _cleanup_free_ char *name = strndup(p + 2, (size_t) (close - p - 2));
+                        if (name && *name)
+                                value = strv_env_get(env, name);
+                        if (value) {
+                                fputs(value, f);
+                                p = close + 1;
+                                continue;
+                        }
+                }
+                fputc(*p++, f);
+        }
+        if (fclose(f) != 0)
+                return mfree(out);
+        return out;
+}
+
+/* spec.containers[0].env: each {name, value} as "NAME=VALUE" (expanded against the ones before it), in order;
+ * an entry with valueFrom (a secret, a field) has no value here and is left out. */
+static int read_env(Walk *w, Manifest *m, yaml_node_t *env) {
+        static const char where[] = "spec.containers[0].env";
+        int r;
+
+        r = expect(w, env, YAML_SEQUENCE_NODE, where);
+        if (r < 0)
+                return r;
+        if (seq_len(env) > MANIFEST_MAX_ITEMS)
+                return walk_error(w, env, "%s has more than %d items", where, MANIFEST_MAX_ITEMS), -E2BIG;
+        for (size_t i = 0; i < seq_len(env); i++) {
+                yaml_node_t *item = node_at(w, env->data.sequence.items.start[i]);
+                _cleanup_free_ char *name = NULL, *value = NULL, *expanded = NULL, *entry = NULL;
+                char what[64];
+
+                snprintf(what, sizeof what, "%s[%zu]", where, i);
+                if (!item)
+                        return walk_error(w, env, "%s is missing", what);
+                r = expect(w, item, YAML_MAPPING_NODE, what);
+                if (r >= 0)
+                        r = map_string(w, item, "name", what, true, &name);
+                if (r >= 0)
+                        r = map_string(w, item, "value", what, false, &value);
+                if (r < 0)
+                        return r;
+                if (!*name || strchr(name, '='))
+                        return walk_error(w, item, "%s.name \"%s\" is not a variable name", what, name), -EBADMSG;
+                if (!value)
+                        continue;
+                expanded = expand_refs(value, m->env);
+                if (!expanded || asprintf(&entry, "%s=%s", name, expanded) < 0)
+                        return -ENOMEM;
+                r = strv_consume(&m->env, TAKE_PTR(entry));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
         static const char where[] = "spec.containers[0]";
         _cleanup_free_ unsigned *lines = NULL;
-        yaml_node_t *command = NULL, *args = NULL, *mounts = NULL;
+        yaml_node_t *command = NULL, *args = NULL, *mounts = NULL, *env = NULL;
         size_t first = 0;
         int r;
 
@@ -231,6 +305,10 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
                 r = map_get(w, c, "args", where, &args);
         if (r >= 0)
                 r = map_get(w, c, "volumeMounts", where, &mounts);
+        if (r >= 0)
+                r = map_get(w, c, "env", where, &env);
+        if (r >= 0 && env)
+                r = read_env(w, m, env);
         if (r < 0)
                 return r;
         if (command) {
@@ -248,6 +326,19 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
                 r = append_words(w, m, &lines, args, "spec.containers[0].args");
                 if (r < 0)
                         return r;
+        }
+        for (size_t i = 0; m->env && i < m->argc; i++) {
+                char *expanded = expand_refs(m->argv[i], m->env);
+                if (!expanded)
+                        return -ENOMEM;
+                free(m->argv[i]);
+                m->argv[i] = expanded;
+        }
+        if (m->program && !streq(m->program, m->argv[0])) {
+                free(m->program);
+                m->program = strdup(m->argv[0]);
+                if (!m->program)
+                        return -ENOMEM;
         }
         r = split_flags(m, lines, first);
         if (r < 0)
@@ -439,6 +530,7 @@ Manifest *manifest_free(Manifest *m) {
         free(m->container);
         free(m->program);
         strv_free(m->argv);
+        strv_free(m->env);
         for (size_t i = 0; m->flags && i < m->n_flags; i++) {
                 free(m->flags[i].name);
                 free(m->flags[i].value);

@@ -51,7 +51,8 @@ typedef struct Manifest {
         char *pod_name;  /* metadata.name, or NULL */
         char *container; /* spec.containers[0].name, or NULL */
         char *program;   /* command[0], or NULL when the pod has no command */
-        char **argv;     /* command + args, NULL-terminated (program first when given) */
+        char **argv;     /* command + args, NULL-terminated (program first when given), $(VAR) expanded */
+        char **env;      /* spec.containers[0].env with a value: "NAME=VALUE", in order; NULL when none */
         size_t argc;
         ManifestFlag *flags;
         size_t n_flags;

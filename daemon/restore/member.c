@@ -126,40 +126,48 @@ static int fill_defaults(EtcdMember *m) {
 
 int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error) {
         _cleanup_(member_done) EtcdMember m = {};
-        _cleanup_free_ char *host = NULL;
+        _cleanup_free_ char *host = NULL, *dd = NULL;
         const ManifestMount *mount = NULL;
-        const char *dd;
         unsigned line = 0;
         int r;
 
+        /* The pod's env: ETCD_* as etcd reads them, a flag on the command winning over its variable. */
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                const char *v = manifest_flag(man, keys[i].flag, &line);
+                _cleanup_free_ char *var = NULL;
+                const char *v;
+
+                r = member_setting(man, man->env, keys[i].flag, &v, &line, &var);
+                if (r < 0)
+                        return r;
                 if (!v)
                         continue;
-                r = member_value_set(field(&m, i), v, true, "%s:%u: --%s", man->file, line, keys[i].flag);
+                if (var)
+                        r = member_value_set(field(&m, i), v, true, "%s: env %s", man->file, var);
+                else
+                        r = member_value_set(field(&m, i), v, true, "%s:%u: --%s", man->file, line, keys[i].flag);
                 if (r < 0)
                         return r;
         }
-        dd = manifest_flag(man, "data-dir", &line);
-        if (!dd || !*dd)
+        if (!m.data_dir.value || !*m.data_dir.value)
                 return free_and_format(ret_error, "%s: the container's command has no --data-dir (program %s): "
                                        "not etcd's manifest, or etcd without flags", man->file,
                                        man->program ? man->program : "none"), -EBADMSG;
-        r = manifest_host_path(man, dd, &host, &mount);
+        /* "etcd.yaml:23: --data-dir=/var/lib/etcd", "etcd.yaml: env ETCD_DATA_DIR=/var/lib/etcd" */
+        if (asprintf(&dd, "%s=%s", m.data_dir.source, m.data_dir.value) < 0)
+                return -ENOMEM;
+        r = manifest_host_path(man, m.data_dir.value, &host, &mount);
         if (r == -ENOMEM)
                 return r;
         if (r == -EINVAL)
-                return free_and_format(ret_error, "%s:%u: --data-dir=%s is not an absolute, clean path", man->file,
-                                       line, dd), -EBADMSG;
+                return free_and_format(ret_error, "%s is not an absolute, clean path", dd), -EBADMSG;
         if (r == -ENOENT)
-                return free_and_format(ret_error, "%s:%u: --data-dir=%s is on no volume of the pod: etcd's data would "
-                                       "be inside the container", man->file, line, dd), -EBADMSG;
+                return free_and_format(ret_error, "%s is on no volume of the pod: etcd's data would be inside the "
+                                       "container", dd), -EBADMSG;
         if (r < 0)
-                return free_and_format(ret_error, "%s:%u: --data-dir=%s is mounted from volume %s, which is not a "
-                                       "hostPath volume of the pod", man->file, line, dd,
-                                       mount && mount->name ? mount->name : "?"), -EBADMSG;
-        r = member_value_set(&m.data_dir, host, true, "%s:%u: --data-dir=%s, hostPath volume %s", man->file, line, dd,
-                      mount && mount->name ? mount->name : "?");
+                return free_and_format(ret_error, "%s is mounted from volume %s, which is not a hostPath volume of "
+                                       "the pod", dd, mount && mount->name ? mount->name : "?"), -EBADMSG;
+        r = member_value_set(&m.data_dir, host, true, "%s, hostPath volume %s", dd,
+                             mount && mount->name ? mount->name : "?");
         if (r >= 0)
                 r = fill_defaults(&m);
         if (r < 0)

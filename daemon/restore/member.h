@@ -6,8 +6,9 @@
  * peer URLs, initial cluster and token, client URLs and TLS files, each
  * with where it was read (a manifest's line and flag, a unit's ExecStart=
  * or Environment=, etcd's own default). A static pod's etcd.yaml is read
- * with the manifest reader, its --data-dir mapped through the hostPath
- * volume mounted there to the directory on the node; a systemd unit's
+ * with the manifest reader (its command, and its container's env for the
+ * ETCD_* variables, as for a unit), its --data-dir mapped through the
+ * hostPath volume mounted there to the directory on the node; a systemd unit's
  * command line and environment (ETCD_* as etcd reads them: a flag on the
  * command line wins over its variable) are given by the caller. The
  * restore block of the configuration only overrides: a value it sets that

@@ -320,6 +320,34 @@ static void test_errors(void) {
         check(error && strstr(error, "cannot read /nonexistent/etcd.yaml"));
 }
 
+/* The container's env, and $(VAR) in command and args, as the kubelet
+ * expands them. */
+static void test_env(void) {
+        _cleanup_(manifest_freep) Manifest *m = parse_ok(
+                "spec:\n"
+                "  containers:\n"
+                "  - command: [$(BIN), --name=$(NODE), --data-dir, /var/lib/$(DIR), --cost=$$(NODE), --x=$(NONE)]\n"
+                "    env:\n"
+                "    - {name: BIN, value: etcd}\n"
+                "    - {name: NODE, value: cp1}\n"
+                "    - name: SECRET\n"
+                "      valueFrom: {secretKeyRef: {name: s, key: k}}\n"
+                "    - {name: DIR, value: $(NODE)-etcd}\n"
+                "    - {name: ETCD_NAME, value: from-env}\n");
+
+        check_str_eq(m->program, "etcd");
+        check_str_eq(manifest_flag(m, "--name", NULL), "cp1");
+        check_str_eq(manifest_flag(m, "--data-dir", NULL), "/var/lib/cp1-etcd");
+        check_str_eq(manifest_flag(m, "--cost", NULL), "$(NODE)");
+        check_str_eq(manifest_flag(m, "--x", NULL), "$(NONE)");
+        check_int_eq(strv_length(m->env), 4);
+        check_str_eq(strv_env_get(m->env, "DIR"), "cp1-etcd");
+        check_str_eq(strv_env_get(m->env, "ETCD_NAME"), "from-env");
+        check(!strv_env_get(m->env, "SECRET"));
+        parse_bad("spec:\n  containers:\n  - command: [etcd]\n    env: [{value: x}]\n", -EBADMSG,
+                  "t.yaml:4: spec.containers[0].env[0] has no name");
+}
+
 /* Not a regular file: refused at once, never waited on (a FIFO with a
  * writer that never writes would block a read for ever). */
 static void test_not_regular(void) {
@@ -349,6 +377,7 @@ int main(void) {
         TEST_RUN(test_flag_forms);
         TEST_RUN(test_host_paths);
         TEST_RUN(test_errors);
+        TEST_RUN(test_env);
         TEST_RUN(test_not_regular);
         return 0;
 }

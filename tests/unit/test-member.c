@@ -47,6 +47,28 @@ static void test_kubeadm_etcd(void) {
         check(!m.wal_dir.value); /* kubeadm keeps the WAL in the data dir */
 }
 
+/* etcd's settings from the pod's env: a flag wins over its ETCD_ variable. */
+static void test_pod_env(void) {
+        static const char text[] =
+                "spec:\n"
+                "  containers:\n"
+                "  - command: [etcd, --name=cp1]\n"
+                "    env:\n"
+                "    - {name: ETCD_NAME, value: ignored}\n"
+                "    - {name: ETCD_DATA_DIR, value: /var/lib/etcd}\n"
+                "    volumeMounts: [{name: etcd-data, mountPath: /var/lib/etcd}]\n"
+                "  volumes: [{name: etcd-data, hostPath: {path: /srv/etcd}}]\n";
+        _cleanup_(manifest_freep) Manifest *man = NULL;
+        _cleanup_(member_done) EtcdMember m = {};
+        _cleanup_free_ char *error = NULL;
+
+        check_int_eq(manifest_parse("etcd.yaml", text, strlen(text), &man, &error), 0);
+        check_int_eq(member_from_manifest(man, &m, &error), 0);
+        check_str_eq(m.name.value, "cp1");
+        check_str_eq(m.data_dir.value, "/srv/etcd");
+        check_str_eq(m.data_dir.source, "etcd.yaml: env ETCD_DATA_DIR=/var/lib/etcd, hostPath volume etcd-data");
+}
+
 static int apply(const char *file, ConfigRestore *c, char **error) {
         _cleanup_(manifest_freep) Manifest *man = load_fixture(file);
         _cleanup_(member_done) EtcdMember m = {};
@@ -205,6 +227,7 @@ int main(void) {
         TEST_RUN(test_overrides);
         TEST_RUN(test_bad_manifests);
         TEST_RUN(test_command);
+        TEST_RUN(test_pod_env);
         TEST_RUN(test_setting);
         TEST_RUN(test_cluster_names);
         return 0;
