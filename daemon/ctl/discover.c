@@ -56,6 +56,30 @@ static void put_value(FILE *f, const char *key, const DiscoverValue *v, const ch
         fputs(";\n", f);
 }
 
+/* A restore key from etcd's flag: the value found, under its source; when
+ * etcd runs without the flag, etcd's own default (when it has a useful one);
+ * else, and whenever etcd was not found on this node, the key commented out
+ * with why: the restore then reads it from etcd as etcd runs at that time,
+ * and nothing here pins a value etcd never had. */
+static void put_etcd_setting(FILE *f, const Discovery *d, const char *key, const DiscoverValue *v, const char *flag,
+                             const char *etcd_default) {
+        if (v->value) {
+                put_value(f, key, v, NULL, NULL);
+                return;
+        }
+        if (d->etcd_source && etcd_default) {
+                fprintf(f, "  # %s runs etcd without %s: etcd's default\n  %s = ", d->etcd_source, flag, key);
+                put_string(f, etcd_default);
+                fputs(";\n", f);
+                return;
+        }
+        if (d->etcd_source)
+                fprintf(f, "  # %s runs etcd without %s\n", d->etcd_source, flag);
+        else
+                fprintf(f, "  # etcd was not found on this node: %s unknown\n", flag);
+        fprintf(f, "  # (the restore reads it from etcd as it runs then)\n  # %s = \"\";\n", key);
+}
+
 /* The shipped configuration's text of every group but etcd and restore,
  * which discover fills itself: each with its comment (the paragraph right
  * above it), and the commented-out optional groups between them, so that
@@ -134,14 +158,16 @@ static int format_config(const Discovery *d, char **ret) {
                 put_string(f, d->apiserver_unit);
         }
         fputs(";\n", f);
-        put_value(f, "data_dir", &d->data_dir, "etcd's --data-dir not found: the default", "/var/lib/etcd");
-        put_value(f, "name", &d->name, "etcd's --name not found: etcd's default", "default");
-        put_value(f, "initial_cluster", &d->initial_cluster, "etcd's --initial-cluster not found: etcd's default",
-                  "default=https://127.0.0.1:2380");
-        put_value(f, "initial_cluster_token", &d->initial_cluster_token,
-                  "etcd's --initial-cluster-token not given: etcd's default", "etcd-cluster");
-        put_value(f, "initial_advertise_peer_urls", &d->initial_advertise_peer_urls,
-                  "etcd's --initial-advertise-peer-urls not found: the default", "https://127.0.0.1:2380");
+        /* etcd's defaults as etcd has them; its data dir's ("NAME.etcd" below its working directory) is none a
+         * restore could use. */
+        put_etcd_setting(f, d, "data_dir", &d->data_dir, "--data-dir", NULL);
+        put_etcd_setting(f, d, "name", &d->name, "--name", "default");
+        put_etcd_setting(f, d, "initial_cluster", &d->initial_cluster, "--initial-cluster",
+                         "default=http://localhost:2380");
+        put_etcd_setting(f, d, "initial_cluster_token", &d->initial_cluster_token, "--initial-cluster-token",
+                         "etcd-cluster");
+        put_etcd_setting(f, d, "initial_advertise_peer_urls", &d->initial_advertise_peer_urls,
+                         "--initial-advertise-peer-urls", "http://localhost:2380");
         fputs("  etcdutl = \"\";\n"
               "  health_timeout = \"5min\";\n"
               "  confirm_timeout = \"5min\";\n"

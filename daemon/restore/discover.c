@@ -56,6 +56,7 @@ Discovery *discovery_free(Discovery *d) {
         value_done(&d->cacert);
         value_done(&d->cert);
         value_done(&d->key);
+        free(d->etcd_source);
         free(d->manifests_dir);
         free(d->etcd_unit);
         free(d->apiserver_unit);
@@ -343,6 +344,11 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
                            &d->initial_advertise_peer_urls, ret_error);
         if (r < 0)
                 goto finish;
+        for (size_t i = 2; i < 4 && !d->etcd_source; i++)
+                if (src[i].m && !(d->etcd_source = strdup(src[i].label))) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
         d->mode = src[2].m || (src[0].m && !src[3].m) ? RESTORE_MODE_STATIC_POD : RESTORE_MODE_SYSTEMD;
         if (d->mode == RESTORE_MODE_STATIC_POD)
                 d->manifests_dir = strdup(dir);

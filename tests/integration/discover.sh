@@ -60,6 +60,18 @@ check "restore.name: the --flag value form" test "$(value name)" = "cp1"
 check "restore.initial_cluster" test "$(value initial_cluster)" = "cp1=https://192.168.122.10:2380"
 check "restore.initial_advertise_peer_urls" test "$(value initial_advertise_peer_urls)" = "https://192.168.122.10:2380"
 check "restore.initial_cluster_token: not in the manifest, etcd's default" test "$(value initial_cluster_token)" = "etcd-cluster"
+check "restore.initial_cluster_token: says it is etcd's default" \
+  test "$(source_of initial_cluster_token)" = "  # etcd.yaml runs etcd without --initial-cluster-token: etcd's default"
+# No etcd on the node (kube-apiserver's manifest alone): the restore keys are
+# left commented out, saying why, not filled with values etcd never had.
+mkdir -p "$T/apiserver-only" && cp "$M/kube-apiserver.yaml" "$T/apiserver-only/"
+noetcd=$("$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$T/apiserver-only" 2>&1); rc=$?
+check "no etcd on the node: discover exits 0 ($(tail -2 <<<"$noetcd"))" test $rc -eq 0
+for k in data_dir name initial_cluster initial_cluster_token initial_advertise_peer_urls; do
+  check "no etcd on the node: restore.$k commented out" \
+    test -n "$(grep -x "  # $k = \"\";" <<<"$noetcd")" -a -z "$(grep "^  $k = " <<<"$noetcd")"
+done
+check "no etcd on the node: says so" grep -qx "  # etcd was not found on this node: --name unknown" <<<"$noetcd"
 # Every group discover does not fill is the shipped one, comment and all.
 shipped=$TOP_SRCDIR/conf/etcd-backupd.conf
 for g in $(sed -n 's/^\([a-z_]*\): {$/\1/p' "$shipped" | grep -vx -e etcd -e restore); do
