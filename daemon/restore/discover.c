@@ -152,7 +152,14 @@ static int source_host_path(const Source *s, const char *flag, DiscoverValue *v,
         char *host = NULL;
         int r;
 
-        if (!s->pod || !v->value)
+        if (!v->value)
+                return 0;
+        /* A unit's relative path is relative to its WorkingDirectory=, which the configuration cannot follow. */
+        if (!s->pod && v->value[0] != '/')
+                return free_and_format(ret_error, "%s: %s is a relative path (%s, below the unit's "
+                                       "WorkingDirectory=): make it absolute in the unit", s->label, v->value,
+                                       v->source), -EINVAL;
+        if (!s->pod)
                 return 0;
         r = manifest_host_path(s->m, v->value, &host, &mount);
         switch (r) {

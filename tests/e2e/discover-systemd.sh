@@ -133,6 +133,18 @@ check "two sources that disagree: exit 1 ($out)" test $rc -eq 1
 check "two sources that disagree: both named with their values" \
   grep -qF 'two sources disagree: kube-apiserver.yaml: --etcd-certfile is "/e2e/pki/etcd/peer.crt", kube-apiserver.service: --etcd-certfile is "/e2e/pki/etcd/healthcheck-client.crt"' <<<"$out"
 check "two sources that disagree: nothing written" test ! -e "$S/root"
+# A unit whose flag names a relative path (below its WorkingDirectory=,
+# which the configuration cannot follow): refused, naming the unit and flag.
+ct sh -ec '
+  mkdir -p /etc/systemd/system/rel-apiserver.service.d
+  printf "[Service]\nWorkingDirectory=/e2e\nExecStart=/usr/bin/kube-apiserver --etcd-servers=https://127.0.0.1:2379 --etcd-cafile=pki/etcd/ca.crt\n" \
+    > /etc/systemd/system/rel-apiserver.service
+  systemctl daemon-reload
+' >> "$T/ct.log" 2>&1
+out=$(ct "$CTL" discover --manifests-dir /nonexistent --apiserver-unit rel-apiserver.service --etcd-unit e2e-etcd.service 2>&1); rc=$?
+check "a unit's relative path: exit 1 ($out)" test $rc -eq 1
+check "a unit's relative path: named, with the unit and the flag" \
+  grep -qF "rel-apiserver.service: pki/etcd/ca.crt is a relative path (rel-apiserver.service: --etcd-cafile, below the unit's WorkingDirectory=): make it absolute in the unit" <<<"$out"
 out=$(ct "$CTL" discover --manifests-dir /nonexistent --apiserver-unit absent.service 2>&1); rc=$?
 check "a named unit that is not installed: exit 1 ($out)" test $rc -eq 1 && grep -q 'absent.service is not installed' <<<"$out"
 finish
