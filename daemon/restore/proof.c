@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,12 +79,11 @@ static int listening_inodes(const char *file, uint16_t port, uint64_t *inodes, s
         return 0;
 }
 
-pid_t proof_listener_pid(uint16_t port) {
+ssize_t proof_listener_pids(uint16_t port, pid_t *pids, size_t max) {
         uint64_t inodes[LISTENERS_MAX];
         DIR *proc;
         struct dirent *de;
-        size_t n = 0;
-        pid_t found = 0;
+        size_t n = 0, found = 0;
         int r;
 
         r = listening_inodes("/proc/net/tcp", port, inodes, &n);
@@ -96,9 +96,10 @@ pid_t proof_listener_pid(uint16_t port) {
         proc = opendir("/proc");
         if (!proc)
                 return -errno;
-        while (!found && (de = readdir(proc))) {
+        while (found < max && (de = readdir(proc))) {
                 char fds[64];
                 struct dirent *fe;
+                bool listens = false;
                 uint64_t v;
                 DIR *d;
 
@@ -108,7 +109,7 @@ pid_t proof_listener_pid(uint16_t port) {
                 d = opendir(fds);
                 if (!d)
                         continue;
-                while (!found && (fe = readdir(d))) {
+                while (!listens && (fe = readdir(d))) {
                         char target[64];
                         uint64_t ino;
                         ssize_t k = readlinkat(dirfd(d), fe->d_name, target, sizeof target - 1);
@@ -121,16 +122,15 @@ pid_t proof_listener_pid(uint16_t port) {
                         target[k - 1] = '\0';
                         if (safe_atou64(target + 8, &ino) < 0)
                                 continue;
-                        for (size_t i = 0; i < n; i++)
-                                if (inodes[i] == ino) {
-                                        found = (pid_t) v;
-                                        break;
-                                }
+                        for (size_t i = 0; i < n && !listens; i++)
+                                listens = inodes[i] == ino;
                 }
                 closedir(d);
+                if (listens)
+                        pids[found++] = (pid_t) v;
         }
         closedir(proc);
-        return found;
+        return (ssize_t) found;
 }
 
 int proof_holds_file(pid_t pid, dev_t dev, ino_t ino) {

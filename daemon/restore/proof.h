@@ -20,10 +20,12 @@
  * port. */
 int proof_url_port(const char *url, uint16_t *ret);
 
-/* A process that listens on TCP port (any local address, IPv4 or IPv6).
- * Returns its PID, 0 when no listening socket on that port is held by a
- * process we can see, or -errno when /proc/net/tcp cannot be read. */
-pid_t proof_listener_pid(uint16_t port);
+/* The processes that listen on TCP port (any local address, IPv4 or IPv6:
+ * several members of a cluster on one host share a port on different
+ * addresses): their PIDs into pids (at most max), in /proc's order. Returns
+ * how many, 0 when no listening socket on that port is held by a process we
+ * can see, or -errno when /proc/net/tcp cannot be read. */
+ssize_t proof_listener_pids(uint16_t port, pid_t *pids, size_t max);
 
 /* Whether process pid has the file (dev, ino) open. Returns 1 yes, 0 no,
  * -ESRCH when the process is gone, or another -errno (its fds cannot be

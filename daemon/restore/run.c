@@ -362,7 +362,8 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
         RestorePlan *p = run->p;
         char want[PLAN_REVISION_MAX];
         uint16_t port = port_of(p->endpoint);
-        pid_t pid;
+        pid_t pid = 0, pids[16];
+        ssize_t n;
         int r;
 
         if (revision != p->etcd_revision)
@@ -373,20 +374,36 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
                        -ESTALE;
         if (port == 0)
                 return free_and_format(&run->error, "check failed: cannot tell the port of %s", p->endpoint), -EINVAL;
-        pid = proof_listener_pid(port);
-        if (pid <= 0)
+        n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
+        if (n <= 0)
                 return free_and_format(&run->error, "check failed: no process of this host listens on port %u of %s "
-                                       "(%s)", (unsigned) port, p->endpoint, pid < 0 ? strerror((int) -pid) :
-                                       "etcd answers from elsewhere"), pid < 0 ? (int) pid : -ESRCH;
-        r = proof_holds_file(pid, run->db_dev, run->db_ino);
-        if (r < 0)
-                return free_and_format(&run->error, "check failed: cannot read the open files of process %d, which "
-                                       "listens on port %u: %s", (int) pid, (unsigned) port, strerror(-r)), r;
-        if (r == 0)
+                                       "(%s)", (unsigned) port, p->endpoint, n < 0 ? strerror((int) -n) :
+                                       "etcd answers from elsewhere"), n < 0 ? (int) n : -ESRCH;
+        /* The one that holds the restored db, among all that listen on the port (other members, on other
+         * addresses of this host, too). */
+        for (ssize_t i = 0; i < n; i++) {
+                r = proof_holds_file(pids[i], run->db_dev, run->db_ino);
+                if (r < 0)
+                        return free_and_format(&run->error, "check failed: cannot read the open files of process "
+                                               "%d, which listens on port %u: %s", (int) pids[i], (unsigned) port,
+                                               strerror(-r)), r;
+                if (r > 0) {
+                        pid = pids[i];
+                        break;
+                }
+        }
+        if (pid == 0 && n == 1)
                 return free_and_format(&run->error, "check failed: process %d, which listens on port %u, does not "
                                        "hold the restored %s/member/snap/db (inode %" PRIu64 ") open: etcd does not "
-                                       "run on the restored data", (int) pid, (unsigned) port, p->data_dir,
-                                       (uint64_t) run->db_ino), -ESTALE;
+                                       "run on the restored data", (int) pids[0], (unsigned) port, p->data_dir,
+                                       (uint64_t) run->db_ino),
+                       -ESTALE;
+        if (pid == 0)
+                return free_and_format(&run->error, "check failed: none of the %zd processes that listen on port %u "
+                                       "(the first %d) holds the restored %s/member/snap/db (inode %" PRIu64 ") "
+                                       "open: etcd does not run on the restored data", n, (unsigned) port,
+                                       (int) pids[0], p->data_dir, (uint64_t) run->db_ino),
+                       -ESTALE;
         *ret_pid = pid;
         return 0;
 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -81,11 +82,54 @@ static void test_url_port(void) {
         check_int_eq(proof_url_port("https://[::1:2379", &port), -EINVAL);
 }
 
+static ssize_t listeners(uint16_t port, pid_t pids[4]) {
+        return proof_listener_pids(port, pids, 4);
+}
+
+/* Two processes on one port, on two loopback addresses (as members of a
+ * cluster on one host): both are found. */
+static void test_proof_two_listeners(void) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ready[2], done[2], status = 0;
+        pid_t pids[4] = {}, child;
+        char c;
+
+        check(s >= 0 && pipe(ready) == 0 && pipe(done) == 0);
+        check(bind(s, (struct sockaddr *) &a, sizeof a) == 0 && listen(s, 1) == 0);
+        check(getsockname(s, (struct sockaddr *) &a, &len) == 0);
+        child = fork();
+        check(child >= 0);
+        if (child == 0) {
+                struct sockaddr_in b = a;
+                int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+                close(s);
+                b.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+                if (t < 0 || bind(t, (struct sockaddr *) &b, sizeof b) < 0 || listen(t, 1) < 0 ||
+                    write(ready[1], "x", 1) != 1)
+                        _exit(1);
+                (void) !read(done[0], &c, 1);   /* until the parent has looked */
+                _exit(0);
+        }
+        check(read(ready[0], &c, 1) == 1);
+        check_int_eq(listeners(ntohs(a.sin_port), pids), 2);
+        check((pids[0] == getpid() && pids[1] == child) || (pids[0] == child && pids[1] == getpid()));
+        check(write(done[1], "x", 1) == 1);
+        check(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        close(ready[0]);
+        close(ready[1]);
+        close(done[0]);
+        close(done[1]);
+        close(s);
+}
+
 static void test_proof_on_self(void) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t len = sizeof a;
         char path[] = "/tmp/test-procnet.XXXXXX";
         struct stat st;
+        pid_t pids[4] = {};
         int s, fd;
 
         s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -93,11 +137,12 @@ static void test_proof_on_self(void) {
         check(bind(s, (struct sockaddr *) &a, sizeof a) == 0);
         check(getsockname(s, (struct sockaddr *) &a, &len) == 0);
         /* bound, not listening: nobody listens there */
-        check_int_eq(proof_listener_pid(ntohs(a.sin_port)), 0);
+        check_int_eq(listeners(ntohs(a.sin_port), pids), 0);
         check(listen(s, 1) == 0);
-        check_int_eq(proof_listener_pid(ntohs(a.sin_port)), getpid());
+        check_int_eq(listeners(ntohs(a.sin_port), pids), 1);
+        check_int_eq(pids[0], getpid());
         close(s);
-        check_int_eq(proof_listener_pid(ntohs(a.sin_port)), 0);
+        check_int_eq(listeners(ntohs(a.sin_port), pids), 0);
 
         fd = mkstemp(path);
         check(fd >= 0);
@@ -113,5 +158,6 @@ int main(void) {
         TEST_RUN(test_lines);
         TEST_RUN(test_url_port);
         TEST_RUN(test_proof_on_self);
+        TEST_RUN(test_proof_two_listeners);
         return 0;
 }
