@@ -192,7 +192,7 @@ static int format_drop_in(const Discovery *d, char **ret, char **ret_error) {
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
                 for (size_t j = i + 1; j < ELEMENTSOF(files); j++)
-                        if (files[i]->value && files[j]->value &&
+                        if (files[i]->value && files[j]->value && !streq(files[i]->value, files[j]->value) &&
                             streq(base_name(files[i]->value), base_name(files[j]->value)))
                                 return free_and_format(ret_error, "%s and %s have the same file name; a "
                                                        "credential needs its own name", files[i]->value,
@@ -205,10 +205,16 @@ static int format_drop_in(const Discovery *d, char **ret, char **ret_error) {
                    "# under their file names; the empty line drops the shipped kubeadm defaults.\n"
                    "[Service]\n"
                    "LoadCredential=\n", DROP_IN_PATH);
-        for (size_t i = 0; i < ELEMENTSOF(files); i++)
-                if (files[i]->value)
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                bool again = false;
+
+                /* One file for two flags (a certificate and its key in one PEM file): handed over once. */
+                for (size_t j = 0; j < i; j++)
+                        again = again || (files[j]->value && files[i]->value && streq(files[i]->value, files[j]->value));
+                if (files[i]->value && !again)
                         fprintf(f, "# %s\nLoadCredential=%s:%s\n", files[i]->source, base_name(files[i]->value),
                                 files[i]->value);
+        }
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(text);

@@ -201,6 +201,19 @@ out=$(discover 2>&1); rc=$?
 check "--etcd-servers twice: exit 0 (got $rc)" test $rc -eq 0
 check "--etcd-servers twice: every URL of both, in order, without the trailing /" \
   test "$(sed -n '/endpoints = \[/,/\];/p' <<<"$out" | grep -o 'https://[^"]*' | paste -sd,)" = "$endpoints"
+# The client certificate and its key in one PEM file, named by both flags:
+# handed to the service once, and the configuration takes a backup with it.
+cat "$ETCD_CERT" "$ETCD_KEY" > "$T/etcd/pki/etcd/client-both.pem" && chmod 0600 "$T/etcd/pki/etcd/client-both.pem"
+write_apiserver 's|healthcheck-client.crt|client-both.pem|; s|healthcheck-client.key|client-both.pem|'
+out=$(discover --drop-in 2>&1); rc=$?
+check "one PEM file for the certificate and its key: --drop-in exits 0 ($out)" test $rc -eq 0
+check "one PEM file for the certificate and its key: one LoadCredential= for it" \
+  test "$(grep -c "^LoadCredential=client-both.pem:$T/etcd/pki/etcd/client-both.pem\$" <<<"$out")" = 1
+discover | sed "s|^  directory = \"/var/lib/etcd-backupd\";|  directory = \"$T/both-backups\";|; s|^  min_free = \"1G\";|  min_free = \"1M\";|" > "$T/both.conf"
+mkdir -p "$T/both-backups"
+path=$("$ETCD_BACKUPD" --once -c "$T/both.conf" 2>"$T/both.err"); rc=$?
+check "one PEM file for the certificate and its key: a backup with it ($(tail -1 "$T/both.err"))" \
+  test $rc -eq 0 -a -f "$path"
 cp "$T/good.yaml" "$M/kube-apiserver.yaml"
 rm "$M/etcd.yaml" && cp "$T/good.yaml" "$T/x" && echo 'kind: Pod' > "$M/etcd.yaml"
 bad "an etcd.yaml that is no pod" 1 "$M/etcd.yaml:1: the pod has no spec"
