@@ -168,7 +168,8 @@ static int source_host_path(const Source *s, const char *flag, DiscoverValue *v,
                 v->value = host;
                 return 0;
         case -EINVAL:
-                return free_and_format(ret_error, "%s: %s=%s is not an absolute path", s->label, flag, v->value), r;
+                return free_and_format(ret_error, "%s: %s=%s is not an absolute, clean path (no //, . or ..)",
+                                       s->label, flag, v->value), r;
         case -ENOENT:
                 return free_and_format(ret_error, "%s: %s=%s is on no hostPath volume of the pod", s->label, flag,
                                        v->value), r;

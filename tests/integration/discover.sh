@@ -188,6 +188,9 @@ bad "a key file that does not exist" 1 \
 write_apiserver 's|--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt|--etcd-cafile=/opt/etcd/ca.crt|'
 bad "a CA on a path no hostPath volume maps" 1 \
   "kube-apiserver.yaml: --etcd-cafile=/opt/etcd/ca.crt is on no hostPath volume of the pod"
+write_apiserver 's|--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt|--etcd-cafile=/etc/kubernetes/pki//etcd/../etcd/ca.crt|'
+bad "a CA path that is not clean" 1 \
+  "kube-apiserver.yaml: --etcd-cafile=/etc/kubernetes/pki//etcd/../etcd/ca.crt is not an absolute, clean path (no //, . or ..)"
 write_apiserver 's|--etcd-servers=.*|--etcd-servers=http://127.0.0.1:2379|'
 check "the http:// manifest differs only there" grep -q -- '--etcd-servers=http://127.0.0.1:2379$' "$M/kube-apiserver.yaml"
 bad "an http:// endpoint" 1 "kube-apiserver.yaml: --etcd-servers: \"http://127.0.0.1:2379\" is not an https:// URL"
