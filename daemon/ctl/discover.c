@@ -30,6 +30,7 @@
 #include "ctl/discover.h"
 #include "restore/discover.h"
 #include "util/io.h"
+#include "util/path.h"
 #include "util/str.h"
 #include "util/time.h"
 
@@ -644,7 +645,8 @@ int ctl_discover_main(int argc, char **argv, const char *config_path, bool json)
                 {}
         };
         _cleanup_(discovery_freep) Discovery *d = NULL;
-        _cleanup_free_ char *error = NULL, *config_text = NULL, *drop_in_text = NULL;
+        _cleanup_free_ char *error = NULL, *config_text = NULL, *drop_in_text = NULL, *cwd = NULL,
+                            *manifests_dir = NULL;
         DiscoverOptions o = {};
         bool drop_in = false, write = false, force = false;
         const char *root = NULL;
@@ -692,6 +694,21 @@ int ctl_discover_main(int argc, char **argv, const char *config_path, bool json)
                 return EXIT_USAGE;
         }
 
+        /* The configuration names it as an absolute path, which the restore finds from anywhere. */
+        if (o.manifests_dir && o.manifests_dir[0] != '/') {
+                cwd = get_current_dir_name();
+                if (!cwd) {
+                        fprintf(stderr, "etcd-backupctl: discover: cannot make --manifests-dir %s absolute: %m\n",
+                                o.manifests_dir);
+                        return EXIT_FAILURE;
+                }
+                manifests_dir = path_join(cwd, o.manifests_dir);
+                if (!manifests_dir) {
+                        fprintf(stderr, "etcd-backupctl: discover: out of memory\n");
+                        return EXIT_FAILURE;
+                }
+                o.manifests_dir = manifests_dir;
+        }
         r = discover_run(&o, &d, &error);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl: discover: %s\n", error ? error : strerror(-r));

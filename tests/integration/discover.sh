@@ -62,6 +62,11 @@ check "restore.initial_advertise_peer_urls" test "$(value initial_advertise_peer
 check "restore.initial_cluster_token: not in the manifest, etcd's default" test "$(value initial_cluster_token)" = "etcd-cluster"
 check "restore.initial_cluster_token: says it is etcd's default" \
   test "$(source_of initial_cluster_token)" = "  # etcd.yaml runs etcd without --initial-cluster-token: etcd's default"
+# A relative --manifests-dir is written as the absolute path it names.
+rel=$(cd "$(dirname "$M")" && "$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover \
+  --manifests-dir "$(basename "$M")" 2>&1); rc=$?
+check "a relative --manifests-dir: exit 0, written absolute ($(tail -1 <<<"$rel"))" \
+  test $rc -eq 0 -a -n "$(grep -x "  manifests_dir = \"$M\";" <<<"$rel")"
 # No etcd on the node (kube-apiserver's manifest alone): the restore keys are
 # left commented out, saying why, not filled with values etcd never had.
 mkdir -p "$T/apiserver-only" && cp "$M/kube-apiserver.yaml" "$T/apiserver-only/"
