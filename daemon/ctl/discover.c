@@ -211,7 +211,8 @@ static int format_drop_in(const Discovery *d, char **ret, char **ret_error) {
 
                 /* One file for two flags (a certificate and its key in one PEM file): handed over once. */
                 for (size_t j = 0; j < i; j++)
-                        again = again || (files[j]->value && files[i]->value && streq(files[i]->value, files[j]->value));
+                        again = again || (files[j]->value && files[i]->value &&
+                                          streq(files[i]->value, files[j]->value));
                 if (files[i]->value && !again)
                         fprintf(f, "# %s\nLoadCredential=%s:%s\n", files[i]->source, base_name(files[i]->value),
                                 files[i]->value);
@@ -558,7 +559,8 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                                 targets[i].shown, strerror(-k));
                         goto finish;
                 }
-                if (i == 0 && target_read(&targets[i], &old, &len) > 0 && !(replaced_groups = changed_groups(old, texts[0]))) {
+                if (i == 0 && target_read(&targets[i], &old, &len) > 0 &&
+                    !(replaced_groups = changed_groups(old, texts[0]))) {
                         fprintf(stderr, "etcd-backupctl: discover: out of memory\n");
                         goto finish;
                 }

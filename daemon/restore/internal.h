@@ -60,7 +60,8 @@ typedef struct Run {
         bool etcd_on_new;               /* etcd was started on the restored data */
         bool etcd_start_ok;             /* ... and the start itself succeeded */
         bool nospace_alarm;             /* the last healthy answer reported etcd's NOSPACE alarm */
-        bool controller_answered[N_CONTROLLER_PODS];    /* kube-controller-manager's, kube-scheduler's port, before the restore */
+        /* kube-controller-manager's, kube-scheduler's port answered before the restore */
+        bool controller_answered[N_CONTROLLER_PODS];
         dev_t db_dev;                   /* the restored member/snap/db the swap put in place */
         ino_t db_ino;
         char *error;

@@ -109,18 +109,20 @@ static int fill_defaults(EtcdMember *m) {
                 r = member_value_set(&m->name, "default", false, "etcd's default --name");
         if (r >= 0 && !m->initial_advertise_peer_urls.value)
                 r = member_value_set(&m->initial_advertise_peer_urls, "http://localhost:2380", false,
-                              "etcd's default --initial-advertise-peer-urls");
+                                     "etcd's default --initial-advertise-peer-urls");
         if (r >= 0 && !m->initial_cluster.value) {
                 _cleanup_free_ char *c = NULL;
                 if (asprintf(&c, "%s=%s", m->name.value, m->initial_advertise_peer_urls.value) < 0)
                         return -ENOMEM;
-                r = member_value_set(&m->initial_cluster, c, false, "etcd's default --initial-cluster (NAME=PEER-URLS)");
+                r = member_value_set(&m->initial_cluster, c, false,
+                                     "etcd's default --initial-cluster (NAME=PEER-URLS)");
         }
         if (r >= 0 && !m->initial_cluster_token.value)
-                r = member_value_set(&m->initial_cluster_token, "etcd-cluster", false, "etcd's default --initial-cluster-token");
+                r = member_value_set(&m->initial_cluster_token, "etcd-cluster", false,
+                                     "etcd's default --initial-cluster-token");
         if (r >= 0 && !m->listen_client_urls.value)
                 r = member_value_set(&m->listen_client_urls, "http://localhost:2379", false,
-                              "etcd's default --listen-client-urls");
+                                     "etcd's default --listen-client-urls");
         return r;
 }
 
