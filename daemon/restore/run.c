@@ -383,6 +383,8 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
          * addresses of this host, too). */
         for (ssize_t i = 0; i < n; i++) {
                 r = proof_holds_file(pids[i], run->db_dev, run->db_ino);
+                if (r == -ESRCH)
+                        continue;       /* ended since it was listed */
                 if (r < 0)
                         return free_and_format(&run->error, "check failed: cannot read the open files of process "
                                                "%d, which listens on port %u: %s", (int) pids[i], (unsigned) port,
