@@ -95,6 +95,7 @@ static void reply_prune(Manager *m, ControlConnection *c, struct json_object *re
         if (!dry_run) {
                 r = manager_relock(m, &error);
                 if (r < 0) {
+                        log_error("prune: %s", error ? error : strerror(-r));
                         control_send_error(c, "failed", error ? error : strerror(-r));
                         return;
                 }
@@ -167,8 +168,12 @@ static void reply_backup(Manager *m, ControlConnection *c) {
         m->subscribers[m->n_subscribers++] = control_connection_ref(c);
         if (m->state == MANAGER_IDLE) {
                 snprintf(reason, sizeof reason, "requested by uid %u", (unsigned) control_connection_uid(c));
-                /* On failure manager_job_failed() has answered the subscribers. */
-                if (manager_start_job(m, reason) >= 0 && user)
+                /* On failure manager_job_failed() has answered the subscribers.
+                 * A request that could not start counts too: a failure that
+                 * lasts (the directory's lock held elsewhere) would otherwise
+                 * be retried and logged as often as a member asks. */
+                (void) manager_start_job(m, reason);
+                if (user)
                         m->user_backup_usec = now;
                 return;
         }
@@ -259,9 +264,12 @@ static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
         if (m->denied_window_usec == 0) {
                 m->denied_window_usec = now;
                 /* Without the timer the count would wait for the next refusal. */
+                /* Without it, no window: the next refusal tries again. */
                 if (sd_event_add_time(m->event, &m->denied_flush, CLOCK_MONOTONIC, now + USEC_PER_MINUTE, 0,
-                                      on_denied_flush, m) < 0)
+                                      on_denied_flush, m) < 0) {
                         m->denied_flush = NULL;
+                        m->denied_window_usec = 0;
+                }
         }
         if (m->denied_logged >= DENIED_LOGGED_PER_MINUTE && m->denied_flush) {
                 m->denied_counted++;

@@ -330,6 +330,8 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 /* ---- the listing List answers from ---- */
 
+#define LISTING_SETTLE_SEC 2
+
 /* The listing List answers from, read from the directory again; *ret_e
  * and *ret_n (optional) get the entries. On failure the listing is empty
  * (at start) or stays as it was. */
@@ -357,10 +359,12 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n) {
                 m->listing = l;
                 m->listing_mtime = have_mtime ? st.st_mtim : (struct timespec) {};
                 /* A change within the same tick of the file system's clock
-                 * (a few ms, or 1 s on some) may leave the mtime as it is:
-                 * one of this second is read again next time. */
-                m->listing_settled = have_mtime &&
-                        (int64_t) now_usec(CLOCK_REALTIME) / (int64_t) USEC_PER_SEC > (int64_t) st.st_mtim.tv_sec;
+                 * may leave the mtime as it is: the kernel stamps files from
+                 * a clock a tick behind, and some file systems keep 1 or 2 s
+                 * (FAT). One of the last LISTING_SETTLE_SEC is read again
+                 * next time. */
+                m->listing_settled = have_mtime && (int64_t) now_usec(CLOCK_REALTIME) / (int64_t) USEC_PER_SEC >
+                                                           (int64_t) st.st_mtim.tv_sec + LISTING_SETTLE_SEC;
         }
         if (ret_e) {
                 *ret_e = e;
@@ -400,8 +404,14 @@ static void listing_add(Manager *m, const Sidecar *sc) {
                 json_object_put(o);
                 return;
         }
-        for (size_t i = 0; m->listing && i < json_object_array_length(m->listing); i++)
-                json_object_array_add(a, json_object_get(json_object_array_get_idx(m->listing, i)));
+        for (size_t i = 0; m->listing && i < json_object_array_length(m->listing); i++) {
+                struct json_object *e = json_object_array_get_idx(m->listing, i), *name;
+                /* Already there when a List read the directory while the job ran. */
+                if (json_object_object_get_ex(e, "name", &name) && sc->name &&
+                    streq(json_object_get_string(name), sc->name))
+                        continue;
+                json_object_array_add(a, json_object_get(e));
+        }
         json_object_put(m->listing);
         m->listing = a;
 }
@@ -547,10 +557,11 @@ int manager_relock(Manager *m, char **ret_error) {
                 return 0;
         fd = store_lock_directory(m->config->storage.directory, &error);
         if (fd < 0) {
-                log_error("the backup directory %s was moved, replaced or lost its lock since the daemon took it, "
-                          "and its lock cannot be taken again: %s",
-                          m->config->storage.directory, error ? error : strerror(-fd));
-                *ret_error = TAKE_PTR(error);
+                /* The caller logs it, once. */
+                if (asprintf(ret_error, "the backup directory %s was moved, replaced or lost its lock since the "
+                             "daemon took it, and its lock cannot be taken again: %s", m->config->storage.directory,
+                             error ? error : strerror(-fd)) < 0)
+                        *ret_error = NULL;
                 return fd;
         }
         log_warning("the backup directory %s was moved, replaced or lost its lock since the daemon took it; "

@@ -13,8 +13,10 @@ ctl put /a 1 >/dev/null
 conf() { # DIR SOCKET
   etcd_group; storage_group "$1" zstd 1
   echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
-  echo "control: { socket = \"$2\"; group = \"\"; };"
+  echo "control: { socket = \"$2\"; group = \"nogroup\"; backup_min_interval = \"1h\"; };"
 }
+# nogroup (65534) stands in for etcd-backup-ctl; uid 65534 is its member.
+MEMBER=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 conf "$T/b" "$T/a.sock" > "$T/a.conf"
 daemon_start "$T/a.conf"
 check "first daemon ready (READY=1)" wait_until 10 grep -q '^READY=1$' "$T/notify.log"
@@ -69,6 +71,17 @@ check "taken by another: the backup fails (exit $rc)" test $rc != 0
 check "taken by another: the client is told why" grep -q "$T/b is in use by another etcd-backupd" <<<"$out"
 check "taken by another: the daemon's log says so" grep -q "its lock cannot be taken again: $T/b is in use" "$T/daemon.log"
 check "taken by another: no backup was written there" test -z "$(ls "$T/b" | grep '^etcd-')"
+check "taken by another: the daemon logs the cause once" test "$(grep -c "$T/b is in use by another" "$T/daemon.log")" = 1
+# A member asking again and again while it lasts: one try, then rate limited
+# (each try was logged and counted as a failed backup, with no limit).
+chmod 0711 "$T"   # the member may reach the socket, not list what else is here
+out=$("${MEMBER[@]}" "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup 2>&1); rc=$?
+check "taken by another, member: the backup fails naming why (exit $rc)" \
+  grep -q "$T/b is in use by another etcd-backupd" <<<"$out"
+out=$("${MEMBER[@]}" "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup 2>&1); rc=$?
+check "taken by another, member: asking again is rate limited (exit $rc)" grep -q "rate limited" <<<"$out"
+check "taken by another: two tries logged, not three" test "$(grep -c "$T/b is in use by another" "$T/daemon.log")" = 2
+chmod 0700 "$T"
 kill "$F"; wait "$F" 2>/dev/null
 check "holder gone: a backup succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
 check "holder gone: the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"

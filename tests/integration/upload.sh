@@ -257,6 +257,31 @@ check "trickled answer: 'Upload failed' names the timeout" grep -qE "$pat" "$T/t
 grep -qE "$pat" "$T/trickle.err" || sed 's/^/# /' "$T/trickle.err"
 check "trickled answer: three tries of 2.5 s and their backoff, over in under 30 s ($((SECONDS - start)) s)" \
   test $((SECONDS - start)) -ge 9 -a $((SECONDS - start)) -lt 30
+
+# The daemon uploading there: a List while the upload trickles (the backup
+# published, its job not over) names the new backup once, and so does a List
+# after the job (the job's end added it to a listing that List had read from
+# the directory already, and it was listed twice from then on). The List
+# asks once the directory's last change is older than the daemon's margin
+# for file system clocks (2 s), so that the daemon trusts what it read.
+{ sed "s|\"$T/trickle\"|\"$T/trickle-d\"|" "$T/trickle.conf"; echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "control: { socket = \"$T/control6.sock\"; group = \"\"; };"; } > "$T/trickled.conf"
+"$ETCD_BACKUPD" -c "$T/trickled.conf" > "$T/trickled.log" 2>&1 &
+TPID=$!; CLEANUP+=("kill $TPID")
+for _ in $(seq 1 100); do [[ -S $T/control6.sock ]] && break; sleep 0.1; done
+timeout 120 "$ETCD_BACKUPCTL" -s "$T/control6.sock" backup > "$T/trickled.out" 2>&1 &
+BPID=$!
+for _ in $(seq 1 600); do compgen -G "$T/trickle-d/etcd-*.json" >/dev/null && break; sleep 0.1; done
+until (( $(date +%s) > $(stat -c %Y "$T/trickle-d") + 3 )); do sleep 0.1; done
+once() { "$ETCD_BACKUPCTL" -s "$T/control6.sock" --json list | jq -r '.[].name' | sort | uniq -c | awk '$1 != 1'; }
+listed_during=$("$ETCD_BACKUPCTL" -s "$T/control6.sock" --json list | jq length)
+check "trickled upload, daemon: the job still runs when List asks" kill -0 "$BPID"
+check "trickled upload, daemon: List during the upload has the new backup ($listed_during)" test "$listed_during" = 1
+wait "$BPID"
+check "trickled upload, daemon: the backup ends, its upload failed" grep -q "Upload failed" "$T/trickled.log"
+check "trickled upload, daemon: List after the job names each backup once" test -z "$(once)" -a \
+  "$("$ETCD_BACKUPCTL" -s "$T/control6.sock" --json list | jq length)" = 1
+kill "$TPID"; wait "$TPID" 2>/dev/null
 kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
 
 # 6d. fetch through a connection that breaks half-way through the backup:
