@@ -70,7 +70,9 @@ Manager *manager_free(Manager *m) {
         sidecar_done(&m->last_sidecar);
         for (size_t i = 0; i < m->n_subscribers; i++)
                 control_connection_unref(m->subscribers[i]);
-        free(m->subscribers);
+        /* control_server_free() calls on_control_close(), which looks here. */
+        m->subscribers = mfree(m->subscribers);
+        m->n_subscribers = 0;
         control_server_free(m->control);
         sd_event_source_disable_unref(m->heartbeat);
         json_object_put(m->listing);
