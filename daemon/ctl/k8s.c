@@ -381,11 +381,11 @@ int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionCo
                                 continue;
                         snprintf(label, sizeof label, "identity");
                         k = -ENOKEY;
-                } else if (v.type == ENC_PROVIDER_KMS)
-                        k = -EOPNOTSUPP;
-                else {
+                } else {
                         /* As kube-apiserver reads it with this file: the
-                         * providers of the entry for secrets alone. */
+                         * providers of the entry for secrets alone (kms:
+                         * -ENOKEY without a kms provider of its name there,
+                         * -EOPNOTSUPP with one). */
                         k = encryption_config_decrypt_as_apiserver(c, (const char *) secrets[i].key,
                                                                    secrets[i].key_size, secrets[i].value,
                                                                    secrets[i].value_size, &plain, &plain_size, err);

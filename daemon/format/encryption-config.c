@@ -328,25 +328,55 @@ static void parser_wipe(yaml_parser_t *parser) {
                 sodium_memzero(parser->buffer.start, (size_t) (parser->buffer.end - parser->buffer.start));
 }
 
+/* The text parsed once as events, each scalar wiped as it goes: on a syntax
+ * error yaml_parser_load() frees the part of the document it has built
+ * (the keys above the error among it) without a chance to wipe it. 0, or
+ * -EINVAL with the error (or -ENOMEM). */
+static int syntax_check(const void *text, size_t size, char error[static ENCRYPTION_ERROR_MAX]) {
+        yaml_parser_t parser;
+        yaml_event_t event;
+        int r = 0;
+
+        if (!yaml_parser_initialize(&parser))
+                return -ENOMEM;
+        yaml_parser_set_input_string(&parser, text, size);
+        for (bool done = false; !done;) {
+                if (!yaml_parser_parse(&parser, &event)) {
+                        r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM :
+                            fail(error, -EINVAL, "line %zu: not YAML: %s", parser.problem_mark.line + 1,
+                                 parser.problem ? parser.problem : "parse error");
+                        break;
+                }
+                /* The first document, as yaml_parser_load() reads it. */
+                done = event.type == YAML_STREAM_END_EVENT || event.type == YAML_DOCUMENT_END_EVENT;
+                if (event.type == YAML_SCALAR_EVENT && event.data.scalar.value)
+                        sodium_memzero(event.data.scalar.value, event.data.scalar.length);
+                yaml_event_delete(&event);
+        }
+        parser_wipe(&parser);
+        yaml_parser_delete(&parser);
+        return r;
+}
+
 /* A file expands to at most this many nodes through its aliases: a real one
  * has a few hundred; a small one whose aliases repeat each other (a list of
  * a thousand aliases of a list of a thousand keys) would take minutes and
  * gigabytes to walk. */
 #define EXPANDED_NODES_MAX 100000u
 
-/* Whether the document, its aliases followed, stays within
- * EXPANDED_NODES_MAX nodes (a cycle never does). Walked with a stack of its
- * own, never deeper than that. */
-static bool expansion_is_bounded(yaml_document_t *doc) {
+/* 0 when the document, its aliases followed, stays within
+ * EXPANDED_NODES_MAX nodes (a cycle never does), else -E2BIG (or -ENOMEM).
+ * Walked with a stack of its own, never deeper than that. */
+static int expansion_bounded(yaml_document_t *doc) {
         _cleanup_free_ int *stack = NULL;
         size_t n = 0, visited = 0;
         yaml_node_t *root = yaml_document_get_root_node(doc);
 
         if (!root)
-                return true;
+                return 0;
         stack = malloc(sizeof *stack * (EXPANDED_NODES_MAX + 1));
         if (!stack)
-                return false;
+                return -ENOMEM;
         stack[n++] = (int) (root - doc->nodes.start) + 1;
         while (n > 0) {
                 yaml_node_t *node = yaml_document_get_node(doc, stack[--n]);
@@ -354,24 +384,24 @@ static bool expansion_is_bounded(yaml_document_t *doc) {
                 if (!node)
                         continue;
                 if (++visited > EXPANDED_NODES_MAX)
-                        return false;
+                        return -E2BIG;
                 if (node->type == YAML_SEQUENCE_NODE)
                         for (yaml_node_item_t *it = node->data.sequence.items.start;
                              it < node->data.sequence.items.top; it++) {
                                 if (n >= EXPANDED_NODES_MAX)
-                                        return false;
+                                        return -E2BIG;
                                 stack[n++] = *it;
                         }
                 else if (node->type == YAML_MAPPING_NODE)
                         for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
                              pr < node->data.mapping.pairs.top; pr++) {
                                 if (n + 2 > EXPANDED_NODES_MAX)
-                                        return false;
+                                        return -E2BIG;
                                 stack[n++] = pr->key;
                                 stack[n++] = pr->value;
                         }
         }
-        return true;
+        return 0;
 }
 
 int encryption_config_parse(const void *text, size_t size, EncryptionConfig **ret,
@@ -395,19 +425,24 @@ int encryption_config_parse(const void *text, size_t size, EncryptionConfig **re
         if (!c)
                 return -ENOMEM;
 
+        r = syntax_check(text, size, error);
+        if (r < 0)
+                return r;
         if (!yaml_parser_initialize(&parser))
                 return -ENOMEM;
         yaml_parser_set_input_string(&parser, text, size);
         if (!yaml_parser_load(&parser, &doc)) {
-                r = fail(error, -EINVAL, "line %zu: not YAML: %s", parser.problem_mark.line + 1,
+                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM :
+                    fail(error, -EINVAL, "line %zu: not YAML: %s", parser.problem_mark.line + 1,
                          parser.problem ? parser.problem : "parse error");
                 parser_wipe(&parser);
                 yaml_parser_delete(&parser);
                 return r;
         }
-        if (!expansion_is_bounded(&doc))
-                r = fail(error, -E2BIG, "its aliases (*name) expand it to more than %u nodes", EXPANDED_NODES_MAX);
-        else
+        r = expansion_bounded(&doc);
+        if (r == -E2BIG)
+                fail(error, r, "its aliases (*name) expand it to more than %u nodes", EXPANDED_NODES_MAX);
+        if (r >= 0)
                 r = parse_document(&p, c);
         document_wipe(&doc);
         yaml_document_delete(&doc);
@@ -467,7 +502,10 @@ void enc_value_parse(const void *value, size_t size, EncValue *ret) {
         *ret = v;
 }
 
-void encryption_config_value_parse(const EncryptionConfig *c, const void *value, size_t size, EncValue *ret) {
+/* The key name in value: the longest one of its provider that only (or,
+ * NULL, any entry of c) has and that a ':' follows. */
+static void value_parse_in(const EncryptionConfig *c, const EncResource *only, const void *value, size_t size,
+                           EncValue *ret) {
         const char *name, *end = (const char *) value + size;
         size_t best = 0;
 
@@ -476,7 +514,7 @@ void encryption_config_value_parse(const EncryptionConfig *c, const void *value,
                 return;
         name = ret->key_name;
         for (size_t i = 0; i < c->n_resources; i++)
-                for (size_t j = 0; j < c->resources[i].n_providers; j++) {
+                for (size_t j = 0; (!only || only == &c->resources[i]) && j < c->resources[i].n_providers; j++) {
                         const EncProvider *pr = &c->resources[i].providers[j];
 
                         for (size_t k = 0; pr->type == ret->type && k < pr->n_keys; k++) {
@@ -492,6 +530,10 @@ void encryption_config_value_parse(const EncryptionConfig *c, const void *value,
         ret->key_name_size = best;
         ret->data = (const uint8_t *) name + best + 1;
         ret->data_size = (size_t) (end - name) - best - 1;
+}
+
+void encryption_config_value_parse(const EncryptionConfig *c, const void *value, size_t size, EncValue *ret) {
+        value_parse_in(c, NULL, value, size, ret);
 }
 
 char *encryption_resource_of_key(const char *etcd_key, size_t n) {
@@ -574,24 +616,17 @@ static const EVP_CIPHER *aes_cipher(EncProviderType type, size_t key_size) {
         }
 }
 
-/* One attempt with one key. Returns 0, -EBADMSG (authentication/padding
- * failed) or -ENOMEM. data/size are past the prefix; length checks are done. */
-static int try_key(EncProviderType type, const EncKey *k, const uint8_t *aad, size_t aad_size,
-                   const uint8_t *data, size_t size, uint8_t **ret, size_t *ret_size) {
+/* try_key()'s work, into out (size + 32 bytes). */
+static int decrypt_into(EncProviderType type, const EncKey *k, const uint8_t *aad, size_t aad_size,
+                        const uint8_t *data, size_t size, uint8_t *out, size_t *ret_size) {
         _cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = NULL;
-        _cleanup_free_ uint8_t *out = NULL;
         int n1 = 0, n2 = 0;
-
-        out = malloc(size + 32);
-        if (!out)
-                return -ENOMEM;
 
         if (type == ENC_PROVIDER_SECRETBOX) {
                 if (crypto_secretbox_open_easy(out, data + crypto_secretbox_NONCEBYTES,
                                                size - crypto_secretbox_NONCEBYTES, data, k->secret) != 0)
                         return -EBADMSG;
                 *ret_size = size - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
-                *ret = TAKE_PTR(out);
                 return 0;
         }
 
@@ -617,7 +652,27 @@ static int try_key(EncProviderType type, const EncKey *k, const uint8_t *aad, si
                         return -EBADMSG;
         }
         *ret_size = (size_t) n1 + (size_t) n2;
-        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* One attempt with one key. Returns 0, -EBADMSG (authentication/padding
+ * failed) or -ENOMEM. data/size are past the prefix; length checks are done. */
+static int try_key(EncProviderType type, const EncKey *k, const uint8_t *aad, size_t aad_size,
+                   const uint8_t *data, size_t size, uint8_t **ret, size_t *ret_size) {
+        uint8_t *out = malloc(size + 32);
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        r = decrypt_into(type, k, aad, aad_size, data, size, out, ret_size);
+        if (r < 0) {
+                /* GCM writes the whole plaintext before its tag is checked,
+                 * CBC all but the last block before the padding is. */
+                sodium_memzero(out, size + 32);
+                free(out);
+                return r;
+        }
+        *ret = out;
         return 0;
 }
 
@@ -628,12 +683,22 @@ static bool entry_has_identity(const EncResource *res) {
         return false;
 }
 
+/* Whether res has the kms provider of this name (a kms value's key_name). */
+static bool entry_has_kms(const EncResource *res, const char *name, size_t n) {
+        for (size_t j = 0; res && name && j < res->n_providers; j++) {
+                const char *k = res->providers[j].kms_name;
+                if (res->providers[j].type == ENC_PROVIDER_KMS && k && strlen(k) == n && memcmp(k, name, n) == 0)
+                        return true;
+        }
+        return false;
+}
+
 static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etcd_key, size_t etcd_key_size,
                    const void *value, size_t size, uint8_t **ret, size_t *ret_size,
                    char error[static ENCRYPTION_ERROR_MAX]) {
         _cleanup_free_ char *resource = NULL;
         const EncResource *preferred;
-        char kbuf[96], nbuf[64];
+        char kbuf[96], nbuf[64], rbuf[96];
         const char *pname;
         size_t min_size;
         bool found = false;
@@ -641,18 +706,27 @@ static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etc
 
         if (error)
                 error[0] = 0;
-        encryption_config_value_parse(c, value, size, &v);
         str_printable(kbuf, sizeof kbuf, etcd_key, etcd_key_size);
         resource = encryption_resource_of_key(etcd_key, etcd_key_size);
         if (!resource)
                 return -ENOMEM;
+        if (*resource)
+                str_printable(rbuf, sizeof rbuf, resource, strlen(resource));
+        else
+                snprintf(rbuf, sizeof rbuf, "(a key of no resource)");
         preferred = encryption_config_lookup(c, resource);
+        /* kube-apiserver knows the key names of this resource's providers alone. */
+        value_parse_in(c, as_apiserver ? preferred : NULL, value, size, &v);
         if (as_apiserver && !v.encrypted && preferred && !entry_has_identity(preferred))
                 return fail(error, -ENOKEY, "%s: stored in plaintext, and the providers for %s have no identity "
-                            "to read it", kbuf, resource);
+                            "to read it", kbuf, rbuf);
         if (as_apiserver && v.encrypted && !preferred)
                 return fail(error, -ENOKEY, "%s: encrypted, and no entry of the encryption configuration names "
-                            "%s (it is then read as identity alone)", kbuf, resource);
+                            "%s (it is then read as identity alone)", kbuf, rbuf);
+        if (as_apiserver && v.type == ENC_PROVIDER_KMS && !entry_has_kms(preferred, v.key_name, v.key_name_size))
+                return fail(error, -ENOKEY, "%s: encrypted by the KMS plugin \"%s\", and the providers for %s "
+                            "have no kms provider of that name", kbuf,
+                            v.key_name ? str_printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size) : "?", rbuf);
         if (!v.encrypted) {
                 uint8_t *copy = malloc(size ? size : 1);
 
@@ -722,6 +796,10 @@ static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etc
                                 return 0;
                         }
                 }
+        if (!found && as_apiserver && encryption_config_has_key(c, NULL, v.type, v.key_name, v.key_name_size))
+                return fail(error, -ENOKEY, "%s: encrypted with %s key \"%s\", which the encryption configuration "
+                            "has in another entry, not among the providers for %s (the only ones kube-apiserver "
+                            "reads it with)", kbuf, pname, nbuf, rbuf);
         if (!found)
                 return fail(error, -ENOKEY, "%s: encrypted with %s key \"%s\", which the encryption configuration "
                             "does not have", kbuf, pname, nbuf);
@@ -768,11 +846,12 @@ bool encryption_config_lacks_key(const EncryptionConfig *c, const char *resource
         const EncResource *entry = encryption_config_lookup(c, resource);
         EncValue v;
 
-        encryption_config_value_parse(c, value, size, &v);
+        value_parse_in(c, entry, value, size, &v);
         if (!v.encrypted)
                 return entry && !entry_has_identity(entry);
+        /* Whether the plugin still has its key cannot be told offline. */
         if (v.type == ENC_PROVIDER_KMS)
-                return false;
+                return !entry_has_kms(entry, v.key_name, v.key_name_size);
         if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY || !v.key_name || !entry)
                 return true;
         return !encryption_config_has_key(c, resource, v.type, v.key_name, v.key_name_size);

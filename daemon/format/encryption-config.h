@@ -140,8 +140,10 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
 /* encryption_config_decrypt() as kube-apiserver reads the value with c:
  * only the providers of the entry that applies to the key's resource
  * (encryption_config_lookup(); none: identity alone), where the other
- * looks in every entry for a key that moved. A value without the prefix
- * then needs identity among those providers: -ENOKEY otherwise. */
+ * looks in every entry for a key that moved, and key names with ':' are
+ * split by those providers' names alone. A value without the prefix then
+ * needs identity among those providers, a kms value a kms provider of its
+ * name: -ENOKEY otherwise. */
 int encryption_config_decrypt_as_apiserver(const EncryptionConfig *c, const char *etcd_key, size_t etcd_key_size,
                                            const void *value, size_t size, uint8_t **ret, size_t *ret_size,
                                            char error[static ENCRYPTION_ERROR_MAX]);
@@ -154,7 +156,7 @@ bool enc_value_label(const EncValue *v, char *label, size_t label_size);
 /* Would kube-apiserver with c fail to read this value of the resource (a
  * Secret's: "secrets"), e.g. after a restore? Encrypted: when the entry
  * that applies to the resource has no key of that provider and name (or
- * no entry applies: identity alone). Unencrypted: when that entry has no
- * identity provider. kms values are never counted (their keys are not in
- * the file). */
+ * no entry applies: identity alone); kms: when it has no kms provider of
+ * the plugin's name (whether the plugin has the key is not in the file).
+ * Unencrypted: when that entry has no identity provider. */
 bool encryption_config_lacks_key(const EncryptionConfig *c, const char *resource, const void *value, size_t size);

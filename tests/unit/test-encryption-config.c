@@ -182,7 +182,8 @@ static void test_value_and_resources(void) {
                 check_str_eq(label, "aescbc:a?b");
                 check(!encryption_config_lacks_key(c, "secrets", CBC, sizeof CBC - 1));
                 check(!encryption_config_lacks_key(c, "secrets", PLAIN, PLAIN_SIZE));
-                check(!encryption_config_lacks_key(c, "secrets", "k8s:enc:kms:v1:vault:xx", 23));
+                /* No kms provider "vault" for secrets: kube-apiserver cannot read it. */
+                check(encryption_config_lacks_key(c, "secrets", "k8s:enc:kms:v1:vault:xx", 23));
                 check(encryption_config_lacks_key(c, "secrets", "k8s:enc:aescbc:v1:gone:xx", 25));
                 check(encryption_config_lacks_key(c, "secrets", "k8s:enc:secretbox:v1:key1:xx", 28));
         }
@@ -371,6 +372,7 @@ static void test_as_apiserver(void) {
         check_int_eq(encryption_config_decrypt_as_apiserver(m, KEY, strlen(KEY), CBC, sizeof CBC - 1, &out,
                                                             &out_size, err), -ENOKEY);
         check(!out && strstr(err, "key1"));
+        check(strstr(err, "has in another entry, not among the providers for secrets"));
         check(encryption_config_lacks_key(m, "secrets", CBC, sizeof CBC - 1));
         /* No identity for secrets: a plaintext Secret cannot be read. */
         check(encryption_config_lacks_key(m, "secrets", PLAIN, PLAIN_SIZE));
@@ -389,6 +391,80 @@ static void test_as_apiserver(void) {
         check(strstr(err, "no entry"));
         check_int_eq(encryption_config_decrypt_as_apiserver(n, KEY, strlen(KEY), PLAIN, PLAIN_SIZE, &out,
                                                             &out_size, err), 0);
+        out = mfree(out);
+        /* The resource comes from etcd's key: shown escaped, and a key of no resource is called so. */
+        check_int_eq(encryption_config_decrypt_as_apiserver(n, "/registry/w\x1b]0;x\x07\n/ns/s", 23, CBC,
+                                                            sizeof CBC - 1, &out, &out_size, err), -ENOKEY);
+        check(strstr(err, "names w") && !strchr(err, '\x1b') && !strchr(err, '\n') && !strchr(err, '\x07'));
+        check_int_eq(encryption_config_decrypt_as_apiserver(n, "/other", 6, CBC, sizeof CBC - 1, &out, &out_size,
+                                                            err), -ENOKEY);
+        check(strstr(err, "(a key of no resource)"));
+}
+
+/* kms values: kube-apiserver reads one only when the providers for its
+ * resource have a kms provider of its name; whether the plugin has its key
+ * cannot be told offline. */
+static void test_kms(void) {
+        static const char text[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets]\n  providers:\n"
+                "  - kms: {apiVersion: v2, name: vault, endpoint: unix:///run/kms.sock}\n  - identity: {}\n"
+                "- resources: [configmaps]\n  providers:\n"
+                "  - kms: {apiVersion: v2, name: other, endpoint: unix:///run/kms.sock}\n";
+        static const char v1[] = "k8s:enc:kms:v1:vault:xxxx", v2[] = "k8s:enc:kms:v2:vault:\x0a\x01";
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = load(text, 0, NULL);
+        _cleanup_free_ uint8_t *out = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+        size_t out_size = 0;
+
+        check(!encryption_config_lacks_key(c, "secrets", v1, sizeof v1 - 1));
+        check(!encryption_config_lacks_key(c, "secrets", v2, sizeof v2 - 1));
+        check(encryption_config_lacks_key(c, "configmaps", v2, sizeof v2 - 1));
+        check(encryption_config_lacks_key(c, "pods", v2, sizeof v2 - 1));  /* identity alone */
+        check_int_eq(encryption_config_decrypt_as_apiserver(c, KEY, strlen(KEY), v2, sizeof v2 - 1, &out, &out_size,
+                                                            err), -EOPNOTSUPP);
+        check_int_eq(encryption_config_decrypt_as_apiserver(c, "/registry/configmaps/ns/c", 25, v2, sizeof v2 - 1,
+                                                            &out, &out_size, err), -ENOKEY);
+        check(strstr(err, "no kms provider of that name"));
+        check(!out);
+}
+
+/* A key name with ':' in another entry does not change how the value of
+ * this resource is split: "a" for secrets, "a:b" for configmaps, and a
+ * Secret written with "a" whose data starts with "b:". */
+static void test_key_name_per_entry(void) {
+        static const char text[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets]\n  providers:\n"
+                "  - aescbc: {keys: [{name: a, secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}]}\n"
+                "- resources: [configmaps]\n  providers:\n"
+                "  - aescbc: {keys: [{name: \"a:b\", secret: ZGVmZ2hpamtsbW5vcHFycw==}]}\n";
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = load(text, 0, NULL);
+        static const char value[] = "k8s:enc:aescbc:v1:a:b:0123456789abcdef0123456789abcdef";
+
+        check(!encryption_config_lacks_key(c, "secrets", value, sizeof value - 1));
+        check(encryption_config_lacks_key(c, "configmaps", "k8s:enc:aescbc:v1:a:xx", 22));
+}
+
+/* A syntax error below the keys: refused naming the line (the keys above
+ * it are wiped by the first pass, which ends at the first document). */
+static void test_syntax_error(void) {
+        static const char bad[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets]\n  providers:\n"
+                "  - aescbc: {keys: [{name: a, secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}]}\n"
+                "  - identity: {\n";
+        static const char two_docs[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets]\n  providers:\n  - identity: {}\n---\n- [unclosed\n";
+        char err[ENCRYPTION_ERROR_MAX];
+        EncryptionConfig *c = load(bad, -EINVAL, err);
+
+        check(!c);
+        check(strstr(err, "line 8: not YAML"));
+        c = load(two_docs, 0, err);
+        check(c && c->n_resources == 1);
+        encryption_config_free(c);
 }
 
 /* Aliases: one of a key's secret is taken; lists of aliases of lists (a
@@ -438,5 +514,8 @@ int main(void) {
         TEST_RUN(test_bad_configs);
         TEST_RUN(test_aliases);
         TEST_RUN(test_as_apiserver);
+        TEST_RUN(test_kms);
+        TEST_RUN(test_key_name_per_entry);
+        TEST_RUN(test_syntax_error);
         return 0;
 }
