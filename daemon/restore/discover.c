@@ -99,7 +99,6 @@ static int read_unit(sd_bus *bus, const char *unit, Source *ret, char **ret_erro
 
 /* ---- looking values up -------------------------------------------------------------- */
 
-/* The value of flag in s (for etcd's unit also its ETCD_* variable when etcd_env), with where it came from. */
 /* kube-apiserver's --etcd-servers is a list flag (pflag's StringSlice):
  * given again, it adds to the list instead of replacing it. The values
  * joined with ',', or NULL when the flag is not given. */
@@ -126,18 +125,29 @@ static int list_flag(const Manifest *m, const char *flag, char **ret) {
         return 0;
 }
 
-static int source_lookup(const Source *s, const char *flag, bool etcd_env, DiscoverValue *ret) {
+/* The value of flag in s (for etcd's unit also its ETCD_* variable when etcd_env), with where it came from. */
+static int source_lookup(const Source *s, const char *flag, bool etcd_env, DiscoverValue *ret, char **ret_error) {
         _cleanup_free_ char *var = NULL, *list = NULL;
+        char *const *env = !etcd_env ? NULL : s->pod ? manifest_env(s->m) : s->env;
         const char *v;
         int r;
 
+        if (etcd_env) {
+                r = member_config_file(s->m, env, ret_error);
+                if (r < 0)
+                        return r;
+        }
         if (streq(flag, "--etcd-servers")) {
                 r = list_flag(s->m, flag, &list);
                 v = list;
+                if (r >= 0 && manifest_unresolved(s->m, v)) {
+                        r = -ENXIO;
+                        var = strdup(manifest_unresolved(s->m, v));
+                }
         } else
-                r = member_setting(s->m, !etcd_env ? NULL : s->pod ? s->m->env : s->env, flag, &v, NULL, &var);
+                r = member_setting(s->m, env, flag, &v, NULL, &var);
         if (r < 0)
-                return r;
+                return member_setting_error(s->m, flag, r, var, ret_error);
         if (!v)
                 return 0;
         ret->value = strdup(v);
@@ -194,7 +204,7 @@ static int lookup(Source *sources, size_t n, const char *flag, bool etcd_env, bo
 
                 if (!sources[i].m)
                         continue;
-                r = source_lookup(&sources[i], flag, etcd_env, &v);
+                r = source_lookup(&sources[i], flag, etcd_env, &v, ret_error);
                 if (r > 0 && path)
                         r = source_host_path(&sources[i], flag, &v, ret_error);
                 if (r < 0) {

@@ -213,43 +213,77 @@ static int split_flags(Manifest *m, const unsigned *lines, size_t first) {
         return 0;
 }
 
-/* "$(NAME)" replaced by NAME's value in env (a name env does not define is kept as written), "$$" by "$", as
- * the kubelet expands a container's command, args and env values. NULL: no memory. */
-static char *expand_refs(const char *s, char *const *env) {
-        char *out = NULL;
-        size_t len = 0;
+/* What $(VAR) references may add to a manifest, all values together: entries that each repeat the one before
+ * would otherwise grow without bound (twelve of eight references: 137 GB from 1 KiB). */
+#define EXPANSION_MAX MANIFEST_MAX_BYTES
+
+/* s with "$(NAME)" replaced by NAME's value in env and "$$" by "$", as the kubelet expands a container's command,
+ * args and env values: a reference to a name env does not define, an empty one "$()" and an unclosed "$(" are kept
+ * as written, and what follows a kept reference is not looked at again. What it adds to s is taken from *budget:
+ * -E2BIG past it, -ENOMEM. */
+static int expand_refs(const char *s, char *const *env, size_t *budget, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        const char *last_close = strrchr(s, ')');
+        size_t len = 0, in = strlen(s), max = in + *budget;
         FILE *f = open_memstream(&out, &len);
+        bool failed;
 
         if (!f)
-                return NULL;
-        for (const char *p = s; *p;) {
+                return -ENOMEM;
+        for (const char *p = s; *p && len <= max;) {
                 const char *close, *value = NULL;
 
                 if (p[0] == '$' && p[1] == '$') {
                         fputc('$', f);
                         p += 2;
-                        continue;
-                }
-                if (p[0] == '$' && p[1] == '(' && (close = strchr(p + 2, ')'))) {
-                        _cleanup_free_ char *name = strndup(p + 2, (size_t) (close - p - 2));
-                        if (name && *name)
+                } else if (p[0] == '$' && p[1] == '(' && last_close && last_close > p + 1) {
+                        close = strchr(p + 2, ')');
+                        if (close > p + 2) {
+                                _cleanup_free_ char *name = strndup(p + 2, (size_t) (close - p - 2));
+                                if (!name) {
+                                        fclose(f);
+                                        return -ENOMEM;
+                                }
                                 value = strv_env_get(env, name);
-                        if (value) {
-                                fputs(value, f);
-                                p = close + 1;
-                                continue;
                         }
-                }
-                fputc(*p++, f);
+                        if (value)
+                                fputs(value, f);
+                        else
+                                fwrite(p, 1, (size_t) (close + 1 - p), f);
+                        p = close + 1;
+                } else
+                        fputc(*p++, f);
+                fflush(f);
         }
-        if (fclose(f) != 0)
-                return mfree(out);
-        return out;
+        failed = ferror(f);
+        if (fclose(f) != 0 || failed)
+                return -ENOMEM;
+        if (len > max)
+                return -E2BIG;
+        if (len > in)
+                *budget -= len - in;
+        *ret = TAKE_PTR(out);
+        return 0;
 }
 
-/* spec.containers[0].env: each {name, value} as "NAME=VALUE" (expanded against the ones before it), in order;
- * an entry with valueFrom (a secret, a field) has no value here and is left out. */
-static int read_env(Walk *w, Manifest *m, yaml_node_t *env) {
+/* Drop NAME's entries ("NAME=..." or "NAME") from l. */
+static void env_drop(char **l, const char *name) {
+        size_t n = strlen(name), j = 0;
+
+        for (size_t i = 0; l && l[i]; i++)
+                if (strncmp(l[i], name, n) == 0 && (l[i][n] == '=' || l[i][n] == 0))
+                        free(l[i]);
+                else
+                        l[j++] = l[i];
+        if (l)
+                l[j] = NULL;
+}
+
+/* spec.containers[0].env: each {name, value} as "NAME=VALUE" (expanded against the ones before it), in order, a
+ * name without a value (nor valueFrom) as "NAME=", as the kubelet sets it; a name set by valueFrom (a field, a
+ * secret, a configMap: not known here) is kept in m->env_from instead, and references to it stay as written. A
+ * later entry of the same name replaces an earlier one. */
+static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
         static const char where[] = "spec.containers[0].env";
         int r;
 
@@ -259,7 +293,7 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env) {
         if (seq_len(env) > MANIFEST_MAX_ITEMS)
                 return walk_error(w, env, "%s has more than %d items", where, MANIFEST_MAX_ITEMS), -E2BIG;
         for (size_t i = 0; i < seq_len(env); i++) {
-                yaml_node_t *item = node_at(w, env->data.sequence.items.start[i]);
+                yaml_node_t *item = node_at(w, env->data.sequence.items.start[i]), *from = NULL;
                 _cleanup_free_ char *name = NULL, *value = NULL, *expanded = NULL, *entry = NULL;
                 char what[64];
 
@@ -271,14 +305,25 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env) {
                         r = map_string(w, item, "name", what, true, &name);
                 if (r >= 0)
                         r = map_string(w, item, "value", what, false, &value);
+                if (r >= 0)
+                        r = map_get(w, item, "valueFrom", what, &from);
                 if (r < 0)
                         return r;
                 if (!*name || strchr(name, '='))
                         return walk_error(w, item, "%s.name \"%s\" is not a variable name", what, name), -EBADMSG;
-                if (!value)
+                env_drop(m->env, name);
+                env_drop(m->env_from, name);
+                if (!value && from) {
+                        r = strv_extend(&m->env_from, name);
+                        if (r < 0)
+                                return r;
                         continue;
-                expanded = expand_refs(value, m->env);
-                if (!expanded || asprintf(&entry, "%s=%s", name, expanded) < 0)
+                }
+                r = expand_refs(value ? value : "", m->env, budget, &expanded);
+                if (r == -E2BIG)
+                        return walk_error(w, item, "%s (%s): $(VAR) references add more than %zu bytes "
+                                          "to the manifest", what, name, EXPANSION_MAX), r;
+                if (r < 0 || asprintf(&entry, "%s=%s", name, expanded) < 0)
                         return -ENOMEM;
                 r = strv_consume(&m->env, TAKE_PTR(entry));
                 if (r < 0)
@@ -291,7 +336,7 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
         static const char where[] = "spec.containers[0]";
         _cleanup_free_ unsigned *lines = NULL;
         yaml_node_t *command = NULL, *args = NULL, *mounts = NULL, *env = NULL;
-        size_t first = 0;
+        size_t first = 0, budget = EXPANSION_MAX;
         int r;
 
         r = expect(w, c, YAML_MAPPING_NODE, where);
@@ -308,7 +353,7 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
         if (r >= 0)
                 r = map_get(w, c, "env", where, &env);
         if (r >= 0 && env)
-                r = read_env(w, m, env);
+                r = read_env(w, m, env, &budget);
         if (r < 0)
                 return r;
         if (command) {
@@ -327,10 +372,16 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; m->env && i < m->argc; i++) {
-                char *expanded = expand_refs(m->argv[i], m->env);
-                if (!expanded)
-                        return -ENOMEM;
+        /* Always: "$$" is "$" even in a pod without env. */
+        for (size_t i = 0; i < m->argc; i++) {
+                char *expanded = NULL;
+
+                r = expand_refs(m->argv[i], m->env, &budget, &expanded);
+                if (r == -E2BIG)
+                        return walk_error(w, c, "%s's word %zu: $(VAR) references add more than %zu bytes "
+                                          "to the manifest", where, i, EXPANSION_MAX), r;
+                if (r < 0)
+                        return r;
                 free(m->argv[i]);
                 m->argv[i] = expanded;
         }
@@ -531,6 +582,7 @@ Manifest *manifest_free(Manifest *m) {
         free(m->program);
         strv_free(m->argv);
         strv_free(m->env);
+        strv_free(m->env_from);
         for (size_t i = 0; m->flags && i < m->n_flags; i++) {
                 free(m->flags[i].name);
                 free(m->flags[i].value);
@@ -636,6 +688,21 @@ int manifest_from_argv(const char *file, char *const *argv, Manifest **ret) {
 
 static const char *flag_key(const char *flag) {
         return flag[0] == '-' ? flag + (flag[1] == '-' ? 2 : 1) : flag;
+}
+
+char *const *manifest_env(const Manifest *m) {
+        static char *const none[] = { NULL };
+        return m->env ? m->env : none;
+}
+
+const char *manifest_unresolved(const Manifest *m, const char *v) {
+        for (char **n = m->env_from; v && n && *n; n++)
+                for (const char *p = strstr(v, "$("); p; p = strstr(p + 2, "$(")) {
+                        size_t len = strlen(*n);
+                        if (strncmp(p + 2, *n, len) == 0 && p[2 + len] == ')')
+                                return *n;
+                }
+        return NULL;
 }
 
 const char *manifest_flag(const Manifest *m, const char *flag, unsigned *ret_line) {

@@ -53,6 +53,7 @@ typedef struct Manifest {
         char *program;   /* command[0], or NULL when the pod has no command */
         char **argv;     /* command + args, NULL-terminated (program first when given), $(VAR) expanded */
         char **env;      /* spec.containers[0].env with a value: "NAME=VALUE", in order; NULL when none */
+        char **env_from; /* names env sets by valueFrom (not known here; "$(NAME)" stays as written) */
         size_t argc;
         ManifestFlag *flags;
         size_t n_flags;
@@ -83,6 +84,14 @@ int manifest_load(const char *path, Manifest **ret, char **ret_error);
  * first), such as a systemd unit's ExecStart=: the same flag lookup, no
  * volumes. file names it in messages. Returns 0, -E2BIG or -ENOMEM. */
 int manifest_from_argv(const char *file, char *const *argv, Manifest **ret);
+
+/* m->env, an empty list when the pod has none (never NULL: for
+ * member_setting(), whose NULL means "no environment is read"). */
+char *const *manifest_env(const Manifest *m);
+
+/* The variable of m->env_from (set by valueFrom, not known here) that a
+ * "$(NAME)" left in v refers to, or NULL when v depends on none. */
+const char *manifest_unresolved(const Manifest *m, const char *v);
 
 /* The value of a flag ("--data-dir", "-data-dir" and "data-dir" are the same
  * name) as the program sees it: the last occurrence wins, as with Go's flag

@@ -47,7 +47,7 @@ static char *etcd_env_name(const char *flag) {
 
 int member_setting(const Manifest *m, char *const *env, const char *flag, const char **ret_value,
                    unsigned *ret_line, char **ret_var) {
-        const char *v = manifest_flag(m, flag, ret_line);
+        const char *v = manifest_flag(m, flag, ret_line), *from;
         _cleanup_free_ char *var = NULL;
 
         if (!v && env) {
@@ -55,12 +55,55 @@ int member_setting(const Manifest *m, char *const *env, const char *flag, const 
                 if (!var)
                         return -ENOMEM;
                 v = strv_env_get(env, var);
+                /* etcd passes over an empty variable. */
+                if (v && !*v)
+                        v = NULL;
+                if (!v && strv_contains(m->env_from, var)) {
+                        if (ret_var)
+                                *ret_var = TAKE_PTR(var);
+                        return -ENXIO;
+                }
                 if (!v)
                         var = mfree(var);
+        }
+        from = manifest_unresolved(m, v);
+        if (from) {
+                if (ret_var) {
+                        free(var);
+                        *ret_var = strdup(from);
+                        if (!*ret_var)
+                                return -ENOMEM;
+                }
+                return -ENXIO;
         }
         *ret_value = v;
         if (ret_var)
                 *ret_var = TAKE_PTR(var);
+        return 0;
+}
+
+int member_setting_error(const Manifest *m, const char *flag, int r, const char *var, char **ret_error) {
+        while (*flag == '-')
+                flag++;
+        if (r == -ENXIO)
+                return free_and_format(ret_error, "%s: etcd's --%s depends on env %s, which the pod sets by valueFrom "
+                                       "(a field, a secret or a configMap), not read here; give it a value in the "
+                                       "manifest", m->file, flag, var ? var : "?"), -EBADMSG;
+        return r;
+}
+
+int member_config_file(const Manifest *m, char *const *env, char **ret_error) {
+        _cleanup_free_ char *var = NULL;
+        const char *cf = NULL;
+        int r;
+
+        r = member_setting(m, env, "config-file", &cf, NULL, &var);
+        if (r < 0)
+                return member_setting_error(m, "config-file", r, var, ret_error);
+        if (cf && *cf)
+                return free_and_format(ret_error, "%s: etcd reads its settings from the configuration file %s (%s), "
+                                       "and then ignores its flags and ETCD_ variables; that file is not read here",
+                                       m->file, cf, var ? var : "--config-file"), -EOPNOTSUPP;
         return 0;
 }
 
@@ -133,14 +176,17 @@ int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error)
         unsigned line = 0;
         int r;
 
+        r = member_config_file(man, manifest_env(man), ret_error);
+        if (r < 0)
+                return r;
         /* The pod's env: ETCD_* as etcd reads them, a flag on the command winning over its variable. */
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 _cleanup_free_ char *var = NULL;
                 const char *v;
 
-                r = member_setting(man, man->env, keys[i].flag, &v, &line, &var);
+                r = member_setting(man, manifest_env(man), keys[i].flag, &v, &line, &var);
                 if (r < 0)
-                        return r;
+                        return member_setting_error(man, keys[i].flag, r, var, ret_error);
                 if (!v)
                         continue;
                 if (var)
@@ -191,13 +237,16 @@ int member_from_command(char *const *argv, char *const *env, const char *unit, E
                 return free_and_format(ret_error, "%s: ExecStart= has too many arguments", unit), -EBADMSG;
         if (r < 0)
                 return r;
+        r = member_config_file(man, env, ret_error);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 _cleanup_free_ char *var = NULL;
                 const char *v;
 
                 r = member_setting(man, env, keys[i].flag, &v, NULL, &var);
                 if (r < 0)
-                        return r;
+                        return member_setting_error(man, keys[i].flag, r, var, ret_error);
                 if (!v)
                         continue;
                 if (var)

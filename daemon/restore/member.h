@@ -62,10 +62,22 @@ int member_from_manifest(const Manifest *m, EtcdMember *ret, char **ret_error);
  * Sets *ret_value (into m or env; NULL when etcd has no such setting),
  * *ret_line (optional: the flag's line, 0 otherwise) and *ret_var
  * (optional, caller frees: the variable's name when the value came from
- * one, else NULL). Returns 0 or -ENOMEM. Both the restore (below) and
- * discover.h look etcd's settings up with it. */
+ * one, else NULL). An empty variable is passed over, as etcd does.
+ * Returns 0, -ENOMEM, or -ENXIO when the value is not known here: the
+ * variable, or a "$(NAME)" in the value, is set by the pod's valueFrom
+ * (*ret_var: that variable). Both the restore (below) and discover.h look
+ * etcd's settings up with it. */
 int member_setting(const Manifest *m, char *const *env, const char *flag, const char **ret_value,
                    unsigned *ret_line, char **ret_var);
+
+/* member_setting()'s -ENXIO as an error naming the flag and the variable
+ * (-EBADMSG); other errors as they are. */
+int member_setting_error(const Manifest *m, const char *flag, int r, const char *var, char **ret_error);
+
+/* -EOPNOTSUPP with an error when etcd runs with --config-file (or
+ * ETCD_CONFIG_FILE): it then reads nothing else, and that file is not
+ * read here. 0 otherwise. */
+int member_config_file(const Manifest *m, char *const *env, char **ret_error);
 
 /* The same for a command line argv (NULL-terminated, argv[0] the program)
  * and environment env (NULL-terminated "KEY=VALUE", may be NULL) of a

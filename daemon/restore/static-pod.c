@@ -101,9 +101,12 @@ int static_pod_serving(const char *dir, const char *file, uint16_t default_port,
         if (!path)
                 return -ENOMEM;
         *ret_address = NULL;
-        *ret_present = access(path, F_OK) >= 0;
-        if (!*ret_present)
+        r = access(path, F_OK) < 0 ? -errno : 0;
+        *ret_present = r == 0;
+        if (r == -ENOENT)
                 return 0;
+        if (r < 0)
+                return free_and_format(ret_error, "cannot look for %s: %s", path, strerror(-r)), r;
         r = manifest_load(path, &m, ret_error);
         if (r >= 0)
                 r = command_port(m, "--secure-port", default_port, true, ret_port, ret_error);

@@ -346,6 +346,77 @@ static void test_env(void) {
         check(!strv_env_get(m->env, "SECRET"));
         parse_bad("spec:\n  containers:\n  - command: [etcd]\n    env: [{value: x}]\n", -EBADMSG,
                   "t.yaml:4: spec.containers[0].env[0] has no name");
+        check(strv_contains(m->env_from, "SECRET"));
+        check_str_eq(manifest_unresolved(m, "a$(SECRET)b"), "SECRET");
+        check(!manifest_unresolved(m, "$(SECRETS) $(NODE)"));
+}
+
+/* The kubelet's rules at their edges: "$$" is "$" in a pod without env; a
+ * reference that is not expanded is kept as written up to its ")" and what
+ * it holds is not looked at again; "$()" and an unclosed "$(" stay; a name
+ * without value is set to ""; a later entry replaces an earlier one (a
+ * valueFrom one too). */
+static void test_env_edges(void) {
+        _cleanup_(manifest_freep) Manifest *plain = parse_ok(
+                "spec:\n  containers:\n  - command: [etcd, --initial-cluster-token=tok$$en, --x=$(A)]\n");
+        _cleanup_(manifest_freep) Manifest *m = parse_ok(
+                "spec:\n"
+                "  containers:\n"
+                "  - command: [etcd, '--a=$(UNDEF$(B))', '--b=$(U$$V)', '--c=$()$(B', '--d=$(EMPTY)x', '--e=$(B)$',\n"
+                "              '--f=$(IP)', '--g=$(TWICE)']\n"
+                "    env:\n"
+                "    - {name: B, value: b}\n"
+                "    - name: EMPTY\n"
+                "    - {name: TWICE, value: one}\n"
+                "    - name: IP\n"
+                "      valueFrom: {fieldRef: {fieldPath: status.podIP}}\n"
+                "    - {name: TWICE, value: two}\n");
+
+        check_str_eq(manifest_flag(plain, "--initial-cluster-token", NULL), "tok$en");
+        check_str_eq(manifest_flag(plain, "--x", NULL), "$(A)");
+        check_str_eq(manifest_flag(m, "--a", NULL), "$(UNDEF$(B))");
+        check_str_eq(manifest_flag(m, "--b", NULL), "$(U$$V)");
+        check_str_eq(manifest_flag(m, "--c", NULL), "$()$(B");
+        check_str_eq(manifest_flag(m, "--d", NULL), "x");
+        check_str_eq(manifest_flag(m, "--e", NULL), "b$");
+        check_str_eq(manifest_flag(m, "--f", NULL), "$(IP)");
+        check_str_eq(manifest_flag(m, "--g", NULL), "two");
+        check_str_eq(strv_env_get(m->env, "EMPTY"), "");
+        check_int_eq(strv_length(m->env), 3);
+        check_str_eq(manifest_unresolved(m, manifest_flag(m, "--f", NULL)), "IP");
+}
+
+/* Entries that each repeat the one before eight times: 1 KiB that would
+ * expand to 137 GB. Refused once the references add 1 MiB; a long run of
+ * "$(" without ")" is read in one pass. */
+static void test_env_bounded(void) {
+        _cleanup_free_ char *text = NULL, *opens = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+
+        check(f);
+        fprintf(f, "spec:\n  containers:\n  - command: [etcd, --name=$(A11)]\n    env:\n    - {name: A0, value: x}\n");
+        for (int i = 1; i < 12; i++) {
+                fprintf(f, "    - {name: A%d, value: '", i);
+                for (int k = 0; k < 8; k++)
+                        fprintf(f, "$(A%d)", i - 1);
+                fprintf(f, "'}\n");
+        }
+        check(fclose(f) == 0);
+        parse_bad(text, -E2BIG, "t.yaml:12: spec.containers[0].env[7] (A7): $(VAR) references add more than 1048576 "
+                  "bytes to the manifest");
+
+        opens = malloc(400000 + 64);
+        check(opens);
+        strcpy(opens, "spec:\n  containers:\n  - command: [etcd, '--x=");
+        len = strlen(opens);
+        for (int i = 0; i < 100000; i++, len += 2)
+                memcpy(opens + len, "$(", 2);
+        strcpy(opens + len, "']\n");
+        {
+                _cleanup_(manifest_freep) Manifest *m = parse_ok(opens);
+                check_int_eq(strlen(manifest_flag(m, "--x", NULL)), 200000);
+        }
 }
 
 /* Not a regular file: refused at once, never waited on (a FIFO with a
@@ -378,6 +449,8 @@ int main(void) {
         TEST_RUN(test_host_paths);
         TEST_RUN(test_errors);
         TEST_RUN(test_env);
+        TEST_RUN(test_env_edges);
+        TEST_RUN(test_env_bounded);
         TEST_RUN(test_not_regular);
         return 0;
 }

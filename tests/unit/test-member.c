@@ -214,6 +214,53 @@ static void test_setting(void) {
         check(!v);
 }
 
+/* What etcd does not read as a setting, and what is not known here: an
+ * empty ETCD_ variable is passed over (etcd's default name, not ""); a
+ * setting from the pod's valueFrom, or a flag that uses one, is refused
+ * naming the variable; etcd with a configuration file is refused. */
+static void test_not_settings(void) {
+        static const char head[] =
+                "spec:\n  containers:\n  - command: [etcd, --data-dir=/var/lib/etcd%s]\n"
+                "    env:\n%s"
+                "    volumeMounts: [{name: d, mountPath: /var/lib/etcd}]\n"
+                "  volumes: [{name: d, hostPath: {path: /var/lib/etcd}}]\n";
+        char *cf_argv[] = { (char *) "/usr/bin/etcd", (char *) "--data-dir=/srv/etcd", NULL };
+        char *cf_env[] = { (char *) "ETCD_CONFIG_FILE=/etc/etcd/etcd.conf.yml", NULL };
+        char *empty_env[] = { (char *) "ETCD_NAME=", (char *) "ETCD_CONFIG_FILE=", NULL };
+        _cleanup_(member_done) EtcdMember m = {};
+        char text[1024], *error = NULL;
+
+        snprintf(text, sizeof text, head, "", "    - {name: ETCD_NAME, value: ''}\n");
+        {
+                _cleanup_(manifest_freep) Manifest *man = NULL;
+                check_int_eq(manifest_parse("etcd.yaml", text, strlen(text), &man, &error), 0);
+                check_int_eq(member_from_manifest(man, &m, &error), 0);
+                check_str_eq(m.name.value, "default");
+                member_done(&m);
+        }
+        snprintf(text, sizeof text, head, "",
+                 "    - name: ETCD_NAME\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n");
+        check_int_eq(from_text(text, &error), -EBADMSG);
+        check(strstr(error, "etcd.yaml: etcd's --name depends on env ETCD_NAME, which the pod sets by valueFrom"));
+        error = mfree(error);
+        snprintf(text, sizeof text, head, ", '--initial-advertise-peer-urls=https://$(POD_IP):2380'",
+                 "    - name: POD_IP\n      valueFrom: {fieldRef: {fieldPath: status.podIP}}\n");
+        check_int_eq(from_text(text, &error), -EBADMSG);
+        check(strstr(error, "etcd's --initial-advertise-peer-urls depends on env POD_IP"));
+        error = mfree(error);
+        snprintf(text, sizeof text, head, ", --config-file=/etc/etcd/etcd.conf.yml", "    - {name: X, value: y}\n");
+        check_int_eq(from_text(text, &error), -EOPNOTSUPP);
+        check(strstr(error, "etcd.yaml: etcd reads its settings from the configuration file /etc/etcd/etcd.conf.yml "
+                            "(--config-file)"));
+        error = mfree(error);
+        check_int_eq(member_from_command(cf_argv, cf_env, "etcd.service", &m, &error), -EOPNOTSUPP);
+        check(strstr(error, "etcd.service: etcd reads its settings from the configuration file "
+                            "/etc/etcd/etcd.conf.yml (ETCD_CONFIG_FILE)"));
+        error = mfree(error);
+        check_int_eq(member_from_command(cf_argv, empty_env, "etcd.service", &m, &error), 0);
+        check_str_eq(m.name.value, "default");
+}
+
 static void test_cluster_names(void) {
         check(member_cluster_names("a=https://x:2380,b=https://y:2380", "b", "https://y:2380"));
         check(member_cluster_names("a=https://x:2380,a=https://x2:2380", "a", "https://x2:2380,https://x:2380"));
@@ -230,5 +277,6 @@ int main(void) {
         TEST_RUN(test_pod_env);
         TEST_RUN(test_setting);
         TEST_RUN(test_cluster_names);
+        TEST_RUN(test_not_settings);
         return 0;
 }

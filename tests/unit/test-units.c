@@ -147,6 +147,22 @@ static void test_manifest_missing(void) {
         check(!address);
 }
 
+/* Only a manifest that is not there is absent: one that cannot be looked
+ * for (a symlink loop here) is an error naming why, not a pod skipped. */
+static void test_manifest_unreachable(void) {
+        char loop[sizeof dir + 32], *address = NULL, *error = NULL;
+        uint16_t port = 0;
+        bool present = true;
+
+        snprintf(loop, sizeof loop, "%s/loop.yaml", dir);
+        check(symlink("loop.yaml", loop) == 0);
+        check_int_eq(static_pod_serving(dir, "loop.yaml", 10259, &present, &port, &address, &error), -ELOOP);
+        check(!present && !address);
+        check(error && strstr(error, "loop.yaml: Too many levels of symbolic links"));
+        free(error);
+        check(unlink(loop) == 0);
+}
+
 static bool file_in(const char *d, const char *file) {
         char path[sizeof dir + 64];
         struct stat st;
@@ -249,6 +265,7 @@ int main(void) {
         TEST_RUN(test_manifest_port);
         TEST_RUN(test_manifest_address);
         TEST_RUN(test_manifest_missing);
+        TEST_RUN(test_manifest_unreachable);
         TEST_RUN(test_manifest_move);
         TEST_RUN(test_tcp_probe);
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
