@@ -352,12 +352,17 @@ static int target_is_shipped(const Target *t) {
         return streq(hexencode(md, n, hex), SHIPPED_CONFIG_SHA256);
 }
 
-/* Whether the target holds text already (1), or not (0: something else, or
- * nothing). */
+/* Whether the target holds text already, as a file discover would have
+ * written: ours, one link, writable by none but us (a file with the same
+ * bytes that another user may still change is replaced). */
 static bool target_holds(const Target *t, const char *text) {
         _cleanup_free_ char *old = NULL;
+        struct stat st;
         size_t len = 0;
 
+        if (fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || (st.st_mode & 07022) != 0 || st.st_nlink != 1)
+                return false;
         return target_read(t, &old, &len) > 0 && len == strlen(text) && memcmp(old, text, len) == 0;
 }
 
@@ -392,17 +397,34 @@ static char *changed_groups(const char *old, const char *new) {
 }
 
 /* The file the target holds, kept beside it under <name>.pre-discover-<ts>
- * (a hard link: the same bytes, owner and mode) before --force replaces it.
- * Its name in *ret_kept (caller frees). 0 or -errno. */
+ * (a hard link: the same bytes, owner and mode) before --force replaces it;
+ * a name taken (a run in the same second) gets ".1", ".2", … after it. Its
+ * name in *ret_kept (caller frees; the last one tried on failure). 0 or
+ * -errno. */
 static int target_keep(const Target *t, const char *ts, char **ret_kept) {
-        _cleanup_free_ char *kept = NULL;
+        for (unsigned i = 0;; i++) {
+                _cleanup_free_ char *kept = NULL;
+                int r = 0;
 
-        if (asprintf(&kept, "%s.pre-discover-%s", t->name, ts) < 0)
-                return -ENOMEM;
-        if (linkat(t->dir_fd, t->name, t->dir_fd, kept, 0) < 0)
-                return -errno;
-        *ret_kept = TAKE_PTR(kept);
-        return 0;
+                if ((i == 0 ? asprintf(&kept, "%s.pre-discover-%s", t->name, ts)
+                            : asprintf(&kept, "%s.pre-discover-%s.%u", t->name, ts, i)) < 0)
+                        return -ENOMEM;
+                if (linkat(t->dir_fd, t->name, t->dir_fd, kept, 0) < 0)
+                        r = -errno;
+                if (r == -EEXIST && i < 99)
+                        continue;
+                *ret_kept = TAKE_PTR(kept);
+                return r;
+        }
+}
+
+/* name, a file in the target's directory, as messages show it. */
+static char *target_sibling(const Target *t, const char *name) {
+        char *s = NULL;
+
+        if (asprintf(&s, "%.*s%s", (int) (path_basename(t->shown) - t->shown), t->shown, name) < 0)
+                return NULL;
+        return s;
 }
 
 static bool target_exists(const Target *t) {
@@ -432,10 +454,23 @@ static int target_stage(Target *t, const char *text) {
         return r;
 }
 
-static int target_commit(Target *t) {
+/* The staged file renamed into place (*ret_renamed), then its directory
+ * synced. */
+static int target_commit(Target *t, bool *ret_renamed) {
+        *ret_renamed = false;
         if (renameat(t->dir_fd, t->tmp, t->dir_fd, t->name) < 0)
                 return -errno;
         t->tmp[0] = '\0';
+        *ret_renamed = true;
+        return fsync(t->dir_fd) < 0 ? -errno : 0;
+}
+
+/* A replaced target put back as it was (its kept copy renamed back, or, when
+ * there was none, the new file removed). */
+static int target_undo(Target *t, char **kept) {
+        if (*kept ? renameat(t->dir_fd, *kept, t->dir_fd, t->name) < 0 : unlinkat(t->dir_fd, t->name, 0) < 0)
+                return -errno;
+        *kept = mfree(*kept);
         return fsync(t->dir_fd) < 0 ? -errno : 0;
 }
 
@@ -555,8 +590,10 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         continue;
                 k = target_keep(&targets[i], ts, &kept[i]);
                 if (k < 0) {
-                        fprintf(stderr, "etcd-backupctl: cannot keep a copy of %s before replacing it: %s\n",
-                                targets[i].shown, strerror(-k));
+                        _cleanup_free_ char *shown = kept[i] ? target_sibling(&targets[i], kept[i]) : NULL;
+                        fprintf(stderr, "etcd-backupctl: cannot keep a copy of %s as %s before replacing it: %s\n",
+                                targets[i].shown, shown ? shown : "?", strerror(-k));
+                        kept[i] = mfree(kept[i]);
                         goto finish;
                 }
                 if (i == 0 && target_read(&targets[i], &old, &len) > 0 &&
@@ -566,19 +603,34 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 }
         }
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
-                int k = unchanged[i] ? 0 : target_commit(&targets[i]);
-                committed[i] = k >= 0 && !unchanged[i];
+                int k = unchanged[i] ? 0 : target_commit(&targets[i], &committed[i]);
                 if (k < 0) {
-                        fprintf(stderr, "etcd-backupctl: cannot write %s: %s\n", targets[i].shown, strerror(-k));
+                        fprintf(stderr, "etcd-backupctl: cannot %s %s: %s\n", committed[i] ? "sync the directory of" :
+                                "write", targets[i].shown, strerror(-k));
+                        /* A failure leaves the old pair: what was replaced is put back. */
+                        for (size_t j = 0; j <= i; j++) {
+                                _cleanup_free_ char *shown = kept[j] ? target_sibling(&targets[j], kept[j]) : NULL;
+                                if (!committed[j])
+                                        continue;
+                                k = target_undo(&targets[j], &kept[j]);
+                                if (k < 0)
+                                        fprintf(stderr, "etcd-backupctl: cannot put %s back as it was: %s%s%s\n",
+                                                targets[j].shown, strerror(-k), kept[j] ? "; it is kept as " : "",
+                                                kept[j] ? shown : "");
+                                else
+                                        fprintf(stderr, "etcd-backupctl: put %s back as it was\n", targets[j].shown);
+                        }
                         goto finish;
                 }
         }
         r = EXIT_SUCCESS;
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                _cleanup_free_ char *shown = NULL;
+
                 if (!kept[i])
                         continue;
-                fprintf(stderr, "etcd-backupctl: kept the replaced %s as %s.pre-discover-%s", targets[i].shown,
-                        targets[i].shown, ts);
+                shown = target_sibling(&targets[i], kept[i]);
+                fprintf(stderr, "etcd-backupctl: kept the replaced %s as %s", targets[i].shown, shown ? shown : kept[i]);
                 if (i == 0 && replaced_groups && *replaced_groups)
                         fprintf(stderr, "; what it set in %s is now the shipped defaults: copy back what should "
                                 "stay", replaced_groups);
@@ -593,13 +645,14 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         json_object_put(a);
                         json_object_put(u);
                         json_object_put(kp);
+                        fprintf(stderr, "etcd-backupctl: discover: out of memory (the files are written)\n");
                         r = EXIT_FAILURE;
                         goto finish;
                 }
                 for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
-                        _cleanup_free_ char *k = NULL;
+                        _cleanup_free_ char *k = kept[i] ? target_sibling(&targets[i], kept[i]) : NULL;
                         json_object_array_add(unchanged[i] ? u : a, json_object_new_string(targets[i].shown));
-                        if (kept[i] && asprintf(&k, "%s.pre-discover-%s", targets[i].shown, ts) >= 0)
+                        if (k)
                                 json_object_array_add(kp, json_object_new_string(k));
                 }
                 json_object_object_add(o, "wrote", a);
@@ -608,6 +661,8 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
+                if (fflush(stdout) != 0)
+                        r = EXIT_FAILURE;
                 goto finish;
         }
         if (unchanged[0] && unchanged[1]) {

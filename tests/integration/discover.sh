@@ -161,6 +161,46 @@ check "--write --force: says where it kept it and which group it set" \
   grep -qF "kept the replaced $conf as $kept; what it set in retention is now the shipped defaults" <<<"$out"
 check "--write --force: the drop-in, unchanged, neither replaced nor kept" \
   test -z "$(ls "$(dirname "$dropin")" | grep -v '^credentials.conf$')" -a -n "$(grep -x "Unchanged: $dropin" <<<"$out")"
+
+# The same bytes in files another user may change (owned by nobody, 0666):
+# not "Unchanged" but replaced, with --force, by root's 0644 files.
+rm -f "$conf".pre-discover-*
+cp "$T/found.conf" "$conf"; chown 65534 "$conf" "$dropin"; chmod 0666 "$conf" "$dropin"
+out=$(discover --write --root "$R" 2>&1); rc=$?
+check "the same bytes, writable by others: not unchanged, --force wanted (exit $rc)" \
+  grep -q "$conf exists; --force replaces it" <<<"$out"
+out=$(discover --write --force --root "$R" 2>&1); rc=$?
+check "... --force replaces both (exit $rc)" test $rc -eq 0 -a -n "$(grep -x "Wrote $conf" <<<"$out")" \
+  -a -n "$(grep -x "Wrote $dropin" <<<"$out")"
+check "... now root's and 0644" test "$(stat -c '%u %a' "$conf" "$dropin" | sort -u)" = "0 644"
+
+# A copy's name already taken (a run in the same second): the next free one.
+rm -f "$conf".pre-discover-* "$dropin".pre-discover-*
+for s in 0 1 2 3 4 5; do touch "$conf.pre-discover-$(date -u -d "+$s sec" +%Y%m%dT%H%M%SZ)"; done
+echo "# changed again" >> "$conf"
+edited=$(sha256sum < "$conf")
+out=$(discover --write --force --root "$R" 2>&1); rc=$?
+kept=$(grep -o "kept the replaced $conf as [^;]*" <<<"$out" | sed 's/.* as //')
+check "a copy's name taken: exit 0 ($rc), kept as NAME.1 ($kept)" \
+  test $rc -eq 0 -a -n "$kept" -a "${kept%.1}" != "$kept" -a "$(sha256sum < "$kept")" = "$edited"
+
+# A failure after the first file is replaced puts it back: the second
+# rename fails (injected), then the first one's directory sync.
+rm -f "$conf".pre-discover-* "$dropin".pre-discover-*
+echo "# changed once more" >> "$conf"; echo "# changed" >> "$dropin"
+before=$(sha256sum "$conf" "$dropin"); listing=$(ls -a "$(dirname "$conf")" "$(dirname "$dropin")")
+for fault in renameat2:error=EIO:when=2 fsync:error=EIO:when=3; do
+  out=$(strace -f -o /dev/null -e trace=rename,renameat,renameat2,fsync -e inject="${fault/renameat2/rename,renameat,renameat2}" \
+        "$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$M" --write --force \
+        --root "$R" 2>&1); rc=$?
+  check "$fault: exit 1 ($rc)" test $rc -eq 1
+  check "$fault: says what failed and that it put the configuration back" \
+    grep -q "put $conf back as it was" <<<"$out"
+  grep -q "put $conf back as it was" <<<"$out" || sed 's/^/# /' <<<"$out"
+  check "$fault: both files as they were, no copy left" \
+    test "$(sha256sum "$conf" "$dropin")" = "$before" -a "$(ls -a "$(dirname "$conf")" "$(dirname "$dropin")")" = "$listing"
+done
+
 check "--write -c PATH writes there" \
   bash -c "'$ETCD_BACKUPCTL' -c /etc/other.conf discover --manifests-dir '$M' --write --root '$T/root2' >/dev/null && cmp -s '$T/root2/etc/other.conf' '$T/found.conf'"
 
