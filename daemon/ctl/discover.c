@@ -29,6 +29,7 @@
 #include "config/config.h"
 #include "ctl/discover.h"
 #include "restore/discover.h"
+#include "restore/member.h"
 #include "util/io.h"
 #include "util/path.h"
 #include "util/str.h"
@@ -121,9 +122,16 @@ static void put_shipped_groups(FILE *f) {
 }
 
 static int format_config(const Discovery *d, char **ret) {
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *default_cluster = NULL;
         size_t size = 0;
         FILE *f;
+
+        /* etcd's, from its name and peer URLs as they are (or as etcd defaults them). */
+        default_cluster = member_default_initial_cluster(d->name.value ?: "default",
+                                                         d->initial_advertise_peer_urls.value ?:
+                                                                 "http://localhost:2380");
+        if (!default_cluster)
+                return -ENOMEM;
 
         f = open_memstream(&text, &size);
         if (!f)
@@ -163,8 +171,7 @@ static int format_config(const Discovery *d, char **ret) {
          * restore could use. */
         put_etcd_setting(f, d, "data_dir", &d->data_dir, "--data-dir", NULL);
         put_etcd_setting(f, d, "name", &d->name, "--name", "default");
-        put_etcd_setting(f, d, "initial_cluster", &d->initial_cluster, "--initial-cluster",
-                         "default=http://localhost:2380");
+        put_etcd_setting(f, d, "initial_cluster", &d->initial_cluster, "--initial-cluster", default_cluster);
         put_etcd_setting(f, d, "initial_cluster_token", &d->initial_cluster_token, "--initial-cluster-token",
                          "etcd-cluster");
         put_etcd_setting(f, d, "initial_advertise_peer_urls", &d->initial_advertise_peer_urls,

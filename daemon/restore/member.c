@@ -144,6 +144,25 @@ int member_value_set(MemberValue *v, const char *value, bool from_etcd, const ch
         return 0;
 }
 
+char *member_default_initial_cluster(const char *name, const char *peer_urls) {
+        _cleanup_free_ char *out = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (streq(name, "default"))
+                return strdup("default=http://localhost:2380");
+        f = open_memstream(&out, &len);
+        if (!f)
+                return NULL;
+        for (const char *p = peer_urls, *comma; *p; p = *comma ? comma + 1 : comma) {
+                comma = strchrnul(p, ',');
+                fprintf(f, "%s%s=%.*s", p == peer_urls ? "" : ",", name, (int) (comma - p), p);
+        }
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(out);
+}
+
 /* etcd's defaults for what was not given. */
 static int fill_defaults(EtcdMember *m) {
         int r = 0;
@@ -154,11 +173,13 @@ static int fill_defaults(EtcdMember *m) {
                 r = member_value_set(&m->initial_advertise_peer_urls, "http://localhost:2380", false,
                                      "etcd's default --initial-advertise-peer-urls");
         if (r >= 0 && !m->initial_cluster.value) {
-                _cleanup_free_ char *c = NULL;
-                if (asprintf(&c, "%s=%s", m->name.value, m->initial_advertise_peer_urls.value) < 0)
+                _cleanup_free_ char *c = member_default_initial_cluster(m->name.value,
+                                                                        m->initial_advertise_peer_urls.value);
+                if (!c)
                         return -ENOMEM;
-                r = member_value_set(&m->initial_cluster, c, false,
-                                     "etcd's default --initial-cluster (NAME=PEER-URLS)");
+                r = member_value_set(&m->initial_cluster, c, false, "etcd's default --initial-cluster (%s)",
+                                     streq(m->name.value, "default") ? "with its default name" :
+                                                                       "NAME=URL for each peer URL");
         }
         if (r >= 0 && !m->initial_cluster_token.value)
                 r = member_value_set(&m->initial_cluster_token, "etcd-cluster", false,

@@ -55,6 +55,12 @@ _printf_(4, 5) int member_value_set(MemberValue *v, const char *value, bool from
  * NAME=PEER-URLS, token "etcd-cluster". -ENOMEM. */
 int member_from_manifest(const Manifest *m, EtcdMember *ret, char **ret_error);
 
+/* etcd's --initial-cluster when it is not given: NAME=URL for each of its
+ * peer URLs when it has a name of its own (as etcd fills it in from
+ * --name), else its default, "default=http://localhost:2380". NULL: no
+ * memory. */
+char *member_default_initial_cluster(const char *name, const char *peer_urls);
+
 /* etcd's setting flag ("data-dir"; "--data-dir" is the same) as etcd reads
  * it from m (a pod's container command, or a unit's ExecStart= through
  * manifest_from_argv()): the flag (the last occurrence), else, when env is

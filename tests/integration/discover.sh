@@ -62,6 +62,13 @@ check "restore.initial_advertise_peer_urls" test "$(value initial_advertise_peer
 check "restore.initial_cluster_token: not in the manifest, etcd's default" test "$(value initial_cluster_token)" = "etcd-cluster"
 check "restore.initial_cluster_token: says it is etcd's default" \
   test "$(source_of initial_cluster_token)" = "  # etcd.yaml runs etcd without --initial-cluster-token: etcd's default"
+# etcd without --initial-cluster: etcd's own, from its name and peer URLs.
+mkdir -p "$T/no-cluster" && cp "$M/kube-apiserver.yaml" "$T/no-cluster/"
+sed '/--initial-cluster=/d' "$M/etcd.yaml" > "$T/no-cluster/etcd.yaml"
+nc=$("$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$T/no-cluster" 2>&1); rc=$?
+check "no --initial-cluster: initial_cluster is NAME=PEER-URL, etcd's default (exit $rc)" \
+  test -n "$(grep -x '  initial_cluster = "cp1=https://192.168.122.10:2380";' <<<"$nc")" -a \
+       -n "$(grep -x "  # etcd.yaml runs etcd without --initial-cluster: etcd's default" <<<"$nc")"
 # A relative --manifests-dir is written as the absolute path it names.
 rel=$(cd "$(dirname "$M")" && "$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover \
   --manifests-dir "$(basename "$M")" 2>&1); rc=$?

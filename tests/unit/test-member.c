@@ -261,6 +261,22 @@ static void test_not_settings(void) {
         check_str_eq(m.name.value, "default");
 }
 
+/* etcd's --initial-cluster when not given: from --name and each peer URL,
+ * or its default with the default name. */
+static void test_default_cluster(void) {
+        char *named[] = { (char *) "etcd", (char *) "--name=m1", (char *) "--data-dir=/srv/etcd",
+                          (char *) "--initial-advertise-peer-urls=https://10.0.0.1:2380,https://[fd00::1]:2380", NULL };
+        char *unnamed[] = { (char *) "etcd", (char *) "--data-dir=/srv/etcd", NULL };
+        _cleanup_(member_done) EtcdMember m = {};
+        char *error = NULL;
+
+        check_int_eq(member_from_command(named, NULL, "etcd.service", &m, &error), 0);
+        check_str_eq(m.initial_cluster.value, "m1=https://10.0.0.1:2380,m1=https://[fd00::1]:2380");
+        member_done(&m);
+        check_int_eq(member_from_command(unnamed, NULL, "etcd.service", &m, &error), 0);
+        check_str_eq(m.initial_cluster.value, "default=http://localhost:2380");
+}
+
 static void test_cluster_names(void) {
         check(member_cluster_names("a=https://x:2380,b=https://y:2380", "b", "https://y:2380"));
         check(member_cluster_names("a=https://x:2380,a=https://x2:2380", "a", "https://x2:2380,https://x:2380"));
@@ -278,5 +294,6 @@ int main(void) {
         TEST_RUN(test_setting);
         TEST_RUN(test_cluster_names);
         TEST_RUN(test_not_settings);
+        TEST_RUN(test_default_cluster);
         return 0;
 }
