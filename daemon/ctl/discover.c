@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <libconfig.h>
 #include <openssl/evp.h>
 
 #include "shipped-config.h"
@@ -403,6 +404,76 @@ static char *changed_groups(const char *old, const char *new) {
         return list;
 }
 
+/* Whether two settings hold the same value (groups, lists and arrays
+ * element by element, in order). */
+static bool setting_equal(const config_setting_t *a, const config_setting_t *b) {
+        int type;
+
+        if (!a || !b || (type = config_setting_type(a)) != config_setting_type(b))
+                return false;
+        switch (type) {
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+                return config_setting_get_int64(a) == config_setting_get_int64(b);
+        case CONFIG_TYPE_FLOAT:
+                return config_setting_get_float(a) == config_setting_get_float(b);
+        case CONFIG_TYPE_BOOL:
+                return config_setting_get_bool(a) == config_setting_get_bool(b);
+        case CONFIG_TYPE_STRING:
+                return streq(config_setting_get_string(a), config_setting_get_string(b));
+        default:
+                if (config_setting_length(a) != config_setting_length(b))
+                        return false;
+                for (int i = 0; i < config_setting_length(a); i++) {
+                        const config_setting_t *x = config_setting_get_elem(a, (unsigned) i);
+                        const config_setting_t *y = type == CONFIG_TYPE_GROUP ?
+                                config_setting_get_member(b, config_setting_name(x)) :
+                                config_setting_get_elem(b, (unsigned) i);
+                        if (!setting_equal(x, y))
+                                return false;
+                }
+                return true;
+        }
+}
+
+/* The keys of the groups discover writes itself (etcd, restore) that old
+ * sets and new does not set the same, as "etcd.timeout, restore.etcdutl"
+ * (caller frees; "" when none, or when old is not a configuration libconfig
+ * reads, or @includes one). NULL: no memory. */
+static char *changed_keys(const char *old, const char *new) {
+        static const char *const groups[] = { "etcd", "restore" };
+        config_t a, b;
+        char *list = strdup("");
+
+        /* libconfig would read an @include'd file itself (the loader refuses them). */
+        if (!list || strstr(old, "@include"))
+                return list;
+        config_init(&a);
+        config_init(&b);
+        if (config_read_string(&a, old) == CONFIG_TRUE && config_read_string(&b, new) == CONFIG_TRUE)
+                for (size_t g = 0; list && g < ELEMENTSOF(groups); g++) {
+                        const config_setting_t *og = config_lookup(&a, groups[g]),
+                                               *ng = config_lookup(&b, groups[g]);
+
+                        for (int i = 0; list && og && config_setting_is_group(og) &&
+                                        i < config_setting_length(og); i++) {
+                                const config_setting_t *o = config_setting_get_elem(og, (unsigned) i);
+                                const char *name = config_setting_name(o);
+                                char *grown = NULL;
+
+                                if (ng && setting_equal(o, config_setting_get_member(ng, name)))
+                                        continue;
+                                if (asprintf(&grown, "%s%s%s.%s", list, *list ? ", " : "", groups[g], name) < 0)
+                                        grown = NULL;
+                                free(list);
+                                list = grown;
+                        }
+                }
+        config_destroy(&a);
+        config_destroy(&b);
+        return list;
+}
+
 /* The file the target holds, kept beside it under <name>.pre-discover-<ts>
  * (a hard link: the same bytes, owner and mode) before --force replaces it;
  * a name taken (a run in the same second) gets ".1", ".2", … after it. Its
@@ -554,7 +625,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
         Target targets[2] = { { .dir_fd = -EBADF }, { .dir_fd = -EBADF } };
         const char *paths[2] = { config_path, DROP_IN_PATH }, *texts[2] = { config_text, drop_in_text };
         char *kept[2] = {}, ts[FORMAT_COMPACT_MAX];
-        _cleanup_free_ char *replaced_groups = NULL;
+        _cleanup_free_ char *replaced_groups = NULL, *replaced_keys = NULL;
         bool unchanged[2] = {}, committed[2] = {};
         int r = EXIT_FAILURE;
 
@@ -604,7 +675,8 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         goto finish;
                 }
                 if (i == 0 && target_read(&targets[i], &old, &len) > 0 &&
-                    !(replaced_groups = changed_groups(old, texts[0]))) {
+                    (!(replaced_groups = changed_groups(old, texts[0])) ||
+                     !(replaced_keys = changed_keys(old, texts[0])))) {
                         fprintf(stderr, "etcd-backupctl: discover: out of memory\n");
                         goto finish;
                 }
@@ -639,8 +711,12 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 shown = target_sibling(&targets[i], kept[i]);
                 fprintf(stderr, "etcd-backupctl: kept the replaced %s as %s", targets[i].shown, shown ? shown : kept[i]);
                 if (i == 0 && replaced_groups && *replaced_groups)
-                        fprintf(stderr, "; what it set in %s is now the shipped defaults: copy back what should "
-                                "stay", replaced_groups);
+                        fprintf(stderr, "; what it set in %s is now the shipped defaults", replaced_groups);
+                if (i == 0 && replaced_keys && *replaced_keys)
+                        fprintf(stderr, "; its %s %s now as found on this node or shipped", replaced_keys,
+                                strchr(replaced_keys, ',') ? "are" : "is");
+                if (i == 0 && ((replaced_groups && *replaced_groups) || (replaced_keys && *replaced_keys)))
+                        fputs(": copy back what should stay", stderr);
                 fputs("\n", stderr);
         }
         if (json) {

@@ -169,6 +169,15 @@ check "--write --force: says where it kept it and which group it set" \
 check "--write --force: the drop-in, unchanged, neither replaced nor kept" \
   test -z "$(ls "$(dirname "$dropin")" | grep -v '^credentials.conf$')" -a -n "$(grep -x "Unchanged: $dropin" <<<"$out")"
 
+# Settings of the etcd and restore groups that discover does not take from
+# the node are named when --force replaces them.
+sed -i -e 's/^  timeout = "30min";/  timeout = "2h";/' -e 's|^  etcdutl = "";|  etcdutl = "/opt/etcd/etcdutl";|' "$conf"
+out=$(discover --write --force --root "$R" 2>&1); rc=$?
+check "--force over etcd.timeout and restore.etcdutl: names them (exit $rc)" \
+  grep -q "its etcd.timeout, restore.etcdutl are now as found on this node or shipped: copy back what should stay" \
+  <<<"$out"
+grep -q "etcd.timeout, restore.etcdutl are" <<<"$out" || sed 's/^/# /' <<<"$out"
+
 # The same bytes in files another user may change (owned by nobody, 0666):
 # not "Unchanged" but replaced, with --force, by root's 0644 files.
 rm -f "$conf".pre-discover-*
@@ -272,6 +281,10 @@ check "one PEM file for the certificate and its key: a backup with it ($(tail -1
 cp "$T/good.yaml" "$M/kube-apiserver.yaml"
 rm "$M/etcd.yaml" && cp "$T/good.yaml" "$T/x" && echo 'kind: Pod' > "$M/etcd.yaml"
 bad "an etcd.yaml that is no pod" 1 "$M/etcd.yaml:1: the pod has no spec"
+sed -e "s|      path: /var/lib/etcd$|      path: $T/var-lib-etcd|" \
+    -e 's|    - --data-dir=/var/lib/etcd|&\n    - --config-file=/etc/etcd/etcd.conf.yml|' "$FIX/etcd.yaml" > "$M/etcd.yaml"
+bad "etcd with --config-file" 1 \
+  "etcd.yaml: etcd reads its settings from the configuration file /etc/etcd/etcd.conf.yml (--config-file)"
 sed -e "s|      path: /var/lib/etcd$|      path: $T/var-lib-etcd|" "$FIX/etcd.yaml" > "$M/etcd.yaml"
 # A FIFO where etcd.yaml should be (nobody writes to it): an error, not a hang.
 mv "$M/etcd.yaml" "$T/etcd.yaml.good" && mkfifo "$M/etcd.yaml"
