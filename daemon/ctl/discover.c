@@ -206,6 +206,19 @@ static int format_drop_in(const Discovery *d, char **ret, char **ret_error) {
                                 return free_and_format(ret_error, "%s and %s have the same file name; a "
                                                        "credential needs its own name", files[i]->value,
                                                        files[j]->value), -ENOTUNIQ;
+        /* A credential's name is printable ASCII without ':' (systemd's rule; nor '%', which systemd may take
+         * for a specifier there), and a line of the unit file ends at a line break. */
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                const char *v = files[i]->value;
+
+                for (const char *p = v; p && *p; p++)
+                        if ((unsigned char) *p < 0x20 || *p == 0x7f ||
+                            (p >= base_name(v) && ((unsigned char) *p > 0x7e || *p == ':' || *p == '%')))
+                                return free_and_format(ret_error, "%s: %s cannot be handed to the service as a "
+                                                       "credential: its file name must be printable ASCII "
+                                                       "without ':' or '%%', its path without control characters",
+                                                       files[i]->source, v), -EINVAL;
+        }
         f = open_memstream(&text, &size);
         if (!f)
                 return -ENOMEM;
@@ -221,9 +234,16 @@ static int format_drop_in(const Discovery *d, char **ret, char **ret_error) {
                 for (size_t j = 0; j < i; j++)
                         again = again || (files[j]->value && files[i]->value &&
                                           streq(files[i]->value, files[j]->value));
-                if (files[i]->value && !again)
-                        fprintf(f, "# %s\nLoadCredential=%s:%s\n", files[i]->source, base_name(files[i]->value),
-                                files[i]->value);
+                if (!files[i]->value || again)
+                        continue;
+                fprintf(f, "# %s\nLoadCredential=%s:", files[i]->source, base_name(files[i]->value));
+                /* systemd expands specifiers in the path: "%%" is a '%'. */
+                for (const char *p = files[i]->value; *p; p++) {
+                        if (*p == '%')
+                                fputc('%', f);
+                        fputc(*p, f);
+                }
+                fputc('\n', f);
         }
         if (fclose(f) != 0)
                 return -ENOMEM;

@@ -279,6 +279,19 @@ mkdir -p "$T/both-backups"
 path=$("$ETCD_BACKUPD" --once -c "$T/both.conf" 2>"$T/both.err"); rc=$?
 check "one PEM file for the certificate and its key: a backup with it ($(tail -1 "$T/both.err"))" \
   test $rc -eq 0 -a -f "$path"
+# A '%' in a path is written "%%" (systemd expands specifiers there); a file
+# name with ':' or '%' cannot be a credential's name and is refused.
+mkdir -p "$T/etcd/pki/etcd/50%"
+cp "$ETCD_KEY" "$T/etcd/pki/etcd/50%/client.key"
+write_apiserver 's|etcd/healthcheck-client.key|etcd/50%/client.key|'
+out=$(discover --drop-in 2>&1); rc=$?
+check "a '%' in the key's path: written %% (exit $rc)" \
+  grep -qx "LoadCredential=client.key:$T/etcd/pki/etcd/50%%/client.key" <<<"$out"
+cp "$ETCD_KEY" "$T/etcd/pki/etcd/client:1.key"
+write_apiserver 's|healthcheck-client.key|client:1.key|'
+out=$(discover --drop-in 2>&1); rc=$?
+check "a ':' in the key's file name: refused (exit $rc)" \
+  test $rc -eq 1 -a -n "$(grep -F "client:1.key cannot be handed to the service as a credential" <<<"$out")"
 cp "$T/good.yaml" "$M/kube-apiserver.yaml"
 rm "$M/etcd.yaml" && cp "$T/good.yaml" "$T/x" && echo 'kind: Pod' > "$M/etcd.yaml"
 bad "an etcd.yaml that is no pod" 1 "$M/etcd.yaml:1: the pod has no spec"
