@@ -357,16 +357,31 @@ static int parse_group(Loader *l, config_setting_t *g, const KeySpec *keys, Conf
         return 0;
 }
 
-/* The value of setting s as the file writes it ("99999999999999999999"),
- * read from its line: the token after its name and '=' or ':'. NULL when
- * it cannot be found there. */
-static const char *written_as(Loader *l, config_setting_t *s, char *buf, size_t size) {
+/* p past blanks, line breaks and comments (from # or // to the end of the line, and C comments). */
+static const char *skip_blank(const char *p) {
+        for (;;) {
+                p += strspn(p, " \t\r\n");
+                if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+                        p = strchrnul(p, '\n');
+                else if (p[0] == '/' && p[1] == '*') {
+                        const char *end = strstr(p + 2, "*/");
+                        p = end ? end + 2 : p + strlen(p);
+                } else
+                        return p;
+        }
+}
+
+/* The value of setting s as the file writes it ("99999999999999999999"):
+ * the token after its name (on the line libconfig gives it) and '=' or ':',
+ * past blanks, line breaks and comments. 1 with it in buf, 0 when it cannot
+ * be found, -E2BIG when it is longer than buf. */
+static int written_as(Loader *l, config_setting_t *s, char *buf, size_t size) {
         const char *name = config_setting_name(s), *p = l->text;
         size_t len = name ? strlen(name) : 0;
         int line = (int) config_setting_source_line(s);
 
         if (!p || !name || line <= 0 || size == 0)
-                return NULL;
+                return 0;
         for (int i = 1; i < line && p; i++) {
                 p = strchr(p, '\n');
                 if (p)
@@ -378,34 +393,45 @@ static const char *written_as(Loader *l, config_setting_t *s, char *buf, size_t 
 
                 if (strncmp(p, name, len) != 0 || (p > l->text && (isalnum((unsigned char) p[-1]) || p[-1] == '_')))
                         continue;
-                q += strspn(q, " \t");
+                q = skip_blank(q);
                 if (*q != '=' && *q != ':')
                         continue;
-                v = q + 1 + strspn(q + 1, " \t");
-                n = strcspn(v, " \t;,}#\n");
-                if (n == 0 || n >= size)
-                        return NULL;
+                v = skip_blank(q + 1);
+                n = strcspn(v, " \t\r\n;,}#/");
+                if (n == 0)
+                        return 0;
+                if (n >= size)
+                        return -E2BIG;
                 memcpy(buf, v, n);
                 buf[n] = 0;
-                return buf;
+                return 1;
         }
-        return NULL;
+        return 0;
 }
 
 /* An integer setting's value; false when the file writes a number libconfig
  * did not keep whole (it cuts one too large for its type short:
- * 4294967297 would be 1), with the number as written in written. */
+ * 4294967297 would be 1), with the number as written in written. Read as
+ * libconfig reads it: hexadecimal after 0x, else decimal (010 is ten). */
 static bool integer_value(Loader *l, config_setting_t *s, long long *ret, char *written, size_t size) {
         long long ll = config_setting_get_int64(s), w;
+        const char *digits;
         char *end;
+        int r;
 
         *ret = ll;
-        if (!written_as(l, s, written, size)) {
+        r = written_as(l, s, written, size);
+        if (r == -E2BIG) {
+                snprintf(written, size, "a number of %zu or more digits", size);
+                return false;
+        }
+        if (r == 0) {
                 snprintf(written, size, "%lld", ll);
                 return true;
         }
+        digits = written + (written[0] == '-' || written[0] == '+');
         errno = 0;
-        w = strtoll(written, &end, 0);
+        w = strtoll(written, &end, digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') ? 16 : 10);
         if (end == written || (*end && !streq(end, "L") && !streq(end, "LL")))
                 return true;    /* not a plain integer: libconfig's reading stands */
         return errno != ERANGE && w == ll;

@@ -130,6 +130,24 @@ static void test_errors(void) {
         check_error("control: { backup_min_interval = \"2d\"; };\n", "control.backup_min_interval");
 }
 
+/* A number libconfig 1.5 cuts short (4294967297 would be 1) is refused as
+ * the file writes it, also on the next line, after a comment, or too long
+ * to show; 010 is ten, as libconfig reads it. */
+static void test_numbers(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *diags = NULL;
+
+        check_error("retention: { keep_last = 4294967297; };\n", "retention.keep_last: 4294967297 is out of range");
+        check_error("retention: { keep_last =\n    4294967297; };\n", "4294967297 is out of range");
+        check_error("retention: { keep_last = /* was 7 */ 4294967297; };\n", "4294967297 is out of range");
+        check_error("retention: { keep_last = # seven\n 0x100000001; };\n", "0x100000001 is out of range");
+        check_error("retention: { keep_last = 000000000000000000000000004294967297; };\n",
+                    "a number of 32 or more digits is out of range");
+        check_int_eq(load("storage: { level = 010; };\nretention: { keep_daily = 014; };\n", &c, &diags), 0);
+        check_int_eq(c->storage.level, 10);
+        check_int_eq(c->retention.keep_daily, 14);
+}
+
 /* Plain HTTP for the upload: refused, then refused without encryption,
  * then accepted with a warning. */
 static void test_insecure_http(void) {
@@ -154,6 +172,7 @@ int main(void) {
         TEST_RUN(test_defaults);
         TEST_RUN(test_full);
         TEST_RUN(test_errors);
+        TEST_RUN(test_numbers);
         TEST_RUN(test_insecure_http);
         return 0;
 }
