@@ -125,10 +125,11 @@ int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, siz
                                    InspectReport *ret);
 
 /* As inspect_verify_with_identities(), reading the descriptor fd (from its
- * start) and taking the sidecar from sidecar_fd (-EBADF: there is none);
+ * start) and taking the sidecar from sidecar_fd (-EBADF: there is none, or,
+ * with sidecar_refused, why it was not opened: a failed sidecar check);
  * path names them in the report. fd -EBADF: open path and <path>.json. */
-int inspect_verify_fd(int fd, int sidecar_fd, const char *path, const AgeIdentity *ids, size_t n_ids,
-                      InspectReport *ret);
+int inspect_verify_fd(int fd, int sidecar_fd, const char *sidecar_refused, const char *path,
+                      const AgeIdentity *ids, size_t n_ids, InspectReport *ret);
 
 /* inspect_verify_with_identities() without identities: an encrypted backup
  * fails the "decrypt" check. */

@@ -63,6 +63,7 @@ typedef struct SidecarSource {
         const char *path;
         bool by_fd;
         int fd;
+        const char *refused;    /* by_fd: why there is no fd, or NULL */
 } SidecarSource;
 
 /* Read the sidecar. 0 and *ret; -ENOENT if there is none; -EBADMSG with
@@ -74,6 +75,10 @@ static int read_sidecar(const SidecarSource *src, Sidecar *ret, const char **ret
 
         *ret_why = NULL;
         if (src->by_fd) {
+                if (src->fd < 0 && src->refused) {
+                        *ret_why = src->refused;
+                        return -EPERM;
+                }
                 if (src->fd < 0)
                         return -ENOENT;
                 if (lseek(src->fd, 0, SEEK_SET) < 0)
@@ -180,6 +185,8 @@ static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Deco
                                   "not compared with one");
         if (r == -ENOMEM)
                 return r;
+        if (r == -EPERM && src->refused)
+                return report_add(rep, "sidecar", false, "%s", src->refused);
         if (r < 0)
                 return report_add(rep, "sidecar", false, "%s" SIDECAR_SUFFIX ": %s", b->path,
                                   why ? why : strerror(-r));
@@ -266,8 +273,8 @@ static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Deco
         return 0;
 }
 
-int inspect_verify_fd(int fd, int sidecar_fd, const char *path, const AgeIdentity *ids, size_t n_ids,
-                      InspectReport *ret) {
+int inspect_verify_fd(int fd, int sidecar_fd, const char *sidecar_refused, const char *path,
+                      const AgeIdentity *ids, size_t n_ids, InspectReport *ret) {
         _cleanup_(inspect_report_done) InspectReport rep = {};
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ Decode *d = NULL;
@@ -284,7 +291,8 @@ int inspect_verify_fd(int fd, int sidecar_fd, const char *path, const AgeIdentit
         d = calloc(1, sizeof *d);
         if (!rep.path || !b || !d)
                 return -ENOMEM;
-        const SidecarSource sidecar = { .path = path, .by_fd = fd >= 0, .fd = sidecar_fd };
+        const SidecarSource sidecar = { .path = path, .by_fd = fd >= 0, .fd = sidecar_fd,
+                                        .refused = sidecar_refused };
         d->source_fd = fd;
         d->hash_file = true;
         d->ids = ids;
@@ -383,7 +391,7 @@ int inspect_verify_fd(int fd, int sidecar_fd, const char *path, const AgeIdentit
 
 int inspect_verify_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,
                                    InspectReport *ret) {
-        return inspect_verify_fd(-EBADF, -EBADF, path, ids, n_ids, ret);
+        return inspect_verify_fd(-EBADF, -EBADF, NULL, path, ids, n_ids, ret);
 }
 
 int inspect_verify(const char *path, InspectReport *ret) {

@@ -274,10 +274,12 @@ typedef struct Source {
         char *path;
         int fd;
         int sidecar_fd;         /* with fd: the sidecar, -EBADF when there is none */
+        char *sidecar_refused;  /* with fd: why the sidecar was not opened (verify reports it), or NULL */
 } Source;
 
 static void source_done(Source *s) {
         s->path = mfree(s->path);
+        s->sidecar_refused = mfree(s->sidecar_refused);
         s->fd = safe_close(s->fd);
         s->sidecar_fd = safe_close(s->sidecar_fd);
 }
@@ -285,19 +287,25 @@ static void source_done(Source *s) {
 /* Open NAME and NAME.json in the storage directory dir as root must open
  * what the daemon's user may have put there (open_confined()): a symbolic
  * link, a FIFO, another user's file or a hard link from elsewhere is
- * refused. A directory or a backup that cannot be opened at all is left to
- * the read by path, which says why. Returns 0, or the exit code. */
+ * refused, and nothing there is read by name afterwards. A sidecar that is
+ * refused is not an error here: only verify reads it, and reports why.
+ * Returns 0, or the exit code. */
 static int source_open_confined(const char *cmd, const char *dir, const char *name, Source *src) {
         _cleanup_close_ int dir_fd = -EBADF;
         _cleanup_free_ char *sidecar = NULL, *err = NULL;
         int r;
 
         dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return 0;
+        if (dir_fd < 0) {
+                fprintf(stderr, "etcd-backupctl %s: cannot open the storage directory %s: %s\n", cmd, dir,
+                        strerror(errno));
+                return EXIT_FAILURE;
+        }
         r = open_confined(dir_fd, dir, name, &src->fd, &err);
-        if (r == -ENOENT || r == -EACCES)
-                return 0;
+        if (r == -ENOENT) {
+                fprintf(stderr, "etcd-backupctl %s: no backup %s in %s\n", cmd, name, dir);
+                return EXIT_FAILURE;
+        }
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl %s: %s\n", cmd, err ? err : strerror(-r));
                 return EXIT_FAILURE;
@@ -306,11 +314,14 @@ static int source_open_confined(const char *cmd, const char *dir, const char *na
                 fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                 return EXIT_FAILURE;
         }
+        err = mfree(err);
         r = open_confined(dir_fd, dir, sidecar, &src->sidecar_fd, &err);
-        if (r < 0 && r != -ENOENT) {
-                fprintf(stderr, "etcd-backupctl %s: %s\n", cmd, err ? err : strerror(-r));
+        if (r == -ENOMEM) {
+                fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                 return EXIT_FAILURE;
         }
+        if (r < 0 && r != -ENOENT)
+                src->sidecar_refused = err ? TAKE_PTR(err) : strdup(strerror(-r));
         return 0;
 }
 
@@ -554,7 +565,8 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
         if (r >= 0)
                 return r;
 
-        r = inspect_verify_fd(src.fd, src.sidecar_fd, src.path, identities.ids, identities.n, &rep);
+        r = inspect_verify_fd(src.fd, src.sidecar_fd, src.sidecar_refused, src.path, identities.ids, identities.n,
+                              &rep);
         keys_wipe(&identities);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl verify: %s: %s\n", src.path, strerror(-r));

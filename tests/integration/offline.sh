@@ -220,6 +220,18 @@ if [[ $(id -u) = 0 ]] && id nobody >/dev/null 2>&1; then
   hostile "another user's file" "$(hname 4)" "$H/$(hname 4) is owned by uid 54321, neither root nor the owner"
   hostile "a sidecar that is a symbolic link" "$(hname 5)" \
     "$H/$(hname 5).json is a symbolic link; refusing to follow it" verify
+  check "a sidecar that is a symbolic link: verify reports it as the failed sidecar check, the rest checked" \
+    bash -c 'grep -q "^FAIL sidecar: .*json is a symbolic link" <<<"$1" && grep -q "^ok   sha256 trailer" <<<"$1"' _ "$out"
+  # inspect, get, objects and audit do not read the sidecar: not refused for it.
+  out=$(cd / && "$C" -c "$T/hostile.conf" inspect "$(hname 5)" 2>&1); rc=$?
+  check "a sidecar that is a symbolic link: inspect NAME reads the backup (exit $rc)" test $rc -eq 0
+  # Nothing there is read by name after the confined open: a NAME that is
+  # not there, or a directory that cannot be opened, is said so.
+  hostile "a NAME that is not there" "$(hname 7)" "no backup $(hname 7) in $H"
+  { etcd_group; storage_group "$T/no-such-dir"; } > "$T/nodir.conf"
+  out=$(cd / && "$C" -c "$T/nodir.conf" inspect "$(hname 7)" 2>&1); rc=$?
+  check "a storage directory that cannot be opened: exit 1 ($rc), named" \
+    test $rc -eq 1 -a -n "$(grep -F "cannot open the storage directory $T/no-such-dir: No such file or directory" <<<"$out")"
   out=$(cd / && "$C" -c "$T/hostile.conf" verify "$good" 2>&1); rc=$?
   check "storage directory: a good copy is verified by NAME (exit $rc)" test $rc -eq 0
   check "storage directory: ... with its sidecar" grep -q '^ok   sidecar revision' <<<"$out"
