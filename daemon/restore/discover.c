@@ -147,7 +147,7 @@ static int source_lookup(const Source *s, const char *flag, bool etcd_env, Disco
         } else
                 r = member_setting(s->m, env, flag, &v, NULL, &var);
         if (r < 0)
-                return member_setting_error(s->m, flag, r, var, ret_error);
+                return member_setting_error(s->m, etcd_env ? "etcd" : "kube-apiserver", flag, r, var, ret_error);
         if (!v)
                 return 0;
         ret->value = strdup(v);

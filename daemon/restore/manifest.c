@@ -281,8 +281,9 @@ static void env_drop(char **l, const char *name) {
 
 /* spec.containers[0].env: each {name, value} as "NAME=VALUE" (expanded against the ones before it), in order, a
  * name without a value (nor valueFrom) as "NAME=", as the kubelet sets it; a name set by valueFrom (a field, a
- * secret, a configMap: not known here) is kept in m->env_from instead, and references to it stay as written. A
- * later entry of the same name replaces an earlier one. */
+ * secret, a configMap: not known here) is kept in m->env_from instead, and references to it stay as written (a
+ * value that uses one is not known either, and goes there too). A later entry of the same name replaces an earlier
+ * one, expanded against it. */
 static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
         static const char where[] = "spec.containers[0].env";
         int r;
@@ -295,6 +296,7 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
         for (size_t i = 0; i < seq_len(env); i++) {
                 yaml_node_t *item = node_at(w, env->data.sequence.items.start[i]), *from = NULL;
                 _cleanup_free_ char *name = NULL, *value = NULL, *expanded = NULL, *entry = NULL;
+                bool unknown;
                 char what[64];
 
                 snprintf(what, sizeof what, "%s[%zu]", where, i);
@@ -311,21 +313,25 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
                         return r;
                 if (!*name || strchr(name, '='))
                         return walk_error(w, item, "%s.name \"%s\" is not a variable name", what, name), -EBADMSG;
+                /* Expanded against the entries before it, an earlier one of the same name among them. */
+                if (value || !from) {
+                        r = expand_refs(value ? value : "", m->env, budget, &expanded);
+                        if (r == -E2BIG)
+                                return walk_error(w, item, "%s (%s): $(VAR) references add more than %zu bytes "
+                                                  "to the manifest", what, name, EXPANSION_MAX), r;
+                        if (r < 0)
+                                return -ENOMEM;
+                }
+                /* A value that uses a valueFrom variable is not known here either. */
+                unknown = !expanded || manifest_unresolved(m, expanded);
                 env_drop(m->env, name);
                 env_drop(m->env_from, name);
-                if (!value && from) {
+                if (unknown)
                         r = strv_extend(&m->env_from, name);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                r = expand_refs(value ? value : "", m->env, budget, &expanded);
-                if (r == -E2BIG)
-                        return walk_error(w, item, "%s (%s): $(VAR) references add more than %zu bytes "
-                                          "to the manifest", what, name, EXPANSION_MAX), r;
-                if (r < 0 || asprintf(&entry, "%s=%s", name, expanded) < 0)
+                else if (asprintf(&entry, "%s=%s", name, expanded) < 0)
                         return -ENOMEM;
-                r = strv_consume(&m->env, TAKE_PTR(entry));
+                else
+                        r = strv_consume(&m->env, TAKE_PTR(entry));
                 if (r < 0)
                         return r;
         }

@@ -69,7 +69,7 @@ int member_setting(const Manifest *m, char *const *env, const char *flag, const 
         from = manifest_unresolved(m, v);
         if (from) {
                 if (ret_var) {
-                        free(var);
+                        var = mfree(var);
                         *ret_var = strdup(from);
                         if (!*ret_var)
                                 return -ENOMEM;
@@ -82,13 +82,16 @@ int member_setting(const Manifest *m, char *const *env, const char *flag, const 
         return 0;
 }
 
-int member_setting_error(const Manifest *m, const char *flag, int r, const char *var, char **ret_error) {
+int member_setting_error(const Manifest *m, const char *program, const char *flag, int r, const char *var,
+                         char **ret_error) {
         while (*flag == '-')
                 flag++;
+        if (r == -ENXIO && !var)
+                return -ENOMEM;
         if (r == -ENXIO)
-                return free_and_format(ret_error, "%s: etcd's --%s depends on env %s, which the pod sets by valueFrom "
+                return free_and_format(ret_error, "%s: %s's --%s depends on env %s, which the pod sets by valueFrom "
                                        "(a field, a secret or a configMap), not read here; give it a value in the "
-                                       "manifest", m->file, flag, var ? var : "?"), -EBADMSG;
+                                       "manifest", m->file, program, flag, var), -EBADMSG;
         return r;
 }
 
@@ -99,7 +102,7 @@ int member_config_file(const Manifest *m, char *const *env, char **ret_error) {
 
         r = member_setting(m, env, "config-file", &cf, NULL, &var);
         if (r < 0)
-                return member_setting_error(m, "config-file", r, var, ret_error);
+                return member_setting_error(m, "etcd", "config-file", r, var, ret_error);
         if (cf && *cf)
                 return free_and_format(ret_error, "%s: etcd reads its settings from the configuration file %s (%s), "
                                        "and then ignores its flags and ETCD_ variables; that file is not read here",
@@ -207,7 +210,7 @@ int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error)
 
                 r = member_setting(man, manifest_env(man), keys[i].flag, &v, &line, &var);
                 if (r < 0)
-                        return member_setting_error(man, keys[i].flag, r, var, ret_error);
+                        return member_setting_error(man, "etcd", keys[i].flag, r, var, ret_error);
                 if (!v)
                         continue;
                 if (var)
@@ -267,7 +270,7 @@ int member_from_command(char *const *argv, char *const *env, const char *unit, E
 
                 r = member_setting(man, env, keys[i].flag, &v, NULL, &var);
                 if (r < 0)
-                        return member_setting_error(man, keys[i].flag, r, var, ret_error);
+                        return member_setting_error(man, "etcd", keys[i].flag, r, var, ret_error);
                 if (!v)
                         continue;
                 if (var)

@@ -76,9 +76,11 @@ char *member_default_initial_cluster(const char *name, const char *peer_urls);
 int member_setting(const Manifest *m, char *const *env, const char *flag, const char **ret_value,
                    unsigned *ret_line, char **ret_var);
 
-/* member_setting()'s -ENXIO as an error naming the flag and the variable
- * (-EBADMSG); other errors as they are. */
-int member_setting_error(const Manifest *m, const char *flag, int r, const char *var, char **ret_error);
+/* member_setting()'s -ENXIO as an error naming the program ("etcd"), the
+ * flag and the variable (-EBADMSG; -ENOMEM without var); other errors as
+ * they are. */
+int member_setting_error(const Manifest *m, const char *program, const char *flag, int r, const char *var,
+                         char **ret_error);
 
 /* -EOPNOTSUPP with an error when etcd runs with --config-file (or
  * ETCD_CONFIG_FILE): it then reads nothing else, and that file is not

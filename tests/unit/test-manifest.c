@@ -370,7 +370,10 @@ static void test_env_edges(void) {
                 "    - {name: TWICE, value: one}\n"
                 "    - name: IP\n"
                 "      valueFrom: {fieldRef: {fieldPath: status.podIP}}\n"
-                "    - {name: TWICE, value: two}\n");
+                "    - {name: TWICE, value: two}\n"
+                "    - {name: D, value: /var/lib}\n"
+                "    - {name: D, value: $(D)/etcd}\n"
+                "    - {name: PEER, value: 'https://$(IP):2380'}\n");
 
         check_str_eq(manifest_flag(plain, "--initial-cluster-token", NULL), "tok$en");
         check_str_eq(manifest_flag(plain, "--x", NULL), "$(A)");
@@ -382,7 +385,9 @@ static void test_env_edges(void) {
         check_str_eq(manifest_flag(m, "--f", NULL), "$(IP)");
         check_str_eq(manifest_flag(m, "--g", NULL), "two");
         check_str_eq(strv_env_get(m->env, "EMPTY"), "");
-        check_int_eq(strv_length(m->env), 3);
+        check_str_eq(strv_env_get(m->env, "D"), "/var/lib/etcd");   /* the earlier D, as the kubelet has it */
+        check(!strv_env_get(m->env, "PEER") && strv_contains(m->env_from, "PEER"));  /* uses IP: unknown too */
+        check_int_eq(strv_length(m->env), 4);
         check_str_eq(manifest_unresolved(m, manifest_flag(m, "--f", NULL)), "IP");
 }
 

@@ -248,6 +248,17 @@ static void test_not_settings(void) {
         check_int_eq(from_text(text, &error), -EBADMSG);
         check(strstr(error, "etcd's --initial-advertise-peer-urls depends on env POD_IP"));
         error = mfree(error);
+        /* A variable whose value uses one set by valueFrom: unknown as well. */
+        check_int_eq(from_text("spec:\n  containers:\n  - command: [etcd]\n    env:\n"
+                               "    - name: X\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n"
+                               "    - {name: ETCD_DATA_DIR, value: '/var/lib/$(X)'}\n", &error), -EBADMSG);
+        check(strstr(error, "etcd's --data-dir depends on env ETCD_DATA_DIR, which the pod sets by valueFrom"));
+        error = mfree(error);
+        snprintf(text, sizeof text, head, ", '--name=$(X)'",
+                 "    - name: X\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n");
+        check_int_eq(from_text(text, &error), -EBADMSG);
+        check(strstr(error, "etcd's --name depends on env X"));
+        error = mfree(error);
         snprintf(text, sizeof text, head, ", --config-file=/etc/etcd/etcd.conf.yml", "    - {name: X, value: y}\n");
         check_int_eq(from_text(text, &error), -EOPNOTSUPP);
         check(strstr(error, "etcd.yaml: etcd reads its settings from the configuration file /etc/etcd/etcd.conf.yml "
