@@ -646,7 +646,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
         const char *paths[2] = { config_path, DROP_IN_PATH }, *texts[2] = { config_text, drop_in_text };
         char *kept[2] = {}, ts[FORMAT_COMPACT_MAX];
         _cleanup_free_ char *replaced_groups = NULL, *replaced_keys = NULL;
-        bool unchanged[2] = {}, committed[2] = {};
+        bool unchanged[2] = {}, committed[2] = {}, shipped[2] = {};
         int r = EXIT_FAILURE;
 
         if (config_path[0] != '/') {
@@ -678,14 +678,16 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         goto finish;
                 }
         }
-        /* What --force replaces is kept, unless it is the example as shipped. */
+        /* What --force replaces is kept (the example as shipped only until both files are in place: a failure
+         * puts it back from there). */
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
                 _cleanup_free_ char *old = NULL;
                 size_t len = 0;
                 int k;
 
-                if (unchanged[i] || !target_exists(&targets[i]) || (i == 0 && target_is_shipped(&targets[i]) > 0))
+                if (unchanged[i] || !target_exists(&targets[i]))
                         continue;
+                shipped[i] = i == 0 && target_is_shipped(&targets[i]) > 0;
                 k = target_keep(&targets[i], ts, &kept[i]);
                 if (k < 0) {
                         _cleanup_free_ char *shown = kept[i] ? target_sibling(&targets[i], kept[i]) : NULL;
@@ -694,7 +696,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         kept[i] = mfree(kept[i]);
                         goto finish;
                 }
-                if (i == 0 && target_read(&targets[i], &old, &len) > 0 &&
+                if (i == 0 && !shipped[i] && target_read(&targets[i], &old, &len) > 0 &&
                     (!(replaced_groups = changed_groups(old, texts[0])) ||
                      !(replaced_keys = changed_keys(old, texts[0])))) {
                         fprintf(stderr, "etcd-backupctl: discover: out of memory\n");
@@ -723,6 +725,11 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 }
         }
         r = EXIT_SUCCESS;
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++)
+                if (shipped[i] && kept[i]) {
+                        (void) unlinkat(targets[i].dir_fd, kept[i], 0);
+                        kept[i] = mfree(kept[i]);
+                }
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
                 _cleanup_free_ char *shown = NULL;
 

@@ -225,6 +225,17 @@ check "--write -c PATH writes there" \
 mkdir -p "$T/root3/etc/etcd-backupd" && cp "$TOP_SRCDIR/conf/etcd-backupd.conf" "$T/root3/etc/etcd-backupd/"
 check "--write replaces the shipped example configuration" \
   bash -c "'$ETCD_BACKUPCTL' -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir '$M' --write --root '$T/root3' >/dev/null && cmp -s '$T/root3/etc/etcd-backupd/etcd-backupd.conf' '$T/found.conf'"
+check "... and keeps no copy of it" test -z "$(ls "$T/root3/etc/etcd-backupd" | grep -v '^etcd-backupd.conf$')"
+# ... and puts it back when the drop-in cannot be renamed into place.
+mkdir -p "$T/root4/etc/etcd-backupd" && cp "$TOP_SRCDIR/conf/etcd-backupd.conf" "$T/root4/etc/etcd-backupd/"
+out=$(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -o /dev/null \
+      -e trace=rename,renameat,renameat2 -e inject=rename,renameat,renameat2:error=EIO:when=2 \
+      "$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$M" --write \
+      --root "$T/root4" 2>&1); rc=$?
+check "the shipped example, the drop-in's rename failing: exit 1 ($rc), the example put back, no copy left" \
+  test $rc -eq 1 -a -n "$(grep -F "put $T/root4/etc/etcd-backupd/etcd-backupd.conf back as it was" <<<"$out")" -a \
+       "$(ls "$T/root4/etc/etcd-backupd")" = etcd-backupd.conf
+check "... byte for byte" cmp -s "$T/root4/etc/etcd-backupd/etcd-backupd.conf" "$TOP_SRCDIR/conf/etcd-backupd.conf"
 
 # Bad input: a clear message naming the file and flag, exit 1, nothing written.
 bad() { # description expected-exit expected-message-part
