@@ -328,11 +328,16 @@ static void parser_wipe(yaml_parser_t *parser) {
                 sodium_memzero(parser->buffer.start, (size_t) (parser->buffer.end - parser->buffer.start));
 }
 
+/* A real file has a few anchors, if any; each alias is looked up among them. */
+#define ANCHORS_MAX 1000u
+
 /* The text parsed once as events, each scalar wiped as it goes: on a syntax
  * error yaml_parser_load() frees the part of the document it has built
  * (the keys above the error among it) without a chance to wipe it. 0, or
  * -EINVAL with the error (or -ENOMEM). */
 static int syntax_check(const void *text, size_t size, char error[static ENCRYPTION_ERROR_MAX]) {
+        _cleanup_strv_free_ char **anchors = NULL;
+        unsigned n_anchors = 0;
         yaml_parser_t parser;
         yaml_event_t event;
         int r = 0;
@@ -340,7 +345,9 @@ static int syntax_check(const void *text, size_t size, char error[static ENCRYPT
         if (!yaml_parser_initialize(&parser))
                 return -ENOMEM;
         yaml_parser_set_input_string(&parser, text, size);
-        for (bool done = false; !done;) {
+        for (bool done = false; !done && r >= 0;) {
+                const char *anchor = NULL;
+
                 if (!yaml_parser_parse(&parser, &event)) {
                         r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM :
                             fail(error, -EINVAL, "line %zu: not YAML: %s", parser.problem_mark.line + 1,
@@ -349,6 +356,25 @@ static int syntax_check(const void *text, size_t size, char error[static ENCRYPT
                 }
                 /* The first document, as yaml_parser_load() reads it. */
                 done = event.type == YAML_STREAM_END_EVENT || event.type == YAML_DOCUMENT_END_EVENT;
+                /* What the loader refuses besides the parser's errors: an alias of no anchor before it, an
+                 * anchor given twice. */
+                if (event.type == YAML_ALIAS_EVENT && !strv_contains(anchors, (char *) event.data.alias.anchor))
+                        r = fail(error, -EINVAL, "line %zu: not YAML: found undefined alias",
+                                 event.start_mark.line + 1);
+                anchor = (const char *) (event.type == YAML_SCALAR_EVENT ? event.data.scalar.anchor
+                                         : event.type == YAML_SEQUENCE_START_EVENT ? event.data.sequence_start.anchor
+                                         : event.type == YAML_MAPPING_START_EVENT ? event.data.mapping_start.anchor
+                                         : NULL);
+                if (anchor && n_anchors >= ANCHORS_MAX)
+                        r = fail(error, -E2BIG, "line %zu: more than %u anchors (&name)", event.start_mark.line + 1,
+                                 ANCHORS_MAX);
+                else if (anchor && strv_contains(anchors, anchor))
+                        r = fail(error, -EINVAL, "line %zu: not YAML: found duplicate anchor",
+                                 event.start_mark.line + 1);
+                else if (anchor && strv_extend(&anchors, anchor) < 0)
+                        r = -ENOMEM;
+                else if (anchor)
+                        n_anchors++;
                 if (event.type == YAML_SCALAR_EVENT && event.data.scalar.value)
                         sodium_memzero(event.data.scalar.value, event.data.scalar.length);
                 yaml_event_delete(&event);

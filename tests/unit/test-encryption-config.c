@@ -465,6 +465,26 @@ static void test_syntax_error(void) {
         c = load(two_docs, 0, err);
         check(c && c->n_resources == 1);
         encryption_config_free(c);
+        /* What libyaml's loader refuses after its parser: found by the first pass too. */
+        c = load("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                 "- resources: [secrets]\n  providers:\n"
+                 "  - aescbc: {keys: [{name: a, secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}]}\n"
+                 "  - identity: *nope\n", -EINVAL, err);
+        check(!c && strstr(err, "line 7: not YAML: found undefined alias"));
+        c = load("a: &x 1\nb: &x 2\n", -EINVAL, err);
+        check(!c && strstr(err, "line 2: not YAML: found duplicate anchor"));
+        {
+                _cleanup_free_ char *many = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&many, &len);
+
+                check(f);
+                for (int i = 0; i < 1001; i++)
+                        fprintf(f, "k%d: &a%d v\n", i, i);
+                check(fclose(f) == 0);
+                c = load(many, -E2BIG, err);
+                check(!c && strstr(err, "line 1001: more than 1000 anchors"));
+        }
 }
 
 /* Aliases: one of a key's secret is taken; lists of aliases of lists (a
