@@ -132,17 +132,15 @@ static int source_lookup(const Source *s, const char *flag, bool etcd_env, Disco
         const char *v;
         int r;
 
-        if (etcd_env) {
-                r = member_config_file(s->m, env, ret_error);
-                if (r < 0)
-                        return r;
-        }
         if (streq(flag, "--etcd-servers")) {
+                const char *from;
+
                 r = list_flag(s->m, flag, &list);
                 v = list;
-                if (r >= 0 && manifest_unresolved(s->m, v)) {
+                from = r >= 0 ? manifest_unresolved(s->m, v) : NULL;
+                if (from) {
                         r = -ENXIO;
-                        var = strdup(manifest_unresolved(s->m, v));
+                        var = strdup(from);
                 }
         } else
                 r = member_setting(s->m, env, flag, &v, NULL, &var);
@@ -349,7 +347,11 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
                 if (files[i]->value && (r = check_readable(files[i], ret_error)) < 0)
                         goto finish;
 
-        /* etcd's own flags: the restore settings. */
+        /* etcd's own flags: the restore settings (none to read when etcd reads a configuration file). */
+        for (size_t i = 2; i < 4; i++)
+                if (src[i].m && (r = member_config_file(src[i].m, src[i].pod ? manifest_env(src[i].m) : src[i].env,
+                                                        ret_error)) < 0)
+                        goto finish;
         r = lookup(src + 2, 2, "--data-dir", true, true, &d->data_dir, ret_error);
         if (r >= 0)
                 r = lookup(src + 2, 2, "--name", true, false, &d->name, ret_error);
