@@ -137,7 +137,7 @@ static int source_lookup(const Source *s, const char *flag, bool etcd_env, Disco
 
                 r = list_flag(s->m, flag, &list);
                 v = list;
-                from = r >= 0 ? manifest_unresolved(s->m, v) : NULL;
+                from = r >= 0 ? manifest_flag_unresolved(s->m, flag, true) : NULL;
                 if (from) {
                         r = -ENXIO;
                         var = strdup(from);

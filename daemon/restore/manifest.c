@@ -184,8 +184,9 @@ static int append_words(Walk *w, Manifest *m, unsigned **lines, yaml_node_t *lis
 }
 
 /* Split argv (after the program) into flags: "--f=v", "--f v" (the next word, unless it is a flag itself),
- * "--f" alone; "--" ends the flags. Words that are not flags are left to argv. */
-static int split_flags(Manifest *m, const unsigned *lines, size_t first) {
+ * "--f" alone; "--" ends the flags. Words that are not flags are left to argv. from (or NULL): the valueFrom
+ * variable each word uses. */
+static int split_flags(Manifest *m, const unsigned *lines, const char *const *from, size_t first) {
         m->flags = calloc(m->argc + 1, sizeof(ManifestFlag));
         if (!m->flags)
                 return -ENOMEM;
@@ -199,11 +200,14 @@ static int split_flags(Manifest *m, const unsigned *lines, size_t first) {
                         continue;
                 eq = strchr(body, '=');
                 f->line = lines[i];
+                f->from = from ? from[i] : NULL;
                 f->name = eq ? strndup(body, (size_t) (eq - body)) : strdup(body);
                 if (eq)
                         f->value = strdup(eq + 1);
-                else if (i + 1 < m->argc && !flag_body(m->argv[i + 1]) && !streq(m->argv[i + 1], "--"))
+                else if (i + 1 < m->argc && !flag_body(m->argv[i + 1]) && !streq(m->argv[i + 1], "--")) {
+                        f->from = from ? from[i + 1] : NULL;
                         f->value = strdup(m->argv[++i]);
+                }
                 else
                         f->value = strdup("");
                 m->n_flags++;
@@ -219,15 +223,18 @@ static int split_flags(Manifest *m, const unsigned *lines, size_t first) {
 
 /* s with "$(NAME)" replaced by NAME's value in env and "$$" by "$", as the kubelet expands a container's command,
  * args and env values: a reference to a name env does not define, an empty one "$()" and an unclosed "$(" are kept
- * as written, and what follows a kept reference is not looked at again. What it adds to s is taken from *budget:
- * -E2BIG past it, -ENOMEM. */
-static int expand_refs(const char *s, char *const *env, size_t *budget, char **ret) {
+ * as written, and what follows a kept reference is not looked at again. *ret_from is the first name of from (set
+ * by valueFrom) that a kept reference names, or NULL: "$$(NAME)" gives the same text and names none. What it adds to
+ * s is taken from *budget: -E2BIG past it, -ENOMEM. */
+static int expand_refs(const char *s, char *const *env, char *const *from, size_t *budget, char **ret,
+                       const char **ret_from) {
         _cleanup_free_ char *out = NULL;
         const char *last_close = strrchr(s, ')');
         size_t len = 0, in = strlen(s), max = in + *budget;
         FILE *f = open_memstream(&out, &len);
         bool failed;
 
+        *ret_from = NULL;
         if (!f)
                 return -ENOMEM;
         for (const char *p = s; *p && len <= max;) {
@@ -245,6 +252,9 @@ static int expand_refs(const char *s, char *const *env, size_t *budget, char **r
                                         return -ENOMEM;
                                 }
                                 value = strv_env_get(env, name);
+                                for (char *const *n = from; !value && !*ret_from && n && *n; n++)
+                                        if (streq(*n, name))
+                                                *ret_from = *n;
                         }
                         if (value)
                                 fputs(value, f);
@@ -296,6 +306,7 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
         for (size_t i = 0; i < seq_len(env); i++) {
                 yaml_node_t *item = node_at(w, env->data.sequence.items.start[i]), *from = NULL;
                 _cleanup_free_ char *name = NULL, *value = NULL, *expanded = NULL, *entry = NULL;
+                const char *uses = NULL;
                 bool unknown;
                 char what[64];
 
@@ -315,7 +326,7 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
                         return walk_error(w, item, "%s.name \"%s\" is not a variable name", what, name), -EBADMSG;
                 /* Expanded against the entries before it, an earlier one of the same name among them. */
                 if (value || !from) {
-                        r = expand_refs(value ? value : "", m->env, budget, &expanded);
+                        r = expand_refs(value ? value : "", m->env, m->env_from, budget, &expanded, &uses);
                         if (r == -E2BIG)
                                 return walk_error(w, item, "%s (%s): $(VAR) references add more than %zu bytes "
                                                   "to the manifest", what, name, EXPANSION_MAX), r;
@@ -323,7 +334,7 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
                                 return -ENOMEM;
                 }
                 /* A value that uses a valueFrom variable is not known here either. */
-                unknown = !expanded || manifest_unresolved(m, expanded);
+                unknown = !expanded || uses;
                 env_drop(m->env, name);
                 env_drop(m->env_from, name);
                 if (unknown)
@@ -341,6 +352,7 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
 static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
         static const char where[] = "spec.containers[0]";
         _cleanup_free_ unsigned *lines = NULL;
+        _cleanup_free_ const char **from = NULL;
         yaml_node_t *command = NULL, *args = NULL, *mounts = NULL, *env = NULL;
         size_t first = 0, budget = EXPANSION_MAX;
         int r;
@@ -378,11 +390,15 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
                 if (r < 0)
                         return r;
         }
-        /* Always: "$$" is "$" even in a pod without env. */
+        /* Always: "$$" is "$" even in a pod without env. from[i]: the valueFrom variable word i uses (m->env_from
+         * no longer changes). */
+        from = calloc(m->argc + 1, sizeof(char *));
+        if (!from)
+                return -ENOMEM;
         for (size_t i = 0; i < m->argc; i++) {
                 char *expanded = NULL;
 
-                r = expand_refs(m->argv[i], m->env, &budget, &expanded);
+                r = expand_refs(m->argv[i], m->env, m->env_from, &budget, &expanded, &from[i]);
                 if (r == -E2BIG)
                         return walk_error(w, c, "%s's word %zu: $(VAR) references add more than %zu bytes "
                                           "to the manifest", where, i, EXPANSION_MAX), r;
@@ -397,7 +413,7 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
                 if (!m->program)
                         return -ENOMEM;
         }
-        r = split_flags(m, lines, first);
+        r = split_flags(m, lines, from, first);
         if (r < 0)
                 return r;
 
@@ -685,7 +701,7 @@ int manifest_from_argv(const char *file, char *const *argv, Manifest **ret) {
                         return -ENOMEM;
         if (n > 0 && !(m->program = strdup(argv[0])))
                 return -ENOMEM;
-        r = split_flags(m, lines, n > 0 ? 1 : 0);
+        r = split_flags(m, lines, NULL, n > 0 ? 1 : 0);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);
@@ -701,13 +717,12 @@ char *const *manifest_env(const Manifest *m) {
         return m->env ? m->env : none;
 }
 
-const char *manifest_unresolved(const Manifest *m, const char *v) {
-        for (char **n = m->env_from; v && n && *n; n++)
-                for (const char *p = strstr(v, "$("); p; p = strstr(p + 2, "$(")) {
-                        size_t len = strlen(*n);
-                        if (strncmp(p + 2, *n, len) == 0 && p[2 + len] == ')')
-                                return *n;
-                }
+const char *manifest_flag_unresolved(const Manifest *m, const char *flag, bool every) {
+        const char *key = flag_key(flag);
+
+        for (size_t i = m->n_flags; i > 0; i--)
+                if (streq(m->flags[i - 1].name, key) && (m->flags[i - 1].from || !every))
+                        return m->flags[i - 1].from;
         return NULL;
 }
 

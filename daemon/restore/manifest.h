@@ -31,6 +31,7 @@ typedef struct ManifestFlag {
         char *name;     /* without its leading dashes: "data-dir" */
         char *value;    /* "" for a flag given without a value */
         unsigned line;  /* 1-based line of the flag in the manifest */
+        const char *from; /* the name of Manifest.env_from that a "$(NAME)" left in value refers to, or NULL */
 } ManifestFlag;
 
 typedef struct ManifestMount {
@@ -90,8 +91,10 @@ int manifest_from_argv(const char *file, char *const *argv, Manifest **ret);
 char *const *manifest_env(const Manifest *m);
 
 /* The variable of m->env_from (set by valueFrom, not known here) that a
- * "$(NAME)" left in v refers to, or NULL when v depends on none. */
-const char *manifest_unresolved(const Manifest *m, const char *v);
+ * "$(NAME)" left in flag's value refers to (its last occurrence's, as
+ * manifest_flag() gives it; with every, any occurrence's), or NULL when it
+ * depends on none: "$$(NAME)" is the text "$(NAME)" and refers to none. */
+const char *manifest_flag_unresolved(const Manifest *m, const char *flag, bool every);
 
 /* The value of a flag ("--data-dir", "-data-dir" and "data-dir" are the same
  * name) as the program sees it: the last occurrence wins, as with Go's flag

@@ -66,10 +66,10 @@ int member_setting(const Manifest *m, char *const *env, const char *flag, const 
                 if (!v)
                         var = mfree(var);
         }
-        from = manifest_unresolved(m, v);
+        /* A value from env is known (one that uses a valueFrom variable is not in env). */
+        from = var ? NULL : manifest_flag_unresolved(m, flag, false);
         if (from) {
                 if (ret_var) {
-                        var = mfree(var);
                         *ret_var = strdup(from);
                         if (!*ret_var)
                                 return -ENOMEM;

@@ -326,7 +326,8 @@ static void test_env(void) {
         _cleanup_(manifest_freep) Manifest *m = parse_ok(
                 "spec:\n"
                 "  containers:\n"
-                "  - command: [$(BIN), --name=$(NODE), --data-dir, /var/lib/$(DIR), --cost=$$(NODE), --x=$(NONE)]\n"
+                "  - command: [$(BIN), --name=$(NODE), --data-dir, /var/lib/$(DIR), --cost=$$(NODE), --x=$(NONE),\n"
+                "              --s=a$(SECRET)b, --t, $$(SECRET), --u=$(SECRETS)$(NODE)]\n"
                 "    env:\n"
                 "    - {name: BIN, value: etcd}\n"
                 "    - {name: NODE, value: cp1}\n"
@@ -347,8 +348,13 @@ static void test_env(void) {
         parse_bad("spec:\n  containers:\n  - command: [etcd]\n    env: [{value: x}]\n", -EBADMSG,
                   "t.yaml:4: spec.containers[0].env[0] has no name");
         check(strv_contains(m->env_from, "SECRET"));
-        check_str_eq(manifest_unresolved(m, "a$(SECRET)b"), "SECRET");
-        check(!manifest_unresolved(m, "$(SECRETS) $(NODE)"));
+        check_str_eq(manifest_flag_unresolved(m, "--s", false), "SECRET");
+        check_str_eq(manifest_flag(m, "--s", NULL), "a$(SECRET)b");
+        /* "$$(SECRET)" is the text "$(SECRET)", as the kubelet passes it: no use of SECRET. */
+        check_str_eq(manifest_flag(m, "--t", NULL), "$(SECRET)");
+        check(!manifest_flag_unresolved(m, "--t", false));
+        check(!manifest_flag_unresolved(m, "--u", false));
+        check(!manifest_flag_unresolved(m, "--name", false));
 }
 
 /* The kubelet's rules at their edges: "$$" is "$" in a pod without env; a
@@ -363,7 +369,7 @@ static void test_env_edges(void) {
                 "spec:\n"
                 "  containers:\n"
                 "  - command: [etcd, '--a=$(UNDEF$(B))', '--b=$(U$$V)', '--c=$()$(B', '--d=$(EMPTY)x', '--e=$(B)$',\n"
-                "              '--f=$(IP)', '--g=$(TWICE)']\n"
+                "              '--f=$(IP)', '--g=$(TWICE)', --h=1, '--h=$(IP)', --i=1, --i=2, '--j=$(IP)', --j=3]\n"
                 "    env:\n"
                 "    - {name: B, value: b}\n"
                 "    - name: EMPTY\n"
@@ -373,7 +379,8 @@ static void test_env_edges(void) {
                 "    - {name: TWICE, value: two}\n"
                 "    - {name: D, value: /var/lib}\n"
                 "    - {name: D, value: $(D)/etcd}\n"
-                "    - {name: PEER, value: 'https://$(IP):2380'}\n");
+                "    - {name: PEER, value: 'https://$(IP):2380'}\n"
+                "    - {name: LITERAL, value: 'https://$$(IP):2380'}\n");
 
         check_str_eq(manifest_flag(plain, "--initial-cluster-token", NULL), "tok$en");
         check_str_eq(manifest_flag(plain, "--x", NULL), "$(A)");
@@ -387,8 +394,15 @@ static void test_env_edges(void) {
         check_str_eq(strv_env_get(m->env, "EMPTY"), "");
         check_str_eq(strv_env_get(m->env, "D"), "/var/lib/etcd");   /* the earlier D, as the kubelet has it */
         check(!strv_env_get(m->env, "PEER") && strv_contains(m->env_from, "PEER"));  /* uses IP: unknown too */
-        check_int_eq(strv_length(m->env), 4);
-        check_str_eq(manifest_unresolved(m, manifest_flag(m, "--f", NULL)), "IP");
+        check_str_eq(strv_env_get(m->env, "LITERAL"), "https://$(IP):2380");  /* escaped: known */
+        check_int_eq(strv_length(m->env), 5);
+        check_str_eq(manifest_flag_unresolved(m, "--f", false), "IP");
+        /* The last occurrence, as manifest_flag() gives the value; with every, any. */
+        check_str_eq(manifest_flag_unresolved(m, "--h", false), "IP");
+        check(!manifest_flag_unresolved(m, "--i", true));
+        check(!manifest_flag_unresolved(m, "--j", false));
+        check_str_eq(manifest_flag_unresolved(m, "--j", true), "IP");
+        check(!manifest_flag_unresolved(m, "--none", true));
 }
 
 /* Entries that each repeat the one before eight times: 1 KiB that would

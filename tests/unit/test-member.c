@@ -259,6 +259,18 @@ static void test_not_settings(void) {
         check_int_eq(from_text(text, &error), -EBADMSG);
         check(strstr(error, "etcd's --name depends on env X"));
         error = mfree(error);
+        /* "$$(X)" is the text "$(X)" whatever sets X: the kubelet passes it as written. */
+        snprintf(text, sizeof text, head, ", '--initial-cluster-token=tok$$(X)'",
+                 "    - name: X\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n"
+                 "    - {name: ETCD_NAME, value: 'n$$(X)'}\n");
+        {
+                _cleanup_(manifest_freep) Manifest *man = NULL;
+                check_int_eq(manifest_parse("etcd.yaml", text, strlen(text), &man, &error), 0);
+                check_int_eq(member_from_manifest(man, &m, &error), 0);
+                check_str_eq(m.initial_cluster_token.value, "tok$(X)");
+                check_str_eq(m.name.value, "n$(X)");
+                member_done(&m);
+        }
         snprintf(text, sizeof text, head, ", --config-file=/etc/etcd/etcd.conf.yml", "    - {name: X, value: y}\n");
         check_int_eq(from_text(text, &error), -EOPNOTSUPP);
         check(strstr(error, "etcd.yaml: etcd reads its settings from the configuration file /etc/etcd/etcd.conf.yml "
