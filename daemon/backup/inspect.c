@@ -487,12 +487,12 @@ static int decrypt_fail(Decode *d, int r) {
 
 /* Set up the chain for a file whose first n bytes are head: decryption
  * when it is encrypted, decompression when it is compressed or encrypted
- * (then into a temporary file), else the db sink on the file itself.
- * Returns 0 with the head of the chain in *ret_fn and *ret_data, or the
- * failure (d->failed set unless it is -ENOMEM). */
-static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t n, DbSink *sink,
-                       Decompress *dec, Decrypt *enc, int *tmp_fd, SinkFn *ret_fn,
-                       void **ret_data) {
+ * (then into a temporary file), else the db sink on the file itself when
+ * in_place, or copied into a temporary file. Returns 0 with the head of the
+ * chain in *ret_fn and *ret_data, or the failure (d->failed set unless it is
+ * -ENOMEM). */
+static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t n, bool in_place, DbSink *sink,
+                       Decompress *dec, Decrypt *enc, int *tmp_fd, SinkFn *ret_fn, void **ret_data) {
         int r;
 
         r = detect_encrypted(d, head, n);
@@ -512,7 +512,7 @@ static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t 
                 r = codec_detect(head, n, &b->compression);
                 if (r < 0)
                         return r;
-                if (b->compression == CODEC_NONE) {
+                if (b->compression == CODEC_NONE && in_place) {
                         *ret_fn = on_db;
                         *ret_data = sink;
                         return 0;
@@ -565,7 +565,7 @@ int decode_backup(InspectBackup *b, Decode *d) {
         _cleanup_(decrypt_done) Decrypt enc = {};
         SinkFn head_fn = NULL;
         void *head_data = NULL;
-        bool direct, first = true, chain_failed = false;
+        bool direct, in_place, first = true, chain_failed = false;
         int chain_r = 0;
         struct stat st;
         unsigned len = 0;
@@ -588,6 +588,10 @@ int decode_backup(InspectBackup *b, Decode *d) {
                 return decode_fail(d, STAGE_READ, -errno, "cannot stat %s: %s", b->path, strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return decode_fail(d, STAGE_READ, -EBADMSG, "not a backup: %s is not a regular file", b->path);
+        /* An uncompressed db is mapped where it is only when no one else can write it: a file cut short under
+         * the mapping ends the reader with SIGBUS (root reading the daemon user's directory). Otherwise it is
+         * copied as it is read, like a decompressed one. */
+        in_place = st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH));
 
         buf = malloc(READ_BYTES);
         if (!buf)
@@ -618,7 +622,7 @@ int decode_backup(InspectBackup *b, Decode *d) {
                         first = false;
                         /* loop_read() fills buf unless the file ends: n covers
                          * every magic number there is. */
-                        r = chain_start(b, d, buf, (size_t) n, &sink, &dec, &enc, &tmp_fd, &head_fn,
+                        r = chain_start(b, d, buf, (size_t) n, in_place, &sink, &dec, &enc, &tmp_fd, &head_fn,
                                         &head_data);
                         if (r >= 0) {
                                 r = pipe_start(&sink);
@@ -688,19 +692,19 @@ int decode_backup(InspectBackup *b, Decode *d) {
                                            b->compression == CODEC_NONE || b->encrypted ? "" :
                                            codec_to_string(b->compression),
                                            b->compression == CODEC_NONE || b->encrypted ? "" : " data");
+                /* An uncompressed file is copied, not decompressed. */
+                const char *grows = b->compression == CODEC_NONE && !b->encrypted ? "the file is" : "the data decompresses to";
                 if (sink.over_limit && sink.error == -EFBIG && d->max_db_size > 0)
                         return decode_fail(d, STAGE_DECOMPRESS, -EFBIG,
-                                    "decompresses to more than the sidecar's db_size (%" PRIu64 " bytes)",
+                                    "%s more than the sidecar's db_size (%" PRIu64 " bytes) and the trailer", grows,
                                     d->max_db_size);
                 if (sink.over_limit && sink.error == -ENOSPC)
                         return decode_fail(d, STAGE_DECOMPRESS, -ENOSPC,
-                                    "cannot write the temporary file in %s: %s (the data decompresses to "
-                                    "more than the %" PRIu64 " bytes it can take)",
-                                    d->tmp_dir, strerror(ENOSPC), d->spool_room);
+                                    "cannot write the temporary file in %s: %s (%s more than the %" PRIu64
+                                    " bytes it can take)", d->tmp_dir, strerror(ENOSPC), grows, d->spool_room);
                 if (sink.over_limit)
                         return decode_fail(d, STAGE_DECOMPRESS, -EFBIG,
-                                    "not a backup: decompresses to more than %" PRIu64 " GiB",
-                                    INSPECT_DB_MAX_BYTES >> 30);
+                                    "not a backup: %s more than %" PRIu64 " GiB", grows, INSPECT_DB_MAX_BYTES >> 30);
                 if (sink.error < 0 && sink.pipe.hash_failed)
                         return decode_fail(d, STAGE_TRAILER, sink.error, "cannot hash the db: %s",
                                            strerror(-sink.error));

@@ -265,6 +265,49 @@ static void test_fixture(void) {
         inspect_backup_free(b);
 }
 
+/* An uncompressed backup that someone else can write (the daemon's user,
+ * under root's reader) is copied as it is read, not mapped: cutting the file
+ * short afterwards must not end the reader with SIGBUS. One of the caller's,
+ * writable by none but it, is read in place. */
+static void test_not_mapped_in_place(void) {
+        static const struct { mode_t mode; bool chown_away; } cases[] = {
+                { 0620, false }, { 0602, false }, { 0600, true }, { 0600, false } };
+        _cleanup_free_ char *path = tmp_path("shared.db");
+        _cleanup_free_ uint8_t *db = NULL;
+        size_t size;
+
+        db = fixture(&size);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                bool shared = cases[i].mode != 0600 || cases[i].chown_away;
+                InspectBackup *b = NULL;
+                MvccKv *kvs = NULL;
+                size_t n = 0;
+                int fd;
+
+                /* Another owner needs root; the mode cases run as anyone. */
+                if (cases[i].chown_away && geteuid() != 0)
+                        continue;
+                write_file(path, db, size);
+                check(chmod(path, cases[i].mode) == 0);
+                if (cases[i].chown_away)
+                        check(chown(path, 65534, 65534) == 0);
+                check(inspect_backup_open(path, &b, NULL, 0) == 0);
+                check(b->in_place == !shared);
+                if (shared) {
+                        fd = open(path, O_WRONLY | O_CLOEXEC);
+                        check(fd >= 0);
+                        check(ftruncate(fd, 4096) == 0);
+                        check(close(fd) == 0);
+                        check(mvcc_kv_get(b->db, "", 0, true, &kvs, &n) == 0);
+                        check_int_eq(n, 150 + 990 + 4 + 1);
+                        check(bbolt_check(b->db, NULL) == 0);
+                        free(kvs);
+                }
+                inspect_backup_free(b);
+                check(unlink(path) == 0);
+        }
+}
+
 static void test_compressed(void) {
         _cleanup_free_ char *gz = tmp_path("s.db.gz"), *zst = tmp_path("s.db.zst"),
                             *cut = tmp_path("cut.db.gz"), *junk = tmp_path("junk.db.gz");
@@ -861,6 +904,7 @@ int main(void) {
         TEST_RUN(test_kv_decode);
         TEST_RUN(test_classify);
         TEST_RUN(test_fixture);
+        TEST_RUN(test_not_mapped_in_place);
         TEST_RUN(test_compressed);
         TEST_RUN(test_damage);
         TEST_RUN(test_sidecar);
