@@ -41,6 +41,7 @@
 #include "etcd/etcd.h"
 #include "format/grpc.h"
 #include "format/pb.h"
+#include "format/trailer.h"
 #include "util/io.h"
 #include "util/str.h"
 #include "util/tcp.h"
@@ -84,7 +85,8 @@ typedef struct Call {
         nghttp2_session *session;
         uint64_t deadline;      /* CLOCK_MONOTONIC: the whole call */
         uint64_t stall_usec;    /* 0, or the longest etcd may send nothing */
-        uint64_t last_read;     /* CLOCK_MONOTONIC of etcd's last bytes */
+        uint64_t last_read;     /* CLOCK_MONOTONIC of the last bytes of our stream's answer */
+        char bad_status[32];    /* a grpc-status that could not be taken, printable, or "" */
         char **ret_error;
 } Call;
 
@@ -322,6 +324,15 @@ static int tls_setup(Call *c, const Endpoint *e) {
         return 0;
 }
 
+/* The handshake failed on what came back not being TLS at all (a plain
+ * HTTP server, or another protocol), by OpenSSL's queue (left as it is). */
+static bool not_tls(void) {
+        unsigned long e = ERR_peek_last_error();
+
+        return ERR_GET_LIB(e) == ERR_LIB_SSL &&
+               (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER || ERR_GET_REASON(e) == SSL_R_PACKET_LENGTH_TOO_LONG);
+}
+
 static int tls_handshake(Call *c, uint64_t deadline) {
         const EtcdTls *tls = c->tls;
         const unsigned char *alpn = NULL;
@@ -349,6 +360,10 @@ static int tls_handshake(Call *c, uint64_t deadline) {
                         return free_and_format(c->ret_error, "%s: TLS: etcd's certificate was not accepted with CA "
                                                "%s: %s", c->endpoint, tls->cacert ? tls->cacert : "(system trust store)",
                                                X509_verify_cert_error_string(verify)), -EACCES;
+                if (not_tls())
+                        return free_and_format(c->ret_error, "%s: the endpoint does not speak TLS (an http:// etcd, "
+                                               "or not etcd's client port?): %s", c->endpoint,
+                                               tls_reason("not a TLS answer")), -EPROTO;
                 return free_and_format(c->ret_error, "%s: TLS handshake failed (is the client certificate signed by "
                                        "etcd's CA?): %s", c->endpoint,
                                        tls_reason(e == SSL_ERROR_SYSCALL && errno ? strerror(errno)
@@ -492,7 +507,22 @@ static int on_h2_header(nghttp2_session *session, const nghttp2_frame *frame, co
         if (frame->hd.stream_id != c->stream_id)
                 return 0;
         c->answered = true;
-        /* A malformed grpc-status is reported after the call, when it is missing. */
+        c->last_read = now_usec(CLOCK_MONOTONIC);
+        if (namelen == strlen("grpc-status") && memcmp(name, "grpc-status", namelen) == 0) {
+                /* The call's status is in the trailers, or in response headers that end the stream (gRPC's
+                 * Trailers-Only): one in headers that a body follows says nothing of how the body ends. */
+                if (frame->headers.cat != NGHTTP2_HCAT_HEADERS && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+                        return 0;
+                if (c->headers.has_grpc_status || c->bad_status[0]) {
+                        snprintf(c->bad_status, sizeof c->bad_status, "given twice");
+                        return 0;
+                }
+                if (grpc_parse_header((const char *) name, namelen, (const char *) value, valuelen, &c->headers) < 0)
+                        str_printable(c->bad_status, sizeof c->bad_status, value, valuelen);
+                if (!c->bad_status[0] && !c->headers.has_grpc_status)
+                        snprintf(c->bad_status, sizeof c->bad_status, "(empty)");
+                return 0;
+        }
         (void) grpc_parse_header((const char *) name, namelen, (const char *) value, valuelen, &c->headers);
         return 0;
 }
@@ -504,6 +534,8 @@ static int on_h2_data(nghttp2_session *session, uint8_t flags, int32_t stream_id
 
         if (stream_id != c->stream_id)
                 return 0;
+        /* Progress is our stream's answer, not any bytes (PINGs, other streams). */
+        c->last_read = now_usec(CLOCK_MONOTONIC);
         if (c->headers.http_status != 200 || !c->headers.content_type_is_grpc)
                 return 0;       /* not gRPC: the verdict says what it is, not the deframer */
         r = grpc_deframer_feed(&c->deframer, data, len, c->on_message, c->userdata);
@@ -588,6 +620,10 @@ static int exchange(Call *c) {
                  * needed, and etcd may already be gone. */
                 if (c->closed)
                         return 0;
+                /* Not only when a read would block: etcd sending without end must not outlast the call. */
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= c->deadline || (c->stall_usec > 0 && now >= c->last_read + c->stall_usec))
+                        return timed_out(c);
                 k = flush_session(c);
                 if (k < 0)
                         return k;
@@ -600,7 +636,6 @@ static int exchange(Call *c) {
                                 return k;
                         continue;
                 }
-                c->last_read = now_usec(CLOCK_MONOTONIC);
                 c->heard = true;
                 n = nghttp2_session_mem_recv(c->session, buf, (size_t) k);
                 if (n < 0) {
@@ -640,7 +675,9 @@ static int run_call(Call *c, const Endpoint *e, uint64_t connect_timeout_usec) {
  * callback's error, a broken stream, or what etcd's status says. */
 static int call_verdict(Call *c, int r) {
         if (r < 0 && c->error < 0 && r == c->error) {
-                /* A callback failed: nghttp2 stopped there, and nothing was said yet. */
+                /* A callback failed: nghttp2 stopped there. One that said why keeps its reason. */
+                if (c->ret_error && *c->ret_error)
+                        return r;
                 if (r == -E2BIG)
                         return free_and_format(c->ret_error, "%s: etcd sent a message larger than %u bytes", c->endpoint,
                                                ETCD_MESSAGE_MAX_BYTES), -EBADMSG;
@@ -666,6 +703,10 @@ static int call_verdict(Call *c, int r) {
         if (c->headers.http_status != 200)
                 return free_and_format(c->ret_error, "%s: HTTP status %d (not an etcd gRPC endpoint?)", c->endpoint,
                                        c->headers.http_status), -EPROTO;
+        if (c->bad_status[0])
+                return free_and_format(c->ret_error, "%s: etcd answered an invalid grpc-status %s: %s", c->endpoint,
+                                       c->bad_status,
+                                       c->headers.has_grpc_message ? c->headers.grpc_message : "(no message)"), -EIO;
         if (c->headers.has_grpc_status && c->headers.grpc_status != 0) {
                 r = c->headers.grpc_status == 16 || c->headers.grpc_status == 7 ? -EACCES : -EIO;
                 return free_and_format(c->ret_error, "%s: etcd answered %s: %s", c->endpoint,
@@ -904,6 +945,10 @@ int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t conn
 typedef struct SnapshotCall {
         EtcdDataFn on_data;
         void *userdata;
+        const char *endpoint;
+        char **ret_error;
+        uint64_t announced;     /* the db's size by etcd's first message (its blob and remaining_bytes) */
+        uint64_t received;      /* blob bytes so far */
 } SnapshotCall;
 
 static int on_snapshot_message(const uint8_t *msg, size_t len, void *userdata) {
@@ -913,15 +958,27 @@ static int on_snapshot_message(const uint8_t *msg, size_t len, void *userdata) {
 
         r = pb_snapshot_response_decode(msg, len, &resp);
         if (r < 0)
-                return -EBADMSG;
+                return free_and_format(sc->ret_error, "%s: etcd's Snapshot answer cannot be read (%s)", sc->endpoint,
+                                       r == -E2BIG ? "a field is too long" : "malformed message"), -EBADMSG;
         if (!resp.has_blob || resp.blob_size == 0)
                 return 0;
+        /* etcd announces the db's size in its first message (remaining_bytes after its blob), then sends the db
+         * and a 32-byte SHA-256 of it: never more, so a stream that goes on is not etcd's snapshot, and must not
+         * fill the disk. */
+        if (sc->received == 0)
+                sc->announced = resp.remaining_bytes > UINT64_MAX - resp.blob_size - TRAILER_BYTES
+                                        ? UINT64_MAX - TRAILER_BYTES : resp.remaining_bytes + resp.blob_size;
+        if (resp.blob_size > sc->announced + TRAILER_BYTES - sc->received)
+                return free_and_format(sc->ret_error, "%s: etcd sent more than the %" PRIu64 " bytes its snapshot was "
+                                       "announced as (and the SHA-256 after it)", sc->endpoint, sc->announced),
+                       -EBADMSG;
+        sc->received += resp.blob_size;
         return sc->on_data(resp.blob, resp.blob_size, sc->userdata);
 }
 
 int etcd_snapshot(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                   uint64_t timeout_usec, EtcdDataFn on_data, void *userdata, char **ret_error) {
-        SnapshotCall sc = { .on_data = on_data, .userdata = userdata };
+        SnapshotCall sc = { .on_data = on_data, .userdata = userdata, .endpoint = endpoint, .ret_error = ret_error };
 
         return grpc_call(tls, endpoint, "etcdserverpb.Maintenance/Snapshot", connect_timeout_usec, timeout_usec,
                          true, on_snapshot_message, &sc, ret_error);

@@ -84,7 +84,10 @@ int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t conn
  * passed to on_data in order (the db followed by etcd's 32-byte SHA-256
  * trailer; checking the trailer is the caller's business, see trailer.h).
  * Fails on a gRPC error status, a stream that ends mid-message or without a
- * grpc-status, a stall (no data for stall_usec), or timeout_usec overall. */
+ * grpc-status (in the trailers, or in headers that end the stream), a stream
+ * longer than the db size etcd's first message announces plus the 32-byte
+ * hash, a stall (no data of the answer for 60 s), or timeout_usec
+ * overall, also while data keeps coming. */
 int etcd_snapshot(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                   uint64_t timeout_usec, EtcdDataFn on_data, void *userdata, char **ret_error);
 

@@ -220,38 +220,18 @@ static int hex_value(char c) {
         return -1;
 }
 
+/* Not printable ASCII: controls, and every byte of UTF-8 (which carries C1 controls such as U+009B, and bidi
+ * overrides, to a terminal; etcd's messages are ASCII). */
 static bool is_control(uint8_t b) {
-        return b < 0x20 || b == 0x7f;
-}
-
-/* Length of s[0..n) without a trailing incomplete UTF-8 sequence. */
-static size_t utf8_trim_incomplete(const uint8_t *s, size_t n) {
-        for (size_t i = 1; i <= 3 && i <= n; i++) {
-                uint8_t b = s[n - i];
-                size_t want;
-
-                if ((b & 0xc0) == 0x80)
-                        continue; /* continuation byte: look further back */
-                if ((b & 0xe0) == 0xc0)
-                        want = 2;
-                else if ((b & 0xf0) == 0xe0)
-                        want = 3;
-                else if ((b & 0xf8) == 0xf0)
-                        want = 4;
-                else
-                        want = 1;
-                return want > i ? n - i : n;
-        }
-        return n;
+        return b < 0x20 || b >= 0x7f;
 }
 
 /* Percent-decode in[0..n) into out (room for max bytes plus the NUL),
  * sanitized as described for grpc_message_decode(). Returns the length. */
 static size_t message_decode_into(const char *in, size_t n, char *out, size_t max) {
         size_t o = 0;
-        bool truncated = false;
 
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && o < max; i++) {
                 uint8_t b = (uint8_t) in[i];
 
                 if (b == '%' && n - i >= 3) {
@@ -261,14 +241,8 @@ static size_t message_decode_into(const char *in, size_t n, char *out, size_t ma
                                 i += 2;
                         }
                 }
-                if (o >= max) {
-                        truncated = true;
-                        break;
-                }
                 out[o++] = is_control(b) ? '?' : (char) b;
         }
-        if (truncated)
-                o = utf8_trim_incomplete((const uint8_t *) out, o);
         out[o] = '\0';
         return o;
 }

@@ -104,8 +104,8 @@ int grpc_status_from_string(const char *s, int *ret_code);
 const char *grpc_status_to_name(int code);
 
 /* Decode a grpc-message value: %XX escapes become bytes, an invalid escape
- * stays as it is, the result is cut to GRPC_MESSAGE_MAX_BYTES (not inside a
- * UTF-8 sequence), and control characters (including decoded NULs) become
+ * stays as it is, the result is cut to GRPC_MESSAGE_MAX_BYTES, and every
+ * byte that is not printable ASCII (controls, decoded NULs, UTF-8) becomes
  * '?', so the result is safe to log. Returns 0 and a new string in *ret
  * (caller frees), -EINVAL (in is NULL) or -ENOMEM. */
 int grpc_message_decode(const char *in, char **ret);
@@ -120,7 +120,7 @@ typedef struct GrpcHeaderInfo {
         char grpc_message[GRPC_MESSAGE_MAX_BYTES + 1];  /* decoded, safe to log */
         bool has_content_type;
         bool content_type_is_grpc;      /* application/grpc[+proto|;…] */
-        char content_type[GRPC_CONTENT_TYPE_MAX_BYTES + 1];  /* cut, '?' for controls */
+        char content_type[GRPC_CONTENT_TYPE_MAX_BYTES + 1];  /* cut, '?' for all but printable ASCII */
 } GrpcHeaderInfo;
 
 /* Zero info. */

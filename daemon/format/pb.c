@@ -228,7 +228,7 @@ static char *sanitized_copy(const uint8_t *s, size_t n, size_t max) {
         if (!c)
                 return NULL;
         for (size_t i = 0; i < n; i++)
-                c[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char) s[i];
+                c[i] = (s[i] < 0x20 || s[i] >= 0x7f) ? '?' : (char) s[i];
         c[n] = '\0';
         return c;
 }

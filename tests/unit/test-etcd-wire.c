@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "etcd/etcd.h"
@@ -32,6 +33,10 @@ typedef enum Ending {
         ENDING_REQUIRE_CERT,            /* a client certificate required: the handshake fails, with an alert */
         ENDING_RESET_AFTER_SETTINGS,    /* HTTP/2 SETTINGS exchanged, no answer: a reset */
         ENDING_GOAWAY,                  /* HTTP/2 SETTINGS exchanged, then GOAWAY refusing every stream */
+        ENDING_PLAIN_HTTP,              /* no TLS: an HTTP/1.1 answer to the ClientHello */
+        ENDING_ENDLESS,                 /* a Snapshot answer that announces a huge db and never ends */
+        ENDING_OVERSIZED,               /* a Snapshot answer that goes on past the size it announced */
+        ENDING_EARLY_STATUS,            /* grpc-status 0 in the response headers, one message, no trailers */
 } Ending;
 
 typedef struct Server {
@@ -42,6 +47,8 @@ typedef struct Server {
         Ending ending;
         pthread_t thread;
         bool settings_acked;    /* the client acknowledged our SETTINGS */
+        int32_t request;        /* the client's request stream, once its headers are in */
+        size_t sent;            /* bytes of messages sent */
         bool failed;            /* the server could not play its part */
 } Server;
 
@@ -50,6 +57,8 @@ static int server_on_frame(nghttp2_session *session, const nghttp2_frame *frame,
 
         if (frame->hd.type == NGHTTP2_SETTINGS && (frame->hd.flags & NGHTTP2_FLAG_ACK))
                 s->settings_acked = true;
+        if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+                s->request = frame->hd.stream_id;
         return 0;
 }
 
@@ -70,6 +79,78 @@ static bool server_flush(nghttp2_session *session, SSL *ssl) {
                 if (SSL_write(ssl, data, (int) k) != (int) k)
                         return false;
         return k == 0;
+}
+
+/* SnapshotResponse messages, one after another: remaining_bytes (field 2) and a 16000-byte blob (field 3), each
+ * in its gRPC frame. ENDING_ENDLESS announces 2^50 bytes and never ends; ENDING_OVERSIZED announces 100 bytes
+ * after its first blob and goes on; ENDING_EARLY_STATUS sends one and ends the stream (no trailers). */
+#define BLOB_BYTES 16000
+static ssize_t server_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                           uint32_t *data_flags, nghttp2_data_source *source, void *userdata) {
+        Server *s = userdata;
+        uint8_t msg[5 + 1 + 10 + 1 + 2 + BLOB_BYTES];
+        uint64_t remaining = s->ending == ENDING_OVERSIZED ? 100 : UINT64_C(1) << 50;
+        size_t n = 5, size, off;
+
+        msg[n++] = 0x10;
+        for (; remaining >= 0x80; remaining >>= 7)
+                msg[n++] = (uint8_t) (remaining | 0x80);
+        msg[n++] = (uint8_t) remaining;
+        msg[n++] = 0x1a;
+        msg[n++] = (uint8_t) (BLOB_BYTES & 0x7f) | 0x80;
+        msg[n++] = (uint8_t) (BLOB_BYTES >> 7);
+        memset(msg + n, 'x', BLOB_BYTES);
+        size = n + BLOB_BYTES;
+        msg[0] = 0;
+        msg[1] = 0;
+        msg[2] = (uint8_t) ((size - 5) >> 16);
+        msg[3] = (uint8_t) ((size - 5) >> 8);
+        msg[4] = (uint8_t) (size - 5);
+        off = s->sent % size;
+        if (s->ending == ENDING_EARLY_STATUS && s->sent >= size) {
+                *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+                return 0;
+        }
+        length = MIN(length, size - off);
+        memcpy(buf, msg + off, length);
+        s->sent += length;
+        return (ssize_t) length;
+}
+
+/* Answer the request with `ending`'s stream until the client goes, or 60 s at most. */
+static bool server_answer(Server *s, nghttp2_session *session, SSL *ssl) {
+#define NV(n, v) { (uint8_t *) (n), (uint8_t *) (v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
+        const nghttp2_nv headers[] = { NV(":status", "200"), NV("content-type", "application/grpc"),
+                                       NV("grpc-status", "0") };
+#undef NV
+        const nghttp2_data_provider body = { .read_callback = server_body };
+        time_t end = time(NULL) + 60;
+
+        while (s->request == 0) {
+                uint8_t in[4096];
+                int k = SSL_read(ssl, in, sizeof(in));
+                if (k <= 0 || nghttp2_session_mem_recv(session, in, (size_t) k) != k)
+                        return false;
+        }
+        if (nghttp2_submit_response(session, s->request, headers, s->ending == ENDING_EARLY_STATUS ? 3 : 2,
+                                    &body) != 0)
+                return false;
+        while (time(NULL) < end) {
+                uint8_t in[4096];
+                int k;
+
+                if (!server_flush(session, ssl))
+                        return true;    /* the client went */
+                if (!nghttp2_session_want_read(session) && !nghttp2_session_want_write(session))
+                        return true;
+                if (nghttp2_session_want_write(session))
+                        continue;
+                /* Flow control: the client's WINDOW_UPDATEs, or its close. */
+                k = SSL_read(ssl, in, sizeof(in));
+                if (k <= 0 || nghttp2_session_mem_recv(session, in, (size_t) k) != k)
+                        return true;
+        }
+        return false;
 }
 
 /* Read what the client still sends until it closes (bounded by SO_RCVTIMEO):
@@ -115,6 +196,16 @@ static void *server_main(void *userdata) {
         ssl = SSL_new(ctx);
         if (!ssl || SSL_set_fd(ssl, fd) != 1)
                 goto out;
+        if (s->ending == ENDING_PLAIN_HTTP) {
+                static const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+                char hello[512];
+
+                if (read(fd, hello, sizeof(hello)) > 0 && write(fd, answer, sizeof(answer) - 1) > 0) {
+                        server_drain(fd);
+                        s->failed = false;
+                }
+                goto out;
+        }
         if (SSL_accept(ssl) != 1) {
                 /* Refused, with an alert; the client reads it, then closes. */
                 if (s->ending == ENDING_REQUIRE_CERT) {
@@ -150,7 +241,10 @@ static void *server_main(void *userdata) {
         }
         if (s->ending == ENDING_RESET_AFTER_SETTINGS)
                 server_reset(fd);
-        else {
+        else if (s->ending >= ENDING_ENDLESS) {
+                if (!server_answer(s, session, ssl))
+                        goto out;
+        } else {
                 if (nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0) != 0 ||
                     !server_flush(session, ssl))
                         goto out;
@@ -208,12 +302,13 @@ static void server_stop(Server *s) {
 }
 
 static int on_data(const void *data, size_t n, void *userdata) {
-        return -EBADMSG;        /* no ending here answers */
+        return 0;
 }
 
 /* A Snapshot call against a server playing `ending`, with or without a
- * client certificate (the server's own pair: any will do). */
-static int call(Ending ending, bool with_cert, char **error) {
+ * client certificate (the server's own pair: any will do), timing out after
+ * timeout seconds. */
+static int call_for(Ending ending, bool with_cert, unsigned timeout, char **error) {
         Server s;
         char endpoint[64];
         int r;
@@ -222,10 +317,14 @@ static int call(Ending ending, bool with_cert, char **error) {
         snprintf(endpoint, sizeof(endpoint), "https://127.0.0.1:%u", s.port);
         r = etcd_snapshot(&(EtcdTls) { .cacert = s.cert, .cert = with_cert ? s.cert : NULL,
                                        .key = with_cert ? s.key : NULL },
-                          endpoint, 5 * USEC_PER_SEC, 20 * USEC_PER_SEC, on_data, NULL, error);
+                          endpoint, 5 * USEC_PER_SEC, timeout * USEC_PER_SEC, on_data, NULL, error);
         server_stop(&s);
         fprintf(stderr, "  %s\n", *error ? *error : "(no error)");
         return r;
+}
+
+static int call(Ending ending, bool with_cert, char **error) {
+        return call_for(ending, with_cert, 20, error);
 }
 
 #define check_says(error, text) check((error) && strstr((error), (text)))
@@ -273,9 +372,47 @@ static void test_stopped_after_accepting(void) {
         free(error);
 }
 
+/* Not TLS at all: said so, no certificate blamed. */
+static void test_not_tls(void) {
+        char *error = NULL;
+
+        check_int_eq(call(ENDING_PLAIN_HTTP, true, &error), -EPROTO);
+        check_says(error, "the endpoint does not speak TLS (an http:// etcd, or not etcd's client port?)");
+        check(!strstr(error, "certificate"));
+        free(error);
+}
+
+/* A stream that does not end is held to the call's timeout even though data
+ * keeps coming (the deadline was looked at only when a read would block);
+ * one that goes on past the size etcd announced is refused at once. */
+static void test_bounded_stream(void) {
+        char *error = NULL;
+
+        check_int_eq(call_for(ENDING_ENDLESS, true, 2, &error), -ETIMEDOUT);
+        check_says(error, "timed out: etcd's answer did not end in time");
+        free(error);
+        error = NULL;
+        check_int_eq(call(ENDING_OVERSIZED, true, &error), -EBADMSG);
+        check_says(error, "etcd sent more than the 16100 bytes its snapshot was announced as");
+        free(error);
+}
+
+/* A grpc-status in response headers that a body follows is not the call's
+ * status: the stream ending without trailers is cut off. */
+static void test_status_in_headers(void) {
+        char *error = NULL;
+
+        check_int_eq(call(ENDING_EARLY_STATUS, true, &error), -EPIPE);
+        check_says(error, "the stream ended without a gRPC status (cut off?)");
+        free(error);
+}
+
 int main(void) {
         TEST_RUN(test_reset_after_handshake);
         TEST_RUN(test_certificate_required);
         TEST_RUN(test_stopped_after_accepting);
+        TEST_RUN(test_not_tls);
+        TEST_RUN(test_bounded_stream);
+        TEST_RUN(test_status_in_headers);
         return 0;
 }
