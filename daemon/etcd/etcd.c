@@ -514,13 +514,15 @@ static int on_h2_header(nghttp2_session *session, const nghttp2_frame *frame, co
                 if (frame->headers.cat != NGHTTP2_HCAT_HEADERS && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
                         return 0;
                 if (c->headers.has_grpc_status || c->bad_status[0]) {
-                        snprintf(c->bad_status, sizeof c->bad_status, "given twice");
+                        snprintf(c->bad_status, sizeof c->bad_status, "(more than one)");
                         return 0;
                 }
-                if (grpc_parse_header((const char *) name, namelen, (const char *) value, valuelen, &c->headers) < 0)
-                        str_printable(c->bad_status, sizeof c->bad_status, value, valuelen);
-                if (!c->bad_status[0] && !c->headers.has_grpc_status)
-                        snprintf(c->bad_status, sizeof c->bad_status, "(empty)");
+                if (grpc_parse_header((const char *) name, namelen, (const char *) value, valuelen, &c->headers) < 0 ||
+                    !c->headers.has_grpc_status) {
+                        char v[sizeof c->bad_status - 2];
+                        snprintf(c->bad_status, sizeof c->bad_status, "\"%s\"",
+                                 str_printable(v, sizeof v, value, valuelen));
+                }
                 return 0;
         }
         (void) grpc_parse_header((const char *) name, namelen, (const char *) value, valuelen, &c->headers);

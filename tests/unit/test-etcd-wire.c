@@ -37,6 +37,8 @@ typedef enum Ending {
         ENDING_ENDLESS,                 /* a Snapshot answer that announces a huge db and never ends */
         ENDING_OVERSIZED,               /* a Snapshot answer that goes on past the size it announced */
         ENDING_EARLY_STATUS,            /* grpc-status 0 in the response headers, one message, no trailers */
+        ENDING_BAD_STATUS,              /* one message, then trailers with grpc-status "013" */
+        ENDING_TWO_STATUSES,            /* one message, then trailers with grpc-status 13 and 0 */
 } Ending;
 
 typedef struct Server {
@@ -109,6 +111,16 @@ static ssize_t server_body(nghttp2_session *session, int32_t stream_id, uint8_t 
         off = s->sent % size;
         if (s->ending == ENDING_EARLY_STATUS && s->sent >= size) {
                 *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+                return 0;
+        }
+        if (s->ending >= ENDING_BAD_STATUS && s->sent >= size) {
+#define NV(n, v) { (uint8_t *) (n), (uint8_t *) (v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
+                const nghttp2_nv bad[] = { NV("grpc-status", "013"), NV("grpc-message", "boom") };
+                const nghttp2_nv two[] = { NV("grpc-status", "13"), NV("grpc-status", "0") };
+#undef NV
+                *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+                if (nghttp2_submit_trailer(session, stream_id, s->ending == ENDING_BAD_STATUS ? bad : two, 2) != 0)
+                        return NGHTTP2_ERR_CALLBACK_FAILURE;
                 return 0;
         }
         length = MIN(length, size - off);
@@ -407,6 +419,20 @@ static void test_status_in_headers(void) {
         free(error);
 }
 
+/* A grpc-status that cannot be read, or a second one, is an error naming it
+ * (etcd's message too), not a missing status nor the later one. */
+static void test_bad_status(void) {
+        char *error = NULL;
+
+        check_int_eq(call(ENDING_BAD_STATUS, true, &error), -EIO);
+        check_says(error, "etcd answered an invalid grpc-status \"013\": boom");
+        free(error);
+        error = NULL;
+        check_int_eq(call(ENDING_TWO_STATUSES, true, &error), -EIO);
+        check_says(error, "etcd answered an invalid grpc-status (more than one)");
+        free(error);
+}
+
 int main(void) {
         TEST_RUN(test_reset_after_handshake);
         TEST_RUN(test_certificate_required);
@@ -414,5 +440,6 @@ int main(void) {
         TEST_RUN(test_not_tls);
         TEST_RUN(test_bounded_stream);
         TEST_RUN(test_status_in_headers);
+        TEST_RUN(test_bad_status);
         return 0;
 }
