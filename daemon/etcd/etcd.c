@@ -683,9 +683,13 @@ static int call_verdict(Call *c, int r) {
                 if (r == -E2BIG)
                         return free_and_format(c->ret_error, "%s: etcd sent a message larger than %u bytes", c->endpoint,
                                                ETCD_MESSAGE_MAX_BYTES), -EBADMSG;
-                if (r == -EPROTO || r == -EBADMSG)
-                        return free_and_format(c->ret_error, "%s: malformed gRPC stream (%s)", c->endpoint, strerror(-r)),
-                               -EBADMSG;
+                /* The deframer's (the answers' callbacks say their own). */
+                if (r == -EPROTO)
+                        return free_and_format(c->ret_error, "%s: etcd sent a compressed gRPC message, which this "
+                                               "client did not offer to read", c->endpoint), -EBADMSG;
+                if (r == -EBADMSG)
+                        return free_and_format(c->ret_error, "%s: malformed gRPC stream (a message's flag byte is "
+                                               "neither 0 nor 1)", c->endpoint), -EBADMSG;
                 /* The consumer's own error: it has its reason already. */
                 return r;
         }
@@ -742,6 +746,9 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
         Endpoint e = {};
         int r;
 
+        /* An output: what the call says is why it failed (a callback's reason is kept, not overwritten). */
+        if (ret_error)
+                *ret_error = mfree(*ret_error);
         if (!startswith(endpoint, "https://"))
                 return free_and_format(ret_error, "%s: only https:// endpoints are supported", endpoint), -EINVAL;
         r = parse_endpoint(endpoint, method, &e);
@@ -777,10 +784,28 @@ void etcd_status_done(EtcdStatus *s) {
         *s = (EtcdStatus) {};
 }
 
+/* A message of etcd's answer to call that cannot be used (r from its decoder): said why, -EBADMSG; -ENOMEM as
+ * it is. */
+static int answer_unreadable(char **ret_error, const char *endpoint, const char *call, int r) {
+        if (r == -ENOMEM)
+                return r;
+        return free_and_format(ret_error, "%s: etcd's %s answer cannot be read (%s)", endpoint, call,
+                               r == -E2BIG ? "a field or a list is longer than this client takes" : "malformed message"),
+               -EBADMSG;
+}
+
+/* A unary call answered by a second message. */
+static int answered_twice(char **ret_error, const char *endpoint, const char *call) {
+        return free_and_format(ret_error, "%s: etcd answered the %s call with more than one message", endpoint, call),
+               -EBADMSG;
+}
+
 typedef struct StatusCall {
         PbStatusResponse response;
         unsigned n;
         int error;
+        const char *endpoint;
+        char **ret_error;
 } StatusCall;
 
 static int on_status_message(const uint8_t *msg, size_t len, void *userdata) {
@@ -788,16 +813,16 @@ static int on_status_message(const uint8_t *msg, size_t len, void *userdata) {
         int r;
 
         if (sc->n++ > 0)
-                return -EBADMSG; /* a unary call answers once */
+                return answered_twice(sc->ret_error, sc->endpoint, "Status");
         r = pb_status_response_decode(msg, len, &sc->response);
         if (r < 0)
                 sc->error = r;
-        return r;
+        return r < 0 ? answer_unreadable(sc->ret_error, sc->endpoint, "Status", r) : r;
 }
 
 int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                 uint64_t timeout_usec, EtcdStatus *ret, char **ret_error) {
-        StatusCall sc = {};
+        StatusCall sc = { .endpoint = endpoint, .ret_error = ret_error };
         EtcdStatus s = {};
         bool no_leader;
         int r;
@@ -827,10 +852,12 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
         no_leader = s.leader == 0;
         snprintf(s.version, sizeof s.version, "%s", sc.response.version ? sc.response.version : "unknown");
         s.nospace_alarm = sc.response.n_nospace_alarms > 0;
-        /* Without a leader every error counts: etcd lists "no leader" among them. */
-        if (no_leader ? sc.response.n_errors > 0 : sc.response.n_errors > sc.response.n_nospace_alarms) {
+        /* A member without a leader may be cut off from the cluster, whether or not it lists "no leader" among
+         * its errors (etcd before 3.4 has no errors); any other error but the NOSPACE alarm counts too. */
+        if (no_leader || sc.response.n_errors > sc.response.n_nospace_alarms) {
                 free_and_format(ret_error, "%s: etcd reports: %s", endpoint,
-                          sc.response.first_error ? sc.response.first_error : "an error");
+                                no_leader && sc.response.n_errors == sc.response.n_nospace_alarms ? "no leader"
+                                : sc.response.first_error ? sc.response.first_error : "an error");
                 pb_status_response_clear(&sc.response);
                 etcd_status_done(&s);
                 return no_leader ? -EAGAIN : -EIO;
@@ -843,19 +870,24 @@ int etcd_status(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeo
 typedef struct MemberListCall {
         PbMemberList response;
         unsigned n;
+        const char *endpoint;
+        char **ret_error;
 } MemberListCall;
 
 static int on_member_list_message(const uint8_t *msg, size_t len, void *userdata) {
         MemberListCall *mc = userdata;
 
+        int r;
+
         if (mc->n++ > 0)
-                return -EBADMSG; /* a unary call answers once */
-        return pb_member_list_decode(msg, len, &mc->response);
+                return answered_twice(mc->ret_error, mc->endpoint, "MemberList");
+        r = pb_member_list_decode(msg, len, &mc->response);
+        return r < 0 ? answer_unreadable(mc->ret_error, mc->endpoint, "MemberList", r) : r;
 }
 
 int etcd_member_list(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                      uint64_t timeout_usec, PbMemberList *ret, char **ret_error) {
-        MemberListCall mc = {};
+        MemberListCall mc = { .endpoint = endpoint, .ret_error = ret_error };
         int r;
 
         r = grpc_call(tls, endpoint, "etcdserverpb.Cluster/MemberList", connect_timeout_usec, timeout_usec,
@@ -960,8 +992,7 @@ static int on_snapshot_message(const uint8_t *msg, size_t len, void *userdata) {
 
         r = pb_snapshot_response_decode(msg, len, &resp);
         if (r < 0)
-                return free_and_format(sc->ret_error, "%s: etcd's Snapshot answer cannot be read (%s)", sc->endpoint,
-                                       r == -E2BIG ? "a field is too long" : "malformed message"), -EBADMSG;
+                return answer_unreadable(sc->ret_error, sc->endpoint, "Snapshot", r);
         if (!resp.has_blob || resp.blob_size == 0)
                 return 0;
         /* etcd announces the db's size in its first message (remaining_bytes after its blob), then sends the db

@@ -39,6 +39,8 @@ typedef enum Ending {
         ENDING_EARLY_STATUS,            /* grpc-status 0 in the response headers, one message, no trailers */
         ENDING_BAD_STATUS,              /* one message, then trailers with grpc-status "013" */
         ENDING_TWO_STATUSES,            /* one message, then trailers with grpc-status 13 and 0 */
+        ENDING_STATUS_NO_LEADER,        /* a Status answer of leader 0 and no errors (etcd before 3.4) */
+        ENDING_STATUS_TWICE,            /* a Status call answered by two messages */
 } Ending;
 
 typedef struct Server {
@@ -112,6 +114,22 @@ static ssize_t server_body(nghttp2_session *session, int32_t stream_id, uint8_t 
         if (s->ending == ENDING_EARLY_STATUS && s->sent >= size) {
                 *data_flags |= NGHTTP2_DATA_FLAG_EOF;
                 return 0;
+        }
+        if (s->ending >= ENDING_STATUS_NO_LEADER) {
+                /* StatusResponse: version (2) "3.3.25", and leader (4) 5 unless there is none. */
+                static const uint8_t no_leader[] = { 0, 0, 0, 0, 8, 0x12, 6, '3', '.', '3', '.', '2', '5' };
+                static const uint8_t leader[] = { 0, 0, 0, 0, 10, 0x12, 6, '3', '.', '4', '.', '2', '3', 0x20, 5 };
+                const uint8_t *m = s->ending == ENDING_STATUS_NO_LEADER ? no_leader : leader;
+                size_t m_size = s->ending == ENDING_STATUS_NO_LEADER ? sizeof no_leader : sizeof leader;
+                const nghttp2_nv ok[] = { { (uint8_t *) "grpc-status", (uint8_t *) "0", 11, 1, NGHTTP2_NV_FLAG_NONE } };
+
+                if (s->sent < (s->ending == ENDING_STATUS_TWICE ? 2 : 1) * m_size && length >= m_size) {
+                        memcpy(buf, m, m_size);
+                        s->sent += m_size;
+                        return (ssize_t) m_size;
+                }
+                *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+                return nghttp2_submit_trailer(session, stream_id, ok, 1) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
         }
         if (s->ending >= ENDING_BAD_STATUS && s->sent >= size) {
 #define NV(n, v) { (uint8_t *) (n), (uint8_t *) (v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
@@ -339,6 +357,23 @@ static int call(Ending ending, bool with_cert, char **error) {
         return call_for(ending, with_cert, 20, error);
 }
 
+/* A Status call against a server playing `ending`. */
+static int call_status(Ending ending, char **error) {
+        EtcdStatus st = {};
+        Server s;
+        char endpoint[64];
+        int r;
+
+        server_start(&s, ending);
+        snprintf(endpoint, sizeof(endpoint), "https://127.0.0.1:%u", s.port);
+        r = etcd_status(&(EtcdTls) { .cacert = s.cert, .cert = s.cert, .key = s.key }, endpoint, 5 * USEC_PER_SEC,
+                        20 * USEC_PER_SEC, &st, error);
+        server_stop(&s);
+        etcd_status_done(&st);
+        fprintf(stderr, "  %s\n", *error ? *error : "(no error)");
+        return r;
+}
+
 #define check_says(error, text) check((error) && strstr((error), (text)))
 
 /* No alert: a refused certificate whose alert was lost with a reset, or
@@ -433,6 +468,20 @@ static void test_bad_status(void) {
         free(error);
 }
 
+/* A member without a leader is passed over even when it lists no error (etcd
+ * before 3.4 has none); a unary call answered twice says so. */
+static void test_status_answers(void) {
+        char *error = NULL;
+
+        check_int_eq(call_status(ENDING_STATUS_NO_LEADER, &error), -EAGAIN);
+        check_says(error, "etcd reports: no leader");
+        free(error);
+        error = NULL;
+        check_int_eq(call_status(ENDING_STATUS_TWICE, &error), -EBADMSG);
+        check_says(error, "etcd answered the Status call with more than one message");
+        free(error);
+}
+
 int main(void) {
         TEST_RUN(test_reset_after_handshake);
         TEST_RUN(test_certificate_required);
@@ -441,5 +490,6 @@ int main(void) {
         TEST_RUN(test_bounded_stream);
         TEST_RUN(test_status_in_headers);
         TEST_RUN(test_bad_status);
+        TEST_RUN(test_status_answers);
         return 0;
 }
