@@ -48,9 +48,6 @@
 /* Decoder output buffer and codec_decode_fd() read size. */
 #define CODEC_READER_BUFFER_BYTES ((size_t) 128 * 1024)
 
-/* Largest zstd window the decoder accepts (128 MiB, zstd's own default limit):
- * bounds the decoder's memory for hostile input. */
-#define CODEC_ZSTD_WINDOW_LOG_MAX 27
 
 int codec_detect(const void *head, size_t n, CodecKind *ret) {
         static const uint8_t gzip_magic[] = { 0x1f, 0x8b };
@@ -810,8 +807,9 @@ static int reader_write_zstd(CodecReader *r, const uint8_t *data, size_t n) {
 
                 zr = ZSTD_decompressStream(r->zstd, &out, &in);
                 if (ZSTD_isError(zr))
-                        return reader_fail(r, ZSTD_getErrorCode(zr) == ZSTD_error_memory_allocation
-                                                      ? -ENOMEM : -EBADMSG);
+                        return reader_fail(r, ZSTD_getErrorCode(zr) == ZSTD_error_memory_allocation ? -ENOMEM
+                                              : ZSTD_getErrorCode(zr) == ZSTD_error_frameParameter_windowTooLarge
+                                                      ? -EMSGSIZE : -EBADMSG);
                 if (out.pos > 0) {
                         k = r->sink(r->buf, out.pos, r->userdata);
                         if (k < 0)

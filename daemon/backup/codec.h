@@ -103,9 +103,14 @@ uint64_t codec_writer_bytes_out(const CodecWriter *w);
  * frames (at least one) and uses constant memory. Returns 0, -EINVAL, -ENOMEM. */
 int codec_reader_new(CodecKind kind, SinkFn sink, void *userdata, CodecReader **ret);
 
+/* Largest zstd window the decoder accepts (128 MiB, zstd's own default limit):
+ * bounds the decoder's memory for hostile input. */
+#define CODEC_ZSTD_WINDOW_LOG_MAX 27
+
 /* Feed n compressed bytes. Returns 0, -EBADMSG for corrupt data (bad header,
- * checksum mismatch, trailing garbage after a gzip member), the sink's
- * negative return, or -ENOMEM. After an error every later call fails the same. */
+ * checksum mismatch, trailing garbage after a gzip member), -EMSGSIZE for a
+ * zstd frame whose window is above 2^CODEC_ZSTD_WINDOW_LOG_MAX (valid, made
+ * with zstd --long=28 or more), the sink's negative return, or -ENOMEM. After an error every later call fails the same. */
 int codec_reader_write(CodecReader *r, const void *data, size_t n);
 
 /* Declare the end of the input. -EBADMSG when it ended inside a member or

@@ -716,6 +716,11 @@ int decode_backup(InspectBackup *b, Decode *d) {
                         return decode_fail(d, STAGE_DECOMPRESS, chain_r,
                                     "corrupt %s stream: the file is damaged",
                                     codec_to_string(dec.kind));
+                if (chain_r == -EMSGSIZE)
+                        return decode_fail(d, STAGE_DECOMPRESS, chain_r,
+                                    "the zstd stream needs a window larger than %u MiB (made with zstd --long=28 "
+                                    "or more?), more memory than is given to a backup's decoder",
+                                    (1u << CODEC_ZSTD_WINDOW_LOG_MAX) >> 20);
                 return decode_fail(d, STAGE_DECOMPRESS, chain_r, "cannot decompress: %s",
                             strerror(-chain_r));
         }

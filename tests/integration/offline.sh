@@ -97,6 +97,14 @@ check "a sidecar saying zstd and encrypted: names both" \
   bash -c 'grep -q "sidecar says zstd, the file is gzip" <<<"$1" && grep -q "sidecar says encrypted, the file is not encrypted" <<<"$1"' _ "$out"
 check "the genuine gzip backup still verifies" quiet "$C" verify "$g"
 
+# A valid zstd file whose window (256 MiB, zstd --long=28 from a pipe) is
+# above what the decoder is given: refused saying so, not called damaged.
+zstd -q --long=28 -c < "${DB[none]}" > "$T/mis/long.db.zst"
+out=$("$C" verify "$T/mis/long.db.zst" 2>&1); rc=$?
+check "a 256 MiB zstd window: verify exit 1 (rc $rc)" test $rc -eq 1
+check "a 256 MiB zstd window: said so, not damage" \
+  grep -q "FAIL decompress: the zstd stream needs a window larger than 128 MiB (made with zstd --long=28 or more?)" <<<"$out"
+
 # A decompression bomb (1 GiB of zeros, about 32 KiB of zstd) with a small
 # temporary directory: refused as soon as its first page is out, without
 # filling the directory; and one that looks like a db past its meta page
