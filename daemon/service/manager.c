@@ -48,6 +48,18 @@ ManagerState manager_get_state(const Manager *m) {
         return m->state;
 }
 
+/* Drop every subscriber's reference, the array taken out first: a connection that closes as its reference
+ * goes (its client half-closed) looks for itself there (on_control_close()) and would drop it twice. */
+static void release_subscribers(Manager *m) {
+        ControlConnection **subs = TAKE_PTR(m->subscribers);
+        size_t n = m->n_subscribers;
+
+        m->n_subscribers = 0;
+        for (size_t i = 0; i < n; i++)
+                control_connection_unref(subs[i]);
+        free(subs);
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
@@ -68,11 +80,8 @@ Manager *manager_free(Manager *m) {
         free(m->last_error);
         free(m->upload_error);
         sidecar_done(&m->last_sidecar);
-        for (size_t i = 0; i < m->n_subscribers; i++)
-                control_connection_unref(m->subscribers[i]);
-        /* control_server_free() calls on_control_close(), which looks here. */
-        m->subscribers = mfree(m->subscribers);
-        m->n_subscribers = 0;
+        /* Emptied before control_server_free(), whose on_control_close() looks here. */
+        release_subscribers(m);
         control_server_free(m->control);
         sd_event_source_disable_unref(m->heartbeat);
         json_object_put(m->listing);
@@ -246,8 +255,10 @@ struct json_object *manager_progress_json(Manager *m) {
 }
 
 static void broadcast(Manager *m, struct json_object *o) {
-        for (size_t i = 0; i < m->n_subscribers; i++)
-                (void) control_send(m->subscribers[i], json_object_get(o));
+        /* From the last: a send that fails closes its connection, and on_control_close() moves the last
+         * subscriber into its place, one already sent to. */
+        for (size_t i = m->n_subscribers; i > 0; i--)
+                (void) control_send(m->subscribers[i - 1], json_object_get(o));
         json_object_put(o);
 }
 
@@ -261,10 +272,7 @@ static void broadcast_progress(Manager *m) {
 
 static void finish_subscribers(Manager *m, struct json_object *final) {
         broadcast(m, final);
-        for (size_t i = 0; i < m->n_subscribers; i++)
-                control_connection_unref(m->subscribers[i]);
-        m->subscribers = mfree(m->subscribers);
-        m->n_subscribers = 0;
+        release_subscribers(m);
 }
 
 static void handle_line(Manager *m, const char *line, size_t n) {

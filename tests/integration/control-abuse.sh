@@ -57,6 +57,37 @@ check "root: not rate limited (exit $rc)" test $rc = 0
 out=$("$ETCD_BACKUPCTL" -s "$sock" --json prune --dry-run 2>&1); rc=$?
 check "root: prune --dry-run (exit $rc)" jq_true '(.keep | length) == 2' "$out"
 
+# ---- a client that half-closes after its Backup ----
+# A asks for a backup and shuts its writing side (as `socat` or `nc -N`
+# do), B joins the same backup; both get the result, and the daemon lives
+# (A's connection closed as the subscribers were released, which then
+# released it a second time: a use after free).
+cat > "$sockdir/halfclose.py" <<'EOF'
+import json, socket, sys
+def lines(s):
+    buf = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield json.loads(line)
+a = socket.socket(socket.AF_UNIX); a.settimeout(120); a.connect(sys.argv[1])
+a.sendall(b'{"method":"Backup"}\n'); a.shutdown(socket.SHUT_WR); ra = lines(a)
+while "progress" not in next(ra): pass
+b = socket.socket(socket.AF_UNIX); b.settimeout(120); b.connect(sys.argv[1])
+b.sendall(b'{"method":"Backup"}\n')
+got = [any("result" in o for o in lines(b)), any("result" in o for o in ra)]
+print(" ".join("result" if g else "none" for g in got))
+EOF
+read -r res_b res_a < <(timeout 150 python3 "$sockdir/halfclose.py" "$sock" 2>"$T/halfclose.err")
+check "half-closed A and joined B: both got the result (B ${res_b:-?}, A ${res_a:-?})" \
+  test "$res_b $res_a" = "result result"
+check "half-closed A: root's status answers" quiet "$ETCD_BACKUPCTL" -s "$sock" status
+check "half-closed A: the daemon still runs" kill -0 "$DPID"
+
 # ---- 2,000 connections from the member ----
 
 # Scheduled backups every 5 s from now on.
