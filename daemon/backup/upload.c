@@ -118,6 +118,9 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         items = calloc(rs->n ? rs->n : 1, sizeof *items);
         if (!items)
                 return -ENOMEM;
+        /* Sorted now, not by the first remote_find() inside the walk: that reordered rs->items under it, so that
+         * the plan saw one backup twice and another not at all, and deleted a backup it keeps. */
+        (void) remote_find(rs, "");
         for (size_t i = 0; i < rs->n; i++) {
                 StoreName parsed;
                 _cleanup_free_ char *sc = NULL;

@@ -206,6 +206,36 @@ check "retention: each remote deletion logged as \"Pruned NAME from URL\"" \
 check "retention: one such line per remote deletion" \
   test "$(grep -c 'Pruned .* from ' "$T/6.err")" -eq "$(grep -c . <<<"$gone")"
 
+# 6c. Remote retention when the last backup uploaded sorts before the
+# others (the oldest local one, without a sidecar): the plan sees each
+# remote backup once. X, on the store only, is within keep_last = 3 and
+# stays. (The walk sorted the remote set under itself: X was seen twice,
+# the oldest not at all, and X deleted.)
+R=$T/r6c
+mkdir -p "$R"
+# r6c_conf FILE KEEP_LAST: keep2.conf's store under node3/, the directory R.
+r6c_conf() { conf "$1" "$T/secret" "$2" true; sed -i "s#/node1/#/node3/#; s#\"$B\"#\"$R\"#" "$1"; }
+r6c_conf "$T/r6c-all.conf" 20
+r6c_conf "$T/r6c-keep3.conf" 3
+next_second() { local s; s=$(date +%s); while [[ $(date +%s) == "$s" ]]; do sleep 0.1; done; }
+x=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6c-all.conf" 2>"$T/r6c-1.err"); x=$(basename "$x")
+next_second; ctl put /r6c 1 >/dev/null
+b3=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6c-all.conf" 2>"$T/r6c-2.err"); b3=$(basename "$b3")
+check "6c: X and B3 on the store under node3/, with their sidecars" \
+  test "$(remote node3 | awk '{ print $1 }' | tr '\n' ' ')" = "node3/$b3 node3/$b3.json node3/$x node3/$x.json " -o \
+       "$(remote node3 | awk '{ print $1 }' | tr '\n' ' ')" = "node3/$x node3/$x.json node3/$b3 node3/$b3.json "
+rm "$R/$x" "$R/$x.json"
+# The oldest: a copy of B3 named ten years earlier, without a sidecar.
+b1=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-20160101T000000Z-/' <<<"$b3")
+cp "$R/$b3" "$R/$b1"
+next_second; ctl put /r6c 2 >/dev/null
+out6c=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6c-keep3.conf" 2>"$T/r6c-3.err"); rc=$?
+check "6c: --once exits 0 (rc $rc)" test $rc -eq 0
+check "6c: the oldest was uploaded" grep -q "node3/$b1 " <<<"$(remote node3)"
+check "6c: X, the third newest, stays on the store with its sidecar" \
+  bash -c 'grep -q "node3/$1 " <<<"$2" && grep -q "node3/$1.json " <<<"$2"' _ "$x" "$(remote node3)"
+check "6c: nothing pruned from the store" bash -c '! grep -q "Pruned .* from " "$1"' _ "$T/r6c-3.err"
+
 # 6b. A broken endpoint whose answers never end (a misconfigured proxy):
 # the upload fails at once with what the answer said, and the backup stays.
 # Before, the body was read on for ever, and the worker with it.
