@@ -6,13 +6,19 @@ checked). Options make it misbehave:
   --cut-once       the first GET of each backup (not a .json) sends its
                    headers and half its body, then closes the connection
   --list-size N=S  the listing says object N is S bytes (whatever it is)
+  --list-loop      every listing page is empty and says more is to come,
+                   its continuation token alternating between A and B
+  --list-empty     the same with a new token on every page
+  --list-denied    the listing is refused (403) with a message holding a
+                   terminal control sequence (U+009B, CSI) and a raw 0x9b
   --stall          each GET of a backup sends its headers and half its body,
                    says "GET key stalled" and sends nothing more until the
                    client goes away (at most 60 s)
 Writes its port to PORTFILE and one line per GET to stdout ("GET key cut" or
-"GET key whole").
+"GET key whole"; "LIST" for a listing).
 
-  s3-standin.py PORTFILE DIR [--cut-once] [--stall] [--list-size NAME=SIZE]...
+  s3-standin.py PORTFILE DIR [--cut-once] [--stall] [--list-loop | --list-empty | --list-denied]
+                [--list-size NAME=SIZE]...
 """
 import http.server
 import os
@@ -22,6 +28,8 @@ from xml.sax.saxutils import escape
 port_file, root = sys.argv[1], sys.argv[2]
 cut = "--cut-once" in sys.argv[3:]
 stall = "--stall" in sys.argv[3:]
+list_mode = next((a for a in sys.argv[3:] if a in ("--list-loop", "--list-empty", "--list-denied")), None)
+pages = [0]
 listed_size = {}
 for i, a in enumerate(sys.argv):
     if a == "--list-size":
@@ -39,6 +47,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = self.path.split("?", 1)[0]
+        if path.rstrip("/") == "/bucket" and list_mode:
+            pages[0] += 1
+            print("LIST", flush=True)
+            if list_mode == "--list-denied":
+                self.answer(403, b"<Error><Code>AccessDenied</Code><Message>x&#x9b;2J\x9b31mall good"
+                                 b"</Message></Error>")
+                return
+            token = "AB"[pages[0] % 2] if list_mode == "--list-loop" else "T%d" % pages[0]
+            self.answer(200, ('<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>%s'
+                              '</NextContinuationToken></ListBucketResult>' % token).encode())
+            return
         if path.rstrip("/") == "/bucket":
             items = "".join(
                 "<Contents><Key>%s</Key><Size>%d</Size></Contents>"

@@ -428,6 +428,32 @@ check "a body longer than listed: stopped, exit 1" \
 check "a body longer than listed: nothing left" test "$(ls -A "$T/h-out2")" = "$n2.json"
 kill "$HPID" 2>/dev/null; wait "$HPID" 2>/dev/null
 
+# 6f. A store that pages without end, and one whose error holds a terminal
+# control sequence: the listing stops, and says why; the message reaches
+# the terminal as printable ASCII. (An alternating token paged on for
+# 100000 pages, holding the worker and every later backup.)
+for mode in loop empty denied; do
+  rm -f "$T/l$mode.port"
+  python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/l$mode.port" "$H" "--list-$mode" > "$T/l$mode.log" 2>&1 &
+  LPID=$!; CLEANUP+=("kill $LPID")
+  for _ in $(seq 1 100); do [[ -s $T/l$mode.port ]] && break; sleep 0.1; done
+  sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/l$mode.port")/bucket#" "$T/flaky.conf" > "$T/l$mode.conf"
+  timeout 60 "$ETCD_BACKUPCTL" -c "$T/l$mode.conf" fetch latest --output "$T/h-out2" >/dev/null 2>"$T/l$mode.err"; rc=$?
+  check "listing $mode: fetch exits 1 (rc $rc): $(tr -c '[:print:]\n' '?' < "$T/l$mode.err")" test $rc -eq 1
+  case $mode in
+    loop) check "listing loop: a token that comes back stops it at once (asked $(grep -c LIST "$T/l$mode.log") times)" \
+            bash -c 'grep -qF "truncated without a new continuation token (page 3)" "$1" && [[ $(grep -c LIST "$2") -eq 3 ]]' \
+            _ "$T/l$mode.err" "$T/l$mode.log" ;;
+    empty) check "listing empty: ten empty pages in a row stop it (asked $(grep -c LIST "$T/l$mode.log") times)" \
+             bash -c 'grep -qF "10 pages in a row said more was to come and brought no object" "$1" &&
+                      [[ $(grep -c LIST "$2") -eq 10 ]]' _ "$T/l$mode.err" "$T/l$mode.log" ;;
+    denied) check "listing denied: the message as printable ASCII" \
+              bash -c 'grep -q "HTTP 403 AccessDenied: x  2J 31mall good" "$1" && ! LC_ALL=C grep -q "[^[:print:][:space:]]" "$1"' \
+              _ "$T/l$mode.err" ;;
+  esac
+  kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+done
+
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d
 { etcd_group; storage_group "$B" gzip 1; echo "$encryption"
