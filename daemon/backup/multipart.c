@@ -125,9 +125,21 @@ int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_det
         }
         if (r < 0)
                 goto fail;
-        /* CompleteMultipartUpload may fail with 200 and an <Error> body. */
+        /* CompleteMultipartUpload may fail with 200 and an <Error> body, after white space S3 sends while it
+         * works: only its result is success, and an answer longer than is kept may hide the error. */
         if (resp.data && memmem(resp.data, resp.len, "<Error>", 7)) {
                 s3_describe_http_error(&resp, ret_detail);
+                r = -EIO;
+                goto fail;
+        }
+        if (resp.overflow) {
+                (void) free_and_format(ret_detail, "CompleteMultipartUpload answered more than %u bytes (an error "
+                                       "may be past them)", S3_RESPONSE_MAX_BYTES);
+                r = -EIO;
+                goto fail;
+        }
+        if (!resp.data || !memmem(resp.data, resp.len, "<CompleteMultipartUploadResult", 30)) {
+                (void) free_and_format(ret_detail, "CompleteMultipartUpload answered without its result");
                 r = -EIO;
                 goto fail;
         }

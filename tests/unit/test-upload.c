@@ -27,6 +27,7 @@
 #include "format/s3-uri.h"
 #include "format/s3-xml.h"
 #include "util/macro.h"
+#include "util/str.h"
 
 static void test_uri_encode(void) {
         char *s = NULL;
@@ -457,6 +458,144 @@ static void test_secret_not_left_behind(void) {
         check(rmdir(dir) == 0);
 }
 
+/* A loopback S3 for one multipart upload: an empty listing, an UploadId,
+ * an ETag for each part, and then `complete` as the answer to
+ * CompleteMultipartUpload. Counts the uploads aborted. */
+typedef struct {
+        int fd;
+        volatile int stop;
+        const char *complete;
+        unsigned aborted;
+} MiniS3;
+
+static void *mini_s3(void *arg) {
+        static const char list[] = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
+        static const char create[] = "<InitiateMultipartUploadResult><UploadId>up1</UploadId>"
+                                     "</InitiateMultipartUploadResult>";
+        MiniS3 *m = arg;
+
+        while (!m->stop) {
+                struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
+                char head[8192], *end, *cl;
+                size_t got = 0, body = 0;
+                const char *answer = "";
+                char *out = NULL;
+                int c;
+
+                if (poll(&pfd, 1, 100) <= 0 || (c = accept(m->fd, NULL, NULL)) < 0)
+                        continue;
+                for (;;) {
+                        ssize_t k = read(c, head + got, sizeof head - 1 - got);
+                        if (k <= 0)
+                                break;
+                        got += (size_t) k;
+                        head[got] = '\0';
+                        if ((end = strstr(head, "\r\n\r\n")) || got == sizeof head - 1)
+                                break;
+                }
+                end = strstr(head, "\r\n\r\n");
+                cl = strcasestr(head, "\r\nContent-Length:");
+                if (end && cl && cl < end)
+                        body = strtoul(cl + 17, NULL, 10);
+                if (strcasestr(head, "\r\nExpect: 100-continue"))
+                        (void) !write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                for (size_t have = end ? got - (size_t) (end + 4 - head) : 0; have < body;) {
+                        char sink[65536];
+                        ssize_t k = read(c, sink, MIN(sizeof sink, body - have));
+                        if (k <= 0)
+                                break;
+                        have += (size_t) k;
+                }
+                if (startswith(head, "GET "))
+                        answer = list;
+                else if (startswith(head, "POST ") && strstr(head, "?uploads"))
+                        answer = create;
+                else if (startswith(head, "POST "))
+                        answer = m->complete;
+                else if (startswith(head, "DELETE "))
+                        m->aborted++;
+                check(asprintf(&out, "HTTP/1.1 %s\r\nETag: \"e\"\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n"
+                               "%s", startswith(head, "DELETE ") ? "204 No Content" : "200 OK", strlen(answer),
+                               answer) >= 0);
+                (void) !write(c, out, strlen(out));
+                free(out);
+                close(c);
+        }
+        return NULL;
+}
+
+/* CompleteMultipartUpload may fail with 200: an <Error> past what is kept of
+ * the answer (S3 sends white space first while it works), or an answer
+ * without its result, is a failure, and the upload is aborted. */
+static void test_multipart_complete(void) {
+        char secret[] = "/tmp/test-upload-secret.XXXXXX";
+        char dir[] = "/tmp/test-upload-dir.XXXXXX";
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t alen = sizeof a;
+        RetentionPolicy p = { .keep_last = 1 };
+        _cleanup_free_ char *padded = NULL, *file = NULL;
+        char url[64], big[10000];
+        const char *answers[] = { NULL, "", "<CompleteMultipartUploadResult><ETag>\"e\"</ETag>"
+                                             "</CompleteMultipartUploadResult>" };
+        int fd;
+
+        padded = malloc(70000 + 128);
+        check(padded);
+        memset(padded, ' ', 70000);
+        strcpy(padded + 70000, "<Error><Code>InternalError</Code><Message>late</Message></Error>");
+        answers[0] = padded;
+        check(mkdtemp(dir));
+        fd = mkstemp(secret);
+        check(fd >= 0 && write(fd, "s3cr3t\n", 7) == 7);
+        close(fd);
+        check(asprintf(&file, "%s/etcd-0123456789abcdef-20261121T020003Z-r5.db", dir) >= 0);
+        memset(big, 'x', sizeof big);
+        fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        check(fd >= 0 && write(fd, big, sizeof big) == (ssize_t) sizeof big);
+        close(fd);
+
+        for (size_t i = 0; i < ELEMENTSOF(answers); i++) {
+                MiniS3 m = { .complete = answers[i] };
+                UploadReport rep = {};
+                pthread_t t;
+                int r;
+
+                m.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                a.sin_port = 0;
+                check(m.fd >= 0);
+                check(bind(m.fd, (struct sockaddr *) &a, sizeof a) == 0 && listen(m.fd, 8) == 0);
+                check(getsockname(m.fd, (struct sockaddr *) &a, &alen) == 0);
+                snprintf(url, sizeof url, "http://127.0.0.1:%u/bucket/prefix/", (unsigned) ntohs(a.sin_port));
+                check(pthread_create(&t, NULL, mini_s3, &m) == 0);
+                {
+                        ConfigUpload u = {
+                                .enabled = true, .url = url, .region = (char *) "us-east-1",
+                                .access_key_id = (char *) "test:tester", .secret_access_key_file = secret,
+                                .part_size_bytes = 4096, .allow_insecure_http = true,
+                        };
+                        r = upload_sync(&u, &p, zone_utc(), dir, &rep);
+                }
+                m.stop = 1;
+                check(pthread_join(t, NULL) == 0);
+                close(m.fd);
+                fprintf(stderr, "  complete answered %zu bytes: %d %s\n", strlen(answers[i]), r,
+                        rep.error ? rep.error : "(no error)");
+                if (i < 2) {
+                        check(r < 0);
+                        check(rep.error && strstr(rep.error, i == 0 ? "more than" : "without its result"));
+                        check_int_eq(m.aborted, 1);
+                } else {
+                        check_int_eq(r, 0);
+                        check_int_eq(rep.multipart, 1);
+                        check_int_eq(m.aborted, 0);
+                }
+                upload_report_done(&rep);
+        }
+        check(unlink(file) == 0);
+        check(unlink(secret) == 0);
+        check(rmdir(dir) == 0);
+}
+
 int main(void) {
         TEST_RUN(test_uri_encode);
         TEST_RUN(test_query_build);
@@ -465,5 +604,6 @@ int main(void) {
         TEST_RUN(test_xml_element);
         TEST_RUN(test_sync_refusals);
         TEST_RUN(test_secret_not_left_behind);
+        TEST_RUN(test_multipart_complete);
         return 0;
 }
