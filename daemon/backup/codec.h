@@ -109,8 +109,9 @@ int codec_reader_new(CodecKind kind, SinkFn sink, void *userdata, CodecReader **
 
 /* Feed n compressed bytes. Returns 0, -EBADMSG for corrupt data (bad header,
  * checksum mismatch, trailing garbage after a gzip member), -EMSGSIZE for a
- * zstd frame whose window is above 2^CODEC_ZSTD_WINDOW_LOG_MAX (valid, made
- * with zstd --long=28 or more), the sink's negative return, or -ENOMEM. After an error every later call fails the same. */
+ * zstd frame whose window is above 2^CODEC_ZSTD_WINDOW_LOG_MAX (made with zstd
+ * --long=28 or more, or a damaged header), the sink's negative return, or
+ * -ENOMEM. After an error every later call fails the same. */
 int codec_reader_write(CodecReader *r, const void *data, size_t n);
 
 /* Declare the end of the input. -EBADMSG when it ended inside a member or

@@ -718,8 +718,9 @@ int decode_backup(InspectBackup *b, Decode *d) {
                                     codec_to_string(dec.kind));
                 if (chain_r == -EMSGSIZE)
                         return decode_fail(d, STAGE_DECOMPRESS, chain_r,
-                                    "the zstd stream needs a window larger than %u MiB (made with zstd --long=28 "
-                                    "or more?), more memory than is given to a backup's decoder",
+                                    "a zstd frame asks for a window larger than %u MiB, more memory than is given "
+                                    "to a backup's decoder: a damaged frame header, or a file made with zstd "
+                                    "--long=28 or more (etcd-backupd never writes one)",
                                     (1u << CODEC_ZSTD_WINDOW_LOG_MAX) >> 20);
                 return decode_fail(d, STAGE_DECOMPRESS, chain_r, "cannot decompress: %s",
                             strerror(-chain_r));

@@ -490,22 +490,20 @@ int s3_delete(S3 *s, const char *name, char **ret_error) {
         return 0;
 }
 
-/* A listing's pages at most (S3 pages by 1000 objects; 100000 objects at 10 a page), and pages in a row that bring
- * no object but say more is to come. */
+/* A listing's pages at most (S3 pages by 1000 objects; 100000 objects at 10 a page). Pages without an object are
+ * allowed: a versioned bucket's delete markers can make many in a row. */
 #define S3_LIST_PAGES_MAX 10000
-#define S3_LIST_EMPTY_PAGES_MAX 10
 
-/* Every object under the prefix, all pages. A store that pages without end (tokens that come back, pages
- * without objects) is refused: the upload runs in the backup's worker, and would hold every later backup. */
+/* Every object under the prefix, all pages. A store that pages without end (a token that comes back, more than
+ * S3_LIST_PAGES_MAX pages) is refused: the upload runs in the backup's worker, and would hold every later
+ * backup. */
 int s3_list(S3 *s, S3Listing *ret, char **ret_error) {
         _cleanup_(s3_listing_done) S3Listing l = {};
         _cleanup_strv_free_ char **tokens = NULL;
         const char *token = NULL;
-        unsigned empty = 0;
         int r;
 
         for (unsigned page = 0;; page++) {
-                size_t before = l.n;
                 _cleanup_(s3_response_done) S3Response resp = {};
                 _cleanup_free_ char *query = NULL, *detail = NULL;
                 S3QueryParam params[3] = { { "list-type", "2" }, { "prefix", s->prefix } };
@@ -544,10 +542,6 @@ int s3_list(S3 *s, S3Listing *ret, char **ret_error) {
                 if (!l.next_token || strv_contains(tokens, l.next_token))
                         return free_and_format(ret_error, "listing of %s: truncated without a new continuation token "
                                                "(page %u)", s->u->url, page + 1), -EBADMSG;
-                empty = l.n > before ? 0 : empty + 1;
-                if (empty >= S3_LIST_EMPTY_PAGES_MAX)
-                        return free_and_format(ret_error, "listing of %s: %u pages in a row said more was to come "
-                                               "and brought no object", s->u->url, empty), -EBADMSG;
                 r = strv_consume(&tokens, TAKE_PTR(l.next_token));
                 if (r < 0)
                         return r;

@@ -8,7 +8,6 @@ checked). Options make it misbehave:
   --list-size N=S  the listing says object N is S bytes (whatever it is)
   --list-loop      every listing page is empty and says more is to come,
                    its continuation token alternating between A and B
-  --list-empty     the same with a new token on every page
   --list-denied    the listing is refused (403) with a message holding a
                    terminal control sequence (U+009B, CSI) and a raw 0x9b
   --stall          each GET of a backup sends its headers and half its body,
@@ -17,7 +16,7 @@ checked). Options make it misbehave:
 Writes its port to PORTFILE and one line per GET to stdout ("GET key cut" or
 "GET key whole"; "LIST" for a listing).
 
-  s3-standin.py PORTFILE DIR [--cut-once] [--stall] [--list-loop | --list-empty | --list-denied]
+  s3-standin.py PORTFILE DIR [--cut-once] [--stall] [--list-loop | --list-denied]
                 [--list-size NAME=SIZE]...
 """
 import http.server
@@ -28,7 +27,7 @@ from xml.sax.saxutils import escape
 port_file, root = sys.argv[1], sys.argv[2]
 cut = "--cut-once" in sys.argv[3:]
 stall = "--stall" in sys.argv[3:]
-list_mode = next((a for a in sys.argv[3:] if a in ("--list-loop", "--list-empty", "--list-denied")), None)
+list_mode = next((a for a in sys.argv[3:] if a in ("--list-loop", "--list-denied")), None)
 pages = [0]
 listed_size = {}
 for i, a in enumerate(sys.argv):
@@ -54,7 +53,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.answer(403, b"<Error><Code>AccessDenied</Code><Message>x&#x9b;2J\x9b31mall good"
                                  b"</Message></Error>")
                 return
-            token = "AB"[pages[0] % 2] if list_mode == "--list-loop" else "T%d" % pages[0]
+            token = "AB"[pages[0] % 2]
             self.answer(200, ('<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>%s'
                               '</NextContinuationToken></ListBucketResult>' % token).encode())
             return
