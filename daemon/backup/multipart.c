@@ -67,12 +67,13 @@ int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_det
                 char num[24];
                 S3Body body = { .fd = fd, .offset = off, .length = len };
 
+                snprintf(num, sizeof num, "%" PRIu64, i + 1);
                 r = s3_sha256_range(fd, off, len, sha);
                 if (r < 0) {
-                        (void) free_and_format(ret_detail, "cannot read the file: %s", strerror(-r));
+                        (void) free_and_format(ret_detail, "part %s of %" PRIu64 ": %s", num, nparts,
+                                               s3_local_read_error(r));
                         goto fail;
                 }
-                snprintf(num, sizeof num, "%" PRIu64, i + 1);
                 query = mfree(query);
                 r = s3_query_build((const S3QueryParam[]) { { "partNumber", num }, { "uploadId", upload_id } },
                                        2, &query);

@@ -145,8 +145,11 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *userdata) {
         do
                 k = pread(b->fd, buf, want, (off_t) (b->offset + b->pos));
         while (k < 0 && errno == EINTR);
-        if (k <= 0)
-                return CURL_READFUNC_ABORT;     /* the file shrank or cannot be read */
+        if (k <= 0) {
+                /* The file shrank or cannot be read: said after the transfer (curl says only "aborted"). */
+                b->error = k < 0 ? -errno : -ENODATA;
+                return CURL_READFUNC_ABORT;
+        }
         b->pos += (uint64_t) k;
         return (size_t) k;
 }
@@ -234,8 +237,10 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
 
                 s3_response_done(resp);
                 resp->max = req->response_max;
-                if (req->body)
+                if (req->body) {
                         req->body->pos = 0;
+                        req->body->error = 0;
+                }
                 if (req->sink) {
                         req->sink->written = 0;
                         req->sink->error = 0;
@@ -311,6 +316,11 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                         (void) free_and_format(ret_detail, "cannot write the file: %s", strerror(-r));
                         break;
                 }
+                if (req->body && req->body->error < 0) {
+                        r = req->body->error;
+                        (void) free_and_format(ret_detail, "%s", s3_local_read_error(r));
+                        break;
+                }
                 if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && resp->overflow)) {
                         /* An answer cut at resp->max is whole enough: its
                          * status, and the start of its body (the caller
@@ -360,6 +370,15 @@ int s3_object_path(S3 *s, const char *name, char **ret) {
         return 0;
 }
 
+const char *s3_local_read_error(int r) {
+        static _Thread_local char buf[128];
+
+        if (r == -ENODATA)
+                return "the local file ended early: it was cut short during the upload";
+        snprintf(buf, sizeof buf, "cannot read the local file: %s", strerror(-r));
+        return buf;
+}
+
 int s3_sha256_range(int fd, uint64_t offset, uint64_t length, char hex[static SHA256_HEX_MAX]) {
         _cleanup_free_ uint8_t *buf = malloc(UPLOAD_HASH_CHUNK_BYTES);
         EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -377,7 +396,7 @@ int s3_sha256_range(int fd, uint64_t offset, uint64_t length, char hex[static SH
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0) {
-                        r = k < 0 ? -errno : -EIO;
+                        r = k < 0 ? -errno : -ENODATA;
                         break;
                 }
                 if (EVP_DigestUpdate(md, buf, (size_t) k) != 1) {
@@ -414,7 +433,7 @@ static int s3_put_single(S3 *s, const char *path, int fd, uint64_t size, char **
 
         r = s3_sha256_range(fd, 0, size, sha);
         if (r < 0)
-                return free_and_format(ret_detail, "cannot read the file: %s", strerror(-r)), r;
+                return free_and_format(ret_detail, "%s", s3_local_read_error(r)), r;
         return s3_request(s, &(S3Request) { .method = "PUT", .path = path, .sha256 = sha, .body = &body,
                                           .response_max = S3_RESPONSE_MAX_BYTES },
                           &resp, ret_detail);
@@ -433,11 +452,14 @@ int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char *
         if (r < 0)
                 return r;
         fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = fd < 0 ? -errno : -EINVAL;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                r = -errno;
                 return free_and_format(ret_error, "upload of %s to %s%s: cannot open the local file: %s", name,
                                        s->origin, path, strerror(-r)), r;
         }
+        if (!S_ISREG(st.st_mode))
+                return free_and_format(ret_error, "upload of %s to %s%s: the local file is not a regular file", name,
+                                       s->origin, path), -EINVAL;
         multipart = (uint64_t) st.st_size > s->u->part_size_bytes;
         r = multipart ? multipart_put(s, path, fd, (uint64_t) st.st_size, &detail)
                       : s3_put_single(s, path, fd, (uint64_t) st.st_size, &detail);

@@ -38,11 +38,16 @@ typedef struct S3 {
         char errbuf[CURL_ERROR_SIZE];
 } S3;
 
+/* What a failed read of the local file says: r from s3_sha256_range() or from
+ * an S3Body (-ENODATA: the file ended early). A static string per thread. */
+const char *s3_local_read_error(int r);
+
 /* A request body: a range of a file, or bytes in memory. */
 typedef struct S3Body {
         int fd;
         const char *data;
         uint64_t offset, length, pos;
+        int error;                      /* reading fd failed: its -errno, or -ENODATA when it ended early */
 } S3Body;
 
 /* Where a download's body goes: a 2xx answer's body is written to fd
