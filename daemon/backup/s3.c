@@ -567,7 +567,7 @@ int s3_list(S3 *s, S3Listing *ret, char **ret_error) {
                 r = strv_consume(&tokens, TAKE_PTR(l.next_token));
                 if (r < 0)
                         return r;
-                token = tokens[strv_length(tokens) - 1];
+                token = tokens[page];
         }
         *ret = l;
         l = (S3Listing) {};

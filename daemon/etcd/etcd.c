@@ -517,8 +517,7 @@ static int on_h2_header(nghttp2_session *session, const nghttp2_frame *frame, co
                         snprintf(c->bad_status, sizeof c->bad_status, "(more than one)");
                         return 0;
                 }
-                if (grpc_parse_header((const char *) name, namelen, (const char *) value, valuelen, &c->headers) < 0 ||
-                    !c->headers.has_grpc_status) {
+                if (grpc_parse_header((const char *) name, namelen, (const char *) value, valuelen, &c->headers) < 0) {
                         char v[sizeof c->bad_status - 2];
                         snprintf(c->bad_status, sizeof c->bad_status, "\"%s\"",
                                  str_printable(v, sizeof v, value, valuelen));

@@ -286,6 +286,20 @@ static void test_sync_refusals(void) {
         check(rmdir(dir) == 0);
 }
 
+/* A listening socket on a free loopback port, and the upload URL of a bucket
+ * there (url_size bytes at url). */
+static int listen_loopback(char *url, size_t url_size) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t alen = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        check(fd >= 0);
+        check(bind(fd, (struct sockaddr *) &a, sizeof a) == 0 && listen(fd, 8) == 0);
+        check(getsockname(fd, (struct sockaddr *) &a, &alen) == 0);
+        snprintf(url, url_size, "http://127.0.0.1:%u/bucket/prefix/", (unsigned) ntohs(a.sin_port));
+        return fd;
+}
+
 /* A loopback HTTP server that answers 403 to every request, so that libcurl
  * signs requests with the secret (SigV4) and fails at once. */
 typedef struct {
@@ -398,8 +412,6 @@ static void test_secret_not_left_behind(void) {
         static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         char secret_path[] = "/tmp/test-upload-secret.XXXXXX";
         char dir[] = "/tmp/test-upload-dir.XXXXXX";
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t alen = sizeof a;
         RetentionPolicy p = { .keep_last = 1 };
         UploadReport rep = {};
         HiddenSecret h = {};
@@ -429,11 +441,7 @@ static void test_secret_not_left_behind(void) {
         }
         close(fd);
 
-        f.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        check(f.fd >= 0);
-        check(bind(f.fd, (struct sockaddr *) &a, sizeof a) == 0 && listen(f.fd, 8) == 0);
-        check(getsockname(f.fd, (struct sockaddr *) &a, &alen) == 0);
-        snprintf(url, sizeof url, "http://127.0.0.1:%u/bucket/prefix/", (unsigned) ntohs(a.sin_port));
+        f.fd = listen_loopback(url, sizeof url);
         check(pthread_create(&t, NULL, forbid, &f) == 0);
 
         {
@@ -534,8 +542,6 @@ static void *mini_s3(void *arg) {
 static void test_multipart_complete(void) {
         char secret[] = "/tmp/test-upload-secret.XXXXXX";
         char dir[] = "/tmp/test-upload-dir.XXXXXX";
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t alen = sizeof a;
         RetentionPolicy p = { .keep_last = 1 };
         _cleanup_free_ char *padded = NULL, *file = NULL;
         char url[64], big[10000];
@@ -565,12 +571,7 @@ static void test_multipart_complete(void) {
                 pthread_t t;
                 int r;
 
-                m.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                a.sin_port = 0;
-                check(m.fd >= 0);
-                check(bind(m.fd, (struct sockaddr *) &a, sizeof a) == 0 && listen(m.fd, 8) == 0);
-                check(getsockname(m.fd, (struct sockaddr *) &a, &alen) == 0);
-                snprintf(url, sizeof url, "http://127.0.0.1:%u/bucket/prefix/", (unsigned) ntohs(a.sin_port));
+                m.fd = listen_loopback(url, sizeof url);
                 check(pthread_create(&t, NULL, mini_s3, &m) == 0);
                 {
                         ConfigUpload u = {
