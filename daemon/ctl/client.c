@@ -13,6 +13,7 @@
 
 #include "ctl/client.h"
 #include "util/io.h"
+#include "util/str.h"
 
 void client_done(Client *c) {
         c->fd = safe_close(c->fd);
@@ -56,6 +57,40 @@ int client_send(Client *c, struct json_object *o) {
         return r == -EAGAIN ? -ETIMEDOUT : r;
 }
 
+/* The daemon's answers quote text it did not write (file names, etcd's and
+ * the store's messages); every string is made safe for a terminal before it
+ * is printed, whatever the daemon did. json-c's nesting limit (32) bounds
+ * the recursion. */
+static int make_terminal_safe(struct json_object *o) {
+        int r = 0;
+
+        switch (json_object_get_type(o)) {
+        case json_type_string: {
+                _cleanup_free_ char *s = strdup(json_object_get_string(o));
+                if (!s)
+                        return -ENOMEM;
+                if (str_make_terminal_safe(s) && json_object_set_string(o, s) == 0)
+                        return -ENOMEM;
+                return 0;
+        }
+        case json_type_array:
+                for (size_t i = 0; r >= 0 && i < json_object_array_length(o); i++)
+                        r = make_terminal_safe(json_object_array_get_idx(o, i));
+                return r;
+        case json_type_object: {
+                json_object_object_foreach(o, key, value) {
+                        (void) key;
+                        r = make_terminal_safe(value);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        default:
+                return 0;
+        }
+}
+
 int client_recv(Client *c, struct json_object **ret) {
         for (;;) {
                 char *nl = c->buf ? memchr(c->buf, '\n', c->len) : NULL;
@@ -72,6 +107,10 @@ int client_recv(Client *c, struct json_object **ret) {
                         if (!o || !json_object_is_type(o, json_type_object)) {
                                 json_object_put(o);
                                 return -EBADMSG;
+                        }
+                        if (make_terminal_safe(o) < 0) {
+                                json_object_put(o);
+                                return -ENOMEM;
                         }
                         *ret = o;
                         return 0;

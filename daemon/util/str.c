@@ -222,6 +222,33 @@ char *utf8_sanitize(const char *s) {
         return out;
 }
 
+bool str_make_terminal_safe(char *s) {
+        unsigned char *p = (unsigned char *) s;
+        size_t n = strlen(s);
+        bool changed = false;
+
+        while (n > 0) {
+                size_t len = utf8_len(p, n);
+                /* C0 controls, DEL and C1 controls (U+0080..U+009F) move a
+                 * terminal's cursor or start its escape sequences; the bidi
+                 * embeddings, overrides and isolates (U+202A..U+202E,
+                 * U+2066..U+2069) reorder what is shown after them. */
+                bool unsafe = len == 0 || (len == 1 && (p[0] < 0x20 || p[0] == 0x7f)) ||
+                              (len == 2 && p[0] == 0xc2 && p[1] < 0xa0) ||
+                              (len == 3 && p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+                                                            (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)));
+                if (len == 0)
+                        len = 1;
+                if (unsafe) {
+                        memset(p, '?', len);
+                        changed = true;
+                }
+                p += len;
+                n -= len;
+        }
+        return changed;
+}
+
 const char *str_printable(char *buf, size_t bufsize, const void *s, size_t n) {
         const uint8_t *p = s;
         size_t o = 0;

@@ -60,6 +60,12 @@ int free_and_strdup(char **dst, const char *src);
  * invalid) is replaced by U+FFFD. Caller frees; NULL on ENOMEM. */
 char *utf8_sanitize(const char *s);
 
+/* Makes s, in place, safe to print on a terminal: every control character
+ * (C0, DEL, C1), bidi embedding, override or isolate, and every byte that
+ * does not start valid UTF-8 becomes '?' (one per byte). Other UTF-8 is
+ * kept. Returns whether anything was replaced. */
+bool str_make_terminal_safe(char *s);
+
 /* Untrusted text (n bytes at s) for a message, in buf: printable ASCII
  * only (anything else '?'), cut short with "..." to fit bufsize (> 4).
  * Returns buf. */

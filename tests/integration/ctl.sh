@@ -4,7 +4,8 @@
 # daemon and no configuration `status` says the daemon is unreachable (69);
 # a daemon that stopped answering (SIGSTOP) ends a request after --timeout
 # with exit 69 and a message naming the socket; an answer of another shape
-# than the daemon's is refused (exit 1), never crashed on.
+# than the daemon's is refused (exit 1), never crashed on; text in an answer
+# reaches the terminal without its control characters.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -107,6 +108,15 @@ for case in 'prune --dry-run|{"keep":5,"delete":"x"}' 'prune --dry-run|{}' 'prun
   check "answer $answer to $cmd: exit 1, 'unexpected answer' (rc $rc)" \
     test $rc -eq 1 -a -n "$(grep '^etcd-backupctl: unexpected answer from etcd-backupd' <<<"$out")"
 done
+
+# Text in an answer is printed safe for a terminal, whatever sends it:
+# escapes (ESC, C1 CSI), line breaks and bidi overrides become '?'; other
+# UTF-8 is kept.
+fake_answer '{"state":"idle","last":{"error":"etcd said \u001b]0;pwned\u0007 caf\u00e9\n\u009b2J\u202egnp.exe"}}' status
+check "status: a failure's text is printed without its controls (rc $rc)" \
+  test $rc -eq 0 -a "$(grep -a '^Last backup: FAILED' <<<"$out")" = $'Last backup: FAILED: etcd said ?]0;pwned? caf\xc3\xa9???2J???gnp.exe'
+check "status: no escape, C1 or bidi byte reaches the terminal" \
+  test -z "$(LC_ALL=C grep -aP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]' <<<"$out")"
 
 # No daemon and no backup directory yet (a fresh install): list says so,
 # and --json gives an empty array, both exit 0.

@@ -93,6 +93,34 @@ static void test_append_format(void) {
         check_str_eq(s, "first 1; second; ");
 }
 
+static void test_terminal_safe(void) {
+        static const struct {
+                const char *in, *out;
+                bool changed;
+        } cases[] = {
+                { "plain text: 10% done", "plain text: 10% done", false },
+                { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", false },
+                { "\x1b[31mred\x1b[0m", "?[31mred?[0m", true },
+                { "a\tb\nc\rd\x7f", "a?b?c?d?", true },
+                { "\xc2\x9b" "2J", "??2J", true },                     /* C1 CSI */
+                { "\xc2\xa0nbsp", "\xc2\xa0nbsp", false },            /* U+00A0 is not a control */
+                { "x\xe2\x80\xaey", "x???y", true },                   /* U+202E RIGHT-TO-LEFT OVERRIDE */
+                { "x\xe2\x81\xa6y\xe2\x81\xa9", "x???y???", true }, /* U+2066, U+2069 isolates */
+                { "x\xe2\x80\xa9y", "x\xe2\x80\xa9y", false },      /* U+2029, just before them */
+                { "\xff\xfe", "??", true },
+                { "\xc3", "?", true },                                  /* cut sequence */
+                { "\xc0\xaf", "??", true },                            /* overlong '/' */
+                { "", "", false },
+        };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                _cleanup_free_ char *s = strdup(cases[i].in);
+                check(s);
+                check_int_eq(str_make_terminal_safe(s), cases[i].changed);
+                check_str_eq(s, cases[i].out);
+        }
+}
+
 int main(void) {
         TEST_RUN(test_strv);
         TEST_RUN(test_startswith_endswith);
@@ -100,5 +128,6 @@ int main(void) {
         TEST_RUN(test_path_join);
         TEST_RUN(test_replace);
         TEST_RUN(test_append_format);
+        TEST_RUN(test_terminal_safe);
         return 0;
 }
