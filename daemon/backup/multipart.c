@@ -18,15 +18,22 @@
 /* S3's limit on parts. */
 #define S3_PARTS_MAX 10000
 
-static void multipart_abort(S3 *s, const char *path, const char *upload_id) {
+int multipart_abort(S3 *s, const char *path, const char *upload_id, char **ret_detail) {
         _cleanup_(s3_response_done) S3Response resp = {};
-        _cleanup_free_ char *query = NULL, *detail = NULL;
+        _cleanup_free_ char *query = NULL;
+        int r;
 
-        if (s3_query_build(&(S3QueryParam) { "uploadId", upload_id }, 1, &query) < 0)
-                return;
-        (void) s3_request(s, &(S3Request) { .method = "DELETE", .path = path, .query = query,
-                                          .sha256 = S3_EMPTY_SHA256, .response_max = S3_RESPONSE_MAX_BYTES },
-                          &resp, &detail);
+        r = s3_query_build(&(S3QueryParam) { "uploadId", upload_id }, 1, &query);
+        if (r < 0)
+                return r;
+        r = s3_request(s, &(S3Request) { .method = "DELETE", .path = path, .query = query,
+                                       .sha256 = S3_EMPTY_SHA256, .response_max = S3_RESPONSE_MAX_BYTES },
+                       &resp, ret_detail);
+        if (r == -EIO && resp.status == 404) {
+                *ret_detail = mfree(*ret_detail);
+                return 0;       /* NoSuchUpload: completed or aborted already */
+        }
+        return r;
 }
 
 int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_detail) {
@@ -145,7 +152,70 @@ int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_det
                 goto fail;
         }
         return 0;
-fail:
-        multipart_abort(s, path, upload_id);
+fail: {
+        _cleanup_free_ char *detail = NULL;
+        (void) multipart_abort(s, path, upload_id, &detail);
         return r;
+}
+}
+
+/* Pages of ListMultipartUploads at most, as for a listing. */
+#define S3_UPLOADS_PAGES_MAX 10000
+
+int multipart_list(S3 *s, S3Uploads *ret, char **ret_error) {
+        _cleanup_(s3_uploads_done) S3Uploads u = {};
+        _cleanup_strv_free_ char **markers = NULL;
+        _cleanup_free_ char *key_marker = NULL, *id_marker = NULL;
+        int r;
+
+        for (unsigned page = 0;; page++) {
+                _cleanup_(s3_response_done) S3Response resp = {};
+                _cleanup_free_ char *seen = NULL;
+                S3QueryParam params[4] = { { "uploads", "" }, { "prefix", s->prefix } };
+                size_t n = 2;
+
+                if (key_marker)
+                        params[n++] = (S3QueryParam) { "key-marker", key_marker };
+                if (id_marker)
+                        params[n++] = (S3QueryParam) { "upload-id-marker", id_marker };
+                r = s3_list_page(s, params, n, "listing of the unfinished multipart uploads at", &resp, ret_error);
+                if (r < 0)
+                        return r;
+                r = resp.data ? s3_uploads_parse(resp.data, resp.len, &u) : -EBADMSG;
+                if (r == -ENOMEM)
+                        return r;
+                if (r == -E2BIG)
+                        return free_and_format(ret_error, "listing of the unfinished multipart uploads at %s: more "
+                                               "than %u uploads", s->u->url, S3_LIST_OBJECTS_MAX), r;
+                if (r < 0)
+                        return free_and_format(ret_error, "listing of the unfinished multipart uploads at %s: the "
+                                               "answer is not a ListMultipartUploads result", s->u->url), r;
+                if (!u.truncated)
+                        break;
+                if (page + 1 >= S3_UPLOADS_PAGES_MAX)
+                        return free_and_format(ret_error, "listing of the unfinished multipart uploads at %s: more "
+                                               "than %u pages", s->u->url, S3_UPLOADS_PAGES_MAX), -EBADMSG;
+                /* The next page starts after the markers; markers that come back would page for ever. */
+                if (!u.next_key_marker)
+                        return free_and_format(ret_error, "listing of the unfinished multipart uploads at %s: "
+                                               "truncated without a NextKeyMarker (page %u)", s->u->url, page + 1),
+                               -EBADMSG;
+                if (asprintf(&seen, "%s\n%s", u.next_key_marker,
+                             u.next_upload_id_marker ? u.next_upload_id_marker : "") < 0)
+                        return -ENOMEM;
+                if (strv_contains(markers, seen))
+                        return free_and_format(ret_error, "listing of the unfinished multipart uploads at %s: "
+                                               "truncated with markers it gave before (page %u)", s->u->url,
+                                               page + 1), -EBADMSG;
+                r = strv_consume(&markers, TAKE_PTR(seen));
+                if (r < 0)
+                        return r;
+                free(key_marker);
+                key_marker = TAKE_PTR(u.next_key_marker);
+                free(id_marker);
+                id_marker = TAKE_PTR(u.next_upload_id_marker);
+        }
+        *ret = u;
+        u = (S3Uploads) {};
+        return 0;
 }

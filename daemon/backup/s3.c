@@ -512,6 +512,27 @@ int s3_delete(S3 *s, const char *name, char **ret_error) {
         return 0;
 }
 
+int s3_list_page(S3 *s, const S3QueryParam *params, size_t n, const char *what, S3Response *resp,
+                 char **ret_error) {
+        _cleanup_free_ char *query = NULL, *detail = NULL;
+        int r;
+
+        r = s3_query_build(params, n, &query);
+        if (r < 0)
+                return r;
+        r = s3_request(s, &(S3Request) { .method = "GET", .path = s->bucket_path, .query = query,
+                                       .sha256 = S3_EMPTY_SHA256, .response_max = S3_LIST_BODY_MAX_BYTES },
+                       resp, &detail);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return free_and_format(ret_error, "%s %s: %s", what, s->u->url, detail ? detail : strerror(-r)), r;
+        if (resp->overflow)
+                return free_and_format(ret_error, "%s %s: the answer is larger than %u bytes", what, s->u->url,
+                                       S3_LIST_BODY_MAX_BYTES), -EBADMSG;
+        return 0;
+}
+
 /* A listing's pages at most (S3 pages by 1000 objects; 100000 objects at 10 a page). Pages without an object are
  * allowed: a versioned bucket's delete markers can make many in a row. */
 #define S3_LIST_PAGES_MAX 10000
@@ -527,26 +548,14 @@ int s3_list(S3 *s, S3Listing *ret, char **ret_error) {
 
         for (unsigned page = 0;; page++) {
                 _cleanup_(s3_response_done) S3Response resp = {};
-                _cleanup_free_ char *query = NULL, *detail = NULL;
                 S3QueryParam params[3] = { { "list-type", "2" }, { "prefix", s->prefix } };
                 size_t n = 2;
 
                 if (token)
                         params[n++] = (S3QueryParam) { "continuation-token", token };
-                r = s3_query_build(params, n, &query);
+                r = s3_list_page(s, params, n, "listing of", &resp, ret_error);
                 if (r < 0)
                         return r;
-                r = s3_request(s, &(S3Request) { .method = "GET", .path = s->bucket_path, .query = query,
-                                               .sha256 = S3_EMPTY_SHA256, .response_max = S3_LIST_BODY_MAX_BYTES },
-                               &resp, &detail);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return free_and_format(ret_error, "listing of %s: %s", s->u->url,
-                                               detail ? detail : strerror(-r)), r;
-                if (resp.overflow)
-                        return free_and_format(ret_error, "listing of %s: the answer is larger than %u bytes",
-                                               s->u->url, S3_LIST_BODY_MAX_BYTES), -EBADMSG;
                 r = resp.data ? s3_list_parse(resp.data, resp.len, &l) : -EBADMSG;
                 if (r == -ENOMEM)
                         return r;

@@ -127,6 +127,12 @@ int s3_get_file(S3 *s, const char *name, uint64_t size, int fd, char **ret_error
 /* Delete <prefix><name>; one already gone is no error. */
 int s3_delete(S3 *s, const char *name, char **ret_error);
 
+/* One page of a listing of the bucket (a GET with the query params): 0 with
+ * resp filled, or a -errno with *ret_error "WHAT URL: why" (an answer that
+ * failed, or larger than S3_LIST_BODY_MAX_BYTES). */
+int s3_list_page(S3 *s, const S3QueryParam *params, size_t n, const char *what, S3Response *resp,
+                 char **ret_error);
+
 /* Every object under the prefix, all pages (release with s3_listing_done()). */
 int s3_list(S3 *s, S3Listing *ret, char **ret_error);
 
@@ -135,3 +141,12 @@ int s3_list(S3 *s, S3Listing *ret, char **ret_error);
 /* CreateMultipartUpload, UploadPart for each part_size range (each part's
  * own SHA-256), CompleteMultipartUpload; AbortMultipartUpload on failure. */
 int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_detail);
+
+/* AbortMultipartUpload of upload_id at path (encoded); one gone already is no
+ * error. 0, or -EIO with *ret_detail, -ENOMEM. */
+int multipart_abort(S3 *s, const char *path, const char *upload_id, char **ret_detail);
+
+/* Every multipart upload under the prefix that was neither completed nor
+ * aborted, all pages (ListMultipartUploads; release with s3_uploads_done()). A
+ * store that pages without end is refused, as in s3_list(). */
+int multipart_list(S3 *s, S3Uploads *ret, char **ret_error);

@@ -18,10 +18,12 @@
 #include "backup/store.h"
 #include "backup/upload.h"
 #include "util/str.h"
+#include "util/time.h"
 
 void upload_report_done(UploadReport *r) {
         strv_free(r->uploaded);
         strv_free(r->deleted);
+        strv_free(r->aborted);
         free(r->error);
         *r = (UploadReport) {};
 }
@@ -160,6 +162,49 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         return 0;
 }
 
+/* Abort every unfinished multipart upload of a backup under the prefix
+ * started before `before` (the store's clock, which SigV4 keeps within
+ * minutes of ours). Our own uploads are all completed or aborted by now; an
+ * upload whose <Initiated> cannot be read is left, its age unknown. */
+static int abort_incomplete(S3 *s, uint64_t before, UploadReport *rep) {
+        _cleanup_(s3_uploads_done) S3Uploads uploads = {};
+        int r;
+
+        r = multipart_list(s, &uploads, &rep->error);
+        if (r < 0) {
+                if (rep->error)
+                        (void) free_and_format(&rep->error, "%s (upload.abort_incomplete_after = 0 turns this "
+                                               "sweep off, for a store whose lifecycle rule removes them)",
+                                               rep->error);
+                return r;
+        }
+        for (size_t i = 0; i < uploads.n; i++) {
+                const S3Upload *up = &uploads.uploads[i];
+                const char *rest = startswith(up->key, s->prefix);
+                _cleanup_free_ char *path = NULL, *detail = NULL, *entry = NULL;
+                char when[FORMAT_RFC3339_MAX];
+
+                if (!rest || strchr(rest, '/') || store_name_parse(rest, &(StoreName) {}) < 0 ||
+                    up->initiated_usec == 0 || up->initiated_usec >= before)
+                        continue;
+                r = s3_object_path(s, rest, &path);
+                if (r < 0)
+                        return r;
+                (void) format_rfc3339(when, sizeof when, up->initiated_usec);
+                r = multipart_abort(s, path, up->upload_id, &detail);
+                if (r < 0)
+                        return free_and_format(&rep->error, "abort of the unfinished multipart upload of %s, started "
+                                               "%s, at %s: %s", rest, when, s->u->url,
+                                               detail ? detail : strerror(-r)), r;
+                if (asprintf(&entry, "%s (started %s)", rest, when) < 0)
+                        return -ENOMEM;
+                r = strv_consume(&rep->aborted, TAKE_PTR(entry));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The sync over a local listing: store and local given, or NULL and read
  * from storage_directory here (after the remote listing, so that the
  * remote's errors come first). */
@@ -173,6 +218,7 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
         _cleanup_free_ char *error = NULL;
         StoreEntry *own = NULL;
         size_t n_own = 0;
+        uint64_t start = now_usec(CLOCK_REALTIME);
         int r;
 
         *ret = (UploadReport) {};
@@ -243,6 +289,11 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
 
         if (u->retention && p && !retention_policy_is_disabled(p)) {
                 r = remote_retention(&s, p, zone, &rs, local, n_local, ret);
+                if (r < 0)
+                        goto finish;
+        }
+        if (u->abort_incomplete_after_usec > 0 && start > u->abort_incomplete_after_usec) {
+                r = abort_incomplete(&s, start - u->abort_incomplete_after_usec, ret);
                 if (r < 0)
                         goto finish;
         }

@@ -27,6 +27,7 @@
 typedef struct UploadReport {
         char **uploaded;        /* names uploaded, backups and sidecars, in order */
         char **deleted;         /* remote backups (and their sidecars) removed by retention */
+        char **aborted;         /* "NAME (started TIME)" of each unfinished multipart upload aborted */
         unsigned multipart;     /* how many of the uploads were multipart */
         char *error;            /* the first error, a sentence; NULL if none */
 } UploadReport;
@@ -39,7 +40,12 @@ void upload_report_done(UploadReport *r);
  * u->retention, apply policy p to the remote backups (its buckets in the
  * local zone `zone`): a backup and its
  * sidecar are deleted together, the newest remote backup and every backup
- * that is also in the local directory are kept. Stops at the first error.
+ * that is also in the local directory are kept. Last, with
+ * u->abort_incomplete_after_usec, every unfinished multipart upload of a
+ * backup under the prefix that was started longer ago than that before the
+ * sync began is aborted (left by an upload whose abort failed or never ran,
+ * or by a CreateMultipartUpload retried after its answer was lost). Stops
+ * at the first error.
  * The secret is read from u->secret_access_key_file and never reported.
  *
  * *ret is reset first and always filled (what was done before an error

@@ -489,6 +489,7 @@ static const KeySpec upload_keys[] = {
         /* S3 multipart parts are 5 MiB to 5 GiB. */
         { "part_size", KEY_SIZE, FIELD(upload.part_size_bytes), UINT64_C(5) << 20, UINT64_C(5) << 30 },
         { "request_timeout", KEY_DURATION, FIELD(upload.request_timeout_usec), USEC_PER_SEC, USEC_PER_DAY },
+        { "abort_incomplete_after", KEY_DURATION, FIELD(upload.abort_incomplete_after_usec), 0, 365 * USEC_PER_DAY },
         { "retention", KEY_BOOL, FIELD(upload.retention) },
         { "allow_insecure_http", KEY_BOOL, FIELD(upload.allow_insecure_http) },
         {}

@@ -191,6 +191,7 @@ Config *config_new_default(void) {
                 .region = strdup("us-east-1"),
                 .part_size_bytes = UINT64_C(64) << 20,
                 .request_timeout_usec = UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC,
+                .abort_incomplete_after_usec = UPLOAD_ABORT_INCOMPLETE_AFTER_DEFAULT_USEC,
                 .retention = true,
         };
         c->restore = (ConfigRestore) {

@@ -24,6 +24,7 @@
  * developer's `meson install`. */
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/etcd-backupd/etcd-backupd.conf"
 #define UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC (5 * USEC_PER_MINUTE)
+#define UPLOAD_ABORT_INCOMPLETE_AFTER_DEFAULT_USEC USEC_PER_DAY
 
 typedef enum RestoreMode {
         RESTORE_MODE_AUTO,
@@ -73,6 +74,8 @@ typedef struct ConfigUpload {
         uint64_t part_size_bytes;
         uint64_t request_timeout_usec;  /* each request's bound, plus its body's time at 64 KiB/s;
                                          * 0: UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC */
+        uint64_t abort_incomplete_after_usec; /* a multipart upload under the prefix older than this is
+                                               * aborted; 0: never */
         bool retention;
         bool allow_insecure_http;       /* an http:// url is accepted (encrypted backups only) */
 } ConfigUpload;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * s3-xml.c — the ListObjectsV2 scanner and single-element reader.
+ * s3-xml.c — the ListObjectsV2 and ListMultipartUploads scanners and the
+ * single-element reader.
  */
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 
 #include "format/s3-xml.h"
 #include "util/macro.h"
+#include "util/time.h"
 
 static size_t utf8_put(char *o, uint32_t cp) {
         if (cp < 0x80) {
@@ -220,6 +222,23 @@ static int listing_add(S3Listing *l, const char *s, const char *end) {
         return 0;
 }
 
+/* The element <tag> that *p points at, decoded strictly into *dst (replaced;
+ * at most S3_TOKEN_MAX bytes); *p moves past its text. 0, -EBADMSG, -ENOMEM. */
+static int read_token(const char **p, const char *end, const char *tag, char **dst) {
+        const char *s;
+        size_t len;
+        int r;
+
+        if (!xml_find(*p, end, tag, &s, &len))
+                return -EBADMSG;
+        *dst = mfree(*dst);
+        r = xml_text_decode(s, len, S3_TOKEN_MAX, true, dst);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        *p = s + len;
+        return 0;
+}
+
 int s3_list_parse(const char *xml, size_t n, S3Listing *l) {
         const char *end = xml + n, *p;
         int r;
@@ -250,18 +269,112 @@ int s3_list_parse(const char *xml, size_t n, S3Listing *l) {
                         l->truncated = len == 4 && !memcmp(s, "true", 4);
                         p = s + len;
                 } else if (rest >= 23 && !memcmp(p, "<NextContinuationToken>", 23)) {
-                        if (!xml_find(p, end, "NextContinuationToken", &s, &len))
-                                return -EBADMSG;
-                        free(l->next_token);
-                        l->next_token = NULL;
-                        r = xml_text_decode(s, len, S3_TOKEN_MAX, true, &l->next_token);
+                        r = read_token(&p, end, "NextContinuationToken", &l->next_token);
                         if (r < 0)
-                                return r == -ENOMEM ? r : -EBADMSG;
-                        p = s + len;
+                                return r;
                 } else
                         p++;
         }
         if (l->next_token && !*l->next_token)
                 l->next_token = mfree(l->next_token);
+        return 0;
+}
+
+void s3_uploads_done(S3Uploads *u) {
+        for (size_t i = 0; i < u->n; i++) {
+                free(u->uploads[i].key);
+                free(u->uploads[i].upload_id);
+        }
+        free(u->uploads);
+        free(u->next_key_marker);
+        free(u->next_upload_id_marker);
+        *u = (S3Uploads) {};
+}
+
+/* One <Upload>…</Upload> in [s, end); one that lacks what is needed is skipped. */
+static int uploads_add(S3Uploads *u, const char *s, const char *end) {
+        _cleanup_free_ char *key = NULL, *id = NULL, *initiated = NULL;
+        const char *t;
+        size_t tn;
+        uint64_t usec = 0;
+        int r;
+
+        if (!xml_find(s, end, "Key", &t, &tn))
+                return 0;
+        r = xml_text_decode(t, tn, S3_KEY_MAX, true, &key);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !*key || !xml_find(s, end, "UploadId", &t, &tn))
+                return 0;
+        r = xml_text_decode(t, tn, S3_TOKEN_MAX, true, &id);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !*id || strchr(id, ' '))
+                return 0;
+        if (xml_find(s, end, "Initiated", &t, &tn)) {
+                r = xml_text_decode(t, tn, 64, true, &initiated);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || parse_rfc3339(initiated, &usec) < 0)
+                        usec = 0;
+        }
+        if (u->n >= S3_LIST_OBJECTS_MAX)
+                return -E2BIG;
+        if (u->n >= u->n_allocated) {
+                size_t na = MAX(u->n_allocated * 2, (size_t) 16);
+                S3Upload *uploads = reallocarray(u->uploads, na, sizeof *uploads);
+                if (!uploads)
+                        return -ENOMEM;
+                u->uploads = uploads;
+                u->n_allocated = na;
+        }
+        u->uploads[u->n++] = (S3Upload) { .key = TAKE_PTR(key), .upload_id = TAKE_PTR(id), .initiated_usec = usec };
+        return 0;
+}
+
+int s3_uploads_parse(const char *xml, size_t n, S3Uploads *u) {
+        const char *end = xml + n, *p;
+        int r;
+
+        p = memmem(xml, n, "<ListMultipartUploadsResult", strlen("<ListMultipartUploadsResult"));
+        if (!p)
+                return -EBADMSG;
+        u->truncated = false;
+        u->next_key_marker = mfree(u->next_key_marker);
+        u->next_upload_id_marker = mfree(u->next_upload_id_marker);
+        while (p < end && (p = memchr(p, '<', (size_t) (end - p)))) {
+                size_t rest = (size_t) (end - p);
+                const char *s, *e;
+                size_t len;
+
+                if (rest >= 8 && !memcmp(p, "<Upload>", 8)) {
+                        s = p + 8;
+                        e = memmem(s, (size_t) (end - s), "</Upload>", 9);
+                        if (!e)
+                                return -EBADMSG;
+                        r = uploads_add(u, s, e);
+                        if (r < 0)
+                                return r;
+                        p = e + 9;
+                } else if (rest >= 13 && !memcmp(p, "<IsTruncated>", 13)) {
+                        if (!xml_find(p, end, "IsTruncated", &s, &len))
+                                return -EBADMSG;
+                        u->truncated = len == 4 && !memcmp(s, "true", 4);
+                        p = s + len;
+                } else if (rest >= 15 && !memcmp(p, "<NextKeyMarker>", 15)) {
+                        r = read_token(&p, end, "NextKeyMarker", &u->next_key_marker);
+                        if (r < 0)
+                                return r;
+                } else if (rest >= 20 && !memcmp(p, "<NextUploadIdMarker>", 20)) {
+                        r = read_token(&p, end, "NextUploadIdMarker", &u->next_upload_id_marker);
+                        if (r < 0)
+                                return r;
+                } else
+                        p++;
+        }
+        if (u->next_key_marker && !*u->next_key_marker)
+                u->next_key_marker = mfree(u->next_key_marker);
+        if (u->next_upload_id_marker && !*u->next_upload_id_marker)
+                u->next_upload_id_marker = mfree(u->next_upload_id_marker);
         return 0;
 }

@@ -24,6 +24,7 @@ void job_result_done(JobResult *r) {
         free(r->upload_error);
         strv_free(r->uploaded);
         strv_free(r->remote_pruned);
+        strv_free(r->remote_aborted);
         strv_free(r->k8s_missing_keys);
         free(r->k8s_error);
         free(r->warning);
@@ -126,6 +127,7 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
                         ret->upload_error = up.error ? TAKE_PTR(up.error) : strdup("upload failed");
                 ret->uploaded = TAKE_PTR(up.uploaded);
                 ret->remote_pruned = TAKE_PTR(up.deleted);
+                ret->remote_aborted = TAKE_PTR(up.aborted);
         }
 
         /* What stayed; without a listing this only loses a metric. */
@@ -206,6 +208,11 @@ void job_log_result(const JobResult *r, const Config *c) {
         if (r->remote_pruned_more > 0)
                 log_info("Pruned %" PRIu64 " more backups from %s, too many to name in one report",
                          r->remote_pruned_more, upload_url);
+        for (char **p = r->remote_aborted; p && *p; p++)
+                log_notice("Aborted the unfinished multipart upload of %s at %s", *p, upload_url);
+        if (r->remote_aborted_more > 0)
+                log_notice("Aborted %" PRIu64 " more unfinished multipart uploads at %s, too many to name in one "
+                           "report", r->remote_aborted_more, upload_url);
         if (r->follow_threads > 0)
                 log_info("Backup %s: compressed beside etcd's stream on %u thread%s", r->path, r->follow_threads,
                          r->follow_threads == 1 ? "" : "s");

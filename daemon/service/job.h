@@ -29,6 +29,8 @@ typedef struct JobResult {
         uint64_t uploaded_more; /* uploaded beyond those named */
         char **remote_pruned;   /* remote backups the remote retention deleted (may be NULL) */
         uint64_t remote_pruned_more; /* deleted beyond those named */
+        char **remote_aborted;  /* unfinished multipart uploads aborted, "NAME (started TIME)" (may be NULL) */
+        uint64_t remote_aborted_more; /* aborted beyond those named */
         /* kubernetes.encryption_config set: the Secrets checked against it (backup_run()). */
         bool k8s_checked;
         uint64_t k8s_unreadable;        /* Secrets encrypted with a key it does not have */

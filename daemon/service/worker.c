@@ -103,6 +103,9 @@ int worker_message_format(const WorkerMessage *m, char **ret) {
                 if (m->ok && m->job.remote_pruned)
                         add_names(o, "remote_pruned", "remote_pruned_more", m->job.remote_pruned,
                                   m->job.remote_pruned_more);
+                if (m->ok && m->job.remote_aborted)
+                        add_names(o, "remote_aborted", "remote_aborted_more", m->job.remote_aborted,
+                                  m->job.remote_aborted_more);
                 if (m->ok && m->job.k8s_checked) {
                         json_object_object_add(o, "k8s_unreadable", json_object_new_int64((int64_t) m->job.k8s_unreadable));
                         add_strv(o, "k8s_missing_keys", m->job.k8s_missing_keys, WORKER_UPLOADED_MAX_BYTES);
@@ -192,10 +195,12 @@ int worker_message_parse(const char *line, size_t n, WorkerMessage *ret) {
                             !(m.job.upload_error = strndup(s, WORKER_UPLOAD_ERROR_MAX)))
                                 goto oom;
                         if (get_strv(o, "uploaded", &m.job.uploaded) < 0 ||
-                            get_strv(o, "remote_pruned", &m.job.remote_pruned) < 0)
+                            get_strv(o, "remote_pruned", &m.job.remote_pruned) < 0 ||
+                            get_strv(o, "remote_aborted", &m.job.remote_aborted) < 0)
                                 goto oom;
                         (void) get_u64(o, "uploaded_more", &m.job.uploaded_more);
                         (void) get_u64(o, "remote_pruned_more", &m.job.remote_pruned_more);
+                        (void) get_u64(o, "remote_aborted_more", &m.job.remote_aborted_more);
                         m.job.k8s_checked = get_u64(o, "k8s_unreadable", &m.job.k8s_unreadable) >= 0;
                         if (m.job.k8s_checked && get_strv(o, "k8s_missing_keys", &m.job.k8s_missing_keys) < 0)
                                 goto oom;

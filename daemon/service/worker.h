@@ -21,8 +21,9 @@
 
 #define WORKER_LINE_MAX (128 * 1024)
 /* What a result line carries of each list of names (pruned, uploaded,
- * remote_pruned, k8s_missing_keys) and of the upload's error: the four
- * lists in full, the sidecar and the errors stay far below WORKER_LINE_MAX.
+ * remote_pruned, remote_aborted, k8s_missing_keys) and of the upload's
+ * error: the five lists in full, the sidecar and the errors stay below
+ * WORKER_LINE_MAX.
  * Names beyond a list's bytes are counted, not carried (pruned_more). */
 #define WORKER_UPLOAD_ERROR_MAX 2048
 #define WORKER_UPLOADED_MAX_BYTES (16 * 1024)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-s3list.c — libFuzzer target for the ListObjectsV2 scanner and the
- * error-element extraction of the S3 upload: object stores (or anything
- * answering at the configured URL) are untrusted.
+ * fuzz-s3list.c — libFuzzer target for the ListObjectsV2 and
+ * ListMultipartUploads scanners and the error-element extraction of the S3
+ * upload: object stores (or anything answering at the configured URL) are
+ * untrusted.
  */
 
 #include <stdint.h>
@@ -26,6 +27,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!l.objects[i].key || strlen(l.objects[i].key) > S3_KEY_MAX)
                         abort();
         s3_listing_done(&l);
+        {
+                S3Uploads u = {};
+                if (s3_uploads_parse(xml, size, &u) == 0)
+                        (void) s3_uploads_parse(xml, size, &u);
+                for (size_t i = 0; i < u.n; i++)
+                        if (!u.uploads[i].key || strlen(u.uploads[i].key) > S3_KEY_MAX || !u.uploads[i].upload_id ||
+                            !*u.uploads[i].upload_id || strlen(u.uploads[i].upload_id) > S3_TOKEN_MAX)
+                                abort();
+                s3_uploads_done(&u);
+        }
         if (s3_xml_element(xml, size, "Code", 128, &s) == 0)
                 free(s);
         s = NULL;

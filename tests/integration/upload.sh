@@ -5,8 +5,9 @@
 # curl's own SigV4 signer and byte equality), a wrong secret and an
 # unreachable store are reported while the local backup stays and --once
 # exits 0, the next run uploads every backup that is missing, a large backup
-# goes up as a multipart upload, and remote retention leaves exactly what the
-# policy keeps. Then the daemon reports a failed upload in STATUS=, the
+# goes up as a multipart upload, remote retention leaves exactly what the
+# policy keeps, and unfinished multipart uploads of backups are aborted once
+# older than upload.abort_incomplete_after. Then the daemon reports a failed upload in STATUS=, the
 # journal/stderr line and its metrics.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
@@ -235,6 +236,34 @@ check "6c: the oldest was uploaded" grep -q "node3/$b1 " <<<"$(remote node3)"
 check "6c: X, the third newest, stays on the store with its sidecar" \
   bash -c 'grep -q "node3/$1 " <<<"$2" && grep -q "node3/$1.json " <<<"$2"' _ "$x" "$(remote node3)"
 check "6c: nothing pruned from the store" bash -c '! grep -q "Pruned .* from " "$1"' _ "$T/r6c-3.err"
+
+# 6e. Unfinished multipart uploads (an abort that failed or never ran, a
+# CreateMultipartUpload retried after its answer was lost) are aborted once
+# they are older than upload.abort_incomplete_after, only a backup's under
+# the prefix; by default (1d) fresh ones stay.
+conf "$T/r6e.conf" "$T/secret"
+sed -i 's#/node1/#/node4/#' "$T/r6e.conf"
+sed 's#part_size = "5M";#part_size = "5M"; abort_incomplete_after = "2s";#' "$T/r6e.conf" > "$T/r6e-2s.conf"
+orphan=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-20200101T000000Z-/' <<<"$(basename "$out6")")
+pending() { s3 GET "/$S3_BUCKET?prefix=node4%2F&uploads=" | grep -o '<Key>[^<]*</Key>' | sed 's#</*Key>##g' | sort | tr '\n' ' '; }
+for key in "$orphan" "$orphan" other.bin "sub/$orphan"; do
+  s3 POST "/$S3_BUCKET/node4/$key?uploads=" | grep -q '<UploadId>' || echo "# cannot start an upload of $key"
+done
+created=$(date +%s)
+want_all="node4/$orphan node4/$orphan node4/other.bin node4/sub/$orphan "
+check "6e: four unfinished uploads under node4/ ($(pending))" test "$(pending)" = "$want_all"
+# Swift keeps whole seconds: the uploads are more than 2 s old once 3 have passed.
+wait_until 10 bash -c '(($(date +%s) >= $1))' _ $((created + 3))
+timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6e.conf" >/dev/null 2>"$T/r6e-1.err"; rc=$?
+check "6e: with the default (1d) --once exits 0 (rc $rc) and aborts nothing" \
+  test $rc -eq 0 -a "$(pending)" = "$want_all" -a -z "$(grep 'Aborted' "$T/r6e-1.err")"
+timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6e-2s.conf" >/dev/null 2>"$T/r6e-2.err"; rc=$?
+check "6e: with 2s --once exits 0 (rc $rc)" test $rc -eq 0
+check "6e: the backup's two are aborted, the others stay ($(pending))" \
+  test "$(pending)" = "node4/other.bin node4/sub/$orphan "
+check "6e: each abort is logged with its start" \
+  test "$(grep -c "Aborted the unfinished multipart upload of $orphan (started 20[0-9-]*T[0-9:]*Z) at $S3_URL/$S3_BUCKET/node4/" "$T/r6e-2.err")" -eq 2
+check "6e: no upload failure" bash -c '! grep -q "Upload failed" "$1"' _ "$T/r6e-2.err"
 
 # 6b. A broken endpoint whose answers never end (a misconfigured proxy):
 # the upload fails at once with what the answer said, and the backup stays.

@@ -218,6 +218,69 @@ static void test_list_hostile(void) {
         }
 }
 
+#define UHEAD "<?xml version='1.0' encoding='UTF-8'?>\n<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+
+static int parse_uploads(const char *xml, S3Uploads *u) {
+        return s3_uploads_parse(xml, strlen(xml), u);
+}
+
+static void test_uploads_parse(void) {
+        S3Uploads u = {};
+
+        /* As Swift's s3api answers (markers before the uploads, an owner in each). */
+        check(parse_uploads(UHEAD "<Bucket>backups</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+                            "<NextKeyMarker>node1/b</NextKeyMarker><NextUploadIdMarker>id&amp;2</NextUploadIdMarker>"
+                            "<Prefix>node1/</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>true</IsTruncated>"
+                            "<Upload><Key>node1/a</Key><UploadId>id1</UploadId><Initiator><ID>t:t</ID>"
+                            "<DisplayName>t:t</DisplayName></Initiator><StorageClass>STANDARD</StorageClass>"
+                            "<Initiated>2026-12-05T23:02:48.000Z</Initiated></Upload>"
+                            "<Upload><Key>node1/b</Key><UploadId>id&amp;2</UploadId></Upload>"
+                            "</ListMultipartUploadsResult>", &u) == 0);
+        check_int_eq(u.n, 2);
+        check_str_eq(u.uploads[0].key, "node1/a");
+        check_str_eq(u.uploads[0].upload_id, "id1");
+        check_u64_eq(u.uploads[0].initiated_usec, UINT64_C(1796511768) * 1000000);
+        check_str_eq(u.uploads[1].upload_id, "id&2");
+        check_u64_eq(u.uploads[1].initiated_usec, 0);  /* no <Initiated>: its age is unknown */
+        check(u.truncated);
+        check_str_eq(u.next_key_marker, "node1/b");
+        check_str_eq(u.next_upload_id_marker, "id&2");
+        /* The next page appends and clears the markers it does not give. */
+        check(parse_uploads(UHEAD "<IsTruncated>false</IsTruncated><NextKeyMarker></NextKeyMarker>"
+                            "<Upload><Key>node1/c</Key><UploadId>id3</UploadId>"
+                            "<Initiated>2026-12-05T23:02:48+01:00</Initiated></Upload>"
+                            "</ListMultipartUploadsResult>", &u) == 0);
+        check_int_eq(u.n, 3);
+        check_u64_eq(u.uploads[2].initiated_usec, UINT64_C(1796508168) * 1000000);
+        check(!u.truncated);
+        check(!u.next_key_marker);
+        check(!u.next_upload_id_marker);
+        s3_uploads_done(&u);
+
+        /* Not this answer; what cannot be used is skipped. */
+        check(parse_uploads("<Error><Code>NotImplemented</Code></Error>", &u) == -EBADMSG);
+        check(parse_uploads(UHEAD "<Upload><Key>a</Key><UploadId>x</UploadId>", &u) == -EBADMSG);
+        s3_uploads_done(&u);
+        check(parse_uploads(UHEAD "<NextKeyMarker>a&#10;b</NextKeyMarker>", &u) == -EBADMSG);
+        s3_uploads_done(&u);
+        check(parse_uploads(UHEAD
+                            "<Upload><UploadId>no-key</UploadId></Upload>"
+                            "<Upload><Key>no-id</Key></Upload>"
+                            "<Upload><Key>empty-id</Key><UploadId></UploadId></Upload>"
+                            "<Upload><Key>space</Key><UploadId>a b</UploadId></Upload>"
+                            "<Upload><Key>ctrl&#1;</Key><UploadId>x</UploadId></Upload>"
+                            "<Upload><Key>bad-time</Key><UploadId>y</UploadId><Initiated>yesterday</Initiated></Upload>"
+                            "<Upload><Key>good</Key><UploadId>z</UploadId>"
+                            "<Initiated>1970-01-01T00:00:01Z</Initiated></Upload>"
+                            "</ListMultipartUploadsResult>", &u) == 0);
+        check_int_eq(u.n, 2);
+        check_str_eq(u.uploads[0].key, "bad-time");
+        check_u64_eq(u.uploads[0].initiated_usec, 0);
+        check_str_eq(u.uploads[1].key, "good");
+        check_u64_eq(u.uploads[1].initiated_usec, 1000000);
+        s3_uploads_done(&u);
+}
+
 static void test_xml_element(void) {
         static const char err[] =
                 "<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>SignatureDoesNotMatch</Code>"
@@ -468,17 +531,23 @@ static void test_secret_not_left_behind(void) {
 
 /* A loopback S3 for one multipart upload: an empty listing, an UploadId,
  * an ETag for each part, and then `complete` as the answer to
- * CompleteMultipartUpload. Counts the uploads aborted. */
+ * CompleteMultipartUpload. Counts the uploads aborted. ListMultipartUploads
+ * is answered with `uploads` (none if NULL) and `uploads_status`. */
 typedef struct {
         int fd;
         volatile int stop;
         const char *complete;
         const char *cut;                /* a file cut short when the upload is created, or NULL */
-        unsigned aborted;
+        const char *uploads;
+        const char *uploads_status;     /* NULL: "200 OK" */
+        unsigned aborted, uploads_listed;
+        char aborted_ids[256];          /* the uploadId of each abort, ' ' after each */
 } MiniS3;
 
 static void *mini_s3(void *arg) {
         static const char list[] = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
+        static const char no_uploads[] = "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+                                         "</ListMultipartUploadsResult>";
         static const char create[] = "<InitiateMultipartUploadResult><UploadId>up1</UploadId>"
                                      "</InitiateMultipartUploadResult>";
         MiniS3 *m = arg;
@@ -487,7 +556,7 @@ static void *mini_s3(void *arg) {
                 struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
                 char head[8192], *end, *cl;
                 size_t got = 0, body = 0;
-                const char *answer = "";
+                const char *answer = "", *status = "200 OK";
                 char *out = NULL;
                 int c;
 
@@ -515,7 +584,11 @@ static void *mini_s3(void *arg) {
                                 break;
                         have += (size_t) k;
                 }
-                if (startswith(head, "GET "))
+                if (startswith(head, "GET ") && strstr(head, "uploads=")) {
+                        answer = m->uploads ?: no_uploads;
+                        status = m->uploads_status ?: status;
+                        m->uploads_listed++;
+                } else if (startswith(head, "GET "))
                         answer = list;
                 else if (startswith(head, "POST ") && strstr(head, "?uploads")) {
                         answer = create;
@@ -524,11 +597,17 @@ static void *mini_s3(void *arg) {
                 }
                 else if (startswith(head, "POST "))
                         answer = m->complete;
-                else if (startswith(head, "DELETE "))
+                else if (startswith(head, "DELETE ")) {
+                        const char *id = strstr(head, "uploadId=");
                         m->aborted++;
+                        status = "204 No Content";
+                        if (id)
+                                snprintf(m->aborted_ids + strlen(m->aborted_ids),
+                                         sizeof m->aborted_ids - strlen(m->aborted_ids), "%.*s ",
+                                         (int) strcspn(id + 9, " &"), id + 9);
+                }
                 check(asprintf(&out, "HTTP/1.1 %s\r\nETag: \"e\"\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n"
-                               "%s", startswith(head, "DELETE ") ? "204 No Content" : "200 OK", strlen(answer),
-                               answer) >= 0);
+                               "%s", status, strlen(answer), answer) >= 0);
                 (void) !write(c, out, strlen(out));
                 free(out);
                 close(c);
@@ -604,14 +683,94 @@ static void test_multipart_complete(void) {
         check(rmdir(dir) == 0);
 }
 
+#define UPLOAD(key, id, initiated) \
+        "<Upload><Key>prefix/" key "</Key><UploadId>" id "</UploadId><Initiated>" initiated "</Initiated></Upload>"
+#define BACKUP "etcd-0123456789abcdef-20200101T000000Z-r5.db.zst"
+
+/* The unfinished multipart uploads older than upload.abort_incomplete_after
+ * are aborted: only a backup's, at the prefix's own level, whose start is
+ * known; a store that cannot list them, or pages them for ever, fails the
+ * upload with why. */
+static void test_abort_incomplete(void) {
+        char secret[] = "/tmp/test-upload-secret.XXXXXX";
+        char dir[] = "/tmp/test-upload-dir.XXXXXX";
+        RetentionPolicy p = { .keep_last = 1 };
+        static const struct {
+                const char *uploads, *status, *aborted_ids, *error;
+        } cases[] = {
+                { "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+                  UPLOAD(BACKUP, "old", "2020-01-01T00:00:00.000Z")
+                  UPLOAD(BACKUP, "fresh", "2999-01-01T00:00:00.000Z")
+                  UPLOAD(BACKUP, "unknown", "yesterday")
+                  UPLOAD(BACKUP ".json", "sidecar", "2020-01-01T00:00:00Z")
+                  UPLOAD("other.bin", "other", "2020-01-01T00:00:00Z")
+                  UPLOAD("sub/" BACKUP, "deeper", "2020-01-01T00:00:00Z")
+                  "<Upload><Key>elsewhere/" BACKUP "</Key><UploadId>outside</UploadId>"
+                  "<Initiated>2020-01-01T00:00:00Z</Initiated></Upload>"
+                  "</ListMultipartUploadsResult>", NULL, "old ", NULL },
+                { "<Error><Code>NotImplemented</Code><Message>not here</Message></Error>", "501 Not Implemented", "",
+                  "listing of the unfinished multipart uploads at http://127.0.0.1:" },
+                { "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>k</NextKeyMarker>"
+                  "<NextUploadIdMarker>u</NextUploadIdMarker></ListMultipartUploadsResult>", NULL, "",
+                  "truncated with markers it gave before (page 2)" },
+                { "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>", NULL, "",
+                  "truncated without a NextKeyMarker (page 1)" },
+        };
+        int fd;
+
+        check(mkdtemp(dir));
+        fd = mkstemp(secret);
+        check(fd >= 0 && write(fd, "s3cr3t\n", 7) == 7);
+        close(fd);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                MiniS3 m = { .uploads = cases[i].uploads, .uploads_status = cases[i].status };
+                UploadReport rep = {};
+                char url[64];
+                pthread_t t;
+                int r;
+
+                m.fd = listen_loopback(url, sizeof url);
+                check(pthread_create(&t, NULL, mini_s3, &m) == 0);
+                {
+                        ConfigUpload u = {
+                                .enabled = true, .url = url, .region = (char *) "us-east-1",
+                                .access_key_id = (char *) "test:tester", .secret_access_key_file = secret,
+                                .part_size_bytes = 4096, .allow_insecure_http = true,
+                                .abort_incomplete_after_usec = USEC_PER_DAY,
+                        };
+                        r = upload_sync(&u, &p, zone_utc(), dir, &rep);
+                }
+                m.stop = 1;
+                check(pthread_join(t, NULL) == 0);
+                close(m.fd);
+                fprintf(stderr, "  case %zu: %d %s; aborted '%s'\n", i, r, rep.error ? rep.error : "(no error)",
+                        m.aborted_ids);
+                check_str_eq(m.aborted_ids, cases[i].aborted_ids);
+                if (cases[i].error) {
+                        check(r < 0);
+                        check(rep.error && strstr(rep.error, cases[i].error));
+                        check(!rep.aborted);
+                } else {
+                        check_int_eq(r, 0);
+                        check(rep.aborted && rep.aborted[0] && !rep.aborted[1]);
+                        check_str_eq(rep.aborted[0], BACKUP " (started 2020-01-01T00:00:00Z)");
+                }
+                upload_report_done(&rep);
+        }
+        check(unlink(secret) == 0);
+        check(rmdir(dir) == 0);
+}
+
 int main(void) {
         TEST_RUN(test_uri_encode);
         TEST_RUN(test_query_build);
         TEST_RUN(test_list_parse);
         TEST_RUN(test_list_hostile);
+        TEST_RUN(test_uploads_parse);
         TEST_RUN(test_xml_element);
         TEST_RUN(test_sync_refusals);
         TEST_RUN(test_secret_not_left_behind);
         TEST_RUN(test_multipart_complete);
+        TEST_RUN(test_abort_incomplete);
         return 0;
 }
