@@ -26,6 +26,8 @@ typedef enum Stage {
 /* What reading a backup found, stage by stage, for verify's report. */
 typedef struct Decode {
         bool hash_file;                 /* in: take the file's SHA-256 */
+        uint64_t hash_on_size;          /* in: once a stage failed, the file is read on for its SHA-256 only when
+                                         * its size is this (the sidecar's file_size); 0: never */
         const AgeIdentity *ids;         /* in: identities for an encrypted file */
         size_t n_ids;
         const char *tmp_dir;            /* in: where the decompressed db goes */
@@ -36,6 +38,7 @@ typedef struct Decode {
         Stage failed;                   /* the stage that failed, or STAGE_DONE */
         char reason[INSPECT_REASON_MAX];
         bool file_read;                 /* the whole file was read */
+        bool file_sized;                /* not read to its end: b->file_size is its size as it was opened */
         uint8_t file_sha256[TRAILER_BYTES];
         bool decrypted;                 /* the whole file was authentic */
         uint64_t plain_size;            /* decrypted bytes (the compressed stream) */

@@ -495,6 +495,9 @@ static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t 
                        Decompress *dec, Decrypt *enc, int *tmp_fd, SinkFn *ret_fn, void **ret_data) {
         int r;
 
+        /* A sidecar bounds the db, also read in place: a larger file is not its backup. */
+        if (d->max_db_size > 0 && d->max_db_size < INSPECT_DB_MAX_BYTES)
+                sink->limit = d->max_db_size + TRAILER_BYTES;
         r = detect_encrypted(d, head, n);
         if (r < 0)
                 return r;
@@ -524,9 +527,6 @@ static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t 
                 return decode_fail(d, STAGE_DECOMPRESS, r, "cannot create a temporary file in %s: %s",
                             d->tmp_dir, strerror(-r));
         sink->fd = *tmp_fd;
-        /* Bounds for what is spooled (a plain file is only as large as it is). */
-        if (d->max_db_size > 0 && d->max_db_size < INSPECT_DB_MAX_BYTES)
-                sink->limit = d->max_db_size + TRAILER_BYTES;
         {
                 /* Never spool the whole free space away: keep 1/16 of it (at
                  * most 64 MiB) for everyone else. */
@@ -552,6 +552,22 @@ static int chain_start(InspectBackup *b, Decode *d, const uint8_t *head, size_t 
  * completed (also when the trailer check then failed), so that verify can
  * still look at the structure. Returns 0 or the failure's -errno, with
  * d->failed and d->reason set. */
+/* After a stage failed, whether to read the file on for the sidecar's size
+ * and SHA-256 checks: only when its size is the sidecar's. Otherwise both
+ * fail anyway, and reading on would take as long as the file is (a huge
+ * sparse file named like a backup). When not, b->file_size is its size. */
+static bool hash_on(InspectBackup *b, Decode *d, EVP_MD_CTX **md, const struct stat *st) {
+        if (*md && d->hash_on_size > 0 && (uint64_t) st->st_size == d->hash_on_size)
+                return true;
+        if (*md) {
+                EVP_MD_CTX_free(*md);
+                *md = NULL;
+                b->file_size = (uint64_t) st->st_size;
+                d->file_sized = true;
+        }
+        return false;
+}
+
 int decode_backup(InspectBackup *b, Decode *d) {
         _cleanup_(evp_md_ctx_freep) EVP_MD_CTX *md = NULL;
         _cleanup_(trailer_freep) Trailer *trailer = NULL;
@@ -632,7 +648,7 @@ int decode_backup(InspectBackup *b, Decode *d) {
                         if (r < 0) {
                                 /* Without a way on, verify still hashes the
                                  * file for the sidecar's file checks. */
-                                if (!md || d->failed != STAGE_DECRYPT)
+                                if (d->failed != STAGE_DECRYPT || !hash_on(b, d, &md, &st))
                                         return r;
                                 chain_r = r;
                                 chain_failed = true;
@@ -644,7 +660,7 @@ int decode_backup(InspectBackup *b, Decode *d) {
                 if (r < 0) {
                         chain_failed = true;
                         chain_r = r;
-                        if (!md)
+                        if (!hash_on(b, d, &md, &st))
                                 break;
                 }
         }

@@ -237,6 +237,12 @@ static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Deco
                                        "sidecar says %s, the file's is %s", sc.file_sha256, hex);
                 if (r < 0)
                         return r;
+        } else if (d->file_sized && sc.file_size != b->file_size) {
+                /* Not read to its end after a stage failed: its size alone says it is not the sidecar's file. */
+                r = report_add(rep, "sidecar file_size", false, "sidecar says %" PRIu64 " bytes, the file has %" PRIu64
+                               " (its SHA-256 is not taken)", sc.file_size, b->file_size);
+                if (r < 0)
+                        return r;
         }
         if (d->decompressed && d->stream_size >= TRAILER_BYTES) {
                 uint64_t db_size = d->stream_size - TRAILER_BYTES;
@@ -302,8 +308,10 @@ int inspect_verify_fd(int fd, int sidecar_fd, const char *sidecar_refused, const
                 /* A sidecar bounds the decompression: a bomb stops at its db_size. */
                 _cleanup_(sidecar_done) Sidecar sc = {};
                 const char *why;
-                if (read_sidecar(&sidecar, &sc, &why) >= 0)
+                if (read_sidecar(&sidecar, &sc, &why) >= 0) {
                         d->max_db_size = sc.db_size;
+                        d->hash_on_size = sc.file_size;
+                }
         }
 
         r = decode_backup(b, d);
@@ -375,7 +383,7 @@ int inspect_verify_fd(int fd, int sidecar_fd, const char *sidecar_refused, const
         r = verify_name(&rep, b, d, have_revision, revision);
         if (r < 0)
                 return r;
-        if (d->file_read) {
+        if (d->file_read || d->file_sized) {
                 r = verify_sidecar(&rep, b, d, &sidecar, trailer_ok, have_revision, revision);
                 if (r < 0)
                         return r;

@@ -105,6 +105,23 @@ check "a 256 MiB zstd window: verify exit 1 (rc $rc)" test $rc -eq 1
 check "a 256 MiB zstd window: said so, not only damage" \
   grep -q "FAIL decompress: a zstd frame asks for a window larger than 128 MiB, .*: a damaged frame header, or a file made with zstd --long=28 or more" <<<"$out"
 
+# A huge sparse file named like a backup, beside its sidecar (the daemon's
+# user can make one in the storage directory): once a stage failed, the file
+# is read on for the sidecar's SHA-256 only when its size is the sidecar's;
+# here its size alone fails the check, and it is not read to its 8 GiB end.
+for codec in gzip none; do
+  sparse=$T/mis/sparse-$codec/$(basename "${FILE[$codec]}")
+  mkdir -p "$(dirname "$sparse")"
+  cp "${FILE[$codec]}.json" "$sparse.json"
+  head -c 65536 "${FILE[$codec]}" > "$sparse"; truncate -s 8G "$sparse"
+  out=$(strace -f -qq -o "$T/sparse.strace" -e trace=read,pread64 -e status=successful "$C" verify "$sparse" 2>&1); rc=$?
+  read_bytes=$(awk -F' = ' '{ s += $NF } END { printf "%.0f", s }' "$T/sparse.strace")
+  check "a sparse 8 GiB $codec file: verify exit 1 (rc $rc)" test $rc -eq 1
+  check "a sparse 8 GiB $codec file: its size fails the sidecar's" \
+    grep -qE "^FAIL sidecar file_size: sidecar says [0-9]+ bytes, the file has 8589934592 \(its SHA-256 is not taken\)" <<<"$out"
+  check "a sparse 8 GiB $codec file: less than 64 MiB read ($read_bytes bytes)" test "$read_bytes" -lt $((64 << 20))
+done
+
 # A decompression bomb (1 GiB of zeros, about 32 KiB of zstd) with a small
 # temporary directory: refused as soon as its first page is out, without
 # filling the directory; and one that looks like a db past its meta page
@@ -302,7 +319,10 @@ verify_fails "gzip: truncation is named" "$T/d/cut.gzip" '^FAIL decompress: trun
 verify_fails "zstd: truncation is named" "$T/d/cut.zstd" '^FAIL decompress: truncated zstd stream'
 verify_fails "none: truncation is a trailer mismatch" "$T/d/cut.none" '^FAIL sha256 trailer: '
 verify_fails "gzip: junk appended is named" "$T/d/junk.gzip" '^FAIL decompress: corrupt gzip stream'
-verify_fails "none: junk appended is a trailer mismatch" "$T/d/junk.none" \
+verify_fails "none: junk appended, beside its sidecar, is more than the sidecar's db" "$T/d/junk.none" \
+  "^FAIL decompress: the file is more than the sidecar's db_size ([0-9]* bytes) and the trailer"
+cp "$T/d/junk.none" "$T/d/junk-alone.none"
+verify_fails "none: junk appended, without a sidecar, is a trailer mismatch" "$T/d/junk-alone.none" \
   '^FAIL sha256 trailer: SHA-256 trailer mismatch: the file is damaged'
 verify_fails "none: a flipped byte is a trailer mismatch" "$T/d/flip.none" \
   '^FAIL sha256 trailer: SHA-256 trailer mismatch'
