@@ -705,9 +705,21 @@ static int call_verdict(Call *c, int r) {
         if (c->close_code != NGHTTP2_NO_ERROR)
                 return free_and_format(c->ret_error, "%s: the stream broke off (HTTP/2 %s)", c->endpoint,
                                        nghttp2_http2_strerror(c->close_code)), -EPIPE;
-        if (c->headers.http_status != 200)
+        if (c->headers.http_status != 200) {
+                /* A proxy in front of etcd, or etcd, may say why in gRPC's terms: keep it. */
+                const char *message = c->headers.has_grpc_message ? c->headers.grpc_message : "(no message)";
+
+                if (c->headers.has_grpc_status)
+                        return free_and_format(c->ret_error, "%s: HTTP status %d (not an etcd gRPC endpoint?), "
+                                               "grpc-status %s: %s", c->endpoint, c->headers.http_status,
+                                               grpc_status_to_name(c->headers.grpc_status), message), -EPROTO;
+                if (c->headers.has_grpc_message)
+                        return free_and_format(c->ret_error, "%s: HTTP status %d (not an etcd gRPC endpoint?), "
+                                               "grpc-message: %s", c->endpoint, c->headers.http_status, message),
+                               -EPROTO;
                 return free_and_format(c->ret_error, "%s: HTTP status %d (not an etcd gRPC endpoint?)", c->endpoint,
                                        c->headers.http_status), -EPROTO;
+        }
         if (c->bad_status[0])
                 return free_and_format(c->ret_error, "%s: etcd answered an invalid grpc-status %s: %s", c->endpoint,
                                        c->bad_status,

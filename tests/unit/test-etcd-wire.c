@@ -26,6 +26,7 @@
 #include "etcd/etcd.h"
 #include "format/grpc.h"
 #include "util/macro.h"
+#include "util/str.h"
 #include "test.h"
 
 typedef enum Ending {
@@ -36,6 +37,9 @@ typedef enum Ending {
         ENDING_PLAIN_HTTP,              /* no TLS: an HTTP/1.1 answer to the ClientHello */
         ENDING_ENDLESS,                 /* a Snapshot answer that announces a huge db and never ends */
         ENDING_OVERSIZED,               /* a Snapshot answer that goes on past the size it announced */
+        ENDING_HTTP_503,                /* :status 503 ending the stream, with grpc-status 14 and a grpc-message */
+        ENDING_HTTP_502,                /* :status 502 ending the stream, with a grpc-message only */
+        ENDING_HTTP_404,                /* :status 404 ending the stream, nothing of gRPC */
         ENDING_EARLY_STATUS,            /* grpc-status 0 in the response headers, one message, no trailers */
         ENDING_BAD_STATUS,              /* one message, then trailers with grpc-status "013" */
         ENDING_TWO_STATUSES,            /* one message, then trailers with grpc-status 13 and 0 */
@@ -152,9 +156,17 @@ static bool server_answer(Server *s, nghttp2_session *session, SSL *ssl) {
 #define NV(n, v) { (uint8_t *) (n), (uint8_t *) (v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
         const nghttp2_nv headers[] = { NV(":status", "200"), NV("content-type", "application/grpc"),
                                        NV("grpc-status", "0") };
+        /* What a proxy in front of etcd may answer (grpc-message with a line break and an ESC); with no body,
+         * nghttp2 ends the stream with the headers. */
+        const nghttp2_nv proxy_503[] = { NV(":status", "503"), NV("content-type", "application/grpc"),
+                                         NV("grpc-status", "14"),
+                                         NV("grpc-message", "no healthy upstream%0A%1B[31m") };
+        const nghttp2_nv proxy_502[] = { NV(":status", "502"), NV("grpc-message", "upstream connect error") };
+        const nghttp2_nv not_found[] = { NV(":status", "404"), NV("content-type", "text/plain") };
 #undef NV
         const nghttp2_data_provider body = { .read_callback = server_body };
         time_t end = time(NULL) + 60;
+        int submitted;
 
         while (s->request == 0) {
                 uint8_t in[4096];
@@ -162,8 +174,16 @@ static bool server_answer(Server *s, nghttp2_session *session, SSL *ssl) {
                 if (k <= 0 || nghttp2_session_mem_recv(session, in, (size_t) k) != k)
                         return false;
         }
-        if (nghttp2_submit_response(session, s->request, headers, s->ending == ENDING_EARLY_STATUS ? 3 : 2,
-                                    &body) != 0)
+        if (s->ending == ENDING_HTTP_503)
+                submitted = nghttp2_submit_response(session, s->request, proxy_503, ELEMENTSOF(proxy_503), NULL);
+        else if (s->ending == ENDING_HTTP_502)
+                submitted = nghttp2_submit_response(session, s->request, proxy_502, ELEMENTSOF(proxy_502), NULL);
+        else if (s->ending == ENDING_HTTP_404)
+                submitted = nghttp2_submit_response(session, s->request, not_found, ELEMENTSOF(not_found), NULL);
+        else
+                submitted = nghttp2_submit_response(session, s->request, headers,
+                                                    s->ending == ENDING_EARLY_STATUS ? 3 : 2, &body);
+        if (submitted != 0)
                 return false;
         while (time(NULL) < end) {
                 uint8_t in[4096];
@@ -468,6 +488,25 @@ static void test_bad_status(void) {
         free(error);
 }
 
+/* An HTTP status other than 200 keeps what a proxy (or etcd) said in gRPC's terms beside it, grpc-message as
+ * printable ASCII; without either the message is as it was. */
+static void test_http_status(void) {
+        char *error = NULL;
+
+        check_int_eq(call(ENDING_HTTP_503, true, &error), -EPROTO);
+        check_says(error, ": HTTP status 503 (not an etcd gRPC endpoint?), grpc-status UNAVAILABLE: "
+                          "no healthy upstream??[31m");
+        free(error);
+        error = NULL;
+        check_int_eq(call(ENDING_HTTP_502, true, &error), -EPROTO);
+        check_says(error, ": HTTP status 502 (not an etcd gRPC endpoint?), grpc-message: upstream connect error");
+        free(error);
+        error = NULL;
+        check_int_eq(call(ENDING_HTTP_404, true, &error), -EPROTO);
+        check(endswith(error, ": HTTP status 404 (not an etcd gRPC endpoint?)"));
+        free(error);
+}
+
 /* A member without a leader is passed over even when it lists no error (etcd
  * before 3.4 has none); a unary call answered twice says so. */
 static void test_status_answers(void) {
@@ -490,6 +529,7 @@ int main(void) {
         TEST_RUN(test_bounded_stream);
         TEST_RUN(test_status_in_headers);
         TEST_RUN(test_bad_status);
+        TEST_RUN(test_http_status);
         TEST_RUN(test_status_answers);
         return 0;
 }
