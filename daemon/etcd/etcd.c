@@ -56,6 +56,8 @@
 #define ETCD_WINDOW_BYTES (32 * 1024 * 1024)
 /* One TLS record and then some. */
 #define ETCD_READ_BYTES (64 * 1024)
+/* A GOAWAY's debug data is kept up to this many bytes for a message. */
+#define ETCD_GOAWAY_DEBUG_BYTES 128
 
 /* An endpoint, "https://host[:port][/prefix]", taken apart. */
 typedef struct Endpoint {
@@ -87,6 +89,10 @@ typedef struct Call {
         uint64_t stall_usec;    /* 0, or the longest etcd may send nothing */
         uint64_t last_read;     /* CLOCK_MONOTONIC of the last bytes of our stream's answer */
         char bad_status[32];    /* a grpc-status that could not be taken, printable, or "" */
+        /* The last GOAWAY either way, "etcd sent GOAWAY <code>[, debug data "…"]" (or "this client sent"), or "" */
+        char goaway[64 + ETCD_GOAWAY_DEBUG_BYTES];
+        bool goaway_ours;       /* our session sent it: etcd broke the protocol */
+        uint32_t goaway_code;
         char **ret_error;
 } Call;
 
@@ -399,7 +405,12 @@ static bool certificate_alert(void) {
  * as a bare close or reset when the alert was lost with it. */
 static int connection_lost(Call *c, const char *detail, bool cert_alert) {
         const EtcdTls *tls = c->tls;
+        char with_goaway[512];
 
+        if (c->goaway[0]) {
+                snprintf(with_goaway, sizeof with_goaway, "%s; %s", detail, c->goaway);
+                detail = with_goaway;
+        }
         if (c->answered)
                 /* etcd answered, then the connection died: killed, restarted or cut off. */
                 return free_and_format(c->ret_error, "%s: the connection to etcd broke off in the middle of the answer: "
@@ -528,6 +539,36 @@ static int on_h2_header(nghttp2_session *session, const nghttp2_frame *frame, co
         return 0;
 }
 
+/* A GOAWAY either way, for the messages: who sent it, its code and its debug data (printable ASCII, cut). */
+static void note_goaway(Call *c, const nghttp2_goaway *g, bool ours) {
+        const char *who = ours ? "this client" : "etcd";
+        char code[32], debug[ETCD_GOAWAY_DEBUG_BYTES];
+
+        if (g->error_code <= NGHTTP2_HTTP_1_1_REQUIRED)
+                snprintf(code, sizeof code, "%s", nghttp2_http2_strerror(g->error_code));
+        else
+                snprintf(code, sizeof code, "error code %" PRIu32, g->error_code);
+        if (g->opaque_data_len > 0)
+                snprintf(c->goaway, sizeof c->goaway, "%s sent GOAWAY %s, debug data \"%s\"", who, code,
+                         str_printable(debug, sizeof debug, g->opaque_data, g->opaque_data_len));
+        else
+                snprintf(c->goaway, sizeof c->goaway, "%s sent GOAWAY %s", who, code);
+        c->goaway_ours = ours;
+        c->goaway_code = g->error_code;
+}
+
+static int on_h2_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *userdata) {
+        if (frame->hd.type == NGHTTP2_GOAWAY)
+                note_goaway(userdata, &frame->goaway, false);
+        return 0;
+}
+
+static int on_h2_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *userdata) {
+        if (frame->hd.type == NGHTTP2_GOAWAY)
+                note_goaway(userdata, &frame->goaway, true);
+        return 0;
+}
+
 static int on_h2_data(nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data, size_t len,
                       void *userdata) {
         Call *c = userdata;
@@ -592,6 +633,8 @@ static int h2_setup(Call *c, const Endpoint *e) {
         nghttp2_session_callbacks_set_on_header_callback(cb, on_h2_header);
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_h2_data);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_h2_close);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_h2_frame_recv);
+        nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_h2_frame_send);
         k = nghttp2_session_client_new(&c->session, cb, c);
         nghttp2_session_callbacks_del(cb);
         if (k != 0)
@@ -628,8 +671,13 @@ static int exchange(Call *c) {
                 k = flush_session(c);
                 if (k < 0)
                         return k;
-                if (!nghttp2_session_want_read(c->session))
-                        return connection_lost(c, "it ended the HTTP/2 connection (GOAWAY)", false);
+                if (!nghttp2_session_want_read(c->session)) {
+                        if (c->goaway_ours)
+                                /* nghttp2 found a connection error in what etcd sent, and ended the connection. */
+                                return free_and_format(c->ret_error, "%s: HTTP/2: etcd broke the protocol (%s)",
+                                                       c->endpoint, c->goaway), c->answered ? -EPIPE : -EPROTO;
+                        return connection_lost(c, "it ended the HTTP/2 connection", false);
+                }
                 k = SSL_read(c->ssl, buf, ETCD_READ_BYTES);
                 if (k <= 0) {
                         k = tls_wait(c, k);
@@ -697,14 +745,19 @@ static int call_verdict(Call *c, int r) {
                         free_and_format(c->ret_error, "%s: %s", c->endpoint, strerror(-r));
                 return r;
         }
-        if (c->close_code == NGHTTP2_REFUSED_STREAM && !c->answered)
-                /* The call was never processed: etcd going away (its GOAWAY), or too busy. */
-                return free_and_format(c->ret_error, "%s: etcd refused the call before answering (HTTP/2 %s): was "
-                                       "etcd stopping?", c->endpoint, nghttp2_http2_strerror(c->close_code)),
-                       -ECONNRESET;
+        if (c->close_code == NGHTTP2_REFUSED_STREAM && !c->answered) {
+                /* The call was never processed: etcd going away (its GOAWAY), or too busy. A GOAWAY with an
+                 * error code says why itself. */
+                bool stopping = !c->goaway[0] || c->goaway_code == NGHTTP2_NO_ERROR;
+
+                return free_and_format(c->ret_error, "%s: etcd refused the call before answering (HTTP/2 %s%s%s)%s",
+                                       c->endpoint, nghttp2_http2_strerror(c->close_code), c->goaway[0] ? "; " : "",
+                                       c->goaway, stopping ? ": was etcd stopping?" : ""), -ECONNRESET;
+        }
         if (c->close_code != NGHTTP2_NO_ERROR)
-                return free_and_format(c->ret_error, "%s: the stream broke off (HTTP/2 %s)", c->endpoint,
-                                       nghttp2_http2_strerror(c->close_code)), -EPIPE;
+                return free_and_format(c->ret_error, "%s: the stream broke off (HTTP/2 %s%s%s)", c->endpoint,
+                                       nghttp2_http2_strerror(c->close_code), c->goaway[0] ? "; " : "", c->goaway),
+                       -EPIPE;
         if (c->headers.http_status != 200) {
                 /* A proxy in front of etcd, or etcd, may say why in gRPC's terms: keep it. */
                 const char *message = c->headers.has_grpc_message ? c->headers.grpc_message : "(no message)";

@@ -34,6 +34,9 @@ typedef enum Ending {
         ENDING_REQUIRE_CERT,            /* a client certificate required: the handshake fails, with an alert */
         ENDING_RESET_AFTER_SETTINGS,    /* HTTP/2 SETTINGS exchanged, no answer: a reset */
         ENDING_GOAWAY,                  /* HTTP/2 SETTINGS exchanged, then GOAWAY refusing every stream */
+        ENDING_GOAWAY_CALM,             /* the same with ENHANCE_YOUR_CALM and 200 bytes of debug data */
+        ENDING_GOAWAY_KEEP,             /* GOAWAY INTERNAL_ERROR that keeps the client's stream, then a close */
+        ENDING_ENABLE_PUSH,             /* SETTINGS that enable push, which a server may not send */
         ENDING_PLAIN_HTTP,              /* no TLS: an HTTP/1.1 answer to the ClientHello */
         ENDING_ENDLESS,                 /* a Snapshot answer that announces a huge db and never ends */
         ENDING_OVERSIZED,               /* a Snapshot answer that goes on past the size it announced */
@@ -294,8 +297,26 @@ static void *server_main(void *userdata) {
         else if (s->ending >= ENDING_ENDLESS) {
                 if (!server_answer(s, session, ssl))
                         goto out;
+        } else if (s->ending == ENDING_ENABLE_PUSH) {
+                /* Written past nghttp2, which would not send it: SETTINGS_ENABLE_PUSH 1 on stream 0. */
+                static const uint8_t push[] = { 0, 0, 6, NGHTTP2_SETTINGS, 0, 0, 0, 0, 0,
+                                                0, NGHTTP2_SETTINGS_ENABLE_PUSH, 0, 0, 0, 1 };
+
+                if (SSL_write(ssl, push, sizeof(push)) != (int) sizeof(push))
+                        goto out;
+                server_drain(fd);
         } else {
-                if (nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0) != 0 ||
+                /* grpc-go's answer to a client that pings too often, with a line break and more debug data than
+                 * a message takes; or a GOAWAY past the client's stream (its request came before our SETTINGS'
+                 * acknowledgement), which then goes unanswered. */
+                char debug[200] = "too_many_pings\r\n";
+                uint32_t code = s->ending == ENDING_GOAWAY_CALM ? NGHTTP2_ENHANCE_YOUR_CALM
+                                : s->ending == ENDING_GOAWAY_KEEP ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_NO_ERROR;
+
+                memset(debug + strlen(debug), 'x', sizeof(debug) - strlen(debug));
+                if (nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, s->ending == ENDING_GOAWAY_KEEP ? s->request : 0,
+                                          code, (const uint8_t *) debug,
+                                          s->ending == ENDING_GOAWAY_CALM ? sizeof(debug) : 0) != 0 ||
                     !server_flush(session, ssl))
                         goto out;
                 server_drain(fd);
@@ -434,8 +455,31 @@ static void test_stopped_after_accepting(void) {
         free(error);
         error = NULL;
         check(call(ENDING_GOAWAY, true, &error) < 0);
-        check_says(error, "was etcd stopping?");
+        check_says(error, "etcd refused the call before answering (HTTP/2 REFUSED_STREAM; etcd sent GOAWAY NO_ERROR): "
+                          "was etcd stopping?");
         check(!strstr(error, "certificate"));
+        free(error);
+}
+
+/* A GOAWAY says who sent it, its code and its debug data (printable ASCII, cut); one that our side sent blames
+ * what etcd sent, not etcd stopping. */
+static void test_goaway(void) {
+        char *error = NULL;
+
+        check_int_eq(call(ENDING_GOAWAY_CALM, true, &error), -ECONNRESET);
+        check(endswith(error, ": etcd refused the call before answering (HTTP/2 REFUSED_STREAM; etcd sent GOAWAY "
+                              "ENHANCE_YOUR_CALM, debug data \"too_many_pings??xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\")"));
+        free(error);
+        error = NULL;
+        check_int_eq(call(ENDING_GOAWAY_KEEP, true, &error), -ECONNRESET);
+        check_says(error, ": etcd closed the connection before answering, after accepting it (");
+        check_says(error, "; etcd sent GOAWAY INTERNAL_ERROR): was etcd stopping?");
+        free(error);
+        error = NULL;
+        check_int_eq(call(ENDING_ENABLE_PUSH, true, &error), -EPROTO);
+        check(endswith(error, ": HTTP/2: etcd broke the protocol (this client sent GOAWAY PROTOCOL_ERROR, debug data "
+                              "\"SETTINGS: server attempted to enable push\")"));
         free(error);
 }
 
@@ -525,6 +569,7 @@ int main(void) {
         TEST_RUN(test_reset_after_handshake);
         TEST_RUN(test_certificate_required);
         TEST_RUN(test_stopped_after_accepting);
+        TEST_RUN(test_goaway);
         TEST_RUN(test_not_tls);
         TEST_RUN(test_bounded_stream);
         TEST_RUN(test_status_in_headers);
