@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "format/pb.h"
+#include "util/str.h"
 
 void pb_reader_init(PbReader *r, const void *data, size_t size) {
         static const uint8_t empty[1];
@@ -189,14 +190,23 @@ int pb_response_header_decode(const void *data, size_t size, PbResponseHeader *r
         return 0;
 }
 
-/* A version string: bounded, no NUL, no control characters. */
+/* A version string: no NUL, no control characters. */
 static int check_version(const uint8_t *s, size_t n) {
-        if (n > PB_VERSION_MAX_BYTES)
-                return -E2BIG;
         for (size_t i = 0; i < n; i++)
                 if (s[i] < 0x20 || s[i] == 0x7f)
                         return -EBADMSG;
         return 0;
+}
+
+/* A checked version string into buf, as it is when it fits; a longer one (a vendor's build may say more than
+ * etcd) is cut to fit, as printable ASCII ending in "...". Returns buf. */
+static const char *copy_version(char buf[static PB_VERSION_MAX_BYTES + 1], const uint8_t *s, size_t n) {
+        if (n > PB_VERSION_MAX_BYTES)
+                return str_printable(buf, PB_VERSION_MAX_BYTES + 1, s, n);
+        if (n > 0)
+                memcpy(buf, s, n);
+        buf[n] = '\0';
+        return buf;
 }
 
 /* etcd writes an alarm as its AlarmMember in protobuf's text form,
@@ -234,6 +244,7 @@ static char *sanitized_copy(const uint8_t *s, size_t n, size_t max) {
 }
 
 static int set_version(char **dst, const uint8_t *s, size_t n) {
+        char v[PB_VERSION_MAX_BYTES + 1];
         int k;
 
         k = check_version(s, n);
@@ -242,7 +253,7 @@ static int set_version(char **dst, const uint8_t *s, size_t n) {
         *dst = mfree(*dst);
         if (n == 0)
                 return 0;
-        *dst = strndup((const char *) s, n);
+        *dst = strdup(copy_version(v, s, n));
         return *dst ? 0 : -ENOMEM;
 }
 
@@ -384,9 +395,7 @@ int pb_snapshot_response_decode(const void *data, size_t size, PbSnapshotRespons
                         k = check_version(f.data, f.size);
                         if (k < 0)
                                 return k;
-                        if (f.size > 0)
-                                memcpy(s.version, f.data, f.size);
-                        s.version[f.size] = '\0';
+                        copy_version(s.version, f.data, f.size);
                         break;
                 default:
                         break;

@@ -26,7 +26,7 @@
 #define PB_VARINT_MAX_BYTES 10
 /* Largest field number protobuf allows (2^29 - 1). */
 #define PB_FIELD_NUMBER_MAX UINT32_C(0x1fffffff)
-/* Longest etcd version string we accept ("3.5.12" is typical). */
+/* Longest etcd version string kept ("3.5.12" is typical); a longer one is cut to this. */
 #define PB_VERSION_MAX_BYTES 64
 /* StatusResponse.errors[0] is kept up to this many bytes (longer is cut). */
 #define PB_STATUS_ERROR_MAX_BYTES 256
@@ -101,7 +101,8 @@ typedef struct PbStatusResponse {
         PbResponseHeader header;
         bool has_header;
         /* NUL-terminated, at most PB_VERSION_MAX_BYTES bytes, no control
-         * characters; NULL when absent or empty. */
+         * characters; NULL when absent or empty. A longer one is cut: its
+         * first bytes as printable ASCII (anything else '?'), then "...". */
         char *version;
         char *storage_version; /* etcd ≥ 3.6, same rules as version */
         int64_t db_size;
@@ -127,8 +128,7 @@ typedef struct PbStatusResponse {
 /* Decode a StatusResponse. On success *ret is overwritten (not freed first:
  * pass a zeroed or cleared struct) and owns new strings. Returns 0,
  * -EBADMSG (malformed, wrong wire type for a known field, a version with a
- * NUL or control character), -E2BIG (version longer than
- * PB_VERSION_MAX_BYTES) or -ENOMEM. *ret is untouched on failure. */
+ * NUL or control character) or -ENOMEM. *ret is untouched on failure. */
 int pb_status_response_decode(const void *data, size_t size, PbStatusResponse *ret);
 
 /* Free the strings of s and zero it. Accepts NULL and a zeroed struct, so it
@@ -150,7 +150,7 @@ typedef struct PbSnapshotResponse {
         char version[PB_VERSION_MAX_BYTES + 1];
 } PbSnapshotResponse;
 
-/* Decode one SnapshotResponse message. Returns 0, -EBADMSG or -E2BIG (see
+/* Decode one SnapshotResponse message. Returns 0 or -EBADMSG (see
  * pb_status_response_decode); *ret is written only on success. */
 int pb_snapshot_response_decode(const void *data, size_t size, PbSnapshotResponse *ret);
 

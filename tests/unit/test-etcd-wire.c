@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup/store.h"
 #include "etcd/etcd.h"
 #include "format/grpc.h"
 #include "util/macro.h"
@@ -48,7 +49,12 @@ typedef enum Ending {
         ENDING_TWO_STATUSES,            /* one message, then trailers with grpc-status 13 and 0 */
         ENDING_STATUS_NO_LEADER,        /* a Status answer of leader 0 and no errors (etcd before 3.4) */
         ENDING_STATUS_TWICE,            /* a Status call answered by two messages */
+        ENDING_STATUS_LONG_VERSION,     /* a Status answer whose version is VENDOR_VERSION */
+        ENDING_SNAPSHOT_LONG_VERSION,   /* a Snapshot answer of one message whose version is VENDOR_VERSION */
 } Ending;
+
+/* A version longer than the 64 bytes kept, with UTF-8 in those: what a vendor's build might report. */
+#define VENDOR_VERSION "3.5.12-v\xc3\xa9ndor.1+build.20240115.0123456789abcdef0123456789abcdef.fips.enabled.with-extras"
 
 typedef struct Server {
         char dir[64];
@@ -92,6 +98,32 @@ static bool server_flush(nghttp2_session *session, SSL *ssl) {
         return k == 0;
 }
 
+/* The message of ENDING_STATUS_LONG_VERSION or ENDING_SNAPSHOT_LONG_VERSION in its gRPC frame, into m: returns
+ * its size. */
+#define LONG_VERSION_MESSAGE_BYTES (5 + 2 + 32 + 2 + sizeof(VENDOR_VERSION) - 1)
+static size_t long_version_message(Ending ending, uint8_t m[static LONG_VERSION_MESSAGE_BYTES]) {
+        bool snapshot = ending == ENDING_SNAPSHOT_LONG_VERSION;
+        size_t n = 5;
+
+        if (snapshot) {
+                m[n++] = 0x1a;
+                m[n++] = 32;
+                memset(m + n, 'x', 32);
+                n += 32;
+        }
+        m[n++] = snapshot ? 0x22 : 0x12;
+        m[n++] = sizeof(VENDOR_VERSION) - 1;
+        memcpy(m + n, VENDOR_VERSION, sizeof(VENDOR_VERSION) - 1);
+        n += sizeof(VENDOR_VERSION) - 1;
+        if (!snapshot) {
+                m[n++] = 0x20;
+                m[n++] = 5;
+        }
+        memset(m, 0, 4);
+        m[4] = (uint8_t) (n - 5);
+        return n;
+}
+
 /* SnapshotResponse messages, one after another: remaining_bytes (field 2) and a 16000-byte blob (field 3), each
  * in its gRPC frame. ENDING_ENDLESS announces 2^50 bytes and never ends; ENDING_OVERSIZED announces 100 bytes
  * after its first blob and goes on; ENDING_EARLY_STATUS sends one and ends the stream (no trailers). */
@@ -123,13 +155,19 @@ static ssize_t server_body(nghttp2_session *session, int32_t stream_id, uint8_t 
                 return 0;
         }
         if (s->ending >= ENDING_STATUS_NO_LEADER) {
-                /* StatusResponse: version (2) "3.3.25", and leader (4) 5 unless there is none. */
+                /* StatusResponse: version (2) "3.3.25", and leader (4) 5 unless there is none, or VENDOR_VERSION
+                 * and leader 5; SnapshotResponse: a blob (3) of 32 bytes and version (4) VENDOR_VERSION. */
                 static const uint8_t no_leader[] = { 0, 0, 0, 0, 8, 0x12, 6, '3', '.', '3', '.', '2', '5' };
                 static const uint8_t leader[] = { 0, 0, 0, 0, 10, 0x12, 6, '3', '.', '4', '.', '2', '3', 0x20, 5 };
+                uint8_t long_version[LONG_VERSION_MESSAGE_BYTES];
                 const uint8_t *m = s->ending == ENDING_STATUS_NO_LEADER ? no_leader : leader;
                 size_t m_size = s->ending == ENDING_STATUS_NO_LEADER ? sizeof no_leader : sizeof leader;
                 const nghttp2_nv ok[] = { { (uint8_t *) "grpc-status", (uint8_t *) "0", 11, 1, NGHTTP2_NV_FLAG_NONE } };
 
+                if (s->ending >= ENDING_STATUS_LONG_VERSION) {
+                        m = long_version;
+                        m_size = long_version_message(s->ending, long_version);
+                }
                 if (s->sent < (s->ending == ENDING_STATUS_TWICE ? 2 : 1) * m_size && length >= m_size) {
                         memcpy(buf, m, m_size);
                         s->sent += m_size;
@@ -398,8 +436,8 @@ static int call(Ending ending, bool with_cert, char **error) {
         return call_for(ending, with_cert, 20, error);
 }
 
-/* A Status call against a server playing `ending`. */
-static int call_status(Ending ending, char **error) {
+/* A Status call against a server playing `ending`; its answer in *ret when ret is not NULL. */
+static int call_status(Ending ending, EtcdStatus *ret, char **error) {
         EtcdStatus st = {};
         Server s;
         char endpoint[64];
@@ -410,7 +448,10 @@ static int call_status(Ending ending, char **error) {
         r = etcd_status(&(EtcdTls) { .cacert = s.cert, .cert = s.cert, .key = s.key }, endpoint, 5 * USEC_PER_SEC,
                         20 * USEC_PER_SEC, &st, error);
         server_stop(&s);
-        etcd_status_done(&st);
+        if (ret)
+                *ret = st;
+        else
+                etcd_status_done(&st);
         fprintf(stderr, "  %s\n", *error ? *error : "(no error)");
         return r;
 }
@@ -556,13 +597,40 @@ static void test_http_status(void) {
 static void test_status_answers(void) {
         char *error = NULL;
 
-        check_int_eq(call_status(ENDING_STATUS_NO_LEADER, &error), -EAGAIN);
+        check_int_eq(call_status(ENDING_STATUS_NO_LEADER, NULL, &error), -EAGAIN);
         check_says(error, "etcd reports: no leader");
         free(error);
         error = NULL;
-        check_int_eq(call_status(ENDING_STATUS_TWICE, &error), -EBADMSG);
+        check_int_eq(call_status(ENDING_STATUS_TWICE, NULL, &error), -EBADMSG);
         check_says(error, "etcd answered the Status call with more than one message");
         free(error);
+}
+
+/* A version longer than the 64 bytes kept (a vendor's build) is cut, not an error: its first bytes as printable
+ * ASCII and "...", 64 in all, which a sidecar records and reads back. */
+static void test_long_version(void) {
+        static const char cut[] = "3.5.12-v??ndor.1+build.20240115.0123456789abcdef0123456789abc...";
+        _cleanup_(sidecar_done) Sidecar sidecar = {}, read_back = {};
+        _cleanup_free_ char *json = NULL;
+        EtcdStatus st = {};
+        char *error = NULL;
+        const char *why;
+
+        check_int_eq(call_status(ENDING_STATUS_LONG_VERSION, &st, &error), 0);
+        check(!error);
+        check_str_eq(st.version, cut);
+        sidecar = (Sidecar) { .name = strdup("etcd-0000000000000001-20200101T000000Z-r5.db"),
+                              .endpoint = strdup(st.endpoint), .etcd_version = strdup(st.version),
+                              .compression = CODEC_NONE };
+        memset(sidecar.db_sha256, 'a', 64);
+        memset(sidecar.file_sha256, 'b', 64);
+        check(sidecar_to_json(&sidecar, &json) == 0);
+        check(sidecar_from_json(json, strlen(json), &read_back, &why) == 0);
+        check_str_eq(read_back.etcd_version, cut);
+        etcd_status_done(&st);
+
+        check_int_eq(call(ENDING_SNAPSHOT_LONG_VERSION, true, &error), 0);
+        check(!error);
 }
 
 int main(void) {
@@ -576,5 +644,6 @@ int main(void) {
         TEST_RUN(test_bad_status);
         TEST_RUN(test_http_status);
         TEST_RUN(test_status_answers);
+        TEST_RUN(test_long_version);
         return 0;
 }

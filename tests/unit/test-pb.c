@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "format/pb.h"
+#include "util/str.h"
 #include "test.h"
 
 /* A minimal protobuf encoder, only for building test input. */
@@ -571,14 +572,20 @@ static void test_snapshot_version_limits(void) {
         check_int_eq(strlen(s.version), PB_VERSION_MAX_BYTES);
         enc_free(&e);
 
-        memset(&sentinel, 0x5a, sizeof sentinel);
-        s = sentinel;
+        /* Longer is cut to 64 bytes, "..." at its end, UTF-8 as '?'. */
+        v[0] = '\xc3';
+        v[1] = '\xa9';
         v[PB_VERSION_MAX_BYTES] = '7';
         v[PB_VERSION_MAX_BYTES + 1] = '\0';
         enc_str(&e, 4, v);
-        check_int_eq(pb_snapshot_response_decode(e.data, e.n, &s), -E2BIG);
-        check(memcmp(&s, &sentinel, sizeof s) == 0);
+        check_int_eq(pb_snapshot_response_decode(e.data, e.n, &s), 0);
+        check_int_eq(strlen(s.version), PB_VERSION_MAX_BYTES);
+        check(startswith(s.version, "??777"));
+        check(endswith(s.version, "777..."));
         enc_free(&e);
+
+        memset(&sentinel, 0x5a, sizeof sentinel);
+        s = sentinel;
 
         enc_bytes(&e, 4, "3.6\0x", 5);
         check_int_eq(pb_snapshot_response_decode(e.data, e.n, &s), -EBADMSG);
@@ -684,7 +691,7 @@ static void test_status_limits(void) {
 
         memset(&sentinel, 0x5a, sizeof sentinel);
 
-        /* 64 bytes is fine, 65 is too long. */
+        /* 64 bytes are kept, 65 are cut to 64 ending in "..."; a control character is refused in either. */
         memset(v, '1', sizeof v);
         v[PB_VERSION_MAX_BYTES] = '\0';
         enc_str(&e, 2, v);
@@ -696,8 +703,16 @@ static void test_status_limits(void) {
         v[PB_VERSION_MAX_BYTES] = '1';
         v[PB_VERSION_MAX_BYTES + 1] = '\0';
         enc_str(&e, 2, v);
+        check_int_eq(pb_status_response_decode(e.data, e.n, &st), 0);
+        check_int_eq(strlen(st.version), PB_VERSION_MAX_BYTES);
+        check(endswith(st.version, "111..."));
+        pb_status_response_clear(&st);
+        enc_free(&e);
+
+        v[PB_VERSION_MAX_BYTES] = '\n';
+        enc_str(&e, 2, v);
         st = sentinel;
-        check_int_eq(pb_status_response_decode(e.data, e.n, &st), -E2BIG);
+        check_int_eq(pb_status_response_decode(e.data, e.n, &st), -EBADMSG);
         check(memcmp(&st, &sentinel, sizeof st) == 0);
         enc_free(&e);
 
