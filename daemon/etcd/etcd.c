@@ -648,6 +648,15 @@ static int h2_setup(Call *c, const Endpoint *e) {
         return 0;
 }
 
+/* nghttp2 wants nothing more of the connection before our stream has ended: it sent a GOAWAY, having found a
+ * connection error in what etcd sent, or etcd's GOAWAY left nothing to wait for. */
+static int session_ended(Call *c) {
+        if (c->goaway_ours)
+                return free_and_format(c->ret_error, "%s: HTTP/2: etcd broke the protocol (%s)", c->endpoint,
+                                       c->goaway), c->answered ? -EPIPE : -EPROTO;
+        return connection_lost(c, "it ended the HTTP/2 connection", false);
+}
+
 /* Send what is due and read until our stream has ended. */
 static int exchange(Call *c) {
         _cleanup_free_ uint8_t *buf = malloc(ETCD_READ_BYTES);
@@ -671,13 +680,8 @@ static int exchange(Call *c) {
                 k = flush_session(c);
                 if (k < 0)
                         return k;
-                if (!nghttp2_session_want_read(c->session)) {
-                        if (c->goaway_ours)
-                                /* nghttp2 found a connection error in what etcd sent, and ended the connection. */
-                                return free_and_format(c->ret_error, "%s: HTTP/2: etcd broke the protocol (%s)",
-                                                       c->endpoint, c->goaway), c->answered ? -EPIPE : -EPROTO;
-                        return connection_lost(c, "it ended the HTTP/2 connection", false);
-                }
+                if (!nghttp2_session_want_read(c->session))
+                        return session_ended(c);
                 k = SSL_read(c->ssl, buf, ETCD_READ_BYTES);
                 if (k <= 0) {
                         k = tls_wait(c, k);
@@ -1119,6 +1123,10 @@ int etcd_replay_answer(const char *endpoint, const uint8_t *data, size_t n, size
                         break;
                 while ((k = nghttp2_session_mem_send(call.session, &out)) > 0)
                         ;
+                if (k == 0 && !nghttp2_session_want_read(call.session)) {
+                        r = session_ended(&call);
+                        break;
+                }
                 if (k < 0 || off >= n)
                         break;
                 k = nghttp2_session_mem_recv(call.session, data + off, MIN(piece, n - off));
