@@ -223,7 +223,10 @@ static int unreachable(Ctl *ctl, int r) {
 /* An error object from the daemon: print it and return the exit code (69
  * when the backup failed because etcd did not answer, else 1). */
 static int reply_error(struct json_object *o) {
-        const char *code = json_get_string(o, "error");
+        const char *code;
+
+        (void) client_make_terminal_safe(o);
+        code = json_get_string(o, "error");
         if (!code)
                 return 0;
         fprintf(stderr, "etcd-backupctl: %s: %s\n", code, json_get_string(o, "message") ? json_get_string(o, "message") : "");
@@ -303,6 +306,7 @@ static bool json_has_strings(struct json_object *o, const char *key) {
         return true;
 }
 
+/* An answer; printed for people, its strings are made safe for a terminal. */
 static int recv_or_fail(Ctl *ctl, Client *cl, struct json_object **ret) {
         int r = client_recv(cl, ret);
         if (r == -EBADMSG || r == -EFBIG) {
@@ -310,6 +314,8 @@ static int recv_or_fail(Ctl *ctl, Client *cl, struct json_object **ret) {
                         r == -EBADMSG ? "not a JSON object" : "a line too long");
                 return EXIT_FAILURE;
         }
+        if (r >= 0 && !ctl->json)
+                r = client_make_terminal_safe(*ret);
         return r < 0 ? unreachable(ctl, r) : 0;
 }
 

@@ -57,11 +57,8 @@ int client_send(Client *c, struct json_object *o) {
         return r == -EAGAIN ? -ETIMEDOUT : r;
 }
 
-/* The daemon's answers quote text it did not write (file names, etcd's and
- * the store's messages); every string is made safe for a terminal before it
- * is printed, whatever the daemon did. json-c's nesting limit (32) bounds
- * the recursion. */
-static int make_terminal_safe(struct json_object *o) {
+/* json-c's nesting limit (32) bounds the recursion. */
+int client_make_terminal_safe(struct json_object *o) {
         int r = 0;
 
         switch (json_object_get_type(o)) {
@@ -75,12 +72,12 @@ static int make_terminal_safe(struct json_object *o) {
         }
         case json_type_array:
                 for (size_t i = 0; r >= 0 && i < json_object_array_length(o); i++)
-                        r = make_terminal_safe(json_object_array_get_idx(o, i));
+                        r = client_make_terminal_safe(json_object_array_get_idx(o, i));
                 return r;
         case json_type_object: {
                 json_object_object_foreach(o, key, value) {
                         (void) key;
-                        r = make_terminal_safe(value);
+                        r = client_make_terminal_safe(value);
                         if (r < 0)
                                 return r;
                 }
@@ -107,10 +104,6 @@ int client_recv(Client *c, struct json_object **ret) {
                         if (!o || !json_object_is_type(o, json_type_object)) {
                                 json_object_put(o);
                                 return -EBADMSG;
-                        }
-                        if (make_terminal_safe(o) < 0) {
-                                json_object_put(o);
-                                return -ENOMEM;
                         }
                         *ret = o;
                         return 0;

@@ -42,6 +42,13 @@ int client_send(Client *c, struct json_object *o);
  * -ETIMEDOUT when nothing arrived for c->timeout_usec. */
 int client_recv(Client *c, struct json_object **ret);
 
+/* Make every string in o safe to print on a terminal (str_make_terminal_safe()):
+ * the daemon's answers quote text it did not write (file names, etcd's and
+ * the store's messages). Only for what is printed for people: a string sent
+ * back to the daemon (the restore's confirmation) must stay as it came.
+ * 0 or -ENOMEM. */
+int client_make_terminal_safe(struct json_object *o);
+
 /* A string or integer member of o; NULL / 0 when absent or of another type. */
 const char *json_get_string(struct json_object *o, const char *key);
 int64_t json_get_int(struct json_object *o, const char *key);

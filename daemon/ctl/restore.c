@@ -186,12 +186,18 @@ static int stream(Client *c, bool json, bool show_steps, struct json_object **re
                                 "'etcd-backupd-restore@*'" : strerror(-r));
                         return EXIT_FAILURE;
                 }
-                if (json_get_string(o, "error"))
-                        return print_error(o, json);
-                if (json_object_object_get_ex(o, "plan", &result) && json_object_is_type(result, json_type_object)) {
+                /* A plan is made safe to print by the caller, once it holds the backup to confirm as it came. */
+                if (json_object_object_get_ex(o, "plan", &result) && json_object_is_type(result, json_type_object) &&
+                    !json_get_string(o, "error")) {
                         *ret_result = json_object_get(o);
                         return 0;
                 }
+                if (!json && client_make_terminal_safe(o) < 0) {
+                        fprintf(stderr, "etcd-backupctl restore: out of memory\n");
+                        return EXIT_FAILURE;
+                }
+                if (json_get_string(o, "error"))
+                        return print_error(o, json);
                 if (json_object_object_get_ex(o, "result", &result) && json_object_is_type(result, json_type_object)) {
                         if (json && show_steps)
                                 printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -251,8 +257,8 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
         };
         _cleanup_(client_done) Client conn = CLIENT_INIT;
         _cleanup_(json_object_putp) struct json_object *answer = NULL, *result = NULL;
-        _cleanup_free_ char *backup = NULL;
-        const char *socket_path = restore_socket ?: CTL_RESTORE_DEFAULT_SOCKET, *arg, *pinned;
+        _cleanup_free_ char *backup = NULL, *pinned = NULL;
+        const char *socket_path = restore_socket ?: CTL_RESTORE_DEFAULT_SOCKET, *arg;
         struct json_object *plan = NULL;
         bool dry_run = false, yes = false;
         int c, r;
@@ -312,9 +318,15 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 return r;
         /* A dry run's plan comes as its result; a restore's, to be confirmed. */
         if (!json_object_object_get_ex(answer, "plan", &plan) || !json_object_is_type(plan, json_type_object) ||
-            !(pinned = json_get_string(plan, "backup")) ||
+            !json_get_string(plan, "backup") ||
             (!dry_run && json_object_object_get_ex(answer, "dry_run", NULL))) {
                 fprintf(stderr, "etcd-backupctl restore: unexpected answer from the restore service\n");
+                return EXIT_FAILURE;
+        }
+        /* Confirmed as it came; printed made safe for a terminal. */
+        pinned = strdup(json_get_string(plan, "backup"));
+        if (!pinned || (!json && client_make_terminal_safe(answer) < 0)) {
+                fprintf(stderr, "etcd-backupctl restore: out of memory\n");
                 return EXIT_FAILURE;
         }
         if (json && dry_run) {

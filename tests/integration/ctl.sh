@@ -118,6 +118,28 @@ check "status: a failure's text is printed without its controls (rc $rc)" \
 check "status: no escape, C1 or bidi byte reaches the terminal" \
   test -z "$(LC_ALL=C grep -aP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]' <<<"$out")"
 
+# The restore's confirmation names the plan's backup as it came, though
+# the plan is printed made safe: a storage directory may hold bytes a
+# terminal must not get (here C1 CSI and U+202E; é is kept).
+raw=$'/srv/b\xc3\xa9\xc2\x9b\xe2\x80\xae/etcd-0000000000000001-20200101T000000Z-r1.db'
+rm -f "$T/restore.sock" "$T/restore.ready" "$T/confirm.json"
+python3 -c 'import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); open(sys.argv[2], "w").close()
+s.settimeout(20); c, _ = s.accept(); c.settimeout(20); f = c.makefile("rwb")
+f.readline()
+f.write(json.dumps({"plan": {"backup": sys.argv[4], "steps": []}, "confirm_timeout_ms": 10000}).encode() + b"\n")
+f.flush(); open(sys.argv[3], "wb").write(f.readline())
+f.write(json.dumps({"result": {"backup": sys.argv[4], "revision": 1}}).encode() + b"\n"); f.flush(); c.close()' \
+  "$T/restore.sock" "$T/restore.ready" "$T/confirm.json" "$raw" &
+fp=$!
+wait_until 10 test -e "$T/restore.ready"
+out=$("$ETCD_BACKUPCTL" restore latest --yes --socket "$T/restore.sock" 2>&1); rc=$?
+wait "$fp"
+check "restore: the confirmation names the backup as the plan said it (rc $rc)" \
+  test "$(jq -r 'select(.method == "Confirm") | .backup' "$T/confirm.json")" = "$raw"
+check "restore: the plan is printed without its controls" \
+  grep -qF "$(printf 'Backup:     /srv/b\xc3\xa9?????/etcd-')" <<<"$out"
+
 # No daemon and no backup directory yet (a fresh install): list says so,
 # and --json gives an empty array, both exit 0.
 sed "s|$T/b|$T/not-yet|" "$T/c.conf" > "$T/nostore.conf"
