@@ -65,6 +65,8 @@ struct ControlServer {
         sd_event_source *accept_retry;  /* the listener is off after EMFILE */
         bool has_group;
         gid_t gid;
+        dev_t dev;                      /* the socket file the daemon bound (not activated) */
+        ino_t ino;
         ControlCallbacks cb;
         ControlConnection *connections;
         unsigned n_connections;
@@ -486,28 +488,75 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
 
 /* ---- setup ---- */
 
-int control_server_set_group(ControlServer *s, const char *group) {
-        struct group *g;
+/* The connections of those the group no longer lets in are closed: access is
+ * checked when a client connects, and an open connection would keep it. */
+static unsigned close_disallowed(ControlServer *s) {
+        unsigned n = 0;
 
-        s->has_group = false;
-        if (!group || !*group)
-                return 0;
-        errno = 0;
-        g = getgrnam(group);
-        if (!g)
-                return errno > 0 ? -errno : -ENOENT;
-        s->gid = g->gr_gid;
-        s->has_group = true;
-        return 0;
+        for (ControlConnection *c = s->connections, *next; c; c = next) {
+                next = c->next;
+                if (!allowed(s, c->fd, &c->cred)) {
+                        connection_close(c);
+                        n++;
+                }
+        }
+        return n;
 }
 
-/* The daemon's own socket file: 0660 and control.group's, or 0600 without a group. */
+int control_server_set_group(ControlServer *s, const char *group, unsigned *ret_closed) {
+        struct group *g;
+        int r = 0;
+
+        if (ret_closed)
+                *ret_closed = 0;
+        if (group && *group) {
+                errno = 0;
+                g = getgrnam(group);
+                /* Not found is NULL with errno 0 (or one of these); anything else is a lookup that failed
+                 * (NSS, LDAP): the group is kept as it was, and nobody loses access for it. */
+                if (!g && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
+                        return -errno;
+                if (g) {
+                        s->gid = g->gr_gid;
+                        s->has_group = true;
+                } else {
+                        s->has_group = false;
+                        r = -ENOENT;
+                }
+        } else
+                s->has_group = false;
+        if (ret_closed)
+                *ret_closed = close_disallowed(s);
+        return r;
+}
+
+static mode_t file_mode(const ControlServer *s) {
+        return s->has_group ? 0660 : 0600;
+}
+
+/* The daemon's own socket file: 0660 and control.group's, or 0600 without a
+ * group. Changed through the inode the daemon bound, never by its path: a
+ * user who may write the socket's directory could put a symbolic link or
+ * another file there, and root's chmod and chown would follow it. */
 static int set_file_mode(const ControlServer *s, const char *path, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        char proc[64];
+        struct stat st;
         int r;
 
-        if (chmod(path, s->has_group ? 0660 : 0600) < 0)
+        fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return r = -errno, asprintf(ret_error, "cannot open the control socket %s: %m", path), r;
+        if (!S_ISSOCK(st.st_mode) || st.st_dev != s->dev || st.st_ino != s->ino)
+                return asprintf(ret_error, "%s is no longer the socket the daemon bound (%s put in its place?); its "
+                                "mode and group are left as they are: remove it, let only root write its "
+                                "directory, and restart etcd-backupd", path,
+                                S_ISLNK(st.st_mode) ? "a symbolic link" : "another file"), -ESTALE;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if ((st.st_mode & 07777) != file_mode(s) && chmod(proc, file_mode(s)) < 0)
                 return r = -errno, asprintf(ret_error, "cannot chmod %s: %m", path), r;
-        if (s->has_group && geteuid() == 0 && chown(path, (uid_t) -1, s->gid) < 0)
+        if (s->has_group && geteuid() == 0 && st.st_gid != s->gid &&
+            fchownat(fd, "", (uid_t) -1, s->gid, AT_EMPTY_PATH) < 0)
                 return r = -errno, asprintf(ret_error, "cannot chown %s: %m", path), r;
         return 0;
 }
@@ -578,8 +627,8 @@ static int socket_answers(const char *path) {
         return errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;
 }
 
-static int bind_socket(const char *path, const ControlServer *s, char **ret_error) {
-        _cleanup_close_ int fd = -EBADF;
+static int bind_socket(const char *path, ControlServer *s, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF, file = -EBADF;
         _cleanup_free_ char *parent = strdup(path);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct stat st;
@@ -614,8 +663,22 @@ static int bind_socket(const char *path, const ControlServer *s, char **ret_erro
         if (fd < 0)
                 return r = -errno, asprintf(ret_error, "cannot create socket: %m"), r;
         strcpy(sa.sun_path, path);
-        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return r = -errno, asprintf(ret_error, "cannot bind %s: %m", path), r;
+        {
+                /* Made with its mode, never changed by path after (set_file_mode()). */
+                mode_t old = umask(0777 & ~file_mode(s));
+                r = bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 ? -errno : 0;
+                (void) umask(old);
+        }
+        if (r < 0)
+                return asprintf(ret_error, "cannot bind %s: %s", path, strerror(-r)), r;
+        /* The file just bound is a socket of ours; anything else was put there since. */
+        file = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (file < 0 || fstat(file, &st) < 0)
+                return r = -errno, asprintf(ret_error, "cannot open the socket %s just bound: %m", path), r;
+        if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+                return asprintf(ret_error, "%s was replaced right after it was bound; not using it", path), -ESTALE;
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
         r = set_file_mode(s, path, ret_error);
         if (r < 0)
                 return r;
@@ -648,7 +711,7 @@ int control_server_new(sd_event *event, const char *path, const char *group, con
         }
         /* Without the group only root gets in; the owner checks
          * control_server_has_group() and says so. */
-        (void) control_server_set_group(s, group);
+        (void) control_server_set_group(s, group, NULL);
         s->fd = take_activated();
         if (s->fd >= 0) {
                 s->activated = true;

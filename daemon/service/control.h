@@ -59,8 +59,11 @@ int control_server_new(sd_event *event, const char *path, const char *group, con
 ControlServer *control_server_free(ControlServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ControlServer *, control_server_free);
 
-/* Change the group allowed in (after a reload). */
-int control_server_set_group(ControlServer *s, const char *group);
+/* Change the group allowed in (after a reload), and close the connections of
+ * those it no longer lets in (*ret_closed says how many; NULL: not done).
+ * -ENOENT when group names no group: then only root is let in; another
+ * -errno when the lookup failed: then nothing changed. */
+int control_server_set_group(ControlServer *s, const char *group, unsigned *ret_closed);
 
 /* Whether the socket file at path lets the group allowed in connect. The
  * daemon's own socket is given that group and mode 0660 (0600 without a

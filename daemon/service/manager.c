@@ -856,10 +856,17 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
                 config_free(m->config);
                 m->config = TAKE_PTR(c);
-                if (m->control && control_server_set_group(m->control, m->config->control.group) < 0 &&
-                    *m->config->control.group)
+                unsigned closed = 0;
+                r = m->control ? control_server_set_group(m->control, m->config->control.group, &closed) : 0;
+                if (r == -ENOENT)
                         log_warning("control.group \"%s\" does not exist; only root may use the control socket",
                                     m->config->control.group);
+                else if (r < 0)
+                        log_warning("cannot look up control.group \"%s\" (%s); the control socket keeps the group "
+                                    "it had", m->config->control.group, strerror(-r));
+                if (closed > 0)
+                        log_notice("Closed %u control connection%s of users control.group no longer lets in", closed,
+                                   closed == 1 ? "" : "s");
                 check_socket_file(m);
                 rearm_after_reload(m, old_delay_usec);
                 if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)

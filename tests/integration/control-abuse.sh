@@ -11,7 +11,10 @@
 #   epoll, signalfd, timers): only its pipe, the lock and its own files;
 # - when accept() does run out of descriptors (the limit lowered under the
 #   running daemon), the daemon stops accepting instead of spinning, says so,
-#   and accepts again once descriptors are free.
+#   and accepts again once descriptors are free;
+# - a reload that takes the group away closes the member's open connection;
+#   one after the socket was replaced by a symbolic link (its directory
+#   writable by others) changes neither the link's target nor anything else.
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 command -v prlimit >/dev/null || { echo "prlimit missing"; exit 1; }
@@ -237,6 +240,53 @@ wait "$RHOLD"
 prlimit --pid "$DPID" --nofile=1024:1024
 check "descriptors free again: root's status answers" quiet "$ETCD_BACKUPCTL" -s "$sock" --timeout 10 status
 check "the daemon is still running" kill -0 "$DPID"
+
+# ---- a reload that takes the group away ----
+# The member's open connection is closed: access is checked at connect, and
+# the connection would keep what the configuration no longer gives.
+cat > "$sockdir/stay.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(60); s.connect(sys.argv[1])
+s.sendall(b'{"method":"Status"}\n'); buf = b""
+while b"\n" not in buf:
+    buf += s.recv(65536)
+print("answered", flush=True)
+try:
+    rest = s.recv(65536)
+    print("closed" if not rest else "more", flush=True)
+except socket.timeout:
+    print("open", flush=True)
+EOF
+chmod 0644 "$sockdir/stay.py"
+"${MEMBER[@]}" /usr/bin/python3 "$sockdir/stay.py" "$sock" > "$T/stay.out" 2>&1 &
+STAY=$!
+check "member: a connection held open after its answer" wait_until 20 grep -q answered "$T/stay.out"
+conf '*-*-* 02:00:00' | sed 's/group = "nogroup"/group = ""/' > "$T/c.conf"
+kill -HUP "$DPID"
+check "reload to control.group = \"\": the member's connection is closed" wait_until 20 grep -q closed "$T/stay.out"
+wait "$STAY"
+check "the daemon says it closed it" grep -q 'Closed 1 control connection of users control.group no longer lets in' \
+  "$T/daemon.log"
+check "root's status answers after" quiet "$ETCD_BACKUPCTL" -s "$sock" status
+
+# ---- the socket replaced in a directory others may write ----
+# A user who may write the socket's directory (here 0777, not sticky) puts
+# a symbolic link to root's file in the socket's place; the next reload that
+# gives the group back leaves that file alone (root's chmod and chown followed
+# the path: the file became the group's, mode 0660) and says why.
+echo secret > "$T/target"; chmod 0600 "$T/target"
+chmod 0777 "$sockdir"
+"${MEMBER[@]}" sh -c 'mv "$1/control.sock" "$1/control.sock.moved" && ln -s "$2" "$1/control.sock"' _ \
+  "$sockdir" "$T/target"
+check "the member replaced the socket by a symbolic link" test -L "$sock"
+conf '*-*-* 02:00:00' > "$T/c.conf"
+kill -HUP "$DPID"
+check "reload back to nogroup: the daemon refuses to touch what is at the path" \
+  wait_until 20 grep -q "$sock is no longer the socket the daemon bound (a symbolic link put in its place?)" \
+  "$T/daemon.log"
+check "root's file is left as it was (mode $(stat -c '%a %G' "$T/target"))" \
+  test "$(stat -c '%a %G' "$T/target")" = "600 root"
+chmod 0755 "$sockdir"
 daemon_stop
 check "SIGTERM: exit 0" test "$DRC" = 0
 [[ $FAIL -gt 0 ]] && tail -30 "$T/daemon.log" | sed "s/^/# daemon: /"
