@@ -31,7 +31,7 @@ int multipart_abort(S3 *s, const char *path, const char *upload_id, char **ret_d
                        &resp, ret_detail);
         if (r == -EIO && resp.status == 404) {
                 *ret_detail = mfree(*ret_detail);
-                return 0;       /* NoSuchUpload: completed or aborted already */
+                return 1;       /* NoSuchUpload: completed or aborted already */
         }
         return r;
 }

@@ -142,8 +142,8 @@ int s3_list(S3 *s, S3Listing *ret, char **ret_error);
  * own SHA-256), CompleteMultipartUpload; AbortMultipartUpload on failure. */
 int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_detail);
 
-/* AbortMultipartUpload of upload_id at path (encoded); one gone already is no
- * error. 0, or -EIO with *ret_detail, -ENOMEM. */
+/* AbortMultipartUpload of upload_id at path (encoded). 0, 1 when it was gone
+ * already (completed or aborted), or -EIO with *ret_detail, -ENOMEM. */
 int multipart_abort(S3 *s, const char *path, const char *upload_id, char **ret_detail);
 
 /* Every multipart upload under the prefix that was neither completed nor

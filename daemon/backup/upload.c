@@ -25,6 +25,7 @@ void upload_report_done(UploadReport *r) {
         strv_free(r->deleted);
         strv_free(r->aborted);
         free(r->error);
+        free(r->warning);
         *r = (UploadReport) {};
 }
 
@@ -166,18 +167,22 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
  * started before `before` (the store's clock, which SigV4 keeps within
  * minutes of ours). Our own uploads are all completed or aborted by now; an
  * upload whose <Initiated> cannot be read is left, its age unknown. */
+#define SWEEP_OFF "upload.abort_incomplete_after = 0 turns the sweep off, for a store whose lifecycle rule does it"
+#define SWEEP_HINT "the store's user needs s3:ListBucketMultipartUploads and s3:AbortMultipartUpload; " SWEEP_OFF
+
+/* The uploads and the retention went well without it: a sweep that fails is a
+ * warning (rep->warning), not a failed upload. Returns 0 or -ENOMEM. */
 static int abort_incomplete(S3 *s, uint64_t before, UploadReport *rep) {
         _cleanup_(s3_uploads_done) S3Uploads uploads = {};
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        r = multipart_list(s, &uploads, &rep->error);
-        if (r < 0) {
-                if (rep->error)
-                        (void) free_and_format(&rep->error, "%s (upload.abort_incomplete_after = 0 turns this "
-                                               "sweep off, for a store whose lifecycle rule removes them)",
-                                               rep->error);
+        r = multipart_list(s, &uploads, &error);
+        if (r == -ENOMEM)
                 return r;
-        }
+        if (r < 0)
+                return free_and_format(&rep->warning, "unfinished multipart uploads not swept: %s (%s)",
+                                       error ? error : strerror(-r), r == -EIO ? SWEEP_HINT : SWEEP_OFF);
         for (size_t i = 0; i < uploads.n; i++) {
                 const S3Upload *up = &uploads.uploads[i];
                 const char *rest = startswith(up->key, s->prefix);
@@ -192,10 +197,17 @@ static int abort_incomplete(S3 *s, uint64_t before, UploadReport *rep) {
                         return r;
                 (void) format_rfc3339(when, sizeof when, up->initiated_usec);
                 r = multipart_abort(s, path, up->upload_id, &detail);
-                if (r < 0)
-                        return free_and_format(&rep->error, "abort of the unfinished multipart upload of %s, started "
-                                               "%s, at %s: %s", rest, when, s->u->url,
-                                               detail ? detail : strerror(-r)), r;
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        if (!rep->warning)
+                                (void) free_and_format(&rep->warning, "the unfinished multipart upload of %s, started "
+                                                       "%s, at %s cannot be aborted: %s (%s)", rest, when,
+                                                       s->u->url, detail ? detail : strerror(-r), SWEEP_HINT);
+                        continue;
+                }
+                if (r > 0)
+                        continue;       /* gone already */
                 if (asprintf(&entry, "%s (started %s)", rest, when) < 0)
                         return -ENOMEM;
                 r = strv_consume(&rep->aborted, TAKE_PTR(entry));

@@ -30,6 +30,7 @@ typedef struct UploadReport {
         char **aborted;         /* "NAME (started TIME)" of each unfinished multipart upload aborted */
         unsigned multipart;     /* how many of the uploads were multipart */
         char *error;            /* the first error, a sentence; NULL if none */
+        char *warning;          /* what failed without failing the upload (the sweep), a sentence; NULL if none */
 } UploadReport;
 
 void upload_report_done(UploadReport *r);
@@ -44,8 +45,8 @@ void upload_report_done(UploadReport *r);
  * u->abort_incomplete_after_usec, every unfinished multipart upload of a
  * backup under the prefix that was started longer ago than that before the
  * sync began is aborted (left by an upload whose abort failed or never ran,
- * or by a CreateMultipartUpload retried after its answer was lost). Stops
- * at the first error.
+ * or by a CreateMultipartUpload retried after its answer was lost); a sweep
+ * that fails sets ret->warning, not an error. Stops at the first error.
  * The secret is read from u->secret_access_key_file and never reported.
  *
  * *ret is reset first and always filled (what was done before an error

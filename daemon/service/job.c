@@ -128,6 +128,8 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
                 ret->uploaded = TAKE_PTR(up.uploaded);
                 ret->remote_pruned = TAKE_PTR(up.deleted);
                 ret->remote_aborted = TAKE_PTR(up.aborted);
+                if (up.warning)
+                        append_format(&ret->warning, "%s", up.warning);
         }
 
         /* What stayed; without a listing this only loses a metric. */
