@@ -407,6 +407,10 @@ static int connection_lost(Call *c, const char *detail, bool cert_alert) {
         const EtcdTls *tls = c->tls;
         char with_goaway[512];
 
+        if (c->goaway_ours)
+                /* Our session ended the connection on etcd's protocol error; the loss followed from it. */
+                return free_and_format(c->ret_error, "%s: HTTP/2: etcd broke the protocol (%s; then %s)", c->endpoint,
+                                       c->goaway, detail), c->answered ? -EPIPE : -EPROTO;
         if (c->goaway[0]) {
                 snprintf(with_goaway, sizeof with_goaway, "%s; %s", detail, c->goaway);
                 detail = with_goaway;
@@ -416,9 +420,11 @@ static int connection_lost(Call *c, const char *detail, bool cert_alert) {
                 return free_and_format(c->ret_error, "%s: the connection to etcd broke off in the middle of the answer: "
                                        "%s", c->endpoint, detail), -EPIPE;
         if (c->heard)
-                /* It spoke HTTP/2, so it had accepted our certificate. */
+                /* It spoke HTTP/2, so it had accepted our certificate. A GOAWAY with an error code says why. */
                 return free_and_format(c->ret_error, "%s: etcd closed the connection before answering, after "
-                                       "accepting it (%s): was etcd stopping?", c->endpoint, detail), -ECONNRESET;
+                                       "accepting it (%s)%s", c->endpoint, detail,
+                                       c->goaway[0] && c->goaway_code != NGHTTP2_NO_ERROR ? "" :
+                                       ": was etcd stopping?"), -ECONNRESET;
         if (cert_alert && !tls->cert)
                 return free_and_format(c->ret_error, "%s: etcd requires a client certificate and none is configured "
                                        "(etcd.cert, etcd.key) (%s)", c->endpoint, detail), -EACCES;
