@@ -38,7 +38,7 @@ int multipart_abort(S3 *s, const char *path, const char *upload_id, char **ret_d
 
 int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_detail) {
         _cleanup_(s3_response_done) S3Response resp = {};
-        _cleanup_free_ char *upload_id = NULL, *query = NULL, *xml = NULL;
+        _cleanup_free_ char *upload_id = NULL, *query = NULL, *xml = NULL, *abort_detail = NULL;
         _cleanup_strv_free_ char **etags = NULL;
         uint64_t part = s->u->part_size_bytes, nparts;
         char sha[SHA256_HEX_MAX];
@@ -152,11 +152,9 @@ int multipart_put(S3 *s, const char *path, int fd, uint64_t size, char **ret_det
                 goto fail;
         }
         return 0;
-fail: {
-        _cleanup_free_ char *detail = NULL;
-        (void) multipart_abort(s, path, upload_id, &detail);
+fail:
+        (void) multipart_abort(s, path, upload_id, &abort_detail);
         return r;
-}
 }
 
 /* Pages of ListMultipartUploads at most, as for a listing. */

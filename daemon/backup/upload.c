@@ -163,14 +163,14 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         return 0;
 }
 
-/* Abort every unfinished multipart upload of a backup under the prefix
- * started before `before` (the store's clock, which SigV4 keeps within
- * minutes of ours). Our own uploads are all completed or aborted by now; an
- * upload whose <Initiated> cannot be read is left, its age unknown. */
 #define SWEEP_OFF "upload.abort_incomplete_after = 0 turns the sweep off, for a store whose lifecycle rule does it"
 #define SWEEP_HINT "the store's user needs s3:ListBucketMultipartUploads and s3:AbortMultipartUpload; " SWEEP_OFF
 
-/* The uploads and the retention went well without it: a sweep that fails is a
+/* Abort every unfinished multipart upload of a backup under the prefix
+ * started before `before` (the store's clock, which SigV4 keeps within
+ * minutes of ours). Our own uploads are all completed or aborted by now; an
+ * upload whose <Initiated> cannot be read is left, its age unknown. The
+ * uploads and the retention went well without it: a sweep that fails is a
  * warning (rep->warning), not a failed upload. Returns 0 or -ENOMEM. */
 static int abort_incomplete(S3 *s, uint64_t before, UploadReport *rep) {
         _cleanup_(s3_uploads_done) S3Uploads uploads = {};
