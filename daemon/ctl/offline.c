@@ -380,6 +380,7 @@ static bool backup_encrypted(const Source *src) {
 /* Append the identities of the age key file at file to k. Returns 0, or
  * the exit code. */
 static int keys_add_file(const char *cmd, Keys *k, const char *file, const char *source, bool insecure) {
+        _cleanup_free_ char *why = NULL;
         AgeIdentity *ids = NULL, *all;
         struct stat st;
         size_t n = 0;
@@ -393,18 +394,10 @@ static int keys_add_file(const char *cmd, Keys *k, const char *file, const char 
                         (unsigned) (st.st_mode & 07777));
                 return EXIT_FAILURE;
         }
-        r = age_identity_load_file(file, &ids, &n);
+        r = age_identity_load_file(file, &ids, &n, &why);
         if (r < 0) {
-                const char *why = strerror(-r);
-
-                if (r == -EBADMSG)
-                        why = "not an age identity file (one AGE-SECRET-KEY-1... per line)";
-                else if (r == -ENOKEY)
-                        why = "no age identity in it";
-                else if (r == -EFBIG)
-                        why = "too large for an age identity file";
-                fprintf(stderr, "etcd-backupctl %s: cannot load the age identities of %s: %s\n", cmd,
-                        source, why);
+                fprintf(stderr, "etcd-backupctl %s: cannot load the age identities of %s: %s\n", cmd, source,
+                        why ? why : strerror(-r));
                 return EXIT_FAILURE;
         }
         if (k->n == 0) {

@@ -370,7 +370,31 @@ static bool identity_line_skipped(const char *line, size_t len) {
         return len == 0 || line[0] == '#';
 }
 
-int age_identities_parse(const char *text, size_t size, AgeIdentity **ret, size_t *ret_n) {
+/* Why a line is not an identity, in words that quote nothing of it (it may
+ * be a key with a typo). */
+static const char *identity_line_refused(const char *line, size_t len) {
+        if (memchr(line, 0, len))
+                return "it holds a NUL byte (a binary file?)";
+        if (len >= AGE_IDENTITY_LINE_MAX_BYTES)
+                return "it is longer than any age identity";
+        if (line[0] == ' ' || line[0] == '\t')
+                return "it begins with a space or a tab, which age does not take either";
+        if (len >= 4 && memcmp(line, "age1", 4) == 0)
+                return "it is a public key (age1...), which cannot open a backup; the identity is the "
+                       "AGE-SECRET-KEY-1... line age-keygen wrote";
+        if (len >= 11 && memcmp(line, "AGE-PLUGIN-", 11) == 0)
+                return "it is an age plugin's identity (AGE-PLUGIN-...), and plugins are not supported; use an "
+                       "X25519 identity (AGE-SECRET-KEY-1...)";
+        if (len >= 10 && memcmp(line, "-----BEGIN", 10) == 0)
+                return "it begins an armored age file, not a key";
+        if (len >= 16 && memcmp(line, "AGE-SECRET-KEY-1", 16) == 0)
+                return "it is not a valid AGE-SECRET-KEY-1... identity (its checksum or length is wrong: a typo, "
+                       "or cut?)";
+        return "it is not an age identity (one AGE-SECRET-KEY-1... per line, as age-keygen writes them)";
+}
+
+int age_identities_parse(const char *text, size_t size, AgeIdentity **ret, size_t *ret_n, size_t *ret_line,
+                         const char **ret_why) {
         AgeIdentity *ids = NULL;
         const char *line;
         size_t pos = 0, len, count = 0, i = 0;
@@ -387,21 +411,27 @@ int age_identities_parse(const char *text, size_t size, AgeIdentity **ret, size_
                 return -ENOMEM;
 
         pos = 0;
-        while (next_line(text, size, &pos, &line, &len)) {
+        for (size_t number = 1; next_line(text, size, &pos, &line, &len); number++) {
                 char buf[AGE_IDENTITY_LINE_MAX_BYTES];
 
                 if (identity_line_skipped(line, len))
                         continue;
-                if (len >= sizeof buf || memchr(line, 0, len)) {
+                if (len >= sizeof buf || memchr(line, 0, len))
                         r = -EBADMSG;
-                        break;
+                else {
+                        memcpy(buf, line, len);
+                        buf[len] = 0;
+                        r = age_identity_parse(buf, &ids[i]);
+                        OPENSSL_cleanse(buf, sizeof buf);
                 }
-                memcpy(buf, line, len);
-                buf[len] = 0;
-                r = age_identity_parse(buf, &ids[i]);
-                OPENSSL_cleanse(buf, sizeof buf);
                 if (r < 0) {
-                        r = r == -EINVAL ? -EBADMSG : r;
+                        if (r == -EINVAL || r == -EBADMSG) {
+                                r = -EBADMSG;
+                                if (ret_line)
+                                        *ret_line = number;
+                                if (ret_why)
+                                        *ret_why = identity_line_refused(line, len);
+                        }
                         break;
                 }
                 i++;

@@ -67,8 +67,11 @@ int age_identity_parse(const char *s, AgeIdentity *ret);
  * lines are skipped, a trailing CR is ignored. Returns 0 with a new array in
  * *ret (free with age_identities_free()) and its length in *ret_n; -EBADMSG
  * when a line is anything else (also a public key or an armored or binary
- * file), -ENOKEY when the text holds no identity, -ENOMEM. */
-int age_identities_parse(const char *text, size_t size, AgeIdentity **ret, size_t *ret_n);
+ * file), with its number (from 1) in *ret_line and why in *ret_why (a static
+ * string that quotes nothing of the line; both optional), -ENOKEY when the
+ * text holds no identity, -ENOMEM. */
+int age_identities_parse(const char *text, size_t size, AgeIdentity **ret, size_t *ret_n, size_t *ret_line,
+                         const char **ret_why);
 
 /* The public key of an identity. Returns 0 or -EINVAL for NULL. */
 int age_identity_to_recipient(const AgeIdentity *id, AgeRecipient *ret);

@@ -487,10 +487,12 @@ static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t 
         int r;
 
         if (c->encryption.identity_file) {
-                r = age_identity_load_file(c->encryption.identity_file, &ids, &n_ids);
+                _cleanup_free_ char *why = NULL;
+
+                r = age_identity_load_file(c->encryption.identity_file, &ids, &n_ids, &why);
                 if (r < 0 && r != -ENOENT) {
                         snprintf(reason, reason_size, "cannot read encryption.identity_file %s: %s",
-                                 c->encryption.identity_file, strerror(-r));
+                                 c->encryption.identity_file, why ? why : strerror(-r));
                         return r;
                 }
         }

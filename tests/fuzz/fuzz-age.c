@@ -10,7 +10,8 @@
  * sink the same bytes, in chunks of at most 64 KiB; the result must be one of
  * the documented errors, and an error must stick. The first bytes are also
  * tried as a recipient, an identity and generic Bech32: whatever parses must
- * format back to exactly the same string.
+ * format back to exactly the same string. The whole input is also read as an
+ * identity file.
  */
 
 #include <errno.h>
@@ -122,6 +123,25 @@ static void fuzz_strings(const uint8_t *data, size_t size) {
         }
 }
 
+/* The input as an identity file: its identities, or a refused line's
+ * number within the text and a reason. */
+static void fuzz_identity_file(const uint8_t *data, size_t size) {
+        AgeIdentity *ids = NULL;
+        const char *why = NULL;
+        size_t n = 0, line = 0, lines = 1;
+        int r;
+
+        r = age_identities_parse((const char *) data, size, &ids, &n, &line, &why);
+        require(r == 0 || r == -EBADMSG || r == -ENOKEY);
+        if (r == 0) {
+                require(n > 0 && ids);
+                ids = age_identities_free(ids, n);
+        }
+        for (size_t i = 0; i < size; i++)
+                lines += data[i] == '\n';
+        require(r != -EBADMSG || (line >= 1 && line <= lines && why && *why));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static AgeIdentity id;
         static bool loaded;
@@ -147,5 +167,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 require(age_detect(data, size) == 0);
 
         fuzz_strings(data, size);
+        fuzz_identity_file(data, size);
         return 0;
 }

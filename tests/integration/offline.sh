@@ -488,8 +488,15 @@ check "age: a missing identity file exits 1 naming it" \
   test $rc -eq 1 -a -n "$(grep -F "$T/does-not-exist" "$T/out")"
 install -m 0600 "$T/age-zstd.conf" "$T/no-identity"
 "$C" inspect --identity "$T/no-identity" "$f" > "$T/out" 2>&1; rc=$?
-check "age: a file that holds no identity exits 1" \
-  test $rc -eq 1 -a -n "$(grep 'not an age identity file' "$T/out")"
+line=$(awk '!/^[ \t]*$/ && !/^#/ { print NR; exit }' "$T/no-identity")
+check "age: a file that holds no identity exits 1 naming its first other line" \
+  test $rc -eq 1 -a -n "$(grep -F "$T/no-identity: line $line: it is " "$T/out")"
+printf '# public key of the test key\n%s\n' "$pub1" > "$T/public-only"
+chmod 0600 "$T/public-only"
+"$C" inspect --identity "$T/public-only" "$f" > "$T/out" 2>&1; rc=$?
+check "age: a public key given as the identity exits 1 saying it is one, without quoting it" \
+  test $rc -eq 1 -a -n "$(grep -F "line 2: it is a public key (age1...)" "$T/out")" \
+    -a -z "$(grep -F "$pub1" "$T/out")"
 (cd / && "$C" -c "$T/bad.conf" inspect --identity "$T/key1" "$f" >/dev/null 2>&1); rc=$?
 check "age: --identity never loads the config (a bad one is fine)" test $rc -eq 0
 (cd / && "$C" -c "$T/bad.conf" inspect "$f" >/dev/null 2>&1); rc=$?

@@ -199,7 +199,7 @@ static void key_make(Key *k, const char *name) {
                 write_file(k->path, b.data, b.size);
                 buf_done(&b);
         }
-        check_int_eq(age_identity_load_file(k->path, &ids, &n), 0);
+        check_int_eq(age_identity_load_file(k->path, &ids, &n, NULL), 0);
         check_int_eq(n, 1);
         k->id = ids[0];
         age_identities_free(ids, n);
@@ -574,7 +574,7 @@ static void test_identity_file(void) {
         buf_adds(&b, " \r\n\n   \n");
         buf_adds(&b, "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX");
         write_file(p, b.data, b.size);
-        check_int_eq(age_identity_load_file(p, &ids, &n), 0);
+        check_int_eq(age_identity_load_file(p, &ids, &n, NULL), 0);
         check_int_eq(n, 2);
         check(memcmp(&ids[0], &k->id, sizeof k->id) == 0);
         check_int_eq(ids[1].secret_key[0], 0x42);
@@ -590,37 +590,63 @@ static void test_identity_file(void) {
         };
         for (size_t i = 0; i < ELEMENTSOF(junk); i++) {
                 write_file(p, junk[i], strlen(junk[i]));
-                check_int_eq(age_identity_load_file(p, &ids, &n), -EBADMSG);
+                check_int_eq(age_identity_load_file(p, &ids, &n, NULL), -EBADMSG);
+        }
+        /* The line refused is named, and why, without quoting it. */
+        static const struct {
+                const char *text;
+                size_t line;
+                const char *why;
+        } refused[] = {
+                { "# created\n\nage1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj\n", 3, "public key" },
+                { "AGE-PLUGIN-YUBIKEY-1QQQQQQ\n", 1, "plugin" },
+                { "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n", 1, "armored" },
+                { "# k\r\nAGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEY\n", 2,
+                  "checksum" },
+                { "\n\n\n AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX", 4, "space" },
+                { "# comment\nhello\n", 2, "one AGE-SECRET-KEY-1... per line" },
+                { "#\nx\0y\n", 2, "NUL" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                size_t line = 0, len = strlen(refused[i].text);
+                const char *why = NULL;
+
+                if (streq(refused[i].why, "NUL"))
+                        len = 6;
+                check_int_eq(age_identities_parse(refused[i].text, len, &ids, &n, &line, &why), -EBADMSG);
+                check_int_eq(line, refused[i].line);
+                check(why && strstr(why, refused[i].why));
+                check(why && !strstr(why, "zvkyg") && !strstr(why, "YUBIKEY") && !strstr(why, "GFPYY"));
         }
         b.size = 0;
         buf_adds(&b, s);
         buf_add(&b, "\0\n", 2);
         write_file(p, b.data, b.size);
-        check_int_eq(age_identity_load_file(p, &ids, &n), -EBADMSG);
+        check_int_eq(age_identity_load_file(p, &ids, &n, NULL), -EBADMSG);
         /* A long line. */
         b.size = 0;
         for (unsigned i = 0; i < 300; i++)
                 buf_adds(&b, "A");
         write_file(p, b.data, b.size);
-        check_int_eq(age_identity_load_file(p, &ids, &n), -EBADMSG);
+        check_int_eq(age_identity_load_file(p, &ids, &n, NULL), -EBADMSG);
 
         /* Nothing in it. */
         write_file(p, "", 0);
-        check_int_eq(age_identity_load_file(p, &ids, &n), -ENOKEY);
+        check_int_eq(age_identity_load_file(p, &ids, &n, NULL), -ENOKEY);
         write_file(p, "# only a comment\n\n", 18);
-        check_int_eq(age_identity_load_file(p, &ids, &n), -ENOKEY);
+        check_int_eq(age_identity_load_file(p, &ids, &n, NULL), -ENOKEY);
 
         /* Too big, even if it were all comments. */
         b.size = 0;
         while (b.size <= AGE_IDENTITY_FILE_MAX_BYTES)
                 buf_adds(&b, "# padding padding padding padding padding padding padding padding\n");
         write_file(p, b.data, b.size);
-        check_int_eq(age_identity_load_file(p, &ids, &n), -EFBIG);
+        check_int_eq(age_identity_load_file(p, &ids, &n, NULL), -EFBIG);
         b.size = AGE_IDENTITY_FILE_MAX_BYTES;
         write_file(p, b.data, b.size);
-        check_int_eq(age_identity_load_file(p, &ids, &n), -ENOKEY);
+        check_int_eq(age_identity_load_file(p, &ids, &n, NULL), -ENOKEY);
 
-        check_int_eq(age_identity_load_file("/nonexistent/test-age", &ids, &n), -ENOENT);
+        check_int_eq(age_identity_load_file("/nonexistent/test-age", &ids, &n, NULL), -ENOENT);
         buf_done(&b);
 }
 
