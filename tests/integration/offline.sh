@@ -535,7 +535,8 @@ for d in flip cut; do
 done
 
 # Random damage to the encrypted gzip backup: every copy differs from the
-# original, so every command must refuse it, with exit 1 and never a signal.
+# original (no byte is flipped twice), so every command must refuse it, with
+# exit 1 and never a signal.
 # AGE_RANDOM_ROUNDS (default 40) copies; RANDOM_SEED as above.
 src=${AGE[gzip]}; size=$(stat -c %s "$src")
 crashes=0 passed=0 runs=0
@@ -544,7 +545,9 @@ for i in $(seq 1 ${AGE_RANDOM_ROUNDS:-40}); do
   case $(( i % 4 )) in
     0) truncate -s $(( (RANDOM * 32768 + RANDOM) % size )) "$T/r.age" ;;
     1) head -c $(( 1 + RANDOM % 3000 )) /dev/urandom >> "$T/r.age" ;;
-    *) for _ in $(seq 1 $(( 1 + RANDOM % 4 ))); do flip "$T/r.age" $(( (RANDOM * 32768 + RANDOM) % size )); done ;;
+    # Distinct offsets: a byte flipped twice would be the original again.
+    *) for o in $(for _ in $(seq 1 $(( 1 + RANDOM % 4 ))); do echo $(( (RANDOM * 32768 + RANDOM) % size )); done |
+                  sort -nu); do flip "$T/r.age" "$o"; done ;;
   esac
   for cmd in verify inspect audit "get /app/ --prefix"; do
     # shellcheck disable=SC2086
