@@ -21,6 +21,7 @@
 #include "format/k8s-key.h"
 #include "format/k8s-object.h"
 #include "util/macro.h"
+#include "util/str.h"
 
 static const char *const output_names[_CTL_K8S_OUTPUT_MAX] = {
         [CTL_K8S_OUTPUT_SIMPLE] = "simple",
@@ -247,6 +248,14 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
                     (namespace && !streq_ptr(row->key.namespace, namespace))) {
                         k8s_key_clear(&row->key);
                         continue;
+                }
+                /* The key's segments are the backup's bytes: in the table, printed safe for a
+                 * terminal; in JSON as they are. */
+                if (!json) {
+                        (void) str_make_terminal_safe(row->key.resource);
+                        if (row->key.namespace)
+                                (void) str_make_terminal_safe(row->key.namespace);
+                        (void) str_make_terminal_safe(row->key.name);
                 }
                 row->mod_revision = kvs[i].mod_revision;
                 enc_value_parse(kvs[i].value, kvs[i].value_size, &v);
