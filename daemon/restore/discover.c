@@ -315,6 +315,8 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
         }
         if (r < 0)
                 goto finish;
+        manifest_kubernetes_flag_names(src[0].m);
+        manifest_kubernetes_flag_names(src[1].m);
 
         r = lookup(src, 2, "--etcd-servers", false, false, &d->etcd_servers, ret_error);
         if (r >= 0)

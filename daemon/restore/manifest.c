@@ -18,6 +18,7 @@
 
 #include "restore/manifest.h"
 #include "util/io.h"
+#include "util/path.h"
 #include "util/str.h"
 
 typedef struct Walk {
@@ -349,6 +350,29 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
         return 0;
 }
 
+/* An absolute path without "//", "." components and a trailing '/', in place ("/" stays "/"). */
+static void path_clean_in_place(char *path) {
+        char *out = path;
+
+        for (const char *p = path; *p;) {
+                size_t n;
+
+                while (*p == '/')
+                        p++;
+                n = strcspn(p, "/");
+                if (n == 0 || (n == 1 && p[0] == '.')) {
+                        p += n;
+                        continue;
+                }
+                *out++ = '/';
+                memmove(out, p, n);
+                out += n;
+                p += n;
+        }
+        if (out == path)
+                *out++ = '/';
+        *out = '\0';
+}
 static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
         static const char where[] = "spec.containers[0]";
         _cleanup_free_ unsigned *lines = NULL;
@@ -452,6 +476,14 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
                 if (mount->mount_path[0] != '/')
                         return walk_error(w, item, "%s.mountPath \"%s\" is not an absolute path", what,
                                           mount->mount_path);
+                /* As the kubelet refuses them; and the runtime mounts at the clean path. */
+                if (path_has_dotdot(mount->mount_path))
+                        return walk_error(w, item, "%s.mountPath \"%s\" has a '..' component", what,
+                                          mount->mount_path);
+                path_clean_in_place(mount->mount_path);
+                if (mount->sub_path && (mount->sub_path[0] == '/' || path_has_dotdot(mount->sub_path)))
+                        return walk_error(w, item, "%s.subPath \"%s\" is not a relative path below the volume "
+                                          "(the kubelet refuses it)", what, mount->sub_path);
         }
         return 0;
 }
@@ -494,6 +526,9 @@ static int read_volumes(Walk *w, Manifest *m, yaml_node_t *volumes) {
                         return r;
                 if (v->host_path[0] != '/')
                         return walk_error(w, hp, "%s.path \"%s\" is not an absolute path", hp_what, v->host_path);
+                if (path_has_dotdot(v->host_path))
+                        return walk_error(w, hp, "%s.path \"%s\" has a '..' component (the kubelet refuses it)",
+                                          hp_what, v->host_path);
         }
         return 0;
 }
@@ -706,6 +741,13 @@ int manifest_from_argv(const char *file, char *const *argv, Manifest **ret) {
                 return r;
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+void manifest_kubernetes_flag_names(Manifest *m) {
+        for (size_t i = 0; m && i < m->n_flags; i++)
+                for (char *c = m->flags[i].name; *c; c++)
+                        if (*c == '_')
+                                *c = '-';
 }
 
 static const char *flag_key(const char *flag) {

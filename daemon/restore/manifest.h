@@ -86,6 +86,13 @@ int manifest_load(const char *path, Manifest **ret, char **ret_error);
  * volumes. file names it in messages. Returns 0, -E2BIG or -ENOMEM. */
 int manifest_from_argv(const char *file, char *const *argv, Manifest **ret);
 
+/* Kubernetes' own programs (kube-apiserver, kube-controller-manager,
+ * kube-scheduler) read '_' in a flag's name as '-' (component-base's
+ * WordSepNormalizeFunc): --etcd_cafile is --etcd-cafile, and the later of
+ * the two wins. Call this on their manifests and command lines, not on
+ * etcd's (Go's flag package takes names as written). NULL is fine. */
+void manifest_kubernetes_flag_names(Manifest *m);
+
 /* m->env, an empty list when the pod has none (never NULL: for
  * member_setting(), whose NULL means "no environment is read"). */
 char *const *manifest_env(const Manifest *m);

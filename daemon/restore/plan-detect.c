@@ -111,6 +111,7 @@ static int plan_systemd(RestorePlan *p, const Config *c, char **ret_error) {
                         return free_and_format(ret_error, "cannot tell where kube-apiserver serves: %s",
                                                err ? err : strerror(-r)), r;
                 r = manifest_from_argv(p->apiserver_unit, argv, &m);
+                manifest_kubernetes_flag_names(m);
                 if (r == -E2BIG)
                         return free_and_format(ret_error, "%s: ExecStart= has too many arguments", p->apiserver_unit),
                                -EBADMSG;
@@ -188,6 +189,7 @@ int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
                 r = manifest_load(apiserver_manifest, &m, ret_error);
                 if (r < 0)
                         return r == -EFBIG || r == -E2BIG ? -EBADMSG : r;
+                manifest_kubernetes_flag_names(m);
                 r = plan_apiserver(p, c, m, true, ret_error);
                 if (r < 0)
                         return r;

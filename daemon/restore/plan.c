@@ -132,7 +132,7 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
         while (len > 1 && p->data_dir[len - 1] == '/')
                 p->data_dir[--len] = '\0';
         if (p->data_dir[0] != '/' || len <= 1 || streq(path_basename(p->data_dir), ".") ||
-            streq(path_basename(p->data_dir), "..") || len > PATH_MAX - 64)
+            path_has_dotdot(p->data_dir) || len > PATH_MAX - 64)
                 return free_and_format(ret_error, "the data dir \"%s\" (%s) cannot be restored into",
                                        p->member.data_dir.value, p->member.data_dir.source), -EINVAL;
         p->parent_dir = path_dirname(p->data_dir);

@@ -108,8 +108,10 @@ int static_pod_serving(const char *dir, const char *file, uint16_t default_port,
         if (r < 0)
                 return free_and_format(ret_error, "cannot look for %s: %s", path, strerror(-r)), r;
         r = manifest_load(path, &m, ret_error);
-        if (r >= 0)
+        if (r >= 0) {
+                manifest_kubernetes_flag_names(m);
                 r = command_port(m, "--secure-port", default_port, true, ret_port, ret_error);
+        }
         if (r >= 0)
                 r = command_address(m, "--bind-address", ret_address, ret_error);
         return r;

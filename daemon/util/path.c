@@ -26,3 +26,15 @@ bool path_exists(const char *path) {
         struct stat st;
         return lstat(path, &st) >= 0 || errno != ENOENT;
 }
+
+bool path_has_dotdot(const char *path) {
+        for (const char *p = path; *p;) {
+                size_t n = strcspn(p, "/");
+
+                if (n == 2 && p[0] == '.' && p[1] == '.')
+                        return true;
+                p += n;
+                p += *p == '/';
+        }
+        return false;
+}

@@ -15,6 +15,9 @@ const char *path_basename(const char *path);
  * caller frees; NULL on ENOMEM. */
 char *path_dirname(const char *path);
 
+/* Whether a '/'-separated path has a ".." component. */
+bool path_has_dotdot(const char *path);
+
 /* False only when lstat() says ENOENT: a name that cannot be checked counts
  * as taken. */
 bool path_exists(const char *path);

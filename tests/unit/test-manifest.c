@@ -196,6 +196,19 @@ static void test_flag_forms(void) {
         check(!a->program);
         check_str_eq(manifest_flag(a, "--data-dir", NULL), "/x");
         check_str_eq(manifest_flag(a, "--name", NULL), "y");
+
+        /* Kubernetes' programs read '_' as '-' in a flag's name, the later one winning; etcd does not. */
+        _cleanup_(manifest_freep) Manifest *k = parse_ok(
+                "spec:\n  containers:\n  - command: [kube-apiserver, --etcd-cafile=/a, --etcd_cafile=/b,\n"
+                "      --etcd-servers=https://x:2379, --etcd_servers=https://y:2379]\n");
+        check_str_eq(manifest_flag(k, "--etcd-cafile", NULL), "/a");
+        manifest_kubernetes_flag_names(k);
+        check_str_eq(manifest_flag(k, "--etcd-cafile", &line), "/b");
+        check_int_eq(line, 3);
+        check_int_eq(manifest_flag_all(k, "--etcd-servers", &all), 2);
+        check_str_eq(all[1], "https://y:2379");
+        all = strv_free(all);
+        manifest_kubernetes_flag_names(NULL);
 }
 
 static void test_host_paths(void) {
@@ -258,6 +271,27 @@ static void test_host_paths(void) {
         check_int_eq(manifest_host_path(m, "/var/lib/./etcd", &host, NULL), -EINVAL);
         check_int_eq(manifest_host_path(m, "/var//lib", &host, NULL), -EINVAL);
         check(!host);
+
+        /* A mountPath as the runtime mounts it (clean): the deeper mount wins over /var. */
+        _cleanup_(manifest_freep) Manifest *c = parse_ok(
+                "spec:\n  containers:\n  - command: [etcd]\n    volumeMounts:\n"
+                "    - {name: var, mountPath: /var}\n    - {name: etcd-data, mountPath: '/var//lib/./etcd/.'}\n"
+                "  volumes:\n  - {name: var, hostPath: {path: /srv/other}}\n"
+                "  - {name: etcd-data, hostPath: {path: /var/lib/etcd}}\n");
+        check_str_eq(c->mounts[1].mount_path, "/var/lib/etcd");
+        check_host(c, "/var/lib/etcd/data", "/var/lib/etcd/data");
+
+        /* What the kubelet refuses: a subPath that climbs or is absolute, a hostPath or mountPath with "..". */
+        parse_bad("spec:\n  containers:\n  - volumeMounts:\n    - {name: d, mountPath: /var/lib/etcd, subPath: "
+                  "../../../root}\n", -EBADMSG, "t.yaml:4: spec.containers[0].volumeMounts[0].subPath "
+                  "\"../../../root\" is not a relative path below the volume");
+        parse_bad("spec:\n  containers:\n  - volumeMounts:\n    - {name: d, mountPath: /x, subPath: /etc}\n",
+                  -EBADMSG, "subPath \"/etc\" is not a relative path below the volume");
+        parse_bad("spec:\n  containers:\n  - volumeMounts:\n    - {name: d, mountPath: /x/../y}\n", -EBADMSG,
+                  "mountPath \"/x/../y\" has a '..' component");
+        parse_bad("spec:\n  containers:\n  - command: [etcd]\n  volumes:\n  - name: d\n    hostPath: {path: "
+                  "/var/lib/etcd/../../root}\n", -EBADMSG, "t.yaml:6: spec.volumes[0].hostPath.path "
+                  "\"/var/lib/etcd/../../root\" has a '..' component");
 }
 
 static void test_errors(void) {
