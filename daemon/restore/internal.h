@@ -62,6 +62,9 @@ typedef struct Run {
         bool nospace_alarm;             /* the last healthy answer reported etcd's NOSPACE alarm */
         /* kube-controller-manager's, kube-scheduler's port answered before the restore */
         bool controller_answered[N_CONTROLLER_PODS];
+        /* systemd mode: the controllers' units that were active and the restart stopped */
+        const char *controllers_stopped[N_CONTROLLER_PODS];
+        size_t n_controllers_stopped;
         dev_t db_dev;                   /* the restored member/snap/db the swap put in place */
         ino_t db_ino;
         char *error;

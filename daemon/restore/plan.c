@@ -283,8 +283,8 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
                 while (held && (f = readdir(held))) {
                         if (streq(f->d_name, ".") || streq(f->d_name, ".."))
                                 continue;
-                        if (free_and_format(&found, "%s%s%s/%s", found ? found : "", found ? ", " : "", dir,
-                                            f->d_name) < 0 ||
+                        if ((free_and_format(&found, "%s%s%s/%s", found ? found : "", found ? ", " : "", dir,
+                                             f->d_name), !found) ||
                             (!tag && !(tag = strdup(de->d_name + strlen(HELD_DIR_PREFIX)))))
                                 return -ENOMEM;
                 }
@@ -325,7 +325,7 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
                 text[n] = '\0';
                 for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
                      line = strtok_r(NULL, "\n", &save))
-                        if (free_and_format(&said, "%s%s%s", said ? said : "", said ? "; " : "", line) < 0)
+                        if (free_and_format(&said, "%s%s%s", said ? said : "", said ? "; " : "", line), !said)
                                 return -ENOMEM;
         }
         if (!said && !(said = strdup("not a record a restore wrote (not root's regular file): not quoted")))
@@ -694,11 +694,11 @@ static int plan_members(RestorePlan *p, const Config *c, char **ret_error) {
                         u += n + (u[n] == ',');
                 }
                 if (free_and_format(&all, "%s%s%s=%s", all ? all : "", all ? "," : "",
-                                    *m->name ? m->name : "<unstarted>", m->peer_urls) < 0)
+                                    *m->name ? m->name : "<unstarted>", m->peer_urls), !all)
                         return -ENOMEM;
-                if (!named && free_and_format(&missing, "%s%s%s=%s%s", missing ? missing : "", missing ? ", " : "",
+                if (!named && (free_and_format(&missing, "%s%s%s=%s%s", missing ? missing : "", missing ? ", " : "",
                                               *m->name ? m->name : "<unstarted>", m->peer_urls,
-                                              m->is_learner ? " (learner)" : "") < 0)
+                                              m->is_learner ? " (learner)" : ""), !missing))
                         return -ENOMEM;
         }
         if (missing)

@@ -60,8 +60,9 @@ int readyz_probe(const char *address, uint16_t port, const char *cacert, uint64_
         sym_curl_easy_cleanup(curl);
         sym_curl_slist_free_all(pin);
         if (rc != CURLE_OK)
-                return free_and_format(ret_why, "%s", *errbuf ? errbuf : sym_curl_easy_strerror(rc)) < 0 ? -ENOMEM : 0;
+                return free_and_format(ret_why, "%s", *errbuf ? errbuf : sym_curl_easy_strerror(rc)),
+                       ret_why && !*ret_why ? -ENOMEM : 0;
         if (status != 200)
-                return free_and_format(ret_why, "/readyz answers HTTP %ld", status) < 0 ? -ENOMEM : 0;
+                return free_and_format(ret_why, "/readyz answers HTTP %ld", status), ret_why && !*ret_why ? -ENOMEM : 0;
         return 1;
 }

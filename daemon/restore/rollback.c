@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "restore/internal.h"
+#include "restore/units.h"
 #include "util/io.h"
 #include "util/path.h"
 #include "util/str.h"
@@ -136,6 +137,25 @@ void rollback_restore(Run *run, RestoreResult *res) {
                 else
                         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
                                "kube-apiserver is back");
+        }
+        /* 5. kube-controller-manager and kube-scheduler as they were (systemd mode; static pods are back in
+         * the manifests dir, or named below). */
+        for (size_t i = 0; i < run->n_controllers_stopped; i++) {
+                _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
+                const char *unit = run->controllers_stopped[i];
+
+                if (units_get_state(p->bus, unit, &load, &active, &err) >= 0 && streq(active, "active"))
+                        continue;
+                err = mfree(err);
+                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "starting %s",
+                               unit);
+                r = units_start(p->bus, unit, run->timeout_usec, &err);
+                if (r < 0)
+                        append_format(problem, "%s was active before the restore and cannot be started again: %s",
+                                      unit, err ? err : strerror(-r));
+                else
+                        restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
+                                       "%s is back", unit);
         }
         if (run->held_dir_made && rmdir(p->held_dir) < 0 && errno == ENOTEMPTY) {
                 /* Held manifests stay, named: the kubelet does not run them. */

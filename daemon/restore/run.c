@@ -39,11 +39,20 @@ void restore_result_done(RestoreResult *r) {
 int run_ensure_held_dir(Run *run) {
         if (run->held_dir_made)
                 return 0;
+        _cleanup_free_ char *parent = NULL;
+        int r;
+
         if (mkdir(run->p->held_dir, 0700) < 0) {
-                int r = -errno;
+                r = -errno;
                 return free_and_format(&run->error, "cannot create %s: %s", run->p->held_dir, strerror(-r)), r;
         }
         run->held_dir_made = true;
+        /* The manifests moved into it must not vanish with it at a power loss. */
+        parent = path_dirname(run->p->held_dir);
+        r = parent ? fsync_directory(parent) : -ENOMEM;
+        if (r < 0)
+                return free_and_format(&run->error, "cannot sync the directory of %s: %s", run->p->held_dir,
+                                       strerror(-r)), r;
         return 0;
 }
 
@@ -351,33 +360,33 @@ static uint16_t port_of(const char *url) {
         return proof_url_port(url, &port) < 0 ? 0 : port;
 }
 
-/* After etcd answers on the restored data: prove that it is the restored
- * data it answers from. Its revision must be exactly the one etcd takes
- * from the restored db, the backup's or the db's compaction revision when
- * that is higher (later writes mean the old data), and the process listening on its client port
- * must hold open the member/snap/db that the swap put in place (same
- * device and inode). Cluster and member IDs prove nothing: etcd derives
- * them from names, peer URLs and the token. *ret_pid is that process. */
+/* After etcd answers on the restored data (at a revision >= the one etcd
+ * takes from the restored db): prove that it is the restored data it
+ * answers from. The process listening on its client port must hold open
+ * the member/snap/db that the swap put in place (same device and inode).
+ * The revision alone proves nothing: above the restored one it may be the
+ * old data's later writes, or the restored cluster's own (leases that
+ * expired, the kube-apiservers of members restored before this one, or of
+ * other hosts); it is named when the proof fails. Cluster and member IDs
+ * prove nothing either: etcd derives them from names, peer URLs and the
+ * token. *ret_pid is that process. */
 static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
         RestorePlan *p = run->p;
-        char want[PLAN_REVISION_MAX];
+        char want[PLAN_REVISION_MAX], at[PLAN_REVISION_MAX + 96] = "";
         uint16_t port = port_of(p->endpoint);
         pid_t pid = 0, pids[16];
         ssize_t n;
         int r;
 
         if (revision != p->etcd_revision)
-                return free_and_format(&run->error, "check failed: etcd at %s answers at revision %" PRId64 ", not "
-                                       "%s: it does not run on the restored data (is %s the data dir it uses?)",
-                                       p->endpoint, revision, plan_expected_revision(p, true, want, sizeof want),
-                                       p->data_dir),
-                       -ESTALE;
+                snprintf(at, sizeof at, "etcd at %s answers at revision %" PRId64 ", not %s, and ", p->endpoint,
+                         revision, plan_expected_revision(p, true, want, sizeof want));
         if (port == 0)
                 return free_and_format(&run->error, "check failed: cannot tell the port of %s", p->endpoint), -EINVAL;
         n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
         if (n <= 0)
-                return free_and_format(&run->error, "check failed: no process of this host listens on port %u of %s "
-                                       "(%s)", (unsigned) port, p->endpoint, n < 0 ? strerror((int) -n) :
+                return free_and_format(&run->error, "check failed: %sno process of this host listens on port %u of %s "
+                                       "(%s)", at, (unsigned) port, p->endpoint, n < 0 ? strerror((int) -n) :
                                        "etcd answers from elsewhere"), n < 0 ? (int) n : -ESRCH;
         /* The one that holds the restored db, among all that listen on the port (other members, on other
          * addresses of this host, too). */
@@ -386,8 +395,8 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
                 if (r == -ESRCH)
                         continue;       /* ended since it was listed */
                 if (r < 0)
-                        return free_and_format(&run->error, "check failed: cannot read the open files of process "
-                                               "%d, which listens on port %u: %s", (int) pids[i], (unsigned) port,
+                        return free_and_format(&run->error, "check failed: %scannot read the open files of process "
+                                               "%d, which listens on port %u: %s", at, (int) pids[i], (unsigned) port,
                                                strerror(-r)), r;
                 if (r > 0) {
                         pid = pids[i];
@@ -395,16 +404,17 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
                 }
         }
         if (pid == 0 && n == 1)
-                return free_and_format(&run->error, "check failed: process %d, which listens on port %u, does not "
+                return free_and_format(&run->error, "check failed: %sprocess %d, which listens on port %u, does not "
                                        "hold the restored %s/member/snap/db (inode %" PRIu64 ") open: etcd does not "
-                                       "run on the restored data", (int) pids[0], (unsigned) port, p->data_dir,
-                                       (uint64_t) run->db_ino),
+                                       "run on the restored data (is %s the data dir it uses?)", at, (int) pids[0],
+                                       (unsigned) port, p->data_dir, (uint64_t) run->db_ino, p->data_dir),
                        -ESTALE;
         if (pid == 0)
-                return free_and_format(&run->error, "check failed: none of the %zd processes that listen on port %u "
+                return free_and_format(&run->error, "check failed: %snone of the %zd processes that listen on port %u "
                                        "(the first %d) holds the restored %s/member/snap/db (inode %" PRIu64 ") "
-                                       "open: etcd does not run on the restored data", n, (unsigned) port,
-                                       (int) pids[0], p->data_dir, (uint64_t) run->db_ino),
+                                       "open: etcd does not run on the restored data (is %s the data dir it uses?)",
+                                       at, n, (unsigned) port, (int) pids[0], p->data_dir, (uint64_t) run->db_ino,
+                                       p->data_dir),
                        -ESTALE;
         *ret_pid = pid;
         return 0;
@@ -412,7 +422,7 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
 
 static int step_start_etcd(Run *run, int64_t *ret_revision) {
         RestorePlan *p = run->p;
-        char want[PLAN_REVISION_MAX];
+        char want[PLAN_REVISION_MAX], shown[PLAN_REVISION_MAX + 64];
         _cleanup_free_ char *err = NULL;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         pid_t pid = 0;
@@ -436,10 +446,16 @@ static int step_start_etcd(Run *run, int64_t *ret_revision) {
         r = prove_restored(run, *ret_revision, &pid);
         if (r < 0)
                 return r;
+        /* Above the restored revision: the restored cluster wrote since (see prove_restored()). */
+        if (*ret_revision != p->etcd_revision)
+                snprintf(shown, sizeof shown, "%" PRId64 " (restored at %s; the cluster has written since)",
+                         *ret_revision, plan_expected_revision(p, false, want, sizeof want));
+        else
+                (void) plan_expected_revision(p, false, shown, sizeof shown);
         restore_report(run->fn, run->userdata, RESTORE_STEP_WAIT_ETCD, RESTORE_STEP_DONE,
                "etcd is healthy at revision %s, and runs on the restored data (pid %d, "
                "listening on port %u, holds %s/member/snap/db inode %" PRIu64 " open) (%" PRIu64 " ms)%s",
-               plan_expected_revision(p, false, want, sizeof want), (int) pid, (unsigned) port_of(p->endpoint),
+               shown, (int) pid, (unsigned) port_of(p->endpoint),
                p->data_dir, (uint64_t) run->db_ino,
                (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC,
                run->nospace_alarm ? "; it reports the NOSPACE alarm, which came with the backup: etcd refuses "
@@ -668,7 +684,10 @@ static int step_restart_controllers(Run *run) {
                                 running[n++] = units[i];
                 }
                 /* Started again even when a stop failed: neither is left
-                 * stopped (starting an active unit does nothing). */
+                 * stopped (starting an active unit does nothing); a rollback
+                 * starts again one that still is. */
+                for (size_t i = 0; i < n; i++)
+                        run->controllers_stopped[run->n_controllers_stopped++] = running[i];
                 r = units_stop_all(p->bus, running, n, run->timeout_usec, &err);
                 k = units_start_all(p->bus, running, n, run->timeout_usec, &start_err);
                 if (r < 0 || k < 0)
@@ -700,6 +719,7 @@ static int unfinished_write(Run *run) {
         _cleanup_free_ char *text = NULL, *stops = NULL, *swap = NULL;
         _cleanup_close_ int fd = -EBADF;
         char when[FORMAT_RFC3339_MAX], proc[64] = "";
+        bool named = false;
         int r;
 
         if (p->mode == RESTORE_MODE_STATIC_POD)
@@ -725,14 +745,30 @@ static int unfinished_write(Run *run) {
         fd = open(p->parent_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
         if (fd >= 0)
                 snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        else if (errno == EOPNOTSUPP || errno == EISDIR)
+        else if (errno == EOPNOTSUPP || errno == EISDIR) {
                 fd = open(p->unfinished_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 || (r = loop_write(fd, text, strlen(text))) < 0 || fsync(fd) < 0 ||
-            (*proc && linkat(AT_FDCWD, proc, AT_FDCWD, p->unfinished_file, AT_SYMLINK_FOLLOW) < 0) ||
-            fsync_directory(p->parent_dir) < 0)
-                return free_and_format(&run->error, "cannot record the restore in %s: %s; nothing was stopped",
-                                       p->unfinished_file, strerror(fd < 0 || r >= 0 ? errno : -r)), -errno;
-        return 0;
+                named = fd >= 0;
+        }
+        if (fd < 0)
+                r = -errno;
+        else if ((r = loop_write(fd, text, strlen(text))) < 0)
+                ;
+        else if (fsync(fd) < 0)
+                r = -errno;
+        else if (*proc && linkat(AT_FDCWD, proc, AT_FDCWD, p->unfinished_file, AT_SYMLINK_FOLLOW) < 0)
+                r = -errno;
+        else {
+                named = true;
+                r = fsync_directory(p->parent_dir);
+        }
+        if (r >= 0)
+                return 0;
+        /* The client hears that nothing was stopped: a half record left
+         * behind would refuse every later restore. */
+        if (named && unlink(p->unfinished_file) >= 0)
+                (void) fsync_directory(p->parent_dir);
+        return free_and_format(&run->error, "cannot record the restore in %s: %s; nothing was stopped",
+                               p->unfinished_file, strerror(-r)), r;
 }
 
 /* Its removal failing (a disk failing between two operations on one

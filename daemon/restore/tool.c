@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +97,28 @@ static void tool_reason(const char *out, size_t n, char *buf, size_t size) {
                         *q = ' ';
 }
 
+/* Read what the tool wrote so far into out (its tail, when it is more than
+ * RESTORE_TOOL_OUTPUT_MAX_BYTES). true at the end of the output. */
+static bool tool_read_output(int fd, char *out, size_t *len) {
+        for (;;) {
+                ssize_t k;
+
+                if (*len == RESTORE_TOOL_OUTPUT_MAX_BYTES) {
+                        /* Keep the tail: the error is at the end. */
+                        memmove(out, out + *len / 2, *len - *len / 2);
+                        *len -= *len / 2;
+                }
+                k = read(fd, out + *len, RESTORE_TOOL_OUTPUT_MAX_BYTES - *len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN)
+                        return false;
+                if (k <= 0)
+                        return true;
+                *len += (size_t) k;
+        }
+}
+
 _noreturn_ static void tool_child(const RestorePlan *p, const Config *c, pid_t parent, int out_fd,
                                   char *const *argv, char *const *envp) {
         sigset_t all;
@@ -128,9 +151,10 @@ int tool_snapshot_restore(Run *run) {
         _cleanup_free_ char *out = NULL, *path_env = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC), deadline = t0 + RESTORE_TOOL_TIMEOUT_USEC;
+        _cleanup_close_ int pidfd = -EBADF;
         size_t out_len = 0;
-        bool killed = false;
-        int pipefd[2], status = 0;
+        bool killed = false, exited = false;
+        int pipefd[2], status = 0, r;
         pid_t pid, self = getpid();
 
         /* The db in the plan's own temporary file, not the backup's. */
@@ -166,36 +190,45 @@ int tool_snapshot_restore(Run *run) {
         if (pid == 0)
                 tool_child(p, run->c, self, wfd, argv, p->tool == RESTORE_TOOL_ETCDCTL ? envp_etcdctl : envp_etcdutl);
         wfd = safe_close(wfd);
-
-        for (;;) {
-                struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+        /* The tool's end is its exit, not its output's: a wrapper may hand
+         * its output to a child that lives on (the pipe stays open), or
+         * close it and go on (the pipe ends early). Both are bounded by the
+         * deadline. Without pidfd_open(), its exit is looked for every
+         * 100 ms. */
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        (void) fcntl(rfd, F_SETFL, O_NONBLOCK);
+        for (bool eof = false;;) {
+                struct pollfd pfd[2] = { { .fd = eof ? -1 : rfd, .events = POLLIN },
+                                         { .fd = pidfd, .events = POLLIN } };
                 uint64_t now = now_usec(CLOCK_MONOTONIC);
-                ssize_t k;
-                int n;
+                pid_t w;
 
                 if (now >= deadline) {
                         (void) kill(pid, SIGKILL);
                         killed = true;
                         break;
                 }
-                n = poll(&pfd, 1, (int) MIN((deadline - now) / USEC_PER_MSEC + 1, (uint64_t) 1000));
-                if (n < 0 && errno != EINTR)
-                        break;
-                if (n <= 0)
-                        continue;
-                if (out_len == RESTORE_TOOL_OUTPUT_MAX_BYTES) {
-                        /* Keep the tail: the error is at the end. */
-                        memmove(out, out + out_len / 2, out_len - out_len / 2);
-                        out_len -= out_len / 2;
+                if (poll(pfd, 2, (int) MIN((deadline - now) / USEC_PER_MSEC + 1, pidfd >= 0 ? 1000u : 100u)) < 0 &&
+                    errno != EINTR) {
+                        r = -errno;
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        return free_and_format(&run->error, "cannot wait for %s: %s", p->tool_path, strerror(-r)), r;
                 }
-                k = read(rfd, out + out_len, RESTORE_TOOL_OUTPUT_MAX_BYTES - out_len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
+                if (!eof)
+                        eof = tool_read_output(rfd, out, &out_len);
+                w = waitpid(pid, &status, WNOHANG);
+                if (w < 0 && errno != EINTR)
+                        return free_and_format(&run->error, "cannot wait for %s: %s", p->tool_path,
+                                               strerror(errno)), -errno;
+                if (w == pid) {
+                        exited = true;
+                        if (!eof)       /* what it wrote before it exited */
+                                (void) tool_read_output(rfd, out, &out_len);
                         break;
-                out_len += (size_t) k;
+                }
         }
-        while (waitpid(pid, &status, 0) < 0)
+        while (!exited && waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return free_and_format(&run->error, "cannot wait for %s: %s", p->tool_path, strerror(errno)), -errno;
         run->restore_dir_made = path_exists(p->restore_dir);

@@ -287,29 +287,41 @@ static int units_run_jobs(sd_bus *bus, const char *const *units, size_t n, bool 
                           char **ret_error) {
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec, since = now_usec(CLOCK_REALTIME),
                  delay = POLL_FIRST_USEC;
+        _cleanup_free_ char *later = NULL;
         UnitJob jobs[UNITS_JOBS_MAX] = {};
+        char **err = ret_error;
         size_t left = n;
-        int r = 0;
+        int r = 0, k = 0;
 
         if (n > ELEMENTSOF(jobs))
                 return -E2BIG;
-        for (size_t i = 0; i < n && r >= 0; i++) {
+        /* Every unit is asked even when one could not be (a start refused
+         * for the first must not leave the second stopped), and the jobs
+         * asked for are waited for. The first failure is the error; those
+         * after it are not said. */
+        for (size_t i = 0; i < n; i++) {
                 jobs[i].unit = units[i];
-                r = unit_path(bus, units[i], &jobs[i].path, ret_error);
-                if (r >= 0)
-                        r = unit_job(bus, start ? "StartUnit" : "StopUnit", units[i], &jobs[i].job, ret_error);
+                k = unit_path(bus, units[i], &jobs[i].path, err);
+                if (k >= 0)
+                        k = unit_job(bus, start ? "StartUnit" : "StopUnit", units[i], &jobs[i].job, err);
+                if (k < 0) {
+                        jobs[i].settled = true;         /* nothing to wait for */
+                        left--;
+                        r = r < 0 ? r : k;
+                        err = &later;
+                }
         }
-        while (r >= 0 && left > 0) {
-                for (size_t i = 0; i < n && r >= 0; i++) {
+        for (k = 0; left > 0;) {
+                for (size_t i = 0; i < n && k >= 0; i++) {
                         if (jobs[i].settled)
                                 continue;
-                        r = unit_job_settled(bus, &jobs[i], start, since, ret_error);
-                        if (r > 0) {
+                        k = unit_job_settled(bus, &jobs[i], start, since, err);
+                        if (k > 0) {
                                 jobs[i].settled = true;
                                 left--;
                         }
                 }
-                if (r < 0 || left == 0)
+                if (k < 0 || left == 0)
                         break;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline) {
                         for (size_t i = 0; i < n; i++) {
@@ -319,16 +331,16 @@ static int units_run_jobs(sd_bus *bus, const char *const *units, size_t n, bool 
                                 (void) unit_property(bus, jobs[i].path, "ActiveState", &active);
                                 detail = unit_failure_detail(bus, jobs[i].unit, jobs[i].path, since);
                                 if (active)
-                                        set_error(ret_error, "%s is still %s after the %s timeout (%" PRIu64 " s) %s",
+                                        set_error(err, "%s is still %s after the %s timeout (%" PRIu64 " s) %s",
                                                   jobs[i].unit, active, start ? "start" : "stop",
                                                   timeout_usec / USEC_PER_SEC, detail ? detail : "");
                                 else
-                                        set_error(ret_error, "%s: its state cannot be read after the %s timeout "
+                                        set_error(err, "%s: its state cannot be read after the %s timeout "
                                                   "(%" PRIu64 " s) %s", jobs[i].unit, start ? "start" : "stop",
                                                   timeout_usec / USEC_PER_SEC, detail ? detail : "");
                                 break;
                         }
-                        r = -ETIMEDOUT;
+                        k = -ETIMEDOUT;
                         break;
                 }
                 sleep_backoff(&delay, UNITS_POLL_USEC);
@@ -337,7 +349,7 @@ static int units_run_jobs(sd_bus *bus, const char *const *units, size_t n, bool 
                 free(jobs[i].path);
                 free(jobs[i].job);
         }
-        return r < 0 ? r : 0;
+        return r < 0 ? r : k < 0 ? k : 0;
 }
 
 int units_stop(sd_bus *bus, const char *unit, uint64_t timeout_usec, char **ret_error) {

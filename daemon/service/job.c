@@ -159,7 +159,7 @@ static void log_secrets_check(const JobResult *r, const char *config_path) {
         if (r->k8s_unreadable == 0)
                 return;
         for (char **k = r->k8s_missing_keys; k && *k; k++)
-                if (free_and_format(&keys, "%s%s%s", keys ? keys : "", keys ? ", " : "", *k) < 0)
+                if (free_and_format(&keys, "%s%s%s", keys ? keys : "", keys ? ", " : "", *k), !keys)
                         return;
         snprintf(count, sizeof count, "%" PRIu64, r->k8s_unreadable);
         if (asprintf(&msg, "%s Secret%s in backup %s %s stored with keys that the providers for secrets in %s do not "

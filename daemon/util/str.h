@@ -43,7 +43,8 @@ char *strdup_or_null(const char *s);
 
 /* Replace *dst (freed) with a newly formatted string; on ENOMEM *dst
  * becomes NULL. dst may be NULL (nothing happens). Returns 0 and leaves
- * errno as it was, so that `return free_and_format(ret_error, "…"), -EIO;`
+ * errno as it was (also on ENOMEM: test *dst for that), so that
+ * `return free_and_format(ret_error, "…"), -EIO;`
  * reads naturally, and `…, -errno;` still returns the caller's error. */
 int free_and_format(char **dst, const char *fmt, ...) _printf_(2, 3);
 

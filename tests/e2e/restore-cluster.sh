@@ -8,8 +8,11 @@
 # with its own configuration (the same restore.initial_cluster on every
 # node, no initial_cluster_token). A backup is taken on node 1, later writes
 # are made, the backup file is copied to every node and
-# `etcd-backupctl restore FILE --yes` runs on the three nodes at once.
-# Checks: all three members on the backup's revision, one cluster ID shared
+# `etcd-backupctl restore FILE --yes` runs on nodes 1 and 2 at once; the
+# restored cluster is written to, and node 3 follows (it joins above the
+# backup's revision, as a node restored a little later does in a real
+# cluster). Checks: all three members on the backup's revision and that
+# one write, one cluster ID shared
 # by the three and different from the old cluster's, the later writes gone,
 # and an old member that was not restored (a copy of node 1's pre-restore
 # data dir, started with the old cluster's settings) cannot join: the
@@ -167,20 +170,34 @@ ct 1 cp "$backup" /e2e/backup/
 FILE=/e2e/backup/${backup##*/}
 
 # ---- the procedure: the same file, `restore FILE --yes` on every node ----
-pids=()
-for n in 1 2 3; do
-  ct "$n" "$ETCD_BACKUPCTL" restore "$FILE" --yes > "$T/restore$n.out" 2>&1 &
-  pids[n]=$!
-done
-for n in 1 2 3; do
-  wait "${pids[n]}"; rc=$?
-  sed "s/^/    [node$n] /" "$T/restore$n.out"
-  check "node$n: restore exit 0" test $rc -eq 0
-  if [[ $rc -ne 0 ]]; then
-    ct "$n" journalctl -q -o short-monotonic -u e2e-etcd.service | grep -v -E "ID mismatch|was ignored|pipelining|stream|peer .* became|purge" | sed -n "/Stopping e2e-etcd/,\$p" | head -70 | sed "s/^/    [node$n etcd] /"
-    ct "$n" journalctl -q -o short-monotonic -u kube-apiserver.service | tail -20 | sed "s/^/    [node$n kube-apiserver] /"
-  fi
-done
+# Nodes 1 and 2 at once (a majority: each waits for the other), then the
+# restored cluster is written to, as the kube-apiservers of the first nodes
+# and its expiring leases write in a real one, and node 3 follows: it joins
+# above the backup's revision and still counts as restored.
+restore_on() { # N...: restore on these nodes at once
+  local n rc pids=()
+  for n in "$@"; do
+    ct "$n" "$ETCD_BACKUPCTL" restore "$FILE" --yes > "$T/restore$n.out" 2>&1 &
+    pids[n]=$!
+  done
+  for n in "$@"; do
+    wait "${pids[n]}"; rc=$?
+    sed "s/^/    [node$n] /" "$T/restore$n.out"
+    check "node$n: restore exit 0" test $rc -eq 0
+    if [[ $rc -ne 0 ]]; then
+      ct "$n" journalctl -q -o short-monotonic -u e2e-etcd.service | grep -v -E "ID mismatch|was ignored|pipelining|stream|peer .* became|purge" | sed -n "/Stopping e2e-etcd/,\$p" | head -70 | sed "s/^/    [node$n etcd] /"
+      ct "$n" journalctl -q -o short-monotonic -u kube-apiserver.service | tail -20 | sed "s/^/    [node$n kube-apiserver] /"
+    fi
+  done
+}
+restore_on 1 2
+check "the first two restored members take a write" eval 'ectl 1 put /restored/k1 first >/dev/null'
+RREV=$(field 1 Revision)
+check "the restored cluster moved on (revision $RREV > the backup's $BREV)" test "${RREV:-0}" -gt "$BREV"
+restore_on 3
+check "node3: proven above the backup's revision, and says so" \
+  grep -q "etcd is healthy at revision [0-9]* (restored at $BREV, the backup's; the cluster has written since)" \
+  "$T/restore3.out"
 for n in 1 2 3; do
   echo "# node$n: restarted by systemd's Restart= during the test: e2e-etcd.service $(ct "$n" systemctl show -P NRestarts \
     e2e-etcd.service) times, kube-apiserver.service $(ct "$n" systemctl show -P NRestarts kube-apiserver.service) times"
@@ -196,7 +213,7 @@ done
 ids=() revs=()
 for n in 1 2 3; do
   ids[n]=$(field "$n" ClusterID) revs[n]=$(field "$n" Revision)
-  check "node$n: on the backup's revision (${revs[n]} = $BREV)" test "${revs[n]}" = "$BREV"
+  check "node$n: on the backup's revision and the one write after it (${revs[n]} = $RREV)" test "${revs[n]}" = "$RREV"
 done
 check "one cluster ID shared by the three (${ids[*]})" test -n "${ids[1]}" -a "${ids[1]}" = "${ids[2]}" -a "${ids[2]}" = "${ids[3]}"
 check "the restored cluster's ID differs from the old one ($OLD_ID)" test -n "${ids[1]}" -a "${ids[1]}" != "$OLD_ID"
@@ -204,6 +221,8 @@ check "restored cluster: three members" test "$(ectl 1 member list 2>/dev/null |
 for n in 1 2 3; do
   check "node$n: later writes gone" test -z "$(ectl "$n" get /after/ --prefix --keys-only)"
   check "node$n: backed-up keys back" test "$(ectl "$n" get /before/k10 --print-value-only)" = v10
+  check "node$n: the write after the first two restores kept" \
+    test "$(ectl "$n" get /restored/k1 --print-value-only)" = first
 done
 
 # ---- an old member that was not restored ----

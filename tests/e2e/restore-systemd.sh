@@ -20,8 +20,10 @@
 # out) rolls back to the old data with both units active and /readyz
 # answering; one whose kube-scheduler refuses to stop (RefuseManualStop=)
 # fails naming it, starts kube-controller-manager again and rolls back;
-# and one whose etcd really runs on another data dir than its
-# unit says is caught by the proof (revision) and rolled back.
+# one whose kube-controller-manager refuses to start (RefuseManualStart=)
+# still starts kube-scheduler and says in its rollback which stays
+# stopped; and one whose etcd really runs on another data dir than its
+# unit says is caught by the proof (the db it holds open) and rolled back.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/restore-systemd.sh
 #
@@ -288,6 +290,32 @@ check "refused stop: kube-apiserver's /readyz answers ok when the restore return
 check "refused stop: this failed restore kept too" \
   test "$(ct sh -c 'ls -d /var/lib/etcd.failed-restore-*/member | wc -l')" -eq 2
 ct sh -c 'rm -r /run/systemd/system/kube-scheduler.service.d && systemctl daemon-reload && systemctl stop kube-scheduler.service'
+
+# A controller whose start systemd refuses (RefuseManualStart=yes on
+# kube-controller-manager, set while it runs): the restart step fails
+# naming it, kube-scheduler, asked after it, is started all the same, and
+# the rollback starts it again and says which one stays stopped instead of
+# "everything is as it was".
+ct systemctl start kube-scheduler.service
+ct mkdir -p /run/systemd/system/kube-controller-manager.service.d
+ct sh -c 'printf "[Unit]\nRefuseManualStart=yes\n" > /run/systemd/system/kube-controller-manager.service.d/refuse-start.conf &&
+  systemctl daemon-reload'
+ectl put /refused/k2 "before the refused start" >/dev/null
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "refused start: exit 1" test $rc -eq 1
+check "refused start: the restart step fails naming kube-controller-manager.service and the refusal" \
+  grep -q 'restart controllers: cannot restart kube-controller-manager.service and kube-scheduler.service: StartUnit kube-controller-manager.service: .*refuse' <<<"$out"
+check "refused start: kube-scheduler, asked after it, started all the same" active kube-scheduler.service
+check "refused start: the rollback says kube-controller-manager stays stopped, and why" \
+  grep -q 'kube-controller-manager.service was active before the restore and cannot be started again: StartUnit kube-controller-manager.service: .*refuse' <<<"$out"
+check "refused start: not \"everything is as it was\"" test -z "$(grep 'everything is as it was' <<<"$out")"
+check "refused start: data as it was" test "$(ectl get /refused/k2 --print-value-only)" = "before the refused start"
+check "refused start: the restore's record kept for the operator (the rollback is incomplete)" \
+  ct sh -c 'test -f /var/lib/etcd.unfinished-restore-*'
+ct sh -c 'rm -r /run/systemd/system/kube-controller-manager.service.d && systemctl daemon-reload &&
+  systemctl start kube-controller-manager.service && systemctl stop kube-scheduler.service &&
+  rm /var/lib/etcd.unfinished-restore-*'
 
 # A restore killed half-way (SIGKILL to the service's main process, as by
 # the OOM killer) while etcd's tool runs (made slow: it waits 120 s first):

@@ -426,6 +426,26 @@ if unshare -m --propagation private true 2>/dev/null; then
 else
   echo "# skipped the pinned record: cannot make a private mount namespace here"
 fi
+# etcd's tool's end is its exit: a wrapper that leaves a child holding its
+# output open (here a sleep of 120 s) must not hold the restore, which goes
+# on once the tool exits and ends while that child still runs.
+printf '%s\n' '#!/usr/bin/python3' 'import subprocess, sys' \
+  "rc = subprocess.call(['$(command -v etcdctl)'] + sys.argv[1:], pass_fds=(3,))" \
+  "open('$T/lingering.pid', 'w').write(str(subprocess.Popen(['sleep', '120']).pid))" 'sys.exit(rc)' \
+  > "$T/etcdctl-lingering"
+chmod +x "$T/etcdctl-lingering"
+restore_conf "$T/lingering.conf" "etcdutl = \"$T/etcdctl-lingering\";"
+restore_socket lingering "$T/lingering.conf"
+rm -f "$T/lingering.pid"
+ctl put /lingering/later "after the backup" >/dev/null
+out=$(timeout 100 "$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+lingering=$(cat "$T/lingering.pid" 2>/dev/null)
+check "a tool that leaves a child on its output: the restore succeeded (exit $rc)" \
+  test $rc -eq 0 -a -z "$(ctl get /lingering/later --keys-only)"
+check "... and ended while that child still held the output" test -n "$lingering" -a -d "/proc/$lingering"
+[[ -n $lingering ]] && kill "$lingering" 2>/dev/null
+
 # A restore dir never put in place (a kill between etcd's tool and the swap).
 mkdir "$DATA.restore-20200101T000000Z"
 out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
