@@ -63,6 +63,14 @@ static int map_get(Walk *w, yaml_node_t *map, const char *key, const char *where
         for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
                 yaml_node_t *k = node_at(w, p->key);
 
+                /* The kubelet's decoder applies merge keys and libyaml does not: a key that came
+                 * from one would be missed here, so none is taken. */
+                if (k && k->type == YAML_SCALAR_NODE &&
+                    ((k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && k->data.scalar.length == 2 &&
+                      memcmp(k->data.scalar.value, "<<", 2) == 0) ||
+                     (k->tag && streq((const char *) k->tag, "tag:yaml.org,2002:merge"))))
+                        return walk_error(w, k, "%s has a YAML merge key (<<), which this reader does not apply: "
+                                          "write its keys out", *where ? where : "the document");
                 if (!k || k->type != YAML_SCALAR_NODE || k->data.scalar.length != key_len ||
                     memcmp(k->data.scalar.value, key, key_len) != 0)
                         continue;
@@ -252,7 +260,8 @@ static int expand_refs(const char *s, char *const *env, char *const *from, size_
                                         fclose(f);
                                         return -ENOMEM;
                                 }
-                                value = strv_env_get(env, name);
+                                /* A name with '=' is no variable's (the kubelet leaves it as written). */
+                                value = strchr(name, '=') ? NULL : strv_env_get(env, name);
                                 for (char *const *n = from; !value && !*ret_from && n && *n; n++)
                                         if (streq(*n, name))
                                                 *ret_from = *n;

@@ -317,6 +317,10 @@ static void test_errors(void) {
         parse_bad("spec: {containers: [7]}\n", -EBADMSG, "spec.containers[0] is not a mapping");
         parse_bad("spec:\n  containers: [{command: [a]}]\n  containers: [{command: [b]}]\n", -EBADMSG,
                   "t.yaml:3: spec.containers is given twice");
+        parse_bad("base: &b\n  command: [kube-apiserver, --etcd-servers=https://a:2379]\nspec:\n  containers:\n"
+                  "  - <<: *b\n    args: [--etcd-cafile=/x]\n", -EBADMSG,
+                  "t.yaml:5: spec.containers[0] has a YAML merge key (<<), which this reader does not apply");
+        parse_bad("<<: {spec: {}}\n", -EBADMSG, "t.yaml:1: the document has a YAML merge key");
         parse_bad("spec:\n  containers:\n  - volumeMounts:\n    - name: x\n", -EBADMSG,
                   "t.yaml:4: spec.containers[0].volumeMounts[0] has no mountPath");
         parse_bad("spec:\n  containers:\n  - volumeMounts: [{name: x, mountPath: rel}]\n", -EBADMSG,
@@ -397,6 +401,11 @@ static void test_env(void) {
  * without value is set to ""; a later entry replaces an earlier one (a
  * valueFrom one too). */
 static void test_env_edges(void) {
+        /* $(NAME) with '=' in NAME is no variable's: left as written, not found through "A=B=…". */
+        _cleanup_(manifest_freep) Manifest *eq = parse_ok(
+                "spec:\n  containers:\n  - command: [etcd, '--data-dir=$(A=B)']\n    env:\n"
+                "    - {name: A, value: B=/var/lib/evil}\n");
+        check_str_eq(manifest_flag(eq, "--data-dir", NULL), "$(A=B)");
         _cleanup_(manifest_freep) Manifest *plain = parse_ok(
                 "spec:\n  containers:\n  - command: [etcd, --initial-cluster-token=tok$$en, --x=$(A)]\n");
         _cleanup_(manifest_freep) Manifest *m = parse_ok(
