@@ -101,6 +101,7 @@ EncryptionConfig *encryption_config_free(EncryptionConfig *c) {
 typedef struct Parse {
         yaml_document_t *doc;
         char *error;
+        const yaml_node_t *twice;       /* the first key map_get() found given twice */
 } Parse;
 
 static unsigned line_of(const yaml_node_t *n) {
@@ -112,14 +113,26 @@ static bool scalar_is(const yaml_node_t *n, const char *s) {
                memcmp(n->data.scalar.value, s, n->data.scalar.length) == 0;
 }
 
-/* The value of key in a mapping node, or NULL. */
+/* The value of key in a mapping node, or NULL. A key given twice is
+ * recorded in p->twice (the file is refused): kube-apiserver's decoder takes
+ * the last, or refuses the file when strict. */
 static yaml_node_t *map_get(Parse *p, yaml_node_t *map, const char *key) {
+        yaml_node_t *found = NULL;
+
         if (!map || map->type != YAML_MAPPING_NODE)
                 return NULL;
-        for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++)
-                if (scalar_is(yaml_document_get_node(p->doc, pair->key), key))
-                        return yaml_document_get_node(p->doc, pair->value);
-        return NULL;
+        for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+                yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+
+                if (!scalar_is(k, key))
+                        continue;
+                if (found) {
+                        p->twice = p->twice ? p->twice : k;
+                        break;
+                }
+                found = yaml_document_get_node(p->doc, pair->value);
+        }
+        return found;
 }
 
 /* A scalar's text as a new string: no NUL, at most 253 bytes (names). */
@@ -470,6 +483,9 @@ int encryption_config_parse(const void *text, size_t size, EncryptionConfig **re
                 fail(error, r, "its aliases (*name) expand it to more than %u nodes", EXPANDED_NODES_MAX);
         if (r >= 0)
                 r = parse_document(&p, c);
+        if (r >= 0 && p.twice)
+                r = fail(error, -EINVAL, "line %u: %.*s is given twice", line_of(p.twice),
+                         (int) p.twice->data.scalar.length, (const char *) p.twice->data.scalar.value);
         document_wipe(&doc);
         yaml_document_delete(&doc);
         parser_wipe(&parser);

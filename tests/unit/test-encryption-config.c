@@ -329,6 +329,14 @@ static void test_bad_configs(void) {
                   " {name: a, secret: ZGVmZ2hpamtsbW5vcHFycw==}]}\n", "two keys named \"a\"" },
                 { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
                   "- resources: [secrets]\n  providers:\n  - kms: {endpoint: unix:///x}\n", "kms name" },
+                /* A key given twice: kube-apiserver takes the last or refuses the file, never the first. */
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: [secrets]\n  providers:\n  - aescbc:\n      keys:\n      - name: k1\n"
+                  "        secret: ZGVmZ2hpamtsbW5vcHFycw==\n        secret: MTIzNDU2Nzg5MDEyMzQ1Ng==\n",
+                  "line 10: secret is given twice" },
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: [secrets]\n  providers: [{identity: {}}]\n  resources: [configmaps]\n",
+                  "line 6: resources is given twice" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
