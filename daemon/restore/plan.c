@@ -309,13 +309,15 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
  * is a restore that was killed, or whose rollback was incomplete. Its text,
  * one line each, says what that run stops and where the old data goes. */
 static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, char **ret_error) {
-        _cleanup_free_ char *path = path_join(p->parent_dir, name), *pre = NULL, *text = NULL, *said = NULL,
-                            *where = NULL;
+        _cleanup_free_ char *path = path_join(p->parent_dir, name), *pre = NULL, *restored = NULL, *text = NULL,
+                            *said = NULL, *where = NULL;
         _cleanup_close_ int fd = -EBADF;
+        bool had_none;
         struct stat st;
         ssize_t n;
 
-        if (!path || asprintf(&pre, "%s.pre-restore-%s", p->data_dir, tag) < 0)
+        if (!path || asprintf(&pre, "%s.pre-restore-%s", p->data_dir, tag) < 0 ||
+            asprintf(&restored, "%s.restore-%s", p->data_dir, tag) < 0)
                 return -ENOMEM;
         /* Quoted only when it is what a restore wrote: root's regular file
          * (never a link to another file, whose text would be shown). */
@@ -330,8 +332,15 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
         }
         if (!said && !(said = strdup("not a record a restore wrote (not root's regular file): not quoted")))
                 return -ENOMEM;
-        /* Where the data is now, from what is there. */
-        if (!path_exists(pre))
+        /* Where the data is now, from what is there, and from the record: a
+         * run on a node without a data dir sets none aside, so its restored
+         * dir, once renamed into place, is the data dir. */
+        had_none = strstr(said, ", which did not exist") && !path_exists(restored);
+        if (!path_exists(pre) && p->data_dir_exists && had_none) {
+                if (asprintf(&where, "There was no data dir before it: %s is the restored data (the restore did "
+                             "not finish)", p->data_dir) < 0)
+                        where = NULL;
+        } else if (!path_exists(pre))
                 where = strdup(p->data_dir_exists ? "It had not swapped the data dir: it is the data from before" :
                                "The data dir does not exist");
         else if (asprintf(&where, p->data_dir_exists ?

@@ -136,6 +136,14 @@ out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
 check "a record with the old data set aside: refused (exit $rc), quoting it and saying where the data is" \
   test $rc -eq 1 -a -n "$(grep -F "restoring X; before it: kube-apiserver ran, etcd ran). $DATA is the restored data (the restore did not finish); the old data is $DATA.pre-restore-20200101T000000Z" <<<"$out")"
 rm "$DATA.unfinished-restore-20200101T000000Z"; rmdir "$DATA.pre-restore-20200101T000000Z"
+# A run on a node that had no data dir sets none aside: its record says so,
+# and once its restored dir is gone from its own name the data dir is it.
+printf 'started at 2020-01-01T00:00:00Z by process 1, restoring X\nit restores into %s, then renames it to %s, which did not exist\n' \
+  "$DATA.restore-20200101T000000Z" "$DATA" > "$DATA.unfinished-restore-20200101T000000Z"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "a record of a run on a node without a data dir: refused (exit $rc), the data dir named as the restored data" \
+  test $rc -eq 1 -a -n "$(grep -F "which did not exist). There was no data dir before it: $DATA is the restored data (the restore did not finish)" <<<"$out")"
+rm "$DATA.unfinished-restore-20200101T000000Z"
 
 # ---- "latest" passes over newer backups it cannot take, and says so ----------------
 # The newest backup with a sidecar is restored; the plan names the newer
