@@ -334,8 +334,9 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
                         return r;
                 if (!*name || strchr(name, '='))
                         return walk_error(w, item, "%s.name \"%s\" is not a variable name", what, name), -EBADMSG;
-                /* Expanded against the entries before it, an earlier one of the same name among them. */
-                if (value || !from) {
+                /* Expanded against the entries before it, an earlier one of the same name among them.
+                 * An empty value beside a valueFrom is no value: the kubelet takes valueFrom. */
+                if ((value && *value) || !from) {
                         r = expand_refs(value ? value : "", m->env, m->env_from, budget, &expanded, &uses);
                         if (r == -E2BIG)
                                 return walk_error(w, item, "%s (%s): $(VAR) references add more than %zu bytes "

@@ -406,6 +406,12 @@ static void test_env_edges(void) {
                 "spec:\n  containers:\n  - command: [etcd, '--data-dir=$(A=B)']\n    env:\n"
                 "    - {name: A, value: B=/var/lib/evil}\n");
         check_str_eq(manifest_flag(eq, "--data-dir", NULL), "$(A=B)");
+        /* value "" beside valueFrom: the kubelet takes valueFrom, so the value is not known here. */
+        _cleanup_(manifest_freep) Manifest *vf = parse_ok(
+                "spec:\n  containers:\n  - command: [etcd, '--data-dir=$(DD)']\n    env:\n"
+                "    - name: DD\n      value: ''\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n");
+        check(!strv_env_get(vf->env, "DD") && strv_contains(vf->env_from, "DD"));
+        check_str_eq(manifest_flag_unresolved(vf, "--data-dir", false), "DD");
         _cleanup_(manifest_freep) Manifest *plain = parse_ok(
                 "spec:\n  containers:\n  - command: [etcd, --initial-cluster-token=tok$$en, --x=$(A)]\n");
         _cleanup_(manifest_freep) Manifest *m = parse_ok(
