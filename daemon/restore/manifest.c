@@ -360,7 +360,9 @@ static int read_env(Walk *w, Manifest *m, yaml_node_t *env, size_t *budget) {
         return 0;
 }
 
-/* An absolute path without "//", "." components and a trailing '/', in place ("/" stays "/"). */
+/* An absolute path without "//", "." components and a trailing '/', ".."
+ * taking the component before it away (never above "/"), in place ("/"
+ * stays "/"). */
 static void path_clean_in_place(char *path) {
         char *out = path;
 
@@ -370,6 +372,12 @@ static void path_clean_in_place(char *path) {
                 while (*p == '/')
                         p++;
                 n = strcspn(p, "/");
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        while (out > path && *--out != '/')
+                                ;
+                        p += n;
+                        continue;
+                }
                 if (n == 0 || (n == 1 && p[0] == '.')) {
                         p += n;
                         continue;
@@ -486,10 +494,8 @@ static int read_container(Walk *w, Manifest *m, yaml_node_t *c) {
                 if (mount->mount_path[0] != '/')
                         return walk_error(w, item, "%s.mountPath \"%s\" is not an absolute path", what,
                                           mount->mount_path);
-                /* As the kubelet refuses them; and the runtime mounts at the clean path. */
-                if (path_has_dotdot(mount->mount_path))
-                        return walk_error(w, item, "%s.mountPath \"%s\" has a '..' component", what,
-                                          mount->mount_path);
+                /* The runtime mounts at the clean path ('..' resolved within the container's root);
+                 * the kubelet refuses a subPath that leaves the volume. */
                 path_clean_in_place(mount->mount_path);
                 if (mount->sub_path && (mount->sub_path[0] == '/' || path_has_dotdot(mount->sub_path)))
                         return walk_error(w, item, "%s.subPath \"%s\" is not a relative path below the volume "
