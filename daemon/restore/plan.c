@@ -338,7 +338,7 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
         had_none = strstr(said, ", which did not exist") && !path_exists(restored);
         if (!path_exists(pre) && p->data_dir_exists && had_none) {
                 if (asprintf(&where, "There was no data dir before it: %s is the restored data (the restore did "
-                             "not finish)", p->data_dir) < 0)
+                             "not finish), or one made since (an etcd started on no data)", p->data_dir) < 0)
                         where = NULL;
         } else if (!path_exists(pre))
                 where = strdup(p->data_dir_exists ? "It had not swapped the data dir: it is the data from before" :

@@ -212,15 +212,18 @@ int tool_snapshot_restore(Run *run) {
                     errno != EINTR) {
                         r = -errno;
                         (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, NULL, 0);
+                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                                ;
                         return free_and_format(&run->error, "cannot wait for %s: %s", p->tool_path, strerror(-r)), r;
                 }
                 if (!eof)
                         eof = tool_read_output(rfd, out, &out_len);
                 w = waitpid(pid, &status, WNOHANG);
-                if (w < 0 && errno != EINTR)
-                        return free_and_format(&run->error, "cannot wait for %s: %s", p->tool_path,
-                                               strerror(errno)), -errno;
+                if (w < 0 && errno != EINTR) {
+                        r = -errno;
+                        (void) kill(pid, SIGKILL);
+                        return free_and_format(&run->error, "cannot wait for %s: %s", p->tool_path, strerror(-r)), r;
+                }
                 if (w == pid) {
                         exited = true;
                         if (!eof)       /* what it wrote before it exited */
