@@ -372,15 +372,21 @@ static uint16_t port_of(const char *url) {
  * token. *ret_pid is that process. */
 static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
         RestorePlan *p = run->p;
-        char want[PLAN_REVISION_MAX], at[PLAN_REVISION_MAX + 96] = "";
+        _cleanup_free_ char *at = NULL;
+        char want[PLAN_REVISION_MAX];
         uint16_t port = port_of(p->endpoint);
         pid_t pid = 0, pids[16];
         ssize_t n;
         int r;
 
-        if (revision != p->etcd_revision)
-                snprintf(at, sizeof at, "etcd at %s answers at revision %" PRId64 ", not %s, and ", p->endpoint,
-                         revision, plan_expected_revision(p, true, want, sizeof want));
+        /* The endpoint is the configuration's, of any length: formatted whole. */
+        if (revision == p->etcd_revision)
+                at = strdup("");
+        else if (asprintf(&at, "etcd at %s answers at revision %" PRId64 ", not %s, and ", p->endpoint, revision,
+                          plan_expected_revision(p, true, want, sizeof want)) < 0)
+                at = NULL;
+        if (!at)
+                return -ENOMEM;
         if (port == 0)
                 return free_and_format(&run->error, "check failed: cannot tell the port of %s", p->endpoint), -EINVAL;
         n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
