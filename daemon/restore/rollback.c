@@ -104,12 +104,24 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         append_format(problem, "cannot sync %s after the renames: %s", p->parent_dir, strerror(errno));
         }
 
-        /* 3. etcd as it was. */
-        if (run->etcd_held && etcd_stopped && !run->swapped &&
-            (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running)) {
+        /* 3. etcd as it was: on the old data; or, when the restored data
+         * could not be set aside (another process has files open in it, a
+         * rename failed), on that again, where it ran before the rollback
+         * (kube-apiserver is started next, and would find no etcd). Never
+         * on no data dir where there was one: etcd would make an empty
+         * one, a new cluster. */
+        if (run->etcd_held && (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running) &&
+            !path_exists(p->data_dir) && p->data_dir_exists)
+                append_format(problem, "etcd is not started again: %s does not exist (etcd would make an empty one, "
+                              "a new cluster); %s", p->data_dir, p->mode == RESTORE_MODE_STATIC_POD ?
+                              "its manifest stays in the holding directory" : "its unit stays stopped");
+        else if (run->etcd_held && (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running)) {
                 _cleanup_free_ char *err = NULL;
+                const char *data = run->swapped ? "the restored data" : p->data_dir_exists ? "the old data" :
+                                   "no data dir, as before the restore";
+
                 restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING,
-                       "starting etcd on the old data");
+                       "starting etcd on %s", data);
                 r = run_etcd_start(run, &err);
                 if (r < 0)
                         append_format(problem, "cannot start etcd again: %s", err ? err : strerror(-r));
@@ -118,10 +130,10 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         free(run->error);
                         run->error = NULL;
                         if (run_wait_etcd_healthy(run, 0, &rev) < 0)
-                                append_format(problem, "etcd is back on the old data but %s", run->error);
+                                append_format(problem, "etcd is back on %s but %s", data, run->error);
                         else
                                 restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
-                                       "etcd is healthy on the old data at revision %" PRId64, rev);
+                                       "etcd is healthy on %s at revision %" PRId64, data, rev);
                 }
         }
 

@@ -156,11 +156,13 @@ static int wait_dir_free(Run *run, const char *dir) {
 
         for (;;) {
                 pid_t pid = proc_find_open_below(dir);
+                char name[64];
+
                 if (pid == 0)
                         return 0;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return free_and_format(&run->error, "process %d still has files open in %s", (int) pid, dir),
-                               -EBUSY;
+                        return free_and_format(&run->error, "process %d (%s) still has files open in %s", (int) pid,
+                                               proc_name(pid, name, sizeof name), dir), -EBUSY;
                 sleep_backoff(&delay, PROBE_INTERVAL_USEC);
         }
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * proc.c — the /proc scan: every process's open descriptors, read as the
- * paths their links name.
+ * paths their links name; a process's name.
  */
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "util/macro.h"
 #include "util/parse.h"
 #include "util/proc.h"
+#include "util/str.h"
 
 pid_t proc_find_open_below(const char *dir) {
         _cleanup_(closedirp) DIR *proc = NULL;
@@ -52,4 +54,22 @@ pid_t proc_find_open_below(const char *dir) {
                 closedir(d);
         }
         return 0;
+}
+
+const char *proc_name(pid_t pid, char *buf, size_t size) {
+        char path[64], comm[32];
+        ssize_t n = -1;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                n = loop_read(fd, comm, sizeof comm);
+                close(fd);
+        }
+        if (n > 0 && comm[n - 1] == '\n')
+                n--;
+        if (n <= 0)
+                return str_printable(buf, size, "?", 1);
+        return str_printable(buf, size, comm, (size_t) n);
 }

@@ -5,9 +5,14 @@
  * proc.h — which process uses a directory, read from /proc/<pid>/fd.
  */
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* A process other than this one with a file open at or below dir (an
  * absolute path without a trailing '/'), or 0 when there is none or /proc
  * cannot be read. Processes whose fds cannot be read are skipped. */
 pid_t proc_find_open_below(const char *dir);
+
+/* pid's name (its comm, as ps shows it), printable (see str_printable()),
+ * into buf; "?" when it cannot be read (gone, or hidden). Returns buf. */
+const char *proc_name(pid_t pid, char *buf, size_t size);

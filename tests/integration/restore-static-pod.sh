@@ -243,6 +243,77 @@ check "readyz never verified: the next restore is refused (exit $rc), naming the
   test $rc -eq 1 -a -n "$(grep -F "an earlier restore did not finish ($record: started at " <<<"$out")"
 rm -f "$record"
 
+# ---- the restored data cannot be set aside: etcd is started on it again ----------
+# The same restore (readyz never verifies), but once the restored data dir is
+# in place another process (a `sleep` standing in for a backup agent or an
+# operator's `tail -f`) opens its db and keeps it open. The rollback stops
+# etcd and waits health_timeout for the data dir to be free; it never is, so
+# the restored data stays where it is. etcd must be started on it again (it
+# ran there before the rollback; kube-apiserver comes back next and needs
+# it), and the error must name the process that holds the dir.
+# after_swap 'COMMAND': in the background, once the restore has put its data
+# dir in place (etcd's db is another file), the subshell becomes COMMAND
+# (evaluated then). It waits at most 60 s; $! is its PID.
+after_swap() {
+  local inode; inode=$(stat -c %i "$DATA/member/snap/db")
+  ( for _ in $(seq 1200); do
+      i=$(stat -c %i "$DATA/member/snap/db" 2>/dev/null)
+      if [ -n "$i" ] && [ "$i" != "$inode" ]; then eval "exec $1"; fi
+      sleep 0.05
+    done ) &
+}
+ctl put /held/later "written after the backup" >/dev/null
+after_swap 'sleep 60 3<"$DATA/member/snap/db"'
+HOLDPID=$!
+CLEANUP+=("kill $HOLDPID")
+out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "held data dir: the holder opened the restored db" test "$(readlink /proc/$HOLDPID/fd/3)" = "$DATA/member/snap/db"
+check "held data dir: exit 1" test $rc -eq 1
+check "held data dir: the error names the process and what it holds" \
+  grep -qF "cannot stop etcd on the restored data (process $HOLDPID (sleep) still has files open in $DATA); $DATA was left in place" <<<"$out"
+check "held data dir: etcd started again on the restored data" grep -q "etcd is healthy on the restored data at revision" <<<"$out"
+wait_for 30 etcd_healthy
+check "held data dir: etcd answers, on the backup's data (the later write is gone)" \
+  test -z "$(ctl get /held/later --keys-only)" -a "$(ctl get /before/k3 --print-value-only)" = overwritten
+check "held data dir: both manifests back, no holding dir" \
+  test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml" -a -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+check "held data dir: kube-apiserver back" wait_for 10 apiserver_up
+kill "$HOLDPID" 2>/dev/null; wait "$HOLDPID" 2>/dev/null
+record=$(ls -d "$DATA".unfinished-restore-* 2>/dev/null)
+check "held data dir: the record of the unfinished restore stays" test -n "$record" -a -f "$record"
+rm -f "$record"
+
+# ---- the old data dir gone from its place: etcd is not started on nothing --------
+# The same failing restore, but once the restored data is in place the old
+# data dir is moved away from <data_dir>.pre-restore-<ts> (as by a careless
+# hand). The rollback sets the restored data aside and cannot put the old
+# back: there is then no data dir, and etcd must not be started (it would
+# make an empty one, a cluster of its own); its manifest stays held, named.
+ctl put /gone/marker "in the data before this restore" >/dev/null
+pre_before=$(ls -d "$DATA".pre-restore-* | sort)
+after_swap 'mv "$(comm -13 <(echo "$pre_before") <(ls -d "$DATA".pre-restore-* | sort))" "$T/old-data-moved-away"'
+MOVERPID=$!
+CLEANUP+=("kill $MOVERPID")
+out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+wait "$MOVERPID"
+check "old data gone: it was moved away during the restore" test -d "$T/old-data-moved-away/member"
+check "old data gone: exit 1" test $rc -eq 1
+check "old data gone: etcd not started on no data dir, said so" \
+  grep -qF "etcd is not started again: $DATA does not exist (etcd would make an empty one, a new cluster); its manifest stays in the holding directory" <<<"$out"
+check "old data gone: no data dir was made" test ! -e "$DATA"
+held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)
+check "old data gone: etcd.yaml held and named" \
+  test -f "$held/etcd.yaml" -a -n "$(grep -F "$held/etcd.yaml is still held away from $MAN" <<<"$out")"
+# Put the node right, as the operator would: the old data back, then etcd.
+mv "$T/old-data-moved-away" "$DATA"
+mv "$held/etcd.yaml" "$MAN/etcd.yaml"; rmdir "$held"
+rm -f "$(ls -d "$DATA".unfinished-restore-*)"
+wait_for 30 etcd_healthy
+check "old data gone: etcd back on the old data" test -n "$(ctl get /gone/marker --keys-only)"
+check "old data gone: kube-apiserver back" wait_for 10 apiserver_up
+
 # ---- a controller that was not serving before the restore is not waited for ------
 # kube-scheduler's pod runs but binds nothing (crash-looping, say): the
 # restore moves its manifest out and back like the other's, says it did not
