@@ -724,7 +724,7 @@ static int step_restart_controllers(Run *run) {
  * is the only trace of the units the run stopped. */
 static int unfinished_write(Run *run) {
         RestorePlan *p = run->p;
-        _cleanup_free_ char *text = NULL, *stops = NULL, *swap = NULL;
+        _cleanup_free_ char *text = NULL, *stops = NULL, *swap = NULL, *controllers = NULL;
         _cleanup_close_ int fd = -EBADF;
         char when[FORMAT_RFC3339_MAX], proc[64] = "";
         bool named = false;
@@ -739,13 +739,22 @@ static int unfinished_write(Run *run) {
                              p->apiserver_running ? "active" : "not active", p->etcd_unit,
                              p->etcd_running ? "active" : "not active", p->apiserver_running ? p->apiserver_unit : "",
                              p->apiserver_running ? " and " : "", p->etcd_unit);
-        if (r < 0 ||
+        /* The restart step (last) stops them too: a kill there leaves them stopped. */
+        if (r >= 0 && !run->c->restore.restart_controllers)
+                controllers = strdup("");
+        else if (r >= 0 && p->mode == RESTORE_MODE_STATIC_POD)
+                r = asprintf(&controllers, "last it moves kube-controller-manager.yaml and kube-scheduler.yaml (those "
+                             "present) to %s and back\n", p->held_dir);
+        else if (r >= 0)
+                controllers = strdup("last it stops kube-controller-manager.service and kube-scheduler.service (those "
+                                     "active) and starts them again\n");
+        if (r < 0 || !controllers ||
             (p->data_dir_exists ? asprintf(&swap, "then renames %s to %s and %s to %s", p->data_dir,
                                            p->pre_restore_dir, p->restore_dir, p->data_dir) :
                                   asprintf(&swap, "then renames it to %s, which did not exist", p->data_dir)) < 0 ||
-            asprintf(&text, "started at %s by process %d, restoring %s\n%s\nit restores into %s, %s\n",
+            asprintf(&text, "started at %s by process %d, restoring %s\n%s\nit restores into %s, %s\n%s",
                      format_rfc3339(when, sizeof when, now_usec(CLOCK_REALTIME)), (int) getpid(), p->backup_path,
-                     stops, p->restore_dir, swap) < 0)
+                     stops, p->restore_dir, swap, controllers) < 0)
                 return -ENOMEM;
         /* Whole or not at all (a kill while writing leaves no half record):
          * written unnamed, then linked under its name; where the file

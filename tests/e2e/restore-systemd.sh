@@ -341,6 +341,8 @@ check "killed restore: etcd and kube-apiserver left stopped" \
 record=$(ct sh -c 'ls -d /var/lib/etcd.unfinished-restore-*' 2>/dev/null)
 check "killed restore: its record names the units it stops" \
   ct grep -qF "it stops kube-apiserver.service and e2e-etcd.service while it runs" "$record"
+check "killed restore: its record names the controllers' units, which its last step stops" \
+  ct grep -qxF "last it stops kube-controller-manager.service and kube-scheduler.service (those active) and starts them again" "$record"
 use_conf good
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'

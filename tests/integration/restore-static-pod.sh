@@ -452,6 +452,8 @@ check "after a killed restore: nothing was changed (manifests, holding dir, data
 record=$DATA.unfinished-restore-$tag
 check "killed restore: its record says what it does to the node" \
   grep -qF "it moves kube-apiserver.yaml and etcd.yaml to $held while it runs" "$record"
+check "killed restore: its record says it moves the controllers' manifests too" \
+  grep -qxF "last it moves kube-controller-manager.yaml and kube-scheduler.yaml (those present) to $held and back" "$record"
 mv "$held"/*.yaml "$MAN"/ && rmdir "$held"
 check "put back: etcd healthy" wait_for 30 etcd_healthy
 check "put back: kube-apiserver back" wait_for 10 apiserver_up
