@@ -414,11 +414,13 @@ int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionCo
                         goto finish;
         }
 
-        /* Keys of the configuration that no Secret uses. */
-        for (size_t j = 0; res && j < res->n_providers; j++)
-                for (size_t k = 0; k < res->providers[j].n_keys; k++) {
-                        const char *type = enc_provider_type_to_string(res->providers[j].type);
-                        const char *name = res->providers[j].keys[k].name;
+        /* Keys of the configuration for Secrets that no Secret uses. */
+        for (size_t e = 0; e < c->n_resources; e++)
+                for (size_t j = 0; encryption_config_applies(c, "secrets", &c->resources[e]) &&
+                                   j < c->resources[e].n_providers; j++)
+                for (size_t k = 0; k < c->resources[e].providers[j].n_keys; k++) {
+                        const char *type = enc_provider_type_to_string(c->resources[e].providers[j].type);
+                        const char *name = c->resources[e].providers[j].keys[k].name;
                         /* Labelled as the values stored under it are. */
                         EncValue as_stored = { .encrypted = true, .provider = type, .provider_size = strlen(type),
                                                .key_name = name, .key_name_size = strlen(name) };

@@ -294,6 +294,33 @@ static int parse_resource(Parse *p, yaml_node_t *n, EncResource *ret) {
         return 0;
 }
 
+/* kube-apiserver refuses a resource named after an earlier entry's "*.<its
+ * group>" or "*.*" (which would mask it): so does this reader. The same
+ * resource named again is fine; its providers are appended (applying()). */
+static int check_masked(Parse *p, const EncryptionConfig *c, size_t entry) {
+        const EncResource *res = &c->resources[entry];
+
+        for (char **s = res->resources; *s; s++) {
+                const char *dot = strchr(*s, '.');
+                _cleanup_free_ char *group_any = NULL;
+
+                if (asprintf(&group_any, "*.%s", dot ? dot + 1 : "") < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; i < entry; i++)
+                        for (char **e = c->resources[i].resources; *e; e++)
+                                if (streq(*e, group_any) || streq(*e, "*.*")) {
+                                        char sbuf[64], ebuf[64];
+
+                                        return fail(p->error, -EINVAL, "line %u: resource \"%s\" is masked by "
+                                                    "\"%s\" of the entry at line %u (kube-apiserver refuses this)",
+                                                    res->line, str_printable(sbuf, sizeof sbuf, *s, strlen(*s)),
+                                                    str_printable(ebuf, sizeof ebuf, *e, strlen(*e)),
+                                                    c->resources[i].line);
+                                }
+        }
+        return 0;
+}
+
 static int parse_document(Parse *p, EncryptionConfig *c) {
         yaml_node_t *root = yaml_document_get_root_node(p->doc), *v, *list;
         int r;
@@ -322,6 +349,9 @@ static int parse_document(Parse *p, EncryptionConfig *c) {
                 if (r < 0)
                         return r;
                 c->n_resources++;
+                r = check_masked(p, c, c->n_resources - 1);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -544,9 +574,24 @@ void enc_value_parse(const void *value, size_t size, EncValue *ret) {
         *ret = v;
 }
 
-/* The key name in value: the longest one of its provider that only (or,
- * NULL, any entry of c) has and that a ':' follows. */
-static void value_parse_in(const EncryptionConfig *c, const EncResource *only, const void *value, size_t size,
+/* The entries whose providers kube-apiserver reads a resource with: the
+ * first that matches it (encryption_config_lookup()), and each later one
+ * that names it the same way (kube-apiserver appends their providers).
+ * first NULL: none applies. */
+typedef struct Applying {
+        const EncResource *first;
+        const char *pattern;    /* first's pattern that matched */
+} Applying;
+
+static Applying applying(const EncryptionConfig *c, const char *resource);
+
+static bool applies(const Applying *a, const EncResource *e) {
+        return a->first && (e == a->first || (e > a->first && strv_contains(e->resources, a->pattern)));
+}
+
+/* The key name in value: the longest one of its provider that the entries
+ * of only (or, NULL, any entry of c) have and that a ':' follows. */
+static void value_parse_in(const EncryptionConfig *c, const Applying *only, const void *value, size_t size,
                            EncValue *ret) {
         const char *name, *end = (const char *) value + size;
         size_t best = 0;
@@ -556,7 +601,8 @@ static void value_parse_in(const EncryptionConfig *c, const EncResource *only, c
                 return;
         name = ret->key_name;
         for (size_t i = 0; i < c->n_resources; i++)
-                for (size_t j = 0; (!only || only == &c->resources[i]) && j < c->resources[i].n_providers; j++) {
+                for (size_t j = 0; (!only || applies(only, &c->resources[i])) && j < c->resources[i].n_providers;
+                     j++) {
                         const EncProvider *pr = &c->resources[i].providers[j];
 
                         for (size_t k = 0; pr->type == ret->type && k < pr->n_keys; k++) {
@@ -608,12 +654,22 @@ static bool resource_matches(const char *pattern, const char *resource) {
                pattern[n] == '.' && (!strchr(pattern + n + 1, '.') || endswith(pattern + n + 1, ".k8s.io"));
 }
 
-const EncResource *encryption_config_lookup(const EncryptionConfig *c, const char *resource) {
+static Applying applying(const EncryptionConfig *c, const char *resource) {
         for (size_t i = 0; c && i < c->n_resources; i++)
                 for (char **s = c->resources[i].resources; s && *s; s++)
                         if (resource_matches(*s, resource))
-                                return &c->resources[i];
-        return NULL;
+                                return (Applying) { .first = &c->resources[i], .pattern = *s };
+        return (Applying) {};
+}
+
+const EncResource *encryption_config_lookup(const EncryptionConfig *c, const char *resource) {
+        return applying(c, resource).first;
+}
+
+bool encryption_config_applies(const EncryptionConfig *c, const char *resource, const EncResource *e) {
+        const Applying a = applying(c, resource);
+
+        return applies(&a, e);
 }
 
 static const EncKey *provider_find_key(const EncProvider *p, EncProviderType type, const char *name, size_t n) {
@@ -627,12 +683,12 @@ static const EncKey *provider_find_key(const EncProvider *p, EncProviderType typ
 
 bool encryption_config_has_key(const EncryptionConfig *c, const char *resource, EncProviderType type,
                                const char *name, size_t name_size) {
-        const EncResource *only = resource ? encryption_config_lookup(c, resource) : NULL;
+        const Applying only = resource ? applying(c, resource) : (Applying) {};
 
-        if (resource && !only)
+        if (resource && !only.first)
                 return false;
         for (size_t i = 0; c && i < c->n_resources; i++) {
-                if (only && only != &c->resources[i])
+                if (resource && !applies(&only, &c->resources[i]))
                         continue;
                 for (size_t j = 0; j < c->resources[i].n_providers; j++)
                         if (provider_find_key(&c->resources[i].providers[j], type, name, name_size))
@@ -718,20 +774,24 @@ static int try_key(EncProviderType type, const EncKey *k, const uint8_t *aad, si
         return 0;
 }
 
-static bool entry_has_identity(const EncResource *res) {
-        for (size_t j = 0; res && j < res->n_providers; j++)
-                if (res->providers[j].type == ENC_PROVIDER_IDENTITY)
-                        return true;
+static bool entry_has_identity(const EncryptionConfig *c, const Applying *a) {
+        for (size_t i = 0; c && i < c->n_resources; i++)
+                for (size_t j = 0; applies(a, &c->resources[i]) && j < c->resources[i].n_providers; j++)
+                        if (c->resources[i].providers[j].type == ENC_PROVIDER_IDENTITY)
+                                return true;
         return false;
 }
 
-/* Whether res has the kms provider of this name (a kms value's key_name). */
-static bool entry_has_kms(const EncResource *res, const char *name, size_t n) {
-        for (size_t j = 0; res && name && j < res->n_providers; j++) {
-                const char *k = res->providers[j].kms_name;
-                if (res->providers[j].type == ENC_PROVIDER_KMS && k && strlen(k) == n && memcmp(k, name, n) == 0)
-                        return true;
-        }
+/* Whether the entries of a have the kms provider of this name (a kms value's key_name). */
+static bool entry_has_kms(const EncryptionConfig *c, const Applying *a, const char *name, size_t n) {
+        for (size_t i = 0; c && name && i < c->n_resources; i++)
+                for (size_t j = 0; applies(a, &c->resources[i]) && j < c->resources[i].n_providers; j++) {
+                        const EncProvider *pr = &c->resources[i].providers[j];
+
+                        if (pr->type == ENC_PROVIDER_KMS && pr->kms_name && strlen(pr->kms_name) == n &&
+                            memcmp(pr->kms_name, name, n) == 0)
+                                return true;
+                }
         return false;
 }
 
@@ -739,7 +799,7 @@ static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etc
                    const void *value, size_t size, uint8_t **ret, size_t *ret_size,
                    char error[static ENCRYPTION_ERROR_MAX]) {
         _cleanup_free_ char *resource = NULL;
-        const EncResource *preferred;
+        Applying preferred;
         char kbuf[96], nbuf[64], rbuf[96];
         const char *pname;
         size_t min_size;
@@ -756,16 +816,17 @@ static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etc
                 str_printable(rbuf, sizeof rbuf, resource, strlen(resource));
         else
                 snprintf(rbuf, sizeof rbuf, "(a key of no resource)");
-        preferred = encryption_config_lookup(c, resource);
+        preferred = applying(c, resource);
         /* kube-apiserver knows the key names of this resource's providers alone. */
-        value_parse_in(c, as_apiserver ? preferred : NULL, value, size, &v);
-        if (as_apiserver && !v.encrypted && preferred && !entry_has_identity(preferred))
+        value_parse_in(c, as_apiserver ? &preferred : NULL, value, size, &v);
+        if (as_apiserver && !v.encrypted && preferred.first && !entry_has_identity(c, &preferred))
                 return fail(error, -ENOKEY, "%s: stored in plaintext, and the providers for %s have no identity "
                             "to read it", kbuf, rbuf);
-        if (as_apiserver && v.encrypted && !preferred)
+        if (as_apiserver && v.encrypted && !preferred.first)
                 return fail(error, -ENOKEY, "%s: encrypted, and no entry of the encryption configuration names "
                             "%s (it is then read as identity alone)", kbuf, rbuf);
-        if (as_apiserver && v.type == ENC_PROVIDER_KMS && !entry_has_kms(preferred, v.key_name, v.key_name_size))
+        if (as_apiserver && v.type == ENC_PROVIDER_KMS &&
+            !entry_has_kms(c, &preferred, v.key_name, v.key_name_size))
                 return fail(error, -ENOKEY, "%s: encrypted by the KMS plugin \"%s\", and the providers for %s "
                             "have no kms provider of that name", kbuf,
                             v.key_name ? str_printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size) : "?", rbuf);
@@ -803,14 +864,14 @@ static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etc
                             v.data_size < min_size ? "shorter than its nonce and tag/padding" : "not whole blocks",
                             nbuf);
 
-        /* The entry that applies to this resource first, then (unless read
+        /* The entries that apply to this resource first, then (unless read
          * as kube-apiserver reads it) the others: a key that moved between
          * entries still decrypts. */
         for (int pass = 0; pass < (as_apiserver ? 1 : 2); pass++)
                 for (size_t i = 0; c && i < c->n_resources; i++) {
                         const EncResource *res = &c->resources[i];
 
-                        if ((pass == 0) != (res == preferred))
+                        if ((pass == 0) != applies(&preferred, res))
                                 continue;
                         for (size_t j = 0; j < res->n_providers; j++) {
                                 const EncKey *k = provider_find_key(&res->providers[j], v.type, v.key_name,
@@ -885,16 +946,16 @@ bool enc_value_label(const EncValue *v, char *label, size_t label_size) {
 }
 
 bool encryption_config_lacks_key(const EncryptionConfig *c, const char *resource, const void *value, size_t size) {
-        const EncResource *entry = encryption_config_lookup(c, resource);
+        const Applying entry = applying(c, resource);
         EncValue v;
 
-        value_parse_in(c, entry, value, size, &v);
+        value_parse_in(c, &entry, value, size, &v);
         if (!v.encrypted)
-                return entry && !entry_has_identity(entry);
+                return entry.first && !entry_has_identity(c, &entry);
         /* Whether the plugin still has its key cannot be told offline. */
         if (v.type == ENC_PROVIDER_KMS)
-                return !entry_has_kms(entry, v.key_name, v.key_name_size);
-        if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY || !v.key_name || !entry)
+                return !entry_has_kms(c, &entry, v.key_name, v.key_name_size);
+        if (v.type == ENC_PROVIDER_INVALID || v.type == ENC_PROVIDER_IDENTITY || !v.key_name || !entry.first)
                 return true;
         return !encryption_config_has_key(c, resource, v.type, v.key_name, v.key_name_size);
 }

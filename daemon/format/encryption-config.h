@@ -84,7 +84,9 @@ EncProviderType enc_provider_type_from_string(const char *s, size_t n);
 /* Parse an EncryptionConfiguration. On success *ret is a new configuration
  * (free with encryption_config_free()). On failure returns -EINVAL (not
  * YAML, wrong shape, a key of the wrong size or not base64; error says
- * "line N: …" and names the key, never its bytes), -E2BIG or -ENOMEM. The
+ * "line N: …" and names the key, never its bytes; as kube-apiserver, a
+ * resource named after an earlier "*.<its group>" or "*.*", which would mask
+ * it), -E2BIG or -ENOMEM. The
  * caller should wipe its copy of the text afterwards. */
 int encryption_config_parse(const void *text, size_t size, EncryptionConfig **ret,
                             char error[static ENCRYPTION_ERROR_MAX]);
@@ -114,14 +116,22 @@ void encryption_config_value_parse(const EncryptionConfig *c, const void *value,
  * memory). */
 char *encryption_resource_of_key(const char *etcd_key, size_t n);
 
-/* The providers that apply to a resource named as
+/* The first entry whose providers apply to a resource named as
  * encryption_resource_of_key() names it, as kube-apiserver picks them (the
  * first entry whose resources match: the exact name, "*.<group>", "*." for
- * the core group, "*.*"); NULL when none matches. */
+ * the core group, "*.*"); NULL when none matches. Later entries that name
+ * the resource again apply too: encryption_config_applies(). */
 const EncResource *encryption_config_lookup(const EncryptionConfig *c, const char *resource);
 
+/* Whether kube-apiserver reads resource with the providers of entry e of c:
+ * e is the entry encryption_config_lookup() gives, or a later one that names
+ * the resource the same way (kube-apiserver appends the providers of every
+ * entry that names it; a wildcard cannot be named again, see
+ * encryption_config_parse()). */
+bool encryption_config_applies(const EncryptionConfig *c, const char *resource, const EncResource *e);
+
 /* Is there a key of this provider type and name anywhere in c (and, when
- * resource is not NULL, in the entry that applies to it)? */
+ * resource is not NULL, in the entries that apply to it)? */
 bool encryption_config_has_key(const EncryptionConfig *c, const char *resource, EncProviderType type,
                                const char *name, size_t name_size);
 
@@ -138,8 +148,8 @@ int encryption_config_decrypt(const EncryptionConfig *c, const char *etcd_key, s
                               char error[static ENCRYPTION_ERROR_MAX]);
 
 /* encryption_config_decrypt() as kube-apiserver reads the value with c:
- * only the providers of the entry that applies to the key's resource
- * (encryption_config_lookup(); none: identity alone), where the other
+ * only the providers of the entries that apply to the key's resource
+ * (encryption_config_applies(); none: identity alone), where the other
  * looks in every entry for a key that moved, and key names with ':' are
  * split by those providers' names alone. A value without the prefix then
  * needs identity among those providers, a kms value a kms provider of its
@@ -154,9 +164,9 @@ int encryption_config_decrypt_as_apiserver(const EncryptionConfig *c, const char
 bool enc_value_label(const EncValue *v, char *label, size_t label_size);
 
 /* Would kube-apiserver with c fail to read this value of the resource (a
- * Secret's: "secrets"), e.g. after a restore? Encrypted: when the entry
- * that applies to the resource has no key of that provider and name (or
- * no entry applies: identity alone); kms: when it has no kms provider of
+ * Secret's: "secrets"), e.g. after a restore? Encrypted: when the entries
+ * that apply to the resource have no key of that provider and name (or
+ * none applies: identity alone); kms: when they have no kms provider of
  * the plugin's name (whether the plugin has the key is not in the file).
- * Unencrypted: when that entry has no identity provider. */
+ * Unencrypted: when they have no identity provider. */
 bool encryption_config_lacks_key(const EncryptionConfig *c, const char *resource, const void *value, size_t size);

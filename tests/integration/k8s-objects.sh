@@ -208,6 +208,30 @@ check "audit: without identity for secrets, the $plain plaintext Secrets are unr
 check "audit: ... and says why" \
   jq -e '.encryption_config.warnings | any(test("stored in plaintext, and the providers for secrets in .* have no identity"))' <<<"$a"
 
+# secrets named again in a later entry: kube-apiserver reads them with the
+# providers of both entries, in order, so "old" there is not missing. A
+# '*.*' entry before the others would mask them: kube-apiserver refuses
+# that file, and so does the reader.
+/usr/bin/python3 - "$T/moved.yaml" "$T/twice.yaml" "$T/masked.yaml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+old = next(p["aescbc"] for p in doc["resources"][1]["providers"] if "aescbc" in p)
+doc["resources"].insert(1, {"resources": ["secrets"], "providers": [{"aescbc": old}]})
+yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)
+doc = yaml.safe_load(open(sys.argv[1]))
+doc["resources"].insert(0, {"resources": ["*.*"], "providers": [{"identity": {}}]})
+yaml.safe_dump(doc, open(sys.argv[3], "w"), sort_keys=False)
+PY
+chmod 600 "$T/twice.yaml" "$T/masked.yaml"
+a=$("$C" --json audit "$f" --encryption-config "$T/twice.yaml")
+check "audit: a key in a second entry for secrets is not missing" \
+  test "$(jq '.encryption_config.by_key["aescbc:old"].missing_key' <<<"$a")" = 0 -a \
+       "$(jq '.encryption_config.by_key["aescbc:old"].readable' <<<"$a")" -gt 0 -a \
+       "$(jq '[.encryption_config.warnings[] | select(test("aescbc:old"))] | length' <<<"$a")" = 0
+"$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/masked.yaml" > "$T/out" 2> "$T/err"; rc=$?
+check "a configuration kube-apiserver refuses ('*.*' masks what follows): exit 1, says why" \
+  test $rc -eq 1 -a -n "$(grep 'masked.yaml: line [0-9]*: resource "secrets" is masked by "\*\.\*" of the entry at line 4' "$T/err")"
+
 cp "$ENC" "$T/readable.yaml"; chmod 644 "$T/readable.yaml"
 "$C" get "$f" /registry/secrets/prod/db-password -o json --encryption-config "$T/readable.yaml" > "$T/out" 2> "$T/err"; rc=$?
 check "a configuration others may read is refused (exit 1, mode, --insecure-key-file)" \

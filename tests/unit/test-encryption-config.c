@@ -337,6 +337,19 @@ static void test_bad_configs(void) {
                 { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
                   "- resources: [secrets]\n  providers: [{identity: {}}]\n  resources: [configmaps]\n",
                   "line 6: resources is given twice" },
+                /* Masked by an earlier wildcard: kube-apiserver refuses the file. */
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: ['*.']\n  providers: [{identity: {}}]\n"
+                  "- resources: [configmaps, secrets]\n  providers: [{identity: {}}]\n",
+                  "line 6: resource \"configmaps\" is masked by \"*.\" of the entry at line 4" },
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: ['*.*']\n  providers: [{identity: {}}]\n"
+                  "- resources: [deployments.apps]\n  providers: [{identity: {}}]\n",
+                  "resource \"deployments.apps\" is masked by \"*.*\"" },
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: ['*.apps']\n  providers: [{identity: {}}]\n"
+                  "- resources: ['*.apps']\n  providers: [{identity: {}}]\n",
+                  "resource \"*.apps\" is masked by \"*.apps\"" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -454,6 +467,44 @@ static void test_key_name_per_entry(void) {
         check(encryption_config_lacks_key(c, "configmaps", "k8s:enc:aescbc:v1:a:xx", 22));
 }
 
+/* A resource named in two entries: kube-apiserver reads it with the
+ * providers of both, in order (a wildcard after it is fine; before it, it
+ * would mask it: test_bad_configs). */
+static void test_resource_twice(void) {
+        static const char text[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets, configmaps]\n  providers:\n"
+                "  - aesgcm: {keys: [{name: gcm1, secret: ZGVmZ2hpamtsbW5vcHFycw==}]}\n"
+                "- resources: [secrets]\n  providers:\n"
+                "  - aescbc: {keys: [{name: key1, secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}]}\n"
+                "  - identity: {}\n"
+                "- resources: ['*.']\n  providers: [{identity: {}}]\n";
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = load(text, 0, NULL);
+        _cleanup_free_ uint8_t *out = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+        size_t out_size = 0;
+
+        check(encryption_config_lookup(c, "secrets") == &c->resources[0]);
+        check(encryption_config_applies(c, "secrets", &c->resources[1]));
+        check(!encryption_config_applies(c, "configmaps", &c->resources[1]));
+        check(!encryption_config_applies(c, "secrets", &c->resources[2]));
+        check(encryption_config_applies(c, "pods", &c->resources[2]));
+        check_int_eq(encryption_config_decrypt_as_apiserver(c, KEY, strlen(KEY), CBC, sizeof CBC - 1, &out,
+                                                            &out_size, err), 0);
+        check(out && out_size == PLAIN_SIZE && memcmp(out, PLAIN, PLAIN_SIZE) == 0);
+        out = mfree(out);
+        check(!encryption_config_lacks_key(c, "secrets", CBC, sizeof CBC - 1));
+        check(!encryption_config_lacks_key(c, "secrets", PLAIN, PLAIN_SIZE));
+        check(encryption_config_has_key(c, "secrets", ENC_PROVIDER_AESCBC, "key1", 4));
+        /* configmaps: the first entry alone. */
+        check(encryption_config_lacks_key(c, "configmaps", CBC, sizeof CBC - 1));
+        check(encryption_config_lacks_key(c, "configmaps", PLAIN, PLAIN_SIZE));
+        check(!encryption_config_has_key(c, "configmaps", ENC_PROVIDER_AESCBC, "key1", 4));
+        check_int_eq(encryption_config_decrypt_as_apiserver(c, "/registry/configmaps/ns/c", 25, CBC, sizeof CBC - 1,
+                                                            &out, &out_size, err), -ENOKEY);
+        check(!out && strstr(err, "has in another entry"));
+}
+
 /* A syntax error below the keys: refused naming the line (the keys above
  * it are wiped by the first pass, which ends at the first document). */
 static void test_syntax_error(void) {
@@ -544,6 +595,7 @@ int main(void) {
         TEST_RUN(test_as_apiserver);
         TEST_RUN(test_kms);
         TEST_RUN(test_key_name_per_entry);
+        TEST_RUN(test_resource_twice);
         TEST_RUN(test_syntax_error);
         return 0;
 }
