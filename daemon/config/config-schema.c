@@ -63,6 +63,10 @@ static int check_url(const char *url, bool allow_http, bool allow_path, const ch
         return 0;
 }
 
+int config_check_endpoint(const char *url, const char **ret_reason) {
+        return check_url(url, false, false, ret_reason);
+}
+
 static int parse_string_array(Loader *l, config_setting_t *s, const char *what, char ***ret) {
         _cleanup_strv_free_ char **v = NULL;
         int type = config_setting_type(s), n;

@@ -165,6 +165,10 @@ int config_load(const char *path, Config **ret, ConfigDiags *diags);
  * diagnostics. Used by the fuzzer and tests. */
 int config_load_string(const char *text, const char *name, Config **ret, ConfigDiags *diags);
 
+/* An etcd endpoint as etcd.endpoints takes it: "https://host:port" or
+ * "https://[v6]:port". 0, or -EINVAL with *ret_reason (static) saying why. */
+int config_check_endpoint(const char *url, const char **ret_reason);
+
 /* Print every diagnostic as "FILE:LINE: message" (warnings as
  * "FILE:LINE: warning: message") to f. */
 void config_diags_print(const ConfigDiags *diags, FILE *f);

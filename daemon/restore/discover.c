@@ -442,6 +442,14 @@ int discover_config(Config *c, char **ret_summary, char **ret_error) {
         r = discover_run(&o, &d, ret_error);
         if (r < 0)
                 return r;
+        /* As etcd.endpoints would have them: a bad one said now, not at the first connection. */
+        for (char **e = d->endpoints; *e; e++) {
+                const char *reason = NULL;
+
+                if (config_check_endpoint(*e, &reason) < 0)
+                        return free_and_format(ret_error, "%s: \"%s\": %s", d->etcd_servers.source, *e, reason),
+                               -EINVAL;
+        }
         r = discover_apply(d, c);
         if (r >= 0)
                 r = use_credential(&c->etcd.cacert);

@@ -106,7 +106,7 @@ void rollback_restore(Run *run, RestoreResult *res) {
 
         /* 3. etcd as it was: on the old data; or, when the restored data
          * could not be set aside (another process has files open in it, a
-         * rename failed), on that again, where it ran before the rollback
+         * rename failed), on that, where the restore had put it
          * (kube-apiserver is started next, and would find no etcd). Never
          * on no data dir where there was one: etcd would make an empty
          * one, a new cluster. */

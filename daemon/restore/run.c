@@ -317,6 +317,8 @@ int run_etcd_stop(Run *run, char **ret_error) {
                         return free_and_format(ret_error, "cannot move %s out of %s: %s", ETCD_MANIFEST,
                                          p->manifests_dir, static_pod_move_reason(r, moved, reason, sizeof reason)), r;
         } else {
+                /* Held from the stop job on: one that times out still stops it. */
+                run->etcd_held = true;
                 r = units_stop(p->bus, p->etcd_unit, run->timeout_usec, ret_error);
                 if (r < 0)
                         return r;

@@ -5,6 +5,7 @@
  */
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -57,16 +58,14 @@ pid_t proc_find_open_below(const char *dir) {
 }
 
 const char *proc_name(pid_t pid, char *buf, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
         char path[64], comm[32];
         ssize_t n = -1;
-        int fd;
 
         snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
+        if (fd >= 0)
                 n = loop_read(fd, comm, sizeof comm);
-                close(fd);
-        }
         if (n > 0 && comm[n - 1] == '\n')
                 n--;
         if (n <= 0)

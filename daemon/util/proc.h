@@ -2,7 +2,8 @@
 #pragma once
 
 /*
- * proc.h — which process uses a directory, read from /proc/<pid>/fd.
+ * proc.h — which process uses a directory, read from /proc/<pid>/fd, and
+ * its name.
  */
 
 #include <stddef.h>

@@ -6,11 +6,13 @@
  * file), then a unit's command line and its environment, one word or
  * KEY=VALUE per line. The two manifests are written into a directory made
  * for the run and read by discover_run() as on a node (systemd not asked);
- * the command line goes through manifest_from_argv(), the flag lookups and
- * member_from_command() as an etcd.service's would. Checks: a refusal always
+ * the command line goes through member_from_command(), as an etcd.service's
+ * would, and through manifest_from_argv() and the flag lookups with
+ * kube-apiserver's names ('_' read as '-'). Checks: a refusal always
  * has a message, never a result; what is found is complete (https://
  * endpoints, every value with its source, node paths absolute); every flag
- * of a command line is found with its last value.
+ * of a command line is found with its last value. The directory is under
+ * $TMPDIR (else /tmp), removed at exit (not after a crash).
  */
 
 #include <fcntl.h>
@@ -29,7 +31,8 @@
 
 #define PARTS 4
 
-static char dir[] = "/tmp/fuzz-discover.XXXXXX";
+static char dir[4096];
+static bool made = false;
 
 static void remove_dir(void) {
         static const char *const files[] = { "kube-apiserver.yaml", "etcd.yaml" };
@@ -150,9 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t part_size[PARTS] = {}, n = 0, start = 0;
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
 
-        static bool made = false;
-
         if (!made) {
+                const char *tmp = getenv("TMPDIR");
+
+                snprintf(dir, sizeof dir, "%s/fuzz-discover.XXXXXX", tmp && *tmp ? tmp : "/tmp");
                 require(mkdtemp(dir));
                 atexit(remove_dir);
                 made = true;

@@ -346,6 +346,12 @@ check "discover: --check-config says what it found and where" \
   grep -qF "etcd discovered: endpoints $endpoints (kube-apiserver.yaml: --etcd-servers), cacert $T/pki-up/etcd/ca.crt (kube-apiserver.yaml: --etcd-cafile), cert $T/pki-up/etcd/healthcheck-client.crt (kube-apiserver.yaml: --etcd-certfile)" <<<"$out"
 path=$("$ETCD_BACKUPD" --once -c "$T/auto.conf" 2>/dev/null); rc=$?
 check "discover: --once takes a backup" test $rc -eq 0 -a -f "$path"
+# An --etcd-servers URL etcd.endpoints would refuse is refused where it is found, not at the first connection.
+mkdir -p "$T/m3" && sed 's|--etcd-servers=.*|--etcd-servers=https://127.0.0.1:99999|' "$T/m2/kube-apiserver.yaml" > "$T/m3/kube-apiserver.yaml"
+echo "etcd: { discover = \"$T/m3\"; };" > "$T/bad-auto.conf"
+out=$("$ETCD_BACKUPD" --check-config -c "$T/bad-auto.conf" 2>&1); rc=$?
+check "discover: an --etcd-servers with a bad port: exit 78, named with its source ($out)" \
+  test $rc -eq 78 -a -n "$(grep -F 'kube-apiserver.yaml: --etcd-servers: "https://127.0.0.1:99999": bad port (expected 1 to 65535)' <<<"$out")"
 for bad_conf in 'etcd: { discover = "manifests"; };' "etcd: { discover = \"$T/m2\"; endpoints = [\"https://127.0.0.1:1\"]; };" \
                 "etcd: { discover = \"$T/nowhere\"; };"; do
   echo "$bad_conf" > "$T/bad-auto.conf"
