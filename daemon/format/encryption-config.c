@@ -294,17 +294,49 @@ static int parse_resource(Parse *p, yaml_node_t *n, EncResource *ret) {
         return 0;
 }
 
+/* A pattern's group as kube-apiserver parses it ("deployments.apps": "apps",
+ * "*.": "", "secrets": ""). */
+static const char *pattern_group(const char *pattern) {
+        const char *dot = strchr(pattern, '.');
+        return dot ? dot + 1 : "";
+}
+
+/* What kube-apiserver refuses in one entry's list of resources: a name
+ * given twice, "*.*" beside another, or "*.<group>" beside a name of that
+ * group. */
+static int check_overlap(Parse *p, const EncResource *res) {
+        for (char **a = res->resources; *a; a++)
+                for (char **b = res->resources; *b; b++) {
+                        char abuf[64], bbuf[64];
+
+                        if (a == b || !(streq(*a, *b) || streq(*a, "*.*") ||
+                                        (streq(pattern_group(*a), pattern_group(*b)) &&
+                                         (startswith(*a, "*.") || startswith(*b, "*.")))))
+                                continue;
+                        return fail(p->error, -EINVAL, "line %u: \"%s\" and \"%s\" in one list of resources %s "
+                                    "(kube-apiserver refuses this)", res->line,
+                                    str_printable(abuf, sizeof abuf, *a, strlen(*a)),
+                                    str_printable(bbuf, sizeof bbuf, *b, strlen(*b)),
+                                    streq(*a, *b) ? "are the same" : "overlap");
+                }
+        return 0;
+}
+
 /* kube-apiserver refuses a resource named after an earlier entry's "*.<its
- * group>" or "*.*" (which would mask it): so does this reader. The same
- * resource named again is fine; its providers are appended (applying()). */
+ * group>" or "*.*" (which would mask it), and overlaps within one entry:
+ * so does this reader. The same resource named again in a later entry is
+ * fine; its providers are appended (applying()). */
 static int check_masked(Parse *p, const EncryptionConfig *c, size_t entry) {
         const EncResource *res = &c->resources[entry];
+        int r;
 
+        r = check_overlap(p, res);
+        if (r < 0)
+                return r;
         for (char **s = res->resources; *s; s++) {
-                const char *dot = strchr(*s, '.');
                 _cleanup_free_ char *group_any = NULL;
 
-                if (asprintf(&group_any, "*.%s", dot ? dot + 1 : "") < 0)
+                if (asprintf(&group_any, "*.%s", pattern_group(*s)) < 0)
                         return -ENOMEM;
                 for (size_t i = 0; i < entry; i++)
                         for (char **e = c->resources[i].resources; *e; e++)

@@ -350,6 +350,19 @@ static void test_bad_configs(void) {
                   "- resources: ['*.apps']\n  providers: [{identity: {}}]\n"
                   "- resources: ['*.apps']\n  providers: [{identity: {}}]\n",
                   "resource \"*.apps\" is masked by \"*.apps\"" },
+                /* Overlaps within one list, which kube-apiserver's validation refuses. */
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: [secrets, configmaps, secrets]\n  providers: [{identity: {}}]\n",
+                  "line 4: \"secrets\" and \"secrets\" in one list of resources are the same" },
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: [secrets, '*.']\n  providers: [{identity: {}}]\n",
+                  "\"secrets\" and \"*.\" in one list of resources overlap" },
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: ['*.apps', deployments.apps]\n  providers: [{identity: {}}]\n",
+                  "\"*.apps\" and \"deployments.apps\" in one list of resources overlap" },
+                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                  "- resources: [widgets.example.com, '*.*']\n  providers: [{identity: {}}]\n",
+                  "\"*.*\" and \"widgets.example.com\" in one list of resources overlap" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -465,6 +478,17 @@ static void test_key_name_per_entry(void) {
 
         check(!encryption_config_lacks_key(c, "secrets", value, sizeof value - 1));
         check(encryption_config_lacks_key(c, "configmaps", "k8s:enc:aescbc:v1:a:xx", 22));
+}
+
+/* Lists kube-apiserver accepts: names of one group, a wildcard of another. */
+static void test_lists_accepted(void) {
+        static const char text[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets, configmaps, '*.apps', widgets.example.com, '*.batch']\n"
+                "  providers: [{identity: {}}]\n";
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = load(text, 0, NULL);
+
+        check(c && c->n_resources == 1);
 }
 
 /* A resource named in two entries: kube-apiserver reads it with the
@@ -596,6 +620,7 @@ int main(void) {
         TEST_RUN(test_kms);
         TEST_RUN(test_key_name_per_entry);
         TEST_RUN(test_resource_twice);
+        TEST_RUN(test_lists_accepted);
         TEST_RUN(test_syntax_error);
         return 0;
 }
