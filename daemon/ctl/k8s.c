@@ -415,22 +415,27 @@ int ctl_k8s_audit_encryption(const MvccKv *secrets, size_t n, const EncryptionCo
         }
 
         /* Keys of the configuration for Secrets that no Secret uses. */
-        for (size_t e = 0; e < c->n_resources; e++)
-                for (size_t j = 0; encryption_config_applies(c, "secrets", &c->resources[e]) &&
-                                   j < c->resources[e].n_providers; j++)
-                for (size_t k = 0; k < c->resources[e].providers[j].n_keys; k++) {
-                        const char *type = enc_provider_type_to_string(c->resources[e].providers[j].type);
-                        const char *name = c->resources[e].providers[j].keys[k].name;
-                        /* Labelled as the values stored under it are. */
-                        EncValue as_stored = { .encrypted = true, .provider = type, .provider_size = strlen(type),
-                                               .key_name = name, .key_name_size = strlen(name) };
-                        char label[96];
-                        json_object *o;
+        for (size_t e = 0; e < c->n_resources; e++) {
+                const EncResource *entry = &c->resources[e];
 
-                        (void) enc_value_label(&as_stored, label, sizeof label);
-                        if (!json_object_object_get_ex(labels, label, &o))
-                                json_object_array_add(unused, json_object_new_string(label));
-                }
+                if (!encryption_config_applies(c, "secrets", entry))
+                        continue;
+                for (size_t j = 0; j < entry->n_providers; j++)
+                        for (size_t k = 0; k < entry->providers[j].n_keys; k++) {
+                                const char *type = enc_provider_type_to_string(entry->providers[j].type);
+                                const char *name = entry->providers[j].keys[k].name;
+                                /* Labelled as the values stored under it are. */
+                                EncValue as_stored = { .encrypted = true, .provider = type,
+                                                       .provider_size = strlen(type), .key_name = name,
+                                                       .key_name_size = strlen(name) };
+                                char label[96];
+                                json_object *o;
+
+                                (void) enc_value_label(&as_stored, label, sizeof label);
+                                if (!json_object_object_get_ex(labels, label, &o))
+                                        json_object_array_add(unused, json_object_new_string(label));
+                        }
+        }
 
         if (identity_first) {
                 snprintf(text, sizeof text, "identity is the first provider for secrets in %s: new Secrets are "

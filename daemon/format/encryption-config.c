@@ -326,7 +326,7 @@ static int check_overlap(Parse *p, const EncResource *res) {
  * group>" or "*.*" (which would mask it), and overlaps within one entry:
  * so does this reader. The same resource named again in a later entry is
  * fine; its providers are appended (applying()). */
-static int check_masked(Parse *p, const EncryptionConfig *c, size_t entry) {
+static int check_resources(Parse *p, const EncryptionConfig *c, size_t entry) {
         const EncResource *res = &c->resources[entry];
         int r;
 
@@ -381,7 +381,7 @@ static int parse_document(Parse *p, EncryptionConfig *c) {
                 if (r < 0)
                         return r;
                 c->n_resources++;
-                r = check_masked(p, c, c->n_resources - 1);
+                r = check_resources(p, c, c->n_resources - 1);
                 if (r < 0)
                         return r;
         }

@@ -86,8 +86,8 @@ EncProviderType enc_provider_type_from_string(const char *s, size_t n);
  * YAML, wrong shape, a key of the wrong size or not base64; error says
  * "line N: …" and names the key, never its bytes; as kube-apiserver, a
  * resource named after an earlier "*.<its group>" or "*.*", which would mask
- * it), -E2BIG or -ENOMEM. The
- * caller should wipe its copy of the text afterwards. */
+ * it, or a list that names one twice or beside such a wildcard), -E2BIG or
+ * -ENOMEM. The caller should wipe its copy of the text afterwards. */
 int encryption_config_parse(const void *text, size_t size, EncryptionConfig **ret,
                             char error[static ENCRYPTION_ERROR_MAX]);
 
