@@ -232,10 +232,12 @@ bool str_make_terminal_safe(char *s) {
                 /* C0 controls, DEL and C1 controls (U+0080..U+009F) move a
                  * terminal's cursor or start its escape sequences; the bidi
                  * embeddings, overrides and isolates (U+202A..U+202E,
-                 * U+2066..U+2069) reorder what is shown after them. */
+                 * U+2066..U+2069) reorder what is shown after them, and the
+                 * bidi marks (U+200E, U+200F, U+061C) the text beside them. */
                 bool unsafe = len == 0 || (len == 1 && (p[0] < 0x20 || p[0] == 0x7f)) ||
-                              (len == 2 && p[0] == 0xc2 && p[1] < 0xa0) ||
+                              (len == 2 && ((p[0] == 0xc2 && p[1] < 0xa0) || (p[0] == 0xd8 && p[1] == 0x9c))) ||
                               (len == 3 && p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+                                                            (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f)) ||
                                                             (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)));
                 if (len == 0)
                         len = 1;

@@ -62,7 +62,7 @@ int free_and_strdup(char **dst, const char *src);
 char *utf8_sanitize(const char *s);
 
 /* Makes s, in place, safe to print on a terminal: every control character
- * (C0, DEL, C1), bidi embedding, override or isolate, and every byte that
+ * (C0, DEL, C1), bidi embedding, override, isolate or mark, and every byte that
  * does not start valid UTF-8 becomes '?' (one per byte). Other UTF-8 is
  * kept. Returns whether anything was replaced. */
 bool str_make_terminal_safe(char *s);

@@ -107,6 +107,10 @@ static void test_terminal_safe(void) {
                 { "x\xe2\x80\xaey", "x???y", true },                   /* U+202E RIGHT-TO-LEFT OVERRIDE */
                 { "x\xe2\x81\xa6y\xe2\x81\xa9", "x???y???", true }, /* U+2066, U+2069 isolates */
                 { "x\xe2\x80\xa9y", "x\xe2\x80\xa9y", false },      /* U+2029, just before them */
+                { "a\xe2\x80\x8e" "b\xe2\x80\x8f" "c", "a???b???c", true }, /* U+200E, U+200F marks */
+                { "a\xd8\x9c" "b", "a??b", true },                    /* U+061C ARABIC LETTER MARK */
+                /* U+200D, U+2010, U+061B, U+061D: beside them, kept */
+                { "\xe2\x80\x8d\xe2\x80\x90\xd8\x9b\xd8\x9d", "\xe2\x80\x8d\xe2\x80\x90\xd8\x9b\xd8\x9d", false },
                 { "\xff\xfe", "??", true },
                 { "\xc3", "?", true },                                  /* cut sequence */
                 { "\xc0\xaf", "??", true },                            /* overlong '/' */
