@@ -35,6 +35,7 @@ not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 finish() { echo "# $PASS passed, $FAIL failed"; [[ $FAIL -eq 0 ]] && exit 0; exit 1; }
 # The container is booted with the e2e tests' helpers (tests/e2e/lib.sh).
+TOP_SRCDIR=$top
 . "$top/tests/e2e/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || { echo "lifecycle.sh needs root"; exit 77; }
@@ -119,14 +120,14 @@ systemd-nspawn -D "$root" --volatile=overlay --boot --register=no --keep-unit \
   systemd.firstboot=off systemd.mask=systemd-networkd-wait-online.service \
   > "$T/nspawn.log" 2>&1 < /dev/null &
 NSPAWN_PID=$!
-NSPAWN_PIDS+=("$NSPAWN_PID")
+NSPAWN_IDS+=("$(proc_id "$NSPAWN_PID")")
 for _ in $(seq 1 100); do
   LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
   [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && break
   LEADER=""; sleep 0.1
 done
 [[ -n $LEADER ]] || { cat "$T/nspawn.log"; not_ok "container booted"; finish; }
-LEADERS+=("$(e2e_proc_id "$LEADER")")
+LEADERS+=("$(proc_id "$LEADER")")
 
 ct() { # CMD...: inside the container, clean environment, bounded
   echo "+ $*" >> "$T/ct.log"

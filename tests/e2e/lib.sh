@@ -4,7 +4,10 @@
 # ends the test by itself, and a container booted from the host's /usr with
 # systemd-nspawn (its own network namespace, or E2E_NETNS, one the test
 # created and shares between several containers), stopped by the PIDs this
-# test started. The sourcing script sets TIME_LIMIT first.
+# test started. The sourcing script sets TIME_LIMIT and TOP_SRCDIR first.
+
+# shellcheck source=scripts/procs.sh
+. "$TOP_SRCDIR/scripts/procs.sh"
 
 PASS=0 FAIL=0 T0=$SECONDS E2E_NAME=e2e
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
@@ -64,35 +67,24 @@ e2e_booted() {
   echo "$state"
 }
 
-NSPAWN_PID="" LEADER="" WATCHDOG_PID="" E2E_NETNS=""
-NSPAWN_PIDS=() LEADERS=()
-
-# e2e_proc_id PID: "PID:START" (START: its start time in clock ticks since
-# boot, /proc/PID/stat field 22), empty when there is no such process.
-e2e_proc_id() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-  stat=${stat##*) }
-  set -- "$1" $stat
-  echo "$1:${21}"
-}
+# Every process is known by its ID, PID and start time (scripts/procs.sh),
+# so a PID reaped and given to another process is never hit.
+NSPAWN_PID="" LEADER="" WATCHDOG_ID="" E2E_NETNS=""
+NSPAWN_IDS=() LEADERS=()
 
 e2e_cleanup() {
-  local pid
-  [[ -n $WATCHDOG_PID ]] && kill "$WATCHDOG_PID" 2>/dev/null
+  local id
+  signal_proc -TERM "$WATCHDOG_ID"
   # SIGTERM: nspawn asks the container's systemd to halt.
-  for pid in "${NSPAWN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${NSPAWN_PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+  signal_proc -TERM "${NSPAWN_IDS[@]}"
+  for id in "${NSPAWN_IDS[@]}"; do
+    for _ in $(seq 1 100); do proc_alive "$id" || break; sleep 0.1; done
+    signal_proc -KILL "$id"
+    wait "${id%%:*}" 2>/dev/null
   done
   # A container whose nspawn had to be killed keeps its init (and with it
-  # the container) alive: killing the init ends its PID namespace. Each is
-  # known by PID and start time, so a reused PID is never hit.
-  for pid in "${LEADERS[@]}"; do
-    [[ $(e2e_proc_id "${pid%%:*}") == "$pid" ]] && kill -KILL "${pid%%:*}" 2>/dev/null
-  done
+  # the container) alive: killing the init ends its PID namespace.
+  signal_proc -KILL "${LEADERS[@]}"
   [[ -n $E2E_NETNS ]] && ip netns delete "$E2E_NETNS" 2>/dev/null
   [[ -n ${KEEP_T:-} ]] || rm -rf "$T"
 }
@@ -105,7 +97,7 @@ e2e_setup() {
   trap e2e_cleanup EXIT
   trap 'not_ok "time limit of ${TIME_LIMIT}s reached"; finish' USR1
   ( exec >/dev/null 2>&1; sleep "$TIME_LIMIT" & s=$!; trap 'kill $s; exit 0' TERM; wait $s && kill -USR1 $$ ) &
-  WATCHDOG_PID=$!
+  WATCHDOG_ID=$(proc_id $!)
 }
 
 # e2e_boot NSPAWN-OPTION...: boot the container named $MACHINE with $T
@@ -121,10 +113,10 @@ e2e_boot() {
     systemd.mask=systemd-networkd-wait-online.service systemd.mask=etcd.service \
     > "$T/nspawn.log" 2>&1 < /dev/null &
   NSPAWN_PID=$!
-  NSPAWN_PIDS+=("$NSPAWN_PID")
+  NSPAWN_IDS+=("$(proc_id "$NSPAWN_PID")")
   for _ in $(seq 1 100); do
     LEADER=$(pgrep -P "$NSPAWN_PID" | head -1)
-    [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && { LEADERS+=("$(e2e_proc_id "$LEADER")"); return 0; }
+    [[ -n $LEADER && $(cat "/proc/$LEADER/comm" 2>/dev/null) == systemd ]] && { LEADERS+=("$(proc_id "$LEADER")"); return 0; }
     LEADER=""; sleep 0.1
   done
   cat "$T/nspawn.log"; not_ok "container booted"; finish

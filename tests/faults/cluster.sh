@@ -53,7 +53,7 @@ if $added; then
     --client-cert-auth --trusted-ca-file "$pki/ca.crt" --cert-file "$pki/server.crt" --key-file "$pki/server.key" \
     --peer-client-cert-auth --peer-trusted-ca-file "$pki/ca.crt" --peer-cert-file "$pki/peer.crt" \
     --peer-key-file "$pki/peer.key" > "$T/learner.log" 2>&1 &
-  LPID=$!; CLEANUP+=("kill $LPID")
+  LPID=$!; kill_at_exit "$LPID"
   for _ in $(seq 1 100); do
     etcdctl --endpoints "https://127.0.0.1:$lport" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" \
       endpoint status -w json 2>/dev/null | grep -q '"isLearner":true' && break
@@ -77,7 +77,7 @@ fi
 { etcd_group "\"$leader\", $others"; storage_group "$T/b" zstd 1
   echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; retry = { attempts = 2; backoff = "1s"; }; };'
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/d.conf"
-"$ETCD_BACKUPD" -c "$T/d.conf" > "$T/daemon.log" 2>&1 & DPID=$!; CLEANUP+=("kill -9 $DPID")
+"$ETCD_BACKUPD" -c "$T/d.conf" > "$T/daemon.log" 2>&1 & DPID=$!; kill_at_exit -9 "$DPID"
 for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
 "$ETCD_BACKUPCTL" -s "$T/control.sock" backup > "$T/backup.out" 2>&1 & cpid=$!
 worker=""
@@ -129,7 +129,7 @@ no_leader() { # until $a answers Status without a leader; bounded to 20 s
   return 1
 }
 { etcd_group "\"$a\""; storage_group "$T/b5" zstd 1; } > "$T/nl.conf"
-CLEANUP+=("kill -CONT $b_pid")
+kill_at_exit -CONT "$b_pid"
 kill -STOP "$b_pid"
 check "no leader: $a lost its leader once $b stopped" no_leader
 # $a counts the Status calls it answered (its /metrics): two more than

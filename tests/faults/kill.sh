@@ -71,7 +71,7 @@ for i in $(seq 1 "$half"); do
     test "$(cd "$T/b" && sha256sum $(awk '{print $2}' <<<"$sums") | sort)" = "$sums"
 done
 
-"$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; CLEANUP+=("kill -9 $DPID")
+"$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; kill_at_exit -9 "$DPID"
 for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
 for i in $(seq $((half + 1)) "$KILLS"); do
   sig=$([[ $((i % 2)) -eq 1 ]] && echo KILL || echo TERM)

@@ -14,7 +14,7 @@ ctl put /soak start >/dev/null
   echo 'retention: { keep_last = 5; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/c.conf"
 
-"$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; CLEANUP+=("kill -9 $DPID")
+"$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; kill_at_exit -9 "$DPID"
 # RSS and open descriptors, taken while no backup runs (a running job holds
 # its worker's pipe open). A job may start between a look for the worker and
 # the reading (the calendar ticks every 2 s), so only readings with no worker

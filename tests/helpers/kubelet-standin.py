@@ -16,8 +16,9 @@ the node's network, as kubeadm's control plane does (hostNetwork: true).
 A missing DirectoryOrCreate hostPath is made; one that cannot be (below a
 read-only /usr) is logged and left out, where the kubelet would fail the pod.
 
-STATE_DIR/pids/<pod name> holds each running pod's PID (the program's own:
-the mount setup ends in exec); STATE_DIR/kubelet.log says what happened;
+STATE_DIR/pids/<pod name> holds each running pod's process ID, PID:START as
+scripts/procs.sh names a process (the program's own: the mount setup ends in
+exec; START from /proc/PID/stat, so a restarted pod never has the same ID); STATE_DIR/kubelet.log says what happened;
 STATE_DIR/<pod name>.log is the pod's output. The stand-in stops all pods
 and exits when STATE_DIR/kubelet.stop appears.
 """
@@ -98,8 +99,10 @@ def start(name, argv, mounts, out):
     spec = ["%s=%s" % m for m in mounts]
     p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", SETUP, "pod"] + spec + ["--"] + argv,
                          stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    with open("/proc/%d/stat" % p.pid) as f:  # not reaped yet: it is there
+        start = f.read().rsplit(")", 1)[1].split()[19]
     with open(os.path.join(PIDS, name), "w") as f:
-        f.write("%d\n" % p.pid)
+        f.write("%d:%s\n" % (p.pid, start))
     log("started %s pid %d: %s" % (name, p.pid, " ".join(argv)))
     return p
 

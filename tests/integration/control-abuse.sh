@@ -141,7 +141,7 @@ print(json.dumps({"opened": opened, "busy": busy, "closed_quiet": closed_quiet,
 EOF
 chmod 0644 "$sockdir/hold.py"
 "${MEMBER[@]}" /usr/bin/python3 "$sockdir/hold.py" "$sock" 2000 45 > "$T/hold.out" 2> "$T/hold.err" &
-HOLD=$!; CLEANUP+=("kill $HOLD")
+HOLD=$!; kill_at_exit "$HOLD"
 check "member: 2,000 connections opened" wait_until 60 grep -q '"opened": 2000' "$T/hold.out"
 since=$(grep -c 'backup started (scheduled)' "$T/daemon.log")
 cpu0=$(awk '{ print $14 + $15 }' "/proc/$DPID/stat"); t0=$SECONDS
@@ -229,7 +229,7 @@ wait_until 10 more 'Reloaded ' 1
 base=$(ls "/proc/$DPID/fd" | wc -l)
 prlimit --pid "$DPID" --nofile=$((base + 5)):$((base + 5))
 /usr/bin/python3 "$sockdir/hold.py" "$sock" 40 12 > "$T/root-hold.out" 2>&1 &
-RHOLD=$!; CLEANUP+=("kill $RHOLD")
+RHOLD=$!; kill_at_exit "$RHOLD"
 check "root holds 40 connections against a limit of $((base + 5))" wait_until 10 grep -q '"opened"' "$T/root-hold.out"
 check "EMFILE: the daemon says it stopped accepting" wait_until 10 grep -q 'out of file descriptors; not accepting' "$T/daemon.log"
 cpu0=$(awk '{ print $14 + $15 }' "/proc/$DPID/stat")

@@ -24,7 +24,7 @@ sed -i 's/connect_timeout = "2s"/connect_timeout = "60s"/' "$T/c.conf"
 BCTL=("$ETCD_BACKUPCTL" -c "$T/c.conf")
 
 systemd-socket-activate -l "$sock" --fdname=control "$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 &
-SA=$!; CLEANUP+=("kill $SA")
+SA=$!; kill_at_exit "$SA"
 for _ in $(seq 1 50); do [[ -S $sock ]] && break; sleep 0.1; done
 check "socket exists before the daemon runs" test -S "$sock"
 check "no daemon yet" test -z "$(grep 'control socket' "$T/daemon.log")"
@@ -74,7 +74,7 @@ check "list: removed again, the listing is as before" test "$(listed)" = "$names
 # the second client asks, however loaded the machine (its connect_timeout is
 # 60 s here), and let go once the second client has been answered with the
 # running backup's progress.
-CLEANUP+=("kill -CONT $ETCD_PIDS")
+kill_at_exit -CONT $ETCD_PIDS
 kill -STOP $ETCD_PIDS
 "${BCTL[@]}" --json backup > "$T/j1" 2>/dev/null & j1=$!
 running() { [[ $("${BCTL[@]}" --json status 2>/dev/null | jq -r .state) == running ]]; }
@@ -164,7 +164,7 @@ nr=$!
 # machine the 200 clients must still all be answered on.
 burners=()
 for _ in 1 2; do timeout 120 bash -c 'while :; do :; done' & burners+=($!); done
-CLEANUP+=("kill ${burners[*]}")
+kill_at_exit "${burners[@]}"
 pids=()
 for i in $(seq 1 200); do
   ( echo '{"method":"Status"}' | timeout 20 socat -t5 - UNIX-CONNECT:"$sock" > "$T/c$i.out" 2>/dev/null ) &

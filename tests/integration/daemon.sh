@@ -17,11 +17,11 @@ ctl put /a 1 >/dev/null
 # start_daemon CONF SECONDS: runs the daemon with a notify listener.
 start_daemon() {
   "$NOTIFY_RECV" "$T/notify.sock" "$2" > "$T/notify.log" &
-  NPID=$!; CLEANUP+=("kill $NPID")
+  NPID=$!; kill_at_exit "$NPID"
   for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
   # UMask=0077, as the service runs.
   (umask 077; NOTIFY_SOCKET=$T/notify.sock exec "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1) &
-  DPID=$!; CLEANUP+=("kill -9 $DPID")
+  DPID=$!; kill_at_exit -9 "$DPID"
 }
 stop_daemon() {
   kill -TERM "$DPID"; wait "$DPID"; DRC=$?
@@ -222,7 +222,7 @@ stop_daemon
   echo "control: { socket = \"$T/act.sock\"; group = \"nogroup\"; };"; } > "$T/d8.conf"
 (exec systemd-socket-activate -l "$T/act.sock" --fdname=control "$ETCD_BACKUPD" -c "$T/d8.conf" \
   > "$T/daemon8.log" 2>&1) &
-APID=$!; CLEANUP+=("kill $APID")
+APID=$!; kill_at_exit "$APID"
 check "activated socket: the daemon answers on it" \
   bash -c "for _ in \$(seq 1 100); do '$ETCD_BACKUPCTL' -s '$T/act.sock' status >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1"
 check "activated socket, another group: the warning names the file and SocketGroup=" \
@@ -238,7 +238,7 @@ kill "$APID"; wait "$APID" 2>/dev/null
 rm -f "$T/act.sock"
 (exec systemd-socket-activate -l "$T/act.sock" --fdname=control "$ETCD_BACKUPD" -c "$T/d8b.conf" \
   > "$T/daemon8b.log" 2>&1) &
-APID=$!; CLEANUP+=("kill $APID")
+APID=$!; kill_at_exit "$APID"
 check "root only: the daemon answers on the activated socket" \
   bash -c "for _ in \$(seq 1 100); do '$ETCD_BACKUPCTL' -s '$T/act.sock' status >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1"
 check "root only, a socket only root may connect to: no warning" \

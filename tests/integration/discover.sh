@@ -365,10 +365,10 @@ check "discover: a relative directory is named" \
   bash -c "echo 'etcd: { discover = \"manifests\"; };' > '$T/bad-auto.conf'; '$ETCD_BACKUPD' --check-config -c '$T/bad-auto.conf' | grep -q 'etcd.discover: expected \"auto\" or the absolute path'"
 
 "$NOTIFY_RECV" "$T/notify.sock" 60 > "$T/notify.log" &
-NPID=$!; CLEANUP+=("kill $NPID")
+NPID=$!; kill_at_exit "$NPID"
 for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
 NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$T/auto.conf" > "$T/daemon.log" 2>&1 &
-DPID=$!; CLEANUP+=("kill -9 $DPID")
+DPID=$!; kill_at_exit -9 "$DPID"
 wait_for() { # file pattern seconds
   for _ in $(seq 1 $(($3 * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
 }

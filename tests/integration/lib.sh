@@ -2,7 +2,8 @@
 # etcd from scripts/dev-etcd, a scratch directory removed at exit (in
 # $TMPDIR, else /tmp), a config writer, data loading, and ok/fail counting
 # that ends in "N passed, N failed". Everything started here is stopped by
-# PID at exit.
+# PID at exit, and only while that PID is still the process started
+# (kill_at_exit, scripts/procs.sh).
 set -uo pipefail
 : "${TOP_SRCDIR:?}" "${ETCD_BACKUPD:?}" "${ETCD_BACKUPCTL:?}"
 export ETCDCTL_API=3
@@ -20,6 +21,17 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
+# shellcheck source=scripts/procs.sh
+. "$TOP_SRCDIR/scripts/procs.sh"
+# kill_at_exit [-SIGNAL] PID...: at exit, signal each process (SIGTERM unless
+# given), if it is still the one running now: a PID reaped before the exit
+# may belong to another process by then.
+kill_at_exit() {
+  local sig=-TERM pid ids=()
+  [[ ${1:-} == -* ]] && { sig=$1; shift; }
+  for pid; do ids+=("$(proc_id "$pid")"); done
+  CLEANUP+=("signal_proc $sig ${ids[*]}")
+}
 
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
@@ -138,10 +150,10 @@ daemon_start() {
   local conf=$1; shift
   rm -f "$T/notify.sock"
   "$NOTIFY_RECV" "$T/notify.sock" 600 > "$T/notify.log" &
-  NPID=$!; CLEANUP+=("kill $NPID")
+  NPID=$!; kill_at_exit "$NPID"
   wait_until 5 test -S "$T/notify.sock" || { echo "notify socket did not appear"; exit 1; }
   NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$conf" "$@" >> "$T/daemon.log" 2>&1 &
-  DPID=$!; CLEANUP+=("kill -9 $DPID")
+  DPID=$!; kill_at_exit -9 "$DPID"
 }
 # daemon_stop: SIGTERM, wait; DRC is its exit status.
 daemon_stop() {

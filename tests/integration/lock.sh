@@ -26,7 +26,7 @@ ino=$(stat -c %i "$T/a.sock")
 
 # A second daemon on the same configuration.
 timeout 10 "$ETCD_BACKUPD" -c "$T/a.conf" > "$T/second.log" 2>&1 & P=$!
-CLEANUP+=("kill -9 $P")
+kill_at_exit -9 "$P"
 wait $P; rc=$?
 check "second daemon, same directory: exit 75 (got $rc)" test $rc = 75
 check "second daemon: the message names the directory and the holder's PID" \
@@ -45,7 +45,7 @@ check "--once: no backup was taken" test -z "$(ls "$T/b" | grep '^etcd-')"
 hold_new_dir() {
   mv "$T/b" "$T/$1"; mkdir -m 0700 "$T/b"; rm -f "$T/held"
   ( exec 9> "$T/b/.lock"; flock 9; touch "$T/held"; exec sleep 60 ) & F=$!
-  CLEANUP+=("kill $F")
+  kill_at_exit "$F"
   wait_until 10 test -e "$T/held"
 }
 # relocked: how many times the daemon has said it took the lock again.
@@ -98,7 +98,7 @@ check "prune: the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/
 # Another directory, the same socket path.
 conf "$T/b2" "$T/a.sock" > "$T/b2.conf"
 timeout 10 "$ETCD_BACKUPD" -c "$T/b2.conf" > "$T/third.log" 2>&1 & P=$!
-CLEANUP+=("kill -9 $P")
+kill_at_exit -9 "$P"
 wait $P; rc=$?
 check "socket in use by a live daemon: exit 75 (got $rc)" test $rc = 75
 check "socket in use: says so" grep -q "another process answers on $T/a.sock; not replacing it" "$T/third.log"

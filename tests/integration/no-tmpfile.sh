@@ -93,7 +93,7 @@ dir=$T/mnt/b-daemon
   echo 'schedule: { calendar = "*:*:0/2"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };'
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/daemon.conf"
 (ulimit -f 4; exec "$ETCD_BACKUPD" -c "$T/daemon.conf") > >(cat > "$T/daemon.log") 2>&1 &
-DPID=$!; CLEANUP+=("kill -9 $DPID")
+DPID=$!; kill_at_exit -9 "$DPID"
 killed() { [[ $(grep -c 'the backup worker was killed by signal XFSZ' "$T/daemon.log" 2>/dev/null) -ge $1 ]]; }
 for _ in $(seq 1 300); do killed 4 && break; sleep 0.1; done
 check "daemon: its worker was killed by SIGXFSZ at least 4 times ($(grep -c "killed by signal" "$T/daemon.log"))" killed 4

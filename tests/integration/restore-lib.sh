@@ -229,12 +229,12 @@ kubelet_standin() {
   exec python3 "$TOP_SRCDIR/tests/helpers/kubelet-standin.py" "$MAN" "$T"
 }
 
-stop_kubelet() {
+stop_kubelet() { # the stand-in stops its pods; any it left (killed itself) are killed by their IDs
   touch "$T/kubelet.stop"
-  for _ in $(seq 1 150); do kill -0 "$KUBELET" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$KUBELET" 2>/dev/null
+  for _ in $(seq 1 150); do proc_alive "$KUBELET" || break; sleep 0.1; done
+  signal_proc -KILL "$KUBELET"
   local f
-  for f in "$T"/pids/*; do [[ -f $f ]] && kill -9 "$(cat "$f")" 2>/dev/null; done
+  for f in "$T"/pids/*; do [[ -f $f ]] && signal_proc -KILL "$(cat "$f")"; done
 }
 
 etcd_healthy() { ctl --command-timeout=2s endpoint health >/dev/null 2>&1; }
@@ -242,7 +242,7 @@ apiserver_up() { # /readyz answers 200, verified with the CA of --client-ca-file
   [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$K8S_PKI/ca.crt" \
        --resolve "kubernetes:$APORT:${ABIND:-127.0.0.1}" "https://kubernetes:$APORT/readyz") == 200 ]]
 }
-pod_pid() { cat "$T/pids/$1" 2>/dev/null; }
+pod_pid() { cat "$T/pids/$1" 2>/dev/null; } # PID:START (scripts/procs.sh), empty when not running
 wait_for() { # SECONDS command...
   local n=$(($1 * 10)); shift
   for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
@@ -251,7 +251,7 @@ wait_for() { # SECONDS command...
 
 start_node() {
   write_manifests
-  kubelet_standin & KUBELET=$!
+  kubelet_standin & KUBELET=$(proc_id $!)
   CLEANUP+=("stop_kubelet")
   wait_for 30 etcd_healthy || { echo "etcd did not start"; tail -20 "$T/etcd.log"; exit 1; }
   wait_for 10 apiserver_up || { echo "the kube-apiserver stand-in did not start"; exit 1; }
@@ -287,7 +287,7 @@ restore_socket() {
   "$@" systemd-socket-activate --accept --inetd -l "$RSOCK" "$ETCD_BACKUPD" --serve-restore -c "$conf" \
     >> "$T/restore-$name.log" 2>&1 &
   RPID=$!
-  CLEANUP+=("kill $RPID")
+  kill_at_exit "$RPID"
   wait_for 5 test -S "$RSOCK" || { echo "no restore socket"; exit 1; }
 }
 

@@ -163,7 +163,7 @@ python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(120)' "$STUCK" &
 STUCKPID=$!
-CLEANUP+=("kill $STUCKPID")
+kill_at_exit "$STUCKPID"
 wait_for 10 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$STUCK"
 cp "$MAN/kube-scheduler.yaml" "$T/kube-scheduler.yaml.orig"
 # scheduler_binding_nothing PORT: kube-scheduler's pod runs, names
@@ -265,7 +265,7 @@ after_swap() {
 ctl put /held/later "written after the backup" >/dev/null
 after_swap 'sleep 60 3<"$DATA/member/snap/db"'
 HOLDPID=$!
-CLEANUP+=("kill $HOLDPID")
+kill_at_exit "$HOLDPID"
 out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "held data dir: the holder opened the restored db" test "$(readlink /proc/$HOLDPID/fd/3)" = "$DATA/member/snap/db"
@@ -294,7 +294,7 @@ ctl put /gone/marker "in the data before this restore" >/dev/null
 pre_before=$(ls -d "$DATA".pre-restore-* | sort)
 after_swap 'mv "$(comm -13 <(echo "$pre_before") <(ls -d "$DATA".pre-restore-* | sort))" "$T/old-data-moved-away"'
 MOVERPID=$!
-CLEANUP+=("kill $MOVERPID")
+kill_at_exit "$MOVERPID"
 out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 wait "$MOVERPID"

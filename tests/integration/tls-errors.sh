@@ -73,7 +73,7 @@ dns=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).53
 printf 'nameserver %s\noptions timeout:30 attempts:2\n' "$dns" > "$T/resolv.conf"
 printf 'hosts: files dns\n' > "$T/nsswitch.conf"
 coproc DNS { exec python3 "$TOP_SRCDIR/tests/helpers/silent-dns.py" "$dns" "$T/dns.log"; }
-CLEANUP+=("kill $DNS_PID")
+kill_at_exit "$DNS_PID"
 read -r -t 20 ready <&"${DNS[0]}" || ready=
 check "setup: a silent DNS server on $dns" test "$ready" = ready
 silent_dns() { # the backup, resolving through the silent server

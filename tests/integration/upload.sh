@@ -98,7 +98,7 @@ check "unreachable: bounded retries (under 30 s)" test $((SECONDS - start)) -lt 
 
 # 4. The store back: the next run uploads every missing backup, newest first.
 swift-proxy-server "$T/swift/proxy-server.conf" > "$T/swift/log/proxy-2.log" 2>&1 &
-echo $! >> "$T/swift/pids"
+proc_id $! >> "$T/swift/pids"
 for _ in $(seq 1 300); do curl -sf "$S3_URL/healthcheck" >/dev/null 2>&1 && break; sleep 0.1; done
 out4=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/good.conf" 2>"$T/4.err"); rc=$?
 check "catch-up: --once exits 0" test $rc -eq 0
@@ -272,7 +272,7 @@ check "6e: no upload failure" bash -c '! grep -q "Upload failed" "$1"' _ "$T/r6e
 broken_endpoint() {
   rm -f "$T/endless.port"
   python3 "$TOP_SRCDIR/tests/helpers/endless-http.py" "$T/endless.port" "$@" > "$T/endless.log" 2>&1 &
-  EPID=$!; CLEANUP+=("kill $EPID")
+  EPID=$!; kill_at_exit "$EPID"
   for _ in $(seq 1 100); do [[ -s $T/endless.port ]] && break; sleep 0.1; done
 }
 # broken_endpoint_conf FILE DIR [UPLOAD KEYS]: a configuration uploading to it.
@@ -326,7 +326,7 @@ check "trickled answer: three tries of 2.5 s and their backoff, over in under 30
 { sed "s|\"$T/trickle\"|\"$T/trickle-d\"|" "$T/trickle.conf"; echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
   echo "control: { socket = \"$T/control6.sock\"; group = \"\"; };"; } > "$T/trickled.conf"
 "$ETCD_BACKUPD" -c "$T/trickled.conf" > "$T/trickled.log" 2>&1 &
-TPID=$!; CLEANUP+=("kill $TPID")
+TPID=$!; kill_at_exit "$TPID"
 for _ in $(seq 1 100); do [[ -S $T/control6.sock ]] && break; sleep 0.1; done
 timeout 120 "$ETCD_BACKUPCTL" -s "$T/control6.sock" backup > "$T/trickled.out" 2>&1 &
 BPID=$!
@@ -349,7 +349,7 @@ mkdir "$T/flaky-src" "$T/flaky-out"
 cp "$out6" "$out6.json" "$T/flaky-src/"
 rm -f "$T/flaky.port"
 python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/flaky.port" "$T/flaky-src" --cut-once > "$T/flaky.log" 2>&1 &
-FPID=$!; CLEANUP+=("kill $FPID")
+FPID=$!; kill_at_exit "$FPID"
 for _ in $(seq 1 100); do [[ -s $T/flaky.port ]] && break; sleep 0.1; done
 { etcd_group; storage_group "$T/flaky-b" gzip 1; echo "$encryption"
   echo "upload: { url = \"http://127.0.0.1:$(cat "$T/flaky.port")/bucket/node1/\"; region = \"us-east-1\";"
@@ -371,12 +371,12 @@ if mountpoint -q "$T/nfs"; then
   mkdir "$T/nfs/int"
   rm -f "$T/stall.port"
   python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/stall.port" "$T/flaky-src" --stall > "$T/stall.log" 2>&1 &
-  SPID=$!; CLEANUP+=("kill $SPID")
+  SPID=$!; kill_at_exit "$SPID"
   for _ in $(seq 1 100); do [[ -s $T/stall.port ]] && break; sleep 0.1; done
   sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/stall.port")/bucket#" "$T/flaky.conf" > "$T/stall.conf"
   python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
     "$ETCD_BACKUPCTL" -c "$T/stall.conf" fetch latest --output "$T/nfs/int" >/dev/null 2>"$T/stall.err" &
-  XPID=$!; CLEANUP+=("kill -9 $XPID")
+  XPID=$!; kill_at_exit -9 "$XPID"
   for _ in $(seq 1 300); do grep -q stalled "$T/stall.log" && break; sleep 0.1; done
   check "interrupted fetch: the download stalls half-way" grep -q "GET node1/$(basename "$out6") stalled" "$T/stall.log"
   check "interrupted fetch: its hidden files are there meanwhile (sidecar and backup)" \
@@ -397,7 +397,7 @@ fi
 mkdir "$T/int2"
 rm -f "$T/int2.port"
 python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/int2.port" "$T/flaky-src" > "$T/int2.log" 2>&1 &
-SPID=$!; CLEANUP+=("kill $SPID")
+SPID=$!; kill_at_exit "$SPID"
 for _ in $(seq 1 100); do [[ -s $T/int2.port ]] && break; sleep 0.1; done
 sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/int2.port")/bucket#" "$T/flaky.conf" > "$T/int2.conf"
 strace -f -qq -o /dev/null -e trace=linkat -e inject=linkat:delay_exit=3000000:when=1 \
@@ -406,7 +406,7 @@ open(sys.argv[1], "w").write(str(os.getpid()))
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execv(sys.argv[2], sys.argv[2:])' "$T/int2.pid" \
   "$ETCD_BACKUPCTL" -c "$T/int2.conf" fetch latest --output "$T/int2" >/dev/null 2>"$T/int2.err" &
-XPID=$!; CLEANUP+=("kill -9 $XPID")
+XPID=$!; kill_at_exit -9 "$XPID"
 for _ in $(seq 1 300); do [[ -e $T/int2/$(basename "$out6").json ]] && break; sleep 0.1; done
 check "fetch interrupted between its links: the sidecar has its name first" test -e "$T/int2/$(basename "$out6").json"
 kill -INT "$(cat "$T/int2.pid")"; wait "$XPID"; rc=$?
@@ -434,7 +434,7 @@ cp "$out6" "$H/$n1"; cp "$out6.json" "$H/$n1.json"
 cp "$out6" "$H/$n2"; cp "$out6" "$H/$n3"
 rm -f "$T/hostile.port"
 python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/hostile.port" "$H" --list-size "$n3=1000" > "$T/hostile.log" 2>&1 &
-HPID=$!; CLEANUP+=("kill $HPID")
+HPID=$!; kill_at_exit "$HPID"
 for _ in $(seq 1 100); do [[ -s $T/hostile.port ]] && break; sleep 0.1; done
 sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/hostile.port")/bucket#" "$T/flaky.conf" > "$T/hostile.conf"
 got=$("$ETCD_BACKUPCTL" -c "$T/hostile.conf" fetch latest --output "$T/h-out" 2>"$T/h1.err"); rc=$?
@@ -464,7 +464,7 @@ kill "$HPID" 2>/dev/null; wait "$HPID" 2>/dev/null
 for mode in loop denied; do
   rm -f "$T/l$mode.port"
   python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/l$mode.port" "$H" "--list-$mode" > "$T/l$mode.log" 2>&1 &
-  LPID=$!; CLEANUP+=("kill $LPID")
+  LPID=$!; kill_at_exit "$LPID"
   for _ in $(seq 1 100); do [[ -s $T/l$mode.port ]] && break; sleep 0.1; done
   sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/l$mode.port")/bucket#" "$T/flaky.conf" > "$T/l$mode.conf"
   timeout 60 "$ETCD_BACKUPCTL" -c "$T/l$mode.conf" fetch latest --output "$T/h-out2" >/dev/null 2>"$T/l$mode.err"; rc=$?
@@ -489,10 +489,10 @@ B=$T/d
   echo "control: { socket = \"$T/control7.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/d.conf"
 "$NOTIFY_RECV" "$T/notify.sock" 60 > "$T/notify.log" &
-NPID=$!; CLEANUP+=("kill $NPID")
+NPID=$!; kill_at_exit "$NPID"
 for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
 NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$T/d.conf" > "$T/daemon.log" 2>&1 &
-DPID=$!; CLEANUP+=("kill -9 $DPID")
+DPID=$!; kill_at_exit -9 "$DPID"
 wait_for() { # file pattern seconds
   for _ in $(seq 1 $(($3 * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
 }
@@ -518,7 +518,7 @@ conf "$T/d8.conf" "$T/secret" 1 true
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } >> "$T/d8.conf"
 before8=$(remote_backups)
 "$ETCD_BACKUPD" -c "$T/d8.conf" > "$T/daemon8.log" 2>&1 &
-DPID=$!; CLEANUP+=("kill -9 $DPID")
+DPID=$!; kill_at_exit -9 "$DPID"
 for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
 out8=$(timeout 120 "$ETCD_BACKUPCTL" -s "$T/control.sock" --json backup 2>&1); rc=$?
 check "daemon: a backup through the control socket succeeds" test $rc -eq 0
