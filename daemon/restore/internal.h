@@ -67,6 +67,8 @@ typedef struct Run {
         size_t n_controllers_stopped;
         dev_t db_dev;                   /* the restored member/snap/db the swap put in place */
         ino_t db_ino;
+        dev_t old_db_dev;               /* the old data's member/snap/db, as the swap found it (0: none) */
+        ino_t old_db_ino;
         char *error;
 } Run;
 
@@ -76,6 +78,11 @@ typedef struct Run {
 int run_ensure_held_dir(Run *run);
 /* Wait until the member answers with a leader at min_revision or later. */
 int run_wait_etcd_healthy(Run *run, int64_t min_revision, int64_t *ret_revision);
+/* The process listening on the member's client port holds open the
+ * member/snap/db dev:ino of the `which` ("restored", "old") data: *ret_pid.
+ * Else run->error says why, starting with at (text ending in ", and " or
+ * empty). */
+int run_prove_db(Run *run, dev_t dev, ino_t ino, const char *which, const char *at, pid_t *ret_pid);
 /* Start etcd (manifest back / StartUnit). */
 int run_etcd_start(Run *run, char **ret_error);
 /* Stop etcd again (rollback) and wait until it is gone. */

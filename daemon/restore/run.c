@@ -364,6 +364,52 @@ static uint16_t port_of(const char *url) {
         return proof_url_port(url, &port) < 0 ? 0 : port;
 }
 
+int run_prove_db(Run *run, dev_t dev, ino_t ino, const char *which, const char *at, pid_t *ret_pid) {
+        RestorePlan *p = run->p;
+        uint16_t port = port_of(p->endpoint);
+        pid_t pid = 0, pids[16];
+        ssize_t n;
+        int r;
+
+        if (port == 0)
+                return free_and_format(&run->error, "check failed: cannot tell the port of %s", p->endpoint), -EINVAL;
+        n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
+        if (n <= 0)
+                return free_and_format(&run->error, "check failed: %sno process of this host listens on port %u of %s "
+                                       "(%s)", at, (unsigned) port, p->endpoint, n < 0 ? strerror((int) -n) :
+                                       "etcd answers from elsewhere"), n < 0 ? (int) n : -ESRCH;
+        /* The one that holds the db, among all that listen on the port (other members, on other addresses of
+         * this host, too). */
+        for (ssize_t i = 0; i < n; i++) {
+                r = proof_holds_file(pids[i], dev, ino);
+                if (r == -ESRCH)
+                        continue;       /* ended since it was listed */
+                if (r < 0)
+                        return free_and_format(&run->error, "check failed: %scannot read the open files of process "
+                                               "%d, which listens on port %u: %s", at, (int) pids[i], (unsigned) port,
+                                               strerror(-r)), r;
+                if (r > 0) {
+                        pid = pids[i];
+                        break;
+                }
+        }
+        if (pid == 0 && n == 1)
+                return free_and_format(&run->error, "check failed: %sprocess %d, which listens on port %u, does not "
+                                       "hold the %s %s/member/snap/db (inode %" PRIu64 ") open: etcd does not "
+                                       "run on the %s data (is %s the data dir it uses?)", at, (int) pids[0],
+                                       (unsigned) port, which, p->data_dir, (uint64_t) ino, which, p->data_dir),
+                       -ESTALE;
+        if (pid == 0)
+                return free_and_format(&run->error, "check failed: %snone of the %zd processes that listen on port %u "
+                                       "(the first %d) holds the %s %s/member/snap/db (inode %" PRIu64 ") "
+                                       "open: etcd does not run on the %s data (is %s the data dir it uses?)",
+                                       at, n, (unsigned) port, (int) pids[0], which, p->data_dir, (uint64_t) ino,
+                                       which, p->data_dir),
+                       -ESTALE;
+        *ret_pid = pid;
+        return 0;
+}
+
 /* After etcd answers on the restored data (at a revision >= the one etcd
  * takes from the restored db): prove that it is the restored data it
  * answers from. The process listening on its client port must hold open
@@ -378,10 +424,6 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
         RestorePlan *p = run->p;
         _cleanup_free_ char *at = NULL;
         char want[PLAN_REVISION_MAX];
-        uint16_t port = port_of(p->endpoint);
-        pid_t pid = 0, pids[16];
-        ssize_t n;
-        int r;
 
         /* The endpoint is the configuration's, of any length: formatted whole. */
         if (revision == p->etcd_revision)
@@ -391,43 +433,7 @@ static int prove_restored(Run *run, int64_t revision, pid_t *ret_pid) {
                 at = NULL;
         if (!at)
                 return -ENOMEM;
-        if (port == 0)
-                return free_and_format(&run->error, "check failed: cannot tell the port of %s", p->endpoint), -EINVAL;
-        n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
-        if (n <= 0)
-                return free_and_format(&run->error, "check failed: %sno process of this host listens on port %u of %s "
-                                       "(%s)", at, (unsigned) port, p->endpoint, n < 0 ? strerror((int) -n) :
-                                       "etcd answers from elsewhere"), n < 0 ? (int) n : -ESRCH;
-        /* The one that holds the restored db, among all that listen on the port (other members, on other
-         * addresses of this host, too). */
-        for (ssize_t i = 0; i < n; i++) {
-                r = proof_holds_file(pids[i], run->db_dev, run->db_ino);
-                if (r == -ESRCH)
-                        continue;       /* ended since it was listed */
-                if (r < 0)
-                        return free_and_format(&run->error, "check failed: %scannot read the open files of process "
-                                               "%d, which listens on port %u: %s", at, (int) pids[i], (unsigned) port,
-                                               strerror(-r)), r;
-                if (r > 0) {
-                        pid = pids[i];
-                        break;
-                }
-        }
-        if (pid == 0 && n == 1)
-                return free_and_format(&run->error, "check failed: %sprocess %d, which listens on port %u, does not "
-                                       "hold the restored %s/member/snap/db (inode %" PRIu64 ") open: etcd does not "
-                                       "run on the restored data (is %s the data dir it uses?)", at, (int) pids[0],
-                                       (unsigned) port, p->data_dir, (uint64_t) run->db_ino, p->data_dir),
-                       -ESTALE;
-        if (pid == 0)
-                return free_and_format(&run->error, "check failed: %snone of the %zd processes that listen on port %u "
-                                       "(the first %d) holds the restored %s/member/snap/db (inode %" PRIu64 ") "
-                                       "open: etcd does not run on the restored data (is %s the data dir it uses?)",
-                                       at, n, (unsigned) port, (int) pids[0], p->data_dir, (uint64_t) run->db_ino,
-                                       p->data_dir),
-                       -ESTALE;
-        *ret_pid = pid;
-        return 0;
+        return run_prove_db(run, run->db_dev, run->db_ino, "restored", at, ret_pid);
 }
 
 static int step_start_etcd(Run *run, int64_t *ret_revision) {

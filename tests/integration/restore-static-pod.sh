@@ -136,6 +136,9 @@ check "failed restore: says why (etcd not healthy within health_timeout)" grep -
 check "failed restore: rolled back" grep -q "rolled back" <<<"$out"
 wait_for 30 etcd_healthy
 check "failed restore: etcd healthy again" etcd_healthy
+# The rollback proves it as the restore does: the etcd on the port holds the old db.
+check "failed restore: etcd back, proven on the old data (the pid of the etcd pod holds its db's inode open)" \
+  grep -qE "etcd is healthy on the old data at revision [0-9]+ \(pid $(etcd_pid | cut -d: -f1) holds $DATA/member/snap/db inode $(stat -c %i "$DATA/member/snap/db") open\)" <<<"$out"
 check "failed restore: kube-apiserver stand-in back" wait_for 10 apiserver_up
 check "failed restore: the data is as it was (key written after the first restore is there)" \
   test "$(ctl get /keep/k1 --print-value-only)" = "written after the first restore"
@@ -272,7 +275,8 @@ check "held data dir: the holder opened the restored db" test "$(readlink /proc/
 check "held data dir: exit 1" test $rc -eq 1
 check "held data dir: the error names the process and what it holds" \
   grep -qF "cannot stop etcd on the restored data (process $HOLDPID (sleep) still has files open in $DATA); $DATA was left in place" <<<"$out"
-check "held data dir: etcd started again on the restored data" grep -q "etcd is healthy on the restored data at revision" <<<"$out"
+check "held data dir: etcd started again on the restored data, proven (its pid holds the db the holder holds)" \
+  grep -qE "etcd is healthy on the restored data at revision [0-9]+ \(pid $(etcd_pid | cut -d: -f1) holds $DATA/member/snap/db inode $(stat -L -c %i "/proc/$HOLDPID/fd/3") open\)" <<<"$out"
 wait_for 30 etcd_healthy
 check "held data dir: etcd answers, on the backup's data (the later write is gone)" \
   test -z "$(ctl get /held/later --keys-only)" -a "$(ctl get /before/k3 --print-value-only)" = overwritten
