@@ -14,7 +14,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "restore/internal.h"
@@ -127,23 +126,13 @@ void rollback_restore(Run *run, RestoreResult *res) {
                 if (r < 0)
                         append_format(problem, "cannot start etcd again: %s", err ? err : strerror(-r));
                 else {
-                        /* Proven as the forward step proves it: the process on etcd's port holds that db,
-                         * the one the swap put in place or found, or, never swapped, the one there now. */
+                        /* Proven as the forward step proves it: the process on etcd's port holds that db
+                         * (the one the swap put in place, or the one etcd held before it was stopped). */
                         dev_t dev = run->swapped ? run->db_dev : run->old_db_dev;
                         ino_t ino = run->swapped ? run->db_ino : run->old_db_ino;
                         const char *which = run->swapped ? "restored" : "old";
                         int64_t rev = 0;
                         pid_t pid = 0;
-
-                        if (ino == 0 && p->data_dir_exists) {
-                                _cleanup_free_ char *db = path_join(p->data_dir, "member/snap/db");
-                                struct stat st;
-
-                                if (db && stat(db, &st) >= 0 && S_ISREG(st.st_mode)) {
-                                        dev = st.st_dev;
-                                        ino = st.st_ino;
-                                }
-                        }
 
                         free(run->error);
                         run->error = NULL;

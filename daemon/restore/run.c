@@ -245,6 +245,34 @@ static int step_stop_apiserver(Run *run) {
         return 0;
 }
 
+static uint16_t port_of(const char *url) {
+        uint16_t port = 0;
+        return proof_url_port(url, &port) < 0 ? 0 : port;
+}
+
+/* Before etcd is stopped: the data dir's member/snap/db, when the etcd on its
+ * port holds it open, so that a rollback can prove etcd back on it. Where
+ * etcd runs on other data than its settings name, nothing is noted: the
+ * rollback then starts it as it was without that proof (the proof after
+ * the restore's own start is what catches it). */
+static void note_old_db(Run *run) {
+        _cleanup_free_ char *db = path_join(run->p->data_dir, "member/snap/db");
+        uint16_t port = port_of(run->p->endpoint);
+        pid_t pids[16];
+        struct stat st;
+        ssize_t n;
+
+        if (!db || port == 0 || stat(db, &st) < 0 || !S_ISREG(st.st_mode))
+                return;
+        n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
+        for (ssize_t i = 0; i < n; i++)
+                if (proof_holds_file(pids[i], st.st_dev, st.st_ino) > 0) {
+                        run->old_db_dev = st.st_dev;
+                        run->old_db_ino = st.st_ino;
+                        return;
+                }
+}
+
 static int step_stop_etcd(Run *run) {
         RestorePlan *p = run->p;
         _cleanup_free_ char *err = NULL;
@@ -252,6 +280,7 @@ static int step_stop_etcd(Run *run) {
         int r;
 
         restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_ETCD, RESTORE_STEP_RUNNING, "stopping etcd");
+        note_old_db(run);
         if (p->mode == RESTORE_MODE_STATIC_POD) {
                 char reason[160];
                 bool moved;
@@ -357,11 +386,6 @@ int run_apiserver_start(Run *run, char **ret_error) {
         if (r < 0)
                 return free_and_format(ret_error, "kube-apiserver: %s", run->error), r;
         return 0;
-}
-
-static uint16_t port_of(const char *url) {
-        uint16_t port = 0;
-        return proof_url_port(url, &port) < 0 ? 0 : port;
 }
 
 int run_prove_db(Run *run, dev_t dev, ino_t ino, const char *which, const char *at, pid_t *ret_pid) {

@@ -51,16 +51,6 @@ int swap_data_dir(Run *run) {
         if (fchmod(new_fd, p->data_dir_exists ? p->data_mode : 0700) < 0)
                 return free_and_format(&run->error, "cannot chmod %s: %s", p->restore_dir, strerror(errno)), -errno;
         if (p->data_dir_exists) {
-                /* The old db, for the rollback's proof that etcd runs on it again (the renames keep it). */
-                _cleanup_free_ char *db = path_join(p->data_dir, "member/snap/db");
-                struct stat st;
-
-                if (!db)
-                        return -ENOMEM;
-                if (fstatat(parent_fd, db, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode)) {
-                        run->old_db_dev = st.st_dev;
-                        run->old_db_ino = st.st_ino;
-                }
                 r = swap_rename(parent_fd, p->data_dir, p->pre_restore_dir);
                 if (r < 0)
                         return free_and_format(&run->error, "cannot rename %s to %s: %s", p->data_dir, p->pre_restore_dir,

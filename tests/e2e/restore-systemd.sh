@@ -250,6 +250,8 @@ out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "failed restore: exit 1" test $rc -eq 1
 check "failed restore: rolled back" grep -q "rolled back" <<<"$out"
+check "failed restore: etcd proven back on the old data (its MainPID holds the db's inode open)" \
+  grep -qE "etcd is healthy on the old data at revision [0-9]+ \(pid $(ct systemctl show -P MainPID e2e-etcd.service) holds /var/lib/etcd/member/snap/db inode $(ct stat -c %i /var/lib/etcd/member/snap/db) open\)" <<<"$out"
 check "failed restore: the error names etcd's state and its last journal lines" \
   grep -q 'e2e-etcd.service is still activating after the start timeout (8 s) (sub-state start; see journalctl -u e2e-etcd.service; its last lines: "' <<<"$out"
 # The rollback returns once both start jobs have ended with the units
@@ -379,5 +381,7 @@ echo "$out" | sed 's/^/    /'
 check "elsewhere: exit 1" test $rc -eq 1
 check "elsewhere: the proof failed, naming the revision" grep -q "check failed: etcd at https://127.0.0.1:2379 answers at revision [0-9]*, not" <<<"$out"
 check "elsewhere: rolled back" grep -q "rolled back" <<<"$out"
+check "elsewhere: the rollback does not claim etcd on /var/lib/etcd's db, which it never held" \
+  eval 'grep -qE "etcd is healthy on the old data at revision [0-9]+$" <<<"$out" && ! grep -q " holds /var/lib/etcd/member/snap/db inode" <<<"$out"'
 check "elsewhere: the later write is still there" test "$(ectl get /elsewhere/k1 --print-value-only)" = late
 finish
