@@ -263,8 +263,8 @@ static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
 
         if (m->denied_window_usec == 0) {
                 m->denied_window_usec = now;
-                /* Without the timer the count would wait for the next refusal. */
-                /* Without it, no window: the next refusal tries again. */
+                /* The window ends on a timer (the count would otherwise wait for the next refusal);
+                 * without one there is no window, and the next refusal tries again. */
                 if (sd_event_add_time(m->event, &m->denied_flush, CLOCK_MONOTONIC, now + USEC_PER_MINUTE, 0,
                                       on_denied_flush, m) < 0) {
                         m->denied_flush = NULL;
@@ -283,9 +283,6 @@ static void on_control_denied(uid_t uid, pid_t pid, void *userdata) {
                      "; more this minute are counted and logged as one line" : "") >= 0)
                 log_denied(msg, uid, pid, 1);
 }
-
-/* The newest backup in the directory: the last result before this run, and
- * what schedule.persistent compares with. */
 
 ControlCallbacks manager_control_callbacks(Manager *m) {
         return (ControlCallbacks) {

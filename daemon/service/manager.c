@@ -878,6 +878,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* The newest backup in the directory: the last result before this run, and
+ * what schedule.persistent compares with. */
 static void load_last(Manager *m) {
         StoreEntry *e = NULL;
         size_t n = 0;
