@@ -555,9 +555,17 @@ static int set_file_mode(const ControlServer *s, const char *path, char **ret_er
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         if ((st.st_mode & 07777) != file_mode(s) && chmod(proc, file_mode(s)) < 0)
                 return r = -errno, asprintf(ret_error, "cannot chmod %s: %m", path), r;
-        if (s->has_group && geteuid() == 0 && st.st_gid != s->gid &&
-            fchownat(fd, "", (uid_t) -1, s->gid, AT_EMPTY_PATH) < 0)
-                return r = -errno, asprintf(ret_error, "cannot chown %s: %m", path), r;
+        /* Root may give it any group; another user one it is a member of. */
+        if (s->has_group && st.st_gid != s->gid && fchownat(fd, "", (uid_t) -1, s->gid, AT_EMPTY_PATH) < 0) {
+                r = -errno;
+                if (r == -EPERM && geteuid() != 0)
+                        return asprintf(ret_error, "cannot give the control socket %s to control.group (gid %u): the "
+                                        "daemon runs as uid %u, which is not in that group, so only root can use the "
+                                        "socket; add the daemon's user to the group (SupplementaryGroups=), or let "
+                                        "etcd-backupd.socket make the socket", path, (unsigned) s->gid,
+                                        (unsigned) geteuid()), r;
+                return asprintf(ret_error, "cannot chown %s: %s", path, strerror(-r)), r;
+        }
         return 0;
 }
 
@@ -680,7 +688,9 @@ static int bind_socket(const char *path, ControlServer *s, char **ret_error) {
         s->dev = st.st_dev;
         s->ino = st.st_ino;
         r = set_file_mode(s, path, ret_error);
-        if (r < 0)
+        if (r == -EPERM && geteuid() != 0)
+                *ret_error = mfree(*ret_error); /* not fatal: said by the check after the start */
+        else if (r < 0)
                 return r;
         if (listen(fd, SOMAXCONN) < 0)
                 return r = -errno, asprintf(ret_error, "cannot listen on %s: %m", path), r;

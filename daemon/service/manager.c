@@ -963,8 +963,7 @@ int manager_start(Manager *m) {
                 if (*m->config->control.group && !control_server_has_group(m->control))
                         log_warning("control.group \"%s\" does not exist; only root may use the control socket",
                                     m->config->control.group);
-                if (control_server_is_activated(m->control))
-                        check_socket_file(m);
+                check_socket_file(m);
         }
 
         notify_ready();

@@ -250,6 +250,41 @@ check "root only, a socket others may connect to: the warning names the file and
   grep -qE "only root may use the control socket \(control.group is empty or names no group\), but the socket $T/act.sock from systemd is group 0, mode 0666: others can connect, and each is refused; set SocketMode=0600" "$T/daemon8b.log"
 kill "$APID"; wait "$APID" 2>/dev/null
 
+# 8c. A daemon that is not root and makes its own socket (no socket unit):
+# given to control.group when the daemon's user is a member of it; when it
+# is not, the daemon still starts and says at start what to do. (No backup
+# is asked for: the user cannot read this test's TLS key.)
+if getent passwd nobody >/dev/null && getent group users >/dev/null; then
+  install -d -m 0700 -o nobody -g nogroup "$T/b8c" "$T/s8c"
+  { etcd_group; storage_group "$T/b8c" zstd 1
+    echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+    echo "control: { socket = \"$T/s8c/control.sock\"; group = \"users\"; };"; } > "$T/d8c.conf"
+  chmod 0644 "$T/d8c.conf"; chmod 0711 "$T"
+  for groups in users none; do
+    rm -f "$T/s8c/control.sock"
+    if [[ $groups == users ]]; then g=(--groups=users); else g=(--clear-groups); fi
+    (exec setpriv --reuid=nobody --regid=nogroup "${g[@]}" "$ETCD_BACKUPD" -c "$T/d8c.conf" > "$T/daemon8c.log" 2>&1) &
+    APID=$!; kill_at_exit "$APID"
+    check "not root, supplementary groups $groups: the daemon starts" \
+      wait_for "$T/daemon8c.log" "control socket $T/s8c/control.sock" 10
+    if [[ $groups == users ]]; then
+      check "not root, in control.group: the socket is the group's, 0660" \
+        test "$(stat -c %G:%a "$T/s8c/control.sock")" = users:660
+      check "not root, in control.group: no warning about the socket" \
+        bash -c "! grep -q 'cannot give the control socket' '$T/daemon8c.log'"
+    else
+      check "not root, not in control.group: said at start, with the uid and what to do" \
+        grep -qF "cannot give the control socket $T/s8c/control.sock to control.group (gid $(getent group users | cut -d: -f3)): the daemon runs as uid $(id -u nobody), which is not in that group, so only root can use the socket; add the daemon's user to the group (SupplementaryGroups=)" "$T/daemon8c.log"
+      check "not root, not in control.group: root can still use the socket" \
+        quiet "$ETCD_BACKUPCTL" -s "$T/s8c/control.sock" status
+    fi
+    kill "$APID"; wait "$APID" 2>/dev/null
+  done
+  chmod 0700 "$T"
+else
+  not_ok "not root: needs the user nobody and the group users"
+fi
+
 # 9. A calendar that never elapses again (a date gone by): warned about, no
 # timer, and the daemon still serves on-demand backups.
 { etcd_group; storage_group "$T/b9" zstd 1
