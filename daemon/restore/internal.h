@@ -67,8 +67,7 @@ typedef struct Run {
         size_t n_controllers_stopped;
         dev_t db_dev;                   /* the restored member/snap/db the swap put in place */
         ino_t db_ino;
-        dev_t old_db_dev;               /* the old data's member/snap/db, held by etcd before it stopped (0: none) */
-        ino_t old_db_ino;
+        bool etcd_ran_on_data_dir;      /* before it was stopped, etcd held data_dir's member/snap/db open */
         char *error;
 } Run;
 

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "restore/internal.h"
@@ -126,11 +127,13 @@ void rollback_restore(Run *run, RestoreResult *res) {
                 if (r < 0)
                         append_format(problem, "cannot start etcd again: %s", err ? err : strerror(-r));
                 else {
-                        /* Proven as the forward step proves it: the process on etcd's port holds that db
-                         * (the one the swap put in place, or the one etcd held before it was stopped). */
-                        dev_t dev = run->swapped ? run->db_dev : run->old_db_dev;
-                        ino_t ino = run->swapped ? run->db_ino : run->old_db_ino;
-                        const char *which = run->swapped ? "restored" : "old";
+                        /* Proven as the forward step proves it, where etcd ran on the data dir before
+                         * (the restore's start, or before the restore): the process on etcd's port holds
+                         * the member/snap/db that is there once it answers (etcd replaces the file with
+                         * one a leader sends). */
+                        _cleanup_free_ char *db = path_join(p->data_dir, "member/snap/db");
+                        bool prove = run->swapped || run->etcd_ran_on_data_dir;
+                        struct stat st = {};
                         int64_t rev = 0;
                         pid_t pid = 0;
 
@@ -138,13 +141,19 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         run->error = NULL;
                         if (run_wait_etcd_healthy(run, 0, &rev) < 0)
                                 append_format(problem, "etcd is back on %s but %s", data, run->error);
-                        else if (ino != 0 && run_prove_db(run, dev, ino, which, "", &pid) < 0)
+                        else if (prove && (!db || stat(db, &st) < 0 || !S_ISREG(st.st_mode)))
+                                append_format(problem, "etcd is back, at revision %" PRId64 ", but %s/member/snap/db "
+                                              "cannot be looked at: %s", rev, p->data_dir,
+                                              db ? strerror(errno) : "out of memory");
+                        else if (prove && run_prove_db(run, st.st_dev, st.st_ino, run->swapped ? "restored" : "old",
+                                                       "", &pid) < 0)
                                 append_format(problem, "etcd is back, at revision %" PRId64 ", but %s", rev,
                                               run->error);
-                        else if (ino != 0)
+                        else if (prove)
                                 restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
                                        "etcd is healthy on %s at revision %" PRId64 " (pid %d holds %s/member/snap/db "
-                                       "inode %" PRIu64 " open)", data, rev, (int) pid, p->data_dir, (uint64_t) ino);
+                                       "inode %" PRIu64 " open)", data, rev, (int) pid, p->data_dir,
+                                       (uint64_t) st.st_ino);
                         else
                                 restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
                                        "etcd is healthy on %s at revision %" PRId64, data, rev);

@@ -250,11 +250,11 @@ static uint16_t port_of(const char *url) {
         return proof_url_port(url, &port) < 0 ? 0 : port;
 }
 
-/* Before etcd is stopped: the data dir's member/snap/db, when the etcd on its
- * port holds it open, so that a rollback can prove etcd back on it. Where
- * etcd runs on other data than its settings name, nothing is noted: the
- * rollback then starts it as it was without that proof (the proof after
- * the restore's own start is what catches it). */
+/* Before etcd is stopped: whether the etcd on its port holds the data dir's
+ * member/snap/db open, so that a rollback can prove etcd back on it. Where
+ * etcd runs on other data than its settings name, it is not: the rollback
+ * then starts it as it was without that proof (the proof after the
+ * restore's own start is what catches it). */
 static void note_old_db(Run *run) {
         _cleanup_free_ char *db = path_join(run->p->data_dir, "member/snap/db");
         uint16_t port = port_of(run->p->endpoint);
@@ -267,8 +267,7 @@ static void note_old_db(Run *run) {
         n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
         for (ssize_t i = 0; i < n; i++)
                 if (proof_holds_file(pids[i], st.st_dev, st.st_ino) > 0) {
-                        run->old_db_dev = st.st_dev;
-                        run->old_db_ino = st.st_ino;
+                        run->etcd_ran_on_data_dir = true;
                         return;
                 }
 }
