@@ -25,8 +25,9 @@ proc_alive() { [[ -n $1 && $(proc_id "${1%%:*}") == "$1" ]]; }
 signal_proc() {
   local sig=$1 id
   shift
-  for id; do proc_alive "$id" && kill "$sig" "${id%%:*}" 2>/dev/null; done
-  return 0
+  for id; do
+    if proc_alive "$id"; then kill "$sig" "${id%%:*}" 2>/dev/null || true; fi  # it may end in between
+  done
 }
 
 # stop_proc ID...: SIGTERM, up to 5 s for each to exit, then SIGKILL.

@@ -164,6 +164,7 @@ nr=$!
 # machine the 200 clients must still all be answered on.
 burners=()
 for _ in 1 2; do timeout 120 bash -c 'while :; do :; done' & burners+=($!); done
+burner_ids=("$(proc_id "${burners[0]}")" "$(proc_id "${burners[1]}")")
 kill_at_exit "${burners[@]}"
 pids=()
 for i in $(seq 1 200); do
@@ -172,7 +173,7 @@ for i in $(seq 1 200); do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 answered=$(grep -l '"state"' "$T"/c*.out | wc -l)
-kill "${burners[@]}" 2>/dev/null; wait "${burners[@]}" 2>/dev/null
+signal_proc -TERM "${burner_ids[@]}"; wait "${burners[@]}" 2>/dev/null
 check "200 concurrent clients all answered ($answered)" test "$answered" = 200
 wait $nr 2>/dev/null
 check "after the abuse: status still answers" quiet "${BCTL[@]}" status

@@ -17,7 +17,7 @@ ctl put /a 1 >/dev/null
 # start_daemon CONF SECONDS: runs the daemon with a notify listener.
 start_daemon() {
   "$NOTIFY_RECV" "$T/notify.sock" "$2" > "$T/notify.log" &
-  NPID=$!; kill_at_exit "$NPID"
+  NPID=$!; NID=$(proc_id "$NPID"); kill_at_exit "$NPID"
   for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
   # UMask=0077, as the service runs.
   (umask 077; NOTIFY_SOCKET=$T/notify.sock exec "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1) &
@@ -27,7 +27,7 @@ stop_daemon() {
   kill -TERM "$DPID"; wait "$DPID"; DRC=$?
   # Let the listener print what is still queued (STOPPING=1) before it goes.
   wait_for "$T/notify.log" '^STOPPING=1$' 2
-  kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; rm -f "$T/notify.sock"
+  signal_proc -TERM "$NID"; wait "$NPID" 2>/dev/null; rm -f "$T/notify.sock"  # it may have ended by itself
 }
 wait_for() { # file pattern seconds
   for _ in $(seq 1 $(($3 * 10))); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1

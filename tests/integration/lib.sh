@@ -150,7 +150,7 @@ daemon_start() {
   local conf=$1; shift
   rm -f "$T/notify.sock"
   "$NOTIFY_RECV" "$T/notify.sock" 600 > "$T/notify.log" &
-  NPID=$!; kill_at_exit "$NPID"
+  NPID=$!; NID=$(proc_id "$NPID"); kill_at_exit "$NPID"
   wait_until 5 test -S "$T/notify.sock" || { echo "notify socket did not appear"; exit 1; }
   NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$conf" "$@" >> "$T/daemon.log" 2>&1 &
   DPID=$!; kill_at_exit -9 "$DPID"
@@ -158,5 +158,5 @@ daemon_start() {
 # daemon_stop: SIGTERM, wait; DRC is its exit status.
 daemon_stop() {
   kill -TERM "$DPID"; wait "$DPID"; DRC=$?
-  kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null
+  signal_proc -TERM "$NID"; wait "$NPID" 2>/dev/null  # it may have ended by itself
 }

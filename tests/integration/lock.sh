@@ -44,7 +44,7 @@ check "--once: no backup was taken" test -z "$(ls "$T/b" | grep '^etcd-')"
 # hold its lock from another process, F.
 hold_new_dir() {
   mv "$T/b" "$T/$1"; mkdir -m 0700 "$T/b"; rm -f "$T/held"
-  ( exec 9> "$T/b/.lock"; flock 9; touch "$T/held"; exec sleep 60 ) & F=$!
+  ( exec 9> "$T/b/.lock"; flock 9; touch "$T/held"; exec sleep 60 ) & F=$! FID=$(proc_id $!)
   kill_at_exit "$F"
   wait_until 10 test -e "$T/held"
 }
@@ -82,7 +82,7 @@ out=$("${MEMBER[@]}" "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup 2>&1);
 check "taken by another, member: asking again is rate limited (exit $rc)" grep -q "rate limited" <<<"$out"
 check "taken by another: two tries logged, not three" test "$(grep -c "$T/b is in use by another" "$T/daemon.log")" = 2
 chmod 0700 "$T"
-kill "$F"; wait "$F" 2>/dev/null
+signal_proc -TERM "$FID"; wait "$F" 2>/dev/null
 check "holder gone: a backup succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 backup
 check "holder gone: the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"
 # A prune takes it again likewise, or fails naming the holder.
@@ -90,7 +90,7 @@ hold_new_dir b.moved3
 out=$(timeout 60 "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 prune 2>&1); rc=$?
 check "prune, taken by another: fails (exit $rc)" test $rc != 0
 check "prune, taken by another: the client is told why" grep -q "$T/b is in use by another etcd-backupd" <<<"$out"
-kill "$F"; wait "$F" 2>/dev/null
+signal_proc -TERM "$FID"; wait "$F" 2>/dev/null
 check "prune, holder gone: succeeds" quiet "$ETCD_BACKUPCTL" -s "$T/a.sock" --timeout 60 prune
 check "prune: the daemon took the lock again" test "$(relocked)" = 4
 check "prune: the lock file holds the daemon's PID" test "$(cat "$T/b/.lock" 2>/dev/null)" = "$A"

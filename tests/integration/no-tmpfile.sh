@@ -100,7 +100,6 @@ check "daemon: its worker was killed by SIGXFSZ at least 4 times ($(grep -c "kil
 check "daemon: the hidden files of the killed workers do not add up (at most one attempt's 2: $(hidden "$dir"))" \
   test "$(hidden "$dir")" -le 2
 kill -TERM "$DPID"; wait "$DPID"
-CLEANUP=("${CLEANUP[@]/"kill -9 $DPID"/}")   # waited for: its PID may be another's now
 
 # The store's unit test (publish, never replacing a backup, sidecars, list,
 # remove) on the mount.

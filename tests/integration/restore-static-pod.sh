@@ -165,7 +165,7 @@ STUCK=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$STUCK")
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(120)' "$STUCK" &
-STUCKPID=$!
+STUCKPID=$! STUCKID=$(proc_id $!)
 kill_at_exit "$STUCKPID"
 wait_for 10 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$STUCK"
 cp "$MAN/kube-scheduler.yaml" "$T/kube-scheduler.yaml.orig"
@@ -204,7 +204,7 @@ wait_for 30 etcd_healthy
 check "stuck controller: etcd healthy, every key as it was" \
   test "$keep_before" = "$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')"
 check "stuck controller: kube-apiserver stand-in back" wait_for 10 apiserver_up
-kill "$STUCKPID" 2>/dev/null
+signal_proc -TERM "$STUCKID"
 cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
 check "kube-scheduler back as it was" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
 
@@ -267,7 +267,7 @@ after_swap() {
 }
 ctl put /held/later "written after the backup" >/dev/null
 after_swap 'sleep 60 3<"$DATA/member/snap/db"'
-HOLDPID=$!
+HOLDPID=$! HOLDID=$(proc_id $!)
 kill_at_exit "$HOLDPID"
 out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
@@ -283,7 +283,7 @@ check "held data dir: etcd answers, on the backup's data (the later write is gon
 check "held data dir: both manifests back, no holding dir" \
   test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml" -a -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
 check "held data dir: kube-apiserver back" wait_for 10 apiserver_up
-kill "$HOLDPID" 2>/dev/null; wait "$HOLDPID" 2>/dev/null
+signal_proc -TERM "$HOLDID"; wait "$HOLDPID" 2>/dev/null
 record=$(ls -d "$DATA".unfinished-restore-* 2>/dev/null)
 check "held data dir: the record of the unfinished restore stays" test -n "$record" -a -f "$record"
 rm -f "$record"
@@ -434,6 +434,7 @@ restore_socket slow "$T/slow.conf"; SLOWSOCK=$RSOCK SLOWACT=$RPID
 rm -f "$T/tool.pid"
 "$C" restore latest --yes --socket "$SLOWSOCK" > "$T/slow.out" 2>&1 & SLOWCLIENT=$!
 check "killed restore: the slow restore reached its snapshot step" wait_for 60 test -s "$T/tool.pid"
+tool_id=$(proc_id "$(cat "$T/tool.pid")")
 out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
 check "concurrent restore: refused, told another restore is running (exit $rc)" \
   test $rc -eq 1 -a -n "$(grep -F "another restore on this node is running; wait for it to end" <<<"$out")"
@@ -442,7 +443,7 @@ check "killed restore: its service found (a child of this test's activator)" tes
 kill -KILL $slow_service; wait "$SLOWCLIENT"
 check "killed restore: etcd's tool ended with the service (not left writing)" \
   wait_for 5 eval '! kill -0 "$(cat "$T/tool.pid")" 2>/dev/null'
-kill -9 "$(cat "$T/tool.pid")" 2>/dev/null  # (only when the check above failed)
+signal_proc -9 "$tool_id"  # (only when the check above failed)
 held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-*)
 check "killed restore: both manifests left in the holding dir" test -f "$held/etcd.yaml" -a -f "$held/kube-apiserver.yaml"
 held_before=$(tree_state "$NODE/etc/kubernetes"); data_before=$(ls -d "$DATA"*)
@@ -518,10 +519,11 @@ ctl put /lingering/later "after the backup" >/dev/null
 out=$(timeout 100 "$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 lingering=$(cat "$T/lingering.pid" 2>/dev/null)
+lingering_id=$([[ -n $lingering ]] && proc_id "$lingering")
 check "a tool that leaves a child on its output: the restore succeeded (exit $rc)" \
   test $rc -eq 0 -a -z "$(ctl get /lingering/later --keys-only)"
 check "... and ended while that child still held the output" test -n "$lingering" -a -d "/proc/$lingering"
-[[ -n $lingering ]] && kill "$lingering" 2>/dev/null
+signal_proc -TERM "$lingering_id"
 
 # A restore dir never put in place (a kill between etcd's tool and the swap).
 mkdir "$DATA.restore-20200101T000000Z"

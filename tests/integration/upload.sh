@@ -272,7 +272,7 @@ check "6e: no upload failure" bash -c '! grep -q "Upload failed" "$1"' _ "$T/r6e
 broken_endpoint() {
   rm -f "$T/endless.port"
   python3 "$TOP_SRCDIR/tests/helpers/endless-http.py" "$T/endless.port" "$@" > "$T/endless.log" 2>&1 &
-  EPID=$!; kill_at_exit "$EPID"
+  EPID=$! EID=$(proc_id $!); kill_at_exit "$EPID"
   for _ in $(seq 1 100); do [[ -s $T/endless.port ]] && break; sleep 0.1; done
 }
 # broken_endpoint_conf FILE DIR [UPLOAD KEYS]: a configuration uploading to it.
@@ -296,7 +296,7 @@ for status in 403 200; do
       grep -qE "Upload failed after backup .*: listing of .*: the answer is larger than [0-9]+ bytes" "$T/e200.err"
   fi
   check "endless $status answer: over in under 60 s ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 60
-  kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
+  signal_proc -TERM "$EID"; wait "$EPID" 2>/dev/null
 done
 
 # 6c. An endpoint that trickles its answer (a byte every 0.5 s, above any
@@ -382,7 +382,6 @@ if mountpoint -q "$T/nfs"; then
   check "interrupted fetch: its hidden files are there meanwhile (sidecar and backup)" \
     test "$(ls -A "$T/nfs/int" | grep -c '^\.etcd-backupctl-fetch-[0-9a-f]\{16\}$')" = 2
   kill -INT "$XPID"; wait "$XPID"; rc=$?
-  CLEANUP=("${CLEANUP[@]/"kill -9 $XPID"/}")   # waited for: its PID may be another's now
   check "interrupted fetch: ended by SIGINT (exit $rc)" test $rc -eq 130
   check "interrupted fetch: nothing left in DIR, hidden or not ($(ls -A "$T/nfs/int" | paste -sd' '))" \
     test -z "$(ls -A "$T/nfs/int")"
@@ -410,7 +409,6 @@ XPID=$!; kill_at_exit -9 "$XPID"
 for _ in $(seq 1 300); do [[ -e $T/int2/$(basename "$out6").json ]] && break; sleep 0.1; done
 check "fetch interrupted between its links: the sidecar has its name first" test -e "$T/int2/$(basename "$out6").json"
 kill -INT "$(cat "$T/int2.pid")"; wait "$XPID"; rc=$?
-CLEANUP=("${CLEANUP[@]/"kill -9 $XPID"/}")
 check "fetch interrupted between its links: ended by SIGINT (exit $rc)" test $rc -eq 130
 check "fetch interrupted between its links: the backup has its name too, byte-identical ($(ls -A "$T/int2" | paste -sd' '))" \
   cmp -s "$T/int2/$(basename "$out6")" "$out6"
