@@ -144,7 +144,8 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         else if (prove && (!db || stat(db, &st) < 0 || !S_ISREG(st.st_mode)))
                                 append_format(problem, "etcd is back, at revision %" PRId64 ", but %s/member/snap/db "
                                               "cannot be looked at: %s", rev, p->data_dir,
-                                              db ? strerror(errno) : "out of memory");
+                                              !db ? "out of memory" : st.st_mode ? "not a regular file" :
+                                              strerror(errno));
                         else if (prove && run_prove_db(run, st.st_dev, st.st_ino, run->swapped ? "restored" : "old",
                                                        "", &pid) < 0)
                                 append_format(problem, "etcd is back, at revision %" PRId64 ", but %s", rev,
