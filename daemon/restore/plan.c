@@ -27,6 +27,7 @@
 #include "format/mvcc.h"
 #include "restore/internal.h"
 #include "restore/manifest.h"
+#include "restore/proof.h"
 #include "restore/static-pod.h"
 #include "restore/units.h"
 #include "util/io.h"
@@ -171,6 +172,45 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
                 p->data_mode = st.st_mode & 07777;
         }
         return 0;
+}
+
+/* etcd running here on other data than the data dir its settings name (a unit whose Environment= its ExecStart=
+ * overrides, a manifest whose hostPath is not the volume the running pod has): the restore would stop the control
+ * plane, swap a directory etcd does not read, and etcd would come back on its old data (the proof after its start
+ * would see it and roll back). Refused before anything stops where it is certain: the data dir holds a
+ * member/snap/db, and the one process that listens where the endpoint connects holds another db, still linked, and
+ * not that one. Anything else goes on as before: a db no longer linked (the data dir wiped or replaced under a
+ * running etcd, what restores are for), no etcd running, a data dir without a db, several listeners for an endpoint
+ * that names a host (members of one cluster on one host), files that cannot be read. */
+static int plan_running_etcd(RestorePlan *p, char **ret_error) {
+        _cleanup_free_ char *db = path_join(p->data_dir, "member/snap/db");
+        char held[PATH_MAX];
+        struct stat st, hst;
+        ProofAddress address;
+        uint16_t port;
+        pid_t pids[2];
+        ssize_t n;
+        int r;
+
+        if (!db)
+                return -ENOMEM;
+        if (stat(db, &st) < 0 || !S_ISREG(st.st_mode) || proof_url_port(p->endpoint, &port) < 0)
+                return 0;
+        r = proof_url_address(p->endpoint, &address);
+        n = proof_listener_pids(port, r > 0 ? &address : NULL, pids, ELEMENTSOF(pids));
+        if (n != 1 || proof_holds_file(pids[0], st.st_dev, st.st_ino) != 0 ||
+            proof_held_db(pids[0], held, sizeof held, &hst) <= 0 || hst.st_nlink == 0 ||
+            (hst.st_dev == st.st_dev && hst.st_ino == st.st_ino))
+                return 0;
+        return free_and_format(ret_error, "etcd does not run on the data dir the restore would swap: process %d, "
+                               "which listens on port %u for %s, holds %s open (the path as that process sees it; "
+                               "inode %" PRIu64 "), not %s (inode %" PRIu64 ") of the data dir %s (%s). The restore "
+                               "would swap a directory etcd does not read, and etcd would come back on its old data. Point "
+                               "etcd's settings (or restore.data_dir) at the data dir it runs on; or, if it is to "
+                               "run on %s once restarted, stop it first", (int) pids[0], (unsigned) port,
+                               p->endpoint, held, (uint64_t) hst.st_ino, db, (uint64_t) st.st_ino,
+                               p->data_dir, p->member.data_dir.source, p->data_dir),
+               -ESTALE;
 }
 
 /* The directories a restore makes or renames to are named by the second it started in. Under the lock, take the
@@ -886,6 +926,8 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
                 r = plan_members(p, c, ret_error);
         if (r >= 0)
                 r = plan_data_dir(p, c, now, ret_error);
+        if (r >= 0)
+                r = plan_running_etcd(p, ret_error);
         if (r >= 0)
                 r = plan_tool(p, c, ret_error);
         if (r >= 0)

@@ -3,6 +3,7 @@
  * proof.c — the listening process and the files it holds (proof.h).
  */
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,28 +20,44 @@
 #include "util/io.h"
 #include "util/macro.h"
 #include "util/parse.h"
+#include "util/str.h"
 
 /* /proc/net/tcp has one line per socket; a busy node has thousands. */
 #define PROCNET_MAX_BYTES ((size_t) 64 * 1024 * 1024)
 /* Listening sockets on one port: one per address, a handful at most. */
 #define LISTENERS_MAX 64
 
-int proof_url_port(const char *url, uint16_t *ret) {
-        const char *host = strstr(url, "://"), *colon, *end;
-        uint64_t v;
-        char buf[8];
+/* The host of an etcd client URL, between "://" and its port or path, with
+ * IPv6's brackets; *ret_end after it. NULL for a URL without "://" or with a
+ * bracket not closed. */
+static const char *url_host(const char *url, const char **ret_end) {
+        const char *host = strstr(url, "://"), *end;
 
         if (!host)
-                return -EINVAL;
+                return NULL;
         host += 3;
         end = host + strcspn(host, "/?#");
         if (*host == '[') {
                 const char *close = memchr(host, ']', (size_t) (end - host));
                 if (!close)
-                        return -EINVAL;
-                colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
-        } else
-                colon = memchr(host, ':', (size_t) (end - host));
+                        return NULL;
+                *ret_end = close + 1;
+        } else {
+                const char *colon = memchr(host, ':', (size_t) (end - host));
+                *ret_end = colon ? colon : end;
+        }
+        return host;
+}
+
+int proof_url_port(const char *url, uint16_t *ret) {
+        const char *host_end, *end, *colon;
+        uint64_t v;
+        char buf[8];
+
+        if (!url_host(url, &host_end))
+                return -EINVAL;
+        end = host_end + strcspn(host_end, "/?#");
+        colon = host_end < end && *host_end == ':' ? host_end : NULL;
         if (!colon) {
                 *ret = 2379;
                 return 0;
@@ -55,8 +72,52 @@ int proof_url_port(const char *url, uint16_t *ret) {
         return 0;
 }
 
-/* Add the inodes of sockets listening on port in file to inodes[]. */
-static int listening_inodes(const char *file, uint16_t port, uint64_t *inodes, size_t *n) {
+int proof_url_address(const char *url, ProofAddress *ret) {
+        const char *end, *host = url_host(url, &end);
+        char buf[INET6_ADDRSTRLEN];
+        bool v6;
+        size_t n;
+
+        if (!host)
+                return -EINVAL;
+        v6 = *host == '[';
+        if (v6)
+                host++, end--;          /* inside the brackets */
+        n = (size_t) (end - host);
+        if (n == 0 || n >= sizeof buf)
+                return 0;
+        memcpy(buf, host, n);
+        buf[n] = '\0';
+        if (!v6 && inet_pton(AF_INET, buf, &ret->in) == 1) {
+                ret->family = AF_INET;
+                return 1;
+        }
+        if (v6 && inet_pton(AF_INET6, buf, &ret->in6) == 1) {
+                ret->family = AF_INET6;
+                return 1;
+        }
+        return 0;
+}
+
+/* Whether a connection to a reaches the socket t listens on. */
+static bool reaches(const ProcNetTcp *t, const ProofAddress *a) {
+        static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+        if (!a)
+                return true;
+        if (t->family == AF_INET)
+                return a->family == AF_INET &&
+                       (t->local.in.s_addr == htonl(INADDR_ANY) || t->local.in.s_addr == a->in.s_addr);
+        if (IN6_ARE_ADDR_EQUAL(&t->local.in6, &any6))
+                return true;    /* "::" takes IPv4 too, unless IPV6_V6ONLY, which /proc does not show */
+        if (a->family == AF_INET6)
+                return IN6_ARE_ADDR_EQUAL(&t->local.in6, &a->in6);
+        return IN6_IS_ADDR_V4MAPPED(&t->local.in6) && memcmp(&t->local.in6.s6_addr[12], &a->in, 4) == 0;
+}
+
+/* Add the inodes of sockets listening on port in file, that a connection to address reaches, to inodes[]. */
+static int listening_inodes(const char *file, uint16_t port, const ProofAddress *address, uint64_t *inodes,
+                            size_t *n) {
         _cleanup_free_ char *text = NULL;
         size_t size;
         int r;
@@ -72,23 +133,23 @@ static int listening_inodes(const char *file, uint16_t port, uint64_t *inodes, s
                 ProcNetTcp t;
 
                 if (procnet_tcp_parse_line(p, len, &t) == 0 && t.state == PROCNET_TCP_LISTEN &&
-                    t.local_port == port && t.inode != 0 && *n < LISTENERS_MAX)
+                    t.local_port == port && t.inode != 0 && reaches(&t, address) && *n < LISTENERS_MAX)
                         inodes[(*n)++] = t.inode;
                 p += len + 1;
         }
         return 0;
 }
 
-ssize_t proof_listener_pids(uint16_t port, pid_t *pids, size_t max) {
+ssize_t proof_listener_pids(uint16_t port, const ProofAddress *address, pid_t *pids, size_t max) {
         uint64_t inodes[LISTENERS_MAX];
         DIR *proc;
         struct dirent *de;
         size_t n = 0, found = 0;
         int r;
 
-        r = listening_inodes("/proc/net/tcp", port, inodes, &n);
+        r = listening_inodes("/proc/net/tcp", port, address, inodes, &n);
         if (r >= 0)
-                r = listening_inodes("/proc/net/tcp6", port, inodes, &n);
+                r = listening_inodes("/proc/net/tcp6", port, address, inodes, &n);
         if (r < 0)
                 return r;
         if (n == 0)
@@ -133,16 +194,25 @@ ssize_t proof_listener_pids(uint16_t port, pid_t *pids, size_t max) {
         return (ssize_t) found;
 }
 
-int proof_holds_file(pid_t pid, dev_t dev, ino_t ino) {
+/* /proc/<pid>/fd, opened; NULL with *ret_error -ESRCH when the process is gone, or -errno. */
+static DIR *open_fd_dir(pid_t pid, int *ret_error) {
         char fds[64];
-        struct dirent *fe;
         DIR *d;
-        int r = 0;
 
         snprintf(fds, sizeof fds, "/proc/%d/fd", (int) pid);
         d = opendir(fds);
         if (!d)
-                return errno == ENOENT ? -ESRCH : -errno;
+                *ret_error = errno == ENOENT ? -ESRCH : -errno;
+        return d;
+}
+
+int proof_holds_file(pid_t pid, dev_t dev, ino_t ino) {
+        struct dirent *fe;
+        int r = 0;
+        DIR *d = open_fd_dir(pid, &r);
+
+        if (!d)
+                return r;
         while ((fe = readdir(d))) {
                 struct stat st;
 
@@ -155,6 +225,42 @@ int proof_holds_file(pid_t pid, dev_t dev, ino_t ino) {
                         r = 1;
                         break;
                 }
+        }
+        closedir(d);
+        return r;
+}
+
+int proof_held_db(pid_t pid, char *path, size_t size, struct stat *ret_st) {
+        static const char deleted[] = " (deleted)";
+        struct dirent *fe;
+        int r = 0;
+        DIR *d = open_fd_dir(pid, &r);
+
+        if (!d)
+                return r;
+        while ((fe = readdir(d))) {
+                char target[PATH_MAX];
+                struct stat st;
+                ssize_t k;
+
+                if (fe->d_name[0] == '.')
+                        continue;
+                k = readlinkat(dirfd(d), fe->d_name, target, sizeof target - 1);
+                if (k <= 0)
+                        continue;
+                target[k] = '\0';
+                if ((size_t) k > strlen(deleted) && streq(target + k - strlen(deleted), deleted))
+                        target[k - strlen(deleted)] = '\0';
+                if (!endswith(target, "/member/snap/db") || fstatat(dirfd(d), fe->d_name, &st, 0) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                if (r == 0 || (ret_st->st_nlink == 0 && st.st_nlink > 0)) {
+                        snprintf(path, size, "%s", target);
+                        *ret_st = st;
+                        r = 1;
+                }
+                if (st.st_nlink > 0)
+                        break;
         }
         closedir(d);
         return r;

@@ -264,7 +264,7 @@ static void note_old_db(Run *run) {
 
         if (!db || port == 0 || stat(db, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
-        n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
+        n = proof_listener_pids(port, NULL, pids, ELEMENTSOF(pids));
         for (ssize_t i = 0; i < n; i++)
                 if (proof_holds_file(pids[i], st.st_dev, st.st_ino) > 0) {
                         run->etcd_ran_on_data_dir = true;
@@ -396,7 +396,7 @@ int run_prove_db(Run *run, dev_t dev, ino_t ino, const char *which, const char *
 
         if (port == 0)
                 return free_and_format(&run->error, "check failed: cannot tell the port of %s", p->endpoint), -EINVAL;
-        n = proof_listener_pids(port, pids, ELEMENTSOF(pids));
+        n = proof_listener_pids(port, NULL, pids, ELEMENTSOF(pids));
         if (n <= 0)
                 return free_and_format(&run->error, "check failed: %sno process of this host listens on port %u of %s "
                                        "(%s)", at, (unsigned) port, p->endpoint, n < 0 ? strerror((int) -n) :

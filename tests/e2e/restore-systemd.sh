@@ -359,11 +359,12 @@ echo "$out" | sed 's/^/    /'
 check "units started, record removed: the restore runs again (exit $rc)" test $rc -eq 0
 check "units started, record removed: both units active" eval 'active e2e-etcd.service && active kube-apiserver.service'
 
-# The proof itself: a unit that says one data dir (Environment=
-# ETCD_DATA_DIR=/var/lib/etcd, which every settings check reads) while
-# etcd really runs on another (env(1) overrides it at exec). The restore
-# swaps a directory etcd never reads; etcd comes back on its old data, with
-# the later writes, and the restore must see it and roll back.
+# etcd on other data than its unit names: a unit that says one data dir
+# (Environment=ETCD_DATA_DIR=/var/lib/etcd, which every settings check
+# reads) while etcd really runs on another (env(1) overrides it at exec).
+# The restore would swap a directory etcd never reads. Where the data dir
+# holds a db and etcd holds another, the plan sees it and refuses before
+# anything stops.
 use_conf good
 ct systemctl stop e2e-etcd.service
 ct cp -a /var/lib/etcd /var/lib/etcd-real
@@ -376,12 +377,28 @@ ct cp /e2e/elsewhere.conf /run/systemd/system/e2e-etcd.service.d/
 ct systemctl daemon-reload
 ct systemctl start e2e-etcd.service >> "$T/ct.log" 2>&1
 check "elsewhere: etcd runs on /var/lib/etcd-real" wait_until 30 eval 'ectl put /elsewhere/k1 late >/dev/null 2>&1'
+epid=$(ct systemctl show -P MainPID e2e-etcd.service); apid=$(ct systemctl show -P MainPID kube-apiserver.service)
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
-check "elsewhere: exit 1" test $rc -eq 1
-check "elsewhere: the proof failed, naming the revision" grep -q "check failed: etcd at https://127.0.0.1:2379 answers at revision [0-9]*, not" <<<"$out"
-check "elsewhere: rolled back" grep -q "rolled back" <<<"$out"
-check "elsewhere: the rollback does not claim etcd on /var/lib/etcd's db, which it never held" \
+check "elsewhere: refused (exit $rc)" test $rc -eq 1
+check "elsewhere: names the db etcd holds and the unit's data dir" grep -qF \
+  "etcd does not run on the data dir the restore would swap: process $epid, which listens on port 2379 for https://127.0.0.1:2379, holds /var/lib/etcd-real/member/snap/db open (the path as that process sees it; inode $(ct stat -c %i /var/lib/etcd-real/member/snap/db)), not /var/lib/etcd/member/snap/db (inode $(ct stat -c %i /var/lib/etcd/member/snap/db)) of the data dir /var/lib/etcd (e2e-etcd.service: environment ETCD_DATA_DIR)" <<<"$out"
+check "elsewhere: nothing stopped (etcd and kube-apiserver under the same PIDs)" \
+  test "$(ct systemctl show -P MainPID e2e-etcd.service)" = "$epid" -a "$(ct systemctl show -P MainPID kube-apiserver.service)" = "$apid"
+check "elsewhere: no step ran" test -z "$(grep -E "stop (kube-apiserver|etcd):" <<<"$out")"
+
+# Where the plan cannot be sure (the data dir holds no db, only its WAL:
+# what a data dir moved away under a running etcd would look like too), the
+# restore goes on; the proof after etcd's start sees etcd back on its old
+# data, and the rollback puts everything back without claiming the data
+# dir's db, which etcd never held.
+ct rm /var/lib/etcd/member/snap/db
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "elsewhere, no db in the data dir: exit 1" test $rc -eq 1
+check "elsewhere, no db in the data dir: the proof failed, naming the revision" grep -q "check failed: etcd at https://127.0.0.1:2379 answers at revision [0-9]*, not" <<<"$out"
+check "elsewhere, no db in the data dir: rolled back" grep -q "rolled back" <<<"$out"
+check "elsewhere, no db in the data dir: the rollback does not claim etcd on /var/lib/etcd's db, which it never held" \
   eval 'grep -qE "etcd is healthy on the old data at revision [0-9]+$" <<<"$out" && ! grep -q " holds /var/lib/etcd/member/snap/db inode" <<<"$out"'
-check "elsewhere: the later write is still there" test "$(ectl get /elsewhere/k1 --print-value-only)" = late
+check "elsewhere, no db in the data dir: the later write is still there" test "$(ectl get /elsewhere/k1 --print-value-only)" = late
 finish

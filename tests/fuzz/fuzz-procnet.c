@@ -3,7 +3,9 @@
  * fuzz-procnet.c — libFuzzer target for the /proc/net/tcp{,6} line parser:
  * any bytes, split into lines as proof.c splits the file. A parsed line has
  * a family of AF_INET or AF_INET6 and a state that fits the two hex digits
- * it came from.
+ * it came from. The same bytes, up to a NUL, as an etcd client URL (the
+ * configuration's endpoint) for proof.c's port and address: a port is
+ * never 0, an address has one of the two families.
  */
 
 #include <stdint.h>
@@ -13,6 +15,7 @@
 
 #include "format/procnet.h"
 #include "fuzz.h"
+#include "restore/proof.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *p = (const char *) data, *end = p + size;
@@ -27,5 +30,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 p += n + 1;
         }
+
+        char *url = strndup((const char *) data, size);
+        ProofAddress a;
+        uint16_t port;
+
+        if (!url)
+                return 0;
+        if (proof_url_port(url, &port) == 0 && port == 0)
+                abort();
+        if (proof_url_address(url, &a) == 1 && a.family != AF_INET && a.family != AF_INET6)
+                abort();
+        free(url);
         return 0;
 }

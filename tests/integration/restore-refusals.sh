@@ -15,7 +15,8 @@
 # never answers within restore.confirm_timeout, cancels, or confirms
 # another backup), a restore.data_dir or restore.name that is not what
 # etcd.yaml runs etcd with, an etcd.yaml without etcd's flags, one that is
-# not YAML, one whose data dir is on no hostPath volume, a cluster member
+# not YAML, one whose data dir is on no hostPath volume, one whose data dir
+# holds a db while etcd runs on another, a cluster member
 # that the initial cluster does not name. Each must give a clear error
 # and exit 1 (2 for usage, 69 unreachable), and leave etcd's data dir
 # byte-identical (find -printf + sha256sum listing), the manifests as they
@@ -278,6 +279,21 @@ refused "restore.name not etcd's --name" "restore.name = \"default\" ($T/otherna
   1 "$C" restore latest --yes --socket "$RSOCK"
 refused "restore.name not etcd's --name, dry run" "disagrees with what etcd runs with" \
   1 "$C" restore latest --dry-run --socket "$RSOCK"
+# etcd.yaml naming a data dir (its etcd-data hostPath) that holds a db,
+# while the etcd that answers runs on another: the restore would swap a
+# directory etcd does not read. Refused, naming the db etcd holds.
+mkdir -p "$T/other/etcd/member/snap"
+cp "$DATA/member/snap/db" "$T/other/etcd/member/snap/db"
+manifests_for "$T/man-other" "$T/other/etcd"; RMAN=$T/man-other restore_conf "$T/other.conf"
+restore_socket other "$T/other.conf"
+OTHER0=$(tree_state "$T/other")
+refused "etcd runs on other data than etcd.yaml names" \
+  "etcd does not run on the data dir the restore would swap: process ${PID0%%:*}, which listens on port [0-9]* for https://127.0.0.1:[0-9]*, holds /var/lib/etcd/member/snap/db open (the path as that process sees it; inode $(stat -c %i "$DATA/member/snap/db")), not $T/other/etcd/member/snap/db (inode $(stat -c %i "$T/other/etcd/member/snap/db")) of the data dir $T/other/etcd ($T/man-other/etcd.yaml:[0-9]*: --data-dir=/var/lib/etcd, hostPath volume etcd-data)" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
+refused "etcd runs on other data than etcd.yaml names, dry run" "etcd does not run on the data dir the restore would swap" \
+  1 "$C" restore latest --dry-run --socket "$RSOCK"
+check "etcd runs on other data: that data dir untouched, nothing beside it" \
+  test "$OTHER0" = "$(tree_state "$T/other")" -a "$(ls -A "$T/other")" = etcd
 bad_manifest() { # NAME CONTENT: a manifests dir whose etcd.yaml is CONTENT
   mkdir -p "$T/man-$1"; printf '%s\n' "$2" > "$T/man-$1/etcd.yaml"
   RMAN=$T/man-$1 restore_conf "$T/$1.conf"; restore_socket "$1" "$T/$1.conf"

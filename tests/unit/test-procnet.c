@@ -3,13 +3,15 @@
  * test-procnet.c — /proc/net/tcp{,6} lines as the kernel prints them
  * (listening and connected sockets, the header, damaged lines), and the
  * proof checks on this very process: the listener of a port it listens on
- * is itself, a file it holds open is found by device and inode, one it has
- * closed is not.
+ * is itself (by the address a client connects to as well), a file it holds
+ * open is found by device and inode, one it has closed is not, and the etcd
+ * db it holds is found by its path, linked or not.
  */
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -83,7 +85,41 @@ static void test_url_port(void) {
 }
 
 static ssize_t listeners(uint16_t port, pid_t pids[4]) {
-        return proof_listener_pids(port, pids, 4);
+        return proof_listener_pids(port, NULL, pids, 4);
+}
+
+static ssize_t listeners_for(const char *url, uint16_t port, pid_t pids[4]) {
+        ProofAddress a;
+
+        if (proof_url_address(url, &a) != 1)
+                return -EINVAL;
+        return proof_listener_pids(port, &a, pids, 4);
+}
+
+static void test_url_address(void) {
+        ProofAddress a;
+        char buf[INET6_ADDRSTRLEN];
+
+        check_int_eq(proof_url_address("https://127.0.0.2:2379", &a), 1);
+        check_int_eq(a.family, AF_INET);
+        check_str_eq(inet_ntop(AF_INET, &a.in, buf, sizeof buf), "127.0.0.2");
+        check_int_eq(proof_url_address("https://10.0.0.5", &a), 1);
+        check_str_eq(inet_ntop(AF_INET, &a.in, buf, sizeof buf), "10.0.0.5");
+        check_int_eq(proof_url_address("https://[::1]:2379/", &a), 1);
+        check_int_eq(a.family, AF_INET6);
+        check_str_eq(inet_ntop(AF_INET6, &a.in6, buf, sizeof buf), "::1");
+        check_int_eq(proof_url_address("https://[fe80::1]", &a), 1);
+        check_str_eq(inet_ntop(AF_INET6, &a.in6, buf, sizeof buf), "fe80::1");
+        /* names, and what is no address */
+        check_int_eq(proof_url_address("https://node1:2379", &a), 0);
+        check_int_eq(proof_url_address("https://localhost", &a), 0);
+        check_int_eq(proof_url_address("https://127.0.0.1.nip.io:2379", &a), 0);
+        check_int_eq(proof_url_address("https://[127.0.0.1]:2379", &a), 0);
+        check_int_eq(proof_url_address("https://::1:2379", &a), 0);
+        check_int_eq(proof_url_address("https://:2379", &a), 0);
+        check_int_eq(proof_url_address("https://[]:2379", &a), 0);
+        check_int_eq(proof_url_address("https://[::1:2379", &a), -EINVAL);
+        check_int_eq(proof_url_address("127.0.0.1:2379", &a), -EINVAL);
 }
 
 /* Two processes on one port, on two loopback addresses (as members of a
@@ -115,6 +151,13 @@ static void test_proof_two_listeners(void) {
         check(read(ready[0], &c, 1) == 1);
         check_int_eq(listeners(ntohs(a.sin_port), pids), 2);
         check((pids[0] == getpid() && pids[1] == child) || (pids[0] == child && pids[1] == getpid()));
+        /* by the address a client connects to: the one bound there */
+        check_int_eq(listeners_for("https://127.0.0.1", ntohs(a.sin_port), pids), 1);
+        check_int_eq(pids[0], getpid());
+        check_int_eq(listeners_for("https://127.0.0.2:2379", ntohs(a.sin_port), pids), 1);
+        check_int_eq(pids[0], child);
+        check_int_eq(listeners_for("https://127.0.0.3", ntohs(a.sin_port), pids), 0);
+        check_int_eq(listeners_for("https://[::1]", ntohs(a.sin_port), pids), 0);
         check(write(done[1], "x", 1) == 1);
         check(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
         close(ready[0]);
@@ -154,9 +197,103 @@ static void test_proof_on_self(void) {
         check_int_eq(proof_holds_file(INT32_MAX, st.st_dev, st.st_ino), -ESRCH);
 }
 
+/* Sockets on the any-addresses: "0.0.0.0" reaches every IPv4 address, "::" every address of both families
+ * (IPV6_V6ONLY is not in /proc); "::ffff:127.0.0.4" that IPv4 address alone. */
+static void test_proof_any_address(void) {
+        struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+        struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+        socklen_t len = sizeof a4;
+        pid_t pids[4] = {};
+        uint16_t port;
+        int s;
+
+        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        check(s >= 0 && bind(s, (struct sockaddr *) &a4, sizeof a4) == 0 && listen(s, 1) == 0);
+        check(getsockname(s, (struct sockaddr *) &a4, &len) == 0);
+        port = ntohs(a4.sin_port);
+        check_int_eq(listeners_for("https://127.0.0.9", port, pids), 1);
+        check_int_eq(listeners_for("https://[::1]", port, pids), 0);
+        close(s);
+
+        s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return;         /* no IPv6 here */
+        len = sizeof a6;
+        check(bind(s, (struct sockaddr *) &a6, sizeof a6) == 0 && listen(s, 1) == 0);
+        check(getsockname(s, (struct sockaddr *) &a6, &len) == 0);
+        port = ntohs(a6.sin6_port);
+        check_int_eq(listeners_for("https://127.0.0.9", port, pids), 1);
+        check_int_eq(listeners_for("https://[::1]", port, pids), 1);
+        close(s);
+
+        s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        a6 = (struct sockaddr_in6) { .sin6_family = AF_INET6 };
+        check(s >= 0 && inet_pton(AF_INET6, "::ffff:127.0.0.4", &a6.sin6_addr) == 1);
+        len = sizeof a6;
+        check(bind(s, (struct sockaddr *) &a6, sizeof a6) == 0 && listen(s, 1) == 0);
+        check(getsockname(s, (struct sockaddr *) &a6, &len) == 0);
+        port = ntohs(a6.sin6_port);
+        check_int_eq(listeners_for("https://127.0.0.4", port, pids), 1);
+        check_int_eq(listeners_for("https://127.0.0.5", port, pids), 0);
+        check_int_eq(listeners_for("https://[::1]", port, pids), 0);
+        close(s);
+}
+
+/* The db a process holds: found by its path's end, a linked one before one that is not, and its stat. */
+static void test_proof_held_db(void) {
+        char dir[] = "/tmp/test-procnet-db.XXXXXX", path[PATH_MAX], held[PATH_MAX], other[PATH_MAX];
+        struct stat st, hst;
+        int fd, ofd, nfd;
+
+        check(mkdtemp(dir) != NULL);
+        check_int_eq(proof_held_db(getpid(), held, sizeof held, &hst), 0);
+        snprintf(path, sizeof path, "%s/member", dir);
+        check(mkdir(path, 0700) == 0);
+        snprintf(path, sizeof path, "%s/member/snap", dir);
+        check(mkdir(path, 0700) == 0);
+        snprintf(path, sizeof path, "%s/member/snap/db", dir);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        check(fd >= 0 && fstat(fd, &st) == 0);
+        /* a file named otherwise is no db */
+        snprintf(other, sizeof other, "%s/member/snap/db.tmp", dir);
+        nfd = open(other, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        check(nfd >= 0);
+        check_int_eq(proof_held_db(getpid(), held, sizeof held, &hst), 1);
+        check_str_eq(held, path);
+        check(hst.st_ino == st.st_ino && hst.st_nlink == 1);
+
+        /* unlinked (a data dir wiped under etcd): found, " (deleted)" taken off, st_nlink 0 */
+        check(unlink(path) == 0);
+        check_int_eq(proof_held_db(getpid(), held, sizeof held, &hst), 1);
+        check_str_eq(held, path);
+        check(hst.st_ino == st.st_ino && hst.st_nlink == 0);
+
+        /* one unlinked (the lower fd, listed first) and one linked: the linked one */
+        ofd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        check(ofd >= 0);
+        check_int_eq(proof_held_db(getpid(), held, sizeof held, &hst), 1);
+        check(hst.st_ino != st.st_ino && hst.st_nlink == 1);
+        check_str_eq(held, path);
+        close(fd);
+        close(ofd);
+        close(nfd);
+        check_int_eq(proof_held_db(getpid(), held, sizeof held, &hst), 0);
+        check_int_eq(proof_held_db(INT32_MAX, held, sizeof held, &hst), -ESRCH);
+        unlink(path);
+        unlink(other);
+        snprintf(path, sizeof path, "%s/member/snap", dir);
+        rmdir(path);
+        snprintf(path, sizeof path, "%s/member", dir);
+        rmdir(path);
+        rmdir(dir);
+}
+
 int main(void) {
         TEST_RUN(test_lines);
         TEST_RUN(test_url_port);
+        TEST_RUN(test_url_address);
+        TEST_RUN(test_proof_any_address);
+        TEST_RUN(test_proof_held_db);
         TEST_RUN(test_proof_on_self);
         TEST_RUN(test_proof_two_listeners);
         return 0;
