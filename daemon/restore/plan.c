@@ -19,6 +19,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,17 +176,19 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
 }
 
 /* etcd running here on other data than the data dir its settings name (a unit whose Environment= its ExecStart=
- * overrides, a manifest whose hostPath is not the volume the running pod has): the restore would stop the control
+ * overrides, a manifest that is not what the running pod was started from): the restore would stop the control
  * plane, swap a directory etcd does not read, and etcd would come back on its old data (the proof after its start
  * would see it and roll back). Refused before anything stops where it is certain: the data dir holds a
- * member/snap/db, and the one process that listens where the endpoint connects holds another db, still linked, and
- * not that one. Anything else goes on as before: a db no longer linked (the data dir wiped or replaced under a
- * running etcd, what restores are for), no etcd running, a data dir without a db, several listeners for an endpoint
- * that names a host (members of one cluster on one host), files that cannot be read. */
+ * member/snap/db, and the one process of this host that listens where the endpoint connects holds another db, still
+ * linked, and not that one, both before and after it was looked at (etcd renames a new db over the old one when it
+ * defragments or takes a leader's snapshot). Anything else goes on as before: a db no longer linked (the data dir
+ * wiped, or its db replaced, under a running etcd: what restores are for), no etcd running here, a data dir
+ * without a db, an endpoint on another host, several listeners for one that names a host (members of one cluster on
+ * one host), files that cannot be read. */
 static int plan_running_etcd(RestorePlan *p, char **ret_error) {
         _cleanup_free_ char *db = path_join(p->data_dir, "member/snap/db");
-        char held[PATH_MAX];
-        struct stat st, hst;
+        char held[PATH_MAX], hint[PATH_MAX * 2 + 512];
+        struct stat st, st2, hst;
         ProofAddress address;
         uint16_t port;
         pid_t pids[2];
@@ -197,19 +200,32 @@ static int plan_running_etcd(RestorePlan *p, char **ret_error) {
         if (stat(db, &st) < 0 || !S_ISREG(st.st_mode) || proof_url_port(p->endpoint, &port) < 0)
                 return 0;
         r = proof_url_address(p->endpoint, &address);
+        if (r > 0 && !proof_address_is_local(&address))
+                return 0;
         n = proof_listener_pids(port, r > 0 ? &address : NULL, pids, ELEMENTSOF(pids));
         if (n != 1 || proof_holds_file(pids[0], st.st_dev, st.st_ino) != 0 ||
             proof_held_db(pids[0], held, sizeof held, &hst) <= 0 || hst.st_nlink == 0 ||
             (hst.st_dev == st.st_dev && hst.st_ino == st.st_ino))
                 return 0;
+        if (stat(db, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
+                return 0;       /* replaced meanwhile: the proof after etcd's start decides */
+        if (p->mode == RESTORE_MODE_STATIC_POD)
+                snprintf(hint, sizeof hint, "The etcd pod does not run what %s/%s says: is that directory the "
+                         "kubelet's staticPodPath (restore.manifests_dir), and has the kubelet restarted etcd since "
+                         "the manifest last changed? Once etcd runs on %s, restore again", p->manifests_dir,
+                         ETCD_MANIFEST, p->data_dir);
+        else
+                snprintf(hint, sizeof hint, "Make %s's ExecStart= and environment name the data dir etcd runs on "
+                         "(systemctl cat %s); or, if etcd is to run on %s, restart it so that it does (systemctl "
+                         "restart %s); then restore again", p->etcd_unit, p->etcd_unit, p->data_dir, p->etcd_unit);
         return free_and_format(ret_error, "etcd does not run on the data dir the restore would swap: process %d, "
                                "which listens on port %u for %s, holds %s open (the path as that process sees it; "
-                               "inode %" PRIu64 "), not %s (inode %" PRIu64 ") of the data dir %s (%s). The restore "
-                               "would swap a directory etcd does not read, and etcd would come back on its old data. Point "
-                               "etcd's settings (or restore.data_dir) at the data dir it runs on; or, if it is to "
-                               "run on %s once restarted, stop it first", (int) pids[0], (unsigned) port,
-                               p->endpoint, held, (uint64_t) hst.st_ino, db, (uint64_t) st.st_ino,
-                               p->data_dir, p->member.data_dir.source, p->data_dir),
+                               "device %u:%u, inode %" PRIu64 "), not %s (device %u:%u, inode %" PRIu64 ") of the "
+                               "data dir %s (%s). The restore would swap a directory etcd does not read, and etcd "
+                               "would come back on its old data. %s", (int) pids[0], (unsigned) port, p->endpoint,
+                               held, major(hst.st_dev), minor(hst.st_dev), (uint64_t) hst.st_ino, db,
+                               major(st.st_dev), minor(st.st_dev), (uint64_t) st.st_ino, p->data_dir,
+                               p->member.data_dir.source, hint),
                -ESTALE;
 }
 
@@ -927,13 +943,13 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
         if (r >= 0)
                 r = plan_data_dir(p, c, now, ret_error);
         if (r >= 0)
-                r = plan_running_etcd(p, ret_error);
-        if (r >= 0)
                 r = plan_tool(p, c, ret_error);
         if (r >= 0)
                 r = plan_lock(p, ret_error);
         if (r >= 0)
                 r = plan_leftover_restore(p, ret_error);
+        if (r >= 0)
+                r = plan_running_etcd(p, ret_error);
         if (r >= 0)
                 r = plan_pick_names(p, ret_error);
         if (r >= 0)

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -81,8 +82,14 @@ int proof_url_address(const char *url, ProofAddress *ret) {
         if (!host)
                 return -EINVAL;
         v6 = *host == '[';
-        if (v6)
+        if (v6) {
+                const char *zone;
+
                 host++, end--;          /* inside the brackets */
+                zone = memchr(host, '%', (size_t) (end - host));
+                if (zone)
+                        end = zone;     /* "fe80::1%eth0", "fe80::1%25eth0": the zone is no part of the address */
+        }
         n = (size_t) (end - host);
         if (n == 0 || n >= sizeof buf)
                 return 0;
@@ -93,10 +100,38 @@ int proof_url_address(const char *url, ProofAddress *ret) {
                 return 1;
         }
         if (v6 && inet_pton(AF_INET6, buf, &ret->in6) == 1) {
-                ret->family = AF_INET6;
+                if (IN6_IS_ADDR_V4MAPPED(&ret->in6)) {
+                        struct in_addr in;      /* a connection to it is an IPv4 connection */
+                        memcpy(&in, &ret->in6.s6_addr[12], sizeof in);
+                        *ret = (ProofAddress) { .family = AF_INET, .in = in };
+                } else
+                        ret->family = AF_INET6;
                 return 1;
         }
         return 0;
+}
+
+bool proof_address_is_local(const ProofAddress *a) {
+        struct ifaddrs *list = NULL;
+        bool local = false;
+
+        if (a->family == AF_INET && (ntohl(a->in.s_addr) >> 24) == 127)
+                return true;
+        if (a->family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&a->in6))
+                return true;
+        if (getifaddrs(&list) < 0)
+                return false;
+        for (struct ifaddrs *i = list; i && !local; i = i->ifa_next) {
+                if (!i->ifa_addr || i->ifa_addr->sa_family != a->family)
+                        continue;
+                if (a->family == AF_INET)
+                        local = ((struct sockaddr_in *) (void *) i->ifa_addr)->sin_addr.s_addr == a->in.s_addr;
+                else
+                        local = IN6_ARE_ADDR_EQUAL(&((struct sockaddr_in6 *) (void *) i->ifa_addr)->sin6_addr,
+                                                   &a->in6);
+        }
+        freeifaddrs(list);
+        return local;
 }
 
 /* Whether a connection to a reaches the socket t listens on. */

@@ -12,6 +12,7 @@
  */
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -32,10 +33,16 @@ typedef struct ProofAddress {
 int proof_url_port(const char *url, uint16_t *ret);
 
 /* The host of an etcd client URL when it is an IP literal
- * ("https://127.0.0.2:2379", "https://[::1]:2379"): returns 1 and fills
- * *ret; 0 when it is a name ("https://node:2379"), -EINVAL for a URL without
- * "://". */
+ * ("https://127.0.0.2:2379", "https://[::1]:2379"; an IPv6 zone,
+ * "[fe80::1%eth0]", is left out; an IPv4-mapped IPv6 address is the IPv4
+ * address a connection to it goes to): returns 1 and fills *ret; 0 when it
+ * is a name ("https://node:2379"), -EINVAL for a URL without "://". */
 int proof_url_address(const char *url, ProofAddress *ret);
+
+/* Whether a is an address of this host (its network namespace): loopback
+ * (127.0.0.0/8, ::1), or an address of one of its interfaces. false when
+ * the interfaces cannot be listed. */
+bool proof_address_is_local(const ProofAddress *a);
 
 /* The processes that listen on TCP port, IPv4 or IPv6 (several members of
  * a cluster on one host share a port on different addresses): with address

@@ -354,9 +354,17 @@ check "after a killed restore: nothing was changed (the units still stopped)" \
   eval 'grep -q "nothing was changed" <<<"$out" && ! active e2e-etcd.service'
 ct systemctl start e2e-etcd.service kube-apiserver.service >> "$T/ct.log" 2>&1
 ct rm "$record"
+# The data dir's db replaced under the running etcd (a copy renamed over
+# it): etcd holds a db no longer linked, which is what a wiped or damaged
+# data dir looks like, and what restores are for. The plan goes on.
+ct sh -c 'cp /var/lib/etcd/member/snap/db /var/lib/etcd/member/snap/db.copy &&
+          mv /var/lib/etcd/member/snap/db.copy /var/lib/etcd/member/snap/db'
+epid=$(ct systemctl show -P MainPID e2e-etcd.service)
+check "db replaced under a running etcd: etcd holds one no longer linked" \
+  eval 'ct ls -l /proc/$epid/fd | grep -qF "/var/lib/etcd/member/snap/db (deleted)"'
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
-check "units started, record removed: the restore runs again (exit $rc)" test $rc -eq 0
+check "units started, record removed, db replaced under etcd: the restore runs again (exit $rc)" test $rc -eq 0
 check "units started, record removed: both units active" eval 'active e2e-etcd.service && active kube-apiserver.service'
 
 # etcd on other data than its unit names: a unit that says one data dir
@@ -381,8 +389,9 @@ epid=$(ct systemctl show -P MainPID e2e-etcd.service); apid=$(ct systemctl show 
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "elsewhere: refused (exit $rc)" test $rc -eq 1
-check "elsewhere: names the db etcd holds and the unit's data dir" grep -qF \
-  "etcd does not run on the data dir the restore would swap: process $epid, which listens on port 2379 for https://127.0.0.1:2379, holds /var/lib/etcd-real/member/snap/db open (the path as that process sees it; inode $(ct stat -c %i /var/lib/etcd-real/member/snap/db)), not /var/lib/etcd/member/snap/db (inode $(ct stat -c %i /var/lib/etcd/member/snap/db)) of the data dir /var/lib/etcd (e2e-etcd.service: environment ETCD_DATA_DIR)" <<<"$out"
+dbid() { ct stat -c 'device %Hd:%Ld, inode %i' "$1"; }
+check "elsewhere: names the db etcd holds, the unit's data dir and what to do" grep -qF \
+  "etcd does not run on the data dir the restore would swap: process $epid, which listens on port 2379 for https://127.0.0.1:2379, holds /var/lib/etcd-real/member/snap/db open (the path as that process sees it; $(dbid /var/lib/etcd-real/member/snap/db)), not /var/lib/etcd/member/snap/db ($(dbid /var/lib/etcd/member/snap/db)) of the data dir /var/lib/etcd (e2e-etcd.service: environment ETCD_DATA_DIR). The restore would swap a directory etcd does not read, and etcd would come back on its old data. Make e2e-etcd.service's ExecStart= and environment name the data dir etcd runs on (systemctl cat e2e-etcd.service); or, if etcd is to run on /var/lib/etcd, restart it so that it does (systemctl restart e2e-etcd.service); then restore again" <<<"$out"
 check "elsewhere: nothing stopped (etcd and kube-apiserver under the same PIDs)" \
   test "$(ct systemctl show -P MainPID e2e-etcd.service)" = "$epid" -a "$(ct systemctl show -P MainPID kube-apiserver.service)" = "$apid"
 check "elsewhere: no step ran" test -z "$(grep -E "stop (kube-apiserver|etcd):" <<<"$out")"

@@ -287,8 +287,9 @@ cp "$DATA/member/snap/db" "$T/other/etcd/member/snap/db"
 manifests_for "$T/man-other" "$T/other/etcd"; RMAN=$T/man-other restore_conf "$T/other.conf"
 restore_socket other "$T/other.conf"
 OTHER0=$(tree_state "$T/other")
+dbid() { stat -c 'device %Hd:%Ld, inode %i' "$1"; }
 refused "etcd runs on other data than etcd.yaml names" \
-  "etcd does not run on the data dir the restore would swap: process ${PID0%%:*}, which listens on port [0-9]* for https://127.0.0.1:[0-9]*, holds /var/lib/etcd/member/snap/db open (the path as that process sees it; inode $(stat -c %i "$DATA/member/snap/db")), not $T/other/etcd/member/snap/db (inode $(stat -c %i "$T/other/etcd/member/snap/db")) of the data dir $T/other/etcd ($T/man-other/etcd.yaml:[0-9]*: --data-dir=/var/lib/etcd, hostPath volume etcd-data)" \
+  "etcd does not run on the data dir the restore would swap: process ${PID0%%:*}, which listens on port [0-9]* for https://127.0.0.1:[0-9]*, holds /var/lib/etcd/member/snap/db open (the path as that process sees it; $(dbid "$DATA/member/snap/db")), not $T/other/etcd/member/snap/db ($(dbid "$T/other/etcd/member/snap/db")) of the data dir $T/other/etcd ($T/man-other/etcd.yaml:[0-9]*: --data-dir=/var/lib/etcd, hostPath volume etcd-data). The restore would swap a directory etcd does not read, and etcd would come back on its old data. The etcd pod does not run what $T/man-other/etcd.yaml says: is that directory the kubelet's staticPodPath (restore.manifests_dir)" \
   1 "$C" restore latest --yes --socket "$RSOCK"
 refused "etcd runs on other data than etcd.yaml names, dry run" "etcd does not run on the data dir the restore would swap" \
   1 "$C" restore latest --dry-run --socket "$RSOCK"

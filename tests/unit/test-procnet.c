@@ -110,6 +110,16 @@ static void test_url_address(void) {
         check_str_eq(inet_ntop(AF_INET6, &a.in6, buf, sizeof buf), "::1");
         check_int_eq(proof_url_address("https://[fe80::1]", &a), 1);
         check_str_eq(inet_ntop(AF_INET6, &a.in6, buf, sizeof buf), "fe80::1");
+        /* a zone is no part of the address */
+        check_int_eq(proof_url_address("https://[fe80::1%eth0]:2379", &a), 1);
+        check_str_eq(inet_ntop(AF_INET6, &a.in6, buf, sizeof buf), "fe80::1");
+        check_int_eq(proof_url_address("https://[fe80::2%25eth0]", &a), 1);
+        check_str_eq(inet_ntop(AF_INET6, &a.in6, buf, sizeof buf), "fe80::2");
+        check_int_eq(proof_url_address("https://[%eth0]", &a), 0);
+        /* IPv4-mapped: the IPv4 address a connection goes to */
+        check_int_eq(proof_url_address("https://[::ffff:127.0.0.7]:2379", &a), 1);
+        check_int_eq(a.family, AF_INET);
+        check_str_eq(inet_ntop(AF_INET, &a.in, buf, sizeof buf), "127.0.0.7");
         /* names, and what is no address */
         check_int_eq(proof_url_address("https://node1:2379", &a), 0);
         check_int_eq(proof_url_address("https://localhost", &a), 0);
@@ -120,6 +130,16 @@ static void test_url_address(void) {
         check_int_eq(proof_url_address("https://[]:2379", &a), 0);
         check_int_eq(proof_url_address("https://[::1:2379", &a), -EINVAL);
         check_int_eq(proof_url_address("127.0.0.1:2379", &a), -EINVAL);
+
+        /* this host's, or not */
+        check_int_eq(proof_url_address("https://127.0.0.5", &a), 1);
+        check(proof_address_is_local(&a));
+        check_int_eq(proof_url_address("https://[::1]", &a), 1);
+        check(proof_address_is_local(&a));
+        check_int_eq(proof_url_address("https://192.0.2.1", &a), 1);          /* TEST-NET-1 */
+        check(!proof_address_is_local(&a));
+        check_int_eq(proof_url_address("https://[2001:db8::1]", &a), 1);      /* documentation */
+        check(!proof_address_is_local(&a));
 }
 
 /* Two processes on one port, on two loopback addresses (as members of a
@@ -215,9 +235,11 @@ static void test_proof_any_address(void) {
         check_int_eq(listeners_for("https://[::1]", port, pids), 0);
         close(s);
 
+        /* IPV6_V6ONLY off, whatever net.ipv6.bindv6only says */
         s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (s < 0)
                 return;         /* no IPv6 here */
+        check(setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &(int) { 0 }, sizeof(int)) == 0);
         len = sizeof a6;
         check(bind(s, (struct sockaddr *) &a6, sizeof a6) == 0 && listen(s, 1) == 0);
         check(getsockname(s, (struct sockaddr *) &a6, &len) == 0);
@@ -229,11 +251,13 @@ static void test_proof_any_address(void) {
         s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
         a6 = (struct sockaddr_in6) { .sin6_family = AF_INET6 };
         check(s >= 0 && inet_pton(AF_INET6, "::ffff:127.0.0.4", &a6.sin6_addr) == 1);
+        check(setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &(int) { 0 }, sizeof(int)) == 0);
         len = sizeof a6;
         check(bind(s, (struct sockaddr *) &a6, sizeof a6) == 0 && listen(s, 1) == 0);
         check(getsockname(s, (struct sockaddr *) &a6, &len) == 0);
         port = ntohs(a6.sin6_port);
         check_int_eq(listeners_for("https://127.0.0.4", port, pids), 1);
+        check_int_eq(listeners_for("https://[::ffff:127.0.0.4]", port, pids), 1);
         check_int_eq(listeners_for("https://127.0.0.5", port, pids), 0);
         check_int_eq(listeners_for("https://[::1]", port, pids), 0);
         close(s);
