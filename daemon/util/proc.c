@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * proc.c — the /proc scan: every process's open descriptors, read as the
- * paths their links name (and, for a process that sees the file system
- * through other mounts, by the inodes of those paths' directories); a
- * process's name.
+ * paths their links name; a process's name.
  */
 
 #include <dirent.h>
@@ -12,9 +10,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdbool.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/io.h"
@@ -23,86 +19,20 @@
 #include "util/proc.h"
 #include "util/str.h"
 
-/* Whether target, the path of a file process pid has open as that process sees it (its mount namespace, its root),
- * is the directory (dev, ino) or below it: it, or one of its parents, looked up from /proc/<pid>/root, is that
- * directory. This sees a container's files in a host directory it mounts elsewhere (a static pod's hostPath). */
-static bool below_by_inode(int root_fd, const char *target, dev_t dev, ino_t ino) {
-        char path[PATH_MAX];
-        struct stat st;
-
-        if (root_fd < 0 || target[0] != '/' || strlen(target) >= sizeof path)
-                return false;
-        strcpy(path, target);
-        for (;;) {
-                char *slash = strrchr(path, '/');
-
-                if (!slash)
-                        return false;
-                *slash = '\0';
-                if (fstatat(root_fd, *path ? path + 1 : ".", &st, *path ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
-                    st.st_dev == dev && st.st_ino == ino)
-                        return true;
-                if (!*path)
-                        return false;
-        }
-}
-
-/* Whether process pid (its /proc/<pid>/fd open as d) has a file open at or below dir (len bytes; the directory
- * (dev, ino)): by path where it sees the file where this process does, else by the inodes of the path's parents
- * from its root. */
-static bool holds_below(pid_t pid, DIR *d, const char *dir, size_t len, dev_t dev, ino_t ino) {
-        static const char deleted[] = " (deleted)";
-        _cleanup_close_ int root_fd = -EBADF;
-        bool root_tried = false;
-        struct dirent *fe;
-
-        while ((fe = readdir(d))) {
-                char target[PATH_MAX];
-                struct stat st;
-                ssize_t n = readlinkat(dirfd(d), fe->d_name, target, sizeof target - 1);
-
-                if (n <= 0 || target[0] != '/')
-                        continue;       /* sockets, pipes, anonymous inodes */
-                target[n] = '\0';
-                if (strncmp(target, dir, len) == 0 && (target[len] == '/' || target[len] == '\0'))
-                        return true;
-                /* Another view of the same file system only: the file itself is on dir's device. */
-                if (fstatat(dirfd(d), fe->d_name, &st, 0) < 0 || st.st_dev != dev)
-                        continue;
-                if (st.st_ino == ino)
-                        return true;
-                if ((size_t) n > strlen(deleted) && streq(target + n - strlen(deleted), deleted))
-                        target[n - strlen(deleted)] = '\0';
-                if (!root_tried) {
-                        char root[64];
-
-                        snprintf(root, sizeof root, "/proc/%d/root", (int) pid);
-                        root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                        root_tried = true;
-                }
-                if (below_by_inode(root_fd, target, dev, ino))
-                        return true;
-        }
-        return false;
-}
-
 pid_t proc_find_open_below(const char *dir) {
         _cleanup_(closedirp) DIR *proc = NULL;
         size_t len = strlen(dir);
         struct dirent *de;
-        struct stat dst;
 
-        if (stat(dir, &dst) < 0)
-                dst = (struct stat) { .st_dev = (dev_t) -1 };   /* gone: by path alone */
         proc = opendir("/proc");
         if (!proc)
                 return 0;
         while ((de = readdir(proc))) {
                 char fds[64];
+                DIR *d;
+                struct dirent *fe;
                 pid_t pid;
                 uint64_t v;
-                bool held;
-                DIR *d;
 
                 if (safe_atou64(de->d_name, &v) < 0 || v == 0 || v > INT_MAX || (pid_t) v == getpid())
                         continue;
@@ -111,10 +41,18 @@ pid_t proc_find_open_below(const char *dir) {
                 d = opendir(fds);
                 if (!d)
                         continue;
-                held = holds_below(pid, d, dir, len, dst.st_dev, dst.st_ino);
+                while ((fe = readdir(d))) {
+                        char target[PATH_MAX];
+                        ssize_t n = readlinkat(dirfd(d), fe->d_name, target, sizeof target - 1);
+                        if (n <= 0)
+                                continue;
+                        target[n] = '\0';
+                        if (strncmp(target, dir, len) == 0 && (target[len] == '/' || target[len] == '\0')) {
+                                closedir(d);
+                                return pid;
+                        }
+                }
                 closedir(d);
-                if (held)
-                        return pid;
         }
         return 0;
 }

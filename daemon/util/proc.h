@@ -11,11 +11,7 @@
 
 /* A process other than this one with a file open at or below dir (an
  * absolute path without a trailing '/'), or 0 when there is none or /proc
- * cannot be read. Processes whose fds cannot be read are skipped. A file is
- * below dir where its path, as the process sees it, begins with dir, or
- * where one of that path's directories, looked up from the process's root
- * (/proc/<pid>/root), is dir by device and inode: a container that mounts
- * dir elsewhere (a static pod's hostPath at its mountPath) is seen too. */
+ * cannot be read. Processes whose fds cannot be read are skipped. */
 pid_t proc_find_open_below(const char *dir);
 
 /* pid's name (its comm, as ps shows it), printable (see str_printable()),
