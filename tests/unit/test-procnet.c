@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -96,6 +97,26 @@ static ssize_t listeners_for(const char *url, uint16_t port, pid_t pids[4]) {
         return proof_listener_pids(port, &a, pids, 4);
 }
 
+/* Whether one of this host's interfaces has address a (the test's own look, to tell "not local" from an address
+ * this machine happens to have). */
+static bool has_address(const ProofAddress *a) {
+        struct ifaddrs *list = NULL;
+        bool found = false;
+
+        check(getifaddrs(&list) == 0);
+        for (struct ifaddrs *i = list; i && !found; i = i->ifa_next) {
+                if (!i->ifa_addr || i->ifa_addr->sa_family != a->family)
+                        continue;
+                if (a->family == AF_INET)
+                        found = ((struct sockaddr_in *) (void *) i->ifa_addr)->sin_addr.s_addr == a->in.s_addr;
+                else
+                        found = IN6_ARE_ADDR_EQUAL(&((struct sockaddr_in6 *) (void *) i->ifa_addr)->sin6_addr,
+                                                   &a->in6);
+        }
+        freeifaddrs(list);
+        return found;
+}
+
 static void test_url_address(void) {
         ProofAddress a;
         char buf[INET6_ADDRSTRLEN];
@@ -136,10 +157,26 @@ static void test_url_address(void) {
         check(proof_address_is_local(&a));
         check_int_eq(proof_url_address("https://[::1]", &a), 1);
         check(proof_address_is_local(&a));
-        check_int_eq(proof_url_address("https://192.0.2.1", &a), 1);          /* TEST-NET-1 */
-        check(!proof_address_is_local(&a));
+        check_int_eq(proof_url_address("https://203.0.113.254", &a), 1);      /* TEST-NET-3 */
+        check(proof_address_is_local(&a) == has_address(&a));
         check_int_eq(proof_url_address("https://[2001:db8::1]", &a), 1);      /* documentation */
-        check(!proof_address_is_local(&a));
+        check(proof_address_is_local(&a) == has_address(&a));
+        /* every address of this host's interfaces is local */
+        {
+                struct ifaddrs *list = NULL;
+
+                check(getifaddrs(&list) == 0);
+                for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+                        ProofAddress x = {};
+
+                        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+                                continue;
+                        x.family = AF_INET;
+                        x.in = ((struct sockaddr_in *) (void *) i->ifa_addr)->sin_addr;
+                        check(proof_address_is_local(&x));
+                }
+                freeifaddrs(list);
+        }
 }
 
 /* Two processes on one port, on two loopback addresses (as members of a

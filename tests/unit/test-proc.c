@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-proc.c — which process has files open in a directory, on child
+ * processes of this test: a file below it (open, and unlinked), the
+ * directory itself, a file beside it (not below), one in a sibling whose
+ * name begins with the directory's (not below); a process's name.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "util/proc.h"
+
+static char base[] = "/tmp/test-proc.XXXXXX";
+static char data[64], other[64], sibling[64];
+
+enum { HOLD_PLAIN, HOLD_UNLINKED, HOLD_DIR };
+
+/* A child that opens path (how: see the enum) and keeps it open until the
+ * parent closes *ret_done. Returns its PID once it holds it, or -1 when it
+ * could not. */
+static pid_t holder(const char *path, int how, int *ret_done) {
+        int ready[2], done[2], status;
+        char c = 0;
+        pid_t pid;
+
+        check(pipe(ready) == 0 && pipe(done) == 0);
+        pid = fork();
+        check(pid >= 0);
+        if (pid == 0) {
+                int fd;
+
+                close(ready[0]);
+                close(done[1]);
+                fd = open(path, (how == HOLD_DIR ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+                if (fd < 0)
+                        _exit(4);
+                if (how == HOLD_UNLINKED && unlink(path) < 0)
+                        _exit(5);
+                if (write(ready[1], "x", 1) != 1)
+                        _exit(6);
+                (void) !read(done[0], &c, 1);
+                _exit(0);
+        }
+        close(ready[1]);
+        close(done[0]);
+        if (read(ready[0], &c, 1) != 1) {
+                close(ready[0]);
+                close(done[1]);
+                check(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+                return -1;
+        }
+        close(ready[0]);
+        *ret_done = done[1];
+        return pid;
+}
+
+static void release(pid_t pid, int done) {
+        int status = 0;
+
+        close(done);
+        check(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void make_file(const char *dir, const char *name) {
+        char path[PATH_MAX];
+        int fd;
+
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        check(fd >= 0);
+        close(fd);
+}
+
+static void test_open_below(void) {
+        char path[PATH_MAX];
+        pid_t pid;
+        int done;
+
+        check_int_eq(proc_find_open_below(data), 0);
+        snprintf(path, sizeof path, "%s/f", data);
+        pid = holder(path, HOLD_PLAIN, &done);
+        check(pid > 0);
+        check_int_eq(proc_find_open_below(data), pid);
+        check_int_eq(proc_find_open_below(other), 0);
+        release(pid, done);
+        check_int_eq(proc_find_open_below(data), 0);
+
+        /* the directory itself */
+        pid = holder(data, HOLD_DIR, &done);
+        check(pid > 0);
+        check_int_eq(proc_find_open_below(data), pid);
+        release(pid, done);
+
+        /* beside it, on the same file system: not below it */
+        snprintf(path, sizeof path, "%s/g", other);
+        pid = holder(path, HOLD_PLAIN, &done);
+        check(pid > 0);
+        check_int_eq(proc_find_open_below(data), 0);
+        check_int_eq(proc_find_open_below(other), pid);
+        release(pid, done);
+
+        /* unlinked while open: still open in it */
+        snprintf(path, sizeof path, "%s/gone", data);
+        make_file(data, "gone");
+        pid = holder(path, HOLD_UNLINKED, &done);
+        check(pid > 0);
+        check_int_eq(proc_find_open_below(data), pid);
+        release(pid, done);
+        check_int_eq(proc_find_open_below(data), 0);
+
+        /* a sibling whose name begins with the directory's: not below it */
+        snprintf(path, sizeof path, "%s/h", sibling);
+        pid = holder(path, HOLD_PLAIN, &done);
+        check(pid > 0);
+        check_int_eq(proc_find_open_below(data), 0);
+        check_int_eq(proc_find_open_below(sibling), pid);
+        release(pid, done);
+}
+
+static void test_name(void) {
+        char buf[32];
+
+        check_str_eq(proc_name(getpid(), buf, sizeof buf), "test-proc");
+        check_str_eq(proc_name(INT32_MAX, buf, sizeof buf), "?");
+}
+
+int main(void) {
+        check(mkdtemp(base) != NULL);
+        snprintf(data, sizeof data, "%s/data", base);
+        snprintf(other, sizeof other, "%s/other", base);
+        snprintf(sibling, sizeof sibling, "%s/data2", base);
+        check(mkdir(data, 0700) == 0 && mkdir(other, 0700) == 0 && mkdir(sibling, 0700) == 0);
+        make_file(data, "f");
+        make_file(other, "g");
+        make_file(sibling, "h");
+        TEST_RUN(test_open_below);
+        TEST_RUN(test_name);
+        {
+                char path[PATH_MAX];
+                snprintf(path, sizeof path, "%s/f", data);
+                check(unlink(path) == 0);
+                snprintf(path, sizeof path, "%s/g", other);
+                check(unlink(path) == 0);
+                snprintf(path, sizeof path, "%s/h", sibling);
+                check(unlink(path) == 0);
+        }
+        check(rmdir(data) == 0 && rmdir(other) == 0 && rmdir(sibling) == 0 && rmdir(base) == 0);
+        return 0;
+}
