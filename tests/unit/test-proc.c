@@ -6,7 +6,6 @@
  * name begins with the directory's (not below); a process's name.
  */
 
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
