@@ -7,6 +7,7 @@
  * ExecStart=. Changes nothing.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "restore/units.h"
 #include "util/path.h"
 #include "util/str.h"
+#include "util/tcp.h"
 
 #define APISERVER_PORT_FLAG "--secure-port"
 #define APISERVER_ADDRESS_FLAG "--bind-address"
@@ -78,8 +80,43 @@ static int plan_apiserver(RestorePlan *p, const Config *c, const Manifest *m, bo
         return 0;
 }
 
-static int plan_systemd(RestorePlan *p, const Config *c, char **ret_error) {
-        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
+/* Manifests are moved out of the manifests dir and back, into a holding dir
+ * beside it: both must be on one file system for the kubelet to see a
+ * manifest leave and come back whole. */
+static int plan_manifests_movable(RestorePlan *p, char **ret_error) {
+        _cleanup_free_ char *parent = path_dirname(p->manifests_dir);
+        struct stat st, pst;
+
+        if (!parent)
+                return -ENOMEM;
+        if (stat(p->manifests_dir, &st) < 0 || stat(parent, &pst) < 0)
+                return free_and_format(ret_error, "cannot use %s: %s", p->manifests_dir, strerror(errno)), -errno;
+        if (st.st_dev != pst.st_dev)
+                return free_and_format(ret_error, "%s is a mount point: manifests cannot be moved next to it "
+                                 "atomically", p->manifests_dir), -EXDEV;
+        return 0;
+}
+
+/* kube-apiserver as a static pod, from its manifest in the manifests dir. */
+static int plan_apiserver_pod(RestorePlan *p, const Config *c, const char *manifest, char **ret_error) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        int r;
+
+        r = manifest_load(manifest, &m, ret_error);
+        if (r < 0)
+                return r == -EFBIG || r == -E2BIG ? -EBADMSG : r;
+        manifest_kubernetes_flag_names(m);
+        return plan_apiserver(p, c, m, true, ret_error);
+}
+
+/* etcd runs as a unit. kube-apiserver runs as its unit, or, where that is
+ * not running and its manifest is in the manifests dir, as a static pod, as
+ * on nodes whose installer runs etcd on the host and the control plane in
+ * pods (kubespray's default): the controllers then are static pods too. */
+static int plan_systemd(RestorePlan *p, const Config *c, const char *apiserver_manifest, char **ret_error) {
+        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL, *unit_state = NULL, *address = NULL;
+        bool present = false;
+        uint16_t port = 0;
         int r;
 
         if (!p->bus) {
@@ -119,13 +156,44 @@ static int plan_systemd(RestorePlan *p, const Config *c, char **ret_error) {
                         return r;
                 return plan_apiserver(p, c, m, false, ret_error);
         }
-        return 0;
+        /* A manifest only counts when its pod serves: one left behind on a node without a kubelet would have
+         * the restore wait for a /readyz that never answers. */
+        if (access(apiserver_manifest, F_OK) < 0)
+                return 0;
+        err = mfree(err);
+        if (asprintf(&unit_state, "%s%s", r < 0 ? "not known to systemd" : !streq(load, "loaded") ? "LoadState=" :
+                     "ActiveState=", r < 0 ? "" : !streq(load, "loaded") ? load : active) < 0)
+                return -ENOMEM;
+        r = static_pod_serving(p->manifests_dir, APISERVER_MANIFEST, APISERVER_DEFAULT_PORT, &present, &port,
+                               &address, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !present || port == 0 || tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC) <= 0) {
+                char at[INET6_ADDRSTRLEN + 16] = "";
+
+                if (r >= 0 && present)
+                        snprintf(at, sizeof at, "%s port %u", address, port);
+                return free_and_format(&p->mode_reason, "%s; %s is not running (%s), and %s is there but %s%s%s: "
+                                       "kube-apiserver is left alone", p->mode_reason, p->apiserver_unit, unit_state,
+                                       apiserver_manifest, r < 0 ? err ? err : strerror(-r) : !present ?
+                                       "went away" : port == 0 ? "serves no port" : "nothing answers at",
+                                       at[0] ? " " : "", at),
+                       p->mode_reason ? 0 : -ENOMEM;
+        }
+        p->apiserver_pod = p->apiserver_running = true;
+        if (free_and_format(&p->mode_reason, "%s; kube-apiserver and the controllers are static pods: %s is not "
+                            "running (%s), and %s is there, its pod answering at %s port %u", p->mode_reason,
+                            p->apiserver_unit, unit_state, apiserver_manifest, address, port), !p->mode_reason)
+                return -ENOMEM;
+        r = plan_manifests_movable(p, ret_error);
+        if (r < 0)
+                return r;
+        return plan_apiserver_pod(p, c, apiserver_manifest, ret_error);
 }
 
 int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
-        _cleanup_free_ char *etcd_manifest = NULL, *apiserver_manifest = NULL, *parent = NULL, *err = NULL;
+        _cleanup_free_ char *etcd_manifest = NULL, *apiserver_manifest = NULL, *err = NULL;
         _cleanup_free_ char *load = NULL, *active = NULL;
-        struct stat st, pst;
         bool has_manifest;
         int r;
 
@@ -169,30 +237,15 @@ int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
                 return -ENOMEM;
 
         if (p->mode == RESTORE_MODE_SYSTEMD)
-                return plan_systemd(p, c, ret_error);
+                return plan_systemd(p, c, apiserver_manifest, ret_error);
 
         if (!has_manifest)
                 return free_and_format(ret_error, "restore.mode is static-pod but there is no %s", etcd_manifest), -ENODEV;
-        parent = path_dirname(p->manifests_dir);
-        if (!parent)
-                return -ENOMEM;
-        if (stat(p->manifests_dir, &st) < 0 || stat(parent, &pst) < 0)
-                return free_and_format(ret_error, "cannot use %s: %s", p->manifests_dir, strerror(errno)), -errno;
-        if (st.st_dev != pst.st_dev)
-                return free_and_format(ret_error, "%s is a mount point: manifests cannot be moved next to it "
-                                 "atomically", p->manifests_dir), -EXDEV;
+        r = plan_manifests_movable(p, ret_error);
+        if (r < 0)
+                return r;
         p->etcd_running = true;
+        p->apiserver_pod = true;
         p->apiserver_running = access(apiserver_manifest, F_OK) >= 0;
-        if (p->apiserver_running) {
-                _cleanup_(manifest_freep) Manifest *m = NULL;
-
-                r = manifest_load(apiserver_manifest, &m, ret_error);
-                if (r < 0)
-                        return r == -EFBIG || r == -E2BIG ? -EBADMSG : r;
-                manifest_kubernetes_flag_names(m);
-                r = plan_apiserver(p, c, m, true, ret_error);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return p->apiserver_running ? plan_apiserver_pod(p, c, apiserver_manifest, ret_error) : 0;
 }

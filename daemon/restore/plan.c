@@ -235,7 +235,7 @@ static int plan_running_etcd(RestorePlan *p, char **ret_error) {
 static int plan_pick_names(RestorePlan *p, char **ret_error) {
         _cleanup_free_ char *manifests_parent = NULL;
 
-        if (p->mode == RESTORE_MODE_STATIC_POD) {
+        if (p->mode == RESTORE_MODE_STATIC_POD || p->apiserver_pod) {
                 manifests_parent = path_dirname(p->manifests_dir);
                 if (!manifests_parent)
                         return -ENOMEM;
@@ -693,10 +693,11 @@ static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
         return member_apply_config(&p->member, &c->restore, config_path, ret_error);
 }
 
-/* In static-pod mode, the controllers' manifests the restore restarts at its end, read now: one that cannot be
- * read would only be found once etcd and kube-apiserver are back, and fail a restore already proven. */
+/* Where the control plane runs as static pods, the controllers' manifests the restore restarts at its end, read
+ * now: one that cannot be read would only be found once etcd and kube-apiserver are back, and fail a restore
+ * already proven. */
 static int plan_controllers(RestorePlan *p, const Config *c, char **ret_error) {
-        if (p->mode != RESTORE_MODE_STATIC_POD || !c->restore.restart_controllers)
+        if (!p->apiserver_pod || !c->restore.restart_controllers)
                 return 0;
         for (size_t i = 0; i < N_CONTROLLER_PODS; i++) {
                 _cleanup_free_ char *address = NULL, *error = NULL;
@@ -839,7 +840,7 @@ const char *plan_expected_revision(const RestorePlan *p, bool noun, char *buf, s
 static int plan_steps(RestorePlan *p, const Config *c) {
         char dur[FORMAT_DURATION_MAX], size[FORMAT_BYTES_MAX], rev[PLAN_REVISION_MAX];
         const char *tool = p->tool == RESTORE_TOOL_ETCDCTL ? "ETCDCTL_API=3 " : "";
-        bool pod = p->mode == RESTORE_MODE_STATIC_POD;
+        bool pod = p->mode == RESTORE_MODE_STATIC_POD, apiserver_pod = p->apiserver_pod;
         int r = 0;
 
         format_duration(dur, sizeof dur, c->restore.health_timeout_usec);
@@ -852,7 +853,7 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                 r = add_step(p, RESTORE_STEP_STOP_APISERVER, pod ? "no %s in %s: nothing to stop"
                                                                  : "%s is not running: nothing to stop",
                              pod ? APISERVER_MANIFEST : p->apiserver_unit, p->manifests_dir);
-        else if (r >= 0 && pod)
+        else if (r >= 0 && apiserver_pod)
                 r = add_step(p, RESTORE_STEP_STOP_APISERVER, "move %s/%s to %s/ and wait until %s port %u stops "
                              "answering (at most %s)", p->manifests_dir, APISERVER_MANIFEST, p->held_dir,
                              p->apiserver_address, p->apiserver_port, dur);
@@ -887,7 +888,7 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                              "(at most %s)", p->endpoint, plan_expected_revision(p, false, rev, sizeof rev), dur);
         if (r >= 0 && !p->apiserver_running)
                 r = add_step(p, RESTORE_STEP_START_APISERVER, "it was not running: left alone");
-        else if (r >= 0 && pod)
+        else if (r >= 0 && apiserver_pod)
                 r = add_step(p, RESTORE_STEP_START_APISERVER, "move %s back into %s and wait until "
                              "https://%s:%u/readyz answers 200, verified with %s (%s) (at most %s)", APISERVER_MANIFEST,
                              p->manifests_dir, p->apiserver_address, p->apiserver_port, p->apiserver_cacert,
@@ -899,7 +900,7 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                              p->apiserver_cacert_source, dur);
         if (r >= 0 && !c->restore.restart_controllers)
                 r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "restore.restart_controllers is false: left alone");
-        else if (r >= 0 && pod)
+        else if (r >= 0 && apiserver_pod)
                 r = add_step(p, RESTORE_STEP_RESTART_CONTROLLERS, "move kube-controller-manager.yaml and "
                              "kube-scheduler.yaml (those present) out of %s together until each one's "
                              "--secure-port closes, then both back until each answers", p->manifests_dir);
@@ -1029,6 +1030,7 @@ struct json_object *restore_plan_to_json(const RestorePlan *p) {
         json_object_object_add(o, "endpoint", json_object_new_string(p->endpoint));
         json_object_object_add(o, "etcd_running", json_object_new_boolean(p->etcd_running));
         json_object_object_add(o, "apiserver_running", json_object_new_boolean(p->apiserver_running));
+        json_object_object_add(o, "apiserver_pod", json_object_new_boolean(p->apiserver_pod));
         {
                 /* What etcd runs with, each value with where it was read. */
                 const struct { const char *key; const MemberValue *v; } mv[] = {

@@ -146,14 +146,16 @@ typedef struct RestorePlan {
         char *mode_reason;
         char *manifests_dir;
         char *held_dir;                 /* <manifests_dir>/../etcd-backupd-held-<ts> */
-        uint16_t apiserver_port;        /* static pod: --secure-port of its manifest */
-        char *apiserver_address;        /* static pod: where to reach it (--bind-address, else 127.0.0.1) */
-        char *apiserver_cacert;         /* static pod: the CA its /readyz is verified with */
+        uint16_t apiserver_port;        /* --secure-port of its manifest or its unit's ExecStart= */
+        char *apiserver_address;        /* where to reach it (--bind-address, else 127.0.0.1) */
+        char *apiserver_cacert;         /* the CA its /readyz is verified with */
         char *apiserver_cacert_source;  /* where that came from */
         char *etcd_unit, *apiserver_unit;
         sd_bus *bus;                    /* systemd mode */
         bool etcd_running;              /* static pod: manifest present; systemd: not inactive */
         bool apiserver_running;
+        bool apiserver_pod;             /* kube-apiserver and the controllers are static pods (in systemd mode too,
+                                         * when its unit does not run and its manifest is there) */
         char *endpoint;                 /* this node's member: etcd.endpoints[0] */
 
         /* what etcd runs with (etcd.yaml or the unit), the restore block applied */

@@ -193,7 +193,7 @@ int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
         uint64_t start = now_usec(CLOCK_MONOTONIC);
         int r;
 
-        if (p->mode == RESTORE_MODE_STATIC_POD) {
+        if (p->apiserver_pod) {
                 char reason[160];
                 bool moved;
 
@@ -235,7 +235,7 @@ static int step_stop_apiserver(Run *run) {
         r = run_apiserver_stop(run, &took, &err);
         if (r < 0)
                 return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
-        if (p->mode == RESTORE_MODE_STATIC_POD)
+        if (p->apiserver_pod)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_STOP_APISERVER, RESTORE_STEP_DONE,
                        "%s moved to %s; %s port %u closed after %" PRIu64 " ms", APISERVER_MANIFEST, p->held_dir,
                        p->apiserver_address, p->apiserver_port, took / USEC_PER_MSEC);
@@ -363,7 +363,7 @@ int run_apiserver_start(Run *run, char **ret_error) {
         uint64_t took;
         int r;
 
-        if (p->mode == RESTORE_MODE_STATIC_POD) {
+        if (p->apiserver_pod) {
                 char reason[160];
                 bool moved;
 
@@ -519,7 +519,7 @@ static int step_start_apiserver(Run *run) {
         r = run_apiserver_start(run, &err);
         if (r < 0)
                 return free_and_format(&run->error, "%s", err ? err : strerror(-r)), r;
-        if (p->mode == RESTORE_MODE_STATIC_POD)
+        if (p->apiserver_pod)
                 restore_report(run->fn, run->userdata, RESTORE_STEP_START_APISERVER, RESTORE_STEP_DONE,
                        "%s back in %s; https://%s:%u/readyz answers 200, verified with %s (%" PRIu64 " ms)",
                        APISERVER_MANIFEST, p->manifests_dir, p->apiserver_address, p->apiserver_port,
@@ -667,7 +667,7 @@ const struct ControllerPod controller_pods[N_CONTROLLER_PODS] = {
 static void probe_controllers(Run *run) {
         RestorePlan *p = run->p;
 
-        if (p->mode != RESTORE_MODE_STATIC_POD || !run->c->restore.restart_controllers)
+        if (!p->apiserver_pod || !run->c->restore.restart_controllers)
                 return;
         for (size_t i = 0; i < N_CONTROLLER_PODS; i++) {
                 Pod pod = { .file = controller_pods[i].file, .default_port = controller_pods[i].default_port };
@@ -697,7 +697,7 @@ static int step_restart_controllers(Run *run) {
         }
         restore_report(run->fn, run->userdata, RESTORE_STEP_RESTART_CONTROLLERS, RESTORE_STEP_RUNNING,
                        "restarting kube-controller-manager and kube-scheduler");
-        if (p->mode == RESTORE_MODE_STATIC_POD) {
+        if (p->apiserver_pod) {
                 Pod pods[ELEMENTSOF(controller_pods)] = {};
 
                 for (size_t i = 0; i < ELEMENTSOF(pods); i++)
@@ -765,6 +765,10 @@ static int unfinished_write(Run *run) {
                 r = asprintf(&stops, "before it: kube-apiserver %s, etcd %s; it moves %s%s to %s while it runs",
                              p->apiserver_running ? "ran" : "did not run", p->etcd_running ? "ran" : "did not run",
                              p->apiserver_running ? APISERVER_MANIFEST " and " : "", ETCD_MANIFEST, p->held_dir);
+        else if (p->apiserver_pod)
+                r = asprintf(&stops, "before it: kube-apiserver ran (a static pod), %s %s; it moves %s to %s and "
+                             "stops %s while it runs", p->etcd_unit, p->etcd_running ? "active" : "not active",
+                             APISERVER_MANIFEST, p->held_dir, p->etcd_unit);
         else
                 r = asprintf(&stops, "before it: %s %s, %s %s; it stops %s%s%s while it runs", p->apiserver_unit,
                              p->apiserver_running ? "active" : "not active", p->etcd_unit,
@@ -773,7 +777,7 @@ static int unfinished_write(Run *run) {
         /* The restart step (last) stops them too: a kill there leaves them stopped. */
         if (r >= 0 && !run->c->restore.restart_controllers)
                 controllers = strdup("");
-        else if (r >= 0 && p->mode == RESTORE_MODE_STATIC_POD)
+        else if (r >= 0 && p->apiserver_pod)
                 r = asprintf(&controllers, "last it moves kube-controller-manager.yaml and kube-scheduler.yaml (those "
                              "present) to %s and back\n", p->held_dir);
         else if (r >= 0)

@@ -63,24 +63,9 @@ NODE_IP=192.168.122.10
 "$TOP_SRCDIR/scripts/dev-etcd" --certs "$T" >/dev/null || { not_ok "certificates"; finish; }
 . "$TOP_SRCDIR/tests/helpers/k8s-pki.sh"
 make_k8s_pki "$T/k8s-pki" || { not_ok "kubernetes certificates"; finish; }
-mkdir -p "$T/manifests" "$T/bin" "$T/kubelet" "$T/units"
+mkdir -p "$T/manifests"
 cp "$TOP_SRCDIR"/tests/fixtures/kubeadm/*.yaml "$T/manifests/"
-cp "$TOP_SRCDIR/tests/helpers/kubelet-standin.py" "$TOP_SRCDIR/tests/helpers/apiserver-standin.py" "$T/"
-# The control plane's programs, as the stand-in's PATH finds them. The
-# controllers' manifests name no port or certificate: their defaults.
-printf '#!/bin/sh\nexec python3 /e2e/apiserver-standin.py "$@"\n' > "$T/bin/kube-apiserver"
-for c in kube-controller-manager:10257 kube-scheduler:10259; do
-  printf '#!/bin/sh\nexec python3 /e2e/apiserver-standin.py --secure-port=%s --tls-cert-file=/etc/kubernetes/pki/apiserver.crt --tls-private-key-file=/etc/kubernetes/pki/apiserver.key "$@"\n' \
-    "${c#*:}" > "$T/bin/${c%%:*}"
-done
-chmod 0755 "$T"/bin/*
-cat > "$T/units/kubelet.service" <<'EOF'
-[Unit]
-Description=kubelet stand-in (the static pods of /etc/kubernetes/manifests)
-[Service]
-Environment=PATH=/e2e/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-ExecStart=/usr/bin/python3 /e2e/kubelet-standin.py /etc/kubernetes/manifests /e2e/kubelet
-EOF
+e2e_kubelet_files
 # Sanitizer builds: the options the other end-to-end tests give (LeakSanitizer
 # needs ptrace, which the units forbid).
 if [[ $SANITIZE != none ]]; then

@@ -148,3 +148,27 @@ e2e_install_restore() {
   CONF=$(sed -n 's/^ExecStart=.* -c \([^ ]*\).*/\1/p' "$RUNIT")
   ETCD_BACKUPCTL=$(find "$D$PREFIX" -path '*/bin/etcd-backupctl' | head -1); ETCD_BACKUPCTL=${ETCD_BACKUPCTL#"$D"}
 }
+
+# The kubelet stand-in and the control plane's stand-in programs, for a
+# container: /e2e/kubelet-standin.py, /e2e/apiserver-standin.py,
+# /e2e/bin/kube-{apiserver,controller-manager,scheduler} (the controllers'
+# manifests name no port or certificate: their defaults) and
+# $T/units/kubelet.service, which runs the static pods of
+# /etc/kubernetes/manifests with /e2e/kubelet as its state directory.
+e2e_kubelet_files() {
+  mkdir -p "$T/bin" "$T/kubelet" "$T/units"
+  cp "$TOP_SRCDIR/tests/helpers/kubelet-standin.py" "$TOP_SRCDIR/tests/helpers/apiserver-standin.py" "$T/"
+  printf '#!/bin/sh\nexec python3 /e2e/apiserver-standin.py "$@"\n' > "$T/bin/kube-apiserver"
+  for c in kube-controller-manager:10257 kube-scheduler:10259; do
+    printf '#!/bin/sh\nexec python3 /e2e/apiserver-standin.py --secure-port=%s --tls-cert-file=/etc/kubernetes/pki/apiserver.crt --tls-private-key-file=/etc/kubernetes/pki/apiserver.key "$@"\n' \
+      "${c#*:}" > "$T/bin/${c%%:*}"
+  done
+  chmod 0755 "$T"/bin/*
+  cat > "$T/units/kubelet.service" <<'EOF'
+[Unit]
+Description=kubelet stand-in (the static pods of /etc/kubernetes/manifests)
+[Service]
+Environment=PATH=/e2e/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ExecStart=/usr/bin/python3 /e2e/kubelet-standin.py /etc/kubernetes/manifests /e2e/kubelet
+EOF
+}

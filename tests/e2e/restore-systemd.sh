@@ -22,8 +22,14 @@
 # fails naming it, starts kube-controller-manager again and rolls back;
 # one whose kube-controller-manager refuses to start (RefuseManualStart=)
 # still starts kube-scheduler and says in its rollback which stays
-# stopped; and one whose etcd really runs on another data dir than its
-# unit says is caught by the proof (the db it holds open) and rolled back.
+# stopped; a mixed node (etcd a unit; kube-apiserver and the controllers
+# static pods from kubeadm's manifests, run by the kubelet stand-in as
+# kubelet.service): the restore moves kube-apiserver's manifest out and
+# back, restarts the controllers' pods, starts none of their units, and a
+# failed one rolls the pods back the same way; and one whose etcd really
+# runs on another data dir than its unit says is refused by the plan, or,
+# where the plan cannot tell, caught by the proof (the db it holds open)
+# and rolled back.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/restore-systemd.sh
 #
@@ -104,6 +110,14 @@ EOF
 for u in kube-controller-manager kube-scheduler; do
   printf '[Unit]\nDescription=%s stand-in\n[Service]\nExecStart=/bin/sleep infinity\n' "$u" > "$T/units/$u.service"
 done
+# A mixed node (etcd a unit, the control plane static pods, as kubespray
+# sets nodes up): kubeadm's own manifests of kube-apiserver and the
+# controllers, run by the kubelet stand-in as kubelet.service (started only
+# for that part of the test), their programs the stand-ins of the restore
+# tests as its PATH finds them.
+mkdir -p "$T/manifests"
+cp "$TOP_SRCDIR"/tests/fixtures/kubeadm/kube-{apiserver,controller-manager,scheduler}.yaml "$T/manifests/"
+e2e_kubelet_files
 # Sanitizer builds: the same options the unit test drivers use, as a drop-in.
 if [[ $SANITIZE != none ]]; then
   mkdir -p "$T/units/etcd-backupd-restore@.service.d"
@@ -366,6 +380,75 @@ out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "units started, record removed, db replaced under etcd: the restore runs again (exit $rc)" test $rc -eq 0
 check "units started, record removed: both units active" eval 'active e2e-etcd.service && active kube-apiserver.service'
+
+# A mixed node: etcd a unit, kube-apiserver and the controllers static pods
+# (their units not running, their manifests in manifests_dir). The restore
+# stops and starts kube-apiserver as a pod (its manifest moved out and
+# back), restarts the controllers' pods, and starts no unit of theirs; a
+# failed one rolls the pods back the same way.
+pod_pid() { cat "$T/kubelet/pids/$1" 2>/dev/null; }
+new_pid() { local p; p=$(pod_pid "$1"); [[ -n $p && $p != "$2" ]]; }
+controllers_serve() { ct curl -sk -o /dev/null --max-time 2 https://127.0.0.1:10257/ && ct curl -sk -o /dev/null --max-time 2 https://127.0.0.1:10259/; }
+manifests_listing() { ct sh -c 'cd /etc/kubernetes/manifests && ls'; }
+no_held_dir() { ct sh -c '! ls -d /etc/kubernetes/etcd-backupd-held-* >/dev/null 2>&1'; }
+ct systemctl stop kube-apiserver.service kube-controller-manager.service >> "$T/ct.log" 2>&1
+ct sh -ec 'mkdir -p /etc/kubernetes/manifests /etc/kubernetes/pki
+  cp /e2e/k8s-pki/ca.crt /e2e/k8s-pki/apiserver.crt /e2e/k8s-pki/apiserver.key /etc/kubernetes/pki/
+  chmod 0600 /etc/kubernetes/pki/apiserver.key
+  install -m 0600 /e2e/manifests/*.yaml /etc/kubernetes/manifests/
+  systemctl start kubelet.service' >> "$T/ct.log" 2>&1
+check "mixed: kube-apiserver runs as a static pod and answers /readyz" wait_until 60 readyz
+check "mixed: the controllers' pods serve" wait_until 30 controllers_serve
+check "mixed: kube-apiserver.service not running" eval '! active kube-apiserver.service'
+api_before=$(pod_pid kube-apiserver) kcm_before=$(pod_pid kube-controller-manager) sch_before=$(pod_pid kube-scheduler)
+epid=$(ct systemctl show -P MainPID e2e-etcd.service)
+manifests_before=$(manifests_listing)
+ectl put /mixed/k1 late >/dev/null
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
+check "mixed: the plan says how each part runs" grep -qE \
+  "Mode: *systemd \(no /etc/kubernetes/manifests/etcd.yaml; e2e-etcd.service is a loaded systemd unit; kube-apiserver and the controllers are static pods: kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there, its pod answering at 127.0.0.1 port 6443\)" <<<"$out"
+check "mixed: the plan stops kube-apiserver by its manifest and judges it by its port" grep -qF \
+  "move /etc/kubernetes/manifests/kube-apiserver.yaml to /etc/kubernetes/etcd-backupd-held-" <<<"$out"
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "mixed: restore exit 0" test $rc -eq 0
+check "mixed: kube-apiserver's pod was stopped (its manifest moved out, its port closed)" \
+  grep -qE "stop kube-apiserver: kube-apiserver.yaml moved to /etc/kubernetes/etcd-backupd-held-[0-9TZ-]+; 127.0.0.1 port 6443 closed" <<<"$out"
+check "mixed: kube-apiserver is a new pod (pid $api_before before)" new_pid kube-apiserver "$api_before"
+check "mixed: kube-apiserver's /readyz answers ok when the restore returns" readyz
+check "mixed: the controllers' pods restarted" \
+  eval 'new_pid kube-controller-manager "$kcm_before" && new_pid kube-scheduler "$sch_before"'
+check "mixed: no unit of the control plane started" \
+  eval '! active kube-apiserver.service && ! active kube-controller-manager.service && ! active kube-scheduler.service'
+check "mixed: etcd restarted (new MainPID)" test "$epid" != "$(ct systemctl show -P MainPID e2e-etcd.service)"
+check "mixed: the later write is gone" test -z "$(ectl get /mixed/ --prefix --keys-only)"
+check "mixed: every manifest back, no holding dir left" \
+  eval 'test "$manifests_before" = "$(manifests_listing)" && no_held_dir'
+ectl put /mixed/k2 "before the failed restore" >/dev/null
+api_before=$(pod_pid kube-apiserver)
+use_conf bad
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "mixed, failed restore: exit 1, rolled back" eval 'test $rc -eq 1 && grep -q "rolled back: everything is as it was" <<<"$out"'
+check "mixed, failed restore: kube-apiserver's pod stopped and back (new pid, /readyz ok)" \
+  eval 'new_pid kube-apiserver "$api_before" && readyz'
+check "mixed, failed restore: data as it was" test "$(ectl get /mixed/k2 --print-value-only)" = "before the failed restore"
+check "mixed, failed restore: every manifest back, no holding dir left" \
+  eval 'test "$manifests_before" = "$(manifests_listing)" && no_held_dir'
+use_conf good
+# Its manifest left behind with no kubelet to run it: nothing answers on
+# its port, and the restore leaves kube-apiserver alone rather than wait
+# for a /readyz that would never come.
+ct systemctl stop kubelet.service >> "$T/ct.log" 2>&1
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
+check "a manifest no kubelet runs: the plan says so and leaves kube-apiserver alone" grep -qE \
+  "kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there but nothing answers at 127.0.0.1 port 6443: kube-apiserver is left alone\)" <<<"$out"
+check "a manifest no kubelet runs: nothing to stop" \
+  grep -qF "stop kube-apiserver: kube-apiserver.service is not running: nothing to stop" <<<"$out"
+ct sh -c 'rm /etc/kubernetes/manifests/*.yaml &&
+  systemctl start kube-apiserver.service kube-controller-manager.service' >> "$T/ct.log" 2>&1
+check "mixed: the units of the control plane back for what follows" \
+  wait_until 30 eval 'active kube-apiserver.service && readyz'
 
 # etcd on other data than its unit names: a unit that says one data dir
 # (Environment=ETCD_DATA_DIR=/var/lib/etcd, which every settings check
