@@ -407,9 +407,11 @@ static int on_accept_retry(sd_event_source *source, uint64_t usec, void *userdat
         return sd_event_source_set_enabled(s->listen_io, SD_EVENT_ON);
 }
 
-/* accept() found no descriptor: stop listening until one is freed (a
- * connection closes) or a second has passed (a backup worker ended). */
-static void pause_accepting(ControlServer *s) {
+/* accept() failed (no descriptor, no memory, or denied): stop listening
+ * until a descriptor is freed (a connection closes) or a second has passed
+ * (a backup worker ended); the connection stays queued, and the listener,
+ * still readable, would otherwise spin on it. */
+static void pause_accepting(ControlServer *s, int err) {
         if (s->accept_retry)
                 return;
         if (sd_event_add_time_relative(s->event, &s->accept_retry, CLOCK_MONOTONIC, ACCEPT_RETRY_USEC, 0,
@@ -417,7 +419,7 @@ static void pause_accepting(ControlServer *s) {
                 return; /* keep listening: spinning beats deafness */
         (void) sd_event_source_set_enabled(s->listen_io, SD_EVENT_OFF);
         if (s->cb.on_paused)
-                s->cb.on_paused(s->cb.userdata);
+                s->cb.on_paused(err, s->cb.userdata);
 }
 
 static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
@@ -437,8 +439,8 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 if (cfd < 0) {
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
-                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                                pause_accepting(s);
+                        if (errno != EAGAIN) /* EWOULDBLOCK is EAGAIN on Linux */
+                                pause_accepting(s, errno);
                         return 0;
                 }
                 if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {

@@ -47,8 +47,9 @@ typedef struct ControlCallbacks {
         void *userdata;
         /* Denied access attempts are reported here (uid of the peer). */
         void (*on_denied)(uid_t uid, pid_t pid, void *userdata);
-        /* accept() ran out of descriptors; the listener rests for a while. */
-        void (*on_paused)(void *userdata);
+        /* accept() failed with err (out of descriptors or memory, or refused by the kernel's security
+         * policy); the listener rests for a while instead of spinning on the connection still queued. */
+        void (*on_paused)(int err, void *userdata);
 } ControlCallbacks;
 
 /* Set up the server on event: take the listener systemd passed with

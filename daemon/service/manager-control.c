@@ -211,15 +211,19 @@ static void on_control_close(ControlConnection *c, void *userdata) {
                 }
 }
 
-static void on_control_paused(void *userdata) {
+static void on_control_paused(int err, void *userdata) {
         Manager *m = userdata;
         uint64_t now = now_usec(CLOCK_MONOTONIC);
 
         if (m->paused_logged_usec > 0 && now < m->paused_logged_usec + USEC_PER_MINUTE)
                 return;
         m->paused_logged_usec = now;
-        log_warning("control socket: out of file descriptors; not accepting connections for a second "
-                    "(%u connections are open at most)", control_server_max_connections(m->control));
+        if (err == EMFILE || err == ENFILE)
+                log_warning("control socket: out of file descriptors; not accepting connections for a second "
+                            "(%u connections are open at most)", control_server_max_connections(m->control));
+        else
+                log_warning("control socket: cannot accept a connection: %s; not accepting connections for a "
+                            "second (logged once a minute)", strerror(err));
 }
 
 /* At most this many refused connections a minute are logged one by one: a

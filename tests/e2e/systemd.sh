@@ -325,6 +325,35 @@ check "stop: Result=success, inactive" \
   test "$(prop etcd-backupd.service Result)-$(prop etcd-backupd.service ActiveState)" = success-inactive
 check "stop: the socket keeps listening" test "$(prop etcd-backupd.socket ActiveState)" = active
 
+# ---- accept(2) refused ----
+# The kernel refuses the daemon's accept of a queued connection (here a
+# seccomp drop-in; a security module's hook does the same): the daemon
+# says so and rests instead of spinning on the connection, which stays
+# queued; without the drop-in it answers again.
+ct sh -c 'mkdir -p /run/systemd/system/etcd-backupd.service.d &&
+  printf "[Service]\nSystemCallFilter=~accept4\n" > /run/systemd/system/etcd-backupd.service.d/deny-accept.conf &&
+  systemctl daemon-reload' >> "$T/ct.log" 2>&1
+since=$(ct date '+%Y-%m-%d %H:%M:%S')
+ct "$PREFIX/bin/etcd-backupctl" --timeout 2 status >> "$T/ct.log" 2>&1 # starts the daemon (socket activation)
+check "accept refused: the daemon started by the socket" wait_until 10 eval '[[ $(prop etcd-backupd.service ActiveState) == active ]]'
+PID=$(prop etcd-backupd.service MainPID)
+tick=$(ct getconf CLK_TCK)
+cputicks() { ct cat "/proc/$PID/stat" | awk '{ print $14 + $15 }'; } # user + system, of the container's PID
+cpu0=$(cputicks)
+check "accept refused: status gets no answer" eval '! ct "$PREFIX/bin/etcd-backupctl" --timeout 3 status >> "$T/ct.log" 2>&1'
+cpu1=$(cputicks)
+check "accept refused: the daemon's CPU time read ($cpu0, $cpu1)" test -n "$cpu0" -a -n "$cpu1"
+check "accept refused: the daemon rests instead of spinning ($((cpu1 - cpu0)) ticks of $tick a second while the client waited 3 s)" \
+  test $((cpu1 - cpu0)) -lt $((tick / 2))
+check "accept refused: the journal says why" \
+  eval 'ct journalctl -u etcd-backupd --since "$since" -o cat | grep -qF "control socket: cannot accept a connection: Operation not permitted; not accepting connections for a second (logged once a minute)"'
+# (The connections the client gave up on are still queued: the socket would
+# start a stopped daemon again at once, so the drop-in goes first.)
+ct sh -c 'rm /run/systemd/system/etcd-backupd.service.d/deny-accept.conf && systemctl daemon-reload &&
+  systemctl restart etcd-backupd.service' >> "$T/ct.log" 2>&1
+check "accept allowed again: status answers" ct "$PREFIX/bin/etcd-backupctl" --timeout 10 status
+check "systemctl stop etcd-backupd (again)" ct systemctl stop etcd-backupd
+
 # ---- the restore socket ----
 
 check "etcd-backupd-restore.socket starts" ct systemctl start etcd-backupd-restore.socket
