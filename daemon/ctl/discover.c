@@ -166,6 +166,11 @@ static int format_config(const Discovery *d, char **ret) {
                 put_string(f, d->etcd_unit);
                 fputs(";\n  apiserver_unit = ", f);
                 put_string(f, d->apiserver_unit);
+                if (d->manifests_dir) {
+                        fputs(";\n  # kube-apiserver.yaml is there: where apiserver_unit does not run, kube-apiserver "
+                              "and the\n  # controllers are static pods (a mixed node)\n  manifests_dir = ", f);
+                        put_string(f, d->manifests_dir);
+                }
         }
         fputs(";\n", f);
         /* etcd's defaults as etcd has them; its data dir's ("NAME.etcd" below its working directory) is none a

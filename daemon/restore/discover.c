@@ -372,13 +372,16 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
                         goto finish;
                 }
         d->mode = src[2].m || (src[0].m && !src[3].m) ? RESTORE_MODE_STATIC_POD : RESTORE_MODE_SYSTEMD;
-        if (d->mode == RESTORE_MODE_STATIC_POD)
+        /* etcd a unit beside a kube-apiserver.yaml (a mixed node): the restore looks there too. */
+        if (d->mode == RESTORE_MODE_STATIC_POD || src[0].m)
                 d->manifests_dir = strdup(dir);
-        else {
+        if (d->mode == RESTORE_MODE_SYSTEMD) {
                 d->etcd_unit = strdup(etcd_unit);
                 d->apiserver_unit = strdup(api_unit);
         }
-        if (d->mode == RESTORE_MODE_STATIC_POD ? !d->manifests_dir : !d->etcd_unit || !d->apiserver_unit)
+        if ((d->mode == RESTORE_MODE_STATIC_POD || src[0].m) && !d->manifests_dir)
+                r = -ENOMEM;
+        else if (d->mode == RESTORE_MODE_SYSTEMD && (!d->etcd_unit || !d->apiserver_unit))
                 r = -ENOMEM;
         else {
                 *ret = TAKE_PTR(d);

@@ -32,7 +32,7 @@ typedef struct Discovery {
         RestoreMode mode;                /* static pod or systemd: where etcd was found */
         char *etcd_source;               /* "etcd.yaml", "etcd.service": where etcd's settings were read; NULL:
                                           * etcd was not found on this node */
-        char *manifests_dir;             /* static pod: the directory read */
+        char *manifests_dir;             /* static pod, or kube-apiserver.yaml beside an etcd unit: the dir read */
         char *etcd_unit, *apiserver_unit; /* systemd: the units read */
         DiscoverValue data_dir, name, initial_cluster, initial_cluster_token, initial_advertise_peer_urls;
 } Discovery;

@@ -112,9 +112,11 @@ static int plan_apiserver_pod(RestorePlan *p, const Config *c, const char *manif
 /* etcd runs as a unit. kube-apiserver runs as its unit, or, where that is
  * not running and its manifest is in the manifests dir, as a static pod, as
  * on nodes whose installer runs etcd on the host and the control plane in
- * pods (kubespray's default): the controllers then are static pods too. */
+ * pods (kubespray's default): the controllers then are static pods too, and
+ * kube-apiserver runs when its port answers. */
 static int plan_systemd(RestorePlan *p, const Config *c, const char *apiserver_manifest, char **ret_error) {
         _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL, *unit_state = NULL, *address = NULL;
+        char at[INET6_ADDRSTRLEN + 16] = "";
         bool present = false;
         uint16_t port = 0;
         int r;
@@ -156,38 +158,47 @@ static int plan_systemd(RestorePlan *p, const Config *c, const char *apiserver_m
                         return r;
                 return plan_apiserver(p, c, m, false, ret_error);
         }
-        /* A manifest only counts when its pod serves: one left behind on a node without a kubelet would have
-         * the restore wait for a /readyz that never answers. */
+        if (r == -ENOMEM)
+                return r;
         if (access(apiserver_manifest, F_OK) < 0)
                 return 0;
+        if (r < 0)
+                return free_and_format(ret_error, "cannot tell how kube-apiserver runs here: systemd cannot be asked "
+                                       "about %s (%s), and %s is there", p->apiserver_unit, err ? err : strerror(-r),
+                                       apiserver_manifest), r;
+        /* The layout is the manifest's; whether kube-apiserver runs, its port's. One left behind on a node without
+         * a kubelet (or crash-looping) is left alone rather than waited for; the controllers' pods are restarted
+         * all the same, those that did not answer before not waited for. */
         err = mfree(err);
-        if (asprintf(&unit_state, "%s%s", r < 0 ? "not known to systemd" : !streq(load, "loaded") ? "LoadState=" :
-                     "ActiveState=", r < 0 ? "" : !streq(load, "loaded") ? load : active) < 0)
+        if (asprintf(&unit_state, "%s%s", streq(load, "loaded") ? "ActiveState=" : "LoadState=",
+                     streq(load, "loaded") ? active : load) < 0)
                 return -ENOMEM;
         r = static_pod_serving(p->manifests_dir, APISERVER_MANIFEST, APISERVER_DEFAULT_PORT, &present, &port,
                                &address, &err);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 || !present || port == 0 || tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC) <= 0) {
-                char at[INET6_ADDRSTRLEN + 16] = "";
-
-                if (r >= 0 && present)
-                        snprintf(at, sizeof at, "%s port %u", address, port);
-                return free_and_format(&p->mode_reason, "%s; %s is not running (%s), and %s is there but %s%s%s: "
-                                       "kube-apiserver is left alone", p->mode_reason, p->apiserver_unit, unit_state,
-                                       apiserver_manifest, r < 0 ? err ? err : strerror(-r) : !present ?
-                                       "went away" : port == 0 ? "serves no port" : "nothing answers at",
-                                       at[0] ? " " : "", at),
-                       p->mode_reason ? 0 : -ENOMEM;
-        }
-        p->apiserver_pod = p->apiserver_running = true;
+        if (r < 0)
+                return free_and_format(ret_error, "%s is not running (%s), and %s is there but cannot be read: %s. "
+                                       "Mend it, or move it out of %s if no kubelet runs it", p->apiserver_unit,
+                                       unit_state, apiserver_manifest, err ? err : strerror(-r), p->manifests_dir),
+                       -EBADMSG;
+        if (!present)
+                return 0;
+        p->apiserver_pod = true;
+        p->apiserver_running = port != 0 && tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC) > 0;
+        if (port != 0)
+                snprintf(at, sizeof at, "%s port %u", address, port);
         if (free_and_format(&p->mode_reason, "%s; kube-apiserver and the controllers are static pods: %s is not "
-                            "running (%s), and %s is there, its pod answering at %s port %u", p->mode_reason,
-                            p->apiserver_unit, unit_state, apiserver_manifest, address, port), !p->mode_reason)
+                            "running (%s), and %s is there, %s%s%s", p->mode_reason, p->apiserver_unit, unit_state,
+                            apiserver_manifest, p->apiserver_running ? "its pod answering at " : port == 0 ?
+                            "but it serves no port" : "but nothing answers at ", at,
+                            p->apiserver_running ? "" : ": kube-apiserver is left alone"), !p->mode_reason)
                 return -ENOMEM;
         r = plan_manifests_movable(p, ret_error);
         if (r < 0)
                 return r;
+        if (!p->apiserver_running)
+                return 0;
         return plan_apiserver_pod(p, c, apiserver_manifest, ret_error);
 }
 

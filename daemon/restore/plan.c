@@ -312,6 +312,7 @@ static int plan_lock(RestorePlan *p, char **ret_error) {
 static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_error) {
         _cleanup_free_ char *parent = path_dirname(c->restore.manifests_dir), *found = NULL, *tag = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
+        bool held_etcd = false;
         struct dirent *de;
         int r;
 
@@ -339,22 +340,38 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
                 while (held && (f = readdir(held))) {
                         if (streq(f->d_name, ".") || streq(f->d_name, ".."))
                                 continue;
+                        held_etcd = held_etcd || streq(f->d_name, ETCD_MANIFEST);
                         if ((free_and_format(&found, "%s%s%s/%s", found ? found : "", found ? ", " : "", dir,
                                              f->d_name), !found) ||
                             (!tag && !(tag = strdup(de->d_name + strlen(HELD_DIR_PREFIX)))))
                                 return -ENOMEM;
                 }
         }
-        if (found)
+        /* The record is left for the next attempt to quote: in systemd mode it alone names the units the
+         * killed restore stopped (on a mixed node, etcd's with kube-apiserver's manifest held here). */
+        if (found && held_etcd)
                 return free_and_format(ret_error, "an earlier restore did not finish: it left %s, moved out of %s "
                                        "(the kubelet does not run a pod whose manifest is not there). Before "
                                        "etcd.yaml goes back, check etcd's data dir (%s): a restore killed while it "
                                        "swapped leaves the old data as <data dir>.pre-restore-%s, and its record "
                                        "<data dir>.unfinished-restore-%s says what it did. Then move each back into "
-                                       "%s, remove the empty holding directory and that record, and restore again",
-                                       found, c->restore.manifests_dir,
+                                       "%s, remove the empty holding directory, and restore again (the record is "
+                                       "quoted then)", found, c->restore.manifests_dir,
                                        c->restore.data_dir ? c->restore.data_dir : "--data-dir in the held etcd.yaml",
                                        tag, tag, c->restore.manifests_dir),
+                       -EUCLEAN;
+        if (found)
+                return free_and_format(ret_error, "an earlier restore did not finish: it left %s, moved out of %s "
+                                       "(the kubelet does not run a pod whose manifest is not there). etcd.yaml is "
+                                       "not among them: it went back, or etcd runs as a systemd unit (%s), which "
+                                       "the restore may have left stopped. Its record <data dir>.unfinished-"
+                                       "restore-%s says what it did, and a restore killed while it swapped leaves "
+                                       "the old data as <data dir>.pre-restore-%s: check etcd's data dir (%s) and "
+                                       "that etcd runs on it. Then move each back into %s, remove the empty holding "
+                                       "directory, and restore again (the record is quoted then)", found,
+                                       c->restore.manifests_dir, c->restore.etcd_unit, tag, tag,
+                                       c->restore.data_dir ? c->restore.data_dir : "etcd's --data-dir",
+                                       c->restore.manifests_dir),
                        -EUCLEAN;
         return 0;
 }
@@ -850,9 +867,10 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                      p->passed_over ? "; \"latest\" is the newest backup with a sidecar, newer ones passed over: " : "",
                      p->passed_over ? p->passed_over : "");
         if (r >= 0 && !p->apiserver_running)
-                r = add_step(p, RESTORE_STEP_STOP_APISERVER, pod ? "no %s in %s: nothing to stop"
-                                                                 : "%s is not running: nothing to stop",
-                             pod ? APISERVER_MANIFEST : p->apiserver_unit, p->manifests_dir);
+                r = add_step(p, RESTORE_STEP_STOP_APISERVER, pod ? "no %s in %s: nothing to stop" : apiserver_pod ?
+                             "%s is in %s but its pod does not answer: nothing to stop" :
+                             "%s is not running: nothing to stop",
+                             pod || apiserver_pod ? APISERVER_MANIFEST : p->apiserver_unit, p->manifests_dir);
         else if (r >= 0 && apiserver_pod)
                 r = add_step(p, RESTORE_STEP_STOP_APISERVER, "move %s/%s to %s/ and wait until %s port %u stops "
                              "answering (at most %s)", p->manifests_dir, APISERVER_MANIFEST, p->held_dir,

@@ -154,8 +154,9 @@ typedef struct RestorePlan {
         sd_bus *bus;                    /* systemd mode */
         bool etcd_running;              /* static pod: manifest present; systemd: not inactive */
         bool apiserver_running;
-        bool apiserver_pod;             /* kube-apiserver and the controllers are static pods (in systemd mode too,
-                                         * when its unit does not run and its manifest is there) */
+        bool apiserver_pod;             /* kube-apiserver and the controllers are static pods: always in static-pod
+                                         * mode (kube-apiserver.yaml there or not); in systemd mode when its unit
+                                         * does not run and its manifest is there (a mixed node) */
         char *endpoint;                 /* this node's member: etcd.endpoints[0] */
 
         /* what etcd runs with (etcd.yaml or the unit), the restore block applied */

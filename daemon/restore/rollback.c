@@ -174,8 +174,8 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
                                "kube-apiserver is back");
         }
-        /* 5. kube-controller-manager and kube-scheduler as they were (systemd mode; static pods are back in
-         * the manifests dir, or named below). */
+        /* 5. kube-controller-manager and kube-scheduler as they were, where they are units (static pods are
+         * back in the manifests dir, or named below). */
         for (size_t i = 0; i < run->n_controllers_stopped; i++) {
                 _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
                 const char *unit = run->controllers_stopped[i];

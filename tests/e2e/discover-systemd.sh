@@ -9,7 +9,8 @@
 # naming the client certificate: discover must read them as systemd holds
 # them. Every field is compared; the printed configuration passes
 # --check-config and takes a backup of that etcd; a kube-apiserver.yaml that
-# names another certificate is refused, naming both sources.
+# names another certificate is refused, naming both sources; one that agrees
+# (a mixed node) has its directory recorded as restore.manifests_dir.
 #
 # Needs root, systemd-nspawn, nsenter, etcd, jq, openssl, meson. Bounded by
 # TIME_LIMIT (default 150 s); the container is stopped by the PID of the
@@ -133,6 +134,23 @@ check "two sources that disagree: exit 1 ($out)" test $rc -eq 1
 check "two sources that disagree: both named with their values" \
   grep -qF 'two sources disagree: kube-apiserver.yaml: --etcd-certfile is "/e2e/pki/etcd/peer.crt", kube-apiserver.service: --etcd-certfile is "/e2e/pki/etcd/healthcheck-client.crt"' <<<"$out"
 check "two sources that disagree: nothing written" test ! -e "$S/root"
+# A kube-apiserver.yaml beside an etcd unit that agrees with the unit (a
+# mixed node): mode systemd, and the manifests dir recorded, where the
+# restore looks for kube-apiserver's pod when its unit does not run.
+sed -e 's|      path: /etc/kubernetes/pki$|      path: /e2e/pki|' \
+    -e 's|--etcd-servers=https://127.0.0.1:2379|--etcd-servers=https://127.0.0.1:2379,https://[::1]:2379|' \
+    -e 's|--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt|--etcd-certfile=/etc/kubernetes/pki/etcd/healthcheck-client.crt|' \
+    -e 's|--etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key|--etcd-keyfile=/etc/kubernetes/pki/etcd/healthcheck-client.key|' \
+    "$TOP_SRCDIR/tests/fixtures/kubeadm/kube-apiserver.yaml" > "$S/manifests/kube-apiserver.yaml"
+out=$(ct "$CTL" discover --manifests-dir /e2e/stage/manifests --etcd-unit e2e-etcd.service 2>&1); rc=$?
+printf '%s\n' "$out" > "$T/found.conf"
+check "a mixed node: exit 0, mode systemd, etcd's unit" \
+  eval 'test $rc -eq 0 && test "$(value mode)" = systemd && test "$(value etcd_unit)" = e2e-etcd.service'
+check "a mixed node: the manifests dir recorded, said why" \
+  eval 'test "$(value manifests_dir)" = /e2e/stage/manifests && test "$(source_of manifests_dir)" = "  # controllers are static pods (a mixed node)"'
+printf '%s\n' "$out" | sed -e 's|  directory = "/var/lib/etcd-backupd";|  directory = "/var/lib/discover-backups";|' > "$S/mixed.conf"
+out=$(ct "$DAEMON" --check-config -c /e2e/stage/mixed.conf 2>&1); rc=$?
+check "a mixed node: the printed configuration passes --check-config ($out)" test $rc -eq 0
 # A unit whose flag names a relative path (below its WorkingDirectory=,
 # which the configuration cannot follow): refused, naming the unit and flag.
 ct sh -ec '

@@ -409,6 +409,8 @@ check "mixed: the plan says how each part runs" grep -qE \
   "Mode: *systemd \(no /etc/kubernetes/manifests/etcd.yaml; e2e-etcd.service is a loaded systemd unit; kube-apiserver and the controllers are static pods: kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there, its pod answering at 127.0.0.1 port 6443\)" <<<"$out"
 check "mixed: the plan stops kube-apiserver by its manifest and judges it by its port" grep -qF \
   "move /etc/kubernetes/manifests/kube-apiserver.yaml to /etc/kubernetes/etcd-backupd-held-" <<<"$out"
+check "mixed: the plan restarts the controllers' pods" grep -qF \
+  "restart controllers: move kube-controller-manager.yaml and kube-scheduler.yaml (those present) out of /etc/kubernetes/manifests" <<<"$out"
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "mixed: restore exit 0" test $rc -eq 0
@@ -435,16 +437,56 @@ check "mixed, failed restore: kube-apiserver's pod stopped and back (new pid, /r
 check "mixed, failed restore: data as it was" test "$(ectl get /mixed/k2 --print-value-only)" = "before the failed restore"
 check "mixed, failed restore: every manifest back, no holding dir left" \
   eval 'test "$manifests_before" = "$(manifests_listing)" && no_held_dir'
+# Killed while etcd's tool runs (as above): kube-apiserver's manifest is
+# left held and etcd's unit stopped. The next restore names the held
+# manifest and says etcd's is not among them, that its unit may be
+# stopped, and leaves the record for the attempt after, which quotes it.
+use_conf slow
+ct sh -c 'rm -f /run/e2e-tool.pid'
+ct "$ETCD_BACKUPCTL" restore latest --yes > "$T/killed-mixed.out" 2>&1 &
+KILLED_CLIENT=$!
+check "mixed, killed restore: etcd's tool started" wait_until 60 ct test -s /run/e2e-tool.pid
+record=$(ct sh -c 'ls -d /var/lib/etcd.unfinished-restore-*' 2>/dev/null)
+held=$(ct sh -c 'ls -d /etc/kubernetes/etcd-backupd-held-*' 2>/dev/null)
+check "mixed, killed restore: its record names the manifest it moves and the unit it stops" \
+  ct grep -qF "before it: kube-apiserver ran (a static pod), e2e-etcd.service active; it moves kube-apiserver.yaml to $held and stops e2e-etcd.service while it runs" "$record"
+check "mixed, killed restore: its record names the controllers' manifests" \
+  ct grep -qxF "last it moves kube-controller-manager.yaml and kube-scheduler.yaml (those present) to $held and back" "$record"
+ct systemctl kill --kill-who=main --signal=SIGKILL 'etcd-backupd-restore@*.service' >> "$T/ct.log" 2>&1
+wait "$KILLED_CLIENT"
+check "mixed, killed restore: kube-apiserver's manifest held, etcd's unit stopped" \
+  eval 'ct test -f "$held/kube-apiserver.yaml" && ! active e2e-etcd.service'
 use_conf good
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "mixed, after a killed restore: refused (exit $rc), naming the held manifest and etcd's unit" \
+  eval 'test $rc -eq 1 && grep -qF "an earlier restore did not finish: it left $held/kube-apiserver.yaml, moved out of /etc/kubernetes/manifests" <<<"$out" &&
+        grep -qF "etcd.yaml is not among them: it went back, or etcd runs as a systemd unit (e2e-etcd.service), which the restore may have left stopped" <<<"$out" &&
+        grep -qF "remove the empty holding directory, and restore again (the record is quoted then)" <<<"$out"'
+ct sh -c "mv $held/kube-apiserver.yaml /etc/kubernetes/manifests/ && rmdir $held"
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+check "mixed, after a killed restore: the next refusal quotes the record, naming the stopped unit" \
+  eval 'test $rc -eq 1 && grep -qF "an earlier restore did not finish ($record: started at " <<<"$out" &&
+        grep -qF "stops e2e-etcd.service while it runs" <<<"$out"'
+ct systemctl start e2e-etcd.service >> "$T/ct.log" 2>&1
+ct rm "$record"
+check "mixed, after a killed restore: etcd and kube-apiserver's pod back" wait_until 30 eval 'readyz && active e2e-etcd.service'
 # Its manifest left behind with no kubelet to run it: nothing answers on
 # its port, and the restore leaves kube-apiserver alone rather than wait
 # for a /readyz that would never come.
 ct systemctl stop kubelet.service >> "$T/ct.log" 2>&1
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
 check "a manifest no kubelet runs: the plan says so and leaves kube-apiserver alone" grep -qE \
-  "kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there but nothing answers at 127.0.0.1 port 6443: kube-apiserver is left alone\)" <<<"$out"
+  "kube-apiserver and the controllers are static pods: kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there, but nothing answers at 127.0.0.1 port 6443: kube-apiserver is left alone\)" <<<"$out"
 check "a manifest no kubelet runs: nothing to stop" \
-  grep -qF "stop kube-apiserver: kube-apiserver.service is not running: nothing to stop" <<<"$out"
+  grep -qF "stop kube-apiserver: kube-apiserver.yaml is in /etc/kubernetes/manifests but its pod does not answer: nothing to stop" <<<"$out"
+check "a manifest no kubelet runs: the controllers' pods are still restarted" grep -qF \
+  "restart controllers: move kube-controller-manager.yaml and kube-scheduler.yaml (those present) out of /etc/kubernetes/manifests" <<<"$out"
+# A running unit wins over a manifest.
+ct systemctl start kube-apiserver.service >> "$T/ct.log" 2>&1
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
+check "a running kube-apiserver.service wins over its manifest" \
+  eval 'grep -qF "stop kube-apiserver: systemctl stop kube-apiserver.service" <<<"$out" && ! grep -q "static pods" <<<"$out"'
 ct sh -c 'rm /etc/kubernetes/manifests/*.yaml &&
   systemctl start kube-apiserver.service kube-controller-manager.service' >> "$T/ct.log" 2>&1
 check "mixed: the units of the control plane back for what follows" \
