@@ -25,6 +25,7 @@
 #define APISERVER_PORT_FLAG "--secure-port"
 #define APISERVER_ADDRESS_FLAG "--bind-address"
 #define APISERVER_DEFAULT_PORT 6443
+#define KUBELET_UNIT "kubelet.service"
 
 static bool is_running_state(const char *active) {
         return !streq(active, "inactive") && !streq(active, "failed");
@@ -160,15 +161,14 @@ static int plan_systemd(RestorePlan *p, const Config *c, const char *apiserver_m
         }
         if (r == -ENOMEM)
                 return r;
-        if (access(apiserver_manifest, F_OK) < 0)
-                return 0;
         if (r < 0)
                 return free_and_format(ret_error, "cannot tell how kube-apiserver runs here: systemd cannot be asked "
-                                       "about %s (%s), and %s is there", p->apiserver_unit, err ? err : strerror(-r),
-                                       apiserver_manifest), r;
-        /* The layout is the manifest's; whether kube-apiserver runs, its port's. One left behind on a node without
-         * a kubelet (or crash-looping) is left alone rather than waited for; the controllers' pods are restarted
-         * all the same, those that did not answer before not waited for. */
+                                       "about %s (%s)", p->apiserver_unit, err ? err : strerror(-r)), r;
+        if (access(apiserver_manifest, F_OK) < 0)
+                return 0;
+        /* The control plane is static pods when kube-apiserver's manifest is there and a pod runs from it, or a
+         * kubelet runs that would run it (a crash-looping kube-apiserver is left alone, the controllers' pods
+         * restarted all the same); a manifest with neither is left behind, and the controllers stay units. */
         err = mfree(err);
         if (asprintf(&unit_state, "%s%s", streq(load, "loaded") ? "ActiveState=" : "LoadState=",
                      streq(load, "loaded") ? active : load) < 0)
@@ -184,15 +184,31 @@ static int plan_systemd(RestorePlan *p, const Config *c, const char *apiserver_m
                        -EBADMSG;
         if (!present)
                 return 0;
-        p->apiserver_pod = true;
         p->apiserver_running = port != 0 && tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC) > 0;
         if (port != 0)
                 snprintf(at, sizeof at, "%s port %u", address, port);
+        if (!p->apiserver_running) {
+                _cleanup_free_ char *kload = NULL, *kactive = NULL;
+
+                err = mfree(err);
+                r = units_get_state(p->bus, KUBELET_UNIT, &kload, &kactive, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || !streq(kload, "loaded") || !is_running_state(kactive))
+                        return free_and_format(&p->mode_reason, "%s; %s is not running (%s), and %s is there, but "
+                                               "%s%s and %s does not run: a manifest left behind, kube-apiserver "
+                                               "is left alone", p->mode_reason, p->apiserver_unit, unit_state,
+                                               apiserver_manifest, port == 0 ? "it serves no port" :
+                                               "nothing answers at ", at, KUBELET_UNIT),
+                               p->mode_reason ? 0 : -ENOMEM;
+        }
+        p->apiserver_pod = true;
         if (free_and_format(&p->mode_reason, "%s; kube-apiserver and the controllers are static pods: %s is not "
                             "running (%s), and %s is there, %s%s%s", p->mode_reason, p->apiserver_unit, unit_state,
                             apiserver_manifest, p->apiserver_running ? "its pod answering at " : port == 0 ?
                             "but it serves no port" : "but nothing answers at ", at,
-                            p->apiserver_running ? "" : ": kube-apiserver is left alone"), !p->mode_reason)
+                            p->apiserver_running ? "" : " (" KUBELET_UNIT " runs: kube-apiserver is left alone)"),
+            !p->mode_reason)
                 return -ENOMEM;
         r = plan_manifests_movable(p, ret_error);
         if (r < 0)

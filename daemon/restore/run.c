@@ -765,10 +765,14 @@ static int unfinished_write(Run *run) {
                 r = asprintf(&stops, "before it: kube-apiserver %s, etcd %s; it moves %s%s to %s while it runs",
                              p->apiserver_running ? "ran" : "did not run", p->etcd_running ? "ran" : "did not run",
                              p->apiserver_running ? APISERVER_MANIFEST " and " : "", ETCD_MANIFEST, p->held_dir);
-        else if (p->apiserver_pod)
+        else if (p->apiserver_pod && p->apiserver_running)
                 r = asprintf(&stops, "before it: kube-apiserver ran (a static pod), %s %s; it moves %s to %s and "
                              "stops %s while it runs", p->etcd_unit, p->etcd_running ? "active" : "not active",
                              APISERVER_MANIFEST, p->held_dir, p->etcd_unit);
+        else if (p->apiserver_pod)
+                r = asprintf(&stops, "before it: kube-apiserver did not answer (a static pod; its manifest stays in "
+                             "place), %s %s; it stops %s while it runs", p->etcd_unit,
+                             p->etcd_running ? "active" : "not active", p->etcd_unit);
         else
                 r = asprintf(&stops, "before it: %s %s, %s %s; it stops %s%s%s while it runs", p->apiserver_unit,
                              p->apiserver_running ? "active" : "not active", p->etcd_unit,

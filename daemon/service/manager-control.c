@@ -223,7 +223,7 @@ static void on_control_paused(int err, void *userdata) {
                             "(%u connections are open at most)", control_server_max_connections(m->control));
         else
                 log_warning("control socket: cannot accept a connection: %s; not accepting connections for a "
-                            "second (logged once a minute)", strerror(err));
+                            "second (logged at most once a minute)", strerror(err));
 }
 
 /* At most this many refused connections a minute are logged one by one: a

@@ -454,6 +454,8 @@ check "mixed, killed restore: its record names the controllers' manifests" \
   ct grep -qxF "last it moves kube-controller-manager.yaml and kube-scheduler.yaml (those present) to $held and back" "$record"
 ct systemctl kill --kill-who=main --signal=SIGKILL 'etcd-backupd-restore@*.service' >> "$T/ct.log" 2>&1
 wait "$KILLED_CLIENT"
+check "mixed, killed restore: etcd's tool ended with the service" \
+  wait_until 10 eval '! ct sh -c "kill -0 \$(cat /run/e2e-tool.pid)" 2>/dev/null'
 check "mixed, killed restore: kube-apiserver's manifest held, etcd's unit stopped" \
   eval 'ct test -f "$held/kube-apiserver.yaml" && ! active e2e-etcd.service'
 use_conf good
@@ -465,23 +467,42 @@ check "mixed, after a killed restore: refused (exit $rc), naming the held manife
         grep -qF "remove the empty holding directory, and restore again (the record is quoted then)" <<<"$out"'
 ct sh -c "mv $held/kube-apiserver.yaml /etc/kubernetes/manifests/ && rmdir $held"
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
 check "mixed, after a killed restore: the next refusal quotes the record, naming the stopped unit" \
   eval 'test $rc -eq 1 && grep -qF "an earlier restore did not finish ($record: started at " <<<"$out" &&
         grep -qF "stops e2e-etcd.service while it runs" <<<"$out"'
 ct systemctl start e2e-etcd.service >> "$T/ct.log" 2>&1
 ct rm "$record"
 check "mixed, after a killed restore: etcd and kube-apiserver's pod back" wait_until 30 eval 'readyz && active e2e-etcd.service'
+# A kube-apiserver pod that runs but does not serve (hung, or
+# crash-looping): left alone, its manifest never moved, while the
+# controllers' pods are restarted.
+ct sh -c "sed 's|^    - kube-apiserver\$|    - /bin/sh\n    - -c\n    - exec sleep 3600\n    - kube-apiserver|' /e2e/manifests/kube-apiserver.yaml > /etc/kubernetes/kube-apiserver.hung &&
+  chmod 0600 /etc/kubernetes/kube-apiserver.hung && mv /etc/kubernetes/kube-apiserver.hung /etc/kubernetes/manifests/kube-apiserver.yaml"
+check "hung kube-apiserver: its pod no longer serves" wait_until 30 eval '! readyz'
+kcm_before=$(pod_pid kube-controller-manager) sch_before=$(pod_pid kube-scheduler)
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "hung kube-apiserver: restore exit 0" test $rc -eq 0
+check "hung kube-apiserver: the plan leaves it alone, as the kubelet runs" grep -qE \
+  "kube-apiserver and the controllers are static pods: kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there, but nothing answers at 127.0.0.1 port 6443 \(kubelet.service runs: kube-apiserver is left alone\)" <<<"$out"
+check "hung kube-apiserver: its manifest never moved" \
+  eval 'grep -qF "stop kube-apiserver: kube-apiserver.yaml is in /etc/kubernetes/manifests but its pod does not answer: nothing to stop" <<<"$out" && ! grep -q "kube-apiserver.yaml moved" <<<"$out"'
+check "hung kube-apiserver: the controllers' pods restarted" \
+  eval 'new_pid kube-controller-manager "$kcm_before" && new_pid kube-scheduler "$sch_before"'
+ct install -m 0600 /e2e/manifests/kube-apiserver.yaml /etc/kubernetes/manifests/kube-apiserver.yaml
+check "hung kube-apiserver: served again from kubeadm's manifest" wait_until 30 readyz
 # Its manifest left behind with no kubelet to run it: nothing answers on
 # its port, and the restore leaves kube-apiserver alone rather than wait
-# for a /readyz that would never come.
+# for a /readyz that would never come; the controllers stay units.
 ct systemctl stop kubelet.service >> "$T/ct.log" 2>&1
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
 check "a manifest no kubelet runs: the plan says so and leaves kube-apiserver alone" grep -qE \
-  "kube-apiserver and the controllers are static pods: kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there, but nothing answers at 127.0.0.1 port 6443: kube-apiserver is left alone\)" <<<"$out"
+  "kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there, but nothing answers at 127.0.0.1 port 6443 and kubelet.service does not run: a manifest left behind, kube-apiserver is left alone\)" <<<"$out"
 check "a manifest no kubelet runs: nothing to stop" \
-  grep -qF "stop kube-apiserver: kube-apiserver.yaml is in /etc/kubernetes/manifests but its pod does not answer: nothing to stop" <<<"$out"
-check "a manifest no kubelet runs: the controllers' pods are still restarted" grep -qF \
-  "restart controllers: move kube-controller-manager.yaml and kube-scheduler.yaml (those present) out of /etc/kubernetes/manifests" <<<"$out"
+  grep -qF "stop kube-apiserver: kube-apiserver.service is not running: nothing to stop" <<<"$out"
+check "a manifest no kubelet runs: the controllers are their units" grep -qF \
+  "restart controllers: stop kube-controller-manager.service and kube-scheduler.service (those loaded and active)" <<<"$out"
 # A running unit wins over a manifest.
 ct systemctl start kube-apiserver.service >> "$T/ct.log" 2>&1
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1)
