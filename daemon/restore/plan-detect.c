@@ -163,7 +163,8 @@ static int plan_systemd(RestorePlan *p, const Config *c, const char *apiserver_m
                 return r;
         if (r < 0)
                 return free_and_format(ret_error, "cannot tell how kube-apiserver runs here: systemd cannot be asked "
-                                       "about %s (%s)", p->apiserver_unit, err ? err : strerror(-r)), r;
+                                       "about %s (%s); restore.apiserver_unit names a unit with its suffix, as "
+                                       "kube-apiserver.service", p->apiserver_unit, err ? err : strerror(-r)), r;
         if (access(apiserver_manifest, F_OK) < 0)
                 return 0;
         /* The control plane is static pods when kube-apiserver's manifest is there and a pod runs from it, or a

@@ -477,17 +477,25 @@ check "mixed, after a killed restore: etcd and kube-apiserver's pod back" wait_u
 # A kube-apiserver pod that runs but does not serve (hung, or
 # crash-looping): left alone, its manifest never moved, while the
 # controllers' pods are restarted.
+# The kubelet stand-in stops the old pod (waiting for its exit) before it
+# starts the new one: a new pod, and nothing on the port (a TCP connect).
+port_closed() { ! ct python3 -c 'import socket; socket.create_connection(("127.0.0.1", 6443), 2)' 2>/dev/null; }
+check "hung kube-apiserver: before, its port takes connections" eval '! port_closed'
+api_before=$(pod_pid kube-apiserver)
 ct sh -c "sed 's|^    - kube-apiserver\$|    - /bin/sh\n    - -c\n    - exec sleep 3600\n    - kube-apiserver|' /e2e/manifests/kube-apiserver.yaml > /etc/kubernetes/kube-apiserver.hung &&
   chmod 0600 /etc/kubernetes/kube-apiserver.hung && mv /etc/kubernetes/kube-apiserver.hung /etc/kubernetes/manifests/kube-apiserver.yaml"
-check "hung kube-apiserver: its pod no longer serves" wait_until 30 eval '! readyz'
+check "hung kube-apiserver: a new pod, which does not serve" \
+  wait_until 30 eval 'new_pid kube-apiserver "$api_before" && port_closed'
+api_hung=$(pod_pid kube-apiserver)
 kcm_before=$(pod_pid kube-controller-manager) sch_before=$(pod_pid kube-scheduler)
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "hung kube-apiserver: restore exit 0" test $rc -eq 0
 check "hung kube-apiserver: the plan leaves it alone, as the kubelet runs" grep -qE \
   "kube-apiserver and the controllers are static pods: kube-apiserver.service is not running \(ActiveState=(inactive|failed)\), and /etc/kubernetes/manifests/kube-apiserver.yaml is there, but nothing answers at 127.0.0.1 port 6443 \(kubelet.service runs: kube-apiserver is left alone\)" <<<"$out"
-check "hung kube-apiserver: its manifest never moved" \
-  eval 'grep -qF "stop kube-apiserver: kube-apiserver.yaml is in /etc/kubernetes/manifests but its pod does not answer: nothing to stop" <<<"$out" && ! grep -q "kube-apiserver.yaml moved" <<<"$out"'
+check "hung kube-apiserver: its manifest never moved, its pod the same" \
+  eval 'grep -qF "stop kube-apiserver: kube-apiserver.yaml is in /etc/kubernetes/manifests but its pod does not answer: nothing to stop" <<<"$out" &&
+        ! grep -q "kube-apiserver.yaml moved" <<<"$out" && test "$(pod_pid kube-apiserver)" = "$api_hung"'
 check "hung kube-apiserver: the controllers' pods restarted" \
   eval 'new_pid kube-controller-manager "$kcm_before" && new_pid kube-scheduler "$sch_before"'
 ct install -m 0600 /e2e/manifests/kube-apiserver.yaml /etc/kubernetes/manifests/kube-apiserver.yaml
