@@ -379,9 +379,8 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
                 d->etcd_unit = strdup(etcd_unit);
                 d->apiserver_unit = strdup(api_unit);
         }
-        if ((d->mode == RESTORE_MODE_STATIC_POD || src[0].m) && !d->manifests_dir)
-                r = -ENOMEM;
-        else if (d->mode == RESTORE_MODE_SYSTEMD && (!d->etcd_unit || !d->apiserver_unit))
+        if ((!d->manifests_dir && (d->mode == RESTORE_MODE_STATIC_POD || src[0].m)) ||
+            (d->mode == RESTORE_MODE_SYSTEMD && (!d->etcd_unit || !d->apiserver_unit)))
                 r = -ENOMEM;
         else {
                 *ret = TAKE_PTR(d);

@@ -235,7 +235,7 @@ static int plan_running_etcd(RestorePlan *p, char **ret_error) {
 static int plan_pick_names(RestorePlan *p, char **ret_error) {
         _cleanup_free_ char *manifests_parent = NULL;
 
-        if (p->mode == RESTORE_MODE_STATIC_POD || p->apiserver_pod) {
+        if (p->apiserver_pod) { /* static-pod mode, or a mixed node: manifests are held */
                 manifests_parent = path_dirname(p->manifests_dir);
                 if (!manifests_parent)
                         return -ENOMEM;

@@ -156,7 +156,8 @@ typedef struct RestorePlan {
         bool apiserver_running;
         bool apiserver_pod;             /* kube-apiserver and the controllers are static pods: always in static-pod
                                          * mode (kube-apiserver.yaml there or not); in systemd mode when its unit
-                                         * does not run and its manifest is there (a mixed node) */
+                                         * does not run and its manifest is there, its pod answering or the
+                                         * kubelet running (a mixed node) */
         char *endpoint;                 /* this node's member: etcd.endpoints[0] */
 
         /* what etcd runs with (etcd.yaml or the unit), the restore block applied */
