@@ -461,11 +461,28 @@ static bool setting_equal(const config_setting_t *a, const config_setting_t *b) 
         }
 }
 
+/* Appends to *list, as ", etcd.timeout", the keys of group name in a that b
+ * does not set the same (missing_only: that b does not set at all); *list
+ * NULL when out of memory. */
+static void append_keys(char **list, const config_t *a, const config_t *b, const char *name, bool missing_only) {
+        const config_setting_t *ag = config_lookup(a, name), *bg = config_lookup(b, name);
+
+        for (int i = 0; *list && ag && config_setting_is_group(ag) && i < config_setting_length(ag); i++) {
+                const config_setting_t *s = config_setting_get_elem(ag, (unsigned) i),
+                                       *t = bg ? config_setting_get_member(bg, config_setting_name(s)) : NULL;
+
+                if (missing_only ? !t : !setting_equal(s, t))
+                        (void) free_and_format(list, "%s%s%s.%s", *list, **list ? ", " : "", name,
+                                               config_setting_name(s));
+        }
+}
+
 /* The keys of the groups discover writes itself (etcd, restore) that old
- * sets and new does not set the same, as "etcd.timeout, restore.etcdutl"
- * (caller frees; "" when none, or when old is not a configuration libconfig
- * reads, or @includes one). NULL: no memory. */
-static char *changed_keys(const char *old, const char *new) {
+ * sets and new does not set the same, as "etcd.timeout, restore.etcdutl",
+ * and with added also those new sets and old does not (caller frees; ""
+ * when none, or when old is not a configuration libconfig reads, or
+ * @includes one). NULL: no memory. */
+static char *changed_keys(const char *old, const char *new, bool added) {
         static const char *const groups[] = { "etcd", "restore" };
         config_t a, b;
         char *list = strdup("");
@@ -476,23 +493,10 @@ static char *changed_keys(const char *old, const char *new) {
         config_init(&a);
         config_init(&b);
         if (config_read_string(&a, old) == CONFIG_TRUE && config_read_string(&b, new) == CONFIG_TRUE)
-                for (size_t g = 0; list && g < ELEMENTSOF(groups); g++) {
-                        const config_setting_t *og = config_lookup(&a, groups[g]),
-                                               *ng = config_lookup(&b, groups[g]);
-
-                        for (int i = 0; list && og && config_setting_is_group(og) &&
-                                        i < config_setting_length(og); i++) {
-                                const config_setting_t *o = config_setting_get_elem(og, (unsigned) i);
-                                const char *name = config_setting_name(o);
-                                char *grown = NULL;
-
-                                if (ng && setting_equal(o, config_setting_get_member(ng, name)))
-                                        continue;
-                                if (asprintf(&grown, "%s%s%s.%s", list, *list ? ", " : "", groups[g], name) < 0)
-                                        grown = NULL;
-                                free(list);
-                                list = grown;
-                        }
+                for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
+                        append_keys(&list, &a, &b, groups[g], false);
+                        if (added)
+                                append_keys(&list, &b, &a, groups[g], true);
                 }
         config_destroy(&a);
         config_destroy(&b);
@@ -645,6 +649,26 @@ static int print_json(const Discovery *d, const char *config_text, const char *d
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* Why discover --write stops at an existing file: with the configuration's
+ * new text, what --force would change in it (keys of etcd and restore,
+ * other groups), when libconfig reads the file. */
+static void refuse_replace(const Target *t, const char *new) {
+        _cleanup_free_ char *old = NULL, *keys = NULL, *groups = NULL;
+        size_t len = 0;
+
+        fprintf(stderr, "etcd-backupctl: %s exists; --force replaces it (keeping a copy beside it)", t->shown);
+        if (new && target_read(t, &old, &len) > 0) {
+                keys = changed_keys(old, new, true);
+                groups = changed_groups(old, new);
+        }
+        if (keys && *keys)
+                fprintf(stderr, ", setting %s as found on this node or shipped", keys);
+        if (groups && *groups)
+                fprintf(stderr, "%s the group%s %s as shipped", keys && *keys ? ", and" : ", setting",
+                        strchr(groups, ',') ? "s" : "", groups);
+        fputs("\n", stderr);
+}
+
 static int run_write(const char *config_text, const char *drop_in_text, const char *config_path,
                      const char *root, bool force, bool json) {
         Target targets[2] = { { .dir_fd = -EBADF }, { .dir_fd = -EBADF } };
@@ -670,8 +694,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 unchanged[i] = target_holds(&targets[i], texts[i]);
                 if (!unchanged[i] && !force && target_exists(&targets[i]) &&
                     (i != 0 || target_is_shipped(&targets[i]) <= 0)) {
-                        fprintf(stderr, "etcd-backupctl: %s exists; --force replaces it (keeping a copy "
-                                "beside it)\n", targets[i].shown);
+                        refuse_replace(&targets[i], i == 0 ? texts[i] : NULL);
                         goto finish;
                 }
         }
@@ -703,7 +726,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 }
                 if (i == 0 && !shipped[i] && target_read(&targets[i], &old, &len) > 0 &&
                     (!(replaced_groups = changed_groups(old, texts[0])) ||
-                     !(replaced_keys = changed_keys(old, texts[0])))) {
+                     !(replaced_keys = changed_keys(old, texts[0], false)))) {
                         fprintf(stderr, "etcd-backupctl: discover: out of memory\n");
                         goto finish;
                 }

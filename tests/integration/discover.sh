@@ -157,7 +157,19 @@ before=$(sha256sum "$conf" "$dropin")
 out=$(discover --write --root "$R" 2>&1); rc=$?
 check "--write over an existing configuration: exit 1" test $rc -eq 1
 check "--write: the message names the file and --force" grep -q "$conf exists; --force replaces it" <<<"$out"
+check "--write: ... and what --force would set back (the group retention)" \
+  grep -qF "replaces it (keeping a copy beside it), setting the group retention as shipped" <<<"$out"
 check "--write without --force: nothing changed" test "$(sha256sum "$conf" "$dropin")" = "$before"
+# A key discover now finds that the file does not set (restore.manifests_dir,
+# as after an upgrade that writes one more), with etcd.timeout changed: named.
+cp -p "$conf" "$T/edited.conf"
+sed -i -e '/^  manifests_dir = /d' -e 's/^  timeout = "30min";/  timeout = "2h";/' "$conf"
+out=$(discover --write --root "$R" 2>&1); rc=$?
+check "--write over a file without a key found here: exit 1, names the keys and the group" test $rc -eq 1 -a \
+  -n "$(grep -F "(keeping a copy beside it), setting etcd.timeout, restore.manifests_dir as found on this node or shipped, and the group retention as shipped" <<<"$out")"
+grep -qF "setting etcd.timeout, restore.manifests_dir" <<<"$out" || sed 's/^/# /' <<<"$out"
+cp -p "$T/edited.conf" "$conf"
+check "--write without --force: still nothing changed" test "$(sha256sum "$conf" "$dropin")" = "$before"
 out=$(discover --write --force --root "$R" 2>&1); rc=$?
 check "--write --force replaces it" test $rc -eq 0
 check "--write --force: the new file is the printed one" cmp -s "$conf" "$T/found.conf"
@@ -191,13 +203,16 @@ check "... --force replaces both (exit $rc)" test $rc -eq 0 -a -n "$(grep -x "Wr
 check "... now root's and 0644" test "$(stat -c '%u %a' "$conf" "$dropin" | sort -u)" = "0 644"
 
 # A copy's name already taken (a run in the same second): the next free one.
+# Every second from 2 s before to 30 s after now is taken, so that the run's
+# second is among them on a busy machine too.
 rm -f "$conf".pre-discover-* "$dropin".pre-discover-*
-for s in 0 1 2 3 4 5; do touch "$conf.pre-discover-$(date -u -d "+$s sec" +%Y%m%dT%H%M%SZ)"; done
+now=$(date +%s)
+for s in $(seq -2 30); do touch "$conf.pre-discover-$(date -u -d "@$((now + s))" +%Y%m%dT%H%M%SZ)"; done
 echo "# changed again" >> "$conf"
 edited=$(sha256sum < "$conf")
 out=$(discover --write --force --root "$R" 2>&1); rc=$?
 kept=$(grep -o "kept the replaced $conf as [^;]*" <<<"$out" | sed 's/.* as //')
-check "a copy's name taken: exit 0 ($rc), kept as NAME.1 ($kept)" \
+check "a copy's name taken: exit 0 ($rc), kept as NAME.1 ($kept; taken: $(date -u -d "@$((now - 2))" +%T)-$(date -u -d "@$((now + 30))" +%T))" \
   test $rc -eq 0 -a -n "$kept" -a "${kept%.1}" != "$kept" -a "$(sha256sum < "$kept")" = "$edited"
 
 # A failure after the first file is replaced puts it back: the second
