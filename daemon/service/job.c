@@ -36,38 +36,6 @@ static void report(BackupProgressFn progress, void *userdata, BackupPhase phase,
                 progress(phase, bytes, bytes, userdata);
 }
 
-/* The backup just published goes in front of the listing (the newest). */
-static int entries_add(StoreEntry **entries, size_t *n, const Sidecar *sc) {
-        _cleanup_free_ char *text = NULL;
-        StoreEntry e = { .file_size = sc->file_size, .has_sidecar = true }, *a;
-        const char *why;
-        int r;
-
-        r = store_name_parse(sc->name, &e.parsed);
-        if (r < 0)
-                return r;
-        r = sidecar_to_json(sc, &text);
-        if (r < 0)
-                return r;
-        r = sidecar_from_json(text, strlen(text), &e.sidecar, &why);
-        if (r < 0)
-                return r;
-        e.name = strdup(sc->name);
-        a = reallocarray(*entries, *n + 1, sizeof *a);
-        if (!e.name || !a) {
-                free(e.name);
-                sidecar_done(&e.sidecar);
-                if (a)
-                        *entries = a;
-                return -ENOMEM;
-        }
-        memmove(a + 1, a, *n * sizeof *a);
-        a[0] = e;
-        *entries = a;
-        (*n)++;
-        return 0;
-}
-
 int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResult *ret) {
         _cleanup_(backup_result_done) BackupResult b = {};
         _cleanup_(store_freep) Store *store = NULL;
@@ -84,12 +52,11 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
                 ret->error = error ? TAKE_PTR(error) : strdup(strerror(-r));
                 return r;
         }
-        /* The one listing of this job. Should it fail, the backup goes on
-         * (without the previous size to estimate from) and retention and the
-         * upload list for themselves and say why they cannot. */
+        /* The newest backup, for the size of this one's output. Should the
+         * listing fail, the backup goes on without it. */
         listed = store_list(store, &entries, &n) >= 0;
 
-        r = backup_run(c, store, n > 0 ? &entries[0] : NULL, progress, userdata, &b);
+        r = backup_run(c, store, listed && n > 0 ? &entries[0] : NULL, progress, userdata, &b);
         ret->error = TAKE_PTR(b.error);
         if (r < 0)
                 goto finish;
@@ -102,12 +69,14 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         ret->k8s_error = TAKE_PTR(b.k8s_error);
         ret->warning = TAKE_PTR(b.warning);
         ret->follow_threads = b.follow_threads;
-        if (listed && entries_add(&entries, &n, &ret->sidecar) < 0) {
-                store_entries_free(entries, n);
-                entries = NULL;
-                n = 0;
-                listed = false;
-        }
+
+        /* Retention and the upload work from the directory as it is now, the new backup in it: backups removed by
+         * hand while this one streamed must not fill the policy's places. Should this listing fail, they list for
+         * themselves and say why they cannot. */
+        store_entries_free(entries, n);
+        entries = NULL;
+        n = 0;
+        listed = store_list(store, &entries, &n) >= 0;
 
         /* Retention runs only after a complete, verified backup. */
         report(progress, userdata, BACKUP_PHASE_RETENTION, b.received);

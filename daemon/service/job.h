@@ -5,9 +5,11 @@
  * job.h — one backup job, the same for the daemon's worker and for
  * `etcd-backupd --once`: the backup (backup_run()), then the retention
  * policy, then the upload, then the count of what stayed; and the one place
- * its result is logged. The backup directory is listed once per job: the
- * listing is updated as the job publishes and prunes, and retention, the
- * upload and the count all read it.
+ * its result is logged. The backup directory is listed before the backup
+ * (the newest one's size, to estimate this one's) and again once it is
+ * published (backups an operator removed meanwhile must not count); that
+ * listing is updated as retention prunes, and the upload and the count read
+ * it.
  */
 
 #include <stdbool.h>

@@ -61,6 +61,41 @@ else
   not_ok "full disk: cannot mount a tmpfs (not root?)"
 fi
 
+# Backups removed by hand while a backup streams no longer count for its
+# retention: five backups, keep_last = 3, the newest two removed while etcd
+# is stopped mid-stream. The job's retention lists the directory again after
+# the backup, so it keeps the new one and the next two and removes the oldest
+# (from a listing taken before the stream it would keep the two removed ones
+# as well and remove all three others: one backup left).
+mkdir -p "$T/r"
+keep='retention: { keep_last = %s; keep_hourly = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; keep_yearly = 0; };\n'
+{ etcd_group; storage_group "$T/r" zstd 1; printf "$keep" 10; } > "$T/r-setup.conf"
+{ etcd_group; storage_group "$T/r" zstd 1; printf "$keep" 3; } > "$T/r.conf"
+for i in 1 2 3 4 5; do
+  ctl put "/faults/retention/$i" "$i" >/dev/null
+  "$ETCD_BACKUPD" --once -c "$T/r-setup.conf" >/dev/null 2>"$T/r-setup.err" || break
+done
+mapfile -t made < <(ls "$T/r" | grep '\.db\.zst$' | sort)
+if [[ ${#made[@]} == 5 ]]; then
+  ok "retention after removals: five backups to start from"
+  "$ETCD_BACKUPD" --once -c "$T/r.conf" >/dev/null 2>"$T/r.err" &
+  pid=$!
+  if wait_streaming $pid; then
+    kill -STOP "$etcd_pid"
+    rm -f "$T/r/${made[3]}" "$T/r/${made[3]}.json" "$T/r/${made[4]}" "$T/r/${made[4]}.json"
+    kill -CONT "$etcd_pid"; wait $pid; rc=$?
+    left=$(ls "$T/r" | grep '\.db\.zst$' | sort)
+    check "retention after removals: the backup succeeds (exit $rc: $(head -c 300 "$T/r.err"))" test $rc -eq 0
+    check "retention after removals: the oldest removed, the next two and the new one kept ($(echo $left))" \
+      test "$(wc -l <<<"$left")" = 3 -a "$(head -2 <<<"$left" | paste -sd' ')" = "${made[1]} ${made[2]}"
+    check "retention after removals: the journal line names the one pruned" grep -q "Pruned .*${made[0]}" "$T/r.err"
+  else
+    wait $pid; not_ok "retention after removals: never saw the stream"
+  fi
+else
+  not_ok "retention after removals: five backups to start from (${#made[@]}: $(head -c 300 "$T/r-setup.err"))"
+fi
+
 # etcd killed mid-stream (last: it does not come back).
 "$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>"$T/kill.err" &
 pid=$!
