@@ -139,6 +139,9 @@ int mvcc_revision(Bbolt *db, int64_t *ret_revision) {
         r = bbolt_bucket_open(db, NULL, MVCC_KEY_BUCKET, strlen(MVCC_KEY_BUCKET), &b);
         if (r == -ENOTDIR)
                 return bbolt_set_error(db, "root bucket: \"key\" is not a bucket");
+        /* etcd makes it when it first starts: a db without it is not etcd's. */
+        if (r == -ENOENT)
+                return bbolt_set_error(db, "root bucket: no bucket \"key\" (not an etcd database)");
         if (r < 0)
                 return r;
         r = bbolt_bucket_last(db, &b, &key, &klen, NULL, NULL);

@@ -44,9 +44,10 @@ typedef struct MvccStatus {
 int mvcc_parse_key(const void *key, size_t klen, MvccRevision *ret);
 
 /* The snapshot's revision: the main revision of the last key of bucket
- * "key". 0 and *ret_revision on success; -ENOENT if the bucket is missing or
- * empty (a fresh etcd; `etcdctl snapshot status` prints revision 0 then);
- * -EBADMSG on corrupt structure or a malformed last key. */
+ * "key". 0 and *ret_revision on success; -ENOENT if the bucket is empty (a
+ * fresh etcd; `etcdctl snapshot status` prints revision 0 then); -EBADMSG
+ * (reason in bbolt_last_error()) on corrupt structure, a malformed last key,
+ * or no bucket "key" at all (etcd makes it at its first start: not etcd's). */
 int mvcc_revision(Bbolt *db, int64_t *ret_revision);
 
 /* The main revision of the db's last finished compaction: the value of

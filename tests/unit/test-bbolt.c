@@ -476,6 +476,33 @@ static void test_revision(void) {
         rev = -1;
         check_int_eq(mvcc_revision(empty, &rev), -ENOENT);
         check_int_eq(rev, -1);
+
+        /* Without the bucket "key" (renamed "kez", still in order), a db is not etcd's, whatever its structure. */
+        {
+                _cleanup_(bbolt_freep) Bbolt *nokey = NULL;
+                uint8_t *p = copy_of(&f, f.size), *page;
+                bool renamed = false;
+                BboltInfo info;
+
+                check_int_eq(bbolt_get_info(db, &info), 0);
+                page = p + info.root * info.page_size;
+                check_int_eq(get_le16(page + 8) & 0x02, 0x02);          /* a leaf */
+                for (unsigned i = 0; i < get_le16(page + 10); i++) {
+                        uint8_t *el = page + PAGE_HEADER_SIZE + i * 16u;
+                        if (get_le32(el + 8) == 3 && memcmp(el + get_le32(el + 4), "key", 3) == 0) {
+                                el[get_le32(el + 4) + 2] = 'z';
+                                renamed = true;
+                        }
+                }
+                check(renamed);
+                check_int_eq(bbolt_open_mem(p, f.size, &nokey), 0);
+                check_int_eq(bbolt_check(nokey, NULL), 0);
+                rev = -1;
+                check_int_eq(mvcc_revision(nokey, &rev), -EBADMSG);
+                check(strstr(bbolt_last_error(nokey), "no bucket \"key\""));
+                check_int_eq(rev, -1);
+                free(p);
+        }
         fixture_done(&f);
         fixture_done(&e);
 }
