@@ -583,7 +583,7 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
         }
         r = store_list(store, &e, &n);
         if (r < 0) {
-                fprintf(stderr, "etcd-backupctl: cannot list %s: %s\n", c->storage.directory, strerror(-r));
+                fprintf(stderr, "etcd-backupctl: cannot list %s: %s\n", c->storage.directory, store_list_error(r));
                 return EXIT_FAILURE;
         }
         if (ctl->json) {

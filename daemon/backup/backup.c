@@ -710,7 +710,7 @@ int backup_prune(const Config *c, const char *just_made, bool dry_run, char ***r
                 return r;
         r = store_list(store, &entries, &n);
         if (r < 0) {
-                if (asprintf(ret_error, "cannot list %s: %s", c->storage.directory, strerror(-r)) < 0)
+                if (asprintf(ret_error, "cannot list %s: %s", c->storage.directory, store_list_error(r)) < 0)
                         *ret_error = NULL;
                 return r;
         }

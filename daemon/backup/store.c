@@ -32,7 +32,7 @@
 #include "util/time.h"
 
 #define SIDECAR_MAX_BYTES (64 * 1024)
-#define STORE_MAX_ENTRIES 100000
+#define STORE_MAX_ENTRIES 100000        /* store_list_error() says it */
 
 void sidecar_done(Sidecar *s) {
         free(s->name);
@@ -584,25 +584,35 @@ int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
                         continue;
                 if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;
-                if (n >= STORE_MAX_ENTRIES)
-                        break;
+                /* A part of the directory is no listing of it: "latest" or retention would plan over it. */
+                if (n >= STORE_MAX_ENTRIES) {
+                        r = -E2BIG;
+                        goto fail;
+                }
+                r = -ENOMEM;
                 e.name = strdup(de->d_name);
                 if (!e.name)
-                        goto oom;
+                        goto fail;
                 e.file_size = (uint64_t) st.st_size;
                 r = read_sidecar(s, e.name, &e.sidecar, &e.sidecar_problem);
                 if (r == -ENOMEM) {
                         free(e.name);
-                        goto oom;
+                        goto fail;
                 }
                 e.has_sidecar = r >= 0;
                 ne = reallocarray(entries, n + 1, sizeof *entries);
                 if (!ne) {
                         store_entry_done(&e);
-                        goto oom;
+                        r = -ENOMEM;
+                        goto fail;
                 }
                 entries = ne;
                 entries[n++] = e;
+        }
+        /* readdir(3) failed part-way (EIO, an NFS server's ESTALE): the same. */
+        if (errno > 0) {
+                r = -errno;
+                goto fail;
         }
         closedir(d);
         if (n > 0)
@@ -610,10 +620,14 @@ int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
         *ret = entries;
         *ret_n = n;
         return 0;
-oom:
+fail:
         closedir(d);
         store_entries_free(entries, n);
-        return -ENOMEM;
+        return r;
+}
+
+const char *store_list_error(int r) {
+        return r == -E2BIG ? "more than 100000 backups in it" : strerror(-r);
 }
 
 struct json_object *sidecar_to_json_object(const Sidecar *s) {
@@ -733,6 +747,8 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                                     strv_consume(&unusable, TAKE_PTR(other));
                 }
         }
+        if (r >= 0 && errno > 0)
+                r = -errno;     /* readdir(3) failed part-way */
         closedir(d);
         if (r < 0)
                 return r;

@@ -150,8 +150,12 @@ typedef struct StoreEntry {
 } StoreEntry;
 
 /* Every backup in the directory, newest first (by created, then name).
- * Files that are not backups are ignored. */
+ * Files that are not backups are ignored. Never a part of the directory:
+ * -errno when reading it fails part-way, -E2BIG beyond 100000 backups. */
 int store_list(Store *s, StoreEntry **ret, size_t *ret_n);
+
+/* What a store_list() error r says, for "cannot list DIR: %s". */
+const char *store_list_error(int r);
 void store_entries_free(StoreEntry *e, size_t n);
 
 /* The sidecar as a JSON object (NULL on ENOMEM). */

@@ -257,7 +257,7 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         r = store_list(own_store, &own, &n_own);
                         if (r < 0)
                                 (void) free_and_format(&error, "cannot list %s: %s", storage_directory,
-                                                       strerror(-r));
+                                                       store_list_error(r));
                 }
                 if (r < 0) {
                         (void) free_and_format(&ret->error, "upload: %s", error ? error : strerror(-r));

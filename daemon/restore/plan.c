@@ -484,7 +484,8 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
                                          err ? err : strerror(-r)), r;
                 r = store_list(store, &e, &n_entries);
                 if (r < 0)
-                        return free_and_format(ret_error, "cannot list %s: %s", c->storage.directory, strerror(-r)), r;
+                        return free_and_format(ret_error, "cannot list %s: %s", c->storage.directory, store_list_error(r)),
+                                       r;
                 /* The newest with a sidecar; the plan names the newer ones
                  * passed over, so that the operator sees them. */
                 size_t skipped = 0;

@@ -6,6 +6,7 @@
  * creates is synced into its parent (fsync(2) is watched: --wrap=fsync).
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -33,6 +34,19 @@ int __wrap_fsync(int fd) {
                         synced[n_synced++][k] = '\0';
         }
         return __real_fsync(fd);
+}
+
+/* readdir(3) fails with EIO on its call number readdir_fail_at (0: never). */
+static unsigned readdir_calls, readdir_fail_at;
+
+struct dirent *__real_readdir64(DIR *d);
+struct dirent *__wrap_readdir64(DIR *d);
+struct dirent *__wrap_readdir64(DIR *d) {
+        if (readdir_fail_at > 0 && ++readdir_calls == readdir_fail_at) {
+                errno = EIO;
+                return NULL;
+        }
+        return __real_readdir64(d);
 }
 
 static void test_names(void) {
@@ -185,6 +199,26 @@ static void test_publish_list_remove(void) {
                 check(read_full_file(path, 64, &text, &size) == 0);
                 check(size == 4 && memcmp(text, "data", 4) == 0);   /* not replaced */
         }
+        /* A directory read that fails part-way is an error, never a shorter listing (each of its calls). */
+        for (unsigned at = 1; at <= 9; at++) {      /* ".", "..", 3 backups, 3 sidecars, the end */
+                StoreEntry *part = NULL;
+                size_t n_part = 0;
+
+                readdir_calls = 0;
+                readdir_fail_at = at;
+                check_int_eq(store_list(s, &part, &n_part), -EIO);
+                check(!part && n_part == 0);
+        }
+        for (unsigned at = 1; at <= 18; at++) {     /* the temporary files' pass, then the sidecars' */
+                readdir_calls = 0;
+                readdir_fail_at = at;
+                check_int_eq(store_tidy(s, NULL, NULL, NULL, NULL), -EIO);
+        }
+        readdir_calls = 0;
+        readdir_fail_at = 19;
+        check_int_eq(store_tidy(s, NULL, NULL, NULL, NULL), 0);
+        readdir_fail_at = 0;
+        check_str_eq(store_list_error(-E2BIG), "more than 100000 backups in it");
         check(store_remove(s, e[1].name) == 0);
         check_int_eq(store_remove(s, "../etc/passwd"), -EINVAL);
         store_entries_free(e, n);
