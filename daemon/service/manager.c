@@ -582,6 +582,20 @@ int manager_relock(Manager *m, char **ret_error) {
         return 0;
 }
 
+/* A job that could not start is a failed attempt like any other: logged,
+ * answered, retried, and in STATUS= and the metrics. */
+static int start_failed(Manager *m, int r, const char *what, const char *detail) {
+        _cleanup_free_ char *error = NULL;
+
+        if (asprintf(&error, "%s%s%s", what, detail ? ": " : "", detail ? detail : "") < 0)
+                error = NULL;
+        m->last_attempt_usec = now_usec(CLOCK_REALTIME);
+        manager_job_failed(m, error ? error : what, false);
+        write_metrics(m);
+        update_status(m);
+        return r;
+}
+
 int manager_start_job(Manager *m, const char *reason) {
         _cleanup_free_ char *error = NULL;
         int r;
@@ -589,15 +603,11 @@ int manager_start_job(Manager *m, const char *reason) {
         if (m->state != MANAGER_IDLE)
                 return -EBUSY;
         r = manager_relock(m, &error);
-        if (r < 0) {
-                manager_job_failed(m, error ? error : strerror(-r), false);
-                return r;
-        }
+        if (r < 0)
+                return start_failed(m, r, error ? error : strerror(-r), NULL);
         r = worker_start(m->config, m->lock_fd, &m->worker_pid, &m->worker_fd);
-        if (r < 0) {
-                manager_job_failed(m, "cannot start the backup worker", false);
-                return log_error_errno(r, "cannot start the backup worker: %m");
-        }
+        if (r < 0)
+                return start_failed(m, r, "cannot start the backup worker", strerror(-r));
         r = sd_event_add_io(m->event, &m->worker_io, m->worker_fd, EPOLLIN, on_worker_io, m);
         if (r >= 0)
                 r = sd_event_add_child(m->event, &m->worker_child, m->worker_pid, WEXITED, on_worker_exit, m);
@@ -605,7 +615,7 @@ int manager_start_job(Manager *m, const char *reason) {
                 kill(m->worker_pid, SIGKILL);
                 (void) waitpid(m->worker_pid, NULL, 0);
                 worker_cleanup(m);
-                return log_error_errno(r, "cannot watch the backup worker: %m");
+                return start_failed(m, r, "cannot watch the backup worker", strerror(-r));
         }
         if (sd_event_add_time_relative(m->event, &m->heartbeat, CLOCK_MONOTONIC, PROGRESS_HEARTBEAT_USEC,
                                        USEC_PER_SEC, on_heartbeat, m) >= 0)

@@ -17,7 +17,7 @@ conf() { # DIR SOCKET
 }
 # nogroup (65534) stands in for etcd-backup-ctl; uid 65534 is its member.
 MEMBER=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-conf "$T/b" "$T/a.sock" > "$T/a.conf"
+{ conf "$T/b" "$T/a.sock"; echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/a.conf"
 daemon_start "$T/a.conf"
 check "first daemon ready (READY=1)" wait_until 10 grep -q '^READY=1$' "$T/notify.log"
 A=$DPID
@@ -72,6 +72,13 @@ check "taken by another: the client is told why" grep -q "$T/b is in use by anot
 check "taken by another: the daemon's log says so" grep -q "its lock cannot be taken again: $T/b is in use" "$T/daemon.log"
 check "taken by another: no backup was written there" test -z "$(ls "$T/b" | grep '^etcd-')"
 check "taken by another: the daemon logs the cause once" test "$(grep -c "$T/b is in use by another" "$T/daemon.log")" = 1
+# A job that could not start is a failed attempt in STATUS= and the metrics
+# too (they went on saying the backup before it was ok).
+check "taken by another: STATUS= says the last backup failed, and why ($(grep '^STATUS=' "$T/notify.log" | tail -1))" \
+  grep -qE "^STATUS=(Idle\. )?Last backup failed: the backup directory $T/b was moved, replaced .*is in use" "$T/notify.log"
+check "taken by another: metrics say the last attempt failed, 1 failure ($(grep -v '^#' "$T/metrics.prom" | paste -sd' '))" \
+  test "$(grep -cx 'etcd_backup_last_attempt_success 0' "$T/metrics.prom")" = 1 -a \
+  "$(grep -x 'etcd_backup_failures_total [0-9]*' "$T/metrics.prom")" = "etcd_backup_failures_total 1"
 # A member asking again and again while it lasts: one try, then rate limited
 # (each try was logged and counted as a failed backup, with no limit).
 chmod 0711 "$T"   # the member may reach the socket, not list what else is here
