@@ -153,6 +153,7 @@ static void write_metrics(Manager *m) {
         _cleanup_free_ char *tmp = NULL, *text = NULL, *upload = NULL, *secrets = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *path = m->config->metrics.textfile;
+        struct stat st;
         int r;
 
         if (!path)
@@ -210,9 +211,14 @@ static void write_metrics(Manager *m) {
                 return;
         if (asprintf(&tmp, "%s.tmp", path) < 0)
                 return;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0) {
+        /* O_NONBLOCK: a FIFO put at that name must not hold the event loop in open(2). */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+        if (fd < 0 && errno != ENXIO) {
                 log_warning_errno(errno, "cannot write metrics file %s: %m", tmp);
+                return;
+        }
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                log_warning("cannot write metrics file %s: it is there and not a regular file", tmp);
                 return;
         }
         /* The service runs with UMask=0077; node_exporter, another user, reads the file. */

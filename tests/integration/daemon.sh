@@ -85,6 +85,15 @@ for change in "s|directory = \"$T/b\"|directory = \"$T/b-moved\"|:storage.direct
   check "reload changing $key: says to restart" grep -q "d.conf: $key changed (.*): a running etcd-backupd keeps it; restart" "$T/daemon.log"
 done
 check "after the refused reloads: the socket answers" quiet "$ETCD_BACKUPCTL" -s "$T/control.sock" status
+# A FIFO where the metrics' temporary file goes (the textfile directory is
+# often shared): a warning, and the event loop goes on (it hung in open(2)).
+mkfifo "$T/metrics.prom.tmp"
+check "metrics' temporary name a FIFO: a backup through the socket succeeds" \
+  quiet timeout 60 "$ETCD_BACKUPCTL" -s "$T/control.sock" --timeout 60 backup
+check "... the daemon answers Status after it" quiet timeout 10 "$ETCD_BACKUPCTL" -s "$T/control.sock" --timeout 5 status
+check "... and says why it wrote no metrics" \
+  wait_for "$T/daemon.log" "cannot write metrics file $T/metrics.prom.tmp: it is there and not a regular file" 5
+rm -f "$T/metrics.prom.tmp"
 "$ETCD_BACKUPD" --once -c "$T/d2.conf" >/dev/null 2>&1; rc=$?
 check "after the refused reloads: the daemon holds the directory's lock (--once: exit $rc)" test $rc = 75
 # A reload that gives control.group: the daemon's own socket file gets it, 0660.
