@@ -528,6 +528,25 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         char error[256];
 
         (void) drain_worker(m);
+        if (m->state == MANAGER_STOPPING && !m->have_result && si->si_code != CLD_EXITED &&
+            (si->si_status == SIGTERM || si->si_status == SIGKILL)) {
+                /* Cut short by this stop (SIGTERM, then SIGKILL): no failed attempt in the journal, the count or
+                 * the metrics, which keep the last finished one. */
+                log_warning("Backup cancelled: etcd-backupd is stopping (the worker ended by SIG%s before it "
+                            "reported)", sigabbrev_np(si->si_status));
+                if (m->n_subscribers > 0) {
+                        struct json_object *o = json_object_new_object();
+                        if (o) {
+                                json_object_object_add(o, "error", json_object_new_string("busy"));
+                                json_object_object_add(o, "message", json_object_new_string(
+                                        "the daemon is stopping: the backup was cancelled"));
+                        }
+                        finish_subscribers(m, o);
+                }
+                worker_message_done(&m->result);
+                worker_cleanup(m);
+                return sd_event_exit(m->event, 0);
+        }
         m->last_attempt_usec = now_usec(CLOCK_REALTIME);
         if (m->have_result && m->result.ok && si->si_code == CLD_EXITED && si->si_status == 0)
                 job_succeeded(m);

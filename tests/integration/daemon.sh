@@ -140,7 +140,8 @@ stop_daemon
 load_random 60 1024
 { etcd_group; storage_group "$T/b4" zstd 1
   echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'
-  echo "control: { socket = \"$T/control4.sock\"; group = \"\"; };"; } > "$T/d4.conf"
+  echo "control: { socket = \"$T/control4.sock\"; group = \"\"; };"
+  echo "metrics: { textfile = \"$T/metrics4.prom\"; };"; } > "$T/d4.conf"
 mkdir -m 0700 "$T/b4"
 echo keep > "$T/b4/etcd-0000000000000001-20200101T000000Z-r1.db"
 before=$(dir_state "$T/b4")
@@ -152,6 +153,11 @@ if [[ -n $worker ]] && wait_streaming "$worker"; then
   check "SIGTERM mid-backup: exit 0" test "$DRC" = 0
   check "SIGTERM mid-backup: directory unchanged" test "$(dir_state "$T/b4")" = "$before"
   check "SIGTERM mid-backup: worker gone" test ! -e "/proc/$worker"
+  # The stop's own cut is no failed backup (every upgrade would raise an alert).
+  check "SIGTERM mid-backup: logged as cancelled by the stop" \
+    grep -q "Backup cancelled: etcd-backupd is stopping (the worker ended by SIGTERM before it reported)" "$T/daemon.log"
+  check "SIGTERM mid-backup: no failed backup logged" test -z "$(grep -i "worker was killed\|backup.*failed" "$T/daemon.log")"
+  check "SIGTERM mid-backup: no metrics saying the last attempt failed (no job finished)" test ! -e "$T/metrics4.prom"
 else
   not_ok "SIGTERM mid-backup: never saw the worker stream"; stop_daemon
 fi
