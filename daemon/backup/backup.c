@@ -646,7 +646,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         r = store_sync(store);
         if (r < 0) {
                 /* Never leave a backup that is not durable. */
-                (void) store_remove(store, name);
+                (void) store_remove(store, name, NULL);
                 r = fail(result, r, "cannot publish %s/%s: %s", c->storage.directory, name, strerror(-r));
                 goto finish;
         }
@@ -770,17 +770,25 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                                 return r;
                 }
         items = mfree(items); /* it points into the entries dropped below */
-        if (!dry_run)
-                for (char **d = deleted; d && *d; d++) {
-                        r = store_remove(store, *d);
-                        if (r < 0) {
-                                if (asprintf(ret_error, "cannot remove %s/%s: %s", c->storage.directory, *d,
-                                             strerror(-r)) < 0)
-                                        *ret_error = NULL;
-                                return r;
-                        }
-                        entries_drop(*entries, n, *d);
-                }
+        for (size_t i = 0; !dry_run && deleted && deleted[i]; i++) {
+                const char *after = NULL;
+
+                r = store_remove(store, deleted[i], &after);
+                if (r >= 0 || after)
+                        entries_drop(*entries, n, deleted[i]);
+                if (r >= 0)
+                        continue;
+                if (after ? asprintf(ret_error, "removed %s/%s, but cannot %s: %s", c->storage.directory, deleted[i],
+                                     after, strerror(-r)) < 0
+                          : asprintf(ret_error, "cannot remove %s/%s: %s", c->storage.directory, deleted[i],
+                                     strerror(-r)) < 0)
+                        *ret_error = NULL;
+                /* What is gone is said all the same: the journal's Pruned lines, the daemon's listing. */
+                for (size_t j = i + (after ? 1 : 0); deleted[j]; j++)
+                        deleted[j] = mfree(deleted[j]);
+                *ret_deleted = TAKE_PTR(deleted);
+                return r;
+        }
         *ret_kept = TAKE_PTR(kept);
         *ret_deleted = TAKE_PTR(deleted);
         return 0;

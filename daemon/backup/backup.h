@@ -80,6 +80,9 @@ int backup_prune(const Config *c, const char *just_made, bool dry_run, char ***r
 /* backup_prune() over a listing of store that the caller holds (newest
  * first, as store_list() gives it). Without dry_run, every entry removed
  * from the directory is also dropped from *entries and *n (also when a
- * later removal fails), so the listing stays true to the directory. */
+ * later removal fails), so the listing stays true to the directory. When a
+ * removal fails, *ret_deleted still names the backups removed before it,
+ * and that one too when only its sidecar or the directory's sync failed
+ * (backup_prune() likewise). */
 int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, const char *just_made,
                          bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error);

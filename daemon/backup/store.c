@@ -637,18 +637,27 @@ struct json_object *sidecar_to_json_object(const Sidecar *s) {
         return json_tokener_parse(text);
 }
 
-int store_remove(Store *s, const char *name) {
+int store_remove(Store *s, const char *name, const char **ret_after) {
         _cleanup_free_ char *sidecar = NULL;
+        const char *after_dummy;
+        int r;
 
+        ret_after = ret_after ?: &after_dummy;
+        *ret_after = NULL;
         if (strchr(name, '/') || store_name_parse(name, &(StoreName) {}) < 0)
                 return -EINVAL;
         if (asprintf(&sidecar, "%s" SIDECAR_SUFFIX, name) < 0)
                 return -ENOMEM;
         if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
                 return -errno;
-        if (unlinkat(s->dir_fd, sidecar, 0) < 0 && errno != ENOENT)
+        if (unlinkat(s->dir_fd, sidecar, 0) < 0 && errno != ENOENT) {
+                *ret_after = "remove its sidecar";
                 return -errno;
-        return store_sync(s);
+        }
+        r = store_sync(s);
+        if (r < 0)
+                *ret_after = "sync the directory";
+        return r;
 }
 
 /* What a directory entry is, for a message: "a directory", "a symbolic link". */

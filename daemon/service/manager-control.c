@@ -101,10 +101,7 @@ static void reply_prune(Manager *m, ControlConnection *c, struct json_object *re
                 }
         }
         r = backup_prune(m->config, NULL, dry_run, &kept, &deleted, &error);
-        if (r < 0) {
-                control_send_error(c, "failed", error ? error : strerror(-r));
-                return;
-        }
+        /* A prune that failed part-way has removed some: they are said too. */
         if (!dry_run)
                 manager_listing_remove(m, deleted);
         if (!dry_run)
@@ -113,6 +110,10 @@ static void reply_prune(Manager *m, ControlConnection *c, struct json_object *re
                         if (asprintf(&msg, "Pruned %s", *p) >= 0)
                                 log_struct(LOG_INFO, MESSAGE_ID_PRUNED, msg, "ETCD_BACKUP_FILE", *p, NULL);
                 }
+        if (r < 0) {
+                control_send_error(c, "failed", error ? error : strerror(-r));
+                return;
+        }
         o = json_object_new_object();
         if (!o)
                 return;

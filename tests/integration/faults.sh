@@ -89,6 +89,20 @@ if [[ ${#made[@]} == 5 ]]; then
     check "retention after removals: the oldest removed, the next two and the new one kept ($(echo $left))" \
       test "$(wc -l <<<"$left")" = 3 -a "$(head -2 <<<"$left" | paste -sd' ')" = "${made[1]} ${made[2]}"
     check "retention after removals: the journal line names the one pruned" grep -q "Pruned .*${made[0]}" "$T/r.err"
+    # A removal that fails half-way (the second one's sidecar: unlinkat fails
+    # on its 4th call, strace; retention removes the newest first): the two
+    # removed are said pruned, the error names the sidecar's removal, the
+    # oldest is kept.
+    mapfile -t olds < <(ls "$T/r" | grep '\.db\.zst$' | sort)
+    { etcd_group; storage_group "$T/r" zstd 1; printf "$keep" 1; } > "$T/r1.conf"
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -o "$T/r1.strace" -e trace=unlinkat \
+      -e inject=unlinkat:error=EIO:when=4 "$ETCD_BACKUPD" --once -c "$T/r1.conf" >/dev/null 2>"$T/r1.err"; rc=$?
+    check "a removal failing half-way: the error says the backup went and its sidecar did not (exit $rc)" \
+      grep -q "retention failed after backup .*: removed $T/r/${olds[1]}, but cannot remove its sidecar: Input/output error" "$T/r1.err"
+    check "... the two removed are said pruned" \
+      test -n "$(grep "Pruned ${olds[2]}\$" "$T/r1.err")" -a -n "$(grep "Pruned ${olds[1]}\$" "$T/r1.err")"
+    check "... the oldest is there, with its sidecar" test -f "$T/r/${olds[0]}" -a -f "$T/r/${olds[0]}.json"
+    grep -q "removed $T/r/" "$T/r1.err" || { sed 's/^/# /' "$T/r1.err"; grep unlinkat "$T/r1.strace" | sed 's/^/# /'; }
   else
     wait $pid; not_ok "retention after removals: never saw the stream"
   fi

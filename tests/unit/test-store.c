@@ -219,8 +219,8 @@ static void test_publish_list_remove(void) {
         check_int_eq(store_tidy(s, NULL, NULL, NULL, NULL), 0);
         readdir_fail_at = 0;
         check_str_eq(store_list_error(-E2BIG), "more than 100000 backups in it");
-        check(store_remove(s, e[1].name) == 0);
-        check_int_eq(store_remove(s, "../etc/passwd"), -EINVAL);
+        check(store_remove(s, e[1].name, NULL) == 0);
+        check_int_eq(store_remove(s, "../etc/passwd", NULL), -EINVAL);
         store_entries_free(e, n);
         check(store_list(s, &e, &n) == 0);
         check_int_eq(n, 2);
