@@ -735,6 +735,7 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                          bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error) {
         _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
         _cleanup_free_ RetentionItem *items = NULL;
+        const RetentionItem *future;
         size_t m = 0;
         int r;
 
@@ -754,6 +755,19 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                         .verified = true,
                         .just_made = just_made && streq(e->name, just_made),
                 };
+        }
+        /* Nothing is removed while one is named later than now (retention_find_future()). */
+        future = retention_find_future(items, m, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
+        if (future) {
+                char when[FORMAT_COMPACT_MAX], now[FORMAT_COMPACT_MAX];
+
+                if (asprintf(ret_error, "nothing removed: %s/%s is named %s, later than now (%s): the clock was set "
+                             "back since, or was ahead when it was taken. Retention resumes once the clock passes "
+                             "that time, or once that backup is moved out of the directory", c->storage.directory,
+                             future->name, format_compact_utc(when, sizeof when, future->created_usec),
+                             format_compact_utc(now, sizeof now, now_usec(CLOCK_REALTIME))) < 0)
+                        *ret_error = NULL;
+                return -ERANGE;
         }
         r = retention_plan(&c->retention, c->zone, items, m);
         if (r < 0)

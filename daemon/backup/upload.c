@@ -115,6 +115,7 @@ static int upload_one(S3 *s, Store *store, RemoteSet *rs, const char *name, uint
 static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, RemoteSet *rs, const StoreEntry *local, size_t n_local,
                             UploadReport *rep) {
         _cleanup_free_ RetentionItem *items = NULL;
+        const RetentionItem *future;
         size_t n = 0;
         int r;
 
@@ -136,6 +137,14 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         }
         if (n == 0)
                 return 0;
+        future = retention_find_future(items, n, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
+        if (future) {
+                char when[FORMAT_COMPACT_MAX];
+                return free_and_format(&rep->error, "remote retention on %s: nothing deleted: %s is named %s, later "
+                                       "than now: the clock was set back since, or was ahead when it was taken",
+                                       s->u->url, future->name,
+                                       format_compact_utc(when, sizeof when, future->created_usec)), -ERANGE;
+        }
         r = retention_plan(p, zone, items, n);
         if (r < 0)
                 return free_and_format(&rep->error, "remote retention on %s: cannot plan: %s", s->u->url,

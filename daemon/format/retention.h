@@ -80,6 +80,18 @@ bool retention_policy_is_disabled(const RetentionPolicy *p);
  * disabled). On error items is left untouched. */
 int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *items, size_t n);
 
+/* The plan orders by the time in the names: one named later than now would
+ * count as newer than every backup taken from now on, which the policy would
+ * then remove one after the other. The first of items[0..n) created more
+ * than slack_usec after now_usec (the clock set back since it was taken, or
+ * ahead then), which the caller plans nothing over; NULL when none. */
+const RetentionItem *retention_find_future(const RetentionItem *items, size_t n, uint64_t now_usec,
+                                           uint64_t slack_usec);
+
+/* How far ahead of the clock a name may be before retention stops (an NTP
+ * step back). */
+#define RETENTION_FUTURE_SLACK_USEC (UINT64_C(10) * 60 * 1000000)
+
 /* Writes the names of the bits in reasons, comma-separated in the order
  * last,hourly,daily,weekly,monthly,yearly,newest-verified,all (unknown bits are
  * ignored, 0 gives ""), into buf of size n; RETENTION_REASONS_MAX always

@@ -646,6 +646,25 @@ static void test_reference(void) {
         compare_with_reference("America/New_York", 80);
 }
 
+/* A name later than now plus the slack is found (the first such one); at or within the slack, none. */
+static void test_find_future(void) {
+        const uint64_t now = UINT64_C(1796000000) * 1000000, slack = RETENTION_FUTURE_SLACK_USEC;
+        RetentionItem items[] = {
+                { .name = "a", .created_usec = now - 3600 * UINT64_C(1000000) },
+                { .name = "b", .created_usec = now + slack },
+                { .name = "c", .created_usec = now + slack + 1 },
+                { .name = "d", .created_usec = UINT64_MAX },
+        };
+
+        check(!retention_find_future(items, 0, now, slack));
+        check(!retention_find_future(items, 2, now, slack));
+        check(retention_find_future(items, 3, now, slack) == items + 2);
+        check(retention_find_future(items, 4, now, slack) == items + 2);
+        check(retention_find_future(items + 3, 1, now, slack) == items + 3);
+        check(retention_find_future(items, 1, 0, 0) == items);
+        check(!retention_find_future(items + 3, 1, UINT64_MAX, 0));
+}
+
 int main(void) {
         set_tz("UTC");
         TEST_RUN(test_reasons_to_string);
@@ -661,6 +680,7 @@ int main(void) {
         TEST_RUN(test_just_made);
         TEST_RUN(test_local_time);
         TEST_RUN(test_reference);
+        TEST_RUN(test_find_future);
         zone_free(local);
         return 0;
 }
