@@ -32,6 +32,7 @@
 #include "service/log.h"
 #include "service/manager.h"
 #include "service/notify.h"
+#include "format/retention.h"
 #include "format/schedule.h"
 #include "backup/store.h"
 #include "restore/discover.h"
@@ -794,9 +795,15 @@ static int clock_watch_add(Manager *m) {
         return 0;
 }
 
-/* With schedule.persistent: was an elapse missed since the newest backup? */
+/* With schedule.persistent: was an elapse missed since the newest backup? One named later than now (by more
+ * than retention's slack: the clock set back since, or ahead then) says nothing of when the last backup ran, so
+ * one runs. */
 static bool missed_run(Manager *m) {
-        return schedule_missed(m->config->schedule.calendar_spec, m->config->zone, m->newest_backup_usec, now_usec(CLOCK_REALTIME));
+        uint64_t now = now_usec(CLOCK_REALTIME);
+
+        if (m->newest_backup_usec > now && m->newest_backup_usec - now > RETENTION_FUTURE_SLACK_USEC)
+                return true;
+        return schedule_missed(m->config->schedule.calendar_spec, m->config->zone, m->newest_backup_usec, now);
 }
 
 /* ---- signals ---- */

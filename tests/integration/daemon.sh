@@ -117,6 +117,16 @@ check "persistent: idle after start when the last backup is recent" jq_true '.st
 check "persistent: no catch-up when the last backup is recent" test "$(backups "$T/b")" = "$before"
 check "persistent: no backup started" bash -c "! grep -q 'backup started' '$T/daemon.log'"
 stop_daemon
+# The newest backup named in 2099 (the clock set back since): it says
+# nothing of when the last backup ran, so one runs at start.
+newest=$(ls "$T/b" | grep '\.db\.zst$' | sort | tail -1)
+future=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-20991231T000000Z-/' <<<"$newest")
+cp "$T/b/$newest" "$T/b/$future"; jq --arg n "$future" '.name = $n' "$T/b/$newest.json" > "$T/b/$future.json"
+start_daemon "$T/d2.conf" 20
+check "persistent, the newest named in 2099: a catch-up at start" wait_for "$T/daemon.log" 'backup started \(missed run' 5
+check "... and it succeeds" wait_for "$T/daemon.log" ' ok, rev ' 15
+stop_daemon
+rm -f "$T/b/$future" "$T/b/$future.json"
 
 # 4. etcd unreachable: 1 try + 2 retries with backoff, reported honestly.
 dead="https://127.0.0.1:$(( ${ETCD_ENDPOINT##*:} + 7 ))"
