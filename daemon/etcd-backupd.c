@@ -128,15 +128,7 @@ static int load_config(Config **ret) {
         int r;
 
         r = config_load(arg_config, ret, &diags);
-        for (size_t i = 0; i < diags.n; i++) {
-                ConfigDiag *d = &diags.items[i];
-                if (d->line > 0)
-                        log_full_errno(d->severity == CONFIG_ERROR ? LOG_ERR : LOG_WARNING, 0,
-                                       "%s:%d: %s", d->file, d->line, d->message);
-                else
-                        log_full_errno(d->severity == CONFIG_ERROR ? LOG_ERR : LOG_WARNING, 0,
-                                       "%s: %s", d->file, d->message);
-        }
+        log_config_diags(&diags);
         config_diags_done(&diags);
         if (r >= 0 && (*ret)->etcd.discover) {
                 _cleanup_free_ char *summary = NULL, *error = NULL;

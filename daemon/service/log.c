@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
+#include "config/config.h"
 #include "service/log.h"
 #include "util/str.h"
 
@@ -143,4 +144,16 @@ int log_struct(int level, const char *message_id, const char *message, ...) {
         dispatch(iov, n, message);
         free_fields(owned, n);
         return 0;
+}
+
+void log_config_diags(const ConfigDiags *diags) {
+        for (size_t i = 0; i < diags->n; i++) {
+                const ConfigDiag *d = &diags->items[i];
+                int level = d->severity == CONFIG_ERROR ? LOG_ERR : LOG_WARNING;
+
+                if (d->line > 0)
+                        log_full_errno(level, 0, "%s:%d: %s", d->file, d->line, d->message);
+                else
+                        log_full_errno(level, 0, "%s: %s", d->file, d->message);
+        }
 }

@@ -63,3 +63,9 @@ int log_internal(int level, int error, const char *file, int line, const char *f
  * skipped. On stderr only the message is printed. Returns 0. */
 int log_struct(int level, const char *message_id, const char *message, ...)
         __attribute__((sentinel));
+
+struct ConfigDiags;
+
+/* Each of the configuration's diagnostics, as "FILE:LINE: message" (without
+ * LINE when there is none: a file that cannot be read), at its severity. */
+void log_config_diags(const struct ConfigDiags *diags);

@@ -689,11 +689,15 @@ static uint64_t random_below(uint64_t limit) {
 
 /* Arm the timer for the elapse planned, plus a new draw of schedule.randomized_delay. */
 static void arm_at(Manager *m, uint64_t planned) {
+        int r;
+
         m->planned_usec = planned;
         m->armed_usec = planned + random_below(m->config->schedule.randomized_delay_usec);
-        if (sd_event_source_set_time(m->timer, m->armed_usec) < 0 ||
-            sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
-                log_error("cannot arm the schedule timer");
+        r = sd_event_source_set_time(m->timer, m->armed_usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "cannot arm the schedule timer: %m");
 }
 
 static void arm_timer(Manager *m, uint64_t after) {
@@ -870,9 +874,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         notify_reloading();
         r = config_load(m->config_path, &c, &diags);
-        for (size_t i = 0; i < diags.n; i++)
-                log_full_errno(diags.items[i].severity == CONFIG_ERROR ? LOG_ERR : LOG_WARNING, 0, "%s:%d: %s",
-                               diags.items[i].file, diags.items[i].line, diags.items[i].message);
+        log_config_diags(&diags);
         config_diags_done(&diags);
         if (r >= 0 && c->etcd.discover) {
                 /* Found again on every reload: certificates renamed by an upgrade are picked up. */

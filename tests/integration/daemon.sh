@@ -73,6 +73,14 @@ kill -HUP "$DPID"
 check "bad reload: rejected, previous config kept" wait_for "$T/daemon.log" 'failed; keeping the previous configuration' 5
 check "bad reload: names the line" grep -q 'd.conf:[0-9]*: storage.compression' "$T/daemon.log"
 check "bad reload: daemon still running" kill -0 "$DPID"
+# The configuration gone: the message has no line number (it said FILE:0:).
+n=$(grep -c 'keeping the previous configuration' "$T/daemon.log")
+mv "$T/d.conf" "$T/d.conf.away"
+kill -HUP "$DPID"
+check "reload without the file: rejected" wait_count "$T/daemon.log" 'keeping the previous configuration' $((n + 1)) 5
+check "reload without the file: FILE: cannot read: …, without a line" \
+  grep -qx "etcd-backupd: $T/d.conf: cannot read: No such file or directory" "$T/daemon.log"
+mv "$T/d.conf.away" "$T/d.conf"
 # What a running daemon keeps: the directory it holds the lock of, and its
 # socket. A reload that changes one is refused and says to restart.
 for change in "s|directory = \"$T/b\"|directory = \"$T/b-moved\"|:storage.directory" \
