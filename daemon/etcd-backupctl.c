@@ -505,7 +505,8 @@ static void print_table(StoreEntry *e, size_t n) {
         }
 }
 
-/* List through the daemon: 0 done, -1 the daemon could not be reached. */
+/* List through the daemon: 0 done, -1 the directory is to be read instead (the daemon could not be reached,
+ * or its listing is larger than its socket answers; said on stderr). */
 static int list_through_daemon(Ctl *ctl, int *ret_exit) {
         _cleanup_(client_done) Client cl = CLIENT_INIT;
         struct json_object *o = NULL, *a;
@@ -514,9 +515,21 @@ static int list_through_daemon(Ctl *ctl, int *ret_exit) {
         int r;
 
         r = call(ctl, &cl, "List", NULL, true);
-        if (r == EXIT_UNAVAILABLE)
+        if (r == EXIT_UNAVAILABLE) {
+                /* The daemon is down: the directory itself is the truth. */
+                if (!ctl->json)
+                        fprintf(stderr, "etcd-backupctl: etcd-backupd is not reachable; reading the backup directory\n");
                 return -1;
-        if (r || (r = recv_or_fail(ctl, &cl, &o)) || (r = reply_error(o))) {
+        }
+        if (!r && !(r = recv_or_fail(ctl, &cl, &o)) && streq_ptr(json_get_string(o, "error"), "too_large")) {
+                /* More backups than the socket's answer holds: the directory itself, as without a daemon. */
+                if (!ctl->json)
+                        fprintf(stderr, "etcd-backupctl: the daemon's listing is too large for its socket; reading the "
+                                "backup directory\n");
+                json_object_put(o);
+                return -1;
+        }
+        if (r || (r = reply_error(o))) {
                 json_object_put(o);
                 *ret_exit = r;
                 return 0;
@@ -564,9 +577,6 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
         }
         if (list_through_daemon(ctl, &r) == 0)
                 return r;
-        /* The daemon is down: the directory itself is the truth. */
-        if (!ctl->json)
-                fprintf(stderr, "etcd-backupctl: etcd-backupd is not reachable; reading the backup directory\n");
         if (load_config(ctl, &c) < 0)
                 return EXIT_CONFIG;
         r = store_open(c->storage.directory, false, &store, &error);

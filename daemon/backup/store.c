@@ -567,7 +567,7 @@ static int store_opendir(Store *s, DIR **ret) {
 
 int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
         StoreEntry *entries = NULL;
-        size_t n = 0;
+        size_t n = 0, allocated = 0;
         struct dirent *de;
         DIR *d = NULL;
         int r;
@@ -600,13 +600,16 @@ int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
                         goto fail;
                 }
                 e.has_sidecar = r >= 0;
-                ne = reallocarray(entries, n + 1, sizeof *entries);
-                if (!ne) {
-                        store_entry_done(&e);
-                        r = -ENOMEM;
-                        goto fail;
+                if (n == allocated) {
+                        /* Doubled: thousands of backups are not thousands of copies of the array. */
+                        ne = reallocarray(entries, allocated = MAX(allocated * 2, (size_t) 16), sizeof *entries);
+                        if (!ne) {
+                                store_entry_done(&e);
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        entries = ne;
                 }
-                entries = ne;
                 entries[n++] = e;
         }
         /* readdir(3) failed part-way (EIO, an NFS server's ESTALE): the same. */

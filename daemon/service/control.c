@@ -180,6 +180,15 @@ int control_send(ControlConnection *c, struct json_object *o) {
                 json_object_put(o);
                 return -ENOMEM;
         }
+        if (strlen(text) >= CONTROL_OUTPUT_MAX_BYTES) {
+                /* An answer the connection could never hold (List of thousands of backups): said, not dropped. */
+                char msg[160];
+
+                snprintf(msg, sizeof msg, "the answer is %zu bytes, more than the control socket's limit of %u",
+                         strlen(text), (unsigned) CONTROL_OUTPUT_MAX_BYTES);
+                json_object_put(o);
+                return control_send_error(c, "too_large", msg);
+        }
         r = queue(c, text, strlen(text));
         if (r >= 0)
                 r = queue(c, "\n", 1);

@@ -212,6 +212,44 @@ for i in range(200):
 PY
 check "a flood of 200 refused connections: each was refused" test $? -eq 0
 
+# More backups than one answer of the socket holds (10,000 with their
+# sidecars, about 5 MB of List): the daemon answers too_large (it closed
+# the connection without a word), and etcd-backupctl list reads the
+# directory instead, saying so.
+real=$(ls "$T/b" | grep '\.db\.zst$' | head -1)
+python3 - "$T/b" "$real" <<'PY'
+import json, os, re, sys
+d, real = sys.argv[1], sys.argv[2]
+sc = json.load(open(os.path.join(d, real + ".json")))
+for i in range(1, 10001):
+    name = re.sub(r"^etcd-[0-9a-f]{16}-(.*)-r[0-9]+(\..*)$", r"etcd-00000000000000ab-\1-r%d\2" % i, real)
+    open(os.path.join(d, name), "wb").close()
+    sc["name"] = name
+    with open(os.path.join(d, name + ".json"), "w") as f:
+        json.dump(sc, f)
+PY
+answer=$(python3 - "$sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(30); s.connect(sys.argv[1])
+s.sendall(b'{"method":"List"}\n')
+got = b""
+while not got.endswith(b"\n"):
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+print(got.decode()[:300])
+PY
+2>&1)
+check "10,000 backups: List answers too_large ($answer)" jq_true '.error == "too_large"' "$answer"
+jq_true '.error == "too_large"' "$answer" || tail -5 "$T/daemon.log" | sed 's/^/# /'
+out=$("${BCTL[@]}" list 2>&1); rc=$?
+check "10,000 backups: list reads the directory instead (exit $rc), saying so" \
+  test $rc -eq 0 -a -n "$(grep -x "etcd-backupctl: the daemon's listing is too large for its socket; reading the backup directory" <<<"$out")"
+check "... and lists them all" test "$(grep -c 'etcd-00000000000000ab-' <<<"$out")" = 10000
+check "... the daemon still answers" quiet "${BCTL[@]}" status
+find "$T/b" -name 'etcd-00000000000000ab-*' -delete
+
 kill -TERM "$dpid"; wait "$SA" 2>/dev/null
 check "daemon exits on SIGTERM" test ! -e "/proc/$dpid"
 one_by_one=$(grep -c "access denied to uid 65534" "$T/daemon.log")
