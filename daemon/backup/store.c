@@ -273,27 +273,33 @@ int store_open(const char *path, bool create, Store **ret, char **ret_error) {
         int r;
 
         if (create) {
-                _cleanup_free_ char *parent = strdup(path);
-                char *slash;
-                if (!parent)
+                _cleanup_free_ char *p = strdup(path);
+                if (!p)
                         return -ENOMEM;
-                slash = strrchr(parent, '/');
-                if (slash && slash != parent) {
-                        *slash = '\0';
-                        r = mkdir_p(parent, 0755);
-                        if (r < 0)
-                                return asprintf(ret_error, "cannot create %s: %s", parent, strerror(-r)), r;
+                /* Each directory made (the missing parents 0755, the last 0700), its name durable in its parent
+                 * before any backup in it counts. */
+                for (char *c = p + 1;; c++) {
+                        bool last = *c == '\0';
+
+                        if (!last && *c != '/')
+                                continue;
+                        *c = '\0';
+                        if (mkdir(p, last ? 0700 : 0755) >= 0) {
+                                _cleanup_free_ char *up = strrchr(p, '/') == p ? strdup("/") :
+                                                          strndup(p, (size_t) (strrchr(p, '/') - p));
+                                if (!up)
+                                        return -ENOMEM;
+                                r = fsync_directory(up);
+                                if (r < 0)
+                                        return asprintf(ret_error, "cannot sync %s after creating %s in it: %s", up,
+                                                        p, strerror(-r)), r;
+                        } else if (errno != EEXIST)
+                                return r = -errno, asprintf(ret_error, "cannot create %s%s: %s", last ?
+                                                            "backup directory " : "", p, strerror(errno)), r;
+                        if (last)
+                                break;
+                        *c = '/';
                 }
-                if (mkdir(path, 0700) >= 0) {
-                        /* Its name durable before any backup in it counts. */
-                        const char *up = slash && slash != parent ? parent : "/";
-                        r = fsync_directory(up);
-                        if (r < 0)
-                                return asprintf(ret_error, "cannot sync %s after creating %s in it: %s", up, path,
-                                                strerror(-r)), r;
-                } else if (errno != EEXIST)
-                        return r = -errno, asprintf(ret_error, "cannot create backup directory %s: %s", path,
-                                                    strerror(errno)), r;
         }
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)

@@ -164,6 +164,28 @@ static void test_publish_list_remove(void) {
         /* The new directory's name is durable before a backup in it counts. */
         check_int_eq(n_synced, 1);
         check_str_eq(synced[0], dir);
+        /* So are the parents it makes, each in its own parent (outermost first). */
+        {
+                _cleanup_(store_freep) Store *deep = NULL;
+                _cleanup_free_ char *path = NULL, *x = NULL, *y = NULL;
+                struct stat st;
+
+                check(asprintf(&path, "%s/x/y/backups", dir) > 0);
+                check(asprintf(&x, "%s/x", dir) > 0);
+                check(asprintf(&y, "%s/x/y", dir) > 0);
+                n_synced = 0;
+                check(store_open(path, true, &deep, &error) == 0);
+                check_int_eq(n_synced, 3);
+                check_str_eq(synced[0], dir);
+                check_str_eq(synced[1], x);
+                check_str_eq(synced[2], y);
+                check(stat(y, &st) == 0 && (st.st_mode & 0777) == 0755);
+                check(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
+                store_free(TAKE_PTR(deep));
+                n_synced = 0;
+                check(store_open(path, true, &deep, &error) == 0);      /* all there: nothing made, nothing synced */
+                check_int_eq(n_synced, 0);
+        }
         for (int i = 0; i < 3; i++) {
                 _cleanup_(sidecar_done) Sidecar sc = {};
                 _cleanup_free_ char *name = NULL;
