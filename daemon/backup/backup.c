@@ -757,7 +757,8 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                 };
         }
         /* Nothing is removed while one is named later than now (retention_find_future()). */
-        future = retention_find_future(items, m, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
+        future = retention_policy_is_disabled(&c->retention) ? NULL :
+                 retention_find_future(items, m, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
         if (future) {
                 char when[FORMAT_COMPACT_MAX], now[FORMAT_COMPACT_MAX];
 

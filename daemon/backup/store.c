@@ -588,7 +588,14 @@ int store_list(Store *s, StoreEntry **ret, size_t *ret_n) {
 
                 if (store_name_parse(de->d_name, &e.parsed) < 0)
                         continue;
-                if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                /* Gone since readdir(3): not there. Any other failure: the listing would miss a backup. */
+                if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                if (!S_ISREG(st.st_mode))
                         continue;
                 /* A part of the directory is no listing of it: "latest" or retention would plan over it. */
                 if (n >= STORE_MAX_ENTRIES) {

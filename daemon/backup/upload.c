@@ -137,13 +137,15 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         }
         if (n == 0)
                 return 0;
+        /* The uploads went well: a warning, not an upload failure (lasting as long as that name does). */
         future = retention_find_future(items, n, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
         if (future) {
                 char when[FORMAT_COMPACT_MAX];
-                return free_and_format(&rep->error, "remote retention on %s: nothing deleted: %s is named %s, later "
-                                       "than now: the clock was set back since, or was ahead when it was taken",
-                                       s->u->url, future->name,
-                                       format_compact_utc(when, sizeof when, future->created_usec)), -ERANGE;
+                append_format(&rep->warning, "remote retention on %s: nothing deleted: %s is named %s, later than "
+                              "now: the clock was set back since, or was ahead when it was taken; it resumes once "
+                              "the clock passes that time, or once that backup is deleted from the store", s->u->url,
+                              future->name, format_compact_utc(when, sizeof when, future->created_usec));
+                return 0;
         }
         r = retention_plan(p, zone, items, n);
         if (r < 0)

@@ -58,11 +58,19 @@ static void reply_status(Manager *m, ControlConnection *c) {
 }
 
 static void reply_list(Manager *m, ControlConnection *c) {
-        struct json_object *o = json_object_new_object();
+        _cleanup_free_ char *error = NULL;
+        struct json_object *o;
+        int r;
 
+        /* A directory that cannot be read whole is said, not answered with the listing before. */
+        r = manager_listing_refresh(m, &error);
+        if (r < 0) {
+                control_send_error(c, "failed", error ? error : strerror(-r));
+                return;
+        }
+        o = json_object_new_object();
         if (!o)
                 return;
-        manager_listing_refresh(m);
         json_object_object_add(o, "backups", m->listing ? json_object_get(m->listing) : json_object_new_array());
         control_send(c, o);
 }

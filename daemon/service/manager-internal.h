@@ -124,8 +124,9 @@ void manager_listing_remove(Manager *m, char **names);
  * *ret_error naming the holder, when another process took it there. */
 int manager_relock(Manager *m, char **ret_error);
 
-/* Read the listing again when the directory may have changed since. */
-void manager_listing_refresh(Manager *m);
+/* Read the listing again when the directory may have changed since. 0, or
+ * -errno with *ret_error saying why (the listing then stays as it was). */
+int manager_listing_refresh(Manager *m, char **ret_error);
 
 /* The control socket's callbacks, with m as their userdata. */
 /* Log the refusals counted and not yet logged, if any. */

@@ -351,8 +351,8 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 /* The listing List answers from, read from the directory again; *ret_e
  * and *ret_n (optional) get the entries. On failure the listing is empty
- * (at start) or stays as it was. */
-static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n) {
+ * (at start) or stays as it was, and *ret_error (optional) says why. */
+static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n, char **ret_error) {
         _cleanup_(store_freep) Store *s = NULL;
         _cleanup_free_ char *error = NULL;
         struct json_object *l;
@@ -360,14 +360,26 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n) {
         struct stat st;
         bool have_mtime;
         size_t n = 0;
+        int r;
 
         if (!m->listing)
                 m->listing = json_object_new_array();
         /* The mtime before the read: a change while it reads makes the
          * next List read again. */
         have_mtime = stat(m->config->storage.directory, &st) >= 0;
-        if (store_open(m->config->storage.directory, false, &s, &error) < 0 || store_list(s, &e, &n) < 0)
-                return -EIO;
+        r = store_open(m->config->storage.directory, false, &s, &error);
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = error ? TAKE_PTR(error) : strdup(strerror(-r));
+                return r;
+        }
+        r = store_list(s, &e, &n);
+        if (r < 0) {
+                if (ret_error && asprintf(ret_error, "cannot list %s: %s", m->config->storage.directory,
+                                          store_list_error(r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
         l = json_object_new_array();
         for (size_t i = 0; l && i < n; i++)
                 json_object_array_add(l, store_entry_to_json(&e[i]));
@@ -391,13 +403,13 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n) {
         return 0;
 }
 
-void manager_listing_refresh(Manager *m) {
+int manager_listing_refresh(Manager *m, char **ret_error) {
         struct stat st;
 
         if (m->listing && m->listing_settled && stat(m->config->storage.directory, &st) >= 0 &&
             st.st_mtim.tv_sec == m->listing_mtime.tv_sec && st.st_mtim.tv_nsec == m->listing_mtime.tv_nsec)
-                return;
-        (void) listing_read(m, NULL, NULL);
+                return 0;
+        return listing_read(m, NULL, NULL, ret_error);
 }
 
 void manager_listing_remove(Manager *m, char **names) {
@@ -460,7 +472,7 @@ static void job_succeeded(Manager *m) {
 
         /* Too many pruned to be named: the listing is read again, the new
          * backup with it; otherwise it is brought up to date in place. */
-        if (r->pruned_more == 0 || listing_read(m, NULL, NULL) < 0) {
+        if (r->pruned_more == 0 || listing_read(m, NULL, NULL, NULL) < 0) {
                 manager_listing_remove(m, r->pruned);
                 listing_add(m, &r->sidecar);
         }
@@ -928,7 +940,7 @@ static void load_last(Manager *m) {
         StoreEntry *e = NULL;
         size_t n = 0;
 
-        if (listing_read(m, &e, &n) < 0)
+        if (listing_read(m, &e, &n, NULL) < 0)
                 return;
         if (n > 0)
                 m->newest_backup_usec = e[0].parsed.created_usec;

@@ -172,6 +172,11 @@ done
 # the stop's SIGTERM (blocked by the runbook) reaches only the main process.
 check "restore@: SendSIGKILL=no, KillMode=mixed, TimeoutStopUSec=30min" \
   test "$(prop etcd-backupd-restore@1.service SendSIGKILL) $(prop etcd-backupd-restore@1.service KillMode) $(prop etcd-backupd-restore@1.service TimeoutStopUSec)" = "no mixed 30min"
+# The service's stop reaches the daemon alone, which ends its worker and
+# logs the backup as cancelled (signalled by systemd too, the worker could end
+# first and the stop read as a failed backup).
+check "etcd-backupd.service: KillMode=mixed, TimeoutStopUSec=30s" \
+  test "$(prop etcd-backupd.service KillMode) $(prop etcd-backupd.service TimeoutStopUSec)" = "mixed 30s"
 ct_stderr systemd-analyze verify "${UNITS[@]/#//e2e/dest${UNITDIR#"$D"}/}" > "$T/verify.txt" 2>&1
 rc=$?
 check "systemd-analyze verify: clean on every installed unit" test "$rc" = 0 -a ! -s "$T/verify.txt"

@@ -170,6 +170,7 @@ static void test_publish_list_remove(void) {
                 _cleanup_free_ char *path = NULL, *x = NULL, *y = NULL;
                 struct stat st;
 
+                umask(022);
                 check(asprintf(&path, "%s/x/y/backups", dir) > 0);
                 check(asprintf(&x, "%s/x", dir) > 0);
                 check(asprintf(&y, "%s/x/y", dir) > 0);
