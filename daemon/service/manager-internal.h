@@ -51,6 +51,7 @@ struct Manager {
         BackupPhase phase;
         uint64_t bytes, total;
         uint64_t job_start_usec;
+        uint64_t progress_usec;         /* CLOCK_MONOTONIC: the worker's last progress line (or its start) */
         uint64_t status_sent_usec;
 
         /* The last outcome. */

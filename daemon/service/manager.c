@@ -291,6 +291,7 @@ static void handle_line(Manager *m, const char *line, size_t n) {
                 return;
         }
         if (msg.type == WORKER_MESSAGE_PROGRESS) {
+                m->progress_usec = now_usec(CLOCK_MONOTONIC);
                 m->phase = msg.phase;
                 m->bytes = msg.bytes;
                 m->total = msg.total;
@@ -661,7 +662,7 @@ int manager_start_job(Manager *m, const char *reason) {
         m->state = MANAGER_RUNNING;
         m->phase = BACKUP_PHASE_CONNECT;
         m->bytes = m->total = 0;
-        m->job_start_usec = now_usec(CLOCK_MONOTONIC);
+        m->job_start_usec = m->progress_usec = now_usec(CLOCK_MONOTONIC);
         log_info("backup started (%s), worker pid %d", reason, (int) m->worker_pid);
         update_status(m);
         return 0;
@@ -681,7 +682,16 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         /* Re-arm from the planned elapse first, so a long job never shifts the schedule. */
         arm_timer(m, planned);
         if (m->state == MANAGER_RUNNING) {
-                log_warning("scheduled backup skipped: the previous one is still running");
+                /* How long, and whether it still moves: a worker stuck in I/O shows here. */
+                char ran[FORMAT_DURATION_MAX], quiet[FORMAT_DURATION_MAX];
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+                log_warning("scheduled backup skipped: the previous one is still running (worker pid %d, for %s, "
+                            "phase %s, its last progress %s ago)", (int) m->worker_pid,
+                            format_duration(ran, sizeof ran, (now - m->job_start_usec) / USEC_PER_SEC * USEC_PER_SEC),
+                            backup_phase_to_string(m->phase),
+                            format_duration(quiet, sizeof quiet,
+                                            (now - m->progress_usec) / USEC_PER_SEC * USEC_PER_SEC));
                 return 0;
         }
         m->attempt = 0;

@@ -52,6 +52,22 @@ check "timer: backups keep coming (5 within 12 s)" wait_count "$T/daemon.log" ' 
 n=$(grep -c ' ok, rev ' "$T/daemon.log")
 check "timer: at least 5 backups ($n)" test "$n" -ge 5
 check "retention: backups pruned to keep_last = 3" test "$(backups "$T/b")" -le 4
+# A worker that stops moving (stopped here, as one stuck in I/O would be):
+# the runs skipped meanwhile name it, how long it has run and since when it
+# has not moved.
+stopped=""
+for _ in $(seq 1 200); do
+  w=$(pgrep -P "$DPID" | head -1)
+  if [[ -n $w ]] && kill -STOP "$w" 2>/dev/null; then stopped=$w; break; fi
+  sleep 0.05
+done
+if [[ -n $stopped ]]; then
+  check "a stopped worker: the skipped run names it, how long it ran, its last progress" wait_for "$T/daemon.log" \
+    "scheduled backup skipped: the previous one is still running \(worker pid $stopped, for [^,]+, phase [a-z]+, its last progress [^)]+ ago\)" 10
+  kill -CONT "$stopped"
+else
+  not_ok "a stopped worker: never caught one running"
+fi
 check "retention: prune entries logged" grep -q '^etcd-backupd: Pruned etcd-' "$T/daemon.log"
 check "STATUS after a backup: Idle. Last backup HH:MM:SS ok, rev N, size. Next …" \
   grep -qE '^STATUS=Idle\. Last backup [0-9]{2}:[0-9]{2}:[0-9]{2} ok, rev [0-9]+, [0-9.]+ [KMG]?i?B\. Next ' "$T/notify.log"
