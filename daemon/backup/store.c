@@ -273,7 +273,11 @@ int store_open(const char *path, bool create, Store **ret, char **ret_error) {
         int r;
 
         if (create) {
-                _cleanup_free_ char *p = strdup(path);
+                _cleanup_free_ char *p = NULL;
+
+                if (path[0] != '/')     /* the configuration's are absolute; the walk below needs it */
+                        return asprintf(ret_error, "backup directory %s is not an absolute path", path), -EINVAL;
+                p = strdup(path);
                 if (!p)
                         return -ENOMEM;
                 /* Each directory made (the missing parents 0755, the last 0700), its name durable in its parent

@@ -540,20 +540,26 @@ void manager_job_failed(Manager *m, const char *error, bool etcd_unreachable) {
 static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Manager *m = userdata;
         char error[256];
+        bool cut_by_stop;
 
         (void) drain_worker(m);
-        if (m->state == MANAGER_STOPPING && !m->have_result && si->si_code != CLD_EXITED &&
-            (si->si_status == SIGTERM || si->si_status == SIGKILL)) {
+        cut_by_stop = m->state == MANAGER_STOPPING && si->si_code != CLD_EXITED &&
+                      (si->si_status == SIGTERM || si->si_status == SIGKILL);
+        if (cut_by_stop && !m->have_result) {
                 /* Cut short by this stop (SIGTERM, then SIGKILL): no failed attempt in the journal, the count or
-                 * the metrics, which keep the last finished one. */
-                log_warning("Backup cancelled: etcd-backupd is stopping (the worker ended by SIG%s before it "
-                            "reported)", sigabbrev_np(si->si_status));
+                 * the metrics, which keep the last finished one. From retention on, the backup was published. */
+                bool published = m->phase >= BACKUP_PHASE_RETENTION;
+
+                log_warning("Backup %s: etcd-backupd is stopping (the worker ended by SIG%s before it reported)",
+                            published ? "published, its retention or upload cut short" : "cancelled",
+                            sigabbrev_np(si->si_status));
                 if (m->n_subscribers > 0) {
                         struct json_object *o = json_object_new_object();
                         if (o) {
                                 json_object_object_add(o, "error", json_object_new_string("busy"));
-                                json_object_object_add(o, "message", json_object_new_string(
-                                        "the daemon is stopping: the backup was cancelled"));
+                                json_object_object_add(o, "message", json_object_new_string(published ?
+                                        "the daemon is stopping: the backup was published, its retention or upload "
+                                        "cut short" : "the daemon is stopping: the backup was cancelled"));
                         }
                         finish_subscribers(m, o);
                 }
@@ -562,7 +568,8 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 return sd_event_exit(m->event, 0);
         }
         m->last_attempt_usec = now_usec(CLOCK_REALTIME);
-        if (m->have_result && m->result.ok && si->si_code == CLD_EXITED && si->si_status == 0)
+        /* A result sent, then the stop's signal before the worker's exit: the backup is what it reported. */
+        if (m->have_result && m->result.ok && ((si->si_code == CLD_EXITED && si->si_status == 0) || cut_by_stop))
                 job_succeeded(m);
         else {
                 if (m->have_result && !m->result.ok)
