@@ -289,8 +289,8 @@ int store_open(const char *path, bool create, Store **ret, char **ret_error) {
                                 continue;
                         *c = '\0';
                         if (mkdir(p, last ? 0700 : 0755) >= 0) {
-                                _cleanup_free_ char *up = strrchr(p, '/') == p ? strdup("/") :
-                                                          strndup(p, (size_t) (strrchr(p, '/') - p));
+                                const char *slash = strrchr(p, '/');
+                                _cleanup_free_ char *up = slash == p ? strdup("/") : strndup(p, (size_t) (slash - p));
                                 if (!up)
                                         return -ENOMEM;
                                 r = fsync_directory(up);

@@ -223,10 +223,14 @@ char *retention_reasons_to_string(unsigned reasons, char *buf, size_t n) {
         return buf;
 }
 
+bool retention_is_future(uint64_t created_usec, uint64_t now_usec, uint64_t slack_usec) {
+        return created_usec > now_usec && created_usec - now_usec > slack_usec;
+}
+
 const RetentionItem *retention_find_future(const RetentionItem *items, size_t n, uint64_t now_usec,
                                            uint64_t slack_usec) {
         for (size_t i = 0; i < n; i++)
-                if (items[i].created_usec > now_usec && items[i].created_usec - now_usec > slack_usec)
+                if (retention_is_future(items[i].created_usec, now_usec, slack_usec))
                         return items + i;
         return NULL;
 }

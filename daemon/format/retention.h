@@ -88,6 +88,9 @@ int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *it
 const RetentionItem *retention_find_future(const RetentionItem *items, size_t n, uint64_t now_usec,
                                            uint64_t slack_usec);
 
+/* Whether a backup created at created_usec lies more than slack_usec after now_usec. */
+bool retention_is_future(uint64_t created_usec, uint64_t now_usec, uint64_t slack_usec);
+
 /* How far ahead of the clock a name may be before retention stops (an NTP
  * step back). */
 #define RETENTION_FUTURE_SLACK_USEC (UINT64_C(10) * 60 * 1000000)

@@ -834,7 +834,7 @@ static int clock_watch_add(Manager *m) {
 static bool missed_run(Manager *m) {
         uint64_t now = now_usec(CLOCK_REALTIME);
 
-        if (m->newest_backup_usec > now && m->newest_backup_usec - now > RETENTION_FUTURE_SLACK_USEC)
+        if (retention_is_future(m->newest_backup_usec, now, RETENTION_FUTURE_SLACK_USEC))
                 return true;
         return schedule_missed(m->config->schedule.calendar_spec, m->config->zone, m->newest_backup_usec, now);
 }
