@@ -190,7 +190,7 @@ worker=""
 for _ in $(seq 1 3); do
   wait_until 20 more 'worker pid' "$(count 'worker pid')" || break
   worker=$(grep -o 'worker pid [0-9]*' "$T/daemon.log" | tail -1 | grep -o '[0-9]*$')
-  wait_streaming "$worker" && kill -STOP "$worker" 2>/dev/null && break
+  wait_streaming "$worker" && stop_running "$worker" && break
   worker=""
 done
 if [[ -n $worker ]]; then

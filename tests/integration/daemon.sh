@@ -54,19 +54,11 @@ check "timer: at least 5 backups ($n)" test "$n" -ge 5
 check "retention: backups pruned to keep_last = 3" test "$(backups "$T/b")" -le 4
 # A worker that stops moving (stopped here, as one stuck in I/O would be):
 # the runs skipped meanwhile name it, how long it has run and since when it
-# has not moved. A worker that has already exited (a zombie the daemon has
-# not reaped yet) takes SIGSTOP too, so only one seen stopped counts.
-proc_state() { awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null; }
+# has not moved.
 stopped=""
 for _ in $(seq 1 200); do
   w=$(pgrep -P "$DPID" | head -1)
-  if [[ -n $w ]] && kill -STOP "$w" 2>/dev/null; then
-    for _ in $(seq 1 20); do
-      case $(proc_state "$w") in T|t) stopped=$w; break ;; Z|X|"") break ;; esac
-      sleep 0.1
-    done
-    [[ -n $stopped ]] && break
-  fi
+  if [[ -n $w ]] && stop_running "$w"; then stopped=$w; break; fi
   sleep 0.05
 done
 if [[ -n $stopped ]]; then

@@ -126,6 +126,21 @@ wait_streaming() {
   return 1
 }
 
+# stop_running PID: SIGSTOP, and wait (up to 2 s) until PID is seen stopped.
+# Fails when it has exited (a zombie not yet reaped takes the signal too) or
+# is not seen stopped in time (then it is let go).
+stop_running() {
+  local state
+  kill -STOP "$1" 2>/dev/null || return 1
+  for _ in $(seq 1 20); do
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+    case $state in T|t) return 0 ;; Z|X|"") return 1 ;; esac
+    sleep 0.1
+  done
+  kill -CONT "$1" 2>/dev/null
+  return 1
+}
+
 # A listing of the backup directory: names, sizes and checksums.
 # The lock file (.lock, holding the PID of the instance that has the
 # directory) is not part of it.
