@@ -26,6 +26,7 @@
 #include "backup/age-keyfile.h"
 #include "etcd/etcd.h"
 #include "format/mvcc.h"
+#include "format/retention.h"
 #include "restore/internal.h"
 #include "restore/manifest.h"
 #include "restore/proof.h"
@@ -465,6 +466,19 @@ static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
                                p->parent_dir), -EUCLEAN;
 }
 
+static int refuse_future_latest(const RestorePlan *p, uint64_t created_usec, char **ret_error) {
+        char when[FORMAT_COMPACT_MAX], now[FORMAT_COMPACT_MAX];
+        uint64_t t = now_usec(CLOCK_REALTIME);
+
+        if (!retention_is_future(created_usec, t, RETENTION_FUTURE_SLACK_USEC))
+                return 0;
+        return free_and_format(ret_error, "\"latest\" would be %s, which is named %s, later than now (%s): the clock "
+                               "was set back since, or was ahead when it was taken, so the newest name may not be the "
+                               "newest data. Name the backup to restore (etcd-backupctl list shows each with its "
+                               "revision)", path_basename(p->backup_path), format_compact_utc(when, sizeof when,
+                               created_usec), format_compact_utc(now, sizeof now, t)), -ERANGE;
+}
+
 static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, char **ret_error) {
         _cleanup_free_ char *sidecar_name = NULL, *dir = NULL;
         _cleanup_close_ int dir_fd = -EBADF, sidecar_fd = -EBADF;
@@ -489,6 +503,7 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
                 /* The newest with a sidecar; the plan names the newer ones
                  * passed over, so that the operator sees them. */
                 size_t skipped = 0;
+                uint64_t chosen_usec = 0;
                 for (size_t i = 0; i < n_entries && !p->backup_path; i++)
                         if (e[i].has_sidecar) {
                                 p->backup_path = path_join(c->storage.directory, e[i].name);
@@ -496,18 +511,26 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
                                         store_entries_free(e, n_entries);
                                         return -ENOMEM;
                                 }
+                                chosen_usec = e[i].parsed.created_usec;
                         } else if (++skipped <= PLAN_PASSED_OVER_NAMED)
                                 append_format(&p->passed_over, "%s (%s%s)", e[i].name,
                                               e[i].sidecar_problem ? "sidecar unusable: " : "no sidecar",
                                               e[i].sidecar_problem ? e[i].sidecar_problem : "");
                 if (skipped > PLAN_PASSED_OVER_NAMED)
                         append_format(&p->passed_over, "and %zu more", skipped - PLAN_PASSED_OVER_NAMED);
-                store_entries_free(e, n_entries);
-                if (!p->backup_path)
+                if (!p->backup_path) {
+                        store_entries_free(e, n_entries);
                         return free_and_format(ret_error, "no backup with a sidecar in %s%s%s", c->storage.directory,
                                                p->passed_over ? "; passed over: " : "",
                                                p->passed_over ? p->passed_over : ""),
                                -ENOENT;
+                }
+                /* Newest by name is newest taken only while the clock went forward: a name later than now
+                 * (the clock set back since, or ahead then) leaves "latest" to the operator. */
+                store_entries_free(e, n_entries);
+                r = refuse_future_latest(p, chosen_usec, ret_error);
+                if (r < 0)
+                        return r;
         } else if (backup[0] == '/')
                 p->backup_path = strdup(backup);
         else {

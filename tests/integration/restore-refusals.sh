@@ -159,6 +159,17 @@ check "latest, newer backups without a usable sidecar: the plan names them, with
   "\"latest\" is the newest backup with a sidecar, newer ones passed over: $newer2 (sidecar unusable: is not a valid sidecar: name missing or invalid); $newer1 (no sidecar)" <<<"$out"
 check "latest, newer backups without a usable sidecar: nothing touched" unchanged
 rm "$bdir/$newer1" "$bdir/$newer2" "$bdir/$newer2.json"
+# A backup named later than now (the clock set back since it was taken, or
+# ahead then): the newest name may not be the newest data, so "latest" is
+# refused; that backup by its name is planned.
+cp "$backup" "$bdir/$newer1"; jq --arg n "$newer1" '.name = $n' "$backup.json" > "$bdir/$newer1.json"
+refused "latest named later than now" \
+  "\"latest\" would be $newer1, which is named 29990101T000000Z, later than now (" 1 \
+  "$C" restore latest --dry-run --socket "$SOCK"
+out=$("$C" restore "$newer1" --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "a backup named later than now, by its name: planned (exit $rc)" \
+  test $rc -eq 0 -a -n "$(grep -F "1. verify: $newer1 decompressed" <<<"$out")"
+rm "$bdir/$newer1" "$bdir/$newer1.json"
 
 # ---- where the restore would go ----------------------------------------------------
 # The manifests dir and the data dir in one directory (/srv/k8s/manifests,
