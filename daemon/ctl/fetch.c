@@ -26,10 +26,12 @@
 #include "backup/s3.h"
 #include "backup/store.h"
 #include "config/config.h"
+#include "format/retention.h"
 #include "ctl/fetch.h"
 #include "util/io.h"
 #include "util/macro.h"
 #include "util/str.h"
+#include "util/time.h"
 
 /* Sidecars fetched for "latest" before it gives up on the ones it cannot
  * take, and newer backups passed over named in the message. */
@@ -358,6 +360,18 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                         fprintf(stderr, "etcd-backupctl fetch: no backup with a usable sidecar at %s (%zu backups "
                                 "there%s%s%s)\n", c->upload.url, n_remotes, passed_over ? "; passed over: " : "",
                                 passed_over ?: "", n_sidecars > FETCH_SIDECARS_MAX ? "; gave up after 20 sidecars" : "");
+                return EXIT_FAILURE;
+        }
+        /* As a restore's "latest": a name later than now (the clock set back since, or ahead then) may not be
+         * the newest data. */
+        if (streq(what, "latest") &&
+            retention_is_future(rm->parsed.created_usec, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC)) {
+                char when[FORMAT_COMPACT_MAX], now[FORMAT_COMPACT_MAX];
+
+                fprintf(stderr, "etcd-backupctl fetch: \"latest\" would be %s, which is named %s, later than now "
+                        "(%s): the clock was set back since, or was ahead when it was taken, so the newest name may "
+                        "not be the newest data. Name the backup to fetch; nothing fetched\n", rm->name, format_compact_utc(when, sizeof when, rm->parsed.created_usec),
+                        format_compact_utc(now, sizeof now, now_usec(CLOCK_REALTIME)));
                 return EXIT_FAILURE;
         }
         if (passed_over)

@@ -33,6 +33,11 @@ s3() {
   curl -s --max-time 30 -X "$method" --aws-sigv4 'aws:amz:us-east-1:s3' --netrc-file "$S3_NETRC" \
     -H "x-amz-content-sha256: $EMPTY_SHA" "$@" "$S3_URL$path"
 }
+# s3_put FILE KEY: FILE's bytes as the object KEY in the bucket.
+s3_put() {
+  curl -s --max-time 30 -X PUT --aws-sigv4 'aws:amz:us-east-1:s3' --netrc-file "$S3_NETRC" \
+    -H "x-amz-content-sha256: $(sha256sum "$1" | cut -d' ' -f1)" --data-binary @"$1" "$S3_URL/$S3_BUCKET/$2" >/dev/null
+}
 # remote PREFIX: "key size" lines of a ListObjectsV2 listing.
 remote() {
   s3 GET "/$S3_BUCKET?list-type=2&prefix=$1%2F" | sed 's#<Contents>#\n#g' |
@@ -143,6 +148,19 @@ check "fetch NAME: byte-identical" cmp -s "$F/$(basename "$out2")" "$out2"
 "$ETCD_BACKUPCTL" -c "$T/good.conf" fetch latest --output "$F" >/dev/null 2>"$T/f3.err"; rc=$?
 check "fetch again: refused, exit 1 ($rc)" test $rc -eq 1
 check "fetch again: the file there is named" grep -qF "$F/$(basename "$out5") is there already; nothing fetched" "$T/f3.err"
+# A copy named later than now (the clock set back since, or ahead then):
+# "latest" is refused, as a restore's is.
+future=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-29990101T000000Z-/' <<<"$(basename "$out5")")
+jq --arg n "$future" '.name = $n' "$out5.json" > "$T/future.json"
+s3_put "$out5" "node1/$future"; s3_put "$T/future.json" "node1/$future.json"
+"$ETCD_BACKUPCTL" -c "$T/good.conf" fetch latest --output "$F" >/dev/null 2>"$T/f3b.err"; rc=$?
+check "fetch latest, the newest named later than now: refused, exit 1 ($rc)" test $rc -eq 1
+check "fetch latest, the newest named later than now: said, nothing fetched" grep -qF \
+  "\"latest\" would be $future, which is named 29990101T000000Z, later than now (" "$T/f3b.err"
+check "fetch latest, the newest named later than now: nothing left in DIR" test ! -e "$F/$future" -a ! -e "$F/$future.json"
+s3 DELETE "/$S3_BUCKET/node1/$future" >/dev/null; s3 DELETE "/$S3_BUCKET/node1/$future.json" >/dev/null
+check "the copy named later than now: removed from the store again" \
+  test "$(remote node1 | grep -c 29990101T000000Z)" -eq 0
 "$ETCD_BACKUPCTL" -c "$T/good.conf" fetch etcd-0000000000000001-20200101T000000Z-r1.db.gz.age --output "$F" \
   >/dev/null 2>"$T/f4.err"; rc=$?
 check "fetch a name not there: exit 1, said" \
@@ -152,9 +170,7 @@ check "fetch what is not a backup's name: usage error (exit $rc)" \
   bash -c "[[ $rc -eq 2 ]] && grep -qF '\"../../etc/passwd\" is not a backup'\''s name' '$T/f4b.err'"
 # The copy of out3 damaged there (same size): nothing is left in DIR.
 head -c "$(stat -c %s "$out3")" /dev/urandom > "$T/garbage"
-curl -s --max-time 30 -X PUT --aws-sigv4 'aws:amz:us-east-1:s3' --netrc-file "$S3_NETRC" \
-  -H "x-amz-content-sha256: $(sha256sum "$T/garbage" | cut -d' ' -f1)" --data-binary @"$T/garbage" \
-  "$S3_URL/$S3_BUCKET/node1/$(basename "$out3")" >/dev/null
+s3_put "$T/garbage" "node1/$(basename "$out3")"
 "$ETCD_BACKUPCTL" -c "$T/good.conf" fetch "$(basename "$out3")" --output "$F" >/dev/null 2>"$T/f5.err"; rc=$?
 check "fetch a damaged copy: exit 1 ($rc)" test $rc -eq 1
 check "fetch a damaged copy: the SHA-256 that arrived and the sidecar's are named" \
