@@ -305,10 +305,11 @@ int inspect_verify_fd(int fd, int sidecar_fd, const char *sidecar_refused, const
         d->n_ids = n_ids;
         d->tmp_dir = decode_tmp_dir();
         {
-                /* A sidecar bounds the decompression: a bomb stops at its db_size. */
+                /* This file's sidecar bounds the decompression: a bomb stops at its db_size. Another backup's
+                 * says nothing of this one (verify_sidecar() refuses it by its name). */
                 _cleanup_(sidecar_done) Sidecar sc = {};
                 const char *why;
-                if (read_sidecar(&sidecar, &sc, &why) >= 0) {
+                if (read_sidecar(&sidecar, &sc, &why) >= 0 && streq(sc.name, path_basename(path))) {
                         d->max_db_size = sc.db_size;
                         d->hash_on_size = sc.file_size;
                 }

@@ -90,6 +90,16 @@ jq -c '.name = "../../etc/passwd"' "$g.json" > "$T/mis2/$gname.json"
 out=$("$C" verify "$T/mis2/$gname" 2>&1); rc=$?
 check "a sidecar naming ../../etc/passwd: verify exit 1 (rc $rc)" test $rc -eq 1
 check "a sidecar naming ../../etc/passwd: names both" grep -qF "sidecar names \"../../etc/passwd\", the file is $gname" <<<"$out"
+# Another backup's sidecar (a smaller db) beside it: its db_size does not
+# bound this file's decompression, and the verdict is the sidecar's name,
+# not damaged data.
+other=$(sed -E 's/-r[0-9]+\.db/-r1.db/' <<<"$gname")
+jq -c --arg n "$other" '.name = $n | .db_size = 4096' "$g.json" > "$T/mis2/$gname.json"
+out=$("$C" verify "$T/mis2/$gname" 2>&1); rc=$?
+check "another backup's sidecar: verify exit 1 (rc $rc)" test $rc -eq 1
+check "another backup's sidecar: the data decompresses and its trailer checks" \
+  bash -c 'grep -q "^ok   decompress" <<<"$1" && grep -q "^ok   sha256 trailer" <<<"$1"' _ "$out"
+check "another backup's sidecar: refused for its name" grep -qF "sidecar names \"$other\", the file is $gname" <<<"$out"
 jq -c '.compression = "zstd" | .encrypted = true' "$g.json" > "$T/mis2/$gname.json"
 out=$("$C" verify "$T/mis2/$gname" 2>&1); rc=$?
 check "a sidecar saying zstd and encrypted for plain gzip: verify exit 1 (rc $rc)" test $rc -eq 1
@@ -293,7 +303,8 @@ check "an encrypted backup is refused with exit 1 and a clear reason" \
 
 # ---- damage ------------------------------------------------------------------------
 # damaged NAME SOURCE: a copy of SOURCE (and its sidecar) under NAME.
-damaged() { cp "$2" "$T/d/$1"; cp "$2.json" "$T/d/$1.json"; }
+# damaged NAME FILE: a copy of FILE as $T/d/NAME, beside its sidecar (which names the copy).
+damaged() { cp "$2" "$T/d/$1"; jq -c --arg n "$1" '.name = $n' "$2.json" > "$T/d/$1.json"; }
 # verify_fails DESCRIPTION FILE PATTERN...: exit 1, and each pattern in the output.
 verify_fails() {
   local d=$1 f=$2 out rc p good=1; shift 2
