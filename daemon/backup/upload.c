@@ -132,8 +132,11 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                         continue;
                 if (asprintf(&sc, "%s" SIDECAR_SUFFIX, rs->items[i].name) < 0)
                         return -ENOMEM;
+                /* As locally: a backup without a sidecar is not planned over, and stays. */
+                if (!remote_find(rs, sc))
+                        continue;
                 items[n++] = (RetentionItem) { .name = rs->items[i].name, .created_usec = parsed.created_usec,
-                                               .verified = remote_find(rs, sc) != NULL };
+                                               .verified = true };
         }
         if (n == 0)
                 return 0;
@@ -154,7 +157,7 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         /* Names point into rs, which deletions below do not change. */
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *sc = NULL;
-                /* items[0] is the newest remote backup: never deleted. */
+                /* items[0] is the newest remote backup with a sidecar: never deleted. */
                 if (items[i].keep || i == 0 || local_has(local, n_local, items[i].name))
                         continue;
                 r = s3_delete(s, items[i].name, &rep->error);
@@ -162,11 +165,9 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                         return r;
                 if (asprintf(&sc, "%s" SIDECAR_SUFFIX, items[i].name) < 0)
                         return -ENOMEM;
-                if (remote_find(rs, sc)) {
-                        r = s3_delete(s, sc, &rep->error);
-                        if (r < 0)
-                                return r;
-                }
+                r = s3_delete(s, sc, &rep->error);
+                if (r < 0)
+                        return r;
                 r = strv_extend(&rep->deleted, items[i].name);
                 if (r < 0)
                         return r;

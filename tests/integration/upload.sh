@@ -252,6 +252,17 @@ check "6c: the oldest was uploaded" grep -q "node3/$b1 " <<<"$(remote node3)"
 check "6c: X, the third newest, stays on the store with its sidecar" \
   bash -c 'grep -q "node3/$1 " <<<"$2" && grep -q "node3/$1.json " <<<"$2"' _ "$x" "$(remote node3)"
 check "6c: nothing pruned from the store" bash -c '! grep -q "Pruned .* from " "$1"' _ "$T/r6c-3.err"
+# 6d. The oldest, without a sidecar, gone from the directory: on the store
+# it stays, as it would locally (retention plans over backups with a
+# sidecar only); X, with one, is pruned by keep_last = 1.
+r6c_conf "$T/r6c-keep1.conf" 1
+rm "$R/$b1"
+next_second; ctl put /r6c 3 >/dev/null
+timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6c-keep1.conf" >/dev/null 2>"$T/r6d.err"; rc=$?
+check "6d: --once exits 0 (rc $rc)" test $rc -eq 0
+check "6d: X, with its sidecar, pruned from the store" \
+  bash -c 'grep -qF "Pruned $1 from " "$2" && ! grep -q "node3/$1" <<<"$3"' _ "$x" "$T/r6d.err" "$(remote node3)"
+check "6d: the oldest, without a sidecar, stays on the store" grep -q "node3/$b1 " <<<"$(remote node3)"
 
 # 6e. Unfinished multipart uploads (an abort that failed or never ran, a
 # CreateMultipartUpload retried after its answer was lost) are aborted once
