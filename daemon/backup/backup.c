@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "format/age.h"
@@ -85,6 +86,47 @@ static int fail(BackupResult *result, int r, const char *fmt, ...) {
         return r;
 }
 
+/* storage.min_free while writing. The start's estimate (check_room()) can
+ * fall short: a db grown since etcd reported its size, an output much larger
+ * than the previous backup. Each writer looks at the file system every
+ * ROOM_CHECK_BYTES it writes and stops below storage.min_free, so that a
+ * backup never takes the room etcd may need beside it. */
+#define ROOM_CHECK_BYTES (UINT64_C(4) * 1024 * 1024)
+
+typedef struct RoomWatch {
+        uint64_t min_free;      /* 0: not watched */
+        uint64_t unchecked;     /* bytes written since the last look */
+        uint64_t avail;         /* what the look that stopped it found */
+        bool below;
+} RoomWatch;
+
+static int room_watch(RoomWatch *w, int fd, size_t n) {
+        struct statvfs sv;
+
+        w->unchecked += n;
+        if (w->min_free == 0 || w->unchecked < ROOM_CHECK_BYTES)
+                return 0;
+        w->unchecked = 0;
+        if (fstatvfs(fd, &sv) < 0)
+                return 0; /* the start's check stands; a write that fails says why */
+        w->avail = (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
+        if (w->avail >= w->min_free)
+                return 0;
+        w->below = true;
+        return -ENOSPC;
+}
+
+static int fail_room(BackupResult *result, const Config *c, const RoomWatch *w, const char *while_what) {
+        char avail[FORMAT_BYTES_MAX], min[FORMAT_BYTES_MAX], exact[48] = "";
+
+        format_bytes(avail, sizeof avail, w->avail);
+        format_bytes(min, sizeof min, c->storage.min_free_bytes);
+        if (streq(avail, min)) /* rounded alike: the bytes tell them apart */
+                snprintf(exact, sizeof exact, " (%" PRIu64 " bytes)", w->avail);
+        return fail(result, -ENOSPC, "free space in %s fell to %s%s while %s, below storage.min_free %s: stopped, "
+                    "so that the file system keeps that room", c->storage.directory, avail, exact, while_what, min);
+}
+
 /* The output chain: codec → SHA-256 of the file → the output file. */
 typedef struct Output {
         int fd;
@@ -93,6 +135,7 @@ typedef struct Output {
         uint64_t flushed;       /* bytes whose writeback has been started */
         bool writeback;         /* the stream has ended: start writeback as it is written */
         int write_error;        /* a write to fd failed: -errno */
+        RoomWatch room;
 } Output;
 
 /* Once etcd's stream has ended, start writing the output back every so many
@@ -109,6 +152,8 @@ static int on_output(const void *data, size_t n, void *userdata) {
         if (EVP_DigestUpdate(o->md, data, n) != 1)
                 return -EIO;
         r = loop_write(o->fd, data, n);
+        if (r >= 0)
+                r = room_watch(&o->room, o->fd, n);
         if (r < 0)
                 return o->write_error = r;
         o->size += n;
@@ -244,6 +289,7 @@ typedef struct Stream {
         uint64_t total;
         uint64_t next_report;
         int write_error;        /* a write to the spool failed: -errno */
+        RoomWatch room;
 } Stream;
 
 static int on_stream_data(const void *data, size_t n, void *userdata) {
@@ -252,6 +298,8 @@ static int on_stream_data(const void *data, size_t n, void *userdata) {
         int r;
 
         r = loop_write(st->spool->fd, data, n);
+        if (r >= 0)
+                r = room_watch(&st->room, st->spool->fd, n);
         if (r < 0)
                 return st->write_error = r;
         /* Hashed here, while the message is in the cache: the stream thread
@@ -397,7 +445,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         uint64_t start = now_usec(CLOCK_MONOTONIC), created = now_usec(CLOCK_REALTIME);
         uint64_t avail = 0, stream_start, stream_usec, db_size = 0;
         char buf1[FORMAT_BYTES_MAX], buf2[FORMAT_BYTES_MAX];
-        Output out = {};
+        Output out = { .room.min_free = c->storage.min_free_bytes };
         Spool spool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
         _cleanup_(age_encryptor_freep) AgeEncryptor *enc = NULL;
         _cleanup_free_ AgeRecipient *recipients = NULL;
@@ -405,7 +453,8 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         /* Without compression or encryption the spool is the backup: it is
          * published as it is, not copied. */
         bool direct = c->storage.compression == CODEC_NONE && !encrypted;
-        Stream stream = { .spool = &spool, .progress = progress, .userdata = userdata };
+        Stream stream = { .spool = &spool, .progress = progress, .userdata = userdata,
+                          .room.min_free = c->storage.min_free_bytes };
         pthread_t thread;
         bool thread_started = false;
         int64_t revision = 0;
@@ -498,7 +547,9 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                           on_stream_data, &stream, &error);
         stream_usec = now_usec(CLOCK_MONOTONIC) - stream_start;
         if (r < 0) {
-                if (r == -ENOSPC || r == -EDQUOT)
+                if (stream.room.below)
+                        r = fail_room(result, c, &stream.room, "receiving the snapshot");
+                else if (r == -ENOSPC || r == -EDQUOT)
                         r = fail(result, r, "no space left in %s while receiving the snapshot", c->storage.directory);
                 else if (stream.write_error < 0)
                         r = fail(result, r, "cannot write the snapshot into %s: %s", c->storage.directory,
@@ -530,7 +581,9 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                 goto finish;
         }
         if (spool.error < 0) {
-                if (spool.error == -ENOSPC || spool.error == -EDQUOT)
+                if (out.room.below)
+                        r = fail_room(result, c, &out.room, "writing the backup");
+                else if (spool.error == -ENOSPC || spool.error == -EDQUOT)
                         r = fail(result, spool.error, "no space left in %s while writing the backup",
                                  c->storage.directory);
                 else if (out.write_error < 0 || spool.read_failed)
@@ -570,7 +623,8 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         if (enc) {
                 r = age_encryptor_finish(enc);
                 if (r < 0) {
-                        r = r == -ENOSPC || r == -EDQUOT
+                        r = out.room.below ? fail_room(result, c, &out.room, "writing the backup")
+                            : r == -ENOSPC || r == -EDQUOT
                                 ? fail(result, r, "no space left in %s while writing the backup", c->storage.directory)
                                 : fail(result, r, "encryption failed: %s", strerror(-r));
                         goto finish;

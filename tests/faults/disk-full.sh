@@ -78,5 +78,19 @@ check "db + previous backup > free: refused up front, naming what it needs" \
   grep -q 'not enough free space in .* needed (the .* database, .* as large as the previous backup' <<<"$err"
 check "db + previous backup > free: directory exactly as before" test "$(dir_state "$mnt")" = "$before"
 umount "$mnt"
+# Room at the start (the previous backup is small), not for what is then
+# written (the db, and an output as large): storage.min_free is watched
+# while writing, and the backup stops once the file system falls below it.
+mount -t tmpfs -o size=$((dbm * 2 + 4))m,mode=0700 tmpfs "$mnt"
+head -c 1000 /dev/urandom > "$mnt/etcd-0000000000000001-20200101T000000Z-r1.db"
+before=$(dir_state "$mnt")
+{ etcd_group; storage_group "$mnt" zstd 1 "${dbm}M"; } > "$T/c.conf"
+err=$("$ETCD_BACKUPD" --once -c "$T/c.conf" 2>&1 >/dev/null); rc=$?
+echo "# $((dbm * 2 + 4))M, storage.min_free ${dbm}M, previous backup 1000 bytes: $err"
+check "below storage.min_free while writing: exit 1 (got $rc)" test $rc -eq 1
+check "below storage.min_free while writing: stopped, saying so" grep -qE \
+  "free space in $mnt fell to [0-9.]+ [KMG]?i?B( \([0-9]+ bytes\))? while (receiving the snapshot|writing the backup), below storage.min_free $dbm\.0 MiB: stopped" <<<"$err"
+check "below storage.min_free while writing: directory exactly as before" test "$(dir_state "$mnt")" = "$before"
+umount "$mnt"
 check "some sizes were too small and some fitted" test $refused -gt 0 -a $fitted -gt 0
 finish
