@@ -94,8 +94,10 @@ check "two backup requests: one backup made for both" test "$("${BCTL[@]}" --jso
 # every turn of the loop: the daemon spun at a full core until the backup
 # ended). The result is followed by a Status answer on the same connection,
 # so any second copy of it would come before that.
-dpid=$(pgrep -P "$SA" -f etcd-backupd | head -1)
-[[ -n $dpid ]] || dpid=$SA
+# systemd-socket-activate (without --accept) execs the daemon in its own
+# process: SA is the daemon (its children are backup workers).
+dpid=$SA
+check "the activator is the daemon now" test "$(cat /proc/"$SA"/comm 2>/dev/null)" = etcd-backupd
 cat > "$T/dup.py" <<'PY'
 import json, os, signal, socket, sys, time
 sock, dpid, etcd = sys.argv[1], int(sys.argv[2]), [int(p) for p in sys.argv[3].split()]
@@ -139,8 +141,7 @@ check "Backup asked three times on one connection: one result (${results:-none})
 check "a client that joined and closed is let go: daemon CPU in 2 s ${spent:-?} ticks (< 40)" \
   test -n "$spent" -a "${spent:-99}" -lt 40
 
-dpid=$(pgrep -P "$SA" -f etcd-backupd | head -1)
-[[ -n $dpid ]] || dpid=$SA
+dpid=$SA
 fds_before=$(ls /proc/"$dpid"/fd | wc -l)
 
 send() { timeout 5 socat -t2 - UNIX-CONNECT:"$sock" 2>/dev/null; }
