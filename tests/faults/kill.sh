@@ -11,7 +11,7 @@ KILLS=${KILLS:-20}
 start_etcd
 load_random 150 1024
 { etcd_group; storage_group "$T/b" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; retry = { attempts = 0; backoff = \"1s\"; }; };"
   echo 'retention: { keep_last = 0; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/c.conf"
 
@@ -72,7 +72,7 @@ for i in $(seq 1 "$half"); do
 done
 
 "$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; kill_at_exit -9 "$DPID"
-for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
+check "the daemon's control socket is there" wait_until 30 test -S "$T/control.sock"
 for i in $(seq $((half + 1)) "$KILLS"); do
   sig=$([[ $((i % 2)) -eq 1 ]] && echo KILL || echo TERM)
   before=$(dir_state "$T/b"); sums=$(backup_sums)

@@ -31,7 +31,7 @@ conf() { # CALENDAR
   echo 'retention: { keep_last = 3; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
   echo "control: { socket = \"$sock\"; group = \"nogroup\"; backup_min_interval = \"1h\"; };"
 }
-conf '*-*-* 02:00:00' > "$T/c.conf"
+conf "*-*-* $DAILY" > "$T/c.conf"
 # The soft file limit systemd gives a service; hold.py raises its own.
 ulimit -Sn 1024
 daemon_start "$T/c.conf"
@@ -223,7 +223,7 @@ check "daemon CPU during the abuse: $(((cpu1 - cpu0) * 100 / tick / (t1 - t0 + 1
 
 # ---- out of descriptors ----
 
-conf '*-*-* 02:00:00' > "$T/c.conf"
+conf "*-*-* $DAILY" > "$T/c.conf"
 kill -HUP "$DPID"
 wait_until 10 more 'Reloaded ' 1
 base=$(ls "/proc/$DPID/fd" | wc -l)
@@ -261,7 +261,7 @@ chmod 0644 "$sockdir/stay.py"
 "${MEMBER[@]}" /usr/bin/python3 "$sockdir/stay.py" "$sock" > "$T/stay.out" 2>&1 &
 STAY=$!
 check "member: a connection held open after its answer" wait_until 20 grep -q answered "$T/stay.out"
-conf '*-*-* 02:00:00' | sed 's/group = "nogroup"/group = ""/' > "$T/c.conf"
+conf "*-*-* $DAILY" | sed 's/group = "nogroup"/group = ""/' > "$T/c.conf"
 kill -HUP "$DPID"
 check "reload to control.group = \"\": the member's connection is closed" wait_until 20 grep -q closed "$T/stay.out"
 wait "$STAY"
@@ -279,7 +279,7 @@ chmod 0777 "$sockdir"
 "${MEMBER[@]}" sh -c 'mv "$1/control.sock" "$1/control.sock.moved" && ln -s "$2" "$1/control.sock"' _ \
   "$sockdir" "$T/target"
 check "the member replaced the socket by a symbolic link" test -L "$sock"
-conf '*-*-* 02:00:00' > "$T/c.conf"
+conf "*-*-* $DAILY" > "$T/c.conf"
 kill -HUP "$DPID"
 check "reload back to nogroup: the daemon refuses to touch what is at the path" \
   wait_until 20 grep -q "$sock is no longer the socket the daemon bound (a symbolic link put in its place?)" \

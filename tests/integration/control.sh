@@ -17,7 +17,7 @@ ctl put /registry/pods/default/p1 x >/dev/null
 sockdir=$(mktemp -d /tmp/etcd-backupd-sock.XXXXXX); chmod 0755 "$sockdir"; CLEANUP+=("rm -rf '$sockdir'")
 sock=$sockdir/control.sock
 { etcd_group; storage_group "$T/b" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
   echo "control: { socket = \"$sock\"; group = \"\"; };"; } > "$T/c.conf"
 # etcd is held for a moment below; the connection waits for it.
 sed -i 's/connect_timeout = "2s"/connect_timeout = "60s"/' "$T/c.conf"

@@ -12,7 +12,7 @@
 start_etcd
 sock=$T/control.sock
 { etcd_group; storage_group "$T/b" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
   echo "control: { socket = \"$sock\"; group = \"\"; };"; } > "$T/c.conf"
 mkdir -m 0700 "$T/b"
 # A backup whose sidecar is another's (copied by hand under a new name):

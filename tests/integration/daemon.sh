@@ -18,7 +18,8 @@ ctl put /a 1 >/dev/null
 start_daemon() {
   "$NOTIFY_RECV" "$T/notify.sock" "$2" > "$T/notify.log" &
   NPID=$!; NID=$(proc_id "$NPID"); kill_at_exit "$NPID"
-  for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
+  for _ in $(seq 1 300); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
+  [[ -S $T/notify.sock ]] || not_ok "the notify listener's socket within 15 s"
   # UMask=0077, as the service runs.
   (umask 077; NOTIFY_SOCKET=$T/notify.sock exec "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1) &
   DPID=$!; kill_at_exit -9 "$DPID"
@@ -79,13 +80,13 @@ check "metrics: the file is 0644 under UMask=0077 (node_exporter reads it)" \
   test "$(stat -c %a "$T/metrics.prom")" = 644
 
 # 2. Reload with a good config (calendar far away), then with a bad one.
-sed 's|"\*:\*:0/2"|"*-*-* 02:00:00"|' "$T/d.conf" > "$T/d2.conf"
+sed "s|\"\\*:\\*:0/2\"|\"*-*-* $DAILY\"|" "$T/d.conf" > "$T/d2.conf"
 cp "$T/d.conf" "$T/d.conf.orig"; cp "$T/d2.conf" "$T/d.conf"
 kill -HUP "$DPID"
 check "reload: RELOADING=1 with MONOTONIC_USEC" wait_for "$T/notify.log" '^RELOADING=1\|MONOTONIC_USEC=[0-9]+$' 5
 check "reload: logged" wait_for "$T/daemon.log" 'Reloaded ' 5
 check "reload: READY=1 again" wait_count "$T/notify.log" '^READY=1$' 2 5
-check "reload: the new calendar is in force" wait_for "$T/notify.log" 'Next [0-9-]+ 02:00:00$' 5
+check "reload: the new calendar is in force" wait_for "$T/notify.log" "Next [0-9-]+ $DAILY\$" 5
 sed -i 's/compression = "zstd"/compression = "lzma"/' "$T/d.conf"
 kill -HUP "$DPID"
 check "bad reload: rejected, previous config kept" wait_for "$T/daemon.log" 'failed; keeping the previous configuration' 5
@@ -137,7 +138,7 @@ check "SIGTERM: STOPPING=1 and exit 0" test "$DRC" = 0 -a -n "$(grep '^STOPPING=
 # 3. persistent with a recent backup and a daily calendar: no catch-up.
 before=$(backups "$T/b")
 start_daemon "$T/d2.conf" 10
-wait_for "$T/notify.log" '^READY=1$' 5
+check "section 3: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 30
 # The daemon decides about a catch-up before its loop answers the first
 # request: an answer "idle" means it decided against one.
 st=$("$ETCD_BACKUPCTL" -s "$T/control.sock" --json status 2>&1)
@@ -159,7 +160,7 @@ rm -f "$T/b/$future" "$T/b/$future.json"
 # 4. etcd unreachable: 1 try + 2 retries with backoff, reported honestly.
 dead="https://127.0.0.1:$(( ${ETCD_ENDPOINT##*:} + 7 ))"
 { etcd_group "\"$dead\""; storage_group "$T/b3" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; retry = { attempts = 2; backoff = "1s"; }; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; retry = { attempts = 2; backoff = \"1s\"; }; };"
   echo "control: { socket = \"$T/control3.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics3.prom\"; };"; } > "$T/d3.conf"
 start_daemon "$T/d3.conf" 20
@@ -177,7 +178,7 @@ stop_daemon
 # 5. SIGTERM while a backup streams: the directory is as before, exit 0.
 load_random 60 1024
 { etcd_group; storage_group "$T/b4" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; };"
   echo "control: { socket = \"$T/control4.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics4.prom\"; };"; } > "$T/d4.conf"
 mkdir -m 0700 "$T/b4"
@@ -219,11 +220,11 @@ for i in range(1500):
         json.dump(side, f)
 PY
 { etcd_group; storage_group "$T/b6" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
   echo 'retention: { keep_last = 2; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
   echo "control: { socket = \"$T/control6.sock\"; group = \"\"; };"; } > "$T/d6.conf"
 start_daemon "$T/d6.conf" 60
-wait_for "$T/notify.log" '^READY=1$' 5
+check "section 6: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 30
 out=$("$ETCD_BACKUPCTL" -s "$T/control6.sock" backup 2>&1); rc=$?
 check "many pruned: the backup is ok" test $rc -eq 0
 check "many pruned: the daemon logs it ok, not failed" \
@@ -242,7 +243,7 @@ stop_daemon
   echo 'schedule: { calendar = "*:*:0/10"; randomized_delay = "9s"; persistent = false; retry = { attempts = 0; backoff = "1s"; }; };'
   echo "control: { socket = \"$T/control7.sock\"; group = \"\"; };"; } > "$T/d7.conf"
 start_daemon "$T/d7.conf" 120
-wait_for "$T/notify.log" '^READY=1$' 5
+check "section 7: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 30
 next_of() { date -d "$(jq -r .next <<<"$("$ETCD_BACKUPCTL" -s "$T/control7.sock" --json status 2>/dev/null)")" +%s.%N; }
 before= after=
 for _ in $(seq 1 400); do  # 0.2 s apart: 80 s, at most 8 elapses
@@ -275,7 +276,7 @@ stop_daemon
 # 8. A socket from systemd whose file does not let control.group in (its
 # SocketGroup= is another): said at start, with what to set.
 { etcd_group; storage_group "$T/b8" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
   echo "control: { socket = \"$T/act.sock\"; group = \"nogroup\"; };"; } > "$T/d8.conf"
 (exec systemd-socket-activate -l "$T/act.sock" --fdname=control "$ETCD_BACKUPD" -c "$T/d8.conf" \
   > "$T/daemon8.log" 2>&1) &
@@ -290,7 +291,7 @@ kill "$APID"; wait "$APID" 2>/dev/null
 # may connect to (SocketMode=0660 left as shipped, or 0666): said at start
 # and at a reload, with what to set; one only root can connect to is not.
 { etcd_group; storage_group "$T/b8" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
   echo "control: { socket = \"$T/act.sock\"; group = \"\"; };"; } > "$T/d8b.conf"
 rm -f "$T/act.sock"
 (exec systemd-socket-activate -l "$T/act.sock" --fdname=control "$ETCD_BACKUPD" -c "$T/d8b.conf" \
@@ -314,7 +315,7 @@ kill "$APID"; wait "$APID" 2>/dev/null
 if getent passwd nobody >/dev/null && getent group users >/dev/null; then
   install -d -m 0700 -o nobody -g nogroup "$T/b8c" "$T/s8c"
   { etcd_group; storage_group "$T/b8c" zstd 1
-    echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+    echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
     echo "control: { socket = \"$T/s8c/control.sock\"; group = \"users\"; };"; } > "$T/d8c.conf"
   chmod 0644 "$T/d8c.conf"; chmod 0711 "$T"
   for groups in users none; do

@@ -155,7 +155,7 @@ out=$("$ETCD_BACKUPD" --once -c "$T/check-open.conf" 2>"$T/check-open.err"); rc=
 check "--once with a readable encryption_config: the backup is still made, the check refused with the reason" \
   test $rc -eq 0 -a -f "$out" -a -n "$(grep 'Cannot check the Secrets.*group or others may access it (mode 0644)' "$T/check-open.err")"
 { cat "$T/check.conf"
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = true; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; };"
   echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/daemon.conf"
 rm -rf "$T/b-check"
 daemon_start "$T/daemon.conf"

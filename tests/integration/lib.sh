@@ -126,6 +126,11 @@ wait_streaming() {
   return 1
 }
 
+# A daily time 12 hours from now, for daemons that must not run a scheduled
+# backup while a test looks (a fixed 02:00 would fire in a run that spans
+# it); its last elapse was 12 hours ago.
+DAILY=$(date -d '+12 hours' +%H:%M:%S)
+
 # stop_running PID: SIGSTOP, and wait (up to 2 s) until PID is seen stopped.
 # Fails when it has exited (a zombie not yet reaped takes the signal too) or
 # is not seen stopped in time (then it is let go).

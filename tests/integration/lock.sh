@@ -12,7 +12,7 @@ start_etcd
 ctl put /a 1 >/dev/null
 conf() { # DIR SOCKET
   etcd_group; storage_group "$1" zstd 1
-  echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
   echo "control: { socket = \"$2\"; group = \"nogroup\"; backup_min_interval = \"1h\"; };"
 }
 # nogroup (65534) stands in for etcd-backup-ctl; uid 65534 is its member.

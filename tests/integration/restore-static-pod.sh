@@ -183,9 +183,17 @@ yaml.safe_dump(doc, open(path + ".new", "w"))
 PY
   mv "$MAN/kube-scheduler.yaml.new" "$MAN/kube-scheduler.yaml"
 }
+# scheduler_as_it_was DESCRIPTION: kube-scheduler's manifest back as it
+# was, and a new pod of it running (the pid file is the old pod's until
+# the stand-in has stopped it).
+scheduler_as_it_was() {
+  local old; old=$(pod_pid kube-scheduler)
+  cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
+  check "$1" wait_for 10 eval 'p=$(pod_pid kube-scheduler); test -n "$p" -a "$p" != "$old"'
+}
 scheduler_binding_nothing "$STUCK"
 restore_conf "$T/stuck.conf"
-sed -i 's|health_timeout = "60s"|health_timeout = "4s"|' "$T/stuck.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "8s"|' "$T/stuck.conf"
 restore_socket stuck "$T/stuck.conf"; STUCKSOCK=$RSOCK
 keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
 cm_before=$(pod_pid kube-controller-manager)
@@ -193,7 +201,7 @@ out=$("$C" restore latest --yes --socket "$STUCKSOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "stuck controller: exit 1" test $rc -eq 1
 check "stuck controller: the error names the manifest and its port" \
-  grep -q "restart controllers: kube-scheduler.yaml: 127.0.0.1 port $STUCK still answers after 4 s" <<<"$out"
+  grep -q "restart controllers: kube-scheduler.yaml: 127.0.0.1 port $STUCK still answers after 8 s" <<<"$out"
 check "stuck controller: rolled back" grep -q "rolled back" <<<"$out"
 check "stuck controller: both controllers' manifests back in the manifests dir" \
   test -f "$MAN/kube-controller-manager.yaml" -a -f "$MAN/kube-scheduler.yaml"
@@ -205,8 +213,7 @@ check "stuck controller: etcd healthy, every key as it was" \
   test "$keep_before" = "$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')"
 check "stuck controller: kube-apiserver stand-in back" wait_for 10 apiserver_up
 signal_proc -TERM "$STUCKID"
-cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
-check "kube-scheduler back as it was" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+scheduler_as_it_was "kube-scheduler back as it was"
 
 # ---- kube-apiserver not ready on the restored data: the rollback stops it first --
 # restore.apiserver_cacert names a CA that did not sign kube-apiserver's
@@ -215,7 +222,7 @@ check "kube-scheduler back as it was" wait_for 10 eval 'test -n "$(pod_pid kube-
 # etcd's data goes back under it, and started again after: in the kubelet's
 # log, kube-apiserver and etcd go down and up in the runbook's order twice.
 restore_conf "$T/ca.conf" "apiserver_cacert = \"$PKI/ca.crt\";"
-sed -i 's|health_timeout = "60s"|health_timeout = "4s"|' "$T/ca.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "8s"|' "$T/ca.conf"
 restore_socket ca "$T/ca.conf"; CASOCK=$RSOCK
 keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
 lines=$(wc -l < "$T/kubelet.log")
@@ -226,7 +233,7 @@ apiserver_etcd_order() {
     awk '{ printf "%s-%s ", $2, $3 }'
 }
 check "readyz never verified: exit 1, naming /readyz" \
-  test $rc -eq 1 -a -n "$(grep -F "start kube-apiserver: kube-apiserver: https://127.0.0.2:$APORT/readyz is not ready after 4 s" <<<"$out")"
+  test $rc -eq 1 -a -n "$(grep -F "start kube-apiserver: kube-apiserver: https://127.0.0.2:$APORT/readyz is not ready after 8 s" <<<"$out")"
 check "readyz never verified: kube-apiserver stopped before etcd left the restored data, started after it was back" \
   test "$(apiserver_etcd_order)" = "stopped-kube-apiserver stopped-etcd started-etcd started-kube-apiserver stopped-kube-apiserver stopped-etcd started-etcd started-kube-apiserver "
 check "readyz never verified: the rollback does not claim what it could not check" \
@@ -326,7 +333,7 @@ check "old data gone: kube-apiserver back" wait_for 10 apiserver_up
 SILENT=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$SILENT")
 scheduler_binding_nothing "$SILENT"
 restore_conf "$T/silent.conf"
-sed -i 's|health_timeout = "60s"|health_timeout = "4s"|' "$T/silent.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "20s"|' "$T/silent.conf"
 restore_socket silent "$T/silent.conf"; SILENTSOCK=$RSOCK
 ctl put /silent/later "after the backup" >/dev/null
 out=$("$C" restore latest --yes --socket "$SILENTSOCK" 2>&1); rc=$?
@@ -337,8 +344,7 @@ check "silent controller: said it did not answer before, not waited for" \
 check "silent controller: kube-controller-manager restarted and waited for" grep -q "ok  restart controllers: 1 restarted" <<<"$out"
 check "silent controller: the backup's data (the later write is gone)" test -z "$(ctl get /silent/later --keys-only)"
 check "silent controller: its manifest is back" test -f "$MAN/kube-scheduler.yaml"
-cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
-check "kube-scheduler serving again" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+scheduler_as_it_was "kube-scheduler serving again"
 
 # ---- a controller that serves no port (--secure-port=0) is not waited for ---------
 # This time the client is stopped once etcd is (SIGTERM: a background job
@@ -359,8 +365,7 @@ out=$(tail -n +$((lines + 1)) "$T/restore-silent.log")
 check "--secure-port=0: said it serves no port, not waited for" \
   grep -qF "kube-scheduler.yaml is back in $MAN; its --secure-port is 0 (it serves no port): not waited for" <<<"$out"
 check "--secure-port=0: its manifest is back" test -f "$MAN/kube-scheduler.yaml"
-cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
-check "kube-scheduler serving again" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+scheduler_as_it_was "kube-scheduler serving again"
 
 # ---- a controller that goes away with kube-apiserver is still waited for ---------
 # As a real kube-scheduler loses its lease and exits while kube-apiserver is
@@ -415,8 +420,7 @@ check "following controller: restore exit 0" test $rc -eq 0
 check "following controller: waited for until its port answered again" \
   grep -qF "kube-scheduler.yaml restarted: 127.0.0.1 port $FOLLOW answers again" <<<"$out"
 check "following controller: both restarted" grep -q "ok  restart controllers: 2 restarted" <<<"$out"
-cp "$T/kube-scheduler.yaml.orig" "$MAN/kube-scheduler.yaml"
-check "kube-scheduler as it was" wait_for 10 eval 'test -n "$(pod_pid kube-scheduler)"'
+scheduler_as_it_was "kube-scheduler as it was"
 
 # ---- one restore at a time; one that was killed is not taken for a clean node ----
 # etcd's tool is made slow (restore.etcdutl: a wrapper that waits 120 s before

@@ -350,7 +350,7 @@ check "trickled answer: three tries of 2.5 s and their backoff, over in under 30
 # the directory already, and it was listed twice from then on). The List
 # asks once the directory's last change is older than the daemon's margin
 # for file system clocks (2 s), so that the daemon trusts what it read.
-{ sed "s|\"$T/trickle\"|\"$T/trickle-d\"|" "$T/trickle.conf"; echo 'schedule: { calendar = "*-*-* 02:00:00"; persistent = false; };'
+{ sed "s|\"$T/trickle\"|\"$T/trickle-d\"|" "$T/trickle.conf"; echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
   echo "control: { socket = \"$T/control6.sock\"; group = \"\"; };"; } > "$T/trickled.conf"
 "$ETCD_BACKUPD" -c "$T/trickled.conf" > "$T/trickled.log" 2>&1 &
 TPID=$!; kill_at_exit "$TPID"
@@ -508,14 +508,14 @@ done
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d
 { etcd_group; storage_group "$B" gzip 1; echo "$encryption"
-  echo 'schedule: { calendar = "*-*-* 03:00:00"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; retry = { attempts = 0; backoff = \"1s\"; }; };"
   echo "upload: { url = \"$S3_URL/$S3_BUCKET/node2/\"; region = \"us-east-1\"; access_key_id = \"$S3_KEY\";"
   echo "          secret_access_key_file = \"$T/bad-secret\"; allow_insecure_http = true; };"
   echo "control: { socket = \"$T/control7.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/d.conf"
 "$NOTIFY_RECV" "$T/notify.sock" 60 > "$T/notify.log" &
 NPID=$!; kill_at_exit "$NPID"
-for _ in $(seq 1 50); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
+check "the notify listener's socket is there" wait_until 15 test -S "$T/notify.sock"
 NOTIFY_SOCKET=$T/notify.sock "$ETCD_BACKUPD" -c "$T/d.conf" > "$T/daemon.log" 2>&1 &
 DPID=$!; kill_at_exit -9 "$DPID"
 wait_for() { # file pattern seconds
@@ -539,12 +539,12 @@ kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
 # its worker uploaded and deleted remotely reaches the daemon's log.
 B=$T/b
 conf "$T/d8.conf" "$T/secret" 1 true
-{ echo 'schedule: { calendar = "*-01-01 03:00:00"; persistent = false; };'
+{ echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } >> "$T/d8.conf"
 before8=$(remote_backups)
 "$ETCD_BACKUPD" -c "$T/d8.conf" > "$T/daemon8.log" 2>&1 &
 DPID=$!; kill_at_exit -9 "$DPID"
-for _ in $(seq 1 50); do [[ -S $T/control.sock ]] && break; sleep 0.1; done
+check "the daemon's control socket is there" wait_until 30 test -S "$T/control.sock"
 out8=$(timeout 120 "$ETCD_BACKUPCTL" -s "$T/control.sock" --json backup 2>&1); rc=$?
 check "daemon: a backup through the control socket succeeds" test $rc -eq 0
 new8=$(comm -13 <(echo "$before8") <(remote_backups))
