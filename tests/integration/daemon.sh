@@ -158,7 +158,7 @@ stop_daemon
 rm -f "$T/b/$future" "$T/b/$future.json"
 
 # 4. etcd unreachable: 1 try + 2 retries with backoff, reported honestly.
-dead="https://127.0.0.1:$(( ${ETCD_ENDPOINT##*:} + 7 ))"
+hold_dead_port || exit 1; dead="https://127.0.0.1:$DEAD_PORT"
 { etcd_group "\"$dead\""; storage_group "$T/b3" zstd 1
   echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; retry = { attempts = 2; backoff = \"1s\"; }; };"
   echo "control: { socket = \"$T/control3.sock\"; group = \"\"; };"

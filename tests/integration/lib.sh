@@ -131,6 +131,18 @@ wait_streaming() {
 # it); its last elapse was 12 hours ago.
 DAILY=$(date -d '+12 hours' +%H:%M:%S)
 
+# hold_dead_port: sets DEAD_PORT to a loopback port that refuses every
+# connection: a socket is bound to it without listening, for as long as the
+# test runs, so nothing beside the test can start to listen there.
+hold_dead_port() {
+  python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1], flush=True); sys.stdout.close()
+time.sleep(3600)' > "$T/dead.port" &
+  kill_at_exit "$!"
+  wait_until 10 test -s "$T/dead.port" || { echo "hold_dead_port: no port" >&2; return 1; }
+  DEAD_PORT=$(cat "$T/dead.port")
+}
+
 # stop_running PID: SIGSTOP, and wait (up to 2 s) until PID is seen stopped.
 # Fails when it has exited (a zombie not yet reaped takes the signal too) or
 # is not seen stopped in time (then it is let go).

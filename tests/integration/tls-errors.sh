@@ -11,7 +11,7 @@
 start_etcd
 ctl put /k v >/dev/null
 OTHER=$ETCD_DIR/pki/other
-dead="https://127.0.0.1:$(( $(echo "$ETCD_ENDPOINT" | sed 's/.*://') + 7 ))"
+hold_dead_port || exit 1; dead="https://127.0.0.1:$DEAD_PORT"
 
 # A backup directory with one earlier backup in it, which must survive.
 { etcd_group; storage_group "$T/b"; } > "$T/good.conf"
