@@ -150,27 +150,42 @@ static void on_progress(BackupPhase phase, uint64_t bytes, uint64_t total, void 
         log_debug("%s: %s", backup_phase_to_string(phase), format_bytes(b, sizeof b, bytes));
 }
 
+/* Each kind of finding is logged one line each up to this many, then counted in one line: a directory with
+ * thousands would flood the journal at every start. */
+#define TIDY_LOGGED_MAX 20
+
+static void log_more(int level, char **v, const char *what, const char *dir) {
+        size_t n = strv_length(v);
+        if (n > TIDY_LOGGED_MAX)
+                log_full_errno(level, 0, "… and %zu more %s in %s", n - TIDY_LOGGED_MAX, what, dir);
+}
+
 /* Before the first backup: what an interrupted publish left behind. */
 static void tidy_storage(const Config *c) {
         _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL, **strays = NULL;
         _cleanup_free_ char *error = NULL;
+        const char *dir = c->storage.directory;
 
         if (backup_tidy(c, &removed, &unpaired, &unusable, &strays, &error) < 0) {
                 log_warning("%s", error ? error : "cannot tidy the backup directory");
                 return;
         }
-        for (char **p = removed; p && *p; p++)
-                log_info("Removed %s/%s: %s", c->storage.directory, *p,
-                         tmpfile_name_is(*p, TMPFILE_PREFIX) ? "a temporary file of an interrupted backup"
+        for (size_t i = 0; removed && removed[i] && i < TIDY_LOGGED_MAX; i++)
+                log_info("Removed %s/%s: %s", dir, removed[i],
+                         tmpfile_name_is(removed[i], TMPFILE_PREFIX) ? "a temporary file of an interrupted backup"
                                                         : "a sidecar without its backup (an interrupted publish)");
-        for (char **p = unpaired; p && *p; p++)
+        log_more(LOG_INFO, removed, "files removed (temporary files, sidecars without their backup)", dir);
+        for (size_t i = 0; unpaired && unpaired[i] && i < TIDY_LOGGED_MAX; i++)
                 log_warning("Backup %s/%s has no sidecar; it was not published by etcd-backupd, or its sidecar "
-                            "was removed by hand", c->storage.directory, *p);
-        for (char **p = unusable; p && *p; p++)
+                            "was removed by hand", dir, unpaired[i]);
+        log_more(LOG_WARNING, unpaired, "backups without a sidecar (etcd-backupctl list names them)", dir);
+        for (size_t i = 0; unusable && unusable[i] && i < TIDY_LOGGED_MAX; i++)
                 log_warning("Sidecar %s/%s; its backup is listed without it and retention does not delete it "
-                            "until the sidecar is mended or removed", c->storage.directory, *p);
-        for (char **p = strays; p && *p; p++)
-                log_warning("%s/%s; left alone, remove it yourself", c->storage.directory, *p);
+                            "until the sidecar is mended or removed", dir, unusable[i]);
+        log_more(LOG_WARNING, unusable, "sidecars that cannot be taken (etcd-backupctl list marks their backups)", dir);
+        for (size_t i = 0; strays && strays[i] && i < TIDY_LOGGED_MAX; i++)
+                log_warning("%s/%s; left alone, remove it yourself", dir, strays[i]);
+        log_more(LOG_WARNING, strays, "files left alone", dir);
 }
 
 /* The backup directory's lock, before anything touches the directory: the

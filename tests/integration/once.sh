@@ -189,6 +189,18 @@ check "tidy: list --json carries sidecar_problem" \
   jq -e --arg n "$bad" '.[] | select(.name == $n) | .sidecar == false and .sidecar_problem == "is not a valid sidecar: name missing or invalid"' \
   <<<"$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/tidy.conf" list --json 2>/dev/null)"
 
+# Thousands of findings would flood the journal at each start: 20 of each
+# kind are named, the rest counted in one line.
+mkdir -m 0700 "$T/b-many"
+for i in $(seq -w 1 25); do echo keep > "$T/b-many/etcd-0000000000000001-200201${i}T000000Z-r$i.db.zst"; done
+{ etcd_group; storage_group "$T/b-many" zstd 1; } > "$T/many.conf"
+"$ETCD_BACKUPD" --once -c "$T/many.conf" >/dev/null 2>"$T/many.err"; rc=$?
+check "25 backups without a sidecar: the backup succeeds" test $rc -eq 0
+check "25 backups without a sidecar: 20 named" test "$(grep -c "^etcd-backupd: Backup $T/b-many/.* has no sidecar" "$T/many.err")" -eq 20
+check "25 backups without a sidecar: the other 5 counted" \
+  grep -qF "… and 5 more backups without a sidecar (etcd-backupctl list names them) in $T/b-many" "$T/many.err"
+check "25 backups without a sidecar: all kept" test "$(ls "$T/b-many" | grep -c '^etcd-0000000000000001-')" -eq 25
+
 # As on a machine of four CPUs (ETCD_BACKUPD_CPUS=4; this one may have two):
 # the compressor follows etcd's stream on the CPUs beyond two
 # (codec_follow_threads(), unit-tested), says so, and uses every thread
