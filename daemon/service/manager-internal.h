@@ -28,6 +28,7 @@ struct Manager {
         int lock_fd;                    /* flock on <storage.directory>/.lock */
         char *config_path;
         Config *config;
+        Config *job_config;             /* the running job's, when a reload replaced it since (else NULL) */
         ManagerState state;
 
         sd_event_source *timer;         /* calendar, CLOCK_REALTIME */

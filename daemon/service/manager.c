@@ -75,6 +75,7 @@ Manager *manager_free(Manager *m) {
         safe_close(m->lock_fd);
         sd_event_unref(m->event);
         config_free(m->config);
+        config_free(m->job_config);
         free(m->config_path);
         free(m->line);
         worker_message_done(&m->result);
@@ -245,6 +246,7 @@ static void worker_cleanup(Manager *m) {
         m->worker_pid = 0;
         m->line_len = 0;
         m->line_overflow = false;
+        m->job_config = config_free(m->job_config);
 }
 
 /* ---- control: progress and results for waiting clients ---- */
@@ -460,15 +462,18 @@ static void job_succeeded(Manager *m) {
         m->attempt = 0;
         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
 
-        job_log_result(r, m->config);
+        /* Read with the configuration the job ran with: a reload since may have moved the upload. */
+        const Config *jc = m->job_config ?: m->config;
+
+        job_log_result(r, jc);
         m->secrets_checked = r->k8s_checked;
         m->secrets_unreadable = r->k8s_unreadable;
         m->upload_error = mfree(m->upload_error);
-        m->upload_attempted = m->upload_attempted || m->config->upload.enabled;
+        m->upload_attempted = m->upload_attempted || jc->upload.enabled;
         if (r->upload_error) {
                 m->upload_failures_total++;
                 m->upload_error = strdup(r->upload_error);
-        } else if (m->config->upload.enabled)
+        } else if (jc->upload.enabled)
                 m->upload_last_success_usec = m->last_attempt_usec;
 
         /* Too many pruned to be named: the listing is read again, the new
@@ -927,7 +932,11 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 _cleanup_free_ char *msg = NULL;
                 uint64_t old_delay_usec = m->config->schedule.randomized_delay_usec;
 
-                config_free(m->config);
+                /* A running job keeps the configuration it started with, to read its result by. */
+                if (m->state != MANAGER_IDLE && !m->job_config)
+                        m->job_config = m->config;
+                else
+                        config_free(m->config);
                 m->config = TAKE_PTR(c);
                 unsigned closed = 0;
                 r = m->control ? control_server_set_group(m->control, m->config->control.group, &closed) : 0;

@@ -58,12 +58,7 @@ check "retention: backups pruned to keep_last = 3" test "$(backups "$T/b")" -le 
 # A worker that stops moving (stopped here, as one stuck in I/O would be):
 # the runs skipped meanwhile name it, how long it has run and since when it
 # has not moved.
-stopped=""
-for _ in $(seq 1 200); do
-  w=$(pgrep -P "$DPID" | head -1)
-  if [[ -n $w ]] && stop_running "$w"; then stopped=$w; break; fi
-  sleep 0.05
-done
+stopped=$(hold_worker "$DPID")
 if [[ -n $stopped ]]; then
   check "a stopped worker: the skipped run names it, how long it ran, its last progress" wait_for "$T/daemon.log" \
     "scheduled backup skipped: the previous one is still running \(worker pid $stopped, for [^,]+, phase [a-z]+, its last progress [^)]+ ago\)" 10

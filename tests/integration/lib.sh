@@ -158,6 +158,18 @@ stop_running() {
   return 1
 }
 
+# hold_worker DAEMON_PID: prints the PID of the daemon's backup worker once
+# one is seen stopped (stop_running), within 10 s; fails when none is.
+hold_worker() {
+  local w
+  for _ in $(seq 1 200); do
+    w=$(pgrep -P "$1" | head -1)
+    if [[ -n $w ]] && stop_running "$w"; then echo "$w"; return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
 # A listing of the backup directory: names, sizes and checksums.
 # The lock file (.lock, holding the PID of the instance that has the
 # directory) is not part of it.

@@ -553,6 +553,23 @@ check "daemon: one new remote backup ($new8), one left" test -n "$new8" -a "$(re
 check "daemon: the upload is in the daemon's log" grep -qF "Uploaded $new8 to " "$T/daemon8.log"
 check "daemon: each remote deletion ($(grep -c . <<<"$gone8")) is in the daemon's log" \
   bash -c '[[ -n $1 ]] && for n in $1; do grep -qF "Pruned $n from " "$2" || exit 1; done' _ "$gone8" "$T/daemon8.log"
+# A reload moving upload.url while a backup runs: the backup goes where its
+# job started, and its result is logged with that URL, not the new one.
+"$ETCD_BACKUPCTL" -s "$T/control.sock" backup >/dev/null 2>&1 & cpid=$!
+held=$(hold_worker "$DPID")
+check "reload during a backup: its worker held" test -n "$held"
+reloads=$(grep -c 'Reloaded ' "$T/daemon8.log")
+sed -i 's#/node1/#/node9/#' "$T/d8.conf"
+kill -HUP "$DPID"
+check "reload during a backup: reloaded" wait_until 30 bash -c '(( $(grep -c "Reloaded " "$1") > $2 ))' _ "$T/daemon8.log" "$reloads"
+[[ -n $held ]] && kill -CONT "$held"
+wait "$cpid"; rc=$?
+check "reload during a backup: the backup succeeds (rc $rc)" test $rc -eq 0
+last8=$(grep -o 'Backup [^ ]* ok' "$T/daemon8.log" | tail -1 | awk '{ print $2 }')
+check "reload during a backup: its upload logged with the URL it went to" \
+  grep -qF "Uploaded $(basename "$last8") to $S3_URL/$S3_BUCKET/node1/" "$T/daemon8.log"
+check "reload during a backup: nothing logged as uploaded to the new URL" bash -c '! grep -q "to .*/node9/" "$1"' _ "$T/daemon8.log"
+check "reload during a backup: the copy is under node1/" grep -q "node1/$(basename "$last8") " <<<"$(remote node1)"
 kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
 
 finish
