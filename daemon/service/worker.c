@@ -285,8 +285,14 @@ int worker_start(const Config *c, int lock_fd, pid_t *ret_pid, int *ret_fd) {
                  * clients (a client the daemon closed must see its EOF now), the
                  * event loop's epoll, signalfd and timers. The lock stays held. */
                 int keep[] = { pipefd[1], lock_fd };
-                if (close_all_fds_except(keep, lock_fd >= 0 ? 2 : 1) < 0)
+                int r = close_all_fds_except(keep, lock_fd >= 0 ? 2 : 1);
+                if (r < 0) {
+                        WorkerMessage m = { .type = WORKER_MESSAGE_RESULT };
+                        if (asprintf(&m.job.error, "the backup worker cannot close the daemon's descriptors: %s",
+                                     strerror(-r)) >= 0)
+                                send_message(pipefd[1], &m);
                         _exit(EXIT_FAILURE);
+                }
                 child_main(c, pipefd[1]);
         }
         safe_close(pipefd[1]);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -260,9 +261,30 @@ static int cmp_int(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+/* close_range(2) from `from` to `to`; where it is missing (a kernel before 5.9) or refused (a seccomp filter of a
+ * container runtime that does not know it), one close(2) each up to the descriptor limit. */
+static int close_span(unsigned from, unsigned to) {
+        struct rlimit rl;
+
+        if (close_range(from, to, 0) >= 0)
+                return 0;
+        if (errno != ENOSYS && errno != EPERM)
+                return -errno;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= to)
+                to = rl.rlim_cur > 0 ? (unsigned) rl.rlim_cur - 1 : 0;
+        if (to > CLOSE_FALLBACK_MAX)
+                to = CLOSE_FALLBACK_MAX;
+        for (unsigned fd = from; fd <= to && fd >= from; fd++)
+                (void) close((int) fd);
+        return 0;
+}
+
 int close_all_fds_except(const int *keep, size_t n) {
         int sorted[16];
         unsigned from = 3;
+        int r;
 
         if (n > ELEMENTSOF(sorted))
                 return -E2BIG;
@@ -271,13 +293,11 @@ int close_all_fds_except(const int *keep, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 if (sorted[i] < (int) from)
                         continue;
-                if ((unsigned) sorted[i] > from && close_range(from, (unsigned) sorted[i] - 1, 0) < 0)
-                        return -errno;
+                if ((unsigned) sorted[i] > from && (r = close_span(from, (unsigned) sorted[i] - 1)) < 0)
+                        return r;
                 from = (unsigned) sorted[i] + 1;
         }
-        if (close_range(from, ~0U, 0) < 0)
-                return -errno;
-        return 0;
+        return close_span(from, ~0U);
 }
 
 static void closedirp_(DIR **d) {

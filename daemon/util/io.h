@@ -77,7 +77,10 @@ int fsync_directory(const char *path);
 int mkdir_p(const char *path, mode_t mode);
 
 /* Close every descriptor from 3 up except the n in keep (any order; values
- * below 3 are ignored), with close_range(2). 0 or -errno. */
+ * below 3 are ignored), with close_range(2), or where that is missing or
+ * refused (ENOSYS, EPERM) with close(2) up to RLIMIT_NOFILE, at most
+ * CLOSE_FALLBACK_MAX. 0 or -errno. */
+#define CLOSE_FALLBACK_MAX (1U << 20)
 int close_all_fds_except(const int *keep, size_t n);
 
 /* chown every entry below (and including) the directory dir_fd to uid:gid,
