@@ -195,7 +195,15 @@ static int plan_systemd(RestorePlan *p, const Config *c, const char *apiserver_m
                 r = units_get_state(p->bus, KUBELET_UNIT, &kload, &kactive, &err);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0 || !streq(kload, "loaded") || !is_running_state(kactive))
+                /* Not known is not "does not run": a kubelet that runs would start kube-apiserver again under the
+                 * restore. */
+                if (r < 0)
+                        return free_and_format(ret_error, "%s is not running (%s), and %s is there, but %s%s; whether "
+                                               "%s runs it cannot be told: systemd cannot be asked about %s (%s)",
+                                               p->apiserver_unit, unit_state, apiserver_manifest, port == 0 ?
+                                               "it serves no port" : "nothing answers at ", at, KUBELET_UNIT,
+                                               KUBELET_UNIT, err ? err : strerror(-r)), r;
+                if (!streq(kload, "loaded") || !is_running_state(kactive))
                         return free_and_format(&p->mode_reason, "%s; %s is not running (%s), and %s is there, but "
                                                "%s%s and %s does not run: a manifest left behind, kube-apiserver "
                                                "is left alone", p->mode_reason, p->apiserver_unit, unit_state,
