@@ -35,6 +35,9 @@ typedef struct Source {
         char **env;     /* KEY=VALUE, systemd units only */
 } Source;
 
+/* Each D-Bus call discover makes; systemd answers at once. */
+#define DISCOVER_BUS_CALL_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
 static void source_done(Source *s) {
         free(s->label);
         manifest_free(s->m);
@@ -301,6 +304,9 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
                 _cleanup_free_ char *err = NULL;
 
                 if (units_bus_open(&bus, &err) >= 0) {
+                        /* The daemon asks from its event loop (at start, on reload): a systemd that does not
+                         * answer must not hold it near WatchdogSec=; the first call that times out ends it. */
+                        (void) sd_bus_set_method_call_timeout(bus, DISCOVER_BUS_CALL_TIMEOUT_USEC);
                         r = read_unit(bus, api_unit, &src[1], ret_error);
                         if (r == 1 && o->apiserver_unit && o->units_given)
                                 r = (free_and_format(ret_error, "%s is not installed", api_unit), -ENOENT);
