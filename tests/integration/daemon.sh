@@ -58,7 +58,7 @@ check "retention: backups pruned to keep_last = 3" test "$(backups "$T/b")" -le 
 # A worker that stops moving (stopped here, as one stuck in I/O would be):
 # the runs skipped meanwhile name it, how long it has run and since when it
 # has not moved.
-stopped=$(hold_worker "$DPID")
+hold_worker "$DPID"; stopped=$HELD_WORKER
 if [[ -n $stopped ]]; then
   check "a stopped worker: the skipped run names it, how long it ran, its last progress" wait_for "$T/daemon.log" \
     "scheduled backup skipped: the previous one is still running \(worker pid $stopped, for [^,]+, phase [a-z]+, its last progress [^)]+ ago\)" 10
@@ -132,7 +132,7 @@ check "SIGTERM: STOPPING=1 and exit 0" test "$DRC" = 0 -a -n "$(grep '^STOPPING=
 
 # 3. persistent with a recent backup and a daily calendar: no catch-up.
 before=$(backups "$T/b")
-start_daemon "$T/d2.conf" 10
+start_daemon "$T/d2.conf" 60
 check "section 3: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 30
 # The daemon decides about a catch-up before its loop answers the first
 # request: an answer "idle" means it decided against one.
@@ -146,7 +146,7 @@ stop_daemon
 newest=$(ls "$T/b" | grep '\.db\.zst$' | sort | tail -1)
 future=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-20991231T000000Z-/' <<<"$newest")
 cp "$T/b/$newest" "$T/b/$future"; jq --arg n "$future" '.name = $n' "$T/b/$newest.json" > "$T/b/$future.json"
-start_daemon "$T/d2.conf" 20
+start_daemon "$T/d2.conf" 60
 check "persistent, the newest named in 2099: a catch-up at start" wait_for "$T/daemon.log" 'backup started \(missed run' 5
 check "... and it succeeds" wait_for "$T/daemon.log" ' ok, rev ' 15
 stop_daemon

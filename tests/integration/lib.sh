@@ -135,6 +135,7 @@ DAILY=$(date -d '+12 hours' +%H:%M:%S)
 # connection: a socket is bound to it without listening, for as long as the
 # test runs, so nothing beside the test can start to listen there.
 hold_dead_port() {
+  rm -f "$T/dead.port"
   python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1], flush=True); sys.stdout.close()
 time.sleep(3600)' > "$T/dead.port" &
@@ -158,13 +159,17 @@ stop_running() {
   return 1
 }
 
-# hold_worker DAEMON_PID: prints the PID of the daemon's backup worker once
-# one is seen stopped (stop_running), within 10 s; fails when none is.
+# hold_worker DAEMON_PID: sets HELD_WORKER to the PID of the daemon's
+# backup worker once one is seen stopped (stop_running), within 10 s; fails
+# (HELD_WORKER empty) when none is. Not in a subshell: the worker is ended
+# at exit should the test stop before it lets it go (a stopped worker would
+# keep the directory's lock and its connections).
 hold_worker() {
   local w
+  HELD_WORKER=""
   for _ in $(seq 1 200); do
     w=$(pgrep -P "$1" | head -1)
-    if [[ -n $w ]] && stop_running "$w"; then echo "$w"; return 0; fi
+    if [[ -n $w ]] && stop_running "$w"; then kill_at_exit -9 "$w"; HELD_WORKER=$w; return 0; fi
     sleep 0.05
   done
   return 1

@@ -555,8 +555,9 @@ check "daemon: each remote deletion ($(grep -c . <<<"$gone8")) is in the daemon'
   bash -c '[[ -n $1 ]] && for n in $1; do grep -qF "Pruned $n from " "$2" || exit 1; done' _ "$gone8" "$T/daemon8.log"
 # A reload moving upload.url while a backup runs: the backup goes where its
 # job started, and its result is logged with that URL, not the new one.
+oks=$(grep -c ' ok, rev ' "$T/daemon8.log")
 "$ETCD_BACKUPCTL" -s "$T/control.sock" backup >/dev/null 2>&1 & cpid=$!
-held=$(hold_worker "$DPID")
+hold_worker "$DPID"; held=$HELD_WORKER
 check "reload during a backup: its worker held" test -n "$held"
 reloads=$(grep -c 'Reloaded ' "$T/daemon8.log")
 sed -i 's#/node1/#/node9/#' "$T/d8.conf"
@@ -564,7 +565,8 @@ kill -HUP "$DPID"
 check "reload during a backup: reloaded" wait_until 30 bash -c '(( $(grep -c "Reloaded " "$1") > $2 ))' _ "$T/daemon8.log" "$reloads"
 [[ -n $held ]] && kill -CONT "$held"
 wait "$cpid"; rc=$?
-check "reload during a backup: the backup succeeds (rc $rc)" test $rc -eq 0
+check "reload during a backup: the backup succeeds (rc $rc), one more logged" \
+  test $rc -eq 0 -a "$(grep -c ' ok, rev ' "$T/daemon8.log")" -eq $((oks + 1))
 last8=$(grep -o 'Backup [^ ]* ok' "$T/daemon8.log" | tail -1 | awk '{ print $2 }')
 check "reload during a backup: its upload logged with the URL it went to" \
   grep -qF "Uploaded $(basename "$last8") to $S3_URL/$S3_BUCKET/node1/" "$T/daemon8.log"
