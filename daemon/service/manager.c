@@ -844,6 +844,13 @@ static bool missed_run(Manager *m) {
         return schedule_missed(m->config->schedule.calendar_spec, m->config->zone, m->newest_backup_usec, now);
 }
 
+/* After a reload: whether c's calendar has an elapse since the last run (the newest backup at start, or the
+ * last attempt since), as systemd's Persistent= asks of a timer whose calendar changed. */
+static bool missed_since_last_run(Manager *m, const Config *c, uint64_t now) {
+        return schedule_missed(c->schedule.calendar_spec, c->zone, MAX(m->newest_backup_usec, m->last_attempt_usec),
+                               now);
+}
+
 /* ---- signals ---- */
 
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -931,6 +938,11 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         } else {
                 _cleanup_free_ char *msg = NULL;
                 uint64_t old_delay_usec = m->config->schedule.randomized_delay_usec;
+                uint64_t now = now_usec(CLOCK_REALTIME);
+                /* A calendar moved so that an elapse lies between the last run and now: caught up, as at start
+                 * (one the old calendar had missed too was already, or is no longer, to be caught up). */
+                bool catch_up = m->state == MANAGER_IDLE && c->schedule.persistent &&
+                                !missed_since_last_run(m, m->config, now) && missed_since_last_run(m, c, now);
 
                 /* A running job keeps the configuration it started with, to read its result by. */
                 if (m->state != MANAGER_IDLE && !m->job_config)
@@ -954,6 +966,9 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
                                    "ETCD_BACKUP_RELOAD_RESULT", "ok", NULL);
+                if (catch_up)
+                        (void) manager_start_job(m, "missed run of the reloaded schedule.calendar "
+                                                 "(schedule.persistent)");
         }
         notify_ready();
         update_status(m);

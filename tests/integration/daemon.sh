@@ -365,4 +365,33 @@ check "never elapses: an on-demand backup works" test $rc -eq 0
 check "never elapses: two backups" test "$(backups "$T/b9")" = 2
 stop_daemon
 
+# 10. A reload moving the calendar, with schedule.persistent: an elapse of
+# the new calendar between the last run and now is caught up at once, as
+# systemd's Persistent= does for a timer whose calendar changed; a calendar
+# without one runs nothing.
+{ etcd_group; storage_group "$T/b10" zstd 1
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; };"
+  echo "control: { socket = \"$T/control10.sock\"; group = \"\"; };"; } > "$T/d10.conf"
+"$ETCD_BACKUPD" --once -c "$T/d10.conf" >/dev/null 2>&1
+t0=$(date +%s)
+check "reload catch-up: a backup before the daemon" test "$(backups "$T/b10")" = 1
+start_daemon "$T/d10.conf" 120
+check "reload catch-up: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 30
+check "reload catch-up: none at start (the calendar's last elapse is 12 h back)" \
+  jq_true '.state == "idle"' "$("$ETCD_BACKUPCTL" -s "$T/control10.sock" --json status 2>&1)"
+reload10() { # CALENDAR: reloaded with it, READY=1 seen again
+  local n; n=$(grep -c '^READY=1$' "$T/notify.log")
+  sed -i -E "s|calendar = \"[^\"]*\"|calendar = \"$1\"|" "$T/d10.conf"
+  kill -HUP "$DPID"
+  wait_count "$T/notify.log" '^READY=1$' $((n + 1)) 30
+}
+check "reload catch-up: reloaded with a calendar 6 h ahead" reload10 "*-*-* $(date -d '+6 hours' +%H:%M:%S)"
+check "reload catch-up: no elapse since the last run, nothing started" bash -c '! grep -q "backup started" "$1"' _ "$T/daemon.log"
+wait_until 10 bash -c '(( $(date +%s) >= $1 + 3 ))' _ "$t0"
+check "reload catch-up: reloaded with a calendar whose elapse was a second ago" reload10 "*-*-* $(date -d '-1 second' +%H:%M:%S)"
+check "reload catch-up: that missed elapse runs at once" \
+  grep -q 'backup started (missed run of the reloaded schedule.calendar (schedule.persistent))' "$T/daemon.log"
+check "reload catch-up: it ends ok" wait_count "$T/daemon.log" ' ok, rev ' 1 60
+stop_daemon
+
 finish
