@@ -939,10 +939,13 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 _cleanup_free_ char *msg = NULL;
                 uint64_t old_delay_usec = m->config->schedule.randomized_delay_usec;
                 uint64_t now = now_usec(CLOCK_REALTIME);
-                /* A calendar moved so that an elapse lies between the last run and now: caught up, as at start
-                 * (one the old calendar had missed too was already, or is no longer, to be caught up). */
+                /* A calendar moved so that an elapse lies between the last run and now: caught up, as at start.
+                 * One the old calendar had missed too is not, unless it was the run waiting out its delay that
+                 * the reload drops (then the new calendar's missed elapse stands in for it). */
+                bool waiting = m->planned_usec > 0 && m->planned_usec <= now;
                 bool catch_up = m->state == MANAGER_IDLE && c->schedule.persistent &&
-                                !missed_since_last_run(m, m->config, now) && missed_since_last_run(m, c, now);
+                                (waiting || !missed_since_last_run(m, m->config, now)) &&
+                                missed_since_last_run(m, c, now);
 
                 /* A running job keeps the configuration it started with, to read its result by. */
                 if (m->state != MANAGER_IDLE && !m->job_config)
@@ -966,9 +969,13 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
                                    "ETCD_BACKUP_RELOAD_RESULT", "ok", NULL);
-                if (catch_up)
+                /* Not when the reload kept the waiting run: it still comes. */
+                if (catch_up && !(m->planned_usec > 0 && m->planned_usec <= now)) {
+                        m->attempt = 0;
+                        m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
                         (void) manager_start_job(m, "missed run of the reloaded schedule.calendar "
                                                  "(schedule.persistent)");
+                }
         }
         notify_ready();
         update_status(m);
