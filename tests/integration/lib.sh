@@ -160,17 +160,18 @@ stop_running() {
 }
 
 # hold_worker DAEMON_PID: sets HELD_WORKER to the PID of the daemon's
-# backup worker once one is seen stopped (stop_running), within 10 s; fails
-# (HELD_WORKER empty) when none is. Not in a subshell: the worker is ended
-# at exit should the test stop before it lets it go (a stopped worker would
-# keep the directory's lock and its connections).
+# backup worker once one is seen stopped (stop_running), within 500 looks
+# (10 s or more); fails (HELD_WORKER empty) when none is. Not in a
+# subshell: the worker is ended at exit should the test stop before it lets
+# it go (a stopped worker would keep the directory's lock and its
+# connections).
 hold_worker() {
   local w
   HELD_WORKER=""
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 500); do
     w=$(pgrep -P "$1" | head -1)
     if [[ -n $w ]] && stop_running "$w"; then kill_at_exit -9 "$w"; HELD_WORKER=$w; return 0; fi
-    sleep 0.05
+    sleep 0.01
   done
   return 1
 }
