@@ -370,7 +370,8 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
 
                 fprintf(stderr, "etcd-backupctl fetch: \"latest\" would be %s, which is named %s, later than now "
                         "(%s): the clock was set back since, or was ahead when it was taken, so the newest name may "
-                        "not be the newest data. Name the backup to fetch; nothing fetched\n", rm->name, format_compact_utc(when, sizeof when, rm->parsed.created_usec),
+                        "not be the newest data. Name the backup to fetch; nothing fetched\n", rm->name,
+                        format_compact_utc(when, sizeof when, rm->parsed.created_usec),
                         format_compact_utc(now, sizeof now, now_usec(CLOCK_REALTIME)));
                 return EXIT_FAILURE;
         }

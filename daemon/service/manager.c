@@ -757,6 +757,11 @@ static void arm_timer(Manager *m, uint64_t after) {
  * elapse before that run would start, which then takes its place. A
  * planned elapse still ahead keeps its armed time when it is still the next
  * one and the delay did not change. Anything else is armed afresh from now. */
+/* A passed elapse the timer is still armed for: its run waits out the randomized delay. */
+static bool run_waiting(const Manager *m, uint64_t now) {
+        return m->planned_usec > 0 && m->planned_usec <= now;
+}
+
 static void rearm_after_reload(Manager *m, uint64_t old_delay_usec) {
         const ConfigSchedule *sc = &m->config->schedule;
         uint64_t again, next = UINT64_MAX, now = now_usec(CLOCK_REALTIME);
@@ -764,7 +769,7 @@ static void rearm_after_reload(Manager *m, uint64_t old_delay_usec) {
         (void) schedule_next(sc->calendar_spec, m->config->zone, now, now, &next);
         /* A passed elapse waiting out its delay, unless the new schedule has
          * an elapse before that delay ends: then the next run is that one. */
-        if (m->planned_usec > 0 && m->planned_usec <= now && next >= m->armed_usec &&
+        if (run_waiting(m, now) && next >= m->armed_usec &&
             calendar_spec_next_usec(sc->calendar_spec, m->config->zone, m->planned_usec - 1, &again) >= 0 &&
             again == m->planned_usec) {
                 if (sc->randomized_delay_usec != old_delay_usec)
@@ -845,7 +850,7 @@ static bool missed_run(Manager *m) {
 }
 
 /* After a reload: whether c's calendar has an elapse since the last run (the newest backup at start, or the
- * last attempt since), as systemd's Persistent= asks of a timer whose calendar changed. */
+ * last attempt since), as systemd asks of a timer whose calendar changed. */
 static bool missed_since_last_run(Manager *m, const Config *c, uint64_t now) {
         return schedule_missed(c->schedule.calendar_spec, c->zone, MAX(m->newest_backup_usec, m->last_attempt_usec),
                                now);
@@ -942,9 +947,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 /* A calendar moved so that an elapse lies between the last run and now: caught up, as at start.
                  * One the old calendar had missed too is not, unless it was the run waiting out its delay that
                  * the reload drops (then the new calendar's missed elapse stands in for it). */
-                bool waiting = m->planned_usec > 0 && m->planned_usec <= now;
                 bool catch_up = m->state == MANAGER_IDLE && c->schedule.persistent &&
-                                (waiting || !missed_since_last_run(m, m->config, now)) &&
+                                (run_waiting(m, now) || !missed_since_last_run(m, m->config, now)) &&
                                 missed_since_last_run(m, c, now);
 
                 /* A running job keeps the configuration it started with, to read its result by. */
@@ -970,7 +974,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
                                    "ETCD_BACKUP_RELOAD_RESULT", "ok", NULL);
                 /* Not when the reload kept the waiting run: it still comes. */
-                if (catch_up && !(m->planned_usec > 0 && m->planned_usec <= now)) {
+                if (catch_up && !run_waiting(m, now)) {
                         m->attempt = 0;
                         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
                         (void) manager_start_job(m, "missed run of the reloaded schedule.calendar "
