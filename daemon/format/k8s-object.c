@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -730,10 +731,203 @@ bool k8s_object_kind_known(const char *api_version, const char *kind) {
         return false;
 }
 
+/* json-c reads an integer beyond 64 bits as the nearest 64-bit one
+ * (100000000000000000000 as 18446744073709551615, and below -2^63 as
+ * -2^63). kube-apiserver holds a custom resource's number that is no
+ * int64 as a float64 and writes it as Go does, digits and no exponent
+ * below 1e21: so a stored 1e20 reads back as 2^64 - 1. Such numbers keep
+ * the text they were written with. The integers json-c saturated are
+ * taken from the text in the order they are written, which is the tree's
+ * order (json-c keeps an object's keys as they came) as long as the text
+ * is plain JSON and no key came twice (json-c keeps the last value at the
+ * first place); otherwise the object is refused rather than shown with a
+ * number in the wrong place. */
+typedef struct WideNumbers {
+        const char *text;
+        size_t *start, *len;    /* the saturating integers' texts, in order */
+        size_t n, n_alloc;
+        size_t n_keys;          /* keys in the text */
+        bool plain;             /* nothing but RFC 8259 JSON met */
+        size_t next;            /* the next text to place */
+        size_t tree_keys;       /* keys in the tree */
+} WideNumbers;
+
+/* Whether integer digits (after an optional '-') lie at or beyond the
+ * 64-bit end that json-c saturates to. */
+static bool integer_saturates(const char *s, size_t n) {
+        bool neg = n > 0 && s[0] == '-';
+        const char *end = neg ? "9223372036854775808" : "18446744073709551615";
+        size_t m = strlen(end);
+
+        if (neg)
+                s++, n--;
+        return n > m || (n == m && memcmp(s, end, m) >= 0);
+}
+
+static int wide_scan(WideNumbers *w, const char *s, size_t size) {
+        static const char *const words[] = { "true", "false", "null" };
+        size_t i = 0;
+
+        w->text = s;
+        w->plain = true;
+        while (i < size) {
+                char c = s[i];
+
+                if (c == '"') {
+                        for (i++; i < size && s[i] != '"'; i++)
+                                if (s[i] == '\\')
+                                        i++;
+                        for (i++; i < size && strchr(" \t\r\n", s[i]) && s[i]; i++)
+                                ;
+                        if (i < size && s[i] == ':')
+                                w->n_keys++;
+                } else if (c == '-' || (c >= '0' && c <= '9')) {
+                        size_t j = i;
+                        bool integer = true;
+
+                        for (; j < size && s[j] && strchr("0123456789+-.eE", s[j]); j++)
+                                if (strchr(".eE", s[j]))
+                                        integer = false;
+                        if (integer && integer_saturates(s + i, j - i)) {
+                                if (w->n == w->n_alloc) {
+                                        size_t k = w->n_alloc ? w->n_alloc * 2 : 4;
+                                        size_t *a = reallocarray(w->start, k, sizeof(size_t));
+
+                                        if (!a)
+                                                return -ENOMEM;
+                                        w->start = a;
+                                        a = reallocarray(w->len, k, sizeof(size_t));
+                                        if (!a)
+                                                return -ENOMEM;
+                                        w->len = a;
+                                        w->n_alloc = k;
+                                }
+                                w->start[w->n] = i;
+                                w->len[w->n++] = j - i;
+                        }
+                        i = j;
+                } else if (c && strchr(" \t\r\n{}[],:", c))
+                        i++;
+                else {
+                        size_t k = 0;
+
+                        while (k < ELEMENTSOF(words) && !(size - i >= strlen(words[k]) &&
+                                                          memcmp(s + i, words[k], strlen(words[k])) == 0))
+                                k++;
+                        if (k == ELEMENTSOF(words)) {
+                                w->plain = false;       /* comments, 'strings', NaN: json-c's extensions */
+                                return 0;
+                        }
+                        i += strlen(words[k]);
+                }
+        }
+        return 0;
+}
+
+static bool saturated(json_object *v) {
+        return json_object_is_type(v, json_type_int) &&
+               (json_object_get_int64(v) == INT64_MIN || json_object_get_uint64(v) == UINT64_MAX);
+}
+
+/* The next saturating integer's text as a number that prints as it. */
+static int wide_take(WideNumbers *w, json_object **ret) {
+        _cleanup_free_ char *t = NULL;
+
+        if (w->next >= w->n)
+                return -EBADMSG;
+        t = strndup(w->text + w->start[w->next], w->len[w->next]);
+        if (!t)
+                return -ENOMEM;
+        w->next++;
+        *ret = json_object_new_double_s(strtod(t, NULL), t);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int wide_place(WideNumbers *w, json_object *o);
+
+/* Places the texts within V, or takes V's own: then *ret replaces V. */
+static int wide_visit(WideNumbers *w, json_object *v, json_object **ret) {
+        *ret = NULL;
+        return saturated(v) ? wide_take(w, ret) : wide_place(w, v);
+}
+
+static int wide_place(WideNumbers *w, json_object *o) {
+        json_object *nv;
+        int r;
+
+        if (json_object_is_type(o, json_type_object)) {
+                w->tree_keys += (size_t) json_object_object_length(o);
+                json_object_object_foreach(o, key, val) {
+                        r = wide_visit(w, val, &nv);
+                        if (r < 0)
+                                return r;
+                        /* Replaces the value in place: the iteration goes on. */
+                        if (nv && json_object_object_add(o, key, nv) < 0) {
+                                json_object_put(nv);
+                                return -ENOMEM;
+                        }
+                }
+        } else if (json_object_is_type(o, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(o); i++) {
+                        r = wide_visit(w, json_object_array_get_idx(o, i), &nv);
+                        if (r < 0)
+                                return r;
+                        if (nv && json_object_array_put_idx(o, i, nv) < 0) {
+                                json_object_put(nv);
+                                return -ENOMEM;
+                        }
+                }
+        return 0;
+}
+
+static bool tree_has_saturated(json_object *o) {
+        if (saturated(o))
+                return true;
+        if (json_object_is_type(o, json_type_object)) {
+                json_object_object_foreach(o, key, val) {
+                        (void) key;
+                        if (tree_has_saturated(val))
+                                return true;
+                }
+        } else if (json_object_is_type(o, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        if (tree_has_saturated(json_object_array_get_idx(o, i)))
+                                return true;
+        return false;
+}
+
+static int keep_wide_integers(Decoder *d, json_object *root, const uint8_t *data, size_t size) {
+        WideNumbers w = {};
+        int r;
+
+        r = wide_scan(&w, (const char *) data, size);
+        if (r < 0)
+                goto done;
+        if (w.plain && w.n == 0)
+                goto done;              /* the usual case: nothing to keep */
+        if (!w.plain) {
+                if (tree_has_saturated(root))
+                        r = fail(d, -EBADMSG, "stored JSON has an integer beyond 64 bits in a text that is not "
+                                 "plain JSON (comments, single quotes, NaN), so its digits cannot be placed");
+                goto done;
+        }
+        r = wide_place(&w, root);
+        if (r == -ENOMEM)
+                goto done;
+        if (r < 0 || w.next != w.n || w.tree_keys != w.n_keys)
+                r = fail(d, -EBADMSG, "stored JSON has an integer beyond 64 bits and a key given twice, so its "
+                         "digits cannot be placed");
+done:
+        free(w.start);
+        free(w.len);
+        return r;
+}
+
 static int parse_json_object(Decoder *d, const uint8_t *data, size_t size, json_object **ret) {
         json_tokener *tok;
         json_object *o;
         bool ok;
+        int r;
 
         if (size > INT_MAX)
                 return fail(d, -E2BIG, "JSON of %zu bytes is too long", size);
@@ -769,6 +963,11 @@ static int parse_json_object(Decoder *d, const uint8_t *data, size_t size, json_
         if (!json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return fail(d, -EBADMSG, "stored JSON is not an object");
+        }
+        r = keep_wide_integers(d, o, data, size);
+        if (r < 0) {
+                json_object_put(o);
+                return r;
         }
         *ret = o;
         return 0;

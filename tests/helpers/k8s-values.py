@@ -274,7 +274,12 @@ def make(d):
     cr = {"apiVersion": "example.com/v1", "kind": "Widget",
           "metadata": {"name": "w1", "namespace": "default", "uid": "cr-uid-1", "generation": 4,
                        "creationTimestamp": "2023-11-14T22:13:20Z", "labels": {"size": "large"}},
-          "spec": {"size": 3, "colors": ["red", "blue"], "enabled": True}, "status": {"ready": True}}
+          "spec": {"size": 3, "colors": ["red", "blue"], "enabled": True,
+                   # A number that is no int64 is a float64 to kube-apiserver, written as Go
+                   # writes one below 1e21: digits, no exponent (1e20, 2^64, -1e20).
+                   "quota": 100000000000000000000, "limit": 18446744073709552000,
+                   "floor": -100000000000000000000},
+          "status": {"ready": True}}
     add("widget-w1", "/registry/example.com/widgets/default/w1", (json.dumps(cr) + "\n").encode(), cr)
     v, want = envelope("v1", "Namespace", f_bytes(1, object_meta(meta("team-a", None, 11))) +
                        f_bytes(2, f_bytes(1, "kubernetes")) + f_bytes(3, f_bytes(1, "Active"))), None

@@ -378,6 +378,54 @@ static void test_json(void) {
         k8s_object_clear(&o);
 }
 
+/* A number beyond 64 bits keeps its digits: kube-apiserver writes a custom
+ * resource's float64 of up to 21 digits without an exponent. */
+static void test_json_wide_integers(void) {
+        const char *cr = "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"},"
+                         "\"spec\":{\"big\":100000000000000000000,\"two64\":18446744073709552000,"
+                         "\"neg\":-100000000000000000000,\"umax\":18446744073709551615,"
+                         "\"imin\":-9223372036854775808,\"imax\":9223372036854775807,\"exp\":1e+21,"
+                         "\"text\":\"99999999999999999999 \\\"x\\\": 1\",\"list\":[1,123456789012345678901,[2]],"
+                         "\"small\":12}}\n";
+        static const char *const want[][2] = {
+                { "spec/big", "100000000000000000000" }, { "spec/two64", "18446744073709552000" },
+                { "spec/neg", "-100000000000000000000" }, { "spec/umax", "18446744073709551615" },
+                { "spec/imin", "-9223372036854775808" }, { "spec/imax", "9223372036854775807" },
+                { "spec/exp", "1e+21" }, { "spec/small", "12" },
+        };
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+        _cleanup_free_ char *yaml = NULL;
+        json_object *x;
+        size_t n;
+
+        check_int_eq(k8s_object_decode(cr, strlen(cr), &o, err), 0);
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                check_str_eq(get_str(o.object, want[i][0]), want[i][1]);
+        check(json_object_object_get_ex(o.object, "spec", &x) && json_object_object_get_ex(x, "list", &x));
+        check_str_eq(json_object_to_json_string_ext(x, JSON_C_TO_STRING_PLAIN), "[1,123456789012345678901,[2]]");
+        check_str_eq(get_str(o.object, "spec/text"), "99999999999999999999 \"x\": 1");
+        check_int_eq(json_yaml_emit(o.object, &yaml, &n), 0);
+        check(strstr(yaml, "  big: 100000000000000000000\n"));
+        check(strstr(yaml, "  neg: -100000000000000000000\n"));
+        check(strstr(yaml, "- 123456789012345678901\n"));
+        k8s_object_clear(&o);
+
+        /* A key given twice moves a value away from where its text is: refused. */
+        const char *twice = "{\"a\":1,\"b\":100000000000000000000,\"a\":200000000000000000000}";
+        check_int_eq(k8s_object_decode(twice, strlen(twice), &o, err), -EBADMSG);
+        check(strstr(err, "a key given twice"));
+        /* Without a wide integer, a key twice is read as json-c reads it. */
+        check_int_eq(k8s_object_decode("{\"a\":1,\"a\":2}", 13, &o, err), 0);
+        k8s_object_clear(&o);
+        /* json-c's extensions beside a wide integer: refused. */
+        const char *quoted = "{'s':\"x\",\"n\":100000000000000000000}";
+        check_int_eq(k8s_object_decode(quoted, strlen(quoted), &o, err), -EBADMSG);
+        check(strstr(err, "not plain JSON"));
+        check_int_eq(k8s_object_decode("{'s':1}", 7, &o, err), 0);
+        k8s_object_clear(&o);
+}
+
 static void test_malformed(void) {
         Buf meta = {}, body = {}, v = {};
         K8sObject o = {};
@@ -508,6 +556,7 @@ int main(void) {
         TEST_RUN(test_unknown_kind);
         TEST_RUN(test_undecoded_paths);
         TEST_RUN(test_json);
+        TEST_RUN(test_json_wide_integers);
         TEST_RUN(test_malformed);
         TEST_RUN(test_yaml_quoting);
         return 0;
