@@ -90,8 +90,11 @@ e2e_cleanup() {
 }
 
 # e2e_setup PREFIX: T (scratch, removed at exit unless KEEP_T), MACHINE, the
-# exit trap and the TIME_LIMIT watchdog.
+# exit trap and the TIME_LIMIT watchdog. TIME_SCALE (default 1) multiplies
+# the limit, as meson's --timeout-multiplier does its own (scripts/check
+# sets both to 3 for the sanitizer build).
 e2e_setup() {
+  TIME_LIMIT=$(( TIME_LIMIT * ${TIME_SCALE:-1} ))
   T=$(mktemp -d "/tmp/$1.XXXXXX")
   MACHINE=ebd-$$-${RANDOM}
   trap e2e_cleanup EXIT
