@@ -6,7 +6,7 @@
 # unreachable store are reported while the local backup stays and --once
 # exits 0, the next run uploads every backup that is missing, a large backup
 # goes up as a multipart upload, remote retention leaves exactly what the
-# policy keeps, and unfinished multipart uploads of backups are aborted once
+# policy keeps (and nothing while a copy is named later than now), and unfinished multipart uploads of backups are aborted once
 # older than upload.abort_incomplete_after. Then the daemon reports a failed upload in STATUS=, the
 # journal/stderr line and its metrics.
 . "$(dirname "$0")/lib.sh"
@@ -263,6 +263,23 @@ check "6d: --once exits 0 (rc $rc)" test $rc -eq 0
 check "6d: X, with its sidecar, pruned from the store" \
   bash -c 'grep -qF "Pruned $1 from " "$2" && ! grep -q "node3/$1" <<<"$3"' _ "$x" "$T/r6d.err" "$(remote node3)"
 check "6d: the oldest, without a sidecar, stays on the store" grep -q "node3/$b1 " <<<"$(remote node3)"
+
+# 6f. A copy on the store named later than now (the clock set back since,
+# or ahead then): remote retention deletes nothing and says why, as the
+# local one does; the upload itself went well, so --once exits 0.
+d6=$(remote node3 | awk '{ print $1 }' | grep -vF "node3/$b1" | grep -v '\.json$' | sed 's#^node3/##')
+future=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-29990101T000000Z-/' <<<"$d6")
+jq --arg n "$future" '.name = $n' "$R/$d6.json" > "$T/r6f-future.json"
+s3_put "$R/$d6" "node3/$future"; s3_put "$T/r6f-future.json" "node3/$future.json"
+next_second; ctl put /r6c 4 >/dev/null
+out6f=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6c-keep1.conf" 2>"$T/r6f.err"); rc=$?
+check "6f: --once exits 0 (rc $rc)" test $rc -eq 0
+check "6f: the new backup is on the store" grep -q "node3/$(basename "$out6f") " <<<"$(remote node3)"
+check "6f: remote retention says why it deleted nothing" grep -qF "remote retention on $S3_URL/$S3_BUCKET/node3/: \
+nothing deleted: $future is named 29990101T000000Z, later than now" "$T/r6f.err"
+check "6f: the previous copy ($d6), which keep_last = 1 would prune, stays" \
+  bash -c 'grep -q "node3/$1 " <<<"$2" && ! grep -q "Pruned .* from " "$3"' _ "$d6" "$(remote node3)" "$T/r6f.err"
+s3 DELETE "/$S3_BUCKET/node3/$future" >/dev/null; s3 DELETE "/$S3_BUCKET/node3/$future.json" >/dev/null
 
 # 6e. Unfinished multipart uploads (an abort that failed or never ran, a
 # CreateMultipartUpload retried after its answer was lost) are aborted once
