@@ -68,6 +68,18 @@ check "list: a backup copied in without its sidecar is listed as such" \
   grep -qE "^$copy .*\(no sidecar\)\$" <<<"$("${BCTL[@]}" list)"
 rm "$T/b/$copy"
 check "list: removed again, the listing is as before" test "$(listed)" = "$names"
+# A directory that cannot be read is said, not answered with the listing
+# the daemon had.
+mv "$T/b" "$T/b.gone"
+out=$("${BCTL[@]}" list 2>&1); rc=$?
+check "list: the directory gone, exit 1 naming it and why ($rc: $out)" \
+  test $rc -eq 1 -a -n "$(grep -F "cannot open backup directory $T/b: No such file or directory" <<<"$out")"
+mv "$T/b.gone" "$T/b"; chmod 0770 "$T/b"
+out=$("${BCTL[@]}" list 2>&1); rc=$?
+check "list: the directory group-writable, exit 1 naming it ($rc: $out)" \
+  test $rc -eq 1 -a -n "$(grep -F "backup directory $T/b is group- or world-writable (mode 0770); refusing it" <<<"$out")"
+chmod 0700 "$T/b"
+check "list: the directory mended, the listing is as before" test "$(listed)" = "$names"
 
 # Joining: a client that asks while a backup runs gets that backup. etcd
 # (ours) is held with SIGSTOP, so the first backup is still connecting when
