@@ -11,7 +11,8 @@
 # a calendar a few seconds apart, owned by etcd-backup, mode 0600, reading
 # the TLS material through LoadCredential=; structured journal entries and
 # the catalog; the watchdog; reload; a failed backup and the recovery; a
-# clean stop; the restore socket's permissions.
+# clean stop; accept(2) and close_range(2) refused by a seccomp drop-in; the
+# restore socket's permissions.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/systemd.sh
 #
@@ -358,6 +359,24 @@ ct sh -c 'rm /run/systemd/system/etcd-backupd.service.d/deny-accept.conf && syst
   systemctl restart etcd-backupd.service' >> "$T/ct.log" 2>&1
 check "accept allowed again: status answers" ct "$PREFIX/bin/etcd-backupctl" --timeout 10 status
 check "systemctl stop etcd-backupd (again)" ct systemctl stop etcd-backupd
+
+# ---- close_range(2) refused ----
+# A container runtime's seccomp filter may refuse close_range(2) (here the
+# unit's SystemCallErrorNumber=EPERM) or lack it (a kernel before 5.9): the
+# backup worker closes the daemon's descriptors one by one there, and
+# backups go on.
+ct sh -c 'printf "[Service]\nSystemCallFilter=~close_range\n" > /run/systemd/system/etcd-backupd.service.d/deny-close-range.conf &&
+  systemctl daemon-reload && systemctl start etcd-backupd.service' >> "$T/ct.log" 2>&1
+PID2=$(prop etcd-backupd.service MainPID)
+# entries PID MESSAGE_ID: how many the daemon of that PID logged with the ID
+entries() { ct journalctl -u etcd-backupd -o json "MESSAGE_ID=$2" | jq -s --arg p "$1" 'map(select(._PID == $p)) | length'; }
+check "close_range refused: the daemon runs under the drop-in ($PID2)" \
+  test "$(prop etcd-backupd.service ActiveState)" = active -a -n "$(prop etcd-backupd.service DropInPaths | grep deny-close-range)"
+check "close_range refused: backups end ok (3 within 20 s)" \
+  wait_until 20 eval '[[ $(entries "$PID2" 6f4d1e7603174871a906e1567f206ed7) -ge 3 ]]'
+check "close_range refused: no backup failed" test "$(entries "$PID2" f5d97bf879114aa88ae68932dc98c22f)" = 0
+check "systemctl stop etcd-backupd (close_range refused)" ct systemctl stop etcd-backupd
+ct sh -c 'rm /run/systemd/system/etcd-backupd.service.d/deny-close-range.conf && systemctl daemon-reload' >> "$T/ct.log" 2>&1
 
 # ---- the restore socket ----
 
