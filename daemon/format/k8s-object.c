@@ -446,6 +446,8 @@ static int decode_fields_v1(Decoder *d, const uint8_t *data, size_t size, json_o
         /* json-c's own check lets overlong forms (0xc0 0xa5) through. */
         if (!utf8_valid(raw, raw_size))
                 return fail(d, -EBADMSG, "FieldsV1 is not valid UTF-8");
+        if (raw_size > 0 && memchr(raw, 0, raw_size))
+                return fail(d, -EBADMSG, "FieldsV1 has a NUL byte");
         tok = json_tokener_new_ex(K8S_OBJECT_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
@@ -741,27 +743,37 @@ bool k8s_object_kind_known(const char *api_version, const char *kind) {
  * order (json-c keeps an object's keys as they came) as long as the text
  * is plain JSON and no key came twice (json-c keeps the last value at the
  * first place); otherwise the object is refused rather than shown with a
- * number in the wrong place. */
+ * number in the wrong place. Numbers at the 64-bit limits, which json-c
+ * holds exactly, take their own (same) text in plain JSON, where only
+ * numbers beyond them can make an object refused; in json-c's extensions
+ * the two cannot be told apart, and either does. */
 typedef struct WideNumbers {
         const char *text;
         size_t *start, *len;    /* the saturating integers' texts, in order */
         size_t n, n_alloc;
+        size_t n_beyond;        /* of them, beyond 64 bits (not only at its end) */
+        size_t first_beyond;    /* the first of those */
         size_t n_keys;          /* keys in the text */
         bool plain;             /* nothing but RFC 8259 JSON met */
         size_t next;            /* the next text to place */
         size_t tree_keys;       /* keys in the tree */
 } WideNumbers;
 
-/* Whether integer digits (after an optional '-') lie at or beyond the
- * 64-bit end that json-c saturates to. */
-static bool integer_saturates(const char *s, size_t n) {
+/* How integer digits (after an optional '-'; json-c takes leading zeros)
+ * compare with the 64-bit end that json-c saturates to: < 0 within it, 0 at
+ * it (held exactly, but read back as saturated), > 0 beyond it. */
+static int integer_vs_end(const char *s, size_t n) {
         bool neg = n > 0 && s[0] == '-';
         const char *end = neg ? "9223372036854775808" : "18446744073709551615";
         size_t m = strlen(end);
 
         if (neg)
                 s++, n--;
-        return n > m || (n == m && memcmp(s, end, m) >= 0);
+        while (n > 1 && s[0] == '0')
+                s++, n--;
+        if (n != m)
+                return n > m ? 1 : -1;
+        return memcmp(s, end, m);
 }
 
 static int wide_scan(WideNumbers *w, const char *s, size_t size) {
@@ -788,7 +800,9 @@ static int wide_scan(WideNumbers *w, const char *s, size_t size) {
                         for (; j < size && s[j] && strchr("0123456789+-.eE", s[j]); j++)
                                 if (strchr(".eE", s[j]))
                                         integer = false;
-                        if (integer && integer_saturates(s + i, j - i)) {
+                        int v = integer ? integer_vs_end(s + i, j - i) : -1;
+
+                        if (v >= 0) {
                                 if (w->n == w->n_alloc) {
                                         size_t k = w->n_alloc ? w->n_alloc * 2 : 4;
                                         size_t *a = reallocarray(w->start, k, sizeof(size_t));
@@ -802,6 +816,8 @@ static int wide_scan(WideNumbers *w, const char *s, size_t size) {
                                         w->len = a;
                                         w->n_alloc = k;
                                 }
+                                if (v > 0 && w->n_beyond++ == 0)
+                                        w->first_beyond = w->n;
                                 w->start[w->n] = i;
                                 w->len[w->n++] = j - i;
                         }
@@ -898,25 +914,33 @@ static bool tree_has_saturated(json_object *o) {
 
 static int keep_wide_integers(Decoder *d, json_object *root, const uint8_t *data, size_t size) {
         WideNumbers w = {};
+        char shown[48];
         int r;
 
         r = wide_scan(&w, (const char *) data, size);
         if (r < 0)
                 goto done;
-        if (w.plain && w.n == 0)
-                goto done;              /* the usual case: nothing to keep */
         if (!w.plain) {
                 if (tree_has_saturated(root))
-                        r = fail(d, -EBADMSG, "stored JSON has an integer beyond 64 bits in a text that is not "
-                                 "plain JSON (comments, single quotes, NaN), so its digits cannot be placed");
+                        r = fail(d, -EBADMSG, "stored JSON holds a number at or beyond the 64-bit limits in a text "
+                                 "that is not plain JSON (comments, single quotes or NaN, which kube-apiserver does "
+                                 "not write), so which digits it was written with cannot be told; -o simple shows "
+                                 "the value as stored");
                 goto done;
         }
+        if (w.n_beyond == 0)
+                goto done;              /* the usual case; numbers at the limits json-c holds exactly */
         r = wide_place(&w, root);
         if (r == -ENOMEM)
                 goto done;
-        if (r < 0 || w.next != w.n || w.tree_keys != w.n_keys)
-                r = fail(d, -EBADMSG, "stored JSON has an integer beyond 64 bits and a key given twice, so its "
-                         "digits cannot be placed");
+        str_printable(shown, sizeof shown, (const uint8_t *) data + w.start[w.first_beyond], w.len[w.first_beyond]);
+        if (r >= 0 && w.tree_keys != w.n_keys)
+                r = fail(d, -EBADMSG, "stored JSON has the number %s, beyond 64 bits, and a key given twice in one "
+                         "object, so which of its numbers is where cannot be told; -o simple shows the value as "
+                         "stored", shown);
+        else if (r < 0 || w.next != w.n)
+                r = fail(d, -EBADMSG, "stored JSON has the number %s, beyond 64 bits, and its numbers do not match "
+                         "what json-c read; -o simple shows the value as stored", shown);
 done:
         free(w.start);
         free(w.len);
@@ -935,6 +959,10 @@ static int parse_json_object(Decoder *d, const uint8_t *data, size_t size, json_
          * json-c's own check lets overlong forms (0xc0 0xa5) through. */
         if (!utf8_valid(data, size))
                 return fail(d, -EBADMSG, "stored JSON is not valid UTF-8");
+        /* JSON escapes a NUL (\u0000); json-c stops at a raw one, and after an
+         * unfinished comment returns the inner object it had finished. */
+        if (memchr(data, 0, size))
+                return fail(d, -EBADMSG, "stored JSON has a NUL byte");
         tok = json_tokener_new_ex(K8S_OBJECT_DEPTH_MAX * 4);
         if (!tok)
                 return -ENOMEM;

@@ -361,6 +361,10 @@ static void test_json(void) {
         check_int_eq(k8s_object_decode("{\"a\":1}{}", 9, &o, err), -EBADMSG);
         check_int_eq(k8s_object_decode("{\"a\":1}\r\n \n", 11, &o, err), 0);
         k8s_object_clear(&o);
+        /* A raw NUL, after which json-c would return the inner object of an unfinished comment. */
+        static const char nul[] = "{\"x\":{\"apiVersion\":\"v1\",\"kind\":\"Secret\"}/**";
+        check_int_eq(k8s_object_decode(nul, sizeof nul, &o, err), -EBADMSG);
+        check(strstr(err, "NUL byte"));
         check_int_eq(k8s_object_decode("{\"a\":\"\xff\"}", 9, &o, err), -EBADMSG);
         /* Overlong, surrogate and beyond-U+10FFFF forms, which json-c's own
          * check lets through and YAML's emitter would refuse. */
@@ -411,12 +415,27 @@ static void test_json_wide_integers(void) {
         check(strstr(yaml, "- 123456789012345678901\n"));
         k8s_object_clear(&o);
 
-        /* A key given twice moves a value away from where its text is: refused. */
-        const char *twice = "{\"a\":1,\"b\":100000000000000000000,\"a\":200000000000000000000}";
+        /* The last element of an array, and a slice of a larger buffer (no NUL after it). */
+        const char *sliced = "{\"l\":[1,-123456789012345678901]}XYZ";
+        check_int_eq(k8s_object_decode(sliced, strlen(sliced) - 3, &o, err), 0);
+        check_str_eq(json_object_to_json_string_ext(o.object, JSON_C_TO_STRING_PLAIN), "{\"l\":[1,-123456789012345678901]}");
+        k8s_object_clear(&o);
+        /* Leading zeros (json-c takes them) are no width. */
+        check_int_eq(k8s_object_decode("{\"a\":000000000000000000001}", 27, &o, err), 0);
+        check_str_eq(get_str(o.object, "a"), "1");
+        k8s_object_clear(&o);
+
+        /* A key given twice moves a value away from where its text is: refused, nested too. */
+        const char *twice = "{\"s\":{\"a\":1,\"b\":100000000000000000000,\"a\":200000000000000000000}}";
         check_int_eq(k8s_object_decode(twice, strlen(twice), &o, err), -EBADMSG);
-        check(strstr(err, "a key given twice"));
-        /* Without a wide integer, a key twice is read as json-c reads it. */
+        check(strstr(err, "the number 100000000000000000000, beyond 64 bits, and a key given twice in one object"));
+        /* Without a wide integer, a key twice is read as json-c reads it; the limits it holds exactly too. */
         check_int_eq(k8s_object_decode("{\"a\":1,\"a\":2}", 13, &o, err), 0);
+        k8s_object_clear(&o);
+        const char *limits = "{\"a\":1,\"a\":2,\"b\":-9223372036854775808,\"c\":18446744073709551615}";
+        check_int_eq(k8s_object_decode(limits, strlen(limits), &o, err), 0);
+        check_str_eq(get_str(o.object, "b"), "-9223372036854775808");
+        check_str_eq(get_str(o.object, "c"), "18446744073709551615");
         k8s_object_clear(&o);
         /* json-c's extensions beside a wide integer: refused. */
         const char *quoted = "{'s':\"x\",\"n\":100000000000000000000}";
