@@ -401,4 +401,45 @@ check "reload catch-up: that missed elapse runs at once" \
 check "reload catch-up: it ends ok" wait_count "$T/daemon.log" ' ok, rev ' 1 60
 stop_daemon
 
+# 10b. A run whose elapse has passed and which waits out randomized_delay
+# (6 h: the odds of a delay under 10 s are 1 in 2000, and such a sample is
+# tried again), dropped by a reload to a calendar without that elapse: the
+# new calendar's elapse since the last run stands in for it and runs at
+# once. (Before, the waiting run was lost.)
+{ etcd_group; storage_group "$T/b10b" zstd 1
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; randomized_delay = \"6h\"; };"
+  echo "control: { socket = \"$T/control10b.sock\"; group = \"\"; };"; } > "$T/d10b.conf"
+"$ETCD_BACKUPD" --once -c "$T/d10b.conf" >/dev/null 2>&1
+check "reload of a waiting run: a backup before the daemon" test "$(backups "$T/b10b")" = 1
+waiting=
+for try in 1 2 3; do
+  wait_until 5 bash -c '(( $(date +%s) > $1 ))' _ "$(stat -c %Y "$T/b10b")"  # a second after the last backup
+  x=$(( $(date +%s) + 4 ))
+  sed -i -E "s|calendar = \"[^\"]*\"|calendar = \"*-*-* $(date -d "@$x" +%H:%M:%S)\"|" "$T/d10b.conf"
+  start_daemon "$T/d10b.conf" 120
+  wait_for "$T/notify.log" '^READY=1$' 30
+  wait_until 10 bash -c '(( $(date +%s) >= $1 + 1 ))' _ "$x"
+  next=$("$ETCD_BACKUPCTL" -s "$T/control10b.sock" --json status 2>/dev/null | jq -r '.state + " " + (.next // "")')
+  # Waiting: idle, armed for later than its elapse and than now plus the time the reload takes.
+  if [[ $next == "idle "* ]] && (( $(date -d "${next#idle }" +%s) > $(date +%s) + 10 )); then waiting=1; break; fi
+  echo "# sample $try: not waiting ($next); another"
+  stop_daemon
+done
+check "reload of a waiting run: its elapse passed, it waits out its delay (next ${next#idle })" test -n "$waiting"
+if [[ -n $waiting ]]; then
+  reload10b() { # CALENDAR
+    local n; n=$(grep -c '^READY=1$' "$T/notify.log")
+    sed -i -E "s|calendar = \"[^\"]*\"|calendar = \"$1\"|" "$T/d10b.conf"
+    kill -HUP "$DPID"
+    wait_count "$T/notify.log" '^READY=1$' $((n + 1)) 30
+  }
+  # The new calendar's elapse lies between the last backup and now, a second before the dropped one.
+  check "reload of a waiting run: reloaded with a calendar whose elapse was a second before it" \
+    reload10b "*-*-* $(date -d "@$((x - 1))" +%H:%M:%S)"
+  check "reload of a waiting run: the new calendar's missed elapse runs at once" \
+    grep -q 'backup started (missed run of the reloaded schedule.calendar (schedule.persistent))' "$T/daemon.log"
+  check "reload of a waiting run: it ends ok" wait_count "$T/daemon.log" ' ok, rev ' 1 60
+  stop_daemon
+fi
+
 finish
