@@ -117,6 +117,8 @@ Config *config_free(Config *c) {
         if (!c)
                 return NULL;
         free(c->path);
+        free(c->text);
+        free(c->localtime);
         zone_free(c->zone);
         strv_free(c->etcd.endpoints);
         free(c->etcd.cacert);
@@ -155,7 +157,9 @@ Config *config_new_default(void) {
         _cleanup_(config_freep) Config *c = calloc(1, sizeof *c);
         if (!c)
                 return NULL;
-        if (zone_load_local(&c->zone, &c->zone_warning) < 0)
+        /* Before the zone: a change between the two is told by the next look. */
+        if (zone_localtime_snapshot(&c->localtime, &c->localtime_size) < 0 ||
+            zone_load_local(&c->zone, &c->zone_warning) < 0)
                 return NULL;
 
         c->etcd = (ConfigEtcd) {
@@ -692,7 +696,8 @@ static int load(const char *text, size_t size, const char *name, Config **ret, C
         if (!c)
                 return -ENOMEM;
         c->path = strdup(name);
-        if (!c->path)
+        c->text = strndup(text, size);
+        if (!c->path || !c->text)
                 return -ENOMEM;
         if (c->zone_warning)
                 config_diag_add(diags, CONFIG_WARNING, name, 0, "%s", c->zone_warning);

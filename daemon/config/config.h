@@ -114,9 +114,12 @@ typedef struct ConfigMetrics {
 
 typedef struct Config {
         char *path;
+        char *text;                     /* the file's text as read: read again when the local zone changes */
         Zone *zone;                     /* the local zone ($TZ, /etc/localtime), read once when the
                                          * configuration is made: the schedule and retention use it */
         char *zone_warning;             /* why zone is UTC instead of the local zone's file, or NULL */
+        char *localtime;                /* /etc/localtime when zone was read (zone_localtime_snapshot()) */
+        size_t localtime_size;
         ConfigEtcd etcd;
         ConfigSchedule schedule;
         ConfigStorage storage;

@@ -138,6 +138,27 @@ int zone_load_local(Zone **ret, char **ret_reason) {
         return load_or_utc(r, file_r, what, ret, ret_reason);
 }
 
+int zone_localtime_snapshot(char **ret, size_t *ret_size) {
+        _cleanup_free_ char *data = NULL;
+        char target[PATH_MAX];
+        ssize_t n = readlink(LOCALTIME_PATH, target, sizeof target - 1);
+        size_t size = 0, t = n > 0 ? (size_t) n : 0;
+        char *buf;
+
+        if (read_full_file(LOCALTIME_PATH, TZIF_FILE_MAX, &data, &size) < 0)
+                size = 0;
+        buf = malloc(t + 1 + size);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, target, t);
+        buf[t] = 0;
+        if (size > 0)
+                memcpy(buf + t + 1, data, size);
+        *ret = buf;
+        *ret_size = t + 1 + size;
+        return 0;
+}
+
 static int load_cb(const char *name, Zone **ret, void *userdata) {
         return zone_load(name, ret);
 }

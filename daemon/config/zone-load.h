@@ -27,5 +27,10 @@ int zone_load(const char *name, Zone **ret);
  * damaged), *ret_reason (may be NULL) says so, for a warning; else NULL. */
 int zone_load_local(Zone **ret, char **ret_reason);
 
+/* What /etc/localtime is now, to tell a change of it: the target of the
+ * link (if it is one), a NUL, and the bytes it leads to (if any). Returns 0
+ * and *ret of *ret_size bytes, or -ENOMEM. */
+int zone_localtime_snapshot(char **ret, size_t *ret_size);
+
 /* zone_load() as a ZoneLoader for the parsers that accept a zone name. */
 extern const ZoneLoader zone_loader_system;

@@ -38,6 +38,8 @@ struct Manager {
         uint64_t armed_usec;            /* planned_usec + randomized delay */
         uint64_t fired_usec;            /* the planned elapse the timer last fired for (0 = none) */
         sd_event_source *clock_set;     /* the wall clock was set */
+        sd_event_source *localtime_watch;       /* /etc, for /etc/localtime (not with $TZ) */
+        sd_event_source *localtime_settle;      /* a second after its last change */
         unsigned attempt;               /* retries used for the current run */
 
         /* The running worker. */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -35,6 +36,7 @@
 #include "format/retention.h"
 #include "format/schedule.h"
 #include "backup/store.h"
+#include "config/zone-load.h"
 #include "restore/discover.h"
 #include "util/io.h"
 #include "util/parse.h"
@@ -66,6 +68,8 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         sd_event_source_disable_unref(m->timer);
         sd_event_source_disable_unref(m->clock_set);
+        sd_event_source_disable_unref(m->localtime_watch);
+        sd_event_source_disable_unref(m->localtime_settle);
         sd_event_source_disable_unref(m->retry_timer);
         sd_event_source_disable_unref(m->kill_timer);
         sd_event_source_disable_unref(m->worker_io);
@@ -912,16 +916,12 @@ static void check_socket_file(Manager *m) {
                 log_warning("%s", error ? error : "cannot check the control socket's file");
 }
 
-static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Manager *m = userdata;
-        _cleanup_(config_freep) Config *c = NULL;
-        ConfigDiags diags = {};
-        int r;
+/* Takes c (loaded with r >= 0; NULL when r < 0) as the running configuration, as a reload does: found again
+ * with etcd.discover, refused when it moves what a running daemon keeps, the schedule re-armed and a missed
+ * run of the new calendar caught up. zone_change: read again for a new local time zone, not by a reload. */
+static void take_config(Manager *m, Config *c_in, int r, bool zone_change) {
+        _cleanup_(config_freep) Config *c = c_in;
 
-        notify_reloading();
-        r = config_load(m->config_path, &c, &diags);
-        log_config_diags(&diags);
-        config_diags_done(&diags);
         if (r >= 0 && c->etcd.discover) {
                 /* Found again on every reload: certificates renamed by an upgrade are picked up. */
                 _cleanup_free_ char *summary = NULL, *error = NULL;
@@ -937,9 +937,12 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 r = reload_allowed(m, c);
         if (r < 0) {
                 _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "Reloading %s failed; keeping the previous configuration", m->config_path) >= 0)
+                if (asprintf(&msg, zone_change ? "Reading %s again for the new local time zone failed; keeping the "
+                             "previous configuration and zone until a reload or the next change of /etc/localtime" :
+                             "Reloading %s failed; keeping the previous configuration", m->config_path) >= 0)
                         log_struct(LOG_ERR, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
-                                   "ETCD_BACKUP_RELOAD_RESULT", "rejected", NULL);
+                                   "ETCD_BACKUP_RELOAD_RESULT", "rejected", "ETCD_BACKUP_RELOAD_CAUSE",
+                                   zone_change ? "localtime" : "reload", NULL);
         } else {
                 _cleanup_free_ char *msg = NULL;
                 uint64_t old_delay_usec = m->config->schedule.randomized_delay_usec;
@@ -970,20 +973,95 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                                    closed == 1 ? "" : "s");
                 check_socket_file(m);
                 rearm_after_reload(m, old_delay_usec);
-                if (asprintf(&msg, "Reloaded %s", m->config_path) >= 0)
+                if ((zone_change ? asprintf(&msg, "Read %s again for the new local time zone (%s)", m->config_path,
+                                            zone_name(m->config->zone) ?: "unnamed") :
+                                   asprintf(&msg, "Reloaded %s", m->config_path)) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
-                                   "ETCD_BACKUP_RELOAD_RESULT", "ok", NULL);
+                                   "ETCD_BACKUP_RELOAD_RESULT", "ok", "ETCD_BACKUP_RELOAD_CAUSE",
+                                   zone_change ? "localtime" : "reload", NULL);
                 /* Not when the reload kept the waiting run: it still comes. */
                 if (catch_up && !run_waiting(m, now)) {
                         m->attempt = 0;
                         m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
-                        (void) manager_start_job(m, "missed run of the reloaded schedule.calendar "
+                        (void) manager_start_job(m, zone_change ? "missed run of schedule.calendar in the new local "
+                                                 "time zone (schedule.persistent)" :
+                                                 "missed run of the reloaded schedule.calendar "
                                                  "(schedule.persistent)");
                 }
         }
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        Config *c = NULL;
+        ConfigDiags diags = {};
+        int r;
+
+        notify_reloading();
+        r = config_load(m->config_path, &c, &diags);
+        log_config_diags(&diags);
+        config_diags_done(&diags);
+        take_config(m, c, r, false);
         notify_ready();
         update_status(m);
         return 0;
+}
+
+/* The local time zone follows /etc/localtime while the daemon runs, as
+ * systemd's timers do: when the link or the file changes (`timedatectl
+ * set-timezone` and `ln -sf` rename a new link over it; `rm` and `ln -s`
+ * remove it first; a copy is rewritten), the text of the configuration the
+ * daemon runs is read again with the new zone, once /etc/localtime has been
+ * left alone for LOCALTIME_SETTLE_USEC, and taken as a reload takes it. A
+ * change is told against /etc/localtime as it was when that configuration
+ * read its zone, so a reload since counts, and one whose reading failed is
+ * tried again at the next change. Not with $TZ, which names the zone itself. */
+#define LOCALTIME_SETTLE_USEC USEC_PER_SEC
+
+static int on_localtime_settled(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *now = NULL;
+        ConfigDiags diags = {};
+        Config *c = NULL;
+        size_t size;
+        int r;
+
+        if (m->state == MANAGER_STOPPING || !m->config->text)
+                return 0;
+        r = zone_localtime_snapshot(&now, &size);
+        if (r < 0)
+                return log_warning_errno(r, "cannot read /etc/localtime again: %m"), 0;
+        if (size == m->config->localtime_size && memcmp(now, m->config->localtime, size) == 0)
+                return 0;
+        r = config_load_string(m->config->text, m->config_path, &c, &diags);
+        log_config_diags(&diags);
+        config_diags_done(&diags);
+        take_config(m, c, r, true);
+        update_status(m);
+        return 0;
+}
+
+static int on_localtime(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (!(ev->mask & IN_Q_OVERFLOW) && !(ev->len > 0 && streq(ev->name, "localtime")))
+                return 0;
+        if (m->localtime_settle) {
+                r = sd_event_source_set_time_relative(m->localtime_settle, LOCALTIME_SETTLE_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->localtime_settle, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(m->event, &m->localtime_settle, CLOCK_MONOTONIC, LOCALTIME_SETTLE_USEC,
+                                               0, on_localtime_settled, m);
+        if (r < 0)
+                log_warning_errno(r, "cannot wait for /etc/localtime to settle: %m");
+        return 0;
+}
+
+static int localtime_watch_add(Manager *m) {
+        return sd_event_add_inotify(m->event, &m->localtime_watch, "/etc", IN_CREATE | IN_DELETE | IN_MOVED_TO |
+                                    IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ONLYDIR, on_localtime, m);
 }
 
 /* The newest backup in the directory: the last result before this run, and
@@ -1053,6 +1131,12 @@ int manager_start(Manager *m) {
         r = clock_watch_add(m);
         if (r < 0)
                 log_warning_errno(r, "cannot watch for the wall clock being set: %m");
+        if (!getenv("TZ")) {
+                r = localtime_watch_add(m);
+                if (r < 0)
+                        log_warning_errno(r, "cannot watch /etc/localtime (%m): a changed local time zone takes "
+                                          "effect on reload");
+        }
         load_last(m);
 
         {

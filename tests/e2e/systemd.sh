@@ -378,6 +378,37 @@ check "close_range refused: no backup failed" test "$(entries "$PID2" f5d97bf879
 check "systemctl stop etcd-backupd (close_range refused)" ct systemctl stop etcd-backupd
 ct sh -c 'rm /run/systemd/system/etcd-backupd.service.d/deny-close-range.conf && systemctl daemon-reload' >> "$T/ct.log" 2>&1
 
+# ---- the local time zone changed ----
+# /etc/localtime changed while the daemon runs: the schedule follows the
+# new zone without a reload, as systemd's timers do. Removed and made again
+# (`rm`, `ln -s`: the daemon waits for it to settle), then renamed over
+# (`ln -sf` of coreutils 9, as timedatectl does).
+ct sh -c "ln -sf /usr/share/zoneinfo/UTC /etc/localtime &&
+  sed -i 's|calendar = \"\*:\*:0/3\"|calendar = \"*-*-* 02:00:00\"|' $CONF && systemctl start etcd-backupd.service" >> "$T/ct.log" 2>&1
+PID3=$(prop etcd-backupd.service MainPID)
+next() { ct "$PREFIX/bin/etcd-backupctl" --json status | jq -r .next; }
+# zone_read ZONE SINCE: the daemon logged reading its configuration again for ZONE since SINCE (epoch)
+zone_read() {
+  ct journalctl -u etcd-backupd --since "@$2" -o json MESSAGE_ID=9c2021c0e6b44f6199a76303b3f25ada |
+    jq -se --arg m "Read $CONF again for the new local time zone ($1)" \
+      'map(select(.MESSAGE == $m and .ETCD_BACKUP_RELOAD_CAUSE == "localtime" and .ETCD_BACKUP_RELOAD_RESULT == "ok")) | length == 1' >/dev/null
+}
+check "zone: the daily 02:00 planned at 02:00 UTC ($(next))" eval '[[ $(next) == *T02:00:00Z ]]'
+since=$(ct date +%s)
+ct sh -c 'rm /etc/localtime && ln -s /usr/share/zoneinfo/Asia/Tokyo /etc/localtime'
+check "zone: /etc/localtime removed and linked to Asia/Tokyo: the configuration read again once, with it" \
+  wait_until 15 zone_read Asia/Tokyo "$since"
+check "zone: not with UTC in between (the link was missing for a moment)" eval '! zone_read UTC "$since"'
+check "zone: the daily 02:00 now planned at 02:00 in Tokyo, 17:00 UTC ($(next))" eval '[[ $(next) == *T17:00:00Z ]]'
+since=$(ct date +%s)
+ct ln -sf /usr/share/zoneinfo/UTC /etc/localtime
+check "zone: renamed over, back to UTC: read again with it" wait_until 15 zone_read UTC "$since"
+check "zone: the daily 02:00 planned at 02:00 UTC again ($(next))" eval '[[ $(next) == *T02:00:00Z ]]'
+check "zone: no reload or restart, the same daemon ($PID3)" \
+  test "$(prop etcd-backupd.service MainPID)" = "$PID3" -a "$(prop etcd-backupd.service NRestarts)" = 0
+ct sh -c "systemctl stop etcd-backupd.service &&
+  sed -i 's|calendar = \"\*-\*-\* 02:00:00\"|calendar = \"*:*:0/3\"|' $CONF" >> "$T/ct.log" 2>&1
+
 # ---- the restore socket ----
 
 check "etcd-backupd-restore.socket starts" ct systemctl start etcd-backupd-restore.socket
