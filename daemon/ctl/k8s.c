@@ -95,7 +95,7 @@ static int decode_kv(const char *cmd, const MvccKv *kv, const EncryptionConfig *
         if (plain)
                 sodium_memzero(plain, plain_size);
         if (r < 0) {
-                fprintf(stderr, "etcd-backupctl %s: %s: not a Kubernetes object: %s\n", cmd, kbuf,
+                fprintf(stderr, "etcd-backupctl %s: %s: cannot be read as a Kubernetes object: %s\n", cmd, kbuf,
                         r == -ENOMEM ? strerror(ENOMEM) : err);
                 return r;
         }

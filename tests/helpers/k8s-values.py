@@ -290,7 +290,7 @@ def make(d):
     # Values that must be refused, each with a word the error must contain.
     sec, _ = secret(meta("x", "bad", 20), {"a": b"b"})
     bad = {
-        "truncated": (sec[:len(sec) // 2], "not a Kubernetes object"),
+        "truncated": (sec[:len(sec) // 2], "cannot be read as a Kubernetes object"),
         "length-past-end": (length_past_end(), "runs past the end"),
         "tampered-tag": (None, "wrong key or tampered"),
         "short-ciphertext": (b"k8s:enc:secretbox:v1:box1:" + os.urandom(10), "shorter than its nonce"),
