@@ -381,8 +381,8 @@ ct sh -c 'rm /run/systemd/system/etcd-backupd.service.d/deny-close-range.conf &&
 # ---- the local time zone changed ----
 # /etc/localtime changed while the daemon runs: the schedule follows the
 # new zone without a reload, as systemd's timers do. Removed and made again
-# (`rm`, `ln -s`: the daemon waits for it to settle), then renamed over
-# (`ln -sf` of coreutils 9, as timedatectl does).
+# (`rm`, `ln -s`: the daemon waits for it to settle), then set back with
+# `timedatectl set-timezone` (systemd-timedated renames a new link over it).
 ct sh -c "ln -sf /usr/share/zoneinfo/UTC /etc/localtime &&
   sed -i 's|calendar = \"\*:\*:0/3\"|calendar = \"*-*-* 02:00:00\"|' $CONF && systemctl start etcd-backupd.service" >> "$T/ct.log" 2>&1
 PID3=$(prop etcd-backupd.service MainPID)
@@ -401,8 +401,8 @@ check "zone: /etc/localtime removed and linked to Asia/Tokyo: the configuration 
 check "zone: not with UTC in between (the link was missing for a moment)" eval '! zone_read UTC "$since"'
 check "zone: the daily 02:00 now planned at 02:00 in Tokyo, 17:00 UTC ($(next))" eval '[[ $(next) == *T17:00:00Z ]]'
 since=$(ct date +%s)
-ct ln -sf /usr/share/zoneinfo/UTC /etc/localtime
-check "zone: renamed over, back to UTC: read again with it" wait_until 15 zone_read UTC "$since"
+ct timedatectl set-timezone UTC >> "$T/ct.log" 2>&1
+check "zone: timedatectl set-timezone UTC: read again with it" wait_until 15 zone_read UTC "$since"
 check "zone: the daily 02:00 planned at 02:00 UTC again ($(next))" eval '[[ $(next) == *T02:00:00Z ]]'
 check "zone: no reload or restart, the same daemon ($PID3)" \
   test "$(prop etcd-backupd.service MainPID)" = "$PID3" -a "$(prop etcd-backupd.service NRestarts)" = 0

@@ -418,7 +418,8 @@ static void test_json_wide_integers(void) {
         /* The last element of an array, and a slice of a larger buffer (no NUL after it). */
         const char *sliced = "{\"l\":[1,-123456789012345678901]}XYZ";
         check_int_eq(k8s_object_decode(sliced, strlen(sliced) - 3, &o, err), 0);
-        check_str_eq(json_object_to_json_string_ext(o.object, JSON_C_TO_STRING_PLAIN), "{\"l\":[1,-123456789012345678901]}");
+        check_str_eq(json_object_to_json_string_ext(o.object, JSON_C_TO_STRING_PLAIN),
+                     "{\"l\":[1,-123456789012345678901]}");
         k8s_object_clear(&o);
         /* Leading zeros (json-c takes them) are no width. */
         check_int_eq(k8s_object_decode("{\"a\":000000000000000000001}", 27, &o, err), 0);
