@@ -800,7 +800,15 @@ static int wide_scan(WideNumbers *w, const char *s, size_t size) {
                         for (; j < size && s[j] && strchr("0123456789+-.eE", s[j]); j++)
                                 if (strchr(".eE", s[j]))
                                         integer = false;
+                        size_t z = i + (c == '-');
                         int v = integer ? integer_vs_end(s + i, j - i) : -1;
+
+                        /* Leading zeros are json-c's, not JSON's: kept in a number's text, they would make
+                         * the output no JSON (and octal to a YAML 1.1 reader). */
+                        if (j - z > 1 && s[z] == '0' && strchr("0123456789", s[z + 1])) {
+                                w->plain = false;
+                                return 0;
+                        }
 
                         if (v >= 0) {
                                 if (w->n == w->n_alloc) {
@@ -961,7 +969,7 @@ static int parse_json_object(Decoder *d, const uint8_t *data, size_t size, json_
                 return fail(d, -EBADMSG, "stored JSON is not valid UTF-8");
         /* JSON escapes a NUL (\u0000); json-c stops at a raw one, and after an
          * unfinished comment returns the inner object it had finished. */
-        if (memchr(data, 0, size))
+        if (size > 0 && memchr(data, 0, size))
                 return fail(d, -EBADMSG, "stored JSON has a NUL byte");
         tok = json_tokener_new_ex(K8S_OBJECT_DEPTH_MAX * 4);
         if (!tok)

@@ -421,10 +421,12 @@ static void test_json_wide_integers(void) {
         check_str_eq(json_object_to_json_string_ext(o.object, JSON_C_TO_STRING_PLAIN),
                      "{\"l\":[1,-123456789012345678901]}");
         k8s_object_clear(&o);
-        /* Leading zeros (json-c takes them) are no width. */
+        /* Leading zeros (json-c takes them) are no width; beside a wide number they are no JSON to keep. */
         check_int_eq(k8s_object_decode("{\"a\":000000000000000000001}", 27, &o, err), 0);
         check_str_eq(get_str(o.object, "a"), "1");
         k8s_object_clear(&o);
+        check_int_eq(k8s_object_decode("{\"a\":0100000000000000000000}", 28, &o, err), -EBADMSG);
+        check(strstr(err, "not plain JSON"));
 
         /* A key given twice moves a value away from where its text is: refused, nested too. */
         const char *twice = "{\"s\":{\"a\":1,\"b\":100000000000000000000,\"a\":200000000000000000000}}";
@@ -450,6 +452,22 @@ static void test_malformed(void) {
         Buf meta = {}, body = {}, v = {};
         K8sObject o = {};
         char err[K8S_OBJECT_ERROR_MAX];
+
+        /* An envelope that says application/json and holds no Raw: no JSON, refused. */
+        {
+                Buf tm = {}, u = {};
+
+                put_str(&tm, 1, "example.com/v1");
+                put_str(&tm, 2, "Widget");
+                put_msg(&u, 1, &tm);
+                put_str(&u, 4, "application/json");
+                memcpy(v.data, "k8s\0", 4);
+                memcpy(v.data + 4, u.data, u.n);
+                v.n = 4 + u.n;
+                check_int_eq(k8s_object_decode(v.data, v.n, &o, err), -EBADMSG);
+                check(strstr(err, "stored JSON is malformed"));
+                v.n = 0;
+        }
 
         put_str(&meta, 1, "x");
         put_map(&meta, 11, "k", "v", 1);
