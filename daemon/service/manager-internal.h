@@ -97,11 +97,14 @@ struct Manager {
         /* What List answers: the backups as sidecar objects, newest first.
          * Read from the directory at start, kept up to date from the
          * worker's results and prunes, and read again by a List when the
-         * directory changed (by hand: a backup copied in or removed) since:
-         * its mtime is not the one seen then (listing_mtime), or was too
-         * recent then to tell a change within the same clock tick. */
+         * directory changed (by hand: a backup copied in or removed; or the
+         * directory itself moved or its mode changed) since: its ctime
+         * (which every such change sets) or inode is not the one seen then
+         * (listing_ctime, listing_ino), or the ctime was too recent then to
+         * tell a change within the same clock tick. */
         struct json_object *listing;
-        struct timespec listing_mtime;
+        struct timespec listing_ctime;
+        ino_t listing_ino;
         bool listing_settled;
 };
 

@@ -365,15 +365,15 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n, char **re
         struct json_object *l;
         StoreEntry *e = NULL;
         struct stat st;
-        bool have_mtime;
+        bool have_stat;
         size_t n = 0;
         int r;
 
         if (!m->listing)
                 m->listing = json_object_new_array();
-        /* The mtime before the read: a change while it reads makes the
+        /* The ctime before the read: a change while it reads makes the
          * next List read again. */
-        have_mtime = stat(m->config->storage.directory, &st) >= 0;
+        have_stat = stat(m->config->storage.directory, &st) >= 0;
         r = store_open(m->config->storage.directory, false, &s, &error);
         if (r < 0) {
                 if (ret_error)
@@ -393,14 +393,15 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n, char **re
         if (l) {
                 json_object_put(m->listing);
                 m->listing = l;
-                m->listing_mtime = have_mtime ? st.st_mtim : (struct timespec) {};
+                m->listing_ctime = have_stat ? st.st_ctim : (struct timespec) {};
+                m->listing_ino = have_stat ? st.st_ino : 0;
                 /* A change within the same tick of the file system's clock
                  * may leave the mtime as it is: the kernel stamps files from
                  * a clock a tick behind, and some file systems keep 1 or 2 s
                  * (FAT). One of the last LISTING_SETTLE_SEC is read again
                  * next time. */
-                m->listing_settled = have_mtime && (int64_t) now_usec(CLOCK_REALTIME) / (int64_t) USEC_PER_SEC >
-                                                           (int64_t) st.st_mtim.tv_sec + LISTING_SETTLE_SEC;
+                m->listing_settled = have_stat && (int64_t) now_usec(CLOCK_REALTIME) / (int64_t) USEC_PER_SEC >
+                                                           (int64_t) st.st_ctim.tv_sec + LISTING_SETTLE_SEC;
         }
         if (ret_e) {
                 *ret_e = e;
@@ -414,7 +415,8 @@ int manager_listing_refresh(Manager *m, char **ret_error) {
         struct stat st;
 
         if (m->listing && m->listing_settled && stat(m->config->storage.directory, &st) >= 0 &&
-            st.st_mtim.tv_sec == m->listing_mtime.tv_sec && st.st_mtim.tv_nsec == m->listing_mtime.tv_nsec)
+            st.st_ino == m->listing_ino && st.st_ctim.tv_sec == m->listing_ctime.tv_sec &&
+            st.st_ctim.tv_nsec == m->listing_ctime.tv_nsec)
                 return 0;
         return listing_read(m, NULL, NULL, ret_error);
 }
@@ -1041,12 +1043,10 @@ static int on_localtime_settled(sd_event_source *s, uint64_t usec, void *userdat
         return 0;
 }
 
-static int on_localtime(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
-        Manager *m = userdata;
+/* The look a second from now, or from the last change. */
+static void localtime_settle_arm(Manager *m) {
         int r;
 
-        if (!(ev->mask & IN_Q_OVERFLOW) && !(ev->len > 0 && streq(ev->name, "localtime")))
-                return 0;
         if (m->localtime_settle) {
                 r = sd_event_source_set_time_relative(m->localtime_settle, LOCALTIME_SETTLE_USEC);
                 if (r >= 0)
@@ -1056,12 +1056,22 @@ static int on_localtime(sd_event_source *s, const struct inotify_event *ev, void
                                                0, on_localtime_settled, m);
         if (r < 0)
                 log_warning_errno(r, "cannot wait for /etc/localtime to settle: %m");
+}
+
+static int on_localtime(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 && streq(ev->name, "localtime")))
+                localtime_settle_arm(userdata);
         return 0;
 }
 
 static int localtime_watch_add(Manager *m) {
-        return sd_event_add_inotify(m->event, &m->localtime_watch, "/etc", IN_CREATE | IN_DELETE | IN_MOVED_TO |
-                                    IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ONLYDIR, on_localtime, m);
+        int r;
+
+        r = sd_event_add_inotify(m->event, &m->localtime_watch, "/etc", IN_CREATE | IN_DELETE | IN_MOVED_TO |
+                                 IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ONLYDIR, on_localtime, m);
+        if (r >= 0)
+                localtime_settle_arm(m);        /* a change since the configuration read its zone, before the watch */
+        return r;
 }
 
 /* The newest backup in the directory: the last result before this run, and
