@@ -116,7 +116,8 @@ typedef struct Config {
         char *path;
         char *text;                     /* the file's text as read: read again when the local zone changes */
         Zone *zone;                     /* the local zone ($TZ, /etc/localtime), read once when the
-                                         * configuration is made: the schedule and retention use it */
+                                         * configuration is made (the daemon makes it again when
+                                         * /etc/localtime changes): the schedule and retention use it */
         char *zone_warning;             /* why zone is UTC instead of the local zone's file, or NULL */
         char *localtime;                /* /etc/localtime when zone was read (zone_localtime_snapshot()) */
         size_t localtime_size;
@@ -165,7 +166,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
 int config_load(const char *path, Config **ret, ConfigDiags *diags);
 
 /* Like config_load, on a buffer; `name` is used as the file name in
- * diagnostics. Used by the fuzzer and tests. */
+ * diagnostics and for relative names. Used by the fuzzer and tests, and by
+ * the daemon to read its configuration's text again for a new local zone. */
 int config_load_string(const char *text, const char *name, Config **ret, ConfigDiags *diags);
 
 /* An etcd endpoint as etcd.endpoints takes it: "https://host:port" or

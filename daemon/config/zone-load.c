@@ -144,9 +144,13 @@ int zone_localtime_snapshot(char **ret, size_t *ret_size) {
         ssize_t n = readlink(LOCALTIME_PATH, target, sizeof target - 1);
         size_t size = 0, t = n > 0 ? (size_t) n : 0;
         char *buf;
+        int r;
 
-        if (read_full_file(LOCALTIME_PATH, TZIF_FILE_MAX, &data, &size) < 0)
-                size = 0;
+        r = read_full_file(LOCALTIME_PATH, TZIF_FILE_MAX, &data, &size);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                size = 0;       /* missing or unreadable: told apart from what it was all the same */
         buf = malloc(t + 1 + size);
         if (!buf)
                 return -ENOMEM;

@@ -4,8 +4,9 @@
 /*
  * zone-load.h — the edge where time zones come in: reading a zone's TZif
  * file from the zoneinfo directory ($TZDIR, else /usr/share/zoneinfo) and
- * finding the local zone ($TZ, else /etc/localtime), once, into a Zone that
- * the pure code (format/zone.h) is then given.
+ * finding the local zone ($TZ, else /etc/localtime), once per configuration
+ * made, into a Zone that the pure code (format/zone.h) is then given; and a
+ * snapshot of /etc/localtime to tell when it changed.
  */
 
 #include "format/zone.h"

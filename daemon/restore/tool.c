@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "restore/internal.h"
+#include "util/io.h"
 #include "util/path.h"
 #include "util/str.h"
 #include "util/time.h"
@@ -138,7 +139,8 @@ _noreturn_ static void tool_child(const RestorePlan *p, const Config *c, pid_t p
         if (db_fd < 0 || out_fd < 0 || null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
             dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0 || dup2(db_fd, TOOL_DB_FD) < 0)
                 _exit(127);
-        (void) close_range(TOOL_DB_FD + 1, ~0U, 0);
+        if (close_all_fds_except((const int[]) { TOOL_DB_FD }, 1) < 0)
+                _exit(127);
         execve(p->tool_path, argv, envp);
         dprintf(STDERR_FILENO, "Error: cannot execute %s: %s\n", p->tool_path, strerror(errno));
         _exit(127);

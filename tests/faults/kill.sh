@@ -59,13 +59,14 @@ backup_sums() {
 }
 
 # A moment within the backup's duration as last seen: after a kill that came
-# too late (the backup had ended), the window halves, since later backups of
-# the db in the page cache may be faster than the first.
+# too late (the backup had ended), the window is the time that backup took,
+# since later backups of the db in the page cache may be faster than the first.
 window_ms=$duration_ms
 rand_delay() { awk -v ms="$window_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", (r % (ms * 95 / 100 + 1)) / 1000 }'; }
-missed() { # label
-  echo "# $1: the backup had ended before the kill; another, sooner"
-  window_ms=$(( window_ms > 100 ? window_ms / 2 : 50 ))
+missed() { # label start-ns
+  local took=$(( ($(date +%s%N) - $2) / 1000000 ))
+  echo "# $1: the backup had ended before the kill (it took at most ${took} ms); another within that"
+  window_ms=$(( took > 50 ? took : 50 ))
 }
 
 half=$((KILLS / 2))
@@ -74,12 +75,14 @@ while (( landed < half && tries < 4 * half )); do
   tries=$((tries + 1))
   sig=$([[ $((landed % 2)) -eq 0 ]] && echo KILL || echo TERM)
   before=$(dir_state "$T/b"); sums=$(backup_sums)
-  d=$(rand_delay)
+  d=$(rand_delay); t=$(date +%s%N)
   "$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>&1 & pid=$!
-  sleep "$d"; kill -s "$sig" "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rc=$?
-  # Exit 0: the backup was done before the signal came (or came in time to
-  # be let finish); anything else is a backup the signal stopped.
-  if (( rc == 0 )); then missed "--once SIG$sig after ${d}s"; else landed=$((landed + 1)); fi
+  sleep "$d"; sent=; kill -s "$sig" "$pid" 2>/dev/null && sent=1; wait "$pid" 2>/dev/null; rc=$?
+  # Exit 0: the backup was done before the signal came; anything else is a
+  # backup the signal stopped, or one that failed by itself (no signal sent).
+  if (( rc == 0 )); then missed "--once SIG$sig after ${d}s" "$t"
+  elif [[ -n $sent ]]; then landed=$((landed + 1))
+  else not_ok "--once failed (exit $rc) before SIG$sig was sent"; fi
   check_after_kill "--once SIG$sig after ${d}s (exit $rc)" "$before"
   check "--once SIG$sig after ${d}s: earlier backups byte-identical" \
     test "$(cd "$T/b" && sha256sum $(awk '{print $2}' <<<"$sums") | sort)" = "$sums"
@@ -94,18 +97,19 @@ while (( landed < KILLS - half && tries < 4 * (KILLS - half) )); do
   tries=$((tries + 1))
   sig=$([[ $((landed % 2)) -eq 0 ]] && echo KILL || echo TERM)
   before=$(dir_state "$T/b"); sums=$(backup_sums)
-  d=$(rand_delay)
+  d=$(rand_delay); t=$(date +%s%N)
   "$ETCD_BACKUPCTL" -s "$T/control.sock" backup >/dev/null 2>&1 & cpid=$!
   sleep "$d"
-  worker=$(pgrep -P "$DPID" | head -1); early=
-  if [[ -n $worker ]]; then kill -s "$sig" "$worker" 2>/dev/null
+  worker=$(pgrep -P "$DPID" | head -1); early= sent=
+  if [[ -n $worker ]]; then kill -s "$sig" "$worker" 2>/dev/null && sent=1
   elif kill -0 "$cpid" 2>/dev/null; then early=1; fi   # asked, no worker yet
   wait "$cpid" 2>/dev/null; rc=$?
   # The command answers with the job's result: 0 only for a backup that
   # ended well, so the signal (if one was sent) came after it.
-  if (( rc != 0 )); then landed=$((landed + 1))
+  if (( rc != 0 )) && [[ -n $sent ]]; then landed=$((landed + 1))
+  elif (( rc != 0 )); then not_ok "worker: the backup failed (exit $rc) with no SIG$sig sent"
   elif [[ -n $early ]]; then echo "# worker SIG$sig after ${d}s: no worker yet; another"
-  else missed "worker SIG$sig after ${d}s"; fi
+  else missed "worker SIG$sig after ${d}s" "$t"; fi
   check_after_kill "worker SIG$sig after ${d}s (backup command exit $rc)" "$before"
   check "worker SIG$sig after ${d}s: earlier backups byte-identical" \
     test "$(cd "$T/b" && sha256sum $(awk '{print $2}' <<<"$sums") | sort)" = "$sums"

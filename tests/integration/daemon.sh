@@ -420,8 +420,13 @@ for try in 1 2 3; do
   wait_for "$T/notify.log" '^READY=1$' 30
   wait_until 10 bash -c '(( $(date +%s) >= $1 + 1 ))' _ "$x"
   next=$("$ETCD_BACKUPCTL" -s "$T/control10b.sock" --json status 2>/dev/null | jq -r '.state + " " + (.next // "")')
-  # Waiting: idle, armed for later than its elapse and than now plus the time the reload takes.
-  if [[ $next == "idle "* ]] && (( $(date -d "${next#idle }" +%s) > $(date +%s) + 10 )); then waiting=1; break; fi
+  # Waiting: idle, nothing started (a daemon that came up after x would have
+  # caught x up at start), armed within x's delay and later than now plus
+  # the time the reload takes.
+  if [[ $next == "idle "* ]] && ! grep -q 'backup started' "$T/daemon.log" &&
+     (( $(date -d "${next#idle }" +%s) > $(date +%s) + 10 && $(date -d "${next#idle }" +%s) <= x + 6 * 3600 )); then
+    waiting=1; break
+  fi
   echo "# sample $try: not waiting ($next); another"
   stop_daemon
 done
