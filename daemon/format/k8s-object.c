@@ -749,7 +749,7 @@ bool k8s_object_kind_known(const char *api_version, const char *kind) {
  * the two cannot be told apart, and either does. */
 typedef struct WideNumbers {
         const char *text;
-        size_t *start, *len;    /* the saturating integers' texts, in order */
+        struct { size_t start, len; } *num;     /* the saturating integers' texts, in order */
         size_t n, n_alloc;
         size_t n_beyond;        /* of them, beyond 64 bits (not only at its end) */
         size_t first_beyond;    /* the first of those */
@@ -759,7 +759,7 @@ typedef struct WideNumbers {
         size_t tree_keys;       /* keys in the tree */
 } WideNumbers;
 
-/* How integer digits (after an optional '-'; json-c takes leading zeros)
+/* How integer digits (after an optional '-', without leading zeros)
  * compare with the 64-bit end that json-c saturates to: < 0 within it, 0 at
  * it (held exactly, but read back as saturated), > 0 beyond it. */
 static int integer_vs_end(const char *s, size_t n) {
@@ -768,8 +768,6 @@ static int integer_vs_end(const char *s, size_t n) {
         size_t m = strlen(end);
 
         if (neg)
-                s++, n--;
-        while (n > 1 && s[0] == '0')
                 s++, n--;
         if (n != m)
                 return n > m ? 1 : -1;
@@ -794,40 +792,34 @@ static int wide_scan(WideNumbers *w, const char *s, size_t size) {
                         if (i < size && s[i] == ':')
                                 w->n_keys++;
                 } else if (c == '-' || (c >= '0' && c <= '9')) {
-                        size_t j = i;
+                        size_t j = i, z = i + (c == '-');
                         bool integer = true;
+                        int v;
 
                         for (; j < size && s[j] && strchr("0123456789+-.eE", s[j]); j++)
                                 if (strchr(".eE", s[j]))
                                         integer = false;
-                        size_t z = i + (c == '-');
-                        int v = integer ? integer_vs_end(s + i, j - i) : -1;
-
                         /* Leading zeros are json-c's, not JSON's: kept in a number's text, they would make
                          * the output no JSON (and octal to a YAML 1.1 reader). */
-                        if (j - z > 1 && s[z] == '0' && strchr("0123456789", s[z + 1])) {
+                        if (j - z > 1 && s[z] == '0' && s[z + 1] >= '0' && s[z + 1] <= '9') {
                                 w->plain = false;
                                 return 0;
                         }
-
+                        v = integer ? integer_vs_end(s + i, j - i) : -1;
                         if (v >= 0) {
                                 if (w->n == w->n_alloc) {
                                         size_t k = w->n_alloc ? w->n_alloc * 2 : 4;
-                                        size_t *a = reallocarray(w->start, k, sizeof(size_t));
+                                        void *a = reallocarray(w->num, k, sizeof *w->num);
 
                                         if (!a)
                                                 return -ENOMEM;
-                                        w->start = a;
-                                        a = reallocarray(w->len, k, sizeof(size_t));
-                                        if (!a)
-                                                return -ENOMEM;
-                                        w->len = a;
+                                        w->num = a;
                                         w->n_alloc = k;
                                 }
                                 if (v > 0 && w->n_beyond++ == 0)
                                         w->first_beyond = w->n;
-                                w->start[w->n] = i;
-                                w->len[w->n++] = j - i;
+                                w->num[w->n].start = i;
+                                w->num[w->n++].len = j - i;
                         }
                         i = j;
                 } else if (c && strchr(" \t\r\n{}[],:", c))
@@ -859,7 +851,7 @@ static int wide_take(WideNumbers *w, json_object **ret) {
 
         if (w->next >= w->n)
                 return -EBADMSG;
-        t = strndup(w->text + w->start[w->next], w->len[w->next]);
+        t = strndup(w->text + w->num[w->next].start, w->num[w->next].len);
         if (!t)
                 return -ENOMEM;
         w->next++;
@@ -941,7 +933,8 @@ static int keep_wide_integers(Decoder *d, json_object *root, const uint8_t *data
         r = wide_place(&w, root);
         if (r == -ENOMEM)
                 goto done;
-        str_printable(shown, sizeof shown, (const uint8_t *) data + w.start[w.first_beyond], w.len[w.first_beyond]);
+        str_printable(shown, sizeof shown, (const uint8_t *) data + w.num[w.first_beyond].start,
+                     w.num[w.first_beyond].len);
         if (r >= 0 && w.tree_keys != w.n_keys)
                 r = fail(d, -EBADMSG, "stored JSON has the number %s, beyond 64 bits, and a key given twice in one "
                          "object, so which of its numbers is where cannot be told; -o simple shows the value as "
@@ -950,8 +943,7 @@ static int keep_wide_integers(Decoder *d, json_object *root, const uint8_t *data
                 r = fail(d, -EBADMSG, "stored JSON has the number %s, beyond 64 bits, and its numbers do not match "
                          "what json-c read; -o simple shows the value as stored", shown);
 done:
-        free(w.start);
-        free(w.len);
+        free(w.num);
         return r;
 }
 

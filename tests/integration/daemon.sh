@@ -386,12 +386,13 @@ start_daemon "$T/d10.conf" 120
 check "reload catch-up: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 30
 check "reload catch-up: none at start (the calendar's last elapse is 12 h back)" \
   jq_true '.state == "idle"' "$("$ETCD_BACKUPCTL" -s "$T/control10.sock" --json status 2>&1)"
-reload10() { # CALENDAR: reloaded with it, READY=1 seen again
+reload_to() { # CONF CALENDAR: the running daemon reloaded with CONF's calendar set to CALENDAR, READY=1 seen again
   local n; n=$(grep -c '^READY=1$' "$T/notify.log")
-  sed -i -E "s|calendar = \"[^\"]*\"|calendar = \"$1\"|" "$T/d10.conf"
+  sed -i -E "s|calendar = \"[^\"]*\"|calendar = \"$2\"|" "$1"
   kill -HUP "$DPID"
   wait_count "$T/notify.log" '^READY=1$' $((n + 1)) 30
 }
+reload10() { reload_to "$T/d10.conf" "$1"; }
 check "reload catch-up: reloaded with a calendar 6 h ahead" reload10 "*-*-* $(date -d '+6 hours' +%H:%M:%S)"
 check "reload catch-up: no elapse since the last run, nothing started" bash -c '! grep -q "backup started" "$1"' _ "$T/daemon.log"
 wait_until 10 bash -c '(( $(date +%s) >= $1 + 3 ))' _ "$t0"
@@ -432,15 +433,9 @@ for try in 1 2 3; do
 done
 check "reload of a waiting run: its elapse passed, it waits out its delay (next ${next#idle })" test -n "$waiting"
 if [[ -n $waiting ]]; then
-  reload10b() { # CALENDAR
-    local n; n=$(grep -c '^READY=1$' "$T/notify.log")
-    sed -i -E "s|calendar = \"[^\"]*\"|calendar = \"$1\"|" "$T/d10b.conf"
-    kill -HUP "$DPID"
-    wait_count "$T/notify.log" '^READY=1$' $((n + 1)) 30
-  }
   # The new calendar's elapse lies between the last backup and now, a second before the dropped one.
   check "reload of a waiting run: reloaded with a calendar whose elapse was a second before it" \
-    reload10b "*-*-* $(date -d "@$((x - 1))" +%H:%M:%S)"
+    reload_to "$T/d10b.conf" "*-*-* $(date -d "@$((x - 1))" +%H:%M:%S)"
   check "reload of a waiting run: the new calendar's missed elapse runs at once" \
     grep -q 'backup started (missed run of the reloaded schedule.calendar (schedule.persistent))' "$T/daemon.log"
   check "reload of a waiting run: it ends ok" wait_count "$T/daemon.log" ' ok, rev ' 1 60
