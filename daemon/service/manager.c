@@ -918,6 +918,20 @@ static void check_socket_file(Manager *m) {
                 log_warning("%s", error ? error : "cannot check the control socket's file");
 }
 
+/* The zone as the log names it: its name, or for a copy of a zone file at /etc/localtime (which has none)
+ * that and the abbreviation in effect at now ("a copy in /etc/localtime, JST"). */
+static const char *zone_told(const Zone *zone, uint64_t now, char *buf, size_t n) {
+        const char *name = zone_name(zone);
+        struct tm tm;
+
+        if (name && !streq(name, "localtime"))
+                return name;
+        if (zone_localtime(zone, (time_t) (now / USEC_PER_SEC), &tm) < 0 || !tm.tm_zone ||
+            snprintf(buf, n, "a copy in /etc/localtime, %s", tm.tm_zone) >= (int) n)
+                return "a copy in /etc/localtime";
+        return buf;
+}
+
 /* Takes c (loaded with r >= 0; NULL when r < 0) as the running configuration, as a reload does: found again
  * with etcd.discover, refused when it moves what a running daemon keeps, the schedule re-armed and a missed
  * run of the new calendar caught up. zone_change: read again for a new local time zone, not by a reload. */
@@ -947,6 +961,7 @@ static void take_config(Manager *m, Config *c_in, int r, bool zone_change) {
                                    zone_change ? "localtime" : "reload", NULL);
         } else {
                 _cleanup_free_ char *msg = NULL;
+                char t[64];
                 uint64_t old_delay_usec = m->config->schedule.randomized_delay_usec;
                 uint64_t now = now_usec(CLOCK_REALTIME);
                 /* A calendar moved so that an elapse lies between the last run and now: caught up, as at start.
@@ -976,7 +991,7 @@ static void take_config(Manager *m, Config *c_in, int r, bool zone_change) {
                 check_socket_file(m);
                 rearm_after_reload(m, old_delay_usec);
                 if ((zone_change ? asprintf(&msg, "Read %s again for the new local time zone (%s)", m->config_path,
-                                            zone_name(m->config->zone) ?: "unnamed") :
+                                            zone_told(m->config->zone, now, t, sizeof t)) :
                                    asprintf(&msg, "Reloaded %s", m->config_path)) >= 0)
                         log_struct(LOG_INFO, MESSAGE_ID_RELOADED, msg, "ETCD_BACKUP_CONFIG", m->config_path,
                                    "ETCD_BACKUP_RELOAD_RESULT", "ok", "ETCD_BACKUP_RELOAD_CAUSE",

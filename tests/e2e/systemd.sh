@@ -12,7 +12,8 @@
 # the TLS material through LoadCredential=; structured journal entries and
 # the catalog; the watchdog; reload; a failed backup and the recovery; a
 # clean stop; accept(2) and close_range(2) refused by a seccomp drop-in;
-# /etc/localtime changed under the running daemon (rm + ln -s, timedatectl);
+# /etc/localtime changed under the running daemon (rm + ln -s, timedatectl,
+# a copy, a copy rewritten, a zone that makes the configuration invalid);
 # the restore socket's permissions.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/systemd.sh
@@ -387,7 +388,8 @@ ct sh -c 'rm /run/systemd/system/etcd-backupd.service.d/deny-close-range.conf &&
 ct sh -c "ln -sf /usr/share/zoneinfo/UTC /etc/localtime &&
   sed -i 's|calendar = \"\*:\*:0/3\"|calendar = \"*-*-* 02:00:00\"|' $CONF && systemctl start etcd-backupd.service" >> "$T/ct.log" 2>&1
 PID3=$(prop etcd-backupd.service MainPID)
-next() { ct "$PREFIX/bin/etcd-backupctl" --json status | jq -r .next; }
+# (through the socket by name: etcd-backupctl refuses a configuration file that does not load, below)
+next() { ct "$PREFIX/bin/etcd-backupctl" -s /run/etcd-backupd/control.sock --json status | jq -r .next; }
 # zone_reads ZONE SINCE: how often the daemon logged reading its configuration again for ZONE since
 # SINCE (epoch); nothing when the journal cannot be read
 zone_reads() {
@@ -407,6 +409,50 @@ since=$(ct date +%s)
 ct timedatectl set-timezone UTC >> "$T/ct.log" 2>&1
 check "zone: timedatectl set-timezone UTC: read again with it" wait_until 15 zone_read UTC "$since"
 check "zone: the daily 02:00 planned at 02:00 UTC again ($(next))" eval '[[ $(next) == *T02:00:00Z ]]'
+# A copy of a zone file in place of the link (as some images ship it), then that copy rewritten in place.
+since=$(ct date +%s)
+ct sh -c 'rm /etc/localtime && cp /usr/share/zoneinfo/Asia/Tokyo /etc/localtime'
+check "zone: a copy of Asia/Tokyo's file in place of the link: read again with it" \
+  wait_until 15 zone_read "a copy in /etc/localtime, JST" "$since"
+check "zone: the daily 02:00 planned at 17:00 UTC ($(next))" eval '[[ $(next) == *T17:00:00Z ]]'
+since=$(ct date +%s)
+ct sh -c 'cat /usr/share/zoneinfo/UTC > /etc/localtime'
+check "zone: the copy rewritten in place with UTC's file: read again with it" \
+  wait_until 15 zone_read "a copy in /etc/localtime, UTC" "$since"
+check "zone: the daily 02:00 planned at 02:00 UTC ($(next))" eval '[[ $(next) == *T02:00:00Z ]]'
+# A configuration the new zone makes invalid: the calendar ends in JST, which UTC does not have. Refused; the
+# daemon keeps the configuration and zone it runs until a reload.
+since=$(ct date +%s)
+ct sh -c 'ln -sf /usr/share/zoneinfo/Asia/Tokyo /etc/localtime'
+check "zone: linked to Asia/Tokyo again: read again with it" wait_until 15 zone_read Asia/Tokyo "$since"
+since=$(ct date +%s)
+ct sh -c "sed -i 's|calendar = \"\*-\*-\* 02:00:00\"|calendar = \"*-*-* 02:00:00 JST\"|' $CONF &&
+  systemctl reload etcd-backupd.service" >> "$T/ct.log" 2>&1
+reloaded_ok() {
+  ct journalctl -u etcd-backupd --since "@$1" -o json MESSAGE_ID=9c2021c0e6b44f6199a76303b3f25ada |
+    jq -se --arg m "Reloaded $CONF" 'map(select(.MESSAGE == $m)) | length == 1' >/dev/null
+}
+check "zone: in Asia/Tokyo, reloaded with the daily 02:00 JST" wait_until 10 reloaded_ok "$since"
+check "zone: the daily 02:00 JST planned at 17:00 UTC ($(next))" eval '[[ $(next) == *T17:00:00Z ]]'
+since=$(ct date +%s)
+ct sh -c 'ln -sf /usr/share/zoneinfo/UTC /etc/localtime'
+# zone_refused SINCE: the daemon logged, since SINCE, that reading its configuration again for a new zone failed
+zone_refused() {
+  ct journalctl -u etcd-backupd --since "@$1" -o json MESSAGE_ID=9c2021c0e6b44f6199a76303b3f25ada |
+    jq -se --arg m "Reading $CONF again for the new local time zone failed; keeping the previous configuration and zone until a reload or the next change of /etc/localtime" \
+      'map(select(.MESSAGE == $m and .ETCD_BACKUP_RELOAD_CAUSE == "localtime" and .ETCD_BACKUP_RELOAD_RESULT == "rejected")) | length == 1' >/dev/null
+}
+check "zone: linked to UTC, where the calendar's JST is no zone: the configuration refused" \
+  wait_until 15 zone_refused "$since"
+check "zone: the error before it names the calendar and JST" eval \
+  "ct journalctl -u etcd-backupd --since @$since -p err -o cat | grep -q 'schedule.calendar.*JST'"
+check "zone: the daily 02:00 JST still planned at 17:00 UTC ($(next))" eval '[[ $(next) == *T17:00:00Z ]]'
+check "zone: not read again with UTC" test "$(zone_reads UTC "$since")" = 0
+check "zone: etcd-backupctl status, reading the file in UTC, exits 78 naming the calendar" eval \
+  "ct_stderr $PREFIX/bin/etcd-backupctl status 2>&1 >/dev/null | grep -q 'schedule.calendar.*JST'; [[ \${PIPESTATUS[0]} == 78 ]]"
+ct sh -c "sed -i 's|calendar = \"\*-\*-\* 02:00:00 JST\"|calendar = \"*-*-* 02:00:00\"|' $CONF &&
+  systemctl reload etcd-backupd.service" >> "$T/ct.log" 2>&1
+check "zone: the calendar mended and reloaded: planned at 02:00 UTC" wait_until 10 eval '[[ $(next) == *T02:00:00Z ]]'
 check "zone: no reload or restart, the same daemon ($PID3)" \
   test "$(prop etcd-backupd.service MainPID)" = "$PID3" -a "$(prop etcd-backupd.service NRestarts)" = 0
 ct sh -c "systemctl stop etcd-backupd.service &&
