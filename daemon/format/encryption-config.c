@@ -239,12 +239,8 @@ static int parse_provider(Parse *p, yaml_node_t *n, EncProvider *ret) {
                         r = parse_key(p, pr.type, yaml_document_get_node(p->doc, *it), k);
                         if (r < 0)
                                 return r;
+                        /* A name given twice is kube-apiserver's too: each key is tried in turn (decrypt()). */
                         pr.n_keys++;
-                        for (size_t j = 0; j + 1 < pr.n_keys; j++)
-                                if (streq(pr.keys[j].name, k->name))
-                                        return fail(p->error, -EINVAL, "line %u: %s has two keys named \"%s\"",
-                                                    pr.line, provider_names[pr.type],
-                                                    str_printable(pbuf, sizeof pbuf, k->name, strlen(k->name)));
                 }
         }
         *ret = pr;
@@ -827,15 +823,28 @@ static bool entry_has_kms(const EncryptionConfig *c, const Applying *a, const ch
         return false;
 }
 
+static size_t ciphertext_min_size(EncProviderType type) {
+        return type == ENC_PROVIDER_AESCBC ? 2 * AESCBC_IV_BYTES
+             : type == ENC_PROVIDER_AESGCM ? AESGCM_NONCE_BYTES + AESGCM_TAG_BYTES
+             : crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+}
+
+/* Whether a ciphertext of size bytes (after the key name's ':') can be one of type's: nonce or IV and tag or
+ * padding, whole blocks for CBC. */
+static bool ciphertext_size_ok(EncProviderType type, size_t size) {
+        return size >= ciphertext_min_size(type) && size <= INT_MAX &&
+               (type != ENC_PROVIDER_AESCBC || (size - AESCBC_IV_BYTES) % AESCBC_IV_BYTES == 0);
+}
+
 static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etcd_key, size_t etcd_key_size,
                    const void *value, size_t size, uint8_t **ret, size_t *ret_size,
                    char error[static ENCRYPTION_ERROR_MAX]) {
         _cleanup_free_ char *resource = NULL;
         Applying preferred;
         char kbuf[96], nbuf[64], rbuf[96];
-        const char *pname;
-        size_t min_size;
-        bool found = false;
+        const char *pname, *rest;
+        size_t rest_size;
+        bool found = false, sized = false;
         EncValue v;
 
         if (error)
@@ -886,50 +895,50 @@ static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etc
                 return fail(error, -EBADMSG, "%s: malformed %s prefix (no key name)", kbuf, pname);
         str_printable(nbuf, sizeof nbuf, v.key_name, v.key_name_size);
 
-        min_size = v.type == ENC_PROVIDER_AESCBC ? 2 * AESCBC_IV_BYTES
-                 : v.type == ENC_PROVIDER_AESGCM ? AESGCM_NONCE_BYTES + AESGCM_TAG_BYTES
-                 : crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
-        if (v.data_size < min_size || v.data_size > INT_MAX ||
-            (v.type == ENC_PROVIDER_AESCBC && (v.data_size - AESCBC_IV_BYTES) % AESCBC_IV_BYTES != 0))
-                return fail(error, -EBADMSG, "%s: %s ciphertext of %zu bytes is %s (key \"%s\")", kbuf, pname,
-                            v.data_size,
-                            v.data_size < min_size ? "shorter than its nonce and tag/padding" : "not whole blocks",
-                            nbuf);
+        rest = v.key_name;
+        rest_size = (size_t) ((const char *) value + size - rest);
 
-        /* The entries that apply to this resource first, then (unless read
-         * as kube-apiserver reads it) the others: a key that moved between
-         * entries still decrypts. */
+        /* Every key whose name and ':' begin the rest of the value, in the file's order, the entries that apply
+         * to this resource first, then (unless read as kube-apiserver reads it) the others: a key that moved
+         * between entries still decrypts. As kube-apiserver, each is tried and the first that decrypts wins (a
+         * name may hold ':', so "key" and "key:1" may both fit, and a name may be given twice). */
         for (int pass = 0; pass < (as_apiserver ? 1 : 2); pass++)
                 for (size_t i = 0; c && i < c->n_resources; i++) {
                         const EncResource *res = &c->resources[i];
 
                         if ((pass == 0) != applies(&preferred, res))
                                 continue;
-                        for (size_t j = 0; j < res->n_providers; j++) {
-                                const EncKey *k = provider_find_key(&res->providers[j], v.type, v.key_name,
-                                                                    v.key_name_size);
-                                _cleanup_free_ uint8_t *out = NULL;
-                                size_t out_size = 0;
-                                int r;
+                        for (size_t j = 0; j < res->n_providers; j++)
+                                for (size_t k = 0; res->providers[j].type == v.type && k < res->providers[j].n_keys;
+                                     k++) {
+                                        const EncKey *key = &res->providers[j].keys[k];
+                                        size_t n = strlen(key->name);
+                                        _cleanup_free_ uint8_t *out = NULL;
+                                        size_t out_size = 0;
+                                        int r;
 
-                                if (!k)
-                                        continue;
-                                found = true;
-                                r = try_key(v.type, k, (const uint8_t *) etcd_key, etcd_key_size, v.data,
-                                            v.data_size, &out, &out_size);
-                                if (r == -ENOMEM)
-                                        return r;
-                                /* CBC has no authentication: a wrong key that happens to
-                                 * leave valid padding is caught by the plaintext's shape. */
-                                if (r < 0 || k8s_object_encoding(out, out_size) == K8S_ENCODING_UNKNOWN) {
-                                        if (out)
-                                                sodium_memzero(out, out_size);
-                                        continue;
+                                        if (n >= rest_size || rest[n] != ':' || memcmp(rest, key->name, n) != 0)
+                                                continue;
+                                        found = true;
+                                        if (!ciphertext_size_ok(v.type, rest_size - n - 1))
+                                                continue;
+                                        sized = true;
+                                        r = try_key(v.type, key, (const uint8_t *) etcd_key, etcd_key_size,
+                                                    (const uint8_t *) rest + n + 1, rest_size - n - 1, &out,
+                                                    &out_size);
+                                        if (r == -ENOMEM)
+                                                return r;
+                                        /* CBC has no authentication: a wrong key that happens to
+                                         * leave valid padding is caught by the plaintext's shape. */
+                                        if (r < 0 || k8s_object_encoding(out, out_size) == K8S_ENCODING_UNKNOWN) {
+                                                if (out)
+                                                        sodium_memzero(out, out_size);
+                                                continue;
+                                        }
+                                        *ret = TAKE_PTR(out);
+                                        *ret_size = out_size;
+                                        return 0;
                                 }
-                                *ret = TAKE_PTR(out);
-                                *ret_size = out_size;
-                                return 0;
-                        }
                 }
         if (!found && as_apiserver && encryption_config_has_key(c, NULL, v.type, v.key_name, v.key_name_size))
                 return fail(error, -ENOKEY, "%s: encrypted with %s key \"%s\", which the encryption configuration "
@@ -938,6 +947,10 @@ static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etc
         if (!found)
                 return fail(error, -ENOKEY, "%s: encrypted with %s key \"%s\", which the encryption configuration "
                             "does not have", kbuf, pname, nbuf);
+        if (!sized)
+                return fail(error, -EBADMSG, "%s: %s ciphertext of %zu bytes is %s (key \"%s\")", kbuf, pname,
+                            v.data_size, v.data_size < ciphertext_min_size(v.type) ?
+                            "shorter than its nonce and tag/padding" : "not whole blocks", nbuf);
         return fail(error, -EBADMSG, "%s: cannot decrypt with %s key \"%s\": wrong key or tampered value "
                     "(%s)", kbuf, pname, nbuf,
                     v.type == ENC_PROVIDER_AESCBC ? "bad padding or not a Kubernetes object" : "authentication failed");

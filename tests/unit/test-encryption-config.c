@@ -325,9 +325,6 @@ static void test_bad_configs(void) {
                 { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
                   "- resources: [secrets]\n  providers:\n  - aesgcm:\n      keys: []\n", "non-empty list of keys" },
                 { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
-                  "- resources: [secrets]\n  providers:\n  - aesgcm: {keys: [{name: a, secret: ZGVmZ2hpamtsbW5vcHFycw==},"
-                  " {name: a, secret: ZGVmZ2hpamtsbW5vcHFycw==}]}\n", "two keys named \"a\"" },
-                { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
                   "- resources: [secrets]\n  providers:\n  - kms: {endpoint: unix:///x}\n", "kms name" },
                 /* A key given twice: kube-apiserver takes the last or refuses the file, never the first. */
                 { "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
@@ -480,6 +477,39 @@ static void test_key_name_per_entry(void) {
         check(encryption_config_lacks_key(c, "configmaps", "k8s:enc:aescbc:v1:a:xx", 22));
 }
 
+/* Every key whose name and ':' begin the value is tried, in the file's
+ * order, as kube-apiserver tries them: "key" listed before "key:1" and a
+ * value written with "key" whose IV begins with "1:" (the longest name
+ * alone would split it as "key:1" and fail); a name given twice in one
+ * provider (kube-apiserver takes the file), the value written with the
+ * second's secret. The ciphertext is
+ * PLAIN under key1's secret with the IV "1:abcdefghijklmn", by
+ * `openssl enc -aes-256-cbc`. */
+static void test_keys_tried_in_order(void) {
+        static const char text[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets]\n  providers:\n"
+                "  - aescbc:\n      keys:\n"
+                "      - {name: key, secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}\n"
+                "      - {name: \"key:1\", secret: ZGVmZ2hpamtsbW5vcHFycw==}\n"
+                "      - {name: key1, secret: ZGVmZ2hpamtsbW5vcHFycw==}\n"
+                "      - {name: key1, secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}\n";
+        static const char colon[] =
+                "k8s:enc:aescbc:v1:key:1:abcdefghijklmn\xf5\xf0\xcb\x78\xd4\xf3\x11\xad\xd7\x0e\x58\x13\xf9\x17"
+                "\x06\x41\x2d\xbc\xc2\x46\xd7\x46\xed\x9e\x96\x3c\x97\xf7\xe0\x27\x60\x53";
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = load(text, 0, NULL);
+        _cleanup_free_ uint8_t *out = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+        size_t out_size = 0;
+
+        decrypt_ok(c, colon, sizeof colon - 1);
+        check_int_eq(encryption_config_decrypt_as_apiserver(c, KEY, strlen(KEY), colon, sizeof colon - 1, &out,
+                                                            &out_size, err), 0);
+        check(out_size == PLAIN_SIZE && memcmp(out, PLAIN, PLAIN_SIZE) == 0);
+        /* key1 twice: the first's secret is not the one CBC was written with. */
+        decrypt_ok(c, CBC, sizeof CBC - 1);
+}
+
 /* Lists kube-apiserver accepts: names of one group, a wildcard of another. */
 static void test_lists_accepted(void) {
         static const char text[] =
@@ -619,6 +649,7 @@ int main(void) {
         TEST_RUN(test_as_apiserver);
         TEST_RUN(test_kms);
         TEST_RUN(test_key_name_per_entry);
+        TEST_RUN(test_keys_tried_in_order);
         TEST_RUN(test_resource_twice);
         TEST_RUN(test_lists_accepted);
         TEST_RUN(test_syntax_error);
