@@ -107,6 +107,16 @@ static int load_localtime(Zone **ret) {
         return load_file(LOCALTIME_PATH, name ?: "localtime", ret);
 }
 
+bool zone_local_is_localtime(void) {
+        const char *tz = getenv("TZ");
+
+        if (!tz)
+                return true;
+        if (*tz == ':')
+                tz++;
+        return streq(tz, LOCALTIME_PATH);
+}
+
 int zone_load_local(Zone **ret, char **ret_reason) {
         _cleanup_free_ char *what = NULL;
         const char *tz = getenv("TZ");
@@ -116,7 +126,7 @@ int zone_load_local(Zone **ret, char **ret_reason) {
                 return -EINVAL;
         if (ret_reason)
                 *ret_reason = NULL;
-        if (!tz) {
+        if (zone_local_is_localtime()) {
                 r = load_localtime(ret);
                 return load_or_utc(r, r, LOCALTIME_PATH, ret, ret_reason);
         }

@@ -17,7 +17,8 @@
  * regular file), -EBADMSG (not a usable TZif file), -ENOMEM. */
 int zone_load(const char *name, Zone **ret);
 
-/* The local zone as glibc finds it: $TZ unset means /etc/localtime; empty
+/* The local zone as glibc finds it: $TZ unset (or naming /etc/localtime,
+ * zone_local_is_localtime()) means /etc/localtime; empty
  * means UTC; ":NAME" or "NAME" a TZif file (relative names under the
  * zoneinfo directory); otherwise a POSIX TZ string ("CET-1CEST,…"). What
  * cannot be read or parsed is UTC, as in glibc. The zone is named by its
@@ -27,6 +28,10 @@ int zone_load(const char *name, Zone **ret);
  * -ENOMEM. When a zone file is there but could not be used (leap seconds,
  * damaged), *ret_reason (may be NULL) says so, for a warning; else NULL. */
 int zone_load_local(Zone **ret, char **ret_reason);
+
+/* Whether the local zone is /etc/localtime's: $TZ unset, or naming that
+ * file (":/etc/localtime", which spares glibc a look at it per call). */
+bool zone_local_is_localtime(void);
 
 /* What /etc/localtime is now, to tell a change of it: the target of the
  * link (if it is one), a NUL, and the bytes it leads to (if any). Returns 0

@@ -1032,7 +1032,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
  * left alone for LOCALTIME_SETTLE_USEC, and taken as a reload takes it. A
  * change is told against /etc/localtime as it was when that configuration
  * read its zone, so a reload since counts, and one whose reading failed is
- * tried again at the next change. Not with $TZ, which names the zone itself. */
+ * tried again at the next change. Not with a $TZ that names the zone itself (TZ=:/etc/localtime does not). */
 #define LOCALTIME_SETTLE_USEC USEC_PER_SEC
 
 static int on_localtime_settled(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1156,7 +1156,7 @@ int manager_start(Manager *m) {
         r = clock_watch_add(m);
         if (r < 0)
                 log_warning_errno(r, "cannot watch for the wall clock being set: %m");
-        if (!getenv("TZ")) {
+        if (zone_local_is_localtime()) {
                 r = localtime_watch_add(m);
                 if (r < 0)
                         log_warning_errno(r, "cannot watch /etc/localtime (%m): a changed local time zone takes "

@@ -13,7 +13,8 @@
 # the catalog; the watchdog; reload; a failed backup and the recovery; a
 # clean stop; accept(2) and close_range(2) refused by a seccomp drop-in;
 # /etc/localtime changed under the running daemon (rm + ln -s, timedatectl,
-# a copy, a copy rewritten, a zone that makes the configuration invalid);
+# a copy, a copy rewritten, a zone that makes the configuration invalid,
+# TZ=:/etc/localtime);
 # the restore socket's permissions.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/systemd.sh
@@ -455,7 +456,19 @@ ct sh -c "sed -i 's|calendar = \"\*-\*-\* 02:00:00 JST\"|calendar = \"*-*-* 02:0
 check "zone: the calendar mended and reloaded: planned at 02:00 UTC" wait_until 10 eval '[[ $(next) == *T02:00:00Z ]]'
 check "zone: no reload or restart, the same daemon ($PID3)" \
   test "$(prop etcd-backupd.service MainPID)" = "$PID3" -a "$(prop etcd-backupd.service NRestarts)" = 0
-ct sh -c "systemctl stop etcd-backupd.service &&
+# TZ=:/etc/localtime in the unit's environment (often set to spare glibc a look at the file) names the same
+# zone, followed the same.
+ct sh -c 'printf "[Service]\nEnvironment=TZ=:/etc/localtime\n" > /run/systemd/system/etcd-backupd.service.d/tz.conf &&
+  systemctl daemon-reload && systemctl restart etcd-backupd.service' >> "$T/ct.log" 2>&1
+check "zone: the daemon restarted with TZ=:/etc/localtime" \
+  eval '[[ $(prop etcd-backupd.service Environment) == *TZ=:/etc/localtime* && $(prop etcd-backupd.service MainPID) != "$PID3" ]]'
+since=$(ct date +%s)
+ct sh -c 'ln -sf /usr/share/zoneinfo/Asia/Tokyo /etc/localtime'
+check "zone: with TZ=:/etc/localtime, linked to Asia/Tokyo: read again with it" \
+  wait_until 15 zone_read Asia/Tokyo "$since"
+check "zone: with TZ=:/etc/localtime, the daily 02:00 planned at 17:00 UTC ($(next))" eval '[[ $(next) == *T17:00:00Z ]]'
+ct sh -c "systemctl stop etcd-backupd.service && ln -sf /usr/share/zoneinfo/UTC /etc/localtime &&
+  rm /run/systemd/system/etcd-backupd.service.d/tz.conf && systemctl daemon-reload &&
   sed -i 's|calendar = \"\*-\*-\* 02:00:00\"|calendar = \"*:*:0/3\"|' $CONF" >> "$T/ct.log" 2>&1
 
 # ---- the restore socket ----

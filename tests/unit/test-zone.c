@@ -336,9 +336,21 @@ static void test_loader(void) {
                 ssize_t n = readlink("/etc/localtime", target, sizeof target - 1);
                 const char *in = n > 0 ? (target[n] = 0, strstr(target, "/zoneinfo/")) : NULL;
 
+                check(zone_local_is_localtime());
                 check_int_eq(zone_load_local(&z, NULL), 0);
                 check_str_eq(zone_name(z), in ? in + strlen("/zoneinfo/") : "localtime");
                 z = zone_free(z);
+                /* TZ naming /etc/localtime is /etc/localtime, named and followed the same. */
+                for (size_t i = 0; i < 2; i++) {
+                        check(setenv("TZ", i == 0 ? ":/etc/localtime" : "/etc/localtime", 1) == 0);
+                        check(zone_local_is_localtime());
+                        check_int_eq(zone_load_local(&z, NULL), 0);
+                        check_str_eq(zone_name(z), in ? in + strlen("/zoneinfo/") : "localtime");
+                        z = zone_free(z);
+                }
+                check(setenv("TZ", ":/etc/localtime.old", 1) == 0);
+                check(!zone_local_is_localtime());
+                check(unsetenv("TZ") == 0);
         }
         /* A zone with leap seconds is UTC, and that is said (it is no
          * missing file: the schedule would run hours off without a word). */
