@@ -181,6 +181,30 @@ static void test_secret(void) {
         k8s_object_clear(&o);
 }
 
+/* managedFields' FieldsV1 with a raw NUL: json-c would take the object before it (here the inner one of an
+ * unfinished comment) for the whole. */
+static void test_fields_v1_nul(void) {
+        static const char raw[] = "{\"f:data\":{\"f:x\":{}}/**";
+        Buf meta = {}, body = {}, v = {}, mf = {}, fv1 = {};
+        K8sObject o = {};
+        char err[K8S_OBJECT_ERROR_MAX];
+        int r;
+
+        put_str(&meta, 1, "db-password");
+        put_str(&meta, 3, "prod");
+        put_str(&mf, 1, "kubectl");
+        put_bytes(&fv1, 1, raw, sizeof raw);    /* with its NUL */
+        put_msg(&mf, 7, &fv1);
+        put_msg(&meta, 17, &mf);
+        put_msg(&body, 1, &meta);
+        put_str(&body, 3, "Opaque");
+        envelope(&v, "v1", "Secret", &body);
+        r = k8s_object_decode(v.data, v.n, &o, err);
+        check(r == -EBADMSG || (r == 0 && !o.complete));
+        check(strstr(err, "FieldsV1 has a NUL byte"));
+        k8s_object_clear(&o);
+}
+
 static void test_configmap_yaml(void) {
         Buf meta = {}, body = {}, v = {};
         K8sObject o = {};
@@ -589,6 +613,7 @@ static void test_keys(void) {
 int main(void) {
         TEST_RUN(test_keys);
         TEST_RUN(test_secret);
+        TEST_RUN(test_fields_v1_nul);
         TEST_RUN(test_configmap_yaml);
         TEST_RUN(test_namespace_serviceaccount);
         TEST_RUN(test_unknown_kind);
