@@ -701,6 +701,7 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         if (r < 0) {
                 /* Never leave a backup that is not durable. */
                 (void) store_remove(store, name, NULL);
+                (void) store_sync(store);
                 r = fail(result, r, "cannot publish %s/%s: %s", c->storage.directory, name, strerror(-r));
                 goto finish;
         }
@@ -839,6 +840,8 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                                 return r;
                 }
         items = mfree(items); /* it points into the entries dropped below */
+        /* The directory is synced once after the removals, not after each: a prune of many (retention made
+         * smaller) is one journal commit, and a crash before it only leaves some to be removed again. */
         for (size_t i = 0; !dry_run && deleted && deleted[i]; i++) {
                 const char *after = NULL;
 
@@ -847,6 +850,7 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                         entries_drop(*entries, n, deleted[i]);
                 if (r >= 0)
                         continue;
+                (void) store_sync(store);
                 if (after ? asprintf(ret_error, "removed %s/%s, but cannot %s: %s", c->storage.directory, deleted[i],
                                      after, strerror(-r)) < 0
                           : asprintf(ret_error, "cannot remove %s/%s: %s", c->storage.directory, deleted[i],
@@ -858,7 +862,12 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                 *ret_deleted = TAKE_PTR(deleted);
                 return r;
         }
+        r = !dry_run && deleted ? store_sync(store) : 0;
+        if (r < 0 && asprintf(ret_error, "removed %zu backup%s from %s, but cannot sync the directory: %s",
+                              strv_length(deleted), strv_length(deleted) == 1 ? "" : "s", c->storage.directory,
+                              strerror(-r)) < 0)
+                *ret_error = NULL;
         *ret_kept = TAKE_PTR(kept);
         *ret_deleted = TAKE_PTR(deleted);
-        return 0;
+        return r;
 }

@@ -82,7 +82,8 @@ int backup_prune(const Config *c, const char *just_made, bool dry_run, char ***r
  * from the directory is also dropped from *entries and *n (also when a
  * later removal fails), so the listing stays true to the directory. When a
  * removal fails, *ret_deleted still names the backups removed before it,
- * and that one too when only its sidecar or the directory's sync failed
+ * and that one too when only its sidecar failed; the directory is synced
+ * once after the removals, and when that fails *ret_deleted names them all
  * (backup_prune() likewise). */
 int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, const char *just_made,
                          bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error);

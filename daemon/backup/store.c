@@ -660,7 +660,6 @@ struct json_object *sidecar_to_json_object(const Sidecar *s) {
 int store_remove(Store *s, const char *name, const char **ret_after) {
         _cleanup_free_ char *sidecar = NULL;
         const char *after_dummy;
-        int r;
 
         ret_after = ret_after ?: &after_dummy;
         *ret_after = NULL;
@@ -674,10 +673,7 @@ int store_remove(Store *s, const char *name, const char **ret_after) {
                 *ret_after = "remove its sidecar";
                 return -errno;
         }
-        r = store_sync(s);
-        if (r < 0)
-                *ret_after = "sync the directory";
-        return r;
+        return 0;
 }
 
 /* What a directory entry is, for a message: "a directory", "a symbolic link". */

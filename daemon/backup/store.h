@@ -166,10 +166,11 @@ struct json_object *sidecar_to_json_object(const Sidecar *s);
  * file is there but cannot be taken). NULL on ENOMEM. */
 struct json_object *store_entry_to_json(const StoreEntry *e);
 
-/* Remove a backup and its sidecar (the backup first), then fsync the
- * directory. A missing sidecar is not an error. On failure with the backup
- * gone, *ret_after (when given) says what failed after it ("remove its
- * sidecar", "sync the directory"); NULL when the backup itself is there. */
+/* Remove a backup and its sidecar (the backup first); the caller syncs the
+ * directory (store_sync()) once after all its removals. A missing sidecar is
+ * not an error. On failure with the backup gone, *ret_after (when given)
+ * says what failed after it ("remove its sidecar"); NULL when the backup
+ * itself is there. */
 int store_remove(Store *s, const char *name, const char **ret_after);
 
 /* Tidy up after an interrupted publish: remove every sidecar whose backup

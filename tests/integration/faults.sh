@@ -126,6 +126,37 @@ else
   not_ok "retention after removals: five backups to start from (${#made[@]}: $(head -c 300 "$T/r-setup.err"))"
 fi
 
+# Retention syncs the directory once after its removals, not once per
+# removal: fsync(2)s counted by strace for a backup that removes nothing and
+# for one that removes three (the same directory each time, copied back);
+# the last fsync failing (EIO, injected) is said with how many were removed.
+mkdir -p "$T/s"
+{ etcd_group; storage_group "$T/s" zstd 1; printf "$keep" 10; } > "$T/s-keep.conf"
+{ etcd_group; storage_group "$T/s" zstd 1; printf "$keep" 1; } > "$T/s-one.conf"
+for i in 1 2 3; do "$ETCD_BACKUPD" --once -c "$T/s-keep.conf" >/dev/null 2>"$T/s.err" || break; done
+cp -a "$T/s" "$T/s-saved"
+# fsyncs CONF [STRACE-ARGS...]: one backup with CONF from the saved directory; prints its fsync(2) count
+fsyncs() {
+  local conf=$1; shift
+  rm -rf "$T/s"; cp -a "$T/s-saved" "$T/s"
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f --seccomp-bpf -o "$T/s.strace" \
+    -e trace=fsync "$@" "$ETCD_BACKUPD" --once -c "$conf" >/dev/null 2>"$T/s.err"
+  grep -c 'fsync(' "$T/s.strace"
+}
+if [[ $(ls "$T/s" | grep -c '\.db\.zst$') == 3 ]]; then
+  none=$(fsyncs "$T/s-keep.conf"); three=$(fsyncs "$T/s-one.conf")
+  check "retention removing three backups: one more fsync than removing none ($none, $three)" \
+    test "$three" = $((none + 1)) -a "$(ls "$T/s" | grep -c '\.db\.zst$')" = 1
+  fsyncs "$T/s-one.conf" -e inject=fsync:error=EIO:when=$three >/dev/null
+  check "... that sync failing: the error says the three were removed and the sync failed" \
+    grep -q "retention failed after backup .*: removed 3 backups from $T/s, but cannot sync the directory: Input/output error" "$T/s.err"
+  check "... the three removed are said pruned" test "$(grep -c "Pruned " "$T/s.err")" = 3
+  grep -q "cannot sync the directory" "$T/s.err" || sed 's/^/# /' "$T/s.err"
+else
+  not_ok "retention's sync: three backups to start from ($(head -c 300 "$T/s.err"))"
+fi
+rm -rf "$T/s" "$T/s-saved"
+
 # etcd killed mid-stream (last: it does not come back).
 "$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>"$T/kill.err" &
 pid=$!
