@@ -512,6 +512,29 @@ int s3_delete(S3 *s, const char *name, char **ret_error) {
         return 0;
 }
 
+int s3_get_small(S3 *s, const char *name, S3Response *resp, char **ret_error) {
+        _cleanup_free_ char *path = NULL, *detail = NULL;
+        int r;
+
+        r = s3_object_path(s, name, &path);
+        if (r < 0)
+                return r;
+        r = s3_request(s, &(S3Request) { .method = "GET", .path = path, .sha256 = S3_EMPTY_SHA256,
+                                       .response_max = S3_RESPONSE_MAX_BYTES },
+                       resp, &detail);
+        if (r == -EIO && resp->status == 404)
+                return -ENOENT;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return free_and_format(ret_error, "download of %s from %s%s: %s", name, s->origin, path,
+                                       detail ? detail : strerror(-r)), r;
+        if (resp->overflow)
+                return free_and_format(ret_error, "download of %s from %s%s: larger than %u bytes", name, s->origin,
+                                       path, S3_RESPONSE_MAX_BYTES), -EFBIG;
+        return 0;
+}
+
 int s3_list_page(S3 *s, const S3QueryParam *params, size_t n, const char *what, S3Response *resp,
                  char **ret_error) {
         _cleanup_free_ char *query = NULL, *detail = NULL;

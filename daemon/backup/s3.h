@@ -124,6 +124,11 @@ int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char *
  * -EFBIG for more than that size, -EIO for an answer that failed. */
 int s3_get_file(S3 *s, const char *name, uint64_t size, int fd, char **ret_error);
 
+/* Download <prefix><name>, a small object (a sidecar), into resp->data: 0;
+ * -ENOENT when it is not there; -EFBIG beyond S3_RESPONSE_MAX_BYTES or
+ * -EIO, with *ret_error (caller frees); -ENOMEM. */
+int s3_get_small(S3 *s, const char *name, S3Response *resp, char **ret_error);
+
 /* Delete <prefix><name>; one already gone is no error. */
 int s3_delete(S3 *s, const char *name, char **ret_error);
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * upload.c — keep the remote copy in step with the storage directory (see
- * upload.h): list the remote prefix once, upload what is missing or
- * differs, then apply the remote retention. The requests are s3.c's.
+ * upload.h): list the remote prefix once, upload what is missing (never
+ * replacing what differs), then apply the remote retention to this node's
+ * own. The requests are s3.c's.
  */
 
 #include <errno.h>
@@ -112,11 +113,55 @@ static int upload_one(S3 *s, Store *store, RemoteSet *rs, const char *name, uint
         return r;
 }
 
+/* Whether a local backup is of this cluster (by its name), or, member non-zero, has a sidecar that says it was
+ * taken from this member of it. */
+static bool local_has_source(const StoreEntry *e, size_t n, uint64_t cluster_id, uint64_t member_id) {
+        for (size_t i = 0; i < n; i++)
+                if (member_id == 0 ? e[i].parsed.cluster_id == cluster_id :
+                    e[i].has_sidecar && e[i].sidecar.cluster_id == cluster_id && e[i].sidecar.member_id == member_id)
+                        return true;
+        return false;
+}
+
+/* Whether this node may delete the remote backup name: its sidecar there says it was taken from an etcd member
+ * this node's own backups were taken from. 1 yes; 0 no (another node's, a sidecar gone or not ours to read,
+ * *ret_member set when it names one); a -errno with rep->error when the store does not answer. */
+static int remote_is_own(S3 *s, const char *name, const StoreEntry *local, size_t n_local, uint64_t *ret_member,
+                         UploadReport *rep) {
+        _cleanup_(s3_response_done) S3Response resp = {};
+        _cleanup_(sidecar_done) Sidecar sc = {};
+        _cleanup_free_ char *sc_name = NULL, *error = NULL;
+        const char *why;
+        int r;
+
+        *ret_member = 0;
+        if (asprintf(&sc_name, "%s" SIDECAR_SUFFIX, name) < 0)
+                return -ENOMEM;
+        r = s3_get_small(s, sc_name, &resp, &error);
+        if (r == -ENOENT || r == -EFBIG)
+                return 0;
+        if (r < 0) {
+                free(rep->error);
+                rep->error = TAKE_PTR(error);
+                return r;
+        }
+        if (sidecar_from_json(resp.data ? resp.data : "", resp.len, &sc, &why) < 0 || !streq(sc.name, name))
+                return 0;
+        *ret_member = sc.member_id;
+        return local_has_source(local, n_local, sc.cluster_id, sc.member_id);
+}
+
+/* The same policy over the remote backups, as this node's own: only backups of a cluster the local directory
+ * has are planned over (a prefix that other clusters write too is not pruned by their backups' dates), and one
+ * the plan drops is deleted only when its sidecar on the store says it was taken from a member this node's
+ * backups come from (another node writing the same prefix keeps its own, and is told of in the warning). */
 static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, RemoteSet *rs, const StoreEntry *local, size_t n_local,
                             UploadReport *rep) {
         _cleanup_free_ RetentionItem *items = NULL;
         const RetentionItem *future;
-        size_t n = 0;
+        const char *left_first = NULL;
+        uint64_t left_member = 0;
+        size_t n = 0, other_clusters = 0, left = 0;
         int r;
 
         items = calloc(rs->n ? rs->n : 1, sizeof *items);
@@ -135,9 +180,17 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                 /* As locally: a backup without a sidecar is not planned over, and stays. */
                 if (!remote_find(rs, sc))
                         continue;
+                if (!local_has_source(local, n_local, parsed.cluster_id, 0)) {
+                        other_clusters++;
+                        continue;
+                }
                 items[n++] = (RetentionItem) { .name = rs->items[i].name, .created_usec = parsed.created_usec,
                                                .verified = true };
         }
+        if (other_clusters > 0)
+                append_format(&rep->warning, "remote retention on %s: %zu backup%s of another etcd cluster than "
+                              "the local backups' left alone (give each cluster, and each node, its own prefix in "
+                              "upload.url)", s->u->url, other_clusters, other_clusters == 1 ? "" : "s");
         if (n == 0)
                 return 0;
         /* The uploads went well: a warning, not an upload failure (lasting as long as that name does). */
@@ -158,9 +211,23 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *sc = NULL;
                 /* items[0] is the newest remote backup with a sidecar: never deleted. */
+                uint64_t member;
+
                 if (items[i].keep || i == 0 || local_has(local, n_local, items[i].name))
                         continue;
+                r = remote_is_own(s, items[i].name, local, n_local, &member, rep);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        if (left++ == 0)
+                                left_first = items[i].name, left_member = member;
+                        continue;
+                }
                 r = s3_delete(s, items[i].name, &rep->error);
+                if (r < 0)
+                        return r;
+                /* Gone: said so even when its sidecar's removal fails below. */
+                r = strv_extend(&rep->deleted, items[i].name);
                 if (r < 0)
                         return r;
                 if (asprintf(&sc, "%s" SIDECAR_SUFFIX, items[i].name) < 0)
@@ -168,10 +235,16 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                 r = s3_delete(s, sc, &rep->error);
                 if (r < 0)
                         return r;
-                r = strv_extend(&rep->deleted, items[i].name);
-                if (r < 0)
-                        return r;
         }
+        if (left > 0 && left_member != 0)
+                append_format(&rep->warning, "remote retention on %s: %zu backup%s the policy drops left alone, "
+                              "taken from another etcd member than this node's backups (%s: member %016" PRIx64
+                              "): another node writes this prefix; give each node its own prefix in upload.url",
+                              s->u->url, left, left == 1 ? "" : "s", left_first, left_member);
+        else if (left > 0)
+                append_format(&rep->warning, "remote retention on %s: %zu backup%s the policy drops left alone: "
+                              "the sidecar on the store is gone or cannot be read (%s)", s->u->url, left,
+                              left == 1 ? "" : "s", left_first);
         return 0;
 }
 
@@ -239,9 +312,9 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
         _cleanup_(s3_listing_done) S3Listing listing = {};
         _cleanup_(remote_set_done) RemoteSet rs = {};
         _cleanup_(store_freep) Store *own_store = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *conflict = NULL;
         StoreEntry *own = NULL;
-        size_t n_own = 0;
+        size_t n_own = 0, conflicts = 0;
         uint64_t start = now_usec(CLOCK_REALTIME);
         int r;
 
@@ -286,7 +359,24 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                 Remote *rb = remote_find(&rs, e->name);
                 bool backup_sent = false;
 
-                if (!rb || rb->size != e->file_size) {
+                if (rb && rb->size != e->file_size) {
+                        /* Never replaced: the copy there is good, or another node's. */
+                        if (conflicts++ > 0)
+                                continue;
+                        if (e->has_sidecar && e->sidecar.file_size != e->file_size)
+                                (void) free_and_format(&conflict, "%s has %" PRIu64 " bytes here, not the %" PRIu64
+                                                       " its sidecar says (damaged since it was made); the copy at "
+                                                       "%s is not replaced", e->name, e->file_size,
+                                                       e->sidecar.file_size, u->url);
+                        else
+                                (void) free_and_format(&conflict, "%s has %" PRIu64 " bytes here, and %s holds %"
+                                                       PRIu64 " under its name: not replaced (does another node "
+                                                       "write backups of the same name there? give each node its "
+                                                       "own prefix in upload.url)", e->name, e->file_size, u->url,
+                                                       rb->size);
+                        continue;
+                }
+                if (!rb) {
                         r = upload_one(&s, store, &rs, e->name, e->file_size, ret);
                         if (r < 0)
                                 goto finish;
@@ -303,7 +393,16 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         if (fstatat(store->dir_fd, sc, &st, AT_SYMLINK_NOFOLLOW) < 0)
                                 continue;       /* removed meanwhile: nothing to send */
                         rsc = remote_find(&rs, sc);
-                        if (backup_sent || !rsc || rsc->size != (uint64_t) st.st_size) {
+                        if (!backup_sent && rsc && rsc->size != (uint64_t) st.st_size) {
+                                if (conflicts++ == 0)
+                                        (void) free_and_format(&conflict, "%s has %jd bytes here, and %s holds %"
+                                                               PRIu64 " under its name: not replaced (does another "
+                                                               "node write backups of the same name there? give each "
+                                                               "node its own prefix in upload.url)", sc,
+                                                               (intmax_t) st.st_size, u->url, rsc->size);
+                                continue;
+                        }
+                        if (backup_sent || !rsc) {
                                 r = upload_one(&s, store, &rs, sc, (uint64_t) st.st_size, ret);
                                 if (r < 0)
                                         goto finish;
@@ -311,6 +410,14 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                 }
         }
 
+        /* Remote retention only after every upload went well, as below when one fails. */
+        if (conflicts > 0) {
+                if (conflicts > 1)
+                        append_format(&conflict, "; and %zu more like it", conflicts - 1);
+                ret->error = TAKE_PTR(conflict);
+                r = -EEXIST;
+                goto finish;
+        }
         if (u->retention && p && !retention_policy_is_disabled(p)) {
                 r = remote_retention(&s, p, zone, &rs, local, n_local, ret);
                 if (r < 0)

@@ -36,12 +36,14 @@ typedef struct UploadReport {
 void upload_report_done(UploadReport *r);
 
 /* Make the remote prefix u->url hold every backup of storage_directory:
- * list the remote objects, upload each local backup that is missing or has
- * another size there (newest first), its sidecar after it; then, with
- * u->retention, apply policy p to the remote backups (its buckets in the
- * local zone `zone`): a backup and its
- * sidecar are deleted together, the newest remote backup and every backup
- * that is also in the local directory are kept. Last, with
+ * list the remote objects, upload each local backup that is missing there
+ * (newest first), its sidecar after it (one there of another size is never
+ * replaced: an error, and nothing below runs); then, with u->retention,
+ * apply policy p to the remote backups of the local backups' clusters (its
+ * buckets in the local zone `zone`): a backup and its sidecar are deleted
+ * together, the newest remote backup and every backup that is also in the
+ * local directory are kept, and so is one whose sidecar there names an etcd
+ * member no local backup was taken from (another node's; a warning). Last, with
  * u->abort_incomplete_after_usec, every unfinished multipart upload of a
  * backup under the prefix that was started longer ago than that before the
  * sync began is aborted (left by an upload whose abort failed or never ran,
