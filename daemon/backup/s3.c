@@ -254,9 +254,20 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 }
                 s->errbuf[0] = '\0';
                 sym_curl_easy_reset(s->curl);
-                if (sym_curl_easy_setopt(s->curl, CURLOPT_URL, url) != CURLE_OK ||
-                    sym_curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
-                        r = -ENOMEM;
+                /* SigV4 first, and checked: a libcurl that cannot sign (older than 7.75, or built without AWS)
+                 * would otherwise send the credentials below as HTTP Basic, the secret with them. */
+                if ((cc = sym_curl_easy_setopt(s->curl, CURLOPT_URL, url)) != CURLE_OK ||
+                    (cc = sym_curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
+                    (cc = sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4)) != CURLE_OK ||
+                    (cc = sym_curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long) CURLAUTH_AWS_SIGV4)) != CURLE_OK) {
+                        if (cc == CURLE_OUT_OF_MEMORY) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        r = -EOPNOTSUPP;
+                        (void) free_and_format(ret_detail, "the libcurl loaded cannot make a SigV4-signed request "
+                                               "(%s); libcurl 7.87 or later, built with AWS support, is needed",
+                                               sym_curl_easy_strerror(cc));
                         break;
                 }
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_PATH_AS_IS, 1L);
@@ -274,7 +285,6 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                                 (req->body ? req->body->length : req->sink ? req->sink->size : 0) * 1000 /
                                         UPLOAD_MIN_RATE_BYTES));
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
-                (void) sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4);
                 /* Not CURLOPT_USERPWD: access keys may contain ':'. */
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->u->access_key_id);
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_PASSWORD, s->secret);

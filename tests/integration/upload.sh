@@ -631,4 +631,20 @@ check "reload during a backup: nothing logged as uploaded to the new URL" bash -
 check "reload during a backup: the copy is under node1/" grep -q "node1/$(basename "$last8") " <<<"$(remote node1)"
 kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
 
+# 9. A libcurl that cannot sign with SigV4 (older than 7.75, or built
+# without AWS support; tests/helpers/curl-nosigv4.c, found first on
+# LD_LIBRARY_PATH, passes everything else on to the real one): no request
+# is made (libcurl would send the key and secret as HTTP Basic), and the
+# failure names the cause.
+real=$(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF; exit }')
+mkdir -p "$T/nosigv4" "$T/b9"
+ln -sf "$CURL_NOSIGV4" "$T/nosigv4/libcurl.so.4"
+sed "s#\"$B\"#\"$T/b9\"#; s#/node1/#/node10/#" "$T/good.conf" > "$T/b9.conf"
+out9=$(LD_LIBRARY_PATH="$T/nosigv4" REAL_LIBCURL="$real" timeout 120 "$ETCD_BACKUPD" --once -c "$T/b9.conf" 2>"$T/9.err"); rc=$?
+check "no SigV4 in libcurl: --once exits 1, the backup is kept (rc $rc)" test $rc -eq 1 -a -f "$out9"
+check "no SigV4 in libcurl: the failure names it" grep -qF "Upload failed after backup $out9: listing of \
+$S3_URL/$S3_BUCKET/node10/: the libcurl loaded cannot make a SigV4-signed request" "$T/9.err"
+grep -q "SigV4-signed" "$T/9.err" || sed 's/^/# /' "$T/9.err"
+check "no SigV4 in libcurl: nothing under node10/ on the store" test -z "$(remote node10)"
+
 finish
