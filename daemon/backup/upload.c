@@ -113,55 +113,69 @@ static int upload_one(S3 *s, Store *store, RemoteSet *rs, const char *name, uint
         return r;
 }
 
-/* Whether a local backup is of this cluster (by its name), or, member non-zero, has a sidecar that says it was
- * taken from this member of it. */
-static bool local_has_source(const StoreEntry *e, size_t n, uint64_t cluster_id, uint64_t member_id) {
+/* Whether a local backup is of this cluster (by its name). */
+static bool local_has_cluster(const StoreEntry *e, size_t n, uint64_t cluster_id) {
         for (size_t i = 0; i < n; i++)
-                if (member_id == 0 ? e[i].parsed.cluster_id == cluster_id :
-                    e[i].has_sidecar && e[i].sidecar.cluster_id == cluster_id && e[i].sidecar.member_id == member_id)
+                if (e[i].parsed.cluster_id == cluster_id)
+                        return true;
+        return false;
+}
+
+/* Whether a local backup's sidecar says it was taken from this member of this cluster. */
+static bool local_has_member(const StoreEntry *e, size_t n, uint64_t cluster_id, uint64_t member_id) {
+        for (size_t i = 0; i < n; i++)
+                if (e[i].has_sidecar && e[i].sidecar.cluster_id == cluster_id && e[i].sidecar.member_id == member_id)
                         return true;
         return false;
 }
 
 /* Whether this node may delete the remote backup name: its sidecar there says it was taken from an etcd member
- * this node's own backups were taken from. 1 yes; 0 no (another node's, a sidecar gone or not ours to read,
- * *ret_member set when it names one); a -errno with rep->error when the store does not answer. */
+ * this node's own backups were taken from. 1 yes; 0 no, with *ret_member (another member's) or *ret_why (the
+ * sidecar could not be read there: gone, refused, not a sidecar; caller frees) set; -ENOMEM. */
 static int remote_is_own(S3 *s, const char *name, const StoreEntry *local, size_t n_local, uint64_t *ret_member,
-                         UploadReport *rep) {
+                         char **ret_why) {
         _cleanup_(s3_response_done) S3Response resp = {};
         _cleanup_(sidecar_done) Sidecar sc = {};
-        _cleanup_free_ char *sc_name = NULL, *error = NULL;
+        _cleanup_free_ char *sc_name = NULL;
         const char *why;
         int r;
 
         *ret_member = 0;
+        *ret_why = NULL;
         if (asprintf(&sc_name, "%s" SIDECAR_SUFFIX, name) < 0)
                 return -ENOMEM;
-        r = s3_get_small(s, sc_name, &resp, &error);
-        if (r == -ENOENT || r == -EFBIG)
-                return 0;
-        if (r < 0) {
-                free(rep->error);
-                rep->error = TAKE_PTR(error);
+        r = s3_get_small(s, sc_name, &resp, ret_why);
+        if (r == -ENOMEM)
                 return r;
-        }
-        if (sidecar_from_json(resp.data ? resp.data : "", resp.len, &sc, &why) < 0 || !streq(sc.name, name))
-                return 0;
+        if (r == -ENOENT)
+                return (*ret_why = strdup("its sidecar is gone")) ? 0 : -ENOMEM;
+        if (r < 0)
+                return *ret_why || (*ret_why = strdup(strerror(-r))) ? 0 : -ENOMEM;
+        r = sidecar_from_json(resp.data ? resp.data : "", resp.len, &sc, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(sc.name, name))
+                return asprintf(ret_why, "its sidecar there is not one: %s", r < 0 ? why : "another backup's name") < 0 ?
+                       -ENOMEM : 0;
+        if (local_has_member(local, n_local, sc.cluster_id, sc.member_id))
+                return 1;
         *ret_member = sc.member_id;
-        return local_has_source(local, n_local, sc.cluster_id, sc.member_id);
+        return 0;
 }
 
 /* The same policy over the remote backups, as this node's own: only backups of a cluster the local directory
  * has are planned over (a prefix that other clusters write too is not pruned by their backups' dates), and one
- * the plan drops is deleted only when its sidecar on the store says it was taken from a member this node's
- * backups come from (another node writing the same prefix keeps its own, and is told of in the warning). */
+ * the plan drops is deleted only when its sidecar on the store says it was taken from a member the local
+ * backups come from (another node writing the same prefix keeps its own). What is left so is a warning; so are
+ * this node's own from before a restore (a new cluster id) or a member change, once no local backup has it. */
 static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, RemoteSet *rs, const StoreEntry *local, size_t n_local,
                             UploadReport *rep) {
         _cleanup_free_ RetentionItem *items = NULL;
         const RetentionItem *future;
-        const char *left_first = NULL;
+        _cleanup_free_ char *unread_why = NULL;
+        const char *member_first = NULL, *unread_first = NULL;
         uint64_t left_member = 0;
-        size_t n = 0, other_clusters = 0, left = 0;
+        size_t n = 0, other_clusters = 0, other_members = 0, unread = 0;
         int r;
 
         items = calloc(rs->n ? rs->n : 1, sizeof *items);
@@ -180,7 +194,7 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                 /* As locally: a backup without a sidecar is not planned over, and stays. */
                 if (!remote_find(rs, sc))
                         continue;
-                if (!local_has_source(local, n_local, parsed.cluster_id, 0)) {
+                if (!local_has_cluster(local, n_local, parsed.cluster_id)) {
                         other_clusters++;
                         continue;
                 }
@@ -189,8 +203,10 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         }
         if (other_clusters > 0)
                 append_format(&rep->warning, "remote retention on %s: %zu backup%s of another etcd cluster than "
-                              "the local backups' left alone (give each cluster, and each node, its own prefix in "
-                              "upload.url)", s->u->url, other_clusters, other_clusters == 1 ? "" : "s");
+                              "the local backups' not pruned here: another cluster's on this prefix (give each "
+                              "cluster and node its own prefix in upload.url), or this node's from before a restore "
+                              "gave the cluster a new id (delete those by hand when no longer needed)", s->u->url,
+                              other_clusters, other_clusters == 1 ? "" : "s");
         if (n == 0)
                 return 0;
         /* The uploads went well: a warning, not an upload failure (lasting as long as that name does). */
@@ -211,18 +227,20 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *sc = NULL;
                 /* items[0] is the newest remote backup with a sidecar: never deleted. */
+                _cleanup_free_ char *why = NULL;
                 uint64_t member;
 
                 if (items[i].keep || i == 0 || local_has(local, n_local, items[i].name))
                         continue;
-                r = remote_is_own(s, items[i].name, local, n_local, &member, rep);
+                r = remote_is_own(s, items[i].name, local, n_local, &member, &why);
                 if (r < 0)
                         return r;
-                if (r == 0) {
-                        if (left++ == 0)
-                                left_first = items[i].name, left_member = member;
+                if (r == 0 && !why && other_members++ == 0)
+                        member_first = items[i].name, left_member = member;
+                if (r == 0 && why && unread++ == 0)
+                        unread_first = items[i].name, unread_why = TAKE_PTR(why);
+                if (r == 0)
                         continue;
-                }
                 r = s3_delete(s, items[i].name, &rep->error);
                 if (r < 0)
                         return r;
@@ -236,15 +254,17 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                 if (r < 0)
                         return r;
         }
-        if (left > 0 && left_member != 0)
+        if (other_members > 0)
                 append_format(&rep->warning, "remote retention on %s: %zu backup%s the policy drops left alone, "
-                              "taken from another etcd member than this node's backups (%s: member %016" PRIx64
-                              "): another node writes this prefix; give each node its own prefix in upload.url",
-                              s->u->url, left, left == 1 ? "" : "s", left_first, left_member);
-        else if (left > 0)
-                append_format(&rep->warning, "remote retention on %s: %zu backup%s the policy drops left alone: "
-                              "the sidecar on the store is gone or cannot be read (%s)", s->u->url, left,
-                              left == 1 ? "" : "s", left_first);
+                              "taken from another etcd member than the local backups (%s: member %016" PRIx64 "): "
+                              "another node's on this prefix (give each node its own prefix in upload.url), or this "
+                              "node's from before its member changed or from another of etcd.endpoints (delete "
+                              "those by hand when no longer needed)", s->u->url, other_members,
+                              other_members == 1 ? "" : "s", member_first, left_member);
+        if (unread > 0)
+                append_format(&rep->warning, "remote retention on %s: %zu backup%s the policy drops left alone, "
+                              "not known to be this node's (%s: %s; reading a sidecar needs s3:GetObject)",
+                              s->u->url, unread, unread == 1 ? "" : "s", unread_first, unread_why);
         return 0;
 }
 

@@ -286,8 +286,8 @@ s3 DELETE "/$S3_BUCKET/node3/$future" >/dev/null; s3 DELETE "/$S3_BUCKET/node3/$
 # older than keep_last = 1 keeps: neither is deleted, and the warning says
 # why; this node's own older copy is pruned as before. A copy on the store
 # whose size is not the local backup's (another node's of the same name) is
-# never replaced: the upload fails and says so (keep_last = 3, so that the
-# local backup is still there).
+# never replaced: the upload fails and says so, and remote retention waits
+# (keep_last = 2, so that the local backup is still there).
 newest=$(basename "$out6f")
 cid=$(jq -r .cluster_id "$R/$newest.json")
 other_member=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-20210101T000000Z-/' <<<"$newest")
@@ -304,21 +304,28 @@ check "6g: this node's previous copy ($newest) pruned from the store" \
 check "6g: the other member's and the other cluster's backups stay, with their sidecars" \
   test "$(remote node3 | grep -cE "node3/($other_member|$other_cluster)(\.json)? ")" = 4
 check "6g: the warning names the other member's backup and member" grep -qF "remote retention on \
-$S3_URL/$S3_BUCKET/node3/: 1 backup the policy drops left alone, taken from another etcd member than this \
-node's backups ($other_member: member 00000000000000bb)" "$T/r6g.err"
+$S3_URL/$S3_BUCKET/node3/: 1 backup the policy drops left alone, taken from another etcd member than the \
+local backups ($other_member: member 00000000000000bb)" "$T/r6g.err"
 check "6g: and the other cluster's" \
   grep -qF "remote retention on $S3_URL/$S3_BUCKET/node3/: 1 backup of another etcd cluster" "$T/r6g.err"
 grep -q "left alone" "$T/r6g.err" || sed 's/^/# /' "$T/r6g.err"
 newest=$(basename "$out6g")
 head -c 100 /dev/urandom > "$T/r6g-other"; s3_put "$T/r6g-other" "node3/$newest"
+# This node's own older copy, on the store only, which keep_last = 2 drops: it stays while the upload fails.
+own_old=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-20200102T000000Z-/' <<<"$newest")
+jq --arg n "$own_old" '.name = $n' "$R/$newest.json" > "$T/r6g-own.json"
+s3_put "$R/$newest" "node3/$own_old"; s3_put "$T/r6g-own.json" "node3/$own_old.json"
+r6c_conf "$T/r6c-keep2.conf" 2
 next_second; ctl put /r6c 6 >/dev/null
-out6h=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6c-keep3.conf" 2>"$T/r6h.err"); rc=$?
+out6h=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6c-keep2.conf" 2>"$T/r6h.err"); rc=$?
 check "6g: a copy of another size under the name of a local backup: --once exits 1 (rc $rc)" test $rc -eq 1
 check "6g: ... the upload failure says it is not replaced" grep -qF "Upload failed after backup $out6h: $newest has \
 $(stat -c %s "$R/$newest") bytes here, and $S3_URL/$S3_BUCKET/node3/ holds 100 under its name: not replaced" "$T/r6h.err"
 check "6g: ... the copy there is as it was; the new backup went up" \
   bash -c 'grep -q "node3/$1 100$" <<<"$3" && grep -q "node3/$2 " <<<"$3"' _ "$newest" "$(basename "$out6h")" "$(remote node3)"
-for k in "$other_member" "$other_cluster"; do s3 DELETE "/$S3_BUCKET/node3/$k" >/dev/null; s3 DELETE "/$S3_BUCKET/node3/$k.json" >/dev/null; done
+check "6g: ... remote retention waits: this node's older copy, which it would prune, stays" \
+  bash -c 'grep -q "node3/$1 " <<<"$2" && ! grep -q "Pruned .* from " "$3"' _ "$own_old" "$(remote node3)" "$T/r6h.err"
+for k in "$other_member" "$other_cluster" "$own_old"; do s3 DELETE "/$S3_BUCKET/node3/$k" >/dev/null; s3 DELETE "/$S3_BUCKET/node3/$k.json" >/dev/null; done
 s3_put "$R/$newest" "node3/$newest"
 
 # 6e. Unfinished multipart uploads (an abort that failed or never ran, a
