@@ -256,18 +256,27 @@ int s3_request(S3 *s, const S3Request *req, S3Response *resp, char **ret_detail)
                 sym_curl_easy_reset(s->curl);
                 /* SigV4 first, and checked: a libcurl that cannot sign (older than 7.75, or built without AWS)
                  * would otherwise send the credentials below as HTTP Basic, the secret with them. */
-                if ((cc = sym_curl_easy_setopt(s->curl, CURLOPT_URL, url)) != CURLE_OK ||
-                    (cc = sym_curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
-                    (cc = sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4)) != CURLE_OK ||
-                    (cc = sym_curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long) CURLAUTH_AWS_SIGV4)) != CURLE_OK) {
+                const char *opt = NULL;
+                if ((cc = sym_curl_easy_setopt(s->curl, CURLOPT_URL, url)) != CURLE_OK)
+                        opt = "CURLOPT_URL";
+                else if ((cc = sym_curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK)
+                        opt = "CURLOPT_PROTOCOLS_STR";
+                else if ((cc = sym_curl_easy_setopt(s->curl, CURLOPT_AWS_SIGV4, s->sigv4)) != CURLE_OK ||
+                         (cc = sym_curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long) CURLAUTH_AWS_SIGV4)) != CURLE_OK)
+                        opt = "CURLOPT_AWS_SIGV4";
+                if (opt) {
                         if (cc == CURLE_OUT_OF_MEMORY) {
                                 r = -ENOMEM;
                                 break;
                         }
                         r = -EOPNOTSUPP;
-                        (void) free_and_format(ret_detail, "the libcurl loaded cannot make a SigV4-signed request "
-                                               "(%s); libcurl 7.87 or later, built with AWS support, is needed",
-                                               sym_curl_easy_strerror(cc));
+                        if (streq(opt, "CURLOPT_AWS_SIGV4"))
+                                (void) free_and_format(ret_detail, "the libcurl loaded cannot make a SigV4-signed "
+                                                       "request (%s); libcurl 7.87 or later, built with AWS support, "
+                                                       "is needed", sym_curl_easy_strerror(cc));
+                        else
+                                (void) free_and_format(ret_detail, "the libcurl loaded refuses %s (%s); libcurl 7.87 "
+                                                       "or later is needed", opt, sym_curl_easy_strerror(cc));
                         break;
                 }
                 (void) sym_curl_easy_setopt(s->curl, CURLOPT_PATH_AS_IS, 1L);

@@ -147,6 +147,8 @@ static int remote_is_own(S3 *s, const char *name, const StoreEntry *local, size_
         r = s3_get_small(s, sc_name, &resp, ret_why);
         if (r == -ENOMEM)
                 return r;
+        if (r == -EIO && resp.status == 403 && *ret_why)
+                append_format(ret_why, "reading a sidecar needs s3:GetObject");
         if (r == -ENOENT)
                 return (*ret_why = strdup("its sidecar is gone")) ? 0 : -ENOMEM;
         if (r < 0)
@@ -155,8 +157,8 @@ static int remote_is_own(S3 *s, const char *name, const StoreEntry *local, size_
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || !streq(sc.name, name))
-                return asprintf(ret_why, "its sidecar there is not one: %s", r < 0 ? why : "another backup's name") < 0 ?
-                       -ENOMEM : 0;
+                return asprintf(ret_why, "its sidecar there is not one: %s",
+                                r < 0 ? why : "another backup's name") < 0 ? -ENOMEM : 0;
         if (local_has_member(local, n_local, sc.cluster_id, sc.member_id))
                 return 1;
         *ret_member = sc.member_id;
@@ -263,7 +265,7 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                               other_members == 1 ? "" : "s", member_first, left_member);
         if (unread > 0)
                 append_format(&rep->warning, "remote retention on %s: %zu backup%s the policy drops left alone, "
-                              "not known to be this node's (%s: %s; reading a sidecar needs s3:GetObject)",
+                              "not known to be this node's (%s: %s)",
                               s->u->url, unread, unread == 1 ? "" : "s", unread_first, unread_why);
         return 0;
 }
@@ -433,7 +435,9 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
         /* Remote retention only after every upload went well, as below when one fails. */
         if (conflicts > 0) {
                 if (conflicts > 1)
-                        append_format(&conflict, "; and %zu more like it", conflicts - 1);
+                        append_format(&conflict, "and %zu more like it", conflicts - 1);
+                append_format(&conflict, "remote retention and the sweep of unfinished uploads wait until it is "
+                              "mended (the copy there moved away, or the local backup gone by retention)");
                 ret->error = TAKE_PTR(conflict);
                 r = -EEXIST;
                 goto finish;

@@ -918,8 +918,9 @@ static void check_socket_file(Manager *m) {
                 log_warning("%s", error ? error : "cannot check the control socket's file");
 }
 
-/* The zone as the log names it: its name, or for a copy of a zone file at /etc/localtime (which has none)
- * that and the abbreviation in effect at now ("a copy in /etc/localtime, JST"). */
+/* The zone as the log names it: its name, or for /etc/localtime when it names none (a copy of a zone file, a
+ * link outside a zoneinfo directory) that and the abbreviation in effect at now ("the zone in /etc/localtime,
+ * JST"). */
 static const char *zone_told(const Zone *zone, uint64_t now, char *buf, size_t n) {
         const char *name = zone_name(zone);
         struct tm tm;
@@ -927,8 +928,8 @@ static const char *zone_told(const Zone *zone, uint64_t now, char *buf, size_t n
         if (name && !streq(name, "localtime"))
                 return name;
         if (zone_localtime(zone, (time_t) (now / USEC_PER_SEC), &tm) < 0 || !tm.tm_zone ||
-            snprintf(buf, n, "a copy in /etc/localtime, %s", tm.tm_zone) >= (int) n)
-                return "a copy in /etc/localtime";
+            snprintf(buf, n, "the zone in /etc/localtime, %s", tm.tm_zone) >= (int) n)
+                return "the zone in /etc/localtime";
         return buf;
 }
 

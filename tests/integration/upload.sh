@@ -643,7 +643,9 @@ kill -TERM "$DPID"; wait "$DPID" 2>/dev/null
 # LD_LIBRARY_PATH, passes everything else on to the real one): no request
 # is made (libcurl would send the key and secret as HTTP Basic), and the
 # failure names the cause.
-real=$(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF; exit }')
+# The real one: beside the libc the daemon runs with (the right architecture on a multiarch host).
+real=$(dirname "$(ldd "$ETCD_BACKUPD" | awk '$1 == "libc.so.6" { print $3 }')")/libcurl.so.4
+[[ -e $real ]] || not_ok "no libcurl.so.4 beside the daemon's libc ($real)"
 mkdir -p "$T/nosigv4" "$T/b9"
 ln -sf "$CURL_NOSIGV4" "$T/nosigv4/libcurl.so.4"
 sed "s#\"$B\"#\"$T/b9\"#; s#/node1/#/node10/#" "$T/good.conf" > "$T/b9.conf"
