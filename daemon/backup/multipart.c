@@ -169,8 +169,9 @@ int multipart_list(S3 *s, S3Uploads *ret, char **ret_error) {
         for (unsigned page = 0;; page++) {
                 _cleanup_(s3_response_done) S3Response resp = {};
                 _cleanup_free_ char *seen = NULL;
-                S3QueryParam params[4] = { { "uploads", "" }, { "prefix", s->prefix } };
-                size_t n = 2;
+                /* The prefix's own level, as s3_list(). */
+                S3QueryParam params[5] = { { "uploads", "" }, { "prefix", s->prefix }, { "delimiter", "/" } };
+                size_t n = 3;
 
                 if (key_marker)
                         params[n++] = (S3QueryParam) { "key-marker", key_marker };

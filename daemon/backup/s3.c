@@ -590,8 +590,10 @@ int s3_list(S3 *s, S3Listing *ret, char **ret_error) {
 
         for (unsigned page = 0;; page++) {
                 _cleanup_(s3_response_done) S3Response resp = {};
-                S3QueryParam params[3] = { { "list-type", "2" }, { "prefix", s->prefix } };
-                size_t n = 2;
+                /* The prefix's own level: a folder below it (another writer's, a prefix at the bucket's root)
+                 * is one CommonPrefixes entry, not its objects, which would count towards S3_LIST_OBJECTS_MAX. */
+                S3QueryParam params[4] = { { "list-type", "2" }, { "prefix", s->prefix }, { "delimiter", "/" } };
+                size_t n = 3;
 
                 if (token)
                         params[n++] = (S3QueryParam) { "continuation-token", token };

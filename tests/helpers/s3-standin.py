@@ -10,6 +10,9 @@ checked). Options make it misbehave:
                    its continuation token alternating between A and B
   --list-denied    the listing is refused (403) with a message holding a
                    terminal control sequence (U+009B, CSI) and a raw 0x9b
+  --deep N         N more objects below the prefix, in its folder sub/: as
+                   S3 does, a listing with delimiter=/ names that folder once
+                   (CommonPrefixes), one without lists every object in it
   --stall          each GET of a backup sends its headers and half its body,
                    says "GET key stalled" and sends nothing more until the
                    client goes away (at most 60 s)
@@ -17,7 +20,7 @@ Writes its port to PORTFILE and one line per GET to stdout ("GET key cut" or
 "GET key whole"; "LIST" for a listing).
 
   s3-standin.py PORTFILE DIR [--cut-once] [--stall] [--list-loop | --list-denied]
-                [--list-size NAME=SIZE]...
+                [--list-size NAME=SIZE]... [--deep N]
 """
 import http.server
 import os
@@ -30,10 +33,13 @@ stall = "--stall" in sys.argv[3:]
 list_mode = next((a for a in sys.argv[3:] if a in ("--list-loop", "--list-denied")), None)
 pages = [0]
 listed_size = {}
+deep = 0
 for i, a in enumerate(sys.argv):
     if a == "--list-size":
         name, size = sys.argv[i + 1].split("=", 1)
         listed_size[name] = int(size)
+    if a == "--deep":
+        deep = int(sys.argv[i + 1])
 PREFIX = "node1/"
 cut_once = set()
 
@@ -62,6 +68,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "<Contents><Key>%s</Key><Size>%d</Size></Contents>"
                 % (escape(PREFIX + n), listed_size.get(n, os.path.getsize(os.path.join(root, n))))
                 for n in sorted(os.listdir(root)))
+            if deep and "delimiter=%2F" in self.path:
+                items += "<CommonPrefixes><Prefix>%ssub/</Prefix></CommonPrefixes>" % PREFIX
+            elif deep:
+                items += "".join("<Contents><Key>%ssub/k%d</Key><Size>1</Size></Contents>" % (PREFIX, i)
+                                 for i in range(deep))
             body = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>false'
                     '</IsTruncated>%s</ListBucketResult>' % items).encode()
             self.answer(200, body)

@@ -545,6 +545,19 @@ check "a body longer than listed: stopped, exit 1" \
   bash -c "[[ $rc -eq 1 ]] && grep -qF 'more than the 1000 bytes the listing says arrived; nothing fetched' '$T/h4.err'"
 check "a body longer than listed: nothing left" test "$(ls -A "$T/h-out2")" = "$n2.json"
 kill "$HPID" 2>/dev/null; wait "$HPID" 2>/dev/null
+# A prefix with a large folder below it (100001 objects in sub/, more than a
+# listing takes): only the prefix's own level is listed (delimiter=/), so
+# the folder is no object of ours and counts against nothing.
+rm -f "$T/deep.port"
+python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/deep.port" "$H" --deep 100001 > "$T/deep.log" 2>&1 &
+DPID2=$!; kill_at_exit "$DPID2"
+for _ in $(seq 1 100); do [[ -s $T/deep.port ]] && break; sleep 0.1; done
+sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/deep.port")/bucket#" "$T/flaky.conf" > "$T/deep.conf"
+mkdir -p "$T/h-deep"
+got=$("$ETCD_BACKUPCTL" -c "$T/deep.conf" fetch latest --output "$T/h-deep" 2>"$T/deep.err"); rc=$?
+check "a folder of 100001 objects below the prefix: fetch latest still finds the newest (exit $rc: $(head -c 200 "$T/deep.err"))" \
+  test $rc -eq 0 -a "$got" = "$T/h-deep/$a"
+kill "$DPID2" 2>/dev/null; wait "$DPID2" 2>/dev/null
 
 # 6f. A store that pages in a loop, and one whose error holds a terminal
 # control sequence: the listing stops, and says why; the message reaches
