@@ -14,6 +14,7 @@
 
 #include "backup/s3.h"
 #include "util/str.h"
+#include "util/time.h"
 
 /* S3's limit on parts. */
 #define S3_PARTS_MAX 10000
@@ -164,6 +165,7 @@ int multipart_list(S3 *s, S3Uploads *ret, char **ret_error) {
         _cleanup_(s3_uploads_done) S3Uploads u = {};
         _cleanup_strv_free_ char **markers = NULL;
         _cleanup_free_ char *key_marker = NULL, *id_marker = NULL;
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
         int r;
 
         for (unsigned page = 0;; page++) {
@@ -194,6 +196,10 @@ int multipart_list(S3 *s, S3Uploads *ret, char **ret_error) {
                 if (page + 1 >= S3_UPLOADS_PAGES_MAX)
                         return free_and_format(ret_error, "listing of the unfinished multipart uploads at %s: more "
                                                "than %u pages", s->u->url, S3_UPLOADS_PAGES_MAX), -EBADMSG;
+                r = s3_list_deadline_check(s, start, "listing of the unfinished multipart uploads at", page + 1,
+                                           ret_error);
+                if (r < 0)
+                        return r;
                 /* The next page starts after the markers; markers that come back would page for ever. */
                 if (!u.next_key_marker)
                         return free_and_format(ret_error, "listing of the unfinished multipart uploads at %s: "

@@ -19,6 +19,7 @@
 #include "backup/s3.h"
 #include "util/curl-dl.h"
 #include "util/io.h"
+#include "util/parse.h"
 #include "util/str.h"
 #include "util/time.h"
 
@@ -575,6 +576,17 @@ int s3_list_page(S3 *s, const S3QueryParam *params, size_t n, const char *what, 
         return 0;
 }
 
+int s3_list_deadline_check(S3 *s, uint64_t start, const char *what, unsigned pages, char **ret_error) {
+        uint64_t limit = S3_LIST_TIMEOUTS * (s->u->request_timeout_usec ?: UPLOAD_REQUEST_TIMEOUT_DEFAULT_USEC);
+        char t[FORMAT_DURATION_MAX];
+
+        if (now_usec(CLOCK_MONOTONIC) - start <= limit)
+                return 0;
+        return free_and_format(ret_error, "%s %s: not done after %u pages in %s (%u times upload.request_timeout): "
+                               "the store answers too slowly", what, s->u->url, pages,
+                               format_duration(t, sizeof t, limit), S3_LIST_TIMEOUTS), -ETIMEDOUT;
+}
+
 /* A listing's pages at most (S3 pages by 1000 objects; 100000 objects at 10 a page). Pages without an object are
  * allowed: a versioned bucket's delete markers can make many in a row. */
 #define S3_LIST_PAGES_MAX 10000
@@ -586,6 +598,7 @@ int s3_list(S3 *s, S3Listing *ret, char **ret_error) {
         _cleanup_(s3_listing_done) S3Listing l = {};
         _cleanup_strv_free_ char **tokens = NULL;
         const char *token = NULL;
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
         int r;
 
         for (unsigned page = 0;; page++) {
@@ -614,6 +627,9 @@ int s3_list(S3 *s, S3Listing *ret, char **ret_error) {
                 if (page + 1 >= S3_LIST_PAGES_MAX)
                         return free_and_format(ret_error, "listing of %s: more than %u pages", s->u->url,
                                                S3_LIST_PAGES_MAX), -EBADMSG;
+                r = s3_list_deadline_check(s, start, "listing of", page + 1, ret_error);
+                if (r < 0)
+                        return r;
                 if (!l.next_token || strv_contains(tokens, l.next_token))
                         return free_and_format(ret_error, "listing of %s: truncated without a new continuation token "
                                                "(page %u)", s->u->url, page + 1), -EBADMSG;

@@ -138,6 +138,15 @@ int s3_delete(S3 *s, const char *name, char **ret_error);
 int s3_list_page(S3 *s, const S3QueryParam *params, size_t n, const char *what, S3Response *resp,
                  char **ret_error);
 
+/* A listing, all its pages, is done within this many times upload.request_timeout (each page has its own bound
+ * too): a store that hands out new pages slowly without end would hold the backup's worker, and every later
+ * backup, for as long as S3_LIST_PAGES_MAX pages take. */
+#define S3_LIST_TIMEOUTS 4u
+
+/* Between a listing's pages: -ETIMEDOUT with *ret_error "WHAT URL: not done …" once the listing, begun at start
+ * (CLOCK_MONOTONIC), has taken longer than S3_LIST_TIMEOUTS × upload.request_timeout; else 0. */
+int s3_list_deadline_check(S3 *s, uint64_t start, const char *what, unsigned pages, char **ret_error);
+
 /* Every object under the prefix, all pages (release with s3_listing_done()). */
 int s3_list(S3 *s, S3Listing *ret, char **ret_error);
 

@@ -8,6 +8,8 @@ checked). Options make it misbehave:
   --list-size N=S  the listing says object N is S bytes (whatever it is)
   --list-loop      every listing page is empty and says more is to come,
                    its continuation token alternating between A and B
+  --list-slow      every listing page takes half a second, is empty and says
+                   more is to come, with a new continuation token each time
   --list-denied    the listing is refused (403) with a message holding a
                    terminal control sequence (U+009B, CSI) and a raw 0x9b
   --deep N         N more objects below the prefix, in its folder sub/: as
@@ -19,18 +21,19 @@ checked). Options make it misbehave:
 Writes its port to PORTFILE and one line per GET to stdout ("GET key cut" or
 "GET key whole"; "LIST" for a listing).
 
-  s3-standin.py PORTFILE DIR [--cut-once] [--stall] [--list-loop | --list-denied]
+  s3-standin.py PORTFILE DIR [--cut-once] [--stall] [--list-loop | --list-slow | --list-denied]
                 [--list-size NAME=SIZE]... [--deep N]
 """
 import http.server
 import os
 import sys
+import time
 from xml.sax.saxutils import escape
 
 port_file, root = sys.argv[1], sys.argv[2]
 cut = "--cut-once" in sys.argv[3:]
 stall = "--stall" in sys.argv[3:]
-list_mode = next((a for a in sys.argv[3:] if a in ("--list-loop", "--list-denied")), None)
+list_mode = next((a for a in sys.argv[3:] if a in ("--list-loop", "--list-slow", "--list-denied")), None)
 pages = [0]
 listed_size = {}
 deep = 0
@@ -59,7 +62,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.answer(403, b"<Error><Code>AccessDenied</Code><Message>x&#x9b;2J\x9b31mall good"
                                  b"</Message></Error>")
                 return
-            token = "AB"[pages[0] % 2]
+            token = "AB"[pages[0] % 2] if list_mode == "--list-loop" else "p%d" % pages[0]
+            if list_mode == "--list-slow":
+                time.sleep(0.5)
             self.answer(200, ('<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>%s'
                               '</NextContinuationToken></ListBucketResult>' % token).encode())
             return

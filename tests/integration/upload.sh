@@ -582,6 +582,24 @@ for mode in loop denied; do
   kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
 done
 
+# A store that hands out new pages slowly without end: the listing stops
+# once it has taken 4 times upload.request_timeout (here 1 s), not after
+# 10000 pages (83 minutes at this pace, holding the worker).
+rm -f "$T/lslow.port"
+python3 "$TOP_SRCDIR/tests/helpers/s3-standin.py" "$T/lslow.port" "$H" --list-slow > "$T/lslow.log" 2>&1 &
+LPID=$!; kill_at_exit "$LPID"
+for _ in $(seq 1 100); do [[ -s $T/lslow.port ]] && break; sleep 0.1; done
+sed "s#127.0.0.1:[0-9]*/bucket#127.0.0.1:$(cat "$T/lslow.port")/bucket#; s#region = #request_timeout = \"1s\"; region = #" \
+  "$T/flaky.conf" > "$T/lslow.conf"
+start=$SECONDS
+timeout 120 "$ETCD_BACKUPCTL" -c "$T/lslow.conf" fetch latest --output "$T/h-out2" >/dev/null 2>"$T/lslow.err"; rc=$?
+check "slow pages without end: fetch exits 1 within 60 s (rc $rc, $((SECONDS - start)) s, $(grep -c LIST "$T/lslow.log") pages)" \
+  test $rc -eq 1 -a $((SECONDS - start)) -lt 60
+check "slow pages without end: said" grep -qE "listing of .*/bucket/node1/: not done after [0-9]+ pages in 4s \(4 times \
+upload.request_timeout\): the store answers too slowly" "$T/lslow.err"
+grep -q "not done after" "$T/lslow.err" || sed 's/^/# /' "$T/lslow.err"
+kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+
 # 7. The daemon: a failed upload shows in STATUS=, the journal line and metrics.
 B=$T/d
 { etcd_group; storage_group "$B" gzip 1; echo "$encryption"
