@@ -138,9 +138,9 @@ int s3_delete(S3 *s, const char *name, char **ret_error);
 int s3_list_page(S3 *s, const S3QueryParam *params, size_t n, const char *what, S3Response *resp,
                  char **ret_error);
 
-/* A listing, all its pages, is done within this many times upload.request_timeout (each page has its own bound
- * too): a store that hands out new pages slowly without end would hold the backup's worker, and every later
- * backup, for as long as S3_LIST_PAGES_MAX pages take. */
+/* A listing asks for no further page once its pages have taken this many times upload.request_timeout (the
+ * page then asked for has its own bound, retries included): a store that hands out new pages slowly without end
+ * would hold the backup's worker, and every later backup, for as long as S3_LIST_PAGES_MAX pages take. */
 #define S3_LIST_TIMEOUTS 4u
 
 /* Between a listing's pages: -ETIMEDOUT with *ret_error "WHAT URL: not done …" once the listing, begun at start
