@@ -513,46 +513,41 @@ int s3_get_file(S3 *s, const char *name, uint64_t size, int fd, char **ret_error
         return 0;
 }
 
-int s3_delete(S3 *s, const char *name, char **ret_error) {
-        _cleanup_(s3_response_done) S3Response resp = {};
+/* A request without a body on the object <prefix><name>, its answer into resp: 0; -ENOENT when the store has no
+ * such object; -ENOMEM; another -errno with *ret_error "WHAT NAME from URL: why". */
+static int object_request(S3 *s, const char *method, const char *what, const char *name, S3Response *resp,
+                          char **ret_error) {
         _cleanup_free_ char *path = NULL, *detail = NULL;
         int r;
 
         r = s3_object_path(s, name, &path);
         if (r < 0)
                 return r;
-        r = s3_request(s, &(S3Request) { .method = "DELETE", .path = path, .sha256 = S3_EMPTY_SHA256,
-                                       .response_max = S3_RESPONSE_MAX_BYTES },
-                       &resp, &detail);
-        if (r == -EIO && resp.status == 404)
-                return 0;       /* gone already */
-        if (r < 0)
-                return free_and_format(ret_error, "removal of %s from %s%s: %s", name, s->origin, path,
-                                       detail ? detail : strerror(-r)), r;
-        return 0;
-}
-
-int s3_get_small(S3 *s, const char *name, S3Response *resp, char **ret_error) {
-        _cleanup_free_ char *path = NULL, *detail = NULL;
-        int r;
-
-        r = s3_object_path(s, name, &path);
-        if (r < 0)
-                return r;
-        r = s3_request(s, &(S3Request) { .method = "GET", .path = path, .sha256 = S3_EMPTY_SHA256,
+        r = s3_request(s, &(S3Request) { .method = method, .path = path, .sha256 = S3_EMPTY_SHA256,
                                        .response_max = S3_RESPONSE_MAX_BYTES },
                        resp, &detail);
         if (r == -EIO && resp->status == 404)
                 return -ENOENT;
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return free_and_format(ret_error, "download of %s from %s%s: %s", name, s->origin, path,
-                                       detail ? detail : strerror(-r)), r;
-        if (resp->overflow)
-                return free_and_format(ret_error, "download of %s from %s%s: larger than %u bytes", name, s->origin,
-                                       path, S3_RESPONSE_MAX_BYTES), -EFBIG;
-        return 0;
+        if (r < 0 && r != -ENOMEM)
+                (void) free_and_format(ret_error, "%s %s from %s%s: %s", what, name, s->origin, path,
+                                       detail ? detail : strerror(-r));
+        return r;
+}
+
+int s3_delete(S3 *s, const char *name, char **ret_error) {
+        _cleanup_(s3_response_done) S3Response resp = {};
+        int r = object_request(s, "DELETE", "removal of", name, &resp, ret_error);
+
+        return r == -ENOENT ? 0 : r;    /* gone already: no error */
+}
+
+int s3_get_small(S3 *s, const char *name, S3Response *resp, char **ret_error) {
+        int r = object_request(s, "GET", "download of", name, resp, ret_error);
+
+        if (r >= 0 && resp->overflow)
+                return free_and_format(ret_error, "download of %s from %s: larger than %u bytes", name, s->u->url,
+                                       S3_RESPONSE_MAX_BYTES), -EFBIG;
+        return r;
 }
 
 int s3_list_page(S3 *s, const S3QueryParam *params, size_t n, const char *what, S3Response *resp,

@@ -836,6 +836,37 @@ static bool ciphertext_size_ok(EncProviderType type, size_t size) {
                (type != ENC_PROVIDER_AESCBC || (size - AESCBC_IV_BYTES) % AESCBC_IV_BYTES == 0);
 }
 
+/* Key k when its name and ':' begin rest (the value after its provider's prefix): *found set; when what follows
+ * can be a ciphertext of type, *sized set and k tried. 1 with *ret when it decrypts to a Kubernetes object (CBC
+ * has no authentication: a wrong key that happens to leave valid padding is caught by the plaintext's shape), 0
+ * when not, -ENOMEM. */
+static int try_named_key(EncProviderType type, const EncKey *k, const char *etcd_key, size_t etcd_key_size,
+                         const char *rest, size_t rest_size, bool *found, bool *sized, uint8_t **ret,
+                         size_t *ret_size) {
+        _cleanup_free_ uint8_t *out = NULL;
+        size_t n = strlen(k->name), out_size = 0;
+        int r;
+
+        if (n >= rest_size || rest[n] != ':' || memcmp(rest, k->name, n) != 0)
+                return 0;
+        *found = true;
+        if (!ciphertext_size_ok(type, rest_size - n - 1))
+                return 0;
+        *sized = true;
+        r = try_key(type, k, (const uint8_t *) etcd_key, etcd_key_size, (const uint8_t *) rest + n + 1,
+                    rest_size - n - 1, &out, &out_size);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || k8s_object_encoding(out, out_size) == K8S_ENCODING_UNKNOWN) {
+                if (out)
+                        sodium_memzero(out, out_size);
+                return 0;
+        }
+        *ret = TAKE_PTR(out);
+        *ret_size = out_size;
+        return 1;
+}
+
 static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etcd_key, size_t etcd_key_size,
                    const void *value, size_t size, uint8_t **ret, size_t *ret_size,
                    char error[static ENCRYPTION_ERROR_MAX]) {
@@ -911,33 +942,11 @@ static int decrypt(const EncryptionConfig *c, bool as_apiserver, const char *etc
                         for (size_t j = 0; j < res->n_providers; j++)
                                 for (size_t k = 0; res->providers[j].type == v.type && k < res->providers[j].n_keys;
                                      k++) {
-                                        const EncKey *key = &res->providers[j].keys[k];
-                                        size_t n = strlen(key->name);
-                                        _cleanup_free_ uint8_t *out = NULL;
-                                        size_t out_size = 0;
-                                        int r;
-
-                                        if (n >= rest_size || rest[n] != ':' || memcmp(rest, key->name, n) != 0)
-                                                continue;
-                                        found = true;
-                                        if (!ciphertext_size_ok(v.type, rest_size - n - 1))
-                                                continue;
-                                        sized = true;
-                                        r = try_key(v.type, key, (const uint8_t *) etcd_key, etcd_key_size,
-                                                    (const uint8_t *) rest + n + 1, rest_size - n - 1, &out,
-                                                    &out_size);
-                                        if (r == -ENOMEM)
-                                                return r;
-                                        /* CBC has no authentication: a wrong key that happens to
-                                         * leave valid padding is caught by the plaintext's shape. */
-                                        if (r < 0 || k8s_object_encoding(out, out_size) == K8S_ENCODING_UNKNOWN) {
-                                                if (out)
-                                                        sodium_memzero(out, out_size);
-                                                continue;
-                                        }
-                                        *ret = TAKE_PTR(out);
-                                        *ret_size = out_size;
-                                        return 0;
+                                        int r = try_named_key(v.type, &res->providers[j].keys[k], etcd_key,
+                                                              etcd_key_size, rest, rest_size, &found, &sized, ret,
+                                                              ret_size);
+                                        if (r != 0)
+                                                return r < 0 ? r : 0;
                                 }
                 }
         if (!found && as_apiserver && encryption_config_has_key(c, NULL, v.type, v.key_name, v.key_name_size))
