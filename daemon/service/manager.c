@@ -396,7 +396,7 @@ static int listing_read(Manager *m, StoreEntry **ret_e, size_t *ret_n, char **re
                 m->listing_ctime = have_stat ? st.st_ctim : (struct timespec) {};
                 m->listing_ino = have_stat ? st.st_ino : 0;
                 /* A change within the same tick of the file system's clock
-                 * may leave the mtime as it is: the kernel stamps files from
+                 * may leave the ctime as it is: the kernel stamps files from
                  * a clock a tick behind, and some file systems keep 1 or 2 s
                  * (FAT). One of the last LISTING_SETTLE_SEC is read again
                  * next time. */
