@@ -205,13 +205,13 @@ static bool never_without(const char *v, const char *abbr, const Zone *zone, tim
 }
 
 /* The local zone's name for advice, when it is one a calendar can name:
- * not "localtime", a path or a TZ string with no zone file. */
+ * not ZONE_LOCALTIME_NAME, a path or a TZ string with no zone file. */
 static const char *zone_name_to_suggest(const Zone *z) {
         _cleanup_(zone_freep) Zone *loaded = NULL;
         const char *name = zone_name(z);
 
         /* "CET" would be read as the abbreviation again. */
-        if (!name || !zone_name_is_valid(name) || streq(name, "localtime") ||
+        if (!name || !zone_name_is_valid(name) || streq(name, ZONE_LOCALTIME_NAME) ||
             streq_ptr(name, zone_abbreviation(z, 0)) || streq_ptr(name, zone_abbreviation(z, 1)) ||
             zone_load(name, &loaded) < 0)
                 return NULL;

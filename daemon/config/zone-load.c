@@ -86,11 +86,11 @@ static const char *name_in_path(const char *path) {
                         name = p + strlen("zoneinfo/");
         if (name && startswith(name, "posix/"))
                 name += strlen("posix/");
-        return name && zone_name_is_valid(name) && !streq(name, "localtime") ? name : NULL;
+        return name && zone_name_is_valid(name) && !streq(name, ZONE_LOCALTIME_NAME) ? name : NULL;
 }
 
 /* /etc/localtime, named as its link names it, else as the end of its chain
- * of links does (through /etc/alternatives, say); a copy is "localtime". */
+ * of links does (through /etc/alternatives, say); else ZONE_LOCALTIME_NAME. */
 static int load_localtime(Zone **ret) {
         _cleanup_free_ char *resolved = NULL;
         char target[PATH_MAX];
@@ -104,7 +104,7 @@ static int load_localtime(Zone **ret) {
                 if (!name && (resolved = realpath(LOCALTIME_PATH, NULL)))
                         name = name_in_path(resolved);
         }
-        return load_file(LOCALTIME_PATH, name ?: "localtime", ret);
+        return load_file(LOCALTIME_PATH, name ?: ZONE_LOCALTIME_NAME, ret);
 }
 
 bool zone_local_is_localtime(void) {

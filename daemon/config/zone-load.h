@@ -23,11 +23,15 @@ int zone_load(const char *name, Zone **ret);
  * zoneinfo directory); otherwise a POSIX TZ string ("CET-1CEST,…"). What
  * cannot be read or parsed is UTC, as in glibc. The zone is named by its
  * file's path below a zoneinfo directory ("Europe/Berlin", also for
- * /etc/localtime when it is a link there), else by TZ ("localtime" for an
- * /etc/localtime that is a copy). Returns 0 and *ret, or
+ * /etc/localtime when it is a link there), else by TZ (ZONE_LOCALTIME_NAME
+ * for an /etc/localtime that names no zone). Returns 0 and *ret, or
  * -ENOMEM. When a zone file is there but could not be used (leap seconds,
  * damaged), *ret_reason (may be NULL) says so, for a warning; else NULL. */
 int zone_load_local(Zone **ret, char **ret_reason);
+
+/* The name of a local zone /etc/localtime gives no name (a copy of a zone
+ * file, a link outside a zoneinfo directory); never a zone's own name. */
+#define ZONE_LOCALTIME_NAME "localtime"
 
 /* Whether the local zone is /etc/localtime's: $TZ unset, or naming that
  * file (":/etc/localtime", which spares glibc a look at it per call). */

@@ -925,7 +925,7 @@ static const char *zone_told(const Zone *zone, uint64_t now, char *buf, size_t n
         const char *name = zone_name(zone);
         struct tm tm;
 
-        if (name && !streq(name, "localtime"))
+        if (name && !streq(name, ZONE_LOCALTIME_NAME))
                 return name;
         if (zone_localtime(zone, (time_t) (now / USEC_PER_SEC), &tm) < 0 || !tm.tm_zone ||
             snprintf(buf, n, "the zone in /etc/localtime, %s", tm.tm_zone) >= (int) n)
