@@ -459,16 +459,16 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         bool thread_started = false;
         int64_t revision = 0;
         unsigned md_len = 0;
-        _cleanup_strv_free_ char **removed = NULL;
+        _cleanup_(strv_builder_done) StrvBuilder removed = {};
         int r, rs;
 
         *result = (BackupResult) {};
 
         /* What a killed attempt left where there is no O_TMPFILE: the
          * daemon's worker dies and the next one starts without a new tidy. */
-        if (store_remove_tmpfiles(store, &removed) >= 0 && removed)
+        if (store_remove_tmpfiles(store, &removed) >= 0 && removed.n > 0)
                 append_format(&result->warning, "removed %zu temporary file%s that an interrupted backup left in %s",
-                              strv_length(removed), removed[1] ? "s" : "", c->storage.directory);
+                              removed.n, removed.n == 1 ? "" : "s", c->storage.directory);
         r = store_available(store, &avail);
         if (r < 0)
                 return fail(result, r, "cannot read free space of %s: %s", c->storage.directory, strerror(-r));
@@ -774,28 +774,33 @@ int backup_prune(const Config *c, const char *just_made, bool dry_run, char ***r
         return r;
 }
 
-/* Drop the entry named name from the listing (it was removed from the directory). */
-static void entries_drop(StoreEntry *e, size_t *n, const char *name) {
+/* Drop the entries marked gone (removed from the directory) from the listing, in one pass. */
+static void entries_drop_gone(StoreEntry *e, size_t *n, const bool *gone) {
+        size_t k = 0;
+
         for (size_t i = 0; i < *n; i++)
-                if (streq(e[i].name, name)) {
-                        free(e[i].name);
-                        sidecar_done(&e[i].sidecar);
-                        memmove(e + i, e + i + 1, (*n - i - 1) * sizeof *e);
-                        (*n)--;
-                        return;
-                }
+                if (gone[i])
+                        store_entry_done(&e[i]);
+                else
+                        e[k++] = e[i];
+        *n = k;
 }
 
 int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, const char *just_made,
                          bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error) {
-        _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
+        _cleanup_(strv_builder_done) StrvBuilder kept = {}, deleted = {};
         _cleanup_free_ RetentionItem *items = NULL;
+        _cleanup_free_ size_t *item_at = NULL, *deleted_at = NULL;      /* the entry of each */
+        _cleanup_free_ bool *gone = NULL;
         const RetentionItem *future;
         size_t m = 0;
         int r;
 
         items = calloc(*n ? *n : 1, sizeof *items);
-        if (!items)
+        item_at = calloc(*n ? *n : 1, sizeof *item_at);
+        deleted_at = calloc(*n ? *n : 1, sizeof *deleted_at);
+        gone = calloc(*n ? *n : 1, sizeof *gone);
+        if (!items || !item_at || !deleted_at || !gone)
                 return -ENOMEM;
         for (size_t i = 0; i < *n; i++) {
                 const StoreEntry *e = *entries + i;
@@ -804,6 +809,7 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                  * first); any other file is not ours to delete (kept, below). */
                 if (!e->has_sidecar)
                         continue;
+                item_at[m] = i;
                 items[m++] = (RetentionItem) {
                         .name = e->name,
                         .created_usec = e->parsed.created_usec,
@@ -829,45 +835,50 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
         if (r < 0)
                 return r;
         for (size_t i = 0; i < m; i++) {
-                r = strv_extend(items[i].keep ? &kept : &deleted, items[i].name);
+                if (!items[i].keep)
+                        deleted_at[deleted.n] = item_at[i];
+                r = items[i].keep ? strv_builder_extend(&kept, items[i].name) :
+                                    strv_builder_extend(&deleted, items[i].name);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; i < *n; i++)
                 if (!(*entries)[i].has_sidecar) {
-                        r = strv_extend(&kept, (*entries)[i].name);
+                        r = strv_builder_extend(&kept, (*entries)[i].name);
                         if (r < 0)
                                 return r;
                 }
         items = mfree(items); /* it points into the entries dropped below */
         /* The directory is synced once after the removals, not after each: a prune of many (retention made
          * smaller) is one journal commit, and a crash before it only leaves some to be removed again. */
-        for (size_t i = 0; !dry_run && deleted && deleted[i]; i++) {
+        for (size_t i = 0; !dry_run && i < deleted.n; i++) {
                 const char *after = NULL;
 
-                r = store_remove(store, deleted[i], &after);
+                r = store_remove(store, deleted.v[i], &after);
                 if (r >= 0 || after)
-                        entries_drop(*entries, n, deleted[i]);
+                        gone[deleted_at[i]] = true;
                 if (r >= 0)
                         continue;
+                entries_drop_gone(*entries, n, gone);
                 (void) store_sync(store);
-                if (after ? asprintf(ret_error, "removed %s/%s, but cannot %s: %s", c->storage.directory, deleted[i],
-                                     after, strerror(-r)) < 0
-                          : asprintf(ret_error, "cannot remove %s/%s: %s", c->storage.directory, deleted[i],
+                if (after ? asprintf(ret_error, "removed %s/%s, but cannot %s: %s", c->storage.directory,
+                                     deleted.v[i], after, strerror(-r)) < 0
+                          : asprintf(ret_error, "cannot remove %s/%s: %s", c->storage.directory, deleted.v[i],
                                      strerror(-r)) < 0)
                         *ret_error = NULL;
                 /* What is gone is said all the same: the journal's Pruned lines, the daemon's listing. */
-                for (size_t j = i + (after ? 1 : 0); deleted[j]; j++)
-                        deleted[j] = mfree(deleted[j]);
-                *ret_deleted = TAKE_PTR(deleted);
+                for (size_t j = i + (after ? 1 : 0); j < deleted.n; j++)
+                        deleted.v[j] = mfree(deleted.v[j]);
+                *ret_deleted = TAKE_PTR(deleted.v);
                 return r;
         }
-        r = !dry_run && deleted ? store_sync(store) : 0;
+        if (!dry_run)
+                entries_drop_gone(*entries, n, gone);
+        r = !dry_run && deleted.n > 0 ? store_sync(store) : 0;
         if (r < 0 && asprintf(ret_error, "removed %zu backup%s from %s, but cannot sync the directory: %s",
-                              strv_length(deleted), strv_length(deleted) == 1 ? "" : "s", c->storage.directory,
-                              strerror(-r)) < 0)
+                              deleted.n, deleted.n == 1 ? "" : "s", c->storage.directory, strerror(-r)) < 0)
                 *ret_error = NULL;
-        *ret_kept = TAKE_PTR(kept);
-        *ret_deleted = TAKE_PTR(deleted);
+        *ret_kept = TAKE_PTR(kept.v);
+        *ret_deleted = TAKE_PTR(deleted.v);
         return r;
 }

@@ -545,7 +545,7 @@ static int entry_compare(const void *a, const void *b) {
         return store_name_compare_newest_first(x->name, &x->parsed, y->name, &y->parsed);
 }
 
-static void store_entry_done(StoreEntry *e) {
+void store_entry_done(StoreEntry *e) {
         free(e->name);
         sidecar_done(&e->sidecar);
         free(e->sidecar_problem);
@@ -689,14 +689,14 @@ static const char *file_kind(mode_t mode) {
         }
 }
 
-/* Remove name (gone already: nothing to do) and add it to *removed. */
-static int tidy_remove(Store *s, const char *name, char ***removed) {
+/* Remove name (gone already: nothing to do) and add it to removed. */
+static int tidy_remove(Store *s, const char *name, StrvBuilder *removed) {
         if (unlinkat(s->dir_fd, name, 0) < 0)
                 return errno == ENOENT ? 0 : -errno;
-        return strv_extend(removed, name);
+        return strv_builder_extend(removed, name);
 }
 
-int store_remove_tmpfiles(Store *s, char ***removed) {
+int store_remove_tmpfiles(Store *s, StrvBuilder *removed) {
         struct dirent *de;
         DIR *d = NULL;
         int r;
@@ -719,7 +719,7 @@ int store_remove_tmpfiles(Store *s, char ***removed) {
 }
 
 int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_unusable, char ***ret_strays) {
-        _cleanup_strv_free_ char **removed = NULL, **unpaired = NULL, **unusable = NULL, **strays = NULL;
+        _cleanup_(strv_builder_done) StrvBuilder removed = {}, unpaired = {}, unusable = {}, strays = {};
         struct dirent *de;
         DIR *d = NULL;
         int r;
@@ -749,7 +749,7 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                         if (!S_ISREG(st.st_mode)) {
                                 r = asprintf(&other, "%s: is %s, named like the sidecar of a backup that is not "
                                              "there", de->d_name, file_kind(st.st_mode)) < 0 ? -ENOMEM :
-                                    strv_consume(&strays, TAKE_PTR(other));
+                                    strv_builder_consume(&strays, TAKE_PTR(other));
                                 continue;
                         }
                         r = tidy_remove(s, de->d_name, &removed);
@@ -761,15 +761,15 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
                         if (fstatat(s->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && !S_ISREG(st.st_mode)) {
                                 r = asprintf(&other, "%s: is %s, named like a backup; not listed, never restored or "
                                              "deleted", de->d_name, file_kind(st.st_mode)) < 0 ? -ENOMEM :
-                                    strv_consume(&strays, TAKE_PTR(other));
+                                    strv_builder_consume(&strays, TAKE_PTR(other));
                                 continue;
                         }
                         r = read_sidecar(s, de->d_name, &sc, &problem);
                         if (r == -ENOENT)
-                                r = strv_extend(&unpaired, de->d_name);
+                                r = strv_builder_extend(&unpaired, de->d_name);
                         else if (r == -EBADMSG)
                                 r = asprintf(&other, "%s" SIDECAR_SUFFIX ": %s", de->d_name, problem) < 0 ? -ENOMEM :
-                                    strv_consume(&unusable, TAKE_PTR(other));
+                                    strv_builder_consume(&unusable, TAKE_PTR(other));
                 }
         }
         if (r >= 0 && errno > 0)
@@ -777,19 +777,19 @@ int store_tidy(Store *s, char ***ret_removed, char ***ret_unpaired, char ***ret_
         closedir(d);
         if (r < 0)
                 return r;
-        if (removed) {
+        if (removed.n > 0) {
                 r = store_sync(s);
                 if (r < 0)
                         return r;
         }
         if (ret_removed)
-                *ret_removed = TAKE_PTR(removed);
+                *ret_removed = TAKE_PTR(removed.v);
         if (ret_unpaired)
-                *ret_unpaired = TAKE_PTR(unpaired);
+                *ret_unpaired = TAKE_PTR(unpaired.v);
         if (ret_unusable)
-                *ret_unusable = TAKE_PTR(unusable);
+                *ret_unusable = TAKE_PTR(unusable.v);
         if (ret_strays)
-                *ret_strays = TAKE_PTR(strays);
+                *ret_strays = TAKE_PTR(strays.v);
         return 0;
 }
 

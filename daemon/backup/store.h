@@ -20,6 +20,7 @@
 #include "backup/codec.h"
 #include "util/io.h"
 #include "util/macro.h"
+#include "util/str.h"
 
 #define SIDECAR_SUFFIX ".json"
 #define SHA256_HEX_MAX 65
@@ -122,10 +123,10 @@ int store_tmpfile(Store *s, TmpFile *ret);
 
 /* Remove the temporary files (regular files of TMPFILE_PREFIX's names) that
  * a backup killed on a file system without O_TMPFILE left, adding their
- * names to *removed: at start (store_tidy) and before each backup (a worker
+ * names to removed: at start (store_tidy) and before each backup (a worker
  * killed while the daemon runs leaves them, and the tidy at start is long
  * past). Only under the directory's lock. */
-int store_remove_tmpfiles(Store *s, char ***removed);
+int store_remove_tmpfiles(Store *s, StrvBuilder *removed);
 
 /* fsync the file and give it name in the directory; never replaces an
  * existing file (-EEXIST). On success the TmpFile is done (closed, its
@@ -157,6 +158,8 @@ int store_list(Store *s, StoreEntry **ret, size_t *ret_n);
 /* What a store_list() error r says, for "cannot list DIR: %s". */
 const char *store_list_error(int r);
 void store_entries_free(StoreEntry *e, size_t n);
+/* Frees what one entry holds (not the entry itself). */
+void store_entry_done(StoreEntry *e);
 
 /* The sidecar as a JSON object (NULL on ENOMEM). */
 struct json_object *sidecar_to_json_object(const Sidecar *s);

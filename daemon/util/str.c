@@ -46,6 +46,34 @@ int strv_consume(char ***l, char *s) {
         return 0;
 }
 
+int strv_builder_consume(StrvBuilder *b, char *s) {
+        if (!s)
+                return -ENOMEM;
+        if (b->n + 2 > b->allocated) {
+                size_t a = MAX(b->allocated * 2, (size_t) 16);
+                char **nv = reallocarray(b->v, a, sizeof *nv);
+
+                if (!nv) {
+                        free(s);
+                        return -ENOMEM;
+                }
+                b->v = nv;
+                b->allocated = a;
+        }
+        b->v[b->n++] = s;
+        b->v[b->n] = NULL;
+        return 0;
+}
+
+int strv_builder_extend(StrvBuilder *b, const char *s) {
+        return strv_builder_consume(b, strdup(s));
+}
+
+void strv_builder_done(StrvBuilder *b) {
+        strv_free(b->v);
+        *b = (StrvBuilder) {};
+}
+
 const char *strv_env_get(char *const *env, const char *name) {
         size_t n = strlen(name);
 

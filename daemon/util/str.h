@@ -23,6 +23,19 @@ int strv_extend(char ***l, const char *s);
 /* Appends s itself, taking ownership (freed on failure too). */
 int strv_consume(char ***l, char *s);
 
+/* A list built by appending, each in amortised constant time (strv_extend() walks the list and reallocates it
+ * each time: a directory of 100000 backups made that quadratic). v is the NULL-terminated list (NULL while empty),
+ * n its length; take v when done, or strv_builder_done(). */
+typedef struct StrvBuilder {
+        char **v;
+        size_t n, allocated;
+} StrvBuilder;
+/* Appends s itself, taking ownership (freed on failure too); returns 0 or -ENOMEM. */
+int strv_builder_consume(StrvBuilder *b, char *s);
+/* Appends a copy of s; returns 0 or -ENOMEM. */
+int strv_builder_extend(StrvBuilder *b, const char *s);
+void strv_builder_done(StrvBuilder *b);
+
 /* The value of name in env ("KEY=VALUE" entries, may be NULL): the last
  * assignment wins, as in systemd's environment. NULL when not there. */
 const char *strv_env_get(char *const *env, const char *name);

@@ -201,6 +201,28 @@ check "25 backups without a sidecar: the other 5 counted" \
   grep -qF "… and 5 more backups without a sidecar (etcd-backupctl list names them) in $T/b-many" "$T/many.err"
 check "25 backups without a sidecar: all kept" test "$(ls "$T/b-many" | grep -c '^etcd-0000000000000001-')" -eq 25
 
+# More backups than a listing holds (100000, with the one the run makes):
+# the backup is made and kept, retention removes nothing and says why (the
+# run's exit is 0, as for any retention failure after a good backup), and
+# list refuses rather than show a part. On tmpfs where there is one: 100000
+# files on a virtual disk take a minute to make.
+cap=$(mktemp -d -p "$([[ -d /dev/shm && -w /dev/shm ]] && echo /dev/shm || echo "$T")" etcd-backupd-cap.XXXXXX)
+CLEANUP+=("rm -rf '$cap'")
+chmod 0700 "$cap"
+(cd "$cap" && seq 1 100000 | sed 's/.*/etcd-0000000000000001-20200101T000000Z-r&.db.zst/' | xargs touch)
+{ etcd_group; storage_group "$cap" zstd 1; echo 'retention: { keep_last = 1; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/cap.conf"
+ctl put /cap x >/dev/null
+out=$("$ETCD_BACKUPD" --once -c "$T/cap.conf" 2>"$T/cap.err"); rc=$?
+check "100001 backups: the backup succeeds (exit $rc)" test $rc -eq 0
+check "100001 backups: the new one is there with its sidecar" test -f "$out" -a -f "$out.json"
+check "100001 backups: retention removes nothing and says why" \
+  grep -qF "retention failed after backup $out: cannot list $cap: more than 100000 backups in it" "$T/cap.err"
+check "100001 backups: all kept" test "$(ls "$cap" | grep -c '^etcd-0000000000000001-20200101T000000Z-')" -eq 100000
+err=$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/cap.conf" list 2>&1 >/dev/null); rc=$?
+check "100001 backups: list fails (exit $rc) and says why" \
+  bash -c '[[ $1 -eq 1 ]] && grep -qF "cannot list $2: more than 100000 backups in it" <<<"$3"' _ "$rc" "$cap" "$err"
+rm -rf "$cap"
+
 # As on a machine of four CPUs (ETCD_BACKUPD_CPUS=4; this one may have two):
 # the compressor follows etcd's stream on the CPUs beyond two
 # (codec_follow_threads(), unit-tested), says so, and uses every thread

@@ -3,7 +3,9 @@
  * test-store.c — backup names and sidecar JSON: round trips, rejects of
  * everything that is not a backup name, and hostile sidecars; publishing
  * through O_TMPFILE + linkat, listing order and removal; a directory it
- * creates is synced into its parent (fsync(2) is watched: --wrap=fsync).
+ * creates is synced into its parent (fsync(2) is watched: --wrap=fsync);
+ * a listing's cap of 100000 backups; retention over a listing keeps it up
+ * to date.
  */
 
 #include <dirent.h>
@@ -11,7 +13,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "backup/backup.h"
 #include "backup/store.h"
+#include "config/zone-load.h"
 #include "test.h"
 #include "util/io.h"
 
@@ -267,10 +271,126 @@ static void test_publish_list_remove(void) {
         }
 }
 
+/* A listing holds 100000 backups at most: one more is -E2BIG, never a part of the directory (which "latest" and
+ * retention would plan over). Names that are no backup's, and what is not a regular file, do not count. */
+static void test_list_cap(void) {
+        /* On tmpfs where there is one: 100000 files on a virtual disk take a while to make. */
+        char dir[64];
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_free_ char *error = NULL;
+        StoreEntry *e = NULL;
+        size_t n = 0;
+        int dfd;
+
+        snprintf(dir, sizeof dir, "%s/test-store-cap-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        check(mkdtemp(dir));
+        check(store_open(dir, false, &s, &error) == 0);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        check(dfd >= 0);
+        for (unsigned i = 0; i < 100000; i++) {
+                char name[64];
+                int fd;
+
+                snprintf(name, sizeof name, "etcd-0000000000000001-20261121T045914Z-r%u.db", i);
+                fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                check(fd >= 0);
+                close(fd);
+        }
+        check(mkdirat(dfd, "etcd-0000000000000001-20261121T045914Z-r100001.db", 0700) == 0);
+        check(close(openat(dfd, "etcd-backup-notes.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == 0);
+        check_int_eq(store_list(s, &e, &n), 0);
+        check_int_eq(n, 100000);
+        store_entries_free(e, n);
+        check(close(openat(dfd, "etcd-0000000000000001-20261121T045914Z-r100000.db", O_WRONLY | O_CREAT | O_CLOEXEC,
+                           0600)) == 0);
+        e = NULL;
+        n = 0;
+        check_int_eq(store_list(s, &e, &n), -E2BIG);
+        check(!e && n == 0);
+        close(dfd);
+        {
+                _cleanup_free_ char *cmd = NULL;
+                check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+                check(system(cmd) == 0);
+        }
+}
+
+/* Retention over a listing the caller holds: what it removes leaves the listing too, and only that (the upload
+ * goes on with it); a backup without a sidecar is kept and stays listed. */
+static void test_prune_entries(void) {
+        char dir[] = "/tmp/test-store-prune-XXXXXX";
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
+        _cleanup_free_ char *error = NULL, *bare = NULL;
+        Config c = { .retention = { .keep_last = 2 } };
+        StoreEntry *e = NULL;
+        size_t n = 0;
+
+        check(mkdtemp(dir));
+        c.storage.directory = dir;
+        check_int_eq(zone_load("UTC", &c.zone), 0);
+        check(store_open(dir, false, &s, &error) == 0);
+        for (int i = 0; i < 6; i++) {
+                _cleanup_(sidecar_done) Sidecar sc = {};
+                _cleanup_free_ char *name = NULL;
+                StoreName nm = { .cluster_id = 1, .created_usec = (UINT64_C(1577836800) + (uint64_t) i * 3600) * 1000000,
+                                 .revision = 10 + i, .compression = CODEC_GZIP };
+                TmpFile t = TMPFILE_NULL;
+
+                check(store_name_format(&nm, &name) == 0);
+                check(store_tmpfile(s, &t) == 0);
+                check(loop_write(t.fd, "data", 4) == 0);
+                check(store_publish(s, &t, name) == 0);
+                tmpfile_done(&t);
+                if (i == 1) {           /* not published here: no sidecar */
+                        bare = TAKE_PTR(name);
+                        continue;
+                }
+                fill(&sc);
+                free(sc.name);
+                sc.name = strdup(name);
+                check(store_publish_sidecar(s, &sc) == 0);
+        }
+        check(store_list(s, &e, &n) == 0);
+        check_int_eq(n, 6);
+        /* Dry run: the plan, nothing removed, the listing as it was. */
+        check_int_eq(backup_prune_entries(&c, s, &e, &n, NULL, true, &kept, &deleted, &error), 0);
+        check_int_eq(strv_length(kept), 3);
+        check_int_eq(strv_length(deleted), 3);
+        check_int_eq(n, 6);
+        kept = strv_free(kept);
+        deleted = strv_free(deleted);
+        check_int_eq(backup_prune_entries(&c, s, &e, &n, NULL, false, &kept, &deleted, &error), 0);
+        check_int_eq(strv_length(deleted), 3);
+        check_int_eq(n, 3);     /* the two newest and the bare one, newest first as listed */
+        check(e[0].parsed.revision == 15 && e[1].parsed.revision == 14 && streq(e[2].name, bare));
+        for (size_t i = 0; deleted[i]; i++) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+
+                check(asprintf(&path, "%s/%s", dir, deleted[i]) > 0);
+                check(stat(path, &st) < 0 && errno == ENOENT);
+                for (size_t j = 0; j < n; j++)
+                        check(!streq(e[j].name, deleted[i]));
+        }
+        store_entries_free(e, n);
+        check(store_list(s, &e, &n) == 0);
+        check_int_eq(n, 3);
+        store_entries_free(e, n);
+        zone_free(c.zone);
+        {
+                _cleanup_free_ char *cmd = NULL;
+                check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+                check(system(cmd) == 0);
+        }
+}
+
 int main(void) {
         TEST_RUN(test_names);
         TEST_RUN(test_sidecar_roundtrip);
         TEST_RUN(test_sidecar_rejects);
         TEST_RUN(test_publish_list_remove);
+        TEST_RUN(test_list_cap);
+        TEST_RUN(test_prune_entries);
         return 0;
 }

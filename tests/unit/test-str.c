@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test-str.c — util/str: string vectors, prefix and suffix tests, hex,
+ * test-str.c — util/str: string vectors and their builder, prefix and suffix tests, hex,
  * path joining and the replace-a-string helpers.
  */
 
@@ -26,6 +26,29 @@ static void test_strv(void) {
         check(!strv_contains(l, "d"));
         check(!strv_contains(l, ""));
         check(strv_free(NULL) == NULL);
+}
+
+static void test_strv_builder(void) {
+        _cleanup_(strv_builder_done) StrvBuilder b = {};
+
+        check_int_eq(strv_builder_consume(&b, NULL), -ENOMEM);
+        check(!b.v && b.n == 0);
+        for (unsigned i = 0; i < 1000; i++) {
+                char s[16];
+
+                snprintf(s, sizeof s, "%u", i);
+                check_int_eq(i % 2 ? strv_builder_extend(&b, s) : strv_builder_consume(&b, strdup(s)), 0);
+                check(b.v[i + 1] == NULL);
+        }
+        check_int_eq(b.n, 1000);
+        check_int_eq(strv_length(b.v), 1000);
+        check_str_eq(b.v[0], "0");
+        check_str_eq(b.v[999], "999");
+        check(b.allocated >= 1001 && b.allocated <= 2048);      /* doubled, not grown by one */
+        strv_builder_done(&b);
+        check(!b.v && b.n == 0 && b.allocated == 0);
+        check_int_eq(strv_builder_extend(&b, "again"), 0);
+        check(b.n == 1 && streq(b.v[0], "again") && !b.v[1]);
 }
 
 static void test_startswith_endswith(void) {
@@ -127,6 +150,7 @@ static void test_terminal_safe(void) {
 
 int main(void) {
         TEST_RUN(test_strv);
+        TEST_RUN(test_strv_builder);
         TEST_RUN(test_startswith_endswith);
         TEST_RUN(test_hexencode);
         TEST_RUN(test_path_join);
