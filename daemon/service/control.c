@@ -470,6 +470,13 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                         safe_close(cfd);
                         continue;
                 }
+                /* A byte sent out of band (MSG_OOB) is kept apart from the stream, where the peek in read_one()
+                 * does not see it while epoll says the socket is readable: the loop would spin. Inline, it is
+                 * part of the request like any other byte. */
+                if (setsockopt(cfd, SOL_SOCKET, SO_OOBINLINE, &(int) { 1 }, sizeof(int)) < 0) {
+                        safe_close(cfd);
+                        continue;
+                }
                 c = calloc(1, sizeof *c);
                 if (!c) {
                         safe_close(cfd);

@@ -89,9 +89,11 @@ static void drain_input(Service *s) {
 
                 if (now >= deadline || poll(&pfd, 1, (int) ((deadline - now) / USEC_PER_MSEC) + 1) <= 0)
                         return;
-                k = read(s->fd, buf, sizeof buf);
-                if (k <= 0)
+                k = recv(s->fd, buf, sizeof buf, MSG_DONTWAIT);
+                if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
                         return;
+                if (k < 0)
+                        continue;
                 total += (size_t) k;
         }
 }
@@ -167,7 +169,7 @@ static ssize_t read_line(Service *s, uint64_t timeout_usec) {
                         return -errno;
                 if (r <= 0)
                         continue;
-                k = read(s->fd, s->buf + s->len, RESTORE_REQUEST_MAX_BYTES + 1 - s->len);
+                k = recv(s->fd, s->buf + s->len, RESTORE_REQUEST_MAX_BYTES + 1 - s->len, MSG_DONTWAIT);
                 if (k < 0) {
                         if (errno == EINTR || errno == EAGAIN)
                                 continue;
@@ -273,6 +275,12 @@ static int serve(Service *s, const char *config_path) {
                 return EXIT_FAILURE;
         }
 
+        /* A byte sent out of band would wake poll() with nothing for read() but a wait past every deadline. */
+        if (setsockopt(s->fd, SOL_SOCKET, SO_OOBINLINE, &(int) { 1 }, sizeof(int)) < 0) {
+                log_error_errno(errno, "cannot set SO_OOBINLINE on the restore connection: %m");
+                send_error(s, "internal", "cannot set up the connection", NULL);
+                return EXIT_FAILURE;
+        }
         n = read_line(s, REQUEST_TIMEOUT_USEC);
         if (n < 0) {
                 if (n == -E2BIG) {

@@ -12,6 +12,8 @@
 # - when accept() does run out of descriptors (the limit lowered under the
 #   running daemon), the daemon stops accepting instead of spinning, says so,
 #   and accepts again once descriptors are free;
+# - a byte the member sends out of band (MSG_OOB) makes the daemon neither
+#   spin nor drop the connection;
 # - a reload that takes the group away closes the member's open connection;
 #   one after the socket was replaced by a symbolic link (its directory
 #   writable by others) changes neither the link's target nor anything else.
@@ -240,6 +242,42 @@ wait "$RHOLD"
 prlimit --pid "$DPID" --nofile=1024:1024
 check "descriptors free again: root's status answers" quiet "$ETCD_BACKUPCTL" -s "$sock" --timeout 10 status
 check "the daemon is still running" kill -0 "$DPID"
+
+# ---- a byte out of band ----
+# A member sends one byte with MSG_OOB and holds the connection: the daemon
+# takes it as part of the next line (SO_OOBINLINE), neither spinning on a
+# socket epoll calls readable where a peek finds nothing, nor losing the
+# connection; the request after it is answered.
+cat > "$sockdir/oob.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(30); s.connect(sys.argv[1])
+s.send(b"x", socket.MSG_OOB)
+print("sent", flush=True)
+sys.stdin.readline()  # the measurement is done
+s.sendall(b'{"method":"Status"}\n'); buf = b""
+while b"\n" not in buf:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+print("answer " + buf.decode(errors="replace").strip(), flush=True)
+EOF
+chmod 0644 "$sockdir/oob.py"
+mkfifo "$T/oob.in"
+"${MEMBER[@]}" /usr/bin/python3 "$sockdir/oob.py" "$sock" < "$T/oob.in" > "$T/oob.out" 2>&1 &
+OOB=$!; kill_at_exit "$OOB"
+exec {oobw}> "$T/oob.in"
+check "out of band: the member sent its byte" wait_until 10 grep -q '^sent$' "$T/oob.out"
+cpu0=$(awk '{ print $14 + $15 }' "/proc/$DPID/stat")
+sleep 3 # a measuring interval, not a wait for anything
+cpu1=$(awk '{ print $14 + $15 }' "/proc/$DPID/stat")
+check "out of band: the daemon does not spin ($((cpu1 - cpu0)) ticks of $tick a second, in 3 s)" \
+  test $((cpu1 - cpu0)) -lt $((tick / 5))
+echo >&"$oobw"; exec {oobw}>&-
+wait "$OOB"
+check "out of band: the line with the byte in it is answered as the invalid request it is ($(tail -1 "$T/oob.out"))" \
+  grep -q '^answer {"error":"invalid_json"' "$T/oob.out"
+check "out of band: the daemon is still running" kill -0 "$DPID"
 
 # ---- a reload that takes the group away ----
 # The member's open connection is closed: access is checked at connect, and

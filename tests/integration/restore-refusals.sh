@@ -12,7 +12,8 @@
 # record (the run stops before it stops anything), a client that is not root, no
 # --yes without a terminal, no restore socket, an encrypted backup and a
 # wrong age identity, a plan that is not confirmed (the client hangs up,
-# never answers within restore.confirm_timeout, cancels, or confirms
+# never answers within restore.confirm_timeout, sends a byte out of band
+# and nothing else, cancels, or confirms
 # another backup), a restore.data_dir or restore.name that is not what
 # etcd.yaml runs etcd with, an etcd.yaml without etcd's flags, one that is
 # not YAML, one whose data dir is on no hostPath volume, one whose data dir
@@ -377,6 +378,37 @@ check "plan, no answer: not_confirmed after restore.confirm_timeout" \
 check "plan, no answer: the service gave up in time (${t} s)" test "$t" -ge 2 -a "$t" -lt 10
 check "plan, no answer: nothing touched" unchanged
 check "plan, no answer: logged" grep -q "not confirmed, nothing was changed: no confirmation" "$T/restore-confirm.log"
+# A byte sent out of band after the plan, then nothing: the service still
+# gives up at restore.confirm_timeout (the byte counts as input, SO_OOBINLINE),
+# where a read would wait past every deadline for as long as the client held on.
+cat > "$T/oob.py" <<'EOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(30); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n"); buf = b""
+while b'"plan":{' not in buf:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+t = time.monotonic()
+s.send(b"x", socket.MSG_OOB)
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+except socket.timeout:
+    pass
+print(int(time.monotonic() - t))
+print(buf.decode(errors="replace"))
+EOF
+out=$(timeout 60 python3 "$T/oob.py" "$CSOCK" "$RQ" 2>&1)
+t=$(head -1 <<<"$out")
+check "plan, then a byte out of band: not_confirmed after restore.confirm_timeout" \
+  grep -q '"error":"not_confirmed","message":"no confirmation within restore.confirm_timeout (2 s)"' <<<"$out"
+check "plan, then a byte out of band: the service gave up in time (${t:-?} s)" test "${t:-99}" -lt 10
+check "plan, then a byte out of band: nothing touched" unchanged
 out=$(converse "$RQ" '{"method":"Cancel"}')
 check "plan, cancelled: not_confirmed" grep -q '"error":"not_confirmed","message":"the operator cancelled it"' <<<"$out"
 check "plan, cancelled: nothing touched" unchanged
