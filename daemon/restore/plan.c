@@ -172,6 +172,8 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
                 p->data_uid = st.st_uid;
                 p->data_gid = st.st_gid;
                 p->data_mode = st.st_mode & 07777;
+                p->data_dev = st.st_dev;
+                p->data_ino = st.st_ino;
         }
         return 0;
 }
@@ -354,12 +356,13 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
                 return free_and_format(ret_error, "an earlier restore did not finish: it left %s, moved out of %s "
                                        "(the kubelet does not run a pod whose manifest is not there). Before "
                                        "etcd.yaml goes back, check etcd's data dir (%s): a restore killed while it "
-                                       "swapped leaves the old data as <data dir>.pre-restore-%s, and its record "
-                                       "<data dir>.unfinished-restore-%s says what it did. Then move each back into "
-                                       "%s, remove the empty holding directory, and restore again (the record is "
-                                       "quoted then)", found, c->restore.manifests_dir,
+                                       "swapped leaves the old data as <data dir>.pre-restore-%s or <data dir>."
+                                       "restore-%s, and its record <data dir>.unfinished-restore-%s says what it did "
+                                       "and names the old data by its inode. Then move each back into %s, remove the "
+                                       "empty holding directory, and restore again (the record is quoted then, and "
+                                       "where the old data is said)", found, c->restore.manifests_dir,
                                        c->restore.data_dir ? c->restore.data_dir : "--data-dir in the held etcd.yaml",
-                                       tag, tag, c->restore.manifests_dir),
+                                       tag, tag, tag, c->restore.manifests_dir),
                        -EUCLEAN;
         if (found)
                 return free_and_format(ret_error, "an earlier restore did not finish: it left %s, moved out of %s "
@@ -367,10 +370,11 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
                                        "not among them: it went back, or etcd runs as a systemd unit (%s), which "
                                        "the restore may have left stopped. Its record <data dir>.unfinished-"
                                        "restore-%s says what it did, and a restore killed while it swapped leaves "
-                                       "the old data as <data dir>.pre-restore-%s: check etcd's data dir (%s) and "
-                                       "that etcd runs on it. Then move each back into %s, remove the empty holding "
-                                       "directory, and restore again (the record is quoted then)", found,
-                                       c->restore.manifests_dir, c->restore.etcd_unit, tag, tag,
+                                       "the old data as <data dir>.pre-restore-%s or <data dir>.restore-%s: check "
+                                       "etcd's data dir (%s) and that etcd runs on it. Then move each back into %s, "
+                                       "remove the empty holding directory, and restore again (the record is quoted "
+                                       "then, and where the old data is said)", found,
+                                       c->restore.manifests_dir, c->restore.etcd_unit, tag, tag, tag,
                                        c->restore.data_dir ? c->restore.data_dir : "etcd's --data-dir",
                                        c->restore.manifests_dir),
                        -EUCLEAN;
@@ -382,10 +386,31 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
  * it once it has ended or rolled back completely): one that is still there
  * is a restore that was killed, or whose rollback was incomplete. Its text,
  * one line each, says what that run stops and where the old data goes. */
+/* Which of the data dir, pre and restored is the directory the record's text names as the data from before the
+ * run, or NULL (none, or a record that names none). */
+static const char *old_data_where(const char *text, const char *data_dir, const char *pre, const char *restored) {
+        const char *at = strstr(text, RECORD_OLD_DATA);
+        const char *paths[] = { data_dir, pre, restored };
+        unsigned maj, min;
+        uintmax_t ino;
+
+        if (!at || sscanf(at + strlen(RECORD_OLD_DATA), "%ju on device %u:%u", &ino, &maj, &min) != 3)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                struct stat st;
+
+                if (lstat(paths[i], &st) >= 0 && S_ISDIR(st.st_mode) && st.st_ino == ino &&
+                    st.st_dev == makedev(maj, min))
+                        return paths[i];
+        }
+        return NULL;
+}
+
 static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, char **ret_error) {
         _cleanup_free_ char *path = path_join(p->parent_dir, name), *pre = NULL, *restored = NULL, *text = NULL,
                             *said = NULL, *where = NULL;
         _cleanup_close_ int fd = -EBADF;
+        const char *old;
         bool had_none;
         struct stat st;
         ssize_t n;
@@ -406,21 +431,34 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
         }
         if (!said && !(said = strdup("not a record a restore wrote (not root's regular file): not quoted")))
                 return -ENOMEM;
-        /* Where the data is now, from what is there, and from the record: a
-         * run on a node without a data dir sets none aside, so its restored
-         * dir, once renamed into place, is the data dir. */
+        /* Where the data is now: where the directory the record names as the data from before is (an exchange
+         * between the swap's two steps leaves it under the restore's name, the rollback's leaves the restored data
+         * under the old data's); else from the names that are there, and from the record: a run on a node
+         * without a data dir sets none aside, so its restored dir, once renamed into place, is the data dir. */
+        old = old_data_where(said, p->data_dir, pre, restored);
+        if (!old && path_exists(pre))   /* a record that names no inode: as the swap's names say */
+                old = pre;
         had_none = strstr(said, ", which did not exist") && !path_exists(restored);
-        if (!path_exists(pre) && p->data_dir_exists && had_none) {
+        if (old && streq(old, p->data_dir)) {
+                bool r_pre = path_exists(pre), r_restored = path_exists(restored);
+
+                if (asprintf(&where, "%s is the data from before it (not swapped yet, or put back by its "
+                             "rollback)%s%s%s%s", p->data_dir, r_pre ? "; the restored data is " : "",
+                             r_pre ? pre : "", r_restored ? "; a restore never put in place is " : "",
+                             r_restored ? restored : "") < 0)
+                        where = NULL;
+        } else if (old) {
+                if (asprintf(&where, p->data_dir_exists ?
+                             "%s is the restored data (the restore did not finish); the old data is %s" :
+                             "%s does not exist: its old data is %s; rename it back first", p->data_dir, old) < 0)
+                        where = NULL;
+        } else if (p->data_dir_exists && had_none) {
                 if (asprintf(&where, "There was no data dir before it: %s is the restored data (the restore did "
                              "not finish), or one made since (an etcd started on no data)", p->data_dir) < 0)
                         where = NULL;
-        } else if (!path_exists(pre))
+        } else
                 where = strdup(p->data_dir_exists ? "It had not swapped the data dir: it is the data from before" :
                                "The data dir does not exist");
-        else if (asprintf(&where, p->data_dir_exists ?
-                          "%s is the restored data (the restore did not finish); the old data is %s" :
-                          "%s does not exist: its old data is %s; rename it back first", p->data_dir, pre) < 0)
-                where = NULL;
         if (!where)
                 return -ENOMEM;
         return free_and_format(ret_error, "an earlier restore did not finish (%s: %s). %s. Check the node: etcd "

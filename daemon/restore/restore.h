@@ -134,6 +134,8 @@ typedef struct RestorePlan {
         uid_t data_uid;
         gid_t data_gid;
         mode_t data_mode;
+        dev_t data_dev;                 /* the data dir's, which the record names: where the old data is after */
+        ino_t data_ino;                 /* a kill, whatever its name then */
         char *restore_dir;              /* <data_dir>.restore-<ts> */
         char *pre_restore_dir;          /* <data_dir>.pre-restore-<ts> */
         char *failed_restore_dir;       /* <data_dir>.failed-restore-<ts> */

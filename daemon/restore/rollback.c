@@ -70,24 +70,34 @@ void rollback_restore(Run *run, RestoreResult *res) {
         if (parent_fd < 0)
                 append_format(problem, "cannot open %s: %s", p->parent_dir, strerror(errno));
         else if (etcd_stopped && run->swapped) {
-                r = path_exists(p->data_dir) ? swap_rename(parent_fd, p->data_dir, p->failed_restore_dir) : 0;
-                if (r < 0)
-                        append_format(problem, "cannot rename %s to %s: %s", p->data_dir, p->failed_restore_dir,
-                                      strerror(-r));
-                else {
-                        res->failed_dir_kept = path_exists(p->failed_restore_dir);
-                        if (p->data_dir_exists) {
+                bool stuck = false;
+
+                if (p->data_dir_exists && path_exists(p->data_dir) && path_exists(p->pre_restore_dir)) {
+                        r = swap_exchange(parent_fd, p->pre_restore_dir, p->data_dir, p->failed_restore_dir, &stuck);
+                        if (r < 0)
+                                append_format(problem, "cannot put %s back in place of %s (set aside as %s): %s%s",
+                                              p->pre_restore_dir, p->data_dir, p->failed_restore_dir, strerror(-r),
+                                              stuck ? ", and cannot put them back as they were" : "");
+                } else {
+                        /* No old data to put back (none before, or moved away since): the restored data is set
+                         * aside all the same, and etcd is not started on no data dir (step 3). */
+                        r = path_exists(p->data_dir) ? swap_rename(parent_fd, p->data_dir, p->failed_restore_dir) : 0;
+                        if (r < 0)
+                                append_format(problem, "cannot rename %s to %s: %s", p->data_dir,
+                                              p->failed_restore_dir, strerror(-r));
+                        else if (p->data_dir_exists) {
                                 r = swap_rename(parent_fd, p->pre_restore_dir, p->data_dir);
                                 if (r < 0)
                                         append_format(problem, "cannot rename %s back to %s: %s", p->pre_restore_dir,
                                                       p->data_dir, strerror(-r));
                         }
-                        if (r >= 0) {
-                                run->swapped = false;
-                                restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
-                                       "%s is the old data again; the failed restore is kept as %s", p->data_dir,
-                                       p->failed_restore_dir);
-                        }
+                }
+                res->failed_dir_kept = path_exists(p->failed_restore_dir);
+                if (r >= 0) {
+                        run->swapped = false;
+                        restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
+                               "%s is the old data again; the failed restore is kept as %s", p->data_dir,
+                               p->failed_restore_dir);
                 }
                 if (fsync(parent_fd) < 0)
                         append_format(problem, "cannot sync %s after the renames: %s", p->parent_dir, strerror(errno));

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -788,8 +789,10 @@ static int unfinished_write(Run *run) {
                 controllers = strdup("last it stops kube-controller-manager.service and kube-scheduler.service (those "
                                      "active) and starts them again\n");
         if (r < 0 || !controllers ||
-            (p->data_dir_exists ? asprintf(&swap, "then renames %s to %s and %s to %s", p->data_dir,
-                                           p->pre_restore_dir, p->restore_dir, p->data_dir) :
+            (p->data_dir_exists ? asprintf(&swap, "then puts it in place of %s, which it renames to %s\n"
+                                           RECORD_OLD_DATA "%ju on device %u:%u, whatever its name", p->data_dir,
+                                           p->pre_restore_dir, (uintmax_t) p->data_ino, major(p->data_dev),
+                                           minor(p->data_dev)) :
                                   asprintf(&swap, "then renames it to %s, which did not exist", p->data_dir)) < 0 ||
             asprintf(&text, "started at %s by process %d, restoring %s\n%s\nit restores into %s, %s\n%s",
                      format_rfc3339(when, sizeof when, now_usec(CLOCK_REALTIME)), (int) getpid(), p->backup_path,

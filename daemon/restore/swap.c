@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * swap.c — the restored data dir takes the old one's place: it gets the old
- * dir's owner (every entry) and mode, the old dir is renamed to
- * <data_dir>.pre-restore-<ts> and the restored one to <data_dir>, both
- * renames inside the data dir's parent and never replacing anything.
+ * dir's owner (every entry) and mode, and is exchanged with the old dir,
+ * which is then renamed to <data_dir>.pre-restore-<ts> (swap_exchange()):
+ * inside the data dir's parent, never replacing anything, and <data_dir>
+ * never missing.
  */
 
 #include <errno.h>
@@ -20,6 +21,28 @@
 
 int swap_rename(int dir_fd, const char *from, const char *to) {
         return renameat2(dir_fd, path_basename(from), dir_fd, path_basename(to), RENAME_NOREPLACE) < 0 ? -errno : 0;
+}
+
+int swap_exchange(int dir_fd, const char *from, const char *to, const char *aside, bool *ret_stuck) {
+        int r;
+
+        *ret_stuck = false;
+        if (renameat2(dir_fd, path_basename(from), dir_fd, path_basename(to), RENAME_EXCHANGE) >= 0) {
+                r = swap_rename(dir_fd, from, aside);
+                if (r < 0)
+                        *ret_stuck = renameat2(dir_fd, path_basename(from), dir_fd, path_basename(to),
+                                               RENAME_EXCHANGE) < 0;
+                return r;
+        }
+        if (errno != EINVAL && errno != EOPNOTSUPP)
+                return -errno;
+        r = swap_rename(dir_fd, to, aside);
+        if (r < 0)
+                return r;
+        r = swap_rename(dir_fd, from, to);
+        if (r < 0)
+                *ret_stuck = swap_rename(dir_fd, aside, to) < 0;
+        return r;
 }
 
 int swap_data_dir(Run *run) {
@@ -51,18 +74,20 @@ int swap_data_dir(Run *run) {
         if (fchmod(new_fd, p->data_dir_exists ? p->data_mode : 0700) < 0)
                 return free_and_format(&run->error, "cannot chmod %s: %s", p->restore_dir, strerror(errno)), -errno;
         if (p->data_dir_exists) {
-                r = swap_rename(parent_fd, p->data_dir, p->pre_restore_dir);
+                bool stuck;
+
+                r = swap_exchange(parent_fd, p->restore_dir, p->data_dir, p->pre_restore_dir, &stuck);
+                if (r < 0) {
+                        /* Not put back: left for the rollback to report. */
+                        run->swapped = stuck;
+                        return free_and_format(&run->error, "cannot put %s in place of %s (set aside as %s): %s",
+                                               p->restore_dir, p->data_dir, p->pre_restore_dir, strerror(-r)), r;
+                }
+        } else {
+                r = swap_rename(parent_fd, p->restore_dir, p->data_dir);
                 if (r < 0)
-                        return free_and_format(&run->error, "cannot rename %s to %s: %s", p->data_dir, p->pre_restore_dir,
-                                         strerror(-r)), r;
-        }
-        r = swap_rename(parent_fd, p->restore_dir, p->data_dir);
-        if (r < 0) {
-                free_and_format(&run->error, "cannot rename %s to %s: %s", p->restore_dir, p->data_dir, strerror(-r));
-                if (p->data_dir_exists && swap_rename(parent_fd, p->pre_restore_dir, p->data_dir) < 0)
-                        /* Left for the rollback to report. */
-                        run->swapped = true;
-                return r;
+                        return free_and_format(&run->error, "cannot rename %s to %s: %s", p->restore_dir,
+                                               p->data_dir, strerror(-r)), r;
         }
         run->swapped = true;
         /* Before etcd starts on it: a swap a crash could undo is no swap

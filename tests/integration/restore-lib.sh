@@ -49,6 +49,7 @@ ETCD_ENDPOINT=https://127.0.0.1:$CPORT
 # Sockets live in a directory others may enter, so that the peer credential
 # check (not only file permissions) is what refuses a stranger.
 SOCKDIR=$(mktemp -d /tmp/etcd-backupd-rsock.XXXXXX); chmod 0755 "$SOCKDIR"; CLEANUP+=("rm -rf '$SOCKDIR'")
+RESTORE_ENV=()
 
 NAME=${NAME:-node1}   # this member's --name: in etcd.yaml only
 write_manifests() { # the static pods, as kubeadm writes them (with this node's paths)
@@ -282,9 +283,12 @@ manifests_for() {
 # connection on stdin/stdout) serving CONF, its path in RSOCK. WRAPPER runs
 # the activator (e.g. inside another mount namespace); its PID is in RPID.
 restore_socket() {
-  local name=$1 conf=$2; shift 2
+  local name=$1 conf=$2 setenv=() v; shift 2
   RSOCK=$SOCKDIR/$name.sock
-  "$@" systemd-socket-activate --accept --inetd -l "$RSOCK" "$ETCD_BACKUPD" --serve-restore -c "$conf" \
+  # The service's environment is systemd-socket-activate's own: VAR=VALUE
+  # words in RESTORE_ENV (an array) are set there.
+  for v in "${RESTORE_ENV[@]}"; do setenv+=(-E "$v"); done
+  "$@" systemd-socket-activate --accept --inetd "${setenv[@]}" -l "$RSOCK" "$ETCD_BACKUPD" --serve-restore -c "$conf" \
     >> "$T/restore-$name.log" 2>&1 &
   RPID=$!
   kill_at_exit "$RPID"

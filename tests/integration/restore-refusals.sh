@@ -138,6 +138,27 @@ out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
 check "a record with the old data set aside: refused (exit $rc), quoting it and saying where the data is" \
   test $rc -eq 1 -a -n "$(grep -F "restoring X; before it: kube-apiserver ran, etcd ran). $DATA is the restored data (the restore did not finish); the old data is $DATA.pre-restore-20200101T000000Z" <<<"$out")"
 rm "$DATA.unfinished-restore-20200101T000000Z"; rmdir "$DATA.pre-restore-20200101T000000Z"
+# A record that names the data dir it found by its inode: the refusal says
+# where that directory is now, whatever its name. Under the restore's name
+# (a kill between the swap's exchange and its rename), and back in place
+# with the restored data set aside (a kill between the rollback's).
+rec_with_inode() { # DIR whose inode the record names
+  printf 'started at 2020-01-01T00:00:00Z by process 1, restoring X\nthen puts it in place of %s, which it renames to %s\nthe data from before it is the directory of inode %s on device %s, whatever its name\n' \
+    "$DATA" "$DATA.pre-restore-20200101T000000Z" "$(stat -c %i "$1")" "$(stat -c '%Hd:%Ld' "$1")" \
+    > "$DATA.unfinished-restore-20200101T000000Z"
+}
+mkdir "$DATA.restore-20200101T000000Z"
+rec_with_inode "$DATA.restore-20200101T000000Z"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "a record naming the old data by inode, under the restore's name: refused (exit $rc), saying so" \
+  test $rc -eq 1 -a -n "$(grep -F "$DATA is the restored data (the restore did not finish); the old data is $DATA.restore-20200101T000000Z." <<<"$out")"
+rmdir "$DATA.restore-20200101T000000Z"
+mkdir "$DATA.pre-restore-20200101T000000Z"
+rec_with_inode "$DATA"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "a record naming the old data by inode, back in place: refused (exit $rc), the restored data named as set aside" \
+  test $rc -eq 1 -a -n "$(grep -F "$DATA is the data from before it (not swapped yet, or put back by its rollback); the restored data is $DATA.pre-restore-20200101T000000Z." <<<"$out")"
+rm "$DATA.unfinished-restore-20200101T000000Z"; rmdir "$DATA.pre-restore-20200101T000000Z"
 # A run on a node that had no data dir sets none aside: its record says so,
 # and once its restored dir is gone from its own name the data dir is it.
 printf 'started at 2020-01-01T00:00:00Z by process 1, restoring X\nit restores into %s, then renames it to %s, which did not exist\n' \

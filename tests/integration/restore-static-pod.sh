@@ -635,4 +635,40 @@ ctl put /nospace/after "after the restore" >/dev/null
 check "nospace: disarmed, the restored etcd takes writes" test -n "$(ctl get /nospace/after --keys-only)"
 check "nospace: kube-apiserver stand-in back" apiserver_up
 
+
+# ---- killed between the swap's exchange and its rename ----------------------------
+# As by a power loss there (the service ends by SIGKILL right after its
+# renameat2(RENAME_EXCHANGE), a preload): the data dir is never missing (on
+# a node whose etcd is an enabled unit, a reboot would start it on no data:
+# a new, empty cluster). The restored data is in place, the old data under
+# the restore's name, and the next plan says which is which.
+: "${KILL_ON_EXCHANGE:?}"
+RESTORE_ENV=(LD_PRELOAD="$KILL_ON_EXCHANGE" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+restore_socket exchange "$T/r.conf"
+RESTORE_ENV=()
+XSOCK=$RSOCK
+old_ino=$(stat -c %i "$DATA")
+pre_before=$(ls -d "$DATA".pre-restore-* 2>/dev/null | sort)
+out=$("$C" restore latest --yes --socket "$XSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "killed after the exchange: the client has no result (exit $rc)" \
+  test $rc -ne 0 -a -n "$(grep -F "closed the connection without a result" <<<"$out")"
+check "killed after the exchange: the data dir is there, another directory, with a db" \
+  test -f "$DATA/member/snap/db" -a "$(stat -c %i "$DATA")" != "$old_ino"
+xdir=$(ls -d "$DATA".restore-* 2>/dev/null)
+check "killed after the exchange: the old data is under the restore's name" \
+  test -n "$xdir" -a "$(stat -c %i "$xdir" 2>/dev/null)" = "$old_ino"
+check "killed after the exchange: no new .pre-restore-*" test "$(ls -d "$DATA".pre-restore-* 2>/dev/null | sort)" = "$pre_before"
+tag=${xdir##*.restore-}
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "killed after the exchange: the next plan is refused (exit $rc) for the held manifests, naming .restore-$tag" \
+  test $rc -eq 1 -a -n "$(grep -F "leaves the old data as <data dir>.pre-restore-$tag or <data dir>.restore-$tag" <<<"$out")"
+# The manifests back (etcd starts on what is in place), the plan again: the
+# record's refusal says where each data is.
+held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)
+mv "$held"/*.yaml "$MAN/"; rmdir "$held"
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "killed after the exchange: then refused (exit $rc) by the record, naming the data in each place" \
+  test $rc -eq 1 -a -n "$(grep -F "$DATA is the restored data (the restore did not finish); the old data is $xdir." <<<"$out")"
+
 finish
