@@ -194,12 +194,16 @@ static int verify_sidecar(InspectReport *rep, const InspectBackup *b, const Deco
         if (r < 0)
                 return r;
 
-        /* The sidecar describes this file, or it is not this file's. */
+        /* The sidecar describes this file, or it is not this file's. Its text, quoted then, is whatever the
+         * sidecar holds: printable ASCII only, so that it cannot draw lines of its own on a terminal. */
         if (streq(sc.name, path_basename(b->path)))
                 r = report_add(rep, "sidecar name", true, "%s", sc.name);
-        else
-                r = report_add(rep, "sidecar name", false, "sidecar names \"%s\", the file is %s", sc.name,
-                               path_basename(b->path));
+        else {
+                char quoted[300];
+
+                r = report_add(rep, "sidecar name", false, "sidecar names \"%s\", the file is %s",
+                               str_printable(quoted, sizeof quoted, sc.name, strlen(sc.name)), path_basename(b->path));
+        }
         if (r < 0)
                 return r;
         if (sc.encrypted == b->encrypted)

@@ -119,6 +119,76 @@ static int print_yaml(const char *cmd, json_object *o, bool separator) {
         return 0;
 }
 
+/* Whether kind is the built-in resource named by the n bytes at resource, as kube-apiserver names its resources:
+ * lower case, then "es" after an s ("ingresses"), "ies" for a y after a consonant ("networkpolicies"), else "s";
+ * Endpoints is its own plural. */
+static bool kind_is_resource(const char *kind, const char *resource, size_t n) {
+        char plural[128];
+        size_t k = strlen(kind);
+
+        if (k == 0 || k + 3 > sizeof plural)
+                return false;
+        for (size_t i = 0; i < k; i++)
+                plural[i] = kind[i] >= 'A' && kind[i] <= 'Z' ? (char) (kind[i] - 'A' + 'a') : kind[i];
+        plural[k] = '\0';
+        if (streq(plural, "endpoints"))
+                ;
+        else if (plural[k - 1] == 's')
+                strcpy(plural + k, "es");
+        else if (plural[k - 1] == 'y' && k > 1 && !strchr("aeiou", plural[k - 2]))
+                strcpy(plural + k - 1, "ies");
+        else
+                strcpy(plural + k, "s");
+        return strlen(plural) == n && memcmp(plural, resource, n) == 0;
+}
+
+static const char *object_string(json_object *o, const char *a, const char *b) {
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, a, &v) || (b && !json_object_object_get_ex(v, b, &v)) ||
+            !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+/* kube-apiserver stores an object under its own key only: /registry/<resource>/[<namespace>/]<name>. An object
+ * whose name or namespace is not its key's, of a group that is not its key's resource's, or of a kind that is not
+ * that built-in resource's, was not stored there by kube-apiserver (a crafted backup), and a manifest of it would
+ * create what the operator did not ask for (a ClusterRoleBinding among a namespace's ConfigMaps). NULL when they
+ * agree, or for a key kube-apiserver does not store objects under; else what differs, in buf (printable). */
+static const char *key_mismatch(const MvccKv *kv, json_object *o, char *buf, size_t size) {
+        _cleanup_(k8s_key_clear) K8sKey k = {};
+        const char *kind = object_string(o, "kind", NULL), *api = object_string(o, "apiVersion", NULL),
+                   *name = object_string(o, "metadata", "name"), *ns = object_string(o, "metadata", "namespace");
+        const char *dot, *slash, *group, *kgroup;
+        char t[7][96];
+        size_t glen;
+
+        if (k8s_key_parse(kv->key, kv->key_size, &k) < 0 || !kind || !api)
+                return NULL;
+        dot = strchr(k.resource, '.');
+        kgroup = dot ? dot + 1 : "";
+        slash = strchr(api, '/');
+        group = slash ? api : "";
+        glen = slash ? (size_t) (slash - api) : 0;
+        if (ns && !*ns)
+                ns = NULL;
+        if ((!name || streq(name, k.name)) && streq_ptr(ns, k.namespace) &&
+            (strlen(kgroup) == glen && memcmp(group, kgroup, glen) == 0) &&
+            (!k8s_resource_is_known(k.resource) ||
+             kind_is_resource(kind, k.resource, dot ? (size_t) (dot - k.resource) : strlen(k.resource))))
+                return NULL;
+        snprintf(buf, size, "holds kind %s%s%s%s named %s%s%s, where its key names %s %s%s%s",
+                 str_printable(t[0], sizeof t[0], kind, strlen(kind)), glen ? " (" : "",
+                 glen ? str_printable(t[1], sizeof t[1], api, glen) : "", glen ? ")" : "",
+                 ns ? str_printable(t[2], sizeof t[2], ns, strlen(ns)) : "", ns ? "/" : "",
+                 name ? str_printable(t[3], sizeof t[3], name, strlen(name)) : "(none)",
+                 str_printable(t[4], sizeof t[4], k.resource, strlen(k.resource)),
+                 k.namespace ? str_printable(t[5], sizeof t[5], k.namespace, strlen(k.namespace)) : "",
+                 k.namespace ? "/" : "", str_printable(t[6], sizeof t[6], k.name, strlen(k.name)));
+        return buf;
+}
+
 int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8sOutput output,
                   const EncryptionConfig *c) {
         json_object *items = NULL;
@@ -136,21 +206,35 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(k8s_object_clear) K8sObject o = {};
-                char kbuf[128];
+                char kbuf[128], why[768];
+                const char *mismatch;
 
                 if (decode_kv(cmd, &kvs[i], c, &o) < 0) {
                         failed = true;
                         continue;
                 }
+                mismatch = key_mismatch(&kvs[i], o.object, why, sizeof why);
+                if (mismatch && output == CTL_K8S_OUTPUT_MANIFEST) {
+                        fprintf(stderr, "etcd-backupctl %s: %s: %s: kube-apiserver stores an object under its own "
+                                "key only, so this backup holds what it did not write there; not printed as a "
+                                "manifest (-o yaml shows it as it is)\n", cmd,
+                                key_text(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size), mismatch);
+                        failed = true;
+                        continue;
+                }
+                if (mismatch)
+                        fprintf(stderr, "etcd-backupctl %s: warning: %s: %s: kube-apiserver did not store it there\n",
+                                cmd, key_text(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size), mismatch);
                 if (output == CTL_K8S_OUTPUT_MANIFEST) {
                         if (!o.complete) {
-                                json_object *kind = NULL;
+                                const char *kind = object_string(o.object, "kind", NULL);
+                                char kind_text[128];
 
-                                json_object_object_get_ex(o.object, "kind", &kind);
                                 fprintf(stderr, "etcd-backupctl %s: %s: only the metadata of a %s can be decoded; "
                                         "a manifest would lose the rest (see -o yaml)\n", cmd,
                                         key_text(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size),
-                                        kind ? json_object_get_string(kind) : "kind the decoder does not know");
+                                        kind ? str_printable(kind_text, sizeof kind_text, kind, strlen(kind)) :
+                                               "kind the decoder does not know");
                                 failed = true;
                                 continue;
                         }

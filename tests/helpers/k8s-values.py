@@ -287,6 +287,36 @@ def make(d):
         {"apiVersion": "v1", "kind": "Namespace", "metadata": meta_json(meta("team-a", None, 11)),
          "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
 
+    # Objects under a key kube-apiserver would not store them under (a crafted
+    # backup): each with what -o manifest's refusal must say and what -o
+    # json's warning must say ("" for none).
+    os.makedirs(os.path.join(d, "planted"), exist_ok=True)
+
+    def plant(name, etcd_key, value, refusal, warning):
+        for ext, content in (("key", etcd_key.encode()), ("value", value), ("refusal", refusal.encode()),
+                             ("warning", warning.encode())):
+            with open(os.path.join(d, "planted", name + "." + ext), "wb") as f:
+                f.write(content)
+
+    crb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+           "metadata": {"name": "settings2", "namespace": "team-a", "uid": "crb-uid-1",
+                        "creationTimestamp": "2023-11-14T22:13:20Z"},
+           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+           "subjects": [{"kind": "ServiceAccount", "name": "x", "namespace": "team-a"}]}
+    said = ("holds kind ClusterRoleBinding (rbac.authorization.k8s.io) named team-a/settings2, "
+            "where its key names configmaps team-a/settings2")
+    plant("crb-among-configmaps", "/registry/configmaps/team-a/settings2", (json.dumps(crb) + "\n").encode(),
+          said, said)
+    v, _ = configmap(meta("real", "default", 30), {"k": "v"}, {})
+    said = "holds kind ConfigMap named default/real, where its key names configmaps default/decoy"
+    plant("configmap-under-another-name", "/registry/configmaps/default/decoy", v, said, said)
+    # A kind with a terminal escape in it (a custom resource's: not checked
+    # against the key), whose spec cannot be decoded: named with '?'.
+    v = envelope("example.com/v1", "Widget\x1b]0;t\x07", f_bytes(1, object_meta(meta("w2", "default", 31))) +
+                 f_bytes(2, f_bytes(1, "a spec it does not know")))
+    plant("widget-kind-escape", "/registry/example.com/widgets/default/w2", v,
+          "only the metadata of a Widget?]0;t? can be decoded", "")
+
     # Values that must be refused, each with a word the error must contain.
     sec, _ = secret(meta("x", "bad", 20), {"a": b"b"})
     bad = {

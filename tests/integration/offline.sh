@@ -90,6 +90,14 @@ jq -c '.name = "../../etc/passwd"' "$g.json" > "$T/mis2/$gname.json"
 out=$("$C" verify "$T/mis2/$gname" 2>&1); rc=$?
 check "a sidecar naming ../../etc/passwd: verify exit 1 (rc $rc)" test $rc -eq 1
 check "a sidecar naming ../../etc/passwd: names both" grep -qF "sidecar names \"../../etc/passwd\", the file is $gname" <<<"$out"
+# A sidecar name that would draw on a terminal (a line of its own, text
+# hidden from there on): quoted as printable ASCII, '?' for the rest.
+jq -c '.name = "x\u001b[8m\nok   everything fine\r"' "$g.json" > "$T/mis2/$gname.json"
+out=$("$C" verify "$T/mis2/$gname" 2>&1); rc=$?
+check "a sidecar name with control characters: verify exit 1 (rc $rc)" test $rc -eq 1
+check "a sidecar name with control characters: quoted printable, no control character out" \
+  bash -c 'grep -qF "sidecar names \"x?[8m?ok   everything fine?\", the file is $2" <<<"$1" &&
+           ! grep -q "^ok   everything fine" <<<"$1" && ! LC_ALL=C grep -q $'"'"'[\x1b\r]'"'"' <<<"$1"' _ "$out" "$gname"
 # Another backup's sidecar (a smaller db) beside it: its db_size does not
 # bound this file's decompression, and the verdict is the sidecar's name,
 # not damaged data.
