@@ -3,11 +3,15 @@
  * bbolt-bucket.c — bucket lookups and iteration over a bbolt file: every
  * key of a bucket in order, the last key, one key, a nested bucket. Each
  * walk counts the pages it visits and stops at the file's page count and at
- * BBOLT_MAX_DEPTH levels, so cycles and shared pages end with an error.
+ * BBOLT_MAX_DEPTH levels, so cycles and shared pages end with an error; a
+ * walk over every key also stops at the first page it meets twice (a page
+ * of 65535 elements met again and again under branches that all lead to it
+ * would be that many callbacks per visit: hours from a small file).
  */
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 
 #include "format/bbolt-internal.h"
 
@@ -27,6 +31,12 @@ static int walk_page(Walk *w, uint64_t id, unsigned depth, Page *ret) {
         r = bbolt_page_get(w->db, id, &p);
         if (r < 0)
                 return r;
+        /* bbolt_page_get() checked id against the file's pages. */
+        if (w->seen && (w->seen[id / 8] & (1u << (id % 8))))
+                return bbolt_set_error(w->db, "page %" PRIu64 ": page tree reaches this page twice (cycle or "
+                                       "shared pages)", id);
+        if (w->seen)
+                w->seen[id / 8] |= (uint8_t) (1u << (id % 8));
         if (p.flags != PAGE_BRANCH && p.flags != PAGE_LEAF)
                 return bbolt_set_error(w->db,
                                        "page %" PRIu64 ": expected a branch or leaf page, flags 0x%02x",
@@ -35,11 +45,11 @@ static int walk_page(Walk *w, uint64_t id, unsigned depth, Page *ret) {
         return 0;
 }
 
-/* The top page of bucket b (NULL: root bucket), starting a walk. */
-static int walk_begin(Bbolt *db, const BboltBucket *b, Walk *w, Page *ret) {
+/* The top page of bucket b (NULL: root bucket), starting a walk; seen (or NULL) is its bitmap of the pages met. */
+static int walk_begin(Bbolt *db, const BboltBucket *b, uint8_t *seen, Walk *w, Page *ret) {
         BboltBucket root;
 
-        *w = (Walk) { .db = db, .max_visits = db->npages };
+        *w = (Walk) { .db = db, .max_visits = db->npages, .seen = seen };
         db->error[0] = 0;
         if (!b) {
                 root = bbolt_root_bucket(db);
@@ -85,11 +95,14 @@ static int foreach_page(Walk *w, const Page *p, unsigned depth, BboltForeachFn f
 }
 
 int bbolt_bucket_foreach(Bbolt *db, const BboltBucket *b, BboltForeachFn fn, void *userdata) {
+        _cleanup_free_ uint8_t *seen = calloc(db->npages / 8 + 1, 1);
         Walk w;
         Page p;
         int r;
 
-        r = walk_begin(db, b, &w, &p);
+        if (!seen)
+                return -ENOMEM;
+        r = walk_begin(db, b, seen, &w, &p);
         if (r < 0)
                 return r;
         return foreach_page(&w, &p, 0, fn, userdata);
@@ -136,7 +149,7 @@ int bbolt_bucket_last(Bbolt *db, const BboltBucket *b, const void **ret_key, siz
         Page p;
         int r;
 
-        r = walk_begin(db, b, &w, &p);
+        r = walk_begin(db, b, NULL, &w, &p);
         if (r < 0)
                 return r;
         r = last_page(&w, &p, 0, &key, &klen, &val, &vlen);
@@ -162,7 +175,7 @@ static int bucket_seek(Bbolt *db, const BboltBucket *b, const uint8_t *key, size
         Page p;
         int r;
 
-        r = walk_begin(db, b, &w, &p);
+        r = walk_begin(db, b, NULL, &w, &p);
         if (r < 0)
                 return r;
 

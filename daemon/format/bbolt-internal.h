@@ -73,6 +73,7 @@ typedef struct Walk {
         Bbolt *db;
         uint64_t visits;
         uint64_t max_visits;
+        uint8_t *seen;          /* a bit per page of the file, or NULL: a walk over every key visits a page once */
 } Walk;
 
 static inline uint16_t le16(const uint8_t *p) {
