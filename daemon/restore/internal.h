@@ -109,15 +109,16 @@ int tool_snapshot_restore(Run *run);
 
 /* ---- swap.c: the data dir ---- */
 
-/* rename(from, to) inside dir_fd (both by their base names), never replacing. */
 /* A run's record names the data dir it found by its inode, so that a later plan tells where that data is after a
- * kill between an exchange and a rename: "…inode INO on device MAJOR:MINOR, whatever its name". */
+ * kill between an exchange and a rename: "…inode INO on device MAJOR:MINOR, whatever its name" (the device for the
+ * reader; a reboot may give it another number). */
 #define RECORD_OLD_DATA "the data from before it is the directory of inode "
 
+/* rename(from, to) inside dir_fd (both by their base names), never replacing. */
 int swap_rename(int dir_fd, const char *from, const char *to);
 /* from takes to's place and to goes to aside (all in dir_fd, never replacing anything), to never missing between
  * (a node rebooted then would start an etcd enabled as a unit on no data: a new, empty cluster): from and to
- * exchanged, then from's name renamed to aside; where the file system cannot exchange (NFS), to renamed to aside,
+ * exchanged, then from's name renamed to aside; where the file system cannot exchange (CIFS), to renamed to aside,
  * then from to to. Returns 0, or -errno with everything put back as it was, or, when that failed too,
  * *ret_stuck set (to missing, or from's under to's name). */
 int swap_exchange(int dir_fd, const char *from, const char *to, const char *aside, bool *ret_stuck);

@@ -358,9 +358,10 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
                                        "etcd.yaml goes back, check etcd's data dir (%s): a restore killed while it "
                                        "swapped leaves the old data as <data dir>.pre-restore-%s or <data dir>."
                                        "restore-%s, and its record <data dir>.unfinished-restore-%s says what it did "
-                                       "and names the old data by its inode. Then move each back into %s, remove the "
-                                       "empty holding directory, and restore again (the record is quoted then, and "
-                                       "where the old data is said)", found, c->restore.manifests_dir,
+                                       "and names the old data by its inode (its last line; stat -c %%i shows each "
+                                       "directory's). Then move each back into %s, remove the empty holding "
+                                       "directory, and restore again (the record is quoted then, with where the old "
+                                       "data is)", found, c->restore.manifests_dir,
                                        c->restore.data_dir ? c->restore.data_dir : "--data-dir in the held etcd.yaml",
                                        tag, tag, tag, c->restore.manifests_dir),
                        -EUCLEAN;
@@ -373,7 +374,7 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
                                        "the old data as <data dir>.pre-restore-%s or <data dir>.restore-%s: check "
                                        "etcd's data dir (%s) and that etcd runs on it. Then move each back into %s, "
                                        "remove the empty holding directory, and restore again (the record is quoted "
-                                       "then, and where the old data is said)", found,
+                                       "then, with where the old data is)", found,
                                        c->restore.manifests_dir, c->restore.etcd_unit, tag, tag, tag,
                                        c->restore.data_dir ? c->restore.data_dir : "etcd's --data-dir",
                                        c->restore.manifests_dir),
@@ -386,21 +387,27 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
  * it once it has ended or rolled back completely): one that is still there
  * is a restore that was killed, or whose rollback was incomplete. Its text,
  * one line each, says what that run stops and where the old data goes. */
-/* Which of the data dir, pre and restored is the directory the record's text names as the data from before the
- * run, or NULL (none, or a record that names none). */
-static const char *old_data_where(const char *text, const char *data_dir, const char *pre, const char *restored) {
+/* Which of the data dir, pre and restored (siblings in parent) is the directory the record's text names as the
+ * data from before the run, by its inode on parent's file system (the device number it recorded may be another
+ * after a reboot: btrfs, NVMe, device mapper). NULL when none is; *ret_ino is the inode named, 0 for a record that
+ * names none (written before records did). */
+static const char *old_data_where(const char *text, const char *parent, const char *data_dir, const char *pre,
+                                  const char *restored, uintmax_t *ret_ino) {
         const char *at = strstr(text, RECORD_OLD_DATA);
         const char *paths[] = { data_dir, pre, restored };
-        unsigned maj, min;
+        struct stat pst;
         uintmax_t ino;
 
-        if (!at || sscanf(at + strlen(RECORD_OLD_DATA), "%ju on device %u:%u", &ino, &maj, &min) != 3)
+        *ret_ino = 0;
+        if (!at || sscanf(at + strlen(RECORD_OLD_DATA), "%ju", &ino) != 1 || ino == 0)
+                return NULL;
+        *ret_ino = ino;
+        if (stat(parent, &pst) < 0)
                 return NULL;
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
                 struct stat st;
 
-                if (lstat(paths[i], &st) >= 0 && S_ISDIR(st.st_mode) && st.st_ino == ino &&
-                    st.st_dev == makedev(maj, min))
+                if (lstat(paths[i], &st) >= 0 && S_ISDIR(st.st_mode) && st.st_ino == ino && st.st_dev == pst.st_dev)
                         return paths[i];
         }
         return NULL;
@@ -411,6 +418,7 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
                             *said = NULL, *where = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *old;
+        uintmax_t ino;
         bool had_none;
         struct stat st;
         ssize_t n;
@@ -435,17 +443,33 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
          * between the swap's two steps leaves it under the restore's name, the rollback's leaves the restored data
          * under the old data's); else from the names that are there, and from the record: a run on a node
          * without a data dir sets none aside, so its restored dir, once renamed into place, is the data dir. */
-        old = old_data_where(said, p->data_dir, pre, restored);
-        if (!old && path_exists(pre))   /* a record that names no inode: as the swap's names say */
+        old = old_data_where(said, p->parent_dir, p->data_dir, pre, restored, &ino);
+        if (!old && ino == 0 && path_exists(pre))       /* a record that names no inode: as the swap's names say */
                 old = pre;
         had_none = strstr(said, ", which did not exist") && !path_exists(restored);
-        if (old && streq(old, p->data_dir)) {
-                bool r_pre = path_exists(pre), r_restored = path_exists(restored);
-
-                if (asprintf(&where, "%s is the data from before it (not swapped yet, or put back by its "
-                             "rollback)%s%s%s%s", p->data_dir, r_pre ? "; the restored data is " : "",
-                             r_pre ? pre : "", r_restored ? "; a restore never put in place is " : "",
-                             r_restored ? restored : "") < 0)
+        if (!old && ino > 0) {
+                if (asprintf(&where, "None of %s, %s and %s is the directory it found as the data dir (inode %ju, "
+                             "as stat -c %%i shows): the data from before it was moved or removed since; find it "
+                             "before you go on", p->data_dir, pre, restored, ino) < 0)
+                        where = NULL;
+        } else if (old && streq(old, p->data_dir) && path_exists(pre)) {
+                if (asprintf(&where, "%s is the data from before it (its rollback had put it back); %s holds the "
+                             "restored data, despite its name: rename it to %s.failed-restore-%s before you remove "
+                             "the record, which is what tells the two apart", p->data_dir, pre, p->data_dir,
+                             tag) < 0)
+                        where = NULL;
+        } else if (old && streq(old, p->data_dir)) {
+                if (asprintf(&where, "%s is the data from before it (it had not swapped it, or its rollback put it "
+                             "back)%s%s", p->data_dir, path_exists(restored) ? "; a restore it had not put in place "
+                             "is " : "", path_exists(restored) ? restored : "") < 0)
+                        where = NULL;
+        } else if (old && streq(old, restored)) {
+                if (asprintf(&where, p->data_dir_exists ?
+                             "%s is the restored data (the restore did not finish); the old data is %s, under the "
+                             "restore's name (it was killed between the swap's two steps): rename it to %s before "
+                             "you remove the record, which is what tells the two apart" :
+                             "%s does not exist: its old data is %s; rename it back to %s first", p->data_dir,
+                             restored, p->data_dir_exists ? pre : p->data_dir) < 0)
                         where = NULL;
         } else if (old) {
                 if (asprintf(&where, p->data_dir_exists ?

@@ -464,7 +464,7 @@ echo "$out" | sed 's/^/    /'
 check "mixed, after a killed restore: refused (exit $rc), naming the held manifest and etcd's unit" \
   eval 'test $rc -eq 1 && grep -qF "an earlier restore did not finish: it left $held/kube-apiserver.yaml, moved out of /etc/kubernetes/manifests" <<<"$out" &&
         grep -qF "etcd.yaml is not among them: it went back, or etcd runs as a systemd unit (e2e-etcd.service), which the restore may have left stopped" <<<"$out" &&
-        grep -qF "remove the empty holding directory, and restore again (the record is quoted then, and where the old data is said)" <<<"$out"'
+        grep -qF "remove the empty holding directory, and restore again (the record is quoted then, with where the old data is)" <<<"$out"'
 ct sh -c "mv $held/kube-apiserver.yaml /etc/kubernetes/manifests/ && rmdir $held"
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'

@@ -139,26 +139,34 @@ check "a record with the old data set aside: refused (exit $rc), quoting it and 
   test $rc -eq 1 -a -n "$(grep -F "restoring X; before it: kube-apiserver ran, etcd ran). $DATA is the restored data (the restore did not finish); the old data is $DATA.pre-restore-20200101T000000Z" <<<"$out")"
 rm "$DATA.unfinished-restore-20200101T000000Z"; rmdir "$DATA.pre-restore-20200101T000000Z"
 # A record that names the data dir it found by its inode: the refusal says
-# where that directory is now, whatever its name. Under the restore's name
-# (a kill between the swap's exchange and its rename), and back in place
-# with the restored data set aside (a kill between the rollback's).
-rec_with_inode() { # DIR whose inode the record names
-  printf 'started at 2020-01-01T00:00:00Z by process 1, restoring X\nthen puts it in place of %s, which it renames to %s\nthe data from before it is the directory of inode %s on device %s, whatever its name\n' \
-    "$DATA" "$DATA.pre-restore-20200101T000000Z" "$(stat -c %i "$1")" "$(stat -c '%Hd:%Ld' "$1")" \
-    > "$DATA.unfinished-restore-20200101T000000Z"
+# where that directory is now, whatever its name, and what to rename before
+# the record goes. Under the restore's name (a kill between the swap's
+# exchange and its rename), back in place with the restored data under the
+# old data's name (a kill between the rollback's), nowhere (moved away).
+# The device number in the record is not compared (a reboot may change it:
+# here it is one no disk has).
+rec_with_inode() { # DIR whose inode the record names, or an inode number
+  local ino=$1; [[ -d $1 ]] && ino=$(stat -c %i "$1")
+  printf 'started at 2020-01-01T00:00:00Z by process 1, restoring X\nthen puts it in place of %s, which it renames to %s\nthe data from before it is the directory of inode %s on device 4095:1048575, whatever its name\n' \
+    "$DATA" "$DATA.pre-restore-20200101T000000Z" "$ino" > "$DATA.unfinished-restore-20200101T000000Z"
 }
 mkdir "$DATA.restore-20200101T000000Z"
 rec_with_inode "$DATA.restore-20200101T000000Z"
 out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
 check "a record naming the old data by inode, under the restore's name: refused (exit $rc), saying so" \
-  test $rc -eq 1 -a -n "$(grep -F "$DATA is the restored data (the restore did not finish); the old data is $DATA.restore-20200101T000000Z." <<<"$out")"
+  test $rc -eq 1 -a -n "$(grep -F "$DATA is the restored data (the restore did not finish); the old data is $DATA.restore-20200101T000000Z, under the restore's name (it was killed between the swap's two steps): rename it to $DATA.pre-restore-20200101T000000Z before you remove the record" <<<"$out")"
 rmdir "$DATA.restore-20200101T000000Z"
 mkdir "$DATA.pre-restore-20200101T000000Z"
 rec_with_inode "$DATA"
 out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
 check "a record naming the old data by inode, back in place: refused (exit $rc), the restored data named as set aside" \
-  test $rc -eq 1 -a -n "$(grep -F "$DATA is the data from before it (not swapped yet, or put back by its rollback); the restored data is $DATA.pre-restore-20200101T000000Z." <<<"$out")"
-rm "$DATA.unfinished-restore-20200101T000000Z"; rmdir "$DATA.pre-restore-20200101T000000Z"
+  test $rc -eq 1 -a -n "$(grep -F "$DATA is the data from before it (its rollback had put it back); $DATA.pre-restore-20200101T000000Z holds the restored data, despite its name: rename it to $DATA.failed-restore-20200101T000000Z before you remove the record" <<<"$out")"
+rmdir "$DATA.pre-restore-20200101T000000Z"
+rec_with_inode 4294967295
+out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
+check "a record naming an old data dir that is nowhere: refused (exit $rc), saying so rather than guessing" \
+  test $rc -eq 1 -a -n "$(grep -F "None of $DATA, $DATA.pre-restore-20200101T000000Z and $DATA.restore-20200101T000000Z is the directory it found as the data dir (inode 4294967295" <<<"$out")"
+rm "$DATA.unfinished-restore-20200101T000000Z"
 # A run on a node that had no data dir sets none aside: its record says so,
 # and once its restored dir is gone from its own name the data dir is it.
 printf 'started at 2020-01-01T00:00:00Z by process 1, restoring X\nit restores into %s, then renames it to %s, which did not exist\n' \

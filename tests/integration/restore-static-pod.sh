@@ -669,6 +669,6 @@ held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)
 mv "$held"/*.yaml "$MAN/"; rmdir "$held"
 out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
 check "killed after the exchange: then refused (exit $rc) by the record, naming the data in each place" \
-  test $rc -eq 1 -a -n "$(grep -F "$DATA is the restored data (the restore did not finish); the old data is $xdir." <<<"$out")"
+  test $rc -eq 1 -a -n "$(grep -F "$DATA is the restored data (the restore did not finish); the old data is $xdir, under the restore's name (it was killed between the swap's two steps): rename it to $DATA.pre-restore-$tag before you remove the record" <<<"$out")"
 
 finish
