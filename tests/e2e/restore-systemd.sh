@@ -6,7 +6,7 @@
 # copied unchanged into /etc/systemd/system (the configuration goes where
 # their ExecStart's -c says). etcd and a kube-apiserver stand-in run as
 # units; `etcd-backupctl restore` talks to the shipped socket
-# (MaxConnections=1) on one connection: plan, confirmation, run. Checks:
+# (MaxConnections=4) on one connection: plan, confirmation, run. Checks:
 # `restore.mode = auto` picks systemd (no manifests, etcd's unit loaded); a
 # restore brings back the backed-up keys with both units active again and
 # the old data dir kept, kube-controller-manager restarted (kube-scheduler,
@@ -179,9 +179,20 @@ check "dry run: etcd untouched (same MainPID)" test "$pid_before" = "$(ct system
 
 data_before=$(ct sh -c 'cd /var/lib/etcd && find . -printf "%p %y %s\n" | sort')
 # A plan nobody confirms: the service gives up after confirm_timeout (3 s),
-# nothing changed; then the socket takes the next connection.
+# nothing changed. Meanwhile a dry run connects: the socket gives it a
+# service of its own (MaxConnections=4), which waits for the first one's
+# lock and then plans (systemd dropped it without a word at 1).
 t0=$SECONDS
-out=$(ct sh -c 'echo "{\"method\":\"Restore\",\"backup\":\"latest\"}" | socat -t1 -,ignoreeof UNIX-CONNECT:/run/etcd-backupd/restore.sock')
+ct sh -c 'echo "{\"method\":\"Restore\",\"backup\":\"latest\"}" | socat -t1 -,ignoreeof UNIX-CONNECT:/run/etcd-backupd/restore.sock' \
+  > "$T/unconfirmed.out" 2>&1 &
+UNCONFIRMED=$!
+check "unconfirmed plan: its service runs" \
+  wait_until 10 eval 'ct systemctl list-units --state=active --no-legend "etcd-backupd-restore@*" | grep -q restore@'
+second=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
+check "a dry run while that plan waits: served after it (exit $rc), not dropped" \
+  test $rc -eq 0 -a -n "$(grep -E "Mode: *systemd" <<<"$second")" -a -z "$(grep -F "without a result" <<<"$second")"
+wait "$UNCONFIRMED"
+out=$(cat "$T/unconfirmed.out")
 check "unconfirmed plan: the plan is sent" grep -q '"plan"' <<<"$out"
 check "unconfirmed plan: not_confirmed after confirm_timeout (3 s)" \
   grep -q '"error":"not_confirmed","message":"no confirmation within restore.confirm_timeout (3 s)"' <<<"$out"
