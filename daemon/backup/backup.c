@@ -790,17 +790,16 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                          bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error) {
         _cleanup_(strv_builder_done) StrvBuilder kept = {}, deleted = {};
         _cleanup_free_ RetentionItem *items = NULL;
-        _cleanup_free_ size_t *item_at = NULL, *deleted_at = NULL;      /* the entry of each */
+        _cleanup_free_ size_t *deleted_at = NULL;       /* the entry of each deleted name */
         _cleanup_free_ bool *gone = NULL;
         const RetentionItem *future;
         size_t m = 0;
         int r;
 
         items = calloc(*n ? *n : 1, sizeof *items);
-        item_at = calloc(*n ? *n : 1, sizeof *item_at);
         deleted_at = calloc(*n ? *n : 1, sizeof *deleted_at);
         gone = calloc(*n ? *n : 1, sizeof *gone);
-        if (!items || !item_at || !deleted_at || !gone)
+        if (!items || !deleted_at || !gone)
                 return -ENOMEM;
         for (size_t i = 0; i < *n; i++) {
                 const StoreEntry *e = *entries + i;
@@ -809,12 +808,12 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                  * first); any other file is not ours to delete (kept, below). */
                 if (!e->has_sidecar)
                         continue;
-                item_at[m] = i;
                 items[m++] = (RetentionItem) {
                         .name = e->name,
                         .created_usec = e->parsed.created_usec,
                         .verified = true,
                         .just_made = just_made && streq(e->name, just_made),
+                        .tag = i,
                 };
         }
         /* Nothing is removed while one is named later than now (retention_find_future()). */
@@ -836,7 +835,7 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                 return r;
         for (size_t i = 0; i < m; i++) {
                 if (!items[i].keep)
-                        deleted_at[deleted.n] = item_at[i];
+                        deleted_at[deleted.n] = items[i].tag;   /* the plan sorted the items */
                 r = items[i].keep ? strv_builder_extend(&kept, items[i].name) :
                                     strv_builder_extend(&deleted, items[i].name);
                 if (r < 0)

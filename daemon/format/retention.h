@@ -44,6 +44,7 @@ typedef struct RetentionItem {
         bool just_made;         /* this run's own backup (set on one item at most) */
         bool keep;
         unsigned reasons;
+        size_t tag;             /* the caller's (an index into its own list): retention_plan() sorts the items */
 } RetentionItem;
 
 /* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all" fits in this. */
