@@ -31,12 +31,14 @@ static int walk_page(Walk *w, uint64_t id, unsigned depth, Page *ret) {
         r = bbolt_page_get(w->db, id, &p);
         if (r < 0)
                 return r;
-        /* bbolt_page_get() checked id against the file's pages. */
-        if (w->seen && (w->seen[id / 8] & (1u << (id % 8))))
-                return bbolt_set_error(w->db, "page %" PRIu64 ": page tree reaches this page twice (cycle or "
-                                       "shared pages)", id);
-        if (w->seen)
-                w->seen[id / 8] |= (uint8_t) (1u << (id % 8));
+        /* Every page it spans (bbolt_page_get() checked them against the file's): a page that overlaps another's
+         * overflow shares its elements as much as a page reached twice. */
+        for (uint64_t i = id; w->seen && i <= id + p.overflow; i++) {
+                if (w->seen[i / 8] & (1u << (i % 8)))
+                        return bbolt_set_error(w->db, "page %" PRIu64 ": page tree reaches this page twice (cycle "
+                                               "or shared pages)", i);
+                w->seen[i / 8] |= (uint8_t) (1u << (i % 8));
+        }
         if (p.flags != PAGE_BRANCH && p.flags != PAGE_LEAF)
                 return bbolt_set_error(w->db,
                                        "page %" PRIu64 ": expected a branch or leaf page, flags 0x%02x",

@@ -897,6 +897,20 @@ static void test_branch_cycle(void) {
                 check_int_eq(bbolt_check(db, NULL), -EBADMSG);
         }
 
+        /* The lower of the first two children made to span the pages up to the other (its overflow): the other
+         * is reached twice too, as part of one and as itself. */
+        memcpy(p, f.data, f.size);
+        {
+                uint64_t a = get_le64(page + PAGE_HEADER_SIZE + 8), b = get_le64(page + PAGE_HEADER_SIZE + 16 + 8);
+                uint64_t low = a < b ? a : b, high = a < b ? b : a;
+
+                check(low != high);
+                put_le32(p + low * 4096 + 12, (uint32_t) (high - low));
+                c = (Count) { .db = db };
+                check_int_eq(bbolt_bucket_foreach(db, &key, on_count, &c), -EBADMSG);
+                check(strstr(bbolt_last_error(db), "reaches this page twice"));
+        }
+
         /* A cycle through two pages of one level: the visit bound stops it. */
         memcpy(p, f.data, f.size);
         for (unsigned i = 0; i < get_le16(page + 10); i++)
