@@ -16,6 +16,7 @@
 
 #include "restore/internal.h"
 #include "restore/manifest.h"
+#include "restore/proof.h"
 #include "restore/static-pod.h"
 #include "restore/units.h"
 #include "util/path.h"
@@ -243,6 +244,20 @@ int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
                 return -ENOMEM;
         if (!p->endpoint)
                 return free_and_format(ret_error, "etcd.endpoints is empty"), -EINVAL;
+        /* The endpoint the runbook watches stop answering and answer again on the restored data: this node's own
+         * member. Another host's would answer all along; the control plane would stay down until health_timeout,
+         * then be rolled back. Refused before anything is asked, when its address is surely not this host's (a
+         * name is taken as it is). */
+        {
+                ProofAddress address;
+
+                if (proof_url_address(p->endpoint, &address) > 0 && proof_address_locality(&address) == 0)
+                        return free_and_format(ret_error, "etcd.endpoints lists %s first, which is no address of "
+                                               "this host: a restore stops etcd here, then waits for its first "
+                                               "endpoint to stop answering and to answer on the restored data, "
+                                               "which another host's etcd never does. List this node's own member "
+                                               "first in etcd.endpoints, then restore again", p->endpoint), -EINVAL;
+        }
         has_manifest = access(etcd_manifest, F_OK) >= 0;
 
         p->mode = c->restore.mode;

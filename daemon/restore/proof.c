@@ -112,15 +112,19 @@ int proof_url_address(const char *url, ProofAddress *ret) {
 }
 
 bool proof_address_is_local(const ProofAddress *a) {
+        return proof_address_locality(a) > 0;
+}
+
+int proof_address_locality(const ProofAddress *a) {
         struct ifaddrs *list = NULL;
         bool local = false;
 
         if (a->family == AF_INET && (ntohl(a->in.s_addr) >> 24) == 127)
-                return true;
+                return 1;
         if (a->family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&a->in6))
-                return true;
+                return 1;
         if (getifaddrs(&list) < 0)
-                return false;
+                return -errno;
         for (struct ifaddrs *i = list; i && !local; i = i->ifa_next) {
                 if (!i->ifa_addr || i->ifa_addr->sa_family != a->family)
                         continue;
@@ -131,7 +135,7 @@ bool proof_address_is_local(const ProofAddress *a) {
                                                    &a->in6);
         }
         freeifaddrs(list);
-        return local;
+        return local ? 1 : 0;
 }
 
 /* Whether a connection to a reaches the socket t listens on. */

@@ -43,6 +43,9 @@ int proof_url_address(const char *url, ProofAddress *ret);
  * (127.0.0.0/8, ::1), or an address of one of its interfaces. false when
  * the interfaces cannot be listed. */
 bool proof_address_is_local(const ProofAddress *a);
+/* The same, telling "not" from "cannot tell": 1 local, 0 not, -errno when
+ * the interfaces cannot be listed. */
+int proof_address_locality(const ProofAddress *a);
 
 /* The processes that listen on TCP port, IPv4 or IPv6 (several members of
  * a cluster on one host share a port on different addresses): with address

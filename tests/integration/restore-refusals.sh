@@ -3,7 +3,8 @@
 # kubelet-stand-in node as restore-static-pod.sh (see restore-lib.sh): a
 # damaged backup (corrupt gzip, truncated, trailer mismatch, a sidecar that
 # disagrees), a backup that does not exist, a restore tool that does not
-# exist, a data dir that is a mount point or a bind mount on its own file
+# exist, etcd.endpoints naming another host first, a data dir that is a
+# mount point or a bind mount on its own file
 # system (the restored dir could not be renamed into it), a data dir that
 # is a symbolic link (and the restore.data_dir that makes it plan), etcd
 # with a --wal-dir, a manifests_dir with a trailing slash, a controller's
@@ -119,6 +120,19 @@ restore_conf "$T/notool.conf" 'etcdutl = "/nonexistent/bin/etcdutl";'
 restore_socket notool "$T/notool.conf"
 refused "restore.etcdutl names a missing program" "restore.etcdutl: cannot run /nonexistent/bin/etcdutl" 1 \
   "$C" restore latest --yes --socket "$RSOCK"
+
+# ---- etcd.endpoints naming another host first ---------------------------------------
+# The runbook would stop etcd here and wait on that endpoint, which never
+# stops answering, until health_timeout, the control plane down all along.
+# The plan refuses it before it asks anything: a dry run is refused too.
+# (The service runs in a network namespace of its own, with no way out:
+# nothing would leave the machine if it did ask.)
+sed 's|endpoints = \[[^]]*\]|endpoints = ["https://192.0.2.1:2379", "'"$ETCD_ENDPOINT"'"]|' "$T/r.conf" > "$T/remote.conf"
+grep -q '"https://192.0.2.1:2379"' "$T/remote.conf" || { echo "cannot write remote.conf"; exit 1; }
+restore_socket remote "$T/remote.conf" unshare -n
+refused "etcd.endpoints naming another host first" \
+  "etcd.endpoints lists https://192.0.2.1:2379 first, which is no address of this host" 1 \
+  "$C" restore latest --dry-run --socket "$RSOCK"
 
 # ---- what a killed restore leaves beside the data dir ---------------------------------
 # Its record, quoted in the refusal only when it is root's regular file (a
