@@ -37,20 +37,6 @@ CtlK8sOutput ctl_k8s_output_from_string(const char *s) {
         return CTL_K8S_OUTPUT_INVALID;
 }
 
-/* An etcd key for messages: printable ASCII only, cut. */
-static const char *key_text(char *buf, size_t size, const uint8_t *key, size_t n) {
-        size_t o = 0;
-
-        for (size_t i = 0; i < n && o + 4 < size; i++)
-                buf[o++] = (key[i] >= 0x20 && key[i] < 0x7f) ? (char) key[i] : '?';
-        if (o + 4 >= size && o < n) {
-                memcpy(buf + o, "...", 3);
-                o += 3;
-        }
-        buf[o] = 0;
-        return buf;
-}
-
 int ctl_k8s_load_encryption_config(const char *cmd, const char *path, bool insecure, EncryptionConfig **ret) {
         char error[512] = "";
         int r;
@@ -73,7 +59,7 @@ static int decode_kv(const char *cmd, const MvccKv *kv, const EncryptionConfig *
         EncValue v;
         int r;
 
-        key_text(kbuf, sizeof kbuf, kv->key, kv->key_size);
+        str_printable(kbuf, sizeof kbuf, kv->key, kv->key_size);
         encryption_config_value_parse(c, kv->value, kv->value_size, &v);
         if (v.encrypted) {
                 char label[96];
@@ -162,6 +148,7 @@ static const char *key_mismatch(const MvccKv *kv, json_object *o, char *buf, siz
                    *name = object_string(o, "metadata", "name"), *ns = object_string(o, "metadata", "namespace");
         const char *dot, *slash, *group, *kgroup;
         char t[7][96];
+        bool same_group;
         size_t glen;
 
         if (k8s_key_parse(kv->key, kv->key_size, &k) < 0 || !kind || !api)
@@ -173,8 +160,12 @@ static const char *key_mismatch(const MvccKv *kv, json_object *o, char *buf, siz
         glen = slash ? (size_t) (slash - api) : 0;
         if (ns && !*ns)
                 ns = NULL;
-        if ((!name || streq(name, k.name)) && streq_ptr(ns, k.namespace) &&
-            (strlen(kgroup) == glen && memcmp(group, kgroup, glen) == 0) &&
+        same_group = strlen(kgroup) == glen && memcmp(group, kgroup, glen) == 0;
+        /* Objects last written by kube-apiserver 1.15 and before may still be stored in the group they had then. */
+        if (glen == strlen("extensions") && memcmp(group, "extensions", glen) == 0 &&
+            (streq(kgroup, "apps") || streq(kgroup, "networking.k8s.io") || streq(kgroup, "policy")))
+                same_group = true;
+        if ((!name || streq(name, k.name)) && streq_ptr(ns, k.namespace) && same_group &&
             (!k8s_resource_is_known(k.resource) ||
              kind_is_resource(kind, k.resource, dot ? (size_t) (dot - k.resource) : strlen(k.resource))))
                 return NULL;
@@ -218,13 +209,13 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
                         fprintf(stderr, "etcd-backupctl %s: %s: %s: kube-apiserver stores an object under its own "
                                 "key only, so this backup holds what it did not write there; not printed as a "
                                 "manifest (-o yaml shows it as it is)\n", cmd,
-                                key_text(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size), mismatch);
+                                str_printable(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size), mismatch);
                         failed = true;
                         continue;
                 }
                 if (mismatch)
                         fprintf(stderr, "etcd-backupctl %s: warning: %s: %s: kube-apiserver did not store it there\n",
-                                cmd, key_text(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size), mismatch);
+                                cmd, str_printable(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size), mismatch);
                 if (output == CTL_K8S_OUTPUT_MANIFEST) {
                         if (!o.complete) {
                                 const char *kind = object_string(o.object, "kind", NULL);
@@ -232,7 +223,7 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
 
                                 fprintf(stderr, "etcd-backupctl %s: %s: only the metadata of a %s can be decoded; "
                                         "a manifest would lose the rest (see -o yaml)\n", cmd,
-                                        key_text(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size),
+                                        str_printable(kbuf, sizeof kbuf, kvs[i].key, kvs[i].key_size),
                                         kind ? str_printable(kind_text, sizeof kind_text, kind, strlen(kind)) :
                                                "kind the decoder does not know");
                                 failed = true;

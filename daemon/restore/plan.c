@@ -358,8 +358,9 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
                                        "etcd.yaml goes back, check etcd's data dir (%s): a restore killed while it "
                                        "swapped leaves the old data as <data dir>.pre-restore-%s or <data dir>."
                                        "restore-%s, and its record <data dir>.unfinished-restore-%s says what it did "
-                                       "and names the old data by its inode (its last line; stat -c %%i shows each "
-                                       "directory's). Then move each back into %s, remove the empty holding "
+                                       "and names the old data by its inode (\"the data from before it is the "
+                                       "directory of inode N\"; stat -c %%i shows each directory's). Then move each "
+                                       "back into %s, remove the empty holding "
                                        "directory, and restore again (the record is quoted then, with where the old "
                                        "data is)", found, c->restore.manifests_dir,
                                        c->restore.data_dir ? c->restore.data_dir : "--data-dir in the held etcd.yaml",
@@ -382,11 +383,6 @@ static int plan_manifests_first(RestorePlan *p, const Config *c, char **ret_erro
         return 0;
 }
 
-/* The record a run keeps while it changes the node (restore_run() writes
- * <data_dir>.unfinished-restore-<tag> before it stops anything and removes
- * it once it has ended or rolled back completely): one that is still there
- * is a restore that was killed, or whose rollback was incomplete. Its text,
- * one line each, says what that run stops and where the old data goes. */
 /* Which of the data dir, pre and restored (siblings in parent) is the directory the record's text names as the
  * data from before the run, by its inode on parent's file system (the device number it recorded may be another
  * after a reboot: btrfs, NVMe, device mapper). NULL when none is; *ret_ino is the inode named, 0 for a record that
@@ -413,6 +409,11 @@ static const char *old_data_where(const char *text, const char *parent, const ch
         return NULL;
 }
 
+/* The record a run keeps while it changes the node (restore_run() writes
+ * <data_dir>.unfinished-restore-<tag> before it stops anything and removes
+ * it once it has ended or rolled back completely): one that is still there
+ * is a restore that was killed, or whose rollback was incomplete. Its text,
+ * one line each, says what that run stops and where the old data goes. */
 static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, char **ret_error) {
         _cleanup_free_ char *path = path_join(p->parent_dir, name), *pre = NULL, *restored = NULL, *text = NULL,
                             *said = NULL, *where = NULL;
@@ -492,9 +493,10 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
 }
 
 /* What a killed restore left next to the data dir: its record (above), or
- * a <data_dir>.restore-<tag>, which exists only between etcd's tool and the
- * swap and so was never put in place. Refused, naming it, and the old data
- * dir when the kill came between the swap's two renames. */
+ * a <data_dir>.restore-<tag>: a restore never put in place (etcd's tool ran,
+ * the swap had not), or the old data (a kill between the swap's exchange and
+ * its rename), which only the record told apart. Refused, naming it, and the
+ * old data dir when the data dir is missing. */
 static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
         _cleanup_free_ char *prefix = NULL, *unfinished = NULL, *restore = NULL, *pre = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
@@ -523,9 +525,11 @@ static int plan_leftover_restore(RestorePlan *p, char **ret_error) {
                                        "back to %s, move the other out of %s, then restore again", p->data_dir, pre,
                                        p->parent_dir, restore, pre, p->data_dir, p->parent_dir), -EUCLEAN;
         return free_and_format(ret_error, "an earlier restore did not finish: %s/%s is a restore that was never put "
-                               "in place. Check that etcd runs on %s, move %s/%s out of %s (or remove it), then "
-                               "restore again", p->parent_dir, restore, p->data_dir, p->parent_dir, restore,
-                               p->parent_dir), -EUCLEAN;
+                               "in place, or, if that restore was killed between the swap's exchange and its rename, "
+                               "the data from before it (its record, which told them apart, is gone). Check which "
+                               "of %s and %s/%s holds the data you want and that etcd runs on %s, move the other out "
+                               "of %s, then restore again", p->parent_dir, restore, p->data_dir, p->parent_dir,
+                               restore, p->data_dir, p->parent_dir), -EUCLEAN;
 }
 
 static int refuse_future_latest(const RestorePlan *p, uint64_t created_usec, char **ret_error) {

@@ -4,7 +4,7 @@
  * dir's owner (every entry) and mode, and is exchanged with the old dir,
  * which is then renamed to <data_dir>.pre-restore-<ts> (swap_exchange()):
  * inside the data dir's parent, never replacing anything, and <data_dir>
- * never missing.
+ * never missing (but for a moment where the file system cannot exchange).
  */
 
 #include <errno.h>

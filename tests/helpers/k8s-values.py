@@ -316,6 +316,13 @@ def make(d):
                  f_bytes(2, f_bytes(1, "a spec it does not know")))
     plant("widget-kind-escape", "/registry/example.com/widgets/default/w2", v,
           "only the metadata of a Widget?]0;t? can be decoded", "")
+    # Not planted: a Deployment last written by kube-apiserver 1.15, still in
+    # the group it had then. Neither refused nor warned about.
+    old = {"apiVersion": "extensions/v1beta1", "kind": "Deployment",
+           "metadata": {"name": "old", "namespace": "default", "uid": "dep-uid-1",
+                        "creationTimestamp": "2019-06-01T00:00:00Z"},
+           "spec": {"replicas": 1}}
+    plant("deployment-extensions", "/registry/deployments/default/old", (json.dumps(old) + "\n").encode(), "", "")
 
     # Values that must be refused, each with a word the error must contain.
     sec, _ = secret(meta("x", "bad", 20), {"a": b"b"})

@@ -286,6 +286,8 @@ check "objects --json: the name as it is" test "$("$C" objects "$esc" --json --r
 # what the key names (a manifest would create what the operator did not ask
 # for); -o json prints it with a warning. A custom resource's kind is not
 # checked against its key; one with a terminal escape in it is named with '?'.
+# A Deployment still in the group kube-apiserver 1.15 stored it in
+# (extensions) is neither.
 for k in "$T"/kv/planted/*.key; do
   ctl put "$(cat "$k")" < "${k%.key}.value" >/dev/null || { echo "cannot put $(cat "$k")"; exit 1; }
 done
@@ -293,8 +295,12 @@ planted=$("$ETCD_BACKUPD" --once -c "$T/zstd.conf" 2>"$T/planted.err")
 for k in "$T"/kv/planted/*.key; do
   key=$(cat "$k"); refusal=$(cat "${k%.key}.refusal"); warning=$(cat "${k%.key}.warning")
   "$C" get "$planted" "$key" -o manifest > "$T/out" 2> "$T/err"; rc=$?
-  check "planted $key: -o manifest refused (exit $rc), saying \"$refusal\"" \
-    test $rc -eq 1 -a ! -s "$T/out" -a -n "$(grep -F -- "$refusal" "$T/err")" -a -z "$(LC_ALL=C grep -P '[\x1b\x07]' "$T/err")"
+  if [[ -n $refusal ]]; then
+    check "planted $key: -o manifest refused (exit $rc), saying \"$refusal\"" \
+      test $rc -eq 1 -a ! -s "$T/out" -a -n "$(grep -F -- "$refusal" "$T/err")" -a -z "$(LC_ALL=C grep -P '[\x1b\x07]' "$T/err")"
+  else
+    check "$key: -o manifest printed (exit $rc), not refused" test $rc -eq 0 -a -s "$T/out" -a ! -s "$T/err"
+  fi
   "$C" get "$planted" "$key" -o json > "$T/out" 2> "$T/err"; rc=$?
   if [[ -n $warning ]]; then
     check "planted $key: -o json prints it (exit $rc), warning \"$warning\"" \
