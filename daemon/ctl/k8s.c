@@ -146,7 +146,7 @@ static const char *key_mismatch(const MvccKv *kv, json_object *o, char *buf, siz
         _cleanup_(k8s_key_clear) K8sKey k = {};
         const char *kind = object_string(o, "kind", NULL), *api = object_string(o, "apiVersion", NULL),
                    *name = object_string(o, "metadata", "name"), *ns = object_string(o, "metadata", "namespace");
-        const char *dot, *slash, *group, *kgroup;
+        const char *dot, *slash, *kgroup;
         char t[7][96];
         bool same_group;
         size_t glen;
@@ -156,13 +156,12 @@ static const char *key_mismatch(const MvccKv *kv, json_object *o, char *buf, siz
         dot = strchr(k.resource, '.');
         kgroup = dot ? dot + 1 : "";
         slash = strchr(api, '/');
-        group = slash ? api : "";
-        glen = slash ? (size_t) (slash - api) : 0;
+        glen = slash ? (size_t) (slash - api) : 0;      /* the group: "" for "v1" */
         if (ns && !*ns)
                 ns = NULL;
-        same_group = strlen(kgroup) == glen && memcmp(group, kgroup, glen) == 0;
+        same_group = strlen(kgroup) == glen && memcmp(api, kgroup, glen) == 0;
         /* Objects last written by kube-apiserver 1.15 and before may still be stored in the group they had then. */
-        if (glen == strlen("extensions") && memcmp(group, "extensions", glen) == 0 &&
+        if (glen == strlen("extensions") && memcmp(api, "extensions", glen) == 0 &&
             (streq(kgroup, "apps") || streq(kgroup, "networking.k8s.io") || streq(kgroup, "policy")))
                 same_group = true;
         if ((!name || streq(name, k.name)) && streq_ptr(ns, k.namespace) && same_group &&

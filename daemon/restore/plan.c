@@ -448,40 +448,38 @@ static int refuse_unfinished(RestorePlan *p, const char *name, const char *tag, 
         if (!old && ino == 0 && path_exists(pre))       /* a record that names no inode: as the swap's names say */
                 old = pre;
         had_none = strstr(said, ", which did not exist") && !path_exists(restored);
-        if (!old && ino > 0) {
-                if (asprintf(&where, "None of %s, %s and %s is the directory it found as the data dir (inode %ju, "
-                             "as stat -c %%i shows): the data from before it was moved or removed since; find it "
-                             "before you go on", p->data_dir, pre, restored, ino) < 0)
-                        where = NULL;
-        } else if (old && streq(old, p->data_dir) && path_exists(pre)) {
-                if (asprintf(&where, "%s is the data from before it (its rollback had put it back); %s holds the "
-                             "restored data, despite its name: rename it to %s.failed-restore-%s before you remove "
-                             "the record, which is what tells the two apart", p->data_dir, pre, p->data_dir,
-                             tag) < 0)
-                        where = NULL;
-        } else if (old && streq(old, p->data_dir)) {
-                if (asprintf(&where, "%s is the data from before it (it had not swapped it, or its rollback put it "
-                             "back)%s%s", p->data_dir, path_exists(restored) ? "; a restore it had not put in place "
-                             "is " : "", path_exists(restored) ? restored : "") < 0)
-                        where = NULL;
-        } else if (old && streq(old, restored)) {
-                if (asprintf(&where, p->data_dir_exists ?
-                             "%s is the restored data (the restore did not finish); the old data is %s, under the "
-                             "restore's name (it was killed between the swap's two steps): rename it to %s before "
-                             "you remove the record, which is what tells the two apart" :
-                             "%s does not exist: its old data is %s; rename it back to %s first", p->data_dir,
-                             restored, p->data_dir_exists ? pre : p->data_dir) < 0)
-                        where = NULL;
-        } else if (old) {
-                if (asprintf(&where, p->data_dir_exists ?
-                             "%s is the restored data (the restore did not finish); the old data is %s" :
-                             "%s does not exist: its old data is %s; rename it back first", p->data_dir, old) < 0)
-                        where = NULL;
-        } else if (p->data_dir_exists && had_none) {
-                if (asprintf(&where, "There was no data dir before it: %s is the restored data (the restore did "
-                             "not finish), or one made since (an etcd started on no data)", p->data_dir) < 0)
-                        where = NULL;
-        } else
+        if (!old && ino > 0)
+                (void) free_and_format(&where, "None of %s, %s and %s is the directory it found as the data dir "
+                                       "(inode %ju, as stat -c %%i shows): the data from before it was moved or "
+                                       "removed since; find it before you go on", p->data_dir, pre, restored, ino);
+        else if (old && streq(old, p->data_dir) && path_exists(pre))
+                (void) free_and_format(&where, "%s is the data from before it (its rollback had put it back); %s holds "
+                                       "the restored data, despite its name: rename it to %s.failed-restore-%s "
+                                       "before you remove the record, which is what tells the two apart",
+                                       p->data_dir, pre, p->data_dir, tag);
+        else if (old && streq(old, p->data_dir))
+                (void) free_and_format(&where, "%s is the data from before it (it had not swapped it, or its rollback "
+                                       "put it back)%s%s", p->data_dir, path_exists(restored) ?
+                                       "; a restore it had not put in place is " : "",
+                                       path_exists(restored) ? restored : "");
+        else if (old && streq(old, restored) && p->data_dir_exists)
+                (void) free_and_format(&where, "%s is the restored data (the restore did not finish); the old data is "
+                                       "%s, under the restore's name (it was killed between the swap's two steps): "
+                                       "rename it to %s before you remove the record, which is what tells the two "
+                                       "apart", p->data_dir, restored, pre);
+        else if (old && streq(old, restored))
+                (void) free_and_format(&where, "%s does not exist: its old data is %s; rename it back to %s first",
+                                       p->data_dir, restored, p->data_dir);
+        else if (old)
+                (void) free_and_format(&where, p->data_dir_exists ?
+                                       "%s is the restored data (the restore did not finish); the old data is %s" :
+                                       "%s does not exist: its old data is %s; rename it back first", p->data_dir,
+                                       old);
+        else if (p->data_dir_exists && had_none)
+                (void) free_and_format(&where, "There was no data dir before it: %s is the restored data (the restore "
+                                       "did not finish), or one made since (an etcd started on no data)",
+                                       p->data_dir);
+        else
                 where = strdup(p->data_dir_exists ? "It had not swapped the data dir: it is the data from before" :
                                "The data dir does not exist");
         if (!where)
