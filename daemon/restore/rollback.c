@@ -27,7 +27,7 @@ void rollback_restore(Run *run, RestoreResult *res) {
         char **problem = &res->rollback_error;
         RestorePlan *p = run->p;
         _cleanup_close_ int parent_fd = -EBADF;
-        bool etcd_stopped = true;
+        bool etcd_stopped = true, etcd_left_off = false;
         int r;
 
         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "rolling back: %s",
@@ -122,11 +122,12 @@ void rollback_restore(Run *run, RestoreResult *res) {
          * on no data dir where there was one: etcd would make an empty
          * one, a new cluster. */
         if (run->etcd_held && (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running) &&
-            !path_exists(p->data_dir) && p->data_dir_exists)
+            !path_exists(p->data_dir) && p->data_dir_exists) {
+                etcd_left_off = true;
                 append_format(problem, "etcd is not started again: %s does not exist (etcd would make an empty one, "
                               "a new cluster); %s", p->data_dir, p->mode == RESTORE_MODE_STATIC_POD ?
                               "its manifest stays in the holding directory" : "its unit stays stopped");
-        else if (run->etcd_held && (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running)) {
+        } else if (run->etcd_held && (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running)) {
                 _cleanup_free_ char *err = NULL;
                 const char *data = run->swapped ? "the restored data" : p->data_dir_exists ? "the old data" :
                                    "no data dir, as before the restore";
@@ -171,8 +172,14 @@ void rollback_restore(Run *run, RestoreResult *res) {
                 }
         }
 
-        /* 4. kube-apiserver as it was. */
-        if (run->apiserver_held) {
+        /* 4. kube-apiserver as it was, unless etcd was left off for want of its data dir: kube-apiserver has
+         * nothing to serve, and a unit that requires etcd's would start etcd on no data dir. */
+        if (run->apiserver_held && etcd_left_off)
+                append_format(problem, "kube-apiserver is not started again either: etcd is not running; %s",
+                              p->apiserver_pod ?
+                              "its manifest stays in the holding directory" :
+                              "its unit stays stopped (one that requires etcd's would start etcd on no data dir)");
+        else if (run->apiserver_held) {
                 _cleanup_free_ char *err = NULL;
                 restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "starting kube-apiserver");
                 free(run->error);

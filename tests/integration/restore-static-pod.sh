@@ -317,9 +317,17 @@ check "old data gone: no data dir was made" test ! -e "$DATA"
 held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)
 check "old data gone: etcd.yaml held and named" \
   test -f "$held/etcd.yaml" -a -n "$(grep -F "$held/etcd.yaml is still held away from $MAN" <<<"$out")"
-# Put the node right, as the operator would: the old data back, then etcd.
+# kube-apiserver stays off with etcd (on a node of units, one that requires
+# etcd's would start etcd on no data dir).
+check "old data gone: kube-apiserver not started again, said so" \
+  grep -qF "kube-apiserver is not started again either: etcd is not running; its manifest stays in the holding directory" <<<"$out"
+check "old data gone: kube-apiserver.yaml held and named, not in $MAN" \
+  test -f "$held/kube-apiserver.yaml" -a ! -e "$MAN/kube-apiserver.yaml" \
+    -a -n "$(grep -F "$held/kube-apiserver.yaml is still held away from $MAN" <<<"$out")"
+# Put the node right, as the operator would: the old data back, then etcd
+# and kube-apiserver.
 mv "$T/old-data-moved-away" "$DATA"
-mv "$held/etcd.yaml" "$MAN/etcd.yaml"; rmdir "$held"
+mv "$held/etcd.yaml" "$MAN/etcd.yaml"; mv "$held/kube-apiserver.yaml" "$MAN/kube-apiserver.yaml"; rmdir "$held"
 rm -f "$(ls -d "$DATA".unfinished-restore-*)"
 wait_for 30 etcd_healthy
 check "old data gone: etcd back on the old data" test -n "$(ctl get /gone/marker --keys-only)"
