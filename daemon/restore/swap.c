@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * swap.c — the restored data dir takes the old one's place: it gets the old
- * dir's owner (every entry) and mode, and is exchanged with the old dir,
+ * dir's owner (every entry) and mode, is synced to disk, and is exchanged with the old dir,
  * which is then renamed to <data_dir>.pre-restore-<ts> (swap_exchange()):
  * inside the data dir's parent, never replacing anything, and <data_dir>
  * never missing (but for a moment where the file system cannot exchange).
@@ -56,12 +56,15 @@ int swap_data_dir(Run *run) {
         if (new_fd < 0 || parent_fd < 0)
                 return free_and_format(&run->error, "cannot open %s: %s", new_fd < 0 ? p->restore_dir : p->parent_dir,
                                  strerror(errno)), -errno;
-        if (p->data_dir_exists && (p->data_uid != 0 || p->data_gid != 0)) {
-                r = chown_tree(new_fd, p->data_uid, p->data_gid);
-                if (r < 0)
-                        return free_and_format(&run->error, "cannot give %s to %u:%u: %s", p->restore_dir,
-                                         (unsigned) p->data_uid, (unsigned) p->data_gid, strerror(-r)), r;
-        }
+        /* The old dir's owner, and all of it on disk before its name is: the parent's fsync after the
+         * exchange makes the swap last, and must not make a tree whose files a crash leaves short last. */
+        r = settle_tree(new_fd, p->data_dir_exists ? p->data_uid : (uid_t) -1,
+                        p->data_dir_exists ? p->data_gid : (gid_t) -1);
+        if (r < 0 && p->data_dir_exists)
+                return free_and_format(&run->error, "cannot give %s to %u:%u and sync it to disk: %s", p->restore_dir,
+                                       (unsigned) p->data_uid, (unsigned) p->data_gid, strerror(-r)), r;
+        if (r < 0)
+                return free_and_format(&run->error, "cannot sync %s to disk: %s", p->restore_dir, strerror(-r)), r;
         /* The file etcd must hold open once it runs on the restored data. */
         {
                 struct stat st;

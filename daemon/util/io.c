@@ -21,7 +21,7 @@
 #include "util/time.h"
 
 /* Deepest directory nesting walked by chown_tree() (etcd uses 3). */
-#define CHOWN_DEPTH_MAX 32
+#define SETTLE_DEPTH_MAX 32
 
 int tmpfile_open(int dir_fd, const char *prefix, TmpFile *ret) {
         TmpFile t = { .fd = -EBADF, .dir_fd = dir_fd };
@@ -305,12 +305,26 @@ static void closedirp_(DIR **d) {
                 closedir(*d);
 }
 
-static int chown_tree_at(int dir_fd, uid_t uid, gid_t gid, unsigned depth) {
+/* name in dir_fd, not a directory: its owner; its data and size on disk when it is a regular file. */
+static int settle_entry(int dir_fd, const char *name, const struct stat *st, uid_t uid, gid_t gid) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (fchownat(dir_fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISREG(st->st_mode))
+                return 0;
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return fsync(fd) < 0 ? -errno : 0;
+}
+
+static int settle_tree_at(int dir_fd, uid_t uid, gid_t gid, unsigned depth) {
         _cleanup_(closedirp_) DIR *d = NULL;
         struct dirent *de;
-        int fd;
+        int fd, r;
 
-        if (depth > CHOWN_DEPTH_MAX)
+        if (depth > SETTLE_DEPTH_MAX)
                 return -ELOOP;
         if (fchown(dir_fd, uid, gid) < 0)
                 return -errno;
@@ -332,20 +346,20 @@ static int chown_tree_at(int dir_fd, uid_t uid, gid_t gid, unsigned depth) {
                 if (S_ISDIR(st.st_mode)) {
                         _cleanup_close_ int sub = openat(dirfd(d), de->d_name,
                                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        int r;
                         if (sub < 0)
                                 return -errno;
-                        r = chown_tree_at(sub, uid, gid, depth + 1);
-                        if (r < 0)
-                                return r;
-                } else if (fchownat(dirfd(d), de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                        return -errno;
+                        r = settle_tree_at(sub, uid, gid, depth + 1);
+                } else
+                        r = settle_entry(dirfd(d), de->d_name, &st, uid, gid);
+                if (r < 0)
+                        return r;
         }
-        return 0;
+        /* After what is in it: its entries, and the new owners of theirs, are on disk once it is. */
+        return fsync(dir_fd) < 0 ? -errno : 0;
 }
 
-int chown_tree(int dir_fd, uid_t uid, gid_t gid) {
-        return chown_tree_at(dir_fd, uid, gid, 0);
+int settle_tree(int dir_fd, uid_t uid, gid_t gid) {
+        return settle_tree_at(dir_fd, uid, gid, 0);
 }
 
 /* The checks run on the descriptor, not on the name: what the name points

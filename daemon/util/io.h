@@ -83,9 +83,13 @@ int mkdir_p(const char *path, mode_t mode);
 #define CLOSE_FALLBACK_MAX (1U << 20)
 int close_all_fds_except(const int *keep, size_t n);
 
-/* chown every entry below (and including) the directory dir_fd to uid:gid,
- * symbolic links themselves, at most CHOWN_DEPTH_MAX levels deep (-ELOOP). */
-int chown_tree(int dir_fd, uid_t uid, gid_t gid);
+/* Every entry below (and including) the directory dir_fd given to uid:gid,
+ * symbolic links themselves ((uid_t) -1 and (gid_t) -1 leave them, as for
+ * fchown(2)), and on disk: each regular file fsynced, each directory
+ * fsynced after what is in it, so that once a rename of the tree is synced
+ * the tree it names is whole after a crash. At most 32 levels deep (-ELOOP).
+ * 0 or -errno. */
+int settle_tree(int dir_fd, uid_t uid, gid_t gid);
 
 /* Opens name in the directory dir_fd (dir names it in messages) the way root
  * must open what another user may have put there (a storage directory that

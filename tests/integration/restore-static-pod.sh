@@ -25,7 +25,13 @@ C=$ETCD_BACKUPCTL
 ABIND=127.0.0.2
 start_node
 restore_conf "$T/r.conf"
+# The main service reports, at the rename of the restored data dir into
+# place, what in it the service had not fsynced (tests/helpers/check-synced.c).
+: "${CHECK_SYNCED:?}"
+RESTORE_ENV=(LD_PRELOAD="$CHECK_SYNCED" CHECK_SYNCED_REPORT="$T/synced.report"
+             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 restore_socket main "$T/r.conf"; SOCK=$RSOCK
+RESTORE_ENV=()
 
 # ---- a backup, then later writes ---------------------------------------------
 for i in $(seq 1 20); do ctl put "/before/k$i" "v$i" >/dev/null; done
@@ -111,6 +117,11 @@ check "restore: the old owner (65534) copied onto what the restore made" \
   test "$(stat -c %u:%g "$DATA" "$DATA/member" "$DATA/member/snap/db" "$DATA"/member/wal/0000000000000000-0000000000000000.wal | sort -u)" = 65534:65534
 check "restore: journal/log has the started and finished events" \
   grep -q "Restored etcd from" "$T/restore-main.log"
+# A crash after the swap's synced rename must find the restored tree whole:
+# every file and directory in it synced before it was renamed into place.
+sed 's/^/# /' "$T/synced.report"
+check "restore: the restored data dir's files and directories all fsynced before its rename (db, WAL, 4 dirs at least)" \
+  grep -qE "^$(basename "$DATA")\.restore-[0-9TZ]+: ([6-9]|[1-9][0-9]+) entries, 0 not synced$" "$T/synced.report"
 echo "# restore of a $(jq -r .db_size "$(ls "$BACKUPS"/*.json | head -1)") byte db: $(awk "BEGIN { print $t1 - $t0 }") s (dry run + restore)"
 
 # ---- a restore that cannot come up rolls back ------------------------------------
