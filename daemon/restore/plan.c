@@ -35,6 +35,7 @@
 #include "util/io.h"
 #include "util/parse.h"
 #include "util/path.h"
+#include "util/proc.h"
 #include "util/str.h"
 #include "util/time.h"
 
@@ -121,12 +122,32 @@ static bool is_mount_root(const char *path) {
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
+/* A file system mounted below the data dir (member/wal on a disk of its own): the swap renames directories, and the
+ * mount would go aside with the old data dir while etcd came back on the restored copy on the parent's file system.
+ * A mount table that cannot be read refuses nothing. */
+static int plan_mounts_below(RestorePlan *p, char **ret_error) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        _cleanup_free_ char *mount = NULL;
+        int r;
+
+        if (!f)
+                return 0;
+        r = proc_mount_below(f, p->data_dir, &mount);
+        if (r <= 0)
+                return r;
+        return free_and_format(ret_error, "%s is a mount point inside the data dir %s: the restore renames the data "
+                               "dir aside, and the mount would go with the old data while etcd came back on the "
+                               "restored data without it; restore by hand, or move what it holds into the data "
+                               "dir and unmount it first", mount, p->data_dir), -EXDEV;
+}
+
 /* The data dir: an absolute directory (or none yet), not a symlink nor a mount point; its parent, owner and mode,
  * and the timestamp the restore's directories are named by. */
 static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **ret_error) {
         char ts[FORMAT_COMPACT_MAX];
         struct stat st, pst;
         size_t len;
+        int r;
 
         p->data_dir = strdup(p->member.data_dir.value);
         if (!p->data_dir)
@@ -168,6 +189,9 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
                                          "in %s, outside that mount, and cannot be renamed into its place; "
                                          "mount the volume one level up and point etcd and restore.data_dir at "
                                          "a directory inside it", p->data_dir, p->parent_dir), -EXDEV;
+                r = plan_mounts_below(p, ret_error);
+                if (r < 0)
+                        return r;
                 p->data_dir_exists = true;
                 p->data_uid = st.st_uid;
                 p->data_gid = st.st_gid;

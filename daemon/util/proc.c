@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * proc.c — the /proc scan: every process's open descriptors, read as the
- * paths their links name; a process's name.
+ * paths their links name; a process's name; the mount table.
  */
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,4 +72,43 @@ const char *proc_name(pid_t pid, char *buf, size_t size) {
         if (n <= 0)
                 return str_printable(buf, size, "?", 1);
         return str_printable(buf, size, comm, (size_t) n);
+}
+
+/* A mount point as mountinfo writes it, in place: the kernel writes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s) {
+        char *w = s;
+
+        for (const char *r = s; *r; w++)
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+                    r[3] <= '7') {
+                        *w = (char) ((r[1] - '0') << 6 | (r[2] - '0') << 3 | (r[3] - '0'));
+                        r += 4;
+                } else
+                        *w = *r++;
+        *w = '\0';
+}
+
+int proc_mount_below(FILE *mountinfo, const char *dir, char **ret_mount) {
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0, len = strlen(dir);
+
+        while (getline(&line, &size, mountinfo) >= 0) {
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...: the fifth field. */
+                char *field = line, *end;
+
+                for (int i = 0; i < 4 && field; i++) {
+                        field = strchr(field, ' ');
+                        if (field)
+                                field++;
+                }
+                if (!field || !(end = strchr(field, ' ')))
+                        continue;
+                *end = '\0';
+                unescape_octal(field);
+                if (strncmp(field, dir, len) == 0 && field[len] == '/' && field[len + 1]) {
+                        *ret_mount = strdup(field);
+                        return *ret_mount ? 1 : -ENOMEM;
+                }
+        }
+        return 0;
 }

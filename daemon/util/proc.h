@@ -3,9 +3,10 @@
 
 /*
  * proc.h — which process uses a directory, read from /proc/<pid>/fd, and
- * its name.
+ * its name; what is mounted below a directory, from /proc/self/mountinfo.
  */
 
+#include <stdio.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,3 +18,10 @@ pid_t proc_find_open_below(const char *dir);
 /* pid's name (its comm, as ps shows it), printable (see str_printable()),
  * into buf; "?" when it cannot be read (gone, or hidden). Returns buf. */
 const char *proc_name(pid_t pid, char *buf, size_t size);
+
+/* The first mount point strictly below dir (an absolute path without a
+ * trailing '/') in mountinfo, text in the format of /proc/<pid>/mountinfo
+ * (its mount points' octal escapes undone): 1 and *ret_mount (caller
+ * frees); 0 when there is none; -ENOMEM. A line that cannot be read is
+ * passed over. */
+int proc_mount_below(FILE *mountinfo, const char *dir, char **ret_mount);

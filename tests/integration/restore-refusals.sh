@@ -269,6 +269,18 @@ if unshare -m --propagation private true 2>/dev/null; then
   refused "data dir is a bind mount on its own file system" "$T/bind/etcd is a mount point" 1 \
     "$C" restore latest --yes --socket "$RSOCK"
   check "data dir is a bind mount: nothing made beside it" test -z "$(ls -A "$T/bind" | grep -v '^etcd$')"
+  # A file system mounted inside the data dir (the WAL on a disk of its
+  # own): the swap would rename it aside with the old data, and etcd would
+  # come back on the restored WAL without it. The name has a space, which
+  # /proc/self/mountinfo writes as \040.
+  mkdir -p "$T/be low/etcd/member/wal"
+  manifests_for "$T/man-below" "$T/be low/etcd"; RMAN=$T/man-below restore_conf "$T/below.conf"
+  restore_socket below "$T/below.conf" unshare -m --propagation private \
+    bash -c 'mount -t tmpfs -o size=4m tmpfs "$0" && exec "$@"' "$T/be low/etcd/member/wal"
+  refused "a mount inside the data dir" \
+    "$T/be low/etcd/member/wal is a mount point inside the data dir $T/be low/etcd: the restore renames the data dir aside, and the mount would go with the old data" \
+    1 "$C" restore latest --yes --socket "$RSOCK"
+  check "a mount inside the data dir: nothing made beside it" test -z "$(ls -A "$T/be low" | grep -v '^etcd$')"
 
   # The data dir's file system is too small for the decompressed db.
   mkdir -p "$T/small"

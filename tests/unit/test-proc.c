@@ -5,7 +5,8 @@
  * directory itself, a file beside it (not below), one in a sibling whose
  * name begins with the directory's (not below); a process's name. And
  * close_all_fds_except(), also where close_range(2) is missing or refused
- * (linked with --wrap=close_range).
+ * (linked with --wrap=close_range). What is mounted below a directory, from
+ * mount tables as /proc/self/mountinfo writes them.
  */
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,6 +137,55 @@ static void test_name(void) {
         check_str_eq(proc_name(INT32_MAX, buf, sizeof buf), "?");
 }
 
+/* mount point of the first mount strictly below dir in text, or "" when none. */
+static char *mount_below(const char *text, const char *dir) {
+        FILE *f = fmemopen((void *) text, strlen(text), "r");
+        char *mount = NULL;
+        int r;
+
+        check(f != NULL);
+        r = proc_mount_below(f, dir, &mount);
+        fclose(f);
+        check(r >= 0);
+        check((r == 1) == (mount != NULL));
+        return mount ? mount : strdup("");
+}
+
+static void test_mount_below(void) {
+        /* As /proc/self/mountinfo writes them: the fifth field, space, tab, newline and backslash as \ooo. */
+        const char *table =
+                "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+                "30 22 8:2 / /var/lib/etcd rw,relatime shared:2 - ext4 /dev/sda2 rw\n"
+                "31 22 8:3 / /var/lib/etcd2/member/wal rw shared:3 - xfs /dev/sda3 rw\n"
+                "32 22 0:40 / /srv/my\\040data/member/w\\011al\\134x rw - tmpfs tmpfs rw\n"
+                "33 22 0:41 / /srv/etcd-other/x rw - tmpfs tmpfs rw\n"
+                "garbage\n"
+                "34 22 0:42 /\n";
+        char *m;
+
+        m = mount_below(table, "/var/lib/etcd");        /* itself, and a sibling whose name begins with its */
+        check_str_eq(m, "");
+        free(m);
+        m = mount_below(table, "/var/lib/etcd2");
+        check_str_eq(m, "/var/lib/etcd2/member/wal");
+        free(m);
+        m = mount_below(table, "/var/lib");             /* the first below it, at any depth */
+        check_str_eq(m, "/var/lib/etcd");
+        free(m);
+        m = mount_below(table, "/srv/my data");
+        check_str_eq(m, "/srv/my data/member/w\tal\\x");
+        free(m);
+        m = mount_below(table, "/srv/my\\040data");    /* the escape is not the name */
+        check_str_eq(m, "");
+        free(m);
+        m = mount_below(table, "/srv/etcd");
+        check_str_eq(m, "");
+        free(m);
+        m = mount_below("", "/var/lib/etcd");
+        check_str_eq(m, "");
+        free(m);
+}
+
 int __real_close_range(unsigned first, unsigned last, int flags);
 int __wrap_close_range(unsigned first, unsigned last, int flags);
 static int close_range_errno; /* not 0: close_range(2) fails with it */
@@ -196,6 +247,7 @@ int main(void) {
         make_file(sibling, "h");
         TEST_RUN(test_open_below);
         TEST_RUN(test_name);
+        TEST_RUN(test_mount_below);
         TEST_RUN(test_close_all_fds_except);
         {
                 char path[PATH_MAX];
