@@ -5,10 +5,13 @@
  * a family of AF_INET or AF_INET6 and a state that fits the two hex digits
  * it came from. The same bytes, up to a NUL, as an etcd client URL (the
  * configuration's endpoint) for proof.c's port and address: a port is
- * never 0, an address has one of the two families.
+ * never 0, an address has one of the two families. And the bytes as
+ * /proc/self/mountinfo for util/proc.c: a mount found below /var/lib/etcd
+ * is strictly below it.
  */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +19,7 @@
 #include "format/procnet.h"
 #include "fuzz.h"
 #include "restore/proof.h"
+#include "util/proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *p = (const char *) data, *end = p + size;
@@ -29,6 +33,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     ((t.family != AF_INET && t.family != AF_INET6) || t.state > 0xff))
                         abort();
                 p += n + 1;
+        }
+
+        FILE *f = size ? fmemopen((void *) data, size, "r") : NULL;
+        char *mount = NULL;
+
+        if (f) {
+                if (proc_mount_below(f, "/var/lib/etcd", &mount) == 1 &&
+                    (strncmp(mount, "/var/lib/etcd/", 14) != 0 || !mount[14]))
+                        abort();
+                free(mount);
+                fclose(f);
         }
 
         char *url = strndup((const char *) data, size);
