@@ -50,8 +50,8 @@ struct ControlConnection {
         struct ucred cred;
         char *in;               /* the start of a line that came in pieces (NULL until needed) */
         size_t in_len;
-        char *out;
-        size_t out_len, out_alloc;
+        char *out;              /* out_len bytes to send from out + out_start */
+        size_t out_start, out_len, out_alloc;
         bool closed;
         bool close_after_flush;
         bool read_eof;          /* the client shut down its side; answer what it asked */
@@ -78,6 +78,7 @@ struct ControlServer {
 static void connection_close(ControlConnection *c);
 static int flush(ControlConnection *c);
 static int update_events(ControlConnection *c);
+static void arm_idle_timer(ControlConnection *c);
 
 ControlConnection *control_connection_ref(ControlConnection *c) {
         if (c)
@@ -124,9 +125,13 @@ static int update_events(ControlConnection *c) {
         return sd_event_source_set_io_events(c->io, events);
 }
 
+/* What the client takes moves the start of the rest (no copy per send: a slow reader of a big answer takes it in
+ * many pieces), and counts as activity for the idle timer: a big answer read at the client's pace is not cut. */
 static int flush(ControlConnection *c) {
+        bool sent = false;
+
         while (c->out_len > 0) {
-                ssize_t k = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t k = send(c->fd, c->out + c->out_start, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -134,9 +139,14 @@ static int flush(ControlConnection *c) {
                                 break;
                         return -errno;
                 }
-                memmove(c->out, c->out + k, c->out_len - (size_t) k);
+                c->out_start += (size_t) k;
                 c->out_len -= (size_t) k;
+                sent = sent || k > 0;
         }
+        if (c->out_len == 0)
+                c->out_start = 0;
+        if (sent && c->idle_timer)
+                arm_idle_timer(c);
         if (c->out_len == 0 && c->close_after_flush)
                 return -ECONNRESET;
         return update_events(c);
@@ -150,6 +160,10 @@ static int queue(ControlConnection *c, const char *data, size_t n) {
                 connection_close(c);
                 return -EPIPE;
         }
+        if (c->out_start + c->out_len + n > c->out_alloc && c->out_start > 0) {
+                memmove(c->out, c->out + c->out_start, c->out_len);
+                c->out_start = 0;
+        }
         if (c->out_len + n > c->out_alloc) {
                 size_t na = MAX(c->out_alloc * 2, c->out_len + n);
                 char *nb = realloc(c->out, na);
@@ -160,7 +174,7 @@ static int queue(ControlConnection *c, const char *data, size_t n) {
                 c->out = nb;
                 c->out_alloc = na;
         }
-        memcpy(c->out + c->out_len, data, n);
+        memcpy(c->out + c->out_start + c->out_len, data, n);
         c->out_len += n;
         if (flush(c) < 0) {
                 connection_close(c);

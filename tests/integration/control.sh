@@ -225,22 +225,56 @@ for i in range(200):
 PY
 check "a flood of 200 refused connections: each was refused" test $? -eq 0
 
-# More backups than one answer of the socket holds (10,000 with their
-# sidecars, about 5 MB of List): the daemon answers too_large (it closed
-# the connection without a word), and etcd-backupctl list reads the
-# directory instead, saying so.
+# A big answer read slowly: 3,000 backups with their sidecars (about 1.5 MB
+# of List, far more than the socket buffers) taken at 40 KB a second, past
+# the idle timeout (30 s) after the request. Taking the answer is activity:
+# the daemon sends all of it (it used to close the connection 30 s after
+# the request, the answer cut). The pace is the client's, not a wait.
 real=$(ls "$T/b" | grep '\.db\.zst$' | head -1)
-python3 - "$T/b" "$real" <<'PY'
+fake_backups() { # N
+  python3 - "$T/b" "$real" "$1" <<'PY'
 import json, os, re, sys
-d, real = sys.argv[1], sys.argv[2]
+d, real, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sc = json.load(open(os.path.join(d, real + ".json")))
-for i in range(1, 10001):
+for i in range(1, n + 1):
     name = re.sub(r"^etcd-[0-9a-f]{16}-(.*)-r[0-9]+(\..*)$", r"etcd-00000000000000ab-\1-r%d\2" % i, real)
     open(os.path.join(d, name), "wb").close()
     sc["name"] = name
     with open(os.path.join(d, name + ".json"), "w") as f:
         json.dump(sc, f)
 PY
+}
+fake_backups 3000
+slow=$(python3 - "$sock" <<'PY'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(60); s.connect(sys.argv[1])
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+t0 = time.monotonic()
+s.sendall(b'{"method":"List"}\n')
+got = b""
+while not got.endswith(b"\n"):
+    b = s.recv(40000)
+    if not b:
+        break
+    got += b
+    time.sleep(1)
+took = time.monotonic() - t0
+try:
+    n = len(json.loads(got)["backups"])
+except Exception:
+    n = -1
+print(json.dumps({"bytes": len(got), "seconds": round(took, 1), "backups": n}))
+PY
+)
+echo "# slow reader: $slow"
+check "a List of 1.5 MB read at 40 KB/s: all of it, past the idle timeout ($slow)" \
+  jq_true '.backups > 3000 and .bytes > 1000000 and .seconds > 31' "$slow"
+
+# More backups than one answer of the socket holds (10,000 with their
+# sidecars, about 5 MB of List): the daemon answers too_large (it closed
+# the connection without a word), and etcd-backupctl list reads the
+# directory instead, saying so.
+fake_backups 10000
 answer=$(python3 - "$sock" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.settimeout(30); s.connect(sys.argv[1])
