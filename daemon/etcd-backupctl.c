@@ -320,7 +320,7 @@ static int recv_or_fail(Ctl *ctl, Client *cl, struct json_object **ret) {
 }
 
 static void print_json(struct json_object *o) {
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        (void) json_print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static int no_args(int argc, char **argv) {
@@ -600,8 +600,7 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
                 struct json_object *a = json_object_new_array();
                 for (size_t i = 0; i < n; i++)
                         json_object_array_add(a, store_entry_to_json(&e[i]));
-                printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+                (void) json_print(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
                 json_object_put(a);
         } else if (n == 0)
                 printf("No backups in %s.\n", c->storage.directory);

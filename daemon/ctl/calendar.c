@@ -33,6 +33,7 @@
 #include "config/zone-load.h"
 #include "format/calendar.h"
 #include "format/zone.h"
+#include "ctl/client.h"
 #include "ctl/calendar.h"
 #include "util/macro.h"
 #include "util/parse.h"
@@ -649,8 +650,7 @@ int ctl_calendar_main(int argc, char **argv, bool json) {
                         putchar('\n');
         }
         if (json) {
-                printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
-                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+                (void) json_print(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
                 json_object_put(out);
         }
         return fflush(stdout) == 0 ? ret : 1;

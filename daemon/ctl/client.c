@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -143,4 +144,21 @@ int64_t json_get_int(struct json_object *o, const char *key) {
         if (!o || !json_object_object_get_ex(o, key, &j) || !json_object_is_type(j, json_type_int))
                 return 0;
         return json_object_get_int64(j);
+}
+
+int json_print(struct json_object *o, int flags) {
+        const char *text = json_object_to_json_string_ext(o, flags);
+        size_t n = 0;
+        char *safe;
+
+        if (!text)
+                return -ENOMEM;
+        safe = str_escape_for_terminal(text, strlen(text), &n);
+        if (!safe)
+                return -ENOMEM;
+        fwrite(safe, 1, n, stdout);
+        putchar('\n');
+        explicit_bzero(safe, n);
+        free(safe);
+        return 0;
 }

@@ -28,6 +28,7 @@
 
 #include "shipped-config.h"
 #include "config/config.h"
+#include "ctl/client.h"
 #include "ctl/discover.h"
 #include "restore/discover.h"
 #include "restore/member.h"
@@ -644,7 +645,7 @@ static int print_json(const Discovery *d, const char *config_text, const char *d
         json_object_object_add(o, "restore", restore);
         json_object_object_add(o, "config", json_object_new_string(config_text));
         json_object_object_add(o, "drop_in", json_object_new_string(drop_in_text));
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        (void) json_print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         json_object_put(o);
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
@@ -796,8 +797,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 json_object_object_add(o, "wrote", a);
                 json_object_object_add(o, "unchanged", u);
                 json_object_object_add(o, "kept", kp);
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+                (void) json_print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
                 json_object_put(o);
                 if (fflush(stdout) != 0)
                         r = EXIT_FAILURE;

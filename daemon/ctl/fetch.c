@@ -27,6 +27,7 @@
 #include "backup/store.h"
 #include "config/config.h"
 #include "format/retention.h"
+#include "ctl/client.h"
 #include "ctl/fetch.h"
 #include "util/io.h"
 #include "util/macro.h"
@@ -475,7 +476,7 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 json_object_object_add(o, "file", json_object_new_string(out_path));
                 json_object_object_add(o, "size", json_object_new_int64((int64_t) rm->size));
                 json_object_object_add(o, "sidecar", rm->has_sidecar ? sidecar_to_json_object(&sc) : NULL);
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                (void) json_print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
                 json_object_put(o);
         } else {
                 /* The path alone on stdout, for a script; the rest for the operator. */

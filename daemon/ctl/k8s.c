@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "backup/k8s-secrets.h"
+#include "ctl/client.h"
 #include "ctl/k8s.h"
 #include "format/json-yaml.h"
 #include "format/k8s-key.h"
@@ -89,19 +90,26 @@ static int decode_kv(const char *cmd, const MvccKv *kv, const EncryptionConfig *
 }
 
 static int print_yaml(const char *cmd, json_object *o, bool separator) {
-        _cleanup_free_ char *yaml = NULL;
-        size_t n = 0;
+        _cleanup_free_ char *yaml = NULL, *safe = NULL;
+        size_t n = 0, k = 0;
         int r;
 
         r = json_yaml_emit(o, &yaml, &n);
+        if (r >= 0) {
+                /* What a terminal would act on is in double quotes (json_yaml_emit()), where its escape is the
+                 * same string. */
+                safe = str_escape_for_terminal(yaml, n, &k);
+                sodium_memzero(yaml, n);
+                r = safe ? 0 : -ENOMEM;
+        }
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl %s: cannot write YAML: %s\n", cmd, strerror(-r));
                 return r;
         }
         if (separator)
                 fputs("---\n", stdout);
-        fwrite(yaml, 1, n, stdout);
-        sodium_memzero(yaml, n);
+        fwrite(safe, 1, k, stdout);
+        sodium_memzero(safe, k);
         return 0;
 }
 
@@ -238,8 +246,8 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
                                         failed = true;
                                 }
                         } else
-                                printf("%s\n", json_object_to_json_string_ext(o.object, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                                failed = json_print(o.object, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE) < 0 || failed;
                         break;
                 default:
                         r = print_yaml(cmd, o.object, printed > 0);
@@ -259,8 +267,8 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
                         fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                         return 1;
                 }
-                printf("%s\n", json_object_to_json_string_ext(l, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+                failed = json_print(l, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                           JSON_C_TO_STRING_NOSLASHESCAPE) < 0 || failed;
                 json_object_put(l);
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -373,8 +381,7 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
                 } else {
                         json_object_object_add(out, "objects", arr);
                         json_object_object_add(out, "counts", json_object_get(counts));
-                        printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
-                                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                        r = json_print(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                 }
                 json_object_put(out);
         } else if (r == 0) {

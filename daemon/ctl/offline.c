@@ -28,6 +28,7 @@
 #include "backup/age-keyfile.h"
 #include "format/age.h"
 #include "config/config.h"
+#include "ctl/client.h"
 #include "ctl/offline.h"
 #include "backup/inspect.h"
 #include "format/mvcc-kv.h"
@@ -109,13 +110,14 @@ static struct json_object *json_base64(const uint8_t *data, size_t n) {
 
 /* Print o on one line (no spaces, '/' not escaped) and release it. NULL
  * (out of memory while building it) is an error. */
-static int json_print(const char *cmd, struct json_object *o) {
-        if (!o) {
+static int print_and_put(const char *cmd, struct json_object *o) {
+        int r = o ? json_print(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : -ENOMEM;
+
+        json_object_put(o);
+        if (r < 0) {
                 fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                 return EXIT_FAILURE;
         }
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
         return 0;
 }
 
@@ -591,7 +593,7 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
                         json_add(&out, "checks", checks);
                 else
                         json_object_put(checks);
-                r = json_print("verify", out);
+                r = print_and_put("verify", out);
                 if (r > 0)
                         return r;
         } else
@@ -695,7 +697,7 @@ int ctl_inspect_main(int argc, char **argv, bool json, const char *config_path) 
                     json_add(&out, "revision", json_object_new_int64(st.revision)) &&
                     json_add(&out, "totalKey", json_object_new_uint64(st.total_key)))
                         json_add(&out, "totalSize", json_object_new_uint64(st.total_size));
-                r = json_print("inspect", out);
+                r = print_and_put("inspect", out);
                 if (r > 0)
                         return r;
         } else {
@@ -788,7 +790,7 @@ int ctl_get_main(int argc, char **argv, bool json, const char *config_path) {
                         json_object_put(list);
                 else if (json_add(&out, "kvs", list))
                         json_add(&out, "count", json_object_new_uint64(n));
-                r = json_print("get", out);
+                r = print_and_put("get", out);
                 if (r > 0)
                         return r;
         } else
@@ -877,7 +879,7 @@ int ctl_audit_main(int argc, char **argv, bool json, const char *config_path) {
                         json_object_put(out);
                         out = NULL;
                 }
-                r = json_print("audit", out);
+                r = print_and_put("audit", out);
                 if (r > 0)
                         return r;
                 return flush_stdout("audit");

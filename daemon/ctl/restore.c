@@ -125,8 +125,7 @@ static int print_error(struct json_object *o, bool json) {
         const char *code = json_get_string(o, "error") ?: "error";
 
         if (json)
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+                (void) json_print(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         fprintf(stderr, "etcd-backupctl restore: %s: %s\n", code, json_get_string(o, "message") ?: "");
         if (streq(code, "restore_failed"))
                 fprintf(stderr, "etcd-backupctl restore: rolled back: %s and the control plane are as they were "
@@ -200,16 +199,14 @@ static int stream(Client *c, bool json, bool show_steps, struct json_object **re
                         return print_error(o, json);
                 if (json_object_object_get_ex(o, "result", &result) && json_object_is_type(result, json_type_object)) {
                         if (json && show_steps)
-                                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+                                (void) json_print(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                         *ret_result = json_object_get(result);
                         return 0;
                 }
                 if (!json_get_string(o, "step"))
                         continue;       /* something newer than us: ignore it */
                 if (json && show_steps)
-                        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+                        (void) json_print(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                 else if (!json && (show_steps || streq_ptr(json_get_string(o, "state"), "failed")))
                         print_step(o);
                 fflush(stdout);
@@ -330,8 +327,7 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 return EXIT_FAILURE;
         }
         if (json && dry_run) {
-                printf("%s\n", json_object_to_json_string_ext(plan, JSON_C_TO_STRING_PRETTY |
-                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
+                (void) json_print(plan, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
                 return EXIT_SUCCESS;
         }
         if (!json)
@@ -342,8 +338,7 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 return EXIT_SUCCESS;
         }
         if (json)
-                printf("%s\n", json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN |
-                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+                (void) json_print(answer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!yes && !confirm(json_get_int(answer, "confirm_timeout_ms"))) {
                 (void) answer_plan(&conn, NULL);
                 fprintf(stderr, "etcd-backupctl restore: not confirmed; nothing was changed.\n");

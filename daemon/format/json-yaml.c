@@ -4,7 +4,9 @@
  * Mappings and sequences are block style; scalars are plain unless the plain
  * form would read back as something other than the same string, in which
  * case they are single-quoted (libyaml itself switches to double quotes for
- * text single quotes cannot carry).
+ * text single quotes cannot carry), or double-quoted when they hold what a
+ * terminal acts on (DEL, C1, bidi controls), so that its escape reads back
+ * as the same string.
  */
 
 #include <ctype.h>
@@ -17,6 +19,7 @@
 
 #include "format/json-yaml.h"
 #include "util/macro.h"
+#include "util/str.h"
 
 /* Nesting beyond this is refused (the json-c trees we emit are shallow). */
 #define JSON_YAML_DEPTH_MAX 256U
@@ -78,7 +81,11 @@ static int emit_scalar(yaml_emitter_t *e, const char *s, size_t n, bool is_strin
         yaml_event_t ev;
 
         if (is_string) {
-                if (memchr(s, '\n', n))
+                /* What a terminal would act on is escaped after the emitter (str_escape_for_terminal()), which
+                 * reads back as the same string in double quotes only. */
+                if (str_needs_terminal_escape(s, n))
+                        style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+                else if (memchr(s, '\n', n))
                         style = YAML_LITERAL_SCALAR_STYLE;
                 else if (plain_is_ambiguous(s, n))
                         style = YAML_SINGLE_QUOTED_SCALAR_STYLE;

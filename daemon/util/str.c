@@ -195,12 +195,15 @@ void append_format(char **dst, const char *fmt, ...) {
 }
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n) {
+/* The length of the valid UTF-8 sequence at p (n bytes left) and its code point, or 0 when p starts none. */
+static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *ret_cp) {
         size_t len;
         uint32_t cp;
 
-        if (p[0] < 0x80)
+        if (p[0] < 0x80) {
+                *ret_cp = p[0];
                 return 1;
+        }
         if ((p[0] & 0xe0) == 0xc0)
                 len = 2, cp = p[0] & 0x1f;
         else if ((p[0] & 0xf0) == 0xe0)
@@ -219,7 +222,23 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
         if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
             cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
                 return 0;
+        *ret_cp = cp;
         return len;
+}
+
+static size_t utf8_len(const unsigned char *p, size_t n) {
+        uint32_t cp;
+
+        return utf8_decode(p, n, &cp);
+}
+
+/* What a terminal acts on rather than shows, beyond the C0 controls: DEL and the C1 controls (U+0080..U+009F) move
+ * its cursor or start its escape sequences; the bidi embeddings, overrides and isolates (U+202A..U+202E,
+ * U+2066..U+2069) reorder what is shown after them, and the bidi marks (U+200E, U+200F, U+061C) the text beside
+ * them. */
+static bool terminal_acts_on(uint32_t cp) {
+        return cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+               (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 char *utf8_sanitize(const char *s) {
@@ -256,17 +275,10 @@ bool str_make_terminal_safe(char *s) {
         bool changed = false;
 
         while (n > 0) {
-                size_t len = utf8_len(p, n);
-                /* C0 controls, DEL and C1 controls (U+0080..U+009F) move a
-                 * terminal's cursor or start its escape sequences; the bidi
-                 * embeddings, overrides and isolates (U+202A..U+202E,
-                 * U+2066..U+2069) reorder what is shown after them, and the
-                 * bidi marks (U+200E, U+200F, U+061C) the text beside them. */
-                bool unsafe = len == 0 || (len == 1 && (p[0] < 0x20 || p[0] == 0x7f)) ||
-                              (len == 2 && ((p[0] == 0xc2 && p[1] < 0xa0) || (p[0] == 0xd8 && p[1] == 0x9c))) ||
-                              (len == 3 && p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
-                                                            (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f)) ||
-                                                            (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)));
+                uint32_t cp = 0;
+                size_t len = utf8_decode(p, n, &cp);
+                bool unsafe = len == 0 || cp < 0x20 || terminal_acts_on(cp);
+
                 if (len == 0)
                         len = 1;
                 if (unsafe) {
@@ -277,6 +289,51 @@ bool str_make_terminal_safe(char *s) {
                 n -= len;
         }
         return changed;
+}
+
+bool str_needs_terminal_escape(const char *s, size_t n) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (n > 0) {
+                uint32_t cp = 0;
+                size_t len = utf8_decode(p, n, &cp);
+
+                if (len == 0 || terminal_acts_on(cp))
+                        return true;
+                p += len;
+                n -= len;
+        }
+        return false;
+}
+
+char *str_escape_for_terminal(const char *text, size_t n, size_t *ret_size) {
+        const unsigned char *p = (const unsigned char *) text;
+        size_t k = 0, i = 0;
+        char *out;
+
+        /* At most six bytes (an escape) for each byte in. */
+        if (n > (SIZE_MAX - 1) / 6)
+                return NULL;
+        out = malloc(n * 6 + 1);
+        if (!out)
+                return NULL;
+        while (i < n) {
+                uint32_t cp = 0;
+                size_t len = utf8_decode(p + i, n - i, &cp);
+
+                if (len == 0 || terminal_acts_on(cp)) {
+                        k += (size_t) sprintf(out + k, "\\u%04x", len == 0 ? 0xfffdU : (unsigned) cp);
+                        i += len == 0 ? 1 : len;
+                } else {
+                        memcpy(out + k, p + i, len);
+                        k += len;
+                        i += len;
+                }
+        }
+        out[k] = '\0';
+        if (ret_size)
+                *ret_size = k;
+        return out;
 }
 
 const char *str_printable(char *buf, size_t bufsize, const void *s, size_t n) {

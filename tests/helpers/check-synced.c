@@ -21,23 +21,26 @@
 
 #define SYNCED_MAX 4096
 
-static struct {
+typedef struct FileId {
         dev_t dev;
         ino_t ino;
-} synced[SYNCED_MAX];
+} FileId;
+
+static FileId synced[SYNCED_MAX];
 static size_t n_synced;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void remember(int fd) {
         struct stat st;
+        FileId id;
 
         if (fstat(fd, &st) < 0)
                 return;
+        id.dev = st.st_dev;
+        id.ino = st.st_ino;
         pthread_mutex_lock(&lock);
-        if (n_synced < SYNCED_MAX) {
-                synced[n_synced].dev = st.st_dev;
-                synced[n_synced++].ino = st.st_ino;
-        }
+        if (n_synced < SYNCED_MAX)
+                synced[n_synced++] = id;
         pthread_mutex_unlock(&lock);
 }
 

@@ -316,6 +316,15 @@ def make(d):
                  f_bytes(2, f_bytes(1, "a spec it does not know")))
     plant("widget-kind-escape", "/registry/example.com/widgets/default/w2", v,
           "only the metadata of a Widget?]0;t? can be decoded", "")
+    # Text a terminal would act on (a right-to-left override that shows
+    # "good" for "doog", a C1 CSI, DEL) in a label and a value of a ConfigMap
+    # where kube-apiserver would keep it: printed as escapes that read back
+    # as the same strings (bidi.json: the strings, for the test to compare).
+    bidi = {"label": "prod\u202egood", "value": "a\u009b2Jb\u007fc\u2066d\u200f"}
+    v, _ = configmap(meta("bidi", "default", 32, labels={"tier": bidi["label"]}), {"note": bidi["value"]}, {})
+    plant("configmap-bidi", "/registry/configmaps/default/bidi", v, "", "")
+    with open(os.path.join(d, "planted", "bidi.json"), "w") as f:
+        json.dump(bidi, f)
     # Not planted: a Deployment last written by kube-apiserver 1.15, still in
     # the group it had then. Neither refused nor warned about.
     old = {"apiVersion": "extensions/v1beta1", "kind": "Deployment",

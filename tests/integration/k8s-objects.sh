@@ -313,4 +313,20 @@ done
 check "planted: team-a's ConfigMaps as manifests: exit 1, no ClusterRoleBinding among them" \
   test $rc -eq 1 -a -z "$(grep ClusterRoleBinding "$T/out")"
 
+# A label and a value holding what a terminal acts on (a right-to-left
+# override, a C1 CSI, DEL, an isolate, a mark): each output writes them as
+# escapes, never raw, and JSON and YAML readers get the very strings back.
+raw_controls() { LC_ALL=C grep -cP '\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]' "$1"; }
+for o in json yaml manifest; do
+  "$C" get "$planted" /registry/configmaps/default/bidi -o $o > "$T/bidi.$o" 2> "$T/err"; rc=$?
+  check "bidi controls, -o $o: exit $rc, none of them raw ($(raw_controls "$T/bidi.$o") lines), escaped" \
+    test $rc -eq 0 -a "$(raw_controls "$T/bidi.$o")" = 0 -a -n "$(grep -F '\u202e' "$T/bidi.$o")"
+  check "bidi controls, -o $o: read back, the same label and value" /usr/bin/python3 -c '
+import json, sys, yaml
+want = json.load(open(sys.argv[2]))
+o = (json.load if sys.argv[3] == "json" else yaml.safe_load)(open(sys.argv[1]))
+sys.exit(0 if o["metadata"]["labels"]["tier"] == want["label"] and o["data"]["note"] == want["value"] else 1)
+' "$T/bidi.$o" "$T/kv/planted/bidi.json" $o
+done
+
 finish

@@ -558,7 +558,14 @@ static void test_yaml_quoting(void) {
         json_object_object_add(o, "f", json_object_new_array());
         json_object_object_add(o, "g", json_object_new_string("it's: tricky"));
         json_object_object_add(o, "h", json_object_new_string("="));
+        /* What a terminal acts on: in double quotes (a literal block too), where its escape is the string. */
+        json_object_object_add(o, "i", json_object_new_string("x\xe2\x80\xaey"));
+        json_object_object_add(o, "j", json_object_new_string("two\nlines\xe2\x81\xa6"));
+        json_object_object_add(o, "k\xe2\x80\x8f", json_object_new_string("key"));
         check_int_eq(json_yaml_emit(o, &yaml, &n), 0);
+        check(strstr(yaml, "i: \"x\xe2\x80\xaey\"\n"));
+        check(strstr(yaml, "j: \"two\\nlines\xe2\x81\xa6\"\n"));
+        check(strstr(yaml, "\"k\xe2\x80\x8f\": key\n"));
         check(strstr(yaml, "a: 'null'\n"));
         check(strstr(yaml, "b: '1e3'\n"));
         check(strstr(yaml, "c: plain text\n"));

@@ -148,6 +148,44 @@ static void test_terminal_safe(void) {
         }
 }
 
+static void test_escape_for_terminal(void) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                /* C0 and the rest are left: the writers escape C0 within strings; outside them it is layout */
+                { "{\n  \"a\": \"caf\xc3\xa9 \xe2\x82\xac\\u001b\"\n}", "{\n  \"a\": \"caf\xc3\xa9 \xe2\x82\xac\\u001b\"\n}" },
+                { "\"a\x7f" "b\"", "\"a\\u007fb\"" },
+                { "\"\xc2\x9b" "2J\xc2\x85\"", "\"\\u009b2J\\u0085\"" },             /* C1 CSI, NEL */
+                { "\"\xc2\xa0\"", "\"\xc2\xa0\"" },                                  /* U+00A0: shown */
+                { "\"x\xe2\x80\xaey\"", "\"x\\u202ey\"" },
+                { "\xe2\x81\xa6\xe2\x81\xa9\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c",
+                  "\\u2066\\u2069\\u200e\\u200f\\u061c" },
+                { "\xe2\x80\xa9\xe2\x80\x8d\xd8\x9b", "\xe2\x80\xa9\xe2\x80\x8d\xd8\x9b" },        /* beside them */
+                { "a\xff" "b\xc3", "a\\ufffdb\\ufffd" },                                /* not UTF-8 */
+                { "", "" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                size_t n = 0;
+                char *out = str_escape_for_terminal(cases[i].in, strlen(cases[i].in), &n);
+
+                check(out != NULL);
+                check_str_eq(out, cases[i].out);
+                check_int_eq(n, strlen(cases[i].out));
+                check_int_eq(str_needs_terminal_escape(cases[i].in, strlen(cases[i].in)),
+                             !streq(cases[i].in, cases[i].out));
+                free(out);
+        }
+        /* A NUL inside the bytes given is kept, with what follows. */
+        {
+                size_t n = 0;
+                char *out = str_escape_for_terminal("a\0\x7f", 3, &n);
+
+                check(out != NULL && n == 8 && memcmp(out, "a\0\\u007f", 8) == 0);
+                free(out);
+        }
+}
+
 int main(void) {
         TEST_RUN(test_strv);
         TEST_RUN(test_strv_builder);
@@ -157,5 +195,6 @@ int main(void) {
         TEST_RUN(test_replace);
         TEST_RUN(test_append_format);
         TEST_RUN(test_terminal_safe);
+        TEST_RUN(test_escape_for_terminal);
         return 0;
 }
