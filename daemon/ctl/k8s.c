@@ -307,6 +307,15 @@ static json_object *counts_add(json_object *counts, const char *resource) {
         return v;
 }
 
+/* A segment of a key as a cell of the objects table: what a terminal acts on, and spaces (which no name
+ * kube-apiserver takes holds, and which would make one cell look like several), become '?'. */
+static void table_cell(char *s) {
+        (void) str_make_terminal_safe(s);
+        for (; *s; s++)
+                if (*s == ' ')
+                        *s = '?';
+}
+
 int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *resource, const char *namespace,
                     bool json) {
         _cleanup_free_ Row *rows = NULL;
@@ -332,12 +341,12 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
                         continue;
                 }
                 /* The key's segments are the backup's bytes: in the table, printed safe for a
-                 * terminal; in JSON as they are. */
+                 * terminal, and one cell each; in JSON as they are. */
                 if (!json) {
-                        (void) str_make_terminal_safe(row->key.resource);
+                        table_cell(row->key.resource);
                         if (row->key.namespace)
-                                (void) str_make_terminal_safe(row->key.namespace);
-                        (void) str_make_terminal_safe(row->key.name);
+                                table_cell(row->key.namespace);
+                        table_cell(row->key.name);
                 }
                 row->mod_revision = kvs[i].mod_revision;
                 enc_value_parse(kvs[i].value, kvs[i].value_size, &v);
