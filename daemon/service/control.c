@@ -65,6 +65,7 @@ struct ControlServer {
         sd_event_source *listen_io;
         sd_event_source *accept_retry;  /* the listener is off after EMFILE */
         bool has_group;
+        int group_lookup;               /* control_server_set_group()'s last result */
         gid_t gid;
         dev_t dev;                      /* the socket file the daemon bound (not activated) */
         ino_t ino;
@@ -547,8 +548,10 @@ int control_server_set_group(ControlServer *s, const char *group, unsigned *ret_
                 g = getgrnam(group);
                 /* Not found is NULL with errno 0 (or one of these); anything else is a lookup that failed
                  * (NSS, LDAP): the group is kept as it was, and nobody loses access for it. */
-                if (!g && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
-                        return -errno;
+                if (!g && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM) {
+                        s->group_lookup = -errno;
+                        return s->group_lookup;
+                }
                 if (g) {
                         s->gid = g->gr_gid;
                         s->has_group = true;
@@ -560,6 +563,7 @@ int control_server_set_group(ControlServer *s, const char *group, unsigned *ret_
                 s->has_group = false;
         if (ret_closed)
                 *ret_closed = close_disallowed(s);
+        s->group_lookup = r;
         return r;
 }
 
@@ -753,7 +757,7 @@ int control_server_new(sd_event *event, const char *path, const char *group, con
                 s->max_connections = MAX(s->max_connections, 1u);
         }
         /* Without the group only root gets in; the owner checks
-         * control_server_has_group() and says so. */
+         * control_server_group_result() and says so. */
         (void) control_server_set_group(s, group, NULL);
         s->fd = take_activated();
         if (s->fd >= 0) {
@@ -773,8 +777,8 @@ int control_server_new(sd_event *event, const char *path, const char *group, con
         return 0;
 }
 
-bool control_server_has_group(const ControlServer *s) {
-        return s->has_group;
+int control_server_group_result(const ControlServer *s) {
+        return s->group_lookup;
 }
 
 bool control_server_is_activated(const ControlServer *s) {

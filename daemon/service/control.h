@@ -73,8 +73,11 @@ int control_server_set_group(ControlServer *s, const char *group, unsigned *ret_
  * in, -EACCES with *ret_error saying why not, or -errno. */
 int control_server_check_file(ControlServer *s, const char *path, char **ret_error);
 
-/* False when control.group is empty or names no group (root only). */
-bool control_server_has_group(const ControlServer *s);
+/* What the last look-up of control.group found: 0 the group is in use (or
+ * none was asked for), -ENOENT it names no group (root only), or the -errno
+ * of a look-up that failed (NSS, LDAP: the group as it was before, at
+ * start none). */
+int control_server_group_result(const ControlServer *s);
 
 /* True when the listener came from systemd. */
 bool control_server_is_activated(const ControlServer *s);

@@ -1178,9 +1178,13 @@ int manager_start(Manager *m) {
                         log_info("control socket passed by systemd");
                 else
                         log_info("control socket %s", m->config->control.socket);
-                if (*m->config->control.group && !control_server_has_group(m->control))
+                r = control_server_group_result(m->control);
+                if (r == -ENOENT)
                         log_warning("control.group \"%s\" does not exist; only root may use the control socket",
                                     m->config->control.group);
+                else if (r < 0)
+                        log_warning("cannot look up control.group \"%s\" (%s); only root may use the control socket "
+                                    "until a reload finds it", m->config->control.group, strerror(-r));
                 check_socket_file(m);
         }
 

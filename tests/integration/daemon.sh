@@ -15,13 +15,15 @@ start_etcd
 ctl put /a 1 >/dev/null
 
 # start_daemon CONF SECONDS: runs the daemon with a notify listener.
+DAEMON_ENV=()
 start_daemon() {
   "$NOTIFY_RECV" "$T/notify.sock" "$2" > "$T/notify.log" &
   NPID=$!; NID=$(proc_id "$NPID"); kill_at_exit "$NPID"
   for _ in $(seq 1 300); do [[ -S $T/notify.sock ]] && break; sleep 0.05; done
   [[ -S $T/notify.sock ]] || not_ok "the notify listener's socket within 15 s"
   # UMask=0077, as the service runs.
-  (umask 077; NOTIFY_SOCKET=$T/notify.sock exec "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1) &
+  # DAEMON_ENV (an array of VAR=VALUE) is added to its environment.
+  (umask 077; NOTIFY_SOCKET=$T/notify.sock exec env "${DAEMON_ENV[@]}" "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1) &
   DPID=$!; kill_at_exit -9 "$DPID"
 }
 stop_daemon() {
@@ -136,6 +138,27 @@ check "reload giving control.group: the socket file is root:nogroup 0660" \
   test "$(stat -c '%G %a' "$T/control.sock")" = "nogroup 660"
 stop_daemon
 check "SIGTERM: STOPPING=1 and exit 0" test "$DRC" = 0 -a -n "$(grep '^STOPPING=1$' "$T/notify.log")"
+
+# control.group's look-up fails (a name service that does not answer, as
+# tests/helpers/getgrnam-fails.c makes every one): said as such, not as a
+# group that does not exist; only root until a reload finds it, and a reload
+# whose look-up fails keeps what there was.
+: "${GETGRNAM_FAILS:?}"
+DAEMON_ENV=(LD_PRELOAD="$GETGRNAM_FAILS" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+start_daemon "$T/d.conf" 60
+DAEMON_ENV=()
+check "group look-up fails at start: READY=1" wait_for "$T/notify.log" '^READY=1$' 30
+check "group look-up fails at start: said so, naming the cause" \
+  grep -qF 'cannot look up control.group "nogroup" (Resource temporarily unavailable); only root may use the control socket until a reload finds it' "$T/daemon.log"
+check "group look-up fails at start: not said to be missing" test -z "$(grep 'does not exist' "$T/daemon.log")"
+check "group look-up fails at start: the socket file is root's alone (0600)" \
+  test "$(stat -c '%a' "$T/control.sock")" = 600
+n=$(grep -c 'Reloaded ' "$T/daemon.log")
+kill -HUP "$DPID"
+check "group look-up fails on reload: applied" wait_count "$T/daemon.log" 'Reloaded ' $((n + 1)) 5
+check "group look-up fails on reload: the group kept as it was, said so" \
+  grep -qF 'cannot look up control.group "nogroup" (Resource temporarily unavailable); the control socket keeps the group it had' "$T/daemon.log"
+stop_daemon
 
 # 3. persistent with a recent backup and a daily calendar: no catch-up.
 before=$(backups "$T/b")
