@@ -1004,12 +1004,12 @@ static int plan_steps(RestorePlan *p, const Config *c) {
                              p->member.initial_cluster_token.value, p->member.initial_advertise_peer_urls.value,
                              p->restore_dir);
         if (r >= 0 && p->data_dir_exists)
-                r = add_step(p, RESTORE_STEP_SWAP, "rename %s to %s, then %s to %s (owner %u:%u, mode %04o)",
-                             p->data_dir, p->pre_restore_dir, p->restore_dir, p->data_dir,
-                             (unsigned) p->data_uid, (unsigned) p->data_gid, (unsigned) p->data_mode);
+                r = add_step(p, RESTORE_STEP_SWAP, "exchange %s with %s (owner %u:%u, mode %04o, synced), then "
+                             "rename the old data to %s", p->restore_dir, p->data_dir, (unsigned) p->data_uid,
+                             (unsigned) p->data_gid, (unsigned) p->data_mode, p->pre_restore_dir);
         else if (r >= 0)
-                r = add_step(p, RESTORE_STEP_SWAP, "%s does not exist: rename %s to it (mode 0700)", p->data_dir,
-                             p->restore_dir);
+                r = add_step(p, RESTORE_STEP_SWAP, "%s does not exist: rename %s to it (mode 0700, synced)",
+                             p->data_dir, p->restore_dir);
         if (r >= 0)
                 r = add_step(p, RESTORE_STEP_START_ETCD, pod ? "move %s back into %s" : "systemctl start %s",
                              pod ? ETCD_MANIFEST : p->etcd_unit, p->manifests_dir);

@@ -23,6 +23,22 @@
 #include "util/path.h"
 #include "util/str.h"
 
+/* Where the data from before the restore is now, found by the inode the plan saw rather than by the names the
+ * steps gave it (a swap whose rename and exchange back both failed leaves it under the restore's name): one of
+ * data_dir, pre_restore_dir and restore_dir, or NULL (none before, or moved away since). */
+static const char *old_data_name(const RestorePlan *p) {
+        const char *names[] = { p->data_dir, p->pre_restore_dir, p->restore_dir };
+        struct stat st;
+
+        if (!p->data_dir_exists)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (lstat(names[i], &st) >= 0 && S_ISDIR(st.st_mode) && st.st_dev == p->data_dev &&
+                    st.st_ino == p->data_ino)
+                        return names[i];
+        return NULL;
+}
+
 void rollback_restore(Run *run, RestoreResult *res) {
         char **problem = &res->rollback_error;
         RestorePlan *p = run->p;
@@ -70,14 +86,34 @@ void rollback_restore(Run *run, RestoreResult *res) {
         if (parent_fd < 0)
                 append_format(problem, "cannot open %s: %s", p->parent_dir, strerror(errno));
         else if (etcd_stopped && run->swapped) {
+                const char *old = old_data_name(p), *restored;
                 bool stuck = false;
 
-                if (p->data_dir_exists && path_exists(p->data_dir) && path_exists(p->pre_restore_dir)) {
-                        r = swap_exchange(parent_fd, p->pre_restore_dir, p->data_dir, p->failed_restore_dir, &stuck);
+                if (old && streq(old, p->data_dir)) {
+                        /* Back in place already (the swap's exchange done, neither its rename nor the exchange
+                         * back): the restored data aside. */
+                        restored = path_exists(p->restore_dir) ? p->restore_dir : p->pre_restore_dir;
+                        r = path_exists(restored) ? swap_rename(parent_fd, restored, p->failed_restore_dir) : 0;
+                        if (r < 0)
+                                append_format(problem, "cannot rename %s to %s: %s", restored, p->failed_restore_dir,
+                                              strerror(-r));
+                } else if (old && path_exists(p->data_dir)) {
+                        r = swap_exchange(parent_fd, old, p->data_dir, p->failed_restore_dir, &stuck);
                         if (r < 0)
                                 append_format(problem, "cannot put %s back in place of %s (set aside as %s): %s%s",
-                                              p->pre_restore_dir, p->data_dir, p->failed_restore_dir, strerror(-r),
+                                              old, p->data_dir, p->failed_restore_dir, strerror(-r),
                                               stuck ? ", and cannot put them back as they were" : "");
+                } else if (old) {
+                        /* No data dir (a swap without exchange whose two renames and the one back failed): the old
+                         * data back under its name, the restored data aside. */
+                        r = swap_rename(parent_fd, old, p->data_dir);
+                        if (r < 0)
+                                append_format(problem, "cannot rename %s back to %s: %s", old, p->data_dir,
+                                              strerror(-r));
+                        else if (path_exists(p->restore_dir) && (r = swap_rename(parent_fd, p->restore_dir,
+                                                                                 p->failed_restore_dir)) < 0)
+                                append_format(problem, "cannot rename %s to %s: %s", p->restore_dir,
+                                              p->failed_restore_dir, strerror(-r));
                 } else {
                         /* No old data to put back (none before, or moved away since): the restored data is set
                          * aside all the same, and etcd is not started on no data dir (step 3). */
@@ -85,20 +121,24 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         if (r < 0)
                                 append_format(problem, "cannot rename %s to %s: %s", p->data_dir,
                                               p->failed_restore_dir, strerror(-r));
-                        else if (p->data_dir_exists) {
-                                r = swap_rename(parent_fd, p->pre_restore_dir, p->data_dir);
-                                if (r < 0)
-                                        append_format(problem, "cannot rename %s back to %s: %s", p->pre_restore_dir,
-                                                      p->data_dir, strerror(-r));
-                        }
+                        else if (p->data_dir_exists)
+                                append_format(problem, "the data from before the restore (inode %ju) is under none "
+                                              "of %s, %s and %s: it was moved away during the restore",
+                                              (uintmax_t) p->data_ino, p->data_dir, p->pre_restore_dir,
+                                              p->restore_dir);
                 }
                 res->failed_dir_kept = path_exists(p->failed_restore_dir);
-                if (r >= 0) {
-                        run->swapped = false;
+                /* What etcd is started on next, by what is there now rather than by what succeeded. */
+                old = old_data_name(p);
+                run->swapped = path_exists(p->data_dir) && !(old && streq(old, p->data_dir));
+                if (r >= 0 && old && streq(old, p->data_dir))
                         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
-                               "%s is the old data again; the failed restore is kept as %s", p->data_dir,
-                               p->failed_restore_dir);
-                }
+                                       res->failed_dir_kept ? "%s is the old data again; the failed restore is kept "
+                                       "as %s" : "%s is the old data again", p->data_dir, p->failed_restore_dir);
+                else if (r >= 0 && !p->data_dir_exists)
+                        restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_DONE,
+                                       "%s is gone again, as before the restore; the failed restore is kept as %s",
+                                       p->data_dir, p->failed_restore_dir);
                 if (fsync(parent_fd) < 0)
                         append_format(problem, "cannot sync %s after the renames: %s", p->parent_dir, strerror(errno));
         } else if (path_exists(p->restore_dir)) {

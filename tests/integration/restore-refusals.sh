@@ -246,8 +246,9 @@ RMAN=$T/man-link restore_conf "$T/link-real.conf" "data_dir = \"$T/link/real\";"
 restore_socket link-real "$T/link-real.conf"
 out=$("$C" restore latest --dry-run --socket "$RSOCK" 2>&1); rc=$?
 check "data dir a symbolic link, restore.data_dir where it leads: the dry run plans (exit $rc)" test $rc -eq 0
+swap=$(grep -F "exchange $T/link/real.restore-" <<<"$out")
 check "data dir a symbolic link, restore.data_dir where it leads: it swaps $T/link/real" \
-  grep -qF "rename $T/link/real to $T/link/real.pre-restore-" <<<"$out"
+  grep -qF " with $T/link/real (owner " <<<"$swap"
 check "data dir a symbolic link: the link and its directory untouched" \
   test "$(readlink "$T/link/etcd")" = real -a -z "$(ls -A "$T/link/real")" -a "$(ls "$T/link" | wc -l)" -eq 2
 

@@ -655,6 +655,37 @@ check "nospace: disarmed, the restored etcd takes writes" test -n "$(ctl get /no
 check "nospace: kube-apiserver stand-in back" apiserver_up
 
 
+# ---- the swap's rename and its exchange back both fail ----------------------------
+# The exchange done, the rename of the old data to .pre-restore- and the
+# exchange back fail (EIO, a preload): the restored data is in place and the
+# old data under the restore's name. The rollback finds the old data by its
+# inode and puts it back: etcd on the old data, proven, nothing else left
+# behind (it used to look for it under .pre-restore- only, set the restored
+# data aside and leave no data dir, etcd and kube-apiserver stopped).
+: "${FAIL_RENAMES:?}"
+RESTORE_ENV=(LD_PRELOAD="$FAIL_RENAMES" FAIL_RENAME_TO=.pre-restore- FAIL_EXCHANGE_NTH=2
+             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+restore_socket renames "$T/r.conf"
+RESTORE_ENV=()
+old_ino=$(stat -c %i "$DATA")
+ctl put /renames/later "in the data before this restore" >/dev/null
+out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "swap stuck: exit 1, the swap's error names both names" \
+  test $rc -eq 1 -a -n "$(grep -F "cannot put $DATA.restore-" <<<"$out" | grep -F "Input/output error")"
+check "swap stuck: the rollback puts the old data back and says everything is as it was" \
+  eval 'grep -qF "$DATA is the old data again; the failed restore is kept as $DATA.failed-restore-" <<<"$out" &&
+        grep -qF "rolled back: everything is as it was before the restore" <<<"$out"'
+check "swap stuck: the data dir is the old one (inode $old_ino), no .restore-* left" \
+  test "$(stat -c %i "$DATA")" = "$old_ino" -a -z "$(ls -d "$DATA".restore-* 2>/dev/null)"
+check "swap stuck: etcd proven on the old data" \
+  grep -qE "etcd is healthy on the old data at revision [0-9]+ \(pid [0-9]+ holds $DATA/member/snap/db" <<<"$out"
+wait_for 30 etcd_healthy
+check "swap stuck: etcd has the write from before the restore" test -n "$(ctl get /renames/later --keys-only)"
+check "swap stuck: kube-apiserver back" wait_for 10 apiserver_up
+check "swap stuck: both manifests back, no holding dir" \
+  test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml" -a -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+
 # ---- killed between the swap's exchange and its rename ----------------------------
 # As by a power loss there (the service ends by SIGKILL right after its
 # renameat2(RENAME_EXCHANGE), a preload): the data dir is never missing (on
