@@ -148,17 +148,10 @@ int64_t json_get_int(struct json_object *o, const char *key) {
 
 int json_print(struct json_object *o, int flags) {
         const char *text = json_object_to_json_string_ext(o, flags);
-        size_t n = 0;
-        char *safe;
 
         if (!text)
                 return -ENOMEM;
-        safe = str_escape_for_terminal(text, strlen(text), &n);
-        if (!safe)
-                return -ENOMEM;
-        fwrite(safe, 1, n, stdout);
-        putchar('\n');
-        explicit_bzero(safe, n);
-        free(safe);
+        if (fwrite_for_terminal(text, strlen(text), stdout) < 0 || putchar('\n') == EOF)
+                return -EIO;
         return 0;
 }

@@ -50,9 +50,8 @@ int client_recv(Client *c, struct json_object **ret);
 int client_make_terminal_safe(struct json_object *o);
 
 /* Print o as JSON text (json-c's flags) and a newline on standard output,
- * with what a terminal would act on escaped (str_escape_for_terminal()): the
- * same JSON to a reader. The copy is wiped (it may hold a Secret's data).
- * 0 or -ENOMEM (nothing printed). */
+ * with what a terminal would act on escaped (fwrite_for_terminal()): the
+ * same JSON to a reader. 0, -ENOMEM (nothing printed) or -EIO. */
 int json_print(struct json_object *o, int flags);
 
 /* A string or integer member of o; NULL / 0 when absent or of another type. */

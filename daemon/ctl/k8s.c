@@ -90,26 +90,21 @@ static int decode_kv(const char *cmd, const MvccKv *kv, const EncryptionConfig *
 }
 
 static int print_yaml(const char *cmd, json_object *o, bool separator) {
-        _cleanup_free_ char *yaml = NULL, *safe = NULL;
-        size_t n = 0, k = 0;
+        _cleanup_free_ char *yaml = NULL;
+        size_t n = 0;
         int r;
 
         r = json_yaml_emit(o, &yaml, &n);
-        if (r >= 0) {
-                /* What a terminal would act on is in double quotes (json_yaml_emit()), where its escape is the
-                 * same string. */
-                safe = str_escape_for_terminal(yaml, n, &k);
-                sodium_memzero(yaml, n);
-                r = safe ? 0 : -ENOMEM;
-        }
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl %s: cannot write YAML: %s\n", cmd, strerror(-r));
                 return r;
         }
         if (separator)
                 fputs("---\n", stdout);
-        fwrite(safe, 1, k, stdout);
-        sodium_memzero(safe, k);
+        /* What a terminal would act on is in double quotes (json_yaml_emit()), where its escape is the same
+         * string. A failed write shows at the end (ferror()). */
+        (void) fwrite_for_terminal(yaml, n, stdout);
+        sodium_memzero(yaml, n);
         return 0;
 }
 
@@ -307,13 +302,46 @@ static json_object *counts_add(json_object *counts, const char *resource) {
         return v;
 }
 
-/* A segment of a key as a cell of the objects table: what a terminal acts on, and spaces (which no name
- * kube-apiserver takes holds, and which would make one cell look like several), become '?'. */
-static void table_cell(char *s) {
-        (void) str_make_terminal_safe(s);
-        for (; *s; s++)
-                if (*s == ' ')
-                        *s = '?';
+/* Whether s starts with a space a terminal shows as one: ASCII's, or U+00A0, U+1680, U+2000..U+200A, U+2028,
+ * U+2029, U+202F, U+205F, U+3000. */
+static bool starts_with_space(const unsigned char *s) {
+        return s[0] == ' ' || (s[0] == 0xc2 && s[1] == 0xa0) || (s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) ||
+               (s[0] == 0xe2 && s[1] == 0x80 && s[2] && (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 ||
+                                                         s[2] == 0xaf)) ||
+               (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) || (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80);
+}
+
+/* A segment of a key as a cell of the objects table, in place of *s: what a terminal acts on becomes '?', and a
+ * segment with a space in it (RBAC names may have them), a '"' or a '\\' is put in double quotes with '"' and
+ * '\\' escaped, so that one cell never looks like several. 0 or -ENOMEM. */
+static int table_cell(char **s) {
+        const unsigned char *p;
+        bool quote = false;
+        size_t extra = 0;
+        char *q, *w;
+
+        (void) str_make_terminal_safe(*s);
+        for (p = (const unsigned char *) *s; *p; p++) {
+                quote = quote || starts_with_space(p) || *p == '"' || *p == '\\';
+                extra += *p == '"' || *p == '\\';
+        }
+        if (!quote)
+                return 0;
+        q = malloc(strlen(*s) + extra + 3);
+        if (!q)
+                return -ENOMEM;
+        w = q;
+        *w++ = '"';
+        for (const char *r = *s; *r; r++) {
+                if (*r == '"' || *r == '\\')
+                        *w++ = '\\';
+                *w++ = *r;
+        }
+        *w++ = '"';
+        *w = '\0';
+        free(*s);
+        *s = q;
+        return 0;
 }
 
 int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *resource, const char *namespace,
@@ -341,12 +369,13 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
                         continue;
                 }
                 /* The key's segments are the backup's bytes: in the table, printed safe for a
-                 * terminal, and one cell each; in JSON as they are. */
-                if (!json) {
-                        table_cell(row->key.resource);
-                        if (row->key.namespace)
-                                table_cell(row->key.namespace);
-                        table_cell(row->key.name);
+                 * terminal, and one cell each; in JSON as they are (escaped as json_print() does). */
+                if (!json && (table_cell(&row->key.resource) < 0 ||
+                              (row->key.namespace && table_cell(&row->key.namespace) < 0) ||
+                              table_cell(&row->key.name) < 0)) {
+                        k8s_key_clear(&row->key);
+                        r = -ENOMEM;
+                        break;
                 }
                 row->mod_revision = kvs[i].mod_revision;
                 enc_value_parse(kvs[i].value, kvs[i].value_size, &v);

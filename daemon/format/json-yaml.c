@@ -81,7 +81,7 @@ static int emit_scalar(yaml_emitter_t *e, const char *s, size_t n, bool is_strin
         yaml_event_t ev;
 
         if (is_string) {
-                /* What a terminal would act on is escaped after the emitter (str_escape_for_terminal()), which
+                /* What a terminal would act on is escaped after the emitter (fwrite_for_terminal()), which
                  * reads back as the same string in double quotes only. */
                 if (str_needs_terminal_escape(s, n))
                         style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;

@@ -43,7 +43,7 @@ void rollback_restore(Run *run, RestoreResult *res) {
         char **problem = &res->rollback_error;
         RestorePlan *p = run->p;
         _cleanup_close_ int parent_fd = -EBADF;
-        bool etcd_stopped = true, etcd_left_off = false;
+        bool etcd_stopped = true, data_gone;
         int r;
 
         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "rolling back: %s",
@@ -161,9 +161,8 @@ void rollback_restore(Run *run, RestoreResult *res) {
          * (kube-apiserver is started next, and would find no etcd). Never
          * on no data dir where there was one: etcd would make an empty
          * one, a new cluster. */
-        if (run->etcd_held && (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running) &&
-            !path_exists(p->data_dir) && p->data_dir_exists) {
-                etcd_left_off = true;
+        data_gone = p->data_dir_exists && !path_exists(p->data_dir);
+        if (run->etcd_held && (p->mode == RESTORE_MODE_STATIC_POD || p->etcd_running) && data_gone) {
                 append_format(problem, "etcd is not started again: %s does not exist (etcd would make an empty one, "
                               "a new cluster); %s", p->data_dir, p->mode == RESTORE_MODE_STATIC_POD ?
                               "its manifest stays in the holding directory" : "its unit stays stopped");
@@ -212,9 +211,9 @@ void rollback_restore(Run *run, RestoreResult *res) {
                 }
         }
 
-        /* 4. kube-apiserver as it was, unless etcd was left off for want of its data dir: kube-apiserver has
-         * nothing to serve, and a unit that requires etcd's would start etcd on no data dir. */
-        if (run->apiserver_held && etcd_left_off)
+        /* 4. kube-apiserver as it was, unless the data dir is gone (etcd left off, or off before): kube-apiserver
+         * has nothing to serve, and a unit that requires etcd's would start etcd on no data dir. */
+        if (run->apiserver_held && data_gone)
                 append_format(problem, "kube-apiserver is not started again either: etcd is not running; %s",
                               p->apiserver_pod ?
                               "its manifest stays in the holding directory" :
@@ -239,6 +238,12 @@ void rollback_restore(Run *run, RestoreResult *res) {
 
                 if (units_get_state(p->bus, unit, &load, &active, &err) >= 0 && streq(active, "active"))
                         continue;
+                if (data_gone) {
+                        /* As kube-apiserver: a unit chained to etcd's would start etcd on no data dir. */
+                        append_format(problem, "%s is not started again either: %s does not exist", unit,
+                                      p->data_dir);
+                        continue;
+                }
                 err = mfree(err);
                 restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "starting %s",
                                unit);

@@ -306,34 +306,26 @@ bool str_needs_terminal_escape(const char *s, size_t n) {
         return false;
 }
 
-char *str_escape_for_terminal(const char *text, size_t n, size_t *ret_size) {
+int fwrite_for_terminal(const char *text, size_t n, FILE *f) {
         const unsigned char *p = (const unsigned char *) text;
-        size_t k = 0, i = 0;
-        char *out;
+        size_t i = 0, run = 0;
 
-        /* At most six bytes (an escape) for each byte in. */
-        if (n > (SIZE_MAX - 1) / 6)
-                return NULL;
-        out = malloc(n * 6 + 1);
-        if (!out)
-                return NULL;
+        /* Runs of what is shown as it is go out in one fwrite(); nothing is copied. */
         while (i < n) {
                 uint32_t cp = 0;
                 size_t len = utf8_decode(p + i, n - i, &cp);
 
-                if (len == 0 || terminal_acts_on(cp)) {
-                        k += (size_t) sprintf(out + k, "\\u%04x", len == 0 ? 0xfffdU : (unsigned) cp);
-                        i += len == 0 ? 1 : len;
-                } else {
-                        memcpy(out + k, p + i, len);
-                        k += len;
+                if (len != 0 && !terminal_acts_on(cp)) {
                         i += len;
+                        continue;
                 }
+                if (fwrite(p + run, 1, i - run, f) != i - run ||
+                    fprintf(f, "\\u%04x", len == 0 ? 0xfffdU : (unsigned) cp) < 0)
+                        return -EIO;
+                i += len == 0 ? 1 : len;
+                run = i;
         }
-        out[k] = '\0';
-        if (ret_size)
-                *ret_size = k;
-        return out;
+        return fwrite(p + run, 1, n - run, f) == n - run ? 0 : -EIO;
 }
 
 const char *str_printable(char *buf, size_t bufsize, const void *s, size_t n) {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/macro.h"
 
@@ -85,14 +86,14 @@ bool str_make_terminal_safe(char *s);
  * that does not start valid UTF-8. */
 bool str_needs_terminal_escape(const char *s, size_t n);
 
-/* JSON or YAML text (n bytes) with each code point str_needs_terminal_escape()
- * finds written as the escape \uXXXX (a byte that starts no UTF-8 as
- * \ufffd). Both read it back as the same string where it stands within a
- * JSON string or a double-quoted YAML scalar, and a terminal shows it as it
- * is. C0 controls are left: JSON and libyaml's writers escape them within
- * strings, and outside them they are the text's own line breaks. Caller
- * frees; *ret_size (may be NULL) the length; NULL on ENOMEM. */
-char *str_escape_for_terminal(const char *text, size_t n, size_t *ret_size);
+/* Write JSON or YAML text (n bytes) to f with each code point
+ * str_needs_terminal_escape() finds written as the escape \uXXXX (a byte
+ * that starts no UTF-8 as \ufffd). Both read it back as the same string
+ * where it stands within a JSON string or a double-quoted YAML scalar, and a
+ * terminal shows it as it is. C0 controls are left: JSON and libyaml's
+ * writers escape them within strings, and outside them they are the text's
+ * own line breaks. Nothing is copied. 0, or -EIO when f fails. */
+int fwrite_for_terminal(const char *text, size_t n, FILE *f);
 
 /* Untrusted text (n bytes at s) for a message, in buf: printable ASCII
  * only (anything else '?'), cut short with "..." to fit bufsize (> 4).

@@ -270,17 +270,20 @@ check "a backup without Secrets: audit still warns that identity is the first pr
 # A key whose name carries ESC, a C1 CSI and U+202E (RIGHT-TO-LEFT OVERRIDE):
 # the objects table prints them as '?' (a crafted backup must not drive the
 # operator's terminal); --json keeps the name as it is.
-# A name with spaces that would draw cells of its own ("1  protobuf  -")
-# is one cell, its spaces '?' (no name kube-apiserver takes has a space).
+# A name with spaces that would draw cells of its own ("1  protobuf  -"),
+# ASCII or no-break ones, is one cell in double quotes (an RBAC name may have
+# spaces, and a quote, escaped).
 evil=$(printf '/registry/configmaps/default/cm\033[31m\302\233\342\200\256x')
 printf 'v' | ctl put "$evil" >/dev/null
 printf 'v' | ctl put "/registry/configmaps/default/fake    1  protobuf  -" >/dev/null
+printf 'v' | ctl put "$(printf '/registry/configmaps/default/nb\302\240\302\2402"')" >/dev/null
 esc=$("$ETCD_BACKUPD" --once -c "$T/gzip.conf" 2>"$T/esc.err")
 o=$("$C" objects "$esc" --resource configmaps); rc=$?
 check "objects: a name with terminal controls is printed safe (exit $rc)" \
   test $rc -eq 0 -a -n "$(grep -F 'cm?[31m?????x' <<<"$o")" -a -z "$(LC_ALL=C grep -P '[\x1b\x9b]|\xe2\x80\xae' <<<"$o")"
-check "objects: a name with spaces is one cell, its spaces '?' (6 cells in its row)" \
-  test "$(grep -F 'fake????1??protobuf??-' <<<"$o" | awk '{ print NF }')" = 6
+check "objects: a name with spaces is one cell, in double quotes" grep -qF '"fake    1  protobuf  -"  ' <<<"$o"
+check "objects: a name with no-break spaces and a quote is one cell, in double quotes" \
+  grep -qF "$(printf '"nb\302\240\302\2402\\""  ')" <<<"$o"
 check "objects --json: the name as it is" test "$("$C" objects "$esc" --json --resource configmaps |
   jq -r '.objects[] | select(.name | startswith("cm")) | .name')" = "${evil##*/}"
 

@@ -148,7 +148,7 @@ static void test_terminal_safe(void) {
         }
 }
 
-static void test_escape_for_terminal(void) {
+static void test_fwrite_for_terminal(void) {
         static const struct {
                 const char *in, *out;
         } cases[] = {
@@ -166,10 +166,13 @@ static void test_escape_for_terminal(void) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *out = NULL;
                 size_t n = 0;
-                char *out = str_escape_for_terminal(cases[i].in, strlen(cases[i].in), &n);
+                FILE *f = open_memstream(&out, &n);
 
-                check(out != NULL);
+                check(f != NULL);
+                check_int_eq(fwrite_for_terminal(cases[i].in, strlen(cases[i].in), f), 0);
+                check(fclose(f) == 0);
                 check_str_eq(out, cases[i].out);
                 check_int_eq(n, strlen(cases[i].out));
                 check_int_eq(str_needs_terminal_escape(cases[i].in, strlen(cases[i].in)),
@@ -178,11 +181,25 @@ static void test_escape_for_terminal(void) {
         }
         /* A NUL inside the bytes given is kept, with what follows. */
         {
+                char *out = NULL;
                 size_t n = 0;
-                char *out = str_escape_for_terminal("a\0\x7f", 3, &n);
+                FILE *f = open_memstream(&out, &n);
 
-                check(out != NULL && n == 8 && memcmp(out, "a\0\\u007f", 8) == 0);
+                check(f != NULL);
+                check_int_eq(fwrite_for_terminal("a\0\x7f", 3, f), 0);
+                check(fclose(f) == 0);
+                check(n == 8 && memcmp(out, "a\0\\u007f", 8) == 0);
                 free(out);
+        }
+        /* A stream that fails. */
+        {
+                FILE *f = fopen("/dev/full", "we");
+
+                check(f != NULL);
+                setvbuf(f, NULL, _IONBF, 0);
+                check_int_eq(fwrite_for_terminal("plain", 5, f), -EIO);
+                check_int_eq(fwrite_for_terminal("\x7f", 1, f), -EIO);
+                fclose(f);
         }
 }
 
@@ -195,6 +212,6 @@ int main(void) {
         TEST_RUN(test_replace);
         TEST_RUN(test_append_format);
         TEST_RUN(test_terminal_safe);
-        TEST_RUN(test_escape_for_terminal);
+        TEST_RUN(test_fwrite_for_terminal);
         return 0;
 }
