@@ -880,6 +880,16 @@ static char *join_host_path(const char *base, const char *sub, const char *rest)
         return s;
 }
 
+const ManifestMount *manifest_mount_inside(const Manifest *m, const char *path) {
+        for (size_t i = 0; i < m->n_mounts; i++) {
+                const char *r = path_below(m->mounts[i].mount_path, path);
+
+                if (r && *r)
+                        return &m->mounts[i];
+        }
+        return NULL;
+}
+
 int manifest_host_path(const Manifest *m, const char *path, char **ret, const ManifestMount **ret_mount) {
         const ManifestMount *best = NULL;
         const char *rest = NULL;

@@ -123,3 +123,7 @@ int manifest_flag_all(const Manifest *m, const char *flag, char ***ret);
  * volume is not a hostPath; *ret_mount (optional) receives the mount used
  * (also on -ENXIO and -EMEDIUMTYPE), for messages. */
 int manifest_host_path(const Manifest *m, const char *path, char **ret, const ManifestMount **ret_mount);
+
+/* The first volumeMount of the container strictly inside path (a path in the
+ * pod), or NULL. */
+const ManifestMount *manifest_mount_inside(const Manifest *m, const char *path);

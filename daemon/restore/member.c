@@ -125,6 +125,7 @@ void member_done(EtcdMember *m) {
                 return;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 value_done(field(m, i));
+        m->mount_inside = mfree(m->mount_inside);
 }
 
 int member_value_set(MemberValue *v, const char *value, bool from_etcd, const char *fmt, ...) {
@@ -196,7 +197,7 @@ static int fill_defaults(EtcdMember *m) {
 int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error) {
         _cleanup_(member_done) EtcdMember m = {};
         _cleanup_free_ char *host = NULL, *dd = NULL;
-        const ManifestMount *mount = NULL;
+        const ManifestMount *mount = NULL, *inside;
         unsigned line = 0;
         int r;
 
@@ -238,6 +239,10 @@ int member_from_manifest(const Manifest *man, EtcdMember *ret, char **ret_error)
         if (r < 0)
                 return free_and_format(ret_error, "%s is mounted from volume %s, which is not a hostPath volume of "
                                        "the pod", dd, mount && mount->name ? mount->name : "?"), -EBADMSG;
+        inside = manifest_mount_inside(man, m.data_dir.value);
+        if (inside && asprintf(&m.mount_inside, "%s: volume %s at %s", man->file,
+                               inside->name ? inside->name : "?", inside->mount_path) < 0)
+                return -ENOMEM;
         r = member_value_set(&m.data_dir, host, true, "%s, hostPath volume %s", dd,
                              mount && mount->name ? mount->name : "?");
         if (r >= 0)

@@ -37,6 +37,9 @@ typedef struct EtcdMember {
         MemberValue listen_client_urls;
         MemberValue trusted_ca_file, cert_file, key_file;       /* as etcd sees them */
         MemberValue wal_dir;                    /* as etcd sees it; the restore refuses a member with one */
+        char *mount_inside;                     /* static pod: a volume the pod mounts inside the data dir
+                                                 * ("etcd.yaml: volume etcd-wal at /var/lib/etcd/member/wal"),
+                                                 * or NULL; the restore refuses a member with one */
 } EtcdMember;
 
 void member_done(EtcdMember *m);

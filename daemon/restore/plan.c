@@ -122,17 +122,20 @@ static bool is_mount_root(const char *path) {
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-/* A file system mounted below the data dir (member/wal on a disk of its own): the swap renames directories, and the
- * mount would go aside with the old data dir while etcd came back on the restored copy on the parent's file system.
- * A mount table that cannot be read refuses nothing. */
+/* A file system mounted below the data dir on this node (member/wal on a disk of its own): the swap renames
+ * directories, and the mount would go aside with the old data dir while etcd came back on the restored copy on the
+ * parent's file system. A mount table that cannot be read refuses nothing. (A pod's volume inside the data dir is
+ * refused by plan_member(); a unit's BindPaths= there is not seen.) */
 static int plan_mounts_below(RestorePlan *p, char **ret_error) {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-        _cleanup_free_ char *mount = NULL;
+        /* As the kernel writes mount points: resolved (a parent may be a symbolic link, or the path spelt
+         * with "//" or "/./"). */
+        _cleanup_free_ char *mount = NULL, *real = realpath(p->data_dir, NULL);
         int r;
 
         if (!f)
                 return 0;
-        r = proc_mount_below(f, p->data_dir, &mount);
+        r = proc_mount_below(f, real ? real : p->data_dir, &mount);
         if (r <= 0)
                 return r;
         return free_and_format(ret_error, "%s is a mount point inside the data dir %s: the restore renames the data "
@@ -798,6 +801,11 @@ static int plan_member(RestorePlan *p, const Config *c, char **ret_error) {
                 if (r < 0)
                         return r;
         }
+        if (p->member.mount_inside)
+                return free_and_format(ret_error, "etcd's pod mounts a volume inside its data dir (%s): the restore "
+                                       "swaps the data dir on this node, and that volume would be mounted over the "
+                                       "restored data with what it held before; restore such a member by hand",
+                                       p->member.mount_inside), -EXDEV;
         if (p->member.wal_dir.value && *p->member.wal_dir.value)
                 return free_and_format(ret_error, "etcd keeps its write-ahead log apart from its data dir (%s = %s): "
                                        "the restore swaps the data dir alone and cannot restore such a member; "

@@ -252,6 +252,20 @@ check "data dir a symbolic link, restore.data_dir where it leads: it swaps $T/li
 check "data dir a symbolic link: the link and its directory untouched" \
   test "$(readlink "$T/link/etcd")" = real -a -z "$(ls -A "$T/link/real")" -a "$(ls "$T/link" | wc -l)" -eq 2
 
+# etcd's pod mounts a volume of its own inside the data dir (the WAL on a
+# disk of its own, as kubeadm's etcd.yaml can be edited to): the host has no
+# mount there, but the swapped data dir would get the old WAL mounted over
+# the restored one.
+mkdir -p "$T/wal-disk"
+manifests_for "$T/man-wal" "$DATA"
+sed -i -e 's|^    - mountPath: /var/lib/etcd$|    - mountPath: /var/lib/etcd/member/wal\n      name: etcd-wal\n&|' \
+       -e "s|^  volumes:\$|&\n  - hostPath:\n      path: $T/wal-disk\n      type: DirectoryOrCreate\n    name: etcd-wal|" "$T/man-wal/etcd.yaml"
+RMAN=$T/man-wal restore_conf "$T/wal.conf"
+restore_socket wal "$T/wal.conf"
+refused "a pod volume inside the data dir" \
+  "etcd's pod mounts a volume inside its data dir ($T/man-wal/etcd.yaml: volume etcd-wal at /var/lib/etcd/member/wal)" \
+  1 "$C" restore latest --yes --socket "$RSOCK"
+
 if unshare -m --propagation private true 2>/dev/null; then
   # The data dir is a mount point: its sibling <data_dir>.restore-<ts> is on
   # another file system and could never be renamed into place.
@@ -282,6 +296,15 @@ if unshare -m --propagation private true 2>/dev/null; then
     "$T/be low/etcd/member/wal is a mount point inside the data dir $T/be low/etcd: the restore renames the data dir aside, and the mount would go with the old data" \
     1 "$C" restore latest --yes --socket "$RSOCK"
   check "a mount inside the data dir: nothing made beside it" test -z "$(ls -A "$T/be low" | grep -v '^etcd$')"
+  # The same, the data dir named through a symbolic link to its parent: the
+  # mount table has the resolved path.
+  ln -s "be low" "$T/low-link"
+  manifests_for "$T/man-below-link" "$T/low-link/etcd"; RMAN=$T/man-below-link restore_conf "$T/below-link.conf"
+  restore_socket below-link "$T/below-link.conf" unshare -m --propagation private \
+    bash -c 'mount -t tmpfs -o size=4m tmpfs "$0" && exec "$@"' "$T/be low/etcd/member/wal"
+  refused "a mount inside the data dir, named through a linked parent" \
+    "$T/be low/etcd/member/wal is a mount point inside the data dir $T/low-link/etcd" \
+    1 "$C" restore latest --yes --socket "$RSOCK"
 
   # The data dir's file system is too small for the decompressed db.
   mkdir -p "$T/small"
