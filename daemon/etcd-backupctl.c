@@ -23,6 +23,7 @@
 #include "ctl/calendar.h"
 #include "ctl/discover.h"
 #include "ctl/fetch.h"
+#include "ctl/json-print.h"
 #include "ctl/offline.h"
 #include "ctl/restore.h"
 #include "backup/store.h"
@@ -319,8 +320,9 @@ static int recv_or_fail(Ctl *ctl, Client *cl, struct json_object **ret) {
         return r < 0 ? unreachable(ctl, r) : 0;
 }
 
-static void print_json(struct json_object *o) {
-        (void) json_print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+/* A failure is said, and the exit status follows it (main()). */
+static void print_json(const char *cmd, struct json_object *o) {
+        (void) json_print(cmd, o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static int no_args(int argc, char **argv) {
@@ -349,7 +351,7 @@ static int run_status(Ctl *ctl, int argc, char **argv) {
             (!json_get_string(last, "name") || !json_get_string(last, "created")))
                 return unexpected_answer(o);
         if (ctl->json)
-                print_json(o);
+                print_json("status", o);
         else {
                 char size[FORMAT_BYTES_MAX];
                 printf("State:       %s\n", json_get_string(o, "state"));
@@ -434,7 +436,7 @@ static int run_backup(Ctl *ctl, int argc, char **argv) {
                 if (!json_object_object_get_ex(o, "result", &result) || !json_get_string(result, "name"))
                         return unexpected_answer(o);
                 if (ctl->json)
-                        print_json(result);
+                        print_json("backup", result);
                 else
                         printf("Backup %s ok, rev %" PRId64 ", %s\n", json_get_string(o, "path") ? json_get_string(o, "path") : json_get_string(result, "name"),
                                json_get_int(result, "revision"), format_bytes(size, sizeof size, (uint64_t) json_get_int(result, "file_size")));
@@ -475,7 +477,7 @@ static int run_prune(Ctl *ctl, int argc, char **argv) {
         if (ctl->json) {
                 /* {"keep": [...], "delete": [...]} */
                 json_object_object_del(o, "dry_run");
-                print_json(o);
+                print_json("prune", o);
         } else if (json_object_object_get_ex(o, "keep", &keep) && json_object_object_get_ex(o, "delete", &del)) {
                 for (size_t i = 0; i < json_object_array_length(keep); i++)
                         printf("keep    %s\n", json_object_get_string(json_object_array_get_idx(keep, i)));
@@ -539,7 +541,7 @@ static int list_through_daemon(Ctl *ctl, int *ret_exit) {
                 return 0;
         }
         if (ctl->json)
-                print_json(a);
+                print_json("list", a);
         else {
                 n = json_object_array_length(a);
                 e = calloc(n ? n : 1, sizeof *e);
@@ -600,7 +602,7 @@ static int run_list(Ctl *ctl, int argc, char **argv) {
                 struct json_object *a = json_object_new_array();
                 for (size_t i = 0; i < n; i++)
                         json_object_array_add(a, store_entry_to_json(&e[i]));
-                (void) json_print(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+                print_json("list", a);
                 json_object_put(a);
         } else if (n == 0)
                 printf("No backups in %s.\n", c->storage.directory);
@@ -828,5 +830,8 @@ int main(int argc, char **argv) {
         optind = 0; /* reset getopt for the command's own options */
         r = cmd->run(&ctl, argc, argv);
         free(ctl.socket_used);
+        /* What could not be printed is a failure, whatever the command found (said where it happened). */
+        if (r == EXIT_SUCCESS && json_print_failed())
+                r = EXIT_FAILURE;
         return r;
 }

@@ -31,9 +31,9 @@
 #include <json-c/json.h>
 
 #include "config/zone-load.h"
+#include "ctl/json-print.h"
 #include "format/calendar.h"
 #include "format/zone.h"
-#include "ctl/client.h"
 #include "ctl/calendar.h"
 #include "util/macro.h"
 #include "util/parse.h"
@@ -650,7 +650,8 @@ int ctl_calendar_main(int argc, char **argv, bool json) {
                         putchar('\n');
         }
         if (json) {
-                (void) json_print(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+                if (json_print("calendar", out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
+                        ret = 1;
                 json_object_put(out);
         }
         return fflush(stdout) == 0 ? ret : 1;

@@ -145,13 +145,3 @@ int64_t json_get_int(struct json_object *o, const char *key) {
                 return 0;
         return json_object_get_int64(j);
 }
-
-int json_print(struct json_object *o, int flags) {
-        const char *text = json_object_to_json_string_ext(o, flags);
-
-        if (!text)
-                return -ENOMEM;
-        if (fwrite_for_terminal(text, strlen(text), stdout) < 0 || putchar('\n') == EOF)
-                return -EIO;
-        return 0;
-}

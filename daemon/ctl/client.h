@@ -49,11 +49,6 @@ int client_recv(Client *c, struct json_object **ret);
  * 0 or -ENOMEM. */
 int client_make_terminal_safe(struct json_object *o);
 
-/* Print o as JSON text (json-c's flags) and a newline on standard output,
- * with what a terminal would act on escaped (fwrite_for_terminal()): the
- * same JSON to a reader. 0, -ENOMEM (nothing printed) or -EIO. */
-int json_print(struct json_object *o, int flags);
-
 /* A string or integer member of o; NULL / 0 when absent or of another type. */
 const char *json_get_string(struct json_object *o, const char *key);
 int64_t json_get_int(struct json_object *o, const char *key);

@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "ctl/client.h"
 #include "ctl/discover.h"
+#include "ctl/json-print.h"
 #include "restore/discover.h"
 #include "restore/member.h"
 #include "util/io.h"
@@ -645,7 +646,7 @@ static int print_json(const Discovery *d, const char *config_text, const char *d
         json_object_object_add(o, "restore", restore);
         json_object_object_add(o, "config", json_object_new_string(config_text));
         json_object_object_add(o, "drop_in", json_object_new_string(drop_in_text));
-        (void) json_print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        (void) json_print("discover", o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         json_object_put(o);
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
@@ -797,7 +798,8 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 json_object_object_add(o, "wrote", a);
                 json_object_object_add(o, "unchanged", u);
                 json_object_object_add(o, "kept", kp);
-                (void) json_print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+                if (json_print("setup", o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
+                        r = EXIT_FAILURE;
                 json_object_put(o);
                 if (fflush(stdout) != 0)
                         r = EXIT_FAILURE;

@@ -26,8 +26,8 @@
 #include "backup/s3.h"
 #include "backup/store.h"
 #include "config/config.h"
+#include "ctl/json-print.h"
 #include "format/retention.h"
-#include "ctl/client.h"
 #include "ctl/fetch.h"
 #include "util/io.h"
 #include "util/macro.h"
@@ -476,8 +476,10 @@ int ctl_fetch_main(int argc, char **argv, bool json, const char *config_path) {
                 json_object_object_add(o, "file", json_object_new_string(out_path));
                 json_object_object_add(o, "size", json_object_new_int64((int64_t) rm->size));
                 json_object_object_add(o, "sidecar", rm->has_sidecar ? sidecar_to_json_object(&sc) : NULL);
-                (void) json_print(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+                r = json_print("fetch", o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
                 json_object_put(o);
+                if (r < 0)
+                        return EXIT_FAILURE;
         } else {
                 /* The path alone on stdout, for a script; the rest for the operator. */
                 printf("%s\n", out_path);

@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "backup/k8s-secrets.h"
-#include "ctl/client.h"
+#include "ctl/json-print.h"
 #include "ctl/k8s.h"
 #include "format/json-yaml.h"
 #include "format/k8s-key.h"
@@ -241,7 +241,7 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
                                         failed = true;
                                 }
                         } else
-                                failed = json_print(o.object, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                failed = json_print(cmd, o.object, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE) < 0 || failed;
                         break;
                 default:
@@ -262,7 +262,7 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
                         fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                         return 1;
                 }
-                failed = json_print(l, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                failed = json_print(cmd, l, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                            JSON_C_TO_STRING_NOSLASHESCAPE) < 0 || failed;
                 json_object_put(l);
         }
@@ -419,7 +419,7 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
                 } else {
                         json_object_object_add(out, "objects", arr);
                         json_object_object_add(out, "counts", json_object_get(counts));
-                        r = json_print(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                        r = json_print(cmd, out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                 }
                 json_object_put(out);
         } else if (r == 0) {

@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "backup/age-keyfile.h"
+#include "ctl/json-print.h"
 #include "format/age.h"
 #include "config/config.h"
-#include "ctl/client.h"
 #include "ctl/offline.h"
 #include "backup/inspect.h"
 #include "format/mvcc-kv.h"
@@ -111,7 +111,7 @@ static struct json_object *json_base64(const uint8_t *data, size_t n) {
 /* Print o on one line (no spaces, '/' not escaped) and release it. NULL
  * (out of memory while building it) is an error. */
 static int print_and_put(const char *cmd, struct json_object *o) {
-        int r = o ? json_print(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : -ENOMEM;
+        int r = o ? json_print(cmd, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : -ENOMEM;
 
         json_object_put(o);
         if (r < 0) {

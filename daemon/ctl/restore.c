@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "ctl/json-print.h"
 #include "ctl/restore.h"
 #include "util/io.h"
 #include "util/macro.h"
@@ -125,7 +126,7 @@ static int print_error(struct json_object *o, bool json) {
         const char *code = json_get_string(o, "error") ?: "error";
 
         if (json)
-                (void) json_print(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                (void) json_print("restore", o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         fprintf(stderr, "etcd-backupctl restore: %s: %s\n", code, json_get_string(o, "message") ?: "");
         if (streq(code, "restore_failed"))
                 fprintf(stderr, "etcd-backupctl restore: rolled back: %s and the control plane are as they were "
@@ -199,14 +200,14 @@ static int stream(Client *c, bool json, bool show_steps, struct json_object **re
                         return print_error(o, json);
                 if (json_object_object_get_ex(o, "result", &result) && json_object_is_type(result, json_type_object)) {
                         if (json && show_steps)
-                                (void) json_print(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                                (void) json_print("restore", o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                         *ret_result = json_object_get(result);
                         return 0;
                 }
                 if (!json_get_string(o, "step"))
                         continue;       /* something newer than us: ignore it */
                 if (json && show_steps)
-                        (void) json_print(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                        (void) json_print("restore", o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                 else if (!json && (show_steps || streq_ptr(json_get_string(o, "state"), "failed")))
                         print_step(o);
                 fflush(stdout);
@@ -327,8 +328,7 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 return EXIT_FAILURE;
         }
         if (json && dry_run) {
-                (void) json_print(plan, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-                return EXIT_SUCCESS;
+                return json_print("restore", plan, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (!json)
                 print_plan(plan);
@@ -338,7 +338,7 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 return EXIT_SUCCESS;
         }
         if (json)
-                (void) json_print(answer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                (void) json_print("restore", answer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!yes && !confirm(json_get_int(answer, "confirm_timeout_ms"))) {
                 (void) answer_plan(&conn, NULL);
                 fprintf(stderr, "etcd-backupctl restore: not confirmed; nothing was changed.\n");

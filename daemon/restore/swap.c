@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * swap.c — the restored data dir takes the old one's place: it gets the old
- * dir's owner (every entry) and mode, is synced to disk, and is exchanged with the old dir,
- * which is then renamed to <data_dir>.pre-restore-<ts> (swap_exchange()):
- * inside the data dir's parent, never replacing anything, and <data_dir>
- * never missing (but for a moment where the file system cannot exchange).
+ * dir's mode and owner (every entry), is synced to disk, and is exchanged
+ * with the old dir, which is then renamed to <data_dir>.pre-restore-<ts>
+ * (swap_exchange()): inside the data dir's parent, never replacing
+ * anything, and <data_dir> never missing (but for a moment where the file
+ * system cannot exchange).
  */
 
 #include <errno.h>
@@ -56,7 +57,9 @@ int swap_data_dir(Run *run) {
         if (new_fd < 0 || parent_fd < 0)
                 return free_and_format(&run->error, "cannot open %s: %s", new_fd < 0 ? p->restore_dir : p->parent_dir,
                                  strerror(errno)), -errno;
-        /* The old dir's owner, and all of it on disk before its name is: the parent's fsync after the
+        if (fchmod(new_fd, p->data_dir_exists ? p->data_mode : 0700) < 0)
+                return free_and_format(&run->error, "cannot chmod %s: %s", p->restore_dir, strerror(errno)), -errno;
+        /* The old dir's owner, and all of it on disk (its mode too) before its name is: the parent's fsync after the
          * exchange makes the swap last, and must not make a tree whose files a crash leaves short last. */
         r = settle_tree(new_fd, p->data_dir_exists ? p->data_uid : (uid_t) -1,
                         p->data_dir_exists ? p->data_gid : (gid_t) -1);
@@ -74,8 +77,6 @@ int swap_data_dir(Run *run) {
                 run->db_dev = st.st_dev;
                 run->db_ino = st.st_ino;
         }
-        if (fchmod(new_fd, p->data_dir_exists ? p->data_mode : 0700) < 0)
-                return free_and_format(&run->error, "cannot chmod %s: %s", p->restore_dir, strerror(errno)), -errno;
         if (p->data_dir_exists) {
                 bool stuck;
 

@@ -15,7 +15,8 @@
  * after the others had their turn), and a connection with output pending is
  * not read. Connections are capped per uid and in all, below the file
  * limit; root has slots of its own above the cap. A connection with nothing
- * in flight is closed after CONTROL_IDLE_TIMEOUT_USEC. When accept() fails
+ * in flight is closed after CONTROL_IDLE_TIMEOUT_USEC without a request or a
+ * byte of its answer sent. When accept() fails
  * (out of descriptors or memory, or denied) the listener is switched off
  * until a descriptor is freed (a connection closes) or a second has
  * passed, instead of spinning.

@@ -27,7 +27,8 @@
 #define CONTROL_CONNECTIONS_MAX 256
 #define CONTROL_CONNECTIONS_PER_UID 16
 #define CONTROL_ROOT_RESERVE 8
-/* A connection with no request in flight is closed after this. */
+/* A connection with no request in flight is closed after this long without a request or a byte of its answer
+ * sent (taken by the socket: a slow reader of a big answer is not cut). */
 #define CONTROL_IDLE_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
 typedef struct ControlServer ControlServer;

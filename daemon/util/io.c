@@ -20,7 +20,7 @@
 #include "util/str.h"
 #include "util/time.h"
 
-/* Deepest directory nesting walked by chown_tree() (etcd uses 3). */
+/* Deepest directory nesting walked by settle_tree() (etcd uses 3). */
 #define SETTLE_DEPTH_MAX 32
 
 int tmpfile_open(int dir_fd, const char *prefix, TmpFile *ret) {
@@ -336,9 +336,15 @@ static int settle_tree_at(int dir_fd, uid_t uid, gid_t gid, unsigned depth) {
                 safe_close(fd);
                 return -errno;
         }
-        while ((de = readdir(d))) {
+        for (;;) {
                 struct stat st;
 
+                errno = 0;
+                de = readdir(d);
+                if (!de && errno != 0)
+                        return -errno;  /* not the end: an entry may be left unsynced */
+                if (!de)
+                        break;
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)

@@ -83,9 +83,9 @@ int mkdir_p(const char *path, mode_t mode);
 #define CLOSE_FALLBACK_MAX (1U << 20)
 int close_all_fds_except(const int *keep, size_t n);
 
-/* Every entry below (and including) the directory dir_fd given to uid:gid,
- * symbolic links themselves ((uid_t) -1 and (gid_t) -1 leave them, as for
- * fchown(2)), and on disk: each regular file fsynced, each directory
+/* Every entry below (and including) the directory dir_fd given to uid:gid
+ * ((uid_t) -1 and (gid_t) -1 leave the owner, as for fchown(2); symbolic
+ * links themselves, not what they name), and on disk: each regular file fsynced, each directory
  * fsynced after what is in it, so that once a rename of the tree is synced
  * the tree it names is whole after a crash. At most 32 levels deep (-ELOOP).
  * 0 or -errno. */

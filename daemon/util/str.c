@@ -194,7 +194,6 @@ void append_format(char **dst, const char *fmt, ...) {
         errno = saved_errno;
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
 /* The length of the valid UTF-8 sequence at p (n bytes left) and its code point, or 0 when p starts none. */
 static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *ret_cp) {
         size_t len;

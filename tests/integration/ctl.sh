@@ -161,6 +161,11 @@ check "calendar --json: the elapses systemd-analyze gives ($want)" test "$(jq -c
 check "calendar --json: the normalized form" test "$(jq -r '.[0].normalized' <<<"$out")" = "Mon..Fri *-*-* 03:30:00 Europe/Berlin"
 check "calendar --json: the one that does not parse has its error" jq -e '.[1].expression == "bogus" and (.[1].error | length > 0)' <<<"$out"
 
+# JSON that cannot be written (a full disk): said, exit 1, not 0 with nothing.
+"$ETCD_BACKUPCTL" --json calendar daily > /dev/full 2> "$T/err"; rc=$?
+check "calendar --json to a full disk: exit 1, saying so" \
+  test $rc -eq 1 -a -n "$(grep -F 'etcd-backupctl calendar: cannot print JSON: No space left on device' "$T/err")"
+
 printf 'storage: { compression = "lzma"; };\n' > "$T/bad.conf"
 out=$("$ETCD_BACKUPCTL" status -c "$T/bad.conf" 2>&1); rc=$?
 check "a broken config is still a configuration error (78)" test $rc = 78

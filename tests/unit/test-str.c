@@ -153,7 +153,8 @@ static void test_fwrite_for_terminal(void) {
                 const char *in, *out;
         } cases[] = {
                 /* C0 and the rest are left: the writers escape C0 within strings; outside them it is layout */
-                { "{\n  \"a\": \"caf\xc3\xa9 \xe2\x82\xac\\u001b\"\n}", "{\n  \"a\": \"caf\xc3\xa9 \xe2\x82\xac\\u001b\"\n}" },
+                { "{\n  \"a\": \"caf\xc3\xa9 \xe2\x82\xac\\u001b\"\n}",
+                  "{\n  \"a\": \"caf\xc3\xa9 \xe2\x82\xac\\u001b\"\n}" },
                 { "\"a\x7f" "b\"", "\"a\\u007fb\"" },
                 { "\"\xc2\x9b" "2J\xc2\x85\"", "\"\\u009b2J\\u0085\"" },             /* C1 CSI, NEL */
                 { "\"\xc2\xa0\"", "\"\xc2\xa0\"" },                                  /* U+00A0: shown */
