@@ -830,8 +830,15 @@ int main(int argc, char **argv) {
         optind = 0; /* reset getopt for the command's own options */
         r = cmd->run(&ctl, argc, argv);
         free(ctl.socket_used);
-        /* What could not be printed is a failure, whatever the command found (said where it happened). */
+        /* What could not be printed is a failure, whatever the command found: said where it happened
+         * (json_print()), or here for the rest (a full disk, a closed pipe). */
         if (r == EXIT_SUCCESS && json_print_failed())
                 r = EXIT_FAILURE;
+        errno = 0;
+        if (r == EXIT_SUCCESS && (fflush(stdout) != 0 || ferror(stdout))) {
+                fprintf(stderr, "etcd-backupctl %s: cannot write to standard output: %s\n", cmd->name,
+                        errno > 0 ? strerror(errno) : "a write failed");
+                r = EXIT_FAILURE;
+        }
         return r;
 }

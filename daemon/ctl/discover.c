@@ -798,7 +798,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 json_object_object_add(o, "wrote", a);
                 json_object_object_add(o, "unchanged", u);
                 json_object_object_add(o, "kept", kp);
-                if (json_print("setup", o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
+                if (json_print("discover", o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
                         r = EXIT_FAILURE;
                 json_object_put(o);
                 if (fflush(stdout) != 0)

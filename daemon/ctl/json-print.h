@@ -4,7 +4,8 @@
 /*
  * json-print.h — JSON on standard output as etcd-backupctl prints it: what a
  * terminal would act on written as escapes (fwrite_for_terminal()), the
- * same JSON to a reader.
+ * same strings to a reader (but for bytes that are not UTF-8, which no valid
+ * JSON holds: U+FFFD).
  */
 
 #include <json-c/json.h>

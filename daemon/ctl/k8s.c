@@ -240,9 +240,11 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
                                         json_object_put(o.object);
                                         failed = true;
                                 }
-                        } else
-                                failed = json_print(cmd, o.object, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE) < 0 || failed;
+                        } else if (json_print(cmd, o.object, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE) < 0) {
+                                /* Said; the next would only say it again. */
+                                return 1;
+                        }
                         break;
                 default:
                         r = print_yaml(cmd, o.object, printed > 0);
@@ -262,9 +264,11 @@ int ctl_k8s_print(const char *cmd, const MvccKv *kvs, size_t n, bool list, CtlK8
                         fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                         return 1;
                 }
-                failed = json_print(cmd, l, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                           JSON_C_TO_STRING_NOSLASHESCAPE) < 0 || failed;
+                r = json_print(cmd, l, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                       JSON_C_TO_STRING_NOSLASHESCAPE);
                 json_object_put(l);
+                if (r < 0)
+                        return 1;       /* said */
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "etcd-backupctl %s: cannot write to standard output: %s\n", cmd, strerror(errno));
@@ -302,18 +306,10 @@ static json_object *counts_add(json_object *counts, const char *resource) {
         return v;
 }
 
-/* Whether s starts with a space a terminal shows as one: ASCII's, or U+00A0, U+1680, U+2000..U+200A, U+2028,
- * U+2029, U+202F, U+205F, U+3000. */
-static bool starts_with_space(const unsigned char *s) {
-        return s[0] == ' ' || (s[0] == 0xc2 && s[1] == 0xa0) || (s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) ||
-               (s[0] == 0xe2 && s[1] == 0x80 && s[2] && (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 ||
-                                                         s[2] == 0xaf)) ||
-               (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) || (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80);
-}
-
 /* A segment of a key as a cell of the objects table, in place of *s: what a terminal acts on becomes '?', and a
- * segment with a space in it (RBAC names may have them), a '"' or a '\\' is put in double quotes with '"' and
- * '\\' escaped, so that one cell never looks like several. 0 or -ENOMEM. */
+ * segment with a space (RBAC names may have them), a '"', a '\\' or anything not ASCII (no list of what a terminal
+ * shows blank is complete: U+00A0, U+2800, the Hangul fillers, the zero-width ones) is put in double quotes with
+ * '"' and '\\' escaped, so that one cell never looks like several. 0 or -ENOMEM. */
 static int table_cell(char **s) {
         const unsigned char *p;
         bool quote = false;
@@ -322,7 +318,7 @@ static int table_cell(char **s) {
 
         (void) str_make_terminal_safe(*s);
         for (p = (const unsigned char *) *s; *p; p++) {
-                quote = quote || starts_with_space(p) || *p == '"' || *p == '\\';
+                quote = quote || *p == ' ' || *p == '"' || *p == '\\' || *p >= 0x80;
                 extra += *p == '"' || *p == '\\';
         }
         if (!quote)
@@ -349,6 +345,7 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
         _cleanup_free_ Row *rows = NULL;
         json_object *counts = json_object_new_object();
         size_t n_rows = 0, w_res = strlen("RESOURCE"), w_ns = strlen("NAMESPACE"), w_name = strlen("NAME");
+        bool printed = true;    /* false: the JSON could not be printed */
         int r = 0;
 
         rows = calloc(n ? n : 1, sizeof(Row));
@@ -386,6 +383,7 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
                         row->encoding = k8s_encoding_to_string(k8s_object_encoding(kvs[i].value, kvs[i].value_size));
                 }
                 if (!counts_add(counts, row->key.resource)) {
+                        k8s_key_clear(&row->key);
                         r = -ENOMEM;
                         break;
                 }
@@ -419,7 +417,7 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
                 } else {
                         json_object_object_add(out, "objects", arr);
                         json_object_object_add(out, "counts", json_object_get(counts));
-                        r = json_print(cmd, out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                        printed = json_print(cmd, out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) >= 0;
                 }
                 json_object_put(out);
         } else if (r == 0) {
@@ -442,6 +440,8 @@ int ctl_k8s_objects(const char *cmd, const MvccKv *kvs, size_t n, const char *re
                 fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                 return 1;
         }
+        if (!printed)
+                return 1;       /* json_print() said why */
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "etcd-backupctl %s: cannot write to standard output: %s\n", cmd, strerror(errno));
                 return 1;

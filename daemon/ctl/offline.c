@@ -109,16 +109,17 @@ static struct json_object *json_base64(const uint8_t *data, size_t n) {
 }
 
 /* Print o on one line (no spaces, '/' not escaped) and release it. NULL
- * (out of memory while building it) is an error. */
+ * (out of memory while building it) is an error; json_print() says its own. */
 static int print_and_put(const char *cmd, struct json_object *o) {
-        int r = o ? json_print(cmd, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : -ENOMEM;
+        int r;
 
-        json_object_put(o);
-        if (r < 0) {
+        if (!o) {
                 fprintf(stderr, "etcd-backupctl %s: out of memory\n", cmd);
                 return EXIT_FAILURE;
         }
-        return 0;
+        r = json_print(cmd, o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        json_object_put(o);
+        return r < 0 ? EXIT_FAILURE : 0;
 }
 
 /* Add v as key to o; false (and o released) when o or v is NULL. */

@@ -328,7 +328,8 @@ int ctl_restore_main(int argc, char **argv, bool json, const char *config_path, 
                 return EXIT_FAILURE;
         }
         if (json && dry_run) {
-                return json_print("restore", plan, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+                r = json_print("restore", plan, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         if (!json)
                 print_plan(plan);

@@ -120,8 +120,10 @@ int swap_rename(int dir_fd, const char *from, const char *to);
  * (a node rebooted then would start an etcd enabled as a unit on no data: a new, empty cluster): from and to
  * exchanged, then from's name renamed to aside; where the file system cannot exchange (CIFS), to renamed to aside,
  * then from to to. Returns 0, or -errno with everything put back as it was, or, when that failed too,
- * *ret_stuck set (to missing, or from's under to's name). */
-int swap_exchange(int dir_fd, const char *from, const char *to, const char *aside, bool *ret_stuck);
+ * *ret_stuck set (to missing, or from's under to's name). With undo false an exchange whose rename then fails is
+ * kept (-errno, *ret_stuck false: from is in to's place, and what was to is still under from's name): for the
+ * rollback, for which the old data in place is what counts. */
+int swap_exchange(int dir_fd, const char *from, const char *to, const char *aside, bool undo, bool *ret_stuck);
 /* The restored dir gets the old one's owner and mode and takes its place. */
 int swap_data_dir(Run *run);
 

@@ -90,22 +90,31 @@ void rollback_restore(Run *run, RestoreResult *res) {
                 bool stuck = false;
 
                 if (old && streq(old, p->data_dir)) {
-                        /* Back in place already (the swap's exchange done, neither its rename nor the exchange
-                         * back): the restored data aside. */
+                        /* Back in place already (defensive: an exchange back that reported a failure but took
+                         * effect): the restored data aside. */
                         restored = path_exists(p->restore_dir) ? p->restore_dir : p->pre_restore_dir;
                         r = path_exists(restored) ? swap_rename(parent_fd, restored, p->failed_restore_dir) : 0;
                         if (r < 0)
                                 append_format(problem, "cannot rename %s to %s: %s", restored, p->failed_restore_dir,
                                               strerror(-r));
                 } else if (old && path_exists(p->data_dir)) {
-                        r = swap_exchange(parent_fd, old, p->data_dir, p->failed_restore_dir, &stuck);
-                        if (r < 0)
+                        /* An exchange whose rename fails is kept: the old data in place is what counts (undone,
+                         * etcd would come back on the restored data). was: one of the plan's names. */
+                        const char *was = old;
+
+                        r = swap_exchange(parent_fd, was, p->data_dir, p->failed_restore_dir, false, &stuck);
+                        old = old_data_name(p);
+                        if (r < 0 && old && streq(old, p->data_dir))
+                                append_format(problem, "%s is the old data again, but the restored data stays as %s "
+                                              "(it cannot be renamed to %s: %s); rename it so before you remove "
+                                              "the record", p->data_dir, was, p->failed_restore_dir, strerror(-r));
+                        else if (r < 0)
                                 append_format(problem, "cannot put %s back in place of %s (set aside as %s): %s%s",
-                                              old, p->data_dir, p->failed_restore_dir, strerror(-r),
+                                              was, p->data_dir, p->failed_restore_dir, strerror(-r),
                                               stuck ? ", and cannot put them back as they were" : "");
                 } else if (old) {
-                        /* No data dir (a swap without exchange whose two renames and the one back failed): the old
-                         * data back under its name, the restored data aside. */
+                        /* No data dir (a swap without exchange whose rename of the restored data into place and the
+                         * rename back both failed): the old data back under its name, the restored data aside. */
                         r = swap_rename(parent_fd, old, p->data_dir);
                         if (r < 0)
                                 append_format(problem, "cannot rename %s back to %s: %s", old, p->data_dir,
@@ -141,7 +150,7 @@ void rollback_restore(Run *run, RestoreResult *res) {
                                        p->data_dir, p->failed_restore_dir);
                 if (fsync(parent_fd) < 0)
                         append_format(problem, "cannot sync %s after the renames: %s", p->parent_dir, strerror(errno));
-        } else if (path_exists(p->restore_dir)) {
+        } else if (!run->swapped && path_exists(p->restore_dir)) {
                 r = swap_rename(parent_fd, p->restore_dir, p->failed_restore_dir);
                 if (r < 0)
                         append_format(problem, "cannot rename %s to %s: %s", p->restore_dir, p->failed_restore_dir,

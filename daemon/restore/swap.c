@@ -24,13 +24,13 @@ int swap_rename(int dir_fd, const char *from, const char *to) {
         return renameat2(dir_fd, path_basename(from), dir_fd, path_basename(to), RENAME_NOREPLACE) < 0 ? -errno : 0;
 }
 
-int swap_exchange(int dir_fd, const char *from, const char *to, const char *aside, bool *ret_stuck) {
+int swap_exchange(int dir_fd, const char *from, const char *to, const char *aside, bool undo, bool *ret_stuck) {
         int r;
 
         *ret_stuck = false;
         if (renameat2(dir_fd, path_basename(from), dir_fd, path_basename(to), RENAME_EXCHANGE) >= 0) {
                 r = swap_rename(dir_fd, from, aside);
-                if (r < 0)
+                if (r < 0 && undo)
                         *ret_stuck = renameat2(dir_fd, path_basename(from), dir_fd, path_basename(to),
                                                RENAME_EXCHANGE) < 0;
                 return r;
@@ -80,7 +80,7 @@ int swap_data_dir(Run *run) {
         if (p->data_dir_exists) {
                 bool stuck;
 
-                r = swap_exchange(parent_fd, p->restore_dir, p->data_dir, p->pre_restore_dir, &stuck);
+                r = swap_exchange(parent_fd, p->restore_dir, p->data_dir, p->pre_restore_dir, true, &stuck);
                 if (r < 0) {
                         /* Not put back: left for the rollback to report. */
                         run->swapped = stuck;

@@ -85,10 +85,10 @@ int close_all_fds_except(const int *keep, size_t n);
 
 /* Every entry below (and including) the directory dir_fd given to uid:gid
  * ((uid_t) -1 and (gid_t) -1 leave the owner, as for fchown(2); symbolic
- * links themselves, not what they name), and on disk: each regular file fsynced, each directory
- * fsynced after what is in it, so that once a rename of the tree is synced
- * the tree it names is whole after a crash. At most 32 levels deep (-ELOOP).
- * 0 or -errno. */
+ * links themselves, not what they name), and on disk: each regular file
+ * fsynced, each directory fsynced after what is in it, so that once a
+ * rename of the tree is synced the tree it names is whole after a crash.
+ * At most 32 levels deep (-ELOOP). 0 or -errno. */
 int settle_tree(int dir_fd, uid_t uid, gid_t gid);
 
 /* Opens name in the directory dir_fd (dir names it in messages) the way root

@@ -2,8 +2,9 @@
 /*
  * fail-renames.c — a preload for tests: renameat2(2) fails with EIO, doing
  * nothing, where the environment says so — a rename (not an exchange) to a
- * name that holds $FAIL_RENAME_TO, and the $FAIL_EXCHANGE_NTH-th exchange
- * (RENAME_EXCHANGE) of the process. Every other call is the real one.
+ * name that holds one of the ':'-separated words of $FAIL_RENAME_TO, and
+ * the $FAIL_EXCHANGE_NTH-th exchange (RENAME_EXCHANGE) of the process.
+ * Every other call is the real one.
  */
 
 #include <dlfcn.h>
@@ -13,6 +14,19 @@
 #include <string.h>
 
 static unsigned exchanges;
+
+/* Whether name holds one of the ':'-separated words of list. */
+static int holds_one_of(const char *name, const char *list) {
+        while (list && *list) {
+                const char *end = strchr(list, ':');
+                size_t n = end ? (size_t) (end - list) : strlen(list);
+
+                if (n > 0 && memmem(name, strlen(name), list, n))
+                        return 1;
+                list = end ? end + 1 : NULL;
+        }
+        return 0;
+}
 
 int renameat2(int old_dir, const char *old_path, int new_dir, const char *new_path, unsigned flags) {
         int (*real)(int, const char *, int, const char *, unsigned) =
@@ -24,7 +38,7 @@ int renameat2(int old_dir, const char *old_path, int new_dir, const char *new_pa
                         errno = EIO;
                         return -1;
                 }
-        } else if (to && *to && strstr(new_path, to)) {
+        } else if (holds_one_of(new_path, to)) {
                 errno = EIO;
                 return -1;
         }

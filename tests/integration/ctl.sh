@@ -148,6 +148,9 @@ check "list without the directory: exit 0, says it does not exist yet" \
   test $rc -eq 0 -a "$out" = "No backups: $T/not-yet does not exist yet."
 out=$("$ETCD_BACKUPCTL" -c "$T/nostore.conf" -s "$T/none.sock" --json list 2>/dev/null); rc=$?
 check "list --json without the directory: exit 0, [] ($out)" test $rc -eq 0 -a "$(jq -c . <<<"$out")" = "[]"
+"$ETCD_BACKUPCTL" -c "$T/nostore.conf" -s "$T/none.sock" --json list > /dev/full 2> "$T/err"; rc=$?
+check "list --json to a full disk: exit 1 (it was 0, nothing written), saying so" \
+  test $rc -eq 1 -a -n "$(grep -F 'etcd-backupctl list: cannot write to standard output: No space left on device' "$T/err")"
 
 # calendar --json: each expression's elapses in RFC 3339 (UTC), as
 # systemd-analyze computes them; one that does not parse has its error.

@@ -271,12 +271,14 @@ check "a backup without Secrets: audit still warns that identity is the first pr
 # the objects table prints them as '?' (a crafted backup must not drive the
 # operator's terminal); --json keeps the name as it is.
 # A name with spaces that would draw cells of its own ("1  protobuf  -"),
-# ASCII or no-break ones, is one cell in double quotes (an RBAC name may have
-# spaces, and a quote, escaped).
+# ASCII or no-break ones, or anything else not ASCII (U+2800 shows blank
+# too), is one cell in double quotes (an RBAC name may have spaces; a quote
+# in it escaped).
 evil=$(printf '/registry/configmaps/default/cm\033[31m\302\233\342\200\256x')
 printf 'v' | ctl put "$evil" >/dev/null
 printf 'v' | ctl put "/registry/configmaps/default/fake    1  protobuf  -" >/dev/null
 printf 'v' | ctl put "$(printf '/registry/configmaps/default/nb\302\240\302\2402"')" >/dev/null
+printf 'v' | ctl put "$(printf '/registry/configmaps/default/br\342\240\200\342\240\2003')" >/dev/null
 esc=$("$ETCD_BACKUPD" --once -c "$T/gzip.conf" 2>"$T/esc.err")
 o=$("$C" objects "$esc" --resource configmaps); rc=$?
 check "objects: a name with terminal controls is printed safe (exit $rc)" \
@@ -284,6 +286,8 @@ check "objects: a name with terminal controls is printed safe (exit $rc)" \
 check "objects: a name with spaces is one cell, in double quotes" grep -qF '"fake    1  protobuf  -"  ' <<<"$o"
 check "objects: a name with no-break spaces and a quote is one cell, in double quotes" \
   grep -qF "$(printf '"nb\302\240\302\2402\\""  ')" <<<"$o"
+check "objects: a name with U+2800 (blank on a terminal, not a space) is one cell, in double quotes" \
+  grep -qF "$(printf '"br\342\240\200\342\240\2003"  ')" <<<"$o"
 check "objects --json: the name as it is" test "$("$C" objects "$esc" --json --resource configmaps |
   jq -r '.objects[] | select(.name | startswith("cm")) | .name')" = "${evil##*/}"
 

@@ -686,6 +686,35 @@ check "swap stuck: kube-apiserver back" wait_for 10 apiserver_up
 check "swap stuck: both manifests back, no holding dir" \
   test -f "$MAN/etcd.yaml" -a -f "$MAN/kube-apiserver.yaml" -a -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
 
+# The same, and the rollback's own rename of the restored data aside fails
+# too (as a full disk would fail both): the old data stays in place (its
+# exchange kept, not undone: etcd would come back on the restored data),
+# the restored data stays under the restore's name, said so, and the
+# record is kept for the operator.
+RESTORE_ENV=(LD_PRELOAD="$FAIL_RENAMES" FAIL_RENAME_TO=.pre-restore-:.failed-restore- FAIL_EXCHANGE_NTH=2
+             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+restore_socket renames2 "$T/r.conf"
+RESTORE_ENV=()
+old_ino=$(stat -c %i "$DATA")
+ctl put /renames/later2 "in the data before this restore" >/dev/null
+out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+left=$(ls -d "$DATA".restore-* 2>/dev/null)
+check "swap and rollback renames stuck: exit 1, the restored data named where it stays" \
+  test $rc -eq 1 -a -n "$left" -a -n "$(grep -F "$DATA is the old data again, but the restored data stays as $left (it cannot be renamed to $DATA.failed-restore-" <<<"$out")"
+check "swap and rollback renames stuck: the data dir is the old one, the restored db under the restore's name" \
+  test "$(stat -c %i "$DATA")" = "$old_ino" -a -f "$left/member/snap/db"
+check "swap and rollback renames stuck: etcd proven on the old data, not the restored" \
+  grep -qE "etcd is healthy on the old data at revision [0-9]+ \(pid [0-9]+ holds $DATA/member/snap/db" <<<"$out"
+wait_for 30 etcd_healthy
+check "swap and rollback renames stuck: etcd has the write from before the restore" \
+  test -n "$(ctl get /renames/later2 --keys-only)"
+check "swap and rollback renames stuck: kube-apiserver back" wait_for 10 apiserver_up
+record=$(ls -d "$DATA".unfinished-restore-* 2>/dev/null)
+check "swap and rollback renames stuck: the record stays" test -n "$record"
+# The operator's part: the restored data out of the way, the record removed.
+mv "$left" "$T/restored-left-aside"; rm -f "$record"
+
 # ---- killed between the swap's exchange and its rename ----------------------------
 # As by a power loss there (the service ends by SIGKILL right after its
 # renameat2(RENAME_EXCHANGE), a preload): the data dir is never missing (on
