@@ -2,8 +2,10 @@
 /*
  * fail-renames.c — a preload for tests: renameat2(2) fails with EIO, doing
  * nothing, where the environment says so — a rename (not an exchange) to a
- * name that holds one of the ':'-separated words of $FAIL_RENAME_TO, and
- * the $FAIL_EXCHANGE_NTH-th exchange (RENAME_EXCHANGE) of the process.
+ * name that holds one of the ':'-separated words of $FAIL_RENAME_TO (a word
+ * "=NAME": a name that is NAME), the $FAIL_EXCHANGE_NTH-th exchange
+ * (RENAME_EXCHANGE) of the process, and with $FAIL_EXCHANGE_EINVAL set every
+ * exchange with EINVAL, as on a file system that cannot exchange (CIFS).
  * Every other call is the real one.
  */
 
@@ -21,7 +23,9 @@ static int holds_one_of(const char *name, const char *list) {
                 const char *end = strchr(list, ':');
                 size_t n = end ? (size_t) (end - list) : strlen(list);
 
-                if (n > 0 && memmem(name, strlen(name), list, n))
+                if (n > 1 && list[0] == '=' && strlen(name) == n - 1 && memcmp(name, list + 1, n - 1) == 0)
+                        return 1;
+                if (n > 0 && list[0] != '=' && memmem(name, strlen(name), list, n))
                         return 1;
                 list = end ? end + 1 : NULL;
         }
@@ -34,6 +38,10 @@ int renameat2(int old_dir, const char *old_path, int new_dir, const char *new_pa
         const char *to = getenv("FAIL_RENAME_TO"), *nth = getenv("FAIL_EXCHANGE_NTH");
 
         if (flags & RENAME_EXCHANGE) {
+                if (getenv("FAIL_EXCHANGE_EINVAL")) {
+                        errno = EINVAL;
+                        return -1;
+                }
                 if (nth && ++exchanges == strtoul(nth, NULL, 10)) {
                         errno = EIO;
                         return -1;

@@ -715,6 +715,58 @@ check "swap and rollback renames stuck: the record stays" test -n "$record"
 # The operator's part: the restored data out of the way, the record removed.
 mv "$left" "$T/restored-left-aside"; rm -f "$record"
 
+# ---- a file system that cannot exchange (CIFS) --------------------------------------
+# Every exchange fails with EINVAL: the swap renames the data dir aside,
+# then the restored data into place.
+RESTORE_ENV=(LD_PRELOAD="$FAIL_RENAMES" FAIL_EXCHANGE_EINVAL=1
+             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+restore_socket noexchange "$T/r.conf"
+RESTORE_ENV=()
+NOXSOCK=$RSOCK
+old_ino=$(stat -c %i "$DATA")
+pre_before=$(ls -d "$DATA".pre-restore-* 2>/dev/null | sort)
+ctl put /noexchange/later "after the backup" >/dev/null
+out=$("$C" restore latest --yes --socket "$NOXSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+pre=$(comm -13 <(echo "$pre_before") <(ls -d "$DATA".pre-restore-* | sort))
+check "no exchange: restore exit 0" test $rc -eq 0
+check "no exchange: the old data is the new .pre-restore-*, the data dir another" \
+  test -n "$pre" -a "$(stat -c %i "$pre" 2>/dev/null)" = "$old_ino" -a "$(stat -c %i "$DATA")" != "$old_ino"
+wait_for 30 etcd_healthy
+check "no exchange: the backup's data (the later write is gone)" test -z "$(ctl get /noexchange/later --keys-only)"
+check "no exchange: kube-apiserver back" wait_for 10 apiserver_up
+
+# The same, and the restored data's rename into place fails, and so does
+# every rename to the data dir's name after it (the one back, the
+# rollback's): no data dir is left. The rollback says where the old data is,
+# and etcd, kube-apiserver and the controllers stay off, their manifests
+# held and named.
+RESTORE_ENV=(LD_PRELOAD="$FAIL_RENAMES" FAIL_EXCHANGE_EINVAL=1 FAIL_RENAME_TO="=$(basename "$DATA")"
+             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+restore_socket noexchange2 "$T/r.conf"
+RESTORE_ENV=()
+old_ino=$(stat -c %i "$DATA")
+pre_before=$(ls -d "$DATA".pre-restore-* 2>/dev/null | sort)
+out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+pre=$(comm -13 <(echo "$pre_before") <(ls -d "$DATA".pre-restore-* | sort))
+held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)
+check "no exchange, no rename back: exit 1, no data dir, the old data under .pre-restore-*" \
+  test $rc -eq 1 -a ! -e "$DATA" -a -n "$pre" -a "$(stat -c %i "$pre" 2>/dev/null)" = "$old_ino"
+check "no exchange, no rename back: the rollback says it cannot rename the old data back" \
+  grep -qF "cannot rename $pre back to $DATA: Input/output error" <<<"$out"
+check "no exchange, no rename back: etcd and kube-apiserver left off, said so" \
+  eval 'grep -qF "etcd is not started again: $DATA does not exist" <<<"$out" &&
+        grep -qF "kube-apiserver is not started again either" <<<"$out"'
+check "no exchange, no rename back: both manifests held and named" \
+  test -f "$held/etcd.yaml" -a -f "$held/kube-apiserver.yaml" -a -n "$(grep -F "$held/kube-apiserver.yaml is still held away" <<<"$out")"
+# The operator's part: the old data back, the manifests back, the restored
+# data and the record out of the way.
+mv "$pre" "$DATA"; mv "$held"/*.yaml "$MAN/"; rmdir "$held"
+mv "$DATA".restore-* "$T/restored-left-aside2"; rm -f "$DATA".unfinished-restore-*
+wait_for 30 etcd_healthy
+check "no exchange, no rename back: put right by hand, kube-apiserver back" wait_for 10 apiserver_up
+
 # ---- killed between the swap's exchange and its rename ----------------------------
 # As by a power loss there (the service ends by SIGKILL right after its
 # renameat2(RENAME_EXCHANGE), a preload): the data dir is never missing (on
