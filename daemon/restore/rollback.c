@@ -106,7 +106,7 @@ void rollback_restore(Run *run, RestoreResult *res) {
                         old = old_data_name(p);
                         if (r < 0 && old && streq(old, p->data_dir))
                                 append_format(problem, "%s is the old data again, but the restored data stays as %s "
-                                              "(it cannot be renamed to %s: %s); rename it so before you remove "
+                                              "(it cannot be renamed to %s: %s); rename it to that before you remove "
                                               "the record", p->data_dir, was, p->failed_restore_dir, strerror(-r));
                         else if (r < 0)
                                 append_format(problem, "cannot put %s back in place of %s (set aside as %s): %s%s",
