@@ -2,11 +2,13 @@
 /*
  * check-synced.c — a preload for tests: remembers every file the process
  * fsyncs (or fdatasyncs), and when it renames a directory whose name holds
- * ".restore-" into place (the restore's new data dir, by renameat2(2); not to
- * a name holding ".pre-restore-"), appends to the
- * file $CHECK_SYNCED_REPORT one line: "NAME: N entries, M not synced" and the
+ * ".restore-" into place (the restore's new data dir, by renameat2(2); not
+ * to a name holding ".pre-restore-"), appends to the file
+ * $CHECK_SYNCED_REPORT one line, "NAME: N entries, M not synced", and the
  * relative path of each regular file or directory in that tree this process
- * has not synced. The rename itself is the real one, as is every other call.
+ * has not synced as it is now (one changed since its sync, or another file
+ * on a reused inode, counts as not synced). The rename itself is the real
+ * one, as is every other call.
  */
 
 #include <dirent.h>
@@ -21,9 +23,12 @@
 
 #define SYNCED_MAX 4096
 
+/* A file as it was when synced: an inode reused, or a file changed after its sync, is not it. */
 typedef struct FileId {
         dev_t dev;
         ino_t ino;
+        off_t size;
+        struct timespec mtime;
 } FileId;
 
 static FileId synced[SYNCED_MAX];
@@ -38,6 +43,8 @@ static void remember(int fd) {
                 return;
         id.dev = st.st_dev;
         id.ino = st.st_ino;
+        id.size = st.st_size;
+        id.mtime = st.st_mtim;
         pthread_mutex_lock(&lock);
         if (n_synced < SYNCED_MAX)
                 synced[n_synced++] = id;
@@ -49,7 +56,8 @@ static int was_synced(const struct stat *st) {
 
         pthread_mutex_lock(&lock);
         for (size_t i = 0; i < n_synced && !found; i++)
-                found = synced[i].dev == st->st_dev && synced[i].ino == st->st_ino;
+                found = synced[i].dev == st->st_dev && synced[i].ino == st->st_ino && synced[i].size == st->st_size &&
+                        synced[i].mtime.tv_sec == st->st_mtim.tv_sec && synced[i].mtime.tv_nsec == st->st_mtim.tv_nsec;
         pthread_mutex_unlock(&lock);
         return found;
 }
