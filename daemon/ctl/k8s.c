@@ -309,7 +309,7 @@ static json_object *counts_add(json_object *counts, const char *resource) {
 /* A segment of a key as a cell of the objects table, in place of *s: what a terminal acts on becomes '?', and a
  * segment with a space (RBAC names may have them), a '"', a '\\' or anything not ASCII (no list of what a terminal
  * shows blank is complete: U+00A0, U+2800, the Hangul fillers, the zero-width ones) is put in double quotes with
- * '"' and '\\' escaped, so that one cell never looks like several. 0 or -ENOMEM. */
+ * '"' and '\\' escaped, so that where a cell ends is plain. 0 or -ENOMEM. */
 static int table_cell(char **s) {
         const unsigned char *p;
         bool quote = false;
