@@ -114,6 +114,9 @@ int tool_snapshot_restore(Run *run);
  * reader; a reboot may give it another number). */
 #define RECORD_OLD_DATA "the data from before it is the directory of inode "
 
+/* Which of the n paths is the directory of inode ino on device dev (the data from before a run, whatever name a
+ * failed or killed swap left it under), or NULL. */
+const char *swap_find_dir(const char *const *paths, size_t n, dev_t dev, ino_t ino);
 /* rename(from, to) inside dir_fd (both by their base names), never replacing. */
 int swap_rename(int dir_fd, const char *from, const char *to);
 /* from takes to's place and to goes to aside (all in dir_fd, never replacing anything), to never missing between

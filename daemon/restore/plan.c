@@ -427,13 +427,7 @@ static const char *old_data_where(const char *text, const char *parent, const ch
         *ret_ino = ino;
         if (stat(parent, &pst) < 0)
                 return NULL;
-        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
-                struct stat st;
-
-                if (lstat(paths[i], &st) >= 0 && S_ISDIR(st.st_mode) && st.st_ino == ino && st.st_dev == pst.st_dev)
-                        return paths[i];
-        }
-        return NULL;
+        return swap_find_dir(paths, ELEMENTSOF(paths), pst.st_dev, (ino_t) ino);
 }
 
 /* The record a run keeps while it changes the node (restore_run() writes

@@ -28,15 +28,8 @@
  * data_dir, pre_restore_dir and restore_dir, or NULL (none before, or moved away since). */
 static const char *old_data_name(const RestorePlan *p) {
         const char *names[] = { p->data_dir, p->pre_restore_dir, p->restore_dir };
-        struct stat st;
 
-        if (!p->data_dir_exists)
-                return NULL;
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (lstat(names[i], &st) >= 0 && S_ISDIR(st.st_mode) && st.st_dev == p->data_dev &&
-                    st.st_ino == p->data_ino)
-                        return names[i];
-        return NULL;
+        return p->data_dir_exists ? swap_find_dir(names, ELEMENTSOF(names), p->data_dev, p->data_ino) : NULL;
 }
 
 void rollback_restore(Run *run, RestoreResult *res) {

@@ -20,6 +20,16 @@
 #include "util/path.h"
 #include "util/str.h"
 
+const char *swap_find_dir(const char *const *paths, size_t n, dev_t dev, ino_t ino) {
+        for (size_t i = 0; i < n; i++) {
+                struct stat st;
+
+                if (lstat(paths[i], &st) >= 0 && S_ISDIR(st.st_mode) && st.st_dev == dev && st.st_ino == ino)
+                        return paths[i];
+        }
+        return NULL;
+}
+
 int swap_rename(int dir_fd, const char *from, const char *to) {
         return renameat2(dir_fd, path_basename(from), dir_fd, path_basename(to), RENAME_NOREPLACE) < 0 ? -errno : 0;
 }

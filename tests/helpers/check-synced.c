@@ -62,8 +62,9 @@ static int was_synced(const struct stat *st) {
         return found;
 }
 
-int fsync(int fd) {
-        int (*real)(int) = (int (*)(int)) dlsym(RTLD_NEXT, "fsync");
+/* The real sync called name, fd remembered when it succeeds. */
+static int sync_and_remember(const char *name, int fd) {
+        int (*real)(int) = (int (*)(int)) dlsym(RTLD_NEXT, name);
         int r = real(fd);
 
         if (r == 0)
@@ -71,13 +72,12 @@ int fsync(int fd) {
         return r;
 }
 
-int fdatasync(int fd) {
-        int (*real)(int) = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
-        int r = real(fd);
+int fsync(int fd) {
+        return sync_and_remember("fsync", fd);
+}
 
-        if (r == 0)
-                remember(fd);
-        return r;
+int fdatasync(int fd) {
+        return sync_and_remember("fdatasync", fd);
 }
 
 /* Each entry of the tree at dir_fd (prefix names it), the directory itself last. */

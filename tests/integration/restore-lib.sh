@@ -295,6 +295,16 @@ restore_socket() {
   wait_for 5 test -S "$RSOCK" || { echo "no restore socket"; exit 1; }
 }
 
+# restore_socket_preloaded NAME CONF LIBRARY [VAR=VALUE...]: restore_socket
+# with LIBRARY (a test helper that watches or fails some of its calls)
+# preloaded into the service, and the VAR=VALUE words in its environment.
+restore_socket_preloaded() {
+  local name=$1 conf=$2 lib=$3; shift 3
+  RESTORE_ENV=(LD_PRELOAD="$lib" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@")
+  restore_socket "$name" "$conf"
+  RESTORE_ENV=()
+}
+
 # A listing of a directory tree: names, sizes, modes, owners and checksums.
 tree_state() {
   (cd "$1" 2>/dev/null && find . -printf '%p %y %s %m %u:%g\n' | sort &&

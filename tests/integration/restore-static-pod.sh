@@ -28,10 +28,7 @@ restore_conf "$T/r.conf"
 # The main service reports, at the rename of the restored data dir into
 # place, what in it the service had not fsynced (tests/helpers/check-synced.c).
 : "${CHECK_SYNCED:?}"
-RESTORE_ENV=(LD_PRELOAD="$CHECK_SYNCED" CHECK_SYNCED_REPORT="$T/synced.report"
-             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
-restore_socket main "$T/r.conf"; SOCK=$RSOCK
-RESTORE_ENV=()
+restore_socket_preloaded main "$T/r.conf" "$CHECK_SYNCED" CHECK_SYNCED_REPORT="$T/synced.report"; SOCK=$RSOCK
 
 # ---- a backup, then later writes ---------------------------------------------
 for i in $(seq 1 20); do ctl put "/before/k$i" "v$i" >/dev/null; done
@@ -663,10 +660,7 @@ check "nospace: kube-apiserver stand-in back" apiserver_up
 # behind (it used to look for it under .pre-restore- only, set the restored
 # data aside and leave no data dir, etcd and kube-apiserver stopped).
 : "${FAIL_RENAMES:?}"
-RESTORE_ENV=(LD_PRELOAD="$FAIL_RENAMES" FAIL_RENAME_TO=.pre-restore- FAIL_EXCHANGE_NTH=2
-             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
-restore_socket renames "$T/r.conf"
-RESTORE_ENV=()
+restore_socket_preloaded renames "$T/r.conf" "$FAIL_RENAMES" FAIL_RENAME_TO=.pre-restore- FAIL_EXCHANGE_NTH=2
 old_ino=$(stat -c %i "$DATA")
 ctl put /renames/later "in the data before this restore" >/dev/null
 out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
@@ -691,10 +685,7 @@ check "swap stuck: both manifests back, no holding dir" \
 # exchange kept, not undone: etcd would come back on the restored data),
 # the restored data stays under the restore's name, said so, and the
 # record is kept for the operator.
-RESTORE_ENV=(LD_PRELOAD="$FAIL_RENAMES" FAIL_RENAME_TO=.pre-restore-:.failed-restore- FAIL_EXCHANGE_NTH=2
-             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
-restore_socket renames2 "$T/r.conf"
-RESTORE_ENV=()
+restore_socket_preloaded renames2 "$T/r.conf" "$FAIL_RENAMES" FAIL_RENAME_TO=.pre-restore-:.failed-restore- FAIL_EXCHANGE_NTH=2
 old_ino=$(stat -c %i "$DATA")
 ctl put /renames/later2 "in the data before this restore" >/dev/null
 out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
@@ -718,10 +709,7 @@ mv "$left" "$T/restored-left-aside"; rm -f "$record"
 # ---- a file system that cannot exchange (CIFS) --------------------------------------
 # Every exchange fails with EINVAL: the swap renames the data dir aside,
 # then the restored data into place.
-RESTORE_ENV=(LD_PRELOAD="$FAIL_RENAMES" FAIL_EXCHANGE_EINVAL=1
-             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
-restore_socket noexchange "$T/r.conf"
-RESTORE_ENV=()
+restore_socket_preloaded noexchange "$T/r.conf" "$FAIL_RENAMES" FAIL_EXCHANGE_EINVAL=1
 NOXSOCK=$RSOCK
 old_ino=$(stat -c %i "$DATA")
 pre_before=$(ls -d "$DATA".pre-restore-* 2>/dev/null | sort)
@@ -741,10 +729,7 @@ check "no exchange: kube-apiserver back" wait_for 10 apiserver_up
 # rollback's): no data dir is left. The rollback says where the old data is,
 # and etcd, kube-apiserver and the controllers stay off, their manifests
 # held and named.
-RESTORE_ENV=(LD_PRELOAD="$FAIL_RENAMES" FAIL_EXCHANGE_EINVAL=1 FAIL_RENAME_TO="=$(basename "$DATA")"
-             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
-restore_socket noexchange2 "$T/r.conf"
-RESTORE_ENV=()
+restore_socket_preloaded noexchange2 "$T/r.conf" "$FAIL_RENAMES" FAIL_EXCHANGE_EINVAL=1 FAIL_RENAME_TO="=$(basename "$DATA")"
 old_ino=$(stat -c %i "$DATA")
 pre_before=$(ls -d "$DATA".pre-restore-* 2>/dev/null | sort)
 out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
@@ -774,9 +759,7 @@ check "no exchange, no rename back: put right by hand, kube-apiserver back" wait
 # a new, empty cluster). The restored data is in place, the old data under
 # the restore's name, and the next plan says which is which.
 : "${KILL_ON_EXCHANGE:?}"
-RESTORE_ENV=(LD_PRELOAD="$KILL_ON_EXCHANGE" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
-restore_socket exchange "$T/r.conf"
-RESTORE_ENV=()
+restore_socket_preloaded exchange "$T/r.conf" "$KILL_ON_EXCHANGE"
 XSOCK=$RSOCK
 old_ino=$(stat -c %i "$DATA")
 pre_before=$(ls -d "$DATA".pre-restore-* 2>/dev/null | sort)
