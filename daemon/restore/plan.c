@@ -125,7 +125,7 @@ static bool is_mount_root(const char *path) {
 /* A file system mounted below the data dir on this node (member/wal on a disk of its own): the swap renames
  * directories, and the mount would go aside with the old data dir while etcd came back on the restored copy on the
  * parent's file system. A mount table that cannot be read refuses nothing. (A pod's volume inside the data dir is
- * refused by plan_member(); a unit's BindPaths= there is not seen.) */
+ * refused by plan_member(); what etcd's own mount namespace has there, by plan_etcd_mounts().) */
 static int plan_mounts_below(RestorePlan *p, char **ret_error) {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
         /* As the kernel writes mount points: resolved (a parent may be a symbolic link, or the path spelt
@@ -205,6 +205,52 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
         return 0;
 }
 
+/* A mount inside the data dir in etcd's own mount namespace, which the host's table does not show: a unit's
+ * BindPaths= (the WAL on a disk of its own, bound to member/wal), or a pod's volume. etcd's next start mounts it
+ * again over the restored data, with what it holds now. A directory of the data dir mounted onto itself
+ * (ReadWritePaths=, a hostPath of that very directory) is let be: the restored data has its own at that place. pid
+ * holds the data dir's db, db_st; where its view cannot be read, nothing is refused (as for the host's table). */
+static int plan_etcd_mounts(RestorePlan *p, pid_t pid, const struct stat *db_st, char **ret_error) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char view[PATH_MAX], path[64];
+        struct stat st;
+        size_t len;
+        int r;
+
+        /* The data dir as etcd sees it: where it holds the db, less member/snap/db. */
+        if (proof_held_db(pid, view, sizeof view, &st) <= 0 || st.st_dev != db_st->st_dev ||
+            st.st_ino != db_st->st_ino)
+                return 0;
+        len = strlen(view) - strlen("/member/snap/db");
+        if (len == 0)
+                return 0;
+        view[len] = '\0';
+        snprintf(path, sizeof path, "/proc/%d/mountinfo", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        for (;;) {
+                _cleanup_free_ char *mount = NULL, *there = NULL, *here = NULL;
+                struct stat a, b;
+
+                r = proc_mount_below(f, view, &mount);
+                if (r <= 0)
+                        return r;
+                if (asprintf(&there, "/proc/%d/root%s", (int) pid, mount) < 0 ||
+                    asprintf(&here, "%s%s", p->data_dir, mount + len) < 0)
+                        return -ENOMEM;
+                if (stat(there, &a) >= 0 && stat(here, &b) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                        continue;
+                return free_and_format(ret_error, "etcd (process %d) has a file system mounted at %s, inside its "
+                                       "data dir %s as it sees it (in its own mount namespace: a unit's "
+                                       "BindPaths=, or a pod's volume), other than %s on this node: the restore "
+                                       "swaps the data dir, and etcd's next start would mount it over the restored "
+                                       "data with what it holds now; restore such a member by hand, or move what it "
+                                       "holds into the data dir and drop the mount first", (int) pid, mount, view,
+                                       here), -EXDEV;
+        }
+}
+
 /* etcd running here on other data than the data dir its settings name (a unit whose Environment= its ExecStart=
  * overrides, a manifest that is not what the running pod was started from): the restore would stop the control
  * plane, swap a directory etcd does not read, and etcd would come back on its old data (the proof after its start
@@ -214,7 +260,8 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
  * defragments or takes a leader's snapshot). Anything else goes on as before: a db no longer linked (the data dir
  * wiped, or its db replaced, under a running etcd: what restores are for), no etcd running here, a data dir
  * without a db, an endpoint on another host, several listeners for one that names a host (members of one cluster on
- * one host), files that cannot be read. */
+ * one host), files that cannot be read. Where that process holds the data dir's db, what its own mount namespace has
+ * inside the data dir is looked at (plan_etcd_mounts()). */
 static int plan_running_etcd(RestorePlan *p, char **ret_error) {
         _cleanup_free_ char *db = path_join(p->data_dir, "member/snap/db");
         char held[PATH_MAX], hint[PATH_MAX * 2 + 512];
@@ -233,8 +280,12 @@ static int plan_running_etcd(RestorePlan *p, char **ret_error) {
         if (r > 0 && !proof_address_is_local(&address))
                 return 0;
         n = proof_listener_pids(port, r > 0 ? &address : NULL, pids, ELEMENTSOF(pids));
-        if (n != 1 || proof_holds_file(pids[0], st.st_dev, st.st_ino) != 0 ||
-            proof_held_db(pids[0], held, sizeof held, &hst) <= 0 || hst.st_nlink == 0 ||
+        if (n != 1)
+                return 0;
+        r = proof_holds_file(pids[0], st.st_dev, st.st_ino);
+        if (r > 0)
+                return plan_etcd_mounts(p, pids[0], &st, ret_error);
+        if (r < 0 || proof_held_db(pids[0], held, sizeof held, &hst) <= 0 || hst.st_nlink == 0 ||
             (hst.st_dev == st.st_dev && hst.st_ino == st.st_ino))
                 return 0;
         if (stat(db, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
