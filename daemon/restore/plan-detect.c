@@ -99,6 +99,28 @@ static int plan_manifests_movable(RestorePlan *p, char **ret_error) {
         return 0;
 }
 
+/* etcd a static pod: the restore stops and starts it (and kube-apiserver) by moving their manifests, which only a
+ * running kubelet acts on; without one, etcd would go on running, and the restore would wait out its time limit and
+ * roll back. Refused where systemd says the kubelet's unit is loaded and not running; where systemd cannot be asked,
+ * or the kubelet is not its unit, the restore goes on as before. */
+static int plan_kubelet_runs(RestorePlan *p, char **ret_error) {
+        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
+        int r;
+
+        if (!p->bus && units_bus_open(&p->bus, &err) < 0)
+                return 0;
+        r = units_get_state(p->bus, KUBELET_UNIT, &load, &active, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(load, "loaded") || is_running_state(active))
+                return 0;
+        return free_and_format(ret_error, "etcd runs as a static pod here (%s), but %s is not running "
+                               "(ActiveState=%s): the restore stops and starts etcd and kube-apiserver by moving "
+                               "their manifests out of %s and back, which only a running kubelet acts on. Start it "
+                               "(systemctl start %s), wait until etcd's pod answers, then restore again",
+                               p->mode_reason, KUBELET_UNIT, active, p->manifests_dir, KUBELET_UNIT), -ESRCH;
+}
+
 /* kube-apiserver as a static pod, from its manifest in the manifests dir. */
 static int plan_apiserver_pod(RestorePlan *p, const Config *c, const char *manifest, char **ret_error) {
         _cleanup_(manifest_freep) Manifest *m = NULL;
@@ -292,7 +314,9 @@ int plan_detect(RestorePlan *p, const Config *c, char **ret_error) {
 
         if (!has_manifest)
                 return free_and_format(ret_error, "restore.mode is static-pod but there is no %s", etcd_manifest), -ENODEV;
-        r = plan_manifests_movable(p, ret_error);
+        r = plan_kubelet_runs(p, ret_error);
+        if (r >= 0)
+                r = plan_manifests_movable(p, ret_error);
         if (r < 0)
                 return r;
         p->etcd_running = true;

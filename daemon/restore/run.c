@@ -145,9 +145,20 @@ int run_wait_etcd_healthy(Run *run, int64_t min_revision, int64_t *ret_revision)
                                 *ret_revision = rev;
                         return 0;
                 }
-                if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return free_and_format(&run->error, "etcd is not healthy after %" PRIu64 " s: %s",
-                                         run->timeout_usec / USEC_PER_SEC, why ? why : "no answer"), -ETIMEDOUT;
+                if (now_usec(CLOCK_MONOTONIC) >= deadline) {
+                        char hint[256];
+
+                        if (run->p->mode == RESTORE_MODE_STATIC_POD)
+                                snprintf(hint, sizeof hint, " (`crictl ps -a --name etcd` shows etcd's container, "
+                                         "`crictl logs` what it said; one that keeps failing is started again by "
+                                         "the kubelet after a back-off of up to 5 minutes)");
+                        else
+                                snprintf(hint, sizeof hint, " (`journalctl -u %s` shows what etcd said)",
+                                         run->p->etcd_unit);
+                        return free_and_format(&run->error, "etcd is not healthy after %" PRIu64 " s: %s%s",
+                                               run->timeout_usec / USEC_PER_SEC, why ? why : "no answer", hint),
+                               -ETIMEDOUT;
+                }
                 sleep_backoff(&delay, PROBE_INTERVAL_USEC);
         }
 }

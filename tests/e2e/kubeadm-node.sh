@@ -26,9 +26,10 @@
 # backed-up keys back with a new etcd process, the controllers restarted,
 # the manifests back as they were, the old data dir kept and /readyz
 # answering; the journal has the restore's MESSAGE_IDs; the daemon backs up
-# again afterwards; and a restore whose etcd cannot come up (a member that
+# again afterwards; a restore whose etcd cannot come up (a member that
 # does not exist in restore.initial_cluster) rolls back under the unit, with
-# the manifests and the data as they were.
+# the manifests and the data as they were; and one with kubelet.service
+# killed (its pods still running) is refused before anything moves.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/kubeadm-node.sh
 #
@@ -216,4 +217,21 @@ check "failed restore: the failed data dir kept as .failed-restore-*" \
   ct sh -c 'test -d "$(ls -d /var/lib/etcd.failed-restore-* | head -1)/member"'
 check "journal: restore failed" ct sh -c 'journalctl -q MESSAGE_ID=f7d5be1d166a4c44ae83864fd04d74ba | grep -q .'
 ct cp /run/good.conf "$CONF"
+
+# ---- no kubelet runs: refused before anything moves ----
+# A real kubelet that has died leaves its pods running (the container
+# runtime runs them); the stand-in's live on too when only it is killed,
+# with KillMode=process. Moving etcd's manifest would then stop nothing:
+# the plan refuses.
+ct sh -c 'mkdir -p /run/systemd/system/kubelet.service.d &&
+  printf "[Service]\nKillMode=process\n" > /run/systemd/system/kubelet.service.d/keep-pods.conf &&
+  systemctl daemon-reload && systemctl kill --kill-who=main --signal=SIGKILL kubelet.service' >> "$T/ct.log" 2>&1
+etcd_before=$(pod_pid etcd)
+check "kubelet killed, its pods still running" wait_until 10 eval '! active kubelet.service && etcd_healthy && readyz'
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "no kubelet: refused (exit $rc), naming the kubelet's unit and what to do" \
+  eval 'test $rc -eq 1 && grep -qF "etcd runs as a static pod here (restore.mode = static-pod), but kubelet.service is not running (ActiveState=failed): the restore stops and starts etcd and kube-apiserver by moving their manifests out of /etc/kubernetes/manifests and back, which only a running kubelet acts on. Start it (systemctl start kubelet.service), wait until etcd'"'"'s pod answers, then restore again" <<<"$out"'
+check "no kubelet: nothing moved, etcd the same process" \
+  eval 'test "$man_before" = "$(manifests_state)" && no_held_dir && test "$(pod_pid etcd)" = "$etcd_before" && etcd_healthy'
 finish
