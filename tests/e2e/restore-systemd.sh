@@ -22,7 +22,8 @@
 # fails naming it, starts kube-controller-manager again and rolls back;
 # one whose kube-controller-manager refuses to start (RefuseManualStart=)
 # still starts kube-scheduler and says in its rollback which stays
-# stopped; a mixed node (etcd a unit; kube-apiserver and the controllers
+# stopped; one whose rollback cannot rename the old data back (a preload)
+# leaves etcd, kube-apiserver and that controller's units stopped; a mixed node (etcd a unit; kube-apiserver and the controllers
 # static pods from kubeadm's manifests, run by the kubelet stand-in as
 # kubelet.service): the restore moves kube-apiserver's manifest out and
 # back, restarts the controllers' pods, starts none of their units, and a
@@ -347,6 +348,42 @@ check "refused start: the restore's record kept for the operator (the rollback i
 ct sh -c 'rm -r /run/systemd/system/kube-controller-manager.service.d && systemctl daemon-reload &&
   systemctl start kube-controller-manager.service && systemctl stop kube-scheduler.service &&
   rm /var/lib/etcd.unfinished-restore-*'
+
+# No data dir left by the rollback: on a file system that cannot exchange
+# (every RENAME_EXCHANGE fails with EINVAL, as on CIFS), the swap renames;
+# the restore fails at its last step (kube-controller-manager refuses to
+# start), and the rollback's rename of the old data back to the data dir's
+# name fails (EIO): a preload (tests/helpers/fail-renames.c) in a drop-in
+# of the shipped restore unit. The rollback says where the old data is and
+# starts none of etcd's, kube-apiserver's and kube-controller-manager's
+# units: etcd would make an empty new cluster there, and a unit that
+# requires etcd's would start it.
+cp "${FAIL_RENAMES:?}" "$T/fail-renames.so"
+ct sh -c 'mkdir -p /run/systemd/system/kube-controller-manager.service.d /run/systemd/system/etcd-backupd-restore@.service.d &&
+  printf "[Unit]\nRefuseManualStart=yes\n" > /run/systemd/system/kube-controller-manager.service.d/refuse-start.conf &&
+  printf "[Service]\nEnvironment=LD_PRELOAD=/e2e/fail-renames.so FAIL_EXCHANGE_EINVAL=1 FAIL_RENAME_TO==etcd FAIL_RENAME_AFTER=1 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0\n" \
+    > /run/systemd/system/etcd-backupd-restore@.service.d/test-fail-renames.conf && systemctl daemon-reload'
+old_ino=$(ct stat -c %i /var/lib/etcd)
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+pre=$(ct find /var/lib -maxdepth 1 -inum "$old_ino")
+check "no data dir left: exit 1, no /var/lib/etcd, the old data (inode $old_ino) at ${pre:-nowhere}" \
+  eval 'test $rc -eq 1 && ! ct test -e /var/lib/etcd && [[ $pre == /var/lib/etcd.pre-restore-* ]]'
+check "no data dir left: the rollback says where the old data and the restored data are" \
+  eval 'grep -qF "cannot put $pre back in place of /var/lib/etcd (set aside as ${pre/pre-restore/failed-restore}): Input/output error" <<<"$out" &&
+        ct test -f "${pre/pre-restore/failed-restore}/member/snap/db"'
+check "no data dir left: etcd, kube-apiserver and kube-controller-manager not started again, each said" \
+  eval 'grep -qF "etcd is not started again: /var/lib/etcd does not exist (etcd would make an empty one, a new cluster); its unit stays stopped" <<<"$out" &&
+        grep -qF "kube-apiserver is not started again either: etcd is not running; its unit stays stopped" <<<"$out" &&
+        grep -qF "kube-controller-manager.service is not started again either: /var/lib/etcd does not exist" <<<"$out"'
+check "no data dir left: their units inactive" \
+  eval '! active e2e-etcd.service && ! active kube-apiserver.service && ! active kube-controller-manager.service'
+# The operator's part: the old data back, the restored data and the record
+# out of the way, the units started.
+ct sh -c "rm -r /run/systemd/system/kube-controller-manager.service.d /run/systemd/system/etcd-backupd-restore@.service.d/test-fail-renames.conf &&
+  systemctl daemon-reload && mv $pre /var/lib/etcd && rm -r /var/lib/etcd.unfinished-restore-* &&
+  systemctl start e2e-etcd.service kube-apiserver.service kube-controller-manager.service" >> "$T/ct.log" 2>&1
+check "no data dir left: put right by hand, etcd and /readyz back" wait_until 30 readyz
 
 # A restore killed half-way (SIGKILL to the service's main process, as by
 # the OOM killer) while etcd's tool runs (made slow: it waits 120 s first):

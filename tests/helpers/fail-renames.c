@@ -3,7 +3,8 @@
  * fail-renames.c — a preload for tests: renameat2(2) fails with EIO, doing
  * nothing, where the environment says so — a rename (not an exchange) to a
  * name that holds one of the ':'-separated words of $FAIL_RENAME_TO (a word
- * "=NAME": a name that is NAME), the $FAIL_EXCHANGE_NTH-th exchange
+ * "=NAME": a name that is NAME), but for the first $FAIL_RENAME_AFTER of
+ * them (none when unset), the $FAIL_EXCHANGE_NTH-th exchange
  * (RENAME_EXCHANGE) of the process, and with $FAIL_EXCHANGE_EINVAL set every
  * exchange with EINVAL, as on a file system that cannot exchange (CIFS).
  * Every other call is the real one.
@@ -15,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned exchanges;
+static unsigned exchanges, renames_matched;
 
 /* Whether name holds one of the ':'-separated words of list. */
 static int holds_one_of(const char *name, const char *list) {
@@ -35,7 +36,8 @@ static int holds_one_of(const char *name, const char *list) {
 int renameat2(int old_dir, const char *old_path, int new_dir, const char *new_path, unsigned flags) {
         int (*real)(int, const char *, int, const char *, unsigned) =
                 (int (*)(int, const char *, int, const char *, unsigned)) dlsym(RTLD_NEXT, "renameat2");
-        const char *to = getenv("FAIL_RENAME_TO"), *nth = getenv("FAIL_EXCHANGE_NTH");
+        const char *to = getenv("FAIL_RENAME_TO"), *nth = getenv("FAIL_EXCHANGE_NTH"),
+                   *after = getenv("FAIL_RENAME_AFTER");
 
         if (flags & RENAME_EXCHANGE) {
                 if (getenv("FAIL_EXCHANGE_EINVAL")) {
@@ -46,7 +48,7 @@ int renameat2(int old_dir, const char *old_path, int new_dir, const char *new_pa
                         errno = EIO;
                         return -1;
                 }
-        } else if (holds_one_of(new_path, to)) {
+        } else if (holds_one_of(new_path, to) && ++renames_matched > (after ? strtoul(after, NULL, 10) : 0)) {
                 errno = EIO;
                 return -1;
         }
