@@ -20,6 +20,7 @@
 #include "restore/static-pod.h"
 #include "restore/units.h"
 #include "util/path.h"
+#include "util/proc.h"
 #include "util/str.h"
 #include "util/tcp.h"
 
@@ -101,24 +102,35 @@ static int plan_manifests_movable(RestorePlan *p, char **ret_error) {
 
 /* etcd a static pod: the restore stops and starts it (and kube-apiserver) by moving their manifests, which only a
  * running kubelet acts on; without one, etcd would go on running, and the restore would wait out its time limit and
- * roll back. Refused where systemd says the kubelet's unit is loaded and not running; where systemd cannot be asked,
- * or the kubelet is not its unit, the restore goes on as before. */
+ * roll back. Refused where systemd says the kubelet's unit is loaded and not running (inactive, failed, or waiting
+ * to be restarted after it exited: a kubelet that keeps crashing), and no process named kubelet runs (one under
+ * another unit, beside a kubelet.service left installed). Where systemd cannot be asked, or knows no such unit, the
+ * restore goes on as before. The connection is this check's alone: static-pod mode asks systemd nothing else. */
 static int plan_kubelet_runs(RestorePlan *p, char **ret_error) {
-        _cleanup_free_ char *load = NULL, *active = NULL, *err = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *load = NULL, *active = NULL, *sub = NULL, *err = NULL;
         int r;
 
-        if (!p->bus && units_bus_open(&p->bus, &err) < 0)
-                return 0;
-        r = units_get_state(p->bus, KUBELET_UNIT, &load, &active, &err);
+        r = units_bus_open(&bus, &err);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 || !streq(load, "loaded") || is_running_state(active))
+        if (r < 0)
+                return 0;
+        r = units_get_state(bus, KUBELET_UNIT, &load, &active, &err);
+        if (r >= 0 && streq(load, "loaded") && streq(active, "activating"))
+                r = units_get_sub_state(bus, KUBELET_UNIT, &sub, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(load, "loaded") || (is_running_state(active) && !streq_ptr(sub, "auto-restart")) ||
+            proc_find_named("kubelet") > 0)
                 return 0;
         return free_and_format(ret_error, "etcd runs as a static pod here (%s), but %s is not running "
-                               "(ActiveState=%s): the restore stops and starts etcd and kube-apiserver by moving "
-                               "their manifests out of %s and back, which only a running kubelet acts on. Start it "
-                               "(systemctl start %s), wait until etcd's pod answers, then restore again",
-                               p->mode_reason, KUBELET_UNIT, active, p->manifests_dir, KUBELET_UNIT), -ESRCH;
+                               "(ActiveState=%s%s%s) and no process named kubelet runs: the restore stops and "
+                               "starts etcd and kube-apiserver by moving their manifests out of %s and back, which "
+                               "only a running kubelet acts on. Start it (systemctl start %s; journalctl -u %s says "
+                               "why it stopped), wait until etcd's pod answers, then restore again",
+                               p->mode_reason, KUBELET_UNIT, active, sub ? ", SubState=" : "", sub ? sub : "",
+                               p->manifests_dir, KUBELET_UNIT, KUBELET_UNIT), -ENODEV;
 }
 
 /* kube-apiserver as a static pod, from its manifest in the manifests dir. */

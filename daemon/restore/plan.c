@@ -125,7 +125,8 @@ static bool is_mount_root(const char *path) {
 /* A file system mounted below the data dir on this node (member/wal on a disk of its own): the swap renames
  * directories, and the mount would go aside with the old data dir while etcd came back on the restored copy on the
  * parent's file system. A mount table that cannot be read refuses nothing. (A pod's volume inside the data dir is
- * refused by plan_member(); what etcd's own mount namespace has there, by plan_etcd_mounts().) */
+ * refused by plan_member(), a unit's BindPaths= there by plan_unit_binds(), what the running etcd's own mount
+ * namespace has there by plan_etcd_mounts().) */
 static int plan_mounts_below(RestorePlan *p, char **ret_error) {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
         /* As the kernel writes mount points: resolved (a parent may be a symbolic link, or the path spelt
@@ -205,19 +206,70 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
         return 0;
 }
 
-/* A mount inside the data dir in etcd's own mount namespace, which the host's table does not show: a unit's
- * BindPaths= (the WAL on a disk of its own, bound to member/wal), or a pod's volume. etcd's next start mounts it
- * again over the restored data, with what it holds now. A directory of the data dir mounted onto itself
- * (ReadWritePaths=, a hostPath of that very directory) is let be: the restored data has its own at that place. pid
- * holds the data dir's db, db_st; where its view cannot be read, nothing is refused (as for the host's table). */
+/* Whether path is dir or inside it (both absolute, without a trailing '/'): its part from dir on ("" or "/…"), or
+ * NULL. */
+static const char *path_inside(const char *path, const char *dir) {
+        size_t len = strlen(dir);
+
+        if (strncmp(path, dir, len) != 0 || (path[len] != '\0' && path[len] != '/'))
+                return NULL;
+        return path + len;
+}
+
+/* etcd's unit binds another directory at or inside the data dir (BindPaths=/disk/wal:/var/lib/etcd/member/wal,
+ * the WAL on a disk of its own): the host's mount table has nothing there, and etcd's next start would bind what
+ * that directory holds now over the restored data (at the data dir itself, etcd would not read the data dir the
+ * restore swaps at all). A directory bound onto itself, and a source that does not exist (its bind skipped, or
+ * etcd's start failing as it does now), are let be. */
+static int plan_unit_binds(RestorePlan *p, char **ret_error) {
+        _cleanup_strv_free_ char **pairs = NULL;
+        _cleanup_free_ char *err = NULL, *real = realpath(p->data_dir, NULL);
+        int r;
+
+        r = units_get_binds(p->bus, p->etcd_unit, &pairs, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return free_and_format(ret_error, "cannot tell what %s binds into its mounts: %s", p->etcd_unit,
+                                       err ? err : strerror(-r)), r;
+        for (char **i = pairs; i && i[0] && i[1]; i += 2) {
+                const char *rest = path_inside(i[1], p->data_dir);
+                struct stat a, b;
+
+                if (!rest && real)
+                        rest = path_inside(i[1], real);
+                if (!rest || stat(i[0], &a) < 0)
+                        continue;
+                if (stat(i[1], &b) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                        continue;
+                return free_and_format(ret_error, "%s binds %s at %s, %s the data dir %s (BindPaths= or "
+                                       "BindReadOnlyPaths=; systemctl cat %s): the restore swaps the data dir, and "
+                                       "etcd's next start would bind %s over the restored data with what it holds "
+                                       "now; restore such a member by hand, or stop etcd, move what %s holds into "
+                                       "the data dir, drop that line, and start etcd first", p->etcd_unit, i[0],
+                                       i[1], *rest ? "inside" : "at", p->data_dir, p->etcd_unit, i[0], i[0]),
+                       -EXDEV;
+        }
+        return 0;
+}
+
+/* The running etcd has another directory mounted inside its data dir, in its own mount namespace, which the host's
+ * table does not show: a unit's BindPaths= since taken out but not yet restarted, a mount its unit makes another
+ * way, a pod that is not what its manifest now says. Were etcd started so again, the mount would cover the
+ * restored data with what it holds now. A directory of the data dir mounted onto itself (ReadWritePaths=, a hostPath
+ * of that very directory) is let be: the restored data has its own at that place. pid holds the data dir's db,
+ * db_st. Where etcd's view cannot be read, or is not the data dir (a member/ that is a symbolic link, a process in
+ * a chroot), nothing is refused (as for the host's table). */
 static int plan_etcd_mounts(RestorePlan *p, pid_t pid, const struct stat *db_st, char **ret_error) {
         _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *root_view = NULL;
         char view[PATH_MAX], path[64];
-        struct stat st;
+        struct stat st, vst, dst;
         size_t len;
         int r;
 
-        /* The data dir as etcd sees it: where it holds the db, less member/snap/db. */
+        /* The data dir as etcd sees it: where it holds the db, less member/snap/db; etcd's root would make every
+         * mount of its namespace one inside the data dir. */
         if (proof_held_db(pid, view, sizeof view, &st) <= 0 || st.st_dev != db_st->st_dev ||
             st.st_ino != db_st->st_ino)
                 return 0;
@@ -225,6 +277,11 @@ static int plan_etcd_mounts(RestorePlan *p, pid_t pid, const struct stat *db_st,
         if (len == 0)
                 return 0;
         view[len] = '\0';
+        if (asprintf(&root_view, "/proc/%d/root%s", (int) pid, view) < 0)
+                return -ENOMEM;
+        if (stat(root_view, &vst) < 0 || stat(p->data_dir, &dst) < 0 || vst.st_dev != dst.st_dev ||
+            vst.st_ino != dst.st_ino)
+                return 0;
         snprintf(path, sizeof path, "/proc/%d/mountinfo", (int) pid);
         f = fopen(path, "re");
         if (!f)
@@ -239,15 +296,17 @@ static int plan_etcd_mounts(RestorePlan *p, pid_t pid, const struct stat *db_st,
                 if (asprintf(&there, "/proc/%d/root%s", (int) pid, mount) < 0 ||
                     asprintf(&here, "%s%s", p->data_dir, mount + len) < 0)
                         return -ENOMEM;
-                if (stat(there, &a) >= 0 && stat(here, &b) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                if (stat(there, &a) < 0 ||
+                    (stat(here, &b) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
                         continue;
-                return free_and_format(ret_error, "etcd (process %d) has a file system mounted at %s, inside its "
-                                       "data dir %s as it sees it (in its own mount namespace: a unit's "
-                                       "BindPaths=, or a pod's volume), other than %s on this node: the restore "
-                                       "swaps the data dir, and etcd's next start would mount it over the restored "
-                                       "data with what it holds now; restore such a member by hand, or move what it "
-                                       "holds into the data dir and drop the mount first", (int) pid, mount, view,
-                                       here), -EXDEV;
+                return free_and_format(ret_error, "etcd (process %d) runs with another directory mounted at %s, "
+                                       "inside its data dir %s as it sees it (in its own mount namespace: a unit's "
+                                       "BindPaths= not yet restarted away, a mount its unit makes, a pod not as its "
+                                       "manifest says), not the directory at %s on this node: the restore swaps the "
+                                       "data dir, and an etcd started so again would have that mount over the "
+                                       "restored data with what it holds now; restore such a member by hand, or "
+                                       "move what it holds into the data dir, drop the mount and restart etcd "
+                                       "first", (int) pid, mount, view, here), -EXDEV;
         }
 }
 
@@ -1132,6 +1191,8 @@ int restore_plan(const Config *c, const char *backup, uint64_t now, RestoreProgr
                 r = plan_lock(p, ret_error);
         if (r >= 0)
                 r = plan_leftover_restore(p, ret_error);
+        if (r >= 0 && p->mode == RESTORE_MODE_SYSTEMD)
+                r = plan_unit_binds(p, ret_error);
         if (r >= 0)
                 r = plan_running_etcd(p, ret_error);
         if (r >= 0)

@@ -146,17 +146,15 @@ int run_wait_etcd_healthy(Run *run, int64_t min_revision, int64_t *ret_revision)
                         return 0;
                 }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline) {
-                        char hint[256];
+                        bool pod = run->p->mode == RESTORE_MODE_STATIC_POD;
 
-                        if (run->p->mode == RESTORE_MODE_STATIC_POD)
-                                snprintf(hint, sizeof hint, " (`crictl ps -a --name etcd` shows etcd's container, "
-                                         "`crictl logs` what it said; one that keeps failing is started again by "
-                                         "the kubelet after a back-off of up to 5 minutes)");
-                        else
-                                snprintf(hint, sizeof hint, " (`journalctl -u %s` shows what etcd said)",
-                                         run->p->etcd_unit);
-                        return free_and_format(&run->error, "etcd is not healthy after %" PRIu64 " s: %s%s",
-                                               run->timeout_usec / USEC_PER_SEC, why ? why : "no answer", hint),
+                        return free_and_format(&run->error, "etcd is not healthy after %" PRIu64 " s: %s (%s%s%s)",
+                                               run->timeout_usec / USEC_PER_SEC, why ? why : "no answer",
+                                               pod ? "`crictl ps -a --name etcd` shows etcd's container, `crictl "
+                                               "logs <CONTAINER-ID>` what it said; one that keeps failing is "
+                                               "started again by the kubelet after a back-off of up to 5 minutes" :
+                                               "`journalctl -u ", pod ? "" : run->p->etcd_unit,
+                                               pod ? "" : "` shows what etcd said"),
                                -ETIMEDOUT;
                 }
                 sleep_backoff(&delay, PROBE_INTERVAL_USEC);

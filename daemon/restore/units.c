@@ -120,6 +120,19 @@ int units_get_state(sd_bus *bus, const char *unit, char **ret_load_state, char *
         return 0;
 }
 
+int units_get_sub_state(sd_bus *bus, const char *unit, char **ret_sub_state, char **ret_error) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = unit_path(bus, unit, &path, ret_error);
+        if (r < 0)
+                return r;
+        r = unit_property(bus, path, "SubState", ret_sub_state);
+        if (r < 0)
+                set_error(ret_error, "cannot read the state of %s: %s", unit, strerror(-r));
+        return r;
+}
+
 /* Whether the job object still exists (1), is gone (0), or -errno. */
 static int job_exists(sd_bus *bus, const char *job) {
         _cleanup_(bus_error_freep) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -485,5 +498,39 @@ int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_
                 return r;
         *ret_argv = TAKE_PTR(expanded);
         *ret_env = TAKE_PTR(env);
+        return 0;
+}
+
+int units_get_binds(sd_bus *bus, const char *unit, char ***ret_pairs, char **ret_error) {
+        static const char *const properties[] = { "BindPaths", "BindReadOnlyPaths" };
+        _cleanup_strv_free_ char **pairs = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = unit_path(bus, unit, &path, ret_error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(properties); i++) {
+                _cleanup_(bus_error_freep) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+                const char *source, *destination;
+                uint64_t flags;
+                int ignore;
+
+                r = sd_bus_get_property(bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, properties[i], &error, &reply,
+                                        "a(ssbt)");
+                if (r >= 0)
+                        r = sd_bus_message_enter_container(reply, 'a', "(ssbt)");
+                while (r >= 0 && (r = sd_bus_message_read(reply, "(ssbt)", &source, &destination, &ignore,
+                                                          &flags)) > 0) {
+                        if (strv_extend(&pairs, source) < 0 || strv_extend(&pairs, destination) < 0)
+                                return -ENOMEM;
+                }
+                if (r < 0) {
+                        set_error(ret_error, "cannot read %s= of %s: %s", properties[i], unit, bus_reason(&error, r));
+                        return r;
+                }
+        }
+        *ret_pairs = TAKE_PTR(pairs);
         return 0;
 }

@@ -32,6 +32,10 @@ int units_bus_open(sd_bus **ret, char **ret_error);
 int units_get_state(sd_bus *bus, const char *unit, char **ret_load_state, char **ret_active_state,
                     char **ret_error);
 
+/* unit's SubState ("running", "auto-restart", …): *ret_sub_state (caller
+ * frees), or a -errno with *ret_error (caller frees). */
+int units_get_sub_state(sd_bus *bus, const char *unit, char **ret_sub_state, char **ret_error);
+
 /* StopUnit(unit, "replace"), then wait until the unit is "inactive" or
  * "failed", at most timeout_usec. Returns 0, -ETIMEDOUT, or another -errno;
  * on failure *ret_error (caller frees) says why. */
@@ -64,3 +68,9 @@ int units_read_env_file(const char *path, char ***env);
  * Returns 0, or a -errno with *ret_error (caller frees): the unit cannot be
  * looked up, has no ExecStart=, or an EnvironmentFile= cannot be read. */
 int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_env, char **ret_error);
+
+/* The directories unit binds into its mount namespace (BindPaths= and
+ * BindReadOnlyPaths=): *ret_pairs (caller frees; NULL when there are none)
+ * holds each source, then its destination. Returns 0, or a -errno with
+ * *ret_error (caller frees). */
+int units_get_binds(sd_bus *bus, const char *unit, char ***ret_pairs, char **ret_error);

@@ -58,6 +58,22 @@ pid_t proc_find_open_below(const char *dir) {
         return 0;
 }
 
+pid_t proc_find_named(const char *name) {
+        _cleanup_(closedirp) DIR *proc = opendir("/proc");
+        struct dirent *de;
+
+        while (proc && (de = readdir(proc))) {
+                char buf[64];
+                uint64_t v;
+
+                if (safe_atou64(de->d_name, &v) < 0 || v == 0 || v > INT_MAX)
+                        continue;
+                if (streq(proc_name((pid_t) v, buf, sizeof buf), name))
+                        return (pid_t) v;
+        }
+        return 0;
+}
+
 const char *proc_name(pid_t pid, char *buf, size_t size) {
         _cleanup_close_ int fd = -EBADF;
         char path[64], comm[32];

@@ -28,8 +28,10 @@
 # kubelet.service): the restore moves kube-apiserver's manifest out and
 # back, restarts the controllers' pods, starts none of their units, and a
 # failed one rolls the pods back the same way; one whose etcd unit binds
-# another directory at member/wal (BindPaths=, seen only in etcd's own
-# mount namespace) is refused by the plan, one bound onto itself is not;
+# another directory at member/wal (BindPaths=: not in the host's mount
+# table) is refused by the plan, etcd running or not, and so is one whose
+# running etcd still has that mount after the line was taken out; one
+# bound onto itself is not;
 # and one whose etcd really
 # runs on another data dir than its unit says is refused by the plan, or,
 # where the plan cannot tell, caught by the proof (the db it holds open)
@@ -573,38 +575,55 @@ check "mixed: the units of the control plane back for what follows" \
   wait_until 30 eval 'active kube-apiserver.service && readyz'
 
 # The WAL on a disk of its own, bound into the data dir by etcd's unit
-# (BindPaths=): the host's mount table has nothing there, etcd's own mount
-# namespace has. The restore would swap the data dir, and etcd's next start
-# would bind the old WAL over the restored one: the plan refuses, naming
-# the mount. A directory of the data dir bound onto itself (as
-# ReadWritePaths= does) is let be: the restored data has its own there.
+# (BindPaths=): the host's mount table has nothing there. The restore would
+# swap the data dir, and etcd's next start would bind the old WAL over the
+# restored one: the plan refuses, naming the unit's bind, whether etcd runs
+# or not; and, the line taken out but etcd not restarted, names the mount
+# the running etcd has in its own namespace. A directory of the data dir
+# bound onto itself (as ReadWritePaths= does) is let be.
 use_conf good
-etcd_mounts() { ct sh -c 'grep -o " /var/lib/etcd/[^ ]* " "/proc/$(systemctl show -P MainPID e2e-etcd.service)/mountinfo"'; }
+etcd_mounts() { ct sh -c 'cat "/proc/$(systemctl show -P MainPID e2e-etcd.service)/mountinfo"' | awk '{print $5}' | grep '^/var/lib/etcd/'; }
 ct mkdir -p /run/systemd/system/e2e-etcd.service.d
 ct sh -c 'printf "[Service]\nBindPaths=/var/lib/etcd/member\n" > /run/systemd/system/e2e-etcd.service.d/bind.conf &&
   systemctl daemon-reload && systemctl restart e2e-etcd.service' >> "$T/ct.log" 2>&1
 check "member bound onto itself: etcd runs, with /var/lib/etcd/member a mount point in its namespace" \
-  wait_until 30 eval 'ectl put /bind/k1 one >/dev/null 2>&1 && test "$(etcd_mounts)" = " /var/lib/etcd/member "'
+  wait_until 30 eval 'ectl put /bind/k1 one >/dev/null 2>&1 && test "$(etcd_mounts)" = /var/lib/etcd/member'
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
 check "member bound onto itself: the dry run plans (exit $rc)" test $rc -eq 0
 ct sh -c 'systemctl stop e2e-etcd.service && cp -a /var/lib/etcd/member/wal /var/lib/etcd-wal &&
   printf "[Service]\nBindPaths=/var/lib/etcd-wal:/var/lib/etcd/member/wal\n" > /run/systemd/system/e2e-etcd.service.d/bind.conf &&
   systemctl daemon-reload && systemctl start e2e-etcd.service' >> "$T/ct.log" 2>&1
 check "the WAL bound into the data dir: etcd runs on it, the host has no mount there" \
-  wait_until 30 eval 'ectl put /bind/k2 two >/dev/null 2>&1 && test "$(etcd_mounts)" = " /var/lib/etcd/member/wal " &&
+  wait_until 30 eval 'ectl put /bind/k2 two >/dev/null 2>&1 && test "$(etcd_mounts)" = /var/lib/etcd/member/wal &&
                       ! ct grep -q " /var/lib/etcd/" /proc/self/mountinfo'
+unit_bind="e2e-etcd.service binds /var/lib/etcd-wal at /var/lib/etcd/member/wal, inside the data dir /var/lib/etcd (BindPaths= or BindReadOnlyPaths=; systemctl cat e2e-etcd.service): the restore swaps the data dir, and etcd's next start would bind /var/lib/etcd-wal over the restored data with what it holds now; restore such a member by hand, or stop etcd, move what /var/lib/etcd-wal holds into the data dir, drop that line, and start etcd first"
 epid=$(ct systemctl show -P MainPID e2e-etcd.service); apid=$(ct systemctl show -P MainPID kube-apiserver.service)
+unchanged() { test "$(ct systemctl show -P MainPID e2e-etcd.service)" = "$epid" -a \
+                   "$(ct systemctl show -P MainPID kube-apiserver.service)" = "$apid" -a -z "$(grep -E "stop (kube-apiserver|etcd):" <<<"$out")"; }
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
-check "the WAL bound into the data dir: refused (exit $rc), naming the mount and what to do" \
-  eval 'test $rc -eq 1 && grep -qF "etcd (process $epid) has a file system mounted at /var/lib/etcd/member/wal, inside its data dir /var/lib/etcd as it sees it (in its own mount namespace: a unit'"'"'s BindPaths=, or a pod'"'"'s volume), other than /var/lib/etcd/member/wal on this node: the restore swaps the data dir, and etcd'"'"'s next start would mount it over the restored data with what it holds now; restore such a member by hand" <<<"$out"'
-check "the WAL bound into the data dir: nothing stopped (etcd and kube-apiserver under the same PIDs), no step ran" \
-  eval 'test "$(ct systemctl show -P MainPID e2e-etcd.service)" = "$epid" -a "$(ct systemctl show -P MainPID kube-apiserver.service)" = "$apid" &&
-        test -z "$(grep -E "stop (kube-apiserver|etcd):" <<<"$out")"'
+check "the WAL bound into the data dir: refused (exit $rc), naming the unit's bind and what to do" \
+  eval 'test $rc -eq 1 && grep -qF "$unit_bind" <<<"$out"'
+check "the WAL bound into the data dir: nothing stopped (etcd and kube-apiserver under the same PIDs), no step ran" unchanged
+ct systemctl stop e2e-etcd.service
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
+check "the WAL bound into the data dir, etcd stopped: refused all the same (exit $rc)" \
+  eval 'test $rc -eq 1 && grep -qF "$unit_bind" <<<"$out"'
+ct systemctl start e2e-etcd.service >> "$T/ct.log" 2>&1
+check "the WAL bound into the data dir: etcd started again on it" \
+  wait_until 30 eval 'ectl put /bind/k3 three >/dev/null 2>&1 && test "$(etcd_mounts)" = /var/lib/etcd/member/wal'
+ct sh -c 'rm /run/systemd/system/e2e-etcd.service.d/bind.conf && systemctl daemon-reload'
+epid=$(ct systemctl show -P MainPID e2e-etcd.service)
+out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+check "the bind taken out of the unit, etcd not restarted: refused (exit $rc), naming the running etcd's mount" \
+  eval 'test $rc -eq 1 && grep -qF "etcd (process $epid) runs with another directory mounted at /var/lib/etcd/member/wal, inside its data dir /var/lib/etcd as it sees it (in its own mount namespace: a unit'"'"'s BindPaths= not yet restarted away, a mount its unit makes, a pod not as its manifest says), not the directory at /var/lib/etcd/member/wal on this node" <<<"$out"'
+check "the bind taken out of the unit: nothing stopped, no step ran" unchanged
 ct sh -c 'systemctl stop e2e-etcd.service && rm -r /var/lib/etcd/member/wal && mv /var/lib/etcd-wal /var/lib/etcd/member/wal &&
-  rm /run/systemd/system/e2e-etcd.service.d/bind.conf && systemctl daemon-reload && systemctl start e2e-etcd.service' >> "$T/ct.log" 2>&1
+  systemctl start e2e-etcd.service' >> "$T/ct.log" 2>&1
 check "the WAL back in the data dir: etcd runs on it with every write" \
-  wait_until 30 eval 'test "$(ectl get /bind/k2 --print-value-only 2>/dev/null)" = two'
+  wait_until 30 eval 'test "$(ectl get /bind/k3 --print-value-only 2>/dev/null)" = three'
 
 # etcd on other data than its unit names: a unit that says one data dir
 # (Environment=ETCD_DATA_DIR=/var/lib/etcd, which every settings check

@@ -286,7 +286,10 @@ restore_socket() {
   local name=$1 conf=$2 setenv=() v; shift 2
   RSOCK=$SOCKDIR/$name.sock
   # The service's environment is systemd-socket-activate's own: VAR=VALUE
-  # words in RESTORE_ENV (an array) are set there.
+  # words in RESTORE_ENV (an array) are set there. No system bus: the
+  # stand-ins here are no units, and a kubelet.service of the machine the
+  # tests run on is not this node's.
+  setenv=(-E DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent)
   for v in "${RESTORE_ENV[@]}"; do setenv+=(-E "$v"); done
   "$@" systemd-socket-activate --accept --inetd "${setenv[@]}" -l "$RSOCK" "$ETCD_BACKUPD" --serve-restore -c "$conf" \
     >> "$T/restore-$name.log" 2>&1 &

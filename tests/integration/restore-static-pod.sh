@@ -142,7 +142,7 @@ echo "$out" | sed 's/^/    /'
 check "failed restore: exit 1" test $rc -eq 1
 check "failed restore: says why (etcd not healthy within health_timeout)" grep -q "wait for etcd: etcd is not healthy after 6 s" <<<"$out"
 check "failed restore: says where to look, and the kubelet's back-off" \
-  grep -qF "(\`crictl ps -a --name etcd\` shows etcd's container, \`crictl logs\` what it said; one that keeps failing is started again by the kubelet after a back-off of up to 5 minutes)" <<<"$out"
+  grep -qF "(\`crictl ps -a --name etcd\` shows etcd's container, \`crictl logs <CONTAINER-ID>\` what it said; one that keeps failing is started again by the kubelet after a back-off of up to 5 minutes)" <<<"$out"
 check "failed restore: rolled back" grep -q "rolled back" <<<"$out"
 wait_for 30 etcd_healthy
 check "failed restore: etcd healthy again" etcd_healthy
