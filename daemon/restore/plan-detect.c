@@ -103,8 +103,9 @@ static int plan_manifests_movable(RestorePlan *p, char **ret_error) {
 /* etcd a static pod: the restore stops and starts it (and kube-apiserver) by moving their manifests, which only a
  * running kubelet acts on; without one, etcd would go on running, and the restore would wait out its time limit and
  * roll back. Refused where systemd says the kubelet's unit is loaded and not running (inactive, failed, or waiting
- * to be restarted after it exited: a kubelet that keeps crashing), and no process named kubelet runs (one under
- * another unit, beside a kubelet.service left installed). Where systemd cannot be asked, or knows no such unit, the
+ * to be restarted after it exited: a kubelet that keeps crashing), and no process of root's named kubelet runs
+ * (one under another unit, beside a kubelet.service left installed; anyone may name a process so, but the kubelet
+ * runs as root). Where systemd cannot be asked, or knows no such unit, the
  * restore goes on as before. The connection is this check's alone: static-pod mode asks systemd nothing else. */
 static int plan_kubelet_runs(RestorePlan *p, char **ret_error) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -122,10 +123,10 @@ static int plan_kubelet_runs(RestorePlan *p, char **ret_error) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || !streq(load, "loaded") || (is_running_state(active) && !streq_ptr(sub, "auto-restart")) ||
-            proc_find_named("kubelet") > 0)
+            proc_find_named("kubelet", 0) > 0)
                 return 0;
         return free_and_format(ret_error, "etcd runs as a static pod here (%s), but %s is not running "
-                               "(ActiveState=%s%s%s) and no process named kubelet runs: the restore stops and "
+                               "(ActiveState=%s%s%s) and no process of root's named kubelet runs: the restore stops and "
                                "starts etcd and kube-apiserver by moving their manifests out of %s and back, which "
                                "only a running kubelet acts on. Start it (systemctl start %s; journalctl -u %s says "
                                "why it stopped), wait until etcd's pod answers, then restore again",

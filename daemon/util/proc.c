@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/io.h"
@@ -58,15 +59,17 @@ pid_t proc_find_open_below(const char *dir) {
         return 0;
 }
 
-pid_t proc_find_named(const char *name) {
+pid_t proc_find_named(const char *name, uid_t uid) {
         _cleanup_(closedirp) DIR *proc = opendir("/proc");
         struct dirent *de;
 
         while (proc && (de = readdir(proc))) {
                 char buf[64];
+                struct stat st;
                 uint64_t v;
 
-                if (safe_atou64(de->d_name, &v) < 0 || v == 0 || v > INT_MAX)
+                if (safe_atou64(de->d_name, &v) < 0 || v == 0 || v > INT_MAX ||
+                    fstatat(dirfd(proc), de->d_name, &st, 0) < 0 || st.st_uid != uid)
                         continue;
                 if (streq(proc_name((pid_t) v, buf, sizeof buf), name))
                         return (pid_t) v;

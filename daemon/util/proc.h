@@ -15,9 +15,10 @@
  * cannot be read. Processes whose fds cannot be read are skipped. */
 pid_t proc_find_open_below(const char *dir);
 
-/* A process whose name (its comm) is name, or 0 when there is none or
- * /proc cannot be read. */
-pid_t proc_find_named(const char *name);
+/* A process of uid (the owner of its /proc entry: its effective uid)
+ * whose name (its comm) is name, or 0 when there is none or /proc cannot
+ * be read. */
+pid_t proc_find_named(const char *name, uid_t uid);
 
 /* pid's name (its comm, as ps shows it), printable (see str_printable()),
  * into buf; "?" when it cannot be read (gone, or hidden). Returns buf. */

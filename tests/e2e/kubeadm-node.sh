@@ -30,7 +30,7 @@
 # does not exist in restore.initial_cluster) rolls back under the unit, with
 # the manifests and the data as they were; and one with kubelet.service
 # killed (its pods still running) or crash-looping is refused before
-# anything moves, unless a process named kubelet runs.
+# anything moves, unless a process of root's named kubelet runs.
 #
 #   TOP_SRCDIR=… TOP_BUILDDIR=… bash tests/e2e/kubeadm-node.sh
 #
@@ -224,14 +224,14 @@ ct cp /run/good.conf "$CONF"
 # runtime runs them); the stand-in's live on too when only it is killed,
 # with KillMode=process. Moving etcd's manifest would then stop nothing:
 # the plan refuses. So it does for a kubelet that keeps crashing (systemd
-# waiting to restart it), and not where a process named kubelet runs under
-# another unit.
+# waiting to restart it), and not where a process of root's named kubelet
+# runs under another unit (one of another user's does not count).
 ct sh -c 'mkdir -p /run/systemd/system/kubelet.service.d &&
   printf "[Service]\nKillMode=process\n" > /run/systemd/system/kubelet.service.d/keep-pods.conf &&
   systemctl daemon-reload && systemctl kill --kill-who=main --signal=SIGKILL kubelet.service' >> "$T/ct.log" 2>&1
 etcd_before=$(pod_pid etcd)
 check "kubelet killed, its pods still running" wait_until 10 eval '! active kubelet.service && etcd_healthy && readyz'
-no_kubelet="kubelet.service is not running (ActiveState=%s) and no process named kubelet runs: the restore stops and starts etcd and kube-apiserver by moving their manifests out of /etc/kubernetes/manifests and back, which only a running kubelet acts on. Start it (systemctl start kubelet.service; journalctl -u kubelet.service says why it stopped), wait until etcd's pod answers, then restore again"
+no_kubelet="kubelet.service is not running (ActiveState=%s) and no process of root's named kubelet runs: the restore stops and starts etcd and kube-apiserver by moving their manifests out of /etc/kubernetes/manifests and back, which only a running kubelet acts on. Start it (systemctl start kubelet.service; journalctl -u kubelet.service says why it stopped), wait until etcd's pod answers, then restore again"
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 # shellcheck disable=SC2059
@@ -239,9 +239,15 @@ check "no kubelet: refused (exit $rc), naming the kubelet's unit and what to do"
   eval 'test $rc -eq 1 && grep -qF "etcd runs as a static pod here (restore.mode = static-pod), but $(printf "$no_kubelet" failed)" <<<"$out"'
 check "no kubelet: nothing moved, etcd the same process" \
   eval 'test "$man_before" = "$(manifests_state)" && no_held_dir && test "$(pod_pid etcd)" = "$etcd_before" && etcd_healthy'
-ct sh -c 'cp /usr/bin/sleep /run/kubelet && systemd-run --unit=other-kubelet /run/kubelet 300' >> "$T/ct.log" 2>&1
+ct sh -c 'cp /usr/bin/sleep /run/kubelet && systemd-run --uid=nobody --unit=nobodys-kubelet /run/kubelet 300' >> "$T/ct.log" 2>&1
+check "a process named kubelet of nobody's runs" wait_until 10 active nobodys-kubelet.service
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
-check "a process named kubelet under another unit: the dry run plans (exit $rc)" test $rc -eq 0
+# shellcheck disable=SC2059
+check "a process named kubelet of nobody's: still refused (exit $rc)" \
+  eval 'test $rc -eq 1 && grep -qF "$(printf "$no_kubelet" failed)" <<<"$out"'
+ct sh -c 'systemctl stop nobodys-kubelet.service && systemd-run --unit=other-kubelet /run/kubelet 300' >> "$T/ct.log" 2>&1
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
+check "a process of root's named kubelet under another unit: the dry run plans (exit $rc)" test $rc -eq 0
 ct systemctl stop other-kubelet.service >> "$T/ct.log" 2>&1
 ct sh -c 'printf "[Service]\nExecStart=\nExecStart=/bin/false\nRestart=always\nRestartSec=60\n" > /run/systemd/system/kubelet.service.d/crash.conf &&
   systemctl daemon-reload && systemctl reset-failed kubelet.service && systemctl start kubelet.service' >> "$T/ct.log" 2>&1
