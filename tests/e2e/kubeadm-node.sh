@@ -240,16 +240,19 @@ check "no kubelet: refused (exit $rc), naming the kubelet's unit and what to do"
 check "no kubelet: nothing moved, etcd the same process" \
   eval 'test "$man_before" = "$(manifests_state)" && no_held_dir && test "$(pod_pid etcd)" = "$etcd_before" && etcd_healthy'
 ct sh -c 'cp /usr/bin/sleep /run/kubelet && systemd-run --uid=nobody --unit=nobodys-kubelet /run/kubelet 300' >> "$T/ct.log" 2>&1
-check "a process named kubelet of nobody's runs" wait_until 10 active nobodys-kubelet.service
+# kubelet_owners: the owners of the processes named kubelet.
+kubelet_owners() { ct sh -c 'for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = kubelet ] && stat -c %U "$p"; done'; }
+check "a process named kubelet of nobody's runs" wait_until 10 eval 'test "$(kubelet_owners)" = nobody'
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
 # shellcheck disable=SC2059
 check "a process named kubelet of nobody's: still refused (exit $rc)" \
   eval 'test $rc -eq 1 && grep -qF "$(printf "$no_kubelet" failed)" <<<"$out"'
 ct sh -c 'systemctl stop nobodys-kubelet.service && systemd-run --unit=other-kubelet /run/kubelet 300' >> "$T/ct.log" 2>&1
+check "a process of root's named kubelet runs" wait_until 10 eval 'test "$(kubelet_owners)" = root'
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
 check "a process of root's named kubelet under another unit: the dry run plans (exit $rc)" test $rc -eq 0
 ct systemctl stop other-kubelet.service >> "$T/ct.log" 2>&1
-ct sh -c 'printf "[Service]\nExecStart=\nExecStart=/bin/false\nRestart=always\nRestartSec=60\n" > /run/systemd/system/kubelet.service.d/crash.conf &&
+ct sh -c 'printf "[Service]\nExecStart=\nExecStart=/bin/false\nRestart=always\nRestartSec=3600\n" > /run/systemd/system/kubelet.service.d/crash.conf &&
   systemctl daemon-reload && systemctl reset-failed kubelet.service && systemctl start kubelet.service' >> "$T/ct.log" 2>&1
 check "a kubelet that keeps crashing: waiting to be restarted" \
   wait_until 10 eval '[[ $(ct systemctl show -P SubState kubelet.service) == auto-restart ]]'
