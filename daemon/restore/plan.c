@@ -218,9 +218,9 @@ static const char *path_inside(const char *path, const char *dir) {
 
 /* etcd's unit binds another directory at or inside the data dir (BindPaths=/disk/wal:/var/lib/etcd/member/wal,
  * the WAL on a disk of its own): the host's mount table has nothing there, and etcd's next start would bind what
- * that directory holds now over the restored data (at the data dir itself, etcd would not read the data dir the
- * restore swaps at all). A directory bound onto itself, and a source that does not exist (its bind skipped, or
- * etcd's start failing as it does now), are let be. */
+ * that directory holds now over the restored data (at the data dir itself, or at a parent of it, etcd would not
+ * read the data dir the restore swaps at all). A directory bound onto itself, and a source that does not exist (its
+ * bind skipped, or etcd's start failing as it does now), are let be. */
 static int plan_unit_binds(RestorePlan *p, char **ret_error) {
         _cleanup_strv_free_ char **pairs = NULL;
         _cleanup_free_ char *err = NULL, *real = realpath(p->data_dir, NULL);
@@ -233,11 +233,28 @@ static int plan_unit_binds(RestorePlan *p, char **ret_error) {
                 return free_and_format(ret_error, "cannot tell what %s binds into its mounts: %s", p->etcd_unit,
                                        err ? err : strerror(-r)), r;
         for (char **i = pairs; i && i[0] && i[1]; i += 2) {
-                const char *rest = path_inside(i[1], p->data_dir);
+                const char *rest = path_inside(i[1], p->data_dir), *below = path_inside(p->data_dir, i[1]);
                 struct stat a, b;
 
                 if (!rest && real)
                         rest = path_inside(i[1], real);
+                if (!below && real)
+                        below = path_inside(real, i[1]);
+                if (below && *below) {
+                        /* Bound at a parent: etcd sees the data dir's path in the bound directory. */
+                        _cleanup_free_ char *seen = NULL;
+
+                        if (asprintf(&seen, "%s%s", i[0], below) < 0)
+                                return -ENOMEM;
+                        if (stat(i[0], &a) < 0 || (stat(seen, &a) >= 0 && stat(p->data_dir, &b) >= 0 &&
+                                                   a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+                                continue;
+                        return free_and_format(ret_error, "%s binds %s at %s, which holds the data dir %s (BindPaths= "
+                                               "or BindReadOnlyPaths=; systemctl cat %s): etcd sees %s there, not "
+                                               "the directory the restore would swap; make etcd's data dir the same "
+                                               "directory inside its unit and out, then restore again", p->etcd_unit,
+                                               i[0], i[1], p->data_dir, p->etcd_unit, seen), -EXDEV;
+                }
                 if (!rest || stat(i[0], &a) < 0)
                         continue;
                 if (stat(i[1], &b) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)

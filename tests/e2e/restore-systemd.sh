@@ -30,8 +30,9 @@
 # failed one rolls the pods back the same way; one whose etcd unit binds
 # another directory at member/wal (BindPaths=: not in the host's mount
 # table) is refused by the plan, etcd running or not, and so is one whose
-# running etcd still has that mount after the line was taken out; one
-# bound onto itself is not;
+# running etcd still has that mount after the line was taken out, and one
+# that binds another directory at a parent of the data dir; one bound onto
+# itself is not;
 # and one whose etcd really
 # runs on another data dir than its unit says is refused by the plan, or,
 # where the plan cannot tell, caught by the proof (the db it holds open)
@@ -624,6 +625,17 @@ ct sh -c 'systemctl stop e2e-etcd.service && rm -r /var/lib/etcd/member/wal && m
   systemctl start e2e-etcd.service' >> "$T/ct.log" 2>&1
 check "the WAL back in the data dir: etcd runs on it with every write" \
   wait_until 30 eval 'test "$(ectl get /bind/k3 --print-value-only 2>/dev/null)" = three'
+# Bound at a parent of the data dir: etcd would see another directory at
+# the data dir's path (dry runs, the unit reloaded, etcd not restarted).
+ct sh -c 'mkdir -p /var/lib/etcd-parent && printf "[Service]\nBindPaths=/var/lib/etcd-parent:/var/lib\n" > /run/systemd/system/e2e-etcd.service.d/bind.conf &&
+  systemctl daemon-reload' >> "$T/ct.log" 2>&1
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
+check "another directory bound at /var/lib: refused (exit $rc), naming what etcd would see" \
+  eval 'test $rc -eq 1 && grep -qF "e2e-etcd.service binds /var/lib/etcd-parent at /var/lib, which holds the data dir /var/lib/etcd (BindPaths= or BindReadOnlyPaths=; systemctl cat e2e-etcd.service): etcd sees /var/lib/etcd-parent/etcd there, not the directory the restore would swap" <<<"$out"'
+ct sh -c 'printf "[Service]\nBindPaths=/var/lib\n" > /run/systemd/system/e2e-etcd.service.d/bind.conf && systemctl daemon-reload' >> "$T/ct.log" 2>&1
+out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
+check "/var/lib bound onto itself: the dry run plans (exit $rc)" test $rc -eq 0
+ct sh -c 'rm /run/systemd/system/e2e-etcd.service.d/bind.conf && rmdir /var/lib/etcd-parent && systemctl daemon-reload' >> "$T/ct.log" 2>&1
 
 # etcd on other data than its unit names: a unit that says one data dir
 # (Environment=ETCD_DATA_DIR=/var/lib/etcd, which every settings check
