@@ -180,8 +180,20 @@ static int format_config(const Discovery *d, char **ret) {
         put_etcd_setting(f, d, "data_dir", &d->data_dir, "--data-dir", NULL);
         put_etcd_setting(f, d, "name", &d->name, "--name", "default");
         put_etcd_setting(f, d, "initial_cluster", &d->initial_cluster, "--initial-cluster", default_cluster);
-        put_etcd_setting(f, d, "initial_cluster_token", &d->initial_cluster_token, "--initial-cluster-token",
-                         "etcd-cluster");
+        /* Never pinned: unset, the restore derives a token from each backup, and so a new cluster ID that a member
+         * still on the old data cannot join; etcd's own token, pinned, would keep the old cluster's. */
+        if (d->initial_cluster_token.value) {
+                fputs("  # initial_cluster_token: unset, derived from each backup, so that a member still on the\n"
+                      "  # old data cannot join the restored cluster (", f);
+                fprintf(f, "%s: ", d->initial_cluster_token.source);
+                /* In a comment: a line break would end it. */
+                for (const char *c = d->initial_cluster_token.value; *c; c++)
+                        fputc((unsigned char) *c < 0x20 || *c == 0x7f ? '?' : *c, f);
+                fputs(")\n", f);
+                fputs("  # initial_cluster_token = \"\";\n", f);
+        } else
+                put_etcd_setting(f, d, "initial_cluster_token", &d->initial_cluster_token, "--initial-cluster-token",
+                                 NULL);
         put_etcd_setting(f, d, "initial_advertise_peer_urls", &d->initial_advertise_peer_urls,
                          "--initial-advertise-peer-urls", "http://localhost:2380");
         fputs("  etcdutl = \"\";\n"

@@ -114,7 +114,9 @@ check "restore.data_dir: etcd's ETCD_DATA_DIR (quotes removed)" test "$(value da
 check "restore.data_dir: its source" test "$(source_of data_dir)" = "  # e2e-etcd.service: ETCD_DATA_DIR"
 check "restore.name: ETCD_NAME" test "$(value name)" = node1
 check "restore.initial_cluster: ETCD_INITIAL_CLUSTER" test "$(value initial_cluster)" = "node1=https://127.0.0.1:2380"
-check "restore.initial_cluster_token: ETCD_INITIAL_CLUSTER_TOKEN" test "$(value initial_cluster_token)" = e2e-token
+check "restore.initial_cluster_token: not pinned to etcd's ETCD_INITIAL_CLUSTER_TOKEN, which the comment names" \
+  test -z "$(value initial_cluster_token)" -a -n "$(grep -xF '  # old data cannot join the restored cluster (e2e-etcd.service: ETCD_INITIAL_CLUSTER_TOKEN: e2e-token)' "$T/found.conf")" \
+       -a -n "$(grep -x '  # initial_cluster_token = "";' "$T/found.conf")"
 
 sed -e 's|  directory = "/var/lib/etcd-backupd";|  directory = "/var/lib/discover-backups";|' \
     -e 's|  min_free = "1G";|  min_free = "1M";|' "$T/found.conf" > "$S/once.conf"
@@ -164,5 +166,6 @@ check "a unit's relative path: exit 1 ($out)" test $rc -eq 1
 check "a unit's relative path: named, with the unit and the flag" \
   grep -qF "rel-apiserver.service: pki/etcd/ca.crt is a relative path (rel-apiserver.service: --etcd-cafile, below the unit's WorkingDirectory=): make it absolute in the unit" <<<"$out"
 out=$(ct "$CTL" discover --manifests-dir /nonexistent --apiserver-unit absent.service 2>&1); rc=$?
-check "a named unit that is not installed: exit 1 ($out)" test $rc -eq 1 && grep -q 'absent.service is not installed' <<<"$out"
+check "a named unit that is not installed: exit 1, named ($out)" \
+  test $rc -eq 1 -a -n "$(grep 'absent.service is not installed' <<<"$out")"
 finish

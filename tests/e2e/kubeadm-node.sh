@@ -164,6 +164,8 @@ check "later writes are there before the restore" test "$(data_keys /after/)" = 
 out=$(ct "$ETCD_BACKUPCTL" restore latest --dry-run 2>&1); rc=$?
 check "dry run: exit 0" test $rc -eq 0
 check "dry run: mode static-pod (etcd.yaml in /etc/kubernetes/manifests)" grep -q "Mode: *static-pod" <<<"$out"
+check "dry run: the cluster token derived from the backup (discover pins none)" \
+  grep -q -- "--initial-cluster-token etcd-restore-[0-9a-f]\{16\} " <<<"$out"
 check "dry run: the manifests unchanged" test "$man_before" = "$(manifests_state)"
 
 etcd_before=$(pod_pid etcd) kcm_before=$(pod_pid kube-controller-manager) sch_before=$(pod_pid kube-scheduler)
