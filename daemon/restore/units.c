@@ -392,41 +392,63 @@ int units_read_env_file(const char *path, char ***env) {
         return env_file_parse(text, size, env);
 }
 
-/* Expand ${NAME} anywhere and a word that is exactly $NAME (split on blanks), as systemd does in ExecStart=. */
-static int expand_argv(char **argv, char *const *env, char ***ret) {
+/* word with each ${NAME} replaced by NAME's value ("" when unset) and "$$" by "$", in one pass: a value is never
+ * expanded again (A=x${A} stays as it is, as in systemd). */
+static int expand_word(const char *word, char *const *env, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return -ENOMEM;
+        for (const char *p = word; *p;) {
+                const char *close = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
+
+                if (p[0] == '$' && p[1] == '$') {
+                        fputc('$', f);
+                        p += 2;
+                } else if (close) {
+                        _cleanup_free_ char *name = strndup(p + 2, (size_t) (close - p - 2));
+                        const char *v = name ? strv_env_get(env, name) : NULL;
+
+                        if (!name) {
+                                fclose(f);
+                                return -ENOMEM;
+                        }
+                        fputs(v ? v : "", f);
+                        p = close + 1;
+                } else
+                        fputc(*p++, f);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int units_expand_argv(char *const *argv, char *const *env, char ***ret) {
         _cleanup_strv_free_ char **out = NULL;
         int r;
 
-        for (char **a = argv; a && *a; a++) {
-                if ((*a)[0] == '$' && (*a)[1] != '{' && (*a)[1]) {
+        for (char *const *a = argv; a && *a; a++) {
+                char *s = NULL;
+
+                if ((*a)[0] == '$' && (*a)[1] != '{' && (*a)[1] != '$' && (*a)[1]) {
                         const char *v = strv_env_get(env, *a + 1);
                         _cleanup_free_ char *copy = strdup(v ? v : "");
+                        char *save = NULL;
 
                         if (!copy)
                                 return -ENOMEM;
-                        for (char *w = strtok(copy, " \t\n"); w; w = strtok(NULL, " \t\n"))
+                        for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
                                 if ((r = strv_extend(&out, w)) < 0)
                                         return r;
                         continue;
                 }
-                _cleanup_free_ char *s = strdup(*a);
-                if (!s)
-                        return -ENOMEM;
-                for (char *p; (p = strstr(s, "${"));) {
-                        char *close = strchr(p, '}'), *n;
-                        const char *v;
-
-                        if (!close)
-                                break;
-                        *close = '\0';
-                        v = strv_env_get(env, p + 2);
-                        *p = '\0';
-                        if (asprintf(&n, "%s%s%s", s, v ? v : "", close + 1) < 0)
-                                return -ENOMEM;
-                        free(s);
-                        s = n;
-                }
-                if ((r = strv_consume(&out, TAKE_PTR(s))) < 0)
+                r = expand_word(*a, env, &s);
+                if (r >= 0)
+                        r = strv_consume(&out, s);
+                if (r < 0)
                         return r;
         }
         *ret = TAKE_PTR(out);
@@ -493,7 +515,7 @@ int units_get_exec(sd_bus *bus, const char *unit, char ***ret_argv, char ***ret_
                 set_error(ret_error, "cannot read EnvironmentFiles of %s: %s", unit, bus_reason(&error, r));
                 return r;
         }
-        r = expand_argv(argv, env, &expanded);
+        r = units_expand_argv(argv, env, &expanded);
         if (r < 0)
                 return r;
         *ret_argv = TAKE_PTR(expanded);

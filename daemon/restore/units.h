@@ -59,6 +59,12 @@ int units_start_all(sd_bus *bus, const char *const *units, size_t n, uint64_t ti
  * open/read error. */
 int units_read_env_file(const char *path, char ***env);
 
+/* argv as systemd runs an ExecStart= of it: a word that is exactly $NAME
+ * becomes the words of NAME's value (split on blanks), ${NAME} anywhere
+ * NAME's value, "$$" a "$", in one pass (a value is not expanded again); an
+ * unset NAME is "". *ret (caller frees). */
+int units_expand_argv(char *const *argv, char *const *env, char ***ret);
+
 /* What unit runs: the first command of its ExecStart= (argv, program
  * first; ${NAME} and a word that is exactly $NAME expanded from the
  * environment as systemd expands them) and its environment as systemd resolved it — Environment=, then

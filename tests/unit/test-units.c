@@ -2,8 +2,9 @@
 /*
  * test-units.c — what the static-pod restore reads out of kube-apiserver's
  * manifest (--secure-port, --bind-address), how it moves manifests (with
- * fsync(2) failing on demand: linked with --wrap=fsync), and the TCP probe
- * it waits with, on loopback addresses other than 127.0.0.1.
+ * fsync(2) failing on demand: linked with --wrap=fsync), the TCP probe
+ * it waits with, on loopback addresses other than 127.0.0.1, and how a
+ * unit's ExecStart= is expanded from its environment.
  */
 
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 
 #include "test.h"
 #include "restore/static-pod.h"
+#include "restore/units.h"
 #include "util/str.h"
 #include "util/tcp.h"
 #include "util/macro.h"
@@ -258,6 +260,40 @@ static void test_tcp_probe(void) {
         check_int_eq(tcp_probe("::1", port, USEC_PER_SEC), 0);
 }
 
+/* argv expanded from env, its words joined by '|'. */
+static char *expanded(const char *const *argv, const char *const *env) {
+        char **out = NULL, *joined = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        check_int_eq(units_expand_argv((char *const *) argv, (char *const *) env, &out), 0);
+        check((f = open_memstream(&joined, &size)) != NULL);
+        for (char **w = out; w && *w; w++)
+                fprintf(f, "%s%s", w == out ? "" : "|", *w);
+        check(fclose(f) == 0);
+        strv_free(out);
+        return joined;
+}
+
+static void test_expand_argv(void) {
+        const char *env[] = { "A=x${A}", "B=${C}", "C=${B}", "NAME=cp1", "LIST=a  b\tc", "EMPTY=", NULL };
+        struct { const char *argv[4]; const char *want; } cases[] = {
+                { { "etcd", "--name=${NAME}", NULL }, "etcd|--name=cp1" },
+                { { "etcd", "$LIST", "${LIST}", NULL }, "etcd|a|b|c|a  b\tc" },
+                /* a value is not expanded again: neither growing nor looping */
+                { { "${A}", "${B}", "${C}${A}", NULL }, "x${A}|${C}|${B}x${A}" },
+                { { "$$NAME", "a$${NAME}", "$$", NULL }, "$NAME|a${NAME}|$" },
+                { { "${UNSET}x", "$UNSET", "${EMPTY}", NULL }, "x|" },
+                { { "${NAME", "$", "}${NAME}{", NULL }, "${NAME|$|}cp1{" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *got = expanded(cases[i].argv, env);
+                check_str_eq(got, cases[i].want);
+                free(got);
+        }
+}
+
 int main(void) {
         char cmd[sizeof dir + 16];
 
@@ -268,6 +304,7 @@ int main(void) {
         TEST_RUN(test_manifest_unreachable);
         TEST_RUN(test_manifest_move);
         TEST_RUN(test_tcp_probe);
+        TEST_RUN(test_expand_argv);
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         check(system(cmd) == 0);
         return 0;
