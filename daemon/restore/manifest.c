@@ -25,6 +25,7 @@ typedef struct Walk {
         yaml_document_t *doc;
         const char *file;
         char **error;
+        size_t copied;          /* bytes of scalars copied out: aliases may repeat one scalar many times */
 } Walk;
 
 _printf_(3, 4) static int walk_error(Walk *w, const yaml_node_t *node, const char *fmt, ...) {
@@ -105,6 +106,12 @@ static int scalar_dup(Walk *w, const yaml_node_t *node, const char *what, char *
                 return r;
         if (memchr(node->data.scalar.value, 0, node->data.scalar.length))
                 return walk_error(w, node, "%s contains a NUL byte", what);
+        w->copied += node->data.scalar.length;
+        if (w->copied > MANIFEST_MAX_COPIED) {
+                r = walk_error(w, node, "%s: the manifest's aliases repeat more than %zu MiB of text", what,
+                               MANIFEST_MAX_COPIED / 1024 / 1024);
+                return r == -ENOMEM ? r : -E2BIG;
+        }
         *ret = strndup((const char *) node->data.scalar.value, node->data.scalar.length);
         return *ret ? 0 : -ENOMEM;
 }

@@ -26,6 +26,10 @@
 #define MANIFEST_MAX_DEPTH 64
 /* Most command-line words, volumeMounts and volumes accepted. */
 #define MANIFEST_MAX_ITEMS 4096
+/* What the walk copies out of the document at most: a YAML alias repeats a
+ * node, and a 1 MiB manifest could name one large scalar thousands of
+ * times. */
+#define MANIFEST_MAX_COPIED (4 * MANIFEST_MAX_BYTES)
 
 typedef struct ManifestFlag {
         char *name;     /* without its leading dashes: "data-dir" */

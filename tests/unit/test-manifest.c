@@ -356,6 +356,20 @@ static void test_errors(void) {
                 "spec:\n  containers:\n  - &c0 {command: &cmd [etcd, --name=a], args: *cmd}\n");
         check_int_eq(m->argc, 4);
         check_str_eq(manifest_flag(m, "--name", NULL), "a");
+        /* but what the walk copies out through them is bounded: one 600 KB scalar named 8 times in command. */
+        {
+                size_t big_n = 600 * 1000;
+                _cleanup_free_ char *yaml = malloc(big_n + 256);
+                int k;
+
+                check(yaml != NULL);
+                k = snprintf(yaml, 256, "x: &big ");
+                memset(yaml + k, 'v', big_n);
+                snprintf(yaml + k + big_n, 256, "\nspec:\n  containers:\n  - command: [etcd, *big, *big, *big, "
+                         "*big, *big, *big, *big, *big]\n");
+                parse_bad(yaml, -E2BIG, "spec.containers[0].command[7]: the manifest's aliases repeat more than 4 MiB "
+                          "of text");
+        }
 
         /* A missing file says so. */
         _cleanup_free_ char *error = NULL;
