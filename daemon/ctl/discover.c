@@ -158,6 +158,18 @@ static int format_config(const Discovery *d, char **ret) {
               "  timeout = \"30min\";\n"
               "};\n\n", f);
         put_shipped_groups(f);
+        if (d->encryption_config.value) {
+                fputs("# kube-apiserver's EncryptionConfiguration: the Secrets of each backup are\n"
+                      "# checked against its keys. The service reads it as a credential (the drop-in).\n"
+                      "kubernetes: {\n", f);
+                put_value(f, "encryption_config", &d->encryption_config, NULL, NULL);
+                fputs("};\n\n", f);
+        } else if (d->encryption_config_error) {
+                fputs("# kube-apiserver's --encryption-provider-config cannot be used here:\n# ", f);
+                for (const char *c = d->encryption_config_error; *c; c++)
+                        fputc((unsigned char) *c < 0x20 || *c == 0x7f ? ' ' : *c, f);
+                fputs("\n\n", f);
+        }
         fputs("# How `etcd-backupctl restore` puts a backup back: etcd's own settings.\n"
               "restore: {\n", f);
         if (d->mode == RESTORE_MODE_STATIC_POD) {
@@ -213,7 +225,7 @@ static const char *base_name(const char *path) {
 
 /* The drop-in; -ENOTUNIQ (with a message) when two files share a file name. */
 static int format_drop_in(const Discovery *d, char **ret, char **ret_error) {
-        const DiscoverValue *files[] = { &d->cert, &d->key, &d->cacert };
+        const DiscoverValue *files[] = { &d->cert, &d->key, &d->cacert, &d->encryption_config };
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f;
@@ -242,8 +254,9 @@ static int format_drop_in(const Discovery *d, char **ret, char **ret_error) {
         if (!f)
                 return -ENOMEM;
         fprintf(f, "# %s, from what this node runs (etcd-backupctl discover).\n"
-                   "# The etcd client files of the configuration, handed to the service\n"
-                   "# under their file names; the empty line drops the shipped kubeadm defaults.\n"
+                   "# The files of the configuration (etcd's client files, kube-apiserver's\n"
+                   "# EncryptionConfiguration), handed to the service under their file names;\n"
+                   "# the empty line drops the shipped kubeadm defaults.\n"
                    "[Service]\n"
                    "LoadCredential=\n", DROP_IN_PATH);
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
@@ -642,6 +655,14 @@ static int print_json(const Discovery *d, const char *config_text, const char *d
         json_value(etcd, "cacert", &d->cacert);
         json_value(etcd, "cert", &d->cert);
         json_value(etcd, "key", &d->key);
+        if (d->encryption_config.value) {
+                struct json_object *k = json_object_new_object();
+
+                if (k) {
+                        json_value(k, "encryption_config", &d->encryption_config);
+                        json_object_object_add(o, "kubernetes", k);
+                }
+        }
         json_object_object_add(restore, "mode", json_object_new_string(restore_mode_to_string(d->mode)));
         if (d->manifests_dir)
                 json_object_object_add(restore, "manifests_dir", json_object_new_string(d->manifests_dir));

@@ -68,6 +68,8 @@ Discovery *discovery_free(Discovery *d) {
         value_done(&d->initial_cluster);
         value_done(&d->initial_cluster_token);
         value_done(&d->initial_advertise_peer_urls);
+        value_done(&d->encryption_config);
+        free(d->encryption_config_error);
         free(d);
         return NULL;
 }
@@ -354,6 +356,15 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
                 if (files[i]->value && (r = check_readable(files[i], ret_error)) < 0)
                         goto finish;
+        {
+                _cleanup_free_ char *err = NULL;
+
+                r = lookup(src, 2, "--encryption-provider-config", false, true, &d->encryption_config, &err);
+                if (r == -ENOMEM)
+                        goto finish;
+                if (r < 0)
+                        d->encryption_config_error = TAKE_PTR(err);
+        }
 
         /* etcd's own flags: the restore settings (none to read when etcd reads a configuration file). */
         for (size_t i = 2; i < 4; i++)

@@ -35,6 +35,10 @@ typedef struct Discovery {
         char *manifests_dir;             /* static pod, or kube-apiserver.yaml beside an etcd unit: the dir read */
         char *etcd_unit, *apiserver_unit; /* systemd: the units read */
         DiscoverValue data_dir, name, initial_cluster, initial_cluster_token, initial_advertise_peer_urls;
+        /* kube-apiserver's --encryption-provider-config, a host path; or why it cannot be used (the rest is
+         * discovered all the same: the backups do not need it) */
+        DiscoverValue encryption_config;
+        char *encryption_config_error;
 } Discovery;
 
 typedef struct DiscoverOptions {

@@ -19,7 +19,8 @@
 # client certificate of etcd's CA, as kubeadm makes it.
 #
 # Checks: `etcd-backupctl discover --write` writes the configuration and the
-# credentials drop-in from kube-apiserver.yaml; the units it names start;
+# credentials drop-in from kube-apiserver.yaml (its EncryptionConfiguration
+# too, which the daemon then checks each backup's Secrets against); the units it names start;
 # `etcd-backupctl backup` takes a backup through the daemon, which reads the
 # client key through LoadCredential=; `restore latest --dry-run` picks
 # static-pod; `restore latest --yes` on the shipped restore socket brings the
@@ -67,6 +68,21 @@ NODE_IP=192.168.122.10
 make_k8s_pki "$T/k8s-pki" || { not_ok "kubernetes certificates"; finish; }
 mkdir -p "$T/manifests"
 cp "$TOP_SRCDIR"/tests/fixtures/kubeadm/*.yaml "$T/manifests/"
+# Encryption at rest as kubeadm sets it up from apiServer.extraArgs and
+# extraVolumes: --encryption-provider-config and a hostPath volume for its
+# directory; the file (an aescbc key, no identity) root's, 0600.
+python3 - "$T/manifests/kube-apiserver.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+s = s.replace("    - --enable-bootstrap-token-auth=true\n",
+              "    - --enable-bootstrap-token-auth=true\n    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n", 1)
+s = s.replace("    volumeMounts:\n", "    volumeMounts:\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n", 1)
+s = s.replace("  volumes:\n", "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: enc\n", 1)
+open(p, "w").write(s)
+PY
+printf 'apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources:\n  - secrets\n  providers:\n  - aescbc:\n      keys:\n      - name: key1\n        secret: %s\n' \
+  "$(head -c 32 /dev/urandom | base64)" > "$T/enc.yaml"
 e2e_kubelet_files
 # Sanitizer builds: the options the other end-to-end tests give (LeakSanitizer
 # needs ptrace, which the units forbid).
@@ -112,6 +128,7 @@ ct sh -ec "
   cp /e2e/pki/etcd/healthcheck-client.key /etc/kubernetes/pki/apiserver-etcd-client.key
   chmod 0600 /etc/kubernetes/pki/*.key $EPKI/*.key
   install -m 0600 /e2e/manifests/*.yaml /etc/kubernetes/manifests/
+  install -D -m 0600 /e2e/enc.yaml /etc/kubernetes/enc/enc.yaml
   cp /e2e/units/kubelet.service /etc/systemd/system/
   cp /e2e/dest${UNITDIR#"$D"}/etcd-backupd* /etc/systemd/system/
   cp -r /e2e/units/*.d /etc/systemd/system/ 2>/dev/null || true
@@ -139,6 +156,9 @@ check "discover --write: the credentials drop-in hands the key to the service" \
     /etc/systemd/system/etcd-backupd.service.d/credentials.conf
 check "discover --write: the configuration is root's, written by no one else" \
   test "$(ct stat -c '%a %U' "$CONF")" = "644 root"
+check "discover --write: kube-apiserver's EncryptionConfiguration in the configuration, handed over as a credential" \
+  eval 'ct grep -qxF "  encryption_config = \"/etc/kubernetes/enc/enc.yaml\";" "$CONF" &&
+        ct grep -qxF "LoadCredential=enc.yaml:/etc/kubernetes/enc/enc.yaml" /etc/systemd/system/etcd-backupd.service.d/credentials.conf'
 ct systemctl daemon-reload >> "$T/ct.log" 2>&1
 ct systemctl enable --now etcd-backupd.socket etcd-backupd.service etcd-backupd-restore.socket >> "$T/ct.log" 2>&1
 check "etcd-backupd.service runs (as the quick start enables it)" wait_until 20 active etcd-backupd.service
@@ -153,8 +173,14 @@ backup_path() { sed -n 's|^Backup \(/var/lib/etcd-backupd/etcd-[^ ]*\) ok, .*|\1
 first_done() { ct "$ETCD_BACKUPCTL" status --json 2>/dev/null | jq -e '.state == "idle" and .last.revision != null' >/dev/null; }
 check "the daemon's first backup on start, then idle" wait_until 30 first_done
 for i in $(seq 1 10); do ectl put "/before/k$i" "v$i" >/dev/null; done
+# A Secret stored in plaintext, which kube-apiserver with that file (no
+# identity provider) could not read: the backup's Secrets check, run by the
+# service with the file as its credential, reports it.
+ectl put /registry/secrets/default/plain '{"kind":"Secret","apiVersion":"v1","metadata":{"name":"plain"}}' >/dev/null
 out=$(ct "$ETCD_BACKUPCTL" backup 2>&1); rc=$?
 check "etcd-backupctl backup: exit 0 ($(tail -1 <<<"$out"))" test $rc -eq 0
+check "the Secrets check ran under the unit with the EncryptionConfiguration: 1 Secret unreadable" \
+  ct sh -c 'journalctl -q -o verbose MESSAGE_ID=9df5c1e6c9704067b14151767d00de8c | grep -qx "    ETCD_BACKUP_SECRETS_UNREADABLE=1"'
 p1=$(backup_path "$out")
 check "the backup is in /var/lib/etcd-backupd with its sidecar (${p1:-none})" ct test -n "$p1" -a -f "$p1" -a -f "$p1.json"
 for i in $(seq 1 5); do ectl put "/after/k$i" late >/dev/null; done

@@ -407,6 +407,39 @@ for _ in $(seq 1 100); do [[ $(count ' ok, rev ') -gt $n_ok ]] && break; sleep 0
 check "daemon: backs up again after the reload" test "$(count ' ok, rev ')" -gt "$n_ok"
 kill -TERM "$DPID"; wait "$DPID"
 
+# kube-apiserver with an EncryptionConfiguration, as kubeadm writes it from
+# apiServer.extraArgs and extraVolumes: the configuration checks Secrets
+# against it (the host path), and the drop-in hands it to the service.
+write_apiserver
+mkdir -p "$T/enc"
+python3 - "$M/kube-apiserver.yaml" "$T/enc" <<'PY'
+import sys
+p, host = sys.argv[1], sys.argv[2]
+s = open(p).read()
+s = s.replace("    - --enable-bootstrap-token-auth=true\n",
+              "    - --enable-bootstrap-token-auth=true\n    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n", 1)
+s = s.replace("    volumeMounts:\n", "    volumeMounts:\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n", 1)
+s = s.replace("  volumes:\n", "  volumes:\n  - hostPath:\n      path: %s\n      type: DirectoryOrCreate\n    name: enc\n" % host, 1)
+open(p, "w").write(s)
+PY
+out=$(discover 2>&1); rc=$?
+check "an EncryptionConfiguration: exit $rc, kubernetes.encryption_config its host path, with its source" \
+  test $rc -eq 0 -a -n "$(grep -A1 -x '  # kube-apiserver.yaml: --encryption-provider-config' <<<"$out" | grep -x "  encryption_config = \"$T/enc/enc.yaml\";")"
+printf '%s\n' "$out" > "$T/enc.conf"
+check "an EncryptionConfiguration: the configuration passes --check-config" \
+  "$ETCD_BACKUPD" --check-config -c "$T/enc.conf"
+drop=$(discover --drop-in 2>&1); rc=$?
+check "an EncryptionConfiguration: the drop-in hands it over as a credential" \
+  test $rc -eq 0 -a -n "$(grep -x "LoadCredential=enc.yaml:$T/enc/enc.yaml" <<<"$drop")"
+# On no hostPath volume: discovered all the same, saying why it is left out.
+sed -i "s|    - mountPath: /etc/kubernetes/enc\$|    - mountPath: /etc/kubernetes/elsewhere|" "$M/kube-apiserver.yaml"
+out=$(discover 2>&1); rc=$?
+check "an EncryptionConfiguration on no hostPath: exit $rc, left out with why" \
+  test $rc -eq 0 -a -n "$(grep -x "# kube-apiserver's --encryption-provider-config cannot be used here:" <<<"$out")" \
+       -a -z "$(grep "^  encryption_config = " <<<"$out")" \
+       -a -n "$(grep -x "# kube-apiserver.yaml: --encryption-provider-config=/etc/kubernetes/enc/enc.yaml is on no hostPath volume of the pod" <<<"$out")"
+write_apiserver
+
 # An unreadable key: the same manifests read by a user who may not read it.
 if [[ $(id -u) -eq 0 ]]; then
   cp -r "$T/etcd/pki" "$T/pki-nobody" && chmod -R a+rX "$T/pki-nobody" && chmod 600 "$T/pki-nobody/etcd/healthcheck-client.key"
