@@ -299,7 +299,7 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
         if (!d)
                 return -ENOMEM;
         r = read_manifest(dir, "kube-apiserver.yaml", &src[0], ret_error);
-        if (r >= 0)
+        if (r >= 0 && !o->client_only)
                 r = read_manifest(dir, "etcd.yaml", &src[2], ret_error);
         if (r >= 0 && !o->no_bus) {
                 sd_bus *bus = NULL;
@@ -312,7 +312,7 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
                         r = read_unit(bus, api_unit, &src[1], ret_error);
                         if (r == 1 && o->apiserver_unit && o->units_given)
                                 r = (free_and_format(ret_error, "%s is not installed", api_unit), -ENOENT);
-                        if (r >= 0) {
+                        if (r >= 0 && !o->client_only) {
                                 r = read_unit(bus, etcd_unit, &src[3], ret_error);
                                 if (r == 1 && o->etcd_unit && o->units_given)
                                         r = (free_and_format(ret_error, "%s is not installed", etcd_unit), -ENOENT);
@@ -450,7 +450,7 @@ static int use_credential(char **path) {
 int discover_config(Config *c, char **ret_summary, char **ret_error) {
         _cleanup_(discovery_freep) Discovery *d = NULL;
         _cleanup_free_ char *endpoints = NULL;
-        DiscoverOptions o = {};
+        DiscoverOptions o = { .client_only = true };
         int r;
 
         *ret_summary = NULL;

@@ -47,6 +47,8 @@ typedef struct DiscoverOptions {
         const char *etcd_unit;      /* NULL = etcd.service, only if loaded */
         bool units_given;           /* a unit was named: it must exist */
         bool no_bus;                /* do not ask systemd (tests, containers without a bus) */
+        bool client_only;           /* kube-apiserver's etcd client settings only: etcd's own (the restore's) are
+                                     * not read, and nothing wrong there stops the backups */
 } DiscoverOptions;
 
 #define DISCOVER_MANIFESTS_DIR_DEFAULT "/etc/kubernetes/manifests"

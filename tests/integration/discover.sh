@@ -364,6 +364,16 @@ check "discover: --check-config says what it found and where" \
   grep -qF "etcd discovered: endpoints $endpoints (kube-apiserver.yaml: --etcd-servers), cacert $T/pki-up/etcd/ca.crt (kube-apiserver.yaml: --etcd-cafile), cert $T/pki-up/etcd/healthcheck-client.crt (kube-apiserver.yaml: --etcd-certfile)" <<<"$out"
 path=$("$ETCD_BACKUPD" --once -c "$T/auto.conf" 2>/dev/null); rc=$?
 check "discover: --once takes a backup" test $rc -eq 0 -a -f "$path"
+# etcd's own manifest is the restore's business: one it would refuse (etcd
+# reading a --config-file) stops no backup, and is not even read.
+sed 's|    - --name=cp1|    - --config-file=/etc/etcd/etcd.conf.yml\n&|' "$FIX/etcd.yaml" > "$T/m2/etcd.yaml"
+path=$("$ETCD_BACKUPD" --once -c "$T/auto.conf" 2>"$T/once-etcd.err"); rc=$?
+check "discover: an etcd.yaml the restore would refuse stops no backup ($(tail -1 "$T/once-etcd.err"))" \
+  test $rc -eq 0 -a -f "$path" -a -n "$(grep -x -- '    - --config-file=/etc/etcd/etcd.conf.yml' "$T/m2/etcd.yaml")"
+out=$("$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$T/m2" 2>&1); rc=$?
+check "discover: the same etcd.yaml is refused by etcd-backupctl discover, which writes the restore's settings" \
+  test $rc -ne 0 -a -n "$(grep -F -- "--config-file" <<<"$out")"
+rm "$T/m2/etcd.yaml"
 # An --etcd-servers URL etcd.endpoints would refuse is refused where it is found, not at the first connection.
 mkdir -p "$T/m3" && sed 's|--etcd-servers=.*|--etcd-servers=https://127.0.0.1:99999|' "$T/m2/kube-apiserver.yaml" > "$T/m3/kube-apiserver.yaml"
 echo "etcd: { discover = \"$T/m3\"; };" > "$T/bad-auto.conf"
