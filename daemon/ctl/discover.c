@@ -412,18 +412,22 @@ static int target_is_shipped(const Target *t) {
         return streq(hexencode(md, n, hex), SHIPPED_CONFIG_SHA256);
 }
 
-/* Whether the target holds text already, as a file discover would have
- * written: ours, one link, writable by none but us (a file with the same
- * bytes that another user may still change is replaced). */
-static bool target_holds(const Target *t, const char *text) {
+/* Whether the target holds text already: TARGET_HOLDS as a file discover
+ * would have written it (ours, one link, 0644: the service's user reads
+ * it); TARGET_HOLDS_TEXT with the same bytes but not so (a mode the service
+ * cannot read, or one another user may still change: replaced without
+ * --force, as nothing of it is lost); TARGET_DIFFERS. */
+typedef enum { TARGET_DIFFERS, TARGET_HOLDS, TARGET_HOLDS_TEXT } TargetHolds;
+static TargetHolds target_holds(const Target *t, const char *text) {
         _cleanup_free_ char *old = NULL;
         struct stat st;
         size_t len = 0;
 
         if (fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-            st.st_uid != geteuid() || (st.st_mode & 07022) != 0 || st.st_nlink != 1)
-                return false;
-        return target_read(t, &old, &len) > 0 && len == strlen(text) && memcmp(old, text, len) == 0;
+            target_read(t, &old, &len) <= 0 || len != strlen(text) || memcmp(old, text, len) != 0)
+                return TARGET_DIFFERS;
+        return st.st_uid == geteuid() && (st.st_mode & 07777) == 0644 && st.st_nlink == 1 ? TARGET_HOLDS :
+                                                                                         TARGET_HOLDS_TEXT;
 }
 
 /* The groups of the configuration text old other than etcd and restore (the
@@ -711,6 +715,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
         char *kept[2] = {}, ts[FORMAT_COMPACT_MAX];
         _cleanup_free_ char *replaced_groups = NULL, *replaced_keys = NULL;
         bool unchanged[2] = {}, committed[2] = {}, shipped[2] = {};
+        TargetHolds holds[2] = {};
         int r = EXIT_FAILURE;
 
         if (config_path[0] != '/') {
@@ -726,8 +731,9 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         fprintf(stderr, "etcd-backupctl: discover --write: %s\n", error ? error : strerror(-k));
                         goto finish;
                 }
-                unchanged[i] = target_holds(&targets[i], texts[i]);
-                if (!unchanged[i] && !force && target_exists(&targets[i]) &&
+                holds[i] = target_holds(&targets[i], texts[i]);
+                unchanged[i] = holds[i] == TARGET_HOLDS;
+                if (holds[i] == TARGET_DIFFERS && !force && target_exists(&targets[i]) &&
                     (i != 0 || target_is_shipped(&targets[i]) <= 0)) {
                         refuse_replace(&targets[i], i == 0 ? texts[i] : NULL);
                         goto finish;
@@ -748,7 +754,7 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 size_t len = 0;
                 int k;
 
-                if (unchanged[i] || !target_exists(&targets[i]))
+                if (holds[i] != TARGET_DIFFERS || !target_exists(&targets[i]))
                         continue;
                 shipped[i] = i == 0 && target_is_shipped(&targets[i]) > 0;
                 k = target_keep(&targets[i], ts, &kept[i]);

@@ -150,6 +150,13 @@ check "--write again, nothing new: exit 0, without --force ($out)" test $rc -eq 
 check "--write again, nothing new: says both files are unchanged" \
   grep -qx "Unchanged: $conf" <<<"$out"
 check "--write again, nothing new: no copy kept" test -z "$(ls "$R/etc/etcd-backupd" | grep -v '^etcd-backupd.conf$')"
+# The same text in a file the service's user cannot read (a redirect
+# under umask 077): made 0644 again, without --force, nothing kept.
+chmod 0600 "$conf"
+out=$(discover --write --root "$R" 2>&1); rc=$?
+check "--write over the same text at 0600: exit 0 without --force, 0644 again, no copy ($out)" \
+  test $rc -eq 0 -a "$(stat -c %a "$conf")" = 644 -a -z "$(ls "$R/etc/etcd-backupd" | grep -v '^etcd-backupd.conf$')"
+check "--write over the same text at 0600: the text as printed" cmp -s "$conf" "$T/found.conf"
 # The operator's own settings in the file --force replaces: kept beside it.
 sed -i 's/^  keep_daily = [0-9]*;/  keep_daily = 30;/' "$conf"
 grep -q '^  keep_daily = 30;' "$conf" || echo "# discover.sh: no keep_daily line to change"
@@ -194,16 +201,15 @@ check "--force over etcd.timeout and restore.etcdutl: names them (exit $rc)" \
 grep -q "etcd.timeout, restore.etcdutl are" <<<"$out" || sed 's/^/# /' <<<"$out"
 
 # The same bytes in files another user may change (owned by nobody, 0666):
-# not "Unchanged" but replaced, with --force, by root's 0644 files.
+# not "Unchanged" but replaced by root's 0644 files, without --force (the
+# text is the same: nothing is lost, nothing kept).
 rm -f "$conf".pre-discover-*
 cp "$T/found.conf" "$conf"; chown 65534 "$conf" "$dropin"; chmod 0666 "$conf" "$dropin"
 out=$(discover --write --root "$R" 2>&1); rc=$?
-check "the same bytes, writable by others: not unchanged, --force wanted (exit $rc)" \
-  grep -q "$conf exists; --force replaces it" <<<"$out"
-out=$(discover --write --force --root "$R" 2>&1); rc=$?
-check "... --force replaces both (exit $rc)" test $rc -eq 0 -a -n "$(grep -x "Wrote $conf" <<<"$out")" \
-  -a -n "$(grep -x "Wrote $dropin" <<<"$out")"
-check "... now root's and 0644" test "$(stat -c '%u %a' "$conf" "$dropin" | sort -u)" = "0 644"
+check "the same bytes, writable by others: both replaced without --force (exit $rc)" \
+  test $rc -eq 0 -a -n "$(grep -x "Wrote $conf" <<<"$out")" -a -n "$(grep -x "Wrote $dropin" <<<"$out")"
+check "... now root's and 0644, no copy kept" \
+  test "$(stat -c '%u %a' "$conf" "$dropin" | sort -u)" = "0 644" -a -z "$(ls "$conf".pre-discover-* 2>/dev/null)"
 
 # A copy's name already taken (a run in the same second): the next free one.
 # Every second from 2 s before to 30 s after now is taken, so that the run's
