@@ -172,7 +172,18 @@ static int format_config(const Discovery *d, char **ret) {
         }
         fputs("# How `etcd-backupctl restore` puts a backup back: etcd's own settings.\n"
               "restore: {\n", f);
-        if (d->mode == RESTORE_MODE_STATIC_POD) {
+        if (!d->etcd_source) {
+                /* kube-apiserver's etcd elsewhere (kubeadm's external etcd): no mode is true of this node. */
+                fputs("  # etcd was not found on this node (an external etcd?): restore on the node that\n"
+                      "  # runs it; here the restore looks for it when asked\n  mode = \"auto\";\n", f);
+                if (d->manifests_dir) {
+                        fputs("  manifests_dir = ", f);
+                        put_string(f, d->manifests_dir);
+                } else {
+                        fputs("  etcd_unit = ", f);
+                        put_string(f, d->etcd_unit);
+                }
+        } else if (d->mode == RESTORE_MODE_STATIC_POD) {
                 fputs("  # etcd runs as a static pod\n  mode = \"static-pod\";\n  manifests_dir = ", f);
                 put_string(f, d->manifests_dir);
         } else {

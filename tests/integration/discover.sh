@@ -87,6 +87,9 @@ for k in data_dir name initial_cluster initial_cluster_token initial_advertise_p
     test -n "$(grep -x "  # $k = \"\";" <<<"$noetcd")" -a -z "$(grep "^  $k = " <<<"$noetcd")"
 done
 check "no etcd on the node: says so" grep -qx "  # etcd was not found on this node: --name unknown" <<<"$noetcd"
+check "no etcd on the node (an external etcd): restore.mode auto, not a static pod it does not run" \
+  eval 'grep -qx "  # etcd was not found on this node (an external etcd?): restore on the node that" <<<"$noetcd" &&
+        grep -qx "  mode = \"auto\";" <<<"$noetcd" && ! grep -q "etcd runs as a static pod" <<<"$noetcd"'
 # Every group discover does not fill is the shipped one, comment and all.
 shipped=$TOP_SRCDIR/conf/etcd-backupd.conf
 for g in $(sed -n 's/^\([a-z_]*\): {$/\1/p' "$shipped" | grep -vx -e etcd -e restore); do
