@@ -10,18 +10,21 @@
 #             made again when absent; the same mirror as the host's apt;
 #   install:  `apt-get install ./etcd-backupd_*.deb` pulls only libraries and
 #             the recommended etcd-client; units present and disabled,
-#             nothing started, the user, the catalog, the manual pages;
+#             nothing started, the user, the catalog, the manual pages, the
+#             configuration made from the example (not a conffile);
 #   run:      a configuration written by hand for a real mutual-TLS etcd
 #             (scripts/dev-etcd on loopback; the container shares the host's
 #             network), kubeadm's certificate paths as the shipped unit
 #             expects; `systemctl enable --now etcd-backupd.socket
 #             etcd-backupd.service`; a scheduled backup appears and is judged
 #             by `etcdctl snapshot status`;
-#   upgrade:  to the rebuilt package: the daemon runs again (restarted on the
+#   upgrade:  to the rebuilt package, whose example differs, without a
+#             terminal: nothing asked, the daemon runs again (restarted on the
 #             new programs), the configuration and every backup are kept and
 #             scheduled backups go on;
 #   remove:   stops the daemon and the sockets, keeps configuration and backups;
-#   purge:    removes the configuration and the runtime files, says that the
+#   purge:    removes the configuration (and the copies discover --force
+#             kept) and the runtime files, says that the
 #             backups are kept, keeps every backup byte for byte and the key
 #             file an operator put beside the configuration.
 #
@@ -171,7 +174,10 @@ done
 check "the system user etcd-backup exists (sysusers.d)" test -n "$(ct getent passwd etcd-backup)"
 check "/etc/etcd-backupd is root:etcd-backup 0750 (tmpfiles.d)" \
   test "$(ct stat -c '%U:%G %a' /etc/etcd-backupd)" == "root:etcd-backup 750"
-check "the configuration is a conffile" test -n "$(ct dpkg-query -W -f='${Conffiles}' etcd-backupd | grep /etc/etcd-backupd/etcd-backupd.conf)"
+check "the configuration made from the example: the same bytes, root's, 0644, not a conffile" \
+  eval 'ct cmp -s /usr/share/etcd-backupd/etcd-backupd.conf /etc/etcd-backupd/etcd-backupd.conf &&
+        test "$(ct stat -c "%U:%G %a" /etc/etcd-backupd/etcd-backupd.conf)" == "root:root 644" &&
+        test -z "$(ct dpkg-query -W -f="\${Conffiles}" etcd-backupd)"'
 check "the journal catalog was picked up by systemd's trigger" \
   test -n "$(ct journalctl --list-catalog 6f4d1e7603174871a906e1567f206ed7 | grep 'etcd backup completed')"
 check "the catalog cites only installed manual pages" \
@@ -220,8 +226,14 @@ phase run
 backups > "$T/before-upgrade"
 ct sh -c 'cd /var/lib/etcd-backupd && sha256sum etcd-*' | sort > "$T/sums-before-upgrade"
 pid1=$(prop etcd-backupd.service MainPID)
-if ct apt-get install -y -q "/pkgs/$deb2" > "$T/apt-upgrade.log"; then ok "apt-get install ./$deb2 (upgrade)"; else
+# The rebuilt package's example differs (one more comment line) and the
+# configuration here was changed: unattended (no terminal, nothing on
+# standard input), the upgrade asks nothing.
+if ct apt-get install -y -q "/pkgs/$deb2" > "$T/apt-upgrade.log" 2>&1 < /dev/null; then
+  ok "apt-get install ./$deb2 (upgrade), without a terminal, though the example and the configuration both changed"
+else
   cat "$T/apt-upgrade.log"; tail -20 "$T/ct.log"; not_ok "upgrade"; fi
+check "the upgrade brought the new example" ct grep -qx "# Rebuilt as $v2 by scripts/build-deb." /usr/share/etcd-backupd/etcd-backupd.conf
 check "upgraded to $v2" test "$(ct dpkg-query -W -f='${Version}' etcd-backupd)" == "$v2"
 check "the daemon runs after the upgrade" wait_until 30 test "$(prop etcd-backupd.service ActiveState)" == active
 pid2=$(prop etcd-backupd.service MainPID)
@@ -238,6 +250,8 @@ phase upgrade
 
 # ---- remove ----------------------------------------------------------------------------------
 ct sh -c 'umask 077; echo "AGE-SECRET-KEY-1TESTONLY" > /etc/etcd-backupd/restore.agekey'
+# What `discover --write --force` keeps of a configuration it replaces.
+ct cp /etc/etcd-backupd/etcd-backupd.conf /etc/etcd-backupd/etcd-backupd.conf.pre-discover-20261201T000000Z
 declare -A was_active=()
 for u in etcd-backupd.service etcd-backupd.socket etcd-backupd-restore.socket; do was_active[$u]=$(prop "$u" ActiveState); done
 ct apt-get remove -y -q etcd-backupd > "$T/apt-remove.log"
@@ -274,7 +288,8 @@ echo "+ apt-get purge" >> "$T/ct.log"
 timeout 300 nsenter -t "$LEADER" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
   apt-get purge -y -q etcd-backupd > "$T/apt-purge.log" 2>&1 < /dev/null
 check "apt-get purge: package gone" test -z "$(ct dpkg-query -W -f='${Status}' etcd-backupd 2>/dev/null | grep installed)"
-check "apt-get purge: the configuration file is removed" ct test ! -e /etc/etcd-backupd/etcd-backupd.conf
+check "apt-get purge: the configuration file and the copies discover --force kept are removed" \
+  eval 'ct test ! -e /etc/etcd-backupd/etcd-backupd.conf && ct test ! -e /etc/etcd-backupd/etcd-backupd.conf.pre-discover-20261201T000000Z'
 check "apt-get purge: the runtime files are removed" ct test ! -e /run/etcd-backupd
 check "apt-get purge: the operator's key file beside it is kept" ct test -s /etc/etcd-backupd/restore.agekey
 check "apt-get purge: says the backups are kept" \
