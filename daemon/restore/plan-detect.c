@@ -105,8 +105,8 @@ static int plan_manifests_movable(RestorePlan *p, char **ret_error) {
  * roll back. Refused where systemd says the kubelet's unit is loaded and not running (inactive, failed, or waiting
  * to be restarted after it exited: a kubelet that keeps crashing), and no process of root's named kubelet runs
  * (one under another unit, beside a kubelet.service left installed; anyone may name a process so, but the kubelet
- * runs as root). Where systemd cannot be asked, or knows no such unit, the
- * restore goes on as before. The connection is this check's alone: static-pod mode asks systemd nothing else. */
+ * runs as root). Where systemd cannot be asked, or knows no such unit, the restore goes on as before. The
+ * connection is this check's alone: static-pod mode asks systemd nothing else. */
 static int plan_kubelet_runs(RestorePlan *p, char **ret_error) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *load = NULL, *active = NULL, *sub = NULL, *err = NULL;
@@ -126,10 +126,10 @@ static int plan_kubelet_runs(RestorePlan *p, char **ret_error) {
             proc_find_named("kubelet", 0) > 0)
                 return 0;
         return free_and_format(ret_error, "etcd runs as a static pod here (%s), but %s is not running "
-                               "(ActiveState=%s%s%s) and no process of root's named kubelet runs: the restore stops and "
-                               "starts etcd and kube-apiserver by moving their manifests out of %s and back, which "
-                               "only a running kubelet acts on. Start it (systemctl start %s; journalctl -u %s says "
-                               "why it stopped), wait until etcd's pod answers, then restore again",
+                               "(ActiveState=%s%s%s) and no process of root's named kubelet runs: the restore stops "
+                               "and starts etcd and kube-apiserver by moving their manifests out of %s and back, "
+                               "which only a running kubelet acts on. Start it (systemctl start %s; journalctl -u %s "
+                               "says why it stopped), wait until etcd's pod answers, then restore again",
                                p->mode_reason, KUBELET_UNIT, active, sub ? ", SubState=" : "", sub ? sub : "",
                                p->manifests_dir, KUBELET_UNIT, KUBELET_UNIT), -ENODEV;
 }
