@@ -308,6 +308,11 @@ restore_socket_preloaded() {
   RESTORE_ENV=()
 }
 
+# etcd_settled: etcd's writes so far in its db file. etcd commits them
+# there within its batch interval (100 ms), or at once for a snapshot: a
+# listing of the data dir taken after this is not changed by etcd itself
+# while nothing writes to it.
+etcd_settled() { ctl snapshot save "$T/settled.db" >/dev/null && rm -f "$T/settled.db"; }
 # A listing of a directory tree: names, sizes, modes, owners and checksums.
 tree_state() {
   (cd "$1" 2>/dev/null && find . -printf '%p %y %s %m %u:%g\n' | sort &&

@@ -37,6 +37,7 @@ backup=$("$ETCD_BACKUPD" --once -c "$T/r.conf" 2>"$T/once.err")
 check "--once made a backup" test -f "$backup" -a -f "$backup.json"
 name=$(basename "$backup")
 
+etcd_settled
 STATE0=$(tree_state "$DATA"); MAN0=$(tree_state "$MAN"); PID0=$(etcd_pid)
 check "the data dir listing is not empty" test "$(wc -l <<<"$STATE0")" -gt 5
 unchanged() {
@@ -540,6 +541,7 @@ refused "encrypted, a wrong identity" "no age identity matches" 1 \
 GHOST=https://127.0.0.3:$(free_port)
 ctl member add ghost --learner --peer-urls="$GHOST" >/dev/null 2>&1
 check "a learner was added" grep -q "$GHOST" <<<"$(ctl member list 2>&1)"
+etcd_settled
 STATE0=$(tree_state "$DATA")
 refused "a member the initial cluster does not name" \
   "the cluster has members that the initial cluster \"$NAME=https://127.0.0.1:$PPORT\" ($MAN/etcd.yaml:[0-9]*: --initial-cluster) does not name: <unstarted>=$GHOST (learner)" \

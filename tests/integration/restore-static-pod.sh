@@ -45,6 +45,7 @@ chown -R 65534:65534 "$DATA"
 mode_before=$(stat -c %a "$DATA")   # the kubelet made it (DirectoryOrCreate: 0755)
 
 # ---- dry run: prints the plan, changes nothing ---------------------------------
+etcd_settled
 before=$(tree_state "$DATA"); man_before=$(tree_state "$MAN"); pid_before=$(etcd_pid)
 out=$("$C" restore latest --dry-run --socket "$SOCK" 2>&1); rc=$?
 check "dry run: exit 0" test $rc -eq 0
