@@ -20,6 +20,7 @@
 #include "format/secrets.h"
 #include "util/io.h"
 #include "util/macro.h"
+#include "util/path.h"
 #include "util/str.h"
 
 int k8s_secrets_load_config(const char *path, bool insecure, EncryptionConfig **ret, char *error,
@@ -41,7 +42,7 @@ int k8s_secrets_load_config(const char *path, bool insecure, EncryptionConfig **
                 snprintf(error, error_size, "%s is not a regular file", path);
                 return -EINVAL;
         }
-        if ((st.st_mode & (S_IRWXG | S_IRWXO)) && !insecure) {
+        if ((st.st_mode & path_secret_mode_bits(path)) && !insecure) {
                 snprintf(error, error_size, "%s holds encryption keys but group or others may access it "
                          "(mode %04o)", path, (unsigned) (st.st_mode & 07777));
                 return -EPERM;

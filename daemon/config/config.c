@@ -28,6 +28,7 @@
 #include "config/zone-load.h"
 #include "util/io.h"
 #include "util/parse.h"
+#include "util/path.h"
 #include "util/str.h"
 
 #define CONFIG_FILE_MAX_BYTES (1024 * 1024)
@@ -284,9 +285,10 @@ static int resolve_file(Loader *l, const char *v, char **ret) {
 }
 
 /* The secrets among the files: who must not have them, and what to do. */
-static bool secret_file(const KeySpec *k, mode_t *ret_bits, const char **ret_who, const char **ret_fix) {
+static bool secret_file(const KeySpec *k, const char *path, mode_t *ret_bits, const char **ret_who,
+                        const char **ret_fix) {
         if (k->offset == FIELD(encryption.identity_file)) {
-                *ret_bits = S_IRWXG | S_IRWXO;
+                *ret_bits = path_secret_mode_bits(path);
                 *ret_who = "group or others";
                 *ret_fix = "it opens every backup and their copies in the store: make it root's alone "
                            "(chmod 600); etcd-backupctl refuses it without --insecure-key-file";
@@ -312,7 +314,7 @@ static int check_file_readable(Loader *l, config_setting_t *s, const KeySpec *k,
                 return warning_at(l, s, "%s: %s: %s (backups fail until it exists)", what, path, strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return warning_at(l, s, "%s: %s is not a regular file", what, path);
-        if (secret_file(k, &bits, &who, &fix) && (st.st_mode & bits))
+        if (secret_file(k, path, &bits, &who, &fix) && (st.st_mode & bits))
                 return warning_at(l, s, "%s: %s: %s may access it (mode %04o); %s", what, path, who,
                                   (unsigned) (st.st_mode & 07777), fix);
         return 0;

@@ -38,6 +38,7 @@
 #include "ctl/k8s.h"
 #include "util/io.h"
 #include "util/macro.h"
+#include "util/path.h"
 #include "util/str.h"
 
 /* Bytes base64-encoded per call: a multiple of 3, so chunks join cleanly. */
@@ -391,7 +392,7 @@ static int keys_add_file(const char *cmd, Keys *k, const char *file, const char 
 
         /* It opens every backup, and the copies in the S3 store: as the
          * EncryptionConfiguration's keys, only for its owner. */
-        if (!insecure && stat(file, &st) >= 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+        if (!insecure && stat(file, &st) >= 0 && S_ISREG(st.st_mode) && (st.st_mode & path_secret_mode_bits(file))) {
                 fprintf(stderr, "etcd-backupctl %s: %s holds age identities but group or others may access it "
                         "(mode %04o); chmod 600 it, or pass --insecure-key-file\n", cmd, source,
                         (unsigned) (st.st_mode & 07777));

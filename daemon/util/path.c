@@ -38,3 +38,19 @@ bool path_has_dotdot(const char *path) {
         }
         return false;
 }
+
+bool path_is_credential(const char *path) {
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        size_t n;
+
+        if (!dir || dir[0] != '/')
+                return false;
+        n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] && !strchr(path + n + 1, '/');
+}
+
+mode_t path_secret_mode_bits(const char *path) {
+        return path_is_credential(path) ? S_IRWXO : S_IRWXG | S_IRWXO;
+}

@@ -7,6 +7,7 @@
  */
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* The part after the last '/' (path itself when there is none); points into path. */
 const char *path_basename(const char *path);
@@ -21,3 +22,13 @@ bool path_has_dotdot(const char *path);
 /* False only when lstat() says ENOENT: a name that cannot be checked counts
  * as taken. */
 bool path_exists(const char *path);
+
+/* Whether path is a file of $CREDENTIALS_DIRECTORY (systemd's LoadCredential=). */
+bool path_is_credential(const char *path);
+
+/* The mode bits that must be clear on a file only its owner may read (a key
+ * of etcd's Secrets, an age identity): group's and others'; for a
+ * credential others' only, as systemd (254 and later, on kernels with
+ * noswap tmpfs) hands one over 0440 with an ACL naming the service's user:
+ * its group bits are that ACL's mask, no group's access. */
+mode_t path_secret_mode_bits(const char *path);

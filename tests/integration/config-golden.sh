@@ -193,6 +193,21 @@ out=$(CREDENTIALS_DIRECTORY=$creds "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1
 out=$(env -u CREDENTIALS_DIRECTORY "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
 [[ $rc -eq 0 ]] && grep -qF "/nonexistent/pki/etcd-client.key: No such file" <<<"$out" \
   && ok "absolute path without credentials" || bad "absolute path without credentials: rc=$rc $out"
+# systemd 254 and later (noswap tmpfs) hand a credential over 0440 with an
+# ACL for the service's user: an age identity there is not warned about;
+# the same mode elsewhere is.
+install -m 0440 /dev/null "$creds/restore.agekey"; install -m 0440 /dev/null "$creds/elsewhere.agekey"
+printf 'encryption: { recipients = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]; identity_file = "restore.agekey"; };\n' > "$cfg"
+out=$(CREDENTIALS_DIRECTORY=$creds "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
+[[ $rc -eq 0 ]] && ! grep -q "may access it" <<<"$out" && ok "an identity credential at 0440: no warning" \
+  || bad "an identity credential at 0440: rc=$rc $out"
+mv "$creds/elsewhere.agekey" "$(dirname "$cfg")/elsewhere.agekey"
+printf 'encryption: { recipients = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]; identity_file = "%s"; };\n' \
+  "$(dirname "$cfg")/elsewhere.agekey" > "$cfg"
+out=$(CREDENTIALS_DIRECTORY=$creds "$ETCD_BACKUPD" --check-config -c "$cfg" 2>&1); rc=$?
+[[ $rc -eq 0 ]] && grep -q "group or others may access it (mode 0440)" <<<"$out" && ok "an identity at 0440 elsewhere: warned" \
+  || bad "an identity at 0440 elsewhere: rc=$rc $out"
+rm -f "$(dirname "$cfg")/elsewhere.agekey"
 rm -rf "$creds" "$cfg"
 
 # Usage errors exit 2; --version and --help exit 0.

@@ -156,6 +156,19 @@ sed "s|$ENC|$T/open.yaml|" "$T/check.conf" > "$T/check-open.conf"
 out=$("$ETCD_BACKUPD" --once -c "$T/check-open.conf" 2>"$T/check-open.err"); rc=$?
 check "--once with a readable encryption_config: the backup is still made, the check refused with the reason" \
   test $rc -eq 0 -a -f "$out" -a -n "$(grep 'Cannot check the Secrets.*group or others may access it (mode 0644)' "$T/check-open.err")"
+# Handed over as a credential, as systemd 254 and later on noswap tmpfs do:
+# 0440, the group bits an ACL's mask for the service's user. Used; the same
+# mode outside $CREDENTIALS_DIRECTORY is refused.
+mkdir -p "$T/creds" && install -m 0440 "$ENC" "$T/creds/enc.yaml" && install -m 0440 "$ENC" "$T/enc-0440.yaml"
+sed "s|$ENC|enc.yaml|" "$T/check.conf" > "$T/check-cred.conf"
+out=$(CREDENTIALS_DIRECTORY=$T/creds "$ETCD_BACKUPD" --once -c "$T/check-cred.conf" 2>"$T/check-cred.err"); rc=$?
+check "--once with encryption_config a credential at 0440: the check runs" \
+  test $rc -eq 0 -a -f "$out" -a -z "$(grep 'Cannot check the Secrets' "$T/check-cred.err")" \
+       -a -n "$(grep 'Secrets in backup .* are stored with keys that' "$T/check-cred.err")"
+sed "s|$ENC|$T/enc-0440.yaml|" "$T/check.conf" > "$T/check-0440.conf"
+out=$(CREDENTIALS_DIRECTORY=$T/creds "$ETCD_BACKUPD" --once -c "$T/check-0440.conf" 2>"$T/check-0440.err"); rc=$?
+check "--once with encryption_config at 0440 outside the credentials: refused with the reason" \
+  test $rc -eq 0 -a -n "$(grep 'Cannot check the Secrets.*group or others may access it (mode 0440)' "$T/check-0440.err")"
 { cat "$T/check.conf"
   echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; };"
   echo "metrics: { textfile = \"$T/metrics.prom\"; };"; } > "$T/daemon.conf"
