@@ -182,6 +182,8 @@ static int format_config(const Discovery *d, char **ret) {
                 } else {
                         fputs("  etcd_unit = ", f);
                         put_string(f, d->etcd_unit);
+                        fputs(";\n  apiserver_unit = ", f);
+                        put_string(f, d->apiserver_unit);
                 }
         } else if (d->mode == RESTORE_MODE_STATIC_POD) {
                 fputs("  # etcd runs as a static pod\n  mode = \"static-pod\";\n  manifests_dir = ", f);
@@ -205,18 +207,18 @@ static int format_config(const Discovery *d, char **ret) {
         put_etcd_setting(f, d, "initial_cluster", &d->initial_cluster, "--initial-cluster", default_cluster);
         /* Never pinned: unset, the restore derives a token from each backup, and so a new cluster ID that a member
          * still on the old data cannot join; etcd's own token, pinned, would keep the old cluster's. */
+        fputs("  # initial_cluster_token: unset, derived from each backup, so that a member still on the\n"
+              "  # old data cannot join the restored cluster (", f);
         if (d->initial_cluster_token.value) {
-                fputs("  # initial_cluster_token: unset, derived from each backup, so that a member still on the\n"
-                      "  # old data cannot join the restored cluster (", f);
                 fprintf(f, "%s: ", d->initial_cluster_token.source);
                 /* In a comment: a line break would end it. */
                 for (const char *c = d->initial_cluster_token.value; *c; c++)
                         fputc((unsigned char) *c < 0x20 || *c == 0x7f ? '?' : *c, f);
-                fputs(")\n", f);
-                fputs("  # initial_cluster_token = \"\";\n", f);
-        } else
-                put_etcd_setting(f, d, "initial_cluster_token", &d->initial_cluster_token, "--initial-cluster-token",
-                                 NULL);
+        } else if (d->etcd_source)
+                fprintf(f, "%s runs etcd without --initial-cluster-token", d->etcd_source);
+        else
+                fputs("etcd was not found on this node", f);
+        fputs(")\n  # initial_cluster_token = \"\";\n", f);
         put_etcd_setting(f, d, "initial_advertise_peer_urls", &d->initial_advertise_peer_urls,
                          "--initial-advertise-peer-urls", "http://localhost:2380");
         fputs("  etcdutl = \"\";\n"
@@ -670,15 +672,20 @@ static int print_json(const Discovery *d, const char *config_text, const char *d
         json_value(etcd, "cacert", &d->cacert);
         json_value(etcd, "cert", &d->cert);
         json_value(etcd, "key", &d->key);
-        if (d->encryption_config.value) {
+        if (d->encryption_config.value || d->encryption_config_error) {
                 struct json_object *k = json_object_new_object();
 
                 if (k) {
-                        json_value(k, "encryption_config", &d->encryption_config);
+                        if (d->encryption_config.value)
+                                json_value(k, "encryption_config", &d->encryption_config);
+                        else
+                                json_object_object_add(k, "encryption_config_error",
+                                                       json_object_new_string(d->encryption_config_error));
                         json_object_object_add(o, "kubernetes", k);
                 }
         }
-        json_object_object_add(restore, "mode", json_object_new_string(restore_mode_to_string(d->mode)));
+        json_object_object_add(restore, "mode", json_object_new_string(restore_mode_to_string(
+                                       d->etcd_source ? d->mode : RESTORE_MODE_AUTO)));
         if (d->manifests_dir)
                 json_object_object_add(restore, "manifests_dir", json_object_new_string(d->manifests_dir));
         if (d->etcd_unit)
@@ -758,14 +765,14 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                         goto finish;
                 }
         }
-        /* What --force replaces is kept (the example as shipped only until both files are in place: a failure
-         * puts it back from there). */
+        /* What --force replaces is kept (the example as shipped, and the same text at another mode, only until
+         * both files are in place: a failure puts it back from there). */
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
                 _cleanup_free_ char *old = NULL;
                 size_t len = 0;
                 int k;
 
-                if (holds[i] != TARGET_DIFFERS || !target_exists(&targets[i]))
+                if (unchanged[i] || !target_exists(&targets[i]))
                         continue;
                 shipped[i] = i == 0 && target_is_shipped(&targets[i]) > 0;
                 k = target_keep(&targets[i], ts, &kept[i]);
@@ -805,8 +812,9 @@ static int run_write(const char *config_text, const char *drop_in_text, const ch
                 }
         }
         r = EXIT_SUCCESS;
+        /* The copy of the example as shipped, or of the same text at another mode, was only for a failure. */
         for (size_t i = 0; i < ELEMENTSOF(targets); i++)
-                if (shipped[i] && kept[i]) {
+                if ((shipped[i] || holds[i] == TARGET_HOLDS_TEXT) && kept[i]) {
                         (void) unlinkat(targets[i].dir_fd, kept[i], 0);
                         kept[i] = mfree(kept[i]);
                 }

@@ -22,6 +22,7 @@
 #include "restore/manifest.h"
 #include "restore/member.h"
 #include "restore/units.h"
+#include "util/path.h"
 #include "util/str.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
@@ -286,6 +287,56 @@ static int read_manifest(const char *dir, const char *file, Source *ret, char **
         return ret->label ? 0 : -ENOMEM;
 }
 
+/* kube-apiserver's EncryptionConfiguration, which the service is handed as a credential: optional, so whatever
+ * keeps it from being one is said in d->encryption_config_error and the rest is discovered all the same. A file
+ * that is not there would keep the service from starting (systemd fails a unit whose LoadCredential= file is
+ * missing); its name must be a credential's, and not the name of another file handed over. */
+static int discover_encryption_config(Source *src, Discovery *d) {
+        const DiscoverValue *others[] = { &d->cacert, &d->cert, &d->key };
+        _cleanup_free_ char *err = NULL;
+        const char *v, *base;
+        struct stat st;
+        int r;
+
+        r = lookup(src, 2, "--encryption-provider-config", false, true, &d->encryption_config, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                d->encryption_config_error = TAKE_PTR(err);
+                return 0;
+        }
+        v = d->encryption_config.value;
+        if (!v)
+                return 0;
+        base = path_basename(v);
+        if (stat(v, &st) < 0)
+                r = asprintf(&d->encryption_config_error, "%s: %s: %s", d->encryption_config.source, v,
+                             strerror(errno));
+        else if (!S_ISREG(st.st_mode))
+                r = asprintf(&d->encryption_config_error, "%s: %s is not a regular file",
+                             d->encryption_config.source, v);
+        else {
+                for (const char *p = v; *p && !err; p++)
+                        if ((unsigned char) *p < 0x20 || *p == 0x7f ||
+                            (p >= base && ((unsigned char) *p > 0x7e || *p == ':' || *p == '%')))
+                                r = asprintf(&err, "%s: %s cannot be handed to the service as a credential: its "
+                                             "file name must be printable ASCII without ':' or '%%', its path "
+                                             "without control characters", d->encryption_config.source, v);
+                for (size_t i = 0; i < ELEMENTSOF(others) && !err; i++)
+                        if (others[i]->value && !streq(others[i]->value, v) &&
+                            streq(path_basename(others[i]->value), base))
+                                r = asprintf(&err, "%s: %s has the file name of %s (%s); a credential needs its "
+                                             "own name", d->encryption_config.source, v, others[i]->value,
+                                             others[i]->source);
+                d->encryption_config_error = TAKE_PTR(err);
+        }
+        if (r < 0)
+                return -ENOMEM;
+        if (d->encryption_config_error)
+                value_done(&d->encryption_config);
+        return 0;
+}
+
 int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
         /* 0, 1: kube-apiserver (pod, unit); 2, 3: etcd (pod, unit). */
         Source src[4] = {};
@@ -356,15 +407,9 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
                 if (files[i]->value && (r = check_readable(files[i], ret_error)) < 0)
                         goto finish;
-        {
-                _cleanup_free_ char *err = NULL;
-
-                r = lookup(src, 2, "--encryption-provider-config", false, true, &d->encryption_config, &err);
-                if (r == -ENOMEM)
-                        goto finish;
-                if (r < 0)
-                        d->encryption_config_error = TAKE_PTR(err);
-        }
+        r = discover_encryption_config(src, d);
+        if (r < 0)
+                goto finish;
 
         /* etcd's own flags: the restore settings (none to read when etcd reads a configuration file). */
         for (size_t i = 2; i < 4; i++)

@@ -75,9 +75,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manifest *, manifest_free);
 /* Parse size bytes of YAML as a Pod; file is the name used in messages
  * ("etcd.yaml" or a full path). Returns 0 and *ret (manifest_free()), or
  * -EBADMSG (not YAML, or not a pod of the expected shape), -EFBIG (over
- * MANIFEST_MAX_BYTES), -E2BIG (too deep or too many items), -ENOMEM; on
- * failure *ret_error (caller frees, may be NULL) says
- * "etcd.yaml:12: spec.containers[0].command is not a list". */
+ * MANIFEST_MAX_BYTES), -E2BIG (too deep, too many items, or aliases repeating
+ * more than MANIFEST_MAX_COPIED), -ENOMEM; on failure *ret_error (caller
+ * frees, may be NULL) says "etcd.yaml:12: spec.containers[0].command is not
+ * a list". */
 int manifest_parse(const char *file, const void *data, size_t size, Manifest **ret, char **ret_error);
 
 /* Read the file at path (at most MANIFEST_MAX_BYTES) and parse it, errors

@@ -426,6 +426,43 @@ static int expand_word(const char *word, char *const *env, char **ret) {
         return 0;
 }
 
+/* value split into words as systemd splits a $NAME word's value: on blanks, quotes ('…', "…") and backslashes
+ * taken away, an unbalanced quote ending at the value's end; each word appended to *out. */
+static int append_split(const char *value, char ***out) {
+        for (const char *p = value; *p;) {
+                _cleanup_free_ char *word = NULL;
+                size_t size = 0;
+                char quote = 0;
+                FILE *f;
+
+                p += strspn(p, " \t\n\r");
+                if (!*p)
+                        break;
+                f = open_memstream(&word, &size);
+                if (!f)
+                        return -ENOMEM;
+                for (; *p && (quote || !strchr(" \t\n\r", *p)); p++) {
+                        if (quote == '\'' && *p == '\'')
+                                quote = 0;
+                        else if (quote == '\'')
+                                fputc(*p, f);
+                        else if (*p == '\\' && p[1])
+                                fputc(*++p, f);
+                        else if (quote && *p == quote)
+                                quote = 0;
+                        else if (!quote && (*p == '\'' || *p == '"'))
+                                quote = *p;
+                        else
+                                fputc(*p, f);
+                }
+                if (fclose(f) != 0)
+                        return -ENOMEM;
+                if (strv_consume(out, TAKE_PTR(word)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int units_expand_argv(char *const *argv, char *const *env, char ***ret) {
         _cleanup_strv_free_ char **out = NULL;
         int r;
@@ -433,16 +470,13 @@ int units_expand_argv(char *const *argv, char *const *env, char ***ret) {
         for (char *const *a = argv; a && *a; a++) {
                 char *s = NULL;
 
-                if ((*a)[0] == '$' && (*a)[1] != '{' && (*a)[1] != '$' && (*a)[1]) {
-                        const char *v = strv_env_get(env, *a + 1);
-                        _cleanup_free_ char *copy = strdup(v ? v : "");
-                        char *save = NULL;
+                /* A word that is $NAME: NAME's value's words; a lone "$" names nothing and gives none. */
+                if ((*a)[0] == '$' && (*a)[1] != '{' && (*a)[1] != '$') {
+                        const char *v = (*a)[1] ? strv_env_get(env, *a + 1) : NULL;
 
-                        if (!copy)
-                                return -ENOMEM;
-                        for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-                                if ((r = strv_extend(&out, w)) < 0)
-                                        return r;
+                        r = append_split(v ? v : "", &out);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 r = expand_word(*a, env, &s);

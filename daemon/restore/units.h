@@ -60,9 +60,11 @@ int units_start_all(sd_bus *bus, const char *const *units, size_t n, uint64_t ti
 int units_read_env_file(const char *path, char ***env);
 
 /* argv as systemd runs an ExecStart= of it: a word that is exactly $NAME
- * becomes the words of NAME's value (split on blanks), ${NAME} anywhere
- * NAME's value, "$$" a "$", in one pass (a value is not expanded again); an
- * unset NAME is "". *ret (caller frees). */
+ * becomes the words of NAME's value (split on blanks, quotes and
+ * backslashes taken away; a lone "$" gives none), ${NAME} anywhere NAME's
+ * value, "$$" a "$", in one pass (a value is not expanded again); an unset
+ * NAME is "". The service manager's own environment (DefaultEnvironment=)
+ * is not in env. *ret (caller frees). */
 int units_expand_argv(char *const *argv, char *const *env, char ***ret);
 
 /* What unit runs: the first command of its ExecStart= (argv, program

@@ -63,7 +63,7 @@ check "restore.initial_advertise_peer_urls" test "$(value initial_advertise_peer
 # backup (a new cluster ID, which a member still on the old data cannot
 # join); etcd's default, pinned, would keep the old cluster's.
 check "restore.initial_cluster_token: left unset, saying etcd runs without one" \
-  test -z "$(value initial_cluster_token)" -a -n "$(grep -x '  # etcd.yaml runs etcd without --initial-cluster-token' "$T/found.conf")" \
+  test -z "$(value initial_cluster_token)" -a -n "$(grep -x '  # old data cannot join the restored cluster (etcd.yaml runs etcd without --initial-cluster-token)' "$T/found.conf")" \
        -a -n "$(grep -x '  # initial_cluster_token = "";' "$T/found.conf")"
 # etcd without --initial-cluster: etcd's own, from its name and peer URLs.
 mkdir -p "$T/no-cluster" && cp "$M/kube-apiserver.yaml" "$T/no-cluster/"
@@ -430,7 +430,7 @@ kill -TERM "$DPID"; wait "$DPID"
 # apiServer.extraArgs and extraVolumes: the configuration checks Secrets
 # against it (the host path), and the drop-in hands it to the service.
 write_apiserver
-mkdir -p "$T/enc"
+mkdir -p "$T/enc" && install -m 0600 /dev/null "$T/enc/enc.yaml"
 python3 - "$M/kube-apiserver.yaml" "$T/enc" <<'PY'
 import sys
 p, host = sys.argv[1], sys.argv[2]
@@ -450,6 +450,22 @@ check "an EncryptionConfiguration: the configuration passes --check-config" \
 drop=$(discover --drop-in 2>&1); rc=$?
 check "an EncryptionConfiguration: the drop-in hands it over as a credential" \
   test $rc -eq 0 -a -n "$(grep -x "LoadCredential=enc.yaml:$T/enc/enc.yaml" <<<"$drop")"
+# Not there (a credential systemd cannot load would keep the service from
+# starting), or with the file name of a certificate handed over: left out,
+# with why; the rest discovered all the same.
+rm "$T/enc/enc.yaml"
+out=$(discover 2>&1); rc=$?
+drop=$(discover --drop-in 2>&1)
+check "an EncryptionConfiguration that is not there: exit $rc, left out with why, no credential" \
+  test $rc -eq 0 -a -n "$(grep -x "# kube-apiserver.yaml: --encryption-provider-config: $T/enc/enc.yaml: No such file or directory" <<<"$out")" \
+       -a -z "$(grep '^  encryption_config = ' <<<"$out")" -a -z "$(grep enc.yaml <<<"$drop")"
+install -m 0600 /dev/null "$T/enc/ca.crt"
+sed -i 's|--encryption-provider-config=/etc/kubernetes/enc/enc.yaml|--encryption-provider-config=/etc/kubernetes/enc/ca.crt|' "$M/kube-apiserver.yaml"
+out=$(discover 2>&1); rc=$?
+check "an EncryptionConfiguration named as the CA: exit $rc, left out with why" \
+  test $rc -eq 0 -a -n "$(grep -x "# kube-apiserver.yaml: --encryption-provider-config: $T/enc/ca.crt has the file name of $T/etcd/pki/etcd/ca.crt (kube-apiserver.yaml: --etcd-cafile); a credential needs its own name" <<<"$out")" \
+       -a -z "$(grep '^  encryption_config = ' <<<"$out")"
+sed -i 's|--encryption-provider-config=/etc/kubernetes/enc/ca.crt|--encryption-provider-config=/etc/kubernetes/enc/enc.yaml|' "$M/kube-apiserver.yaml"
 # On no hostPath volume: discovered all the same, saying why it is left out.
 sed -i "s|    - mountPath: /etc/kubernetes/enc\$|    - mountPath: /etc/kubernetes/elsewhere|" "$M/kube-apiserver.yaml"
 out=$(discover 2>&1); rc=$?

@@ -276,15 +276,18 @@ static char *expanded(const char *const *argv, const char *const *env) {
 }
 
 static void test_expand_argv(void) {
-        const char *env[] = { "A=x${A}", "B=${C}", "C=${B}", "NAME=cp1", "LIST=a  b\tc", "EMPTY=", NULL };
+        const char *env[] = { "A=x${A}", "B=${C}", "C=${B}", "NAME=cp1", "LIST=a  b\tc", "EMPTY=",
+                              "OPTS=--name \"a b\" 'c  d' e\\ f\r\"g", NULL };
         struct { const char *argv[4]; const char *want; } cases[] = {
                 { { "etcd", "--name=${NAME}", NULL }, "etcd|--name=cp1" },
                 { { "etcd", "$LIST", "${LIST}", NULL }, "etcd|a|b|c|a  b\tc" },
                 /* a value is not expanded again: neither growing nor looping */
                 { { "${A}", "${B}", "${C}${A}", NULL }, "x${A}|${C}|${B}x${A}" },
                 { { "$$NAME", "a$${NAME}", "$$", NULL }, "$NAME|a${NAME}|$" },
+                /* a value's words as systemd splits them; a lone "$" gives none */
+                { { "etcd", "$OPTS", "$", NULL }, "etcd|--name|a b|c  d|e f|g" },
                 { { "${UNSET}x", "$UNSET", "${EMPTY}", NULL }, "x|" },
-                { { "${NAME", "$", "}${NAME}{", NULL }, "${NAME|$|}cp1{" },
+                { { "${NAME", "a$", "}${NAME}{", NULL }, "${NAME|a$|}cp1{" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
