@@ -149,6 +149,7 @@ static int plan_mounts_below(RestorePlan *p, char **ret_error) {
  * and the timestamp the restore's directories are named by. */
 static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **ret_error) {
         char ts[FORMAT_COMPACT_MAX];
+        struct statvfs vfs;
         struct stat st, pst;
         size_t len;
         int r;
@@ -172,6 +173,14 @@ static int plan_data_dir(RestorePlan *p, const Config *c, uint64_t now, char **r
                                  strerror(errno)), -errno;
         if (!S_ISDIR(pst.st_mode))
                 return free_and_format(ret_error, "%s is not a directory", p->parent_dir), -ENOTDIR;
+        /* Said by the plan, not first by the run: the restored data dir, the temporary db and the run's record are
+         * made there. The restore unit makes /usr, /boot, /home and /root read-only for itself. */
+        if (statvfs(p->parent_dir, &vfs) >= 0 && (vfs.f_flag & ST_RDONLY))
+                return free_and_format(ret_error, "cannot restore into %s: %s, where the restored data dir is made "
+                                       "beside it, is on a file system mounted read-only (Read-only file system; "
+                                       "etcd-backupd-restore@.service keeps /usr, /boot, /home and /root read-only: "
+                                       "for a data dir there, ReadWritePaths=%s in a drop-in for it)", p->data_dir,
+                                       p->parent_dir, p->parent_dir), -EROFS;
         if (lstat(p->data_dir, &st) < 0) {
                 if (errno != ENOENT)
                         return free_and_format(ret_error, "cannot use %s: %s", p->data_dir, strerror(errno)), -errno;

@@ -331,7 +331,11 @@ if unshare -m --propagation private true 2>/dev/null; then
   manifests_for "$T/man-ro" "$T/ro/etcd"; RMAN=$T/man-ro restore_conf "$T/ro.conf"
   restore_socket ro "$T/ro.conf" unshare -m --propagation private \
     bash -c 'mount -t tmpfs -o size=16m,ro tmpfs "$0" && exec "$@"' "$T/ro"
-  refused "read-only file system at the data dir" "Read-only file system" 1 "$C" restore latest --yes --socket "$RSOCK"
+  refused "read-only file system at the data dir" \
+    "cannot restore into $T/ro/etcd: $T/ro, where the restored data dir is made beside it, is on a file system mounted read-only (Read-only file system" \
+    1 "$C" restore latest --yes --socket "$RSOCK"
+  refused "read-only file system at the data dir: the dry run says so too" \
+    "is on a file system mounted read-only" 1 "$C" restore latest --dry-run --socket "$RSOCK"
 
   # Room for the temporary db but no inode left for the run's record (the
   # tmpfs's root and the db take both): the run stops before it stops
