@@ -293,48 +293,45 @@ static int read_manifest(const char *dir, const char *file, Source *ret, char **
  * missing); its name must be a credential's, and not the name of another file handed over. */
 static int discover_encryption_config(Source *src, Discovery *d) {
         const DiscoverValue *others[] = { &d->cacert, &d->cert, &d->key };
-        _cleanup_free_ char *err = NULL;
-        const char *v, *base;
+        const DiscoverValue *e = &d->encryption_config;
+        char **why = &d->encryption_config_error;
+        const char *base;
         struct stat st;
+        bool bad_name = false, refused;
         int r;
 
-        r = lookup(src, 2, "--encryption-provider-config", false, true, &d->encryption_config, &err);
+        r = lookup(src, 2, "--encryption-provider-config", false, true, &d->encryption_config, why);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0) {
-                d->encryption_config_error = TAKE_PTR(err);
+        if (r < 0 || !e->value)
                 return 0;
-        }
-        v = d->encryption_config.value;
-        if (!v)
-                return 0;
-        base = path_basename(v);
-        if (stat(v, &st) < 0)
-                r = asprintf(&d->encryption_config_error, "%s: %s: %s", d->encryption_config.source, v,
-                             strerror(errno));
+        base = path_basename(e->value);
+        for (const char *p = e->value; *p; p++)
+                bad_name = bad_name || (unsigned char) *p < 0x20 || *p == 0x7f ||
+                           (p >= base && ((unsigned char) *p > 0x7e || *p == ':' || *p == '%'));
+        refused = true;
+        if (stat(e->value, &st) < 0)
+                free_and_format(why, "%s: %s: %s", e->source, e->value, strerror(errno));
         else if (!S_ISREG(st.st_mode))
-                r = asprintf(&d->encryption_config_error, "%s: %s is not a regular file",
-                             d->encryption_config.source, v);
+                free_and_format(why, "%s: %s is not a regular file", e->source, e->value);
+        else if (bad_name)
+                free_and_format(why, "%s: %s cannot be handed to the service as a credential: its file name must be "
+                                "printable ASCII without ':' or '%%', its path without control characters", e->source,
+                                e->value);
         else {
-                for (const char *p = v; *p && !err; p++)
-                        if ((unsigned char) *p < 0x20 || *p == 0x7f ||
-                            (p >= base && ((unsigned char) *p > 0x7e || *p == ':' || *p == '%')))
-                                r = asprintf(&err, "%s: %s cannot be handed to the service as a credential: its "
-                                             "file name must be printable ASCII without ':' or '%%', its path "
-                                             "without control characters", d->encryption_config.source, v);
-                for (size_t i = 0; i < ELEMENTSOF(others) && !err; i++)
-                        if (others[i]->value && !streq(others[i]->value, v) &&
-                            streq(path_basename(others[i]->value), base))
-                                r = asprintf(&err, "%s: %s has the file name of %s (%s); a credential needs its "
-                                             "own name", d->encryption_config.source, v, others[i]->value,
-                                             others[i]->source);
-                d->encryption_config_error = TAKE_PTR(err);
+                refused = false;
+                for (size_t i = 0; i < ELEMENTSOF(others) && !refused; i++)
+                        if (others[i]->value && !streq(others[i]->value, e->value) &&
+                            streq(path_basename(others[i]->value), base)) {
+                                free_and_format(why, "%s: %s has the file name of %s (%s); a credential needs its "
+                                                "own name", e->source, e->value, others[i]->value, others[i]->source);
+                                refused = true;
+                        }
         }
-        if (r < 0)
-                return -ENOMEM;
-        if (d->encryption_config_error)
-                value_done(&d->encryption_config);
-        return 0;
+        if (!refused)
+                return 0;
+        value_done(&d->encryption_config);
+        return *why ? 0 : -ENOMEM;
 }
 
 int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
