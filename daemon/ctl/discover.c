@@ -51,6 +51,13 @@ static void put_string(FILE *f, const char *s) {
         fputc('"', f);
 }
 
+/* A setting without a comment: "  key = "value";". */
+static void put_setting(FILE *f, const char *key, const char *value) {
+        fprintf(f, "  %s = ", key);
+        put_string(f, value);
+        fputs(";\n", f);
+}
+
 static void put_value(FILE *f, const char *key, const DiscoverValue *v, const char *missing_comment,
                       const char *fallback) {
         if (v->value)
@@ -172,34 +179,26 @@ static int format_config(const Discovery *d, char **ret) {
         }
         fputs("# How `etcd-backupctl restore` puts a backup back: etcd's own settings.\n"
               "restore: {\n", f);
-        if (!d->etcd_source) {
+        if (!d->etcd_source)
                 /* kube-apiserver's etcd elsewhere (kubeadm's external etcd): no mode is true of this node. */
                 fputs("  # etcd was not found on this node (an external etcd?): restore on the node that\n"
                       "  # runs it; here the restore looks for it when asked\n  mode = \"auto\";\n", f);
-                if (d->manifests_dir) {
-                        fputs("  manifests_dir = ", f);
-                        put_string(f, d->manifests_dir);
-                } else {
-                        fputs("  etcd_unit = ", f);
-                        put_string(f, d->etcd_unit);
-                        fputs(";\n  apiserver_unit = ", f);
-                        put_string(f, d->apiserver_unit);
-                }
-        } else if (d->mode == RESTORE_MODE_STATIC_POD) {
-                fputs("  # etcd runs as a static pod\n  mode = \"static-pod\";\n  manifests_dir = ", f);
-                put_string(f, d->manifests_dir);
-        } else {
-                fputs("  # etcd runs as a systemd unit\n  mode = \"systemd\";\n  etcd_unit = ", f);
-                put_string(f, d->etcd_unit);
-                fputs(";\n  apiserver_unit = ", f);
-                put_string(f, d->apiserver_unit);
-                if (d->manifests_dir) {
-                        fputs(";\n  # kube-apiserver.yaml is there: where apiserver_unit does not run, kube-apiserver "
-                              "and the\n  # controllers are static pods (a mixed node)\n  manifests_dir = ", f);
-                        put_string(f, d->manifests_dir);
-                }
+        else if (d->mode == RESTORE_MODE_STATIC_POD)
+                fputs("  # etcd runs as a static pod\n  mode = \"static-pod\";\n", f);
+        else
+                fputs("  # etcd runs as a systemd unit\n  mode = \"systemd\";\n", f);
+        /* The units where discover found etcd's or kube-apiserver's (systemd), the manifests dir where it found
+         * kube-apiserver.yaml: beside the units, a mixed node. */
+        if (d->etcd_unit) {
+                put_setting(f, "etcd_unit", d->etcd_unit);
+                put_setting(f, "apiserver_unit", d->apiserver_unit);
         }
-        fputs(";\n", f);
+        if (d->manifests_dir) {
+                if (d->etcd_unit && d->etcd_source)
+                        fputs("  # kube-apiserver.yaml is there: where apiserver_unit does not run, kube-apiserver and "
+                              "the\n  # controllers are static pods (a mixed node)\n", f);
+                put_setting(f, "manifests_dir", d->manifests_dir);
+        }
         /* etcd's defaults as etcd has them; its data dir's ("NAME.etcd" below its working directory) is none a
          * restore could use. */
         put_etcd_setting(f, d, "data_dir", &d->data_dir, "--data-dir", NULL);

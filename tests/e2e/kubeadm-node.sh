@@ -71,16 +71,7 @@ cp "$TOP_SRCDIR"/tests/fixtures/kubeadm/*.yaml "$T/manifests/"
 # Encryption at rest as kubeadm sets it up from apiServer.extraArgs and
 # extraVolumes: --encryption-provider-config and a hostPath volume for its
 # directory; the file (an aescbc key, no identity) root's, 0600.
-python3 - "$T/manifests/kube-apiserver.yaml" <<'PY'
-import sys
-p = sys.argv[1]
-s = open(p).read()
-s = s.replace("    - --enable-bootstrap-token-auth=true\n",
-              "    - --enable-bootstrap-token-auth=true\n    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n", 1)
-s = s.replace("    volumeMounts:\n", "    volumeMounts:\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n", 1)
-s = s.replace("  volumes:\n", "  volumes:\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: enc\n", 1)
-open(p, "w").write(s)
-PY
+python3 "$TOP_SRCDIR/tests/helpers/kubeadm-encryption.py" "$T/manifests/kube-apiserver.yaml" /etc/kubernetes/enc
 printf 'apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources:\n  - secrets\n  providers:\n  - aescbc:\n      keys:\n      - name: key1\n        secret: %s\n' \
   "$(head -c 32 /dev/urandom | base64)" > "$T/enc.yaml"
 e2e_kubelet_files

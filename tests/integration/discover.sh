@@ -431,16 +431,7 @@ kill -TERM "$DPID"; wait "$DPID"
 # against it (the host path), and the drop-in hands it to the service.
 write_apiserver
 mkdir -p "$T/enc" && install -m 0600 /dev/null "$T/enc/enc.yaml"
-python3 - "$M/kube-apiserver.yaml" "$T/enc" <<'PY'
-import sys
-p, host = sys.argv[1], sys.argv[2]
-s = open(p).read()
-s = s.replace("    - --enable-bootstrap-token-auth=true\n",
-              "    - --enable-bootstrap-token-auth=true\n    - --encryption-provider-config=/etc/kubernetes/enc/enc.yaml\n", 1)
-s = s.replace("    volumeMounts:\n", "    volumeMounts:\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n", 1)
-s = s.replace("  volumes:\n", "  volumes:\n  - hostPath:\n      path: %s\n      type: DirectoryOrCreate\n    name: enc\n" % host, 1)
-open(p, "w").write(s)
-PY
+python3 "$TOP_SRCDIR/tests/helpers/kubeadm-encryption.py" "$M/kube-apiserver.yaml" "$T/enc"
 out=$(discover 2>&1); rc=$?
 check "an EncryptionConfiguration: exit $rc, kubernetes.encryption_config its host path, with its source" \
   test $rc -eq 0 -a -n "$(grep -A1 -x '  # kube-apiserver.yaml: --encryption-provider-config' <<<"$out" | grep -x "  encryption_config = \"$T/enc/enc.yaml\";")"
