@@ -393,7 +393,8 @@ int units_read_env_file(const char *path, char ***env) {
 }
 
 /* word with each ${NAME} replaced by NAME's value ("" when unset) and "$$" by "$", in one pass: a value is never
- * expanded again (A=x${A} stays as it is, as in systemd). */
+ * expanded again (A=x${A} stays as it is, as in systemd). A ':' before the '}' (a shell's ${NAME:-default}) is
+ * syntax systemd does not take in ExecStart=: it keeps the text as it is, and so does this. */
 static int expand_word(const char *word, char *const *env, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -402,12 +403,15 @@ static int expand_word(const char *word, char *const *env, char **ret) {
         if (!f)
                 return -ENOMEM;
         for (const char *p = word; *p;) {
-                const char *close = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
+                const char *close = p[0] == '$' && p[1] == '{' ? p + 2 + strcspn(p + 2, ":}") : NULL;
 
                 if (p[0] == '$' && p[1] == '$') {
                         fputc('$', f);
                         p += 2;
-                } else if (close) {
+                } else if (close && *close == ':') {
+                        fwrite(p, 1, (size_t) (close + 1 - p), f);
+                        p = close + 1;
+                } else if (close && *close == '}') {
                         _cleanup_free_ char *name = strndup(p + 2, (size_t) (close - p - 2));
                         const char *v = name ? strv_env_get(env, name) : NULL;
 

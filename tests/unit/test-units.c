@@ -288,6 +288,9 @@ static void test_expand_argv(void) {
                 { { "etcd", "$OPTS", "$", NULL }, "etcd|--name|a b|c  d|e f|g" },
                 { { "${UNSET}x", "$UNSET", "${EMPTY}", NULL }, "x|" },
                 { { "${NAME", "a$", "}${NAME}{", NULL }, "${NAME|a$|}cp1{" },
+                /* a shell's ${NAME:-x} is kept as it is, as systemd keeps it; what follows is still expanded */
+                { { "${NAME:-x}", "${A:+y}${NAME}", "--n=${NAME}:${NAME}", NULL },
+                  "${NAME:-x}|${A:+y}cp1|--n=cp1:cp1" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
