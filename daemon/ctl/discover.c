@@ -58,6 +58,12 @@ static void put_setting(FILE *f, const char *key, const char *value) {
         fputs(";\n", f);
 }
 
+/* text in a comment line: a line break or another control character would end it, or hide what follows. */
+static void put_comment_text(FILE *f, const char *text, char instead) {
+        for (const char *c = text; *c; c++)
+                fputc((unsigned char) *c < 0x20 || *c == 0x7f ? instead : *c, f);
+}
+
 static void put_value(FILE *f, const char *key, const DiscoverValue *v, const char *missing_comment,
                       const char *fallback) {
         if (v->value)
@@ -158,6 +164,15 @@ static int format_config(const Discovery *d, char **ret) {
                 fputs(e[1] ? ",\n" : "\n", f);
         }
         fputs("  ];\n", f);
+        if (d->etcd_servers_overrides.value) {
+                /* kube-apiserver's other etcds (kubeadm's events etcd, often): named, so that nobody takes these
+                 * backups for all of the cluster's state. */
+                fprintf(f, "  # %s: kube-apiserver keeps these resources in another\n"
+                           "  # etcd, which these backups do not hold; back that etcd up on its own:\n  #   ",
+                        d->etcd_servers_overrides.source);
+                put_comment_text(f, d->etcd_servers_overrides.value, '?');
+                fputc('\n', f);
+        }
         put_value(f, "cacert", &d->cacert, "kube-apiserver has no --etcd-cafile: the system trust store", "");
         put_value(f, "cert", &d->cert, "kube-apiserver has no --etcd-certfile: no client certificate", "");
         put_value(f, "key", &d->key, "kube-apiserver has no --etcd-keyfile: no client key", "");
@@ -173,8 +188,7 @@ static int format_config(const Discovery *d, char **ret) {
                 fputs("};\n\n", f);
         } else if (d->encryption_config_error) {
                 fputs("# kube-apiserver's --encryption-provider-config cannot be used here:\n# ", f);
-                for (const char *c = d->encryption_config_error; *c; c++)
-                        fputc((unsigned char) *c < 0x20 || *c == 0x7f ? ' ' : *c, f);
+                put_comment_text(f, d->encryption_config_error, ' ');
                 fputs("\n\n", f);
         }
         fputs("# How `etcd-backupctl restore` puts a backup back: etcd's own settings.\n"
@@ -210,9 +224,7 @@ static int format_config(const Discovery *d, char **ret) {
               "  # old data cannot join the restored cluster (", f);
         if (d->initial_cluster_token.value) {
                 fprintf(f, "%s: ", d->initial_cluster_token.source);
-                /* In a comment: a line break would end it. */
-                for (const char *c = d->initial_cluster_token.value; *c; c++)
-                        fputc((unsigned char) *c < 0x20 || *c == 0x7f ? '?' : *c, f);
+                put_comment_text(f, d->initial_cluster_token.value, '?');
         } else if (d->etcd_source)
                 fprintf(f, "%s runs etcd without --initial-cluster-token", d->etcd_source);
         else
@@ -668,6 +680,8 @@ static int print_json(const Discovery *d, const char *config_text, const char *d
                 json_object_array_add(eps, json_object_new_string(*e));
         json_object_object_add(etcd, "endpoints", eps);
         json_value(etcd, "etcd_servers", &d->etcd_servers);
+        if (d->etcd_servers_overrides.value)
+                json_value(etcd, "etcd_servers_overrides", &d->etcd_servers_overrides);
         json_value(etcd, "cacert", &d->cacert);
         json_value(etcd, "cert", &d->cert);
         json_value(etcd, "key", &d->key);

@@ -57,6 +57,7 @@ Discovery *discovery_free(Discovery *d) {
                 return NULL;
         strv_free(d->endpoints);
         value_done(&d->etcd_servers);
+        value_done(&d->etcd_servers_overrides);
         value_done(&d->cacert);
         value_done(&d->cert);
         value_done(&d->key);
@@ -105,9 +106,10 @@ static int read_unit(sd_bus *bus, const char *unit, Source *ret, char **ret_erro
 
 /* ---- looking values up -------------------------------------------------------------- */
 
-/* kube-apiserver's --etcd-servers is a list flag (pflag's StringSlice):
- * given again, it adds to the list instead of replacing it. The values
- * joined with ',', or NULL when the flag is not given. */
+/* kube-apiserver's --etcd-servers and --etcd-servers-overrides are list
+ * flags (pflag's StringSlice): given again, each adds to the list instead of
+ * replacing it. The values joined with ',', or NULL when the flag is not
+ * given. */
 static int list_flag(const Manifest *m, const char *flag, char **ret) {
         _cleanup_strv_free_ char **all = NULL;
         _cleanup_free_ char *joined = NULL;
@@ -138,7 +140,7 @@ static int source_lookup(const Source *s, const char *flag, bool etcd_env, Disco
         const char *v;
         int r;
 
-        if (streq(flag, "--etcd-servers")) {
+        if (streq(flag, "--etcd-servers") || streq(flag, "--etcd-servers-overrides")) {
                 const char *from;
 
                 r = list_flag(s->m, flag, &list);
@@ -376,6 +378,8 @@ int discover_run(const DiscoverOptions *o, Discovery **ret, char **ret_error) {
 
         r = lookup(src, 2, "--etcd-servers", false, false, &d->etcd_servers, ret_error);
         if (r >= 0)
+                r = lookup(src, 2, "--etcd-servers-overrides", false, false, &d->etcd_servers_overrides, ret_error);
+        if (r >= 0)
                 r = lookup(src, 2, "--etcd-cafile", false, true, &d->cacert, ret_error);
         if (r >= 0)
                 r = lookup(src, 2, "--etcd-certfile", false, true, &d->cert, ret_error);
@@ -524,10 +528,12 @@ int discover_config(Config *c, char **ret_summary, char **ret_error) {
                 if (free_and_format(&endpoints, "%s%s%s", endpoints ? endpoints : "", endpoints ? "," : "", *e),
                     !endpoints)
                         return -ENOMEM;
-        if (asprintf(ret_summary, "etcd discovered: endpoints %s (%s), cacert %s (%s), cert %s (%s), key %s (%s)",
-                     endpoints, d->etcd_servers.source, or_none(c->etcd.cacert), or_none(d->cacert.source),
-                     or_none(c->etcd.cert), or_none(d->cert.source), or_none(c->etcd.key),
-                     or_none(d->key.source)) < 0) {
+        const DiscoverValue *other = &d->etcd_servers_overrides;
+        if (asprintf(ret_summary, "etcd discovered: endpoints %s (%s), cacert %s (%s), cert %s (%s), key %s (%s)%s%s%s"
+                     "%s%s", endpoints, d->etcd_servers.source, or_none(c->etcd.cacert), or_none(d->cacert.source),
+                     or_none(c->etcd.cert), or_none(d->cert.source), or_none(c->etcd.key), or_none(d->key.source),
+                     other->value ? "; kube-apiserver keeps resources in another etcd, not in these backups: " : "",
+                     other->value ?: "", other->value ? " (" : "", other->source ?: "", other->value ? ")" : "") < 0) {
                 *ret_summary = NULL;
                 return -ENOMEM;
         }

@@ -28,6 +28,7 @@ typedef struct DiscoverValue {
 typedef struct Discovery {
         char **endpoints;                /* every URL of --etcd-servers, in order */
         DiscoverValue etcd_servers;      /* the raw flag value and its source */
+        DiscoverValue etcd_servers_overrides; /* kube-apiserver's other etcds ("/events#https://…"): not backed up */
         DiscoverValue cacert, cert, key; /* host paths */
         RestoreMode mode;                /* static pod or systemd: where etcd was found */
         char *etcd_source;               /* "etcd.yaml", "etcd.service": where etcd's settings were read; NULL:

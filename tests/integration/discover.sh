@@ -90,6 +90,25 @@ check "no etcd on the node: says so" grep -qx "  # etcd was not found on this no
 check "no etcd on the node (an external etcd): restore.mode auto, not a static pod it does not run" \
   eval 'grep -qx "  # etcd was not found on this node (an external etcd?): restore on the node that" <<<"$noetcd" &&
         grep -qx "  mode = \"auto\";" <<<"$noetcd" && ! grep -q "etcd runs as a static pod" <<<"$noetcd"'
+# kube-apiserver keeping some resources in other etcds (--etcd-servers-overrides,
+# a list flag, given twice here): named as not in these backups, not taken
+# for their endpoints.
+mkdir -p "$T/overrides" && cp "$M/etcd.yaml" "$T/overrides/"
+sed "s|^    - --etcd-servers=.*|&\n    - --etcd-servers-overrides=/events#https://127.0.0.1:2382;https://[::1]:2382\n    - --etcd-servers-overrides=coordination.k8s.io/leases#https://127.0.0.1:2384|" \
+  "$M/kube-apiserver.yaml" > "$T/overrides/kube-apiserver.yaml"
+ov=$("$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$T/overrides" 2>&1); rc=$?
+check "--etcd-servers-overrides: exit 0, named as another etcd not in these backups ($(head -3 <<<"$ov"))" \
+  eval 'test $rc -eq 0 &&
+        grep -A2 -x "  # kube-apiserver.yaml: --etcd-servers-overrides: kube-apiserver keeps these resources in another" <<<"$ov" |
+          grep -qxF "  #   /events#https://127.0.0.1:2382;https://[::1]:2382,coordination.k8s.io/leases#https://127.0.0.1:2384"'
+check "--etcd-servers-overrides: the endpoints are --etcd-servers' alone" \
+  test "$(sed -n '/^  endpoints = \[$/,/^  \];$/p' <<<"$ov" | grep -c ':238[24]')" = 0
+ovj=$("$ETCD_BACKUPCTL" -c /etc/etcd-backupd/etcd-backupd.conf discover --manifests-dir "$T/overrides" --json 2>&1)
+check "--etcd-servers-overrides: in --json with its source" \
+  test "$(jq -r '.etcd.etcd_servers_overrides | .source + " " + .value' <<<"$ovj")" = "kube-apiserver.yaml: --etcd-servers-overrides /events#https://127.0.0.1:2382;https://[::1]:2382,coordination.k8s.io/leases#https://127.0.0.1:2384"
+check "no --etcd-servers-overrides: nothing said, none in --json" \
+  test -z "$(grep -e 'overrides' -e 'another etcd' <<<"$noetcd")" -a "$(discover --json | jq -r '.etcd.etcd_servers_overrides')" = null
+
 # Every group discover does not fill is the shipped one, comment and all.
 shipped=$TOP_SRCDIR/conf/etcd-backupd.conf
 for g in $(sed -n 's/^\([a-z_]*\): {$/\1/p' "$shipped" | grep -vx -e etcd -e restore); do
@@ -369,6 +388,12 @@ sed "s|      path: $T/etcd/pki\$|      path: $T/pki-up|" "$T/good.yaml" > "$T/m2
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/auto.conf"
 out=$("$ETCD_BACKUPD" --check-config -c "$T/auto.conf" 2>&1); rc=$?
 check "discover: --check-config passes ($out)" test $rc -eq 0
+check "discover: --check-config, no other etcd named" test -z "$(grep 'another etcd' <<<"$out")"
+mkdir -p "$T/m3" && sed "s|^    - --etcd-servers=.*|&\n    - --etcd-servers-overrides=/events#https://127.0.0.1:2382|" \
+  "$T/m2/kube-apiserver.yaml" > "$T/m3/kube-apiserver.yaml"
+out=$("$ETCD_BACKUPD" --check-config -c <(sed "s|$T/m2|$T/m3|" "$T/auto.conf") 2>&1); rc=$?
+check "discover: --check-config names kube-apiserver's other etcd as not in these backups ($out)" \
+  eval 'test $rc -eq 0 && grep -qF "; kube-apiserver keeps resources in another etcd, not in these backups: /events#https://127.0.0.1:2382 (kube-apiserver.yaml: --etcd-servers-overrides)" <<<"$out"'
 check "discover: --check-config says what it found and where" \
   grep -qF "etcd discovered: endpoints $endpoints (kube-apiserver.yaml: --etcd-servers), cacert $T/pki-up/etcd/ca.crt (kube-apiserver.yaml: --etcd-cafile), cert $T/pki-up/etcd/healthcheck-client.crt (kube-apiserver.yaml: --etcd-certfile)" <<<"$out"
 path=$("$ETCD_BACKUPD" --once -c "$T/auto.conf" 2>/dev/null); rc=$?
