@@ -26,7 +26,9 @@
 #   purge:    removes the configuration (and the copies discover --force
 #             kept) and the runtime files, says that the
 #             backups are kept, keeps every backup byte for byte and the key
-#             file an operator put beside the configuration.
+#             file an operator put beside the configuration;
+#   untouched: installed afresh, the configuration (the example, never
+#             edited) becomes the new example on the upgrade.
 #
 # Needs root, network access to the Debian mirror, systemd-nspawn, nsenter,
 # debootstrap, etcd, etcdctl. Prints the time of each phase.
@@ -300,5 +302,23 @@ n_db=$(grep -c '\.db\.gz$' "$T/sums-after-remove")
 check "apt-get purge: a sidecar beside each of the $n_db backups" \
   test "$n_db" -gt 0 -a "$(ct find /var/lib/etcd-backupd -name 'etcd-*.db.gz.json' | wc -l)" -eq "$n_db"
 phase purge
+
+# ---- an untouched configuration, upgraded --------------------------------------------------
+# Installed afresh, the configuration is the example; never edited, the
+# upgrade puts the new example in its place (as dpkg updates an untouched
+# conffile), where the hand-written one above was kept.
+if ct apt-get install -y -q "/pkgs/$deb1" > "$T/apt-install3.log" 2>&1 < /dev/null; then
+  ok "apt-get install ./$deb1 after the purge"; else cat "$T/apt-install3.log"; not_ok "install after purge"; fi
+check "installed afresh: the configuration is the example" \
+  ct cmp -s /usr/share/etcd-backupd/etcd-backupd.conf /etc/etcd-backupd/etcd-backupd.conf
+if ct apt-get install -y -q "/pkgs/$deb2" > "$T/apt-upgrade2.log" 2>&1 < /dev/null; then
+  ok "apt-get install ./$deb2 (upgrade of an untouched configuration), without a terminal"; else
+  cat "$T/apt-upgrade2.log"; not_ok "upgrade of an untouched configuration"; fi
+check "upgraded: the untouched configuration is the new example, root's, 0644" \
+  eval 'ct grep -qx "# Rebuilt as $v2 by scripts/build-deb." /etc/etcd-backupd/etcd-backupd.conf &&
+        ct cmp -s /usr/share/etcd-backupd/etcd-backupd.conf /etc/etcd-backupd/etcd-backupd.conf &&
+        test "$(ct stat -c "%U:%G %a" /etc/etcd-backupd/etcd-backupd.conf)" == "root:root 644"'
+check "upgraded: the mark preinst left is gone" ct test ! -e /run/etcd-backupd/config-as-shipped
+phase untouched
 
 finish
