@@ -17,7 +17,9 @@
 #             network), kubeadm's certificate paths as the shipped unit
 #             expects; `systemctl enable --now etcd-backupd.socket
 #             etcd-backupd.service`; a scheduled backup appears and is judged
-#             by `etcdctl snapshot status`;
+#             by `etcdctl snapshot status`; the restore socket, started by
+#             hand, answers root's dry run (refused here: no etcd on this
+#             node) and refuses the daemon's user;
 #   upgrade:  to the rebuilt package, whose example differs, without a
 #             terminal: nothing asked, the daemon runs again (restarted on the
 #             new programs), the configuration and every backup are kept and
@@ -222,6 +224,20 @@ check "the journal has the completion event" \
 check "systemctl reload etcd-backupd succeeds" ct systemctl reload etcd-backupd.service
 reloaded() { ct journalctl -u etcd-backupd.service -o cat | grep -qx 'Reloaded /etc/etcd-backupd/etcd-backupd.conf'; }
 check "the daemon reloaded its configuration" wait_until 10 reloaded
+# The restore socket as packaged, started by hand for a restore: each
+# connection a root service of its own. In this container (no etcd here, no
+# kubelet) a dry run checks the backup whole, then refuses, saying why.
+ct systemctl start etcd-backupd-restore.socket
+out=$(ct etcd-backupctl restore latest --dry-run 2>&1); rc=$?
+check "restore --dry-run through the packaged restore socket: answered by the restore service, refused with why (exit $rc: $out)" \
+  eval 'test $rc -ne 0 && grep -qF "detect: cannot tell how etcd runs here: there is no /etc/kubernetes/manifests/etcd.yaml and etcd.service is not a loaded systemd unit" <<<"$out"'
+out=$(ct sh -c 'exec setpriv --reuid=etcd-backup --regid=etcd-backup --clear-groups \
+  etcd-backupctl restore latest --dry-run 2>&1'); rc=$?
+check "the restore socket refuses the daemon's own user (exit $rc: $out)" \
+  eval 'test $rc -ne 0 && grep -q "Permission denied" <<<"$out"'
+ct systemctl stop etcd-backupd-restore.socket
+check "no restore service left running, the daemon still active" \
+  test -z "$(ct systemctl list-units --no-legend --state=active 'etcd-backupd-restore@*')" -a "$(prop etcd-backupd.service ActiveState)" == active
 phase run
 
 # ---- upgrade ------------------------------------------------------------------------------
