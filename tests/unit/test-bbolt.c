@@ -21,6 +21,12 @@
 #include "format/mvcc.h"
 
 #define PAGE_HEADER_SIZE 16u
+/* More of bbolt's file format, for the files built here. */
+#define ELEMENT_SIZE 16u
+#define BUCKET_HEADER_SIZE 16u
+#define PAGE_LEAF 0x02u
+#define PAGE_META 0x04u
+#define LEAF_BUCKET 0x01u
 
 typedef struct Fixture {
         uint8_t *data;
@@ -1121,6 +1127,89 @@ static void test_random_flips(void) {
         }
 }
 
+/* A leaf of k elements, each an inline bucket holding the next level down (an empty leaf at the bottom),
+ * written at buf with page id id; its size. shared: the elements' keys are the last 1, 2, … k of k zero bytes
+ * and all share one value (still in key order), as no bbolt writes; else each has its own key and value. */
+static size_t nested_leaf(uint8_t *buf, unsigned k, unsigned levels, uint64_t id, bool shared) {
+        size_t head = PAGE_HEADER_SIZE + ELEMENT_SIZE * k, at = head;
+
+        memset(buf, 0, PAGE_HEADER_SIZE);
+        put_le64(buf, id);
+        buf[8] = PAGE_LEAF;
+        if (levels == 0)
+                return PAGE_HEADER_SIZE;
+        buf[10] = (uint8_t) k;
+        for (unsigned i = 0; i < k; i++) {
+                uint8_t *e = buf + PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
+                size_t klen = shared ? i + 1 : 1, key = shared ? head + k - klen : at, vlen;
+
+                if (!shared || i == 0) {
+                        at = shared ? head + k : at + 1;
+                        memset(buf + key, shared ? 0 : (int) i, shared ? k : 1);
+                        memset(buf + at, 0, BUCKET_HEADER_SIZE); /* root 0: inline */
+                        vlen = BUCKET_HEADER_SIZE + nested_leaf(buf + at + BUCKET_HEADER_SIZE, k, levels - 1, 0,
+                                                                shared);
+                        at += vlen;
+                }
+                put_le32(e, LEAF_BUCKET);
+                put_le32(e + 4, (uint32_t) (key - (size_t) (e - buf)));
+                put_le32(e + 8, (uint32_t) klen);
+                put_le32(e + 12, (uint32_t) (at - key - klen));
+        }
+        return at;
+}
+
+/* A 3-page file (4 KiB pages, no freelist) whose root bucket is such a leaf. */
+static uint8_t *nested_file(unsigned k, unsigned levels, bool shared, size_t *ret_size) {
+        const size_t ps = 4096;
+        uint8_t *db = calloc(3, ps);
+
+        check(db);
+        for (unsigned m = 0; m < 2; m++) {
+                uint8_t *page = db + m * ps, *meta = page + PAGE_HEADER_SIZE;
+
+                put_le64(page, m);
+                page[8] = PAGE_META;
+                put_le32(meta, 0xED0CDAED);
+                put_le32(meta + 4, 2);
+                put_le32(meta + 8, (uint32_t) ps);
+                put_le64(meta + 16, 2);                 /* the root bucket's page */
+                put_le64(meta + 32, UINT64_MAX);        /* no freelist */
+                put_le64(meta + 40, 3);                 /* pages */
+                put_le64(meta + 48, m + 1);             /* txid */
+                meta_reseal(db, m * ps);
+        }
+        check(nested_leaf(db + 2 * ps, k, levels, 2, shared) <= ps);
+        *ret_size = 3 * ps;
+        return db;
+}
+
+/* Leaf elements whose bytes overlap are refused: nested inline buckets that each name one shared bucket twice
+ * would be walked 2^levels times (a file of 12 KiB with 60 levels, centuries). The same nesting with keys
+ * and values laid out one after another, as bbolt writes them, passes. */
+static void test_overlapping_elements(void) {
+        static const char overlap[] = "inline page: key of element 1 overlaps the previous element's key or value "
+                                      "(bbolt lays them out one after another)";
+        _cleanup_(bbolt_freep) Bbolt *db = NULL;
+        BboltCheckStats stats;
+        size_t size;
+        uint8_t *data = nested_file(2, 4, false, &size);
+
+        check_int_eq(bbolt_open_mem(data, size, &db), 0);
+        check_int_eq(bbolt_check(db, &stats), 0);
+        check_u64_eq(stats.inline_buckets, 2 + 4 + 8 + 16);
+        db = bbolt_free(db);
+        free(data);
+
+        data = nested_file(2, 18, true, &size);
+        check_int_eq(bbolt_open_mem(data, size, &db), 0);
+        check_int_eq(bbolt_check(db, NULL), -EBADMSG);
+        check_str_eq(bbolt_last_error(db), overlap);
+        db = bbolt_free(db);
+        check_file_verdict(data, size, -EBADMSG, overlap);
+        free(data);
+}
+
 static void test_open_fd_errors(void) {
         _cleanup_(bbolt_freep) Bbolt *db = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -1149,6 +1238,7 @@ int main(void) {
         TEST_RUN(test_page_damage);
         TEST_RUN(test_freelist);
         TEST_RUN(test_random_flips);
+        TEST_RUN(test_overlapping_elements);
         TEST_RUN(test_open_fd_errors);
         return 0;
 }
