@@ -243,7 +243,7 @@ static void on_child_progress(BackupPhase phase, uint64_t bytes, uint64_t total,
                                                .bytes = bytes, .total = total });
 }
 
-static _noreturn_ void child_main(const Config *c, int fd) {
+static _noreturn_ void child_main(const Config *c, int fd, pid_t daemon_pid) {
         Child child = { .fd = fd };
         WorkerMessage m = { .type = WORKER_MESSAGE_RESULT };
         sigset_t all;
@@ -255,9 +255,11 @@ static _noreturn_ void child_main(const Config *c, int fd) {
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGPIPE, SIG_IGN);
-        /* A job must not outlive the daemon that would report it. */
+        /* A job must not outlive the daemon that would report it: gone before the signal was asked for, the
+         * daemon is no longer the parent (which may be PID 1, the daemon itself as a container's first
+         * process). */
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() == 1)
+        if (getppid() != daemon_pid)
                 _exit(EXIT_FAILURE);
 
         r = job_run(c, on_child_progress, &child, &m.job);
@@ -273,6 +275,7 @@ int worker_start(const Config *c, int lock_fd, pid_t *ret_pid, int *ret_fd) {
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
+        pid_t daemon_pid = getpid();
         pid = fork();
         if (pid < 0) {
                 int r = -errno;
@@ -293,7 +296,7 @@ int worker_start(const Config *c, int lock_fd, pid_t *ret_pid, int *ret_fd) {
                                 send_message(pipefd[1], &m);
                         _exit(EXIT_FAILURE);
                 }
-                child_main(c, pipefd[1]);
+                child_main(c, pipefd[1], daemon_pid);
         }
         safe_close(pipefd[1]);
         if (fcntl(pipefd[0], F_SETFL, O_NONBLOCK) < 0) {

@@ -7,7 +7,8 @@
 # directory unchanged, one run pruning more backups than its report can
 # name, a reload that keeps a run waiting out its randomized delay, what a
 # reload refuses to change, a socket from systemd control.group cannot use,
-# and a calendar that never elapses again.
+# a calendar that never elapses again, and the daemon as PID 1 of a PID
+# namespace (a container's first process).
 . "$(dirname "$0")/lib.sh"
 : "${NOTIFY_RECV:?}"
 
@@ -464,5 +465,22 @@ if [[ -n $waiting ]]; then
   check "reload of a waiting run: it ends ok" wait_count "$T/daemon.log" ' ok, rev ' 1 60
   stop_daemon
 fi
+
+# The daemon as the first process of a PID namespace (a container's
+# entrypoint): its worker's parent is PID 1 there, and still the daemon.
+{ etcd_group; storage_group "$T/b11" zstd 1
+  echo 'schedule: { calendar = "*-*-* 00:00:00"; persistent = true; retry = { attempts = 0; backoff = "1s"; }; };'
+  echo 'retention: { keep_last = 10; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'
+  echo "control: { socket = \"$T/control11.sock\"; group = \"\"; };"; } > "$T/d11.conf"
+(umask 077; exec unshare --pid --fork --kill-child=SIGTERM "$ETCD_BACKUPD" -c "$T/d11.conf" > "$T/daemon11.log" 2>&1) &
+UPID=$!; kill_at_exit -9 "$UPID"
+# Three lines: the socket, the backup started at once (persistent), its end.
+check "the daemon as PID 1 of its PID namespace: its first backup ends" wait_count "$T/daemon11.log" . 3 60
+check "the daemon as PID 1: the backup is ok ($(tail -1 "$T/daemon11.log"))" grep -q ' ok, rev ' "$T/daemon11.log"
+read -r inner < "/proc/$UPID/task/$UPID/children"
+check "the daemon was PID 1 there" grep -qE '^NSpid:.*[[:space:]]1$' "/proc/${inner:-0}/status"
+# unshare ignores SIGTERM while it waits: the daemon itself is stopped.
+[[ -n $inner ]] && kill -TERM "$inner"
+check "the daemon as PID 1 stops on SIGTERM" wait_until 20 test ! -e "/proc/$UPID"
 
 finish
