@@ -111,11 +111,11 @@ static int print_yaml(const char *cmd, json_object *o, bool separator) {
 /* Whether kind is the built-in resource named by the n bytes at resource, as kube-apiserver names its resources:
  * lower case, then "es" after an s ("ingresses"), "ies" for a y after a consonant ("networkpolicies"), else "s";
  * Endpoints is its own plural. */
-static bool kind_is_resource(const char *kind, const char *resource, size_t n) {
-        char plural[128];
+/* kind's resource name as kube-apiserver makes it (lower case, plural) in plural; false when it does not fit. */
+static bool kind_plural(const char *kind, char plural[static 128]) {
         size_t k = strlen(kind);
 
-        if (k == 0 || k + 3 > sizeof plural)
+        if (k == 0 || k + 3 > 128)
                 return false;
         for (size_t i = 0; i < k; i++)
                 plural[i] = kind[i] >= 'A' && kind[i] <= 'Z' ? (char) (kind[i] - 'A' + 'a') : kind[i];
@@ -128,7 +128,30 @@ static bool kind_is_resource(const char *kind, const char *resource, size_t n) {
                 strcpy(plural + k - 1, "ies");
         else
                 strcpy(plural + k, "s");
-        return strlen(plural) == n && memcmp(plural, resource, n) == 0;
+        return true;
+}
+
+static bool kind_is_resource(const char *kind, const char *resource, size_t n) {
+        char plural[128];
+
+        return kind_plural(kind, plural) && strlen(plural) == n && memcmp(plural, resource, n) == 0;
+}
+
+/* Whether an object of kind in group (api's "<group>/" part, glen bytes) may be a built-in resource newer than
+ * k8s-key.c's table, stored under a key whose first segment the table does not know: its group one of the
+ * project's own (one word, or ending in .k8s.io), and its kind none of the table's resources of that group
+ * (which kube-apiserver stores under their own keys). */
+static bool kind_may_be_newer_builtin(const char *kind, const char *api, size_t glen) {
+        static const char suffix[] = ".k8s.io";
+        char plural[128], resource[256];
+        bool builtin_group = glen > 0 && (!memchr(api, '.', glen) ||
+                                          (glen > strlen(suffix) &&
+                                           memcmp(api + glen - strlen(suffix), suffix, strlen(suffix)) == 0));
+
+        if (!builtin_group || !kind_plural(kind, plural) ||
+            snprintf(resource, sizeof resource, "%s.%.*s", plural, (int) glen, api) >= (int) sizeof resource)
+                return false;
+        return !k8s_resource_is_known(resource);
 }
 
 static const char *object_string(json_object *o, const char *a, const char *b) {
@@ -166,6 +189,10 @@ static const char *key_mismatch(const MvccKv *kv, json_object *o, char *buf, siz
         /* Objects last written by kube-apiserver 1.15 and before may still be stored in the group they had then. */
         if (glen == strlen("extensions") && memcmp(api, "extensions", glen) == 0 &&
             (streq(kgroup, "apps") || streq(kgroup, "networking.k8s.io") || streq(kgroup, "policy")))
+                same_group = true;
+        /* A built-in resource newer than the table is stored without its group, as those in it are: its key's
+         * group cannot be told, so it is not compared. */
+        if (!dot && !same_group && !k8s_resource_is_known(k.resource) && kind_may_be_newer_builtin(kind, api, glen))
                 same_group = true;
         if ((!name || streq(name, k.name)) && streq_ptr(ns, k.namespace) && same_group &&
             (!k8s_resource_is_known(k.resource) ||

@@ -20,11 +20,11 @@ void k8s_key_clear(K8sKey *k) {
 }
 
 /* The built-in resources kube-apiserver stores without their group
- * (/registry/deployments/…), as of Kubernetes 1.28: the first segment of
- * the key, the resource's name where it differs (the storage factory's
- * special prefixes), and its group ("" for the core group). A built-in
- * group stored with its group (apiregistration.k8s.io, apiextensions.k8s.io)
- * needs no row. */
+ * (/registry/deployments/…), as of Kubernetes 1.34 (alpha and beta
+ * resources included): the first segment of the key, the resource's name
+ * where it differs (the storage factory's special prefixes), and its group
+ * ("" for the core group). A built-in group stored with its group
+ * (apiregistration.k8s.io, apiextensions.k8s.io) needs no row. */
 static const struct {
         const char *prefix, *resource, *group;
 } builtin[] = {
@@ -51,12 +51,16 @@ static const struct {
         { "horizontalpodautoscalers", NULL, "autoscaling" },
         { "poddisruptionbudgets", NULL, "policy" },
         { "podsecuritypolicy", "podsecuritypolicies", "policy" },
+        { "mutatingadmissionpolicies", NULL, "admissionregistration.k8s.io" },
+        { "mutatingadmissionpolicybindings", NULL, "admissionregistration.k8s.io" },
         { "mutatingwebhookconfigurations", NULL, "admissionregistration.k8s.io" },
         { "validatingadmissionpolicies", NULL, "admissionregistration.k8s.io" },
         { "validatingadmissionpolicybindings", NULL, "admissionregistration.k8s.io" },
         { "validatingwebhookconfigurations", NULL, "admissionregistration.k8s.io" },
         { "certificatesigningrequests", NULL, "certificates.k8s.io" },
         { "clustertrustbundles", NULL, "certificates.k8s.io" },
+        { "podcertificaterequests", NULL, "certificates.k8s.io" },
+        { "leasecandidates", NULL, "coordination.k8s.io" },
         { "leases", NULL, "coordination.k8s.io" },
         { "endpointslices", NULL, "discovery.k8s.io" },
         { "flowschemas", NULL, "flowcontrol.apiserver.k8s.io" },
@@ -67,21 +71,29 @@ static const struct {
         { "ingressclasses", NULL, "networking.k8s.io" },
         { "ipaddresses", NULL, "networking.k8s.io" },
         { "networkpolicies", NULL, "networking.k8s.io" },
+        { "servicecidrs", NULL, "networking.k8s.io" },
         { "runtimeclasses", NULL, "node.k8s.io" },
         { "clusterrolebindings", NULL, "rbac.authorization.k8s.io" },
         { "clusterroles", NULL, "rbac.authorization.k8s.io" },
         { "rolebindings", NULL, "rbac.authorization.k8s.io" },
         { "roles", NULL, "rbac.authorization.k8s.io" },
+        { "deviceclasses", NULL, "resource.k8s.io" },
+        { "devicetaintrules", NULL, "resource.k8s.io" },
         { "podschedulingcontexts", NULL, "resource.k8s.io" },
+        { "resourceclaimparameters", NULL, "resource.k8s.io" },
         { "resourceclaims", NULL, "resource.k8s.io" },
         { "resourceclaimtemplates", NULL, "resource.k8s.io" },
         { "resourceclasses", NULL, "resource.k8s.io" },
+        { "resourceclassparameters", NULL, "resource.k8s.io" },
+        { "resourceslices", NULL, "resource.k8s.io" },
         { "priorityclasses", NULL, "scheduling.k8s.io" },
         { "csidrivers", NULL, "storage.k8s.io" },
         { "csinodes", NULL, "storage.k8s.io" },
         { "csistoragecapacities", NULL, "storage.k8s.io" },
         { "storageclasses", NULL, "storage.k8s.io" },
         { "volumeattachments", NULL, "storage.k8s.io" },
+        { "volumeattributesclasses", NULL, "storage.k8s.io" },
+        { "storageversionmigrations", NULL, "storagemigration.k8s.io" },
 };
 
 /* "<resource>[.<group>]" for the first segment of a key without a group. */

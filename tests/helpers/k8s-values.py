@@ -325,6 +325,24 @@ def make(d):
     plant("configmap-bidi", "/registry/configmaps/default/bidi", v, "", "")
     with open(os.path.join(d, "planted", "bidi.json"), "w") as f:
         json.dump(bidi, f)
+    # Not planted: built-in resources newer than kube-apiserver 1.28, stored
+    # as protobuf without their group as the older ones are: the ServiceCIDR
+    # every 1.33 cluster has, and one of a group's resource that the reader's
+    # table does not know (its group cannot be told from the key, so it is not
+    # compared). Only their metadata can be decoded (the ServiceCIDR's spec
+    # cannot, so it is no manifest); no warning.
+    v = envelope("networking.k8s.io/v1", "ServiceCIDR", f_bytes(1, object_meta(meta("kubernetes", None, 33))) +
+                 f_bytes(2, f_bytes(1, "10.96.0.0/12")))
+    plant("servicecidr-kubernetes", "/registry/servicecidrs/kubernetes", v,
+          "only the metadata of a ServiceCIDR can be decoded", "")
+    v = envelope("scheduling.k8s.io/v1alpha1", "Workload", f_bytes(1, object_meta(meta("batch", "default", 34))))
+    plant("workload-newer", "/registry/workloads/default/batch", v, "", "")
+    # Planted: a ClusterRoleBinding under a first segment the table does not
+    # know; a resource the table knows is stored under its own key.
+    said = ("holds kind ClusterRoleBinding (rbac.authorization.k8s.io) named default/x, "
+            "where its key names widgetthings default/x")
+    crb2 = dict(crb, metadata=dict(crb["metadata"], name="x", namespace="default"))
+    plant("crb-under-unknown", "/registry/widgetthings/default/x", (json.dumps(crb2) + "\n").encode(), said, said)
     # Not planted: a Deployment last written by kube-apiserver 1.15, still in
     # the group it had then. Neither refused nor warned about.
     old = {"apiVersion": "extensions/v1beta1", "kind": "Deployment",
