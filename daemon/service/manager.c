@@ -111,6 +111,9 @@ static char *format_local(const Zone *zone, char *buf, size_t n, uint64_t usec, 
         return buf;
 }
 
+/* The bytes of the last error that STATUS= shows (of its 511). */
+#define STATUS_ERROR_MAX 320
+
 static void update_status(Manager *m) {
         char last[512] = "No backup yet.", next[64] = "none (schedule.calendar never elapses again)", t[32];
         char size[FORMAT_BYTES_MAX];
@@ -126,8 +129,13 @@ static void update_status(Manager *m) {
                 snprintf(last, sizeof last, "Last backup %s ok, rev %" PRId64 ", %s.",
                          format_local(m->config->zone, t, sizeof t, m->last_success_usec, false), m->last_revision,
                          format_bytes(size, sizeof size, m->last_size));
-        else if (m->have_last)
-                snprintf(last, sizeof last, "Last backup failed: %s.", m->last_error ? m->last_error : "unknown error");
+        else if (m->have_last) {
+                /* Cut short enough that the retry and the next run still fit; the journal has all of it. */
+                const char *e = m->last_error ? m->last_error : "unknown error";
+                size_t k = utf8_prefix_len(e, STATUS_ERROR_MAX);
+
+                snprintf(last, sizeof last, "Last backup failed: %.*s%s.", (int) k, e, e[k] ? "…" : "");
+        }
 
         switch (m->state) {
         case MANAGER_RUNNING:
@@ -550,7 +558,7 @@ void manager_job_failed(Manager *m, const char *error, bool etcd_unreachable) {
 
 static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Manager *m = userdata;
-        char error[256];
+        _cleanup_free_ char *error = NULL;
         bool cut_by_stop;
 
         (void) drain_worker(m);
@@ -583,15 +591,21 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         if (m->have_result && m->result.ok && ((si->si_code == CLD_EXITED && si->si_status == 0) || cut_by_stop))
                 job_succeeded(m);
         else {
+                int k;
+
+                /* The worker's error whole: the etcd client's name every endpoint and why, past 255 bytes. */
                 if (m->have_result && !m->result.ok)
-                        snprintf(error, sizeof error, "%s", m->result.job.error);
+                        k = asprintf(&error, "%s", m->result.job.error ? m->result.job.error : "unknown error");
                 else if (si->si_code == CLD_EXITED)
-                        snprintf(error, sizeof error, "the backup worker exited with status %d without a result",
-                                 si->si_status);
+                        k = asprintf(&error, "the backup worker exited with status %d without a result",
+                                     si->si_status);
                 else
-                        snprintf(error, sizeof error, "the backup worker was killed by signal %s",
-                                 sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?");
-                manager_job_failed(m, error, m->have_result && m->result.job.etcd_unreachable);
+                        k = asprintf(&error, "the backup worker was killed by signal %s",
+                                     sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?");
+                if (k < 0)
+                        error = NULL;
+                manager_job_failed(m, error ? error : "out of memory",
+                                   m->have_result && m->result.job.etcd_unreachable);
         }
         worker_message_done(&m->result);
         m->have_result = false;

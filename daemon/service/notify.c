@@ -7,9 +7,11 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <systemd/sd-daemon.h>
 
 #include "service/notify.h"
+#include "util/str.h"
 #include "util/time.h"
 
 int notify_ready(void) {
@@ -25,12 +27,17 @@ int notify_stopping(void) {
 }
 
 int notify_status(const char *format, ...) {
+        static const char ellipsis[] = "…";
         char text[512];
         va_list ap;
+        int n;
 
         va_start(ap, format);
-        vsnprintf(text, sizeof text, format, ap);
+        n = vsnprintf(text, sizeof text, format, ap);
         va_end(ap);
+        /* Cut on a character's boundary: systemd drops a status that is not valid UTF-8, keeping the last one. */
+        if (n >= (int) sizeof text)
+                strcpy(text + utf8_prefix_len(text, sizeof text - sizeof ellipsis), ellipsis);
         /* The status is one line: a newline would start a new assignment. */
         for (char *p = text; *p; p++)
                 if (*p == '\n')

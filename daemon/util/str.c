@@ -268,6 +268,15 @@ char *utf8_sanitize(const char *s) {
         return out;
 }
 
+size_t utf8_prefix_len(const char *s, size_t max) {
+        size_t n = strnlen(s, max);
+
+        /* The first byte left out continues a character: leave out its start too (at most 3 bytes back). */
+        for (unsigned i = 0; i < 3 && n > 0 && s[n] && ((unsigned char) s[n] & 0xC0) == 0x80; i++)
+                n--;
+        return n;
+}
+
 bool str_make_terminal_safe(char *s) {
         unsigned char *p = (unsigned char *) s;
         size_t n = strlen(s);

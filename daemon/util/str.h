@@ -75,6 +75,10 @@ int free_and_strdup(char **dst, const char *src);
  * invalid) is replaced by U+FFFD. Caller frees; NULL on ENOMEM. */
 char *utf8_sanitize(const char *s);
 
+/* The length of s's longest prefix of at most max bytes that does not end
+ * within a UTF-8 character (for cutting text that must stay valid UTF-8). */
+size_t utf8_prefix_len(const char *s, size_t max);
+
 /* Makes s, in place, safe to print on a terminal: every control character
  * (C0, DEL, C1), bidi embedding, override, isolate or mark, and every byte that
  * does not start valid UTF-8 becomes '?' (one per byte). Other UTF-8 is

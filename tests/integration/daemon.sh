@@ -184,8 +184,10 @@ stop_daemon
 rm -f "$T/b/$future" "$T/b/$future.json"
 
 # 4. etcd unreachable: 1 try + 2 retries with backoff, reported honestly.
-hold_dead_port || exit 1; dead="https://127.0.0.1:$DEAD_PORT"
-{ etcd_group "\"$dead\""; storage_group "$T/b3" zstd 1
+# Four endpoints: the error, naming each one's cause, is past 255 bytes.
+hold_dead_port || exit 1; dead="https://127.0.0.1:$DEAD_PORT" dead4="https://127.0.0.4:$DEAD_PORT"
+{ etcd_group "\"$dead\", \"https://127.0.0.2:$DEAD_PORT\", \"https://127.0.0.3:$DEAD_PORT\", \"$dead4\""
+  storage_group "$T/b3" zstd 1
   echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; retry = { attempts = 2; backoff = \"1s\"; }; };"
   echo "control: { socket = \"$T/control3.sock\"; group = \"\"; };"
   echo "metrics: { textfile = \"$T/metrics3.prom\"; };"; } > "$T/d3.conf"
@@ -194,11 +196,19 @@ check "unreachable: three attempts fail" wait_count "$T/daemon.log" 'no etcd end
 check "unreachable: retries announced" grep -q 'retrying in 2s (attempt 2 of 2)' "$T/daemon.log"
 check "unreachable: STATUS says the last backup failed and why" \
   grep -qE "^STATUS=(Idle\. )?Last backup failed: no etcd endpoint answered: $dead" "$T/notify.log"
+last4="$dead4: cannot connect: 127.0.0.4 port $DEAD_PORT: Connection refused"
+check "unreachable: the log names the last endpoint's cause, the error past 255 bytes" \
+  test -n "$(grep -F "no etcd endpoint answered: $dead" "$T/daemon.log" | grep -F "$last4" | awk 'length > 300')"
+check "unreachable: status names the last endpoint's cause" \
+  test "$("$ETCD_BACKUPCTL" -s "$T/control3.sock" --json status | jq -r '.last.error | endswith($e)' --arg e "$last4")" = true
+check "unreachable: STATUS cuts the error with an ellipsis, keeping the retry or the next run" \
+  test -n "$(grep -E '^STATUS=(Idle\. )?Last backup failed: no etcd endpoint answered: .*…\. (Retry [0-9]/2 in [0-9]+s\. )?Next ' "$T/notify.log")"
 check "unreachable: failures_total = 3" wait_for "$T/metrics3.prom" '^etcd_backup_failures_total 3$' 3
 check "unreachable: nothing in the backup directory" test "$(backups "$T/b3")" = 0
 out=$("$ETCD_BACKUPCTL" -s "$T/control3.sock" backup 2>&1); rc=$?
 check "unreachable: etcd-backupctl backup exits 69 ($rc)" test $rc -eq 69
-check "unreachable: etcd-backupctl backup says why" grep -qF "etcd_unreachable: no etcd endpoint answered: $dead" <<<"$out"
+check "unreachable: etcd-backupctl backup says why, to the last endpoint" \
+  eval 'grep -qF "etcd_unreachable: no etcd endpoint answered: $dead" <<<"$out" && grep -qF "$last4" <<<"$out"'
 stop_daemon
 
 # 5. SIGTERM while a backup streams: the directory is as before, exit 0.

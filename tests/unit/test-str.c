@@ -204,6 +204,20 @@ static void test_fwrite_for_terminal(void) {
         }
 }
 
+/* A cut never ends within a character: "é" is two bytes, "€" three. */
+static void test_utf8_prefix_len(void) {
+        check_int_eq(utf8_prefix_len("abc", 10), 3);
+        check_int_eq(utf8_prefix_len("abc", 2), 2);
+        check_int_eq(utf8_prefix_len("a\xc3\xa9", 2), 1);
+        check_int_eq(utf8_prefix_len("a\xc3\xa9", 3), 3);
+        check_int_eq(utf8_prefix_len("\xe2\x82\xac!", 1), 0);
+        check_int_eq(utf8_prefix_len("\xe2\x82\xac!", 2), 0);
+        check_int_eq(utf8_prefix_len("\xe2\x82\xac!", 3), 3);
+        check_int_eq(utf8_prefix_len("", 0), 0);
+        /* Bytes that are no UTF-8: at most three left out. */
+        check_int_eq(utf8_prefix_len("ab\x80\x80\x80\x80\x80", 6), 3);
+}
+
 int main(void) {
         TEST_RUN(test_strv);
         TEST_RUN(test_strv_builder);
@@ -214,5 +228,6 @@ int main(void) {
         TEST_RUN(test_append_format);
         TEST_RUN(test_terminal_safe);
         TEST_RUN(test_fwrite_for_terminal);
+        TEST_RUN(test_utf8_prefix_len);
         return 0;
 }
