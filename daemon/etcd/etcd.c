@@ -49,8 +49,6 @@
 
 /* etcd 3.4 sends 32 KiB blobs; other messages are small. */
 #define ETCD_MESSAGE_MAX_BYTES (4u * 1024 * 1024)
-/* A snapshot that delivers nothing for this long has stalled. */
-#define ETCD_STALL_USEC (60 * USEC_PER_SEC)
 /* HTTP/2 receive window for the stream and the connection: etcd never waits
  * for a window update on loopback or a LAN. */
 #define ETCD_WINDOW_BYTES (32 * 1024 * 1024)
@@ -79,6 +77,7 @@ typedef struct Call {
         int32_t stream_id;
         bool heard;             /* etcd has sent HTTP/2 (so it accepted our certificate) */
         bool answered;          /* etcd's response headers have begun */
+        bool had_data;          /* a message with data came */
         bool closed;            /* our stream has ended */
         uint32_t close_code;    /* its HTTP/2 error code: 0 when it ended cleanly */
         int fd;
@@ -86,8 +85,9 @@ typedef struct Call {
         SSL *ssl;
         nghttp2_session *session;
         uint64_t deadline;      /* CLOCK_MONOTONIC: the whole call */
-        uint64_t stall_usec;    /* 0, or the longest etcd may send nothing */
-        uint64_t last_read;     /* CLOCK_MONOTONIC of the last bytes of our stream's answer */
+        uint64_t stall_usec;    /* 0, or the longest etcd may send no data */
+        uint64_t last_read;     /* CLOCK_MONOTONIC of the answer's headers or its last message with data (after
+                                 * on_message has taken it) */
         char bad_status[32];    /* a grpc-status that could not be taken, printable, or "" */
         /* The last GOAWAY either way, "etcd sent GOAWAY <code>[, debug data "…"]" (or "this client sent"), or "" */
         char goaway[64 + ETCD_GOAWAY_DEBUG_BYTES];
@@ -451,8 +451,11 @@ static int tls_lost(Call *c, const char *fallback) {
 
 static int timed_out(Call *c) {
         if (c->stall_usec > 0 && now_usec(CLOCK_MONOTONIC) < c->deadline)
-                return free_and_format(c->ret_error, "%s: etcd stopped sending the snapshot (nothing for %" PRIu64 "s)",
-                                       c->endpoint, c->stall_usec / USEC_PER_SEC), -ETIMEDOUT;
+                return free_and_format(c->ret_error, "%s: %s (nothing for %" PRIu64 "s)", c->endpoint,
+                                       !c->answered ? "etcd did not answer the Snapshot call" :
+                                       c->had_data ? "etcd stopped sending the snapshot's data" :
+                                                     "etcd sent no snapshot data", c->stall_usec / USEC_PER_SEC),
+                       -ETIMEDOUT;
         return free_and_format(c->ret_error, "%s: timed out: %s", c->endpoint,
                                c->answered ? "etcd's answer did not end in time" : "etcd did not answer in time"),
                -ETIMEDOUT;
@@ -575,6 +578,20 @@ static int on_h2_frame_send(nghttp2_session *session, const nghttp2_frame *frame
         return 0;
 }
 
+/* A message of our stream's answer to on_message. Progress is a message with data (on_message returns 1), not
+ * any bytes (PINGs, other streams, messages without a blob), and counts from when on_message has taken it: its
+ * own time (the spool's write to a slow disk) is not etcd's. */
+static int call_message(const uint8_t *msg, size_t len, void *userdata) {
+        Call *c = userdata;
+        int r = c->on_message(msg, len, c->userdata);
+
+        if (r > 0) {
+                c->had_data = true;
+                c->last_read = now_usec(CLOCK_MONOTONIC);
+        }
+        return MIN(r, 0);
+}
+
 static int on_h2_data(nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data, size_t len,
                       void *userdata) {
         Call *c = userdata;
@@ -582,11 +599,9 @@ static int on_h2_data(nghttp2_session *session, uint8_t flags, int32_t stream_id
 
         if (stream_id != c->stream_id)
                 return 0;
-        /* Progress is our stream's answer, not any bytes (PINGs, other streams). */
-        c->last_read = now_usec(CLOCK_MONOTONIC);
         if (c->headers.http_status != 200 || !c->headers.content_type_is_grpc)
                 return 0;       /* not gRPC: the verdict says what it is, not the deframer */
-        r = grpc_deframer_feed(&c->deframer, data, len, c->on_message, c->userdata);
+        r = grpc_deframer_feed(&c->deframer, data, len, call_message, c);
         if (r < 0) {
                 c->error = r;
                 return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -811,7 +826,7 @@ static int grpc_call(const EtcdTls *tls, const char *endpoint, const char *metho
                      GrpcMessageFn on_message, void *userdata, char **ret_error) {
         _cleanup_(call_done) Call call = {
                 .endpoint = endpoint, .tls = tls, .on_message = on_message, .userdata = userdata, .fd = -EBADF,
-                .deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec, .stall_usec = stream ? ETCD_STALL_USEC : 0,
+                .deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec, .stall_usec = stream ? etcd_stall_usec : 0,
                 .ret_error = ret_error,
         };
         _cleanup_free_ char *path = NULL;
@@ -1080,15 +1095,30 @@ static int on_snapshot_message(const uint8_t *msg, size_t len, void *userdata) {
                                        "announced as (and the SHA-256 after it)", sc->endpoint, sc->announced),
                        -EBADMSG;
         sc->received += resp.blob_size;
-        return sc->on_data(resp.blob, resp.blob_size, sc->userdata);
+        r = sc->on_data(resp.blob, resp.blob_size, sc->userdata);
+        return r < 0 ? r : 1;   /* data: progress */
 }
+
+uint64_t etcd_stall_usec = 60 * USEC_PER_SEC;
 
 int etcd_snapshot(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                   uint64_t timeout_usec, EtcdDataFn on_data, void *userdata, char **ret_error) {
         SnapshotCall sc = { .on_data = on_data, .userdata = userdata, .endpoint = endpoint, .ret_error = ret_error };
+        int r;
 
-        return grpc_call(tls, endpoint, "etcdserverpb.Maintenance/Snapshot", connect_timeout_usec, timeout_usec,
-                         true, on_snapshot_message, &sc, ret_error);
+        r = grpc_call(tls, endpoint, "etcdserverpb.Maintenance/Snapshot", connect_timeout_usec, timeout_usec,
+                      true, on_snapshot_message, &sc, ret_error);
+        if (r < 0)
+                return r;
+        /* Ended well, but short: the stream was cut, which the trailer's hash would only call damaged. */
+        if (sc.received == 0)
+                return free_and_format(ret_error, "%s: etcd ended the Snapshot call without sending any of the "
+                                       "snapshot", endpoint), -EPIPE;
+        if (sc.received < sc.announced + TRAILER_BYTES)
+                return free_and_format(ret_error, "%s: etcd's snapshot stream ended after %" PRIu64 " of the %" PRIu64
+                                       " bytes announced (the db and its 32-byte SHA-256)", endpoint, sc.received,
+                                       sc.announced + TRAILER_BYTES), -EPIPE;
+        return 0;
 }
 
 EtcdTls etcd_tls_from_config(const ConfigEtcd *c) {

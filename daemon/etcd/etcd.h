@@ -85,11 +85,16 @@ int etcd_find_endpoint(const EtcdTls *tls, char *const *endpoints, uint64_t conn
  * trailer; checking the trailer is the caller's business, see trailer.h).
  * Fails on a gRPC error status, a stream that ends mid-message or without a
  * grpc-status (in the trailers, or in headers that end the stream), a stream
- * longer than the db size etcd's first message announces plus the 32-byte
- * hash, a stall (no data of the answer for 60 s), or timeout_usec
- * overall, also while data keeps coming. */
+ * longer or shorter than the db size etcd's first message announces plus
+ * the 32-byte hash, a stall (no snapshot data for etcd_stall_usec, 60 s:
+ * messages without a blob, which etcd sends without end when its own read of
+ * the db fails, are none; the time on_data takes is not counted), or
+ * timeout_usec overall, also while data keeps coming. */
 int etcd_snapshot(const EtcdTls *tls, const char *endpoint, uint64_t connect_timeout_usec,
                   uint64_t timeout_usec, EtcdDataFn on_data, void *userdata, char **ret_error);
+
+/* The longest a Snapshot stream may bring no snapshot data (tests shorten it). */
+extern uint64_t etcd_stall_usec;
 
 /* TLS settings from the configuration. */
 EtcdTls etcd_tls_from_config(const ConfigEtcd *c);

@@ -42,6 +42,8 @@ typedef enum Ending {
         ENDING_PLAIN_HTTP,              /* no TLS: an HTTP/1.1 answer to the ClientHello */
         ENDING_ENDLESS,                 /* a Snapshot answer that announces a huge db and never ends */
         ENDING_OVERSIZED,               /* a Snapshot answer that goes on past the size it announced */
+        ENDING_SHORT,                   /* a Snapshot answer that ends well one message into what it announced */
+        ENDING_NO_BLOBS,                /* Snapshot messages without a blob, without end (etcd's read failed) */
         ENDING_HTTP_503,                /* :status 503 ending the stream, with grpc-status 14 and a grpc-message */
         ENDING_HTTP_502,                /* :status 502 ending the stream, with a grpc-message only */
         ENDING_HTTP_404,                /* :status 404 ending the stream, nothing of gRPC */
@@ -51,7 +53,7 @@ typedef enum Ending {
         ENDING_STATUS_NO_LEADER,        /* a Status answer of leader 0 and no errors (etcd before 3.4) */
         ENDING_STATUS_TWICE,            /* a Status call answered by two messages */
         ENDING_STATUS_LONG_VERSION,     /* a Status answer whose version is VENDOR_VERSION */
-        ENDING_SNAPSHOT_LONG_VERSION,   /* a Snapshot answer of one message whose version is VENDOR_VERSION */
+        ENDING_SNAPSHOT_LONG_VERSION,   /* a Snapshot answer of two messages whose version is VENDOR_VERSION */
 } Ending;
 
 /* A version longer than the 64 bytes kept, with UTF-8 in those: what a vendor's build might report. */
@@ -133,9 +135,18 @@ static ssize_t server_body(nghttp2_session *session, int32_t stream_id, uint8_t 
                            uint32_t *data_flags, nghttp2_data_source *source, void *userdata) {
         Server *s = userdata;
         uint8_t msg[5 + 1 + 10 + 1 + 2 + BLOB_BYTES];
-        uint64_t remaining = s->ending == ENDING_OVERSIZED ? 100 : UINT64_C(1) << 50;
+        uint64_t remaining = s->ending == ENDING_OVERSIZED || s->ending == ENDING_SHORT ? 100 : UINT64_C(1) << 50;
         size_t n = 5, size, off;
 
+        if (s->ending == ENDING_NO_BLOBS) {
+                /* remaining_bytes (2) 5 and nothing else, as often as fits */
+                static const uint8_t empty[] = { 0, 0, 0, 0, 2, 0x10, 5 };
+
+                for (n = 0; n + sizeof empty <= length; n += sizeof empty)
+                        memcpy(buf + n, empty, sizeof empty);
+                s->sent += n;
+                return (ssize_t) n;
+        }
         msg[n++] = 0x10;
         for (; remaining >= 0x80; remaining >>= 7)
                 msg[n++] = (uint8_t) (remaining | 0x80);
@@ -169,11 +180,20 @@ static ssize_t server_body(nghttp2_session *session, int32_t stream_id, uint8_t 
                         m = long_version;
                         m_size = long_version_message(s->ending, long_version);
                 }
-                if (s->sent < (s->ending == ENDING_STATUS_TWICE ? 2 : 1) * m_size && length >= m_size) {
+                /* Twice for the Snapshot: its 32-byte db, then its 32-byte hash. */
+                if (s->sent < (s->ending == ENDING_STATUS_TWICE || s->ending == ENDING_SNAPSHOT_LONG_VERSION ? 2 : 1) *
+                                      m_size && length >= m_size) {
                         memcpy(buf, m, m_size);
                         s->sent += m_size;
                         return (ssize_t) m_size;
                 }
+                *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+                return nghttp2_submit_trailer(session, stream_id, ok, 1) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+        if (s->ending == ENDING_SHORT && s->sent >= size) {
+                const nghttp2_nv ok[] = { { (uint8_t *) "grpc-status", (uint8_t *) "0", 11, 1,
+                                            NGHTTP2_NV_FLAG_NONE } };
+
                 *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
                 return nghttp2_submit_trailer(session, stream_id, ok, 1) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
         }
@@ -556,6 +576,24 @@ static void test_bounded_stream(void) {
         check_int_eq(call(ENDING_OVERSIZED, true, &error), -EBADMSG);
         check_says(error, "etcd sent more than the 16100 bytes its snapshot was announced as");
         free(error);
+        error = NULL;
+        /* Ended well, but short: named as cut, not left to the trailer's hash to call damaged. */
+        check_int_eq(call(ENDING_SHORT, true, &error), -EPIPE);
+        check_says(error, "etcd's snapshot stream ended after 16000 of the 16132 bytes announced");
+        free(error);
+}
+
+/* Messages without a blob are no progress: etcd sending them without end (its own read of the db failed) is a
+ * stall, named as such, not a wait for the whole call's timeout. The stall shortened to 1 s. */
+static void test_stall_without_data(void) {
+        uint64_t saved = etcd_stall_usec;
+        char *error = NULL;
+
+        etcd_stall_usec = USEC_PER_SEC;
+        check_int_eq(call_for(ENDING_NO_BLOBS, true, 15, &error), -ETIMEDOUT);
+        check_says(error, "etcd sent no snapshot data (nothing for 1s)");
+        free(error);
+        etcd_stall_usec = saved;
 }
 
 /* A grpc-status in response headers that a body follows is not the call's
@@ -649,6 +687,7 @@ int main(void) {
         TEST_RUN(test_goaway);
         TEST_RUN(test_not_tls);
         TEST_RUN(test_bounded_stream);
+        TEST_RUN(test_stall_without_data);
         TEST_RUN(test_status_in_headers);
         TEST_RUN(test_bad_status);
         TEST_RUN(test_http_status);
