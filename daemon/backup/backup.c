@@ -675,8 +675,10 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
                 goto finish;
         }
 
-        /* The sidecar first: a kill between the two links leaves a sidecar
-         * alone (removed at the next start), never a backup without one. */
+        /* The sidecar first, made durable before the backup is linked: a kill
+         * or a power loss between the two links leaves a sidecar alone
+         * (removed at the next start), never a backup without one (a file
+         * system need not keep two links of one directory in order). */
         result->sidecar.duration_usec = now_usec(CLOCK_MONOTONIC) - start;
         r = store_publish_sidecar(store, &result->sidecar);
         if (r == -EEXIST) {
@@ -687,6 +689,12 @@ int backup_run(const Config *c, Store *store, const StoreEntry *previous, Backup
         if (r < 0) {
                 r = fail(result, r, "cannot write the sidecar of %s/%s: %s", c->storage.directory, name,
                          strerror(-r));
+                goto finish;
+        }
+        r = store_sync(store);
+        if (r < 0) {
+                (void) unlink_sidecar(store, name);
+                r = fail(result, r, "cannot publish %s/%s: %s", c->storage.directory, name, strerror(-r));
                 goto finish;
         }
         r = store_publish(store, direct ? &spool_tmp : &out_tmp, name);

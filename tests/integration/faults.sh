@@ -157,6 +157,18 @@ else
 fi
 rm -rf "$T/s" "$T/s-saved"
 
+# The sidecar's link is made durable (the directory fsynced) before the
+# backup's: after a power loss a backup is never there without its sidecar.
+mkdir -p "$T/o"
+{ etcd_group; storage_group "$T/o" zstd 1; } > "$T/o.conf"
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -y --seccomp-bpf -o "$T/o.strace" \
+  -e trace=fsync,linkat "$ETCD_BACKUPD" --once -c "$T/o.conf" >/dev/null 2>"$T/o.err"
+order=$(grep -E "^[0-9]+ +(linkat\(.*\.db\.zst(\.json)?\"|fsync\([0-9]+<$T/o>\))" "$T/o.strace" |
+  sed -E 's/.*linkat\(.*\.db\.zst\.json".*/sidecar/; s/.*linkat\(.*\.db\.zst".*/backup/; s/.*fsync\(.*/dirsync/' | paste -sd' ')
+check "the sidecar linked, the directory synced, then the backup linked and the directory synced ($order)" \
+  test "$order" = "sidecar dirsync backup dirsync"
+rm -rf "$T/o"
+
 # etcd killed mid-stream (last: it does not come back).
 "$ETCD_BACKUPD" --once -c "$T/c.conf" >/dev/null 2>"$T/kill.err" &
 pid=$!
