@@ -173,7 +173,7 @@ Config *config_new_default(void) {
         if (strv_extend(&c->etcd.endpoints, "https://127.0.0.1:2379") < 0)
                 return NULL;
         c->schedule = (ConfigSchedule) {
-                .calendar = strdup("*-*-* 02:00:00"),
+                .calendar = strdup("*-*-* 03:30:00"),
                 .persistent = true,
                 .retry_attempts = 3,
                 .retry_backoff_usec = 30 * USEC_PER_SEC,

@@ -201,7 +201,7 @@ ct chmod 0600 /etc/kubernetes/pki/etcd/healthcheck-client.key
 # The shipped file with the test etcd's endpoint, a schedule every 10 s and
 # enough kept that no backup is pruned while the test runs.
 sed -e "s|\"https://127.0.0.1:2379\"|\"$ETCD_ENDPOINT\"|" \
-    -e 's|calendar = "\*-\*-\* 02:00:00";|calendar = "*-*-* *:*:00/10";|' \
+    -e 's|calendar = "\*-\*-\* 03:30:00";|calendar = "*-*-* *:*:00/10";|' \
     -e 's|persistent = true;|persistent = false;|' -e 's|keep_last = 7;|keep_last = 1000;|' \
     "$top/conf/etcd-backupd.conf" > "$T/pkgs/etcd-backupd.conf"
 check "the hand-written configuration differs from the shipped one only in endpoint, schedule, retention" \
