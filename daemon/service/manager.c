@@ -1029,6 +1029,11 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         ConfigDiags diags = {};
         int r;
 
+        /* Stopping: no new configuration, and no RELOADING=1/READY=1 after STOPPING=1. */
+        if (m->state == MANAGER_STOPPING) {
+                log_info("SIGHUP while stopping: not reloaded");
+                return 0;
+        }
         notify_reloading();
         r = config_load(m->config_path, &c, &diags);
         log_config_diags(&diags);

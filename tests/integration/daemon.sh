@@ -27,8 +27,13 @@ start_daemon() {
   (umask 077; NOTIFY_SOCKET=$T/notify.sock exec env "${DAEMON_ENV[@]}" "$ETCD_BACKUPD" -c "$1" > "$T/daemon.log" 2>&1) &
   DPID=$!; kill_at_exit -9 "$DPID"
 }
-stop_daemon() {
-  kill -TERM "$DPID"; wait "$DPID"; DRC=$?
+stop_daemon() { # [WORKER: held stopped while the daemon stops, a SIGHUP sent meanwhile, then let go]
+  if [[ -n ${1:-} ]] && stop_running "$1"; then
+    kill -TERM "$DPID"; wait_for "$T/notify.log" '^STOPPING=1$' 10; kill -HUP "$DPID"; kill -CONT "$1"
+  else
+    kill -TERM "$DPID"
+  fi
+  wait "$DPID"; DRC=$?
   # Let the listener print what is still queued (STOPPING=1) before it goes.
   wait_for "$T/notify.log" '^STOPPING=1$' 2
   signal_proc -TERM "$NID"; wait "$NPID" 2>/dev/null; rm -f "$T/notify.sock"  # it may have ended by itself
@@ -224,8 +229,13 @@ start_daemon "$T/d4.conf" 30
 worker=""
 for _ in $(seq 1 100); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.05; done
 if [[ -n $worker ]] && wait_streaming "$worker"; then
-  stop_daemon
+  # A SIGHUP while it stops (a reload-or-restart of a script) is no reload.
+  stop_daemon "$worker"
   check "SIGTERM mid-backup: exit 0" test "$DRC" = 0
+  check "SIGTERM mid-backup, then SIGHUP: no RELOADING=1 or READY=1 after STOPPING=1, nothing reloaded" \
+    test -z "$(sed -n '/^STOPPING=1$/,$p' "$T/notify.log" | grep -E '^(RELOADING|READY)=1$')" \
+         -a -z "$(grep -E '^etcd-backupd: Reloaded ' "$T/daemon.log")"
+  check "SIGTERM mid-backup, then SIGHUP: the SIGHUP said ignored" grep -q 'SIGHUP while stopping: not reloaded' "$T/daemon.log"
   check "SIGTERM mid-backup: directory unchanged" test "$(dir_state "$T/b4")" = "$before"
   check "SIGTERM mid-backup: worker gone" test ! -e "/proc/$worker"
   # The stop's own cut is no failed backup (every upgrade would raise an alert).
