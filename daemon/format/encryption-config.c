@@ -589,7 +589,7 @@ void enc_value_parse(const void *value, size_t size, EncValue *ret) {
         colon = memchr(p, ':', (size_t) (end - p));
         if (!colon) {
                 if (v.type == ENC_PROVIDER_KMS) {
-                        v.key_name = p; /* kms v2 has no name separator before the data */
+                        v.key_name = p; /* no name separator before the data: a name never ended */
                         v.key_name_size = 0;
                 }
                 *ret = v;
@@ -618,26 +618,29 @@ static bool applies(const Applying *a, const EncResource *e) {
 }
 
 /* The key name in value: the longest one of its provider that the entries
- * of only (or, NULL, any entry of c) have and that a ':' follows. */
+ * of only (or, NULL, any entry of c) have and that a ':' follows; for kms,
+ * the longest provider name (kube-apiserver allows ':' in a kms v1 name and
+ * writes k8s:enc:kms:v1:<name>:). */
 static void value_parse_in(const EncryptionConfig *c, const Applying *only, const void *value, size_t size,
                            EncValue *ret) {
         const char *name, *end = (const char *) value + size;
         size_t best = 0;
 
         enc_value_parse(value, size, ret);
-        if (!c || !ret->key_name || ret->type == ENC_PROVIDER_KMS)
+        if (!c || !ret->key_name)
                 return;
         name = ret->key_name;
         for (size_t i = 0; i < c->n_resources; i++)
                 for (size_t j = 0; (!only || applies(only, &c->resources[i])) && j < c->resources[i].n_providers;
                      j++) {
                         const EncProvider *pr = &c->resources[i].providers[j];
+                        bool kms = pr->type == ENC_PROVIDER_KMS;
 
-                        for (size_t k = 0; pr->type == ret->type && k < pr->n_keys; k++) {
-                                size_t n = strlen(pr->keys[k].name);
+                        for (size_t k = 0; pr->type == ret->type && k < (kms ? !!pr->kms_name : pr->n_keys); k++) {
+                                const char *key = kms ? pr->kms_name : pr->keys[k].name;
+                                size_t n = strlen(key);
 
-                                if (n > best && n < (size_t) (end - name) && name[n] == ':' &&
-                                    memcmp(name, pr->keys[k].name, n) == 0)
+                                if (n > best && n < (size_t) (end - name) && name[n] == ':' && memcmp(name, key, n) == 0)
                                         best = n;
                         }
                 }

@@ -460,6 +460,29 @@ static void test_kms(void) {
         check(!out);
 }
 
+/* A kms v1 provider's name may hold ':' (kube-apiserver forbids it for v2 only) and is written whole before the
+ * data: k8s:enc:kms:v1:vault:prod:…; the longest name of the configuration is the value's. */
+static void test_kms_name_with_colon(void) {
+        static const char text[] =
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                "- resources: [secrets]\n  providers:\n"
+                "  - kms: {name: \"vault:prod\", endpoint: unix:///run/kms.sock}\n  - identity: {}\n";
+        static const char value[] = "k8s:enc:kms:v1:vault:prod:xxxx";
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = load(text, 0, NULL);
+        _cleanup_free_ uint8_t *out = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+        size_t out_size = 0;
+        EncValue v;
+
+        encryption_config_value_parse(c, value, sizeof value - 1, &v);
+        check(v.key_name && v.key_name_size == strlen("vault:prod") && memcmp(v.key_name, "vault:prod", 10) == 0);
+        check(!encryption_config_lacks_key(c, "secrets", value, sizeof value - 1));
+        check_int_eq(encryption_config_decrypt_as_apiserver(c, KEY, strlen(KEY), value, sizeof value - 1, &out,
+                                                            &out_size, err), -EOPNOTSUPP);
+        check(strstr(err, "\"vault:prod\""));
+        check(!out);
+}
+
 /* A key name with ':' in another entry does not change how the value of
  * this resource is split: "a" for secrets, "a:b" for configmaps, and a
  * Secret written with "a" whose data starts with "b:". */
@@ -648,6 +671,7 @@ int main(void) {
         TEST_RUN(test_aliases);
         TEST_RUN(test_as_apiserver);
         TEST_RUN(test_kms);
+        TEST_RUN(test_kms_name_with_colon);
         TEST_RUN(test_key_name_per_entry);
         TEST_RUN(test_keys_tried_in_order);
         TEST_RUN(test_resource_twice);
