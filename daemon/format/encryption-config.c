@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include <json-c/json.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <yaml.h>
@@ -843,6 +844,34 @@ static bool ciphertext_size_ok(EncProviderType type, size_t size) {
  * can be a ciphertext of type, *sized set and k tried. 1 with *ret when it decrypts to a Kubernetes object (CBC
  * has no authentication: a wrong key that happens to leave valid padding is caught by the plaintext's shape), 0
  * when not, -ENOMEM. */
+/* Whether decrypted bytes are a stored object: protobuf's "k8s\0" envelope (4 bytes a wrong key gives once in
+ * 2^32), or JSON text whole and valid UTF-8. A wrong aescbc key yields valid padding and a '{' about once in
+ * 65,000 values: the first byte alone would take that garbage for the object, and never try the right key. */
+static bool plausible_object(const uint8_t *out, size_t n) {
+        struct json_tokener *tok;
+        json_object *o;
+        bool ok;
+
+        switch (k8s_object_encoding(out, n)) {
+        case K8S_ENCODING_PROTOBUF:
+                return true;
+        case K8S_ENCODING_JSON:
+                break;
+        default:
+                return false;
+        }
+        if (n > INT_MAX || !(tok = json_tokener_new()))
+                return false;
+        json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+        o = json_tokener_parse_ex(tok, (const char *) out, (int) n);
+        ok = o && json_tokener_get_error(tok) == json_tokener_success;
+        for (size_t i = ok ? json_tokener_get_parse_end(tok) : n; i < n; i++)
+                ok = ok && strchr(" \t\r\n", out[i]) && out[i];
+        json_object_put(o);
+        json_tokener_free(tok);
+        return ok;
+}
+
 static int try_named_key(EncProviderType type, const EncKey *k, const char *etcd_key, size_t etcd_key_size,
                          const char *rest, size_t rest_size, bool *found, bool *sized, uint8_t **ret,
                          size_t *ret_size) {
@@ -860,7 +889,7 @@ static int try_named_key(EncProviderType type, const EncKey *k, const char *etcd
                     rest_size - n - 1, &out, &out_size);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 || k8s_object_encoding(out, out_size) == K8S_ENCODING_UNKNOWN) {
+        if (r < 0 || !plausible_object(out, out_size)) {
                 if (out)
                         sodium_memzero(out, out_size);
                 return 0;

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "format/encryption-config.h"
 #include "tests/test.h"
 #include "util/macro.h"
@@ -460,6 +462,50 @@ static void test_kms(void) {
         check(!out);
 }
 
+/* plaintext under CONFIG's aescbc key1 (bytes 0..31), IV 0..15, as kube-apiserver writes it; its size. */
+static size_t cbc_value(const char *plaintext, uint8_t out[static 512]) {
+        static const char prefix[] = "k8s:enc:aescbc:v1:key1:";
+        uint8_t key[32], iv[16];
+        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+        size_t n = sizeof prefix - 1;
+        int k = 0, f = 0;
+
+        for (unsigned i = 0; i < 32; i++)
+                key[i] = (uint8_t) i;
+        for (unsigned i = 0; i < 16; i++)
+                iv[i] = (uint8_t) i;
+        check(ctx && strlen(plaintext) < 400);
+        memcpy(out, prefix, n);
+        memcpy(out + n, iv, 16);
+        n += 16;
+        check(EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, key, iv) == 1);
+        check(EVP_EncryptUpdate(ctx, out + n, &k, (const uint8_t *) plaintext, (int) strlen(plaintext)) == 1);
+        check(EVP_EncryptFinal_ex(ctx, out + n + k, &f) == 1);
+        EVP_CIPHER_CTX_free(ctx);
+        return n + (size_t) k + (size_t) f;
+}
+
+/* aescbc authenticates nothing: a wrong key gives valid padding and a first byte '{' about once in 65,000 values.
+ * Only text that is JSON whole is taken for a decrypted object; garbage after a '{' is a wrong key. */
+static void test_cbc_plausible(void) {
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = load(CONFIG, 0, NULL);
+        _cleanup_free_ uint8_t *out = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+        size_t out_size = 0, n;
+        uint8_t value[512];
+
+        n = cbc_value("{\"kind\":\"Secret\",\"apiVersion\":\"v1\"}\n", value);
+        check_int_eq(encryption_config_decrypt(c, KEY, strlen(KEY), value, n, &out, &out_size, err), 0);
+        check_int_eq(out_size, strlen("{\"kind\":\"Secret\",\"apiVersion\":\"v1\"}\n"));
+        n = cbc_value("{\x9d\x12\xee garbage \x01", value);
+        check_int_eq(decrypt_fail(c, KEY, value, n, err), -EBADMSG);
+        check(strstr(err, "wrong key or tampered"));
+        n = cbc_value("{\"kind\":\"Secret\"} and more", value);
+        check_int_eq(decrypt_fail(c, KEY, value, n, err), -EBADMSG);
+        n = cbc_value("{\"k\":\"\xff\xfe\"}", value);  /* not UTF-8 */
+        check_int_eq(decrypt_fail(c, KEY, value, n, err), -EBADMSG);
+}
+
 /* A kms v1 provider's name may hold ':' (kube-apiserver forbids it for v2 only) and is written whole before the
  * data: k8s:enc:kms:v1:vault:prod:…; the longest name of the configuration is the value's. */
 static void test_kms_name_with_colon(void) {
@@ -672,6 +718,7 @@ int main(void) {
         TEST_RUN(test_as_apiserver);
         TEST_RUN(test_kms);
         TEST_RUN(test_kms_name_with_colon);
+        TEST_RUN(test_cbc_plausible);
         TEST_RUN(test_key_name_per_entry);
         TEST_RUN(test_keys_tried_in_order);
         TEST_RUN(test_resource_twice);
