@@ -152,14 +152,36 @@ static int scalar_name(Parse *p, yaml_node_t *n, const char *what, char **ret) {
         return 0;
 }
 
+/* kube-apiserver decodes a secret with Go's base64.StdEncoding, which is not strict: the unused low bits of the
+ * last character before '=' padding may be set (a hand-made key: "…B=" for "…A="). libsodium refuses them;
+ * cleared here, in place, the text decodes to the same bytes as in kube-apiserver. */
+static void base64_clear_unused_bits(char *s, size_t n) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t pad = 0;
+        const char *at;
+
+        while (n > 0 && strchr("\r\n", s[n - 1]))
+                n--;
+        while (n > 0 && s[n - 1] == '=' && pad < 2) {
+                pad++;
+                n--;
+        }
+        while (n > 0 && strchr("\r\n", s[n - 1]))
+                n--;
+        if (pad == 0 || n == 0 || !s[n - 1] || !(at = strchr(alphabet, s[n - 1])))
+                return;
+        s[n - 1] = alphabet[(at - alphabet) & (pad == 2 ? 0x30 : 0x3c)];
+}
+
 static int parse_key(Parse *p, EncProviderType type, yaml_node_t *n, EncKey *ret) {
         const char *tname = provider_names[type];
         _cleanup_free_ char *name = NULL;
         yaml_node_t *secret;
         uint8_t *bin;
+        char *text;
         size_t len = 0;
         char pbuf[64];
-        int r;
+        int r, k;
 
         if (!n || n->type != YAML_MAPPING_NODE)
                 return fail(p->error, -EINVAL, "line %u: each %s key must be a mapping with name and secret",
@@ -174,12 +196,20 @@ static int parse_key(Parse *p, EncProviderType type, yaml_node_t *n, EncKey *ret
                 return fail(p->error, -EINVAL, "line %u: %s key \"%s\" has no secret", line_of(n), tname,
                             str_printable(pbuf, sizeof pbuf, name, strlen(name)));
         bin = sodium_malloc(KEY_MAX_BYTES);
-        if (!bin)
+        text = sodium_malloc(secret->data.scalar.length + 1);
+        if (!bin || !text) {
+                sodium_free(bin);
+                sodium_free(text);
                 return -ENOMEM;
+        }
+        memcpy(text, secret->data.scalar.value, secret->data.scalar.length);
+        base64_clear_unused_bits(text, secret->data.scalar.length);
         /* Line breaks are ignored, as kube-apiserver's decoder does (a
          * block scalar "secret: |" ends in one). */
-        if (sodium_base642bin(bin, KEY_MAX_BYTES, (const char *) secret->data.scalar.value,
-                              secret->data.scalar.length, "\r\n", &len, NULL, sodium_base64_VARIANT_ORIGINAL) < 0) {
+        k = sodium_base642bin(bin, KEY_MAX_BYTES, text, secret->data.scalar.length, "\r\n", &len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL);
+        sodium_free(text);
+        if (k < 0) {
                 sodium_free(bin);
                 return fail(p->error, -EINVAL, "line %u: the secret of %s key \"%s\" is not base64 of at most %u bytes",
                             line_of(secret), tname, str_printable(pbuf, sizeof pbuf, name, strlen(name)), KEY_MAX_BYTES);

@@ -506,6 +506,21 @@ static void test_cbc_plausible(void) {
         check_int_eq(decrypt_fail(c, KEY, value, n, err), -EBADMSG);
 }
 
+/* A secret whose last character before the padding has unused bits set ("…Hh9=" for "…Hh8="): Go's decoder in
+ * kube-apiserver ignores them, and so does this: the same key. */
+static void test_base64_unused_bits(void) {
+        static const char from[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        char text[sizeof CONFIG + 8], *at;
+        EncryptionConfig *c;
+
+        memcpy(text, CONFIG, sizeof CONFIG);
+        check((at = strstr(text, from)) != NULL);
+        at[strlen(from) - 2] = '9';
+        c = load(text, 0, NULL);
+        decrypt_ok(c, CBC, sizeof CBC - 1);
+        encryption_config_free(c);
+}
+
 /* A kms v1 provider's name may hold ':' (kube-apiserver forbids it for v2 only) and is written whole before the
  * data: k8s:enc:kms:v1:vault:prod:…; the longest name of the configuration is the value's. */
 static void test_kms_name_with_colon(void) {
@@ -719,6 +734,7 @@ int main(void) {
         TEST_RUN(test_kms);
         TEST_RUN(test_kms_name_with_colon);
         TEST_RUN(test_cbc_plausible);
+        TEST_RUN(test_base64_unused_bits);
         TEST_RUN(test_key_name_per_entry);
         TEST_RUN(test_keys_tried_in_order);
         TEST_RUN(test_resource_twice);
