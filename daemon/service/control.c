@@ -576,6 +576,19 @@ static mode_t file_mode(const ControlServer *s) {
  * group. Changed through the inode the daemon bound, never by its path: a
  * user who may write the socket's directory could put a symbolic link or
  * another file there, and root's chmod and chown would follow it. */
+/* Whether this process is in group gid (its own, or one of its supplementary groups). */
+static bool in_group(gid_t gid) {
+        gid_t groups[256];
+        int n = getgroups(ELEMENTSOF(groups), groups);
+
+        if (getegid() == gid)
+                return true;
+        for (int i = 0; i < n; i++)
+                if (groups[i] == gid)
+                        return true;
+        return false;
+}
+
 static int set_file_mode(const ControlServer *s, const char *path, char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
         char proc[64];
@@ -596,6 +609,12 @@ static int set_file_mode(const ControlServer *s, const char *path, char **ret_er
         /* Root may give it any group; another user one it is a member of. */
         if (s->has_group && st.st_gid != s->gid && fchownat(fd, "", (uid_t) -1, s->gid, AT_EMPTY_PATH) < 0) {
                 r = -errno;
+                if (r == -EPERM && geteuid() != 0 && in_group(s->gid))
+                        return asprintf(ret_error, "cannot give the control socket %s to control.group (gid %u): the "
+                                        "change was denied although the daemon's user is in that group (a system "
+                                        "call filter: the shipped unit's SystemCallFilter= denies it), so only root "
+                                        "can use the socket; let etcd-backupd.socket make the socket", path,
+                                        (unsigned) s->gid), r;
                 if (r == -EPERM && geteuid() != 0)
                         return asprintf(ret_error, "cannot give the control socket %s to control.group (gid %u): the "
                                         "daemon runs as uid %u, which is not in that group, so only root can use the "

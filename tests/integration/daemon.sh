@@ -10,7 +10,7 @@
 # a calendar that never elapses again, and the daemon as PID 1 of a PID
 # namespace (a container's first process).
 . "$(dirname "$0")/lib.sh"
-: "${NOTIFY_RECV:?}"
+: "${NOTIFY_RECV:?}" "${FCHOWNAT_DENIED:?}"
 
 start_etcd
 ctl put /a 1 >/dev/null
@@ -364,10 +364,15 @@ if getent passwd nobody >/dev/null && getent group users >/dev/null; then
     echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; };"
     echo "control: { socket = \"$T/s8c/control.sock\"; group = \"users\"; };"; } > "$T/d8c.conf"
   chmod 0644 "$T/d8c.conf"; chmod 0711 "$T"
-  for groups in users none; do
+  # users-filtered: in the group, but the change of group denied (a system call filter, as in the shipped unit)
+  for groups in users none users-filtered; do
     rm -f "$T/s8c/control.sock"
-    if [[ $groups == users ]]; then g=(--groups=users); else g=(--clear-groups); fi
-    (exec setpriv --reuid=nobody --regid=nogroup "${g[@]}" "$ETCD_BACKUPD" -c "$T/d8c.conf" > "$T/daemon8c.log" 2>&1) &
+    if [[ $groups == users* ]]; then g=(--groups=users); else g=(--clear-groups); fi
+    pre=()
+    [[ $groups == users-filtered ]] &&
+      pre=(LD_PRELOAD="$FCHOWNAT_DENIED" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+    (exec env "${pre[@]}" setpriv --reuid=nobody --regid=nogroup "${g[@]}" "$ETCD_BACKUPD" -c "$T/d8c.conf" \
+       > "$T/daemon8c.log" 2>&1) &
     APID=$!; kill_at_exit "$APID"
     check "not root, supplementary groups $groups: the daemon starts" \
       wait_for "$T/daemon8c.log" "control socket $T/s8c/control.sock" 10
@@ -376,6 +381,9 @@ if getent passwd nobody >/dev/null && getent group users >/dev/null; then
         test "$(stat -c %G:%a "$T/s8c/control.sock")" = users:660
       check "not root, in control.group: no warning about the socket" \
         bash -c "! grep -q 'cannot give the control socket' '$T/daemon8c.log'"
+    elif [[ $groups == users-filtered ]]; then
+      check "not root, in control.group, the change denied: said as a filter's, not as the group's" \
+        grep -qF "cannot give the control socket $T/s8c/control.sock to control.group (gid $(getent group users | cut -d: -f3)): the change was denied although the daemon's user is in that group (a system call filter" "$T/daemon8c.log"
     else
       check "not root, not in control.group: said at start, with the uid and what to do" \
         grep -qF "cannot give the control socket $T/s8c/control.sock to control.group (gid $(getent group users | cut -d: -f3)): the daemon runs as uid $(id -u nobody), which is not in that group, so only root can use the socket; add the daemon's user to the group (SupplementaryGroups=)" "$T/daemon8c.log"
