@@ -108,10 +108,9 @@ static int print_yaml(const char *cmd, json_object *o, bool separator) {
         return 0;
 }
 
-/* Whether kind is the built-in resource named by the n bytes at resource, as kube-apiserver names its resources:
- * lower case, then "es" after an s ("ingresses"), "ies" for a y after a consonant ("networkpolicies"), else "s";
- * Endpoints is its own plural. */
-/* kind's resource name as kube-apiserver makes it (lower case, plural) in plural; false when it does not fit. */
+/* kind's resource name as kube-apiserver makes it, in plural: lower case, then "es" after an s ("ingresses"),
+ * "ies" for a y after a consonant ("networkpolicies"), else "s"; Endpoints is its own plural. false when it does
+ * not fit. */
 static bool kind_plural(const char *kind, char plural[static 128]) {
         size_t k = strlen(kind);
 
@@ -131,6 +130,7 @@ static bool kind_plural(const char *kind, char plural[static 128]) {
         return true;
 }
 
+/* Whether kind is the built-in resource named by the n bytes at resource. */
 static bool kind_is_resource(const char *kind, const char *resource, size_t n) {
         char plural[128];
 

@@ -160,13 +160,13 @@ static void base64_clear_unused_bits(char *s, size_t n) {
         size_t pad = 0;
         const char *at;
 
-        while (n > 0 && strchr("\r\n", s[n - 1]))
+        while (n > 0 && s[n - 1] && strchr("\r\n", s[n - 1]))
                 n--;
         while (n > 0 && s[n - 1] == '=' && pad < 2) {
                 pad++;
                 n--;
         }
-        while (n > 0 && strchr("\r\n", s[n - 1]))
+        while (n > 0 && s[n - 1] && strchr("\r\n", s[n - 1]))
                 n--;
         if (pad == 0 || n == 0 || !s[n - 1] || !(at = strchr(alphabet, s[n - 1])))
                 return;
@@ -870,10 +870,6 @@ static bool ciphertext_size_ok(EncProviderType type, size_t size) {
                (type != ENC_PROVIDER_AESCBC || (size - AESCBC_IV_BYTES) % AESCBC_IV_BYTES == 0);
 }
 
-/* Key k when its name and ':' begin rest (the value after its provider's prefix): *found set; when what follows
- * can be a ciphertext of type, *sized set and k tried. 1 with *ret when it decrypts to a Kubernetes object (CBC
- * has no authentication: a wrong key that happens to leave valid padding is caught by the plaintext's shape), 0
- * when not, -ENOMEM. */
 /* Whether decrypted bytes are a stored object: protobuf's "k8s\0" envelope (4 bytes a wrong key gives once in
  * 2^32), or JSON text whole and valid UTF-8. A wrong aescbc key yields valid padding and a '{' about once in
  * 65,000 values: the first byte alone would take that garbage for the object, and never try the right key. */
@@ -902,6 +898,10 @@ static bool plausible_object(const uint8_t *out, size_t n) {
         return ok;
 }
 
+/* Key k when its name and ':' begin rest (the value after its provider's prefix): *found set; when what follows
+ * can be a ciphertext of type, *sized set and k tried. 1 with *ret when it decrypts to a Kubernetes object (CBC
+ * has no authentication: a wrong key that happens to leave valid padding is caught by the plaintext's shape), 0
+ * when not, -ENOMEM. */
 static int try_named_key(EncProviderType type, const EncKey *k, const char *etcd_key, size_t etcd_key_size,
                          const char *rest, size_t rest_size, bool *found, bool *sized, uint8_t **ret,
                          size_t *ret_size) {
