@@ -816,10 +816,13 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                  * first); any other file is not ours to delete (kept, below). */
                 if (!e->has_sidecar)
                         continue;
+                /* Verified: its sidecar says the size it has. A file cut short or replaced is no newest backup
+                 * to keep at the expense of the last good one (fetch and the upload call it unusable too). */
                 items[m++] = (RetentionItem) {
                         .name = e->name,
                         .created_usec = e->parsed.created_usec,
-                        .verified = true,
+                        .revision = e->parsed.revision,
+                        .verified = e->sidecar.file_size == e->file_size,
                         .just_made = just_made && streq(e->name, just_made),
                         .tag = i,
                 };

@@ -96,6 +96,8 @@ static int item_compare(const void *a, const void *b) {
                 return x->just_made ? -1 : 1;
         if (x->created_usec != y->created_usec)
                 return x->created_usec > y->created_usec ? -1 : 1;
+        if (x->revision != y->revision)
+                return x->revision > y->revision ? -1 : 1;
         r = strcmp(x->name, y->name);
         if (r != 0)
                 return r > 0 ? -1 : 1;

@@ -40,6 +40,7 @@ enum {
 typedef struct RetentionItem {
         const char *name;
         uint64_t created_usec;
+        int64_t revision;       /* the name's: two backups in one second are ordered by it, as list and restore do */
         bool verified;
         bool just_made;         /* this run's own backup (set on one item at most) */
         bool keep;

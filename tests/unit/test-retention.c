@@ -307,6 +307,19 @@ static void test_ties(void) {
                                     ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "newer:hourly,daily c:- bb:- a:- older:hourly");
 
+        /* Equal time: the higher revision is the newer, as list and restore latest have it (not r9 before r10 by
+         * name). */
+        {
+                RetentionItem same_second[] = {
+                        { .name = "etcd-1-20261201T020003Z-r9.db.gz", .created_usec = t, .revision = 9 },
+                        { .name = "etcd-1-20261201T020003Z-r10.db.gz", .created_usec = t, .revision = 10 },
+                };
+
+                check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, same_second, 2), 0);
+                check_str_eq(describe(same_second, 2), "etcd-1-20261201T020003Z-r10.db.gz:last "
+                                                       "etcd-1-20261201T020003Z-r9.db.gz:-");
+        }
+
         /* Equal time and name: the verified one sorts first. */
         check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, twins, ELEMENTSOF(twins)), 0);
         check(twins[0].verified && !twins[1].verified);

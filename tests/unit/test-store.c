@@ -315,6 +315,29 @@ static void test_list_cap(void) {
         }
 }
 
+/* Backup i of a test directory (one an hour from 2020-01-01, revision 10 + i) holding data, and its sidecar
+ * saying sidecar_size unless without one; its name in *ret_name. */
+static void publish_test_backup(Store *s, int i, const char *data, uint64_t sidecar_size, bool sidecar,
+                                char **ret_name) {
+        _cleanup_(sidecar_done) Sidecar sc = {};
+        StoreName nm = { .cluster_id = 1, .created_usec = (UINT64_C(1577836800) + (uint64_t) i * 3600) * 1000000,
+                         .revision = 10 + i, .compression = CODEC_GZIP };
+        TmpFile t = TMPFILE_NULL;
+
+        check(store_name_format(&nm, ret_name) == 0);
+        check(store_tmpfile(s, &t) == 0);
+        check(loop_write(t.fd, data, strlen(data)) == 0);
+        check(store_publish(s, &t, *ret_name) == 0);
+        tmpfile_done(&t);
+        if (!sidecar)
+                return;
+        fill(&sc);
+        free(sc.name);
+        sc.name = strdup(*ret_name);
+        sc.file_size = sidecar_size;
+        check(store_publish_sidecar(s, &sc) == 0);
+}
+
 /* Retention over a listing the caller holds: what it removes leaves the listing too, and only that (the upload
  * goes on with it); a backup without a sidecar is kept and stays listed. */
 static void test_prune_entries(void) {
@@ -331,25 +354,11 @@ static void test_prune_entries(void) {
         check_int_eq(zone_load("UTC", &c.zone), 0);
         check(store_open(dir, false, &s, &error) == 0);
         for (int i = 0; i < 6; i++) {
-                _cleanup_(sidecar_done) Sidecar sc = {};
                 _cleanup_free_ char *name = NULL;
-                StoreName nm = { .cluster_id = 1, .created_usec = (UINT64_C(1577836800) + (uint64_t) i * 3600) * 1000000,
-                                 .revision = 10 + i, .compression = CODEC_GZIP };
-                TmpFile t = TMPFILE_NULL;
 
-                check(store_name_format(&nm, &name) == 0);
-                check(store_tmpfile(s, &t) == 0);
-                check(loop_write(t.fd, "data", 4) == 0);
-                check(store_publish(s, &t, name) == 0);
-                tmpfile_done(&t);
-                if (i == 1) {           /* not published here: no sidecar */
+                publish_test_backup(s, i, "data", 4, i != 1, &name);
+                if (i == 1)             /* not published here: no sidecar */
                         bare = TAKE_PTR(name);
-                        continue;
-                }
-                fill(&sc);
-                free(sc.name);
-                sc.name = strdup(name);
-                check(store_publish_sidecar(s, &sc) == 0);
         }
         check(store_list(s, &e, &n) == 0);
         check_int_eq(n, 6);
@@ -390,6 +399,38 @@ static void test_prune_entries(void) {
         }
 }
 
+/* The newest backup cut short (its sidecar says more than the file holds) keeps its place as the last, but is
+ * no verified one: the last good backup is kept beside it (keep_last = 1, a prune with no backup of its own). */
+static void test_prune_damaged_newest(void) {
+        char dir[] = "/tmp/test-store-damaged-XXXXXX";
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_strv_free_ char **kept = NULL, **deleted = NULL;
+        _cleanup_free_ char *error = NULL, *oldest = NULL, *good = NULL, *cut = NULL;
+        Config c = { .retention = { .keep_last = 1 } };
+        StoreEntry *e = NULL;
+        size_t n = 0;
+
+        check(mkdtemp(dir));
+        c.storage.directory = dir;
+        check_int_eq(zone_load("UTC", &c.zone), 0);
+        check(store_open(dir, false, &s, &error) == 0);
+        publish_test_backup(s, 0, "data", 4, true, &oldest);
+        publish_test_backup(s, 1, "data", 4, true, &good);
+        publish_test_backup(s, 2, "da", 4, true, &cut);
+        check(store_list(s, &e, &n) == 0);
+        check_int_eq(backup_prune_entries(&c, s, &e, &n, NULL, true, &kept, &deleted, &error), 0);
+        check_int_eq(strv_length(kept), 2);
+        check(strv_contains(kept, cut) && strv_contains(kept, good));
+        check(strv_length(deleted) == 1 && streq(deleted[0], oldest));
+        store_entries_free(e, n);
+        zone_free(c.zone);
+        {
+                _cleanup_free_ char *cmd = NULL;
+                check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+                check(system(cmd) == 0);
+        }
+}
+
 int main(void) {
         TEST_RUN(test_names);
         TEST_RUN(test_sidecar_roundtrip);
@@ -397,5 +438,6 @@ int main(void) {
         TEST_RUN(test_publish_list_remove);
         TEST_RUN(test_list_cap);
         TEST_RUN(test_prune_entries);
+        TEST_RUN(test_prune_damaged_newest);
         return 0;
 }
