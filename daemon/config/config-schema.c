@@ -17,6 +17,7 @@
 
 #include "config/config-internal.h"
 #include "config/zone-load.h"
+#include "format/age.h"
 #include "util/str.h"
 
 /* ---- custom keys ---- */
@@ -331,18 +332,26 @@ static int parse_compression(Loader *l, config_setting_t *s, const KeySpec *k, C
         return 0;
 }
 
+/* Each an age public key in full (its Bech32 checksum too: a key mistyped fails here, not every backup), at most
+ * as many as an age header holds. */
 static int parse_recipients(Loader *l, config_setting_t *s, const KeySpec *k, Config *c) {
-        static const char bech32[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
         _cleanup_strv_free_ char **v = NULL;
         int r;
 
         r = parse_string_array(l, s, "encryption.recipients", &v);
         if (r < 0)
                 return r;
+        if (strv_length(v) > AGE_STANZAS_MAX)
+                return error_at(l, s, "encryption.recipients: %zu keys; an age file is made for %u at most",
+                                strv_length(v), (unsigned) AGE_STANZAS_MAX), -EINVAL;
         for (char **e = v; *e; e++) {
-                const char *data = startswith(*e, "age1");
-                if (!data || strlen(data) < 58 || strspn(data, bech32) != strlen(data))
-                        return error_at(l, s, "encryption.recipients: \"%s\" is not an age X25519 public key (age1…)", *e), -EINVAL;
+                AgeRecipient rcp;
+                char shown[128];
+
+                if (age_recipient_parse(*e, &rcp) < 0)
+                        return error_at(l, s, "encryption.recipients: \"%s\" is not an age X25519 public key (age1…: "
+                                        "mistyped, or its checksum does not match)",
+                                        str_printable(shown, sizeof shown, *e, strlen(*e))), -EINVAL;
         }
         strv_free(c->encryption.recipients);
         c->encryption.recipients = TAKE_PTR(v);

@@ -168,8 +168,21 @@ static void test_insecure_http(void) {
         check(strstr(diags, "test.conf:1: warning: upload.url: \"http://127.0.0.1:8080/b/\" is plain HTTP"));
 }
 
+/* More recipients than an age header holds: refused when the file is read, not at every backup. */
+static void test_too_many_recipients(void) {
+        char text[8192];
+        size_t at = 0;
+
+        at += (size_t) snprintf(text + at, sizeof text - at, "encryption: { recipients = [");
+        for (unsigned i = 0; i < 65; i++)
+                at += (size_t) snprintf(text + at, sizeof text - at, "%s\"%s\"", i ? ", " : "", RECIPIENT);
+        snprintf(text + at, sizeof text - at, "]; };\n");
+        check_error(text, "encryption.recipients: 65 keys; an age file is made for 64 at most");
+}
+
 int main(void) {
         TEST_RUN(test_defaults);
+        TEST_RUN(test_too_many_recipients);
         TEST_RUN(test_full);
         TEST_RUN(test_errors);
         TEST_RUN(test_numbers);
