@@ -294,6 +294,14 @@ static bool secret_file(const KeySpec *k, const char *path, mode_t *ret_bits, co
                            "(chmod 600); etcd-backupctl refuses it without --insecure-key-file";
                 return true;
         }
+        if (k->offset == FIELD(kubernetes.encryption_config)) {
+                *ret_bits = path_secret_mode_bits(path);
+                *ret_who = "group or others";
+                *ret_fix = "it holds kube-apiserver's encryption keys, and each backup's Secrets check refuses it so: "
+                           "make it root's alone (chmod 600) and hand it to the service as a credential "
+                           "(LoadCredential=, as etcd-backupctl discover --write does)";
+                return true;
+        }
         if (k->offset == FIELD(upload.secret_access_key_file) || k->offset == FIELD(etcd.key)) {
                 *ret_bits = S_IRWXO;
                 *ret_who = "others";
