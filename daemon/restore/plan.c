@@ -1051,7 +1051,7 @@ static int plan_members(RestorePlan *p, const Config *c, char **ret_error) {
         return 0;
 }
 
-static int plan_tool(RestorePlan *p, const Config *c, char **ret_error) {
+static int find_tool(RestorePlan *p, const Config *c, char **ret_error) {
         const char *want = c->restore.etcdutl;
         int r;
 
@@ -1073,6 +1073,25 @@ static int plan_tool(RestorePlan *p, const Config *c, char **ret_error) {
         }
         return free_and_format(ret_error, "neither etcdutl nor etcdctl is in PATH; install one or set restore.etcdutl"),
                -ENOEXEC;
+}
+
+/* etcd's tool, run as root: one that anyone but root may change would be theirs to run as root. */
+static int plan_tool(RestorePlan *p, const Config *c, char **ret_error) {
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        r = find_tool(p, c, ret_error);
+        if (r < 0)
+                return r;
+        r = path_root_only_writable(p->tool_path, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return free_and_format(ret_error, "%s: %s; the restore runs it as root, so it must be root's and "
+                                       "writable by nobody else (chown root:root, chmod go-w)",
+                                       c->restore.etcdutl && *c->restore.etcdutl ? "restore.etcdutl" :
+                                       "etcd's tool found in PATH", why ? why : strerror(-r)), -EPERM;
+        return 0;
 }
 
 _printf_(3, 4) static int add_step(RestorePlan *p, const char *step, const char *fmt, ...) {

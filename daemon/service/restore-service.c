@@ -28,6 +28,7 @@
 #include "service/restore-service.h"
 #include "restore/restore.h"
 #include "util/io.h"
+#include "util/path.h"
 #include "util/time.h"
 
 /* How long a client may take to send its request line. */
@@ -299,6 +300,20 @@ static int serve(Service *s, const char *config_path) {
         }
         s->dry_run = req.dry_run;
 
+        /* The restore runs as root what the configuration names (restore.etcdutl) and moves the data dir it names:
+         * a file that anyone but root may change would make them root. */
+        r = path_root_only_writable(config_path, &error);
+        if (r < 0) {
+                if (asprintf(&msg, "configuration %s: %s; the restore runs as root what it names, so it must be "
+                             "root's and writable by nobody else (chown root:root, chmod go-w)", config_path,
+                             error ? error : strerror(-r)) < 0)
+                        msg = NULL;
+                log_error("%s", msg ? msg : "the configuration may be changed by others than root");
+                send_error(s, "config_error", msg ? msg : "the configuration may be changed by others than root",
+                           NULL);
+                return EXIT_CONFIG;
+        }
+        error = mfree(error);
         if (load_config(config_path, &c, &error) < 0) {
                 if (asprintf(&msg, "configuration %s is not valid: %s", config_path,
                              error ? error : "see the journal") < 0)

@@ -4,10 +4,12 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/macro.h"
 #include "util/path.h"
 
 const char *path_basename(const char *path) {
@@ -20,6 +22,33 @@ char *path_dirname(const char *path) {
         if (!s || s == path)
                 return strdup("/");
         return strndup(path, (size_t) (s - path));
+}
+
+int path_root_only_writable(const char *path, char **ret_why) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        char *slash;
+        struct stat st;
+
+        *ret_why = NULL;
+        if (!real) {
+                int r = -errno;
+                return asprintf(ret_why, "%s: %s", path, strerror(-r)) < 0 ? -ENOMEM : r;
+        }
+        for (bool file = true;; file = false) {
+                if (stat(*real ? real : "/", &st) < 0) {
+                        int r = -errno;
+                        return asprintf(ret_why, "%s: %s", *real ? real : "/", strerror(-r)) < 0 ? -ENOMEM : r;
+                }
+                if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) && (file || !(st.st_mode & S_ISVTX))))
+                        return asprintf(ret_why, "%s%s is %s (owner uid %u, mode %04o)", *real ? real : "/",
+                                        file ? "" : " (a directory above it)",
+                                        st.st_uid != 0 ? "not root's" : "writable by group or others",
+                                        (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777)) < 0 ? -ENOMEM : -EPERM;
+                if (!*real)
+                        return 0;
+                slash = strrchr(real, '/');
+                *slash = '\0';
+        }
 }
 
 bool path_exists(const char *path) {

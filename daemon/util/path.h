@@ -23,6 +23,12 @@ bool path_has_dotdot(const char *path);
  * as taken. */
 bool path_exists(const char *path);
 
+/* Whether only root can change the file path names: it and every directory above it (symbolic links
+ * resolved) owned by root and writable by nobody else (a sticky directory, as /tmp, may be others', its
+ * entries being their owners' alone). 0; -EPERM with *ret_why (caller frees) naming the first that is not,
+ * its owner and mode; or another -errno (the path cannot be resolved: *ret_why says so). */
+int path_root_only_writable(const char *path, char **ret_why);
+
 /* Whether path is a file of $CREDENTIALS_DIRECTORY (systemd's LoadCredential=). */
 bool path_is_credential(const char *path);
 

@@ -3,7 +3,8 @@
 # kubelet-stand-in node as restore-static-pod.sh (see restore-lib.sh): a
 # damaged backup (corrupt gzip, truncated, trailer mismatch, a sidecar that
 # disagrees), a backup that does not exist, a restore tool that does not
-# exist, etcd.endpoints naming another host first, a data dir that is a
+# exist or that anyone but root may change, a configuration its group may
+# change, etcd.endpoints naming another host first, a data dir that is a
 # mount point or a bind mount on its own file
 # system (the restored dir could not be renamed into it), a data dir that
 # is a symbolic link (and the restore.data_dir that makes it plan), etcd
@@ -121,6 +122,22 @@ restore_conf "$T/notool.conf" 'etcdutl = "/nonexistent/bin/etcdutl";'
 restore_socket notool "$T/notool.conf"
 refused "restore.etcdutl names a missing program" "restore.etcdutl: cannot run /nonexistent/bin/etcdutl" 1 \
   "$C" restore latest --yes --socket "$RSOCK"
+# The restore runs as root what its configuration names: a configuration,
+# or a tool, that anyone but root may change is refused, dry run or not.
+mkdir -p "$T/tools" && cp "$(command -v etcdctl)" "$T/tools/etcdctl" && chmod 0757 "$T/tools/etcdctl"
+restore_conf "$T/wtool.conf" "etcdutl = \"$T/tools/etcdctl\";"
+restore_socket wtool "$T/wtool.conf"
+refused "restore.etcdutl writable by others" \
+  "restore.etcdutl: $T/tools/etcdctl is writable by group or others (owner uid 0, mode 0757); the restore runs it as root" 1 \
+  "$C" restore latest --dry-run --socket "$RSOCK"
+chmod 0755 "$T/tools/etcdctl" && chown nobody "$T/tools/etcdctl"
+refused "restore.etcdutl not root's" "restore.etcdutl: $T/tools/etcdctl is not root's (owner uid $(id -u nobody)" 1 \
+  "$C" restore latest --dry-run --socket "$RSOCK"
+restore_conf "$T/gw.conf" && chmod 0664 "$T/gw.conf"
+restore_socket gw "$T/gw.conf"
+refused "a configuration its group may change" \
+  "configuration $T/gw.conf: $T/gw.conf is writable by group or others (owner uid 0, mode 0664); the restore runs as root what it names" 78 \
+  "$C" restore latest --dry-run --socket "$RSOCK"
 
 # ---- etcd.endpoints naming another host first ---------------------------------------
 # The runbook would stop etcd here and wait on that endpoint, which never

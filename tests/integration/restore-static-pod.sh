@@ -451,7 +451,7 @@ scheduler_as_it_was "kube-scheduler as it was"
 printf '%s\n' '#!/usr/bin/python3' 'import os, sys, time' \
   "open('$T/tool.pid', 'w').write(str(os.getpid()))" 'time.sleep(120)' \
   "os.execv('$(command -v etcdctl)', ['etcdctl'] + sys.argv[1:])" > "$T/etcdctl-slow"
-chmod +x "$T/etcdctl-slow"
+chmod 0755 "$T/etcdctl-slow"
 restore_conf "$T/slow.conf" "etcdutl = \"$T/etcdctl-slow\";"
 restore_socket slow "$T/slow.conf"; SLOWSOCK=$RSOCK SLOWACT=$RPID
 rm -f "$T/tool.pid"
@@ -502,7 +502,7 @@ if unshare -m --propagation private true 2>/dev/null; then
     "open('$T/tool.pid', 'w').write(str(os.getpid()))" \
     "for _ in range(1200):" "    if os.path.exists('$T/go'): break" "    time.sleep(0.1)" \
     "os.execv('$(command -v etcdctl)', ['etcdctl'] + sys.argv[1:])" > "$T/etcdctl-gated"
-  chmod +x "$T/etcdctl-gated"
+  chmod 0755 "$T/etcdctl-gated"
   restore_conf "$T/gated.conf" "etcdutl = \"$T/etcdctl-gated\";"
   restore_socket gated "$T/gated.conf" unshare -m --propagation private; GATEDACT=$RPID
   rm -f "$T/tool.pid" "$T/go"; : > "$T/over-record"
@@ -534,7 +534,7 @@ printf '%s\n' '#!/usr/bin/python3' 'import subprocess, sys' \
   "rc = subprocess.call(['$(command -v etcdctl)'] + sys.argv[1:], pass_fds=(3,))" \
   "open('$T/lingering.pid', 'w').write(str(subprocess.Popen(['sleep', '120']).pid))" 'sys.exit(rc)' \
   > "$T/etcdctl-lingering"
-chmod +x "$T/etcdctl-lingering"
+chmod 0755 "$T/etcdctl-lingering"
 restore_conf "$T/lingering.conf" "etcdutl = \"$T/etcdctl-lingering\";"
 restore_socket lingering "$T/lingering.conf"
 rm -f "$T/lingering.pid"
