@@ -375,8 +375,8 @@ static int check_room(BackupResult *result, const Config *c, const StoreEntry *p
         uint64_t output = direct ? 0 : previous ? previous->file_size : db_size, total;
         bool have_previous = previous;
 
-        total = db_size + output + c->storage.min_free_bytes;
-        if (total < db_size || total < output) /* overflow */
+        if (__builtin_add_overflow(db_size, output, &total) ||
+            __builtin_add_overflow(total, c->storage.min_free_bytes, &total))
                 total = UINT64_MAX;
         if (avail >= total)
                 return 0;

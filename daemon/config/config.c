@@ -406,6 +406,23 @@ static int written_as(Loader *l, config_setting_t *s, char *buf, size_t size) {
                 const char *q = p + len, *v;
                 size_t n;
 
+                /* Not within a comment or a string: a "keep_last = 1" commented out before the setting is not its
+                 * value. */
+                if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+                        break;
+                if (p[0] == '/' && p[1] == '*') {
+                        const char *close = strstr(p + 2, "*/");
+                        if (!close || close >= end)
+                                break;
+                        p = close + 1;
+                        continue;
+                }
+                if (*p == '"') {
+                        for (p++; p < end && *p != '"'; p++)
+                                if (*p == '\\' && p + 1 < end)
+                                        p++;
+                        continue;
+                }
                 if (strncmp(p, name, len) != 0 || (p > l->text && (isalnum((unsigned char) p[-1]) || p[-1] == '_')))
                         continue;
                 q = skip_blank(q);
