@@ -899,9 +899,8 @@ static bool plausible_object(const uint8_t *out, size_t n) {
 }
 
 /* Key k when its name and ':' begin rest (the value after its provider's prefix): *found set; when what follows
- * can be a ciphertext of type, *sized set and k tried. 1 with *ret when it decrypts to a Kubernetes object (CBC
- * has no authentication: a wrong key that happens to leave valid padding is caught by the plaintext's shape), 0
- * when not, -ENOMEM. */
+ * can be a ciphertext of type, *sized set and k tried. 1 with *ret when it decrypts (CBC has no authentication:
+ * a wrong key that happens to leave valid padding is caught by the plaintext's shape), 0 when not, -ENOMEM. */
 static int try_named_key(EncProviderType type, const EncKey *k, const char *etcd_key, size_t etcd_key_size,
                          const char *rest, size_t rest_size, bool *found, bool *sized, uint8_t **ret,
                          size_t *ret_size) {
@@ -919,7 +918,9 @@ static int try_named_key(EncProviderType type, const EncKey *k, const char *etcd
                     rest_size - n - 1, &out, &out_size);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 || !plausible_object(out, out_size)) {
+        /* aesgcm and secretbox authenticate: what their tag let through is the stored value, whatever its form
+         * (CBOR, say, which the reader then names); aescbc's padding proves nothing. */
+        if (r < 0 || (type == ENC_PROVIDER_AESCBC && !plausible_object(out, out_size))) {
                 if (out)
                         sodium_memzero(out, out_size);
                 return 0;

@@ -485,6 +485,46 @@ static size_t cbc_value(const char *plaintext, uint8_t out[static 512]) {
         return n + (size_t) k + (size_t) f;
 }
 
+/* plaintext under CONFIG's aesgcm gcm1 ("defghijklmnopqrs"), nonce 0..11, the etcd key KEY as additional data, as
+ * kube-apiserver writes it; its size. */
+static size_t gcm_value(const char *plaintext, uint8_t out[static 512]) {
+        static const char prefix[] = "k8s:enc:aesgcm:v1:gcm1:";
+        static const uint8_t key[] = "defghijklmnopqrs";
+        uint8_t nonce[12];
+        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+        size_t n = sizeof prefix - 1;
+        int k = 0, f = 0;
+
+        for (unsigned i = 0; i < 12; i++)
+                nonce[i] = (uint8_t) i;
+        check(ctx && strlen(plaintext) < 400);
+        memcpy(out, prefix, n);
+        memcpy(out + n, nonce, 12);
+        n += 12;
+        check(EVP_EncryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, key, nonce) == 1);
+        check(EVP_EncryptUpdate(ctx, NULL, &k, (const uint8_t *) KEY, (int) strlen(KEY)) == 1);
+        check(EVP_EncryptUpdate(ctx, out + n, &k, (const uint8_t *) plaintext, (int) strlen(plaintext)) == 1);
+        check(EVP_EncryptFinal_ex(ctx, out + n + k, &f) == 1);
+        n += (size_t) k + (size_t) f;
+        check(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out + n) == 1);
+        EVP_CIPHER_CTX_free(ctx);
+        return n + 16;
+}
+
+/* aesgcm authenticates: a value its tag lets through is the stored one in whatever form (CBOR here, as
+ * kube-apiserver 1.32 may store a custom resource), not a wrong key. */
+static void test_gcm_any_form(void) {
+        _cleanup_(encryption_config_freep) EncryptionConfig *c = load(CONFIG, 0, NULL);
+        _cleanup_free_ uint8_t *out = NULL;
+        char err[ENCRYPTION_ERROR_MAX];
+        size_t out_size = 0, n;
+        uint8_t value[512];
+
+        n = gcm_value("\xd9\xd9\xf7\xa2\x64kind", value);
+        check_int_eq(encryption_config_decrypt(c, KEY, strlen(KEY), value, n, &out, &out_size, err), 0);
+        check(out_size == 9 && memcmp(out, "\xd9\xd9\xf7\xa2\x64kind", 9) == 0);
+}
+
 /* aescbc authenticates nothing: a wrong key gives valid padding and a first byte '{' about once in 65,000 values.
  * Only text that is JSON whole is taken for a decrypted object; garbage after a '{' is a wrong key. */
 static void test_cbc_plausible(void) {
@@ -734,6 +774,7 @@ int main(void) {
         TEST_RUN(test_kms);
         TEST_RUN(test_kms_name_with_colon);
         TEST_RUN(test_cbc_plausible);
+        TEST_RUN(test_gcm_any_form);
         TEST_RUN(test_base64_unused_bits);
         TEST_RUN(test_key_name_per_entry);
         TEST_RUN(test_keys_tried_in_order);
