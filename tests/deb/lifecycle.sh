@@ -149,6 +149,7 @@ wait_until() { # SECONDS COMMAND...: polls every 0.2 s
 booted() { [[ $(ct systemctl is-system-running) =~ ^(running|degraded)$ ]]; }
 check "the container's systemd is up" wait_until 60 booted
 prop() { ct systemctl show -P "$2" "$1"; }
+is_active() { [[ $(prop "$1" ActiveState) == active ]]; } # UNIT: asked anew each time (for wait_until)
 phase boot
 
 # ---- install ------------------------------------------------------------------------
@@ -209,7 +210,7 @@ check "the hand-written configuration differs from the shipped one only in endpo
 ct cp /pkgs/etcd-backupd.conf /etc/etcd-backupd/etcd-backupd.conf
 check "etcd-backupd --check-config accepts it" ct etcd-backupd --check-config
 ct systemctl enable --now etcd-backupd.socket etcd-backupd.service > /dev/null
-check "etcd-backupd.service active" wait_until 30 test "$(prop etcd-backupd.service ActiveState)" == active
+check "etcd-backupd.service active" wait_until 30 is_active etcd-backupd.service
 backups() { ct find /var/lib/etcd-backupd -maxdepth 1 -name 'etcd-*.db.gz' -printf '%f\n' | sort; }
 has_backup() { [[ -n $(backups) ]]; }
 check "a scheduled backup appears in /var/lib/etcd-backupd" wait_until 60 has_backup
@@ -253,7 +254,7 @@ else
   cat "$T/apt-upgrade.log"; tail -20 "$T/ct.log"; not_ok "upgrade"; fi
 check "the upgrade brought the new example" ct grep -qx "# Rebuilt as $v2 by scripts/build-deb." /usr/share/etcd-backupd/etcd-backupd.conf
 check "upgraded to $v2" test "$(ct dpkg-query -W -f='${Version}' etcd-backupd)" == "$v2"
-check "the daemon runs after the upgrade" wait_until 30 test "$(prop etcd-backupd.service ActiveState)" == active
+check "the daemon runs after the upgrade" wait_until 30 is_active etcd-backupd.service
 pid2=$(prop etcd-backupd.service MainPID)
 check "the daemon was restarted on the new programs (pid $pid1 → $pid2)" test "$pid2" != "$pid1" -a "$pid2" != 0
 check "still enabled" test "$(ct systemctl is-enabled etcd-backupd.service)" == enabled
@@ -291,7 +292,7 @@ check "before the removal: the daemon and its socket ran, the restore socket did
   test "${was_active[etcd-backupd.service]} ${was_active[etcd-backupd.socket]} ${was_active[etcd-backupd-restore.socket]}" \
        == "active active inactive"
 for u in etcd-backupd.service etcd-backupd.socket; do
-  check "reinstalled: $u, stopped by the removal, runs again" wait_until 30 test "$(prop "$u" ActiveState)" == active
+  check "reinstalled: $u, stopped by the removal, runs again" wait_until 30 is_active "$u"
 done
 check "reinstalled: the restore socket, which did not run, is not started" \
   test "$(prop etcd-backupd-restore.socket ActiveState)" == inactive

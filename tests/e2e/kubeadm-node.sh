@@ -171,7 +171,7 @@ ectl put /registry/secrets/default/plain '{"kind":"Secret","apiVersion":"v1","me
 out=$(ct "$ETCD_BACKUPCTL" backup 2>&1); rc=$?
 check "etcd-backupctl backup: exit 0 ($(tail -1 <<<"$out"))" test $rc -eq 0
 check "the Secrets check ran under the unit with the EncryptionConfiguration: 1 Secret unreadable" \
-  ct sh -c 'journalctl -q -o verbose MESSAGE_ID=9df5c1e6c9704067b14151767d00de8c | grep -qx "    ETCD_BACKUP_SECRETS_UNREADABLE=1"'
+  ct sh -c 'journalctl --sync; journalctl -q -o verbose MESSAGE_ID=9df5c1e6c9704067b14151767d00de8c | grep -qx "    ETCD_BACKUP_SECRETS_UNREADABLE=1"'
 p1=$(backup_path "$out")
 check "the backup is in /var/lib/etcd-backupd with its sidecar (${p1:-none})" ct test -n "$p1" -a -f "$p1" -a -f "$p1.json"
 for i in $(seq 1 5); do ectl put "/after/k$i" late >/dev/null; done
@@ -203,8 +203,8 @@ check "restore: no holding dir left" no_held_dir
 pre=$(ct sh -c 'ls -d /var/lib/etcd.pre-restore-* 2>/dev/null' | head -1)
 check "restore: the old data dir kept ($pre), with the later writes" \
   ct sh -c "test -d '$pre/member' && grep -qa /after/k1 '$pre/member/snap/db'"
-check "journal: restore started" ct sh -c 'journalctl -q MESSAGE_ID=017db7d7f98c434cb59d0ec5f2d54a05 | grep -q .'
-check "journal: restore finished" ct sh -c 'journalctl -q MESSAGE_ID=4d355615b1504ddcbb94373e3965e3b6 | grep -q .'
+check "journal: restore started" ct sh -c 'journalctl --sync; journalctl -q MESSAGE_ID=017db7d7f98c434cb59d0ec5f2d54a05 | grep -q .'
+check "journal: restore finished" ct sh -c 'journalctl --sync; journalctl -q MESSAGE_ID=4d355615b1504ddcbb94373e3965e3b6 | grep -q .'
 check "the restore service is gone (the socket's connection ended)" \
   ct sh -c "test -z \"\$(systemctl list-units --no-legend --state=active 'etcd-backupd-restore@*')\""
 out=$(ct "$ETCD_BACKUPCTL" backup 2>&1); rc=$?
@@ -218,16 +218,16 @@ ectl put /after-restore/k1 kept >/dev/null
 data_before=$(ectl get "" --prefix --keys-only | sort)
 ct cp "$CONF" /run/good.conf
 ct sed -i -e "s|^  initial_cluster = \"\\(.*\\)\";|  initial_cluster = \"\\1,ghost=https://127.0.0.1:2390\";|" \
-  -e 's|^  health_timeout = ".*";|  health_timeout = "8s";|' "$CONF"
+  -e 's|^  health_timeout = ".*";|  health_timeout = "20s";|' "$CONF"
 check "bad configuration: restore.initial_cluster names a member that does not exist" \
   ct grep -q 'initial_cluster = ".*ghost=' "$CONF"
-check "bad configuration: restore.health_timeout 8 s" ct grep -qF 'health_timeout = "8s";' "$CONF"
+check "bad configuration: restore.health_timeout 20 s" ct grep -qF 'health_timeout = "20s";' "$CONF"
 etcd_before=$(pod_pid etcd)
 out=$(ct "$ETCD_BACKUPCTL" restore latest --yes 2>&1); rc=$?
 echo "$out" > "$T/restore-bad.out"
 check "failed restore: exit 1" test $rc -eq 1
 check "failed restore: says why and that it rolled back" \
-  eval 'grep -q "etcd is not healthy after 8 s" <<<"$out" && grep -q "rolled back" <<<"$out"'
+  eval 'grep -q "etcd is not healthy after 20 s" <<<"$out" && grep -q "rolled back" <<<"$out"'
 check "failed restore: etcd healthy again" wait_until 30 etcd_healthy
 check "failed restore: every key as it was" test "$data_before" = "$(ectl get "" --prefix --keys-only | sort)"
 check "failed restore: /readyz answers" wait_until 10 readyz
@@ -235,7 +235,7 @@ check "failed restore: the manifests back as they were" test "$man_before" = "$(
 check "failed restore: no holding dir left" no_held_dir
 check "failed restore: the failed data dir kept as .failed-restore-*" \
   ct sh -c 'test -d "$(ls -d /var/lib/etcd.failed-restore-* | head -1)/member"'
-check "journal: restore failed" ct sh -c 'journalctl -q MESSAGE_ID=f7d5be1d166a4c44ae83864fd04d74ba | grep -q .'
+check "journal: restore failed" ct sh -c 'journalctl --sync; journalctl -q MESSAGE_ID=f7d5be1d166a4c44ae83864fd04d74ba | grep -q .'
 ct cp /run/good.conf "$CONF"
 
 # ---- no kubelet runs: refused before anything moves ----

@@ -233,7 +233,8 @@ if [[ -n $worker ]] && wait_streaming "$worker"; then
   stop_daemon "$worker"
   check "SIGTERM mid-backup: exit 0" test "$DRC" = 0
   check "SIGTERM mid-backup, then SIGHUP: no RELOADING=1 or READY=1 after STOPPING=1, nothing reloaded" \
-    test -z "$(sed -n '/^STOPPING=1$/,$p' "$T/notify.log" | grep -E '^(RELOADING|READY)=1$')" \
+    test -n "$(grep -x 'STOPPING=1' "$T/notify.log")" \
+         -a -z "$(sed -n '/^STOPPING=1$/,$p' "$T/notify.log" | grep -E '^(RELOADING|READY)=1$')" \
          -a -z "$(grep -E '^etcd-backupd: Reloaded ' "$T/daemon.log")"
   check "SIGTERM mid-backup, then SIGHUP: the SIGHUP said ignored" grep -q 'SIGHUP while stopping: not reloaded' "$T/daemon.log"
   check "SIGTERM mid-backup: directory unchanged" test "$(dir_state "$T/b4")" = "$before"
@@ -291,12 +292,15 @@ stop_daemon
 start_daemon "$T/d7.conf" 120
 check "section 7: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 30
 next_of() { date -d "$(jq -r .next <<<"$("$ETCD_BACKUPCTL" -s "$T/control7.sock" --json status 2>/dev/null)")" +%s.%N; }
+idle7() { [[ $("$ETCD_BACKUPCTL" -s "$T/control7.sock" --json status 2>/dev/null | jq -r .state) == idle ]]; }
 before= after=
 for _ in $(seq 1 400); do  # 0.2 s apart: 80 s, at most 8 elapses
   armed=$(next_of) || break
   elapse=$(( ${armed%.*} / 10 * 10 ))
   now=$(date +%s.%N)
-  if awk -v a="$armed" -v e="$elapse" -v n="$now" 'BEGIN { exit !(a - e >= 3 && n > e + 0.5 && n < a - 1.5) }'; then
+  # Idle too: the run before it, still going when the kept run's timer fires, would make it skip.
+  if awk -v a="$armed" -v e="$elapse" -v n="$now" 'BEGIN { exit !(a - e >= 3 && n > e + 0.5 && n < a - 1.5) }' &&
+     idle7; then
     reloads=$(grep -c 'Reloaded ' "$T/daemon.log")
     kill -HUP "$DPID"
     wait_count "$T/daemon.log" 'Reloaded ' $((reloads + 1)) 5
@@ -371,11 +375,16 @@ if getent passwd nobody >/dev/null && getent group users >/dev/null; then
     pre=()
     [[ $groups == users-filtered ]] &&
       pre=(LD_PRELOAD="$FCHOWNAT_DENIED" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
-    (exec env "${pre[@]}" setpriv --reuid=nobody --regid=nogroup "${g[@]}" "$ETCD_BACKUPD" -c "$T/d8c.conf" \
+    # Preloaded into the daemon alone (env after setpriv): setpriv, not built with the sanitizers, cannot load a
+    # library that was (clang's runtime is in the programs).
+    (exec setpriv --reuid=nobody --regid=nogroup "${g[@]}" env "${pre[@]}" "$ETCD_BACKUPD" -c "$T/d8c.conf" \
        > "$T/daemon8c.log" 2>&1) &
     APID=$!; kill_at_exit "$APID"
     check "not root, supplementary groups $groups: the daemon starts" \
       wait_for "$T/daemon8c.log" "control socket $T/s8c/control.sock" 10
+    # The socket's group is set, and any warning about it logged, before the event loop answers.
+    wait_until 10 quiet "$ETCD_BACKUPCTL" -s "$T/s8c/control.sock" status
+    gid=$(getent group users | cut -d: -f3)
     if [[ $groups == users ]]; then
       check "not root, in control.group: the socket is the group's, 0660" \
         test "$(stat -c %G:%a "$T/s8c/control.sock")" = users:660
@@ -383,10 +392,10 @@ if getent passwd nobody >/dev/null && getent group users >/dev/null; then
         bash -c "! grep -q 'cannot give the control socket' '$T/daemon8c.log'"
     elif [[ $groups == users-filtered ]]; then
       check "not root, in control.group, the change denied: said as a filter's, not as the group's" \
-        grep -qF "cannot give the control socket $T/s8c/control.sock to control.group (gid $(getent group users | cut -d: -f3)): the change was denied although the daemon's user is in that group (a system call filter" "$T/daemon8c.log"
+        grep -qF "cannot give the control socket $T/s8c/control.sock to control.group (gid $gid): the change was denied although the daemon's user is in that group (a system call filter" "$T/daemon8c.log"
     else
       check "not root, not in control.group: said at start, with the uid and what to do" \
-        grep -qF "cannot give the control socket $T/s8c/control.sock to control.group (gid $(getent group users | cut -d: -f3)): the daemon runs as uid $(id -u nobody), which is not in that group, so only root can use the socket; add the daemon's user to the group (SupplementaryGroups=)" "$T/daemon8c.log"
+        grep -qF "cannot give the control socket $T/s8c/control.sock to control.group (gid $gid): the daemon runs as uid $(id -u nobody), which is not in that group, so only root can use the socket; add the daemon's user to the group (SupplementaryGroups=)" "$T/daemon8c.log"
       check "not root, not in control.group: root can still use the socket" \
         quiet "$ETCD_BACKUPCTL" -s "$T/s8c/control.sock" status
     fi
@@ -502,8 +511,9 @@ fi
   echo "control: { socket = \"$T/control11.sock\"; group = \"\"; };"; } > "$T/d11.conf"
 (umask 077; exec unshare --pid --fork --kill-child=SIGTERM "$ETCD_BACKUPD" -c "$T/d11.conf" > "$T/daemon11.log" 2>&1) &
 UPID=$!; kill_at_exit -9 "$UPID"
-# Three lines: the socket, the backup started at once (persistent), its end.
-check "the daemon as PID 1 of its PID namespace: its first backup ends" wait_count "$T/daemon11.log" . 3 60
+# The backup started at once (persistent): ok, or a worker's end without a result.
+check "the daemon as PID 1 of its PID namespace: its first backup ends" \
+  wait_count "$T/daemon11.log" ' ok, rev |without a result' 1 60
 check "the daemon as PID 1: the backup is ok ($(tail -1 "$T/daemon11.log"))" grep -q ' ok, rev ' "$T/daemon11.log"
 read -r inner < "/proc/$UPID/task/$UPID/children"
 check "the daemon was PID 1 there" grep -qE '^NSpid:.*[[:space:]]1$' "/proc/${inner:-0}/status"

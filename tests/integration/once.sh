@@ -129,6 +129,12 @@ err=$("$ETCD_BACKUPD" --once -c "$T/minfree.conf" 2>&1); rc=$?
 check "min_free: exit 1 with a clear reason" test $rc -eq 1
 check "min_free: names storage.min_free" grep -q "storage.min_free" <<<"$err"
 check "min_free: nothing written" test -z "$(dir_files "$T/b-full")"
+# The largest it may be (2^64 - 1 bytes): refused, named, nothing written.
+{ etcd_group; storage_group "$T/b-full" gzip 6 "18446744073709551615"; } > "$T/minfree-max.conf"
+err=$("$ETCD_BACKUPD" --once -c "$T/minfree-max.conf" 2>&1); rc=$?
+check "min_free 2^64 - 1: refused before starting ($(tail -1 <<<"$err"))" \
+  eval 'test $rc -eq 1 && grep -q "not enough free space in $T/b-full: .*storage.min_free is 16.0 EiB" <<<"$err" &&
+        test -z "$(dir_files "$T/b-full")"'
 
 # A write into the backup directory that fails (here EFBIG: a file size
 # limit, with SIGXFSZ ignored so that write(2) fails instead) is named as
@@ -186,8 +192,8 @@ check "tidy: list shows why the sidecar is not taken" \
 check "tidy: list still says (no sidecar) where there is none" grep -qE "^$bare .*\(no sidecar\)$" <<<"$list"
 check "tidy: list passes over the symbolic link" test -z "$(grep "^$linked " <<<"$list")"
 check "tidy: list --json carries sidecar_problem" \
-  jq -e --arg n "$bad" '.[] | select(.name == $n) | .sidecar == false and .sidecar_problem == "is not a valid sidecar: name missing or invalid"' \
-  <<<"$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/tidy.conf" list --json 2>/dev/null)"
+  jq_true '.[] | select(.name == "'"$bad"'") | .sidecar == false and .sidecar_problem == "is not a valid sidecar: name missing or invalid"' \
+  "$("$ETCD_BACKUPCTL" -s "$T/no-daemon.sock" -c "$T/tidy.conf" list --json 2>/dev/null)"
 
 # Thousands of findings would flood the journal at each start: 20 of each
 # kind are named, the rest counted in one line.

@@ -320,4 +320,4 @@ tree_state() {
 }
 etcd_pid() { cat "$T/pids/etcd" 2>/dev/null; }
 # jqt EXPR: jq -e on stdin, quietly (for check).
-jqt() { jq -e "$1" >/dev/null; }
+jqt() { local in; in=$(cat); jq_true "$1" "$in"; } # FILTER, JSON on stdin: empty input fails

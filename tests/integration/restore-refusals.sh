@@ -44,7 +44,8 @@ check "the data dir listing is not empty" test "$(wc -l <<<"$STATE0")" -gt 5
 unchanged() {
   test "$STATE0" = "$(tree_state "$DATA")" && test "$MAN0" = "$(tree_state "$MAN")" &&
     test "$PID0" = "$(etcd_pid)" && test -z "$(ls -A "$NODE/var/lib" | grep -v '^etcd$')" &&
-    test -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)" && etcd_healthy && apiserver_up
+    test -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)" &&
+    wait_for 20 etcd_healthy && wait_for 20 apiserver_up
 }
 refused() { # DESCRIPTION PATTERN EXIT CMD...
   local d=$1 pat=$2 want=$3 out rc; shift 3

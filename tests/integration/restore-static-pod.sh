@@ -94,8 +94,8 @@ check "restore: kube-controller-manager and kube-scheduler restarted together (b
   test "$(controllers_order)" = "stopped stopped started started "
 check "restore: the plan says where each setting was read" \
   grep -qE "data_dir +$DATA  \($MAN/etcd.yaml:[0-9]+: --data-dir=/var/lib/etcd, hostPath volume etcd-data\)" <<<"$out"
-check "restore: etcd healthy afterwards" etcd_healthy
-check "restore: kube-apiserver stand-in back" apiserver_up
+check "restore: etcd healthy afterwards" wait_for 20 etcd_healthy
+check "restore: kube-apiserver stand-in back" wait_for 20 apiserver_up
 check "restore: kube-apiserver waited for at its --bind-address (127.0.0.2 port $APORT)" \
   grep -qE "ok  stop kube-apiserver: .*127\.0\.0\.2 port $APORT closed" <<<"$out"
 check "restore: the later writes are gone" test -z "$(ctl get /after/ --prefix --keys-only)"
@@ -127,7 +127,7 @@ ctl put /keep/k1 "written after the first restore" >/dev/null
 GPORT=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$GPORT")
 # A second, nonexistent member: no leader, ever.
 restore_conf "$T/bad.conf" "initial_cluster = \"$NAME=https://127.0.0.1:$PPORT,ghost=https://127.0.0.1:$GPORT\";"
-sed -i 's|health_timeout = "60s"|health_timeout = "6s"|' "$T/bad.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "20s"|' "$T/bad.conf"
 check "bad config: names a ghost member" grep -q ghost "$T/bad.conf"
 restore_socket bad "$T/bad.conf"; BAD=$RSOCK
 keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
@@ -141,12 +141,12 @@ done
 out=$("$C" restore latest --yes --socket "$BAD" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "failed restore: exit 1" test $rc -eq 1
-check "failed restore: says why (etcd not healthy within health_timeout)" grep -q "wait for etcd: etcd is not healthy after 6 s" <<<"$out"
+check "failed restore: says why (etcd not healthy within health_timeout)" grep -q "wait for etcd: etcd is not healthy after 20 s" <<<"$out"
 check "failed restore: says where to look, and the kubelet's back-off" \
   grep -qF "(\`crictl ps -a --name etcd\` shows etcd's container, \`crictl logs <CONTAINER-ID>\` what it said; one that keeps failing is started again by the kubelet after a back-off of up to 5 minutes)" <<<"$out"
 check "failed restore: rolled back" grep -q "rolled back" <<<"$out"
 wait_for 30 etcd_healthy
-check "failed restore: etcd healthy again" etcd_healthy
+check "failed restore: etcd healthy again" wait_for 20 etcd_healthy
 # The rollback proves it as the restore does: the etcd on the port holds the old db.
 check "failed restore: etcd back, proven on the old data (the pid of the etcd pod holds its db's inode open)" \
   grep -qE "etcd is healthy on the old data at revision [0-9]+ \(pid $(etcd_pid | cut -d: -f1) holds $DATA/member/snap/db inode $(stat -c %i "$DATA/member/snap/db") open\)" <<<"$out"
@@ -173,9 +173,16 @@ check "failed restore: rolled back completely, its record of an unfinished resto
 # nothing: moved out, the port never closes. The restart step fails within
 # health_timeout, both manifests go back, and the restore rolls back.
 STUCK=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$STUCK")
+# It takes each connection and closes it, as a server does (its backlog, left
+# to fill with the restore's probes, would stop answering after a while).
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(120)' "$STUCK" &
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); s.settimeout(5); end = time.monotonic() + 600
+while time.monotonic() < end:
+    try:
+        s.accept()[0].close()
+    except socket.timeout:
+        pass' "$STUCK" &
 STUCKPID=$! STUCKID=$(proc_id $!)
 kill_at_exit "$STUCKPID"
 wait_for 10 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$STUCK"
@@ -204,7 +211,7 @@ scheduler_as_it_was() {
 }
 scheduler_binding_nothing "$STUCK"
 restore_conf "$T/stuck.conf"
-sed -i 's|health_timeout = "60s"|health_timeout = "8s"|' "$T/stuck.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "20s"|' "$T/stuck.conf"
 restore_socket stuck "$T/stuck.conf"; STUCKSOCK=$RSOCK
 keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
 cm_before=$(pod_pid kube-controller-manager)
@@ -212,7 +219,7 @@ out=$("$C" restore latest --yes --socket "$STUCKSOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "stuck controller: exit 1" test $rc -eq 1
 check "stuck controller: the error names the manifest and its port" \
-  grep -q "restart controllers: kube-scheduler.yaml: 127.0.0.1 port $STUCK still answers after 8 s" <<<"$out"
+  grep -q "restart controllers: kube-scheduler.yaml: 127.0.0.1 port $STUCK still answers after 20 s" <<<"$out"
 check "stuck controller: rolled back" grep -q "rolled back" <<<"$out"
 check "stuck controller: both controllers' manifests back in the manifests dir" \
   test -f "$MAN/kube-controller-manager.yaml" -a -f "$MAN/kube-scheduler.yaml"
@@ -233,7 +240,7 @@ scheduler_as_it_was "kube-scheduler back as it was"
 # etcd's data goes back under it, and started again after: in the kubelet's
 # log, kube-apiserver and etcd go down and up in the runbook's order twice.
 restore_conf "$T/ca.conf" "apiserver_cacert = \"$PKI/ca.crt\";"
-sed -i 's|health_timeout = "60s"|health_timeout = "8s"|' "$T/ca.conf"
+sed -i 's|health_timeout = "60s"|health_timeout = "20s"|' "$T/ca.conf"
 restore_socket ca "$T/ca.conf"; CASOCK=$RSOCK
 keep_before=$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')
 lines=$(wc -l < "$T/kubelet.log")
@@ -244,7 +251,7 @@ apiserver_etcd_order() {
     awk '{ printf "%s-%s ", $2, $3 }'
 }
 check "readyz never verified: exit 1, naming /readyz" \
-  test $rc -eq 1 -a -n "$(grep -F "start kube-apiserver: kube-apiserver: https://127.0.0.2:$APORT/readyz is not ready after 8 s" <<<"$out")"
+  test $rc -eq 1 -a -n "$(grep -F "start kube-apiserver: kube-apiserver: https://127.0.0.2:$APORT/readyz is not ready after 20 s" <<<"$out")"
 check "readyz never verified: kube-apiserver stopped before etcd left the restored data, started after it was back" \
   test "$(apiserver_etcd_order)" = "stopped-kube-apiserver stopped-etcd started-etcd started-kube-apiserver stopped-kube-apiserver stopped-etcd started-etcd started-kube-apiserver "
 check "readyz never verified: the rollback does not claim what it could not check" \
@@ -284,7 +291,7 @@ after_swap() {
     done ) &
 }
 ctl put /held/later "written after the backup" >/dev/null
-after_swap 'sleep 60 3<"$DATA/member/snap/db"'
+after_swap 'sleep 300 3<"$DATA/member/snap/db"'
 HOLDPID=$! HOLDID=$(proc_id $!)
 kill_at_exit "$HOLDPID"
 out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
@@ -590,7 +597,7 @@ check "compacted: the data as in the backup" \
   test "$data_before" = "$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')"
 check "compacted: the deleted keys stay deleted, the later write is gone" \
   test -z "$(ctl get /compacted/k5 --keys-only)$(ctl get /compacted/k6 --keys-only)$(ctl get /compacted/later --keys-only)"
-check "compacted: kube-apiserver stand-in back" apiserver_up
+check "compacted: kube-apiserver stand-in back" wait_for 20 apiserver_up
 check "compacted: the gzip backup's db, the plan's own checked copy: the tool was told --skip-hash-check" \
   grep -qE "^ +\.\.  snapshot restore: .*etcdctl snapshot restore --skip-hash-check into $DATA\.restore-" <<<"$out"
 
@@ -612,7 +619,7 @@ check "plain: the tool checked the hash itself (no --skip-hash-check)" \
   grep -qE "^ +\.\.  snapshot restore: .*etcdctl snapshot restore into $DATA\.restore-" <<<"$out"
 check "plain: the data as in the backup" \
   test "$data_before" = "$(ctl get / --prefix -w json | jq -c '[.kvs[] | {key, value}]')"
-check "plain: kube-apiserver stand-in back" apiserver_up
+check "plain: kube-apiserver stand-in back" wait_for 20 apiserver_up
 # The same backup as the daemon's user's (not root's; the directory too):
 # root does not map a file another user can cut short under it (SIGBUS), it
 # copies it as it checks the trailer, and the tool gets that checked copy.
@@ -652,7 +659,7 @@ check "nospace: the later write is gone" test -z "$(ctl get /nospace/later --key
 ctl alarm disarm >/dev/null
 ctl put /nospace/after "after the restore" >/dev/null
 check "nospace: disarmed, the restored etcd takes writes" test -n "$(ctl get /nospace/after --keys-only)"
-check "nospace: kube-apiserver stand-in back" apiserver_up
+check "nospace: kube-apiserver stand-in back" wait_for 20 apiserver_up
 
 
 # ---- the swap's rename and its exchange back both fail ----------------------------
