@@ -301,9 +301,9 @@ static int serve(Service *s, const char *config_path) {
         s->dry_run = req.dry_run;
 
         /* The restore runs as root what the configuration names (restore.etcdutl) and moves the data dir it names:
-         * a file that anyone but root may change would make them root. */
+         * a file that anyone but root may change would make them root. (One that cannot be read is said below.) */
         r = path_root_only_writable(config_path, &error);
-        if (r < 0) {
+        if (r == -EPERM || r == -ENOMEM) {
                 if (asprintf(&msg, "configuration %s: %s; the restore runs as root what it names, so it must be "
                              "root's and writable by nobody else (chown root:root, chmod go-w)", config_path,
                              error ? error : strerror(-r)) < 0)

@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,26 +25,36 @@ char *path_dirname(const char *path) {
         return strndup(path, (size_t) (s - path));
 }
 
+_printf_(3, 4) static int why(int r, char **ret, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(ret, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return r;
+}
+
 int path_root_only_writable(const char *path, char **ret_why) {
         _cleanup_free_ char *real = realpath(path, NULL);
         char *slash;
         struct stat st;
 
         *ret_why = NULL;
-        if (!real) {
-                int r = -errno;
-                return asprintf(ret_why, "%s: %s", path, strerror(-r)) < 0 ? -ENOMEM : r;
-        }
+        if (!real)
+                return why(-errno, ret_why, "%s: %s", path, strerror(errno));
         for (bool file = true;; file = false) {
-                if (stat(*real ? real : "/", &st) < 0) {
-                        int r = -errno;
-                        return asprintf(ret_why, "%s: %s", *real ? real : "/", strerror(-r)) < 0 ? -ENOMEM : r;
-                }
+                if (stat(*real ? real : "/", &st) < 0)
+                        return why(-errno, ret_why, "%s: %s", *real ? real : "/", strerror(errno));
                 if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) && (file || !(st.st_mode & S_ISVTX))))
-                        return asprintf(ret_why, "%s%s is %s (owner uid %u, mode %04o)", *real ? real : "/",
-                                        file ? "" : " (a directory above it)",
-                                        st.st_uid != 0 ? "not root's" : "writable by group or others",
-                                        (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777)) < 0 ? -ENOMEM : -EPERM;
+                        return why(-EPERM, ret_why, "%s%s is %s (owner uid %u, mode %04o)", *real ? real : "/",
+                                   file ? "" : " (a directory above it)",
+                                   st.st_uid != 0 ? "not root's" : "writable by group or others",
+                                   (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
                 if (!*real)
                         return 0;
                 slash = strrchr(real, '/');
