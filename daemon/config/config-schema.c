@@ -6,6 +6,7 @@
  * recipients, the restore mode, the socket, optional paths, discovery).
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -52,7 +53,9 @@ static int check_url(const char *url, bool allow_http, bool allow_path, const ch
                 port = host_end + 1;
                 errno = 0;
                 portnum = strtoul(port, &end, 10);
-                if (end == port || errno || portnum == 0 || portnum > 65535 || (*end && *end != '/'))
+                /* Digits only: strtoul() also takes blanks and a sign, which the URL's readers refuse. */
+                if (!isdigit((unsigned char) *port) || end == port || errno || portnum == 0 || portnum > 65535 ||
+                    (*end && *end != '/'))
                         return *ret_reason = "bad port (expected 1 to 65535)", -EINVAL;
                 host_end = end;
         }
