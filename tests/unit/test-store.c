@@ -53,6 +53,14 @@ struct dirent *__wrap_readdir64(DIR *d) {
         return __real_readdir64(d);
 }
 
+/* rm -rf dir: a test's scratch directory. */
+static void remove_tree(const char *dir) {
+        _cleanup_free_ char *cmd = NULL;
+
+        check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+        check(system(cmd) == 0);
+}
+
 static void test_names(void) {
         StoreName n = { .cluster_id = 0xcdf818194e3a8c32, .created_usec = UINT64_C(1795237154) * 1000000,
                         .revision = 81233, .compression = CODEC_ZSTD, .encrypted = true }, m;
@@ -264,11 +272,7 @@ static void test_publish_list_remove(void) {
         error = NULL;
         check_int_eq(store_open(sub, false, &s, &error), -EPERM);
         check(error && strstr(error, "group- or world-writable"));
-        {
-                _cleanup_free_ char *cmd = NULL;
-                check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
-                check(system(cmd) == 0);
-        }
+        remove_tree(dir);
 }
 
 /* A listing holds 100000 backups at most: one more is -E2BIG, never a part of the directory (which "latest" and
@@ -308,11 +312,17 @@ static void test_list_cap(void) {
         check_int_eq(store_list(s, &e, &n), -E2BIG);
         check(!e && n == 0);
         close(dfd);
-        {
-                _cleanup_free_ char *cmd = NULL;
-                check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
-                check(system(cmd) == 0);
-        }
+        remove_tree(dir);
+}
+
+/* A test directory made at dir (a mkdtemp() template) for retention with c, its store opened in *ret. */
+static void prune_test_open(char *dir, Config *c, Store **ret) {
+        _cleanup_free_ char *error = NULL;
+
+        check(mkdtemp(dir));
+        c->storage.directory = dir;
+        check_int_eq(zone_load("UTC", &c->zone), 0);
+        check(store_open(dir, false, ret, &error) == 0);
 }
 
 /* Backup i of a test directory (one an hour from 2020-01-01, revision 10 + i) holding data, and its sidecar
@@ -349,10 +359,7 @@ static void test_prune_entries(void) {
         StoreEntry *e = NULL;
         size_t n = 0;
 
-        check(mkdtemp(dir));
-        c.storage.directory = dir;
-        check_int_eq(zone_load("UTC", &c.zone), 0);
-        check(store_open(dir, false, &s, &error) == 0);
+        prune_test_open(dir, &c, &s);
         for (int i = 0; i < 6; i++) {
                 _cleanup_free_ char *name = NULL;
 
@@ -392,11 +399,7 @@ static void test_prune_entries(void) {
         check_int_eq(n, 3);
         store_entries_free(e, n);
         zone_free(c.zone);
-        {
-                _cleanup_free_ char *cmd = NULL;
-                check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
-                check(system(cmd) == 0);
-        }
+        remove_tree(dir);
 }
 
 /* The newest backup cut short (its sidecar says more than the file holds) keeps its place as the last, but is
@@ -410,10 +413,7 @@ static void test_prune_damaged_newest(void) {
         StoreEntry *e = NULL;
         size_t n = 0;
 
-        check(mkdtemp(dir));
-        c.storage.directory = dir;
-        check_int_eq(zone_load("UTC", &c.zone), 0);
-        check(store_open(dir, false, &s, &error) == 0);
+        prune_test_open(dir, &c, &s);
         publish_test_backup(s, 0, "data", 4, true, &oldest);
         publish_test_backup(s, 1, "data", 4, true, &good);
         publish_test_backup(s, 2, "da", 4, true, &cut);
@@ -424,11 +424,7 @@ static void test_prune_damaged_newest(void) {
         check(strv_length(deleted) == 1 && streq(deleted[0], oldest));
         store_entries_free(e, n);
         zone_free(c.zone);
-        {
-                _cleanup_free_ char *cmd = NULL;
-                check(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
-                check(system(cmd) == 0);
-        }
+        remove_tree(dir);
 }
 
 int main(void) {
