@@ -78,7 +78,7 @@ fi
   echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = false; retry = { attempts = 2; backoff = \"1s\"; }; };"
   echo "control: { socket = \"$T/control.sock\"; group = \"\"; };"; } > "$T/d.conf"
 "$ETCD_BACKUPD" -c "$T/d.conf" > "$T/daemon.log" 2>&1 & DPID=$!; kill_at_exit -9 "$DPID"
-check "the daemon's control socket is there" wait_until 30 test -S "$T/control.sock"
+check "the daemon's control socket listens" wait_until 30 listening "$T/control.sock"
 "$ETCD_BACKUPCTL" -s "$T/control.sock" backup > "$T/backup.out" 2>&1 & cpid=$!
 worker=""
 for _ in $(seq 1 100); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.02; done

@@ -90,7 +90,7 @@ done
 check "$half kills stopped a running --once ($landed in $tries tries)" test "$landed" -eq "$half"
 
 "$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 & DPID=$!; kill_at_exit -9 "$DPID"
-check "the daemon's control socket is there" wait_until 30 test -S "$T/control.sock"
+check "the daemon's control socket listens" wait_until 30 listening "$T/control.sock"
 window_ms=$duration_ms
 landed=0 tries=0
 while (( landed < KILLS - half && tries < 4 * (KILLS - half) )); do

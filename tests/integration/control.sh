@@ -25,8 +25,7 @@ BCTL=("$ETCD_BACKUPCTL" -c "$T/c.conf")
 
 systemd-socket-activate -l "$sock" --fdname=control "$ETCD_BACKUPD" -c "$T/c.conf" > "$T/daemon.log" 2>&1 &
 SA=$!; kill_at_exit "$SA"
-for _ in $(seq 1 50); do [[ -S $sock ]] && break; sleep 0.1; done
-check "socket exists before the daemon runs" test -S "$sock"
+check "the socket listens before the daemon runs" wait_until 5 listening "$sock"
 check "no daemon yet" test -z "$(grep 'control socket' "$T/daemon.log")"
 
 out=$("${BCTL[@]}" status 2>&1); rc=$?

@@ -193,6 +193,17 @@ wait_until() {
   done
 }
 
+# listening PATH [PID]: a stream socket listens at PATH. The file appears
+# at bind(2) and connections are refused until listen(2): a test that waits
+# for the file alone may connect in between (ECONNREFUSED, exit 69). A
+# listener in a network namespace of its own (unshare -n) is seen from
+# there: PID is a process in it.
+listening() {
+  local in=()
+  [[ -n ${2:-} ]] && in=(nsenter -t "$2" -n)
+  [[ -n $("${in[@]}" ss -Hxl src "$1" 2>/dev/null) ]]
+}
+
 # daemon_start CONF [ARG...]: runs the daemon in the background with a
 # NOTIFY_SOCKET whose messages go to $T/notify.log and its output to
 # $T/daemon.log; DPID is its PID. Wait for READY=1 in notify.log.

@@ -295,7 +295,7 @@ restore_socket() {
     >> "$T/restore-$name.log" 2>&1 &
   RPID=$!
   kill_at_exit "$RPID"
-  wait_for 5 test -S "$RSOCK" || { echo "no restore socket"; exit 1; }
+  wait_for 5 listening "$RSOCK" "$RPID" || { echo "no restore socket listens at $RSOCK"; exit 1; }
 }
 
 # restore_socket_preloaded NAME CONF LIBRARY [VAR=VALUE...]: restore_socket

@@ -418,7 +418,7 @@ check "trickled answer: three tries of 2.5 s and their backoff, over in under 30
   echo "control: { socket = \"$T/control6.sock\"; group = \"\"; };"; } > "$T/trickled.conf"
 "$ETCD_BACKUPD" -c "$T/trickled.conf" > "$T/trickled.log" 2>&1 &
 TPID=$!; kill_at_exit "$TPID"
-for _ in $(seq 1 100); do [[ -S $T/control6.sock ]] && break; sleep 0.1; done
+wait_until 10 listening "$T/control6.sock"
 timeout 120 "$ETCD_BACKUPCTL" -s "$T/control6.sock" backup > "$T/trickled.out" 2>&1 &
 BPID=$!
 for _ in $(seq 1 600); do compgen -G "$T/trickle-d/etcd-*.json" >/dev/null && break; sleep 0.1; done
@@ -639,7 +639,7 @@ conf "$T/d8.conf" "$T/secret" 1 true
 before8=$(remote_backups)
 "$ETCD_BACKUPD" -c "$T/d8.conf" > "$T/daemon8.log" 2>&1 &
 DPID=$!; kill_at_exit -9 "$DPID"
-check "the daemon's control socket is there" wait_until 30 test -S "$T/control.sock"
+check "the daemon's control socket listens" wait_until 30 listening "$T/control.sock"
 out8=$(timeout 120 "$ETCD_BACKUPCTL" -s "$T/control.sock" --json backup 2>&1); rc=$?
 check "daemon: a backup through the control socket succeeds" test $rc -eq 0
 new8=$(comm -13 <(echo "$before8") <(remote_backups))
