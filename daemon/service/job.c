@@ -69,6 +69,10 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         ret->k8s_error = TAKE_PTR(b.k8s_error);
         ret->warning = TAKE_PTR(b.warning);
         ret->follow_threads = b.follow_threads;
+        /* The backup is in place: said before anything else takes time (a stop from here on is told as a
+         * published backup's retention or upload cut short). Retention runs only after a complete, verified
+         * backup. */
+        report(progress, userdata, BACKUP_PHASE_RETENTION, b.received);
 
         /* Retention and the upload work from the directory as it is now, the new backup in it: backups removed by
          * hand while this one streamed must not fill the policy's places. Should this listing fail, they list for
@@ -78,8 +82,6 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         n = 0;
         listed = store_list(store, &entries, &n) >= 0;
 
-        /* Retention runs only after a complete, verified backup. */
-        report(progress, userdata, BACKUP_PHASE_RETENTION, b.received);
         if ((listed ? backup_prune_entries(c, store, &entries, &n, ret->sidecar.name, false, &kept, &ret->pruned,
                                            &ret->retention_error)
                     : backup_prune(c, ret->sidecar.name, false, &kept, &ret->pruned, &ret->retention_error)) < 0 &&

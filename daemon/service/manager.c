@@ -566,19 +566,21 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                       (si->si_status == SIGTERM || si->si_status == SIGKILL);
         if (cut_by_stop && !m->have_result) {
                 /* Cut short by this stop (SIGTERM, then SIGKILL): no failed attempt in the journal, the count or
-                 * the metrics, which keep the last finished one. From retention on, the backup was published. */
-                bool published = m->phase >= BACKUP_PHASE_RETENTION;
+                 * the metrics, which keep the last finished one. From retention on, the backup was published;
+                 * in the publish phase the worker holds SIGTERM back, so only the kill timer's SIGKILL ends it
+                 * there, with the backup's link made or not. */
+                const char *what = m->phase >= BACKUP_PHASE_RETENTION ? "published, its retention or upload cut short" :
+                                   m->phase == BACKUP_PHASE_PUBLISH ? "cut while being published (it is in the directory "
+                                   "or not at all; a sidecar left alone is removed at the next start)" : "cancelled";
 
-                log_warning("Backup %s: etcd-backupd is stopping (the worker ended by SIG%s before it reported)",
-                            published ? "published, its retention or upload cut short" : "cancelled",
+                log_warning("Backup %s: etcd-backupd is stopping (the worker ended by SIG%s before it reported)", what,
                             sigabbrev_np(si->si_status));
                 if (m->n_subscribers > 0) {
                         struct json_object *o = json_object_new_object();
-                        if (o) {
+                        _cleanup_free_ char *message = NULL;
+                        if (o && asprintf(&message, "the daemon is stopping: the backup was %s", what) >= 0) {
                                 json_object_object_add(o, "error", json_object_new_string("busy"));
-                                json_object_object_add(o, "message", json_object_new_string(published ?
-                                        "the daemon is stopping: the backup was published, its retention or upload "
-                                        "cut short" : "the daemon is stopping: the backup was cancelled"));
+                                json_object_object_add(o, "message", json_object_new_string(message));
                         }
                         finish_subscribers(m, o);
                 }

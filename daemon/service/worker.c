@@ -237,10 +237,22 @@ static void send_message(int fd, const WorkerMessage *m) {
                 (void) loop_write(fd, line, strlen(line));
 }
 
+/* From the publish phase until the next is reported, the stop's SIGTERM (and a terminal's SIGINT) waits: a
+ * worker ended between the backup's link and that report would be told as a cancelled backup although it is
+ * in place. The daemon's kill timer (SIGKILL) still ends a publish that hangs. */
 static void on_child_progress(BackupPhase phase, uint64_t bytes, uint64_t total, void *userdata) {
         Child *c = userdata;
+        sigset_t stop;
+
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        if (phase == BACKUP_PHASE_PUBLISH)
+                (void) sigprocmask(SIG_BLOCK, &stop, NULL);
         send_message(c->fd, &(WorkerMessage) { .type = WORKER_MESSAGE_PROGRESS, .phase = phase,
                                                .bytes = bytes, .total = total });
+        if (phase > BACKUP_PHASE_PUBLISH)
+                (void) sigprocmask(SIG_UNBLOCK, &stop, NULL);
 }
 
 static _noreturn_ void child_main(const Config *c, int fd, pid_t daemon_pid) {

@@ -248,6 +248,51 @@ else
   not_ok "SIGTERM mid-backup: never saw the worker stream"; stop_daemon
 fi
 
+# 5b. SIGTERM right after the backup's link (the worker stopped there by a
+# preload): the stop waits for the publish to be reported, and the backup,
+# in place, is said as published, not as cancelled.
+{ etcd_group; storage_group "$T/b5" zstd 1
+  echo "schedule: { calendar = \"*-*-* $DAILY\"; persistent = true; };"
+  echo "control: { socket = \"$T/control5.sock\"; group = \"\"; };"; } > "$T/d5.conf"
+DAEMON_ENV=(LD_PRELOAD="$STOP_AFTER_LINK" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+start_daemon "$T/d5.conf" 30
+DAEMON_ENV=()
+worker=""
+for _ in $(seq 1 100); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.05; done
+linked() { [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == T ]]; }
+if [[ -n $worker ]] && wait_until 60 linked "$worker"; then
+  check "SIGTERM after the backup's link: the backup is in place" test "$(backups "$T/b5")" = 1
+  kill -TERM "$DPID"; wait_for "$T/notify.log" '^STOPPING=1$' 10; kill -CONT "$worker"
+  wait "$DPID"; DRC=$?
+  check "SIGTERM after the backup's link: exit 0" test "$DRC" = 0
+  check "SIGTERM after the backup's link: said as published, not as cancelled ($(grep 'etcd-backupd is stopping' "$T/daemon.log"))" \
+    grep -q "Backup published, its retention or upload cut short: etcd-backupd is stopping (the worker ended by SIGTERM" \
+    "$T/daemon.log"
+  check "SIGTERM after the backup's link: the backup and its sidecar kept" \
+    test "$(backups "$T/b5")" = 1 -a -n "$(ls "$T/b5"/etcd-*.db.zst.json)"
+  signal_proc -TERM "$NID"; wait "$NPID" 2>/dev/null; rm -f "$T/notify.sock"
+else
+  not_ok "SIGTERM after the backup's link: the worker never stopped after a link"; stop_daemon
+fi
+# The same, the publish never going on: the kill timer's SIGKILL (10 s)
+# ends it, said as cut while being published.
+sed "s|$T/b5|$T/b5k|; s|control5.sock|control5k.sock|" "$T/d5.conf" > "$T/d5k.conf"
+DAEMON_ENV=(LD_PRELOAD="$STOP_AFTER_LINK" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+start_daemon "$T/d5k.conf" 60
+DAEMON_ENV=()
+worker=""
+for _ in $(seq 1 100); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.05; done
+if [[ -n $worker ]] && wait_until 60 linked "$worker"; then
+  kill -TERM "$DPID"; wait "$DPID"; DRC=$?
+  check "a publish that does not go on: exit 0" test "$DRC" = 0
+  check "a publish that does not go on: killed after 10 s, said as cut while being published" \
+    eval 'grep -q "backup worker $worker did not stop; killing it" "$T/daemon.log" &&
+          grep -q "Backup cut while being published (it is in the directory or not at all; .*(the worker ended by SIGKILL" "$T/daemon.log"'
+  signal_proc -TERM "$NID"; wait "$NPID" 2>/dev/null; rm -f "$T/notify.sock"
+else
+  not_ok "a publish that does not go on: the worker never stopped after a link"; stop_daemon
+fi
+
 # 6. One run that prunes more backups than the worker's report can name
 # (1,500 old ones, with their sidecars): the backup is ok, the names that
 # do not fit are counted, and List matches the directory.
