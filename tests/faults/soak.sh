@@ -60,8 +60,13 @@ n_failed=$(grep -c 'backup failed\|Backup failed' "$T/daemon.log")
 echo "# ${SOAK_SECONDS}s: $n_ok backups ok, $n_failed failed; RSS ${rss0}→${rss_warm}→${rss1} KiB (start, a third in, end; max $rss_max), fds ${fds0}→${fds1} (max $fds_max)"
 check "backups kept coming (at least one per 3 s: $n_ok)" test "$n_ok" -ge $((SOAK_SECONDS / 3))
 check "no backup failed" test "$n_failed" -eq 0
-check "retention kept exactly five backups" test "$(ls "$T/b" | grep -vc json)" = 5
-check "every sidecar has its backup and back" test "$(ls "$T/b" | grep -c json)" = 5
+# The stop comes at any moment: one after a backup's link waits for the
+# publish and may cut that backup's retention (said so), leaving a sixth.
+cut=$(grep -c 'Backup published, its retention or upload cut short' "$T/daemon.log")
+n_kept=$(ls "$T/b" | grep -vc json)
+check "retention kept exactly five backups ($n_kept; a sixth only if the stop cut the last one's retention: $cut)" \
+  test "$n_kept" = 5 -o "$n_kept$cut" = 61
+check "every sidecar has its backup and back" test "$(ls "$T/b" | grep -c json)" = "$n_kept"
 for f in "$T"/b/*.zst; do check "kept backup verifies: $(basename "$f")" quiet "$ETCD_BACKUPCTL" verify "$f"; done
 check "pruned entries were logged" test "$(grep -c 'Pruned etcd-' "$T/daemon.log")" -ge $((n_ok - 5))
 check "RSS flat (end $rss1 KiB ≤ $rss_warm KiB a third in + 4 MiB)" test "$rss1" -le $((rss_warm + 4096))
