@@ -43,6 +43,15 @@ ok "meson install --destdir"
 D=$T/dest
 opt() { meson introspect --buildoptions "$TOP_BUILDDIR" | jq -r --arg n "$1" '.[] | select(.name == $n) | .value'; }
 PREFIX=$(opt prefix)
+# A second `meson install` (an upgrade from source) keeps the configuration
+# an operator edited; the example as shipped is refreshed beside it.
+CONF=$D$PREFIX/$(opt sysconfdir)/etcd-backupd/etcd-backupd.conf
+[[ $(opt sysconfdir) == /* ]] && CONF=$D$(opt sysconfdir)/etcd-backupd/etcd-backupd.conf
+check "installed: the configuration is the example" cmp -s "$CONF" "$TOP_SRCDIR/conf/etcd-backupd.conf"
+echo "# edited by the operator" >> "$CONF"; edited=$(sha256sum < "$CONF")
+meson install -C "$TOP_BUILDDIR" --no-rebuild --destdir "$T/dest" > "$T/install2.log" 2>&1
+check "meson install again: the edited configuration is kept" test "$(sha256sum < "$CONF")" = "$edited"
+cp "$TOP_SRCDIR/conf/etcd-backupd.conf" "$CONF"
 SANITIZE=$(opt b_sanitize)
 UNIT=$(find "$D" -path '*/systemd/system/etcd-backupd.service' | head -1)
 UNITDIR=${UNIT%/*}
