@@ -828,6 +828,15 @@ static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t 
         r = inspect_backup_open_fd(p->backup_fd, p->backup_path, p->parent_dir, ids, n_ids, &p->backup, reason,
                                    reason_size);
         age_identities_free(ids, n_ids);
+        /* The restore has no --identity: the key is read from the service's configuration alone. */
+        if (r == -ENOKEY && c->encryption.identity_file)
+                snprintf(reason, reason_size, "encrypted backup: encryption.identity_file %s does not exist; the "
+                         "restore service decrypts with that file of %s", c->encryption.identity_file,
+                         c->path ? c->path : "its configuration");
+        else if (r == -ENOKEY)
+                snprintf(reason, reason_size, "encrypted backup: the restore service decrypts with "
+                         "encryption.identity_file of %s, which is not set; put the age identity in a file only "
+                         "root may read and name it there", c->path ? c->path : "its configuration");
         return r;
 }
 

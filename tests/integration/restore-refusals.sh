@@ -555,6 +555,19 @@ check "encrypted, the right identity: the dry run verifies it" jqt '.revision > 
 check "encrypted, the right identity: nothing touched" unchanged
 refused "encrypted, a wrong identity" "no age identity matches" 1 \
   "$C" restore "$encrypted" --yes --socket "$SOCK_wrong"
+# No identity (kept off the node, as advised): said where the restore
+# reads it, the configuration named.
+restore_conf "$T/noid.conf"
+restore_socket age-noid "$T/noid.conf"
+refused "encrypted, no identity_file" \
+  "encrypted backup: the restore service decrypts with encryption.identity_file of $T/noid.conf, which is not set" 1 \
+  "$C" restore "$encrypted" --dry-run --socket "$RSOCK"
+restore_conf "$T/gone.conf"
+echo "encryption: { recipients = [\"$(age-keygen -y "$T/right.key")\"]; identity_file = \"$T/gone.key\"; };" >> "$T/gone.conf"
+restore_socket age-gone "$T/gone.conf"
+refused "encrypted, an identity_file that is not there" \
+  "encrypted backup: encryption.identity_file $T/gone.key does not exist" 1 \
+  "$C" restore "$encrypted" --dry-run --socket "$RSOCK"
 
 # ---- a cluster with a member the restore does not name -------------------------------
 # A learner (it does not count for quorum, so the one-member cluster stays
