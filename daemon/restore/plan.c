@@ -700,6 +700,12 @@ static int refuse_future_latest(const RestorePlan *p, uint64_t created_usec, cha
                                created_usec), format_compact_utc(now, sizeof now, t)), -ERANGE;
 }
 
+/* Whether path is inside dir (a file or directory below it, not dir itself). */
+static bool under_dir(const char *path, const char *dir) {
+        const char *rest = startswith(path, dir);
+        return rest && *rest == '/';
+}
+
 static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, char **ret_error) {
         _cleanup_free_ char *sidecar_name = NULL, *dir = NULL;
         _cleanup_close_ int dir_fd = -EBADF, sidecar_fd = -EBADF;
@@ -771,10 +777,14 @@ static int plan_resolve(RestorePlan *p, const Config *c, const char *backup, cha
         if (strlen(dir) > 1)
                 dir[strlen(dir) - 1] = '\0'; /* no trailing slash, but "/" stays */
         dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(errno)), -errno;
-        r = open_confined(dir_fd, dir, p->backup_name, &p->backup_fd, ret_error);
+        r = dir_fd < 0 ? -errno : open_confined(dir_fd, dir, p->backup_name, &p->backup_fd, ret_error);
         if (r == -ENOENT)
+                /* The client saw the file: under the shipped unit (PrivateTmp=yes) the service does not. */
+                return free_and_format(ret_error, "no backup %s: %s%s", p->backup_path, strerror(-r),
+                                       under_dir(p->backup_path, "/tmp") || under_dir(p->backup_path, "/var/tmp") ?
+                                       " here (the restore service has a /tmp and /var/tmp of its own, "
+                                       "PrivateTmp=yes: move the file to /root or to storage.directory)" : ""), r;
+        if (dir_fd < 0)
                 return free_and_format(ret_error, "no backup %s: %s", p->backup_path, strerror(-r)), r;
         if (r < 0)
                 return r;

@@ -183,6 +183,12 @@ check "dry run: mode auto picked systemd (the unit is loaded over D-Bus)" grep -
 check "dry run: kube-apiserver judged by its /readyz, where its unit's ExecStart= says it serves" \
   grep -qF "https://127.0.0.1:6443/readyz answers 200, verified with /e2e/k8s-pki/ca.crt (kube-apiserver.service: ExecStart= --client-ca-file)" <<<"$out"
 check "dry run: etcd untouched (same MainPID)" test "$pid_before" = "$(ct systemctl show -P MainPID e2e-etcd.service)"
+# A backup copied to /tmp, which the restore service (PrivateTmp=yes) does not see: said why.
+ct cp "$backup" /tmp/copied.db.zst
+out=$(ct "$ETCD_BACKUPCTL" restore /tmp/copied.db.zst --dry-run 2>&1); rc=$?
+check "a backup in /tmp: refused (exit $rc), saying the service has a /tmp of its own" \
+  eval 'test $rc -eq 1 && grep -qF "no backup /tmp/copied.db.zst: No such file or directory here (the restore service has a /tmp and /var/tmp of its own, PrivateTmp=yes" <<<"$out"'
+ct rm -f /tmp/copied.db.zst
 
 data_before=$(ct sh -c 'cd /var/lib/etcd && find . -printf "%p %y %s\n" | sort')
 # A plan nobody confirms: the service gives up after confirm_timeout (3 s),
