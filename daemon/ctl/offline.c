@@ -528,8 +528,12 @@ static int damaged(const char *cmd, InspectBackup *b, int r) {
         if (r == -EBADMSG)
                 fprintf(stderr, "etcd-backupctl %s: database structure damaged: %s\n", cmd,
                         bbolt_last_error(b->db));
-        else
-                fprintf(stderr, "etcd-backupctl %s: cannot read %s: %s\n", cmd, b->path, strerror(-r));
+        else {
+                char path[PATH_MAX];
+                (void) snprintf(path, sizeof path, "%s", b->path);
+                (void) str_make_terminal_safe(path);
+                fprintf(stderr, "etcd-backupctl %s: cannot read %s: %s\n", cmd, path, strerror(-r));
+        }
         return EXIT_FAILURE;
 }
 
@@ -549,6 +553,7 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
         _cleanup_(source_done) Source src = { .fd = -EBADF, .sidecar_fd = -EBADF };
         bool decrypt_denied = false;
         size_t failed = 0;
+        char shown[PATH_MAX];
         Options o;
         int r;
 
@@ -565,8 +570,11 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
         r = inspect_verify_fd(src.fd, src.sidecar_fd, src.sidecar_refused, src.path, identities.ids, identities.n,
                               &rep);
         keys_wipe(&identities);
+        /* The path as given may hold anything (a name someone else chose): printed, it cannot act on a terminal. */
+        (void) snprintf(shown, sizeof shown, "%s", src.path);
+        (void) str_make_terminal_safe(shown);
         if (r < 0) {
-                fprintf(stderr, "etcd-backupctl verify: %s: %s\n", src.path, strerror(-r));
+                fprintf(stderr, "etcd-backupctl verify: %s: %s\n", shown, strerror(-r));
                 return EXIT_FAILURE;
         }
         for (size_t i = 0; i < rep.n_checks; i++) {
@@ -599,15 +607,17 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
                 if (r > 0)
                         return r;
         } else
-                for (size_t i = 0; i < rep.n_checks; i++)
+                for (size_t i = 0; i < rep.n_checks; i++) {
+                        (void) str_make_terminal_safe(rep.checks[i].detail);    /* the file's name among them */
                         printf("%-4s %s%s%s\n", rep.checks[i].ok ? "ok" : "FAIL", rep.checks[i].name,
                                rep.checks[i].detail[0] ? ": " : "", rep.checks[i].detail);
+                }
 
         r = flush_stdout("verify");
         if (decrypt_denied)
                 keys_hint("verify", &identities);
         if (!rep.ok) {
-                fprintf(stderr, "etcd-backupctl verify: %s: %zu of %zu checks failed\n", rep.path,
+                fprintf(stderr, "etcd-backupctl verify: %s: %zu of %zu checks failed\n", shown,
                         failed, rep.n_checks);
                 return EXIT_FAILURE;
         }

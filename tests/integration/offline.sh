@@ -114,6 +114,16 @@ check "a sidecar saying zstd and encrypted for plain gzip: verify exit 1 (rc $rc
 check "a sidecar saying zstd and encrypted: names both" \
   bash -c 'grep -q "sidecar says zstd, the file is gzip" <<<"$1" && grep -q "sidecar says encrypted, the file is not encrypted" <<<"$1"' _ "$out"
 check "the genuine gzip backup still verifies" quiet "$C" verify "$g"
+# A FILE whose name would draw on a terminal (up three lines, erase, fake
+# "ok" lines, hidden text from there on), its data damaged: the FAIL lines
+# and the summary stay, no control character out.
+hostile=$T/mis2/$'x\e[3A\r\e[J\nok   sha256 trailer\nok   db structure\e[8m'.db.gz
+cp "$g" "$hostile"; printf 'XXXX' | dd of="$hostile" bs=1 seek=100 conv=notrunc 2>/dev/null
+out=$("$C" verify "$hostile" 2>&1); rc=$?
+check "a file name with control characters, damaged: verify exit 1 (rc $rc), FAIL lines and the summary kept, no control character out" \
+  bash -c 'grep -q "^FAIL " <<<"$1" && grep -q "checks failed" <<<"$1" && ! LC_ALL=C grep -q $'"'"'[\x1b\r]'"'"' <<<"$1" &&
+           ! grep -q "^ok   db structure" <<<"$1"' _ "$out"
+rm -f "$hostile"
 
 # A valid zstd file whose window (256 MiB, zstd --long=28 from a pipe) is
 # above what the decoder is given: refused saying so, not called damaged.
