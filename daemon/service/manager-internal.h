@@ -40,6 +40,8 @@ struct Manager {
         sd_event_source *clock_set;     /* the wall clock was set */
         sd_event_source *localtime_watch;       /* /etc, for /etc/localtime (not with $TZ) */
         sd_event_source *localtime_settle;      /* a second after its last change */
+        sd_event_source *zonefile_watch;        /* the directory of the zone file /etc/localtime links to */
+        char *zonefile_path;                    /* that file (realpath) */
         unsigned attempt;               /* retries used for the current run */
 
         /* The running worker. */

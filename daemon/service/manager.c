@@ -70,6 +70,8 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->clock_set);
         sd_event_source_disable_unref(m->localtime_watch);
         sd_event_source_disable_unref(m->localtime_settle);
+        sd_event_source_disable_unref(m->zonefile_watch);
+        free(m->zonefile_path);
         sd_event_source_disable_unref(m->retry_timer);
         sd_event_source_disable_unref(m->kill_timer);
         sd_event_source_disable_unref(m->worker_io);
@@ -1057,6 +1059,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
  * tried again at the next change. Not with a $TZ that names the zone itself (TZ=:/etc/localtime does not). */
 #define LOCALTIME_SETTLE_USEC USEC_PER_SEC
 
+static void zonefile_watch_aim(Manager *m);
+
 static int on_localtime_settled(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         _cleanup_free_ char *now = NULL;
@@ -1067,6 +1071,7 @@ static int on_localtime_settled(sd_event_source *s, uint64_t usec, void *userdat
 
         if (m->state == MANAGER_STOPPING || !m->config->text)
                 return 0;
+        zonefile_watch_aim(m);  /* the link may lead elsewhere now */
         r = zone_localtime_snapshot(&now, &size);
         if (r < 0)
                 return log_warning_errno(r, "cannot read /etc/localtime again: %m"), 0;
@@ -1101,13 +1106,50 @@ static int on_localtime(sd_event_source *s, const struct inotify_event *ev, void
         return 0;
 }
 
+/* A tzdata upgrade renames new rules over the zone file /etc/localtime links to and leaves the link alone:
+ * that file's directory is watched too (glibc, and so systemd, notice the file changed at the next use). */
+static int on_zonefile(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Manager *m = userdata;
+
+        if ((ev->mask & IN_Q_OVERFLOW) ||
+            (ev->len > 0 && m->zonefile_path && streq(ev->name, strrchr(m->zonefile_path, '/') + 1)))
+                localtime_settle_arm(m);
+        return 0;
+}
+
+static void zonefile_watch_aim(Manager *m) {
+        _cleanup_free_ char *resolved = realpath("/etc/localtime", NULL);
+        char *slash = resolved ? strrchr(resolved, '/') : NULL;
+        int r;
+
+        if (m->zonefile_watch && streq_ptr(m->zonefile_path, resolved))
+                return;
+        m->zonefile_watch = sd_event_source_disable_unref(m->zonefile_watch);
+        m->zonefile_path = mfree(m->zonefile_path);
+        /* A copy in /etc itself (no link) is the /etc watch's. */
+        if (!resolved || !slash || streq(resolved, "/etc/localtime"))
+                return;
+        m->zonefile_path = strdup(resolved);
+        if (!m->zonefile_path)
+                return;
+        *slash = '\0';
+        r = sd_event_add_inotify(m->event, &m->zonefile_watch, resolved[0] ? resolved : "/",
+                                 IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ONLYDIR,
+                                 on_zonefile, m);
+        if (r < 0)
+                log_warning_errno(r, "cannot watch %s, where /etc/localtime leads (%m): new rules for the zone (a "
+                                  "tzdata upgrade) take effect on reload", resolved);
+}
+
 static int localtime_watch_add(Manager *m) {
         int r;
 
         r = sd_event_add_inotify(m->event, &m->localtime_watch, "/etc", IN_CREATE | IN_DELETE | IN_MOVED_TO |
                                  IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ONLYDIR, on_localtime, m);
-        if (r >= 0)
+        if (r >= 0) {
+                zonefile_watch_aim(m);
                 localtime_settle_arm(m);        /* a change since the configuration read its zone, before the watch */
+        }
         return r;
 }
 
