@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <inttypes.h>
@@ -231,7 +233,20 @@ static int reply_error(struct json_object *o) {
         if (!code)
                 return 0;
         fprintf(stderr, "etcd-backupctl: %s: %s\n", code, json_get_string(o, "message") ? json_get_string(o, "message") : "");
-        return streq(code, "etcd_unreachable") ? EXIT_UNAVAILABLE : EXIT_FAILURE;
+        return streq(code, "etcd_unreachable") ? EXIT_UNAVAILABLE : streq(code, "access_denied") ? EXIT_NOPERM :
+               EXIT_FAILURE;
+}
+
+/* The socket's file refused this user (the shipped unit's SocketMode=0660): said as such, with the group to join,
+ * not as a daemon that does not run. */
+static int refused_by_socket(const char *path, int r) {
+        struct stat st;
+        const struct group *g = stat(path, &st) >= 0 ? getgrgid(st.st_gid) : NULL;
+
+        fprintf(stderr, "etcd-backupctl: the control socket %s refused this user: %s; only root and members of "
+                "its group%s%s%s may use it (usermod -aG GROUP USER, then log in again)\n", path, strerror(-r),
+                g ? " (" : "", g ? g->gr_name : "", g ? ")" : "");
+        return EXIT_NOPERM;
 }
 
 /* Connect and send {"method": method, …extra}. Exit code on failure, else 0. */
@@ -247,6 +262,10 @@ static int call(Ctl *ctl, Client *cl, const char *method, struct json_object *ex
         }
         cl->timeout_usec = ctl->timeout_usec;
         r = client_connect(cl, ctl->socket_used);
+        if (r == -EACCES || r == -EPERM) {
+                json_object_put(extra);
+                return refused_by_socket(ctl->socket_used, r);
+        }
         if (r < 0) {
                 json_object_put(extra);
                 if (quiet_unreachable)
@@ -827,6 +846,16 @@ int main(int argc, char **argv) {
         r = take_global_options(&ctl, cmd, &argc, argv);
         if (r != 0)
                 return r;
+        /* The restore service reads the configuration its unit names, and is reached on the restore socket: a
+         * -c or -s meant for it would be taken as obeyed while another configuration's backups were restored. */
+        if (streq(cmd->name, "restore") && (ctl.config_given || ctl.socket)) {
+                fprintf(stderr, "etcd-backupctl restore: %s\n", ctl.config_given ?
+                        "-c does not apply: the restore service reads the configuration its unit names "
+                        "(etcd-backupd-restore@.service's -c)" :
+                        "-s names the daemon's control socket, which restore does not use; the restore socket is "
+                        "-S/--socket PATH");
+                return EXIT_USAGE;
+        }
         optind = 0; /* reset getopt for the command's own options */
         r = cmd->run(&ctl, argc, argv);
         free(ctl.socket_used);

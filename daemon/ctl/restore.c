@@ -34,6 +34,12 @@ static int conn_request(Client *c, const char *socket_path, const char *backup, 
         int r;
 
         r = client_connect(c, socket_path);
+        if (r == -EACCES || r == -EPERM) {
+                json_object_put(req);
+                fprintf(stderr, "etcd-backupctl restore: the restore socket %s refused this user: %s (restore needs "
+                        "root)\n", socket_path, strerror(-r));
+                return EXIT_NOPERM;
+        }
         if (r < 0) {
                 json_object_put(req);
                 fprintf(stderr, "etcd-backupctl restore: cannot reach the restore service at %s: %s "
@@ -139,7 +145,8 @@ static int print_error(struct json_object *o, bool json) {
                         json_get_string(o, "rollback_error") ?: "");
         else if (streq(code, "refused"))
                 fprintf(stderr, "etcd-backupctl restore: nothing was changed.\n");
-        return streq(code, "config_error") ? EXIT_CONFIG : EXIT_FAILURE;
+        return streq(code, "config_error") ? EXIT_CONFIG : streq(code, "rollback_failed") ? EXIT_ROLLBACK_INCOMPLETE :
+               streq(code, "access_denied") ? EXIT_NOPERM : EXIT_FAILURE;
 }
 
 /* Once the restore is confirmed, the service goes on without this client:

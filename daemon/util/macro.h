@@ -105,6 +105,8 @@ static inline int negative_errno(void) {
 
 /* Exit codes of both programs (SPEC.md). */
 #define EXIT_USAGE 2
+#define EXIT_ROLLBACK_INCOMPLETE 3 /* a restore failed and its rollback did not complete: the node needs an operator */
 #define EXIT_UNAVAILABLE 69     /* the daemon or etcd is unreachable */
+#define EXIT_NOPERM 77          /* not root and not in the socket's group */
 #define EXIT_LOCKED 75          /* another instance holds the backup directory or the socket */
 #define EXIT_CONFIG 78          /* configuration error */

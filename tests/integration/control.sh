@@ -195,11 +195,21 @@ for _ in $(seq 1 50); do [[ $(ls /proc/"$dpid"/fd | wc -l) -le $fds_before ]] &&
 fds_after=$(ls /proc/"$dpid"/fd | wc -l)
 check "no descriptor leaked ($fds_before before, $fds_after after)" test "$fds_after" -le "$fds_before"
 
+# Neither root nor in the socket file's group (0660, as the shipped socket
+# unit makes it): the kernel refuses the connection; said as a refusal
+# with the group to join, exit 77, not as a daemon that does not run, and
+# list does not go on to the directory.
+chgrp users "$sock"; chmod 0660 "$sock"
+for cmd in status list; do
+  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$ETCD_BACKUPCTL" -s "$sock" $cmd 2>&1); rc=$?
+  check "nobody, the socket's mode refusing: $cmd exits 77 ($rc), naming the group to join ($out)" \
+    eval 'test $rc -eq 77 && grep -qF "the control socket $sock refused this user: Permission denied; only root and members of its group (users) may use it" <<<"$out" && ! grep -q "reading the backup directory" <<<"$out"'
+done
 # Neither root nor in control.group: refused, and the attempt is logged.
 # The socket is made connectable by anyone, as a wrong SocketMode= would.
 chmod 0666 "$sock"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$ETCD_BACKUPCTL" -s "$sock" status 2>&1); rc=$?
-check "nobody: refused with exit 1" test $rc -eq 1
+check "nobody: refused with exit 77" test $rc -eq 77
 check "nobody: says access denied" grep -q "access_denied" <<<"$out"
 # Logged after the refusal is sent and the connection closed.
 check "nobody: the attempt is logged" wait_until 10 grep -q "access denied to uid 65534" "$T/daemon.log"

@@ -250,8 +250,8 @@ apiserver_etcd_order() {
   tail -n +$((lines + 1)) "$T/kubelet.log" | grep -E '^[0-9:]+ (stopped|started) (kube-apiserver|etcd) ' |
     awk '{ printf "%s-%s ", $2, $3 }'
 }
-check "readyz never verified: exit 1, naming /readyz" \
-  test $rc -eq 1 -a -n "$(grep -F "start kube-apiserver: kube-apiserver: https://127.0.0.2:$APORT/readyz is not ready after 20 s" <<<"$out")"
+check "readyz never verified: exit 3 (the rollback incomplete), naming /readyz" \
+  test $rc -eq 3 -a -n "$(grep -F "start kube-apiserver: kube-apiserver: https://127.0.0.2:$APORT/readyz is not ready after 20 s" <<<"$out")"
 check "readyz never verified: kube-apiserver stopped before etcd left the restored data, started after it was back" \
   test "$(apiserver_etcd_order)" = "stopped-kube-apiserver stopped-etcd started-etcd started-kube-apiserver stopped-kube-apiserver stopped-etcd started-etcd started-kube-apiserver "
 check "readyz never verified: the rollback does not claim what it could not check" \
@@ -297,7 +297,7 @@ kill_at_exit "$HOLDPID"
 out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "held data dir: the holder opened the restored db" test "$(readlink /proc/$HOLDPID/fd/3)" = "$DATA/member/snap/db"
-check "held data dir: exit 1" test $rc -eq 1
+check "held data dir: exit 3 (the rollback incomplete)" test $rc -eq 3
 check "held data dir: the error names the process and what it holds" \
   grep -qF "cannot stop etcd on the restored data (process $HOLDPID (sleep) still has files open in $DATA); $DATA was left in place" <<<"$out"
 check "held data dir: etcd started again on the restored data, proven (its pid holds the db the holder holds)" \
@@ -328,7 +328,7 @@ out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 wait "$MOVERPID"
 check "old data gone: it was moved away during the restore" test -d "$T/old-data-moved-away/member"
-check "old data gone: exit 1" test $rc -eq 1
+check "old data gone: exit 3 (the rollback incomplete)" test $rc -eq 3
 check "old data gone: etcd not started on no data dir, said so" \
   grep -qF "etcd is not started again: $DATA does not exist (etcd would make an empty one, a new cluster); its manifest stays in the holding directory" <<<"$out"
 check "old data gone: no data dir was made" test ! -e "$DATA"
@@ -701,8 +701,8 @@ ctl put /renames/later2 "in the data before this restore" >/dev/null
 out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 left=$(ls -d "$DATA".restore-* 2>/dev/null)
-check "swap and rollback renames stuck: exit 1, the restored data named where it stays" \
-  test $rc -eq 1 -a -n "$left" -a -n "$(grep -F "$DATA is the old data again, but the restored data stays as $left (it cannot be renamed to $DATA.failed-restore-" <<<"$out")"
+check "swap and rollback renames stuck: exit 3 (the rollback incomplete), the restored data named where it stays" \
+  test $rc -eq 3 -a -n "$left" -a -n "$(grep -F "$DATA is the old data again, but the restored data stays as $left (it cannot be renamed to $DATA.failed-restore-" <<<"$out")"
 check "swap and rollback renames stuck: the data dir is the old one, the restored db under the restore's name" \
   test "$(stat -c %i "$DATA")" = "$old_ino" -a -f "$left/member/snap/db"
 check "swap and rollback renames stuck: etcd proven on the old data, not the restored" \
@@ -746,8 +746,8 @@ out=$("$C" restore latest --yes --socket "$RSOCK" 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 pre=$(comm -13 <(echo "$pre_before") <(ls -d "$DATA".pre-restore-* | sort))
 held=$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)
-check "no exchange, no rename back: exit 1, no data dir, the old data under .pre-restore-*" \
-  test $rc -eq 1 -a ! -e "$DATA" -a -n "$pre" -a "$(stat -c %i "$pre" 2>/dev/null)" = "$old_ino"
+check "no exchange, no rename back: exit 3 (the rollback incomplete), no data dir, the old data under .pre-restore-*" \
+  test $rc -eq 3 -a ! -e "$DATA" -a -n "$pre" -a "$(stat -c %i "$pre" 2>/dev/null)" = "$old_ino"
 check "no exchange, no rename back: the rollback says it cannot rename the old data back" \
   grep -qF "cannot rename $pre back to $DATA: Input/output error" <<<"$out"
 check "no exchange, no rename back: etcd and kube-apiserver left off, said so" \
