@@ -101,9 +101,14 @@ static int parse_endpoints(Loader *l, config_setting_t *s, const KeySpec *k, Con
         if (r < 0)
                 return r;
         for (char **e = v; *e; e++) {
-                const char *reason = NULL;
+                const char *reason = NULL, *host = *e + strlen("https://"), *host_end;
                 if (check_url(*e, false, false, &reason) < 0)
                         return error_at(l, s, "etcd.endpoints: \"%s\": %s", *e, reason), -EINVAL;
+                /* https:// means 443 where etcd listens on 2379: said now, not as a connection error at 2 AM. */
+                host_end = *host == '[' ? strchr(host, ']') + 1 : host + strcspn(host, ":/?#");
+                if (*host_end != ':')
+                        (void) warning_at(l, s, "etcd.endpoints: \"%s\" names no port, so 443 is used; etcd's client "
+                                          "port is usually 2379 (write :443 if 443 is meant)", *e);
         }
         strv_free(c->etcd.endpoints);
         c->etcd.endpoints = TAKE_PTR(v);
