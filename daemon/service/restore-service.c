@@ -269,9 +269,13 @@ static int serve(Service *s, const char *config_path) {
         }
         if (cred.uid != 0) {
                 _cleanup_free_ char *who = NULL;
+                char uid[16];
+
+                snprintf(uid, sizeof uid, "%u", (unsigned) cred.uid);
                 if (asprintf(&who, "Restore refused: uid %u (pid %d) is not root", (unsigned) cred.uid,
                              (int) cred.pid) >= 0)
-                        log_struct(LOG_WARNING, MESSAGE_ID_ACCESS_DENIED, who, NULL);
+                        log_struct(LOG_WARNING, MESSAGE_ID_ACCESS_DENIED, who, "ETCD_BACKUP_PEER_UID", uid,
+                                   "ETCD_BACKUP_DENIED_COUNT", "1", NULL);
                 send_error(s, "access_denied", "restore is root-only", NULL);
                 return EXIT_FAILURE;
         }
@@ -365,8 +369,9 @@ static int serve(Service *s, const char *config_path) {
 
         if (asprintf(&msg, "Restore of etcd from %s started", plan->backup_path) < 0)
                 return log_error("out of memory"), EXIT_FAILURE;
+        snprintf(rev, sizeof rev, "%" PRId64, plan->revision);
         log_struct(LOG_NOTICE, MESSAGE_ID_RESTORE_STARTED, msg, "ETCD_BACKUP_FILE", plan->backup_path,
-                   "ETCD_DATA_DIR", plan->data_dir, NULL);
+                   "ETCD_REVISION", rev, "ETCD_DATA_DIR", plan->data_dir, NULL);
         msg = mfree(msg);
 
         /* From here on the runbook ends in success or rollback, never half-way. */

@@ -236,7 +236,8 @@ check "restore: etcd restarted (new MainPID)" test "$pid_before" != "$(ct system
 check "restore: later writes gone" test -z "$(ectl get /after/ --prefix --keys-only)"
 check "restore: backed-up keys back" test "$(ectl get /before/k1 --print-value-only)" = v1
 check "restore: old data dir kept" ct sh -c 'test -d /var/lib/etcd.pre-restore-*/member'
-check "journal: restore started" ct sh -c 'journalctl --sync; journalctl -q MESSAGE_ID=017db7d7f98c434cb59d0ec5f2d54a05 | grep -q .'
+check "journal: restore started, with the revision its catalog entry names" \
+  ct sh -c 'journalctl --sync; journalctl -q -o verbose MESSAGE_ID=017db7d7f98c434cb59d0ec5f2d54a05 | grep -q "^    ETCD_REVISION=[0-9]"'
 check "journal: restore finished" ct sh -c 'journalctl --sync; journalctl -q MESSAGE_ID=4d355615b1504ddcbb94373e3965e3b6 | grep -q .'
 
 # Both controllers running: the restore restarts them together, both stop
