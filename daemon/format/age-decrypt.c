@@ -294,9 +294,14 @@ static int decryptor_header_line(AgeDecryptor *d) {
         case AGE_DEC_BODY:
                 if (len > AGE_BODY_COLUMNS)
                         return -EBADMSG;
-                for (size_t i = 0; i < len; i++)
-                        if (age_b64_value((uint8_t) line[i]) < 0)
+                /* Canonical base64 for every stanza, opened or not (a line of 64 columns is 48 bytes whole, so
+                 * line by line is the body whole): what age itself refuses is refused here too. */
+                {
+                        uint8_t scratch[AGE_BODY_COLUMNS / 4 * 3];
+                        size_t n;
+                        if (age_b64_decode(line, len, false, scratch, sizeof scratch, &n) < 0)
                                 return -EBADMSG;
+                }
                 d->stanzas[d->n_stanzas - 1].body_end = d->hdr_size;
                 /* A body ends with its first line shorter than 64 columns. */
                 if (len < AGE_BODY_COLUMNS)

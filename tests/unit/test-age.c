@@ -1002,6 +1002,10 @@ static void test_header_limits(void) {
                 { "age-encryption.org/v1\n->x\n\n" MAC_LINE, -EBADMSG },
                 { "age-encryption.org/v1\n-> x\nA=\n" MAC_LINE, -EBADMSG },
                 { "age-encryption.org/v1\n-> x\nA B\n" MAC_LINE, -EBADMSG },
+                /* A stanza not opened still has a canonical body (age refuses "QUF": a bit set past the data). */
+                { "age-encryption.org/v1\n-> x\nQUF\n" MAC_LINE, -EBADMSG },
+                { "age-encryption.org/v1\n-> x\nQUE\n" MAC_LINE, -EACCES },
+                { "age-encryption.org/v1\n-> x\nQ\n" MAC_LINE, -EBADMSG },
                 { "age-encryption.org/v1\n-> x\n\n--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", -EBADMSG },
                 { "age-encryption.org/v1\n-> x\n\n--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB\n", -EBADMSG },
                 { "age-encryption.org/v1\n-> x\n\n--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", -EBADMSG },
