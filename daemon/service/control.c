@@ -626,20 +626,33 @@ static int set_file_mode(const ControlServer *s, const char *path, char **ret_er
         return 0;
 }
 
-int control_server_check_file(ControlServer *s, const char *path, char **ret_error) {
+int control_server_path(const ControlServer *s, char *buf, size_t size) {
         struct sockaddr_un sa = {};
         socklen_t len = sizeof sa;
+
+        if (getsockname(s->fd, (struct sockaddr *) &sa, &len) < 0)
+                return -errno;
+        if (sa.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path) || sa.sun_path[0] == '\0')
+                return -ENOENT; /* unnamed or abstract */
+        len -= offsetof(struct sockaddr_un, sun_path);
+        if ((size_t) len >= size)
+                return -ENAMETOOLONG;
+        memcpy(buf, sa.sun_path, len);
+        buf[len] = '\0';
+        return 0;
+}
+
+int control_server_check_file(ControlServer *s, const char *path, char **ret_error) {
+        char bound[sizeof ((struct sockaddr_un) {}).sun_path + 1];
         struct stat st;
         int r;
 
         if (!s->activated)
                 return set_file_mode(s, path, ret_error);
         /* The file systemd bound, whatever control.socket says. */
-        if (getsockname(s->fd, (struct sockaddr *) &sa, &len) < 0 || sa.sun_family != AF_UNIX || sa.sun_path[0] != '/' ||
-            len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof sa)
+        if (control_server_path(s, bound, sizeof bound) < 0 || bound[0] != '/')
                 return 0;       /* abstract or unnamed: no file to look at */
-        sa.sun_path[MIN((size_t) len - offsetof(struct sockaddr_un, sun_path), sizeof sa.sun_path - 1)] = '\0';
-        path = sa.sun_path;
+        path = bound;
         if (stat(path, &st) < 0)
                 return r = -errno, asprintf(ret_error, "cannot stat %s: %m", path), r;
         if (!s->has_group) {

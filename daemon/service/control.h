@@ -82,6 +82,8 @@ int control_server_group_result(const ControlServer *s);
 
 /* True when the listener came from systemd. */
 bool control_server_is_activated(const ControlServer *s);
+/* The path the listening socket is bound to, in buf (-ENOENT: unnamed or abstract). */
+int control_server_path(const ControlServer *s, char *buf, size_t size);
 
 /* The cap on connections for everyone (root may have CONTROL_ROOT_RESERVE
  * more): CONTROL_CONNECTIONS_MAX or a quarter of the file limit. */

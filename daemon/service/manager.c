@@ -1237,9 +1237,18 @@ int manager_start(Manager *m) {
                         log_error("cannot set up the control socket: %s", error ? error : strerror(-r));
                         return r == -EADDRINUSE ? -EWOULDBLOCK : -EIO;
                 }
-                if (control_server_is_activated(m->control))
-                        log_info("control socket passed by systemd");
-                else
+                if (control_server_is_activated(m->control)) {
+                        char where[PATH_MAX];
+                        /* etcd-backupctl connects where control.socket says, whatever systemd listens on. */
+                        if (control_server_path(m->control, where, sizeof where) >= 0 &&
+                            !streq(where, m->config->control.socket))
+                                log_warning("control socket %s passed by systemd, but control.socket is %s, where "
+                                            "etcd-backupctl connects: set control.socket = \"%s\", or ListenStream=%s "
+                                            "in a drop-in for etcd-backupd.socket (systemctl edit etcd-backupd.socket)",
+                                            where, m->config->control.socket, where, m->config->control.socket);
+                        else
+                                log_info("control socket passed by systemd");
+                } else
                         log_info("control socket %s", m->config->control.socket);
                 r = control_server_group_result(m->control);
                 if (r == -ENOENT)

@@ -411,6 +411,20 @@ kill -HUP "$APID"
 check "root only: the reload is done" wait_for "$T/daemon8b.log" "Reloaded $T/d8b.conf" 10
 check "root only, a socket others may connect to: the warning names the file and SocketMode=0600" \
   grep -qE "only root may use the control socket \(control.group is empty or names no group\), but the socket $T/act.sock from systemd is group 0, mode 0666: others can connect, and each is refused; set SocketMode=0600" "$T/daemon8b.log"
+check "a socket from systemd where control.socket says: no warning about its path" \
+  bash -c "! grep -q 'passed by systemd, but control.socket is' '$T/daemon8b.log'"
+kill "$APID"; wait "$APID" 2>/dev/null
+# The socket unit listening elsewhere than control.socket (a drop-in changed one of them): etcd-backupctl,
+# which connects where control.socket says, would find nobody; said at start, with both ways to mend it.
+sed "s|socket = \"$T/act.sock\"|socket = \"$T/elsewhere.sock\"|" "$T/d8b.conf" > "$T/d8e.conf"
+rm -f "$T/act.sock"
+(exec systemd-socket-activate -l "$T/act.sock" --fdname=control "$ETCD_BACKUPD" -c "$T/d8e.conf" \
+  > "$T/daemon8e.log" 2>&1) &
+APID=$!; kill_at_exit "$APID"
+check "socket from systemd elsewhere than control.socket: the daemon answers on it" \
+  wait_until 10 quiet "$ETCD_BACKUPCTL" -s "$T/act.sock" status
+check "socket from systemd elsewhere than control.socket: said at start, with both ways to mend it" \
+  grep -qF "control socket $T/act.sock passed by systemd, but control.socket is $T/elsewhere.sock, where etcd-backupctl connects: set control.socket = \"$T/act.sock\", or ListenStream=$T/elsewhere.sock in a drop-in" "$T/daemon8e.log"
 kill "$APID"; wait "$APID" 2>/dev/null
 
 # 8c. A daemon that is not root and makes its own socket (no socket unit):
