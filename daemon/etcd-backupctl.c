@@ -91,9 +91,12 @@ static const Command commands[] = {
           "stop kube-apiserver and etcd, snapshot restore into a new data dir, swap\n"
           "it in, start etcd, wait for health, start kube-apiserver; roll back on\n"
           "failure. The old data dir is kept.\n"
-          "  --dry-run         print the plan; change nothing\n"
-          "  --yes             do not ask for confirmation\n"
-          "  -S, --socket PATH the restore socket (default /run/etcd-backupd/restore.sock)\n", run_restore },
+          "  -n, --dry-run     print the plan; change nothing\n"
+          "  -y, --yes         do not ask for confirmation (required when standard\n"
+          "                    input is not a terminal)\n"
+          "  -S, --socket PATH the restore socket (default /run/etcd-backupd/restore.sock)\n"
+          "Exit 0 restored, 1 refused or rolled back, 3 the rollback incomplete,\n"
+          "77 not root.\n", run_restore },
         { "fetch", "fetch NAME|latest [--output DIR]", "bring a backup back from the S3 copy",
           "Downloads the backup and its sidecar from the configuration's upload\n"
           "group into DIR, for a node whose own backups are gone. `latest` is the\n"
@@ -105,11 +108,13 @@ static const Command commands[] = {
           "Decrypts, decompresses, checks the SHA-256 trailer, the db structure and\n"
           "the sidecar checksums. No daemon needed.\n"
           NAME_OR_FILE_HELP
+          "  --insecure-key-file  read a key file even when group or others may\n"
           "  --identity FILE   age identity for an encrypted backup (default: the\n"
           "                    config's encryption.identity_file)\n", run_verify },
         { "inspect", "inspect NAME|FILE [--identity FILE]", "print hash, revision, totalKey, totalSize (offline)",
           "The same four figures as `etcdctl snapshot status`.\n"
           NAME_OR_FILE_HELP
+          "  --insecure-key-file  read a key file even when group or others may\n"
           "  --identity FILE   age identity for an encrypted backup\n", run_inspect },
         { "get", "get NAME|FILE KEY [--prefix] [-o simple|json|yaml|manifest] [--encryption-config FILE] [--identity FILE]",
           "read keys out of a backup (offline)",
@@ -119,7 +124,7 @@ static const Command commands[] = {
           "                    json, yaml, manifest (for kubectl apply)\n"
           "  --encryption-config FILE\n"
           "                    kube-apiserver's EncryptionConfiguration, to decrypt\n"
-          "  --insecure-key-file  read it even when group or others may\n"
+          "  --insecure-key-file  read a key file even when group or others may\n"
           "  --identity FILE   age identity for an encrypted backup\n", run_get },
         { "objects", "objects NAME|FILE [--resource R] [--namespace NS] [--identity FILE]",
           "list the Kubernetes objects in a backup (offline)",
@@ -128,6 +133,7 @@ static const Command commands[] = {
           NAME_OR_FILE_HELP
           "  --resource R      only this resource (secrets, widgets.example.com)\n"
           "  --namespace NS    only this namespace\n"
+          "  --insecure-key-file  read a key file even when group or others may\n"
           "  --identity FILE   age identity for an encrypted backup\n", run_objects },
         { "audit", "audit NAME|FILE [--encryption-config FILE] [--identity FILE]",
           "report how Kubernetes Secrets are stored in a backup (offline)",
@@ -136,7 +142,7 @@ static const Command commands[] = {
           NAME_OR_FILE_HELP
           "  --encryption-config FILE\n"
           "                    kube-apiserver's EncryptionConfiguration\n"
-          "  --insecure-key-file  read it even when group or others may\n"
+          "  --insecure-key-file  read a key file even when group or others may\n"
           "  --identity FILE   age identity for an encrypted backup\n", run_audit },
         { "calendar", "calendar [--iterations N] [--base-time TIME] EXPR...",
           "print the next elapses of a calendar expression",
