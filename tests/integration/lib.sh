@@ -186,7 +186,7 @@ dir_files() { ls -A "$1" 2>/dev/null | grep -vx '\.lock'; }
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.05 s until it succeeds
 # (0) or SECONDS have passed (1). The wait is on an event COMMAND observes.
 wait_until() {
-  local end=$((SECONDS + $1)); shift
+  local end=$((SECONDS + $1 + 1)); shift  # SECONDS counts whole seconds: at least $1 of them
   until "$@" >/dev/null 2>&1; do
     ((SECONDS < end)) || return 1
     sleep 0.05

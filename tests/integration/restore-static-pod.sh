@@ -321,7 +321,12 @@ rm -f "$record"
 # make an empty one, a cluster of its own); its manifest stays held, named.
 ctl put /gone/marker "in the data before this restore" >/dev/null
 pre_before=$(ls -d "$DATA".pre-restore-* | sort)
-after_swap 'mv "$(comm -13 <(echo "$pre_before") <(ls -d "$DATA".pre-restore-* | sort))" "$T/old-data-moved-away"'
+# Moved as soon as the restore has renamed the old data aside (its own event, not the exchange before it).
+( for _ in $(seq 1 1200); do
+    new=$(comm -13 <(echo "$pre_before") <(ls -d "$DATA".pre-restore-* 2>/dev/null | sort))
+    [[ -n $new ]] && exec mv "$new" "$T/old-data-moved-away"
+    sleep 0.05
+  done; exit 1 ) &
 MOVERPID=$!
 kill_at_exit "$MOVERPID"
 out=$("$C" restore latest --yes --socket "$CASOCK" 2>&1); rc=$?
