@@ -95,8 +95,8 @@ static const Command commands[] = {
           "  -y, --yes         do not ask for confirmation (required when standard\n"
           "                    input is not a terminal)\n"
           "  -S, --socket PATH the restore socket (default /run/etcd-backupd/restore.sock)\n"
-          "Exit 0 restored, 1 refused or rolled back, 3 the rollback incomplete,\n"
-          "77 not root.\n", run_restore },
+          "Exit 0 restored, 1 refused or rolled back, 2 usage, 3 the rollback\n"
+          "incomplete, 69 no restore socket, 77 not root, 78 its configuration refused.\n", run_restore },
         { "fetch", "fetch NAME|latest [--output DIR]", "bring a backup back from the S3 copy",
           "Downloads the backup and its sidecar from the configuration's upload\n"
           "group into DIR, for a node whose own backups are gone. `latest` is the\n"
@@ -247,11 +247,20 @@ static int reply_error(struct json_object *o) {
  * not as a daemon that does not run. */
 static int refused_by_socket(const char *path, int r) {
         struct stat st;
-        const struct group *g = stat(path, &st) >= 0 ? getgrgid(st.st_gid) : NULL;
+        bool known = stat(path, &st) >= 0;
+        const struct group *g = known && st.st_gid != 0 && (st.st_mode & 0060) ? getgrgid(st.st_gid) : NULL;
 
-        fprintf(stderr, "etcd-backupctl: the control socket %s refused this user: %s; only root and members of "
-                "its group%s%s%s may use it (usermod -aG GROUP USER, then log in again)\n", path, strerror(-r),
-                g ? " (" : "", g ? g->gr_name : "", g ? ")" : "");
+        if (geteuid() == 0)
+                fprintf(stderr, "etcd-backupctl: the control socket %s refused root: %s (a security policy, such as "
+                        "SELinux or AppArmor, denies the connection)\n", path, strerror(-r));
+        else if (g)
+                fprintf(stderr, "etcd-backupctl: the control socket %s refused this user: %s; only root and members "
+                        "of its group (%s) may use it (usermod -aG %s USER, then log in again)\n", path, strerror(-r),
+                        g->gr_name, g->gr_name);
+        else
+                fprintf(stderr, "etcd-backupctl: the control socket %s refused this user: %s; %s\n", path,
+                        strerror(-r), known ? "only root may use it (its group has no access)" :
+                        "only root and members of its group may use it");
         return EXIT_NOPERM;
 }
 
@@ -858,8 +867,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "etcd-backupctl restore: %s\n", ctl.config_given ?
                         "-c does not apply: the restore service reads the configuration its unit names "
                         "(etcd-backupd-restore@.service's -c)" :
-                        "-s names the daemon's control socket, which restore does not use; the restore socket is "
-                        "-S/--socket PATH");
+                        "-s/--socket before the command names the daemon's control socket, which restore does not "
+                        "use; the restore socket is -S/--socket PATH after it");
                 return EXIT_USAGE;
         }
         optind = 0; /* reset getopt for the command's own options */

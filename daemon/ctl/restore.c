@@ -36,8 +36,9 @@ static int conn_request(Client *c, const char *socket_path, const char *backup, 
         r = client_connect(c, socket_path);
         if (r == -EACCES || r == -EPERM) {
                 json_object_put(req);
-                fprintf(stderr, "etcd-backupctl restore: the restore socket %s refused this user: %s (restore needs "
-                        "root)\n", socket_path, strerror(-r));
+                fprintf(stderr, "etcd-backupctl restore: the restore socket %s refused this user: %s (%s)\n",
+                        socket_path, strerror(-r), geteuid() == 0 ? "root was refused: a security policy, such as "
+                        "SELinux or AppArmor, denies the connection" : "restore needs root");
                 return EXIT_NOPERM;
         }
         if (r < 0) {

@@ -564,8 +564,10 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         bool cut_by_stop;
 
         (void) drain_worker(m);
+        /* SIGINT too: a terminal's Ctrl-C reaches the worker beside the daemon, and is delivered before the
+         * daemon's SIGTERM once the worker lets them in. */
         cut_by_stop = m->state == MANAGER_STOPPING && si->si_code != CLD_EXITED &&
-                      (si->si_status == SIGTERM || si->si_status == SIGKILL);
+                      (si->si_status == SIGTERM || si->si_status == SIGKILL || si->si_status == SIGINT);
         if (cut_by_stop && !m->have_result) {
                 /* Cut short by this stop (SIGTERM, then SIGKILL): no failed attempt in the journal, the count or
                  * the metrics, which keep the last finished one. From retention on, the backup was published;
@@ -1243,8 +1245,9 @@ int manager_start(Manager *m) {
                         if (control_server_path(m->control, where, sizeof where) >= 0 &&
                             !streq(where, m->config->control.socket))
                                 log_warning("control socket %s passed by systemd, but control.socket is %s, where "
-                                            "etcd-backupctl connects: set control.socket = \"%s\", or ListenStream=%s "
-                                            "in a drop-in for etcd-backupd.socket (systemctl edit etcd-backupd.socket)",
+                                            "etcd-backupctl connects: set control.socket = \"%s\" and restart "
+                                            "etcd-backupd, or give etcd-backupd.socket a drop-in (systemctl edit "
+                                            "etcd-backupd.socket) with an empty ListenStream= and ListenStream=%s",
                                             where, m->config->control.socket, where, m->config->control.socket);
                         else
                                 log_info("control socket passed by systemd");

@@ -260,7 +260,7 @@ DAEMON_ENV=(LD_PRELOAD="$STOP_AFTER_LINK" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OP
 start_daemon "$T/d5.conf" 120
 DAEMON_ENV=()
 worker=""
-for _ in $(seq 1 100); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.05; done
+for _ in $(seq 1 600); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.05; done
 linked() { [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) == T ]]; }
 # term_sent PID: the daemon's SIGTERM reached the worker (pending, or it ended on it).
 term_sent() {
@@ -290,7 +290,7 @@ DAEMON_ENV=(LD_PRELOAD="$STOP_AFTER_LINK" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OP
 start_daemon "$T/d5k.conf" 120
 DAEMON_ENV=()
 worker=""
-for _ in $(seq 1 100); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.05; done
+for _ in $(seq 1 600); do worker=$(pgrep -P "$DPID" | head -1); [[ -n $worker ]] && break; sleep 0.05; done
 if [[ -n $worker ]] && wait_until 60 linked "$worker"; then
   kill -TERM "$DPID"; wait "$DPID"; DRC=$?
   check "a publish that does not go on: exit 0" test "$DRC" = 0
@@ -348,6 +348,7 @@ check "section 7: READY=1 sent" wait_for "$T/notify.log" '^READY=1$' 30
 next_of() { date -d "$(jq -r .next <<<"$("$ETCD_BACKUPCTL" -s "$T/control7.sock" --json status 2>/dev/null)")" +%s.%N; }
 idle7() { [[ $("$ETCD_BACKUPCTL" -s "$T/control7.sock" --json status 2>/dev/null | jq -r .state) == idle ]]; }
 before= after=
+started=$(grep -c 'backup started (scheduled)' "$T/daemon.log")   # counted again before the reload, if one falls
 for _ in $(seq 1 400); do  # 0.2 s apart: 80 s, at most 8 elapses
   armed=$(next_of) || break
   elapse=$(( ${armed%.*} / 10 * 10 ))
@@ -424,7 +425,7 @@ APID=$!; kill_at_exit "$APID"
 check "socket from systemd elsewhere than control.socket: the daemon answers on it" \
   wait_until 10 quiet "$ETCD_BACKUPCTL" -s "$T/act.sock" status
 check "socket from systemd elsewhere than control.socket: said at start, with both ways to mend it" \
-  grep -qF "control socket $T/act.sock passed by systemd, but control.socket is $T/elsewhere.sock, where etcd-backupctl connects: set control.socket = \"$T/act.sock\", or ListenStream=$T/elsewhere.sock in a drop-in" "$T/daemon8e.log"
+  grep -qF "control socket $T/act.sock passed by systemd, but control.socket is $T/elsewhere.sock, where etcd-backupctl connects: set control.socket = \"$T/act.sock\" and restart etcd-backupd, or give etcd-backupd.socket a drop-in (systemctl edit etcd-backupd.socket) with an empty ListenStream= and ListenStream=$T/elsewhere.sock" "$T/daemon8e.log"
 kill "$APID"; wait "$APID" 2>/dev/null
 
 # 8c. A daemon that is not root and makes its own socket (no socket unit):
