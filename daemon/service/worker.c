@@ -239,7 +239,8 @@ static void send_message(int fd, const WorkerMessage *m) {
 
 /* From the publish phase until the next is reported, the stop's SIGTERM (and a terminal's SIGINT) waits: a
  * worker ended between the backup's link and that report would be told as a cancelled backup although it is
- * in place. The daemon's kill timer (SIGKILL) still ends a publish that hangs. */
+ * in place. The daemon's kill timer (SIGKILL) still ends a publish that hangs. A thread's mask is enough: the
+ * compressor's threads have ended before the publish (daemon.sh counts one thread in the worker there). */
 static void on_child_progress(BackupPhase phase, uint64_t bytes, uint64_t total, void *userdata) {
         Child *c = userdata;
         sigset_t stop;

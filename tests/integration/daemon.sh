@@ -270,7 +270,9 @@ term_sent() {
   return 1
 }
 if [[ -n $worker ]] && wait_until 60 linked "$worker"; then
-  check "SIGTERM after the backup's link: the backup is in place" test "$(backups "$T/b5")" = 1
+  # One thread: the worker's signal mask (a thread's) then holds back a signal for the whole process.
+  check "SIGTERM after the backup's link: the backup is in place, the worker one thread" \
+    test "$(backups "$T/b5")" = 1 -a "$(ls "/proc/$worker/task" | wc -l)" = 1
   kill -TERM "$DPID"; wait_until 10 term_sent "$worker"; kill -CONT "$worker"
   wait "$DPID"; DRC=$?
   check "SIGTERM after the backup's link: exit 0" test "$DRC" = 0
