@@ -24,8 +24,9 @@
 /* ---- custom keys ---- */
 
 /* "https://host:port" or "https://[v6]:port"; returns 0 if well-formed. */
+/* 1 with a port, 0 without one (443 or 80 is meant), -EINVAL with *ret_reason. */
 static int check_url(const char *url, bool allow_http, bool allow_path, const char **ret_reason) {
-        const char *p, *host_end, *port;
+        const char *p, *host_end, *port = NULL;
         char *end;
         unsigned long portnum;
 
@@ -64,11 +65,12 @@ static int check_url(const char *url, bool allow_http, bool allow_path, const ch
                                                 : "expected scheme://host:port with no path", -EINVAL;
         if (strpbrk(url, "?#"))
                 return *ret_reason = "query strings and fragments are not allowed", -EINVAL;
-        return 0;
+        return !!port;
 }
 
 int config_check_endpoint(const char *url, const char **ret_reason) {
-        return check_url(url, false, false, ret_reason);
+        int r = check_url(url, false, false, ret_reason);
+        return r < 0 ? r : 0;
 }
 
 static int parse_string_array(Loader *l, config_setting_t *s, const char *what, char ***ret) {
@@ -101,12 +103,12 @@ static int parse_endpoints(Loader *l, config_setting_t *s, const KeySpec *k, Con
         if (r < 0)
                 return r;
         for (char **e = v; *e; e++) {
-                const char *reason = NULL, *host = *e + strlen("https://"), *host_end;
-                if (check_url(*e, false, false, &reason) < 0)
+                const char *reason = NULL;
+                r = check_url(*e, false, false, &reason);
+                if (r < 0)
                         return error_at(l, s, "etcd.endpoints: \"%s\": %s", *e, reason), -EINVAL;
                 /* https:// means 443 where etcd listens on 2379: said now, not as a connection error at 2 AM. */
-                host_end = *host == '[' ? strchr(host, ']') + 1 : host + strcspn(host, ":/?#");
-                if (*host_end != ':')
+                if (r == 0)
                         (void) warning_at(l, s, "etcd.endpoints: \"%s\" names no port, so 443 is used; etcd's client "
                                           "port is usually 2379 (write :443 if 443 is meant)", *e);
         }

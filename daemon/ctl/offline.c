@@ -524,15 +524,21 @@ static int open_backup(const char *cmd, const Source *src, Keys *k, InspectBacku
         return 0;
 }
 
+/* path, as given (it may hold anything: a name someone else chose), in buf, unable to act on a terminal. */
+static const char *shown_path(char buf[static PATH_MAX], const char *path) {
+        (void) snprintf(buf, PATH_MAX, "%s", path);
+        (void) str_make_terminal_safe(buf);
+        return buf;
+}
+
 static int damaged(const char *cmd, InspectBackup *b, int r) {
         if (r == -EBADMSG)
                 fprintf(stderr, "etcd-backupctl %s: database structure damaged: %s\n", cmd,
                         bbolt_last_error(b->db));
         else {
                 char path[PATH_MAX];
-                (void) snprintf(path, sizeof path, "%s", b->path);
-                (void) str_make_terminal_safe(path);
-                fprintf(stderr, "etcd-backupctl %s: cannot read %s: %s\n", cmd, path, strerror(-r));
+                fprintf(stderr, "etcd-backupctl %s: cannot read %s: %s\n", cmd, shown_path(path, b->path),
+                        strerror(-r));
         }
         return EXIT_FAILURE;
 }
@@ -570,9 +576,7 @@ int ctl_verify_main(int argc, char **argv, bool json, const char *config_path) {
         r = inspect_verify_fd(src.fd, src.sidecar_fd, src.sidecar_refused, src.path, identities.ids, identities.n,
                               &rep);
         keys_wipe(&identities);
-        /* The path as given may hold anything (a name someone else chose): printed, it cannot act on a terminal. */
-        (void) snprintf(shown, sizeof shown, "%s", src.path);
-        (void) str_make_terminal_safe(shown);
+        (void) shown_path(shown, src.path);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl verify: %s: %s\n", shown, strerror(-r));
                 return EXIT_FAILURE;
