@@ -51,7 +51,7 @@ typedef struct Command {
         const char *name;
         const char *synopsis;
         const char *summary;
-        const char *details;
+        const char *details;    /* NULL: the command's own parser prints its --help */
         int (*run)(Ctl *ctl, int argc, char **argv);
 } Command;
 
@@ -69,11 +69,6 @@ static int run_calendar(Ctl *ctl, int argc, char **argv);
 static int run_discover(Ctl *ctl, int argc, char **argv);
 static int run_fetch(Ctl *ctl, int argc, char **argv);
 
-/* The offline commands' NAME|FILE argument. */
-#define NAME_OR_FILE_HELP \
-        "A NAME (as `list` shows it) is looked up in the config's\n" \
-        "storage.directory; a FILE (a path) is read where it is.\n"
-
 static const Command commands[] = {
         { "status", "status", "show the daemon's state, last result and next run",
           "Through the daemon's control socket.\n", run_status },
@@ -86,17 +81,7 @@ static const Command commands[] = {
         { "prune", "prune [--dry-run]", "apply the retention policy now",
           "  --dry-run   print what would be kept and deleted; delete nothing\n", run_prune },
         { "restore", "restore NAME|latest|FILE [--dry-run] [--yes] [--socket PATH]",
-          "restore etcd from a backup (stops kube-apiserver and etcd)",
-          "Walks the whole runbook through the root-only restore socket: verify,\n"
-          "stop kube-apiserver and etcd, snapshot restore into a new data dir, swap\n"
-          "it in, start etcd, wait for health, start kube-apiserver; roll back on\n"
-          "failure. The old data dir is kept.\n"
-          "  -n, --dry-run     print the plan; change nothing\n"
-          "  -y, --yes         do not ask for confirmation (required when standard\n"
-          "                    input is not a terminal)\n"
-          "  -S, --socket PATH the restore socket (default /run/etcd-backupd/restore.sock)\n"
-          "Exit 0 restored, 1 refused or rolled back, 2 usage, 3 the rollback\n"
-          "incomplete, 69 no restore socket, 77 not root, 78 its configuration refused.\n", run_restore },
+          "restore etcd from a backup (stops kube-apiserver and etcd)", NULL, run_restore },
         { "fetch", "fetch NAME|latest [--output DIR]", "bring a backup back from the S3 copy",
           "Downloads the backup and its sidecar from the configuration's upload\n"
           "group into DIR, for a node whose own backups are gone. `latest` is the\n"
@@ -104,49 +89,18 @@ static const Command commands[] = {
           "sidecar's size and SHA-256 before it gets its name; a file already in\n"
           "DIR is never replaced. Prints the path, for `restore FILE`.\n"
           "  --output DIR      where to put it (default: the current directory)\n", run_fetch },
-        { "verify", "verify NAME|FILE [--identity FILE]", "check a backup end to end (offline)",
-          "Decrypts, decompresses, checks the SHA-256 trailer, the db structure and\n"
-          "the sidecar checksums. No daemon needed.\n"
-          NAME_OR_FILE_HELP
-          "  --insecure-key-file  read a key file even when group or others may\n"
-          "  --identity FILE   age identity for an encrypted backup (default: the\n"
-          "                    config's encryption.identity_file)\n", run_verify },
+        { "verify", "verify NAME|FILE [--identity FILE]", "check a backup end to end (offline)", NULL,
+          run_verify },
         { "inspect", "inspect NAME|FILE [--identity FILE]", "print hash, revision, totalKey, totalSize (offline)",
-          "The same four figures as `etcdctl snapshot status`.\n"
-          NAME_OR_FILE_HELP
-          "  --insecure-key-file  read a key file even when group or others may\n"
-          "  --identity FILE   age identity for an encrypted backup\n", run_inspect },
+          NULL, run_inspect },
         { "get", "get NAME|FILE KEY [--prefix] [-o simple|json|yaml|manifest] [--encryption-config FILE] [--identity FILE]",
-          "read keys out of a backup (offline)",
-          NAME_OR_FILE_HELP
-          "  --prefix          every key that starts with KEY\n"
-          "  -o FORMAT         simple (as stored), or decoded Kubernetes objects:\n"
-          "                    json, yaml, manifest (for kubectl apply)\n"
-          "  --encryption-config FILE\n"
-          "                    kube-apiserver's EncryptionConfiguration, to decrypt\n"
-          "  --insecure-key-file  read a key file even when group or others may\n"
-          "  --identity FILE   age identity for an encrypted backup\n", run_get },
+          "read keys out of a backup (offline)", NULL, run_get },
         { "objects", "objects NAME|FILE [--resource R] [--namespace NS] [--identity FILE]",
-          "list the Kubernetes objects in a backup (offline)",
-          "Resource, namespace, name, mod revision, encoding and encryption of\n"
-          "every key under /registry/, and the count per resource.\n"
-          NAME_OR_FILE_HELP
-          "  --resource R      only this resource (secrets, widgets.example.com)\n"
-          "  --namespace NS    only this namespace\n"
-          "  --insecure-key-file  read a key file even when group or others may\n"
-          "  --identity FILE   age identity for an encrypted backup\n", run_objects },
+          "list the Kubernetes objects in a backup (offline)", NULL, run_objects },
         { "audit", "audit NAME|FILE [--encryption-config FILE] [--identity FILE]",
-          "report how Kubernetes Secrets are stored in a backup (offline)",
-          "Counts Secrets per encryption provider and key name, and plaintext ones;\n"
-          "with --encryption-config, which of them that configuration can decrypt.\n"
-          NAME_OR_FILE_HELP
-          "  --encryption-config FILE\n"
-          "                    kube-apiserver's EncryptionConfiguration\n"
-          "  --insecure-key-file  read a key file even when group or others may\n"
-          "  --identity FILE   age identity for an encrypted backup\n", run_audit },
+          "report how Kubernetes Secrets are stored in a backup (offline)", NULL, run_audit },
         { "calendar", "calendar [--iterations N] [--base-time TIME] EXPR...",
-          "print the next elapses of a calendar expression",
-          "The layout and results of `systemd-analyze calendar`.\n", run_calendar },
+          "print the next elapses of a calendar expression", NULL, run_calendar },
         { "discover", "discover [--manifests-dir DIR] [--apiserver-unit NAME] [--etcd-unit NAME]\n"
           "       [--drop-in] [--write [--force] [--root DIR]]",
           "print the configuration for this node, found in kube-apiserver's and etcd's flags",
@@ -854,7 +808,7 @@ int main(int argc, char **argv) {
         }
         argc -= optind;
         argv += optind;
-        if (wants_help(argc, argv)) {
+        if (wants_help(argc, argv) && cmd->details) {
                 command_help(cmd);
                 return EXIT_SUCCESS;
         }

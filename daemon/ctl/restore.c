@@ -236,7 +236,11 @@ static void help(void) {
                "                     input is not a terminal)\n"
                "  -S, --socket=PATH  the restore socket (default %s)\n"
                "      --json         JSON lines: every step, then the result\n"
-               "  -h, --help         show this help\n", CTL_RESTORE_DEFAULT_SOCKET);
+               "  -h, --help         show this help\n"
+               "\n"
+               "Exit status: 0 restored, 1 refused or rolled back, 2 usage, 3 the rollback\n"
+               "did not complete, 69 no restore socket, 77 not root, 78 the service's\n"
+               "configuration refused.\n", CTL_RESTORE_DEFAULT_SOCKET);
 }
 
 static bool confirm(int64_t timeout_ms) {

@@ -169,6 +169,18 @@ check "calendar --json: the one that does not parse has its error" jq -e '.[1].e
 check "calendar --json to a full disk: exit 1, saying so" \
   test $rc -eq 1 -a -n "$(grep -F 'etcd-backupctl calendar: cannot print JSON: No space left on device' "$T/err")"
 
+# Each command's --help is its own parser's, the same however asked for
+# (-h, --help, or -h among other short options).
+for c in restore verify inspect get objects audit calendar; do
+  a=$("$ETCD_BACKUPCTL" $c --help) b=$("$ETCD_BACKUPCTL" $c -h)
+  check "$c --help and -h print the same text" test -n "$a" -a "$a" = "$b"
+done
+check "verify --help says where a compressed backup is decompressed" \
+  grep -qF 'file in $TMPDIR (default /var/tmp)' <<<"$("$ETCD_BACKUPCTL" verify --help)"
+check "restore --help and restore -yh: the same text, with its exit codes" \
+  test "$("$ETCD_BACKUPCTL" restore -yh)" = "$("$ETCD_BACKUPCTL" restore --help)" -a \
+  -n "$("$ETCD_BACKUPCTL" restore --help | grep -F '3 the rollback')"
+
 printf 'storage: { compression = "lzma"; };\n' > "$T/bad.conf"
 out=$("$ETCD_BACKUPCTL" status -c "$T/bad.conf" 2>&1); rc=$?
 check "a broken config is still a configuration error (78)" test $rc = 78
