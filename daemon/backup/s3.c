@@ -464,15 +464,16 @@ static int s3_put_single(S3 *s, const char *path, int fd, uint64_t size, char **
 int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char **ret_error) {
         _cleanup_free_ char *path = NULL, *detail = NULL;
         _cleanup_close_ int fd = -EBADF;
-        struct stat st;
+        struct stat st, dst;
         bool multipart;
         int r;
 
         r = s3_object_path(s, name, &path);
         if (r < 0)
                 return r;
-        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0) {
+        /* O_NONBLOCK: a FIFO put at that name must not hold the open. */
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0 || fstat(dir_fd, &dst) < 0) {
                 r = -errno;
                 return free_and_format(ret_error, "upload of %s to %s%s: cannot open the local file: %s", name,
                                        s->origin, path, strerror(-r)), r;
@@ -480,6 +481,13 @@ int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char *
         if (!S_ISREG(st.st_mode))
                 return free_and_format(ret_error, "upload of %s to %s%s: the local file is not a regular file", name,
                                        s->origin, path), -EINVAL;
+        /* Root (--once) in another user's directory uploads only that user's files, each of one link: a hard link
+         * that user made to one of root's files would be sent to a bucket that user reads. */
+        if (geteuid() == 0 && dst.st_uid != 0 && (st.st_uid != dst.st_uid || st.st_nlink != 1))
+                return free_and_format(ret_error, "upload of %s to %s%s: the local file is owned by uid %u or has %ju "
+                                       "links, and root uploads only files of the backup directory's owner (uid %u) "
+                                       "with one link", name, s->origin, path, (unsigned) st.st_uid,
+                                       (uintmax_t) st.st_nlink, (unsigned) dst.st_uid), -EPERM;
         multipart = (uint64_t) st.st_size > s->u->part_size_bytes;
         r = multipart ? multipart_put(s, path, fd, (uint64_t) st.st_size, &detail)
                       : s3_put_single(s, path, fd, (uint64_t) st.st_size, &detail);

@@ -342,12 +342,30 @@ int store_lock(Store *s, pid_t *ret_holder) {
         char buf[32];
         int r;
 
-        fd = openat(s->dir_fd, STORE_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-        if (fd < 0)
-                return -errno;
-        r = store_adopt(s, fd);
-        if (r < 0)
-                return r;
+        for (unsigned tries = 0;; tries++) {
+                struct stat st;
+
+                fd = openat(s->dir_fd, STORE_LOCK_NAME, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+                            0600);
+                if (fd >= 0) {
+                        r = store_adopt(s, fd);
+                        if (r < 0)
+                                return r;
+                        break;
+                }
+                if (errno != EEXIST)
+                        return -errno;
+                fd = openat(s->dir_fd, STORE_LOCK_NAME, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0 && errno == ENOENT && tries < 3)
+                        continue;       /* removed in between: made anew */
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        return -errno;
+                /* Root in another user's directory takes only that user's lock file: a name that user made a
+                 * hard link to one of root's files would have root truncate it. */
+                if (!S_ISREG(st.st_mode) || (s->adopt && st.st_uid != s->owner))
+                        return -EPERM;
+                break;
+        }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 r = -errno;
                 ssize_t k;
@@ -396,7 +414,13 @@ int store_lock_directory(const char *path, char **ret_error) {
                     st.st_uid != geteuid())
                         snprintf(owner, sizeof owner, " (it belongs to uid %u; this process runs as uid %u)",
                                  (unsigned) st.st_uid, (unsigned) geteuid());
-                if (asprintf(ret_error, "cannot lock %s/%s: %s%s", path, STORE_LOCK_NAME, strerror(-r), owner) < 0)
+                if (r == -EPERM && fstatat(s->dir_fd, STORE_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                        if (asprintf(ret_error, "%s/%s is %s; refusing to lock through it (remove it when no etcd-backupd "
+                                     "runs)", path, STORE_LOCK_NAME, !S_ISREG(st.st_mode) ? "not a regular file" :
+                                     "not owned by the directory's owner, as root takes only that user's lock file") < 0)
+                                *ret_error = NULL;
+                } else if (asprintf(ret_error, "cannot lock %s/%s: %s%s", path, STORE_LOCK_NAME, strerror(-r),
+                                    owner) < 0)
                         *ret_error = NULL;
         }
         return r;

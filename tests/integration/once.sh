@@ -290,6 +290,23 @@ if [[ $(id -u) = 0 ]] && id nobody >/dev/null 2>&1; then
   check "a sidecar that is root's: named at start with the cause" \
     grep -qF "Sidecar $out.json: cannot be opened: Permission denied; its backup is listed without it" <<<"$err"
   check "a sidecar that is root's: the backup is kept" test -f "$out"
+  # The directory's owner makes its lock file a hard link to one of root's
+  # files (fs.protected_hardlinks=0 lets it): root's run refuses that lock
+  # and leaves the file alone (it took it, gave it to nobody and wrote its
+  # PID into it).
+  printf 'root:x:0:0\n' > "$T/victim"; chmod 0600 "$T/victim"
+  rm -f "$T/svc/.lock"; ln "$T/victim" "$T/svc/.lock"
+  err=$("$ETCD_BACKUPD" --once -c "$T/svc.conf" 2>&1 >/dev/null); rc=$?
+  check "a lock file linked to root's: the run as root fails (exit $rc)" test $rc -ne 0
+  check "a lock file linked to root's: said so" \
+    grep -qF "$T/svc/.lock is not owned by the directory's owner, as root takes only that user's lock file" <<<"$err"
+  check "a lock file linked to root's: that file is still root's, as it was" \
+    test "$(stat -c %U:%a "$T/victim")" = root:600 -a "$(cat "$T/victim")" = root:x:0:0
+  rm -f "$T/svc/.lock"; mkfifo -m 0600 "$T/svc/.lock"; chown nobody:nogroup "$T/svc/.lock"
+  err=$(timeout 30 "$ETCD_BACKUPD" --once -c "$T/svc.conf" 2>&1 >/dev/null); rc=$?
+  check "a lock that is a FIFO: refused at once (exit $rc)" test $rc -ne 0 -a $rc -ne 124
+  check "a lock that is a FIFO: said so" grep -qF "$T/svc/.lock is not a regular file" <<<"$err"
+  rm -f "$T/svc/.lock"
 else
   not_ok "as root, into nobody's directory: needs root and the user nobody"
 fi
