@@ -777,7 +777,7 @@ int backup_prune(const Config *c, const char *just_made, bool dry_run, char ***r
                         *ret_error = NULL;
                 return r;
         }
-        r = backup_prune_entries(c, store, &entries, &n, just_made, dry_run, ret_kept, ret_deleted, ret_error);
+        r = backup_prune_entries(c, store, &entries, &n, just_made, dry_run, ret_kept, ret_deleted, NULL, ret_error);
         store_entries_free(entries, n);
         return r;
 }
@@ -794,8 +794,32 @@ static void entries_drop_gone(StoreEntry *e, size_t *n, const bool *gone) {
         *n = k;
 }
 
+/* The note of backup_prune_entries(): items planned, just_made first. */
+static void note_earlier_history(const Config *c, const RetentionItem *items, size_t m, char **ret_note) {
+        const RetentionItem *now = items, *before = items + 1;
+
+        if (!ret_note || m < 2 || !now->just_made ||
+            (before->cluster_id == now->cluster_id && before->revision <= now->revision))
+                return;
+        for (size_t i = 1; i < m; i++) {
+                if (!(items[i].reasons & RETENTION_KEEP_EARLIER_HISTORY))
+                        continue;
+                if (before->cluster_id != now->cluster_id ?
+                    asprintf(ret_note, "%s/%s kept: the last backup of etcd cluster %016" PRIx64 ", before this "
+                             "directory's backups became cluster %016" PRIx64 "'s; retention never removes it (remove "
+                             "it by hand when it is no longer needed)", c->storage.directory, items[i].name,
+                             before->cluster_id, now->cluster_id) < 0 :
+                    asprintf(ret_note, "%s/%s kept: the last backup before etcd's revision went down (from %" PRId64
+                             " to %" PRId64 ": etcd was restored, or began anew on an empty data dir); retention "
+                             "never removes it (remove it by hand when it is no longer needed)", c->storage.directory,
+                             items[i].name, before->revision, now->revision) < 0)
+                        *ret_note = NULL;
+                return;
+        }
+}
+
 int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, const char *just_made,
-                         bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_error) {
+                         bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_note, char **ret_error) {
         _cleanup_(strv_builder_done) StrvBuilder kept = {}, deleted = {};
         _cleanup_free_ RetentionItem *items = NULL;
         _cleanup_free_ size_t *deleted_at = NULL;       /* the entry of each deleted name */
@@ -822,6 +846,7 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                         .name = e->name,
                         .created_usec = e->parsed.created_usec,
                         .revision = e->parsed.revision,
+                        .cluster_id = e->parsed.cluster_id,
                         .verified = e->sidecar.file_size == e->file_size,
                         .just_made = just_made && streq(e->name, just_made),
                         .tag = i,
@@ -844,6 +869,7 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
         r = retention_plan(&c->retention, c->zone, items, m);
         if (r < 0)
                 return r;
+        note_earlier_history(c, items, m, ret_note);
         for (size_t i = 0; i < m; i++) {
                 if (!items[i].keep)
                         deleted_at[deleted.n] = items[i].tag;   /* the plan sorted the items */

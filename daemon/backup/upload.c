@@ -201,7 +201,8 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                         continue;
                 }
                 items[n++] = (RetentionItem) { .name = rs->items[i].name, .created_usec = parsed.created_usec,
-                                               .revision = parsed.revision, .verified = true };
+                                               .revision = parsed.revision, .cluster_id = parsed.cluster_id,
+                                               .verified = true };
         }
         if (other_clusters > 0)
                 append_format(&rep->warning, "remote retention on %s: %zu backup%s of another etcd cluster than "

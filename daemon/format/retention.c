@@ -110,7 +110,7 @@ int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *it
                 bool have_last;
                 int64_t last;
         } rules[_RULE_MAX] = {};
-        bool disabled, forced = false;
+        bool disabled, forced = false, history_ended = false;
 
         if (!p || !zone || (!items && n > 0))
                 return -EINVAL;
@@ -184,6 +184,12 @@ int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *it
                         reasons |= RETENTION_KEEP_NEWEST_VERIFIED;
                         forced = true;
                 }
+                if (i > 0 && (item->cluster_id != items[i - 1].cluster_id || item->revision > items[i - 1].revision))
+                        history_ended = true;
+                if (item->verified && history_ended) {
+                        reasons |= RETENTION_KEEP_EARLIER_HISTORY;
+                        history_ended = false;
+                }
 
                 item->reasons = reasons;
                 item->keep = reasons != 0;
@@ -205,6 +211,7 @@ char *retention_reasons_to_string(unsigned reasons, char *buf, size_t n) {
                 { RETENTION_KEEP_YEARLY, "yearly" },
                 { RETENTION_KEEP_NEWEST_VERIFIED, "newest-verified" },
                 { RETENTION_KEEP_ALL, "all" },
+                { RETENTION_KEEP_EARLIER_HISTORY, "earlier-history" },
         };
         size_t used = 0;
 

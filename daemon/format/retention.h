@@ -32,6 +32,7 @@ enum {
         RETENTION_KEEP_NEWEST_VERIFIED = 1u << 5, /* the newest verified backup, always */
         RETENTION_KEEP_ALL = 1u << 6,             /* the policy is disabled (all zero) */
         RETENTION_KEEP_YEARLY = 1u << 7,          /* newest of one of keep_yearly years */
+        RETENTION_KEEP_EARLIER_HISTORY = 1u << 8, /* the newest verified backup of a history that ended */
 };
 
 /* One backup as the planner sees it. name and created_usec (CLOCK_REALTIME)
@@ -41,6 +42,7 @@ typedef struct RetentionItem {
         const char *name;
         uint64_t created_usec;
         int64_t revision;       /* the name's: two backups in one second are ordered by it, as list and restore do */
+        uint64_t cluster_id;    /* the name's */
         bool verified;
         bool just_made;         /* this run's own backup (set on one item at most) */
         bool keep;
@@ -48,8 +50,8 @@ typedef struct RetentionItem {
         size_t tag;             /* the caller's (an index into its own list): retention_plan() sorts the items */
 } RetentionItem;
 
-/* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all" fits in this. */
-#define RETENTION_REASONS_MAX 64
+/* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history" fits in this. */
+#define RETENTION_REASONS_MAX 96
 
 /* True if every keep_* is 0 (or p is NULL): retention is disabled and every
  * backup is kept. */
@@ -74,6 +76,14 @@ bool retention_policy_is_disabled(const RetentionPolicy *p);
  * - Every rule looks at every item, verified or not, and counts on its own:
  *   an item kept by one rule still uses up a bucket of the others.
  * - The newest item with verified set is always kept.
+ * - A history that ended is kept by its newest verified item: walking newest
+ *   to oldest, an item whose cluster_id differs from the newer one's, or
+ *   whose revision is higher (etcd's revision went down: it was restored,
+ *   or started anew on an empty data dir, which gives a re-made cluster its
+ *   old id), begins an earlier history, and the first verified item from
+ *   there on is kept (RETENTION_KEEP_EARLIER_HISTORY) whatever the rules
+ *   say: backups of the history that followed never rotate the last of the
+ *   data before it away.
  * - A disabled policy (retention_policy_is_disabled()) keeps every item.
  *
  * Pure: no clock, no files, no allocation. Returns 0; -EINVAL if p or zone is NULL,
@@ -98,7 +108,7 @@ bool retention_is_future(uint64_t created_usec, uint64_t now_usec, uint64_t slac
 #define RETENTION_FUTURE_SLACK_USEC (UINT64_C(10) * 60 * 1000000)
 
 /* Writes the names of the bits in reasons, comma-separated in the order
- * last,hourly,daily,weekly,monthly,yearly,newest-verified,all (unknown bits are
+ * last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history (unknown bits are
  * ignored, 0 gives ""), into buf of size n; RETENTION_REASONS_MAX always
  * suffices, a smaller buf gets a truncated, NUL-terminated string. Returns
  * buf. */

@@ -40,7 +40,7 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         _cleanup_(backup_result_done) BackupResult b = {};
         _cleanup_(store_freep) Store *store = NULL;
         _cleanup_strv_free_ char **kept = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *note = NULL;
         StoreEntry *entries = NULL;
         size_t n = 0;
         bool listed;
@@ -83,10 +83,12 @@ int job_run(const Config *c, BackupProgressFn progress, void *userdata, JobResul
         listed = store_list(store, &entries, &n) >= 0;
 
         if ((listed ? backup_prune_entries(c, store, &entries, &n, ret->sidecar.name, false, &kept, &ret->pruned,
-                                           &ret->retention_error)
+                                           &note, &ret->retention_error)
                     : backup_prune(c, ret->sidecar.name, false, &kept, &ret->pruned, &ret->retention_error)) < 0 &&
             !ret->retention_error)
                 ret->retention_error = strdup("retention failed");
+        if (note)
+                append_format(&ret->warning, "%s", note);
 
         /* The copy off the machine: a failure is reported, never fails the backup. */
         if (c->upload.enabled) {

@@ -260,6 +260,38 @@ for codec in zstd gzip; do
   check "4 CPUs, $codec: etcdctl snapshot restore accepts it" quiet etcdctl snapshot restore "$T/cpus.db" --data-dir "$T/restored"
 done
 
+# etcd begins anew on an empty data dir with the same flags (kubeadm reset
+# and init, a data dir lost): the same cluster id, the revision from 1
+# again. However many backups of the new history keep_last = 1 would keep,
+# the last backup of the data before stays (the newest verified backup of
+# an earlier history), and the log says why.
+{ etcd_group; storage_group "$T/b-hist" zstd 1
+  echo 'retention: { keep_last = 1; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/hist.conf"
+for i in 1 2; do
+  ctl put "/hist/$i" x >/dev/null
+  before=$("$ETCD_BACKUPD" --once -c "$T/hist.conf" 2>/dev/null)
+done
+before_rev=$(etcd_revision)
+member=$T/etcd/member-1 pid=$(cat "$T/etcd/member-1/pid")
+mapfile -d '' cmdline < "/proc/$pid/cmdline"
+kill -TERM "$pid"
+wait_until 30 bash -c "! kill -0 $pid 2>/dev/null"
+rm -rf "$member/data"
+"${cmdline[@]}" >> "$member/etcd.log" 2>&1 &
+echo $! > "$member/pid"; proc_id $! > "$member/proc"
+check "etcd begun anew on an empty data dir" wait_until 30 quiet ctl endpoint health
+check "etcd begun anew: its revision is lower ($(etcd_revision) < $before_rev)" test "$(etcd_revision)" -lt "$before_rev"
+for i in 1 2 3; do
+  ctl put "/hist/new-$i" x >/dev/null
+  after=$("$ETCD_BACKUPD" --once -c "$T/hist.conf" 2>>"$T/hist.err")
+done
+check "etcd begun anew: the same cluster id in the names" \
+  test "$(basename "$before" | cut -d- -f2)" = "$(basename "$after" | cut -d- -f2)"
+check "etcd begun anew, keep_last = 1: the newest backup and the last of the data before are kept" \
+  test "$(ls "$T/b-hist" | grep -v json | sort)" = "$(printf '%s\n' "$(basename "$before")" "$(basename "$after")" | sort)"
+check "etcd begun anew: the log says why the older one is kept" \
+  grep -qF "$(basename "$before") kept: the last backup before etcd's revision went down" "$T/hist.err"
+
 # Run as root in the service user's directory (a backup before an upgrade,
 # by hand): what it creates there belongs to the directory's owner, so the
 # service can still take the lock and read the sidecars. A lock left as

@@ -72,7 +72,7 @@ static void test_reasons_to_string(void) {
         check_str_eq(retention_reasons_to_string(RETENTION_KEEP_NEWEST_VERIFIED, buf, sizeof buf),
                      "newest-verified");
         check_str_eq(retention_reasons_to_string(~0u, buf, sizeof buf),
-                     "last,hourly,daily,weekly,monthly,yearly,newest-verified,all");
+                     "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history");
         check_str_eq(retention_reasons_to_string(1u << 20, buf, sizeof buf), "");
         check_str_eq(retention_reasons_to_string(RETENTION_KEEP_ALL, buf, sizeof buf), "all");
 
@@ -355,6 +355,46 @@ static void test_newest_verified(void) {
         check_str_eq(describe(items, ELEMENTSOF(items)), "5:last 4:- 3:- 2:- 1:-");
 }
 
+/* etcd began anew (restored, or started on an empty data dir: the same cluster id, the revision lower) or
+ * another cluster took over the directory: the last verified backup before is kept, whatever the rules say. */
+static void test_earlier_history(void) {
+        RetentionItem items[] = {
+                { .name = "a1", .created_usec = utc(2025, 6, 8, 2, 0, 0), .revision = 900000, .cluster_id = 7,
+                  .verified = true },
+                { .name = "a2", .created_usec = utc(2025, 6, 9, 2, 0, 0), .revision = 910000, .cluster_id = 7,
+                  .verified = true },
+                { .name = "a3", .created_usec = utc(2025, 6, 10, 2, 0, 0), .revision = 920000, .cluster_id = 7,
+                  .verified = false },
+                { .name = "b1", .created_usec = utc(2025, 6, 11, 2, 0, 0), .revision = 100, .cluster_id = 7,
+                  .verified = true },
+                { .name = "b2", .created_usec = utc(2025, 6, 12, 2, 0, 0), .revision = 120, .cluster_id = 7,
+                  .verified = true },
+                { .name = "c1", .created_usec = utc(2025, 6, 13, 2, 0, 0), .revision = 130, .cluster_id = 9,
+                  .verified = true },
+                { .name = "c2", .created_usec = utc(2025, 6, 14, 2, 0, 0), .revision = 140, .cluster_id = 9,
+                  .verified = true, .just_made = true },
+        };
+
+        set_tz("UTC");
+        /* a3 (unverified) is not what is kept of the first history: a2 is. */
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)),
+                     "c2:last,newest-verified c1:- b2:earlier-history b1:- a3:- a2:earlier-history a1:-");
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 3 }, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)),
+                     "c2:daily,newest-verified c1:daily b2:daily,earlier-history b1:- a3:- a2:earlier-history a1:-");
+        /* A disabled policy keeps everything anyway; the reason is said all the same. */
+        check_int_eq(retention_plan(&(RetentionPolicy) {}, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)),
+                     "c2:newest-verified,all c1:all b2:all,earlier-history b1:all a3:all a2:all,earlier-history a1:all");
+        /* One history, revisions that rise, equal ones in one second: nothing more is kept. */
+        for (size_t i = 0; i < ELEMENTSOF(items); i++)
+                items[i].cluster_id = 7, items[i].revision = (int64_t) (items[i].created_usec / USEC_PER_HOUR);
+        items[0].revision = items[1].revision;
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)), "c2:last,newest-verified c1:- b2:- b1:- a3:- a2:- a1:-");
+}
+
 /* The clock stepped back: older backups are dated after the one this run
  * made. That one is still the newest, for every rule. */
 static void test_just_made(void) {
@@ -434,6 +474,8 @@ static void test_local_time(void) {
 typedef struct RefBackup {
         char name[32];
         uint64_t usec;
+        int64_t revision;
+        uint64_t cluster_id;
         bool verified;
         unsigned why;
 } RefBackup;
@@ -441,6 +483,8 @@ typedef struct RefBackup {
 static bool ref_newer(const RefBackup *a, const RefBackup *b) {
         if (a->usec != b->usec)
                 return a->usec > b->usec;
+        if (a->revision != b->revision)
+                return a->revision > b->revision;
         return strcmp(a->name, b->name) > 0;
 }
 
@@ -522,6 +566,18 @@ static void ref_plan(const RetentionPolicy *p, RefBackup *b, size_t n) {
                         b[i].why |= RETENTION_KEEP_NEWEST_VERIFIED;
                         break;
                 }
+
+        /* Where the history breaks (older than the one before it, and another cluster or a higher revision),
+         * the first verified backup from there on. */
+        for (size_t j = 1; j < n; j++) {
+                if (b[j].cluster_id == b[j - 1].cluster_id && b[j].revision <= b[j - 1].revision)
+                        continue;
+                for (size_t i = j; i < n; i++)
+                        if (b[i].verified) {
+                                b[i].why |= RETENTION_KEEP_EARLIER_HISTORY;
+                                break;
+                        }
+        }
 }
 
 /* splitmix64: a fixed sequence on every platform. */
@@ -565,6 +621,7 @@ static void compare_with_reference(const char *tz, unsigned rounds) {
                 utc(2021, 1, 31, 23, 0, 0), utc(2021, 2, 28, 23, 0, 0),
         };
         const double verified_share[] = { 0.0, 0.05, 0.5, 1.0 };
+        size_t breaks = 0;
         size_t compared = 0, kept = 0;
 
         set_tz(tz);
@@ -582,6 +639,15 @@ static void compare_with_reference(const char *tz, unsigned rounds) {
                         .keep_yearly = random_count(3),
                 };
                 double share = verified_share[round % ELEMENTSOF(verified_share)];
+                /* Up to three times when etcd began anew (the revision from 1 again), each a new cluster or not. */
+                uint64_t began[3];
+                size_t n_began = (size_t) rng_below(4);
+                bool new_cluster[3];
+
+                for (size_t k = 0; k < n_began; k++) {
+                        began[k] = start + rng_below(end - start);
+                        new_cluster[k] = rng_below(2);
+                }
 
                 check(items && ref && names);
                 if (round == 0)
@@ -613,12 +679,22 @@ static void compare_with_reference(const char *tz, unsigned rounds) {
                         snprintf(ref[i].name, sizeof ref[i].name, "bk-%04x-%zu", (unsigned) rng_below(0x10000), i);
                         ref[i].usec = t;
                         ref[i].verified = (double) rng_below(1000) < share * 1000.0;
+                        ref[i].cluster_id = 1;
+                        ref[i].revision = (int64_t) ((t - start) / USEC_PER_SEC) + 1;
+                        for (size_t k = 0, last = SIZE_MAX; k < n_began; k++)
+                                if (began[k] <= t && (last == SIZE_MAX || began[k] > began[last])) {
+                                        last = k;
+                                        ref[i].revision = (int64_t) ((t - began[k]) / USEC_PER_SEC) + 1;
+                                        ref[i].cluster_id = new_cluster[k] ? 2 + k : 1;
+                                }
                 }
                 for (size_t i = 0; i < n; i++) {
                         memcpy(names[i], ref[i].name, sizeof names[i]);
                         items[i] = (RetentionItem) {
                                 .name = names[i],
                                 .created_usec = ref[i].usec,
+                                .revision = ref[i].revision,
+                                .cluster_id = ref[i].cluster_id,
                                 .verified = ref[i].verified,
                                 .keep = rng_below(2), /* stale output must be overwritten */
                                 .reasons = (unsigned) rng_next(),
@@ -642,13 +718,16 @@ static void compare_with_reference(const char *tz, unsigned rounds) {
                                 check(!"planner and reference disagree");
                         }
                         kept += items[i].keep;
+                        breaks += !!(items[i].reasons & RETENTION_KEEP_EARLIER_HISTORY);
                 }
                 compared += n;
                 free(items);
                 free(ref);
                 free(names);
         }
-        printf("   TZ=%s: %zu backups in %u plans agree (%zu kept)\n", tz, compared, rounds, kept);
+        printf("   TZ=%s: %zu backups in %u plans agree (%zu kept, %zu of them the last of a history)\n", tz,
+               compared, rounds, kept, breaks);
+        check(breaks > 0);
         set_tz("UTC");
 }
 
@@ -691,6 +770,7 @@ int main(void) {
         TEST_RUN(test_ties);
         TEST_RUN(test_newest_verified);
         TEST_RUN(test_just_made);
+        TEST_RUN(test_earlier_history);
         TEST_RUN(test_local_time);
         TEST_RUN(test_reference);
         TEST_RUN(test_find_future);

@@ -375,13 +375,13 @@ static void test_prune_entries(void) {
         check(e[2].parsed.revision == 13);
         just_made = strdup(e[2].name);
         check(just_made);
-        check_int_eq(backup_prune_entries(&c, s, &e, &n, just_made, true, &kept, &deleted, &error), 0);
+        check_int_eq(backup_prune_entries(&c, s, &e, &n, just_made, true, &kept, &deleted, NULL, &error), 0);
         check_int_eq(strv_length(kept), 3);
         check_int_eq(strv_length(deleted), 3);
         check_int_eq(n, 6);
         kept = strv_free(kept);
         deleted = strv_free(deleted);
-        check_int_eq(backup_prune_entries(&c, s, &e, &n, just_made, false, &kept, &deleted, &error), 0);
+        check_int_eq(backup_prune_entries(&c, s, &e, &n, just_made, false, &kept, &deleted, NULL, &error), 0);
         check_int_eq(strv_length(deleted), 3);
         check_int_eq(n, 3);     /* the newest, the run's own and the bare one, newest first as listed */
         check(e[0].parsed.revision == 15 && streq(e[1].name, just_made) && streq(e[2].name, bare));
@@ -418,7 +418,7 @@ static void test_prune_damaged_newest(void) {
         publish_test_backup(s, 1, "data", 4, true, &good);
         publish_test_backup(s, 2, "da", 4, true, &cut);
         check(store_list(s, &e, &n) == 0);
-        check_int_eq(backup_prune_entries(&c, s, &e, &n, NULL, true, &kept, &deleted, &error), 0);
+        check_int_eq(backup_prune_entries(&c, s, &e, &n, NULL, true, &kept, &deleted, NULL, &error), 0);
         check_int_eq(strv_length(kept), 2);
         check(strv_contains(kept, cut) && strv_contains(kept, good));
         check(strv_length(deleted) == 1 && streq(deleted[0], oldest));
