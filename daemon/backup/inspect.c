@@ -784,7 +784,7 @@ int decode_map(InspectBackup *b, Decode *d) {
 }
 
 int inspect_backup_open_fd(int fd, const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
-                           InspectBackup **ret, char *reason, size_t reason_size) {
+                           uint64_t max_db_size, InspectBackup **ret, char *reason, size_t reason_size) {
         _cleanup_(inspect_backup_freep) InspectBackup *b = NULL;
         _cleanup_free_ Decode *d = NULL;
         int r;
@@ -799,6 +799,7 @@ int inspect_backup_open_fd(int fd, const char *path, const char *dir, const AgeI
         d->ids = ids;
         d->n_ids = n_ids;
         d->tmp_dir = dir ? dir : decode_tmp_dir();
+        d->max_db_size = max_db_size;
 
         r = decode_backup(b, d);
         if (r >= 0)
@@ -816,7 +817,7 @@ int inspect_backup_open_fd(int fd, const char *path, const char *dir, const AgeI
 
 int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
                            InspectBackup **ret, char *reason, size_t reason_size) {
-        return inspect_backup_open_fd(-EBADF, path, dir, ids, n_ids, ret, reason, reason_size);
+        return inspect_backup_open_fd(-EBADF, path, dir, ids, n_ids, 0, ret, reason, reason_size);
 }
 
 int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids, size_t n_ids,

@@ -80,9 +80,10 @@ int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity 
 
 /* As inspect_backup_open_in(), reading the descriptor fd from its start
  * (a file opened with open_confined(), say); path names it in messages.
- * fd -EBADF: open path. */
+ * fd -EBADF: open path. max_db_size (the sidecar's db_size; 0: none) stops
+ * a file that decompresses to more than that. */
 int inspect_backup_open_fd(int fd, const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
-                           InspectBackup **ret, char *reason, size_t reason_size);
+                           uint64_t max_db_size, InspectBackup **ret, char *reason, size_t reason_size);
 
 /* inspect_backup_open_with_identities() without identities: an encrypted
  * backup is -ENOKEY. */

@@ -513,7 +513,7 @@ static int open_backup(const char *cmd, const Source *src, Keys *k, InspectBacku
         char reason[INSPECT_REASON_MAX] = "";
         int r;
 
-        r = inspect_backup_open_fd(src->fd, src->path, NULL, k->ids, k->n, ret, reason, sizeof reason);
+        r = inspect_backup_open_fd(src->fd, src->path, NULL, k->ids, k->n, 0, ret, reason, sizeof reason);
         keys_wipe(k);
         if (r < 0) {
                 fprintf(stderr, "etcd-backupctl %s: %s\n", cmd, reason[0] ? reason : strerror(-r));

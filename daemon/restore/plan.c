@@ -835,8 +835,9 @@ static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t 
         }
         /* Through the descriptor plan_resolve() checked: the same file, whatever
          * the name in the daemon user's directory points to now. */
-        r = inspect_backup_open_fd(p->backup_fd, p->backup_path, p->parent_dir, ids, n_ids, &p->backup, reason,
-                                   reason_size);
+        /* Bounded by the sidecar's db_size: the copy goes on the data dir's file system, where etcd runs. */
+        r = inspect_backup_open_fd(p->backup_fd, p->backup_path, p->parent_dir, ids, n_ids,
+                                   p->has_sidecar ? p->sidecar.db_size : 0, &p->backup, reason, reason_size);
         age_identities_free(ids, n_ids);
         /* The restore has no --identity: the key is read from the service's configuration alone. */
         if (r == -ENOKEY && c->encryption.identity_file)
@@ -851,12 +852,27 @@ static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t 
 }
 
 static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
-        char reason[INSPECT_REASON_MAX] = "", a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        char reason[INSPECT_REASON_MAX] = "", a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c2[FORMAT_BYTES_MAX];
         BboltInfo info;
         struct statvfs sv;
         uint64_t avail, need;
         int r;
 
+        /* The db's copy read from the backup, then the restored data dir: said before the copy fills what
+         * etcd, still running, writes to. (Checked again below with the db's own size.) */
+        if (p->has_sidecar) {
+                if (statvfs(p->parent_dir, &sv) < 0)
+                        return free_and_format(ret_error, "cannot check free space in %s: %s", p->parent_dir,
+                                               strerror(errno)), -errno;
+                avail = (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
+                need = 2 * p->sidecar.db_size + RESTORE_SPACE_MARGIN_BYTES;
+                if (p->sidecar.db_size > INT64_MAX / 4 || avail < need)
+                        return free_and_format(ret_error, "not enough space in %s for the backup's db (%s by its "
+                                               "sidecar) and the restored data dir: it needs about %s, %s is free",
+                                               p->parent_dir, format_bytes(a, sizeof a, p->sidecar.db_size),
+                                               format_bytes(b, sizeof b, need), format_bytes(c2, sizeof c2, avail)),
+                               -ENOSPC;
+        }
         r = open_backup_in(p, c, reason, sizeof reason);
         if (r < 0)
                 return free_and_format(ret_error, "%s: %s", p->backup_path, reason[0] ? reason : strerror(-r)), r;

@@ -92,6 +92,19 @@ jq -c '.db_sha256 = "00000000000000000000000000000000000000000000000000000000000
 refused "sidecar disagrees" "is not the sidecar's db_sha256" 1 "$C" restore "$T/bad2/$name" --yes --socket "$SOCK"
 (cd "$T/bad2" && refused "relative FILE (made absolute by the client)" "is not the sidecar's db_sha256" 1 \
   "$C" restore "$name" --yes --socket "$SOCK")
+# The copy of the db goes on the data dir's file system, where etcd still
+# runs: a backup that decompresses to more than its sidecar's db_size is
+# stopped there (a small file may decompress to a full disk), and one whose
+# sidecar's db_size does not fit beside the restored data dir is refused
+# before anything is copied.
+mkdir -p "$T/bomb" "$T/huge"; cp "$backup" "$T/bomb/$name"; cp "$backup" "$T/huge/$name"
+jq -c '.db_size = 4096' "$backup.json" > "$T/bomb/$name.json"
+refused "more than the sidecar's db_size, dry run" "decompresses to more than the sidecar's db_size (4096 bytes)" 1 \
+  "$C" restore "$T/bomb/$name" --dry-run --socket "$SOCK"
+jq -c '.db_size = 1000000000000000' "$backup.json" > "$T/huge/$name.json"
+refused "a sidecar's db_size larger than the free space, dry run" \
+  "not enough space in $NODE/var/lib for the backup's db (909.5 TiB by its sidecar)" 1 \
+  "$C" restore "$T/huge/$name" --dry-run --socket "$SOCK"
 refused "no such backup name" "no backup" 1 \
   "$C" restore etcd-0000000000000001-20200101T000000Z-r1.db.gz --yes --socket "$SOCK"
 refused "not a backup name" "is not a backup name" 1 "$C" restore "no-such-thing" --yes --socket "$SOCK"
@@ -330,8 +343,13 @@ if unshare -m --propagation private true 2>/dev/null; then
   manifests_for "$T/man-small" "$T/small/etcd"; RMAN=$T/man-small restore_conf "$T/small.conf"
   restore_socket small "$T/small.conf" unshare -m --propagation private \
     bash -c 'mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"' "$T/small"
+  # With a sidecar, its db_size is checked against the free space before
+  # anything is copied; without one, the copy stops when the disk is full.
+  refused "no room for the temporary db next to the data dir, by the sidecar's db_size" \
+    "not enough space in $T/small for the backup's db" 1 "$C" restore latest --yes --socket "$RSOCK"
+  mkdir -p "$T/nosidecar"; cp "$backup" "$T/nosidecar/$name"
   refused "no room for the temporary db next to the data dir" "No space left on device" 1 \
-    "$C" restore latest --yes --socket "$RSOCK"
+    "$C" restore "$T/nosidecar/$name" --yes --socket "$RSOCK"
   check "no room: the tmpfs is empty afterwards (the temporary db is gone)" \
     test -z "$(nsenter -t "$RPID" -m -- ls -A "$T/small")"
   check "no room: nothing of it is used" test "$(nsenter -t "$RPID" -m -- df --output=used -B1 "$T/small" | tail -1 | tr -d ' ')" -lt 65536
