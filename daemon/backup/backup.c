@@ -804,16 +804,16 @@ static void note_earlier_history(const Config *c, const RetentionItem *items, si
         for (size_t i = 1; i < m; i++) {
                 if (!(items[i].reasons & RETENTION_KEEP_EARLIER_HISTORY))
                         continue;
-                if (before->cluster_id != now->cluster_id ?
-                    asprintf(ret_note, "%s/%s kept: the last backup of etcd cluster %016" PRIx64 ", before this "
-                             "directory's backups became cluster %016" PRIx64 "'s; retention never removes it (remove "
-                             "it by hand when it is no longer needed)", c->storage.directory, items[i].name,
-                             before->cluster_id, now->cluster_id) < 0 :
-                    asprintf(ret_note, "%s/%s kept: the last backup before etcd's revision went down (from %" PRId64
-                             " to %" PRId64 ": etcd was restored, or began anew on an empty data dir); retention "
-                             "never removes it (remove it by hand when it is no longer needed)", c->storage.directory,
-                             items[i].name, before->revision, now->revision) < 0)
-                        *ret_note = NULL;
+                if (before->cluster_id != now->cluster_id)
+                        append_format(ret_note, "%s/%s kept: the last backup of etcd cluster %016" PRIx64 ", before "
+                                      "this directory's backups became cluster %016" PRIx64 "'s; retention never "
+                                      "removes it (remove it by hand when it is no longer needed)",
+                                      c->storage.directory, items[i].name, before->cluster_id, now->cluster_id);
+                else
+                        append_format(ret_note, "%s/%s kept: the last backup before etcd's revision went down (from "
+                                      "%" PRId64 " to %" PRId64 ": etcd was restored, or began anew on an empty data "
+                                      "dir); retention never removes it (remove it by hand when it is no longer "
+                                      "needed)", c->storage.directory, items[i].name, before->revision, now->revision);
                 return;
         }
 }
@@ -824,8 +824,7 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
         _cleanup_free_ RetentionItem *items = NULL;
         _cleanup_free_ size_t *deleted_at = NULL;       /* the entry of each deleted name */
         _cleanup_free_ bool *gone = NULL;
-        const RetentionItem *future;
-        size_t m = 0;
+        size_t m = 0, planned;
         int r;
 
         items = calloc(*n ? *n : 1, sizeof *items);
@@ -852,24 +851,24 @@ int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, si
                         .tag = i,
                 };
         }
-        /* Nothing is removed while one is named later than now (retention_find_future()). */
-        future = retention_policy_is_disabled(&c->retention) ? NULL :
-                 retention_find_future(items, m, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
-        if (future) {
-                char when[FORMAT_COMPACT_MAX], now[FORMAT_COMPACT_MAX];
+        /* Those named later than now are kept, and the plan is over the others. */
+        planned = retention_policy_is_disabled(&c->retention) ? m :
+                  retention_set_aside_future(items, m, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
+        if (planned < m && ret_note) {
+                char when[FORMAT_COMPACT_MAX], now[FORMAT_COMPACT_MAX], more[64] = "";
 
-                if (asprintf(ret_error, "nothing removed: %s/%s is named %s, later than now (%s): the clock was set "
-                             "back since, or was ahead when it was taken. Retention resumes once the clock passes "
-                             "that time, or once that backup is moved out of the directory", c->storage.directory,
-                             future->name, format_compact_utc(when, sizeof when, future->created_usec),
-                             format_compact_utc(now, sizeof now, now_usec(CLOCK_REALTIME))) < 0)
-                        *ret_error = NULL;
-                return -ERANGE;
+                if (m - planned > 1)
+                        snprintf(more, sizeof more, " (and %zu more)", m - planned - 1);
+                append_format(ret_note, "%s/%s%s is named %s, later than now (%s): the clock was set back since, or "
+                              "was ahead when it was taken. Kept, and retention applied to the others, until the clock "
+                              "passes that time", c->storage.directory, items[planned].name, more,
+                              format_compact_utc(when, sizeof when, items[planned].created_usec),
+                              format_compact_utc(now, sizeof now, now_usec(CLOCK_REALTIME)));
         }
-        r = retention_plan(&c->retention, c->zone, items, m);
+        r = retention_plan(&c->retention, c->zone, items, planned);
         if (r < 0)
                 return r;
-        note_earlier_history(c, items, m, ret_note);
+        note_earlier_history(c, items, planned, ret_note);
         for (size_t i = 0; i < m; i++) {
                 if (!items[i].keep)
                         deleted_at[deleted.n] = items[i].tag;   /* the plan sorted the items */

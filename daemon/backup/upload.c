@@ -173,11 +173,10 @@ static int remote_is_own(S3 *s, const char *name, const StoreEntry *local, size_
 static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, RemoteSet *rs, const StoreEntry *local, size_t n_local,
                             UploadReport *rep) {
         _cleanup_free_ RetentionItem *items = NULL;
-        const RetentionItem *future;
         _cleanup_free_ char *unread_why = NULL;
         const char *member_first = NULL, *unread_first = NULL;
         uint64_t left_member = 0;
-        size_t n = 0, other_clusters = 0, other_members = 0, unread = 0;
+        size_t n = 0, planned, other_clusters = 0, other_members = 0, unread = 0;
         int r;
 
         items = calloc(rs->n ? rs->n : 1, sizeof *items);
@@ -212,17 +211,22 @@ static int remote_retention(S3 *s, const RetentionPolicy *p, const Zone *zone, R
                               other_clusters, other_clusters == 1 ? "" : "s");
         if (n == 0)
                 return 0;
-        /* The uploads went well: a warning, not an upload failure (lasting as long as that name does). */
-        future = retention_find_future(items, n, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
-        if (future) {
-                char when[FORMAT_COMPACT_MAX];
-                append_format(&rep->warning, "remote retention on %s: nothing deleted: %s is named %s, later than "
-                              "now: the clock was set back since, or was ahead when it was taken; it resumes once "
-                              "the clock passes that time, or once that backup is deleted from the store", s->u->url,
-                              future->name, format_compact_utc(when, sizeof when, future->created_usec));
-                return 0;
+        /* Those named later than now are kept, and the plan is over the others: a warning, not an upload
+         * failure (lasting as long as that name does). */
+        planned = retention_set_aside_future(items, n, now_usec(CLOCK_REALTIME), RETENTION_FUTURE_SLACK_USEC);
+        if (planned < n) {
+                char when[FORMAT_COMPACT_MAX], more[64] = "";
+
+                if (n - planned > 1)
+                        snprintf(more, sizeof more, " (and %zu more)", n - planned - 1);
+                append_format(&rep->warning, "remote retention on %s: %s%s is named %s, later than now: the clock was "
+                              "set back since, or was ahead when it was taken. Kept, and retention applied to the "
+                              "others, until the clock passes that time", s->u->url, items[planned].name, more,
+                              format_compact_utc(when, sizeof when, items[planned].created_usec));
         }
-        r = retention_plan(p, zone, items, n);
+        if (planned == 0)
+                return 0;
+        r = retention_plan(p, zone, items, planned);
         if (r < 0)
                 return free_and_format(&rep->error, "remote retention on %s: cannot plan: %s", s->u->url,
                                        strerror(-r)), r;

@@ -212,6 +212,7 @@ char *retention_reasons_to_string(unsigned reasons, char *buf, size_t n) {
                 { RETENTION_KEEP_NEWEST_VERIFIED, "newest-verified" },
                 { RETENTION_KEEP_ALL, "all" },
                 { RETENTION_KEEP_EARLIER_HISTORY, "earlier-history" },
+                { RETENTION_KEEP_FUTURE, "future" },
         };
         size_t used = 0;
 
@@ -236,10 +237,21 @@ bool retention_is_future(uint64_t created_usec, uint64_t now_usec, uint64_t slac
         return created_usec > now_usec && created_usec - now_usec > slack_usec;
 }
 
-const RetentionItem *retention_find_future(const RetentionItem *items, size_t n, uint64_t now_usec,
-                                           uint64_t slack_usec) {
-        for (size_t i = 0; i < n; i++)
+size_t retention_set_aside_future(RetentionItem *items, size_t n, uint64_t now_usec, uint64_t slack_usec) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                RetentionItem t;
+
                 if (retention_is_future(items[i].created_usec, now_usec, slack_usec))
-                        return items + i;
-        return NULL;
+                        continue;
+                t = items[k];
+                items[k++] = items[i];
+                items[i] = t;
+        }
+        for (size_t i = k; i < n; i++) {
+                items[i].keep = true;
+                items[i].reasons = RETENTION_KEEP_FUTURE;
+        }
+        return k;
 }

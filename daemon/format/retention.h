@@ -33,6 +33,7 @@ enum {
         RETENTION_KEEP_ALL = 1u << 6,             /* the policy is disabled (all zero) */
         RETENTION_KEEP_YEARLY = 1u << 7,          /* newest of one of keep_yearly years */
         RETENTION_KEEP_EARLIER_HISTORY = 1u << 8, /* the newest verified backup of a history that ended */
+        RETENTION_KEEP_FUTURE = 1u << 9,          /* named later than now (retention_set_aside_future()) */
 };
 
 /* One backup as the planner sees it. name and created_usec (CLOCK_REALTIME)
@@ -50,7 +51,7 @@ typedef struct RetentionItem {
         size_t tag;             /* the caller's (an index into its own list): retention_plan() sorts the items */
 } RetentionItem;
 
-/* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history" fits in this. */
+/* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,future" fits in this. */
 #define RETENTION_REASONS_MAX 96
 
 /* True if every keep_* is 0 (or p is NULL): retention is disabled and every
@@ -92,13 +93,13 @@ bool retention_policy_is_disabled(const RetentionPolicy *p);
  * disabled). On error items is left untouched. */
 int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *items, size_t n);
 
-/* The plan orders by the time in the names: one named later than now would
- * count as newer than every backup taken from now on, which the policy would
- * then remove one after the other. The first of items[0..n) created more
- * than slack_usec after now_usec (the clock set back since it was taken, or
- * ahead then), which the caller plans nothing over; NULL when none. */
-const RetentionItem *retention_find_future(const RetentionItem *items, size_t n, uint64_t now_usec,
-                                           uint64_t slack_usec);
+/* Moves the items of items[0..n) created more than slack_usec after now_usec
+ * (the clock set back since they were taken, or ahead then) to the end,
+ * each kept (RETENTION_KEEP_FUTURE), and returns how many are not: the
+ * caller plans over those (retention_plan() orders them) and keeps the
+ * others, which would otherwise count as newer than every backup taken
+ * from now on, and have the policy remove those one after the other. */
+size_t retention_set_aside_future(RetentionItem *items, size_t n, uint64_t now_usec, uint64_t slack_usec);
 
 /* Whether a backup created at created_usec lies more than slack_usec after now_usec. */
 bool retention_is_future(uint64_t created_usec, uint64_t now_usec, uint64_t slack_usec);
@@ -108,7 +109,7 @@ bool retention_is_future(uint64_t created_usec, uint64_t now_usec, uint64_t slac
 #define RETENTION_FUTURE_SLACK_USEC (UINT64_C(10) * 60 * 1000000)
 
 /* Writes the names of the bits in reasons, comma-separated in the order
- * last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history (unknown bits are
+ * last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,future (unknown bits are
  * ignored, 0 gives ""), into buf of size n; RETENTION_REASONS_MAX always
  * suffices, a smaller buf gets a truncated, NUL-terminated string. Returns
  * buf. */

@@ -265,8 +265,8 @@ check "6d: X, with its sidecar, pruned from the store" \
 check "6d: the oldest, without a sidecar, stays on the store" grep -q "node3/$b1 " <<<"$(remote node3)"
 
 # 6f. A copy on the store named later than now (the clock set back since,
-# or ahead then): remote retention deletes nothing and says why, as the
-# local one does; the upload itself went well, so --once exits 0.
+# or ahead then): remote retention keeps it, applies the policy to the
+# others and says why, as the local one does; --once exits 0.
 d6=$(remote node3 | awk '{ print $1 }' | grep -vF "node3/$b1" | grep -v '\.json$' | sed 's#^node3/##')
 future=$(sed -E 's/-[0-9]{8}T[0-9]{6}Z-/-29990101T000000Z-/' <<<"$d6")
 jq --arg n "$future" '.name = $n' "$R/$d6.json" > "$T/r6f-future.json"
@@ -275,10 +275,11 @@ next_second; ctl put /r6c 4 >/dev/null
 out6f=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/r6c-keep1.conf" 2>"$T/r6f.err"); rc=$?
 check "6f: --once exits 0 (rc $rc)" test $rc -eq 0
 check "6f: the new backup is on the store" grep -q "node3/$(basename "$out6f") " <<<"$(remote node3)"
-check "6f: remote retention says why it deleted nothing" grep -qF "remote retention on $S3_URL/$S3_BUCKET/node3/: \
-nothing deleted: $future is named 29990101T000000Z, later than now" "$T/r6f.err"
-check "6f: the previous copy ($d6), which keep_last = 1 would prune, stays" \
-  bash -c 'grep -q "node3/$1 " <<<"$2" && ! grep -q "Pruned .* from " "$3"' _ "$d6" "$(remote node3)" "$T/r6f.err"
+check "6f: remote retention says which it keeps and why" grep -qF "remote retention on $S3_URL/$S3_BUCKET/node3/: \
+$future is named 29990101T000000Z, later than now" "$T/r6f.err"
+check "6f: the copy named later than now stays" grep -q "node3/$future " <<<"$(remote node3)"
+check "6f: the previous copy ($d6), which keep_last = 1 prunes, is pruned from the store" \
+  bash -c '! grep -q "node3/$1 " <<<"$2" && grep -qF "Pruned $1 from " "$3"' _ "$d6" "$(remote node3)" "$T/r6f.err"
 s3 DELETE "/$S3_BUCKET/node3/$future" >/dev/null; s3 DELETE "/$S3_BUCKET/node3/$future.json" >/dev/null
 
 # 6g. Other writers on the prefix. A backup of this cluster taken from

@@ -72,7 +72,7 @@ static void test_reasons_to_string(void) {
         check_str_eq(retention_reasons_to_string(RETENTION_KEEP_NEWEST_VERIFIED, buf, sizeof buf),
                      "newest-verified");
         check_str_eq(retention_reasons_to_string(~0u, buf, sizeof buf),
-                     "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history");
+                     "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,future");
         check_str_eq(retention_reasons_to_string(1u << 20, buf, sizeof buf), "");
         check_str_eq(retention_reasons_to_string(RETENTION_KEEP_ALL, buf, sizeof buf), "all");
 
@@ -738,23 +738,31 @@ static void test_reference(void) {
         compare_with_reference("America/New_York", 80);
 }
 
-/* A name later than now plus the slack is found (the first such one); at or within the slack, none. */
-static void test_find_future(void) {
+/* Those named later than now plus the slack are set aside at the end, kept; at or within the slack, planned.
+ * The plan over the rest does not count them as newer. */
+static void test_set_aside_future(void) {
         const uint64_t now = UINT64_C(1796000000) * 1000000, slack = RETENTION_FUTURE_SLACK_USEC;
         RetentionItem items[] = {
-                { .name = "a", .created_usec = now - 3600 * UINT64_C(1000000) },
-                { .name = "b", .created_usec = now + slack },
-                { .name = "c", .created_usec = now + slack + 1 },
-                { .name = "d", .created_usec = UINT64_MAX },
+                { .name = "d", .created_usec = UINT64_MAX, .verified = true },
+                { .name = "a", .created_usec = now - 3600 * UINT64_C(1000000), .verified = true },
+                { .name = "c", .created_usec = now + slack + 1, .verified = true },
+                { .name = "b", .created_usec = now + slack, .verified = true },
+                { .name = "e", .created_usec = now - 7200 * UINT64_C(1000000), .verified = true },
         };
+        size_t k;
 
-        check(!retention_find_future(items, 0, now, slack));
-        check(!retention_find_future(items, 2, now, slack));
-        check(retention_find_future(items, 3, now, slack) == items + 2);
-        check(retention_find_future(items, 4, now, slack) == items + 2);
-        check(retention_find_future(items + 3, 1, now, slack) == items + 3);
-        check(retention_find_future(items, 1, 0, 0) == items);
-        check(!retention_find_future(items + 3, 1, UINT64_MAX, 0));
+        check_int_eq(retention_set_aside_future(items, 0, now, slack), 0);
+        k = retention_set_aside_future(items, ELEMENTSOF(items), now, slack);
+        check_int_eq(k, 3);
+        for (size_t i = k; i < ELEMENTSOF(items); i++) {
+                check(items[i].created_usec > now + slack);
+                check(items[i].keep && items[i].reasons == RETENTION_KEEP_FUTURE);
+        }
+        set_tz("UTC");
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, k), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)), "b:last,newest-verified a:- e:- d:future c:future");
+        check_int_eq(retention_set_aside_future(items + 3, 2, UINT64_MAX, 0), 2);
+        check_int_eq(retention_set_aside_future(items, 1, 0, 0), 0);
 }
 
 int main(void) {
@@ -773,7 +781,7 @@ int main(void) {
         TEST_RUN(test_earlier_history);
         TEST_RUN(test_local_time);
         TEST_RUN(test_reference);
-        TEST_RUN(test_find_future);
+        TEST_RUN(test_set_aside_future);
         zone_free(local);
         return 0;
 }
