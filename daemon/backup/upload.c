@@ -403,6 +403,14 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                                                        rb->size);
                         continue;
                 }
+                if (!rb && e->has_sidecar && e->sidecar.file_size != e->file_size) {
+                        /* Not sent: off the machine it would count as good, and push a good copy out. */
+                        if (conflicts++ == 0)
+                                (void) free_and_format(&conflict, "%s has %" PRIu64 " bytes here, not the %" PRIu64
+                                                       " its sidecar says (damaged since it was made): not uploaded",
+                                                       e->name, e->file_size, e->sidecar.file_size);
+                        continue;
+                }
                 if (!rb) {
                         r = upload_one(&s, store, &rs, e->name, e->file_size, ret);
                         if (r < 0)

@@ -711,4 +711,22 @@ else
   not_ok "as root into nobody's directory: needs the user nobody"
 fi
 
+# 11. A local backup not on the store whose size is no longer its sidecar's
+# (damaged since it was made) is not uploaded: off the machine it would
+# count as good and push a good copy out. The rest is uploaded; the run
+# says why it failed.
+mkdir -p "$T/b11"
+sed "s#\"$B\"#\"$T/b11\"#; s#/node1/#/node12/#" "$T/good.conf" > "$T/b11.conf"
+x11=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/b11.conf" 2>"$T/11a.err"); rc=$?
+check "11: a first backup, uploaded (rc $rc)" test $rc -eq 0 -a -n "$(remote node12 | grep -F "node12/$(basename "$x11") ")"
+s3 DELETE "/$S3_BUCKET/node12/$(basename "$x11")" >/dev/null
+truncate -s -1 "$x11"
+ctl put /u11 1 >/dev/null
+out11=$(timeout 120 "$ETCD_BACKUPD" --once -c "$T/b11.conf" 2>"$T/11.err"); rc=$?
+check "11: the damaged backup: --once exits 1, the new backup kept (rc $rc)" test $rc -eq 1 -a -f "$out11"
+check "11: said why it is not uploaded" grep -qF "$(basename "$x11") has $(stat -c %s "$x11") bytes here, not the \
+$(( $(stat -c %s "$x11") + 1 )) its sidecar says (damaged since it was made): not uploaded" "$T/11.err"
+check "11: not on the store; the new backup is" \
+  test "$(remote node12 | cut -d' ' -f1 | grep -v json)" = "node12/$(basename "$out11")"
+
 finish
