@@ -44,6 +44,16 @@ const char *plan_expected_revision(const RestorePlan *p, bool noun, char *buf, s
 _printf_(5, 6) void restore_report(RestoreProgressFn fn, void *userdata, const char *step, RestoreStepState state,
                                    const char *fmt, ...);
 
+/* Who listened on a port: PID, user and name of each. */
+typedef struct PortHolders {
+        size_t n;
+        struct {
+                pid_t pid;
+                uid_t uid;
+                char name[64];
+        } h[16];
+} PortHolders;
+
 typedef struct Run {
         RestorePlan *p;
         const Config *c;
@@ -68,6 +78,8 @@ typedef struct Run {
         dev_t db_dev;                   /* the restored member/snap/db the swap put in place */
         ino_t db_ino;
         bool etcd_ran_on_data_dir;      /* before it was stopped, etcd held data_dir's member/snap/db open */
+        PortHolders apiserver_holders;  /* static pod: who listened on kube-apiserver's port before the restore */
+        bool rolling_back;              /* the waits give the operator time to end what took that port */
         char *error;
 } Run;
 

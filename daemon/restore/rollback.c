@@ -42,6 +42,7 @@ void rollback_restore(Run *run, RestoreResult *res) {
         restore_report(run->fn, run->userdata, RESTORE_STEP_ROLLBACK, RESTORE_STEP_RUNNING, "rolling back: %s",
                res->error ? res->error : "failed");
         res->rolled_back = true;
+        run->rolling_back = true;
 
         /* 0. kube-apiserver off the restored data first, when the restore
          * started it on it: it caches what it read and keeps watching etcd,

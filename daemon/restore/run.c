@@ -77,6 +77,76 @@ static int wait_tcp(Run *run, const char *address, uint16_t port, bool want, uin
         }
 }
 
+static void port_holders(uint16_t port, PortHolders *ret) {
+        pid_t pids[ELEMENTSOF(ret->h)];
+        ssize_t n = proof_listener_pids(port, NULL, pids, ELEMENTSOF(pids));
+
+        ret->n = 0;
+        for (ssize_t i = 0; i < n; i++) {
+                char dir[32];
+                struct stat st;
+
+                snprintf(dir, sizeof dir, "/proc/%d", (int) pids[i]);
+                if (stat(dir, &st) < 0)
+                        continue;       /* gone meanwhile */
+                ret->h[ret->n].pid = pids[i];
+                ret->h[ret->n].uid = st.st_uid;
+                (void) proc_name(pids[i], ret->h[ret->n].name, sizeof ret->h[ret->n].name);
+                ret->n++;
+        }
+}
+
+/* A process that listens on port now and is not among before, nor another of the same name and user (the same
+ * program, started again): any local user may bind kube-apiserver's port once it is free, and kube-apiserver then
+ * cannot. Returns -EADDRINUSE with run->error naming that process, by PID, user and name; 0 when there is none. */
+static int port_taken(Run *run, const char *address, uint16_t port, const PortHolders *before) {
+        PortHolders now = {};
+
+        if (before->n == 0)
+                return 0;       /* nobody seen before: nothing to tell a stranger from */
+        port_holders(port, &now);
+        for (size_t i = 0; i < now.n; i++) {
+                bool known = false;
+
+                for (size_t j = 0; j < before->n && !known; j++)
+                        known = now.h[i].pid == before->h[j].pid ||
+                                (now.h[i].uid == before->h[j].uid && streq(now.h[i].name, before->h[j].name));
+                if (known)
+                        continue;
+                return free_and_format(&run->error, "%s port %u is held by another process than before the restore: "
+                                       "pid %d (%s, uid %u), where %s (uid %u) listened; a local user may bind the "
+                                       "port once kube-apiserver has left it, and kube-apiserver cannot bind it then. "
+                                       "End that process", address, port, (int) now.h[i].pid, now.h[i].name,
+                                       (unsigned) now.h[i].uid, before->h[0].name, (unsigned) before->h[0].uid),
+                       -EADDRINUSE;
+        }
+        return 0;
+}
+
+/* wait_tcp(…, false), said at once when another process has taken the port (port_taken()) instead of after a
+ * wait until the deadline that would end in a rollback whose kube-apiserver could not bind the port either. */
+static int wait_port_left(Run *run, const char *address, uint16_t port, const PortHolders *before,
+                          uint64_t deadline) {
+        uint64_t delay = POLL_FIRST_USEC;
+
+        for (;;) {
+                int r = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
+
+                if (r < 0)
+                        return free_and_format(&run->error, "cannot probe %s port %u: %s", address, port,
+                                               strerror(-r)), r;
+                if (r == 0)
+                        return 0;
+                r = port_taken(run, address, port, before);
+                if (r < 0)
+                        return r;
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return free_and_format(&run->error, "%s port %u still answers after %" PRIu64 " s", address,
+                                               port, run->timeout_usec / USEC_PER_SEC), -ETIMEDOUT;
+                sleep_backoff(&delay, PROBE_INTERVAL_USEC);
+        }
+}
+
 /* Wait until kube-apiserver's /readyz answers 200, verified with the
  * plan's CA. */
 static int wait_readyz(Run *run, uint64_t *ret_usec) {
@@ -94,6 +164,12 @@ static int wait_readyz(Run *run, uint64_t *ret_usec) {
                         *ret_usec = now_usec(CLOCK_MONOTONIC) - t0;
                         return 0;
                 }
+                /* The port taken while kube-apiserver was down: it will not come up (the rollback waits all the
+                 * same, for the operator to end that process). */
+                r = run->rolling_back ? 0 : port_taken(run, p->apiserver_address, p->apiserver_port,
+                                                       &run->apiserver_holders);
+                if (r < 0)
+                        return r;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return free_and_format(&run->error, "https://%s:%u/readyz is not ready after %" PRIu64 " s: %s",
                                                p->apiserver_address, p->apiserver_port,
@@ -207,6 +283,7 @@ int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
                 char reason[160];
                 bool moved;
 
+                port_holders(p->apiserver_port, &run->apiserver_holders);
                 r = run_ensure_held_dir(run);
                 if (r < 0)
                         return free_and_format(ret_error, "%s", run->error), r;
@@ -217,7 +294,8 @@ int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
                         return free_and_format(ret_error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                                APISERVER_MANIFEST, p->held_dir,
                                                static_pod_move_reason(r, moved, reason, sizeof reason)), r;
-                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, start + run->timeout_usec);
+                r = wait_port_left(run, p->apiserver_address, p->apiserver_port, &run->apiserver_holders,
+                                   start + run->timeout_usec);
                 if (r < 0)
                         return free_and_format(ret_error, "%s", run->error), r;
         } else {

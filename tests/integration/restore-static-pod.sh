@@ -233,6 +233,43 @@ check "stuck controller: kube-apiserver stand-in back" wait_for 10 apiserver_up
 signal_proc -TERM "$STUCKID"
 scheduler_as_it_was "kube-scheduler back as it was"
 
+# ---- another user's process takes kube-apiserver's port when it leaves ----------
+# A process of the user nobody binds kube-apiserver's port as soon as it is
+# free (any local user may: it is above 1024) and holds it. The restore
+# names that process at once instead of waiting health_timeout for the port
+# to close, and rolls back; once that process has ended, kube-apiserver is
+# back. (The squatter gives up after two minutes.)
+setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c 'import socket, sys, time
+end = time.monotonic() + 120
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+while time.monotonic() < end:
+    try:
+        s.bind(("0.0.0.0", int(sys.argv[1]))); break
+    except OSError:
+        time.sleep(0.01)
+s.listen(64); s.settimeout(1)
+while time.monotonic() < end:
+    try:
+        s.accept()[0].close()
+    except socket.timeout:
+        pass' "$APORT" &
+SQPID=$! SQID=$(proc_id $!)
+kill_at_exit "$SQPID"
+restore_conf "$T/squat.conf"
+restore_socket squat "$T/squat.conf"
+"$C" restore latest --yes --socket "$RSOCK" > "$T/squat.out" 2>&1 &
+SQCLIENT=$!
+check "port taken: the restore names the process at once" \
+  wait_for 60 grep -qF "port $APORT is held by another process than before the restore: pid $SQPID (python3, uid $(id -u nobody))" "$T/squat.out"
+signal_proc -TERM "$SQID"
+wait "$SQCLIENT"; rc=$?
+sed 's/^/    /' "$T/squat.out"
+check "port taken: exit 1, rolled back" test $rc -eq 1 -a -n "$(grep "rolled back" "$T/squat.out")"
+check "port taken: kube-apiserver's manifest back, no holding dir left" \
+  test -f "$MAN/kube-apiserver.yaml" -a -z "$(ls -d "$NODE"/etc/kubernetes/etcd-backupd-held-* 2>/dev/null)"
+check "port taken: the process gone, kube-apiserver stand-in back" wait_for 30 apiserver_up
+wait_for 30 etcd_healthy
+
 # ---- kube-apiserver not ready on the restored data: the rollback stops it first --
 # restore.apiserver_cacert names a CA that did not sign kube-apiserver's
 # certificate (etcd's), so /readyz never verifies and the restore rolls back
