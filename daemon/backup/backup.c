@@ -807,13 +807,15 @@ static void note_earlier_history(const Config *c, const RetentionItem *items, si
                 if (before->cluster_id != now->cluster_id)
                         append_format(ret_note, "%s/%s kept: the last backup of etcd cluster %016" PRIx64 ", before "
                                       "this directory's backups became cluster %016" PRIx64 "'s; retention never "
-                                      "removes it (remove it by hand when it is no longer needed)",
-                                      c->storage.directory, items[i].name, before->cluster_id, now->cluster_id);
+                                      "removes it, nor this backup, the first after (remove them by hand when no "
+                                      "longer needed)", c->storage.directory, items[i].name, before->cluster_id,
+                                      now->cluster_id);
                 else
                         append_format(ret_note, "%s/%s kept: the last backup before etcd's revision went down (from "
                                       "%" PRId64 " to %" PRId64 ": etcd was restored, or began anew on an empty data "
-                                      "dir); retention never removes it (remove it by hand when it is no longer "
-                                      "needed)", c->storage.directory, items[i].name, before->revision, now->revision);
+                                      "dir); retention never removes it, nor this backup, the first after (remove "
+                                      "them by hand when no longer needed)", c->storage.directory, items[i].name,
+                                      before->revision, now->revision);
                 return;
         }
 }

@@ -184,8 +184,13 @@ int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *it
                         reasons |= RETENTION_KEEP_NEWEST_VERIFIED;
                         forced = true;
                 }
-                if (i > 0 && (item->cluster_id != items[i - 1].cluster_id || item->revision > items[i - 1].revision))
+                if (i > 0 && (item->cluster_id != items[i - 1].cluster_id || item->revision > items[i - 1].revision)) {
+                        /* The newer side of the break is kept too: once the backups of the new history have
+                         * passed the old one's revision, this pair alone still shows where it broke. */
+                        items[i - 1].reasons |= RETENTION_KEEP_NEW_HISTORY;
+                        items[i - 1].keep = true;
                         history_ended = true;
+                }
                 if (item->verified && history_ended) {
                         reasons |= RETENTION_KEEP_EARLIER_HISTORY;
                         history_ended = false;
@@ -212,6 +217,7 @@ char *retention_reasons_to_string(unsigned reasons, char *buf, size_t n) {
                 { RETENTION_KEEP_NEWEST_VERIFIED, "newest-verified" },
                 { RETENTION_KEEP_ALL, "all" },
                 { RETENTION_KEEP_EARLIER_HISTORY, "earlier-history" },
+                { RETENTION_KEEP_NEW_HISTORY, "new-history" },
                 { RETENTION_KEEP_FUTURE, "future" },
         };
         size_t used = 0;

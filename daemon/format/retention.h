@@ -34,6 +34,7 @@ enum {
         RETENTION_KEEP_YEARLY = 1u << 7,          /* newest of one of keep_yearly years */
         RETENTION_KEEP_EARLIER_HISTORY = 1u << 8, /* the newest verified backup of a history that ended */
         RETENTION_KEEP_FUTURE = 1u << 9,          /* named later than now (retention_set_aside_future()) */
+        RETENTION_KEEP_NEW_HISTORY = 1u << 10,    /* the first backup of a history that followed another */
 };
 
 /* One backup as the planner sees it. name and created_usec (CLOCK_REALTIME)
@@ -51,8 +52,8 @@ typedef struct RetentionItem {
         size_t tag;             /* the caller's (an index into its own list): retention_plan() sorts the items */
 } RetentionItem;
 
-/* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,future" fits in this. */
-#define RETENTION_REASONS_MAX 96
+/* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,new-history,future" fits in this. */
+#define RETENTION_REASONS_MAX 128
 
 /* True if every keep_* is 0 (or p is NULL): retention is disabled and every
  * backup is kept. */
@@ -83,8 +84,11 @@ bool retention_policy_is_disabled(const RetentionPolicy *p);
  *   or started anew on an empty data dir, which gives a re-made cluster its
  *   old id), begins an earlier history, and the first verified item from
  *   there on is kept (RETENTION_KEEP_EARLIER_HISTORY) whatever the rules
- *   say: backups of the history that followed never rotate the last of the
- *   data before it away.
+ *   say, and so is the item before the break (RETENTION_KEEP_NEW_HISTORY),
+ *   the first of the history that followed: backups of the new history
+ *   never rotate the last of the data before it away, also once their
+ *   revisions have passed its revision (the pair stays, and shows the
+ *   break, until removed by hand).
  * - A disabled policy (retention_policy_is_disabled()) keeps every item.
  *
  * Pure: no clock, no files, no allocation. Returns 0; -EINVAL if p or zone is NULL,
@@ -109,7 +113,7 @@ bool retention_is_future(uint64_t created_usec, uint64_t now_usec, uint64_t slac
 #define RETENTION_FUTURE_SLACK_USEC (UINT64_C(10) * 60 * 1000000)
 
 /* Writes the names of the bits in reasons, comma-separated in the order
- * last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,future (unknown bits are
+ * last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,new-history,future (unknown bits are
  * ignored, 0 gives ""), into buf of size n; RETENTION_REASONS_MAX always
  * suffices, a smaller buf gets a truncated, NUL-terminated string. Returns
  * buf. */

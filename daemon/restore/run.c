@@ -57,25 +57,6 @@ int run_ensure_held_dir(Run *run) {
         return 0;
 }
 
-/* Wait until address:port answers (want) or stops answering, at most
- * until deadline (CLOCK_MONOTONIC). */
-static int wait_tcp(Run *run, const char *address, uint16_t port, bool want, uint64_t deadline) {
-        uint64_t delay = POLL_FIRST_USEC;
-
-        for (;;) {
-                int r = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
-                if (r < 0)
-                        return free_and_format(&run->error, "cannot probe %s port %u: %s", address, port,
-                                               strerror(-r)), r;
-                if ((r > 0) == want)
-                        return 0;
-                if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return free_and_format(&run->error, "%s port %u still %s after %" PRIu64 " s", address, port,
-                                               want ? "does not answer" : "answers", run->timeout_usec / USEC_PER_SEC),
-                               -ETIMEDOUT;
-                sleep_backoff(&delay, PROBE_INTERVAL_USEC);
-        }
-}
 
 static void port_holders(uint16_t port, PortHolders *ret) {
         pid_t pids[ELEMENTSOF(ret->h)];
@@ -123,26 +104,30 @@ static int port_taken(Run *run, const char *address, uint16_t port, const PortHo
         return 0;
 }
 
-/* wait_tcp(…, false), said at once when another process has taken the port (port_taken()) instead of after a
- * wait until the deadline that would end in a rollback whose kube-apiserver could not bind the port either. */
-static int wait_port_left(Run *run, const char *address, uint16_t port, const PortHolders *before,
-                          uint64_t deadline) {
+/* Wait until address:port answers (want) or stops answering, at most until deadline (CLOCK_MONOTONIC). Waiting
+ * for it to close, one that another process than those in
+ * before (NULL: none) has taken is said at once (port_taken()), not after a wait until the deadline that would end
+ * in a rollback whose kube-apiserver could not bind the port either. */
+static int wait_tcp(Run *run, const char *address, uint16_t port, bool want, const PortHolders *before,
+                    uint64_t deadline) {
         uint64_t delay = POLL_FIRST_USEC;
 
         for (;;) {
                 int r = tcp_probe(address, port, PROBE_CONNECT_TIMEOUT_USEC);
-
                 if (r < 0)
                         return free_and_format(&run->error, "cannot probe %s port %u: %s", address, port,
                                                strerror(-r)), r;
-                if (r == 0)
+                if ((r > 0) == want)
                         return 0;
-                r = port_taken(run, address, port, before);
-                if (r < 0)
-                        return r;
+                if (r > 0 && before) {
+                        r = port_taken(run, address, port, before);
+                        if (r < 0)
+                                return r;
+                }
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
-                        return free_and_format(&run->error, "%s port %u still answers after %" PRIu64 " s", address,
-                                               port, run->timeout_usec / USEC_PER_SEC), -ETIMEDOUT;
+                        return free_and_format(&run->error, "%s port %u still %s after %" PRIu64 " s", address, port,
+                                               want ? "does not answer" : "answers", run->timeout_usec / USEC_PER_SEC),
+                               -ETIMEDOUT;
                 sleep_backoff(&delay, PROBE_INTERVAL_USEC);
         }
 }
@@ -294,8 +279,8 @@ int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
                         return free_and_format(ret_error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                                APISERVER_MANIFEST, p->held_dir,
                                                static_pod_move_reason(r, moved, reason, sizeof reason)), r;
-                r = wait_port_left(run, p->apiserver_address, p->apiserver_port, &run->apiserver_holders,
-                                   start + run->timeout_usec);
+                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, &run->apiserver_holders,
+                             start + run->timeout_usec);
                 if (r < 0)
                         return free_and_format(ret_error, "%s", run->error), r;
         } else {
@@ -690,7 +675,7 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
         }
         for (size_t i = 0; i < n && r >= 0; i++)
                 if (pods[i].out && pods[i].port != 0) {
-                        r = wait_tcp(run, pods[i].address, pods[i].port, false, deadline);
+                        r = wait_tcp(run, pods[i].address, pods[i].port, false, NULL, deadline);
                         if (r < 0) {
                                 _cleanup_free_ char *why = TAKE_PTR(run->error);
                                 pod_error(run, &pods[i], "%s", why ? why : strerror(-r));
@@ -729,7 +714,7 @@ static int restart_static_pods(Run *run, Pod *pods, size_t n) {
                                        pods[i].port);
                         continue;
                 }
-                r = wait_tcp(run, pods[i].address, pods[i].port, true, deadline);
+                r = wait_tcp(run, pods[i].address, pods[i].port, true, NULL, deadline);
                 if (r < 0) {
                         _cleanup_free_ char *why = TAKE_PTR(run->error);
                         pod_error(run, &pods[i], "%s", why ? why : strerror(-r));

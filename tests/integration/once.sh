@@ -266,7 +266,7 @@ done
 # and init, a data dir lost): the same cluster id, the revision from 1
 # again. However many backups of the new history keep_last = 1 would keep,
 # the last backup of the data before stays (the newest verified backup of
-# an earlier history), and the log says why.
+# an earlier history), and the first after it, and the log says why.
 { etcd_group; storage_group "$T/b-hist" zstd 1
   echo 'retention: { keep_last = 1; keep_daily = 0; keep_weekly = 0; keep_monthly = 0; };'; } > "$T/hist.conf"
 for i in 1 2; do
@@ -286,11 +286,13 @@ check "etcd begun anew: its revision is lower ($(etcd_revision) < $before_rev)" 
 for i in 1 2 3; do
   ctl put "/hist/new-$i" x >/dev/null
   after=$("$ETCD_BACKUPD" --once -c "$T/hist.conf" 2>>"$T/hist.err")
+  [[ $i = 1 ]] && first=$after
 done
 check "etcd begun anew: the same cluster id in the names" \
   test "$(basename "$before" | cut -d- -f2)" = "$(basename "$after" | cut -d- -f2)"
-check "etcd begun anew, keep_last = 1: the newest backup and the last of the data before are kept" \
-  test "$(ls "$T/b-hist" | grep -v json | sort)" = "$(printf '%s\n' "$(basename "$before")" "$(basename "$after")" | sort)"
+check "etcd begun anew, keep_last = 1: the newest backup, the last of the data before and the first after are kept" \
+  test "$(ls "$T/b-hist" | grep -v json | sort)" = \
+       "$(printf '%s\n' "$(basename "$before")" "$(basename "$first")" "$(basename "$after")" | sort)"
 check "etcd begun anew: the log says why the older one is kept" \
   grep -qF "$(basename "$before") kept: the last backup before etcd's revision went down" "$T/hist.err"
 

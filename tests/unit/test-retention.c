@@ -72,7 +72,7 @@ static void test_reasons_to_string(void) {
         check_str_eq(retention_reasons_to_string(RETENTION_KEEP_NEWEST_VERIFIED, buf, sizeof buf),
                      "newest-verified");
         check_str_eq(retention_reasons_to_string(~0u, buf, sizeof buf),
-                     "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,future");
+                     "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,new-history,future");
         check_str_eq(retention_reasons_to_string(1u << 20, buf, sizeof buf), "");
         check_str_eq(retention_reasons_to_string(RETENTION_KEEP_ALL, buf, sizeof buf), "all");
 
@@ -356,7 +356,8 @@ static void test_newest_verified(void) {
 }
 
 /* etcd began anew (restored, or started on an empty data dir: the same cluster id, the revision lower) or
- * another cluster took over the directory: the last verified backup before is kept, whatever the rules say. */
+ * another cluster took over the directory: the last verified backup before and the first one after are kept,
+ * whatever the rules say. */
 static void test_earlier_history(void) {
         RetentionItem items[] = {
                 { .name = "a1", .created_usec = utc(2025, 6, 8, 2, 0, 0), .revision = 900000, .cluster_id = 7,
@@ -376,23 +377,58 @@ static void test_earlier_history(void) {
         };
 
         set_tz("UTC");
-        /* a3 (unverified) is not what is kept of the first history: a2 is. */
+        /* a3 (unverified) is not what is kept of the first history: a2 is; b1, after it, is kept as the first of
+         * its history, however unverified a3 is. */
         check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
-                     "c2:last,newest-verified c1:- b2:earlier-history b1:- a3:- a2:earlier-history a1:-");
+                     "c2:last,newest-verified c1:new-history b2:earlier-history b1:new-history a3:- "
+                     "a2:earlier-history a1:-");
         check_int_eq(retention_plan(&(RetentionPolicy) { .keep_daily = 3 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
-                     "c2:daily,newest-verified c1:daily b2:daily,earlier-history b1:- a3:- a2:earlier-history a1:-");
+                     "c2:daily,newest-verified c1:daily,new-history b2:daily,earlier-history b1:new-history a3:- "
+                     "a2:earlier-history a1:-");
         /* A disabled policy keeps everything anyway; the reason is said all the same. */
         check_int_eq(retention_plan(&(RetentionPolicy) {}, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)),
-                     "c2:newest-verified,all c1:all b2:all,earlier-history b1:all a3:all a2:all,earlier-history a1:all");
+                     "c2:newest-verified,all c1:all,new-history b2:all,earlier-history b1:all,new-history a3:all "
+                     "a2:all,earlier-history a1:all");
         /* One history, revisions that rise, equal ones in one second: nothing more is kept. */
         for (size_t i = 0; i < ELEMENTSOF(items); i++)
                 items[i].cluster_id = 7, items[i].revision = (int64_t) (items[i].created_usec / USEC_PER_HOUR);
         items[0].revision = items[1].revision;
         check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "c2:last,newest-verified c1:- b2:- b1:- a3:- a2:- a1:-");
+}
+
+/* Night after night over the same directory, what each plan does not keep removed: the last backup before a
+ * restore of an older one stays, also once the new history's revisions have passed it (keep_last = 3 alone
+ * would have rotated it away on the fourth night after). */
+static void test_earlier_history_nights(void) {
+        RetentionItem items[40];
+        char names[31][8];      /* by night */
+        size_t n = 0;
+
+        set_tz("UTC");
+        for (int night = 1; night <= 30; night++) {
+                size_t k = 0;
+
+                /* 1000 writes a day; restored on night 11 to night 6's revision. */
+                snprintf(names[night], sizeof names[night], "n%02d", night);
+                for (size_t i = 0; i < n; i++)
+                        items[i].just_made = false;
+                items[n] = (RetentionItem) { .name = names[night], .created_usec = utc(2025, 6, night, 2, 0, 0),
+                                             .revision = 1000 * (night <= 10 ? night : night - 5), .cluster_id = 7,
+                                             .verified = true, .just_made = true };
+                n++;
+                check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 3 }, local, items, n), 0);
+                for (size_t i = 0; i < n; i++)
+                        if (items[i].keep)
+                                items[k++] = items[i];
+                n = k;
+                check(n < ELEMENTSOF(items));
+        }
+        check_str_eq(describe(items, n), "n30:last,newest-verified n29:last n28:last n11:new-history "
+                     "n10:earlier-history");
 }
 
 /* The clock stepped back: older backups are dated after the one this run
@@ -572,6 +608,7 @@ static void ref_plan(const RetentionPolicy *p, RefBackup *b, size_t n) {
         for (size_t j = 1; j < n; j++) {
                 if (b[j].cluster_id == b[j - 1].cluster_id && b[j].revision <= b[j - 1].revision)
                         continue;
+                b[j - 1].why |= RETENTION_KEEP_NEW_HISTORY;
                 for (size_t i = j; i < n; i++)
                         if (b[i].verified) {
                                 b[i].why |= RETENTION_KEEP_EARLIER_HISTORY;
@@ -779,6 +816,7 @@ int main(void) {
         TEST_RUN(test_newest_verified);
         TEST_RUN(test_just_made);
         TEST_RUN(test_earlier_history);
+        TEST_RUN(test_earlier_history_nights);
         TEST_RUN(test_local_time);
         TEST_RUN(test_reference);
         TEST_RUN(test_set_aside_future);
