@@ -798,7 +798,7 @@ static void entries_drop_gone(StoreEntry *e, size_t *n, const bool *gone) {
 static void note_earlier_history(const Config *c, const RetentionItem *items, size_t m, char **ret_note) {
         const RetentionItem *now = items, *before = items + 1;
 
-        if (!ret_note || m < 2 || !now->just_made ||
+        if (!ret_note || m < 2 || !now->just_made || retention_policy_is_disabled(&c->retention) ||
             (before->cluster_id == now->cluster_id && before->revision <= now->revision))
                 return;
         for (size_t i = 1; i < m; i++) {

@@ -84,8 +84,10 @@ int backup_prune(const Config *c, const char *just_made, bool dry_run, char ***r
  * removal fails, *ret_deleted still names the backups removed before it,
  * and that one too when only its sidecar failed; the directory is synced
  * once after the removals, and when that fails *ret_deleted names them all
- * (backup_prune() likewise). When just_made began a new history (etcd's
- * revision went down, or the cluster id changed, since the backup before),
- * *ret_note (optional) says which backup of the earlier one stays for good. */
+ * (backup_prune() likewise). *ret_note (optional; appended to) says which
+ * backups are kept beyond the policy and why: those named later than now,
+ * and, when just_made began a new history (etcd's revision went down, or
+ * the cluster id changed, since the backup before), the last of the
+ * earlier one. */
 int backup_prune_entries(const Config *c, Store *store, StoreEntry **entries, size_t *n, const char *just_made,
                          bool dry_run, char ***ret_kept, char ***ret_deleted, char **ret_note, char **ret_error);

@@ -414,13 +414,18 @@ int store_lock_directory(const char *path, char **ret_error) {
                     st.st_uid != geteuid())
                         snprintf(owner, sizeof owner, " (it belongs to uid %u; this process runs as uid %u)",
                                  (unsigned) st.st_uid, (unsigned) geteuid());
-                if (r == -EPERM && fstatat(s->dir_fd, STORE_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                        if (asprintf(ret_error, "%s/%s is %s; refusing to lock through it (remove it when no etcd-backupd "
-                                     "runs)", path, STORE_LOCK_NAME, !S_ISREG(st.st_mode) ? "not a regular file" :
-                                     "not owned by the directory's owner, as root takes only that user's lock file") < 0)
-                                *ret_error = NULL;
-                } else if (asprintf(ret_error, "cannot lock %s/%s: %s%s", path, STORE_LOCK_NAME, strerror(-r),
-                                    owner) < 0)
+                bool other = r == -EPERM && fstatat(s->dir_fd, STORE_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                             (!S_ISREG(st.st_mode) || (s->adopt && st.st_uid != s->owner));
+
+                if (other && !S_ISREG(st.st_mode) ?
+                    asprintf(ret_error, "%s/%s is not a regular file; refusing to lock through it (remove it when no "
+                             "etcd-backupd runs)", path, STORE_LOCK_NAME) < 0 :
+                    other ?
+                    asprintf(ret_error, "%s/%s belongs to uid %u, not to the directory's owner (uid %u); root takes "
+                             "only that user's lock file, as another could be a link to one of root's files (remove "
+                             "it when no etcd-backupd runs)", path, STORE_LOCK_NAME, (unsigned) st.st_uid,
+                             (unsigned) s->owner) < 0 :
+                    asprintf(ret_error, "cannot lock %s/%s: %s%s", path, STORE_LOCK_NAME, strerror(-r), owner) < 0)
                         *ret_error = NULL;
         }
         return r;

@@ -339,9 +339,9 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
         _cleanup_(s3_listing_done) S3Listing listing = {};
         _cleanup_(remote_set_done) RemoteSet rs = {};
         _cleanup_(store_freep) Store *own_store = NULL;
-        _cleanup_free_ char *error = NULL, *conflict = NULL;
+        _cleanup_free_ char *error = NULL, *conflict = NULL, *skip = NULL;
         StoreEntry *own = NULL;
-        size_t n_own = 0, conflicts = 0;
+        size_t n_own = 0, conflicts = 0, skipped = 0;
         uint64_t start = now_usec(CLOCK_REALTIME);
         int r;
 
@@ -404,15 +404,26 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         continue;
                 }
                 if (!rb && e->has_sidecar && e->sidecar.file_size != e->file_size) {
-                        /* Not sent: off the machine it would count as good, and push a good copy out. */
-                        if (conflicts++ == 0)
-                                (void) free_and_format(&conflict, "%s has %" PRIu64 " bytes here, not the %" PRIu64
-                                                       " its sidecar says (damaged since it was made): not uploaded",
-                                                       e->name, e->file_size, e->sidecar.file_size);
+                        /* Not sent: off the machine it would count as good, and push a good copy out. The others
+                         * go on, and so does remote retention (this one is not there to mislead it). */
+                        if (skipped++ == 0)
+                                (void) free_and_format(&skip, "%s has %" PRIu64 " bytes here, not the %" PRIu64 " its "
+                                                       "sidecar says (damaged since it was made): not uploaded "
+                                                       "(`etcd-backupctl verify %s` shows the damage; remove it and "
+                                                       "its sidecar by hand, or fetch a good copy back)", e->name,
+                                                       e->file_size, e->sidecar.file_size, e->name);
                         continue;
                 }
                 if (!rb) {
                         r = upload_one(&s, store, &rs, e->name, e->file_size, ret);
+                        if (r == -EPERM) {
+                                /* Root's refusal of a file not the directory owner's (s3_put_file()): the others
+                                 * go on. */
+                                if (skipped++ == 0)
+                                        skip = TAKE_PTR(ret->error);
+                                ret->error = mfree(ret->error);
+                                continue;
+                        }
                         if (r < 0)
                                 goto finish;
                         backup_sent = true;
@@ -439,6 +450,12 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         }
                         if (backup_sent || !rsc) {
                                 r = upload_one(&s, store, &rs, sc, (uint64_t) st.st_size, ret);
+                                if (r == -EPERM) {
+                                        if (skipped++ == 0)
+                                                skip = TAKE_PTR(ret->error);
+                                        ret->error = mfree(ret->error);
+                                        continue;
+                                }
                                 if (r < 0)
                                         goto finish;
                         }
@@ -451,6 +468,8 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         append_format(&conflict, "and %zu more like it", conflicts - 1);
                 append_format(&conflict, "remote retention and the sweep of unfinished uploads wait until it is "
                               "mended (the copy there moved away, or the local backup gone by retention)");
+                if (skip)
+                        append_format(&conflict, "%s", skip);
                 ret->error = TAKE_PTR(conflict);
                 r = -EEXIST;
                 goto finish;
@@ -466,6 +485,13 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         goto finish;
         }
         r = 0;
+        if (skipped > 0) {
+                if (skipped > 1)
+                        append_format(&skip, "and %zu more not uploaded", skipped - 1);
+                append_format(&skip, "the others were uploaded");
+                ret->error = TAKE_PTR(skip);
+                r = -EIO;
+        }
 finish:
         if (r == -ENOMEM && !ret->error)
                 (void) free_and_format(&ret->error, "upload to %s: out of memory", u->url ? u->url : "?");

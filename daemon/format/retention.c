@@ -4,7 +4,9 @@
  * RetentionPolicy, decide which to keep and why, with the semantics of
  * restic's `forget` (each keep_* rule counts its own buckets, the newest
  * backup of a bucket stands for it, a backup kept by any rule is kept) plus
- * one rule of our own: the newest verified backup is never deleted. Buckets
+ * rules of our own: the newest verified backup is never deleted, nor the
+ * pair around a break of etcd's history, nor one named later than now
+ * (retention_set_aside_future()). Buckets
  * are computed in the zone the caller passes, which decides where a day
  * begins. Pure: it
  * neither reads the clock nor touches a file; deleting is the caller's job.

@@ -335,7 +335,7 @@ if [[ $(id -u) = 0 ]] && id nobody >/dev/null 2>&1; then
   err=$("$ETCD_BACKUPD" --once -c "$T/svc.conf" 2>&1 >/dev/null); rc=$?
   check "a lock file linked to root's: the run as root fails (exit $rc)" test $rc -ne 0
   check "a lock file linked to root's: said so" \
-    grep -qF "$T/svc/.lock is not owned by the directory's owner, as root takes only that user's lock file" <<<"$err"
+    grep -qF "$T/svc/.lock belongs to uid 0, not to the directory's owner (uid $(id -u nobody)); root takes only" <<<"$err"
   check "a lock file linked to root's: that file is still root's, as it was" \
     test "$(stat -c %U:%a "$T/victim")" = root:600 -a "$(cat "$T/victim")" = root:x:0:0
   rm -f "$T/svc/.lock"; mkfifo -m 0600 "$T/svc/.lock"; chown nobody:nogroup "$T/svc/.lock"

@@ -103,7 +103,7 @@ refused "more than the sidecar's db_size, dry run" "decompresses to more than th
   "$C" restore "$T/bomb/$name" --dry-run --socket "$SOCK"
 jq -c '.db_size = 1000000000000000' "$backup.json" > "$T/huge/$name.json"
 refused "a sidecar's db_size larger than the free space, dry run" \
-  "not enough space in $NODE/var/lib for the backup's db (909.5 TiB by its sidecar)" 1 \
+  "not enough space in $NODE/var/lib for the db's copy read from the backup and the restored data dir (the db is 909.5 TiB by the backup's sidecar)" 1 \
   "$C" restore "$T/huge/$name" --dry-run --socket "$SOCK"
 refused "no such backup name" "no backup" 1 \
   "$C" restore etcd-0000000000000001-20200101T000000Z-r1.db.gz --yes --socket "$SOCK"
@@ -346,7 +346,8 @@ if unshare -m --propagation private true 2>/dev/null; then
   # With a sidecar, its db_size is checked against the free space before
   # anything is copied; without one, the copy stops when the disk is full.
   refused "no room for the temporary db next to the data dir, by the sidecar's db_size" \
-    "not enough space in $T/small for the backup's db" 1 "$C" restore latest --yes --socket "$RSOCK"
+    "not enough space in $T/small for the db's copy read from the backup and the restored data dir" 1 \
+    "$C" restore latest --yes --socket "$RSOCK"
   mkdir -p "$T/nosidecar"; cp "$backup" "$T/nosidecar/$name"
   refused "no room for the temporary db next to the data dir" "No space left on device" 1 \
     "$C" restore "$T/nosidecar/$name" --yes --socket "$RSOCK"
@@ -359,7 +360,9 @@ if unshare -m --propagation private true 2>/dev/null; then
   manifests_for "$T/man-medium" "$T/medium/etcd"; RMAN=$T/man-medium restore_conf "$T/medium.conf"
   restore_socket medium "$T/medium.conf" unshare -m --propagation private \
     bash -c 'mount -t tmpfs -o size=16m tmpfs "$0" && exec "$@"' "$T/medium"
-  refused "no room for the restored data dir" "not enough space" 1 "$C" restore latest --yes --socket "$RSOCK"
+  # (A backup without a sidecar: with one, its db_size is checked first.)
+  refused "no room for the restored data dir" "not enough space in $T/medium for the restored data dir: it needs about" \
+    1 "$C" restore "$T/nosidecar/$name" --yes --socket "$RSOCK"
   check "no room for the restore: the tmpfs is empty afterwards" test -z "$(nsenter -t "$RPID" -m -- ls -A "$T/medium")"
 
   # A read-only file system: the temporary db cannot be created there.
