@@ -808,9 +808,16 @@ int main(int argc, char **argv) {
         }
         argc -= optind;
         argv += optind;
-        if (wants_help(argc, argv) && cmd->details) {
-                command_help(cmd);
-                return EXIT_SUCCESS;
+        if (wants_help(argc, argv)) {
+                /* Whatever else the line holds: the command's own parser prints its help. */
+                char *help_argv[] = { argv[0], (char *) "--help", NULL };
+
+                if (cmd->details) {
+                        command_help(cmd);
+                        return EXIT_SUCCESS;
+                }
+                optind = 0;
+                return cmd->run(&ctl, 2, help_argv);
         }
         r = take_global_options(&ctl, cmd, &argc, argv);
         if (r != 0)

@@ -852,7 +852,7 @@ static int open_backup_in(RestorePlan *p, const Config *c, char *reason, size_t 
 }
 
 static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
-        char reason[INSPECT_REASON_MAX] = "", a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c2[FORMAT_BYTES_MAX];
+        char reason[INSPECT_REASON_MAX] = "", a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c_free[FORMAT_BYTES_MAX];
         BboltInfo info;
         struct statvfs sv;
         uint64_t avail, need;
@@ -878,7 +878,7 @@ static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
                                                "db is %s by the backup's sidecar): it needs about %s, %s is free",
                                                p->parent_dir, copied ? "the db's copy read from the backup and " : "",
                                                format_bytes(a, sizeof a, p->sidecar.db_size),
-                                               format_bytes(b, sizeof b, need), format_bytes(c2, sizeof c2, avail)),
+                                               format_bytes(b, sizeof b, need), format_bytes(c_free, sizeof c_free, avail)),
                                -ENOSPC;
         }
         r = open_backup_in(p, c, reason, sizeof reason);

@@ -176,7 +176,10 @@ for c in restore verify inspect get objects audit calendar; do
   check "$c --help and -h print the same text" test -n "$a" -a "$a" = "$b"
 done
 check "verify --help says where a compressed backup is decompressed" \
-  grep -qF 'file in $TMPDIR (default /var/tmp)' <<<"$("$ETCD_BACKUPCTL" verify --help)"
+  grep -qF 'temporary file in $TMPDIR (default' <<<"$("$ETCD_BACKUPCTL" verify --help)"
+check "--help wins over what else the line holds (-c before restore, a bad --timeout)" \
+  test "$("$ETCD_BACKUPCTL" -c /nonexistent restore --help)" = "$("$ETCD_BACKUPCTL" restore --help)" -a \
+       "$("$ETCD_BACKUPCTL" verify --timeout x --help)" = "$("$ETCD_BACKUPCTL" verify --help)"
 check "restore --help and restore -yh: the same text, with its exit codes" \
   test "$("$ETCD_BACKUPCTL" restore -yh)" = "$("$ETCD_BACKUPCTL" restore --help)" -a \
   -n "$("$ETCD_BACKUPCTL" restore --help | grep -F '3 the rollback')"

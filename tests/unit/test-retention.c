@@ -392,9 +392,11 @@ static void test_earlier_history(void) {
         check_str_eq(describe(items, ELEMENTSOF(items)),
                      "c2:newest-verified,all c1:all,new-history b2:all,earlier-history b1:all,new-history a3:all "
                      "a2:all,earlier-history a1:all");
-        /* One history, revisions that rise, equal ones in one second: nothing more is kept. */
+        /* One history, revisions that rise, or stay (no write between two backups): nothing more is kept.
+         * (The items are in the plan's order by now: items[0] and items[1] are c2 and c1.) */
         for (size_t i = 0; i < ELEMENTSOF(items); i++)
-                items[i].cluster_id = 7, items[i].revision = (int64_t) (items[i].created_usec / USEC_PER_HOUR);
+                items[i].cluster_id = 7,
+                items[i].revision = (int64_t) (items[i].created_usec / USEC_PER_HOUR);
         items[0].revision = items[1].revision;
         check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
         check_str_eq(describe(items, ELEMENTSOF(items)), "c2:last,newest-verified c1:- b2:- b1:- a3:- a2:- a1:-");
