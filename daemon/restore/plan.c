@@ -878,7 +878,8 @@ static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
                                                "db is %s by the backup's sidecar): it needs about %s, %s is free",
                                                p->parent_dir, copied ? "the db's copy read from the backup and " : "",
                                                format_bytes(a, sizeof a, p->sidecar.db_size),
-                                               format_bytes(b, sizeof b, need), format_bytes(c_free, sizeof c_free, avail)),
+                                               format_bytes(b, sizeof b, need),
+                                               format_bytes(c_free, sizeof c_free, avail)),
                                -ENOSPC;
         }
         r = open_backup_in(p, c, reason, sizeof reason);
