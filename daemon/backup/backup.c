@@ -806,15 +806,17 @@ static void note_earlier_history(const Config *c, const RetentionItem *items, si
                         continue;
                 if (before->cluster_id != now->cluster_id)
                         append_format(ret_note, "%s/%s kept: the last backup of etcd cluster %016" PRIx64 ", before "
-                                      "this directory's backups became cluster %016" PRIx64 "'s; retention never "
-                                      "removes it, nor this backup, the first after (remove them by hand when no "
-                                      "longer needed)", c->storage.directory, items[i].name, before->cluster_id,
+                                      "this directory's backups became cluster %016" PRIx64 "'s; retention keeps "
+                                      "it and this backup, the first after, for the newest three such breaks "
+                                      "(remove them by hand when no longer needed)", c->storage.directory,
+                                      items[i].name, before->cluster_id,
                                       now->cluster_id);
                 else
                         append_format(ret_note, "%s/%s kept: the last backup before etcd's revision went down (from "
                                       "%" PRId64 " to %" PRId64 ": etcd was restored, or began anew on an empty data "
-                                      "dir); retention never removes it, nor this backup, the first after (remove "
-                                      "them by hand when no longer needed)", c->storage.directory, items[i].name,
+                                      "dir); retention keeps it and this backup, the first after, for the newest "
+                                      "three such breaks (remove them by hand when no longer needed)",
+                                      c->storage.directory, items[i].name,
                                       before->revision, now->revision);
                 return;
         }

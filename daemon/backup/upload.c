@@ -468,8 +468,6 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         append_format(&conflict, "and %zu more like it", conflicts - 1);
                 append_format(&conflict, "remote retention and the sweep of unfinished uploads wait until it is "
                               "mended (the copy there moved away, or the local backup gone by retention)");
-                if (skip)
-                        append_format(&conflict, "%s", skip);
                 ret->error = TAKE_PTR(conflict);
                 r = -EEXIST;
                 goto finish;
@@ -485,14 +483,20 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         goto finish;
         }
         r = 0;
+finish:
+        /* Said whatever else went wrong after. */
         if (skipped > 0) {
                 if (skipped > 1)
                         append_format(&skip, "and %zu more not uploaded", skipped - 1);
-                append_format(&skip, "the others were uploaded");
-                ret->error = TAKE_PTR(skip);
-                r = -EIO;
+                if (r >= 0)
+                        append_format(&skip, "the others were uploaded");
+                if (ret->error)
+                        append_format(&ret->error, "%s", skip);
+                else
+                        ret->error = TAKE_PTR(skip);
+                if (r >= 0)
+                        r = -EIO;
         }
-finish:
         if (r == -ENOMEM && !ret->error)
                 (void) free_and_format(&ret->error, "upload to %s: out of memory", u->url ? u->url : "?");
         if (r < 0 && !ret->error)

@@ -113,6 +113,7 @@ int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *it
                 int64_t last;
         } rules[_RULE_MAX] = {};
         bool disabled, forced = false, history_ended = false;
+        unsigned breaks = 0;
 
         if (!p || !zone || (!items && n > 0))
                 return -EINVAL;
@@ -186,7 +187,9 @@ int retention_plan(const RetentionPolicy *p, const Zone *zone, RetentionItem *it
                         reasons |= RETENTION_KEEP_NEWEST_VERIFIED;
                         forced = true;
                 }
-                if (i > 0 && (item->cluster_id != items[i - 1].cluster_id || item->revision > items[i - 1].revision)) {
+                if (i > 0 && breaks < RETENTION_HISTORY_BREAKS_MAX &&
+                    (item->cluster_id != items[i - 1].cluster_id || item->revision > items[i - 1].revision)) {
+                        breaks++;
                         /* The newer side of the break is kept too: once the backups of the new history have
                          * passed the old one's revision, this pair alone still shows where it broke. */
                         items[i - 1].reasons |= RETENTION_KEEP_NEW_HISTORY;

@@ -52,6 +52,9 @@ typedef struct RetentionItem {
         size_t tag;             /* the caller's (an index into its own list): retention_plan() sorts the items */
 } RetentionItem;
 
+/* The breaks of etcd's history retention_plan() keeps a pair of backups for, newest first. */
+#define RETENTION_HISTORY_BREAKS_MAX 3
+
 /* "last,hourly,daily,weekly,monthly,yearly,newest-verified,all,earlier-history,new-history,future" fits in this. */
 #define RETENTION_REASONS_MAX 128
 
@@ -88,7 +91,11 @@ bool retention_policy_is_disabled(const RetentionPolicy *p);
  *   the first of the history that followed: backups of the new history
  *   never rotate the last of the data before it away, also once their
  *   revisions have passed its revision (the pair stays, and shows the
- *   break, until removed by hand).
+ *   break, until removed by hand). Only the newest
+ *   RETENTION_HISTORY_BREAKS_MAX breaks count: a name's revision is its
+ *   newest key's, which also goes down when a compaction drops deletions at
+ *   the top and nothing is written after, and such breaks, repeated, must
+ *   not keep backups without end.
  * - A disabled policy (retention_policy_is_disabled()) keeps every item.
  *
  * Pure: no clock, no files, no allocation. Returns 0; -EINVAL if p or zone is NULL,

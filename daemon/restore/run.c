@@ -58,10 +58,16 @@ int run_ensure_held_dir(Run *run) {
 }
 
 
-static void port_holders(uint16_t port, PortHolders *ret) {
+/* Those a connection to address:port reaches (a listener on another address, say an `ssh -L` on 127.0.0.1 beside
+ * a kube-apiserver bound to the node's address, is none of them). */
+static void port_holders(const char *address, uint16_t port, PortHolders *ret) {
         pid_t pids[ELEMENTSOF(ret->h)];
-        ssize_t n = proof_listener_pids(port, NULL, pids, ELEMENTSOF(pids));
+        char url[128];
+        ProofAddress a;
+        ssize_t n;
 
+        snprintf(url, sizeof url, strchr(address, ':') ? "https://[%s]:%u" : "https://%s:%u", address, port);
+        n = proof_listener_pids(port, proof_url_address(url, &a) > 0 ? &a : NULL, pids, ELEMENTSOF(pids));
         ret->n = 0;
         for (ssize_t i = 0; i < n; i++) {
                 char dir[32];
@@ -85,7 +91,7 @@ static int port_taken(Run *run, const char *address, uint16_t port, const PortHo
 
         if (before->n == 0)
                 return 0;       /* nobody seen before: nothing to tell a stranger from */
-        port_holders(port, &now);
+        port_holders(address, port, &now);
         for (size_t i = 0; i < now.n; i++) {
                 bool known = false;
 
@@ -268,7 +274,9 @@ int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
                 char reason[160];
                 bool moved;
 
-                port_holders(p->apiserver_port, &run->apiserver_holders);
+                /* In the rollback, the operator is given the time to end what took the port. */
+                if (!run->rolling_back)
+                        port_holders(p->apiserver_address, p->apiserver_port, &run->apiserver_holders);
                 r = run_ensure_held_dir(run);
                 if (r < 0)
                         return free_and_format(ret_error, "%s", run->error), r;
@@ -279,8 +287,8 @@ int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
                         return free_and_format(ret_error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                                APISERVER_MANIFEST, p->held_dir,
                                                static_pod_move_reason(r, moved, reason, sizeof reason)), r;
-                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, &run->apiserver_holders,
-                             start + run->timeout_usec);
+                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false,
+                             run->rolling_back ? NULL : &run->apiserver_holders, start + run->timeout_usec);
                 if (r < 0)
                         return free_and_format(ret_error, "%s", run->error), r;
         } else {

@@ -282,6 +282,9 @@ rm -rf "$member/data"
 "${cmdline[@]}" >> "$member/etcd.log" 2>&1 &
 echo $! > "$member/pid"; proc_id $! > "$member/proc"
 check "etcd begun anew on an empty data dir" wait_until 30 quiet ctl endpoint health
+# Names have one-second resolution, and one second is ordered by revision:
+# the first backup after is in a later second than the last one before.
+wait_until 5 test "$(date -u +%Y%m%dT%H%M%SZ)" != "$(basename "$before" | cut -d- -f3)"
 check "etcd begun anew: its revision is lower ($(etcd_revision) < $before_rev)" test "$(etcd_revision)" -lt "$before_rev"
 for i in 1 2 3; do
   ctl put "/hist/new-$i" x >/dev/null

@@ -238,9 +238,9 @@ scheduler_as_it_was "kube-scheduler back as it was"
 # free (any local user may: it is above 1024) and holds it. The restore
 # names that process at once instead of waiting health_timeout for the port
 # to close, and rolls back; once that process has ended, kube-apiserver is
-# back. (The squatter gives up after two minutes.)
+# back. (The squatter gives up after five minutes.)
 setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c 'import socket, sys, time
-end = time.monotonic() + 120
+end = time.monotonic() + 300
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 while time.monotonic() < end:
     try:
@@ -260,7 +260,7 @@ restore_socket squat "$T/squat.conf"
 "$C" restore latest --yes --socket "$RSOCK" > "$T/squat.out" 2>&1 &
 SQCLIENT=$!
 check "port taken: the restore names the process at once" \
-  wait_for 60 grep -qF "port $APORT is held by another process than before the restore: pid $SQPID (python3, uid $(id -u nobody))" "$T/squat.out"
+  wait_for 150 grep -qF "port $APORT is held by another process than before the restore: pid $SQPID (python3, uid $(id -u nobody))" "$T/squat.out"
 signal_proc -TERM "$SQID"
 wait "$SQCLIENT"; rc=$?
 sed 's/^/    /' "$T/squat.out"

@@ -433,6 +433,25 @@ static void test_earlier_history_nights(void) {
                      "n10:earlier-history");
 }
 
+/* Breaks of etcd's history over and over (a revision that goes down at every other backup, as a compaction that
+ * drops deletions at the top can make it): pairs are kept for the newest three alone. */
+static void test_history_breaks_bounded(void) {
+        RetentionItem items[12];
+        char names[12][8];
+
+        set_tz("UTC");
+        for (size_t i = 0; i < ELEMENTSOF(items); i++) {
+                snprintf(names[i], sizeof names[i], "b%02zu", i);
+                items[i] = (RetentionItem) { .name = names[i], .created_usec = utc(2025, 6, 1 + (int) i, 2, 0, 0),
+                                             .revision = 100 + (int64_t) (i % 2 == 0 ? i : i - 2), .cluster_id = 7,
+                                             .verified = true };
+        }
+        check_int_eq(retention_plan(&(RetentionPolicy) { .keep_last = 1 }, local, items, ELEMENTSOF(items)), 0);
+        check_str_eq(describe(items, ELEMENTSOF(items)),
+                     "b11:last,newest-verified,new-history b10:earlier-history b09:new-history b08:earlier-history "
+                     "b07:new-history b06:earlier-history b05:- b04:- b03:- b02:- b01:- b00:-");
+}
+
 /* The clock stepped back: older backups are dated after the one this run
  * made. That one is still the newest, for every rule. */
 static void test_just_made(void) {
@@ -607,9 +626,10 @@ static void ref_plan(const RetentionPolicy *p, RefBackup *b, size_t n) {
 
         /* Where the history breaks (older than the one before it, and another cluster or a higher revision),
          * the first verified backup from there on. */
-        for (size_t j = 1; j < n; j++) {
+        for (size_t j = 1, breaks = 0; j < n && breaks < RETENTION_HISTORY_BREAKS_MAX; j++) {
                 if (b[j].cluster_id == b[j - 1].cluster_id && b[j].revision <= b[j - 1].revision)
                         continue;
+                breaks++;
                 b[j - 1].why |= RETENTION_KEEP_NEW_HISTORY;
                 for (size_t i = j; i < n; i++)
                         if (b[i].verified) {
@@ -819,6 +839,7 @@ int main(void) {
         TEST_RUN(test_just_made);
         TEST_RUN(test_earlier_history);
         TEST_RUN(test_earlier_history_nights);
+        TEST_RUN(test_history_breaks_bounded);
         TEST_RUN(test_local_time);
         TEST_RUN(test_reference);
         TEST_RUN(test_set_aside_future);
