@@ -809,15 +809,13 @@ static void note_earlier_history(const Config *c, const RetentionItem *items, si
                                       "this directory's backups became cluster %016" PRIx64 "'s; retention keeps "
                                       "it and this backup, the first after, for the newest three such breaks "
                                       "(remove them by hand when no longer needed)", c->storage.directory,
-                                      items[i].name, before->cluster_id,
-                                      now->cluster_id);
+                                      items[i].name, before->cluster_id, now->cluster_id);
                 else
                         append_format(ret_note, "%s/%s kept: the last backup before etcd's revision went down (from "
                                       "%" PRId64 " to %" PRId64 ": etcd was restored, or began anew on an empty data "
                                       "dir); retention keeps it and this backup, the first after, for the newest "
                                       "three such breaks (remove them by hand when no longer needed)",
-                                      c->storage.directory, items[i].name,
-                                      before->revision, now->revision);
+                                      c->storage.directory, items[i].name, before->revision, now->revision);
                 return;
         }
 }
