@@ -604,10 +604,8 @@ int decode_backup(InspectBackup *b, Decode *d) {
                 return decode_fail(d, STAGE_READ, -errno, "cannot stat %s: %s", b->path, strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return decode_fail(d, STAGE_READ, -EBADMSG, "not a backup: %s is not a regular file", b->path);
-        /* An uncompressed db is mapped where it is only when no one else can write it: a file cut short under
-         * the mapping ends the reader with SIGBUS (root reading the daemon user's directory). Otherwise it is
-         * copied as it is read, like a decompressed one. */
-        in_place = st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH));
+        /* Otherwise an uncompressed db is copied as it is read, like a decompressed one. */
+        in_place = inspect_may_read_in_place(&st);
 
         buf = malloc(READ_BYTES);
         if (!buf)
@@ -781,6 +779,10 @@ int decode_map(InspectBackup *b, Decode *d) {
         if (r < 0)
                 return decode_fail(d, STAGE_STRUCTURE, r, "cannot map the database: %s", strerror(-r));
         return 0;
+}
+
+bool inspect_may_read_in_place(const struct stat *st) {
+        return st->st_uid == geteuid() && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
 int inspect_backup_open_fd(int fd, const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,

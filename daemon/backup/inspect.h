@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "format/age.h"
 #include "format/bbolt.h"
@@ -77,6 +78,10 @@ int inspect_backup_open_with_identities(const char *path, const AgeIdentity *ids
  * the file system of the data dir. */
 int inspect_backup_open_in(const char *path, const char *dir, const AgeIdentity *ids, size_t n_ids,
                            InspectBackup **ret, char *reason, size_t reason_size);
+
+/* Whether an uncompressed, unencrypted backup file is read where it is (mapped), not copied: only when no one else
+ * can write it, as a file cut short under a reader's mapping ends the reader with SIGBUS. */
+bool inspect_may_read_in_place(const struct stat *st);
 
 /* As inspect_backup_open_in(), reading the descriptor fd from its start
  * (a file opened with open_confined(), say); path names it in messages.

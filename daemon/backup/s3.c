@@ -483,16 +483,18 @@ int s3_put_file(S3 *s, int dir_fd, const char *name, bool *ret_multipart, char *
                                        s->origin, path), -EINVAL;
         /* Root (--once) in another user's directory uploads only that user's files, each of one link: a hard link
          * that user made to one of root's files would be sent to a bucket that user reads. */
-        if (geteuid() == 0 && dst.st_uid != 0 && st.st_uid != dst.st_uid)
-                return free_and_format(ret_error, "upload of %s to %s%s: not sent by root: the local file belongs to "
-                                       "uid %u, not to the backup directory's owner (uid %u); the service uploads it "
-                                       "once it is that user's (chown)", name, s->origin, path, (unsigned) st.st_uid,
-                                       (unsigned) dst.st_uid), -EPERM;
-        if (geteuid() == 0 && dst.st_uid != 0 && st.st_nlink != 1)
-                return free_and_format(ret_error, "upload of %s to %s%s: not sent by root: the local file has %ju hard "
-                                       "links (another name of it may be one of root's files); remove the other name, "
-                                       "or let the service upload it", name, s->origin, path, (uintmax_t) st.st_nlink),
-                       -EPERM;
+        if (geteuid() == 0 && dst.st_uid != 0) {
+                if (st.st_uid != dst.st_uid)
+                        return free_and_format(ret_error, "upload of %s to %s%s: not sent by root: the local file "
+                                               "belongs to uid %u, not to the backup directory's owner (uid %u); the "
+                                               "service uploads it once it is that user's (chown)", name, s->origin,
+                                               path, (unsigned) st.st_uid, (unsigned) dst.st_uid), -EPERM;
+                if (st.st_nlink != 1)
+                        return free_and_format(ret_error, "upload of %s to %s%s: not sent by root: the local file has "
+                                               "%ju hard links (another name of it may be one of root's files); remove "
+                                               "the other name, or let the service upload it", name, s->origin, path,
+                                               (uintmax_t) st.st_nlink), -EPERM;
+        }
         multipart = (uint64_t) st.st_size > s->u->part_size_bytes;
         r = multipart ? multipart_put(s, path, fd, (uint64_t) st.st_size, &detail)
                       : s3_put_single(s, path, fd, (uint64_t) st.st_size, &detail);

@@ -414,19 +414,20 @@ int store_lock_directory(const char *path, char **ret_error) {
                     st.st_uid != geteuid())
                         snprintf(owner, sizeof owner, " (it belongs to uid %u; this process runs as uid %u)",
                                  (unsigned) st.st_uid, (unsigned) geteuid());
-                bool other = r == -EPERM && fstatat(s->dir_fd, STORE_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
-                             (!S_ISREG(st.st_mode) || (s->adopt && st.st_uid != s->owner));
+                /* store_lock()'s own refusals, told from other EPERMs (an immutable file) by what it checked. */
+                bool refused = r == -EPERM && fstatat(s->dir_fd, STORE_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) >= 0;
 
-                if (other && !S_ISREG(st.st_mode) ?
-                    asprintf(ret_error, "%s/%s is not a regular file; refusing to lock through it (remove it when no "
-                             "etcd-backupd runs)", path, STORE_LOCK_NAME) < 0 :
-                    other ?
-                    asprintf(ret_error, "%s/%s belongs to uid %u, not to the directory's owner (uid %u); root takes "
-                             "only that user's lock file, as another could be a link to one of root's files (remove "
-                             "it when no etcd-backupd runs)", path, STORE_LOCK_NAME, (unsigned) st.st_uid,
-                             (unsigned) s->owner) < 0 :
-                    asprintf(ret_error, "cannot lock %s/%s: %s%s", path, STORE_LOCK_NAME, strerror(-r), owner) < 0)
-                        *ret_error = NULL;
+                if (refused && !S_ISREG(st.st_mode))
+                        (void) free_and_format(ret_error, "%s/%s is not a regular file; refusing to lock through it "
+                                               "(remove it when no etcd-backupd runs)", path, STORE_LOCK_NAME);
+                else if (refused && s->adopt && st.st_uid != s->owner)
+                        (void) free_and_format(ret_error, "%s/%s belongs to uid %u, not to the directory's owner (uid "
+                                               "%u); root takes only that user's lock file, as another could be a "
+                                               "link to one of root's files (remove it when no etcd-backupd runs)",
+                                               path, STORE_LOCK_NAME, (unsigned) st.st_uid, (unsigned) s->owner);
+                else
+                        (void) free_and_format(ret_error, "cannot lock %s/%s: %s%s", path, STORE_LOCK_NAME,
+                                               strerror(-r), owner);
         }
         return r;
 }

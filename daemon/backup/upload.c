@@ -113,6 +113,14 @@ static int upload_one(S3 *s, Store *store, RemoteSet *rs, const char *name, uint
         return r;
 }
 
+/* upload_one()'s -EPERM, root's refusal of a file not the directory owner's (s3_put_file()): kept in *skip (the
+ * first one; *skipped counts them) for the end of the sync, and the others go on. */
+static void skip_refused(UploadReport *rep, char **skip, size_t *skipped) {
+        if ((*skipped)++ == 0)
+                *skip = TAKE_PTR(rep->error);
+        rep->error = mfree(rep->error);
+}
+
 /* Whether a local backup is of this cluster (by its name). */
 static bool local_has_cluster(const StoreEntry *e, size_t n, uint64_t cluster_id) {
         for (size_t i = 0; i < n; i++)
@@ -417,11 +425,7 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                 if (!rb) {
                         r = upload_one(&s, store, &rs, e->name, e->file_size, ret);
                         if (r == -EPERM) {
-                                /* Root's refusal of a file not the directory owner's (s3_put_file()): the others
-                                 * go on. */
-                                if (skipped++ == 0)
-                                        skip = TAKE_PTR(ret->error);
-                                ret->error = mfree(ret->error);
+                                skip_refused(ret, &skip, &skipped);
                                 continue;
                         }
                         if (r < 0)
@@ -451,9 +455,7 @@ static int sync_listing(const ConfigUpload *u, const RetentionPolicy *p, const Z
                         if (backup_sent || !rsc) {
                                 r = upload_one(&s, store, &rs, sc, (uint64_t) st.st_size, ret);
                                 if (r == -EPERM) {
-                                        if (skipped++ == 0)
-                                                skip = TAKE_PTR(ret->error);
-                                        ret->error = mfree(ret->error);
+                                        skip_refused(ret, &skip, &skipped);
                                         continue;
                                 }
                                 if (r < 0)

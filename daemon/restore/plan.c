@@ -858,10 +858,9 @@ static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
         uint64_t avail, need;
         int r;
 
-        /* The db's copy read from the backup (none for an uncompressed one of root's that only root may write, read
-         * in place: inspect.c), then the restored data dir of the same size and more: said before a copy fills
-         * what etcd, still running, writes to. (The data dir's room is checked again below, with the db's own
-         * size.) */
+        /* The db's copy read from the backup (none for one read in place), then the restored data dir of the same
+         * size and more: said before a copy fills what etcd, still running, writes to. (The data dir's room is
+         * checked again below, with the db's own size.) */
         if (p->has_sidecar) {
                 struct stat st;
                 bool copied;
@@ -869,8 +868,8 @@ static int plan_verify(RestorePlan *p, const Config *c, char **ret_error) {
                 if (statvfs(p->parent_dir, &sv) < 0 || fstat(p->backup_fd, &st) < 0)
                         return free_and_format(ret_error, "cannot check free space in %s: %s", p->parent_dir,
                                                strerror(errno)), -errno;
-                copied = p->sidecar.compression != CODEC_NONE || p->sidecar.encrypted || st.st_uid != 0 ||
-                         (st.st_mode & (S_IWGRP | S_IWOTH));
+                copied = p->sidecar.compression != CODEC_NONE || p->sidecar.encrypted ||
+                         !inspect_may_read_in_place(&st);
                 avail = (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
                 need = (copied ? 2 : 1) * p->sidecar.db_size + RESTORE_SPACE_MARGIN_BYTES;
                 if (p->sidecar.db_size > INT64_MAX / 4 || avail < need)

@@ -57,7 +57,6 @@ int run_ensure_held_dir(Run *run) {
         return 0;
 }
 
-
 /* Those a connection to address:port reaches (a listener on another address, say an `ssh -L` on 127.0.0.1 beside
  * a kube-apiserver bound to the node's address, is none of them). */
 static void port_holders(const char *address, uint16_t port, PortHolders *ret) {
@@ -85,12 +84,13 @@ static void port_holders(const char *address, uint16_t port, PortHolders *ret) {
 
 /* A process that listens on port now and is not among before, nor another of the same name and user (the same
  * program, started again): any local user may bind kube-apiserver's port once it is free, and kube-apiserver then
- * cannot. Returns -EADDRINUSE with run->error naming that process, by PID, user and name; 0 when there is none. */
+ * cannot. Returns -EADDRINUSE with run->error naming that process, by PID, user and name; 0 when there is none,
+ * and always in the rollback, which waits for the operator to end that process. */
 static int port_taken(Run *run, const char *address, uint16_t port, const PortHolders *before) {
         PortHolders now = {};
 
-        if (before->n == 0)
-                return 0;       /* nobody seen before: nothing to tell a stranger from */
+        if (run->rolling_back || before->n == 0)
+                return 0;       /* (none seen before: nothing to tell a stranger from) */
         port_holders(address, port, &now);
         for (size_t i = 0; i < now.n; i++) {
                 bool known = false;
@@ -111,9 +111,9 @@ static int port_taken(Run *run, const char *address, uint16_t port, const PortHo
 }
 
 /* Wait until address:port answers (want) or stops answering, at most until deadline (CLOCK_MONOTONIC). Waiting
- * for it to close, one that another process than those in
- * before (NULL: none) has taken is said at once (port_taken()), not after a wait until the deadline that would end
- * in a rollback whose kube-apiserver could not bind the port either. */
+ * for it to close, a port another process than those in before (NULL: none) has taken is said at once
+ * (port_taken()), not after a wait until the deadline that would end in a rollback whose kube-apiserver could not
+ * bind the port either. */
 static int wait_tcp(Run *run, const char *address, uint16_t port, bool want, const PortHolders *before,
                     uint64_t deadline) {
         uint64_t delay = POLL_FIRST_USEC;
@@ -155,10 +155,8 @@ static int wait_readyz(Run *run, uint64_t *ret_usec) {
                         *ret_usec = now_usec(CLOCK_MONOTONIC) - t0;
                         return 0;
                 }
-                /* The port taken while kube-apiserver was down: it will not come up (the rollback waits all the
-                 * same, for the operator to end that process). */
-                r = run->rolling_back ? 0 : port_taken(run, p->apiserver_address, p->apiserver_port,
-                                                       &run->apiserver_holders);
+                /* The port taken while kube-apiserver was down: it will not come up. */
+                r = port_taken(run, p->apiserver_address, p->apiserver_port, &run->apiserver_holders);
                 if (r < 0)
                         return r;
                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
@@ -274,7 +272,6 @@ int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
                 char reason[160];
                 bool moved;
 
-                /* In the rollback, the operator is given the time to end what took the port. */
                 if (!run->rolling_back)
                         port_holders(p->apiserver_address, p->apiserver_port, &run->apiserver_holders);
                 r = run_ensure_held_dir(run);
@@ -287,8 +284,8 @@ int run_apiserver_stop(Run *run, uint64_t *ret_took_usec, char **ret_error) {
                         return free_and_format(ret_error, "cannot move %s/%s to %s: %s", p->manifests_dir,
                                                APISERVER_MANIFEST, p->held_dir,
                                                static_pod_move_reason(r, moved, reason, sizeof reason)), r;
-                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false,
-                             run->rolling_back ? NULL : &run->apiserver_holders, start + run->timeout_usec);
+                r = wait_tcp(run, p->apiserver_address, p->apiserver_port, false, &run->apiserver_holders,
+                             start + run->timeout_usec);
                 if (r < 0)
                         return free_and_format(ret_error, "%s", run->error), r;
         } else {

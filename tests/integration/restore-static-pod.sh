@@ -173,16 +173,7 @@ check "failed restore: rolled back completely, its record of an unfinished resto
 # nothing: moved out, the port never closes. The restart step fails within
 # health_timeout, both manifests go back, and the restore rolls back.
 STUCK=$(free_port "${PORTS_TAKEN[@]}") || exit 1; PORTS_TAKEN+=("$STUCK")
-# It takes each connection and closes it, as a server does (its backlog, left
-# to fill with the restore's probes, would stop answering after a while).
-python3 -c 'import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); s.settimeout(5); end = time.monotonic() + 600
-while time.monotonic() < end:
-    try:
-        s.accept()[0].close()
-    except socket.timeout:
-        pass' "$STUCK" &
+python3 "$TOP_SRCDIR/tests/helpers/tcp-listener.py" 127.0.0.1 "$STUCK" 600 &
 STUCKPID=$! STUCKID=$(proc_id $!)
 kill_at_exit "$STUCKPID"
 wait_for 10 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$STUCK"
@@ -239,20 +230,8 @@ scheduler_as_it_was "kube-scheduler back as it was"
 # names that process at once instead of waiting health_timeout for the port
 # to close, and rolls back; once that process has ended, kube-apiserver is
 # back. (The squatter gives up after five minutes.)
-setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c 'import socket, sys, time
-end = time.monotonic() + 300
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-while time.monotonic() < end:
-    try:
-        s.bind(("0.0.0.0", int(sys.argv[1]))); break
-    except OSError:
-        time.sleep(0.01)
-s.listen(64); s.settimeout(1)
-while time.monotonic() < end:
-    try:
-        s.accept()[0].close()
-    except socket.timeout:
-        pass' "$APORT" &
+setpriv --reuid=nobody --regid=nogroup --clear-groups \
+  /usr/bin/python3 "$TOP_SRCDIR/tests/helpers/tcp-listener.py" 0.0.0.0 "$APORT" 300 &
 SQPID=$! SQID=$(proc_id $!)
 kill_at_exit "$SQPID"
 restore_conf "$T/squat.conf"
